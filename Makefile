@@ -1,0 +1,45 @@
+# Thin wrapper over CMake presets. See README.md.
+JOBS ?= $(shell nproc)
+CTEST_ARGS ?=
+
+.PHONY: all bootstrap build demo test bench fmt asan fuzz fuzz-run clean
+
+all: build
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+build/release/build.ninja: | bootstrap
+	cmake --preset release >/dev/null
+
+build: bootstrap build/release/build.ninja
+	cmake --build --preset release -j $(JOBS)
+
+demo: build
+	build/release/src/cli/clover demo --config examples/deployment.yaml $(DEMO_ARGS)
+
+test: build
+	cd build/release && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+bench: build
+	scripts/run-benchmarks.sh build/release
+
+asan: bootstrap
+	cmake --preset asan >/dev/null
+	cmake --build --preset asan -j $(JOBS)
+	cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j $(JOBS) -L unit $(CTEST_ARGS)
+
+fuzz: bootstrap
+	cmake --preset fuzz >/dev/null
+	cmake --build --preset fuzz -j $(JOBS)
+
+# Runs every fuzzer briefly on its seed corpus (FUZZ_SECONDS each).
+fuzz-run: fuzz
+	scripts/run-fuzzers.sh build/fuzz $${FUZZ_SECONDS:-20}
+
+fmt:
+	git ls-files '*.cc' '*.h' | xargs clang-format -i
+
+clean:
+	rm -rf build

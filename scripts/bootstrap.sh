@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that Clover's build, tests, benchmarks and demo need.
+# Idempotent: installs only what is missing, runs `apt-get update` only then, and
+# downloads nothing from anywhere but Debian's registry.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential g++ cmake ninja-build ccache pkg-config clang libclang-rt-14-dev
+  clang-format
+  libssl-dev libabsl-dev librocksdb-dev libboost-dev libboost-system-dev
+  libyaml-cpp-dev rapidjson-dev libspdlog-dev libcli11-dev libcurl4-openssl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libpq-dev postgresql postgresql-contrib
+  curl wrk openssl
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "bootstrap: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+if ! $SUDO apt-get update -qq >/dev/null; then
+  echo "bootstrap: apt-get update failed" >&2
+  exit 1
+fi
+for pkg in "${missing[@]}"; do
+  if ! $SUDO apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null; then
+    echo "bootstrap: could not install Debian package '$pkg'" >&2
+    exit 1
+  fi
+done

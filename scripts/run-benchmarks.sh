@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs every benchmark binary in BUILD_DIR/bench. Usage: scripts/run-benchmarks.sh BUILD_DIR
+set -euo pipefail
+build="$1"
+shopt -s nullglob
+for bin in "$build"/bench/bench_*; do
+  [ -x "$bin" ] || continue
+  echo "== $(basename "$bin")"
+  "$bin"
+done

@@ -1,0 +1,225 @@
+#include "core/canonical_json.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
+#include "rapidjson/error/en.h"
+
+namespace clover {
+namespace {
+
+// Decodes UTF-8 into UTF-16 code units, the order RFC 8785 sorts keys by.
+std::u16string ToUtf16(std::string_view s) {
+  std::u16string out;
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = s[i];
+    uint32_t cp;
+    int len;
+    if (c < 0x80) {
+      cp = c, len = 1;
+    } else if ((c >> 5) == 0x6) {
+      cp = c & 0x1f, len = 2;
+    } else if ((c >> 4) == 0xe) {
+      cp = c & 0x0f, len = 3;
+    } else {
+      cp = c & 0x07, len = 4;
+    }
+    for (int k = 1; k < len && i + k < s.size(); ++k) cp = (cp << 6) | (s[i + k] & 0x3f);
+    i += len;
+    if (cp >= 0x10000) {
+      cp -= 0x10000;
+      out.push_back(static_cast<char16_t>(0xd800 + (cp >> 10)));
+      out.push_back(static_cast<char16_t>(0xdc00 + (cp & 0x3ff)));
+    } else {
+      out.push_back(static_cast<char16_t>(cp));
+    }
+  }
+  return out;
+}
+
+absl::Status AppendNumber(const rapidjson::Value& v, std::string* out) {
+  constexpr double kMaxExact = 9007199254740992.0;  // 2^53
+  if (v.IsInt64() && std::fabs(static_cast<double>(v.GetInt64())) <= kMaxExact) {
+    absl::StrAppend(out, v.GetInt64());
+    return absl::OkStatus();
+  }
+  if (v.IsUint64() && static_cast<double>(v.GetUint64()) <= kMaxExact) {
+    absl::StrAppend(out, v.GetUint64());
+    return absl::OkStatus();
+  }
+  double d = v.GetDouble();
+  if (!std::isfinite(d)) return absl::InvalidArgumentError("JSON number is not finite");
+  if (d == 0) {
+    out->push_back('0');
+    return absl::OkStatus();
+  }
+  if (d < 0) {
+    out->push_back('-');
+    d = -d;
+  }
+  // Shortest round-trip digits and exponent, then ECMAScript Number::toString layout.
+  char buf[64];
+  auto res = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::scientific);
+  std::string_view sci(buf, res.ptr - buf);
+  size_t e_pos = sci.find('e');
+  std::string digits;
+  for (char c : sci.substr(0, e_pos)) {
+    if (c != '.') digits.push_back(c);
+  }
+  int exp10 = 0;
+  std::from_chars(sci.data() + e_pos + 1 + (sci[e_pos + 1] == '+'), sci.data() + sci.size(),
+                  exp10);
+  int k = static_cast<int>(digits.size());
+  int n = exp10 + 1;
+  if (k <= n && n <= 21) {
+    out->append(digits);
+    out->append(n - k, '0');
+  } else if (0 < n && n <= 21) {
+    out->append(digits, 0, n);
+    out->push_back('.');
+    out->append(digits, n);
+  } else if (-6 < n && n <= 0) {
+    out->append("0.");
+    out->append(-n, '0');
+    out->append(digits);
+  } else {
+    out->push_back(digits[0]);
+    if (k > 1) {
+      out->push_back('.');
+      out->append(digits, 1);
+    }
+    out->push_back('e');
+    out->push_back(n - 1 >= 0 ? '+' : '-');
+    absl::StrAppend(out, std::abs(n - 1));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Append(const rapidjson::Value& v, std::string* out) {
+  switch (v.GetType()) {
+    case rapidjson::kNullType:
+      out->append("null");
+      return absl::OkStatus();
+    case rapidjson::kFalseType:
+      out->append("false");
+      return absl::OkStatus();
+    case rapidjson::kTrueType:
+      out->append("true");
+      return absl::OkStatus();
+    case rapidjson::kNumberType:
+      return AppendNumber(v, out);
+    case rapidjson::kStringType:
+      AppendJsonString(std::string_view(v.GetString(), v.GetStringLength()), out);
+      return absl::OkStatus();
+    case rapidjson::kArrayType: {
+      out->push_back('[');
+      bool first = true;
+      for (const auto& item : v.GetArray()) {
+        if (!first) out->push_back(',');
+        first = false;
+        CLOVER_RETURN_IF_ERROR(Append(item, out));
+      }
+      out->push_back(']');
+      return absl::OkStatus();
+    }
+    case rapidjson::kObjectType: {
+      struct Member {
+        std::u16string key16;
+        const rapidjson::Value* name;
+        const rapidjson::Value* value;
+      };
+      std::vector<Member> members;
+      members.reserve(v.MemberCount());
+      for (const auto& m : v.GetObject()) {
+        members.push_back(
+            {ToUtf16(std::string_view(m.name.GetString(), m.name.GetStringLength())), &m.name,
+             &m.value});
+      }
+      std::sort(members.begin(), members.end(),
+                [](const Member& a, const Member& b) { return a.key16 < b.key16; });
+      out->push_back('{');
+      for (size_t i = 0; i < members.size(); ++i) {
+        if (i > 0) {
+          if (members[i].key16 == members[i - 1].key16) {
+            return absl::InvalidArgumentError("JSON object has a duplicate key");
+          }
+          out->push_back(',');
+        }
+        AppendJsonString(
+            std::string_view(members[i].name->GetString(), members[i].name->GetStringLength()),
+            out);
+        out->push_back(':');
+        CLOVER_RETURN_IF_ERROR(Append(*members[i].value, out));
+      }
+      out->push_back('}');
+      return absl::OkStatus();
+    }
+  }
+  return absl::InternalError("unknown JSON type");
+}
+
+}  // namespace
+
+void AppendJsonString(std::string_view s, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\b':
+        out->append("\\b");
+        break;
+      case '\f':
+        out->append("\\f");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      default:
+        if (c < 0x20) {
+          out->append("\\u00");
+          out->push_back(kHex[c >> 4]);
+          out->push_back(kHex[c & 0xf]);
+        } else {
+          out->push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+absl::StatusOr<std::string> CanonicalJson(const rapidjson::Value& value) {
+  std::string out;
+  CLOVER_RETURN_IF_ERROR(Append(value, &out));
+  return out;
+}
+
+absl::StatusOr<std::string> CanonicalizeJson(std::string_view json) {
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseValidateEncodingFlag>(
+      json.data(), json.size());
+  if (doc.HasParseError()) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid JSON at byte ", doc.GetErrorOffset(),
+                                                   ": ",
+                                                   rapidjson::GetParseError_En(doc.GetParseError())));
+  }
+  return CanonicalJson(doc);
+}
+
+}  // namespace clover
