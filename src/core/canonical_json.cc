@@ -13,7 +13,7 @@ namespace clover {
 namespace {
 
 // Decodes UTF-8 into UTF-16 code units, the order RFC 8785 sorts keys by.
-std::u16string ToUtf16(std::string_view s) {
+std::u16string ToUtf16(absl::string_view s) {
   std::u16string out;
   size_t i = 0;
   while (i < s.size()) {
@@ -29,7 +29,8 @@ std::u16string ToUtf16(std::string_view s) {
     } else {
       cp = c & 0x07, len = 4;
     }
-    for (int k = 1; k < len && i + k < s.size(); ++k) cp = (cp << 6) | (s[i + k] & 0x3f);
+    for (int k = 1; k < len && i + k < s.size(); ++k)
+      cp = (cp << 6) | (s[i + k] & 0x3f);
     i += len;
     if (cp >= 0x10000) {
       cp -= 0x10000;
@@ -44,7 +45,8 @@ std::u16string ToUtf16(std::string_view s) {
 
 absl::Status AppendNumber(const rapidjson::Value& v, std::string* out) {
   constexpr double kMaxExact = 9007199254740992.0;  // 2^53
-  if (v.IsInt64() && std::fabs(static_cast<double>(v.GetInt64())) <= kMaxExact) {
+  if (v.IsInt64() &&
+      std::fabs(static_cast<double>(v.GetInt64())) <= kMaxExact) {
     absl::StrAppend(out, v.GetInt64());
     return absl::OkStatus();
   }
@@ -53,7 +55,8 @@ absl::Status AppendNumber(const rapidjson::Value& v, std::string* out) {
     return absl::OkStatus();
   }
   double d = v.GetDouble();
-  if (!std::isfinite(d)) return absl::InvalidArgumentError("JSON number is not finite");
+  if (!std::isfinite(d))
+    return absl::InvalidArgumentError("JSON number is not finite");
   if (d == 0) {
     out->push_back('0');
     return absl::OkStatus();
@@ -62,18 +65,20 @@ absl::Status AppendNumber(const rapidjson::Value& v, std::string* out) {
     out->push_back('-');
     d = -d;
   }
-  // Shortest round-trip digits and exponent, then ECMAScript Number::toString layout.
+  // Shortest round-trip digits and exponent, then ECMAScript Number::toString
+  // layout.
   char buf[64];
-  auto res = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::scientific);
-  std::string_view sci(buf, res.ptr - buf);
+  auto res =
+      std::to_chars(buf, buf + sizeof buf, d, std::chars_format::scientific);
+  absl::string_view sci(buf, res.ptr - buf);
   size_t e_pos = sci.find('e');
   std::string digits;
   for (char c : sci.substr(0, e_pos)) {
     if (c != '.') digits.push_back(c);
   }
   int exp10 = 0;
-  std::from_chars(sci.data() + e_pos + 1 + (sci[e_pos + 1] == '+'), sci.data() + sci.size(),
-                  exp10);
+  std::from_chars(sci.data() + e_pos + 1 + (sci[e_pos + 1] == '+'),
+                  sci.data() + sci.size(), exp10);
   int k = static_cast<int>(digits.size());
   int n = exp10 + 1;
   if (k <= n && n <= 21) {
@@ -114,7 +119,8 @@ absl::Status Append(const rapidjson::Value& v, std::string* out) {
     case rapidjson::kNumberType:
       return AppendNumber(v, out);
     case rapidjson::kStringType:
-      AppendJsonString(std::string_view(v.GetString(), v.GetStringLength()), out);
+      AppendJsonString(absl::string_view(v.GetString(), v.GetStringLength()),
+                       out);
       return absl::OkStatus();
     case rapidjson::kArrayType: {
       out->push_back('[');
@@ -136,23 +142,25 @@ absl::Status Append(const rapidjson::Value& v, std::string* out) {
       std::vector<Member> members;
       members.reserve(v.MemberCount());
       for (const auto& m : v.GetObject()) {
-        members.push_back(
-            {ToUtf16(std::string_view(m.name.GetString(), m.name.GetStringLength())), &m.name,
-             &m.value});
+        members.push_back({ToUtf16(absl::string_view(m.name.GetString(),
+                                                     m.name.GetStringLength())),
+                           &m.name, &m.value});
       }
-      std::sort(members.begin(), members.end(),
-                [](const Member& a, const Member& b) { return a.key16 < b.key16; });
+      std::sort(
+          members.begin(), members.end(),
+          [](const Member& a, const Member& b) { return a.key16 < b.key16; });
       out->push_back('{');
       for (size_t i = 0; i < members.size(); ++i) {
         if (i > 0) {
           if (members[i].key16 == members[i - 1].key16) {
-            return absl::InvalidArgumentError("JSON object has a duplicate key");
+            return absl::InvalidArgumentError(
+                "JSON object has a duplicate key");
           }
           out->push_back(',');
         }
-        AppendJsonString(
-            std::string_view(members[i].name->GetString(), members[i].name->GetStringLength()),
-            out);
+        AppendJsonString(absl::string_view(members[i].name->GetString(),
+                                           members[i].name->GetStringLength()),
+                         out);
         out->push_back(':');
         CLOVER_RETURN_IF_ERROR(Append(*members[i].value, out));
       }
@@ -165,7 +173,7 @@ absl::Status Append(const rapidjson::Value& v, std::string* out) {
 
 }  // namespace
 
-void AppendJsonString(std::string_view s, std::string* out) {
+void AppendJsonString(absl::string_view s, std::string* out) {
   static constexpr char kHex[] = "0123456789abcdef";
   out->push_back('"');
   for (unsigned char c : s) {
@@ -210,14 +218,14 @@ absl::StatusOr<std::string> CanonicalJson(const rapidjson::Value& value) {
   return out;
 }
 
-absl::StatusOr<std::string> CanonicalizeJson(std::string_view json) {
+absl::StatusOr<std::string> CanonicalizeJson(absl::string_view json) {
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseValidateEncodingFlag>(
-      json.data(), json.size());
+  doc.Parse<rapidjson::kParseValidateEncodingFlag |
+            rapidjson::kParseFullPrecisionFlag>(json.data(), json.size());
   if (doc.HasParseError()) {
-    return absl::InvalidArgumentError(absl::StrCat("invalid JSON at byte ", doc.GetErrorOffset(),
-                                                   ": ",
-                                                   rapidjson::GetParseError_En(doc.GetParseError())));
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid JSON at byte ", doc.GetErrorOffset(), ": ",
+                     rapidjson::GetParseError_En(doc.GetParseError())));
   }
   return CanonicalJson(doc);
 }

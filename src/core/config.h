@@ -1,42 +1,54 @@
-// The deployment configuration: who this node is, the jurisdictions and regions, the record
-// schema, the principals, and where storage, log and keys live. Loaded from YAML; every
-// error names `file:line:column` and the field at fault.
+// The deployment configuration: who this node is, the jurisdictions and
+// regions, the record schema, the principals, and where storage, log and keys
+// live. Loaded from YAML; every error names `file:line:column` and the field at
+// fault.
 #ifndef CLOVER_CORE_CONFIG_H_
 #define CLOVER_CORE_CONFIG_H_
 
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace clover {
 
 enum class PrincipalKind { kService, kEmployee, kAuditor, kAdmin };
 enum class PseudonymMethod { kHmac, kSiv, kFf1, kGeneralize, kRedact };
-enum class FieldFormat { kText, kEmail, kE164, kIp, kDate, kCountry, kInteger, kDigits, kTextList };
+enum class FieldFormat {
+  kText,
+  kEmail,
+  kE164,
+  kIp,
+  kDate,
+  kCountry,
+  kInteger,
+  kDigits,
+  kTextList
+};
 enum class StorageDriver { kRocksDb, kPostgres };
 
-std::string_view ToString(PrincipalKind kind);
-std::string_view ToString(PseudonymMethod method);
-std::string_view ToString(FieldFormat format);
-std::string_view ToString(StorageDriver driver);
+absl::string_view ToString(PrincipalKind kind);
+absl::string_view ToString(PseudonymMethod method);
+absl::string_view ToString(FieldFormat format);
+absl::string_view ToString(StorageDriver driver);
 
 // The field categories a schema may use.
 const std::vector<std::string>& KnownCategories();
 
 struct Jurisdiction {
-  std::string id;    // "eu"
-  std::string name;  // "European Union and EEA"
+  std::string id;                      // "eu"
+  std::string name;                    // "European Union and EEA"
   std::vector<std::string> countries;  // ISO 3166-1 alpha-2, upper case
 };
 
 struct DataCenter {
-  std::string id;        // "ie-dub-1"
-  std::string country;   // where it physically is
-  std::string endpoint;  // base URL of its gateway node, e.g. "http://127.0.0.1:8441"
+  std::string id;       // "ie-dub-1"
+  std::string country;  // where it physically is
+  std::string
+      endpoint;  // base URL of its gateway node, e.g. "http://127.0.0.1:8441"
 };
 
 struct Region {
@@ -56,7 +68,7 @@ struct FieldSpec {
 struct Schema {
   std::vector<FieldSpec> fields;
   // nullptr if no such field.
-  const FieldSpec* Find(std::string_view name) const;
+  const FieldSpec* Find(absl::string_view name) const;
 };
 
 struct JwtCredential {
@@ -66,8 +78,10 @@ struct JwtCredential {
 };
 
 struct Credentials {
-  std::string api_key_sha256;  // lower-case hex of SHA-256(api key); empty if none
-  std::string cert_subject;    // mTLS client certificate subject, e.g. "CN=eu-support-1"
+  std::string
+      api_key_sha256;  // lower-case hex of SHA-256(api key); empty if none
+  std::string
+      cert_subject;  // mTLS client certificate subject, e.g. "CN=eu-support-1"
   std::optional<JwtCredential> jwt;
 };
 
@@ -84,7 +98,8 @@ struct Principal {
 struct TlsConfig {
   std::string cert_file;       // PEM server certificate chain
   std::string key_file;        // PEM private key
-  std::string client_ca_file;  // if set, clients must present a certificate signed by it
+  std::string client_ca_file;  // if set, clients must present a certificate
+                               // signed by it
 };
 
 struct NodeConfig {
@@ -110,19 +125,22 @@ struct LogConfig {
 };
 
 struct KeysConfig {
-  std::string kek_file;         // region key-encryption key, absolute
-  std::string pseudonym_key_file;  // root of per-(destination, purpose) token keys, absolute
+  std::string kek_file;            // region key-encryption key, absolute
+  std::string pseudonym_key_file;  // root of per-(destination, purpose) token
+                                   // keys, absolute
 };
 
 struct PolicyConfig {
   std::string file;  // policy bundle, absolute
   bool require_signed_policy = false;
-  std::vector<std::string> auditor_keys;  // note verifier keys allowed to sign bundles
+  std::vector<std::string>
+      auditor_keys;  // note verifier keys allowed to sign bundles
 };
 
 struct Deployment {
   std::string source_file;  // the file it was loaded from
-  std::optional<NodeConfig> node;  // absent in a deployment-wide file (demo, tools)
+  std::optional<NodeConfig>
+      node;  // absent in a deployment-wide file (demo, tools)
   std::vector<Jurisdiction> jurisdictions;
   std::vector<Region> regions;
   Schema schema;
@@ -133,26 +151,29 @@ struct Deployment {
   PolicyConfig policy;
 
   // Lookups; each returns nullptr when nothing matches.
-  const Jurisdiction* FindJurisdiction(std::string_view id) const;
-  const Jurisdiction* JurisdictionOfCountry(std::string_view country) const;
-  const Region* FindRegion(std::string_view id) const;
-  const Region* HomeRegionOfJurisdiction(std::string_view jurisdiction) const;
-  const Principal* FindPrincipal(std::string_view id) const;
+  const Jurisdiction* FindJurisdiction(absl::string_view id) const;
+  const Jurisdiction* JurisdictionOfCountry(absl::string_view country) const;
+  const Region* FindRegion(absl::string_view id) const;
+  const Region* HomeRegionOfJurisdiction(absl::string_view jurisdiction) const;
+  const Principal* FindPrincipal(absl::string_view id) const;
 };
 
-// Loads and validates a deployment configuration. Sections `jurisdictions`, `regions`,
-// `schema`, `principals`, `storage`, `log`, `keys` and `policy` may be given inline or as the
-// path of another YAML file (relative to the including file). Relative paths inside the
-// config resolve against the file that names them.
-// Errors: NotFound if a file cannot be read; InvalidArgument with
-// "file:line:column: field 'a.b': message" for anything invalid.
-[[nodiscard]] absl::StatusOr<Deployment> LoadDeployment(const std::string& path);
+// Loads and validates a deployment configuration. Sections `jurisdictions`,
+// `regions`, `schema`, `principals`, `storage`, `log`, `keys` and `policy` may
+// be given inline or as the path of another YAML file (relative to the
+// including file). Relative paths inside the config resolve against the file
+// that names them. Errors: NotFound if a file cannot be read; InvalidArgument
+// with "file:line:column: field 'a.b': message" for anything invalid.
+[[nodiscard]] absl::StatusOr<Deployment> LoadDeployment(
+    const std::string& path);
 
-// Same, from YAML text; `name` is used in error messages and to resolve relative paths.
-[[nodiscard]] absl::StatusOr<Deployment> ParseDeployment(std::string_view yaml,
-                                                         const std::string& name);
+// Same, from YAML text; `name` is used in error messages and to resolve
+// relative paths.
+[[nodiscard]] absl::StatusOr<Deployment> ParseDeployment(
+    absl::string_view yaml, const std::string& name);
 
-// A one-screen human summary of the topology: regions, DCs, which countries are stored where.
+// A one-screen human summary of the topology: regions, DCs, which countries are
+// stored where.
 std::string DescribeTopology(const Deployment& deployment);
 
 }  // namespace clover

@@ -6,7 +6,7 @@
 namespace clover {
 namespace {
 // ISO 3166-1 alpha-2 officially assigned codes, sorted.
-constexpr std::array<std::string_view, 249> kCodes = {
+constexpr std::array<absl::string_view, 249> kCodes = {
     "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AS", "AT",
     "AU", "AW", "AX", "AZ", "BA", "BB", "BD", "BE", "BF", "BG", "BH", "BI",
     "BJ", "BL", "BM", "BN", "BO", "BQ", "BR", "BS", "BT", "BV", "BW", "BY",
@@ -31,7 +31,7 @@ constexpr std::array<std::string_view, 249> kCodes = {
 };
 }  // namespace
 
-bool IsIsoCountryCode(std::string_view code) {
+bool IsIsoCountryCode(absl::string_view code) {
   return std::binary_search(kCodes.begin(), kCodes.end(), code);
 }
 

@@ -2,12 +2,13 @@
 #ifndef CLOVER_CORE_COUNTRIES_H_
 #define CLOVER_CORE_COUNTRIES_H_
 
-#include <string_view>
+#include "absl/strings/string_view.h"
 
 namespace clover {
 
-// True if `code` is an officially assigned ISO 3166-1 alpha-2 code ("IE", "NO"), upper case.
-[[nodiscard]] bool IsIsoCountryCode(std::string_view code);
+// True if `code` is an officially assigned ISO 3166-1 alpha-2 code ("IE",
+// "NO"), upper case.
+[[nodiscard]] bool IsIsoCountryCode(absl::string_view code);
 
 }  // namespace clover
 

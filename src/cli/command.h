@@ -1,0 +1,42 @@
+// Shared plumbing for the `clover` subcommands: exit codes and error reporting.
+// Each command group lives in its own file and registers itself on the root
+// app.
+#ifndef CLOVER_CLI_COMMAND_H_
+#define CLOVER_CLI_COMMAND_H_
+
+#include <functional>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/status.h"
+
+namespace clover::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitRuntime = 1;  // the command ran and failed
+inline constexpr int kExitBadInput =
+    2;  // bad usage, bad flags, or invalid input files
+
+// Makes `run` the action of `sub`; its return value becomes the process exit
+// code.
+void SetAction(CLI::App* sub, std::function<int()> run);
+
+// Prints `status` as one line on stderr ("clover: message") and returns the
+// exit code it maps to: InvalidArgument, NotFound, FailedPrecondition and
+// OutOfRange -> 2, others -> 1.
+int ReportError(const absl::Status& status);
+
+// Registration of each command group (one file each). Groups another part has
+// not yet implemented register a command that says so and exits 2.
+void RegisterConfigCommands(CLI::App& app);
+void RegisterDemoCommand(CLI::App& app);
+void RegisterLogCommands(CLI::App& app);
+void RegisterKeysCommands(CLI::App& app);
+void RegisterPolicyCommands(CLI::App& app);
+void RegisterServeCommand(CLI::App& app);
+void RegisterAuditCommands(CLI::App& app);
+void RegisterMigrateCommand(CLI::App& app);
+void RegisterBenchCommands(CLI::App& app);
+
+}  // namespace clover::cli
+
+#endif  // CLOVER_CLI_COMMAND_H_

@@ -1,0 +1,37 @@
+// `clover`: the single binary. Parses the command line and hands over to a
+// command group.
+#include <iostream>
+
+#include "cli/command.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "Clover: a data-sovereignty gateway with a verifiable transparency log",
+      "clover"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", CLOVER_VERSION);
+  clover::cli::RegisterConfigCommands(app);
+  clover::cli::RegisterDemoCommand(app);
+  clover::cli::RegisterServeCommand(app);
+  clover::cli::RegisterAuditCommands(app);
+  clover::cli::RegisterLogCommands(app);
+  clover::cli::RegisterPolicyCommands(app);
+  clover::cli::RegisterKeysCommands(app);
+  clover::cli::RegisterMigrateCommand(app);
+  clover::cli::RegisterBenchCommands(app);
+  auto* version = app.add_subcommand("version", "Print the version");
+  clover::cli::SetAction(version, [] {
+    std::cout << "clover " << CLOVER_VERSION << "\n";
+    return clover::cli::kExitOk;
+  });
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::RuntimeError& e) {
+    return e.get_exit_code();
+  } catch (const CLI::ParseError& e) {
+    // --help and --version are "successes" that CLI11 reports as exceptions.
+    int code = app.exit(e);
+    return code == 0 ? 0 : clover::cli::kExitBadInput;
+  }
+  return clover::cli::kExitOk;
+}

@@ -1,0 +1,50 @@
+#include "core/canonical_json.h"
+
+#include "gtest/gtest.h"
+
+namespace clover {
+namespace {
+
+std::string Canon(absl::string_view json) {
+  auto out = CanonicalizeJson(json);
+  EXPECT_TRUE(out.ok()) << out.status();
+  return out.ok() ? *out : "";
+}
+
+TEST(CanonicalJsonTest, SortsKeysAndStripsWhitespace) {
+  EXPECT_EQ(
+      Canon(R"({ "b": 1, "a": [true, false, null], "c": {"z": "x", "y": 2} })"),
+      R"({"a":[true,false,null],"b":1,"c":{"y":2,"z":"x"}})");
+}
+
+TEST(CanonicalJsonTest, SortsByUtf16CodeUnits) {
+  // RFC 8785 3.2.3: U+FB33 sorts after U+1F600, whose UTF-16 starts with
+  // 0xD83D.
+  EXPECT_EQ(Canon("{\"\xef\xac\xb3\":1,\"\xf0\x9f\x98\x80\":2,\"a\":3}"),
+            "{\"a\":3,\"\xf0\x9f\x98\x80\":2,\"\xef\xac\xb3\":1}");
+}
+
+TEST(CanonicalJsonTest, NumbersFollowEcmaScript) {
+  // Examples from RFC 8785 Appendix B.
+  EXPECT_EQ(
+      Canon("[0, -0, 1e21, 1e20, 1e-7, 0.000001, 123456789012345680000, 4.5, "
+            "-1.5e-10, 333333333.33333329, 9007199254740992]"),
+      "[0,0,1e+21,100000000000000000000,1e-7,0.000001,123456789012345680000,4."
+      "5,"
+      "-1.5e-10,333333333.3333333,9007199254740992]");
+}
+
+TEST(CanonicalJsonTest, EscapesMinimally) {
+  EXPECT_EQ(Canon(R"(["\u20ac$\u000F\u000aA'\u0042\u0022\u005c\\\"\/"])"),
+            "[\"\xe2\x82\xac$\\u000f\\nA'B\\\"\\\\\\\\\\\"/\"]");
+}
+
+TEST(CanonicalJsonTest, RejectsBadInput) {
+  EXPECT_FALSE(CanonicalizeJson("{\"a\":1,\"a\":2}").ok());
+  EXPECT_FALSE(CanonicalizeJson("{\"a\":").ok());
+  EXPECT_FALSE(CanonicalizeJson("[1] [2]").ok());
+  EXPECT_FALSE(CanonicalizeJson("\"\xff\"").ok());
+}
+
+}  // namespace
+}  // namespace clover

@@ -1,0 +1,1018 @@
+#include "core/config.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/countries.h"
+#include "core/status_macros.h"
+#include "yaml-cpp/yaml.h"
+
+namespace clover {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Where a YAML node came from, so errors can name file:line:column.
+struct Source {
+  std::string file;  // as the user named it
+  fs::path dir;      // directory relative paths resolve against
+};
+
+absl::Status ErrorAt(const Source& src, const YAML::Mark& mark,
+                     absl::string_view field, absl::string_view message) {
+  std::string where = src.file;
+  if (!mark.is_null())
+    absl::StrAppend(&where, ":", mark.line + 1, ":", mark.column + 1);
+  if (field.empty())
+    return absl::InvalidArgumentError(absl::StrCat(where, ": ", message));
+  return absl::InvalidArgumentError(
+      absl::StrCat(where, ": field '", field, "': ", message));
+}
+
+absl::Status ErrorAt(const Source& src, const YAML::Node& node,
+                     absl::string_view field, absl::string_view message) {
+  return ErrorAt(src, node.Mark(), field, message);
+}
+
+std::string Join(absl::string_view parent, absl::string_view child) {
+  return parent.empty() ? std::string(child) : absl::StrCat(parent, ".", child);
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot read file"));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+absl::StatusOr<YAML::Node> ParseYaml(absl::string_view text,
+                                     const Source& src) {
+  try {
+    return YAML::Load(std::string(text));
+  } catch (const YAML::Exception& e) {
+    return ErrorAt(src, e.mark, "", absl::StrCat("invalid YAML: ", e.msg));
+  }
+}
+
+// A YAML map as an ordered list of (key, key node, value), refusing duplicate
+// and non-scalar keys.
+struct Entry {
+  std::string key;
+  YAML::Node key_node;
+  YAML::Node value;
+};
+
+absl::StatusOr<std::vector<Entry>> MapEntries(const Source& src,
+                                              const YAML::Node& node,
+                                              absl::string_view path) {
+  if (!node.IsMap()) return ErrorAt(src, node, path, "expected a mapping");
+  std::vector<Entry> out;
+  absl::flat_hash_set<std::string> seen;
+  for (const auto& kv : node) {
+    if (!kv.first.IsScalar())
+      return ErrorAt(src, kv.first, path, "keys must be plain strings");
+    std::string key = kv.first.Scalar();
+    if (!seen.insert(key).second) {
+      return ErrorAt(src, kv.first, Join(path, key), "duplicate key");
+    }
+    out.push_back({key, kv.first, kv.second});
+  }
+  return out;
+}
+
+absl::Status CheckKeys(const Source& src, const std::vector<Entry>& entries,
+                       absl::string_view path,
+                       std::initializer_list<absl::string_view> allowed) {
+  for (const auto& e : entries) {
+    if (std::find(allowed.begin(), allowed.end(), e.key) == allowed.end()) {
+      return ErrorAt(src, e.key_node, Join(path, e.key),
+                     absl::StrCat("unknown key (allowed: ",
+                                  absl::StrJoin(allowed, ", "), ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+const Entry* Find(const std::vector<Entry>& entries, absl::string_view key) {
+  for (const auto& e : entries) {
+    if (e.key == key) return &e;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<std::string> ScalarOf(const Source& src, const YAML::Node& node,
+                                     absl::string_view path) {
+  if (!node.IsScalar() || node.Scalar().empty()) {
+    return ErrorAt(src, node, path, "expected a non-empty string");
+  }
+  return node.Scalar();
+}
+
+// Required (or optional, returning `fallback`) string member.
+absl::StatusOr<std::string> StringField(const Source& src,
+                                        const YAML::Node& map,
+                                        const std::vector<Entry>& entries,
+                                        absl::string_view path,
+                                        absl::string_view key, bool required,
+                                        std::string fallback = "") {
+  const Entry* e = Find(entries, key);
+  if (e == nullptr) {
+    if (required)
+      return ErrorAt(src, map, Join(path, key), "missing required field");
+    return fallback;
+  }
+  return ScalarOf(src, e->value, Join(path, key));
+}
+
+absl::StatusOr<bool> BoolField(const Source& src,
+                               const std::vector<Entry>& entries,
+                               absl::string_view path, absl::string_view key,
+                               bool fallback) {
+  const Entry* e = Find(entries, key);
+  if (e == nullptr) return fallback;
+  if (e->value.IsScalar()) {
+    std::string v = e->value.Scalar();
+    if (v == "true") return true;
+    if (v == "false") return false;
+  }
+  return ErrorAt(src, e->value, Join(path, key), "expected true or false");
+}
+
+absl::StatusOr<int64_t> IntField(const Source& src,
+                                 const std::vector<Entry>& entries,
+                                 absl::string_view path, absl::string_view key,
+                                 int64_t fallback, int64_t min, int64_t max) {
+  const Entry* e = Find(entries, key);
+  if (e == nullptr) return fallback;
+  int64_t v = 0;
+  if (!e->value.IsScalar() || !absl::SimpleAtoi(e->value.Scalar(), &v)) {
+    return ErrorAt(src, e->value, Join(path, key), "expected an integer");
+  }
+  if (v < min || v > max) {
+    return ErrorAt(src, e->value, Join(path, key),
+                   absl::StrCat("must be between ", min, " and ", max));
+  }
+  return v;
+}
+
+absl::StatusOr<std::vector<std::string>> StringList(const Source& src,
+                                                    const YAML::Node& node,
+                                                    absl::string_view path) {
+  std::vector<std::string> out;
+  if (node.IsScalar()) {
+    out.push_back(node.Scalar());
+    return out;
+  }
+  if (!node.IsSequence())
+    return ErrorAt(src, node, path, "expected a list of strings");
+  for (size_t i = 0; i < node.size(); ++i) {
+    CLOVER_ASSIGN_OR_RETURN(
+        std::string s, ScalarOf(src, node[i], absl::StrCat(path, "[", i, "]")));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+// An identifier: lower-case letters, digits, '-', '_', '.'; 1..64 chars.
+bool IsIdentifier(absl::string_view s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s) {
+    if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-' ||
+          c == '_' || c == '.')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+absl::Status CheckIdentifier(const Source& src, const YAML::Node& node,
+                             absl::string_view path, absl::string_view value) {
+  if (!IsIdentifier(value)) {
+    return ErrorAt(
+        src, node, path,
+        absl::StrCat(
+            "'", value,
+            "' is not a valid id (lower-case letters, digits, '-', '_', '.'; "
+            "at most 64 characters)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckCountry(const Source& src, const YAML::Node& node,
+                          absl::string_view path, absl::string_view code) {
+  if (!IsIsoCountryCode(code)) {
+    return ErrorAt(
+        src, node, path,
+        absl::StrCat("'", code, "' is not an ISO 3166-1 alpha-2 country code"));
+  }
+  return absl::OkStatus();
+}
+
+std::string ResolvePath(const Source& src, const std::string& p) {
+  fs::path path(p);
+  if (path.is_absolute()) return path.lexically_normal().string();
+  return (src.dir / path).lexically_normal().string();
+}
+
+// A section given either inline or as the name of a YAML file to include.
+struct Section {
+  YAML::Node node;
+  Source src;
+};
+
+absl::StatusOr<Section> ResolveSection(const Source& src,
+                                       const YAML::Node& node,
+                                       absl::string_view path) {
+  if (!node.IsScalar()) return Section{node, src};
+  std::string file = ResolvePath(src, node.Scalar());
+  auto text = ReadFile(file);
+  if (!text.ok()) {
+    return ErrorAt(src, node, path,
+                   absl::StrCat("cannot read included file '", file, "'"));
+  }
+  Source inner{fs::path(src.file).parent_path().empty()
+                   ? node.Scalar()
+                   : (fs::path(src.file).parent_path() / node.Scalar())
+                         .lexically_normal()
+                         .string(),
+               fs::path(file).parent_path()};
+  CLOVER_ASSIGN_OR_RETURN(YAML::Node parsed, ParseYaml(*text, inner));
+  if (parsed.IsNull())
+    return ErrorAt(inner, parsed, path, "included file is empty");
+  return Section{parsed, inner};
+}
+
+absl::StatusOr<FieldFormat> ParseFormat(absl::string_view s) {
+  static const std::map<absl::string_view, FieldFormat> kFormats = {
+      {"text", FieldFormat::kText},         {"email", FieldFormat::kEmail},
+      {"e164", FieldFormat::kE164},         {"ip", FieldFormat::kIp},
+      {"date", FieldFormat::kDate},         {"country", FieldFormat::kCountry},
+      {"integer", FieldFormat::kInteger},   {"digits", FieldFormat::kDigits},
+      {"text_list", FieldFormat::kTextList}};
+  auto it = kFormats.find(s);
+  if (it == kFormats.end()) return absl::NotFoundError("");
+  return it->second;
+}
+
+absl::StatusOr<PseudonymMethod> ParseMethod(absl::string_view s) {
+  static const std::map<absl::string_view, PseudonymMethod> kMethods = {
+      {"hmac", PseudonymMethod::kHmac},
+      {"siv", PseudonymMethod::kSiv},
+      {"ff1", PseudonymMethod::kFf1},
+      {"generalize", PseudonymMethod::kGeneralize},
+      {"redact", PseudonymMethod::kRedact}};
+  auto it = kMethods.find(s);
+  if (it == kMethods.end()) return absl::NotFoundError("");
+  return it->second;
+}
+
+// Which formats each method can transform.
+bool MethodFitsFormat(PseudonymMethod m, FieldFormat f) {
+  switch (m) {
+    case PseudonymMethod::kFf1:
+      return f == FieldFormat::kE164 || f == FieldFormat::kDigits ||
+             f == FieldFormat::kInteger;
+    case PseudonymMethod::kGeneralize:
+      return f == FieldFormat::kIp || f == FieldFormat::kDate ||
+             f == FieldFormat::kInteger || f == FieldFormat::kCountry;
+    default:
+      return true;
+  }
+}
+
+class Loader {
+ public:
+  absl::StatusOr<Deployment> Load(absl::string_view text,
+                                  const std::string& name) {
+    Source src{name, fs::path(name).parent_path()};
+    if (src.dir.empty()) src.dir = ".";
+    CLOVER_ASSIGN_OR_RETURN(YAML::Node root, ParseYaml(text, src));
+    if (root.IsNull()) return ErrorAt(src, root, "", "configuration is empty");
+    CLOVER_ASSIGN_OR_RETURN(auto entries, MapEntries(src, root, ""));
+    CLOVER_RETURN_IF_ERROR(
+        CheckKeys(src, entries, "",
+                  {"node", "jurisdictions", "regions", "schema", "principals",
+                   "storage", "log", "keys", "policy"}));
+    d_.source_file = name;
+    for (absl::string_view required :
+         {"jurisdictions", "regions", "schema", "principals"}) {
+      if (Find(entries, required) == nullptr) {
+        return ErrorAt(src, root, required, "missing required section");
+      }
+    }
+    // Order matters: later sections refer to earlier ones.
+    CLOVER_RETURN_IF_ERROR(
+        WithSection(src, entries, "jurisdictions", &Loader::Jurisdictions));
+    CLOVER_RETURN_IF_ERROR(
+        WithSection(src, entries, "regions", &Loader::Regions));
+    CLOVER_RETURN_IF_ERROR(
+        WithSection(src, entries, "schema", &Loader::SchemaSection));
+    CLOVER_RETURN_IF_ERROR(
+        WithSection(src, entries, "principals", &Loader::Principals));
+    CLOVER_RETURN_IF_ERROR(
+        WithSection(src, entries, "storage", &Loader::Storage));
+    CLOVER_RETURN_IF_ERROR(WithSection(src, entries, "node", &Loader::Node));
+    CLOVER_RETURN_IF_ERROR(WithSection(src, entries, "log", &Loader::Log));
+    CLOVER_RETURN_IF_ERROR(WithSection(src, entries, "keys", &Loader::Keys));
+    CLOVER_RETURN_IF_ERROR(
+        WithSection(src, entries, "policy", &Loader::Policy));
+    if (d_.node.has_value()) {
+      if (Find(entries, "log") == nullptr) {
+        return ErrorAt(src, root, "log",
+                       "a node configuration needs a log section");
+      }
+      if (Find(entries, "keys") == nullptr) {
+        return ErrorAt(src, root, "keys",
+                       "a node configuration needs a keys section");
+      }
+    }
+    return std::move(d_);
+  }
+
+ private:
+  using SectionFn = absl::Status (Loader::*)(const Source&, const YAML::Node&);
+
+  absl::Status WithSection(const Source& src, const std::vector<Entry>& entries,
+                           absl::string_view key, SectionFn fn) {
+    const Entry* e = Find(entries, key);
+    if (e == nullptr) return absl::OkStatus();
+    CLOVER_ASSIGN_OR_RETURN(Section section,
+                            ResolveSection(src, e->value, key));
+    return (this->*fn)(section.src, section.node);
+  }
+
+  absl::Status Jurisdictions(const Source& src, const YAML::Node& node) {
+    CLOVER_ASSIGN_OR_RETURN(auto entries,
+                            MapEntries(src, node, "jurisdictions"));
+    if (entries.empty())
+      return ErrorAt(src, node, "jurisdictions", "no jurisdiction defined");
+    absl::flat_hash_map<std::string, std::string>
+        owner;  // country -> jurisdiction
+    for (const auto& e : entries) {
+      std::string path = Join("jurisdictions", e.key);
+      CLOVER_RETURN_IF_ERROR(CheckIdentifier(src, e.key_node, path, e.key));
+      CLOVER_ASSIGN_OR_RETURN(auto fields, MapEntries(src, e.value, path));
+      CLOVER_RETURN_IF_ERROR(
+          CheckKeys(src, fields, path, {"name", "countries"}));
+      Jurisdiction j;
+      j.id = e.key;
+      CLOVER_ASSIGN_OR_RETURN(j.name, StringField(src, e.value, fields, path,
+                                                  "name", false, e.key));
+      const Entry* countries = Find(fields, "countries");
+      if (countries == nullptr) {
+        return ErrorAt(src, e.value, Join(path, "countries"),
+                       "missing required field");
+      }
+      std::string cpath = Join(path, "countries");
+      CLOVER_ASSIGN_OR_RETURN(j.countries,
+                              StringList(src, countries->value, cpath));
+      if (j.countries.empty())
+        return ErrorAt(src, countries->value, cpath, "no countries listed");
+      for (size_t i = 0; i < j.countries.size(); ++i) {
+        const YAML::Node& item = countries->value.IsSequence()
+                                     ? countries->value[i]
+                                     : countries->value;
+        std::string ipath = absl::StrCat(cpath, "[", i, "]");
+        CLOVER_RETURN_IF_ERROR(CheckCountry(src, item, ipath, j.countries[i]));
+        auto [it, inserted] = owner.emplace(j.countries[i], j.id);
+        if (!inserted) {
+          return ErrorAt(
+              src, item, ipath,
+              absl::StrCat("country ", j.countries[i],
+                           " is already in jurisdiction '", it->second,
+                           "'; a country belongs to one jurisdiction"));
+        }
+      }
+      d_.jurisdictions.push_back(std::move(j));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Regions(const Source& src, const YAML::Node& node) {
+    CLOVER_ASSIGN_OR_RETURN(auto entries, MapEntries(src, node, "regions"));
+    if (entries.empty())
+      return ErrorAt(src, node, "regions", "no region defined");
+    absl::flat_hash_map<std::string, std::string> jurisdiction_home;
+    absl::flat_hash_set<std::string> dc_ids;
+    for (const auto& e : entries) {
+      std::string path = Join("regions", e.key);
+      CLOVER_RETURN_IF_ERROR(CheckIdentifier(src, e.key_node, path, e.key));
+      CLOVER_ASSIGN_OR_RETURN(auto fields, MapEntries(src, e.value, path));
+      CLOVER_RETURN_IF_ERROR(
+          CheckKeys(src, fields, path, {"jurisdictions", "dcs"}));
+      Region r;
+      r.id = e.key;
+      const Entry* js = Find(fields, "jurisdictions");
+      if (js == nullptr) {
+        return ErrorAt(src, e.value, Join(path, "jurisdictions"),
+                       "missing required field");
+      }
+      std::string jpath = Join(path, "jurisdictions");
+      CLOVER_ASSIGN_OR_RETURN(r.jurisdictions,
+                              StringList(src, js->value, jpath));
+      for (size_t i = 0; i < r.jurisdictions.size(); ++i) {
+        const YAML::Node& item =
+            js->value.IsSequence() ? js->value[i] : js->value;
+        std::string ipath = absl::StrCat(jpath, "[", i, "]");
+        if (d_.FindJurisdiction(r.jurisdictions[i]) == nullptr) {
+          return ErrorAt(
+              src, item, ipath,
+              absl::StrCat("unknown jurisdiction '", r.jurisdictions[i], "'"));
+        }
+        auto [it, inserted] =
+            jurisdiction_home.emplace(r.jurisdictions[i], r.id);
+        if (!inserted) {
+          return ErrorAt(
+              src, item, ipath,
+              absl::StrCat("jurisdiction '", r.jurisdictions[i],
+                           "' is already stored in region '", it->second, "'"));
+        }
+      }
+      const Entry* dcs = Find(fields, "dcs");
+      std::string dpath = Join(path, "dcs");
+      if (dcs == nullptr || dcs->value.IsNull() ||
+          (dcs->value.IsMap() && dcs->value.size() == 0)) {
+        return ErrorAt(src, dcs ? dcs->value : e.value, dpath,
+                       "a region needs at least one data centre");
+      }
+      CLOVER_ASSIGN_OR_RETURN(auto dc_entries,
+                              MapEntries(src, dcs->value, dpath));
+      for (const auto& dce : dc_entries) {
+        std::string dcpath = Join(dpath, dce.key);
+        CLOVER_RETURN_IF_ERROR(
+            CheckIdentifier(src, dce.key_node, dcpath, dce.key));
+        if (!dc_ids.insert(dce.key).second) {
+          return ErrorAt(src, dce.key_node, dcpath,
+                         "data centre id used twice");
+        }
+        CLOVER_ASSIGN_OR_RETURN(auto dcf, MapEntries(src, dce.value, dcpath));
+        CLOVER_RETURN_IF_ERROR(
+            CheckKeys(src, dcf, dcpath, {"country", "endpoint"}));
+        DataCenter dc;
+        dc.id = dce.key;
+        CLOVER_ASSIGN_OR_RETURN(
+            dc.country,
+            StringField(src, dce.value, dcf, dcpath, "country", true));
+        CLOVER_RETURN_IF_ERROR(CheckCountry(src, Find(dcf, "country")->value,
+                                            Join(dcpath, "country"),
+                                            dc.country));
+        CLOVER_ASSIGN_OR_RETURN(
+            dc.endpoint,
+            StringField(src, dce.value, dcf, dcpath, "endpoint", true));
+        if (!dc.endpoint.starts_with("http://") &&
+            !dc.endpoint.starts_with("https://")) {
+          return ErrorAt(src, Find(dcf, "endpoint")->value,
+                         Join(dcpath, "endpoint"),
+                         "endpoint must be an http:// or https:// URL");
+        }
+        r.dcs.push_back(std::move(dc));
+      }
+      d_.regions.push_back(std::move(r));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status SchemaSection(const Source& src, const YAML::Node& node) {
+    CLOVER_ASSIGN_OR_RETURN(auto entries, MapEntries(src, node, "schema"));
+    CLOVER_RETURN_IF_ERROR(CheckKeys(src, entries, "schema", {"fields"}));
+    const Entry* fields = Find(entries, "fields");
+    if (fields == nullptr)
+      return ErrorAt(src, node, "schema.fields", "missing required field");
+    CLOVER_ASSIGN_OR_RETURN(auto fentries,
+                            MapEntries(src, fields->value, "schema.fields"));
+    if (fentries.empty())
+      return ErrorAt(src, fields->value, "schema.fields", "no fields defined");
+    for (const auto& e : fentries) {
+      std::string path = Join("schema.fields", e.key);
+      if (!IsIdentifier(e.key) || e.key.find('.') != std::string::npos) {
+        return ErrorAt(
+            src, e.key_node, path,
+            "field names use lower-case letters, digits, '-' and '_'");
+      }
+      CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, e.value, path));
+      CLOVER_RETURN_IF_ERROR(CheckKeys(
+          src, f, path, {"category", "restricted", "format", "method"}));
+      FieldSpec spec;
+      spec.name = e.key;
+      CLOVER_ASSIGN_OR_RETURN(
+          spec.category, StringField(src, e.value, f, path, "category", true));
+      const auto& cats = KnownCategories();
+      if (std::find(cats.begin(), cats.end(), spec.category) == cats.end()) {
+        return ErrorAt(
+            src, Find(f, "category")->value, Join(path, "category"),
+            absl::StrCat("unknown category '", spec.category,
+                         "' (known: ", absl::StrJoin(cats, ", "), ")"));
+      }
+      CLOVER_ASSIGN_OR_RETURN(spec.restricted,
+                              BoolField(src, f, path, "restricted", false));
+      CLOVER_ASSIGN_OR_RETURN(
+          std::string format,
+          StringField(src, e.value, f, path, "format", false, "text"));
+      auto parsed_format = ParseFormat(format);
+      if (!parsed_format.ok()) {
+        return ErrorAt(
+            src, Find(f, "format")->value, Join(path, "format"),
+            absl::StrCat(
+                "unknown format '", format,
+                "' (known: text, email, e164, ip, date, country, integer, "
+                "digits, text_list)"));
+      }
+      spec.format = *parsed_format;
+      CLOVER_ASSIGN_OR_RETURN(
+          std::string method,
+          StringField(src, e.value, f, path, "method", true));
+      auto parsed_method = ParseMethod(method);
+      if (!parsed_method.ok()) {
+        return ErrorAt(
+            src, Find(f, "method")->value, Join(path, "method"),
+            absl::StrCat("unknown method '", method,
+                         "' (known: hmac, siv, ff1, generalize, redact)"));
+      }
+      spec.method = *parsed_method;
+      if (!MethodFitsFormat(spec.method, spec.format)) {
+        return ErrorAt(
+            src, Find(f, "method")->value, Join(path, "method"),
+            absl::StrCat("method '", method, "' cannot transform format '",
+                         format, "'"));
+      }
+      d_.schema.fields.push_back(std::move(spec));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Principals(const Source& src, const YAML::Node& node) {
+    if (!node.IsSequence())
+      return ErrorAt(src, node, "principals", "expected a list");
+    absl::flat_hash_set<std::string> ids, key_hashes, subjects;
+    for (size_t i = 0; i < node.size(); ++i) {
+      const YAML::Node& pn = node[i];
+      std::string path = absl::StrCat("principals[", i, "]");
+      CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, pn, path));
+      Principal p;
+      CLOVER_ASSIGN_OR_RETURN(p.id, StringField(src, pn, f, path, "id", true));
+      CLOVER_RETURN_IF_ERROR(
+          CheckIdentifier(src, Find(f, "id")->value, Join(path, "id"), p.id));
+      path = absl::StrCat("principals[", p.id, "]");
+      CLOVER_RETURN_IF_ERROR(
+          CheckKeys(src, f, path,
+                    {"id", "kind", "org", "roles", "country", "credentials"}));
+      if (!ids.insert(p.id).second) {
+        return ErrorAt(src, Find(f, "id")->value, Join(path, "id"),
+                       absl::StrCat("duplicate principal '", p.id, "'"));
+      }
+      CLOVER_ASSIGN_OR_RETURN(std::string kind,
+                              StringField(src, pn, f, path, "kind", true));
+      if (kind == "service") {
+        p.kind = PrincipalKind::kService;
+      } else if (kind == "employee") {
+        p.kind = PrincipalKind::kEmployee;
+      } else if (kind == "auditor") {
+        p.kind = PrincipalKind::kAuditor;
+      } else if (kind == "admin") {
+        p.kind = PrincipalKind::kAdmin;
+      } else {
+        return ErrorAt(
+            src, Find(f, "kind")->value, Join(path, "kind"),
+            absl::StrCat("unknown kind '", kind,
+                         "' (known: service, employee, auditor, admin)"));
+      }
+      CLOVER_ASSIGN_OR_RETURN(p.org,
+                              StringField(src, pn, f, path, "org", true));
+      if (const Entry* roles = Find(f, "roles")) {
+        CLOVER_ASSIGN_OR_RETURN(
+            p.roles, StringList(src, roles->value, Join(path, "roles")));
+      }
+      CLOVER_ASSIGN_OR_RETURN(p.country,
+                              StringField(src, pn, f, path, "country", true));
+      const YAML::Node& cn = Find(f, "country")->value;
+      CLOVER_RETURN_IF_ERROR(
+          CheckCountry(src, cn, Join(path, "country"), p.country));
+      const Jurisdiction* j = d_.JurisdictionOfCountry(p.country);
+      if (j == nullptr) {
+        return ErrorAt(
+            src, cn, Join(path, "country"),
+            absl::StrCat("country ", p.country, " belongs to no jurisdiction"));
+      }
+      p.jurisdiction = j->id;
+      const Entry* creds = Find(f, "credentials");
+      if (creds == nullptr) {
+        return ErrorAt(src, pn, Join(path, "credentials"),
+                       "a principal needs at least one credential");
+      }
+      CLOVER_RETURN_IF_ERROR(Credential(
+          src, creds->value, Join(path, "credentials"), &p.credentials));
+      if (!p.credentials.api_key_sha256.empty() &&
+          !key_hashes.insert(p.credentials.api_key_sha256).second) {
+        return ErrorAt(
+            src, creds->value, Join(path, "credentials.api_key_sha256"),
+            "the same API key hash is configured for two principals");
+      }
+      if (!p.credentials.cert_subject.empty() &&
+          !subjects.insert(p.credentials.cert_subject).second) {
+        return ErrorAt(
+            src, creds->value, Join(path, "credentials.cert_subject"),
+            "the same certificate subject is configured for two principals");
+      }
+      d_.principals.push_back(std::move(p));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Credential(const Source& src, const YAML::Node& node,
+                          const std::string& path, Credentials* out) {
+    CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, node, path));
+    if (const Entry* clear = Find(f, "api_key")) {
+      // Never echo the value: it is a secret.
+      return ErrorAt(
+          src, clear->key_node, Join(path, "api_key"),
+          "API key given in clear text; store its SHA-256 as api_key_sha256 "
+          "(`printf %s KEY | sha256sum`)");
+    }
+    CLOVER_RETURN_IF_ERROR(
+        CheckKeys(src, f, path, {"api_key_sha256", "cert_subject", "jwt"}));
+    if (const Entry* h = Find(f, "api_key_sha256")) {
+      CLOVER_ASSIGN_OR_RETURN(
+          out->api_key_sha256,
+          ScalarOf(src, h->value, Join(path, "api_key_sha256")));
+      const std::string& hex = out->api_key_sha256;
+      bool ok =
+          hex.size() == 64 && std::all_of(hex.begin(), hex.end(), [](char c) {
+            return absl::ascii_isdigit(c) || (c >= 'a' && c <= 'f');
+          });
+      if (!ok) {
+        return ErrorAt(
+            src, h->value, Join(path, "api_key_sha256"),
+            "expected 64 lower-case hex digits (SHA-256 of the key)");
+      }
+    }
+    if (const Entry* s = Find(f, "cert_subject")) {
+      CLOVER_ASSIGN_OR_RETURN(
+          out->cert_subject,
+          ScalarOf(src, s->value, Join(path, "cert_subject")));
+    }
+    if (const Entry* jwt = Find(f, "jwt")) {
+      std::string jpath = Join(path, "jwt");
+      CLOVER_ASSIGN_OR_RETURN(auto jf, MapEntries(src, jwt->value, jpath));
+      CLOVER_RETURN_IF_ERROR(
+          CheckKeys(src, jf, jpath, {"issuer", "audience", "public_key_file"}));
+      JwtCredential j;
+      CLOVER_ASSIGN_OR_RETURN(
+          j.issuer, StringField(src, jwt->value, jf, jpath, "issuer", true));
+      CLOVER_ASSIGN_OR_RETURN(j.audience, StringField(src, jwt->value, jf,
+                                                      jpath, "audience", true));
+      CLOVER_ASSIGN_OR_RETURN(
+          std::string key,
+          StringField(src, jwt->value, jf, jpath, "public_key_file", true));
+      j.public_key_file = ResolvePath(src, key);
+      out->jwt = std::move(j);
+    }
+    if (out->api_key_sha256.empty() && out->cert_subject.empty() &&
+        !out->jwt.has_value()) {
+      return ErrorAt(src, node, path,
+                     "no credential: give api_key_sha256, cert_subject or jwt");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Storage(const Source& src, const YAML::Node& node) {
+    CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, node, "storage"));
+    CLOVER_RETURN_IF_ERROR(
+        CheckKeys(src, f, "storage", {"driver", "postgres_dsn"}));
+    CLOVER_ASSIGN_OR_RETURN(
+        std::string driver,
+        StringField(src, node, f, "storage", "driver", false, "rocksdb"));
+    if (driver == "rocksdb") {
+      d_.storage.driver = StorageDriver::kRocksDb;
+    } else if (driver == "postgres") {
+      d_.storage.driver = StorageDriver::kPostgres;
+      CLOVER_ASSIGN_OR_RETURN(
+          d_.storage.postgres_dsn,
+          StringField(src, node, f, "storage", "postgres_dsn", true));
+    } else {
+      return ErrorAt(src, Find(f, "driver")->value, "storage.driver",
+                     absl::StrCat("unknown driver '", driver,
+                                  "' (known: rocksdb, postgres)"));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Node(const Source& src, const YAML::Node& node) {
+    CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, node, "node"));
+    CLOVER_RETURN_IF_ERROR(CheckKeys(
+        src, f, "node", {"id", "region", "dc", "listen", "data_dir", "tls"}));
+    NodeConfig n;
+    CLOVER_ASSIGN_OR_RETURN(n.id,
+                            StringField(src, node, f, "node", "id", true));
+    CLOVER_RETURN_IF_ERROR(
+        CheckIdentifier(src, Find(f, "id")->value, "node.id", n.id));
+    CLOVER_ASSIGN_OR_RETURN(n.region,
+                            StringField(src, node, f, "node", "region", true));
+    const Region* region = d_.FindRegion(n.region);
+    if (region == nullptr) {
+      return ErrorAt(src, Find(f, "region")->value, "node.region",
+                     absl::StrCat("unknown region '", n.region, "'"));
+    }
+    CLOVER_ASSIGN_OR_RETURN(n.dc,
+                            StringField(src, node, f, "node", "dc", true));
+    bool dc_in_region =
+        std::any_of(region->dcs.begin(), region->dcs.end(),
+                    [&](const DataCenter& dc) { return dc.id == n.dc; });
+    if (!dc_in_region) {
+      return ErrorAt(src, Find(f, "dc")->value, "node.dc",
+                     absl::StrCat("data centre '", n.dc, "' is not in region '",
+                                  n.region, "'"));
+    }
+    CLOVER_ASSIGN_OR_RETURN(std::string listen,
+                            StringField(src, node, f, "node", "listen", true));
+    size_t colon = listen.rfind(':');
+    int port = 0;
+    if (colon == std::string::npos || colon == 0 ||
+        !absl::SimpleAtoi(listen.substr(colon + 1), &port) || port < 0 ||
+        port > 65535) {
+      return ErrorAt(src, Find(f, "listen")->value, "node.listen",
+                     absl::StrCat("expected HOST:PORT, got '", listen, "'"));
+    }
+    n.listen_host = listen.substr(0, colon);
+    if (n.listen_host.size() > 2 && n.listen_host.front() == '[' &&
+        n.listen_host.back() == ']') {
+      n.listen_host = n.listen_host.substr(1, n.listen_host.size() - 2);
+    }
+    n.listen_port = port;
+    CLOVER_ASSIGN_OR_RETURN(
+        std::string dir, StringField(src, node, f, "node", "data_dir", true));
+    n.data_dir = ResolvePath(src, dir);
+    if (const Entry* tls = Find(f, "tls")) {
+      CLOVER_ASSIGN_OR_RETURN(auto tf, MapEntries(src, tls->value, "node.tls"));
+      CLOVER_RETURN_IF_ERROR(CheckKeys(
+          src, tf, "node.tls", {"cert_file", "key_file", "client_ca_file"}));
+      TlsConfig t;
+      CLOVER_ASSIGN_OR_RETURN(
+          std::string cert,
+          StringField(src, tls->value, tf, "node.tls", "cert_file", true));
+      CLOVER_ASSIGN_OR_RETURN(
+          std::string key,
+          StringField(src, tls->value, tf, "node.tls", "key_file", true));
+      CLOVER_ASSIGN_OR_RETURN(std::string ca,
+                              StringField(src, tls->value, tf, "node.tls",
+                                          "client_ca_file", false));
+      t.cert_file = ResolvePath(src, cert);
+      t.key_file = ResolvePath(src, key);
+      if (!ca.empty()) t.client_ca_file = ResolvePath(src, ca);
+      n.tls = std::move(t);
+    }
+    d_.node = std::move(n);
+    return absl::OkStatus();
+  }
+
+  absl::Status Log(const Source& src, const YAML::Node& node) {
+    CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, node, "log"));
+    CLOVER_RETURN_IF_ERROR(CheckKeys(
+        src, f, "log",
+        {"origin", "key_file", "max_batch_entries", "max_batch_wait_ms"}));
+    CLOVER_ASSIGN_OR_RETURN(d_.log.origin,
+                            StringField(src, node, f, "log", "origin", true));
+    for (char c : d_.log.origin) {
+      if (c == '\n' || c == ' ' || static_cast<unsigned char>(c) < 0x21) {
+        return ErrorAt(src, Find(f, "origin")->value, "log.origin",
+                       "origin must be one line without spaces");
+      }
+    }
+    CLOVER_ASSIGN_OR_RETURN(std::string key,
+                            StringField(src, node, f, "log", "key_file", true));
+    d_.log.key_file = ResolvePath(src, key);
+    CLOVER_ASSIGN_OR_RETURN(
+        int64_t max_entries,
+        IntField(src, f, "log", "max_batch_entries", 4096, 1, 1 << 20));
+    CLOVER_ASSIGN_OR_RETURN(
+        int64_t wait_ms,
+        IntField(src, f, "log", "max_batch_wait_ms", 2, 0, 10000));
+    d_.log.max_batch_entries = static_cast<int>(max_entries);
+    d_.log.max_batch_wait = absl::Milliseconds(wait_ms);
+    return absl::OkStatus();
+  }
+
+  absl::Status Keys(const Source& src, const YAML::Node& node) {
+    CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, node, "keys"));
+    CLOVER_RETURN_IF_ERROR(
+        CheckKeys(src, f, "keys", {"kek_file", "pseudonym_key_file"}));
+    CLOVER_ASSIGN_OR_RETURN(
+        std::string kek, StringField(src, node, f, "keys", "kek_file", true));
+    CLOVER_ASSIGN_OR_RETURN(
+        std::string pk,
+        StringField(src, node, f, "keys", "pseudonym_key_file", true));
+    d_.keys.kek_file = ResolvePath(src, kek);
+    d_.keys.pseudonym_key_file = ResolvePath(src, pk);
+    return absl::OkStatus();
+  }
+
+  absl::Status Policy(const Source& src, const YAML::Node& node) {
+    CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, node, "policy"));
+    CLOVER_RETURN_IF_ERROR(CheckKeys(
+        src, f, "policy", {"file", "require_signed_policy", "auditor_keys"}));
+    CLOVER_ASSIGN_OR_RETURN(std::string file,
+                            StringField(src, node, f, "policy", "file", true));
+    d_.policy.file = ResolvePath(src, file);
+    CLOVER_ASSIGN_OR_RETURN(
+        d_.policy.require_signed_policy,
+        BoolField(src, f, "policy", "require_signed_policy", false));
+    if (const Entry* keys = Find(f, "auditor_keys")) {
+      CLOVER_ASSIGN_OR_RETURN(
+          d_.policy.auditor_keys,
+          StringList(src, keys->value, "policy.auditor_keys"));
+    }
+    if (d_.policy.require_signed_policy && d_.policy.auditor_keys.empty()) {
+      return ErrorAt(
+          src, node, "policy.auditor_keys",
+          "require_signed_policy needs at least one auditor verifier key");
+    }
+    return absl::OkStatus();
+  }
+
+  Deployment d_;
+};
+
+}  // namespace
+
+absl::string_view ToString(PrincipalKind kind) {
+  switch (kind) {
+    case PrincipalKind::kService:
+      return "service";
+    case PrincipalKind::kEmployee:
+      return "employee";
+    case PrincipalKind::kAuditor:
+      return "auditor";
+    case PrincipalKind::kAdmin:
+      return "admin";
+  }
+  return "unknown";
+}
+
+absl::string_view ToString(PseudonymMethod method) {
+  switch (method) {
+    case PseudonymMethod::kHmac:
+      return "hmac";
+    case PseudonymMethod::kSiv:
+      return "siv";
+    case PseudonymMethod::kFf1:
+      return "ff1";
+    case PseudonymMethod::kGeneralize:
+      return "generalize";
+    case PseudonymMethod::kRedact:
+      return "redact";
+  }
+  return "unknown";
+}
+
+absl::string_view ToString(FieldFormat format) {
+  switch (format) {
+    case FieldFormat::kText:
+      return "text";
+    case FieldFormat::kEmail:
+      return "email";
+    case FieldFormat::kE164:
+      return "e164";
+    case FieldFormat::kIp:
+      return "ip";
+    case FieldFormat::kDate:
+      return "date";
+    case FieldFormat::kCountry:
+      return "country";
+    case FieldFormat::kInteger:
+      return "integer";
+    case FieldFormat::kDigits:
+      return "digits";
+    case FieldFormat::kTextList:
+      return "text_list";
+  }
+  return "unknown";
+}
+
+absl::string_view ToString(StorageDriver driver) {
+  return driver == StorageDriver::kRocksDb ? "rocksdb" : "postgres";
+}
+
+const std::vector<std::string>& KnownCategories() {
+  static const auto* kCategories = new std::vector<std::string>{
+      "contact", "identity",  "network",  "behavior",   "content",
+      "device",  "financial", "location", "preference", "health"};
+  return *kCategories;
+}
+
+const FieldSpec* Schema::Find(absl::string_view name) const {
+  for (const auto& f : fields) {
+    if (f.name == name) return &f;
+  }
+  return nullptr;
+}
+
+const Jurisdiction* Deployment::FindJurisdiction(absl::string_view id) const {
+  for (const auto& j : jurisdictions) {
+    if (j.id == id) return &j;
+  }
+  return nullptr;
+}
+
+const Jurisdiction* Deployment::JurisdictionOfCountry(
+    absl::string_view country) const {
+  for (const auto& j : jurisdictions) {
+    if (std::find(j.countries.begin(), j.countries.end(), country) !=
+        j.countries.end()) {
+      return &j;
+    }
+  }
+  return nullptr;
+}
+
+const Region* Deployment::FindRegion(absl::string_view id) const {
+  for (const auto& r : regions) {
+    if (r.id == id) return &r;
+  }
+  return nullptr;
+}
+
+const Region* Deployment::HomeRegionOfJurisdiction(
+    absl::string_view jurisdiction) const {
+  for (const auto& r : regions) {
+    if (std::find(r.jurisdictions.begin(), r.jurisdictions.end(),
+                  jurisdiction) != r.jurisdictions.end()) {
+      return &r;
+    }
+  }
+  return nullptr;
+}
+
+const Principal* Deployment::FindPrincipal(absl::string_view id) const {
+  for (const auto& p : principals) {
+    if (p.id == id) return &p;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<Deployment> ParseDeployment(absl::string_view yaml,
+                                           const std::string& name) {
+  return Loader().Load(yaml, name);
+}
+
+absl::StatusOr<Deployment> LoadDeployment(const std::string& path) {
+  CLOVER_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  return ParseDeployment(text, path);
+}
+
+std::string DescribeTopology(const Deployment& d) {
+  std::string out;
+  absl::StrAppend(&out, "Deployment ", d.source_file, "\n");
+  if (d.node.has_value()) {
+    absl::StrAppend(&out, "This node: ", d.node->id, " in DC ", d.node->dc,
+                    " of region ", d.node->region, ", listening on ",
+                    d.node->listen_host, ":", d.node->listen_port, ", data in ",
+                    d.node->data_dir, "\n");
+  }
+  absl::StrAppend(&out, "\nRegions (where data lives):\n");
+  for (const auto& r : d.regions) {
+    absl::StrAppend(&out, "  ", r.id, ":\n");
+    for (const auto& dc : r.dcs) {
+      absl::StrAppend(&out, "    DC ", dc.id, " (", dc.country, ") ",
+                      dc.endpoint, "\n");
+    }
+    for (const auto& jid : r.jurisdictions) {
+      const Jurisdiction* j = d.FindJurisdiction(jid);
+      absl::StrAppend(&out, "    stores users of ", jid, " (", j->name,
+                      "): ", absl::StrJoin(j->countries, " "), "\n");
+    }
+  }
+  std::vector<std::string> homeless;
+  for (const auto& j : d.jurisdictions) {
+    if (d.HomeRegionOfJurisdiction(j.id) == nullptr) homeless.push_back(j.id);
+  }
+  if (!homeless.empty()) {
+    absl::StrAppend(&out, "  no region (writes refused): ",
+                    absl::StrJoin(homeless, ", "), "\n");
+  }
+  absl::StrAppend(&out, "\nSchema: ", d.schema.fields.size(), " fields\n");
+  for (const auto& f : d.schema.fields) {
+    absl::StrAppend(&out, "  ", f.name, " [", f.category,
+                    f.restricted ? ", restricted" : "", "] ",
+                    ToString(f.format), " -> ", ToString(f.method), "\n");
+  }
+  absl::StrAppend(&out, "\nPrincipals: ", d.principals.size(), "\n");
+  for (const auto& p : d.principals) {
+    absl::StrAppend(&out, "  ", p.id, " (", ToString(p.kind), ", ", p.org,
+                    ", roles ", absl::StrJoin(p.roles, "/"), ") works in ",
+                    p.country, " -> jurisdiction ", p.jurisdiction, "\n");
+  }
+  absl::StrAppend(&out, "\nStorage: ", ToString(d.storage.driver), "\n");
+  return out;
+}
+
+}  // namespace clover

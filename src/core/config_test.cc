@@ -1,0 +1,337 @@
+#include "core/config.h"
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace clover {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kValid[] = R"(node:
+  id: ie-dub-1-a
+  region: eu
+  dc: ie-dub-1
+  listen: 127.0.0.1:8441
+  data_dir: data/ie
+jurisdictions:
+  eu: {name: EU, countries: [IE, DE, "NO"]}
+  us: {countries: [US]}
+  cn: {countries: [CN]}
+regions:
+  eu:
+    jurisdictions: [eu]
+    dcs:
+      ie-dub-1: {country: IE, endpoint: "http://127.0.0.1:8441"}
+      no-ham-1: {country: "NO", endpoint: "http://127.0.0.1:8443"}
+  us:
+    jurisdictions: [us]
+    dcs:
+      us-tx-1: {country: US, endpoint: "http://127.0.0.1:8451"}
+schema:
+  fields:
+    email: {category: contact, restricted: true, format: email, method: hmac}
+    phone: {category: contact, restricted: true, format: e164, method: ff1}
+    ip_address: {category: network, restricted: true, format: ip, method: generalize}
+principals:
+  - id: eu-support-1
+    kind: employee
+    org: support
+    roles: [support]
+    country: IE
+    credentials:
+      api_key_sha256: 0c4d8f61ef0581f6b93096beac285491b2317cf274253db9f1a29fa07b060a7f
+  - id: cn-engineer-1
+    kind: employee
+    org: eng
+    roles: [engineer]
+    country: CN
+    credentials:
+      cert_subject: "CN=cn-engineer-1"
+storage: {driver: rocksdb}
+log:
+  origin: log.eu.example/ie-dub-1
+  key_file: keys/note.key
+  max_batch_wait_ms: 5
+keys:
+  kek_file: keys/kek
+  pseudonym_key_file: keys/pseudonym
+policy:
+  file: policy.yaml
+)";
+
+// Loads kValid with `from` replaced by `to`, expecting an InvalidArgument whose
+// message contains every one of `needles`.
+void ExpectError(absl::string_view from, absl::string_view to,
+                 std::initializer_list<absl::string_view> needles) {
+  std::string text = absl::StrReplaceAll(kValid, {{from, to}});
+  ASSERT_NE(text, kValid) << "replacement did not apply: " << from;
+  auto d = ParseDeployment(text, "conf/node.yaml");
+  ASSERT_FALSE(d.ok()) << "expected an error after replacing " << from;
+  EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument);
+  for (absl::string_view n : needles) {
+    EXPECT_THAT(std::string(d.status().message()), HasSubstr(std::string(n)));
+  }
+}
+
+TEST(ConfigTest, LoadsValidConfig) {
+  auto d = ParseDeployment(kValid, "conf/node.yaml");
+  ASSERT_TRUE(d.ok()) << d.status();
+  ASSERT_TRUE(d->node.has_value());
+  EXPECT_EQ(d->node->dc, "ie-dub-1");
+  EXPECT_EQ(d->node->listen_port, 8441);
+  EXPECT_EQ(d->node->data_dir, "conf/data/ie");
+  EXPECT_EQ(d->log.max_batch_wait, absl::Milliseconds(5));
+  EXPECT_EQ(d->log.key_file, "conf/keys/note.key");
+  EXPECT_EQ(d->JurisdictionOfCountry("NO")->id, "eu");
+  EXPECT_EQ(d->HomeRegionOfJurisdiction("eu")->id, "eu");
+  EXPECT_EQ(d->HomeRegionOfJurisdiction("cn"), nullptr);
+  EXPECT_EQ(d->FindPrincipal("cn-engineer-1")->jurisdiction, "cn");
+  EXPECT_EQ(d->schema.Find("phone")->method, PseudonymMethod::kFf1);
+  EXPECT_TRUE(d->schema.Find("email")->restricted);
+  EXPECT_EQ(d->schema.Find("nope"), nullptr);
+}
+
+TEST(ConfigTest, ErrorsNameFileLineColumnAndField) {
+  ExpectError("    roles: [support]\n",
+              "    roles: [support]\n    colour: blue\n",
+              {"conf/node.yaml:31:5: field 'principals[eu-support-1].colour': "
+               "unknown key"});
+}
+
+TEST(ConfigTest, RejectsInvalidYaml) {
+  ExpectError("  us: {countries: [US]}", "  us: {countries: [US]",
+              {"conf/node.yaml:", "invalid YAML"});
+}
+
+TEST(ConfigTest, RejectsUnknownTopLevelKey) {
+  ExpectError("storage: {driver: rocksdb}",
+              "storage: {driver: rocksdb}\nstorag: {}",
+              {"field 'storag': unknown key"});
+}
+
+TEST(ConfigTest, RejectsCountryInTwoJurisdictions) {
+  ExpectError(
+      "us: {countries: [US]}", "us: {countries: [US, DE]}",
+      {"jurisdictions.us.countries[1]", "already in jurisdiction 'eu'"});
+}
+
+TEST(ConfigTest, RejectsNonIsoCountry) {
+  ExpectError("countries: [US]", "countries: [XX]", {"not an ISO 3166-1"});
+}
+
+TEST(ConfigTest, RejectsRegionWithoutDcs) {
+  ExpectError(
+      "      us-tx-1: {country: US, endpoint: \"http://127.0.0.1:8451\"}\n", "",
+      {"regions.us.dcs", "at least one data centre"});
+}
+
+TEST(ConfigTest, RejectsUnknownJurisdictionInRegion) {
+  ExpectError("    jurisdictions: [us]", "    jurisdictions: [mars]",
+              {"regions.us.jurisdictions[0]", "unknown jurisdiction 'mars'"});
+}
+
+TEST(ConfigTest, RejectsJurisdictionInTwoRegions) {
+  ExpectError("    jurisdictions: [us]", "    jurisdictions: [us, eu]",
+              {"already stored in region 'eu'"});
+}
+
+TEST(ConfigTest, RejectsBadEndpoint) {
+  ExpectError("\"http://127.0.0.1:8451\"", "\"ftp://x\"",
+              {"regions.us.dcs.us-tx-1.endpoint"});
+}
+
+TEST(ConfigTest, RejectsNodeDcOutsideRegion) {
+  ExpectError("  dc: ie-dub-1", "  dc: us-tx-1",
+              {"conf/node.yaml:4:7: field 'node.dc'", "not in region 'eu'"});
+}
+
+TEST(ConfigTest, RejectsUnknownRegion) {
+  ExpectError("  region: eu", "  region: mars",
+              {"node.region", "unknown region"});
+}
+
+TEST(ConfigTest, RejectsBadListen) {
+  ExpectError("127.0.0.1:8441\n", "localhost\n", {"node.listen", "HOST:PORT"});
+  ExpectError("127.0.0.1:8441\n", "localhost:99999\n", {"node.listen"});
+}
+
+TEST(ConfigTest, RejectsUnknownCategory) {
+  ExpectError(
+      "category: network", "category: telepathy",
+      {"schema.fields.ip_address.category", "unknown category 'telepathy'"});
+}
+
+TEST(ConfigTest, RejectsUnknownMethod) {
+  ExpectError("format: email, method: hmac", "format: email, method: rot13",
+              {"schema.fields.email.method", "unknown method 'rot13'"});
+}
+
+TEST(ConfigTest, RejectsUnknownFormat) {
+  ExpectError("format: email", "format: emoji", {"schema.fields.email.format"});
+}
+
+TEST(ConfigTest, RejectsMethodThatCannotTransformFormat) {
+  ExpectError("format: email, method: hmac", "format: email, method: ff1",
+              {"schema.fields.email.method", "cannot transform"});
+}
+
+TEST(ConfigTest, RejectsDuplicatePrincipal) {
+  ExpectError("  - id: cn-engineer-1", "  - id: eu-support-1",
+              {"duplicate principal 'eu-support-1'"});
+}
+
+TEST(ConfigTest, RejectsClearTextApiKey) {
+  ExpectError(
+      "      api_key_sha256: "
+      "0c4d8f61ef0581f6b93096beac285491b2317cf274253db9f1a29fa07b060a7f",
+      "      api_key: hunter2-super-secret",
+      {"principals[eu-support-1].credentials.api_key", "clear text"});
+  // The secret itself must never be echoed.
+  std::string text = absl::StrReplaceAll(
+      kValid,
+      {{"api_key_sha256: "
+        "0c4d8f61ef0581f6b93096beac285491b2317cf274253db9f1a29fa07b060a7f",
+        "api_key: hunter2-super-secret"}});
+  auto d = ParseDeployment(text, "x.yaml");
+  ASSERT_FALSE(d.ok());
+  EXPECT_THAT(std::string(d.status().message()),
+              ::testing::Not(HasSubstr("hunter2")));
+}
+
+TEST(ConfigTest, RejectsMalformedKeyHash) {
+  ExpectError(
+      "0c4d8f61ef0581f6b93096beac285491b2317cf274253db9f1a29fa07b060a7f", "ABC",
+      {"api_key_sha256", "64 lower-case hex"});
+}
+
+TEST(ConfigTest, RejectsPrincipalWithoutCredentials) {
+  ExpectError(
+      "    credentials:\n      cert_subject: \"CN=cn-engineer-1\"", "",
+      {"principals[cn-engineer-1].credentials", "at least one credential"});
+}
+
+TEST(ConfigTest, RejectsPrincipalCountryWithoutJurisdiction) {
+  ExpectError("    country: CN", "    country: JP",
+              {"country JP belongs to no jurisdiction"});
+}
+
+TEST(ConfigTest, RejectsUnknownPrincipalKind) {
+  ExpectError("kind: employee\n    org: eng", "kind: robot\n    org: eng",
+              {"principals[cn-engineer-1].kind", "unknown kind 'robot'"});
+}
+
+TEST(ConfigTest, RejectsUnknownStorageDriver) {
+  ExpectError("driver: rocksdb", "driver: floppy",
+              {"storage.driver", "unknown driver"});
+}
+
+TEST(ConfigTest, PostgresNeedsDsn) {
+  ExpectError("driver: rocksdb", "driver: postgres",
+              {"storage.postgres_dsn", "missing"});
+}
+
+TEST(ConfigTest, RejectsMissingSection) {
+  ExpectError("schema:\n  fields:", "schemata:\n  fields:", {"unknown key"});
+}
+
+TEST(ConfigTest, RejectsNodeWithoutLog) {
+  ExpectError(
+      "log:\n  origin: log.eu.example/ie-dub-1\n  key_file: keys/note.key\n  "
+      "max_batch_wait_ms: 5\n",
+      "", {"'log'", "needs a log section"});
+}
+
+TEST(ConfigTest, RejectsBatchOutOfRange) {
+  ExpectError("max_batch_wait_ms: 5", "max_batch_wait_ms: -1",
+              {"log.max_batch_wait_ms"});
+  ExpectError("max_batch_wait_ms: 5", "max_batch_wait_ms: soon",
+              {"expected an integer"});
+}
+
+TEST(ConfigTest, RejectsDuplicateKey) {
+  ExpectError("  cn: {countries: [CN]}",
+              "  cn: {countries: [CN]}\n  cn: {countries: [CN]}",
+              {"jurisdictions.cn", "duplicate key"});
+}
+
+TEST(ConfigTest, SignedPolicyNeedsAuditorKeys) {
+  ExpectError("  file: policy.yaml",
+              "  file: policy.yaml\n  require_signed_policy: true",
+              {"policy.auditor_keys"});
+}
+
+class ConfigFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           absl::StrCat("clover_config_test_",
+                        ::testing::UnitTest::GetInstance()->random_seed(), "_",
+                        getpid());
+    std::filesystem::create_directories(dir_ / "shared");
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void Write(const std::string& rel, const std::string& text) {
+    std::ofstream(dir_ / rel) << text;
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(ConfigFileTest, IncludedSectionsAndErrorsInThem) {
+  std::string text = kValid;
+  size_t schema_start = text.find("schema:\n");
+  size_t schema_end = text.find("principals:\n");
+  std::string schema =
+      text.substr(schema_start + 8, schema_end - schema_start - 8);
+  // Un-indent the included schema by two spaces.
+  schema = absl::StrReplaceAll(schema, {{"\n  ", "\n"}});
+  schema = schema.substr(2);
+  text.replace(schema_start, schema_end - schema_start,
+               "schema: shared/schema.yaml\n");
+  Write("node.yaml", text);
+  Write("shared/schema.yaml", schema);
+  auto d = LoadDeployment((dir_ / "node.yaml").string());
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->schema.fields.size(), 3u);
+
+  Write("shared/schema.yaml",
+        absl::StrReplaceAll(schema, {{"network", "psychic"}}));
+  d = LoadDeployment((dir_ / "node.yaml").string());
+  ASSERT_FALSE(d.ok());
+  EXPECT_THAT(std::string(d.status().message()),
+              HasSubstr("shared/schema.yaml:4:"));
+  EXPECT_THAT(std::string(d.status().message()),
+              HasSubstr("unknown category 'psychic'"));
+
+  std::filesystem::remove(dir_ / "shared/schema.yaml");
+  d = LoadDeployment((dir_ / "node.yaml").string());
+  ASSERT_FALSE(d.ok());
+  EXPECT_THAT(std::string(d.status().message()),
+              HasSubstr("cannot read included file"));
+}
+
+TEST_F(ConfigFileTest, MissingFileIsNotFound) {
+  auto d = LoadDeployment((dir_ / "absent.yaml").string());
+  EXPECT_EQ(d.status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(ConfigExamplesTest, EveryExampleConfigLoads) {
+  for (const char* f :
+       {"examples/deployment.yaml", "examples/nodes/ie-dub-1.yaml",
+        "examples/nodes/ie-dub-2.yaml", "examples/nodes/no-ham-1.yaml",
+        "examples/nodes/us-tx-1.yaml"}) {
+    auto d = LoadDeployment(absl::StrCat(CLOVER_SOURCE_DIR, "/", f));
+    ASSERT_TRUE(d.ok()) << f << ": " << d.status();
+    EXPECT_GE(d->principals.size(), 6u);
+    EXPECT_EQ(d->HomeRegionOfJurisdiction("eu")->dcs.size(), 3u);
+  }
+}
+
+}  // namespace
+}  // namespace clover
