@@ -303,7 +303,7 @@ class Loader {
     CLOVER_RETURN_IF_ERROR(
         CheckKeys(src, entries, "",
                   {"node", "jurisdictions", "regions", "schema", "principals",
-                   "storage", "log", "keys", "policy"}));
+                   "storage", "log", "keys", "policy", "privacy"}));
     d_.source_file = name;
     for (absl::string_view required :
          {"jurisdictions", "regions", "schema", "principals"}) {
@@ -327,6 +327,8 @@ class Loader {
     CLOVER_RETURN_IF_ERROR(WithSection(src, entries, "keys", &Loader::Keys));
     CLOVER_RETURN_IF_ERROR(
         WithSection(src, entries, "policy", &Loader::Policy));
+    CLOVER_RETURN_IF_ERROR(
+        WithSection(src, entries, "privacy", &Loader::Privacy));
     if (d_.node.has_value()) {
       if (Find(entries, "log") == nullptr) {
         return ErrorAt(src, root, "log",
@@ -835,6 +837,22 @@ class Loader {
       return ErrorAt(
           src, node, "policy.auditor_keys",
           "require_signed_policy needs at least one auditor verifier key");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Privacy(const Source& src, const YAML::Node& node) {
+    CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, node, "privacy"));
+    CLOVER_RETURN_IF_ERROR(
+        CheckKeys(src, f, "privacy", {"daily_epsilon_budget"}));
+    if (const Entry* e = Find(f, "daily_epsilon_budget")) {
+      double v = 0;
+      if (!e->value.IsScalar() || !absl::SimpleAtod(e->value.Scalar(), &v) ||
+          !(v > 0) || v > 1e6) {
+        return ErrorAt(src, e->value, "privacy.daily_epsilon_budget",
+                       "expected a positive number");
+      }
+      d_.privacy.daily_epsilon_budget = v;
     }
     return absl::OkStatus();
   }

@@ -137,6 +137,12 @@ struct PolicyConfig {
       auditor_keys;  // note verifier keys allowed to sign bundles
 };
 
+struct PrivacyConfig {
+  // Differential-privacy budget per (destination, purpose) per UTC day, spent
+  // by aggregates.
+  double daily_epsilon_budget = 10.0;
+};
+
 struct Deployment {
   std::string source_file;  // the file it was loaded from
   std::optional<NodeConfig>
@@ -149,6 +155,7 @@ struct Deployment {
   LogConfig log;
   KeysConfig keys;
   PolicyConfig policy;
+  PrivacyConfig privacy;
 
   // Lookups; each returns nullptr when nothing matches.
   const Jurisdiction* FindJurisdiction(absl::string_view id) const;
@@ -159,11 +166,12 @@ struct Deployment {
 };
 
 // Loads and validates a deployment configuration. Sections `jurisdictions`,
-// `regions`, `schema`, `principals`, `storage`, `log`, `keys` and `policy` may
-// be given inline or as the path of another YAML file (relative to the
-// including file). Relative paths inside the config resolve against the file
-// that names them. Errors: NotFound if a file cannot be read; InvalidArgument
-// with "file:line:column: field 'a.b': message" for anything invalid.
+// `regions`, `schema`, `principals`, `storage`, `log`, `keys`, `policy` and
+// `privacy` may be given inline or as the path of another YAML file (relative
+// to the including file). Relative paths inside the config resolve against the
+// file that names them. Errors: NotFound if a file cannot be read;
+// InvalidArgument with "file:line:column: field 'a.b': message" for anything
+// invalid.
 [[nodiscard]] absl::StatusOr<Deployment> LoadDeployment(
     const std::string& path);
 

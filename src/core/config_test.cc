@@ -261,6 +261,15 @@ TEST(ConfigTest, RejectsDuplicateKey) {
               {"jurisdictions.cn", "duplicate key"});
 }
 
+TEST(ConfigTest, PrivacyBudget) {
+  auto d = ParseDeployment(
+      absl::StrCat(kValid, "privacy: {daily_epsilon_budget: 2.5}\n"), "x");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->privacy.daily_epsilon_budget, 2.5);
+  ExpectError("policy:\n", "privacy: {daily_epsilon_budget: -1}\npolicy:\n",
+              {"privacy.daily_epsilon_budget", "positive"});
+}
+
 TEST(ConfigTest, SignedPolicyNeedsAuditorKeys) {
   ExpectError("  file: policy.yaml",
               "  file: policy.yaml\n  require_signed_policy: true",

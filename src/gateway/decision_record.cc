@@ -1,0 +1,102 @@
+#include "gateway/decision_record.h"
+
+#include "absl/strings/str_cat.h"
+#include "core/canonical_json.h"
+
+namespace clover::gateway {
+namespace {
+
+// Member writer that relies on the caller emitting keys in sorted (UTF-16)
+// order; all keys here are ASCII, so byte order is code-unit order.
+class Obj {
+ public:
+  explicit Obj(std::string* out) : out_(out) { out_->push_back('{'); }
+  ~Obj() { out_->push_back('}'); }
+  void Key(absl::string_view k) {
+    if (!first_) out_->push_back(',');
+    first_ = false;
+    AppendJsonString(k, out_);
+    out_->push_back(':');
+  }
+  void Str(absl::string_view k, absl::string_view v) {
+    Key(k);
+    AppendJsonString(v, out_);
+  }
+  void Int(absl::string_view k, int64_t v) {
+    Key(k);
+    absl::StrAppend(out_, v);
+  }
+  void Bool(absl::string_view k, bool v) {
+    Key(k);
+    out_->append(v ? "true" : "false");
+  }
+  template <typename Range>
+  void StrArray(absl::string_view k, const Range& items) {
+    Key(k);
+    out_->push_back('[');
+    bool first = true;
+    for (const auto& s : items) {
+      if (!first) out_->push_back(',');
+      first = false;
+      AppendJsonString(s, out_);
+    }
+    out_->push_back(']');
+  }
+
+ private:
+  std::string* out_;
+  bool first_ = true;
+};
+
+}  // namespace
+
+std::string FormatRfc3339Millis(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
+}
+
+void AppendDecisionJson(const DecisionRecord& r, std::string* out) {
+  Obj o(out);
+  o.Str("action", r.action);
+  if (!r.approval.empty()) o.Str("approval", r.approval);
+  o.Int("bytes", r.bytes);
+  o.Str("destination", r.destination);
+  o.Key("fields");
+  out->push_back('[');
+  for (size_t i = 0; i < r.fields.size(); ++i) {
+    const FieldOutcome& f = r.fields[i];
+    if (i > 0) out->push_back(',');
+    Obj fo(out);
+    fo.Str("category", f.category);
+    if (!f.decided_by.empty()) fo.Str("decided_by", f.decided_by);
+    fo.Str("effect", f.effect);
+    fo.Str("name", f.name);
+    fo.Bool("restricted", f.restricted);
+    fo.StrArray("rules", f.rules);
+  }
+  out->push_back(']');
+  o.Str("node", r.node);
+  o.Str("policy", r.policy);
+  o.Key("principal");
+  {
+    const Principal& p = *r.principal;
+    Obj po(out);
+    po.Str("country", p.country);
+    po.Str("id", p.id);
+    po.Str("jurisdiction", p.jurisdiction);
+    po.Str("kind", ToString(p.kind));
+    po.Str("org", p.org);
+    po.StrArray("roles", p.roles);
+  }
+  o.Str("purpose", r.purpose);
+  o.Int("records", r.records);
+  o.Str("region", r.region);
+  if (!r.subject.empty()) o.Str("subject", r.subject);
+  if (!r.subject_jurisdiction.empty())
+    o.Str("subject_jurisdiction", r.subject_jurisdiction);
+  if (r.subjects >= 0) o.Int("subjects", r.subjects);
+  o.Str("time", FormatRfc3339Millis(r.time));
+  o.Str("type", "decision");
+  o.Int("v", 1);
+}
+
+}  // namespace clover::gateway

@@ -1,0 +1,56 @@
+// The decision entry the gateway appends to the transparency log before
+// returning data. Written directly in RFC 8785 canonical form (members in
+// sorted order, minimal escaping), so the hot path builds no DOM. The auditor
+// parses the same format (docs/api.md).
+#ifndef CLOVER_GATEWAY_DECISION_RECORD_H_
+#define CLOVER_GATEWAY_DECISION_RECORD_H_
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "core/config.h"
+
+namespace clover::gateway {
+
+struct FieldOutcome {
+  absl::string_view name;
+  absl::string_view category;
+  bool restricted = false;
+  absl::string_view effect;      // "allow", "pseudonymize", ...
+  absl::string_view decided_by;  // rule id, empty for the default deny
+  std::span<const absl::string_view> rules;  // ids of every matching rule
+};
+
+struct DecisionRecord {
+  absl::Time time;
+  absl::string_view node;
+  absl::string_view region;
+  const Principal* principal = nullptr;  // required
+  absl::string_view purpose;
+  absl::string_view
+      action;  // read, export, detokenize, aggregate, write, erase
+  absl::string_view destination;  // jurisdiction the data goes to
+  absl::string_view
+      subject;  // keyed pseudonym of the subject; empty for exports
+  absl::string_view
+      subject_jurisdiction;    // empty when unknown (exports, erased)
+  int64_t subjects = -1;       // exports: number of subjects; -1 = omit
+  absl::string_view policy;    // bundle SHA-256 hex
+  absl::string_view approval;  // approval id, empty if none
+  std::span<const FieldOutcome> fields;
+  int64_t records = 0;  // records returned
+  int64_t bytes = 0;    // response bytes of transformed data
+};
+
+// Appends the canonical JSON of `record` to `out`. Thread-safe (pure).
+void AppendDecisionJson(const DecisionRecord& record, std::string* out);
+
+// RFC 3339 UTC with milliseconds, e.g. "2026-11-28T23:50:00.123Z".
+std::string FormatRfc3339Millis(absl::Time t);
+
+}  // namespace clover::gateway
+
+#endif  // CLOVER_GATEWAY_DECISION_RECORD_H_

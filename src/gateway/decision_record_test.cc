@@ -1,0 +1,55 @@
+#include "gateway/decision_record.h"
+
+#include "core/canonical_json.h"
+#include "gtest/gtest.h"
+
+namespace clover::gateway {
+namespace {
+
+TEST(DecisionRecordTest, IsCanonicalJson) {
+  Principal p;
+  p.id = "cn-engineer-1";
+  p.kind = PrincipalKind::kEmployee;
+  p.org = "eng \"core\"";
+  p.roles = {"engineer", "oncall"};
+  p.country = "CN";
+  p.jurisdiction = "cn";
+  absl::string_view rules[] = {"cn-staff-pseudonymize", "cn-no-restricted"};
+  FieldOutcome fields[] = {
+      {"email", "contact", true, "deny", "cn-no-restricted", rules},
+      {"name",
+       "identity",
+       false,
+       "pseudonymize",
+       "cn-staff-pseudonymize",
+       {rules, 1}},
+      {"bio", "content", false, "deny", "", {}},
+  };
+  DecisionRecord r;
+  r.time = absl::FromUnixMillis(1795910400123);
+  r.node = "ie-dub-1-a";
+  r.region = "eu";
+  r.principal = &p;
+  r.purpose = "customer_support";
+  r.action = "read";
+  r.destination = "cn";
+  r.subject = "c3ViamVjdA";
+  r.subject_jurisdiction = "eu";
+  r.policy = "ab12";
+  r.fields = fields;
+  r.records = 1;
+  r.bytes = 77;
+  std::string json;
+  AppendDecisionJson(r, &json);
+  auto canonical = CanonicalizeJson(json);
+  ASSERT_TRUE(canonical.ok()) << canonical.status() << "\n" << json;
+  EXPECT_EQ(*canonical, json);
+  EXPECT_NE(json.find("\"time\":\"2026-11-28T"), std::string::npos) << json;
+  EXPECT_NE(
+      json.find(R"("rules":["cn-staff-pseudonymize","cn-no-restricted"])"),
+      std::string::npos);
+  EXPECT_EQ(json.find("approval"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace clover::gateway

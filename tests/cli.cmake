@@ -1,0 +1,5 @@
+# The clover CLI's exit codes and error lines (bash script driving the real binary).
+add_test(NAME cli_exit_codes
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli_exit_codes_test.sh $<TARGET_FILE:clover>
+  WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(cli_exit_codes PROPERTIES LABELS "e2e" TIMEOUT 60)

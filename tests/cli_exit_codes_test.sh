@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Checks the clover binary's exit codes (0 ok, 1 runtime failure, 2 bad usage/input) and that
+# configuration errors are one line naming file:line:column and the field.
+set -uo pipefail
+clover="$1"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+
+# expect CODE PATTERN -- CMD...: runs CMD, checks its exit code and that stderr matches PATTERN.
+expect() {
+  local want="$1" pattern="$2"; shift 3
+  "$@" >"$tmp/out" 2>"$tmp/err"
+  local got=$?
+  if [ "$got" != "$want" ]; then
+    echo "FAIL: '$*' exited $got, want $want"; cat "$tmp/err"; failures=$((failures + 1)); return
+  fi
+  if [ -n "$pattern" ] && ! grep -qE "$pattern" "$tmp/err"; then
+    echo "FAIL: '$*' stderr does not match /$pattern/:"; cat "$tmp/err"; failures=$((failures + 1))
+  fi
+  if [ "$want" = 2 ] && [ -n "$pattern" ] && [ "$(wc -l <"$tmp/err")" -ne 1 ]; then
+    echo "FAIL: '$*' should print exactly one error line:"; cat "$tmp/err"; failures=$((failures + 1))
+  fi
+}
+
+for f in examples/deployment.yaml examples/nodes/*.yaml; do
+  expect 0 "" -- "$clover" config check "$f"
+done
+"$clover" config check examples/nodes/ie-dub-1.yaml | grep -q "ie-dub-2" || {
+  echo "FAIL: topology summary lacks ie-dub-2"; failures=$((failures + 1)); }
+expect 0 "" -- "$clover" version
+expect 0 "" -- "$clover" --help
+expect 2 "" -- "$clover"
+expect 2 "" -- "$clover" no-such-command
+expect 2 "" -- "$clover" config check
+expect 2 "cannot read file" -- "$clover" config check "$tmp/absent.yaml"
+
+# Broken variants of a real node config: each must exit 2 naming file:line:col and the field.
+mkdir -p "$tmp/nodes"
+cp examples/*.yaml "$tmp/"
+broken() {  # broken NAME SED-EXPR FILE-IN-TMP PATTERN
+  local name="$1" expr="$2" file="$3" pattern="$4"
+  cp examples/nodes/ie-dub-1.yaml "$tmp/nodes/ie-dub-1.yaml"
+  cp examples/*.yaml "$tmp/"
+  sed -i "$expr" "$tmp/$file"
+  expect 2 "$pattern" -- "$clover" config check "$tmp/nodes/ie-dub-1.yaml"
+}
+broken dc-not-in-region 's/  dc: ie-dub-1/  dc: us-tx-1/' nodes/ie-dub-1.yaml \
+  "ie-dub-1.yaml:5:7: field 'node.dc': data centre 'us-tx-1' is not in region 'eu'"
+broken unknown-key 's/^storage:/storag:/' nodes/ie-dub-1.yaml "ie-dub-1.yaml:[0-9]+:1: field 'storag': unknown key"
+broken bad-category 's/category: network/category: vibes/' schema.yaml \
+  "schema.yaml:[0-9]+:[0-9]+: field 'schema.fields.ip_address.category': unknown category"
+broken bad-method 's/format: email,     method: hmac/format: email,     method: md5/' schema.yaml \
+  "field 'schema.fields.email.method': unknown method"
+broken two-jurisdictions 's/countries: \[CH\]/countries: [CH, DE]/' jurisdictions.yaml \
+  "jurisdictions.yaml:[0-9]+:[0-9]+: field 'jurisdictions.ch.countries\[1\]': country DE is already"
+broken clear-api-key '0,/api_key_sha256: .*/s//api_key: clv_secret_value/' principals.yaml \
+  "principals.yaml:[0-9]+:[0-9]+: field 'principals\[eu-support-1\].credentials.api_key': API key given in clear text"
+broken duplicate-principal 's/- id: eu-support-2/- id: eu-support-1/' principals.yaml \
+  "duplicate principal 'eu-support-1'"
+broken region-no-dcs '/us-tx-1: {country/d' regions.yaml "field 'regions.us.dcs': a region needs"
+broken bad-yaml 's/^eu:/eu: [/' regions.yaml "regions.yaml:[0-9]+:[0-9]+: invalid YAML"
+if grep -rq clv_secret_value "$tmp/err"; then echo "FAIL: secret echoed"; failures=$((failures + 1)); fi
+
+if [ "$failures" -ne 0 ]; then echo "$failures failure(s)"; exit 1; fi
+echo "all CLI checks passed"
