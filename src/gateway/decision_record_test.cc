@@ -44,7 +44,9 @@ TEST(DecisionRecordTest, IsCanonicalJson) {
   auto canonical = CanonicalizeJson(json);
   ASSERT_TRUE(canonical.ok()) << canonical.status() << "\n" << json;
   EXPECT_EQ(*canonical, json);
-  EXPECT_NE(json.find("\"time\":\"2026-11-29T00:00:00.123Z\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"time\":\"2026-11-29T00:00:00.123Z\""),
+            std::string::npos)
+      << json;
   EXPECT_NE(
       json.find(R"("rules":["cn-staff-pseudonymize","cn-no-restricted"])"),
       std::string::npos);

@@ -1,26 +1,30 @@
-// The transport-neutral HTTP request/response types every handler uses. The transport
-// (server/http_server.h) parses and writes the wire format; handlers never see sockets.
+// The transport-neutral HTTP request/response types every handler uses. The
+// transport (server/http_server.h) parses and writes the wire format; handlers
+// never see sockets.
 #ifndef CLOVER_SERVER_HTTP_H_
 #define CLOVER_SERVER_HTTP_H_
 
 #include <functional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace clover::server {
 
-// absl::Status payload type URL overriding the HTTP status chosen by HttpResponse::FromStatus.
-inline constexpr absl::string_view kHttpStatusPayload = "type.clover.dev/http-status";
+// absl::Status payload type URL overriding the HTTP status chosen by
+// HttpResponse::FromStatus.
+inline constexpr absl::string_view kHttpStatusPayload =
+    "type.clover.dev/http-status";
 
 // Returns `status` with kHttpStatusPayload set to `http_status`.
 absl::Status WithHttpStatus(absl::Status status, int http_status);
 
-// Appends `text` to `out` as the body of a JSON string (no quotes), escaping as RFC 8259 needs.
+// Appends `text` to `out` as the body of a JSON string (no quotes), escaping as
+// RFC 8259 needs.
 void AppendJsonEscaped(absl::string_view text, std::string& out);
 
 struct HttpRequest {
@@ -29,11 +33,13 @@ struct HttpRequest {
   std::string query;   // raw query string without '?'
   absl::flat_hash_map<std::string, std::string> headers;  // names lower-cased
   std::string body;
-  std::string remote_address;      // "127.0.0.1:53412"
-  std::string client_cert_subject;  // verified mTLS client certificate subject, else empty
-  absl::flat_hash_map<std::string, std::string> path_params;  // filled by the router
-  // The matched route pattern ("/v1/subjects/{id}"), set by the router and used as the
-  // `route` label of the HTTP metrics; empty when no router matched.
+  std::string remote_address;       // "127.0.0.1:53412"
+  std::string client_cert_subject;  // verified mTLS client certificate subject,
+                                    // else empty
+  absl::flat_hash_map<std::string, std::string>
+      path_params;  // filled by the router
+  // The matched route pattern ("/v1/subjects/{id}"), set by the router and used
+  // as the `route` label of the HTTP metrics; empty when no router matched.
   std::string route;
 
   // Header value or empty.
@@ -50,18 +56,22 @@ struct HttpResponse {
   std::string body;
 
   // {"error":{"code":"...","message":"..."}} with the given HTTP status.
-  static HttpResponse Error(int status, absl::string_view code, absl::string_view message);
+  static HttpResponse Error(int status, absl::string_view code,
+                            absl::string_view message);
   // Maps an absl::Status to an error response (InvalidArgument/OutOfRange 400,
-  // Unauthenticated 401, PermissionDenied 403, NotFound 404, AlreadyExists/Aborted/
-  // FailedPrecondition 409, ResourceExhausted 429, Unimplemented 501, Unavailable 503,
-  // DeadlineExceeded 504, others 500 with the fixed message "internal error" so that no internal
-  // detail leaks). A status carrying the payload kHttpStatusPayload (decimal text, 400..599)
-  // uses that HTTP status instead, e.g. 410 for an erased subject or 421 for a misdirected write.
+  // Unauthenticated 401, PermissionDenied 403, NotFound 404,
+  // AlreadyExists/Aborted/ FailedPrecondition 409, ResourceExhausted 429,
+  // Unimplemented 501, Unavailable 503, DeadlineExceeded 504, others 500 with
+  // the fixed message "internal error" so that no internal detail leaks). A
+  // status carrying the payload kHttpStatusPayload (decimal text, 400..599)
+  // uses that HTTP status instead, e.g. 410 for an erased subject or 421 for a
+  // misdirected write.
   static HttpResponse FromStatus(const absl::Status& status);
   static HttpResponse Json(int status, std::string body);
 };
 
-// A handler answers asynchronously: it may call `respond` later from any thread, exactly once.
+// A handler answers asynchronously: it may call `respond` later from any
+// thread, exactly once.
 using Responder = std::function<void(HttpResponse)>;
 using Handler = std::function<void(HttpRequest& request, Responder respond)>;
 

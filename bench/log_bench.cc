@@ -1,0 +1,232 @@
+// bench_log: prints, in one run, the figures of issue 3 next to the machine's ceiling.
+//   1. raw OpenSSL SHA-256 of 64-byte inputs (the ceiling: every append costs ~2 hashes)
+//   2. durable appends/s for 1,000,000 entries of ~200 bytes (RocksDB, fsync per batch)
+//   3. p50/p99 append-to-durable latency at 100,000 appends/s offered
+//   4. inclusion-proof latency at tree size 10,000,000 (cold and warm tile cache)
+//   5. restart-to-ready time at that size
+// Usage: bench_log [--dir DIR] [--entries N] [--big N]   (DIR default: $TMPDIR)
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "log/rocksdb_storage.h"
+#include "log/sequencer.h"
+
+namespace clover::log {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+std::unique_ptr<NoteSigner> BenchSigner() {
+  auto key = crypto::Ed25519PrivateKey::FromSeed(std::string(32, 'b'));
+  return *NewNoteSigner("bench.clover.example/log", kNoteTypeEd25519, *key);
+}
+
+std::unique_ptr<Sequencer> Open(const std::string& dir, size_t max_batch) {
+  auto storage = OpenRocksDbStorage(dir);
+  if (!storage.ok()) {
+    std::fprintf(stderr, "open %s: %s\n", dir.c_str(), storage.status().ToString().c_str());
+    std::exit(1);
+  }
+  SequencerOptions opts;
+  opts.max_batch_entries = max_batch;
+  opts.max_queued_entries = 1 << 24;
+  auto seq = Sequencer::Open(*std::move(storage), BenchSigner(), opts);
+  if (!seq.ok()) {
+    std::fprintf(stderr, "sequencer: %s\n", seq.status().ToString().c_str());
+    std::exit(1);
+  }
+  return *std::move(seq);
+}
+
+double Sha256Ceiling() {
+  EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  unsigned char in[64] = {1};
+  unsigned char out[32];
+  constexpr int kN = 3'000'000;
+  auto t0 = Clock::now();
+  for (int i = 0; i < kN; ++i) {
+    in[0] = static_cast<unsigned char>(i);
+    EVP_DigestInit_ex2(ctx, md, nullptr);
+    EVP_DigestUpdate(ctx, in, sizeof(in));
+    unsigned int len;
+    EVP_DigestFinal_ex(ctx, out, &len);
+  }
+  const double rate = kN / Seconds(t0, Clock::now());
+  EVP_MD_CTX_free(ctx);
+  EVP_MD_free(md);
+  return rate;
+}
+
+// Appends `n` entries made by `make` from `threads` producers as fast as the sequencer
+// takes them; returns the elapsed seconds until the last one is durable.
+template <typename Make>
+double Flood(Sequencer& seq, uint64_t n, int threads, Make make) {
+  std::atomic<uint64_t> done{0};
+  std::atomic<bool> failed{false};
+  auto t0 = Clock::now();
+  std::vector<std::thread> producers;
+  for (int t = 0; t < threads; ++t) {
+    producers.emplace_back([&, t] {
+      for (uint64_t i = t; i < n; i += threads) {
+        seq.Append(make(i), [&](absl::StatusOr<uint64_t> r) {
+          if (!r.ok()) failed = true;
+          done.fetch_add(1, std::memory_order_relaxed);
+        });
+      }
+    });
+  }
+  for (auto& p : producers) p.join();
+  while (done.load() < n) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  const double secs = Seconds(t0, Clock::now());
+  if (failed) {
+    std::fprintf(stderr, "appends failed\n");
+    std::exit(1);
+  }
+  return secs;
+}
+
+void Run(const std::string& base, uint64_t n_entries, uint64_t n_big) {
+  std::printf("bench_log (2-core box; figures are single runs)\n");
+  const double sha = Sha256Ceiling();
+  std::printf("sha256 64-byte (OpenSSL EVP, reused ctx): %.0f hashes/s  [ceiling]\n", sha);
+
+  // 2. Durable appends of ~200-byte entries.
+  const std::string dir1 = base + "/throughput";
+  double append_rate;
+  {
+    auto seq = Open(dir1, 16384);
+    std::string payload(190, 'p');
+    const double secs = Flood(*seq, n_entries, 2, [&](uint64_t i) {
+      return absl::StrCat("{\"i\":", i, ",\"p\":\"", payload, "\"}");
+    });
+    append_rate = n_entries / secs;
+    const SequencerStats st = seq->Stats();
+    std::printf("  (%llu batches, %.0f entries/batch; integrator busy %.2f s, storage writes %.2f s)\n",
+                static_cast<unsigned long long>(st.batches),
+                static_cast<double>(st.entries) / std::max<uint64_t>(1, st.batches),
+                absl::ToDoubleSeconds(st.integrate_time), absl::ToDoubleSeconds(st.write_time));
+    std::printf(
+        "durable appends: %llu entries of ~200 B in %.2f s = %.0f appends/s "
+        "(%.3f of the sha256 ceiling; each append costs ~2 hashes)\n",
+        static_cast<unsigned long long>(n_entries), secs, append_rate, append_rate / sha);
+  }
+
+  // 3. Latency at 100k appends/s offered.
+  {
+    auto seq = Open(dir1, 16384);
+    constexpr uint64_t kRate = 100'000;
+    constexpr double kSeconds = 3.0;
+    const uint64_t n = static_cast<uint64_t>(kRate * kSeconds);
+    std::vector<int64_t> latency_ns(n, -1);
+    std::atomic<uint64_t> done{0};
+    std::string payload(190, 'q');
+    const auto t0 = Clock::now();
+    for (uint64_t i = 0; i < n; ++i) {
+      const auto due = t0 + std::chrono::nanoseconds(i * 1'000'000'000 / kRate);
+      while (Clock::now() < due) {
+      }
+      const auto sent = Clock::now();
+      seq->Append(absl::StrCat("{\"lat\":", i, ",\"p\":\"", payload, "\"}"),
+                  [&, i, sent](absl::StatusOr<uint64_t> r) {
+                    latency_ns[i] = r.ok() ? std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                 Clock::now() - sent)
+                                                 .count()
+                                           : -1;
+                    done.fetch_add(1);
+                  });
+    }
+    const double offered = n / Seconds(t0, Clock::now());
+    while (done.load() < n) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    std::sort(latency_ns.begin(), latency_ns.end());
+    if (latency_ns.front() < 0) {
+      std::fprintf(stderr, "latency run had failures\n");
+      std::exit(1);
+    }
+    auto pct = [&](double p) { return latency_ns[static_cast<size_t>(p * (n - 1))] / 1e6; };
+    std::printf("latency at %.0f appends/s offered: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+                offered, pct(0.5), pct(0.99), latency_ns.back() / 1e6);
+  }
+  std::filesystem::remove_all(dir1);
+
+  if (n_big == 0) return;
+  // 4. A 10M-entry tree (small entries keep the disk footprint down), proofs, restart.
+  const std::string dir2 = base + "/big";
+  {
+    auto seq = Open(dir2, 65536);
+    const double secs = Flood(*seq, n_big, 2, [](uint64_t i) { return absl::StrCat("e", i); });
+    std::printf("built a %llu-entry tree in %.1f s (%.0f appends/s, short entries)\n",
+                static_cast<unsigned long long>(n_big), secs, n_big / secs);
+  }
+  auto t0 = Clock::now();
+  auto storage = OpenRocksDbStorage(dir2);
+  auto seq = Sequencer::Open(*std::move(storage), BenchSigner());
+  if (!seq.ok() || (*seq)->Size() != n_big) {
+    std::fprintf(stderr, "restart failed\n");
+    std::exit(1);
+  }
+  const double restart_ms = Seconds(t0, Clock::now()) * 1e3;
+  std::printf("restart-to-ready at size %llu: %.1f ms\n",
+              static_cast<unsigned long long>(n_big), restart_ms);
+
+  std::mt19937_64 rng(1);
+  std::vector<uint64_t> indexes(2000);
+  for (auto& i : indexes) i = rng() % n_big;
+  for (int pass = 0; pass < 2; ++pass) {
+    std::vector<double> us;
+    for (uint64_t i : indexes) {
+      auto a = Clock::now();
+      auto proof = (*seq)->InclusionProof(i, n_big);
+      us.push_back(Seconds(a, Clock::now()) * 1e6);
+      if (!proof.ok()) {
+        std::fprintf(stderr, "proof: %s\n", proof.status().ToString().c_str());
+        std::exit(1);
+      }
+    }
+    std::sort(us.begin(), us.end());
+    std::printf("inclusion proof at size %llu, %s cache: p50 %.1f us, p99 %.1f us\n",
+                static_cast<unsigned long long>(n_big), pass == 0 ? "cold" : "warm",
+                us[us.size() / 2], us[us.size() * 99 / 100]);
+  }
+  seq->reset();
+  std::filesystem::remove_all(dir2);
+}
+
+}  // namespace
+}  // namespace clover::log
+
+int main(int argc, char** argv) {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string dir = tmp ? tmp : "/tmp";
+  uint64_t entries = 1'000'000, big = 10'000'000;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--dir") == 0) dir = argv[i + 1];
+    if (std::strcmp(argv[i], "--entries") == 0) entries = std::strtoull(argv[i + 1], nullptr, 10);
+    if (std::strcmp(argv[i], "--big") == 0) big = std::strtoull(argv[i + 1], nullptr, 10);
+  }
+  std::string base = dir + "/clover-bench-log-XXXXXX";
+  if (mkdtemp(base.data()) == nullptr) {
+    std::perror("mkdtemp");
+    return 1;
+  }
+  clover::log::Run(base, entries, big);
+  std::filesystem::remove_all(base);
+  return 0;
+}

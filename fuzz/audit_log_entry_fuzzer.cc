@@ -1,0 +1,18 @@
+// Log entries as the auditor reads them from a log it does not trust, and tlog-proof texts.
+#include <cstdint>
+#include <cstdlib>
+
+#include "audit/log_entry.h"
+#include "audit/tlog_proof.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  absl::string_view text(reinterpret_cast<const char*>(data), size);
+  clover::audit::LogEntry entry;
+  (void)clover::audit::ParseLogEntry(text, &entry);
+  auto proof = clover::audit::ParseTlogProof(text);
+  if (proof.ok()) {
+    auto again = clover::audit::ParseTlogProof(clover::audit::FormatTlogProof(*proof));
+    if (!again.ok() || again->index != proof->index || again->proof != proof->proof) std::abort();
+  }
+  return 0;
+}

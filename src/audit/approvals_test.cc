@@ -1,0 +1,204 @@
+#include "audit/approvals.h"
+
+#include "audit/test_util.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "rapidjson/document.h"
+
+namespace clover::audit {
+namespace {
+
+using ::testing::HasSubstr;
+
+class ApprovalsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto kv = KvStore::Open(dir_.Sub("db"));
+    ASSERT_TRUE(kv.ok()) << kv.status();
+    kv_ = *std::move(kv);
+    ApprovalOptions opts;
+    opts.pseudonymize = [](absl::string_view s) { return "tok-" + std::string(s); };
+    auto store = ApprovalStore::Open(kv_.get(), opts, clock_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+  }
+
+  ApprovalRequestSpec Spec() {
+    ApprovalRequestSpec s;
+    s.principal = "cn-engineer-1";
+    s.justification = Justification::kCustomerInitiatedSupport;
+    s.detail = "TICKET-42";
+    s.subjects = {"u1", "u2"};
+    s.fields = {"email"};
+    s.duration = absl::Hours(2);
+    s.requester_country = "CN";
+    return s;
+  }
+
+  const Approver auditor_{"auditor-1", "auditor", {}};
+  testing::TempDir dir_;
+  FakeClock clock_{absl::FromUnixSeconds(1800000000)};
+  std::unique_ptr<KvStore> kv_;
+  std::unique_ptr<ApprovalStore> store_;
+};
+
+TEST_F(ApprovalsTest, CreateApproveGrantAndRecords) {
+  auto created = store_->Create(Spec());
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(created->approval.state, ApprovalState::kPending);
+  EXPECT_THAT(created->record, HasSubstr("\"state\":\"pending\""));
+  EXPECT_THAT(created->record, HasSubstr("\"subjects\":[\"tok-u1\",\"tok-u2\"]"));
+  EXPECT_THAT(created->record, ::testing::Not(HasSubstr("\"u1\"")));
+  const std::string id = created->approval.id;
+
+  EXPECT_FALSE(store_->FindLiveGrant("cn-engineer-1", "u1", "email", clock_.Now()));
+  auto approved = store_->Approve(id, auditor_, "ok");
+  ASSERT_TRUE(approved.ok()) << approved.status();
+  EXPECT_THAT(approved->record, HasSubstr("\"by\":\"auditor-1\""));
+  rapidjson::Document d;
+  d.Parse(approved->record.c_str());
+  ASSERT_TRUE(d.IsObject());
+  EXPECT_STREQ(d["type"].GetString(), "approval");
+  EXPECT_STREQ(d["state"].GetString(), "approved");
+
+  auto grant = store_->FindLiveGrant("cn-engineer-1", "u1", "email", clock_.Now());
+  ASSERT_TRUE(grant.has_value());
+  EXPECT_EQ(grant->id, id);
+  EXPECT_FALSE(store_->FindLiveGrant("cn-engineer-1", "u3", "email", clock_.Now()));
+  EXPECT_FALSE(store_->FindLiveGrant("cn-engineer-1", "u1", "phone", clock_.Now()));
+  EXPECT_FALSE(store_->FindLiveGrant("someone-else", "u1", "email", clock_.Now()));
+  // Decided once only.
+  EXPECT_EQ(store_->Deny(id, auditor_, "").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ApprovalsTest, OnlyApproversAndNeverSelf) {
+  auto created = store_->Create(Spec());
+  ASSERT_TRUE(created.ok());
+  const std::string id = created->approval.id;
+  Approver engineer{"eu-support-1", "employee", {"support"}};
+  EXPECT_EQ(store_->Approve(id, engineer, "").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  Approver self{"cn-engineer-1", "employee", {"approver"}};
+  EXPECT_EQ(store_->Approve(id, self, "").status().code(), absl::StatusCode::kPermissionDenied);
+  Approver role_holder{"security-lead", "employee", {"approver"}};
+  auto denied = store_->Deny(id, role_holder, "no ticket");
+  ASSERT_TRUE(denied.ok()) << denied.status();
+  EXPECT_EQ(denied->approval.state, ApprovalState::kDenied);
+  EXPECT_EQ(store_->Approve("apr-missing", auditor_, "").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(ApprovalsTest, RequestExpiresAfterFourDays) {
+  auto created = store_->Create(Spec());
+  ASSERT_TRUE(created.ok());
+  const std::string id = created->approval.id;
+  clock_.Advance(absl::Hours(96) - absl::Seconds(1));
+  EXPECT_EQ(store_->Get(id)->state, ApprovalState::kPending);
+  auto none = store_->ExpireDue();
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ(store_->Get(id)->state, ApprovalState::kExpired);
+  EXPECT_EQ(store_->Approve(id, auditor_, "").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  auto expired = store_->ExpireDue();
+  ASSERT_TRUE(expired.ok());
+  ASSERT_EQ(expired->size(), 1u);
+  EXPECT_THAT((*expired)[0].record, HasSubstr("\"state\":\"expired\""));
+  EXPECT_TRUE(store_->ExpireDue()->empty());
+}
+
+TEST_F(ApprovalsTest, GrantExpiresOnTimeAndIsCapped) {
+  ApprovalRequestSpec spec = Spec();
+  spec.duration = absl::Hours(8);
+  auto created = store_->Create(spec);
+  ASSERT_TRUE(created.ok());
+  clock_.Advance(absl::Hours(1));
+  auto approved = store_->Approve(created->approval.id, auditor_, "", absl::Hours(3));
+  ASSERT_TRUE(approved.ok());
+  EXPECT_EQ(approved->approval.grant_expires, clock_.Now() + absl::Hours(3));
+  clock_.Advance(absl::Hours(3) - absl::Milliseconds(1));
+  EXPECT_TRUE(store_->FindLiveGrant("cn-engineer-1", "u2", "email", clock_.Now()));
+  clock_.Advance(absl::Milliseconds(1));
+  EXPECT_FALSE(store_->FindLiveGrant("cn-engineer-1", "u2", "email", clock_.Now()));
+  EXPECT_EQ(store_->List(ApprovalState::kExpired).size(), 1u);
+  EXPECT_TRUE(store_->List(ApprovalState::kApproved).empty());
+
+  spec.duration = absl::Hours(9);
+  EXPECT_EQ(store_->Create(spec).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ApprovalsTest, SurvivesReopen) {
+  auto created = store_->Create(Spec());
+  ASSERT_TRUE(created.ok());
+  ASSERT_TRUE(store_->Approve(created->approval.id, auditor_, "fine").ok());
+  store_.reset();
+  auto reopened = ApprovalStore::Open(kv_.get(), ApprovalOptions{}, clock_);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  auto a = (*reopened)->Get(created->approval.id);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->state, ApprovalState::kApproved);
+  EXPECT_EQ(a->reason, "fine");
+  EXPECT_EQ(a->request.subjects, Spec().subjects);
+  EXPECT_EQ(a->request.duration, absl::Hours(2));
+}
+
+TEST_F(ApprovalsTest, ValidatesRequests) {
+  ApprovalRequestSpec s = Spec();
+  s.subjects.clear();
+  EXPECT_THAT(store_->Create(s).status().message(), HasSubstr("subjects"));
+  s = Spec();
+  s.detail = "";
+  EXPECT_THAT(store_->Create(s).status().message(), HasSubstr("detail"));
+  s = Spec();
+  s.requester_country = "XX";
+  EXPECT_THAT(store_->Create(s).status().message(), HasSubstr("requester_country"));
+}
+
+TEST(ApprovalJsonTest, ParsesCreateBody) {
+  auto spec = ParseApprovalCreateBody(
+      R"({"justification":"LEGAL_REQUEST","detail":"T-1","subjects":["u1"],"fields":["email"],"duration":"4h"})",
+      "cn-engineer-1", "CN");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->justification, Justification::kLegalRequest);
+  EXPECT_EQ(spec->duration, absl::Hours(4));
+  EXPECT_EQ(spec->principal, "cn-engineer-1");
+  EXPECT_EQ(spec->requester_country, "CN");
+
+  EXPECT_THAT(ParseApprovalCreateBody(R"({"justification":"BECAUSE"})", "a", "CN")
+                  .status()
+                  .message(),
+              HasSubstr("justification"));
+  EXPECT_THAT(ParseApprovalCreateBody(
+                  R"({"justification":"LEGAL_REQUEST","detail":"x","subjects":[1],"fields":[]})",
+                  "a", "CN")
+                  .status()
+                  .message(),
+              HasSubstr("subjects"));
+  EXPECT_THAT(ParseApprovalCreateBody("{", "a", "CN").status().message(), HasSubstr("offset"));
+  EXPECT_THAT(ParseApprovalCreateBody(R"({"justification":"LEGAL_REQUEST","x":1})", "a", "CN")
+                  .status()
+                  .message(),
+              HasSubstr("unknown field"));
+  EXPECT_THAT(ParseApprovalCreateBody(
+                  R"({"justification":"LEGAL_REQUEST","detail":"x","subjects":["a"],"fields":["b"],"duration":"-1h"})",
+                  "a", "CN")
+                  .status()
+                  .message(),
+              HasSubstr("duration"));
+}
+
+TEST(ApprovalJsonTest, ParsesDecisionBody) {
+  auto empty = ParseApprovalDecisionBody("");
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(empty->duration, absl::ZeroDuration());
+  auto b = ParseApprovalDecisionBody(R"({"reason":"ok","duration":"30m"})");
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->reason, "ok");
+  EXPECT_EQ(b->duration, absl::Minutes(30));
+  EXPECT_FALSE(ParseApprovalDecisionBody("[1]").ok());
+}
+
+}  // namespace
+}  // namespace clover::audit

@@ -1,0 +1,142 @@
+// The auditor process (`clover audit --config FILE`): follows the configured logs, cosigns
+// their checkpoints as a witness, replays every decision, keeps flow totals, runs the
+// detectors, records incidents with evidence and delivers them (webhook, JSON-lines file),
+// and serves its HTTP API:
+//   POST /add-checkpoint                  C2SP tlog-witness
+//   GET  /v1/flows?from=&to=              flow totals (RFC 3339 bounds; default: last 24 h)
+//   GET  /v1/incidents?status=            incidents, newest first
+//   POST /v1/incidents/{id}/ack|resolve   status changes (bearer token when configured)
+//   GET  /v1/checkpoints                  latest verified (cosigned) checkpoint per log
+//   GET  /v1/journal/checkpoint           signed checkpoint of the incident journal
+//   GET  /v1/journal/proof?seq=           tlog-proof of one journal event
+//   GET  /healthz, /metrics
+//
+// Thread-safety: Start/Stop from one thread; PollOnce and the HTTP handlers may run
+// concurrently (a mutex serialises the pipeline state).
+#ifndef CLOVER_AUDIT_AUDITOR_H_
+#define CLOVER_AUDIT_AUDITOR_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "audit/audit_config.h"
+#include "audit/detectors.h"
+#include "audit/flows.h"
+#include "audit/follower.h"
+#include "audit/incident_store.h"
+#include "audit/kv_store.h"
+#include "audit/log_entry.h"
+#include "audit/outbox.h"
+#include "audit/replayer.h"
+#include "audit/witness.h"
+#include "core/clock.h"
+#include "server/http.h"
+#include "server/http_server.h"
+#include "server/metrics.h"
+
+namespace clover::audit {
+
+class Auditor {
+ public:
+  // Builds everything from `config` (opens the store, loads and verifies the signed
+  // policies, restores follower and witness state). `fetch_for` maps a log URL to a
+  // fetcher (HttpFetcher when null). Errors: those of the parts, naming the file at fault.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Auditor>> Create(
+      AuditorConfig config, const Clock& clock = SystemClock(),
+      std::function<FetchFn(const std::string& url)> fetch_for = nullptr);
+  ~Auditor();
+
+  // Starts the HTTP server, the delivery workers and the polling thread.
+  // Errors: Unavailable if the address cannot be bound.
+  [[nodiscard]] absl::Status Start();
+  // Stops polling, serving and delivering. Idempotent.
+  void Stop();
+  int port() const;
+
+  // One polling round over every log; returns the new entries processed. Fetch errors are
+  // logged and counted, not returned, so one unreachable log does not stop the others.
+  absl::StatusOr<uint64_t> PollOnce();
+
+  // Starts only the delivery workers (tests that drive PollOnce themselves).
+  [[nodiscard]] absl::Status StartDelivery();
+
+  server::Handler handler() const { return handler_; }
+  IncidentStore& incidents() { return *incidents_; }
+  Witness& witness() { return *witness_; }
+  const std::vector<std::unique_ptr<LogFollower>>& followers() const { return followers_; }
+  std::string FlowsJson(absl::Time from, absl::Time to) const;
+  server::MetricsRegistry& metrics() { return metrics_; }
+  const Replayer& replayer() const { return *replayer_; }
+
+ private:
+  struct PendingFinding {
+    Finding finding;
+    absl::flat_hash_map<uint64_t, std::string> entries;  // evidence entries by index
+  };
+  Auditor(AuditorConfig config, const Clock& clock);
+  absl::Status Init(std::function<FetchFn(const std::string& url)> fetch_for);
+  absl::Status ProcessEntries(LogFollower& f, uint64_t first,
+                              const std::vector<std::string>& entries, KvBatch& batch,
+                              size_t log_no, std::vector<PendingFinding>* pending)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Raise(const LogFollower* f, PendingFinding p);
+  void BuildRouter();
+  void PollLoop();
+  int64_t ScrapeTraffic(const std::string& url) const;
+
+  const AuditorConfig config_;
+  const Clock& clock_;
+  std::unique_ptr<KvStore> kv_;
+  std::unique_ptr<log::NoteSigner> journal_signer_;
+  std::unique_ptr<IncidentStore> incidents_;
+  std::unique_ptr<Witness> witness_;
+  std::unique_ptr<Replayer> replayer_;
+  std::vector<std::unique_ptr<LogFollower>> followers_;
+  std::vector<std::unique_ptr<OutboxWorker>> workers_;
+  std::string admin_token_;
+
+  mutable absl::Mutex mu_;
+  FlowStats flows_ ABSL_GUARDED_BY(mu_);
+  Detectors detectors_ ABSL_GUARDED_BY(mu_);
+  std::vector<StallDetector> stalls_ ABSL_GUARDED_BY(mu_);
+  LogEntry scratch_ ABSL_GUARDED_BY(mu_);
+  // Per policy hash: first and last decision time (Unix ms) and count, for reports.
+  struct PolicyUse {
+    int64_t first_ms = 0;
+    int64_t last_ms = 0;
+    uint64_t count = 0;
+  };
+  absl::flat_hash_map<std::string, PolicyUse> policy_use_ ABSL_GUARDED_BY(mu_);
+  // Recent entries per log (index % kRing), so detector evidence spanning several polls can
+  // still carry the entries themselves.
+  static constexpr size_t kRing = 4096;
+  std::vector<std::vector<std::pair<uint64_t, std::string>>> recent_ ABSL_GUARDED_BY(mu_);
+
+  server::MetricsRegistry metrics_;
+  server::CounterFamily* m_entries_ = nullptr;
+  server::CounterFamily* m_replay_ = nullptr;
+  server::CounterFamily* m_incidents_ = nullptr;
+  server::CounterFamily* m_poll_errors_ = nullptr;
+  server::CounterFamily* m_flow_decisions_ = nullptr;
+  server::CounterFamily* m_flow_bytes_ = nullptr;
+  server::GaugeFamily* m_tree_size_ = nullptr;
+  std::unique_ptr<server::HttpMetrics> http_metrics_;
+
+  server::Handler handler_;
+  std::unique_ptr<server::HttpServer> server_;
+  absl::Notification stop_;
+  std::thread poller_;
+};
+
+}  // namespace clover::audit
+
+#endif  // CLOVER_AUDIT_AUDITOR_H_

@@ -1,0 +1,366 @@
+#include "audit/auditor.h"
+
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "audit/decision_builder.h"
+#include "audit/test_util.h"
+#include "audit/tlog_proof.h"
+#include "crypto/secret_key_file.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "policy/bundle.h"
+#include "policy/signature.h"
+
+namespace clover::audit {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::FakeLog;
+
+constexpr char kPolicy[] = R"(version: 1
+description: auditor test policy
+rules:
+  - id: support-reads-eu
+    effect: allow
+    when: {principal.role: support, purpose: customer_support, destination: eu}
+  - id: contact-pseudonymized-abroad
+    effect: pseudonymize
+    when: {destination: {not: eu}, field.category: contact}
+  - id: engineers-pseudonyms
+    effect: pseudonymize
+    when: {principal.role: engineer, purpose: service_operation}
+  - id: admins-raw-everywhere
+    effect: allow
+    when: {principal.role: admin}
+)";
+
+void WriteFile(const std::string& path, const std::string& text, bool secret = false) {
+  std::ofstream(path) << text;
+  if (secret) std::filesystem::permissions(path, std::filesystem::perms::owner_read |
+                                                     std::filesystem::perms::owner_write);
+}
+
+class AuditorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    policy_key_ = testing::MakeKey("auditor.test");
+    witness_key_ = testing::MakeKey("auditor.test/witness", log::kNoteTypeCosignature);
+    const std::string policy_path = dir_.Sub("policy.yaml");
+    WriteFile(policy_path, kPolicy);
+    auto bundle = policy::ParseBundle(kPolicy, policy_path);
+    ASSERT_TRUE(bundle.ok()) << bundle.status();
+    auto sig = policy::SignPolicy(bundle->sha256, policy_key_.signer);
+    ASSERT_TRUE(sig.ok()) << sig.status();
+    WriteFile(policy::SignaturePath(policy_path), *sig);
+    policy_ = *policy::CompiledPolicy::Compile(*bundle);
+    // Another bundle the auditor never signed.
+    auto other = policy::ParseBundle(std::string(kPolicy) + "  - id: extra\n    effect: allow\n"
+                                     "    when: {principal.role: engineer}\n", "other.yaml");
+    ASSERT_TRUE(other.ok()) << other.status();
+    unsigned_policy_ = *policy::CompiledPolicy::Compile(*other);
+
+    WriteFile(dir_.Sub("witness.key"), witness_key_.signer, true);
+    WriteFile(dir_.Sub("journal.key"), testing::MakeKey("auditor.test/incidents").signer, true);
+    config_.name = "auditor.test";
+    config_.data_dir = dir_.Sub("data");
+    config_.witness_key_file = dir_.Sub("witness.key");
+    config_.journal_key_file = dir_.Sub("journal.key");
+    config_.journal_origin = "auditor.test/incidents";
+    config_.logs.push_back({{log_.origin(), "mem://eu", {log_.key().verifier}}, ""});
+    config_.policy_bundles = {policy_path};
+    config_.policy_keys = {policy_key_.verifier};
+    config_.detectors.bulk_subjects = 20;
+    config_.detectors.canary_pseudonyms = {"canary-token-1"};
+    config_.incidents_jsonl = dir_.Sub("incidents.jsonl");
+    Reopen();
+  }
+
+  void Reopen() {
+    auditor_.reset();
+    auto a = Auditor::Create(config_, clock_,
+                             [this](const std::string&) { return log_.Fetcher(); });
+    ASSERT_TRUE(a.ok()) << a.status();
+    auditor_ = *std::move(a);
+  }
+
+  DecisionEntry Read(const std::string& principal, const std::string& role,
+                     const std::string& subject, const std::string& destination = "eu") {
+    DecisionEntry e;
+    e.time = clock_.Now();
+    e.node = "ie-dub-1-a";
+    e.region = "eu";
+    e.principal_id = principal;
+    e.principal_kind = "employee";
+    e.principal_org = "clover";
+    e.principal_roles = {role};
+    e.principal_country = destination == "eu" ? "IE" : "CN";
+    e.principal_jurisdiction = destination;
+    e.purpose = role == "engineer" ? "service_operation" : "customer_support";
+    e.action = "read";
+    e.destination = destination;
+    e.subject = subject;
+    e.subject_jurisdiction = "eu";
+    e.fields = {{"email", "contact", true, {}, {}, {}},
+                {"country", "identity", false, {}, {}, {}}};
+    e.records = 1;
+    e.bytes = 120;
+    DecideWith(*policy_, &e);
+    return e;
+  }
+  void Log(const DecisionEntry& e) { log_.Append(*DecisionEntryJson(e)); }
+
+  std::vector<Incident> Incidents(absl::string_view detector) {
+    std::vector<Incident> out;
+    for (const Incident& i : auditor_->incidents().List(std::nullopt)) {
+      if (i.detector == detector) out.push_back(i);
+    }
+    return out;
+  }
+
+  // Every evidence item with an index must prove its entry against a log-signed checkpoint
+  // that this auditor cosigned.
+  void ExpectEvidenceVerifies(const Incident& inc) {
+    auto lv = *log::ParseVerifierKey(log_.key().verifier);
+    auto wv = *log::ParseVerifierKey(witness_key_.verifier);
+    const log::NoteVerifier* logs[] = {lv.get()};
+    const log::NoteVerifier* ws[] = {wv.get()};
+    int proven = 0;
+    for (const Evidence& e : inc.evidence) {
+      if (!e.index) continue;
+      ASSERT_FALSE(e.proof.empty());
+      ASSERT_FALSE(e.entry.empty());
+      EXPECT_EQ(e.entry, log_.entries()[*e.index]);
+      absl::Status s = VerifyTlogProof(e.proof, e.entry, log_.origin(), logs, ws);
+      EXPECT_TRUE(s.ok()) << s;
+      ++proven;
+    }
+    EXPECT_GT(proven, 0);
+  }
+
+  testing::TempDir dir_;
+  FakeClock clock_{absl::FromUnixSeconds(1795000000)};
+  testing::TestKey policy_key_;
+  testing::TestKey witness_key_;
+  std::shared_ptr<const policy::CompiledPolicy> policy_;
+  std::shared_ptr<const policy::CompiledPolicy> unsigned_policy_;
+  FakeLog log_{"log.test/ie-dub-1"};
+  AuditorConfig config_;
+  std::unique_ptr<Auditor> auditor_;
+};
+
+TEST_F(AuditorTest, HonestTrafficRaisesNothingAndCountsFlows) {
+  for (int i = 0; i < 10; ++i) Log(Read("eu-support-1", "support", absl::StrCat("s", i)));
+  for (int i = 0; i < 5; ++i) Log(Read("cn-engineer-1", "engineer", absl::StrCat("s", i), "cn"));
+  auto n = auditor_->PollOnce();
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 15u);
+  EXPECT_TRUE(auditor_->incidents().List(std::nullopt).empty());
+  const std::string flows =
+      auditor_->FlowsJson(clock_.Now() - absl::Hours(1), clock_.Now() + absl::Hours(1));
+  EXPECT_THAT(flows, HasSubstr("\"destination\":\"cn\",\"category\":\"contact\","
+                               "\"purpose\":\"service_operation\",\"effect\":\"pseudonymize\","
+                               "\"decisions\":5,\"values\":5"));
+  EXPECT_THAT(flows, HasSubstr("\"destination\":\"eu\",\"category\":\"contact\","
+                               "\"purpose\":\"customer_support\",\"effect\":\"allow\","
+                               "\"decisions\":10"));
+  EXPECT_THAT(auditor_->metrics().Render(),
+              HasSubstr("clover_audit_decisions_replayed_total{verdict=\"match\"} 15"));
+  // Flows survive a restart.
+  Reopen();
+  EXPECT_EQ(auditor_->FlowsJson(clock_.Now() - absl::Hours(1), clock_.Now() + absl::Hours(1)),
+            flows);
+}
+
+TEST_F(AuditorTest, DecisionOtherThanThePolicyIsMismatch) {
+  Log(Read("eu-support-1", "support", "s1"));
+  DecisionEntry e = Read("cn-engineer-1", "engineer", "s2", "cn");
+  e.fields[0].effect = policy::Effect::kAllow;  // the gateway released raw email to cn
+  Log(e);
+  ASSERT_TRUE(auditor_->PollOnce().ok());
+  auto inc = Incidents(kDetectorDecisionMismatch);
+  ASSERT_EQ(inc.size(), 1u);
+  EXPECT_EQ(inc[0].severity, Severity::kCritical);
+  EXPECT_THAT(inc[0].summary, HasSubstr("field 'email': logged allow"));
+  EXPECT_EQ(inc[0].evidence[0].index, 1u);
+  ExpectEvidenceVerifies(inc[0]);
+  // Its GDPR deadline is 72 hours after detection.
+  EXPECT_EQ(inc[0].notification_deadline, clock_.Now() + absl::Hours(72));
+}
+
+TEST_F(AuditorTest, DecisionUnderUnsignedPolicy) {
+  DecisionEntry e = Read("cn-engineer-1", "engineer", "s2", "cn");
+  DecideWith(*unsigned_policy_, &e);  // a gateway started with another policy
+  Log(e);
+  ASSERT_TRUE(auditor_->PollOnce().ok());
+  auto inc = Incidents(kDetectorUnsignedPolicy);
+  ASSERT_EQ(inc.size(), 1u);
+  EXPECT_THAT(inc[0].summary, HasSubstr("did not sign"));
+  ExpectEvidenceVerifies(inc[0]);
+}
+
+TEST_F(AuditorTest, InsiderBulkReadRaisesOneIncidentWithProofs) {
+  for (int i = 0; i < 30; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    Log(Read("eu-support-7", "support", absl::StrCat("subject-", i)));
+  }
+  ASSERT_TRUE(auditor_->PollOnce().ok());
+  auto inc = Incidents(kDetectorBulkAccess);
+  ASSERT_EQ(inc.size(), 1u);
+  EXPECT_EQ(inc[0].occurrences, 10u);  // subjects 21..30 each exceeded the threshold
+  EXPECT_THAT(inc[0].summary, HasSubstr("'eu-support-7'"));
+  ExpectEvidenceVerifies(inc[0]);
+  // Another principal reading a few subjects is fine.
+  for (int i = 0; i < 5; ++i) Log(Read("eu-support-1", "support", absl::StrCat("x", i)));
+  ASSERT_TRUE(auditor_->PollOnce().ok());
+  EXPECT_EQ(Incidents(kDetectorBulkAccess).size(), 1u);
+}
+
+TEST_F(AuditorTest, CanaryTouchAndRestrictedTransfer) {
+  Log(Read("eu-support-1", "support", "canary-token-1"));
+  DecisionEntry admin = Read("root-1", "admin", "s9", "us");
+  admin.fields.push_back({"passport", "identity", true, {}, {}, {}});
+  DecideWith(*policy_, &admin);
+  Log(admin);  // raw restricted passport number to us
+  ASSERT_TRUE(auditor_->PollOnce().ok());
+  auto canary = Incidents(kDetectorCanary);
+  ASSERT_EQ(canary.size(), 1u);
+  EXPECT_EQ(canary[0].severity, Severity::kCritical);
+  ExpectEvidenceVerifies(canary[0]);
+  auto transfer = Incidents(kDetectorRestrictedTransfer);
+  ASSERT_EQ(transfer.size(), 1u);
+  EXPECT_THAT(transfer[0].summary, HasSubstr("'passport'"));
+  ExpectEvidenceVerifies(transfer[0]);
+}
+
+TEST_F(AuditorTest, MalformedEntryIsAFinding) {
+  log_.Append("{\"v\":1,\"type\":\"decision\",\"time\":\"yesterday\"}");
+  log_.Append("{\"v\":1,\"type\":\"approval\",\"id\":\"apr-1\",\"state\":\"approved\"}");
+  ASSERT_TRUE(auditor_->PollOnce().ok());
+  auto inc = Incidents(kDetectorMalformedEntry);
+  ASSERT_EQ(inc.size(), 1u);
+  EXPECT_THAT(inc[0].summary, HasSubstr("field 'time'"));
+}
+
+TEST_F(AuditorTest, SplitViewThroughTheAuditor) {
+  Log(Read("eu-support-1", "support", "s1"));
+  Log(Read("eu-support-1", "support", "s2"));
+  ASSERT_TRUE(auditor_->PollOnce().ok());
+  log_.Publish(1);
+  ASSERT_TRUE(auditor_->PollOnce().ok());
+  auto inc = Incidents(kDetectorSplitView);
+  ASSERT_EQ(inc.size(), 1u);
+  EXPECT_EQ(inc[0].evidence[0].checkpoints.size(), 2u);
+}
+
+TEST_F(AuditorTest, IncidentApiJournalAndJsonl) {
+  Log(Read("eu-support-1", "support", "canary-token-1"));
+  ASSERT_TRUE(auditor_->PollOnce().ok());
+  ASSERT_TRUE(auditor_->StartDelivery().ok());
+  auto call = [&](const std::string& method, const std::string& path,
+                  const std::string& query = "", const std::string& body = "") {
+    server::HttpRequest req;
+    req.method = method;
+    req.path = path;
+    req.query = query;
+    req.body = body;
+    server::HttpResponse out;
+    auditor_->handler()(req, [&](server::HttpResponse r) { out = std::move(r); });
+    return out;
+  };
+  auto list = call("GET", "/v1/incidents", "status=open");
+  ASSERT_EQ(list.status, 200);
+  EXPECT_THAT(list.body, HasSubstr("canary_touched"));
+  const std::string id = auditor_->incidents().List(std::nullopt)[0].id;
+  auto ack = call("POST", "/v1/incidents/" + id + "/ack", "", "{\"by\":\"dpo\"}");
+  ASSERT_EQ(ack.status, 200) << ack.body;
+  EXPECT_THAT(ack.body, HasSubstr("\"acknowledged_by\":\"dpo\""));
+  EXPECT_EQ(call("POST", "/v1/incidents/" + id + "/ack").status, 409);
+  EXPECT_EQ(call("POST", "/v1/incidents/inc-nope/ack").status, 404);
+  EXPECT_EQ(call("GET", "/v1/incidents", "status=weird").status, 400);
+  EXPECT_EQ(call("GET", "/v1/flows", "from=nonsense").status, 400);
+  EXPECT_EQ(call("GET", "/v1/flows").status, 200);
+
+  // Two journal events (opened, acknowledged), provable against the signed journal.
+  EXPECT_EQ(auditor_->incidents().EventCount(), 2u);
+  auto proof = call("GET", "/v1/journal/proof", "seq=1");
+  ASSERT_EQ(proof.status, 200) << proof.body;
+  auto events = auditor_->incidents().ReadEvents(1, 1);
+  ASSERT_TRUE(events.ok());
+  auto jv = log::ParseVerifierKey(
+      *log::VerifierKeyFromSignerKey(*ReadKeyFile(config_.journal_key_file, true)));
+  const log::NoteVerifier* jvs[] = {jv->get()};
+  EXPECT_TRUE(VerifyTlogProof(proof.body, (*events)[0].second, "auditor.test/incidents", jvs).ok());
+
+  // The JSON-lines sink catches up.
+  for (int i = 0; i < 200; ++i) {
+    std::ifstream in(config_.incidents_jsonl);
+    std::string l1, l2;
+    if (std::getline(in, l1) && std::getline(in, l2)) {
+      EXPECT_THAT(l1, HasSubstr("\"event\":\"opened\""));
+      EXPECT_THAT(l2, HasSubstr("\"event\":\"acknowledged\""));
+      return;
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  FAIL() << "incidents file not written";
+}
+
+TEST(AuditConfigTest, LoadsAndReportsErrorsWithLocation) {
+  testing::TempDir dir;
+  auto log_key = testing::MakeKey("log.test/a");
+  auto pkey = testing::MakeKey("auditor.test");
+  crypto::SecretKey secret{};
+  secret[0] = 1;
+  ASSERT_TRUE(crypto::WriteSecretKeyFile(dir.Sub("pseudo.key"), secret).ok());
+  const std::string yaml = absl::StrCat(R"(auditor:
+  name: auditor.test
+  listen: 127.0.0.1:0
+  data_dir: data
+  witness_key_file: w.key
+  journal_key_file: j.key
+logs:
+  - origin: log.test/a
+    url: http://127.0.0.1:1/log
+    verifier_keys: [")", log_key.verifier, R"("]
+policies:
+  bundles: [policy.yaml]
+  auditor_keys: [")", pkey.verifier, R"("]
+canaries:
+  - pseudonym_key_file: pseudo.key
+    subjects: [canary-1]
+detectors:
+  bulk_access: {subjects: 7, window: 5m}
+  log_stalled_after: 2m
+incidents:
+  jsonl_file: incidents.jsonl
+)");
+  WriteFile(dir.Sub("audit.yaml"), yaml);
+  auto c = LoadAuditorConfig(dir.Sub("audit.yaml"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->data_dir, dir.Sub("data"));
+  EXPECT_EQ(c->detectors.bulk_subjects, 7u);
+  EXPECT_EQ(c->detectors.bulk_window, absl::Minutes(5));
+  EXPECT_EQ(c->log_stalled_after, absl::Minutes(2));
+  ASSERT_EQ(c->detectors.canary_pseudonyms.size(), 1u);
+  EXPECT_EQ(c->detectors.canary_pseudonyms[0],
+            *LogPseudonym(std::string(reinterpret_cast<const char*>(secret.data()), 32),
+                          "canary-1"));
+
+  std::string bad = yaml;
+  bad.replace(bad.find("subjects: 7"), 11, "subjects: x");
+  WriteFile(dir.Sub("bad.yaml"), bad);
+  auto e = LoadAuditorConfig(dir.Sub("bad.yaml"));
+  EXPECT_EQ(e.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(e.status().message(), HasSubstr("bad.yaml:18:27:")) << e.status();
+  EXPECT_THAT(e.status().message(), HasSubstr("detectors.bulk_access.subjects"));
+
+  WriteFile(dir.Sub("bad2.yaml"), "auditor: {name: a}\nlogz: []\n");
+  EXPECT_THAT(LoadAuditorConfig(dir.Sub("bad2.yaml")).status().message(),
+              HasSubstr("field 'logz': unknown key"));
+  EXPECT_EQ(LoadAuditorConfig(dir.Sub("missing.yaml")).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace clover::audit

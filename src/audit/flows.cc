@@ -1,0 +1,166 @@
+#include "audit/flows.h"
+
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "audit/json_util.h"
+#include "core/canonical_json.h"
+
+namespace clover::audit {
+namespace {
+
+constexpr char kSep[] = "\x1f";
+
+std::string FlowDbKey(const FlowKey& k) {
+  return absl::StrCat("flow/", EncodeKeyU64(static_cast<uint64_t>(k.hour)), k.destination, kSep,
+                      k.category, kSep, k.purpose, kSep, policy::ToString(k.effect));
+}
+std::string XferDbKey(const TransferKey& k) {
+  return absl::StrCat("xfer/", EncodeKeyU64(static_cast<uint64_t>(k.hour)), k.destination, kSep,
+                      k.purpose, kSep, k.action);
+}
+
+void AppendStr(std::string* out, absl::string_view name, absl::string_view v) {
+  AppendJsonString(name, out);
+  out->push_back(':');
+  AppendJsonString(v, out);
+  out->push_back(',');
+}
+
+}  // namespace
+
+int64_t UnixHour(absl::Time t) { return absl::ToUnixSeconds(t) / 3600; }
+
+void FlowStats::Add(const DecisionEntry& e) {
+  const int64_t hour = UnixHour(e.time);
+  const uint64_t records = std::max<uint64_t>(e.records, 1);
+  for (const FieldEntry& f : e.fields) {
+    FlowKey k{hour, e.destination, f.category, e.purpose, f.effect};
+    for (auto* m : {&flows_, &metric_flows_}) {
+      FlowTotals& t = (*m)[k];
+      t.decisions += 1;
+      t.values += records;
+    }
+    dirty_flows_[k] = flows_[k];
+  }
+  TransferKey tk{hour, e.destination, e.purpose, e.action};
+  for (auto* m : {&transfers_, &metric_xfers_}) {
+    TransferTotals& t = (*m)[tk];
+    t.requests += 1;
+    t.records += e.records;
+    t.bytes += e.bytes;
+  }
+  dirty_xfers_[tk] = transfers_[tk];
+}
+
+absl::Status FlowStats::Load(const KvStore& kv) {
+  absl::Status bad;
+  absl::Status s = kv.Scan("flow/", [&](absl::string_view key, absl::string_view value) {
+    key.remove_prefix(5);
+    uint64_t hour;
+    std::vector<std::string> parts = absl::StrSplit(key.substr(8), kSep);
+    std::vector<std::string> nums = absl::StrSplit(value, ' ');
+    FlowTotals t;
+    std::optional<policy::Effect> effect;
+    if (!DecodeKeyU64(key.substr(0, 8), &hour) || parts.size() != 4 || nums.size() != 2 ||
+        !absl::SimpleAtoi(nums[0], &t.decisions) || !absl::SimpleAtoi(nums[1], &t.values) ||
+        !(effect = policy::ParseEffect(parts[3]))) {
+      bad = absl::DataLossError("corrupt flow record in the auditor store");
+      return false;
+    }
+    flows_[FlowKey{static_cast<int64_t>(hour), parts[0], parts[1], parts[2], *effect}] = t;
+    return true;
+  });
+  if (!s.ok()) return s;
+  if (!bad.ok()) return bad;
+  s = kv.Scan("xfer/", [&](absl::string_view key, absl::string_view value) {
+    key.remove_prefix(5);
+    uint64_t hour;
+    std::vector<std::string> parts = absl::StrSplit(key.substr(8), kSep);
+    std::vector<std::string> nums = absl::StrSplit(value, ' ');
+    TransferTotals t;
+    if (!DecodeKeyU64(key.substr(0, 8), &hour) || parts.size() != 3 || nums.size() != 3 ||
+        !absl::SimpleAtoi(nums[0], &t.requests) || !absl::SimpleAtoi(nums[1], &t.records) ||
+        !absl::SimpleAtoi(nums[2], &t.bytes)) {
+      bad = absl::DataLossError("corrupt transfer record in the auditor store");
+      return false;
+    }
+    transfers_[TransferKey{static_cast<int64_t>(hour), parts[0], parts[1], parts[2]}] = t;
+    return true;
+  });
+  if (!s.ok()) return s;
+  return bad;
+}
+
+void FlowStats::Flush(KvBatch& batch) {
+  for (const auto& [k, t] : dirty_flows_) {
+    batch.Put(FlowDbKey(k), absl::StrCat(t.decisions, " ", t.values));
+  }
+  for (const auto& [k, t] : dirty_xfers_) {
+    batch.Put(XferDbKey(k), absl::StrCat(t.requests, " ", t.records, " ", t.bytes));
+  }
+  dirty_flows_.clear();
+  dirty_xfers_.clear();
+}
+
+void FlowStats::PublishMetrics(server::CounterFamily& decisions, server::CounterFamily& bytes) {
+  for (const auto& [k, t] : metric_flows_) {
+    decisions
+        .WithLabels({absl::string_view(k.destination), absl::string_view(k.category),
+                     absl::string_view(k.purpose), policy::ToString(k.effect)})
+        .Increment(t.decisions);
+  }
+  for (const auto& [k, t] : metric_xfers_) {
+    bytes
+        .WithLabels({absl::string_view(k.destination), absl::string_view(k.purpose),
+                     absl::string_view(k.action)})
+        .Increment(t.bytes);
+  }
+  metric_flows_.clear();
+  metric_xfers_.clear();
+}
+
+std::string FlowStats::ToJson(absl::Time from, absl::Time to) const {
+  const int64_t h0 = UnixHour(from);
+  const int64_t h1 = UnixHour(to - absl::Nanoseconds(1));
+  std::string out = "{";
+  AppendStr(&out, "from", Rfc3339(from));
+  AppendStr(&out, "to", Rfc3339(to));
+  out += "\"flows\":[";
+  bool first = true;
+  for (auto it = flows_.lower_bound(FlowKey{h0, "", "", "", policy::Effect::kAllow});
+       it != flows_.end() && it->first.hour <= h1; ++it) {
+    if (!first) out += ',';
+    first = false;
+    const FlowKey& k = it->first;
+    out += '{';
+    AppendStr(&out, "hour", Rfc3339(absl::FromUnixSeconds(k.hour * 3600)));
+    AppendStr(&out, "destination", k.destination);
+    AppendStr(&out, "category", k.category);
+    AppendStr(&out, "purpose", k.purpose);
+    AppendStr(&out, "effect", policy::ToString(k.effect));
+    absl::StrAppend(&out, "\"decisions\":", it->second.decisions,
+                    ",\"values\":", it->second.values, "}");
+  }
+  out += "],\"transfers\":[";
+  first = true;
+  for (auto it = transfers_.lower_bound(TransferKey{h0, "", "", ""});
+       it != transfers_.end() && it->first.hour <= h1; ++it) {
+    if (!first) out += ',';
+    first = false;
+    const TransferKey& k = it->first;
+    out += '{';
+    AppendStr(&out, "hour", Rfc3339(absl::FromUnixSeconds(k.hour * 3600)));
+    AppendStr(&out, "destination", k.destination);
+    AppendStr(&out, "purpose", k.purpose);
+    AppendStr(&out, "action", k.action);
+    absl::StrAppend(&out, "\"requests\":", it->second.requests,
+                    ",\"records\":", it->second.records, ",\"bytes\":", it->second.bytes, "}");
+  }
+  out += "]}";
+  return out;
+}
+
+}  // namespace clover::audit

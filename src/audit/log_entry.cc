@@ -1,0 +1,140 @@
+#include "audit/log_entry.h"
+
+#include "absl/strings/str_cat.h"
+#include "audit/json_util.h"
+#include "core/status_macros.h"
+#include "rapidjson/document.h"
+
+namespace clover::audit {
+namespace {
+
+absl::Status Field(absl::string_view name, absl::string_view msg) {
+  return absl::InvalidArgumentError(absl::StrCat("decision entry: field '", name, "': ", msg));
+}
+
+absl::Status Str(const rapidjson::Value& obj, const char* name, bool required,
+                 std::string* out) {
+  auto it = obj.FindMember(name);
+  if (it == obj.MemberEnd()) {
+    out->clear();
+    return required ? Field(name, "missing") : absl::OkStatus();
+  }
+  if (!it->value.IsString()) return Field(name, "must be a string");
+  out->assign(it->value.GetString(), it->value.GetStringLength());
+  return absl::OkStatus();
+}
+
+absl::Status U64(const rapidjson::Value& obj, const char* name, uint64_t* out) {
+  auto it = obj.FindMember(name);
+  if (it == obj.MemberEnd()) return Field(name, "missing");
+  if (!it->value.IsUint64()) return Field(name, "must be a non-negative integer");
+  *out = it->value.GetUint64();
+  return absl::OkStatus();
+}
+
+absl::Status Strs(const rapidjson::Value& obj, const char* name, std::vector<std::string>* out) {
+  out->clear();
+  auto it = obj.FindMember(name);
+  if (it == obj.MemberEnd()) return absl::OkStatus();
+  if (!it->value.IsArray()) return Field(name, "must be an array of strings");
+  for (const auto& v : it->value.GetArray()) {
+    if (!v.IsString()) return Field(name, "must be an array of strings");
+    out->emplace_back(v.GetString(), v.GetStringLength());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseDecision(const rapidjson::Value& d, DecisionEntry* e) {
+  std::string t;
+  CLOVER_RETURN_IF_ERROR(Str(d, "time", true, &t));
+  absl::StatusOr<absl::Time> time = ParseRfc3339(t);
+  if (!time.ok()) return Field("time", time.status().message());
+  e->time = *time;
+  CLOVER_RETURN_IF_ERROR(Str(d, "node", false, &e->node));
+  CLOVER_RETURN_IF_ERROR(Str(d, "region", false, &e->region));
+  auto p = d.FindMember("principal");
+  if (p == d.MemberEnd() || !p->value.IsObject()) return Field("principal", "must be an object");
+  CLOVER_RETURN_IF_ERROR(Str(p->value, "id", true, &e->principal_id));
+  CLOVER_RETURN_IF_ERROR(Str(p->value, "kind", false, &e->principal_kind));
+  CLOVER_RETURN_IF_ERROR(Str(p->value, "org", false, &e->principal_org));
+  CLOVER_RETURN_IF_ERROR(Strs(p->value, "roles", &e->principal_roles));
+  CLOVER_RETURN_IF_ERROR(Str(p->value, "country", false, &e->principal_country));
+  CLOVER_RETURN_IF_ERROR(Str(p->value, "jurisdiction", false, &e->principal_jurisdiction));
+  CLOVER_RETURN_IF_ERROR(Str(d, "purpose", true, &e->purpose));
+  CLOVER_RETURN_IF_ERROR(Str(d, "action", true, &e->action));
+  CLOVER_RETURN_IF_ERROR(Str(d, "destination", true, &e->destination));
+  CLOVER_RETURN_IF_ERROR(Str(d, "subject", false, &e->subject));
+  e->subject_count = 1;
+  if (d.HasMember("subjects")) CLOVER_RETURN_IF_ERROR(U64(d, "subjects", &e->subject_count));
+  CLOVER_RETURN_IF_ERROR(Str(d, "subject_jurisdiction", false, &e->subject_jurisdiction));
+  CLOVER_RETURN_IF_ERROR(Str(d, "policy", true, &e->policy));
+  CLOVER_RETURN_IF_ERROR(Str(d, "approval", false, &e->approval));
+  CLOVER_RETURN_IF_ERROR(Str(d, "justification", false, &e->justification));
+  auto f = d.FindMember("fields");
+  if (f == d.MemberEnd() || !f->value.IsArray()) return Field("fields", "must be an array");
+  e->fields.resize(f->value.Size());
+  size_t i = 0;
+  for (const auto& fv : f->value.GetArray()) {
+    if (!fv.IsObject()) return Field("fields", "each item must be an object");
+    FieldEntry& fe = e->fields[i++];
+    CLOVER_RETURN_IF_ERROR(Str(fv, "name", true, &fe.name));
+    CLOVER_RETURN_IF_ERROR(Str(fv, "category", true, &fe.category));
+    auto r = fv.FindMember("restricted");
+    if (r == fv.MemberEnd() || !r->value.IsBool()) {
+      return Field("fields[].restricted", "must be a boolean");
+    }
+    fe.restricted = r->value.GetBool();
+    std::string effect;
+    CLOVER_RETURN_IF_ERROR(Str(fv, "effect", true, &effect));
+    auto parsed = policy::ParseEffect(effect);
+    if (!parsed) return Field("fields[].effect", absl::StrCat("unknown effect '", effect, "'"));
+    fe.effect = *parsed;
+    CLOVER_RETURN_IF_ERROR(Strs(fv, "rules", &fe.rules));
+    CLOVER_RETURN_IF_ERROR(Str(fv, "decided_by", false, &fe.decided_by));
+  }
+  e->records = 0;
+  e->bytes = 0;
+  if (d.HasMember("records")) CLOVER_RETURN_IF_ERROR(U64(d, "records", &e->records));
+  if (d.HasMember("bytes")) CLOVER_RETURN_IF_ERROR(U64(d, "bytes", &e->bytes));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ParseLogEntry(absl::string_view json, LogEntry* out) {
+  rapidjson::Document d;
+  d.Parse(json.data(), json.size());
+  if (d.HasParseError() || !d.IsObject()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("log entry is not a JSON object (parse error at offset ",
+                     d.HasParseError() ? d.GetErrorOffset() : 0, ")"));
+  }
+  std::string type;
+  CLOVER_RETURN_IF_ERROR(Str(d, "type", true, &type));
+  out->time = absl::InfinitePast();
+  if (type == "decision") {
+    out->type = EntryType::kDecision;
+    CLOVER_RETURN_IF_ERROR(ParseDecision(d, &out->decision));
+    out->time = out->decision.time;
+    return absl::OkStatus();
+  }
+  if (type == "approval") {
+    out->type = EntryType::kApproval;
+    CLOVER_RETURN_IF_ERROR(Str(d, "id", false, &out->id));
+    CLOVER_RETURN_IF_ERROR(Str(d, "state", false, &out->state));
+  } else if (type == "erasure") {
+    out->type = EntryType::kErasure;
+  } else if (type == "write") {
+    out->type = EntryType::kWrite;
+  } else {
+    out->type = EntryType::kOther;
+  }
+  std::string t;
+  if (Str(d, "time", false, &t).ok() && !t.empty()) {
+    absl::StatusOr<absl::Time> time = ParseRfc3339(t);
+    if (time.ok()) out->time = *time;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace clover::audit

@@ -1,0 +1,61 @@
+// Decision replay: every logged decision is re-derived from the policy bundle it names, with
+// the same compiled evaluator the gateway uses. The auditor knows only the bundles it signed
+// (files plus their FILE.sig signed notes, policy/signature.h); a decision under any other
+// bundle hash is `unsigned_policy`, and one whose effects or deciding rules differ from the
+// re-derivation is `decision_mismatch`.
+//
+// Thread-safe after construction (policies are immutable).
+#ifndef CLOVER_AUDIT_REPLAYER_H_
+#define CLOVER_AUDIT_REPLAYER_H_
+
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "audit/log_entry.h"
+#include "policy/compiled_policy.h"
+
+namespace clover::audit {
+
+struct SignedPolicy {
+  std::string path;
+  std::string sha256;
+  std::string description;
+  int version = 0;
+  std::shared_ptr<const policy::CompiledPolicy> policy;
+};
+
+class Replayer {
+ public:
+  // Loads each bundle in `bundle_paths`, requiring `path.sig` to be a valid signature by one
+  // of `auditor_keys` (note verifier key strings). Errors: NotFound (missing file or
+  // signature), InvalidArgument (bundle syntax, malformed key), Unauthenticated (bad
+  // signature), each naming the file.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Replayer>> Load(
+      const std::vector<std::string>& bundle_paths, const std::vector<std::string>& auditor_keys);
+  // From already verified bundles (tests, benchmarks).
+  static std::unique_ptr<Replayer> FromPolicies(
+      std::vector<std::shared_ptr<const policy::CompiledPolicy>> policies);
+
+  enum class Verdict { kMatch, kMismatch, kUnsignedPolicy };
+  struct Result {
+    Verdict verdict = Verdict::kMatch;
+    std::string detail;  // for a mismatch: the first differing field and both decisions
+  };
+  // Re-derives `e`. Allocation-light: one Decide call per entry.
+  [[nodiscard]] Result Replay(const DecisionEntry& e) const;
+
+  const std::vector<SignedPolicy>& policies() const { return policies_; }
+
+ private:
+  std::vector<SignedPolicy> policies_;
+  absl::flat_hash_map<std::string, const policy::CompiledPolicy*> by_hash_;
+};
+
+}  // namespace clover::audit
+
+#endif  // CLOVER_AUDIT_REPLAYER_H_

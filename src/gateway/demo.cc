@@ -1,0 +1,551 @@
+#include "gateway/demo.h"
+
+#include <filesystem>
+#include <random>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "core/canonical_json.h"
+#include "core/config.h"
+#include "gateway/http_client.h"
+#include "gateway/local_deployment.h"
+#include "gateway/node.h"
+#include "log/client.h"
+#include "log/fetch.h"
+#include "log/note.h"
+#include "log/tile.h"
+#include "rapidjson/document.h"
+
+namespace clover::gateway {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The example principals' API keys, published in examples/README.md.
+std::string ApiKey(absl::string_view principal) {
+  static const std::map<std::string, std::string> kKeys = {
+      {"eu-support-1", "clv_example_eu_support_1_ea58181ac18d4441"},
+      {"eu-support-2", "clv_example_eu_support_2_a9710c35cd3f33c3"},
+      {"cn-engineer-1", "clv_example_cn_engineer_1_c28719a54896aa28"},
+      {"us-recommender", "clv_example_us_recommender_1936c3a0627824c1"},
+      {"eu-tns-1", "clv_example_eu_tns_1_f4f20bb9bbca28dd"},
+      {"us-legal-1", "clv_example_us_legal_1_6aeefe67cf2a45f9"},
+      {"eu-analytics", "clv_example_eu_analytics_bdb0a9fc04ae5d65"},
+      {"auditor", "clv_example_auditor_c5a62ce3fa7f6d86"},
+      {"admin", "clv_example_admin_8c6976e5b5410415"},
+      {"accounts-eu", "clv_example_accounts_eu_f82f9af9e84945f8"},
+      {"accounts-us", "clv_example_accounts_us_9188dc042c81e9d0"},
+  };
+  auto it = kKeys.find(std::string(principal));
+  return it == kKeys.end() ? "" : it->second;
+}
+
+struct RunningNode {
+  std::string dc;
+  std::string region;
+  std::string endpoint;
+  std::string verifier_key;
+  std::unique_ptr<Node> node;
+};
+
+struct DemoSubject {
+  std::string id;
+  std::string country;
+  std::string endpoint;  // the node that stores it
+};
+
+// Deterministic synthetic people.
+class Synth {
+ public:
+  explicit Synth(uint32_t seed) : rng_(seed) {}
+  int Pick(int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng_); }
+
+  std::string RecordJson(const std::string& country, int n) {
+    static const char* kFirst[] = {"Aoife", "Liam",  "Ingrid", "Mateusz",
+                                   "Chloe", "Lukas", "Sofia",  "Noah",
+                                   "Emma",  "Olav",  "Maja",   "Diego"};
+    static const char* kLast[] = {"Murphy",   "Berg",  "Nowak",  "Dubois",
+                                  "Schmidt",  "Rossi", "Garcia", "Larsen",
+                                  "Kowalski", "Smith", "Jones",  "Moreau"};
+    std::string first = kFirst[Pick(12)], last = kLast[Pick(12)];
+    std::string cc = country == "US"   ? "1"
+                     : country == "IE" ? "353"
+                     : country == "NO" ? "47"
+                                       : "49";
+    std::string phone = "+" + cc;
+    while (phone.size() < 12)
+      phone.push_back(static_cast<char>('0' + Pick(10)));
+    std::string out =
+        absl::StrCat("{\"country\":\"", country, "\",\"fields\":{");
+    absl::StrAppend(&out, "\"email\":\"", absl::AsciiStrToLower(first), ".",
+                    absl::AsciiStrToLower(last), n, "@mail.example\",");
+    absl::StrAppend(&out, "\"phone\":\"", phone, "\",");
+    absl::StrAppend(&out, "\"name\":\"", first, " ", last, "\",");
+    absl::StrAppendFormat(&out, "\"birthdate\":\"%04d-%02d-%02d\",",
+                          1950 + Pick(56), 1 + Pick(12), 1 + Pick(28));
+    if (Pick(5) == 0) {
+      absl::StrAppendFormat(&out, "\"ip_address\":\"2001:db8:%x:%x::%x\",",
+                            Pick(65536), Pick(65536), 1 + Pick(65535));
+    } else {
+      absl::StrAppendFormat(&out, "\"ip_address\":\"%d.%d.%d.%d\",",
+                            1 + Pick(222), Pick(256), Pick(256), 1 + Pick(254));
+    }
+    absl::StrAppendFormat(&out, "\"device_id\":\"dev-%08x\",",
+                          static_cast<unsigned>(rng_()));
+    auto list = [&](const char* prefix, int count) {
+      std::vector<std::string> items;
+      for (int i = 0; i < count; ++i)
+        items.push_back(absl::StrCat("\"", prefix, Pick(5000), "\""));
+      return absl::StrCat("[", absl::StrJoin(items, ","), "]");
+    };
+    absl::StrAppend(&out, "\"watch_history\":", list("video-", 1 + Pick(6)),
+                    ",");
+    absl::StrAppend(&out, "\"follows\":", list("creator-", Pick(5)), ",");
+    absl::StrAppend(&out, "\"uploaded_videos\":", list("upload-", Pick(3)),
+                    ",");
+    absl::StrAppend(&out, "\"payment_country\":\"", country, "\"}}");
+    return out;
+  }
+
+ private:
+  std::mt19937 rng_;
+};
+
+class Traffic {
+ public:
+  Traffic(DemoSummary& summary, std::ostream* progress)
+      : s_(summary), progress_(progress) {}
+
+  ClientResponse Call(absl::string_view scenario, absl::string_view principal,
+                      absl::string_view method, const std::string& url,
+                      absl::string_view purpose, absl::string_view body = {}) {
+    std::vector<std::string> headers = {"Content-Type: application/json"};
+    std::string key = ApiKey(principal);
+    if (!key.empty()) headers.push_back("Authorization: Bearer " + key);
+    if (!purpose.empty())
+      headers.push_back(absl::StrCat("X-Clover-Purpose: ", purpose));
+    auto r = client_.Send(method, url, headers, body);
+    ClientResponse out;
+    if (r.ok()) out = *std::move(r);
+    s_.http_statuses[absl::StrCat(scenario, ": ", out.status)]++;
+    return out;
+  }
+
+  void Note(std::string line) {
+    if (progress_ != nullptr) *progress_ << "  " << line << "\n";
+    s_.notes.push_back(std::move(line));
+  }
+
+ private:
+  DemoSummary& s_;
+  std::ostream* progress_;
+  HttpClient client_;
+};
+
+// Fetches and verifies one node's log, and tallies its decisions.
+void Summarise(RunningNode& n, DemoSummary& s) {
+  DemoNodeSummary out;
+  out.dc = n.dc;
+  out.region = n.region;
+  out.endpoint = n.endpoint;
+  auto verifier = log::ParseVerifierKey(n.verifier_key);
+  if (!verifier.ok()) return s.nodes.push_back(out);
+  std::vector<std::unique_ptr<log::NoteVerifier>> verifiers;
+  verifiers.push_back(*std::move(verifier));
+  log::Fetcher fetch = log::HttpFetcher(n.endpoint + "/log");
+  auto client = log::LogClient::Create(fetch, std::move(verifiers));
+  if (!client.ok()) return s.nodes.push_back(out);
+  auto cp = (*client)->FetchCheckpoint();
+  if (!cp.ok()) return s.nodes.push_back(out);
+  out.log_size = cp->checkpoint.size;
+  out.root_hash = absl::Base64Escape(absl::string_view(
+      reinterpret_cast<const char*>(cp->checkpoint.root.data()), 32));
+  auto checked = (*client)->VerifyAllEntries(cp->checkpoint);
+  out.checkpoint_verified = checked.ok() && *checked == cp->checkpoint.size;
+  uint64_t size = cp->checkpoint.size;
+  for (uint64_t b = 0; b * log::kTileWidth < size; ++b) {
+    log::TilePath path;
+    path.entries = true;
+    path.index = b;
+    path.width = static_cast<int>(
+        std::min<uint64_t>(log::kTileWidth, size - b * log::kTileWidth));
+    auto bundle = fetch(log::FormatTilePath(path));
+    if (!bundle.ok()) break;
+    auto entries = log::ParseEntryBundle(*bundle);
+    if (!entries.ok()) break;
+    for (absl::string_view e : *entries) {
+      rapidjson::Document doc;
+      doc.Parse(e.data(), e.size());
+      if (doc.HasParseError() || !doc.IsObject()) continue;
+      auto type = doc.FindMember("type");
+      if (type == doc.MemberEnd() || !type->value.IsString()) continue;
+      std::string t = type->value.GetString();
+      if (t != "decision") {
+        s.actions[t]++;
+        continue;
+      }
+      std::string action = doc["action"].GetString();
+      std::string destination = doc["destination"].GetString();
+      s.actions[action]++;
+      for (const auto& f : doc["fields"].GetArray()) {
+        s.decisions[f["effect"].GetString()][destination]++;
+      }
+    }
+  }
+  s.nodes.push_back(out);
+}
+
+}  // namespace
+
+absl::StatusOr<DemoSummary> RunDemo(
+    const DemoOptions& options,
+    const std::function<void(const DemoSummary&)>& on_summary) {
+  std::ostream* say = options.progress;
+  auto loaded = LoadDeployment(options.config);
+  if (!loaded.ok()) return loaded.status();
+  Deployment base = *std::move(loaded);
+  fs::path data = fs::absolute(options.data_dir);
+  std::error_code ec;
+  fs::remove_all(data, ec);
+  fs::create_directories(data, ec);
+  if (ec)
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create ", data.string()));
+
+  auto prepared =
+      PrepareLocalDeployment(base, data.string(), options.base_port);
+  if (!prepared.ok()) {
+    return absl::Status(
+        prepared.status().code(),
+        absl::StrCat("prepare nodes: ", prepared.status().message()));
+  }
+  // Redirect endpoints may have been rewritten: use the prepared view from here
+  // on.
+  base = (*prepared)[0].deployment;
+  base.node.reset();
+  if (say)
+    *say << "Starting " << prepared->size() << " gateway nodes (data in "
+         << data.string() << ")\n";
+  std::vector<RunningNode> nodes;
+  for (LocalNode& n : *prepared) {
+    NodeOptions o;
+    o.threads = 1;
+    auto started = Node::Start(n.deployment, o);
+    if (!started.ok()) {
+      return absl::Status(
+          started.status().code(),
+          absl::StrCat("start node ", n.dc, ": ", started.status().message()));
+    }
+    nodes.push_back(
+        {n.dc, n.region, n.endpoint, n.verifier_key, *std::move(started)});
+    if (say)
+      *say << "  " << n.dc << " (region " << n.region << ") on " << n.endpoint
+           << "\n";
+  }
+
+  DemoSummary s;
+  Traffic t(s, say);
+  Synth synth(20261129);
+  auto url = [](const std::string& endpoint, absl::string_view path) {
+    return absl::StrCat(endpoint, path);
+  };
+  std::vector<DemoSubject> eu, us;
+  static const char* kEuCountries[] = {"IE", "DE", "FR", "NO", "PL",
+                                       "IT", "ES", "NL", "SE", "IS"};
+  const Region* eu_region = base.FindRegion("eu");
+  const Region* us_region = base.FindRegion("us");
+  if (eu_region == nullptr || us_region == nullptr) {
+    return absl::FailedPreconditionError(
+        "the demo needs regions 'eu' and 'us'");
+  }
+
+  if (say) *say << "\nSeeding synthetic subjects\n";
+  int per_dc = std::max(4, options.subjects_per_dc);
+  for (size_t k = 0; k < eu_region->dcs.size(); ++k) {
+    for (int i = 0; i < per_dc; ++i) {
+      DemoSubject subj{absl::StrFormat("eu-%s-%04d", eu_region->dcs[k].id, i),
+                       kEuCountries[synth.Pick(10)],
+                       eu_region->dcs[k].endpoint};
+      auto r = t.Call("seed eu", "accounts-eu", "PUT",
+                      url(subj.endpoint, "/v1/subjects/" + subj.id),
+                      "account_management", synth.RecordJson(subj.country, i));
+      if (r.status == 201 || r.status == 200) {
+        eu.push_back(subj);
+        s.subjects_written++;
+      }
+    }
+  }
+  for (int i = 0; i < per_dc; ++i) {
+    DemoSubject subj{absl::StrFormat("us-%04d", i), "US",
+                     us_region->dcs[0].endpoint};
+    auto r = t.Call("seed us", "accounts-us", "PUT",
+                    url(subj.endpoint, "/v1/subjects/" + subj.id),
+                    "account_management", synth.RecordJson("US", i));
+    if (r.status == 201 || r.status == 200) {
+      us.push_back(subj);
+      s.subjects_written++;
+    }
+  }
+  t.Note(absl::StrCat("seeded ", eu.size(), " EU subjects over ",
+                      eu_region->dcs.size(), " EU DCs and ", us.size(),
+                      " US subjects"));
+  if (eu.size() < 10 || us.empty()) {
+    return absl::InternalError(absl::StrCat(
+        "seeding failed: ", eu.size(), " EU and ", us.size(),
+        " US subjects stored; see the HTTP statuses in the summary"));
+  }
+
+  if (say) *say << "\nPlaying traffic\n";
+  // A US subject's write sent to an EU node: 421 with the US endpoint, nothing
+  // stored.
+  {
+    auto r =
+        t.Call("misdirected write", "accounts-eu", "PUT",
+               url(eu_region->dcs[0].endpoint, "/v1/subjects/us-misdirected-1"),
+               "account_management", synth.RecordJson("US", 9999));
+    t.Note(absl::StrCat("misdirected write of a US subject to ",
+                        eu_region->dcs[0].id, ": HTTP ", r.status,
+                        " redirecting to ", r.Header("location")));
+    auto r2 = t.Call("homeless write", "accounts-eu", "PUT",
+                     url(eu_region->dcs[0].endpoint, "/v1/subjects/cn-1"),
+                     "account_management", synth.RecordJson("CN", 1));
+    t.Note(absl::StrCat("write of a subject from CN (no home region): HTTP ",
+                        r2.status));
+  }
+  // EU support helps EU customers: raw data.
+  for (int i = 0; i < 15; ++i) {
+    const DemoSubject& subj = eu[i % eu.size()];
+    t.Call("eu support read", "eu-support-1", "GET",
+           url(subj.endpoint, "/v1/subjects/" + subj.id), "customer_support");
+  }
+  // Engineers in China operate the service: pseudonyms only, never contact or
+  // network data.
+  for (int i = 0; i < 20; ++i) {
+    const DemoSubject& subj = eu[(i * 7) % eu.size()];
+    auto r = t.Call("cn engineer read", "cn-engineer-1", "GET",
+                    url(subj.endpoint, "/v1/subjects/" + subj.id),
+                    "service_operation");
+    rapidjson::Document doc;
+    doc.Parse(r.body.c_str());
+    if (r.status == 200 && doc.IsObject() && doc.HasMember("fields")) {
+      for (const auto& f : doc["fields"].GetObject()) {
+        const FieldSpec* spec = base.schema.Find(f.name.GetString());
+        if (spec != nullptr && spec->restricted && f.value.HasMember("value") &&
+            std::string(f.value["effect"].GetString()) == "allow") {
+          s.raw_restricted_to_cn++;
+        }
+      }
+    }
+  }
+  t.Note(absl::StrCat(
+      "CN-based engineer read 20 EU subjects: restricted fields returned raw: ",
+      s.raw_restricted_to_cn));
+  // The US recommendation service exports pseudonymised behaviour of EU
+  // subjects.
+  for (const DataCenter& dc : eu_region->dcs) {
+    std::vector<std::string> ids;
+    for (const DemoSubject& subj : eu) {
+      if (subj.endpoint == dc.endpoint)
+        ids.push_back(absl::StrCat("\"", subj.id, "\""));
+    }
+    auto r = t.Call(
+        "us recommendation export", "us-recommender", "POST",
+        url(dc.endpoint, "/v1/exports"), "",
+        absl::StrCat("{\"destination\":\"us\",\"purpose\":\"recommendation\","
+                     "\"fields\":[\"watch_history\",\"follows\",\"email\"],"
+                     "\"subjects\":[",
+                     absl::StrJoin(ids, ","), "]}"));
+    t.Note(absl::StrCat("US recommendation export from ", dc.id, ": HTTP ",
+                        r.status, ", ", r.Header("x-clover-records"),
+                        " pseudonymised records, log index ",
+                        r.Header("x-clover-log-index")));
+  }
+  // Trust and safety reviews content.
+  for (int i = 0; i < 5; ++i) {
+    const DemoSubject& subj = eu[(i * 3) % eu.size()];
+    t.Call("trust and safety read", "eu-tns-1", "GET",
+           url(subj.endpoint, "/v1/subjects/" + subj.id +
+                                  "?fields=uploaded_videos,name,email"),
+           "trust_safety");
+  }
+  // A legal request needs the auditor's approval, Lockbox-style.
+  {
+    const DemoSubject& subj = eu[1];
+    auto before = t.Call(
+        "legal read before approval", "us-legal-1", "GET",
+        url(subj.endpoint, "/v1/subjects/" + subj.id + "?fields=email,name"),
+        "legal_request");
+    auto created =
+        t.Call("approval request", "us-legal-1", "POST",
+               url(subj.endpoint, "/v1/approvals"), "",
+               absl::StrCat("{\"justification\":\"LEGAL_REQUEST\",\"detail\":"
+                            "\"Court order 2026-CV-1182\",\"subjects\":[\"",
+                            subj.id,
+                            "\"],\"fields\":[\"email\",\"name\"],"
+                            "\"duration\":\"2h\"}"));
+    rapidjson::Document doc;
+    doc.Parse(created.body.c_str());
+    std::string id;
+    if (doc.IsObject() && doc.HasMember("approval") &&
+        doc["approval"].HasMember("id")) {
+      id = doc["approval"]["id"].GetString();
+    }
+    auto self = t.Call("self approval attempt", "us-legal-1", "POST",
+                       url(subj.endpoint, "/v1/approvals/" + id + "/approve"),
+                       "", "{}");
+    auto approved = t.Call(
+        "auditor approval", "auditor", "POST",
+        url(subj.endpoint, "/v1/approvals/" + id + "/approve"), "",
+        "{\"reason\":\"valid court order, scope limited to two fields\"}");
+    auto after = t.Call(
+        "legal read after approval", "us-legal-1", "GET",
+        url(subj.endpoint, "/v1/subjects/" + subj.id + "?fields=email,name"),
+        "legal_request");
+    t.Note(absl::StrCat("legal request: read before approval HTTP ",
+                        before.status, ", approval ", id, " filed (HTTP ",
+                        created.status, "), self-approval HTTP ", self.status,
+                        ", auditor approval HTTP ", approved.status,
+                        ", read after approval HTTP ", after.status));
+  }
+  // Analytics: differentially-private aggregates only.
+  for (int i = 0; i < 3; ++i) {
+    auto r = t.Call("analytics aggregate", "eu-analytics", "POST",
+                    url(eu_region->dcs[0].endpoint, "/v1/aggregates"),
+                    "analytics", "{\"field\":\"birthdate\"}");
+    if (i == 0)
+      t.Note(
+          absl::StrCat("analytics aggregate of birth years: HTTP ", r.status));
+  }
+  // An insider reads many subjects in a short time.
+  int bulk = 0;
+  for (const DemoSubject& subj : eu) {
+    if (subj.endpoint != eu_region->dcs[0].endpoint) continue;
+    t.Call("insider bulk read", "eu-support-2", "GET",
+           url(subj.endpoint, "/v1/subjects/" + subj.id), "customer_support");
+    ++bulk;
+  }
+  t.Note(
+      absl::StrCat("insider eu-support-2 read ", bulk, " subjects in a burst"));
+  // A canary subject planted for the auditor is touched.
+  {
+    const std::string& ep = eu_region->dcs[1].endpoint;
+    t.Call("canary plant", "accounts-eu", "PUT",
+           url(ep, "/v1/subjects/canary-7f3a"), "account_management",
+           synth.RecordJson("IE", 7));
+    auto r = t.Call("canary touch", "cn-engineer-1", "GET",
+                    url(ep, "/v1/subjects/canary-7f3a"), "service_operation");
+    t.Note(absl::StrCat(
+        "canary subject canary-7f3a touched by cn-engineer-1: HTTP ",
+        r.status));
+  }
+  // Erasure on request: crypto-shredding, then the subject is gone.
+  {
+    const DemoSubject& subj = eu[2];
+    auto del = t.Call("erasure", "eu-support-1", "DELETE",
+                      url(subj.endpoint, "/v1/subjects/" + subj.id),
+                      "customer_support");
+    auto gone = t.Call("read after erasure", "eu-support-1", "GET",
+                       url(subj.endpoint, "/v1/subjects/" + subj.id),
+                       "customer_support");
+    t.Note(absl::StrCat("erasure of ", subj.id, ": HTTP ", del.status,
+                        "; a read afterwards: HTTP ", gone.status));
+  }
+  // Requests that must fail cleanly.
+  t.Call("no credentials", "", "GET",
+         url(eu[0].endpoint, "/v1/subjects/" + eu[0].id), "customer_support");
+  t.Call("no purpose", "eu-support-1", "GET",
+         url(eu[0].endpoint, "/v1/subjects/" + eu[0].id), "");
+
+  if (say) *say << "\nVerifying every node's log with the client library\n";
+  for (RunningNode& n : nodes) Summarise(n, s);
+  if (on_summary) on_summary(s);
+  for (RunningNode& n : nodes) n.node->Shutdown();
+  return s;
+}
+
+std::string DemoSummary::ToText() const {
+  std::string out =
+      "\n=== Clover demo summary ===\n\nLogs (verified with the client "
+      "library):\n";
+  for (const auto& n : nodes) {
+    absl::StrAppendFormat(&out,
+                          "  %-9s region %-3s %-24s size %6d  root %s  %s\n",
+                          n.dc, n.region, n.endpoint, n.log_size, n.root_hash,
+                          n.checkpoint_verified ? "VERIFIED" : "NOT VERIFIED");
+  }
+  absl::StrAppend(&out, "\nField decisions by effect and destination:\n");
+  for (const auto& [effect, by_dest] : decisions) {
+    std::vector<std::string> parts;
+    for (const auto& [dest, n] : by_dest)
+      parts.push_back(absl::StrCat(dest, "=", n));
+    absl::StrAppendFormat(&out, "  %-13s %s\n", effect,
+                          absl::StrJoin(parts, "  "));
+  }
+  absl::StrAppend(&out, "\nLogged entries by action:\n");
+  for (const auto& [action, n] : actions)
+    absl::StrAppendFormat(&out, "  %-13s %d\n", action, n);
+  absl::StrAppend(&out, "\nHTTP outcomes:\n");
+  for (const auto& [k, n] : http_statuses)
+    absl::StrAppendFormat(&out, "  %-40s x%d\n", k, n);
+  absl::StrAppend(&out, "\nWhat happened:\n");
+  for (const auto& line : notes) absl::StrAppend(&out, "  - ", line, "\n");
+  absl::StrAppend(&out, "\nRestricted fields returned raw to staff in cn: ",
+                  raw_restricted_to_cn, "\n");
+  return out;
+}
+
+std::string DemoSummary::ToJson() const {
+  std::string out = "{\"nodes\":[";
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const auto& n = nodes[i];
+    if (i > 0) out.push_back(',');
+    absl::StrAppend(
+        &out, "{\"dc\":\"", n.dc, "\",\"region\":\"", n.region,
+        "\",\"endpoint\":\"", n.endpoint, "\",\"log_size\":", n.log_size,
+        ",\"root_hash\":\"", n.root_hash,
+        "\",\"verified\":", n.checkpoint_verified ? "true" : "false", "}");
+  }
+  absl::StrAppend(&out, "],\"decisions\":{");
+  bool first = true;
+  for (const auto& [effect, by_dest] : decisions) {
+    if (!first) out.push_back(',');
+    first = false;
+    absl::StrAppend(&out, "\"", effect, "\":{");
+    bool f2 = true;
+    for (const auto& [dest, n] : by_dest) {
+      if (!f2) out.push_back(',');
+      f2 = false;
+      absl::StrAppend(&out, "\"", dest, "\":", n);
+    }
+    out.push_back('}');
+  }
+  absl::StrAppend(&out, "},\"actions\":{");
+  first = true;
+  for (const auto& [a, n] : actions) {
+    if (!first) out.push_back(',');
+    first = false;
+    absl::StrAppend(&out, "\"", a, "\":", n);
+  }
+  absl::StrAppend(&out, "},\"http\":{");
+  first = true;
+  for (const auto& [k, n] : http_statuses) {
+    if (!first) out.push_back(',');
+    first = false;
+    AppendJsonString(k, &out);
+    absl::StrAppend(&out, ":", n);
+  }
+  absl::StrAppend(&out, "},\"subjects_written\":", subjects_written,
+                  ",\"raw_restricted_to_cn\":", raw_restricted_to_cn,
+                  ",\"notes\":[");
+  for (size_t i = 0; i < notes.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    AppendJsonString(notes[i], &out);
+  }
+  out.append("]}");
+  auto canonical = CanonicalizeJson(out);
+  return canonical.ok() ? *canonical : out;
+}
+
+}  // namespace clover::gateway

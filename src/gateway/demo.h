@@ -1,0 +1,63 @@
+// `clover demo`: the example deployment running for real. Starts one gateway
+// node per data centre of every region (each with its own log, vault and HTTP
+// server on loopback), seeds synthetic subjects, plays realistic traffic from
+// every example principal over HTTP, then verifies every node's log with the
+// client library and summarises what happened.
+#ifndef CLOVER_GATEWAY_DEMO_H_
+#define CLOVER_GATEWAY_DEMO_H_
+
+#include <functional>
+#include <map>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace clover::gateway {
+
+struct DemoOptions {
+  std::string config = "examples/deployment.yaml";
+  std::string data_dir = "demo-data";  // wiped and recreated
+  int base_port = 0;  // > 0: node ports base_port, base_port+1, ...; else the
+                      // config's endpoints
+  int subjects_per_dc = 40;
+  std::ostream* progress = nullptr;  // narration, or nullptr
+};
+
+struct DemoNodeSummary {
+  std::string dc;
+  std::string region;
+  std::string endpoint;
+  uint64_t log_size = 0;
+  std::string root_hash;  // base64
+  bool checkpoint_verified =
+      false;  // signature, and every entry re-hashed to the root
+};
+
+struct DemoSummary {
+  std::vector<DemoNodeSummary> nodes;
+  // effect -> destination -> field decisions, from the verified logs.
+  std::map<std::string, std::map<std::string, int64_t>> decisions;
+  std::map<std::string, int64_t> actions;        // logged entries by action
+  std::map<std::string, int64_t> http_statuses;  // "scenario: status" -> count
+  int64_t subjects_written = 0;
+  int64_t raw_restricted_to_cn =
+      0;  // must be 0: restricted fields returned raw to cn staff
+  std::vector<std::string> notes;  // what the traffic showed, one line each
+
+  std::string ToText() const;
+  std::string ToJson() const;
+};
+
+// Runs the demo to its summary, then calls `on_summary` (if set) while the
+// nodes are still serving (it may block to keep them up), then shuts them down.
+// Errors: configuration, key or port problems, with the step named.
+[[nodiscard]] absl::StatusOr<DemoSummary> RunDemo(
+    const DemoOptions& options,
+    const std::function<void(const DemoSummary&)>& on_summary);
+
+}  // namespace clover::gateway
+
+#endif  // CLOVER_GATEWAY_DEMO_H_

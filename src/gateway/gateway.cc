@@ -1,0 +1,1066 @@
+#include "gateway/gateway.h"
+
+#include <algorithm>
+#include <map>
+#include <string_view>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "core/canonical_json.h"
+#include "crypto/subject_pseudonym.h"
+#include "gateway/decision_record.h"
+#include "gateway/request_util.h"
+#include "log/http_handlers.h"
+#include "policy/effect.h"
+#include "rapidjson/document.h"
+#include "vault/erased.h"
+#include "vault/record_parser.h"
+#include "vault/residency.h"
+
+namespace clover::gateway {
+namespace {
+
+using server::HttpRequest;
+using server::HttpResponse;
+using server::Responder;
+
+std::string_view Std(absl::string_view s) {
+  return std::string_view(s.data(), s.size());
+}
+
+constexpr size_t kMaxExportSubjects = 10000;
+constexpr size_t kMaxAggregateSubjects = 100000;
+
+// Maps vault/policy errors to HTTP: erased subjects are 410, everything else by
+// code.
+HttpResponse ErrorResponse(const absl::Status& status) {
+  if (vault::IsErased(status))
+    return HttpResponse::Error(410, "gone", status.message());
+  if (auto redirect = vault::GetResidencyRedirect(status)) {
+    std::string extra = "\"home_region\":";
+    AppendJsonString(redirect->region, &extra);
+    extra.append(",\"jurisdiction\":");
+    AppendJsonString(redirect->jurisdiction, &extra);
+    extra.append(",\"endpoint\":");
+    AppendJsonString(redirect->endpoint, &extra);
+    HttpResponse r = ErrorWith(421, "misdirected", status.message(), extra);
+    r.headers.emplace_back("Location", redirect->endpoint);
+    return r;
+  }
+  if (status.code() == absl::StatusCode::kUnauthenticated) {
+    HttpResponse r = HttpResponse::FromStatus(status);
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return r;
+  }
+  return HttpResponse::FromStatus(status);
+}
+
+void AppendFieldValue(const vault::FieldValue& v, std::string* out) {
+  if (!v.is_list) {
+    AppendJsonString(v.value, out);
+    return;
+  }
+  out->push_back('[');
+  for (size_t i = 0; i < v.items.size(); ++i) {
+    if (i > 0) out->push_back(',');
+    AppendJsonString(v.items[i], out);
+  }
+  out->push_back(']');
+}
+
+vault::TransformMode ModeOf(policy::Effect e) {
+  switch (e) {
+    case policy::Effect::kAllow:
+    case policy::Effect::kApproval:  // only reached with a live grant
+      return vault::TransformMode::kRaw;
+    case policy::Effect::kGeneralize:
+      return vault::TransformMode::kGeneralize;
+    default:
+      return vault::TransformMode::kPseudonymize;
+  }
+}
+
+}  // namespace
+
+// The decision of one request over a list of fields, with the ids the log
+// needs.
+struct Decision {
+  std::vector<const FieldSpec*> fields;
+  std::vector<policy::FieldDecision> out;
+  std::vector<std::vector<absl::string_view>> rule_ids;
+  std::vector<bool> granted;  // approval effect with a live grant
+  std::string approval_id;
+
+  bool Returned(size_t i) const {
+    policy::Effect e = out[i].effect;
+    return e == policy::Effect::kAllow || e == policy::Effect::kGeneralize ||
+           e == policy::Effect::kPseudonymize ||
+           (e == policy::Effect::kApproval && granted[i]);
+  }
+  bool AllAllowed() const {
+    for (const auto& d : out) {
+      if (d.effect != policy::Effect::kAllow) return false;
+    }
+    return true;
+  }
+  bool AnyReturned() const {
+    for (size_t i = 0; i < out.size(); ++i) {
+      if (Returned(i)) return true;
+    }
+    return false;
+  }
+};
+
+class Gateway::Impl {
+ public:
+  explicit Impl(GatewayDeps deps)
+      : d_(std::move(deps)), node_(*d_.deployment->node) {
+    // Writes and erasures move data into (or within) this DC: their destination
+    // is the jurisdiction the DC sits in.
+    if (const Region* r = d_.deployment->FindRegion(node_.region)) {
+      for (const DataCenter& dc : r->dcs) {
+        if (dc.id != node_.dc) continue;
+        if (const Jurisdiction* j =
+                d_.deployment->JurisdictionOfCountry(dc.country)) {
+          storage_jurisdiction_ = j->id;
+        }
+      }
+    }
+  }
+
+  absl::Status Init() {
+    auto& m = *d_.metrics;
+    auto decisions =
+        m.AddCounter("clover_decisions_total",
+                     "Field decisions by effect and destination jurisdiction",
+                     {"effect", "destination", "action"});
+    if (!decisions.ok()) return decisions.status();
+    decisions_ = *decisions;
+    auto append = m.AddHistogram(
+        "clover_log_append_seconds",
+        "Time from appending a decision to it being durable", {});
+    if (!append.ok()) return append.status();
+    append_latency_ = &(*append)->WithLabels({});
+    auto size = m.AddGauge("clover_log_size",
+                           "Entries in this node's transparency log", {});
+    if (!size.ok()) return size.status();
+    log_size_ = &(*size)->WithLabels({});
+    auto misdirected =
+        m.AddCounter("clover_misdirected_writes_total",
+                     "Writes refused because another region is home", {});
+    if (!misdirected.ok()) return misdirected.status();
+    misdirected_ = &(*misdirected)->WithLabels({});
+    return absl::OkStatus();
+  }
+
+  void AddRoutes(server::Router& router) {
+    auto bind = [this](void (Impl::*fn)(HttpRequest&, Responder)) {
+      return [this, fn](HttpRequest& req, Responder respond) {
+        (this->*fn)(req, std::move(respond));
+      };
+    };
+    router.Handle("PUT", "/v1/subjects/{id}", bind(&Impl::PutSubject));
+    router.Handle("GET", "/v1/subjects/{id}", bind(&Impl::GetSubject));
+    router.Handle("DELETE", "/v1/subjects/{id}", bind(&Impl::DeleteSubject));
+    router.Handle("GET", "/v1/subjects/{id}/access-report",
+                  bind(&Impl::AccessReport));
+    router.Handle("POST", "/v1/exports", bind(&Impl::Export));
+    router.Handle("POST", "/v1/detokenize", bind(&Impl::Detokenize));
+    router.Handle("POST", "/v1/aggregates", bind(&Impl::Aggregate));
+    router.Handle("POST", "/v1/approvals", bind(&Impl::CreateApproval));
+    router.Handle("GET", "/v1/approvals", bind(&Impl::ListApprovals));
+    router.Handle("GET", "/v1/approvals/{id}", bind(&Impl::GetApproval));
+    router.Handle("POST", "/v1/approvals/{id}/approve",
+                  bind(&Impl::ApproveApproval));
+    router.Handle("POST", "/v1/approvals/{id}/deny", bind(&Impl::DenyApproval));
+    log_handler_ = std::make_unique<log::LogHttpHandler>(*d_.log, "/log");
+    server::Handler log_handler = log_handler_->AsHandler();
+    router.Handle("GET", "/log/*", log_handler);
+    router.Handle("GET", "/v1/log/proof/inclusion", log_handler);
+    router.Handle("GET", "/v1/log/proof/consistency", log_handler);
+    router.Handle("GET", "/healthz", [](HttpRequest&, Responder respond) {
+      respond(HttpResponse::Json(200, "{\"status\":\"ok\"}"));
+    });
+    router.Handle("GET", "/readyz", [this](HttpRequest&, Responder respond) {
+      respond(HttpResponse::Json(
+          200, absl::StrCat("{\"status\":\"ready\",\"node\":\"", node_.id,
+                            "\",\"log_size\":", d_.log->Size(), "}")));
+    });
+    router.Handle("GET", "/metrics", [this](HttpRequest&, Responder respond) {
+      log_size_->Set(static_cast<double>(d_.log->Size()));
+      HttpResponse r;
+      r.content_type = "text/plain; version=0.0.4";
+      r.body = d_.metrics->Render();
+      respond(std::move(r));
+    });
+  }
+
+  void ExpireApprovals() {
+    auto expired = d_.approvals->ExpireDue();
+    if (!expired.ok()) return;
+    for (auto& t : *expired)
+      d_.log->Append(std::move(t.record), [](absl::StatusOr<uint64_t>) {});
+  }
+
+ private:
+  // --- pipeline pieces ---
+
+  absl::StatusOr<const Principal*> Authenticate(const HttpRequest& req) {
+    return d_.auth->Authenticate(req);
+  }
+
+  std::string Pseudonym(absl::string_view subject) const {
+    return crypto::SubjectPseudonym(d_.log_subject_key, subject);
+  }
+
+  Decision Decide(const Principal& p, absl::string_view purpose,
+                  absl::string_view action,
+                  absl::string_view subject_jurisdiction,
+                  absl::string_view destination,
+                  std::vector<const FieldSpec*> fields,
+                  absl::string_view justification = {}) {
+    Decision dec;
+    dec.fields = std::move(fields);
+    policy::Request r;
+    r.principal_id = p.id;
+    r.principal_kind = ToString(p.kind);
+    r.principal_org = p.org;
+    r.principal_roles = p.roles;
+    r.principal_country = p.country;
+    r.principal_jurisdiction = p.jurisdiction;
+    r.purpose = purpose;
+    r.action = action;
+    r.subject_jurisdiction = subject_jurisdiction;
+    r.destination = destination;
+    r.approval_justification = justification;
+    std::vector<policy::FieldRef> refs;
+    refs.reserve(dec.fields.size());
+    for (const FieldSpec* f : dec.fields) {
+      refs.push_back({f->name, f->category, f->restricted});
+    }
+    dec.out.resize(refs.size());
+    d_.policy->Decide(r, refs, dec.out);
+    dec.rule_ids.resize(refs.size());
+    dec.granted.assign(refs.size(), false);
+    for (size_t i = 0; i < refs.size(); ++i) {
+      const policy::FieldDecision& fd = dec.out[i];
+      if (fd.matched_complete()) {
+        for (uint32_t k = 0; k < fd.matched_count; ++k) {
+          dec.rule_ids[i].push_back(d_.policy->rule(fd.matched[k]).id);
+        }
+      } else {
+        for (int k : d_.policy->MatchedRules(r, refs[i])) {
+          dec.rule_ids[i].push_back(d_.policy->rule(k).id);
+        }
+      }
+      decisions_->WithLabels({policy::ToString(fd.effect), destination, action})
+          .Increment();
+    }
+    return dec;
+  }
+
+  // Applies live approval grants to the fields whose effect is `approval`.
+  void ApplyGrants(const Principal& p, absl::string_view subject,
+                   Decision& dec) {
+    absl::Time now = d_.clock->Now();
+    for (size_t i = 0; i < dec.out.size(); ++i) {
+      if (dec.out[i].effect != policy::Effect::kApproval) continue;
+      auto grant =
+          d_.approvals->FindLiveGrant(p.id, subject, dec.fields[i]->name, now);
+      if (grant.has_value()) {
+        dec.granted[i] = true;
+        dec.approval_id = grant->id;
+      }
+    }
+  }
+
+  std::string DecisionJson(const Principal& p, absl::string_view purpose,
+                           absl::string_view action,
+                           absl::string_view destination,
+                           absl::string_view subject_pseudonym,
+                           absl::string_view subject_jurisdiction,
+                           const Decision& dec, int64_t records, int64_t bytes,
+                           int64_t subjects = -1) {
+    std::vector<FieldOutcome> outcomes;
+    outcomes.reserve(dec.fields.size());
+    for (size_t i = 0; i < dec.fields.size(); ++i) {
+      const FieldSpec& f = *dec.fields[i];
+      const policy::FieldDecision& fd = dec.out[i];
+      outcomes.push_back(
+          {f.name, f.category, f.restricted, policy::ToString(fd.effect),
+           fd.deciding_rule >= 0
+               ? absl::string_view(d_.policy->rule(fd.deciding_rule).id)
+               : absl::string_view(),
+           dec.rule_ids[i]});
+    }
+    DecisionRecord r;
+    r.time = d_.clock->Now();
+    r.node = node_.id;
+    r.region = node_.region;
+    r.principal = &p;
+    r.purpose = purpose;
+    r.action = action;
+    r.destination = destination;
+    r.subject = subject_pseudonym;
+    r.subject_jurisdiction = subject_jurisdiction;
+    r.subjects = subjects;
+    r.policy = d_.policy->sha256();
+    r.approval = dec.approval_id;
+    r.fields = outcomes;
+    r.records = records;
+    r.bytes = bytes;
+    std::string json;
+    AppendDecisionJson(r, &json);
+    return json;
+  }
+
+  // Appends `entry`; once durable, calls `then` with its index (on the log's
+  // thread: `then` must only build and send a response).
+  void LogThen(std::string entry, Responder respond,
+               std::function<HttpResponse(uint64_t index)> then) {
+    absl::Time start = absl::Now();
+    d_.log->Append(std::move(entry), [this, start, respond = std::move(respond),
+                                      then = std::move(then)](
+                                         absl::StatusOr<uint64_t> index) {
+      append_latency_->Observe(absl::ToDoubleSeconds(absl::Now() - start));
+      if (!index.ok()) {
+        // Nothing is returned without a durable decision.
+        respond(HttpResponse::Error(
+            503, "log_unavailable",
+            "the decision could not be logged; no data was returned"));
+        return;
+      }
+      respond(then(*index));
+    });
+  }
+
+  static HttpResponse WithIndex(int status, const std::string& prefix,
+                                uint64_t index, const std::string& suffix) {
+    return HttpResponse::Json(status, absl::StrCat(prefix, index, suffix));
+  }
+
+  // Logs a refusal and answers 403 with the log index.
+  void RefuseLogged(std::string entry, absl::string_view message,
+                    Responder respond) {
+    std::string msg(message);
+    LogThen(std::move(entry), std::move(respond), [msg](uint64_t index) {
+      return ErrorWith(403, "forbidden", msg,
+                       absl::StrCat("\"log_index\":", index));
+    });
+  }
+
+  // --- subjects ---
+
+  void PutSubject(HttpRequest& req, Responder respond) {
+    auto principal = Authenticate(req);
+    if (!principal.ok()) return respond(ErrorResponse(principal.status()));
+    auto purpose = PurposeOf(req);
+    if (!purpose.ok()) return respond(ErrorResponse(purpose.status()));
+    const std::string& subject = req.path_params["id"];
+    auto record = vault::ParseRecordJson(d_.deployment->schema, Std(req.body));
+    if (!record.ok()) return respond(ErrorResponse(record.status()));
+    // Residency first: a misdirected write touches nothing here.
+    auto jurisdiction =
+        d_.vault->residency().JurisdictionOfCountry(record->country);
+    if (!jurisdiction.ok())
+      return respond(ErrorResponse(jurisdiction.status()));
+    if (absl::Status here =
+            d_.vault->residency().CheckStoredHere(*jurisdiction);
+        !here.ok()) {
+      if (vault::GetResidencyRedirect(here).has_value()) {
+        misdirected_->Increment();
+        return respond(ErrorResponse(here));
+      }
+      return respond(
+          HttpResponse::Error(422, "no_home_region", here.message()));
+    }
+    std::vector<const FieldSpec*> fields;
+    for (const auto& v : record->fields)
+      fields.push_back(d_.deployment->schema.Find(v.name));
+    const Principal& p = **principal;
+    Decision dec = Decide(p, *purpose, "write", *jurisdiction,
+                          storage_jurisdiction_, fields);
+    std::string pseudonym = Pseudonym(subject);
+    if (!dec.AllAllowed()) {
+      return RefuseLogged(
+          DecisionJson(p, *purpose, "write", storage_jurisdiction_, pseudonym,
+                       *jurisdiction, dec, 0, 0),
+          "the policy does not allow this principal to write these fields",
+          std::move(respond));
+    }
+    auto put = d_.vault->Put(Std(subject), *record);
+    if (!put.ok()) return respond(ErrorResponse(put.status()));
+    std::string prefix = absl::StrCat(
+        "{\"created\":", put->created ? "true" : "false", ",\"log_index\":");
+    std::string suffix =
+        absl::StrCat(",\"region\":\"", node_.region,
+                     "\",\"revision\":", put->revision, ",\"subject\":");
+    AppendJsonString(subject, &suffix);
+    suffix.push_back('}');
+    int status = put->created ? 201 : 200;
+    LogThen(DecisionJson(p, *purpose, "write", storage_jurisdiction_, pseudonym,
+                         *jurisdiction, dec, 1,
+                         static_cast<int64_t>(req.body.size())),
+            std::move(respond), [status, prefix, suffix](uint64_t index) {
+              return WithIndex(status, prefix, index, suffix);
+            });
+  }
+
+  void GetSubject(HttpRequest& req, Responder respond) {
+    auto principal = Authenticate(req);
+    if (!principal.ok()) return respond(ErrorResponse(principal.status()));
+    auto purpose = PurposeOf(req);
+    if (!purpose.ok()) return respond(ErrorResponse(purpose.status()));
+    const std::string& subject = req.path_params["id"];
+    auto fields = ResolveFields(d_.deployment->schema,
+                                SplitList(req.QueryParam("fields")));
+    if (!fields.ok()) return respond(ErrorResponse(fields.status()));
+    auto jurisdiction = d_.vault->HomeJurisdiction(Std(subject));
+    if (!jurisdiction.ok())
+      return respond(ErrorResponse(jurisdiction.status()));
+    const Principal& p = **principal;
+    // An interactive read is a transfer to where the reader works.
+    const std::string& destination = p.jurisdiction;
+    Decision dec =
+        Decide(p, *purpose, "read", *jurisdiction, destination, *fields);
+    ApplyGrants(p, subject, dec);
+    std::string pseudonym = Pseudonym(subject);
+    if (!dec.AnyReturned()) {
+      return RefuseLogged(
+          DecisionJson(p, *purpose, "read", destination, pseudonym,
+                       *jurisdiction, dec, 0, 0),
+          "the policy returns none of the requested fields to this principal",
+          std::move(respond));
+    }
+    std::vector<std::string> wanted;
+    for (size_t i = 0; i < dec.fields.size(); ++i) {
+      if (dec.Returned(i)) wanted.push_back(dec.fields[i]->name);
+    }
+    vault::AccessContext ctx{p.id, *purpose};
+    auto record = d_.vault->Get(Std(subject), wanted, ctx);
+    if (!record.ok()) return respond(ErrorResponse(record.status()));
+    auto keys = d_.vault->TokenKeysFor(Std(destination), Std(*purpose));
+    if (!keys.ok()) return respond(ErrorResponse(keys.status()));
+    std::shared_ptr<const vault::SubjectTokenKeys> subject_keys;
+
+    std::string values;  // the "fields" object
+    values.push_back('{');
+    for (size_t i = 0; i < dec.fields.size(); ++i) {
+      const FieldSpec& f = *dec.fields[i];
+      if (i > 0) values.push_back(',');
+      AppendJsonString(f.name, &values);
+      values.append(":{\"effect\":");
+      AppendJsonString(policy::ToString(dec.out[i].effect), &values);
+      if (dec.out[i].effect == policy::Effect::kApproval) {
+        values.append(dec.granted[i] ? ",\"granted\":true"
+                                     : ",\"granted\":false");
+      }
+      const vault::FieldValue* raw =
+          dec.Returned(i) ? record->Find(Std(f.name)) : nullptr;
+      if (raw != nullptr) {
+        vault::TransformMode mode = ModeOf(dec.out[i].effect);
+        if (mode != vault::TransformMode::kRaw &&
+            f.method == PseudonymMethod::kSiv && subject_keys == nullptr) {
+          auto sk = d_.vault->SubjectKeys(Std(subject), Std(destination),
+                                          Std(*purpose), ctx);
+          if (!sk.ok()) return respond(ErrorResponse(sk.status()));
+          subject_keys = *sk;
+        }
+        auto out = d_.vault->pseudonymizer().TransformField(
+            f, *raw, mode, **keys, subject_keys.get());
+        if (!out.ok()) return respond(ErrorResponse(out.status()));
+        values.append(",\"value\":");
+        AppendFieldValue(*out, &values);
+      }
+      values.push_back('}');
+    }
+    values.push_back('}');
+    std::string prefix =
+        absl::StrCat("{\"destination\":\"", destination,
+                     "\",\"fields\":", values, ",\"log_index\":");
+    std::string suffix =
+        absl::StrCat(",\"policy\":\"", d_.policy->sha256(), "\",\"purpose\":\"",
+                     *purpose, "\",\"subject\":");
+    AppendJsonString(subject, &suffix);
+    suffix.push_back('}');
+    LogThen(
+        DecisionJson(p, *purpose, "read", destination, pseudonym, *jurisdiction,
+                     dec, 1, static_cast<int64_t>(values.size())),
+        std::move(respond),
+        [prefix = std::move(prefix), suffix = std::move(suffix)](
+            uint64_t index) { return WithIndex(200, prefix, index, suffix); });
+  }
+
+  void DeleteSubject(HttpRequest& req, Responder respond) {
+    auto principal = Authenticate(req);
+    if (!principal.ok()) return respond(ErrorResponse(principal.status()));
+    auto purpose = PurposeOf(req);
+    if (!purpose.ok()) return respond(ErrorResponse(purpose.status()));
+    const std::string& subject = req.path_params["id"];
+    auto jurisdiction = d_.vault->HomeJurisdiction(Std(subject));
+    if (!jurisdiction.ok())
+      return respond(ErrorResponse(jurisdiction.status()));
+    const Principal& p = **principal;
+    auto all = ResolveFields(d_.deployment->schema, {});
+    Decision dec = Decide(p, *purpose, "erase", *jurisdiction,
+                          storage_jurisdiction_, *all);
+    std::string pseudonym = Pseudonym(subject);
+    if (!dec.AllAllowed()) {
+      return RefuseLogged(
+          DecisionJson(p, *purpose, "erase", storage_jurisdiction_, pseudonym,
+                       *jurisdiction, dec, 0, 0),
+          "the policy does not allow this principal to erase subjects",
+          std::move(respond));
+    }
+    if (absl::Status s = d_.vault->Erase(Std(subject)); !s.ok()) {
+      return respond(ErrorResponse(s));
+    }
+    std::string suffix = ",\"subject\":";
+    AppendJsonString(subject, &suffix);
+    suffix.push_back('}');
+    LogThen(DecisionJson(p, *purpose, "erase", storage_jurisdiction_, pseudonym,
+                         *jurisdiction, dec, 1, 0),
+            std::move(respond), [suffix](uint64_t index) {
+              return WithIndex(200, "{\"erased\":true,\"log_index\":", index,
+                               suffix);
+            });
+  }
+
+  // --- exports ---
+
+  void Export(HttpRequest& req, Responder respond) {
+    auto principal = Authenticate(req);
+    if (!principal.ok()) return respond(ErrorResponse(principal.status()));
+    rapidjson::Document body;
+    if (absl::Status s = ParseJsonObject(req.body, &body); !s.ok())
+      return respond(ErrorResponse(s));
+    auto destination = StringMember(body, "destination", true);
+    auto purpose = StringMember(body, "purpose", true);
+    auto field_names = StringArrayMember(body, "fields", true, 1000);
+    auto subjects =
+        StringArrayMember(body, "subjects", true, kMaxExportSubjects);
+    for (const absl::Status& s : {destination.status(), purpose.status(),
+                                  field_names.status(), subjects.status()}) {
+      if (!s.ok()) return respond(ErrorResponse(s));
+    }
+    if (d_.deployment->FindJurisdiction(*destination) == nullptr) {
+      return respond(HttpResponse::Error(
+          400, "invalid_argument",
+          "'destination' is not a jurisdiction of the deployment"));
+    }
+    if (!IsIdentifier(*purpose)) {
+      return respond(HttpResponse::Error(400, "invalid_argument",
+                                         "'purpose' is not valid"));
+    }
+    if (field_names->empty()) {
+      return respond(
+          HttpResponse::Error(400, "invalid_argument", "'fields' is empty"));
+    }
+    auto fields = ResolveFields(d_.deployment->schema, *field_names);
+    if (!fields.ok()) return respond(ErrorResponse(fields.status()));
+    const Principal& p = **principal;
+    auto keys = d_.vault->TokenKeysFor(Std(*destination), Std(*purpose));
+    if (!keys.ok()) return respond(ErrorResponse(keys.status()));
+    vault::AccessContext ctx{p.id, *purpose};
+
+    // Decisions depend on the subject's jurisdiction: decide once per
+    // jurisdiction.
+    std::map<std::string, Decision> by_jurisdiction;
+    std::string ndjson;
+    int64_t records = 0, skipped = 0;
+    for (const std::string& subject : *subjects) {
+      auto jurisdiction = d_.vault->HomeJurisdiction(Std(subject));
+      if (!jurisdiction.ok()) {
+        if (jurisdiction.status().code() ==
+            absl::StatusCode::kInvalidArgument) {
+          return respond(ErrorResponse(jurisdiction.status()));
+        }
+        ++skipped;  // unknown here, or erased
+        continue;
+      }
+      auto it = by_jurisdiction.find(*jurisdiction);
+      if (it == by_jurisdiction.end()) {
+        it = by_jurisdiction
+                 .emplace(*jurisdiction,
+                          Decide(p, *purpose, "export", *jurisdiction,
+                                 *destination, *fields))
+                 .first;
+      }
+      const Decision& dec = it->second;
+      if (!dec.AnyReturned()) {
+        ++skipped;
+        continue;
+      }
+      std::vector<std::string> wanted;
+      for (size_t i = 0; i < dec.fields.size(); ++i) {
+        if (dec.Returned(i)) wanted.push_back(dec.fields[i]->name);
+      }
+      auto record = d_.vault->Get(Std(subject), wanted, ctx);
+      if (!record.ok()) {
+        if (vault::IsErased(record.status()) ||
+            record.status().code() == absl::StatusCode::kNotFound) {
+          ++skipped;
+          continue;
+        }
+        return respond(ErrorResponse(record.status()));
+      }
+      std::shared_ptr<const vault::SubjectTokenKeys> subject_keys;
+      auto subject_token = (*keys)->HmacToken(Std(subject));
+      if (!subject_token.ok())
+        return respond(ErrorResponse(subject_token.status()));
+      std::string line = "{\"fields\":{";
+      bool first = true;
+      for (size_t i = 0; i < dec.fields.size(); ++i) {
+        const FieldSpec& f = *dec.fields[i];
+        const vault::FieldValue* raw =
+            dec.Returned(i) ? record->Find(Std(f.name)) : nullptr;
+        if (raw == nullptr) continue;
+        vault::TransformMode mode = ModeOf(dec.out[i].effect);
+        if (mode != vault::TransformMode::kRaw &&
+            f.method == PseudonymMethod::kSiv && subject_keys == nullptr) {
+          auto sk = d_.vault->SubjectKeys(Std(subject), Std(*destination),
+                                          Std(*purpose), ctx);
+          if (!sk.ok()) return respond(ErrorResponse(sk.status()));
+          subject_keys = *sk;
+        }
+        auto out = d_.vault->pseudonymizer().TransformField(
+            f, *raw, mode, **keys, subject_keys.get());
+        if (!out.ok()) return respond(ErrorResponse(out.status()));
+        if (!first) line.push_back(',');
+        first = false;
+        AppendJsonString(f.name, &line);
+        line.push_back(':');
+        AppendFieldValue(*out, &line);
+      }
+      line.append("},\"subject_token\":");
+      AppendJsonString(*subject_token, &line);
+      line.append("}\n");
+      ndjson.append(line);
+      ++records;
+    }
+    // One logged flow for the whole export. Subjects of several jurisdictions
+    // may have been decided differently; the entry records, per field, the
+    // least restrictive effect applied (what may have left) with that
+    // decision's rules.
+    Decision merged;
+    std::string subject_jurisdiction;
+    if (by_jurisdiction.size() == 1) {
+      merged = by_jurisdiction.begin()->second;
+      subject_jurisdiction = by_jurisdiction.begin()->first;
+    } else if (by_jurisdiction.empty()) {
+      merged = Decide(p, *purpose, "export", "", *destination, *fields);
+    } else {
+      // Several jurisdictions: log the least restrictive effect per field (what
+      // may have left), with the union of matching rules.
+      merged = by_jurisdiction.begin()->second;
+      for (const auto& [j, dec] : by_jurisdiction) {
+        for (size_t i = 0; i < dec.out.size(); ++i) {
+          if (dec.out[i].effect < merged.out[i].effect) {
+            merged.out[i] = dec.out[i];
+            merged.rule_ids[i] = dec.rule_ids[i];
+          }
+        }
+      }
+    }
+    int64_t bytes = static_cast<int64_t>(ndjson.size());
+    std::string entry = DecisionJson(
+        p, *purpose, "export", *destination, "", subject_jurisdiction, merged,
+        records, bytes, static_cast<int64_t>(subjects->size()));
+    LogThen(std::move(entry), std::move(respond),
+            [ndjson = std::move(ndjson), records, skipped](uint64_t index) {
+              HttpResponse r;
+              r.status = 200;
+              r.content_type = "application/x-ndjson";
+              r.headers.emplace_back("X-Clover-Log-Index", absl::StrCat(index));
+              r.headers.emplace_back("X-Clover-Records", absl::StrCat(records));
+              r.headers.emplace_back("X-Clover-Skipped", absl::StrCat(skipped));
+              r.body = ndjson;
+              return r;
+            });
+  }
+
+  // --- detokenize ---
+
+  void Detokenize(HttpRequest& req, Responder respond) {
+    auto principal = Authenticate(req);
+    if (!principal.ok()) return respond(ErrorResponse(principal.status()));
+    auto purpose = PurposeOf(req);
+    if (!purpose.ok()) return respond(ErrorResponse(purpose.status()));
+    rapidjson::Document body;
+    if (absl::Status s = ParseJsonObject(req.body, &body); !s.ok())
+      return respond(ErrorResponse(s));
+    auto token = StringMember(body, "token", true);
+    auto field_name = StringMember(body, "field", true);
+    // The (destination, purpose) the token was issued for; by default the
+    // caller's own.
+    auto issued_destination = StringMember(body, "issued_destination", false);
+    auto issued_purpose = StringMember(body, "issued_purpose", false);
+    for (const absl::Status& s :
+         {token.status(), field_name.status(), issued_destination.status(),
+          issued_purpose.status()}) {
+      if (!s.ok()) return respond(ErrorResponse(s));
+    }
+    auto fields = ResolveFields(d_.deployment->schema, {*field_name});
+    if (!fields.ok()) return respond(ErrorResponse(fields.status()));
+    const FieldSpec& field = *(*fields)[0];
+    if (field.method != PseudonymMethod::kSiv) {
+      return respond(HttpResponse::Error(
+          400, "not_reversible",
+          absl::StrCat(
+              "field '", field.name, "' uses ", ToString(field.method),
+              " tokens, which cannot be reversed; only siv tokens can")));
+    }
+    const Principal& p = **principal;
+    std::string token_destination =
+        issued_destination->empty() ? p.jurisdiction : *issued_destination;
+    std::string token_purpose =
+        issued_purpose->empty() ? *purpose : *issued_purpose;
+    vault::AccessContext ctx{p.id, *purpose};
+    auto found = d_.vault->Detokenize(Std(*token), Std(token_destination),
+                                      Std(token_purpose), ctx);
+    if (!found.ok()) return respond(ErrorResponse(found.status()));
+    auto jurisdiction = d_.vault->HomeJurisdiction(Std(found->subject));
+    if (!jurisdiction.ok())
+      return respond(ErrorResponse(jurisdiction.status()));
+    Decision dec = Decide(p, *purpose, "detokenize", *jurisdiction,
+                          p.jurisdiction, *fields);
+    ApplyGrants(p, found->subject, dec);
+    std::string pseudonym = Pseudonym(found->subject);
+    bool allowed =
+        dec.out[0].effect == policy::Effect::kAllow || dec.granted[0];
+    if (!allowed) {
+      return RefuseLogged(
+          DecisionJson(p, *purpose, "detokenize", p.jurisdiction, pseudonym,
+                       *jurisdiction, dec, 0, 0),
+          "the policy does not allow this principal to reverse this token",
+          std::move(respond));
+    }
+    std::string prefix = "{\"field\":";
+    AppendJsonString(field.name, &prefix);
+    prefix.append(",\"log_index\":");
+    std::string suffix = ",\"value\":";
+    AppendJsonString(found->value, &suffix);
+    suffix.push_back('}');
+    LogThen(DecisionJson(p, *purpose, "detokenize", p.jurisdiction, pseudonym,
+                         *jurisdiction, dec, 1,
+                         static_cast<int64_t>(found->value.size())),
+            std::move(respond), [prefix, suffix](uint64_t index) {
+              return WithIndex(200, prefix, index, suffix);
+            });
+  }
+
+  // --- aggregates ---
+
+  void Aggregate(HttpRequest& req, Responder respond) {
+    auto principal = Authenticate(req);
+    if (!principal.ok()) return respond(ErrorResponse(principal.status()));
+    auto purpose = PurposeOf(req);
+    if (!purpose.ok()) return respond(ErrorResponse(purpose.status()));
+    rapidjson::Document body;
+    if (absl::Status s = ParseJsonObject(req.body, &body); !s.ok())
+      return respond(ErrorResponse(s));
+    auto field_name = StringMember(body, "field", true);
+    auto destination_member = StringMember(body, "destination", false);
+    auto subjects =
+        StringArrayMember(body, "subjects", false, kMaxAggregateSubjects);
+    for (const absl::Status& s :
+         {field_name.status(), destination_member.status(),
+          subjects.status()}) {
+      if (!s.ok()) return respond(ErrorResponse(s));
+    }
+    const Principal& p = **principal;
+    std::string destination =
+        destination_member->empty() ? p.jurisdiction : *destination_member;
+    if (d_.deployment->FindJurisdiction(destination) == nullptr) {
+      return respond(HttpResponse::Error(
+          400, "invalid_argument",
+          "'destination' is not a jurisdiction of the deployment"));
+    }
+    auto fields = ResolveFields(d_.deployment->schema, {*field_name});
+    if (!fields.ok()) return respond(ErrorResponse(fields.status()));
+    const FieldSpec& field = *(*fields)[0];
+    if (field.format == FieldFormat::kTextList) {
+      return respond(
+          HttpResponse::Error(400, "invalid_argument",
+                              "aggregates over list fields are not supported"));
+    }
+    // Every subject stored here, unless the request names some.
+    std::vector<std::string> ids = *subjects;
+    if (ids.empty()) {
+      absl::Status scan = d_.vault->storage().Scan(
+          vault::Table::kKeys, [&ids](std::string_view key, std::string_view) {
+            ids.emplace_back(key);
+            return ids.size() < kMaxAggregateSubjects;
+          });
+      if (!scan.ok()) return respond(ErrorResponse(scan));
+    }
+    vault::AccessContext ctx{p.id, *purpose};
+    auto keys = d_.vault->TokenKeysFor(Std(destination), Std(*purpose));
+    if (!keys.ok()) return respond(ErrorResponse(keys.status()));
+    std::map<std::string, Decision> by_jurisdiction;
+    std::map<std::string, double> counts;
+    double epsilon = 0;
+    int64_t included = 0;
+    for (const std::string& subject : ids) {
+      auto jurisdiction = d_.vault->HomeJurisdiction(Std(subject));
+      if (!jurisdiction.ok()) continue;
+      auto it = by_jurisdiction.find(*jurisdiction);
+      if (it == by_jurisdiction.end()) {
+        it = by_jurisdiction
+                 .emplace(*jurisdiction,
+                          Decide(p, *purpose, "aggregate", *jurisdiction,
+                                 destination, *fields))
+                 .first;
+      }
+      const policy::FieldDecision& fd = it->second.out[0];
+      if (fd.effect > policy::Effect::kAggregate)
+        continue;  // approval or deny: excluded
+      if (fd.effect == policy::Effect::kAggregate && fd.deciding_rule >= 0) {
+        epsilon = std::max(epsilon,
+                           d_.policy->rule(fd.deciding_rule).aggregate.epsilon);
+      }
+      auto record = d_.vault->Get(Std(subject), {field.name}, ctx);
+      if (!record.ok()) continue;
+      const vault::FieldValue* raw = record->Find(Std(field.name));
+      if (raw == nullptr) continue;
+      // Buckets are generalised values so that no bucket names one person.
+      auto bucket = d_.vault->pseudonymizer().TransformField(
+          field, *raw, vault::TransformMode::kGeneralize, **keys, nullptr);
+      if (!bucket.ok()) continue;
+      counts[bucket->value] += 1;
+      ++included;
+    }
+    Decision logged;
+    std::string subject_jurisdiction;
+    if (by_jurisdiction.empty()) {
+      logged = Decide(p, *purpose, "aggregate", "", destination, *fields);
+    } else {
+      logged = by_jurisdiction.begin()->second;
+      if (by_jurisdiction.size() == 1)
+        subject_jurisdiction = by_jurisdiction.begin()->first;
+    }
+    if (included == 0 && !logged.out.empty() &&
+        logged.out[0].effect > policy::Effect::kAggregate) {
+      return RefuseLogged(
+          DecisionJson(p, *purpose, "aggregate", destination, "",
+                       subject_jurisdiction, logged, 0, 0),
+          "the policy does not allow aggregates of this field here",
+          std::move(respond));
+    }
+    if (epsilon <= 0) epsilon = 1.0;
+    auto left = d_.state->SpendEpsilon(
+        destination, *purpose, epsilon,
+        d_.deployment->privacy.daily_epsilon_budget, d_.clock->Now());
+    if (!left.ok()) return respond(ErrorResponse(left.status()));
+    std::string buckets = "{";
+    bool first = true;
+    for (const auto& [value, count] : counts) {
+      double noisy =
+          std::max(0.0, std::round(count + LaplaceNoise(1.0 / epsilon)));
+      if (!first) buckets.push_back(',');
+      first = false;
+      AppendJsonString(value, &buckets);
+      absl::StrAppend(&buckets, ":", static_cast<int64_t>(noisy));
+    }
+    buckets.push_back('}');
+    std::string prefix = absl::StrCat(
+        "{\"budget_left\":", *left, ",\"buckets\":", buckets,
+        ",\"destination\":\"", destination, "\",\"epsilon\":", epsilon,
+        ",\"field\":\"", field.name, "\",\"log_index\":");
+    LogThen(DecisionJson(p, *purpose, "aggregate", destination, "",
+                         subject_jurisdiction, logged,
+                         static_cast<int64_t>(counts.size()),
+                         static_cast<int64_t>(buckets.size()), included),
+            std::move(respond), [prefix](uint64_t index) {
+              return WithIndex(200, prefix, index, "}");
+            });
+  }
+
+  // --- access report ---
+
+  void AccessReport(HttpRequest& req, Responder respond) {
+    auto principal = Authenticate(req);
+    if (!principal.ok()) return respond(ErrorResponse(principal.status()));
+    const Principal& p = **principal;
+    if (p.kind != PrincipalKind::kAuditor && p.kind != PrincipalKind::kAdmin) {
+      return respond(HttpResponse::Error(
+          403, "forbidden",
+          "access reports are for the auditor and administrators"));
+    }
+    const std::string& subject = req.path_params["id"];
+    std::string pseudonym = Pseudonym(subject);
+    auto entries = d_.access_index->EntriesOf(pseudonym);
+    if (!entries.ok()) return respond(ErrorResponse(entries.status()));
+    std::string checkpoint = d_.log->SignedCheckpoint();
+    uint64_t size = d_.log->Size();
+    std::string out = "{\"checkpoint\":";
+    AppendJsonString(checkpoint, &out);
+    out.append(",\"entries\":[");
+    bool first = true;
+    for (uint64_t index : *entries) {
+      if (index >= size) continue;
+      auto entry = d_.log->ReadEntry(index);
+      if (!entry.ok()) return respond(ErrorResponse(entry.status()));
+      auto proof = d_.log->InclusionProof(index, size);
+      if (!proof.ok()) return respond(ErrorResponse(proof.status()));
+      if (!first) out.push_back(',');
+      first = false;
+      absl::StrAppend(&out, "{\"entry\":", *entry, ",\"inclusion_proof\":[");
+      for (size_t k = 0; k < proof->size(); ++k) {
+        if (k > 0) out.push_back(',');
+        const auto& h = (*proof)[k];
+        out.push_back('"');
+        out.append(absl::Base64Escape(absl::string_view(
+            reinterpret_cast<const char*>(h.data()), h.size())));
+        out.push_back('"');
+      }
+      absl::StrAppend(&out, "],\"index\":", index, "}");
+    }
+    absl::StrAppend(&out, "],\"subject\":");
+    AppendJsonString(subject, &out);
+    absl::StrAppend(&out, ",\"subject_pseudonym\":\"", pseudonym,
+                    "\",\"tree_size\":", size, "}");
+    respond(HttpResponse::Json(200, std::move(out)));
+  }
+
+  // --- approvals ---
+
+  void CreateApproval(HttpRequest& req, Responder respond) {
+    auto principal = Authenticate(req);
+    if (!principal.ok()) return respond(ErrorResponse(principal.status()));
+    const Principal& p = **principal;
+    auto spec = audit::ParseApprovalCreateBody(req.body, p.id, p.country);
+    if (!spec.ok()) return respond(ErrorResponse(spec.status()));
+    if (spec->principal != p.id && p.kind != PrincipalKind::kAdmin) {
+      return respond(HttpResponse::Error(
+          403, "forbidden", "only an administrator may file for someone else"));
+    }
+    if (const Principal* target =
+            d_.deployment->FindPrincipal(spec->principal)) {
+      spec->requester_country = target->country;
+    } else {
+      return respond(HttpResponse::Error(400, "invalid_argument",
+                                         "'principal' is unknown"));
+    }
+    for (const auto& f : spec->fields) {
+      if (d_.deployment->schema.Find(f) == nullptr) {
+        return respond(HttpResponse::Error(
+            400, "invalid_argument",
+            IsIdentifier(f) ? absl::StrCat("unknown field '", f, "'")
+                            : std::string("unknown field")));
+      }
+    }
+    auto t = d_.approvals->Create(*std::move(spec));
+    if (!t.ok()) return respond(ErrorResponse(t.status()));
+    RespondTransition(std::move(*t), 201, std::move(respond));
+  }
+
+  void RespondTransition(audit::ApprovalTransition t, int status,
+                         Responder respond) {
+    std::string body = audit::ApprovalToJson(t.approval);
+    LogThen(std::move(t.record), std::move(respond),
+            [status, body](uint64_t index) {
+              // {"approval":{...},"log_index":N}
+              return HttpResponse::Json(
+                  status, absl::StrCat("{\"approval\":", body,
+                                       ",\"log_index\":", index, "}"));
+            });
+  }
+
+  static audit::Approver ApproverOf(const Principal& p) {
+    return audit::Approver{p.id, std::string(ToString(p.kind)), p.roles};
+  }
+
+  void ListApprovals(HttpRequest& req, Responder respond) {
+    auto principal = Authenticate(req);
+    if (!principal.ok()) return respond(ErrorResponse(principal.status()));
+    const Principal& p = **principal;
+    std::optional<audit::ApprovalState> state;
+    if (req.HasQueryParam("state")) {
+      std::string s = req.QueryParam("state");
+      state = audit::ParseApprovalState(s);
+      if (!state.has_value()) {
+        return respond(HttpResponse::Error(
+            400, "invalid_argument",
+            "'state' must be pending, approved, denied or expired"));
+      }
+    }
+    std::vector<audit::Approval> list = d_.approvals->List(state);
+    bool sees_all =
+        p.kind == PrincipalKind::kAuditor || p.kind == PrincipalKind::kAdmin;
+    if (!sees_all) {
+      std::erase_if(list, [&p](const audit::Approval& a) {
+        return a.request.principal != p.id && a.request.requested_by != p.id;
+      });
+    }
+    respond(HttpResponse::Json(200, audit::ApprovalListToJson(list)));
+  }
+
+  void GetApproval(HttpRequest& req, Responder respond) {
+    auto principal = Authenticate(req);
+    if (!principal.ok()) return respond(ErrorResponse(principal.status()));
+    const Principal& p = **principal;
+    auto a = d_.approvals->Get(req.path_params["id"]);
+    if (!a.ok()) return respond(ErrorResponse(a.status()));
+    bool sees_all =
+        p.kind == PrincipalKind::kAuditor || p.kind == PrincipalKind::kAdmin;
+    if (!sees_all && a->request.principal != p.id &&
+        a->request.requested_by != p.id) {
+      return respond(HttpResponse::Error(404, "not_found", "no such approval"));
+    }
+    respond(HttpResponse::Json(200, audit::ApprovalToJson(*a)));
+  }
+
+  void ApproveApproval(HttpRequest& req, Responder respond) {
+    DecideApproval(req, respond, true);
+  }
+  void DenyApproval(HttpRequest& req, Responder respond) {
+    DecideApproval(req, respond, false);
+  }
+
+  void DecideApproval(HttpRequest& req, Responder& respond, bool approve) {
+    auto principal = Authenticate(req);
+    if (!principal.ok()) return respond(ErrorResponse(principal.status()));
+    auto body = audit::ParseApprovalDecisionBody(req.body);
+    if (!body.ok()) return respond(ErrorResponse(body.status()));
+    const std::string& id = req.path_params["id"];
+    auto t =
+        approve ? d_.approvals->Approve(id, ApproverOf(**principal),
+                                        body->reason, body->duration)
+                : d_.approvals->Deny(id, ApproverOf(**principal), body->reason);
+    if (!t.ok()) return respond(ErrorResponse(t.status()));
+    RespondTransition(std::move(*t), 200, std::move(respond));
+  }
+
+  GatewayDeps d_;
+  const NodeConfig& node_;
+  std::string storage_jurisdiction_;
+  std::unique_ptr<log::LogHttpHandler> log_handler_;
+  server::CounterFamily* decisions_ = nullptr;
+  server::Histogram* append_latency_ = nullptr;
+  server::Gauge* log_size_ = nullptr;
+  server::Counter* misdirected_ = nullptr;
+};
+
+absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayDeps deps) {
+  if (deps.deployment == nullptr || !deps.deployment->node.has_value() ||
+      deps.clock == nullptr || deps.auth == nullptr || deps.policy == nullptr ||
+      deps.log == nullptr || deps.vault == nullptr ||
+      deps.approvals == nullptr || deps.state == nullptr ||
+      deps.access_index == nullptr || deps.metrics == nullptr) {
+    return absl::InvalidArgumentError(
+        "gateway: missing dependency or node configuration");
+  }
+  auto impl = std::make_unique<Impl>(std::move(deps));
+  if (absl::Status s = impl->Init(); !s.ok()) return s;
+  return std::unique_ptr<Gateway>(new Gateway(std::move(impl)));
+}
+
+Gateway::Gateway(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Gateway::~Gateway() = default;
+void Gateway::AddRoutes(server::Router& router) { impl_->AddRoutes(router); }
+void Gateway::ExpireApprovals() { impl_->ExpireApprovals(); }
+
+}  // namespace clover::gateway

@@ -1,0 +1,69 @@
+// The gateway's request pipeline: for every data request
+//   authenticate -> resolve destination -> decide (policy) -> transform (vault)
+//   -> append the decision to the log and wait until it is durable -> respond
+//   with its index.
+// No personal data leaves before its decision is durable. Handlers never block
+// an I/O thread on the log: the response is sent from the log's completion
+// callback.
+//
+// Thread-safety: all handlers may run concurrently. The gateway does not own
+// its dependencies; they must outlive it.
+#ifndef CLOVER_GATEWAY_GATEWAY_H_
+#define CLOVER_GATEWAY_GATEWAY_H_
+
+#include <memory>
+#include <string>
+
+#include "audit/approvals.h"
+#include "core/clock.h"
+#include "core/config.h"
+#include "crypto/secret_key_file.h"
+#include "gateway/access_index.h"
+#include "gateway/auth.h"
+#include "gateway/state_store.h"
+#include "log/sequencer.h"
+#include "policy/compiled_policy.h"
+#include "server/metrics.h"
+#include "server/router.h"
+#include "vault/vault.h"
+
+namespace clover::gateway {
+
+struct GatewayDeps {
+  const Deployment* deployment = nullptr;  // with its node section
+  const Clock* clock = nullptr;
+  const Authenticator* auth = nullptr;
+  std::shared_ptr<const policy::CompiledPolicy> policy;
+  log::Sequencer* log = nullptr;
+  vault::Vault* vault = nullptr;
+  audit::ApprovalStore* approvals = nullptr;
+  StateStore* state = nullptr;
+  AccessIndex* access_index = nullptr;
+  server::MetricsRegistry* metrics = nullptr;
+  crypto::SecretKey log_subject_key{};  // crypto/subject_pseudonym.h
+};
+
+class Gateway {
+ public:
+  // Errors: InvalidArgument if a dependency is missing or the deployment has no
+  // node.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Gateway>> Create(
+      GatewayDeps deps);
+  ~Gateway();
+
+  // Registers every data, approval and log route of docs/api.md.
+  void AddRoutes(server::Router& router);
+
+  // Appends the transitions of approvals that expired (call periodically).
+  void ExpireApprovals();
+
+  class Impl;
+
+ private:
+  explicit Gateway(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace clover::gateway
+
+#endif  // CLOVER_GATEWAY_GATEWAY_H_

@@ -1,0 +1,127 @@
+// JSON Web Tokens (RFC 7519) in compact JWS form (RFC 7515) signed with EdDSA
+// over Ed25519 (RFC 8037) or ES256 (ECDSA P-256 + SHA-256, RFC 7518 §3.4).
+// Nothing else is accepted: no "none", no HMAC, no "crit" extensions, no
+// embedded keys.
+//
+// Use: ParseJwt (structure only, untrusted), pick the key for the claimed
+// subject, then VerifyJwt (algorithm, signature, then exp/nbf/iss/aud). Keys
+// are immutable and thread-safe.
+#ifndef CLOVER_GATEWAY_JWT_H_
+#define CLOVER_GATEWAY_JWT_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace clover::gateway {
+
+enum class JwtAlgorithm { kEdDSA, kES256 };
+absl::string_view ToString(JwtAlgorithm alg);  // "EdDSA", "ES256"
+
+// Strict base64url without padding (RFC 7515 §2): InvalidArgument for any other
+// character,
+// '=' padding, an impossible length or non-zero trailing bits.
+[[nodiscard]] absl::StatusOr<std::string> Base64UrlDecode(absl::string_view in);
+std::string Base64UrlEncode(absl::string_view in);
+
+struct JwtClaims {
+  std::string sub;
+  std::string iss;
+  std::vector<std::string> aud;  // "aud" as a string becomes one element
+  std::optional<absl::Time> exp;
+  std::optional<absl::Time> nbf;
+  std::optional<absl::Time> iat;
+};
+
+struct ParsedJwt {
+  std::string alg;  // as written in the header
+  std::string kid;  // "" if absent
+  JwtClaims claims;
+  std::string
+      signing_input;      // "header.payload", the bytes the signature covers
+  std::string signature;  // decoded
+};
+
+// Parses the compact form without verifying anything cryptographic.
+// InvalidArgument (message free of token content) for: more than 8 KiB, not
+// three base64url parts, header or payload not a JSON object, a "crit" header,
+// duplicate or mistyped registered claims (sub/iss strings, aud string or array
+// of strings, exp/nbf/iat numbers).
+[[nodiscard]] absl::StatusOr<ParsedJwt> ParseJwt(absl::string_view token);
+
+// A public key accepted for JWT signatures: Ed25519 (EdDSA) or P-256 (ES256).
+class JwtPublicKey {
+ public:
+  // InvalidArgument if the PEM is not a public key of one of those two types.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<JwtPublicKey>> FromPem(
+      absl::string_view pem);
+  // As FromPem; NotFound if the file cannot be read. Errors name the file.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<JwtPublicKey>>
+  FromPemFile(const std::string& path);
+  ~JwtPublicKey();
+
+  JwtAlgorithm algorithm() const { return alg_; }
+  // Unauthenticated if `signature` (raw Ed25519 or JOSE r||s form) does not
+  // verify.
+  [[nodiscard]] absl::Status Verify(absl::string_view signing_input,
+                                    absl::string_view signature) const;
+
+  struct Key;
+
+ private:
+  JwtPublicKey(std::unique_ptr<Key> key, JwtAlgorithm alg);
+  std::unique_ptr<Key> key_;
+  JwtAlgorithm alg_;
+};
+
+struct JwtExpectations {
+  std::string issuer;    // must equal "iss"
+  std::string audience;  // must be one of "aud"
+  absl::Time now;
+  absl::Duration leeway =
+      absl::Seconds(60);  // clock skew tolerated on exp and nbf
+};
+
+// Verifies `jwt` against `key` and `expect`. Unauthenticated, with a message
+// that never echoes the token, when: the header's alg is not the key's
+// algorithm, the signature does not verify, exp is missing or passed (beyond
+// leeway), nbf is in the future (beyond leeway), or iss/aud do not match.
+[[nodiscard]] absl::Status VerifyJwt(const ParsedJwt& jwt,
+                                     const JwtPublicKey& key,
+                                     const JwtExpectations& expect);
+
+// Signs tokens; used by tools, the demo's traffic generator and tests.
+// Thread-safe.
+class JwtSigner {
+ public:
+  // From a PEM private key (PKCS#8 or traditional), Ed25519 or P-256;
+  // InvalidArgument else.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<JwtSigner>> FromPem(
+      absl::string_view pem);
+  ~JwtSigner();
+
+  JwtAlgorithm algorithm() const { return alg_; }
+  // A compact JWS of `payload_json` (taken as is) with header
+  // {"alg":..,"typ":"JWT"}.
+  [[nodiscard]] absl::StatusOr<std::string> Sign(
+      absl::string_view payload_json) const;
+  // The signature over arbitrary bytes in JOSE form (for building unusual
+  // tokens in tests).
+  [[nodiscard]] absl::StatusOr<std::string> SignBytes(
+      absl::string_view data) const;
+
+ private:
+  JwtSigner(std::unique_ptr<JwtPublicKey::Key> key, JwtAlgorithm alg);
+  std::unique_ptr<JwtPublicKey::Key> key_;
+  JwtAlgorithm alg_;
+};
+
+}  // namespace clover::gateway
+
+#endif  // CLOVER_GATEWAY_JWT_H_

@@ -1,0 +1,34 @@
+// Turns a region-wide deployment into ready-to-start node configurations on
+// this machine: generates each region's key-encryption and pseudonym keys and
+// each DC's log signing key under `data_dir/keys`, and gives each DC a node
+// section (loopback port, data directory). Used by `clover demo` and the
+// end-to-end tests.
+#ifndef CLOVER_GATEWAY_LOCAL_DEPLOYMENT_H_
+#define CLOVER_GATEWAY_LOCAL_DEPLOYMENT_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/config.h"
+
+namespace clover::gateway {
+
+struct LocalNode {
+  std::string dc;
+  std::string region;
+  std::string endpoint;      // "http://127.0.0.1:PORT"
+  std::string verifier_key;  // the node's log verifier key (note format)
+  Deployment deployment;     // with node, log and keys sections filled in
+};
+
+// `base_port` > 0 assigns consecutive ports (and rewrites the DC endpoints to
+// match, so redirects point at the right place); 0 keeps the configured
+// endpoints' ports. Errors: FailedPrecondition if `data_dir` cannot be created;
+// key generation errors.
+[[nodiscard]] absl::StatusOr<std::vector<LocalNode>> PrepareLocalDeployment(
+    Deployment base, const std::string& data_dir, int base_port);
+
+}  // namespace clover::gateway
+
+#endif  // CLOVER_GATEWAY_LOCAL_DEPLOYMENT_H_

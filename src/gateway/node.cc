@@ -1,0 +1,291 @@
+#include "gateway/node.h"
+
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "audit/approvals.h"
+#include "audit/kv_store.h"
+#include "crypto/secret_key_file.h"
+#include "crypto/subject_pseudonym.h"
+#include "gateway/access_index.h"
+#include "gateway/auth.h"
+#include "gateway/gateway.h"
+#include "gateway/state_store.h"
+#include "log/note.h"
+#include "log/rocksdb_storage.h"
+#include "log/sequencer.h"
+#include "policy/loader.h"
+#include "server/http_server.h"
+#include "server/metrics.h"
+#include "server/router.h"
+#include "vault/vault.h"
+
+namespace clover::gateway {
+
+// Everything a node owns, in construction order (destroyed in reverse).
+struct Node::Parts {
+  Deployment deployment;
+  NodeOptions options;
+  const Clock* clock = nullptr;
+  std::unique_ptr<log::Sequencer> log;
+  std::shared_ptr<const policy::CompiledPolicy> policy;
+  std::unique_ptr<vault::Vault> vault;
+  crypto::SecretKey log_subject_key{};
+  std::unique_ptr<audit::KvStore> approvals_kv;
+  std::unique_ptr<audit::ApprovalStore> approvals;
+  std::unique_ptr<StateStore> state;
+  std::unique_ptr<AccessIndex> access_index;
+  std::unique_ptr<Authenticator> auth;
+  std::unique_ptr<server::MetricsRegistry> metrics;
+  std::unique_ptr<server::HttpMetrics> http_metrics;
+  std::unique_ptr<Gateway> gateway;
+  std::unique_ptr<server::HttpServer> server;
+  bool shut_down = false;
+};
+
+namespace {
+
+namespace fs = std::filesystem;
+
+absl::StatusOr<std::string> ReadText(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string Dir(const Node::Parts& p, absl::string_view sub) {
+  return (fs::path(p.deployment.node->data_dir) / std::string(sub)).string();
+}
+
+absl::Status CreateDataDir(Node::Parts& p) {
+  std::error_code ec;
+  fs::create_directories(p.deployment.node->data_dir, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot create ", p.deployment.node->data_dir, ": ", ec.message()));
+  }
+  fs::permissions(p.deployment.node->data_dir, fs::perms::owner_all,
+                  fs::perm_options::replace, ec);
+  return absl::OkStatus();
+}
+
+absl::Status OpenLog(Node::Parts& p) {
+  auto key = ReadText(p.deployment.log.key_file);
+  if (!key.ok()) return key.status();
+  while (!key->empty() && (key->back() == '\n' || key->back() == '\r'))
+    key->pop_back();
+  auto signer = log::ParseSignerKey(*key, *p.clock);
+  if (!signer.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        p.deployment.log.key_file, ": ", signer.status().message()));
+  }
+  auto storage = log::OpenRocksDbStorage(Dir(p, "log"));
+  if (!storage.ok()) return storage.status();
+  log::SequencerOptions o;
+  o.origin = p.deployment.log.origin;
+  o.max_batch_entries = static_cast<size_t>(p.deployment.log.max_batch_entries);
+  o.max_batch_wait = p.deployment.log.max_batch_wait;
+  auto seq = log::Sequencer::Open(*std::move(storage), *std::move(signer), o);
+  if (!seq.ok()) return seq.status();
+  p.log = *std::move(seq);
+  return absl::OkStatus();
+}
+
+absl::Status LoadPolicy(Node::Parts& p) {
+  auto policy = policy::LoadPolicy(p.deployment);
+  if (!policy.ok()) return policy.status();
+  p.policy = *std::move(policy);
+  return absl::OkStatus();
+}
+
+absl::Status OpenVault(Node::Parts& p) {
+  vault::VaultOptions o;
+  o.region = p.deployment.node->region;
+  vault::RocksDbOptions r;
+  r.sync = true;
+  auto v = vault::Vault::OpenEmbedded(p.deployment, o, Dir(p, "vault"), r);
+  if (!v.ok()) return v.status();
+  p.vault = *std::move(v);
+  auto root = crypto::ReadSecretKeyFile(p.deployment.keys.pseudonym_key_file);
+  if (!root.ok()) return root.status();
+  auto key = crypto::DeriveLogSubjectKey(*root);
+  if (!key.ok()) return key.status();
+  p.log_subject_key = *key;
+  return absl::OkStatus();
+}
+
+absl::Status OpenApprovals(Node::Parts& p) {
+  auto kv = audit::KvStore::Open(Dir(p, "approvals"));
+  if (!kv.ok()) return kv.status();
+  p.approvals_kv = *std::move(kv);
+  audit::ApprovalOptions o;
+  crypto::SecretKey key = p.log_subject_key;
+  o.pseudonymize = [key](absl::string_view subject) {
+    return crypto::SubjectPseudonym(key, subject);
+  };
+  auto store = audit::ApprovalStore::Open(p.approvals_kv.get(), o, *p.clock);
+  if (!store.ok()) return store.status();
+  p.approvals = *std::move(store);
+  return absl::OkStatus();
+}
+
+absl::Status OpenState(Node::Parts& p) {
+  auto state = StateStore::Open(Dir(p, "state"));
+  if (!state.ok()) return state.status();
+  p.state = *std::move(state);
+  p.access_index = std::make_unique<AccessIndex>(*p.log, *p.state);
+  if (absl::Status s = p.access_index->CatchUp(); !s.ok()) return s;
+  p.access_index->Start(absl::Milliseconds(200));
+  return absl::OkStatus();
+}
+
+absl::Status CreateAuthenticator(Node::Parts& p) {
+  AuthOptions o;
+  o.clock = p.clock;
+  auto auth = Authenticator::Create(p.deployment.principals, o);
+  if (!auth.ok()) return auth.status();
+  p.auth = *std::move(auth);
+  return absl::OkStatus();
+}
+
+absl::Status BuildGateway(Node::Parts& p) {
+  p.metrics = std::make_unique<server::MetricsRegistry>();
+  auto http = server::HttpMetrics::Create(*p.metrics);
+  if (!http.ok()) return http.status();
+  p.http_metrics = *std::move(http);
+  GatewayDeps d;
+  d.deployment = &p.deployment;
+  d.clock = p.clock;
+  d.auth = p.auth.get();
+  d.policy = p.policy;
+  d.log = p.log.get();
+  d.vault = p.vault.get();
+  d.approvals = p.approvals.get();
+  d.state = p.state.get();
+  d.access_index = p.access_index.get();
+  d.metrics = p.metrics.get();
+  d.log_subject_key = p.log_subject_key;
+  auto gw = Gateway::Create(std::move(d));
+  if (!gw.ok()) return gw.status();
+  p.gateway = *std::move(gw);
+  return absl::OkStatus();
+}
+
+absl::Status Listen(Node::Parts& p) {
+  server::Router router;
+  p.gateway->AddRoutes(router);
+  if (!router.status().ok()) return router.status();
+  server::HttpServerOptions o;
+  const NodeConfig& n = *p.deployment.node;
+  o.host = n.listen_host;
+  o.port =
+      p.options.port_override >= 0 ? p.options.port_override : n.listen_port;
+  o.threads = p.options.threads;
+  o.metrics = p.http_metrics.get();
+  if (n.tls.has_value()) {
+    server::TlsServerOptions t;
+    t.cert_file = n.tls->cert_file;
+    t.key_file = n.tls->key_file;
+    t.client_ca_file = n.tls->client_ca_file;
+    o.tls = t;
+  }
+  auto server = server::HttpServer::Start(o, router.AsHandler());
+  if (!server.ok()) return server.status();
+  p.server = *std::move(server);
+  return absl::OkStatus();
+}
+
+struct Step {
+  const char* name;
+  absl::Status (*run)(Node::Parts&);
+};
+
+constexpr Step kSteps[] = {
+    {"create data directory", CreateDataDir},
+    {"open log", OpenLog},
+    {"load policy", LoadPolicy},
+    {"open vault", OpenVault},
+    {"open approvals", OpenApprovals},
+    {"open state", OpenState},
+    {"create authenticator", CreateAuthenticator},
+    {"build gateway", BuildGateway},
+    {"listen", Listen},
+};
+
+}  // namespace
+
+std::vector<std::string> Node::StepNames() {
+  std::vector<std::string> out;
+  for (const Step& s : kSteps) out.push_back(s.name);
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<Node>> Node::Start(Deployment deployment,
+                                                  NodeOptions options) {
+  if (!deployment.node.has_value()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(deployment.source_file,
+                     ": not a node configuration (no 'node' section)"));
+  }
+  auto parts = std::make_unique<Parts>();
+  parts->deployment = std::move(deployment);
+  parts->options = options;
+  parts->clock = options.clock != nullptr ? options.clock : &SystemClock();
+  for (const Step& step : kSteps) {
+    absl::Status s = step.run(*parts);
+    if (!s.ok()) {
+      return absl::Status(s.code(), absl::StrCat(step.name, ": ", s.message()));
+    }
+  }
+  return std::unique_ptr<Node>(new Node(std::move(parts)));
+}
+
+Node::Node(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+
+Node::~Node() { Shutdown(); }
+
+int Node::port() const { return parts_->server->port(); }
+
+void Node::Tick() { parts_->gateway->ExpireApprovals(); }
+
+void Node::Shutdown() {
+  if (parts_ == nullptr || parts_->shut_down) return;
+  parts_->shut_down = true;
+  // Order: stop taking requests and let in-flight ones finish (their log
+  // appends complete), then the sequencer drains and flushes its queue when
+  // destroyed.
+  parts_->server->Stop();
+  parts_->server.reset();
+  parts_->access_index->Stop();
+  parts_->gateway.reset();
+  parts_->log.reset();
+}
+
+void BlockTerminationSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int WaitForTerminationSignal(const std::function<void()>& tick) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  while (true) {
+    timespec timeout{1, 0};
+    int sig = sigtimedwait(&set, nullptr, &timeout);
+    if (sig == SIGINT || sig == SIGTERM) return sig;
+    if (tick) tick();
+  }
+}
+
+}  // namespace clover::gateway

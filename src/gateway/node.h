@@ -1,0 +1,60 @@
+// One gateway node (`clover serve`): the composition root that opens the log,
+// policy, vault, approvals and state of this node and serves the gateway over
+// HTTP. Startup is a list of small named steps; the first failure stops it with
+// the step's name in the error.
+//
+// Thread-safety: Start, then Shutdown from any one thread.
+#ifndef CLOVER_GATEWAY_NODE_H_
+#define CLOVER_GATEWAY_NODE_H_
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "core/clock.h"
+#include "core/config.h"
+
+namespace clover::gateway {
+
+struct NodeOptions {
+  const Clock* clock = nullptr;  // nullptr: the system clock
+  int threads = 0;               // HTTP I/O threads; 0 = one per core
+  int port_override = -1;  // >= 0: listen on this port instead of the config's
+};
+
+class Node {
+ public:
+  // Runs every startup step for `deployment` (which must have a node section).
+  // Errors: the failing step's error, prefixed with the step's name.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Node>> Start(
+      Deployment deployment, NodeOptions options = {});
+  // Shuts down gracefully if still running.
+  ~Node();
+
+  // The bound HTTP port.
+  int port() const;
+  // The step names in the order they run (for logs and docs).
+  static std::vector<std::string> StepNames();
+
+  // Periodic housekeeping (approval expiry); call about once a second.
+  void Tick();
+
+  // Graceful: stop accepting, drain in-flight requests, flush the log, close
+  // storage.
+  void Shutdown();
+
+  struct Parts;
+
+ private:
+  explicit Node(std::unique_ptr<Parts> parts);
+  std::unique_ptr<Parts> parts_;
+};
+
+// Blocks SIGINT and SIGTERM in the calling thread (do it before any thread
+// starts, so every thread inherits the mask), then waits for one of them,
+// calling `tick` about once a second. Returns the signal number.
+int WaitForTerminationSignal(const std::function<void()>& tick);
+void BlockTerminationSignals();
+
+}  // namespace clover::gateway
+
+#endif  // CLOVER_GATEWAY_NODE_H_

@@ -1,0 +1,166 @@
+#include "gateway/state_store.h"
+
+#include <openssl/rand.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "rocksdb/db.h"
+#include "rocksdb/options.h"
+#include "rocksdb/write_batch.h"
+
+namespace clover::gateway {
+namespace {
+
+enum Family { kDefault = 0, kBudget = 1, kAccess = 2 };
+
+absl::Status FromRocks(const rocksdb::Status& s) {
+  if (s.ok()) return absl::OkStatus();
+  return absl::InternalError(
+      absl::StrCat("gateway state store: ", s.ToString()));
+}
+
+std::string BigEndian(uint64_t v) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i, v >>= 8) out[i] = static_cast<char>(v & 0xff);
+  return out;
+}
+
+uint64_t FromBigEndian(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+rocksdb::WriteOptions SyncWrite() {
+  rocksdb::WriteOptions w;
+  w.sync = true;
+  return w;
+}
+
+constexpr char kIndexedUpToKey[] = "indexed_up_to";
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(
+    const std::string& dir) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
+      {"budget", rocksdb::ColumnFamilyOptions()},
+      {"access", rocksdb::ColumnFamilyOptions()}};
+  auto store = std::unique_ptr<StateStore>(new StateStore());
+  rocksdb::DB* db = nullptr;
+  auto s = rocksdb::DB::Open(options, dir, families, &store->handles_, &db);
+  if (!s.ok()) return FromRocks(s);
+  store->db_.reset(db);
+  return store;
+}
+
+StateStore::~StateStore() {
+  if (db_ == nullptr) return;
+  for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+  db_->Close();
+}
+
+absl::StatusOr<double> StateStore::SpendEpsilon(absl::string_view destination,
+                                                absl::string_view purpose,
+                                                double epsilon,
+                                                double daily_budget,
+                                                absl::Time now) {
+  if (!(epsilon > 0) || !std::isfinite(epsilon)) {
+    return absl::InvalidArgumentError("epsilon must be a positive number");
+  }
+  std::string key =
+      absl::StrCat(absl::FormatTime("%Y-%m-%d", now, absl::UTCTimeZone()), "/",
+                   destination, "/", purpose);
+  absl::MutexLock lock(&budget_mu_);
+  std::string value;
+  double spent = 0;
+  auto s = db_->Get(rocksdb::ReadOptions(), handles_[kBudget], key, &value);
+  if (s.ok() && value.size() == sizeof(double)) {
+    std::memcpy(&spent, value.data(), sizeof spent);
+  } else if (!s.IsNotFound()) {
+    return FromRocks(s);
+  }
+  if (spent + epsilon > daily_budget + 1e-9) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "privacy budget for destination '", destination, "' and purpose '",
+        purpose, "' is spent for today (", spent, " of ", daily_budget,
+        " used, query needs ", epsilon, ")"));
+  }
+  spent += epsilon;
+  value.assign(reinterpret_cast<const char*>(&spent), sizeof spent);
+  auto w = db_->Put(SyncWrite(), handles_[kBudget], key, value);
+  if (!w.ok()) return FromRocks(w);
+  return daily_budget - spent;
+}
+
+absl::Status StateStore::IndexAccess(absl::string_view subject,
+                                     uint64_t index) {
+  std::string key = absl::StrCat(subject, "\x00", BigEndian(index));
+  key[subject.size()] = '\0';
+  return FromRocks(db_->Put(SyncWrite(), handles_[kAccess], key, ""));
+}
+
+absl::Status StateStore::IndexBatch(
+    const std::vector<std::pair<std::string, uint64_t>>& accesses,
+    uint64_t indexed_up_to) {
+  rocksdb::WriteBatch batch;
+  for (const auto& [subject, index] : accesses) {
+    std::string key = subject;
+    key.push_back('\0');
+    key.append(BigEndian(index));
+    batch.Put(handles_[kAccess], key, "");
+  }
+  batch.Put(handles_[kDefault], kIndexedUpToKey, BigEndian(indexed_up_to));
+  return FromRocks(db_->Write(SyncWrite(), &batch));
+}
+
+absl::Status StateStore::SetIndexedUpTo(uint64_t size) {
+  return FromRocks(db_->Put(SyncWrite(), handles_[kDefault], kIndexedUpToKey,
+                            BigEndian(size)));
+}
+
+absl::StatusOr<uint64_t> StateStore::IndexedUpTo() const {
+  std::string value;
+  auto s = db_->Get(rocksdb::ReadOptions(), handles_[kDefault], kIndexedUpToKey,
+                    &value);
+  if (s.IsNotFound()) return 0;
+  if (!s.ok()) return FromRocks(s);
+  if (value.size() != 8)
+    return absl::DataLossError("gateway state store: bad indexed_up_to");
+  return FromBigEndian(value.data());
+}
+
+absl::StatusOr<std::vector<uint64_t>> StateStore::AccessesOf(
+    absl::string_view subject) const {
+  std::string prefix(subject);
+  prefix.push_back('\0');
+  std::vector<uint64_t> out;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), handles_[kAccess]));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+       it->Next()) {
+    if (it->key().size() != prefix.size() + 8) continue;
+    out.push_back(FromBigEndian(it->key().data() + prefix.size()));
+  }
+  if (!it->status().ok()) return FromRocks(it->status());
+  return out;
+}
+
+double LaplaceNoise(double scale) {
+  uint64_t bits = 0;
+  // RAND_bytes only fails when the CSPRNG cannot be seeded; noise of 0 would
+  // then leak the true value, so fall back to failing loudly.
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(&bits), sizeof bits) != 1)
+    std::abort();
+  // u uniform in (-0.5, 0.5), excluding the endpoints.
+  double u = (static_cast<double>(bits >> 11) + 0.5) / 9007199254740992.0 - 0.5;
+  return -scale * (u < 0 ? -1.0 : 1.0) * std::log(1 - 2 * std::fabs(u));
+}
+
+}  // namespace clover::gateway

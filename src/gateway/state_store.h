@@ -1,0 +1,72 @@
+// The gateway's own durable state beside the vault and the log: the
+// differential-privacy budget ledger and the index from subject pseudonym to
+// the log entries that concern it. Backed by one RocksDB database; every write
+// is synchronous (WAL fsync) so that an acknowledged spend or index entry
+// survives kill -9.
+#ifndef CLOVER_GATEWAY_STATE_STORE_H_
+#define CLOVER_GATEWAY_STATE_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+}  // namespace rocksdb
+
+namespace clover::gateway {
+
+class StateStore {
+ public:
+  // Opens (creating if needed) the store in `dir`. Errors: Internal with the
+  // RocksDB message.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<StateStore>> Open(
+      const std::string& dir);
+  ~StateStore();
+
+  // Spends `epsilon` from the budget of (destination, purpose) for the UTC day
+  // of `now`. Returns the budget left afterwards. ResourceExhausted (and
+  // nothing spent) when the spend would exceed `daily_budget`. Thread-safe;
+  // durable before it returns.
+  [[nodiscard]] absl::StatusOr<double> SpendEpsilon(
+      absl::string_view destination, absl::string_view purpose, double epsilon,
+      double daily_budget, absl::Time now);
+
+  // Records that log entry `index` concerns the subject with pseudonym
+  // `subject`, and that every entry below `indexed_up_to` has been indexed.
+  // Thread-safe.
+  [[nodiscard]] absl::Status IndexAccess(absl::string_view subject,
+                                         uint64_t index);
+  [[nodiscard]] absl::Status SetIndexedUpTo(uint64_t size);
+  // Both at once, in one synchronous write.
+  [[nodiscard]] absl::Status IndexBatch(
+      const std::vector<std::pair<std::string, uint64_t>>& accesses,
+      uint64_t indexed_up_to);
+  [[nodiscard]] absl::StatusOr<uint64_t> IndexedUpTo() const;
+
+  // Log indices of every entry recorded for `subject`, ascending. Thread-safe.
+  [[nodiscard]] absl::StatusOr<std::vector<uint64_t>> AccessesOf(
+      absl::string_view subject) const;
+
+ private:
+  StateStore() = default;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*>
+      handles_;            // owned by db_; closed in ~StateStore
+  absl::Mutex budget_mu_;  // serialises read-modify-write of budget entries
+};
+
+// Laplace(0, scale) noise from the CSPRNG. Thread-safe.
+double LaplaceNoise(double scale);
+
+}  // namespace clover::gateway
+
+#endif  // CLOVER_GATEWAY_STATE_STORE_H_

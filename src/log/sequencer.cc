@@ -1,0 +1,482 @@
+#include "absl/strings/string_view.h"
+#include "log/sequencer.h"
+
+#include <cstring>
+#include <optional>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "core/status_macros.h"
+#include "log/tile.h"
+
+namespace clover::log {
+namespace {
+
+constexpr absl::string_view kMetadataMagic = "clover-log/v1";
+
+}  // namespace
+
+Sequencer::Sequencer(std::unique_ptr<LogStorage> storage, std::unique_ptr<NoteSigner> signer,
+                     SequencerOptions options)
+    : storage_(std::move(storage)),
+      signer_(std::move(signer)),
+      options_(std::move(options)),
+      cache_(options_.tile_cache_tiles),
+      edges_(kLevels) {}
+
+absl::StatusOr<std::unique_ptr<Sequencer>> Sequencer::Open(std::unique_ptr<LogStorage> storage,
+                                                           std::unique_ptr<NoteSigner> signer,
+                                                           SequencerOptions options) {
+  if (storage == nullptr) return absl::InvalidArgumentError("sequencer: no storage");
+  if (options.max_batch_entries == 0) {
+    return absl::InvalidArgumentError("sequencer: max_batch_entries must be positive");
+  }
+  std::unique_ptr<Sequencer> s(
+      new Sequencer(std::move(storage), std::move(signer), std::move(options)));
+  CLOVER_RETURN_IF_ERROR(s->Load());
+  if (s->signer_ != nullptr) {
+    s->writer_ = std::thread([p = s.get()] { p->WriteLoop(); });
+    s->thread_ = std::thread([p = s.get()] { p->Run(); });
+  }
+  return s;
+}
+
+Sequencer::~Sequencer() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();  // drains the queue, then closes the pipe
+  if (writer_.joinable()) writer_.join();
+}
+
+std::string Sequencer::Metadata(uint64_t size) const {
+  return absl::StrCat(kMetadataMagic, "\n", origin_, "\n", size, "\n");
+}
+
+absl::StatusOr<std::string> Sequencer::MakeCheckpoint(uint64_t size, const Hash& root) const {
+  const NoteSigner* signers[] = {signer_.get()};
+  return SignNote(FormatCheckpoint(Checkpoint{origin_, size, root, {}}), signers);
+}
+
+absl::Status Sequencer::Load() {
+  auto meta = storage_->ReadMetadata();
+  if (!meta.ok() && !absl::IsNotFound(meta.status())) return meta.status();
+  if (!meta.ok()) {
+    // A new log: publish the empty tree so that readers always find a checkpoint.
+    if (signer_ == nullptr) return absl::NotFoundError("no log has been created in this store");
+    origin_ = options_.origin.empty() ? signer_->name() : options_.origin;
+    if (origin_.empty() || origin_.find('\n') != std::string::npos) {
+      return absl::InvalidArgumentError("log origin must be one non-empty line");
+    }
+    LogWriteBatch wb;
+    CLOVER_ASSIGN_OR_RETURN(wb.checkpoint, MakeCheckpoint(0, EmptyRootHash()));
+    wb.metadata = Metadata(0);
+    CLOVER_RETURN_IF_ERROR(storage_->Write(wb));
+    auto snap = std::make_shared<Snapshot>();
+    snap->size = 0;
+    snap->root = EmptyRootHash();
+    snap->checkpoint = std::move(wb.checkpoint);
+    snap->edges = edges_;
+    absl::MutexLock lock(&snap_mu_);
+    snap_ = std::move(snap);
+    return absl::OkStatus();
+  }
+  std::vector<absl::string_view> lines = absl::StrSplit(*meta, '\n');
+  uint64_t size = 0;
+  if (lines.size() != 4 || lines[0] != kMetadataMagic || !absl::SimpleAtoi(lines[2], &size)) {
+    return absl::DataLossError("log metadata record is malformed");
+  }
+  origin_ = std::string(lines[1]);
+  if (!options_.origin.empty() && options_.origin != origin_) {
+    return absl::FailedPreconditionError(absl::StrCat("the stored log has origin '", origin_,
+                                                      "', not '", options_.origin, "'"));
+  }
+  if (signer_ != nullptr && options_.origin.empty() && signer_->name() != origin_) {
+    return absl::FailedPreconditionError(absl::StrCat("the stored log has origin '", origin_,
+                                                      "' but the key is named '",
+                                                      signer_->name(), "'"));
+  }
+  for (int k = 0; k < kLevels; ++k) {
+    const int w = PartialTileWidth(size, k);
+    if (w == 0) continue;
+    CLOVER_ASSIGN_OR_RETURN(std::string tile, storage_->ReadTile(k, FullTileCount(size, k)));
+    if (tile.size() < static_cast<size_t>(w) * kHashSize) {
+      return absl::DataLossError(absl::StrCat("stored partial tile at level ", k,
+                                              " is shorter than the tree size requires"));
+    }
+    CLOVER_ASSIGN_OR_RETURN(edges_[k], TileTree::FromBytes(
+                                           absl::string_view(tile).substr(0, w * kHashSize),
+                                           hasher_));
+  }
+  if (size % kTileWidth != 0) {
+    CLOVER_ASSIGN_OR_RETURN(std::string bundle, storage_->ReadEntryBundle(size / kTileWidth));
+    auto prefix = BundlePrefixSize(bundle, static_cast<int>(size % kTileWidth));
+    if (!prefix.ok()) {
+      return absl::DataLossError(absl::StrCat("stored partial entry bundle: ",
+                                              prefix.status().message()));
+    }
+    bundle.resize(*prefix);
+    bundle_ = std::move(bundle);
+  }
+  size_ = size;
+  const Hash root = EdgeRoot();
+  CLOVER_ASSIGN_OR_RETURN(std::string note, storage_->ReadCheckpoint());
+  CLOVER_ASSIGN_OR_RETURN(ParsedNote parsed, ParseNote(note));
+  CLOVER_ASSIGN_OR_RETURN(Checkpoint cp, ParseCheckpoint(parsed.text));
+  if (cp.size != size || cp.root != root || cp.origin != origin_) {
+    return absl::DataLossError("stored checkpoint does not match the stored tree");
+  }
+  auto snap = std::make_shared<Snapshot>();
+  snap->size = size;
+  snap->root = root;
+  snap->checkpoint = std::move(note);
+  snap->edges = edges_;
+  absl::MutexLock lock(&snap_mu_);
+  snap_ = std::move(snap);
+  return absl::OkStatus();
+}
+
+void Sequencer::Append(std::string entry, Callback done) {
+  if (signer_ == nullptr) {
+    done(absl::FailedPreconditionError("the log is open read-only"));
+    return;
+  }
+  if (entry.size() > kMaxEntrySize) {
+    done(absl::InvalidArgumentError(absl::StrCat("log entry of ", entry.size(),
+                                                 " bytes exceeds the maximum of 65535")));
+    return;
+  }
+  thread_local MerkleHasher hasher;
+  const Hash leaf = hasher.Leaf(entry);
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) {
+      done(absl::UnavailableError("the log is shutting down"));
+      return;
+    }
+    if (queue_.size() >= options_.max_queued_entries) {
+      done(absl::ResourceExhaustedError("the log's append queue is full"));
+      return;
+    }
+    if (queue_.empty()) first_queued_ = absl::Now();
+    queue_.push_back(Pending{std::move(entry), leaf, std::move(done)});
+  }
+}
+
+std::future<absl::StatusOr<uint64_t>> Sequencer::Append(std::string entry) {
+  auto promise = std::make_shared<std::promise<absl::StatusOr<uint64_t>>>();
+  auto future = promise->get_future();
+  Append(std::move(entry), [promise](absl::StatusOr<uint64_t> r) {
+    promise->set_value(std::move(r));
+  });
+  return future;
+}
+
+void Sequencer::Run() {
+  for (;;) {
+    std::vector<Pending> batch;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(this, &Sequencer::HasWork));
+      if (queue_.empty()) break;  // stopping and drained
+      if (queue_.size() < options_.max_batch_entries &&
+          options_.max_batch_wait > absl::ZeroDuration()) {
+        mu_.AwaitWithDeadline(absl::Condition(this, &Sequencer::BatchFull),
+                              first_queued_ + options_.max_batch_wait);
+      }
+      if (queue_.size() <= options_.max_batch_entries) {
+        batch.swap(queue_);
+      } else {
+        auto mid = queue_.begin() + static_cast<ptrdiff_t>(options_.max_batch_entries);
+        batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(mid));
+        queue_.erase(queue_.begin(), mid);
+        first_queued_ = absl::Now();
+      }
+    }
+    bool rollback = false;
+    {
+      absl::MutexLock lock(&pipe_mu_);
+      if (poisoned_) {
+        pipe_mu_.Await(absl::Condition(this, &Sequencer::PipeIdle));
+        rollback = true;
+      }
+    }
+    if (rollback) {
+      RollBack();
+      absl::MutexLock lock(&pipe_mu_);
+      poisoned_ = false;
+    }
+    std::unique_ptr<Prepared> prepared = Integrate(std::move(batch));
+    absl::MutexLock lock(&pipe_mu_);
+    pipe_mu_.Await(absl::Condition(this, &Sequencer::PipeHasRoom));
+    pipe_.push_back(std::move(prepared));
+  }
+  absl::MutexLock lock(&pipe_mu_);
+  pipe_closed_ = true;
+}
+
+void Sequencer::WriteLoop() {
+  for (;;) {
+    std::unique_ptr<Prepared> p;
+    bool poisoned;
+    {
+      absl::MutexLock lock(&pipe_mu_);
+      pipe_mu_.Await(absl::Condition(this, &Sequencer::PipeHasWork));
+      if (pipe_.empty()) return;  // closed and drained
+      p = std::move(pipe_.front());
+      pipe_.erase(pipe_.begin());
+      writing_ = true;
+      poisoned = poisoned_;
+    }
+    if (poisoned) {
+      p->status = absl::AbortedError("an earlier log batch failed to be written; retry");
+    } else if (p->status.ok()) {
+      const absl::Time write_start = absl::Now();
+      p->status = storage_->Write(p->wb);
+      absl::MutexLock lock(&stats_mu_);
+      ++stats_.batches;
+      stats_.entries += p->batch.size();
+      stats_.integrate_time += p->integrate_time;
+      stats_.write_time += absl::Now() - write_start;
+    }
+    if (!p->status.ok()) {
+      absl::MutexLock lock(&pipe_mu_);
+      poisoned_ = true;
+    }
+    Commit(*p);
+    absl::MutexLock lock(&pipe_mu_);
+    writing_ = false;
+  }
+}
+
+void Sequencer::Commit(Prepared& p) {
+  if (!p.status.ok()) {
+    for (Pending& e : p.batch) e.done(p.status);
+    return;
+  }
+  for (auto& [id, tile] : p.full) cache_.Put(id.level, id.index, std::move(tile));
+  {
+    absl::MutexLock lock(&snap_mu_);
+    snap_ = std::move(p.snap);
+  }
+  uint64_t index = p.first_index;
+  for (Pending& e : p.batch) e.done(index++);
+}
+
+void Sequencer::RollBack() {
+  // Back to the last durable state: the published snapshot and the stored partial bundle.
+  std::shared_ptr<const Snapshot> snap = snapshot();
+  size_ = snap->size;
+  edges_ = snap->edges;
+  bundle_.clear();
+  if (size_ % kTileWidth != 0) {
+    auto stored = storage_->ReadEntryBundle(size_ / kTileWidth);
+    if (stored.ok()) {
+      auto prefix = BundlePrefixSize(*stored, static_cast<int>(size_ % kTileWidth));
+      if (prefix.ok()) bundle_ = stored->substr(0, *prefix);
+    }
+  }
+}
+
+void Sequencer::AddHash(int level, const Hash& hash, LogWriteBatch& wb, FullTiles& full) {
+  TileTree& edge = edges_[level];
+  edge.Append(hash, hasher_);
+  if (!edge.full()) return;
+  // size_ already counts the new leaf, so the hashes at this level number size_ >> 8*level.
+  const TileId id{level, HashesAtLevel(size_, level) / kTileWidth - 1};
+  wb.tiles.emplace_back(id, edge.Serialize());
+  const Hash root = edge.Root();
+  full.emplace_back(id, std::make_shared<const TileTree>(std::move(edge)));
+  edge = TileTree();
+  if (level + 1 < kLevels) AddHash(level + 1, root, wb, full);
+}
+
+Hash Sequencer::EdgeRoot() {
+  std::optional<Hash> acc;
+  for (int k = 0; k < kLevels; ++k) {
+    for (int s = 0; s < kTileHeight; ++s) {
+      auto nodes = edges_[k].Nodes(s);
+      if (nodes.size() % 2 == 1) {
+        acc = acc ? hasher_.Node(nodes.back(), *acc) : nodes.back();
+      }
+    }
+  }
+  return acc ? *acc : EmptyRootHash();
+}
+
+std::unique_ptr<Sequencer::Prepared> Sequencer::Integrate(std::vector<Pending> batch) {
+  auto p = std::make_unique<Prepared>();
+  p->start = absl::Now();
+  p->first_index = size_;
+  const uint64_t old_size = size_;
+  LogWriteBatch& wb = p->wb;
+  for (const Pending& e : batch) {
+    const char len[2] = {static_cast<char>(e.entry.size() >> 8),
+                         static_cast<char>(e.entry.size() & 0xff)};
+    bundle_.append(len, 2);
+    bundle_.append(e.entry);
+    ++size_;
+    AddHash(0, e.leaf, wb, p->full);
+    if (size_ % kTileWidth == 0) {
+      wb.bundles.emplace_back(size_ / kTileWidth - 1, std::move(bundle_));
+      bundle_ = std::string();
+    }
+  }
+  for (int k = 0; k < kLevels; ++k) {
+    if (edges_[k].width() > 0 && HashesAtLevel(old_size, k) != HashesAtLevel(size_, k)) {
+      wb.tiles.emplace_back(TileId{k, FullTileCount(size_, k)}, edges_[k].Serialize());
+    }
+  }
+  if (!bundle_.empty()) wb.bundles.emplace_back(size_ / kTileWidth, bundle_);
+  const Hash root = EdgeRoot();
+  auto note = MakeCheckpoint(size_, root);
+  if (note.ok()) {
+    wb.metadata = Metadata(size_);
+    auto snap = std::make_shared<Snapshot>();
+    snap->size = size_;
+    snap->root = root;
+    snap->checkpoint = *note;
+    snap->edges = edges_;
+    p->snap = std::move(snap);
+    wb.checkpoint = *std::move(note);
+  } else {
+    p->status = note.status();
+  }
+  p->batch = std::move(batch);
+  p->integrate_time = absl::Now() - p->start;
+  return p;
+}
+
+std::shared_ptr<const Sequencer::Snapshot> Sequencer::snapshot() const {
+  absl::MutexLock lock(&snap_mu_);
+  return snap_;
+}
+
+SequencerStats Sequencer::Stats() const {
+  absl::MutexLock lock(&stats_mu_);
+  return stats_;
+}
+
+uint64_t Sequencer::Size() const { return snapshot()->size; }
+
+std::string Sequencer::SignedCheckpoint() const { return snapshot()->checkpoint; }
+
+Checkpoint Sequencer::LatestCheckpoint() const {
+  auto snap = snapshot();
+  return Checkpoint{origin_, snap->size, snap->root, {}};
+}
+
+absl::StatusOr<std::shared_ptr<const TileTree>> Sequencer::FullTile(int level,
+                                                                     uint64_t index) const {
+  if (auto hit = cache_.Get(level, index)) return hit;
+  CLOVER_ASSIGN_OR_RETURN(std::string bytes, storage_->ReadTile(level, index));
+  if (bytes.size() != kTileWidth * kHashSize) {
+    return absl::DataLossError(absl::StrCat("stored tile ", level, "/", index, " is ",
+                                            bytes.size(), " bytes, not a full tile"));
+  }
+  MerkleHasher hasher;
+  CLOVER_ASSIGN_OR_RETURN(TileTree tree, TileTree::FromBytes(bytes, hasher));
+  auto tile = std::make_shared<const TileTree>(std::move(tree));
+  cache_.Put(level, index, tile);
+  return tile;
+}
+
+absl::StatusOr<Hash> Sequencer::ReadNode(const Snapshot& snap, int height,
+                                         uint64_t index) const {
+  const int level = height / kTileHeight;
+  const int sub = height % kTileHeight;
+  const uint64_t tile = (index << sub) / kTileWidth;
+  const uint64_t pos = index - (tile << (kTileHeight - sub));
+  const Hash* node = nullptr;
+  std::shared_ptr<const TileTree> hold;
+  if (tile < FullTileCount(snap.size, level)) {
+    CLOVER_ASSIGN_OR_RETURN(hold, FullTile(level, tile));
+    node = hold->Node(sub, pos);
+  } else if (level < kLevels) {
+    node = snap.edges[level].Node(sub, pos);
+  }
+  if (node == nullptr) {
+    return absl::InternalError(
+        absl::StrCat("Merkle node at height ", height, " index ", index, " is not available"));
+  }
+  return *node;
+}
+
+absl::StatusOr<std::vector<Hash>> Sequencer::InclusionProof(uint64_t index,
+                                                            uint64_t size) const {
+  auto snap = snapshot();
+  if (size > snap->size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tree size ", size, " is larger than the log (", snap->size, ")"));
+  }
+  return log::InclusionProof(index, size, [&](int h, uint64_t i) {
+    return ReadNode(*snap, h, i);
+  });
+}
+
+absl::StatusOr<std::vector<Hash>> Sequencer::ConsistencyProof(uint64_t from, uint64_t to) const {
+  auto snap = snapshot();
+  if (to > snap->size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tree size ", to, " is larger than the log (", snap->size, ")"));
+  }
+  return log::ConsistencyProof(from, to, [&](int h, uint64_t i) {
+    return ReadNode(*snap, h, i);
+  });
+}
+
+absl::StatusOr<std::string> Sequencer::ReadTile(int level, uint64_t index, int width) const {
+  auto snap = snapshot();
+  if (level < 0 || level >= kLevels || width < 1 || width > kTileWidth) {
+    return absl::NotFoundError("no such tile");
+  }
+  const uint64_t full_count = FullTileCount(snap->size, level);
+  if (index < full_count) {
+    if (auto hit = cache_.Get(level, index)) return hit->Serialize(width);
+    CLOVER_ASSIGN_OR_RETURN(std::string bytes, storage_->ReadTile(level, index));
+    if (bytes.size() != kTileWidth * kHashSize) {
+      return absl::DataLossError(absl::StrCat("stored tile ", level, "/", index, " is not full"));
+    }
+    bytes.resize(static_cast<size_t>(width) * kHashSize);
+    return bytes;
+  }
+  if (index == full_count && width <= PartialTileWidth(snap->size, level)) {
+    return snap->edges[level].Serialize(width);
+  }
+  return absl::NotFoundError("tile does not exist (yet)");
+}
+
+absl::StatusOr<std::string> Sequencer::ReadEntryBundle(uint64_t index, int width) const {
+  auto snap = snapshot();
+  if (width < 1 || width > kTileWidth) return absl::NotFoundError("no such entry bundle");
+  const uint64_t full_count = FullTileCount(snap->size, 0);
+  if (index > full_count ||
+      (index == full_count && width > PartialTileWidth(snap->size, 0))) {
+    return absl::NotFoundError("entry bundle does not exist (yet)");
+  }
+  // Storage holds the latest version of the bundle, which extends every published one.
+  CLOVER_ASSIGN_OR_RETURN(std::string bytes, storage_->ReadEntryBundle(index));
+  auto prefix = BundlePrefixSize(bytes, width);
+  if (!prefix.ok()) {
+    return absl::DataLossError(absl::StrCat("stored entry bundle ", index, ": ",
+                                            prefix.status().message()));
+  }
+  bytes.resize(*prefix);
+  return bytes;
+}
+
+absl::StatusOr<std::string> Sequencer::ReadEntry(uint64_t index) const {
+  const uint64_t size = Size();
+  if (index >= size) {
+    return absl::NotFoundError(absl::StrCat("entry ", index, " is beyond the tree size ", size));
+  }
+  const uint64_t bundle = index / kTileWidth;
+  const int width = bundle < FullTileCount(size, 0) ? kTileWidth : PartialTileWidth(size, 0);
+  CLOVER_ASSIGN_OR_RETURN(std::string bytes, ReadEntryBundle(bundle, width));
+  CLOVER_ASSIGN_OR_RETURN(auto entries, ParseEntryBundle(bytes));
+  return std::string(entries[index % kTileWidth]);
+}
+
+}  // namespace clover::log

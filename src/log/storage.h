@@ -1,0 +1,51 @@
+// The log's storage driver interface. Drivers only do I/O: they know nothing of Merkle
+// trees. The sequencer keeps, per tile coordinate, only the latest (widest) version of a
+// tile or bundle, since every narrower partial version is a prefix of it.
+#ifndef CLOVER_LOG_STORAGE_H_
+#define CLOVER_LOG_STORAGE_H_
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace clover::log {
+
+struct TileId {
+  int level = 0;
+  uint64_t index = 0;
+};
+
+// Everything one sequencer batch changes; written atomically and durably.
+struct LogWriteBatch {
+  std::vector<std::pair<TileId, std::string>> tiles;       // hash tiles (full or partial)
+  std::vector<std::pair<uint64_t, std::string>> bundles;   // entry bundles by index
+  std::string checkpoint;                                   // the new signed checkpoint note
+  std::string metadata;                                     // sequencer state record
+};
+
+// Implementations are thread-safe: reads may run concurrently with one writer.
+class LogStorage {
+ public:
+  virtual ~LogStorage() = default;
+
+  // Latest stored bytes of a hash tile / entry bundle. Errors: NotFound if never written,
+  // Internal/DataLoss on I/O failure.
+  [[nodiscard]] virtual absl::StatusOr<std::string> ReadTile(int level, uint64_t index) = 0;
+  [[nodiscard]] virtual absl::StatusOr<std::string> ReadEntryBundle(uint64_t index) = 0;
+  // Errors: NotFound for a new, empty store.
+  [[nodiscard]] virtual absl::StatusOr<std::string> ReadCheckpoint() = 0;
+  [[nodiscard]] virtual absl::StatusOr<std::string> ReadMetadata() = 0;
+
+  // Applies `batch` atomically (all or nothing) and returns only once it is durable
+  // (fsync'ed). Errors: FailedPrecondition for a read-only store, Internal on I/O failure;
+  // after an error the store's state is the one before the call.
+  [[nodiscard]] virtual absl::Status Write(const LogWriteBatch& batch) = 0;
+};
+
+}  // namespace clover::log
+
+#endif  // CLOVER_LOG_STORAGE_H_

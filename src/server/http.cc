@@ -1,0 +1,151 @@
+#include "server/http.h"
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "server/url.h"
+
+namespace clover::server {
+
+absl::Status WithHttpStatus(absl::Status status, int http_status) {
+  status.SetPayload(kHttpStatusPayload, absl::Cord(absl::StrCat(http_status)));
+  return status;
+}
+
+void AppendJsonEscaped(absl::string_view text, std::string& out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (u < 0x20 || u == 0x7f) {
+          out += "\\u00";
+          out.push_back(kHex[u >> 4]);
+          out.push_back(kHex[u & 0xf]);
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+}
+
+absl::string_view HttpRequest::Header(absl::string_view lower_name) const {
+  auto it = headers.find(lower_name);
+  if (it == headers.end()) return {};
+  return it->second;
+}
+
+std::string HttpRequest::QueryParam(absl::string_view name) const {
+  std::string value;
+  if (!FindQueryParam(query, name, &value)) return {};
+  return value;
+}
+
+bool HttpRequest::HasQueryParam(absl::string_view name) const {
+  return FindQueryParam(query, name, nullptr);
+}
+
+HttpResponse HttpResponse::Error(int status, absl::string_view code,
+                                 absl::string_view message) {
+  HttpResponse response;
+  response.status = status;
+  response.body.reserve(32 + code.size() + message.size());
+  response.body += "{\"error\":{\"code\":\"";
+  AppendJsonEscaped(code, response.body);
+  response.body += "\",\"message\":\"";
+  AppendJsonEscaped(message, response.body);
+  response.body += "\"}}";
+  return response;
+}
+
+HttpResponse HttpResponse::Json(int status, std::string body) {
+  HttpResponse response;
+  response.status = status;
+  response.body = std::move(body);
+  return response;
+}
+
+HttpResponse HttpResponse::FromStatus(const absl::Status& status) {
+  int http = 500;
+  absl::string_view code = "internal";
+  switch (status.code()) {
+    case absl::StatusCode::kOk:
+      return Json(200, "{}");
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange:
+      http = 400;
+      code = "invalid_argument";
+      break;
+    case absl::StatusCode::kUnauthenticated:
+      http = 401;
+      code = "unauthenticated";
+      break;
+    case absl::StatusCode::kPermissionDenied:
+      http = 403;
+      code = "permission_denied";
+      break;
+    case absl::StatusCode::kNotFound:
+      http = 404;
+      code = "not_found";
+      break;
+    case absl::StatusCode::kAlreadyExists:
+      http = 409;
+      code = "already_exists";
+      break;
+    case absl::StatusCode::kAborted:
+    case absl::StatusCode::kFailedPrecondition:
+      http = 409;
+      code = "failed_precondition";
+      break;
+    case absl::StatusCode::kResourceExhausted:
+      http = 429;
+      code = "resource_exhausted";
+      break;
+    case absl::StatusCode::kUnimplemented:
+      http = 501;
+      code = "unimplemented";
+      break;
+    case absl::StatusCode::kUnavailable:
+      http = 503;
+      code = "unavailable";
+      break;
+    case absl::StatusCode::kDeadlineExceeded:
+      http = 504;
+      code = "deadline_exceeded";
+      break;
+    default:
+      break;
+  }
+  if (auto payload = status.GetPayload(kHttpStatusPayload);
+      payload.has_value()) {
+    int override_status = 0;
+    if (absl::SimpleAtoi(std::string(*payload), &override_status) &&
+        override_status >= 400 && override_status <= 599) {
+      http = override_status;
+      if (code == "internal") code = "error";
+    }
+  }
+  if (code == "internal") return Error(500, code, "internal error");
+  return Error(http, code, status.message());
+}
+
+}  // namespace clover::server

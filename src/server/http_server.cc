@@ -1,0 +1,793 @@
+// The only translation unit that includes Boost.Beast/Asio: keep it that way,
+// they are heavy.
+#include "server/http_server.h"
+
+#include <openssl/bio.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <array>
+#include <atomic>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "server/url.h"
+
+namespace clover::server {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+// Concrete executor types instead of the polymorphic any_io_executor: each
+// connection lives on one io_context, and type erasure showed up in profiles of
+// the request loop.
+using Executor = asio::io_context::executor_type;
+using Socket = tcp::socket::rebind_executor<Executor>::other;
+using TcpStream =
+    beast::basic_stream<tcp, Executor, beast::unlimited_rate_policy>;
+
+constexpr size_t kReadChunk = 8 * 1024;
+// After an error response the connection is half-closed and unread input
+// drained for this long (at most kMaxLingerBytes), so that the client reads the
+// response instead of a TCP reset.
+constexpr auto kLingerTime = std::chrono::seconds(1);
+constexpr size_t kMaxLingerBytes = 1 << 20;
+
+std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
+  return absl::ToChronoNanoseconds(d);
+}
+
+bool IsTokenChar(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+      (c >= '0' && c <= '9'))
+    return true;
+  return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != '\0';
+}
+
+bool ValidHeaderName(absl::string_view name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    if (!IsTokenChar(c)) return false;
+  }
+  return true;
+}
+
+bool ValidHeaderValue(absl::string_view value) {
+  for (char c : value) {
+    if (c == '\r' || c == '\n' || c == '\0') return false;
+  }
+  return true;
+}
+
+// The Date header value, formatted once per second per thread.
+absl::string_view HttpDate() {
+  thread_local int64_t cached_second = -1;
+  thread_local std::string cached;
+  absl::Time now = absl::Now();
+  int64_t second = absl::ToUnixSeconds(now);
+  if (second != cached_second) {
+    cached_second = second;
+    cached =
+        absl::FormatTime("%a, %d %b %Y %H:%M:%S GMT", now, absl::UTCTimeZone());
+  }
+  return cached;
+}
+
+std::string FormatEndpoint(const tcp::endpoint& ep) {
+  error_code ec;
+  std::string address = ep.address().to_string(ec);
+  if (ep.address().is_v6()) return absl::StrCat("[", address, "]:", ep.port());
+  return absl::StrCat(address, ":", ep.port());
+}
+
+// The verified peer certificate's subject in RFC 2253 form, or "" if there is
+// none.
+std::string PeerSubject(SSL* ssl) {
+  X509* cert = SSL_get1_peer_certificate(ssl);
+  if (cert == nullptr) return {};
+  std::string subject;
+  if (SSL_get_verify_result(ssl) == X509_V_OK) {
+    BIO* bio = BIO_new(BIO_s_mem());
+    if (bio != nullptr) {
+      if (X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0,
+                             XN_FLAG_RFC2253) >= 0) {
+        char* data = nullptr;
+        long len = BIO_get_mem_data(bio, &data);
+        if (len > 0) subject.assign(data, static_cast<size_t>(len));
+      }
+      BIO_free(bio);
+    }
+  }
+  X509_free(cert);
+  return subject;
+}
+
+class ConnectionBase;
+
+// State shared by the server and its connections. Connections keep it alive
+// (and with it the io_contexts their sockets belong to) for as long as a late
+// Responder holds them.
+struct Shared {
+  HttpServerOptions options;
+  Handler handler;
+  std::optional<ssl::context> tls;
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+
+  std::atomic<bool> stopping{false};
+  absl::Mutex mu;
+  // Set once the I/O threads are being released: nothing may be posted to them
+  // any more.
+  bool stopped ABSL_GUARDED_BY(mu) = false;
+  absl::flat_hash_map<ConnectionBase*, std::weak_ptr<ConnectionBase>>
+      connections ABSL_GUARDED_BY(mu);
+
+  ~Shared() {
+    // Sockets die with their connections, all of which are gone by now; the
+    // contexts go last.
+    contexts.clear();
+  }
+};
+
+class ConnectionBase : public std::enable_shared_from_this<ConnectionBase> {
+ public:
+  explicit ConnectionBase(std::shared_ptr<Shared> shared,
+                          asio::io_context::executor_type ex)
+      : shared_(std::move(shared)), executor_(ex) {}
+  virtual ~ConnectionBase() {
+    absl::MutexLock lock(&shared_->mu);
+    shared_->connections.erase(this);
+  }
+  virtual void Start() = 0;
+  // Called on the connection's thread when the server begins stopping.
+  virtual void OnStopping() = 0;
+  // Called on the connection's thread when the drain time is over.
+  virtual void ForceClose() = 0;
+  // From any thread: hands a response to the connection's thread.
+  virtual void Deliver(HttpResponse response) = 0;
+
+  asio::io_context::executor_type executor() const { return executor_; }
+
+ protected:
+  std::shared_ptr<Shared> shared_;  // first member: destroyed last
+  asio::io_context::executor_type executor_;
+};
+
+template <typename Stream>
+class Connection final : public ConnectionBase {
+ public:
+  static constexpr bool kTls = !std::is_same_v<Stream, TcpStream>;
+
+  Connection(std::shared_ptr<Shared> shared, asio::io_context::executor_type ex,
+             Socket socket)
+      : ConnectionBase(shared, ex),
+        stream_(MakeStream(*shared, std::move(socket))) {
+    error_code ec;
+    tcp::endpoint remote =
+        beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
+    if (!ec) remote_address_ = FormatEndpoint(remote);
+    beast::get_lowest_layer(stream_).socket().set_option(tcp::no_delay(true),
+                                                         ec);
+  }
+
+  void Start() override {
+    if constexpr (kTls) {
+      state_ = State::kReading;
+      Lowest().expires_after(ToChrono(options().read_timeout));
+      stream_.async_handshake(
+          ssl::stream_base::server,
+          [self = Self()](const error_code& ec) { self->OnHandshake(ec); });
+    } else {
+      WaitForRequest();
+    }
+  }
+
+  void OnStopping() override {
+    if (state_ == State::kIdle) Close();
+  }
+
+  void ForceClose() override { Close(); }
+
+  void Deliver(HttpResponse response) override {
+    if (executor_.running_in_this_thread()) {
+      Write(std::move(response));
+      return;
+    }
+    // A reader lock: responses from worker threads must not serialise on each
+    // other.
+    absl::ReaderMutexLock lock(&shared_->mu);
+    if (shared_->stopped) return;  // nobody runs the event loops any more
+    asio::post(executor_,
+               [self = Self(), response = std::move(response)]() mutable {
+                 self->Write(std::move(response));
+               });
+  }
+
+ private:
+  enum class State { kIdle, kReading, kHandling, kWriting, kClosing, kClosed };
+
+  static Stream MakeStream(Shared& shared, Socket socket) {
+    if constexpr (kTls) {
+      return Stream(TcpStream(std::move(socket)), *shared.tls);
+    } else {
+      return Stream(std::move(socket));
+    }
+  }
+
+  std::shared_ptr<Connection> Self() {
+    return std::static_pointer_cast<Connection>(shared_from_this());
+  }
+  const HttpServerOptions& options() const { return shared_->options; }
+  TcpStream& Lowest() { return beast::get_lowest_layer(stream_); }
+
+  void OnHandshake(const error_code& ec) {
+    if (ec) return Close();
+    client_cert_subject_ = PeerSubject(stream_.native_handle());
+    WaitForRequest();
+  }
+
+  void WaitForRequest() {
+    if (shared_->stopping.load(std::memory_order_relaxed)) return Close();
+    if (buffer_.size() > 0)
+      return ReadRequest();  // a pipelined request is already here
+    state_ = State::kIdle;
+    Lowest().expires_after(ToChrono(options().idle_timeout));
+    stream_.async_read_some(buffer_.prepare(kReadChunk),
+                            [self = Self()](const error_code& ec, size_t n) {
+                              self->buffer_.commit(n);
+                              if (ec || self->state_ != State::kIdle)
+                                return self->Close();
+                              self->ReadRequest();
+                            });
+  }
+
+  void ReadRequest() {
+    state_ = State::kReading;
+    parser_.emplace();
+    parser_->header_limit(static_cast<uint32_t>(std::min<size_t>(
+        options().max_header_bytes, std::numeric_limits<uint32_t>::max())));
+    parser_->body_limit(options().max_body_bytes);
+    // Usually the whole request is already in the buffer: parse it here rather
+    // than through an asynchronous read that would complete at once, saving a
+    // trip through the event loop.
+    parser_->eager(true);
+    while (buffer_.size() > 0 && !parser_->is_done()) {
+      error_code ec;
+      size_t used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == http::error::need_more) break;
+      if (ec) return OnReadError(ec);
+      if (used == 0) break;
+    }
+    if (parser_->is_done()) return OnRequest();
+    // One deadline for the whole request, from its first byte: trickling bytes
+    // buys nothing.
+    Lowest().expires_after(ToChrono(options().read_timeout));
+    if (parser_->is_header_done()) return OnHeader(error_code());
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = Self()](const error_code& ec, size_t) { self->OnHeader(ec); });
+  }
+
+  void OnHeader(const error_code& ec) {
+    if (ec) return OnReadError(ec);
+    if (parser_->is_done()) return OnRequest();
+    auto expect = parser_->get()[http::field::expect];
+    if (beast::iequals(expect, "100-continue")) {
+      static constexpr absl::string_view kContinue =
+          "HTTP/1.1 100 Continue\r\n\r\n";
+      asio::async_write(stream_,
+                        asio::buffer(kContinue.data(), kContinue.size()),
+                        [self = Self()](const error_code& ec, size_t) {
+                          if (ec) return self->Close();
+                          self->ReadBody();
+                        });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = Self()](const error_code& ec, size_t) {
+                       if (ec) return self->OnReadError(ec);
+                       self->OnRequest();
+                     });
+  }
+
+  void OnReadError(const error_code& ec) {
+    if (ec == http::error::header_limit) {
+      return SendErrorAndClose(
+          431, "header_too_large",
+          absl::StrCat("request header block exceeds ",
+                       options().max_header_bytes, " bytes"));
+    }
+    if (ec == http::error::body_limit) {
+      return SendErrorAndClose(
+          413, "body_too_large",
+          absl::StrCat("request body exceeds ", options().max_body_bytes,
+                       " bytes"));
+    }
+    if (ec.category() ==
+            http::make_error_code(http::error::end_of_stream).category() &&
+        ec != http::error::end_of_stream &&
+        ec != http::error::partial_message && ec != http::error::need_more) {
+      return SendErrorAndClose(
+          400, "bad_request",
+          absl::StrCat("malformed HTTP request: ", ec.message()));
+    }
+    // EOF, reset, timeout (the stream is already closed), or cancelled while
+    // stopping.
+    Close();
+  }
+
+  void OnRequest() {
+    state_ = State::kHandling;
+    started_ = std::chrono::steady_clock::now();
+    auto& msg = parser_->get();
+    HttpRequest& req = request_;
+    req.method.assign(msg.method_string().data(), msg.method_string().size());
+    req.headers.clear();
+    req.path_params.clear();
+    req.route.clear();
+    req.remote_address = remote_address_;
+    req.client_cert_subject = client_cert_subject_;
+    keep_alive_ = msg.keep_alive();
+    is_head_ = msg.method() == http::verb::head;
+    for (const auto& field : msg) {
+      std::string name(field.name_string().data(), field.name_string().size());
+      absl::AsciiStrToLower(&name);
+      auto value = field.value();
+      auto [it, inserted] =
+          req.headers.try_emplace(std::move(name), value.data(), value.size());
+      if (!inserted) {
+        // RFC 9110 §5.3: repeated fields combine into one comma-separated list.
+        it->second.append(", ");
+        it->second.append(value.data(), value.size());
+      }
+    }
+    req.body = std::move(msg.body());
+    auto target = msg.target();
+    absl::Status target_status = ParseRequestTarget(
+        absl::string_view(target.data(), target.size()), req.path, req.query);
+    if (!target_status.ok()) {
+      req.path.clear();
+      req.query.clear();
+      return Write(HttpResponse::Error(
+          400, "bad_request",
+          absl::StrCat("bad request target: ", target_status.message())));
+    }
+    // One allocation per request: the Responder's captured shared_ptr.
+    shared_->handler(req, [self = Self()](HttpResponse response) {
+      self->Deliver(std::move(response));
+    });
+  }
+
+  void Write(HttpResponse response) {
+    if (state_ != State::kHandling)
+      return;  // a second answer, or the connection is gone
+    state_ = State::kWriting;
+    bool close =
+        !keep_alive_ || shared_->stopping.load(std::memory_order_relaxed);
+    Record(response.status);
+    FormatHead(response, close);
+    body_ = std::move(response.body);
+    std::array<asio::const_buffer, 2> buffers = {
+        asio::buffer(head_),
+        is_head_ ? asio::const_buffer() : asio::buffer(body_)};
+    Lowest().expires_after(ToChrono(options().write_timeout));
+    asio::async_write(stream_, buffers,
+                      [self = Self(), close](const error_code& ec, size_t) {
+                        if (ec) return self->Close();
+                        if (close) return self->Shutdown();
+                        self->WaitForRequest();
+                      });
+  }
+
+  void Record(int status) {
+    HttpMetrics* metrics = options().metrics;
+    if (metrics == nullptr) return;
+    // Keep-alive clients tend to repeat the same request: remember the last
+    // child.
+    if (!metric_child_.has_value() || metric_status_ != status ||
+        metric_method_ != request_.method || metric_route_ != request_.route) {
+      metric_child_ = metrics->Get(request_.method, request_.route, status);
+      metric_status_ = status;
+      metric_method_ = request_.method;
+      metric_route_ = request_.route;
+    }
+    std::chrono::duration<double> elapsed =
+        std::chrono::steady_clock::now() - started_;
+    metric_child_->requests->Increment();
+    metric_child_->duration->Observe(elapsed.count());
+  }
+
+  void FormatHead(const HttpResponse& response, bool close) {
+    int status = response.status;
+    if (status < 100 || status > 999) status = 500;
+    head_.clear();
+    head_ += "HTTP/1.1 ";
+    absl::StrAppend(&head_, status);
+    head_.push_back(' ');
+    auto reason = http::obsolete_reason(static_cast<http::status>(status));
+    head_.append(reason.data(), reason.size());
+    head_ += "\r\nDate: ";
+    absl::StrAppend(&head_, HttpDate());
+    if (!response.content_type.empty() &&
+        ValidHeaderValue(response.content_type)) {
+      head_ += "\r\nContent-Type: ";
+      head_ += response.content_type;
+    }
+    head_ += "\r\nContent-Length: ";
+    absl::StrAppend(&head_, response.body.size());
+    if (close) head_ += "\r\nConnection: close";
+    for (const auto& [name, value] : response.headers) {
+      // The transport owns framing; a handler cannot inject headers or split
+      // the response.
+      if (!ValidHeaderName(name) || !ValidHeaderValue(value) ||
+          absl::EqualsIgnoreCase(name, "content-length") ||
+          absl::EqualsIgnoreCase(name, "transfer-encoding") ||
+          absl::EqualsIgnoreCase(name, "connection") ||
+          absl::EqualsIgnoreCase(name, "date")) {
+        continue;
+      }
+      head_ += "\r\n";
+      head_ += name;
+      head_ += ": ";
+      head_ += value;
+    }
+    head_ += "\r\n\r\n";
+  }
+
+  void SendErrorAndClose(int status, absl::string_view code,
+                         std::string message) {
+    keep_alive_ = false;
+    is_head_ = false;
+    request_.method.clear();
+    if (parser_.has_value()) {
+      auto method = parser_->get().method_string();
+      request_.method.assign(method.data(), method.size());
+    }
+    request_.route.clear();
+    started_ = std::chrono::steady_clock::now();
+    state_ = State::kHandling;
+    Write(HttpResponse::Error(status, code, message));
+  }
+
+  // Ends the connection politely after a response marked `Connection: close`.
+  void Shutdown() {
+    state_ = State::kClosing;
+    if constexpr (kTls) {
+      Lowest().expires_after(kLingerTime);
+      stream_.async_shutdown(
+          [self = Self()](const error_code&) { self->Close(); });
+    } else {
+      error_code ec;
+      Lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+      if (ec) return Close();
+      Lowest().expires_after(kLingerTime);
+      Linger(0);
+    }
+  }
+
+  void Linger(size_t drained) {
+    if (drained > kMaxLingerBytes) return Close();
+    buffer_.clear();
+    Lowest().async_read_some(
+        buffer_.prepare(kReadChunk),
+        [self = Self(), drained](const error_code& ec, size_t n) {
+          if (ec) return self->Close();
+          self->Linger(drained + n);
+        });
+  }
+
+  void Close() {
+    if (state_ == State::kClosed) return;
+    state_ = State::kClosed;
+    error_code ec;
+    Lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
+    Lowest().close();
+  }
+
+  Stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  State state_ = State::kIdle;
+  bool keep_alive_ = true;
+  bool is_head_ = false;
+  std::string remote_address_;
+  std::string client_cert_subject_;
+  HttpRequest request_;
+  std::string head_;
+  std::string body_;
+  std::chrono::steady_clock::time_point started_;
+  std::optional<HttpMetrics::Child> metric_child_;
+  int metric_status_ = 0;
+  std::string metric_method_;
+  std::string metric_route_;
+};
+
+using PlainConnection = Connection<TcpStream>;
+using TlsConnection = Connection<beast::ssl_stream<TcpStream>>;
+
+absl::StatusOr<ssl::context> MakeTlsContext(const TlsServerOptions& tls) {
+  try {
+    ssl::context ctx(ssl::context::tls_server);
+    SSL_CTX* native = ctx.native_handle();
+    if (SSL_CTX_set_min_proto_version(native, TLS1_3_VERSION) != 1) {
+      return absl::InternalError("TLS 1.3 is not available in this OpenSSL");
+    }
+    error_code ec;
+    ctx.use_certificate_chain_file(tls.cert_file, ec);
+    if (ec) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tls.cert_file '", tls.cert_file,
+                       "': cannot load certificate chain: ", ec.message()));
+    }
+    ctx.use_private_key_file(tls.key_file, ssl::context::pem, ec);
+    if (ec) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tls.key_file '", tls.key_file,
+                       "': cannot load private key: ", ec.message()));
+    }
+    if (SSL_CTX_check_private_key(native) != 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tls.key_file '", tls.key_file, "' does not match tls.cert_file"));
+    }
+    if (!tls.client_ca_file.empty()) {
+      ctx.load_verify_file(tls.client_ca_file, ec);
+      if (ec) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("tls.client_ca_file '", tls.client_ca_file,
+                         "': cannot load CA: ", ec.message()));
+      }
+      ctx.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+      static constexpr unsigned char kSessionContext[] = "clover";
+      SSL_CTX_set_session_id_context(native, kSessionContext,
+                                     sizeof(kSessionContext) - 1);
+    }
+    return ctx;
+  } catch (const boost::system::system_error& e) {
+    return absl::InternalError(absl::StrCat("TLS setup failed: ", e.what()));
+  }
+}
+
+}  // namespace
+
+class HttpServer::Impl {
+ public:
+  explicit Impl(std::shared_ptr<Shared> shared)
+      : shared_(std::move(shared)),
+        acceptor_(*shared_->contexts[0]),
+        retry_(*shared_->contexts[0]) {}
+
+  absl::Status Listen() {
+    const HttpServerOptions& opt = shared_->options;
+    error_code ec;
+    asio::ip::address address = asio::ip::make_address(opt.host, ec);
+    if (ec) {
+      tcp::resolver resolver(*shared_->contexts[0]);
+      auto results = resolver.resolve(opt.host, "", ec);
+      if (ec || results.empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("cannot resolve listen host '", opt.host, "'"));
+      }
+      address = results.begin()->endpoint().address();
+    }
+    tcp::endpoint endpoint(address, static_cast<unsigned short>(opt.port));
+    std::string where = FormatEndpoint(endpoint);
+    if (acceptor_.open(endpoint.protocol(), ec); ec) {
+      return absl::UnavailableError(
+          absl::StrCat("socket for ", where, ": ", ec.message()));
+    }
+    acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (acceptor_.bind(endpoint, ec); ec) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot bind ", where, ": ", ec.message()));
+    }
+    if (acceptor_.listen(asio::socket_base::max_listen_connections, ec); ec) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen on ", where, ": ", ec.message()));
+    }
+    port_ = acceptor_.local_endpoint(ec).port();
+    return absl::OkStatus();
+  }
+
+  void Run() {
+    for (auto& ctx : shared_->contexts)
+      guards_.emplace_back(ctx->get_executor());
+    Accept();
+    threads_.reserve(shared_->contexts.size());
+    for (auto& ctx : shared_->contexts) {
+      asio::io_context* raw = ctx.get();
+      threads_.emplace_back([raw] { raw->run(); });
+    }
+  }
+
+  int port() const { return port_; }
+
+  void Stop() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stop_started_) {
+        mu_.Await(absl::Condition(&done_));
+        return;
+      }
+      stop_started_ = true;
+    }
+    shared_->stopping.store(true);
+    asio::post(acceptor_.get_executor(), [this] {
+      error_code ec;
+      acceptor_.close(ec);
+      retry_.cancel();
+    });
+    for (const auto& conn : LiveConnections()) {
+      asio::post(conn->executor(), [conn] { conn->OnStopping(); });
+    }
+    {
+      absl::MutexLock lock(&shared_->mu);
+      auto drained = [](Shared* s) ABSL_SHARED_LOCKS_REQUIRED(s->mu) {
+        return s->connections.empty();
+      };
+      shared_->mu.AwaitWithTimeout(absl::Condition(+drained, shared_.get()),
+                                   shared_->options.drain_timeout);
+    }
+    for (const auto& conn : LiveConnections()) {
+      asio::post(conn->executor(), [conn] { conn->ForceClose(); });
+    }
+    {
+      // From here on Deliver() drops responses instead of posting to loops
+      // about to end.
+      absl::MutexLock lock(&shared_->mu);
+      shared_->stopped = true;
+    }
+    guards_.clear();
+    for (std::thread& t : threads_) t.join();
+    threads_.clear();
+    absl::MutexLock lock(&mu_);
+    done_ = true;
+  }
+
+  void Wait() {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(&done_));
+  }
+
+ private:
+  std::vector<std::shared_ptr<ConnectionBase>> LiveConnections() {
+    std::vector<std::shared_ptr<ConnectionBase>> live;
+    absl::MutexLock lock(&shared_->mu);
+    live.reserve(shared_->connections.size());
+    for (auto& [raw, weak] : shared_->connections) {
+      if (auto conn = weak.lock()) live.push_back(std::move(conn));
+    }
+    return live;
+  }
+
+  void Accept() {
+    asio::io_context& target = *shared_->contexts[next_context_];
+    next_context_ = (next_context_ + 1) % shared_->contexts.size();
+    acceptor_.async_accept(
+        target.get_executor(),
+        [this, &target](const error_code& ec, Socket socket) {
+          if (ec == asio::error::operation_aborted || !acceptor_.is_open())
+            return;
+          if (ec) {
+            // Out of descriptors or similar: back off instead of spinning on
+            // the error.
+            retry_.expires_after(std::chrono::milliseconds(50));
+            retry_.async_wait([this](const error_code& wait_ec) {
+              if (!wait_ec && acceptor_.is_open()) Accept();
+            });
+            return;
+          }
+          std::shared_ptr<ConnectionBase> conn;
+          if (shared_->tls.has_value()) {
+            conn = std::make_shared<TlsConnection>(
+                shared_, target.get_executor(), std::move(socket));
+          } else {
+            conn = std::make_shared<PlainConnection>(
+                shared_, target.get_executor(), std::move(socket));
+          }
+          {
+            absl::MutexLock lock(&shared_->mu);
+            shared_->connections.emplace(conn.get(), conn);
+          }
+          asio::dispatch(conn->executor(), [conn] { conn->Start(); });
+          Accept();
+        });
+  }
+
+  std::shared_ptr<Shared> shared_;  // first member: destroyed last
+  tcp::acceptor acceptor_;
+  asio::steady_timer retry_;
+  size_t next_context_ = 0;
+  int port_ = 0;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>>
+      guards_;
+  std::vector<std::thread> threads_;
+
+  absl::Mutex mu_;
+  bool stop_started_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
+    HttpServerOptions options, Handler handler) {
+  if (options.port < 0 || options.port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("port ", options.port, " out of range"));
+  }
+  if (options.threads < 0)
+    return absl::InvalidArgumentError("threads must be >= 0");
+  if (options.max_header_bytes == 0) {
+    return absl::InvalidArgumentError("max_header_bytes must be > 0");
+  }
+  if (options.read_timeout <= absl::ZeroDuration() ||
+      options.idle_timeout <= absl::ZeroDuration() ||
+      options.write_timeout <= absl::ZeroDuration() ||
+      options.drain_timeout < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("timeouts must be positive");
+  }
+  if (!handler) return absl::InvalidArgumentError("no handler");
+  auto shared = std::make_shared<Shared>();
+  if (options.tls.has_value()) {
+    auto ctx = MakeTlsContext(*options.tls);
+    if (!ctx.ok()) return ctx.status();
+    shared->tls.emplace(*std::move(ctx));
+  }
+  int threads = options.threads;
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  for (int i = 0; i < threads; ++i) {
+    shared->contexts.push_back(std::make_unique<asio::io_context>(1));
+  }
+  shared->options = std::move(options);
+  shared->handler = std::move(handler);
+  auto impl = std::make_unique<Impl>(std::move(shared));
+  if (absl::Status s = impl->Listen(); !s.ok()) return s;
+  impl->Run();
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+int HttpServer::port() const { return impl_->port(); }
+
+void HttpServer::Stop() { impl_->Stop(); }
+
+void HttpServer::Wait() { impl_->Wait(); }
+
+}  // namespace clover::server

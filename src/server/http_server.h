@@ -1,0 +1,105 @@
+// The HTTP/1.1 server (Boost.Beast/Asio), optionally over TLS 1.3 with client
+// certificates.
+//
+// Threads: `threads` I/O threads, each running its own event loop; a connection
+// lives on one of them for its whole life, so its state needs no lock. The
+// handler is called on that thread and may answer later from any thread: the
+// Responder hands the response back to the connection's thread. One request is
+// in flight per connection at a time (pipelined requests wait in the read
+// buffer), so responses keep request order.
+//
+// Limits and timeouts: a request whose header block exceeds `max_header_bytes`
+// gets 431, a body over `max_body_bytes` (Content-Length or chunked) gets 413,
+// anything unparsable 400, each as JSON {"error":{"code","message"}} followed
+// by closing the connection. A request must arrive completely within
+// `read_timeout` of its first byte (so a client sending headers byte by byte is
+// dropped, and never holds a thread); a keep-alive connection with no new
+// request for `idle_timeout` is closed; a response must be written within
+// `write_timeout`.
+//
+// Every response carries Content-Length (no chunked responses) and is
+// `Connection: close` when the client asked for it, on errors that leave the
+// stream unusable, and while stopping.
+#ifndef CLOVER_SERVER_HTTP_SERVER_H_
+#define CLOVER_SERVER_HTTP_SERVER_H_
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/http.h"
+#include "server/metrics.h"
+
+namespace clover::server {
+
+struct TlsServerOptions {
+  std::string cert_file;  // PEM certificate chain (leaf first)
+  std::string key_file;   // PEM private key
+  // If set, every client must present a certificate that verifies against these
+  // CAs (PEM); its subject is passed to handlers in
+  // HttpRequest::client_cert_subject in RFC 2253 form as printed by OpenSSL's
+  // XN_FLAG_RFC2253: most specific RDN first, e.g. "CN=eu-support-1,O=Clover EU
+  // Support" for a certificate made with
+  // `-subj "/O=Clover EU Support/CN=eu-support-1"`.
+  std::string client_ca_file;
+};
+
+struct HttpServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 0;     // 0 = an ephemeral port, see HttpServer::port()
+  int threads = 0;  // 0 = one per core
+  size_t max_header_bytes = 16 * 1024;
+  size_t max_body_bytes = 1 << 20;
+  absl::Duration read_timeout = absl::Seconds(10);
+  absl::Duration idle_timeout = absl::Seconds(60);
+  absl::Duration write_timeout = absl::Seconds(30);
+  // How long Stop() waits for in-flight requests before closing their
+  // connections.
+  absl::Duration drain_timeout = absl::Seconds(10);
+  std::optional<TlsServerOptions> tls;
+  // If set (and outliving the server), every response is counted in it by
+  // method, route (HttpRequest::route as set by the router) and status, with
+  // its latency.
+  HttpMetrics* metrics = nullptr;
+};
+
+class HttpServer {
+ public:
+  // Binds, listens and starts the I/O threads. Errors: InvalidArgument for bad
+  // options (port out of range, zero limits, unreadable/invalid TLS files,
+  // naming the file), Unavailable if the address cannot be bound.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
+      HttpServerOptions options, Handler handler);
+
+  // Stops (as Stop()) and waits.
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // The bound port (the real one when options.port was 0).
+  int port() const;
+
+  // Graceful stop: stops accepting, closes idle keep-alive connections, lets
+  // requests already received finish (their responses go out with `Connection:
+  // close`) for up to drain_timeout, then closes what is left and joins the I/O
+  // threads. A response a handler delivers after that is dropped. Idempotent;
+  // safe from any thread except an I/O thread.
+  void Stop();
+
+  // Blocks until Stop() has completed (from another thread or a signal
+  // handler's helper).
+  void Wait();
+
+  class Impl;
+
+ private:
+  explicit HttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace clover::server
+
+#endif  // CLOVER_SERVER_HTTP_SERVER_H_

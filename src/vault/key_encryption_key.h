@@ -1,0 +1,87 @@
+// The region key-encryption key (KEK): wraps and unwraps subject data keys.
+//
+// The interface is deliberately small so that the KEK can live outside the
+// vault process: an external key manager held by the auditor implements Unwrap
+// by checking the justification against its own policy, logging it, and
+// refusing when it disagrees. A refusal makes every record whose data key is
+// not already cached unreadable, which is the control the auditor holds over
+// the operator.
+#ifndef CLOVER_VAULT_KEY_ENCRYPTION_KEY_H_
+#define CLOVER_VAULT_KEY_ENCRYPTION_KEY_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "crypto/secret_key_file.h"
+
+namespace clover::vault {
+
+// Why a data key is being unwrapped. Carried to the KEK on every unwrap.
+struct UnwrapJustification {
+  std::string
+      actor;  // principal id, or "vault" for the vault's own maintenance
+  std::string purpose;  // e.g. "customer_support", "detokenize", "write"
+  std::string subject;  // the subject whose key is unwrapped
+};
+
+// Implementations are thread-safe.
+class KeyEncryptionKey {
+ public:
+  virtual ~KeyEncryptionKey() = default;
+
+  // A stable, non-secret identifier of the key (stored with every wrapped key).
+  virtual std::string_view id() const = 0;
+
+  // Wraps a 32-byte data key, bound to `context` (the subject id): a wrapped
+  // key moved to another subject does not unwrap. Errors: InvalidArgument for a
+  // wrong key size; Internal / Unavailable from the key manager.
+  [[nodiscard]] virtual absl::StatusOr<std::string> Wrap(
+      std::string_view data_key, std::string_view context) = 0;
+
+  // Unwraps a key produced by Wrap with the same `context`. Errors:
+  // PermissionDenied if the key manager refuses the justification; DataLoss if
+  // `wrapped` was altered, belongs to another context, or to another KEK
+  // (message names the KEK ids, never key bytes); InvalidArgument if the
+  // justification is incomplete; Unavailable if unreachable.
+  [[nodiscard]] virtual absl::StatusOr<crypto::SecretKey> Unwrap(
+      std::string_view wrapped, std::string_view context,
+      const UnwrapJustification& justification) = 0;
+};
+
+// The embedded default: a 32-byte AES-256-GCM key read from a CLOVER-SECRET-V1
+// key file
+// (`clover keys generate --type secret`). Accepts every complete justification.
+// Wrapped format: u8 id length || id || nonce || ciphertext || tag, with AAD
+// "clover/dek/v1" || context.
+class FileKeyEncryptionKey : public KeyEncryptionKey {
+ public:
+  // Errors: those of crypto::ReadSecretKeyFile.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<FileKeyEncryptionKey>>
+  Open(const std::string& path);
+  [[nodiscard]] static std::unique_ptr<FileKeyEncryptionKey> FromKey(
+      const crypto::SecretKey& key);
+  ~FileKeyEncryptionKey() override;
+
+  std::string_view id() const override { return id_; }
+  absl::StatusOr<std::string> Wrap(std::string_view data_key,
+                                   std::string_view context) override;
+  absl::StatusOr<crypto::SecretKey> Unwrap(
+      std::string_view wrapped, std::string_view context,
+      const UnwrapJustification& justification) override;
+
+ private:
+  explicit FileKeyEncryptionKey(const crypto::SecretKey& key);
+  crypto::SecretKey key_;
+  std::string id_;
+};
+
+// The id a KEK stored in `wrapped` (for diagnostics and KEK rotation), or
+// empty.
+std::string WrappedKeyKekId(std::string_view wrapped);
+
+}  // namespace clover::vault
+
+#endif  // CLOVER_VAULT_KEY_ENCRYPTION_KEY_H_

@@ -1,0 +1,172 @@
+#include "vault/rocksdb_storage.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/slice.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+namespace clover::vault {
+
+std::string_view TableName(Table table) {
+  switch (table) {
+    case Table::kRecords:
+      return "records";
+    case Table::kKeys:
+      return "wrapped_keys";
+    case Table::kTokens:
+      return "token_index";
+    case Table::kMeta:
+      return "meta";
+  }
+  return "unknown";
+}
+
+namespace {
+
+absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  std::string msg =
+      absl::StrCat("rocksdb ", std::string(what), ": ", s.ToString());
+  if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
+    return absl::UnavailableError(msg);
+  }
+  if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain())
+    return absl::UnavailableError(msg);
+  if (s.IsCorruption()) return absl::DataLossError(msg);
+  return absl::InternalError(msg);
+}
+
+rocksdb::Slice ToSlice(std::string_view s) {
+  return rocksdb::Slice(s.data(), s.size());
+}
+
+class RocksDbStorage : public StorageDriver {
+ public:
+  RocksDbStorage(std::unique_ptr<rocksdb::DB> db,
+                 std::vector<rocksdb::ColumnFamilyHandle*> cfs, bool sync)
+      : db_(std::move(db)), cfs_(std::move(cfs)) {
+    write_options_.sync = sync;
+  }
+
+  ~RocksDbStorage() override {
+    for (auto* cf : cfs_)
+      db_->DestroyColumnFamilyHandle(cf).PermitUncheckedError();
+    db_->Close().PermitUncheckedError();
+  }
+
+  absl::StatusOr<bool> Get(Table table, std::string_view key,
+                           std::string* value) override {
+    rocksdb::PinnableSlice slice;
+    rocksdb::Status s =
+        db_->Get(read_options_, cf(table), ToSlice(key), &slice);
+    if (s.IsNotFound()) return false;
+    if (!s.ok()) return FromRocks(s, "get");
+    value->assign(slice.data(), slice.size());
+    return true;
+  }
+
+  absl::Status Write(const WriteBatch& batch) override {
+    rocksdb::WriteBatch wb;
+    for (const WriteBatch::Op& op : batch.ops()) {
+      rocksdb::Status s =
+          op.is_delete
+              ? wb.Delete(cf(op.table), ToSlice(op.key))
+              : wb.Put(cf(op.table), ToSlice(op.key), ToSlice(op.value));
+      if (!s.ok()) return FromRocks(s, "batch");
+    }
+    rocksdb::Status s = db_->Write(write_options_, &wb);
+    if (!s.ok()) return FromRocks(s, "write");
+    return absl::OkStatus();
+  }
+
+  absl::Status Scan(Table table,
+                    const std::function<bool(std::string_view,
+                                             std::string_view)>& fn) override {
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->NewIterator(read_options_, cf(table)));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      if (!fn(std::string_view(it->key().data(), it->key().size()),
+              std::string_view(it->value().data(), it->value().size()))) {
+        break;
+      }
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "scan");
+    return absl::OkStatus();
+  }
+
+  absl::Status Purge(Table table) override {
+    rocksdb::FlushOptions flush;
+    rocksdb::Status s = db_->Flush(flush, cf(table));
+    if (!s.ok()) return FromRocks(s, "flush");
+    rocksdb::CompactRangeOptions compact;
+    compact.bottommost_level_compaction =
+        rocksdb::BottommostLevelCompaction::kForce;
+    s = db_->CompactRange(compact, cf(table), nullptr, nullptr);
+    if (!s.ok()) return FromRocks(s, "compact");
+    return absl::OkStatus();
+  }
+
+ private:
+  rocksdb::ColumnFamilyHandle* cf(Table t) const {
+    return cfs_[static_cast<size_t>(t) + 1];
+  }
+
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs_;  // [0] is "default"
+  rocksdb::ReadOptions read_options_;
+  rocksdb::WriteOptions write_options_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<StorageDriver>> OpenRocksDbStorage(
+    const std::string& dir, const RocksDbOptions& options) {
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10, false));
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  table.whole_key_filtering = true;
+  table.data_block_index_type =
+      rocksdb::BlockBasedTableOptions::kDataBlockBinaryAndHash;
+
+  rocksdb::ColumnFamilyOptions cf_options;
+  cf_options.write_buffer_size = options.write_buffer_bytes;
+  cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // Values are AES-GCM ciphertexts, wrapped keys and random handles: nothing
+  // compresses.
+  cf_options.compression = rocksdb::kNoCompression;
+  cf_options.bottommost_compression = rocksdb::kNoCompression;
+  // Existence checks on new subjects miss: a memtable bloom filter answers them
+  // cheaply.
+  cf_options.memtable_prefix_bloom_size_ratio = 0.05;
+  cf_options.memtable_whole_key_filtering = true;
+  cf_options.level_compaction_dynamic_level_bytes = true;
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.max_background_jobs = 2;
+  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  db_options.keep_log_file_num = 2;
+  if (options.row_cache_bytes > 0)
+    db_options.row_cache = rocksdb::NewLRUCache(options.row_cache_bytes);
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
+  for (Table t : kAllTables)
+    descriptors.emplace_back(std::string(TableName(t)), cf_options);
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s =
+      rocksdb::DB::Open(db_options, dir, descriptors, &handles, &raw);
+  if (!s.ok()) return FromRocks(s, absl::StrCat("open ", dir));
+  return std::unique_ptr<StorageDriver>(new RocksDbStorage(
+      std::unique_ptr<rocksdb::DB>(raw), std::move(handles), options.sync));
+}
+
+}  // namespace clover::vault

@@ -1,0 +1,80 @@
+// The vault's storage-driver interface: four key-value tables, point reads,
+// atomic batches. The embedded default is RocksDB (rocksdb_storage.h); a
+// PostgreSQL driver implements the same interface (one table per Table, `Write`
+// as one transaction) for multi-DC regions. Drivers only do I/O: everything
+// they see is already encrypted or non-personal.
+#ifndef CLOVER_VAULT_STORAGE_H_
+#define CLOVER_VAULT_STORAGE_H_
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace clover::vault {
+
+enum class Table {
+  kRecords,  // subject id -> sealed record (AES-256-GCM under the subject's
+             // data key)
+  kKeys,     // subject id -> data key wrapped by the region KEK
+  kTokens,   // token handle -> subject id (resolves siv tokens; deleted on
+             // erasure)
+  kMeta,     // subject id -> subject metadata or tombstone
+};
+inline constexpr Table kAllTables[] = {Table::kRecords, Table::kKeys,
+                                       Table::kTokens, Table::kMeta};
+std::string_view TableName(Table table);
+
+// A set of puts and deletes applied atomically by StorageDriver::Write.
+class WriteBatch {
+ public:
+  struct Op {
+    Table table;
+    bool is_delete;
+    std::string key;
+    std::string value;
+  };
+  void Put(Table table, std::string_view key, std::string_view value) {
+    ops_.push_back({table, false, std::string(key), std::string(value)});
+  }
+  void Delete(Table table, std::string_view key) {
+    ops_.push_back({table, true, std::string(key), {}});
+  }
+  const std::vector<Op>& ops() const { return ops_; }
+  bool empty() const { return ops_.empty(); }
+
+ private:
+  std::vector<Op> ops_;
+};
+
+// Implementations are thread-safe.
+class StorageDriver {
+ public:
+  virtual ~StorageDriver() = default;
+
+  // Reads `key` into `*value`. Returns false if absent. Errors:
+  // Unavailable/Internal on I/O.
+  [[nodiscard]] virtual absl::StatusOr<bool> Get(Table table,
+                                                 std::string_view key,
+                                                 std::string* value) = 0;
+  // Applies `batch` atomically. Once it returns OK the batch survives a crash
+  // of the process (and of the machine if the driver syncs; see the driver's
+  // options).
+  [[nodiscard]] virtual absl::Status Write(const WriteBatch& batch) = 0;
+  // Calls `fn` for every entry of `table` in key order until it returns false.
+  // For audits, tests and maintenance, not for request paths.
+  [[nodiscard]] virtual absl::Status Scan(
+      Table table,
+      const std::function<bool(std::string_view, std::string_view)>& fn) = 0;
+  // Physically removes deleted entries of `table` from durable storage
+  // (compaction or VACUUM), so crypto-shredded wrapped keys do not linger in
+  // old files.
+  [[nodiscard]] virtual absl::Status Purge(Table table) = 0;
+};
+
+}  // namespace clover::vault
+
+#endif  // CLOVER_VAULT_STORAGE_H_

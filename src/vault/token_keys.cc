@@ -1,0 +1,237 @@
+#include "vault/token_keys.h"
+
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "crypto/constant_time.h"
+#include "crypto/hkdf.h"
+
+namespace clover::vault {
+namespace {
+
+constexpr size_t kHmacTokenBytes = 16;
+
+// Key bytes captured by pool factories; wiped when the last factory goes away.
+struct SecretBytes {
+  explicit SecretBytes(std::string b) : bytes(std::move(b)) {}
+  ~SecretBytes() { crypto::SecureWipe(bytes.data(), bytes.size()); }
+  std::string bytes;
+};
+
+std::string_view KeyView(const crypto::SecretKey& k) {
+  return std::string_view(reinterpret_cast<const char*>(k.data()), k.size());
+}
+
+// Appends unpadded base64url of `len` bytes; hot path of hmac tokens (no
+// temporaries).
+void AppendBase64Url(const uint8_t* p, size_t len, std::string* out) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  size_t i = 0;
+  for (; i + 3 <= len; i += 3) {
+    uint32_t v = (uint32_t{p[i]} << 16) | (uint32_t{p[i + 1]} << 8) | p[i + 2];
+    out->push_back(kAlphabet[v >> 18]);
+    out->push_back(kAlphabet[(v >> 12) & 63]);
+    out->push_back(kAlphabet[(v >> 6) & 63]);
+    out->push_back(kAlphabet[v & 63]);
+  }
+  if (len - i == 1) {
+    uint32_t v = uint32_t{p[i]} << 16;
+    out->push_back(kAlphabet[v >> 18]);
+    out->push_back(kAlphabet[(v >> 12) & 63]);
+  } else if (len - i == 2) {
+    uint32_t v = (uint32_t{p[i]} << 16) | (uint32_t{p[i + 1]} << 8);
+    out->push_back(kAlphabet[v >> 18]);
+    out->push_back(kAlphabet[(v >> 12) & 63]);
+    out->push_back(kAlphabet[(v >> 6) & 63]);
+  }
+}
+
+}  // namespace
+
+TokenKeys::TokenKeys(std::string destination, std::string purpose,
+                     std::string hmac_key, std::string ff1_key,
+                     std::string locator_key)
+    : destination_(std::move(destination)),
+      purpose_(std::move(purpose)),
+      hmac_([k = std::make_shared<SecretBytes>(std::move(hmac_key))] {
+        return crypto::HmacSha256::Create(k->bytes);
+      }),
+      ff1_([k = std::make_shared<SecretBytes>(std::move(ff1_key))] {
+        return crypto::Ff1::Create(k->bytes, crypto::kFf1Digits);
+      }),
+      locator_([k = std::make_shared<SecretBytes>(std::move(locator_key))] {
+        return crypto::AesBlockCipher::Create(k->bytes);
+      }) {}
+
+absl::StatusOr<std::unique_ptr<TokenKeys>> TokenKeys::Derive(
+    const crypto::SecretKey& root, std::string_view destination,
+    std::string_view purpose) {
+  absl::StatusOr<std::string> okm = crypto::HkdfSha256(
+      KeyView(root), "clover/token-keys/v1",
+      crypto::HkdfInfo({"clover/token-keys/v1", destination, purpose}), 96);
+  if (!okm.ok()) return okm.status();
+  SecretBytes material(std::move(*okm));
+  std::string_view m = material.bytes;
+  auto keys = std::unique_ptr<TokenKeys>(
+      new TokenKeys(std::string(destination), std::string(purpose),
+                    std::string(m.substr(0, 32)), std::string(m.substr(32, 32)),
+                    std::string(m.substr(64, 32))));
+  // Fail now, not on first use, if OpenSSL cannot key these.
+  auto h = keys->hmac_.Acquire();
+  if (!h.ok()) return h.status();
+  auto f = keys->ff1_.Acquire();
+  if (!f.ok()) return f.status();
+  auto l = keys->locator_.Acquire();
+  if (!l.ok()) return l.status();
+  return keys;
+}
+
+absl::StatusOr<std::string> TokenKeys::HmacToken(std::string_view value) const {
+  auto mac = hmac_.Acquire();
+  if (!mac.ok()) return mac.status();
+  absl::StatusOr<crypto::HmacSha256Tag> tag = (*mac)->Compute(value);
+  if (!tag.ok()) return tag.status();
+  std::string out;
+  out.reserve(kHmacTokenPrefix.size() + 22);
+  out.append(kHmacTokenPrefix);
+  AppendBase64Url(tag->data(), kHmacTokenBytes, &out);
+  return out;
+}
+
+absl::StatusOr<crypto::HmacSha256Tag> TokenKeys::Prf(
+    std::string_view label, std::string_view value) const {
+  auto mac = hmac_.Acquire();
+  if (!mac.ok()) return mac.status();
+  // A label followed by NUL cannot collide with a plain HmacToken input of a
+  // field value that has no NUL (field values never contain control
+  // characters).
+  std::string prefix(label);
+  prefix.push_back('\0');
+  return (*mac)->Compute(prefix, value);
+}
+
+absl::StatusOr<std::string> TokenKeys::Ff1Digits(std::string_view digits,
+                                                 std::string_view tweak,
+                                                 bool encrypt) const {
+  auto ff1 = ff1_.Acquire();
+  if (!ff1.ok()) return ff1.status();
+  return encrypt ? (*ff1)->Encrypt(digits, tweak)
+                 : (*ff1)->Decrypt(digits, tweak);
+}
+
+absl::StatusOr<TokenHandle> TokenKeys::Locator(
+    const TokenHandle& handle) const {
+  auto aes = locator_.Acquire();
+  if (!aes.ok()) return aes.status();
+  TokenHandle out;
+  absl::Status s = (*aes)->Encrypt(handle.data(), out.data());
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<TokenHandle> TokenKeys::HandleOfLocator(
+    const TokenHandle& locator) const {
+  auto aes = locator_.Acquire();
+  if (!aes.ok()) return aes.status();
+  TokenHandle out;
+  absl::Status s = (*aes)->Decrypt(locator.data(), out.data());
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<SubjectTokenKeys>> TokenKeys::ForSubject(
+    const crypto::SecretKey& data_key, const TokenHandle& handle) const {
+  absl::StatusOr<TokenHandle> locator = Locator(handle);
+  if (!locator.ok()) return locator.status();
+  absl::StatusOr<std::string> siv_key = crypto::HkdfSha256(
+      KeyView(data_key), "clover/siv-token/v1",
+      crypto::HkdfInfo({"clover/siv-token/v1", destination_, purpose_}), 64);
+  if (!siv_key.ok()) return siv_key.status();
+  auto keys = std::unique_ptr<SubjectTokenKeys>(
+      new SubjectTokenKeys(*locator, std::move(*siv_key)));
+  auto probe = keys->siv_.Acquire();
+  if (!probe.ok()) return probe.status();
+  return keys;
+}
+
+SubjectTokenKeys::SubjectTokenKeys(const TokenHandle& locator,
+                                   std::string siv_key)
+    : locator_(locator),
+      siv_([k = std::make_shared<SecretBytes>(std::move(siv_key))] {
+        return crypto::AesSiv::Create(k->bytes);
+      }) {}
+
+absl::StatusOr<std::string> SubjectTokenKeys::SivToken(
+    std::string_view value) const {
+  auto siv = siv_.Acquire();
+  if (!siv.ok()) return siv.status();
+  std::string raw(reinterpret_cast<const char*>(locator_.data()),
+                  locator_.size());
+  absl::Status s = (*siv)->Seal({}, value, &raw);
+  if (!s.ok()) return s;
+  std::string out;
+  out.reserve(kSivTokenPrefix.size() + (raw.size() * 4 + 2) / 3);
+  out.append(kSivTokenPrefix);
+  AppendBase64Url(reinterpret_cast<const uint8_t*>(raw.data()), raw.size(),
+                  &out);
+  return out;
+}
+
+absl::StatusOr<std::string> SubjectTokenKeys::OpenSiv(
+    std::string_view sealed) const {
+  auto siv = siv_.Acquire();
+  if (!siv.ok()) return siv.status();
+  std::string out;
+  absl::Status s = (*siv)->Open({}, sealed, &out);
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<SivTokenParts> ParseSivToken(std::string_view token) {
+  if (token.size() > 16384 ||
+      token.substr(0, kSivTokenPrefix.size()) != kSivTokenPrefix) {
+    return absl::InvalidArgumentError("not a siv token (expected prefix stk_)");
+  }
+  std::string raw;
+  std::string_view b64 = token.substr(kSivTokenPrefix.size());
+  if (!absl::WebSafeBase64Unescape(absl::string_view(b64.data(), b64.size()),
+                                   &raw) ||
+      raw.size() < kHandleSize + crypto::kSivTagSize) {
+    return absl::InvalidArgumentError("siv token is malformed");
+  }
+  SivTokenParts parts;
+  std::memcpy(parts.locator.data(), raw.data(), kHandleSize);
+  parts.sealed = raw.substr(kHandleSize);
+  return parts;
+}
+
+TokenKeyRing::TokenKeyRing(const crypto::SecretKey& root) : root_(root) {}
+TokenKeyRing::~TokenKeyRing() {
+  crypto::SecureWipe(root_.data(), root_.size());
+}
+
+absl::StatusOr<std::shared_ptr<const TokenKeys>> TokenKeyRing::Get(
+    std::string_view destination, std::string_view purpose) {
+  if (destination.empty() || purpose.empty()) {
+    return absl::InvalidArgumentError(
+        "token keys need a destination and a purpose");
+  }
+  std::string id = crypto::HkdfInfo({destination, purpose});
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = keys_.find(id);
+    if (it != keys_.end()) return it->second;
+  }
+  absl::StatusOr<std::unique_ptr<TokenKeys>> keys =
+      TokenKeys::Derive(root_, destination, purpose);
+  if (!keys.ok()) return keys.status();
+  std::shared_ptr<const TokenKeys> shared = std::move(*keys);
+  absl::MutexLock lock(&mu_);
+  auto [it, inserted] = keys_.emplace(id, shared);
+  return it->second;
+}
+
+}  // namespace clover::vault

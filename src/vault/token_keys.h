@@ -1,0 +1,138 @@
+// Pseudonymisation keys. From the region's pseudonym root key, HKDF derives
+// independent keys per (destination, purpose), so tokens handed to different
+// destinations or purposes cannot be joined. `siv` tokens additionally use a
+// key derived from the subject's data key, so crypto-shredding the data key
+// makes them undecryptable.
+//
+// Token formats:
+//   hmac  "tok_" + base64url(HMAC-SHA-256(K_hmac(d,p), value)[0:16]) (one-way)
+//   siv   "stk_" + base64url(AES-256(K_loc(d,p), handle) ||
+//                            AES-256-SIV(K_siv(data key, d, p), value))
+//                            (reversible)
+// where `handle` is a random 128-bit per-subject value that the vault's token
+// index maps back to the subject; erasure deletes that mapping and the data
+// key.
+#ifndef CLOVER_VAULT_TOKEN_KEYS_H_
+#define CLOVER_VAULT_TOKEN_KEYS_H_
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "crypto/aes_block.h"
+#include "crypto/ff1.h"
+#include "crypto/hmac.h"
+#include "crypto/secret_key_file.h"
+#include "crypto/siv.h"
+#include "vault/object_pool.h"
+
+namespace clover::vault {
+
+inline constexpr size_t kHandleSize = 16;
+using TokenHandle = std::array<uint8_t, kHandleSize>;
+inline constexpr std::string_view kHmacTokenPrefix = "tok_";
+inline constexpr std::string_view kSivTokenPrefix = "stk_";
+
+class SubjectTokenKeys;
+
+// Keys of one (destination, purpose). Immutable after Derive; thread-safe (each
+// operation leases a keyed context from a pool).
+class TokenKeys {
+ public:
+  // Errors: Internal on an OpenSSL failure.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<TokenKeys>> Derive(
+      const crypto::SecretKey& root, std::string_view destination,
+      std::string_view purpose);
+
+  const std::string& destination() const { return destination_; }
+  const std::string& purpose() const { return purpose_; }
+
+  // "tok_" + 22 base64url characters. Deterministic per (root, destination,
+  // purpose, value).
+  [[nodiscard]] absl::StatusOr<std::string> HmacToken(
+      std::string_view value) const;
+  // Raw keyed PRF output, for format-preserving fallbacks.
+  [[nodiscard]] absl::StatusOr<crypto::HmacSha256Tag> Prf(
+      std::string_view label, std::string_view value) const;
+
+  // FF1 over decimal digits with `tweak`. Errors: those of crypto::Ff1.
+  [[nodiscard]] absl::StatusOr<std::string> Ff1Digits(std::string_view digits,
+                                                      std::string_view tweak,
+                                                      bool encrypt) const;
+
+  // Encrypts / decrypts a subject's handle into / from the 16-byte token
+  // locator.
+  [[nodiscard]] absl::StatusOr<TokenHandle> Locator(
+      const TokenHandle& handle) const;
+  [[nodiscard]] absl::StatusOr<TokenHandle> HandleOfLocator(
+      const TokenHandle& locator) const;
+
+  // The siv keys of one subject under this (destination, purpose).
+  [[nodiscard]] absl::StatusOr<std::unique_ptr<SubjectTokenKeys>> ForSubject(
+      const crypto::SecretKey& data_key, const TokenHandle& handle) const;
+
+ private:
+  TokenKeys(std::string destination, std::string purpose, std::string hmac_key,
+            std::string ff1_key, std::string locator_key);
+  std::string destination_, purpose_;
+  mutable ObjectPool<crypto::HmacSha256> hmac_;
+  mutable ObjectPool<crypto::Ff1> ff1_;
+  mutable ObjectPool<crypto::AesBlockCipher> locator_;
+};
+
+// One subject's siv keys for one (destination, purpose). Thread-safe.
+class SubjectTokenKeys {
+ public:
+  // Errors: Internal on an OpenSSL failure.
+  [[nodiscard]] absl::StatusOr<std::string> SivToken(
+      std::string_view value) const;
+  // Decrypts the SIV part of a token. Errors: DataLoss if it does not
+  // authenticate.
+  [[nodiscard]] absl::StatusOr<std::string> OpenSiv(
+      std::string_view sealed) const;
+
+ private:
+  friend class TokenKeys;
+  SubjectTokenKeys(const TokenHandle& locator, std::string siv_key);
+  TokenHandle locator_;
+  mutable ObjectPool<crypto::AesSiv> siv_;
+};
+
+// A parsed siv token.
+struct SivTokenParts {
+  TokenHandle locator;
+  std::string sealed;  // SIV output: V || C
+};
+// Errors: InvalidArgument if `token` is not a well-formed siv token.
+[[nodiscard]] absl::StatusOr<SivTokenParts> ParseSivToken(
+    std::string_view token);
+
+// Caches TokenKeys per (destination, purpose). Thread-safe.
+class TokenKeyRing {
+ public:
+  explicit TokenKeyRing(const crypto::SecretKey& root);
+  ~TokenKeyRing();
+  TokenKeyRing(const TokenKeyRing&) = delete;
+  TokenKeyRing& operator=(const TokenKeyRing&) = delete;
+
+  // Errors: InvalidArgument for an empty destination or purpose; Internal from
+  // OpenSSL.
+  [[nodiscard]] absl::StatusOr<std::shared_ptr<const TokenKeys>> Get(
+      std::string_view destination, std::string_view purpose);
+
+ private:
+  crypto::SecretKey root_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::shared_ptr<const TokenKeys>> keys_
+      ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace clover::vault
+
+#endif  // CLOVER_VAULT_TOKEN_KEYS_H_

@@ -1,0 +1,170 @@
+// The vault: residency-pinned, encrypted subject records with envelope keys,
+// tokens and crypto-shredding erasure. See docs/vault.md for the key hierarchy
+// and formats.
+//
+// Thread-safety: all methods are thread-safe. Writes to one subject are
+// serialised by a striped lock; reads take no lock on the hot path (cached data
+// key).
+#ifndef CLOVER_VAULT_VAULT_H_
+#define CLOVER_VAULT_VAULT_H_
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "core/config.h"
+#include "crypto/secret_key_file.h"
+#include "vault/key_encryption_key.h"
+#include "vault/lru_cache.h"
+#include "vault/pseudonymizer.h"
+#include "vault/record.h"
+#include "vault/residency.h"
+#include "vault/rocksdb_storage.h"
+#include "vault/storage.h"
+#include "vault/token_keys.h"
+
+namespace clover::vault {
+
+struct VaultOptions {
+  std::string region;  // the region this node belongs to
+  // Unwrapped data keys kept in memory (about 300 bytes each). A cached key is
+  // used without asking the KEK again, so a KEK refusal or revocation takes
+  // effect for a subject only after its entry is evicted or `key_cache_ttl` has
+  // passed (or at once with DropKeyCache). 0 disables the cache: every read
+  // unwraps through the KEK.
+  size_t key_cache_entries = 100'000;
+  absl::Duration key_cache_ttl = absl::Minutes(5);
+};
+
+// Who reads and why; passed to the KEK on every unwrap.
+struct AccessContext {
+  std::string actor;    // principal id
+  std::string purpose;  // declared purpose of the request
+};
+
+class Vault {
+ public:
+  // `deployment` supplies the schema, jurisdictions and regions (copied).
+  // Errors: InvalidArgument if options.region is not in the deployment.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Vault>> Open(
+      const Deployment& deployment, const VaultOptions& options,
+      std::unique_ptr<StorageDriver> storage,
+      std::unique_ptr<KeyEncryptionKey> kek,
+      const crypto::SecretKey& pseudonym_root);
+
+  // The embedded default: RocksDB in `dir`, KEK and pseudonym root from the key
+  // files named in deployment.keys. Errors: those of Open, OpenRocksDbStorage
+  // and the key files.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Vault>> OpenEmbedded(
+      const Deployment& deployment, const VaultOptions& options,
+      const std::string& dir, const RocksDbOptions& rocksdb_options = {});
+
+  ~Vault();
+
+  struct PutResult {
+    bool created = false;
+    uint64_t revision = 0;
+    std::string jurisdiction;
+  };
+  // Stores `record` as the whole record of `subject` (replacing any previous
+  // one). Checked before anything touches storage: the subject id, the schema,
+  // and residency — a subject whose home jurisdiction is stored in another
+  // region gets a MisdirectedError (GetResidencyRedirect gives region and
+  // endpoint), one whose jurisdiction has no home region gets
+  // FailedPrecondition. Then: FailedPrecondition if the subject exists with a
+  // different home jurisdiction ("never changes silently") or was erased (ids
+  // are not reused). InvalidArgument for bad ids/records; Internal/Unavailable
+  // on storage errors.
+  [[nodiscard]] absl::StatusOr<PutResult> Put(std::string_view subject,
+                                              const Record& record);
+
+  // The decrypted record of `subject`, restricted to `fields` (all fields if
+  // empty; fields the record does not have are left out). Errors:
+  // InvalidArgument for a bad id or a field not in the schema; NotFound if no
+  // such subject; IsErased(status) if it was erased; PermissionDenied if the
+  // KEK refuses; DataLoss if stored data fail authentication.
+  [[nodiscard]] absl::StatusOr<Record> Get(
+      std::string_view subject, const std::vector<std::string>& fields,
+      const AccessContext& context);
+
+  // The stored home jurisdiction (no decryption, no KEK). Errors: as Get.
+  [[nodiscard]] absl::StatusOr<std::string> HomeJurisdiction(
+      std::string_view subject);
+
+  // Crypto-shredding: deletes the wrapped data key, the sealed record and the
+  // token-index entry, and keeps a tombstone. Idempotent on an erased subject.
+  // Old siv tokens of the subject no longer resolve. Errors: NotFound if the
+  // subject never existed.
+  [[nodiscard]] absl::Status Erase(std::string_view subject);
+
+  // Token keys for one (destination, purpose), cached.
+  [[nodiscard]] absl::StatusOr<std::shared_ptr<const TokenKeys>> TokenKeysFor(
+      std::string_view destination, std::string_view purpose);
+  // The subject's siv keys for one (destination, purpose), cached with its data
+  // key. Errors: as Get.
+  [[nodiscard]] absl::StatusOr<std::shared_ptr<const SubjectTokenKeys>>
+  SubjectKeys(std::string_view subject, std::string_view destination,
+              std::string_view purpose, const AccessContext& context);
+
+  struct Detokenized {
+    std::string subject;
+    std::string value;
+  };
+  // Reverses a siv token issued for (destination, purpose). Only this vault
+  // can: it needs the token index, the subject's data key and the pseudonym
+  // root. Errors: InvalidArgument for a malformed token or one that does not
+  // verify under these keys; NotFound if it resolves to no live subject
+  // (unknown, or erased); PermissionDenied if the KEK refuses.
+  [[nodiscard]] absl::StatusOr<Detokenized> Detokenize(
+      std::string_view token, std::string_view destination,
+      std::string_view purpose, const AccessContext& context);
+
+  // Physically drops deleted entries (wrapped keys, records, token index) from
+  // storage files, so erased subjects' wrapped keys do not survive in old SST
+  // files or WALs.
+  [[nodiscard]] absl::Status PurgeErased();
+  // Forgets every cached data key and siv key.
+  void DropKeyCache();
+
+  const Schema& schema() const { return schema_; }
+  const Pseudonymizer& pseudonymizer() const { return pseudonymizer_; }
+  const ResidencyMap& residency() const { return residency_; }
+  StorageDriver& storage() { return *storage_; }
+
+ private:
+  struct SubjectEntry;
+  struct Meta;
+  Vault(const Deployment& deployment, const VaultOptions& options,
+        ResidencyMap residency, std::unique_ptr<StorageDriver> storage,
+        std::unique_ptr<KeyEncryptionKey> kek,
+        const crypto::SecretKey& pseudonym_root);
+
+  absl::Mutex& StripeOf(std::string_view subject);
+  absl::StatusOr<std::shared_ptr<SubjectEntry>> LoadEntry(
+      std::string_view subject, const AccessContext& context);
+  absl::StatusOr<std::shared_ptr<SubjectEntry>> LoadEntryLocked(
+      std::string_view subject, const AccessContext& context);
+  absl::Status NotFoundOrErased(std::string_view subject);
+
+  const Schema schema_;
+  const VaultOptions options_;
+  const ResidencyMap residency_;
+  const Pseudonymizer pseudonymizer_;
+  std::unique_ptr<StorageDriver> storage_;
+  std::unique_ptr<KeyEncryptionKey> kek_;
+  TokenKeyRing token_keys_;
+  LruCache<std::shared_ptr<SubjectEntry>> cache_;
+  static constexpr size_t kStripes = 256;
+  std::array<absl::Mutex, kStripes> stripes_;
+};
+
+}  // namespace clover::vault
+
+#endif  // CLOVER_VAULT_VAULT_H_

@@ -1,0 +1,427 @@
+#include "vault/vault.h"
+
+#include <atomic>
+#include <map>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "vault/erased.h"
+#include "vault/key_encryption_key.h"
+#include "vault/record_parser.h"
+#include "vault/test_util.h"
+
+namespace clover::vault {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+using testing::TempDir;
+using testing::TestDeployment;
+using testing::TestKey;
+
+// A KEK in front of the file KEK that an "auditor" can switch to refusing.
+class SwitchableKek : public KeyEncryptionKey {
+ public:
+  explicit SwitchableKek(std::shared_ptr<std::atomic<bool>> refuse)
+      : inner_(FileKeyEncryptionKey::FromKey(TestKey(5))),
+        refuse_(std::move(refuse)) {}
+  std::string_view id() const override { return inner_->id(); }
+  absl::StatusOr<std::string> Wrap(std::string_view key,
+                                   std::string_view ctx) override {
+    return inner_->Wrap(key, ctx);
+  }
+  absl::StatusOr<crypto::SecretKey> Unwrap(
+      std::string_view wrapped, std::string_view ctx,
+      const UnwrapJustification& why) override {
+    unwraps.fetch_add(1);
+    last_purpose = why.purpose;
+    if (refuse_->load())
+      return absl::PermissionDeniedError("key manager refused: " + why.purpose);
+    return inner_->Unwrap(wrapped, ctx, why);
+  }
+  std::atomic<int> unwraps{0};
+  std::string last_purpose;
+
+ private:
+  std::unique_ptr<FileKeyEncryptionKey> inner_;
+  std::shared_ptr<std::atomic<bool>> refuse_;
+};
+
+using Snapshot = std::map<std::string, std::map<std::string, std::string>>;
+
+Snapshot Scan(StorageDriver& storage) {
+  Snapshot snap;
+  for (Table t : kAllTables) {
+    auto& m = snap[std::string(TableName(t))];
+    EXPECT_TRUE(storage
+                    .Scan(t,
+                          [&](std::string_view k, std::string_view v) {
+                            m.emplace(std::string(k), std::string(v));
+                            return true;
+                          })
+                    .ok());
+  }
+  return snap;
+}
+
+class VaultTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(); }
+
+  void Open(size_t cache = 1000) {
+    vault_.reset();
+    auto storage = OpenRocksDbStorage(dir_.path());
+    ASSERT_TRUE(storage.ok()) << storage.status();
+    auto kek = std::make_unique<SwitchableKek>(refuse_);
+    kek_ = kek.get();
+    VaultOptions options;
+    options.region = "eu";
+    options.key_cache_entries = cache;
+    auto v = Vault::Open(deployment_, options, std::move(*storage),
+                         std::move(kek), TestKey(9));
+    ASSERT_TRUE(v.ok()) << v.status();
+    vault_ = std::move(*v);
+  }
+
+  Record Parse(const std::string& body) {
+    auto r = ParseRecordJson(deployment_.schema, body);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : Record{};
+  }
+
+  Record Ann() {
+    return Parse(R"({"country":"IE","fields":{"email":"ann@mail.example",
+        "phone":"+353861234567","name":"Ann O'Neill","birthdate":"1990-04-12",
+        "uploaded_videos":["cat.mp4","dog.mp4"],"watch_history":["v1","v2"]}})");
+  }
+
+  const AccessContext ctx_{"eu-support-1", "customer_support"};
+  Deployment deployment_ = TestDeployment();
+  TempDir dir_;
+  std::shared_ptr<std::atomic<bool>> refuse_ =
+      std::make_shared<std::atomic<bool>>(false);
+  SwitchableKek* kek_ = nullptr;
+  std::unique_ptr<Vault> vault_;
+};
+
+TEST_F(VaultTest, PutGetRoundTripAndPersistence) {
+  auto put = vault_->Put("ann", Ann());
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_TRUE(put->created);
+  EXPECT_EQ(put->revision, 1u);
+  EXPECT_EQ(put->jurisdiction, "eu");
+  auto all = vault_->Get("ann", {}, ctx_);
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(*all, Ann());
+  auto some = vault_->Get("ann", {"phone", "email", "age"}, ctx_);
+  ASSERT_TRUE(some.ok());
+  ASSERT_EQ(some->fields.size(), 2u);  // no age stored
+  EXPECT_EQ(some->fields[0].name, "phone");
+  EXPECT_EQ(some->fields[0].value, "+353861234567");
+  EXPECT_EQ(vault_->Get("ann", {"shoe_size"}, ctx_).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(vault_->Get("nobody", {}, ctx_).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_FALSE(IsErased(vault_->Get("nobody", {}, ctx_).status()));
+  EXPECT_EQ(*vault_->HomeJurisdiction("ann"), "eu");
+
+  // A second PUT replaces the record and keeps the data key.
+  Record updated =
+      Parse(R"({"country":"DE","fields":{"email":"ann@new.example"}})");
+  auto put2 = vault_->Put("ann", updated);
+  ASSERT_TRUE(put2.ok());
+  EXPECT_FALSE(put2->created);
+  EXPECT_EQ(put2->revision, 2u);
+
+  // Nothing in storage is readable personal data.
+  Snapshot snap = Scan(vault_->storage());
+  for (const auto& [table, entries] : snap) {
+    for (const auto& [k, v] : entries) {
+      EXPECT_EQ(v.find("ann@"), std::string::npos) << table;
+      EXPECT_EQ(v.find("+353"), std::string::npos) << table;
+    }
+  }
+
+  // Reopen with a cold cache: the record is read back through the KEK.
+  Open();
+  int before = kek_->unwraps.load();
+  auto again = vault_->Get("ann", {}, ctx_);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(*again, updated);
+  EXPECT_EQ(kek_->unwraps.load(), before + 1);
+  EXPECT_EQ(kek_->last_purpose, "customer_support");
+  ASSERT_TRUE(vault_->Get("ann", {}, ctx_).ok());
+  EXPECT_EQ(kek_->unwraps.load(), before + 1);  // cached
+}
+
+TEST_F(VaultTest, ResidencyRefusalLeavesTheStoreUnchanged) {
+  ASSERT_TRUE(vault_->Put("ann", Ann()).ok());
+  ASSERT_TRUE(
+      vault_->Put("gus", Parse(R"({"country":"CH","fields":{"name":"Gus"}})"))
+          .ok());
+  Snapshot before = Scan(vault_->storage());
+
+  auto us = vault_->Put(
+      "bob",
+      Parse(R"({"country":"US","fields":{"email":"bob@mail.example"}})"));
+  ASSERT_EQ(us.status().code(), absl::StatusCode::kFailedPrecondition);
+  auto redirect = GetResidencyRedirect(us.status());
+  ASSERT_TRUE(redirect.has_value());
+  EXPECT_EQ(redirect->region, "us");
+  EXPECT_EQ(redirect->jurisdiction, "us");
+  EXPECT_EQ(redirect->endpoint, "http://127.0.0.1:8451");
+  EXPECT_THAT(std::string(us.status().message()),
+              HasSubstr("http://127.0.0.1:8451"));
+
+  auto cn =
+      vault_->Put("li", Parse(R"({"country":"CN","fields":{"name":"Li"}})"));
+  ASSERT_EQ(cn.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(GetResidencyRedirect(cn.status()).has_value());
+  EXPECT_THAT(std::string(cn.status().message()), HasSubstr("no home region"));
+
+  // An existing EU subject re-sent with a US country is also refused, before
+  // storage.
+  auto move = vault_->Put("ann", Parse(R"({"country":"US","fields":{}})"));
+  EXPECT_TRUE(GetResidencyRedirect(move.status()).has_value());
+  // Same region, different jurisdiction: the home jurisdiction never changes
+  // silently.
+  auto ch = vault_->Put("ann", Parse(R"({"country":"CH","fields":{}})"));
+  EXPECT_EQ(ch.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(ch.status().message()),
+              HasSubstr("home jurisdiction eu"));
+  // Country outside every jurisdiction.
+  EXPECT_EQ(vault_->Put("x", Parse(R"({"country":"JP","fields":{}})"))
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+
+  EXPECT_EQ(Scan(vault_->storage()), before);
+  EXPECT_EQ(vault_->Get("bob", {}, ctx_).status().code(),
+            absl::StatusCode::kNotFound);
+
+  // The US node accepts the same write.
+  auto storage = OpenRocksDbStorage(dir_.path() + "-us");
+  ASSERT_TRUE(storage.ok());
+  VaultOptions us_options;
+  us_options.region = "us";
+  auto us_vault =
+      Vault::Open(deployment_, us_options, std::move(*storage),
+                  FileKeyEncryptionKey::FromKey(TestKey(6)), TestKey(9));
+  ASSERT_TRUE(us_vault.ok());
+  EXPECT_TRUE(
+      (*us_vault)
+          ->Put(
+              "bob",
+              Parse(R"({"country":"US","fields":{"email":"b@mail.example"}})"))
+          .ok());
+  us_vault->reset();
+  std::filesystem::remove_all(dir_.path() + "-us");
+}
+
+TEST_F(VaultTest, SivTokensRoundTripOnlyThroughTheVault) {
+  ASSERT_TRUE(vault_->Put("ann", Ann()).ok());
+  ASSERT_TRUE(
+      vault_
+          ->Put("bea",
+                Parse(R"({"country":"FR","fields":{"name":"Ann O'Neill"}})"))
+          .ok());
+  auto keys = vault_->TokenKeysFor("us", "analytics");
+  auto ann_keys = vault_->SubjectKeys("ann", "us", "analytics", ctx_);
+  auto bea_keys = vault_->SubjectKeys("bea", "us", "analytics", ctx_);
+  ASSERT_TRUE(keys.ok() && ann_keys.ok() && bea_keys.ok());
+  const FieldSpec* name = FindField(vault_->schema(), "name");
+  auto token = vault_->pseudonymizer().Transform(*name, "Ann O'Neill",
+                                                 TransformMode::kPseudonymize,
+                                                 **keys, ann_keys->get());
+  ASSERT_TRUE(token.ok());
+  EXPECT_THAT(*token, StartsWith("stk_"));
+  EXPECT_EQ(token->find("Ann"), std::string::npos);
+  // Deterministic for the same subject, destination and purpose; different for
+  // another subject with the same value.
+  EXPECT_EQ(*token, *vault_->pseudonymizer().Transform(
+                        *name, "Ann O'Neill", TransformMode::kPseudonymize,
+                        **keys, ann_keys->get()));
+  EXPECT_NE(*token, *vault_->pseudonymizer().Transform(
+                        *name, "Ann O'Neill", TransformMode::kPseudonymize,
+                        **keys, bea_keys->get()));
+
+  auto back = vault_->Detokenize(*token, "us", "analytics", ctx_);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->subject, "ann");
+  EXPECT_EQ(back->value, "Ann O'Neill");
+  // Not under another destination or purpose, not when altered.
+  EXPECT_FALSE(vault_->Detokenize(*token, "cn", "analytics", ctx_).ok());
+  EXPECT_FALSE(vault_->Detokenize(*token, "us", "recommendation", ctx_).ok());
+  // Change a character inside the synthetic IV (the last character of unpadded
+  // base64 may only carry ignored bits).
+  std::string altered = *token;
+  char& c = altered[4 + 25];
+  c = c == 'A' ? 'B' : 'A';
+  EXPECT_FALSE(vault_->Detokenize(altered, "us", "analytics", ctx_).ok());
+  EXPECT_EQ(vault_->Detokenize("stk_garbage", "us", "analytics", ctx_)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  // A vault with the same storage but another pseudonym root cannot reverse it.
+  auto root2 =
+      Vault::Open(deployment_, {"eu"}, *OpenRocksDbStorage(dir_.path() + "-b"),
+                  FileKeyEncryptionKey::FromKey(TestKey(5)), TestKey(10));
+  ASSERT_TRUE(root2.ok());
+  EXPECT_FALSE((*root2)->Detokenize(*token, "us", "analytics", ctx_).ok());
+  root2->reset();
+  std::filesystem::remove_all(dir_.path() + "-b");
+}
+
+TEST_F(VaultTest, ErasureShredsKeysAndBreaksTokens) {
+  ASSERT_TRUE(vault_->Put("ann", Ann()).ok());
+  ASSERT_TRUE(
+      vault_->Put("bea", Parse(R"({"country":"FR","fields":{"name":"Bea"}})"))
+          .ok());
+  auto keys = vault_->TokenKeysFor("us", "analytics");
+  auto ann_keys = vault_->SubjectKeys("ann", "us", "analytics", ctx_);
+  ASSERT_TRUE(keys.ok() && ann_keys.ok());
+  auto token = (*ann_keys)->SivToken("Ann O'Neill");
+  ASSERT_TRUE(token.ok());
+  ASSERT_TRUE(vault_->Detokenize(*token, "us", "analytics", ctx_).ok());
+
+  ASSERT_TRUE(vault_->Erase("ann").ok());
+  EXPECT_TRUE(vault_->Erase("ann").ok());  // idempotent
+  EXPECT_EQ(vault_->Erase("nobody").code(), absl::StatusCode::kNotFound);
+  auto gone = vault_->Get("ann", {}, ctx_);
+  EXPECT_TRUE(IsErased(gone.status())) << gone.status();
+  EXPECT_TRUE(IsErased(vault_->HomeJurisdiction("ann").status()));
+  EXPECT_TRUE(
+      IsErased(vault_->SubjectKeys("ann", "us", "analytics", ctx_).status()));
+  EXPECT_EQ(vault_->Detokenize(*token, "us", "analytics", ctx_).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(vault_->Put("ann", Ann()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  // Other subjects are untouched.
+  EXPECT_TRUE(vault_->Get("bea", {}, ctx_).ok());
+
+  // Nothing of ann but the tombstone is left, even after a restart and a purge.
+  Open();
+  ASSERT_TRUE(vault_->PurgeErased().ok());
+  Snapshot snap = Scan(vault_->storage());
+  EXPECT_EQ(snap["records"].count("ann"), 0u);
+  EXPECT_EQ(snap["wrapped_keys"].count("ann"), 0u);
+  EXPECT_EQ(snap["token_index"].size(), 1u);  // bea's handle only
+  EXPECT_EQ(snap["meta"].count("ann"), 1u);
+  EXPECT_TRUE(IsErased(vault_->Get("ann", {}, ctx_).status()));
+  EXPECT_EQ(vault_->Detokenize(*token, "us", "analytics", ctx_).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(VaultTest, KekRefusalMakesDataUnreadable) {
+  ASSERT_TRUE(vault_->Put("ann", Ann()).ok());
+  Open(/*cache=*/0);  // every read goes to the KEK
+  refuse_->store(true);
+  auto r = vault_->Get("ann", {}, ctx_);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("customer_support"));
+  refuse_->store(false);
+  EXPECT_TRUE(vault_->Get("ann", {}, ctx_).ok());
+  EXPECT_EQ(vault_->Get("ann", {}, {"", ""}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(VaultTest, TamperedStorageIsDetected) {
+  ASSERT_TRUE(vault_->Put("ann", Ann()).ok());
+  ASSERT_TRUE(
+      vault_->Put("bea", Parse(R"({"country":"FR","fields":{"name":"Bea"}})"))
+          .ok());
+  std::string ann_record, bea_record;
+  ASSERT_TRUE(*vault_->storage().Get(Table::kRecords, "ann", &ann_record));
+  ASSERT_TRUE(*vault_->storage().Get(Table::kRecords, "bea", &bea_record));
+  // Swapping ciphertexts between subjects fails: the subject id is bound as
+  // AAD.
+  WriteBatch swap;
+  swap.Put(Table::kRecords, "ann", bea_record);
+  ASSERT_TRUE(vault_->storage().Write(swap).ok());
+  EXPECT_EQ(vault_->Get("ann", {}, ctx_).status().code(),
+            absl::StatusCode::kDataLoss);
+  // A flipped bit fails too.
+  ann_record[ann_record.size() / 2] ^= 1;
+  WriteBatch flip;
+  flip.Put(Table::kRecords, "ann", ann_record);
+  ASSERT_TRUE(vault_->storage().Write(flip).ok());
+  EXPECT_EQ(vault_->Get("ann", {}, ctx_).status().code(),
+            absl::StatusCode::kDataLoss);
+  // A wrapped key moved to another subject does not unwrap.
+  std::string bea_key;
+  ASSERT_TRUE(*vault_->storage().Get(Table::kKeys, "bea", &bea_key));
+  WriteBatch move;
+  move.Put(Table::kKeys, "ann", bea_key);
+  ASSERT_TRUE(vault_->storage().Write(move).ok());
+  vault_->DropKeyCache();
+  EXPECT_EQ(vault_->Get("ann", {}, ctx_).status().code(),
+            absl::StatusCode::kDataLoss);
+}
+
+TEST_F(VaultTest, ConcurrentWritersAndReaders) {
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) {
+        std::string id = "s" + std::to_string(i % 50);
+        Record r = Parse(R"({"country":"IE","fields":{"device_id":"d)" +
+                         std::to_string(t) + R"("}})");
+        if (!vault_->Put(id, r).ok()) failures.fetch_add(1);
+        if (!vault_->Get(id, {}, ctx_).ok()) failures.fetch_add(1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto meta = vault_->Get("s1", {}, ctx_);
+  ASSERT_TRUE(meta.ok());
+  EXPECT_EQ(meta->fields.size(), 1u);
+}
+
+TEST_F(VaultTest, RefusesBadInputBeforeStorage) {
+  Snapshot before = Scan(vault_->storage());
+  EXPECT_EQ(vault_->Put("bad id", Ann()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  Record bad = Ann();
+  bad.fields.push_back({"shoe_size", false, "42", {}});
+  auto r = vault_->Put("ann", bad);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("shoe_size"));
+  EXPECT_EQ(Scan(vault_->storage()), before);
+  EXPECT_FALSE(Vault::Open(deployment_, {"mars"},
+                           *OpenRocksDbStorage(dir_.path() + "-m"),
+                           FileKeyEncryptionKey::FromKey(TestKey(5)),
+                           TestKey(9))
+                   .ok());
+  std::filesystem::remove_all(dir_.path() + "-m");
+}
+
+TEST(KeyEncryptionKeyTest, WrapUnwrapBindsContextAndKek) {
+  auto kek = FileKeyEncryptionKey::FromKey(TestKey(1));
+  auto other = FileKeyEncryptionKey::FromKey(TestKey(2));
+  EXPECT_NE(kek->id(), other->id());
+  std::string dk(32, 'k');
+  auto wrapped = kek->Wrap(dk, "ann");
+  ASSERT_TRUE(wrapped.ok());
+  EXPECT_EQ(wrapped->find(dk), std::string::npos);
+  EXPECT_EQ(WrappedKeyKekId(*wrapped), kek->id());
+  UnwrapJustification why{"vault", "test", "ann"};
+  auto key = kek->Unwrap(*wrapped, "ann", why);
+  ASSERT_TRUE(key.ok());
+  EXPECT_EQ(std::string(key->begin(), key->end()), dk);
+  EXPECT_EQ(kek->Unwrap(*wrapped, "bob", why).status().code(),
+            absl::StatusCode::kDataLoss);
+  auto foreign = other->Unwrap(*wrapped, "ann", why);
+  EXPECT_EQ(foreign.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(foreign.status().message()),
+              HasSubstr(std::string(kek->id())));
+  EXPECT_EQ(kek->Unwrap(*wrapped, "ann", {"", "x", "ann"}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(kek->Wrap("short", "ann").ok());
+  EXPECT_FALSE(kek->Unwrap("", "ann", why).ok());
+}
+
+}  // namespace
+}  // namespace clover::vault

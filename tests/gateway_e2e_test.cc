@@ -1,0 +1,502 @@
+// End-to-end tests of the gateway over real HTTP on loopback: an EU node
+// (ie-dub-1) and a US node (us-tx-1) of the example deployment, every endpoint,
+// every example principal and every error path, with log indices verified by
+// inclusion proofs.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gateway/http_client.h"
+#include "gateway/local_deployment.h"
+#include "gateway/node.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "log/client.h"
+#include "log/fetch.h"
+#include "log/note.h"
+#include "rapidjson/document.h"
+
+namespace clover::gateway {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+const std::map<std::string, std::string>& Keys() {
+  static const auto* keys = new std::map<std::string, std::string>{
+      {"eu-support-1", "clv_example_eu_support_1_ea58181ac18d4441"},
+      {"eu-support-2", "clv_example_eu_support_2_a9710c35cd3f33c3"},
+      {"cn-engineer-1", "clv_example_cn_engineer_1_c28719a54896aa28"},
+      {"us-recommender", "clv_example_us_recommender_1936c3a0627824c1"},
+      {"eu-tns-1", "clv_example_eu_tns_1_f4f20bb9bbca28dd"},
+      {"us-legal-1", "clv_example_us_legal_1_6aeefe67cf2a45f9"},
+      {"eu-analytics", "clv_example_eu_analytics_bdb0a9fc04ae5d65"},
+      {"auditor", "clv_example_auditor_c5a62ce3fa7f6d86"},
+      {"admin", "clv_example_admin_8c6976e5b5410415"},
+      {"accounts-eu", "clv_example_accounts_eu_f82f9af9e84945f8"},
+      {"accounts-us", "clv_example_accounts_us_9188dc042c81e9d0"},
+  };
+  return *keys;
+}
+
+std::string Record(absl::string_view country, int n) {
+  return absl::StrCat(
+      "{\"country\":\"", country, "\",\"fields\":{\"email\":\"person", n,
+      "@mail.example\",\"phone\":\"+35387", 1000000 + n,
+      "\",\"name\":\"Person Number", n,
+      "\",\"birthdate\":\"1987-06-15\",\"ip_address\":\"192.0.2.", n % 250 + 1,
+      "\",\"device_id\":\"dev-", n,
+      "\",\"watch_history\":[\"video-1\",\"video-2\"],\"follows\":[\"creator-"
+      "9\"],"
+      "\"uploaded_videos\":[\"upload-",
+      n, "\"],\"payment_country\":\"", country, "\"}}");
+}
+
+class GatewayE2eTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new std::string((std::filesystem::temp_directory_path() /
+                            absl::StrCat("clover_gateway_e2e_", getpid()))
+                               .string());
+    std::filesystem::remove_all(*dir_);
+    auto d = LoadDeployment(
+        absl::StrCat(CLOVER_SOURCE_DIR, "/examples/deployment.yaml"));
+    ASSERT_TRUE(d.ok()) << d.status();
+    d->privacy.daily_epsilon_budget =
+        1.0;  // two analytics queries at epsilon 0.5
+    // Consecutive free ports for the four DCs.
+    int base = 0;
+    for (int attempt = 0; attempt < 20 && base == 0; ++attempt) {
+      int p = FreePort();
+      if (p > 1024 && p < 65000) base = p;
+    }
+    auto nodes = PrepareLocalDeployment(*d, *dir_, base);
+    ASSERT_TRUE(nodes.ok()) << nodes.status();
+    nodes_ = new std::vector<LocalNode>(*std::move(nodes));
+    running_ = new std::vector<std::unique_ptr<Node>>();
+    for (LocalNode& n : *nodes_) {
+      if (n.dc != "ie-dub-1" && n.dc != "us-tx-1") continue;
+      NodeOptions o;
+      o.threads = 2;
+      auto node = Node::Start(n.deployment, o);
+      ASSERT_TRUE(node.ok()) << n.dc << ": " << node.status();
+      running_->push_back(*std::move(node));
+      (n.dc == "ie-dub-1" ? eu_ : us_) = new std::string(n.endpoint);
+      if (n.dc == "ie-dub-1") eu_verifier_ = new std::string(n.verifier_key);
+    }
+    HttpClient client;
+    for (int i = 0; i < 30; ++i) {
+      auto r = client.Send("PUT", absl::StrCat(*eu_, "/v1/subjects/eu-", i),
+                           {"Authorization: Bearer " + Keys().at("accounts-eu"),
+                            "X-Clover-Purpose: account_management"},
+                           Record(i % 2 ? "IE" : "NO", i));
+      ASSERT_TRUE(r.ok());
+      ASSERT_EQ(r->status, 201) << r->body;
+    }
+    for (int i = 0; i < 5; ++i) {
+      auto r = client.Send("PUT", absl::StrCat(*us_, "/v1/subjects/us-", i),
+                           {"Authorization: Bearer " + Keys().at("accounts-us"),
+                            "X-Clover-Purpose: account_management"},
+                           Record("US", i));
+      ASSERT_TRUE(r.ok());
+      ASSERT_EQ(r->status, 201) << r->body;
+    }
+  }
+
+  static void TearDownTestSuite() {
+    if (running_ != nullptr) {
+      for (auto& n : *running_) n->Shutdown();
+      delete running_;
+    }
+    if (dir_ != nullptr) std::filesystem::remove_all(*dir_);
+  }
+
+  ClientResponse Call(absl::string_view principal, absl::string_view method,
+                      const std::string& url, absl::string_view purpose,
+                      absl::string_view body = {}) {
+    std::vector<std::string> headers;
+    if (!principal.empty()) {
+      headers.push_back("Authorization: Bearer " +
+                        Keys().at(std::string(principal)));
+    }
+    if (!purpose.empty())
+      headers.push_back(absl::StrCat("X-Clover-Purpose: ", purpose));
+    auto r = client_.Send(method, url, headers, body);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : ClientResponse{};
+  }
+
+  static rapidjson::Document Json(const std::string& body) {
+    rapidjson::Document doc;
+    doc.Parse(body.c_str());
+    return doc;
+  }
+
+  static std::string ErrorCode(const ClientResponse& r) {
+    auto doc = Json(r.body);
+    if (!doc.IsObject() || !doc.HasMember("error")) return "<no error body>";
+    return doc["error"]["code"].GetString();
+  }
+
+  std::unique_ptr<log::LogClient> EuLogClient() {
+    auto v = log::ParseVerifierKey(*eu_verifier_);
+    EXPECT_TRUE(v.ok());
+    std::vector<std::unique_ptr<log::NoteVerifier>> vs;
+    vs.push_back(*std::move(v));
+    auto c =
+        log::LogClient::Create(log::HttpFetcher(*eu_ + "/log"), std::move(vs));
+    EXPECT_TRUE(c.ok());
+    return *std::move(c);
+  }
+
+  static std::string* dir_;
+  static std::vector<LocalNode>* nodes_;
+  static std::vector<std::unique_ptr<Node>>* running_;
+  static std::string* eu_;
+  static std::string* us_;
+  static std::string* eu_verifier_;
+  HttpClient client_;
+};
+
+std::string* GatewayE2eTest::dir_ = nullptr;
+std::vector<LocalNode>* GatewayE2eTest::nodes_ = nullptr;
+std::vector<std::unique_ptr<Node>>* GatewayE2eTest::running_ = nullptr;
+std::string* GatewayE2eTest::eu_ = nullptr;
+std::string* GatewayE2eTest::us_ = nullptr;
+std::string* GatewayE2eTest::eu_verifier_ = nullptr;
+
+TEST_F(GatewayE2eTest, EuSupportReadsRawEuData) {
+  auto r = Call("eu-support-1", "GET",
+                *eu_ + "/v1/subjects/eu-1?fields=email,name,phone",
+                "customer_support");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto doc = Json(r.body);
+  EXPECT_STREQ(doc["fields"]["email"]["effect"].GetString(), "allow");
+  EXPECT_STREQ(doc["fields"]["email"]["value"].GetString(),
+               "person1@mail.example");
+  EXPECT_STREQ(doc["destination"].GetString(), "eu");
+  EXPECT_TRUE(doc["log_index"].IsUint64());
+}
+
+TEST_F(GatewayE2eTest, RewriteIsOkAndNotCreated) {
+  auto r = Call("accounts-eu", "PUT", *eu_ + "/v1/subjects/eu-0",
+                "account_management", Record("NO", 0));
+  EXPECT_EQ(r.status, 200) << r.body;
+  // The home jurisdiction never changes silently.
+  auto moved = Call("accounts-eu", "PUT", *eu_ + "/v1/subjects/eu-0",
+                    "account_management", Record("GB", 0));
+  EXPECT_EQ(moved.status / 100, 4) << moved.body;
+}
+
+TEST_F(GatewayE2eTest,
+       CnEngineerNeverSeesRestrictedDataRawAndEveryIndexVerifies) {
+  std::vector<std::pair<uint64_t, std::string>> seen;
+  for (int i = 0; i < 30; ++i) {
+    auto r =
+        Call("cn-engineer-1", "GET", absl::StrCat(*eu_, "/v1/subjects/eu-", i),
+             "service_operation");
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto doc = Json(r.body);
+    EXPECT_STREQ(doc["destination"].GetString(), "cn");
+    for (const auto& f : doc["fields"].GetObject()) {
+      std::string name = f.name.GetString();
+      std::string effect = f.value["effect"].GetString();
+      EXPECT_NE(effect, "allow") << name;
+      if (name == "email" || name == "phone" || name == "ip_address") {
+        EXPECT_FALSE(f.value.HasMember("value")) << name << " came back for cn";
+      }
+      if (name == "payment_country" && f.value.HasMember("value")) {
+        // Restricted: at most generalised (country -> jurisdiction), never the raw country.
+        std::string v = f.value["value"].GetString();
+        EXPECT_NE(v, "IE");
+        EXPECT_NE(v, "NO");
+      }
+    }
+    EXPECT_THAT(r.body, Not(HasSubstr("@mail.example")));
+    EXPECT_THAT(r.body, Not(HasSubstr(absl::StrCat("Person Number", i, "\""))));
+    seen.emplace_back(doc["log_index"].GetUint64(), absl::StrCat("eu-", i));
+  }
+  auto client = EuLogClient();
+  auto cp = client->FetchCheckpoint();
+  ASSERT_TRUE(cp.ok()) << cp.status();
+  for (const auto& [index, subject] : seen) {
+    ASSERT_LT(index, cp->checkpoint.size);
+    auto entry =
+        client->FetchEntry(cp->checkpoint, index);  // verifies inclusion
+    ASSERT_TRUE(entry.ok()) << entry.status();
+    EXPECT_THAT(*entry, HasSubstr("\"principal\":{\"country\":\"CN\""));
+    EXPECT_THAT(*entry,
+                Not(HasSubstr(subject + "\"")));  // pseudonym, not the raw id
+    EXPECT_THAT(*entry, Not(HasSubstr("@mail.example")));
+  }
+}
+
+TEST_F(GatewayE2eTest, ForbiddenWhenNothingMayBeReturnedAndStillLogged) {
+  auto r =
+      Call("cn-engineer-1", "GET",
+           *eu_ + "/v1/subjects/eu-3?fields=email,phone", "service_operation");
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_EQ(ErrorCode(r), "forbidden");
+  EXPECT_TRUE(Json(r.body)["error"].HasMember("log_index"));
+}
+
+TEST_F(GatewayE2eTest, MisdirectedWriteGets421AndStoresNothing) {
+  auto r = Call("accounts-eu", "PUT", *eu_ + "/v1/subjects/us-99",
+                "account_management", Record("US", 99));
+  ASSERT_EQ(r.status, 421) << r.body;
+  EXPECT_EQ(r.Header("location"), *us_);
+  auto doc = Json(r.body);
+  EXPECT_STREQ(doc["error"]["home_region"].GetString(), "us");
+  EXPECT_EQ(Call("eu-support-1", "GET", *eu_ + "/v1/subjects/us-99",
+                 "customer_support")
+                .status,
+            404);
+  auto homeless = Call("accounts-eu", "PUT", *eu_ + "/v1/subjects/cn-1",
+                       "account_management", Record("CN", 1));
+  EXPECT_EQ(homeless.status, 422) << homeless.body;
+}
+
+TEST_F(GatewayE2eTest, AuthenticationAndBadInput) {
+  EXPECT_EQ(
+      Call("", "GET", *eu_ + "/v1/subjects/eu-1", "customer_support").status,
+      401);
+  auto bad_key =
+      client_.Send("GET", *eu_ + "/v1/subjects/eu-1",
+                   {"Authorization: Bearer clv_wrong", "X-Clover-Purpose: x"});
+  ASSERT_TRUE(bad_key.ok());
+  EXPECT_EQ(bad_key->status, 401);
+  EXPECT_THAT(bad_key->body, Not(HasSubstr("clv_wrong")));
+  auto no_purpose = Call("eu-support-1", "GET", *eu_ + "/v1/subjects/eu-1", "");
+  EXPECT_EQ(no_purpose.status, 400);
+  EXPECT_THAT(no_purpose.body, HasSubstr("X-Clover-Purpose"));
+  EXPECT_EQ(
+      Call("eu-support-1", "GET", *eu_ + "/v1/subjects/eu-1?fields=shoe_size",
+           "customer_support")
+          .status,
+      400);
+  EXPECT_EQ(Call("accounts-eu", "PUT", *eu_ + "/v1/subjects/eu-x",
+                 "account_management", "{\"country\":")
+                .status,
+            400);
+  EXPECT_EQ(Call("accounts-eu", "PUT", *eu_ + "/v1/subjects/eu-x",
+                 "account_management",
+                 "{\"country\":\"IE\",\"fields\":{\"email\":\"not-an-email\"}}")
+                .status,
+            400);
+  EXPECT_EQ(
+      Call("us-recommender", "POST", *eu_ + "/v1/exports", "", "[1,2]").status,
+      400);
+  EXPECT_EQ(Call("eu-support-1", "GET", *eu_ + "/v1/subjects/nobody",
+                 "customer_support")
+                .status,
+            404);
+  EXPECT_EQ(
+      Call("eu-support-1", "GET", *eu_ + "/v1/nothing-here", "customer_support")
+          .status,
+      404);
+  std::string huge(2 << 20, 'x');
+  EXPECT_EQ(Call("accounts-eu", "PUT", *eu_ + "/v1/subjects/eu-big",
+                 "account_management", huge)
+                .status,
+            413);
+}
+
+TEST_F(GatewayE2eTest, ErasureMakesSubjectGone) {
+  auto del = Call("eu-support-1", "DELETE", *eu_ + "/v1/subjects/eu-29",
+                  "customer_support");
+  ASSERT_EQ(del.status, 200) << del.body;
+  auto gone = Call("eu-support-1", "GET", *eu_ + "/v1/subjects/eu-29",
+                   "customer_support");
+  EXPECT_EQ(gone.status, 410) << gone.body;
+  // A CN engineer may not erase.
+  EXPECT_EQ(Call("cn-engineer-1", "DELETE", *eu_ + "/v1/subjects/eu-28",
+                 "service_operation")
+                .status,
+            403);
+}
+
+TEST_F(GatewayE2eTest, RecommendationExportIsPseudonymisedBehaviourOnly) {
+  auto r =
+      Call("us-recommender", "POST", *eu_ + "/v1/exports", "",
+           "{\"destination\":\"us\",\"purpose\":\"recommendation\",\"fields\":"
+           "[\"watch_history\",\"email\"],\"subjects\":[\"eu-1\",\"eu-2\",\"eu-"
+           "3\"]}");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Header("x-clover-records"), "3");
+  EXPECT_FALSE(r.Header("x-clover-log-index").empty());
+  std::vector<std::string> lines =
+      absl::StrSplit(r.body, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 3u);
+  for (const auto& line : lines) {
+    auto doc = Json(line);
+    ASSERT_TRUE(doc.IsObject()) << line;
+    EXPECT_FALSE(doc["fields"].HasMember("email"));
+    ASSERT_TRUE(doc["fields"].HasMember("watch_history"));
+    for (const auto& v : doc["fields"]["watch_history"].GetArray()) {
+      EXPECT_THAT(std::string(v.GetString()), HasSubstr("tok_"));
+    }
+    EXPECT_THAT(std::string(doc["subject_token"].GetString()),
+                HasSubstr("tok_"));
+  }
+  EXPECT_THAT(r.body, Not(HasSubstr("eu-1")));
+}
+
+TEST_F(GatewayE2eTest, TrustAndSafetySeesContentAndSupportReversesItsTokens) {
+  auto r = Call("eu-tns-1", "GET",
+                *eu_ + "/v1/subjects/eu-5?fields=uploaded_videos,name",
+                "trust_safety");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto doc = Json(r.body);
+  EXPECT_STREQ(doc["fields"]["uploaded_videos"]["effect"].GetString(), "allow");
+  EXPECT_STREQ(doc["fields"]["uploaded_videos"]["value"][0].GetString(),
+               "upload-5");
+  std::string token = doc["fields"]["name"]["value"].GetString();
+  EXPECT_THAT(token, HasSubstr("stk_"));
+  auto back =
+      Call("eu-support-1", "POST", *eu_ + "/v1/detokenize", "customer_support",
+           absl::StrCat("{\"field\":\"name\",\"token\":\"", token,
+                        "\",\"issued_destination\":\"eu\",\"issued_purpose\":"
+                        "\"trust_safety\"}"));
+  ASSERT_EQ(back.status, 200) << back.body;
+  EXPECT_STREQ(Json(back.body)["value"].GetString(), "Person Number5");
+  // Not reversible by staff in cn, and hmac tokens are never reversible.
+  EXPECT_EQ(
+      Call("cn-engineer-1", "POST", *eu_ + "/v1/detokenize",
+           "service_operation",
+           absl::StrCat("{\"field\":\"name\",\"token\":\"", token,
+                        "\",\"issued_destination\":\"eu\",\"issued_purpose\":"
+                        "\"trust_safety\"}"))
+          .status,
+      403);
+  EXPECT_EQ(
+      Call("eu-support-1", "POST", *eu_ + "/v1/detokenize", "customer_support",
+           "{\"field\":\"email\",\"token\":\"tok_abc\"}")
+          .status,
+      400);
+}
+
+TEST_F(GatewayE2eTest, LegalRequestNeedsAuditorApproval) {
+  auto before = Call("us-legal-1", "GET",
+                     *eu_ + "/v1/subjects/eu-7?fields=name", "legal_request");
+  EXPECT_EQ(before.status, 403) << before.body;
+  auto created = Call(
+      "us-legal-1", "POST", *eu_ + "/v1/approvals", "",
+      "{\"justification\":\"LEGAL_REQUEST\",\"detail\":\"CASE-1\",\"subjects\":"
+      "[\"eu-7\"],\"fields\":[\"name\"],\"duration\":\"1h\"}");
+  ASSERT_EQ(created.status, 201) << created.body;
+  std::string id = Json(created.body)["approval"]["id"].GetString();
+  EXPECT_EQ(Call("us-legal-1", "POST",
+                 *eu_ + "/v1/approvals/" + id + "/approve", "", "{}")
+                .status,
+            403);
+  auto pending =
+      Call("auditor", "GET", *eu_ + "/v1/approvals?state=pending", "");
+  EXPECT_THAT(pending.body, HasSubstr(id));
+  auto approved =
+      Call("auditor", "POST", *eu_ + "/v1/approvals/" + id + "/approve", "",
+           "{\"reason\":\"court order checked\"}");
+  ASSERT_EQ(approved.status, 200) << approved.body;
+  auto after = Call("us-legal-1", "GET", *eu_ + "/v1/subjects/eu-7?fields=name",
+                    "legal_request");
+  ASSERT_EQ(after.status, 200) << after.body;
+  EXPECT_STREQ(Json(after.body)["fields"]["name"]["value"].GetString(),
+               "Person Number7");
+  EXPECT_EQ(
+      Call("auditor", "GET", *eu_ + "/v1/approvals?state=bogus", "").status,
+      400);
+}
+
+TEST_F(GatewayE2eTest, AggregatesSpendTheBudgetThen429) {
+  for (int i = 0; i < 2; ++i) {
+    auto r = Call("eu-analytics", "POST", *eu_ + "/v1/aggregates", "analytics",
+                  "{\"field\":\"birthdate\"}");
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto doc = Json(r.body);
+    EXPECT_TRUE(doc["buckets"].IsObject());
+    EXPECT_DOUBLE_EQ(doc["epsilon"].GetDouble(), 0.5);
+  }
+  auto spent = Call("eu-analytics", "POST", *eu_ + "/v1/aggregates",
+                    "analytics", "{\"field\":\"birthdate\"}");
+  EXPECT_EQ(spent.status, 429) << spent.body;
+  // Restricted fields are not aggregatable by analytics at all.
+  EXPECT_EQ(Call("eu-analytics", "POST", *eu_ + "/v1/aggregates", "analytics",
+                 "{\"field\":\"email\"}")
+                .status,
+            403);
+}
+
+TEST_F(GatewayE2eTest, IncidentResponseSeesGeneralisedNetworks) {
+  auto r =
+      Call("admin", "GET", *eu_ + "/v1/subjects/eu-4?fields=ip_address,email",
+           "security_incident");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto doc = Json(r.body);
+  EXPECT_STREQ(doc["fields"]["ip_address"]["effect"].GetString(), "generalize");
+  EXPECT_STREQ(doc["fields"]["ip_address"]["value"].GetString(),
+               "192.0.2.0/24");
+}
+
+TEST_F(GatewayE2eTest, AccessReportListsDecisionsWithProofs) {
+  ASSERT_EQ(Call("eu-support-1", "GET", *eu_ + "/v1/subjects/eu-11",
+                 "customer_support")
+                .status,
+            200);
+  EXPECT_EQ(
+      Call("eu-support-1", "GET", *eu_ + "/v1/subjects/eu-11/access-report", "")
+          .status,
+      403);
+  auto r =
+      Call("auditor", "GET", *eu_ + "/v1/subjects/eu-11/access-report", "");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto doc = Json(r.body);
+  ASSERT_GE(doc["entries"].Size(), 2u);  // the write and the read
+  auto client = EuLogClient();
+  auto cp = client->OpenCheckpointNote(doc["checkpoint"].GetString());
+  ASSERT_TRUE(cp.ok()) << cp.status();
+  for (const auto& e : doc["entries"].GetArray()) {
+    auto entry = client->FetchEntry(cp->checkpoint, e["index"].GetUint64());
+    ASSERT_TRUE(entry.ok()) << entry.status();
+    EXPECT_THAT(*entry, HasSubstr(doc["subject_pseudonym"].GetString()));
+  }
+}
+
+TEST_F(GatewayE2eTest, PublicEndpoints) {
+  HttpClient c;
+  auto health = c.Send("GET", *eu_ + "/healthz", {});
+  ASSERT_TRUE(health.ok());
+  EXPECT_EQ(health->status, 200);
+  auto cp = c.Send("GET", *eu_ + "/log/checkpoint", {});
+  ASSERT_TRUE(cp.ok());
+  EXPECT_EQ(cp->status, 200);
+  EXPECT_THAT(cp->body, HasSubstr("log.eu.clover.example/ie-dub-1\n"));
+  auto metrics = c.Send("GET", *eu_ + "/metrics", {});
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_THAT(metrics->body, HasSubstr("clover_decisions_total{"));
+  EXPECT_THAT(metrics->body, HasSubstr("clover_log_size"));
+  auto proof =
+      c.Send("GET", *eu_ + "/v1/log/proof/inclusion?index=0&size=2", {});
+  ASSERT_TRUE(proof.ok());
+  EXPECT_EQ(proof->status, 200) << proof->body;
+  auto bad = c.Send("GET", *eu_ + "/log/tile/0/x0/zz", {});
+  ASSERT_TRUE(bad.ok());
+  EXPECT_EQ(bad->status / 100, 4);
+}
+
+}  // namespace
+}  // namespace clover::gateway
