@@ -215,8 +215,13 @@ int Main(int argc, char** argv) {
 
   // Vault: 1,000,000 subjects in RocksDB.
   std::filesystem::remove_all(dir);
+  RocksDbOptions rocks;
+  rocks.block_cache_bytes = size_t{1} << 30;
+  rocks.row_cache_bytes = size_t{256} << 20;
+  std::printf("vault: RocksDB block cache %zu MiB, row cache %zu MiB, WAL without fsync\n",
+              rocks.block_cache_bytes >> 20, rocks.row_cache_bytes >> 20);
   {
-    auto storage = OpenRocksDbStorage(dir);
+    auto storage = OpenRocksDbStorage(dir, rocks);
     if (!storage.ok()) Die(storage.status(), "open rocksdb");
     VaultOptions options;
     options.region = "eu";
@@ -236,6 +241,12 @@ int Main(int argc, char** argv) {
     double put_s = ProcessCpuSeconds() - start;
     Report("vault put (new subject, 5 fields)", subjects / put_s, ceiling,
            ">= 100,000");
+    // Reads are measured on the settled store (flushed and compacted), as a node serves
+    // them most of the time.
+    for (Table t : kAllTables) {
+      absl::Status s = (*vault)->storage().Purge(t);
+      if (!s.ok()) Die(s, "compact");
+    }
 
     std::mt19937_64 rng(1);
     AccessContext ctx{"bench", "analytics"};

@@ -6,3 +6,13 @@ if(TARGET clover_gateway)
     PROPERTIES TIMEOUT 300 LABELS "e2e" RUN_SERIAL TRUE
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 endif()
+
+# Crash test: SIGKILL of a real `clover serve` under load.
+if(TARGET clover_gateway AND TARGET clover)
+  add_executable(gateway_crash_test ${CMAKE_CURRENT_SOURCE_DIR}/gateway_crash_test.cc)
+  target_link_libraries(gateway_crash_test PRIVATE clover_options clover_gateway GTest::gtest GTest::gtest_main)
+  target_compile_definitions(gateway_crash_test PRIVATE CLOVER_BINARY="$<TARGET_FILE:clover>")
+  add_dependencies(gateway_crash_test clover)
+  add_test(NAME gateway_crash_test COMMAND gateway_crash_test WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(gateway_crash_test PROPERTIES LABELS "crash" TIMEOUT 300 RUN_SERIAL TRUE)
+endif()

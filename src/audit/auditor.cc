@@ -237,14 +237,34 @@ absl::Status Auditor::ProcessEntries(LogFollower& f, uint64_t first,
   if (match) m_replay_->WithLabels({"match"}).Increment(match);
   if (mismatch) m_replay_->WithLabels({"mismatch"}).Increment(mismatch);
   if (unsigned_policy) m_replay_->WithLabels({"unsigned_policy"}).Increment(unsigned_policy);
+  // Merge findings with one key (a principal over a threshold fires on every further entry)
+  // so that each incident is written once per poll.
+  absl::flat_hash_map<std::string, size_t> by_key;
   for (Finding& fd : found) {
-    PendingFinding p;
-    for (uint64_t idx : fd.indices) {
+    auto [it, fresh] = by_key.try_emplace(fd.key, pending->size());
+    if (fresh) pending->emplace_back();
+    PendingFinding& p = (*pending)[it->second];
+    if (fresh) {
+      p.finding = std::move(fd);
+    } else {
+      Finding& m = p.finding;
+      m.occurrences += 1;
+      m.summary = std::move(fd.summary);
+      m.severity = std::max(m.severity, fd.severity);
+      for (uint64_t idx : fd.indices) {
+        if (m.indices.size() >= kMaxEvidence) break;
+        if (std::find(m.indices.begin(), m.indices.end(), idx) == m.indices.end()) {
+          m.indices.push_back(idx);
+        }
+      }
+    }
+  }
+  for (auto& [key, pos] : by_key) {
+    PendingFinding& p = (*pending)[pos];
+    for (uint64_t idx : p.finding.indices) {
       const auto& slot = ring[idx % kRing];
       if (slot.first == idx && !slot.second.empty()) p.entries[idx] = slot.second;
     }
-    p.finding = std::move(fd);
-    pending->push_back(std::move(p));
   }
   return absl::OkStatus();
 }

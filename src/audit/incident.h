@@ -57,6 +57,7 @@ struct Finding {
   std::string origin;
   std::vector<uint64_t> indices;   // log entries to prove (filled into evidence by the caller)
   std::vector<Evidence> evidence;  // evidence already built (checkpoints etc.)
+  uint64_t occurrences = 1;        // findings merged into this one
 };
 
 struct Incident {

@@ -87,7 +87,7 @@ absl::StatusOr<IncidentStore::Update> IncidentStore::Report(const Finding& findi
   if (it != open_by_key_.end()) {
     Incident inc = incidents_[it->second];
     inc.last_seen = std::max(inc.last_seen, finding.time);
-    inc.occurrences += 1;
+    inc.occurrences += std::max<uint64_t>(finding.occurrences, 1);
     if (finding.severity > inc.severity) inc.severity = finding.severity;
     inc.summary = finding.summary;
     for (Evidence& e : evidence) {
@@ -115,7 +115,7 @@ absl::StatusOr<IncidentStore::Update> IncidentStore::Report(const Finding& findi
   }
   inc.first_seen = finding.time == absl::Time() ? now : finding.time;
   inc.last_seen = inc.first_seen;
-  inc.occurrences = 1;
+  inc.occurrences = std::max<uint64_t>(finding.occurrences, 1);
   inc.status = IncidentStatus::kOpen;
   // The controller becomes aware when the auditor detects it, not when the entry was made.
   inc.notification_deadline = now + options_.notification_window;

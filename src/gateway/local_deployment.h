@@ -29,6 +29,13 @@ struct LocalNode {
 [[nodiscard]] absl::StatusOr<std::vector<LocalNode>> PrepareLocalDeployment(
     Deployment base, const std::string& data_dir, int base_port);
 
+// A node configuration file for `clover serve` equivalent to `node.deployment`:
+// regions, node, log, keys, policy and privacy inline; jurisdictions, schema
+// and principals included from `examples_dir` (which must hold the files the
+// deployment was loaded from).
+[[nodiscard]] std::string NodeConfigYaml(const LocalNode& node,
+                                         const std::string& examples_dir);
+
 }  // namespace clover::gateway
 
 #endif  // CLOVER_GATEWAY_LOCAL_DEPLOYMENT_H_

@@ -62,36 +62,50 @@ class Parser {
       const YNode& node, absl::string_view field,
       std::initializer_list<absl::string_view> allowed) const {
     if (!node.IsMap()) return Error(node, field, "expected a map");
-    absl::flat_hash_set<std::string> seen;
-    for (const auto& kv : node.entries()) {
-      if (!kv.first.IsScalar())
-        return Error(kv.first, field, "keys must be plain words");
-      const std::string& key = kv.first.Scalar();
-      const std::string path =
-          field.empty() ? key : absl::StrCat(field, ".", key);
+    const auto& entries = node.entries();
+    for (size_t i = 0; i < entries.size(); ++i) {
+      const YNode& k = entries[i].first;
+      if (!k.IsScalar()) return Error(k, field, "keys must be plain words");
+      const std::string& key = k.Scalar();
+      // Paths are built only for errors: this runs for every map of a large
+      // bundle.
+      auto path = [&] {
+        return field.empty() ? key : absl::StrCat(field, ".", key);
+      };
       if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
         std::string list;
         for (absl::string_view a : allowed)
           absl::StrAppend(&list, list.empty() ? "" : ", ", a);
-        return Error(kv.first, path,
+        return Error(k, path(),
                      absl::StrCat("unknown key (expected one of: ", list, ")"));
       }
-      if (!seen.insert(key).second)
-        return Error(kv.first, path, "duplicate key");
+      for (size_t j = 0; j < i; ++j) {
+        if (entries[j].first.Scalar() == key)
+          return Error(k, path(), "duplicate key");
+      }
     }
     return absl::OkStatus();
   }
 
+  // `base` and `index` (-1 for a single value) name the field in errors.
   absl::StatusOr<std::string> ConditionValue(Attribute attribute,
                                              const YNode& node,
-                                             absl::string_view field) const {
-    CLOVER_ASSIGN_OR_RETURN(std::string v, NonEmptyScalar(node, field));
+                                             absl::string_view base,
+                                             int index) const {
+    auto field = [&] {
+      return index < 0 ? std::string(base)
+                       : absl::StrCat(base, "[", index, "]");
+    };
+    if (!node.IsScalar())
+      return Error(node, field(), "expected a single value");
+    std::string v = node.Scalar();
+    if (v.empty()) return Error(node, field(), "must not be empty");
     switch (attribute) {
       case Attribute::kAction: {
         auto known = KnownActions();
         if (std::find(known.begin(), known.end(), v) == known.end()) {
           return Error(
-              node, field,
+              node, field(),
               absl::StrCat("unknown action '", v,
                            "' (expected read, export, detokenize, aggregate, "
                            "write or erase)"));
@@ -102,7 +116,7 @@ class Parser {
         auto known = KnownPrincipalKinds();
         if (std::find(known.begin(), known.end(), v) == known.end()) {
           return Error(
-              node, field,
+              node, field(),
               absl::StrCat("unknown principal kind '", v,
                            "' (expected service, employee, auditor or admin)"));
         }
@@ -111,7 +125,7 @@ class Parser {
       case Attribute::kPrincipalCountry:
         if (!IsIsoCountryCode(v)) {
           return Error(
-              node, field,
+              node, field(),
               absl::StrCat("'", v,
                            "' is not an ISO 3166-1 alpha-2 country code "
                            "(upper case, e.g. IE)"));
@@ -120,7 +134,7 @@ class Parser {
       case Attribute::kFieldRestricted: {
         bool b = false;
         if (!ParseYamlBool(node.Scalar(), &b)) {
-          return Error(node, field,
+          return Error(node, field(),
                        absl::StrCat("expected true or false, got '", v, "'"));
         }
         v = b ? "true" : "false";
@@ -148,35 +162,34 @@ class Parser {
     Condition c;
     c.attribute = *attribute;
     c.pos = PosOf(key);
-    YNode list = value;
+    const YNode* list = &value;
     std::string list_field = field;
     if (value.IsMap()) {
       CLOVER_RETURN_IF_ERROR(CheckKeys(value, field, {"not"}));
       if (!value["not"])
         return Error(value, field, "expected {not: value-or-list}");
       c.negated = true;
-      list = value["not"];
+      list = &value["not"];
       list_field = absl::StrCat(field, ".not");
     }
-    if (list.IsSequence()) {
-      for (size_t i = 0; i < list.size(); ++i) {
+    if (list->IsSequence()) {
+      for (size_t i = 0; i < list->size(); ++i) {
         CLOVER_ASSIGN_OR_RETURN(
-            std::string v,
-            ConditionValue(c.attribute, list[i],
-                           absl::StrCat(list_field, "[", i, "]")));
+            std::string v, ConditionValue(c.attribute, (*list)[i], list_field,
+                                          static_cast<int>(i)));
         if (std::find(c.values.begin(), c.values.end(), v) == c.values.end()) {
           c.values.push_back(std::move(v));
         }
       }
       if (c.values.empty() && !c.negated) {
-        return Error(list, list_field, "an empty list matches nothing");
+        return Error(*list, list_field, "an empty list matches nothing");
       }
-    } else if (list.IsScalar()) {
-      CLOVER_ASSIGN_OR_RETURN(std::string v,
-                              ConditionValue(c.attribute, list, list_field));
+    } else if (list->IsScalar()) {
+      CLOVER_ASSIGN_OR_RETURN(
+          std::string v, ConditionValue(c.attribute, *list, list_field, -1));
       c.values.push_back(std::move(v));
     } else {
-      return Error(list, list_field,
+      return Error(*list, list_field,
                    "expected a value, a list of values or {not: ...}");
     }
     return c;
@@ -189,11 +202,16 @@ class Parser {
     if (node.IsNull()) return out;
     if (!node.IsMap())
       return Error(node, field, "expected a map of conditions");
-    absl::flat_hash_set<std::string> seen;
-    for (const auto& kv : node.entries()) {
+    const auto& entries = node.entries();
+    for (size_t i = 0; i < entries.size(); ++i) {
+      const auto& kv = entries[i];
       if (!kv.first.IsScalar())
         return Error(kv.first, field, "keys must be attribute names");
-      if (!seen.insert(kv.first.Scalar()).second) {
+      bool duplicate = false;
+      for (size_t j = 0; j < i; ++j) {
+        duplicate |= entries[j].first.Scalar() == kv.first.Scalar();
+      }
+      if (duplicate) {
         return Error(kv.first, absl::StrCat(field, ".", kv.first.Scalar()),
                      "duplicate condition on the same attribute");
       }

@@ -25,13 +25,18 @@ using MaskBuffer = absl::InlinedVector<uint64_t, 256>;
 
 absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
     const Bundle& bundle) {
+  return Compile(Bundle(bundle));
+}
+
+absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
+    Bundle&& bundle) {
   if (bundle.rules.size() > kMaxRules) {
     return absl::InvalidArgumentError(
         absl::StrCat(bundle.filename, ": ", bundle.rules.size(),
                      " rules; at most ", kMaxRules, " are supported"));
   }
   std::shared_ptr<CompiledPolicy> p(new CompiledPolicy());
-  p->bundle_ = bundle;
+  p->bundle_ = std::move(bundle);
   const std::vector<Rule>& rules = p->bundle_.rules;
   const size_t n = rules.size();
   const size_t words = std::max<size_t>(1, (n + 63) / 64);
@@ -182,6 +187,33 @@ int CompiledPolicy::FieldRows(const FieldRef& field,
   return count;
 }
 
+void CompiledPolicy::DecideOne(const uint64_t* mask,
+                               const std::array<const uint64_t*, 3>& rows,
+                               int row_count, FieldDecision& d) const {
+  d.effect = Effect::kDeny;
+  d.deciding_rule = kDefaultDeny;
+  d.matched_count = 0;
+  for (size_t w = 0; w < words_; ++w) {
+    uint64_t m = mask[w];
+    for (int r = 0; r < row_count; ++r) m &= rows[r][w];
+    while (m != 0) {
+      const uint32_t rule = rule_at_bit_[w * 64 + std::countr_zero(m)];
+      m &= m - 1;
+      if (d.matched_count == 0) {
+        d.deciding_rule = static_cast<int32_t>(rule);
+        d.effect = bundle_.rules[rule].effect;
+      }
+      if (d.matched_count < kMaxInlineMatches)
+        d.matched[d.matched_count] = rule;
+      ++d.matched_count;
+    }
+  }
+  const uint32_t stored =
+      std::min<uint32_t>(d.matched_count, kMaxInlineMatches);
+  std::sort(d.matched.begin(), d.matched.begin() + stored);
+  std::fill(d.matched.begin() + stored, d.matched.end(), 0u);
+}
+
 void CompiledPolicy::Decide(const Request& request,
                             std::span<const FieldRef> fields,
                             std::span<FieldDecision> out) const {
@@ -190,29 +222,28 @@ void CompiledPolicy::Decide(const Request& request,
   std::array<const uint64_t*, 3> rows;
   for (size_t f = 0; f < fields.size(); ++f) {
     const int row_count = FieldRows(fields[f], rows);
-    FieldDecision& d = out[f];
-    d.effect = Effect::kDeny;
-    d.deciding_rule = kDefaultDeny;
-    d.matched_count = 0;
-    for (size_t w = 0; w < words_; ++w) {
-      uint64_t m = mask[w];
-      for (int r = 0; r < row_count; ++r) m &= rows[r][w];
-      while (m != 0) {
-        const uint32_t rule = rule_at_bit_[w * 64 + std::countr_zero(m)];
-        m &= m - 1;
-        if (d.matched_count == 0) {
-          d.deciding_rule = static_cast<int32_t>(rule);
-          d.effect = bundle_.rules[rule].effect;
-        }
-        if (d.matched_count < kMaxInlineMatches)
-          d.matched[d.matched_count] = rule;
-        ++d.matched_count;
-      }
-    }
-    const uint32_t stored =
-        std::min<uint32_t>(d.matched_count, kMaxInlineMatches);
-    std::sort(d.matched.begin(), d.matched.begin() + stored);
-    std::fill(d.matched.begin() + stored, d.matched.end(), 0u);
+    DecideOne(mask.data(), rows, row_count, out[f]);
+  }
+}
+
+CompiledPolicy::PreparedFields CompiledPolicy::Prepare(
+    std::span<const FieldRef> fields) const {
+  PreparedFields prepared;
+  for (const FieldRef& f : fields) {
+    std::array<const uint64_t*, 3> rows{};
+    prepared.row_counts_.push_back(FieldRows(f, rows));
+    prepared.rows_.push_back(rows);
+  }
+  return prepared;
+}
+
+void CompiledPolicy::Decide(const Request& request,
+                            const PreparedFields& fields,
+                            std::span<FieldDecision> out) const {
+  MaskBuffer mask(words_);
+  RequestMask(request, mask.data());
+  for (size_t f = 0; f < fields.rows_.size(); ++f) {
+    DecideOne(mask.data(), fields.rows_[f], fields.row_counts_[f], out[f]);
   }
 }
 

@@ -36,6 +36,23 @@ class CompiledPolicy {
   static constexpr size_t kMaxRules = 1 << 20;
   [[nodiscard]] static absl::StatusOr<std::shared_ptr<const CompiledPolicy>>
   Compile(const Bundle& bundle);
+  // The same, taking the bundle over instead of copying it.
+  [[nodiscard]] static absl::StatusOr<std::shared_ptr<const CompiledPolicy>>
+  Compile(Bundle&& bundle);
+
+  // A field list resolved against this policy once (e.g. the schema's fields at
+  // startup), so that deciding it costs no per-field hash lookup. Valid only
+  // with the policy that prepared it, and while that policy lives.
+  class PreparedFields {
+   public:
+    size_t size() const { return rows_.size(); }
+
+   private:
+    friend class CompiledPolicy;
+    std::vector<std::array<const uint64_t*, 3>> rows_;
+    std::vector<int> row_counts_;
+  };
+  PreparedFields Prepare(std::span<const FieldRef> fields) const;
 
   // Decides every field of `fields` for `request`, writing out[i] for
   // fields[i]. The semantics are exactly EvaluateReference's
@@ -44,6 +61,11 @@ class CompiledPolicy {
   // included), ascending. Requires out.size() >= fields.size(). Thread-safe; no
   // heap allocation (see the file comment).
   void Decide(const Request& request, std::span<const FieldRef> fields,
+              std::span<FieldDecision> out) const;
+
+  // Decide for prepared fields: out[i] for the i-th prepared field. Requires
+  // out.size() >= fields.size(). Thread-safe; no heap allocation.
+  void Decide(const Request& request, const PreparedFields& fields,
               std::span<FieldDecision> out) const;
 
   // Every rule matching `field`, in file order. Allocates; for explanations and
@@ -71,6 +93,10 @@ class CompiledPolicy {
   const uint64_t* Row(const Index& index, absl::string_view value) const;
   // Writes the request-level candidate bitset into `mask` (words_ words).
   void RequestMask(const Request& request, uint64_t* mask) const;
+  // Writes the decision for the candidate bitset `mask` narrowed by `rows`.
+  void DecideOne(const uint64_t* mask,
+                 const std::array<const uint64_t*, 3>& rows, int row_count,
+                 FieldDecision& d) const;
   // Fills the field-level rows for `field`; returns how many.
   int FieldRows(const FieldRef& field,
                 std::array<const uint64_t*, 3>& rows) const;

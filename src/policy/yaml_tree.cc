@@ -165,7 +165,10 @@ class FastParser {
       }
       SkipBlankLines();
       if (AtEnd() || Column() < indent) return seq;
-      if (Column() > indent || !SeqEntryHere()) return Unsupported();
+      if (Column() > indent) return Unsupported();
+      // A same-indented line without '-' ends a sequence written at its key's indentation
+      // ("key:\n- a\nnext: b"); anywhere else the caller finds it out of place.
+      if (!SeqEntryHere()) return seq;
     }
   }
 

@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -104,30 +105,55 @@ void Router::Handle(absl::string_view method, absl::string_view pattern,
 
 namespace {
 
-// Matches `path` against `route`, filling `params` (cleared first) on success.
-bool Match(const Route& route, absl::string_view path,
-           absl::flat_hash_map<std::string, std::string>& params) {
-  params.clear();
-  absl::string_view rest = path.substr(1);
-  for (size_t i = 0; i < route.segments.size(); ++i) {
-    const Segment& seg = route.segments[i];
-    if (seg.kind == Segment::kRest) {
-      params["*"] = std::string(rest);
-      return true;
+using Segments = absl::InlinedVector<absl::string_view, 16>;
+
+// "/a/b/" -> {"a", "b", ""}; "/" -> {""}. Views into `path`, which starts with
+// '/'.
+Segments Split(absl::string_view path) {
+  Segments segs;
+  size_t start = 1;
+  while (true) {
+    size_t slash = path.find('/', start);
+    if (slash == absl::string_view::npos) {
+      segs.push_back(path.substr(start));
+      return segs;
     }
-    if (rest.data() == nullptr) return false;  // path ran out
-    size_t slash = rest.find('/');
-    absl::string_view part = rest.substr(0, slash);
-    if (seg.kind == Segment::kLiteral) {
-      if (part != seg.text) return false;
-    } else {
-      if (part.empty()) return false;
-      params[seg.text] = std::string(part);
-    }
-    rest = slash == absl::string_view::npos ? absl::string_view()
-                                            : rest.substr(slash + 1);
+    segs.push_back(path.substr(start, slash - start));
+    start = slash + 1;
   }
-  return rest.data() == nullptr;
+}
+
+// Matches the split `path` against `route`; if `params` is set, clears and
+// fills it. Callers scan without `params` and fill it only for the chosen
+// route, so a miss allocates nothing.
+bool Match(const Route& route, absl::string_view path, const Segments& segs,
+           absl::flat_hash_map<std::string, std::string>* params) {
+  const size_t n = route.segments.size();
+  const bool rest = route.segments.back().kind == Segment::kRest;
+  if (rest ? segs.size() + 1 < n : segs.size() != n) return false;
+  for (size_t i = 0; i < n; ++i) {
+    const Segment& seg = route.segments[i];
+    if (seg.kind == Segment::kLiteral) {
+      if (segs[i] != seg.text) return false;
+    } else if (seg.kind == Segment::kParam) {
+      if (segs[i].empty()) return false;
+    }
+  }
+  if (params == nullptr) return true;
+  params->clear();
+  for (size_t i = 0; i < n; ++i) {
+    const Segment& seg = route.segments[i];
+    if (seg.kind == Segment::kParam) {
+      params->insert_or_assign(seg.text, std::string(segs[i]));
+    } else if (seg.kind == Segment::kRest) {
+      absl::string_view tail;
+      if (i < segs.size()) {
+        tail = path.substr(static_cast<size_t>(segs[i].data() - path.data()));
+      }
+      params->insert_or_assign("*", std::string(tail));
+    }
+  }
+  return true;
 }
 
 }  // namespace
@@ -140,10 +166,12 @@ Handler Router::AsHandler() const {
       respond(HttpResponse::Error(404, "not_found", "no such resource"));
       return;
     }
+    const Segments segs = Split(request.path);
     const Route* path_match = nullptr;
     for (const Route& route : table->routes) {
-      if (!Match(route, request.path, request.path_params)) continue;
+      if (!Match(route, request.path, segs, nullptr)) continue;
       if (route.method == request.method) {
+        Match(route, request.path, segs, &request.path_params);
         request.route = route.pattern;
         route.handler(request, std::move(respond));
         return;
@@ -158,8 +186,7 @@ Handler Router::AsHandler() const {
     }
     std::vector<absl::string_view> allowed;
     for (const Route& route : table->routes) {
-      absl::flat_hash_map<std::string, std::string> scratch;
-      if (Match(route, request.path, scratch) &&
+      if (Match(route, request.path, segs, nullptr) &&
           std::find(allowed.begin(), allowed.end(), route.method) ==
               allowed.end()) {
         allowed.push_back(route.method);
