@@ -64,6 +64,10 @@ std::string Dir(const Node::Parts& p, absl::string_view sub) {
 }
 
 absl::Status CreateDataDir(Node::Parts& p) {
+  if (p.deployment.storage.driver != StorageDriver::kRocksDb) {
+    return absl::FailedPreconditionError(
+        "storage driver 'postgres' is not implemented yet; use 'rocksdb' (docs/operations.md)");
+  }
   std::error_code ec;
   fs::create_directories(p.deployment.node->data_dir, ec);
   if (ec) {
