@@ -49,6 +49,16 @@ std::string Join(absl::string_view parent, absl::string_view child) {
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  // Configuration files are small regular files; anything else (a device, a FIFO, a huge
+  // file) is refused rather than read without bound.
+  constexpr uintmax_t kMaxConfigBytes = 16 << 20;
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) {
+    return absl::NotFoundError(absl::StrCat(path, ": cannot read file (not a regular file)"));
+  }
+  if (fs::file_size(path, ec) > kMaxConfigBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": larger than 16 MiB"));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot read file"));
   std::ostringstream ss;
