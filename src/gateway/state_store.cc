@@ -101,8 +101,9 @@ absl::StatusOr<double> StateStore::SpendEpsilon(absl::string_view destination,
 
 absl::Status StateStore::IndexAccess(absl::string_view subject,
                                      uint64_t index) {
-  std::string key = absl::StrCat(subject, "\x00", BigEndian(index));
-  key[subject.size()] = '\0';
+  std::string key(subject);
+  key.push_back('\0');
+  key.append(BigEndian(index));
   return FromRocks(db_->Put(SyncWrite(), handles_[kAccess], key, ""));
 }
 
