@@ -1,6 +1,7 @@
-// Prints the auditor's throughput in entries per second, end to end and per stage, next to a
-// baseline measured in the same run (SHA-256 over the same entry bytes), and checks it
-// against the target: 1.5 x the gateway's peak decision rate (40,000/s) = 60,000 entries/s.
+// Prints the auditor's throughput in entries per second, end to end and per
+// stage, next to a baseline measured in the same run (SHA-256 over the same
+// entry bytes), and checks it against the target: 1.5 x the gateway's peak
+// decision rate (40,000/s) = 60,000 entries/s.
 //
 //   bench_audit [entries]     (default 200000)
 #include <sys/stat.h>
@@ -35,7 +36,8 @@ constexpr double kGatewayPeak = 40000;
 constexpr double kTarget = 1.5 * kGatewayPeak;
 
 std::string Key(const std::string& name, uint8_t type) {
-  return log::FormatSignerKey(name, type, *crypto::Ed25519PrivateKey::Generate());
+  return log::FormatSignerKey(name, type,
+                              *crypto::Ed25519PrivateKey::Generate());
 }
 
 void Write(const std::string& path, const std::string& s, bool secret = false) {
@@ -43,7 +45,8 @@ void Write(const std::string& path, const std::string& s, bool secret = false) {
   if (secret) chmod(path.c_str(), 0600);
 }
 
-// A static, already sequenced log held in memory: bundles and one signed checkpoint.
+// A static, already sequenced log held in memory: bundles and one signed
+// checkpoint.
 struct MemLog {
   std::string origin = "log.bench/eu";
   std::string skey = Key(origin, log::kNoteTypeEd25519);
@@ -64,7 +67,8 @@ struct MemLog {
       p.width = static_cast<int>(end - t * log::kTileWidth);
       resources[log::FormatTilePath(p)] = std::move(bundle);
     }
-    log::Checkpoint cp{origin, entries.size(), log::RootFromLeafHashes(leaves), {}};
+    log::Checkpoint cp{
+        origin, entries.size(), log::RootFromLeafHashes(leaves), {}};
     auto signer = *log::ParseSignerKey(skey);
     const log::NoteSigner* s[] = {signer.get()};
     resources["checkpoint"] = *log::SignNote(log::FormatCheckpoint(cp), s);
@@ -84,30 +88,35 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "usage: bench_audit [entries]\n");
     return 2;
   }
-  const std::string dir =
-      (std::filesystem::temp_directory_path() / absl::StrCat("clover-bench-audit-", getpid()))
-          .string();
+  const std::string dir = (std::filesystem::temp_directory_path() /
+                           absl::StrCat("clover-bench-audit-", getpid()))
+                              .string();
   std::filesystem::create_directories(dir);
 
   // The example deployment's policy, signed by a fresh auditor key.
-  const std::string policy_src = std::string(CLOVER_SOURCE_DIR) + "/examples/policy.yaml";
+  const std::string policy_src =
+      std::string(CLOVER_SOURCE_DIR) + "/examples/policy.yaml";
   auto text = policy::ReadFileToString(policy_src);
   if (!text.ok()) {
-    std::fprintf(stderr, "bench_audit: %s\n", std::string(text.status().message()).c_str());
+    std::fprintf(stderr, "bench_audit: %s\n",
+                 std::string(text.status().message()).c_str());
     return 1;
   }
   const std::string policy_path = dir + "/policy.yaml";
   Write(policy_path, *text);
   auto bundle = policy::ParseBundle(*text, policy_path);
   if (!bundle.ok()) {
-    std::fprintf(stderr, "bench_audit: %s\n", std::string(bundle.status().message()).c_str());
+    std::fprintf(stderr, "bench_audit: %s\n",
+                 std::string(bundle.status().message()).c_str());
     return 1;
   }
   const std::string pkey = Key("auditor.bench", log::kNoteTypeEd25519);
-  Write(policy::SignaturePath(policy_path), *policy::SignPolicy(bundle->sha256, pkey));
+  Write(policy::SignaturePath(policy_path),
+        *policy::SignPolicy(bundle->sha256, pkey));
   auto compiled = *policy::CompiledPolicy::Compile(*bundle);
 
-  // Realistic decisions: a mix of principals, purposes and destinations over 4 fields.
+  // Realistic decisions: a mix of principals, purposes and destinations over 4
+  // fields.
   struct Who {
     const char* id;
     const char* role;
@@ -175,15 +184,18 @@ int Main(int argc, char** argv) {
   size_t mismatches = 0;
   for (const std::string& e : entries) {
     if (!ParseLogEntry(e, &le).ok()) ++mismatches;
-    if (replayer->Replay(le.decision).verdict != Replayer::Verdict::kMatch) ++mismatches;
+    if (replayer->Replay(le.decision).verdict != Replayer::Verdict::kMatch)
+      ++mismatches;
   }
   const double replay_rate = n / absl::ToDoubleSeconds(absl::Now() - s);
 
   // End to end through the auditor.
   MemLog mem;
   mem.Build(entries);
-  Write(dir + "/witness.key", Key("auditor.bench/witness", log::kNoteTypeCosignature), true);
-  Write(dir + "/journal.key", Key("auditor.bench/incidents", log::kNoteTypeEd25519), true);
+  Write(dir + "/witness.key",
+        Key("auditor.bench/witness", log::kNoteTypeCosignature), true);
+  Write(dir + "/journal.key",
+        Key("auditor.bench/incidents", log::kNoteTypeEd25519), true);
   AuditorConfig config;
   config.name = "auditor.bench";
   config.data_dir = dir + "/data";
@@ -194,13 +206,15 @@ int Main(int argc, char** argv) {
       {{mem.origin, "mem://", {*log::VerifierKeyFromSignerKey(mem.skey)}}, ""});
   config.policy_bundles = {policy_path};
   config.policy_keys = {*log::VerifierKeyFromSignerKey(pkey)};
-  // Honest traffic at this rate would trip the default thresholds: measure, do not alarm.
+  // Honest traffic at this rate would trip the default thresholds: measure, do
+  // not alarm.
   config.detectors.bulk_subjects = 1000000000;
   config.detectors.denial_burst = 1000000000;
-  auto auditor = Auditor::Create(config, SystemClock(),
-                                 [&](const std::string&) { return mem.Fetcher(); });
+  auto auditor = Auditor::Create(
+      config, SystemClock(), [&](const std::string&) { return mem.Fetcher(); });
   if (!auditor.ok()) {
-    std::fprintf(stderr, "bench_audit: %s\n", auditor.status().ToString().c_str());
+    std::fprintf(stderr, "bench_audit: %s\n",
+                 auditor.status().ToString().c_str());
     return 1;
   }
   s = absl::Now();
@@ -212,23 +226,33 @@ int Main(int argc, char** argv) {
   std::filesystem::remove_all(dir);
   if (!processed.ok() || *processed != n) {
     std::fprintf(stderr, "bench_audit: processed %s of %zu\n",
-                 processed.ok() ? std::to_string(*processed).c_str() : "error", n);
+                 processed.ok() ? std::to_string(*processed).c_str() : "error",
+                 n);
     return 1;
   }
 
   std::printf("bench_audit: %zu decision entries, %.0f bytes average\n", n,
               static_cast<double>(bytes) / n);
-  std::printf("  baseline sha256 of the entries     %12.0f entries/s\n", sha_rate);
-  std::printf("  parse only                         %12.0f entries/s  (%.2f x baseline)\n",
-              parse_rate, parse_rate / sha_rate);
-  std::printf("  parse + replay only                %12.0f entries/s  (%.2f x baseline)\n",
-              replay_rate, replay_rate / sha_rate);
-  std::printf("  end to end (verify+replay+commit)  %12.0f entries/s  (%.2f x baseline, %.2fs)\n",
-              e2e_rate, e2e_rate / sha_rate, e2e_secs);
-  std::printf("  target 1.5 x gateway peak 40000/s = %.0f entries/s: %s (%.2f x target)\n",
-              kTarget, e2e_rate >= kTarget ? "MET" : "NOT MET", e2e_rate / kTarget);
-  std::printf("  replay mismatches %zu, incidents %zu (expected 0, 0)  [%u]\n", mismatches,
-              incidents, sink);
+  std::printf("  baseline sha256 of the entries     %12.0f entries/s\n",
+              sha_rate);
+  std::printf(
+      "  parse only                         %12.0f entries/s  (%.2f x "
+      "baseline)\n",
+      parse_rate, parse_rate / sha_rate);
+  std::printf(
+      "  parse + replay only                %12.0f entries/s  (%.2f x "
+      "baseline)\n",
+      replay_rate, replay_rate / sha_rate);
+  std::printf(
+      "  end to end (verify+replay+commit)  %12.0f entries/s  (%.2f x "
+      "baseline, %.2fs)\n",
+      e2e_rate, e2e_rate / sha_rate, e2e_secs);
+  std::printf(
+      "  target 1.5 x gateway peak 40000/s = %.0f entries/s: %s (%.2f x "
+      "target)\n",
+      kTarget, e2e_rate >= kTarget ? "MET" : "NOT MET", e2e_rate / kTarget);
+  std::printf("  replay mismatches %zu, incidents %zu (expected 0, 0)  [%u]\n",
+              mismatches, incidents, sink);
   return e2e_rate >= kTarget && mismatches == 0 && incidents == 0 ? 0 : 1;
 }
 

@@ -1,8 +1,12 @@
-// bench_log: prints, in one run, the figures of issue 3 next to the machine's ceiling.
-//   1. raw OpenSSL SHA-256 of 64-byte inputs (the ceiling: every append costs ~2 hashes)
-//   2. durable appends/s for 1,000,000 entries of ~200 bytes (RocksDB, fsync per batch)
+// bench_log: prints, in one run, the figures of issue 3 next to the machine's
+// ceiling.
+//   1. raw OpenSSL SHA-256 of 64-byte inputs (the ceiling: every append costs
+//   ~2 hashes)
+//   2. durable appends/s for 1,000,000 entries of ~200 bytes (RocksDB, fsync
+//   per batch)
 //   3. p50/p99 append-to-durable latency at 100,000 appends/s offered
-//   4. inclusion-proof latency at tree size 10,000,000 (cold and warm tile cache)
+//   4. inclusion-proof latency at tree size 10,000,000 (cold and warm tile
+//   cache)
 //   5. restart-to-ready time at that size
 // Usage: bench_log [--dir DIR] [--entries N] [--big N]   (DIR default: $TMPDIR)
 #include <openssl/evp.h>
@@ -41,7 +45,8 @@ std::unique_ptr<NoteSigner> BenchSigner() {
 std::unique_ptr<Sequencer> Open(const std::string& dir, size_t max_batch) {
   auto storage = OpenRocksDbStorage(dir);
   if (!storage.ok()) {
-    std::fprintf(stderr, "open %s: %s\n", dir.c_str(), storage.status().ToString().c_str());
+    std::fprintf(stderr, "open %s: %s\n", dir.c_str(),
+                 storage.status().ToString().c_str());
     std::exit(1);
   }
   SequencerOptions opts;
@@ -75,8 +80,9 @@ double Sha256Ceiling() {
   return rate;
 }
 
-// Appends `n` entries made by `make` from `threads` producers as fast as the sequencer
-// takes them; returns the elapsed seconds until the last one is durable.
+// Appends `n` entries made by `make` from `threads` producers as fast as the
+// sequencer takes them; returns the elapsed seconds until the last one is
+// durable.
 template <typename Make>
 double Flood(Sequencer& seq, uint64_t n, int threads, Make make) {
   std::atomic<uint64_t> done{0};
@@ -94,7 +100,8 @@ double Flood(Sequencer& seq, uint64_t n, int threads, Make make) {
     });
   }
   for (auto& p : producers) p.join();
-  while (done.load() < n) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  while (done.load() < n)
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
   const double secs = Seconds(t0, Clock::now());
   if (failed) {
     std::fprintf(stderr, "appends failed\n");
@@ -106,7 +113,9 @@ double Flood(Sequencer& seq, uint64_t n, int threads, Make make) {
 void Run(const std::string& base, uint64_t n_entries, uint64_t n_big) {
   std::printf("bench_log (2-core box; figures are single runs)\n");
   const double sha = Sha256Ceiling();
-  std::printf("sha256 64-byte (OpenSSL EVP, reused ctx): %.0f hashes/s  [ceiling]\n", sha);
+  std::printf(
+      "sha256 64-byte (OpenSSL EVP, reused ctx): %.0f hashes/s  [ceiling]\n",
+      sha);
 
   // 2. Durable appends of ~200-byte entries.
   const std::string dir1 = base + "/throughput";
@@ -119,14 +128,18 @@ void Run(const std::string& base, uint64_t n_entries, uint64_t n_big) {
     });
     append_rate = n_entries / secs;
     const SequencerStats st = seq->Stats();
-    std::printf("  (%llu batches, %.0f entries/batch; integrator busy %.2f s, storage writes %.2f s)\n",
-                static_cast<unsigned long long>(st.batches),
-                static_cast<double>(st.entries) / std::max<uint64_t>(1, st.batches),
-                absl::ToDoubleSeconds(st.integrate_time), absl::ToDoubleSeconds(st.write_time));
+    std::printf(
+        "  (%llu batches, %.0f entries/batch; integrator busy %.2f s, storage "
+        "writes %.2f s)\n",
+        static_cast<unsigned long long>(st.batches),
+        static_cast<double>(st.entries) / std::max<uint64_t>(1, st.batches),
+        absl::ToDoubleSeconds(st.integrate_time),
+        absl::ToDoubleSeconds(st.write_time));
     std::printf(
         "durable appends: %llu entries of ~200 B in %.2f s = %.0f appends/s "
         "(%.3f of the sha256 ceiling; each append costs ~2 hashes)\n",
-        static_cast<unsigned long long>(n_entries), secs, append_rate, append_rate / sha);
+        static_cast<unsigned long long>(n_entries), secs, append_rate,
+        append_rate / sha);
   }
 
   // 3. Latency at 100k appends/s offered.
@@ -144,36 +157,46 @@ void Run(const std::string& base, uint64_t n_entries, uint64_t n_big) {
       while (Clock::now() < due) {
       }
       const auto sent = Clock::now();
-      seq->Append(absl::StrCat("{\"lat\":", i, ",\"p\":\"", payload, "\"}"),
-                  [&, i, sent](absl::StatusOr<uint64_t> r) {
-                    latency_ns[i] = r.ok() ? std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                                 Clock::now() - sent)
-                                                 .count()
-                                           : -1;
-                    done.fetch_add(1);
-                  });
+      seq->Append(
+          absl::StrCat("{\"lat\":", i, ",\"p\":\"", payload, "\"}"),
+          [&, i, sent](absl::StatusOr<uint64_t> r) {
+            latency_ns[i] =
+                r.ok() ? std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             Clock::now() - sent)
+                             .count()
+                       : -1;
+            done.fetch_add(1);
+          });
     }
     const double offered = n / Seconds(t0, Clock::now());
-    while (done.load() < n) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    while (done.load() < n)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     std::sort(latency_ns.begin(), latency_ns.end());
     if (latency_ns.front() < 0) {
       std::fprintf(stderr, "latency run had failures\n");
       std::exit(1);
     }
-    auto pct = [&](double p) { return latency_ns[static_cast<size_t>(p * (n - 1))] / 1e6; };
-    std::printf("latency at %.0f appends/s offered: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
-                offered, pct(0.5), pct(0.99), latency_ns.back() / 1e6);
+    auto pct = [&](double p) {
+      return latency_ns[static_cast<size_t>(p * (n - 1))] / 1e6;
+    };
+    std::printf(
+        "latency at %.0f appends/s offered: p50 %.2f ms, p99 %.2f ms, max %.2f "
+        "ms\n",
+        offered, pct(0.5), pct(0.99), latency_ns.back() / 1e6);
   }
   std::filesystem::remove_all(dir1);
 
   if (n_big == 0) return;
-  // 4. A 10M-entry tree (small entries keep the disk footprint down), proofs, restart.
+  // 4. A 10M-entry tree (small entries keep the disk footprint down), proofs,
+  // restart.
   const std::string dir2 = base + "/big";
   {
     auto seq = Open(dir2, 65536);
-    const double secs = Flood(*seq, n_big, 2, [](uint64_t i) { return absl::StrCat("e", i); });
-    std::printf("built a %llu-entry tree in %.1f s (%.0f appends/s, short entries)\n",
-                static_cast<unsigned long long>(n_big), secs, n_big / secs);
+    const double secs =
+        Flood(*seq, n_big, 2, [](uint64_t i) { return absl::StrCat("e", i); });
+    std::printf(
+        "built a %llu-entry tree in %.1f s (%.0f appends/s, short entries)\n",
+        static_cast<unsigned long long>(n_big), secs, n_big / secs);
   }
   auto t0 = Clock::now();
   auto storage = OpenRocksDbStorage(dir2);
@@ -201,9 +224,10 @@ void Run(const std::string& base, uint64_t n_entries, uint64_t n_big) {
       }
     }
     std::sort(us.begin(), us.end());
-    std::printf("inclusion proof at size %llu, %s cache: p50 %.1f us, p99 %.1f us\n",
-                static_cast<unsigned long long>(n_big), pass == 0 ? "cold" : "warm",
-                us[us.size() / 2], us[us.size() * 99 / 100]);
+    std::printf(
+        "inclusion proof at size %llu, %s cache: p50 %.1f us, p99 %.1f us\n",
+        static_cast<unsigned long long>(n_big), pass == 0 ? "cold" : "warm",
+        us[us.size() / 2], us[us.size() * 99 / 100]);
   }
   seq->reset();
   std::filesystem::remove_all(dir2);
@@ -218,8 +242,10 @@ int main(int argc, char** argv) {
   uint64_t entries = 1'000'000, big = 10'000'000;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--dir") == 0) dir = argv[i + 1];
-    if (std::strcmp(argv[i], "--entries") == 0) entries = std::strtoull(argv[i + 1], nullptr, 10);
-    if (std::strcmp(argv[i], "--big") == 0) big = std::strtoull(argv[i + 1], nullptr, 10);
+    if (std::strcmp(argv[i], "--entries") == 0)
+      entries = std::strtoull(argv[i + 1], nullptr, 10);
+    if (std::strcmp(argv[i], "--big") == 0)
+      big = std::strtoull(argv[i + 1], nullptr, 10);
   }
   std::string base = dir + "/clover-bench-log-XXXXXX";
   if (mkdtemp(base.data()) == nullptr) {

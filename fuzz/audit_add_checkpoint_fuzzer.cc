@@ -1,12 +1,13 @@
-// The tlog-witness add-checkpoint request body: any bytes must yield a 2xx/4xx answer,
-// never a crash. The witness knows one log; its key is fixed so the corpus can hold
-// correctly signed checkpoints.
+// The tlog-witness add-checkpoint request body: any bytes must yield a 2xx/4xx
+// answer, never a crash. The witness knows one log; its key is fixed so the
+// corpus can hold correctly signed checkpoints.
+#include <unistd.h>
+
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
-#include <unistd.h>
 
 #include "audit/kv_store.h"
 #include "audit/witness.h"
@@ -41,9 +42,11 @@ State* Init() {
     std::filesystem::remove_all(Dir(), ec);
   });
   s->kv = *clover::audit::KvStore::Open(dir);
-  const std::string log_key = FixedKey("fuzz.log/a", clover::log::kNoteTypeEd25519, 1);
+  const std::string log_key =
+      FixedKey("fuzz.log/a", clover::log::kNoteTypeEd25519, 1);
   s->witness = *clover::audit::Witness::Open(
-      s->kv.get(), FixedKey("fuzz.witness", clover::log::kNoteTypeCosignature, 2),
+      s->kv.get(),
+      FixedKey("fuzz.witness", clover::log::kNoteTypeCosignature, 2),
       {{"fuzz.log/a", {*clover::log::VerifierKeyFromSignerKey(log_key)}}});
   return s;
 }

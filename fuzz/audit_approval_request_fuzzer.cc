@@ -12,7 +12,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto a = clover::audit::ApprovalFromJson(body);
   if (a.ok()) {
     // What we print we must read back.
-    auto again = clover::audit::ApprovalFromJson(clover::audit::ApprovalToJson(*a));
+    auto again =
+        clover::audit::ApprovalFromJson(clover::audit::ApprovalToJson(*a));
     if (!again.ok()) std::abort();
   }
   return 0;

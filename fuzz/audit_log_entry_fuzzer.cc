@@ -1,4 +1,5 @@
-// Log entries as the auditor reads them from a log it does not trust, and tlog-proof texts.
+// Log entries as the auditor reads them from a log it does not trust, and
+// tlog-proof texts.
 #include <cstdint>
 #include <cstdlib>
 
@@ -11,8 +12,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)clover::audit::ParseLogEntry(text, &entry);
   auto proof = clover::audit::ParseTlogProof(text);
   if (proof.ok()) {
-    auto again = clover::audit::ParseTlogProof(clover::audit::FormatTlogProof(*proof));
-    if (!again.ok() || again->index != proof->index || again->proof != proof->proof) std::abort();
+    auto again =
+        clover::audit::ParseTlogProof(clover::audit::FormatTlogProof(*proof));
+    if (!again.ok() || again->index != proof->index ||
+        again->proof != proof->proof)
+      std::abort();
   }
   return 0;
 }

@@ -1,6 +1,7 @@
-// Fuzzes the signed-note, checkpoint and key parsers. Properties: no crash; whatever parses
-// re-serializes to exactly the input (the grammars are canonical); a note never opens
-// without a valid signature from the configured key.
+// Fuzzes the signed-note, checkpoint and key parsers. Properties: no crash;
+// whatever parses re-serializes to exactly the input (the grammars are
+// canonical); a note never opens without a valid signature from the configured
+// key.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -15,8 +16,10 @@ using namespace clover::log;
 
 const NoteVerifier* TheVerifier() {
   static const auto* v = [] {
-    auto key = clover::crypto::Ed25519PrivateKey::FromSeed(std::string(32, 'f'));
-    return NewNoteVerifier("fuzz.example/log", kNoteTypeEd25519, key->public_key())
+    auto key =
+        clover::crypto::Ed25519PrivateKey::FromSeed(std::string(32, 'f'));
+    return NewNoteVerifier("fuzz.example/log", kNoteTypeEd25519,
+                           key->public_key())
         ->release();
   }();
   return v;
@@ -32,7 +35,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (again != input) std::abort();
     const NoteVerifier* vs[] = {TheVerifier()};
     if (auto opened = OpenNote(input, vs); opened.ok()) {
-      if (opened->verified.empty() || opened->text != parsed->text) std::abort();
+      if (opened->verified.empty() || opened->text != parsed->text)
+        std::abort();
     }
   }
   if (auto cp = ParseCheckpoint(input); cp.ok()) {

@@ -1,7 +1,8 @@
-// Fuzzes the RFC 9162 proof verifiers. Mode 0 feeds arbitrary bytes as (index, size, leaf,
-// root, proof); the verifiers must not crash. Mode 1 builds a real tree of up to 300 leaves,
-// generates a real proof, optionally flips one bit chosen by the input, and requires that
-// verification succeeds exactly when nothing was flipped.
+// Fuzzes the RFC 9162 proof verifiers. Mode 0 feeds arbitrary bytes as (index,
+// size, leaf, root, proof); the verifiers must not crash. Mode 1 builds a real
+// tree of up to 300 leaves, generates a real proof, optionally flips one bit
+// chosen by the input, and requires that verification succeeds exactly when
+// nothing was flipped.
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>

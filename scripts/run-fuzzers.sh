@@ -2,7 +2,7 @@
 # Runs every libFuzzer binary in BUILD_DIR/fuzz on a copy of its seed corpus for SECONDS.
 # Usage: scripts/run-fuzzers.sh BUILD_DIR SECONDS
 set -euo pipefail
-build="$1"; secs="${2:-20}"
+build="$(cd "$1" && pwd)"; secs="${2:-20}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 shopt -s nullglob
 status=0

@@ -1,8 +1,9 @@
-// Webhook delivery survives SIGKILL of the auditor: a real auditor process follows a log over
-// HTTP, raises one incident per canary touch, and delivers them to a flaky, slow webhook
-// receiver; it is killed with SIGKILL mid-delivery, more incidents happen while it is down,
-// and after a restart the receiver must hold every incident (duplicates allowed, none lost),
-// each delivery correctly signed.
+// Webhook delivery survives SIGKILL of the auditor: a real auditor process
+// follows a log over HTTP, raises one incident per canary touch, and delivers
+// them to a flaky, slow webhook receiver; it is killed with SIGKILL
+// mid-delivery, more incidents happen while it is down, and after a restart the
+// receiver must hold every incident (duplicates allowed, none lost), each
+// delivery correctly signed.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,7 +37,8 @@ rules:
 )";
 constexpr char kSecret[] = "webhook-test-secret-0123456789";
 
-void WriteFile(const std::string& path, const std::string& text, bool secret = false) {
+void WriteFile(const std::string& path, const std::string& text,
+               bool secret = false) {
   std::ofstream(path) << text;
   if (secret) chmod(path.c_str(), 0600);
 }
@@ -53,7 +55,8 @@ class ServedLog {
     absl::string_view path = req.path;
     server::HttpResponse r;
     if (path.substr(0, 5) != "/log/") {
-      respond(server::HttpResponse::Error(404, "not_found", "no such resource"));
+      respond(
+          server::HttpResponse::Error(404, "not_found", "no such resource"));
       return;
     }
     absl::StatusOr<std::string> body;
@@ -62,7 +65,8 @@ class ServedLog {
       body = log_.Fetch(path.substr(5));
     }
     if (!body.ok()) {
-      respond(server::HttpResponse::Error(404, "not_found", "no such resource"));
+      respond(
+          server::HttpResponse::Error(404, "not_found", "no such resource"));
       return;
     }
     r.content_type = "application/octet-stream";
@@ -89,9 +93,11 @@ class Receiver {
         return;
       }
       const std::string want = WebhookSignature(kSecret, req.body);
-      if (!crypto::ConstantTimeEquals(std::string(req.Header("x-clover-signature")), want)) {
+      if (!crypto::ConstantTimeEquals(
+              std::string(req.Header("x-clover-signature")), want)) {
         ++bad_signatures_;
-        respond(server::HttpResponse::Error(401, "bad_signature", "bad signature"));
+        respond(
+            server::HttpResponse::Error(401, "bad_signature", "bad signature"));
         return;
       }
       rapidjson::Document d;
@@ -169,10 +175,14 @@ TEST(AuditCrashTest, WebhookDeliverySurvivesSigkill) {
   server::HttpServerOptions opts;
   opts.threads = 2;
   auto log_server = server::HttpServer::Start(
-      opts, [&](server::HttpRequest& r, server::Responder s) { log.Handle(r, std::move(s)); });
+      opts, [&](server::HttpRequest& r, server::Responder s) {
+        log.Handle(r, std::move(s));
+      });
   ASSERT_TRUE(log_server.ok()) << log_server.status();
   auto hook_server = server::HttpServer::Start(
-      opts, [&](server::HttpRequest& r, server::Responder s) { receiver.Handle(r, std::move(s)); });
+      opts, [&](server::HttpRequest& r, server::Responder s) {
+        receiver.Handle(r, std::move(s));
+      });
   ASSERT_TRUE(hook_server.ok()) << hook_server.status();
 
   // Auditor material.
@@ -180,28 +190,37 @@ TEST(AuditCrashTest, WebhookDeliverySurvivesSigkill) {
   WriteFile(dir.Sub("policy.yaml"), kPolicy);
   auto bundle = policy::ParseBundle(kPolicy, dir.Sub("policy.yaml"));
   ASSERT_TRUE(bundle.ok());
-  WriteFile(dir.Sub("policy.yaml.sig"), *policy::SignPolicy(bundle->sha256, pkey.signer));
+  WriteFile(dir.Sub("policy.yaml.sig"),
+            *policy::SignPolicy(bundle->sha256, pkey.signer));
   auto compiled = *policy::CompiledPolicy::Compile(*bundle);
   WriteFile(dir.Sub("witness.key"),
-            testing::MakeKey("auditor.crash.test/w", log::kNoteTypeCosignature).signer, true);
-  WriteFile(dir.Sub("journal.key"), testing::MakeKey("auditor.crash.test/j").signer, true);
+            testing::MakeKey("auditor.crash.test/w", log::kNoteTypeCosignature)
+                .signer,
+            true);
+  WriteFile(dir.Sub("journal.key"),
+            testing::MakeKey("auditor.crash.test/j").signer, true);
   WriteFile(dir.Sub("hook.secret"), kSecret, true);
   constexpr int kCanaries = 60;
   std::string canaries;
-  for (int i = 0; i < kCanaries; ++i) absl::StrAppend(&canaries, "canary-", i, ", ");
+  for (int i = 0; i < kCanaries; ++i)
+    absl::StrAppend(&canaries, "canary-", i, ", ");
   WriteFile(dir.Sub("audit.yaml"),
-            absl::StrCat("auditor:\n  name: auditor.crash.test\n  listen: 127.0.0.1:0\n"
-                         "  data_dir: data\n  witness_key_file: witness.key\n"
-                         "  journal_key_file: journal.key\n  poll_interval: 50ms\n"
-                         "logs:\n  - origin: ", log.log().origin(), "\n    url: http://127.0.0.1:",
-                         (*log_server)->port(), "/log\n    verifier_keys: [\"",
-                         log.log().key().verifier, "\"]\n",
-                         "policies:\n  bundles: [policy.yaml]\n  auditor_keys: [\"",
-                         pkey.verifier, "\"]\n",
-                         "canaries:\n  - pseudonyms: [", canaries, "]\n",
-                         "incidents:\n  jsonl_file: incidents.jsonl\n  webhook:\n"
-                         "    url: http://127.0.0.1:", (*hook_server)->port(), "/hook\n"
-                         "    secret_file: hook.secret\n"));
+            absl::StrCat(
+                "auditor:\n  name: auditor.crash.test\n  listen: 127.0.0.1:0\n"
+                "  data_dir: data\n  witness_key_file: witness.key\n"
+                "  journal_key_file: journal.key\n  poll_interval: 50ms\n"
+                "logs:\n  - origin: ",
+                log.log().origin(), "\n    url: http://127.0.0.1:",
+                (*log_server)->port(), "/log\n    verifier_keys: [\"",
+                log.log().key().verifier, "\"]\n",
+                "policies:\n  bundles: [policy.yaml]\n  auditor_keys: [\"",
+                pkey.verifier, "\"]\n", "canaries:\n  - pseudonyms: [",
+                canaries, "]\n",
+                "incidents:\n  jsonl_file: incidents.jsonl\n  webhook:\n"
+                "    url: http://127.0.0.1:",
+                (*hook_server)->port(),
+                "/hook\n"
+                "    secret_file: hook.secret\n"));
 
   auto touch = [&](int i) {
     DecisionEntry e;
@@ -226,7 +245,8 @@ TEST(AuditCrashTest, WebhookDeliverySurvivesSigkill) {
   pid_t pid = StartDaemon(dir.Sub("audit.yaml"), out);
   ASSERT_GT(pid, 0);
   // Kill it while deliveries are still in flight.
-  ASSERT_TRUE(WaitFor([&] { return receiver.opened() >= 5; }, absl::Seconds(60)))
+  ASSERT_TRUE(
+      WaitFor([&] { return receiver.opened() >= 5; }, absl::Seconds(60)))
       << "no deliveries before the kill";
   ASSERT_EQ(kill(pid, SIGKILL), 0);
   int status = 0;
@@ -239,7 +259,8 @@ TEST(AuditCrashTest, WebhookDeliverySurvivesSigkill) {
   for (int i = kCanaries / 2; i < kCanaries; ++i) touch(i);
   pid = StartDaemon(dir.Sub("audit.yaml"), out);
   ASSERT_GT(pid, 0);
-  const bool all = WaitFor([&] { return receiver.opened() >= kCanaries; }, absl::Seconds(90));
+  const bool all = WaitFor([&] { return receiver.opened() >= kCanaries; },
+                           absl::Seconds(90));
   kill(pid, SIGTERM);
   waitpid(pid, &status, 0);
   EXPECT_TRUE(all) << "received " << receiver.opened() << " of " << kCanaries
@@ -247,7 +268,8 @@ TEST(AuditCrashTest, WebhookDeliverySurvivesSigkill) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   EXPECT_EQ(receiver.bad_signatures(), 0);
   EXPECT_GT(receiver.refused(), 0);  // the backoff path was exercised
-  EXPECT_EQ(receiver.distinct(), static_cast<size_t>(kCanaries));  // one event per incident
+  EXPECT_EQ(receiver.distinct(),
+            static_cast<size_t>(kCanaries));  // one event per incident
   // The JSON-lines sink has every incident too.
   std::ifstream jsonl(dir.Sub("incidents.jsonl"));
   std::set<std::string> ids;

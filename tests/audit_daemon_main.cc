@@ -1,4 +1,5 @@
-// The `clover audit` command group alone, for process-level tests of the auditor.
+// The `clover audit` command group alone, for process-level tests of the
+// auditor.
 #include "cli/command.h"
 
 int main(int argc, char** argv) {

@@ -487,7 +487,7 @@ TEST_F(GatewayE2eTest, PublicEndpoints) {
   EXPECT_THAT(cp->body, HasSubstr("log.eu.clover.example/ie-dub-1\n"));
   auto metrics = c.Send("GET", *eu_ + "/metrics", {});
   ASSERT_TRUE(metrics.ok());
-  EXPECT_THAT(metrics->body, HasSubstr("clover_decisions_total{"));
+  EXPECT_THAT(metrics->body, HasSubstr("clover_gateway_decisions_total{"));
   EXPECT_THAT(metrics->body, HasSubstr("clover_log_size"));
   auto proof =
       c.Send("GET", *eu_ + "/v1/log/proof/inclusion?index=0&size=2", {});

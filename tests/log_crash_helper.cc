@@ -1,7 +1,8 @@
-// Appends entries "r<round>-t<thread>-<n>" from two threads until killed. After each
-// acknowledgement it prints "ack <index> <entry>"; a watcher prints every newly published
-// checkpoint as "cp <size> <base64 root>". Each line is one write(2), so a SIGKILL never
-// leaves half a line. Usage: log_crash_helper DIR ROUND
+// Appends entries "r<round>-t<thread>-<n>" from two threads until killed. After
+// each acknowledgement it prints "ack <index> <entry>"; a watcher prints every
+// newly published checkpoint as "cp <size> <base64 root>". Each line is one
+// write(2), so a SIGKILL never leaves half a line. Usage: log_crash_helper DIR
+// ROUND
 #include <unistd.h>
 
 #include <atomic>
@@ -41,7 +42,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   SequencerOptions opts;
-  opts.max_batch_entries = 512;  // many small batches: more kill points between writes
+  opts.max_batch_entries =
+      512;  // many small batches: more kill points between writes
   opts.max_batch_wait = absl::Microseconds(200);
   auto signer = *NewNoteSigner(crash::kOrigin, kNoteTypeEd25519, crash::Key());
   auto seq = Sequencer::Open(*std::move(storage), std::move(signer), opts);
@@ -72,8 +74,8 @@ int main(int argc, char** argv) {
       last = cp.size;
       WriteLine(absl::StrCat(
           "cp ", cp.size, " ",
-          absl::Base64Escape(absl::string_view(reinterpret_cast<const char*>(cp.root.data()),
-                                               cp.root.size())),
+          absl::Base64Escape(absl::string_view(
+              reinterpret_cast<const char*>(cp.root.data()), cp.root.size())),
           "\n"));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(2));

@@ -1,6 +1,6 @@
-// Kills a log-appending process with SIGKILL at random moments (20 rounds) and checks after
-// each restart that every acknowledged entry is at its index and that the new checkpoint is
-// consistent with every checkpoint published before.
+// Kills a log-appending process with SIGKILL at random moments (20 rounds) and
+// checks after each restart that every acknowledged entry is at its index and
+// that the new checkpoint is consistent with every checkpoint published before.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -50,7 +50,8 @@ std::string RunAndKill(const std::string& dir, int round, int run_ms) {
   fcntl(fds[0], F_SETFL, O_NONBLOCK);
   std::string out;
   char buf[65536];
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(run_ms);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(run_ms);
   while (std::chrono::steady_clock::now() < deadline) {
     ssize_t n = read(fds[0], buf, sizeof(buf));
     if (n > 0) {
@@ -76,26 +77,30 @@ std::string RunAndKill(const std::string& dir, int round, int run_ms) {
 
 TEST(LogCrashTest, AcknowledgedEntriesSurviveSigkill) {
   const char* tmp = std::getenv("TMPDIR");
-  std::string dir = absl::StrCat(tmp ? tmp : "/tmp", "/clover-log-crash-XXXXXX");
+  std::string dir =
+      absl::StrCat(tmp ? tmp : "/tmp", "/clover-log-crash-XXXXXX");
   ASSERT_NE(mkdtemp(dir.data()), nullptr);
   std::mt19937 rng(std::random_device{}());
   std::map<uint64_t, std::string> acked;
   std::vector<Published> published;
-  auto verifier = *NewNoteVerifier(crash::kOrigin, kNoteTypeEd25519, crash::Key().public_key());
+  auto verifier = *NewNoteVerifier(crash::kOrigin, kNoteTypeEd25519,
+                                   crash::Key().public_key());
   const NoteVerifier* vs[] = {verifier.get()};
   constexpr int kRounds = 20;
   for (int round = 0; round < kRounds; ++round) {
     const int run_ms = 150 + static_cast<int>(rng() % 450);
     const std::string out = RunAndKill(dir, round, run_ms);
     size_t round_acks = 0;
-    for (absl::string_view line : absl::StrSplit(out, '\n', absl::SkipEmpty())) {
+    for (absl::string_view line :
+         absl::StrSplit(out, '\n', absl::SkipEmpty())) {
       std::vector<absl::string_view> parts = absl::StrSplit(line, ' ');
       ASSERT_EQ(parts.size(), 3u) << line;
       uint64_t n = 0;
       ASSERT_TRUE(absl::SimpleAtoi(parts[1], &n)) << line;
       if (parts[0] == "ack") {
         auto [it, inserted] = acked.emplace(n, std::string(parts[2]));
-        ASSERT_TRUE(inserted || it->second == parts[2]) << "index " << n << " acked twice";
+        ASSERT_TRUE(inserted || it->second == parts[2])
+            << "index " << n << " acked twice";
         ++round_acks;
       } else {
         ASSERT_EQ(parts[0], "cp") << line;
@@ -120,7 +125,8 @@ TEST(LogCrashTest, AcknowledgedEntriesSurviveSigkill) {
     std::string bundle;
     std::vector<absl::string_view> entries;
     for (const auto& [index, entry] : acked) {
-      ASSERT_LT(index, cp->size) << "acknowledged entry " << index << " lost in round " << round;
+      ASSERT_LT(index, cp->size)
+          << "acknowledged entry " << index << " lost in round " << round;
       if (index / kTileWidth != bundle_index) {
         bundle_index = index / kTileWidth;
         const int width = bundle_index < FullTileCount(cp->size, 0)
@@ -140,13 +146,15 @@ TEST(LogCrashTest, AcknowledgedEntriesSurviveSigkill) {
       ASSERT_LE(p.size, cp->size) << "tree shrank below a published checkpoint";
       auto proof = (*seq)->ConsistencyProof(p.size, cp->size);
       ASSERT_TRUE(proof.ok()) << proof.status();
-      ASSERT_TRUE(VerifyConsistency(p.size, cp->size, p.root, cp->root, *proof).ok())
+      ASSERT_TRUE(
+          VerifyConsistency(p.size, cp->size, p.root, cp->root, *proof).ok())
           << "round " << round << ": checkpoint " << cp->size
           << " inconsistent with published " << p.size;
     }
     published.push_back({cp->size, cp->root});
-    std::printf("round %2d: ran %3d ms, %6zu new acks, tree size %8llu\n", round, run_ms,
-                round_acks, static_cast<unsigned long long>(cp->size));
+    std::printf("round %2d: ran %3d ms, %6zu new acks, tree size %8llu\n",
+                round, run_ms, round_acks,
+                static_cast<unsigned long long>(cp->size));
   }
   EXPECT_GT(acked.size(), 1000u);
   std::filesystem::remove_all(dir);

@@ -19,27 +19,31 @@ constexpr size_t kMaxDetail = 1000;
 constexpr size_t kMaxSubjects = 1000;
 constexpr size_t kMaxFields = 100;
 
-constexpr std::array<std::pair<Justification, absl::string_view>, 6> kJustifications = {{
-    {Justification::kCustomerInitiatedSupport, "CUSTOMER_INITIATED_SUPPORT"},
-    {Justification::kLegalRequest, "LEGAL_REQUEST"},
-    {Justification::kSecurityIncident, "SECURITY_INCIDENT"},
-    {Justification::kServiceOperation, "SERVICE_OPERATION"},
-    {Justification::kFraudInvestigation, "FRAUD_INVESTIGATION"},
-    {Justification::kThirdPartyDataRequest, "THIRD_PARTY_DATA_REQUEST"},
-}};
+constexpr std::array<std::pair<Justification, absl::string_view>, 6>
+    kJustifications = {{
+        {Justification::kCustomerInitiatedSupport,
+         "CUSTOMER_INITIATED_SUPPORT"},
+        {Justification::kLegalRequest, "LEGAL_REQUEST"},
+        {Justification::kSecurityIncident, "SECURITY_INCIDENT"},
+        {Justification::kServiceOperation, "SERVICE_OPERATION"},
+        {Justification::kFraudInvestigation, "FRAUD_INVESTIGATION"},
+        {Justification::kThirdPartyDataRequest, "THIRD_PARTY_DATA_REQUEST"},
+    }};
 
-constexpr std::array<std::pair<ApprovalState, absl::string_view>, 4> kStates = {{
-    {ApprovalState::kPending, "pending"},
-    {ApprovalState::kApproved, "approved"},
-    {ApprovalState::kDenied, "denied"},
-    {ApprovalState::kExpired, "expired"},
-}};
+constexpr std::array<std::pair<ApprovalState, absl::string_view>, 4> kStates = {
+    {
+        {ApprovalState::kPending, "pending"},
+        {ApprovalState::kApproved, "approved"},
+        {ApprovalState::kDenied, "denied"},
+        {ApprovalState::kExpired, "expired"},
+    }};
 
 std::string TimeOrEmpty(absl::Time t) {
   return t == absl::InfinitePast() ? "" : Rfc3339(t);
 }
 
-absl::Status ParseTimeField(const rapidjson::Value& obj, const char* name, absl::Time* out) {
+absl::Status ParseTimeField(const rapidjson::Value& obj, const char* name,
+                            absl::Time* out) {
   std::string s;
   CLOVER_RETURN_IF_ERROR(GetString(obj, name, false, &s));
   if (s.empty()) {
@@ -58,14 +62,16 @@ absl::Status ParseDurationField(const rapidjson::Value& obj, const char* name,
   if (!absl::ParseDuration(s, out) || *out <= absl::ZeroDuration() ||
       *out == absl::InfiniteDuration()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("field '", name, "': not a positive duration such as \"4h\" or \"30m\""));
+        absl::StrCat("field '", name,
+                     "': not a positive duration such as \"4h\" or \"30m\""));
   }
   return absl::OkStatus();
 }
 
 bool IsApprover(const Approver& approver, absl::string_view role) {
   if (approver.kind == "auditor") return true;
-  return std::find(approver.roles.begin(), approver.roles.end(), role) != approver.roles.end();
+  return std::find(approver.roles.begin(), approver.roles.end(), role) !=
+         approver.roles.end();
 }
 
 bool Contains(const std::vector<std::string>& v, absl::string_view s) {
@@ -109,12 +115,15 @@ std::string ApprovalToJson(const Approval& a) {
   d.AddMember("state", JsonString(ToString(a.state), d), al);
   d.AddMember("principal", JsonString(a.request.principal, d), al);
   d.AddMember("requested_by", JsonString(a.request.requested_by, d), al);
-  d.AddMember("justification", JsonString(ToString(a.request.justification), d), al);
+  d.AddMember("justification", JsonString(ToString(a.request.justification), d),
+              al);
   d.AddMember("detail", JsonString(a.request.detail, d), al);
   d.AddMember("subjects", JsonStringArray(a.request.subjects, d), al);
   d.AddMember("fields", JsonStringArray(a.request.fields, d), al);
-  d.AddMember("duration", JsonString(absl::FormatDuration(a.request.duration), d), al);
-  d.AddMember("requester_country", JsonString(a.request.requester_country, d), al);
+  d.AddMember("duration",
+              JsonString(absl::FormatDuration(a.request.duration), d), al);
+  d.AddMember("requester_country", JsonString(a.request.requester_country, d),
+              al);
   d.AddMember("created", JsonString(Rfc3339(a.created), d), al);
   d.AddMember("request_expires", JsonString(Rfc3339(a.request_expires), d), al);
   d.AddMember("decided_by", JsonString(a.decided_by, d), al);
@@ -136,18 +145,24 @@ absl::StatusOr<Approval> ApprovalFromJson(absl::string_view json) {
   if (!state) return absl::InvalidArgumentError("field 'state': unknown state");
   a.state = *state;
   CLOVER_RETURN_IF_ERROR(GetString(d, "principal", true, &a.request.principal));
-  CLOVER_RETURN_IF_ERROR(GetString(d, "requested_by", false, &a.request.requested_by));
+  CLOVER_RETURN_IF_ERROR(
+      GetString(d, "requested_by", false, &a.request.requested_by));
   CLOVER_RETURN_IF_ERROR(GetString(d, "justification", true, &s));
   auto j = ParseJustification(s);
-  if (!j) return absl::InvalidArgumentError("field 'justification': unknown code");
+  if (!j)
+    return absl::InvalidArgumentError("field 'justification': unknown code");
   a.request.justification = *j;
   CLOVER_RETURN_IF_ERROR(GetString(d, "detail", false, &a.request.detail));
-  CLOVER_RETURN_IF_ERROR(GetStringArray(d, "subjects", true, &a.request.subjects));
+  CLOVER_RETURN_IF_ERROR(
+      GetStringArray(d, "subjects", true, &a.request.subjects));
   CLOVER_RETURN_IF_ERROR(GetStringArray(d, "fields", true, &a.request.fields));
-  CLOVER_RETURN_IF_ERROR(ParseDurationField(d, "duration", &a.request.duration));
-  CLOVER_RETURN_IF_ERROR(GetString(d, "requester_country", false, &a.request.requester_country));
+  CLOVER_RETURN_IF_ERROR(
+      ParseDurationField(d, "duration", &a.request.duration));
+  CLOVER_RETURN_IF_ERROR(
+      GetString(d, "requester_country", false, &a.request.requester_country));
   CLOVER_RETURN_IF_ERROR(ParseTimeField(d, "created", &a.created));
-  CLOVER_RETURN_IF_ERROR(ParseTimeField(d, "request_expires", &a.request_expires));
+  CLOVER_RETURN_IF_ERROR(
+      ParseTimeField(d, "request_expires", &a.request_expires));
   CLOVER_RETURN_IF_ERROR(GetString(d, "decided_by", false, &a.decided_by));
   CLOVER_RETURN_IF_ERROR(ParseTimeField(d, "decided", &a.decided));
   CLOVER_RETURN_IF_ERROR(GetString(d, "reason", false, &a.reason));
@@ -165,9 +180,9 @@ std::string ApprovalListToJson(const std::vector<Approval>& list) {
   return out;
 }
 
-absl::StatusOr<ApprovalRequestSpec> ParseApprovalCreateBody(absl::string_view body,
-                                                            absl::string_view caller,
-                                                            absl::string_view caller_country) {
+absl::StatusOr<ApprovalRequestSpec> ParseApprovalCreateBody(
+    absl::string_view body, absl::string_view caller,
+    absl::string_view caller_country) {
   rapidjson::Document d;
   CLOVER_RETURN_IF_ERROR(ParseJsonObject(body, d, "approval request"));
   static constexpr std::array<absl::string_view, 6> kKnown = {
@@ -175,7 +190,8 @@ absl::StatusOr<ApprovalRequestSpec> ParseApprovalCreateBody(absl::string_view bo
   for (const auto& m : d.GetObject()) {
     absl::string_view name(m.name.GetString(), m.name.GetStringLength());
     if (std::find(kKnown.begin(), kKnown.end(), name) == kKnown.end()) {
-      return absl::InvalidArgumentError(absl::StrCat("field '", name, "': unknown field"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("field '", name, "': unknown field"));
     }
   }
   ApprovalRequestSpec spec;
@@ -184,8 +200,10 @@ absl::StatusOr<ApprovalRequestSpec> ParseApprovalCreateBody(absl::string_view bo
   auto j = ParseJustification(s);
   if (!j) {
     return absl::InvalidArgumentError(
-        "field 'justification': must be one of CUSTOMER_INITIATED_SUPPORT, LEGAL_REQUEST, "
-        "SECURITY_INCIDENT, SERVICE_OPERATION, FRAUD_INVESTIGATION, THIRD_PARTY_DATA_REQUEST");
+        "field 'justification': must be one of CUSTOMER_INITIATED_SUPPORT, "
+        "LEGAL_REQUEST, "
+        "SECURITY_INCIDENT, SERVICE_OPERATION, FRAUD_INVESTIGATION, "
+        "THIRD_PARTY_DATA_REQUEST");
   }
   spec.justification = *j;
   CLOVER_RETURN_IF_ERROR(GetString(d, "detail", true, &spec.detail));
@@ -200,7 +218,8 @@ absl::StatusOr<ApprovalRequestSpec> ParseApprovalCreateBody(absl::string_view bo
   return spec;
 }
 
-absl::StatusOr<ApprovalDecisionBody> ParseApprovalDecisionBody(absl::string_view body) {
+absl::StatusOr<ApprovalDecisionBody> ParseApprovalDecisionBody(
+    absl::string_view body) {
   ApprovalDecisionBody out;
   out.duration = absl::ZeroDuration();
   if (body.find_first_not_of(" \t\r\n") == absl::string_view::npos) return out;
@@ -209,7 +228,8 @@ absl::StatusOr<ApprovalDecisionBody> ParseApprovalDecisionBody(absl::string_view
   for (const auto& m : d.GetObject()) {
     absl::string_view name(m.name.GetString(), m.name.GetStringLength());
     if (name != "reason" && name != "duration") {
-      return absl::InvalidArgumentError(absl::StrCat("field '", name, "': unknown field"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("field '", name, "': unknown field"));
     }
   }
   CLOVER_RETURN_IF_ERROR(GetString(d, "reason", false, &out.reason));
@@ -220,37 +240,44 @@ absl::StatusOr<ApprovalDecisionBody> ParseApprovalDecisionBody(absl::string_view
   return out;
 }
 
-absl::StatusOr<std::unique_ptr<ApprovalStore>> ApprovalStore::Open(KvStore* kv,
-                                                                  ApprovalOptions options,
-                                                                  const Clock& clock) {
-  if (options.request_ttl <= absl::ZeroDuration() || options.max_grant <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("approval request_ttl and max_grant must be positive");
+absl::StatusOr<std::unique_ptr<ApprovalStore>> ApprovalStore::Open(
+    KvStore* kv, ApprovalOptions options, const Clock& clock) {
+  if (options.request_ttl <= absl::ZeroDuration() ||
+      options.max_grant <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "approval request_ttl and max_grant must be positive");
   }
-  std::unique_ptr<ApprovalStore> store(new ApprovalStore(kv, std::move(options), clock));
+  std::unique_ptr<ApprovalStore> store(
+      new ApprovalStore(kv, std::move(options), clock));
   absl::Status parse_error;
   absl::MutexLock lock(&store->mu_);
-  CLOVER_RETURN_IF_ERROR(kv->Scan(kPrefix, [&](absl::string_view key, absl::string_view value) {
-    absl::StatusOr<Approval> a = ApprovalFromJson(value);
-    if (!a.ok()) {
-      parse_error = absl::DataLossError(
-          absl::StrCat("stored approval '", key.substr(kPrefix.size()), "': ", a.status().message()));
-      return false;
-    }
-    store->approvals_[a->id] = *std::move(a);
-    return true;
-  }));
+  CLOVER_RETURN_IF_ERROR(
+      kv->Scan(kPrefix, [&](absl::string_view key, absl::string_view value) {
+        absl::StatusOr<Approval> a = ApprovalFromJson(value);
+        if (!a.ok()) {
+          parse_error = absl::DataLossError(
+              absl::StrCat("stored approval '", key.substr(kPrefix.size()),
+                           "': ", a.status().message()));
+          return false;
+        }
+        store->approvals_[a->id] = *std::move(a);
+        return true;
+      }));
   CLOVER_RETURN_IF_ERROR(parse_error);
   return store;
 }
 
-ApprovalState ApprovalStore::EffectiveState(const Approval& a, absl::Time now) const {
-  if (a.state == ApprovalState::kPending && now >= a.request_expires) return ApprovalState::kExpired;
-  if (a.state == ApprovalState::kApproved && now >= a.grant_expires) return ApprovalState::kExpired;
+ApprovalState ApprovalStore::EffectiveState(const Approval& a,
+                                            absl::Time now) const {
+  if (a.state == ApprovalState::kPending && now >= a.request_expires)
+    return ApprovalState::kExpired;
+  if (a.state == ApprovalState::kApproved && now >= a.grant_expires)
+    return ApprovalState::kExpired;
   return a.state;
 }
 
-absl::StatusOr<ApprovalTransition> ApprovalStore::Persist(const Approval& a,
-                                                          absl::string_view by) {
+absl::StatusOr<ApprovalTransition> ApprovalStore::Persist(
+    const Approval& a, absl::string_view by) {
   rapidjson::Document d(rapidjson::kObjectType);
   auto& al = d.GetAllocator();
   d.AddMember("v", 1, al);
@@ -258,17 +285,21 @@ absl::StatusOr<ApprovalTransition> ApprovalStore::Persist(const Approval& a,
   d.AddMember("id", JsonString(a.id, d), al);
   d.AddMember("state", JsonString(ToString(a.state), d), al);
   d.AddMember("principal", JsonString(a.request.principal, d), al);
-  d.AddMember("justification", JsonString(ToString(a.request.justification), d), al);
+  d.AddMember("justification", JsonString(ToString(a.request.justification), d),
+              al);
   d.AddMember("fields", JsonStringArray(a.request.fields, d), al);
   if (options_.pseudonymize) {
     std::vector<std::string> tokens;
     tokens.reserve(a.request.subjects.size());
-    for (const std::string& s : a.request.subjects) tokens.push_back(options_.pseudonymize(s));
+    for (const std::string& s : a.request.subjects)
+      tokens.push_back(options_.pseudonymize(s));
     d.AddMember("subjects", JsonStringArray(tokens, d), al);
   } else {
-    d.AddMember("subject_count", static_cast<uint64_t>(a.request.subjects.size()), al);
+    d.AddMember("subject_count",
+                static_cast<uint64_t>(a.request.subjects.size()), al);
   }
-  d.AddMember("requester_country", JsonString(a.request.requester_country, d), al);
+  d.AddMember("requester_country", JsonString(a.request.requester_country, d),
+              al);
   if (!by.empty()) d.AddMember("by", JsonString(by, d), al);
   switch (a.state) {
     case ApprovalState::kPending:
@@ -287,37 +318,48 @@ absl::StatusOr<ApprovalTransition> ApprovalStore::Persist(const Approval& a,
       break;
   }
   CLOVER_ASSIGN_OR_RETURN(std::string record, ToCanonical(d));
-  CLOVER_RETURN_IF_ERROR(kv_->Put(absl::StrCat(kPrefix, a.id), ApprovalToJson(a)));
+  CLOVER_RETURN_IF_ERROR(
+      kv_->Put(absl::StrCat(kPrefix, a.id), ApprovalToJson(a)));
   approvals_[a.id] = a;
   return ApprovalTransition{a, std::move(record)};
 }
 
-absl::StatusOr<ApprovalTransition> ApprovalStore::Create(ApprovalRequestSpec spec) {
-  if (spec.principal.empty()) return absl::InvalidArgumentError("field 'principal': empty");
+absl::StatusOr<ApprovalTransition> ApprovalStore::Create(
+    ApprovalRequestSpec spec) {
+  if (spec.principal.empty())
+    return absl::InvalidArgumentError("field 'principal': empty");
   if (spec.requested_by.empty()) spec.requested_by = spec.principal;
   if (spec.detail.empty() || spec.detail.size() > kMaxDetail) {
-    return absl::InvalidArgumentError("field 'detail': must be 1..1000 bytes (a ticket reference)");
+    return absl::InvalidArgumentError(
+        "field 'detail': must be 1..1000 bytes (a ticket reference)");
   }
   if (spec.subjects.empty() || spec.subjects.size() > kMaxSubjects) {
-    return absl::InvalidArgumentError("field 'subjects': must list 1..1000 subject ids");
+    return absl::InvalidArgumentError(
+        "field 'subjects': must list 1..1000 subject ids");
   }
   if (spec.fields.empty() || spec.fields.size() > kMaxFields) {
-    return absl::InvalidArgumentError("field 'fields': must list 1..100 field names");
+    return absl::InvalidArgumentError(
+        "field 'fields': must list 1..100 field names");
   }
   for (const auto& v : {spec.subjects, spec.fields}) {
     for (const std::string& s : v) {
       if (s.empty() || s.size() > 256) {
-        return absl::InvalidArgumentError("field 'subjects'/'fields': empty or overlong entry");
+        return absl::InvalidArgumentError(
+            "field 'subjects'/'fields': empty or overlong entry");
       }
     }
   }
   if (spec.duration == absl::ZeroDuration()) spec.duration = options_.max_grant;
-  if (spec.duration <= absl::ZeroDuration() || spec.duration > options_.max_grant) {
-    return absl::InvalidArgumentError(absl::StrCat("field 'duration': must be positive and at most ",
-                                                   absl::FormatDuration(options_.max_grant)));
+  if (spec.duration <= absl::ZeroDuration() ||
+      spec.duration > options_.max_grant) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("field 'duration': must be positive and at most ",
+                     absl::FormatDuration(options_.max_grant)));
   }
-  if (!spec.requester_country.empty() && !IsIsoCountryCode(spec.requester_country)) {
-    return absl::InvalidArgumentError("field 'requester_country': not an ISO 3166-1 alpha-2 code");
+  if (!spec.requester_country.empty() &&
+      !IsIsoCountryCode(spec.requester_country)) {
+    return absl::InvalidArgumentError(
+        "field 'requester_country': not an ISO 3166-1 alpha-2 code");
   }
   CLOVER_ASSIGN_OR_RETURN(std::string rnd, crypto::RandomString(12));
   Approval a;
@@ -332,40 +374,41 @@ absl::StatusOr<ApprovalTransition> ApprovalStore::Create(ApprovalRequestSpec spe
   return Persist(a, a.request.requested_by);
 }
 
-absl::StatusOr<ApprovalTransition> ApprovalStore::Approve(absl::string_view id,
-                                                          const Approver& approver,
-                                                          absl::string_view reason,
-                                                          absl::Duration duration) {
+absl::StatusOr<ApprovalTransition> ApprovalStore::Approve(
+    absl::string_view id, const Approver& approver, absl::string_view reason,
+    absl::Duration duration) {
   return Decide(id, approver, reason, true, duration);
 }
 
-absl::StatusOr<ApprovalTransition> ApprovalStore::Deny(absl::string_view id,
-                                                       const Approver& approver,
-                                                       absl::string_view reason) {
+absl::StatusOr<ApprovalTransition> ApprovalStore::Deny(
+    absl::string_view id, const Approver& approver, absl::string_view reason) {
   return Decide(id, approver, reason, false, absl::ZeroDuration());
 }
 
-absl::StatusOr<ApprovalTransition> ApprovalStore::Decide(absl::string_view id,
-                                                         const Approver& approver,
-                                                         absl::string_view reason, bool approve,
-                                                         absl::Duration duration) {
+absl::StatusOr<ApprovalTransition> ApprovalStore::Decide(
+    absl::string_view id, const Approver& approver, absl::string_view reason,
+    bool approve, absl::Duration duration) {
   absl::MutexLock lock(&mu_);
   auto it = approvals_.find(id);
   if (it == approvals_.end()) {
     return absl::NotFoundError(absl::StrCat("approval '", id, "' not found"));
   }
   if (approver.id.empty() || !IsApprover(approver, options_.approver_role)) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "principal '", approver.id, "' lacks the '", options_.approver_role, "' role"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("principal '", approver.id, "' lacks the '",
+                     options_.approver_role, "' role"));
   }
   const Approval& current = it->second;
-  if (approver.id == current.request.principal || approver.id == current.request.requested_by) {
-    return absl::PermissionDeniedError("a requester may not decide its own request");
+  if (approver.id == current.request.principal ||
+      approver.id == current.request.requested_by) {
+    return absl::PermissionDeniedError(
+        "a requester may not decide its own request");
   }
   const absl::Time now = clock_.Now();
   if (EffectiveState(current, now) != ApprovalState::kPending) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "approval '", id, "' is ", ToString(EffectiveState(current, now)), ", not pending"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("approval '", id, "' is ",
+                     ToString(EffectiveState(current, now)), ", not pending"));
   }
   Approval a = current;
   a.decided_by = approver.id;
@@ -393,7 +436,8 @@ absl::StatusOr<Approval> ApprovalStore::Get(absl::string_view id) const {
   return a;
 }
 
-std::vector<Approval> ApprovalStore::List(std::optional<ApprovalState> state) const {
+std::vector<Approval> ApprovalStore::List(
+    std::optional<ApprovalState> state) const {
   std::vector<Approval> out;
   const absl::Time now = clock_.Now();
   {
@@ -411,16 +455,18 @@ std::vector<Approval> ApprovalStore::List(std::optional<ApprovalState> state) co
   return out;
 }
 
-std::optional<Approval> ApprovalStore::FindLiveGrant(absl::string_view principal,
-                                                     absl::string_view subject,
-                                                     absl::string_view field,
-                                                     absl::Time now) const {
+std::optional<Approval> ApprovalStore::FindLiveGrant(
+    absl::string_view principal, absl::string_view subject,
+    absl::string_view field, absl::Time now) const {
   absl::MutexLock lock(&mu_);
   const Approval* best = nullptr;
   for (const auto& [id, a] : approvals_) {
-    if (a.state != ApprovalState::kApproved || a.request.principal != principal) continue;
+    if (a.state != ApprovalState::kApproved || a.request.principal != principal)
+      continue;
     if (now < a.decided || now >= a.grant_expires) continue;
-    if (!Contains(a.request.subjects, subject) || !Contains(a.request.fields, field)) continue;
+    if (!Contains(a.request.subjects, subject) ||
+        !Contains(a.request.fields, field))
+      continue;
     if (best == nullptr || a.grant_expires > best->grant_expires) best = &a;
   }
   if (best == nullptr) return std::nullopt;

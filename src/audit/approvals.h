@@ -1,19 +1,20 @@
-// Just-in-time access approvals (the Customer Lockbox / Access Approval model), as a library
-// the gateway embeds.
+// Just-in-time access approvals (the Customer Lockbox / Access Approval model),
+// as a library the gateway embeds.
 //
-// A request names the principal that wants access, a justification code from a fixed set, a
-// free-text detail (ticket), the subjects and fields, the requested duration and where the
-// requester works. It is `pending` until someone holding the approver role approves or denies
-// it; a pending request expires after `request_ttl` (4 days by default) and a grant after the
-// requested duration, capped by `max_grant` (8 hours by default). Nobody may decide their own
-// request. Every transition returns a canonical JSON record (RFC 8785) that the gateway
-// appends to its log:
+// A request names the principal that wants access, a justification code from a
+// fixed set, a free-text detail (ticket), the subjects and fields, the
+// requested duration and where the requester works. It is `pending` until
+// someone holding the approver role approves or denies it; a pending request
+// expires after `request_ttl` (4 days by default) and a grant after the
+// requested duration, capped by `max_grant` (8 hours by default). Nobody may
+// decide their own request. Every transition returns a canonical JSON record
+// (RFC 8785) that the gateway appends to its log:
 //   {"v":1,"type":"approval","id":"apr-...","state":"approved","principal":"...",
 //    "justification":"LEGAL_REQUEST","by":"auditor-1","time":"...","expires":"...",
 //    "fields":[...],"subjects":[<pseudonyms>] or "subject_count":N}
 //
-// Storage is the auditor's KvStore (RocksDB); every transition is durable before it returns.
-// Thread-safety: all methods may be called concurrently.
+// Storage is the auditor's KvStore (RocksDB); every transition is durable
+// before it returns. Thread-safety: all methods may be called concurrently.
 #ifndef CLOVER_AUDIT_APPROVALS_H_
 #define CLOVER_AUDIT_APPROVALS_H_
 
@@ -81,7 +82,8 @@ struct Approver {
   std::vector<std::string> roles;
 };
 
-// The result of every state change: the new state and the record to append to the log.
+// The result of every state change: the new state and the record to append to
+// the log.
 struct ApprovalTransition {
   Approval approval;
   std::string record;  // canonical JSON
@@ -91,59 +93,63 @@ struct ApprovalOptions {
   absl::Duration request_ttl = absl::Hours(96);
   absl::Duration max_grant = absl::Hours(8);
   std::string approver_role = "approver";
-  // Maps a subject id to the pseudonym logged for it. When unset, transition records carry
-  // only the number of subjects, never raw ids.
+  // Maps a subject id to the pseudonym logged for it. When unset, transition
+  // records carry only the number of subjects, never raw ids.
   std::function<std::string(absl::string_view subject)> pseudonymize;
 };
 
 class ApprovalStore {
  public:
-  // Loads every approval from `kv` (which must outlive the store). Errors: Internal on
-  // I/O failure, DataLoss for a corrupt stored record.
+  // Loads every approval from `kv` (which must outlive the store). Errors:
+  // Internal on I/O failure, DataLoss for a corrupt stored record.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<ApprovalStore>> Open(
       KvStore* kv, ApprovalOptions options, const Clock& clock = SystemClock());
 
-  // Files a request. Errors: InvalidArgument naming the field (empty principal, no
-  // subjects/fields, too many, detail too long, duration <= 0 or above max_grant, bad
-  // country code).
-  [[nodiscard]] absl::StatusOr<ApprovalTransition> Create(ApprovalRequestSpec spec);
+  // Files a request. Errors: InvalidArgument naming the field (empty principal,
+  // no subjects/fields, too many, detail too long, duration <= 0 or above
+  // max_grant, bad country code).
+  [[nodiscard]] absl::StatusOr<ApprovalTransition> Create(
+      ApprovalRequestSpec spec);
 
-  // Approves a pending request; the grant lasts min(requested duration, `duration` if
-  // non-zero, max_grant) from now. Errors: NotFound; PermissionDenied if `approver` lacks the
-  // approver role or is the request's principal or requester; FailedPrecondition if the
-  // request is not pending (including one that has just expired).
-  [[nodiscard]] absl::StatusOr<ApprovalTransition> Approve(absl::string_view id,
-                                                           const Approver& approver,
-                                                           absl::string_view reason,
-                                                           absl::Duration duration = {});
+  // Approves a pending request; the grant lasts min(requested duration,
+  // `duration` if non-zero, max_grant) from now. Errors: NotFound;
+  // PermissionDenied if `approver` lacks the approver role or is the request's
+  // principal or requester; FailedPrecondition if the request is not pending
+  // (including one that has just expired).
+  [[nodiscard]] absl::StatusOr<ApprovalTransition> Approve(
+      absl::string_view id, const Approver& approver, absl::string_view reason,
+      absl::Duration duration = {});
   // Denies a pending request. Errors as for Approve.
-  [[nodiscard]] absl::StatusOr<ApprovalTransition> Deny(absl::string_view id,
-                                                        const Approver& approver,
-                                                        absl::string_view reason);
+  [[nodiscard]] absl::StatusOr<ApprovalTransition> Deny(
+      absl::string_view id, const Approver& approver, absl::string_view reason);
 
   // Errors: NotFound.
   [[nodiscard]] absl::StatusOr<Approval> Get(absl::string_view id) const;
-  // Approvals in `state` (all when nullopt), newest first, with expiry applied as of now.
-  [[nodiscard]] std::vector<Approval> List(std::optional<ApprovalState> state) const;
+  // Approvals in `state` (all when nullopt), newest first, with expiry applied
+  // as of now.
+  [[nodiscard]] std::vector<Approval> List(
+      std::optional<ApprovalState> state) const;
 
-  // A live grant for `principal` covering `subject` and `field` at `now`, if any (the one
-  // expiring last).
-  [[nodiscard]] std::optional<Approval> FindLiveGrant(absl::string_view principal,
-                                                      absl::string_view subject,
-                                                      absl::string_view field,
-                                                      absl::Time now) const;
+  // A live grant for `principal` covering `subject` and `field` at `now`, if
+  // any (the one expiring last).
+  [[nodiscard]] std::optional<Approval> FindLiveGrant(
+      absl::string_view principal, absl::string_view subject,
+      absl::string_view field, absl::Time now) const;
 
-  // Moves every pending request and grant past its expiry to `expired`, durably, and returns
-  // the transitions for the log. Call periodically.
+  // Moves every pending request and grant past its expiry to `expired`,
+  // durably, and returns the transitions for the log. Call periodically.
   [[nodiscard]] absl::StatusOr<std::vector<ApprovalTransition>> ExpireDue();
 
  private:
   ApprovalStore(KvStore* kv, ApprovalOptions options, const Clock& clock)
       : kv_(kv), options_(std::move(options)), clock_(clock) {}
-  absl::StatusOr<ApprovalTransition> Decide(absl::string_view id, const Approver& approver,
-                                            absl::string_view reason, bool approve,
+  absl::StatusOr<ApprovalTransition> Decide(absl::string_view id,
+                                            const Approver& approver,
+                                            absl::string_view reason,
+                                            bool approve,
                                             absl::Duration duration);
-  absl::StatusOr<ApprovalTransition> Persist(const Approval& a, absl::string_view by)
+  absl::StatusOr<ApprovalTransition> Persist(const Approval& a,
+                                             absl::string_view by)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   ApprovalState EffectiveState(const Approval& a, absl::Time now) const;
 
@@ -154,7 +160,8 @@ class ApprovalStore {
   absl::flat_hash_map<std::string, Approval> approvals_ ABSL_GUARDED_BY(mu_);
 };
 
-// Serialised form used in storage and in API responses (all fields, RFC 3339 times).
+// Serialised form used in storage and in API responses (all fields, RFC 3339
+// times).
 [[nodiscard]] std::string ApprovalToJson(const Approval& a);
 [[nodiscard]] absl::StatusOr<Approval> ApprovalFromJson(absl::string_view json);
 // {"approvals":[...]}
@@ -162,14 +169,17 @@ class ApprovalStore {
 
 // The body of POST /v1/approvals:
 //   {"justification":"LEGAL_REQUEST","detail":"TICKET-42","subjects":["u1"],
-//    "fields":["email"],"duration":"4h","principal":"<optional, defaults to caller>"}
+//    "fields":["email"],"duration":"4h","principal":"<optional, defaults to
+//    caller>"}
 // `caller` and `caller_country` come from authentication, never from the body.
 // Errors: InvalidArgument naming the field.
 [[nodiscard]] absl::StatusOr<ApprovalRequestSpec> ParseApprovalCreateBody(
-    absl::string_view body, absl::string_view caller, absl::string_view caller_country);
+    absl::string_view body, absl::string_view caller,
+    absl::string_view caller_country);
 
-// The body of POST /v1/approvals/{id}/approve|deny: {"reason":"...","duration":"2h"}, both
-// optional; an empty body is allowed. Errors: InvalidArgument naming the field.
+// The body of POST /v1/approvals/{id}/approve|deny:
+// {"reason":"...","duration":"2h"}, both optional; an empty body is allowed.
+// Errors: InvalidArgument naming the field.
 struct ApprovalDecisionBody {
   std::string reason;
   absl::Duration duration;  // zero when absent

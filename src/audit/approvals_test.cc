@@ -17,7 +17,9 @@ class ApprovalsTest : public ::testing::Test {
     ASSERT_TRUE(kv.ok()) << kv.status();
     kv_ = *std::move(kv);
     ApprovalOptions opts;
-    opts.pseudonymize = [](absl::string_view s) { return "tok-" + std::string(s); };
+    opts.pseudonymize = [](absl::string_view s) {
+      return "tok-" + std::string(s);
+    };
     auto store = ApprovalStore::Open(kv_.get(), opts, clock_);
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
@@ -47,11 +49,13 @@ TEST_F(ApprovalsTest, CreateApproveGrantAndRecords) {
   ASSERT_TRUE(created.ok()) << created.status();
   EXPECT_EQ(created->approval.state, ApprovalState::kPending);
   EXPECT_THAT(created->record, HasSubstr("\"state\":\"pending\""));
-  EXPECT_THAT(created->record, HasSubstr("\"subjects\":[\"tok-u1\",\"tok-u2\"]"));
+  EXPECT_THAT(created->record,
+              HasSubstr("\"subjects\":[\"tok-u1\",\"tok-u2\"]"));
   EXPECT_THAT(created->record, ::testing::Not(HasSubstr("\"u1\"")));
   const std::string id = created->approval.id;
 
-  EXPECT_FALSE(store_->FindLiveGrant("cn-engineer-1", "u1", "email", clock_.Now()));
+  EXPECT_FALSE(
+      store_->FindLiveGrant("cn-engineer-1", "u1", "email", clock_.Now()));
   auto approved = store_->Approve(id, auditor_, "ok");
   ASSERT_TRUE(approved.ok()) << approved.status();
   EXPECT_THAT(approved->record, HasSubstr("\"by\":\"auditor-1\""));
@@ -61,12 +65,16 @@ TEST_F(ApprovalsTest, CreateApproveGrantAndRecords) {
   EXPECT_STREQ(d["type"].GetString(), "approval");
   EXPECT_STREQ(d["state"].GetString(), "approved");
 
-  auto grant = store_->FindLiveGrant("cn-engineer-1", "u1", "email", clock_.Now());
+  auto grant =
+      store_->FindLiveGrant("cn-engineer-1", "u1", "email", clock_.Now());
   ASSERT_TRUE(grant.has_value());
   EXPECT_EQ(grant->id, id);
-  EXPECT_FALSE(store_->FindLiveGrant("cn-engineer-1", "u3", "email", clock_.Now()));
-  EXPECT_FALSE(store_->FindLiveGrant("cn-engineer-1", "u1", "phone", clock_.Now()));
-  EXPECT_FALSE(store_->FindLiveGrant("someone-else", "u1", "email", clock_.Now()));
+  EXPECT_FALSE(
+      store_->FindLiveGrant("cn-engineer-1", "u3", "email", clock_.Now()));
+  EXPECT_FALSE(
+      store_->FindLiveGrant("cn-engineer-1", "u1", "phone", clock_.Now()));
+  EXPECT_FALSE(
+      store_->FindLiveGrant("someone-else", "u1", "email", clock_.Now()));
   // Decided once only.
   EXPECT_EQ(store_->Deny(id, auditor_, "").status().code(),
             absl::StatusCode::kFailedPrecondition);
@@ -80,7 +88,8 @@ TEST_F(ApprovalsTest, OnlyApproversAndNeverSelf) {
   EXPECT_EQ(store_->Approve(id, engineer, "").status().code(),
             absl::StatusCode::kPermissionDenied);
   Approver self{"cn-engineer-1", "employee", {"approver"}};
-  EXPECT_EQ(store_->Approve(id, self, "").status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(store_->Approve(id, self, "").status().code(),
+            absl::StatusCode::kPermissionDenied);
   Approver role_holder{"security-lead", "employee", {"approver"}};
   auto denied = store_->Deny(id, role_holder, "no ticket");
   ASSERT_TRUE(denied.ok()) << denied.status();
@@ -115,18 +124,22 @@ TEST_F(ApprovalsTest, GrantExpiresOnTimeAndIsCapped) {
   auto created = store_->Create(spec);
   ASSERT_TRUE(created.ok());
   clock_.Advance(absl::Hours(1));
-  auto approved = store_->Approve(created->approval.id, auditor_, "", absl::Hours(3));
+  auto approved =
+      store_->Approve(created->approval.id, auditor_, "", absl::Hours(3));
   ASSERT_TRUE(approved.ok());
   EXPECT_EQ(approved->approval.grant_expires, clock_.Now() + absl::Hours(3));
   clock_.Advance(absl::Hours(3) - absl::Milliseconds(1));
-  EXPECT_TRUE(store_->FindLiveGrant("cn-engineer-1", "u2", "email", clock_.Now()));
+  EXPECT_TRUE(
+      store_->FindLiveGrant("cn-engineer-1", "u2", "email", clock_.Now()));
   clock_.Advance(absl::Milliseconds(1));
-  EXPECT_FALSE(store_->FindLiveGrant("cn-engineer-1", "u2", "email", clock_.Now()));
+  EXPECT_FALSE(
+      store_->FindLiveGrant("cn-engineer-1", "u2", "email", clock_.Now()));
   EXPECT_EQ(store_->List(ApprovalState::kExpired).size(), 1u);
   EXPECT_TRUE(store_->List(ApprovalState::kApproved).empty());
 
   spec.duration = absl::Hours(9);
-  EXPECT_EQ(store_->Create(spec).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->Create(spec).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(ApprovalsTest, SurvivesReopen) {
@@ -153,7 +166,8 @@ TEST_F(ApprovalsTest, ValidatesRequests) {
   EXPECT_THAT(store_->Create(s).status().message(), HasSubstr("detail"));
   s = Spec();
   s.requester_country = "XX";
-  EXPECT_THAT(store_->Create(s).status().message(), HasSubstr("requester_country"));
+  EXPECT_THAT(store_->Create(s).status().message(),
+              HasSubstr("requester_country"));
 }
 
 TEST(ApprovalJsonTest, ParsesCreateBody) {
@@ -166,27 +180,32 @@ TEST(ApprovalJsonTest, ParsesCreateBody) {
   EXPECT_EQ(spec->principal, "cn-engineer-1");
   EXPECT_EQ(spec->requester_country, "CN");
 
-  EXPECT_THAT(ParseApprovalCreateBody(R"({"justification":"BECAUSE"})", "a", "CN")
-                  .status()
-                  .message(),
-              HasSubstr("justification"));
+  EXPECT_THAT(
+      ParseApprovalCreateBody(R"({"justification":"BECAUSE"})", "a", "CN")
+          .status()
+          .message(),
+      HasSubstr("justification"));
+  EXPECT_THAT(
+      ParseApprovalCreateBody(
+          R"({"justification":"LEGAL_REQUEST","detail":"x","subjects":[1],"fields":[]})",
+          "a", "CN")
+          .status()
+          .message(),
+      HasSubstr("subjects"));
+  EXPECT_THAT(ParseApprovalCreateBody("{", "a", "CN").status().message(),
+              HasSubstr("offset"));
   EXPECT_THAT(ParseApprovalCreateBody(
-                  R"({"justification":"LEGAL_REQUEST","detail":"x","subjects":[1],"fields":[]})",
-                  "a", "CN")
-                  .status()
-                  .message(),
-              HasSubstr("subjects"));
-  EXPECT_THAT(ParseApprovalCreateBody("{", "a", "CN").status().message(), HasSubstr("offset"));
-  EXPECT_THAT(ParseApprovalCreateBody(R"({"justification":"LEGAL_REQUEST","x":1})", "a", "CN")
+                  R"({"justification":"LEGAL_REQUEST","x":1})", "a", "CN")
                   .status()
                   .message(),
               HasSubstr("unknown field"));
-  EXPECT_THAT(ParseApprovalCreateBody(
-                  R"({"justification":"LEGAL_REQUEST","detail":"x","subjects":["a"],"fields":["b"],"duration":"-1h"})",
-                  "a", "CN")
-                  .status()
-                  .message(),
-              HasSubstr("duration"));
+  EXPECT_THAT(
+      ParseApprovalCreateBody(
+          R"({"justification":"LEGAL_REQUEST","detail":"x","subjects":["a"],"fields":["b"],"duration":"-1h"})",
+          "a", "CN")
+          .status()
+          .message(),
+      HasSubstr("duration"));
 }
 
 TEST(ApprovalJsonTest, ParsesDecisionBody) {

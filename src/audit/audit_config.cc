@@ -24,10 +24,12 @@ class Reader {
     dir_ = std::filesystem::path(file_).parent_path().string();
   }
 
-  absl::Status Error(const YAML::Node& n, absl::string_view field, absl::string_view msg) const {
+  absl::Status Error(const YAML::Node& n, absl::string_view field,
+                     absl::string_view msg) const {
     const YAML::Mark m = n.Mark();
-    return absl::InvalidArgumentError(absl::StrCat(file_, ":", m.line + 1, ":", m.column + 1,
-                                                   ": field '", field, "': ", msg));
+    return absl::InvalidArgumentError(absl::StrCat(file_, ":", m.line + 1, ":",
+                                                   m.column + 1, ": field '",
+                                                   field, "': ", msg));
   }
 
   absl::Status Keys(const YAML::Node& n, absl::string_view field,
@@ -38,31 +40,35 @@ class Reader {
       bool ok = false;
       for (absl::string_view a : allowed) ok |= (a == k);
       if (!ok) {
-        return Error(kv.first, field.empty() ? k : absl::StrCat(field, ".", k), "unknown key");
+        return Error(kv.first, field.empty() ? k : absl::StrCat(field, ".", k),
+                     "unknown key");
       }
     }
     return absl::OkStatus();
   }
 
-  absl::Status Str(const YAML::Node& parent, const char* key, absl::string_view field,
-                   bool required, std::string* out) const {
+  absl::Status Str(const YAML::Node& parent, const char* key,
+                   absl::string_view field, bool required,
+                   std::string* out) const {
     const YAML::Node n = parent[key];
-    if (!n) return required ? Error(parent, field, "missing") : absl::OkStatus();
+    if (!n)
+      return required ? Error(parent, field, "missing") : absl::OkStatus();
     if (!n.IsScalar()) return Error(n, field, "must be a string");
     *out = n.as<std::string>();
     if (required && out->empty()) return Error(n, field, "must not be empty");
     return absl::OkStatus();
   }
 
-  absl::Status Path(const YAML::Node& parent, const char* key, absl::string_view field,
-                    bool required, std::string* out) const {
+  absl::Status Path(const YAML::Node& parent, const char* key,
+                    absl::string_view field, bool required,
+                    std::string* out) const {
     CLOVER_RETURN_IF_ERROR(Str(parent, key, field, required, out));
     if (!out->empty()) *out = Resolve(*out);
     return absl::OkStatus();
   }
 
-  absl::Status Duration(const YAML::Node& parent, const char* key, absl::string_view field,
-                        absl::Duration* out) const {
+  absl::Status Duration(const YAML::Node& parent, const char* key,
+                        absl::string_view field, absl::Duration* out) const {
     const YAML::Node n = parent[key];
     if (!n) return absl::OkStatus();
     if (!n.IsScalar() || !absl::ParseDuration(n.as<std::string>(), out) ||
@@ -72,31 +78,36 @@ class Reader {
     return absl::OkStatus();
   }
 
-  absl::Status Uint(const YAML::Node& parent, const char* key, absl::string_view field,
-                    uint64_t* out) const {
+  absl::Status Uint(const YAML::Node& parent, const char* key,
+                    absl::string_view field, uint64_t* out) const {
     const YAML::Node n = parent[key];
     if (!n) return absl::OkStatus();
-    if (!n.IsScalar() || !absl::SimpleAtoi(n.as<std::string>(), out) || *out == 0) {
+    if (!n.IsScalar() || !absl::SimpleAtoi(n.as<std::string>(), out) ||
+        *out == 0) {
       return Error(n, field, "must be a positive integer");
     }
     return absl::OkStatus();
   }
 
-  absl::Status StrList(const YAML::Node& parent, const char* key, absl::string_view field,
+  absl::Status StrList(const YAML::Node& parent, const char* key,
+                       absl::string_view field,
                        std::vector<std::string>* out) const {
     const YAML::Node n = parent[key];
     if (!n) return absl::OkStatus();
     if (!n.IsSequence()) return Error(n, field, "must be a list of strings");
     for (const auto& item : n) {
-      if (!item.IsScalar()) return Error(item, field, "must be a list of strings");
+      if (!item.IsScalar())
+        return Error(item, field, "must be a list of strings");
       out->push_back(item.as<std::string>());
     }
     return absl::OkStatus();
   }
 
-  // A key given inline (`key`) or in a file (`key_file`); both forms appear in lists.
-  absl::Status KeyStrings(const YAML::Node& parent, const char* inline_key, const char* file_key,
-                          absl::string_view field, std::vector<std::string>* out) const {
+  // A key given inline (`key`) or in a file (`key_file`); both forms appear in
+  // lists.
+  absl::Status KeyStrings(const YAML::Node& parent, const char* inline_key,
+                          const char* file_key, absl::string_view field,
+                          std::vector<std::string>* out) const {
     CLOVER_RETURN_IF_ERROR(StrList(parent, inline_key, field, out));
     std::vector<std::string> files;
     CLOVER_RETURN_IF_ERROR(StrList(parent, file_key, field, &files));
@@ -125,24 +136,31 @@ class Reader {
 absl::StatusOr<std::string> ReadKeyFile(const std::string& path, bool secret) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) {
-    return absl::NotFoundError(absl::StrCat("cannot read key file '", path, "'"));
+    return absl::NotFoundError(
+        absl::StrCat("cannot read key file '", path, "'"));
   }
   if (secret && (st.st_mode & 077) != 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("secret file '", path, "' is readable by group or others (chmod 600)"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "secret file '", path, "' is readable by group or others (chmod 600)"));
   }
   std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read key file '", path, "'"));
+  if (!in)
+    return absl::NotFoundError(
+        absl::StrCat("cannot read key file '", path, "'"));
   std::stringstream ss;
   ss << in.rdbuf();
   std::string v = std::string(absl::StripTrailingAsciiWhitespace(ss.str()));
-  if (v.empty()) return absl::InvalidArgumentError(absl::StrCat("key file '", path, "' is empty"));
+  if (v.empty())
+    return absl::InvalidArgumentError(
+        absl::StrCat("key file '", path, "' is empty"));
   return v;
 }
 
-absl::StatusOr<std::string> LogPseudonym(absl::string_view key, absl::string_view subject) {
-  CLOVER_ASSIGN_OR_RETURN(crypto::HmacSha256Tag tag,
-                          crypto::HmacSha256Once(std::string(key), std::string(subject)));
+absl::StatusOr<std::string> LogPseudonym(absl::string_view key,
+                                         absl::string_view subject) {
+  CLOVER_ASSIGN_OR_RETURN(
+      crypto::HmacSha256Tag tag,
+      crypto::HmacSha256Once(std::string(key), std::string(subject)));
   return absl::WebSafeBase64Escape(
       absl::string_view(reinterpret_cast<const char*>(tag.data()), tag.size()));
 }
@@ -152,45 +170,54 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
   try {
     root = YAML::LoadFile(path);
   } catch (const YAML::BadFile&) {
-    return absl::NotFoundError(absl::StrCat("cannot read auditor config '", path, "'"));
+    return absl::NotFoundError(
+        absl::StrCat("cannot read auditor config '", path, "'"));
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ":", e.mark.line + 1, ":",
-                                                   e.mark.column + 1, ": ", e.msg));
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ":", e.mark.line + 1, ":", e.mark.column + 1, ": ", e.msg));
   }
-  const std::string abs = std::filesystem::absolute(path).lexically_normal().string();
+  const std::string abs =
+      std::filesystem::absolute(path).lexically_normal().string();
   Reader r(abs);
   AuditorConfig c;
   c.source_file = abs;
   try {
-    CLOVER_RETURN_IF_ERROR(r.Keys(root, "", {"auditor", "logs", "policies", "canaries",
-                                             "detectors", "incidents"}));
+    CLOVER_RETURN_IF_ERROR(r.Keys(
+        root, "",
+        {"auditor", "logs", "policies", "canaries", "detectors", "incidents"}));
     const YAML::Node a = root["auditor"];
     if (!a) return r.Error(root, "auditor", "missing");
-    CLOVER_RETURN_IF_ERROR(r.Keys(a, "auditor",
-                                  {"name", "listen", "data_dir", "witness_key_file",
-                                   "journal_key_file", "journal_origin", "admin_token_file",
-                                   "poll_interval"}));
+    CLOVER_RETURN_IF_ERROR(r.Keys(
+        a, "auditor",
+        {"name", "listen", "data_dir", "witness_key_file", "journal_key_file",
+         "journal_origin", "admin_token_file", "poll_interval"}));
     CLOVER_RETURN_IF_ERROR(r.Str(a, "name", "auditor.name", true, &c.name));
     std::string listen;
     CLOVER_RETURN_IF_ERROR(r.Str(a, "listen", "auditor.listen", true, &listen));
     size_t colon = listen.rfind(':');
-    if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &c.listen_port) ||
+    if (colon == std::string::npos ||
+        !absl::SimpleAtoi(listen.substr(colon + 1), &c.listen_port) ||
         c.listen_port < 0 || c.listen_port > 65535 || colon == 0) {
       return r.Error(a["listen"], "auditor.listen", "must be HOST:PORT");
     }
     c.listen_host = listen.substr(0, colon);
-    CLOVER_RETURN_IF_ERROR(r.Path(a, "data_dir", "auditor.data_dir", true, &c.data_dir));
     CLOVER_RETURN_IF_ERROR(
-        r.Path(a, "witness_key_file", "auditor.witness_key_file", true, &c.witness_key_file));
-    CLOVER_RETURN_IF_ERROR(
-        r.Path(a, "journal_key_file", "auditor.journal_key_file", true, &c.journal_key_file));
-    CLOVER_RETURN_IF_ERROR(
-        r.Str(a, "journal_origin", "auditor.journal_origin", false, &c.journal_origin));
-    if (c.journal_origin.empty()) c.journal_origin = absl::StrCat(c.name, "/incidents");
-    CLOVER_RETURN_IF_ERROR(
-        r.Path(a, "admin_token_file", "auditor.admin_token_file", false, &c.admin_token_file));
-    CLOVER_RETURN_IF_ERROR(r.Duration(a, "poll_interval", "auditor.poll_interval",
-                                      &c.poll_interval));
+        r.Path(a, "data_dir", "auditor.data_dir", true, &c.data_dir));
+    CLOVER_RETURN_IF_ERROR(r.Path(a, "witness_key_file",
+                                  "auditor.witness_key_file", true,
+                                  &c.witness_key_file));
+    CLOVER_RETURN_IF_ERROR(r.Path(a, "journal_key_file",
+                                  "auditor.journal_key_file", true,
+                                  &c.journal_key_file));
+    CLOVER_RETURN_IF_ERROR(r.Str(a, "journal_origin", "auditor.journal_origin",
+                                 false, &c.journal_origin));
+    if (c.journal_origin.empty())
+      c.journal_origin = absl::StrCat(c.name, "/incidents");
+    CLOVER_RETURN_IF_ERROR(r.Path(a, "admin_token_file",
+                                  "auditor.admin_token_file", false,
+                                  &c.admin_token_file));
+    CLOVER_RETURN_IF_ERROR(r.Duration(
+        a, "poll_interval", "auditor.poll_interval", &c.poll_interval));
 
     const YAML::Node logs = root["logs"];
     if (!logs || !logs.IsSequence() || logs.size() == 0) {
@@ -199,110 +226,146 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
     for (size_t i = 0; i < logs.size(); ++i) {
       const YAML::Node l = logs[i];
       const std::string f = absl::StrCat("logs[", i, "]");
-      CLOVER_RETURN_IF_ERROR(r.Keys(l, f,
-                                    {"origin", "url", "verifier_keys", "verifier_key_files",
-                                     "traffic_metrics_url"}));
-      AuditorLogConfig lc;
-      CLOVER_RETURN_IF_ERROR(r.Str(l, "origin", f + ".origin", true, &lc.log.origin));
-      CLOVER_RETURN_IF_ERROR(r.Str(l, "url", f + ".url", true, &lc.log.url));
-      CLOVER_RETURN_IF_ERROR(r.KeyStrings(l, "verifier_keys", "verifier_key_files",
-                                          f + ".verifier_keys", &lc.log.verifier_keys));
-      if (lc.log.verifier_keys.empty()) return r.Error(l, f + ".verifier_keys", "missing");
-      for (const std::string& k : lc.log.verifier_keys) {
-        absl::StatusOr<std::unique_ptr<log::NoteVerifier>> v = log::ParseVerifierKey(k);
-        if (!v.ok()) return r.Error(l, f + ".verifier_keys", v.status().message());
-      }
       CLOVER_RETURN_IF_ERROR(
-          r.Str(l, "traffic_metrics_url", f + ".traffic_metrics_url", false,
-                &lc.traffic_metrics_url));
+          r.Keys(l, f,
+                 {"origin", "url", "verifier_keys", "verifier_key_files",
+                  "traffic_metrics_url"}));
+      AuditorLogConfig lc;
+      CLOVER_RETURN_IF_ERROR(
+          r.Str(l, "origin", f + ".origin", true, &lc.log.origin));
+      CLOVER_RETURN_IF_ERROR(r.Str(l, "url", f + ".url", true, &lc.log.url));
+      CLOVER_RETURN_IF_ERROR(
+          r.KeyStrings(l, "verifier_keys", "verifier_key_files",
+                       f + ".verifier_keys", &lc.log.verifier_keys));
+      if (lc.log.verifier_keys.empty())
+        return r.Error(l, f + ".verifier_keys", "missing");
+      for (const std::string& k : lc.log.verifier_keys) {
+        absl::StatusOr<std::unique_ptr<log::NoteVerifier>> v =
+            log::ParseVerifierKey(k);
+        if (!v.ok())
+          return r.Error(l, f + ".verifier_keys", v.status().message());
+      }
+      CLOVER_RETURN_IF_ERROR(r.Str(l, "traffic_metrics_url",
+                                   f + ".traffic_metrics_url", false,
+                                   &lc.traffic_metrics_url));
       for (const AuditorLogConfig& other : c.logs) {
-        if (other.log.origin == lc.log.origin) return r.Error(l, f + ".origin", "listed twice");
+        if (other.log.origin == lc.log.origin)
+          return r.Error(l, f + ".origin", "listed twice");
       }
       c.logs.push_back(std::move(lc));
     }
 
     const YAML::Node p = root["policies"];
     if (!p) return r.Error(root, "policies", "missing");
-    CLOVER_RETURN_IF_ERROR(r.Keys(p, "policies", {"bundles", "auditor_keys", "auditor_key_files"}));
-    CLOVER_RETURN_IF_ERROR(r.StrList(p, "bundles", "policies.bundles", &c.policy_bundles));
+    CLOVER_RETURN_IF_ERROR(r.Keys(
+        p, "policies", {"bundles", "auditor_keys", "auditor_key_files"}));
+    CLOVER_RETURN_IF_ERROR(
+        r.StrList(p, "bundles", "policies.bundles", &c.policy_bundles));
     for (std::string& b : c.policy_bundles) b = r.Resolve(b);
-    if (c.policy_bundles.empty()) return r.Error(p, "policies.bundles", "must list a bundle");
+    if (c.policy_bundles.empty())
+      return r.Error(p, "policies.bundles", "must list a bundle");
     CLOVER_RETURN_IF_ERROR(r.KeyStrings(p, "auditor_keys", "auditor_key_files",
-                                        "policies.auditor_keys", &c.policy_keys));
-    if (c.policy_keys.empty()) return r.Error(p, "policies.auditor_keys", "missing");
+                                        "policies.auditor_keys",
+                                        &c.policy_keys));
+    if (c.policy_keys.empty())
+      return r.Error(p, "policies.auditor_keys", "missing");
 
     if (const YAML::Node cn = root["canaries"]) {
       if (!cn.IsSequence()) return r.Error(cn, "canaries", "must be a list");
       for (size_t i = 0; i < cn.size(); ++i) {
         const std::string f = absl::StrCat("canaries[", i, "]");
-        CLOVER_RETURN_IF_ERROR(r.Keys(cn[i], f, {"pseudonym_key_file", "subjects", "pseudonyms"}));
+        CLOVER_RETURN_IF_ERROR(
+            r.Keys(cn[i], f, {"pseudonym_key_file", "subjects", "pseudonyms"}));
         CanarySet cs;
-        CLOVER_RETURN_IF_ERROR(r.Path(cn[i], "pseudonym_key_file", f + ".pseudonym_key_file",
-                                      false, &cs.pseudonym_key_file));
-        CLOVER_RETURN_IF_ERROR(r.StrList(cn[i], "subjects", f + ".subjects", &cs.subjects));
-        CLOVER_RETURN_IF_ERROR(r.StrList(cn[i], "pseudonyms", f + ".pseudonyms", &cs.pseudonyms));
+        CLOVER_RETURN_IF_ERROR(r.Path(cn[i], "pseudonym_key_file",
+                                      f + ".pseudonym_key_file", false,
+                                      &cs.pseudonym_key_file));
+        CLOVER_RETURN_IF_ERROR(
+            r.StrList(cn[i], "subjects", f + ".subjects", &cs.subjects));
+        CLOVER_RETURN_IF_ERROR(
+            r.StrList(cn[i], "pseudonyms", f + ".pseudonyms", &cs.pseudonyms));
         if (!cs.subjects.empty()) {
           if (cs.pseudonym_key_file.empty()) {
-            return r.Error(cn[i], f + ".pseudonym_key_file", "needed to recognise subjects");
+            return r.Error(cn[i], f + ".pseudonym_key_file",
+                           "needed to recognise subjects");
           }
           absl::StatusOr<crypto::SecretKey> key =
               crypto::ReadSecretKeyFile(cs.pseudonym_key_file);
-          if (!key.ok()) return r.Error(cn[i], f + ".pseudonym_key_file", key.status().message());
-          const std::string k(reinterpret_cast<const char*>(key->data()), key->size());
+          if (!key.ok())
+            return r.Error(cn[i], f + ".pseudonym_key_file",
+                           key.status().message());
+          const std::string k(reinterpret_cast<const char*>(key->data()),
+                              key->size());
           for (const std::string& s : cs.subjects) {
             CLOVER_ASSIGN_OR_RETURN(std::string tok, LogPseudonym(k, s));
             cs.pseudonyms.push_back(std::move(tok));
           }
         }
-        for (const std::string& t : cs.pseudonyms) c.detectors.canary_pseudonyms.push_back(t);
+        for (const std::string& t : cs.pseudonyms)
+          c.detectors.canary_pseudonyms.push_back(t);
         c.canaries.push_back(std::move(cs));
       }
     }
 
     if (const YAML::Node d = root["detectors"]) {
-      CLOVER_RETURN_IF_ERROR(r.Keys(d, "detectors",
-                                    {"bulk_access", "denial_burst", "restricted_transfer",
-                                     "log_stalled_after", "traffic_metric"}));
+      CLOVER_RETURN_IF_ERROR(
+          r.Keys(d, "detectors",
+                 {"bulk_access", "denial_burst", "restricted_transfer",
+                  "log_stalled_after", "traffic_metric"}));
       if (const YAML::Node b = d["bulk_access"]) {
-        CLOVER_RETURN_IF_ERROR(r.Keys(b, "detectors.bulk_access", {"subjects", "window"}));
-        CLOVER_RETURN_IF_ERROR(r.Uint(b, "subjects", "detectors.bulk_access.subjects",
+        CLOVER_RETURN_IF_ERROR(
+            r.Keys(b, "detectors.bulk_access", {"subjects", "window"}));
+        CLOVER_RETURN_IF_ERROR(r.Uint(b, "subjects",
+                                      "detectors.bulk_access.subjects",
                                       &c.detectors.bulk_subjects));
-        CLOVER_RETURN_IF_ERROR(r.Duration(b, "window", "detectors.bulk_access.window",
+        CLOVER_RETURN_IF_ERROR(r.Duration(b, "window",
+                                          "detectors.bulk_access.window",
                                           &c.detectors.bulk_window));
       }
       if (const YAML::Node b = d["denial_burst"]) {
-        CLOVER_RETURN_IF_ERROR(r.Keys(b, "detectors.denial_burst", {"count", "window"}));
         CLOVER_RETURN_IF_ERROR(
-            r.Uint(b, "count", "detectors.denial_burst.count", &c.detectors.denial_burst));
-        CLOVER_RETURN_IF_ERROR(r.Duration(b, "window", "detectors.denial_burst.window",
+            r.Keys(b, "detectors.denial_burst", {"count", "window"}));
+        CLOVER_RETURN_IF_ERROR(r.Uint(b, "count",
+                                      "detectors.denial_burst.count",
+                                      &c.detectors.denial_burst));
+        CLOVER_RETURN_IF_ERROR(r.Duration(b, "window",
+                                          "detectors.denial_burst.window",
                                           &c.detectors.denial_window));
       }
       if (const YAML::Node b = d["restricted_transfer"]) {
-        if (!b.IsScalar() || (b.as<std::string>() != "true" && b.as<std::string>() != "false")) {
-          return r.Error(b, "detectors.restricted_transfer", "must be true or false");
+        if (!b.IsScalar() ||
+            (b.as<std::string>() != "true" && b.as<std::string>() != "false")) {
+          return r.Error(b, "detectors.restricted_transfer",
+                         "must be true or false");
         }
         c.detectors.restricted_transfer = b.as<std::string>() == "true";
       }
-      CLOVER_RETURN_IF_ERROR(r.Duration(d, "log_stalled_after", "detectors.log_stalled_after",
+      CLOVER_RETURN_IF_ERROR(r.Duration(d, "log_stalled_after",
+                                        "detectors.log_stalled_after",
                                         &c.log_stalled_after));
-      CLOVER_RETURN_IF_ERROR(
-          r.Str(d, "traffic_metric", "detectors.traffic_metric", false, &c.traffic_metric));
+      CLOVER_RETURN_IF_ERROR(r.Str(d, "traffic_metric",
+                                   "detectors.traffic_metric", false,
+                                   &c.traffic_metric));
     }
 
     if (const YAML::Node in = root["incidents"]) {
-      CLOVER_RETURN_IF_ERROR(r.Keys(in, "incidents", {"jsonl_file", "webhook"}));
       CLOVER_RETURN_IF_ERROR(
-          r.Path(in, "jsonl_file", "incidents.jsonl_file", false, &c.incidents_jsonl));
+          r.Keys(in, "incidents", {"jsonl_file", "webhook"}));
+      CLOVER_RETURN_IF_ERROR(r.Path(in, "jsonl_file", "incidents.jsonl_file",
+                                    false, &c.incidents_jsonl));
       if (const YAML::Node w = in["webhook"]) {
-        CLOVER_RETURN_IF_ERROR(r.Keys(w, "incidents.webhook", {"url", "secret_file"}));
-        CLOVER_RETURN_IF_ERROR(r.Str(w, "url", "incidents.webhook.url", true, &c.webhook_url));
-        CLOVER_RETURN_IF_ERROR(r.Path(w, "secret_file", "incidents.webhook.secret_file", true,
+        CLOVER_RETURN_IF_ERROR(
+            r.Keys(w, "incidents.webhook", {"url", "secret_file"}));
+        CLOVER_RETURN_IF_ERROR(
+            r.Str(w, "url", "incidents.webhook.url", true, &c.webhook_url));
+        CLOVER_RETURN_IF_ERROR(r.Path(w, "secret_file",
+                                      "incidents.webhook.secret_file", true,
                                       &c.webhook_secret_file));
       }
     }
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(abs, ":", e.mark.line + 1, ":",
-                                                   e.mark.column + 1, ": ", e.msg));
+    return absl::InvalidArgumentError(absl::StrCat(
+        abs, ":", e.mark.line + 1, ":", e.mark.column + 1, ": ", e.msg));
   }
   return c;
 }

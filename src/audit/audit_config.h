@@ -1,8 +1,9 @@
-// The auditor's configuration (`clover audit --config FILE`, see examples/audit.yaml).
-// It holds only verification material: the logs' verifier keys, the policy bundles the
-// auditor signed (with their .sig files) and the keys that verify those signatures, its own
-// witness and journal signing keys, the canary subjects and the log-pseudonym keys needed to
-// recognise them, detector thresholds, and where incidents go.
+// The auditor's configuration (`clover audit --config FILE`, see
+// examples/audit.yaml). It holds only verification material: the logs' verifier
+// keys, the policy bundles the auditor signed (with their .sig files) and the
+// keys that verify those signatures, its own witness and journal signing keys,
+// the canary subjects and the log-pseudonym keys needed to recognise them,
+// detector thresholds, and where incidents go.
 #ifndef CLOVER_AUDIT_AUDIT_CONFIG_H_
 #define CLOVER_AUDIT_AUDIT_CONFIG_H_
 
@@ -18,14 +19,17 @@
 namespace clover::audit {
 
 struct CanarySet {
-  std::string pseudonym_key_file;  // the region's log-pseudonym key (CLOVER-SECRET-V1)
+  std::string
+      pseudonym_key_file;  // the region's log-pseudonym key (CLOVER-SECRET-V1)
   std::vector<std::string> subjects;
-  std::vector<std::string> pseudonyms;  // given directly, or computed from the above
+  std::vector<std::string>
+      pseudonyms;  // given directly, or computed from the above
 };
 
 struct AuditorLogConfig {
   FollowedLog log;
-  std::string traffic_metrics_url;  // optional: a gateway /metrics for the stall detector
+  std::string traffic_metrics_url;  // optional: a gateway /metrics for the
+                                    // stall detector
 };
 
 struct AuditorConfig {
@@ -35,9 +39,11 @@ struct AuditorConfig {
   int listen_port = 0;
   std::string data_dir;          // absolute
   std::string witness_key_file;  // note signer key, type 0x04 (cosignatures)
-  std::string journal_key_file;  // note signer key, type 0x01 (incident journal)
-  std::string journal_origin;    // defaults to "<name>/incidents"
-  std::string admin_token_file;  // optional bearer token for POST /v1/incidents/*
+  std::string
+      journal_key_file;        // note signer key, type 0x01 (incident journal)
+  std::string journal_origin;  // defaults to "<name>/incidents"
+  std::string
+      admin_token_file;  // optional bearer token for POST /v1/incidents/*
   absl::Duration poll_interval = absl::Seconds(1);
   std::vector<AuditorLogConfig> logs;
   std::vector<std::string> policy_bundles;  // absolute
@@ -51,19 +57,22 @@ struct AuditorConfig {
   std::string webhook_secret_file;
 };
 
-// Loads and validates the YAML file; relative paths resolve against its directory, and key
-// files are read (never echoed). Errors: NotFound for unreadable files; InvalidArgument
-// "file:line:col: field 'a.b': message".
-[[nodiscard]] absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path);
+// Loads and validates the YAML file; relative paths resolve against its
+// directory, and key files are read (never echoed). Errors: NotFound for
+// unreadable files; InvalidArgument "file:line:col: field 'a.b': message".
+[[nodiscard]] absl::StatusOr<AuditorConfig> LoadAuditorConfig(
+    const std::string& path);
 
 // The canary pseudonym as the gateway logs it: base64url (no padding) of
 // HMAC-SHA-256(log-pseudonym key, subject id).
-[[nodiscard]] absl::StatusOr<std::string> LogPseudonym(absl::string_view key,
-                                                       absl::string_view subject);
+[[nodiscard]] absl::StatusOr<std::string> LogPseudonym(
+    absl::string_view key, absl::string_view subject);
 
-// Reads a one-line key file (trailing whitespace trimmed). Errors: NotFound, InvalidArgument
-// (empty), FailedPrecondition (readable by group/others, for secret files when `secret`).
-[[nodiscard]] absl::StatusOr<std::string> ReadKeyFile(const std::string& path, bool secret);
+// Reads a one-line key file (trailing whitespace trimmed). Errors: NotFound,
+// InvalidArgument (empty), FailedPrecondition (readable by group/others, for
+// secret files when `secret`).
+[[nodiscard]] absl::StatusOr<std::string> ReadKeyFile(const std::string& path,
+                                                      bool secret);
 
 }  // namespace clover::audit
 

@@ -8,11 +8,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "rapidjson/document.h"
 #include "audit/json_util.h"
 #include "core/status_macros.h"
 #include "crypto/constant_time.h"
 #include "crypto/sha256.h"
+#include "rapidjson/document.h"
 #include "server/router.h"
 #include "spdlog/spdlog.h"
 
@@ -20,8 +20,8 @@ namespace clover::audit {
 namespace {
 
 std::string HexSha256(absl::string_view data) {
-  crypto::Sha256Digest d =
-      crypto::Sha256(reinterpret_cast<const uint8_t*>(data.data()), data.size());
+  crypto::Sha256Digest d = crypto::Sha256(
+      reinterpret_cast<const uint8_t*>(data.data()), data.size());
   return absl::BytesToHexString(
       absl::string_view(reinterpret_cast<const char*>(d.data()), d.size()));
 }
@@ -33,7 +33,9 @@ server::HttpResponse JsonOk(std::string body) {
 }  // namespace
 
 Auditor::Auditor(AuditorConfig config, const Clock& clock)
-    : config_(std::move(config)), clock_(clock), detectors_(config_.detectors) {}
+    : config_(std::move(config)),
+      clock_(clock),
+      detectors_(config_.detectors) {}
 
 Auditor::~Auditor() { Stop(); }
 
@@ -45,17 +47,20 @@ absl::StatusOr<std::unique_ptr<Auditor>> Auditor::Create(
   return a;
 }
 
-absl::Status Auditor::Init(std::function<FetchFn(const std::string& url)> fetch_for) {
+absl::Status Auditor::Init(
+    std::function<FetchFn(const std::string& url)> fetch_for) {
   std::error_code ec;
   std::filesystem::create_directories(config_.data_dir, ec);
   if (ec) {
-    return absl::InternalError(
-        absl::StrCat("cannot create data_dir '", config_.data_dir, "': ", ec.message()));
+    return absl::InternalError(absl::StrCat(
+        "cannot create data_dir '", config_.data_dir, "': ", ec.message()));
   }
   CLOVER_ASSIGN_OR_RETURN(kv_, KvStore::Open(config_.data_dir + "/store"));
 
-  CLOVER_ASSIGN_OR_RETURN(std::string jkey, ReadKeyFile(config_.journal_key_file, true));
-  absl::StatusOr<std::unique_ptr<log::NoteSigner>> js = log::ParseSignerKey(jkey, clock_);
+  CLOVER_ASSIGN_OR_RETURN(std::string jkey,
+                          ReadKeyFile(config_.journal_key_file, true));
+  absl::StatusOr<std::unique_ptr<log::NoteSigner>> js =
+      log::ParseSignerKey(jkey, clock_);
   if (!js.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(config_.journal_key_file, ": ", js.status().message()));
@@ -64,76 +69,92 @@ absl::Status Auditor::Init(std::function<FetchFn(const std::string& url)> fetch_
   IncidentStoreOptions io;
   io.journal_origin = config_.journal_origin;
   io.journal_signer = journal_signer_.get();
-  CLOVER_ASSIGN_OR_RETURN(incidents_, IncidentStore::Open(kv_.get(), io, clock_));
+  CLOVER_ASSIGN_OR_RETURN(incidents_,
+                          IncidentStore::Open(kv_.get(), io, clock_));
 
-  CLOVER_ASSIGN_OR_RETURN(std::string wkey, ReadKeyFile(config_.witness_key_file, true));
+  CLOVER_ASSIGN_OR_RETURN(std::string wkey,
+                          ReadKeyFile(config_.witness_key_file, true));
   std::vector<WitnessedLog> wl;
   for (const AuditorLogConfig& l : config_.logs) {
     wl.push_back(WitnessedLog{l.log.origin, l.log.verifier_keys});
   }
   absl::StatusOr<std::unique_ptr<Witness>> w = Witness::Open(
-      kv_.get(), wkey, std::move(wl), [this](Finding f) { Raise(nullptr, {std::move(f), {}}); },
+      kv_.get(), wkey, std::move(wl),
+      [this](Finding f) {
+        Raise(nullptr, {std::move(f), {}});
+      },
       clock_);
   if (!w.ok()) {
-    return absl::Status(w.status().code(),
-                        absl::StrCat(config_.witness_key_file, ": ", w.status().message()));
+    return absl::Status(
+        w.status().code(),
+        absl::StrCat(config_.witness_key_file, ": ", w.status().message()));
   }
   witness_ = *std::move(w);
 
-  CLOVER_ASSIGN_OR_RETURN(replayer_, Replayer::Load(config_.policy_bundles, config_.policy_keys));
+  CLOVER_ASSIGN_OR_RETURN(
+      replayer_, Replayer::Load(config_.policy_bundles, config_.policy_keys));
 
   for (const AuditorLogConfig& l : config_.logs) {
     FetchFn fetch = fetch_for ? fetch_for(l.log.url) : HttpFetcher(l.log.url);
-    CLOVER_ASSIGN_OR_RETURN(auto f,
-                            LogFollower::Open(l.log, std::move(fetch), kv_.get(), witness_.get(),
-                                              clock_));
+    CLOVER_ASSIGN_OR_RETURN(
+        auto f, LogFollower::Open(l.log, std::move(fetch), kv_.get(),
+                                  witness_.get(), clock_));
     followers_.push_back(std::move(f));
   }
   {
     absl::MutexLock lock(&mu_);
     CLOVER_RETURN_IF_ERROR(flows_.Load(*kv_));
-    CLOVER_RETURN_IF_ERROR(kv_->Scan("policyuse/", [&](absl::string_view k, absl::string_view v) {
-      std::vector<absl::string_view> p = absl::StrSplit(v, ' ');
-      PolicyUse u;
-      if (p.size() == 3 && absl::SimpleAtoi(p[0], &u.first_ms) &&
-          absl::SimpleAtoi(p[1], &u.last_ms) && absl::SimpleAtoi(p[2], &u.count)) {
-        policy_use_[std::string(k.substr(10))] = u;
-      }
-      return true;
-    }));
+    CLOVER_RETURN_IF_ERROR(
+        kv_->Scan("policyuse/", [&](absl::string_view k, absl::string_view v) {
+          std::vector<absl::string_view> p = absl::StrSplit(v, ' ');
+          PolicyUse u;
+          if (p.size() == 3 && absl::SimpleAtoi(p[0], &u.first_ms) &&
+              absl::SimpleAtoi(p[1], &u.last_ms) &&
+              absl::SimpleAtoi(p[2], &u.count)) {
+            policy_use_[std::string(k.substr(10))] = u;
+          }
+          return true;
+        }));
     for (size_t i = 0; i < followers_.size(); ++i) {
       stalls_.emplace_back(config_.log_stalled_after);
       recent_.emplace_back(kRing);
     }
   }
   if (!config_.admin_token_file.empty()) {
-    CLOVER_ASSIGN_OR_RETURN(admin_token_, ReadKeyFile(config_.admin_token_file, true));
+    CLOVER_ASSIGN_OR_RETURN(admin_token_,
+                            ReadKeyFile(config_.admin_token_file, true));
   }
 
-  CLOVER_ASSIGN_OR_RETURN(m_entries_,
-                          metrics_.AddCounter("clover_audit_entries_verified_total",
-                                              "Log entries re-hashed and processed", {"origin"}));
-  CLOVER_ASSIGN_OR_RETURN(m_replay_,
-                          metrics_.AddCounter("clover_audit_decisions_replayed_total",
-                                              "Decisions re-derived, by verdict", {"verdict"}));
   CLOVER_ASSIGN_OR_RETURN(
-      m_incidents_, metrics_.AddCounter("clover_audit_incidents_opened_total",
-                                        "Incidents opened", {"detector", "severity"}));
-  CLOVER_ASSIGN_OR_RETURN(m_poll_errors_,
-                          metrics_.AddCounter("clover_audit_poll_errors_total",
-                                              "Failed polls of a log", {"origin"}));
+      m_entries_,
+      metrics_.AddCounter("clover_audit_entries_verified_total",
+                          "Log entries re-hashed and processed", {"origin"}));
+  CLOVER_ASSIGN_OR_RETURN(
+      m_replay_,
+      metrics_.AddCounter("clover_audit_decisions_replayed_total",
+                          "Decisions re-derived, by verdict", {"verdict"}));
+  CLOVER_ASSIGN_OR_RETURN(
+      m_incidents_,
+      metrics_.AddCounter("clover_audit_incidents_opened_total",
+                          "Incidents opened", {"detector", "severity"}));
+  CLOVER_ASSIGN_OR_RETURN(
+      m_poll_errors_, metrics_.AddCounter("clover_audit_poll_errors_total",
+                                          "Failed polls of a log", {"origin"}));
   CLOVER_ASSIGN_OR_RETURN(
       m_flow_decisions_,
-      metrics_.AddCounter("clover_audit_flow_field_decisions_total",
-                          "Field decisions by destination, category, purpose and effect",
-                          {"destination", "category", "purpose", "effect"}));
-  CLOVER_ASSIGN_OR_RETURN(m_flow_bytes_,
-                          metrics_.AddCounter("clover_audit_flow_bytes_total",
-                                              "Bytes released by destination, purpose, action",
-                                              {"destination", "purpose", "action"}));
-  CLOVER_ASSIGN_OR_RETURN(m_tree_size_,
-                          metrics_.AddGauge("clover_audit_tree_size",
-                                            "Size of the latest verified tree", {"origin"}));
+      metrics_.AddCounter(
+          "clover_audit_flow_field_decisions_total",
+          "Field decisions by destination, category, purpose and effect",
+          {"destination", "category", "purpose", "effect"}));
+  CLOVER_ASSIGN_OR_RETURN(
+      m_flow_bytes_,
+      metrics_.AddCounter("clover_audit_flow_bytes_total",
+                          "Bytes released by destination, purpose, action",
+                          {"destination", "purpose", "action"}));
+  CLOVER_ASSIGN_OR_RETURN(
+      m_tree_size_,
+      metrics_.AddGauge("clover_audit_tree_size",
+                        "Size of the latest verified tree", {"origin"}));
   CLOVER_ASSIGN_OR_RETURN(http_metrics_, server::HttpMetrics::Create(metrics_));
   for (const auto& f : followers_) {
     m_tree_size_->WithLabels({absl::string_view(f->origin())})
@@ -161,23 +182,28 @@ void Auditor::Raise(const LogFollower* f, PendingFinding p) {
     }
     evidence.push_back(std::move(e));
   }
-  absl::StatusOr<IncidentStore::Update> u = incidents_->Report(p.finding, std::move(evidence));
+  absl::StatusOr<IncidentStore::Update> u =
+      incidents_->Report(p.finding, std::move(evidence));
   if (!u.ok()) {
-    spdlog::error("cannot record incident ({}): {}", p.finding.detector, u.status().ToString());
+    spdlog::error("cannot record incident ({}): {}", p.finding.detector,
+                  u.status().ToString());
     return;
   }
   if (u->opened) {
     m_incidents_
-        ->WithLabels({absl::string_view(u->incident.detector), ToString(u->incident.severity)})
+        ->WithLabels({absl::string_view(u->incident.detector),
+                      ToString(u->incident.severity)})
         .Increment();
-    spdlog::warn("incident {} [{}/{}]: {}", u->incident.id, u->incident.detector,
-                 std::string(ToString(u->incident.severity)), u->incident.summary);
+    spdlog::warn(
+        "incident {} [{}/{}]: {}", u->incident.id, u->incident.detector,
+        std::string(ToString(u->incident.severity)), u->incident.summary);
   }
 }
 
 absl::Status Auditor::ProcessEntries(LogFollower& f, uint64_t first,
-                                     const std::vector<std::string>& entries, KvBatch& batch,
-                                     size_t log_no, std::vector<PendingFinding>* pending) {
+                                     const std::vector<std::string>& entries,
+                                     KvBatch& batch, size_t log_no,
+                                     std::vector<PendingFinding>* pending) {
   std::vector<Finding> found;
   absl::flat_hash_set<std::string> touched_policies;
   auto& ring = recent_[log_no];
@@ -207,11 +233,13 @@ absl::Status Auditor::ProcessEntries(LogFollower& f, uint64_t first,
       const bool unsig = r.verdict == Replayer::Verdict::kUnsignedPolicy;
       (unsig ? unsigned_policy : mismatch) += 1;
       Finding fd;
-      fd.detector = std::string(unsig ? kDetectorUnsignedPolicy : kDetectorDecisionMismatch);
+      fd.detector = std::string(unsig ? kDetectorUnsignedPolicy
+                                      : kDetectorDecisionMismatch);
       fd.severity = Severity::kCritical;
-      fd.key = absl::StrCat(fd.detector, "/", f.origin(), "/", e.node, "/", e.policy);
-      fd.summary = absl::StrCat("node '", e.node, "' (log '", f.origin(), "'), entry ", index,
-                                ": ", r.detail);
+      fd.key = absl::StrCat(fd.detector, "/", f.origin(), "/", e.node, "/",
+                            e.policy);
+      fd.summary = absl::StrCat("node '", e.node, "' (log '", f.origin(),
+                                "'), entry ", index, ": ", r.detail);
       fd.time = e.time;
       fd.origin = f.origin();
       fd.indices.push_back(index);
@@ -231,14 +259,17 @@ absl::Status Auditor::ProcessEntries(LogFollower& f, uint64_t first,
   flows_.Flush(batch);
   for (const std::string& h : touched_policies) {
     const PolicyUse& u = policy_use_[h];
-    batch.Put(absl::StrCat("policyuse/", h), absl::StrCat(u.first_ms, " ", u.last_ms, " ", u.count));
+    batch.Put(absl::StrCat("policyuse/", h),
+              absl::StrCat(u.first_ms, " ", u.last_ms, " ", u.count));
   }
-  m_entries_->WithLabels({absl::string_view(f.origin())}).Increment(entries.size());
+  m_entries_->WithLabels({absl::string_view(f.origin())})
+      .Increment(entries.size());
   if (match) m_replay_->WithLabels({"match"}).Increment(match);
   if (mismatch) m_replay_->WithLabels({"mismatch"}).Increment(mismatch);
-  if (unsigned_policy) m_replay_->WithLabels({"unsigned_policy"}).Increment(unsigned_policy);
-  // Merge findings with one key (a principal over a threshold fires on every further entry)
-  // so that each incident is written once per poll.
+  if (unsigned_policy)
+    m_replay_->WithLabels({"unsigned_policy"}).Increment(unsigned_policy);
+  // Merge findings with one key (a principal over a threshold fires on every
+  // further entry) so that each incident is written once per poll.
   absl::flat_hash_map<std::string, size_t> by_key;
   for (Finding& fd : found) {
     auto [it, fresh] = by_key.try_emplace(fd.key, pending->size());
@@ -253,7 +284,8 @@ absl::Status Auditor::ProcessEntries(LogFollower& f, uint64_t first,
       m.severity = std::max(m.severity, fd.severity);
       for (uint64_t idx : fd.indices) {
         if (m.indices.size() >= kMaxEvidence) break;
-        if (std::find(m.indices.begin(), m.indices.end(), idx) == m.indices.end()) {
+        if (std::find(m.indices.begin(), m.indices.end(), idx) ==
+            m.indices.end()) {
           m.indices.push_back(idx);
         }
       }
@@ -263,7 +295,8 @@ absl::Status Auditor::ProcessEntries(LogFollower& f, uint64_t first,
     PendingFinding& p = (*pending)[pos];
     for (uint64_t idx : p.finding.indices) {
       const auto& slot = ring[idx % kRing];
-      if (slot.first == idx && !slot.second.empty()) p.entries[idx] = slot.second;
+      if (slot.first == idx && !slot.second.empty())
+        p.entries[idx] = slot.second;
     }
   }
   return absl::OkStatus();
@@ -293,21 +326,26 @@ absl::StatusOr<uint64_t> Auditor::PollOnce() {
     LogFollower& f = *followers_[i];
     std::vector<PendingFinding> pending;
     absl::StatusOr<LogFollower::PollResult> r =
-        f.Poll([&](uint64_t first, const std::vector<std::string>& entries, KvBatch& batch) {
+        f.Poll([&](uint64_t first, const std::vector<std::string>& entries,
+                   KvBatch& batch) {
           absl::MutexLock lock(&mu_);
           return ProcessEntries(f, first, entries, batch, i, &pending);
         });
     if (!r.ok()) {
       m_poll_errors_->WithLabels({absl::string_view(f.origin())}).Increment();
-      spdlog::warn("log '{}': poll failed: {}", f.origin(), r.status().ToString());
+      spdlog::warn("log '{}': poll failed: {}", f.origin(),
+                   r.status().ToString());
     } else {
       total += r->new_entries;
-      for (Finding& fd : r->findings) Raise(&f, PendingFinding{std::move(fd), {}});
+      for (Finding& fd : r->findings)
+        Raise(&f, PendingFinding{std::move(fd), {}});
       for (PendingFinding& p : pending) Raise(&f, std::move(p));
     }
-    m_tree_size_->WithLabels({absl::string_view(f.origin())}).Set(static_cast<double>(f.size()));
+    m_tree_size_->WithLabels({absl::string_view(f.origin())})
+        .Set(static_cast<double>(f.size()));
     const std::string& traffic_url = config_.logs[i].traffic_metrics_url;
-    const int64_t traffic = traffic_url.empty() ? -1 : ScrapeTraffic(traffic_url);
+    const int64_t traffic =
+        traffic_url.empty() ? -1 : ScrapeTraffic(traffic_url);
     bool stalled;
     {
       absl::MutexLock lock(&mu_);
@@ -327,7 +365,8 @@ absl::StatusOr<uint64_t> Auditor::PollOnce() {
       Evidence e;
       e.origin = f.origin();
       e.checkpoints = {f.checkpoint_note()};
-      e.note = absl::StrCat("latest verified checkpoint; traffic counter ", traffic);
+      e.note =
+          absl::StrCat("latest verified checkpoint; traffic counter ", traffic);
       fd.evidence.push_back(std::move(e));
       Raise(&f, PendingFinding{std::move(fd), {}});
     }
@@ -342,15 +381,17 @@ std::string Auditor::FlowsJson(absl::Time from, absl::Time to) const {
 
 void Auditor::BuildRouter() {
   server::Router router;
-  router.Handle("GET", "/healthz", [](server::HttpRequest&, server::Responder respond) {
-    respond(JsonOk("{\"status\":\"ok\"}"));
-  });
-  router.Handle("GET", "/metrics", [this](server::HttpRequest&, server::Responder respond) {
-    server::HttpResponse r;
-    r.content_type = "text/plain; version=0.0.4";
-    r.body = metrics_.Render();
-    respond(std::move(r));
-  });
+  router.Handle("GET", "/healthz",
+                [](server::HttpRequest&, server::Responder respond) {
+                  respond(JsonOk("{\"status\":\"ok\"}"));
+                });
+  router.Handle("GET", "/metrics",
+                [this](server::HttpRequest&, server::Responder respond) {
+                  server::HttpResponse r;
+                  r.content_type = "text/plain; version=0.0.4";
+                  r.body = metrics_.Render();
+                  respond(std::move(r));
+                });
   router.Handle("POST", "/add-checkpoint",
                 [this](server::HttpRequest& req, server::Responder respond) {
                   Witness::Response w = witness_->HandleAddCheckpoint(req.body);
@@ -360,48 +401,56 @@ void Auditor::BuildRouter() {
                   r.body = std::move(w.body);
                   respond(std::move(r));
                 });
-  router.Handle("GET", "/v1/flows", [this](server::HttpRequest& req, server::Responder respond) {
-    absl::Time to = clock_.Now();
-    absl::Time from = to - absl::Hours(24);
-    for (auto [name, out] : {std::pair<const char*, absl::Time*>{"from", &from}, {"to", &to}}) {
-      if (!req.HasQueryParam(name)) continue;
-      absl::StatusOr<absl::Time> t = ParseRfc3339(req.QueryParam(name));
-      if (!t.ok()) {
-        respond(server::HttpResponse::Error(400, "bad_request",
-                                            absl::StrCat("query '", name, "': ",
-                                                         t.status().message())));
-        return;
-      }
-      *out = *t;
-    }
-    if (to <= from) {
-      respond(server::HttpResponse::Error(400, "bad_request", "'to' must be after 'from'"));
-      return;
-    }
-    respond(JsonOk(FlowsJson(from, to)));
-  });
-  router.Handle("GET", "/v1/incidents",
-                [this](server::HttpRequest& req, server::Responder respond) {
-                  std::optional<IncidentStatus> st;
-                  if (req.HasQueryParam("status")) {
-                    st = ParseIncidentStatus(req.QueryParam("status"));
-                    if (!st) {
-                      respond(server::HttpResponse::Error(
-                          400, "bad_request",
-                          "query 'status': must be open, acknowledged or resolved"));
-                      return;
-                    }
-                  }
-                  respond(JsonOk(IncidentListToJson(incidents_->List(st))));
-                });
+  router.Handle(
+      "GET", "/v1/flows",
+      [this](server::HttpRequest& req, server::Responder respond) {
+        absl::Time to = clock_.Now();
+        absl::Time from = to - absl::Hours(24);
+        for (auto [name, out] :
+             {std::pair<const char*, absl::Time*>{"from", &from},
+              {"to", &to}}) {
+          if (!req.HasQueryParam(name)) continue;
+          absl::StatusOr<absl::Time> t = ParseRfc3339(req.QueryParam(name));
+          if (!t.ok()) {
+            respond(server::HttpResponse::Error(
+                400, "bad_request",
+                absl::StrCat("query '", name, "': ", t.status().message())));
+            return;
+          }
+          *out = *t;
+        }
+        if (to <= from) {
+          respond(server::HttpResponse::Error(400, "bad_request",
+                                              "'to' must be after 'from'"));
+          return;
+        }
+        respond(JsonOk(FlowsJson(from, to)));
+      });
+  router.Handle(
+      "GET", "/v1/incidents",
+      [this](server::HttpRequest& req, server::Responder respond) {
+        std::optional<IncidentStatus> st;
+        if (req.HasQueryParam("status")) {
+          st = ParseIncidentStatus(req.QueryParam("status"));
+          if (!st) {
+            respond(server::HttpResponse::Error(
+                400, "bad_request",
+                "query 'status': must be open, acknowledged or resolved"));
+            return;
+          }
+        }
+        respond(JsonOk(IncidentListToJson(incidents_->List(st))));
+      });
   auto transition = [this](bool ack) {
     return [this, ack](server::HttpRequest& req, server::Responder respond) {
       if (!admin_token_.empty()) {
         absl::string_view auth = req.Header("authorization");
-        const bool ok = absl::ConsumePrefix(&auth, "Bearer ") &&
-                        crypto::ConstantTimeEquals(std::string(auth), admin_token_);
+        const bool ok =
+            absl::ConsumePrefix(&auth, "Bearer ") &&
+            crypto::ConstantTimeEquals(std::string(auth), admin_token_);
         if (!ok) {
-          respond(server::HttpResponse::Error(401, "unauthenticated", "bearer token required"));
+          respond(server::HttpResponse::Error(401, "unauthenticated",
+                                              "bearer token required"));
           return;
         }
       }
@@ -418,31 +467,34 @@ void Auditor::BuildRouter() {
       const std::string id = req.path_params["id"];
       absl::StatusOr<Incident> i =
           ack ? incidents_->Acknowledge(id, by) : incidents_->Resolve(id, by);
-      respond(i.ok() ? JsonOk(IncidentToJson(*i)) : server::HttpResponse::FromStatus(i.status()));
+      respond(i.ok() ? JsonOk(IncidentToJson(*i))
+                     : server::HttpResponse::FromStatus(i.status()));
     };
   };
   router.Handle("POST", "/v1/incidents/{id}/ack", transition(true));
   router.Handle("POST", "/v1/incidents/{id}/resolve", transition(false));
-  router.Handle("GET", "/v1/checkpoints",
-                [this](server::HttpRequest&, server::Responder respond) {
-                  rapidjson::Document d(rapidjson::kObjectType);
-                  rapidjson::Value logs(rapidjson::kArrayType);
-                  for (const auto& f : followers_) {
-                    rapidjson::Value v(rapidjson::kObjectType);
-                    v.AddMember("origin", JsonString(f->origin(), d), d.GetAllocator());
-                    v.AddMember("size", f->checkpoint().size, d.GetAllocator());
-                    v.AddMember("checkpoint", JsonString(f->checkpoint_note(), d),
-                                d.GetAllocator());
-                    logs.PushBack(v, d.GetAllocator());
-                  }
-                  d.AddMember("logs", logs, d.GetAllocator());
-                  d.AddMember("witness_key", JsonString(witness_->verifier_key(), d),
-                              d.GetAllocator());
-                  respond(JsonOk(ToCanonical(d).value_or("{}")));
-                });
+  router.Handle(
+      "GET", "/v1/checkpoints",
+      [this](server::HttpRequest&, server::Responder respond) {
+        rapidjson::Document d(rapidjson::kObjectType);
+        rapidjson::Value logs(rapidjson::kArrayType);
+        for (const auto& f : followers_) {
+          rapidjson::Value v(rapidjson::kObjectType);
+          v.AddMember("origin", JsonString(f->origin(), d), d.GetAllocator());
+          v.AddMember("size", f->checkpoint().size, d.GetAllocator());
+          v.AddMember("checkpoint", JsonString(f->checkpoint_note(), d),
+                      d.GetAllocator());
+          logs.PushBack(v, d.GetAllocator());
+        }
+        d.AddMember("logs", logs, d.GetAllocator());
+        d.AddMember("witness_key", JsonString(witness_->verifier_key(), d),
+                    d.GetAllocator());
+        respond(JsonOk(ToCanonical(d).value_or("{}")));
+      });
   router.Handle("GET", "/v1/journal/checkpoint",
                 [this](server::HttpRequest&, server::Responder respond) {
-                  absl::StatusOr<std::string> cp = incidents_->SignedCheckpoint();
+                  absl::StatusOr<std::string> cp =
+                      incidents_->SignedCheckpoint();
                   if (!cp.ok()) {
                     respond(server::HttpResponse::FromStatus(cp.status()));
                     return;
@@ -456,8 +508,8 @@ void Auditor::BuildRouter() {
                 [this](server::HttpRequest& req, server::Responder respond) {
                   uint64_t seq;
                   if (!absl::SimpleAtoi(req.QueryParam("seq"), &seq)) {
-                    respond(server::HttpResponse::Error(400, "bad_request",
-                                                        "query 'seq': must be an integer"));
+                    respond(server::HttpResponse::Error(
+                        400, "bad_request", "query 'seq': must be an integer"));
                     return;
                   }
                   absl::StatusOr<std::string> p = incidents_->EventProof(seq);
@@ -476,15 +528,19 @@ void Auditor::BuildRouter() {
 absl::Status Auditor::StartDelivery() {
   if (!workers_.empty()) return absl::OkStatus();
   if (!config_.incidents_jsonl.empty()) {
-    CLOVER_ASSIGN_OR_RETURN(auto w, OutboxWorker::Start(incidents_.get(),
-                                                        std::make_unique<JsonlSink>(
-                                                            config_.incidents_jsonl)));
+    CLOVER_ASSIGN_OR_RETURN(
+        auto w, OutboxWorker::Start(
+                    incidents_.get(),
+                    std::make_unique<JsonlSink>(config_.incidents_jsonl)));
     workers_.push_back(std::move(w));
   }
   if (!config_.webhook_url.empty()) {
-    CLOVER_ASSIGN_OR_RETURN(std::string secret, ReadKeyFile(config_.webhook_secret_file, true));
-    CLOVER_ASSIGN_OR_RETURN(auto sink, WebhookSink::Create(config_.webhook_url, secret));
-    CLOVER_ASSIGN_OR_RETURN(auto w, OutboxWorker::Start(incidents_.get(), std::move(sink)));
+    CLOVER_ASSIGN_OR_RETURN(std::string secret,
+                            ReadKeyFile(config_.webhook_secret_file, true));
+    CLOVER_ASSIGN_OR_RETURN(auto sink,
+                            WebhookSink::Create(config_.webhook_url, secret));
+    CLOVER_ASSIGN_OR_RETURN(
+        auto w, OutboxWorker::Start(incidents_.get(), std::move(sink)));
     workers_.push_back(std::move(w));
   }
   return absl::OkStatus();

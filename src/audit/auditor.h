@@ -1,18 +1,18 @@
-// The auditor process (`clover audit --config FILE`): follows the configured logs, cosigns
-// their checkpoints as a witness, replays every decision, keeps flow totals, runs the
-// detectors, records incidents with evidence and delivers them (webhook, JSON-lines file),
-// and serves its HTTP API:
+// The auditor process (`clover audit --config FILE`): follows the configured
+// logs, cosigns their checkpoints as a witness, replays every decision, keeps
+// flow totals, runs the detectors, records incidents with evidence and delivers
+// them (webhook, JSON-lines file), and serves its HTTP API:
 //   POST /add-checkpoint                  C2SP tlog-witness
-//   GET  /v1/flows?from=&to=              flow totals (RFC 3339 bounds; default: last 24 h)
-//   GET  /v1/incidents?status=            incidents, newest first
-//   POST /v1/incidents/{id}/ack|resolve   status changes (bearer token when configured)
-//   GET  /v1/checkpoints                  latest verified (cosigned) checkpoint per log
-//   GET  /v1/journal/checkpoint           signed checkpoint of the incident journal
-//   GET  /v1/journal/proof?seq=           tlog-proof of one journal event
-//   GET  /healthz, /metrics
+//   GET  /v1/flows?from=&to=              flow totals (RFC 3339 bounds;
+//   default: last 24 h) GET  /v1/incidents?status=            incidents, newest
+//   first POST /v1/incidents/{id}/ack|resolve   status changes (bearer token
+//   when configured) GET  /v1/checkpoints                  latest verified
+//   (cosigned) checkpoint per log GET  /v1/journal/checkpoint           signed
+//   checkpoint of the incident journal GET  /v1/journal/proof?seq= tlog-proof
+//   of one journal event GET  /healthz, /metrics
 //
-// Thread-safety: Start/Stop from one thread; PollOnce and the HTTP handlers may run
-// concurrently (a mutex serialises the pipeline state).
+// Thread-safety: Start/Stop from one thread; PollOnce and the HTTP handlers may
+// run concurrently (a mutex serialises the pipeline state).
 #ifndef CLOVER_AUDIT_AUDITOR_H_
 #define CLOVER_AUDIT_AUDITOR_H_
 
@@ -47,9 +47,10 @@ namespace clover::audit {
 
 class Auditor {
  public:
-  // Builds everything from `config` (opens the store, loads and verifies the signed
-  // policies, restores follower and witness state). `fetch_for` maps a log URL to a
-  // fetcher (HttpFetcher when null). Errors: those of the parts, naming the file at fault.
+  // Builds everything from `config` (opens the store, loads and verifies the
+  // signed policies, restores follower and witness state). `fetch_for` maps a
+  // log URL to a fetcher (HttpFetcher when null). Errors: those of the parts,
+  // naming the file at fault.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<Auditor>> Create(
       AuditorConfig config, const Clock& clock = SystemClock(),
       std::function<FetchFn(const std::string& url)> fetch_for = nullptr);
@@ -62,8 +63,9 @@ class Auditor {
   void Stop();
   int port() const;
 
-  // One polling round over every log; returns the new entries processed. Fetch errors are
-  // logged and counted, not returned, so one unreachable log does not stop the others.
+  // One polling round over every log; returns the new entries processed. Fetch
+  // errors are logged and counted, not returned, so one unreachable log does
+  // not stop the others.
   absl::StatusOr<uint64_t> PollOnce();
 
   // Starts only the delivery workers (tests that drive PollOnce themselves).
@@ -72,7 +74,9 @@ class Auditor {
   server::Handler handler() const { return handler_; }
   IncidentStore& incidents() { return *incidents_; }
   Witness& witness() { return *witness_; }
-  const std::vector<std::unique_ptr<LogFollower>>& followers() const { return followers_; }
+  const std::vector<std::unique_ptr<LogFollower>>& followers() const {
+    return followers_;
+  }
   std::string FlowsJson(absl::Time from, absl::Time to) const;
   server::MetricsRegistry& metrics() { return metrics_; }
   const Replayer& replayer() const { return *replayer_; }
@@ -80,13 +84,15 @@ class Auditor {
  private:
   struct PendingFinding {
     Finding finding;
-    absl::flat_hash_map<uint64_t, std::string> entries;  // evidence entries by index
+    absl::flat_hash_map<uint64_t, std::string>
+        entries;  // evidence entries by index
   };
   Auditor(AuditorConfig config, const Clock& clock);
   absl::Status Init(std::function<FetchFn(const std::string& url)> fetch_for);
   absl::Status ProcessEntries(LogFollower& f, uint64_t first,
-                              const std::vector<std::string>& entries, KvBatch& batch,
-                              size_t log_no, std::vector<PendingFinding>* pending)
+                              const std::vector<std::string>& entries,
+                              KvBatch& batch, size_t log_no,
+                              std::vector<PendingFinding>* pending)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Raise(const LogFollower* f, PendingFinding p);
   void BuildRouter();
@@ -109,17 +115,19 @@ class Auditor {
   Detectors detectors_ ABSL_GUARDED_BY(mu_);
   std::vector<StallDetector> stalls_ ABSL_GUARDED_BY(mu_);
   LogEntry scratch_ ABSL_GUARDED_BY(mu_);
-  // Per policy hash: first and last decision time (Unix ms) and count, for reports.
+  // Per policy hash: first and last decision time (Unix ms) and count, for
+  // reports.
   struct PolicyUse {
     int64_t first_ms = 0;
     int64_t last_ms = 0;
     uint64_t count = 0;
   };
   absl::flat_hash_map<std::string, PolicyUse> policy_use_ ABSL_GUARDED_BY(mu_);
-  // Recent entries per log (index % kRing), so detector evidence spanning several polls can
-  // still carry the entries themselves.
+  // Recent entries per log (index % kRing), so detector evidence spanning
+  // several polls can still carry the entries themselves.
   static constexpr size_t kRing = 4096;
-  std::vector<std::vector<std::pair<uint64_t, std::string>>> recent_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::vector<std::pair<uint64_t, std::string>>> recent_
+      ABSL_GUARDED_BY(mu_);
 
   server::MetricsRegistry metrics_;
   server::CounterFamily* m_entries_ = nullptr;

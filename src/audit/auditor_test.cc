@@ -15,8 +15,8 @@
 namespace clover::audit {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::FakeLog;
+using ::testing::HasSubstr;
 
 constexpr char kPolicy[] = R"(version: 1
 description: auditor test policy
@@ -35,17 +35,20 @@ rules:
     when: {principal.role: admin}
 )";
 
-void WriteFile(const std::string& path, const std::string& text, bool secret = false) {
+void WriteFile(const std::string& path, const std::string& text,
+               bool secret = false) {
   std::ofstream(path) << text;
-  if (secret) std::filesystem::permissions(path, std::filesystem::perms::owner_read |
-                                                     std::filesystem::perms::owner_write);
+  if (secret)
+    std::filesystem::permissions(path, std::filesystem::perms::owner_read |
+                                           std::filesystem::perms::owner_write);
 }
 
 class AuditorTest : public ::testing::Test {
  protected:
   void SetUp() override {
     policy_key_ = testing::MakeKey("auditor.test");
-    witness_key_ = testing::MakeKey("auditor.test/witness", log::kNoteTypeCosignature);
+    witness_key_ =
+        testing::MakeKey("auditor.test/witness", log::kNoteTypeCosignature);
     const std::string policy_path = dir_.Sub("policy.yaml");
     WriteFile(policy_path, kPolicy);
     auto bundle = policy::ParseBundle(kPolicy, policy_path);
@@ -55,19 +58,24 @@ class AuditorTest : public ::testing::Test {
     WriteFile(policy::SignaturePath(policy_path), *sig);
     policy_ = *policy::CompiledPolicy::Compile(*bundle);
     // Another bundle the auditor never signed.
-    auto other = policy::ParseBundle(std::string(kPolicy) + "  - id: extra\n    effect: allow\n"
-                                     "    when: {principal.role: engineer}\n", "other.yaml");
+    auto other =
+        policy::ParseBundle(std::string(kPolicy) +
+                                "  - id: extra\n    effect: allow\n"
+                                "    when: {principal.role: engineer}\n",
+                            "other.yaml");
     ASSERT_TRUE(other.ok()) << other.status();
     unsigned_policy_ = *policy::CompiledPolicy::Compile(*other);
 
     WriteFile(dir_.Sub("witness.key"), witness_key_.signer, true);
-    WriteFile(dir_.Sub("journal.key"), testing::MakeKey("auditor.test/incidents").signer, true);
+    WriteFile(dir_.Sub("journal.key"),
+              testing::MakeKey("auditor.test/incidents").signer, true);
     config_.name = "auditor.test";
     config_.data_dir = dir_.Sub("data");
     config_.witness_key_file = dir_.Sub("witness.key");
     config_.journal_key_file = dir_.Sub("journal.key");
     config_.journal_origin = "auditor.test/incidents";
-    config_.logs.push_back({{log_.origin(), "mem://eu", {log_.key().verifier}}, ""});
+    config_.logs.push_back(
+        {{log_.origin(), "mem://eu", {log_.key().verifier}}, ""});
     config_.policy_bundles = {policy_path};
     config_.policy_keys = {policy_key_.verifier};
     config_.detectors.bulk_subjects = 20;
@@ -78,14 +86,15 @@ class AuditorTest : public ::testing::Test {
 
   void Reopen() {
     auditor_.reset();
-    auto a = Auditor::Create(config_, clock_,
-                             [this](const std::string&) { return log_.Fetcher(); });
+    auto a = Auditor::Create(
+        config_, clock_, [this](const std::string&) { return log_.Fetcher(); });
     ASSERT_TRUE(a.ok()) << a.status();
     auditor_ = *std::move(a);
   }
 
   DecisionEntry Read(const std::string& principal, const std::string& role,
-                     const std::string& subject, const std::string& destination = "eu") {
+                     const std::string& subject,
+                     const std::string& destination = "eu") {
     DecisionEntry e;
     e.time = clock_.Now();
     e.node = "ie-dub-1-a";
@@ -118,8 +127,8 @@ class AuditorTest : public ::testing::Test {
     return out;
   }
 
-  // Every evidence item with an index must prove its entry against a log-signed checkpoint
-  // that this auditor cosigned.
+  // Every evidence item with an index must prove its entry against a log-signed
+  // checkpoint that this auditor cosigned.
   void ExpectEvidenceVerifies(const Incident& inc) {
     auto lv = *log::ParseVerifierKey(log_.key().verifier);
     auto wv = *log::ParseVerifierKey(witness_key_.verifier);
@@ -131,7 +140,8 @@ class AuditorTest : public ::testing::Test {
       ASSERT_FALSE(e.proof.empty());
       ASSERT_FALSE(e.entry.empty());
       EXPECT_EQ(e.entry, log_.entries()[*e.index]);
-      absl::Status s = VerifyTlogProof(e.proof, e.entry, log_.origin(), logs, ws);
+      absl::Status s =
+          VerifyTlogProof(e.proof, e.entry, log_.origin(), logs, ws);
       EXPECT_TRUE(s.ok()) << s;
       ++proven;
     }
@@ -150,32 +160,40 @@ class AuditorTest : public ::testing::Test {
 };
 
 TEST_F(AuditorTest, HonestTrafficRaisesNothingAndCountsFlows) {
-  for (int i = 0; i < 10; ++i) Log(Read("eu-support-1", "support", absl::StrCat("s", i)));
-  for (int i = 0; i < 5; ++i) Log(Read("cn-engineer-1", "engineer", absl::StrCat("s", i), "cn"));
+  for (int i = 0; i < 10; ++i)
+    Log(Read("eu-support-1", "support", absl::StrCat("s", i)));
+  for (int i = 0; i < 5; ++i)
+    Log(Read("cn-engineer-1", "engineer", absl::StrCat("s", i), "cn"));
   auto n = auditor_->PollOnce();
   ASSERT_TRUE(n.ok()) << n.status();
   EXPECT_EQ(*n, 15u);
   EXPECT_TRUE(auditor_->incidents().List(std::nullopt).empty());
-  const std::string flows =
-      auditor_->FlowsJson(clock_.Now() - absl::Hours(1), clock_.Now() + absl::Hours(1));
-  EXPECT_THAT(flows, HasSubstr("\"destination\":\"cn\",\"category\":\"contact\","
-                               "\"purpose\":\"service_operation\",\"effect\":\"pseudonymize\","
-                               "\"decisions\":5,\"values\":5"));
-  EXPECT_THAT(flows, HasSubstr("\"destination\":\"eu\",\"category\":\"contact\","
-                               "\"purpose\":\"customer_support\",\"effect\":\"allow\","
-                               "\"decisions\":10"));
-  EXPECT_THAT(auditor_->metrics().Render(),
-              HasSubstr("clover_audit_decisions_replayed_total{verdict=\"match\"} 15"));
+  const std::string flows = auditor_->FlowsJson(clock_.Now() - absl::Hours(1),
+                                                clock_.Now() + absl::Hours(1));
+  EXPECT_THAT(
+      flows,
+      HasSubstr("\"destination\":\"cn\",\"category\":\"contact\","
+                "\"purpose\":\"service_operation\",\"effect\":\"pseudonymize\","
+                "\"decisions\":5,\"values\":5"));
+  EXPECT_THAT(flows,
+              HasSubstr("\"destination\":\"eu\",\"category\":\"contact\","
+                        "\"purpose\":\"customer_support\",\"effect\":\"allow\","
+                        "\"decisions\":10"));
+  EXPECT_THAT(
+      auditor_->metrics().Render(),
+      HasSubstr("clover_audit_decisions_replayed_total{verdict=\"match\"} 15"));
   // Flows survive a restart.
   Reopen();
-  EXPECT_EQ(auditor_->FlowsJson(clock_.Now() - absl::Hours(1), clock_.Now() + absl::Hours(1)),
+  EXPECT_EQ(auditor_->FlowsJson(clock_.Now() - absl::Hours(1),
+                                clock_.Now() + absl::Hours(1)),
             flows);
 }
 
 TEST_F(AuditorTest, DecisionOtherThanThePolicyIsMismatch) {
   Log(Read("eu-support-1", "support", "s1"));
   DecisionEntry e = Read("cn-engineer-1", "engineer", "s2", "cn");
-  e.fields[0].effect = policy::Effect::kAllow;  // the gateway released raw email to cn
+  e.fields[0].effect =
+      policy::Effect::kAllow;  // the gateway released raw email to cn
   Log(e);
   ASSERT_TRUE(auditor_->PollOnce().ok());
   auto inc = Incidents(kDetectorDecisionMismatch);
@@ -207,11 +225,13 @@ TEST_F(AuditorTest, InsiderBulkReadRaisesOneIncidentWithProofs) {
   ASSERT_TRUE(auditor_->PollOnce().ok());
   auto inc = Incidents(kDetectorBulkAccess);
   ASSERT_EQ(inc.size(), 1u);
-  EXPECT_EQ(inc[0].occurrences, 10u);  // subjects 21..30 each exceeded the threshold
+  EXPECT_EQ(inc[0].occurrences,
+            10u);  // subjects 21..30 each exceeded the threshold
   EXPECT_THAT(inc[0].summary, HasSubstr("'eu-support-7'"));
   ExpectEvidenceVerifies(inc[0]);
   // Another principal reading a few subjects is fine.
-  for (int i = 0; i < 5; ++i) Log(Read("eu-support-1", "support", absl::StrCat("x", i)));
+  for (int i = 0; i < 5; ++i)
+    Log(Read("eu-support-1", "support", absl::StrCat("x", i)));
   ASSERT_TRUE(auditor_->PollOnce().ok());
   EXPECT_EQ(Incidents(kDetectorBulkAccess).size(), 1u);
 }
@@ -235,7 +255,9 @@ TEST_F(AuditorTest, CanaryTouchAndRestrictedTransfer) {
 
 TEST_F(AuditorTest, MalformedEntryIsAFinding) {
   log_.Append("{\"v\":1,\"type\":\"decision\",\"time\":\"yesterday\"}");
-  log_.Append("{\"v\":1,\"type\":\"approval\",\"id\":\"apr-1\",\"state\":\"approved\"}");
+  log_.Append(
+      "{\"v\":1,\"type\":\"approval\",\"id\":\"apr-1\",\"state\":"
+      "\"approved\"}");
   ASSERT_TRUE(auditor_->PollOnce().ok());
   auto inc = Incidents(kDetectorMalformedEntry);
   ASSERT_EQ(inc.size(), 1u);
@@ -265,14 +287,16 @@ TEST_F(AuditorTest, IncidentApiJournalAndJsonl) {
     req.query = query;
     req.body = body;
     server::HttpResponse out;
-    auditor_->handler()(req, [&](server::HttpResponse r) { out = std::move(r); });
+    auditor_->handler()(req,
+                        [&](server::HttpResponse r) { out = std::move(r); });
     return out;
   };
   auto list = call("GET", "/v1/incidents", "status=open");
   ASSERT_EQ(list.status, 200);
   EXPECT_THAT(list.body, HasSubstr("canary_touched"));
   const std::string id = auditor_->incidents().List(std::nullopt)[0].id;
-  auto ack = call("POST", "/v1/incidents/" + id + "/ack", "", "{\"by\":\"dpo\"}");
+  auto ack =
+      call("POST", "/v1/incidents/" + id + "/ack", "", "{\"by\":\"dpo\"}");
   ASSERT_EQ(ack.status, 200) << ack.body;
   EXPECT_THAT(ack.body, HasSubstr("\"acknowledged_by\":\"dpo\""));
   EXPECT_EQ(call("POST", "/v1/incidents/" + id + "/ack").status, 409);
@@ -281,16 +305,19 @@ TEST_F(AuditorTest, IncidentApiJournalAndJsonl) {
   EXPECT_EQ(call("GET", "/v1/flows", "from=nonsense").status, 400);
   EXPECT_EQ(call("GET", "/v1/flows").status, 200);
 
-  // Two journal events (opened, acknowledged), provable against the signed journal.
+  // Two journal events (opened, acknowledged), provable against the signed
+  // journal.
   EXPECT_EQ(auditor_->incidents().EventCount(), 2u);
   auto proof = call("GET", "/v1/journal/proof", "seq=1");
   ASSERT_EQ(proof.status, 200) << proof.body;
   auto events = auditor_->incidents().ReadEvents(1, 1);
   ASSERT_TRUE(events.ok());
-  auto jv = log::ParseVerifierKey(
-      *log::VerifierKeyFromSignerKey(*ReadKeyFile(config_.journal_key_file, true)));
+  auto jv = log::ParseVerifierKey(*log::VerifierKeyFromSignerKey(
+      *ReadKeyFile(config_.journal_key_file, true)));
   const log::NoteVerifier* jvs[] = {jv->get()};
-  EXPECT_TRUE(VerifyTlogProof(proof.body, (*events)[0].second, "auditor.test/incidents", jvs).ok());
+  EXPECT_TRUE(VerifyTlogProof(proof.body, (*events)[0].second,
+                              "auditor.test/incidents", jvs)
+                  .ok());
 
   // The JSON-lines sink catches up.
   for (int i = 0; i < 200; ++i) {
@@ -322,10 +349,12 @@ TEST(AuditConfigTest, LoadsAndReportsErrorsWithLocation) {
 logs:
   - origin: log.test/a
     url: http://127.0.0.1:1/log
-    verifier_keys: [")", log_key.verifier, R"("]
+    verifier_keys: [")",
+                                        log_key.verifier, R"("]
 policies:
   bundles: [policy.yaml]
-  auditor_keys: [")", pkey.verifier, R"("]
+  auditor_keys: [")",
+                                        pkey.verifier, R"("]
 canaries:
   - pseudonym_key_file: pseudo.key
     subjects: [canary-1]
@@ -344,8 +373,9 @@ incidents:
   EXPECT_EQ(c->log_stalled_after, absl::Minutes(2));
   ASSERT_EQ(c->detectors.canary_pseudonyms.size(), 1u);
   EXPECT_EQ(c->detectors.canary_pseudonyms[0],
-            *LogPseudonym(std::string(reinterpret_cast<const char*>(secret.data()), 32),
-                          "canary-1"));
+            *LogPseudonym(
+                std::string(reinterpret_cast<const char*>(secret.data()), 32),
+                "canary-1"));
 
   std::string bad = yaml;
   bad.replace(bad.find("subjects: 7"), 11, "subjects: x");
@@ -353,7 +383,8 @@ incidents:
   auto e = LoadAuditorConfig(dir.Sub("bad.yaml"));
   EXPECT_EQ(e.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(e.status().message(), HasSubstr("bad.yaml:18:27:")) << e.status();
-  EXPECT_THAT(e.status().message(), HasSubstr("detectors.bulk_access.subjects"));
+  EXPECT_THAT(e.status().message(),
+              HasSubstr("detectors.bulk_access.subjects"));
 
   WriteFile(dir.Sub("bad2.yaml"), "auditor: {name: a}\nlogz: []\n");
   EXPECT_THAT(LoadAuditorConfig(dir.Sub("bad2.yaml")).status().message(),

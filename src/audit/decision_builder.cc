@@ -21,7 +21,8 @@ void DecideWith(const policy::CompiledPolicy& p, DecisionEntry* e) {
   req.destination = e->destination;
   req.approval_justification = e->justification;
   std::vector<policy::FieldRef> refs;
-  for (const FieldEntry& f : e->fields) refs.push_back({f.name, f.category, f.restricted});
+  for (const FieldEntry& f : e->fields)
+    refs.push_back({f.name, f.category, f.restricted});
   std::vector<policy::FieldDecision> out(refs.size());
   p.Decide(req, refs, out);
   for (size_t i = 0; i < refs.size(); ++i) {
@@ -36,7 +37,8 @@ void DecideWith(const policy::CompiledPolicy& p, DecisionEntry* e) {
         f.rules.push_back(p.rule(out[i].matched[k]).id);
       }
     } else {
-      for (int idx : p.MatchedRules(req, refs[i])) f.rules.push_back(p.rule(idx).id);
+      for (int idx : p.MatchedRules(req, refs[i]))
+        f.rules.push_back(p.rule(idx).id);
     }
   }
   e->policy = p.sha256();
@@ -66,9 +68,11 @@ absl::StatusOr<std::string> DecisionEntryJson(const DecisionEntry& e) {
   } else {
     d.AddMember("subjects", e.subject_count, al);
   }
-  d.AddMember("subject_jurisdiction", JsonString(e.subject_jurisdiction, d), al);
+  d.AddMember("subject_jurisdiction", JsonString(e.subject_jurisdiction, d),
+              al);
   d.AddMember("policy", JsonString(e.policy, d), al);
-  if (!e.approval.empty()) d.AddMember("approval", JsonString(e.approval, d), al);
+  if (!e.approval.empty())
+    d.AddMember("approval", JsonString(e.approval, d), al);
   if (!e.justification.empty()) {
     d.AddMember("justification", JsonString(e.justification, d), al);
   }
@@ -80,7 +84,8 @@ absl::StatusOr<std::string> DecisionEntryJson(const DecisionEntry& e) {
     v.AddMember("restricted", f.restricted, al);
     v.AddMember("effect", JsonString(policy::ToString(f.effect), d), al);
     v.AddMember("rules", JsonStringArray(f.rules, d), al);
-    if (!f.decided_by.empty()) v.AddMember("decided_by", JsonString(f.decided_by, d), al);
+    if (!f.decided_by.empty())
+      v.AddMember("decided_by", JsonString(f.decided_by, d), al);
     fields.PushBack(v, al);
   }
   d.AddMember("fields", fields, al);

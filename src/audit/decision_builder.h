@@ -1,5 +1,6 @@
-// Writing decision entries in the exact form the auditor reads (log_entry.h): used by the
-// auditor's tests and benchmark, and usable by the gateway to produce its log entries.
+// Writing decision entries in the exact form the auditor reads (log_entry.h):
+// used by the auditor's tests and benchmark, and usable by the gateway to
+// produce its log entries.
 #ifndef CLOVER_AUDIT_DECISION_BUILDER_H_
 #define CLOVER_AUDIT_DECISION_BUILDER_H_
 
@@ -11,14 +12,16 @@
 
 namespace clover::audit {
 
-// Fills every field's effect, matching rule ids and deciding rule of `e` from `policy`, and
-// sets e->policy to its hash. Thread-safe.
+// Fills every field's effect, matching rule ids and deciding rule of `e` from
+// `policy`, and sets e->policy to its hash. Thread-safe.
 void DecideWith(const policy::CompiledPolicy& policy, DecisionEntry* e);
 
-// The canonical JSON (RFC 8785) decision entry. Optional members (approval, justification,
-// subject vs subjects) are written only when set: `subject` empty means an export with
-// "subjects": subject_count. Errors: Internal if a string is not valid UTF-8.
-[[nodiscard]] absl::StatusOr<std::string> DecisionEntryJson(const DecisionEntry& e);
+// The canonical JSON (RFC 8785) decision entry. Optional members (approval,
+// justification, subject vs subjects) are written only when set: `subject`
+// empty means an export with "subjects": subject_count. Errors: Internal if a
+// string is not valid UTF-8.
+[[nodiscard]] absl::StatusOr<std::string> DecisionEntryJson(
+    const DecisionEntry& e);
 
 }  // namespace clover::audit
 

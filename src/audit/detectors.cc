@@ -5,11 +5,12 @@
 namespace clover::audit {
 
 Detectors::Detectors(DetectorOptions options) : options_(std::move(options)) {
-  canaries_.insert(options_.canary_pseudonyms.begin(), options_.canary_pseudonyms.end());
+  canaries_.insert(options_.canary_pseudonyms.begin(),
+                   options_.canary_pseudonyms.end());
 }
 
-void Detectors::Observe(absl::string_view origin, uint64_t index, const DecisionEntry& e,
-                        std::vector<Finding>* out) {
+void Detectors::Observe(absl::string_view origin, uint64_t index,
+                        const DecisionEntry& e, std::vector<Finding>* out) {
   auto finding = [&](absl::string_view detector, Severity sev, std::string key,
                      std::string summary) -> Finding& {
     Finding& f = out->emplace_back();
@@ -23,11 +24,12 @@ void Detectors::Observe(absl::string_view origin, uint64_t index, const Decision
   };
 
   if (!e.subject.empty() && canaries_.contains(e.subject)) {
-    Finding& f = finding(kDetectorCanary, Severity::kCritical,
-                         absl::StrCat(e.subject, "/", e.principal_id),
-                         absl::StrCat("canary subject touched by '", e.principal_id, "' (",
-                                      e.action, ", purpose ", e.purpose, ", destination ",
-                                      e.destination, ")"));
+    Finding& f =
+        finding(kDetectorCanary, Severity::kCritical,
+                absl::StrCat(e.subject, "/", e.principal_id),
+                absl::StrCat("canary subject touched by '", e.principal_id,
+                             "' (", e.action, ", purpose ", e.purpose,
+                             ", destination ", e.destination, ")"));
     f.indices.push_back(index);
   }
 
@@ -38,9 +40,10 @@ void Detectors::Observe(absl::string_view origin, uint64_t index, const Decision
         Finding& f = finding(
             kDetectorRestrictedTransfer, Severity::kHigh,
             absl::StrCat(e.principal_id, "/", e.destination, "/", fe.name),
-            absl::StrCat("raw restricted field '", fe.name, "' (", fe.category, ") of a '",
-                         e.subject_jurisdiction, "' subject released to '", e.destination,
-                         "' for '", e.principal_id, "'"));
+            absl::StrCat("raw restricted field '", fe.name, "' (", fe.category,
+                         ") of a '", e.subject_jurisdiction,
+                         "' subject released to '", e.destination, "' for '",
+                         e.principal_id, "'"));
         f.indices.push_back(index);
       }
     }
@@ -59,41 +62,48 @@ void Detectors::Observe(absl::string_view origin, uint64_t index, const Decision
       }
       b.window.pop_front();
     }
-    // An export names a count, not pseudonyms: key it by its index so it never merges.
+    // An export names a count, not pseudonyms: key it by its index so it never
+    // merges.
     std::string subj = e.subject.empty() ? absl::StrCat("#", index) : e.subject;
     const uint64_t n = e.subject.empty() ? e.subject_count : 1;
     uint64_t& c = b.counts[subj];
     if (c++ == 0) b.distinct += n;
     b.window.emplace_back(e.time, std::move(subj), n, index);
     if (b.distinct > options_.bulk_subjects) {
-      Finding& f = finding(kDetectorBulkAccess, Severity::kHigh, e.principal_id,
-                           absl::StrCat("'", e.principal_id, "' accessed ", b.distinct,
-                                        " distinct subjects within ",
-                                        absl::FormatDuration(options_.bulk_window),
-                                        " (threshold ", options_.bulk_subjects, ")"));
-      // Evidence: the oldest entries of the window and the one that crossed the threshold.
+      Finding& f =
+          finding(kDetectorBulkAccess, Severity::kHigh, e.principal_id,
+                  absl::StrCat("'", e.principal_id, "' accessed ", b.distinct,
+                               " distinct subjects within ",
+                               absl::FormatDuration(options_.bulk_window),
+                               " (threshold ", options_.bulk_subjects, ")"));
+      // Evidence: the oldest entries of the window and the one that crossed the
+      // threshold.
       for (const auto& item : b.window) {
         if (f.indices.size() + 1 >= options_.max_indices) break;
         f.indices.push_back(std::get<3>(item));
       }
-      if (f.indices.empty() || f.indices.back() != index) f.indices.push_back(index);
+      if (f.indices.empty() || f.indices.back() != index)
+        f.indices.push_back(index);
     }
   }
 
   // Denial bursts.
   bool denied = false;
-  for (const FieldEntry& fe : e.fields) denied |= fe.effect == policy::Effect::kDeny;
+  for (const FieldEntry& fe : e.fields)
+    denied |= fe.effect == policy::Effect::kDeny;
   if (denied) {
     DenialState& d = denials_[e.principal_id];
     const absl::Time horizon = e.time - options_.denial_window;
-    while (!d.window.empty() && d.window.front().first < horizon) d.window.pop_front();
+    while (!d.window.empty() && d.window.front().first < horizon)
+      d.window.pop_front();
     d.window.emplace_back(e.time, index);
     if (d.window.size() > options_.denial_burst) {
-      Finding& f = finding(kDetectorDenialBurst, Severity::kMedium, e.principal_id,
-                           absl::StrCat("'", e.principal_id, "' was denied ", d.window.size(),
-                                        " times within ",
-                                        absl::FormatDuration(options_.denial_window),
-                                        " (threshold ", options_.denial_burst, ")"));
+      Finding& f =
+          finding(kDetectorDenialBurst, Severity::kMedium, e.principal_id,
+                  absl::StrCat("'", e.principal_id, "' was denied ",
+                               d.window.size(), " times within ",
+                               absl::FormatDuration(options_.denial_window),
+                               " (threshold ", options_.denial_burst, ")"));
       for (const auto& [t, idx] : d.window) {
         if (f.indices.size() + 1 >= options_.max_indices) break;
         f.indices.push_back(idx);
@@ -103,7 +113,8 @@ void Detectors::Observe(absl::string_view origin, uint64_t index, const Decision
   }
 }
 
-bool StallDetector::Observe(absl::Time now, uint64_t tree_size, int64_t traffic) {
+bool StallDetector::Observe(absl::Time now, uint64_t tree_size,
+                            int64_t traffic) {
   if (!started_ || tree_size > size_) {
     started_ = true;
     size_ = tree_size;

@@ -1,5 +1,6 @@
-// Behavioural detectors over the decision stream, with configurable thresholds. Time is the
-// entries' own "time" (the gateway's clock), so replaying a log gives the same findings.
+// Behavioural detectors over the decision stream, with configurable thresholds.
+// Time is the entries' own "time" (the gateway's clock), so replaying a log
+// gives the same findings.
 //
 // Not thread-safe: owned by the auditor's pipeline thread.
 #ifndef CLOVER_AUDIT_DETECTORS_H_
@@ -20,16 +21,16 @@
 namespace clover::audit {
 
 struct DetectorOptions {
-  // Bulk access: more than `bulk_subjects` distinct subjects read by one principal within
-  // `bulk_window` (an export of N subjects counts N).
+  // Bulk access: more than `bulk_subjects` distinct subjects read by one
+  // principal within `bulk_window` (an export of N subjects counts N).
   uint64_t bulk_subjects = 50;
   absl::Duration bulk_window = absl::Minutes(10);
-  // Denial burst: more than `denial_burst` requests with a denied field by one principal
-  // within `denial_window`.
+  // Denial burst: more than `denial_burst` requests with a denied field by one
+  // principal within `denial_window`.
   uint64_t denial_burst = 20;
   absl::Duration denial_window = absl::Minutes(1);
-  // A restricted field released raw (effect allow) to a jurisdiction other than the
-  // subject's home.
+  // A restricted field released raw (effect allow) to a jurisdiction other than
+  // the subject's home.
   bool restricted_transfer = true;
   // Pseudonyms of canary subjects (as the gateway logs them).
   std::vector<std::string> canary_pseudonyms;
@@ -41,14 +42,17 @@ class Detectors {
  public:
   explicit Detectors(DetectorOptions options);
 
-  // Feeds one decision at log `index` of log `origin`; appends findings to `out`.
+  // Feeds one decision at log `index` of log `origin`; appends findings to
+  // `out`.
   void Observe(absl::string_view origin, uint64_t index, const DecisionEntry& e,
                std::vector<Finding>* out);
 
  private:
   struct BulkState {
-    std::deque<std::tuple<absl::Time, std::string, uint64_t, uint64_t>> window;  // subj, n, idx
-    absl::flat_hash_map<std::string, uint64_t> counts;  // subject -> occurrences in window
+    std::deque<std::tuple<absl::Time, std::string, uint64_t, uint64_t>>
+        window;  // subj, n, idx
+    absl::flat_hash_map<std::string, uint64_t>
+        counts;  // subject -> occurrences in window
     uint64_t distinct = 0;
   };
   struct DenialState {
@@ -61,14 +65,16 @@ class Detectors {
   absl::flat_hash_map<std::string, DenialState> denials_;
 };
 
-// Log stalled: the tree has not grown for `after` while traffic flows (the traffic counter,
-// e.g. the gateways' decision counter scraped from their /metrics, increased).
+// Log stalled: the tree has not grown for `after` while traffic flows (the
+// traffic counter, e.g. the gateways' decision counter scraped from their
+// /metrics, increased).
 class StallDetector {
  public:
   explicit StallDetector(absl::Duration after) : after_(after) {}
-  // `traffic` is a monotonically increasing counter, or -1 when unknown (then only a tree
-  // that stopped growing after having grown counts... never: no traffic evidence, no
-  // finding). Returns true when the log is stalled at `now`.
+  // `traffic` is a monotonically increasing counter, or -1 when unknown (then
+  // only a tree that stopped growing after having grown counts... never: no
+  // traffic evidence, no finding). Returns true when the log is stalled at
+  // `now`.
   bool Observe(absl::Time now, uint64_t tree_size, int64_t traffic);
 
  private:

@@ -1,5 +1,5 @@
-// Fetching log resources. The follower takes a FetchFn so tests can serve a log from memory
-// and the daemon over HTTP.
+// Fetching log resources. The follower takes a FetchFn so tests can serve a log
+// from memory and the daemon over HTTP.
 #ifndef CLOVER_AUDIT_FETCHER_H_
 #define CLOVER_AUDIT_FETCHER_H_
 
@@ -13,13 +13,16 @@
 namespace clover::audit {
 
 // Returns the bytes of `path` relative to the log prefix ("checkpoint",
-// "tile/entries/x001/002.p/7"). Errors: NotFound for a missing resource, Unavailable for
-// transport failures and other HTTP errors.
-using FetchFn = std::function<absl::StatusOr<std::string>(absl::string_view path)>;
+// "tile/entries/x001/002.p/7"). Errors: NotFound for a missing resource,
+// Unavailable for transport failures and other HTTP errors.
+using FetchFn =
+    std::function<absl::StatusOr<std::string>(absl::string_view path)>;
 
-// A libcurl fetcher for `base_url` (e.g. "http://127.0.0.1:8441/log"); responses larger than
-// `max_bytes` are refused. Each call is independent, so the function is thread-safe.
-FetchFn HttpFetcher(std::string base_url, absl::Duration timeout = absl::Seconds(10),
+// A libcurl fetcher for `base_url` (e.g. "http://127.0.0.1:8441/log");
+// responses larger than `max_bytes` are refused. Each call is independent, so
+// the function is thread-safe.
+FetchFn HttpFetcher(std::string base_url,
+                    absl::Duration timeout = absl::Seconds(10),
                     size_t max_bytes = 8 << 20);
 
 // GET of an absolute URL with the same rules (used for Prometheus scrapes).

@@ -14,12 +14,13 @@ namespace {
 constexpr char kSep[] = "\x1f";
 
 std::string FlowDbKey(const FlowKey& k) {
-  return absl::StrCat("flow/", EncodeKeyU64(static_cast<uint64_t>(k.hour)), k.destination, kSep,
-                      k.category, kSep, k.purpose, kSep, policy::ToString(k.effect));
+  return absl::StrCat("flow/", EncodeKeyU64(static_cast<uint64_t>(k.hour)),
+                      k.destination, kSep, k.category, kSep, k.purpose, kSep,
+                      policy::ToString(k.effect));
 }
 std::string XferDbKey(const TransferKey& k) {
-  return absl::StrCat("xfer/", EncodeKeyU64(static_cast<uint64_t>(k.hour)), k.destination, kSep,
-                      k.purpose, kSep, k.action);
+  return absl::StrCat("xfer/", EncodeKeyU64(static_cast<uint64_t>(k.hour)),
+                      k.destination, kSep, k.purpose, kSep, k.action);
 }
 
 void AppendStr(std::string* out, absl::string_view name, absl::string_view v) {
@@ -57,22 +58,25 @@ void FlowStats::Add(const DecisionEntry& e) {
 
 absl::Status FlowStats::Load(const KvStore& kv) {
   absl::Status bad;
-  absl::Status s = kv.Scan("flow/", [&](absl::string_view key, absl::string_view value) {
-    key.remove_prefix(5);
-    uint64_t hour;
-    std::vector<std::string> parts = absl::StrSplit(key.substr(8), kSep);
-    std::vector<std::string> nums = absl::StrSplit(value, ' ');
-    FlowTotals t;
-    std::optional<policy::Effect> effect;
-    if (!DecodeKeyU64(key.substr(0, 8), &hour) || parts.size() != 4 || nums.size() != 2 ||
-        !absl::SimpleAtoi(nums[0], &t.decisions) || !absl::SimpleAtoi(nums[1], &t.values) ||
-        !(effect = policy::ParseEffect(parts[3]))) {
-      bad = absl::DataLossError("corrupt flow record in the auditor store");
-      return false;
-    }
-    flows_[FlowKey{static_cast<int64_t>(hour), parts[0], parts[1], parts[2], *effect}] = t;
-    return true;
-  });
+  absl::Status s =
+      kv.Scan("flow/", [&](absl::string_view key, absl::string_view value) {
+        key.remove_prefix(5);
+        uint64_t hour;
+        std::vector<std::string> parts = absl::StrSplit(key.substr(8), kSep);
+        std::vector<std::string> nums = absl::StrSplit(value, ' ');
+        FlowTotals t;
+        std::optional<policy::Effect> effect;
+        if (!DecodeKeyU64(key.substr(0, 8), &hour) || parts.size() != 4 ||
+            nums.size() != 2 || !absl::SimpleAtoi(nums[0], &t.decisions) ||
+            !absl::SimpleAtoi(nums[1], &t.values) ||
+            !(effect = policy::ParseEffect(parts[3]))) {
+          bad = absl::DataLossError("corrupt flow record in the auditor store");
+          return false;
+        }
+        flows_[FlowKey{static_cast<int64_t>(hour), parts[0], parts[1], parts[2],
+                       *effect}] = t;
+        return true;
+      });
   if (!s.ok()) return s;
   if (!bad.ok()) return bad;
   s = kv.Scan("xfer/", [&](absl::string_view key, absl::string_view value) {
@@ -81,13 +85,15 @@ absl::Status FlowStats::Load(const KvStore& kv) {
     std::vector<std::string> parts = absl::StrSplit(key.substr(8), kSep);
     std::vector<std::string> nums = absl::StrSplit(value, ' ');
     TransferTotals t;
-    if (!DecodeKeyU64(key.substr(0, 8), &hour) || parts.size() != 3 || nums.size() != 3 ||
-        !absl::SimpleAtoi(nums[0], &t.requests) || !absl::SimpleAtoi(nums[1], &t.records) ||
+    if (!DecodeKeyU64(key.substr(0, 8), &hour) || parts.size() != 3 ||
+        nums.size() != 3 || !absl::SimpleAtoi(nums[0], &t.requests) ||
+        !absl::SimpleAtoi(nums[1], &t.records) ||
         !absl::SimpleAtoi(nums[2], &t.bytes)) {
       bad = absl::DataLossError("corrupt transfer record in the auditor store");
       return false;
     }
-    transfers_[TransferKey{static_cast<int64_t>(hour), parts[0], parts[1], parts[2]}] = t;
+    transfers_[TransferKey{static_cast<int64_t>(hour), parts[0], parts[1],
+                           parts[2]}] = t;
     return true;
   });
   if (!s.ok()) return s;
@@ -99,23 +105,26 @@ void FlowStats::Flush(KvBatch& batch) {
     batch.Put(FlowDbKey(k), absl::StrCat(t.decisions, " ", t.values));
   }
   for (const auto& [k, t] : dirty_xfers_) {
-    batch.Put(XferDbKey(k), absl::StrCat(t.requests, " ", t.records, " ", t.bytes));
+    batch.Put(XferDbKey(k),
+              absl::StrCat(t.requests, " ", t.records, " ", t.bytes));
   }
   dirty_flows_.clear();
   dirty_xfers_.clear();
 }
 
-void FlowStats::PublishMetrics(server::CounterFamily& decisions, server::CounterFamily& bytes) {
+void FlowStats::PublishMetrics(server::CounterFamily& decisions,
+                               server::CounterFamily& bytes) {
   for (const auto& [k, t] : metric_flows_) {
     decisions
-        .WithLabels({absl::string_view(k.destination), absl::string_view(k.category),
+        .WithLabels({absl::string_view(k.destination),
+                     absl::string_view(k.category),
                      absl::string_view(k.purpose), policy::ToString(k.effect)})
         .Increment(t.decisions);
   }
   for (const auto& [k, t] : metric_xfers_) {
     bytes
-        .WithLabels({absl::string_view(k.destination), absl::string_view(k.purpose),
-                     absl::string_view(k.action)})
+        .WithLabels({absl::string_view(k.destination),
+                     absl::string_view(k.purpose), absl::string_view(k.action)})
         .Increment(t.bytes);
   }
   metric_flows_.clear();
@@ -130,7 +139,8 @@ std::string FlowStats::ToJson(absl::Time from, absl::Time to) const {
   AppendStr(&out, "to", Rfc3339(to));
   out += "\"flows\":[";
   bool first = true;
-  for (auto it = flows_.lower_bound(FlowKey{h0, "", "", "", policy::Effect::kAllow});
+  for (auto it =
+           flows_.lower_bound(FlowKey{h0, "", "", "", policy::Effect::kAllow});
        it != flows_.end() && it->first.hour <= h1; ++it) {
     if (!first) out += ',';
     first = false;
@@ -157,7 +167,8 @@ std::string FlowStats::ToJson(absl::Time from, absl::Time to) const {
     AppendStr(&out, "purpose", k.purpose);
     AppendStr(&out, "action", k.action);
     absl::StrAppend(&out, "\"requests\":", it->second.requests,
-                    ",\"records\":", it->second.records, ",\"bytes\":", it->second.bytes, "}");
+                    ",\"records\":", it->second.records,
+                    ",\"bytes\":", it->second.bytes, "}");
   }
   out += "]}";
   return out;

@@ -1,9 +1,10 @@
-// Data-flow totals: per destination x field category x purpose x effect x hour, how many
-// field decisions were made and how many field values they covered; and per destination x
-// purpose x action x hour, how many requests, records and bytes left.
+// Data-flow totals: per destination x field category x purpose x effect x hour,
+// how many field decisions were made and how many field values they covered;
+// and per destination x purpose x action x hour, how many requests, records and
+// bytes left.
 //
-// Not thread-safe: the auditor's pipeline thread owns it; readers take snapshots through
-// the Auditor, which serialises access.
+// Not thread-safe: the auditor's pipeline thread owns it; readers take
+// snapshots through the Auditor, which serialises access.
 #ifndef CLOVER_AUDIT_FLOWS_H_
 #define CLOVER_AUDIT_FLOWS_H_
 
@@ -26,7 +27,9 @@ struct FlowKey {
   std::string category;
   std::string purpose;
   policy::Effect effect = policy::Effect::kDeny;
-  auto Tie() const { return std::tie(hour, destination, category, purpose, effect); }
+  auto Tie() const {
+    return std::tie(hour, destination, category, purpose, effect);
+  }
   bool operator<(const FlowKey& o) const { return Tie() < o.Tie(); }
 };
 struct FlowTotals {
@@ -54,12 +57,15 @@ class FlowStats {
 
   // Restores the totals persisted by Flush. Errors: Internal, DataLoss.
   [[nodiscard]] absl::Status Load(const KvStore& kv);
-  // Adds the rows changed since the last Flush to `batch` (keys "flow/..." and "xfer/...").
+  // Adds the rows changed since the last Flush to `batch` (keys "flow/..." and
+  // "xfer/...").
   void Flush(KvBatch& batch);
-  // Increments Prometheus counters by what was added since the last PublishMetrics:
+  // Increments Prometheus counters by what was added since the last
+  // PublishMetrics:
   //   clover_audit_flow_field_decisions_total{destination,category,purpose,effect}
   //   clover_audit_flow_bytes_total{destination,purpose,action}
-  void PublishMetrics(server::CounterFamily& decisions, server::CounterFamily& bytes);
+  void PublishMetrics(server::CounterFamily& decisions,
+                      server::CounterFamily& bytes);
 
   // {"from":..,"to":..,"flows":[{"hour":"2026-11-28T23:00:00.000Z","destination",
   //  "category","purpose","effect","decisions","values"}],"transfers":[...]}
@@ -67,14 +73,16 @@ class FlowStats {
   [[nodiscard]] std::string ToJson(absl::Time from, absl::Time to) const;
 
   const std::map<FlowKey, FlowTotals>& flows() const { return flows_; }
-  const std::map<TransferKey, TransferTotals>& transfers() const { return transfers_; }
+  const std::map<TransferKey, TransferTotals>& transfers() const {
+    return transfers_;
+  }
 
  private:
   std::map<FlowKey, FlowTotals> flows_;
   std::map<TransferKey, TransferTotals> transfers_;
-  std::map<FlowKey, FlowTotals> dirty_flows_;          // totals to persist
+  std::map<FlowKey, FlowTotals> dirty_flows_;  // totals to persist
   std::map<TransferKey, TransferTotals> dirty_xfers_;
-  std::map<FlowKey, FlowTotals> metric_flows_;         // deltas to publish
+  std::map<FlowKey, FlowTotals> metric_flows_;  // deltas to publish
   std::map<TransferKey, TransferTotals> metric_xfers_;
 };
 

@@ -12,14 +12,16 @@
 namespace clover::audit {
 namespace {
 
-std::string StateKey(absl::string_view origin) { return absl::StrCat("follow/", origin, "/state"); }
+std::string StateKey(absl::string_view origin) {
+  return absl::StrCat("follow/", origin, "/state");
+}
 std::string LeavesPrefix(absl::string_view origin) {
   return absl::StrCat("follow/", origin, "/leaves/");
 }
 
 std::string HexSha256(absl::string_view data) {
-  crypto::Sha256Digest d =
-      crypto::Sha256(reinterpret_cast<const uint8_t*>(data.data()), data.size());
+  crypto::Sha256Digest d = crypto::Sha256(
+      reinterpret_cast<const uint8_t*>(data.data()), data.size());
   return absl::BytesToHexString(
       absl::string_view(reinterpret_cast<const char*>(d.data()), d.size()));
 }
@@ -29,28 +31,31 @@ std::string ResourcePath(bool entries, uint64_t tile, uint64_t tree_size) {
   p.entries = entries;
   p.level = 0;
   p.index = tile;
-  const uint64_t end = std::min<uint64_t>((tile + 1) * log::kTileWidth, tree_size);
+  const uint64_t end =
+      std::min<uint64_t>((tile + 1) * log::kTileWidth, tree_size);
   p.width = static_cast<int>(end - tile * log::kTileWidth);
   return log::FormatTilePath(p);
 }
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<LogFollower>> LogFollower::Open(FollowedLog log, FetchFn fetch,
-                                                              KvStore* kv, Witness* witness,
-                                                              const Clock& clock) {
+absl::StatusOr<std::unique_ptr<LogFollower>> LogFollower::Open(
+    FollowedLog log, FetchFn fetch, KvStore* kv, Witness* witness,
+    const Clock& clock) {
   std::unique_ptr<LogFollower> f(
       new LogFollower(std::move(log), std::move(fetch), kv, witness, clock));
   for (const std::string& k : f->log_.verifier_keys) {
-    absl::StatusOr<std::unique_ptr<log::NoteVerifier>> v = log::ParseVerifierKey(k);
+    absl::StatusOr<std::unique_ptr<log::NoteVerifier>> v =
+        log::ParseVerifierKey(k);
     if (!v.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("log '", f->log_.origin, "': verifier key: ", v.status().message()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "log '", f->log_.origin, "': verifier key: ", v.status().message()));
     }
     f->verifiers_.push_back(*std::move(v));
   }
   if (f->verifiers_.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("log '", f->log_.origin, "': no verifier key"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("log '", f->log_.origin, "': no verifier key"));
   }
   f->checkpoint_ = log::Checkpoint{f->log_.origin, 0, log::EmptyRootHash(), {}};
   absl::StatusOr<std::string> state = kv->Get(StateKey(f->log_.origin));
@@ -59,31 +64,35 @@ absl::StatusOr<std::unique_ptr<LogFollower>> LogFollower::Open(FollowedLog log, 
     return state.status();
   }
   auto vs = f->verifiers();
-  absl::StatusOr<log::Checkpoint> cp = log::OpenCheckpoint(*state, f->log_.origin, vs);
+  absl::StatusOr<log::Checkpoint> cp =
+      log::OpenCheckpoint(*state, f->log_.origin, vs);
   if (!cp.ok()) {
-    return absl::DataLossError(absl::StrCat("stored checkpoint of '", f->log_.origin,
+    return absl::DataLossError(absl::StrCat("stored checkpoint of '",
+                                            f->log_.origin,
                                             "': ", cp.status().message()));
   }
   absl::Status bad;
-  CLOVER_RETURN_IF_ERROR(kv->Scan(LeavesPrefix(f->log_.origin),
-                                  [&](absl::string_view, absl::string_view v) {
-                                    if (v.size() % log::kHashSize != 0) {
-                                      bad = absl::DataLossError("corrupt stored leaf hashes");
-                                      return false;
-                                    }
-                                    for (size_t o = 0; o < v.size(); o += log::kHashSize) {
-                                      if (f->tree_.size() == cp->size) break;
-                                      log::Hash h;
-                                      std::memcpy(h.data(), v.data() + o, h.size());
-                                      f->tree_.Append(h);
-                                    }
-                                    return true;
-                                  }));
+  CLOVER_RETURN_IF_ERROR(
+      kv->Scan(LeavesPrefix(f->log_.origin),
+               [&](absl::string_view, absl::string_view v) {
+                 if (v.size() % log::kHashSize != 0) {
+                   bad = absl::DataLossError("corrupt stored leaf hashes");
+                   return false;
+                 }
+                 for (size_t o = 0; o < v.size(); o += log::kHashSize) {
+                   if (f->tree_.size() == cp->size) break;
+                   log::Hash h;
+                   std::memcpy(h.data(), v.data() + o, h.size());
+                   f->tree_.Append(h);
+                 }
+                 return true;
+               }));
   CLOVER_RETURN_IF_ERROR(bad);
   absl::StatusOr<log::Hash> root = f->tree_.Root(cp->size);
   if (!root.ok() || *root != cp->root) {
-    return absl::DataLossError(absl::StrCat("stored leaf hashes of '", f->log_.origin,
-                                            "' do not match the stored checkpoint"));
+    return absl::DataLossError(
+        absl::StrCat("stored leaf hashes of '", f->log_.origin,
+                     "' do not match the stored checkpoint"));
   }
   f->checkpoint_ = *std::move(cp);
   f->note_ = *std::move(state);
@@ -108,18 +117,20 @@ Finding LogFollower::MakeFinding(absl::string_view detector, std::string key,
   return f;
 }
 
-absl::StatusOr<LogFollower::PollResult> LogFollower::Poll(const EntryFn& on_entry) {
+absl::StatusOr<LogFollower::PollResult> LogFollower::Poll(
+    const EntryFn& on_entry) {
   CLOVER_ASSIGN_OR_RETURN(std::string note, fetch_("checkpoint"));
   return Ingest(note, on_entry);
 }
 
 absl::Status LogFollower::FetchEntries(uint64_t from, uint64_t to,
                                        std::vector<std::string>* entries,
-                                       std::vector<Finding>* findings, const std::string& note,
-                                       bool* ok) {
+                                       std::vector<Finding>* findings,
+                                       const std::string& note, bool* ok) {
   *ok = true;
   log::MerkleHasher hasher;
-  for (uint64_t tile = from / log::kTileWidth; tile * log::kTileWidth < to; ++tile) {
+  for (uint64_t tile = from / log::kTileWidth; tile * log::kTileWidth < to;
+       ++tile) {
     const std::string path = ResourcePath(true, tile, to);
     CLOVER_ASSIGN_OR_RETURN(std::string bundle, fetch_(path));
     CLOVER_ASSIGN_OR_RETURN(std::vector<absl::string_view> items,
@@ -127,24 +138,29 @@ absl::Status LogFollower::FetchEntries(uint64_t from, uint64_t to,
     const uint64_t base = tile * log::kTileWidth;
     const uint64_t width = std::min<uint64_t>(log::kTileWidth, to - base);
     if (items.size() != width) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": holds ", items.size(),
-                                                     " entries, expected ", width));
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": holds ", items.size(), " entries, expected ", width));
     }
     for (uint64_t i = 0; i < width; ++i) {
       const uint64_t index = base + i;
       if (index < from) {
-        // Re-fetched part of a bundle already verified: it must not have changed.
-        if (index < tree_.size() && hasher.Leaf(items[i]) != tree_.leaf(index)) {
-          Finding f = MakeFinding(kDetectorTamperedBundle, absl::StrCat("rewrite@", index),
-                                  absl::StrCat("log '", log_.origin, "' now serves entry ",
-                                               index, " with different content than verified"));
+        // Re-fetched part of a bundle already verified: it must not have
+        // changed.
+        if (index < tree_.size() &&
+            hasher.Leaf(items[i]) != tree_.leaf(index)) {
+          Finding f = MakeFinding(
+              kDetectorTamperedBundle, absl::StrCat("rewrite@", index),
+              absl::StrCat("log '", log_.origin, "' now serves entry ", index,
+                           " with different content than verified"));
           Evidence e;
           e.origin = log_.origin;
           e.index = index;
           e.entry_sha256 = HexSha256(items[i]);
           e.checkpoints = {note_, note};
-          e.note = "served entry differs from the verified one (its proof is against the "
-                   "verified checkpoint)";
+          e.note =
+              "served entry differs from the verified one (its proof is "
+              "against the "
+              "verified checkpoint)";
           absl::StatusOr<std::string> proof = ProofFor(index);
           if (proof.ok()) e.proof = *proof;
           f.evidence.push_back(std::move(e));
@@ -160,30 +176,35 @@ absl::Status LogFollower::FetchEntries(uint64_t from, uint64_t to,
   return absl::OkStatus();
 }
 
-absl::StatusOr<LogFollower::PollResult> LogFollower::Ingest(absl::string_view note_view,
-                                                            const EntryFn& on_entry) {
+absl::StatusOr<LogFollower::PollResult> LogFollower::Ingest(
+    absl::string_view note_view, const EntryFn& on_entry) {
   PollResult result;
   const std::string note(note_view);
   auto vs = verifiers();
-  CLOVER_ASSIGN_OR_RETURN(log::Checkpoint cp, log::OpenCheckpoint(note, log_.origin, vs));
+  CLOVER_ASSIGN_OR_RETURN(log::Checkpoint cp,
+                          log::OpenCheckpoint(note, log_.origin, vs));
   const uint64_t m = checkpoint_.size;
   if (cp.size < m) {
-    Finding f = MakeFinding(kDetectorSplitView, absl::StrCat("shrink@", cp.size),
-                            absl::StrCat("log '", log_.origin, "' tree shrank from ", m, " to ",
-                                         cp.size, " entries"));
+    Finding f =
+        MakeFinding(kDetectorSplitView, absl::StrCat("shrink@", cp.size),
+                    absl::StrCat("log '", log_.origin, "' tree shrank from ", m,
+                                 " to ", cp.size, " entries"));
     Evidence e;
     e.origin = log_.origin;
     e.checkpoints = {note_, note};
-    e.note = "both checkpoints carry valid log signatures; an append-only log never shrinks";
+    e.note =
+        "both checkpoints carry valid log signatures; an append-only log never "
+        "shrinks";
     f.evidence.push_back(std::move(e));
     result.findings.push_back(std::move(f));
     return result;
   }
   if (cp.size == m) {
     if (cp.root != checkpoint_.root) {
-      Finding f = MakeFinding(kDetectorSplitView, absl::StrCat("fork@", cp.size),
-                              absl::StrCat("log '", log_.origin,
-                                           "' signed two different trees of size ", cp.size));
+      Finding f = MakeFinding(
+          kDetectorSplitView, absl::StrCat("fork@", cp.size),
+          absl::StrCat("log '", log_.origin,
+                       "' signed two different trees of size ", cp.size));
       Evidence e;
       e.origin = log_.origin;
       e.checkpoints = {note_, note};
@@ -197,7 +218,8 @@ absl::StatusOr<LogFollower::PollResult> LogFollower::Ingest(absl::string_view no
   std::vector<std::string> entries;
   entries.reserve(cp.size - m);
   bool ok = true;
-  CLOVER_RETURN_IF_ERROR(FetchEntries(m, cp.size, &entries, &result.findings, note, &ok));
+  CLOVER_RETURN_IF_ERROR(
+      FetchEntries(m, cp.size, &entries, &result.findings, note, &ok));
   if (!ok) return result;
   log::MerkleHasher hasher;
   std::vector<log::Hash> new_leaves;
@@ -209,22 +231,25 @@ absl::StatusOr<LogFollower::PollResult> LogFollower::Ingest(absl::string_view no
   absl::StatusOr<log::Hash> root = tree_.Root(cp.size);
   if (!root.ok() || *root != cp.root) {
     tree_.Truncate(m);
-    // Tell tampering (bundles that disagree with the log's own hash tiles) from a fork
-    // (bundles that agree with the tiles, so the log's tree is not the history we hold).
+    // Tell tampering (bundles that disagree with the log's own hash tiles) from
+    // a fork (bundles that agree with the tiles, so the log's tree is not the
+    // history we hold).
     std::optional<uint64_t> bad_index;
     bool tiles_read = true;
-    for (uint64_t tile = m / log::kTileWidth; tile * log::kTileWidth < cp.size && !bad_index;
-         ++tile) {
-      absl::StatusOr<std::string> t = fetch_(ResourcePath(false, tile, cp.size));
+    for (uint64_t tile = m / log::kTileWidth;
+         tile * log::kTileWidth < cp.size && !bad_index; ++tile) {
+      absl::StatusOr<std::string> t =
+          fetch_(ResourcePath(false, tile, cp.size));
       const uint64_t base = tile * log::kTileWidth;
-      const uint64_t width = std::min<uint64_t>(log::kTileWidth, cp.size - base);
+      const uint64_t width =
+          std::min<uint64_t>(log::kTileWidth, cp.size - base);
       if (!t.ok() || t->size() != width * log::kHashSize) {
         tiles_read = false;
         break;
       }
       for (uint64_t i = std::max(base, m) - base; i < width; ++i) {
-        if (std::memcmp(t->data() + i * log::kHashSize, new_leaves[base + i - m].data(),
-                        log::kHashSize) != 0) {
+        if (std::memcmp(t->data() + i * log::kHashSize,
+                        new_leaves[base + i - m].data(), log::kHashSize) != 0) {
           bad_index = base + i;
           break;
         }
@@ -233,46 +258,53 @@ absl::StatusOr<LogFollower::PollResult> LogFollower::Ingest(absl::string_view no
     if (bad_index || !tiles_read) {
       const uint64_t idx = bad_index.value_or(m);
       Finding f = MakeFinding(
-          kDetectorTamperedBundle, absl::StrCat("bundle@", idx / log::kTileWidth),
-          bad_index ? absl::StrCat("log '", log_.origin, "' entry bundle holds an entry at ",
-                                   idx, " that does not match the log's hash tile")
-                    : absl::StrCat("log '", log_.origin, "' entries ", m, "..", cp.size,
-                                   " do not hash to the signed root"));
+          kDetectorTamperedBundle,
+          absl::StrCat("bundle@", idx / log::kTileWidth),
+          bad_index ? absl::StrCat("log '", log_.origin,
+                                   "' entry bundle holds an entry at ", idx,
+                                   " that does not match the log's hash tile")
+                    : absl::StrCat("log '", log_.origin, "' entries ", m, "..",
+                                   cp.size, " do not hash to the signed root"));
       Evidence e;
       e.origin = log_.origin;
       e.index = idx;
       e.entry_sha256 = HexSha256(entries[idx - m]);
       e.checkpoints = {note};
-      e.note = "RFC 6962 leaf hash of the served entry differs from the signed tree";
+      e.note =
+          "RFC 6962 leaf hash of the served entry differs from the signed tree";
       f.evidence.push_back(std::move(e));
       result.findings.push_back(std::move(f));
     } else {
-      Finding f = MakeFinding(kDetectorSplitView, absl::StrCat("inconsistent@", m, "-", cp.size),
-                              absl::StrCat("log '", log_.origin, "' tree of size ", cp.size,
-                                           " does not extend the verified tree of size ", m));
+      Finding f = MakeFinding(
+          kDetectorSplitView, absl::StrCat("inconsistent@", m, "-", cp.size),
+          absl::StrCat("log '", log_.origin, "' tree of size ", cp.size,
+                       " does not extend the verified tree of size ", m));
       Evidence e;
       e.origin = log_.origin;
       e.checkpoints = {note_, note};
-      e.note = "the new entries match the log's tiles, but the signed root is not the "
-               "extension of the verified history";
+      e.note =
+          "the new entries match the log's tiles, but the signed root is not "
+          "the "
+          "extension of the verified history";
       f.evidence.push_back(std::move(e));
       result.findings.push_back(std::move(f));
     }
     return result;
   }
 
-  // Verified. Cosign as a witness (its consistency proof comes from our own tree).
+  // Verified. Cosign as a witness (its consistency proof comes from our own
+  // tree).
   std::string cosigned = note;
   if (witness_ != nullptr) {
-    absl::StatusOr<std::string> w = witness_->Advance(
-        log_.origin, note, cp, [this, &cp](uint64_t from) {
+    absl::StatusOr<std::string> w =
+        witness_->Advance(log_.origin, note, cp, [this, &cp](uint64_t from) {
           return tree_.ConsistencyProof(from, cp.size);
         });
     if (w.ok()) {
       cosigned = *std::move(w);
     } else if (absl::IsFailedPrecondition(w.status())) {
-      // The witness already cosigned a larger checkpoint pushed by the log; check it
-      // against our history once we reach it (below, on a later poll).
+      // The witness already cosigned a larger checkpoint pushed by the log;
+      // check it against our history once we reach it (below, on a later poll).
     }
   }
   KvBatch batch;
@@ -281,19 +313,22 @@ absl::StatusOr<LogFollower::PollResult> LogFollower::Ingest(absl::string_view no
     return s;
   }
   // Leaf hashes, one record per 256-entry tile (rewritten while it is partial).
-  for (uint64_t tile = m / log::kTileWidth; tile * log::kTileWidth < cp.size; ++tile) {
+  for (uint64_t tile = m / log::kTileWidth; tile * log::kTileWidth < cp.size;
+       ++tile) {
     const uint64_t base = tile * log::kTileWidth;
     const uint64_t end = std::min<uint64_t>(base + log::kTileWidth, cp.size);
     std::string v;
     v.reserve((end - base) * log::kHashSize);
     for (uint64_t i = base; i < end; ++i) {
-      v.append(reinterpret_cast<const char*>(tree_.leaf(i).data()), log::kHashSize);
+      v.append(reinterpret_cast<const char*>(tree_.leaf(i).data()),
+               log::kHashSize);
     }
     batch.Put(absl::StrCat(LeavesPrefix(log_.origin), EncodeKeyU64(tile)), v);
   }
   batch.Put(StateKey(log_.origin), cosigned);
   // History of verified checkpoints, for reports.
-  batch.Put(absl::StrCat("ckpt/", log_.origin, "/", EncodeKeyU64(cp.size)), cosigned);
+  batch.Put(absl::StrCat("ckpt/", log_.origin, "/", EncodeKeyU64(cp.size)),
+            cosigned);
   absl::Status s = kv_->Write(batch);
   if (!s.ok()) {
     tree_.Truncate(m);
@@ -310,14 +345,19 @@ absl::StatusOr<LogFollower::PollResult> LogFollower::Ingest(absl::string_view no
     if (latest && latest->checkpoint.size <= tree_.size()) {
       absl::StatusOr<log::Hash> r = tree_.Root(latest->checkpoint.size);
       if (r.ok() && *r != latest->checkpoint.root) {
-        Finding f = MakeFinding(
-            kDetectorSplitView, absl::StrCat("witnessed@", latest->checkpoint.size),
-            absl::StrCat("log '", log_.origin, "' showed the witness a tree of size ",
-                         latest->checkpoint.size, " that differs from the one it serves"));
+        Finding f =
+            MakeFinding(kDetectorSplitView,
+                        absl::StrCat("witnessed@", latest->checkpoint.size),
+                        absl::StrCat("log '", log_.origin,
+                                     "' showed the witness a tree of size ",
+                                     latest->checkpoint.size,
+                                     " that differs from the one it serves"));
         Evidence e;
         e.origin = log_.origin;
         e.checkpoints = {latest->note, note_};
-        e.note = "the cosigned checkpoint is not a prefix of the served, verified tree";
+        e.note =
+            "the cosigned checkpoint is not a prefix of the served, verified "
+            "tree";
         f.evidence.push_back(std::move(e));
         result.findings.push_back(std::move(f));
       }
@@ -329,11 +369,13 @@ absl::StatusOr<LogFollower::PollResult> LogFollower::Ingest(absl::string_view no
 absl::StatusOr<std::string> LogFollower::ProofFor(uint64_t index) const {
   if (index >= checkpoint_.size) {
     return absl::OutOfRangeError(
-        absl::StrCat("entry ", index, " is not in the verified tree of size ", checkpoint_.size));
+        absl::StrCat("entry ", index, " is not in the verified tree of size ",
+                     checkpoint_.size));
   }
   TlogProof p;
   p.index = index;
-  CLOVER_ASSIGN_OR_RETURN(p.proof, tree_.InclusionProof(index, checkpoint_.size));
+  CLOVER_ASSIGN_OR_RETURN(p.proof,
+                          tree_.InclusionProof(index, checkpoint_.size));
   p.checkpoint = note_;
   return FormatTlogProof(p);
 }

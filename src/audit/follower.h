@@ -1,20 +1,26 @@
-// Follows one tiled transparency log (C2SP tlog-tiles) as an independent verifier.
+// Follows one tiled transparency log (C2SP tlog-tiles) as an independent
+// verifier.
 //
-// Each Poll fetches the log's checkpoint and checks its signature. If the tree grew, it
-// fetches the new entry bundles, re-hashes every entry (RFC 6962 leaf hashes) into its own
-// copy of the tree and requires the resulting root to equal the signed one; together with
-// the previously verified root this proves consistency without trusting the log's proofs.
-// Then the witness cosigns, the new entries are handed to the caller, and the new state
-// (cosigned checkpoint and leaf hashes) is committed durably in the caller's batch.
+// Each Poll fetches the log's checkpoint and checks its signature. If the tree
+// grew, it fetches the new entry bundles, re-hashes every entry (RFC 6962 leaf
+// hashes) into its own copy of the tree and requires the resulting root to
+// equal the signed one; together with the previously verified root this proves
+// consistency without trusting the log's proofs. Then the witness cosigns, the
+// new entries are handed to the caller, and the new state (cosigned checkpoint
+// and leaf hashes) is committed durably in the caller's batch.
 //
 // Misbehaviour becomes findings, and the follower does not advance past it:
-//   split_view       a smaller tree than one already verified (shrinking), another root for
-//                    a verified size (fork), or entries that match the log's own hash tiles
-//                    but not the history the auditor holds;
-//   tampered_bundle  entry bundles that do not hash to the signed root (or to the log's own
-//                    level-0 hash tiles), or that changed entries already verified.
+//   split_view       a smaller tree than one already verified (shrinking),
+//   another root for
+//                    a verified size (fork), or entries that match the log's
+//                    own hash tiles but not the history the auditor holds;
+//   tampered_bundle  entry bundles that do not hash to the signed root (or to
+//   the log's own
+//                    level-0 hash tiles), or that changed entries already
+//                    verified.
 //
-// Not thread-safe: one thread polls; ProofFor/size may be called from that thread only.
+// Not thread-safe: one thread polls; ProofFor/size may be called from that
+// thread only.
 #ifndef CLOVER_AUDIT_FOLLOWER_H_
 #define CLOVER_AUDIT_FOLLOWER_H_
 
@@ -38,43 +44,46 @@ namespace clover::audit {
 
 struct FollowedLog {
   std::string origin;
-  std::string url;                         // log prefix, e.g. http://127.0.0.1:8441/log
+  std::string url;  // log prefix, e.g. http://127.0.0.1:8441/log
   std::vector<std::string> verifier_keys;  // the log's note verifier keys
 };
 
 class LogFollower {
  public:
-  // Restores the persisted state for `log.origin` (verifying the stored checkpoint against
-  // the stored leaf hashes). `kv` and `witness` (may be null) must outlive the follower.
-  // Errors: InvalidArgument for bad keys; DataLoss for inconsistent stored state.
+  // Restores the persisted state for `log.origin` (verifying the stored
+  // checkpoint against the stored leaf hashes). `kv` and `witness` (may be
+  // null) must outlive the follower. Errors: InvalidArgument for bad keys;
+  // DataLoss for inconsistent stored state.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<LogFollower>> Open(
       FollowedLog log, FetchFn fetch, KvStore* kv, Witness* witness,
       const Clock& clock = SystemClock());
 
-  // Called once per poll with the new, verified entries (entries[i] is at index first + i);
-  // may add writes to `batch`, which is committed with the follower's new state. An error
-  // aborts the poll (nothing committed).
-  using EntryFn = std::function<absl::Status(uint64_t first,
-                                             const std::vector<std::string>& entries,
-                                             KvBatch& batch)>;
+  // Called once per poll with the new, verified entries (entries[i] is at index
+  // first + i); may add writes to `batch`, which is committed with the
+  // follower's new state. An error aborts the poll (nothing committed).
+  using EntryFn = std::function<absl::Status(
+      uint64_t first, const std::vector<std::string>& entries, KvBatch& batch)>;
 
   struct PollResult {
     uint64_t new_entries = 0;
     bool grew = false;
     std::vector<Finding> findings;  // log misbehaviour found by this poll
   };
-  // Errors: fetch failures (Unavailable/NotFound), malformed resources (InvalidArgument),
-  // bad signatures (Unauthenticated), store errors. Misbehaviour is a finding, not an error.
+  // Errors: fetch failures (Unavailable/NotFound), malformed resources
+  // (InvalidArgument), bad signatures (Unauthenticated), store errors.
+  // Misbehaviour is a finding, not an error.
   [[nodiscard]] absl::StatusOr<PollResult> Poll(const EntryFn& on_entry);
 
-  // Verifies and ingests the signed checkpoint `note` obtained by any means (Poll fetches it;
-  // a checkpoint pushed elsewhere can be checked the same way), fetching the entries it adds.
+  // Verifies and ingests the signed checkpoint `note` obtained by any means
+  // (Poll fetches it; a checkpoint pushed elsewhere can be checked the same
+  // way), fetching the entries it adds.
   [[nodiscard]] absl::StatusOr<PollResult> Ingest(absl::string_view note,
                                                   const EntryFn& on_entry);
 
   const std::string& origin() const { return log_.origin; }
   uint64_t size() const { return tree_.size(); }
-  // The latest verified checkpoint note (with the witness cosignature when there is one).
+  // The latest verified checkpoint note (with the witness cosignature when
+  // there is one).
   const std::string& checkpoint_note() const { return note_; }
   const log::Checkpoint& checkpoint() const { return checkpoint_; }
   const HashTree& tree() const { return tree_; }
@@ -87,11 +96,17 @@ class LogFollower {
  private:
   LogFollower(FollowedLog log, FetchFn fetch, KvStore* kv, Witness* witness,
               const Clock& clock)
-      : log_(std::move(log)), fetch_(std::move(fetch)), kv_(kv), witness_(witness),
+      : log_(std::move(log)),
+        fetch_(std::move(fetch)),
+        kv_(kv),
+        witness_(witness),
         clock_(clock) {}
-  absl::Status FetchEntries(uint64_t from, uint64_t to, std::vector<std::string>* entries,
-                            std::vector<Finding>* findings, const std::string& note, bool* ok);
-  Finding MakeFinding(absl::string_view detector, std::string key, std::string summary) const;
+  absl::Status FetchEntries(uint64_t from, uint64_t to,
+                            std::vector<std::string>* entries,
+                            std::vector<Finding>* findings,
+                            const std::string& note, bool* ok);
+  Finding MakeFinding(absl::string_view detector, std::string key,
+                      std::string summary) const;
 
   FollowedLog log_;
   FetchFn fetch_;

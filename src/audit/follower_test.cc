@@ -1,16 +1,16 @@
 #include "audit/follower.h"
 
+#include "absl/strings/escaping.h"
 #include "audit/test_util.h"
 #include "audit/tlog_proof.h"
 #include "gmock/gmock.h"
-#include "absl/strings/escaping.h"
 #include "gtest/gtest.h"
 
 namespace clover::audit {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::FakeLog;
+using ::testing::HasSubstr;
 
 class FollowerTest : public ::testing::Test {
  protected:
@@ -22,19 +22,22 @@ class FollowerTest : public ::testing::Test {
   }
   void OpenWitness() {
     witness_.reset();
-    auto w = Witness::Open(kv_.get(), witness_key_.signer, {{log_.origin(), {log_.key().verifier}}},
-                           [this](Finding f) { witness_findings_.push_back(std::move(f)); });
+    auto w = Witness::Open(
+        kv_.get(), witness_key_.signer,
+        {{log_.origin(), {log_.key().verifier}}},
+        [this](Finding f) { witness_findings_.push_back(std::move(f)); });
     ASSERT_TRUE(w.ok()) << w.status();
     witness_ = *std::move(w);
   }
   std::unique_ptr<LogFollower> Open(const FakeLog& log) {
-    auto f = LogFollower::Open({log.origin(), "mem://", {log.key().verifier}}, log.Fetcher(),
-                               kv_.get(), witness_.get());
+    auto f = LogFollower::Open({log.origin(), "mem://", {log.key().verifier}},
+                               log.Fetcher(), kv_.get(), witness_.get());
     EXPECT_TRUE(f.ok()) << f.status();
     return f.ok() ? *std::move(f) : nullptr;
   }
   LogFollower::EntryFn Collect() {
-    return [this](uint64_t first, const std::vector<std::string>& entries, KvBatch&) {
+    return [this](uint64_t first, const std::vector<std::string>& entries,
+                  KvBatch&) {
       EXPECT_EQ(first, seen_.size());
       for (const auto& e : entries) seen_.push_back(e);
       return absl::OkStatus();
@@ -73,8 +76,11 @@ TEST_F(FollowerTest, VerifiesGrowthCosignsAndProves) {
   for (uint64_t idx : {0, 255, 256, 299, 699}) {
     auto proof = f->ProofFor(idx);
     ASSERT_TRUE(proof.ok()) << proof.status();
-    EXPECT_TRUE(VerifyTlogProof(*proof, log_.entries()[idx], log_.origin(), logs, witnesses).ok());
-    EXPECT_FALSE(VerifyTlogProof(*proof, "other", log_.origin(), logs, witnesses).ok());
+    EXPECT_TRUE(VerifyTlogProof(*proof, log_.entries()[idx], log_.origin(),
+                                logs, witnesses)
+                    .ok());
+    EXPECT_FALSE(
+        VerifyTlogProof(*proof, "other", log_.origin(), logs, witnesses).ok());
   }
   EXPECT_EQ(f->ProofFor(700).status().code(), absl::StatusCode::kOutOfRange);
   // Nothing new: no refetch of bundles, no findings.
@@ -91,11 +97,12 @@ TEST_F(FollowerTest, StateSurvivesRestart) {
   auto f = Open(log_);
   EXPECT_EQ(f->size(), 300u);
   log_.Append("{\"n\":300}");
-  auto r = f->Poll([](uint64_t first, const std::vector<std::string>& e, KvBatch&) {
-    EXPECT_EQ(first, 300u);
-    EXPECT_EQ(e.size(), 1u);
-    return absl::OkStatus();
-  });
+  auto r =
+      f->Poll([](uint64_t first, const std::vector<std::string>& e, KvBatch&) {
+        EXPECT_EQ(first, 300u);
+        EXPECT_EQ(e.size(), 1u);
+        return absl::OkStatus();
+      });
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->new_entries, 1u);
 }
@@ -121,10 +128,11 @@ TEST_F(FollowerTest, ForkedLogIsSplitView) {
   // It differs in entry 100 only (a full tile the follower never re-reads).
   FakeLog fork(log_.origin(), log_.key());
   for (int i = 0; i < 300; ++i) {
-    fork.Append(i == 100 ? std::string("{\"n\":\"hidden\"}") : log_.entries()[i]);
+    fork.Append(i == 100 ? std::string("{\"n\":\"hidden\"}")
+                         : log_.entries()[i]);
   }
-  auto f2 = LogFollower::Open({log_.origin(), "", {log_.key().verifier}}, fork.Fetcher(),
-                              kv_.get(), witness_.get());
+  auto f2 = LogFollower::Open({log_.origin(), "", {log_.key().verifier}},
+                              fork.Fetcher(), kv_.get(), witness_.get());
   ASSERT_TRUE(f2.ok());
   auto r = (*f2)->Poll(Collect());
   ASSERT_TRUE(r.ok());
@@ -132,7 +140,8 @@ TEST_F(FollowerTest, ForkedLogIsSplitView) {
   EXPECT_EQ(r->findings[0].detector, kDetectorSplitView);
   EXPECT_THAT(r->findings[0].key, HasSubstr("fork@300"));
 
-  // A larger forked tree: its entries match its tiles but it does not extend ours.
+  // A larger forked tree: its entries match its tiles but it does not extend
+  // ours.
   for (int i = 300; i < 400; ++i) fork.Append(absl::StrCat("{\"n\":", i, "}"));
   r = (*f2)->Poll(Collect());
   ASSERT_TRUE(r.ok());
@@ -174,10 +183,11 @@ TEST_F(FollowerTest, RewrittenVerifiedEntryIsDetected) {
 TEST_F(FollowerTest, BadSignatureIsAnError) {
   FakeLog impostor(log_.origin());  // another key
   impostor.Append("{}");
-  auto f = LogFollower::Open({log_.origin(), "", {log_.key().verifier}}, impostor.Fetcher(),
-                             kv_.get(), nullptr);
+  auto f = LogFollower::Open({log_.origin(), "", {log_.key().verifier}},
+                             impostor.Fetcher(), kv_.get(), nullptr);
   ASSERT_TRUE(f.ok());
-  EXPECT_EQ((*f)->Poll(Collect()).status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ((*f)->Poll(Collect()).status().code(),
+            absl::StatusCode::kUnauthenticated);
 }
 
 // C2SP tlog-witness add-checkpoint.
@@ -206,7 +216,8 @@ TEST_F(FollowerTest, WitnessAddCheckpoint) {
   ASSERT_TRUE(proof.ok());
   std::string body = "old 100\n";
   for (const auto& h : *proof) {
-    body += absl::Base64Escape(absl::string_view(reinterpret_cast<const char*>(h.data()), 32)) +
+    body += absl::Base64Escape(absl::string_view(
+                reinterpret_cast<const char*>(h.data()), 32)) +
             "\n";
   }
   std::string bad = body;
@@ -214,14 +225,16 @@ TEST_F(FollowerTest, WitnessAddCheckpoint) {
   r = witness_->HandleAddCheckpoint(body);
   EXPECT_EQ(r.status, 200) << r.body;
 
-  // A forked checkpoint with a "proof" that cannot verify -> 422 and a split-view finding.
+  // A forked checkpoint with a "proof" that cannot verify -> 422 and a
+  // split-view finding.
   FakeLog fork(log_.origin(), log_.key());
   for (int i = 0; i < 300; ++i) fork.Append(absl::StrCat("x", i));
   std::string fork_body = "old 200\n";
   auto fproof = tree.ConsistencyProof(200, 300);
   for (const auto& h : *fproof) {
-    fork_body +=
-        absl::Base64Escape(absl::string_view(reinterpret_cast<const char*>(h.data()), 32)) + "\n";
+    fork_body += absl::Base64Escape(absl::string_view(
+                     reinterpret_cast<const char*>(h.data()), 32)) +
+                 "\n";
   }
   fork_body += "\n" + fork.SignedCheckpoint(300);
   r = witness_->HandleAddCheckpoint(fork_body);
@@ -232,11 +245,17 @@ TEST_F(FollowerTest, WitnessAddCheckpoint) {
   // Unknown origin, bad signature, malformed.
   FakeLog other("other.test/log");
   other.Append("a");
-  EXPECT_EQ(witness_->HandleAddCheckpoint("old 0\n\n" + other.SignedCheckpoint(1)).status, 404);
+  EXPECT_EQ(
+      witness_->HandleAddCheckpoint("old 0\n\n" + other.SignedCheckpoint(1))
+          .status,
+      404);
   FakeLog impostor(log_.origin());
   impostor.Append("a");
-  EXPECT_EQ(witness_->HandleAddCheckpoint("old 200\n\n" + impostor.SignedCheckpoint(1)).status,
-            403);
+  EXPECT_EQ(
+      witness_
+          ->HandleAddCheckpoint("old 200\n\n" + impostor.SignedCheckpoint(1))
+          .status,
+      403);
   EXPECT_EQ(witness_->HandleAddCheckpoint("old 01\n\n" + cp100).status, 400);
   EXPECT_EQ(witness_->HandleAddCheckpoint("garbage").status, 400);
 
@@ -246,17 +265,22 @@ TEST_F(FollowerTest, WitnessAddCheckpoint) {
 }
 
 TEST_F(FollowerTest, WitnessedCheckpointMustMatchServedTree) {
-  // The log shows the witness a forked checkpoint at 100, then serves another history.
+  // The log shows the witness a forked checkpoint at 100, then serves another
+  // history.
   FakeLog fork(log_.origin(), log_.key());
   for (int i = 0; i < 100; ++i) fork.Append(absl::StrCat("x", i));
-  ASSERT_EQ(witness_->HandleAddCheckpoint("old 0\n\n" + fork.SignedCheckpoint(100)).status, 200);
+  ASSERT_EQ(
+      witness_->HandleAddCheckpoint("old 0\n\n" + fork.SignedCheckpoint(100))
+          .status,
+      200);
   auto f = Open(log_);
   auto r = f->Poll(Collect());
   ASSERT_TRUE(r.ok());
   // The witness refuses to cosign the inconsistent served tree...
   ASSERT_EQ(witness_findings_.size(), 1u);
   EXPECT_EQ(witness_findings_[0].detector, kDetectorSplitView);
-  // ...and the follower, holding size 300, sees that the witnessed root at 100 is not ours.
+  // ...and the follower, holding size 300, sees that the witnessed root at 100
+  // is not ours.
   ASSERT_EQ(r->findings.size(), 1u);
   EXPECT_THAT(r->findings[0].key, HasSubstr("witnessed@100"));
 }
@@ -274,7 +298,8 @@ TEST(TlogProofTest, RoundTripAndErrors) {
   EXPECT_EQ(back->proof, p.proof);
   EXPECT_EQ(back->checkpoint, p.checkpoint);
   EXPECT_FALSE(ParseTlogProof("c2sp.org/tlog-proof@v1\nindex 07\n\nx").ok());
-  EXPECT_FALSE(ParseTlogProof("c2sp.org/tlog-proof@v1\nindex 1\nnot-base64\n\nx").ok());
+  EXPECT_FALSE(
+      ParseTlogProof("c2sp.org/tlog-proof@v1\nindex 1\nnot-base64\n\nx").ok());
   EXPECT_FALSE(ParseTlogProof("c2sp.org/tlog-proof@v1\nindex 1\n").ok());
   EXPECT_FALSE(ParseTlogProof("").ok());
 }

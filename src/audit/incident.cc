@@ -16,26 +16,30 @@ constexpr std::array<std::pair<Severity, absl::string_view>, 4> kSeverities = {{
     {Severity::kHigh, "high"},
     {Severity::kCritical, "critical"},
 }};
-constexpr std::array<std::pair<IncidentStatus, absl::string_view>, 3> kStatuses = {{
-    {IncidentStatus::kOpen, "open"},
-    {IncidentStatus::kAcknowledged, "acknowledged"},
-    {IncidentStatus::kResolved, "resolved"},
-}};
+constexpr std::array<std::pair<IncidentStatus, absl::string_view>, 3>
+    kStatuses = {{
+        {IncidentStatus::kOpen, "open"},
+        {IncidentStatus::kAcknowledged, "acknowledged"},
+        {IncidentStatus::kResolved, "resolved"},
+    }};
 
 rapidjson::Value EvidenceToValue(const Evidence& e, rapidjson::Document& d) {
   auto& al = d.GetAllocator();
   rapidjson::Value v(rapidjson::kObjectType);
   v.AddMember("origin", JsonString(e.origin, d), al);
   if (e.index) v.AddMember("index", *e.index, al);
-  if (!e.entry_sha256.empty()) v.AddMember("entry_sha256", JsonString(e.entry_sha256, d), al);
+  if (!e.entry_sha256.empty())
+    v.AddMember("entry_sha256", JsonString(e.entry_sha256, d), al);
   if (!e.entry.empty()) v.AddMember("entry", JsonString(e.entry, d), al);
   if (!e.proof.empty()) v.AddMember("proof", JsonString(e.proof, d), al);
-  if (!e.checkpoints.empty()) v.AddMember("checkpoints", JsonStringArray(e.checkpoints, d), al);
+  if (!e.checkpoints.empty())
+    v.AddMember("checkpoints", JsonStringArray(e.checkpoints, d), al);
   if (!e.note.empty()) v.AddMember("note", JsonString(e.note, d), al);
   return v;
 }
 
-absl::Status TimeMember(const rapidjson::Value& v, const char* name, absl::Time* out) {
+absl::Status TimeMember(const rapidjson::Value& v, const char* name,
+                        absl::Time* out) {
   std::string s;
   CLOVER_RETURN_IF_ERROR(GetString(v, name, true, &s));
   CLOVER_ASSIGN_OR_RETURN(*out, ParseRfc3339(s));
@@ -87,8 +91,10 @@ std::string IncidentToJson(const Incident& i) {
   if (!i.acknowledged_by.empty()) {
     d.AddMember("acknowledged_by", JsonString(i.acknowledged_by, d), al);
   }
-  if (!i.resolved_by.empty()) d.AddMember("resolved_by", JsonString(i.resolved_by, d), al);
-  d.AddMember("notification_deadline", JsonString(Rfc3339(i.notification_deadline), d), al);
+  if (!i.resolved_by.empty())
+    d.AddMember("resolved_by", JsonString(i.resolved_by, d), al);
+  d.AddMember("notification_deadline",
+              JsonString(Rfc3339(i.notification_deadline), d), al);
   return ToCanonical(d).value_or("{}");
 }
 
@@ -101,7 +107,8 @@ absl::StatusOr<Incident> IncidentFromJson(absl::string_view json) {
   CLOVER_RETURN_IF_ERROR(GetString(d, "detector", true, &i.detector));
   CLOVER_RETURN_IF_ERROR(GetString(d, "severity", true, &s));
   auto sev = ParseSeverity(s);
-  if (!sev) return absl::InvalidArgumentError("field 'severity': unknown severity");
+  if (!sev)
+    return absl::InvalidArgumentError("field 'severity': unknown severity");
   i.severity = *sev;
   CLOVER_RETURN_IF_ERROR(GetString(d, "key", true, &i.key));
   CLOVER_RETURN_IF_ERROR(GetString(d, "summary", true, &i.summary));
@@ -110,7 +117,9 @@ absl::StatusOr<Incident> IncidentFromJson(absl::string_view json) {
     return absl::InvalidArgumentError("field 'evidence': must be an array");
   }
   for (const auto& v : ev->value.GetArray()) {
-    if (!v.IsObject()) return absl::InvalidArgumentError("field 'evidence': items must be objects");
+    if (!v.IsObject())
+      return absl::InvalidArgumentError(
+          "field 'evidence': items must be objects");
     Evidence e;
     CLOVER_RETURN_IF_ERROR(GetString(v, "origin", true, &e.origin));
     if (v.HasMember("index")) {
@@ -118,10 +127,12 @@ absl::StatusOr<Incident> IncidentFromJson(absl::string_view json) {
       CLOVER_RETURN_IF_ERROR(GetUint64(v, "index", true, &idx));
       e.index = idx;
     }
-    CLOVER_RETURN_IF_ERROR(GetString(v, "entry_sha256", false, &e.entry_sha256));
+    CLOVER_RETURN_IF_ERROR(
+        GetString(v, "entry_sha256", false, &e.entry_sha256));
     CLOVER_RETURN_IF_ERROR(GetString(v, "entry", false, &e.entry));
     CLOVER_RETURN_IF_ERROR(GetString(v, "proof", false, &e.proof));
-    CLOVER_RETURN_IF_ERROR(GetStringArray(v, "checkpoints", false, &e.checkpoints));
+    CLOVER_RETURN_IF_ERROR(
+        GetStringArray(v, "checkpoints", false, &e.checkpoints));
     CLOVER_RETURN_IF_ERROR(GetString(v, "note", false, &e.note));
     i.evidence.push_back(std::move(e));
   }
@@ -132,9 +143,11 @@ absl::StatusOr<Incident> IncidentFromJson(absl::string_view json) {
   auto st = ParseIncidentStatus(s);
   if (!st) return absl::InvalidArgumentError("field 'status': unknown status");
   i.status = *st;
-  CLOVER_RETURN_IF_ERROR(GetString(d, "acknowledged_by", false, &i.acknowledged_by));
+  CLOVER_RETURN_IF_ERROR(
+      GetString(d, "acknowledged_by", false, &i.acknowledged_by));
   CLOVER_RETURN_IF_ERROR(GetString(d, "resolved_by", false, &i.resolved_by));
-  CLOVER_RETURN_IF_ERROR(TimeMember(d, "notification_deadline", &i.notification_deadline));
+  CLOVER_RETURN_IF_ERROR(
+      TimeMember(d, "notification_deadline", &i.notification_deadline));
   return i;
 }
 

@@ -1,4 +1,5 @@
-// Incidents: what the detectors and verifiers raise, with cryptographic evidence.
+// Incidents: what the detectors and verifiers raise, with cryptographic
+// evidence.
 #ifndef CLOVER_AUDIT_INCIDENT_H_
 #define CLOVER_AUDIT_INCIDENT_H_
 
@@ -24,30 +25,32 @@ std::optional<IncidentStatus> ParseIncidentStatus(absl::string_view s);
 // Detector names (the `detector` member of incidents).
 inline constexpr absl::string_view kDetectorBulkAccess = "bulk_access";
 inline constexpr absl::string_view kDetectorDenialBurst = "denial_burst";
-inline constexpr absl::string_view kDetectorRestrictedTransfer = "restricted_transfer";
+inline constexpr absl::string_view kDetectorRestrictedTransfer =
+    "restricted_transfer";
 inline constexpr absl::string_view kDetectorCanary = "canary_touched";
 inline constexpr absl::string_view kDetectorSplitView = "split_view";
 inline constexpr absl::string_view kDetectorLogStalled = "log_stalled";
-inline constexpr absl::string_view kDetectorDecisionMismatch = "decision_mismatch";
+inline constexpr absl::string_view kDetectorDecisionMismatch =
+    "decision_mismatch";
 inline constexpr absl::string_view kDetectorUnsignedPolicy = "unsigned_policy";
 inline constexpr absl::string_view kDetectorTamperedBundle = "tampered_bundle";
 inline constexpr absl::string_view kDetectorMalformedEntry = "malformed_entry";
 
-// One piece of evidence. For a log entry: its index and a C2SP tlog-proof (inclusion proof
-// against a checkpoint signed by the log and cosigned by this auditor). For log misbehaviour:
-// the conflicting signed checkpoint notes.
+// One piece of evidence. For a log entry: its index and a C2SP tlog-proof
+// (inclusion proof against a checkpoint signed by the log and cosigned by this
+// auditor). For log misbehaviour: the conflicting signed checkpoint notes.
 struct Evidence {
   std::string origin;  // the log
   std::optional<uint64_t> index;
   std::string entry_sha256;  // hex SHA-256 of the entry bytes
-  std::string entry;         // the entry itself (pseudonymised JSON) when it is small
-  std::string proof;         // c2sp.org/tlog-proof@v1 text, when `index` is set
+  std::string entry;  // the entry itself (pseudonymised JSON) when it is small
+  std::string proof;  // c2sp.org/tlog-proof@v1 text, when `index` is set
   std::vector<std::string> checkpoints;  // signed notes (split view, tampering)
   std::string note;                      // human explanation
 };
 
-// What a detector reports. Findings with the same `key` while an incident for it is open or
-// acknowledged update that incident instead of opening a new one.
+// What a detector reports. Findings with the same `key` while an incident for
+// it is open or acknowledged update that incident instead of opening a new one.
 struct Finding {
   std::string detector;
   Severity severity = Severity::kMedium;
@@ -55,7 +58,8 @@ struct Finding {
   std::string summary;
   absl::Time time;
   std::string origin;
-  std::vector<uint64_t> indices;   // log entries to prove (filled into evidence by the caller)
+  std::vector<uint64_t>
+      indices;  // log entries to prove (filled into evidence by the caller)
   std::vector<Evidence> evidence;  // evidence already built (checkpoints etc.)
   uint64_t occurrences = 1;        // findings merged into this one
 };
@@ -73,7 +77,8 @@ struct Incident {
   IncidentStatus status = IncidentStatus::kOpen;
   std::string acknowledged_by;
   std::string resolved_by;
-  // GDPR Art. 33: notify the supervisory authority within 72 hours of becoming aware.
+  // GDPR Art. 33: notify the supervisory authority within 72 hours of becoming
+  // aware.
   absl::Time notification_deadline;
 };
 

@@ -19,34 +19,39 @@ constexpr absl::string_view kEventPrefix = "event/";
 
 std::string EventJson(absl::string_view event, uint64_t seq, absl::Time now,
                       const Incident& incident) {
-  // The incident is already canonical JSON; splice it in so the event stays canonical
-  // (members sorted: event, incident, seq, time, type, v).
-  return absl::StrCat("{\"event\":\"", event, "\",\"incident\":", IncidentToJson(incident),
+  // The incident is already canonical JSON; splice it in so the event stays
+  // canonical (members sorted: event, incident, seq, time, type, v).
+  return absl::StrCat("{\"event\":\"", event,
+                      "\",\"incident\":", IncidentToJson(incident),
                       ",\"seq\":", seq, ",\"time\":\"", Rfc3339(now),
                       "\",\"type\":\"incident\",\"v\":1}");
 }
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<IncidentStore>> IncidentStore::Open(KvStore* kv,
-                                                                  IncidentStoreOptions options,
-                                                                  const Clock& clock) {
-  std::unique_ptr<IncidentStore> s(new IncidentStore(kv, std::move(options), clock));
+absl::StatusOr<std::unique_ptr<IncidentStore>> IncidentStore::Open(
+    KvStore* kv, IncidentStoreOptions options, const Clock& clock) {
+  std::unique_ptr<IncidentStore> s(
+      new IncidentStore(kv, std::move(options), clock));
   absl::MutexLock lock(&s->mu_);
   absl::Status bad;
-  CLOVER_RETURN_IF_ERROR(kv->Scan(kIncidentPrefix, [&](absl::string_view, absl::string_view v) {
-    absl::StatusOr<Incident> i = IncidentFromJson(v);
-    if (!i.ok()) {
-      bad = absl::DataLossError(absl::StrCat("stored incident: ", i.status().message()));
-      return false;
-    }
-    if (i->status != IncidentStatus::kResolved) s->open_by_key_[i->key] = i->id;
-    s->incidents_[i->id] = *std::move(i);
-    return true;
-  }));
+  CLOVER_RETURN_IF_ERROR(
+      kv->Scan(kIncidentPrefix, [&](absl::string_view, absl::string_view v) {
+        absl::StatusOr<Incident> i = IncidentFromJson(v);
+        if (!i.ok()) {
+          bad = absl::DataLossError(
+              absl::StrCat("stored incident: ", i.status().message()));
+          return false;
+        }
+        if (i->status != IncidentStatus::kResolved)
+          s->open_by_key_[i->key] = i->id;
+        s->incidents_[i->id] = *std::move(i);
+        return true;
+      }));
   CLOVER_RETURN_IF_ERROR(bad);
   uint64_t expect = 0;
-  CLOVER_RETURN_IF_ERROR(kv->Scan(kEventPrefix, [&](absl::string_view k, absl::string_view v) {
+  CLOVER_RETURN_IF_ERROR(kv->Scan(kEventPrefix, [&](absl::string_view k,
+                                                    absl::string_view v) {
     uint64_t seq;
     if (!DecodeKeyU64(k.substr(kEventPrefix.size()), &seq) || seq != expect) {
       bad = absl::DataLossError("incident journal has a gap or a bad key");
@@ -60,10 +65,11 @@ absl::StatusOr<std::unique_ptr<IncidentStore>> IncidentStore::Open(KvStore* kv,
   return s;
 }
 
-absl::Status IncidentStore::Commit(const Incident& incident, absl::string_view event,
-                                   bool drop_key) {
+absl::Status IncidentStore::Commit(const Incident& incident,
+                                   absl::string_view event, bool drop_key) {
   KvBatch batch;
-  batch.Put(absl::StrCat(kIncidentPrefix, incident.id), IncidentToJson(incident));
+  batch.Put(absl::StrCat(kIncidentPrefix, incident.id),
+            IncidentToJson(incident));
   std::string ev;
   if (!event.empty()) {
     ev = EventJson(event, journal_.size(), clock_.Now(), incident);
@@ -80,8 +86,8 @@ absl::Status IncidentStore::Commit(const Incident& incident, absl::string_view e
   return absl::OkStatus();
 }
 
-absl::StatusOr<IncidentStore::Update> IncidentStore::Report(const Finding& finding,
-                                                            std::vector<Evidence> evidence) {
+absl::StatusOr<IncidentStore::Update> IncidentStore::Report(
+    const Finding& finding, std::vector<Evidence> evidence) {
   absl::MutexLock lock(&mu_);
   auto it = open_by_key_.find(finding.key);
   if (it != open_by_key_.end()) {
@@ -92,10 +98,12 @@ absl::StatusOr<IncidentStore::Update> IncidentStore::Report(const Finding& findi
     inc.summary = finding.summary;
     for (Evidence& e : evidence) {
       if (inc.evidence.size() >= kMaxEvidence) break;
-      bool dup = e.index && std::any_of(inc.evidence.begin(), inc.evidence.end(),
-                                        [&](const Evidence& x) {
-                                          return x.index == e.index && x.origin == e.origin;
-                                        });
+      bool dup =
+          e.index && std::any_of(inc.evidence.begin(), inc.evidence.end(),
+                                 [&](const Evidence& x) {
+                                   return x.index == e.index &&
+                                          x.origin == e.origin;
+                                 });
       if (!dup) inc.evidence.push_back(std::move(e));
     }
     CLOVER_RETURN_IF_ERROR(Commit(inc, "", false));
@@ -104,7 +112,8 @@ absl::StatusOr<IncidentStore::Update> IncidentStore::Report(const Finding& findi
   Incident inc;
   CLOVER_ASSIGN_OR_RETURN(std::string rnd, crypto::RandomString(8));
   const absl::Time now = clock_.Now();
-  inc.id = absl::StrCat("inc-", absl::ToUnixSeconds(now), "-", absl::BytesToHexString(rnd));
+  inc.id = absl::StrCat("inc-", absl::ToUnixSeconds(now), "-",
+                        absl::BytesToHexString(rnd));
   inc.detector = finding.detector;
   inc.severity = finding.severity;
   inc.key = finding.key;
@@ -117,13 +126,15 @@ absl::StatusOr<IncidentStore::Update> IncidentStore::Report(const Finding& findi
   inc.last_seen = inc.first_seen;
   inc.occurrences = std::max<uint64_t>(finding.occurrences, 1);
   inc.status = IncidentStatus::kOpen;
-  // The controller becomes aware when the auditor detects it, not when the entry was made.
+  // The controller becomes aware when the auditor detects it, not when the
+  // entry was made.
   inc.notification_deadline = now + options_.notification_window;
   CLOVER_RETURN_IF_ERROR(Commit(inc, "opened", false));
   return Update{std::move(inc), true};
 }
 
-absl::StatusOr<Incident> IncidentStore::Transition(absl::string_view id, absl::string_view by,
+absl::StatusOr<Incident> IncidentStore::Transition(absl::string_view id,
+                                                   absl::string_view by,
                                                    IncidentStatus to) {
   absl::MutexLock lock(&mu_);
   auto it = incidents_.find(id);
@@ -132,7 +143,8 @@ absl::StatusOr<Incident> IncidentStore::Transition(absl::string_view id, absl::s
   }
   Incident inc = it->second;
   if (inc.status == IncidentStatus::kResolved ||
-      (to == IncidentStatus::kAcknowledged && inc.status == IncidentStatus::kAcknowledged)) {
+      (to == IncidentStatus::kAcknowledged &&
+       inc.status == IncidentStatus::kAcknowledged)) {
     return absl::FailedPreconditionError(
         absl::StrCat("incident '", id, "' is already ", ToString(inc.status)));
   }
@@ -148,11 +160,13 @@ absl::StatusOr<Incident> IncidentStore::Transition(absl::string_view id, absl::s
   return inc;
 }
 
-absl::StatusOr<Incident> IncidentStore::Acknowledge(absl::string_view id, absl::string_view by) {
+absl::StatusOr<Incident> IncidentStore::Acknowledge(absl::string_view id,
+                                                    absl::string_view by) {
   return Transition(id, by, IncidentStatus::kAcknowledged);
 }
 
-absl::StatusOr<Incident> IncidentStore::Resolve(absl::string_view id, absl::string_view by) {
+absl::StatusOr<Incident> IncidentStore::Resolve(absl::string_view id,
+                                                absl::string_view by) {
   return Transition(id, by, IncidentStatus::kResolved);
 }
 
@@ -165,7 +179,8 @@ absl::StatusOr<Incident> IncidentStore::Get(absl::string_view id) const {
   return it->second;
 }
 
-std::vector<Incident> IncidentStore::List(std::optional<IncidentStatus> status) const {
+std::vector<Incident> IncidentStore::List(
+    std::optional<IncidentStatus> status) const {
   std::vector<Incident> out;
   {
     absl::MutexLock lock(&mu_);
@@ -174,7 +189,8 @@ std::vector<Incident> IncidentStore::List(std::optional<IncidentStatus> status) 
     }
   }
   std::sort(out.begin(), out.end(), [](const Incident& a, const Incident& b) {
-    return a.first_seen != b.first_seen ? a.first_seen > b.first_seen : a.id < b.id;
+    return a.first_seen != b.first_seen ? a.first_seen > b.first_seen
+                                        : a.id < b.id;
   });
   return out;
 }
@@ -184,13 +200,13 @@ uint64_t IncidentStore::EventCount() const {
   return journal_.size();
 }
 
-absl::StatusOr<std::vector<std::pair<uint64_t, std::string>>> IncidentStore::ReadEvents(
-    uint64_t from, size_t limit) const {
+absl::StatusOr<std::vector<std::pair<uint64_t, std::string>>>
+IncidentStore::ReadEvents(uint64_t from, size_t limit) const {
   std::vector<std::pair<uint64_t, std::string>> out;
   absl::Status bad;
   const std::string start = absl::StrCat(kEventPrefix, EncodeKeyU64(from));
-  CLOVER_RETURN_IF_ERROR(
-      kv_->Scan(kEventPrefix, start, [&](absl::string_view k, absl::string_view v) {
+  CLOVER_RETURN_IF_ERROR(kv_->Scan(
+      kEventPrefix, start, [&](absl::string_view k, absl::string_view v) {
         uint64_t seq;
         if (!DecodeKeyU64(k.substr(kEventPrefix.size()), &seq)) {
           bad = absl::DataLossError("bad incident journal key");
@@ -203,16 +219,20 @@ absl::StatusOr<std::vector<std::pair<uint64_t, std::string>>> IncidentStore::Rea
   return out;
 }
 
-uint64_t IncidentStore::WaitForEvents(uint64_t seq, absl::Duration timeout) const {
+uint64_t IncidentStore::WaitForEvents(uint64_t seq,
+                                      absl::Duration timeout) const {
   absl::MutexLock lock(&mu_);
-  auto more = [this, seq]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return journal_.size() > seq; };
+  auto more = [this, seq]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return journal_.size() > seq;
+  };
   mu_.AwaitWithTimeout(absl::Condition(&more), timeout);
   return journal_.size();
 }
 
 absl::StatusOr<std::string> IncidentStore::SignLocked() const {
   if (options_.journal_signer == nullptr) {
-    return absl::FailedPreconditionError("the incident journal has no signing key");
+    return absl::FailedPreconditionError(
+        "the incident journal has no signing key");
   }
   CLOVER_ASSIGN_OR_RETURN(log::Hash root, journal_.Root(journal_.size()));
   log::Checkpoint cp{options_.journal_origin, journal_.size(), root, {}};
@@ -227,11 +247,13 @@ absl::StatusOr<std::string> IncidentStore::SignedCheckpoint() const {
 
 absl::StatusOr<std::string> IncidentStore::EventProof(uint64_t seq) const {
   absl::MutexLock lock(&mu_);
-  if (seq >= journal_.size()) return absl::NotFoundError("no such incident event");
+  if (seq >= journal_.size())
+    return absl::NotFoundError("no such incident event");
   CLOVER_ASSIGN_OR_RETURN(std::string note, SignLocked());
   TlogProof p;
   p.index = seq;
-  CLOVER_ASSIGN_OR_RETURN(p.proof, journal_.InclusionProof(seq, journal_.size()));
+  CLOVER_ASSIGN_OR_RETURN(p.proof,
+                          journal_.InclusionProof(seq, journal_.size()));
   p.checkpoint = std::move(note);
   return FormatTlogProof(p);
 }

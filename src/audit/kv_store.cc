@@ -8,11 +8,14 @@
 namespace clover::audit {
 namespace {
 
-rocksdb::Slice S(absl::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+rocksdb::Slice S(absl::string_view s) {
+  return rocksdb::Slice(s.data(), s.size());
+}
 
 absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
   if (s.ok()) return absl::OkStatus();
-  if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat(what, ": not found"));
+  if (s.IsNotFound())
+    return absl::NotFoundError(absl::StrCat(what, ": not found"));
   return absl::InternalError(absl::StrCat(what, ": ", s.ToString()));
 }
 
@@ -23,19 +26,22 @@ KvStore::KvStore(std::unique_ptr<rocksdb::DB> db, bool read_only)
 
 KvStore::~KvStore() = default;
 
-absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const std::string& path, bool read_only) {
+absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const std::string& path,
+                                                       bool read_only) {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.max_open_files = 256;
   options.keep_log_file_num = 2;
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = read_only ? rocksdb::DB::OpenForReadOnly(options, path, &raw)
-                                : rocksdb::DB::Open(options, path, &raw);
+  rocksdb::Status s = read_only
+                          ? rocksdb::DB::OpenForReadOnly(options, path, &raw)
+                          : rocksdb::DB::Open(options, path, &raw);
   if (!s.ok()) {
     return absl::InternalError(
         absl::StrCat("cannot open auditor store '", path, "': ", s.ToString()));
   }
-  return std::unique_ptr<KvStore>(new KvStore(std::unique_ptr<rocksdb::DB>(raw), read_only));
+  return std::unique_ptr<KvStore>(
+      new KvStore(std::unique_ptr<rocksdb::DB>(raw), read_only));
 }
 
 absl::StatusOr<std::string> KvStore::Get(absl::string_view key) const {
@@ -58,11 +64,13 @@ absl::Status KvStore::Delete(absl::string_view key) {
 }
 
 absl::Status KvStore::Write(const KvBatch& batch) {
-  if (read_only_) return absl::FailedPreconditionError("auditor store is open read-only");
+  if (read_only_)
+    return absl::FailedPreconditionError("auditor store is open read-only");
   if (batch.empty()) return absl::OkStatus();
   rocksdb::WriteBatch wb;
   for (const KvBatch::Op& op : batch.ops()) {
-    rocksdb::Status s = op.del ? wb.Delete(S(op.key)) : wb.Put(S(op.key), S(op.value));
+    rocksdb::Status s =
+        op.del ? wb.Delete(S(op.key)) : wb.Put(S(op.key), S(op.value));
     if (!s.ok()) return FromRocks(s, "auditor store batch");
   }
   rocksdb::WriteOptions wo;
@@ -72,12 +80,15 @@ absl::Status KvStore::Write(const KvBatch& batch) {
 
 absl::Status KvStore::Scan(
     absl::string_view prefix, absl::string_view start,
-    const std::function<bool(absl::string_view key, absl::string_view value)>& fn) const {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    const std::function<bool(absl::string_view key, absl::string_view value)>&
+        fn) const {
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions()));
   for (it->Seek(S(start.empty() ? prefix : start)); it->Valid(); it->Next()) {
     absl::string_view key(it->key().data(), it->key().size());
     if (key.substr(0, prefix.size()) != prefix) break;
-    if (!fn(key, absl::string_view(it->value().data(), it->value().size()))) break;
+    if (!fn(key, absl::string_view(it->value().data(), it->value().size())))
+      break;
   }
   return FromRocks(it->status(), "auditor store scan");
 }

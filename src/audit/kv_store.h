@@ -1,6 +1,7 @@
-// The auditor's durable key-value store: a thin RocksDB wrapper with atomic batches and
-// prefix scans. Incidents, the webhook outbox, follower state, flow totals, the incident log
-// and approvals all live in one store so that related updates commit in one batch.
+// The auditor's durable key-value store: a thin RocksDB wrapper with atomic
+// batches and prefix scans. Incidents, the webhook outbox, follower state, flow
+// totals, the incident log and approvals all live in one store so that related
+// updates commit in one batch.
 #ifndef CLOVER_AUDIT_KV_STORE_H_
 #define CLOVER_AUDIT_KV_STORE_H_
 
@@ -26,7 +27,9 @@ class KvBatch {
   void Put(absl::string_view key, absl::string_view value) {
     ops_.push_back({std::string(key), std::string(value), false});
   }
-  void Delete(absl::string_view key) { ops_.push_back({std::string(key), "", true}); }
+  void Delete(absl::string_view key) {
+    ops_.push_back({std::string(key), "", true});
+  }
   bool empty() const { return ops_.empty(); }
   size_t size() const { return ops_.size(); }
 
@@ -41,35 +44,39 @@ class KvBatch {
   std::vector<Op> ops_;
 };
 
-// Thread-safe (RocksDB is). Every write is synced to disk before it returns, so a record a
-// caller was told about survives SIGKILL and power loss.
+// Thread-safe (RocksDB is). Every write is synced to disk before it returns, so
+// a record a caller was told about survives SIGKILL and power loss.
 class KvStore {
  public:
-  // Opens (creating if missing) the store in directory `path`. With `read_only`, opens
-  // without taking the lock so that a report can be made while the auditor runs; writes then
-  // fail with FailedPrecondition. Errors: Internal naming the path and RocksDB's reason.
-  [[nodiscard]] static absl::StatusOr<std::unique_ptr<KvStore>> Open(const std::string& path,
-                                                                     bool read_only = false);
+  // Opens (creating if missing) the store in directory `path`. With
+  // `read_only`, opens without taking the lock so that a report can be made
+  // while the auditor runs; writes then fail with FailedPrecondition. Errors:
+  // Internal naming the path and RocksDB's reason.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<KvStore>> Open(
+      const std::string& path, bool read_only = false);
   ~KvStore();
   KvStore(const KvStore&) = delete;
   KvStore& operator=(const KvStore&) = delete;
 
   // Errors: NotFound if absent; Internal on I/O failure.
   [[nodiscard]] absl::StatusOr<std::string> Get(absl::string_view key) const;
-  [[nodiscard]] absl::Status Put(absl::string_view key, absl::string_view value);
+  [[nodiscard]] absl::Status Put(absl::string_view key,
+                                 absl::string_view value);
   [[nodiscard]] absl::Status Delete(absl::string_view key);
   // All or nothing, durable on return.
   [[nodiscard]] absl::Status Write(const KvBatch& batch);
 
-  // Calls `fn(key, value)` for every key starting with `prefix`, in byte order, from `start`
-  // (inclusive; must start with `prefix`, or be empty for the whole prefix) until `fn`
-  // returns false. Errors: Internal on I/O failure.
+  // Calls `fn(key, value)` for every key starting with `prefix`, in byte order,
+  // from `start` (inclusive; must start with `prefix`, or be empty for the
+  // whole prefix) until `fn` returns false. Errors: Internal on I/O failure.
   [[nodiscard]] absl::Status Scan(
       absl::string_view prefix, absl::string_view start,
-      const std::function<bool(absl::string_view key, absl::string_view value)>& fn) const;
+      const std::function<bool(absl::string_view key, absl::string_view value)>&
+          fn) const;
   [[nodiscard]] absl::Status Scan(
       absl::string_view prefix,
-      const std::function<bool(absl::string_view key, absl::string_view value)>& fn) const {
+      const std::function<bool(absl::string_view key, absl::string_view value)>&
+          fn) const {
     return Scan(prefix, "", fn);
   }
 

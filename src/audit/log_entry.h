@@ -1,10 +1,11 @@
-// The gateway's log entries as the auditor reads them: canonical JSON objects with
-// "v":1 and a "type" of "decision", "approval", "erasure" or "write". A decision entry is
+// The gateway's log entries as the auditor reads them: canonical JSON objects
+// with "v":1 and a "type" of "decision", "approval", "erasure" or "write". A
+// decision entry is
 //   {"v":1,"type":"decision","time":"2026-11-28T23:50:00.123Z","node":"ie-dub-1-a",
 //    "region":"eu","principal":{"id","kind","org","roles":[...],"country","jurisdiction"},
-//    "purpose","action","destination","subject":"<pseudonym>" (reads) or "subjects":N
-//    (exports),"subject_jurisdiction","policy":"<bundle sha256>","approval":"<id>"?,
-//    "justification":"<code>"?,
+//    "purpose","action","destination","subject":"<pseudonym>" (reads) or
+//    "subjects":N (exports),"subject_jurisdiction","policy":"<bundle
+//    sha256>","approval":"<id>"?, "justification":"<code>"?,
 //    "fields":[{"name","category","restricted","effect","rules":[...],"decided_by"?}],
 //    "records":N,"bytes":N}
 #ifndef CLOVER_AUDIT_LOG_ENTRY_H_
@@ -45,7 +46,7 @@ struct DecisionEntry {
   std::string purpose;
   std::string action;
   std::string destination;
-  std::string subject;        // pseudonym; empty for exports
+  std::string subject;         // pseudonym; empty for exports
   uint64_t subject_count = 1;  // "subjects" for exports
   std::string subject_jurisdiction;
   std::string policy;  // bundle sha256 hex
@@ -56,8 +57,8 @@ struct DecisionEntry {
   uint64_t bytes = 0;
 };
 
-// One parsed entry. Only the members for `type` are meaningful. Reusing one LogEntry across
-// calls reuses its string capacity.
+// One parsed entry. Only the members for `type` are meaningful. Reusing one
+// LogEntry across calls reuses its string capacity.
 struct LogEntry {
   EntryType type = EntryType::kOther;
   DecisionEntry decision;
@@ -66,9 +67,10 @@ struct LogEntry {
   absl::Time time;    // every typed entry with a "time"
 };
 
-// Parses one entry. Unknown "type" values yield kOther (forward compatible); a decision
-// entry missing a required member, or with a wrong type or unknown effect, is
-// InvalidArgument naming the field. Entries are gateway output, so errors are a finding.
+// Parses one entry. Unknown "type" values yield kOther (forward compatible); a
+// decision entry missing a required member, or with a wrong type or unknown
+// effect, is InvalidArgument naming the field. Entries are gateway output, so
+// errors are a finding.
 [[nodiscard]] absl::Status ParseLogEntry(absl::string_view json, LogEntry* out);
 
 }  // namespace clover::audit

@@ -17,9 +17,13 @@
 namespace clover::audit {
 namespace {
 
-size_t DiscardBody(char*, size_t size, size_t nmemb, void*) { return size * nmemb; }
+size_t DiscardBody(char*, size_t size, size_t nmemb, void*) {
+  return size * nmemb;
+}
 
-std::string CursorKey(absl::string_view name) { return absl::StrCat("cursor/", name); }
+std::string CursorKey(absl::string_view name) {
+  return absl::StrCat("cursor/", name);
+}
 
 }  // namespace
 
@@ -28,20 +32,22 @@ std::string WebhookSignature(absl::string_view secret, absl::string_view body) {
   absl::StatusOr<crypto::HmacSha256Tag> tag =
       crypto::HmacSha256Once(std::string(secret), std::string(body));
   if (!tag.ok()) return "sha256=";
-  return absl::StrCat("sha256=", absl::BytesToHexString(absl::string_view(
-                                     reinterpret_cast<const char*>(tag->data()), tag->size())));
+  return absl::StrCat(
+      "sha256=", absl::BytesToHexString(absl::string_view(
+                     reinterpret_cast<const char*>(tag->data()), tag->size())));
 }
 
-absl::StatusOr<std::unique_ptr<WebhookSink>> WebhookSink::Create(std::string url,
-                                                                std::string secret,
-                                                                absl::Duration timeout) {
+absl::StatusOr<std::unique_ptr<WebhookSink>> WebhookSink::Create(
+    std::string url, std::string secret, absl::Duration timeout) {
   if (url.empty()) return absl::InvalidArgumentError("webhook URL is empty");
-  if (secret.empty()) return absl::InvalidArgumentError("webhook secret is empty");
+  if (secret.empty())
+    return absl::InvalidArgumentError("webhook secret is empty");
   return std::unique_ptr<WebhookSink>(
       new WebhookSink(std::move(url), std::move(secret), timeout));
 }
 
-WebhookSink::WebhookSink(std::string url, std::string secret, absl::Duration timeout)
+WebhookSink::WebhookSink(std::string url, std::string secret,
+                         absl::Duration timeout)
     : url_(std::move(url)), secret_(std::move(secret)), timeout_(timeout) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   curl_ = curl_easy_init();
@@ -55,7 +61,8 @@ absl::Status WebhookSink::Deliver(uint64_t seq, absl::string_view event) {
   CURL* c = static_cast<CURL*>(curl_);
   if (c == nullptr) return absl::InternalError("libcurl initialisation failed");
   curl_easy_reset(c);
-  const std::string sig = absl::StrCat("X-Clover-Signature: ", WebhookSignature(secret_, event));
+  const std::string sig =
+      absl::StrCat("X-Clover-Signature: ", WebhookSignature(secret_, event));
   const std::string delivery = absl::StrCat("X-Clover-Delivery: ", seq);
   curl_slist* headers = nullptr;
   headers = curl_slist_append(headers, "Content-Type: application/json");
@@ -65,9 +72,11 @@ absl::Status WebhookSink::Deliver(uint64_t seq, absl::string_view event) {
   curl_easy_setopt(c, CURLOPT_URL, url_.c_str());
   curl_easy_setopt(c, CURLOPT_POST, 1L);
   curl_easy_setopt(c, CURLOPT_POSTFIELDS, event.data());
-  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(event.size()));
+  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+                   static_cast<curl_off_t>(event.size()));
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(absl::ToInt64Milliseconds(timeout_)));
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
+                   static_cast<long>(absl::ToInt64Milliseconds(timeout_)));
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, DiscardBody);
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -76,10 +85,12 @@ absl::Status WebhookSink::Deliver(uint64_t seq, absl::string_view event) {
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
   curl_slist_free_all(headers);
   if (rc != CURLE_OK) {
-    return absl::UnavailableError(absl::StrCat("webhook POST failed: ", curl_easy_strerror(rc)));
+    return absl::UnavailableError(
+        absl::StrCat("webhook POST failed: ", curl_easy_strerror(rc)));
   }
   if (status < 200 || status > 299) {
-    return absl::UnavailableError(absl::StrCat("webhook answered HTTP ", status));
+    return absl::UnavailableError(
+        absl::StrCat("webhook answered HTTP ", status));
   }
   return absl::OkStatus();
 }
@@ -92,8 +103,8 @@ absl::Status JsonlSink::Deliver(uint64_t seq, absl::string_view event) {
   if (fd_ < 0) {
     fd_ = open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd_ < 0) {
-      return absl::UnavailableError(
-          absl::StrCat("cannot open incident file '", path_, "': ", std::strerror(errno)));
+      return absl::UnavailableError(absl::StrCat(
+          "cannot open incident file '", path_, "': ", std::strerror(errno)));
     }
   }
   std::string line = absl::StrCat(event, "\n");
@@ -102,26 +113,27 @@ absl::Status JsonlSink::Deliver(uint64_t seq, absl::string_view event) {
     ssize_t n = write(fd_, line.data() + off, line.size() - off);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      return absl::UnavailableError(
-          absl::StrCat("writing incident file '", path_, "': ", std::strerror(errno)));
+      return absl::UnavailableError(absl::StrCat(
+          "writing incident file '", path_, "': ", std::strerror(errno)));
     }
     off += static_cast<size_t>(n);
   }
   if (fdatasync(fd_) != 0) {
-    return absl::UnavailableError(
-        absl::StrCat("syncing incident file '", path_, "': ", std::strerror(errno)));
+    return absl::UnavailableError(absl::StrCat("syncing incident file '", path_,
+                                               "': ", std::strerror(errno)));
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<OutboxWorker>> OutboxWorker::Start(IncidentStore* store,
-                                                                 std::unique_ptr<EventSink> sink,
-                                                                 OutboxOptions options) {
+absl::StatusOr<std::unique_ptr<OutboxWorker>> OutboxWorker::Start(
+    IncidentStore* store, std::unique_ptr<EventSink> sink,
+    OutboxOptions options) {
   uint64_t cursor = 0;
   absl::StatusOr<std::string> v = store->kv()->Get(CursorKey(sink->name()));
   if (v.ok()) {
     if (!absl::SimpleAtoi(*v, &cursor)) {
-      return absl::DataLossError(absl::StrCat("corrupt outbox cursor for ", sink->name()));
+      return absl::DataLossError(
+          absl::StrCat("corrupt outbox cursor for ", sink->name()));
     }
   } else if (!absl::IsNotFound(v.status())) {
     return v.status();
@@ -130,9 +142,13 @@ absl::StatusOr<std::unique_ptr<OutboxWorker>> OutboxWorker::Start(IncidentStore*
       new OutboxWorker(store, std::move(sink), options, cursor));
 }
 
-OutboxWorker::OutboxWorker(IncidentStore* store, std::unique_ptr<EventSink> sink,
+OutboxWorker::OutboxWorker(IncidentStore* store,
+                           std::unique_ptr<EventSink> sink,
                            OutboxOptions options, uint64_t cursor)
-    : store_(store), sink_(std::move(sink)), options_(options), cursor_(cursor) {
+    : store_(store),
+      sink_(std::move(sink)),
+      options_(options),
+      cursor_(cursor) {
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -145,11 +161,14 @@ void OutboxWorker::Run() {
   absl::Duration backoff = options_.initial_backoff;
   while (!stop_.HasBeenNotified()) {
     const uint64_t cursor = cursor_.load();
-    if (store_->WaitForEvents(cursor, absl::Milliseconds(200)) <= cursor) continue;
+    if (store_->WaitForEvents(cursor, absl::Milliseconds(200)) <= cursor)
+      continue;
     absl::StatusOr<std::vector<std::pair<uint64_t, std::string>>> events =
         store_->ReadEvents(cursor, 32);
     if (!events.ok() || events->empty()) {
-      if (!events.ok()) spdlog::error("outbox {}: {}", sink_->name(), events.status().ToString());
+      if (!events.ok())
+        spdlog::error("outbox {}: {}", sink_->name(),
+                      events.status().ToString());
       stop_.WaitForNotificationWithTimeout(backoff);
       continue;
     }
@@ -158,16 +177,19 @@ void OutboxWorker::Run() {
       absl::Status s = sink_->Deliver(seq, event);
       if (!s.ok()) {
         failures_.fetch_add(1);
-        spdlog::warn("outbox {}: event {} not delivered, retrying in {}: {}", sink_->name(),
-                     seq, absl::FormatDuration(backoff), std::string(s.message()));
+        spdlog::warn("outbox {}: event {} not delivered, retrying in {}: {}",
+                     sink_->name(), seq, absl::FormatDuration(backoff),
+                     std::string(s.message()));
         stop_.WaitForNotificationWithTimeout(backoff);
         backoff = std::min(backoff * 2, options_.max_backoff);
         break;
       }
       backoff = options_.initial_backoff;
-      absl::Status c = store_->kv()->Put(CursorKey(sink_->name()), absl::StrCat(seq + 1));
+      absl::Status c =
+          store_->kv()->Put(CursorKey(sink_->name()), absl::StrCat(seq + 1));
       if (!c.ok()) {
-        spdlog::error("outbox {}: cannot persist cursor: {}", sink_->name(), c.ToString());
+        spdlog::error("outbox {}: cannot persist cursor: {}", sink_->name(),
+                      c.ToString());
         stop_.WaitForNotificationWithTimeout(backoff);
         break;
       }

@@ -1,8 +1,9 @@
-// At-least-once, in-order delivery of the incident journal (incident_store.h) to sinks: a
-// webhook (HTTP POST via libcurl, HMAC-SHA-256 signed) and a JSON-lines file. Each worker
-// keeps its own cursor ("cursor/<sink name>") in the KvStore, advanced only after the sink
-// accepted an event, so a crash (even SIGKILL) redelivers rather than loses. Receivers
-// de-duplicate on the X-Clover-Delivery header (the journal sequence number).
+// At-least-once, in-order delivery of the incident journal (incident_store.h)
+// to sinks: a webhook (HTTP POST via libcurl, HMAC-SHA-256 signed) and a
+// JSON-lines file. Each worker keeps its own cursor ("cursor/<sink name>") in
+// the KvStore, advanced only after the sink accepted an event, so a crash (even
+// SIGKILL) redelivers rather than loses. Receivers de-duplicate on the
+// X-Clover-Delivery header (the journal sequence number).
 #ifndef CLOVER_AUDIT_OUTBOX_H_
 #define CLOVER_AUDIT_OUTBOX_H_
 
@@ -27,11 +28,14 @@ class EventSink {
  public:
   virtual ~EventSink() = default;
   virtual const std::string& name() const = 0;
-  // OK once the sink has durably accepted the event; any error means "retry later".
-  [[nodiscard]] virtual absl::Status Deliver(uint64_t seq, absl::string_view event) = 0;
+  // OK once the sink has durably accepted the event; any error means "retry
+  // later".
+  [[nodiscard]] virtual absl::Status Deliver(uint64_t seq,
+                                             absl::string_view event) = 0;
 };
 
-// POSTs each event as the request body (Content-Type application/json) with headers
+// POSTs each event as the request body (Content-Type application/json) with
+// headers
 //   X-Clover-Signature: sha256=<lower-case hex HMAC-SHA-256(secret, body)>
 //   X-Clover-Delivery: <seq>
 // Any 2xx is success. The secret never appears in errors.
@@ -39,7 +43,8 @@ class WebhookSink final : public EventSink {
  public:
   // Errors: InvalidArgument for an empty URL or secret.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<WebhookSink>> Create(
-      std::string url, std::string secret, absl::Duration timeout = absl::Seconds(10));
+      std::string url, std::string secret,
+      absl::Duration timeout = absl::Seconds(10));
   ~WebhookSink() override;
   const std::string& name() const override { return name_; }
   absl::Status Deliver(uint64_t seq, absl::string_view event) override;
@@ -54,7 +59,8 @@ class WebhookSink final : public EventSink {
 };
 
 // "sha256=<hex>" over `body`.
-[[nodiscard]] std::string WebhookSignature(absl::string_view secret, absl::string_view body);
+[[nodiscard]] std::string WebhookSignature(absl::string_view secret,
+                                           absl::string_view body);
 
 // Appends each event as one line to a file (created 0600), fsync'ed.
 class JsonlSink final : public EventSink {
@@ -78,10 +84,11 @@ struct OutboxOptions {
 // One delivery thread per sink.
 class OutboxWorker {
  public:
-  // Reads the sink's cursor and starts the thread. `store` must outlive the worker.
-  // Errors: Internal/DataLoss reading the cursor.
+  // Reads the sink's cursor and starts the thread. `store` must outlive the
+  // worker. Errors: Internal/DataLoss reading the cursor.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<OutboxWorker>> Start(
-      IncidentStore* store, std::unique_ptr<EventSink> sink, OutboxOptions options = {});
+      IncidentStore* store, std::unique_ptr<EventSink> sink,
+      OutboxOptions options = {});
   // Stops and joins (an in-flight delivery finishes or times out first).
   ~OutboxWorker();
   OutboxWorker(const OutboxWorker&) = delete;
@@ -92,8 +99,8 @@ class OutboxWorker {
   uint64_t failed_attempts() const { return failures_.load(); }
 
  private:
-  OutboxWorker(IncidentStore* store, std::unique_ptr<EventSink> sink, OutboxOptions options,
-               uint64_t cursor);
+  OutboxWorker(IncidentStore* store, std::unique_ptr<EventSink> sink,
+               OutboxOptions options, uint64_t cursor);
   void Run();
 
   IncidentStore* const store_;

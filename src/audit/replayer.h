@@ -1,7 +1,8 @@
-// Decision replay: every logged decision is re-derived from the policy bundle it names, with
-// the same compiled evaluator the gateway uses. The auditor knows only the bundles it signed
-// (files plus their FILE.sig signed notes, policy/signature.h); a decision under any other
-// bundle hash is `unsigned_policy`, and one whose effects or deciding rules differ from the
+// Decision replay: every logged decision is re-derived from the policy bundle
+// it names, with the same compiled evaluator the gateway uses. The auditor
+// knows only the bundles it signed (files plus their FILE.sig signed notes,
+// policy/signature.h); a decision under any other bundle hash is
+// `unsigned_policy`, and one whose effects or deciding rules differ from the
 // re-derivation is `decision_mismatch`.
 //
 // Thread-safe after construction (policies are immutable).
@@ -31,12 +32,13 @@ struct SignedPolicy {
 
 class Replayer {
  public:
-  // Loads each bundle in `bundle_paths`, requiring `path.sig` to be a valid signature by one
-  // of `auditor_keys` (note verifier key strings). Errors: NotFound (missing file or
-  // signature), InvalidArgument (bundle syntax, malformed key), Unauthenticated (bad
-  // signature), each naming the file.
+  // Loads each bundle in `bundle_paths`, requiring `path.sig` to be a valid
+  // signature by one of `auditor_keys` (note verifier key strings). Errors:
+  // NotFound (missing file or signature), InvalidArgument (bundle syntax,
+  // malformed key), Unauthenticated (bad signature), each naming the file.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<Replayer>> Load(
-      const std::vector<std::string>& bundle_paths, const std::vector<std::string>& auditor_keys);
+      const std::vector<std::string>& bundle_paths,
+      const std::vector<std::string>& auditor_keys);
   // From already verified bundles (tests, benchmarks).
   static std::unique_ptr<Replayer> FromPolicies(
       std::vector<std::shared_ptr<const policy::CompiledPolicy>> policies);
@@ -44,7 +46,8 @@ class Replayer {
   enum class Verdict { kMatch, kMismatch, kUnsignedPolicy };
   struct Result {
     Verdict verdict = Verdict::kMatch;
-    std::string detail;  // for a mismatch: the first differing field and both decisions
+    std::string
+        detail;  // for a mismatch: the first differing field and both decisions
   };
   // Re-derives `e`. Allocation-light: one Decide call per entry.
   [[nodiscard]] Result Replay(const DecisionEntry& e) const;

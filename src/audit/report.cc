@@ -27,12 +27,23 @@ std::string Html(absl::string_view s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -55,7 +66,8 @@ struct PolicyUse {
 constexpr const char* kEffectColors[] = {"#2e7d32", "#9e9d24", "#1565c0",
                                          "#6a1b9a", "#ef6c00", "#c62828"};
 
-std::string FlowChartSvg(const FlowStats& flows, absl::Time from, absl::Time to) {
+std::string FlowChartSvg(const FlowStats& flows, absl::Time from,
+                         absl::Time to) {
   // Field decisions per destination, stacked by effect.
   std::map<std::string, std::array<uint64_t, policy::kEffectCount>> bars;
   const int64_t h0 = UnixHour(from), h1 = UnixHour(to - absl::Nanoseconds(1));
@@ -70,9 +82,11 @@ std::string FlowChartSvg(const FlowStats& flows, absl::Time from, absl::Time to)
     max = std::max(max, sum);
   }
   const int bar_w = 60, gap = 30, height = 220, top = 20;
-  const int width = std::max<int>(420, 60 + static_cast<int>(bars.size()) * (bar_w + gap));
+  const int width =
+      std::max<int>(420, 60 + static_cast<int>(bars.size()) * (bar_w + gap));
   std::string svg = absl::StrFormat(
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" role=\"img\" "
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+      "role=\"img\" "
       "aria-label=\"field decisions by destination and effect\">",
       width, height + 70);
   int x = 50;
@@ -80,100 +94,118 @@ std::string FlowChartSvg(const FlowStats& flows, absl::Time from, absl::Time to)
     double y = top + height;
     for (int e = 0; e < policy::kEffectCount; ++e) {
       if (v[e] == 0) continue;
-      const double h = static_cast<double>(v[e]) / static_cast<double>(max) * height;
+      const double h =
+          static_cast<double>(v[e]) / static_cast<double>(max) * height;
       y -= h;
-      absl::StrAppendFormat(&svg,
-                            "<rect x=\"%d\" y=\"%.1f\" width=\"%d\" height=\"%.1f\" fill=\"%s\">"
-                            "<title>%s %s: %d</title></rect>",
-                            x, y, bar_w, h, kEffectColors[e], Html(dest),
-                            std::string(policy::ToString(static_cast<policy::Effect>(e))), v[e]);
+      absl::StrAppendFormat(
+          &svg,
+          "<rect x=\"%d\" y=\"%.1f\" width=\"%d\" height=\"%.1f\" fill=\"%s\">"
+          "<title>%s %s: %d</title></rect>",
+          x, y, bar_w, h, kEffectColors[e], Html(dest),
+          std::string(policy::ToString(static_cast<policy::Effect>(e))), v[e]);
     }
-    absl::StrAppendFormat(&svg,
-                          "<text x=\"%d\" y=\"%d\" font-size=\"13\" text-anchor=\"middle\">%s"
-                          "</text>",
-                          x + bar_w / 2, top + height + 18, Html(dest));
+    absl::StrAppendFormat(
+        &svg,
+        "<text x=\"%d\" y=\"%d\" font-size=\"13\" text-anchor=\"middle\">%s"
+        "</text>",
+        x + bar_w / 2, top + height + 18, Html(dest));
     x += bar_w + gap;
   }
   for (int e = 0; e < policy::kEffectCount; ++e) {
-    absl::StrAppendFormat(&svg,
-                          "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/>"
-                          "<text x=\"%d\" y=\"%d\" font-size=\"12\">%s</text>",
-                          10 + e * 95, top + height + 35, kEffectColors[e], 26 + e * 95,
-                          top + height + 46,
-                          std::string(policy::ToString(static_cast<policy::Effect>(e))));
+    absl::StrAppendFormat(
+        &svg,
+        "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/>"
+        "<text x=\"%d\" y=\"%d\" font-size=\"12\">%s</text>",
+        10 + e * 95, top + height + 35, kEffectColors[e], 26 + e * 95,
+        top + height + 46,
+        std::string(policy::ToString(static_cast<policy::Effect>(e))));
   }
-  absl::StrAppendFormat(&svg, "<text x=\"5\" y=\"14\" font-size=\"12\">max %d</text></svg>",
-                        max);
+  absl::StrAppendFormat(
+      &svg, "<text x=\"5\" y=\"14\" font-size=\"12\">max %d</text></svg>", max);
   return svg;
 }
 
 }  // namespace
 
-absl::StatusOr<ReportFiles> WriteAuditReport(const AuditorConfig& config, absl::Time from,
-                                             absl::Time to, const std::string& out_dir) {
-  if (to <= from) return absl::InvalidArgumentError("--to must be after --from");
+absl::StatusOr<ReportFiles> WriteAuditReport(const AuditorConfig& config,
+                                             absl::Time from, absl::Time to,
+                                             const std::string& out_dir) {
+  if (to <= from)
+    return absl::InvalidArgumentError("--to must be after --from");
   const std::string store = config.data_dir + "/store";
   if (!std::filesystem::exists(store)) {
-    return absl::NotFoundError(absl::StrCat("no auditor store at '", store,
-                                            "' (run `clover audit --config` first)"));
+    return absl::NotFoundError(
+        absl::StrCat("no auditor store at '", store,
+                     "' (run `clover audit --config` first)"));
   }
-  CLOVER_ASSIGN_OR_RETURN(std::unique_ptr<KvStore> kv, KvStore::Open(store, true));
+  CLOVER_ASSIGN_OR_RETURN(std::unique_ptr<KvStore> kv,
+                          KvStore::Open(store, true));
   FlowStats flows;
   CLOVER_RETURN_IF_ERROR(flows.Load(*kv));
 
   std::vector<Incident> incidents;
   absl::Status bad;
-  CLOVER_RETURN_IF_ERROR(kv->Scan("incident/", [&](absl::string_view, absl::string_view v) {
-    absl::StatusOr<Incident> i = IncidentFromJson(v);
-    if (!i.ok()) {
-      bad = i.status();
-      return false;
-    }
-    if (i->last_seen >= from && i->first_seen < to) incidents.push_back(*std::move(i));
-    return true;
-  }));
+  CLOVER_RETURN_IF_ERROR(
+      kv->Scan("incident/", [&](absl::string_view, absl::string_view v) {
+        absl::StatusOr<Incident> i = IncidentFromJson(v);
+        if (!i.ok()) {
+          bad = i.status();
+          return false;
+        }
+        if (i->last_seen >= from && i->first_seen < to)
+          incidents.push_back(*std::move(i));
+        return true;
+      }));
   CLOVER_RETURN_IF_ERROR(bad);
   std::sort(incidents.begin(), incidents.end(),
-            [](const Incident& a, const Incident& b) { return a.first_seen < b.first_seen; });
+            [](const Incident& a, const Incident& b) {
+              return a.first_seen < b.first_seen;
+            });
 
-  // Checkpoints verified and cosigned in the period (the cosignature carries its time).
+  // Checkpoints verified and cosigned in the period (the cosignature carries
+  // its time).
   std::vector<CheckpointRow> checkpoints;
   std::string witness_name;
   if (auto k = ReadKeyFile(config.witness_key_file, true); k.ok()) {
     if (auto s = log::ParseSignerKey(*k); s.ok()) witness_name = (*s)->name();
   }
-  CLOVER_RETURN_IF_ERROR(kv->Scan("ckpt/", [&](absl::string_view, absl::string_view v) {
-    absl::StatusOr<log::ParsedNote> n = log::ParseNote(v);
-    if (!n.ok()) return true;
-    absl::StatusOr<log::Checkpoint> cp = log::ParseCheckpoint(n->text);
-    if (!cp.ok()) return true;
-    CheckpointRow row{cp->origin, cp->size, absl::InfinitePast(), std::string(v)};
-    for (const log::NoteSignature& s : n->signatures) {
-      if (s.name != witness_name) continue;
-      if (auto ts = log::CosignatureTimestamp(s.signature); ts.ok()) {
-        row.cosigned = absl::FromUnixSeconds(static_cast<int64_t>(*ts));
-      }
-    }
-    if (row.cosigned == absl::InfinitePast() || (row.cosigned >= from && row.cosigned < to)) {
-      checkpoints.push_back(std::move(row));
-    }
-    return true;
-  }));
+  CLOVER_RETURN_IF_ERROR(
+      kv->Scan("ckpt/", [&](absl::string_view, absl::string_view v) {
+        absl::StatusOr<log::ParsedNote> n = log::ParseNote(v);
+        if (!n.ok()) return true;
+        absl::StatusOr<log::Checkpoint> cp = log::ParseCheckpoint(n->text);
+        if (!cp.ok()) return true;
+        CheckpointRow row{cp->origin, cp->size, absl::InfinitePast(),
+                          std::string(v)};
+        for (const log::NoteSignature& s : n->signatures) {
+          if (s.name != witness_name) continue;
+          if (auto ts = log::CosignatureTimestamp(s.signature); ts.ok()) {
+            row.cosigned = absl::FromUnixSeconds(static_cast<int64_t>(*ts));
+          }
+        }
+        if (row.cosigned == absl::InfinitePast() ||
+            (row.cosigned >= from && row.cosigned < to)) {
+          checkpoints.push_back(std::move(row));
+        }
+        return true;
+      }));
 
   std::vector<PolicyUse> uses;
-  CLOVER_RETURN_IF_ERROR(kv->Scan("policyuse/", [&](absl::string_view k, absl::string_view v) {
-    std::vector<std::string> parts = absl::StrSplit(v, ' ');
-    PolicyUse u;
-    u.sha256 = std::string(k.substr(10));
-    int64_t a, b;
-    if (parts.size() == 3 && absl::SimpleAtoi(parts[0], &a) && absl::SimpleAtoi(parts[1], &b) &&
-        absl::SimpleAtoi(parts[2], &u.decisions)) {
-      u.first = absl::FromUnixMillis(a);
-      u.last = absl::FromUnixMillis(b);
-      uses.push_back(std::move(u));
-    }
-    return true;
-  }));
+  CLOVER_RETURN_IF_ERROR(
+      kv->Scan("policyuse/", [&](absl::string_view k, absl::string_view v) {
+        std::vector<std::string> parts = absl::StrSplit(v, ' ');
+        PolicyUse u;
+        u.sha256 = std::string(k.substr(10));
+        int64_t a, b;
+        if (parts.size() == 3 && absl::SimpleAtoi(parts[0], &a) &&
+            absl::SimpleAtoi(parts[1], &b) &&
+            absl::SimpleAtoi(parts[2], &u.decisions)) {
+          u.first = absl::FromUnixMillis(a);
+          u.last = absl::FromUnixMillis(b);
+          uses.push_back(std::move(u));
+        }
+        return true;
+      }));
   std::map<std::string, std::string> signed_paths;  // sha -> path
   for (const std::string& p : config.policy_bundles) {
     if (auto text = policy::ReadFileToString(p); text.ok()) {
@@ -185,9 +217,9 @@ absl::StatusOr<ReportFiles> WriteAuditReport(const AuditorConfig& config, absl::
   std::string json = "{";
   absl::StrAppend(&json, "\"auditor\":");
   AppendJsonString(config.name, &json);
-  absl::StrAppend(&json, ",\"from\":\"", Rfc3339(from), "\",\"to\":\"", Rfc3339(to),
-                  "\",\"generated\":\"", Rfc3339(absl::Now()), "\",\"flows\":",
-                  flows.ToJson(from, to), ",\"incidents\":[");
+  absl::StrAppend(&json, ",\"from\":\"", Rfc3339(from), "\",\"to\":\"",
+                  Rfc3339(to), "\",\"generated\":\"", Rfc3339(absl::Now()),
+                  "\",\"flows\":", flows.ToJson(from, to), ",\"incidents\":[");
   for (size_t i = 0; i < incidents.size(); ++i) {
     if (i) json += ',';
     json += IncidentToJson(incidents[i]);
@@ -197,7 +229,8 @@ absl::StatusOr<ReportFiles> WriteAuditReport(const AuditorConfig& config, absl::
     if (i) json += ',';
     json += "{\"origin\":";
     AppendJsonString(checkpoints[i].origin, &json);
-    absl::StrAppend(&json, ",\"size\":", checkpoints[i].size, ",\"cosigned\":\"",
+    absl::StrAppend(&json, ",\"size\":", checkpoints[i].size,
+                    ",\"cosigned\":\"",
                     checkpoints[i].cosigned == absl::InfinitePast()
                         ? ""
                         : Rfc3339(checkpoints[i].cosigned),
@@ -209,90 +242,119 @@ absl::StatusOr<ReportFiles> WriteAuditReport(const AuditorConfig& config, absl::
   for (size_t i = 0; i < uses.size(); ++i) {
     if (i) json += ',';
     auto it = signed_paths.find(uses[i].sha256);
-    absl::StrAppend(&json, "{\"sha256\":\"", uses[i].sha256, "\",\"signed\":",
-                    it != signed_paths.end() ? "true" : "false", ",\"first_seen\":\"",
-                    Rfc3339(uses[i].first), "\",\"last_seen\":\"", Rfc3339(uses[i].last),
-                    "\",\"decisions\":", uses[i].decisions, "}");
+    absl::StrAppend(
+        &json, "{\"sha256\":\"", uses[i].sha256,
+        "\",\"signed\":", it != signed_paths.end() ? "true" : "false",
+        ",\"first_seen\":\"", Rfc3339(uses[i].first), "\",\"last_seen\":\"",
+        Rfc3339(uses[i].last), "\",\"decisions\":", uses[i].decisions, "}");
   }
   json += "]}";
   CLOVER_ASSIGN_OR_RETURN(std::string canonical, CanonicalizeJson(json));
 
   // HTML.
   std::string html = absl::StrCat(
-      "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Clover audit "
-      "report</title><style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}"
-      "table{border-collapse:collapse;width:100%;margin:1em 0}td,th{border:1px solid #ccc;"
+      "<!doctype html><html lang=\"en\"><head><meta "
+      "charset=\"utf-8\"><title>Clover audit "
+      "report</"
+      "title><style>body{font-family:system-ui,sans-serif;margin:2em;max-width:"
+      "1100px}"
+      "table{border-collapse:collapse;width:100%;margin:1em 0}td,th{border:1px "
+      "solid #ccc;"
       "padding:4px 8px;text-align:left;vertical-align:top;font-size:13px}"
-      ".critical{color:#b71c1c;font-weight:bold}.high{color:#e65100}pre{white-space:pre-wrap;"
+      ".critical{color:#b71c1c;font-weight:bold}.high{color:#e65100}pre{white-"
+      "space:pre-wrap;"
       "font-size:11px;background:#f5f5f5;padding:6px}</style></head><body>",
-      "<h1>Clover audit report</h1><p>Auditor <b>", Html(config.name), "</b>, period ",
-      Rfc3339(from), " to ", Rfc3339(to), ".</p>");
+      "<h1>Clover audit report</h1><p>Auditor <b>", Html(config.name),
+      "</b>, period ", Rfc3339(from), " to ", Rfc3339(to), ".</p>");
   absl::StrAppend(&html, "<h2>Data flows</h2>", FlowChartSvg(flows, from, to),
-                  "<table><tr><th>destination</th><th>purpose</th><th>action</th><th>requests"
+                  "<table><tr><th>destination</th><th>purpose</th><th>action</"
+                  "th><th>requests"
                   "</th><th>records</th><th>bytes</th></tr>");
-  std::map<std::tuple<std::string, std::string, std::string>, TransferTotals> xfers;
+  std::map<std::tuple<std::string, std::string, std::string>, TransferTotals>
+      xfers;
   for (const auto& [k, t] : flows.transfers()) {
-    if (k.hour < UnixHour(from) || k.hour > UnixHour(to - absl::Nanoseconds(1))) continue;
+    if (k.hour < UnixHour(from) || k.hour > UnixHour(to - absl::Nanoseconds(1)))
+      continue;
     TransferTotals& x = xfers[{k.destination, k.purpose, k.action}];
     x.requests += t.requests;
     x.records += t.records;
     x.bytes += t.bytes;
   }
   for (const auto& [k, t] : xfers) {
-    absl::StrAppend(&html, "<tr><td>", Html(std::get<0>(k)), "</td><td>", Html(std::get<1>(k)),
-                    "</td><td>", Html(std::get<2>(k)), "</td><td>", t.requests, "</td><td>",
-                    t.records, "</td><td>", t.bytes, "</td></tr>");
+    absl::StrAppend(&html, "<tr><td>", Html(std::get<0>(k)), "</td><td>",
+                    Html(std::get<1>(k)), "</td><td>", Html(std::get<2>(k)),
+                    "</td><td>", t.requests, "</td><td>", t.records,
+                    "</td><td>", t.bytes, "</td></tr>");
   }
-  absl::StrAppend(&html, "</table><h2>Incidents (", incidents.size(), ")</h2><table><tr><th>id"
-                  "</th><th>detector</th><th>severity</th><th>status</th><th>first / last seen"
-                  "</th><th>GDPR deadline</th><th>summary and evidence</th></tr>");
+  absl::StrAppend(
+      &html, "</table><h2>Incidents (", incidents.size(),
+      ")</h2><table><tr><th>id"
+      "</th><th>detector</th><th>severity</th><th>status</th><th>first / last "
+      "seen"
+      "</th><th>GDPR deadline</th><th>summary and evidence</th></tr>");
   for (const Incident& i : incidents) {
-    absl::StrAppend(&html, "<tr><td>", Html(i.id), "</td><td>", Html(i.detector),
-                    "</td><td class=\"", ToString(i.severity), "\">", ToString(i.severity),
-                    "</td><td>", ToString(i.status), "</td><td>", Rfc3339(i.first_seen),
-                    "<br>", Rfc3339(i.last_seen), " (", i.occurrences, "x)</td><td>",
-                    Rfc3339(i.notification_deadline), "</td><td>", Html(i.summary));
+    absl::StrAppend(
+        &html, "<tr><td>", Html(i.id), "</td><td>", Html(i.detector),
+        "</td><td class=\"", ToString(i.severity), "\">", ToString(i.severity),
+        "</td><td>", ToString(i.status), "</td><td>", Rfc3339(i.first_seen),
+        "<br>", Rfc3339(i.last_seen), " (", i.occurrences, "x)</td><td>",
+        Rfc3339(i.notification_deadline), "</td><td>", Html(i.summary));
     for (const Evidence& e : i.evidence) {
       absl::StrAppend(&html, "<details><summary>", Html(e.origin));
       if (e.index) absl::StrAppend(&html, " entry ", *e.index);
       absl::StrAppend(&html, " ", Html(e.note), "</summary>");
-      if (!e.entry.empty()) absl::StrAppend(&html, "<pre>", Html(e.entry), "</pre>");
-      if (!e.proof.empty()) absl::StrAppend(&html, "<pre>", Html(e.proof), "</pre>");
-      for (const std::string& c : e.checkpoints) absl::StrAppend(&html, "<pre>", Html(c), "</pre>");
+      if (!e.entry.empty())
+        absl::StrAppend(&html, "<pre>", Html(e.entry), "</pre>");
+      if (!e.proof.empty())
+        absl::StrAppend(&html, "<pre>", Html(e.proof), "</pre>");
+      for (const std::string& c : e.checkpoints)
+        absl::StrAppend(&html, "<pre>", Html(c), "</pre>");
       html += "</details>";
     }
     html += "</td></tr>";
   }
-  absl::StrAppend(&html, "</table><h2>Checkpoints verified and cosigned (", checkpoints.size(),
-                  ")</h2><table><tr><th>log</th><th>tree size</th><th>cosigned at</th>"
-                  "<th>checkpoint</th></tr>");
+  absl::StrAppend(
+      &html, "</table><h2>Checkpoints verified and cosigned (",
+      checkpoints.size(),
+      ")</h2><table><tr><th>log</th><th>tree size</th><th>cosigned at</th>"
+      "<th>checkpoint</th></tr>");
   for (const CheckpointRow& c : checkpoints) {
-    absl::StrAppend(&html, "<tr><td>", Html(c.origin), "</td><td>", c.size, "</td><td>",
-                    c.cosigned == absl::InfinitePast() ? "-" : Rfc3339(c.cosigned),
-                    "</td><td><details><summary>note</summary><pre>", Html(c.note),
-                    "</pre></details></td></tr>");
+    absl::StrAppend(
+        &html, "<tr><td>", Html(c.origin), "</td><td>", c.size, "</td><td>",
+        c.cosigned == absl::InfinitePast() ? "-" : Rfc3339(c.cosigned),
+        "</td><td><details><summary>note</summary><pre>", Html(c.note),
+        "</pre></details></td></tr>");
   }
-  absl::StrAppend(&html, "</table><h2>Policy versions in force</h2><table><tr><th>bundle "
-                  "sha256</th><th>signed by the auditor</th><th>decisions</th><th>first / last"
-                  " decision</th></tr>");
+  absl::StrAppend(
+      &html,
+      "</table><h2>Policy versions in force</h2><table><tr><th>bundle "
+      "sha256</th><th>signed by the auditor</th><th>decisions</th><th>first / "
+      "last"
+      " decision</th></tr>");
   for (const PolicyUse& u : uses) {
     auto it = signed_paths.find(u.sha256);
     absl::StrAppend(&html, "<tr><td><code>", Html(u.sha256), "</code></td><td>",
-                    it != signed_paths.end() ? Html(it->second) : "<b class=\"critical\">NO</b>",
-                    "</td><td>", u.decisions, "</td><td>", Rfc3339(u.first), "<br>",
-                    Rfc3339(u.last), "</td></tr>");
+                    it != signed_paths.end() ? Html(it->second)
+                                             : "<b class=\"critical\">NO</b>",
+                    "</td><td>", u.decisions, "</td><td>", Rfc3339(u.first),
+                    "<br>", Rfc3339(u.last), "</td></tr>");
   }
   html += "</table></body></html>\n";
 
   std::error_code ec;
   std::filesystem::create_directories(out_dir, ec);
-  if (ec) return absl::InternalError(absl::StrCat("cannot create '", out_dir, "': ", ec.message()));
-  ReportFiles files{out_dir + "/audit-report.html", out_dir + "/audit-report.json"};
-  for (const auto& [path, body] : {std::pair<std::string, std::string>{files.html, html},
-                                   {files.json, canonical + "\n"}}) {
+  if (ec)
+    return absl::InternalError(
+        absl::StrCat("cannot create '", out_dir, "': ", ec.message()));
+  ReportFiles files{out_dir + "/audit-report.html",
+                    out_dir + "/audit-report.json"};
+  for (const auto& [path, body] :
+       {std::pair<std::string, std::string>{files.html, html},
+        {files.json, canonical + "\n"}}) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out << body;
-    if (!out.good()) return absl::InternalError(absl::StrCat("cannot write '", path, "'"));
+    if (!out.good())
+      return absl::InternalError(absl::StrCat("cannot write '", path, "'"));
   }
   return files;
 }

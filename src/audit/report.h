@@ -1,7 +1,8 @@
-// `clover audit report --from T --to T --out DIR`: a self-contained HTML report (inline SVG
-// chart of the flows, incidents with their evidence, checkpoints verified and cosigned, the
-// policy versions in force) and the same data as JSON, made from the auditor's store opened
-// read-only (so it can run beside a live auditor).
+// `clover audit report --from T --to T --out DIR`: a self-contained HTML report
+// (inline SVG chart of the flows, incidents with their evidence, checkpoints
+// verified and cosigned, the policy versions in force) and the same data as
+// JSON, made from the auditor's store opened read-only (so it can run beside a
+// live auditor).
 #ifndef CLOVER_AUDIT_REPORT_H_
 #define CLOVER_AUDIT_REPORT_H_
 
@@ -18,11 +19,11 @@ struct ReportFiles {
   std::string json;  // DIR/audit-report.json
 };
 
-// Errors: InvalidArgument if to <= from; Internal for store or file errors (naming the path);
-// the store must exist (NotFound otherwise).
-[[nodiscard]] absl::StatusOr<ReportFiles> WriteAuditReport(const AuditorConfig& config,
-                                                           absl::Time from, absl::Time to,
-                                                           const std::string& out_dir);
+// Errors: InvalidArgument if to <= from; Internal for store or file errors
+// (naming the path); the store must exist (NotFound otherwise).
+[[nodiscard]] absl::StatusOr<ReportFiles> WriteAuditReport(
+    const AuditorConfig& config, absl::Time from, absl::Time to,
+    const std::string& out_dir);
 
 }  // namespace clover::audit
 

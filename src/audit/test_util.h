@@ -2,13 +2,12 @@
 #ifndef CLOVER_AUDIT_TEST_UTIL_H_
 #define CLOVER_AUDIT_TEST_UTIL_H_
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
-#include <string>
-
-#include <atomic>
 #include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -28,7 +27,9 @@ namespace clover::audit::testing {
 class TempDir {
  public:
   TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "clover-audit-XXXXXX").string();
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "clover-audit-XXXXXX")
+            .string();
     char* p = mkdtemp(tmpl.data());
     EXPECT_NE(p, nullptr);
     path_ = tmpl;
@@ -49,7 +50,8 @@ struct TestKey {
   std::string signer;
   std::string verifier;
 };
-inline TestKey MakeKey(const std::string& name, uint8_t type = log::kNoteTypeEd25519) {
+inline TestKey MakeKey(const std::string& name,
+                       uint8_t type = log::kNoteTypeEd25519) {
   auto key = crypto::Ed25519PrivateKey::Generate();
   EXPECT_TRUE(key.ok());
   TestKey k;
@@ -58,11 +60,12 @@ inline TestKey MakeKey(const std::string& name, uint8_t type = log::kNoteTypeEd2
   return k;
 }
 
-// An in-memory tiled log serving checkpoint, entry bundles and level-0 hash tiles the way
-// C2SP tlog-tiles lays them out, with hooks to misbehave.
+// An in-memory tiled log serving checkpoint, entry bundles and level-0 hash
+// tiles the way C2SP tlog-tiles lays them out, with hooks to misbehave.
 class FakeLog {
  public:
-  FakeLog(std::string origin, TestKey key) : origin_(std::move(origin)), key_(std::move(key)) {
+  FakeLog(std::string origin, TestKey key)
+      : origin_(std::move(origin)), key_(std::move(key)) {
     signer_ = *log::ParseSignerKey(key_.signer);
   }
   explicit FakeLog(std::string origin) : FakeLog(origin, MakeKey(origin)) {}
@@ -71,16 +74,24 @@ class FakeLog {
     entries_.push_back(std::move(entry));
     published_ = entries_.size();
   }
-  // Publishes a checkpoint for the first `size` entries (to shrink or stall the log).
+  // Publishes a checkpoint for the first `size` entries (to shrink or stall the
+  // log).
   void Publish(uint64_t size) { published_ = size; }
-  // Serves `replacement` instead of entry `index` in bundles (hash tiles stay honest).
-  void TamperBundle(uint64_t index, std::string replacement) { tampered_[index] = replacement; }
+  // Serves `replacement` instead of entry `index` in bundles (hash tiles stay
+  // honest).
+  void TamperBundle(uint64_t index, std::string replacement) {
+    tampered_[index] = replacement;
+  }
 
   std::string SignedCheckpoint(uint64_t size) const {
     std::vector<log::Hash> leaves;
-    for (uint64_t i = 0; i < size; ++i) leaves.push_back(log::LeafHash(entries_[i]));
-    log::Checkpoint cp{origin_, size,
-                       size == 0 ? log::EmptyRootHash() : log::RootFromLeafHashes(leaves), {}};
+    for (uint64_t i = 0; i < size; ++i)
+      leaves.push_back(log::LeafHash(entries_[i]));
+    log::Checkpoint cp{
+        origin_,
+        size,
+        size == 0 ? log::EmptyRootHash() : log::RootFromLeafHashes(leaves),
+        {}};
     const log::NoteSigner* signers[] = {signer_.get()};
     return *log::SignNote(log::FormatCheckpoint(cp), signers);
   }
@@ -90,12 +101,14 @@ class FakeLog {
     absl::StatusOr<log::TilePath> p = log::ParseTilePath(path);
     if (!p.ok() || p->level != 0) return absl::NotFoundError(std::string(path));
     const uint64_t base = p->index * log::kTileWidth;
-    if (base + p->width > published_) return absl::NotFoundError(std::string(path));
+    if (base + p->width > published_)
+      return absl::NotFoundError(std::string(path));
     std::string out;
     for (uint64_t i = base; i < base + p->width; ++i) {
       if (p->entries) {
         auto t = tampered_.find(i);
-        (void)log::AppendToBundle(out, t != tampered_.end() ? t->second : entries_[i]);
+        (void)log::AppendToBundle(
+            out, t != tampered_.end() ? t->second : entries_[i]);
       } else {
         log::Hash h = log::LeafHash(entries_[i]);
         out.append(reinterpret_cast<const char*>(h.data()), h.size());

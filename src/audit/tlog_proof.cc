@@ -3,8 +3,8 @@
 #include <cstring>
 
 #include "absl/strings/escaping.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "audit/json_util.h"
@@ -16,7 +16,8 @@ namespace {
 
 constexpr absl::string_view kHeader = "c2sp.org/tlog-proof@v1";
 
-// Next line without its newline; false at the end of the text (or a missing newline).
+// Next line without its newline; false at the end of the text (or a missing
+// newline).
 bool NextLine(absl::string_view& rest, absl::string_view* line) {
   size_t nl = rest.find('\n');
   if (nl == absl::string_view::npos) return false;
@@ -26,14 +27,16 @@ bool NextLine(absl::string_view& rest, absl::string_view* line) {
 }
 
 absl::Status Bad(int line, absl::string_view msg) {
-  return absl::InvalidArgumentError(absl::StrCat("tlog-proof line ", line, ": ", msg));
+  return absl::InvalidArgumentError(
+      absl::StrCat("tlog-proof line ", line, ": ", msg));
 }
 
 }  // namespace
 
 std::string FormatTlogProof(const TlogProof& p) {
   std::string out = absl::StrCat(kHeader, "\n");
-  if (!p.extra.empty()) absl::StrAppend(&out, "extra ", absl::Base64Escape(p.extra), "\n");
+  if (!p.extra.empty())
+    absl::StrAppend(&out, "extra ", absl::Base64Escape(p.extra), "\n");
   absl::StrAppend(&out, "index ", p.index, "\n");
   for (const log::Hash& h : p.proof) {
     absl::StrAppend(&out,
@@ -50,21 +53,25 @@ absl::StatusOr<TlogProof> ParseTlogProof(absl::string_view text) {
   absl::string_view rest = text;
   absl::string_view line;
   int n = 1;
-  if (!NextLine(rest, &line) || line != kHeader) return Bad(n, "expected c2sp.org/tlog-proof@v1");
+  if (!NextLine(rest, &line) || line != kHeader)
+    return Bad(n, "expected c2sp.org/tlog-proof@v1");
   if (!NextLine(rest, &line)) return Bad(n + 1, "truncated");
   ++n;
   if (absl::StartsWith(line, "extra ")) {
-    if (!absl::Base64Unescape(line.substr(6), &p.extra)) return Bad(n, "bad base64 extra data");
+    if (!absl::Base64Unescape(line.substr(6), &p.extra))
+      return Bad(n, "bad base64 extra data");
     if (!NextLine(rest, &line)) return Bad(n + 1, "truncated");
     ++n;
   }
   absl::string_view idx = line;
-  if (!absl::ConsumePrefix(&idx, "index ") || idx.empty() || (idx.size() > 1 && idx[0] == '0') ||
-      !absl::SimpleAtoi(idx, &p.index) || idx.find_first_not_of("0123456789") != idx.npos) {
+  if (!absl::ConsumePrefix(&idx, "index ") || idx.empty() ||
+      (idx.size() > 1 && idx[0] == '0') || !absl::SimpleAtoi(idx, &p.index) ||
+      idx.find_first_not_of("0123456789") != idx.npos) {
     return Bad(n, "expected 'index N' with no leading zeros");
   }
   while (true) {
-    if (!NextLine(rest, &line)) return Bad(n + 1, "missing blank line before the checkpoint");
+    if (!NextLine(rest, &line))
+      return Bad(n + 1, "missing blank line before the checkpoint");
     ++n;
     if (line.empty()) break;
     std::string raw;
@@ -82,25 +89,30 @@ absl::StatusOr<TlogProof> ParseTlogProof(absl::string_view text) {
   return p;
 }
 
-absl::Status VerifyTlogProof(absl::string_view text, absl::string_view entry,
-                             absl::string_view origin,
-                             std::span<const log::NoteVerifier* const> log_verifiers,
-                             std::span<const log::NoteVerifier* const> witness_verifiers) {
+absl::Status VerifyTlogProof(
+    absl::string_view text, absl::string_view entry, absl::string_view origin,
+    std::span<const log::NoteVerifier* const> log_verifiers,
+    std::span<const log::NoteVerifier* const> witness_verifiers) {
   CLOVER_ASSIGN_OR_RETURN(TlogProof p, ParseTlogProof(text));
-  CLOVER_ASSIGN_OR_RETURN(log::Checkpoint cp,
-                          log::OpenCheckpoint(p.checkpoint, origin, log_verifiers));
+  CLOVER_ASSIGN_OR_RETURN(
+      log::Checkpoint cp,
+      log::OpenCheckpoint(p.checkpoint, origin, log_verifiers));
   if (!witness_verifiers.empty()) {
-    absl::StatusOr<log::OpenedNote> w = log::OpenNote(p.checkpoint, witness_verifiers);
+    absl::StatusOr<log::OpenedNote> w =
+        log::OpenNote(p.checkpoint, witness_verifiers);
     if (!w.ok()) {
       return absl::UnauthenticatedError(
-          absl::StrCat("checkpoint not cosigned by a trusted witness: ", w.status().message()));
+          absl::StrCat("checkpoint not cosigned by a trusted witness: ",
+                       w.status().message()));
     }
   }
   if (p.index >= cp.size) {
     return absl::InvalidArgumentError(
-        absl::StrCat("index ", p.index, " is outside the checkpointed tree of size ", cp.size));
+        absl::StrCat("index ", p.index,
+                     " is outside the checkpointed tree of size ", cp.size));
   }
-  return log::VerifyInclusion(p.index, cp.size, log::LeafHash(entry), p.proof, cp.root);
+  return log::VerifyInclusion(p.index, cp.size, log::LeafHash(entry), p.proof,
+                              cp.root);
 }
 
 }  // namespace clover::audit

@@ -1,6 +1,7 @@
-// C2SP tlog-proof (c2sp.org/tlog-proof@v1): an offline-verifiable proof that an entry is in
-// a log, made of the entry index, its RFC 6962 inclusion proof and the (cosigned) checkpoint
-// note it is proven against. Incident evidence is written in this form.
+// C2SP tlog-proof (c2sp.org/tlog-proof@v1): an offline-verifiable proof that an
+// entry is in a log, made of the entry index, its RFC 6962 inclusion proof and
+// the (cosigned) checkpoint note it is proven against. Incident evidence is
+// written in this form.
 #ifndef CLOVER_AUDIT_TLOG_PROOF_H_
 #define CLOVER_AUDIT_TLOG_PROOF_H_
 
@@ -27,10 +28,11 @@ struct TlogProof {
 // Errors: InvalidArgument naming the line at fault.
 [[nodiscard]] absl::StatusOr<TlogProof> ParseTlogProof(absl::string_view text);
 
-// Verifies that `entry` is at the proof's index in the checkpointed tree, the checkpoint
-// being signed by one of `log_verifiers` for `origin`; when `witness_verifiers` is non-empty,
-// at least one of them must also have cosigned it. Errors: InvalidArgument (syntax),
-// Unauthenticated (signatures), DataLoss (proof does not verify).
+// Verifies that `entry` is at the proof's index in the checkpointed tree, the
+// checkpoint being signed by one of `log_verifiers` for `origin`; when
+// `witness_verifiers` is non-empty, at least one of them must also have
+// cosigned it. Errors: InvalidArgument (syntax), Unauthenticated (signatures),
+// DataLoss (proof does not verify).
 [[nodiscard]] absl::Status VerifyTlogProof(
     absl::string_view text, absl::string_view entry, absl::string_view origin,
     std::span<const log::NoteVerifier* const> log_verifiers,

@@ -19,6 +19,13 @@ struct GenerateFlags {
   std::string out;
 };
 
+// An existing --out file is a usage error (exit 2), not a runtime failure.
+int Report(const absl::Status& st) {
+  if (absl::IsAlreadyExists(st))
+    return ReportError(absl::FailedPreconditionError(st.message()));
+  return ReportError(st);
+}
+
 int Generate(const GenerateFlags& f) {
   if (f.type == "secret") {
     if (!f.name.empty()) {
@@ -52,7 +59,7 @@ int Generate(const GenerateFlags& f) {
   std::string skey = log::FormatSignerKey(f.name, type, *key) + "\n";
   absl::Status st = crypto::WritePrivateFile(f.out, skey);
   std::fill(skey.begin(), skey.end(), '\0');
-  if (!st.ok()) return ReportError(st);
+  if (!st.ok()) return Report(st);
   std::cout << log::FormatVerifierKey(f.name, type, key->public_key()) << "\n";
   return kExitOk;
 }

@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "cli/command.h"
 #include "log/client.h"
@@ -214,7 +215,7 @@ int Verify(const VerifyFlags& f) {
             << ", size " << cp->checkpoint.size << ", root "
             << B64(cp->checkpoint.root) << "\n";
   if (!f.state.empty())
-    std::cout << "consistent with the state in " << f.state << "\n";
+    std::cout << "checked against and saved to " << f.state << "\n";
   if (f.entries) {
     auto n = (*client)->VerifyAllEntries(cp->checkpoint);
     if (!n.ok()) return ReportError(n.status());
@@ -227,6 +228,19 @@ int Proof(const std::string& dir, const std::string& path,
           const std::string& query) {
   auto seq = OpenLog(dir, nullptr, "");
   if (!seq.ok()) return ReportError(seq.status());
+  // Validate through the reader first so that errors print as plain messages.
+  uint64_t a = 0, b = 0;
+  const bool inclusion = absl::EndsWith(path, "/inclusion");
+  for (absl::string_view kv : absl::StrSplit(query, '&')) {
+    std::pair<absl::string_view, absl::string_view> p = absl::StrSplit(kv, '=');
+    if (p.first == (inclusion ? "index" : "from"))
+      (void)absl::SimpleAtoi(p.second, &a);
+    if (p.first == (inclusion ? "size" : "to"))
+      (void)absl::SimpleAtoi(p.second, &b);
+  }
+  absl::Status st = inclusion ? (*seq)->InclusionProof(a, b).status()
+                              : (*seq)->ConsistencyProof(a, b).status();
+  if (!st.ok()) return ReportError(st);
   log::LogHttpHandler handler(**seq);
   server::HttpResponse r = handler.Handle("GET", path, query);
   if (r.status != 200) {

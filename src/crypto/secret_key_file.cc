@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "crypto/secret_key_file.h"
 
 #include <fcntl.h>
@@ -14,6 +13,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace clover::crypto {
 
@@ -36,7 +36,8 @@ absl::StatusOr<SecretKey> ParseSecretKey(absl::string_view contents) {
   if (!absl::Base64Unescape(b64, &raw) || raw.size() != kSecretKeySize ||
       absl::Base64Escape(raw) != b64) {
     OPENSSL_cleanse(raw.data(), raw.size());
-    return absl::InvalidArgumentError("secret key is not base64 of exactly 32 bytes");
+    return absl::InvalidArgumentError(
+        "secret key is not base64 of exactly 32 bytes");
   }
   SecretKey key;
   std::memcpy(key.data(), raw.data(), key.size());
@@ -47,20 +48,23 @@ absl::StatusOr<SecretKey> ParseSecretKey(absl::string_view contents) {
 std::string FormatSecretKey(const SecretKey& key) {
   return absl::StrCat(
       kSecretKeyPrefix,
-      absl::Base64Escape(absl::string_view(reinterpret_cast<const char*>(key.data()), key.size())),
+      absl::Base64Escape(absl::string_view(
+          reinterpret_cast<const char*>(key.data()), key.size())),
       "\n");
 }
 
 absl::StatusOr<SecretKey> ReadSecretKeyFile(const std::string& path) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return absl::NotFoundError(absl::StrCat(path, ": no such file"));
+    if (errno == ENOENT)
+      return absl::NotFoundError(absl::StrCat(path, ": no such file"));
     return absl::InternalError(absl::StrCat(path, ": ", std::strerror(errno)));
   }
   if ((st.st_mode & 077) != 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(path, ": secret key file must not be accessible by group or others "
-                           "(chmod 600)"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        path,
+        ": secret key file must not be accessible by group or others "
+        "(chmod 600)"));
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::InternalError(absl::StrCat(path, ": cannot open"));
@@ -70,16 +74,19 @@ absl::StatusOr<SecretKey> ReadSecretKeyFile(const std::string& path) {
   auto key = ParseSecretKey(contents);
   OPENSSL_cleanse(contents.data(), contents.size());
   if (!key.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": ", key.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", key.status().message()));
   }
   return key;
 }
 
-absl::Status WritePrivateFile(const std::string& path, absl::string_view contents) {
+absl::Status WritePrivateFile(const std::string& path,
+                              absl::string_view contents) {
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
     if (errno == EEXIST) {
-      return absl::AlreadyExistsError(absl::StrCat(path, ": already exists, not overwriting"));
+      return absl::AlreadyExistsError(
+          absl::StrCat(path, ": already exists, not overwriting"));
     }
     return absl::InternalError(absl::StrCat(path, ": ", std::strerror(errno)));
   }
@@ -90,7 +97,8 @@ absl::Status WritePrivateFile(const std::string& path, absl::string_view content
       if (errno == EINTR) continue;
       int err = errno;
       close(fd);
-      return absl::InternalError(absl::StrCat(path, ": write: ", std::strerror(err)));
+      return absl::InternalError(
+          absl::StrCat(path, ": write: ", std::strerror(err)));
     }
     off += static_cast<size_t>(n);
   }

@@ -1,5 +1,6 @@
-// The symmetric secret key file: one line `CLOVER-SECRET-V1+` base64(32 bytes) "\n", mode 0600.
-// The vault reads its key-encryption key and pseudonym root key from such files.
+// The symmetric secret key file: one line `CLOVER-SECRET-V1+` base64(32 bytes)
+// "\n", mode 0600. The vault reads its key-encryption key and pseudonym root
+// key from such files.
 #ifndef CLOVER_CRYPTO_SECRET_KEY_FILE_H_
 #define CLOVER_CRYPTO_SECRET_KEY_FILE_H_
 
@@ -7,10 +8,9 @@
 #include <cstdint>
 #include <string>
 
-
-#include "absl/strings/string_view.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace clover::crypto {
 
@@ -23,20 +23,25 @@ using SecretKey = std::array<uint8_t, kSecretKeySize>;
 
 // Parses the file contents (a trailing newline is optional).
 // Errors: InvalidArgument naming what is wrong, never echoing key material.
-[[nodiscard]] absl::StatusOr<SecretKey> ParseSecretKey(absl::string_view contents);
+[[nodiscard]] absl::StatusOr<SecretKey> ParseSecretKey(
+    absl::string_view contents);
 [[nodiscard]] std::string FormatSecretKey(const SecretKey& key);
 
-// Reads `path`. Errors: NotFound if missing, InvalidArgument if malformed (message names
-// the file), FailedPrecondition if the file is readable by group or others.
-[[nodiscard]] absl::StatusOr<SecretKey> ReadSecretKeyFile(const std::string& path);
+// Reads `path`. Errors: NotFound if missing, InvalidArgument if malformed
+// (message names the file), FailedPrecondition if the file is readable by group
+// or others.
+[[nodiscard]] absl::StatusOr<SecretKey> ReadSecretKeyFile(
+    const std::string& path);
 
-// Creates `path` with mode 0600 and writes the key, synced to disk. Refuses to overwrite:
-// AlreadyExists if the file exists; Internal on I/O errors.
-[[nodiscard]] absl::Status WriteSecretKeyFile(const std::string& path, const SecretKey& key);
+// Creates `path` with mode 0600 and writes the key, synced to disk. Refuses to
+// overwrite: AlreadyExists if the file exists; Internal on I/O errors.
+[[nodiscard]] absl::Status WriteSecretKeyFile(const std::string& path,
+                                              const SecretKey& key);
 
-// Shared by key-file writers: creates `path` exclusively with mode 0600, writes `contents`
-// and fsyncs. Errors: AlreadyExists, Internal.
-[[nodiscard]] absl::Status WritePrivateFile(const std::string& path, absl::string_view contents);
+// Shared by key-file writers: creates `path` exclusively with mode 0600, writes
+// `contents` and fsyncs. Errors: AlreadyExists, Internal.
+[[nodiscard]] absl::Status WritePrivateFile(const std::string& path,
+                                            absl::string_view contents);
 
 }  // namespace clover::crypto
 

@@ -28,9 +28,11 @@ TEST(SecretKeyFileTest, RoundTripWithMode0600) {
   auto read = ReadSecretKeyFile(path);
   ASSERT_TRUE(read.ok()) << read.status();
   EXPECT_EQ(*read, *key);
-  EXPECT_EQ(WriteSecretKeyFile(path, *key).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(WriteSecretKeyFile(path, *key).code(),
+            absl::StatusCode::kAlreadyExists);
   chmod(path.c_str(), 0644);
-  EXPECT_EQ(ReadSecretKeyFile(path).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ReadSecretKeyFile(path).status().code(),
+            absl::StatusCode::kFailedPrecondition);
   std::filesystem::remove_all(std::filesystem::path(path).parent_path());
 }
 

@@ -1,9 +1,10 @@
-#include "absl/strings/string_view.h"
 #include "crypto/sha256.h"
 
 #include <openssl/evp.h>
 
 #include <cstdlib>
+
+#include "absl/strings/string_view.h"
 
 namespace clover::crypto {
 namespace {
@@ -12,7 +13,8 @@ namespace {
 const EVP_MD* Sha256Md() {
   static const EVP_MD* md = [] {
     EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-    // Without SHA-256 nothing in Clover can work; this is a broken OpenSSL install.
+    // Without SHA-256 nothing in Clover can work; this is a broken OpenSSL
+    // install.
     if (fetched == nullptr) std::abort();
     return fetched;
   }();

@@ -1,4 +1,5 @@
-// SHA-256 over OpenSSL EVP: a one-shot function and a reusable incremental hasher.
+// SHA-256 over OpenSSL EVP: a one-shot function and a reusable incremental
+// hasher.
 #ifndef CLOVER_CRYPTO_SHA256_H_
 #define CLOVER_CRYPTO_SHA256_H_
 
@@ -9,7 +10,6 @@
 
 #include "absl/strings/string_view.h"
 
-
 namespace clover::crypto {
 
 inline constexpr size_t kSha256Size = 32;
@@ -19,8 +19,9 @@ using Sha256Digest = std::array<uint8_t, kSha256Size>;
 [[nodiscard]] Sha256Digest Sha256(absl::string_view data);
 [[nodiscard]] Sha256Digest Sha256(const uint8_t* data, size_t len);
 
-// Incremental hasher that keeps one OpenSSL context for its whole life, so hashing many
-// short messages costs no allocation. Not thread-safe: use one per thread.
+// Incremental hasher that keeps one OpenSSL context for its whole life, so
+// hashing many short messages costs no allocation. Not thread-safe: use one per
+// thread.
 class Sha256Hasher {
  public:
   Sha256Hasher();

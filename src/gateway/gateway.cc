@@ -133,7 +133,7 @@ class Gateway::Impl {
   absl::Status Init() {
     auto& m = *d_.metrics;
     auto decisions =
-        m.AddCounter("clover_decisions_total",
+        m.AddCounter("clover_gateway_decisions_total",
                      "Field decisions by effect and destination jurisdiction",
                      {"effect", "destination", "action"});
     if (!decisions.ok()) return decisions.status();

@@ -1,15 +1,15 @@
-// C2SP tlog-checkpoint note bodies: origin, tree size, base64 root hash, extension lines.
+// C2SP tlog-checkpoint note bodies: origin, tree size, base64 root hash,
+// extension lines.
 #ifndef CLOVER_LOG_CHECKPOINT_H_
 #define CLOVER_LOG_CHECKPOINT_H_
 
 #include <cstdint>
 #include <span>
 #include <string>
-
 #include <vector>
 
-#include "absl/strings/string_view.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "log/merkle.h"
 #include "log/note.h"
 
@@ -27,13 +27,15 @@ struct Checkpoint {
 // The note text ("origin\nsize\nbase64(root)\n[ext\n...]").
 [[nodiscard]] std::string FormatCheckpoint(const Checkpoint& checkpoint);
 
-// Parses a note text. Errors: InvalidArgument naming the bad line (size with leading
-// zeros or out of range, root not canonical base64 of 32 bytes, empty lines, ...).
-[[nodiscard]] absl::StatusOr<Checkpoint> ParseCheckpoint(absl::string_view text);
+// Parses a note text. Errors: InvalidArgument naming the bad line (size with
+// leading zeros or out of range, root not canonical base64 of 32 bytes, empty
+// lines, ...).
+[[nodiscard]] absl::StatusOr<Checkpoint> ParseCheckpoint(
+    absl::string_view text);
 
-// Opens a signed checkpoint note with `verifiers` and parses it; requires the origin to
-// equal `origin` when `origin` is non-empty. Errors: those of OpenNote and ParseCheckpoint,
-// Unauthenticated for an origin mismatch.
+// Opens a signed checkpoint note with `verifiers` and parses it; requires the
+// origin to equal `origin` when `origin` is non-empty. Errors: those of
+// OpenNote and ParseCheckpoint, Unauthenticated for an origin mismatch.
 [[nodiscard]] absl::StatusOr<Checkpoint> OpenCheckpoint(
     absl::string_view note, absl::string_view origin,
     std::span<const NoteVerifier* const> verifiers);

@@ -36,7 +36,9 @@ struct CurlFree {
 };
 
 void InitCurlOnce() {
-  static const bool done = [] { return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK; }();
+  static const bool done = [] {
+    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+  }();
   (void)done;
 }
 
@@ -45,7 +47,8 @@ void InitCurlOnce() {
 Fetcher HttpFetcher(std::string base_url, absl::Duration timeout) {
   while (absl::EndsWith(base_url, "/")) base_url.pop_back();
   InitCurlOnce();
-  return [base_url, timeout](absl::string_view path) -> absl::StatusOr<std::string> {
+  return [base_url,
+          timeout](absl::string_view path) -> absl::StatusOr<std::string> {
     const std::string url = absl::StrCat(base_url, "/", path);
     std::unique_ptr<CURL, CurlFree> curl(curl_easy_init());
     if (curl == nullptr) return absl::InternalError("curl_easy_init failed");
@@ -55,18 +58,24 @@ Fetcher HttpFetcher(std::string base_url, absl::Duration timeout) {
     curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT_MS,
                      static_cast<long>(absl::ToInt64Milliseconds(timeout)));
-    curl_easy_setopt(curl.get(), CURLOPT_ACCEPT_ENCODING, "");  // gzip or identity
+    curl_easy_setopt(curl.get(), CURLOPT_ACCEPT_ENCODING,
+                     "");  // gzip or identity
     curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, &WriteBody);
     curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &body);
-    curl_easy_setopt(curl.get(), CURLOPT_USERAGENT, "clover-log-client/" CLOVER_VERSION);
+    curl_easy_setopt(curl.get(), CURLOPT_USERAGENT,
+                     "clover-log-client/" CLOVER_VERSION);
     const CURLcode rc = curl_easy_perform(curl.get());
-    if (body.too_large) return absl::ResourceExhaustedError(absl::StrCat(url, ": body too large"));
+    if (body.too_large)
+      return absl::ResourceExhaustedError(
+          absl::StrCat(url, ": body too large"));
     if (rc != CURLE_OK) {
-      return absl::UnavailableError(absl::StrCat(url, ": ", curl_easy_strerror(rc)));
+      return absl::UnavailableError(
+          absl::StrCat(url, ": ", curl_easy_strerror(rc)));
     }
     long code = 0;
     curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &code);
-    if (code == 404) return absl::NotFoundError(absl::StrCat(url, ": 404 not found"));
+    if (code == 404)
+      return absl::NotFoundError(absl::StrCat(url, ": 404 not found"));
     if (code != 200) {
       return absl::UnavailableError(absl::StrCat(url, ": HTTP status ", code));
     }
@@ -84,17 +93,22 @@ Fetcher FileFetcher(std::string dir) {
     if (!in) return absl::NotFoundError(absl::StrCat(file, ": cannot open"));
     std::stringstream ss;
     ss << in.rdbuf();
-    if (in.bad()) return absl::InternalError(absl::StrCat(file, ": read error"));
+    if (in.bad())
+      return absl::InternalError(absl::StrCat(file, ": read error"));
     return ss.str();
   };
 }
 
 Fetcher HandlerFetcher(const LogHttpHandler& handler, std::string prefix) {
-  return [&handler, prefix](absl::string_view path) -> absl::StatusOr<std::string> {
-    server::HttpResponse r = handler.Handle("GET", absl::StrCat(prefix, "/", path), "");
-    if (r.status == 404) return absl::NotFoundError(absl::StrCat(path, ": 404 not found"));
+  return [&handler,
+          prefix](absl::string_view path) -> absl::StatusOr<std::string> {
+    server::HttpResponse r =
+        handler.Handle("GET", absl::StrCat(prefix, "/", path), "");
+    if (r.status == 404)
+      return absl::NotFoundError(absl::StrCat(path, ": 404 not found"));
     if (r.status != 200) {
-      return absl::UnavailableError(absl::StrCat(path, ": HTTP status ", r.status, ": ", r.body));
+      return absl::UnavailableError(
+          absl::StrCat(path, ": HTTP status ", r.status, ": ", r.body));
     }
     return std::move(r.body);
   };

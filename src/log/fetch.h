@@ -1,5 +1,6 @@
-// Fetch functions for the log client: how it gets `checkpoint` and `tile/...` resources.
-// Each takes a path relative to the log prefix (e.g. "tile/0/x001/002.p/7").
+// Fetch functions for the log client: how it gets `checkpoint` and `tile/...`
+// resources. Each takes a path relative to the log prefix (e.g.
+// "tile/0/x001/002.p/7").
 #ifndef CLOVER_LOG_FETCH_H_
 #define CLOVER_LOG_FETCH_H_
 
@@ -14,19 +15,23 @@ namespace clover::log {
 
 class LogHttpHandler;
 
-// Returns the resource bytes. Errors: NotFound for a missing resource (HTTP 404), others
-// (Unavailable, Internal) for transport failures. Implementations are thread-safe.
-using Fetcher = std::function<absl::StatusOr<std::string>(absl::string_view path)>;
+// Returns the resource bytes. Errors: NotFound for a missing resource (HTTP
+// 404), others (Unavailable, Internal) for transport failures. Implementations
+// are thread-safe.
+using Fetcher =
+    std::function<absl::StatusOr<std::string>(absl::string_view path)>;
 
-// GETs `base_url` + "/" + path with libcurl (http:// or https://, no redirects), refusing
-// bodies over 64 MiB.
+// GETs `base_url` + "/" + path with libcurl (http:// or https://, no
+// redirects), refusing bodies over 64 MiB.
 [[nodiscard]] Fetcher HttpFetcher(std::string base_url,
                                   absl::Duration timeout = absl::Seconds(30));
-// Reads `dir` + "/" + path (a mirror of the log's static resources). Paths containing ".."
-// are refused.
+// Reads `dir` + "/" + path (a mirror of the log's static resources). Paths
+// containing ".." are refused.
 [[nodiscard]] Fetcher FileFetcher(std::string dir);
-// Calls an in-process handler, as if served at `prefix`. `handler` must outlive the fetcher.
-[[nodiscard]] Fetcher HandlerFetcher(const LogHttpHandler& handler, std::string prefix = "/log");
+// Calls an in-process handler, as if served at `prefix`. `handler` must outlive
+// the fetcher.
+[[nodiscard]] Fetcher HandlerFetcher(const LogHttpHandler& handler,
+                                     std::string prefix = "/log");
 
 }  // namespace clover::log
 

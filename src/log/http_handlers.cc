@@ -34,21 +34,28 @@ server::HttpResponse FromStatus(const absl::Status& st) {
 }
 
 // Canonical decimal uint64 query parameter.
-absl::StatusOr<uint64_t> QueryUint(absl::string_view query, absl::string_view name) {
+absl::StatusOr<uint64_t> QueryUint(absl::string_view query,
+                                   absl::string_view name) {
   std::optional<absl::string_view> value;
   for (absl::string_view kv : absl::StrSplit(query, '&', absl::SkipEmpty())) {
-    std::pair<absl::string_view, absl::string_view> p = absl::StrSplit(kv, absl::MaxSplits('=', 1));
+    std::pair<absl::string_view, absl::string_view> p =
+        absl::StrSplit(kv, absl::MaxSplits('=', 1));
     if (p.first != name) continue;
-    if (value) return absl::InvalidArgumentError(absl::StrCat("parameter ", name, " is repeated"));
+    if (value)
+      return absl::InvalidArgumentError(
+          absl::StrCat("parameter ", name, " is repeated"));
     value = p.second;
   }
-  if (!value) return absl::InvalidArgumentError(absl::StrCat("missing parameter ", name));
+  if (!value)
+    return absl::InvalidArgumentError(absl::StrCat("missing parameter ", name));
   uint64_t v = 0;
-  if (value->empty() || value->size() > 20 || (value->size() > 1 && (*value)[0] == '0') ||
-      !std::all_of(value->begin(), value->end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+  if (value->empty() || value->size() > 20 ||
+      (value->size() > 1 && (*value)[0] == '0') ||
+      !std::all_of(value->begin(), value->end(),
+                   [](char c) { return c >= '0' && c <= '9'; }) ||
       !absl::SimpleAtoi(*value, &v)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("parameter ", name, " must be a non-negative decimal integer"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "parameter ", name, " must be a non-negative decimal integer"));
   }
   return v;
 }
@@ -57,10 +64,11 @@ std::string HashesJson(const std::vector<Hash>& hashes) {
   std::string out = "[";
   for (size_t i = 0; i < hashes.size(); ++i) {
     if (i > 0) out += ',';
-    absl::StrAppend(&out, "\"",
-                    absl::Base64Escape(absl::string_view(
-                        reinterpret_cast<const char*>(hashes[i].data()), kHashSize)),
-                    "\"");
+    absl::StrAppend(
+        &out, "\"",
+        absl::Base64Escape(absl::string_view(
+            reinterpret_cast<const char*>(hashes[i].data()), kHashSize)),
+        "\"");
   }
   out += ']';
   return out;
@@ -101,11 +109,14 @@ bool LogHttpHandler::Owns(absl::string_view path) const {
   return path == "/checkpoint" || absl::StartsWith(path, "/tile/");
 }
 
-server::HttpResponse LogHttpHandler::Handle(absl::string_view method, absl::string_view path,
+server::HttpResponse LogHttpHandler::Handle(absl::string_view method,
+                                            absl::string_view path,
                                             absl::string_view query) const {
-  if (!Owns(path)) return LogErrorResponse(404, "not_found", "no such log resource");
+  if (!Owns(path))
+    return LogErrorResponse(404, "not_found", "no such log resource");
   if (method != "GET" && method != "HEAD") {
-    auto r = LogErrorResponse(405, "method_not_allowed", "only GET and HEAD are allowed");
+    auto r = LogErrorResponse(405, "method_not_allowed",
+                              "only GET and HEAD are allowed");
     r.headers.emplace_back("Allow", "GET, HEAD");
     return r;
   }
@@ -125,9 +136,11 @@ server::HttpResponse LogHttpHandler::Handle(absl::string_view method, absl::stri
 
 server::HttpResponse LogHttpHandler::Tile(absl::string_view rel) const {
   auto path = ParseTilePath(rel);
-  if (!path.ok()) return LogErrorResponse(400, "invalid_argument", path.status().message());
-  auto bytes = path->entries ? reader_.ReadEntryBundle(path->index, path->width)
-                             : reader_.ReadTile(path->level, path->index, path->width);
+  if (!path.ok())
+    return LogErrorResponse(400, "invalid_argument", path.status().message());
+  auto bytes = path->entries
+                   ? reader_.ReadEntryBundle(path->index, path->width)
+                   : reader_.ReadTile(path->level, path->index, path->width);
   if (!bytes.ok()) return FromStatus(bytes.status());
   server::HttpResponse r;
   r.content_type = "application/octet-stream";
@@ -148,7 +161,8 @@ server::HttpResponse LogHttpHandler::Inclusion(absl::string_view query) const {
                              ",\"hashes\":", HashesJson(*proof), "}"));
 }
 
-server::HttpResponse LogHttpHandler::Consistency(absl::string_view query) const {
+server::HttpResponse LogHttpHandler::Consistency(
+    absl::string_view query) const {
   auto from = QueryUint(query, "from");
   if (!from.ok()) return FromStatus(from.status());
   auto to = QueryUint(query, "to");
@@ -161,7 +175,8 @@ server::HttpResponse LogHttpHandler::Consistency(absl::string_view query) const 
 
 server::Handler LogHttpHandler::AsHandler() const {
   return [this](server::HttpRequest& request, server::Responder respond) {
-    server::HttpResponse r = Handle(request.method, request.path, request.query);
+    server::HttpResponse r =
+        Handle(request.method, request.path, request.query);
     if (request.method == "HEAD") r.body.clear();
     respond(std::move(r));
   };

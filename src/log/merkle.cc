@@ -1,9 +1,9 @@
-#include "absl/strings/string_view.h"
 #include "log/merkle.h"
 
 #include <bit>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "core/status_macros.h"
 
 namespace clover::log {
@@ -39,7 +39,8 @@ uint64_t SplitPoint(uint64_t n) { return std::bit_floor(n - 1); }
 
 void RootAccumulator::AppendLeafHash(const Hash& leaf_hash) {
   stack_.push_back(leaf_hash);
-  // Merge while the newest subtrees have equal size: one merge per trailing 1-bit of size_.
+  // Merge while the newest subtrees have equal size: one merge per trailing
+  // 1-bit of size_.
   for (uint64_t s = size_; s & 1; s >>= 1) {
     Hash right = stack_.back();
     stack_.pop_back();
@@ -51,7 +52,8 @@ void RootAccumulator::AppendLeafHash(const Hash& leaf_hash) {
 Hash RootAccumulator::Root() {
   if (stack_.empty()) return EmptyRootHash();
   Hash acc = stack_.back();
-  for (size_t i = stack_.size() - 1; i-- > 0;) acc = hasher_.Node(stack_[i], acc);
+  for (size_t i = stack_.size() - 1; i-- > 0;)
+    acc = hasher_.Node(stack_[i], acc);
   return acc;
 }
 
@@ -61,7 +63,8 @@ Hash RootFromLeafHashes(std::span<const Hash> leaf_hashes) {
   return acc.Root();
 }
 
-absl::StatusOr<Hash> RangeHash(uint64_t begin, uint64_t end, const HashReader& read) {
+absl::StatusOr<Hash> RangeHash(uint64_t begin, uint64_t end,
+                               const HashReader& read) {
   if (begin >= end) return absl::InvalidArgumentError("empty Merkle range");
   const uint64_t n = end - begin;
   if (std::has_single_bit(n) && begin % n == 0) {
@@ -119,8 +122,8 @@ absl::Status SubProof(uint64_t m, uint64_t lo, uint64_t hi, bool complete,
 absl::StatusOr<std::vector<Hash>> InclusionProof(uint64_t index, uint64_t size,
                                                  const HashReader& read) {
   if (index >= size) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("inclusion proof: index ", index, " is not below tree size ", size));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "inclusion proof: index ", index, " is not below tree size ", size));
   }
   std::vector<Hash> out;
   out.reserve(64);
@@ -131,8 +134,8 @@ absl::StatusOr<std::vector<Hash>> InclusionProof(uint64_t index, uint64_t size,
 absl::StatusOr<std::vector<Hash>> ConsistencyProof(uint64_t from, uint64_t to,
                                                    const HashReader& read) {
   if (from > to) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("consistency proof: from ", from, " is larger than to ", to));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "consistency proof: from ", from, " is larger than to ", to));
   }
   std::vector<Hash> out;
   if (from == 0 || from == to) return out;
@@ -145,17 +148,18 @@ absl::StatusOr<Hash> RootFromInclusionProof(uint64_t index, uint64_t size,
                                             const Hash& leaf_hash,
                                             std::span<const Hash> proof) {
   if (index >= size) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("inclusion proof: index ", index, " is not below tree size ", size));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "inclusion proof: index ", index, " is not below tree size ", size));
   }
-  // The expected length is fixed by (index, size); checking it first rejects padded or
-  // truncated proofs before any hashing.
+  // The expected length is fixed by (index, size); checking it first rejects
+  // padded or truncated proofs before any hashing.
   const uint64_t last = size - 1;
   const int inner = std::bit_width(index ^ last);
   const int border = std::popcount(index >> inner);
   if (proof.size() != static_cast<size_t>(inner + border)) {
-    return absl::InvalidArgumentError(absl::StrCat("inclusion proof has ", proof.size(),
-                                                   " hashes, expected ", inner + border));
+    return absl::InvalidArgumentError(
+        absl::StrCat("inclusion proof has ", proof.size(), " hashes, expected ",
+                     inner + border));
   }
   MerkleHasher hasher;
   uint64_t fn = index;
@@ -181,25 +185,29 @@ absl::StatusOr<Hash> RootFromInclusionProof(uint64_t index, uint64_t size,
   return r;
 }
 
-absl::Status VerifyInclusion(uint64_t index, uint64_t size, const Hash& leaf_hash,
-                             std::span<const Hash> proof, const Hash& root) {
-  CLOVER_ASSIGN_OR_RETURN(Hash computed, RootFromInclusionProof(index, size, leaf_hash, proof));
+absl::Status VerifyInclusion(uint64_t index, uint64_t size,
+                             const Hash& leaf_hash, std::span<const Hash> proof,
+                             const Hash& root) {
+  CLOVER_ASSIGN_OR_RETURN(
+      Hash computed, RootFromInclusionProof(index, size, leaf_hash, proof));
   if (computed != root) {
-    return absl::DataLossError(
-        absl::StrCat("inclusion proof for index ", index, " does not match the root of size ",
-                     size));
+    return absl::DataLossError(absl::StrCat("inclusion proof for index ", index,
+                                            " does not match the root of size ",
+                                            size));
   }
   return absl::OkStatus();
 }
 
-absl::Status VerifyConsistency(uint64_t from, uint64_t to, const Hash& from_root,
-                               const Hash& to_root, std::span<const Hash> proof) {
+absl::Status VerifyConsistency(uint64_t from, uint64_t to,
+                               const Hash& from_root, const Hash& to_root,
+                               std::span<const Hash> proof) {
   if (from > to) {
     return absl::InvalidArgumentError(
         absl::StrCat("consistency: from ", from, " is larger than to ", to));
   }
   if (from == to) {
-    if (!proof.empty()) return absl::InvalidArgumentError("consistency proof must be empty");
+    if (!proof.empty())
+      return absl::InvalidArgumentError("consistency proof must be empty");
     if (from_root != to_root) {
       return absl::DataLossError(
           absl::StrCat("two different roots for the same tree size ", from));
@@ -207,10 +215,12 @@ absl::Status VerifyConsistency(uint64_t from, uint64_t to, const Hash& from_root
     return absl::OkStatus();
   }
   if (from == 0) {
-    if (!proof.empty()) return absl::InvalidArgumentError("consistency proof must be empty");
+    if (!proof.empty())
+      return absl::InvalidArgumentError("consistency proof must be empty");
     return absl::OkStatus();
   }
-  if (proof.empty()) return absl::InvalidArgumentError("consistency proof is empty");
+  if (proof.empty())
+    return absl::InvalidArgumentError("consistency proof is empty");
   std::vector<Hash> path;
   path.reserve(proof.size() + 1);
   if (std::has_single_bit(from)) path.push_back(from_root);
@@ -227,7 +237,8 @@ absl::Status VerifyConsistency(uint64_t from, uint64_t to, const Hash& from_root
   Hash sr = path[0];
   for (size_t i = 1; i < path.size(); ++i) {
     const Hash& c = path[i];
-    if (sn == 0) return absl::InvalidArgumentError("consistency proof too long");
+    if (sn == 0)
+      return absl::InvalidArgumentError("consistency proof too long");
     if ((fn & 1) || fn == sn) {
       fr = hasher.Node(c, fr);
       sr = hasher.Node(c, sr);
@@ -245,7 +256,8 @@ absl::Status VerifyConsistency(uint64_t from, uint64_t to, const Hash& from_root
   }
   if (sn != 0) return absl::InvalidArgumentError("consistency proof too short");
   if (fr != from_root || sr != to_root) {
-    return absl::DataLossError(absl::StrCat("consistency proof from size ", from, " to ", to,
+    return absl::DataLossError(absl::StrCat("consistency proof from size ",
+                                            from, " to ", to,
                                             " does not match the roots"));
   }
   return absl::OkStatus();

@@ -17,12 +17,13 @@ std::string Hex(const Hash& h) {
       absl::string_view(reinterpret_cast<const char*>(h.data()), h.size()));
 }
 
-// RFC 6962 reference tree built straight from the definitions in §2.1, memoized so that
-// every (index, size) pair up to 1100 leaves stays affordable.
+// RFC 6962 reference tree built straight from the definitions in §2.1, memoized
+// so that every (index, size) pair up to 1100 leaves stays affordable.
 class ReferenceTree {
  public:
   explicit ReferenceTree(size_t n) {
-    for (size_t i = 0; i < n; ++i) leaves_.push_back(LeafHash("entry " + std::to_string(i)));
+    for (size_t i = 0; i < n; ++i)
+      leaves_.push_back(LeafHash("entry " + std::to_string(i)));
   }
   Hash Mth(uint64_t lo, uint64_t hi) {
     if (hi - lo == 1) return leaves_[lo];
@@ -71,7 +72,8 @@ class ReferenceTree {
     return [this](int level, uint64_t index) -> absl::StatusOr<Hash> {
       const uint64_t lo = index << level;
       const uint64_t hi = (index + 1) << level;
-      if (hi > leaves_.size()) return absl::OutOfRangeError("beyond reference tree");
+      if (hi > leaves_.size())
+        return absl::OutOfRangeError("beyond reference tree");
       return Mth(lo, hi);
     };
   }
@@ -83,7 +85,8 @@ class ReferenceTree {
 };
 
 TEST(MerkleTest, Rfc6962Vectors) {
-  // The test vectors of the RFC 6962 reference implementation (certificate-transparency).
+  // The test vectors of the RFC 6962 reference implementation
+  // (certificate-transparency).
   const std::vector<std::string> inputs = {
       "",
       std::string("\x00", 1),
@@ -114,7 +117,8 @@ TEST(MerkleTest, Rfc6962Vectors) {
 TEST(MerkleTest, HasherMatchesOneShot) {
   MerkleHasher h;
   EXPECT_EQ(h.Leaf("abc"), LeafHash("abc"));
-  EXPECT_EQ(h.Node(LeafHash("a"), LeafHash("b")), NodeHash(LeafHash("a"), LeafHash("b")));
+  EXPECT_EQ(h.Node(LeafHash("a"), LeafHash("b")),
+            NodeHash(LeafHash("a"), LeafHash("b")));
   EXPECT_NE(LeafHash("abc"), crypto::Sha256("abc"));  // domain separation
 }
 
@@ -125,7 +129,8 @@ void CheckInclusion(ReferenceTree& ref, uint64_t index, uint64_t size) {
   const Hash root = ref.Root(size);
   ASSERT_TRUE(VerifyInclusion(index, size, ref.leaf(index), *proof, root).ok())
       << index << "/" << size;
-  // Tampering with any hash, the leaf, the index, the size or the length must fail.
+  // Tampering with any hash, the leaf, the index, the size or the length must
+  // fail.
   for (size_t i = 0; i < proof->size(); ++i) {
     auto bad = *proof;
     bad[i][i % kHashSize] ^= 1;
@@ -136,15 +141,18 @@ void CheckInclusion(ReferenceTree& ref, uint64_t index, uint64_t size) {
   ASSERT_FALSE(VerifyInclusion(index, size, bad_leaf, *proof, root).ok());
   if (size > 1) {
     ASSERT_FALSE(
-        VerifyInclusion((index + 1) % size, size, ref.leaf(index), *proof, root).ok());
+        VerifyInclusion((index + 1) % size, size, ref.leaf(index), *proof, root)
+            .ok());
   }
   auto longer = *proof;
   longer.push_back(root);
-  ASSERT_FALSE(VerifyInclusion(index, size, ref.leaf(index), longer, root).ok());
+  ASSERT_FALSE(
+      VerifyInclusion(index, size, ref.leaf(index), longer, root).ok());
   if (!proof->empty()) {
     auto shorter = *proof;
     shorter.pop_back();
-    ASSERT_FALSE(VerifyInclusion(index, size, ref.leaf(index), shorter, root).ok());
+    ASSERT_FALSE(
+        VerifyInclusion(index, size, ref.leaf(index), shorter, root).ok());
   }
 }
 
@@ -156,12 +164,14 @@ void CheckConsistency(ReferenceTree& ref, uint64_t m, uint64_t n) {
   ASSERT_EQ(*proof, want) << m << "->" << n;
   const Hash root_m = ref.Root(m);
   const Hash root_n = ref.Root(n);
-  ASSERT_TRUE(VerifyConsistency(m, n, root_m, root_n, *proof).ok()) << m << "->" << n;
+  ASSERT_TRUE(VerifyConsistency(m, n, root_m, root_n, *proof).ok())
+      << m << "->" << n;
   if (m == 0) return;
   for (size_t i = 0; i < proof->size(); ++i) {
     auto bad = *proof;
     bad[i][(i * 7) % kHashSize] ^= 4;
-    ASSERT_FALSE(VerifyConsistency(m, n, root_m, root_n, bad).ok()) << m << "->" << n;
+    ASSERT_FALSE(VerifyConsistency(m, n, root_m, root_n, bad).ok())
+        << m << "->" << n;
   }
   Hash bad_root = root_n;
   bad_root[31] ^= 1;
@@ -195,7 +205,8 @@ TEST(MerkleTest, RootsMatchReferenceUpTo1100) {
 TEST(MerkleTest, AllProofsForSmallTrees) {
   ReferenceTree ref(64);
   for (uint64_t size = 1; size <= 64; ++size) {
-    for (uint64_t index = 0; index < size; ++index) CheckInclusion(ref, index, size);
+    for (uint64_t index = 0; index < size; ++index)
+      CheckInclusion(ref, index, size);
   }
   for (uint64_t n = 0; n <= 64; ++n) {
     for (uint64_t m = 0; m <= n; ++m) CheckConsistency(ref, m, n);
@@ -228,7 +239,8 @@ TEST(MerkleTest, BadArguments) {
   auto failing = [](int, uint64_t) -> absl::StatusOr<Hash> {
     return absl::UnavailableError("down");
   };
-  EXPECT_EQ(InclusionProof(1, 5, failing).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(InclusionProof(1, 5, failing).status().code(),
+            absl::StatusCode::kUnavailable);
 }
 
 }  // namespace

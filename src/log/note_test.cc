@@ -17,14 +17,17 @@ crypto::Ed25519PrivateKey TestKey(uint8_t fill) {
 
 TEST(Ed25519Test, Rfc8032Vector1) {
   std::string seed;
-  ASSERT_TRUE(absl::Base64Unescape("nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=", &seed));
+  ASSERT_TRUE(absl::Base64Unescape(
+      "nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=", &seed));
   auto key = crypto::Ed25519PrivateKey::FromSeed(seed);
   ASSERT_TRUE(key.ok());
   const auto& pub = key->public_key().bytes();
-  EXPECT_EQ(absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(pub.data()), 32)),
+  EXPECT_EQ(absl::BytesToHexString(absl::string_view(
+                reinterpret_cast<const char*>(pub.data()), 32)),
             "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
   auto sig = key->Sign("");
-  EXPECT_EQ(absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(sig.data()), 64)),
+  EXPECT_EQ(absl::BytesToHexString(absl::string_view(
+                reinterpret_cast<const char*>(sig.data()), 64)),
             "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e06522490155"
             "5fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b");
   absl::string_view sv(reinterpret_cast<const char*>(sig.data()), sig.size());
@@ -36,8 +39,10 @@ TEST(Ed25519Test, Rfc8032Vector1) {
 TEST(NoteTest, KnownGoNoteVector) {
   // From golang.org/x/mod/sumdb/note's documentation example.
   const std::string skey =
-      "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
-  const std::string vkey = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
+      "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+"
+      "Y7hfZx09iUvxdXHKDFz";
+  const std::string vkey =
+      "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
   auto vk = VerifierKeyFromSignerKey(skey);
   ASSERT_TRUE(vk.ok()) << vk.status();
   EXPECT_EQ(*vk, vkey);
@@ -49,9 +54,11 @@ TEST(NoteTest, KnownGoNoteVector) {
   const NoteSigner* signers[] = {signer->get()};
   auto note = SignNote(text, signers);
   ASSERT_TRUE(note.ok());
-  EXPECT_EQ(*note, text +
-                       "\n— PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZ"
-                       "SNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n");
+  EXPECT_EQ(*note,
+            text +
+                "\n— PeterNeumann "
+                "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZ"
+                "SNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n");
   auto verifier = ParseVerifierKey(vkey);
   ASSERT_TRUE(verifier.ok());
   const NoteVerifier* verifiers[] = {verifier->get()};
@@ -65,9 +72,11 @@ TEST(NoteTest, KnownGoNoteVector) {
 TEST(NoteTest, SignOpenAndTamper) {
   auto key = TestKey(7);
   auto signer = *NewNoteSigner("example.com/log", kNoteTypeEd25519, key);
-  auto verifier = *NewNoteVerifier("example.com/log", kNoteTypeEd25519, key.public_key());
+  auto verifier =
+      *NewNoteVerifier("example.com/log", kNoteTypeEd25519, key.public_key());
   EXPECT_EQ(signer->key_id(), verifier->key_id());
-  EXPECT_EQ(signer->key_id(), NoteKeyId("example.com/log", 1, key.public_key().bytes()));
+  EXPECT_EQ(signer->key_id(),
+            NoteKeyId("example.com/log", 1, key.public_key().bytes()));
   const NoteSigner* signers[] = {signer.get()};
   const NoteVerifier* verifiers[] = {verifier.get()};
   auto note = *SignNote("hello\n\nworld\n", signers);
@@ -78,11 +87,14 @@ TEST(NoteTest, SignOpenAndTamper) {
   // Tampered text.
   std::string bad = note;
   bad[0] = 'j';
-  EXPECT_EQ(OpenNote(bad, verifiers).status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(OpenNote(bad, verifiers).status().code(),
+            absl::StatusCode::kUnauthenticated);
   // Wrong key with the same name: unknown, so no verified signature.
-  auto other = *NewNoteVerifier("example.com/log", kNoteTypeEd25519, TestKey(8).public_key());
+  auto other = *NewNoteVerifier("example.com/log", kNoteTypeEd25519,
+                                TestKey(8).public_key());
   const NoteVerifier* others[] = {other.get()};
-  EXPECT_EQ(OpenNote(note, others).status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(OpenNote(note, others).status().code(),
+            absl::StatusCode::kUnauthenticated);
   // Truncations are syntax errors or missing signatures, never crashes.
   for (size_t n = 0; n < note.size(); ++n) {
     EXPECT_FALSE(OpenNote(note.substr(0, n), verifiers).ok()) << n;
@@ -106,17 +118,20 @@ TEST(NoteTest, UnknownSignaturesIgnoredKnownBadRejected) {
   ASSERT_TRUE(opened.ok());
   EXPECT_EQ(opened->verified.size(), 1u);
   EXPECT_EQ(opened->unknown.size(), 1u);
-  // Replace a's signature with b's bytes under a's name and id: must reject the note.
+  // Replace a's signature with b's bytes under a's name and id: must reject the
+  // note.
   auto parsed = *ParseNote(note);
   parsed.signatures[0].signature = parsed.signatures[1].signature;
   std::string forged = parsed.text + "\n" + parsed.signatures[0].Line();
-  EXPECT_EQ(OpenNote(forged, only_a).status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(OpenNote(forged, only_a).status().code(),
+            absl::StatusCode::kUnauthenticated);
 }
 
 TEST(NoteTest, KeyStrings) {
   auto key = TestKey(3);
   std::string skey = FormatSignerKey("log.example/x", kNoteTypeEd25519, key);
-  std::string vkey = FormatVerifierKey("log.example/x", kNoteTypeEd25519, key.public_key());
+  std::string vkey =
+      FormatVerifierKey("log.example/x", kNoteTypeEd25519, key.public_key());
   EXPECT_TRUE(absl::StartsWith(skey, "PRIVATE+KEY+log.example/x+"));
   EXPECT_EQ(*VerifierKeyFromSignerKey(skey), vkey);
   EXPECT_TRUE(ParseSignerKey(skey + "\n").ok());
@@ -131,21 +146,28 @@ TEST(NoteTest, KeyStrings) {
   EXPECT_FALSE(ParseSignerKey(vkey).ok());
   auto st = ParseSignerKey("PRIVATE+KEY+n+00000000+AAAA");
   EXPECT_FALSE(st.ok());
-  EXPECT_EQ(st.status().message().find("AAAA"), std::string::npos);  // no key material
+  EXPECT_EQ(st.status().message().find("AAAA"),
+            std::string::npos);  // no key material
   EXPECT_FALSE(IsValidNoteKeyName(""));
   EXPECT_FALSE(IsValidNoteKeyName("a+b"));
-  EXPECT_FALSE(IsValidNoteKeyName("a\xc2\xa0" "b"));  // no-break space
+  EXPECT_FALSE(
+      IsValidNoteKeyName("a\xc2\xa0"
+                         "b"));  // no-break space
   EXPECT_TRUE(IsValidNoteKeyName("witness.example/w1"));
 }
 
 TEST(NoteTest, Cosignature) {
   FakeClock clock(absl::FromUnixSeconds(1679315147));
   auto key = TestKey(9);
-  auto cosigner = *NewNoteSigner("witness.example.com/w1", kNoteTypeCosignature, key, clock);
-  auto verifier =
-      *NewNoteVerifier("witness.example.com/w1", kNoteTypeCosignature, key.public_key());
-  EXPECT_EQ(cosigner->key_id(), NoteKeyId("witness.example.com/w1", 4, key.public_key().bytes()));
-  const std::string text = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
+  auto cosigner = *NewNoteSigner("witness.example.com/w1", kNoteTypeCosignature,
+                                 key, clock);
+  auto verifier = *NewNoteVerifier("witness.example.com/w1",
+                                   kNoteTypeCosignature, key.public_key());
+  EXPECT_EQ(cosigner->key_id(),
+            NoteKeyId("witness.example.com/w1", 4, key.public_key().bytes()));
+  const std::string text =
+      "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/"
+      "Xajj7h2fB2MPA3j2jxq2I=\n";
   auto sig = cosigner->Sign(text);
   ASSERT_TRUE(sig.ok());
   ASSERT_EQ(sig->size(), 72u);
@@ -159,7 +181,8 @@ TEST(NoteTest, Cosignature) {
   EXPECT_FALSE(verifier->Verify(text, bad));
   // Adding the cosignature to a log-signed checkpoint.
   auto log_key = TestKey(10);
-  auto log_signer = *NewNoteSigner("example.com/behind-the-sofa", kNoteTypeEd25519, log_key);
+  auto log_signer =
+      *NewNoteSigner("example.com/behind-the-sofa", kNoteTypeEd25519, log_key);
   const NoteSigner* ls[] = {log_signer.get()};
   auto note = *SignNote(text, ls);
   NoteSignature cosig{cosigner->name(), cosigner->key_id(), *sig};
@@ -175,17 +198,23 @@ TEST(CheckpointTest, FormatParse) {
   Checkpoint c{"example.com/log", 20852163, {}, {}};
   c.root[0] = 0x0a;
   std::string text = FormatCheckpoint(c);
-  EXPECT_EQ(text, "example.com/log\n20852163\nCgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n");
+  EXPECT_EQ(text,
+            "example.com/"
+            "log\n20852163\nCgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n");
   auto parsed = ParseCheckpoint(text);
   ASSERT_TRUE(parsed.ok());
   EXPECT_EQ(*parsed, c);
   c.extensions = {"ext one"};
   EXPECT_EQ(*ParseCheckpoint(FormatCheckpoint(c)), c);
-  EXPECT_EQ(ParseCheckpoint("o\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n")->size, 0u);
+  EXPECT_EQ(
+      ParseCheckpoint("o\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n")
+          ->size,
+      0u);
   for (const char* bad :
        {"", "o\n1\n", "o\n01\nCgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
         "o\n-1\nCgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
-        "o\n18446744073709551616\nCgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+        "o\n18446744073709551616\nCgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+        "\n",
         "o\n1\nCgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==\n",
         "o\n1\nCgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n",
         "\n1\nCgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",

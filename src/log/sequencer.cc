@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "log/sequencer.h"
 
 #include <cstring>
@@ -7,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "core/status_macros.h"
 #include "log/tile.h"
 
@@ -17,7 +17,8 @@ constexpr absl::string_view kMetadataMagic = "clover-log/v1";
 
 }  // namespace
 
-Sequencer::Sequencer(std::unique_ptr<LogStorage> storage, std::unique_ptr<NoteSigner> signer,
+Sequencer::Sequencer(std::unique_ptr<LogStorage> storage,
+                     std::unique_ptr<NoteSigner> signer,
                      SequencerOptions options)
     : storage_(std::move(storage)),
       signer_(std::move(signer)),
@@ -25,12 +26,14 @@ Sequencer::Sequencer(std::unique_ptr<LogStorage> storage, std::unique_ptr<NoteSi
       cache_(options_.tile_cache_tiles),
       edges_(kLevels) {}
 
-absl::StatusOr<std::unique_ptr<Sequencer>> Sequencer::Open(std::unique_ptr<LogStorage> storage,
-                                                           std::unique_ptr<NoteSigner> signer,
-                                                           SequencerOptions options) {
-  if (storage == nullptr) return absl::InvalidArgumentError("sequencer: no storage");
+absl::StatusOr<std::unique_ptr<Sequencer>> Sequencer::Open(
+    std::unique_ptr<LogStorage> storage, std::unique_ptr<NoteSigner> signer,
+    SequencerOptions options) {
+  if (storage == nullptr)
+    return absl::InvalidArgumentError("sequencer: no storage");
   if (options.max_batch_entries == 0) {
-    return absl::InvalidArgumentError("sequencer: max_batch_entries must be positive");
+    return absl::InvalidArgumentError(
+        "sequencer: max_batch_entries must be positive");
   }
   std::unique_ptr<Sequencer> s(
       new Sequencer(std::move(storage), std::move(signer), std::move(options)));
@@ -47,7 +50,8 @@ Sequencer::~Sequencer() {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  if (thread_.joinable()) thread_.join();  // drains the queue, then closes the pipe
+  if (thread_.joinable())
+    thread_.join();  // drains the queue, then closes the pipe
   if (writer_.joinable()) writer_.join();
 }
 
@@ -55,20 +59,25 @@ std::string Sequencer::Metadata(uint64_t size) const {
   return absl::StrCat(kMetadataMagic, "\n", origin_, "\n", size, "\n");
 }
 
-absl::StatusOr<std::string> Sequencer::MakeCheckpoint(uint64_t size, const Hash& root) const {
+absl::StatusOr<std::string> Sequencer::MakeCheckpoint(uint64_t size,
+                                                      const Hash& root) const {
   const NoteSigner* signers[] = {signer_.get()};
-  return SignNote(FormatCheckpoint(Checkpoint{origin_, size, root, {}}), signers);
+  return SignNote(FormatCheckpoint(Checkpoint{origin_, size, root, {}}),
+                  signers);
 }
 
 absl::Status Sequencer::Load() {
   auto meta = storage_->ReadMetadata();
   if (!meta.ok() && !absl::IsNotFound(meta.status())) return meta.status();
   if (!meta.ok()) {
-    // A new log: publish the empty tree so that readers always find a checkpoint.
-    if (signer_ == nullptr) return absl::NotFoundError("no log has been created in this store");
+    // A new log: publish the empty tree so that readers always find a
+    // checkpoint.
+    if (signer_ == nullptr)
+      return absl::NotFoundError("no log has been created in this store");
     origin_ = options_.origin.empty() ? signer_->name() : options_.origin;
     if (origin_.empty() || origin_.find('\n') != std::string::npos) {
-      return absl::InvalidArgumentError("log origin must be one non-empty line");
+      return absl::InvalidArgumentError(
+          "log origin must be one non-empty line");
     }
     LogWriteBatch wb;
     CLOVER_ASSIGN_OR_RETURN(wb.checkpoint, MakeCheckpoint(0, EmptyRootHash()));
@@ -85,33 +94,40 @@ absl::Status Sequencer::Load() {
   }
   std::vector<absl::string_view> lines = absl::StrSplit(*meta, '\n');
   uint64_t size = 0;
-  if (lines.size() != 4 || lines[0] != kMetadataMagic || !absl::SimpleAtoi(lines[2], &size)) {
+  if (lines.size() != 4 || lines[0] != kMetadataMagic ||
+      !absl::SimpleAtoi(lines[2], &size)) {
     return absl::DataLossError("log metadata record is malformed");
   }
   origin_ = std::string(lines[1]);
   if (!options_.origin.empty() && options_.origin != origin_) {
-    return absl::FailedPreconditionError(absl::StrCat("the stored log has origin '", origin_,
-                                                      "', not '", options_.origin, "'"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("the stored log has origin '", origin_, "', not '",
+                     options_.origin, "'"));
   }
-  if (signer_ != nullptr && options_.origin.empty() && signer_->name() != origin_) {
-    return absl::FailedPreconditionError(absl::StrCat("the stored log has origin '", origin_,
-                                                      "' but the key is named '",
-                                                      signer_->name(), "'"));
+  if (signer_ != nullptr && options_.origin.empty() &&
+      signer_->name() != origin_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the stored log has origin '", origin_,
+                     "' but the key is named '", signer_->name(), "'"));
   }
   for (int k = 0; k < kLevels; ++k) {
     const int w = PartialTileWidth(size, k);
     if (w == 0) continue;
-    CLOVER_ASSIGN_OR_RETURN(std::string tile, storage_->ReadTile(k, FullTileCount(size, k)));
+    CLOVER_ASSIGN_OR_RETURN(std::string tile,
+                            storage_->ReadTile(k, FullTileCount(size, k)));
     if (tile.size() < static_cast<size_t>(w) * kHashSize) {
-      return absl::DataLossError(absl::StrCat("stored partial tile at level ", k,
-                                              " is shorter than the tree size requires"));
+      return absl::DataLossError(
+          absl::StrCat("stored partial tile at level ", k,
+                       " is shorter than the tree size requires"));
     }
-    CLOVER_ASSIGN_OR_RETURN(edges_[k], TileTree::FromBytes(
-                                           absl::string_view(tile).substr(0, w * kHashSize),
-                                           hasher_));
+    CLOVER_ASSIGN_OR_RETURN(
+        edges_[k],
+        TileTree::FromBytes(absl::string_view(tile).substr(0, w * kHashSize),
+                            hasher_));
   }
   if (size % kTileWidth != 0) {
-    CLOVER_ASSIGN_OR_RETURN(std::string bundle, storage_->ReadEntryBundle(size / kTileWidth));
+    CLOVER_ASSIGN_OR_RETURN(std::string bundle,
+                            storage_->ReadEntryBundle(size / kTileWidth));
     auto prefix = BundlePrefixSize(bundle, static_cast<int>(size % kTileWidth));
     if (!prefix.ok()) {
       return absl::DataLossError(absl::StrCat("stored partial entry bundle: ",
@@ -126,7 +142,8 @@ absl::Status Sequencer::Load() {
   CLOVER_ASSIGN_OR_RETURN(ParsedNote parsed, ParseNote(note));
   CLOVER_ASSIGN_OR_RETURN(Checkpoint cp, ParseCheckpoint(parsed.text));
   if (cp.size != size || cp.root != root || cp.origin != origin_) {
-    return absl::DataLossError("stored checkpoint does not match the stored tree");
+    return absl::DataLossError(
+        "stored checkpoint does not match the stored tree");
   }
   auto snap = std::make_shared<Snapshot>();
   snap->size = size;
@@ -144,8 +161,8 @@ void Sequencer::Append(std::string entry, Callback done) {
     return;
   }
   if (entry.size() > kMaxEntrySize) {
-    done(absl::InvalidArgumentError(absl::StrCat("log entry of ", entry.size(),
-                                                 " bytes exceeds the maximum of 65535")));
+    done(absl::InvalidArgumentError(absl::StrCat(
+        "log entry of ", entry.size(), " bytes exceeds the maximum of 65535")));
     return;
   }
   thread_local MerkleHasher hasher;
@@ -189,8 +206,10 @@ void Sequencer::Run() {
       if (queue_.size() <= options_.max_batch_entries) {
         batch.swap(queue_);
       } else {
-        auto mid = queue_.begin() + static_cast<ptrdiff_t>(options_.max_batch_entries);
-        batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(mid));
+        auto mid =
+            queue_.begin() + static_cast<ptrdiff_t>(options_.max_batch_entries);
+        batch.assign(std::make_move_iterator(queue_.begin()),
+                     std::make_move_iterator(mid));
         queue_.erase(queue_.begin(), mid);
         first_queued_ = absl::Now();
       }
@@ -231,7 +250,8 @@ void Sequencer::WriteLoop() {
       poisoned = poisoned_;
     }
     if (poisoned) {
-      p->status = absl::AbortedError("an earlier log batch failed to be written; retry");
+      p->status = absl::AbortedError(
+          "an earlier log batch failed to be written; retry");
     } else if (p->status.ok()) {
       const absl::Time write_start = absl::Now();
       p->status = storage_->Write(p->wb);
@@ -256,7 +276,8 @@ void Sequencer::Commit(Prepared& p) {
     for (Pending& e : p.batch) e.done(p.status);
     return;
   }
-  for (auto& [id, tile] : p.full) cache_.Put(id.level, id.index, std::move(tile));
+  for (auto& [id, tile] : p.full)
+    cache_.Put(id.level, id.index, std::move(tile));
   {
     absl::MutexLock lock(&snap_mu_);
     snap_ = std::move(p.snap);
@@ -266,7 +287,8 @@ void Sequencer::Commit(Prepared& p) {
 }
 
 void Sequencer::RollBack() {
-  // Back to the last durable state: the published snapshot and the stored partial bundle.
+  // Back to the last durable state: the published snapshot and the stored
+  // partial bundle.
   std::shared_ptr<const Snapshot> snap = snapshot();
   size_ = snap->size;
   edges_ = snap->edges;
@@ -274,17 +296,20 @@ void Sequencer::RollBack() {
   if (size_ % kTileWidth != 0) {
     auto stored = storage_->ReadEntryBundle(size_ / kTileWidth);
     if (stored.ok()) {
-      auto prefix = BundlePrefixSize(*stored, static_cast<int>(size_ % kTileWidth));
+      auto prefix =
+          BundlePrefixSize(*stored, static_cast<int>(size_ % kTileWidth));
       if (prefix.ok()) bundle_ = stored->substr(0, *prefix);
     }
   }
 }
 
-void Sequencer::AddHash(int level, const Hash& hash, LogWriteBatch& wb, FullTiles& full) {
+void Sequencer::AddHash(int level, const Hash& hash, LogWriteBatch& wb,
+                        FullTiles& full) {
   TileTree& edge = edges_[level];
   edge.Append(hash, hasher_);
   if (!edge.full()) return;
-  // size_ already counts the new leaf, so the hashes at this level number size_ >> 8*level.
+  // size_ already counts the new leaf, so the hashes at this level number size_
+  // >> 8*level.
   const TileId id{level, HashesAtLevel(size_, level) / kTileWidth - 1};
   wb.tiles.emplace_back(id, edge.Serialize());
   const Hash root = edge.Root();
@@ -306,7 +331,8 @@ Hash Sequencer::EdgeRoot() {
   return acc ? *acc : EmptyRootHash();
 }
 
-std::unique_ptr<Sequencer::Prepared> Sequencer::Integrate(std::vector<Pending> batch) {
+std::unique_ptr<Sequencer::Prepared> Sequencer::Integrate(
+    std::vector<Pending> batch) {
   auto p = std::make_unique<Prepared>();
   p->start = absl::Now();
   p->first_index = size_;
@@ -325,8 +351,10 @@ std::unique_ptr<Sequencer::Prepared> Sequencer::Integrate(std::vector<Pending> b
     }
   }
   for (int k = 0; k < kLevels; ++k) {
-    if (edges_[k].width() > 0 && HashesAtLevel(old_size, k) != HashesAtLevel(size_, k)) {
-      wb.tiles.emplace_back(TileId{k, FullTileCount(size_, k)}, edges_[k].Serialize());
+    if (edges_[k].width() > 0 &&
+        HashesAtLevel(old_size, k) != HashesAtLevel(size_, k)) {
+      wb.tiles.emplace_back(TileId{k, FullTileCount(size_, k)},
+                            edges_[k].Serialize());
     }
   }
   if (!bundle_.empty()) wb.bundles.emplace_back(size_ / kTileWidth, bundle_);
@@ -361,20 +389,23 @@ SequencerStats Sequencer::Stats() const {
 
 uint64_t Sequencer::Size() const { return snapshot()->size; }
 
-std::string Sequencer::SignedCheckpoint() const { return snapshot()->checkpoint; }
+std::string Sequencer::SignedCheckpoint() const {
+  return snapshot()->checkpoint;
+}
 
 Checkpoint Sequencer::LatestCheckpoint() const {
   auto snap = snapshot();
   return Checkpoint{origin_, snap->size, snap->root, {}};
 }
 
-absl::StatusOr<std::shared_ptr<const TileTree>> Sequencer::FullTile(int level,
-                                                                     uint64_t index) const {
+absl::StatusOr<std::shared_ptr<const TileTree>> Sequencer::FullTile(
+    int level, uint64_t index) const {
   if (auto hit = cache_.Get(level, index)) return hit;
   CLOVER_ASSIGN_OR_RETURN(std::string bytes, storage_->ReadTile(level, index));
   if (bytes.size() != kTileWidth * kHashSize) {
-    return absl::DataLossError(absl::StrCat("stored tile ", level, "/", index, " is ",
-                                            bytes.size(), " bytes, not a full tile"));
+    return absl::DataLossError(absl::StrCat("stored tile ", level, "/", index,
+                                            " is ", bytes.size(),
+                                            " bytes, not a full tile"));
   }
   MerkleHasher hasher;
   CLOVER_ASSIGN_OR_RETURN(TileTree tree, TileTree::FromBytes(bytes, hasher));
@@ -398,36 +429,37 @@ absl::StatusOr<Hash> Sequencer::ReadNode(const Snapshot& snap, int height,
     node = snap.edges[level].Node(sub, pos);
   }
   if (node == nullptr) {
-    return absl::InternalError(
-        absl::StrCat("Merkle node at height ", height, " index ", index, " is not available"));
+    return absl::InternalError(absl::StrCat("Merkle node at height ", height,
+                                            " index ", index,
+                                            " is not available"));
   }
   return *node;
 }
 
-absl::StatusOr<std::vector<Hash>> Sequencer::InclusionProof(uint64_t index,
-                                                            uint64_t size) const {
+absl::StatusOr<std::vector<Hash>> Sequencer::InclusionProof(
+    uint64_t index, uint64_t size) const {
   auto snap = snapshot();
   if (size > snap->size) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("tree size ", size, " is larger than the log (", snap->size, ")"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tree size ", size, " is larger than the log (", snap->size, ")"));
   }
-  return log::InclusionProof(index, size, [&](int h, uint64_t i) {
-    return ReadNode(*snap, h, i);
-  });
+  return log::InclusionProof(
+      index, size, [&](int h, uint64_t i) { return ReadNode(*snap, h, i); });
 }
 
-absl::StatusOr<std::vector<Hash>> Sequencer::ConsistencyProof(uint64_t from, uint64_t to) const {
+absl::StatusOr<std::vector<Hash>> Sequencer::ConsistencyProof(
+    uint64_t from, uint64_t to) const {
   auto snap = snapshot();
   if (to > snap->size) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("tree size ", to, " is larger than the log (", snap->size, ")"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tree size ", to, " is larger than the log (", snap->size, ")"));
   }
-  return log::ConsistencyProof(from, to, [&](int h, uint64_t i) {
-    return ReadNode(*snap, h, i);
-  });
+  return log::ConsistencyProof(
+      from, to, [&](int h, uint64_t i) { return ReadNode(*snap, h, i); });
 }
 
-absl::StatusOr<std::string> Sequencer::ReadTile(int level, uint64_t index, int width) const {
+absl::StatusOr<std::string> Sequencer::ReadTile(int level, uint64_t index,
+                                                int width) const {
   auto snap = snapshot();
   if (level < 0 || level >= kLevels || width < 1 || width > kTileWidth) {
     return absl::NotFoundError("no such tile");
@@ -435,9 +467,11 @@ absl::StatusOr<std::string> Sequencer::ReadTile(int level, uint64_t index, int w
   const uint64_t full_count = FullTileCount(snap->size, level);
   if (index < full_count) {
     if (auto hit = cache_.Get(level, index)) return hit->Serialize(width);
-    CLOVER_ASSIGN_OR_RETURN(std::string bytes, storage_->ReadTile(level, index));
+    CLOVER_ASSIGN_OR_RETURN(std::string bytes,
+                            storage_->ReadTile(level, index));
     if (bytes.size() != kTileWidth * kHashSize) {
-      return absl::DataLossError(absl::StrCat("stored tile ", level, "/", index, " is not full"));
+      return absl::DataLossError(
+          absl::StrCat("stored tile ", level, "/", index, " is not full"));
     }
     bytes.resize(static_cast<size_t>(width) * kHashSize);
     return bytes;
@@ -448,15 +482,18 @@ absl::StatusOr<std::string> Sequencer::ReadTile(int level, uint64_t index, int w
   return absl::NotFoundError("tile does not exist (yet)");
 }
 
-absl::StatusOr<std::string> Sequencer::ReadEntryBundle(uint64_t index, int width) const {
+absl::StatusOr<std::string> Sequencer::ReadEntryBundle(uint64_t index,
+                                                       int width) const {
   auto snap = snapshot();
-  if (width < 1 || width > kTileWidth) return absl::NotFoundError("no such entry bundle");
+  if (width < 1 || width > kTileWidth)
+    return absl::NotFoundError("no such entry bundle");
   const uint64_t full_count = FullTileCount(snap->size, 0);
   if (index > full_count ||
       (index == full_count && width > PartialTileWidth(snap->size, 0))) {
     return absl::NotFoundError("entry bundle does not exist (yet)");
   }
-  // Storage holds the latest version of the bundle, which extends every published one.
+  // Storage holds the latest version of the bundle, which extends every
+  // published one.
   CLOVER_ASSIGN_OR_RETURN(std::string bytes, storage_->ReadEntryBundle(index));
   auto prefix = BundlePrefixSize(bytes, width);
   if (!prefix.ok()) {
@@ -470,10 +507,12 @@ absl::StatusOr<std::string> Sequencer::ReadEntryBundle(uint64_t index, int width
 absl::StatusOr<std::string> Sequencer::ReadEntry(uint64_t index) const {
   const uint64_t size = Size();
   if (index >= size) {
-    return absl::NotFoundError(absl::StrCat("entry ", index, " is beyond the tree size ", size));
+    return absl::NotFoundError(
+        absl::StrCat("entry ", index, " is beyond the tree size ", size));
   }
   const uint64_t bundle = index / kTileWidth;
-  const int width = bundle < FullTileCount(size, 0) ? kTileWidth : PartialTileWidth(size, 0);
+  const int width =
+      bundle < FullTileCount(size, 0) ? kTileWidth : PartialTileWidth(size, 0);
   CLOVER_ASSIGN_OR_RETURN(std::string bytes, ReadEntryBundle(bundle, width));
   CLOVER_ASSIGN_OR_RETURN(auto entries, ParseEntryBundle(bytes));
   return std::string(entries[index % kTileWidth]);

@@ -1,10 +1,12 @@
-// The batching sequencer: assigns indexes to appended entries, integrates each batch into
-// hash tiles, entry bundles and a new signed checkpoint, and makes the batch durable in ONE
-// synchronous storage write before any append of the batch is acknowledged.
+// The batching sequencer: assigns indexes to appended entries, integrates each
+// batch into hash tiles, entry bundles and a new signed checkpoint, and makes
+// the batch durable in ONE synchronous storage write before any append of the
+// batch is acknowledged.
 //
-// Memory is bounded: the tree lives in storage; the sequencer keeps only the right edge
-// (the partial tile of each level, at most 8 x 511 hashes) and an LRU cache of full tiles.
-// Opening an existing log reads the edge back from storage without replaying entries.
+// Memory is bounded: the tree lives in storage; the sequencer keeps only the
+// right edge (the partial tile of each level, at most 8 x 511 hashes) and an
+// LRU cache of full tiles. Opening an existing log reads the edge back from
+// storage without replaying entries.
 #ifndef CLOVER_LOG_SEQUENCER_H_
 #define CLOVER_LOG_SEQUENCER_H_
 
@@ -31,11 +33,13 @@
 namespace clover::log {
 
 struct SequencerOptions {
-  // Checkpoint origin. Empty: the signer's key name. Must match the stored log's origin.
+  // Checkpoint origin. Empty: the signer's key name. Must match the stored
+  // log's origin.
   std::string origin;
   // A batch closes when it holds this many entries...
   size_t max_batch_entries = 16384;
-  // ...or when its first entry has waited this long (0: take whatever is queued).
+  // ...or when its first entry has waited this long (0: take whatever is
+  // queued).
   absl::Duration max_batch_wait = absl::Milliseconds(1);
   // Full tiles kept in memory (about 16 KiB each).
   size_t tile_cache_tiles = 4096;
@@ -55,10 +59,11 @@ class Sequencer final : public LogReader {
  public:
   using Callback = std::function<void(absl::StatusOr<uint64_t>)>;
 
-  // Opens (or, with a signer and an empty store, creates) a log. Without a signer the log
-  // is read-only: Append fails with FailedPrecondition. Errors: InvalidArgument for bad
-  // options, FailedPrecondition for an origin mismatch, NotFound for an empty store opened
-  // read-only, DataLoss if the stored state is inconsistent, storage errors.
+  // Opens (or, with a signer and an empty store, creates) a log. Without a
+  // signer the log is read-only: Append fails with FailedPrecondition. Errors:
+  // InvalidArgument for bad options, FailedPrecondition for an origin mismatch,
+  // NotFound for an empty store opened read-only, DataLoss if the stored state
+  // is inconsistent, storage errors.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<Sequencer>> Open(
       std::unique_ptr<LogStorage> storage, std::unique_ptr<NoteSigner> signer,
       SequencerOptions options = {});
@@ -66,11 +71,12 @@ class Sequencer final : public LogReader {
   // Completes every queued append (integrating it), then stops.
   ~Sequencer() override;
 
-  // Queues `entry`; `done` later receives its index once the entry and a checkpoint
-  // covering it are durable, or an error (InvalidArgument for entries over 65,535 bytes,
-  // ResourceExhausted when the queue is full, FailedPrecondition when read-only, the
-  // storage error if the batch write failed). `done` runs on the integrator thread (or
-  // inline for immediate errors) and must not block. Thread-safe; never blocks on I/O.
+  // Queues `entry`; `done` later receives its index once the entry and a
+  // checkpoint covering it are durable, or an error (InvalidArgument for
+  // entries over 65,535 bytes, ResourceExhausted when the queue is full,
+  // FailedPrecondition when read-only, the storage error if the batch write
+  // failed). `done` runs on the integrator thread (or inline for immediate
+  // errors) and must not block. Thread-safe; never blocks on I/O.
   void Append(std::string entry, Callback done);
   // As above, returning a future of the index.
   [[nodiscard]] std::future<absl::StatusOr<uint64_t>> Append(std::string entry);
@@ -83,11 +89,15 @@ class Sequencer final : public LogReader {
   // LogReader.
   uint64_t Size() const override;
   std::string SignedCheckpoint() const override;
-  absl::StatusOr<std::string> ReadTile(int level, uint64_t index, int width) const override;
-  absl::StatusOr<std::string> ReadEntryBundle(uint64_t index, int width) const override;
+  absl::StatusOr<std::string> ReadTile(int level, uint64_t index,
+                                       int width) const override;
+  absl::StatusOr<std::string> ReadEntryBundle(uint64_t index,
+                                              int width) const override;
   absl::StatusOr<std::string> ReadEntry(uint64_t index) const override;
-  absl::StatusOr<std::vector<Hash>> InclusionProof(uint64_t index, uint64_t size) const override;
-  absl::StatusOr<std::vector<Hash>> ConsistencyProof(uint64_t from, uint64_t to) const override;
+  absl::StatusOr<std::vector<Hash>> InclusionProof(
+      uint64_t index, uint64_t size) const override;
+  absl::StatusOr<std::vector<Hash>> ConsistencyProof(
+      uint64_t from, uint64_t to) const override;
 
  private:
   static constexpr int kLevels = 8;  // tile levels needed for 2^64 leaves
@@ -101,10 +111,12 @@ class Sequencer final : public LogReader {
   };
   struct Pending {
     std::string entry;
-    Hash leaf;  // computed by the appending thread, off the integrator's critical path
+    Hash leaf;  // computed by the appending thread, off the integrator's
+                // critical path
     Callback done;
   };
-  using FullTiles = std::vector<std::pair<TileId, std::shared_ptr<const TileTree>>>;
+  using FullTiles =
+      std::vector<std::pair<TileId, std::shared_ptr<const TileTree>>>;
   // A batch integrated in memory, waiting for its durable write.
   struct Prepared {
     std::vector<Pending> batch;
@@ -117,11 +129,11 @@ class Sequencer final : public LogReader {
     absl::Duration integrate_time;
   };
 
-  Sequencer(std::unique_ptr<LogStorage> storage, std::unique_ptr<NoteSigner> signer,
-            SequencerOptions options);
+  Sequencer(std::unique_ptr<LogStorage> storage,
+            std::unique_ptr<NoteSigner> signer, SequencerOptions options);
   absl::Status Load();
-  // The integrator thread: batches, hashes and signs; hands batches to the writer thread
-  // so that integrating batch k+1 overlaps the fsync of batch k.
+  // The integrator thread: batches, hashes and signs; hands batches to the
+  // writer thread so that integrating batch k+1 overlaps the fsync of batch k.
   void Run();
   void WriteLoop();
   std::unique_ptr<Prepared> Integrate(std::vector<Pending> batch);
@@ -129,12 +141,15 @@ class Sequencer final : public LogReader {
   void RollBack();
   void AddHash(int level, const Hash& hash, LogWriteBatch& wb, FullTiles& full);
   Hash EdgeRoot();
-  absl::StatusOr<std::string> MakeCheckpoint(uint64_t size, const Hash& root) const;
+  absl::StatusOr<std::string> MakeCheckpoint(uint64_t size,
+                                             const Hash& root) const;
   std::string Metadata(uint64_t size) const;
 
   std::shared_ptr<const Snapshot> snapshot() const;
-  absl::StatusOr<std::shared_ptr<const TileTree>> FullTile(int level, uint64_t index) const;
-  absl::StatusOr<Hash> ReadNode(const Snapshot& snap, int height, uint64_t index) const;
+  absl::StatusOr<std::shared_ptr<const TileTree>> FullTile(
+      int level, uint64_t index) const;
+  absl::StatusOr<Hash> ReadNode(const Snapshot& snap, int height,
+                                uint64_t index) const;
 
   bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return !queue_.empty() || stopping_;
@@ -142,7 +157,9 @@ class Sequencer final : public LogReader {
   bool BatchFull() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return queue_.size() >= options_.max_batch_entries || stopping_;
   }
-  bool PipeHasRoom() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(pipe_mu_) { return pipe_.empty(); }
+  bool PipeHasRoom() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(pipe_mu_) {
+    return pipe_.empty();
+  }
   bool PipeIdle() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(pipe_mu_) {
     return pipe_.empty() && !writing_;
   }
@@ -161,13 +178,15 @@ class Sequencer final : public LogReader {
   absl::Time first_queued_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 
-  // Integrator -> writer hand-off (at most one batch waiting while one is written).
+  // Integrator -> writer hand-off (at most one batch waiting while one is
+  // written).
   absl::Mutex pipe_mu_;
   std::vector<std::unique_ptr<Prepared>> pipe_ ABSL_GUARDED_BY(pipe_mu_);
   bool writing_ ABSL_GUARDED_BY(pipe_mu_) = false;
   bool pipe_closed_ ABSL_GUARDED_BY(pipe_mu_) = false;
-  // Set by the writer when a write fails: batches integrated on top of the failed one are
-  // failed too, until the integrator has rolled its state back to the last durable one.
+  // Set by the writer when a write fails: batches integrated on top of the
+  // failed one are failed too, until the integrator has rolled its state back
+  // to the last durable one.
   bool poisoned_ ABSL_GUARDED_BY(pipe_mu_) = false;
 
   mutable absl::Mutex stats_mu_;

@@ -20,26 +20,32 @@ crypto::Ed25519PrivateKey TestKey() {
   return *crypto::Ed25519PrivateKey::FromSeed(std::string(32, 'k'));
 }
 
-std::unique_ptr<NoteSigner> Signer(const std::string& name = "test.example/log") {
+std::unique_ptr<NoteSigner> Signer(
+    const std::string& name = "test.example/log") {
   return *NewNoteSigner(name, kNoteTypeEd25519, TestKey());
 }
 
-std::unique_ptr<NoteVerifier> Verifier(const std::string& name = "test.example/log") {
+std::unique_ptr<NoteVerifier> Verifier(
+    const std::string& name = "test.example/log") {
   return *NewNoteVerifier(name, kNoteTypeEd25519, TestKey().public_key());
 }
 
-std::unique_ptr<Sequencer> OpenLog(const std::string& dir, SequencerOptions opts = {},
+std::unique_ptr<Sequencer> OpenLog(const std::string& dir,
+                                   SequencerOptions opts = {},
                                    bool read_only = false) {
   RocksDbStorageOptions so;
   so.read_only = read_only;
   auto storage = OpenRocksDbStorage(dir, so);
   EXPECT_TRUE(storage.ok()) << storage.status();
-  auto seq = Sequencer::Open(*std::move(storage), read_only ? nullptr : Signer(), opts);
+  auto seq = Sequencer::Open(*std::move(storage),
+                             read_only ? nullptr : Signer(), opts);
   EXPECT_TRUE(seq.ok()) << seq.status();
   return seq.ok() ? *std::move(seq) : nullptr;
 }
 
-std::string Entry(uint64_t i) { return absl::StrCat("entry-", i, std::string(i % 37, 'x')); }
+std::string Entry(uint64_t i) {
+  return absl::StrCat("entry-", i, std::string(i % 37, 'x'));
+}
 
 // Appends entries [from, to) in batches of `batch` (waiting for each batch).
 void AppendRange(Sequencer& seq, uint64_t from, uint64_t to, uint64_t batch) {
@@ -104,11 +110,13 @@ TEST(SequencerTest, RootsAndProofsMatchReference) {
     const uint64_t i = rng() % s;
     auto proof = seq->InclusionProof(i, s);
     ASSERT_TRUE(proof.ok()) << proof.status();
-    ASSERT_TRUE(VerifyInclusion(i, s, leaves[i], *proof, roots[s]).ok()) << i << "/" << s;
+    ASSERT_TRUE(VerifyInclusion(i, s, leaves[i], *proof, roots[s]).ok())
+        << i << "/" << s;
     const uint64_t m = rng() % (s + 1);
     auto cproof = seq->ConsistencyProof(m, s);
     ASSERT_TRUE(cproof.ok());
-    ASSERT_TRUE(VerifyConsistency(m, s, roots[m], roots[s], *cproof).ok()) << m << "->" << s;
+    ASSERT_TRUE(VerifyConsistency(m, s, roots[m], roots[s], *cproof).ok())
+        << m << "->" << s;
   }
   EXPECT_FALSE(seq->InclusionProof(5, 1101).ok());
   EXPECT_FALSE(seq->ConsistencyProof(5, 1101).ok());
@@ -125,20 +133,28 @@ TEST(SequencerTest, TilesAndBundlesFollowTheSpec) {
   auto t1 = seq->ReadTile(0, 1, 256);
   ASSERT_TRUE(t1.ok());
   ASSERT_EQ(t1->size(), 8192u);
-  EXPECT_EQ(t1->substr(0, 32), std::string(reinterpret_cast<const char*>(leaves[256].data()), 32));
+  EXPECT_EQ(t1->substr(0, 32),
+            std::string(reinterpret_cast<const char*>(leaves[256].data()), 32));
   EXPECT_EQ(seq->ReadTile(0, 2, 88)->size(), 88u * 32);
-  EXPECT_EQ(seq->ReadTile(0, 2, 89).status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(seq->ReadTile(0, 2, 256).status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(seq->ReadTile(0, 3, 1).status().code(), absl::StatusCode::kNotFound);
-  // A partial width of a tile that is now full is still served (prefix of the full tile).
+  EXPECT_EQ(seq->ReadTile(0, 2, 89).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(seq->ReadTile(0, 2, 256).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(seq->ReadTile(0, 3, 1).status().code(),
+            absl::StatusCode::kNotFound);
+  // A partial width of a tile that is now full is still served (prefix of the
+  // full tile).
   EXPECT_EQ(*seq->ReadTile(0, 0, 10), seq->ReadTile(0, 0, 256)->substr(0, 320));
-  // Level 1: partial of width 2 holding the roots of the two full level-0 tiles.
+  // Level 1: partial of width 2 holding the roots of the two full level-0
+  // tiles.
   auto l1 = seq->ReadTile(1, 0, 2);
   ASSERT_TRUE(l1.ok());
-  EXPECT_EQ(l1->substr(32),
-            std::string(reinterpret_cast<const char*>(
-                            RootFromLeafHashes(std::span(leaves).subspan(256, 256)).data()),
-                        32));
+  EXPECT_EQ(
+      l1->substr(32),
+      std::string(
+          reinterpret_cast<const char*>(
+              RootFromLeafHashes(std::span(leaves).subspan(256, 256)).data()),
+          32));
   EXPECT_FALSE(seq->ReadTile(2, 0, 1).ok());
   // Entry bundles.
   auto b2 = seq->ReadEntryBundle(2, 88);
@@ -148,7 +164,8 @@ TEST(SequencerTest, TilesAndBundlesFollowTheSpec) {
   ASSERT_EQ(entries->size(), 88u);
   EXPECT_EQ((*entries)[0], Entry(512));
   EXPECT_EQ(ParseEntryBundle(*seq->ReadEntryBundle(0, 5))->size(), 5u);
-  EXPECT_EQ(seq->ReadEntryBundle(2, 89).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(seq->ReadEntryBundle(2, 89).status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST(SequencerTest, RefusesOversizeEntriesAndReadOnlyAppends) {
@@ -162,7 +179,8 @@ TEST(SequencerTest, RefusesOversizeEntriesAndReadOnlyAppends) {
   auto ro = OpenLog(dir.path(), {}, /*read_only=*/true);
   ASSERT_NE(ro, nullptr);
   EXPECT_EQ(ro->Size(), 1u);
-  EXPECT_EQ(ro->Append("x").get().status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ro->Append("x").get().status().code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(SequencerTest, RestartResumesWithoutReplay) {
@@ -181,13 +199,15 @@ TEST(SequencerTest, RestartResumesWithoutReplay) {
   EXPECT_EQ(seq->LatestCheckpoint().root, RootFromLeafHashes(leaves));
   auto proof = seq->ConsistencyProof(70000, 70300);
   ASSERT_TRUE(proof.ok());
-  EXPECT_TRUE(VerifyConsistency(70000, 70300, before.root, seq->LatestCheckpoint().root, *proof)
+  EXPECT_TRUE(VerifyConsistency(70000, 70300, before.root,
+                                seq->LatestCheckpoint().root, *proof)
                   .ok());
   // Origin mismatch is refused.
   seq.reset();
   auto storage = OpenRocksDbStorage(dir.path());
   ASSERT_TRUE(storage.ok());
-  auto other = Sequencer::Open(*std::move(storage), Signer("other.example/log"));
+  auto other =
+      Sequencer::Open(*std::move(storage), Signer("other.example/log"));
   EXPECT_EQ(other.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
@@ -202,14 +222,15 @@ TEST(SequencerTest, ConcurrentAppendersGetDistinctIndexes) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPer; ++i) {
-        seq->Append(absl::StrCat("t", t, "-", i), [&, t](absl::StatusOr<uint64_t> r) {
-          ASSERT_TRUE(r.ok());
-          {
-            absl::MutexLock lock(&mu);
-            got[t].push_back(*r);
-          }
-          done.DecrementCount();
-        });
+        seq->Append(absl::StrCat("t", t, "-", i),
+                    [&, t](absl::StatusOr<uint64_t> r) {
+                      ASSERT_TRUE(r.ok());
+                      {
+                        absl::MutexLock lock(&mu);
+                        got[t].push_back(*r);
+                      }
+                      done.DecrementCount();
+                    });
       }
     });
   }
@@ -236,13 +257,20 @@ TEST(SequencerTest, ConcurrentAppendersGetDistinctIndexes) {
 // A storage whose writes fail on demand.
 class FlakyStorage final : public LogStorage {
  public:
-  explicit FlakyStorage(std::unique_ptr<LogStorage> base) : base_(std::move(base)) {}
-  absl::StatusOr<std::string> ReadTile(int l, uint64_t i) override { return base_->ReadTile(l, i); }
+  explicit FlakyStorage(std::unique_ptr<LogStorage> base)
+      : base_(std::move(base)) {}
+  absl::StatusOr<std::string> ReadTile(int l, uint64_t i) override {
+    return base_->ReadTile(l, i);
+  }
   absl::StatusOr<std::string> ReadEntryBundle(uint64_t i) override {
     return base_->ReadEntryBundle(i);
   }
-  absl::StatusOr<std::string> ReadCheckpoint() override { return base_->ReadCheckpoint(); }
-  absl::StatusOr<std::string> ReadMetadata() override { return base_->ReadMetadata(); }
+  absl::StatusOr<std::string> ReadCheckpoint() override {
+    return base_->ReadCheckpoint();
+  }
+  absl::StatusOr<std::string> ReadMetadata() override {
+    return base_->ReadMetadata();
+  }
   absl::Status Write(const LogWriteBatch& b) override {
     if (fail_.load()) return absl::InternalError("disk on fire");
     return base_->Write(b);
@@ -277,7 +305,8 @@ TEST(SequencerTest, WriteFailuresUnderLoadLoseNothingAcknowledged) {
   opts.max_batch_wait = absl::ZeroDuration();
   auto seq = *Sequencer::Open(std::move(flaky), Signer(), opts);
   constexpr int kN = 20000;
-  std::vector<absl::StatusOr<uint64_t>> results(kN, absl::UnknownError("pending"));
+  std::vector<absl::StatusOr<uint64_t>> results(kN,
+                                                absl::UnknownError("pending"));
   absl::BlockingCounter done(kN);
   std::thread toggler([&] {
     for (int i = 0; i < 6; ++i) {
@@ -294,7 +323,8 @@ TEST(SequencerTest, WriteFailuresUnderLoadLoseNothingAcknowledged) {
   }
   toggler.join();
   done.Wait();
-  // After the failures, the log still works and holds exactly the acknowledged entries.
+  // After the failures, the log still works and holds exactly the acknowledged
+  // entries.
   ASSERT_TRUE(seq->Append("after").get().ok());
   std::vector<bool> seen(seq->Size());
   int failed = 0;
@@ -311,7 +341,8 @@ TEST(SequencerTest, WriteFailuresUnderLoadLoseNothingAcknowledged) {
   EXPECT_GT(failed, 0);  // the toggler hit some batches
   EXPECT_EQ(seq->Size(), static_cast<uint64_t>(kN - failed + 1));
   std::vector<Hash> leaves;
-  for (uint64_t i = 0; i < seq->Size(); ++i) leaves.push_back(LeafHash(*seq->ReadEntry(i)));
+  for (uint64_t i = 0; i < seq->Size(); ++i)
+    leaves.push_back(LeafHash(*seq->ReadEntry(i)));
   EXPECT_EQ(seq->LatestCheckpoint().root, RootFromLeafHashes(leaves));
 }
 
@@ -336,18 +367,28 @@ TEST(HttpHandlerTest, ServesTilesCheckpointAndProofs) {
   EXPECT_EQ(h.Handle("GET", "/log/tile/1/000.p/1", "").status, 200);
   auto bad = h.Handle("GET", "/log/tile/0/1", "");
   EXPECT_EQ(bad.status, 400);
-  EXPECT_NE(bad.body.find("\"error\":{\"code\":\"invalid_argument\""), std::string::npos);
+  EXPECT_NE(bad.body.find("\"error\":{\"code\":\"invalid_argument\""),
+            std::string::npos);
   EXPECT_EQ(h.Handle("POST", "/log/checkpoint", "").status, 405);
   EXPECT_EQ(h.Handle("GET", "/log/other", "").status, 404);
   auto incl = h.Handle("GET", "/v1/log/proof/inclusion", "index=5&size=300");
   EXPECT_EQ(incl.status, 200);
-  EXPECT_EQ(incl.body.rfind("{\"index\":5,\"size\":300,\"hashes\":[\"", 0), 0u) << incl.body;
-  EXPECT_EQ(h.Handle("GET", "/v1/log/proof/inclusion", "index=300&size=300").status, 400);
-  EXPECT_EQ(h.Handle("GET", "/v1/log/proof/inclusion", "index=1&size=301").status, 400);
-  EXPECT_EQ(h.Handle("GET", "/v1/log/proof/inclusion", "index=x&size=3").status, 400);
+  EXPECT_EQ(incl.body.rfind("{\"index\":5,\"size\":300,\"hashes\":[\"", 0), 0u)
+      << incl.body;
+  EXPECT_EQ(
+      h.Handle("GET", "/v1/log/proof/inclusion", "index=300&size=300").status,
+      400);
+  EXPECT_EQ(
+      h.Handle("GET", "/v1/log/proof/inclusion", "index=1&size=301").status,
+      400);
+  EXPECT_EQ(h.Handle("GET", "/v1/log/proof/inclusion", "index=x&size=3").status,
+            400);
   EXPECT_EQ(h.Handle("GET", "/v1/log/proof/inclusion", "size=3").status, 400);
-  EXPECT_EQ(h.Handle("GET", "/v1/log/proof/consistency", "from=10&to=300").status, 200);
-  EXPECT_EQ(h.Handle("GET", "/v1/log/proof/consistency", "from=10&to=9").status, 400);
+  EXPECT_EQ(
+      h.Handle("GET", "/v1/log/proof/consistency", "from=10&to=300").status,
+      200);
+  EXPECT_EQ(h.Handle("GET", "/v1/log/proof/consistency", "from=10&to=9").status,
+            400);
 }
 
 TEST(ClientTest, VerifiesInclusionConsistencyAndDetectsSplitView) {
@@ -374,7 +415,8 @@ TEST(ClientTest, VerifiesInclusionConsistencyAndDetectsSplitView) {
   ASSERT_TRUE(n.ok()) << n.status();
   EXPECT_EQ(*n, 1300u);
 
-  // A forked log with the same key (different entries) must be detected as a split view.
+  // A forked log with the same key (different entries) must be detected as a
+  // split view.
   testing::TempDir fork_dir;
   auto fork = OpenLog(fork_dir.path());
   AppendRange(*fork, 0, 1000, 1000);
@@ -399,10 +441,12 @@ TEST(ClientTest, VerifiesInclusionConsistencyAndDetectsSplitView) {
   EXPECT_EQ(shrunk.status().code(), absl::StatusCode::kDataLoss);
   // A checkpoint signed by another key is refused.
   std::vector<std::unique_ptr<NoteVerifier>> wrong;
-  wrong.push_back(*NewNoteVerifier("test.example/log", kNoteTypeEd25519,
-                                   crypto::Ed25519PrivateKey::Generate()->public_key()));
+  wrong.push_back(
+      *NewNoteVerifier("test.example/log", kNoteTypeEd25519,
+                       crypto::Ed25519PrivateKey::Generate()->public_key()));
   auto wclient = *LogClient::Create(HandlerFetcher(h), std::move(wrong));
-  EXPECT_EQ(wclient->FetchCheckpoint().status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(wclient->FetchCheckpoint().status().code(),
+            absl::StatusCode::kUnauthenticated);
 }
 
 }  // namespace

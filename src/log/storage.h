@@ -1,6 +1,7 @@
-// The log's storage driver interface. Drivers only do I/O: they know nothing of Merkle
-// trees. The sequencer keeps, per tile coordinate, only the latest (widest) version of a
-// tile or bundle, since every narrower partial version is a prefix of it.
+// The log's storage driver interface. Drivers only do I/O: they know nothing of
+// Merkle trees. The sequencer keeps, per tile coordinate, only the latest
+// (widest) version of a tile or bundle, since every narrower partial version is
+// a prefix of it.
 #ifndef CLOVER_LOG_STORAGE_H_
 #define CLOVER_LOG_STORAGE_H_
 
@@ -21,10 +22,12 @@ struct TileId {
 
 // Everything one sequencer batch changes; written atomically and durably.
 struct LogWriteBatch {
-  std::vector<std::pair<TileId, std::string>> tiles;       // hash tiles (full or partial)
-  std::vector<std::pair<uint64_t, std::string>> bundles;   // entry bundles by index
-  std::string checkpoint;                                   // the new signed checkpoint note
-  std::string metadata;                                     // sequencer state record
+  std::vector<std::pair<TileId, std::string>>
+      tiles;  // hash tiles (full or partial)
+  std::vector<std::pair<uint64_t, std::string>>
+      bundles;             // entry bundles by index
+  std::string checkpoint;  // the new signed checkpoint note
+  std::string metadata;    // sequencer state record
 };
 
 // Implementations are thread-safe: reads may run concurrently with one writer.
@@ -32,17 +35,20 @@ class LogStorage {
  public:
   virtual ~LogStorage() = default;
 
-  // Latest stored bytes of a hash tile / entry bundle. Errors: NotFound if never written,
-  // Internal/DataLoss on I/O failure.
-  [[nodiscard]] virtual absl::StatusOr<std::string> ReadTile(int level, uint64_t index) = 0;
-  [[nodiscard]] virtual absl::StatusOr<std::string> ReadEntryBundle(uint64_t index) = 0;
+  // Latest stored bytes of a hash tile / entry bundle. Errors: NotFound if
+  // never written, Internal/DataLoss on I/O failure.
+  [[nodiscard]] virtual absl::StatusOr<std::string> ReadTile(
+      int level, uint64_t index) = 0;
+  [[nodiscard]] virtual absl::StatusOr<std::string> ReadEntryBundle(
+      uint64_t index) = 0;
   // Errors: NotFound for a new, empty store.
   [[nodiscard]] virtual absl::StatusOr<std::string> ReadCheckpoint() = 0;
   [[nodiscard]] virtual absl::StatusOr<std::string> ReadMetadata() = 0;
 
-  // Applies `batch` atomically (all or nothing) and returns only once it is durable
-  // (fsync'ed). Errors: FailedPrecondition for a read-only store, Internal on I/O failure;
-  // after an error the store's state is the one before the call.
+  // Applies `batch` atomically (all or nothing) and returns only once it is
+  // durable (fsync'ed). Errors: FailedPrecondition for a read-only store,
+  // Internal on I/O failure; after an error the store's state is the one before
+  // the call.
   [[nodiscard]] virtual absl::Status Write(const LogWriteBatch& batch) = 0;
 };
 

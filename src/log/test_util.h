@@ -15,7 +15,8 @@ class TempDir {
  public:
   TempDir() {
     const char* base = std::getenv("TEST_TMPDIR");
-    std::string tmpl = absl::StrCat(base ? base : "/tmp", "/clover-log-test-XXXXXX");
+    std::string tmpl =
+        absl::StrCat(base ? base : "/tmp", "/clover-log-test-XXXXXX");
     path_ = mkdtemp(tmpl.data());
   }
   ~TempDir() {

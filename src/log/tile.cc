@@ -1,15 +1,16 @@
-#include "absl/strings/string_view.h"
 #include "log/tile.h"
 
 #include <charconv>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 
 namespace clover::log {
 namespace {
 
-// Parses a canonical decimal in [min, max]: digits only, no leading zero unless "0".
+// Parses a canonical decimal in [min, max]: digits only, no leading zero unless
+// "0".
 bool ParseSmallDecimal(absl::string_view s, int min, int max, int& out) {
   if (s.empty() || s.size() > 3) return false;
   if (s.size() > 1 && s[0] == '0') return false;
@@ -23,18 +24,20 @@ bool ParseSmallDecimal(absl::string_view s, int min, int max, int& out) {
   return true;
 }
 
-absl::StatusOr<uint64_t> ParseIndex(const std::vector<absl::string_view>& parts) {
+absl::StatusOr<uint64_t> ParseIndex(
+    const std::vector<absl::string_view>& parts) {
   if (parts.empty()) return absl::InvalidArgumentError("missing tile index");
   // uint64 has 20 decimal digits: at most 7 groups of three.
-  if (parts.size() > 7) return absl::InvalidArgumentError("tile index too large");
+  if (parts.size() > 7)
+    return absl::InvalidArgumentError("tile index too large");
   uint64_t v = 0;
   for (size_t i = 0; i < parts.size(); ++i) {
     absl::string_view p = parts[i];
     const bool last = i + 1 == parts.size();
     if (!last) {
       if (p.size() != 4 || p[0] != 'x') {
-        return absl::InvalidArgumentError(
-            absl::StrCat("tile index element '", p, "' must be x followed by 3 digits"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "tile index element '", p, "' must be x followed by 3 digits"));
       }
       p.remove_prefix(1);
     } else if (p.size() != 3) {
@@ -50,7 +53,8 @@ absl::StatusOr<uint64_t> ParseIndex(const std::vector<absl::string_view>& parts)
       group = group * 10 + static_cast<uint32_t>(c - '0');
     }
     if (i == 0 && !last && group == 0) {
-      return absl::InvalidArgumentError("tile index has a leading x000 element");
+      return absl::InvalidArgumentError(
+          "tile index has a leading x000 element");
     }
     if (v > (UINT64_MAX - group) / 1000) {
       return absl::InvalidArgumentError("tile index too large");
@@ -87,33 +91,37 @@ std::string FormatTileIndex(uint64_t index) {
 }
 
 std::string FormatTilePath(const TilePath& path) {
-  std::string out = path.entries ? "tile/entries/" : absl::StrCat("tile/", path.level, "/");
+  std::string out =
+      path.entries ? "tile/entries/" : absl::StrCat("tile/", path.level, "/");
   out += FormatTileIndex(path.index);
   if (!path.full()) absl::StrAppend(&out, ".p/", path.width);
   return out;
 }
 
 absl::StatusOr<TilePath> ParseTilePath(absl::string_view path) {
-  if (path.size() > 128) return absl::InvalidArgumentError("tile path too long");
+  if (path.size() > 128)
+    return absl::InvalidArgumentError("tile path too long");
   if (!absl::ConsumePrefix(&path, "tile/")) {
     return absl::InvalidArgumentError("tile path must start with tile/");
   }
   TilePath out;
   std::vector<absl::string_view> parts = absl::StrSplit(path, '/');
-  if (parts.size() < 2) return absl::InvalidArgumentError("tile path has no index");
+  if (parts.size() < 2)
+    return absl::InvalidArgumentError("tile path has no index");
   if (parts[0] == "entries") {
     out.entries = true;
   } else if (!ParseSmallDecimal(parts[0], 0, kMaxTileLevel, out.level)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("tile level '", parts[0], "' must be a decimal 0..63 without leading zeros"));
+        absl::StrCat("tile level '", parts[0],
+                     "' must be a decimal 0..63 without leading zeros"));
   }
   parts.erase(parts.begin());
   // A partial suffix splits as [..., "NNN.p", "W"].
   absl::string_view& last = parts.back();
   if (parts.size() >= 2 && absl::EndsWith(parts[parts.size() - 2], ".p")) {
     if (!ParseSmallDecimal(last, 1, kTileWidth - 1, out.width)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("partial tile width '", last, "' must be a decimal 1..255"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "partial tile width '", last, "' must be a decimal 1..255"));
     }
     parts.pop_back();
     parts.back().remove_suffix(2);
@@ -139,8 +147,8 @@ uint64_t FullTileCount(uint64_t size, int level) {
 
 absl::Status AppendToBundle(std::string& bundle, absl::string_view entry) {
   if (entry.size() > kMaxEntrySize) {
-    return absl::InvalidArgumentError(absl::StrCat("log entry of ", entry.size(),
-                                                   " bytes exceeds the maximum of 65535"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "log entry of ", entry.size(), " bytes exceeds the maximum of 65535"));
   }
   const char len[2] = {static_cast<char>(entry.size() >> 8),
                        static_cast<char>(entry.size() & 0xff)};
@@ -149,15 +157,17 @@ absl::Status AppendToBundle(std::string& bundle, absl::string_view entry) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<absl::string_view>> ParseEntryBundle(absl::string_view bundle) {
+absl::StatusOr<std::vector<absl::string_view>> ParseEntryBundle(
+    absl::string_view bundle) {
   std::vector<absl::string_view> out;
   size_t pos = 0;
   while (pos < bundle.size()) {
     if (bundle.size() - pos < 2) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("entry bundle truncated in the length of entry ", out.size()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "entry bundle truncated in the length of entry ", out.size()));
     }
-    const size_t len = (static_cast<uint8_t>(bundle[pos]) << 8) | static_cast<uint8_t>(bundle[pos + 1]);
+    const size_t len = (static_cast<uint8_t>(bundle[pos]) << 8) |
+                       static_cast<uint8_t>(bundle[pos + 1]);
     pos += 2;
     if (bundle.size() - pos < len) {
       return absl::InvalidArgumentError(
@@ -173,13 +183,15 @@ absl::StatusOr<size_t> BundlePrefixSize(absl::string_view bundle, int count) {
   size_t pos = 0;
   for (int i = 0; i < count; ++i) {
     if (bundle.size() - pos < 2) {
-      return absl::InvalidArgumentError(absl::StrCat("entry bundle has fewer than ", count,
-                                                     " entries"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("entry bundle has fewer than ", count, " entries"));
     }
-    const size_t len = (static_cast<uint8_t>(bundle[pos]) << 8) | static_cast<uint8_t>(bundle[pos + 1]);
+    const size_t len = (static_cast<uint8_t>(bundle[pos]) << 8) |
+                       static_cast<uint8_t>(bundle[pos + 1]);
     pos += 2;
     if (bundle.size() - pos < len) {
-      return absl::InvalidArgumentError(absl::StrCat("entry bundle truncated in entry ", i));
+      return absl::InvalidArgumentError(
+          absl::StrCat("entry bundle truncated in entry ", i));
     }
     pos += len;
   }

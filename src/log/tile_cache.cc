@@ -10,7 +10,8 @@ std::shared_ptr<const TileTree> TileCache::Get(int level, uint64_t index) {
   return it->second->tile;
 }
 
-void TileCache::Put(int level, uint64_t index, std::shared_ptr<const TileTree> tile) {
+void TileCache::Put(int level, uint64_t index,
+                    std::shared_ptr<const TileTree> tile) {
   if (capacity_ == 0) return;
   absl::MutexLock lock(&mu_);
   const Key key(level, index);

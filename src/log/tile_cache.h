@@ -1,4 +1,5 @@
-// A bounded LRU cache of expanded full tiles: memory stays constant as the log grows.
+// A bounded LRU cache of expanded full tiles: memory stays constant as the log
+// grows.
 #ifndef CLOVER_LOG_TILE_CACHE_H_
 #define CLOVER_LOG_TILE_CACHE_H_
 

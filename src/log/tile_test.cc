@@ -21,12 +21,14 @@ TEST(TileTest, FormatPath) {
 }
 
 TEST(TileTest, ParseRoundTrip) {
-  for (uint64_t index : {0ull, 1ull, 999ull, 1000ull, 1234067ull, 18446744073709551615ull}) {
+  for (uint64_t index :
+       {0ull, 1ull, 999ull, 1000ull, 1234067ull, 18446744073709551615ull}) {
     for (int width : {1, 7, 255, 256}) {
       for (bool entries : {false, true}) {
         TilePath p{entries, entries ? 0 : 3, index, width};
         auto parsed = ParseTilePath(FormatTilePath(p));
-        ASSERT_TRUE(parsed.ok()) << FormatTilePath(p) << ": " << parsed.status();
+        ASSERT_TRUE(parsed.ok())
+            << FormatTilePath(p) << ": " << parsed.status();
         EXPECT_EQ(*parsed, p);
       }
     }
@@ -39,15 +41,34 @@ TEST(TileTest, ParseRoundTrip) {
 }
 
 TEST(TileTest, ParseRejectsMalformed) {
-  for (const char* bad : {"", "tile/", "tile/0", "tile/0/", "tile/00/000", "tile/64/000",
-                          "tile/-1/000", "tile/0/67", "tile/0/0067", "tile/0/x000/067",
-                          "tile/0/001/067", "tile/0/x01/067", "tile/0/x001/67",
-                          "tile/0/000.p/0", "tile/0/000.p/256", "tile/0/000.p/07",
-                          "tile/0/000.p/", "tile/0/000.p", "tile/0/000/", "tile/0/abc",
-                          "tile/entries/000.p/1x", "tile/x/000", "tiles/0/000",
+  for (const char* bad : {"",
+                          "tile/",
+                          "tile/0",
+                          "tile/0/",
+                          "tile/00/000",
+                          "tile/64/000",
+                          "tile/-1/000",
+                          "tile/0/67",
+                          "tile/0/0067",
+                          "tile/0/x000/067",
+                          "tile/0/001/067",
+                          "tile/0/x01/067",
+                          "tile/0/x001/67",
+                          "tile/0/000.p/0",
+                          "tile/0/000.p/256",
+                          "tile/0/000.p/07",
+                          "tile/0/000.p/",
+                          "tile/0/000.p",
+                          "tile/0/000/",
+                          "tile/0/abc",
+                          "tile/entries/000.p/1x",
+                          "tile/x/000",
+                          "tiles/0/000",
                           "tile/0/x018/x446/x744/x073/x709/x551/616",
                           "tile/0/x001/x001/x001/x001/x001/x001/x001/000",
-                          "tile/0/000.p/1/extra", "tile/entries", "tile/0/x1a3/000"}) {
+                          "tile/0/000.p/1/extra",
+                          "tile/entries",
+                          "tile/0/x1a3/000"}) {
     EXPECT_FALSE(ParseTilePath(bad).ok()) << bad;
   }
 }
@@ -95,7 +116,8 @@ TEST(TileTreeTest, NodesMatchMerkleRoots) {
   ASSERT_TRUE(t.full());
   EXPECT_EQ(t.Root(), RootFromLeafHashes(leaves));
   // Node (3, 5) covers leaves 40..47.
-  EXPECT_EQ(*t.Node(3, 5), RootFromLeafHashes(std::span(leaves).subspan(40, 8)));
+  EXPECT_EQ(*t.Node(3, 5),
+            RootFromLeafHashes(std::span(leaves).subspan(40, 8)));
   EXPECT_EQ(t.Node(3, 32), nullptr);
   auto copy = TileTree::FromBytes(t.Serialize(), hasher);
   ASSERT_TRUE(copy.ok());

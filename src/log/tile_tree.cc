@@ -1,16 +1,18 @@
-#include "absl/strings/string_view.h"
 #include "log/tile_tree.h"
 
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace clover::log {
 
-absl::StatusOr<TileTree> TileTree::FromBytes(absl::string_view tile, MerkleHasher& hasher) {
+absl::StatusOr<TileTree> TileTree::FromBytes(absl::string_view tile,
+                                             MerkleHasher& hasher) {
   if (tile.size() % kHashSize != 0 || tile.size() > kTileWidth * kHashSize) {
     return absl::InvalidArgumentError(
-        absl::StrCat("tile of ", tile.size(), " bytes is not a whole number of up to 256 hashes"));
+        absl::StrCat("tile of ", tile.size(),
+                     " bytes is not a whole number of up to 256 hashes"));
   }
   TileTree t;
   const size_t n = tile.size() / kHashSize;

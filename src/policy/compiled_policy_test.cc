@@ -348,6 +348,9 @@ TEST(DifferentialTest, CompiledMatchesReference) {
       for (const FieldData& f : data) fields.push_back(f.View());
       std::vector<FieldDecision> out(fields.size());
       policy->Decide(r.View(), fields, out);
+      std::vector<FieldDecision> prepared_out(fields.size());
+      policy->Decide(r.View(), policy->Prepare(fields), prepared_out);
+      ASSERT_EQ(prepared_out, out);
       ++requests;
       for (size_t i = 0; i < fields.size(); ++i) {
         const ReferenceDecision ref =

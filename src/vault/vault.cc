@@ -117,7 +117,8 @@ Vault::Vault(const Deployment& deployment, const VaultOptions& options,
       storage_(std::move(storage)),
       kek_(std::move(kek)),
       token_keys_(pseudonym_root),
-      cache_(options.key_cache_entries) {}
+      cache_(options.key_cache_entries),
+      records_(options.record_cache_entries) {}
 
 Vault::~Vault() = default;
 
@@ -236,6 +237,7 @@ absl::StatusOr<Vault::PutResult> Vault::Put(std::string_view subject,
   batch.Put(Table::kMeta, subject, meta.Encode());
   CLOVER_RETURN_IF_ERROR(storage_->Write(batch));
   if (!exists) cache_.Put(subject, entry);
+  records_.Put(subject, std::make_shared<const std::string>(std::move(value)));
   return PutResult{!exists, meta.revision, jurisdiction};
 }
 
@@ -289,10 +291,9 @@ absl::StatusOr<Record> Vault::Get(std::string_view subject,
           absl::StrCat("field '", f, "': not in the schema"));
     }
   }
-  std::string value;
-  CLOVER_ASSIGN_OR_RETURN(bool found,
-                          storage_->Get(Table::kRecords, subject, &value));
-  if (!found) return NotFoundOrErased(subject);
+  CLOVER_ASSIGN_OR_RETURN(std::shared_ptr<const std::string> sealed,
+                          SealedRecord(subject));
+  const std::string& value = *sealed;
   if (value.size() < 9 || static_cast<uint8_t>(value[0]) != kFormatV1) {
     return absl::DataLossError("sealed record is malformed");
   }
@@ -321,6 +322,22 @@ absl::StatusOr<Record> Vault::Get(std::string_view subject,
     }
   }
   return selected;
+}
+
+absl::StatusOr<std::shared_ptr<const std::string>> Vault::SealedRecord(
+    std::string_view subject) {
+  if (auto hit = records_.Get(subject); hit.has_value()) return *hit;
+  // Filled under the write stripe so that a concurrent Put or Erase cannot be
+  // overtaken by a stale value read before it.
+  absl::MutexLock lock(&StripeOf(subject));
+  if (auto hit = records_.Get(subject); hit.has_value()) return *hit;
+  auto value = std::make_shared<std::string>();
+  CLOVER_ASSIGN_OR_RETURN(bool found,
+                          storage_->Get(Table::kRecords, subject, value.get()));
+  if (!found) return NotFoundOrErased(subject);
+  std::shared_ptr<const std::string> shared = std::move(value);
+  records_.Put(subject, shared);
+  return shared;
 }
 
 absl::StatusOr<std::string> Vault::HomeJurisdiction(std::string_view subject) {
@@ -362,6 +379,7 @@ absl::Status Vault::Erase(std::string_view subject) {
   batch.Put(Table::kMeta, subject, meta.Encode());
   CLOVER_RETURN_IF_ERROR(storage_->Write(batch));
   cache_.Erase(subject);
+  records_.Erase(subject);
   return absl::OkStatus();
 }
 

@@ -41,6 +41,10 @@ struct VaultOptions {
   // unwraps through the KEK.
   size_t key_cache_entries = 100'000;
   absl::Duration key_cache_ttl = absl::Minutes(5);
+  // Sealed (still encrypted) records kept in memory in front of storage, so hot
+  // reads skip the storage lookup. Filled and invalidated under the subject's
+  // write stripe; erasure evicts. 0 disables it.
+  size_t record_cache_entries = 0;
 };
 
 // Who reads and why; passed to the KEK on every unwrap.
@@ -152,6 +156,10 @@ class Vault {
   absl::StatusOr<std::shared_ptr<SubjectEntry>> LoadEntryLocked(
       std::string_view subject, const AccessContext& context);
   absl::Status NotFoundOrErased(std::string_view subject);
+  // The sealed record of `subject` (cache, else storage), or a NotFound/erased
+  // status.
+  absl::StatusOr<std::shared_ptr<const std::string>> SealedRecord(
+      std::string_view subject);
 
   const Schema schema_;
   const VaultOptions options_;
@@ -161,6 +169,7 @@ class Vault {
   std::unique_ptr<KeyEncryptionKey> kek_;
   TokenKeyRing token_keys_;
   LruCache<std::shared_ptr<SubjectEntry>> cache_;
+  LruCache<std::shared_ptr<const std::string>> records_;
   static constexpr size_t kStripes = 256;
   std::array<absl::Mutex, kStripes> stripes_;
 };

@@ -69,7 +69,7 @@ class VaultTest : public ::testing::Test {
  protected:
   void SetUp() override { Open(); }
 
-  void Open(size_t cache = 1000) {
+  void Open(size_t cache = 1000, size_t record_cache = 0) {
     vault_.reset();
     auto storage = OpenRocksDbStorage(dir_.path());
     ASSERT_TRUE(storage.ok()) << storage.status();
@@ -78,6 +78,7 @@ class VaultTest : public ::testing::Test {
     VaultOptions options;
     options.region = "eu";
     options.key_cache_entries = cache;
+    options.record_cache_entries = record_cache;
     auto v = Vault::Open(deployment_, options, std::move(*storage),
                          std::move(kek), TestKey(9));
     ASSERT_TRUE(v.ok()) << v.status();
@@ -378,6 +379,35 @@ TEST_F(VaultTest, ConcurrentWritersAndReaders) {
   auto meta = vault_->Get("s1", {}, ctx_);
   ASSERT_TRUE(meta.ok());
   EXPECT_EQ(meta->fields.size(), 1u);
+}
+
+TEST_F(VaultTest, RecordCacheStaysCoherent) {
+  Open(/*cache=*/1000, /*record_cache=*/1000);
+  ASSERT_TRUE(vault_->Put("ann", Ann()).ok());
+  ASSERT_TRUE(vault_->Get("ann", {}, ctx_).ok());
+  Record updated = Parse(R"({"country":"IE","fields":{"name":"Ann B"}})");
+  ASSERT_TRUE(vault_->Put("ann", updated).ok());
+  EXPECT_EQ(*vault_->Get("ann", {}, ctx_), updated);
+  ASSERT_TRUE(vault_->Erase("ann").ok());
+  EXPECT_TRUE(IsErased(vault_->Get("ann", {}, ctx_).status()));
+  // Concurrent updates: the last acknowledged write is what every later read
+  // sees.
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 100; ++i) {
+        Record r = Parse(R"({"country":"IE","fields":{"device_id":"d)" +
+                         std::to_string(t * 1000 + i) + R"("}})");
+        ASSERT_TRUE(vault_->Put("s", r).ok());
+        ASSERT_TRUE(vault_->Get("s", {}, ctx_).ok());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  auto cached = vault_->Get("s", {}, ctx_);
+  ASSERT_TRUE(cached.ok());
+  Open();  // no record cache: straight from storage
+  EXPECT_EQ(*vault_->Get("s", {}, ctx_), *cached);
 }
 
 TEST_F(VaultTest, RefusesBadInputBeforeStorage) {
