@@ -67,8 +67,8 @@ run() {  # run NAME CONNECTIONS ARGS...
   echo "$rps"
 }
 echo "== gateway load test, ${secs}s per run, 2 wrk threads, server on the same 2-core machine"
-health=$(run healthz 64 "http://127.0.0.1:$port/healthz" | tee /dev/stderr | tail -1)
-audited=$(run audited-read 64 -s "$tmp/read.lua" "http://127.0.0.1:$port" | tee /dev/stderr | tail -1)
+health=$(run healthz 128 "http://127.0.0.1:$port/healthz" | tee /dev/stderr | tail -1)
+audited=$(run audited-read 256 -s "$tmp/read.lua" "http://127.0.0.1:$port" | tee /dev/stderr | tail -1)
 # Fewer connections offer less load: the closed-loop equivalent of ~70% of peak.
 run audited-read-light 8 -s "$tmp/read.lua" "http://127.0.0.1:$port" >/dev/stderr
 awk -v a="$audited" -v h="$health" 'BEGIN {printf "audited reads / healthz = %.2f\n", a / h}'

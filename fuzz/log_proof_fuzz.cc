@@ -30,20 +30,47 @@ Hash TakeHash(const uint8_t*& p, size_t& n) {
   return h;
 }
 
-const std::vector<Hash>& Leaves() {
-  static const auto* leaves = [] {
-    auto* v = new std::vector<Hash>;
-    for (int i = 0; i < 300; ++i) v->push_back(LeafHash(std::to_string(i)));
-    return v;
-  }();
-  return *leaves;
+constexpr uint64_t kLeaves = 300;
+
+// Every complete subtree hash and every prefix root of a fixed 300-leaf tree,
+// computed once so that each execution only generates and checks one proof.
+struct Reference {
+  std::vector<std::vector<Hash>>
+      levels;               // levels[h][i] = hash of leaves [i*2^h, (i+1)*2^h)
+  std::vector<Hash> roots;  // roots[n] = MTH of the first n leaves
+  Reference() {
+    levels.emplace_back();
+    for (uint64_t i = 0; i < kLeaves; ++i)
+      levels[0].push_back(LeafHash(std::to_string(i)));
+    while (levels.back().size() > 1) {
+      const auto& prev = levels.back();
+      std::vector<Hash> next;
+      for (size_t i = 0; i + 1 < prev.size(); i += 2)
+        next.push_back(NodeHash(prev[i], prev[i + 1]));
+      levels.push_back(std::move(next));
+    }
+    RootAccumulator acc;
+    roots.push_back(acc.Root());
+    for (const Hash& h : levels[0]) {
+      acc.AppendLeafHash(h);
+      roots.push_back(acc.Root());
+    }
+  }
+};
+
+const Reference& Ref() {
+  static const Reference* ref = new Reference();
+  return *ref;
 }
 
 HashReader Reader() {
   return [](int level, uint64_t index) -> absl::StatusOr<Hash> {
-    const uint64_t lo = index << level, hi = (index + 1) << level;
-    if (hi > Leaves().size()) return absl::OutOfRangeError("beyond");
-    return RootFromLeafHashes(std::span(Leaves()).subspan(lo, hi - lo));
+    const auto& levels = Ref().levels;
+    if (static_cast<size_t>(level) >= levels.size() ||
+        index >= levels[level].size()) {
+      return absl::OutOfRangeError("beyond");
+    }
+    return levels[level][index];
   };
 }
 
@@ -68,8 +95,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint64_t a = (p[2] << 8 | p[3]) % tree;
   const uint32_t flip = p[4] << 8 | p[5];
   const bool consistency = n > 6 && (p[6] & 1);
-  const std::span<const Hash> leaves = Leaves();
-  const Hash root = RootFromLeafHashes(leaves.first(tree));
+  const std::vector<Hash>& leaves = Ref().levels[0];
+  const Hash root = Ref().roots[tree];
   if (!consistency) {
     auto proof = InclusionProof(a, tree, Reader());
     if (!proof.ok()) std::abort();
@@ -79,7 +106,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (ok == flipped) std::abort();
   } else {
     const uint64_t m = a + 1;  // 1..tree
-    const Hash old_root = RootFromLeafHashes(leaves.first(m));
+    const Hash old_root = Ref().roots[m];
     auto proof = ConsistencyProof(m, tree, Reader());
     if (!proof.ok()) std::abort();
     const bool flipped = !proof->empty() && flip < proof->size() * 256;

@@ -1,9 +1,11 @@
 #include "audit/auditor.h"
 
 #include <fstream>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "audit/decision_builder.h"
+#include "audit/report.h"
 #include "audit/test_util.h"
 #include "audit/tlog_proof.h"
 #include "crypto/secret_key_file.h"
@@ -11,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "policy/bundle.h"
 #include "policy/signature.h"
+#include "rapidjson/document.h"
 
 namespace clover::audit {
 namespace {
@@ -331,6 +334,43 @@ TEST_F(AuditorTest, IncidentApiJournalAndJsonl) {
     absl::SleepFor(absl::Milliseconds(10));
   }
   FAIL() << "incidents file not written";
+}
+
+TEST_F(AuditorTest, ReportHasFlowsIncidentsCheckpointsAndPolicies) {
+  for (int i = 0; i < 5; ++i)
+    Log(Read("eu-support-1", "support", absl::StrCat("s", i)));
+  Log(Read("eu-support-1", "support", "canary-token-1"));
+  DecisionEntry e = Read("cn-engineer-1", "engineer", "s2", "cn");
+  DecideWith(*unsigned_policy_, &e);
+  Log(e);
+  ASSERT_TRUE(auditor_->PollOnce().ok());
+  auto files =
+      WriteAuditReport(config_, clock_.Now() - absl::Hours(1),
+                       clock_.Now() + absl::Hours(1), dir_.Sub("report"));
+  ASSERT_TRUE(files.ok()) << files.status();
+  std::ifstream h(files->html), j(files->json);
+  std::stringstream hs, js;
+  hs << h.rdbuf();
+  js << j.rdbuf();
+  const std::string html = hs.str(), json = js.str();
+  EXPECT_THAT(html, HasSubstr("<svg"));
+  EXPECT_THAT(html, HasSubstr("canary_touched"));
+  EXPECT_THAT(html, HasSubstr("c2sp.org/tlog-proof@v1"));
+  EXPECT_THAT(html, HasSubstr(policy_->sha256()));
+  EXPECT_THAT(html, HasSubstr("NO</b>"));  // the unsigned bundle is flagged
+  EXPECT_THAT(html, ::testing::Not(HasSubstr("<script")));
+  rapidjson::Document d;
+  d.Parse(json.c_str());
+  ASSERT_TRUE(d.IsObject());
+  EXPECT_EQ(d["incidents"].Size(), 2u);
+  EXPECT_EQ(d["checkpoints"].Size(), 1u);
+  EXPECT_EQ(d["checkpoints"][0]["size"].GetUint64(), 7u);
+  EXPECT_EQ(d["policies"].Size(), 2u);
+  EXPECT_EQ(
+      WriteAuditReport(config_, clock_.Now(), clock_.Now(), dir_.Sub("r2"))
+          .status()
+          .code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 TEST(AuditConfigTest, LoadsAndReportsErrorsWithLocation) {

@@ -155,7 +155,8 @@ absl::StatusOr<Hash> RootFromInclusionProof(uint64_t index, uint64_t size,
   // padded or truncated proofs before any hashing.
   const uint64_t last = size - 1;
   const int inner = std::bit_width(index ^ last);
-  const int border = std::popcount(index >> inner);
+  // index >> 64 is undefined; inner is 64 only for trees above 2^63 leaves.
+  const int border = inner >= 64 ? 0 : std::popcount(index >> inner);
   if (proof.size() != static_cast<size_t>(inner + border)) {
     return absl::InvalidArgumentError(
         absl::StrCat("inclusion proof has ", proof.size(), " hashes, expected ",

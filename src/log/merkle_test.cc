@@ -230,6 +230,9 @@ TEST(MerkleTest, BadArguments) {
   EXPECT_FALSE(ConsistencyProof(5, 4, ref.Reader()).ok());
   Hash h{};
   EXPECT_FALSE(VerifyInclusion(0, 0, h, {}, h).ok());
+  // Trees near 2^64 leaves (found by fuzz_proof: no shift by 64).
+  EXPECT_FALSE(VerifyInclusion(1ull << 63, UINT64_MAX, h, {}, h).ok());
+  EXPECT_FALSE(VerifyInclusion(0, UINT64_MAX, h, {}, h).ok());
   EXPECT_FALSE(VerifyConsistency(4, 3, h, h, {}).ok());
   EXPECT_FALSE(VerifyConsistency(3, 4, h, h, {}).ok());
   Hash other = h;

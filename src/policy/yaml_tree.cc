@@ -15,6 +15,42 @@ absl::Status Unsupported() {
   return absl::UnimplementedError("outside the fast YAML subset");
 }
 
+// Characters the fast parser accepts inside plain scalars. yaml-cpp tokenizes
+// some others (e.g. '?' in flow context) in its own way; texts using them go to
+// yaml-cpp.
+bool SafePlainChar(char c, bool flow) {
+  if (absl::ascii_isalnum(static_cast<unsigned char>(c))) return true;
+  switch (c) {
+    case ' ':
+    case '-':
+    case '_':
+    case '.':
+    case '/':
+    case '(':
+    case ')':
+    case '+':
+    case '=':
+    case ';':
+    case '$':
+    case '^':
+    case '<':
+    case '~':
+    case ':':
+    case '#':
+      return true;
+    case ',':
+    case '[':
+    case ']':
+    case '{':
+    case '}':
+    case '\'':
+    case '"':
+      return !flow;
+    default:
+      return false;
+  }
+}
+
 bool IsNullScalar(absl::string_view s) {
   return s == "~" || s == "null" || s == "Null" || s == "NULL";
 }
@@ -166,7 +202,8 @@ class FastParser {
       SkipBlankLines();
       if (AtEnd() || Column() < indent) return seq;
       if (Column() > indent) return Unsupported();
-      // A same-indented line without '-' ends a sequence written at its key's indentation
+      // A same-indented line without '-' ends a sequence written at its key's
+      // indentation
       // ("key:\n- a\nnext: b"); anywhere else the caller finds it out of place.
       if (!SeqEntryHere()) return seq;
     }
@@ -185,6 +222,9 @@ class FastParser {
       std::string key(absl::StripTrailingAsciiWhitespace(
           s_.substr(key_start, pos_ - key_start)));
       if (key.empty() || IsNullScalar(key)) return Unsupported();
+      for (char c : key) {
+        if (!SafePlainChar(c, /*flow=*/true) || c == '#') return Unsupported();
+      }
       YNode key_node = Node(YNode::Kind::kScalar, key_start);
       key_node.set_scalar(std::move(key));
       ++pos_;  // ':'
@@ -236,6 +276,7 @@ class FastParser {
       if (s_[pos_] == '#' && s_[pos_ - 1] == ' ') break;
       if (s_[pos_] == ':' && (Peek(1) == ' ' || Peek(1) == '\n'))
         return Unsupported();
+      if (!SafePlainChar(s_[pos_], /*flow=*/false)) return Unsupported();
       ++pos_;
     }
     return PlainScalar(start, pos_);
@@ -300,6 +341,7 @@ class FastParser {
   }
 
   absl::StatusOr<YNode> BlockScalar(int indent) {
+    if (indent < 0) return Unsupported();  // a whole document as a block scalar
     YNode n = Node(YNode::Kind::kScalar, pos_);
     const bool folded = s_[pos_] == '>';
     ++pos_;
@@ -313,6 +355,7 @@ class FastParser {
     if (!AtLineEnd()) return Unsupported();
     std::vector<std::string> lines;  // "" for empty lines
     int content_indent = -1;
+    bool last_has_break = true;
     while (!AtEnd()) {
       // Remember the end of the last consumed line: the caller resumes there.
       const size_t save_pos = pos_, save_line_start = line_start_;
@@ -345,6 +388,8 @@ class FastParser {
       while (end < s_.size() && s_[end] != '\n') ++end;
       lines.emplace_back(
           s_.substr(pos_ + content_indent, end - pos_ - content_indent));
+      // A last line cut off by the end of the text has no line break to keep.
+      last_has_break = end < s_.size();
       pos_ = end;
     }
     if (content_indent < 0) return Unsupported();
@@ -366,7 +411,7 @@ class FastParser {
       }
       v += lines[i];
     }
-    if (!lines.empty() && !strip) v += '\n';
+    if (!lines.empty() && !strip && last_has_break) v += '\n';
     (void)trailing_empty;
     n.set_scalar(std::move(v));
     // The caller expects the value's line to end here.
@@ -417,6 +462,7 @@ class FastParser {
         if (!in_map_key) return Unsupported();
         break;
       }
+      if (!SafePlainChar(d, /*flow=*/true)) return Unsupported();
       ++pos_;
     }
     return PlainScalar(start, pos_);

@@ -128,8 +128,9 @@ absl::StatusOr<std::unique_ptr<StorageDriver>> OpenRocksDbStorage(
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10, false));
-  // Index and filter blocks stay resident in the table readers (about 1.3 MB per million
-  // keys) instead of competing with data blocks in the cache: every point lookup needs them.
+  // Index and filter blocks stay resident in the table readers (about 1.3 MB
+  // per million keys) instead of competing with data blocks in the cache: every
+  // point lookup needs them.
   table.cache_index_and_filter_blocks = false;
   table.whole_key_filtering = true;
   table.data_block_index_type =

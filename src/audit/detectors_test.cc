@@ -1,0 +1,168 @@
+#include "audit/detectors.h"
+
+#include "absl/strings/str_cat.h"
+#include "audit/flows.h"
+#include "audit/json_util.h"
+#include "audit/log_entry.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace clover::audit {
+namespace {
+
+using ::testing::HasSubstr;
+
+DecisionEntry Entry(absl::Time t, const std::string& principal,
+                    const std::string& subject,
+                    policy::Effect effect = policy::Effect::kAllow) {
+  DecisionEntry e;
+  e.time = t;
+  e.principal_id = principal;
+  e.purpose = "customer_support";
+  e.action = "read";
+  e.destination = "eu";
+  e.subject = subject;
+  e.subject_jurisdiction = "eu";
+  e.fields = {{"email", "contact", true, effect, {}, {}}};
+  e.records = 1;
+  e.bytes = 10;
+  return e;
+}
+
+TEST(DetectorsTest, BulkAccessCountsDistinctSubjectsInWindow) {
+  DetectorOptions o;
+  o.bulk_subjects = 3;
+  o.bulk_window = absl::Minutes(1);
+  Detectors d(o);
+  std::vector<Finding> out;
+  const absl::Time t0 = absl::FromUnixSeconds(1795000000);
+  // The same subject again and again is not bulk.
+  for (int i = 0; i < 10; ++i) d.Observe("log", i, Entry(t0, "p", "s1"), &out);
+  d.Observe("log", 10, Entry(t0, "p", "s2"), &out);
+  d.Observe("log", 11, Entry(t0, "p", "s3"), &out);
+  EXPECT_TRUE(out.empty());
+  d.Observe("log", 12, Entry(t0, "p", "s4"), &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].detector, kDetectorBulkAccess);
+  EXPECT_EQ(out[0].indices.back(), 12u);
+  // Outside the window the old subjects no longer count.
+  out.clear();
+  d.Observe("log", 13, Entry(t0 + absl::Minutes(2), "p", "s5"), &out);
+  EXPECT_TRUE(out.empty());
+  // An export of many subjects counts them all.
+  DecisionEntry exp = Entry(t0 + absl::Minutes(2), "q", "");
+  exp.subject_count = 500;
+  exp.action = "export";
+  d.Observe("log", 14, exp, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_THAT(out[0].summary, HasSubstr("500 distinct"));
+}
+
+TEST(DetectorsTest, DenialBurstCanaryAndRestrictedTransfer) {
+  DetectorOptions o;
+  o.denial_burst = 2;
+  o.canary_pseudonyms = {"canary"};
+  Detectors d(o);
+  std::vector<Finding> out;
+  const absl::Time t0 = absl::FromUnixSeconds(1795000000);
+  for (int i = 0; i < 3; ++i) {
+    d.Observe("log", i,
+              Entry(t0 + absl::Seconds(i), "p", "s", policy::Effect::kDeny),
+              &out);
+  }
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].detector, kDetectorDenialBurst);
+  out.clear();
+  d.Observe("log", 3, Entry(t0, "x", "canary", policy::Effect::kPseudonymize),
+            &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].detector, kDetectorCanary);
+  EXPECT_EQ(out[0].severity, Severity::kCritical);
+  out.clear();
+  DecisionEntry abroad = Entry(t0, "y", "s9");
+  abroad.destination = "cn";
+  d.Observe("log", 4, abroad, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].detector, kDetectorRestrictedTransfer);
+  // Pseudonymised, it is fine.
+  out.clear();
+  abroad.fields[0].effect = policy::Effect::kPseudonymize;
+  d.Observe("log", 5, abroad, &out);
+  EXPECT_TRUE(out.empty());
+}
+
+TEST(DetectorsTest, StallNeedsTrafficEvidence) {
+  StallDetector s(absl::Minutes(2));
+  const absl::Time t0 = absl::FromUnixSeconds(1795000000);
+  EXPECT_FALSE(s.Observe(t0, 10, 100));
+  EXPECT_FALSE(
+      s.Observe(t0 + absl::Minutes(5), 10, 100));  // no traffic: an idle log
+  EXPECT_FALSE(s.Observe(t0 + absl::Minutes(1), 10, 150));
+  EXPECT_TRUE(s.Observe(t0 + absl::Minutes(3), 10, 200));  // traffic, no growth
+  EXPECT_FALSE(s.Observe(t0 + absl::Minutes(4), 11, 250));  // grew again
+  EXPECT_FALSE(
+      s.Observe(t0 + absl::Minutes(9), 11, -1));  // metrics unreachable
+}
+
+TEST(FlowStatsTest, AggregatesAndPersists) {
+  FlowStats f;
+  const absl::Time t0 = absl::FromUnixSeconds(1795000000);
+  DecisionEntry e = Entry(t0, "p", "s");
+  e.fields.push_back(
+      {"ip", "network", false, policy::Effect::kGeneralize, {}, {}});
+  e.records = 3;
+  f.Add(e);
+  f.Add(e);
+  const std::string json = f.ToJson(t0 - absl::Hours(1), t0 + absl::Hours(1));
+  EXPECT_THAT(
+      json,
+      HasSubstr("\"category\":\"network\",\"purpose\":\"customer_support\","
+                "\"effect\":\"generalize\",\"decisions\":2,\"values\":6"));
+  EXPECT_THAT(json, HasSubstr("\"requests\":2,\"records\":6,\"bytes\":20"));
+  EXPECT_THAT(f.ToJson(t0 + absl::Hours(2), t0 + absl::Hours(3)),
+              HasSubstr("\"flows\":[],\"transfers\":[]"));
+}
+
+TEST(LogEntryTest, ParsesTheGatewayFormat) {
+  LogEntry le;
+  const std::string entry =
+      R"({"v":1,"type":"decision","time":"2026-11-28T23:50:00.123Z","node":"ie-dub-1-a","region":"eu","principal":{"id":"cn-engineer-1","kind":"employee","org":"x","roles":["engineer"],"country":"CN","jurisdiction":"cn"},"purpose":"customer_support","action":"read","destination":"cn","subject":"abc","subject_jurisdiction":"eu","policy":"00","approval":"apr-1","fields":[{"name":"email","category":"contact","restricted":true,"effect":"deny","rules":["r1","r7"],"decided_by":"r7"}],"records":1,"bytes":123})";
+  ASSERT_TRUE(ParseLogEntry(entry, &le).ok());
+  EXPECT_EQ(le.type, EntryType::kDecision);
+  const DecisionEntry& d = le.decision;
+  EXPECT_EQ(d.time, *ParseRfc3339("2026-11-28T23:50:00.123Z"));
+  EXPECT_EQ(absl::ToUnixMillis(d.time) % 1000, 123);
+  EXPECT_EQ(d.principal_roles, std::vector<std::string>{"engineer"});
+  EXPECT_EQ(d.approval, "apr-1");
+  ASSERT_EQ(d.fields.size(), 1u);
+  EXPECT_EQ(d.fields[0].effect, policy::Effect::kDeny);
+  EXPECT_EQ(d.fields[0].rules, (std::vector<std::string>{"r1", "r7"}));
+  EXPECT_EQ(d.bytes, 123u);
+
+  EXPECT_THAT(ParseLogEntry("{\"type\":\"decision\"}", &le).message(),
+              HasSubstr("'time'"));
+  EXPECT_FALSE(ParseLogEntry("[]", &le).ok());
+  EXPECT_FALSE(ParseLogEntry("{} trailing", &le).ok());
+  EXPECT_FALSE(
+      ParseLogEntry(absl::string_view("{\"type\":\"x\"}\0", 13), &le).ok());
+  ASSERT_TRUE(
+      ParseLogEntry(R"({"v":1,"type":"erasure","subject":"t"})", &le).ok());
+  EXPECT_EQ(le.type, EntryType::kErasure);
+  ASSERT_TRUE(ParseLogEntry(R"({"v":1,"type":"future-thing"})", &le).ok());
+  EXPECT_EQ(le.type, EntryType::kOther);
+}
+
+TEST(TimeTest, Rfc3339) {
+  EXPECT_EQ(*ParseRfc3339("2026-11-28T23:50:00Z"),
+            absl::FromUnixSeconds(1795909800));
+  EXPECT_EQ(*ParseRfc3339("2026-11-29T00:50:00+01:00"),
+            absl::FromUnixSeconds(1795909800));
+  EXPECT_FALSE(ParseRfc3339("2026-02-30T00:00:00Z").ok());
+  EXPECT_FALSE(ParseRfc3339("2026-11-28T23:50:00.Z").ok());
+  EXPECT_FALSE(ParseRfc3339("yesterday").ok());
+  EXPECT_EQ(Rfc3339(absl::FromUnixMillis(1795909800123)),
+            "2026-11-28T23:50:00.123Z");
+}
+
+}  // namespace
+}  // namespace clover::audit

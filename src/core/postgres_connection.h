@@ -1,0 +1,409 @@
+// A thin libpq layer shared by the PostgreSQL storage drivers of the log and
+// the vault: connections with prepared statements, binary parameters and
+// results, whole batches sent as ONE pipelined transaction, and a small
+// connection pool.
+//
+// Header-only on purpose: clover_core does not link libpq; only the libraries
+// that include this header (clover_log, clover_vault) link
+// PostgreSQL::PostgreSQL.
+//
+// Errors never carry the DSN (it may hold a password) nor parameter values
+// (they may be sealed records or wrapped keys): only the server's primary
+// message and SQLSTATE.
+#ifndef CLOVER_CORE_POSTGRES_CONNECTION_H_
+#define CLOVER_CORE_POSTGRES_CONNECTION_H_
+
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace clover::pg {
+
+// Well-known type OIDs (pg_type.h is server-side only).
+inline constexpr Oid kInt2Oid = 21;
+inline constexpr Oid kInt8Oid = 20;
+inline constexpr Oid kTextOid = 25;
+inline constexpr Oid kByteaOid = 17;
+
+// Binary encodings of integer parameters (network byte order).
+inline std::string Int8Param(int64_t v) {
+  std::string out(8, '\0');
+  const uint64_t u = static_cast<uint64_t>(v);
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>(u >> (56 - 8 * i));
+  return out;
+}
+inline std::string Int2Param(int16_t v) {
+  const uint16_t u = static_cast<uint16_t>(v);
+  return std::string{static_cast<char>(u >> 8), static_cast<char>(u & 0xff)};
+}
+
+// Double-quotes an identifier that the caller has already restricted to a
+// safe alphabet (no quotes).
+inline std::string QuoteIdent(absl::string_view ident) {
+  return absl::StrCat("\"", ident, "\"");
+}
+
+struct ResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using Result = std::unique_ptr<PGresult, ResultDeleter>;
+
+// The bytes of a binary-format result cell.
+inline std::string_view Cell(const PGresult* r, int row, int col) {
+  return std::string_view(PQgetvalue(r, row, col),
+                          static_cast<size_t>(PQgetlength(r, row, col)));
+}
+
+// One execution of a prepared statement; every parameter in binary format.
+struct Statement {
+  std::string name;
+  std::vector<std::string_view> params;
+};
+
+// Maps a failed result (or a broken connection) to an absl::Status: SQLSTATE
+// class 08 (connection), 53 (resources), 57 (operator intervention) ->
+// Unavailable; 40 (serialization, deadlock) -> Aborted; 25006 (read-only
+// transaction, e.g. a standby) -> FailedPrecondition; anything else ->
+// Internal.
+inline absl::Status ErrorStatus(PGconn* conn, const PGresult* res,
+                                absl::string_view what) {
+  const char* state =
+      res != nullptr ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+  const char* primary = res != nullptr
+                            ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+                            : nullptr;
+  std::string message;
+  if (primary != nullptr) {
+    message = primary;
+  } else {
+    message = PQerrorMessage(conn);
+    while (!message.empty() &&
+           (message.back() == '\n' || message.back() == ' ')) {
+      message.pop_back();
+    }
+  }
+  const std::string text =
+      absl::StrCat("postgres ", what, ": ", message,
+                   state != nullptr ? absl::StrCat(" (SQLSTATE ", state, ")")
+                                    : std::string());
+  if (PQstatus(conn) != CONNECTION_OK) return absl::UnavailableError(text);
+  const std::string_view s = state != nullptr ? state : "";
+  if (s.rfind("08", 0) == 0 || s.rfind("53", 0) == 0 || s.rfind("57", 0) == 0)
+    return absl::UnavailableError(text);
+  if (s.rfind("40", 0) == 0) return absl::AbortedError(text);
+  if (s == "25006") return absl::FailedPreconditionError(text);
+  return absl::InternalError(text);
+}
+
+// One libpq connection. Not thread-safe: use one per thread, or lease them
+// from a Pool.
+class Connection {
+ public:
+  // Connects with `dsn` (a libpq conninfo string or URI). The DSN's own
+  // settings win over the defaults set here (application_name "clover", a 10 s
+  // connect timeout). Errors: Unavailable if the server cannot be reached or
+  // refuses the login.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Connection>> Open(
+      const std::string& dsn) {
+    const char* keys[] = {"connect_timeout", "fallback_application_name",
+                          "dbname", nullptr};
+    const char* values[] = {"10", "clover", dsn.c_str(), nullptr};
+    std::unique_ptr<Connection> c(
+        new Connection(PQconnectdbParams(keys, values, /*expand_dbname=*/1)));
+    if (c->conn_ == nullptr) {
+      return absl::ResourceExhaustedError("postgres connect: out of memory");
+    }
+    if (PQstatus(c->conn_) != CONNECTION_OK) {
+      return ErrorStatus(c->conn_, nullptr, "connect");
+    }
+    // NOTICEs ("relation already exists, skipping") would go to stderr.
+    PQsetNoticeProcessor(
+        c->conn_, [](void*, const char*) {}, nullptr);
+    return c;
+  }
+
+  ~Connection() { PQfinish(conn_); }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // False once the connection is lost or was left mid-transaction or
+  // mid-pipeline by an error; such a connection is discarded.
+  [[nodiscard]] bool healthy() const {
+    return PQstatus(conn_) == CONNECTION_OK &&
+           PQpipelineStatus(conn_) == PQ_PIPELINE_OFF &&
+           PQtransactionStatus(conn_) == PQTRANS_IDLE;
+  }
+
+  // Runs `sql` (one or more statements, no parameters).
+  [[nodiscard]] absl::Status Exec(const std::string& sql,
+                                  absl::string_view what) {
+    Result r(PQexec(conn_, sql.c_str()));
+    const ExecStatusType st = PQresultStatus(r.get());
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+      return ErrorStatus(conn_, r.get(), what);
+    }
+    return absl::OkStatus();
+  }
+
+  // Prepares `sql` as statement `name` with the given parameter types.
+  [[nodiscard]] absl::Status Prepare(const std::string& name,
+                                     const std::string& sql,
+                                     const std::vector<Oid>& types) {
+    Result r(PQprepare(conn_, name.c_str(), sql.c_str(),
+                       static_cast<int>(types.size()), types.data()));
+    if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
+      return ErrorStatus(conn_, r.get(), absl::StrCat("prepare ", name));
+    }
+    return absl::OkStatus();
+  }
+
+  // Executes a prepared statement with binary parameters and binary results.
+  [[nodiscard]] absl::StatusOr<Result> Query(const Statement& s,
+                                             absl::string_view what) {
+    Args args(s);
+    Result r(PQexecPrepared(conn_, s.name.c_str(), args.n(), args.values(),
+                            args.lengths(), args.formats(),
+                            /*resultFormat=*/1));
+    const ExecStatusType st = PQresultStatus(r.get());
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+      return ErrorStatus(conn_, r.get(), what);
+    }
+    return r;
+  }
+
+  // Runs `statements` as ONE transaction (BEGIN ... COMMIT), pipelined so the
+  // whole batch costs one round trip. All or nothing: on any error the
+  // transaction is rolled back. If the connection breaks while COMMIT is in
+  // flight, the outcome is unknown to this call; the error then says so and is
+  // Unavailable (callers that can tell, like the log, check what was stored).
+  [[nodiscard]] absl::Status Transaction(
+      const std::vector<Statement>& statements, absl::string_view what) {
+    if (PQenterPipelineMode(conn_) != 1) {
+      return ErrorStatus(conn_, nullptr, what);
+    }
+    absl::Status status = RunPipeline(statements, what);
+    PQexitPipelineMode(conn_);
+    if (!status.ok() && PQstatus(conn_) == CONNECTION_OK &&
+        PQtransactionStatus(conn_) != PQTRANS_IDLE) {
+      Result r(PQexec(conn_, "ROLLBACK"));
+    }
+    return status;
+  }
+
+ private:
+  explicit Connection(PGconn* conn) : conn_(conn) {}
+
+  // libpq's parallel arrays for one statement.
+  class Args {
+   public:
+    explicit Args(const Statement& s) {
+      for (std::string_view p : s.params) {
+        values_.push_back(p.data());
+        lengths_.push_back(static_cast<int>(p.size()));
+        formats_.push_back(1);
+      }
+    }
+    int n() const { return static_cast<int>(values_.size()); }
+    const char* const* values() const { return values_.data(); }
+    const int* lengths() const { return lengths_.data(); }
+    const int* formats() const { return formats_.data(); }
+
+   private:
+    std::vector<const char*> values_;
+    std::vector<int> lengths_;
+    std::vector<int> formats_;
+  };
+
+  // Sends BEGIN, the statements and COMMIT, then one Sync. Results are read
+  // every kDrainEvery statements so that neither side's socket buffer can fill
+  // up while the other waits (the classic pipeline deadlock).
+  absl::Status RunPipeline(const std::vector<Statement>& statements,
+                           absl::string_view what) {
+    constexpr size_t kDrainEvery = 256;
+    absl::Status first_error;
+    size_t sent = 0, read = 0;
+    bool commit_sent = false;
+    auto send_text = [&](const char* sql) {
+      return PQsendQueryParams(conn_, sql, 0, nullptr, nullptr, nullptr,
+                               nullptr, 1) == 1;
+    };
+    auto drain = [&](size_t upto) -> absl::Status {
+      for (; read < upto; ++read) {
+        Result r(PQgetResult(conn_));
+        if (r == nullptr) {
+          return ErrorStatus(conn_, nullptr, what);
+        }
+        const ExecStatusType st = PQresultStatus(r.get());
+        if (st == PGRES_FATAL_ERROR && first_error.ok()) {
+          first_error = ErrorStatus(conn_, r.get(), what);
+        }
+        // Each query's results end with a null result.
+        while (Result extra{PQgetResult(conn_)}) {
+        }
+      }
+      return absl::OkStatus();
+    };
+    auto lost = [&]() -> absl::Status {
+      absl::Status s = ErrorStatus(conn_, nullptr, what);
+      if (commit_sent) {
+        return absl::UnavailableError(
+            absl::StrCat(s.message(), " (commit outcome unknown)"));
+      }
+      return s;
+    };
+    if (!send_text("BEGIN")) return lost();
+    ++sent;
+    for (const Statement& s : statements) {
+      Args args(s);
+      if (PQsendQueryPrepared(conn_, s.name.c_str(), args.n(), args.values(),
+                              args.lengths(), args.formats(), 1) != 1) {
+        return lost();
+      }
+      ++sent;
+      if (sent - read >= kDrainEvery) {
+        if (PQsendFlushRequest(conn_) != 1 || PQflush(conn_) != 0) {
+          return lost();
+        }
+        if (absl::Status s = drain(sent); !s.ok()) return lost();
+      }
+    }
+    commit_sent = true;
+    if (!send_text("COMMIT")) return lost();
+    ++sent;
+    if (PQpipelineSync(conn_) != 1) return lost();
+    if (absl::Status s = drain(sent); !s.ok()) return lost();
+    Result sync(PQgetResult(conn_));
+    if (sync == nullptr || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC) {
+      return lost();
+    }
+    return first_error;
+  }
+
+  PGconn* conn_;
+};
+
+// A bounded pool of connections to one DSN, each initialised (statements
+// prepared, session settings applied) by `init` when opened. Thread-safe.
+// Broken connections are dropped when returned, and a fresh one is opened on
+// the next Acquire: this is how the drivers reconnect after a server restart.
+class Pool {
+ public:
+  using Init = std::function<absl::Status(Connection&)>;
+
+  Pool(std::string dsn, size_t max_connections, Init init)
+      : dsn_(std::move(dsn)),
+        max_(max_connections == 0 ? 1 : max_connections),
+        init_(std::move(init)) {}
+
+  // A leased connection, given back to the pool on destruction.
+  class Lease {
+   public:
+    Lease(Pool* pool, std::unique_ptr<Connection> conn)
+        : pool_(pool), conn_(std::move(conn)) {}
+    Lease(Lease&& other) noexcept = default;
+    Lease& operator=(Lease&&) = delete;
+    ~Lease() {
+      if (conn_ != nullptr) pool_->Release(std::move(conn_));
+    }
+    Connection* operator->() const { return conn_.get(); }
+    Connection& operator*() const { return *conn_; }
+
+   private:
+    Pool* pool_;
+    std::unique_ptr<Connection> conn_;
+  };
+
+  // Runs `fn(Connection&)` (returning absl::Status or absl::StatusOr<T>) on a
+  // leased connection. If it fails with Unavailable, typically a pooled
+  // connection the server closed since its last use, runs it once more at once
+  // on a fresh connection, and then keeps retrying with backoff (20 ms doubling
+  // to 500 ms) while `retry_for` has not passed since the first attempt, to
+  // ride out a server restart or failover. `fn` must be idempotent (reads,
+  // upserts, deletes).
+  template <typename Fn>
+  auto Run(Fn&& fn, absl::Duration retry_for = absl::ZeroDuration())
+      -> std::invoke_result_t<Fn&, Connection&> {
+    using R = std::invoke_result_t<Fn&, Connection&>;
+    const absl::Time deadline = absl::Now() + retry_for;
+    absl::Duration backoff = absl::Milliseconds(20);
+    for (int attempt = 0;; ++attempt) {
+      absl::StatusOr<Lease> lease = Acquire();
+      R result = lease.ok() ? fn(**lease) : R(lease.status());
+      if (!absl::IsUnavailable(StatusOf(result))) return result;
+      if (attempt == 0) continue;
+      if (absl::Now() + backoff > deadline) return result;
+      absl::SleepFor(backoff);
+      backoff = std::min(backoff * 2, absl::Milliseconds(500));
+    }
+  }
+
+  // Waits while all connections are leased. Errors: those of Connection::Open
+  // and of `init`.
+  [[nodiscard]] absl::StatusOr<Lease> Acquire() {
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(this, &Pool::CanLease));
+      if (!idle_.empty()) {
+        std::unique_ptr<Connection> c = std::move(idle_.back());
+        idle_.pop_back();
+        return Lease(this, std::move(c));
+      }
+      ++open_;  // reserve the slot before connecting outside the lock
+    }
+    absl::StatusOr<std::unique_ptr<Connection>> c = Connection::Open(dsn_);
+    absl::Status s = c.ok() ? init_(**c) : c.status();
+    if (!s.ok()) {
+      absl::MutexLock lock(&mu_);
+      --open_;
+      return s;
+    }
+    return Lease(this, *std::move(c));
+  }
+
+ private:
+  static const absl::Status& StatusOf(const absl::Status& s) { return s; }
+  template <typename T>
+  static absl::Status StatusOf(const absl::StatusOr<T>& s) {
+    return s.status();
+  }
+  bool CanLease() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !idle_.empty() || open_ < max_;
+  }
+  void Release(std::unique_ptr<Connection> c) {
+    const bool keep = c->healthy();
+    absl::MutexLock lock(&mu_);
+    if (keep) {
+      idle_.push_back(std::move(c));
+    } else {
+      --open_;
+    }
+  }
+
+  const std::string dsn_;
+  const size_t max_;
+  const Init init_;
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<Connection>> idle_ ABSL_GUARDED_BY(mu_);
+  size_t open_ ABSL_GUARDED_BY(mu_) = 0;  // leased + idle
+};
+
+}  // namespace clover::pg
+
+#endif  // CLOVER_CORE_POSTGRES_CONNECTION_H_

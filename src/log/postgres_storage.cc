@@ -1,0 +1,244 @@
+#include "log/postgres_storage.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "core/postgres_connection.h"
+#include "core/status_macros.h"
+
+namespace clover::log {
+namespace {
+
+constexpr size_t kMaxLogNameLength = 48;  // schema names stop at 63 bytes
+
+absl::Status CheckLogName(const std::string& name) {
+  if (name.empty() || name.size() > kMaxLogNameLength) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("postgres log name must be 1-", kMaxLogNameLength,
+                     " characters, got ", name.size()));
+  }
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+    if (!ok) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "postgres log name '", name, "' may only use [A-Za-z0-9_.-]"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+constexpr char kCheckpointRow[] = "checkpoint";
+constexpr char kMetadataRow[] = "metadata";
+
+// Prepares the statements every pooled connection uses. Durability is forced
+// per session so that a database or role default cannot weaken it.
+absl::Status InitConnection(pg::Connection& c, const std::string& schema,
+                            bool read_only) {
+  CLOVER_RETURN_IF_ERROR(c.Exec(read_only
+                                    ? "SET default_transaction_read_only = on"
+                                    : "SET synchronous_commit = on",
+                                "session settings"));
+  const std::string s = pg::QuoteIdent(schema);
+  using pg::kByteaOid, pg::kInt2Oid, pg::kInt8Oid, pg::kTextOid;
+  CLOVER_RETURN_IF_ERROR(c.Prepare(
+      "get_tile",
+      absl::StrCat("SELECT data FROM ", s, ".tiles WHERE level=$1 AND idx=$2"),
+      {kInt2Oid, kInt8Oid}));
+  CLOVER_RETURN_IF_ERROR(
+      c.Prepare("get_bundle",
+                absl::StrCat("SELECT data FROM ", s, ".bundles WHERE idx=$1"),
+                {kInt8Oid}));
+  CLOVER_RETURN_IF_ERROR(c.Prepare(
+      "get_state", absl::StrCat("SELECT data FROM ", s, ".state WHERE name=$1"),
+      {kTextOid}));
+  if (read_only) return absl::OkStatus();
+  CLOVER_RETURN_IF_ERROR(c.Prepare(
+      "put_tile",
+      absl::StrCat("INSERT INTO ", s,
+                   ".tiles(level, idx, data) VALUES ($1, $2, $3) ON CONFLICT "
+                   "(level, idx) DO UPDATE SET data = EXCLUDED.data"),
+      {kInt2Oid, kInt8Oid, kByteaOid}));
+  CLOVER_RETURN_IF_ERROR(c.Prepare(
+      "put_bundle",
+      absl::StrCat("INSERT INTO ", s,
+                   ".bundles(idx, data) VALUES ($1, $2) ON CONFLICT (idx) DO "
+                   "UPDATE SET data = EXCLUDED.data"),
+      {kInt8Oid, kByteaOid}));
+  return c.Prepare(
+      "put_state",
+      absl::StrCat("INSERT INTO ", s,
+                   ".state(name, data) VALUES ($1, $2) ON CONFLICT (name) DO "
+                   "UPDATE SET data = EXCLUDED.data"),
+      {kTextOid, kByteaOid});
+}
+
+std::string SchemaDdl(const std::string& schema) {
+  const std::string s = pg::QuoteIdent(schema);
+  // The advisory lock serialises concurrent first opens (CREATE ... IF NOT
+  // EXISTS alone can still race on the catalog's unique indexes).
+  return absl::StrCat(
+      "BEGIN;"
+      "SELECT pg_advisory_xact_lock(hashtext('clover_postgres_schema'));"
+      "CREATE SCHEMA IF NOT EXISTS ",
+      s,
+      ";"
+      "CREATE TABLE IF NOT EXISTS ",
+      s,
+      ".tiles (level smallint NOT NULL, idx bigint NOT NULL,"
+      " data bytea NOT NULL, PRIMARY KEY (level, idx));"
+      "CREATE TABLE IF NOT EXISTS ",
+      s,
+      ".bundles (idx bigint PRIMARY KEY, data bytea NOT NULL);"
+      "CREATE TABLE IF NOT EXISTS ",
+      s,
+      ".state (name text PRIMARY KEY, data bytea NOT NULL);"
+      "COMMIT;");
+}
+
+class PostgresLogStorage final : public LogStorage {
+ public:
+  PostgresLogStorage(const std::string& dsn, std::string schema,
+                     const PostgresLogStorageOptions& options)
+      : read_only_(options.read_only),
+        read_retry_(options.read_retry),
+        pool_(dsn, options.max_connections,
+              [schema = std::move(schema),
+               read_only = options.read_only](pg::Connection& c) {
+                return InitConnection(c, schema, read_only);
+              }) {}
+
+  absl::StatusOr<std::string> ReadTile(int level, uint64_t index) override {
+    if (level < 0 || level > 0x7fff) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tile level ", level, " out of range"));
+    }
+    const std::string l = pg::Int2Param(static_cast<int16_t>(level));
+    const std::string i = pg::Int8Param(static_cast<int64_t>(index));
+    return Get({"get_tile", {l, i}}, "tile");
+  }
+  absl::StatusOr<std::string> ReadEntryBundle(uint64_t index) override {
+    const std::string i = pg::Int8Param(static_cast<int64_t>(index));
+    return Get({"get_bundle", {i}}, "entry bundle");
+  }
+  absl::StatusOr<std::string> ReadCheckpoint() override {
+    return Get({"get_state", {kCheckpointRow}}, "checkpoint");
+  }
+  absl::StatusOr<std::string> ReadMetadata() override {
+    return Get({"get_state", {kMetadataRow}}, "log metadata");
+  }
+
+  absl::Status Write(const LogWriteBatch& batch) override {
+    if (read_only_) {
+      return absl::FailedPreconditionError("log storage is open read-only");
+    }
+    // Encoded keys must not move while the statements point into them.
+    std::vector<std::string> keys;
+    keys.reserve(2 * batch.tiles.size() + batch.bundles.size());
+    std::vector<pg::Statement> stmts;
+    stmts.reserve(batch.tiles.size() + batch.bundles.size() + 2);
+    for (const auto& [id, data] : batch.tiles) {
+      if (id.level < 0 || id.level > 0x7fff) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("tile level ", id.level, " out of range"));
+      }
+      keys.push_back(pg::Int2Param(static_cast<int16_t>(id.level)));
+      const std::string& l = keys.back();
+      keys.push_back(pg::Int8Param(static_cast<int64_t>(id.index)));
+      stmts.push_back({"put_tile", {l, keys.back(), data}});
+    }
+    for (const auto& [index, data] : batch.bundles) {
+      keys.push_back(pg::Int8Param(static_cast<int64_t>(index)));
+      stmts.push_back({"put_bundle", {keys.back(), data}});
+    }
+    if (!batch.checkpoint.empty()) {
+      stmts.push_back({"put_state", {kCheckpointRow, batch.checkpoint}});
+    }
+    if (!batch.metadata.empty()) {
+      stmts.push_back({"put_state", {kMetadataRow, batch.metadata}});
+    }
+    absl::Status status = WriteOnce(stmts);
+    if (absl::IsUnavailable(status) && !batch.checkpoint.empty()) {
+      // The connection broke, possibly while COMMIT was in flight. Every
+      // checkpoint is unique (size, root, signature), so reading it back on
+      // a fresh connection tells whether this batch committed.
+      absl::StatusOr<std::string> stored = ReadCheckpoint();
+      if (stored.ok() && *stored == batch.checkpoint) return absl::OkStatus();
+      if (!stored.ok() && !absl::IsNotFound(stored.status())) {
+        return absl::UnavailableError(absl::StrCat(
+            status.message(), "; could not check whether the batch committed: ",
+            stored.status().message()));
+      }
+    }
+    return status;
+  }
+
+ private:
+  absl::Status WriteOnce(const std::vector<pg::Statement>& stmts) {
+    // Retried once on a fresh connection: the upserts are idempotent.
+    return pool_.Run([&](pg::Connection& c) {
+      return c.Transaction(stmts, "log batch write");
+    });
+  }
+
+  absl::StatusOr<std::string> Get(const pg::Statement& stmt,
+                                  absl::string_view what) {
+    return pool_.Run(
+        [&](pg::Connection& c) -> absl::StatusOr<std::string> {
+          CLOVER_ASSIGN_OR_RETURN(pg::Result r,
+                                  c.Query(stmt, absl::StrCat("read ", what)));
+          if (PQntuples(r.get()) == 0) {
+            return absl::NotFoundError(absl::StrCat(what, ": not found"));
+          }
+          return std::string(pg::Cell(r.get(), 0, 0));
+        },
+        read_retry_);
+  }
+
+  const bool read_only_;
+  const absl::Duration read_retry_;
+  pg::Pool pool_;
+};
+
+absl::StatusOr<bool> SchemaExists(pg::Connection& c,
+                                  const std::string& schema) {
+  CLOVER_RETURN_IF_ERROR(
+      c.Prepare("schema_exists",
+                "SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname=$1 AND "
+                "tablename='state'",
+                {pg::kTextOid}));
+  CLOVER_ASSIGN_OR_RETURN(pg::Result r,
+                          c.Query({"schema_exists", {schema}}, "schema check"));
+  return PQntuples(r.get()) > 0;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<LogStorage>> OpenPostgresLogStorage(
+    const std::string& dsn, const std::string& log_name,
+    const PostgresLogStorageOptions& options) {
+  CLOVER_RETURN_IF_ERROR(CheckLogName(log_name));
+  const std::string schema = absl::StrCat("clover_log_", log_name);
+  {
+    CLOVER_ASSIGN_OR_RETURN(std::unique_ptr<pg::Connection> c,
+                            pg::Connection::Open(dsn));
+    if (options.read_only) {
+      CLOVER_ASSIGN_OR_RETURN(bool exists, SchemaExists(*c, schema));
+      if (!exists) {
+        return absl::NotFoundError(
+            absl::StrCat("postgres: no log '", log_name, "' in this database"));
+      }
+    } else {
+      CLOVER_RETURN_IF_ERROR(c->Exec(SchemaDdl(schema), "create log schema"));
+    }
+  }
+  auto storage = std::make_unique<PostgresLogStorage>(dsn, schema, options);
+  // Fail at open, not at the first append, if the statements do not prepare.
+  absl::StatusOr<std::string> probe = storage->ReadCheckpoint();
+  if (!probe.ok() && !absl::IsNotFound(probe.status())) return probe.status();
+  return storage;
+}
+
+}  // namespace clover::log

@@ -1,0 +1,201 @@
+#include "vault/postgres_storage.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "core/postgres_connection.h"
+#include "core/status_macros.h"
+
+namespace clover::vault {
+namespace {
+
+constexpr size_t kMaxRegionLength = 48;  // schema names stop at 63 bytes
+
+absl::Status CheckRegion(const std::string& region) {
+  if (region.empty() || region.size() > kMaxRegionLength) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("postgres vault region must be 1-", kMaxRegionLength,
+                     " characters, got ", region.size()));
+  }
+  for (char c : region) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+    if (!ok) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "postgres vault region '", region, "' may only use [A-Za-z0-9_.-]"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// TableName() is a std::string_view, which Debian's Abseil does not take.
+std::string Name(Table table) { return std::string(TableName(table)); }
+
+std::string Qualified(const std::string& schema, Table table) {
+  return absl::StrCat(pg::QuoteIdent(schema), ".", Name(table));
+}
+
+std::string StatementName(absl::string_view op, Table table) {
+  return absl::StrCat(op, "_", Name(table));
+}
+
+absl::Status InitConnection(pg::Connection& c, const std::string& schema) {
+  // Forced per session so that a database or role default cannot weaken the
+  // durability Write promises.
+  CLOVER_RETURN_IF_ERROR(
+      c.Exec("SET synchronous_commit = on", "session settings"));
+  using pg::kByteaOid, pg::kInt8Oid;
+  for (Table t : kAllTables) {
+    const std::string q = Qualified(schema, t);
+    CLOVER_RETURN_IF_ERROR(c.Prepare(
+        StatementName("get", t),
+        absl::StrCat("SELECT v FROM ", q, " WHERE k=$1"), {kByteaOid}));
+    CLOVER_RETURN_IF_ERROR(c.Prepare(
+        StatementName("put", t),
+        absl::StrCat("INSERT INTO ", q,
+                     "(k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = "
+                     "EXCLUDED.v"),
+        {kByteaOid, kByteaOid}));
+    CLOVER_RETURN_IF_ERROR(
+        c.Prepare(StatementName("del", t),
+                  absl::StrCat("DELETE FROM ", q, " WHERE k=$1"), {kByteaOid}));
+    CLOVER_RETURN_IF_ERROR(
+        c.Prepare(StatementName("scan", t),
+                  absl::StrCat("SELECT k, v FROM ", q, " ORDER BY k LIMIT $1"),
+                  {kInt8Oid}));
+    CLOVER_RETURN_IF_ERROR(
+        c.Prepare(StatementName("scan_after", t),
+                  absl::StrCat("SELECT k, v FROM ", q,
+                               " WHERE k > $1 ORDER BY k LIMIT $2"),
+                  {kByteaOid, kInt8Oid}));
+  }
+  return absl::OkStatus();
+}
+
+std::string SchemaDdl(const std::string& schema) {
+  // The advisory lock serialises concurrent first opens (CREATE ... IF NOT
+  // EXISTS alone can still race on the catalog's unique indexes).
+  std::string ddl = absl::StrCat(
+      "BEGIN;"
+      "SELECT pg_advisory_xact_lock(hashtext('clover_postgres_schema'));"
+      "CREATE SCHEMA IF NOT EXISTS ",
+      pg::QuoteIdent(schema), ";");
+  for (Table t : kAllTables) {
+    absl::StrAppend(&ddl, "CREATE TABLE IF NOT EXISTS ", Qualified(schema, t),
+                    " (k bytea PRIMARY KEY, v bytea NOT NULL);");
+  }
+  absl::StrAppend(&ddl, "COMMIT;");
+  return ddl;
+}
+
+class PostgresStorage final : public StorageDriver {
+ public:
+  PostgresStorage(const std::string& dsn, std::string schema,
+                  const PostgresOptions& options)
+      : schema_(std::move(schema)),
+        page_rows_(options.scan_page_rows),
+        pool_(dsn, options.max_connections,
+              [schema = schema_](pg::Connection& c) {
+                return InitConnection(c, schema);
+              }) {}
+
+  absl::StatusOr<bool> Get(Table table, std::string_view key,
+                           std::string* value) override {
+    const pg::Statement stmt{StatementName("get", table), {key}};
+    return pool_.Run([&](pg::Connection& c) -> absl::StatusOr<bool> {
+      CLOVER_ASSIGN_OR_RETURN(
+          pg::Result r, c.Query(stmt, absl::StrCat("get from ", Name(table))));
+      if (PQntuples(r.get()) == 0) return false;
+      value->assign(pg::Cell(r.get(), 0, 0));
+      return true;
+    });
+  }
+
+  absl::Status Write(const WriteBatch& batch) override {
+    if (batch.empty()) return absl::OkStatus();
+    std::vector<pg::Statement> stmts;
+    stmts.reserve(batch.ops().size());
+    for (const WriteBatch::Op& op : batch.ops()) {
+      if (op.is_delete) {
+        stmts.push_back({StatementName("del", op.table), {op.key}});
+      } else {
+        stmts.push_back({StatementName("put", op.table), {op.key, op.value}});
+      }
+    }
+    // Retried once on a fresh connection: puts and deletes are idempotent, and
+    // the vault serialises writes to one subject.
+    return pool_.Run([&](pg::Connection& c) {
+      return c.Transaction(stmts, "vault batch write");
+    });
+  }
+
+  absl::Status Scan(Table table,
+                    const std::function<bool(std::string_view,
+                                             std::string_view)>& fn) override {
+    const std::string limit = pg::Int8Param(page_rows_);
+    const std::string what = absl::StrCat("scan ", Name(table));
+    std::string last_key;
+    for (bool first = true;; first = false) {
+      const pg::Statement stmt =
+          first ? pg::Statement{StatementName("scan", table), {limit}}
+                : pg::Statement{StatementName("scan_after", table),
+                                {last_key, limit}};
+      // The connection goes back to the pool before `fn` runs, so `fn` may
+      // use this driver.
+      CLOVER_ASSIGN_OR_RETURN(
+          pg::Result page,
+          pool_.Run([&](pg::Connection& c) { return c.Query(stmt, what); }));
+      const int rows = PQntuples(page.get());
+      for (int i = 0; i < rows; ++i) {
+        if (!fn(pg::Cell(page.get(), i, 0), pg::Cell(page.get(), i, 1))) {
+          return absl::OkStatus();
+        }
+      }
+      if (rows < page_rows_) return absl::OkStatus();
+      last_key.assign(pg::Cell(page.get(), rows - 1, 0));
+    }
+  }
+
+  absl::Status Purge(Table table) override {
+    // FULL rewrites the table into new files: plain VACUUM only marks dead
+    // rows' space reusable and leaves their bytes on disk.
+    const std::string sql =
+        absl::StrCat("VACUUM (FULL) ", Qualified(schema_, table));
+    return pool_.Run([&](pg::Connection& c) {
+      return c.Exec(sql, absl::StrCat("vacuum ", Name(table)));
+    });
+  }
+
+ private:
+  const std::string schema_;
+  const int page_rows_;
+  pg::Pool pool_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<StorageDriver>> OpenPostgresVaultStorage(
+    const std::string& dsn, const std::string& region,
+    const PostgresOptions& options) {
+  CLOVER_RETURN_IF_ERROR(CheckRegion(region));
+  if (options.scan_page_rows < 1 || options.max_connections < 1) {
+    return absl::InvalidArgumentError(
+        "postgres vault options: scan_page_rows and max_connections must be "
+        "at least 1");
+  }
+  const std::string schema = absl::StrCat("clover_vault_", region);
+  {
+    CLOVER_ASSIGN_OR_RETURN(std::unique_ptr<pg::Connection> c,
+                            pg::Connection::Open(dsn));
+    CLOVER_RETURN_IF_ERROR(c->Exec(SchemaDdl(schema), "create vault schema"));
+  }
+  auto storage = std::make_unique<PostgresStorage>(dsn, schema, options);
+  // Fail at open, not at the first request, if the statements do not prepare.
+  std::string ignored;
+  CLOVER_RETURN_IF_ERROR(storage->Get(Table::kMeta, "", &ignored).status());
+  return storage;
+}
+
+}  // namespace clover::vault

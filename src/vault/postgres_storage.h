@@ -1,0 +1,46 @@
+// The production vault storage driver: PostgreSQL 15 through libpq, for
+// regions whose data centres share one (replicated) database.
+//
+// Layout: one schema per region, "clover_vault_<region>", holding one table
+// per vault Table, named as TableName() ("records", "wrapped_keys",
+// "token_index", "meta"), each (k bytea PRIMARY KEY, v bytea). bytea orders
+// bytewise, so Scan visits keys in the same order as the RocksDB driver.
+// Write is ONE transaction (pipelined: one round trip) committed with
+// synchronous_commit=on. Purge is VACUUM FULL of the table: deleted rows
+// (crypto-shredded wrapped keys) are gone from the table's files, not just
+// marked free; old WAL segments keep them until the server recycles them.
+//
+// Thread-safety: thread-safe; calls lease connections from a small pool and a
+// lost connection is replaced on the next call.
+#ifndef CLOVER_VAULT_POSTGRES_STORAGE_H_
+#define CLOVER_VAULT_POSTGRES_STORAGE_H_
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "vault/storage.h"
+
+namespace clover::vault {
+
+struct PostgresOptions {
+  size_t max_connections = 8;
+  // Entries fetched per round trip by Scan (keyset pagination: Scan holds no
+  // transaction or lock between pages).
+  int scan_page_rows = 1000;
+};
+
+// Opens (creating its schema and tables if needed) the vault storage of
+// `region` in the database named by `dsn` (a libpq conninfo string or URI).
+// `region` is 1-48 characters of [A-Za-z0-9_.-].
+// Errors: InvalidArgument for a bad region name or options; Unavailable if the
+// server cannot be reached; Internal for other server errors. Messages never
+// contain the DSN.
+[[nodiscard]] absl::StatusOr<std::unique_ptr<StorageDriver>>
+OpenPostgresVaultStorage(const std::string& dsn, const std::string& region,
+                         const PostgresOptions& options = {});
+
+}  // namespace clover::vault
+
+#endif  // CLOVER_VAULT_POSTGRES_STORAGE_H_

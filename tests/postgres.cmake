@@ -1,0 +1,26 @@
+# PostgreSQL storage drivers against a throwaway server each test binary starts
+# itself (core/postgres_test_server.h): one server per binary, so each binary
+# is one CTest test. Labelled e2e, not unit: they need server processes.
+foreach(part log vault)
+  add_executable(postgres_${part}_test
+    ${CMAKE_CURRENT_LIST_DIR}/postgres_${part}_test.cc)
+  target_link_libraries(postgres_${part}_test PRIVATE clover_options clover_${part}
+    PostgreSQL::PostgreSQL GTest::gtest GTest::gmock GTest::gtest_main)
+  add_test(NAME postgres_${part}_test COMMAND postgres_${part}_test
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(postgres_${part}_test PROPERTIES LABELS "e2e" TIMEOUT 300)
+endforeach()
+
+# Crash test: a helper appending to a PostgreSQL-backed log is SIGKILLed, and
+# the server itself is crashed under it in every other round.
+add_executable(postgres_crash_helper ${CMAKE_CURRENT_LIST_DIR}/postgres_crash_helper.cc)
+target_link_libraries(postgres_crash_helper PRIVATE clover_options clover_log)
+add_executable(postgres_crash_test ${CMAKE_CURRENT_LIST_DIR}/postgres_crash_test.cc)
+target_link_libraries(postgres_crash_test PRIVATE clover_options clover_log
+  PostgreSQL::PostgreSQL GTest::gtest GTest::gtest_main)
+add_dependencies(postgres_crash_test postgres_crash_helper)
+target_compile_definitions(postgres_crash_test PRIVATE
+  POSTGRES_CRASH_HELPER="$<TARGET_FILE:postgres_crash_helper>")
+add_test(NAME postgres_crash_test COMMAND postgres_crash_test
+  WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(postgres_crash_test PROPERTIES LABELS "crash" TIMEOUT 300)

@@ -1,0 +1,197 @@
+// Kills a process appending to a PostgreSQL-backed log with SIGKILL at random
+// moments, and in every other round also crashes the PostgreSQL server under
+// it (immediate shutdown: WAL replay at restart). After each round, every
+// acknowledged entry must be at its index and the stored checkpoint must be
+// consistent with every checkpoint published before.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "log/checkpoint.h"
+#include "log/postgres_storage.h"
+#include "log/sequencer.h"
+#include "log/tile.h"
+#include "log_crash_common.h"
+#include "postgres_test_util.h"
+
+namespace clover::log {
+namespace {
+
+constexpr char kLogName[] = "crash";
+
+struct Published {
+  uint64_t size;
+  Hash root;
+};
+
+// Runs the helper for `before_ms`, calls `midway`, lets it run `after_ms` more,
+// SIGKILLs it and returns everything it printed; `*midway_offset` is how much
+// it had printed when `midway` ran.
+std::string RunAndKill(int round, int before_ms, int after_ms,
+                       const std::function<void()>& midway,
+                       size_t* midway_offset) {
+  int fds[2];
+  EXPECT_EQ(pipe(fds), 0);
+  const std::string dsn = pgtest::Dsn();
+  const std::string r = std::to_string(round);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fds[1], 1);
+    close(fds[0]);
+    close(fds[1]);
+    execl(POSTGRES_CRASH_HELPER, POSTGRES_CRASH_HELPER, dsn.c_str(), kLogName,
+          r.c_str(), nullptr);
+    _exit(127);
+  }
+  close(fds[1]);
+  fcntl(fds[0], F_SETFL, O_NONBLOCK);
+  std::string out;
+  char buf[65536];
+  auto drain_until = [&](std::chrono::steady_clock::time_point deadline) {
+    while (std::chrono::steady_clock::now() < deadline) {
+      const ssize_t n = read(fds[0], buf, sizeof(buf));
+      if (n > 0) {
+        out.append(buf, n);
+      } else if (n == 0) {
+        return;  // the helper died on its own
+      } else {
+        usleep(1000);
+      }
+    }
+  };
+  const auto start = std::chrono::steady_clock::now();
+  drain_until(start + std::chrono::milliseconds(before_ms));
+  *midway_offset = out.size();
+  if (midway) midway();
+  drain_until(std::chrono::steady_clock::now() +
+              std::chrono::milliseconds(after_ms));
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  fcntl(fds[0], F_SETFL, 0);
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof(buf))) > 0) out.append(buf, n);
+  close(fds[0]);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+      << "helper exited early with status " << status;
+  return out;
+}
+
+TEST(PostgresCrashTest, AcknowledgedEntriesSurviveSigkillAndServerCrash) {
+  CLOVER_REQUIRE_POSTGRES();
+  PostgresTestServer& server = *pgtest::Server().value();
+  std::mt19937 rng(std::random_device{}());
+  std::map<uint64_t, std::string> acked;
+  std::vector<Published> published;
+  auto verifier = *NewNoteVerifier(crash::kOrigin, kNoteTypeEd25519,
+                                   crash::Key().public_key());
+  const NoteVerifier* vs[] = {verifier.get()};
+  constexpr int kRounds = 6;
+  for (int round = 0; round < kRounds; ++round) {
+    const bool crash_server = round % 2 == 1;
+    // A crash round crashes the server once the helper is busy, then leaves
+    // the helper time to reconnect and append again.
+    const int before_ms =
+        (crash_server ? 500 : 150) + static_cast<int>(rng() % 400);
+    const int after_ms =
+        (crash_server ? 1500 : 150) + static_cast<int>(rng() % 400);
+    const int run_ms = before_ms + after_ms;
+    size_t midway_offset = 0;
+    const std::string out = RunAndKill(
+        round, before_ms, after_ms,
+        [&] {
+          if (crash_server) {
+            absl::Status s = server.CrashAndRestart();
+            EXPECT_TRUE(s.ok()) << s;
+          }
+        },
+        &midway_offset);
+    if (crash_server) {
+      EXPECT_NE(out.find("ack ", midway_offset), std::string::npos)
+          << "round " << round
+          << ": no append succeeded after the server restarted";
+    }
+    size_t round_acks = 0;
+    for (absl::string_view line :
+         absl::StrSplit(out, '\n', absl::SkipEmpty())) {
+      std::vector<absl::string_view> parts = absl::StrSplit(line, ' ');
+      ASSERT_EQ(parts.size(), 3u) << line;
+      uint64_t n = 0;
+      ASSERT_TRUE(absl::SimpleAtoi(parts[1], &n)) << line;
+      if (parts[0] == "ack") {
+        auto [it, inserted] = acked.emplace(n, std::string(parts[2]));
+        ASSERT_TRUE(inserted || it->second == parts[2])
+            << "index " << n << " acked twice";
+        ++round_acks;
+      } else {
+        ASSERT_EQ(parts[0], "cp") << line;
+        std::string root;
+        ASSERT_TRUE(absl::Base64Unescape(parts[2], &root));
+        Published p{n, {}};
+        std::memcpy(p.root.data(), root.data(), kHashSize);
+        published.push_back(p);
+      }
+    }
+    // Restart in-process (read-only) and check everything acknowledged.
+    PostgresLogStorageOptions ro;
+    ro.read_only = true;
+    auto storage = OpenPostgresLogStorage(pgtest::Dsn(), kLogName, ro);
+    ASSERT_TRUE(storage.ok()) << storage.status();
+    auto seq = Sequencer::Open(*std::move(storage), nullptr);
+    ASSERT_TRUE(seq.ok()) << seq.status();
+    auto cp = OpenCheckpoint((*seq)->SignedCheckpoint(), crash::kOrigin, vs);
+    ASSERT_TRUE(cp.ok()) << cp.status();
+    uint64_t bundle_index = UINT64_MAX;
+    std::string bundle;
+    std::vector<absl::string_view> entries;
+    for (const auto& [index, entry] : acked) {
+      ASSERT_LT(index, cp->size)
+          << "acknowledged entry " << index << " lost in round " << round;
+      if (index / kTileWidth != bundle_index) {
+        bundle_index = index / kTileWidth;
+        const int width = bundle_index < FullTileCount(cp->size, 0)
+                              ? kTileWidth
+                              : PartialTileWidth(cp->size, 0);
+        auto b = (*seq)->ReadEntryBundle(bundle_index, width);
+        ASSERT_TRUE(b.ok()) << b.status();
+        bundle = *std::move(b);
+        auto parsed = ParseEntryBundle(bundle);
+        ASSERT_TRUE(parsed.ok()) << parsed.status();
+        entries = *std::move(parsed);
+      }
+      ASSERT_EQ(entries[index % kTileWidth], entry)
+          << "entry " << index << " changed in round " << round;
+    }
+    for (const Published& p : published) {
+      ASSERT_LE(p.size, cp->size) << "tree shrank below a published checkpoint";
+      auto proof = (*seq)->ConsistencyProof(p.size, cp->size);
+      ASSERT_TRUE(proof.ok()) << proof.status();
+      ASSERT_TRUE(
+          VerifyConsistency(p.size, cp->size, p.root, cp->root, *proof).ok())
+          << "round " << round << ": checkpoint " << cp->size
+          << " inconsistent with published " << p.size;
+    }
+    published.push_back({cp->size, cp->root});
+    std::printf("round %d: ran %3d ms%s, %6zu new acks, tree size %8llu\n",
+                round, run_ms, crash_server ? " (server crashed)" : "",
+                round_acks, static_cast<unsigned long long>(cp->size));
+  }
+  EXPECT_GT(acked.size(), 1000u);
+}
+
+}  // namespace
+}  // namespace clover::log

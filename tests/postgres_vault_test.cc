@@ -1,0 +1,288 @@
+// The PostgreSQL vault storage driver against a throwaway server: the
+// StorageDriver contract as the RocksDB driver honours it (point reads, atomic
+// batches, key-ordered paged scans, purge, namespacing, reconnection), and a
+// Vault opened over it: put / get / erase round trip and reopen.
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "postgres_test_util.h"
+#include "vault/erased.h"
+#include "vault/key_encryption_key.h"
+#include "vault/postgres_storage.h"
+#include "vault/record_parser.h"
+#include "vault/test_util.h"
+#include "vault/vault.h"
+
+namespace clover::vault {
+namespace {
+
+using pgtest::Dsn;
+using pgtest::Sql;
+
+std::unique_ptr<StorageDriver> Open(const std::string& region,
+                                    PostgresOptions options = {}) {
+  auto s = OpenPostgresVaultStorage(Dsn(), region, options);
+  EXPECT_TRUE(s.ok()) << s.status();
+  return s.ok() ? *std::move(s) : nullptr;
+}
+
+std::map<std::string, std::string> Dump(StorageDriver& s, Table t) {
+  std::map<std::string, std::string> out;
+  std::string prev;
+  bool first = true;
+  EXPECT_TRUE(s.Scan(t, [&](std::string_view k, std::string_view v) {
+                 EXPECT_TRUE(first || std::string(k) > prev)
+                     << "scan out of key order";
+                 first = false;
+                 prev = std::string(k);
+                 out.emplace(std::string(k), std::string(v));
+                 return true;
+               }).ok());
+  return out;
+}
+
+std::string Get(StorageDriver& s, Table t, std::string_view key) {
+  std::string v;
+  auto found = s.Get(t, key, &v);
+  EXPECT_TRUE(found.ok()) << found.status();
+  return found.ok() && *found ? v : "<absent>";
+}
+
+TEST(PostgresVaultStorageTest, PutGetDeleteAcrossTables) {
+  CLOVER_REQUIRE_POSTGRES();
+  auto s = Open("basic");
+  ASSERT_NE(s, nullptr);
+  const std::string binary_key("k\0\xff", 3);
+  const std::string binary_value("\0\x01\x02\xfe\xff", 5);
+  WriteBatch b;
+  for (Table t : kAllTables)
+    b.Put(t, "subject-1", absl::StrCat("v-", static_cast<int>(t)));
+  b.Put(Table::kKeys, binary_key, binary_value);
+  ASSERT_TRUE(s->Write(b).ok());
+  for (Table t : kAllTables) {
+    EXPECT_EQ(Get(*s, t, "subject-1"), absl::StrCat("v-", static_cast<int>(t)));
+  }
+  EXPECT_EQ(Get(*s, Table::kKeys, binary_key), binary_value);
+  EXPECT_EQ(Get(*s, Table::kKeys, "k"), "<absent>");  // no prefix matching
+  EXPECT_EQ(Get(*s, Table::kRecords, binary_key), "<absent>");
+
+  WriteBatch overwrite;
+  overwrite.Put(Table::kRecords, "subject-1", "v2");
+  overwrite.Delete(Table::kKeys, "subject-1");
+  overwrite.Delete(Table::kKeys, "never-there");
+  ASSERT_TRUE(s->Write(overwrite).ok());
+  EXPECT_EQ(Get(*s, Table::kRecords, "subject-1"), "v2");
+  EXPECT_EQ(Get(*s, Table::kKeys, "subject-1"), "<absent>");
+  EXPECT_TRUE(s->Write(WriteBatch()).ok());
+  // Put then delete of one key in one batch: the later op wins, as in RocksDB.
+  WriteBatch order;
+  order.Put(Table::kMeta, "x", "1");
+  order.Delete(Table::kMeta, "x");
+  order.Put(Table::kMeta, "y", "1");
+  order.Put(Table::kMeta, "y", "2");
+  ASSERT_TRUE(s->Write(order).ok());
+  EXPECT_EQ(Get(*s, Table::kMeta, "x"), "<absent>");
+  EXPECT_EQ(Get(*s, Table::kMeta, "y"), "2");
+}
+
+TEST(PostgresVaultStorageTest, FailedBatchLeavesNothing) {
+  CLOVER_REQUIRE_POSTGRES();
+  auto s = Open("atomic");
+  ASSERT_NE(s, nullptr);
+  WriteBatch good;
+  good.Put(Table::kRecords, "a", "1");
+  good.Put(Table::kMeta, "a", "m1");
+  ASSERT_TRUE(s->Write(good).ok());
+  ASSERT_TRUE(Sql("ALTER TABLE \"clover_vault_atomic\".meta ADD CONSTRAINT "
+                  "refuse_marker CHECK (v <> 'boom'::bytea)")
+                  .ok());
+  WriteBatch bad;
+  bad.Put(Table::kRecords, "a", "2");
+  bad.Delete(Table::kMeta, "a");
+  bad.Put(Table::kTokens, "t", "a");
+  bad.Put(Table::kMeta, "b", "boom");  // refused by the server, mid-batch
+  bad.Put(Table::kKeys, "b", "k");
+  absl::Status st = s->Write(bad);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInternal) << st;
+  EXPECT_EQ(st.message().find("boom"), std::string::npos)
+      << "values must not leak into errors: " << st;
+  EXPECT_EQ(Get(*s, Table::kRecords, "a"), "1");
+  EXPECT_EQ(Get(*s, Table::kMeta, "a"), "m1");
+  EXPECT_EQ(Get(*s, Table::kTokens, "t"), "<absent>");
+  EXPECT_EQ(Get(*s, Table::kKeys, "b"), "<absent>");
+  WriteBatch after;
+  after.Put(Table::kTokens, "t", "a");
+  ASSERT_TRUE(s->Write(after).ok());
+  EXPECT_EQ(Get(*s, Table::kTokens, "t"), "a");
+}
+
+TEST(PostgresVaultStorageTest, LargeBatchesAreOneTransaction) {
+  CLOVER_REQUIRE_POSTGRES();
+  auto s = Open("large");
+  ASSERT_NE(s, nullptr);
+  // Over the driver's 256-statement pipeline drain interval several times.
+  WriteBatch big;
+  for (int i = 0; i < 1500; ++i) {
+    big.Put(Table::kTokens, absl::StrCat("t", i), std::string(300, 'v'));
+  }
+  ASSERT_TRUE(s->Write(big).ok());
+  EXPECT_EQ(Dump(*s, Table::kTokens).size(), 1500u);
+  ASSERT_TRUE(Sql("ALTER TABLE \"clover_vault_large\".records ADD CONSTRAINT "
+                  "refuse_marker CHECK (v <> 'refused'::bytea)")
+                  .ok());
+  WriteBatch bad;
+  for (int i = 0; i < 1500; ++i) {
+    bad.Delete(Table::kTokens, absl::StrCat("t", i));
+    if (i == 1100) bad.Put(Table::kRecords, "r", "refused");
+  }
+  EXPECT_EQ(s->Write(bad).code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(Dump(*s, Table::kTokens).size(), 1500u);
+  EXPECT_TRUE(Dump(*s, Table::kRecords).empty());
+}
+
+TEST(PostgresVaultStorageTest, ScanIsInBytewiseKeyOrderAcrossPages) {
+  CLOVER_REQUIRE_POSTGRES();
+  PostgresOptions options;
+  options.scan_page_rows = 3;  // several pages, one boundary on the last row
+  auto s = Open("scan", options);
+  ASSERT_NE(s, nullptr);
+  std::map<std::string, std::string> want;  // std::string orders bytewise
+  WriteBatch b;
+  for (const std::string& k :
+       {std::string("b"), std::string("a"), std::string("a\0", 2),
+        std::string("\xff"), std::string("\x7f"), std::string("ab"),
+        std::string("B"), std::string("\x01"), std::string("zz")}) {
+    b.Put(Table::kTokens, k, "v" + k);
+    want[k] = "v" + k;
+  }
+  b.Put(Table::kRecords, "other-table", "x");
+  ASSERT_TRUE(s->Write(b).ok());
+  EXPECT_EQ(Dump(*s, Table::kTokens), want);
+  // Early stop.
+  int seen = 0;
+  ASSERT_TRUE(s->Scan(Table::kTokens, [&](std::string_view, std::string_view) {
+                 return ++seen < 4;
+               }).ok());
+  EXPECT_EQ(seen, 4);
+  // The callback may use the driver (its connection is back in the pool).
+  ASSERT_TRUE(
+      s->Scan(Table::kTokens, [&](std::string_view k, std::string_view) {
+         EXPECT_EQ(Get(*s, Table::kTokens, k), "v" + std::string(k));
+         return true;
+       }).ok());
+  EXPECT_TRUE(Dump(*s, Table::kKeys).empty());
+}
+
+TEST(PostgresVaultStorageTest, PurgeKeepsLiveRowsAndRegionsAreSeparate) {
+  CLOVER_REQUIRE_POSTGRES();
+  auto eu = Open("eu-purge");
+  auto us = Open("us-purge");
+  ASSERT_NE(eu, nullptr);
+  ASSERT_NE(us, nullptr);
+  WriteBatch b;
+  for (int i = 0; i < 200; ++i) {
+    b.Put(Table::kKeys, absl::StrCat("s", i), std::string(100, 'k'));
+  }
+  ASSERT_TRUE(eu->Write(b).ok());
+  WriteBatch d;
+  for (int i = 0; i < 200; i += 2) d.Delete(Table::kKeys, absl::StrCat("s", i));
+  ASSERT_TRUE(eu->Write(d).ok());
+  for (Table t : kAllTables) ASSERT_TRUE(eu->Purge(t).ok());
+  EXPECT_EQ(Dump(*eu, Table::kKeys).size(), 100u);
+  EXPECT_EQ(Get(*eu, Table::kKeys, "s1"), std::string(100, 'k'));
+  EXPECT_EQ(Get(*eu, Table::kKeys, "s0"), "<absent>");
+  EXPECT_TRUE(Dump(*us, Table::kKeys).empty());
+  EXPECT_EQ(OpenPostgresVaultStorage(Dsn(), "eu\"; drop").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  PostgresOptions zero;
+  zero.scan_page_rows = 0;
+  EXPECT_EQ(OpenPostgresVaultStorage(Dsn(), "eu", zero).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(PostgresVaultStorageTest, ReconnectsAfterTheServerDropsSessions) {
+  CLOVER_REQUIRE_POSTGRES();
+  auto s = Open("reconnect");
+  ASSERT_NE(s, nullptr);
+  WriteBatch b;
+  b.Put(Table::kMeta, "a", "1");
+  ASSERT_TRUE(s->Write(b).ok());
+  const std::string kill =
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> "
+      "pg_backend_pid() AND datname = current_database()";
+  ASSERT_TRUE(Sql(kill).ok());
+  EXPECT_EQ(Get(*s, Table::kMeta, "a"), "1");
+  ASSERT_TRUE(Sql(kill).ok());
+  WriteBatch c;
+  c.Put(Table::kMeta, "b", "2");
+  ASSERT_TRUE(s->Write(c).ok());
+  ASSERT_TRUE(Sql(kill).ok());
+  EXPECT_EQ(Dump(*s, Table::kMeta).size(), 2u);
+}
+
+TEST(PostgresVaultStorageTest, VaultPutGetEraseOverPostgres) {
+  CLOVER_REQUIRE_POSTGRES();
+  const Deployment deployment = testing::TestDeployment();
+  auto open_vault = [&]() -> std::unique_ptr<Vault> {
+    auto storage = OpenPostgresVaultStorage(Dsn(), "eu");
+    EXPECT_TRUE(storage.ok()) << storage.status();
+    if (!storage.ok()) return nullptr;
+    VaultOptions options;
+    options.region = "eu";
+    auto v = Vault::Open(deployment, options, *std::move(storage),
+                         FileKeyEncryptionKey::FromKey(testing::TestKey(5)),
+                         testing::TestKey(9));
+    EXPECT_TRUE(v.ok()) << v.status();
+    return v.ok() ? *std::move(v) : nullptr;
+  };
+  auto record = ParseRecordJson(deployment.schema, R"({"country":"IE",
+      "fields":{"email":"ann@mail.example","phone":"+353861234567",
+      "name":"Ann O'Neill","birthdate":"1990-04-12"}})");
+  ASSERT_TRUE(record.ok()) << record.status();
+  const AccessContext ctx{"eu-support-1", "customer_support"};
+  {
+    auto vault = open_vault();
+    ASSERT_NE(vault, nullptr);
+    auto put = vault->Put("ann", *record);
+    ASSERT_TRUE(put.ok()) << put.status();
+    EXPECT_TRUE(put->created);
+    auto put2 = vault->Put("bob", *record);
+    ASSERT_TRUE(put2.ok()) << put2.status();
+    auto got = vault->Get("ann", {}, ctx);
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(*got, *record);
+  }
+  // Reopen: the data lives in PostgreSQL, not in the process.
+  auto vault = open_vault();
+  ASSERT_NE(vault, nullptr);
+  auto got = vault->Get("ann", {"email"}, ctx);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->fields.size(), 1u);
+  EXPECT_EQ(got->fields[0].value, "ann@mail.example");
+  // Nothing personal is stored in clear.
+  ASSERT_TRUE(vault->storage()
+                  .Scan(Table::kRecords,
+                        [](std::string_view, std::string_view v) {
+                          EXPECT_EQ(v.find("ann@mail.example"),
+                                    std::string_view::npos);
+                          return true;
+                        })
+                  .ok());
+  ASSERT_TRUE(vault->Erase("ann").ok());
+  EXPECT_TRUE(IsErased(vault->Get("ann", {}, ctx).status()));
+  ASSERT_TRUE(vault->PurgeErased().ok());
+  std::string wrapped;
+  EXPECT_FALSE(*vault->storage().Get(Table::kKeys, "ann", &wrapped));
+  EXPECT_TRUE(vault->Get("bob", {}, ctx).ok());
+  vault.reset();
+  auto reopened = open_vault();
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_TRUE(IsErased(reopened->Get("ann", {}, ctx).status()));
+}
+
+}  // namespace
+}  // namespace clover::vault
