@@ -11,8 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "core/status_macros.h"
-#include "crypto/hmac.h"
 #include "crypto/secret_key_file.h"
+#include "crypto/subject_pseudonym.h"
 #include "yaml-cpp/yaml.h"
 
 namespace clover::audit {
@@ -156,13 +156,11 @@ absl::StatusOr<std::string> ReadKeyFile(const std::string& path, bool secret) {
   return v;
 }
 
-absl::StatusOr<std::string> LogPseudonym(absl::string_view key,
+absl::StatusOr<std::string> LogPseudonym(const crypto::SecretKey& root,
                                          absl::string_view subject) {
-  CLOVER_ASSIGN_OR_RETURN(
-      crypto::HmacSha256Tag tag,
-      crypto::HmacSha256Once(std::string(key), std::string(subject)));
-  return absl::WebSafeBase64Escape(
-      absl::string_view(reinterpret_cast<const char*>(tag.data()), tag.size()));
+  CLOVER_ASSIGN_OR_RETURN(crypto::SecretKey key,
+                          crypto::DeriveLogSubjectKey(root));
+  return crypto::SubjectPseudonym(key, subject);
 }
 
 absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {

@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "audit/detectors.h"
 #include "audit/follower.h"
+#include "crypto/secret_key_file.h"
 
 namespace clover::audit {
 
