@@ -24,19 +24,22 @@ test: build
 bench: build
 	scripts/run-benchmarks.sh build/release
 
+# One clang build with ASan + UBSan serves both the unit tests and the libFuzzer targets.
 asan: bootstrap
 	cmake --preset asan >/dev/null
 	cmake --build --preset asan -j $(JOBS) --target unit_tests
-	cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	cd build/asan && ASAN_OPTIONS=detect_leaks=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions=$(CURDIR)/scripts/ubsan.supp \
 	  ctest --output-on-failure -j $(JOBS) -L unit $(CTEST_ARGS)
 
 fuzz: bootstrap
-	cmake --preset fuzz >/dev/null
-	cmake --build --preset fuzz -j $(JOBS) --target fuzzers
+	cmake --preset asan >/dev/null
+	cmake --build --preset asan -j $(JOBS) --target fuzzers
 
 # Runs every fuzzer briefly on its seed corpus (FUZZ_SECONDS each).
 fuzz-run: fuzz
-	scripts/run-fuzzers.sh build/fuzz $${FUZZ_SECONDS:-20}
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions=$(CURDIR)/scripts/ubsan.supp \
+	  scripts/run-fuzzers.sh build/asan $${FUZZ_SECONDS:-20}
 
 fmt:
 	git ls-files '*.cc' '*.h' | xargs clang-format -i

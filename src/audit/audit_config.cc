@@ -292,10 +292,8 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
           if (!key.ok())
             return r.Error(cn[i], f + ".pseudonym_key_file",
                            key.status().message());
-          const std::string k(reinterpret_cast<const char*>(key->data()),
-                              key->size());
           for (const std::string& s : cs.subjects) {
-            CLOVER_ASSIGN_OR_RETURN(std::string tok, LogPseudonym(k, s));
+            CLOVER_ASSIGN_OR_RETURN(std::string tok, LogPseudonym(*key, s));
             cs.pseudonyms.push_back(std::move(tok));
           }
         }

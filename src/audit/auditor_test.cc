@@ -9,6 +9,7 @@
 #include "audit/test_util.h"
 #include "audit/tlog_proof.h"
 #include "crypto/secret_key_file.h"
+#include "crypto/subject_pseudonym.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "policy/bundle.h"
@@ -413,9 +414,8 @@ incidents:
   EXPECT_EQ(c->log_stalled_after, absl::Minutes(2));
   ASSERT_EQ(c->detectors.canary_pseudonyms.size(), 1u);
   EXPECT_EQ(c->detectors.canary_pseudonyms[0],
-            *LogPseudonym(
-                std::string(reinterpret_cast<const char*>(secret.data()), 32),
-                "canary-1"));
+            crypto::SubjectPseudonym(*crypto::DeriveLogSubjectKey(secret),
+                                     "canary-1"));
 
   std::string bad = yaml;
   bad.replace(bad.find("subjects: 7"), 11, "subjects: x");

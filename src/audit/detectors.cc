@@ -1,5 +1,7 @@
 #include "audit/detectors.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 
 namespace clover::audit {
@@ -50,7 +52,11 @@ void Detectors::Observe(absl::string_view origin, uint64_t index,
   }
 
   // Bulk access: distinct subjects per principal in a sliding window.
-  {
+  if (std::find(options_.bulk_actions.begin(), options_.bulk_actions.end(),
+                e.action) != options_.bulk_actions.end() &&
+      std::find(options_.bulk_principal_kinds.begin(),
+                options_.bulk_principal_kinds.end(),
+                e.principal_kind) != options_.bulk_principal_kinds.end()) {
     BulkState& b = bulk_[e.principal_id];
     const absl::Time horizon = e.time - options_.bulk_window;
     while (!b.window.empty() && std::get<0>(b.window.front()) < horizon) {

@@ -25,6 +25,12 @@ struct DetectorOptions {
   // principal within `bulk_window` (an export of N subjects counts N).
   uint64_t bulk_subjects = 50;
   absl::Duration bulk_window = absl::Minutes(10);
+  // Which requests count: interactive access by people. Services' bulk flows
+  // (exports, account writes, aggregates) are watched by the flow statistics
+  // instead.
+  std::vector<std::string> bulk_actions = {"read", "export", "detokenize"};
+  std::vector<std::string> bulk_principal_kinds = {"employee", "admin",
+                                                   "auditor"};
   // Denial burst: more than `denial_burst` requests with a denied field by one
   // principal within `denial_window`.
   uint64_t denial_burst = 20;

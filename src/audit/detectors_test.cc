@@ -18,6 +18,7 @@ DecisionEntry Entry(absl::Time t, const std::string& principal,
   DecisionEntry e;
   e.time = t;
   e.principal_id = principal;
+  e.principal_kind = "employee";
   e.purpose = "customer_support";
   e.action = "read";
   e.destination = "eu";
@@ -27,6 +28,23 @@ DecisionEntry Entry(absl::Time t, const std::string& principal,
   e.records = 1;
   e.bytes = 10;
   return e;
+}
+
+TEST(DetectorsTest, BulkAccessIgnoresServiceFlowsAndWrites) {
+  DetectorOptions o;
+  o.bulk_subjects = 3;
+  Detectors d(o);
+  std::vector<Finding> out;
+  const absl::Time t0 = absl::FromUnixSeconds(1795000000);
+  for (int i = 0; i < 10; ++i) {
+    DecisionEntry service = Entry(t0, "accounts", "s" + std::to_string(i));
+    service.principal_kind = "service";
+    d.Observe("log", i, service, &out);
+    DecisionEntry write = Entry(t0, "p", "w" + std::to_string(i));
+    write.action = "write";
+    d.Observe("log", 100 + i, write, &out);
+  }
+  EXPECT_TRUE(out.empty());
 }
 
 TEST(DetectorsTest, BulkAccessCountsDistinctSubjectsInWindow) {

@@ -7,8 +7,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "audit/audit_config.h"
+#include "audit/auditor.h"
 #include "core/canonical_json.h"
 #include "core/config.h"
+#include "crypto/ed25519.h"
+#include "crypto/secret_key_file.h"
+#include "crypto/subject_pseudonym.h"
 #include "gateway/http_client.h"
 #include "gateway/local_deployment.h"
 #include "gateway/node.h"
@@ -16,6 +21,8 @@
 #include "log/fetch.h"
 #include "log/note.h"
 #include "log/tile.h"
+#include "policy/bundle.h"
+#include "policy/signature.h"
 #include "rapidjson/document.h"
 
 namespace clover::gateway {
@@ -197,6 +204,99 @@ void Summarise(RunningNode& n, DemoSummary& s) {
   s.nodes.push_back(out);
 }
 
+// Keys of the auditor, a signed copy of the policy that every node must use,
+// and the auditor's configuration following every node's log.
+absl::StatusOr<audit::AuditorConfig> PrepareAuditor(
+    const Deployment& base, const fs::path& data,
+    std::vector<LocalNode>& nodes) {
+  fs::path keys = data / "keys";
+  fs::path policy_dir = data / "policy";
+  fs::create_directories(policy_dir);
+  fs::create_directories(data / "auditor");
+  auto note_key = crypto::Ed25519PrivateKey::Generate();
+  auto witness_key = crypto::Ed25519PrivateKey::Generate();
+  auto journal_key = crypto::Ed25519PrivateKey::Generate();
+  if (!note_key.ok() || !witness_key.ok() || !journal_key.ok()) {
+    return absl::InternalError("cannot generate the auditor's keys");
+  }
+  std::string signer =
+      log::FormatSignerKey("auditor.clover.example", 0x01, *note_key);
+  auto verifier = log::VerifierKeyFromSignerKey(signer);
+  if (!verifier.ok()) return verifier.status();
+  std::string witness_file = (keys / "auditor.witness.key").string();
+  std::string journal_file = (keys / "auditor.journal.key").string();
+  if (absl::Status st = crypto::WritePrivateFile(
+          witness_file,
+          log::FormatSignerKey("auditor.clover.example", 0x04, *witness_key) +
+              "\n");
+      !st.ok()) {
+    return st;
+  }
+  if (absl::Status st = crypto::WritePrivateFile(
+          journal_file, log::FormatSignerKey("auditor.clover.example/incidents",
+                                             0x01, *journal_key) +
+                            "\n");
+      !st.ok()) {
+    return st;
+  }
+  // The bundle the auditor reviewed and signed.
+  std::string policy_file = (policy_dir / "policy.yaml").string();
+  std::error_code ec;
+  fs::copy_file(base.policy.file, policy_file,
+                fs::copy_options::overwrite_existing, ec);
+  if (ec)
+    return absl::NotFoundError(absl::StrCat("cannot copy ", base.policy.file));
+  auto text = policy::ReadFileToString(policy_file);
+  if (!text.ok()) return text.status();
+  auto sig = policy::SignPolicy(policy::Sha256Hex(*text), signer);
+  if (!sig.ok()) return sig.status();
+  if (absl::Status st = crypto::WritePrivateFile(policy_file + ".sig", *sig);
+      !st.ok())
+    return st;
+  for (LocalNode& n : nodes) {
+    n.deployment.policy.file = policy_file;
+    n.deployment.policy.require_signed_policy = true;
+    n.deployment.policy.auditor_keys = {*verifier};
+  }
+  audit::AuditorConfig c;
+  c.source_file = "clover demo";
+  c.name = "auditor.clover.example";
+  c.listen_host = "127.0.0.1";
+  c.listen_port = 0;
+  c.data_dir = (data / "auditor").string();
+  c.witness_key_file = witness_file;
+  c.journal_key_file = journal_file;
+  c.poll_interval = absl::Milliseconds(500);
+  for (const LocalNode& n : nodes) {
+    audit::AuditorLogConfig l;
+    l.log.origin = n.deployment.log.origin;
+    l.log.url = n.endpoint + "/log";
+    l.log.verifier_keys = {n.verifier_key};
+    l.traffic_metrics_url = n.endpoint + "/metrics";
+    c.logs.push_back(std::move(l));
+  }
+  c.policy_bundles = {policy_file};
+  c.policy_keys = {*verifier};
+  // The canary the auditor planted in the EU region, recognised by its log
+  // pseudonym.
+  audit::CanarySet canaries;
+  canaries.pseudonym_key_file = (keys / "eu.pseudonym.key").string();
+  canaries.subjects = {"canary-7f3a"};
+  auto root = crypto::ReadSecretKeyFile(canaries.pseudonym_key_file);
+  if (!root.ok()) return root.status();
+  auto log_subject_key = crypto::DeriveLogSubjectKey(*root);
+  if (!log_subject_key.ok()) return log_subject_key.status();
+  std::string pseudonym =
+      crypto::SubjectPseudonym(*log_subject_key, "canary-7f3a");
+  canaries.pseudonyms = {pseudonym};
+  c.detectors.canary_pseudonyms = {pseudonym};
+  c.canaries.push_back(std::move(canaries));
+  c.detectors.bulk_subjects = 30;  // the insider reads 40 subjects in a burst
+  c.detectors.bulk_window = absl::Minutes(10);
+  c.incidents_jsonl = (data / "auditor" / "incidents.jsonl").string();
+  return c;
+}
+
 }  // namespace
 
 absl::StatusOr<DemoSummary> RunDemo(
@@ -225,6 +325,13 @@ absl::StatusOr<DemoSummary> RunDemo(
   // on.
   base = (*prepared)[0].deployment;
   base.node.reset();
+  // The auditor signs the policy; every node refuses to run anything else.
+  auto auditor_config = PrepareAuditor(base, data, *prepared);
+  if (!auditor_config.ok()) {
+    return absl::Status(
+        auditor_config.status().code(),
+        absl::StrCat("prepare auditor: ", auditor_config.status().message()));
+  }
   if (say)
     *say << "Starting " << prepared->size() << " gateway nodes (data in "
          << data.string() << ")\n";
@@ -244,6 +351,17 @@ absl::StatusOr<DemoSummary> RunDemo(
       *say << "  " << n.dc << " (region " << n.region << ") on " << n.endpoint
            << "\n";
   }
+
+  auto auditor = audit::Auditor::Create(*std::move(auditor_config));
+  if (!auditor.ok()) {
+    return absl::Status(
+        auditor.status().code(),
+        absl::StrCat("start auditor: ", auditor.status().message()));
+  }
+  if (absl::Status st = (*auditor)->Start(); !st.ok()) return st;
+  if (say)
+    *say << "  auditor (witness, replay, detectors) on http://127.0.0.1:"
+         << (*auditor)->port() << "\n";
 
   DemoSummary s;
   Traffic t(s, say);
@@ -460,7 +578,24 @@ absl::StatusOr<DemoSummary> RunDemo(
 
   if (say) *say << "\nVerifying every node's log with the client library\n";
   for (RunningNode& n : nodes) Summarise(n, s);
+  // Let the auditor catch up with every log, then collect what it found.
+  for (int round = 0; round < 3; ++round) {
+    auto polled = (*auditor)->PollOnce();
+    if (polled.ok()) s.auditor_entries += *polled;
+  }
+  for (const auto& f : (*auditor)->followers())
+    s.auditor_tree_entries += f->size();
+  for (const auto& inc : (*auditor)->incidents().List(std::nullopt)) {
+    DemoSummary::Incident out{inc.id, inc.detector,
+                              std::string(audit::ToString(inc.severity)),
+                              inc.summary, 0};
+    for (const auto& e : inc.evidence) {
+      if (!e.proof.empty()) ++out.evidence;
+    }
+    s.incidents.push_back(std::move(out));
+  }
   if (on_summary) on_summary(s);
+  (*auditor)->Stop();
   for (RunningNode& n : nodes) n.node->Shutdown();
   return s;
 }
@@ -493,6 +628,14 @@ std::string DemoSummary::ToText() const {
   for (const auto& line : notes) absl::StrAppend(&out, "  - ", line, "\n");
   absl::StrAppend(&out, "\nRestricted fields returned raw to staff in cn: ",
                   raw_restricted_to_cn, "\n");
+  absl::StrAppend(&out, "\nAuditor: verified, re-hashed and replayed ",
+                  auditor_tree_entries, " log entries of ", nodes.size(),
+                  " logs; incidents raised: ", incidents.size(), "\n");
+  for (const auto& i : incidents) {
+    absl::StrAppendFormat(
+        &out, "  [%-8s] %-20s %s (%d evidence items with inclusion proofs)\n",
+        i.severity, i.detector, i.summary, i.evidence);
+  }
   return out;
 }
 
@@ -538,7 +681,21 @@ std::string DemoSummary::ToJson() const {
   }
   absl::StrAppend(&out, "},\"subjects_written\":", subjects_written,
                   ",\"raw_restricted_to_cn\":", raw_restricted_to_cn,
-                  ",\"notes\":[");
+                  ",\"auditor_entries\":", auditor_tree_entries,
+                  ",\"incidents\":[");
+  for (size_t i = 0; i < incidents.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    out.append("{\"detector\":");
+    AppendJsonString(incidents[i].detector, &out);
+    absl::StrAppend(&out, ",\"evidence\":", incidents[i].evidence, ",\"id\":");
+    AppendJsonString(incidents[i].id, &out);
+    out.append(",\"severity\":");
+    AppendJsonString(incidents[i].severity, &out);
+    out.append(",\"summary\":");
+    AppendJsonString(incidents[i].summary, &out);
+    out.push_back('}');
+  }
+  absl::StrAppend(&out, "],\"notes\":[");
   for (size_t i = 0; i < notes.size(); ++i) {
     if (i > 0) out.push_back(',');
     AppendJsonString(notes[i], &out);

@@ -46,6 +46,15 @@ struct DemoSummary {
   int64_t raw_restricted_to_cn =
       0;  // must be 0: restricted fields returned raw to cn staff
   std::vector<std::string> notes;  // what the traffic showed, one line each
+  // The auditor's view: incidents raised (detector, severity, summary).
+  struct Incident {
+    std::string id, detector, severity, summary;
+    size_t evidence = 0;  // evidence items with inclusion proofs
+  };
+  std::vector<Incident> incidents;
+  uint64_t auditor_tree_entries =
+      0;                         // entries the auditor verified and replayed
+  uint64_t auditor_entries = 0;  // of which processed in the final polls
 
   std::string ToText() const;
   std::string ToJson() const;
