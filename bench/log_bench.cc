@@ -23,12 +23,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -60,6 +59,10 @@ class CountingStorage final : public LogStorage {
   absl::StatusOr<std::string> ReadEntryBundle(uint64_t index) override {
     return base_->ReadEntryBundle(index);
   }
+  absl::StatusOr<std::string> ReadBundleFragment(
+      const FragmentId& id) override {
+    return base_->ReadBundleFragment(id);
+  }
   absl::StatusOr<std::string> ReadCheckpoint() override {
     return base_->ReadCheckpoint();
   }
@@ -70,6 +73,7 @@ class CountingStorage final : public LogStorage {
     uint64_t n = batch.checkpoint.size() + batch.metadata.size();
     for (const auto& t : batch.tiles) n += t.second.size();
     for (const auto& b : batch.bundles) n += b.second.size();
+    for (const auto& f : batch.fragments) n += f.second.size();
     bytes_.fetch_add(n, std::memory_order_relaxed);
     return base_->Write(batch);
   }
@@ -190,8 +194,8 @@ void LargeEntries(const std::string& base, uint64_t n, int threads) {
       for (uint64_t i; (i = next.fetch_add(1)) < n;) {
         // Incompressible, like the gateway's sealed access records.
         for (char& c : filler) c = static_cast<char>('a' + rng() % 26);
-        std::string entry = absl::StrCat("{\"seq\":", i, ",\"rec\":\"",
-                                         filler, "\"}");
+        std::string entry =
+            absl::StrCat("{\"seq\":", i, ",\"rec\":\"", filler, "\"}");
         entry_bytes.fetch_add(entry.size(), std::memory_order_relaxed);
         const auto sent = Clock::now();
         if (!seq->Append(std::move(entry)).get().ok()) failed = true;

@@ -69,7 +69,7 @@ class GatewayCrashTest : public ::testing::Test {
     auto d = LoadDeployment(
         absl::StrCat(CLOVER_SOURCE_DIR, "/examples/deployment.yaml"));
     ASSERT_TRUE(d.ok()) << d.status();
-    auto nodes = PrepareLocalDeployment(*d, dir_.string(), FreePort());
+    auto nodes = PrepareLocalDeployment(*d, dir_.string(), 0, FreePort);
     ASSERT_TRUE(nodes.ok()) << nodes.status();
     for (auto& n : *nodes) {
       if (n.dc == "ie-dub-1") node_ = n;

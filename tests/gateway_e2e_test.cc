@@ -70,24 +70,23 @@ std::string Record(absl::string_view country, int n) {
 
 class GatewayE2eTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
+  // Suite set-up failures would make gtest report every test as skipped; record
+  // them and fail each test in SetUp instead.
+  static void SetUpTestSuite() { setup_error_ = new std::string(StartNodes()); }
+  void SetUp() override { ASSERT_TRUE(setup_error_->empty()) << *setup_error_; }
+
+  static std::string StartNodes() {
     dir_ = new std::string((std::filesystem::temp_directory_path() /
                             absl::StrCat("clover_gateway_e2e_", getpid()))
                                .string());
     std::filesystem::remove_all(*dir_);
     auto d = LoadDeployment(
         absl::StrCat(CLOVER_SOURCE_DIR, "/examples/deployment.yaml"));
-    ASSERT_TRUE(d.ok()) << d.status();
+    if (!d.ok()) return d.status().ToString();
     d->privacy.daily_epsilon_budget =
         1.0;  // two analytics queries at epsilon 0.5
-    // Consecutive free ports for the four DCs.
-    int base = 0;
-    for (int attempt = 0; attempt < 20 && base == 0; ++attempt) {
-      int p = FreePort();
-      if (p > 1024 && p < 65000) base = p;
-    }
-    auto nodes = PrepareLocalDeployment(*d, *dir_, base);
-    ASSERT_TRUE(nodes.ok()) << nodes.status();
+    auto nodes = PrepareLocalDeployment(*d, *dir_, 0, FreePort);
+    if (!nodes.ok()) return nodes.status().ToString();
     nodes_ = new std::vector<LocalNode>(*std::move(nodes));
     running_ = new std::vector<std::unique_ptr<Node>>();
     for (LocalNode& n : *nodes_) {
@@ -95,7 +94,7 @@ class GatewayE2eTest : public ::testing::Test {
       NodeOptions o;
       o.threads = 2;
       auto node = Node::Start(n.deployment, o);
-      ASSERT_TRUE(node.ok()) << n.dc << ": " << node.status();
+      if (!node.ok()) return absl::StrCat(n.dc, ": ", node.status().ToString());
       running_->push_back(*std::move(node));
       (n.dc == "ie-dub-1" ? eu_ : us_) = new std::string(n.endpoint);
       if (n.dc == "ie-dub-1") eu_verifier_ = new std::string(n.verifier_key);
@@ -106,17 +105,20 @@ class GatewayE2eTest : public ::testing::Test {
                            {"Authorization: Bearer " + Keys().at("accounts-eu"),
                             "X-Clover-Purpose: account_management"},
                            Record(i % 2 ? "IE" : "NO", i));
-      ASSERT_TRUE(r.ok());
-      ASSERT_EQ(r->status, 201) << r->body;
+      if (!r.ok()) return r.status().ToString();
+      if (r->status != 201)
+        return absl::StrCat("seeding eu-", i, ": ", r->status, " ", r->body);
     }
     for (int i = 0; i < 5; ++i) {
       auto r = client.Send("PUT", absl::StrCat(*us_, "/v1/subjects/us-", i),
                            {"Authorization: Bearer " + Keys().at("accounts-us"),
                             "X-Clover-Purpose: account_management"},
                            Record("US", i));
-      ASSERT_TRUE(r.ok());
-      ASSERT_EQ(r->status, 201) << r->body;
+      if (!r.ok()) return r.status().ToString();
+      if (r->status != 201)
+        return absl::StrCat("seeding us-", i, ": ", r->status, " ", r->body);
     }
+    return "";
   }
 
   static void TearDownTestSuite() {
@@ -165,6 +167,7 @@ class GatewayE2eTest : public ::testing::Test {
     return *std::move(c);
   }
 
+  static std::string* setup_error_;
   static std::string* dir_;
   static std::vector<LocalNode>* nodes_;
   static std::vector<std::unique_ptr<Node>>* running_;
@@ -174,6 +177,7 @@ class GatewayE2eTest : public ::testing::Test {
   HttpClient client_;
 };
 
+std::string* GatewayE2eTest::setup_error_ = nullptr;
 std::string* GatewayE2eTest::dir_ = nullptr;
 std::vector<LocalNode>* GatewayE2eTest::nodes_ = nullptr;
 std::vector<std::unique_ptr<Node>>* GatewayE2eTest::running_ = nullptr;
@@ -222,7 +226,8 @@ TEST_F(GatewayE2eTest,
         EXPECT_FALSE(f.value.HasMember("value")) << name << " came back for cn";
       }
       if (name == "payment_country" && f.value.HasMember("value")) {
-        // Restricted: at most generalised (country -> jurisdiction), never the raw country.
+        // Restricted: at most generalised (country -> jurisdiction), never the
+        // raw country.
         std::string v = f.value["value"].GetString();
         EXPECT_NE(v, "IE");
         EXPECT_NE(v, "NO");

@@ -85,6 +85,37 @@ TEST(PostgresLogStorageTest, WritesReadBackOverwritesAndSurviveReopen) {
   EXPECT_EQ(*again->ReadTile(2, 1), "t");
 }
 
+TEST(PostgresLogStorageTest, BundleFragmentsArePutAndDeleted) {
+  CLOVER_REQUIRE_POSTGRES();
+  auto s = Open("fragments");
+  ASSERT_NE(s, nullptr);
+  LogWriteBatch put;
+  put.fragments.push_back({FragmentId{4, 0}, "first"});
+  put.fragments.push_back({FragmentId{4, 17}, "second"});
+  put.fragments.push_back({FragmentId{5, 255}, "last"});
+  ASSERT_TRUE(s->Write(put).ok());
+  EXPECT_EQ(*s->ReadBundleFragment({4, 0}), "first");
+  EXPECT_EQ(*s->ReadBundleFragment({4, 17}), "second");
+  EXPECT_EQ(*s->ReadBundleFragment({5, 255}), "last");
+  EXPECT_TRUE(absl::IsNotFound(s->ReadBundleFragment({4, 1}).status()));
+  // Deletions apply before puts: a fragment deleted and rewritten in one
+  // batch holds the new bytes; deleting a missing one is not an error.
+  LogWriteBatch next;
+  next.deleted_fragments = {{4, 0}, {4, 17}, {9, 9}, {5, 255}};
+  next.fragments.push_back({FragmentId{5, 255}, "rewritten"});
+  next.bundles.push_back({4, "full bundle"});
+  ASSERT_TRUE(s->Write(next).ok());
+  EXPECT_TRUE(absl::IsNotFound(s->ReadBundleFragment({4, 0}).status()));
+  EXPECT_TRUE(absl::IsNotFound(s->ReadBundleFragment({4, 17}).status()));
+  EXPECT_EQ(*s->ReadBundleFragment({5, 255}), "rewritten");
+  EXPECT_EQ(*s->ReadEntryBundle(4), "full bundle");
+  EXPECT_EQ(s->ReadBundleFragment({1, 256}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  LogWriteBatch bad;
+  bad.fragments.push_back({FragmentId{1, -1}, "x"});
+  EXPECT_EQ(s->Write(bad).code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(PostgresLogStorageTest, FailedBatchLeavesNothing) {
   CLOVER_REQUIRE_POSTGRES();
   auto s = Open("atomic");

@@ -154,6 +154,7 @@ absl::StatusOr<std::unique_ptr<PostgresTestServer>> PostgresTestServer::Start(
         absl::StrCat("cannot hand ", templ,
                      " to the postgres user: ", std::strerror(errno)));
   }
+  CLOVER_RETURN_IF_ERROR(server->StartWatchdog());
   const std::string& dir = server->dir_;
   const std::string data = dir + "/data";
   const std::string log = dir + "/steps.log";
@@ -164,13 +165,64 @@ absl::StatusOr<std::unique_ptr<PostgresTestServer>> PostgresTestServer::Start(
           who, dir, log));
   server->options_ = options;
   CLOVER_RETURN_IF_ERROR(server->StartServer());
-  server->started_ = true;
   CLOVER_RETURN_IF_ERROR(Run({bin_dir + "/createdb", "-h", dir, "-p", "5432",
                               "-U", "postgres", options.database},
                              who, dir, log));
   server->dsn_ = absl::StrCat(
       "host=", dir, " port=5432 user=postgres dbname=", options.database);
   return server;
+}
+
+absl::Status PostgresTestServer::StartWatchdog() {
+  CLOVER_ASSIGN_OR_RETURN(const RunAs who, ResolveUser());
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
+  }
+  // Blocks until every copy of the write end is closed: by the destructor,
+  // or by the kernel when this process dies, however it dies.
+  const std::vector<std::string> argv = {
+      "/bin/sh", "-c",
+      "read _; \"$0\" -D \"$1/data\" -m immediate -w stop >/dev/null 2>&1;"
+      " rm -rf \"$1\"",
+      bin_dir_ + "/pg_ctl", dir_};
+  std::vector<char*> args;
+  for (const std::string& a : argv)
+    args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
+  }
+  if (pid == 0) {
+    // Only async-signal-safe calls until exec.
+    dup2(fds[0], STDIN_FILENO);
+    const int null_fd = open("/dev/null", O_WRONLY);
+    if (null_fd >= 0) {
+      dup2(null_fd, STDOUT_FILENO);
+      dup2(null_fd, STDERR_FILENO);
+    }
+    for (int fd = 3; fd < 1024; ++fd) close(fd);
+    // Out of the test's process group: a Ctrl-C or a group kill of the test
+    // must not take the watchdog with it.
+    setsid();
+    if (who.switch_user) {
+      const gid_t groups[] = {who.gid};
+      if (setgroups(1, groups) != 0 || setgid(who.gid) != 0 ||
+          setuid(who.uid) != 0) {
+        _exit(126);
+      }
+    }
+    if (chdir("/") != 0) _exit(126);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(fds[0]);
+  watchdog_fd_ = fds[1];
+  watchdog_pid_ = pid;
+  return absl::OkStatus();
 }
 
 absl::Status PostgresTestServer::StartServer() {
@@ -207,11 +259,16 @@ absl::Status PostgresTestServer::CrashAndRestart() {
 }
 
 PostgresTestServer::~PostgresTestServer() {
-  if (dir_.empty()) return;
-  // Best effort: the directory goes either way.
-  if (started_) StopServer().IgnoreError();
-  std::error_code ec;
-  std::filesystem::remove_all(dir_, ec);
+  if (watchdog_fd_ >= 0) {
+    close(watchdog_fd_);  // the watchdog stops the server and removes dir_
+    int status = 0;
+    while (waitpid(watchdog_pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  if (!dir_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);  // in case the watchdog could not
+  }
 }
 
 }  // namespace clover

@@ -40,7 +40,9 @@ class PostgresTestServer {
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<PostgresTestServer>>
   Start(const PostgresTestServerOptions& options = {});
 
-  // Stops the server (immediate shutdown) and removes its directory.
+  // Stops the server (immediate shutdown) and removes its directory. A
+  // watchdog process does the same if this process dies without running the
+  // destructor (a crashed or killed test leaves no server behind).
   ~PostgresTestServer();
   PostgresTestServer(const PostgresTestServer&) = delete;
   PostgresTestServer& operator=(const PostgresTestServer&) = delete;
@@ -58,6 +60,7 @@ class PostgresTestServer {
 
  private:
   PostgresTestServer() = default;
+  absl::Status StartWatchdog();
   absl::Status StartServer();
   absl::Status StopServer();
 
@@ -65,7 +68,8 @@ class PostgresTestServer {
   std::string bin_dir_;
   std::string dir_;
   std::string dsn_;
-  bool started_ = false;
+  int watchdog_fd_ = -1;  // its closing (or our death) wakes the watchdog
+  int watchdog_pid_ = -1;
 };
 
 }  // namespace clover

@@ -14,7 +14,8 @@ namespace clover::gateway {
 namespace fs = std::filesystem;
 
 absl::StatusOr<std::vector<LocalNode>> PrepareLocalDeployment(
-    Deployment base, const std::string& data_dir, int base_port) {
+    Deployment base, const std::string& data_dir, int base_port,
+    const std::function<int()>& pick_port) {
   fs::path data = fs::absolute(data_dir);
   fs::path keys = data / "keys";
   std::error_code ec;
@@ -26,8 +27,11 @@ absl::StatusOr<std::vector<LocalNode>> PrepareLocalDeployment(
   int next_port = base_port;
   for (Region& r : base.regions) {
     for (DataCenter& dc : r.dcs) {
-      if (base_port > 0)
+      if (pick_port) {
+        dc.endpoint = absl::StrCat("http://127.0.0.1:", pick_port());
+      } else if (base_port > 0) {
         dc.endpoint = absl::StrCat("http://127.0.0.1:", next_port++);
+      }
     }
     for (const char* kind : {"kek", "pseudonym.key"}) {
       auto key = crypto::GenerateSecretKey();

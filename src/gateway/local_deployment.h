@@ -6,6 +6,7 @@
 #ifndef CLOVER_GATEWAY_LOCAL_DEPLOYMENT_H_
 #define CLOVER_GATEWAY_LOCAL_DEPLOYMENT_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,12 +23,14 @@ struct LocalNode {
   Deployment deployment;     // with node, log and keys sections filled in
 };
 
-// `base_port` > 0 assigns consecutive ports (and rewrites the DC endpoints to
-// match, so redirects point at the right place); 0 keeps the configured
-// endpoints' ports. Errors: FailedPrecondition if `data_dir` cannot be created;
-// key generation errors.
+// `pick_port` (if set) picks each node's port, else `base_port` > 0 assigns
+// consecutive ones; either way the DC endpoints are rewritten to match, so
+// redirects point at the right place. Otherwise the configured endpoints' ports
+// are kept. Errors: FailedPrecondition if `data_dir` cannot be created; key
+// generation errors.
 [[nodiscard]] absl::StatusOr<std::vector<LocalNode>> PrepareLocalDeployment(
-    Deployment base, const std::string& data_dir, int base_port);
+    Deployment base, const std::string& data_dir, int base_port,
+    const std::function<int()>& pick_port = nullptr);
 
 // A node configuration file for `clover serve` equivalent to `node.deployment`:
 // regions, node, log, keys, policy and privacy inline; jurisdictions, schema

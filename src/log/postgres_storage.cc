@@ -30,6 +30,14 @@ absl::Status CheckLogName(const std::string& name) {
   return absl::OkStatus();
 }
 
+absl::Status CheckFragmentOffset(const FragmentId& id) {
+  if (id.offset < 0 || id.offset > 255) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bundle fragment offset ", id.offset, " out of range"));
+  }
+  return absl::OkStatus();
+}
+
 constexpr char kCheckpointRow[] = "checkpoint";
 constexpr char kMetadataRow[] = "metadata";
 
@@ -51,6 +59,11 @@ absl::Status InitConnection(pg::Connection& c, const std::string& schema,
       c.Prepare("get_bundle",
                 absl::StrCat("SELECT data FROM ", s, ".bundles WHERE idx=$1"),
                 {kInt8Oid}));
+  CLOVER_RETURN_IF_ERROR(
+      c.Prepare("get_fragment",
+                absl::StrCat("SELECT data FROM ", s,
+                             ".fragments WHERE idx=$1 AND off=$2"),
+                {kInt8Oid, kInt2Oid}));
   CLOVER_RETURN_IF_ERROR(c.Prepare(
       "get_state", absl::StrCat("SELECT data FROM ", s, ".state WHERE name=$1"),
       {kTextOid}));
@@ -67,6 +80,16 @@ absl::Status InitConnection(pg::Connection& c, const std::string& schema,
                    ".bundles(idx, data) VALUES ($1, $2) ON CONFLICT (idx) DO "
                    "UPDATE SET data = EXCLUDED.data"),
       {kInt8Oid, kByteaOid}));
+  CLOVER_RETURN_IF_ERROR(c.Prepare(
+      "put_fragment",
+      absl::StrCat("INSERT INTO ", s,
+                   ".fragments(idx, off, data) VALUES ($1, $2, $3) ON "
+                   "CONFLICT (idx, off) DO UPDATE SET data = EXCLUDED.data"),
+      {kInt8Oid, kInt2Oid, kByteaOid}));
+  CLOVER_RETURN_IF_ERROR(c.Prepare(
+      "delete_fragment",
+      absl::StrCat("DELETE FROM ", s, ".fragments WHERE idx=$1 AND off=$2"),
+      {kInt8Oid, kInt2Oid}));
   return c.Prepare(
       "put_state",
       absl::StrCat("INSERT INTO ", s,
@@ -92,6 +115,10 @@ std::string SchemaDdl(const std::string& schema) {
       "CREATE TABLE IF NOT EXISTS ",
       s,
       ".bundles (idx bigint PRIMARY KEY, data bytea NOT NULL);"
+      "CREATE TABLE IF NOT EXISTS ",
+      s,
+      ".fragments (idx bigint NOT NULL, off smallint NOT NULL,"
+      " data bytea NOT NULL, PRIMARY KEY (idx, off));"
       "CREATE TABLE IF NOT EXISTS ",
       s,
       ".state (name text PRIMARY KEY, data bytea NOT NULL);"
@@ -123,6 +150,13 @@ class PostgresLogStorage final : public LogStorage {
     const std::string i = pg::Int8Param(static_cast<int64_t>(index));
     return Get({"get_bundle", {i}}, "entry bundle");
   }
+  absl::StatusOr<std::string> ReadBundleFragment(
+      const FragmentId& id) override {
+    CLOVER_RETURN_IF_ERROR(CheckFragmentOffset(id));
+    const std::string i = pg::Int8Param(static_cast<int64_t>(id.bundle));
+    const std::string o = pg::Int2Param(static_cast<int16_t>(id.offset));
+    return Get({"get_fragment", {i, o}}, "entry bundle fragment");
+  }
   absl::StatusOr<std::string> ReadCheckpoint() override {
     return Get({"get_state", {kCheckpointRow}}, "checkpoint");
   }
@@ -136,9 +170,26 @@ class PostgresLogStorage final : public LogStorage {
     }
     // Encoded keys must not move while the statements point into them.
     std::vector<std::string> keys;
-    keys.reserve(2 * batch.tiles.size() + batch.bundles.size());
+    keys.reserve(2 * batch.tiles.size() + batch.bundles.size() +
+                 2 * batch.fragments.size() +
+                 2 * batch.deleted_fragments.size());
     std::vector<pg::Statement> stmts;
-    stmts.reserve(batch.tiles.size() + batch.bundles.size() + 2);
+    stmts.reserve(batch.tiles.size() + batch.bundles.size() +
+                  batch.fragments.size() + batch.deleted_fragments.size() + 2);
+    for (const FragmentId& id : batch.deleted_fragments) {
+      CLOVER_RETURN_IF_ERROR(CheckFragmentOffset(id));
+      keys.push_back(pg::Int8Param(static_cast<int64_t>(id.bundle)));
+      const std::string& i = keys.back();
+      keys.push_back(pg::Int2Param(static_cast<int16_t>(id.offset)));
+      stmts.push_back({"delete_fragment", {i, keys.back()}});
+    }
+    for (const auto& [id, data] : batch.fragments) {
+      CLOVER_RETURN_IF_ERROR(CheckFragmentOffset(id));
+      keys.push_back(pg::Int8Param(static_cast<int64_t>(id.bundle)));
+      const std::string& i = keys.back();
+      keys.push_back(pg::Int2Param(static_cast<int16_t>(id.offset)));
+      stmts.push_back({"put_fragment", {i, keys.back(), data}});
+    }
     for (const auto& [id, data] : batch.tiles) {
       if (id.level < 0 || id.level > 0x7fff) {
         return absl::InvalidArgumentError(

@@ -1,6 +1,8 @@
 #include "log/rocksdb_storage.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -13,8 +15,13 @@
 namespace clover::log {
 namespace {
 
-// Keys: "t" level(1) index(8 BE) | "b" index(8 BE) | "c" | "m". Big-endian
-// indexes keep each kind ordered for range scans.
+// Keys: "t" level(1) index(8 BE) | "b" index(8 BE) | "f" index(8 BE)
+// offset(1) | "c" | "m". Big-endian indexes keep each kind ordered for range
+// scans. Full entry bundles (nearly all the bytes) live in their own column
+// family: appended in key order, its SST files never overlap, so compaction
+// moves them down the levels without rewriting them. Everything else is in the
+// default column family, where stores written before the split also keep
+// their bundles.
 std::string TileKey(int level, uint64_t index) {
   std::string k(10, '\0');
   k[0] = 't';
@@ -32,6 +39,16 @@ std::string BundleKey(uint64_t index) {
   return k;
 }
 
+std::string FragmentKey(const FragmentId& id) {
+  std::string k(10, '\0');
+  k[0] = 'f';
+  for (int i = 0; i < 8; ++i)
+    k[1 + i] = static_cast<char>(id.bundle >> (56 - 8 * i));
+  k[9] = static_cast<char>(id.offset);
+  return k;
+}
+
+constexpr char kBundlesFamily[] = "bundles";
 constexpr char kCheckpointKey[] = "c";
 constexpr char kMetadataKey[] = "m";
 
@@ -49,14 +66,40 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
 
 class RocksDbStorage final : public LogStorage {
  public:
-  RocksDbStorage(std::unique_ptr<rocksdb::DB> db, bool read_only)
-      : db_(std::move(db)), read_only_(read_only) {}
+  // `bundles` is null only for a read-only open of a store that predates the
+  // bundles column family.
+  RocksDbStorage(std::unique_ptr<rocksdb::DB> db,
+                 std::vector<rocksdb::ColumnFamilyHandle*> handles,
+                 rocksdb::ColumnFamilyHandle* bundles, bool read_only)
+      : db_(std::move(db)),
+        handles_(std::move(handles)),
+        bundles_(bundles),
+        read_only_(read_only) {}
+  ~RocksDbStorage() override {
+    // Handles must go before the database closes.
+    for (rocksdb::ColumnFamilyHandle* h : handles_) {
+      db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    }
+  }
 
   absl::StatusOr<std::string> ReadTile(int level, uint64_t index) override {
     return Get(TileKey(level, index), "tile");
   }
   absl::StatusOr<std::string> ReadEntryBundle(uint64_t index) override {
-    return Get(BundleKey(index), "entry bundle");
+    const std::string key = BundleKey(index);
+    if (bundles_ != nullptr) {
+      auto bundle = Get(key, "entry bundle", bundles_);
+      if (!absl::IsNotFound(bundle.status())) return bundle;
+    }
+    return Get(key, "entry bundle");  // stored before the column family split
+  }
+  absl::StatusOr<std::string> ReadBundleFragment(
+      const FragmentId& id) override {
+    if (id.offset < 0 || id.offset > 255) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bundle fragment offset ", id.offset, " out of range"));
+    }
+    return Get(FragmentKey(id), "entry bundle fragment");
   }
   absl::StatusOr<std::string> ReadCheckpoint() override {
     return Get(std::string(kCheckpointKey), "checkpoint");
@@ -69,11 +112,28 @@ class RocksDbStorage final : public LogStorage {
     if (read_only_)
       return absl::FailedPreconditionError("log storage is open read-only");
     rocksdb::WriteBatch wb;
+    for (const FragmentId& id : batch.deleted_fragments) {
+      if (id.offset < 0 || id.offset > 255) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "bundle fragment offset ", id.offset, " out of range"));
+      }
+      // Point deletes, not DeleteRange: range tombstones slow every read of
+      // the memtable in this RocksDB version.
+      wb.Delete(FragmentKey(id));
+    }
+    for (const auto& [id, data] : batch.fragments) {
+      if (id.offset < 0 || id.offset > 255) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "bundle fragment offset ", id.offset, " out of range"));
+      }
+      wb.Put(FragmentKey(id), data);
+    }
     for (const auto& [id, data] : batch.tiles) {
       wb.Put(TileKey(id.level, id.index), data);
     }
-    for (const auto& [index, data] : batch.bundles)
-      wb.Put(BundleKey(index), data);
+    for (const auto& [index, data] : batch.bundles) {
+      wb.Put(bundles_, BundleKey(index), data);
+    }
     if (!batch.checkpoint.empty()) wb.Put(kCheckpointKey, batch.checkpoint);
     if (!batch.metadata.empty()) wb.Put(kMetadataKey, batch.metadata);
     rocksdb::WriteOptions wo;
@@ -82,15 +142,20 @@ class RocksDbStorage final : public LogStorage {
   }
 
  private:
-  absl::StatusOr<std::string> Get(const std::string& key,
-                                  absl::string_view what) {
+  absl::StatusOr<std::string> Get(
+      const std::string& key, absl::string_view what,
+      rocksdb::ColumnFamilyHandle* family = nullptr) {
     std::string value;
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), key, &value);
+    rocksdb::Status s = db_->Get(
+        rocksdb::ReadOptions(),
+        family != nullptr ? family : db_->DefaultColumnFamily(), key, &value);
     if (!s.ok()) return FromRocks(s, what);
     return value;
   }
 
   std::unique_ptr<rocksdb::DB> db_;
+  const std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::ColumnFamilyHandle* const bundles_;
   const bool read_only_;
 };
 
@@ -104,22 +169,52 @@ absl::StatusOr<std::unique_ptr<LogStorage>> OpenRocksDbStorage(
       !std::filesystem::exists(std::filesystem::path(dir) / "CURRENT")) {
     return absl::NotFoundError(absl::StrCat(dir, ": no log database here"));
   }
-  o.compression =
-      rocksdb::kNoCompression;  // hashes do not compress; entries are small
+  // Hashes do not compress, and the gateway's entries are sealed records.
+  o.compression = rocksdb::kNoCompression;
   o.max_background_jobs = 2;
   o.write_buffer_size = 64 << 20;
+  // A flush must not stall the synchronous writer while the next memtable
+  // fills (bounded: at most 3 x 64 MiB of memtables).
+  o.max_write_buffer_number = 3;
   // Bounds WAL replay at open, which keeps restart fast.
   o.max_total_wal_size = 128 << 20;
+  // Not recycle_log_file_num: RocksDB 7.8 silently disables WAL recycling
+  // under the point-in-time WAL recovery that durability requires.
+  // Keys are appended in order; sizing levels from the bottom keeps write
+  // amplification near the level fan-out as the log grows.
+  o.level_compaction_dynamic_level_bytes = true;
+  // Spreads SST writeback (flushes, compactions) instead of bursting it at
+  // file close, where it would compete with the WAL's fdatasync.
+  o.bytes_per_sync = 1 << 20;
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   table.block_size = 16 << 10;
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  o.create_missing_column_families = !options.read_only;
+  std::vector<std::string> names;
+  if (!rocksdb::DB::ListColumnFamilies(o, dir, &names).ok()) {
+    names = {rocksdb::kDefaultColumnFamilyName};  // a new database
+  }
+  const bool has_bundles =
+      std::find(names.begin(), names.end(), kBundlesFamily) != names.end();
+  if (!has_bundles && !options.read_only) names.push_back(kBundlesFamily);
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (const std::string& name : names) {
+    families.emplace_back(name, rocksdb::ColumnFamilyOptions(o));
+  }
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = options.read_only
-                          ? rocksdb::DB::OpenForReadOnly(o, dir, &raw)
-                          : rocksdb::DB::Open(o, dir, &raw);
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::Status s =
+      options.read_only
+          ? rocksdb::DB::OpenForReadOnly(o, dir, families, &handles, &raw)
+          : rocksdb::DB::Open(o, dir, families, &handles, &raw);
   if (!s.ok()) return FromRocks(s, absl::StrCat("open log database ", dir));
+  rocksdb::ColumnFamilyHandle* bundles = nullptr;
+  for (rocksdb::ColumnFamilyHandle* h : handles) {
+    if (h->GetName() == kBundlesFamily) bundles = h;
+  }
   return std::make_unique<RocksDbStorage>(std::unique_ptr<rocksdb::DB>(raw),
+                                          std::move(handles), bundles,
                                           options.read_only);
 }
 

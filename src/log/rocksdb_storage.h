@@ -1,6 +1,8 @@
 // The embedded default storage driver: one RocksDB database, one synchronous
 // WriteBatch (WAL fsync) per sequencer batch. A PostgreSQL driver implements
-// the same LogStorage.
+// the same LogStorage. Full entry bundles have their own column family
+// ("bundles", created on the first writable open; bundles stored before it
+// existed are still read from the default one).
 #ifndef CLOVER_LOG_ROCKSDB_STORAGE_H_
 #define CLOVER_LOG_ROCKSDB_STORAGE_H_
 

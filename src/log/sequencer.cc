@@ -13,7 +13,11 @@
 namespace clover::log {
 namespace {
 
-constexpr absl::string_view kMetadataMagic = "clover-log/v1";
+// v2: "clover-log/v2\n<origin>\n<size>\n<fragment offsets, comma-separated>\n".
+// v1 (before bundle fragments): the first three lines, with the partial
+// bundle stored whole under its index.
+constexpr absl::string_view kMetadataMagic = "clover-log/v2";
+constexpr absl::string_view kMetadataMagicV1 = "clover-log/v1";
 
 }  // namespace
 
@@ -56,7 +60,63 @@ Sequencer::~Sequencer() {
 }
 
 std::string Sequencer::Metadata(uint64_t size) const {
-  return absl::StrCat(kMetadataMagic, "\n", origin_, "\n", size, "\n");
+  std::string offsets;
+  for (const Fragment& f : fragments_) {
+    absl::StrAppend(&offsets, offsets.empty() ? "" : ",", f.offset);
+  }
+  return absl::StrCat(kMetadataMagic, "\n", origin_, "\n", size, "\n", offsets,
+                      "\n");
+}
+
+absl::Status Sequencer::LoadPartialBundle(uint64_t size,
+                                          const std::vector<int>* offsets) {
+  const int width = PartialTileWidth(size, 0);
+  const uint64_t index = size / kTileWidth;
+  fragments_.clear();
+  if (offsets == nullptr) {
+    if (width == 0) return absl::OkStatus();
+    CLOVER_ASSIGN_OR_RETURN(std::string bundle,
+                            storage_->ReadEntryBundle(index));
+    auto prefix = BundlePrefixSize(bundle, width);
+    if (!prefix.ok()) {
+      return absl::DataLossError(absl::StrCat("stored partial entry bundle: ",
+                                              prefix.status().message()));
+    }
+    bundle.resize(*prefix);
+    fragments_.push_back(
+        Fragment{0, std::make_shared<const std::string>(std::move(bundle))});
+    rewrite_partial_ = true;
+    return absl::OkStatus();
+  }
+  if (offsets->empty() != (width == 0) ||
+      (!offsets->empty() && offsets->front() != 0)) {
+    return absl::DataLossError(
+        "log metadata lists bundle fragments that do not match the tree size");
+  }
+  for (size_t i = 0; i < offsets->size(); ++i) {
+    const int offset = (*offsets)[i];
+    const int end = i + 1 < offsets->size() ? (*offsets)[i + 1] : width;
+    if (end <= offset) {
+      return absl::DataLossError(
+          "log metadata lists bundle fragments out of order or beyond the "
+          "tree size");
+    }
+    auto data = storage_->ReadBundleFragment(FragmentId{index, offset});
+    if (absl::IsNotFound(data.status())) {
+      return absl::DataLossError(absl::StrCat(
+          "entry bundle ", index, " fragment at ", offset, " is missing"));
+    }
+    if (!data.ok()) return data.status();
+    auto prefix = BundlePrefixSize(*data, end - offset);
+    if (!prefix.ok() || *prefix != data->size()) {
+      return absl::DataLossError(
+          absl::StrCat("entry bundle ", index, " fragment at ", offset,
+                       " does not hold exactly ", end - offset, " entries"));
+    }
+    fragments_.push_back(Fragment{
+        offset, std::make_shared<const std::string>(*std::move(data))});
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> Sequencer::MakeCheckpoint(uint64_t size,
@@ -94,9 +154,22 @@ absl::Status Sequencer::Load() {
   }
   std::vector<absl::string_view> lines = absl::StrSplit(*meta, '\n');
   uint64_t size = 0;
-  if (lines.size() != 4 || lines[0] != kMetadataMagic ||
+  const bool v1 = lines.size() == 4 && lines[0] == kMetadataMagicV1;
+  const bool v2 = lines.size() == 5 && lines[0] == kMetadataMagic;
+  if (!(v1 || v2) || !lines.back().empty() ||
       !absl::SimpleAtoi(lines[2], &size)) {
     return absl::DataLossError("log metadata record is malformed");
+  }
+  std::vector<int> offsets;
+  if (v2 && !lines[3].empty()) {
+    for (absl::string_view o : absl::StrSplit(lines[3], ',')) {
+      int offset = 0;
+      if (!absl::SimpleAtoi(o, &offset) || offset < 0 || offset >= kTileWidth) {
+        return absl::DataLossError(
+            "log metadata record has a malformed fragment list");
+      }
+      offsets.push_back(offset);
+    }
   }
   origin_ = std::string(lines[1]);
   if (!options_.origin.empty() && options_.origin != origin_) {
@@ -125,17 +198,7 @@ absl::Status Sequencer::Load() {
         TileTree::FromBytes(absl::string_view(tile).substr(0, w * kHashSize),
                             hasher_));
   }
-  if (size % kTileWidth != 0) {
-    CLOVER_ASSIGN_OR_RETURN(std::string bundle,
-                            storage_->ReadEntryBundle(size / kTileWidth));
-    auto prefix = BundlePrefixSize(bundle, static_cast<int>(size % kTileWidth));
-    if (!prefix.ok()) {
-      return absl::DataLossError(absl::StrCat("stored partial entry bundle: ",
-                                              prefix.status().message()));
-    }
-    bundle.resize(*prefix);
-    bundle_ = std::move(bundle);
-  }
+  CLOVER_RETURN_IF_ERROR(LoadPartialBundle(size, v2 ? &offsets : nullptr));
   size_ = size;
   const Hash root = EdgeRoot();
   CLOVER_ASSIGN_OR_RETURN(std::string note, storage_->ReadCheckpoint());
@@ -150,6 +213,7 @@ absl::Status Sequencer::Load() {
   snap->root = root;
   snap->checkpoint = std::move(note);
   snap->edges = edges_;
+  snap->partial = fragments_;
   absl::MutexLock lock(&snap_mu_);
   snap_ = std::move(snap);
   return absl::OkStatus();
@@ -287,20 +351,12 @@ void Sequencer::Commit(Prepared& p) {
 }
 
 void Sequencer::RollBack() {
-  // Back to the last durable state: the published snapshot and the stored
-  // partial bundle.
+  // Back to the last durable state: the published snapshot.
   std::shared_ptr<const Snapshot> snap = snapshot();
   size_ = snap->size;
   edges_ = snap->edges;
-  bundle_.clear();
-  if (size_ % kTileWidth != 0) {
-    auto stored = storage_->ReadEntryBundle(size_ / kTileWidth);
-    if (stored.ok()) {
-      auto prefix =
-          BundlePrefixSize(*stored, static_cast<int>(size_ % kTileWidth));
-      if (prefix.ok()) bundle_ = stored->substr(0, *prefix);
-    }
-  }
+  fragments_ = snap->partial;
+  rewrite_partial_ = !fragments_.empty();
 }
 
 void Sequencer::AddHash(int level, const Hash& hash, LogWriteBatch& wb,
@@ -338,17 +394,54 @@ std::unique_ptr<Sequencer::Prepared> Sequencer::Integrate(
   p->first_index = size_;
   const uint64_t old_size = size_;
   LogWriteBatch& wb = p->wb;
+  // This batch's entries of the partial bundle: stored as one new fragment,
+  // so a batch writes its own entries only.
+  std::string piece;
+  int piece_offset = PartialTileWidth(size_, 0);
+  if (rewrite_partial_) {
+    rewrite_partial_ = false;
+    const uint64_t index = size_ / kTileWidth;
+    for (const Fragment& f : fragments_) {
+      piece.append(*f.data);
+      if (f.offset != 0) wb.deleted_fragments.push_back({index, f.offset});
+    }
+    // A fragment that a failed write may have stored after all.
+    if (piece_offset != 0)
+      wb.deleted_fragments.push_back({index, piece_offset});
+    fragments_.clear();
+    piece_offset = 0;
+  }
   for (const Pending& e : batch) {
     const char len[2] = {static_cast<char>(e.entry.size() >> 8),
                          static_cast<char>(e.entry.size() & 0xff)};
-    bundle_.append(len, 2);
-    bundle_.append(e.entry);
+    piece.append(len, 2);
+    piece.append(e.entry);
     ++size_;
     AddHash(0, e.leaf, wb, p->full);
     if (size_ % kTileWidth == 0) {
-      wb.bundles.emplace_back(size_ / kTileWidth - 1, std::move(bundle_));
-      bundle_ = std::string();
+      const uint64_t index = size_ / kTileWidth - 1;
+      size_t bytes = piece.size();
+      for (const Fragment& f : fragments_) bytes += f.data->size();
+      std::string full;
+      full.reserve(bytes);
+      // Offset 0 always: after a rewrite it is stored but not in fragments_.
+      wb.deleted_fragments.push_back({index, 0});
+      for (const Fragment& f : fragments_) {
+        full.append(*f.data);
+        if (f.offset != 0) wb.deleted_fragments.push_back({index, f.offset});
+      }
+      full.append(piece);
+      wb.bundles.emplace_back(index, std::move(full));
+      fragments_.clear();
+      piece.clear();
+      piece_offset = 0;
     }
+  }
+  if (!piece.empty()) {
+    auto data = std::make_shared<const std::string>(std::move(piece));
+    wb.fragments.emplace_back(FragmentId{size_ / kTileWidth, piece_offset},
+                              *data);
+    fragments_.push_back(Fragment{piece_offset, std::move(data)});
   }
   for (int k = 0; k < kLevels; ++k) {
     if (edges_[k].width() > 0 &&
@@ -357,7 +450,6 @@ std::unique_ptr<Sequencer::Prepared> Sequencer::Integrate(
                             edges_[k].Serialize());
     }
   }
-  if (!bundle_.empty()) wb.bundles.emplace_back(size_ / kTileWidth, bundle_);
   const Hash root = EdgeRoot();
   auto note = MakeCheckpoint(size_, root);
   if (note.ok()) {
@@ -367,6 +459,7 @@ std::unique_ptr<Sequencer::Prepared> Sequencer::Integrate(
     snap->root = root;
     snap->checkpoint = *note;
     snap->edges = edges_;
+    snap->partial = fragments_;
     p->snap = std::move(snap);
     wb.checkpoint = *std::move(note);
   } else {
@@ -492,8 +585,8 @@ absl::StatusOr<std::string> Sequencer::ReadEntryBundle(uint64_t index,
       (index == full_count && width > PartialTileWidth(snap->size, 0))) {
     return absl::NotFoundError("entry bundle does not exist (yet)");
   }
-  // Storage holds the latest version of the bundle, which extends every
-  // published one.
+  if (index == full_count) return PartialBundle(*snap, width);
+  // Full bundles are never rewritten.
   CLOVER_ASSIGN_OR_RETURN(std::string bytes, storage_->ReadEntryBundle(index));
   auto prefix = BundlePrefixSize(bytes, width);
   if (!prefix.ok()) {
@@ -504,18 +597,46 @@ absl::StatusOr<std::string> Sequencer::ReadEntryBundle(uint64_t index,
   return bytes;
 }
 
+absl::StatusOr<std::string> Sequencer::PartialBundle(const Snapshot& snap,
+                                                     int width) {
+  std::string bytes;
+  for (const Fragment& f : snap.partial) {
+    if (f.offset >= width) break;
+    bytes.append(*f.data);
+  }
+  auto prefix = BundlePrefixSize(bytes, width);
+  if (!prefix.ok()) {
+    return absl::InternalError(absl::StrCat("partial entry bundle in memory: ",
+                                            prefix.status().message()));
+  }
+  bytes.resize(*prefix);
+  return bytes;
+}
+
 absl::StatusOr<std::string> Sequencer::ReadEntry(uint64_t index) const {
-  const uint64_t size = Size();
-  if (index >= size) {
+  auto snap = snapshot();
+  if (index >= snap->size) {
     return absl::NotFoundError(
-        absl::StrCat("entry ", index, " is beyond the tree size ", size));
+        absl::StrCat("entry ", index, " is beyond the tree size ", snap->size));
   }
   const uint64_t bundle = index / kTileWidth;
-  const int width =
-      bundle < FullTileCount(size, 0) ? kTileWidth : PartialTileWidth(size, 0);
-  CLOVER_ASSIGN_OR_RETURN(std::string bytes, ReadEntryBundle(bundle, width));
+  const int pos = static_cast<int>(index % kTileWidth);
+  if (bundle == FullTileCount(snap->size, 0)) {
+    // Only the fragment holding the entry needs parsing.
+    for (size_t i = snap->partial.size(); i-- > 0;) {
+      const Fragment& f = snap->partial[i];
+      if (f.offset > pos) continue;
+      CLOVER_ASSIGN_OR_RETURN(auto entries, ParseEntryBundle(*f.data));
+      if (static_cast<size_t>(pos - f.offset) >= entries.size()) break;
+      return std::string(entries[pos - f.offset]);
+    }
+    return absl::InternalError(
+        absl::StrCat("entry ", index, " is missing from the partial bundle"));
+  }
+  CLOVER_ASSIGN_OR_RETURN(std::string bytes,
+                          ReadEntryBundle(bundle, kTileWidth));
   CLOVER_ASSIGN_OR_RETURN(auto entries, ParseEntryBundle(bytes));
-  return std::string(entries[index % kTileWidth]);
+  return std::string(entries[pos]);
 }
 
 }  // namespace clover::log

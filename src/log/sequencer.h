@@ -4,9 +4,15 @@
 // batch is acknowledged.
 //
 // Memory is bounded: the tree lives in storage; the sequencer keeps only the
-// right edge (the partial tile of each level, at most 8 x 511 hashes) and an
-// LRU cache of full tiles. Opening an existing log reads the edge back from
-// storage without replaying entries.
+// right edge (the partial tile of each level, at most 8 x 511 hashes), the
+// partial entry bundle (under 256 entries) and an LRU cache of full tiles.
+// Opening an existing log reads the edge back from storage without replaying
+// entries.
+//
+// A batch stores its entries of the partial bundle as one new fragment (see
+// storage.h), so its write grows with the batch, not with the bundle; the
+// batch that completes a bundle stores it whole and deletes its fragments.
+// The partial bundle is served from memory.
 #ifndef CLOVER_LOG_SEQUENCER_H_
 #define CLOVER_LOG_SEQUENCER_H_
 
@@ -102,12 +108,19 @@ class Sequencer final : public LogReader {
  private:
   static constexpr int kLevels = 8;  // tile levels needed for 2^64 leaves
 
+  // A stored fragment of the partial entry bundle (see storage.h).
+  struct Fragment {
+    int offset = 0;  // position of its first entry in the bundle
+    std::shared_ptr<const std::string> data;
+  };
   // What readers see: the state as of the last durable batch.
   struct Snapshot {
     uint64_t size = 0;
     Hash root{};
     std::string checkpoint;
     std::vector<TileTree> edges;  // partial tile of each level
+    // The partial entry bundle, so that serving it never reads storage.
+    std::vector<Fragment> partial;
   };
   struct Pending {
     std::string entry;
@@ -144,6 +157,13 @@ class Sequencer final : public LogReader {
   absl::StatusOr<std::string> MakeCheckpoint(uint64_t size,
                                              const Hash& root) const;
   std::string Metadata(uint64_t size) const;
+  // Reads the fragments of the partial bundle listed in the metadata (or, for
+  // a log written before fragments existed, the whole partial bundle).
+  absl::Status LoadPartialBundle(uint64_t size,
+                                 const std::vector<int>* offsets);
+  // The first `width` entries of the partial bundle of `snap`.
+  static absl::StatusOr<std::string> PartialBundle(const Snapshot& snap,
+                                                   int width);
 
   std::shared_ptr<const Snapshot> snapshot() const;
   absl::StatusOr<std::shared_ptr<const TileTree>> FullTile(
@@ -198,7 +218,12 @@ class Sequencer final : public LogReader {
   // Owned by the integrator thread (and Load before it starts).
   uint64_t size_ = 0;
   std::vector<TileTree> edges_;
-  std::string bundle_;  // the partial entry bundle
+  std::vector<Fragment> fragments_;  // of the partial entry bundle
+  // Set when storage may not hold fragments_ as listed (after a failed write,
+  // whose outcome a driver may not know for sure, or a log stored before
+  // fragments existed): the next batch stores the partial bundle again as one
+  // fragment at offset 0.
+  bool rewrite_partial_ = false;
   MerkleHasher hasher_;
 
   std::thread writer_;

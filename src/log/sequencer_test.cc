@@ -265,6 +265,10 @@ class FlakyStorage final : public LogStorage {
   absl::StatusOr<std::string> ReadEntryBundle(uint64_t i) override {
     return base_->ReadEntryBundle(i);
   }
+  absl::StatusOr<std::string> ReadBundleFragment(
+      const FragmentId& id) override {
+    return base_->ReadBundleFragment(id);
+  }
   absl::StatusOr<std::string> ReadCheckpoint() override {
     return base_->ReadCheckpoint();
   }

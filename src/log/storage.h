@@ -1,7 +1,10 @@
 // The log's storage driver interface. Drivers only do I/O: they know nothing of
 // Merkle trees. The sequencer keeps, per tile coordinate, only the latest
-// (widest) version of a tile or bundle, since every narrower partial version is
-// a prefix of it.
+// (widest) version of a hash tile, since every narrower partial version is a
+// prefix of it. Entry bundles are stored under their index only once full; the
+// last, partial bundle is stored as append-only fragments (one per batch that
+// added entries to it) so that a batch writes only its own entries, not the
+// whole partial bundle again.
 #ifndef CLOVER_LOG_STORAGE_H_
 #define CLOVER_LOG_STORAGE_H_
 
@@ -20,12 +23,24 @@ struct TileId {
   uint64_t index = 0;
 };
 
+// A fragment of a partial entry bundle: the entries of bundle `bundle` from
+// position `offset` (0-255) on, as bundle bytes.
+struct FragmentId {
+  uint64_t bundle = 0;
+  int offset = 0;
+};
+
 // Everything one sequencer batch changes; written atomically and durably.
+// Deletions are applied before puts.
 struct LogWriteBatch {
   std::vector<std::pair<TileId, std::string>>
       tiles;  // hash tiles (full or partial)
   std::vector<std::pair<uint64_t, std::string>>
-      bundles;             // entry bundles by index
+      bundles;  // full entry bundles by index
+  std::vector<std::pair<FragmentId, std::string>> fragments;
+  // Fragments no longer needed (their bundle is now full). Deleting a
+  // fragment that does not exist is not an error.
+  std::vector<FragmentId> deleted_fragments;
   std::string checkpoint;  // the new signed checkpoint note
   std::string metadata;    // sequencer state record
 };
@@ -41,14 +56,18 @@ class LogStorage {
       int level, uint64_t index) = 0;
   [[nodiscard]] virtual absl::StatusOr<std::string> ReadEntryBundle(
       uint64_t index) = 0;
+  // The bytes of a bundle fragment. Errors: NotFound if never written (or
+  // deleted), Internal/DataLoss on I/O failure.
+  [[nodiscard]] virtual absl::StatusOr<std::string> ReadBundleFragment(
+      const FragmentId& id) = 0;
   // Errors: NotFound for a new, empty store.
   [[nodiscard]] virtual absl::StatusOr<std::string> ReadCheckpoint() = 0;
   [[nodiscard]] virtual absl::StatusOr<std::string> ReadMetadata() = 0;
 
   // Applies `batch` atomically (all or nothing) and returns only once it is
   // durable (fsync'ed). Errors: FailedPrecondition for a read-only store,
-  // Internal on I/O failure; after an error the store's state is the one before
-  // the call.
+  // InvalidArgument for a coordinate out of range, Internal on I/O failure;
+  // after an error the store's state is the one before the call.
   [[nodiscard]] virtual absl::Status Write(const LogWriteBatch& batch) = 0;
 };
 
