@@ -16,12 +16,15 @@
 #include "gateway/gateway.h"
 #include "gateway/state_store.h"
 #include "log/note.h"
+#include "log/postgres_storage.h"
 #include "log/rocksdb_storage.h"
 #include "log/sequencer.h"
 #include "policy/loader.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
 #include "server/router.h"
+#include "vault/key_encryption_key.h"
+#include "vault/postgres_storage.h"
 #include "vault/vault.h"
 
 namespace clover::gateway {
@@ -63,11 +66,16 @@ std::string Dir(const Node::Parts& p, absl::string_view sub) {
   return (fs::path(p.deployment.node->data_dir) / std::string(sub)).string();
 }
 
-absl::Status CreateDataDir(Node::Parts& p) {
-  if (p.deployment.storage.driver != StorageDriver::kRocksDb) {
-    return absl::FailedPreconditionError(
-        "storage driver 'postgres' is not implemented yet; use 'rocksdb' (docs/operations.md)");
+// Schema-safe name for a DC or region id ("ie-dub-1" -> "ie_dub_1").
+std::string LogNameOf(absl::string_view id) {
+  std::string out(id);
+  for (char& c : out) {
+    if (c == '-' || c == '.') c = '_';
   }
+  return out;
+}
+
+absl::Status CreateDataDir(Node::Parts& p) {
   std::error_code ec;
   fs::create_directories(p.deployment.node->data_dir, ec);
   if (ec) {
@@ -89,7 +97,13 @@ absl::Status OpenLog(Node::Parts& p) {
     return absl::InvalidArgumentError(absl::StrCat(
         p.deployment.log.key_file, ": ", signer.status().message()));
   }
-  auto storage = log::OpenRocksDbStorage(Dir(p, "log"));
+  // The log of each node is its own (one sequencer per log); on PostgreSQL it
+  // lives in a schema named after the node's data centre.
+  absl::StatusOr<std::unique_ptr<log::LogStorage>> storage =
+      p.deployment.storage.driver == StorageDriver::kPostgres
+          ? log::OpenPostgresLogStorage(p.deployment.storage.postgres_dsn,
+                                        LogNameOf(p.deployment.node->dc))
+          : log::OpenRocksDbStorage(Dir(p, "log"));
   if (!storage.ok()) return storage.status();
   log::SequencerOptions o;
   o.origin = p.deployment.log.origin;
@@ -111,16 +125,31 @@ absl::Status LoadPolicy(Node::Parts& p) {
 absl::Status OpenVault(Node::Parts& p) {
   vault::VaultOptions o;
   o.region = p.deployment.node->region;
-  // Sealed (still encrypted) records of hot subjects stay in memory: reads then cost one
-  // AES-GCM open instead of a storage lookup.
+  // Sealed (still encrypted) records of hot subjects stay in memory: reads then
+  // cost one AES-GCM open instead of a storage lookup.
   o.record_cache_entries = 100'000;
-  vault::RocksDbOptions r;
-  r.sync = true;
-  auto v = vault::Vault::OpenEmbedded(p.deployment, o, Dir(p, "vault"), r);
-  if (!v.ok()) return v.status();
-  p.vault = *std::move(v);
   auto root = crypto::ReadSecretKeyFile(p.deployment.keys.pseudonym_key_file);
   if (!root.ok()) return root.status();
+  if (p.deployment.storage.driver == StorageDriver::kPostgres) {
+    // The region's records live in one database that every DC of the region
+    // shares.
+    auto storage =
+        vault::OpenPostgresVaultStorage(p.deployment.storage.postgres_dsn,
+                                        LogNameOf(p.deployment.node->region));
+    if (!storage.ok()) return storage.status();
+    auto kek = vault::FileKeyEncryptionKey::Open(p.deployment.keys.kek_file);
+    if (!kek.ok()) return kek.status();
+    auto v = vault::Vault::Open(p.deployment, o, *std::move(storage),
+                                *std::move(kek), *root);
+    if (!v.ok()) return v.status();
+    p.vault = *std::move(v);
+  } else {
+    vault::RocksDbOptions r;
+    r.sync = true;
+    auto v = vault::Vault::OpenEmbedded(p.deployment, o, Dir(p, "vault"), r);
+    if (!v.ok()) return v.status();
+    p.vault = *std::move(v);
+  }
   auto key = crypto::DeriveLogSubjectKey(*root);
   if (!key.ok()) return key.status();
   p.log_subject_key = *key;
