@@ -71,7 +71,8 @@ absl::StatusOr<absl::Time> ParseRfc3339(absl::string_view text) {
 
 absl::Status ParseJsonObject(absl::string_view json, rapidjson::Document& doc,
                              absl::string_view what) {
-  doc.Parse<rapidjson::kParseValidateEncodingFlag>(json.data(), json.size());
+  doc.Parse<rapidjson::kParseValidateEncodingFlag |
+            rapidjson::kParseIterativeFlag>(json.data(), json.size());
   if (doc.HasParseError()) {
     return absl::InvalidArgumentError(
         absl::StrCat(what, ": invalid JSON at offset ", doc.GetErrorOffset(),

@@ -3,11 +3,16 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
+#include "rapidjson/encodedstream.h"
 #include "rapidjson/error/en.h"
+#include "rapidjson/memorystream.h"
+#include "rapidjson/reader.h"
 
 namespace clover {
 namespace {
@@ -105,7 +110,12 @@ absl::Status AppendNumber(const rapidjson::Value& v, std::string* out) {
   return absl::OkStatus();
 }
 
-absl::Status Append(const rapidjson::Value& v, std::string* out) {
+absl::Status Append(const rapidjson::Value& v, std::string* out,
+                    int depth = 0) {
+  // Serialising recurses: bound the nesting so that no input can exhaust the
+  // stack.
+  if (depth > 512)
+    return absl::InvalidArgumentError("JSON nested deeper than 512 levels");
   switch (v.GetType()) {
     case rapidjson::kNullType:
       out->append("null");
@@ -128,7 +138,7 @@ absl::Status Append(const rapidjson::Value& v, std::string* out) {
       for (const auto& item : v.GetArray()) {
         if (!first) out->push_back(',');
         first = false;
-        CLOVER_RETURN_IF_ERROR(Append(item, out));
+        CLOVER_RETURN_IF_ERROR(Append(item, out, depth + 1));
       }
       out->push_back(']');
       return absl::OkStatus();
@@ -162,7 +172,7 @@ absl::Status Append(const rapidjson::Value& v, std::string* out) {
                                            members[i].name->GetStringLength()),
                          out);
         out->push_back(':');
-        CLOVER_RETURN_IF_ERROR(Append(*members[i].value, out));
+        CLOVER_RETURN_IF_ERROR(Append(*members[i].value, out, depth + 1));
       }
       out->push_back('}');
       return absl::OkStatus();
@@ -218,14 +228,67 @@ absl::StatusOr<std::string> CanonicalJson(const rapidjson::Value& value) {
   return out;
 }
 
+namespace {
+
+// Builds a Document from SAX events, converting numbers itself: RapidJSON's own
+// full-precision conversion has undefined behaviour on inputs such as "0e121",
+// and its fast path is not correctly rounded. strtod is both.
+class NumberConvertingHandler {
+ public:
+  explicit NumberConvertingHandler(rapidjson::Document& doc) : doc_(doc) {}
+  bool Null() { return doc_.Null(); }
+  bool Bool(bool b) { return doc_.Bool(b); }
+  bool Int(int i) { return doc_.Int(i); }
+  bool Uint(unsigned u) { return doc_.Uint(u); }
+  bool Int64(int64_t i) { return doc_.Int64(i); }
+  bool Uint64(uint64_t u) { return doc_.Uint64(u); }
+  bool Double(double d) { return doc_.Double(d); }
+  bool RawNumber(const char* str, rapidjson::SizeType len, bool) {
+    std::string text(str, len);
+    if (text.find_first_of(".eE") == std::string::npos) {
+      int64_t i = 0;
+      uint64_t u = 0;
+      if (absl::SimpleAtoi(text, &i)) return doc_.Int64(i);
+      if (absl::SimpleAtoi(text, &u)) return doc_.Uint64(u);
+    }
+    return doc_.Double(std::strtod(text.c_str(), nullptr));
+  }
+  bool String(const char* str, rapidjson::SizeType len, bool copy) {
+    return doc_.String(str, len, copy);
+  }
+  bool StartObject() { return doc_.StartObject(); }
+  bool Key(const char* str, rapidjson::SizeType len, bool copy) {
+    return doc_.Key(str, len, copy);
+  }
+  bool EndObject(rapidjson::SizeType n) { return doc_.EndObject(n); }
+  bool StartArray() { return doc_.StartArray(); }
+  bool EndArray(rapidjson::SizeType n) { return doc_.EndArray(n); }
+
+ private:
+  rapidjson::Document& doc_;
+};
+
+}  // namespace
+
 absl::StatusOr<std::string> CanonicalizeJson(absl::string_view json) {
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseValidateEncodingFlag |
-            rapidjson::kParseFullPrecisionFlag>(json.data(), json.size());
-  if (doc.HasParseError()) {
+  rapidjson::Reader reader;
+  auto generate = [&](rapidjson::Document& d) {
+    NumberConvertingHandler handler(d);
+    rapidjson::MemoryStream ms(json.data(), json.size());
+    rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream>
+        in(ms);
+    return !reader
+                .Parse<rapidjson::kParseValidateEncodingFlag |
+                       rapidjson::kParseNumbersAsStringsFlag |
+                       rapidjson::kParseIterativeFlag>(in, handler)
+                .IsError();
+  };
+  doc.Populate(generate);
+  if (reader.HasParseError()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("invalid JSON at byte ", doc.GetErrorOffset(), ": ",
-                     rapidjson::GetParseError_En(doc.GetParseError())));
+        absl::StrCat("invalid JSON at byte ", reader.GetErrorOffset(), ": ",
+                     rapidjson::GetParseError_En(reader.GetParseErrorCode())));
   }
   return CanonicalJson(doc);
 }

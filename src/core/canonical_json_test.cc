@@ -34,6 +34,14 @@ TEST(CanonicalJsonTest, NumbersFollowEcmaScript) {
       "-1.5e-10,333333333.3333333,9007199254740992]");
 }
 
+TEST(CanonicalJsonTest, ZeroMantissaWithExponent) {
+  // Found by fuzz_canonical_json: RapidJSON's full-precision path had undefined behaviour here.
+  EXPECT_FALSE(CanonicalizeJson("[1e400]").ok());  // not finite
+  EXPECT_EQ(Canon("[0e121,0E-5,-0.0e7]"), "[0,0,0]");
+  EXPECT_EQ(Canon("[18446744073709551615,-9223372036854775808]"),
+            "[18446744073709552000,-9223372036854776000]");
+}
+
 TEST(CanonicalJsonTest, EscapesMinimally) {
   EXPECT_EQ(Canon(R"(["\u20ac$\u000F\u000aA'\u0042\u0022\u005c\\\"\/"])"),
             "[\"\xe2\x82\xac$\\u000f\\nA'B\\\"\\\\\\\\\\\"/\"]");

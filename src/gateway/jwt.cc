@@ -137,7 +137,7 @@ absl::StatusOr<rapidjson::Document> ParseObject(absl::string_view b64,
   if (!json.ok()) return Invalid(absl::StrCat(what, " is not base64url"));
   rapidjson::Document doc;
   // Default flags: trailing bytes after the object are an error, not ignored.
-  doc.Parse(json->data(), json->size());
+  doc.Parse<rapidjson::kParseIterativeFlag>(json->data(), json->size());
   if (doc.HasParseError() || !doc.IsObject()) {
     return Invalid(absl::StrCat(what, " is not a JSON object"));
   }

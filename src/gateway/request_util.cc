@@ -73,7 +73,9 @@ absl::StatusOr<std::vector<const FieldSpec*>> ResolveFields(
 }
 
 absl::Status ParseJsonObject(absl::string_view body, rapidjson::Document* doc) {
-  doc->Parse<rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());
+  // Iterative: a deeply nested body cannot exhaust the stack.
+  doc->Parse<rapidjson::kParseValidateEncodingFlag |
+             rapidjson::kParseIterativeFlag>(body.data(), body.size());
   if (doc->HasParseError()) {
     return absl::InvalidArgumentError(
         absl::StrCat("invalid JSON at byte ", doc->GetErrorOffset(), ": ",
