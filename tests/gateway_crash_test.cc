@@ -5,9 +5,7 @@
 // consistent with every checkpoint seen before), and every acknowledged write
 // is readable.
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,18 +35,6 @@ constexpr char kSupportKey[] =
 constexpr char kAccountsKey[] =
     "Authorization: Bearer clv_example_accounts_eu_f82f9af9e84945f8";
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 std::string Record(int n) {
   return absl::StrCat("{\"country\":\"IE\",\"fields\":{\"email\":\"p", n,
                       "@mail.example\",\"name\":\"Person ", n, "\"}}");
@@ -69,7 +55,7 @@ class GatewayCrashTest : public ::testing::Test {
     auto d = LoadDeployment(
         absl::StrCat(CLOVER_SOURCE_DIR, "/examples/deployment.yaml"));
     ASSERT_TRUE(d.ok()) << d.status();
-    auto nodes = PrepareLocalDeployment(*d, dir_.string(), 0, FreePort);
+    auto nodes = PrepareLocalDeployment(*d, dir_.string(), 0, FreeLoopbackPort);
     ASSERT_TRUE(nodes.ok()) << nodes.status();
     for (auto& n : *nodes) {
       if (n.dc == "ie-dub-1") node_ = n;

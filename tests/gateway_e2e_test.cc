@@ -2,8 +2,6 @@
 // (ie-dub-1) and a US node (us-tx-1) of the example deployment, every endpoint,
 // every example principal and every error path, with log indices verified by
 // inclusion proofs.
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -25,35 +23,6 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
-const std::map<std::string, std::string>& Keys() {
-  static const auto* keys = new std::map<std::string, std::string>{
-      {"eu-support-1", "clv_example_eu_support_1_ea58181ac18d4441"},
-      {"eu-support-2", "clv_example_eu_support_2_a9710c35cd3f33c3"},
-      {"cn-engineer-1", "clv_example_cn_engineer_1_c28719a54896aa28"},
-      {"us-recommender", "clv_example_us_recommender_1936c3a0627824c1"},
-      {"eu-tns-1", "clv_example_eu_tns_1_f4f20bb9bbca28dd"},
-      {"us-legal-1", "clv_example_us_legal_1_6aeefe67cf2a45f9"},
-      {"eu-analytics", "clv_example_eu_analytics_bdb0a9fc04ae5d65"},
-      {"auditor", "clv_example_auditor_c5a62ce3fa7f6d86"},
-      {"admin", "clv_example_admin_8c6976e5b5410415"},
-      {"accounts-eu", "clv_example_accounts_eu_f82f9af9e84945f8"},
-      {"accounts-us", "clv_example_accounts_us_9188dc042c81e9d0"},
-  };
-  return *keys;
-}
 
 std::string Record(absl::string_view country, int n) {
   return absl::StrCat(
@@ -85,7 +54,7 @@ class GatewayE2eTest : public ::testing::Test {
     if (!d.ok()) return d.status().ToString();
     d->privacy.daily_epsilon_budget =
         1.0;  // two analytics queries at epsilon 0.5
-    auto nodes = PrepareLocalDeployment(*d, *dir_, 0, FreePort);
+    auto nodes = PrepareLocalDeployment(*d, *dir_, 0, FreeLoopbackPort);
     if (!nodes.ok()) return nodes.status().ToString();
     nodes_ = new std::vector<LocalNode>(*std::move(nodes));
     running_ = new std::vector<std::unique_ptr<Node>>();
@@ -101,19 +70,21 @@ class GatewayE2eTest : public ::testing::Test {
     }
     HttpClient client;
     for (int i = 0; i < 30; ++i) {
-      auto r = client.Send("PUT", absl::StrCat(*eu_, "/v1/subjects/eu-", i),
-                           {"Authorization: Bearer " + Keys().at("accounts-eu"),
-                            "X-Clover-Purpose: account_management"},
-                           Record(i % 2 ? "IE" : "NO", i));
+      auto r =
+          client.Send("PUT", absl::StrCat(*eu_, "/v1/subjects/eu-", i),
+                      {"Authorization: Bearer " + ExampleApiKey("accounts-eu"),
+                       "X-Clover-Purpose: account_management"},
+                      Record(i % 2 ? "IE" : "NO", i));
       if (!r.ok()) return r.status().ToString();
       if (r->status != 201)
         return absl::StrCat("seeding eu-", i, ": ", r->status, " ", r->body);
     }
     for (int i = 0; i < 5; ++i) {
-      auto r = client.Send("PUT", absl::StrCat(*us_, "/v1/subjects/us-", i),
-                           {"Authorization: Bearer " + Keys().at("accounts-us"),
-                            "X-Clover-Purpose: account_management"},
-                           Record("US", i));
+      auto r =
+          client.Send("PUT", absl::StrCat(*us_, "/v1/subjects/us-", i),
+                      {"Authorization: Bearer " + ExampleApiKey("accounts-us"),
+                       "X-Clover-Purpose: account_management"},
+                      Record("US", i));
       if (!r.ok()) return r.status().ToString();
       if (r->status != 201)
         return absl::StrCat("seeding us-", i, ": ", r->status, " ", r->body);
@@ -134,8 +105,7 @@ class GatewayE2eTest : public ::testing::Test {
                       absl::string_view body = {}) {
     std::vector<std::string> headers;
     if (!principal.empty()) {
-      headers.push_back("Authorization: Bearer " +
-                        Keys().at(std::string(principal)));
+      headers.push_back("Authorization: Bearer " + ExampleApiKey(principal));
     }
     if (!purpose.empty())
       headers.push_back(absl::StrCat("X-Clover-Purpose: ", purpose));
@@ -322,10 +292,11 @@ TEST_F(GatewayE2eTest, AuthenticationAndBadInput) {
   int status = 0;
   for (int attempt = 0; attempt < 5 && status == 0; ++attempt) {
     HttpClient fresh;
-    auto r = fresh.Send("PUT", *eu_ + "/v1/subjects/eu-big",
-                        {"Authorization: Bearer " + Keys().at("accounts-eu"),
-                         "X-Clover-Purpose: account_management"},
-                        huge);
+    auto r =
+        fresh.Send("PUT", *eu_ + "/v1/subjects/eu-big",
+                   {"Authorization: Bearer " + ExampleApiKey("accounts-eu"),
+                    "X-Clover-Purpose: account_management"},
+                   huge);
     if (r.ok()) status = r->status;
   }
   EXPECT_EQ(status, 413);

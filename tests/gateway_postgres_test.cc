@@ -2,8 +2,6 @@
 // backend: a subject written through one DC is readable through the other (the
 // region's vault is one database), each node keeps its own log, and everything
 // survives a node restart.
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -18,18 +16,6 @@
 
 namespace clover::gateway {
 namespace {
-
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 constexpr char kAccounts[] =
     "Authorization: Bearer clv_example_accounts_eu_f82f9af9e84945f8";
@@ -46,7 +32,7 @@ TEST(GatewayPostgresTest, RegionSharesOneVaultAndSurvivesRestart) {
   ASSERT_TRUE(d.ok()) << d.status();
   d->storage.driver = StorageDriver::kPostgres;
   d->storage.postgres_dsn = pgtest::Dsn();
-  auto nodes = PrepareLocalDeployment(*d, dir.string(), 0, FreePort);
+  auto nodes = PrepareLocalDeployment(*d, dir.string(), 0, FreeLoopbackPort);
   ASSERT_TRUE(nodes.ok()) << nodes.status();
   const LocalNode* dublin = nullptr;
   const LocalNode* hamar = nullptr;

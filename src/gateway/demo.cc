@@ -30,25 +30,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The example principals' API keys, published in examples/README.md.
-std::string ApiKey(absl::string_view principal) {
-  static const std::map<std::string, std::string> kKeys = {
-      {"eu-support-1", "clv_example_eu_support_1_ea58181ac18d4441"},
-      {"eu-support-2", "clv_example_eu_support_2_a9710c35cd3f33c3"},
-      {"cn-engineer-1", "clv_example_cn_engineer_1_c28719a54896aa28"},
-      {"us-recommender", "clv_example_us_recommender_1936c3a0627824c1"},
-      {"eu-tns-1", "clv_example_eu_tns_1_f4f20bb9bbca28dd"},
-      {"us-legal-1", "clv_example_us_legal_1_6aeefe67cf2a45f9"},
-      {"eu-analytics", "clv_example_eu_analytics_bdb0a9fc04ae5d65"},
-      {"auditor", "clv_example_auditor_c5a62ce3fa7f6d86"},
-      {"admin", "clv_example_admin_8c6976e5b5410415"},
-      {"accounts-eu", "clv_example_accounts_eu_f82f9af9e84945f8"},
-      {"accounts-us", "clv_example_accounts_us_9188dc042c81e9d0"},
-  };
-  auto it = kKeys.find(std::string(principal));
-  return it == kKeys.end() ? "" : it->second;
-}
-
 struct RunningNode {
   std::string dc;
   std::string region;
@@ -129,7 +110,7 @@ class Traffic {
                       absl::string_view method, const std::string& url,
                       absl::string_view purpose, absl::string_view body = {}) {
     std::vector<std::string> headers = {"Content-Type: application/json"};
-    std::string key = ApiKey(principal);
+    std::string key = ExampleApiKey(principal);
     if (!key.empty()) headers.push_back("Authorization: Bearer " + key);
     if (!purpose.empty())
       headers.push_back(absl::StrCat("X-Clover-Purpose: ", purpose));

@@ -1,7 +1,12 @@
 #include "gateway/local_deployment.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -120,6 +125,40 @@ std::string NodeConfigYaml(const LocalNode& n,
   absl::StrAppend(&out, "privacy:\n  daily_epsilon_budget: ",
                   d.privacy.daily_epsilon_budget, "\n");
   return out;
+}
+
+int FreeLoopbackPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+std::string ExampleApiKey(absl::string_view principal) {
+  static const auto* keys = new std::map<std::string, std::string, std::less<>>{
+      {"eu-support-1", "clv_example_eu_support_1_ea58181ac18d4441"},
+      {"eu-support-2", "clv_example_eu_support_2_a9710c35cd3f33c3"},
+      {"cn-engineer-1", "clv_example_cn_engineer_1_c28719a54896aa28"},
+      {"us-recommender", "clv_example_us_recommender_1936c3a0627824c1"},
+      {"eu-tns-1", "clv_example_eu_tns_1_f4f20bb9bbca28dd"},
+      {"us-legal-1", "clv_example_us_legal_1_6aeefe67cf2a45f9"},
+      {"eu-analytics", "clv_example_eu_analytics_bdb0a9fc04ae5d65"},
+      {"auditor", "clv_example_auditor_c5a62ce3fa7f6d86"},
+      {"admin", "clv_example_admin_8c6976e5b5410415"},
+      {"accounts-eu", "clv_example_accounts_eu_f82f9af9e84945f8"},
+      {"accounts-us", "clv_example_accounts_us_9188dc042c81e9d0"},
+  };
+  auto it = keys->find(std::string(principal));
+  return it == keys->end() ? "" : it->second;
 }
 
 }  // namespace clover::gateway

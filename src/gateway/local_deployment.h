@@ -39,6 +39,14 @@ struct LocalNode {
 [[nodiscard]] std::string NodeConfigYaml(const LocalNode& node,
                                          const std::string& examples_dir);
 
+// A TCP port on 127.0.0.1 that was free a moment ago (for tests and tools that
+// start servers; another process could still take it before it is bound again).
+[[nodiscard]] int FreeLoopbackPort();
+
+// The API key of an example principal, as published in examples/README.md
+// (examples only), or empty for an unknown principal.
+[[nodiscard]] std::string ExampleApiKey(absl::string_view principal);
+
 }  // namespace clover::gateway
 
 #endif  // CLOVER_GATEWAY_LOCAL_DEPLOYMENT_H_
