@@ -1,5 +1,5 @@
-// Canonicalisation is idempotent: canonical(canonical(x)) == canonical(x) for any input that
-// parses.
+// Canonicalisation is idempotent: canonical(canonical(x)) == canonical(x) for
+// any input that parses.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>

@@ -1,5 +1,6 @@
-// The gateway's request-body helpers on any bytes: an export/detokenize/aggregate body and a
-// `fields=` query list must give a value or an InvalidArgument, never a crash.
+// The gateway's request-body helpers on any bytes: an
+// export/detokenize/aggregate body and a `fields=` query list must give a value
+// or an InvalidArgument, never a crash.
 #include <cstddef>
 #include <cstdint>
 
@@ -17,7 +18,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     return s;
   }();
-  (void)clover::gateway::ResolveFields(*schema, clover::gateway::SplitList(text));
+  (void)clover::gateway::ResolveFields(*schema,
+                                       clover::gateway::SplitList(text));
   rapidjson::Document doc;
   if (clover::gateway::ParseJsonObject(text, &doc).ok()) {
     (void)clover::gateway::StringMember(doc, "destination", true);

@@ -8,10 +8,11 @@
 #include "spdlog/spdlog.h"
 
 int main(int argc, char** argv) {
-  // Debian's Abseil checks lock order on every Mutex operation; that is for debugging, and
-  // it costs the gateway's hot path dearly.
+  // Debian's Abseil checks lock order on every Mutex operation; that is for
+  // debugging, and it costs the gateway's hot path dearly.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  // Diagnostics go to stderr; stdout carries only command output (e.g. `demo --json`).
+  // Diagnostics go to stderr; stdout carries only command output (e.g. `demo
+  // --json`).
   spdlog::set_default_logger(spdlog::stderr_color_mt("clover"));
   CLI::App app{
       "Clover: a data-sovereignty gateway with a verifiable transparency log",

@@ -35,7 +35,8 @@ TEST(CanonicalJsonTest, NumbersFollowEcmaScript) {
 }
 
 TEST(CanonicalJsonTest, ZeroMantissaWithExponent) {
-  // Found by fuzz_canonical_json: RapidJSON's full-precision path had undefined behaviour here.
+  // Found by fuzz_canonical_json: RapidJSON's full-precision path had undefined
+  // behaviour here.
   EXPECT_FALSE(CanonicalizeJson("[1e400]").ok());  // not finite
   EXPECT_EQ(Canon("[0e121,0E-5,-0.0e7]"), "[0,0,0]");
   EXPECT_EQ(Canon("[18446744073709551615,-9223372036854775808]"),

@@ -261,6 +261,27 @@ class Gateway::Impl {
     return dec;
   }
 
+  // Transforms one field value as `effect` dictates. A subject's siv keys are
+  // fetched on first need and kept in `subject_keys` for the subject's other
+  // fields.
+  absl::StatusOr<vault::FieldValue> Transform(
+      const FieldSpec& f, const vault::FieldValue& raw, policy::Effect effect,
+      const vault::TokenKeys& keys, absl::string_view subject,
+      absl::string_view destination, absl::string_view purpose,
+      const vault::AccessContext& ctx,
+      std::shared_ptr<const vault::SubjectTokenKeys>& subject_keys) {
+    vault::TransformMode mode = ModeOf(effect);
+    if (mode != vault::TransformMode::kRaw &&
+        f.method == PseudonymMethod::kSiv && subject_keys == nullptr) {
+      auto sk = d_.vault->SubjectKeys(Std(subject), Std(destination),
+                                      Std(purpose), ctx);
+      if (!sk.ok()) return sk.status();
+      subject_keys = *sk;
+    }
+    return d_.vault->pseudonymizer().TransformField(f, raw, mode, keys,
+                                                    subject_keys.get());
+  }
+
   // Applies live approval grants to the fields whose effect is `approval`.
   void ApplyGrants(const Principal& p, absl::string_view subject,
                    Decision& dec) {
@@ -460,16 +481,8 @@ class Gateway::Impl {
       const vault::FieldValue* raw =
           dec.Returned(i) ? record->Find(Std(f.name)) : nullptr;
       if (raw != nullptr) {
-        vault::TransformMode mode = ModeOf(dec.out[i].effect);
-        if (mode != vault::TransformMode::kRaw &&
-            f.method == PseudonymMethod::kSiv && subject_keys == nullptr) {
-          auto sk = d_.vault->SubjectKeys(Std(subject), Std(destination),
-                                          Std(*purpose), ctx);
-          if (!sk.ok()) return respond(ErrorResponse(sk.status()));
-          subject_keys = *sk;
-        }
-        auto out = d_.vault->pseudonymizer().TransformField(
-            f, *raw, mode, **keys, subject_keys.get());
+        auto out = Transform(f, *raw, dec.out[i].effect, **keys, subject,
+                             destination, *purpose, ctx, subject_keys);
         if (!out.ok()) return respond(ErrorResponse(out.status()));
         values.append(",\"value\":");
         AppendFieldValue(*out, &values);
@@ -617,16 +630,8 @@ class Gateway::Impl {
         const vault::FieldValue* raw =
             dec.Returned(i) ? record->Find(Std(f.name)) : nullptr;
         if (raw == nullptr) continue;
-        vault::TransformMode mode = ModeOf(dec.out[i].effect);
-        if (mode != vault::TransformMode::kRaw &&
-            f.method == PseudonymMethod::kSiv && subject_keys == nullptr) {
-          auto sk = d_.vault->SubjectKeys(Std(subject), Std(*destination),
-                                          Std(*purpose), ctx);
-          if (!sk.ok()) return respond(ErrorResponse(sk.status()));
-          subject_keys = *sk;
-        }
-        auto out = d_.vault->pseudonymizer().TransformField(
-            f, *raw, mode, **keys, subject_keys.get());
+        auto out = Transform(f, *raw, dec.out[i].effect, **keys, subject,
+                             *destination, *purpose, ctx, subject_keys);
         if (!out.ok()) return respond(ErrorResponse(out.status()));
         if (!first) line.push_back(',');
         first = false;

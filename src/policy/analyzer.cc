@@ -21,22 +21,6 @@ enum class Tri : uint8_t { kFalse, kTrue, kUnknown };
 
 int Slot(Attribute a) { return static_cast<int>(a); }
 
-// Spelled out here rather than calling config.h's ToString so that the analyzer
-// needs only the Deployment struct, not the config loader.
-absl::string_view KindName(PrincipalKind kind) {
-  switch (kind) {
-    case PrincipalKind::kService:
-      return "service";
-    case PrincipalKind::kEmployee:
-      return "employee";
-    case PrincipalKind::kAuditor:
-      return "auditor";
-    case PrincipalKind::kAdmin:
-      return "admin";
-  }
-  return "service";
-}
-
 struct Domain {
   std::vector<std::string> values;
   absl::flat_hash_map<std::string, int> index;
@@ -286,7 +270,7 @@ class Model {
                             domains_[Slot(Attribute::kPrincipalId)].Add(p.id)});
           c.sets.push_back({Slot(Attribute::kPrincipalKind),
                             domains_[Slot(Attribute::kPrincipalKind)].Add(
-                                KindName(p.kind))});
+                                ToString(p.kind))});
           c.sets.push_back(
               {Slot(Attribute::kPrincipalOrg),
                domains_[Slot(Attribute::kPrincipalOrg)].Add(p.org)});
