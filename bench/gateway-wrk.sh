@@ -13,49 +13,10 @@ tmp="$(mktemp -d)"
 port=$((20000 + RANDOM % 20000))
 trap 'kill $pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
 
-"$clover" keys generate --type note --name log.eu.clover.example/bench --out "$tmp/note.key" >/dev/null
-"$clover" keys generate --type secret --out "$tmp/kek" >/dev/null
-"$clover" keys generate --type secret --out "$tmp/pseudonym.key" >/dev/null
-cat >"$tmp/node.yaml" <<YAML
-node: {id: bench-a, region: eu, dc: ie-dub-1, listen: "127.0.0.1:$port", data_dir: $tmp/data}
-jurisdictions: $root/examples/jurisdictions.yaml
-regions: $root/examples/regions.yaml
-schema: $root/examples/schema.yaml
-principals: $root/examples/principals.yaml
-storage: {driver: rocksdb}
-log: {origin: log.eu.clover.example/bench, key_file: $tmp/note.key, max_batch_entries: 4096, max_batch_wait_ms: 1}
-keys: {kek_file: $tmp/kek, pseudonym_key_file: $tmp/pseudonym.key}
-policy: {file: $root/examples/policy.yaml}
-YAML
-"$clover" serve --config "$tmp/node.yaml" 2>"$tmp/serve.log" &
-pid=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
-
-subjects=1000
-echo "seeding $subjects subjects..."
-for i in $(seq 0 $((subjects - 1))); do
-  printf 'url = "http://127.0.0.1:%d/v1/subjects/s-%d"\n' "$port" "$i"
-  printf 'request = "PUT"\n'
-  printf 'header = "Authorization: Bearer clv_example_accounts_eu_f82f9af9e84945f8"\n'
-  printf 'header = "X-Clover-Purpose: account_management"\n'
-  printf 'header = "Content-Type: application/json"\n'
-  printf 'data = "{\\"country\\":\\"IE\\",\\"fields\\":{\\"email\\":\\"p%d@mail.example\\",\\"phone\\":\\"+3538712%05d\\",\\"name\\":\\"Person %d\\",\\"birthdate\\":\\"1990-01-02\\",\\"ip_address\\":\\"192.0.2.7\\",\\"device_id\\":\\"dev-%d\\",\\"watch_history\\":[\\"v1\\",\\"v2\\"],\\"follows\\":[\\"c1\\"],\\"uploaded_videos\\":[\\"u1\\"],\\"payment_country\\":\\"IE\\"}}"\n' "$i" "$i" "$i" "$i"
-  printf 'output = "/dev/null"\nnext\n'
-done >"$tmp/seed.curl"
-curl -s --parallel --parallel-max 16 -K "$tmp/seed.curl" 2>/dev/null || true
-
-cat >"$tmp/read.lua" <<LUA
-wrk.headers["Authorization"] = "Bearer clv_example_eu_support_1_ea58181ac18d4441"
-wrk.headers["X-Clover-Purpose"] = "customer_support"
-local n = 0
-request = function()
-  n = n + 1
-  return wrk.format("GET", "/v1/subjects/s-" .. (n * 7919 % $subjects))
-end
-done = function(summary, latency, requests)
-  io.write(string.format("non-2xx: %d\n", summary.errors.status))
-end
-LUA
+# shellcheck source=bench/gateway-common.sh
+. "$root/bench/gateway-common.sh"
+gateway_start log.eu.clover.example/bench "$root/examples/policy.yaml"
+gateway_seed 1000
 
 run() {  # run NAME CONNECTIONS ARGS...
   local name="$1" conns="$2"; shift 2

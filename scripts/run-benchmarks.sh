@@ -8,3 +8,8 @@ for bin in "$build"/bench/bench_*; do
   echo "== $(basename "$bin")"
   "$bin"
 done
+root="$(cd "$(dirname "$0")/.." && pwd)"
+for script in gateway-wrk.sh audit-keepup.sh; do
+  echo "== bench/$script"
+  "$root/bench/$script" "$build"
+done

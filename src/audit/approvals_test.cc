@@ -193,7 +193,7 @@ TEST(ApprovalJsonTest, ParsesCreateBody) {
           .message(),
       HasSubstr("subjects"));
   EXPECT_THAT(ParseApprovalCreateBody("{", "a", "CN").status().message(),
-              HasSubstr("offset"));
+              HasSubstr("byte"));
   EXPECT_THAT(ParseApprovalCreateBody(
                   R"({"justification":"LEGAL_REQUEST","x":1})", "a", "CN")
                   .status()

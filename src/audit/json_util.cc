@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "core/canonical_json.h"
+#include "core/json_parse.h"
 #include "rapidjson/error/en.h"
 
 namespace clover::audit {
@@ -71,12 +72,9 @@ absl::StatusOr<absl::Time> ParseRfc3339(absl::string_view text) {
 
 absl::Status ParseJsonObject(absl::string_view json, rapidjson::Document& doc,
                              absl::string_view what) {
-  doc.Parse<rapidjson::kParseValidateEncodingFlag |
-            rapidjson::kParseIterativeFlag>(json.data(), json.size());
-  if (doc.HasParseError()) {
+  if (absl::Status parsed = clover::ParseJson(json, &doc); !parsed.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(what, ": invalid JSON at offset ", doc.GetErrorOffset(),
-                     ": ", rapidjson::GetParseError_En(doc.GetParseError())));
+        absl::StrCat(what, ": ", parsed.message()));
   }
   if (!doc.IsObject())
     return absl::InvalidArgumentError(

@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
+#include "core/utf8.h"
 #include "rapidjson/encodedstream.h"
 #include "rapidjson/error/en.h"
 #include "rapidjson/memorystream.h"
@@ -128,10 +129,15 @@ absl::Status Append(const rapidjson::Value& v, std::string* out,
       return absl::OkStatus();
     case rapidjson::kNumberType:
       return AppendNumber(v, out);
-    case rapidjson::kStringType:
-      AppendJsonString(absl::string_view(v.GetString(), v.GetStringLength()),
-                       out);
+    case rapidjson::kStringType: {
+      const absl::string_view s(v.GetString(), v.GetStringLength());
+      // RapidJSON decodes an unpaired "\udc00" escape into CESU-8 bytes that no
+      // strict reader (the auditor's included) would accept back.
+      if (!IsValidUtf8(s))
+        return absl::InvalidArgumentError("JSON string is not valid UTF-8");
+      AppendJsonString(s, out);
       return absl::OkStatus();
+    }
     case rapidjson::kArrayType: {
       out->push_back('[');
       bool first = true;
@@ -152,6 +158,9 @@ absl::Status Append(const rapidjson::Value& v, std::string* out,
       std::vector<Member> members;
       members.reserve(v.MemberCount());
       for (const auto& m : v.GetObject()) {
+        if (!IsValidUtf8(absl::string_view(m.name.GetString(),
+                                           m.name.GetStringLength())))
+          return absl::InvalidArgumentError("JSON key is not valid UTF-8");
         members.push_back({ToUtf16(absl::string_view(m.name.GetString(),
                                                      m.name.GetStringLength())),
                            &m.name, &m.value});

@@ -55,5 +55,16 @@ TEST(CanonicalJsonTest, RejectsBadInput) {
   EXPECT_FALSE(CanonicalizeJson("\"\xff\"").ok());
 }
 
+TEST(CanonicalJsonTest, RefusesStringsThatAreNotUtf8) {
+  // fuzz_canonical_json: "\udeac" used to canonicalise into bytes that do not
+  // parse back.
+  EXPECT_FALSE(CanonicalizeJson(R"("\udeac")").ok());
+  EXPECT_FALSE(CanonicalizeJson(R"({"\udc00":1})").ok());
+  EXPECT_EQ(Canon(R"("\ud83d\ude00")"), "\"\xf0\x9f\x98\x80\"");
+  rapidjson::Document doc;
+  doc.SetString("\xed\xba\xac", doc.GetAllocator());
+  EXPECT_FALSE(CanonicalJson(doc).ok());
+}
+
 }  // namespace
 }  // namespace clover

@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/json_parse.h"
 #include "rapidjson/document.h"
 
 namespace clover::gateway {
@@ -136,9 +137,8 @@ absl::StatusOr<rapidjson::Document> ParseObject(absl::string_view b64,
   auto json = Base64UrlDecode(b64);
   if (!json.ok()) return Invalid(absl::StrCat(what, " is not base64url"));
   rapidjson::Document doc;
-  // Default flags: trailing bytes after the object are an error, not ignored.
-  doc.Parse<rapidjson::kParseIterativeFlag>(json->data(), json->size());
-  if (doc.HasParseError() || !doc.IsObject()) {
+  // Trailing bytes after the object are an error, not ignored.
+  if (!ParseJson(*json, &doc).ok() || !doc.IsObject()) {
     return Invalid(absl::StrCat(what, " is not a JSON object"));
   }
   // Two values for one name would let different readers see different claims.

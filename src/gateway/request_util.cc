@@ -5,6 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "core/canonical_json.h"
+#include "core/json_parse.h"
+#include "core/status_macros.h"
 #include "rapidjson/error/en.h"
 
 namespace clover::gateway {
@@ -73,14 +75,7 @@ absl::StatusOr<std::vector<const FieldSpec*>> ResolveFields(
 }
 
 absl::Status ParseJsonObject(absl::string_view body, rapidjson::Document* doc) {
-  // Iterative: a deeply nested body cannot exhaust the stack.
-  doc->Parse<rapidjson::kParseValidateEncodingFlag |
-             rapidjson::kParseIterativeFlag>(body.data(), body.size());
-  if (doc->HasParseError()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid JSON at byte ", doc->GetErrorOffset(), ": ",
-                     rapidjson::GetParseError_En(doc->GetParseError())));
-  }
+  CLOVER_RETURN_IF_ERROR(ParseJson(body, doc));
   if (!doc->IsObject())
     return absl::InvalidArgumentError("request body must be a JSON object");
   return absl::OkStatus();

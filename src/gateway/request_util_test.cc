@@ -47,6 +47,8 @@ TEST(RequestUtilTest, JsonBodies) {
   rapidjson::Document doc;
   EXPECT_THAT(std::string(ParseJsonObject("{\"a\":", &doc).message()), HasSubstr("byte"));
   EXPECT_FALSE(ParseJsonObject("[1]", &doc).ok());
+  // A lone surrogate would otherwise reach the canonical log entry.
+  EXPECT_FALSE(ParseJsonObject(R"({"justification":"\udeac"})", &doc).ok());
   ASSERT_TRUE(ParseJsonObject(R"({"s":"x","n":1,"l":["a","b"],"m":[1]})", &doc).ok());
   EXPECT_EQ(*StringMember(doc, "s", true), "x");
   EXPECT_EQ(*StringMember(doc, "absent", false), "");

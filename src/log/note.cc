@@ -12,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "core/status_macros.h"
+#include "core/utf8.h"
 #include "crypto/sha256.h"
 
 namespace clover::log {
@@ -19,34 +20,6 @@ namespace {
 
 constexpr absl::string_view kEmDash = "\xe2\x80\x94";
 constexpr absl::string_view kCosignatureHeader = "cosignature/v1\n";
-
-// Decodes one UTF-8 code point at s[i]; returns its length or 0 if invalid.
-size_t DecodeUtf8(absl::string_view s, size_t i, uint32_t& cp) {
-  const auto b = [&](size_t k) { return static_cast<uint8_t>(s[i + k]); };
-  const uint8_t c = b(0);
-  if (c < 0x80) {
-    cp = c;
-    return 1;
-  }
-  size_t len;
-  uint32_t min;
-  if ((c & 0xe0) == 0xc0) {
-    len = 2, cp = c & 0x1f, min = 0x80;
-  } else if ((c & 0xf0) == 0xe0) {
-    len = 3, cp = c & 0x0f, min = 0x800;
-  } else if ((c & 0xf8) == 0xf0) {
-    len = 4, cp = c & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (s.size() - i < len) return 0;
-  for (size_t k = 1; k < len; ++k) {
-    if ((b(k) & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (b(k) & 0x3f);
-  }
-  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-  return len;
-}
 
 bool IsUnicodeSpace(uint32_t cp) {
   return cp == ' ' || (cp >= 0x09 && cp <= 0x0d) || cp == 0x85 || cp == 0xa0 ||
@@ -59,7 +32,7 @@ absl::Status CheckNoteBytes(absl::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     uint32_t cp;
-    const size_t n = DecodeUtf8(s, i, cp);
+    const size_t n = DecodeUtf8(s, i, &cp);
     if (n == 0)
       return absl::InvalidArgumentError(
           absl::StrCat("note: invalid UTF-8 at byte ", i));
@@ -215,7 +188,7 @@ bool IsValidNoteKeyName(absl::string_view name) {
   size_t i = 0;
   while (i < name.size()) {
     uint32_t cp;
-    const size_t n = DecodeUtf8(name, i, cp);
+    const size_t n = DecodeUtf8(name, i, &cp);
     if (n == 0 || cp < 0x20 || cp == 0x7f || cp == '+' || IsUnicodeSpace(cp))
       return false;
     i += n;

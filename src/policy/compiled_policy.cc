@@ -50,6 +50,9 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
                    [&](uint32_t a, uint32_t b) {
                      return rules[a].effect > rules[b].effect;
                    });
+  p->effect_at_bit_.resize(n);
+  for (size_t bit = 0; bit < n; ++bit)
+    p->effect_at_bit_[bit] = rules[p->rule_at_bit_[bit]].effect;
   std::vector<uint32_t> bit_of_rule(n);
   for (size_t bit = 0; bit < n; ++bit) bit_of_rule[p->rule_at_bit_[bit]] = bit;
 
@@ -70,6 +73,7 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
     Index& r = p->index_[static_cast<int>(Attribute::kFieldRestricted)];
     r.ids.try_emplace("false", r.ids.size());
     r.ids.try_emplace("true", r.ids.size());
+    p->restricted_row_ = {r.ids.at("false"), r.ids.at("true")};
   }
 
   const int role_attr = static_cast<int>(Attribute::kPrincipalRole);
@@ -181,58 +185,125 @@ int CompiledPolicy::FieldRows(const FieldRef& field,
   const Index& restricted =
       index_[static_cast<int>(Attribute::kFieldRestricted)];
   if (restricted.active) {
-    // Interned at compile time: "false" is row 0 or 1, "true" the other.
-    rows[count++] = Row(restricted, field.restricted ? "true" : "false");
+    // Both rows are interned at compile time: no lookup by string.
+    rows[count++] =
+        restricted.rows.data() + restricted_row_[field.restricted] * words_;
   }
   return count;
 }
 
-void CompiledPolicy::DecideOne(const uint64_t* mask,
-                               const std::array<const uint64_t*, 3>& rows,
-                               int row_count, FieldDecision& d) const {
+void CompiledPolicy::CollectMatches(const uint64_t* m, FieldDecision& d) const {
   d.effect = Effect::kDeny;
   d.deciding_rule = kDefaultDeny;
-  d.matched_count = 0;
+  uint32_t count = 0;
+  // Bits run by effect, then file order: the matches come as a few ascending
+  // runs, one per effect, and need sorting only when there is more than one.
+  bool ascending = true;
+  uint32_t last = 0;
   for (size_t w = 0; w < words_; ++w) {
-    uint64_t m = mask[w];
-    for (int r = 0; r < row_count; ++r) m &= rows[r][w];
-    while (m != 0) {
-      const uint32_t rule = rule_at_bit_[w * 64 + std::countr_zero(m)];
-      m &= m - 1;
-      if (d.matched_count == 0) {
+    uint64_t bits = m[w];
+    while (bits != 0) {
+      const size_t bit = w * 64 + std::countr_zero(bits);
+      bits &= bits - 1;
+      const uint32_t rule = rule_at_bit_[bit];
+      if (count == 0) {
         d.deciding_rule = static_cast<int32_t>(rule);
-        d.effect = bundle_.rules[rule].effect;
+        d.effect = effect_at_bit_[bit];
+      } else if (rule < last) {
+        ascending = false;
       }
-      if (d.matched_count < kMaxInlineMatches)
-        d.matched[d.matched_count] = rule;
-      ++d.matched_count;
+      last = rule;
+      if (count < kMaxInlineMatches) d.matched[count] = rule;
+      ++count;
     }
   }
-  const uint32_t stored =
-      std::min<uint32_t>(d.matched_count, kMaxInlineMatches);
-  std::sort(d.matched.begin(), d.matched.begin() + stored);
+  d.matched_count = count;
+  const uint32_t stored = std::min<uint32_t>(count, kMaxInlineMatches);
+  if (!ascending) {
+    // Insertion sort: at most kMaxInlineMatches small integers.
+    for (uint32_t i = 1; i < stored; ++i) {
+      const uint32_t v = d.matched[i];
+      uint32_t j = i;
+      for (; j > 0 && d.matched[j - 1] > v; --j)
+        d.matched[j] = d.matched[j - 1];
+      d.matched[j] = v;
+    }
+  }
   std::fill(d.matched.begin() + stored, d.matched.end(), 0u);
+}
+
+void CompiledPolicy::AndRows(const uint64_t* mask,
+                             const std::array<const uint64_t*, 3>& rows,
+                             int row_count, uint64_t* out) const {
+  // One loop per row count, each simple enough for the compiler to vectorise.
+  const size_t n = words_;
+  switch (row_count) {
+    case 0:
+      std::copy(mask, mask + n, out);
+      return;
+    case 1:
+      for (size_t w = 0; w < n; ++w) out[w] = mask[w] & rows[0][w];
+      return;
+    case 2:
+      for (size_t w = 0; w < n; ++w) out[w] = mask[w] & rows[0][w] & rows[1][w];
+      return;
+    default:
+      for (size_t w = 0; w < n; ++w)
+        out[w] = mask[w] & rows[0][w] & rows[1][w] & rows[2][w];
+      return;
+  }
 }
 
 void CompiledPolicy::Decide(const Request& request,
                             std::span<const FieldRef> fields,
                             std::span<FieldDecision> out) const {
   MaskBuffer mask(words_);
+  MaskBuffer matches(words_);
   RequestMask(request, mask.data());
+  // Fields with the same rows (say, two contact fields when no rule names a
+  // field) get the same decision: remember the last few distinct ones.
+  struct Seen {
+    std::array<const uint64_t*, 3> rows;
+    size_t field;
+  };
+  std::array<Seen, 16> seen;
+  size_t seen_count = 0;
   std::array<const uint64_t*, 3> rows;
   for (size_t f = 0; f < fields.size(); ++f) {
+    rows = {nullptr, nullptr, nullptr};
     const int row_count = FieldRows(fields[f], rows);
-    DecideOne(mask.data(), rows, row_count, out[f]);
+    bool copied = false;
+    for (size_t k = 0; k < seen_count; ++k) {
+      if (seen[k].rows == rows) {
+        out[f] = out[seen[k].field];
+        copied = true;
+        break;
+      }
+    }
+    if (copied) continue;
+    AndRows(mask.data(), rows, row_count, matches.data());
+    CollectMatches(matches.data(), out[f]);
+    if (seen_count < seen.size()) seen[seen_count++] = {rows, f};
   }
 }
 
 CompiledPolicy::PreparedFields CompiledPolicy::Prepare(
     std::span<const FieldRef> fields) const {
   PreparedFields prepared;
-  for (const FieldRef& f : fields) {
-    std::array<const uint64_t*, 3> rows{};
-    prepared.row_counts_.push_back(FieldRows(f, rows));
-    prepared.rows_.push_back(rows);
+  prepared.words_ = words_;
+  prepared.rows_.resize(fields.size() * words_);
+  std::array<const uint64_t*, 3> rows{};
+  prepared.same_as_.resize(fields.size());
+  for (size_t f = 0; f < fields.size(); ++f) {
+    uint64_t* row = prepared.rows_.data() + f * words_;
+    AndRows(all_rules_.data(), rows, FieldRows(fields[f], rows), row);
+    prepared.same_as_[f] = f;
+    for (size_t g = 0; g < f; ++g) {
+      if (std::equal(row, row + words_, prepared.rows_.data() + g * words_)) {
+        prepared.same_as_[f] = g;
+        break;
+      }
+    }
   }
   return prepared;
 }
@@ -241,9 +312,17 @@ void CompiledPolicy::Decide(const Request& request,
                             const PreparedFields& fields,
                             std::span<FieldDecision> out) const {
   MaskBuffer mask(words_);
+  MaskBuffer matches(words_);
   RequestMask(request, mask.data());
-  for (size_t f = 0; f < fields.rows_.size(); ++f) {
-    DecideOne(mask.data(), fields.rows_[f], fields.row_counts_[f], out[f]);
+  std::array<const uint64_t*, 3> rows{};
+  for (size_t f = 0; f < fields.size(); ++f) {
+    if (fields.same_as_[f] != f) {
+      out[f] = out[fields.same_as_[f]];
+      continue;
+    }
+    rows[0] = fields.rows_.data() + f * words_;
+    AndRows(mask.data(), rows, 1, matches.data());
+    CollectMatches(matches.data(), out[f]);
   }
 }
 

@@ -45,12 +45,15 @@ class CompiledPolicy {
   // with the policy that prepared it, and while that policy lives.
   class PreparedFields {
    public:
-    size_t size() const { return rows_.size(); }
+    size_t size() const { return words_ == 0 ? 0 : rows_.size() / words_; }
 
    private:
     friend class CompiledPolicy;
-    std::vector<std::array<const uint64_t*, 3>> rows_;
-    std::vector<int> row_counts_;
+    size_t words_ = 0;
+    // Per field, the rules its field-level conditions accept (words_ words).
+    std::vector<uint64_t> rows_;
+    // Per field, the first field with the same row (itself if none).
+    std::vector<size_t> same_as_;
   };
   PreparedFields Prepare(std::span<const FieldRef> fields) const;
 
@@ -93,10 +96,11 @@ class CompiledPolicy {
   const uint64_t* Row(const Index& index, absl::string_view value) const;
   // Writes the request-level candidate bitset into `mask` (words_ words).
   void RequestMask(const Request& request, uint64_t* mask) const;
-  // Writes the decision for the candidate bitset `mask` narrowed by `rows`.
-  void DecideOne(const uint64_t* mask,
-                 const std::array<const uint64_t*, 3>& rows, int row_count,
-                 FieldDecision& d) const;
+  // out = mask & rows[0] & ... & rows[row_count - 1] (words_ words).
+  void AndRows(const uint64_t* mask, const std::array<const uint64_t*, 3>& rows,
+               int row_count, uint64_t* out) const;
+  // Writes the decision for the matching-rule bitset `m`.
+  void CollectMatches(const uint64_t* m, FieldDecision& d) const;
   // Fills the field-level rows for `field`; returns how many.
   int FieldRows(const FieldRef& field,
                 std::array<const uint64_t*, 3>& rows) const;
@@ -105,7 +109,9 @@ class CompiledPolicy {
   size_t words_ = 0;
   std::vector<uint64_t> all_rules_;    // bits of existing rules
   std::vector<uint32_t> rule_at_bit_;  // bit position -> rule index
+  std::vector<Effect> effect_at_bit_;  // bit position -> the rule's effect
   std::array<Index, kAttributeCount> index_;
+  std::array<uint32_t, 2> restricted_row_{};  // field.restricted false, true
   // principal.role: P rows (positive conditions naming the role) live in
   // index_[role]; N rows (negated conditions naming it) here; rules without a
   // role condition and rules with a negated one are the two masks.

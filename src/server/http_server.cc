@@ -175,7 +175,9 @@ class ConnectionBase : public std::enable_shared_from_this<ConnectionBase> {
   // Called on the connection's thread when the drain time is over.
   virtual void ForceClose() = 0;
   // From any thread: hands a response to the connection's thread.
-  virtual void Deliver(HttpResponse response) = 0;
+  // Answers request number `request_seq` of this connection; an answer for any
+  // other request (a late or second call of an old Responder) is dropped.
+  virtual void Deliver(uint64_t request_seq, HttpResponse response) = 0;
 
   asio::io_context::executor_type executor() const { return executor_; }
 
@@ -219,23 +221,26 @@ class Connection final : public ConnectionBase {
 
   void ForceClose() override { Close(); }
 
-  void Deliver(HttpResponse response) override {
+  void Deliver(uint64_t request_seq, HttpResponse response) override {
     if (executor_.running_in_this_thread()) {
-      Write(std::move(response));
+      if (request_seq == request_seq_) Write(std::move(response));
       return;
     }
     // A reader lock: responses from worker threads must not serialise on each
     // other.
     absl::ReaderMutexLock lock(&shared_->mu);
     if (shared_->stopped) return;  // nobody runs the event loops any more
-    asio::post(executor_,
-               [self = Self(), response = std::move(response)]() mutable {
-                 self->Write(std::move(response));
-               });
+    asio::post(executor_, [self = Self(), request_seq,
+                           response = std::move(response)]() mutable {
+      if (request_seq == self->request_seq_) self->Write(std::move(response));
+    });
   }
 
  private:
   enum class State { kIdle, kReading, kHandling, kWriting, kClosing, kClosed };
+  // Number of the request being handled; touched only on the connection's
+  // executor.
+  uint64_t request_seq_ = 0;
 
   static Stream MakeStream(Shared& shared, Socket socket) {
     if constexpr (kTls) {
@@ -389,8 +394,11 @@ class Connection final : public ConnectionBase {
           absl::StrCat("bad request target: ", target_status.message())));
     }
     // One allocation per request: the Responder's captured shared_ptr.
-    shared_->handler(req, [self = Self()](HttpResponse response) {
-      self->Deliver(std::move(response));
+    // Keep-alive: once this request is answered the connection reads the
+    // next, so the Responder is bound to this request's number.
+    const uint64_t seq = ++request_seq_;
+    shared_->handler(req, [self = Self(), seq](HttpResponse response) {
+      self->Deliver(seq, std::move(response));
     });
   }
 

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/countries.h"
+#include "core/utf8.h"
 
 namespace clover::vault {
 namespace {
@@ -140,44 +141,6 @@ bool ValidInteger(std::string_view v) {
 
 }  // namespace
 
-bool IsValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<uint8_t>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len;
-    uint32_t cp;
-    if ((c & 0xe0) == 0xc0) {
-      len = 2;
-      cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      len = 3;
-      cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + len > s.size()) return false;
-    for (size_t k = 1; k < len; ++k) {
-      auto cc = static_cast<uint8_t>(s[i + k]);
-      if ((cc & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-        (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff)) {
-      return false;
-    }
-    i += len;
-  }
-  return true;
-}
-
 absl::Status ValidateFieldValue(std::string_view field, FieldFormat format,
                                 std::string_view value) {
   switch (format) {
@@ -188,7 +151,8 @@ absl::Status ValidateFieldValue(std::string_view field, FieldFormat format,
         return Bad(field,
                    absl::StrCat("text longer than ", kMaxTextBytes, " bytes"));
       }
-      if (!IsValidUtf8(value)) return Bad(field, "text is not valid UTF-8");
+      if (!IsValidUtf8(absl::string_view(value.data(), value.size())))
+        return Bad(field, "text is not valid UTF-8");
       for (char c : value) {
         auto u = static_cast<unsigned char>(c);
         if ((u < 0x20 && c != '\t' && c != '\n' && c != '\r') || u == 0x7f) {

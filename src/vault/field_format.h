@@ -29,9 +29,6 @@ inline constexpr size_t kMaxDigits = 64;
                                               FieldFormat format,
                                               std::string_view value);
 
-// True if `s` is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
-[[nodiscard]] bool IsValidUtf8(std::string_view s);
-
 }  // namespace clover::vault
 
 #endif  // CLOVER_VAULT_FIELD_FORMAT_H_

@@ -5,6 +5,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "core/countries.h"
+#include "core/json_parse.h"
 #include "rapidjson/document.h"
 #include "rapidjson/error/en.h"
 #include "vault/field_format.h"
@@ -78,17 +79,11 @@ absl::StatusOr<Record> ParseRecordJson(const Schema& schema,
         "record body larger than ", kMaxRecordBodyBytes, " bytes"));
   }
   rapidjson::Document doc;
-  // Iterative parsing: deeply nested input cannot exhaust the stack.
-  // No kParseFullPrecisionFlag: its conversion has undefined behaviour on
-  // inputs such as "0e121" (found by fuzz_canonical_json); integers are exact
-  // either way.
-  constexpr unsigned kFlags =
-      rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
-  doc.Parse<kFlags>(body.data(), body.size());
-  if (doc.HasParseError()) {
+  if (absl::Status parsed =
+          ParseJson(absl::string_view(body.data(), body.size()), &doc);
+      !parsed.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("record body: invalid JSON at byte ", doc.GetErrorOffset(),
-                     ": ", rapidjson::GetParseError_En(doc.GetParseError())));
+        absl::StrCat("record body: ", parsed.message()));
   }
   if (!doc.IsObject())
     return absl::InvalidArgumentError("record body: must be a JSON object");

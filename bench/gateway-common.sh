@@ -1,0 +1,61 @@
+# Shared by the gateway load scripts (sourced, not run). Needs: root, clover, tmp, port.
+
+# Writes $tmp/node.yaml for one EU node (ie-dub-1) with fresh keys and the given log origin
+# and policy file, starts `clover serve` on it (pid in $pid) and waits until it is ready.
+gateway_start() {  # gateway_start ORIGIN POLICY_FILE
+  local origin="$1" policy="$2"
+  "$clover" keys generate --type note --name "$origin" --out "$tmp/note.key" >"$tmp/note.pub"
+  "$clover" keys generate --type secret --out "$tmp/kek" >/dev/null
+  "$clover" keys generate --type secret --out "$tmp/pseudonym.key" >/dev/null
+  cat >"$tmp/node.yaml" <<YAML
+node: {id: bench-a, region: eu, dc: ie-dub-1, listen: "127.0.0.1:$port", data_dir: $tmp/data}
+jurisdictions: $root/examples/jurisdictions.yaml
+regions: $root/examples/regions.yaml
+schema: $root/examples/schema.yaml
+principals: $root/examples/principals.yaml
+storage: {driver: rocksdb}
+log: {origin: $origin, key_file: $tmp/note.key, max_batch_entries: 4096, max_batch_wait_ms: 1}
+keys: {kek_file: $tmp/kek, pseudonym_key_file: $tmp/pseudonym.key}
+policy: {file: $policy}
+YAML
+  "$clover" serve --config "$tmp/node.yaml" 2>"$tmp/serve.log" &
+  pid=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && return 0; sleep 0.1; done
+  echo "gateway did not become ready:" >&2; tail -5 "$tmp/serve.log" >&2; return 1
+}
+
+# Stores N subjects s-0 .. s-(N-1) with all ten schema fields, then writes $tmp/read.lua: a wrk
+# script reading them in a scattered order as eu-support-1 (every read decided and logged).
+gateway_seed() {  # gateway_seed N
+  local n="$1" i
+  echo "seeding $n subjects..."
+  for i in $(seq 0 $((n - 1))); do
+    # "next" separates transfers; a trailing one would be an empty transfer,
+    # whose error makes curl abort the others still running.
+    [ "$i" -eq 0 ] || printf 'next\n'
+    printf 'url = "http://127.0.0.1:%d/v1/subjects/s-%d"\nrequest = "PUT"\n' "$port" "$i"
+    printf 'header = "Authorization: Bearer clv_example_accounts_eu_f82f9af9e84945f8"\n'
+    printf 'header = "X-Clover-Purpose: account_management"\nheader = "Content-Type: application/json"\n'
+    printf 'data = "{\\"country\\":\\"IE\\",\\"fields\\":{\\"email\\":\\"p%d@mail.example\\",\\"phone\\":\\"+3538712%05d\\",\\"name\\":\\"Person %d\\",\\"birthdate\\":\\"1990-01-02\\",\\"ip_address\\":\\"192.0.2.7\\",\\"device_id\\":\\"dev-%d\\",\\"watch_history\\":[\\"v1\\",\\"v2\\"],\\"follows\\":[\\"c1\\"],\\"uploaded_videos\\":[\\"u1\\"],\\"payment_country\\":\\"IE\\"}}"\n' "$i" "$i" "$i" "$i"
+    printf 'output = "/dev/null"\nwrite-out = "%%{http_code} %%{errormsg}\\n"\n'
+  done >"$tmp/seed.curl"
+  curl -sS --parallel --parallel-max 8 --retry 3 -K "$tmp/seed.curl" >"$tmp/seed.codes" 2>"$tmp/seed.err" || true
+  local ok; ok=$(grep -c '^20[01] ' "$tmp/seed.codes" || true)
+  if [ "$ok" -ne "$n" ]; then
+    echo "seeding stored $ok of $n subjects; HTTP codes: $(sort "$tmp/seed.codes" | uniq -c | tr '\n' ' ')" >&2
+    sort "$tmp/seed.err" | uniq -c | head -3 >&2
+    return 1
+  fi
+  cat >"$tmp/read.lua" <<LUA
+wrk.headers["Authorization"] = "Bearer clv_example_eu_support_1_ea58181ac18d4441"
+wrk.headers["X-Clover-Purpose"] = "customer_support"
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("GET", "/v1/subjects/s-" .. (n * 7919 % $n))
+end
+done = function(summary, latency, requests)
+  io.write(string.format("non-2xx: %d\n", summary.errors.status))
+end
+LUA
+}
