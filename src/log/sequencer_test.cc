@@ -276,10 +276,17 @@ class FlakyStorage final : public LogStorage {
     return base_->ReadMetadata();
   }
   absl::Status Write(const LogWriteBatch& b) override {
-    if (fail_.load()) return absl::InternalError("disk on fire");
-    return base_->Write(b);
+    if (fail_.load()) {
+      failed_writes_.fetch_add(1);
+      return absl::InternalError("disk on fire");
+    }
+    absl::Status s = base_->Write(b);
+    if (s.ok()) ok_writes_.fetch_add(1);
+    return s;
   }
   std::atomic<bool> fail_{false};
+  std::atomic<int> failed_writes_{0};
+  std::atomic<int> ok_writes_{0};
 
  private:
   std::unique_ptr<LogStorage> base_;
@@ -312,9 +319,17 @@ TEST(SequencerTest, WriteFailuresUnderLoadLoseNothingAcknowledged) {
   std::vector<absl::StatusOr<uint64_t>> results(kN,
                                                 absl::UnknownError("pending"));
   absl::BlockingCounter done(kN);
+  std::atomic<int> completed{0};
+  // Failing and working phases alternate on observed writes, not on a timer,
+  // so that a slow (sanitized, loaded) machine sees the same interleaving.
+  f->fail_ = true;
   std::thread toggler([&] {
-    for (int i = 0; i < 6; ++i) {
-      absl::SleepFor(absl::Milliseconds(3));
+    for (int phase = 0; phase < 6; ++phase) {
+      std::atomic<int>& counter =
+          f->fail_.load() ? f->failed_writes_ : f->ok_writes_;
+      const int before = counter.load();
+      while (counter.load() == before && completed.load() < kN)
+        absl::SleepFor(absl::Microseconds(200));
       f->fail_ = !f->fail_.load();
     }
     f->fail_ = false;
@@ -322,6 +337,7 @@ TEST(SequencerTest, WriteFailuresUnderLoadLoseNothingAcknowledged) {
   for (int i = 0; i < kN; ++i) {
     seq->Append(Entry(i), [&, i](absl::StatusOr<uint64_t> r) {
       results[i] = std::move(r);
+      completed.fetch_add(1);
       done.DecrementCount();
     });
   }

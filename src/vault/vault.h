@@ -22,7 +22,7 @@
 #include "core/config.h"
 #include "crypto/secret_key_file.h"
 #include "vault/key_encryption_key.h"
-#include "vault/lru_cache.h"
+#include "vault/clock_cache.h"
 #include "vault/pseudonymizer.h"
 #include "vault/record.h"
 #include "vault/residency.h"
@@ -168,8 +168,8 @@ class Vault {
   std::unique_ptr<StorageDriver> storage_;
   std::unique_ptr<KeyEncryptionKey> kek_;
   TokenKeyRing token_keys_;
-  LruCache<std::shared_ptr<SubjectEntry>> cache_;
-  LruCache<std::shared_ptr<const std::string>> records_;
+  ClockCache<std::shared_ptr<SubjectEntry>> cache_;
+  ClockCache<std::shared_ptr<const std::string>> records_;
   static constexpr size_t kStripes = 256;
   std::array<absl::Mutex, kStripes> stripes_;
 };

@@ -1,0 +1,151 @@
+// A sharded, bounded map from string keys to copyable values (typically
+// shared_ptr) with CLOCK (second-chance) eviction: an approximation of
+// least-recently-used in which a hit only sets a flag. Hits take a shard's lock
+// in shared mode and write nothing but that flag, so concurrent readers do not
+// serialise and a hit on a large cache touches two cache lines instead of
+// relinking list nodes scattered over the heap. Thread-safe.
+#ifndef CLOVER_VAULT_CLOCK_CACHE_H_
+#define CLOVER_VAULT_CLOCK_CACHE_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
+#include "absl/synchronization/mutex.h"
+
+namespace clover::vault {
+
+template <typename V>
+class ClockCache {
+ public:
+  // Holds at most `capacity` entries in total (0 disables caching).
+  explicit ClockCache(size_t capacity)
+      : per_shard_(capacity == 0 ? 0 : (capacity + kShards - 1) / kShards) {}
+
+  // The value cached under `key`, if any; marks it recently used.
+  std::optional<V> Get(std::string_view key) {
+    Shard& s = ShardOf(key);
+    absl::ReaderMutexLock lock(&s.mu);
+    auto it = s.index.find(key);
+    if (it == s.index.end()) return std::nullopt;
+    Slot& slot = s.slots[it->second];
+    // Test first: a hot entry's flag is already set, and not writing it keeps
+    // its cache line shared between cores.
+    if (!slot.referenced.load(std::memory_order_relaxed))
+      slot.referenced.store(true, std::memory_order_relaxed);
+    return slot.value;
+  }
+
+  // Inserts or replaces; when the shard is full, evicts the first entry the
+  // clock hand finds not used since its last pass.
+  void Put(std::string_view key, V value) {
+    if (per_shard_ == 0) return;
+    Shard& s = ShardOf(key);
+    absl::MutexLock lock(&s.mu);
+    if (auto it = s.index.find(key); it != s.index.end()) {
+      Slot& slot = s.slots[it->second];
+      slot.value = std::move(value);
+      slot.referenced.store(true, std::memory_order_relaxed);
+      return;
+    }
+    const uint32_t i = FreeSlot(s);
+    Slot& slot = s.slots[i];
+    slot.key.assign(key.data(), key.size());
+    slot.value = std::move(value);
+    // New entries start unflagged: a full turn of the hand is their grace
+    // period, and a shard full of flagged newcomers cannot make the hand
+    // clear and then evict an entry that is in constant use.
+    slot.referenced.store(false, std::memory_order_relaxed);
+    // The view points into the slot's string, which the deque never moves.
+    s.index.emplace(std::string_view(slot.key), i);
+  }
+
+  void Erase(std::string_view key) {
+    Shard& s = ShardOf(key);
+    absl::MutexLock lock(&s.mu);
+    auto it = s.index.find(key);
+    if (it == s.index.end()) return;
+    const uint32_t i = it->second;
+    s.index.erase(it);
+    Release(s.slots[i]);
+    s.free.push_back(i);
+  }
+
+  void Clear() {
+    for (Shard& s : shards_) {
+      absl::MutexLock lock(&s.mu);
+      s.index.clear();
+      s.slots.clear();
+      s.free.clear();
+      s.hand = 0;
+    }
+  }
+
+ private:
+  static constexpr size_t kShards = 16;
+  struct Slot {
+    std::string key;
+    V value{};
+    std::atomic<bool> referenced{false};  // set by readers under a shared lock
+  };
+  struct Shard {
+    absl::Mutex mu;
+    std::deque<Slot> slots ABSL_GUARDED_BY(mu);  // grows to per_shard_
+    absl::flat_hash_map<std::string_view, uint32_t> index ABSL_GUARDED_BY(mu);
+    std::vector<uint32_t> free ABSL_GUARDED_BY(mu);  // erased slots
+    size_t hand ABSL_GUARDED_BY(mu) = 0;
+  };
+
+  static void Release(Slot& slot) {
+    slot.key.clear();
+    slot.value = V{};
+    slot.referenced.store(false, std::memory_order_relaxed);
+  }
+
+  // A slot for a new entry: an erased one, a new one, or an evicted one.
+  uint32_t FreeSlot(Shard& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+    if (!s.free.empty()) {
+      const uint32_t i = s.free.back();
+      s.free.pop_back();
+      return i;
+    }
+    if (s.slots.size() < per_shard_) {
+      s.slots.emplace_back();
+      return static_cast<uint32_t>(s.slots.size() - 1);
+    }
+    // Every slot is in use (free is empty): at most one full turn clears
+    // every flag, so the loop ends within two turns.
+    for (;;) {
+      const uint32_t i = static_cast<uint32_t>(s.hand);
+      s.hand = (s.hand + 1) % s.slots.size();
+      Slot& slot = s.slots[i];
+      if (slot.referenced.load(std::memory_order_relaxed)) {
+        slot.referenced.store(false, std::memory_order_relaxed);
+        continue;
+      }
+      s.index.erase(std::string_view(slot.key));
+      Release(slot);
+      return i;
+    }
+  }
+
+  Shard& ShardOf(std::string_view key) {
+    return shards_[absl::Hash<std::string_view>{}(key) % kShards];
+  }
+
+  const size_t per_shard_;
+  Shard shards_[kShards];
+};
+
+}  // namespace clover::vault
+
+#endif  // CLOVER_VAULT_CLOCK_CACHE_H_
