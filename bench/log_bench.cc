@@ -7,7 +7,8 @@
 //   3. p50/p99 append-to-durable latency at 100,000 appends/s offered
 //   4. inclusion-proof latency at tree size 10,000,000 (cold and warm tile
 //   cache)
-//   5. restart-to-ready time at that size
+//   5. restart-to-ready time at that size, after a clean close and after a
+//   crash
 //   6. the gateway's workload: ~1.4 KB entries appended by closed-loop threads
 //   that each wait for their ack (batches of ~50); appends/s, latency and the
 //   bytes written per entry (handed to the storage driver, and reaching the
@@ -15,6 +16,8 @@
 // Usage: bench_log [--dir DIR] [--entries N] [--big N] [--large N]
 //                  [--threads N]   (DIR default: $TMPDIR; 0 skips a part)
 #include <openssl/evp.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -381,6 +384,37 @@ void Run(const std::string& base, uint64_t n_entries, uint64_t n_big,
         us[us.size() / 2], us[us.size() * 99 / 100]);
   }
   seq->reset();
+
+  // 6. Restart after a crash: a child appends 1,000,000 more entries and ends
+  // with _exit, skipping every destructor (no memtable flush at close, as
+  // after SIGKILL); the reopen replays the write-ahead log, whose size
+  // max_total_wal_size bounds.
+  const uint64_t extra = 1'000'000;
+  // A fresh process (fork + exec), not a bare fork: RocksDB's background
+  // threads do not survive fork.
+  const pid_t child = fork();
+  if (child == 0) {
+    const std::string n = std::to_string(extra);
+    execl("/proc/self/exe", "bench_log", "--append-and-exit", dir2.c_str(),
+          n.c_str(), static_cast<char*>(nullptr));
+    std::_Exit(127);
+  }
+  int status = 0;
+  if (child < 0 || waitpid(child, &status, 0) != child || !WIFEXITED(status) ||
+      WEXITSTATUS(status) != 0) {
+    std::fprintf(stderr, "crash child failed\n");
+    std::exit(1);
+  }
+  t0 = Clock::now();
+  auto reopened = Sequencer::Open(*OpenRocksDbStorage(dir2), BenchSigner());
+  if (!reopened.ok() || (*reopened)->Size() != n_big + extra) {
+    std::fprintf(stderr, "restart after crash failed\n");
+    std::exit(1);
+  }
+  std::printf("restart-to-ready after a crash at size %llu: %.1f ms\n",
+              static_cast<unsigned long long>(n_big + extra),
+              Seconds(t0, Clock::now()) * 1e3);
+  reopened->reset();
   std::filesystem::remove_all(dir2);
 }
 
@@ -388,6 +422,13 @@ void Run(const std::string& base, uint64_t n_entries, uint64_t n_big,
 }  // namespace clover::log
 
 int main(int argc, char** argv) {
+  if (argc == 4 && std::strcmp(argv[1], "--append-and-exit") == 0) {
+    // The crashing child of part 6: append, then end without any cleanup.
+    auto seq = clover::log::Open(argv[2], 65536);
+    clover::log::Flood(*seq, std::strtoull(argv[3], nullptr, 10), 2,
+                       [](uint64_t i) { return absl::StrCat("c", i); });
+    std::_Exit(0);
+  }
   const char* tmp = std::getenv("TMPDIR");
   std::string dir = tmp ? tmp : "/tmp";
   uint64_t entries = 1'000'000, big = 10'000'000, large = 30'000;
