@@ -92,6 +92,8 @@ absl::Status AccessIndex::CatchUp() {
   if (!from.ok()) return from.status();
   uint64_t size = log_.Size();
   uint64_t next = *from;
+  std::vector<std::pair<std::string, uint64_t>> accesses;
+  int bundles_pending = 0;
   while (next < size) {
     uint64_t bundle = next / log::kTileWidth;
     uint64_t bundle_end =
@@ -101,14 +103,18 @@ absl::Status AccessIndex::CatchUp() {
     if (!data.ok()) return data.status();
     auto entries = log::ParseEntryBundle(*data);
     if (!entries.ok()) return entries.status();
-    std::vector<std::pair<std::string, uint64_t>> accesses;
     for (uint64_t i = next; i < bundle_end; ++i) {
       uint64_t offset = i - bundle * log::kTileWidth;
       if (offset < entries->size()) SubjectsOf((*entries)[offset], i, accesses);
     }
-    if (absl::Status s = store_.IndexBatch(accesses, bundle_end); !s.ok())
-      return s;
     next = bundle_end;
+    // One write per 64 bundles (or at the end): bounded memory on a long
+    // catch-up, few writes in steady state.
+    if (++bundles_pending == 64 || next >= size) {
+      if (absl::Status s = store_.IndexBatch(accesses, next); !s.ok()) return s;
+      accesses.clear();
+      bundles_pending = 0;
+    }
   }
   return absl::OkStatus();
 }

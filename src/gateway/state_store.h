@@ -46,7 +46,9 @@ class StateStore {
   [[nodiscard]] absl::Status IndexAccess(absl::string_view subject,
                                          uint64_t index);
   [[nodiscard]] absl::Status SetIndexedUpTo(uint64_t size);
-  // Both at once, in one synchronous write.
+  // Both at once, in one atomic write that is not synced: the index is
+  // derived from the log, and a crash can only lose a suffix of such writes,
+  // marker included, which the next CatchUp rebuilds from the log.
   [[nodiscard]] absl::Status IndexBatch(
       const std::vector<std::pair<std::string, uint64_t>>& accesses,
       uint64_t indexed_up_to);
