@@ -272,8 +272,9 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
       if (!cn.IsSequence()) return r.Error(cn, "canaries", "must be a list");
       for (size_t i = 0; i < cn.size(); ++i) {
         const std::string f = absl::StrCat("canaries[", i, "]");
-        CLOVER_RETURN_IF_ERROR(
-            r.Keys(cn[i], f, {"pseudonym_key_file", "subjects", "pseudonyms"}));
+        CLOVER_RETURN_IF_ERROR(r.Keys(
+            cn[i], f,
+            {"pseudonym_key_file", "subjects", "pseudonyms", "planted_by"}));
         CanarySet cs;
         CLOVER_RETURN_IF_ERROR(r.Path(cn[i], "pseudonym_key_file",
                                       f + ".pseudonym_key_file", false,
@@ -282,6 +283,8 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
             r.StrList(cn[i], "subjects", f + ".subjects", &cs.subjects));
         CLOVER_RETURN_IF_ERROR(
             r.StrList(cn[i], "pseudonyms", f + ".pseudonyms", &cs.pseudonyms));
+        CLOVER_RETURN_IF_ERROR(
+            r.StrList(cn[i], "planted_by", f + ".planted_by", &cs.planted_by));
         if (!cs.subjects.empty()) {
           if (cs.pseudonym_key_file.empty()) {
             return r.Error(cn[i], f + ".pseudonym_key_file",
@@ -299,6 +302,8 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
         }
         for (const std::string& t : cs.pseudonyms)
           c.detectors.canary_pseudonyms.push_back(t);
+        for (const std::string& p : cs.planted_by)
+          c.detectors.canary_planters.push_back(p);
         c.canaries.push_back(std::move(cs));
       }
     }

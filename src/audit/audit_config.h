@@ -25,6 +25,7 @@ struct CanarySet {
   std::vector<std::string> subjects;
   std::vector<std::string>
       pseudonyms;  // given directly, or computed from the above
+  std::vector<std::string> planted_by;  // principals whose writes plant them
 };
 
 struct AuditorLogConfig {

@@ -399,6 +399,7 @@ policies:
 canaries:
   - pseudonym_key_file: pseudo.key
     subjects: [canary-1]
+    planted_by: [accounts-eu]
 detectors:
   bulk_access: {subjects: 7, window: 5m}
   log_stalled_after: 2m
@@ -412,6 +413,8 @@ incidents:
   EXPECT_EQ(c->detectors.bulk_subjects, 7u);
   EXPECT_EQ(c->detectors.bulk_window, absl::Minutes(5));
   EXPECT_EQ(c->log_stalled_after, absl::Minutes(2));
+  EXPECT_EQ(c->detectors.canary_planters,
+            std::vector<std::string>{"accounts-eu"});
   ASSERT_EQ(c->detectors.canary_pseudonyms.size(), 1u);
   EXPECT_EQ(c->detectors.canary_pseudonyms[0],
             crypto::SubjectPseudonym(*crypto::DeriveLogSubjectKey(secret),
@@ -422,7 +425,7 @@ incidents:
   WriteFile(dir.Sub("bad.yaml"), bad);
   auto e = LoadAuditorConfig(dir.Sub("bad.yaml"));
   EXPECT_EQ(e.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(e.status().message(), HasSubstr("bad.yaml:18:27:")) << e.status();
+  EXPECT_THAT(e.status().message(), HasSubstr("bad.yaml:19:27:")) << e.status();
   EXPECT_THAT(e.status().message(),
               HasSubstr("detectors.bulk_access.subjects"));
 

@@ -9,6 +9,8 @@ namespace clover::audit {
 Detectors::Detectors(DetectorOptions options) : options_(std::move(options)) {
   canaries_.insert(options_.canary_pseudonyms.begin(),
                    options_.canary_pseudonyms.end());
+  canary_planters_.insert(options_.canary_planters.begin(),
+                          options_.canary_planters.end());
 }
 
 void Detectors::Observe(absl::string_view origin, uint64_t index,
@@ -25,7 +27,9 @@ void Detectors::Observe(absl::string_view origin, uint64_t index,
     return f;
   };
 
-  if (!e.subject.empty() && canaries_.contains(e.subject)) {
+  const bool planting =
+      e.action == "write" && canary_planters_.contains(e.principal_id);
+  if (!e.subject.empty() && canaries_.contains(e.subject) && !planting) {
     Finding& f =
         finding(kDetectorCanary, Severity::kCritical,
                 absl::StrCat(e.subject, "/", e.principal_id),

@@ -40,6 +40,9 @@ struct DetectorOptions {
   bool restricted_transfer = true;
   // Pseudonyms of canary subjects (as the gateway logs them).
   std::vector<std::string> canary_pseudonyms;
+  // Principals that plant and maintain the canaries: their writes of a canary
+  // are not touches (any other action of theirs still is).
+  std::vector<std::string> canary_planters;
   // Evidence indices kept per finding.
   size_t max_indices = 8;
 };
@@ -67,6 +70,7 @@ class Detectors {
 
   const DetectorOptions options_;
   absl::flat_hash_set<std::string> canaries_;
+  absl::flat_hash_set<std::string> canary_planters_;
   absl::flat_hash_map<std::string, BulkState> bulk_;
   absl::flat_hash_map<std::string, DenialState> denials_;
 };

@@ -80,6 +80,7 @@ TEST(DetectorsTest, DenialBurstCanaryAndRestrictedTransfer) {
   DetectorOptions o;
   o.denial_burst = 2;
   o.canary_pseudonyms = {"canary"};
+  o.canary_planters = {"planter"};
   Detectors d(o);
   std::vector<Finding> out;
   const absl::Time t0 = absl::FromUnixSeconds(1795000000);
@@ -96,6 +97,23 @@ TEST(DetectorsTest, DenialBurstCanaryAndRestrictedTransfer) {
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].detector, kDetectorCanary);
   EXPECT_EQ(out[0].severity, Severity::kCritical);
+  out.clear();
+  // The planter writing the canary plants it; the planter reading it, or
+  // anyone else writing it, touches it.
+  DecisionEntry plant = Entry(t0, "planter", "canary");
+  plant.action = "write";
+  d.Observe("log", 5, plant, &out);
+  EXPECT_TRUE(out.empty());
+  plant.action = "read";
+  d.Observe("log", 6, plant, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].detector, kDetectorCanary);
+  out.clear();
+  DecisionEntry overwrite = Entry(t0, "x", "canary");
+  overwrite.action = "write";
+  d.Observe("log", 7, overwrite, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].detector, kDetectorCanary);
   out.clear();
   DecisionEntry abroad = Entry(t0, "y", "s9");
   abroad.destination = "cn";

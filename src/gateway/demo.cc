@@ -271,6 +271,8 @@ absl::StatusOr<audit::AuditorConfig> PrepareAuditor(
       crypto::SubjectPseudonym(*log_subject_key, "canary-7f3a");
   canaries.pseudonyms = {pseudonym};
   c.detectors.canary_pseudonyms = {pseudonym};
+  // accounts-eu plants it (below); its write is not a touch.
+  c.detectors.canary_planters = {"accounts-eu"};
   c.canaries.push_back(std::move(canaries));
   c.detectors.bulk_subjects = 30;  // the insider reads 40 subjects in a burst
   c.detectors.bulk_window = absl::Minutes(10);
