@@ -32,6 +32,8 @@ expect 0 "" -- "$clover" version
 expect 0 "" -- "$clover" --help
 expect 2 "" -- "$clover"
 expect 2 "" -- "$clover" no-such-command
+expect 0 "" -- "$clover" bench
+expect 2 "unknown benchmark 'nosuch'" -- "$clover" bench nosuch
 expect 2 "" -- "$clover" config check
 expect 2 "cannot read file" -- "$clover" config check "$tmp/absent.yaml"
 

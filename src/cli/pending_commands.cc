@@ -32,6 +32,5 @@ CLOVER_PENDING(RegisterLogCommands, "log", "Transparency log tools")
 CLOVER_PENDING(RegisterPolicyCommands, "policy", "Policy tools")
 CLOVER_PENDING(RegisterKeysCommands, "keys", "Key management")
 CLOVER_PENDING(RegisterMigrateCommand, "migrate", "Storage migrations")
-CLOVER_PENDING(RegisterBenchCommands, "bench", "Benchmarks")
 
 }  // namespace clover::cli
