@@ -34,6 +34,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "log/forwarding_storage.h"
 #include "log/rocksdb_storage.h"
 #include "log/sequencer.h"
 
@@ -52,38 +53,20 @@ std::unique_ptr<NoteSigner> BenchSigner() {
 }
 
 // Counts the bytes of every batch handed to the driver.
-class CountingStorage final : public LogStorage {
+class CountingStorage final : public ForwardingLogStorage {
  public:
-  explicit CountingStorage(std::unique_ptr<LogStorage> base)
-      : base_(std::move(base)) {}
-  absl::StatusOr<std::string> ReadTile(int level, uint64_t index) override {
-    return base_->ReadTile(level, index);
-  }
-  absl::StatusOr<std::string> ReadEntryBundle(uint64_t index) override {
-    return base_->ReadEntryBundle(index);
-  }
-  absl::StatusOr<std::string> ReadBundleFragment(
-      const FragmentId& id) override {
-    return base_->ReadBundleFragment(id);
-  }
-  absl::StatusOr<std::string> ReadCheckpoint() override {
-    return base_->ReadCheckpoint();
-  }
-  absl::StatusOr<std::string> ReadMetadata() override {
-    return base_->ReadMetadata();
-  }
+  using ForwardingLogStorage::ForwardingLogStorage;
   absl::Status Write(const LogWriteBatch& batch) override {
     uint64_t n = batch.checkpoint.size() + batch.metadata.size();
     for (const auto& t : batch.tiles) n += t.second.size();
     for (const auto& b : batch.bundles) n += b.second.size();
     for (const auto& f : batch.fragments) n += f.second.size();
     bytes_.fetch_add(n, std::memory_order_relaxed);
-    return base_->Write(batch);
+    return base().Write(batch);
   }
   uint64_t bytes() const { return bytes_.load(); }
 
  private:
-  std::unique_ptr<LogStorage> base_;
   std::atomic<uint64_t> bytes_{0};
 };
 

@@ -100,21 +100,24 @@ TEST(DetectorsTest, DenialBurstCanaryAndRestrictedTransfer) {
   out.clear();
   // The planter writing the canary plants it; the planter reading it, or
   // anyone else writing it, touches it.
-  DecisionEntry plant = Entry(t0, "planter", "canary");
-  plant.action = "write";
-  d.Observe("log", 5, plant, &out);
-  EXPECT_TRUE(out.empty());
-  plant.action = "read";
-  d.Observe("log", 6, plant, &out);
-  ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0].detector, kDetectorCanary);
-  out.clear();
-  DecisionEntry overwrite = Entry(t0, "x", "canary");
-  overwrite.action = "write";
-  d.Observe("log", 7, overwrite, &out);
-  ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0].detector, kDetectorCanary);
-  out.clear();
+  struct Case {
+    const char* principal;
+    const char* action;
+    bool touch;
+  };
+  uint64_t index = 5;
+  for (const Case& c :
+       {Case{"planter", "write", false}, Case{"planter", "read", true},
+        Case{"x", "write", true}}) {
+    DecisionEntry e = Entry(t0, c.principal, "canary");
+    e.action = c.action;
+    d.Observe("log", index++, e, &out);
+    ASSERT_EQ(out.size(), c.touch ? 1u : 0u) << c.principal << " " << c.action;
+    if (c.touch) {
+      EXPECT_EQ(out[0].detector, kDetectorCanary);
+    }
+    out.clear();
+  }
   DecisionEntry abroad = Entry(t0, "y", "s9");
   abroad.destination = "cn";
   d.Observe("log", 4, abroad, &out);

@@ -21,7 +21,8 @@ Schema TestSchema() {
 
 TEST(RequestUtilTest, PurposeHeader) {
   server::HttpRequest req;
-  EXPECT_THAT(std::string(PurposeOf(req).status().message()), HasSubstr("X-Clover-Purpose"));
+  EXPECT_THAT(std::string(PurposeOf(req).status().message()),
+              HasSubstr("X-Clover-Purpose"));
   req.headers["x-clover-purpose"] = "customer_support";
   EXPECT_EQ(*PurposeOf(req), "customer_support");
   req.headers["x-clover-purpose"] = "Customer Support!";
@@ -37,19 +38,22 @@ TEST(RequestUtilTest, ResolveFields) {
   EXPECT_EQ((*two)[1]->name, "email");
   EXPECT_THAT(std::string(ResolveFields(s, {"shoe"}).status().message()),
               HasSubstr("unknown field 'shoe'"));
-  EXPECT_THAT(std::string(ResolveFields(s, {"email", "email"}).status().message()),
-              HasSubstr("twice"));
+  EXPECT_THAT(
+      std::string(ResolveFields(s, {"email", "email"}).status().message()),
+      HasSubstr("twice"));
   // Client-supplied junk is not echoed.
   EXPECT_EQ(ResolveFields(s, {"<script>"}).status().message(), "unknown field");
 }
 
 TEST(RequestUtilTest, JsonBodies) {
   rapidjson::Document doc;
-  EXPECT_THAT(std::string(ParseJsonObject("{\"a\":", &doc).message()), HasSubstr("byte"));
+  EXPECT_THAT(std::string(ParseJsonObject("{\"a\":", &doc).message()),
+              HasSubstr("byte"));
   EXPECT_FALSE(ParseJsonObject("[1]", &doc).ok());
   // A lone surrogate would otherwise reach the canonical log entry.
   EXPECT_FALSE(ParseJsonObject(R"({"justification":"\udeac"})", &doc).ok());
-  ASSERT_TRUE(ParseJsonObject(R"({"s":"x","n":1,"l":["a","b"],"m":[1]})", &doc).ok());
+  ASSERT_TRUE(
+      ParseJsonObject(R"({"s":"x","n":1,"l":["a","b"],"m":[1]})", &doc).ok());
   EXPECT_EQ(*StringMember(doc, "s", true), "x");
   EXPECT_EQ(*StringMember(doc, "absent", false), "");
   EXPECT_FALSE(StringMember(doc, "absent", true).ok());
@@ -60,10 +64,12 @@ TEST(RequestUtilTest, JsonBodies) {
 }
 
 TEST(RequestUtilTest, ErrorWithExtraMembers) {
-  auto r = ErrorWith(421, "misdirected", "go \"there\"", "\"endpoint\":\"http://x\"");
+  auto r = ErrorWith(421, "misdirected", "go \"there\"",
+                     "\"endpoint\":\"http://x\"");
   EXPECT_EQ(r.status, 421);
-  EXPECT_EQ(r.body,
-            R"({"error":{"code":"misdirected","message":"go \"there\"","endpoint":"http://x"}})");
+  EXPECT_EQ(
+      r.body,
+      R"({"error":{"code":"misdirected","message":"go \"there\"","endpoint":"http://x"}})");
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 #include "gtest/gtest.h"
+#include "log/forwarding_storage.h"
 #include "log/rocksdb_storage.h"
 #include "log/sequencer.h"
 #include "log/test_util.h"
@@ -25,31 +26,14 @@ std::unique_ptr<NoteSigner> Signer() {
 
 // Counts bundle and fragment bytes per write; can fail writes before or after
 // applying them (a driver that lost the connection during COMMIT cannot tell).
-class ProbeStorage final : public LogStorage {
+class ProbeStorage final : public ForwardingLogStorage {
  public:
-  explicit ProbeStorage(std::unique_ptr<LogStorage> base)
-      : base_(std::move(base)) {}
-  absl::StatusOr<std::string> ReadTile(int l, uint64_t i) override {
-    return base_->ReadTile(l, i);
-  }
-  absl::StatusOr<std::string> ReadEntryBundle(uint64_t i) override {
-    return base_->ReadEntryBundle(i);
-  }
-  absl::StatusOr<std::string> ReadBundleFragment(
-      const FragmentId& id) override {
-    return base_->ReadBundleFragment(id);
-  }
-  absl::StatusOr<std::string> ReadCheckpoint() override {
-    return base_->ReadCheckpoint();
-  }
-  absl::StatusOr<std::string> ReadMetadata() override {
-    return base_->ReadMetadata();
-  }
+  using ForwardingLogStorage::ForwardingLogStorage;
   absl::Status Write(const LogWriteBatch& b) override {
     if (fail_before_.load()) return absl::InternalError("disk on fire");
     for (const auto& [index, data] : b.bundles) bundle_bytes_ += data.size();
     for (const auto& [id, data] : b.fragments) fragment_bytes_ += data.size();
-    CLOVER_RETURN_IF_ERROR(base_->Write(b));
+    CLOVER_RETURN_IF_ERROR(base().Write(b));
     if (fail_after_.load()) return absl::UnavailableError("lost at COMMIT");
     return absl::OkStatus();
   }
@@ -58,9 +42,6 @@ class ProbeStorage final : public LogStorage {
   std::atomic<bool> fail_after_{false};
   std::atomic<uint64_t> bundle_bytes_{0};
   std::atomic<uint64_t> fragment_bytes_{0};
-
- private:
-  std::unique_ptr<LogStorage> base_;
 };
 
 // Entries of varied sizes, including empty and maximum-length ones.

@@ -8,6 +8,7 @@
 #include "gtest/gtest.h"
 #include "log/client.h"
 #include "log/fetch.h"
+#include "log/forwarding_storage.h"
 #include "log/http_handlers.h"
 #include "log/rocksdb_storage.h"
 #include "log/test_util.h"
@@ -255,41 +256,21 @@ TEST(SequencerTest, ConcurrentAppendersGetDistinctIndexes) {
 }
 
 // A storage whose writes fail on demand.
-class FlakyStorage final : public LogStorage {
+class FlakyStorage final : public ForwardingLogStorage {
  public:
-  explicit FlakyStorage(std::unique_ptr<LogStorage> base)
-      : base_(std::move(base)) {}
-  absl::StatusOr<std::string> ReadTile(int l, uint64_t i) override {
-    return base_->ReadTile(l, i);
-  }
-  absl::StatusOr<std::string> ReadEntryBundle(uint64_t i) override {
-    return base_->ReadEntryBundle(i);
-  }
-  absl::StatusOr<std::string> ReadBundleFragment(
-      const FragmentId& id) override {
-    return base_->ReadBundleFragment(id);
-  }
-  absl::StatusOr<std::string> ReadCheckpoint() override {
-    return base_->ReadCheckpoint();
-  }
-  absl::StatusOr<std::string> ReadMetadata() override {
-    return base_->ReadMetadata();
-  }
+  using ForwardingLogStorage::ForwardingLogStorage;
   absl::Status Write(const LogWriteBatch& b) override {
     if (fail_.load()) {
       failed_writes_.fetch_add(1);
       return absl::InternalError("disk on fire");
     }
-    absl::Status s = base_->Write(b);
+    absl::Status s = base().Write(b);
     if (s.ok()) ok_writes_.fetch_add(1);
     return s;
   }
   std::atomic<bool> fail_{false};
   std::atomic<int> failed_writes_{0};
   std::atomic<int> ok_writes_{0};
-
- private:
-  std::unique_ptr<LogStorage> base_;
 };
 
 TEST(SequencerTest, FailedWriteFailsTheBatchAndRollsBack) {
