@@ -1,6 +1,7 @@
-// Fuzzes ParseRecordJson (the body of PUT /v1/subjects/{id}) and the
-// stored-record decoder. Invariants: no crash or hang; an accepted record
-// passes ValidateRecord and survives an encode/decode round trip unchanged.
+// Fuzzes ParseRecordJson (the body of PUT /v1/subjects/{id}) and the stored
+// decoders (record plaintext, subject row). Invariants: no crash or hang; an
+// accepted record passes ValidateRecord and survives an encode/decode round
+// trip unchanged; a decoded subject row re-encodes to the same bytes.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -9,6 +10,7 @@
 #include "core/config.h"
 #include "vault/record.h"
 #include "vault/record_parser.h"
+#include "vault/subject_row.h"
 
 namespace {
 
@@ -61,5 +63,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         clover::vault::DecodeRecord(clover::vault::EncodeRecord(*decoded));
     if (!again.ok() || !(*again == *decoded)) std::abort();
   }
+  auto row = clover::vault::SubjectRow::Decode(input);
+  if (row.ok() && row->Encode() != input) std::abort();
   return 0;
 }

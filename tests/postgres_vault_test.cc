@@ -14,6 +14,7 @@
 #include "vault/key_encryption_key.h"
 #include "vault/postgres_storage.h"
 #include "vault/record_parser.h"
+#include "vault/subject_row.h"
 #include "vault/test_util.h"
 #include "vault/vault.h"
 
@@ -61,32 +62,32 @@ TEST(PostgresVaultStorageTest, PutGetDeleteAcrossTables) {
   WriteBatch b;
   for (Table t : kAllTables)
     b.Put(t, "subject-1", absl::StrCat("v-", static_cast<int>(t)));
-  b.Put(Table::kKeys, binary_key, binary_value);
+  b.Put(Table::kTokens, binary_key, binary_value);
   ASSERT_TRUE(s->Write(b).ok());
   for (Table t : kAllTables) {
     EXPECT_EQ(Get(*s, t, "subject-1"), absl::StrCat("v-", static_cast<int>(t)));
   }
-  EXPECT_EQ(Get(*s, Table::kKeys, binary_key), binary_value);
-  EXPECT_EQ(Get(*s, Table::kKeys, "k"), "<absent>");  // no prefix matching
-  EXPECT_EQ(Get(*s, Table::kRecords, binary_key), "<absent>");
+  EXPECT_EQ(Get(*s, Table::kTokens, binary_key), binary_value);
+  EXPECT_EQ(Get(*s, Table::kTokens, "k"), "<absent>");  // no prefix matching
+  EXPECT_EQ(Get(*s, Table::kSubjects, binary_key), "<absent>");
 
   WriteBatch overwrite;
-  overwrite.Put(Table::kRecords, "subject-1", "v2");
-  overwrite.Delete(Table::kKeys, "subject-1");
-  overwrite.Delete(Table::kKeys, "never-there");
+  overwrite.Put(Table::kSubjects, "subject-1", "v2");
+  overwrite.Delete(Table::kTokens, "subject-1");
+  overwrite.Delete(Table::kTokens, "never-there");
   ASSERT_TRUE(s->Write(overwrite).ok());
-  EXPECT_EQ(Get(*s, Table::kRecords, "subject-1"), "v2");
-  EXPECT_EQ(Get(*s, Table::kKeys, "subject-1"), "<absent>");
+  EXPECT_EQ(Get(*s, Table::kSubjects, "subject-1"), "v2");
+  EXPECT_EQ(Get(*s, Table::kTokens, "subject-1"), "<absent>");
   EXPECT_TRUE(s->Write(WriteBatch()).ok());
   // Put then delete of one key in one batch: the later op wins, as in RocksDB.
   WriteBatch order;
-  order.Put(Table::kMeta, "x", "1");
-  order.Delete(Table::kMeta, "x");
-  order.Put(Table::kMeta, "y", "1");
-  order.Put(Table::kMeta, "y", "2");
+  order.Put(Table::kSubjects, "x", "1");
+  order.Delete(Table::kSubjects, "x");
+  order.Put(Table::kSubjects, "y", "1");
+  order.Put(Table::kSubjects, "y", "2");
   ASSERT_TRUE(s->Write(order).ok());
-  EXPECT_EQ(Get(*s, Table::kMeta, "x"), "<absent>");
-  EXPECT_EQ(Get(*s, Table::kMeta, "y"), "2");
+  EXPECT_EQ(Get(*s, Table::kSubjects, "x"), "<absent>");
+  EXPECT_EQ(Get(*s, Table::kSubjects, "y"), "2");
 }
 
 TEST(PostgresVaultStorageTest, FailedBatchLeavesNothing) {
@@ -94,26 +95,26 @@ TEST(PostgresVaultStorageTest, FailedBatchLeavesNothing) {
   auto s = Open("atomic");
   ASSERT_NE(s, nullptr);
   WriteBatch good;
-  good.Put(Table::kRecords, "a", "1");
-  good.Put(Table::kMeta, "a", "m1");
+  good.Put(Table::kSubjects, "a", "1");
+  good.Put(Table::kTokens, "a", "m1");
   ASSERT_TRUE(s->Write(good).ok());
-  ASSERT_TRUE(Sql("ALTER TABLE \"clover_vault_atomic\".meta ADD CONSTRAINT "
+  ASSERT_TRUE(Sql("ALTER TABLE \"clover_vault_atomic\".subjects ADD CONSTRAINT "
                   "refuse_marker CHECK (v <> 'boom'::bytea)")
                   .ok());
   WriteBatch bad;
-  bad.Put(Table::kRecords, "a", "2");
-  bad.Delete(Table::kMeta, "a");
+  bad.Put(Table::kSubjects, "a", "2");
+  bad.Delete(Table::kTokens, "a");
   bad.Put(Table::kTokens, "t", "a");
-  bad.Put(Table::kMeta, "b", "boom");  // refused by the server, mid-batch
-  bad.Put(Table::kKeys, "b", "k");
+  bad.Put(Table::kSubjects, "b", "boom");  // refused by the server, mid-batch
+  bad.Put(Table::kTokens, "b", "k");
   absl::Status st = s->Write(bad);
   EXPECT_EQ(st.code(), absl::StatusCode::kInternal) << st;
   EXPECT_EQ(st.message().find("boom"), std::string::npos)
       << "values must not leak into errors: " << st;
-  EXPECT_EQ(Get(*s, Table::kRecords, "a"), "1");
-  EXPECT_EQ(Get(*s, Table::kMeta, "a"), "m1");
+  EXPECT_EQ(Get(*s, Table::kSubjects, "a"), "1");
+  EXPECT_EQ(Get(*s, Table::kTokens, "a"), "m1");
   EXPECT_EQ(Get(*s, Table::kTokens, "t"), "<absent>");
-  EXPECT_EQ(Get(*s, Table::kKeys, "b"), "<absent>");
+  EXPECT_EQ(Get(*s, Table::kSubjects, "b"), "<absent>");
   WriteBatch after;
   after.Put(Table::kTokens, "t", "a");
   ASSERT_TRUE(s->Write(after).ok());
@@ -131,17 +132,17 @@ TEST(PostgresVaultStorageTest, LargeBatchesAreOneTransaction) {
   }
   ASSERT_TRUE(s->Write(big).ok());
   EXPECT_EQ(Dump(*s, Table::kTokens).size(), 1500u);
-  ASSERT_TRUE(Sql("ALTER TABLE \"clover_vault_large\".records ADD CONSTRAINT "
+  ASSERT_TRUE(Sql("ALTER TABLE \"clover_vault_large\".subjects ADD CONSTRAINT "
                   "refuse_marker CHECK (v <> 'refused'::bytea)")
                   .ok());
   WriteBatch bad;
   for (int i = 0; i < 1500; ++i) {
     bad.Delete(Table::kTokens, absl::StrCat("t", i));
-    if (i == 1100) bad.Put(Table::kRecords, "r", "refused");
+    if (i == 1100) bad.Put(Table::kSubjects, "r", "refused");
   }
   EXPECT_EQ(s->Write(bad).code(), absl::StatusCode::kInternal);
   EXPECT_EQ(Dump(*s, Table::kTokens).size(), 1500u);
-  EXPECT_TRUE(Dump(*s, Table::kRecords).empty());
+  EXPECT_TRUE(Dump(*s, Table::kSubjects).empty());
 }
 
 TEST(PostgresVaultStorageTest, ScanIsInBytewiseKeyOrderAcrossPages) {
@@ -159,9 +160,10 @@ TEST(PostgresVaultStorageTest, ScanIsInBytewiseKeyOrderAcrossPages) {
     b.Put(Table::kTokens, k, "v" + k);
     want[k] = "v" + k;
   }
-  b.Put(Table::kRecords, "other-table", "x");
+  b.Put(Table::kSubjects, "other-table", "x");
   ASSERT_TRUE(s->Write(b).ok());
   EXPECT_EQ(Dump(*s, Table::kTokens), want);
+  EXPECT_EQ(Dump(*s, Table::kSubjects).size(), 1u);
   // Early stop.
   int seen = 0;
   ASSERT_TRUE(s->Scan(Table::kTokens, [&](std::string_view, std::string_view) {
@@ -174,7 +176,6 @@ TEST(PostgresVaultStorageTest, ScanIsInBytewiseKeyOrderAcrossPages) {
          EXPECT_EQ(Get(*s, Table::kTokens, k), "v" + std::string(k));
          return true;
        }).ok());
-  EXPECT_TRUE(Dump(*s, Table::kKeys).empty());
 }
 
 TEST(PostgresVaultStorageTest, PurgeKeepsLiveRowsAndRegionsAreSeparate) {
@@ -185,17 +186,18 @@ TEST(PostgresVaultStorageTest, PurgeKeepsLiveRowsAndRegionsAreSeparate) {
   ASSERT_NE(us, nullptr);
   WriteBatch b;
   for (int i = 0; i < 200; ++i) {
-    b.Put(Table::kKeys, absl::StrCat("s", i), std::string(100, 'k'));
+    b.Put(Table::kTokens, absl::StrCat("s", i), std::string(100, 'k'));
   }
   ASSERT_TRUE(eu->Write(b).ok());
   WriteBatch d;
-  for (int i = 0; i < 200; i += 2) d.Delete(Table::kKeys, absl::StrCat("s", i));
+  for (int i = 0; i < 200; i += 2)
+    d.Delete(Table::kTokens, absl::StrCat("s", i));
   ASSERT_TRUE(eu->Write(d).ok());
   for (Table t : kAllTables) ASSERT_TRUE(eu->Purge(t).ok());
-  EXPECT_EQ(Dump(*eu, Table::kKeys).size(), 100u);
-  EXPECT_EQ(Get(*eu, Table::kKeys, "s1"), std::string(100, 'k'));
-  EXPECT_EQ(Get(*eu, Table::kKeys, "s0"), "<absent>");
-  EXPECT_TRUE(Dump(*us, Table::kKeys).empty());
+  EXPECT_EQ(Dump(*eu, Table::kTokens).size(), 100u);
+  EXPECT_EQ(Get(*eu, Table::kTokens, "s1"), std::string(100, 'k'));
+  EXPECT_EQ(Get(*eu, Table::kTokens, "s0"), "<absent>");
+  EXPECT_TRUE(Dump(*us, Table::kTokens).empty());
   EXPECT_EQ(OpenPostgresVaultStorage(Dsn(), "eu\"; drop").status().code(),
             absl::StatusCode::kInvalidArgument);
   PostgresOptions zero;
@@ -209,19 +211,19 @@ TEST(PostgresVaultStorageTest, ReconnectsAfterTheServerDropsSessions) {
   auto s = Open("reconnect");
   ASSERT_NE(s, nullptr);
   WriteBatch b;
-  b.Put(Table::kMeta, "a", "1");
+  b.Put(Table::kSubjects, "a", "1");
   ASSERT_TRUE(s->Write(b).ok());
   const std::string kill =
       "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> "
       "pg_backend_pid() AND datname = current_database()";
   ASSERT_TRUE(Sql(kill).ok());
-  EXPECT_EQ(Get(*s, Table::kMeta, "a"), "1");
+  EXPECT_EQ(Get(*s, Table::kSubjects, "a"), "1");
   ASSERT_TRUE(Sql(kill).ok());
   WriteBatch c;
-  c.Put(Table::kMeta, "b", "2");
+  c.Put(Table::kSubjects, "b", "2");
   ASSERT_TRUE(s->Write(c).ok());
   ASSERT_TRUE(Sql(kill).ok());
-  EXPECT_EQ(Dump(*s, Table::kMeta).size(), 2u);
+  EXPECT_EQ(Dump(*s, Table::kSubjects).size(), 2u);
 }
 
 TEST(PostgresVaultStorageTest, VaultPutGetEraseOverPostgres) {
@@ -265,7 +267,7 @@ TEST(PostgresVaultStorageTest, VaultPutGetEraseOverPostgres) {
   EXPECT_EQ(got->fields[0].value, "ann@mail.example");
   // Nothing personal is stored in clear.
   ASSERT_TRUE(vault->storage()
-                  .Scan(Table::kRecords,
+                  .Scan(Table::kSubjects,
                         [](std::string_view, std::string_view v) {
                           EXPECT_EQ(v.find("ann@mail.example"),
                                     std::string_view::npos);
@@ -275,8 +277,12 @@ TEST(PostgresVaultStorageTest, VaultPutGetEraseOverPostgres) {
   ASSERT_TRUE(vault->Erase("ann").ok());
   EXPECT_TRUE(IsErased(vault->Get("ann", {}, ctx).status()));
   ASSERT_TRUE(vault->PurgeErased().ok());
-  std::string wrapped;
-  EXPECT_FALSE(*vault->storage().Get(Table::kKeys, "ann", &wrapped));
+  std::string row;
+  ASSERT_TRUE(*vault->storage().Get(Table::kSubjects, "ann", &row));
+  auto tombstone = SubjectRow::Decode(row);
+  ASSERT_TRUE(tombstone.ok()) << tombstone.status();
+  EXPECT_FALSE(tombstone->live());
+  EXPECT_TRUE(tombstone->wrapped_key.empty());
   EXPECT_TRUE(vault->Get("bob", {}, ctx).ok());
   vault.reset();
   auto reopened = open_vault();

@@ -794,11 +794,9 @@ class Gateway::Impl {
     // Every subject stored here, unless the request names some.
     std::vector<std::string> ids = *subjects;
     if (ids.empty()) {
-      absl::Status scan = d_.vault->storage().Scan(
-          vault::Table::kKeys, [&ids](std::string_view key, std::string_view) {
-            ids.emplace_back(key);
-            return ids.size() < kMaxAggregateSubjects;
-          });
+      absl::Status scan = d_.vault->ListSubjects(
+          kMaxAggregateSubjects,
+          [&ids](std::string_view id) { ids.emplace_back(id); });
       if (!scan.ok()) return respond(ErrorResponse(scan));
     }
     vault::AccessContext ctx{p.id, *purpose};

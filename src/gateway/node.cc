@@ -125,14 +125,16 @@ absl::Status LoadPolicy(Node::Parts& p) {
 absl::Status OpenVault(Node::Parts& p) {
   vault::VaultOptions o;
   o.region = p.deployment.node->region;
-  // Sealed (still encrypted) records of hot subjects stay in memory: reads then
-  // cost one AES-GCM open instead of a storage lookup.
-  o.record_cache_entries = 100'000;
+  // Hot subjects (data key and sealed record) stay in memory: reads then cost
+  // one AES-GCM open instead of a storage lookup and a KEK unwrap.
+  o.subject_cache_entries = 100'000;
   auto root = crypto::ReadSecretKeyFile(p.deployment.keys.pseudonym_key_file);
   if (!root.ok()) return root.status();
   if (p.deployment.storage.driver == StorageDriver::kPostgres) {
     // The region's records live in one database that every DC of the region
-    // shares.
+    // shares, so another DC's write or erasure must show here soon: cached
+    // subjects are re-read after a few seconds.
+    o.subject_cache_ttl = absl::Seconds(2);
     auto storage =
         vault::OpenPostgresVaultStorage(p.deployment.storage.postgres_dsn,
                                         LogNameOf(p.deployment.node->region));

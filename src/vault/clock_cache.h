@@ -119,6 +119,9 @@ class ClockCache {
       return i;
     }
     if (s.slots.size() < per_shard_) {
+      // Sized once for a full shard: growing a large index rehashes every
+      // entry several times on the way.
+      if (s.slots.empty()) s.index.reserve(per_shard_);
       s.slots.emplace_back();
       return static_cast<uint32_t>(s.slots.size() - 1);
     }

@@ -29,7 +29,10 @@ std::string WrappedKeyKekId(std::string_view wrapped) {
 }
 
 FileKeyEncryptionKey::FileKeyEncryptionKey(const crypto::SecretKey& key)
-    : key_(key) {
+    : key_(std::make_shared<crypto::SecretKey>(key)), contexts_([k = key_] {
+        return crypto::Aes256Gcm::Create(std::string_view(
+            reinterpret_cast<const char*>(k->data()), k->size()));
+      }) {
   // The id is a fingerprint under a distinct label, so it reveals nothing
   // usable.
   std::string material("clover/kek-id/v1");
@@ -41,7 +44,7 @@ FileKeyEncryptionKey::FileKeyEncryptionKey(const crypto::SecretKey& key)
 }
 
 FileKeyEncryptionKey::~FileKeyEncryptionKey() {
-  crypto::SecureWipe(key_.data(), key_.size());
+  crypto::SecureWipe(key_->data(), key_->size());
 }
 
 absl::StatusOr<std::unique_ptr<FileKeyEncryptionKey>>
@@ -66,9 +69,9 @@ absl::StatusOr<std::string> FileKeyEncryptionKey::Wrap(
   std::string out;
   out.push_back(static_cast<char>(id_.size()));
   out.append(id_);
-  absl::Status s = crypto::AeadSeal(
-      std::string_view(reinterpret_cast<const char*>(key_.data()), key_.size()),
-      data_key, Aad(context), &out);
+  auto gcm = contexts_.Acquire();
+  if (!gcm.ok()) return gcm.status();
+  absl::Status s = (*gcm)->Seal(data_key, Aad(context), &out);
   if (!s.ok()) return s;
   return out;
 }
@@ -88,9 +91,10 @@ absl::StatusOr<crypto::SecretKey> FileKeyEncryptionKey::Unwrap(
                                             stored_id, ", not ", id_));
   }
   std::string plain;
-  absl::Status s = crypto::AeadOpen(
-      std::string_view(reinterpret_cast<const char*>(key_.data()), key_.size()),
-      wrapped.substr(1 + stored_id.size()), Aad(context), &plain);
+  auto gcm = contexts_.Acquire();
+  if (!gcm.ok()) return gcm.status();
+  absl::Status s =
+      (*gcm)->Open(wrapped.substr(1 + stored_id.size()), Aad(context), &plain);
   if (!s.ok())
     return absl::DataLossError("wrapped data key failed authentication");
   if (plain.size() != crypto::kSecretKeySize) {

@@ -15,7 +15,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "crypto/aead.h"
 #include "crypto/secret_key_file.h"
+#include "vault/object_pool.h"
 
 namespace clover::vault {
 
@@ -74,7 +76,10 @@ class FileKeyEncryptionKey : public KeyEncryptionKey {
 
  private:
   explicit FileKeyEncryptionKey(const crypto::SecretKey& key);
-  crypto::SecretKey key_;
+  // Keyed AES-256-GCM contexts, so a wrap or unwrap does not redo the key
+  // schedule; each holds the key, shared with the factory until destruction.
+  std::shared_ptr<crypto::SecretKey> key_;
+  ObjectPool<crypto::Aes256Gcm> contexts_;
   std::string id_;
 };
 

@@ -194,7 +194,7 @@ absl::StatusOr<std::unique_ptr<StorageDriver>> OpenPostgresVaultStorage(
   auto storage = std::make_unique<PostgresStorage>(dsn, schema, options);
   // Fail at open, not at the first request, if the statements do not prepare.
   std::string ignored;
-  CLOVER_RETURN_IF_ERROR(storage->Get(Table::kMeta, "", &ignored).status());
+  CLOVER_RETURN_IF_ERROR(storage->Get(Table::kSubjects, "", &ignored).status());
   return storage;
 }
 

@@ -14,14 +14,10 @@ namespace clover::vault {
 
 std::string_view TableName(Table table) {
   switch (table) {
-    case Table::kRecords:
-      return "records";
-    case Table::kKeys:
-      return "wrapped_keys";
+    case Table::kSubjects:
+      return "subjects";
     case Table::kTokens:
       return "token_index";
-    case Table::kMeta:
-      return "meta";
   }
   return "unknown";
 }

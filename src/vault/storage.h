@@ -1,4 +1,4 @@
-// The vault's storage-driver interface: four key-value tables, point reads,
+// The vault's storage-driver interface: two key-value tables, point reads,
 // atomic batches. The embedded default is RocksDB (rocksdb_storage.h); a
 // PostgreSQL driver implements the same interface (one table per Table, `Write`
 // as one transaction) for multi-DC regions. Drivers only do I/O: everything
@@ -17,15 +17,13 @@
 namespace clover::vault {
 
 enum class Table {
-  kRecords,  // subject id -> sealed record (AES-256-GCM under the subject's
-             // data key)
-  kKeys,     // subject id -> data key wrapped by the region KEK
-  kTokens,   // token handle -> subject id (resolves siv tokens; deleted on
-             // erasure)
-  kMeta,     // subject id -> subject metadata or tombstone
+  kSubjects,  // subject id -> SubjectRow (vault/subject_row.h): metadata, the
+              // KEK-wrapped data key and the sealed record; a tombstone once
+              // erased
+  kTokens,    // token handle -> subject id (resolves siv tokens; deleted on
+              // erasure)
 };
-inline constexpr Table kAllTables[] = {Table::kRecords, Table::kKeys,
-                                       Table::kTokens, Table::kMeta};
+inline constexpr Table kAllTables[] = {Table::kSubjects, Table::kTokens};
 std::string_view TableName(Table table);
 
 // A set of puts and deletes applied atomically by StorageDriver::Write.

@@ -13,30 +13,19 @@
 #include "vault/erased.h"
 #include "vault/record_parser.h"
 #include "vault/subject_id.h"
+#include "vault/subject_row.h"
 
 namespace clover::vault {
 namespace {
 
-constexpr uint8_t kFormatV1 = 1;
-constexpr uint8_t kStateLive = 1;
-constexpr uint8_t kStateErased = 2;
 constexpr std::string_view kRecordLabel = "clover/record/v1";
-
-void PutU64(uint64_t v, std::string* out) {
-  for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>(v >> (8 * i)));
-}
-
-uint64_t GetU64(std::string_view in) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(in[i]);
-  return v;
-}
 
 std::string RecordAad(std::string_view subject, uint64_t revision) {
   std::string aad(kRecordLabel);
   aad.push_back(static_cast<char>(subject.size()));
   aad.append(subject);
-  PutU64(revision, &aad);
+  for (int i = 7; i >= 0; --i)
+    aad.push_back(static_cast<char>(revision >> (8 * i)));
   return aad;
 }
 
@@ -48,57 +37,36 @@ std::string_view HandleView(const TokenHandle& h) {
   return std::string_view(reinterpret_cast<const char*>(h.data()), h.size());
 }
 
-// kKeys value: u8 format || handle (16) || KEK-wrapped data key.
-std::string EncodeKeyEntry(const TokenHandle& handle,
-                           std::string_view wrapped) {
-  std::string out;
-  out.push_back(static_cast<char>(kFormatV1));
-  out.append(HandleView(handle));
-  out.append(wrapped);
-  return out;
+// A new subject's token handle: its creation time (µs, big-endian) then 64
+// random bits. Handles only ever leave the vault encrypted (the token locator
+// is AES under the destination's key), so their order reveals nothing outside;
+// inside, time order makes token-index inserts append-like, which keeps
+// RocksDB's memtable inserts and compactions cheap. 64 random bits per
+// microsecond keep handles unique across the nodes sharing a region's store.
+absl::Status NewTokenHandle(int64_t micros, TokenHandle* handle) {
+  for (int i = 0; i < 8; ++i) {
+    (*handle)[i] =
+        static_cast<uint8_t>(static_cast<uint64_t>(micros) >> (8 * (7 - i)));
+  }
+  return crypto::RandomBytes(handle->data() + 8, handle->size() - 8);
+}
+
+absl::Status SubjectNotFound(std::string_view subject) {
+  return absl::NotFoundError(
+      absl::StrCat("subject ", std::string(subject), " not found"));
 }
 
 }  // namespace
 
-// kMeta value: u8 format || u8 state || u64 revision || i64 unix micros
-// (created or erased) || u8 len || jurisdiction.
-struct Vault::Meta {
-  uint8_t state = kStateLive;
-  uint64_t revision = 0;
-  int64_t micros = 0;
-  std::string jurisdiction;
-
-  std::string Encode() const {
-    std::string out;
-    out.push_back(static_cast<char>(kFormatV1));
-    out.push_back(static_cast<char>(state));
-    PutU64(revision, &out);
-    PutU64(static_cast<uint64_t>(micros), &out);
-    out.push_back(static_cast<char>(jurisdiction.size()));
-    out.append(jurisdiction);
-    return out;
-  }
-  static absl::StatusOr<Meta> Decode(std::string_view in) {
-    if (in.size() < 19 || static_cast<uint8_t>(in[0]) != kFormatV1) {
-      return absl::DataLossError("subject metadata is malformed");
-    }
-    Meta m;
-    m.state = static_cast<uint8_t>(in[1]);
-    m.revision = GetU64(in.substr(2));
-    m.micros = static_cast<int64_t>(GetU64(in.substr(10)));
-    size_t len = static_cast<uint8_t>(in[18]);
-    if (in.size() != 19 + len ||
-        (m.state != kStateLive && m.state != kStateErased)) {
-      return absl::DataLossError("subject metadata is malformed");
-    }
-    m.jurisdiction = std::string(in.substr(19));
-    return m;
-  }
-};
-
+// A live subject as the read path needs it: the unwrapped data key, the
+// sealed record and its metadata. Immutable once cached except for the siv
+// key memo; a write replaces the whole entry.
 struct Vault::SubjectEntry {
   crypto::SecretKey data_key;
   TokenHandle handle;
+  uint64_t revision = 0;
+  std::string jurisdiction;
+  std::string sealed_record;
   absl::Time loaded;
   absl::Mutex mu;
   absl::flat_hash_map<std::string, std::shared_ptr<const SubjectTokenKeys>>
@@ -117,8 +85,7 @@ Vault::Vault(const Deployment& deployment, const VaultOptions& options,
       storage_(std::move(storage)),
       kek_(std::move(kek)),
       token_keys_(pseudonym_root),
-      cache_(options.key_cache_entries),
-      records_(options.record_cache_entries) {}
+      cache_(options.subject_cache_entries) {}
 
 Vault::~Vault() = default;
 
@@ -162,16 +129,13 @@ absl::Mutex& Vault::StripeOf(std::string_view subject) {
   return stripes_[absl::Hash<std::string_view>{}(subject) % kStripes];
 }
 
-absl::Status Vault::NotFoundOrErased(std::string_view subject) {
-  std::string meta_bytes;
+absl::StatusOr<std::optional<SubjectRow>> Vault::ReadRow(
+    std::string_view subject) {
+  std::string bytes;
   CLOVER_ASSIGN_OR_RETURN(bool found,
-                          storage_->Get(Table::kMeta, subject, &meta_bytes));
-  if (found) {
-    CLOVER_ASSIGN_OR_RETURN(Meta meta, Meta::Decode(meta_bytes));
-    if (meta.state == kStateErased) return ErasedError(subject);
-  }
-  return absl::NotFoundError(
-      absl::StrCat("subject ", std::string(subject), " not found"));
+                          storage_->Get(Table::kSubjects, subject, &bytes));
+  if (!found) return std::nullopt;
+  return SubjectRow::Decode(bytes);
 }
 
 absl::StatusOr<Vault::PutResult> Vault::Put(std::string_view subject,
@@ -185,97 +149,92 @@ absl::StatusOr<Vault::PutResult> Vault::Put(std::string_view subject,
   CLOVER_RETURN_IF_ERROR(residency_.CheckStoredHere(jurisdiction));
 
   absl::MutexLock lock(&StripeOf(subject));
-  std::string meta_bytes;
-  CLOVER_ASSIGN_OR_RETURN(bool exists,
-                          storage_->Get(Table::kMeta, subject, &meta_bytes));
-  Meta meta;
-  std::shared_ptr<SubjectEntry> entry;
+  // Storage, not the cache, decides whether the subject exists: another node
+  // sharing this region's storage may have written or erased it.
+  CLOVER_ASSIGN_OR_RETURN(std::optional<SubjectRow> existing, ReadRow(subject));
+  auto entry = std::make_shared<SubjectEntry>();
+  SubjectRow row;
   WriteBatch batch;
-  const int64_t now = absl::ToUnixMicros(absl::Now());
-  if (exists) {
-    CLOVER_ASSIGN_OR_RETURN(meta, Meta::Decode(meta_bytes));
-    if (meta.state == kStateErased) {
+  if (existing.has_value()) {
+    if (!existing->live()) {
       return absl::FailedPreconditionError(
           absl::StrCat("subject ", std::string(subject),
                        " was erased; its id cannot be reused"));
     }
-    if (meta.jurisdiction != jurisdiction) {
+    if (existing->jurisdiction != jurisdiction) {
       return absl::FailedPreconditionError(absl::StrCat(
           "subject ", std::string(subject), " has home jurisdiction ",
-          meta.jurisdiction, "; country ", record.country, " (", jurisdiction,
-          ") would change it"));
+          existing->jurisdiction, "; country ", record.country, " (",
+          jurisdiction, ") would change it"));
     }
-    CLOVER_ASSIGN_OR_RETURN(entry,
-                            LoadEntryLocked(subject, {"vault", "write"}));
-    meta.revision += 1;
+    std::shared_ptr<SubjectEntry> known = FreshCachedEntry(subject);
+    if (known != nullptr && known->handle == existing->handle) {
+      entry->data_key = known->data_key;
+    } else {
+      UnwrapJustification why{"vault", "write", std::string(subject)};
+      CLOVER_ASSIGN_OR_RETURN(
+          entry->data_key, kek_->Unwrap(existing->wrapped_key, subject, why));
+    }
+    row = *std::move(existing);
+    row.revision += 1;
   } else {
-    entry = std::make_shared<SubjectEntry>();
     CLOVER_RETURN_IF_ERROR(
         crypto::RandomBytes(entry->data_key.data(), entry->data_key.size()));
-    CLOVER_RETURN_IF_ERROR(
-        crypto::RandomBytes(entry->handle.data(), entry->handle.size()));
-    entry->loaded = absl::Now();
-    CLOVER_ASSIGN_OR_RETURN(std::string wrapped,
+    row.micros = absl::ToUnixMicros(absl::Now());
+    CLOVER_RETURN_IF_ERROR(NewTokenHandle(row.micros, &row.handle));
+    CLOVER_ASSIGN_OR_RETURN(row.wrapped_key,
                             kek_->Wrap(KeyView(entry->data_key), subject));
-    batch.Put(Table::kKeys, subject, EncodeKeyEntry(entry->handle, wrapped));
-    batch.Put(Table::kTokens, HandleView(entry->handle), subject);
-    meta.state = kStateLive;
-    meta.revision = 1;
-    meta.micros = now;
-    meta.jurisdiction = jurisdiction;
+    row.state = SubjectRow::State::kLive;
+    row.revision = 1;
+    row.jurisdiction = jurisdiction;
+    batch.Put(Table::kTokens, HandleView(row.handle), subject);
   }
-  std::string value;
-  value.push_back(static_cast<char>(kFormatV1));
-  PutU64(meta.revision, &value);
   std::string plain = EncodeRecord(record);
+  row.sealed_record.clear();
   absl::Status sealed =
       crypto::AeadSeal(KeyView(entry->data_key), plain,
-                       RecordAad(subject, meta.revision), &value);
+                       RecordAad(subject, row.revision), &row.sealed_record);
   crypto::SecureWipe(plain.data(), plain.size());
   CLOVER_RETURN_IF_ERROR(sealed);
-  batch.Put(Table::kRecords, subject, value);
-  batch.Put(Table::kMeta, subject, meta.Encode());
+  batch.Put(Table::kSubjects, subject, row.Encode());
   CLOVER_RETURN_IF_ERROR(storage_->Write(batch));
-  if (!exists) cache_.Put(subject, entry);
-  records_.Put(subject, std::make_shared<const std::string>(std::move(value)));
-  return PutResult{!exists, meta.revision, jurisdiction};
+  entry->handle = row.handle;
+  entry->revision = row.revision;
+  entry->jurisdiction = row.jurisdiction;
+  entry->sealed_record = std::move(row.sealed_record);
+  entry->loaded = absl::Now();
+  cache_.Put(subject, std::move(entry));
+  return PutResult{!existing.has_value(), row.revision, jurisdiction};
+}
+
+std::shared_ptr<Vault::SubjectEntry> Vault::FreshCachedEntry(
+    std::string_view subject) {
+  std::optional<std::shared_ptr<SubjectEntry>> cached = cache_.Get(subject);
+  if (!cached.has_value() ||
+      absl::Now() - (*cached)->loaded >= options_.subject_cache_ttl) {
+    return nullptr;
+  }
+  return *std::move(cached);
 }
 
 absl::StatusOr<std::shared_ptr<Vault::SubjectEntry>> Vault::LoadEntry(
     std::string_view subject, const AccessContext& context) {
-  std::optional<std::shared_ptr<SubjectEntry>> cached = cache_.Get(subject);
-  if (cached.has_value() &&
-      absl::Now() - (*cached)->loaded < options_.key_cache_ttl) {
-    return *cached;
-  }
-  // Misses take the subject's stripe so that a concurrent Erase cannot be
-  // followed by a re-insertion of the key it just shredded.
+  if (std::shared_ptr<SubjectEntry> hit = FreshCachedEntry(subject)) return hit;
+  // Misses take the subject's stripe so that a concurrent Put or Erase cannot
+  // be overtaken by a stale row read before it, nor an erased key re-cached.
   absl::MutexLock lock(&StripeOf(subject));
-  return LoadEntryLocked(subject, context);
-}
-
-absl::StatusOr<std::shared_ptr<Vault::SubjectEntry>> Vault::LoadEntryLocked(
-    std::string_view subject, const AccessContext& context) {
-  std::optional<std::shared_ptr<SubjectEntry>> cached = cache_.Get(subject);
-  if (cached.has_value() &&
-      absl::Now() - (*cached)->loaded < options_.key_cache_ttl) {
-    return *cached;
-  }
-  std::string key_entry;
-  CLOVER_ASSIGN_OR_RETURN(bool found,
-                          storage_->Get(Table::kKeys, subject, &key_entry));
-  if (!found) return NotFoundOrErased(subject);
-  if (key_entry.size() < 1 + kHandleSize ||
-      static_cast<uint8_t>(key_entry[0]) != kFormatV1) {
-    return absl::DataLossError("wrapped key entry is malformed");
-  }
+  if (std::shared_ptr<SubjectEntry> hit = FreshCachedEntry(subject)) return hit;
+  CLOVER_ASSIGN_OR_RETURN(std::optional<SubjectRow> row, ReadRow(subject));
+  if (!row.has_value()) return SubjectNotFound(subject);
+  if (!row->live()) return ErasedError(subject);
   auto entry = std::make_shared<SubjectEntry>();
-  std::memcpy(entry->handle.data(), key_entry.data() + 1, kHandleSize);
   UnwrapJustification why{context.actor, context.purpose, std::string(subject)};
-  CLOVER_ASSIGN_OR_RETURN(
-      entry->data_key,
-      kek_->Unwrap(std::string_view(key_entry).substr(1 + kHandleSize), subject,
-                   why));
+  CLOVER_ASSIGN_OR_RETURN(entry->data_key,
+                          kek_->Unwrap(row->wrapped_key, subject, why));
+  entry->handle = row->handle;
+  entry->revision = row->revision;
+  entry->jurisdiction = std::move(row->jurisdiction);
+  entry->sealed_record = std::move(row->sealed_record);
   entry->loaded = absl::Now();
   cache_.Put(subject, entry);
   return entry;
@@ -291,19 +250,12 @@ absl::StatusOr<Record> Vault::Get(std::string_view subject,
           absl::StrCat("field '", f, "': not in the schema"));
     }
   }
-  CLOVER_ASSIGN_OR_RETURN(std::shared_ptr<const std::string> sealed,
-                          SealedRecord(subject));
-  const std::string& value = *sealed;
-  if (value.size() < 9 || static_cast<uint8_t>(value[0]) != kFormatV1) {
-    return absl::DataLossError("sealed record is malformed");
-  }
-  const uint64_t revision = GetU64(std::string_view(value).substr(1));
   CLOVER_ASSIGN_OR_RETURN(std::shared_ptr<SubjectEntry> entry,
                           LoadEntry(subject, context));
   std::string plain;
-  absl::Status opened = crypto::AeadOpen(KeyView(entry->data_key),
-                                         std::string_view(value).substr(9),
-                                         RecordAad(subject, revision), &plain);
+  absl::Status opened =
+      crypto::AeadOpen(KeyView(entry->data_key), entry->sealed_record,
+                       RecordAad(subject, entry->revision), &plain);
   if (!opened.ok()) {
     return absl::DataLossError(absl::StrCat(
         "record of subject ", std::string(subject), " failed authentication"));
@@ -324,62 +276,56 @@ absl::StatusOr<Record> Vault::Get(std::string_view subject,
   return selected;
 }
 
-absl::StatusOr<std::shared_ptr<const std::string>> Vault::SealedRecord(
-    std::string_view subject) {
-  if (auto hit = records_.Get(subject); hit.has_value()) return *hit;
-  // Filled under the write stripe so that a concurrent Put or Erase cannot be
-  // overtaken by a stale value read before it.
-  absl::MutexLock lock(&StripeOf(subject));
-  if (auto hit = records_.Get(subject); hit.has_value()) return *hit;
-  auto value = std::make_shared<std::string>();
-  CLOVER_ASSIGN_OR_RETURN(bool found,
-                          storage_->Get(Table::kRecords, subject, value.get()));
-  if (!found) return NotFoundOrErased(subject);
-  std::shared_ptr<const std::string> shared = std::move(value);
-  records_.Put(subject, shared);
-  return shared;
-}
-
 absl::StatusOr<std::string> Vault::HomeJurisdiction(std::string_view subject) {
   CLOVER_RETURN_IF_ERROR(ValidateSubjectId(subject));
-  std::string meta_bytes;
-  CLOVER_ASSIGN_OR_RETURN(bool found,
-                          storage_->Get(Table::kMeta, subject, &meta_bytes));
-  if (!found)
-    return absl::NotFoundError(
-        absl::StrCat("subject ", std::string(subject), " not found"));
-  CLOVER_ASSIGN_OR_RETURN(Meta meta, Meta::Decode(meta_bytes));
-  if (meta.state == kStateErased) return ErasedError(subject);
-  return meta.jurisdiction;
+  if (std::shared_ptr<SubjectEntry> hit = FreshCachedEntry(subject)) {
+    return hit->jurisdiction;
+  }
+  CLOVER_ASSIGN_OR_RETURN(std::optional<SubjectRow> row, ReadRow(subject));
+  if (!row.has_value()) return SubjectNotFound(subject);
+  if (!row->live()) return ErasedError(subject);
+  return std::move(row->jurisdiction);
+}
+
+absl::Status Vault::ListSubjects(
+    size_t limit, const std::function<void(std::string_view)>& fn) {
+  size_t listed = 0;
+  absl::Status bad_row;
+  CLOVER_RETURN_IF_ERROR(storage_->Scan(
+      Table::kSubjects, [&](std::string_view key, std::string_view value) {
+        if (listed >= limit) return false;
+        // The state byte follows the format byte; the full decode happens
+        // when the subject is read.
+        if (value.size() < 2) {
+          bad_row = absl::DataLossError("subject row is malformed");
+          return false;
+        }
+        if (static_cast<uint8_t>(value[1]) ==
+            static_cast<uint8_t>(SubjectRow::State::kLive)) {
+          fn(key);
+          ++listed;
+        }
+        return true;
+      }));
+  return bad_row;
 }
 
 absl::Status Vault::Erase(std::string_view subject) {
   CLOVER_RETURN_IF_ERROR(ValidateSubjectId(subject));
   absl::MutexLock lock(&StripeOf(subject));
-  std::string meta_bytes;
-  CLOVER_ASSIGN_OR_RETURN(bool found,
-                          storage_->Get(Table::kMeta, subject, &meta_bytes));
-  if (!found)
-    return absl::NotFoundError(
-        absl::StrCat("subject ", std::string(subject), " not found"));
-  CLOVER_ASSIGN_OR_RETURN(Meta meta, Meta::Decode(meta_bytes));
-  if (meta.state == kStateErased) return absl::OkStatus();
+  CLOVER_ASSIGN_OR_RETURN(std::optional<SubjectRow> row, ReadRow(subject));
+  if (!row.has_value()) return SubjectNotFound(subject);
+  if (!row->live()) return absl::OkStatus();
   WriteBatch batch;
-  std::string key_entry;
-  CLOVER_ASSIGN_OR_RETURN(bool have_key,
-                          storage_->Get(Table::kKeys, subject, &key_entry));
-  if (have_key && key_entry.size() >= 1 + kHandleSize) {
-    batch.Delete(Table::kTokens,
-                 std::string_view(key_entry).substr(1, kHandleSize));
-  }
-  batch.Delete(Table::kKeys, subject);
-  batch.Delete(Table::kRecords, subject);
-  meta.state = kStateErased;
-  meta.micros = absl::ToUnixMicros(absl::Now());
-  batch.Put(Table::kMeta, subject, meta.Encode());
+  batch.Delete(Table::kTokens, HandleView(row->handle));
+  SubjectRow tombstone;
+  tombstone.state = SubjectRow::State::kErased;
+  tombstone.revision = row->revision;
+  tombstone.micros = absl::ToUnixMicros(absl::Now());
+  tombstone.jurisdiction = std::move(row->jurisdiction);
+  batch.Put(Table::kSubjects, subject, tombstone.Encode());
   CLOVER_RETURN_IF_ERROR(storage_->Write(batch));
   cache_.Erase(subject);
-  records_.Erase(subject);
   return absl::OkStatus();
 }
 
@@ -437,9 +383,7 @@ absl::StatusOr<Vault::Detokenized> Vault::Detokenize(
 }
 
 absl::Status Vault::PurgeErased() {
-  for (Table t : {Table::kKeys, Table::kTokens, Table::kRecords}) {
-    CLOVER_RETURN_IF_ERROR(storage_->Purge(t));
-  }
+  for (Table t : kAllTables) CLOVER_RETURN_IF_ERROR(storage_->Purge(t));
   return absl::OkStatus();
 }
 

@@ -10,7 +10,9 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,23 +30,24 @@
 #include "vault/residency.h"
 #include "vault/rocksdb_storage.h"
 #include "vault/storage.h"
+#include "vault/subject_row.h"
 #include "vault/token_keys.h"
 
 namespace clover::vault {
 
 struct VaultOptions {
   std::string region;  // the region this node belongs to
-  // Unwrapped data keys kept in memory (about 300 bytes each). A cached key is
-  // used without asking the KEK again, so a KEK refusal or revocation takes
-  // effect for a subject only after its entry is evicted or `key_cache_ttl` has
-  // passed (or at once with DropKeyCache). 0 disables the cache: every read
-  // unwraps through the KEK.
-  size_t key_cache_entries = 100'000;
-  absl::Duration key_cache_ttl = absl::Minutes(5);
-  // Sealed (still encrypted) records kept in memory in front of storage, so hot
-  // reads skip the storage lookup. Filled and invalidated under the subject's
-  // write stripe; erasure evicts. 0 disables it.
-  size_t record_cache_entries = 0;
+  // Live subjects kept in memory: the unwrapped data key and the sealed (still
+  // encrypted) record, about 300 bytes plus the record each, so hot reads cost
+  // one AES-GCM open and no storage lookup. Filled and replaced under the
+  // subject's write stripe; erasure evicts. A cached key is used without asking
+  // the KEK again, so a KEK refusal or revocation — or, where several nodes
+  // share the region's storage, another node's write or erasure — takes effect
+  // here only after the entry is evicted or `subject_cache_ttl` has passed (or
+  // at once with DropKeyCache). 0 disables the cache: every read goes to
+  // storage and unwraps through the KEK.
+  size_t subject_cache_entries = 100'000;
+  absl::Duration subject_cache_ttl = absl::Minutes(5);
 };
 
 // Who reads and why; passed to the KEK on every unwrap.
@@ -102,12 +105,18 @@ class Vault {
   [[nodiscard]] absl::StatusOr<std::string> HomeJurisdiction(
       std::string_view subject);
 
-  // Crypto-shredding: deletes the wrapped data key, the sealed record and the
-  // token-index entry, and keeps a tombstone. Idempotent on an erased subject.
-  // Old siv tokens of the subject no longer resolve. Errors: NotFound if the
-  // subject never existed.
+  // Crypto-shredding: replaces the subject's row (wrapped data key, sealed
+  // record) by a tombstone and deletes its token-index entry. Idempotent on an
+  // erased subject. Old siv tokens of the subject no longer resolve. Errors:
+  // NotFound if the subject never existed.
   [[nodiscard]] absl::Status Erase(std::string_view subject);
 
+  // Calls `fn` with the id of every live subject in storage, in key order,
+  // stopping after `limit`. For aggregates and maintenance: it scans the
+  // whole table. Errors: those of the storage driver; DataLoss for a malformed
+  // row.
+  [[nodiscard]] absl::Status ListSubjects(
+      size_t limit, const std::function<void(std::string_view)>& fn);
   // Token keys for one (destination, purpose), cached.
   [[nodiscard]] absl::StatusOr<std::shared_ptr<const TokenKeys>> TokenKeysFor(
       std::string_view destination, std::string_view purpose);
@@ -144,22 +153,20 @@ class Vault {
 
  private:
   struct SubjectEntry;
-  struct Meta;
   Vault(const Deployment& deployment, const VaultOptions& options,
         ResidencyMap residency, std::unique_ptr<StorageDriver> storage,
         std::unique_ptr<KeyEncryptionKey> kek,
         const crypto::SecretKey& pseudonym_root);
 
   absl::Mutex& StripeOf(std::string_view subject);
+  // The subject's row, or nullopt if it never existed.
+  absl::StatusOr<std::optional<SubjectRow>> ReadRow(std::string_view subject);
+  // The cached entry of `subject` if it is younger than the TTL, else null.
+  std::shared_ptr<SubjectEntry> FreshCachedEntry(std::string_view subject);
+  // The live subject's entry (cache, else storage and a KEK unwrap). Errors:
+  // NotFound, erased, PermissionDenied (KEK), DataLoss, storage errors.
   absl::StatusOr<std::shared_ptr<SubjectEntry>> LoadEntry(
       std::string_view subject, const AccessContext& context);
-  absl::StatusOr<std::shared_ptr<SubjectEntry>> LoadEntryLocked(
-      std::string_view subject, const AccessContext& context);
-  absl::Status NotFoundOrErased(std::string_view subject);
-  // The sealed record of `subject` (cache, else storage), or a NotFound/erased
-  // status.
-  absl::StatusOr<std::shared_ptr<const std::string>> SealedRecord(
-      std::string_view subject);
 
   const Schema schema_;
   const VaultOptions options_;
@@ -169,7 +176,6 @@ class Vault {
   std::unique_ptr<KeyEncryptionKey> kek_;
   TokenKeyRing token_keys_;
   ClockCache<std::shared_ptr<SubjectEntry>> cache_;
-  ClockCache<std::shared_ptr<const std::string>> records_;
   static constexpr size_t kStripes = 256;
   std::array<absl::Mutex, kStripes> stripes_;
 };

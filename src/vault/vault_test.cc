@@ -9,6 +9,7 @@
 #include "vault/erased.h"
 #include "vault/key_encryption_key.h"
 #include "vault/record_parser.h"
+#include "vault/subject_row.h"
 #include "vault/test_util.h"
 
 namespace clover::vault {
@@ -69,7 +70,7 @@ class VaultTest : public ::testing::Test {
  protected:
   void SetUp() override { Open(); }
 
-  void Open(size_t cache = 1000, size_t record_cache = 0) {
+  void Open(size_t cache = 1000) {
     vault_.reset();
     auto storage = OpenRocksDbStorage(dir_.path());
     ASSERT_TRUE(storage.ok()) << storage.status();
@@ -77,8 +78,7 @@ class VaultTest : public ::testing::Test {
     kek_ = kek.get();
     VaultOptions options;
     options.region = "eu";
-    options.key_cache_entries = cache;
-    options.record_cache_entries = record_cache;
+    options.subject_cache_entries = cache;
     auto v = Vault::Open(deployment_, options, std::move(*storage),
                          std::move(kek), TestKey(9));
     ASSERT_TRUE(v.ok()) << v.status();
@@ -305,10 +305,14 @@ TEST_F(VaultTest, ErasureShredsKeysAndBreaksTokens) {
   Open();
   ASSERT_TRUE(vault_->PurgeErased().ok());
   Snapshot snap = Scan(vault_->storage());
-  EXPECT_EQ(snap["records"].count("ann"), 0u);
-  EXPECT_EQ(snap["wrapped_keys"].count("ann"), 0u);
+  ASSERT_EQ(snap["subjects"].count("ann"), 1u);
+  auto tombstone = SubjectRow::Decode(snap["subjects"]["ann"]);
+  ASSERT_TRUE(tombstone.ok()) << tombstone.status();
+  EXPECT_FALSE(tombstone->live());
+  EXPECT_TRUE(tombstone->wrapped_key.empty());
+  EXPECT_TRUE(tombstone->sealed_record.empty());
+  EXPECT_EQ(tombstone->jurisdiction, "eu");
   EXPECT_EQ(snap["token_index"].size(), 1u);  // bea's handle only
-  EXPECT_EQ(snap["meta"].count("ann"), 1u);
   EXPECT_TRUE(IsErased(vault_->Get("ann", {}, ctx_).status()));
   EXPECT_EQ(vault_->Detokenize(*token, "us", "analytics", ctx_).status().code(),
             absl::StatusCode::kNotFound);
@@ -332,32 +336,49 @@ TEST_F(VaultTest, TamperedStorageIsDetected) {
   ASSERT_TRUE(
       vault_->Put("bea", Parse(R"({"country":"FR","fields":{"name":"Bea"}})"))
           .ok());
-  std::string ann_record, bea_record;
-  ASSERT_TRUE(*vault_->storage().Get(Table::kRecords, "ann", &ann_record));
-  ASSERT_TRUE(*vault_->storage().Get(Table::kRecords, "bea", &bea_record));
+  auto row_of = [&](const char* subject) {
+    std::string bytes;
+    EXPECT_TRUE(*vault_->storage().Get(Table::kSubjects, subject, &bytes));
+    auto row = SubjectRow::Decode(bytes);
+    EXPECT_TRUE(row.ok()) << row.status();
+    return row.ok() ? *row : SubjectRow{};
+  };
+  auto store = [&](const char* subject, const SubjectRow& row) {
+    WriteBatch b;
+    b.Put(Table::kSubjects, subject, row.Encode());
+    ASSERT_TRUE(vault_->storage().Write(b).ok());
+    vault_->DropKeyCache();
+  };
+  const SubjectRow ann = row_of("ann");
+  const SubjectRow bea = row_of("bea");
   // Swapping ciphertexts between subjects fails: the subject id is bound as
   // AAD.
-  WriteBatch swap;
-  swap.Put(Table::kRecords, "ann", bea_record);
-  ASSERT_TRUE(vault_->storage().Write(swap).ok());
+  SubjectRow swapped = ann;
+  swapped.sealed_record = bea.sealed_record;
+  store("ann", swapped);
+  EXPECT_EQ(vault_->Get("ann", {}, ctx_).status().code(),
+            absl::StatusCode::kDataLoss);
+  // So is the revision: an old ciphertext replayed under a newer row fails.
+  SubjectRow replayed = ann;
+  replayed.revision += 1;
+  store("ann", replayed);
   EXPECT_EQ(vault_->Get("ann", {}, ctx_).status().code(),
             absl::StatusCode::kDataLoss);
   // A flipped bit fails too.
-  ann_record[ann_record.size() / 2] ^= 1;
-  WriteBatch flip;
-  flip.Put(Table::kRecords, "ann", ann_record);
-  ASSERT_TRUE(vault_->storage().Write(flip).ok());
+  SubjectRow flipped = ann;
+  flipped.sealed_record[flipped.sealed_record.size() / 2] ^= 1;
+  store("ann", flipped);
   EXPECT_EQ(vault_->Get("ann", {}, ctx_).status().code(),
             absl::StatusCode::kDataLoss);
   // A wrapped key moved to another subject does not unwrap.
-  std::string bea_key;
-  ASSERT_TRUE(*vault_->storage().Get(Table::kKeys, "bea", &bea_key));
-  WriteBatch move;
-  move.Put(Table::kKeys, "ann", bea_key);
-  ASSERT_TRUE(vault_->storage().Write(move).ok());
-  vault_->DropKeyCache();
+  SubjectRow moved = ann;
+  moved.wrapped_key = bea.wrapped_key;
+  store("ann", moved);
   EXPECT_EQ(vault_->Get("ann", {}, ctx_).status().code(),
             absl::StatusCode::kDataLoss);
+  // The untouched row still reads.
+  store("ann", ann);
+  EXPECT_TRUE(vault_->Get("ann", {}, ctx_).ok());
 }
 
 TEST_F(VaultTest, ConcurrentWritersAndReaders) {
@@ -381,8 +402,7 @@ TEST_F(VaultTest, ConcurrentWritersAndReaders) {
   EXPECT_EQ(meta->fields.size(), 1u);
 }
 
-TEST_F(VaultTest, RecordCacheStaysCoherent) {
-  Open(/*cache=*/1000, /*record_cache=*/1000);
+TEST_F(VaultTest, SubjectCacheStaysCoherent) {
   ASSERT_TRUE(vault_->Put("ann", Ann()).ok());
   ASSERT_TRUE(vault_->Get("ann", {}, ctx_).ok());
   Record updated = Parse(R"({"country":"IE","fields":{"name":"Ann B"}})");
@@ -406,7 +426,7 @@ TEST_F(VaultTest, RecordCacheStaysCoherent) {
   for (auto& th : threads) th.join();
   auto cached = vault_->Get("s", {}, ctx_);
   ASSERT_TRUE(cached.ok());
-  Open();  // no record cache: straight from storage
+  Open(/*cache=*/0);  // straight from storage
   EXPECT_EQ(*vault_->Get("s", {}, ctx_), *cached);
 }
 
