@@ -14,11 +14,11 @@ regions: $root/examples/regions.yaml
 schema: $root/examples/schema.yaml
 principals: $root/examples/principals.yaml
 storage: {driver: rocksdb}
-log: {origin: $origin, key_file: $tmp/note.key, max_batch_entries: 4096, max_batch_wait_ms: 1}
+log: {origin: $origin, key_file: $tmp/note.key, max_batch_entries: 4096, max_batch_wait_ms: ${BATCH_WAIT_MS:-1}}
 keys: {kek_file: $tmp/kek, pseudonym_key_file: $tmp/pseudonym.key}
 policy: {file: $policy}
 YAML
-  "$clover" serve --config "$tmp/node.yaml" 2>"$tmp/serve.log" &
+  "$clover" serve --config "$tmp/node.yaml" ${SERVE_ARGS:-} 2>"$tmp/serve.log" &
   pid=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && return 0; sleep 0.1; done
   echo "gateway did not become ready:" >&2; tail -5 "$tmp/serve.log" >&2; return 1

@@ -1,5 +1,9 @@
 #include "core/canonical_json.h"
 
+#include <random>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
 
 namespace clover {
@@ -64,6 +68,61 @@ TEST(CanonicalJsonTest, RefusesStringsThatAreNotUtf8) {
   rapidjson::Document doc;
   doc.SetString("\xed\xba\xac", doc.GetAllocator());
   EXPECT_FALSE(CanonicalJson(doc).ok());
+}
+
+// AppendJsonString scans eight bytes at a time; it must escape exactly what a
+// byte-at-a-time escaper does, wherever the escapes fall and whatever the
+// high bytes around them.
+TEST(CanonicalJsonTest, AppendJsonStringMatchesAByteWiseEscaper) {
+  auto reference = [](const std::string& in) {
+    std::string out = "\"";
+    for (unsigned char c : in) {
+      switch (c) {
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\b':
+          out += "\\b";
+          break;
+        case '\f':
+          out += "\\f";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        default:
+          if (c < 0x20) {
+            out += absl::StrFormat("\\u%04x", c);
+          } else {
+            out.push_back(static_cast<char>(c));
+          }
+      }
+    }
+    return out + "\"";
+  };
+  std::mt19937 rng(11);
+  const unsigned char palette[] = {'a',  'Z',  ' ',  '"',  '\\', 0x00,
+                                   0x1f, 0x20, 0x21, 0x5b, 0x5d, 0x7f,
+                                   0x80, 0xc3, 0xff, '\n', '\t', 0x1b};
+  for (int n = 0; n < 20000; ++n) {
+    std::string in(rng() % 40, 'x');
+    for (char& c : in) {
+      if (rng() % 4 == 0)
+        c = static_cast<char>(palette[rng() % sizeof palette]);
+    }
+    std::string out = "prefix";
+    AppendJsonString(in, &out);
+    ASSERT_EQ(out, "prefix" + reference(in)) << absl::CHexEscape(in);
+  }
 }
 
 }  // namespace

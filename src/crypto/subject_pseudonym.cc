@@ -3,8 +3,12 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <memory>
+
 #include "absl/strings/escaping.h"
+#include "crypto/constant_time.h"
 #include "crypto/hkdf.h"
+#include "crypto/hmac.h"
 
 namespace clover::crypto {
 
@@ -19,15 +23,51 @@ absl::StatusOr<SecretKey> DeriveLogSubjectKey(const SecretKey& pseudonym_root) {
   return key;
 }
 
+namespace {
+
+std::string_view View(const SecretKey& key) {
+  return std::string_view(reinterpret_cast<const char*>(key.data()),
+                          key.size());
+}
+
+// This thread's keyed HMAC for the last key it was asked about: the gateway
+// names a subject on every request, and a one-shot HMAC redoes the key
+// schedule (and OpenSSL's algorithm fetch) each time.
+struct ThreadMac {
+  SecretKey key{};
+  std::unique_ptr<HmacSha256> mac;
+  ~ThreadMac() { SecureWipe(key.data(), key.size()); }
+};
+
+}  // namespace
+
 std::string SubjectPseudonym(const SecretKey& key, absl::string_view subject) {
+  thread_local ThreadMac cached;
+  if (cached.mac == nullptr ||
+      !ConstantTimeEquals(View(cached.key), View(key))) {
+    auto mac = HmacSha256::Create(View(key));
+    if (mac.ok()) {
+      cached.mac = *std::move(mac);
+      cached.key = key;
+    } else {
+      cached.mac.reset();
+    }
+  }
+  if (cached.mac != nullptr) {
+    auto tag =
+        cached.mac->Compute(std::string_view(subject.data(), subject.size()));
+    if (tag.ok()) {
+      return absl::WebSafeBase64Escape(
+          absl::string_view(reinterpret_cast<const char*>(tag->data()), 16));
+    }
+  }
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(subject.data()), subject.size(),
        mac, &len);
-  std::string out = absl::WebSafeBase64Escape(
+  return absl::WebSafeBase64Escape(
       absl::string_view(reinterpret_cast<const char*>(mac), 16));
-  return out;
 }
 
 }  // namespace clover::crypto

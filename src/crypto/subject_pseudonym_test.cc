@@ -1,5 +1,11 @@
 #include "crypto/subject_pseudonym.h"
 
+#include <thread>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "crypto/hmac.h"
 #include "gtest/gtest.h"
 
 namespace clover::crypto {
@@ -19,6 +25,33 @@ TEST(SubjectPseudonymTest, DeterministicKeyedAndOpaque) {
   SecretKey other = *key;
   other[5] ^= 1;
   EXPECT_NE(a, SubjectPseudonym(other, "user-1"));
+}
+
+// The per-thread keyed HMAC must give exactly the one-shot HMAC, also when
+// calls alternate between keys and run on several threads.
+TEST(SubjectPseudonymTest, MatchesOneShotHmacAcrossKeysAndThreads) {
+  SecretKey k1{}, k2{};
+  k1[0] = 1;
+  k2[0] = 2;
+  auto expect = [](const SecretKey& k, const std::string& subject) {
+    auto tag = HmacSha256Once(
+        std::string_view(reinterpret_cast<const char*>(k.data()), k.size()),
+        subject);
+    EXPECT_TRUE(tag.ok());
+    return absl::WebSafeBase64Escape(
+        absl::string_view(reinterpret_cast<const char*>(tag->data()), 16));
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) {
+        const SecretKey& k = (i + t) % 3 == 0 ? k2 : k1;
+        std::string subject = absl::StrCat("user-", i);
+        EXPECT_EQ(SubjectPseudonym(k, subject), expect(k, subject));
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
 }
 
 }  // namespace

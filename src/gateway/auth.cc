@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/clock.h"
+#include "crypto/sha256.h"
 
 namespace clover::gateway {
 namespace {
@@ -27,13 +28,11 @@ int HexNibble(char c) {
   return -1;
 }
 
+// The digest as the string the key index is keyed by (crypto::Sha256 uses a
+// digest fetched once, not an implicit fetch per call).
 std::string Sha256(absl::string_view data) {
-  std::string out(kSha256Bytes, '\0');
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(),
-             reinterpret_cast<unsigned char*>(out.data()), &len, EVP_sha256(),
-             nullptr);
-  return out;
+  const crypto::Sha256Digest d = crypto::Sha256(data);
+  return std::string(reinterpret_cast<const char*>(d.data()), d.size());
 }
 
 absl::Status BadPrincipal(const Principal& p, absl::string_view field,

@@ -51,7 +51,33 @@ class Obj {
 }  // namespace
 
 std::string FormatRfc3339Millis(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
+  // absl::FormatTime costs about a microsecond; every decision is stamped,
+  // and consecutive stamps share their second. So the "YYYY-MM-DDTHH:MM:SS"
+  // part is formatted once per second per thread.
+  const int64_t millis = absl::ToUnixMillis(t);  // rounds toward -inf
+  int64_t second = millis / 1000;
+  int64_t milli = millis % 1000;
+  if (milli < 0) {
+    milli += 1000;
+    second -= 1;
+  }
+  thread_local int64_t cached_second = 0;
+  thread_local std::string cached_prefix;
+  if (cached_prefix.empty() || cached_second != second) {
+    cached_prefix =
+        absl::FormatTime("%Y-%m-%dT%H:%M:%S", absl::FromUnixSeconds(second),
+                         absl::UTCTimeZone());
+    cached_second = second;
+  }
+  std::string out;
+  out.reserve(cached_prefix.size() + 5);
+  out.append(cached_prefix);
+  out.push_back('.');
+  out.push_back(static_cast<char>('0' + milli / 100));
+  out.push_back(static_cast<char>('0' + milli / 10 % 10));
+  out.push_back(static_cast<char>('0' + milli % 10));
+  out.push_back('Z');
+  return out;
 }
 
 void AppendDecisionJson(const DecisionRecord& r, std::string* out) {

@@ -1,5 +1,8 @@
 #include "gateway/decision_record.h"
 
+#include <random>
+#include <vector>
+
 #include "core/canonical_json.h"
 #include "gtest/gtest.h"
 
@@ -51,6 +54,40 @@ TEST(DecisionRecordTest, IsCanonicalJson) {
       json.find(R"("rules":["cn-staff-pseudonymize","cn-no-restricted"])"),
       std::string::npos);
   EXPECT_EQ(json.find("approval"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace clover::gateway
+
+namespace clover::gateway {
+namespace {
+
+// The per-second cache must give exactly what absl::FormatTime gives, across
+// second boundaries, before the epoch and out of order.
+TEST(DecisionRecordTest, TimestampsMatchFormatTime) {
+  std::mt19937_64 rng(7);
+  std::vector<absl::Time> times = {
+      absl::UnixEpoch(),
+      absl::FromUnixMillis(-1),
+      absl::FromUnixMicros(-1),
+      absl::FromUnixMillis(-1000),
+      absl::FromUnixMicros(1'795'910'399'999'999),
+      absl::FromUnixSeconds(253402300799)};  // 9999-12-31T23:59:59
+  absl::Time t = absl::FromUnixSeconds(1'795'910'400);
+  for (int i = 0; i < 3000; ++i) {
+    t += absl::Microseconds(rng() % 2000);
+    times.push_back(t);
+    if (i % 97 == 0)
+      times.push_back(absl::FromUnixMicros(
+          static_cast<int64_t>(rng() % 4'000'000'000'000'000) -
+          2'000'000'000'000'000));
+  }
+  for (absl::Time when : times) {
+    EXPECT_EQ(
+        FormatRfc3339Millis(when),
+        absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", when, absl::UTCTimeZone()))
+        << absl::ToUnixMicros(when);
+  }
 }
 
 }  // namespace

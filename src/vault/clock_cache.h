@@ -10,7 +10,9 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -59,14 +61,14 @@ class ClockCache {
     }
     const uint32_t i = FreeSlot(s);
     Slot& slot = s.slots[i];
-    slot.key.assign(key.data(), key.size());
+    slot.key.assign(key);
     slot.value = std::move(value);
     // New entries start unflagged: a full turn of the hand is their grace
     // period, and a shard full of flagged newcomers cannot make the hand
     // clear and then evict an entry that is in constant use.
     slot.referenced.store(false, std::memory_order_relaxed);
-    // The view points into the slot's string, which the deque never moves.
-    s.index.emplace(std::string_view(slot.key), i);
+    // The view points into the slot, which the deque never moves.
+    s.index.emplace(slot.key.view(), i);
   }
 
   void Erase(std::string_view key) {
@@ -92,8 +94,37 @@ class ClockCache {
 
  private:
   static constexpr size_t kShards = 16;
+  // A slot's key, stored in the slot itself when short (subject ids mostly
+  // are), so a lookup's key comparison reads the cache line the value is on
+  // rather than a separate heap block.
+  class SlotKey {
+   public:
+    std::string_view view() const {
+      return heap_ != nullptr ? std::string_view(heap_.get(), size_)
+                              : std::string_view(inline_, size_);
+    }
+    void assign(std::string_view key) {
+      size_ = key.size();
+      if (key.size() <= sizeof inline_) {
+        heap_.reset();
+        std::memcpy(inline_, key.data(), key.size());
+      } else {
+        heap_ = std::make_unique<char[]>(key.size());
+        std::memcpy(heap_.get(), key.data(), key.size());
+      }
+    }
+    void clear() {
+      heap_.reset();
+      size_ = 0;
+    }
+
+   private:
+    size_t size_ = 0;
+    std::unique_ptr<char[]> heap_;  // keys longer than inline_
+    char inline_[40];
+  };
   struct Slot {
-    std::string key;
+    SlotKey key;
     V value{};
     std::atomic<bool> referenced{false};  // set by readers under a shared lock
   };
@@ -135,7 +166,7 @@ class ClockCache {
         slot.referenced.store(false, std::memory_order_relaxed);
         continue;
       }
-      s.index.erase(std::string_view(slot.key));
+      s.index.erase(slot.key.view());
       Release(slot);
       return i;
     }

@@ -83,5 +83,46 @@ TEST(ClockCacheTest, ConcurrentReadersAndWriters) {
   for (auto& th : threads) th.join();
 }
 
+// Keys are kept inline in their slot up to a size and on the heap beyond it;
+// both kinds, and slots reused from one kind to the other, must behave alike.
+TEST(ClockCacheTest, ShortAndLongKeysAlike) {
+  ClockCache<int> cache(64);
+  auto key = [](size_t n, char c) { return std::string(n, c); };
+  for (size_t n = 0; n <= 130; ++n) cache.Put(key(n, 'a'), static_cast<int>(n));
+  // 131 keys in a 64-entry cache: the newest are there, with their values.
+  int found = 0;
+  for (size_t n = 0; n <= 130; ++n) {
+    auto v = cache.Get(key(n, 'a'));
+    if (v.has_value()) {
+      EXPECT_EQ(*v, static_cast<int>(n));
+      ++found;
+    }
+  }
+  EXPECT_GT(found, 0);
+  EXPECT_LE(found, 64 + 16);  // capacity is rounded up per shard
+  // A key that differs only past the inline size is another key.
+  std::string long_a = key(60, 'x') + "a";
+  std::string long_b = key(60, 'x') + "b";
+  cache.Put(long_a, 1);
+  cache.Put(long_b, 2);
+  EXPECT_EQ(cache.Get(long_a), 1);
+  EXPECT_EQ(cache.Get(long_b), 2);
+  cache.Erase(long_a);
+  EXPECT_FALSE(cache.Get(long_a).has_value());
+  EXPECT_EQ(cache.Get(long_b), 2);
+  // Reused slots: erase and insert across the two kinds.
+  for (int round = 0; round < 3; ++round) {
+    for (size_t n = 30; n < 50; ++n) cache.Erase(key(n, 'a'));
+    for (size_t n = 30; n < 50; ++n) cache.Put(key(n, 'b'), 1000 + n);
+    for (size_t n = 30; n < 50; ++n) {
+      auto v = cache.Get(key(n, 'b'));
+      if (v.has_value()) {
+        EXPECT_EQ(*v, static_cast<int>(1000 + n));
+      }
+      EXPECT_FALSE(cache.Get(key(n, 'a')).has_value());
+    }
+  }
+}
+
 }  // namespace
 }  // namespace clover::vault

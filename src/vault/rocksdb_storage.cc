@@ -154,6 +154,20 @@ absl::StatusOr<std::unique_ptr<StorageDriver>> OpenRocksDbStorage(
   if (options.row_cache_bytes > 0)
     db_options.row_cache = rocksdb::NewLRUCache(options.row_cache_bytes);
 
+  // A store of the first layout (one table each for metadata, wrapped keys and
+  // records) is refused by name rather than by RocksDB's complaint about
+  // unopened column families.
+  std::vector<std::string> existing;
+  if (rocksdb::DB::ListColumnFamilies(db_options, dir, &existing).ok()) {
+    for (const std::string& name : existing) {
+      if (name == "wrapped_keys" || name == "records" || name == "meta") {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "vault store ", dir,
+            " has the v1 layout (tables records, wrapped_keys, meta); this "
+            "version reads one row per subject and cannot open it"));
+      }
+    }
+  }
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
   for (Table t : kAllTables)

@@ -24,8 +24,9 @@ struct RocksDbOptions {
 };
 
 // Opens (creating if needed) the database in directory `dir`.
-// Errors: Unavailable if another process holds the database lock, Internal
-// otherwise.
+// Errors: Unavailable if another process holds the database lock;
+// FailedPrecondition for a store of the first (v1, four-table) layout;
+// Internal otherwise.
 [[nodiscard]] absl::StatusOr<std::unique_ptr<StorageDriver>> OpenRocksDbStorage(
     const std::string& dir, const RocksDbOptions& options = {});
 
