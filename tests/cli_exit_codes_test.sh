@@ -34,6 +34,9 @@ expect 2 "" -- "$clover"
 expect 2 "" -- "$clover" no-such-command
 expect 0 "" -- "$clover" bench
 expect 2 "unknown benchmark 'nosuch'" -- "$clover" bench nosuch
+expect 2 "" -- "$clover" migrate
+expect 2 "" -- "$clover" migrate vault
+expect 2 "no vault store" -- "$clover" migrate vault --dir "$tmp/no-such-store"
 expect 2 "" -- "$clover" config check
 expect 2 "cannot read file" -- "$clover" config check "$tmp/absent.yaml"
 

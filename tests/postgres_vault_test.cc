@@ -226,6 +226,18 @@ TEST(PostgresVaultStorageTest, ReconnectsAfterTheServerDropsSessions) {
   EXPECT_EQ(Dump(*s, Table::kSubjects).size(), 2u);
 }
 
+TEST(PostgresVaultStorageTest, RefusesASchemaOfTheFirstLayoutByName) {
+  CLOVER_REQUIRE_POSTGRES();
+  ASSERT_TRUE(Sql("CREATE SCHEMA IF NOT EXISTS \"clover_vault_old\";"
+                  "CREATE TABLE IF NOT EXISTS \"clover_vault_old\".meta "
+                  "(k bytea PRIMARY KEY, v bytea NOT NULL);")
+                  .ok());
+  auto storage = OpenPostgresVaultStorage(Dsn(), "old");
+  EXPECT_EQ(storage.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(storage.status().message().find("v1 layout"), std::string::npos)
+      << storage.status();
+}
+
 TEST(PostgresVaultStorageTest, VaultPutGetEraseOverPostgres) {
   CLOVER_REQUIRE_POSTGRES();
   const Deployment deployment = testing::TestDeployment();

@@ -31,6 +31,5 @@ CLOVER_PENDING(RegisterAuditCommands, "audit", "Run the independent auditor")
 CLOVER_PENDING(RegisterLogCommands, "log", "Transparency log tools")
 CLOVER_PENDING(RegisterPolicyCommands, "policy", "Policy tools")
 CLOVER_PENDING(RegisterKeysCommands, "keys", "Key management")
-CLOVER_PENDING(RegisterMigrateCommand, "migrate", "Storage migrations")
 
 }  // namespace clover::cli

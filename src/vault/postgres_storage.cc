@@ -189,6 +189,24 @@ absl::StatusOr<std::unique_ptr<StorageDriver>> OpenPostgresVaultStorage(
   {
     CLOVER_ASSIGN_OR_RETURN(std::unique_ptr<pg::Connection> c,
                             pg::Connection::Open(dsn));
+    // A schema of the first layout (tables records, wrapped_keys, meta) would
+    // otherwise look empty: every subject in it would seem not to exist.
+    absl::Status v1 =
+        c->Exec(absl::StrCat("DO $clover$ BEGIN IF to_regclass('",
+                             pg::QuoteIdent(schema),
+                             ".meta') IS NOT NULL THEN RAISE EXCEPTION "
+                             "'clover_vault_v1_layout'; END IF; END $clover$;"),
+                "check vault layout");
+    if (!v1.ok()) {
+      if (v1.message().find("clover_vault_v1_layout") !=
+          absl::string_view::npos) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "postgres vault schema ", schema,
+            " has the v1 layout (tables records, wrapped_keys, meta); this "
+            "version reads one row per subject and cannot open it"));
+      }
+      return v1;
+    }
     CLOVER_RETURN_IF_ERROR(c->Exec(SchemaDdl(schema), "create vault schema"));
   }
   auto storage = std::make_unique<PostgresStorage>(dsn, schema, options);

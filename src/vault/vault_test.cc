@@ -1,7 +1,5 @@
 #include "vault/vault.h"
 
-#include <rocksdb/db.h>
-
 #include <atomic>
 #include <map>
 #include <thread>
@@ -473,37 +471,6 @@ TEST(KeyEncryptionKeyTest, WrapUnwrapBindsContextAndKek) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_FALSE(kek->Wrap("short", "ann").ok());
   EXPECT_FALSE(kek->Unwrap("", "ann", why).ok());
-}
-
-}  // namespace
-}  // namespace clover::vault
-
-namespace clover::vault {
-namespace {
-
-TEST(RocksDbVaultStorageTest, RefusesAStoreOfTheFirstLayoutByName) {
-  TempDir dir;
-  {
-    // A v1 store: one column family each for records, wrapped keys, tokens
-    // and metadata.
-    rocksdb::Options options;
-    options.create_if_missing = true;
-    options.create_missing_column_families = true;
-    std::vector<rocksdb::ColumnFamilyDescriptor> families;
-    for (const char* name :
-         {"default", "records", "wrapped_keys", "token_index", "meta"}) {
-      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    }
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(
-        rocksdb::DB::Open(options, dir.path(), families, &handles, &raw).ok());
-    std::unique_ptr<rocksdb::DB> db(raw);
-    for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
-  }
-  auto storage = OpenRocksDbStorage(dir.path());
-  ASSERT_EQ(storage.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(std::string(storage.status().message()), HasSubstr("v1 layout"));
 }
 
 }  // namespace

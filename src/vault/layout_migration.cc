@@ -1,0 +1,243 @@
+#include "vault/layout_migration.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "vault/storage.h"
+#include "vault/subject_row.h"
+
+namespace clover::vault {
+namespace {
+
+constexpr uint8_t kV1Format = 1;
+constexpr char kRowsWrittenMarker[] = "clover.migration.v2.rows_written";
+constexpr const char* kV1Tables[] = {"records", "wrapped_keys", "meta"};
+
+absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  std::string msg =
+      absl::StrCat("vault migration: ", std::string(what), ": ", s.ToString());
+  if (s.IsIOError() && s.ToString().find("lock") != std::string::npos)
+    return absl::UnavailableError(msg);
+  return absl::InternalError(msg);
+}
+
+uint64_t GetU64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  return v;
+}
+
+absl::Status Malformed(std::string_view subject, std::string_view what) {
+  return absl::DataLossError(absl::StrCat("vault migration: subject ",
+                                          std::string(subject), ": ",
+                                          std::string(what)));
+}
+
+// v1 meta: 01 || state || revision (u64) || micros (i64) || len ||
+// jurisdiction.
+absl::Status DecodeV1Meta(std::string_view subject, std::string_view in,
+                          SubjectRow* row) {
+  if (in.size() < 19 || static_cast<uint8_t>(in[0]) != kV1Format ||
+      in.size() != size_t{19} + static_cast<uint8_t>(in[18])) {
+    return Malformed(subject, "metadata is malformed");
+  }
+  const uint8_t state = static_cast<uint8_t>(in[1]);
+  if (state != static_cast<uint8_t>(SubjectRow::State::kLive) &&
+      state != static_cast<uint8_t>(SubjectRow::State::kErased)) {
+    return Malformed(subject, "metadata has an unknown state");
+  }
+  row->state = static_cast<SubjectRow::State>(state);
+  row->revision = GetU64(in.data() + 2);
+  row->micros = static_cast<int64_t>(GetU64(in.data() + 10));
+  row->jurisdiction.assign(in.substr(19));
+  return absl::OkStatus();
+}
+
+class Store {
+ public:
+  ~Store() {
+    if (db_ == nullptr) return;
+    for (auto* h : handles_)
+      db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    db_->Close().PermitUncheckedError();
+  }
+
+  absl::Status Open(const std::string& dir,
+                    const std::vector<std::string>& families) {
+    rocksdb::DBOptions options;
+    options.create_missing_column_families = true;
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (const std::string& name : families)
+      descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    rocksdb::DB* raw = nullptr;
+    rocksdb::Status s =
+        rocksdb::DB::Open(options, dir, descriptors, &handles_, &raw);
+    if (!s.ok()) return FromRocks(s, absl::StrCat("open ", dir));
+    db_.reset(raw);
+    names_ = families;
+    return absl::OkStatus();
+  }
+
+  rocksdb::DB& db() { return *db_; }
+  rocksdb::ColumnFamilyHandle* Family(std::string_view name) {
+    for (size_t i = 0; i < names_.size(); ++i)
+      if (names_[i] == name) return handles_[i];
+    return nullptr;
+  }
+
+ private:
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  std::vector<std::string> names_;
+};
+
+absl::StatusOr<bool> Read(Store& store, std::string_view family,
+                          std::string_view key, std::string* value) {
+  rocksdb::ColumnFamilyHandle* h = store.Family(family);
+  if (h == nullptr) return false;
+  rocksdb::Status s = store.db().Get(
+      rocksdb::ReadOptions(), h, rocksdb::Slice(key.data(), key.size()), value);
+  if (s.IsNotFound()) return false;
+  if (!s.ok()) return FromRocks(s, "read");
+  return true;
+}
+
+// Writes a SubjectRow for every v1 subject; returns the counts.
+absl::StatusOr<MigrationReport> WriteRows(Store& store) {
+  MigrationReport report;
+  rocksdb::ColumnFamilyHandle* meta = store.Family("meta");
+  rocksdb::ColumnFamilyHandle* subjects =
+      store.Family(TableName(Table::kSubjects));
+  if (meta == nullptr) return report;  // no subjects were ever written
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  rocksdb::WriteBatch batch;
+  std::unique_ptr<rocksdb::Iterator> it(
+      store.db().NewIterator(rocksdb::ReadOptions(), meta));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string subject = it->key().ToString();
+    SubjectRow row;
+    absl::Status decoded = DecodeV1Meta(
+        subject, std::string_view(it->value().data(), it->value().size()),
+        &row);
+    if (!decoded.ok()) return decoded;
+    if (row.live()) {
+      // v1 wrapped_keys: 01 || handle (16) || KEK output.
+      std::string key_entry, record;
+      auto have_key = Read(store, "wrapped_keys", subject, &key_entry);
+      if (!have_key.ok()) return have_key.status();
+      if (!*have_key || key_entry.size() <= 1 + kHandleSize ||
+          static_cast<uint8_t>(key_entry[0]) != kV1Format) {
+        return Malformed(subject,
+                         "live but its wrapped key is missing or "
+                         "malformed");
+      }
+      std::memcpy(row.handle.data(), key_entry.data() + 1, kHandleSize);
+      row.wrapped_key = key_entry.substr(1 + kHandleSize);
+      // v1 records: 01 || revision (u64) || sealed record.
+      auto have_record = Read(store, "records", subject, &record);
+      if (!have_record.ok()) return have_record.status();
+      if (!*have_record || record.size() <= 9 ||
+          static_cast<uint8_t>(record[0]) != kV1Format) {
+        return Malformed(subject,
+                         "live but its record is missing or malformed");
+      }
+      // The record's own revision is the one its AAD binds.
+      row.revision = GetU64(record.data() + 1);
+      row.sealed_record = record.substr(9);
+      ++report.live;
+    } else {
+      ++report.erased;
+    }
+    rocksdb::Status s = batch.Put(subjects, subject, row.Encode());
+    if (!s.ok()) return FromRocks(s, "batch");
+    if (batch.Count() >= 1000) {
+      s = store.db().Write(sync, &batch);
+      if (!s.ok()) return FromRocks(s, "write");
+      batch.Clear();
+    }
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "scan meta");
+  rocksdb::Status s = batch.Put(store.Family(rocksdb::kDefaultColumnFamilyName),
+                                kRowsWrittenMarker, "");
+  if (!s.ok()) return FromRocks(s, "batch");
+  s = store.db().Write(sync, &batch);
+  if (!s.ok()) return FromRocks(s, "write");
+  return report;
+}
+
+}  // namespace
+
+absl::StatusOr<MigrationReport> MigrateVaultStoreToV2(const std::string& dir) {
+  std::vector<std::string> families;
+  rocksdb::Status listed =
+      rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir, &families);
+  if (!listed.ok()) {
+    if (!std::filesystem::exists(std::filesystem::path(dir) / "CURRENT")) {
+      return absl::NotFoundError(
+          absl::StrCat("no vault store (RocksDB database) in ", dir));
+    }
+    return FromRocks(listed, absl::StrCat("list tables of ", dir));
+  }
+  const bool has_v1 =
+      std::any_of(families.begin(), families.end(), [](const std::string& f) {
+        return std::find(std::begin(kV1Tables), std::end(kV1Tables), f) !=
+               std::end(kV1Tables);
+      });
+  MigrationReport report;
+  if (!has_v1) {
+    report.already_current = true;
+    return report;
+  }
+  for (Table t : kAllTables) {
+    const std::string name(TableName(t));
+    if (std::find(families.begin(), families.end(), name) == families.end())
+      families.push_back(name);
+  }
+  Store store;
+  if (absl::Status s = store.Open(dir, families); !s.ok()) return s;
+  std::string marker;
+  auto written = Read(store, rocksdb::kDefaultColumnFamilyName,
+                      kRowsWrittenMarker, &marker);
+  if (!written.ok()) return written.status();
+  if (!*written) {
+    auto rows = WriteRows(store);
+    if (!rows.ok()) return rows.status();
+    report = *rows;
+  } else {
+    // A previous run wrote every row and stopped before or while dropping
+    // the v1 tables; count what is there.
+    std::unique_ptr<rocksdb::Iterator> it(store.db().NewIterator(
+        rocksdb::ReadOptions(), store.Family(TableName(Table::kSubjects))));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      (it->value().size() > 1 &&
+       static_cast<uint8_t>(it->value()[1]) ==
+           static_cast<uint8_t>(SubjectRow::State::kLive))
+          ? ++report.live
+          : ++report.erased;
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "scan subjects");
+  }
+  for (const char* table : kV1Tables) {
+    rocksdb::ColumnFamilyHandle* h = store.Family(table);
+    if (h == nullptr) continue;
+    rocksdb::Status s = store.db().DropColumnFamily(h);
+    if (!s.ok()) return FromRocks(s, absl::StrCat("drop ", table));
+  }
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  rocksdb::Status s =
+      store.db().Delete(sync, store.Family(rocksdb::kDefaultColumnFamilyName),
+                        kRowsWrittenMarker);
+  if (!s.ok()) return FromRocks(s, "clear marker");
+  return report;
+}
+
+}  // namespace clover::vault

@@ -1,0 +1,237 @@
+#include "vault/layout_migration.h"
+
+#include <rocksdb/db.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "crypto/aead.h"
+#include "gtest/gtest.h"
+#include "vault/erased.h"
+#include "vault/key_encryption_key.h"
+#include "vault/record.h"
+#include "vault/rocksdb_storage.h"
+#include "vault/subject_row.h"
+#include "vault/test_util.h"
+#include "vault/vault.h"
+
+namespace clover::vault {
+namespace {
+
+using testing::TempDir;
+using testing::TestDeployment;
+using testing::TestKey;
+
+std::string U64(uint64_t v) {
+  std::string out;
+  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>(v >> (8 * i)));
+  return out;
+}
+
+std::string View(const crypto::SecretKey& k) {
+  return std::string(reinterpret_cast<const char*>(k.data()), k.size());
+}
+
+// Writes a store of the first layout the way the first vault did: meta,
+// wrapped key (with the token handle) and sealed record per subject.
+class V1Store {
+ public:
+  explicit V1Store(const std::string& dir) {
+    rocksdb::DBOptions options;
+    options.create_if_missing = true;
+    options.create_missing_column_families = true;
+    // The v1 tables first (their indices are kRecords...), then whatever
+    // else the directory already holds.
+    std::vector<std::string> names = {"default", "records", "wrapped_keys",
+                                      "token_index", "meta"};
+    std::vector<std::string> existing;
+    if (rocksdb::DB::ListColumnFamilies(options, dir, &existing).ok()) {
+      for (const std::string& name : existing) {
+        if (std::find(names.begin(), names.end(), name) == names.end())
+          names.push_back(name);
+      }
+    }
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const std::string& name : names)
+      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    rocksdb::DB* raw = nullptr;
+    EXPECT_TRUE(
+        rocksdb::DB::Open(options, dir, families, &handles_, &raw).ok());
+    db_.reset(raw);
+  }
+  ~V1Store() {
+    for (auto* h : handles_)
+      EXPECT_TRUE(db_->DestroyColumnFamilyHandle(h).ok());
+  }
+
+  void Put(int family, const std::string& key, const std::string& value) {
+    ASSERT_TRUE(
+        db_->Put(rocksdb::WriteOptions(), handles_[family], key, value).ok());
+  }
+  static constexpr int kRecords = 1, kKeys = 2, kTokens = 3, kMeta = 4;
+
+  static std::string Meta(uint8_t state, uint64_t revision,
+                          const std::string& jurisdiction) {
+    std::string m = {1, static_cast<char>(state)};
+    m += U64(revision) + U64(1'790'000'000'000'000);
+    m.push_back(static_cast<char>(jurisdiction.size()));
+    return m + jurisdiction;
+  }
+
+  // A live subject: its data key wrapped by `kek`, `record` sealed under it
+  // at `revision`, and its token handle indexed.
+  void Live(KeyEncryptionKey& kek, const std::string& subject,
+            const Record& record, uint64_t revision, uint8_t handle_fill) {
+    crypto::SecretKey data_key = TestKey(static_cast<uint8_t>(handle_fill + 1));
+    auto wrapped = kek.Wrap(View(data_key), subject);
+    ASSERT_TRUE(wrapped.ok());
+    const std::string handle(kHandleSize, static_cast<char>(handle_fill));
+    Put(kKeys, subject, std::string(1, 1) + handle + *wrapped);
+    Put(kTokens, handle, subject);
+    std::string aad = "clover/record/v1";
+    aad.push_back(static_cast<char>(subject.size()));
+    aad += subject + U64(revision);
+    std::string sealed = std::string(1, 1) + U64(revision);
+    ASSERT_TRUE(
+        crypto::AeadSeal(View(data_key), EncodeRecord(record), aad, &sealed)
+            .ok());
+    Put(kRecords, subject, sealed);
+    Put(kMeta, subject, Meta(1, revision, "eu"));
+  }
+
+ private:
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+};
+
+Record Ann() {
+  Record r;
+  r.country = "IE";
+  r.fields = {{"email", false, "ann@mail.example", {}},
+              {"name", false, "Ann O'Neill", {}}};
+  return r;
+}
+
+TEST(LayoutMigrationTest, MovesEverySubjectWithoutDecryptingAndIsIdempotent) {
+  TempDir dir;
+  auto kek = FileKeyEncryptionKey::FromKey(TestKey(3));
+  Record bob = Ann();
+  bob.fields[0].value = "bob@mail.example";
+  {
+    V1Store v1(dir.path());
+    v1.Live(*kek, "ann", Ann(), 1, 0x11);
+    v1.Live(*kek, "bob", bob, 4, 0x22);
+    v1.Put(V1Store::kMeta, "cy", V1Store::Meta(2, 2, "eu"));  // erased
+  }
+  // The current code refuses the old layout, by name, until it is migrated.
+  auto refused = OpenRocksDbStorage(dir.path());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("v1 layout"), std::string::npos)
+      << refused.status();
+
+  auto report = MigrateVaultStoreToV2(dir.path());
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_FALSE(report->already_current);
+  EXPECT_EQ(report->live, 2u);
+  EXPECT_EQ(report->erased, 1u);
+  auto again = MigrateVaultStoreToV2(dir.path());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->already_current);
+
+  auto storage = OpenRocksDbStorage(dir.path());
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  VaultOptions options;
+  options.region = "eu";
+  auto vault =
+      Vault::Open(TestDeployment(), options, *std::move(storage),
+                  FileKeyEncryptionKey::FromKey(TestKey(3)), TestKey(9));
+  ASSERT_TRUE(vault.ok()) << vault.status();
+  AccessContext ctx{"eu-support-1", "customer_support"};
+  auto ann = (*vault)->Get("ann", {}, ctx);
+  ASSERT_TRUE(ann.ok()) << ann.status();
+  EXPECT_EQ(*ann, Ann());
+  auto got_bob = (*vault)->Get("bob", {}, ctx);
+  ASSERT_TRUE(got_bob.ok()) << got_bob.status();
+  EXPECT_EQ(*got_bob, bob);
+  EXPECT_TRUE(IsErased((*vault)->Get("cy", {}, ctx).status()));
+  // The revision carries on from the record's; the token index still
+  // resolves a token made now.
+  auto put = (*vault)->Put("bob", bob);
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_EQ(put->revision, 5u);
+  auto keys = (*vault)->SubjectKeys("ann", "us", "analytics", ctx);
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  auto token = (*keys)->SivToken("Ann O'Neill");
+  ASSERT_TRUE(token.ok());
+  auto back = (*vault)->Detokenize(*token, "us", "analytics", ctx);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->subject, "ann");
+}
+
+TEST(LayoutMigrationTest, RefusesALiveSubjectWithoutItsRecordAndDropsNothing) {
+  TempDir dir;
+  auto kek = FileKeyEncryptionKey::FromKey(TestKey(3));
+  {
+    V1Store v1(dir.path());
+    v1.Live(*kek, "ann", Ann(), 1, 0x11);
+    v1.Put(V1Store::kMeta, "bea", V1Store::Meta(1, 1, "eu"));  // no key, record
+  }
+  auto report = MigrateVaultStoreToV2(dir.path());
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(report.status().message().find("subject bea"), std::string::npos)
+      << report.status();
+  std::vector<std::string> families;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir.path(),
+                                              &families)
+                  .ok());
+  for (const char* table : {"records", "wrapped_keys", "meta"}) {
+    EXPECT_NE(std::find(families.begin(), families.end(), table),
+              families.end())
+        << table;
+  }
+}
+
+// A run killed after writing every row (marker set) but before dropping the
+// v1 tables: the next run only drops them, whatever they still hold.
+TEST(LayoutMigrationTest, ARunStoppedAfterTheRowsOnlyDropsTheOldTables) {
+  TempDir dir;
+  auto kek = FileKeyEncryptionKey::FromKey(TestKey(3));
+  {
+    V1Store v1(dir.path());
+    v1.Live(*kek, "ann", Ann(), 1, 0x11);
+  }
+  ASSERT_TRUE(MigrateVaultStoreToV2(dir.path()).ok());
+  {
+    // Put the state back as the killed run would have left it: v1 tables
+    // present (here with a row the migrated data must not take from) and
+    // the marker set.
+    V1Store v1(dir.path());
+    v1.Put(V1Store::kMeta, "ann", "not read again");
+    v1.Put(0, "clover.migration.v2.rows_written", "");
+  }
+  auto report = MigrateVaultStoreToV2(dir.path());
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->live, 1u);
+  EXPECT_EQ(report->erased, 0u);
+  auto storage = OpenRocksDbStorage(dir.path());
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  std::string marker;
+  auto subjects = (*storage)->Get(Table::kSubjects, "ann", &marker);
+  ASSERT_TRUE(subjects.ok());
+  EXPECT_TRUE(*subjects);
+  EXPECT_TRUE(SubjectRow::Decode(marker).ok());
+}
+
+TEST(LayoutMigrationTest, CurrentAndMissingStores) {
+  TempDir dir;
+  EXPECT_EQ(MigrateVaultStoreToV2(dir.path() + "/none").status().code(),
+            absl::StatusCode::kNotFound);
+  ASSERT_TRUE(OpenRocksDbStorage(dir.path()).ok());
+  auto report = MigrateVaultStoreToV2(dir.path());
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->already_current);
+}
+
+}  // namespace
+}  // namespace clover::vault
