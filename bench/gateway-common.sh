@@ -1,4 +1,6 @@
 # Shared by the gateway load scripts (sourced, not run). Needs: root, clover, tmp, port.
+# Optional environment: BATCH_WAIT_MS (the log's max_batch_wait_ms, default 1) and SERVE_ARGS
+# (extra `clover serve` flags, e.g. "--threads 1"), for experiments.
 
 # Writes $tmp/node.yaml for one EU node (ie-dub-1) with fresh keys and the given log origin
 # and policy file, starts `clover serve` on it (pid in $pid) and waits until it is ready.

@@ -7,11 +7,13 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "postgres_test_util.h"
 #include "vault/erased.h"
 #include "vault/key_encryption_key.h"
+#include "vault/layout_migration.h"
 #include "vault/postgres_storage.h"
 #include "vault/record_parser.h"
 #include "vault/subject_row.h"
@@ -236,6 +238,72 @@ TEST(PostgresVaultStorageTest, RefusesASchemaOfTheFirstLayoutByName) {
   EXPECT_EQ(storage.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(storage.status().message().find("v1 layout"), std::string::npos)
       << storage.status();
+}
+
+// A v1 schema (tables records, wrapped_keys, token_index, meta) written the
+// way the first vault did, migrated in one transaction and then read through
+// the vault.
+TEST(PostgresVaultStorageTest, MigratesASchemaOfTheFirstLayout) {
+  CLOVER_REQUIRE_POSTGRES();
+  auto kek = FileKeyEncryptionKey::FromKey(testing::TestKey(3));
+  Record ann;
+  ann.country = "IE";
+  ann.fields = {{"email", false, "ann@mail.example", {}}};
+  const testing::V1Subject v1 = testing::MakeV1Live(*kek, "ann", ann, 2, 0x11);
+  auto hex = [](std::string_view bytes) {
+    return absl::StrCat(
+        "decode('",
+        absl::BytesToHexString(absl::string_view(bytes.data(), bytes.size())),
+        "', 'hex')");
+  };
+  auto insert = [&](const char* table, std::string_view k, std::string_view v) {
+    return absl::StrCat("INSERT INTO \"clover_vault_v1\".", table, " VALUES (",
+                        hex(k), ", ", hex(v), ");");
+  };
+  std::string sql = "CREATE SCHEMA \"clover_vault_v1\";";
+  for (const char* table : {"records", "wrapped_keys", "token_index", "meta"}) {
+    absl::StrAppend(&sql, "CREATE TABLE \"clover_vault_v1\".", table,
+                    " (k bytea PRIMARY KEY, v bytea NOT NULL);");
+  }
+  sql += insert("meta", "ann", v1.meta) +
+         insert("wrapped_keys", "ann", v1.key_entry) +
+         insert("records", "ann", v1.record) +
+         insert("token_index", v1.handle, "ann") +
+         insert("meta", "cy", testing::V1Meta(2, 1, "eu"));
+  ASSERT_TRUE(Sql(sql).ok());
+  // A live subject without its record: the whole migration is refused and
+  // the schema is left as it was.
+  ASSERT_TRUE(Sql(insert("meta", "bea", testing::V1Meta(1, 1, "eu"))).ok());
+  auto refused = MigratePostgresVaultToV2(Dsn(), "v1");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(OpenPostgresVaultStorage(Dsn(), "v1").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(
+      Sql("DELETE FROM \"clover_vault_v1\".meta WHERE k = 'bea';").ok());
+
+  auto report = MigratePostgresVaultToV2(Dsn(), "v1");
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->live, 1u);
+  EXPECT_EQ(report->erased, 1u);
+  auto again = MigratePostgresVaultToV2(Dsn(), "v1");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->already_current);
+  EXPECT_EQ(MigratePostgresVaultToV2(Dsn(), "bad region").status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  auto storage = OpenPostgresVaultStorage(Dsn(), "v1");
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  VaultOptions options;
+  options.region = "eu";
+  auto vault = Vault::Open(
+      testing::TestDeployment(), options, *std::move(storage),
+      FileKeyEncryptionKey::FromKey(testing::TestKey(3)), testing::TestKey(9));
+  ASSERT_TRUE(vault.ok()) << vault.status();
+  AccessContext ctx{"eu-support-1", "customer_support"};
+  auto got = (*vault)->Get("ann", {}, ctx);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(*got, ann);
+  EXPECT_TRUE(IsErased((*vault)->Get("cy", {}, ctx).status()));
 }
 
 TEST(PostgresVaultStorageTest, VaultPutGetEraseOverPostgres) {

@@ -66,15 +66,6 @@ std::string Dir(const Node::Parts& p, absl::string_view sub) {
   return (fs::path(p.deployment.node->data_dir) / std::string(sub)).string();
 }
 
-// Schema-safe name for a DC or region id ("ie-dub-1" -> "ie_dub_1").
-std::string LogNameOf(absl::string_view id) {
-  std::string out(id);
-  for (char& c : out) {
-    if (c == '-' || c == '.') c = '_';
-  }
-  return out;
-}
-
 absl::Status CreateDataDir(Node::Parts& p) {
   std::error_code ec;
   fs::create_directories(p.deployment.node->data_dir, ec);
@@ -102,7 +93,7 @@ absl::Status OpenLog(Node::Parts& p) {
   absl::StatusOr<std::unique_ptr<log::LogStorage>> storage =
       p.deployment.storage.driver == StorageDriver::kPostgres
           ? log::OpenPostgresLogStorage(p.deployment.storage.postgres_dsn,
-                                        LogNameOf(p.deployment.node->dc))
+                                        PostgresNameOf(p.deployment.node->dc))
           : log::OpenRocksDbStorage(Dir(p, "log"));
   if (!storage.ok()) return storage.status();
   log::SequencerOptions o;
@@ -135,9 +126,9 @@ absl::Status OpenVault(Node::Parts& p) {
     // shares, so another DC's write or erasure must show here soon: cached
     // subjects are re-read after a few seconds.
     o.subject_cache_ttl = absl::Seconds(2);
-    auto storage =
-        vault::OpenPostgresVaultStorage(p.deployment.storage.postgres_dsn,
-                                        LogNameOf(p.deployment.node->region));
+    auto storage = vault::OpenPostgresVaultStorage(
+        p.deployment.storage.postgres_dsn,
+        PostgresNameOf(p.deployment.node->region));
     if (!storage.ok()) return storage.status();
     auto kek = vault::FileKeyEncryptionKey::Open(p.deployment.keys.kek_file);
     if (!kek.ok()) return kek.status();
@@ -324,6 +315,14 @@ int WaitForTerminationSignal(const std::function<void()>& tick) {
     if (sig == SIGINT || sig == SIGTERM) return sig;
     if (tick) tick();
   }
+}
+
+std::string PostgresNameOf(absl::string_view id) {
+  std::string out(id);
+  for (char& c : out) {
+    if (c == '-' || c == '.') c = '_';
+  }
+  return out;
 }
 
 }  // namespace clover::gateway

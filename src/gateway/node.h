@@ -8,12 +8,18 @@
 #define CLOVER_GATEWAY_NODE_H_
 
 #include <memory>
+#include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "core/clock.h"
 #include "core/config.h"
 
 namespace clover::gateway {
+
+// The name a DC (its log) or a region (its vault) has in PostgreSQL schema
+// names: "ie-dub-1" -> "ie_dub_1".
+std::string PostgresNameOf(absl::string_view id);
 
 struct NodeOptions {
   const Clock* clock = nullptr;  // nullptr: the system clock

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -38,26 +39,6 @@ absl::Status Malformed(std::string_view subject, std::string_view what) {
   return absl::DataLossError(absl::StrCat("vault migration: subject ",
                                           std::string(subject), ": ",
                                           std::string(what)));
-}
-
-// v1 meta: 01 || state || revision (u64) || micros (i64) || len ||
-// jurisdiction.
-absl::Status DecodeV1Meta(std::string_view subject, std::string_view in,
-                          SubjectRow* row) {
-  if (in.size() < 19 || static_cast<uint8_t>(in[0]) != kV1Format ||
-      in.size() != size_t{19} + static_cast<uint8_t>(in[18])) {
-    return Malformed(subject, "metadata is malformed");
-  }
-  const uint8_t state = static_cast<uint8_t>(in[1]);
-  if (state != static_cast<uint8_t>(SubjectRow::State::kLive) &&
-      state != static_cast<uint8_t>(SubjectRow::State::kErased)) {
-    return Malformed(subject, "metadata has an unknown state");
-  }
-  row->state = static_cast<SubjectRow::State>(state);
-  row->revision = GetU64(in.data() + 2);
-  row->micros = static_cast<int64_t>(GetU64(in.data() + 10));
-  row->jurisdiction.assign(in.substr(19));
-  return absl::OkStatus();
 }
 
 class Store {
@@ -123,40 +104,18 @@ absl::StatusOr<MigrationReport> WriteRows(Store& store) {
       store.db().NewIterator(rocksdb::ReadOptions(), meta));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     const std::string subject = it->key().ToString();
-    SubjectRow row;
-    absl::Status decoded = DecodeV1Meta(
+    std::string key_entry, record;
+    auto have_key = Read(store, "wrapped_keys", subject, &key_entry);
+    if (!have_key.ok()) return have_key.status();
+    auto have_record = Read(store, "records", subject, &record);
+    if (!have_record.ok()) return have_record.status();
+    auto row = SubjectRowFromV1(
         subject, std::string_view(it->value().data(), it->value().size()),
-        &row);
-    if (!decoded.ok()) return decoded;
-    if (row.live()) {
-      // v1 wrapped_keys: 01 || handle (16) || KEK output.
-      std::string key_entry, record;
-      auto have_key = Read(store, "wrapped_keys", subject, &key_entry);
-      if (!have_key.ok()) return have_key.status();
-      if (!*have_key || key_entry.size() <= 1 + kHandleSize ||
-          static_cast<uint8_t>(key_entry[0]) != kV1Format) {
-        return Malformed(subject,
-                         "live but its wrapped key is missing or "
-                         "malformed");
-      }
-      std::memcpy(row.handle.data(), key_entry.data() + 1, kHandleSize);
-      row.wrapped_key = key_entry.substr(1 + kHandleSize);
-      // v1 records: 01 || revision (u64) || sealed record.
-      auto have_record = Read(store, "records", subject, &record);
-      if (!have_record.ok()) return have_record.status();
-      if (!*have_record || record.size() <= 9 ||
-          static_cast<uint8_t>(record[0]) != kV1Format) {
-        return Malformed(subject,
-                         "live but its record is missing or malformed");
-      }
-      // The record's own revision is the one its AAD binds.
-      row.revision = GetU64(record.data() + 1);
-      row.sealed_record = record.substr(9);
-      ++report.live;
-    } else {
-      ++report.erased;
-    }
-    rocksdb::Status s = batch.Put(subjects, subject, row.Encode());
+        *have_key ? std::optional<std::string_view>(key_entry) : std::nullopt,
+        *have_record ? std::optional<std::string_view>(record) : std::nullopt);
+    if (!row.ok()) return row.status();
+    row->live() ? ++report.live : ++report.erased;
+    rocksdb::Status s = batch.Put(subjects, subject, row->Encode());
     if (!s.ok()) return FromRocks(s, "batch");
     if (batch.Count() >= 1000) {
       s = store.db().Write(sync, &batch);
@@ -174,6 +133,45 @@ absl::StatusOr<MigrationReport> WriteRows(Store& store) {
 }
 
 }  // namespace
+
+absl::StatusOr<SubjectRow> SubjectRowFromV1(
+    std::string_view subject, std::string_view meta,
+    std::optional<std::string_view> key_entry,
+    std::optional<std::string_view> record) {
+  // meta: 01 || state || revision (u64) || micros (i64) || len || jurisdiction.
+  if (meta.size() < 19 || static_cast<uint8_t>(meta[0]) != kV1Format ||
+      meta.size() != size_t{19} + static_cast<uint8_t>(meta[18])) {
+    return Malformed(subject, "metadata is malformed");
+  }
+  SubjectRow row;
+  const uint8_t state = static_cast<uint8_t>(meta[1]);
+  if (state != static_cast<uint8_t>(SubjectRow::State::kLive) &&
+      state != static_cast<uint8_t>(SubjectRow::State::kErased)) {
+    return Malformed(subject, "metadata has an unknown state");
+  }
+  row.state = static_cast<SubjectRow::State>(state);
+  row.revision = GetU64(meta.data() + 2);
+  row.micros = static_cast<int64_t>(GetU64(meta.data() + 10));
+  row.jurisdiction.assign(meta.substr(19));
+  if (!row.live()) return row;
+  // wrapped_keys: 01 || handle (16) || KEK output.
+  if (!key_entry.has_value() || key_entry->size() <= 1 + kHandleSize ||
+      static_cast<uint8_t>((*key_entry)[0]) != kV1Format) {
+    return Malformed(subject,
+                     "live but its wrapped key is missing or malformed");
+  }
+  std::memcpy(row.handle.data(), key_entry->data() + 1, kHandleSize);
+  row.wrapped_key.assign(key_entry->substr(1 + kHandleSize));
+  // records: 01 || revision (u64) || sealed record.
+  if (!record.has_value() || record->size() <= 9 ||
+      static_cast<uint8_t>((*record)[0]) != kV1Format) {
+    return Malformed(subject, "live but its record is missing or malformed");
+  }
+  // The record's own revision is the one its AAD binds.
+  row.revision = GetU64(record->data() + 1);
+  row.sealed_record.assign(record->substr(9));
+  return row;
+}
 
 absl::StatusOr<MigrationReport> MigrateVaultStoreToV2(const std::string& dir) {
   std::vector<std::string> families;

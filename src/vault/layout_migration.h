@@ -1,4 +1,4 @@
-// Migration of an embedded (RocksDB) vault store from the first layout (v1:
+// Migration of a vault store from the first layout (v1:
 // tables `records`, `wrapped_keys`, `token_index`, `meta`, one value each per
 // subject) to the current one (`subjects`, one SubjectRow per subject, and the
 // unchanged `token_index`). Nothing is decrypted: sealed records and wrapped
@@ -12,9 +12,12 @@
 #define CLOVER_VAULT_LAYOUT_MIGRATION_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
+#include "vault/subject_row.h"
 
 namespace clover::vault {
 
@@ -30,6 +33,21 @@ struct MigrationReport {
 // wrapped key or record (then nothing is dropped); Internal on I/O.
 [[nodiscard]] absl::StatusOr<MigrationReport> MigrateVaultStoreToV2(
     const std::string& dir);
+
+// The same for a PostgreSQL vault (schema clover_vault_<region>): one
+// transaction reads every v1 row, writes the subject rows and drops the v1
+// tables, so a failure or crash leaves the schema as it was. Errors: as above;
+// Unavailable if the server cannot be reached.
+[[nodiscard]] absl::StatusOr<MigrationReport> MigratePostgresVaultToV2(
+    const std::string& dsn, const std::string& region);
+
+// The current row of one v1 subject from its v1 values (`key_entry` and
+// `record` absent where the v1 tables had none). Errors: DataLoss naming the
+// subject if a value is malformed or a live subject lacks one.
+[[nodiscard]] absl::StatusOr<SubjectRow> SubjectRowFromV1(
+    std::string_view subject, std::string_view meta,
+    std::optional<std::string_view> key_entry,
+    std::optional<std::string_view> record);
 
 }  // namespace clover::vault
 

@@ -6,7 +6,6 @@
 #include <string>
 #include <vector>
 
-#include "crypto/aead.h"
 #include "gtest/gtest.h"
 #include "vault/erased.h"
 #include "vault/key_encryption_key.h"
@@ -22,16 +21,6 @@ namespace {
 using testing::TempDir;
 using testing::TestDeployment;
 using testing::TestKey;
-
-std::string U64(uint64_t v) {
-  std::string out;
-  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>(v >> (8 * i)));
-  return out;
-}
-
-std::string View(const crypto::SecretKey& k) {
-  return std::string(reinterpret_cast<const char*>(k.data()), k.size());
-}
 
 // Writes a store of the first layout the way the first vault did: meta,
 // wrapped key (with the token handle) and sealed record per subject.
@@ -71,33 +60,14 @@ class V1Store {
   }
   static constexpr int kRecords = 1, kKeys = 2, kTokens = 3, kMeta = 4;
 
-  static std::string Meta(uint8_t state, uint64_t revision,
-                          const std::string& jurisdiction) {
-    std::string m = {1, static_cast<char>(state)};
-    m += U64(revision) + U64(1'790'000'000'000'000);
-    m.push_back(static_cast<char>(jurisdiction.size()));
-    return m + jurisdiction;
-  }
-
-  // A live subject: its data key wrapped by `kek`, `record` sealed under it
-  // at `revision`, and its token handle indexed.
   void Live(KeyEncryptionKey& kek, const std::string& subject,
             const Record& record, uint64_t revision, uint8_t handle_fill) {
-    crypto::SecretKey data_key = TestKey(static_cast<uint8_t>(handle_fill + 1));
-    auto wrapped = kek.Wrap(View(data_key), subject);
-    ASSERT_TRUE(wrapped.ok());
-    const std::string handle(kHandleSize, static_cast<char>(handle_fill));
-    Put(kKeys, subject, std::string(1, 1) + handle + *wrapped);
-    Put(kTokens, handle, subject);
-    std::string aad = "clover/record/v1";
-    aad.push_back(static_cast<char>(subject.size()));
-    aad += subject + U64(revision);
-    std::string sealed = std::string(1, 1) + U64(revision);
-    ASSERT_TRUE(
-        crypto::AeadSeal(View(data_key), EncodeRecord(record), aad, &sealed)
-            .ok());
-    Put(kRecords, subject, sealed);
-    Put(kMeta, subject, Meta(1, revision, "eu"));
+    testing::V1Subject v =
+        testing::MakeV1Live(kek, subject, record, revision, handle_fill);
+    Put(kKeys, subject, v.key_entry);
+    Put(kTokens, v.handle, subject);
+    Put(kRecords, subject, v.record);
+    Put(kMeta, subject, v.meta);
   }
 
  private:
@@ -122,7 +92,7 @@ TEST(LayoutMigrationTest, MovesEverySubjectWithoutDecryptingAndIsIdempotent) {
     V1Store v1(dir.path());
     v1.Live(*kek, "ann", Ann(), 1, 0x11);
     v1.Live(*kek, "bob", bob, 4, 0x22);
-    v1.Put(V1Store::kMeta, "cy", V1Store::Meta(2, 2, "eu"));  // erased
+    v1.Put(V1Store::kMeta, "cy", testing::V1Meta(2, 2, "eu"));  // erased
   }
   // The current code refuses the old layout, by name, until it is migrated.
   auto refused = OpenRocksDbStorage(dir.path());
@@ -175,7 +145,8 @@ TEST(LayoutMigrationTest, RefusesALiveSubjectWithoutItsRecordAndDropsNothing) {
   {
     V1Store v1(dir.path());
     v1.Live(*kek, "ann", Ann(), 1, 0x11);
-    v1.Put(V1Store::kMeta, "bea", V1Store::Meta(1, 1, "eu"));  // no key, record
+    v1.Put(V1Store::kMeta, "bea",
+           testing::V1Meta(1, 1, "eu"));  // no key, record
   }
   auto report = MigrateVaultStoreToV2(dir.path());
   EXPECT_EQ(report.status().code(), absl::StatusCode::kDataLoss);

@@ -10,10 +10,10 @@
 
 namespace clover::vault {
 namespace {
-
 constexpr size_t kMaxRegionLength = 48;  // schema names stop at 63 bytes
+}  // namespace
 
-absl::Status CheckRegion(const std::string& region) {
+absl::Status CheckPostgresVaultRegion(const std::string& region) {
   if (region.empty() || region.size() > kMaxRegionLength) {
     return absl::InvalidArgumentError(
         absl::StrCat("postgres vault region must be 1-", kMaxRegionLength,
@@ -29,6 +29,8 @@ absl::Status CheckRegion(const std::string& region) {
   }
   return absl::OkStatus();
 }
+
+namespace {
 
 // TableName() is a std::string_view, which Debian's Abseil does not take.
 std::string Name(Table table) { return std::string(TableName(table)); }
@@ -179,7 +181,7 @@ class PostgresStorage final : public StorageDriver {
 absl::StatusOr<std::unique_ptr<StorageDriver>> OpenPostgresVaultStorage(
     const std::string& dsn, const std::string& region,
     const PostgresOptions& options) {
-  CLOVER_RETURN_IF_ERROR(CheckRegion(region));
+  CLOVER_RETURN_IF_ERROR(CheckPostgresVaultRegion(region));
   if (options.scan_page_rows < 1 || options.max_connections < 1) {
     return absl::InvalidArgumentError(
         "postgres vault options: scan_page_rows and max_connections must be "

@@ -31,6 +31,10 @@ struct PostgresOptions {
   int scan_page_rows = 1000;
 };
 
+// InvalidArgument unless `region` is 1-48 characters of [A-Za-z0-9_.-] (the
+// vault's schema is clover_vault_<region>).
+[[nodiscard]] absl::Status CheckPostgresVaultRegion(const std::string& region);
+
 // Opens (creating its schema and tables if needed) the vault storage of
 // `region` in the database named by `dsn` (a libpq conninfo string or URI).
 // `region` is 1-48 characters of [A-Za-z0-9_.-].

@@ -1,5 +1,5 @@
-// Test-only helpers: a small EU + US deployment built in code, and temporary
-// directories.
+// Test-only helpers: a small EU + US deployment built in code, temporary
+// directories, and the values the first (v1) storage layout held.
 #ifndef CLOVER_VAULT_TEST_UTIL_H_
 #define CLOVER_VAULT_TEST_UTIL_H_
 
@@ -9,7 +9,11 @@
 #include <string>
 
 #include "core/config.h"
+#include "crypto/aead.h"
 #include "crypto/secret_key_file.h"
+#include "vault/key_encryption_key.h"
+#include "vault/record.h"
+#include "vault/token_keys.h"
 
 namespace clover::vault::testing {
 
@@ -90,6 +94,53 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// What the v1 layout stored for one subject: `meta` (table meta),
+// `key_entry` (wrapped_keys), `record` (records) and the token `handle`
+// (token_index maps it to the subject).
+struct V1Subject {
+  std::string meta, key_entry, record, handle;
+};
+
+inline std::string V1U64(uint64_t v) {
+  std::string out;
+  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>(v >> (8 * i)));
+  return out;
+}
+
+// v1 meta: 01 || state (1 live, 2 erased) || revision || micros || len ||
+// jurisdiction.
+inline std::string V1Meta(uint8_t state, uint64_t revision,
+                          const std::string& jurisdiction) {
+  std::string m = {1, static_cast<char>(state)};
+  m += V1U64(revision) + V1U64(1'790'000'000'000'000);
+  m.push_back(static_cast<char>(jurisdiction.size()));
+  return m + jurisdiction;
+}
+
+// A live v1 subject as the first vault wrote it: a data key wrapped by `kek`,
+// `record` sealed under it at `revision` (AAD "clover/record/v1" || len ||
+// subject || revision), and a handle of `handle_fill` bytes.
+inline V1Subject MakeV1Live(KeyEncryptionKey& kek, const std::string& subject,
+                            const Record& record, uint64_t revision,
+                            uint8_t handle_fill) {
+  V1Subject v;
+  const crypto::SecretKey data_key =
+      TestKey(static_cast<uint8_t>(handle_fill + 1));
+  const std::string key(reinterpret_cast<const char*>(data_key.data()),
+                        data_key.size());
+  auto wrapped = kek.Wrap(key, subject);
+  v.handle = std::string(kHandleSize, static_cast<char>(handle_fill));
+  v.key_entry = std::string(1, 1) + v.handle + (wrapped.ok() ? *wrapped : "");
+  std::string aad = "clover/record/v1";
+  aad.push_back(static_cast<char>(subject.size()));
+  aad += subject + V1U64(revision);
+  v.record = std::string(1, 1) + V1U64(revision);
+  if (!crypto::AeadSeal(key, EncodeRecord(record), aad, &v.record).ok())
+    v.record.clear();
+  v.meta = V1Meta(1, revision, "eu");
+  return v;
+}
 
 }  // namespace clover::vault::testing
 
