@@ -1,13 +1,17 @@
 // Fuzzes ParseRecordJson (the body of PUT /v1/subjects/{id}) and the stored
-// decoders (record plaintext, subject row). Invariants: no crash or hang; an
-// accepted record passes ValidateRecord and survives an encode/decode round
-// trip unchanged; a decoded subject row re-encodes to the same bytes.
+// decoders (record plaintext, subject row, the v1 values the layout migration
+// reads). Invariants: no crash or hang; an accepted record passes
+// ValidateRecord and survives an encode/decode round trip unchanged; a decoded
+// or migrated subject row re-encodes to the same bytes.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <string_view>
 
 #include "core/config.h"
+#include "vault/layout_migration.h"
 #include "vault/record.h"
 #include "vault/record_parser.h"
 #include "vault/subject_row.h"
@@ -65,5 +69,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   auto row = clover::vault::SubjectRow::Decode(input);
   if (row.ok() && row->Encode() != input) std::abort();
+  // The same bytes as the v1 values the layout migration reads: two length
+  // bytes split them into metadata, wrapped-key entry and record. A row it
+  // accepts must survive encode/decode unchanged.
+  if (input.size() >= 2) {
+    const size_t meta_size = static_cast<uint8_t>(input[0]);
+    const size_t key_size = static_cast<uint8_t>(input[1]);
+    std::string_view rest = input.substr(2);
+    std::string_view meta = rest.substr(0, std::min(meta_size, rest.size()));
+    rest.remove_prefix(meta.size());
+    std::string_view key = rest.substr(0, std::min(key_size, rest.size()));
+    rest.remove_prefix(key.size());
+    auto v1 = clover::vault::SubjectRowFromV1(
+        "subject", meta, key.empty() ? std::nullopt : std::optional(key),
+        rest.empty() ? std::nullopt : std::optional(rest));
+    if (v1.ok()) {
+      auto back = clover::vault::SubjectRow::Decode(v1->Encode());
+      if (!back.ok() || back->Encode() != v1->Encode()) std::abort();
+    }
+  }
   return 0;
 }
