@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "core/big_endian.h"
 #include "rocksdb/db.h"
 #include "rocksdb/memtablerep.h"
 #include "rocksdb/options.h"
@@ -24,15 +25,9 @@ absl::Status FromRocks(const rocksdb::Status& s) {
 }
 
 std::string BigEndian(uint64_t v) {
-  std::string out(8, '\0');
-  for (int i = 7; i >= 0; --i, v >>= 8) out[i] = static_cast<char>(v & 0xff);
+  std::string out;
+  AppendBigEndian64(v, &out);
   return out;
-}
-
-uint64_t FromBigEndian(const char* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
 }
 
 rocksdb::WriteOptions SyncWrite() {
@@ -163,7 +158,7 @@ absl::StatusOr<uint64_t> StateStore::IndexedUpTo() const {
   if (!s.ok()) return FromRocks(s);
   if (value.size() != 8)
     return absl::DataLossError("gateway state store: bad indexed_up_to");
-  return FromBigEndian(value.data());
+  return ReadBigEndian64(value.data());
 }
 
 absl::StatusOr<std::vector<uint64_t>> StateStore::AccessesOf(
@@ -180,7 +175,7 @@ absl::StatusOr<std::vector<uint64_t>> StateStore::AccessesOf(
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
        it->Next()) {
     if (it->key().size() != prefix.size() + 8) continue;
-    out.push_back(FromBigEndian(it->key().data() + prefix.size()));
+    out.push_back(ReadBigEndian64(it->key().data() + prefix.size()));
   }
   if (!it->status().ok()) return FromRocks(it->status());
   return out;

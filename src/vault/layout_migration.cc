@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/big_endian.h"
 #include "vault/storage.h"
 #include "vault/subject_row.h"
 
@@ -19,7 +20,6 @@ namespace {
 
 constexpr uint8_t kV1Format = 1;
 constexpr char kRowsWrittenMarker[] = "clover.migration.v2.rows_written";
-constexpr const char* kV1Tables[] = {"records", "wrapped_keys", "meta"};
 
 absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   std::string msg =
@@ -27,12 +27,6 @@ absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.IsIOError() && s.ToString().find("lock") != std::string::npos)
     return absl::UnavailableError(msg);
   return absl::InternalError(msg);
-}
-
-uint64_t GetU64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
-  return v;
 }
 
 absl::Status Malformed(std::string_view subject, std::string_view what) {
@@ -150,8 +144,8 @@ absl::StatusOr<SubjectRow> SubjectRowFromV1(
     return Malformed(subject, "metadata has an unknown state");
   }
   row.state = static_cast<SubjectRow::State>(state);
-  row.revision = GetU64(meta.data() + 2);
-  row.micros = static_cast<int64_t>(GetU64(meta.data() + 10));
+  row.revision = ReadBigEndian64(meta.data() + 2);
+  row.micros = static_cast<int64_t>(ReadBigEndian64(meta.data() + 10));
   row.jurisdiction.assign(meta.substr(19));
   if (!row.live()) return row;
   // wrapped_keys: 01 || handle (16) || KEK output.
@@ -168,7 +162,7 @@ absl::StatusOr<SubjectRow> SubjectRowFromV1(
     return Malformed(subject, "live but its record is missing or malformed");
   }
   // The record's own revision is the one its AAD binds.
-  row.revision = GetU64(record->data() + 1);
+  row.revision = ReadBigEndian64(record->data() + 1);
   row.sealed_record.assign(record->substr(9));
   return row;
 }
@@ -186,8 +180,8 @@ absl::StatusOr<MigrationReport> MigrateVaultStoreToV2(const std::string& dir) {
   }
   const bool has_v1 =
       std::any_of(families.begin(), families.end(), [](const std::string& f) {
-        return std::find(std::begin(kV1Tables), std::end(kV1Tables), f) !=
-               std::end(kV1Tables);
+        return std::find(std::begin(kV1OnlyTables), std::end(kV1OnlyTables),
+                         f) != std::end(kV1OnlyTables);
       });
   MigrationReport report;
   if (!has_v1) {
@@ -215,19 +209,18 @@ absl::StatusOr<MigrationReport> MigrateVaultStoreToV2(const std::string& dir) {
     std::unique_ptr<rocksdb::Iterator> it(store.db().NewIterator(
         rocksdb::ReadOptions(), store.Family(TableName(Table::kSubjects))));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      (it->value().size() > 1 &&
-       static_cast<uint8_t>(it->value()[1]) ==
-           static_cast<uint8_t>(SubjectRow::State::kLive))
-          ? ++report.live
-          : ++report.erased;
+      auto state = SubjectRow::PeekState(
+          std::string_view(it->value().data(), it->value().size()));
+      if (!state.ok()) return state.status();
+      *state == SubjectRow::State::kLive ? ++report.live : ++report.erased;
     }
     if (!it->status().ok()) return FromRocks(it->status(), "scan subjects");
   }
-  for (const char* table : kV1Tables) {
+  for (std::string_view table : kV1OnlyTables) {
     rocksdb::ColumnFamilyHandle* h = store.Family(table);
     if (h == nullptr) continue;
     rocksdb::Status s = store.db().DropColumnFamily(h);
-    if (!s.ok()) return FromRocks(s, absl::StrCat("drop ", table));
+    if (!s.ok()) return FromRocks(s, absl::StrCat("drop ", std::string(table)));
   }
   rocksdb::WriteOptions sync;
   sync.sync = true;

@@ -6,6 +6,8 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
+#include <iterator>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -160,7 +162,8 @@ absl::StatusOr<std::unique_ptr<StorageDriver>> OpenRocksDbStorage(
   std::vector<std::string> existing;
   if (rocksdb::DB::ListColumnFamilies(db_options, dir, &existing).ok()) {
     for (const std::string& name : existing) {
-      if (name == "wrapped_keys" || name == "records" || name == "meta") {
+      if (std::find(std::begin(kV1OnlyTables), std::end(kV1OnlyTables), name) !=
+          std::end(kV1OnlyTables)) {
         return absl::FailedPreconditionError(absl::StrCat(
             "vault store ", dir,
             " has the v1 layout (tables records, wrapped_keys, meta); this "

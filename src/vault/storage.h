@@ -24,6 +24,10 @@ enum class Table {
               // erasure)
 };
 inline constexpr Table kAllTables[] = {Table::kSubjects, Table::kTokens};
+// Tables only the first (v1) layout had: their presence marks a store to
+// migrate (vault/layout_migration.h).
+inline constexpr std::string_view kV1OnlyTables[] = {"records", "wrapped_keys",
+                                                     "meta"};
 std::string_view TableName(Table table);
 
 // A set of puts and deletes applied atomically by StorageDriver::Write.

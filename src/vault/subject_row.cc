@@ -3,22 +3,13 @@
 #include <cstring>
 
 #include "absl/status/status.h"
+#include "core/big_endian.h"
 
 namespace clover::vault {
 namespace {
 
 constexpr uint8_t kFormat = 2;
 constexpr size_t kFixedSize = 1 + 1 + 8 + 8 + 1;
-
-void PutU64(uint64_t v, std::string* out) {
-  for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>(v >> (8 * i)));
-}
-
-uint64_t GetU64(const char* in) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(in[i]);
-  return v;
-}
 
 absl::Status Malformed() {
   return absl::DataLossError("subject row is malformed");
@@ -32,8 +23,8 @@ std::string SubjectRow::Encode() const {
               wrapped_key.size() + sealed_record.size());
   out.push_back(static_cast<char>(kFormat));
   out.push_back(static_cast<char>(state));
-  PutU64(revision, &out);
-  PutU64(static_cast<uint64_t>(micros), &out);
+  AppendBigEndian64(revision, &out);
+  AppendBigEndian64(static_cast<uint64_t>(micros), &out);
   out.push_back(static_cast<char>(jurisdiction.size()));
   out.append(jurisdiction);
   if (!live()) return out;
@@ -45,19 +36,25 @@ std::string SubjectRow::Encode() const {
   return out;
 }
 
-absl::StatusOr<SubjectRow> SubjectRow::Decode(std::string_view in) {
+absl::StatusOr<SubjectRow::State> SubjectRow::PeekState(std::string_view in) {
   if (in.size() < kFixedSize || static_cast<uint8_t>(in[0]) != kFormat) {
     return Malformed();
   }
-  SubjectRow row;
   const uint8_t state = static_cast<uint8_t>(in[1]);
   if (state != static_cast<uint8_t>(State::kLive) &&
       state != static_cast<uint8_t>(State::kErased)) {
     return Malformed();
   }
-  row.state = static_cast<State>(state);
-  row.revision = GetU64(in.data() + 2);
-  row.micros = static_cast<int64_t>(GetU64(in.data() + 10));
+  return static_cast<State>(state);
+}
+
+absl::StatusOr<SubjectRow> SubjectRow::Decode(std::string_view in) {
+  absl::StatusOr<State> state = PeekState(in);
+  if (!state.ok()) return state.status();
+  SubjectRow row;
+  row.state = *state;
+  row.revision = ReadBigEndian64(in.data() + 2);
+  row.micros = static_cast<int64_t>(ReadBigEndian64(in.data() + 10));
   const size_t jurisdiction_size = static_cast<uint8_t>(in[18]);
   in.remove_prefix(kFixedSize);
   if (in.size() < jurisdiction_size) return Malformed();

@@ -40,6 +40,10 @@ struct SubjectRow {
   // Errors: DataLoss if `in` is not a row this version wrote (truncated,
   // unknown format or state, trailing bytes on a tombstone).
   [[nodiscard]] static absl::StatusOr<SubjectRow> Decode(std::string_view in);
+  // The state of an encoded row without decoding the rest (for scans that
+  // only tell live subjects from tombstones). Errors: DataLoss as Decode for
+  // an unknown format or state.
+  [[nodiscard]] static absl::StatusOr<State> PeekState(std::string_view in);
 };
 
 }  // namespace clover::vault

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <string>
 
+#include "core/big_endian.h"
 #include "core/config.h"
 #include "crypto/aead.h"
 #include "crypto/secret_key_file.h"
@@ -104,7 +105,7 @@ struct V1Subject {
 
 inline std::string V1U64(uint64_t v) {
   std::string out;
-  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>(v >> (8 * i)));
+  AppendBigEndian64(v, &out);
   return out;
 }
 

@@ -5,6 +5,7 @@
 
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
+#include "core/big_endian.h"
 #include "core/status_macros.h"
 #include "crypto/aead.h"
 #include "crypto/constant_time.h"
@@ -24,8 +25,7 @@ std::string RecordAad(std::string_view subject, uint64_t revision) {
   std::string aad(kRecordLabel);
   aad.push_back(static_cast<char>(subject.size()));
   aad.append(subject);
-  for (int i = 7; i >= 0; --i)
-    aad.push_back(static_cast<char>(revision >> (8 * i)));
+  AppendBigEndian64(revision, &aad);
   return aad;
 }
 
@@ -44,10 +44,7 @@ std::string_view HandleView(const TokenHandle& h) {
 // RocksDB's memtable inserts and compactions cheap. 64 random bits per
 // microsecond keep handles unique across the nodes sharing a region's store.
 absl::Status NewTokenHandle(int64_t micros, TokenHandle* handle) {
-  for (int i = 0; i < 8; ++i) {
-    (*handle)[i] =
-        static_cast<uint8_t>(static_cast<uint64_t>(micros) >> (8 * (7 - i)));
-  }
+  StoreBigEndian64(static_cast<uint64_t>(micros), handle->data());
   return crypto::RandomBytes(handle->data() + 8, handle->size() - 8);
 }
 
@@ -294,14 +291,12 @@ absl::Status Vault::ListSubjects(
   CLOVER_RETURN_IF_ERROR(storage_->Scan(
       Table::kSubjects, [&](std::string_view key, std::string_view value) {
         if (listed >= limit) return false;
-        // The state byte follows the format byte; the full decode happens
-        // when the subject is read.
-        if (value.size() < 2) {
-          bad_row = absl::DataLossError("subject row is malformed");
+        absl::StatusOr<SubjectRow::State> state = SubjectRow::PeekState(value);
+        if (!state.ok()) {
+          bad_row = state.status();
           return false;
         }
-        if (static_cast<uint8_t>(value[1]) ==
-            static_cast<uint8_t>(SubjectRow::State::kLive)) {
+        if (*state == SubjectRow::State::kLive) {
           fn(key);
           ++listed;
         }
