@@ -35,8 +35,9 @@ absl::Status SealWith(EVP_CIPHER_CTX* ctx, const unsigned char* key,
   absl::Status s = RandomBytes(p, kAeadNonceSize);
   if (!s.ok()) return s;
   int len = 0;
-  if (EVP_EncryptInit_ex(ctx, key == nullptr ? nullptr : internal::Aes256Gcm(),
-                         nullptr, key, p) != 1) {
+  // The context already holds the cipher: naming it again would make OpenSSL
+  // free and rebuild the provider's cipher state on every call.
+  if (EVP_EncryptInit_ex(ctx, nullptr, nullptr, key, p) != 1) {
     return OpenSslError("GCM init");
   }
   if (!aad.empty() && EVP_EncryptUpdate(ctx, nullptr, &len, U8(aad),
@@ -69,8 +70,7 @@ absl::Status OpenWith(EVP_CIPHER_CTX* ctx, const unsigned char* key,
   const unsigned char* p = U8(sealed);
   size_t ct_len = sealed.size() - kAeadOverhead;
   int len = 0;
-  if (EVP_DecryptInit_ex(ctx, key == nullptr ? nullptr : internal::Aes256Gcm(),
-                         nullptr, key, p) != 1) {
+  if (EVP_DecryptInit_ex(ctx, nullptr, nullptr, key, p) != 1) {
     return OpenSslError("GCM init");
   }
   if (!aad.empty() && EVP_DecryptUpdate(ctx, nullptr, &len, U8(aad),
@@ -98,9 +98,22 @@ absl::Status OpenWith(EVP_CIPHER_CTX* ctx, const unsigned char* key,
   return absl::OkStatus();
 }
 
+// A context with the cipher set up once and no key; null if OpenSSL fails.
+CipherCtxPtr NewGcmContext(bool encrypt) {
+  CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
+  if (ctx == nullptr ||
+      EVP_CipherInit_ex(ctx.get(), internal::Aes256Gcm(), nullptr, nullptr,
+                        nullptr, encrypt ? 1 : 0) != 1) {
+    return nullptr;
+  }
+  return ctx;
+}
+
+// Per-thread contexts for the one-shot functions: each call only sets its key
+// and nonce.
 EVP_CIPHER_CTX* ThreadContext(bool encrypt) {
-  thread_local CipherCtxPtr enc(EVP_CIPHER_CTX_new());
-  thread_local CipherCtxPtr dec(EVP_CIPHER_CTX_new());
+  thread_local CipherCtxPtr enc = NewGcmContext(true);
+  thread_local CipherCtxPtr dec = NewGcmContext(false);
   return encrypt ? enc.get() : dec.get();
 }
 

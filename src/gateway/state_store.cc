@@ -69,7 +69,10 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(
   options.allow_concurrent_memtable_write = false;
   rocksdb::ColumnFamilyOptions access;
   access.prefix_extractor = std::make_shared<SubjectPrefix>();
-  access.memtable_factory.reset(rocksdb::NewHashSkipListRepFactory());
+  // Each subject's accesses arrive in index order, so the memtable keeps the
+  // last insert position per subject and appends there instead of descending
+  // the skiplist from the top.
+  access.memtable_insert_with_hint_prefix_extractor = access.prefix_extractor;
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
       {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
       {"budget", rocksdb::ColumnFamilyOptions()},
