@@ -98,6 +98,9 @@ TEST(PostgresLogStorageTest, BundleFragmentsArePutAndDeleted) {
   EXPECT_EQ(*s->ReadBundleFragment({4, 17}), "second");
   EXPECT_EQ(*s->ReadBundleFragment({5, 255}), "last");
   EXPECT_TRUE(absl::IsNotFound(s->ReadBundleFragment({4, 1}).status()));
+  // A bundle is its fragments in offset order.
+  EXPECT_EQ(*s->ReadEntryBundle(4), "firstsecond");
+  EXPECT_TRUE(absl::IsNotFound(s->ReadEntryBundle(6).status()));
   // Deletions apply before puts: a fragment deleted and rewritten in one
   // batch holds the new bytes; deleting a missing one is not an error.
   LogWriteBatch next;
@@ -108,7 +111,8 @@ TEST(PostgresLogStorageTest, BundleFragmentsArePutAndDeleted) {
   EXPECT_TRUE(absl::IsNotFound(s->ReadBundleFragment({4, 0}).status()));
   EXPECT_TRUE(absl::IsNotFound(s->ReadBundleFragment({4, 17}).status()));
   EXPECT_EQ(*s->ReadBundleFragment({5, 255}), "rewritten");
-  EXPECT_EQ(*s->ReadEntryBundle(4), "full bundle");
+  EXPECT_EQ(*s->ReadEntryBundle(4), "full bundle");  // stored whole
+  EXPECT_EQ(*s->ReadEntryBundle(5), "rewritten");
   EXPECT_EQ(s->ReadBundleFragment({1, 256}).status().code(),
             absl::StatusCode::kInvalidArgument);
   LogWriteBatch bad;

@@ -64,6 +64,11 @@ absl::Status InitConnection(pg::Connection& c, const std::string& schema,
                 absl::StrCat("SELECT data FROM ", s,
                              ".fragments WHERE idx=$1 AND off=$2"),
                 {kInt8Oid, kInt2Oid}));
+  CLOVER_RETURN_IF_ERROR(
+      c.Prepare("get_fragments",
+                absl::StrCat("SELECT data FROM ", s,
+                             ".fragments WHERE idx=$1 ORDER BY off"),
+                {kInt8Oid}));
   CLOVER_RETURN_IF_ERROR(c.Prepare(
       "get_state", absl::StrCat("SELECT data FROM ", s, ".state WHERE name=$1"),
       {kTextOid}));
@@ -148,6 +153,24 @@ class PostgresLogStorage final : public LogStorage {
   }
   absl::StatusOr<std::string> ReadEntryBundle(uint64_t index) override {
     const std::string i = pg::Int8Param(static_cast<int64_t>(index));
+    // The fragments its batches wrote; else the bundle as earlier versions
+    // stored it once full. Fragments first: a first-format store kept its
+    // partial bundle whole, a copy that is stale once fragments exist.
+    absl::StatusOr<std::string> fragments = pool_.Run(
+        [&](pg::Connection& c) -> absl::StatusOr<std::string> {
+          CLOVER_ASSIGN_OR_RETURN(
+              pg::Result r,
+              c.Query({"get_fragments", {i}}, "read entry bundle fragments"));
+          const int rows = PQntuples(r.get());
+          if (rows == 0) return absl::NotFoundError("entry bundle: not found");
+          std::string bundle;
+          for (int row = 0; row < rows; ++row) {
+            bundle.append(pg::Cell(r.get(), row, 0));
+          }
+          return bundle;
+        },
+        read_retry_);
+    if (!absl::IsNotFound(fragments.status())) return fragments;
     return Get({"get_bundle", {i}}, "entry bundle");
   }
   absl::StatusOr<std::string> ReadBundleFragment(

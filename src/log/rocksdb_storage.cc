@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "core/status_macros.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
@@ -18,11 +19,13 @@ namespace {
 
 // Keys: "t" level(1) index(8 BE) | "b" index(8 BE) | "f" index(8 BE)
 // offset(1) | "c" | "m". Big-endian indexes keep each kind ordered for range
-// scans. Full entry bundles (nearly all the bytes) live in their own column
-// family: appended in key order, its SST files never overlap, so compaction
-// moves them down the levels without rewriting them. Everything else is in the
-// default column family, where stores written before the split also keep
-// their bundles.
+// scans. Entry-bundle fragments (nearly all the bytes) live in their own
+// column family: appended in key order, its SST files never overlap, so
+// compaction moves them down the levels without rewriting them. Whole bundles,
+// which earlier versions stored once a bundle was full, are there too, or, in
+// stores written before the split, in the default column family with
+// everything else. Fragments that an earlier version left in the default
+// column family are moved at the first writable open.
 std::string TileKey(int level, uint64_t index) {
   std::string k(10, '\0');
   k[0] = 't';
@@ -95,6 +98,11 @@ class RocksDbStorage final : public LogStorage {
     return Get(TileKey(level, index), "tile");
   }
   absl::StatusOr<std::string> ReadEntryBundle(uint64_t index) override {
+    // Fragments first: a store of the first format kept its partial bundle
+    // whole under the bundle's index, and that copy is stale once the bundle
+    // has fragments.
+    auto fragments = ConcatenatedFragments(index);
+    if (!absl::IsNotFound(fragments.status())) return fragments;
     const std::string key = BundleKey(index);
     if (bundles_ != nullptr) {
       auto bundle = Get(key, "entry bundle", bundles_);
@@ -108,6 +116,13 @@ class RocksDbStorage final : public LogStorage {
       return absl::InvalidArgumentError(
           absl::StrCat("bundle fragment offset ", id.offset, " out of range"));
     }
+    auto fragment =
+        Get(FragmentKey(id), "entry bundle fragment", fragments_family());
+    if (!absl::IsNotFound(fragment.status()) || bundles_ == nullptr) {
+      return fragment;
+    }
+    // Left in the default column family by an earlier version (read-only
+    // opens do not move them).
     return Get(FragmentKey(id), "entry bundle fragment");
   }
   absl::StatusOr<std::string> ReadCheckpoint() override {
@@ -128,14 +143,14 @@ class RocksDbStorage final : public LogStorage {
       }
       // Point deletes, not DeleteRange: range tombstones slow every read of
       // the memtable in this RocksDB version.
-      wb.Delete(FragmentKey(id));
+      wb.Delete(fragments_family(), FragmentKey(id));
     }
     for (const auto& [id, data] : batch.fragments) {
       if (id.offset < 0 || id.offset > 255) {
         return absl::InvalidArgumentError(absl::StrCat(
             "bundle fragment offset ", id.offset, " out of range"));
       }
-      wb.Put(FragmentKey(id), data);
+      wb.Put(fragments_family(), FragmentKey(id), data);
     }
     for (const auto& [id, data] : batch.tiles) {
       wb.Put(TileKey(id.level, id.index), data);
@@ -150,7 +165,48 @@ class RocksDbStorage final : public LogStorage {
     return FromRocks(db_->Write(wo, &wb), "log storage write");
   }
 
+  // Moves fragments an earlier version stored in the default column family
+  // into the bundles family, in one atomic, synced write.
+  absl::Status MoveLegacyFragments() {
+    if (read_only_ || bundles_ == nullptr) return absl::OkStatus();
+    rocksdb::WriteBatch wb;
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->NewIterator(rocksdb::ReadOptions(), db_->DefaultColumnFamily()));
+    for (it->Seek("f"); it->Valid() && it->key().starts_with("f"); it->Next()) {
+      wb.Put(bundles_, it->key(), it->value());
+      wb.Delete(db_->DefaultColumnFamily(), it->key());
+    }
+    CLOVER_RETURN_IF_ERROR(FromRocks(it->status(), "scan fragments"));
+    if (wb.Count() == 0) return absl::OkStatus();
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    return FromRocks(db_->Write(wo, &wb), "move fragments");
+  }
+
  private:
+  rocksdb::ColumnFamilyHandle* fragments_family() const {
+    return bundles_ != nullptr ? bundles_ : db_->DefaultColumnFamily();
+  }
+
+  // A full bundle stored as the fragments its batches wrote, concatenated in
+  // offset order. Errors: NotFound if the bundle has no fragments.
+  absl::StatusOr<std::string> ConcatenatedFragments(uint64_t index) {
+    const std::string first = FragmentKey(FragmentId{index, 0});
+    const rocksdb::Slice prefix(first.data(), first.size() - 1);
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->NewIterator(rocksdb::ReadOptions(), fragments_family()));
+    std::string bundle;
+    bool found = false;
+    for (it->Seek(first); it->Valid() && it->key().starts_with(prefix);
+         it->Next()) {
+      bundle.append(it->value().data(), it->value().size());
+      found = true;
+    }
+    CLOVER_RETURN_IF_ERROR(FromRocks(it->status(), "entry bundle fragments"));
+    if (!found) return absl::NotFoundError("entry bundle: not found");
+    return bundle;
+  }
+
   absl::StatusOr<std::string> Get(
       const std::string& key, absl::string_view what,
       rocksdb::ColumnFamilyHandle* family = nullptr) {
@@ -230,9 +286,11 @@ absl::StatusOr<std::unique_ptr<LogStorage>> OpenRocksDbStorage(
   for (rocksdb::ColumnFamilyHandle* h : handles) {
     if (h->GetName() == kBundlesFamily) bundles = h;
   }
-  return std::make_unique<RocksDbStorage>(std::unique_ptr<rocksdb::DB>(raw),
-                                          std::move(handles), bundles,
-                                          options.read_only);
+  auto storage = std::make_unique<RocksDbStorage>(
+      std::unique_ptr<rocksdb::DB>(raw), std::move(handles), bundles,
+      options.read_only);
+  CLOVER_RETURN_IF_ERROR(storage->MoveLegacyFragments());
+  return storage;
 }
 
 }  // namespace clover::log

@@ -26,11 +26,12 @@ TEST(RocksDbStorageTest, FragmentsAreWrittenDeletedAndBoundsChecked) {
   LogWriteBatch b2;
   b2.deleted_fragments = {{3, 0}, {3, 255}, {4, 7}};
   b2.fragments.push_back({{3, 0}, "again"});
-  b2.bundles.push_back({3, "full"});
+  b2.bundles.push_back({4, "full"});
   ASSERT_TRUE(st.Write(b2).ok());
   EXPECT_EQ(*st.ReadBundleFragment({3, 0}), "again");
   EXPECT_TRUE(absl::IsNotFound(st.ReadBundleFragment({3, 255}).status()));
-  EXPECT_EQ(*st.ReadEntryBundle(3), "full");
+  EXPECT_EQ(*st.ReadEntryBundle(3), "again");
+  EXPECT_EQ(*st.ReadEntryBundle(4), "full");
   EXPECT_EQ(st.ReadBundleFragment({3, 256}).status().code(),
             absl::StatusCode::kInvalidArgument);
   LogWriteBatch bad;
@@ -74,6 +75,85 @@ TEST(RocksDbStorageTest, ReadsBundlesStoredBeforeTheColumnFamilySplit) {
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(*(*s)->ReadEntryBundle(2), "rewritten");
   EXPECT_EQ(*(*s)->ReadEntryBundle(3), "new");
+}
+
+TEST(RocksDbStorageTest, FullBundleIsItsFragmentsInOffsetOrder) {
+  testing::TempDir dir;
+  auto s = OpenRocksDbStorage(dir.path());
+  ASSERT_TRUE(s.ok()) << s.status();
+  LogWriteBatch b;
+  b.fragments.push_back({{5, 200}, "third"});
+  b.fragments.push_back({{5, 0}, "first,"});
+  b.fragments.push_back({{5, 17}, "second,"});
+  b.fragments.push_back({{6, 0}, "next bundle"});
+  b.fragments.push_back({{4, 255}, "previous bundle"});
+  ASSERT_TRUE((*s)->Write(b).ok());
+  EXPECT_EQ(*(*s)->ReadEntryBundle(5), "first,second,third");
+  EXPECT_EQ(*(*s)->ReadEntryBundle(6), "next bundle");
+  EXPECT_TRUE(absl::IsNotFound((*s)->ReadEntryBundle(7).status()));
+  // A bundle stored whole (as earlier versions did) is read as stored, unless
+  // it has fragments: then the whole copy is a first-format partial bundle.
+  LogWriteBatch whole;
+  whole.bundles.push_back({3, "whole"});
+  whole.bundles.push_back({5, "stale partial"});
+  ASSERT_TRUE((*s)->Write(whole).ok());
+  EXPECT_EQ(*(*s)->ReadEntryBundle(3), "whole");
+  EXPECT_EQ(*(*s)->ReadEntryBundle(5), "first,second,third");
+}
+
+TEST(RocksDbStorageTest, FragmentsOfAnEarlierVersionMoveToTheBundleFamily) {
+  testing::TempDir dir;
+  const std::string key("f\0\0\0\0\0\0\0\x02\x00", 10);  // bundle 2, offset 0
+  {
+    auto s = OpenRocksDbStorage(dir.path());
+    ASSERT_TRUE(s.ok()) << s.status();
+  }
+  {
+    // Where an earlier version kept the partial bundle's fragments.
+    rocksdb::DB* raw = nullptr;
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::Options o;
+    ASSERT_TRUE(rocksdb::DB::Open(
+                    o, dir.path(),
+                    {{rocksdb::kDefaultColumnFamilyName, o}, {"bundles", o}},
+                    &handles, &raw)
+                    .ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), key, "old fragment").ok());
+    for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+  }
+  RocksDbStorageOptions ro;
+  ro.read_only = true;
+  {
+    // Read-only: served from where it is.
+    auto s = OpenRocksDbStorage(dir.path(), ro);
+    ASSERT_TRUE(s.ok()) << s.status();
+    EXPECT_EQ(*(*s)->ReadBundleFragment({2, 0}), "old fragment");
+  }
+  {
+    auto s = OpenRocksDbStorage(dir.path());
+    ASSERT_TRUE(s.ok()) << s.status();
+    EXPECT_EQ(*(*s)->ReadBundleFragment({2, 0}), "old fragment");
+    LogWriteBatch b;
+    b.fragments.push_back({{2, 1}, "+new"});
+    ASSERT_TRUE((*s)->Write(b).ok());
+    EXPECT_EQ(*(*s)->ReadEntryBundle(2), "old fragment+new");
+  }
+  rocksdb::DB* raw = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::Options o;
+  ASSERT_TRUE(rocksdb::DB::OpenForReadOnly(
+                  o, dir.path(),
+                  {{rocksdb::kDefaultColumnFamilyName, o}, {"bundles", o}},
+                  &handles, &raw)
+                  .ok());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  std::string value;
+  EXPECT_TRUE(
+      db->Get(rocksdb::ReadOptions(), handles[0], key, &value).IsNotFound());
+  EXPECT_TRUE(db->Get(rocksdb::ReadOptions(), handles[1], key, &value).ok());
+  EXPECT_EQ(value, "old fragment");
+  for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
 }
 
 }  // namespace

@@ -419,19 +419,10 @@ std::unique_ptr<Sequencer::Prepared> Sequencer::Integrate(
     ++size_;
     AddHash(0, e.leaf, wb, p->full);
     if (size_ % kTileWidth == 0) {
-      const uint64_t index = size_ / kTileWidth - 1;
-      size_t bytes = piece.size();
-      for (const Fragment& f : fragments_) bytes += f.data->size();
-      std::string full;
-      full.reserve(bytes);
-      // Offset 0 always: after a rewrite it is stored but not in fragments_.
-      wb.deleted_fragments.push_back({index, 0});
-      for (const Fragment& f : fragments_) {
-        full.append(*f.data);
-        if (f.offset != 0) wb.deleted_fragments.push_back({index, f.offset});
-      }
-      full.append(piece);
-      wb.bundles.emplace_back(index, std::move(full));
+      // The bundle is full: its last fragment completes it, and it stays
+      // stored as its fragments (written once, never rewritten whole).
+      wb.fragments.emplace_back(
+          FragmentId{size_ / kTileWidth - 1, piece_offset}, std::move(piece));
       fragments_.clear();
       piece.clear();
       piece_offset = 0;
@@ -588,12 +579,19 @@ absl::StatusOr<std::string> Sequencer::ReadEntryBundle(uint64_t index,
   if (index == full_count) return PartialBundle(*snap, width);
   // Full bundles are never rewritten.
   CLOVER_ASSIGN_OR_RETURN(std::string bytes, storage_->ReadEntryBundle(index));
-  auto prefix = BundlePrefixSize(bytes, width);
-  if (!prefix.ok()) {
-    return absl::DataLossError(absl::StrCat("stored entry bundle ", index, ": ",
-                                            prefix.status().message()));
+  // Exactly a bundle's entries, nothing after them: a stray fragment would
+  // show as trailing bytes (or fail to parse).
+  auto full = BundlePrefixSize(bytes, kTileWidth);
+  if (full.ok() && *full != bytes.size()) {
+    full = absl::InvalidArgumentError(
+        absl::StrCat(bytes.size() - *full, " bytes follow its last entry"));
   }
-  bytes.resize(*prefix);
+  if (!full.ok()) {
+    return absl::DataLossError(absl::StrCat("stored entry bundle ", index, ": ",
+                                            full.status().message()));
+  }
+  CLOVER_ASSIGN_OR_RETURN(size_t prefix, BundlePrefixSize(bytes, width));
+  bytes.resize(prefix);
   return bytes;
 }
 

@@ -136,18 +136,19 @@ OpenedLog Open(const std::string& dir) {
   return out;
 }
 
-// No fragment of a completed bundle is left behind.
-void ExpectNoStaleFragments(const std::string& dir, uint64_t size) {
+// The store itself holds each full bundle as exactly its entries: no
+// fragment of a failed or rolled-back write is left among a bundle's
+// fragments.
+void ExpectStoredBundles(const std::string& dir,
+                         const std::vector<std::string>& entries) {
   RocksDbStorageOptions ro;
   ro.read_only = true;
   auto storage = OpenRocksDbStorage(dir, ro);
   ASSERT_TRUE(storage.ok()) << storage.status();
-  for (uint64_t b = 0; b < FullTileCount(size, 0); ++b) {
-    for (int off = 0; off < kTileWidth; ++off) {
-      ASSERT_TRUE(absl::IsNotFound(
-          (*storage)->ReadBundleFragment(FragmentId{b, off}).status()))
-          << "bundle " << b << " fragment " << off;
-    }
+  for (uint64_t b = 0; b < FullTileCount(entries.size(), 0); ++b) {
+    auto stored = (*storage)->ReadEntryBundle(b);
+    ASSERT_TRUE(stored.ok()) << stored.status();
+    ASSERT_EQ(*stored, Reference(entries, b, kTileWidth)) << "bundle " << b;
   }
 }
 
@@ -169,10 +170,10 @@ TEST(SequencerBundleTest, RandomBatchesAndRestartsMatchReference) {
     }
     ASSERT_NO_FATAL_FAILURE(ExpectBundles(*log.seq, entries, rng));
     if (rng() % 4 == 0) {
-      // Each entry is stored at most twice: in its batch's fragment and in its
-      // full bundle. Rewriting the partial bundle per batch would be far more.
+      // Each entry is stored once, in its batch's fragment: neither the
+      // partial bundle nor a bundle that fills up is written again.
       written += log.probe->bundle_bytes_ + log.probe->fragment_bytes_;
-      EXPECT_LE(written, 2 * entry_bytes);
+      EXPECT_EQ(written, entry_bytes);
       log.seq.reset();
       log = Open(dir.path());
       ASSERT_NE(log.seq, nullptr);
@@ -180,7 +181,7 @@ TEST(SequencerBundleTest, RandomBatchesAndRestartsMatchReference) {
     }
   }
   log.seq.reset();
-  ExpectNoStaleFragments(dir.path(), entries.size());
+  ExpectStoredBundles(dir.path(), entries);
   // A read-only open serves the same bytes.
   RocksDbStorageOptions ro;
   ro.read_only = true;
@@ -206,7 +207,7 @@ TEST(SequencerBundleTest, EverySizeUpToTwoBundlesSurvivesRestart) {
   }
   ASSERT_NO_FATAL_FAILURE(ExpectBundles(*log.seq, entries, rng));
   log.seq.reset();
-  ExpectNoStaleFragments(dir.path(), entries.size());
+  ExpectStoredBundles(dir.path(), entries);
 }
 
 TEST(SequencerBundleTest, FailedWritesOfEitherOutcomeAreRepaired) {
@@ -242,6 +243,8 @@ TEST(SequencerBundleTest, FailedWritesOfEitherOutcomeAreRepaired) {
   log = Open(dir.path());
   ASSERT_NE(log.seq, nullptr);
   ASSERT_NO_FATAL_FAILURE(ExpectBundles(*log.seq, entries, rng));
+  log.seq.reset();
+  ExpectStoredBundles(dir.path(), entries);
 }
 
 TEST(SequencerBundleTest, LogStoredBeforeFragmentsIsUpgraded) {
@@ -276,7 +279,7 @@ TEST(SequencerBundleTest, LogStoredBeforeFragmentsIsUpgraded) {
   log = Open(dir.path());
   ASSERT_NO_FATAL_FAILURE(ExpectBundles(*log.seq, entries, rng));
   log.seq.reset();
-  ExpectNoStaleFragments(dir.path(), entries.size());
+  ExpectStoredBundles(dir.path(), entries);
 }
 
 TEST(SequencerBundleTest, InconsistentFragmentMetadataIsDataLoss) {

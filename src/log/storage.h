@@ -1,10 +1,10 @@
 // The log's storage driver interface. Drivers only do I/O: they know nothing of
 // Merkle trees. The sequencer keeps, per tile coordinate, only the latest
 // (widest) version of a hash tile, since every narrower partial version is a
-// prefix of it. Entry bundles are stored under their index only once full; the
-// last, partial bundle is stored as append-only fragments (one per batch that
-// added entries to it) so that a batch writes only its own entries, not the
-// whole partial bundle again.
+// prefix of it. Entry bundles are stored as append-only fragments, one per
+// batch that added entries to the bundle, so that each entry is written once:
+// a batch writes only its own entries, and a bundle that fills up is not
+// written again whole. A full bundle is its fragments in offset order.
 #ifndef CLOVER_LOG_STORAGE_H_
 #define CLOVER_LOG_STORAGE_H_
 
@@ -35,8 +35,10 @@ struct FragmentId {
 struct LogWriteBatch {
   std::vector<std::pair<TileId, std::string>>
       tiles;  // hash tiles (full or partial)
-  std::vector<std::pair<uint64_t, std::string>>
-      bundles;  // full entry bundles by index
+  // Whole entry bundles by index. Earlier versions stored every full bundle
+  // this way; the sequencer now writes fragments only, and drivers still read
+  // (and, for tests of old stores, write) whole bundles.
+  std::vector<std::pair<uint64_t, std::string>> bundles;
   std::vector<std::pair<FragmentId, std::string>> fragments;
   // Fragments no longer needed (their bundle is now full). Deleting a
   // fragment that does not exist is not an error.
@@ -50,8 +52,10 @@ class LogStorage {
  public:
   virtual ~LogStorage() = default;
 
-  // Latest stored bytes of a hash tile / entry bundle. Errors: NotFound if
-  // never written, Internal/DataLoss on I/O failure.
+  // Latest stored bytes of a hash tile / entry bundle. A bundle is the
+  // concatenation of its fragments in offset order if it has any, else the
+  // whole bundle stored under its index (by earlier versions). Errors:
+  // NotFound if never written, Internal/DataLoss on I/O failure.
   [[nodiscard]] virtual absl::StatusOr<std::string> ReadTile(
       int level, uint64_t index) = 0;
   [[nodiscard]] virtual absl::StatusOr<std::string> ReadEntryBundle(
