@@ -39,11 +39,11 @@ rocksdb::WriteOptions SyncWrite() {
 constexpr char kIndexedUpToKey[] = "indexed_up_to";
 
 // An access key is `pseudonym NUL index`: its prefix up to the NUL names the
-// subject. The access family's memtable hashes that prefix to a small
-// per-subject skiplist, so an insert is a hash probe and a short append
-// instead of a descent through one skiplist of every recent access (random
-// pseudonyms made that the index's main cost), and an access report reads
-// one bucket.
+// subject. The access family's memtable remembers where it last inserted for
+// each prefix, so an insert (indexes only grow) is an append there instead of
+// a descent through one skiplist of every recent access (random pseudonyms
+// made that the index's main cost), and an access report seeks within one
+// prefix.
 class SubjectPrefix : public rocksdb::SliceTransform {
  public:
   const char* Name() const override { return "clover.SubjectPrefix"; }
@@ -65,7 +65,7 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(
   rocksdb::Options options;
   options.create_if_missing = true;
   options.create_missing_column_families = true;
-  // Hash-based memtables do not take concurrent inserts.
+  // RocksDB uses memtable insert hints only on its single-writer path.
   options.allow_concurrent_memtable_write = false;
   rocksdb::ColumnFamilyOptions access;
   access.prefix_extractor = std::make_shared<SubjectPrefix>();
