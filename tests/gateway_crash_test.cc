@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "core/test_temp_dir.h"
 #include "crypto/secret_key_file.h"
 #include "crypto/subject_pseudonym.h"
 #include "gateway/http_client.h"
@@ -49,9 +50,6 @@ struct Acked {
 class GatewayCrashTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           absl::StrCat("clover_gw_crash_", getpid());
-    std::filesystem::remove_all(dir_);
     auto d = LoadDeployment(
         absl::StrCat(CLOVER_SOURCE_DIR, "/examples/deployment.yaml"));
     ASSERT_TRUE(d.ok()) << d.status();
@@ -75,7 +73,6 @@ class GatewayCrashTest : public ::testing::Test {
       kill(pid_, SIGKILL);
       waitpid(pid_, nullptr, 0);
     }
-    std::filesystem::remove_all(dir_);
   }
 
   void StartServer() {
@@ -105,7 +102,8 @@ class GatewayCrashTest : public ::testing::Test {
                                    std::move(vs));
   }
 
-  std::filesystem::path dir_;
+  test::TempDir tmp_{"gateway-crash"};
+  std::filesystem::path dir_ = tmp_.path();
   LocalNode node_;
   std::string config_;
   crypto::SecretKey subject_key_{};

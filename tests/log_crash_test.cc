@@ -18,6 +18,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "core/test_temp_dir.h"
 #include "gtest/gtest.h"
 #include "log/checkpoint.h"
 #include "log/rocksdb_storage.h"
@@ -76,10 +77,8 @@ std::string RunAndKill(const std::string& dir, int round, int run_ms) {
 }
 
 TEST(LogCrashTest, AcknowledgedEntriesSurviveSigkill) {
-  const char* tmp = std::getenv("TMPDIR");
-  std::string dir =
-      absl::StrCat(tmp ? tmp : "/tmp", "/clover-log-crash-XXXXXX");
-  ASSERT_NE(mkdtemp(dir.data()), nullptr);
+  test::TempDir tmp("log-crash");
+  const std::string& dir = tmp.path();
   std::mt19937 rng(std::random_device{}());
   std::map<uint64_t, std::string> acked;
   std::vector<Published> published;
@@ -157,7 +156,6 @@ TEST(LogCrashTest, AcknowledgedEntriesSurviveSigkill) {
                 static_cast<unsigned long long>(cp->size));
   }
   EXPECT_GT(acked.size(), 1000u);
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

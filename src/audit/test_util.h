@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "audit/fetcher.h"
+#include "core/test_temp_dir.h"
 #include "crypto/ed25519.h"
 #include "gtest/gtest.h"
 #include "log/checkpoint.h"
@@ -23,27 +24,7 @@
 
 namespace clover::audit::testing {
 
-// A fresh directory under the test's temp dir, removed by the destructor.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl =
-        (std::filesystem::temp_directory_path() / "clover-audit-XXXXXX")
-            .string();
-    char* p = mkdtemp(tmpl.data());
-    EXPECT_NE(p, nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using TempDir = ::clover::test::TempDir;
 
 // A note key pair for tests: signer and verifier key strings.
 struct TestKey {

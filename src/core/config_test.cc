@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "core/test_temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -279,17 +280,13 @@ TEST(ConfigTest, SignedPolicyNeedsAuditorKeys) {
 class ConfigFileTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           absl::StrCat("clover_config_test_",
-                        ::testing::UnitTest::GetInstance()->random_seed(), "_",
-                        getpid());
     std::filesystem::create_directories(dir_ / "shared");
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   void Write(const std::string& rel, const std::string& text) {
     std::ofstream(dir_ / rel) << text;
   }
-  std::filesystem::path dir_;
+  test::TempDir tmp_{"config"};
+  std::filesystem::path dir_ = tmp_.path();
 };
 
 TEST_F(ConfigFileTest, IncludedSectionsAndErrorsInThem) {

@@ -6,19 +6,15 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/test_temp_dir.h"
 #include "gtest/gtest.h"
 
 namespace clover::crypto {
 namespace {
 
-std::string TempPath(const char* name) {
-  const char* base = std::getenv("TEST_TMPDIR");
-  std::string dir = std::string(base ? base : "/tmp") + "/clover-skf-XXXXXX";
-  return std::string(mkdtemp(dir.data())) + "/" + name;
-}
-
 TEST(SecretKeyFileTest, RoundTripWithMode0600) {
-  const std::string path = TempPath("kek");
+  test::TempDir dir("secret-key-file");
+  const std::string path = dir.Sub("kek");
   auto key = GenerateSecretKey();
   ASSERT_TRUE(key.ok());
   ASSERT_TRUE(WriteSecretKeyFile(path, *key).ok());

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/test_temp_dir.h"
 #include "gtest/gtest.h"
 #include "log/tile.h"
 
@@ -57,18 +58,12 @@ std::string Decision(const std::string& subject) {
 class AccessIndexTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           absl::StrCat(
-               "clover_access_index_test_", getpid(), "_",
-               ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
     auto store = StateStore::Open(dir_.string());
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  std::filesystem::path dir_;
+  test::TempDir tmp_{"access-index"};  // outlives the store
+  std::filesystem::path dir_ = tmp_.path();
   std::unique_ptr<StateStore> store_;
   FakeLog log_;
 };

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "core/clock.h"
+#include "core/test_temp_dir.h"
 #include "gateway/jwt.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -43,12 +44,6 @@ std::string HexSha256(const std::string& s) {
 class AuthTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           absl::StrCat(
-               "clover-auth-", getpid(), "-",
-               ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-
     Principal svc;
     svc.id = "us-recommender";
     svc.org = "Clover US";
@@ -64,8 +59,6 @@ class AuthTest : public ::testing::Test {
     ASSERT_TRUE(auth.ok()) << auth.status();
     auth_ = *std::move(auth);
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   Principal MakeJwtPrincipal(const std::string& id, bool ed25519) {
     EVP_PKEY* pkey = ed25519
                          ? EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519")
@@ -106,7 +99,8 @@ class AuthTest : public ::testing::Test {
     return auth_->Authenticate(req);
   }
 
-  std::filesystem::path dir_;
+  test::TempDir tmp_{"auth"};
+  std::filesystem::path dir_ = tmp_.path();
   FakeClock clock_{kNow};
   std::vector<Principal> principals_;
   std::map<std::string, std::unique_ptr<JwtSigner>> signers_;

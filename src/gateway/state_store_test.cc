@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "core/test_temp_dir.h"
 #include "gtest/gtest.h"
 
 namespace clover::gateway {
@@ -10,15 +11,8 @@ namespace {
 
 class StateStoreTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           absl::StrCat(
-               "clover_state_store_test_", getpid(), "_",
-               ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::filesystem::path dir_;
+  test::TempDir tmp_{"state-store"};
+  std::filesystem::path dir_ = tmp_.path();
 };
 
 TEST_F(StateStoreTest, BudgetIsPerDestinationPurposeAndDayAndSurvivesReopen) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/strings/match.h"
+#include "core/test_temp_dir.h"
 #include "crypto/ed25519.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -81,20 +82,17 @@ TEST(SignatureTest, MalformedSignerKeyIsNotEchoed) {
 class LoaderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("clover_policy_loader_" + std::to_string(getpid()));
-    std::filesystem::create_directories(dir_);
     path_ = (dir_ / "policy.yaml").string();
     Write(path_,
           "version: 1\nrules:\n  - {id: a, effect: allow, when: {destination: "
           "eu}}\n"
           "invariants:\n  - {id: i, never: allow, when: {destination: cn}}\n");
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   static void Write(const std::string& path, const std::string& text) {
     std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
   }
-  std::filesystem::path dir_;
+  test::TempDir tmp_{"policy-loader"};
+  std::filesystem::path dir_ = tmp_.path();
   std::string path_;
 };
 

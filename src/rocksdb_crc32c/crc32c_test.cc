@@ -2,11 +2,11 @@
 
 #include <rocksdb/db.h>
 
-#include <filesystem>
 #include <memory>
 #include <random>
 #include <string>
 
+#include "core/test_temp_dir.h"
 #include "gtest/gtest.h"
 
 namespace clover::rocksdb_crc32c {
@@ -58,10 +58,8 @@ TEST(RocksDbCrc32cTest, RocksDbCallsResolveHere) {
 }
 
 TEST(RocksDbCrc32cTest, RocksDbVerifiesWhatItWroteAfterReopen) {
-  const std::string dir = (std::filesystem::temp_directory_path() /
-                           ("clover-crc32c-" + std::to_string(::getpid())))
-                              .string();
-  std::filesystem::remove_all(dir);
+  test::TempDir tmp("crc32c");
+  const std::string& dir = tmp.path();
   rocksdb::Options options;
   options.create_if_missing = true;
   options.paranoid_checks = true;
@@ -92,8 +90,6 @@ TEST(RocksDbCrc32cTest, RocksDbVerifiesWhatItWroteAfterReopen) {
     ASSERT_TRUE(db->Get(read, "key" + std::to_string(i), &value).ok()) << i;
     EXPECT_EQ(value, std::string(100 + i % 50, static_cast<char>(i)));
   }
-  db.reset();
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

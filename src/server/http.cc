@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "core/canonical_json.h"
 #include "server/url.h"
 
 namespace clover::server {
@@ -14,38 +15,6 @@ namespace clover::server {
 absl::Status WithHttpStatus(absl::Status status, int http_status) {
   status.SetPayload(kHttpStatusPayload, absl::Cord(absl::StrCat(http_status)));
   return status;
-}
-
-void AppendJsonEscaped(absl::string_view text, std::string& out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (char c : text) {
-    auto u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (u < 0x20 || u == 0x7f) {
-          out += "\\u00";
-          out.push_back(kHex[u >> 4]);
-          out.push_back(kHex[u & 0xf]);
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
 }
 
 absl::string_view HttpRequest::Header(absl::string_view lower_name) const {
@@ -69,11 +38,11 @@ HttpResponse HttpResponse::Error(int status, absl::string_view code,
   HttpResponse response;
   response.status = status;
   response.body.reserve(32 + code.size() + message.size());
-  response.body += "{\"error\":{\"code\":\"";
-  AppendJsonEscaped(code, response.body);
-  response.body += "\",\"message\":\"";
-  AppendJsonEscaped(message, response.body);
-  response.body += "\"}}";
+  response.body += "{\"error\":{\"code\":";
+  AppendJsonString(code, &response.body);
+  response.body += ",\"message\":";
+  AppendJsonString(message, &response.body);
+  response.body += "}}";
   return response;
 }
 

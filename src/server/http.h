@@ -23,10 +23,6 @@ inline constexpr absl::string_view kHttpStatusPayload =
 // Returns `status` with kHttpStatusPayload set to `http_status`.
 absl::Status WithHttpStatus(absl::Status status, int http_status);
 
-// Appends `text` to `out` as the body of a JSON string (no quotes), escaping as
-// RFC 8259 needs.
-void AppendJsonEscaped(absl::string_view text, std::string& out);
-
 struct HttpRequest {
   std::string method;  // "GET"
   std::string path;    // decoded path without query, e.g. "/v1/subjects/u1"

@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "core/test_temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/metrics.h"
@@ -589,15 +590,12 @@ TEST(HttpServerStartTest, PortInUseIsUnavailable) {
 class TlsTest : public HttpServerTest {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new std::string((std::filesystem::temp_directory_path() /
-                            ("clover-tls-" + std::to_string(getpid())))
-                               .string());
-    std::filesystem::create_directories(*dir_);
-    std::ofstream(*dir_ + "/server.ext")
+    dir_ = std::make_unique<test::TempDir>("tls");
+    std::ofstream(F("server.ext"))
         << "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage="
            "serverAuth\n";
-    std::ofstream(*dir_ + "/client.ext") << "extendedKeyUsage=clientAuth\n";
-    std::string d = *dir_;
+    std::ofstream(F("client.ext")) << "extendedKeyUsage=clientAuth\n";
+    std::string d = dir_->path();
     std::string ec = " -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes ";
     std::string script = absl::StrCat(
         "set -e; cd ", d, "; ", "openssl req -x509", ec,
@@ -619,11 +617,8 @@ class TlsTest : public HttpServerTest {
     ASSERT_EQ(std::system(cmd.c_str()), 0)
         << "openssl failed, see " << d << "/openssl.log";
   }
-  static void TearDownTestSuite() {
-    std::filesystem::remove_all(*dir_);
-    delete dir_;
-  }
-  static std::string F(const char* name) { return *dir_ + "/" + name; }
+  static void TearDownTestSuite() { dir_.reset(); }
+  static std::string F(const char* name) { return dir_->Sub(name); }
   void StartTls(bool require_client_cert) {
     HttpServerOptions o = SmallOptions();
     o.tls = TlsServerOptions{F("server.crt"), F("server.key"),
@@ -631,9 +626,9 @@ class TlsTest : public HttpServerTest {
     StartServer(o, EchoHandler);
     base_ = absl::StrCat("https://127.0.0.1:", server_->port());
   }
-  static std::string* dir_;
+  static std::unique_ptr<test::TempDir> dir_;  // the suite's certificates
 };
-std::string* TlsTest::dir_ = nullptr;
+std::unique_ptr<test::TempDir> TlsTest::dir_;
 
 TEST_F(TlsTest, ServesOverTls13) {
   StartTls(false);

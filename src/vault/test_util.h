@@ -10,6 +10,7 @@
 
 #include "core/big_endian.h"
 #include "core/config.h"
+#include "core/test_temp_dir.h"
 #include "crypto/aead.h"
 #include "crypto/secret_key_file.h"
 #include "vault/key_encryption_key.h"
@@ -76,25 +77,7 @@ inline crypto::SecretKey TestKey(uint8_t fill) {
   return k;
 }
 
-// A fresh directory under $TEST_TMPDIR or /tmp, removed on destruction.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = getenv("TEST_TMPDIR");
-    std::string templ =
-        std::string(base != nullptr ? base : "/tmp") + "/clover-vault-XXXXXX";
-    char* made = mkdtemp(templ.data());
-    path_ = made != nullptr ? made : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using TempDir = ::clover::test::TempDir;
 
 // What the v1 layout stored for one subject: `meta` (table meta),
 // `key_entry` (wrapped_keys), `record` (records) and the token `handle`
