@@ -1,4 +1,4 @@
-// Shared by the log crash test and its helper process.
+// Shared by the log crash tests (RocksDB and PostgreSQL) and their helpers.
 #ifndef CLOVER_TESTS_LOG_CRASH_COMMON_H_
 #define CLOVER_TESTS_LOG_CRASH_COMMON_H_
 
@@ -6,6 +6,7 @@
 #include <string>
 
 #include "crypto/ed25519.h"
+#include "log/merkle.h"
 #include "log/note.h"
 
 namespace clover::log::crash {
@@ -15,6 +16,12 @@ inline constexpr char kOrigin[] = "crash.clover.example/log";
 inline crypto::Ed25519PrivateKey Key() {
   return *crypto::Ed25519PrivateKey::FromSeed(std::string(32, 'c'));
 }
+
+// A checkpoint the helper published: each later one must be consistent.
+struct Published {
+  uint64_t size;
+  Hash root;
+};
 
 }  // namespace clover::log::crash
 

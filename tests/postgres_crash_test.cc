@@ -3,14 +3,7 @@
 // it (immediate shutdown: WAL replay at restart). After each round, every
 // acknowledged entry must be at its index and the stored checkpoint must be
 // consistent with every checkpoint published before.
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <chrono>
 #include <cstring>
-#include <functional>
 #include <map>
 #include <random>
 #include <string>
@@ -20,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "crash_runner.h"
 #include "gtest/gtest.h"
 #include "log/checkpoint.h"
 #include "log/postgres_storage.h"
@@ -33,70 +27,12 @@ namespace {
 
 constexpr char kLogName[] = "crash";
 
-struct Published {
-  uint64_t size;
-  Hash root;
-};
-
-// Runs the helper for `before_ms`, calls `midway`, lets it run `after_ms` more,
-// SIGKILLs it and returns everything it printed; `*midway_offset` is how much
-// it had printed when `midway` ran.
-std::string RunAndKill(int round, int before_ms, int after_ms,
-                       const std::function<void()>& midway,
-                       size_t* midway_offset) {
-  int fds[2];
-  EXPECT_EQ(pipe(fds), 0);
-  const std::string dsn = pgtest::Dsn();
-  const std::string r = std::to_string(round);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    dup2(fds[1], 1);
-    close(fds[0]);
-    close(fds[1]);
-    execl(POSTGRES_CRASH_HELPER, POSTGRES_CRASH_HELPER, dsn.c_str(), kLogName,
-          r.c_str(), nullptr);
-    _exit(127);
-  }
-  close(fds[1]);
-  fcntl(fds[0], F_SETFL, O_NONBLOCK);
-  std::string out;
-  char buf[65536];
-  auto drain_until = [&](std::chrono::steady_clock::time_point deadline) {
-    while (std::chrono::steady_clock::now() < deadline) {
-      const ssize_t n = read(fds[0], buf, sizeof(buf));
-      if (n > 0) {
-        out.append(buf, n);
-      } else if (n == 0) {
-        return;  // the helper died on its own
-      } else {
-        usleep(1000);
-      }
-    }
-  };
-  const auto start = std::chrono::steady_clock::now();
-  drain_until(start + std::chrono::milliseconds(before_ms));
-  *midway_offset = out.size();
-  if (midway) midway();
-  drain_until(std::chrono::steady_clock::now() +
-              std::chrono::milliseconds(after_ms));
-  kill(pid, SIGKILL);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  fcntl(fds[0], F_SETFL, 0);
-  ssize_t n;
-  while ((n = read(fds[0], buf, sizeof(buf))) > 0) out.append(buf, n);
-  close(fds[0]);
-  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
-      << "helper exited early with status " << status;
-  return out;
-}
-
 TEST(PostgresCrashTest, AcknowledgedEntriesSurviveSigkillAndServerCrash) {
   CLOVER_REQUIRE_POSTGRES();
   PostgresTestServer& server = *pgtest::Server().value();
   std::mt19937 rng(std::random_device{}());
   std::map<uint64_t, std::string> acked;
-  std::vector<Published> published;
+  std::vector<crash::Published> published;
   auto verifier = *NewNoteVerifier(crash::kOrigin, kNoteTypeEd25519,
                                    crash::Key().public_key());
   const NoteVerifier* vs[] = {verifier.get()};
@@ -110,16 +46,16 @@ TEST(PostgresCrashTest, AcknowledgedEntriesSurviveSigkillAndServerCrash) {
     const int after_ms =
         (crash_server ? 1500 : 150) + static_cast<int>(rng() % 400);
     const int run_ms = before_ms + after_ms;
-    size_t midway_offset = 0;
-    const std::string out = RunAndKill(
-        round, before_ms, after_ms,
-        [&] {
+    const crashtest::KilledRun run = crashtest::RunAndKill(
+        {POSTGRES_CRASH_HELPER, pgtest::Dsn(), kLogName, std::to_string(round)},
+        before_ms, after_ms, [&] {
           if (crash_server) {
             absl::Status s = server.CrashAndRestart();
             EXPECT_TRUE(s.ok()) << s;
           }
-        },
-        &midway_offset);
+        });
+    const std::string& out = run.output;
+    const size_t midway_offset = run.midway_offset;
     if (crash_server) {
       EXPECT_NE(out.find("ack ", midway_offset), std::string::npos)
           << "round " << round
@@ -141,7 +77,7 @@ TEST(PostgresCrashTest, AcknowledgedEntriesSurviveSigkillAndServerCrash) {
         ASSERT_EQ(parts[0], "cp") << line;
         std::string root;
         ASSERT_TRUE(absl::Base64Unescape(parts[2], &root));
-        Published p{n, {}};
+        crash::Published p{n, {}};
         std::memcpy(p.root.data(), root.data(), kHashSize);
         published.push_back(p);
       }
@@ -176,7 +112,7 @@ TEST(PostgresCrashTest, AcknowledgedEntriesSurviveSigkillAndServerCrash) {
       ASSERT_EQ(entries[index % kTileWidth], entry)
           << "entry " << index << " changed in round " << round;
     }
-    for (const Published& p : published) {
+    for (const crash::Published& p : published) {
       ASSERT_LE(p.size, cp->size) << "tree shrank below a published checkpoint";
       auto proof = (*seq)->ConsistencyProof(p.size, cp->size);
       ASSERT_TRUE(proof.ok()) << proof.status();
