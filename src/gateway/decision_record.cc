@@ -90,16 +90,11 @@ std::string FormatRfc3339Millis(absl::Time t) {
   return out;
 }
 
-void AppendDecisionJson(const DecisionRecord& r, std::string* out) {
-  Obj o(out);
-  o.Str("action", r.action);
-  if (!r.approval.empty()) o.Str("approval", r.approval);
-  o.Int("bytes", r.bytes);
-  o.Str("destination", r.destination);
-  o.Key("fields");
+void AppendFieldOutcomesJson(std::span<const FieldOutcome> fields,
+                             std::string* out) {
   out->push_back('[');
-  for (size_t i = 0; i < r.fields.size(); ++i) {
-    const FieldOutcome& f = r.fields[i];
+  for (size_t i = 0; i < fields.size(); ++i) {
+    const FieldOutcome& f = fields[i];
     if (i > 0) out->push_back(',');
     Obj fo(out);
     fo.Str("category", f.category);
@@ -110,6 +105,20 @@ void AppendDecisionJson(const DecisionRecord& r, std::string* out) {
     fo.StrArray("rules", f.rules);
   }
   out->push_back(']');
+}
+
+void AppendDecisionJson(const DecisionRecord& r, std::string* out) {
+  Obj o(out);
+  o.Str("action", r.action);
+  if (!r.approval.empty()) o.Str("approval", r.approval);
+  o.Int("bytes", r.bytes);
+  o.Str("destination", r.destination);
+  o.Key("fields");
+  if (!r.fields_json.empty()) {
+    out->append(r.fields_json.data(), r.fields_json.size());
+  } else {
+    AppendFieldOutcomesJson(r.fields, out);
+  }
   o.Str("node", r.node);
   o.Str("policy", r.policy);
   o.Key("principal");

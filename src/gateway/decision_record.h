@@ -41,12 +41,21 @@ struct DecisionRecord {
   absl::string_view policy;    // bundle SHA-256 hex
   absl::string_view approval;  // approval id, empty if none
   std::span<const FieldOutcome> fields;
+  // If not empty, used as the "fields" array instead of rendering `fields`:
+  // what AppendFieldOutcomesJson made of the same outcomes (the gateway keeps
+  // those of recent decisions, which repeat for every subject read alike).
+  absl::string_view fields_json;
   int64_t records = 0;  // records returned
   int64_t bytes = 0;    // response bytes of transformed data
 };
 
 // Appends the canonical JSON of `record` to `out`. Thread-safe (pure).
 void AppendDecisionJson(const DecisionRecord& record, std::string* out);
+
+// Appends the canonical JSON array of `fields` (the "fields" member of a
+// decision) to `out`. Thread-safe (pure).
+void AppendFieldOutcomesJson(std::span<const FieldOutcome> fields,
+                             std::string* out);
 
 // RFC 3339 UTC with milliseconds, e.g. "2026-11-28T23:50:00.123Z".
 std::string FormatRfc3339Millis(absl::Time t);

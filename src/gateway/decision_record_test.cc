@@ -54,6 +54,16 @@ TEST(DecisionRecordTest, IsCanonicalJson) {
       json.find(R"("rules":["cn-staff-pseudonymize","cn-no-restricted"])"),
       std::string::npos);
   EXPECT_EQ(json.find("approval"), std::string::npos);
+
+  // The same decision with its outcomes rendered beforehand is the same entry.
+  std::string fields_json;
+  AppendFieldOutcomesJson(fields, &fields_json);
+  DecisionRecord pre = r;
+  pre.fields = {};
+  pre.fields_json = fields_json;
+  std::string from_pre;
+  AppendDecisionJson(pre, &from_pre);
+  EXPECT_EQ(from_pre, json);
 }
 
 }  // namespace
