@@ -262,6 +262,7 @@ absl::StatusOr<Record> Vault::Get(std::string_view subject,
   if (!record.ok() || fields.empty()) return record;
   Record selected;
   selected.country = std::move(record->country);
+  selected.fields.reserve(fields.size());
   for (const std::string& f : fields) {
     for (FieldValue& v : record->fields) {
       if (v.name == f) {
