@@ -114,10 +114,10 @@ void AppendDecisionJson(const DecisionRecord& r, std::string* out) {
   o.Int("bytes", r.bytes);
   o.Str("destination", r.destination);
   o.Key("fields");
-  if (!r.fields_json.empty()) {
-    out->append(r.fields_json.data(), r.fields_json.size());
+  if (r.fields_json.empty()) {
+    out->append("[]");
   } else {
-    AppendFieldOutcomesJson(r.fields, out);
+    out->append(r.fields_json.data(), r.fields_json.size());
   }
   o.Str("node", r.node);
   o.Str("policy", r.policy);

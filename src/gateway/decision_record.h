@@ -40,10 +40,9 @@ struct DecisionRecord {
   int64_t subjects = -1;       // exports: number of subjects; -1 = omit
   absl::string_view policy;    // bundle SHA-256 hex
   absl::string_view approval;  // approval id, empty if none
-  std::span<const FieldOutcome> fields;
-  // If not empty, used as the "fields" array instead of rendering `fields`:
-  // what AppendFieldOutcomesJson made of the same outcomes (the gateway keeps
-  // those of recent decisions, which repeat for every subject read alike).
+  // The "fields" array, as AppendFieldOutcomesJson renders the outcomes (the
+  // gateway keeps those of recent decisions, which repeat for every subject
+  // read alike). Empty means no fields: "[]".
   absl::string_view fields_json;
   int64_t records = 0;  // records returned
   int64_t bytes = 0;    // response bytes of transformed data

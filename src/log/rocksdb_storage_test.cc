@@ -1,6 +1,8 @@
 #include "log/rocksdb_storage.h"
 
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "log/test_util.h"
@@ -101,6 +103,33 @@ TEST(RocksDbStorageTest, FullBundleIsItsFragmentsInOffsetOrder) {
   EXPECT_EQ(*(*s)->ReadEntryBundle(5), "first,second,third");
 }
 
+// The store opened directly with RocksDB (default and bundles families), to
+// lay it out as an earlier version did and to look at where keys are.
+struct RawStore {
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;  // default, bundles
+  ~RawStore() {
+    for (auto* h : handles)
+      db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  }
+};
+
+std::unique_ptr<RawStore> OpenRaw(const std::string& dir, bool read_only) {
+  auto raw = std::make_unique<RawStore>();
+  rocksdb::Options o;
+  const std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+      {rocksdb::kDefaultColumnFamilyName, o}, {"bundles", o}};
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s =
+      read_only
+          ? rocksdb::DB::OpenForReadOnly(o, dir, families, &raw->handles, &db)
+          : rocksdb::DB::Open(o, dir, families, &raw->handles, &db);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  if (!s.ok()) return nullptr;
+  raw->db.reset(db);
+  return raw;
+}
+
 TEST(RocksDbStorageTest, FragmentsOfAnEarlierVersionMoveToTheBundleFamily) {
   testing::TempDir dir;
   const std::string key("f\0\0\0\0\0\0\0\x02\x00", 10);  // bundle 2, offset 0
@@ -110,17 +139,10 @@ TEST(RocksDbStorageTest, FragmentsOfAnEarlierVersionMoveToTheBundleFamily) {
   }
   {
     // Where an earlier version kept the partial bundle's fragments.
-    rocksdb::DB* raw = nullptr;
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::Options o;
-    ASSERT_TRUE(rocksdb::DB::Open(
-                    o, dir.path(),
-                    {{rocksdb::kDefaultColumnFamilyName, o}, {"bundles", o}},
-                    &handles, &raw)
-                    .ok());
-    std::unique_ptr<rocksdb::DB> db(raw);
-    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), key, "old fragment").ok());
-    for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+    auto raw = OpenRaw(dir.path(), /*read_only=*/false);
+    ASSERT_NE(raw, nullptr);
+    ASSERT_TRUE(
+        raw->db->Put(rocksdb::WriteOptions(), key, "old fragment").ok());
   }
   RocksDbStorageOptions ro;
   ro.read_only = true;
@@ -139,21 +161,14 @@ TEST(RocksDbStorageTest, FragmentsOfAnEarlierVersionMoveToTheBundleFamily) {
     ASSERT_TRUE((*s)->Write(b).ok());
     EXPECT_EQ(*(*s)->ReadEntryBundle(2), "old fragment+new");
   }
-  rocksdb::DB* raw = nullptr;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::Options o;
-  ASSERT_TRUE(rocksdb::DB::OpenForReadOnly(
-                  o, dir.path(),
-                  {{rocksdb::kDefaultColumnFamilyName, o}, {"bundles", o}},
-                  &handles, &raw)
-                  .ok());
-  std::unique_ptr<rocksdb::DB> db(raw);
+  auto raw = OpenRaw(dir.path(), /*read_only=*/true);
+  ASSERT_NE(raw, nullptr);
   std::string value;
+  EXPECT_TRUE(raw->db->Get(rocksdb::ReadOptions(), raw->handles[0], key, &value)
+                  .IsNotFound());
   EXPECT_TRUE(
-      db->Get(rocksdb::ReadOptions(), handles[0], key, &value).IsNotFound());
-  EXPECT_TRUE(db->Get(rocksdb::ReadOptions(), handles[1], key, &value).ok());
+      raw->db->Get(rocksdb::ReadOptions(), raw->handles[1], key, &value).ok());
   EXPECT_EQ(value, "old fragment");
-  for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
 }
 
 }  // namespace

@@ -590,8 +590,10 @@ absl::StatusOr<std::string> Sequencer::ReadEntryBundle(uint64_t index,
     return absl::DataLossError(absl::StrCat("stored entry bundle ", index, ": ",
                                             full.status().message()));
   }
-  CLOVER_ASSIGN_OR_RETURN(size_t prefix, BundlePrefixSize(bytes, width));
-  bytes.resize(prefix);
+  if (width < kTileWidth) {
+    CLOVER_ASSIGN_OR_RETURN(size_t prefix, BundlePrefixSize(bytes, width));
+    bytes.resize(prefix);
+  }
   return bytes;
 }
 

@@ -2,6 +2,8 @@
 
 #include <dlfcn.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #if defined(__x86_64__)
@@ -20,17 +22,6 @@ constexpr char kExtendSymbol[] = "_ZN7rocksdb6crc32c6ExtendEjPKcm";
 
 namespace clover::rocksdb_crc32c {
 namespace {
-
-// Bit-at-a-time CRC32C: used only if neither the instruction nor RocksDB's
-// own function is available.
-uint32_t ExtendBitwise(uint32_t crc, const char* data, size_t size) {
-  uint32_t c = ~crc;
-  for (size_t i = 0; i < size; ++i) {
-    c ^= static_cast<unsigned char>(data[i]);
-    for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1)));
-  }
-  return ~c;
-}
 
 #if defined(__x86_64__)
 __attribute__((target("sse4.2"))) uint32_t ExtendSse42(uint32_t crc,
@@ -62,8 +53,15 @@ ExtendFunction Choose() {
 #if defined(__x86_64__)
   if (HasCrc32Instruction()) return ExtendSse42;
 #endif
-  if (ExtendFunction library = LibraryExtend()) return library;
-  return ExtendBitwise;
+  // Always there: Clover links librocksdb.so (a static RocksDB would collide
+  // with this file's definition at link time).
+  ExtendFunction library = LibraryExtend();
+  if (library == nullptr) {
+    std::fprintf(stderr, "rocksdb_crc32c: librocksdb's %s not found\n",
+                 kExtendSymbol);
+    std::abort();
+  }
+  return library;
 }
 
 }  // namespace
