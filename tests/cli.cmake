@@ -3,3 +3,9 @@ add_test(NAME cli_exit_codes
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli_exit_codes_test.sh $<TARGET_FILE:clover>
   WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(cli_exit_codes PROPERTIES LABELS "e2e" TIMEOUT 60)
+
+# KEK rotation end to end: a real node, `clover keys rewrap`, the retired key deleted.
+add_test(NAME kek_rotation
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/kek_rotation_test.sh $<TARGET_FILE:clover>
+  WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(kek_rotation PROPERTIES LABELS "e2e" TIMEOUT 120)

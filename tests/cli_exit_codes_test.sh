@@ -38,6 +38,8 @@ expect 2 "" -- "$clover" migrate
 expect 2 "exactly one of --config and --dir" -- "$clover" migrate vault
 expect 2 "cannot read file" -- "$clover" migrate vault --config "$tmp/absent.yaml"
 expect 2 "no vault store" -- "$clover" migrate vault --dir "$tmp/no-such-store"
+expect 2 "" -- "$clover" keys rewrap
+expect 2 "cannot read file" -- "$clover" keys rewrap --config "$tmp/absent.yaml"
 expect 2 "" -- "$clover" config check
 expect 2 "cannot read file" -- "$clover" config check "$tmp/absent.yaml"
 

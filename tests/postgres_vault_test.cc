@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "postgres_test_util.h"
 #include "vault/erased.h"
+#include "vault/kek_ring.h"
 #include "vault/key_encryption_key.h"
 #include "vault/layout_migration.h"
 #include "vault/postgres_storage.h"
@@ -304,6 +305,56 @@ TEST(PostgresVaultStorageTest, MigratesASchemaOfTheFirstLayout) {
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(*got, ann);
   EXPECT_TRUE(IsErased((*vault)->Get("cy", {}, ctx).status()));
+}
+
+// KEK rotation over PostgreSQL: keys wrapped by KEK 1 move to KEK 2 through
+// the driver's scan and writes, after which KEK 2 alone reads them.
+TEST(PostgresVaultStorageTest, RewrapKeysOverPostgres) {
+  CLOVER_REQUIRE_POSTGRES();
+  ASSERT_TRUE(
+      Sql("DROP SCHEMA IF EXISTS clover_vault_eu_rotation CASCADE").ok());
+  const Deployment deployment = testing::TestDeployment();
+  auto open_vault = [&](std::unique_ptr<KeyEncryptionKey> kek) {
+    auto storage = OpenPostgresVaultStorage(Dsn(), "eu_rotation");
+    EXPECT_TRUE(storage.ok()) << storage.status();
+    VaultOptions options;
+    options.region = "eu";
+    auto v = Vault::Open(deployment, options, *std::move(storage),
+                         std::move(kek), testing::TestKey(9));
+    EXPECT_TRUE(v.ok()) << v.status();
+    return v.ok() ? *std::move(v) : nullptr;
+  };
+  auto record = ParseRecordJson(deployment.schema,
+                                R"({"country":"IE","fields":{"name":"Ann"}})");
+  ASSERT_TRUE(record.ok());
+  const AccessContext ctx{"eu-support-1", "customer_support"};
+  {
+    auto v = open_vault(FileKeyEncryptionKey::FromKey(testing::TestKey(1)));
+    ASSERT_NE(v, nullptr);
+    for (const char* s : {"ann", "bob", "cat"})
+      ASSERT_TRUE(v->Put(s, *record).ok());
+  }
+  {
+    std::vector<std::unique_ptr<KeyEncryptionKey>> retired;
+    retired.push_back(FileKeyEncryptionKey::FromKey(testing::TestKey(1)));
+    auto ring = KekRing::Create(
+        FileKeyEncryptionKey::FromKey(testing::TestKey(2)), std::move(retired));
+    ASSERT_TRUE(ring.ok());
+    auto v = open_vault(*std::move(ring));
+    ASSERT_NE(v, nullptr);
+    auto report = v->RewrapKeys();
+    ASSERT_TRUE(report.ok()) << report.status();
+    EXPECT_EQ(report->rewrapped, 3u);
+  }
+  auto v = open_vault(FileKeyEncryptionKey::FromKey(testing::TestKey(2)));
+  ASSERT_NE(v, nullptr);
+  for (const char* s : {"ann", "bob", "cat"}) {
+    auto got = v->Get(s, {}, ctx);
+    ASSERT_TRUE(got.ok()) << s << ": " << got.status();
+    EXPECT_EQ(*got, *record);
+  }
+  ASSERT_TRUE(
+      Sql("DROP SCHEMA IF EXISTS clover_vault_eu_rotation CASCADE").ok());
 }
 
 TEST(PostgresVaultStorageTest, VaultPutGetEraseOverPostgres) {

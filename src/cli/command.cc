@@ -24,4 +24,11 @@ int ReportError(const absl::Status& status) {
   }
 }
 
+int ReportStoreError(const absl::Status& status) {
+  if (!absl::IsUnavailable(status)) return ReportError(status);
+  std::cerr << "clover: " << status.message()
+            << " (is a node still running on it?)\n";
+  return kExitRuntime;
+}
+
 }  // namespace clover::cli

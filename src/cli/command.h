@@ -25,6 +25,12 @@ void SetAction(CLI::App* sub, std::function<int()> run);
 // OutOfRange -> 2, others -> 1.
 int ReportError(const absl::Status& status);
 
+// As ReportError for an error opening or using a node's store, where
+// Unavailable means another process (a running node) holds it: not bad input,
+// since the same command works once the node is stopped. Prints the message
+// with that hint and returns kExitRuntime.
+int ReportStoreError(const absl::Status& status);
+
 // Registration of each command group (one file each). Groups another part has
 // not yet implemented register a command that says so and exits 2.
 void RegisterConfigCommands(CLI::App& app);

@@ -1,13 +1,19 @@
 // `clover keys generate`: note signing keys (log checkpoints, signed policies),
 // witness cosigning keys, and symmetric secret key files.
+// `clover keys rewrap --config NODE.yaml`: after a KEK rotation, re-wraps every
+// data key of the node's vault that a retired KEK wrapped under the current one
+// (vault/kek_ring.h). Stop the node first (and, on PostgreSQL, the region's
+// other nodes): RocksDB's lock refuses a store that is open elsewhere.
 #include <iostream>
 #include <memory>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "cli/command.h"
+#include "core/config.h"
 #include "crypto/ed25519.h"
 #include "crypto/secret_key_file.h"
+#include "gateway/node.h"
 #include "log/note.h"
 
 namespace clover::cli {
@@ -64,6 +70,20 @@ int Generate(const GenerateFlags& f) {
   return kExitOk;
 }
 
+int Rewrap(const std::string& config) {
+  auto deployment = LoadDeployment(config);
+  if (!deployment.ok()) return ReportError(deployment.status());
+  auto vault = gateway::OpenNodeVault(*deployment);
+  if (!vault.ok()) return ReportStoreError(vault.status());
+  auto report = (*vault)->RewrapKeys();
+  if (!report.ok()) return ReportError(report.status());
+  std::cout << "re-wrapped " << report->rewrapped << " data keys under KEK "
+            << (*vault)->kek_id() << "; " << report->current
+            << " were already under it, " << report->erased
+            << " subjects are erased\n";
+  return kExitOk;
+}
+
 }  // namespace
 
 void RegisterKeysCommands(CLI::App& app) {
@@ -84,6 +104,16 @@ void RegisterKeysCommands(CLI::App& app) {
                   "Private key file to create (never overwritten)")
       ->required();
   SetAction(gen, [f] { return Generate(*f); });
+
+  auto* rewrap = keys->add_subcommand(
+      "rewrap",
+      "After a KEK rotation (new keys.kek_file, old key in "
+      "keys.retired_kek_files): re-wrap every data key of the node's vault "
+      "under the current KEK. Stop the node first.");
+  auto config = std::make_shared<std::string>();
+  rewrap->add_option("--config", *config, "Node configuration file")
+      ->required();
+  SetAction(rewrap, [config] { return Rewrap(*config); });
 }
 
 }  // namespace clover::cli

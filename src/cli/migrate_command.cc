@@ -52,16 +52,7 @@ int MigrateVault(const MigrateFlags& f) {
   } else {
     report = vault::MigrateVaultStoreToV2(f.dir);
   }
-  if (!report.ok()) {
-    // A store that is in use is not bad input: the same command works once
-    // the node is stopped.
-    if (absl::IsUnavailable(report.status())) {
-      std::cerr << "clover: " << report.status().message()
-                << " (is a node still running on it?)\n";
-      return kExitRuntime;
-    }
-    return ReportError(report.status());
-  }
+  if (!report.ok()) return ReportStoreError(report.status());
   if (report->already_current) {
     std::cout << where << ": vault store already has the current layout\n";
   } else {

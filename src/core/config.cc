@@ -49,15 +49,17 @@ std::string Join(absl::string_view parent, absl::string_view child) {
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  // Configuration files are small regular files; anything else (a device, a FIFO, a huge
-  // file) is refused rather than read without bound.
+  // Configuration files are small regular files; anything else (a device, a
+  // FIFO, a huge file) is refused rather than read without bound.
   constexpr uintmax_t kMaxConfigBytes = 16 << 20;
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) {
-    return absl::NotFoundError(absl::StrCat(path, ": cannot read file (not a regular file)"));
+    return absl::NotFoundError(
+        absl::StrCat(path, ": cannot read file (not a regular file)"));
   }
   if (fs::file_size(path, ec) > kMaxConfigBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": larger than 16 MiB"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": larger than 16 MiB"));
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot read file"));
@@ -817,7 +819,8 @@ class Loader {
   absl::Status Keys(const Source& src, const YAML::Node& node) {
     CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, node, "keys"));
     CLOVER_RETURN_IF_ERROR(
-        CheckKeys(src, f, "keys", {"kek_file", "pseudonym_key_file"}));
+        CheckKeys(src, f, "keys",
+                  {"kek_file", "pseudonym_key_file", "retired_kek_files"}));
     CLOVER_ASSIGN_OR_RETURN(
         std::string kek, StringField(src, node, f, "keys", "kek_file", true));
     CLOVER_ASSIGN_OR_RETURN(
@@ -825,6 +828,13 @@ class Loader {
         StringField(src, node, f, "keys", "pseudonym_key_file", true));
     d_.keys.kek_file = ResolvePath(src, kek);
     d_.keys.pseudonym_key_file = ResolvePath(src, pk);
+    if (const Entry* retired = Find(f, "retired_kek_files")) {
+      CLOVER_ASSIGN_OR_RETURN(
+          std::vector<std::string> files,
+          StringList(src, retired->value, "keys.retired_kek_files"));
+      for (const std::string& file : files)
+        d_.keys.retired_kek_files.push_back(ResolvePath(src, file));
+    }
     return absl::OkStatus();
   }
 

@@ -128,6 +128,9 @@ struct KeysConfig {
   std::string kek_file;            // region key-encryption key, absolute
   std::string pseudonym_key_file;  // root of per-(destination, purpose) token
                                    // keys, absolute
+  // Earlier KEKs, still needed to unwrap data keys wrapped before a rotation
+  // (absolute; see vault/kek_ring.h).
+  std::vector<std::string> retired_kek_files;
 };
 
 struct PolicyConfig {

@@ -271,6 +271,23 @@ TEST(ConfigTest, PrivacyBudget) {
               {"privacy.daily_epsilon_budget", "positive"});
 }
 
+TEST(ConfigTest, RetiredKekFiles) {
+  auto d = ParseDeployment(
+      absl::StrReplaceAll(
+          kValid, {{"  kek_file: keys/kek\n",
+                    "  kek_file: keys/kek2\n  retired_kek_files: [keys/kek, "
+                    "/etc/clover/kek0]\n"}}),
+      "/srv/node.yaml");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->keys.kek_file, "/srv/keys/kek2");
+  EXPECT_EQ(d->keys.retired_kek_files,
+            (std::vector<std::string>{"/srv/keys/kek", "/etc/clover/kek0"}));
+  ExpectError("  pseudonym_key_file: keys/pseudonym",
+              "  pseudonym_key_file: keys/pseudonym\n  retired_kek_files: "
+              "{a: b}",
+              {"keys.retired_kek_files", "expected a list of strings"});
+}
+
 TEST(ConfigTest, SignedPolicyNeedsAuditorKeys) {
   ExpectError("  file: policy.yaml",
               "  file: policy.yaml\n  require_signed_policy: true",

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "audit/approvals.h"
 #include "audit/kv_store.h"
+#include "crypto/constant_time.h"
 #include "crypto/secret_key_file.h"
 #include "crypto/subject_pseudonym.h"
 #include "gateway/access_index.h"
@@ -23,6 +24,7 @@
 #include "server/http_server.h"
 #include "server/metrics.h"
 #include "server/router.h"
+#include "vault/kek_ring.h"
 #include "vault/key_encryption_key.h"
 #include "vault/postgres_storage.h"
 #include "vault/vault.h"
@@ -114,36 +116,13 @@ absl::Status LoadPolicy(Node::Parts& p) {
 }
 
 absl::Status OpenVault(Node::Parts& p) {
-  vault::VaultOptions o;
-  o.region = p.deployment.node->region;
-  // Hot subjects (data key and sealed record) stay in memory: reads then cost
-  // one AES-GCM open instead of a storage lookup and a KEK unwrap.
-  o.subject_cache_entries = 100'000;
+  auto v = OpenNodeVault(p.deployment);
+  if (!v.ok()) return v.status();
+  p.vault = *std::move(v);
   auto root = crypto::ReadSecretKeyFile(p.deployment.keys.pseudonym_key_file);
   if (!root.ok()) return root.status();
-  if (p.deployment.storage.driver == StorageDriver::kPostgres) {
-    // The region's records live in one database that every DC of the region
-    // shares, so another DC's write or erasure must show here soon: cached
-    // subjects are re-read after a few seconds.
-    o.subject_cache_ttl = absl::Seconds(2);
-    auto storage = vault::OpenPostgresVaultStorage(
-        p.deployment.storage.postgres_dsn,
-        PostgresNameOf(p.deployment.node->region));
-    if (!storage.ok()) return storage.status();
-    auto kek = vault::FileKeyEncryptionKey::Open(p.deployment.keys.kek_file);
-    if (!kek.ok()) return kek.status();
-    auto v = vault::Vault::Open(p.deployment, o, *std::move(storage),
-                                *std::move(kek), *root);
-    if (!v.ok()) return v.status();
-    p.vault = *std::move(v);
-  } else {
-    vault::RocksDbOptions r;
-    r.sync = true;
-    auto v = vault::Vault::OpenEmbedded(p.deployment, o, Dir(p, "vault"), r);
-    if (!v.ok()) return v.status();
-    p.vault = *std::move(v);
-  }
   auto key = crypto::DeriveLogSubjectKey(*root);
+  crypto::SecureWipe(root->data(), root->size());
   if (!key.ok()) return key.status();
   p.log_subject_key = *key;
   return absl::OkStatus();
@@ -323,6 +302,41 @@ std::string PostgresNameOf(absl::string_view id) {
     if (c == '-' || c == '.') c = '_';
   }
   return out;
+}
+
+absl::StatusOr<std::unique_ptr<vault::Vault>> OpenNodeVault(
+    const Deployment& deployment) {
+  if (!deployment.node.has_value()) {
+    return absl::InvalidArgumentError(
+        "field 'node': required to find the node's vault store");
+  }
+  vault::VaultOptions o;
+  o.region = deployment.node->region;
+  // Hot subjects (data key and sealed record) stay in memory: reads then cost
+  // one AES-GCM open instead of a storage lookup and a KEK unwrap.
+  o.subject_cache_entries = 100'000;
+  if (deployment.storage.driver != StorageDriver::kPostgres) {
+    vault::RocksDbOptions r;
+    r.sync = true;
+    return vault::Vault::OpenEmbedded(
+        deployment, o, (fs::path(deployment.node->data_dir) / "vault").string(),
+        r);
+  }
+  // The region's records live in one database that every DC of the region
+  // shares, so another DC's write or erasure must show here soon: cached
+  // subjects are re-read after a few seconds.
+  o.subject_cache_ttl = absl::Seconds(2);
+  auto root = crypto::ReadSecretKeyFile(deployment.keys.pseudonym_key_file);
+  if (!root.ok()) return root.status();
+  auto storage = vault::OpenPostgresVaultStorage(
+      deployment.storage.postgres_dsn, PostgresNameOf(deployment.node->region));
+  if (!storage.ok()) return storage.status();
+  auto kek = vault::OpenConfiguredKek(deployment.keys);
+  if (!kek.ok()) return kek.status();
+  auto v = vault::Vault::Open(deployment, o, *std::move(storage),
+                              *std::move(kek), *root);
+  crypto::SecureWipe(root->data(), root->size());
+  return v;
 }
 
 }  // namespace clover::gateway

@@ -14,12 +14,23 @@
 #include "absl/strings/string_view.h"
 #include "core/clock.h"
 #include "core/config.h"
+#include "vault/vault.h"
 
 namespace clover::gateway {
 
 // The name a DC (its log) or a region (its vault) has in PostgreSQL schema
 // names: "ie-dub-1" -> "ie_dub_1".
 std::string PostgresNameOf(absl::string_view id);
+
+// The vault a node of `deployment` serves: its embedded store in
+// <data_dir>/vault (WAL synced on every write), or its region's PostgreSQL
+// schema, with the configured KEK (and retired KEKs) and pseudonym root key.
+// Used by the node at startup and by maintenance commands such as
+// `clover keys rewrap`. Errors: InvalidArgument without a `node` section;
+// those of the key files and the storage driver (Unavailable if another
+// process holds the embedded store).
+[[nodiscard]] absl::StatusOr<std::unique_ptr<vault::Vault>> OpenNodeVault(
+    const Deployment& deployment);
 
 struct NodeOptions {
   const Clock* clock = nullptr;  // nullptr: the system clock

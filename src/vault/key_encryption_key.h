@@ -34,12 +34,15 @@ class KeyEncryptionKey {
  public:
   virtual ~KeyEncryptionKey() = default;
 
-  // A stable, non-secret identifier of the key (stored with every wrapped key).
+  // A stable, non-secret identifier of the key (at most 255 bytes), stored
+  // with every wrapped key.
   virtual std::string_view id() const = 0;
 
   // Wraps a 32-byte data key, bound to `context` (the subject id): a wrapped
-  // key moved to another subject does not unwrap. Errors: InvalidArgument for a
-  // wrong key size; Internal / Unavailable from the key manager.
+  // key moved to another subject does not unwrap. The result starts with
+  // u8 length || id() (WrappedKeyKekId reads it back), which is how rotation
+  // finds the KEK of each stored key. Errors: InvalidArgument for a wrong key
+  // size; Internal / Unavailable from the key manager.
   [[nodiscard]] virtual absl::StatusOr<std::string> Wrap(
       std::string_view data_key, std::string_view context) = 0;
 

@@ -12,6 +12,7 @@
 #include "crypto/hkdf.h"
 #include "crypto/random.h"
 #include "vault/erased.h"
+#include "vault/kek_ring.h"
 #include "vault/record_parser.h"
 #include "vault/subject_id.h"
 #include "vault/subject_row.h"
@@ -109,8 +110,8 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::OpenEmbedded(
     return absl::InvalidArgumentError(
         "keys.kek_file and keys.pseudonym_key_file must be set");
   }
-  CLOVER_ASSIGN_OR_RETURN(std::unique_ptr<FileKeyEncryptionKey> kek,
-                          FileKeyEncryptionKey::Open(deployment.keys.kek_file));
+  CLOVER_ASSIGN_OR_RETURN(std::unique_ptr<KeyEncryptionKey> kek,
+                          OpenConfiguredKek(deployment.keys));
   CLOVER_ASSIGN_OR_RETURN(
       crypto::SecretKey root,
       crypto::ReadSecretKeyFile(deployment.keys.pseudonym_key_file));
@@ -174,6 +175,11 @@ absl::StatusOr<Vault::PutResult> Vault::Put(std::string_view subject,
     }
     row = *std::move(existing);
     row.revision += 1;
+    // A key wrapped by a retired KEK moves to the current one with the write.
+    if (WrappedKeyKekId(row.wrapped_key) != kek_->id()) {
+      CLOVER_ASSIGN_OR_RETURN(row.wrapped_key,
+                              kek_->Wrap(KeyView(entry->data_key), subject));
+    }
   } else {
     CLOVER_RETURN_IF_ERROR(
         crypto::RandomBytes(entry->data_key.data(), entry->data_key.size()));
@@ -376,6 +382,61 @@ absl::StatusOr<Vault::Detokenized> Vault::Detokenize(
         "token does not verify under this destination and purpose");
   }
   return Detokenized{std::move(subject), std::move(*value)};
+}
+
+absl::StatusOr<Vault::RewrapReport> Vault::RewrapKeys() {
+  RewrapReport report;
+  // The scan only finds candidates: each is re-read under its stripe, since
+  // a write or an erasure may have come in between.
+  std::vector<std::string> stale;
+  absl::Status bad_row;
+  CLOVER_RETURN_IF_ERROR(storage_->Scan(
+      Table::kSubjects, [&](std::string_view key, std::string_view value) {
+        absl::StatusOr<SubjectRow> row = SubjectRow::Decode(value);
+        if (!row.ok()) {
+          bad_row = absl::DataLossError(absl::StrCat(
+              "subject ", std::string(key), ": ", row.status().message()));
+          return false;
+        }
+        if (!row->live()) {
+          ++report.erased;
+        } else if (WrappedKeyKekId(row->wrapped_key) == kek_->id()) {
+          ++report.current;
+        } else {
+          stale.emplace_back(key);
+        }
+        return true;
+      }));
+  CLOVER_RETURN_IF_ERROR(bad_row);
+  for (const std::string& subject : stale) {
+    absl::MutexLock lock(&StripeOf(subject));
+    CLOVER_ASSIGN_OR_RETURN(std::optional<SubjectRow> row, ReadRow(subject));
+    if (!row.has_value() || !row->live()) {
+      ++report.erased;
+      continue;
+    }
+    if (WrappedKeyKekId(row->wrapped_key) == kek_->id()) {
+      ++report.current;
+      continue;
+    }
+    UnwrapJustification why{"vault", "kek-rotation", subject};
+    absl::StatusOr<crypto::SecretKey> key =
+        kek_->Unwrap(row->wrapped_key, subject, why);
+    if (!key.ok()) {
+      return absl::Status(
+          key.status().code(),
+          absl::StrCat("subject ", subject, ": ", key.status().message()));
+    }
+    absl::StatusOr<std::string> wrapped = kek_->Wrap(KeyView(*key), subject);
+    crypto::SecureWipe(key->data(), key->size());
+    if (!wrapped.ok()) return wrapped.status();
+    row->wrapped_key = *std::move(wrapped);
+    WriteBatch batch;
+    batch.Put(Table::kSubjects, subject, row->Encode());
+    CLOVER_RETURN_IF_ERROR(storage_->Write(batch));
+    ++report.rewrapped;
+  }
+  return report;
 }
 
 absl::Status Vault::PurgeErased() {

@@ -139,6 +139,23 @@ class Vault {
       std::string_view token, std::string_view destination,
       std::string_view purpose, const AccessContext& context);
 
+  struct RewrapReport {
+    uint64_t rewrapped = 0;  // live subjects whose key moved to the current KEK
+    uint64_t current = 0;    // live subjects already under the current KEK
+    uint64_t erased = 0;     // tombstones (no key left to re-wrap)
+  };
+  // KEK rotation: re-wraps every live subject's data key that an earlier KEK
+  // wrapped under the current one (Put does the same for the subject it
+  // writes), so that the retired KEKs can be destroyed. Records are not
+  // re-encrypted: their data keys do not change. Each unwrap is justified as
+  // ("vault", "kek-rotation", subject). Safe beside concurrent calls of this
+  // vault; where other processes share the storage (PostgreSQL), run it while
+  // they are stopped, as one of their writes could otherwise be overwritten.
+  // Errors: those of the storage driver; the KEK's (e.g. DataLoss for a key
+  // wrapped by a KEK the ring does not hold, PermissionDenied), with the
+  // subject named; keys re-wrapped before an error stay re-wrapped.
+  [[nodiscard]] absl::StatusOr<RewrapReport> RewrapKeys();
+
   // Physically drops deleted entries (wrapped keys, records, token index) from
   // storage files, so erased subjects' wrapped keys do not survive in old SST
   // files or WALs.
@@ -149,6 +166,8 @@ class Vault {
   const Schema& schema() const { return schema_; }
   const Pseudonymizer& pseudonymizer() const { return pseudonymizer_; }
   const ResidencyMap& residency() const { return residency_; }
+  // The current KEK's id (public: a fingerprint, not key material).
+  std::string_view kek_id() const { return kek_->id(); }
   StorageDriver& storage() { return *storage_; }
 
  private:

@@ -7,6 +7,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "vault/erased.h"
+#include "vault/kek_ring.h"
 #include "vault/key_encryption_key.h"
 #include "vault/record_parser.h"
 #include "vault/subject_row.h"
@@ -446,6 +447,148 @@ TEST_F(VaultTest, RefusesBadInputBeforeStorage) {
                            TestKey(9))
                    .ok());
   std::filesystem::remove_all(dir_.path() + "-m");
+}
+
+// KEK rotation: data written under K1; the ring (K2 current, K1 retired)
+// reads it, writes move a subject's key to K2, RewrapKeys moves the rest, and
+// then K2 alone reads everything, old siv tokens included.
+TEST(VaultKekRotationTest, WritesAndRewrapMoveKeysToTheCurrentKek) {
+  TempDir dir;
+  const Deployment deployment = TestDeployment();
+  const AccessContext ctx{"eu-support-1", "customer_support"};
+  auto open = [&](std::unique_ptr<KeyEncryptionKey> kek) {
+    auto storage = OpenRocksDbStorage(dir.path());
+    EXPECT_TRUE(storage.ok()) << storage.status();
+    VaultOptions options;
+    options.region = "eu";
+    auto v = Vault::Open(deployment, options, std::move(*storage),
+                         std::move(kek), TestKey(9));
+    EXPECT_TRUE(v.ok()) << v.status();
+    return v.ok() ? *std::move(v) : nullptr;
+  };
+  auto ring = [] {
+    std::vector<std::unique_ptr<KeyEncryptionKey>> retired;
+    retired.push_back(FileKeyEncryptionKey::FromKey(TestKey(1)));
+    auto r = KekRing::Create(FileKeyEncryptionKey::FromKey(TestKey(2)),
+                             std::move(retired));
+    EXPECT_TRUE(r.ok());
+    return std::unique_ptr<KeyEncryptionKey>(*std::move(r));
+  };
+  auto record = [&](const std::string& name) {
+    auto r = ParseRecordJson(
+        deployment.schema,
+        absl::StrCat(R"({"country":"IE","fields":{"name":")", name, "\"}}"));
+    EXPECT_TRUE(r.ok()) << r.status();
+    return *r;
+  };
+  auto row_of = [](Vault& v, const std::string& subject) {
+    std::string bytes;
+    EXPECT_TRUE(*v.storage().Get(Table::kSubjects, subject, &bytes));
+    auto row = SubjectRow::Decode(bytes);
+    EXPECT_TRUE(row.ok());
+    return *row;
+  };
+  const std::string k1 =
+      std::string(FileKeyEncryptionKey::FromKey(TestKey(1))->id());
+  const std::string k2 =
+      std::string(FileKeyEncryptionKey::FromKey(TestKey(2))->id());
+
+  std::string token;
+  {
+    auto v = open(FileKeyEncryptionKey::FromKey(TestKey(1)));
+    ASSERT_NE(v, nullptr);
+    for (const char* s : {"ann", "bob", "cat"})
+      ASSERT_TRUE(v->Put(s, record(s)).ok());
+    ASSERT_TRUE(v->Erase("cat").ok());
+    auto keys = v->SubjectKeys("ann", "us", "analytics", ctx);
+    ASSERT_TRUE(keys.ok());
+    auto t = (*keys)->SivToken("ann");
+    ASSERT_TRUE(t.ok());
+    token = *t;
+  }
+  {
+    // K2 alone cannot read keys K1 wrapped, and says which KEK is missing.
+    auto v = open(FileKeyEncryptionKey::FromKey(TestKey(2)));
+    ASSERT_NE(v, nullptr);
+    auto r = v->Get("ann", {}, ctx);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss);
+    EXPECT_THAT(std::string(r.status().message()), HasSubstr(k1));
+  }
+  {
+    auto v = open(ring());
+    ASSERT_NE(v, nullptr);
+    EXPECT_EQ(v->kek_id(), k2);
+    auto ann = v->Get("ann", {}, ctx);
+    ASSERT_TRUE(ann.ok()) << ann.status();
+    ASSERT_NE(ann->Find("name"), nullptr);
+    EXPECT_EQ(ann->Find("name")->value, "ann");
+    EXPECT_EQ(WrappedKeyKekId(row_of(*v, "ann").wrapped_key), k1);
+    // A write re-wraps: bob's key is under K2 from now on.
+    ASSERT_TRUE(v->Put("bob", record("bobby")).ok());
+    EXPECT_EQ(WrappedKeyKekId(row_of(*v, "bob").wrapped_key), k2);
+    // A new subject is wrapped by K2 directly.
+    ASSERT_TRUE(v->Put("dan", record("dan")).ok());
+    EXPECT_EQ(WrappedKeyKekId(row_of(*v, "dan").wrapped_key), k2);
+
+    const SubjectRow before = row_of(*v, "ann");
+    auto report = v->RewrapKeys();
+    ASSERT_TRUE(report.ok()) << report.status();
+    EXPECT_EQ(report->rewrapped, 1u);  // ann
+    EXPECT_EQ(report->current, 2u);    // bob, dan
+    EXPECT_EQ(report->erased, 1u);     // cat
+    const SubjectRow after = row_of(*v, "ann");
+    EXPECT_EQ(WrappedKeyKekId(after.wrapped_key), k2);
+    // Only the wrapping changed: same revision, same sealed record, so the
+    // record is not re-encrypted and stays bound to its revision.
+    EXPECT_EQ(after.revision, before.revision);
+    EXPECT_EQ(after.sealed_record, before.sealed_record);
+    EXPECT_EQ(after.handle, before.handle);
+    auto again = v->RewrapKeys();
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(again->rewrapped, 0u);
+    EXPECT_EQ(again->current, 3u);
+  }
+  {
+    // K1 can now be destroyed: K2 alone reads every live subject and
+    // resolves the token issued before the rotation.
+    auto v = open(FileKeyEncryptionKey::FromKey(TestKey(2)));
+    ASSERT_NE(v, nullptr);
+    for (const char* s : {"ann", "bob", "dan"})
+      EXPECT_TRUE(v->Get(s, {}, ctx).ok()) << s;
+    EXPECT_TRUE(IsErased(v->Get("cat", {}, ctx).status()));
+    auto back = v->Detokenize(token, "us", "analytics", ctx);
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_EQ(back->subject, "ann");
+    EXPECT_EQ(back->value, "ann");
+  }
+}
+
+TEST(VaultKekRotationTest, RewrapStopsAtAKeyNoKekOfTheRingHolds) {
+  TempDir dir;
+  const Deployment deployment = TestDeployment();
+  auto storage = OpenRocksDbStorage(dir.path());
+  ASSERT_TRUE(storage.ok());
+  auto v = Vault::Open(deployment, {"eu"}, std::move(*storage),
+                       FileKeyEncryptionKey::FromKey(TestKey(1)), TestKey(9));
+  ASSERT_TRUE(v.ok());
+  auto r = ParseRecordJson(deployment.schema,
+                           R"({"country":"IE","fields":{"name":"Ann"}})");
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE((*v)->Put("ann", *r).ok());
+  v->reset();
+  storage = OpenRocksDbStorage(dir.path());
+  ASSERT_TRUE(storage.ok());
+  std::vector<std::unique_ptr<KeyEncryptionKey>> retired;
+  retired.push_back(FileKeyEncryptionKey::FromKey(TestKey(3)));
+  auto ring = KekRing::Create(FileKeyEncryptionKey::FromKey(TestKey(2)),
+                              std::move(retired));
+  ASSERT_TRUE(ring.ok());
+  v = Vault::Open(deployment, {"eu"}, std::move(*storage), *std::move(ring),
+                  TestKey(9));
+  ASSERT_TRUE(v.ok());
+  auto report = (*v)->RewrapKeys();
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(report.status().message()), HasSubstr("ann"));
 }
 
 TEST(KeyEncryptionKeyTest, WrapUnwrapBindsContextAndKek) {

@@ -1,0 +1,81 @@
+#include "vault/kek_ring.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace clover::vault {
+
+KekRing::KekRing(std::unique_ptr<KeyEncryptionKey> current,
+                 std::vector<std::unique_ptr<KeyEncryptionKey>> retired)
+    : current_(std::move(current)), retired_(std::move(retired)) {}
+
+absl::StatusOr<std::unique_ptr<KekRing>> KekRing::Create(
+    std::unique_ptr<KeyEncryptionKey> current,
+    std::vector<std::unique_ptr<KeyEncryptionKey>> retired) {
+  if (current == nullptr)
+    return absl::InvalidArgumentError("a KEK ring needs a current KEK");
+  std::vector<std::string_view> ids = {current->id()};
+  for (const auto& kek : retired) {
+    if (kek == nullptr)
+      return absl::InvalidArgumentError("a retired KEK is missing");
+    for (std::string_view seen : ids) {
+      if (seen == kek->id()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("KEK ", std::string(kek->id()),
+                         " is given twice (as current or retired key)"));
+      }
+    }
+    ids.push_back(kek->id());
+  }
+  return std::unique_ptr<KekRing>(
+      new KekRing(std::move(current), std::move(retired)));
+}
+
+absl::StatusOr<std::string> KekRing::Wrap(std::string_view data_key,
+                                          std::string_view context) {
+  return current_->Wrap(data_key, context);
+}
+
+absl::StatusOr<crypto::SecretKey> KekRing::Unwrap(
+    std::string_view wrapped, std::string_view context,
+    const UnwrapJustification& justification) {
+  const std::string id = WrappedKeyKekId(wrapped);
+  // Key ids are public fingerprints, so comparing them need not be
+  // constant-time.
+  if (id == current_->id())
+    return current_->Unwrap(wrapped, context, justification);
+  for (const auto& kek : retired_) {
+    if (id == kek->id()) return kek->Unwrap(wrapped, context, justification);
+  }
+  if (id.empty()) return absl::DataLossError("wrapped data key is malformed");
+  std::vector<std::string> retired_ids;
+  for (const auto& kek : retired_) retired_ids.emplace_back(kek->id());
+  return absl::DataLossError(absl::StrCat(
+      "wrapped data key belongs to KEK ", id, ", which is neither the current ",
+      std::string(current_->id()), " nor a retired one [",
+      absl::StrJoin(retired_ids, ", "), "]"));
+}
+
+absl::StatusOr<std::unique_ptr<KeyEncryptionKey>> OpenConfiguredKek(
+    const KeysConfig& keys) {
+  absl::StatusOr<std::unique_ptr<FileKeyEncryptionKey>> current =
+      FileKeyEncryptionKey::Open(keys.kek_file);
+  if (!current.ok()) return current.status();
+  if (keys.retired_kek_files.empty())
+    return std::unique_ptr<KeyEncryptionKey>(*std::move(current));
+  std::vector<std::unique_ptr<KeyEncryptionKey>> retired;
+  for (const std::string& path : keys.retired_kek_files) {
+    absl::StatusOr<std::unique_ptr<FileKeyEncryptionKey>> kek =
+        FileKeyEncryptionKey::Open(path);
+    if (!kek.ok()) return kek.status();
+    retired.push_back(*std::move(kek));
+  }
+  absl::StatusOr<std::unique_ptr<KekRing>> ring =
+      KekRing::Create(*std::move(current), std::move(retired));
+  if (!ring.ok()) return ring.status();
+  return std::unique_ptr<KeyEncryptionKey>(*std::move(ring));
+}
+
+}  // namespace clover::vault
