@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # KEK rotation as an operator does it, against a real `clover serve` over loopback: subjects
-# written under KEK 1; the node restarted with KEK 2 current and KEK 1 retired still reads
-# them and re-wraps what it writes; `clover keys rewrap` (refused while the node runs, and
-# while a needed KEK is missing) moves the rest; then KEK 1 is deleted and every live
-# subject still reads, the erased one stays gone.
+# written under KEK 1; the node restarted with KEK 2 current and KEK 1 retired reads them,
+# re-wraps what it writes and re-wraps the rest in the background; a second rotation (KEK 3)
+# done offline with `clover keys rewrap` (refused while the node runs, and while a needed KEK
+# is missing); then KEKs 1 and 2 are deleted and every live subject still reads, the erased
+# one stays gone.
 set -uo pipefail
 clover="$1"
 tmp="$(mktemp -d)"
@@ -15,7 +16,7 @@ fail() { echo "FAIL: $*"; [ -f "$tmp/serve.log" ] && tail -5 "$tmp/serve.log"; e
 
 "$clover" keys generate --type note --name log.eu.clover.example/rotation \
   --out "$tmp/note.key" >/dev/null || fail "note key"
-for k in kek1 kek2 pseudonym; do
+for k in kek1 kek2 kek3 pseudonym; do
   "$clover" keys generate --type secret --out "$tmp/$k" 2>/dev/null || fail "key $k"
 done
 config() {  # config KEYS-LINES
@@ -73,17 +74,25 @@ config "  kek_file: $tmp/kek2
   retired_kek_files: [$tmp/kek1]"
 start
 [ "$(get_name r-1)" = "Name 1" ] || fail "r-1 unreadable with KEK 1 retired"
-put r-2 "Name 2b"  # re-wrapped under KEK 2 by the write
+put r-2 "Name 2b"  # re-wrapped under KEK 2 by the write, if the node has not done so yet
+for _ in $(seq 100); do grep -q "KEK rotation: re-wrapped" "$tmp/serve.log" && break; sleep 0.1; done
+grep -q "KEK rotation: re-wrapped [0-4] data keys under file:[0-9a-f]*" "$tmp/serve.log" ||
+  fail "the node did not re-wrap in the background"
 stop
 "$clover" keys rewrap --config "$tmp/node.yaml" >"$tmp/out" 2>"$tmp/err" || fail "rewrap: $(cat "$tmp/err")"
-grep -q "re-wrapped 3 data keys under KEK file:[0-9a-f]*; 1 were already under it, 1 subjects are erased" "$tmp/out" ||
-  fail "rewrap report: $(cat "$tmp/out")"
-"$clover" keys rewrap --config "$tmp/node.yaml" >"$tmp/out" 2>"$tmp/err" || fail "second rewrap"
-grep -q "re-wrapped 0 data keys" "$tmp/out" || fail "second rewrap report: $(cat "$tmp/out")"
+grep -q "re-wrapped 0 data keys under KEK file:[0-9a-f]*; 4 were already under it, 1 subjects are erased" \
+  "$tmp/out" || fail "rewrap after the node's: $(cat "$tmp/out")"
 
-# KEK 1 destroyed: everything live still reads under KEK 2 alone.
-rm -f "$tmp/kek1"
-config "  kek_file: $tmp/kek2"
+# Second rotation, offline.
+config "  kek_file: $tmp/kek3
+  retired_kek_files: [$tmp/kek2]"
+"$clover" keys rewrap --config "$tmp/node.yaml" >"$tmp/out" 2>"$tmp/err" || fail "rewrap: $(cat "$tmp/err")"
+grep -q "re-wrapped 4 data keys under KEK file:[0-9a-f]*; 0 were already under it, 1 subjects are erased" \
+  "$tmp/out" || fail "offline rewrap report: $(cat "$tmp/out")"
+
+# KEKs 1 and 2 destroyed: everything live still reads under KEK 3 alone.
+rm -f "$tmp/kek1" "$tmp/kek2"
+config "  kek_file: $tmp/kek3"
 start
 for i in 1 3 4; do [ "$(get_name "r-$i")" = "Name $i" ] || fail "r-$i after rotation: $(get_name "r-$i")"; done
 [ "$(get_name r-2)" = "Name 2b" ] || fail "r-2 after rotation"

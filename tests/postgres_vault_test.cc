@@ -348,9 +348,20 @@ TEST(PostgresVaultStorageTest, RewrapKeysOverPostgres) {
   }
   auto v = open_vault(FileKeyEncryptionKey::FromKey(testing::TestKey(2)));
   ASSERT_NE(v, nullptr);
-  for (const char* s : {"ann", "bob", "cat"}) {
-    auto got = v->Get(s, {}, ctx);
-    ASSERT_TRUE(got.ok()) << s << ": " << got.status();
+  // The conditional write under it: one UPDATE that changes only the
+  // expected value.
+  StorageDriver& s = v->storage();
+  std::string ann = Get(s, Table::kSubjects, "ann");
+  EXPECT_FALSE(*s.CompareAndPut(Table::kSubjects, "ann", "stale", "x"));
+  EXPECT_EQ(Get(s, Table::kSubjects, "ann"), ann);
+  EXPECT_FALSE(*s.CompareAndPut(Table::kSubjects, "nobody", "", "x"));
+  EXPECT_EQ(Get(s, Table::kSubjects, "nobody"), "<absent>");
+  EXPECT_TRUE(*s.CompareAndPut(Table::kSubjects, "ann", ann, ann + "!"));
+  EXPECT_EQ(Get(s, Table::kSubjects, "ann"), ann + "!");
+  EXPECT_TRUE(*s.CompareAndPut(Table::kSubjects, "ann", ann + "!", ann));
+  for (const char* subject : {"ann", "bob", "cat"}) {
+    auto got = v->Get(subject, {}, ctx);
+    ASSERT_TRUE(got.ok()) << subject << ": " << got.status();
     EXPECT_EQ(*got, *record);
   }
   ASSERT_TRUE(

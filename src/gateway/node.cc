@@ -2,9 +2,11 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "audit/approvals.h"
@@ -24,6 +26,7 @@
 #include "server/http_server.h"
 #include "server/metrics.h"
 #include "server/router.h"
+#include "spdlog/spdlog.h"
 #include "vault/kek_ring.h"
 #include "vault/key_encryption_key.h"
 #include "vault/postgres_storage.h"
@@ -49,6 +52,9 @@ struct Node::Parts {
   std::unique_ptr<server::HttpMetrics> http_metrics;
   std::unique_ptr<Gateway> gateway;
   std::unique_ptr<server::HttpServer> server;
+  // KEK rotation: re-wraps keys of retired KEKs while the node serves.
+  std::atomic<bool> stop_rewrap{false};
+  std::thread rewrap;
   bool shut_down = false;
 };
 
@@ -209,6 +215,26 @@ absl::Status Listen(Node::Parts& p) {
   return absl::OkStatus();
 }
 
+// With retired KEKs configured, the node re-wraps their keys under the
+// current KEK in the background (conditional writes, so beside its own and
+// other nodes' traffic), and says when the retired keys are no longer needed.
+absl::Status StartKeyRewrap(Node::Parts& p) {
+  if (p.deployment.keys.retired_kek_files.empty()) return absl::OkStatus();
+  p.rewrap = std::thread([&p] {
+    absl::StatusOr<vault::Vault::RewrapReport> report =
+        p.vault->RewrapKeys([&p] { return !p.stop_rewrap.load(); });
+    if (report.ok()) {
+      spdlog::info(
+          "KEK rotation: re-wrapped {} data keys under {} ({} already "
+          "were); no live subject needs keys.retired_kek_files any more",
+          report->rewrapped, std::string(p.vault->kek_id()), report->current);
+    } else if (!absl::IsCancelled(report.status())) {
+      spdlog::error("KEK rotation: {}", std::string(report.status().message()));
+    }
+  });
+  return absl::OkStatus();
+}
+
 struct Step {
   const char* name;
   absl::Status (*run)(Node::Parts&);
@@ -224,6 +250,7 @@ constexpr Step kSteps[] = {
     {"create authenticator", CreateAuthenticator},
     {"build gateway", BuildGateway},
     {"listen", Listen},
+    {"start key re-wrapping", StartKeyRewrap},
 };
 
 }  // namespace
@@ -268,6 +295,8 @@ void Node::Shutdown() {
   // Order: stop taking requests and let in-flight ones finish (their log
   // appends complete), then the sequencer drains and flushes its queue when
   // destroyed.
+  parts_->stop_rewrap.store(true);
+  if (parts_->rewrap.joinable()) parts_->rewrap.join();
   parts_->server->Stop();
   parts_->server.reset();
   parts_->access_index->Stop();

@@ -61,6 +61,10 @@ absl::Status InitConnection(pg::Connection& c, const std::string& schema) {
                      "EXCLUDED.v"),
         {kByteaOid, kByteaOid}));
     CLOVER_RETURN_IF_ERROR(
+        c.Prepare(StatementName("cas", t),
+                  absl::StrCat("UPDATE ", q, " SET v=$3 WHERE k=$1 AND v=$2"),
+                  {kByteaOid, kByteaOid, kByteaOid}));
+    CLOVER_RETURN_IF_ERROR(
         c.Prepare(StatementName("del", t),
                   absl::StrCat("DELETE FROM ", q, " WHERE k=$1"), {kByteaOid}));
     CLOVER_RETURN_IF_ERROR(
@@ -130,6 +134,21 @@ class PostgresStorage final : public StorageDriver {
     // the vault serialises writes to one subject.
     return pool_.Run([&](pg::Connection& c) {
       return c.Transaction(stmts, "vault batch write");
+    });
+  }
+
+  absl::StatusOr<bool> CompareAndPut(Table table, std::string_view key,
+                                     std::string_view expected,
+                                     std::string_view desired) override {
+    const pg::Statement stmt{StatementName("cas", table),
+                             {key, expected, desired}};
+    // A retry after a lost reply finds the row already changed and answers
+    // false; the caller re-reads and sees its own write.
+    return pool_.Run([&](pg::Connection& c) -> absl::StatusOr<bool> {
+      CLOVER_ASSIGN_OR_RETURN(
+          pg::Result r,
+          c.Query(stmt, absl::StrCat("conditional update of ", Name(table))));
+      return std::string_view(PQcmdTuples(r.get())) == "1";
     });
   }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
 
 namespace clover::vault {
 
@@ -79,6 +80,20 @@ class RocksDbStorage : public StorageDriver {
     rocksdb::Status s = db_->Write(write_options_, &wb);
     if (!s.ok()) return FromRocks(s, "write");
     return absl::OkStatus();
+  }
+
+  // One process holds the database (RocksDB's lock), and the caller
+  // serialises writes to `key` within it, so read-compare-write is atomic.
+  absl::StatusOr<bool> CompareAndPut(Table table, std::string_view key,
+                                     std::string_view expected,
+                                     std::string_view desired) override {
+    std::string current;
+    CLOVER_ASSIGN_OR_RETURN(bool found, Get(table, key, &current));
+    if (!found || current != expected) return false;
+    rocksdb::Status s =
+        db_->Put(write_options_, cf(table), ToSlice(key), ToSlice(desired));
+    if (!s.ok()) return FromRocks(s, "write");
+    return true;
   }
 
   absl::Status Scan(Table table,

@@ -66,6 +66,16 @@ class StorageDriver {
   // of the process (and of the machine if the driver syncs; see the driver's
   // options).
   [[nodiscard]] virtual absl::Status Write(const WriteBatch& batch) = 0;
+  // Replaces the value of `key` in `table` by `desired` only if it is still
+  // exactly `expected`, durably as Write; returns whether it did. Atomic
+  // against writes of other processes sharing the store (PostgreSQL: one
+  // conditional UPDATE); within one process, callers serialise writes to a
+  // key (the vault's stripes). For maintenance that rewrites rows beside live
+  // nodes and must not overwrite their writes, such as KEK re-wrapping.
+  // Errors: as Write.
+  [[nodiscard]] virtual absl::StatusOr<bool> CompareAndPut(
+      Table table, std::string_view key, std::string_view expected,
+      std::string_view desired) = 0;
   // Calls `fn` for every entry of `table` in key order until it returns false.
   // For audits, tests and maintenance, not for request paths.
   [[nodiscard]] virtual absl::Status Scan(

@@ -384,7 +384,8 @@ absl::StatusOr<Vault::Detokenized> Vault::Detokenize(
   return Detokenized{std::move(subject), std::move(*value)};
 }
 
-absl::StatusOr<Vault::RewrapReport> Vault::RewrapKeys() {
+absl::StatusOr<Vault::RewrapReport> Vault::RewrapKeys(
+    const std::function<bool()>& keep_going) {
   RewrapReport report;
   // The scan only finds candidates: each is re-read under its stripe, since
   // a write or an erasure may have come in between.
@@ -409,32 +410,52 @@ absl::StatusOr<Vault::RewrapReport> Vault::RewrapKeys() {
       }));
   CLOVER_RETURN_IF_ERROR(bad_row);
   for (const std::string& subject : stale) {
+    if (keep_going && !keep_going()) {
+      return absl::CancelledError(absl::StrCat("KEK re-wrapping stopped after ",
+                                               report.rewrapped, " keys"));
+    }
     absl::MutexLock lock(&StripeOf(subject));
-    CLOVER_ASSIGN_OR_RETURN(std::optional<SubjectRow> row, ReadRow(subject));
-    if (!row.has_value() || !row->live()) {
-      ++report.erased;
-      continue;
+    // Another node sharing the storage may write the row meanwhile; the
+    // conditional write then fails and the row is looked at again.
+    for (int attempt = 0;; ++attempt) {
+      std::string bytes;
+      CLOVER_ASSIGN_OR_RETURN(bool found,
+                              storage_->Get(Table::kSubjects, subject, &bytes));
+      CLOVER_ASSIGN_OR_RETURN(SubjectRow row,
+                              found ? SubjectRow::Decode(bytes)
+                                    : absl::StatusOr<SubjectRow>(SubjectRow{}));
+      if (!found || !row.live()) {
+        ++report.erased;
+        break;
+      }
+      if (WrappedKeyKekId(row.wrapped_key) == kek_->id()) {
+        ++report.current;
+        break;
+      }
+      if (attempt == 8) {
+        return absl::AbortedError(absl::StrCat(
+            "subject ", subject, ": its row kept changing while re-wrapping"));
+      }
+      UnwrapJustification why{"vault", "kek-rotation", subject};
+      absl::StatusOr<crypto::SecretKey> key =
+          kek_->Unwrap(row.wrapped_key, subject, why);
+      if (!key.ok()) {
+        return absl::Status(
+            key.status().code(),
+            absl::StrCat("subject ", subject, ": ", key.status().message()));
+      }
+      absl::StatusOr<std::string> wrapped = kek_->Wrap(KeyView(*key), subject);
+      crypto::SecureWipe(key->data(), key->size());
+      if (!wrapped.ok()) return wrapped.status();
+      row.wrapped_key = *std::move(wrapped);
+      CLOVER_ASSIGN_OR_RETURN(bool swapped,
+                              storage_->CompareAndPut(Table::kSubjects, subject,
+                                                      bytes, row.Encode()));
+      if (swapped) {
+        ++report.rewrapped;
+        break;
+      }
     }
-    if (WrappedKeyKekId(row->wrapped_key) == kek_->id()) {
-      ++report.current;
-      continue;
-    }
-    UnwrapJustification why{"vault", "kek-rotation", subject};
-    absl::StatusOr<crypto::SecretKey> key =
-        kek_->Unwrap(row->wrapped_key, subject, why);
-    if (!key.ok()) {
-      return absl::Status(
-          key.status().code(),
-          absl::StrCat("subject ", subject, ": ", key.status().message()));
-    }
-    absl::StatusOr<std::string> wrapped = kek_->Wrap(KeyView(*key), subject);
-    crypto::SecureWipe(key->data(), key->size());
-    if (!wrapped.ok()) return wrapped.status();
-    row->wrapped_key = *std::move(wrapped);
-    WriteBatch batch;
-    batch.Put(Table::kSubjects, subject, row->Encode());
-    CLOVER_RETURN_IF_ERROR(storage_->Write(batch));
-    ++report.rewrapped;
   }
   return report;
 }

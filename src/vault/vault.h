@@ -148,13 +148,16 @@ class Vault {
   // wrapped under the current one (Put does the same for the subject it
   // writes), so that the retired KEKs can be destroyed. Records are not
   // re-encrypted: their data keys do not change. Each unwrap is justified as
-  // ("vault", "kek-rotation", subject). Safe beside concurrent calls of this
-  // vault; where other processes share the storage (PostgreSQL), run it while
-  // they are stopped, as one of their writes could otherwise be overwritten.
-  // Errors: those of the storage driver; the KEK's (e.g. DataLoss for a key
-  // wrapped by a KEK the ring does not hold, PermissionDenied), with the
-  // subject named; keys re-wrapped before an error stay re-wrapped.
-  [[nodiscard]] absl::StatusOr<RewrapReport> RewrapKeys();
+  // ("vault", "kek-rotation", subject). Safe beside live traffic: each row is
+  // replaced only if unchanged since it was read (StorageDriver::
+  // CompareAndPut), so a concurrent write, here or on another node sharing
+  // the storage, is never overwritten. `keep_going`, if set, is asked before
+  // each key; false stops with Cancelled. Errors: those of the storage
+  // driver; the KEK's (e.g. DataLoss for a key wrapped by a KEK the ring does
+  // not hold, PermissionDenied) with the subject named; Aborted if a row
+  // keeps changing. Keys re-wrapped before an error stay re-wrapped.
+  [[nodiscard]] absl::StatusOr<RewrapReport> RewrapKeys(
+      const std::function<bool()>& keep_going = nullptr);
 
   // Physically drops deleted entries (wrapped keys, records, token index) from
   // storage files, so erased subjects' wrapped keys do not survive in old SST

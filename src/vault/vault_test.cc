@@ -449,6 +449,44 @@ TEST_F(VaultTest, RefusesBadInputBeforeStorage) {
   std::filesystem::remove_all(dir_.path() + "-m");
 }
 
+// A vault over the RocksDB store in `dir` with `kek`, region "eu".
+std::unique_ptr<Vault> OpenVaultAt(const std::string& dir,
+                                   std::unique_ptr<KeyEncryptionKey> kek) {
+  auto storage = OpenRocksDbStorage(dir);
+  EXPECT_TRUE(storage.ok()) << storage.status();
+  if (!storage.ok()) return nullptr;
+  VaultOptions options;
+  options.region = "eu";
+  auto v = Vault::Open(TestDeployment(), options, std::move(*storage),
+                       std::move(kek), TestKey(9));
+  EXPECT_TRUE(v.ok()) << v.status();
+  return v.ok() ? *std::move(v) : nullptr;
+}
+
+// The KEK of key TestKey(current) with that of TestKey(retired) retired.
+std::unique_ptr<KeyEncryptionKey> RotatedKek(uint8_t current, uint8_t retired) {
+  std::vector<std::unique_ptr<KeyEncryptionKey>> old;
+  old.push_back(FileKeyEncryptionKey::FromKey(TestKey(retired)));
+  auto ring = KekRing::Create(FileKeyEncryptionKey::FromKey(TestKey(current)),
+                              std::move(old));
+  EXPECT_TRUE(ring.ok()) << ring.status();
+  return ring.ok() ? *std::move(ring) : nullptr;
+}
+
+// Stores `subjects` (name field only) under the file KEK of TestKey(kek).
+void PutUnder(const std::string& dir, uint8_t kek,
+              const std::vector<std::string>& subjects) {
+  auto v = OpenVaultAt(dir, FileKeyEncryptionKey::FromKey(TestKey(kek)));
+  ASSERT_NE(v, nullptr);
+  for (const std::string& s : subjects) {
+    auto r = ParseRecordJson(
+        v->schema(),
+        absl::StrCat(R"({"country":"IE","fields":{"name":")", s, "\"}}"));
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_TRUE(v->Put(s, *r).ok());
+  }
+}
+
 // KEK rotation: data written under K1; the ring (K2 current, K1 retired)
 // reads it, writes move a subject's key to K2, RewrapKeys moves the rest, and
 // then K2 alone reads everything, old siv tokens included.
@@ -457,22 +495,7 @@ TEST(VaultKekRotationTest, WritesAndRewrapMoveKeysToTheCurrentKek) {
   const Deployment deployment = TestDeployment();
   const AccessContext ctx{"eu-support-1", "customer_support"};
   auto open = [&](std::unique_ptr<KeyEncryptionKey> kek) {
-    auto storage = OpenRocksDbStorage(dir.path());
-    EXPECT_TRUE(storage.ok()) << storage.status();
-    VaultOptions options;
-    options.region = "eu";
-    auto v = Vault::Open(deployment, options, std::move(*storage),
-                         std::move(kek), TestKey(9));
-    EXPECT_TRUE(v.ok()) << v.status();
-    return v.ok() ? *std::move(v) : nullptr;
-  };
-  auto ring = [] {
-    std::vector<std::unique_ptr<KeyEncryptionKey>> retired;
-    retired.push_back(FileKeyEncryptionKey::FromKey(TestKey(1)));
-    auto r = KekRing::Create(FileKeyEncryptionKey::FromKey(TestKey(2)),
-                             std::move(retired));
-    EXPECT_TRUE(r.ok());
-    return std::unique_ptr<KeyEncryptionKey>(*std::move(r));
+    return OpenVaultAt(dir.path(), std::move(kek));
   };
   auto record = [&](const std::string& name) {
     auto r = ParseRecordJson(
@@ -515,7 +538,7 @@ TEST(VaultKekRotationTest, WritesAndRewrapMoveKeysToTheCurrentKek) {
     EXPECT_THAT(std::string(r.status().message()), HasSubstr(k1));
   }
   {
-    auto v = open(ring());
+    auto v = open(RotatedKek(2, 1));
     ASSERT_NE(v, nullptr);
     EXPECT_EQ(v->kek_id(), k2);
     auto ann = v->Get("ann", {}, ctx);
@@ -565,30 +588,127 @@ TEST(VaultKekRotationTest, WritesAndRewrapMoveKeysToTheCurrentKek) {
 
 TEST(VaultKekRotationTest, RewrapStopsAtAKeyNoKekOfTheRingHolds) {
   TempDir dir;
-  const Deployment deployment = TestDeployment();
-  auto storage = OpenRocksDbStorage(dir.path());
-  ASSERT_TRUE(storage.ok());
-  auto v = Vault::Open(deployment, {"eu"}, std::move(*storage),
-                       FileKeyEncryptionKey::FromKey(TestKey(1)), TestKey(9));
-  ASSERT_TRUE(v.ok());
-  auto r = ParseRecordJson(deployment.schema,
-                           R"({"country":"IE","fields":{"name":"Ann"}})");
-  ASSERT_TRUE(r.ok());
-  ASSERT_TRUE((*v)->Put("ann", *r).ok());
-  v->reset();
-  storage = OpenRocksDbStorage(dir.path());
-  ASSERT_TRUE(storage.ok());
-  std::vector<std::unique_ptr<KeyEncryptionKey>> retired;
-  retired.push_back(FileKeyEncryptionKey::FromKey(TestKey(3)));
-  auto ring = KekRing::Create(FileKeyEncryptionKey::FromKey(TestKey(2)),
-                              std::move(retired));
-  ASSERT_TRUE(ring.ok());
-  v = Vault::Open(deployment, {"eu"}, std::move(*storage), *std::move(ring),
-                  TestKey(9));
-  ASSERT_TRUE(v.ok());
-  auto report = (*v)->RewrapKeys();
+  PutUnder(dir.path(), 1, {"ann"});
+  auto v = OpenVaultAt(dir.path(), RotatedKek(2, 3));
+  ASSERT_NE(v, nullptr);
+  auto report = v->RewrapKeys();
   EXPECT_EQ(report.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(std::string(report.status().message()), HasSubstr("ann"));
+}
+
+TEST(RocksDbVaultStorageTest, CompareAndPutReplacesOnlyTheExpectedValue) {
+  TempDir dir;
+  auto storage = OpenRocksDbStorage(dir.path());
+  ASSERT_TRUE(storage.ok());
+  StorageDriver& s = **storage;
+  EXPECT_FALSE(*s.CompareAndPut(Table::kSubjects, "ann", "", "x"));  // absent
+  WriteBatch batch;
+  batch.Put(Table::kSubjects, "ann", "v1");
+  ASSERT_TRUE(s.Write(batch).ok());
+  EXPECT_FALSE(*s.CompareAndPut(Table::kSubjects, "ann", "v0", "v2"));
+  std::string v;
+  ASSERT_TRUE(*s.Get(Table::kSubjects, "ann", &v));
+  EXPECT_EQ(v, "v1");
+  EXPECT_TRUE(*s.CompareAndPut(Table::kSubjects, "ann", "v1", "v2"));
+  ASSERT_TRUE(*s.Get(Table::kSubjects, "ann", &v));
+  EXPECT_EQ(v, "v2");
+  EXPECT_FALSE(*s.Get(Table::kTokens, "ann", &v));  // other tables untouched
+}
+
+// Storage shared with "another node" that writes the subject's row between
+// RewrapKeys' read and its conditional write, as a node of another DC may.
+class RacingStorage : public StorageDriver {
+ public:
+  explicit RacingStorage(std::unique_ptr<StorageDriver> inner)
+      : inner_(std::move(inner)) {}
+  absl::StatusOr<bool> Get(Table t, std::string_view k,
+                           std::string* v) override {
+    return inner_->Get(t, k, v);
+  }
+  absl::Status Write(const WriteBatch& b) override { return inner_->Write(b); }
+  absl::StatusOr<bool> CompareAndPut(Table t, std::string_view k,
+                                     std::string_view expected,
+                                     std::string_view desired) override {
+    if (races_left > 0) {
+      --races_left;
+      // The other node's write: a new revision, its key still under the old
+      // KEK (that node has not been given the new one yet).
+      auto row = SubjectRow::Decode(expected);
+      EXPECT_TRUE(row.ok());
+      row->revision += 1;
+      row->sealed_record = "other node's record";
+      WriteBatch b;
+      b.Put(t, k, row->Encode());
+      EXPECT_TRUE(inner_->Write(b).ok());
+    }
+    return inner_->CompareAndPut(t, k, expected, desired);
+  }
+  absl::Status Scan(Table t,
+                    const std::function<bool(std::string_view,
+                                             std::string_view)>& fn) override {
+    return inner_->Scan(t, fn);
+  }
+  absl::Status Purge(Table t) override { return inner_->Purge(t); }
+  int races_left = 0;
+
+ private:
+  std::unique_ptr<StorageDriver> inner_;
+};
+
+TEST(VaultKekRotationTest, RewrapNeverOverwritesAConcurrentWrite) {
+  TempDir dir;
+  const Deployment deployment = TestDeployment();
+  auto rocks = OpenRocksDbStorage(dir.path());
+  ASSERT_TRUE(rocks.ok());
+  auto racing = std::make_unique<RacingStorage>(*std::move(rocks));
+  RacingStorage* storage = racing.get();
+  // Rows written under KEK 1, as a node without the new KEK writes them.
+  {
+    auto k1 = FileKeyEncryptionKey::FromKey(TestKey(1));
+    SubjectRow row;
+    row.state = SubjectRow::State::kLive;
+    row.revision = 1;
+    row.jurisdiction = "eu";
+    row.handle.fill(7);
+    auto wrapped = k1->Wrap(std::string(32, 'd'), "ann");
+    ASSERT_TRUE(wrapped.ok());
+    row.wrapped_key = *wrapped;
+    row.sealed_record = "first record";
+    WriteBatch b;
+    b.Put(Table::kSubjects, "ann", row.Encode());
+    ASSERT_TRUE(storage->Write(b).ok());
+  }
+  auto v = Vault::Open(deployment, {"eu"}, std::move(racing), RotatedKek(2, 1),
+                       TestKey(9));
+  ASSERT_TRUE(v.ok()) << v.status();
+  storage->races_left = 2;
+  auto report = (*v)->RewrapKeys();
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->rewrapped, 1u);
+  EXPECT_EQ(storage->races_left, 0);
+  std::string bytes;
+  ASSERT_TRUE(*(*v)->storage().Get(Table::kSubjects, "ann", &bytes));
+  auto row = SubjectRow::Decode(bytes);
+  ASSERT_TRUE(row.ok());
+  // Both concurrent writes survive; the key moved to KEK 2 on top of them.
+  EXPECT_EQ(row->revision, 3u);
+  EXPECT_EQ(row->sealed_record, "other node's record");
+  EXPECT_EQ(WrappedKeyKekId(row->wrapped_key), (*v)->kek_id());
+}
+
+TEST(VaultKekRotationTest, RewrapStopsWhenAskedTo) {
+  TempDir dir;
+  PutUnder(dir.path(), 1, {"ann", "bob"});
+  auto v = OpenVaultAt(dir.path(), RotatedKek(2, 1));
+  ASSERT_NE(v, nullptr);
+  int asked = 0;
+  auto report = v->RewrapKeys([&] { return ++asked < 2; });
+  EXPECT_TRUE(absl::IsCancelled(report.status())) << report.status();
+  EXPECT_THAT(std::string(report.status().message()), HasSubstr("after 1"));
+  auto rest = v->RewrapKeys();
+  ASSERT_TRUE(rest.ok());
+  EXPECT_EQ(rest->rewrapped, 1u);
+  EXPECT_EQ(rest->current, 1u);
 }
 
 TEST(KeyEncryptionKeyTest, WrapUnwrapBindsContextAndKek) {
