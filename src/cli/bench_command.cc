@@ -42,6 +42,8 @@ constexpr Benchmark kBenchmarks[] = {
      "PostgreSQL log and vault drivers (starts a server)"},
     {"gateway", "gateway-wrk.sh", true,
      "wrk: audited reads vs /healthz, latency at 70% of peak"},
+    {"writes", "gateway-writes.sh", true,
+     "wrk: audited writes alone, and reads beside writes"},
     {"keepup", "audit-keepup.sh", true,
      "auditor verify+replay rate vs the gateway's peak, one run"},
 };
