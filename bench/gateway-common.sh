@@ -1,6 +1,22 @@
-# Shared by the gateway load scripts (sourced, not run). Needs: root, clover, tmp, port.
+# Shared by the gateway load scripts (sourced, not run). Needs: root, and clover, tmp and port
+# (gateway_bench_env sets them).
 # Optional environment: BATCH_WAIT_MS (the log's max_batch_wait_ms, default 1) and SERVE_ARGS
 # (extra `clover serve` flags, e.g. "--threads 1"), for experiments.
+
+# Sets clover (from BUILD_DIR), tmp (removed at exit, after the node is stopped) and port, and
+# checks that wrk is installed.
+gateway_bench_env() {  # gateway_bench_env BUILD_DIR
+  clover="$1/src/cli/clover"
+  command -v wrk >/dev/null || { echo "wrk is missing: run scripts/bootstrap.sh" >&2; exit 1; }
+  tmp="$(mktemp -d)"
+  port=$((20000 + RANDOM % 20000))
+  trap 'kill ${pid:-} 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
+}
+
+# The wrk done() callback the load scripts end with: prints "non-2xx: N".
+wrk_done_lua='done = function(summary, latency, requests)
+  io.write(string.format("non-2xx: %d\n", summary.errors.status))
+end'
 
 # Writes $tmp/node.yaml for one EU node (ie-dub-1) with fresh keys and the given log origin
 # and policy file, starts `clover serve` on it (pid in $pid) and waits until it is ready.
@@ -64,8 +80,6 @@ request = function()
   n = n % $n + 1
   return reqs[n]
 end
-done = function(summary, latency, requests)
-  io.write(string.format("non-2xx: %d\n", summary.errors.status))
-end
+$wrk_done_lua
 LUA
 }

@@ -8,17 +8,12 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-$root/build/release}"
 secs="${2:-8}"
-clover="$build/src/cli/clover"
-command -v wrk >/dev/null || { echo "wrk is missing: run scripts/bootstrap.sh" >&2; exit 1; }
-tmp="$(mktemp -d)"
-port=$((20000 + RANDOM % 20000))
-trap 'kill $pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
-
 # shellcheck source=bench/gateway-common.sh
 . "$root/bench/gateway-common.sh"
+gateway_bench_env "$build"
 gateway_start log.eu.clover.example/bench "$root/examples/policy.yaml"
 gateway_seed 1000
-cat >"$tmp/put.lua" <<'LUA'
+cat >"$tmp/put.lua" <<LUA
 wrk.headers["Authorization"] = "Bearer clv_example_accounts_eu_f82f9af9e84945f8"
 wrk.headers["X-Clover-Purpose"] = "account_management"
 wrk.headers["Content-Type"] = "application/json"
@@ -35,9 +30,7 @@ request = function()
   n = n % 1000 + 1
   return reqs[n]
 end
-done = function(summary, latency, requests)
-  io.write(string.format("non-2xx: %d\n", summary.errors.status))
-end
+$wrk_done_lua
 LUA
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }

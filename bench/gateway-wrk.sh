@@ -7,14 +7,9 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-$root/build/release}"
 secs="${2:-10}"
-clover="$build/src/cli/clover"
-command -v wrk >/dev/null || { echo "wrk is missing: run scripts/bootstrap.sh" >&2; exit 1; }
-tmp="$(mktemp -d)"
-port=$((20000 + RANDOM % 20000))
-trap 'kill $pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
-
 # shellcheck source=bench/gateway-common.sh
 . "$root/bench/gateway-common.sh"
+gateway_bench_env "$build"
 gateway_start log.eu.clover.example/bench "$root/examples/policy.yaml"
 gateway_seed 1000
 
