@@ -40,6 +40,10 @@ expect 2 "cannot read file" -- "$clover" migrate vault --config "$tmp/absent.yam
 expect 2 "no vault store" -- "$clover" migrate vault --dir "$tmp/no-such-store"
 expect 2 "" -- "$clover" keys rewrap
 expect 2 "cannot read file" -- "$clover" keys rewrap --config "$tmp/absent.yaml"
+mkdir -p "$tmp/rewrap/nodes" && cp examples/*.yaml "$tmp/rewrap/"
+sed "s|data_dir: .*|data_dir: $tmp/no-data|" examples/nodes/ie-dub-1.yaml >"$tmp/rewrap/nodes/n.yaml"
+expect 2 "no vault store at" -- "$clover" keys rewrap --config "$tmp/rewrap/nodes/n.yaml"
+[ ! -e "$tmp/no-data" ] || { echo "FAIL: keys rewrap created a store"; failures=$((failures + 1)); }
 expect 2 "" -- "$clover" config check
 expect 2 "cannot read file" -- "$clover" config check "$tmp/absent.yaml"
 

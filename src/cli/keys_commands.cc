@@ -2,8 +2,10 @@
 // witness cosigning keys, and symmetric secret key files.
 // `clover keys rewrap --config NODE.yaml`: after a KEK rotation, re-wraps every
 // data key of the node's vault that a retired KEK wrapped under the current one
-// (vault/kek_ring.h). Stop the node first (and, on PostgreSQL, the region's
-// other nodes): RocksDB's lock refuses a store that is open elsewhere.
+// (vault/kek_ring.h). An embedded store needs its node stopped (RocksDB's lock
+// refuses a store open elsewhere); a PostgreSQL store may be re-wrapped beside
+// live nodes, since each row is replaced only if unchanged.
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -73,6 +75,16 @@ int Generate(const GenerateFlags& f) {
 int Rewrap(const std::string& config) {
   auto deployment = LoadDeployment(config);
   if (!deployment.ok()) return ReportError(deployment.status());
+  if (deployment->node.has_value() &&
+      deployment->storage.driver == StorageDriver::kRocksDb) {
+    // Opening would create an empty store where there is none.
+    const std::filesystem::path store =
+        std::filesystem::path(deployment->node->data_dir) / "vault";
+    if (!std::filesystem::exists(store / "CURRENT")) {
+      return ReportError(absl::NotFoundError(
+          absl::StrCat(config, ": no vault store at ", store.string())));
+    }
+  }
   auto vault = gateway::OpenNodeVault(*deployment);
   if (!vault.ok()) return ReportStoreError(vault.status());
   auto report = (*vault)->RewrapKeys();
@@ -109,7 +121,8 @@ void RegisterKeysCommands(CLI::App& app) {
       "rewrap",
       "After a KEK rotation (new keys.kek_file, old key in "
       "keys.retired_kek_files): re-wrap every data key of the node's vault "
-      "under the current KEK. Stop the node first.");
+      "under the current KEK. Stop the node first if its store is "
+      "embedded.");
   auto config = std::make_shared<std::string>();
   rewrap->add_option("--config", *config, "Node configuration file")
       ->required();

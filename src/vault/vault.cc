@@ -421,10 +421,14 @@ absl::StatusOr<Vault::RewrapReport> Vault::RewrapKeys(
       std::string bytes;
       CLOVER_ASSIGN_OR_RETURN(bool found,
                               storage_->Get(Table::kSubjects, subject, &bytes));
-      CLOVER_ASSIGN_OR_RETURN(SubjectRow row,
-                              found ? SubjectRow::Decode(bytes)
-                                    : absl::StatusOr<SubjectRow>(SubjectRow{}));
-      if (!found || !row.live()) {
+      if (!found) break;  // rows are never deleted; nothing to count
+      absl::StatusOr<SubjectRow> decoded = SubjectRow::Decode(bytes);
+      if (!decoded.ok()) {
+        return absl::DataLossError(absl::StrCat("subject ", subject, ": ",
+                                                decoded.status().message()));
+      }
+      SubjectRow& row = *decoded;
+      if (!row.live()) {
         ++report.erased;
         break;
       }
