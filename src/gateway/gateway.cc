@@ -147,8 +147,9 @@ class Gateway::Impl {
     }
   }
 
-  // Queued vault writes finish (and respond) before the gateway goes away.
-  ~Impl() { vault_writers_.join(); }
+  // Queued blocking handlers finish (and respond) before the gateway goes
+  // away.
+  ~Impl() { blocking_.join(); }
 
   absl::Status Init() {
     auto& m = *d_.metrics;
@@ -181,20 +182,33 @@ class Gateway::Impl {
         (this->*fn)(req, std::move(respond));
       };
     };
-    router.Handle("PUT", "/v1/subjects/{id}", bind(&Impl::PutSubject));
+    // Handlers that wait for a synced storage write or work through many
+    // subjects run on the blocking pool, with a copy of their request.
+    auto bind_blocking = [this](void (Impl::*fn)(HttpRequest&, Responder)) {
+      return [this, fn](HttpRequest& req, Responder respond) {
+        boost::asio::post(
+            blocking_, [this, fn, req, respond = std::move(respond)]() mutable {
+              (this->*fn)(req, std::move(respond));
+            });
+      };
+    };
+    router.Handle("PUT", "/v1/subjects/{id}", bind_blocking(&Impl::PutSubject));
     router.Handle("GET", "/v1/subjects/{id}", bind(&Impl::GetSubject));
-    router.Handle("DELETE", "/v1/subjects/{id}", bind(&Impl::DeleteSubject));
+    router.Handle("DELETE", "/v1/subjects/{id}",
+                  bind_blocking(&Impl::DeleteSubject));
     router.Handle("GET", "/v1/subjects/{id}/access-report",
                   bind(&Impl::AccessReport));
-    router.Handle("POST", "/v1/exports", bind(&Impl::Export));
+    router.Handle("POST", "/v1/exports", bind_blocking(&Impl::Export));
     router.Handle("POST", "/v1/detokenize", bind(&Impl::Detokenize));
-    router.Handle("POST", "/v1/aggregates", bind(&Impl::Aggregate));
-    router.Handle("POST", "/v1/approvals", bind(&Impl::CreateApproval));
+    router.Handle("POST", "/v1/aggregates", bind_blocking(&Impl::Aggregate));
+    router.Handle("POST", "/v1/approvals",
+                  bind_blocking(&Impl::CreateApproval));
     router.Handle("GET", "/v1/approvals", bind(&Impl::ListApprovals));
     router.Handle("GET", "/v1/approvals/{id}", bind(&Impl::GetApproval));
     router.Handle("POST", "/v1/approvals/{id}/approve",
-                  bind(&Impl::ApproveApproval));
-    router.Handle("POST", "/v1/approvals/{id}/deny", bind(&Impl::DenyApproval));
+                  bind_blocking(&Impl::ApproveApproval));
+    router.Handle("POST", "/v1/approvals/{id}/deny",
+                  bind_blocking(&Impl::DenyApproval));
     log_handler_ = std::make_unique<log::LogHttpHandler>(*d_.log, "/log");
     server::Handler log_handler = log_handler_->AsHandler();
     router.Handle("GET", "/log/*", log_handler);
@@ -475,28 +489,22 @@ class Gateway::Impl {
           "the policy does not allow this principal to write these fields",
           std::move(respond));
     }
-    LogEntry entry = DecisionJson(p, *purpose, "write", storage_jurisdiction_,
-                                  pseudonym, *jurisdiction, dec, 1,
-                                  static_cast<int64_t>(req.body.size()));
-    boost::asio::post(vault_writers_, [this, subject,
-                                       record = *std::move(record),
-                                       entry = std::move(entry),
-                                       respond = std::move(respond)]() mutable {
-      auto put = d_.vault->Put(Std(subject), record);
-      if (!put.ok()) return respond(ErrorResponse(put.status()));
-      std::string prefix = absl::StrCat(
-          "{\"created\":", put->created ? "true" : "false", ",\"log_index\":");
-      std::string suffix =
-          absl::StrCat(",\"region\":\"", node_.region,
-                       "\",\"revision\":", put->revision, ",\"subject\":");
-      AppendJsonString(subject, &suffix);
-      suffix.push_back('}');
-      int status = put->created ? 201 : 200;
-      LogThen(std::move(entry), std::move(respond),
-              [status, prefix, suffix](uint64_t index) {
-                return WithIndex(status, prefix, index, suffix);
-              });
-    });
+    auto put = d_.vault->Put(Std(subject), *record);
+    if (!put.ok()) return respond(ErrorResponse(put.status()));
+    std::string prefix = absl::StrCat(
+        "{\"created\":", put->created ? "true" : "false", ",\"log_index\":");
+    std::string suffix =
+        absl::StrCat(",\"region\":\"", node_.region,
+                     "\",\"revision\":", put->revision, ",\"subject\":");
+    AppendJsonString(subject, &suffix);
+    suffix.push_back('}');
+    int status = put->created ? 201 : 200;
+    LogThen(DecisionJson(p, *purpose, "write", storage_jurisdiction_, pseudonym,
+                         *jurisdiction, dec, 1,
+                         static_cast<int64_t>(req.body.size())),
+            std::move(respond), [status, prefix, suffix](uint64_t index) {
+              return WithIndex(status, prefix, index, suffix);
+            });
   }
 
   void GetSubject(HttpRequest& req, Responder respond) {
@@ -598,20 +606,18 @@ class Gateway::Impl {
           "the policy does not allow this principal to erase subjects",
           std::move(respond));
     }
-    LogEntry entry = DecisionJson(p, *purpose, "erase", storage_jurisdiction_,
-                                  pseudonym, *jurisdiction, dec, 1, 0);
-    boost::asio::post(vault_writers_, [this, subject, entry = std::move(entry),
-                                       respond = std::move(respond)]() mutable {
-      if (absl::Status s = d_.vault->Erase(Std(subject)); !s.ok()) {
-        return respond(ErrorResponse(s));
-      }
-      std::string suffix = ",\"subject\":";
-      AppendJsonString(subject, &suffix);
-      suffix.push_back('}');
-      LogThen(std::move(entry), std::move(respond), [suffix](uint64_t index) {
-        return WithIndex(200, "{\"erased\":true,\"log_index\":", index, suffix);
-      });
-    });
+    if (absl::Status s = d_.vault->Erase(Std(subject)); !s.ok()) {
+      return respond(ErrorResponse(s));
+    }
+    std::string suffix = ",\"subject\":";
+    AppendJsonString(subject, &suffix);
+    suffix.push_back('}');
+    LogThen(DecisionJson(p, *purpose, "erase", storage_jurisdiction_, pseudonym,
+                         *jurisdiction, dec, 1, 0),
+            std::move(respond), [suffix](uint64_t index) {
+              return WithIndex(200, "{\"erased\":true,\"log_index\":", index,
+                               suffix);
+            });
   }
 
   // --- exports ---
@@ -1119,12 +1125,13 @@ class Gateway::Impl {
   server::Histogram* append_latency_ = nullptr;
   server::Gauge* log_size_ = nullptr;
   server::Counter* misdirected_ = nullptr;
-  // Vault writes and erasures wait for their WAL's fsync. They run here, not
-  // on the I/O threads, so that a write never stalls the reads sharing its I/O
-  // thread, and so that enough of them are in flight at once for RocksDB to
-  // commit them in groups, one fsync for many.
-  static constexpr int kVaultWriters = 16;
-  boost::asio::thread_pool vault_writers_{kVaultWriters};
+  // Writes (vault, approvals, privacy budget) wait for an fsync, and exports
+  // and aggregates work through many subjects. They run here, not on the I/O
+  // threads, so that they never stall the reads sharing an I/O thread, and so
+  // that enough writes are in flight at once for RocksDB to commit them in
+  // groups, one fsync for many.
+  static constexpr int kBlockingThreads = 16;
+  boost::asio::thread_pool blocking_{kBlockingThreads};
 };
 
 absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayDeps deps) {
