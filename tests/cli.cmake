@@ -9,3 +9,9 @@ add_test(NAME kek_rotation
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/kek_rotation_test.sh $<TARGET_FILE:clover>
   WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(kek_rotation PROPERTIES LABELS "e2e" TIMEOUT 120)
+
+# `make demo`'s run to its summary (JSON), checked.
+add_test(NAME demo
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/demo_test.sh $<TARGET_FILE:clover>
+  WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(demo PROPERTIES LABELS "e2e" TIMEOUT 300 RUN_SERIAL TRUE)
