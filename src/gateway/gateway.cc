@@ -149,7 +149,9 @@ class Gateway::Impl {
 
   // Queued blocking handlers finish (and respond) before the gateway goes
   // away.
-  ~Impl() { blocking_.join(); }
+  ~Impl() { Drain(); }
+
+  void Drain() { blocking_.join(); }
 
   absl::Status Init() {
     auto& m = *d_.metrics;
@@ -1150,6 +1152,8 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayDeps deps) {
 
 Gateway::Gateway(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Gateway::~Gateway() = default;
+
+void Gateway::Drain() { impl_->Drain(); }
 void Gateway::AddRoutes(server::Router& router) { impl_->AddRoutes(router); }
 void Gateway::ExpireApprovals() { impl_->ExpireApprovals(); }
 

@@ -57,6 +57,12 @@ class Gateway {
   // Appends the transitions of approvals that expired (call periodically).
   void ExpireApprovals();
 
+  // Waits until the handlers that run off the I/O threads (writes, exports,
+  // aggregates) have finished and handed their decisions to the log. Call
+  // after the HTTP server has stopped taking requests, before the log is
+  // closed, so that every append a handler makes reaches a live log.
+  void Drain();
+
   class Impl;
 
  private:

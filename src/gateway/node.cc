@@ -293,15 +293,19 @@ void Node::Shutdown() {
   if (parts_ == nullptr || parts_->shut_down) return;
   parts_->shut_down = true;
   // Order: stop taking requests and let in-flight ones finish (their log
-  // appends complete), then the sequencer drains and flushes its queue when
-  // destroyed.
+  // appends complete); wait for handlers still running off the I/O threads;
+  // then the sequencer drains and flushes its queue when destroyed. Requests
+  // left over after the server's drain timeout still append: their callbacks
+  // run while the gateway and the (stopped) server exist, and the server drops
+  // their responses.
   parts_->stop_rewrap.store(true);
   if (parts_->rewrap.joinable()) parts_->rewrap.join();
   parts_->server->Stop();
-  parts_->server.reset();
+  parts_->gateway->Drain();
   parts_->access_index->Stop();
-  parts_->gateway.reset();
   parts_->log.reset();
+  parts_->gateway.reset();
+  parts_->server.reset();
 }
 
 void BlockTerminationSignals() {
