@@ -13,6 +13,35 @@ gateway_bench_env() {  # gateway_bench_env BUILD_DIR
   trap 'kill ${pid:-} 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
 }
 
+# One seeded node for a load script: gateway_bench_env, then gateway_start with the example
+# policy, then gateway_seed 1000.
+gateway_bench_node() {  # gateway_bench_node BUILD_DIR
+  gateway_bench_env "$1"
+  gateway_start log.eu.clover.example/bench "$root/examples/policy.yaml"
+  gateway_seed 1000
+}
+
+# CPU time (user + system, clock ticks) the gateway process has used so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+
+# Requests/s of a wrk output file.
+wrk_rps() { awk '/Requests\/sec/ {print $2}' "$1"; }
+
+# One line for a wrk run (--latency output in FILE): rate, p50, p99, non-2xx and, given the
+# gateway CPU ticks it used, the gateway's own CPU per request (steadier than req/s on a
+# shared machine, and free of wrk's share of the cores).
+wrk_report() {  # wrk_report NAME FILE [CPU_TICKS]
+  local p50 p99 errs us=""
+  p50=$(awk '$1=="50%" {print $2}' "$2"); p99=$(awk '$1=="99%" {print $2}' "$2")
+  errs=$(awk '/non-2xx/ {print $2}' "$2")
+  if [ -n "${3:-}" ]; then
+    us=$(awk -v t="$3" -v n="$(awk '/requests in/ {print $1}' "$2")" -v hz="$(getconf CLK_TCK)" \
+      'BEGIN {printf "gateway CPU %.1f us/req", t * 1e6 / hz / n}')
+  fi
+  printf '%-34s %10s req/s   p50 %-8s p99 %-8s non-2xx %-4s %s\n' "$1" "$(wrk_rps "$2")" \
+    "$p50" "$p99" "${errs:-0}" "$us"
+}
+
 # The wrk done() callback the load scripts end with: prints "non-2xx: N".
 wrk_done_lua='done = function(summary, latency, requests)
   io.write(string.format("non-2xx: %d\n", summary.errors.status))

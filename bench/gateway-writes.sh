@@ -10,9 +10,7 @@ build="${1:-$root/build/release}"
 secs="${2:-8}"
 # shellcheck source=bench/gateway-common.sh
 . "$root/bench/gateway-common.sh"
-gateway_bench_env "$build"
-gateway_start log.eu.clover.example/bench "$root/examples/policy.yaml"
-gateway_seed 1000
+gateway_bench_node "$build"
 cat >"$tmp/put.lua" <<LUA
 wrk.headers["Authorization"] = "Bearer clv_example_accounts_eu_f82f9af9e84945f8"
 wrk.headers["X-Clover-Purpose"] = "account_management"
@@ -33,25 +31,11 @@ end
 $wrk_done_lua
 LUA
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
-report() {  # report NAME FILE [CPU_TICKS]
-  local rps p50 p99 errs n us=""
-  rps=$(awk '/Requests\/sec/ {print $2}' "$2")
-  p50=$(awk '$1=="50%" {print $2}' "$2"); p99=$(awk '$1=="99%" {print $2}' "$2")
-  errs=$(awk '/non-2xx/ {print $2}' "$2")
-  if [ -n "${3:-}" ]; then
-    n=$(awk '/requests in/ {print $1}' "$2")
-    us=$(awk -v t="$3" -v n="$n" -v hz="$(getconf CLK_TCK)" \
-      'BEGIN {printf "gateway CPU %.1f us/req", t * 1e6 / hz / n}')
-  fi
-  printf '%-30s %10s req/s   p50 %-8s p99 %-8s non-2xx %-4s %s\n' "$1" "$rps" "$p50" "$p99" \
-    "${errs:-0}" "$us"
-}
 alone() {  # alone NAME SCRIPT
   local t0 t1; t0=$(cpu_ticks)
   wrk -t2 -c64 -d"${secs}s" --latency -s "$2" "http://127.0.0.1:$port" >"$tmp/$1.txt"
   t1=$(cpu_ticks)
-  report "$1 (c=64)" "$tmp/$1.txt" $((t1 - t0))
+  wrk_report "$1 (c=64)" "$tmp/$1.txt" $((t1 - t0))
 }
 echo "== gateway writes, ${secs}s per run, wrk on the same 2-core machine"
 alone reads-alone "$tmp/read.lua"
@@ -60,8 +44,7 @@ wrk -t1 -c64 -d"${secs}s" --latency -s "$tmp/put.lua" "http://127.0.0.1:$port" >
 writer=$!
 wrk -t1 -c64 -d"${secs}s" --latency -s "$tmp/read.lua" "http://127.0.0.1:$port" >"$tmp/r.txt"
 wait "$writer"
-report "reads beside writes (c=64)" "$tmp/r.txt"
-report "writes beside reads (c=64)" "$tmp/w.txt"
-awk -v a="$(awk '/Requests\/sec/ {print $2}' "$tmp/reads-alone.txt")" \
-    -v m="$(awk '/Requests\/sec/ {print $2}' "$tmp/r.txt")" \
+wrk_report "reads beside writes (c=64)" "$tmp/r.txt"
+wrk_report "writes beside reads (c=64)" "$tmp/w.txt"
+awk -v a="$(wrk_rps "$tmp/reads-alone.txt")" -v m="$(wrk_rps "$tmp/r.txt")" \
   'BEGIN {printf "reads beside writes / reads alone = %.2f\n", m / a}'

@@ -9,28 +9,15 @@ build="${1:-$root/build/release}"
 secs="${2:-10}"
 # shellcheck source=bench/gateway-common.sh
 . "$root/bench/gateway-common.sh"
-gateway_bench_env "$build"
-gateway_start log.eu.clover.example/bench "$root/examples/policy.yaml"
-gateway_seed 1000
+gateway_bench_node "$build"
 
-# CPU time (user + system, clock ticks) the gateway process has used so far.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
-run() {  # run NAME CONNECTIONS ARGS...
+run() {  # run NAME CONNECTIONS ARGS...: prints the run's line, then its req/s alone
   local name="$1" conns="$2"; shift 2
   local t0 t1; t0=$(cpu_ticks)
   wrk -t2 -c"$conns" -d"${secs}s" --latency "$@" >"$tmp/$name.txt"
   t1=$(cpu_ticks)
-  local rps; rps=$(awk '/Requests\/sec/ {print $2}' "$tmp/$name.txt")
-  local n; n=$(awk '/requests in/ {print $1}' "$tmp/$name.txt")
-  local p50 p99; p50=$(awk '$1=="50%" {print $2}' "$tmp/$name.txt"); p99=$(awk '$1=="99%" {print $2}' "$tmp/$name.txt")
-  local errs; errs=$(awk '/non-2xx/ {print $2}' "$tmp/$name.txt")
-  # The gateway's own CPU per request: steadier than req/s on a shared machine, and
-  # free of wrk's share of the two cores.
-  local us; us=$(awk -v a="$t0" -v b="$t1" -v n="$n" -v hz="$(getconf CLK_TCK)" \
-    'BEGIN {printf "%.1f", (b - a) * 1e6 / hz / n}')
-  printf '%-34s %10s req/s   p50 %-8s p99 %-8s non-2xx %-4s gateway CPU %s us/req\n' \
-    "$name (c=$conns)" "$rps" "$p50" "$p99" "${errs:-0}" "$us"
-  echo "$rps"
+  wrk_report "$name (c=$conns)" "$tmp/$name.txt" $((t1 - t0))
+  wrk_rps "$tmp/$name.txt"
 }
 echo "== gateway load test, ${secs}s per run, 2 wrk threads, server on the same 2-core machine"
 health=$(run healthz 128 "http://127.0.0.1:$port/healthz" | tee /dev/stderr | tail -1)

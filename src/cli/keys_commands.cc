@@ -78,11 +78,10 @@ int Rewrap(const std::string& config) {
   if (deployment->node.has_value() &&
       deployment->storage.driver == StorageDriver::kRocksDb) {
     // Opening would create an empty store where there is none.
-    const std::filesystem::path store =
-        std::filesystem::path(deployment->node->data_dir) / "vault";
-    if (!std::filesystem::exists(store / "CURRENT")) {
+    const std::string store = gateway::NodeVaultDir(*deployment->node);
+    if (!std::filesystem::exists(std::filesystem::path(store) / "CURRENT")) {
       return ReportError(absl::NotFoundError(
-          absl::StrCat(config, ": no vault store at ", store.string())));
+          absl::StrCat(config, ": no vault store at ", store)));
     }
   }
   auto vault = gateway::OpenNodeVault(*deployment);

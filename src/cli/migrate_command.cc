@@ -46,7 +46,7 @@ int MigrateVault(const MigrateFlags& f) {
       report = vault::MigratePostgresVaultToV2(deployment->storage.postgres_dsn,
                                                region);
     } else {
-      where = absl::StrCat(deployment->node->data_dir, "/vault");
+      where = gateway::NodeVaultDir(*deployment->node);
       report = vault::MigrateVaultStoreToV2(where);
     }
   } else {

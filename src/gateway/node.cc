@@ -337,6 +337,10 @@ std::string PostgresNameOf(absl::string_view id) {
   return out;
 }
 
+std::string NodeVaultDir(const NodeConfig& node) {
+  return (fs::path(node.data_dir) / "vault").string();
+}
+
 absl::StatusOr<std::unique_ptr<vault::Vault>> OpenNodeVault(
     const Deployment& deployment) {
   if (!deployment.node.has_value()) {
@@ -351,9 +355,8 @@ absl::StatusOr<std::unique_ptr<vault::Vault>> OpenNodeVault(
   if (deployment.storage.driver != StorageDriver::kPostgres) {
     vault::RocksDbOptions r;
     r.sync = true;
-    return vault::Vault::OpenEmbedded(
-        deployment, o, (fs::path(deployment.node->data_dir) / "vault").string(),
-        r);
+    return vault::Vault::OpenEmbedded(deployment, o,
+                                      NodeVaultDir(*deployment.node), r);
   }
   // The region's records live in one database that every DC of the region
   // shares, so another DC's write or erasure must show here soon: cached

@@ -22,6 +22,9 @@ namespace clover::gateway {
 // names: "ie-dub-1" -> "ie_dub_1".
 std::string PostgresNameOf(absl::string_view id);
 
+// Where a node keeps its embedded vault store: <data_dir>/vault.
+std::string NodeVaultDir(const NodeConfig& node);
+
 // The vault a node of `deployment` serves: its embedded store in
 // <data_dir>/vault (WAL synced on every write), or its region's PostgreSQL
 // schema, with the configured KEK (and retired KEKs) and pseudonym root key.

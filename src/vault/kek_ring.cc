@@ -41,7 +41,7 @@ absl::StatusOr<std::string> KekRing::Wrap(std::string_view data_key,
 absl::StatusOr<crypto::SecretKey> KekRing::Unwrap(
     std::string_view wrapped, std::string_view context,
     const UnwrapJustification& justification) {
-  const std::string id = WrappedKeyKekId(wrapped);
+  const std::string_view id = WrappedKeyKekId(wrapped);
   // Key ids are public fingerprints, so comparing them need not be
   // constant-time.
   if (id == current_->id())
@@ -53,9 +53,9 @@ absl::StatusOr<crypto::SecretKey> KekRing::Unwrap(
   std::vector<std::string> retired_ids;
   for (const auto& kek : retired_) retired_ids.emplace_back(kek->id());
   return absl::DataLossError(absl::StrCat(
-      "wrapped data key belongs to KEK ", id, ", which is neither the current ",
-      std::string(current_->id()), " nor a retired one [",
-      absl::StrJoin(retired_ids, ", "), "]"));
+      "wrapped data key belongs to KEK ", std::string(id),
+      ", which is neither the current ", std::string(current_->id()),
+      " nor a retired one [", absl::StrJoin(retired_ids, ", "), "]"));
 }
 
 absl::StatusOr<std::unique_ptr<KeyEncryptionKey>> OpenConfiguredKek(

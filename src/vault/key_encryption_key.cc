@@ -21,11 +21,11 @@ std::string Aad(std::string_view context) {
 
 }  // namespace
 
-std::string WrappedKeyKekId(std::string_view wrapped) {
-  if (wrapped.empty()) return "";
+std::string_view WrappedKeyKekId(std::string_view wrapped) {
+  if (wrapped.empty()) return {};
   size_t len = static_cast<uint8_t>(wrapped[0]);
-  if (wrapped.size() < 1 + len) return "";
-  return std::string(wrapped.substr(1, len));
+  if (wrapped.size() < 1 + len) return {};
+  return wrapped.substr(1, len);
 }
 
 FileKeyEncryptionKey::FileKeyEncryptionKey(const crypto::SecretKey& key)
@@ -83,7 +83,7 @@ absl::StatusOr<crypto::SecretKey> FileKeyEncryptionKey::Unwrap(
     return absl::InvalidArgumentError(
         "key unwrap needs an actor and a purpose");
   }
-  std::string stored_id = WrappedKeyKekId(wrapped);
+  const std::string stored_id(WrappedKeyKekId(wrapped));
   if (stored_id.empty())
     return absl::DataLossError("wrapped data key is malformed");
   if (!crypto::ConstantTimeEquals(stored_id, id_)) {

@@ -87,8 +87,8 @@ class FileKeyEncryptionKey : public KeyEncryptionKey {
 };
 
 // The id a KEK stored in `wrapped` (for diagnostics and KEK rotation), or
-// empty.
-std::string WrappedKeyKekId(std::string_view wrapped);
+// empty; a view into `wrapped`.
+std::string_view WrappedKeyKekId(std::string_view wrapped);
 
 }  // namespace clover::vault
 
