@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "audit/field_groups.h"
 #include "audit/json_util.h"
 #include "rapidjson/document.h"
 
@@ -47,7 +48,7 @@ void DecideWith(const policy::CompiledPolicy& p, DecisionEntry* e) {
 absl::StatusOr<std::string> DecisionEntryJson(const DecisionEntry& e) {
   rapidjson::Document d(rapidjson::kObjectType);
   auto& al = d.GetAllocator();
-  d.AddMember("v", 1, al);
+  d.AddMember("v", 2, al);
   d.AddMember("type", "decision", al);
   d.AddMember("time", JsonString(Rfc3339(e.time), d), al);
   d.AddMember("node", JsonString(e.node, d), al);
@@ -76,19 +77,22 @@ absl::StatusOr<std::string> DecisionEntryJson(const DecisionEntry& e) {
   if (!e.justification.empty()) {
     d.AddMember("justification", JsonString(e.justification, d), al);
   }
-  rapidjson::Value fields(rapidjson::kArrayType);
-  for (const FieldEntry& f : e.fields) {
-    rapidjson::Value v(rapidjson::kObjectType);
-    v.AddMember("name", JsonString(f.name, d), al);
-    v.AddMember("category", JsonString(f.category, d), al);
-    v.AddMember("restricted", f.restricted, al);
-    v.AddMember("effect", JsonString(policy::ToString(f.effect), d), al);
-    v.AddMember("rules", JsonStringArray(f.rules, d), al);
-    if (!f.decided_by.empty())
-      v.AddMember("decided_by", JsonString(f.decided_by, d), al);
-    fields.PushBack(v, al);
+  std::vector<std::vector<absl::string_view>> rules(e.fields.size());
+  std::vector<FieldOutcome> outcomes;
+  outcomes.reserve(e.fields.size());
+  for (size_t i = 0; i < e.fields.size(); ++i) {
+    const FieldEntry& f = e.fields[i];
+    rules[i].assign(f.rules.begin(), f.rules.end());
+    outcomes.push_back({f.name, f.category, f.restricted,
+                        policy::ToString(f.effect), f.decided_by, rules[i]});
   }
-  d.AddMember("fields", fields, al);
+  std::string groups_json;
+  AppendFieldGroupsJson(outcomes, &groups_json);
+  rapidjson::Document groups;
+  groups.Parse(groups_json.data(), groups_json.size());
+  if (groups.HasParseError())
+    return absl::InternalError("field groups are not valid JSON");
+  d.AddMember("field_groups", rapidjson::Value(groups, al), al);
   d.AddMember("records", e.records, al);
   d.AddMember("bytes", e.bytes, al);
   return ToCanonical(d);

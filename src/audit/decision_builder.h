@@ -1,6 +1,6 @@
 // Writing decision entries in the exact form the auditor reads (log_entry.h):
-// used by the auditor's tests and benchmark, and usable by the gateway to
-// produce its log entries.
+// used by the auditor's tests and benchmark. (The gateway writes the same
+// format without a DOM: gateway/decision_record.h.)
 #ifndef CLOVER_AUDIT_DECISION_BUILDER_H_
 #define CLOVER_AUDIT_DECISION_BUILDER_H_
 
@@ -16,7 +16,8 @@ namespace clover::audit {
 // `policy`, and sets e->policy to its hash. Thread-safe.
 void DecideWith(const policy::CompiledPolicy& policy, DecisionEntry* e);
 
-// The canonical JSON (RFC 8785) decision entry. Optional members (approval,
+// The canonical JSON (RFC 8785) decision entry, version 2 (fields as
+// "field_groups", as the gateway writes them). Optional members (approval,
 // justification, subject vs subjects) are written only when set: `subject`
 // empty means an export with "subjects": subject_count. Errors: Internal if a
 // string is not valid UTF-8.

@@ -1,5 +1,8 @@
 #include "audit/log_entry.h"
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "audit/json_util.h"
 #include "core/status_macros.h"
@@ -47,6 +50,117 @@ absl::Status Strs(const rapidjson::Value& obj, const char* name,
   return absl::OkStatus();
 }
 
+absl::Status ParseEffectMember(const rapidjson::Value& obj, const char* name,
+                               policy::Effect* out) {
+  std::string effect;
+  CLOVER_RETURN_IF_ERROR(Str(obj, "effect", true, &effect));
+  auto parsed = policy::ParseEffect(effect);
+  if (!parsed)
+    return Field(name, absl::StrCat("unknown effect '", effect, "'"));
+  *out = *parsed;
+  return absl::OkStatus();
+}
+
+// Version 1: "fields":[{"name","category","restricted","effect","rules",
+// "decided_by"?}], one object per field.
+absl::Status ParseFieldList(const rapidjson::Value& d, DecisionEntry* e) {
+  auto f = d.FindMember("fields");
+  if (f == d.MemberEnd() || !f->value.IsArray())
+    return Field("fields", "must be an array");
+  e->fields.resize(f->value.Size());
+  size_t i = 0;
+  for (const auto& fv : f->value.GetArray()) {
+    if (!fv.IsObject()) return Field("fields", "each item must be an object");
+    FieldEntry& fe = e->fields[i++];
+    CLOVER_RETURN_IF_ERROR(Str(fv, "name", true, &fe.name));
+    CLOVER_RETURN_IF_ERROR(Str(fv, "category", true, &fe.category));
+    auto r = fv.FindMember("restricted");
+    if (r == fv.MemberEnd() || !r->value.IsBool()) {
+      return Field("fields[].restricted", "must be a boolean");
+    }
+    fe.restricted = r->value.GetBool();
+    CLOVER_RETURN_IF_ERROR(
+        ParseEffectMember(fv, "fields[].effect", &fe.effect));
+    CLOVER_RETURN_IF_ERROR(Strs(fv, "rules", &fe.rules));
+    CLOVER_RETURN_IF_ERROR(Str(fv, "decided_by", false, &fe.decided_by));
+  }
+  return absl::OkStatus();
+}
+
+// Version 2: "field_groups":[{"decided_by"?,"effect","fields":{CATEGORY:
+// [NAME,...]},"restricted":[NAME,...],"rules":[...]}], one object per group of
+// fields decided alike. Each field is named once in the whole entry, and
+// "restricted" names only fields of its own group.
+absl::Status ParseFieldGroups(const rapidjson::Value& d, DecisionEntry* e) {
+  auto groups = d.FindMember("field_groups");
+  if (groups == d.MemberEnd() || !groups->value.IsArray())
+    return Field("field_groups", "must be an array");
+  e->fields.clear();
+  absl::flat_hash_set<absl::string_view> named;
+  std::vector<std::string> restricted;
+  absl::flat_hash_map<absl::string_view, size_t> in_group;
+  for (const auto& g : groups->value.GetArray()) {
+    if (!g.IsObject())
+      return Field("field_groups", "each item must be an object");
+    policy::Effect effect;
+    CLOVER_RETURN_IF_ERROR(
+        ParseEffectMember(g, "field_groups[].effect", &effect));
+    auto fields = g.FindMember("fields");
+    if (fields == g.MemberEnd() || !fields->value.IsObject() ||
+        fields->value.ObjectEmpty()) {
+      return Field("field_groups[].fields",
+                   "must be an object of categories and their field names");
+    }
+    const size_t first = e->fields.size();
+    for (const auto& category : fields->value.GetObject()) {
+      if (!category.value.IsArray() || category.value.Empty()) {
+        return Field("field_groups[].fields",
+                     "each category must list field names");
+      }
+      for (const auto& name : category.value.GetArray()) {
+        if (!name.IsString())
+          return Field("field_groups[].fields", "field names are strings");
+        absl::string_view n(name.GetString(), name.GetStringLength());
+        if (!named.insert(n).second) {
+          return Field(
+              "field_groups[].fields",
+              absl::StrCat("field '", absl::CHexEscape(n.substr(0, 64)),
+                           "' is named twice"));
+        }
+        FieldEntry& fe = e->fields.emplace_back();
+        fe.name.assign(n.data(), n.size());
+        fe.category.assign(category.name.GetString(),
+                           category.name.GetStringLength());
+        fe.effect = effect;
+      }
+    }
+    CLOVER_RETURN_IF_ERROR(Strs(g, "restricted", &restricted));
+    if (!restricted.empty()) {
+      in_group.clear();
+      for (size_t i = first; i < e->fields.size(); ++i)
+        in_group.emplace(e->fields[i].name, i);
+      for (const std::string& r : restricted) {
+        auto it = in_group.find(r);
+        if (it == in_group.end()) {
+          return Field(
+              "field_groups[].restricted",
+              absl::StrCat("names '", absl::CHexEscape(r.substr(0, 64)),
+                           "', not a field of its group"));
+        }
+        e->fields[it->second].restricted = true;
+      }
+    }
+    FieldEntry& head = e->fields[first];
+    CLOVER_RETURN_IF_ERROR(Strs(g, "rules", &head.rules));
+    CLOVER_RETURN_IF_ERROR(Str(g, "decided_by", false, &head.decided_by));
+    for (size_t i = first + 1; i < e->fields.size(); ++i) {
+      e->fields[i].rules = head.rules;
+      e->fields[i].decided_by = head.decided_by;
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseDecision(const rapidjson::Value& d, DecisionEntry* e) {
   std::string t;
   CLOVER_RETURN_IF_ERROR(Str(d, "time", true, &t));
@@ -78,30 +192,14 @@ absl::Status ParseDecision(const rapidjson::Value& d, DecisionEntry* e) {
   CLOVER_RETURN_IF_ERROR(Str(d, "policy", true, &e->policy));
   CLOVER_RETURN_IF_ERROR(Str(d, "approval", false, &e->approval));
   CLOVER_RETURN_IF_ERROR(Str(d, "justification", false, &e->justification));
-  auto f = d.FindMember("fields");
-  if (f == d.MemberEnd() || !f->value.IsArray())
-    return Field("fields", "must be an array");
-  e->fields.resize(f->value.Size());
-  size_t i = 0;
-  for (const auto& fv : f->value.GetArray()) {
-    if (!fv.IsObject()) return Field("fields", "each item must be an object");
-    FieldEntry& fe = e->fields[i++];
-    CLOVER_RETURN_IF_ERROR(Str(fv, "name", true, &fe.name));
-    CLOVER_RETURN_IF_ERROR(Str(fv, "category", true, &fe.category));
-    auto r = fv.FindMember("restricted");
-    if (r == fv.MemberEnd() || !r->value.IsBool()) {
-      return Field("fields[].restricted", "must be a boolean");
-    }
-    fe.restricted = r->value.GetBool();
-    std::string effect;
-    CLOVER_RETURN_IF_ERROR(Str(fv, "effect", true, &effect));
-    auto parsed = policy::ParseEffect(effect);
-    if (!parsed)
-      return Field("fields[].effect",
-                   absl::StrCat("unknown effect '", effect, "'"));
-    fe.effect = *parsed;
-    CLOVER_RETURN_IF_ERROR(Strs(fv, "rules", &fe.rules));
-    CLOVER_RETURN_IF_ERROR(Str(fv, "decided_by", false, &fe.decided_by));
+  uint64_t version = 1;
+  if (d.HasMember("v")) CLOVER_RETURN_IF_ERROR(U64(d, "v", &version));
+  if (version == 1) {
+    CLOVER_RETURN_IF_ERROR(ParseFieldList(d, e));
+  } else if (version == 2) {
+    CLOVER_RETURN_IF_ERROR(ParseFieldGroups(d, e));
+  } else {
+    return Field("v", absl::StrCat("unsupported version ", version));
   }
   e->records = 0;
   e->bytes = 0;

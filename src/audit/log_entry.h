@@ -1,13 +1,16 @@
 // The gateway's log entries as the auditor reads them: canonical JSON objects
-// with "v":1 and a "type" of "decision", "approval", "erasure" or "write". A
-// decision entry is
-//   {"v":1,"type":"decision","time":"2026-11-28T23:50:00.123Z","node":"ie-dub-1-a",
+// with a version "v" and a "type" of "decision", "approval", "erasure" or
+// "write". A decision entry is
+//   {"v":2,"type":"decision","time":"2026-11-28T23:50:00.123Z","node":"ie-dub-1-a",
 //    "region":"eu","principal":{"id","kind","org","roles":[...],"country","jurisdiction"},
 //    "purpose","action","destination","subject":"<pseudonym>" (reads) or
 //    "subjects":N (exports),"subject_jurisdiction","policy":"<bundle
 //    sha256>","approval":"<id>"?, "justification":"<code>"?,
-//    "fields":[{"name","category","restricted","effect","rules":[...],"decided_by"?}],
+//    "field_groups":[{"decided_by"?,"effect","fields":{CATEGORY:[NAME,...]},
+//                     "restricted":[NAME,...],"rules":[...]}],
 //    "records":N,"bytes":N}
+// with "v":2. Version 1 entries (older logs) carry instead
+//    "fields":[{"name","category","restricted","effect","rules":[...],"decided_by"?}].
 #ifndef CLOVER_AUDIT_LOG_ENTRY_H_
 #define CLOVER_AUDIT_LOG_ENTRY_H_
 
@@ -68,8 +71,11 @@ struct LogEntry {
 };
 
 // Parses one entry. Unknown "type" values yield kOther (forward compatible); a
-// decision entry missing a required member, or with a wrong type or unknown
-// effect, is InvalidArgument naming the field. Entries are gateway output, so
+// decision entry of a version other than 1 or 2, missing a required member,
+// with a wrong type or unknown effect, or (version 2) naming a field twice or
+// marking restricted a field outside its group, is InvalidArgument naming the
+// member. A version 2 entry's fields come out group by group, each group's by
+// category. Entries are gateway output, so
 // errors are a finding.
 [[nodiscard]] absl::Status ParseLogEntry(absl::string_view json, LogEntry* out);
 

@@ -212,6 +212,18 @@ bool MayNeedEscape(uint64_t x) {
 
 }  // namespace
 
+bool JsonKeyLess(absl::string_view a, absl::string_view b) {
+  // UTF-8 byte order is code point order, which differs from UTF-16 order
+  // only where a 4-byte sequence (a surrogate pair) meets U+E000-U+FFFF.
+  const auto ascii = [](absl::string_view s) {
+    for (char c : s)
+      if (static_cast<unsigned char>(c) >= 0x80) return false;
+    return true;
+  };
+  if (ascii(a) && ascii(b)) return a < b;
+  return ToUtf16(a) < ToUtf16(b);
+}
+
 void AppendJsonString(absl::string_view s, std::string* out) {
   static constexpr char kHex[] = "0123456789abcdef";
   out->push_back('"');

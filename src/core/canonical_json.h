@@ -23,6 +23,11 @@ namespace clover {
 [[nodiscard]] absl::StatusOr<std::string> CanonicalizeJson(
     absl::string_view json);
 
+// RFC 8785 member order: true if key `a` sorts before key `b` by UTF-16 code
+// units. For writers that emit members in order without building a DOM.
+// Thread-safe (pure function).
+bool JsonKeyLess(absl::string_view a, absl::string_view b);
+
 // Appends `s` to `out` as a JSON string literal with RFC 8785 escaping.
 void AppendJsonString(absl::string_view s, std::string* out);
 

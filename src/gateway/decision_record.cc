@@ -36,10 +36,6 @@ class Obj {
     Key(k);
     absl::StrAppend(out_, v);
   }
-  void Bool(absl::string_view k, bool v) {
-    Key(k);
-    out_->append(v ? "true" : "false");
-  }
   template <typename Range>
   void StrArray(absl::string_view k, const Range& items) {
     Key(k);
@@ -90,34 +86,17 @@ std::string FormatRfc3339Millis(absl::Time t) {
   return out;
 }
 
-void AppendFieldOutcomesJson(std::span<const FieldOutcome> fields,
-                             std::string* out) {
-  out->push_back('[');
-  for (size_t i = 0; i < fields.size(); ++i) {
-    const FieldOutcome& f = fields[i];
-    if (i > 0) out->push_back(',');
-    Obj fo(out);
-    fo.Str("category", f.category);
-    if (!f.decided_by.empty()) fo.Str("decided_by", f.decided_by);
-    fo.Str("effect", f.effect);
-    fo.Str("name", f.name);
-    fo.Bool("restricted", f.restricted);
-    fo.StrArray("rules", f.rules);
-  }
-  out->push_back(']');
-}
-
 void AppendDecisionJson(const DecisionRecord& r, std::string* out) {
   Obj o(out);
   o.Str("action", r.action);
   if (!r.approval.empty()) o.Str("approval", r.approval);
   o.Int("bytes", r.bytes);
   o.Str("destination", r.destination);
-  o.Key("fields");
-  if (r.fields_json.empty()) {
+  o.Key("field_groups");
+  if (r.field_groups_json.empty()) {
     out->append("[]");
   } else {
-    out->append(r.fields_json.data(), r.fields_json.size());
+    out->append(r.field_groups_json.data(), r.field_groups_json.size());
   }
   o.Str("node", r.node);
   o.Str("policy", r.policy);
@@ -141,7 +120,7 @@ void AppendDecisionJson(const DecisionRecord& r, std::string* out) {
   if (r.subjects >= 0) o.Int("subjects", r.subjects);
   o.Str("time", FormatRfc3339Millis(r.time));
   o.Str("type", "decision");
-  o.Int("v", 1);
+  o.Int("v", 2);
 }
 
 }  // namespace clover::gateway

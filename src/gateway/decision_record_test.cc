@@ -1,8 +1,13 @@
 #include "gateway/decision_record.h"
 
+#include <algorithm>
 #include <random>
+#include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "audit/field_groups.h"
+#include "audit/log_entry.h"
 #include "core/canonical_json.h"
 #include "gtest/gtest.h"
 
@@ -18,7 +23,7 @@ TEST(DecisionRecordTest, IsCanonicalJson) {
   p.country = "CN";
   p.jurisdiction = "cn";
   absl::string_view rules[] = {"cn-staff-pseudonymize", "cn-no-restricted"};
-  FieldOutcome fields[] = {
+  audit::FieldOutcome fields[] = {
       {"email", "contact", true, "deny", "cn-no-restricted", rules},
       {"name",
        "identity",
@@ -39,9 +44,9 @@ TEST(DecisionRecordTest, IsCanonicalJson) {
   r.subject = "c3ViamVjdA";
   r.subject_jurisdiction = "eu";
   r.policy = "ab12";
-  std::string fields_json;
-  AppendFieldOutcomesJson(fields, &fields_json);
-  r.fields_json = fields_json;
+  std::string groups_json;
+  audit::AppendFieldGroupsJson(fields, &groups_json);
+  r.field_groups_json = groups_json;
   r.records = 1;
   r.bytes = 77;
   std::string json;
@@ -53,15 +58,89 @@ TEST(DecisionRecordTest, IsCanonicalJson) {
             std::string::npos)
       << json;
   EXPECT_NE(
-      json.find(R"("rules":["cn-staff-pseudonymize","cn-no-restricted"])"),
-      std::string::npos);
+      json.find(
+          R"("field_groups":[{"decided_by":"cn-no-restricted","effect":"deny",)"
+          R"("fields":{"contact":["email"]},"restricted":["email"],)"
+          R"("rules":["cn-staff-pseudonymize","cn-no-restricted"]},)"
+          R"({"decided_by":"cn-staff-pseudonymize","effect":"pseudonymize",)"
+          R"("fields":{"identity":["name"]},"restricted":[],)"
+          R"("rules":["cn-staff-pseudonymize"]},)"
+          R"({"effect":"deny","fields":{"content":["bio"]},"restricted":[],)"
+          R"("rules":[]}],)"),
+      std::string::npos)
+      << json;
+  EXPECT_NE(json.find(R"("v":2})"), std::string::npos) << json;
   EXPECT_EQ(json.find("approval"), std::string::npos);
 
   // No rendered outcomes: an empty array.
-  r.fields_json = {};
+  r.field_groups_json = {};
   json.clear();
   AppendDecisionJson(r, &json);
-  EXPECT_NE(json.find(R"("fields":[],)"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("field_groups":[],)"), std::string::npos) << json;
+}
+
+// What the gateway writes, the auditor reads back field by field: random
+// outcomes survive the grouping with every name, category, restriction,
+// effect and rule list.
+TEST(DecisionRecordTest, AuditorReadsBackEveryField) {
+  std::mt19937_64 rng(11);
+  const std::vector<std::string> categories = {
+      "contact", "identity", "\xc3\xa9t\xc3\xa9", "\xf0\x9f\x8d\x80",
+      "\xee\x80\x80"};
+  const std::vector<absl::string_view> effects = {"allow", "deny",
+                                                  "pseudonymize", "generalize"};
+  const std::vector<absl::string_view> rule_pool = {"r1", "r2", "r3"};
+  Principal p;
+  p.id = "eu-support-1";
+  p.kind = PrincipalKind::kEmployee;
+  p.jurisdiction = "eu";
+  for (int round = 0; round < 200; ++round) {
+    const size_t n = rng() % 12;
+    std::vector<std::string> names;
+    std::vector<audit::FieldOutcome> fields;
+    for (size_t i = 0; i < n; ++i) names.push_back(absl::StrCat("f", i));
+    for (size_t i = 0; i < n; ++i) {
+      const size_t rules = rng() % 3;
+      fields.push_back({names[i],
+                        categories[rng() % categories.size()],
+                        rng() % 2 == 0,
+                        effects[rng() % effects.size()],
+                        rules == 0 ? absl::string_view() : rule_pool[rules - 1],
+                        {rule_pool.data(), rules}});
+    }
+    std::string groups;
+    audit::AppendFieldGroupsJson(fields, &groups);
+    DecisionRecord r;
+    r.time = absl::FromUnixSeconds(1'795'910'400);
+    r.principal = &p;
+    r.purpose = "customer_support";
+    r.action = "read";
+    r.destination = "eu";
+    r.subject = "c3ViamVjdA";
+    r.policy = "ab12";
+    r.field_groups_json = groups;
+    std::string json;
+    AppendDecisionJson(r, &json);
+    auto canonical = CanonicalizeJson(json);
+    ASSERT_TRUE(canonical.ok()) << canonical.status() << "\n" << json;
+    ASSERT_EQ(*canonical, json);
+    audit::LogEntry parsed;
+    ASSERT_TRUE(audit::ParseLogEntry(json, &parsed).ok()) << json;
+    const std::vector<audit::FieldEntry>& back = parsed.decision.fields;
+    ASSERT_EQ(back.size(), fields.size()) << json;
+    for (const audit::FieldOutcome& f : fields) {
+      auto it = std::find_if(
+          back.begin(), back.end(),
+          [&](const audit::FieldEntry& b) { return b.name == f.name; });
+      ASSERT_NE(it, back.end()) << f.name << " in " << json;
+      EXPECT_EQ(it->category, f.category);
+      EXPECT_EQ(it->restricted, f.restricted);
+      EXPECT_EQ(policy::ToString(it->effect), f.effect);
+      EXPECT_EQ(it->decided_by, f.decided_by);
+      EXPECT_EQ(it->rules,
+                std::vector<std::string>(f.rules.begin(), f.rules.end()));
+    }
+  }
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "audit/audit_config.h"
 #include "audit/auditor.h"
+#include "audit/log_entry.h"
 #include "core/canonical_json.h"
 #include "core/config.h"
 #include "crypto/ed25519.h"
@@ -163,22 +164,29 @@ void Summarise(RunningNode& n, DemoSummary& s) {
     if (!bundle.ok()) break;
     auto entries = log::ParseEntryBundle(*bundle);
     if (!entries.ok()) break;
+    audit::LogEntry parsed;
     for (absl::string_view e : *entries) {
-      rapidjson::Document doc;
-      doc.Parse(e.data(), e.size());
-      if (doc.HasParseError() || !doc.IsObject()) continue;
-      auto type = doc.FindMember("type");
-      if (type == doc.MemberEnd() || !type->value.IsString()) continue;
-      std::string t = type->value.GetString();
-      if (t != "decision") {
-        s.actions[t]++;
-        continue;
-      }
-      std::string action = doc["action"].GetString();
-      std::string destination = doc["destination"].GetString();
-      s.actions[action]++;
-      for (const auto& f : doc["fields"].GetArray()) {
-        s.decisions[f["effect"].GetString()][destination]++;
+      if (!audit::ParseLogEntry(e, &parsed).ok()) continue;
+      switch (parsed.type) {
+        case audit::EntryType::kDecision: {
+          const audit::DecisionEntry& d = parsed.decision;
+          s.actions[d.action]++;
+          for (const audit::FieldEntry& f : d.fields)
+            s.decisions[std::string(policy::ToString(f.effect))]
+                       [d.destination]++;
+          break;
+        }
+        case audit::EntryType::kApproval:
+          s.actions["approval"]++;
+          break;
+        case audit::EntryType::kErasure:
+          s.actions["erasure"]++;
+          break;
+        case audit::EntryType::kWrite:
+          s.actions["write"]++;
+          break;
+        case audit::EntryType::kOther:
+          break;
       }
     }
   }
