@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gateway/http_client.h"
@@ -473,7 +474,29 @@ TEST_F(GatewayE2eTest, PublicEndpoints) {
   auto metrics = c.Send("GET", *eu_ + "/metrics", {});
   ASSERT_TRUE(metrics.ok());
   EXPECT_THAT(metrics->body, HasSubstr("clover_gateway_decisions_total{"));
-  EXPECT_THAT(metrics->body, HasSubstr("clover_log_size"));
+  // Every entry in the log was counted in a batch (a batch is counted just
+  // before the log publishes it, so a scrape may see one more).
+  auto value = [&](absl::string_view name) {
+    const std::string key = absl::StrCat("\n", name, " ");
+    size_t at = metrics->body.find(key);
+    double v = -1;
+    if (at != std::string::npos) {
+      at += key.size();
+      (void)absl::SimpleAtod(absl::string_view(metrics->body)
+                                 .substr(at, metrics->body.find('\n', at) - at),
+                             &v);
+    }
+    return v;
+  };
+  const double size = value("clover_log_size");
+  const double batches = value("clover_log_batch_entries_count");
+  const double entries = value("clover_log_batch_entries_sum");
+  EXPECT_GT(size, 0) << metrics->body;
+  EXPECT_GE(batches, 1);
+  EXPECT_LE(batches, entries);
+  EXPECT_GE(entries, size);
+  EXPECT_EQ(value("clover_log_batch_write_seconds_count"), batches);
+  EXPECT_EQ(value("clover_log_batch_failures_total"), 0);
   auto proof =
       c.Send("GET", *eu_ + "/v1/log/proof/inclusion?index=0&size=2", {});
   ASSERT_TRUE(proof.ok());

@@ -39,6 +39,7 @@ struct Node::Parts {
   Deployment deployment;
   NodeOptions options;
   const Clock* clock = nullptr;
+  std::unique_ptr<server::MetricsRegistry> metrics;  // the log reports to it
   std::unique_ptr<log::Sequencer> log;
   std::shared_ptr<const policy::CompiledPolicy> policy;
   std::unique_ptr<vault::Vault> vault;
@@ -48,7 +49,6 @@ struct Node::Parts {
   std::unique_ptr<StateStore> state;
   std::unique_ptr<AccessIndex> access_index;
   std::unique_ptr<Authenticator> auth;
-  std::unique_ptr<server::MetricsRegistry> metrics;
   std::unique_ptr<server::HttpMetrics> http_metrics;
   std::unique_ptr<Gateway> gateway;
   std::unique_ptr<server::HttpServer> server;
@@ -108,6 +108,24 @@ absl::Status OpenLog(Node::Parts& p) {
   o.origin = p.deployment.log.origin;
   o.max_batch_entries = static_cast<size_t>(p.deployment.log.max_batch_entries);
   o.max_batch_wait = p.deployment.log.max_batch_wait;
+  auto entries = p.metrics->AddHistogram(
+      "clover_log_batch_entries", "Entries per durable write of the log", {},
+      {1, 4, 16, 64, 256, 1024, 4096, 16384});
+  if (!entries.ok()) return entries.status();
+  auto write = p.metrics->AddHistogram(
+      "clover_log_batch_write_seconds",
+      "Time of each durable write of a log batch (storage and fsync)", {});
+  if (!write.ok()) return write.status();
+  auto failed = p.metrics->AddCounter("clover_log_batch_failures_total",
+                                      "Log batches that were not written", {});
+  if (!failed.ok()) return failed.status();
+  o.on_batch_written =
+      [entries = &(*entries)->WithLabels({}), write = &(*write)->WithLabels({}),
+       failed = &(*failed)->WithLabels({})](const log::BatchReport& r) {
+        if (!r.ok) return failed->Increment();
+        entries->Observe(static_cast<double>(r.entries));
+        write->Observe(absl::ToDoubleSeconds(r.write_time));
+      };
   auto seq = log::Sequencer::Open(*std::move(storage), *std::move(signer), o);
   if (!seq.ok()) return seq.status();
   p.log = *std::move(seq);
@@ -168,8 +186,12 @@ absl::Status CreateAuthenticator(Node::Parts& p) {
   return absl::OkStatus();
 }
 
-absl::Status BuildGateway(Node::Parts& p) {
+absl::Status CreateMetrics(Node::Parts& p) {
   p.metrics = std::make_unique<server::MetricsRegistry>();
+  return absl::OkStatus();
+}
+
+absl::Status BuildGateway(Node::Parts& p) {
   auto http = server::HttpMetrics::Create(*p.metrics);
   if (!http.ok()) return http.status();
   p.http_metrics = *std::move(http);
@@ -242,6 +264,7 @@ struct Step {
 
 constexpr Step kSteps[] = {
     {"create data directory", CreateDataDir},
+    {"create metrics", CreateMetrics},
     {"open log", OpenLog},
     {"load policy", LoadPolicy},
     {"open vault", OpenVault},

@@ -313,18 +313,24 @@ void Sequencer::WriteLoop() {
       writing_ = true;
       poisoned = poisoned_;
     }
+    BatchReport report;
+    report.entries = p->batch.size();
+    report.integrate_time = p->integrate_time;
     if (poisoned) {
       p->status = absl::AbortedError(
           "an earlier log batch failed to be written; retry");
     } else if (p->status.ok()) {
       const absl::Time write_start = absl::Now();
       p->status = storage_->Write(p->wb);
+      report.write_time = absl::Now() - write_start;
       absl::MutexLock lock(&stats_mu_);
       ++stats_.batches;
       stats_.entries += p->batch.size();
       stats_.integrate_time += p->integrate_time;
-      stats_.write_time += absl::Now() - write_start;
+      stats_.write_time += report.write_time;
     }
+    report.ok = p->status.ok();
+    if (options_.on_batch_written) options_.on_batch_written(report);
     if (!p->status.ok()) {
       absl::MutexLock lock(&pipe_mu_);
       poisoned_ = true;

@@ -38,6 +38,14 @@
 
 namespace clover::log {
 
+// What one batch cost, reported once its write has finished (for metrics).
+struct BatchReport {
+  size_t entries = 0;
+  absl::Duration integrate_time;  // hashing, tiles, signing
+  absl::Duration write_time;      // the durable storage write
+  bool ok = true;  // false: not written (storage error, or an earlier one)
+};
+
 struct SequencerOptions {
   // Checkpoint origin. Empty: the signer's key name. Must match the stored
   // log's origin.
@@ -51,6 +59,9 @@ struct SequencerOptions {
   size_t tile_cache_tiles = 4096;
   // Appends beyond this many queued entries fail fast with ResourceExhausted.
   size_t max_queued_entries = 1 << 21;
+  // Called on the writer thread after each batch's write, before the batch's
+  // appends complete. Must be cheap and must not call into the sequencer.
+  std::function<void(const BatchReport&)> on_batch_written;
 };
 
 // Cumulative counters, e.g. for metrics.

@@ -288,6 +288,46 @@ TEST(SequencerTest, FailedWriteFailsTheBatchAndRollsBack) {
   EXPECT_EQ(seq->LatestCheckpoint().root, RootFromLeafHashes(LeafHashes(600)));
 }
 
+// Every batch is reported once its write finishes: written batches account
+// for every entry, a failed one is reported as not written.
+TEST(SequencerTest, ReportsEachBatch) {
+  testing::TempDir dir;
+  auto flaky = std::make_unique<FlakyStorage>(*OpenRocksDbStorage(dir.path()));
+  FlakyStorage* f = flaky.get();
+  absl::Mutex mu;
+  std::vector<BatchReport> reports;
+  SequencerOptions o;
+  o.on_batch_written = [&](const BatchReport& r) {
+    absl::MutexLock lock(&mu);
+    reports.push_back(r);
+  };
+  auto seq = *Sequencer::Open(std::move(flaky), Signer(), o);
+  const int creation_writes = f->ok_writes_.load();  // the empty log
+  AppendRange(*seq, 0, 500, 100);
+  f->fail_ = true;
+  EXPECT_FALSE(seq->Append("lost").get().ok());
+  f->fail_ = false;
+  AppendRange(*seq, 500, 600, 100);
+  const int batch_writes = f->ok_writes_.load() - creation_writes;
+  seq.reset();
+  absl::MutexLock lock(&mu);
+  size_t written = 0, failed = 0, written_batches = 0;
+  for (const BatchReport& r : reports) {
+    EXPECT_GE(r.entries, 1u);
+    EXPECT_GT(r.integrate_time, absl::ZeroDuration());
+    if (r.ok) {
+      written += r.entries;
+      ++written_batches;
+      EXPECT_GT(r.write_time, absl::ZeroDuration());
+    } else {
+      failed += r.entries;
+    }
+  }
+  EXPECT_EQ(written, 600u);
+  EXPECT_EQ(failed, 1u);
+  EXPECT_EQ(written_batches, static_cast<size_t>(batch_writes));
+}
+
 TEST(SequencerTest, WriteFailuresUnderLoadLoseNothingAcknowledged) {
   testing::TempDir dir;
   auto flaky = std::make_unique<FlakyStorage>(*OpenRocksDbStorage(dir.path()));
