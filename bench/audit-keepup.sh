@@ -16,7 +16,7 @@ secs="${2:-15}"
 clover="$build/src/cli/clover"
 command -v wrk >/dev/null || { echo "wrk is missing: run scripts/bootstrap.sh" >&2; exit 1; }
 tmp="$(mktemp -d)"
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000))  # below the ephemeral range (32768-), which clients hold
 aport=$((port + 1))
 pid=""; apid=""
 trap 'kill $pid $apid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT

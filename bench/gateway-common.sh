@@ -9,7 +9,7 @@ gateway_bench_env() {  # gateway_bench_env BUILD_DIR
   clover="$1/src/cli/clover"
   command -v wrk >/dev/null || { echo "wrk is missing: run scripts/bootstrap.sh" >&2; exit 1; }
   tmp="$(mktemp -d)"
-  port=$((20000 + RANDOM % 20000))
+  port=$((20000 + RANDOM % 12000))  # below the ephemeral range (32768-), which clients hold
   trap 'kill ${pid:-} 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
 }
 

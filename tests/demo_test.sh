@@ -6,7 +6,7 @@ set -uo pipefail
 clover="$1"
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000))  # below the ephemeral range (32768-), which clients hold
 timeout 300 "$clover" demo --config examples/deployment.yaml --duration 0 --json \
   --base-port "$port" >"$out" 2>/dev/null || { echo "FAIL: clover demo exited $?"; exit 1; }
 python3 - "$out" <<'PY'
