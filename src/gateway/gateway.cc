@@ -1,6 +1,7 @@
 #include "gateway/gateway.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <map>
 #include <string_view>
@@ -281,6 +282,9 @@ class Gateway::Impl {
     d_.policy->Decide(r, refs, dec.out);
     dec.rule_ids.resize(refs.size());
     dec.granted.assign(refs.size(), false);
+    // Counted per effect, not per field: a labelled counter is a locked
+    // lookup, and a decision's fields mostly share one or two effects.
+    std::array<uint64_t, policy::kEffectCount> per_effect{};
     for (size_t i = 0; i < refs.size(); ++i) {
       const policy::FieldDecision& fd = dec.out[i];
       if (fd.matched_complete()) {
@@ -292,8 +296,14 @@ class Gateway::Impl {
           dec.rule_ids[i].push_back(d_.policy->rule(k).id);
         }
       }
-      decisions_->WithLabels({policy::ToString(fd.effect), destination, action})
-          .Increment();
+      ++per_effect[static_cast<size_t>(fd.effect)];
+    }
+    for (size_t e = 0; e < per_effect.size(); ++e) {
+      if (per_effect[e] == 0) continue;
+      decisions_
+          ->WithLabels({policy::ToString(static_cast<policy::Effect>(e)),
+                        destination, action})
+          .Increment(per_effect[e]);
     }
     return dec;
   }
