@@ -9,7 +9,7 @@ PACKAGES=(
   clang-format
   libssl-dev libabsl-dev librocksdb-dev libboost-dev libboost-system-dev
   libyaml-cpp-dev rapidjson-dev libspdlog-dev libcli11-dev libcurl4-openssl-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libgoogle-perftools-dev
   libpq-dev postgresql postgresql-contrib
   curl wrk openssl
 )
