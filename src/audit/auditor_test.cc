@@ -5,9 +5,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "audit/decision_builder.h"
+#include "audit/json_util.h"
 #include "audit/report.h"
 #include "audit/test_util.h"
 #include "audit/tlog_proof.h"
+#include "core/canonical_json.h"
 #include "crypto/secret_key_file.h"
 #include "crypto/subject_pseudonym.h"
 #include "gmock/gmock.h"
@@ -208,6 +210,59 @@ TEST_F(AuditorTest, DecisionOtherThanThePolicyIsMismatch) {
   ExpectEvidenceVerifies(inc[0]);
   // Its GDPR deadline is 72 hours after detection.
   EXPECT_EQ(inc[0].notification_deadline, clock_.Now() + absl::Hours(72));
+}
+
+// `e` as a gateway wrote it before version 2: one "fields" object per field.
+std::string VersionOneJson(const DecisionEntry& e) {
+  rapidjson::Document d;
+  const std::string v2 = *DecisionEntryJson(e);
+  d.Parse(v2.data(), v2.size());
+  auto& al = d.GetAllocator();
+  d.RemoveMember("field_groups");
+  d["v"].SetInt(1);
+  rapidjson::Value fields(rapidjson::kArrayType);
+  for (const FieldEntry& f : e.fields) {
+    rapidjson::Value v(rapidjson::kObjectType);
+    v.AddMember("name", JsonString(f.name, d), al);
+    v.AddMember("category", JsonString(f.category, d), al);
+    v.AddMember("restricted", f.restricted, al);
+    v.AddMember("effect", JsonString(policy::ToString(f.effect), d), al);
+    v.AddMember("rules", JsonStringArray(f.rules, d), al);
+    if (!f.decided_by.empty())
+      v.AddMember("decided_by", JsonString(f.decided_by, d), al);
+    fields.PushBack(v, al);
+  }
+  d.AddMember("fields", fields, al);
+  return *CanonicalJson(d);
+}
+
+// A log begun by an older gateway holds version 1 entries before version 2
+// ones: both are replayed, and a wrong decision in either is found.
+TEST_F(AuditorTest, ReplaysVersionOneAndTwoEntries) {
+  for (int i = 0; i < 3; ++i) {
+    log_.Append(VersionOneJson(
+        Read("cn-engineer-1", "engineer", absl::StrCat("s", i), "cn")));
+  }
+  DecisionEntry wrong = Read("cn-engineer-1", "engineer", "s9", "cn");
+  wrong.fields[0].effect = policy::Effect::kAllow;
+  log_.Append(VersionOneJson(wrong));
+  for (int i = 0; i < 3; ++i)
+    Log(Read("cn-engineer-1", "engineer", absl::StrCat("s", i), "cn"));
+  Log(wrong);
+  auto n = auditor_->PollOnce();
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 8u);
+  EXPECT_THAT(
+      auditor_->metrics().Render(),
+      HasSubstr("clover_audit_decisions_replayed_total{verdict=\"match\"} 6"));
+  // One incident per node and policy, with both wrong entries as evidence.
+  auto inc = Incidents(kDetectorDecisionMismatch);
+  ASSERT_EQ(inc.size(), 1u);
+  std::vector<uint64_t> indices;
+  for (const Evidence& e : inc[0].evidence)
+    if (e.index) indices.push_back(*e.index);
+  EXPECT_EQ(indices, (std::vector<uint64_t>{3, 7}));
+  ExpectEvidenceVerifies(inc[0]);
 }
 
 TEST_F(AuditorTest, DecisionUnderUnsignedPolicy) {
