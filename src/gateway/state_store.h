@@ -48,13 +48,17 @@ class StateStore {
   [[nodiscard]] absl::Status SetIndexedUpTo(uint64_t size);
   // Both at once, in one atomic write that is not synced: the index is
   // derived from the log, and a crash can only lose a suffix of such writes,
-  // marker included, which the next CatchUp rebuilds from the log.
+  // marker included, which the next CatchUp rebuilds from the log. A
+  // subject's accesses in one batch are stored under one key (the first
+  // index; the others as ascending deltas in its value).
   [[nodiscard]] absl::Status IndexBatch(
       const std::vector<std::pair<std::string, uint64_t>>& accesses,
       uint64_t indexed_up_to);
   [[nodiscard]] absl::StatusOr<uint64_t> IndexedUpTo() const;
 
-  // Log indices of every entry recorded for `subject`, ascending. Thread-safe.
+  // Log indices of every entry recorded for `subject`, ascending, each once.
+  // Errors: DataLoss for a malformed stored entry, Internal for I/O.
+  // Thread-safe.
   [[nodiscard]] absl::StatusOr<std::vector<uint64_t>> AccessesOf(
       absl::string_view subject) const;
 
