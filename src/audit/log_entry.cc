@@ -39,14 +39,20 @@ absl::Status U64(const rapidjson::Value& obj, const char* name, uint64_t* out) {
 
 absl::Status Strs(const rapidjson::Value& obj, const char* name,
                   std::vector<std::string>* out) {
-  out->clear();
   auto it = obj.FindMember(name);
-  if (it == obj.MemberEnd()) return absl::OkStatus();
+  if (it == obj.MemberEnd()) {
+    out->clear();
+    return absl::OkStatus();
+  }
   if (!it->value.IsArray()) return Field(name, "must be an array of strings");
+  // Assigned over the previous contents, reusing their capacity.
+  size_t n = 0;
   for (const auto& v : it->value.GetArray()) {
     if (!v.IsString()) return Field(name, "must be an array of strings");
-    out->emplace_back(v.GetString(), v.GetStringLength());
+    if (n == out->size()) out->emplace_back();
+    (*out)[n++].assign(v.GetString(), v.GetStringLength());
   }
+  out->resize(n);
   return absl::OkStatus();
 }
 
@@ -95,7 +101,9 @@ absl::Status ParseFieldGroups(const rapidjson::Value& d, DecisionEntry* e) {
   auto groups = d.FindMember("field_groups");
   if (groups == d.MemberEnd() || !groups->value.IsArray())
     return Field("field_groups", "must be an array");
-  e->fields.clear();
+  // The fields of the previous entry are overwritten in place, reusing their
+  // strings' capacity: the auditor parses every entry of every log.
+  size_t n = 0;
   absl::flat_hash_set<absl::string_view> named;
   std::vector<std::string> restricted;
   absl::flat_hash_map<absl::string_view, size_t> in_group;
@@ -111,7 +119,7 @@ absl::Status ParseFieldGroups(const rapidjson::Value& d, DecisionEntry* e) {
       return Field("field_groups[].fields",
                    "must be an object of categories and their field names");
     }
-    const size_t first = e->fields.size();
+    const size_t first = n;
     for (const auto& category : fields->value.GetObject()) {
       if (!category.value.IsArray() || category.value.Empty()) {
         return Field("field_groups[].fields",
@@ -120,25 +128,26 @@ absl::Status ParseFieldGroups(const rapidjson::Value& d, DecisionEntry* e) {
       for (const auto& name : category.value.GetArray()) {
         if (!name.IsString())
           return Field("field_groups[].fields", "field names are strings");
-        absl::string_view n(name.GetString(), name.GetStringLength());
-        if (!named.insert(n).second) {
+        absl::string_view nm(name.GetString(), name.GetStringLength());
+        if (!named.insert(nm).second) {
           return Field(
               "field_groups[].fields",
-              absl::StrCat("field '", absl::CHexEscape(n.substr(0, 64)),
+              absl::StrCat("field '", absl::CHexEscape(nm.substr(0, 64)),
                            "' is named twice"));
         }
-        FieldEntry& fe = e->fields.emplace_back();
-        fe.name.assign(n.data(), n.size());
+        if (n == e->fields.size()) e->fields.emplace_back();
+        FieldEntry& fe = e->fields[n++];
+        fe.name.assign(nm.data(), nm.size());
         fe.category.assign(category.name.GetString(),
                            category.name.GetStringLength());
+        fe.restricted = false;
         fe.effect = effect;
       }
     }
     CLOVER_RETURN_IF_ERROR(Strs(g, "restricted", &restricted));
     if (!restricted.empty()) {
       in_group.clear();
-      for (size_t i = first; i < e->fields.size(); ++i)
-        in_group.emplace(e->fields[i].name, i);
+      for (size_t i = first; i < n; ++i) in_group.emplace(e->fields[i].name, i);
       for (const std::string& r : restricted) {
         auto it = in_group.find(r);
         if (it == in_group.end()) {
@@ -153,11 +162,12 @@ absl::Status ParseFieldGroups(const rapidjson::Value& d, DecisionEntry* e) {
     FieldEntry& head = e->fields[first];
     CLOVER_RETURN_IF_ERROR(Strs(g, "rules", &head.rules));
     CLOVER_RETURN_IF_ERROR(Str(g, "decided_by", false, &head.decided_by));
-    for (size_t i = first + 1; i < e->fields.size(); ++i) {
-      e->fields[i].rules = head.rules;
-      e->fields[i].decided_by = head.decided_by;
+    for (size_t i = first + 1; i < n; ++i) {
+      e->fields[i].rules.assign(head.rules.begin(), head.rules.end());
+      e->fields[i].decided_by.assign(head.decided_by);
     }
   }
+  e->fields.resize(n);
   return absl::OkStatus();
 }
 

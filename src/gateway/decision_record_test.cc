@@ -94,6 +94,7 @@ TEST(DecisionRecordTest, AuditorReadsBackEveryField) {
   p.id = "eu-support-1";
   p.kind = PrincipalKind::kEmployee;
   p.jurisdiction = "eu";
+  audit::LogEntry parsed;  // reused, as the auditor reuses its scratch entry
   for (int round = 0; round < 200; ++round) {
     const size_t n = rng() % 12;
     std::vector<std::string> names;
@@ -124,7 +125,6 @@ TEST(DecisionRecordTest, AuditorReadsBackEveryField) {
     auto canonical = CanonicalizeJson(json);
     ASSERT_TRUE(canonical.ok()) << canonical.status() << "\n" << json;
     ASSERT_EQ(*canonical, json);
-    audit::LogEntry parsed;
     ASSERT_TRUE(audit::ParseLogEntry(json, &parsed).ok()) << json;
     const std::vector<audit::FieldEntry>& back = parsed.decision.fields;
     ASSERT_EQ(back.size(), fields.size()) << json;
