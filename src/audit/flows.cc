@@ -1,7 +1,9 @@
 #include "audit/flows.h"
 
+#include <algorithm>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -37,14 +39,34 @@ int64_t UnixHour(absl::Time t) { return absl::ToUnixSeconds(t) / 3600; }
 void FlowStats::Add(const DecisionEntry& e) {
   const int64_t hour = UnixHour(e.time);
   const uint64_t records = std::max<uint64_t>(e.records, 1);
+  // Fields of one category decided alike are one flow: count them first, so
+  // that each flow's maps are looked up once per entry, not once per field.
+  struct Count {
+    const std::string* category;
+    policy::Effect effect;
+    uint64_t fields;
+  };
+  absl::InlinedVector<Count, 16> counts;
   for (const FieldEntry& f : e.fields) {
-    FlowKey k{hour, e.destination, f.category, e.purpose, f.effect};
+    auto it = std::find_if(counts.begin(), counts.end(), [&](const Count& c) {
+      return c.effect == f.effect && *c.category == f.category;
+    });
+    if (it == counts.end()) {
+      counts.push_back({&f.category, f.effect, 1});
+    } else {
+      ++it->fields;
+    }
+  }
+  for (const Count& c : counts) {
+    FlowKey k{hour, e.destination, *c.category, e.purpose, c.effect};
+    FlowTotals* total = nullptr;
     for (auto* m : {&flows_, &metric_flows_}) {
       FlowTotals& t = (*m)[k];
-      t.decisions += 1;
-      t.values += records;
+      t.decisions += c.fields;
+      t.values += records * c.fields;
+      if (m == &flows_) total = &t;
     }
-    dirty_flows_[k] = flows_[k];
+    dirty_flows_[std::move(k)] = *total;
   }
   TransferKey tk{hour, e.destination, e.purpose, e.action};
   for (auto* m : {&transfers_, &metric_xfers_}) {

@@ -1,7 +1,10 @@
 #include "audit/log_entry.h"
 
-#include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "audit/json_util.h"
@@ -102,11 +105,12 @@ absl::Status ParseFieldGroups(const rapidjson::Value& d, DecisionEntry* e) {
   if (groups == d.MemberEnd() || !groups->value.IsArray())
     return Field("field_groups", "must be an array");
   // The fields of the previous entry are overwritten in place, reusing their
-  // strings' capacity: the auditor parses every entry of every log.
+  // strings' capacity, and the lookups below use sorted per-thread vectors
+  // rather than hash tables: the auditor parses every entry of every log, and
+  // an entry names a handful of fields.
+  thread_local std::vector<std::string> restricted;
+  thread_local std::vector<std::pair<absl::string_view, size_t>> group_names;
   size_t n = 0;
-  absl::flat_hash_set<absl::string_view> named;
-  std::vector<std::string> restricted;
-  absl::flat_hash_map<absl::string_view, size_t> in_group;
   for (const auto& g : groups->value.GetArray()) {
     if (!g.IsObject())
       return Field("field_groups", "each item must be an object");
@@ -128,16 +132,9 @@ absl::Status ParseFieldGroups(const rapidjson::Value& d, DecisionEntry* e) {
       for (const auto& name : category.value.GetArray()) {
         if (!name.IsString())
           return Field("field_groups[].fields", "field names are strings");
-        absl::string_view nm(name.GetString(), name.GetStringLength());
-        if (!named.insert(nm).second) {
-          return Field(
-              "field_groups[].fields",
-              absl::StrCat("field '", absl::CHexEscape(nm.substr(0, 64)),
-                           "' is named twice"));
-        }
         if (n == e->fields.size()) e->fields.emplace_back();
         FieldEntry& fe = e->fields[n++];
-        fe.name.assign(nm.data(), nm.size());
+        fe.name.assign(name.GetString(), name.GetStringLength());
         fe.category.assign(category.name.GetString(),
                            category.name.GetStringLength());
         fe.restricted = false;
@@ -146,11 +143,15 @@ absl::Status ParseFieldGroups(const rapidjson::Value& d, DecisionEntry* e) {
     }
     CLOVER_RETURN_IF_ERROR(Strs(g, "restricted", &restricted));
     if (!restricted.empty()) {
-      in_group.clear();
-      for (size_t i = first; i < n; ++i) in_group.emplace(e->fields[i].name, i);
+      group_names.clear();
+      for (size_t i = first; i < n; ++i)
+        group_names.emplace_back(e->fields[i].name, i);
+      std::sort(group_names.begin(), group_names.end());
       for (const std::string& r : restricted) {
-        auto it = in_group.find(r);
-        if (it == in_group.end()) {
+        auto it = std::lower_bound(
+            group_names.begin(), group_names.end(), r,
+            [](const auto& a, const std::string& b) { return a.first < b; });
+        if (it == group_names.end() || it->first != r) {
           return Field(
               "field_groups[].restricted",
               absl::StrCat("names '", absl::CHexEscape(r.substr(0, 64)),
@@ -168,6 +169,19 @@ absl::Status ParseFieldGroups(const rapidjson::Value& d, DecisionEntry* e) {
     }
   }
   e->fields.resize(n);
+  // Each field is named once in the whole entry.
+  group_names.clear();
+  for (size_t i = 0; i < n; ++i) group_names.emplace_back(e->fields[i].name, i);
+  std::sort(group_names.begin(), group_names.end());
+  auto twice = std::adjacent_find(
+      group_names.begin(), group_names.end(),
+      [](const auto& a, const auto& b) { return a.first == b.first; });
+  if (twice != group_names.end()) {
+    return Field(
+        "field_groups[].fields",
+        absl::StrCat("field '", absl::CHexEscape(twice->first.substr(0, 64)),
+                     "' is named twice"));
+  }
   return absl::OkStatus();
 }
 
