@@ -162,6 +162,33 @@ TEST(FlowStatsTest, AggregatesAndPersists) {
               HasSubstr("\"flows\":[],\"transfers\":[]"));
 }
 
+// An entry's fields are counted per flow (category, effect), also when it
+// names more flows than are grouped at once.
+TEST(FlowStatsTest, CountsEveryFieldOfManyFlows) {
+  FlowStats f;
+  const absl::Time t0 = absl::FromUnixSeconds(1795000000);
+  DecisionEntry e = Entry(t0, "p", "s");
+  e.fields.clear();
+  e.records = 2;
+  for (int i = 0; i < 40; ++i) {  // 20 categories, each twice allowed
+    e.fields.push_back({absl::StrCat("f", i),
+                        absl::StrCat("c", i % 20),
+                        false,
+                        policy::Effect::kAllow,
+                        {},
+                        {}});
+  }
+  e.fields.push_back({"x", "c3", false, policy::Effect::kDeny, {}, {}});
+  f.Add(e);
+  f.Add(e);
+  ASSERT_EQ(f.flows().size(), 21u);
+  for (const auto& [key, totals] : f.flows()) {
+    const uint64_t fields = key.effect == policy::Effect::kDeny ? 1 : 2;
+    EXPECT_EQ(totals.decisions, 2 * fields) << key.category;
+    EXPECT_EQ(totals.values, 2 * fields * 2) << key.category;
+  }
+}
+
 TEST(LogEntryTest, ParsesVersionOneEntries) {
   LogEntry le;
   const std::string entry =

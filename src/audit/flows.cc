@@ -39,35 +39,42 @@ int64_t UnixHour(absl::Time t) { return absl::ToUnixSeconds(t) / 3600; }
 void FlowStats::Add(const DecisionEntry& e) {
   const int64_t hour = UnixHour(e.time);
   const uint64_t records = std::max<uint64_t>(e.records, 1);
+  const auto add_flow = [&](const std::string& category, policy::Effect effect,
+                            uint64_t fields) {
+    FlowKey k{hour, e.destination, category, e.purpose, effect};
+    FlowTotals* total = nullptr;
+    for (auto* m : {&flows_, &metric_flows_}) {
+      FlowTotals& t = (*m)[k];
+      t.decisions += fields;
+      t.values += records * fields;
+      if (m == &flows_) total = &t;
+    }
+    dirty_flows_[std::move(k)] = *total;
+  };
   // Fields of one category decided alike are one flow: count them first, so
   // that each flow's maps are looked up once per entry, not once per field.
+  // At most kGrouped flows are grouped, which bounds the search per field
+  // whatever an entry holds; the rest are added field by field.
+  constexpr size_t kGrouped = 16;
   struct Count {
     const std::string* category;
     policy::Effect effect;
     uint64_t fields;
   };
-  absl::InlinedVector<Count, 16> counts;
+  absl::InlinedVector<Count, kGrouped> counts;
   for (const FieldEntry& f : e.fields) {
     auto it = std::find_if(counts.begin(), counts.end(), [&](const Count& c) {
       return c.effect == f.effect && *c.category == f.category;
     });
-    if (it == counts.end()) {
+    if (it != counts.end()) {
+      ++it->fields;
+    } else if (counts.size() < kGrouped) {
       counts.push_back({&f.category, f.effect, 1});
     } else {
-      ++it->fields;
+      add_flow(f.category, f.effect, 1);
     }
   }
-  for (const Count& c : counts) {
-    FlowKey k{hour, e.destination, *c.category, e.purpose, c.effect};
-    FlowTotals* total = nullptr;
-    for (auto* m : {&flows_, &metric_flows_}) {
-      FlowTotals& t = (*m)[k];
-      t.decisions += c.fields;
-      t.values += records * c.fields;
-      if (m == &flows_) total = &t;
-    }
-    dirty_flows_[std::move(k)] = *total;
-  }
+  for (const Count& c : counts) add_flow(*c.category, c.effect, c.fields);
   TransferKey tk{hour, e.destination, e.purpose, e.action};
   for (auto* m : {&transfers_, &metric_xfers_}) {
     TransferTotals& t = (*m)[tk];
