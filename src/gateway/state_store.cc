@@ -6,10 +6,12 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <string_view>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "core/big_endian.h"
+#include "core/varint.h"
 #include "rocksdb/db.h"
 #include "rocksdb/memtablerep.h"
 #include "rocksdb/options.h"
@@ -25,26 +27,6 @@ absl::Status FromRocks(const rocksdb::Status& s) {
   if (s.ok()) return absl::OkStatus();
   return absl::InternalError(
       absl::StrCat("gateway state store: ", s.ToString()));
-}
-
-// LEB128: seven bits per byte, low first, high bit set on all but the last.
-void AppendVarint(uint64_t v, std::string* out) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-
-bool ReadVarint(absl::string_view* in, uint64_t* v) {
-  *v = 0;
-  for (int shift = 0; shift < 64 && !in->empty(); shift += 7) {
-    const auto byte = static_cast<uint8_t>(in->front());
-    in->remove_prefix(1);
-    *v |= static_cast<uint64_t>(byte & 0x7f) << shift;
-    if ((byte & 0x80) == 0) return shift < 63 || byte <= 1;
-  }
-  return false;
 }
 
 std::string BigEndian(uint64_t v) {
@@ -186,9 +168,11 @@ absl::Status StateStore::IndexBatch(
     }
     Group& g = groups[it->second];
     if (index > g.last) {
-      AppendVarint(index - g.last, &g.deltas);
+      AppendVarint64(index - g.last, &g.deltas);
       g.last = index;
-    } else if (index != g.first) {  // out of order: a key of its own
+    } else if (index != g.last && index != g.first) {
+      // Out of order (not a repeat of the group's ends): a key of its own;
+      // readers de-duplicate.
       batch.Put(handles_[kAccess], AccessKey(subject, index), "");
     }
   }
@@ -233,10 +217,10 @@ absl::StatusOr<std::vector<uint64_t>> StateStore::AccessesOf(
     if (it->key().size() != prefix.size() + 8) continue;
     uint64_t index = ReadBigEndian64(it->key().data() + prefix.size());
     out.push_back(index);
-    absl::string_view deltas(it->value().data(), it->value().size());
+    std::string_view deltas(it->value().data(), it->value().size());
     while (!deltas.empty()) {
       uint64_t delta = 0;
-      if (!ReadVarint(&deltas, &delta) || delta == 0 ||
+      if (!ReadVarint64(&deltas, &delta) || delta == 0 ||
           index > UINT64_MAX - delta) {
         return absl::DataLossError(
             "gateway state store: malformed access index entry");

@@ -2,36 +2,20 @@
 
 #include <cstdint>
 
+#include "core/varint.h"
+
 namespace clover::vault {
 namespace {
 
-void PutVarint(uint64_t v, std::string* out) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-
 void PutString(std::string_view s, std::string* out) {
-  PutVarint(s.size(), out);
+  AppendVarint64(s.size(), out);
   out->append(s);
 }
 
 class Reader {
  public:
   explicit Reader(std::string_view in) : in_(in) {}
-  bool Varint(uint64_t* v) {
-    *v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (in_.empty()) return false;
-      auto b = static_cast<uint8_t>(in_[0]);
-      in_.remove_prefix(1);
-      *v |= static_cast<uint64_t>(b & 0x7f) << shift;
-      if ((b & 0x80) == 0) return true;
-    }
-    return false;
-  }
+  bool Varint(uint64_t* v) { return ReadVarint64(&in_, v); }
   bool String(std::string* s) {
     uint64_t len = 0;
     if (!Varint(&len) || len > in_.size()) return false;
@@ -67,12 +51,12 @@ std::string EncodeRecord(const Record& record) {
   std::string out;
   out.push_back(static_cast<char>(kRecordEncodingVersion));
   PutString(record.country, &out);
-  PutVarint(record.fields.size(), &out);
+  AppendVarint64(record.fields.size(), &out);
   for (const FieldValue& f : record.fields) {
     PutString(f.name, &out);
     out.push_back(f.is_list ? 1 : 0);
     if (f.is_list) {
-      PutVarint(f.items.size(), &out);
+      AppendVarint64(f.items.size(), &out);
       for (const std::string& item : f.items) PutString(item, &out);
     } else {
       PutString(f.value, &out);
