@@ -231,11 +231,8 @@ int Main(int argc, char** argv) {
   std::filesystem::remove_all(dir);
   RocksDbOptions rocks;
   rocks.block_cache_bytes = size_t{1} << 30;
-  rocks.row_cache_bytes = size_t{256} << 20;
-  std::printf(
-      "vault: RocksDB block cache %zu MiB, row cache %zu MiB, WAL without "
-      "fsync\n",
-      rocks.block_cache_bytes >> 20, rocks.row_cache_bytes >> 20);
+  std::printf("vault: RocksDB block cache %zu MiB, WAL without fsync\n",
+              rocks.block_cache_bytes >> 20);
   {
     auto storage = OpenRocksDbStorage(dir, rocks);
     if (!storage.ok()) Die(storage.status(), "open rocksdb");

@@ -53,12 +53,20 @@ class ClockCache {
     if (per_shard_ == 0) return;
     Shard& s = ShardOf(key);
     absl::MutexLock lock(&s.mu);
-    if (auto it = s.index.find(key); it != s.index.end()) {
+    // Sized once for a full shard: growing a large index rehashes every entry
+    // several times on the way (and a rehash now would move `it` below).
+    if (s.slots.empty()) s.index.reserve(per_shard_);
+    // One probe for both outcomes: the new entry's key first points at the
+    // caller's bytes, then at the slot's copy.
+    auto [it, inserted] = s.index.try_emplace(IndexKey{key}, 0);
+    if (!inserted) {
       Slot& slot = s.slots[it->second];
       slot.value = std::move(value);
       slot.referenced.store(true, std::memory_order_relaxed);
       return;
     }
+    // Evicting erases another entry, which leaves `it` in place (erasure does
+    // not move the elements of an absl flat map).
     const uint32_t i = FreeSlot(s);
     Slot& slot = s.slots[i];
     slot.key.assign(key);
@@ -67,8 +75,9 @@ class ClockCache {
     // period, and a shard full of flagged newcomers cannot make the hand
     // clear and then evict an entry that is in constant use.
     slot.referenced.store(false, std::memory_order_relaxed);
-    // The view points into the slot, which the deque never moves.
-    s.index.emplace(slot.key.view(), i);
+    // The slot never moves (the deque keeps its elements in place).
+    it->first.Repoint(slot.key.view());
+    it->second = i;
   }
 
   void Erase(std::string_view key) {
@@ -123,6 +132,33 @@ class ClockCache {
     std::unique_ptr<char[]> heap_;  // keys longer than inline_
     char inline_[40];
   };
+  // The index's key: a view of the entry's key bytes. Repointing it at an
+  // equal copy changes neither its hash nor its equality, hence `mutable`.
+  class IndexKey {
+   public:
+    explicit IndexKey(std::string_view key) : key_(key) {}
+    std::string_view view() const { return key_; }
+    void Repoint(std::string_view equal_copy) const { key_ = equal_copy; }
+
+   private:
+    mutable std::string_view key_;
+  };
+  struct IndexHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view key) const {
+      return absl::Hash<std::string_view>{}(key);
+    }
+    size_t operator()(const IndexKey& key) const { return (*this)(key.view()); }
+  };
+  struct IndexEq {
+    using is_transparent = void;
+    static std::string_view View(std::string_view key) { return key; }
+    static std::string_view View(const IndexKey& key) { return key.view(); }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return View(a) == View(b);
+    }
+  };
   struct Slot {
     SlotKey key;
     V value{};
@@ -131,7 +167,8 @@ class ClockCache {
   struct Shard {
     absl::Mutex mu;
     std::deque<Slot> slots ABSL_GUARDED_BY(mu);  // grows to per_shard_
-    absl::flat_hash_map<std::string_view, uint32_t> index ABSL_GUARDED_BY(mu);
+    absl::flat_hash_map<IndexKey, uint32_t, IndexHash, IndexEq> index
+        ABSL_GUARDED_BY(mu);
     std::vector<uint32_t> free ABSL_GUARDED_BY(mu);  // erased slots
     size_t hand ABSL_GUARDED_BY(mu) = 0;
   };
@@ -150,9 +187,6 @@ class ClockCache {
       return i;
     }
     if (s.slots.size() < per_shard_) {
-      // Sized once for a full shard: growing a large index rehashes every
-      // entry several times on the way.
-      if (s.slots.empty()) s.index.reserve(per_shard_);
       s.slots.emplace_back();
       return static_cast<uint32_t>(s.slots.size() - 1);
     }
@@ -172,8 +206,15 @@ class ClockCache {
     }
   }
 
+  // The shard comes from the hash's top bits: the index tells keys apart by
+  // the low 7 bits (its control bytes), and if the shard took some of those,
+  // every key of a shard would share them and most probes would compare keys
+  // that merely share a tag.
   Shard& ShardOf(std::string_view key) {
-    return shards_[absl::Hash<std::string_view>{}(key) % kShards];
+    static_assert((kShards & (kShards - 1)) == 0 && kShards <= 64);
+    constexpr int kShardBits = __builtin_ctzll(kShards);
+    const uint64_t hash = absl::Hash<std::string_view>{}(key);
+    return shards_[hash >> (64 - kShardBits)];
   }
 
   const size_t per_shard_;

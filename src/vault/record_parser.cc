@@ -1,8 +1,8 @@
 #include "vault/record_parser.h"
 
 #include <string>
+#include <vector>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "core/countries.h"
 #include "core/json_parse.h"
@@ -43,13 +43,16 @@ absl::Status ValidateRecord(const Schema& schema, const Record& record) {
     return absl::InvalidArgumentError(
         "country: not an ISO 3166-1 alpha-2 country code");
   }
-  absl::flat_hash_set<std::string_view> seen;
+  // A field is given twice if its schema entry is: one flag per schema field
+  // instead of a hash set of names (validation runs on every write).
+  std::vector<bool> seen(schema.fields.size());
   for (const FieldValue& f : record.fields) {
     const FieldSpec* spec = FindField(schema, f.name);
     if (spec == nullptr)
       return FieldError(Printable(f.name), "not in the schema");
-    if (!seen.insert(f.name).second)
-      return FieldError(f.name, "given more than once");
+    auto given = seen[static_cast<size_t>(spec - schema.fields.data())];
+    if (given) return FieldError(f.name, "given more than once");
+    given = true;
     bool want_list = spec->format == FieldFormat::kTextList;
     if (f.is_list != want_list) {
       return FieldError(f.name, want_list ? "must be an array of strings"

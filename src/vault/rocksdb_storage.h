@@ -19,8 +19,6 @@ struct RocksDbOptions {
   bool sync = false;
   size_t block_cache_bytes = size_t{256} << 20;
   size_t write_buffer_bytes = size_t{64} << 20;
-  // Caches whole values of point lookups that reach table files (0 disables).
-  size_t row_cache_bytes = size_t{64} << 20;
 };
 
 // Opens (creating if needed) the database in directory `dir`.
