@@ -157,10 +157,6 @@ absl::StatusOr<std::unique_ptr<StorageDriver>> OpenRocksDbStorage(
   // compresses.
   cf_options.compression = rocksdb::kNoCompression;
   cf_options.bottommost_compression = rocksdb::kNoCompression;
-  // Existence checks on new subjects miss: a memtable bloom filter answers them
-  // cheaply.
-  cf_options.memtable_prefix_bloom_size_ratio = 0.05;
-  cf_options.memtable_whole_key_filtering = true;
   cf_options.level_compaction_dynamic_level_bytes = true;
 
   rocksdb::DBOptions db_options;
@@ -196,7 +192,9 @@ absl::StatusOr<std::unique_ptr<StorageDriver>> OpenRocksDbStorage(
   // them; token handles are random after their time prefix) and read by point
   // lookups, or scanned whole, which sorts a memtable once: hashed memtables
   // instead of skiplists (rocksdb_memtable/hash_memtable.h). About one bucket
-  // per row: subject rows take ~300 bytes of a memtable, token rows ~80.
+  // per row: subject rows take ~300 bytes of a memtable, token rows ~80. No
+  // memtable bloom filter: a bucket answers a lookup of an absent key as
+  // cheaply as the filter would, and every insert would also set its bits.
   rocksdb::ColumnFamilyOptions subject_options = cf_options;
   subject_options.memtable_factory = rocksdb_memtable::NewHashMemTableFactory(
       options.write_buffer_bytes / 256);
