@@ -3,6 +3,7 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "core/big_endian.h"
@@ -150,7 +151,11 @@ absl::StatusOr<Vault::PutResult> Vault::Put(std::string_view subject,
   // Storage, not the cache, decides whether the subject exists: another node
   // sharing this region's storage may have written or erased it.
   CLOVER_ASSIGN_OR_RETURN(std::optional<SubjectRow> existing, ReadRow(subject));
-  auto entry = std::make_shared<SubjectEntry>();
+  crypto::SecretKey data_key;
+  absl::Cleanup wipe_key = [&data_key] {
+    crypto::SecureWipe(data_key.data(), data_key.size());
+  };
+  std::shared_ptr<SubjectEntry> cached;  // the subject's fresh cache entry
   SubjectRow row;
   WriteBatch batch;
   if (existing.has_value()) {
@@ -165,28 +170,28 @@ absl::StatusOr<Vault::PutResult> Vault::Put(std::string_view subject,
           existing->jurisdiction, "; country ", record.country, " (",
           jurisdiction, ") would change it"));
     }
-    std::shared_ptr<SubjectEntry> known = FreshCachedEntry(subject);
-    if (known != nullptr && known->handle == existing->handle) {
-      entry->data_key = known->data_key;
+    cached = FreshCachedEntry(subject);
+    if (cached != nullptr && cached->handle == existing->handle) {
+      data_key = cached->data_key;
     } else {
       UnwrapJustification why{"vault", "write", std::string(subject)};
       CLOVER_ASSIGN_OR_RETURN(
-          entry->data_key, kek_->Unwrap(existing->wrapped_key, subject, why));
+          data_key, kek_->Unwrap(existing->wrapped_key, subject, why));
     }
     row = *std::move(existing);
     row.revision += 1;
     // A key wrapped by a retired KEK moves to the current one with the write.
     if (WrappedKeyKekId(row.wrapped_key) != kek_->id()) {
       CLOVER_ASSIGN_OR_RETURN(row.wrapped_key,
-                              kek_->Wrap(KeyView(entry->data_key), subject));
+                              kek_->Wrap(KeyView(data_key), subject));
     }
   } else {
     CLOVER_RETURN_IF_ERROR(
-        crypto::RandomBytes(entry->data_key.data(), entry->data_key.size()));
+        crypto::RandomBytes(data_key.data(), data_key.size()));
     row.micros = absl::ToUnixMicros(absl::Now());
     CLOVER_RETURN_IF_ERROR(NewTokenHandle(row.micros, &row.handle));
     CLOVER_ASSIGN_OR_RETURN(row.wrapped_key,
-                            kek_->Wrap(KeyView(entry->data_key), subject));
+                            kek_->Wrap(KeyView(data_key), subject));
     row.state = SubjectRow::State::kLive;
     row.revision = 1;
     row.jurisdiction = jurisdiction;
@@ -195,18 +200,27 @@ absl::StatusOr<Vault::PutResult> Vault::Put(std::string_view subject,
   std::string plain = EncodeRecord(record);
   row.sealed_record.clear();
   absl::Status sealed =
-      crypto::AeadSeal(KeyView(entry->data_key), plain,
+      crypto::AeadSeal(KeyView(data_key), plain,
                        RecordAad(subject, row.revision), &row.sealed_record);
   crypto::SecureWipe(plain.data(), plain.size());
   CLOVER_RETURN_IF_ERROR(sealed);
   batch.Put(Table::kSubjects, subject, row.Encode());
   CLOVER_RETURN_IF_ERROR(storage_->Write(batch));
-  entry->handle = row.handle;
-  entry->revision = row.revision;
-  entry->jurisdiction = row.jurisdiction;
-  entry->sealed_record = std::move(row.sealed_record);
-  entry->loaded = absl::Now();
-  cache_.Put(subject, std::move(entry));
+  // The cache holds subjects that were read. A write keeps a cached subject
+  // current but adds none: creating or updating many subjects (an import)
+  // does not push the subjects being read out of the cache, and the data keys
+  // of subjects nobody reads are not kept unwrapped in memory. Their first
+  // read goes through the KEK, with the reader's justification.
+  if (cached != nullptr) {
+    auto entry = std::make_shared<SubjectEntry>();
+    entry->data_key = data_key;
+    entry->handle = row.handle;
+    entry->revision = row.revision;
+    entry->jurisdiction = row.jurisdiction;
+    entry->sealed_record = std::move(row.sealed_record);
+    entry->loaded = absl::Now();
+    cache_.Put(subject, std::move(entry));
+  }
   return PutResult{!existing.has_value(), row.revision, jurisdiction};
 }
 

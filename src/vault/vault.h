@@ -39,8 +39,9 @@ struct VaultOptions {
   std::string region;  // the region this node belongs to
   // Live subjects kept in memory: the unwrapped data key and the sealed (still
   // encrypted) record, about 300 bytes plus the record each, so hot reads cost
-  // one AES-GCM open and no storage lookup. Filled and replaced under the
-  // subject's write stripe; erasure evicts. A cached key is used without asking
+  // one AES-GCM open and no storage lookup. Filled by reads (a write replaces
+  // a cached subject's entry but caches no other), under the subject's write
+  // stripe; erasure evicts. A cached key is used without asking
   // the KEK again, so a KEK refusal or revocation — or, where several nodes
   // share the region's storage, another node's write or erasure — takes effect
   // here only after the entry is evicted or `subject_cache_ttl` has passed (or

@@ -157,6 +157,37 @@ TEST_F(VaultTest, PutGetRoundTripAndPersistence) {
   EXPECT_EQ(kek_->unwraps.load(), before + 1);  // cached
 }
 
+TEST_F(VaultTest, ReadsFillTheKeyCacheAndWritesKeepItCurrent) {
+  // A write caches nothing: the first read unwraps, with the reader's purpose.
+  ASSERT_TRUE(vault_->Put("ann", Ann()).ok());
+  ASSERT_TRUE(vault_->Put("bob", Ann()).ok());
+  int before = kek_->unwraps.load();
+  ASSERT_TRUE(vault_->Get("ann", {}, ctx_).ok());
+  EXPECT_EQ(kek_->unwraps.load(), before + 1);
+  EXPECT_EQ(kek_->last_purpose, "customer_support");
+  ASSERT_TRUE(vault_->Get("ann", {}, ctx_).ok());
+  EXPECT_EQ(kek_->unwraps.load(), before + 1);
+
+  // Updating a cached subject uses its cached key and replaces its entry: the
+  // next read returns the new record without asking the KEK.
+  Record updated =
+      Parse(R"({"country":"IE","fields":{"email":"ann@new.example"}})");
+  ASSERT_TRUE(vault_->Put("ann", updated).ok());
+  EXPECT_EQ(kek_->unwraps.load(), before + 1);
+  auto read = vault_->Get("ann", {}, ctx_);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(*read, updated);
+  EXPECT_EQ(kek_->unwraps.load(), before + 1);
+
+  // Updating an uncached subject unwraps for the write and still caches
+  // nothing.
+  ASSERT_TRUE(vault_->Put("bob", updated).ok());
+  EXPECT_EQ(kek_->unwraps.load(), before + 2);
+  EXPECT_EQ(kek_->last_purpose, "write");
+  ASSERT_TRUE(vault_->Get("bob", {}, ctx_).ok());
+  EXPECT_EQ(kek_->unwraps.load(), before + 3);
+}
+
 TEST_F(VaultTest, ResidencyRefusalLeavesTheStoreUnchanged) {
   ASSERT_TRUE(vault_->Put("ann", Ann()).ok());
   ASSERT_TRUE(
