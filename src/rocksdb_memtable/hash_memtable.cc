@@ -40,25 +40,10 @@ using rocksdb::Slice;
 using Comparator = rocksdb::MemTableRep::KeyComparator;
 
 // RocksDB's memtable entry: varint32 length, internal key (user key and an
-// 8-byte sequence/type trailer), then the value. The varint's bytes, or 0 if it
-// is malformed.
-size_t DecodeLength(const char* p, uint32_t* length) {
-  uint32_t result = 0;
-  for (size_t i = 0; i < 5; ++i) {
-    const auto byte = static_cast<unsigned char>(p[i]);
-    result |= static_cast<uint32_t>(byte & 0x7f) << (7 * i);
-    if ((byte & 0x80) == 0) {
-      *length = result;
-      return i + 1;
-    }
-  }
-  return 0;
-}
-
+// 8-byte sequence/type trailer), then the value. RocksDB's own decoder
+// (declared in rocksdb/memtablerep.h) reads the length.
 Slice InternalKeyOf(const char* entry) {
-  uint32_t length = 0;
-  const size_t prefix = DecodeLength(entry, &length);
-  return Slice(entry + prefix, length);
+  return rocksdb::GetLengthPrefixedSlice(entry);
 }
 
 std::string_view UserKeyOf(const Slice& internal_key) {
@@ -86,20 +71,20 @@ struct LookupKeyFields {
   const char* end;
 };
 
-Slice InternalKeyOf(const rocksdb::LookupKey& key) {
+Slice InternalKeyOf(const rocksdb::LookupKey& lookup) {
   LookupKeyFields fields;
-  std::memcpy(&fields, &key, sizeof fields);
-  uint32_t length = 0;
-  const size_t prefix = DecodeLength(fields.start, &length);
-  if (prefix == 0 || fields.kstart != fields.start + prefix ||
-      fields.end < fields.kstart ||
-      static_cast<size_t>(fields.end - fields.kstart) != length || length < 8) {
+  std::memcpy(&fields, &lookup, sizeof fields);
+  // A malformed length decodes to a null slice, which fails the check too.
+  const Slice key = InternalKeyOf(fields.start);
+  if (key.data() != fields.kstart || fields.end < fields.kstart ||
+      static_cast<size_t>(fields.end - fields.kstart) != key.size() ||
+      key.size() < 8) {
     std::fprintf(stderr,
                  "clover hash memtable: rocksdb::LookupKey does not have the "
                  "RocksDB 7.8 layout\n");
     std::abort();
   }
-  return Slice(fields.kstart, length);
+  return key;
 }
 
 struct Node {
