@@ -1,6 +1,6 @@
 # Shared by the gateway load scripts (sourced, not run). Needs: root, and clover, tmp and port
 # (gateway_bench_env sets them).
-# Optional environment: BATCH_WAIT_MS (the log's max_batch_wait_ms, default 1) and SERVE_ARGS
+# Optional environment: BATCH_WAIT_MS (the log's max_batch_wait_ms, default 0) and SERVE_ARGS
 # (extra `clover serve` flags, e.g. "--threads 1"), for experiments.
 
 # Sets clover (from BUILD_DIR), tmp (removed at exit, after the node is stopped) and port, and
@@ -61,7 +61,7 @@ regions: $root/examples/regions.yaml
 schema: $root/examples/schema.yaml
 principals: $root/examples/principals.yaml
 storage: {driver: rocksdb}
-log: {origin: $origin, key_file: $tmp/note.key, max_batch_entries: 4096, max_batch_wait_ms: ${BATCH_WAIT_MS:-1}}
+log: {origin: $origin, key_file: $tmp/note.key, max_batch_entries: 4096, max_batch_wait_ms: ${BATCH_WAIT_MS:-0}}
 keys: {kek_file: $tmp/kek, pseudonym_key_file: $tmp/pseudonym.key}
 policy: {file: $policy}
 YAML

@@ -810,7 +810,7 @@ class Loader {
         IntField(src, f, "log", "max_batch_entries", 4096, 1, 1 << 20));
     CLOVER_ASSIGN_OR_RETURN(
         int64_t wait_ms,
-        IntField(src, f, "log", "max_batch_wait_ms", 2, 0, 10000));
+        IntField(src, f, "log", "max_batch_wait_ms", 0, 0, 10000));
     d_.log.max_batch_entries = static_cast<int>(max_entries);
     d_.log.max_batch_wait = absl::Milliseconds(wait_ms);
     return absl::OkStatus();

@@ -121,7 +121,8 @@ struct LogConfig {
   std::string origin;    // checkpoint origin line, e.g. "clover.example/eu"
   std::string key_file;  // note signing key (PRIVATE+KEY+...), absolute
   int max_batch_entries = 4096;
-  absl::Duration max_batch_wait = absl::Milliseconds(2);
+  // 0: a batch is whatever queued while the previous one was written.
+  absl::Duration max_batch_wait = absl::ZeroDuration();
 };
 
 struct KeysConfig {

@@ -1,5 +1,7 @@
 #include "gateway/access_index.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 
 #include "log/tile.h"
@@ -161,6 +163,7 @@ absl::Status AccessIndex::CatchUp() {
 
 void AccessIndex::Start(absl::Duration period) {
   thread_ = std::thread([this, period] {
+    pthread_setname_np(pthread_self(), "access-index");
     absl::MutexLock lock(&mu_);
     while (!stopping_) {
       mu_.AwaitWithTimeout(absl::Condition(&stopping_), period);

@@ -1,5 +1,7 @@
 #include "log/sequencer.h"
 
+#include <pthread.h>
+
 #include <cstring>
 #include <optional>
 
@@ -43,8 +45,14 @@ absl::StatusOr<std::unique_ptr<Sequencer>> Sequencer::Open(
       new Sequencer(std::move(storage), std::move(signer), std::move(options)));
   CLOVER_RETURN_IF_ERROR(s->Load());
   if (s->signer_ != nullptr) {
-    s->writer_ = std::thread([p = s.get()] { p->WriteLoop(); });
-    s->thread_ = std::thread([p = s.get()] { p->Run(); });
+    s->writer_ = std::thread([p = s.get()] {
+      pthread_setname_np(pthread_self(), "log-writer");
+      p->WriteLoop();
+    });
+    s->thread_ = std::thread([p = s.get()] {
+      pthread_setname_np(pthread_self(), "log-integrate");
+      p->Run();
+    });
   }
   return s;
 }
@@ -257,10 +265,29 @@ std::future<absl::StatusOr<uint64_t>> Sequencer::Append(std::string entry) {
 
 void Sequencer::Run() {
   for (;;) {
-    std::vector<Pending> batch;
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(this, &Sequencer::HasWork));
+    }
+    // A batch is taken when the writer is free for it, not before: entries
+    // that arrive while a batch is being written join the next batch rather
+    // than queue behind batches taken early. Under load a batch is then
+    // everything that arrived during the previous write (one fsync and one
+    // signature for all of them); at light load an entry waits for no one.
+    bool rollback = false;
+    {
+      absl::MutexLock lock(&pipe_mu_);
+      pipe_mu_.Await(absl::Condition(this, &Sequencer::WriterFree));
+      rollback = poisoned_;
+    }
+    if (rollback) {
+      RollBack();
+      absl::MutexLock lock(&pipe_mu_);
+      poisoned_ = false;
+    }
+    std::vector<Pending> batch;
+    {
+      absl::MutexLock lock(&mu_);
       if (queue_.empty()) break;  // stopping and drained
       if (queue_.size() < options_.max_batch_entries &&
           options_.max_batch_wait > absl::ZeroDuration()) {
@@ -278,23 +305,10 @@ void Sequencer::Run() {
         first_queued_ = absl::Now();
       }
     }
-    bool rollback = false;
-    {
-      absl::MutexLock lock(&pipe_mu_);
-      if (poisoned_) {
-        pipe_mu_.Await(absl::Condition(this, &Sequencer::PipeIdle));
-        rollback = true;
-      }
-    }
-    if (rollback) {
-      RollBack();
-      absl::MutexLock lock(&pipe_mu_);
-      poisoned_ = false;
-    }
     std::unique_ptr<Prepared> prepared = Integrate(std::move(batch));
     absl::MutexLock lock(&pipe_mu_);
-    pipe_mu_.Await(absl::Condition(this, &Sequencer::PipeHasRoom));
     pipe_.push_back(std::move(prepared));
+    writing_ = true;
   }
   absl::MutexLock lock(&pipe_mu_);
   pipe_closed_ = true;
@@ -310,7 +324,6 @@ void Sequencer::WriteLoop() {
       if (pipe_.empty()) return;  // closed and drained
       p = std::move(pipe_.front());
       pipe_.erase(pipe_.begin());
-      writing_ = true;
       poisoned = poisoned_;
     }
     BatchReport report;
@@ -331,13 +344,22 @@ void Sequencer::WriteLoop() {
     }
     report.ok = p->status.ok();
     if (options_.on_batch_written) options_.on_batch_written(report);
-    if (!p->status.ok()) {
+    if (p->status.ok()) {
+      // The next batch is integrated while this one's callbacks run: it does
+      // not read what Commit publishes, and this thread writes it after.
+      {
+        absl::MutexLock lock(&pipe_mu_);
+        writing_ = false;
+      }
+      Commit(*p);
+    } else {
+      // Run rolls back to the published snapshot once the writer is free:
+      // only after this batch's callbacks have had their error.
+      Commit(*p);
       absl::MutexLock lock(&pipe_mu_);
       poisoned_ = true;
+      writing_ = false;
     }
-    Commit(*p);
-    absl::MutexLock lock(&pipe_mu_);
-    writing_ = false;
   }
 }
 

@@ -50,11 +50,13 @@ struct SequencerOptions {
   // Checkpoint origin. Empty: the signer's key name. Must match the stored
   // log's origin.
   std::string origin;
-  // A batch closes when it holds this many entries...
+  // A batch is taken when the writer is free (no batch being written or
+  // waiting to be). It closes when it holds this many entries...
   size_t max_batch_entries = 16384;
   // ...or when its first entry has waited this long (0: take whatever is
-  // queued).
-  absl::Duration max_batch_wait = absl::Milliseconds(1);
+  // queued; under load that is everything that arrived during the previous
+  // write).
+  absl::Duration max_batch_wait = absl::ZeroDuration();
   // Full tiles kept in memory (about 16 KiB each).
   size_t tile_cache_tiles = 4096;
   // Appends beyond this many queued entries fail fast with ResourceExhausted.
@@ -188,10 +190,8 @@ class Sequencer final : public LogReader {
   bool BatchFull() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return queue_.size() >= options_.max_batch_entries || stopping_;
   }
-  bool PipeHasRoom() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(pipe_mu_) {
-    return pipe_.empty();
-  }
-  bool PipeIdle() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(pipe_mu_) {
+  // No batch waits for the writer and none is being written.
+  bool WriterFree() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(pipe_mu_) {
     return pipe_.empty() && !writing_;
   }
   bool PipeHasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(pipe_mu_) {

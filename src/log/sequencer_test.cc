@@ -1,5 +1,6 @@
 #include "log/sequencer.h"
 
+#include <functional>
 #include <random>
 #include <thread>
 
@@ -288,19 +289,27 @@ TEST(SequencerTest, FailedWriteFailsTheBatchAndRollsBack) {
   EXPECT_EQ(seq->LatestCheckpoint().root, RootFromLeafHashes(LeafHashes(600)));
 }
 
+// Collects the sequencer's batch reports.
+struct BatchReports {
+  std::function<void(const BatchReport&)> Callback() {
+    return [this](const BatchReport& r) {
+      absl::MutexLock lock(&mu);
+      reports.push_back(r);
+    };
+  }
+  absl::Mutex mu;
+  std::vector<BatchReport> reports ABSL_GUARDED_BY(mu);
+};
+
 // Every batch is reported once its write finishes: written batches account
 // for every entry, a failed one is reported as not written.
 TEST(SequencerTest, ReportsEachBatch) {
   testing::TempDir dir;
   auto flaky = std::make_unique<FlakyStorage>(*OpenRocksDbStorage(dir.path()));
   FlakyStorage* f = flaky.get();
-  absl::Mutex mu;
-  std::vector<BatchReport> reports;
+  BatchReports reports;
   SequencerOptions o;
-  o.on_batch_written = [&](const BatchReport& r) {
-    absl::MutexLock lock(&mu);
-    reports.push_back(r);
-  };
+  o.on_batch_written = reports.Callback();
   auto seq = *Sequencer::Open(std::move(flaky), Signer(), o);
   const int creation_writes = f->ok_writes_.load();  // the empty log
   AppendRange(*seq, 0, 500, 100);
@@ -310,9 +319,9 @@ TEST(SequencerTest, ReportsEachBatch) {
   AppendRange(*seq, 500, 600, 100);
   const int batch_writes = f->ok_writes_.load() - creation_writes;
   seq.reset();
-  absl::MutexLock lock(&mu);
+  absl::MutexLock lock(&reports.mu);
   size_t written = 0, failed = 0, written_batches = 0;
-  for (const BatchReport& r : reports) {
+  for (const BatchReport& r : reports.reports) {
     EXPECT_GE(r.entries, 1u);
     EXPECT_GT(r.integrate_time, absl::ZeroDuration());
     if (r.ok) {
@@ -326,6 +335,71 @@ TEST(SequencerTest, ReportsEachBatch) {
   EXPECT_EQ(written, 600u);
   EXPECT_EQ(failed, 1u);
   EXPECT_EQ(written_batches, static_cast<size_t>(batch_writes));
+}
+
+// A storage whose writes wait, while `hold_` is set, until it is cleared.
+class HeldStorage final : public ForwardingLogStorage {
+ public:
+  using ForwardingLogStorage::ForwardingLogStorage;
+  absl::Status Write(const LogWriteBatch& b) override {
+    absl::MutexLock lock(&mu_);
+    ++writes_entered_;
+    mu_.Await(absl::Condition(
+        +[](bool* hold) { return !*hold; }, &hold_));
+    return base().Write(b);
+  }
+  void Hold(bool hold) {
+    absl::MutexLock lock(&mu_);
+    hold_ = hold;
+  }
+  void AwaitWrites(int n) {
+    absl::MutexLock lock(&mu_);
+    auto entered = [this, n] {
+      mu_.AssertHeld();
+      return writes_entered_ >= n;
+    };
+    mu_.Await(absl::Condition(&entered));
+  }
+  int writes_entered() {
+    absl::MutexLock lock(&mu_);
+    return writes_entered_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  bool hold_ ABSL_GUARDED_BY(mu_) = false;
+  int writes_entered_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// A batch is taken when the writer is free: entries that arrive while a batch
+// is being written, however spread out, go out together in the next one (one
+// write, one signature), none is taken early to queue behind the write.
+TEST(SequencerTest, EntriesQueuedDuringAWriteGoOutAsOneBatch) {
+  testing::TempDir dir;
+  auto held = std::make_unique<HeldStorage>(*OpenRocksDbStorage(dir.path()));
+  HeldStorage* h = held.get();
+  BatchReports reports;
+  SequencerOptions o;
+  o.max_batch_wait = absl::ZeroDuration();
+  o.on_batch_written = reports.Callback();
+  auto seq = *Sequencer::Open(std::move(held), Signer(), o);
+  const int creation_writes = h->writes_entered();  // the empty log
+  h->Hold(true);
+  auto first = seq->Append(Entry(0));
+  h->AwaitWrites(creation_writes + 1);
+  std::vector<std::future<absl::StatusOr<uint64_t>>> later;
+  for (uint64_t i = 1; i <= 10; ++i) later.push_back(seq->Append(Entry(i)));
+  // Time enough for an integrator that takes batches eagerly to take these.
+  absl::SleepFor(absl::Milliseconds(50));
+  for (uint64_t i = 11; i <= 50; ++i) later.push_back(seq->Append(Entry(i)));
+  h->Hold(false);
+  ASSERT_EQ(*first.get(), 0u);
+  for (uint64_t i = 1; i <= 50; ++i) ASSERT_EQ(*later[i - 1].get(), i);
+  seq.reset();
+  absl::MutexLock lock(&reports.mu);
+  std::vector<size_t> batches;
+  for (const BatchReport& r : reports.reports) batches.push_back(r.entries);
+  EXPECT_EQ(batches, (std::vector<size_t>{1, 50}));
 }
 
 TEST(SequencerTest, WriteFailuresUnderLoadLoseNothingAcknowledged) {

@@ -5,6 +5,7 @@
 #include <openssl/bio.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <pthread.h>
 
 #include <array>
 #include <atomic>
@@ -639,7 +640,10 @@ class HttpServer::Impl {
     threads_.reserve(shared_->contexts.size());
     for (auto& ctx : shared_->contexts) {
       asio::io_context* raw = ctx.get();
-      threads_.emplace_back([raw] { raw->run(); });
+      threads_.emplace_back([raw] {
+        pthread_setname_np(pthread_self(), "http-io");
+        raw->run();
+      });
     }
   }
 
