@@ -249,8 +249,24 @@ class Gateway::Impl {
     return d_.auth->Authenticate(req);
   }
 
+  // The subject's pseudonym in decision entries: a keyed HMAC, about 4% of an
+  // audited read's CPU. Subjects are read again and again (the vault's key
+  // cache rests on it too), so each I/O thread keeps the pseudonyms of recent
+  // subjects, under this gateway's generation since the key is per gateway.
+  // They are what the log publishes; the raw ids are in the requests anyway.
   std::string Pseudonym(absl::string_view subject) const {
-    return crypto::SubjectPseudonym(d_.log_subject_key, subject);
+    thread_local absl::flat_hash_map<std::string, std::string> memo;
+    std::string key;
+    key.reserve(sizeof generation_ + subject.size());
+    AppendRaw(generation_, &key);
+    key.append(subject.data(), subject.size());
+    if (auto it = memo.find(key); it != memo.end()) return it->second;
+    std::string pseudonym =
+        crypto::SubjectPseudonym(d_.log_subject_key, subject);
+    // Bounded: a full memo simply starts over.
+    if (memo.size() >= 16384) memo.clear();
+    memo.emplace(std::move(key), pseudonym);
+    return pseudonym;
   }
 
   Decision Decide(const Principal& p, absl::string_view purpose,
