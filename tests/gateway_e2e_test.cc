@@ -496,6 +496,8 @@ TEST_F(GatewayE2eTest, PublicEndpoints) {
   EXPECT_LE(batches, entries);
   EXPECT_GE(entries, size);
   EXPECT_EQ(value("clover_log_batch_write_seconds_count"), batches);
+  EXPECT_EQ(value("clover_log_batch_integrate_seconds_count"), batches);
+  EXPECT_GT(value("clover_log_batch_integrate_seconds_sum"), 0);
   EXPECT_EQ(value("clover_log_batch_failures_total"), 0);
   auto proof =
       c.Send("GET", *eu_ + "/v1/log/proof/inclusion?index=0&size=2", {});

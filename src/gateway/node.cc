@@ -116,15 +116,23 @@ absl::Status OpenLog(Node::Parts& p) {
       "clover_log_batch_write_seconds",
       "Time of each durable write of a log batch (storage and fsync)", {});
   if (!write.ok()) return write.status();
+  auto integrate = p.metrics->AddHistogram(
+      "clover_log_batch_integrate_seconds",
+      "Time of preparing each log batch (tiles, checkpoint signature) before "
+      "its write",
+      {});
+  if (!integrate.ok()) return integrate.status();
   auto failed = p.metrics->AddCounter("clover_log_batch_failures_total",
                                       "Log batches that were not written", {});
   if (!failed.ok()) return failed.status();
   o.on_batch_written =
       [entries = &(*entries)->WithLabels({}), write = &(*write)->WithLabels({}),
+       integrate = &(*integrate)->WithLabels({}),
        failed = &(*failed)->WithLabels({})](const log::BatchReport& r) {
         if (!r.ok) return failed->Increment();
         entries->Observe(static_cast<double>(r.entries));
         write->Observe(absl::ToDoubleSeconds(r.write_time));
+        integrate->Observe(absl::ToDoubleSeconds(r.integrate_time));
       };
   auto seq = log::Sequencer::Open(*std::move(storage), *std::move(signer), o);
   if (!seq.ok()) return seq.status();
