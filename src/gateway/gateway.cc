@@ -249,7 +249,7 @@ class Gateway::Impl {
     return d_.auth->Authenticate(req);
   }
 
-  // The subject's pseudonym in decision entries: a keyed HMAC, about 4% of an
+  // The subject's pseudonym in decision entries: a keyed HMAC, about 2% of an
   // audited read's CPU. Subjects are read again and again (the vault's key
   // cache rests on it too), so each I/O thread keeps the pseudonyms of recent
   // subjects, under this gateway's generation since the key is per gateway.
