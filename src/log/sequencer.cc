@@ -317,22 +317,17 @@ void Sequencer::Run() {
 void Sequencer::WriteLoop() {
   for (;;) {
     std::unique_ptr<Prepared> p;
-    bool poisoned;
     {
       absl::MutexLock lock(&pipe_mu_);
       pipe_mu_.Await(absl::Condition(this, &Sequencer::PipeHasWork));
       if (pipe_.empty()) return;  // closed and drained
       p = std::move(pipe_.front());
       pipe_.erase(pipe_.begin());
-      poisoned = poisoned_;
     }
     BatchReport report;
     report.entries = p->batch.size();
     report.integrate_time = p->integrate_time;
-    if (poisoned) {
-      p->status = absl::AbortedError(
-          "an earlier log batch failed to be written; retry");
-    } else if (p->status.ok()) {
+    if (p->status.ok()) {
       const absl::Time write_start = absl::Now();
       p->status = storage_->Write(p->wb);
       report.write_time = absl::Now() - write_start;

@@ -209,15 +209,16 @@ class Sequencer final : public LogReader {
   absl::Time first_queued_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 
-  // Integrator -> writer hand-off (at most one batch waiting while one is
-  // written).
+  // Integrator -> writer hand-off: the integrator pushes a batch only when the
+  // writer is free, so at most one waits, while the writer runs the previous
+  // batch's callbacks.
   absl::Mutex pipe_mu_;
   std::vector<std::unique_ptr<Prepared>> pipe_ ABSL_GUARDED_BY(pipe_mu_);
+  // A batch was handed to the writer and its write has not finished.
   bool writing_ ABSL_GUARDED_BY(pipe_mu_) = false;
   bool pipe_closed_ ABSL_GUARDED_BY(pipe_mu_) = false;
-  // Set by the writer when a write fails: batches integrated on top of the
-  // failed one are failed too, until the integrator has rolled its state back
-  // to the last durable one.
+  // Set by the writer when a write fails: the integrator rolls its state back
+  // to the last durable one before it takes the next batch.
   bool poisoned_ ABSL_GUARDED_BY(pipe_mu_) = false;
 
   mutable absl::Mutex stats_mu_;

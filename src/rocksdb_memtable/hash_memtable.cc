@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/hash/hash.h"
+#include "core/big_endian.h"
 
 static_assert(ROCKSDB_MAJOR == 7 && ROCKSDB_MINOR == 8,
               "hash_memtable.cc relies on RocksDB 7.8's LookupKey layout and "
@@ -55,11 +56,9 @@ std::string_view UserKeyOf(const Slice& internal_key) {
 // does (a shorter key pads with zeros, which sort first, as the shorter key
 // itself does).
 uint64_t PrefixOf(std::string_view user_key) {
-  unsigned char bytes[8] = {};
+  char bytes[8] = {};
   std::memcpy(bytes, user_key.data(), std::min<size_t>(8, user_key.size()));
-  uint64_t prefix = 0;
-  for (unsigned char b : bytes) prefix = (prefix << 8) | b;
-  return prefix;
+  return ReadBigEndian64(bytes);
 }
 
 // The fields of rocksdb::LookupKey (db/lookup_key.h in RocksDB 7.8, which the

@@ -50,9 +50,9 @@ absl::Status ValidateRecord(const Schema& schema, const Record& record) {
     const FieldSpec* spec = FindField(schema, f.name);
     if (spec == nullptr)
       return FieldError(Printable(f.name), "not in the schema");
-    auto given = seen[static_cast<size_t>(spec - schema.fields.data())];
-    if (given) return FieldError(f.name, "given more than once");
-    given = true;
+    const size_t index = static_cast<size_t>(spec - schema.fields.data());
+    if (seen[index]) return FieldError(f.name, "given more than once");
+    seen[index] = true;
     bool want_list = spec->format == FieldFormat::kTextList;
     if (f.is_list != want_list) {
       return FieldError(f.name, want_list ? "must be an array of strings"
