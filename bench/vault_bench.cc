@@ -21,6 +21,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/synchronization/mutex.h"
+#include "core/big_endian.h"
 #include "core/config.h"
 #include "crypto/ff1.h"
 #include "vault/key_encryption_key.h"
@@ -32,9 +33,7 @@
 namespace clover::vault {
 namespace {
 
-std::atomic<size_t> g_sink{0};
-
-// keeps results observable to the optimiser
+std::atomic<size_t> g_sink{0};  // keeps results observable to the optimiser
 
 // CPU seconds used by the whole process (all threads, so RocksDB's background
 // flushes and compactions are charged to the operation that caused them). The
@@ -285,6 +284,7 @@ int Main(int argc, char** argv) {
     std::string row;
     auto found = (*vault)->storage().Get(Table::kSubjects, ids[0], &row);
     if (!found.ok()) Die(found.status(), "read back a row");
+    if (!*found) Die(absl::NotFoundError(ids[0]), "read back a row");
     row_bytes = row.size();
     put_rate = subjects / put_s;
     Report("vault put (new subject, 5 fields)", put_rate, ceiling,
@@ -357,19 +357,27 @@ int Main(int argc, char** argv) {
     std::mt19937_64 rng(3);
     std::string row(row_bytes, '\0');
     for (char& c : row) c = static_cast<char>(rng());
-    std::string handle(kHandleSize, '\0');
+    // Token handles as the vault makes them: the creation time in
+    // microseconds, big-endian, then random bytes.
+    uint8_t handle[kHandleSize] = {};
     std::string existing;
+    std::vector<std::string> ids(subjects);
+    for (size_t i = 0; i < subjects; ++i) ids[i] = SubjectId(i);
     double start = ProcessCpuSeconds();
-    for (size_t i = 0; i < subjects; ++i) {
-      const std::string id = SubjectId(i);
+    for (const std::string& id : ids) {
       auto found = (*storage)->Get(Table::kSubjects, id, &existing);
       if (!found.ok()) Die(found.status(), "floor get");
       if (*found) Die(absl::InternalError("subject exists"), "floor get");
+      StoreBigEndian64(static_cast<uint64_t>(absl::ToUnixMicros(absl::Now())),
+                       handle);
       const uint64_t bits = rng();
-      std::memcpy(handle.data(), &bits, sizeof bits);
+      std::memcpy(handle + 8, &bits, std::min(sizeof bits, kHandleSize - 8));
       std::memcpy(row.data(), &bits, std::min(sizeof bits, row.size()));
       WriteBatch batch;
-      batch.Put(Table::kTokens, handle, id);
+      batch.Put(
+          Table::kTokens,
+          std::string_view(reinterpret_cast<const char*>(handle), kHandleSize),
+          id);
       batch.Put(Table::kSubjects, id, row);
       absl::Status w = (*storage)->Write(batch);
       if (!w.ok()) Die(w, "floor write");
