@@ -60,16 +60,21 @@ class FastParser {
   explicit FastParser(absl::string_view text) : s_(text) {}
 
   absl::StatusOr<YNode> Document() {
-    for (unsigned char c : s_) {
+    for (size_t i = 0; i < s_.size(); ++i) {
+      const unsigned char c = static_cast<unsigned char>(s_[i]);
       // Tabs, CR, control characters, non-ASCII bytes: leave them to yaml-cpp.
       if ((c < 0x20 && c != '\n') || c >= 0x7f) return Unsupported();
+      // A line starting "---" or "..." may be a document marker anywhere in
+      // the text (yaml-cpp ends or starts a document there), not only first.
+      const bool line_start = i == 0 || s_[i - 1] == '\n';
+      if (line_start &&
+          (s_.substr(i, 3) == "---" || s_.substr(i, 3) == "...")) {
+        return Unsupported();
+      }
     }
     SkipBlankLines();
     if (AtEnd()) return YNode(YNode::Kind::kNull, 1, 1);
-    if (Column() != 0 || s_.substr(pos_, 3) == "---" ||
-        s_.substr(pos_, 3) == "...") {
-      return Unsupported();
-    }
+    if (Column() != 0) return Unsupported();
     absl::StatusOr<YNode> root = BlockNode(0, -1);
     if (!root.ok()) return root;
     SkipBlankLines();

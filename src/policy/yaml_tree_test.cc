@@ -77,6 +77,12 @@ TEST(YamlTreeTest, OutsideTheSubsetFallsBackToYamlCpp) {
            "a: b\n  c\n",  // multi-line plain scalar
            "a:\tb\n",
            "--- \na: 1\n",
+           // Document markers after the first line (found by
+           // fuzz_policy_bundle).
+           "a:\n  - b: c\n... d: e\n",
+           "a: 1\n...\n",
+           "a: 1\n---\nb: 2\n",
+           "a: 1\n---x: 2\n",
            "a: [b, ]\n",
            "a: \"\\u00e9\"\n",
            "a: caf\xc3\xa9\n",
