@@ -14,8 +14,10 @@ class MappedWalFileSystem final : public rocksdb::FileSystemWrapper {
 
   const char* Name() const override { return "CloverMappedWalFileSystem"; }
 
-  // RocksDB asks for a log's file options here before it creates each WAL
-  // (and only then): the POSIX file system answers with mmap writes off.
+  // RocksDB takes a log's file options from here whenever it creates a WAL or
+  // reopens one (recovery reopens the last log to trim its preallocated tail;
+  // a mapped file ignores the trim, so its zeros stay until the log is
+  // deleted). The POSIX file system answers with mmap writes off.
   rocksdb::FileOptions OptimizeForLogWrite(
       const rocksdb::FileOptions& file_options,
       const rocksdb::DBOptions& db_options) const override {
