@@ -166,7 +166,9 @@ absl::StatusOr<std::unique_ptr<StorageDriver>> OpenRocksDbStorage(
   db_options.max_background_jobs = 2;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db_options.keep_log_file_num = 2;
-  if (options.mapped_wal) db_options.env = rocksdb_wal::MappedWalEnv();
+  if (options.mapped_wal && !options.sync) {
+    db_options.env = rocksdb_wal::MappedWalEnv();
+  }
   // The hashed memtables take one writer at a time (RocksDB refuses them
   // otherwise); writers of a group are applied by its leader.
   db_options.allow_concurrent_memtable_write = false;
