@@ -284,19 +284,20 @@ int Main(int argc, char** argv) {
     double caller_s = 0;  // the part of put_s in this thread
     for (size_t first = 0; first < subjects; first += kChunk) {
       const size_t n = std::min(kChunk, subjects - first);
-      const double process_before = ProcessCpuSeconds();
-      const double thread_before = ThreadCpuSeconds();
+      const double process_start = ProcessCpuSeconds();
+      const double making_start = ThreadCpuSeconds();
       records.clear();
       for (size_t i = 0; i < n; ++i) records.push_back(MakeRecord(first + i));
-      const double made = ProcessCpuSeconds();
-      const double caller_before = ThreadCpuSeconds();
-      put_s += (made - process_before) - (caller_before - thread_before);
+      const double puts_start = ThreadCpuSeconds();
       for (size_t i = 0; i < n; ++i) {
         auto r = (*vault)->Put(ids[first + i], records[i]);
         if (!r.ok()) Die(r.status(), "put");
       }
-      caller_s += ThreadCpuSeconds() - caller_before;
-      put_s += ProcessCpuSeconds() - made;
+      const double puts_end = ThreadCpuSeconds();
+      // Everything the process spent on the chunk but this thread's making.
+      put_s +=
+          (ProcessCpuSeconds() - process_start) - (puts_start - making_start);
+      caller_s += puts_end - puts_start;
     }
     // The size of a stored subject row, for the storage floor below.
     std::string row;

@@ -5,11 +5,12 @@
 // write(2) of ~400 bytes to the WAL; on this project's test machine that
 // system call path was 11% of a put's CPU (perf). Through the mapping an
 // append is a memcpy, plus a page fault per fresh 4 KiB page of log, which
-// takes back part of the saving: bench_vault's storage floor rose ~20%, its
-// new-subject puts 3-10%. For unsynced writes only: after a synced write's
-// fdatasync has cleaned the log's last page, the next append faults it
-// writable again, which costs more than the write(2) it replaces (a gateway
-// node's synced vault writes ran 15-24% slower mapped).
+// takes back part of the saving: in five alternating pairs of bench_vault
+// runs its storage floor rose 15-34%, its new-subject puts 2-21%. For unsynced
+// writes only: after a synced write's fdatasync has cleaned the log's last
+// page, the next append faults it writable again, which costs more than the
+// write(2) it replaces (a gateway node's synced vault writes ran 15-24% slower
+// mapped).
 //
 // RocksDB's POSIX file system already has a mapped writer (PosixMmapFile, the
 // one `allow_mmap_writes` uses for table files) but turns it off for logs in
