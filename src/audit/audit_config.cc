@@ -6,12 +6,14 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "core/status_macros.h"
 #include "crypto/secret_key_file.h"
+#include "crypto/sha256.h"
 #include "crypto/subject_pseudonym.h"
 #include "yaml-cpp/yaml.h"
 
@@ -119,6 +121,96 @@ class Reader {
     return absl::OkStatus();
   }
 
+  // One credential's token: its hex SHA-256 under `hash_key`, or the token
+  // itself in the secret file under `file_key` (exactly one of the two).
+  absl::Status Credential(const YAML::Node& n, const char* hash_key,
+                          const char* file_key, absl::string_view field,
+                          ApiCredential* out) const {
+    std::string hex, file;
+    CLOVER_RETURN_IF_ERROR(
+        Str(n, hash_key, absl::StrCat(field, hash_key), false, &hex));
+    CLOVER_RETURN_IF_ERROR(
+        Path(n, file_key, absl::StrCat(field, file_key), false, &file));
+    if (!hex.empty() && !file.empty()) {
+      return Error(n[file_key], absl::StrCat(field, file_key),
+                   absl::StrCat("give either ", hash_key, " or ", file_key));
+    }
+    if (!hex.empty()) {
+      bool is_hex = hex.size() == 64;
+      for (char ch : hex) is_hex &= absl::ascii_isxdigit(ch) != 0;
+      if (!is_hex) {
+        return Error(n[hash_key], absl::StrCat(field, hash_key),
+                     "must be the 64 hex digits of the token's SHA-256");
+      }
+      out->sha256 = absl::HexStringToBytes(hex);
+      return absl::OkStatus();
+    }
+    if (!file.empty()) {
+      absl::StatusOr<std::string> token = ReadKeyFile(file, true);
+      absl::StatusOr<ApiCredential> cred =
+          token.ok() ? CredentialForToken(out->name, out->role, *token)
+                     : token.status();
+      if (!cred.ok()) {
+        return Error(n[file_key], absl::StrCat(field, file_key),
+                     cred.status().message());
+      }
+      *out = *std::move(cred);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status ApiCredentials(const YAML::Node& a, AuditorConfig* c) const {
+    ApiCredential admin{"admin", ApiRole::kAdmin, ""};
+    CLOVER_RETURN_IF_ERROR(Credential(a, "admin_token_sha256",
+                                      "admin_token_file", "auditor.", &admin));
+    if (!admin.sha256.empty()) c->api_credentials.push_back(std::move(admin));
+    if (const YAML::Node list = a["api_tokens"]) {
+      if (!list.IsSequence())
+        return Error(list, "auditor.api_tokens", "must be a list");
+      for (size_t i = 0; i < list.size(); ++i) {
+        const YAML::Node t = list[i];
+        const std::string f = absl::StrCat("auditor.api_tokens[", i, "].");
+        CLOVER_RETURN_IF_ERROR(Keys(t, absl::StrCat("auditor.api_tokens[", i,
+                                                    "]"),
+                                    {"name", "role", "sha256", "token_file"}));
+        ApiCredential cred;
+        CLOVER_RETURN_IF_ERROR(Str(t, "name", f + "name", true, &cred.name));
+        std::string role;
+        CLOVER_RETURN_IF_ERROR(Str(t, "role", f + "role", true, &role));
+        if (role == "admin") {
+          cred.role = ApiRole::kAdmin;
+        } else if (role == "read") {
+          cred.role = ApiRole::kRead;
+        } else {
+          return Error(t["role"], f + "role", "must be admin or read");
+        }
+        CLOVER_RETURN_IF_ERROR(
+            Credential(t, "sha256", "token_file", f, &cred));
+        if (cred.sha256.empty())
+          return Error(t, f + "sha256", "missing (or token_file)");
+        for (const ApiCredential& other : c->api_credentials) {
+          if (other.name == cred.name)
+            return Error(t["name"], f + "name", "listed twice");
+          if (other.sha256 == cred.sha256)
+            return Error(t, f + "sha256", "same token as another credential");
+        }
+        c->api_credentials.push_back(std::move(cred));
+      }
+    }
+    if (const YAML::Node b = a["insecure_no_auth"]) {
+      if (!b.IsScalar() ||
+          (b.as<std::string>() != "true" && b.as<std::string>() != "false")) {
+        return Error(b, "auditor.insecure_no_auth", "must be true or false");
+      }
+      c->insecure_no_auth = b.as<std::string>() == "true";
+      if (c->insecure_no_auth && !c->api_credentials.empty()) {
+        return Error(b, "auditor.insecure_no_auth",
+                     "contradicts the credentials configured");
+      }
+    }
+    return absl::OkStatus();
+  }
+
   std::string Resolve(const std::string& p) const {
     if (p.empty() || p[0] == '/') return p;
     return (std::filesystem::path(dir_) / p).lexically_normal().string();
@@ -156,6 +248,19 @@ absl::StatusOr<std::string> ReadKeyFile(const std::string& path, bool secret) {
   return v;
 }
 
+absl::StatusOr<ApiCredential> CredentialForToken(std::string name,
+                                                 ApiRole role,
+                                                 absl::string_view token) {
+  if (token.size() < kMinApiTokenLength) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "an API token needs at least ", kMinApiTokenLength, " characters"));
+  }
+  crypto::Sha256Digest d = crypto::Sha256(token);
+  return ApiCredential{std::move(name), role,
+                       std::string(reinterpret_cast<const char*>(d.data()),
+                                   d.size())};
+}
+
 absl::StatusOr<std::string> LogPseudonym(const crypto::SecretKey& root,
                                          absl::string_view subject) {
   CLOVER_ASSIGN_OR_RETURN(crypto::SecretKey key,
@@ -188,7 +293,8 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
     CLOVER_RETURN_IF_ERROR(r.Keys(
         a, "auditor",
         {"name", "listen", "data_dir", "witness_key_file", "journal_key_file",
-         "journal_origin", "admin_token_file", "poll_interval"}));
+         "journal_origin", "admin_token_sha256", "admin_token_file",
+         "api_tokens", "insecure_no_auth", "poll_interval"}));
     CLOVER_RETURN_IF_ERROR(r.Str(a, "name", "auditor.name", true, &c.name));
     std::string listen;
     CLOVER_RETURN_IF_ERROR(r.Str(a, "listen", "auditor.listen", true, &listen));
@@ -211,9 +317,7 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
                                  false, &c.journal_origin));
     if (c.journal_origin.empty())
       c.journal_origin = absl::StrCat(c.name, "/incidents");
-    CLOVER_RETURN_IF_ERROR(r.Path(a, "admin_token_file",
-                                  "auditor.admin_token_file", false,
-                                  &c.admin_token_file));
+    CLOVER_RETURN_IF_ERROR(r.ApiCredentials(a, &c));
     CLOVER_RETURN_IF_ERROR(r.Duration(
         a, "poll_interval", "auditor.poll_interval", &c.poll_interval));
 
@@ -311,7 +415,8 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
     if (const YAML::Node d = root["detectors"]) {
       CLOVER_RETURN_IF_ERROR(
           r.Keys(d, "detectors",
-                 {"bulk_access", "denial_burst", "restricted_transfer",
+                 {"bulk_access", "bulk_erasure", "denial_burst",
+                  "restricted_transfer",
                   "log_stalled_after", "traffic_metric"}));
       if (const YAML::Node b = d["bulk_access"]) {
         CLOVER_RETURN_IF_ERROR(
@@ -322,6 +427,16 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
         CLOVER_RETURN_IF_ERROR(r.Duration(b, "window",
                                           "detectors.bulk_access.window",
                                           &c.detectors.bulk_window));
+      }
+      if (const YAML::Node b = d["bulk_erasure"]) {
+        CLOVER_RETURN_IF_ERROR(
+            r.Keys(b, "detectors.bulk_erasure", {"subjects", "window"}));
+        CLOVER_RETURN_IF_ERROR(r.Uint(b, "subjects",
+                                      "detectors.bulk_erasure.subjects",
+                                      &c.detectors.bulk_erase_subjects));
+        CLOVER_RETURN_IF_ERROR(r.Duration(b, "window",
+                                          "detectors.bulk_erasure.window",
+                                          &c.detectors.bulk_erase_window));
       }
       if (const YAML::Node b = d["denial_burst"]) {
         CLOVER_RETURN_IF_ERROR(

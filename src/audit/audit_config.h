@@ -34,6 +34,24 @@ struct AuditorLogConfig {
                                     // stall detector
 };
 
+// Who may use the auditor's HTTP API. `kRead` reads incidents, flows and
+// metrics; `kAdmin` also acknowledges and resolves incidents.
+enum class ApiRole { kRead, kAdmin };
+
+// One bearer credential of the API. Only the token's SHA-256 is kept: the
+// config (or the process) never needs the token itself.
+struct ApiCredential {
+  std::string name;  // the acting identity recorded by ack/resolve
+  ApiRole role = ApiRole::kAdmin;
+  std::string sha256;  // 32 raw bytes: SHA-256 of the bearer token
+};
+
+// The ApiCredential for `token` (hashes it). Errors: InvalidArgument for a
+// token shorter than kMinApiTokenLength.
+inline constexpr size_t kMinApiTokenLength = 16;
+[[nodiscard]] absl::StatusOr<ApiCredential> CredentialForToken(
+    std::string name, ApiRole role, absl::string_view token);
+
 struct AuditorConfig {
   std::string source_file;
   std::string name = "clover-auditor";
@@ -44,8 +62,11 @@ struct AuditorConfig {
   std::string
       journal_key_file;        // note signer key, type 0x01 (incident journal)
   std::string journal_origin;  // defaults to "<name>/incidents"
-  std::string
-      admin_token_file;  // optional bearer token for POST /v1/incidents/*
+  // Bearer credentials of the HTTP API (auditor.admin_token_sha256,
+  // auditor.admin_token_file, auditor.api_tokens). With none, the auditor
+  // refuses to start unless `insecure_no_auth` is set.
+  std::vector<ApiCredential> api_credentials;
+  bool insecure_no_auth = false;
   absl::Duration poll_interval = absl::Seconds(1);
   std::vector<AuditorLogConfig> logs;
   std::vector<std::string> policy_bundles;  // absolute

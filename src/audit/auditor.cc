@@ -3,7 +3,9 @@
 #include <filesystem>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -120,9 +122,24 @@ absl::Status Auditor::Init(
       recent_.emplace_back(kRing);
     }
   }
-  if (!config_.admin_token_file.empty()) {
-    CLOVER_ASSIGN_OR_RETURN(admin_token_,
-                            ReadKeyFile(config_.admin_token_file, true));
+  if (config_.api_credentials.empty() && !config_.insecure_no_auth) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        config_.source_file,
+        ": field 'auditor.admin_token_sha256' (or admin_token_file, "
+        "api_tokens) is missing: the auditor's API needs a credential "
+        "(insecure_no_auth: true serves it to anyone)"));
+  }
+  for (const ApiCredential& c : config_.api_credentials) {
+    if (c.sha256.size() != crypto::kSha256Size || c.name.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(config_.source_file, ": API credential '", c.name,
+                       "' needs a name and a 32-byte SHA-256"));
+    }
+  }
+  if (config_.insecure_no_auth) {
+    spdlog::warn(
+        "auditor API without authentication (insecure_no_auth): anyone who "
+        "can reach it reads incidents and flows and resolves incidents");
   }
 
   CLOVER_ASSIGN_OR_RETURN(
@@ -379,19 +396,80 @@ std::string Auditor::FlowsJson(absl::Time from, absl::Time to) const {
   return flows_.ToJson(from, to);
 }
 
+std::optional<server::HttpResponse> Auditor::Authorize(
+    const server::HttpRequest& req, ApiRole need, std::string* who) const {
+  if (config_.insecure_no_auth) {
+    *who = "unauthenticated";
+    return std::nullopt;
+  }
+  auto unauthenticated = [](bool presented) {
+    server::HttpResponse r = server::HttpResponse::Error(
+        401, "unauthenticated",
+        presented ? "the bearer token is not valid"
+                  : "this endpoint needs an Authorization: Bearer token");
+    r.headers.emplace_back(
+        "WWW-Authenticate",
+        presented ? "Bearer realm=\"clover-auditor\", error=\"invalid_token\""
+                  : "Bearer realm=\"clover-auditor\"");
+    return r;
+  };
+  absl::string_view auth = absl::StripAsciiWhitespace(req.Header("authorization"));
+  if (auth.empty()) return unauthenticated(false);
+  // The scheme is case-insensitive (RFC 9110 11.1).
+  if (auth.size() < 7 || !absl::EqualsIgnoreCase(auth.substr(0, 7), "bearer "))
+    return unauthenticated(true);
+  absl::string_view token = absl::StripLeadingAsciiWhitespace(auth.substr(7));
+  const crypto::Sha256Digest presented = crypto::Sha256(token);
+  const std::string_view digest(reinterpret_cast<const char*>(presented.data()),
+                                presented.size());
+  // Every credential is compared, so the time taken does not say which one
+  // (or whether any) matched.
+  const ApiCredential* match = nullptr;
+  for (const ApiCredential& c : config_.api_credentials) {
+    if (crypto::ConstantTimeEquals(digest, c.sha256)) match = &c;
+  }
+  if (match == nullptr) return unauthenticated(true);
+  if (need == ApiRole::kAdmin && match->role != ApiRole::kAdmin) {
+    return server::HttpResponse::Error(
+        403, "forbidden", "this credential may read but not change incidents");
+  }
+  *who = match->name;
+  return std::nullopt;
+}
+
 void Auditor::BuildRouter() {
   server::Router router;
+  // Wraps a handler so that it runs only for a credential with `need`; the
+  // handler gets the credential's name as the acting identity.
+  auto guarded = [this](ApiRole need,
+                        std::function<void(server::HttpRequest&,
+                                           server::Responder,
+                                           const std::string& who)>
+                            h) {
+    return [this, need, h = std::move(h)](server::HttpRequest& req,
+                                          server::Responder respond) {
+      std::string who;
+      if (std::optional<server::HttpResponse> refused =
+              Authorize(req, need, &who)) {
+        respond(*std::move(refused));
+        return;
+      }
+      h(req, std::move(respond), who);
+    };
+  };
   router.Handle("GET", "/healthz",
                 [](server::HttpRequest&, server::Responder respond) {
                   respond(JsonOk("{\"status\":\"ok\"}"));
                 });
   router.Handle("GET", "/metrics",
-                [this](server::HttpRequest&, server::Responder respond) {
+                guarded(ApiRole::kRead, [this](server::HttpRequest&,
+                                               server::Responder respond,
+                                               const std::string&) {
                   server::HttpResponse r;
                   r.content_type = "text/plain; version=0.0.4";
                   r.body = metrics_.Render();
                   respond(std::move(r));
-                });
+                }));
   router.Handle("POST", "/add-checkpoint",
                 [this](server::HttpRequest& req, server::Responder respond) {
                   Witness::Response w = witness_->HandleAddCheckpoint(req.body);
@@ -403,7 +481,9 @@ void Auditor::BuildRouter() {
                 });
   router.Handle(
       "GET", "/v1/flows",
-      [this](server::HttpRequest& req, server::Responder respond) {
+      guarded(ApiRole::kRead, [this](server::HttpRequest& req,
+                                     server::Responder respond,
+                                     const std::string&) {
         absl::Time to = clock_.Now();
         absl::Time from = to - absl::Hours(24);
         for (auto [name, out] :
@@ -425,10 +505,12 @@ void Auditor::BuildRouter() {
           return;
         }
         respond(JsonOk(FlowsJson(from, to)));
-      });
+      }));
   router.Handle(
       "GET", "/v1/incidents",
-      [this](server::HttpRequest& req, server::Responder respond) {
+      guarded(ApiRole::kRead, [this](server::HttpRequest& req,
+                                     server::Responder respond,
+                                     const std::string&) {
         std::optional<IncidentStatus> st;
         if (req.HasQueryParam("status")) {
           st = ParseIncidentStatus(req.QueryParam("status"));
@@ -440,25 +522,18 @@ void Auditor::BuildRouter() {
           }
         }
         respond(JsonOk(IncidentListToJson(incidents_->List(st))));
-      });
-  auto transition = [this](bool ack) {
-    return [this, ack](server::HttpRequest& req, server::Responder respond) {
-      if (!admin_token_.empty()) {
-        absl::string_view auth = req.Header("authorization");
-        const bool ok =
-            absl::ConsumePrefix(&auth, "Bearer ") &&
-            crypto::ConstantTimeEquals(std::string(auth), admin_token_);
-        if (!ok) {
-          respond(server::HttpResponse::Error(401, "unauthenticated",
-                                              "bearer token required"));
-          return;
-        }
-      }
-      std::string by = "api";
+      }));
+  auto transition = [this, guarded](bool ack) {
+    return guarded(ApiRole::kAdmin, [this, ack](server::HttpRequest& req,
+                                                server::Responder respond,
+                                                const std::string& who) {
+      // The acting identity is the credential's: a "by" in the body is
+      // accepted for older clients but never recorded.
       if (!req.body.empty()) {
         rapidjson::Document d;
+        std::string ignored;
         absl::Status s = ParseJsonObject(req.body, d, "request body");
-        if (s.ok()) s = GetString(d, "by", false, &by);
+        if (s.ok()) s = GetString(d, "by", false, &ignored);
         if (!s.ok()) {
           respond(server::HttpResponse::FromStatus(s));
           return;
@@ -466,10 +541,10 @@ void Auditor::BuildRouter() {
       }
       const std::string id = req.path_params["id"];
       absl::StatusOr<Incident> i =
-          ack ? incidents_->Acknowledge(id, by) : incidents_->Resolve(id, by);
+          ack ? incidents_->Acknowledge(id, who) : incidents_->Resolve(id, who);
       respond(i.ok() ? JsonOk(IncidentToJson(*i))
                      : server::HttpResponse::FromStatus(i.status()));
-    };
+    });
   };
   router.Handle("POST", "/v1/incidents/{id}/ack", transition(true));
   router.Handle("POST", "/v1/incidents/{id}/resolve", transition(false));
@@ -538,7 +613,8 @@ absl::Status Auditor::StartDelivery() {
     CLOVER_ASSIGN_OR_RETURN(std::string secret,
                             ReadKeyFile(config_.webhook_secret_file, true));
     CLOVER_ASSIGN_OR_RETURN(auto sink,
-                            WebhookSink::Create(config_.webhook_url, secret));
+                            WebhookSink::Create(config_.webhook_url, secret,
+                                                absl::Seconds(10), clock_));
     CLOVER_ASSIGN_OR_RETURN(
         auto w, OutboxWorker::Start(incidents_.get(), std::move(sink)));
     workers_.push_back(std::move(w));

@@ -4,12 +4,18 @@
 // them (webhook, JSON-lines file), and serves its HTTP API:
 //   POST /add-checkpoint                  C2SP tlog-witness
 //   GET  /v1/flows?from=&to=              flow totals (RFC 3339 bounds;
-//   default: last 24 h) GET  /v1/incidents?status=            incidents, newest
-//   first POST /v1/incidents/{id}/ack|resolve   status changes (bearer token
-//   when configured) GET  /v1/checkpoints                  latest verified
-//   (cosigned) checkpoint per log GET  /v1/journal/checkpoint           signed
-//   checkpoint of the incident journal GET  /v1/journal/proof?seq= tlog-proof
-//   of one journal event GET  /healthz, /metrics
+//                                         default: last 24 h)          [read]
+//   GET  /v1/incidents?status=            incidents, newest first      [read]
+//   POST /v1/incidents/{id}/ack|resolve   status changes, recorded as done
+//                                         by the credential's name    [admin]
+//   GET  /v1/checkpoints                  latest verified (cosigned)
+//                                         checkpoint per log
+//   GET  /v1/journal/checkpoint           signed checkpoint of the journal
+//   GET  /v1/journal/proof?seq=           tlog-proof of one journal event
+//   GET  /healthz; GET /metrics                                        [read]
+// [read]/[admin]: needs an Authorization: Bearer credential of that role
+// (audit_config.h), else 401 (WWW-Authenticate) or 403; the rest is public
+// verification material (signed checkpoints and hash proofs).
 //
 // Thread-safety: Start/Stop from one thread; PollOnce and the HTTP handlers may
 // run concurrently (a mutex serialises the pipeline state).
@@ -19,6 +25,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -95,6 +102,11 @@ class Auditor {
                               std::vector<PendingFinding>* pending)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Raise(const LogFollower* f, PendingFinding p);
+  // nullopt when the request's bearer credential holds `need` (then `who` is
+  // its name), else the 401/403 response to send.
+  std::optional<server::HttpResponse> Authorize(const server::HttpRequest& req,
+                                                ApiRole need,
+                                                std::string* who) const;
   void BuildRouter();
   void PollLoop();
   int64_t ScrapeTraffic(const std::string& url) const;
@@ -108,7 +120,6 @@ class Auditor {
   std::unique_ptr<Replayer> replayer_;
   std::vector<std::unique_ptr<LogFollower>> followers_;
   std::vector<std::unique_ptr<OutboxWorker>> workers_;
-  std::string admin_token_;
 
   mutable absl::Mutex mu_;
   FlowStats flows_ ABSL_GUARDED_BY(mu_);

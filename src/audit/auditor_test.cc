@@ -2,7 +2,11 @@
 
 #include <fstream>
 #include <sstream>
+#include <tuple>
+#include <vector>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "audit/decision_builder.h"
 #include "audit/json_util.h"
@@ -87,6 +91,9 @@ class AuditorTest : public ::testing::Test {
     config_.detectors.bulk_subjects = 20;
     config_.detectors.canary_pseudonyms = {"canary-token-1"};
     config_.incidents_jsonl = dir_.Sub("incidents.jsonl");
+    config_.api_credentials = {
+        *CredentialForToken("dpo", ApiRole::kAdmin, kAdminToken),
+        *CredentialForToken("grafana", ApiRole::kRead, kReadToken)};
     Reopen();
   }
 
@@ -124,6 +131,27 @@ class AuditorTest : public ::testing::Test {
     return e;
   }
   void Log(const DecisionEntry& e) { log_.Append(*DecisionEntryJson(e)); }
+
+  static constexpr char kAdminToken[] = "admin-token-0123456789abcdef";
+  static constexpr char kReadToken[] = "read-token-0123456789abcdef";
+
+  // One request through the auditor's router, with `token` as bearer (none
+  // when empty).
+  server::HttpResponse Call(const std::string& method, const std::string& path,
+                            const std::string& query = "",
+                            const std::string& body = "",
+                            const std::string& token = kAdminToken) {
+    server::HttpRequest req;
+    req.method = method;
+    req.path = path;
+    req.query = query;
+    req.body = body;
+    if (!token.empty()) req.headers["authorization"] = "Bearer " + token;
+    server::HttpResponse out;
+    auditor_->handler()(req,
+                        [&](server::HttpResponse r) { out = std::move(r); });
+    return out;
+  }
 
   std::vector<Incident> Incidents(absl::string_view detector) {
     std::vector<Incident> out;
@@ -340,15 +368,7 @@ TEST_F(AuditorTest, IncidentApiJournalAndJsonl) {
   ASSERT_TRUE(auditor_->StartDelivery().ok());
   auto call = [&](const std::string& method, const std::string& path,
                   const std::string& query = "", const std::string& body = "") {
-    server::HttpRequest req;
-    req.method = method;
-    req.path = path;
-    req.query = query;
-    req.body = body;
-    server::HttpResponse out;
-    auditor_->handler()(req,
-                        [&](server::HttpResponse r) { out = std::move(r); });
-    return out;
+    return Call(method, path, query, body);
   };
   auto list = call("GET", "/v1/incidents", "status=open");
   ASSERT_EQ(list.status, 200);
@@ -392,6 +412,101 @@ TEST_F(AuditorTest, IncidentApiJournalAndJsonl) {
   FAIL() << "incidents file not written";
 }
 
+// Issue 17: the example auditor had no admin credential, and
+// `POST .../resolve` with {"by":"nobody"} resolved a critical incident.
+TEST_F(AuditorTest, IncidentApiNeedsABearerCredential) {
+  Log(Read("eu-support-1", "support", "canary-token-1"));
+  ASSERT_TRUE(auditor_->PollOnce().ok());
+  ASSERT_EQ(Incidents(kDetectorCanary).size(), 1u);
+  const std::string id = Incidents(kDetectorCanary)[0].id;
+  const std::string resolve = "/v1/incidents/" + id + "/resolve";
+  const std::string nobody = "{\"by\":\"nobody\"}";
+  auto header = [](const server::HttpResponse& r, absl::string_view name) {
+    for (const auto& [k, v] : r.headers) {
+      if (absl::EqualsIgnoreCase(k, name)) return v;
+    }
+    return std::string();
+  };
+  auto still_open = [&] {
+    return Incidents(kDetectorCanary)[0].status == IncidentStatus::kOpen;
+  };
+
+  // No token, a wrong token, another scheme: 401 with a challenge.
+  server::HttpResponse r = Call("POST", resolve, "", nobody, "");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_THAT(r.body, HasSubstr("\"code\":\"unauthenticated\""));
+  EXPECT_EQ(header(r, "www-authenticate"), "Bearer realm=\"clover-auditor\"");
+  EXPECT_TRUE(still_open());
+  r = Call("POST", resolve, "", nobody, "admin-token-0123456789abcdeX");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_THAT(header(r, "www-authenticate"), HasSubstr("invalid_token"));
+  EXPECT_TRUE(still_open());
+  {
+    server::HttpRequest req;
+    req.method = "POST";
+    req.path = resolve;
+    req.headers["authorization"] = absl::StrCat("Basic ", kAdminToken);
+    server::HttpResponse out;
+    auditor_->handler()(req, [&](server::HttpResponse x) { out = std::move(x); });
+    EXPECT_EQ(out.status, 401);
+  }
+  EXPECT_TRUE(still_open());
+  // A read-only credential reads but does not change incidents.
+  r = Call("POST", resolve, "", nobody, kReadToken);
+  EXPECT_EQ(r.status, 403);
+  EXPECT_THAT(r.body, HasSubstr("\"code\":\"forbidden\""));
+  EXPECT_TRUE(still_open());
+  EXPECT_EQ(Call("GET", "/v1/incidents", "", "", kReadToken).status, 200);
+  // Reads of incidents, flows and metrics need a credential too; signed
+  // checkpoints, proofs and the health check stay public.
+  for (const char* path : {"/v1/incidents", "/v1/flows", "/metrics"}) {
+    EXPECT_EQ(Call("GET", path, "", "", "").status, 401) << path;
+    EXPECT_EQ(Call("GET", path, "", "", kReadToken).status, 200) << path;
+  }
+  for (const char* path :
+       {"/healthz", "/v1/checkpoints", "/v1/journal/checkpoint"}) {
+    EXPECT_EQ(Call("GET", path, "", "", "").status, 200) << path;
+  }
+  EXPECT_EQ(Call("GET", "/v1/journal/proof", "seq=0", "", "").status, 200);
+
+  // The admin credential resolves, and the record names the credential, not
+  // what the body claims.
+  r = Call("POST", resolve, "", nobody, kAdminToken);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("\"resolved_by\":\"dpo\""));
+  EXPECT_THAT(r.body, ::testing::Not(HasSubstr("nobody")));
+  const Incident done = Incidents(kDetectorCanary)[0];
+  EXPECT_EQ(done.status, IncidentStatus::kResolved);
+  EXPECT_EQ(done.resolved_by, "dpo");
+}
+
+TEST_F(AuditorTest, RefusesToStartWithoutACredentialUnlessInsecure) {
+  auditor_.reset();
+  config_.api_credentials.clear();
+  auto a = Auditor::Create(
+      config_, clock_, [this](const std::string&) { return log_.Fetcher(); });
+  ASSERT_EQ(a.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(a.status().message(), HasSubstr("auditor.admin_token_sha256"));
+  EXPECT_THAT(a.status().message(), ::testing::Not(HasSubstr("\n")));
+  // A credential must be a name and a 32-byte hash.
+  config_.api_credentials = {{"x", ApiRole::kAdmin, "short"}};
+  EXPECT_FALSE(Auditor::Create(config_, clock_, [this](const std::string&) {
+                 return log_.Fetcher();
+               }).ok());
+  EXPECT_FALSE(CredentialForToken("x", ApiRole::kAdmin, "too-short").ok());
+  // The explicit opt-out serves everyone, recorded as unauthenticated.
+  config_.api_credentials.clear();
+  config_.insecure_no_auth = true;
+  Reopen();
+  Log(Read("eu-support-1", "support", "canary-token-1"));
+  ASSERT_TRUE(auditor_->PollOnce().ok());
+  const std::string id = Incidents(kDetectorCanary)[0].id;
+  auto r = Call("POST", "/v1/incidents/" + id + "/ack", "",
+                "{\"by\":\"nobody\"}", "");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("\"acknowledged_by\":\"unauthenticated\""));
+}
+
 TEST_F(AuditorTest, ReportHasFlowsIncidentsCheckpointsAndPolicies) {
   for (int i = 0; i < 5; ++i)
     Log(Read("eu-support-1", "support", absl::StrCat("s", i)));
@@ -431,6 +546,10 @@ TEST_F(AuditorTest, ReportHasFlowsIncidentsCheckpointsAndPolicies) {
 
 TEST(AuditConfigTest, LoadsAndReportsErrorsWithLocation) {
   testing::TempDir dir;
+  // SHA-256 of "read-token-0123456789abcdef".
+  const std::string kReadHash = absl::BytesToHexString(
+      CredentialForToken("", ApiRole::kRead, "read-token-0123456789abcdef")
+          ->sha256);
   auto log_key = testing::MakeKey("log.test/a");
   auto pkey = testing::MakeKey("auditor.test");
   crypto::SecretKey secret{};
@@ -442,6 +561,10 @@ TEST(AuditConfigTest, LoadsAndReportsErrorsWithLocation) {
   data_dir: data
   witness_key_file: w.key
   journal_key_file: j.key
+  admin_token_file: admin.token
+  api_tokens:
+    - {name: grafana, role: read, sha256: ")",
+                                        kReadHash, R"("}
 logs:
   - origin: log.test/a
     url: http://127.0.0.1:1/log
@@ -462,8 +585,41 @@ incidents:
   jsonl_file: incidents.jsonl
 )");
   WriteFile(dir.Sub("audit.yaml"), yaml);
+  WriteFile(dir.Sub("admin.token"), "admin-token-0123456789abcdef\n", true);
   auto c = LoadAuditorConfig(dir.Sub("audit.yaml"));
   ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->api_credentials.size(), 2u);
+  EXPECT_EQ(c->api_credentials[0].name, "admin");
+  EXPECT_EQ(c->api_credentials[0].role, ApiRole::kAdmin);
+  EXPECT_EQ(c->api_credentials[0].sha256,
+            CredentialForToken("", ApiRole::kAdmin,
+                               "admin-token-0123456789abcdef")
+                ->sha256);
+  EXPECT_EQ(c->api_credentials[1].name, "grafana");
+  EXPECT_EQ(c->api_credentials[1].role, ApiRole::kRead);
+  EXPECT_EQ(absl::BytesToHexString(c->api_credentials[1].sha256), kReadHash);
+  EXPECT_FALSE(c->insecure_no_auth);
+  // Credential errors name their field.
+  for (const auto& [from, to, message] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"role: read", "role: root", "api_tokens[0].role"},
+           {kReadHash, "abc", "api_tokens[0].sha256"},
+           {"admin_token_file: admin.token",
+            "admin_token_file: admin.token\n  insecure_no_auth: true",
+            "auditor.insecure_no_auth"},
+           {"admin_token_file: admin.token",
+            "admin_token_file: world.token", "auditor.admin_token_file"}}) {
+    std::string changed = yaml;
+    changed.replace(changed.find(from), from.size(), to);
+    WriteFile(dir.Sub("cred.yaml"), changed);
+    WriteFile(dir.Sub("world.token"), "admin-token-0123456789abcdef");
+    std::filesystem::permissions(dir.Sub("world.token"),
+                                 std::filesystem::perms::owner_read |
+                                     std::filesystem::perms::others_read);
+    EXPECT_THAT(LoadAuditorConfig(dir.Sub("cred.yaml")).status().message(),
+                HasSubstr(message))
+        << to;
+  }
   EXPECT_EQ(c->data_dir, dir.Sub("data"));
   EXPECT_EQ(c->detectors.bulk_subjects, 7u);
   EXPECT_EQ(c->detectors.bulk_window, absl::Minutes(5));
@@ -480,7 +636,7 @@ incidents:
   WriteFile(dir.Sub("bad.yaml"), bad);
   auto e = LoadAuditorConfig(dir.Sub("bad.yaml"));
   EXPECT_EQ(e.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(e.status().message(), HasSubstr("bad.yaml:19:27:")) << e.status();
+  EXPECT_THAT(e.status().message(), HasSubstr("bad.yaml:22:27:")) << e.status();
   EXPECT_THAT(e.status().message(),
               HasSubstr("detectors.bulk_access.subjects"));
 

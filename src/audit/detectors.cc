@@ -13,6 +13,34 @@ Detectors::Detectors(DetectorOptions options) : options_(std::move(options)) {
                           options_.canary_planters.end());
 }
 
+bool Detectors::RevealedRaw(const DecisionEntry& e, const FieldEntry& fe) {
+  if (e.action == "write" || e.action == "erase") return false;
+  if (fe.effect == policy::Effect::kAllow) return true;
+  return fe.effect == policy::Effect::kApproval && !e.approval.empty();
+}
+
+uint64_t Detectors::Slide(BulkState& b, absl::Duration window,
+                          const DecisionEntry& e, uint64_t index) {
+  const absl::Time horizon = e.time - window;
+  while (!b.window.empty() && std::get<0>(b.window.front()) < horizon) {
+    auto& [t, subj, n, idx] = b.window.front();
+    auto it = b.counts.find(subj);
+    if (it != b.counts.end() && --it->second == 0) {
+      b.counts.erase(it);
+      b.distinct -= n;
+    }
+    b.window.pop_front();
+  }
+  // An export names a count, not pseudonyms: key it by its index so it never
+  // merges.
+  std::string subj = e.subject.empty() ? absl::StrCat("#", index) : e.subject;
+  const uint64_t n = e.subject.empty() ? e.subject_count : 1;
+  uint64_t& c = b.counts[subj];
+  if (c++ == 0) b.distinct += n;
+  b.window.emplace_back(e.time, std::move(subj), n, index);
+  return b.distinct;
+}
+
 void Detectors::Observe(absl::string_view origin, uint64_t index,
                         const DecisionEntry& e, std::vector<Finding>* out) {
   auto finding = [&](absl::string_view detector, Severity sev, std::string key,
@@ -42,14 +70,17 @@ void Detectors::Observe(absl::string_view origin, uint64_t index,
   if (options_.restricted_transfer && !e.subject_jurisdiction.empty() &&
       e.destination != e.subject_jurisdiction) {
     for (const FieldEntry& fe : e.fields) {
-      if (fe.restricted && fe.effect == policy::Effect::kAllow) {
+      if (fe.restricted && RevealedRaw(e, fe)) {
         Finding& f = finding(
             kDetectorRestrictedTransfer, Severity::kHigh,
             absl::StrCat(e.principal_id, "/", e.destination, "/", fe.name),
-            absl::StrCat("raw restricted field '", fe.name, "' (", fe.category,
-                         ") of a '", e.subject_jurisdiction,
-                         "' subject released to '", e.destination, "' for '",
-                         e.principal_id, "'"));
+            absl::StrCat(
+                "raw restricted field '", fe.name, "' (", fe.category,
+                ") of a '", e.subject_jurisdiction, "' subject released to '",
+                e.destination, "' for '", e.principal_id, "' (", e.action,
+                fe.effect == policy::Effect::kAllow
+                    ? std::string(")")
+                    : absl::StrCat(", approval ", e.approval, ")")));
         f.indices.push_back(index);
       }
     }
@@ -62,23 +93,7 @@ void Detectors::Observe(absl::string_view origin, uint64_t index,
                 options_.bulk_principal_kinds.end(),
                 e.principal_kind) != options_.bulk_principal_kinds.end()) {
     BulkState& b = bulk_[e.principal_id];
-    const absl::Time horizon = e.time - options_.bulk_window;
-    while (!b.window.empty() && std::get<0>(b.window.front()) < horizon) {
-      auto& [t, subj, n, idx] = b.window.front();
-      auto it = b.counts.find(subj);
-      if (it != b.counts.end() && --it->second == 0) {
-        b.counts.erase(it);
-        b.distinct -= n;
-      }
-      b.window.pop_front();
-    }
-    // An export names a count, not pseudonyms: key it by its index so it never
-    // merges.
-    std::string subj = e.subject.empty() ? absl::StrCat("#", index) : e.subject;
-    const uint64_t n = e.subject.empty() ? e.subject_count : 1;
-    uint64_t& c = b.counts[subj];
-    if (c++ == 0) b.distinct += n;
-    b.window.emplace_back(e.time, std::move(subj), n, index);
+    Slide(b, options_.bulk_window, e, index);
     if (b.distinct > options_.bulk_subjects) {
       Finding& f =
           finding(kDetectorBulkAccess, Severity::kHigh, e.principal_id,
@@ -88,6 +103,26 @@ void Detectors::Observe(absl::string_view origin, uint64_t index,
                                " (threshold ", options_.bulk_subjects, ")"));
       // Evidence: the oldest entries of the window and the one that crossed the
       // threshold.
+      for (const auto& item : b.window) {
+        if (f.indices.size() + 1 >= options_.max_indices) break;
+        f.indices.push_back(std::get<3>(item));
+      }
+      if (f.indices.empty() || f.indices.back() != index)
+        f.indices.push_back(index);
+    }
+  }
+
+  // Bulk erasure, by principals of every kind: each erasure attempt counts.
+  if (e.action == "erase") {
+    BulkState& b = erasures_[e.principal_id];
+    if (Slide(b, options_.bulk_erase_window, e, index) >
+        options_.bulk_erase_subjects) {
+      Finding& f = finding(
+          kDetectorBulkErasure, Severity::kCritical, e.principal_id,
+          absl::StrCat("'", e.principal_id, "' erased (or tried to erase) ",
+                       b.distinct, " distinct subjects within ",
+                       absl::FormatDuration(options_.bulk_erase_window),
+                       " (threshold ", options_.bulk_erase_subjects, ")"));
       for (const auto& item : b.window) {
         if (f.indices.size() + 1 >= options_.max_indices) break;
         f.indices.push_back(std::get<3>(item));

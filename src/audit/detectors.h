@@ -21,22 +21,32 @@
 namespace clover::audit {
 
 struct DetectorOptions {
-  // Bulk access: more than `bulk_subjects` distinct subjects read by one
-  // principal within `bulk_window` (an export of N subjects counts N).
+  // Bulk access: more than `bulk_subjects` distinct subjects read, written or
+  // erased by one principal within `bulk_window` (an export of N subjects
+  // counts N).
   uint64_t bulk_subjects = 50;
   absl::Duration bulk_window = absl::Minutes(10);
-  // Which requests count: interactive access by people. Services' bulk flows
-  // (exports, account writes, aggregates) are watched by the flow statistics
-  // instead.
-  std::vector<std::string> bulk_actions = {"read", "export", "detokenize"};
+  // Which requests count: access by people, reads and changes alike. Services'
+  // bulk flows (exports, account writes, aggregates) are watched by the flow
+  // statistics instead.
+  std::vector<std::string> bulk_actions = {"read", "export", "detokenize",
+                                           "write", "erase"};
   std::vector<std::string> bulk_principal_kinds = {"employee", "admin",
                                                    "auditor"};
+  // Bulk erasure: more than `bulk_erase_subjects` distinct subjects erased (or
+  // erasures attempted) by one principal of any kind within
+  // `bulk_erase_window`. Lower than the access threshold: crypto-shredding
+  // cannot be undone.
+  uint64_t bulk_erase_subjects = 10;
+  absl::Duration bulk_erase_window = absl::Minutes(10);
   // Denial burst: more than `denial_burst` requests with a denied field by one
   // principal within `denial_window`.
   uint64_t denial_burst = 20;
   absl::Duration denial_window = absl::Minutes(1);
-  // A restricted field released raw (effect allow) to a jurisdiction other than
-  // the subject's home.
+  // A restricted field revealed raw to a jurisdiction other than the
+  // subject's home: by effect allow, or by effect approval under a grant (the
+  // entry names the approval it used), on any action that returns values
+  // (read, export, detokenize, ...; writes and erasures reveal nothing).
   bool restricted_transfer = true;
   // Pseudonyms of canary subjects (as the gateway logs them).
   std::vector<std::string> canary_pseudonyms;
@@ -51,6 +61,11 @@ class Detectors {
  public:
   explicit Detectors(DetectorOptions options);
 
+  // Whether `e` revealed field `fe` raw to its destination: effect allow, or
+  // effect approval in an entry that names the grant it used (the entry does
+  // not say which approval-effect fields the grant covered, so all count).
+  static bool RevealedRaw(const DecisionEntry& e, const FieldEntry& fe);
+
   // Feeds one decision at log `index` of log `origin`; appends findings to
   // `out`.
   void Observe(absl::string_view origin, uint64_t index, const DecisionEntry& e,
@@ -64,6 +79,10 @@ class Detectors {
         counts;  // subject -> occurrences in window
     uint64_t distinct = 0;
   };
+  // Distinct subjects per principal in a sliding window; returns the count
+  // after adding this entry.
+  static uint64_t Slide(BulkState& b, absl::Duration window,
+                        const DecisionEntry& e, uint64_t index);
   struct DenialState {
     std::deque<std::pair<absl::Time, uint64_t>> window;
   };
@@ -72,6 +91,7 @@ class Detectors {
   absl::flat_hash_set<std::string> canaries_;
   absl::flat_hash_set<std::string> canary_planters_;
   absl::flat_hash_map<std::string, BulkState> bulk_;
+  absl::flat_hash_map<std::string, BulkState> erasures_;
   absl::flat_hash_map<std::string, DenialState> denials_;
 };
 

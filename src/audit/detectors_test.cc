@@ -1,5 +1,6 @@
 #include "audit/detectors.h"
 
+#include "audit/decision_builder.h"
 #include "absl/strings/str_cat.h"
 #include "audit/flows.h"
 #include "audit/json_util.h"
@@ -30,7 +31,7 @@ DecisionEntry Entry(absl::Time t, const std::string& principal,
   return e;
 }
 
-TEST(DetectorsTest, BulkAccessIgnoresServiceFlowsAndWrites) {
+TEST(DetectorsTest, BulkAccessIgnoresServiceFlows) {
   DetectorOptions o;
   o.bulk_subjects = 3;
   Detectors d(o);
@@ -40,9 +41,77 @@ TEST(DetectorsTest, BulkAccessIgnoresServiceFlowsAndWrites) {
     DecisionEntry service = Entry(t0, "accounts", "s" + std::to_string(i));
     service.principal_kind = "service";
     d.Observe("log", i, service, &out);
-    DecisionEntry write = Entry(t0, "p", "w" + std::to_string(i));
-    write.action = "write";
-    d.Observe("log", 100 + i, write, &out);
+    service.action = "write";
+    d.Observe("log", 100 + i, service, &out);
+  }
+  EXPECT_TRUE(out.empty());
+}
+
+// A person's writes count toward bulk access like reads do (issue 17: one
+// support agent replaced or shredded many records unnoticed).
+TEST(DetectorsTest, BulkAccessCountsWritesAndErasures) {
+  for (const char* action : {"write", "erase"}) {
+    DetectorOptions o;
+    o.bulk_subjects = 3;
+    o.bulk_erase_subjects = 100;  // only the access threshold here
+    Detectors d(o);
+    std::vector<Finding> out;
+    const absl::Time t0 = absl::FromUnixSeconds(1795000000);
+    for (int i = 0; i < 4; ++i) {
+      DecisionEntry w = Entry(t0, "p", "w" + std::to_string(i));
+      w.action = action;
+      d.Observe("log", i, w, &out);
+    }
+    ASSERT_EQ(out.size(), 1u) << action;
+    EXPECT_EQ(out[0].detector, kDetectorBulkAccess) << action;
+    EXPECT_EQ(out[0].indices.back(), 3u);
+  }
+}
+
+// Issue 17: a support agent crypto-shredded 60 subjects in a burst and the
+// auditor raised nothing.
+TEST(DetectorsTest, SixtyErasuresByOnePrincipalRaiseBulkErasure) {
+  Detectors d{DetectorOptions{}};  // the defaults
+  std::vector<Finding> out;
+  const absl::Time t0 = absl::FromUnixSeconds(1795000000);
+  for (int i = 0; i < 60; ++i) {
+    DecisionEntry e =
+        Entry(t0 + absl::Seconds(i), "eu-support-1", absl::StrCat("s", i));
+    e.action = "erase";
+    e.fields[0].effect = policy::Effect::kAllow;
+    d.Observe("log", i, e, &out);
+  }
+  std::vector<const Finding*> erasure, bulk;
+  for (const Finding& f : out) {
+    if (f.detector == kDetectorBulkErasure) erasure.push_back(&f);
+    if (f.detector == kDetectorBulkAccess) bulk.push_back(&f);
+  }
+  ASSERT_FALSE(erasure.empty());
+  EXPECT_EQ(erasure[0]->severity, Severity::kCritical);
+  EXPECT_EQ(erasure[0]->key, "bulk_erasure/log/eu-support-1");
+  EXPECT_THAT(erasure[0]->summary, HasSubstr("11 distinct subjects"));
+  EXPECT_EQ(erasure[0]->indices.back(), 10u);  // the 11th crossed it
+  EXPECT_THAT(erasure.back()->summary, HasSubstr("60 distinct subjects"));
+  EXPECT_FALSE(bulk.empty());  // and past 50, bulk access too
+
+  // Erasures by a service count too (a stolen service key shreds as well),
+  // and the same subject erased again is one subject.
+  out.clear();
+  for (int i = 0; i < 30; ++i) {
+    DecisionEntry e = Entry(t0, "accounts-eu", absl::StrCat("t", i % 11));
+    e.principal_kind = "service";
+    e.action = "erase";
+    d.Observe("log", 100 + i, e, &out);
+  }
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(out[0].detector, kDetectorBulkErasure);
+  EXPECT_EQ(out[0].indices.back(), 110u);
+  // Ten in the window is under the threshold.
+  out.clear();
+  for (int i = 0; i < 10; ++i) {
+    DecisionEntry e = Entry(t0, "eu-support-2", absl::StrCat("u", i));
+    e.action = "erase";
+    d.Observe("log", 200 + i, e, &out);
   }
   EXPECT_TRUE(out.empty());
 }
@@ -127,6 +196,73 @@ TEST(DetectorsTest, DenialBurstCanaryAndRestrictedTransfer) {
   out.clear();
   abroad.fields[0].effect = policy::Effect::kPseudonymize;
   d.Observe("log", 5, abroad, &out);
+  EXPECT_TRUE(out.empty());
+}
+
+// Issue 17: with an approved grant, us-legal-1 read an EU subject's
+// restricted email raw (destination us); the detector looked only at `allow`.
+TEST(DetectorsTest, RestrictedTransferCountsEveryRawReveal) {
+  Detectors d{DetectorOptions{}};
+  std::vector<Finding> out;
+  const absl::Time t0 = absl::FromUnixSeconds(1795000000);
+  DecisionEntry granted = Entry(t0, "us-legal-1", "s1", policy::Effect::kApproval);
+  granted.principal_kind = "employee";
+  granted.purpose = "legal_request";
+  granted.destination = "us";
+  granted.approval = "apr-7";
+  // As the gateway logs it: through the entry JSON and the parser.
+  absl::StatusOr<std::string> json = DecisionEntryJson(granted);
+  ASSERT_TRUE(json.ok()) << json.status();
+  LogEntry parsed;
+  ASSERT_TRUE(ParseLogEntry(*json, &parsed).ok());
+  d.Observe("log", 1, parsed.decision, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].detector, kDetectorRestrictedTransfer);
+  EXPECT_EQ(out[0].key, "restricted_transfer/log/us-legal-1/us/email");
+  EXPECT_THAT(out[0].summary, HasSubstr("approval apr-7"));
+  EXPECT_EQ(out[0].indices, std::vector<uint64_t>{1});
+
+  // The same effect without a grant returned nothing: no finding.
+  out.clear();
+  DecisionEntry refused = granted;
+  refused.approval.clear();
+  d.Observe("log", 2, refused, &out);
+  EXPECT_TRUE(out.empty());
+
+  // A detokenize that revealed a value abroad, by allow or by grant.
+  for (DecisionEntry e : {Entry(t0, "x", "s2"), granted}) {
+    out.clear();
+    e.action = "detokenize";
+    e.destination = "cn";
+    d.Observe("log", 3, e, &out);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0].detector, kDetectorRestrictedTransfer);
+  }
+
+  // An export under a grant counts the same way.
+  out.clear();
+  DecisionEntry exp = granted;
+  exp.action = "export";
+  exp.subject.clear();
+  exp.subject_count = 3;
+  d.Observe("log", 4, exp, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].detector, kDetectorRestrictedTransfer);
+
+  // At home, or returned generalised/pseudonymised, nothing is raised; nor
+  // for writes, which reveal nothing (a UK subject stored in the EU region).
+  out.clear();
+  DecisionEntry home = granted;
+  home.destination = "eu";
+  d.Observe("log", 5, home, &out);
+  DecisionEntry token = granted;
+  token.fields[0].effect = policy::Effect::kPseudonymize;
+  d.Observe("log", 6, token, &out);
+  DecisionEntry write = Entry(t0, "accounts-eu", "s3");
+  write.principal_kind = "service";
+  write.action = "write";
+  write.subject_jurisdiction = "uk";
+  d.Observe("log", 7, write, &out);
   EXPECT_TRUE(out.empty());
 }
 

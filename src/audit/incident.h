@@ -24,6 +24,7 @@ std::optional<IncidentStatus> ParseIncidentStatus(absl::string_view s);
 
 // Detector names (the `detector` member of incidents).
 inline constexpr absl::string_view kDetectorBulkAccess = "bulk_access";
+inline constexpr absl::string_view kDetectorBulkErasure = "bulk_erasure";
 inline constexpr absl::string_view kDetectorDenialBurst = "denial_burst";
 inline constexpr absl::string_view kDetectorRestrictedTransfer =
     "restricted_transfer";

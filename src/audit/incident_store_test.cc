@@ -1,5 +1,8 @@
 #include "audit/incident_store.h"
 
+#include <tuple>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "audit/outbox.h"
 #include "audit/test_util.h"
@@ -158,11 +161,47 @@ TEST_F(IncidentStoreTest, OutboxRetriesInOrderAndResumesFromCursor) {
   EXPECT_EQ(raw2->seen(), (std::vector<uint64_t>{3}));
 }
 
-TEST(WebhookTest, SignatureIsHmacSha256Hex) {
-  // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
-  EXPECT_EQ(WebhookSignature("Jefe", "what do ya want for nothing?"),
-            "sha256="
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+// Issue 17: the webhook signature covered the body only, so a captured
+// delivery could be replayed forever. It now covers a timestamp.
+TEST(WebhookTest, SignatureCoversTimestampAndBody) {
+  const std::string body = "what do ya want for nothing?";
+  const int64_t ts = 1795000000;
+  // HMAC-SHA-256("Jefe", "1795000000." + body), computed independently.
+  const std::string sig =
+      "v1=caa974d2a898505fffd5aa23352603ce49fc280e491b0b83e670f37477ee3fef";
+  EXPECT_EQ(WebhookSignature("Jefe", ts, body), sig);
+  const absl::Time now = absl::FromUnixSeconds(ts + 60);
+  EXPECT_TRUE(
+      VerifyWebhookSignature("Jefe", "1795000000", sig, body, now).ok());
+  // Several signatures (a key rollover) are fine if one matches.
+  EXPECT_TRUE(VerifyWebhookSignature("Jefe", "1795000000",
+                                     "v1=00, " + sig, body, now)
+                  .ok());
+  // A changed timestamp, body, key or signature fails.
+  for (const auto& [secret, stamp, signature, b] :
+       std::vector<std::tuple<std::string, std::string, std::string,
+                              std::string>>{
+           {"Jefe", "1795000001", sig, body},
+           {"Jefe", "1795000000", sig, body + " "},
+           {"Jeff", "1795000000", sig, body},
+           {"Jefe", "1795000000", "sha256=" + sig.substr(3), body},
+           {"Jefe", "1795000000", "", body},
+           {"Jefe", "", sig, body},
+           {"Jefe", "+1795000000", sig, body},
+           {"Jefe", "1795000000x", sig, body}}) {
+    EXPECT_EQ(VerifyWebhookSignature(secret, stamp, signature, b, now).code(),
+              absl::StatusCode::kUnauthenticated)
+        << stamp << " " << signature;
+  }
+  // A replay after more than five minutes fails even though it is genuine.
+  EXPECT_EQ(VerifyWebhookSignature("Jefe", "1795000000", sig, body,
+                                   now + absl::Minutes(5))
+                .code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(VerifyWebhookSignature("Jefe", "1795000000", sig, body,
+                                   absl::FromUnixSeconds(ts - 301))
+                .code(),
+            absl::StatusCode::kUnauthenticated);
   EXPECT_FALSE(WebhookSink::Create("", "s").ok());
   EXPECT_FALSE(WebhookSink::Create("http://x", "").ok());
   // Nothing listens on port 1: a retryable error, never a crash.

@@ -5,12 +5,16 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "core/status_macros.h"
+#include "crypto/constant_time.h"
 #include "crypto/hmac.h"
 #include "spdlog/spdlog.h"
 
@@ -27,28 +31,62 @@ std::string CursorKey(absl::string_view name) {
 
 }  // namespace
 
-std::string WebhookSignature(absl::string_view secret, absl::string_view body) {
+std::string WebhookSignature(absl::string_view secret, int64_t timestamp,
+                             absl::string_view body) {
   // std::string converts to whichever string_view flavour the crypto API takes.
-  absl::StatusOr<crypto::HmacSha256Tag> tag =
-      crypto::HmacSha256Once(std::string(secret), std::string(body));
-  if (!tag.ok()) return "sha256=";
+  absl::StatusOr<crypto::HmacSha256Tag> tag = crypto::HmacSha256Once(
+      std::string(secret), absl::StrCat(timestamp, ".", body));
+  if (!tag.ok()) return "v1=";
   return absl::StrCat(
-      "sha256=", absl::BytesToHexString(absl::string_view(
-                     reinterpret_cast<const char*>(tag->data()), tag->size())));
+      "v1=", absl::BytesToHexString(absl::string_view(
+                 reinterpret_cast<const char*>(tag->data()), tag->size())));
+}
+
+absl::Status VerifyWebhookSignature(absl::string_view secret,
+                                    absl::string_view timestamp_header,
+                                    absl::string_view signature_header,
+                                    absl::string_view body, absl::Time now,
+                                    absl::Duration tolerance) {
+  int64_t ts;
+  timestamp_header = absl::StripAsciiWhitespace(timestamp_header);
+  // Digits only: "+5" or " 5" would sign differently than they parse.
+  if (timestamp_header.empty() || timestamp_header.size() > 18 ||
+      !std::all_of(timestamp_header.begin(), timestamp_header.end(),
+                   absl::ascii_isdigit) ||
+      !absl::SimpleAtoi(timestamp_header, &ts)) {
+    return absl::UnauthenticatedError("X-Clover-Timestamp is missing or bad");
+  }
+  if (absl::AbsDuration(now - absl::FromUnixSeconds(ts)) > tolerance) {
+    return absl::UnauthenticatedError(
+        "X-Clover-Timestamp is outside the tolerance (a replay?)");
+  }
+  const std::string want = WebhookSignature(secret, ts, body);
+  bool ok = false;
+  for (absl::string_view sig : absl::StrSplit(signature_header, ',')) {
+    sig = absl::StripAsciiWhitespace(sig);
+    ok |= crypto::ConstantTimeEquals(std::string_view(sig.data(), sig.size()),
+                                     want);
+  }
+  if (!ok) return absl::UnauthenticatedError("X-Clover-Signature mismatch");
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<WebhookSink>> WebhookSink::Create(
-    std::string url, std::string secret, absl::Duration timeout) {
+    std::string url, std::string secret, absl::Duration timeout,
+    const Clock& clock) {
   if (url.empty()) return absl::InvalidArgumentError("webhook URL is empty");
   if (secret.empty())
     return absl::InvalidArgumentError("webhook secret is empty");
   return std::unique_ptr<WebhookSink>(
-      new WebhookSink(std::move(url), std::move(secret), timeout));
+      new WebhookSink(std::move(url), std::move(secret), timeout, clock));
 }
 
 WebhookSink::WebhookSink(std::string url, std::string secret,
-                         absl::Duration timeout)
-    : url_(std::move(url)), secret_(std::move(secret)), timeout_(timeout) {
+                         absl::Duration timeout, const Clock& clock)
+    : url_(std::move(url)),
+      secret_(std::move(secret)),
+      timeout_(timeout),
+      clock_(clock) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   curl_ = curl_easy_init();
 }
@@ -61,11 +99,14 @@ absl::Status WebhookSink::Deliver(uint64_t seq, absl::string_view event) {
   CURL* c = static_cast<CURL*>(curl_);
   if (c == nullptr) return absl::InternalError("libcurl initialisation failed");
   curl_easy_reset(c);
-  const std::string sig =
-      absl::StrCat("X-Clover-Signature: ", WebhookSignature(secret_, event));
+  const int64_t now = absl::ToUnixSeconds(clock_.Now());
+  const std::string stamp = absl::StrCat("X-Clover-Timestamp: ", now);
+  const std::string sig = absl::StrCat("X-Clover-Signature: ",
+                                       WebhookSignature(secret_, now, event));
   const std::string delivery = absl::StrCat("X-Clover-Delivery: ", seq);
   curl_slist* headers = nullptr;
   headers = curl_slist_append(headers, "Content-Type: application/json");
+  headers = curl_slist_append(headers, stamp.c_str());
   headers = curl_slist_append(headers, sig.c_str());
   headers = curl_slist_append(headers, delivery.c_str());
   headers = curl_slist_append(headers, "Expect:");

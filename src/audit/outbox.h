@@ -1,5 +1,6 @@
 // At-least-once, in-order delivery of the incident journal (incident_store.h)
-// to sinks: a webhook (HTTP POST via libcurl, HMAC-SHA-256 signed) and a
+// to sinks: a webhook (HTTP POST via libcurl, HMAC-SHA-256 signed over a
+// timestamp and the body) and a
 // JSON-lines file. Each worker keeps its own cursor ("cursor/<sink name>") in
 // the KvStore, advanced only after the sink accepted an event, so a crash (even
 // SIGKILL) redelivers rather than loses. Receivers de-duplicate on the
@@ -20,6 +21,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "audit/incident_store.h"
+#include "core/clock.h"
 
 namespace clover::audit {
 
@@ -36,31 +38,51 @@ class EventSink {
 
 // POSTs each event as the request body (Content-Type application/json) with
 // headers
-//   X-Clover-Signature: sha256=<lower-case hex HMAC-SHA-256(secret, body)>
-//   X-Clover-Delivery: <seq>
-// Any 2xx is success. The secret never appears in errors.
+//   X-Clover-Timestamp: <Unix seconds at sending>
+//   X-Clover-Signature: v1=<lower-case hex HMAC-SHA-256(secret,
+//                            timestamp "." body)>
+//   X-Clover-Delivery: <seq>  (also the body's "seq", which is signed)
+// Any 2xx is success. A redelivery is signed afresh with its own timestamp, so
+// receivers reject stale timestamps (VerifyWebhookSignature) and de-duplicate
+// on the seq. The secret never appears in errors.
 class WebhookSink final : public EventSink {
  public:
   // Errors: InvalidArgument for an empty URL or secret.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<WebhookSink>> Create(
       std::string url, std::string secret,
-      absl::Duration timeout = absl::Seconds(10));
+      absl::Duration timeout = absl::Seconds(10),
+      const Clock& clock = SystemClock());
   ~WebhookSink() override;
   const std::string& name() const override { return name_; }
   absl::Status Deliver(uint64_t seq, absl::string_view event) override;
 
  private:
-  WebhookSink(std::string url, std::string secret, absl::Duration timeout);
+  WebhookSink(std::string url, std::string secret, absl::Duration timeout,
+              const Clock& clock);
   const std::string name_ = "webhook";
   const std::string url_;
   const std::string secret_;
   const absl::Duration timeout_;
+  const Clock& clock_;
   void* curl_ = nullptr;  // CURL*, reused for keep-alive
 };
 
-// "sha256=<hex>" over `body`.
+// "v1=<hex>": HMAC-SHA-256 under `secret` of the decimal `timestamp`, ".",
+// and `body`.
 [[nodiscard]] std::string WebhookSignature(absl::string_view secret,
+                                           int64_t timestamp,
                                            absl::string_view body);
+
+// What a receiver does with a delivery: OK if `signature_header` holds a "v1="
+// signature (among comma-separated ones) that matches `timestamp_header` and
+// `body` under `secret` (compared in constant time) and the timestamp is
+// within `tolerance` of `now` either way. Errors: Unauthenticated naming what
+// failed (never the secret or the expected signature).
+inline constexpr absl::Duration kWebhookTolerance = absl::Minutes(5);
+[[nodiscard]] absl::Status VerifyWebhookSignature(
+    absl::string_view secret, absl::string_view timestamp_header,
+    absl::string_view signature_header, absl::string_view body, absl::Time now,
+    absl::Duration tolerance = kWebhookTolerance);
 
 // Appends each event as one line to a file (created 0600), fsync'ed.
 class JsonlSink final : public EventSink {
