@@ -28,6 +28,9 @@ origin=log.eu.clover.example/keepup
 "$clover" keys generate --type cosignature --name auditor.bench --out "$tmp/witness.key" >/dev/null
 cp "$root/examples/policy.yaml" "$tmp/policy.yaml"
 "$clover" policy sign "$tmp/policy.yaml" --key "$tmp/auditor.key" >/dev/null
+# The auditor's API (and its /metrics) needs a bearer token: a fresh one, stored hashed.
+token=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+token_sha256=$(printf %s "$token" | sha256sum | cut -d' ' -f1)
 cat >"$tmp/audit.yaml" <<YAML
 auditor:
   name: auditor.bench
@@ -36,6 +39,7 @@ auditor:
   witness_key_file: $tmp/witness.key
   journal_key_file: $tmp/auditor.key
   poll_interval: 100ms
+  admin_token_sha256: $token_sha256
 logs:
   - origin: $origin
     url: http://127.0.0.1:$port/log
@@ -67,7 +71,7 @@ gw_rate=$(awk -v a="$after" -v b="$before" -v s="$start" -v e="$end" 'BEGIN {pri
 echo "gateway: $((after - before)) decisions logged in $(awk -v s="$start" -v e="$end" 'BEGIN {printf "%.1f", e - s}') s under wrk c=256 = $gw_rate decisions/s (log size $after)"
 
 metric() {  # sum of a counter over its label sets
-  { curl -sf "http://127.0.0.1:$aport/metrics" 2>/dev/null || true; } |
+  { curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$aport/metrics" 2>/dev/null || true; } |
     awk -v m="$1" '$1 == m || index($1, m "{") == 1 {s += $2} END {printf "%d", s}'
 }
 astart=$(date +%s.%N)

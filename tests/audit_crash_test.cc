@@ -11,9 +11,17 @@
 #include <fstream>
 #include <random>
 #include <set>
+#include <sstream>
 
+#include <curl/curl.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "audit/audit_config.h"
 #include "audit/decision_builder.h"
 #include "audit/outbox.h"
 #include "audit/test_util.h"
@@ -36,6 +44,7 @@ rules:
     when: {principal.role: support, purpose: customer_support, destination: eu}
 )";
 constexpr char kSecret[] = "webhook-test-secret-0123456789";
+constexpr char kAdminToken[] = "admin-test-token-0123456789abcdef";
 
 void WriteFile(const std::string& path, const std::string& text,
                bool secret = false) {
@@ -92,9 +101,12 @@ class Receiver {
         respond(server::HttpResponse::Error(503, "unavailable", "try later"));
         return;
       }
-      const std::string want = WebhookSignature(kSecret, req.body);
-      if (!crypto::ConstantTimeEquals(
-              std::string(req.Header("x-clover-signature")), want)) {
+      // As a receiver must: the signature covers the timestamp, which must
+      // be fresh.
+      if (!VerifyWebhookSignature(kSecret, req.Header("x-clover-timestamp"),
+                                  req.Header("x-clover-signature"), req.body,
+                                  absl::Now())
+               .ok()) {
         ++bad_signatures_;
         respond(
             server::HttpResponse::Error(401, "bad_signature", "bad signature"));
@@ -200,6 +212,7 @@ TEST(AuditCrashTest, WebhookDeliverySurvivesSigkill) {
   WriteFile(dir.Sub("journal.key"),
             testing::MakeKey("auditor.crash.test/j").signer, true);
   WriteFile(dir.Sub("hook.secret"), kSecret, true);
+  WriteFile(dir.Sub("admin.token"), kAdminToken, true);
   constexpr int kCanaries = 60;
   std::string canaries;
   for (int i = 0; i < kCanaries; ++i)
@@ -209,6 +222,7 @@ TEST(AuditCrashTest, WebhookDeliverySurvivesSigkill) {
                 "auditor:\n  name: auditor.crash.test\n  listen: 127.0.0.1:0\n"
                 "  data_dir: data\n  witness_key_file: witness.key\n"
                 "  journal_key_file: journal.key\n  poll_interval: 50ms\n"
+                "  admin_token_file: admin.token\n"
                 "logs:\n  - origin: ",
                 log.log().origin(), "\n    url: http://127.0.0.1:",
                 (*log_server)->port(), "/log\n    verifier_keys: [\"",
@@ -280,6 +294,190 @@ TEST(AuditCrashTest, WebhookDeliverySurvivesSigkill) {
     ids.insert(d["incident"]["id"].GetString());
   }
   EXPECT_EQ(ids, receiver.opened_ids());
+}
+
+struct Reply {
+  long status = 0;
+  std::string body;
+  std::string www_authenticate;
+};
+
+size_t AppendTo(char* p, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(p, size * n);
+  return size * n;
+}
+
+size_t HeaderTo(char* p, size_t size, size_t n, void* out) {
+  absl::string_view line(p, size * n);
+  if (absl::StartsWithIgnoreCase(line, "www-authenticate:")) {
+    *static_cast<std::string*>(out) = std::string(
+        absl::StripAsciiWhitespace(line.substr(strlen("www-authenticate:"))));
+  }
+  return size * n;
+}
+
+// One HTTP request over loopback (libcurl).
+Reply Request(const std::string& method, const std::string& url,
+              const std::string& token, const std::string& body = "") {
+  Reply r;
+  CURL* c = curl_easy_init();
+  curl_slist* headers = nullptr;
+  const std::string auth = "Authorization: Bearer " + token;
+  if (!token.empty()) headers = curl_slist_append(headers, auth.c_str());
+  headers = curl_slist_append(headers, "Content-Type: application/json");
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+  if (method == "POST") {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  }
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, AppendTo);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, HeaderTo);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &r.www_authenticate);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+  if (curl_easy_perform(c) == CURLE_OK)
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(c);
+  return r;
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Issue 17: the example auditor had no admin credential, and
+// `POST .../incidents/ID/resolve` with {"by":"nobody"} resolved a critical
+// incident. Against a real auditor process: without a configured credential
+// it does not start; with one, resolve needs it and records its name.
+TEST(AuditApiProcessTest, ResolveNeedsTheAdminToken) {
+  testing::TempDir dir;
+  ServedLog log;
+  server::HttpServerOptions opts;
+  opts.threads = 1;
+  auto log_server = server::HttpServer::Start(
+      opts, [&](server::HttpRequest& r, server::Responder s) {
+        log.Handle(r, std::move(s));
+      });
+  ASSERT_TRUE(log_server.ok()) << log_server.status();
+  auto pkey = testing::MakeKey("auditor.api.test");
+  WriteFile(dir.Sub("policy.yaml"), kPolicy);
+  auto bundle = policy::ParseBundle(kPolicy, dir.Sub("policy.yaml"));
+  ASSERT_TRUE(bundle.ok());
+  WriteFile(dir.Sub("policy.yaml.sig"),
+            *policy::SignPolicy(bundle->sha256, pkey.signer));
+  auto compiled = *policy::CompiledPolicy::Compile(*bundle);
+  WriteFile(dir.Sub("witness.key"),
+            testing::MakeKey("auditor.api.test/w", log::kNoteTypeCosignature)
+                .signer,
+            true);
+  WriteFile(dir.Sub("journal.key"),
+            testing::MakeKey("auditor.api.test/j").signer, true);
+  const std::string hash = absl::BytesToHexString(
+      CredentialForToken("", ApiRole::kAdmin, kAdminToken)->sha256);
+  auto config = [&](const std::string& credential) {
+    return absl::StrCat(
+        "auditor:\n  name: auditor.api.test\n  listen: 127.0.0.1:0\n"
+        "  data_dir: data\n  witness_key_file: witness.key\n"
+        "  journal_key_file: journal.key\n  poll_interval: 50ms\n",
+        credential, "logs:\n  - origin: ", log.log().origin(),
+        "\n    url: http://127.0.0.1:", (*log_server)->port(),
+        "/log\n    verifier_keys: [\"", log.log().key().verifier, "\"]\n",
+        "policies:\n  bundles: [policy.yaml]\n  auditor_keys: [\"",
+        pkey.verifier, "\"]\n", "canaries:\n  - pseudonyms: [canary-1]\n");
+  };
+
+  // No credential configured: exit 2 with one line naming the field.
+  WriteFile(dir.Sub("open.yaml"), config(""));
+  const std::string refused_out = dir.Sub("refused.log");
+  pid_t pid = StartDaemon(dir.Sub("open.yaml"), refused_out);
+  ASSERT_GT(pid, 0);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+  const std::string refusal = ReadAll(refused_out);
+  EXPECT_THAT(refusal, ::testing::HasSubstr("auditor.admin_token_sha256"));
+  EXPECT_EQ(std::count(refusal.begin(), refusal.end(), '\n'), 1) << refusal;
+
+  // With the token's hash configured.
+  WriteFile(dir.Sub("audit.yaml"),
+            config(absl::StrCat("  admin_token_sha256: ", hash, "\n")));
+  DecisionEntry e;
+  e.time = absl::Now();
+  e.node = "ie-dub-1-a";
+  e.principal_id = "support-1";
+  e.principal_kind = "employee";
+  e.principal_roles = {"support"};
+  e.principal_jurisdiction = "eu";
+  e.purpose = "customer_support";
+  e.action = "read";
+  e.destination = "eu";
+  e.subject = "canary-1";
+  e.subject_jurisdiction = "eu";
+  e.fields = {{"email", "contact", true, {}, {}, {}}};
+  DecideWith(*compiled, &e);
+  log.Append(*DecisionEntryJson(e));
+  const std::string out = dir.Sub("daemon.log");
+  pid = StartDaemon(dir.Sub("audit.yaml"), out);
+  ASSERT_GT(pid, 0);
+  int port = 0;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const std::string text = ReadAll(out);
+        const size_t at = text.find("listening on 127.0.0.1:");
+        return at != std::string::npos &&
+               absl::SimpleAtoi(
+                   text.substr(at + 23, text.find('\n', at) - at - 23),
+                   &port);
+      },
+      absl::Seconds(30)));
+  const std::string base = absl::StrCat("http://127.0.0.1:", port);
+  std::string id;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        Reply r = Request("GET", base + "/v1/incidents?status=open",
+                          kAdminToken);
+        rapidjson::Document d;
+        d.Parse(r.body.c_str());
+        if (r.status != 200 || !d.IsObject() || !d.HasMember("incidents") ||
+            d["incidents"].Empty()) {
+          return false;
+        }
+        id = d["incidents"][0]["id"].GetString();
+        return true;
+      },
+      absl::Seconds(30)));
+  const std::string resolve = base + "/v1/incidents/" + id + "/resolve";
+  auto still_open = [&] {
+    Reply r = Request("GET", base + "/v1/incidents?status=open", kAdminToken);
+    return r.status == 200 && r.body.find(id) != std::string::npos;
+  };
+  Reply r = Request("POST", resolve, "", "{\"by\":\"nobody\"}");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.www_authenticate, "Bearer realm=\"clover-auditor\"");
+  EXPECT_THAT(r.body, ::testing::HasSubstr("unauthenticated"));
+  EXPECT_TRUE(still_open());
+  r = Request("POST", resolve, "not-the-token-0123456789", "{\"by\":\"nobody\"}");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_THAT(r.www_authenticate, ::testing::HasSubstr("invalid_token"));
+  EXPECT_TRUE(still_open());
+  EXPECT_EQ(Request("GET", base + "/v1/incidents", "").status, 401);
+  EXPECT_EQ(Request("GET", base + "/healthz", "").status, 200);
+  r = Request("POST", resolve, kAdminToken, "{\"by\":\"nobody\"}");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.body, ::testing::HasSubstr("\"resolved_by\":\"admin\""));
+  EXPECT_FALSE(still_open());
+  kill(pid, SIGTERM);
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  // The token itself is never logged.
+  EXPECT_THAT(ReadAll(out), ::testing::Not(::testing::HasSubstr(kAdminToken)));
 }
 
 }  // namespace

@@ -26,6 +26,7 @@ need(d["subjects_written"] > 0, "subjects written")
 need(d["auditor_entries"] == sum(n["log_size"] for n in d["nodes"]), "auditor replayed every entry")
 detectors = {i["detector"] for i in d["incidents"]}
 need({"canary_touched", "bulk_access"} <= detectors, "canary and bulk-access incidents")
+need(len(d.get("auditor_api", {}).get("admin_token", "")) >= 32, "the auditor API's admin token")
 if problems:
     print("FAIL: demo summary lacks: " + "; ".join(problems)); sys.exit(1)
 print("demo: %d nodes verified, %d log entries replayed, %d incidents" %

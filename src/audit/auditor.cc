@@ -51,6 +51,27 @@ absl::StatusOr<std::unique_ptr<Auditor>> Auditor::Create(
 
 absl::Status Auditor::Init(
     std::function<FetchFn(const std::string& url)> fetch_for) {
+  // Checked first, so that a refused configuration creates nothing.
+  if (config_.api_credentials.empty() && !config_.insecure_no_auth) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        config_.source_file,
+        ": field 'auditor.admin_token_sha256' (or admin_token_file, "
+        "api_tokens) is missing: the auditor's API needs a credential "
+        "(insecure_no_auth: true serves it to anyone)"));
+  }
+  for (const ApiCredential& c : config_.api_credentials) {
+    if (c.sha256.size() != crypto::kSha256Size || c.name.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(config_.source_file, ": API credential '", c.name,
+                       "' needs a name and a 32-byte SHA-256"));
+    }
+  }
+  if (config_.insecure_no_auth) {
+    spdlog::warn(
+        "auditor API without authentication (insecure_no_auth): anyone who "
+        "can reach it reads incidents and flows and resolves incidents");
+  }
+
   std::error_code ec;
   std::filesystem::create_directories(config_.data_dir, ec);
   if (ec) {
@@ -122,26 +143,6 @@ absl::Status Auditor::Init(
       recent_.emplace_back(kRing);
     }
   }
-  if (config_.api_credentials.empty() && !config_.insecure_no_auth) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        config_.source_file,
-        ": field 'auditor.admin_token_sha256' (or admin_token_file, "
-        "api_tokens) is missing: the auditor's API needs a credential "
-        "(insecure_no_auth: true serves it to anyone)"));
-  }
-  for (const ApiCredential& c : config_.api_credentials) {
-    if (c.sha256.size() != crypto::kSha256Size || c.name.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(config_.source_file, ": API credential '", c.name,
-                       "' needs a name and a 32-byte SHA-256"));
-    }
-  }
-  if (config_.insecure_no_auth) {
-    spdlog::warn(
-        "auditor API without authentication (insecure_no_auth): anyone who "
-        "can reach it reads incidents and flows and resolves incidents");
-  }
-
   CLOVER_ASSIGN_OR_RETURN(
       m_entries_,
       metrics_.AddCounter("clover_audit_entries_verified_total",

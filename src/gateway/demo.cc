@@ -13,6 +13,7 @@
 #include "core/canonical_json.h"
 #include "core/config.h"
 #include "crypto/ed25519.h"
+#include "crypto/random.h"
 #include "crypto/secret_key_file.h"
 #include "crypto/subject_pseudonym.h"
 #include "gateway/http_client.h"
@@ -196,8 +197,8 @@ void Summarise(RunningNode& n, DemoSummary& s) {
 // Keys of the auditor, a signed copy of the policy that every node must use,
 // and the auditor's configuration following every node's log.
 absl::StatusOr<audit::AuditorConfig> PrepareAuditor(
-    const Deployment& base, const fs::path& data,
-    std::vector<LocalNode>& nodes) {
+    const Deployment& base, const fs::path& data, std::vector<LocalNode>& nodes,
+    DemoSummary::AuditorApi* api) {
   fs::path keys = data / "keys";
   fs::path policy_dir = data / "policy";
   fs::create_directories(policy_dir);
@@ -285,6 +286,21 @@ absl::StatusOr<audit::AuditorConfig> PrepareAuditor(
   c.detectors.bulk_subjects = 30;  // the insider reads 40 subjects in a burst
   c.detectors.bulk_window = absl::Minutes(10);
   c.incidents_jsonl = (data / "auditor" / "incidents.jsonl").string();
+  // The auditor's API needs a bearer token: a fresh one, saved 0600 beside
+  // the other keys (examples/audit.yaml names it as admin_token_file).
+  auto raw = crypto::RandomString(32);
+  if (!raw.ok()) return raw.status();
+  api->admin_token = absl::BytesToHexString(*raw);
+  api->admin_token_file = (keys / "auditor.admin.token").string();
+  if (absl::Status st = crypto::WritePrivateFile(api->admin_token_file,
+                                                 api->admin_token + "\n");
+      !st.ok()) {
+    return st;
+  }
+  auto credential = audit::CredentialForToken("admin", audit::ApiRole::kAdmin,
+                                              api->admin_token);
+  if (!credential.ok()) return credential.status();
+  c.api_credentials = {*std::move(credential)};
   return c;
 }
 
@@ -317,7 +333,8 @@ absl::StatusOr<DemoSummary> RunDemo(
   base = (*prepared)[0].deployment;
   base.node.reset();
   // The auditor signs the policy; every node refuses to run anything else.
-  auto auditor_config = PrepareAuditor(base, data, *prepared);
+  DemoSummary::AuditorApi auditor_api;
+  auto auditor_config = PrepareAuditor(base, data, *prepared, &auditor_api);
   if (!auditor_config.ok()) {
     return absl::Status(
         auditor_config.status().code(),
@@ -355,6 +372,8 @@ absl::StatusOr<DemoSummary> RunDemo(
          << (*auditor)->port() << "\n";
 
   DemoSummary s;
+  s.auditor_api = std::move(auditor_api);
+  s.auditor_api.url = absl::StrCat("http://127.0.0.1:", (*auditor)->port());
   Traffic t(s, say);
   Synth synth(20261129);
   auto url = [](const std::string& endpoint, absl::string_view path) {
@@ -627,6 +646,10 @@ std::string DemoSummary::ToText() const {
         &out, "  [%-8s] %-20s %s (%d evidence items with inclusion proofs)\n",
         i.severity, i.detector, i.summary, i.evidence);
   }
+  absl::StrAppend(&out, "\nAuditor API: ", auditor_api.url,
+                  " (Authorization: Bearer <token>)\n  admin token ",
+                  auditor_api.admin_token, "\n  saved in ",
+                  auditor_api.admin_token_file, " (mode 0600)\n");
   return out;
 }
 
@@ -686,7 +709,13 @@ std::string DemoSummary::ToJson() const {
     AppendJsonString(incidents[i].summary, &out);
     out.push_back('}');
   }
-  absl::StrAppend(&out, "],\"notes\":[");
+  out.append("],\"auditor_api\":{\"admin_token\":");
+  AppendJsonString(auditor_api.admin_token, &out);
+  out.append(",\"admin_token_file\":");
+  AppendJsonString(auditor_api.admin_token_file, &out);
+  out.append(",\"url\":");
+  AppendJsonString(auditor_api.url, &out);
+  absl::StrAppend(&out, "},\"notes\":[");
   for (size_t i = 0; i < notes.size(); ++i) {
     if (i > 0) out.push_back(',');
     AppendJsonString(notes[i], &out);

@@ -55,6 +55,13 @@ struct DemoSummary {
   uint64_t auditor_tree_entries =
       0;                         // entries the auditor verified and replayed
   uint64_t auditor_entries = 0;  // of which processed in the final polls
+  // The in-process auditor's API and the bearer token generated for it.
+  struct AuditorApi {
+    std::string url;
+    std::string admin_token;
+    std::string admin_token_file;  // the token, mode 0600
+  };
+  AuditorApi auditor_api;
 
   std::string ToText() const;
   std::string ToJson() const;
