@@ -3,7 +3,8 @@
 // keys, the policy bundles the auditor signed (with their .sig files) and the
 // keys that verify those signatures, its own witness and journal signing keys,
 // the canary subjects and the log-pseudonym keys needed to recognise them,
-// detector thresholds, and where incidents go.
+// detector thresholds, where incidents go, and the SHA-256 hashes of the bearer
+// tokens its HTTP API accepts.
 #ifndef CLOVER_AUDIT_AUDIT_CONFIG_H_
 #define CLOVER_AUDIT_AUDIT_CONFIG_H_
 
