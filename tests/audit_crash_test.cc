@@ -4,6 +4,7 @@
 // mid-delivery, more incidents happen while it is down, and after a restart the
 // receiver must hold every incident (duplicates allowed, none lost), each
 // delivery correctly signed.
+#include <curl/curl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,8 +13,6 @@
 #include <random>
 #include <set>
 #include <sstream>
-
-#include <curl/curl.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -372,10 +371,10 @@ TEST(AuditApiProcessTest, ResolveNeedsTheAdminToken) {
   WriteFile(dir.Sub("policy.yaml.sig"),
             *policy::SignPolicy(bundle->sha256, pkey.signer));
   auto compiled = *policy::CompiledPolicy::Compile(*bundle);
-  WriteFile(dir.Sub("witness.key"),
-            testing::MakeKey("auditor.api.test/w", log::kNoteTypeCosignature)
-                .signer,
-            true);
+  WriteFile(
+      dir.Sub("witness.key"),
+      testing::MakeKey("auditor.api.test/w", log::kNoteTypeCosignature).signer,
+      true);
   WriteFile(dir.Sub("journal.key"),
             testing::MakeKey("auditor.api.test/j").signer, true);
   const std::string hash = absl::BytesToHexString(
@@ -433,16 +432,15 @@ TEST(AuditApiProcessTest, ResolveNeedsTheAdminToken) {
         const size_t at = text.find("listening on 127.0.0.1:");
         return at != std::string::npos &&
                absl::SimpleAtoi(
-                   text.substr(at + 23, text.find('\n', at) - at - 23),
-                   &port);
+                   text.substr(at + 23, text.find('\n', at) - at - 23), &port);
       },
       absl::Seconds(30)));
   const std::string base = absl::StrCat("http://127.0.0.1:", port);
   std::string id;
   ASSERT_TRUE(WaitFor(
       [&] {
-        Reply r = Request("GET", base + "/v1/incidents?status=open",
-                          kAdminToken);
+        Reply r =
+            Request("GET", base + "/v1/incidents?status=open", kAdminToken);
         rapidjson::Document d;
         d.Parse(r.body.c_str());
         if (r.status != 200 || !d.IsObject() || !d.HasMember("incidents") ||
@@ -463,7 +461,8 @@ TEST(AuditApiProcessTest, ResolveNeedsTheAdminToken) {
   EXPECT_EQ(r.www_authenticate, "Bearer realm=\"clover-auditor\"");
   EXPECT_THAT(r.body, ::testing::HasSubstr("unauthenticated"));
   EXPECT_TRUE(still_open());
-  r = Request("POST", resolve, "not-the-token-0123456789", "{\"by\":\"nobody\"}");
+  r = Request("POST", resolve, "not-the-token-0123456789",
+              "{\"by\":\"nobody\"}");
   EXPECT_EQ(r.status, 401);
   EXPECT_THAT(r.www_authenticate, ::testing::HasSubstr("invalid_token"));
   EXPECT_TRUE(still_open());

@@ -170,8 +170,8 @@ class Reader {
       for (size_t i = 0; i < list.size(); ++i) {
         const YAML::Node t = list[i];
         const std::string f = absl::StrCat("auditor.api_tokens[", i, "].");
-        CLOVER_RETURN_IF_ERROR(Keys(t, absl::StrCat("auditor.api_tokens[", i,
-                                                    "]"),
+        CLOVER_RETURN_IF_ERROR(Keys(t,
+                                    absl::StrCat("auditor.api_tokens[", i, "]"),
                                     {"name", "role", "sha256", "token_file"}));
         ApiCredential cred;
         CLOVER_RETURN_IF_ERROR(Str(t, "name", f + "name", true, &cred.name));
@@ -184,8 +184,7 @@ class Reader {
         } else {
           return Error(t["role"], f + "role", "must be admin or read");
         }
-        CLOVER_RETURN_IF_ERROR(
-            Credential(t, "sha256", "token_file", f, &cred));
+        CLOVER_RETURN_IF_ERROR(Credential(t, "sha256", "token_file", f, &cred));
         if (cred.sha256.empty())
           return Error(t, f + "sha256", "missing (or token_file)");
         for (const ApiCredential& other : c->api_credentials) {
@@ -248,17 +247,16 @@ absl::StatusOr<std::string> ReadKeyFile(const std::string& path, bool secret) {
   return v;
 }
 
-absl::StatusOr<ApiCredential> CredentialForToken(std::string name,
-                                                 ApiRole role,
+absl::StatusOr<ApiCredential> CredentialForToken(std::string name, ApiRole role,
                                                  absl::string_view token) {
   if (token.size() < kMinApiTokenLength) {
     return absl::InvalidArgumentError(absl::StrCat(
         "an API token needs at least ", kMinApiTokenLength, " characters"));
   }
   crypto::Sha256Digest d = crypto::Sha256(token);
-  return ApiCredential{std::move(name), role,
-                       std::string(reinterpret_cast<const char*>(d.data()),
-                                   d.size())};
+  return ApiCredential{
+      std::move(name), role,
+      std::string(reinterpret_cast<const char*>(d.data()), d.size())};
 }
 
 absl::StatusOr<std::string> LogPseudonym(const crypto::SecretKey& root,
@@ -413,11 +411,10 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
     }
 
     if (const YAML::Node d = root["detectors"]) {
-      CLOVER_RETURN_IF_ERROR(
-          r.Keys(d, "detectors",
-                 {"bulk_access", "bulk_erasure", "denial_burst",
-                  "restricted_transfer",
-                  "log_stalled_after", "traffic_metric"}));
+      CLOVER_RETURN_IF_ERROR(r.Keys(
+          d, "detectors",
+          {"bulk_access", "bulk_erasure", "denial_burst", "restricted_transfer",
+           "log_stalled_after", "traffic_metric"}));
       if (const YAML::Node b = d["bulk_access"]) {
         CLOVER_RETURN_IF_ERROR(
             r.Keys(b, "detectors.bulk_access", {"subjects", "window"}));

@@ -414,7 +414,8 @@ std::optional<server::HttpResponse> Auditor::Authorize(
                   : "Bearer realm=\"clover-auditor\"");
     return r;
   };
-  absl::string_view auth = absl::StripAsciiWhitespace(req.Header("authorization"));
+  absl::string_view auth =
+      absl::StripAsciiWhitespace(req.Header("authorization"));
   if (auth.empty()) return unauthenticated(false);
   // The scheme is case-insensitive (RFC 9110 11.1).
   if (auth.size() < 7 || !absl::EqualsIgnoreCase(auth.substr(0, 7), "bearer "))
@@ -442,11 +443,11 @@ void Auditor::BuildRouter() {
   server::Router router;
   // Wraps a handler so that it runs only for a credential with `need`; the
   // handler gets the credential's name as the acting identity.
-  auto guarded = [this](ApiRole need,
-                        std::function<void(server::HttpRequest&,
-                                           server::Responder,
-                                           const std::string& who)>
-                            h) {
+  auto guarded = [this](
+                     ApiRole need,
+                     std::function<void(server::HttpRequest&, server::Responder,
+                                        const std::string& who)>
+                         h) {
     return [this, need, h = std::move(h)](server::HttpRequest& req,
                                           server::Responder respond) {
       std::string who;
@@ -463,14 +464,14 @@ void Auditor::BuildRouter() {
                   respond(JsonOk("{\"status\":\"ok\"}"));
                 });
   router.Handle("GET", "/metrics",
-                guarded(ApiRole::kRead, [this](server::HttpRequest&,
-                                               server::Responder respond,
-                                               const std::string&) {
-                  server::HttpResponse r;
-                  r.content_type = "text/plain; version=0.0.4";
-                  r.body = metrics_.Render();
-                  respond(std::move(r));
-                }));
+                guarded(ApiRole::kRead,
+                        [this](server::HttpRequest&, server::Responder respond,
+                               const std::string&) {
+                          server::HttpResponse r;
+                          r.content_type = "text/plain; version=0.0.4";
+                          r.body = metrics_.Render();
+                          respond(std::move(r));
+                        }));
   router.Handle("POST", "/add-checkpoint",
                 [this](server::HttpRequest& req, server::Responder respond) {
                   Witness::Response w = witness_->HandleAddCheckpoint(req.body);

@@ -447,7 +447,8 @@ TEST_F(AuditorTest, IncidentApiNeedsABearerCredential) {
     req.path = resolve;
     req.headers["authorization"] = absl::StrCat("Basic ", kAdminToken);
     server::HttpResponse out;
-    auditor_->handler()(req, [&](server::HttpResponse x) { out = std::move(x); });
+    auditor_->handler()(req,
+                        [&](server::HttpResponse x) { out = std::move(x); });
     EXPECT_EQ(out.status, 401);
   }
   EXPECT_TRUE(still_open());
@@ -591,10 +592,10 @@ incidents:
   ASSERT_EQ(c->api_credentials.size(), 2u);
   EXPECT_EQ(c->api_credentials[0].name, "admin");
   EXPECT_EQ(c->api_credentials[0].role, ApiRole::kAdmin);
-  EXPECT_EQ(c->api_credentials[0].sha256,
-            CredentialForToken("", ApiRole::kAdmin,
-                               "admin-token-0123456789abcdef")
-                ->sha256);
+  EXPECT_EQ(
+      c->api_credentials[0].sha256,
+      CredentialForToken("", ApiRole::kAdmin, "admin-token-0123456789abcdef")
+          ->sha256);
   EXPECT_EQ(c->api_credentials[1].name, "grafana");
   EXPECT_EQ(c->api_credentials[1].role, ApiRole::kRead);
   EXPECT_EQ(absl::BytesToHexString(c->api_credentials[1].sha256), kReadHash);
@@ -607,8 +608,8 @@ incidents:
            {"admin_token_file: admin.token",
             "admin_token_file: admin.token\n  insecure_no_auth: true",
             "auditor.insecure_no_auth"},
-           {"admin_token_file: admin.token",
-            "admin_token_file: world.token", "auditor.admin_token_file"}}) {
+           {"admin_token_file: admin.token", "admin_token_file: world.token",
+            "auditor.admin_token_file"}}) {
     std::string changed = yaml;
     changed.replace(changed.find(from), from.size(), to);
     WriteFile(dir.Sub("cred.yaml"), changed);

@@ -74,13 +74,13 @@ void Detectors::Observe(absl::string_view origin, uint64_t index,
         Finding& f = finding(
             kDetectorRestrictedTransfer, Severity::kHigh,
             absl::StrCat(e.principal_id, "/", e.destination, "/", fe.name),
-            absl::StrCat(
-                "raw restricted field '", fe.name, "' (", fe.category,
-                ") of a '", e.subject_jurisdiction, "' subject released to '",
-                e.destination, "' for '", e.principal_id, "' (", e.action,
-                fe.effect == policy::Effect::kAllow
-                    ? std::string(")")
-                    : absl::StrCat(", approval ", e.approval, ")")));
+            absl::StrCat("raw restricted field '", fe.name, "' (", fe.category,
+                         ") of a '", e.subject_jurisdiction,
+                         "' subject released to '", e.destination, "' for '",
+                         e.principal_id, "' (", e.action,
+                         fe.effect == policy::Effect::kAllow
+                             ? std::string(")")
+                             : absl::StrCat(", approval ", e.approval, ")")));
         f.indices.push_back(index);
       }
     }

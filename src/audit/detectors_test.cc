@@ -1,7 +1,7 @@
 #include "audit/detectors.h"
 
-#include "audit/decision_builder.h"
 #include "absl/strings/str_cat.h"
+#include "audit/decision_builder.h"
 #include "audit/flows.h"
 #include "audit/json_util.h"
 #include "audit/log_entry.h"
@@ -205,7 +205,8 @@ TEST(DetectorsTest, RestrictedTransferCountsEveryRawReveal) {
   Detectors d{DetectorOptions{}};
   std::vector<Finding> out;
   const absl::Time t0 = absl::FromUnixSeconds(1795000000);
-  DecisionEntry granted = Entry(t0, "us-legal-1", "s1", policy::Effect::kApproval);
+  DecisionEntry granted =
+      Entry(t0, "us-legal-1", "s1", policy::Effect::kApproval);
   granted.principal_kind = "employee";
   granted.purpose = "legal_request";
   granted.destination = "us";

@@ -174,13 +174,12 @@ TEST(WebhookTest, SignatureCoversTimestampAndBody) {
   EXPECT_TRUE(
       VerifyWebhookSignature("Jefe", "1795000000", sig, body, now).ok());
   // Several signatures (a key rollover) are fine if one matches.
-  EXPECT_TRUE(VerifyWebhookSignature("Jefe", "1795000000",
-                                     "v1=00, " + sig, body, now)
-                  .ok());
+  EXPECT_TRUE(
+      VerifyWebhookSignature("Jefe", "1795000000", "v1=00, " + sig, body, now)
+          .ok());
   // A changed timestamp, body, key or signature fails.
-  for (const auto& [secret, stamp, signature, b] :
-       std::vector<std::tuple<std::string, std::string, std::string,
-                              std::string>>{
+  for (const auto& [secret, stamp, signature, b] : std::vector<
+           std::tuple<std::string, std::string, std::string, std::string>>{
            {"Jefe", "1795000001", sig, body},
            {"Jefe", "1795000000", sig, body + " "},
            {"Jeff", "1795000000", sig, body},
