@@ -1,5 +1,5 @@
-# Parsers of the auditor: the tlog-witness add-checkpoint body, approval request bodies, and
-# log entries (with tlog-proof texts).
+# Parsers of the auditor: the tlog-witness add-checkpoint body, approval request bodies, log
+# entries (with tlog-proof texts), and webhook signature headers as receivers verify them.
 if(TARGET clover_audit)
   clover_fuzzer(fuzz_audit_add_checkpoint SRCS ${CMAKE_CURRENT_SOURCE_DIR}/audit_add_checkpoint_fuzzer.cc
     DEPS clover_audit)
@@ -7,4 +7,6 @@ if(TARGET clover_audit)
     DEPS clover_audit)
   clover_fuzzer(fuzz_audit_log_entry SRCS ${CMAKE_CURRENT_SOURCE_DIR}/audit_log_entry_fuzzer.cc
     DEPS clover_audit)
+  clover_fuzzer(fuzz_audit_webhook_signature
+    SRCS ${CMAKE_CURRENT_SOURCE_DIR}/audit_webhook_signature_fuzzer.cc DEPS clover_audit)
 endif()
