@@ -44,9 +44,9 @@ class ApprovalsE2eTest : public ::testing::Test {
   void SetUp() override { ASSERT_TRUE(setup_error_->empty()) << *setup_error_; }
 
   static std::string StartNode() {
-    std::string tmpl = (std::filesystem::temp_directory_path() /
-                        "clover_approvals_e2e_XXXXXX")
-                           .string();
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "clover_approvals_e2e_XXXXXX")
+            .string();
     if (mkdtemp(tmpl.data()) == nullptr) return "mkdtemp failed";
     dir_ = new std::string(tmpl);
     auto d = LoadDeployment(
@@ -55,21 +55,22 @@ class ApprovalsE2eTest : public ::testing::Test {
     // The example policy with a 1h legal grant and a content rule for `dpo`.
     auto text = policy::ReadFileToString(d->policy.file);
     if (!text.ok()) return text.status().ToString();
-    std::string policy = absl::StrReplaceAll(
-        *text, {{"max_duration: 8h", "max_duration: 1h"}});
+    std::string policy =
+        absl::StrReplaceAll(*text, {{"max_duration: 8h", "max_duration: 1h"}});
     policy = absl::StrReplaceAll(
-        policy, {{"\nrules:\n",
-                  "\nrules:\n"
-                  "  - id: legal-content-needs-dpo\n"
-                  "    effect: approval\n"
-                  "    params: {approver_role: dpo, max_duration: 30m}\n"
-                  "    when: {principal.role: legal, purpose: legal_request,\n"
-                  "           field.category: content, destination: {not: cn},\n"
-                  "           principal.jurisdiction: {not: cn}}\n\n"}});
+        policy,
+        {{"\nrules:\n",
+          "\nrules:\n"
+          "  - id: legal-content-needs-dpo\n"
+          "    effect: approval\n"
+          "    params: {approver_role: dpo, max_duration: 30m}\n"
+          "    when: {principal.role: legal, purpose: legal_request,\n"
+          "           field.category: content, destination: {not: cn},\n"
+          "           principal.jurisdiction: {not: cn}}\n\n"}});
     d->policy.file = *dir_ + "/policy.yaml";
     std::ofstream(d->policy.file) << policy;
-    auto nodes = PrepareLocalDeployment(*d, *dir_ + "/nodes", 0,
-                                        FreeLoopbackPort);
+    auto nodes =
+        PrepareLocalDeployment(*d, *dir_ + "/nodes", 0, FreeLoopbackPort);
     if (!nodes.ok()) return nodes.status().ToString();
     for (LocalNode& n : *nodes) {
       if (n.dc != "ie-dub-1") continue;
@@ -136,7 +137,8 @@ class ApprovalsE2eTest : public ::testing::Test {
         "{\"justification\":\"LEGAL_REQUEST\",\"detail\":\"CASE-7\","
         "\"subjects\":[\"",
         subject, "\"],\"fields\":[", fields, "]",
-        duration.empty() ? "" : absl::StrCat(",\"duration\":\"", duration, "\""),
+        duration.empty() ? ""
+                         : absl::StrCat(",\"duration\":\"", duration, "\""),
         "}");
     auto r = Call("us-legal-1", "POST", "/v1/approvals", {}, body);
     EXPECT_EQ(r.status, 201) << r.body;
@@ -242,8 +244,8 @@ TEST_F(ApprovalsE2eTest, PolicyMaxDurationAndApproverRoleAreHonoured) {
     EXPECT_EQ(refused.status, 403) << who << " " << refused.body;
     EXPECT_THAT(refused.body, HasSubstr("'dpo'"));
   }
-  auto read = Call("us-legal-1", "GET", "/v1/subjects/eu-1?fields=uploaded_videos",
-                   "legal_request");
+  auto read = Call("us-legal-1", "GET",
+                   "/v1/subjects/eu-1?fields=uploaded_videos", "legal_request");
   EXPECT_EQ(read.status, 403) << read.body;
 }
 
@@ -284,10 +286,9 @@ TEST_F(ApprovalsE2eTest, RevokeEndsTheGrantAtOnceAndIsLogged) {
   auto read = Call("us-legal-1", "GET", "/v1/subjects/eu-2?fields=name",
                    "legal_request");
   EXPECT_EQ(read.status, 403) << read.body;
-  EXPECT_EQ(
-      Call("auditor", "POST", "/v1/approvals/" + id + "/revoke", {}, "{}")
-          .status,
-      409);
+  EXPECT_EQ(Call("auditor", "POST", "/v1/approvals/" + id + "/revoke", {}, "{}")
+                .status,
+            409);
   auto list = Call("auditor", "GET", "/v1/approvals?state=revoked");
   ASSERT_EQ(list.status, 200) << list.body;
   EXPECT_THAT(list.body, HasSubstr(id));
@@ -346,7 +347,8 @@ TEST_F(ApprovalsE2eTest, AdminLookupsAreLoggedBeforeTheAnswer) {
   std::string all;
   for (const auto& e : entries) all += e + "\n";
   EXPECT_THAT(all, HasSubstr("\"action\":\"list_approvals\""));
-  EXPECT_THAT(all, HasSubstr("\"action\":\"get_approval\",\"approval\":\"" + id));
+  EXPECT_THAT(all,
+              HasSubstr("\"action\":\"get_approval\",\"approval\":\"" + id));
   EXPECT_THAT(all, HasSubstr("\"type\":\"lookup\""));
   EXPECT_THAT(all, HasSubstr("\"id\":\"admin\""));
   EXPECT_THAT(all, Not(HasSubstr("eu-0")));  // no subject ids in the log

@@ -444,10 +444,12 @@ absl::StatusOr<ApprovalTransition> ApprovalStore::PrepareCreate(
     }
   }
   if (HasDuplicates(spec.subjects))
-    return absl::InvalidArgumentError("field 'subjects': lists a subject twice");
+    return absl::InvalidArgumentError(
+        "field 'subjects': lists a subject twice");
   if (HasDuplicates(spec.fields))
     return absl::InvalidArgumentError("field 'fields': lists a field twice");
-  const absl::Duration limit = std::min(options_.max_grant, limits.max_duration);
+  const absl::Duration limit =
+      std::min(options_.max_grant, limits.max_duration);
   if (spec.duration == absl::ZeroDuration()) spec.duration = limit;
   if (spec.duration <= absl::ZeroDuration() ||
       spec.duration > options_.max_grant) {

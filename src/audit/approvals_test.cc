@@ -213,16 +213,18 @@ TEST_F(ApprovalsTest, PolicyMaxDurationCapsTheGrant) {
   ASSERT_TRUE(created.ok()) << created.status();
   EXPECT_EQ(created->approval.request.duration, absl::Hours(1));
   Approver dpo{"dpo-1", "employee", {"dpo"}};
-  EXPECT_EQ(store_->Approve(created->approval.id, dpo, "", absl::Hours(2),
-                            DpoOneHour())
-                .status()
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      store_
+          ->Approve(created->approval.id, dpo, "", absl::Hours(2), DpoOneHour())
+          .status()
+          .code(),
+      absl::StatusCode::kInvalidArgument);
   // A request filed under a looser policy is capped at the decision.
   spec.duration = absl::Hours(8);
   auto loose = store_->Create(spec);
   ASSERT_TRUE(loose.ok());
-  auto approved = store_->Approve(loose->approval.id, dpo, "", {}, DpoOneHour());
+  auto approved =
+      store_->Approve(loose->approval.id, dpo, "", {}, DpoOneHour());
   ASSERT_TRUE(approved.ok()) << approved.status();
   EXPECT_EQ(approved->approval.grant_expires, clock_.Now() + absl::Hours(1));
   clock_.Advance(absl::Hours(1));

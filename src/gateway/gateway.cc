@@ -1191,8 +1191,9 @@ class Gateway::Impl {
           absl::StrCat("\"log_index\":", *index)));
     }
     respond(HttpResponse::Json(
-        status, absl::StrCat("{\"approval\":", audit::ApprovalToJson(t.approval),
-                             ",\"log_index\":", *index, "}")));
+        status,
+        absl::StrCat("{\"approval\":", audit::ApprovalToJson(t.approval),
+                     ",\"log_index\":", *index, "}")));
   }
 
   static audit::Approver ApproverOf(const Principal& p) {
