@@ -400,10 +400,18 @@ absl::Status ApprovalStore::Commit(const ApprovalTransition& t) {
   }
   Approval a = std::move(it->second);
   held_.erase(it);
-  CLOVER_RETURN_IF_ERROR(
-      kv_->Put(absl::StrCat(kPrefix, a.id), ApprovalToJson(a)));
-  approvals_[a.id] = std::move(a);
-  return absl::OkStatus();
+  absl::Status stored =
+      kv_->Put(absl::StrCat(kPrefix, a.id), ApprovalToJson(a));
+  // A logged end of access (deny, revoke, expiry) holds in memory even when it
+  // could not be stored: fail closed. A logged grant or request that could not
+  // be stored is not applied.
+  const bool ends_access = a.state == ApprovalState::kDenied ||
+                           a.state == ApprovalState::kRevoked ||
+                           a.state == ApprovalState::kExpired;
+  if (stored.ok() || (ends_access && approvals_.contains(a.id))) {
+    approvals_[a.id] = std::move(a);
+  }
+  return stored;
 }
 
 void ApprovalStore::Abort(const ApprovalTransition& t) {

@@ -170,7 +170,8 @@ class ApprovalStore {
 
   // Stores a prepared transition durably, then makes it visible, and releases
   // the hold. Errors: FailedPrecondition if `t` is not held; the storage error
-  // (the hold is released and the previous state stands).
+  // (the hold is released; a new request or grant is not applied, while a
+  // denial, revocation or expiry still takes effect in memory: fail closed).
   [[nodiscard]] absl::Status Commit(const ApprovalTransition& t);
   // Releases a prepared transition's hold without applying it.
   void Abort(const ApprovalTransition& t);
