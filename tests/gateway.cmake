@@ -26,3 +26,12 @@ if(TARGET clover_gateway)
   add_test(NAME gateway_postgres_test COMMAND gateway_postgres_test WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(gateway_postgres_test PROPERTIES LABELS "e2e" TIMEOUT 300)
 endif()
+
+# The approvals desk end to end (grants, limits, revoke, bounds, logging).
+if(TARGET clover_gateway)
+  add_executable(approvals_e2e_test ${CMAKE_CURRENT_SOURCE_DIR}/approvals_e2e_test.cc)
+  target_link_libraries(approvals_e2e_test PRIVATE clover_options clover_gateway GTest::gtest GTest::gmock GTest::gtest_main)
+  gtest_discover_tests(approvals_e2e_test DISCOVERY_TIMEOUT 60
+    PROPERTIES TIMEOUT 300 LABELS "e2e" RUN_SERIAL TRUE
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+endif()

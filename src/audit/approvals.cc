@@ -30,12 +30,13 @@ constexpr std::array<std::pair<Justification, absl::string_view>, 6>
         {Justification::kThirdPartyDataRequest, "THIRD_PARTY_DATA_REQUEST"},
     }};
 
-constexpr std::array<std::pair<ApprovalState, absl::string_view>, 4> kStates = {
+constexpr std::array<std::pair<ApprovalState, absl::string_view>, 5> kStates = {
     {
         {ApprovalState::kPending, "pending"},
         {ApprovalState::kApproved, "approved"},
         {ApprovalState::kDenied, "denied"},
         {ApprovalState::kExpired, "expired"},
+        {ApprovalState::kRevoked, "revoked"},
     }};
 
 std::string TimeOrEmpty(absl::Time t) {
@@ -68,14 +69,30 @@ absl::Status ParseDurationField(const rapidjson::Value& obj, const char* name,
   return absl::OkStatus();
 }
 
-bool IsApprover(const Approver& approver, absl::string_view role) {
-  if (approver.kind == "auditor") return true;
-  return std::find(approver.roles.begin(), approver.roles.end(), role) !=
-         approver.roles.end();
-}
-
 bool Contains(const std::vector<std::string>& v, absl::string_view s) {
   return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+// Member names must be unique: a second "fields" must not override the first
+// one a reviewer saw.
+absl::Status CheckUniqueKeys(const rapidjson::Value& obj) {
+  for (auto i = obj.MemberBegin(); i != obj.MemberEnd(); ++i) {
+    for (auto j = obj.MemberBegin(); j != i; ++j) {
+      if (i->name == j->name) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("field '",
+                         absl::string_view(i->name.GetString(),
+                                           i->name.GetStringLength()),
+                         "': duplicate key"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool HasDuplicates(std::vector<std::string> v) {
+  std::sort(v.begin(), v.end());
+  return std::adjacent_find(v.begin(), v.end()) != v.end();
 }
 
 }  // namespace
@@ -130,6 +147,11 @@ std::string ApprovalToJson(const Approval& a) {
   d.AddMember("decided", JsonString(TimeOrEmpty(a.decided), d), al);
   d.AddMember("reason", JsonString(a.reason, d), al);
   d.AddMember("grant_expires", JsonString(TimeOrEmpty(a.grant_expires), d), al);
+  if (a.state == ApprovalState::kRevoked) {
+    d.AddMember("revoked_by", JsonString(a.revoked_by, d), al);
+    d.AddMember("revoked", JsonString(TimeOrEmpty(a.revoked), d), al);
+    d.AddMember("revoke_reason", JsonString(a.revoke_reason, d), al);
+  }
   // Values built above are always valid UTF-8 strings we produced or validated.
   return ToCanonical(d).value_or("{}");
 }
@@ -167,6 +189,10 @@ absl::StatusOr<Approval> ApprovalFromJson(absl::string_view json) {
   CLOVER_RETURN_IF_ERROR(ParseTimeField(d, "decided", &a.decided));
   CLOVER_RETURN_IF_ERROR(GetString(d, "reason", false, &a.reason));
   CLOVER_RETURN_IF_ERROR(ParseTimeField(d, "grant_expires", &a.grant_expires));
+  CLOVER_RETURN_IF_ERROR(GetString(d, "revoked_by", false, &a.revoked_by));
+  CLOVER_RETURN_IF_ERROR(ParseTimeField(d, "revoked", &a.revoked));
+  CLOVER_RETURN_IF_ERROR(
+      GetString(d, "revoke_reason", false, &a.revoke_reason));
   return a;
 }
 
@@ -183,8 +209,14 @@ std::string ApprovalListToJson(const std::vector<Approval>& list) {
 absl::StatusOr<ApprovalRequestSpec> ParseApprovalCreateBody(
     absl::string_view body, absl::string_view caller,
     absl::string_view caller_country) {
+  if (body.size() > kMaxApprovalBodyBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("approval request: body larger than ",
+                     kMaxApprovalBodyBytes, " bytes"));
+  }
   rapidjson::Document d;
   CLOVER_RETURN_IF_ERROR(ParseJsonObject(body, d, "approval request"));
+  CLOVER_RETURN_IF_ERROR(CheckUniqueKeys(d));
   static constexpr std::array<absl::string_view, 6> kKnown = {
       "justification", "detail", "subjects", "fields", "duration", "principal"};
   for (const auto& m : d.GetObject()) {
@@ -223,8 +255,14 @@ absl::StatusOr<ApprovalDecisionBody> ParseApprovalDecisionBody(
   ApprovalDecisionBody out;
   out.duration = absl::ZeroDuration();
   if (body.find_first_not_of(" \t\r\n") == absl::string_view::npos) return out;
+  if (body.size() > kMaxApprovalBodyBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("approval decision: body larger than ",
+                     kMaxApprovalBodyBytes, " bytes"));
+  }
   rapidjson::Document d;
   CLOVER_RETURN_IF_ERROR(ParseJsonObject(body, d, "approval decision"));
+  CLOVER_RETURN_IF_ERROR(CheckUniqueKeys(d));
   for (const auto& m : d.GetObject()) {
     absl::string_view name(m.name.GetString(), m.name.GetStringLength());
     if (name != "reason" && name != "duration") {
@@ -276,8 +314,36 @@ ApprovalState ApprovalStore::EffectiveState(const Approval& a,
   return a.state;
 }
 
-absl::StatusOr<ApprovalTransition> ApprovalStore::Persist(
-    const Approval& a, absl::string_view by) {
+absl::Status ApprovalStore::CheckApprover(const Approver& approver,
+                                          const GrantLimits& limits,
+                                          bool revoke) const {
+  if (approver.id.empty())
+    return absl::PermissionDeniedError("no approver named");
+  // Ending a grant is always open to the auditor and administrators.
+  if (revoke && (approver.kind == "auditor" || approver.kind == "admin"))
+    return absl::OkStatus();
+  if (limits.approver_roles.empty()) {
+    if (approver.kind == "auditor" ||
+        Contains(approver.roles, options_.approver_role)) {
+      return absl::OkStatus();
+    }
+    return absl::PermissionDeniedError(
+        absl::StrCat("principal '", approver.id, "' lacks the '",
+                     options_.approver_role, "' role"));
+  }
+  // The policy names the roles: they are required as written.
+  for (const std::string& role : limits.approver_roles) {
+    if (!Contains(approver.roles, role)) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "principal '", approver.id, "' lacks the '", role,
+          "' role the policy requires to decide this request"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ApprovalTransition> ApprovalStore::Hold(const Approval& a,
+                                                       absl::string_view by) {
   rapidjson::Document d(rapidjson::kObjectType);
   auto& al = d.GetAllocator();
   d.AddMember("v", 1, al);
@@ -316,16 +382,52 @@ absl::StatusOr<ApprovalTransition> ApprovalStore::Persist(
     case ApprovalState::kExpired:
       d.AddMember("time", JsonString(Rfc3339(clock_.Now()), d), al);
       break;
+    case ApprovalState::kRevoked:
+      d.AddMember("time", JsonString(Rfc3339(a.revoked), d), al);
+      break;
   }
   CLOVER_ASSIGN_OR_RETURN(std::string record, ToCanonical(d));
-  CLOVER_RETURN_IF_ERROR(
-      kv_->Put(absl::StrCat(kPrefix, a.id), ApprovalToJson(a)));
-  approvals_[a.id] = a;
+  held_[a.id] = a;
   return ApprovalTransition{a, std::move(record)};
 }
 
-absl::StatusOr<ApprovalTransition> ApprovalStore::Create(
-    ApprovalRequestSpec spec) {
+absl::Status ApprovalStore::Commit(const ApprovalTransition& t) {
+  absl::MutexLock lock(&mu_);
+  auto it = held_.find(t.approval.id);
+  if (it == held_.end()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("approval '", t.approval.id, "' is not held"));
+  }
+  Approval a = std::move(it->second);
+  held_.erase(it);
+  absl::Status stored =
+      kv_->Put(absl::StrCat(kPrefix, a.id), ApprovalToJson(a));
+  // A logged end of access (deny, revoke, expiry) holds in memory even when it
+  // could not be stored: fail closed. A logged grant or request that could not
+  // be stored is not applied.
+  const bool ends_access = a.state == ApprovalState::kDenied ||
+                           a.state == ApprovalState::kRevoked ||
+                           a.state == ApprovalState::kExpired;
+  if (stored.ok() || (ends_access && approvals_.contains(a.id))) {
+    approvals_[a.id] = std::move(a);
+  }
+  return stored;
+}
+
+void ApprovalStore::Abort(const ApprovalTransition& t) {
+  absl::MutexLock lock(&mu_);
+  held_.erase(t.approval.id);
+}
+
+absl::StatusOr<ApprovalTransition> ApprovalStore::OneShot(
+    absl::StatusOr<ApprovalTransition> t) {
+  if (!t.ok()) return t;
+  CLOVER_RETURN_IF_ERROR(Commit(*t));
+  return t;
+}
+
+absl::StatusOr<ApprovalTransition> ApprovalStore::PrepareCreate(
+    ApprovalRequestSpec spec, const GrantLimits& limits) {
   if (spec.principal.empty())
     return absl::InvalidArgumentError("field 'principal': empty");
   if (spec.requested_by.empty()) spec.requested_by = spec.principal;
@@ -349,12 +451,26 @@ absl::StatusOr<ApprovalTransition> ApprovalStore::Create(
       }
     }
   }
-  if (spec.duration == absl::ZeroDuration()) spec.duration = options_.max_grant;
+  if (HasDuplicates(spec.subjects))
+    return absl::InvalidArgumentError(
+        "field 'subjects': lists a subject twice");
+  if (HasDuplicates(spec.fields))
+    return absl::InvalidArgumentError("field 'fields': lists a field twice");
+  const absl::Duration limit =
+      std::min(options_.max_grant, limits.max_duration);
+  if (spec.duration == absl::ZeroDuration()) spec.duration = limit;
   if (spec.duration <= absl::ZeroDuration() ||
       spec.duration > options_.max_grant) {
     return absl::InvalidArgumentError(
         absl::StrCat("field 'duration': must be positive and at most ",
                      absl::FormatDuration(options_.max_grant)));
+  }
+  if (spec.duration > limits.max_duration) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "field 'duration': at most ", absl::FormatDuration(limits.max_duration),
+        limits.max_duration_source.empty()
+            ? std::string()
+            : absl::StrCat(" (", limits.max_duration_source, ")")));
   }
   if (!spec.requester_country.empty() &&
       !IsIsoCountryCode(spec.requester_country)) {
@@ -370,59 +486,130 @@ absl::StatusOr<ApprovalTransition> ApprovalStore::Create(
   a.request_expires = a.created + options_.request_ttl;
   a.decided = absl::InfinitePast();
   a.grant_expires = absl::InfinitePast();
+  a.revoked = absl::InfinitePast();
   absl::MutexLock lock(&mu_);
-  return Persist(a, a.request.requested_by);
+  // Open requests per filer are bounded: each is kept, listed and logged.
+  size_t open = 0;
+  for (const auto& [id, other] : approvals_) {
+    if (other.request.requested_by == a.request.requested_by &&
+        EffectiveState(other, a.created) == ApprovalState::kPending) {
+      ++open;
+    }
+  }
+  for (const auto& [id, other] : held_) {
+    if (other.request.requested_by == a.request.requested_by &&
+        other.state == ApprovalState::kPending && !approvals_.contains(id)) {
+      ++open;
+    }
+  }
+  if (open >= options_.max_open_per_requester) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "too many open requests: '", a.request.requested_by, "' has ", open,
+        " pending (at most ", options_.max_open_per_requester,
+        "); wait for a decision or expiry"));
+  }
+  return Hold(a, a.request.requested_by);
+}
+
+absl::StatusOr<ApprovalTransition> ApprovalStore::PrepareApprove(
+    absl::string_view id, const Approver& approver, absl::string_view reason,
+    absl::Duration duration, const GrantLimits& limits) {
+  return Decide(id, approver, reason, ApprovalState::kApproved, duration,
+                limits);
+}
+
+absl::StatusOr<ApprovalTransition> ApprovalStore::PrepareDeny(
+    absl::string_view id, const Approver& approver, absl::string_view reason,
+    const GrantLimits& limits) {
+  return Decide(id, approver, reason, ApprovalState::kDenied,
+                absl::ZeroDuration(), limits);
+}
+
+absl::StatusOr<ApprovalTransition> ApprovalStore::PrepareRevoke(
+    absl::string_view id, const Approver& approver, absl::string_view reason,
+    const GrantLimits& limits) {
+  return Decide(id, approver, reason, ApprovalState::kRevoked,
+                absl::ZeroDuration(), limits);
+}
+
+absl::StatusOr<ApprovalTransition> ApprovalStore::Create(
+    ApprovalRequestSpec spec, const GrantLimits& limits) {
+  return OneShot(PrepareCreate(std::move(spec), limits));
 }
 
 absl::StatusOr<ApprovalTransition> ApprovalStore::Approve(
     absl::string_view id, const Approver& approver, absl::string_view reason,
-    absl::Duration duration) {
-  return Decide(id, approver, reason, true, duration);
+    absl::Duration duration, const GrantLimits& limits) {
+  return OneShot(PrepareApprove(id, approver, reason, duration, limits));
 }
 
 absl::StatusOr<ApprovalTransition> ApprovalStore::Deny(
-    absl::string_view id, const Approver& approver, absl::string_view reason) {
-  return Decide(id, approver, reason, false, absl::ZeroDuration());
+    absl::string_view id, const Approver& approver, absl::string_view reason,
+    const GrantLimits& limits) {
+  return OneShot(PrepareDeny(id, approver, reason, limits));
+}
+
+absl::StatusOr<ApprovalTransition> ApprovalStore::Revoke(
+    absl::string_view id, const Approver& approver, absl::string_view reason,
+    const GrantLimits& limits) {
+  return OneShot(PrepareRevoke(id, approver, reason, limits));
 }
 
 absl::StatusOr<ApprovalTransition> ApprovalStore::Decide(
     absl::string_view id, const Approver& approver, absl::string_view reason,
-    bool approve, absl::Duration duration) {
+    ApprovalState to, absl::Duration duration, const GrantLimits& limits) {
+  const bool revoke = to == ApprovalState::kRevoked;
   absl::MutexLock lock(&mu_);
   auto it = approvals_.find(id);
   if (it == approvals_.end()) {
     return absl::NotFoundError(absl::StrCat("approval '", id, "' not found"));
   }
-  if (approver.id.empty() || !IsApprover(approver, options_.approver_role)) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("principal '", approver.id, "' lacks the '",
-                     options_.approver_role, "' role"));
-  }
+  CLOVER_RETURN_IF_ERROR(CheckApprover(approver, limits, revoke));
   const Approval& current = it->second;
-  if (approver.id == current.request.principal ||
-      approver.id == current.request.requested_by) {
+  if (!revoke && (approver.id == current.request.principal ||
+                  approver.id == current.request.requested_by)) {
     return absl::PermissionDeniedError(
         "a requester may not decide its own request");
   }
-  const absl::Time now = clock_.Now();
-  if (EffectiveState(current, now) != ApprovalState::kPending) {
+  if (held_.contains(id)) {
     return absl::FailedPreconditionError(
-        absl::StrCat("approval '", id, "' is ",
-                     ToString(EffectiveState(current, now)), ", not pending"));
+        absl::StrCat("approval '", id, "' is being decided; retry"));
+  }
+  const absl::Time now = clock_.Now();
+  const ApprovalState state = EffectiveState(current, now);
+  const ApprovalState from =
+      revoke ? ApprovalState::kApproved : ApprovalState::kPending;
+  if (state != from) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("approval '", id, "' is ", ToString(state), ", not ",
+                     ToString(from)));
   }
   Approval a = current;
+  a.state = to;
+  if (revoke) {
+    a.revoked_by = approver.id;
+    a.revoked = now;
+    a.revoke_reason = std::string(reason);
+    return Hold(a, approver.id);
+  }
   a.decided_by = approver.id;
   a.decided = now;
   a.reason = std::string(reason);
-  if (approve) {
-    absl::Duration d = std::min(a.request.duration, options_.max_grant);
+  if (to == ApprovalState::kApproved) {
+    if (duration > limits.max_duration) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "field 'duration': at most ",
+          absl::FormatDuration(limits.max_duration),
+          limits.max_duration_source.empty()
+              ? std::string()
+              : absl::StrCat(" (", limits.max_duration_source, ")")));
+    }
+    absl::Duration d = std::min(
+        {a.request.duration, options_.max_grant, limits.max_duration});
     if (duration > absl::ZeroDuration()) d = std::min(d, duration);
-    a.state = ApprovalState::kApproved;
     a.grant_expires = now + d;
-  } else {
-    a.state = ApprovalState::kDenied;
   }
-  return Persist(a, approver.id);
+  return Hold(a, approver.id);
 }
 
 absl::StatusOr<Approval> ApprovalStore::Get(absl::string_view id) const {
@@ -467,19 +654,24 @@ std::optional<Approval> ApprovalStore::FindLiveGrant(
     if (!Contains(a.request.subjects, subject) ||
         !Contains(a.request.fields, field))
       continue;
+    // A revocation takes effect when it is prepared, before it is logged.
+    if (auto h = held_.find(id);
+        h != held_.end() && h->second.state == ApprovalState::kRevoked) {
+      continue;
+    }
     if (best == nullptr || a.grant_expires > best->grant_expires) best = &a;
   }
   if (best == nullptr) return std::nullopt;
   return *best;
 }
 
-absl::StatusOr<std::vector<ApprovalTransition>> ApprovalStore::ExpireDue() {
+std::vector<ApprovalTransition> ApprovalStore::PrepareExpireDue() {
   std::vector<ApprovalTransition> out;
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_.Now();
   std::vector<std::string> due;
   for (const auto& [id, a] : approvals_) {
-    if (a.state != ApprovalState::kExpired &&
+    if (a.state != ApprovalState::kExpired && !held_.contains(id) &&
         EffectiveState(a, now) == ApprovalState::kExpired) {
       due.push_back(id);
     }
@@ -488,9 +680,23 @@ absl::StatusOr<std::vector<ApprovalTransition>> ApprovalStore::ExpireDue() {
   for (const std::string& id : due) {
     Approval a = approvals_[id];
     a.state = ApprovalState::kExpired;
-    CLOVER_ASSIGN_OR_RETURN(ApprovalTransition t, Persist(a, ""));
-    out.push_back(std::move(t));
+    absl::StatusOr<ApprovalTransition> t = Hold(a, "");
+    if (t.ok()) out.push_back(*std::move(t));
   }
+  return out;
+}
+
+absl::StatusOr<std::vector<ApprovalTransition>> ApprovalStore::ExpireDue() {
+  std::vector<ApprovalTransition> out = PrepareExpireDue();
+  absl::Status status;
+  for (const ApprovalTransition& t : out) {
+    if (!status.ok()) {
+      Abort(t);
+      continue;
+    }
+    status = Commit(t);
+  }
+  CLOVER_RETURN_IF_ERROR(status);
   return out;
 }
 

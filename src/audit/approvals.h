@@ -6,15 +6,26 @@
 // requested duration and where the requester works. It is `pending` until
 // someone holding the approver role approves or denies it; a pending request
 // expires after `request_ttl` (4 days by default) and a grant after the
-// requested duration, capped by `max_grant` (8 hours by default). Nobody may
-// decide their own request. Every transition returns a canonical JSON record
-// (RFC 8785) that the gateway appends to its log:
+// requested duration, capped by `max_grant` (8 hours by default) and by the
+// policy's limits for the request (GrantLimits). An approved grant can be
+// revoked, which ends it at once. Nobody may decide their own request. Every
+// transition returns a canonical JSON record (RFC 8785) that the gateway
+// appends to its log:
 //   {"v":1,"type":"approval","id":"apr-...","state":"approved","principal":"...",
 //    "justification":"LEGAL_REQUEST","by":"auditor-1","time":"...","expires":"...",
 //    "fields":[...],"subjects":[<pseudonyms>] or "subject_count":N}
 //
-// Storage is the auditor's KvStore (RocksDB); every transition is durable
-// before it returns. Thread-safety: all methods may be called concurrently.
+// Transitions are two-phase so that the log comes first: Prepare* checks a
+// transition and returns its record without applying it (the approval is held:
+// any other transition on it fails with FailedPrecondition until the held one
+// is committed or aborted); the caller appends the record to its log and, once
+// it is durable, calls Commit, which stores the new state and only then makes
+// it visible (a grant is usable only after its record is logged). A held
+// revocation hides the grant from FindLiveGrant at once. The one-shot methods
+// (Create, Approve, ...) prepare and commit in one step.
+//
+// Storage is a KvStore (RocksDB); Commit is durable before it returns.
+// Thread-safety: all methods may be called concurrently.
 #ifndef CLOVER_AUDIT_APPROVALS_H_
 #define CLOVER_AUDIT_APPROVALS_H_
 
@@ -47,7 +58,7 @@ enum class Justification {
 absl::string_view ToString(Justification j);
 std::optional<Justification> ParseJustification(absl::string_view s);
 
-enum class ApprovalState { kPending, kApproved, kDenied, kExpired };
+enum class ApprovalState { kPending, kApproved, kDenied, kExpired, kRevoked };
 absl::string_view ToString(ApprovalState s);
 std::optional<ApprovalState> ParseApprovalState(absl::string_view s);
 
@@ -57,8 +68,8 @@ struct ApprovalRequestSpec {
   std::string requested_by;  // who files the request (usually == principal)
   Justification justification = Justification::kCustomerInitiatedSupport;
   std::string detail;  // ticket reference / free text, at most 1,000 bytes
-  std::vector<std::string> subjects;  // subject ids, 1..1000
-  std::vector<std::string> fields;    // field names, 1..100
+  std::vector<std::string> subjects;  // distinct subject ids, 1..1000
+  std::vector<std::string> fields;    // distinct field names, 1..100
   absl::Duration duration = absl::Hours(8);
   std::string requester_country;  // ISO 3166-1 alpha-2
 };
@@ -73,7 +84,23 @@ struct Approval {
   absl::Time decided;          // InfinitePast until decided
   std::string reason;          // the approver's note
   absl::Time grant_expires;    // meaningful when approved
+  std::string revoked_by;      // revoked grants only
+  absl::Time revoked;          // InfinitePast unless revoked
+  std::string revoke_reason;
 };
+
+// What the policy allows for one request (policy/approval_limits.h): the
+// roles an approver must all hold (none: the store's default approver role,
+// which a principal of kind auditor always has) and the longest grant.
+struct GrantLimits {
+  std::vector<std::string> approver_roles;
+  absl::Duration max_duration = absl::InfiniteDuration();
+  std::string max_duration_source;  // names the limit in errors, e.g. a rule
+};
+
+// The largest POST /v1/approvals body accepted; larger is refused before
+// parsing.
+inline constexpr size_t kMaxApprovalBodyBytes = 16 * 1024;
 
 // The caller deciding a request, as authenticated by the gateway.
 struct Approver {
@@ -93,6 +120,9 @@ struct ApprovalOptions {
   absl::Duration request_ttl = absl::Hours(96);
   absl::Duration max_grant = absl::Hours(8);
   std::string approver_role = "approver";
+  // Pending (or held) requests one filer may have open at once; one more is
+  // ResourceExhausted.
+  size_t max_open_per_requester = 20;
   // Maps a subject id to the pseudonym logged for it. When unset, transition
   // records carry only the number of subjects, never raw ids.
   std::function<std::string(absl::string_view subject)> pseudonymize;
@@ -105,23 +135,59 @@ class ApprovalStore {
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<ApprovalStore>> Open(
       KvStore* kv, ApprovalOptions options, const Clock& clock = SystemClock());
 
-  // Files a request. Errors: InvalidArgument naming the field (empty principal,
-  // no subjects/fields, too many, detail too long, duration <= 0 or above
-  // max_grant, bad country code).
-  [[nodiscard]] absl::StatusOr<ApprovalTransition> Create(
-      ApprovalRequestSpec spec);
+  // Checks a new request. Errors: InvalidArgument naming the field (empty
+  // principal, no subjects/fields, too many, duplicates, detail too long,
+  // duration <= 0 or above max_grant or limits.max_duration, bad country code);
+  // ResourceExhausted "too many open requests" when the filer already has
+  // max_open_per_requester pending. An absent (zero) duration becomes the
+  // smaller of max_grant and limits.max_duration.
+  [[nodiscard]] absl::StatusOr<ApprovalTransition> PrepareCreate(
+      ApprovalRequestSpec spec, const GrantLimits& limits = {});
 
-  // Approves a pending request; the grant lasts min(requested duration,
-  // `duration` if non-zero, max_grant) from now. Errors: NotFound;
-  // PermissionDenied if `approver` lacks the approver role or is the request's
-  // principal or requester; FailedPrecondition if the request is not pending
-  // (including one that has just expired).
+  // Checks approving a pending request; the grant will last min(requested
+  // duration, `duration` if non-zero, max_grant, limits.max_duration) from the
+  // commit. Errors: NotFound; PermissionDenied if `approver` lacks a required
+  // role or is the request's principal or requester; InvalidArgument if
+  // `duration` exceeds limits.max_duration (naming the limit);
+  // FailedPrecondition if the request is not pending (including one that has
+  // just expired) or is held.
+  [[nodiscard]] absl::StatusOr<ApprovalTransition> PrepareApprove(
+      absl::string_view id, const Approver& approver, absl::string_view reason,
+      absl::Duration duration = {}, const GrantLimits& limits = {});
+  // Checks denying a pending request. Errors as for PrepareApprove.
+  [[nodiscard]] absl::StatusOr<ApprovalTransition> PrepareDeny(
+      absl::string_view id, const Approver& approver, absl::string_view reason,
+      const GrantLimits& limits = {});
+  // Checks revoking a live grant; held, the grant is no longer found. The
+  // revoker holds the required roles or is of kind auditor or admin. Errors:
+  // NotFound; PermissionDenied; FailedPrecondition unless approved and live.
+  [[nodiscard]] absl::StatusOr<ApprovalTransition> PrepareRevoke(
+      absl::string_view id, const Approver& approver, absl::string_view reason,
+      const GrantLimits& limits = {});
+  // Every pending request and grant past its expiry, held, to move to
+  // `expired`.
+  [[nodiscard]] std::vector<ApprovalTransition> PrepareExpireDue();
+
+  // Stores a prepared transition durably, then makes it visible, and releases
+  // the hold. Errors: FailedPrecondition if `t` is not held; the storage error
+  // (the hold is released; a new request or grant is not applied, while a
+  // denial, revocation or expiry still takes effect in memory: fail closed).
+  [[nodiscard]] absl::Status Commit(const ApprovalTransition& t);
+  // Releases a prepared transition's hold without applying it.
+  void Abort(const ApprovalTransition& t);
+
+  // One-shot forms: prepare and commit. Errors as for the two steps.
+  [[nodiscard]] absl::StatusOr<ApprovalTransition> Create(
+      ApprovalRequestSpec spec, const GrantLimits& limits = {});
   [[nodiscard]] absl::StatusOr<ApprovalTransition> Approve(
       absl::string_view id, const Approver& approver, absl::string_view reason,
-      absl::Duration duration = {});
-  // Denies a pending request. Errors as for Approve.
+      absl::Duration duration = {}, const GrantLimits& limits = {});
   [[nodiscard]] absl::StatusOr<ApprovalTransition> Deny(
-      absl::string_view id, const Approver& approver, absl::string_view reason);
+      absl::string_view id, const Approver& approver, absl::string_view reason,
+      const GrantLimits& limits = {});
+  [[nodiscard]] absl::StatusOr<ApprovalTransition> Revoke(
+      absl::string_view id, const Approver& approver, absl::string_view reason,
+      const GrantLimits& limits = {});
 
   // Errors: NotFound.
   [[nodiscard]] absl::StatusOr<Approval> Get(absl::string_view id) const;
@@ -137,7 +203,8 @@ class ApprovalStore {
       absl::string_view field, absl::Time now) const;
 
   // Moves every pending request and grant past its expiry to `expired`,
-  // durably, and returns the transitions for the log. Call periodically.
+  // durably, and returns the transitions for the log (one-shot form of
+  // PrepareExpireDue + Commit). Call periodically.
   [[nodiscard]] absl::StatusOr<std::vector<ApprovalTransition>> ExpireDue();
 
  private:
@@ -146,18 +213,26 @@ class ApprovalStore {
   absl::StatusOr<ApprovalTransition> Decide(absl::string_view id,
                                             const Approver& approver,
                                             absl::string_view reason,
-                                            bool approve,
-                                            absl::Duration duration);
-  absl::StatusOr<ApprovalTransition> Persist(const Approval& a,
-                                             absl::string_view by)
+                                            ApprovalState to,
+                                            absl::Duration duration,
+                                            const GrantLimits& limits);
+  // Builds the log record of `a` and holds it. Requires no hold on a.id.
+  absl::StatusOr<ApprovalTransition> Hold(const Approval& a,
+                                          absl::string_view by)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   ApprovalState EffectiveState(const Approval& a, absl::Time now) const;
+  absl::Status CheckApprover(const Approver& approver,
+                             const GrantLimits& limits, bool revoke) const;
+  absl::StatusOr<ApprovalTransition> OneShot(
+      absl::StatusOr<ApprovalTransition> t);
 
   KvStore* kv_;
   const ApprovalOptions options_;
   const Clock& clock_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, Approval> approvals_ ABSL_GUARDED_BY(mu_);
+  // Prepared, not yet committed transitions: id -> the new state.
+  absl::flat_hash_map<std::string, Approval> held_ ABSL_GUARDED_BY(mu_);
 };
 
 // Serialised form used in storage and in API responses (all fields, RFC 3339
@@ -172,12 +247,13 @@ class ApprovalStore {
 //    "fields":["email"],"duration":"4h","principal":"<optional, defaults to
 //    caller>"}
 // `caller` and `caller_country` come from authentication, never from the body.
-// Errors: InvalidArgument naming the field.
+// Errors: InvalidArgument naming the field (also a body over
+// kMaxApprovalBodyBytes, duplicate keys, duplicate subjects or fields).
 [[nodiscard]] absl::StatusOr<ApprovalRequestSpec> ParseApprovalCreateBody(
     absl::string_view body, absl::string_view caller,
     absl::string_view caller_country);
 
-// The body of POST /v1/approvals/{id}/approve|deny:
+// The body of POST /v1/approvals/{id}/approve|deny|revoke:
 // {"reason":"...","duration":"2h"}, both optional; an empty body is allowed.
 // Errors: InvalidArgument naming the field.
 struct ApprovalDecisionBody {

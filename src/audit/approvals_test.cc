@@ -170,6 +170,195 @@ TEST_F(ApprovalsTest, ValidatesRequests) {
               HasSubstr("requester_country"));
 }
 
+// What a policy rule `approver_role: dpo, max_duration: 1h` yields.
+GrantLimits DpoOneHour() {
+  GrantLimits l;
+  l.approver_roles = {"dpo"};
+  l.max_duration = absl::Hours(1);
+  l.max_duration_source = "max_duration of policy rule 'r'";
+  return l;
+}
+
+TEST_F(ApprovalsTest, PolicyApproverRoleIsRequired) {
+  ApprovalRequestSpec spec = Spec();
+  spec.duration = absl::Minutes(30);
+  auto created = store_->Create(spec, DpoOneHour());
+  ASSERT_TRUE(created.ok()) << created.status();
+  const std::string id = created->approval.id;
+  // Neither the generic approver role nor the auditor kind stand in for the
+  // role the policy names.
+  Approver approver{"security-lead", "employee", {"approver"}};
+  auto refused = store_->Approve(id, approver, "", {}, DpoOneHour());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(refused.status().message(), HasSubstr("'dpo'"));
+  EXPECT_EQ(store_->Approve(id, auditor_, "", {}, DpoOneHour()).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(store_->Deny(id, approver, "", DpoOneHour()).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  Approver dpo{"dpo-1", "employee", {"dpo"}};
+  EXPECT_TRUE(store_->Approve(id, dpo, "ok", {}, DpoOneHour()).ok());
+}
+
+TEST_F(ApprovalsTest, PolicyMaxDurationCapsTheGrant) {
+  // Eight hours asked under a 1h rule: refused at filing, naming the limit.
+  ApprovalRequestSpec spec = Spec();
+  spec.duration = absl::Hours(8);
+  auto refused = store_->Create(spec, DpoOneHour());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(), HasSubstr("at most 1h"));
+  EXPECT_THAT(refused.status().message(), HasSubstr("rule 'r'"));
+  // No duration asked: the rule's limit.
+  spec.duration = absl::ZeroDuration();
+  auto created = store_->Create(spec, DpoOneHour());
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(created->approval.request.duration, absl::Hours(1));
+  Approver dpo{"dpo-1", "employee", {"dpo"}};
+  EXPECT_EQ(
+      store_
+          ->Approve(created->approval.id, dpo, "", absl::Hours(2), DpoOneHour())
+          .status()
+          .code(),
+      absl::StatusCode::kInvalidArgument);
+  // A request filed under a looser policy is capped at the decision.
+  spec.duration = absl::Hours(8);
+  auto loose = store_->Create(spec);
+  ASSERT_TRUE(loose.ok());
+  auto approved =
+      store_->Approve(loose->approval.id, dpo, "", {}, DpoOneHour());
+  ASSERT_TRUE(approved.ok()) << approved.status();
+  EXPECT_EQ(approved->approval.grant_expires, clock_.Now() + absl::Hours(1));
+  clock_.Advance(absl::Hours(1));
+  EXPECT_FALSE(
+      store_->FindLiveGrant("cn-engineer-1", "u1", "email", clock_.Now()));
+}
+
+TEST_F(ApprovalsTest, RevokeEndsAGrantAtOnce) {
+  auto created = store_->Create(Spec());
+  ASSERT_TRUE(created.ok());
+  const std::string id = created->approval.id;
+  EXPECT_EQ(store_->Revoke(id, auditor_, "").status().code(),
+            absl::StatusCode::kFailedPrecondition);  // pending, not approved
+  ASSERT_TRUE(store_->Approve(id, auditor_, "ok").ok());
+  ASSERT_TRUE(
+      store_->FindLiveGrant("cn-engineer-1", "u1", "email", clock_.Now()));
+  // Deny after approve stays refused; so does revoking by a non-approver.
+  EXPECT_EQ(store_->Deny(id, auditor_, "").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  Approver engineer{"eu-support-1", "employee", {"support"}};
+  EXPECT_EQ(store_->Revoke(id, engineer, "").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  // Held, the revocation already hides the grant; aborted, it is back.
+  Approver admin{"ops-admin", "admin", {}};
+  auto held = store_->PrepareRevoke(id, admin, "court order withdrawn");
+  ASSERT_TRUE(held.ok()) << held.status();
+  EXPECT_FALSE(
+      store_->FindLiveGrant("cn-engineer-1", "u1", "email", clock_.Now()));
+  store_->Abort(*held);
+  EXPECT_TRUE(
+      store_->FindLiveGrant("cn-engineer-1", "u1", "email", clock_.Now()));
+  auto revoked = store_->Revoke(id, admin, "court order withdrawn");
+  ASSERT_TRUE(revoked.ok()) << revoked.status();
+  EXPECT_THAT(revoked->record, HasSubstr("\"state\":\"revoked\""));
+  EXPECT_THAT(revoked->record, HasSubstr("\"by\":\"ops-admin\""));
+  EXPECT_FALSE(
+      store_->FindLiveGrant("cn-engineer-1", "u1", "email", clock_.Now()));
+  EXPECT_EQ(store_->Get(id)->state, ApprovalState::kRevoked);
+  EXPECT_EQ(store_->List(ApprovalState::kRevoked).size(), 1u);
+  EXPECT_EQ(store_->Revoke(id, admin, "").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  // Revoked stays revoked: not expired later, and across a reopen.
+  clock_.Advance(absl::Hours(10));
+  EXPECT_TRUE(store_->ExpireDue()->empty());
+  store_.reset();
+  auto reopened = ApprovalStore::Open(kv_.get(), ApprovalOptions{}, clock_);
+  ASSERT_TRUE(reopened.ok());
+  auto a = (*reopened)->Get(id);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->state, ApprovalState::kRevoked);
+  EXPECT_EQ(a->revoked_by, "ops-admin");
+  EXPECT_EQ(a->revoke_reason, "court order withdrawn");
+  EXPECT_EQ(ParseApprovalState("revoked"), ApprovalState::kRevoked);
+}
+
+TEST_F(ApprovalsTest, PreparedTransitionsTakeEffectOnlyOnCommit) {
+  auto created = store_->PrepareCreate(Spec());
+  ASSERT_TRUE(created.ok());
+  const std::string id = created->approval.id;
+  EXPECT_EQ(store_->Get(id).status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(store_->Commit(*created).ok());
+  auto approve = store_->PrepareApprove(id, auditor_, "ok");
+  ASSERT_TRUE(approve.ok()) << approve.status();
+  // Not usable before the caller has logged it and committed.
+  EXPECT_FALSE(
+      store_->FindLiveGrant("cn-engineer-1", "u1", "email", clock_.Now()));
+  EXPECT_EQ(store_->Get(id)->state, ApprovalState::kPending);
+  // Held: a concurrent decision on the same request is refused.
+  EXPECT_EQ(store_->PrepareDeny(id, auditor_, "").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  store_->Abort(*approve);
+  EXPECT_EQ(store_->Get(id)->state, ApprovalState::kPending);
+  EXPECT_EQ(store_->Commit(*approve).code(),
+            absl::StatusCode::kFailedPrecondition);  // no longer held
+  approve = store_->PrepareApprove(id, auditor_, "ok");
+  ASSERT_TRUE(approve.ok());
+  ASSERT_TRUE(store_->Commit(*approve).ok());
+  EXPECT_TRUE(
+      store_->FindLiveGrant("cn-engineer-1", "u1", "email", clock_.Now()));
+}
+
+TEST_F(ApprovalsTest, OpenRequestsPerFilerAreBounded) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 20; ++i) {
+    auto t = store_->Create(Spec());
+    ASSERT_TRUE(t.ok()) << i << t.status();
+    ids.push_back(t->approval.id);
+  }
+  auto refused = store_->Create(Spec());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(refused.status().message(), HasSubstr("too many open requests"));
+  // Held creations count too.
+  ASSERT_TRUE(store_->Deny(ids[0], auditor_, "no").ok());
+  auto held = store_->PrepareCreate(Spec());
+  ASSERT_TRUE(held.ok());
+  EXPECT_EQ(store_->Create(Spec()).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  store_->Abort(*held);
+  EXPECT_TRUE(store_->Create(Spec()).ok());
+  // Another filer is not affected.
+  ApprovalRequestSpec other = Spec();
+  other.principal = "eu-support-1";
+  EXPECT_TRUE(store_->Create(other).ok());
+}
+
+TEST_F(ApprovalsTest, RefusesDuplicateSubjectsAndFields) {
+  ApprovalRequestSpec s = Spec();
+  s.subjects = {"u1", "u1"};
+  EXPECT_THAT(store_->Create(s).status().message(), HasSubstr("twice"));
+  s = Spec();
+  s.fields = {"email", "email"};
+  EXPECT_THAT(store_->Create(s).status().message(), HasSubstr("twice"));
+}
+
+TEST(ApprovalJsonTest, BoundsTheBody) {
+  std::string big =
+      R"({"justification":"LEGAL_REQUEST","detail":"T","fields":["email"],"subjects":[)";
+  while (big.size() <= kMaxApprovalBodyBytes) big += "\"subject-000000\",";
+  big += "\"last\"]}";
+  EXPECT_THAT(ParseApprovalCreateBody(big, "a", "US").status().message(),
+              HasSubstr("larger than"));
+  EXPECT_THAT(
+      ParseApprovalCreateBody(
+          R"({"justification":"LEGAL_REQUEST","detail":"T","subjects":["a"],"fields":["name"],"fields":["email"]})",
+          "a", "US")
+          .status()
+          .message(),
+      HasSubstr("duplicate key"));
+  EXPECT_THAT(ParseApprovalDecisionBody(R"({"reason":"a","reason":"b"})")
+                  .status()
+                  .message(),
+              HasSubstr("duplicate key"));
+}
+
 TEST(ApprovalJsonTest, ParsesCreateBody) {
   auto spec = ParseApprovalCreateBody(
       R"({"justification":"LEGAL_REQUEST","detail":"T-1","subjects":["u1"],"fields":["email"],"duration":"4h"})",

@@ -498,20 +498,22 @@ absl::StatusOr<DemoSummary> RunDemo(
                                   "?fields=uploaded_videos,name,email"),
            "trust_safety");
   }
-  // A legal request needs the auditor's approval, Lockbox-style.
+  // A legal request needs the auditor's approval, Lockbox-style. Restricted
+  // fields of EU subjects never go to a US legal team, not even with a grant:
+  // the request covers unrestricted ones.
   {
     const DemoSubject& subj = eu[1];
-    auto before = t.Call(
-        "legal read before approval", "us-legal-1", "GET",
-        url(subj.endpoint, "/v1/subjects/" + subj.id + "?fields=email,name"),
-        "legal_request");
+    auto before = t.Call("legal read before approval", "us-legal-1", "GET",
+                         url(subj.endpoint, "/v1/subjects/" + subj.id +
+                                                "?fields=name,birthdate"),
+                         "legal_request");
     auto created =
         t.Call("approval request", "us-legal-1", "POST",
                url(subj.endpoint, "/v1/approvals"), "",
                absl::StrCat("{\"justification\":\"LEGAL_REQUEST\",\"detail\":"
                             "\"Court order 2026-CV-1182\",\"subjects\":[\"",
                             subj.id,
-                            "\"],\"fields\":[\"email\",\"name\"],"
+                            "\"],\"fields\":[\"name\",\"birthdate\"],"
                             "\"duration\":\"2h\"}"));
     rapidjson::Document doc;
     doc.Parse(created.body.c_str());
@@ -527,10 +529,10 @@ absl::StatusOr<DemoSummary> RunDemo(
         "auditor approval", "auditor", "POST",
         url(subj.endpoint, "/v1/approvals/" + id + "/approve"), "",
         "{\"reason\":\"valid court order, scope limited to two fields\"}");
-    auto after = t.Call(
-        "legal read after approval", "us-legal-1", "GET",
-        url(subj.endpoint, "/v1/subjects/" + subj.id + "?fields=email,name"),
-        "legal_request");
+    auto after = t.Call("legal read after approval", "us-legal-1", "GET",
+                        url(subj.endpoint, "/v1/subjects/" + subj.id +
+                                               "?fields=name,birthdate"),
+                        "legal_request");
     t.Note(absl::StrCat("legal request: read before approval HTTP ",
                         before.status, ", approval ", id, " filed (HTTP ",
                         created.status, "), self-approval HTTP ", self.status,

@@ -4,6 +4,8 @@
 #include <array>
 #include <atomic>
 #include <map>
+#include <memory>
+#include <set>
 #include <string_view>
 
 #include "absl/container/flat_hash_map.h"
@@ -18,6 +20,7 @@
 #include "gateway/decision_record.h"
 #include "gateway/request_util.h"
 #include "log/http_handlers.h"
+#include "policy/approval_limits.h"
 #include "policy/effect.h"
 #include "rapidjson/document.h"
 #include "vault/erased.h"
@@ -213,6 +216,8 @@ class Gateway::Impl {
                   bind_blocking(&Impl::ApproveApproval));
     router.Handle("POST", "/v1/approvals/{id}/deny",
                   bind_blocking(&Impl::DenyApproval));
+    router.Handle("POST", "/v1/approvals/{id}/revoke",
+                  bind_blocking(&Impl::RevokeApproval));
     log_handler_ = std::make_unique<log::LogHttpHandler>(*d_.log, "/log");
     server::Handler log_handler = log_handler_->AsHandler();
     router.Handle("GET", "/log/*", log_handler);
@@ -235,11 +240,13 @@ class Gateway::Impl {
     });
   }
 
+  // Expiry is in force by time alone (a grant past its end is never found);
+  // the transitions are logged, then stored.
   void ExpireApprovals() {
-    auto expired = d_.approvals->ExpireDue();
-    if (!expired.ok()) return;
-    for (auto& t : *expired)
-      d_.log->Append(std::move(t.record), [](absl::StatusOr<uint64_t>) {});
+    for (audit::ApprovalTransition& t : d_.approvals->PrepareExpireDue()) {
+      absl::StatusOr<uint64_t> index = d_.log->Append(t.record).get();
+      if (!index.ok() || !d_.approvals->Commit(t).ok()) d_.approvals->Abort(t);
+    }
   }
 
  private:
@@ -353,11 +360,49 @@ class Gateway::Impl {
       if (dec.out[i].effect != policy::Effect::kApproval) continue;
       auto grant =
           d_.approvals->FindLiveGrant(p.id, subject, dec.fields[i]->name, now);
+      // The deciding rule's max_duration holds at use too (the policy may
+      // have been tightened since the grant).
+      const int rule = dec.out[i].deciding_rule;
+      if (grant.has_value() && rule >= 0 &&
+          now - grant->decided >= d_.policy->rule(rule).approval.max_duration) {
+        continue;
+      }
       if (grant.has_value()) {
         dec.granted[i] = true;
         dec.approval_id = grant->id;
       }
     }
+  }
+
+  // The fields `dec` leaves to an approval, comma-separated ("" if none).
+  static std::string ApprovalFieldNames(const Decision& dec) {
+    std::string names;
+    for (size_t i = 0; i < dec.out.size(); ++i) {
+      if (dec.out[i].effect != policy::Effect::kApproval) continue;
+      absl::StrAppend(&names, names.empty() ? "" : ",", dec.fields[i]->name);
+    }
+    return names;
+  }
+
+  // Grants are for interactive reads of named subjects; an export whose
+  // fields need one is refused as a whole (logged), never silently thinned.
+  void RefuseExportNeedingApproval(const Principal& p,
+                                   absl::string_view purpose,
+                                   absl::string_view destination,
+                                   absl::string_view subject_jurisdiction,
+                                   const Decision& dec,
+                                   absl::string_view names,
+                                   Responder respond) {
+    std::string msg = absl::StrCat(
+        "fields ", names,
+        " need an approval; grants apply to reads (GET /v1/subjects/{id}), "
+        "not to exports: leave these fields out of the export");
+    LogThen(DecisionJson(p, purpose, "export", destination, "",
+                         subject_jurisdiction, dec, 0, 0),
+            std::move(respond), [msg](uint64_t index) {
+              return ErrorWith(403, "approval_required", msg,
+                               absl::StrCat("\"log_index\":", index));
+            });
   }
 
   // An entry to append, with what it names when the gateway knows it (the
@@ -710,6 +755,11 @@ class Gateway::Impl {
                  .first;
       }
       const Decision& dec = it->second;
+      if (std::string names = ApprovalFieldNames(dec); !names.empty()) {
+        return RefuseExportNeedingApproval(p, *purpose, *destination,
+                                           *jurisdiction, dec, names,
+                                           std::move(respond));
+      }
       if (!dec.AnyReturned()) {
         ++skipped;
         continue;
@@ -1042,6 +1092,13 @@ class Gateway::Impl {
     auto principal = Authenticate(req);
     if (!principal.ok()) return respond(ErrorResponse(principal.status()));
     const Principal& p = **principal;
+    // Every request is kept, listed and logged: its size is bounded first.
+    if (req.body.size() > audit::kMaxApprovalBodyBytes) {
+      return respond(HttpResponse::Error(
+          413, "payload_too_large",
+          absl::StrCat("an approval request body is at most ",
+                       audit::kMaxApprovalBodyBytes, " bytes")));
+    }
     auto spec = audit::ParseApprovalCreateBody(req.body, p.id, p.country);
     if (!spec.ok()) return respond(ErrorResponse(spec.status()));
     if (spec->principal != p.id && p.kind != PrincipalKind::kAdmin) {
@@ -1063,25 +1120,116 @@ class Gateway::Impl {
                             : std::string("unknown field")));
       }
     }
-    auto t = d_.approvals->Create(*std::move(spec));
-    if (!t.ok()) return respond(ErrorResponse(t.status()));
-    RespondTransition(std::move(*t), 201, std::move(respond));
+    auto t = d_.approvals->PrepareCreate(*spec, GrantLimitsOf(*spec));
+    if (!t.ok()) {
+      if (t.status().code() == absl::StatusCode::kResourceExhausted) {
+        return respond(HttpResponse::Error(409, "too_many_open_requests",
+                                           t.status().message()));
+      }
+      return respond(ErrorResponse(t.status()));
+    }
+    LogCommitRespond(*std::move(t), 201, respond);
   }
 
-  void RespondTransition(audit::ApprovalTransition t, int status,
-                         Responder respond) {
-    std::string body = audit::ApprovalToJson(t.approval);
-    LogThen({std::move(t.record), std::nullopt}, std::move(respond),
-            [status, body](uint64_t index) {
-              // {"approval":{...},"log_index":N}
-              return HttpResponse::Json(
-                  status, absl::StrCat("{\"approval\":", body,
-                                       ",\"log_index\":", index, "}"));
-            });
+  // What the policy sets for `spec` (policy/approval_limits.h): the approval
+  // rules that may decide the fields it covers for its principal and each of
+  // its subjects' jurisdictions (unknown subjects: any jurisdiction).
+  audit::GrantLimits GrantLimitsOf(const audit::ApprovalRequestSpec& spec) {
+    audit::GrantLimits out;
+    const Principal* target = d_.deployment->FindPrincipal(spec.principal);
+    if (target == nullptr) return out;
+    std::vector<policy::FieldRef> refs;
+    for (const std::string& name : spec.fields) {
+      if (const FieldSpec* f = d_.deployment->schema.Find(name))
+        refs.push_back({f->name, f->category, f->restricted});
+    }
+    std::set<std::string> jurisdictions;
+    for (const std::string& subject : spec.subjects) {
+      auto j = d_.vault->HomeJurisdiction(Std(subject));
+      jurisdictions.insert(j.ok() ? std::string(*j) : std::string());
+    }
+    const std::string kind(ToString(target->kind));
+    policy::ApprovalLimits limits;
+    for (const std::string& j : jurisdictions) {
+      policy::Request r;
+      r.principal_id = target->id;
+      r.principal_kind = kind;
+      r.principal_org = target->org;
+      r.principal_roles = target->roles;
+      r.principal_country = target->country;
+      r.principal_jurisdiction = target->jurisdiction;
+      r.subject_jurisdiction = j;
+      policy::AddApprovalLimits(d_.policy->bundle(), r, refs, limits);
+    }
+    out.approver_roles = std::move(limits.approver_roles);
+    out.max_duration = limits.max_duration;
+    if (!limits.max_duration_rule.empty()) {
+      out.max_duration_source =
+          absl::StrCat("max_duration of policy rule '",
+                       limits.max_duration_rule, "'");
+    }
+    return out;
+  }
+
+  // Log before effect: the transition's record is durable in the log before
+  // the store applies it; a record that cannot be logged is dropped and
+  // nothing changes. Runs on the blocking pool (it waits for the log).
+  void LogCommitRespond(audit::ApprovalTransition t, int status,
+                        Responder& respond) {
+    absl::StatusOr<uint64_t> index = d_.log->Append(t.record).get();
+    if (!index.ok()) {
+      d_.approvals->Abort(t);
+      return respond(HttpResponse::Error(
+          503, "log_unavailable",
+          "the approval could not be logged; nothing was changed"));
+    }
+    if (absl::Status s = d_.approvals->Commit(t); !s.ok()) {
+      // The logged record stands as decided but not applied.
+      return respond(ErrorWith(
+          503, "approval_not_applied",
+          "the approval was logged but could not be stored; retry",
+          absl::StrCat("\"log_index\":", *index)));
+    }
+    respond(HttpResponse::Json(
+        status,
+        absl::StrCat("{\"approval\":", audit::ApprovalToJson(t.approval),
+                     ",\"log_index\":", *index, "}")));
   }
 
   static audit::Approver ApproverOf(const Principal& p) {
     return audit::Approver{p.id, std::string(ToString(p.kind)), p.roles};
+  }
+
+  // An administrative look-up at the approvals desk, logged before the answer
+  // (it carries no personal data: ids, a count, the filter). Keys in RFC 8785
+  // order; `approval` and `state` empty and `count` < 0 are left out.
+  void LogLookupThen(const Principal& p, absl::string_view action,
+                     absl::string_view approval, int64_t count,
+                     absl::string_view state, Responder respond,
+                     std::function<HttpResponse(uint64_t)> then) {
+    std::string json = "{\"action\":";
+    AppendJsonString(action, &json);
+    if (!approval.empty()) {
+      json.append(",\"approval\":");
+      AppendJsonString(approval, &json);
+    }
+    if (count >= 0) absl::StrAppend(&json, ",\"count\":", count);
+    json.append(",\"node\":");
+    AppendJsonString(node_.id, &json);
+    json.append(",\"principal\":{\"id\":");
+    AppendJsonString(p.id, &json);
+    json.append(",\"kind\":");
+    AppendJsonString(ToString(p.kind), &json);
+    json.append("}");
+    if (!state.empty()) {
+      json.append(",\"state\":");
+      AppendJsonString(state, &json);
+    }
+    json.append(",\"time\":");
+    AppendJsonString(FormatRfc3339Millis(d_.clock->Now()), &json);
+    json.append(",\"type\":\"lookup\",\"v\":1}");
+    LogThen({std::move(json), std::nullopt}, std::move(respond),
+            std::move(then));
   }
 
   void ListApprovals(HttpRequest& req, Responder respond) {
@@ -1095,7 +1243,7 @@ class Gateway::Impl {
       if (!state.has_value()) {
         return respond(HttpResponse::Error(
             400, "invalid_argument",
-            "'state' must be pending, approved, denied or expired"));
+            "'state' must be pending, approved, denied, expired or revoked"));
       }
     }
     std::vector<audit::Approval> list = d_.approvals->List(state);
@@ -1105,8 +1253,15 @@ class Gateway::Impl {
       std::erase_if(list, [&p](const audit::Approval& a) {
         return a.request.principal != p.id && a.request.requested_by != p.id;
       });
+      return respond(HttpResponse::Json(200, audit::ApprovalListToJson(list)));
     }
-    respond(HttpResponse::Json(200, audit::ApprovalListToJson(list)));
+    auto body = std::make_shared<std::string>(audit::ApprovalListToJson(list));
+    LogLookupThen(p, "list_approvals", "", static_cast<int64_t>(list.size()),
+                  state.has_value() ? audit::ToString(*state) : "",
+                  std::move(respond),
+                  [body](uint64_t) {
+                    return HttpResponse::Json(200, std::move(*body));
+                  });
   }
 
   void GetApproval(HttpRequest& req, Responder respond) {
@@ -1121,28 +1276,59 @@ class Gateway::Impl {
         a->request.requested_by != p.id) {
       return respond(HttpResponse::Error(404, "not_found", "no such approval"));
     }
-    respond(HttpResponse::Json(200, audit::ApprovalToJson(*a)));
+    if (!sees_all) {
+      return respond(HttpResponse::Json(200, audit::ApprovalToJson(*a)));
+    }
+    auto body = std::make_shared<std::string>(audit::ApprovalToJson(*a));
+    LogLookupThen(p, "get_approval", a->id, -1, "", std::move(respond),
+                  [body](uint64_t) {
+                    return HttpResponse::Json(200, std::move(*body));
+                  });
   }
 
   void ApproveApproval(HttpRequest& req, Responder respond) {
-    DecideApproval(req, respond, true);
+    DecideApproval(req, respond, audit::ApprovalState::kApproved);
   }
   void DenyApproval(HttpRequest& req, Responder respond) {
-    DecideApproval(req, respond, false);
+    DecideApproval(req, respond, audit::ApprovalState::kDenied);
+  }
+  void RevokeApproval(HttpRequest& req, Responder respond) {
+    DecideApproval(req, respond, audit::ApprovalState::kRevoked);
   }
 
-  void DecideApproval(HttpRequest& req, Responder& respond, bool approve) {
+  void DecideApproval(HttpRequest& req, Responder& respond,
+                      audit::ApprovalState to) {
     auto principal = Authenticate(req);
     if (!principal.ok()) return respond(ErrorResponse(principal.status()));
     auto body = audit::ParseApprovalDecisionBody(req.body);
     if (!body.ok()) return respond(ErrorResponse(body.status()));
     const std::string& id = req.path_params["id"];
-    auto t =
-        approve ? d_.approvals->Approve(id, ApproverOf(**principal),
-                                        body->reason, body->duration)
-                : d_.approvals->Deny(id, ApproverOf(**principal), body->reason);
+    if (to != audit::ApprovalState::kApproved &&
+        body->duration != absl::ZeroDuration()) {
+      return respond(HttpResponse::Error(
+          400, "invalid_argument",
+          "field 'duration': only an approval takes a duration"));
+    }
+    auto current = d_.approvals->Get(id);
+    if (!current.ok()) return respond(ErrorResponse(current.status()));
+    // The policy's approver_role and max_duration, as of this decision.
+    const audit::GrantLimits limits = GrantLimitsOf(current->request);
+    const audit::Approver approver = ApproverOf(**principal);
+    absl::StatusOr<audit::ApprovalTransition> t;
+    switch (to) {
+      case audit::ApprovalState::kApproved:
+        t = d_.approvals->PrepareApprove(id, approver, body->reason,
+                                         body->duration, limits);
+        break;
+      case audit::ApprovalState::kRevoked:
+        t = d_.approvals->PrepareRevoke(id, approver, body->reason, limits);
+        break;
+      default:
+        t = d_.approvals->PrepareDeny(id, approver, body->reason, limits);
+        break;
+    }
     if (!t.ok()) return respond(ErrorResponse(t.status()));
-    RespondTransition(std::move(*t), 200, std::move(respond));
+    LogCommitRespond(*std::move(t), 200, respond);
   }
 
   GatewayDeps d_;

@@ -124,6 +124,73 @@ TEST(AnalyzerTest, FindsAPlantedViolationWithACounterexample) {
   EXPECT_THAT(std::string(proven.message()), HasSubstr("counterexample"));
 }
 
+// A granted approval returns the raw value: an invariant forbidding raw
+// reveal must catch an approval rule as surely as an allow rule.
+constexpr char kLegalApproval[] = R"(version: 1
+rules:
+  - id: legal-needs-approval
+    effect: approval
+    params: {approver_role: approver, max_duration: 1h}
+    when: {principal.role: legal, purpose: legal_request, action: read}
+  - id: support-reads-eu
+    effect: allow
+    when: {principal.role: support, subject.jurisdiction: eu, destination: eu}
+invariants:
+  - id: no-raw-restricted-data-leaves-eu
+    never: NEVER
+    when: {subject.jurisdiction: eu, field.restricted: true, destination: {not: eu}}
+)";
+
+TEST(AnalyzerTest, RawInvariantCatchesApprovalReachingRestrictedData) {
+  for (const std::string never : {"raw", "[allow, approval]"}) {
+    std::string text = kLegalApproval;
+    text.replace(text.find("NEVER"), 5, never);
+    const Bundle b = MustParse(text);
+    const AnalysisReport report = Analyze(b, {});
+    ASSERT_FALSE(report.ok()) << never;
+    const Finding* violation = nullptr;
+    for (const Finding& f : report.findings) {
+      if (f.kind == Finding::Kind::kInvariantViolated) violation = &f;
+    }
+    ASSERT_NE(violation, nullptr) << report.Format(b);
+    EXPECT_THAT(violation->message,
+                HasSubstr("'no-raw-restricted-data-leaves-eu' is violated"));
+    ASSERT_TRUE(violation->counterexample.has_value());
+    const Counterexample& cx = *violation->counterexample;
+    EXPECT_EQ(cx.effect, Effect::kApproval);
+    EXPECT_EQ(b.rules[cx.deciding_rule].id, "legal-needs-approval");
+    EXPECT_NE(cx.request.destination, "eu");
+    EXPECT_TRUE(cx.field.restricted);
+    EXPECT_EQ(EvaluateReference(b, cx.request.View(), cx.field.View()).effect,
+              Effect::kApproval);
+  }
+  // Denying the restricted fields to legal requests outside the EU mends it.
+  std::string text = kLegalApproval;
+  text.replace(text.find("NEVER"), 5, "raw");
+  text.replace(text.find("invariants:"), 11,
+               "  - id: legal-never-gets-restricted-eu-data\n"
+               "    effect: deny\n"
+               "    when: {purpose: legal_request, subject.jurisdiction: eu,\n"
+               "           field.restricted: true, destination: {not: eu}}\n"
+               "invariants:");
+  const Bundle mended = MustParse(text);
+  EXPECT_TRUE(Analyze(mended, {}).ok()) << Analyze(mended, {}).Format(mended);
+}
+
+TEST(AnalyzerTest, ExampleInvariantForbidsEveryRawReveal) {
+  // The example's residency invariant must forbid approval too: with a grant,
+  // a legal request outside the EU would otherwise read restricted EU fields.
+  absl::StatusOr<Bundle> b = LoadBundle("examples/policy.yaml");
+  ASSERT_TRUE(b.ok()) << b.status();
+  const Invariant* inv = nullptr;
+  for (const Invariant& i : b->invariants) {
+    if (i.id == "no-raw-restricted-data-leaves-eu") inv = &i;
+  }
+  ASSERT_NE(inv, nullptr);
+  EXPECT_TRUE(inv->Forbidden().Contains(Effect::kAllow));
+  EXPECT_TRUE(inv->Forbidden().Contains(Effect::kApproval));
+}
+
 TEST(AnalyzerTest, DeploymentPrincipalsKeepTheirAttributes) {
   // Only cn-engineer-1 is in cn; with the deployment, a support principal
   // cannot be in cn and the jurisdiction follows from the country.

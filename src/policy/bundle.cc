@@ -332,6 +332,20 @@ class Parser {
     return rule;
   }
 
+  // An effect, or `raw`: every effect that can reveal a raw value (allow, and
+  // approval, which a live grant turns into raw access).
+  absl::Status AddInvariantEffect(const YNode& node, absl::string_view field,
+                                  EffectSet& effects) const {
+    if (node.IsScalar() && node.Scalar() == "raw") {
+      effects.Add(Effect::kAllow);
+      effects.Add(Effect::kApproval);
+      return absl::OkStatus();
+    }
+    CLOVER_ASSIGN_OR_RETURN(Effect e, ParseEffectNode(node, field));
+    effects.Add(e);
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<Invariant> ParseInvariant(
       const YNode& node, absl::string_view field,
       absl::flat_hash_set<std::string>& ids) const {
@@ -357,16 +371,13 @@ class Parser {
     const std::string f = absl::StrCat(field, ".", key);
     if (effects.IsSequence()) {
       for (size_t i = 0; i < effects.size(); ++i) {
-        CLOVER_ASSIGN_OR_RETURN(
-            Effect e,
-            ParseEffectNode(effects[i], absl::StrCat(f, "[", i, "]")));
-        inv.effects.Add(e);
+        CLOVER_RETURN_IF_ERROR(AddInvariantEffect(
+            effects[i], absl::StrCat(f, "[", i, "]"), inv.effects));
       }
       if (inv.effects.empty())
         return Error(effects, f, "needs at least one effect");
     } else {
-      CLOVER_ASSIGN_OR_RETURN(Effect e, ParseEffectNode(effects, f));
-      inv.effects.Add(e);
+      CLOVER_RETURN_IF_ERROR(AddInvariantEffect(effects, f, inv.effects));
     }
     CLOVER_ASSIGN_OR_RETURN(
         inv.when, ParseWhen(node["when"], absl::StrCat(field, ".when")));

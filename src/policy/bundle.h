@@ -13,7 +13,7 @@
 //         field.category: {not: [contact]}
 //   invariants:
 //     - id: no-raw-restricted-to-cn
-//       never: allow
+//       never: raw            # raw = [allow, approval]: a grant reveals raw
 //       when: {destination: cn, field.restricted: true}
 //
 // See docs/policy.md for the full language.
@@ -74,7 +74,7 @@ struct Invariant {
   std::string description;
   Kind kind = Kind::kNever;
   EffectSet effects;  // never: none of these may result; always: only these may
-                      // result
+                      // result. `raw` in the file adds allow and approval.
   std::vector<Condition> when;
   SourcePos pos;
   // The effects that violate the invariant.

@@ -153,6 +153,32 @@ INSTANTIATE_TEST_SUITE_P(
                 "bad.yaml:4:"},
         BadCase{"- 1\n", "a policy bundle is a map"}));
 
+TEST(BundleTest, InvariantRawMeansAllowAndApproval) {
+  auto b = ParseBundle(R"(version: 1
+invariants:
+  - id: a
+    never: raw
+  - id: b
+    never: [raw, generalize]
+  - id: c
+    never: [allow, approval]
+)",
+                       "t.yaml");
+  ASSERT_TRUE(b.ok()) << b.status();
+  EffectSet raw;
+  raw.Add(Effect::kAllow);
+  raw.Add(Effect::kApproval);
+  EXPECT_EQ(b->invariants[0].effects, raw);
+  EXPECT_EQ(b->invariants[2].effects, raw);
+  EffectSet with_generalize = raw;
+  with_generalize.Add(Effect::kGeneralize);
+  EXPECT_EQ(b->invariants[1].effects, with_generalize);
+  EXPECT_FALSE(ParseBundle("version: 1\ninvariants:\n  - id: a\n    never: "
+                           "rawish\n",
+                           "t.yaml")
+                   .ok());
+}
+
 TEST(BundleTest, LoadBundleReportsMissingFile) {
   absl::StatusOr<Bundle> b = LoadBundle("/nonexistent/policy.yaml");
   ASSERT_FALSE(b.ok());

@@ -1,0 +1,358 @@
+// End-to-end tests of the approvals desk over loopback HTTP (issue 17,
+// finding 4): an EU node (ie-dub-1) of the example deployment whose policy is
+// the example's with a 1h legal grant and a content rule only a `dpo` may
+// decide. Grants never reveal restricted EU data outside the EU, honour the
+// policy's approver_role and max_duration, can be revoked, are bounded in size
+// and number, are refused in exports, and every transition and administrative
+// look-up is in the log.
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "audit/json_util.h"
+#include "gateway/http_client.h"
+#include "gateway/local_deployment.h"
+#include "gateway/node.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "log/client.h"
+#include "log/fetch.h"
+#include "log/note.h"
+#include "policy/bundle.h"
+#include "rapidjson/document.h"
+
+namespace clover::gateway {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+std::string Record(absl::string_view country, int n) {
+  return absl::StrCat("{\"country\":\"", country,
+                      "\",\"fields\":{\"email\":\"person", n,
+                      "@mail.example\",\"name\":\"Person Number", n,
+                      "\",\"uploaded_videos\":[\"upload-", n, "\"]}}");
+}
+
+class ApprovalsE2eTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { setup_error_ = new std::string(StartNode()); }
+  void SetUp() override { ASSERT_TRUE(setup_error_->empty()) << *setup_error_; }
+
+  static std::string StartNode() {
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "clover_approvals_e2e_XXXXXX")
+            .string();
+    if (mkdtemp(tmpl.data()) == nullptr) return "mkdtemp failed";
+    dir_ = new std::string(tmpl);
+    auto d = LoadDeployment(
+        absl::StrCat(CLOVER_SOURCE_DIR, "/examples/deployment.yaml"));
+    if (!d.ok()) return d.status().ToString();
+    // The example policy with a 1h legal grant and a content rule for `dpo`.
+    auto text = policy::ReadFileToString(d->policy.file);
+    if (!text.ok()) return text.status().ToString();
+    std::string policy =
+        absl::StrReplaceAll(*text, {{"max_duration: 8h", "max_duration: 1h"}});
+    policy = absl::StrReplaceAll(
+        policy,
+        {{"\nrules:\n",
+          "\nrules:\n"
+          "  - id: legal-content-needs-dpo\n"
+          "    effect: approval\n"
+          "    params: {approver_role: dpo, max_duration: 30m}\n"
+          "    when: {principal.role: legal, purpose: legal_request,\n"
+          "           field.category: content, destination: {not: cn},\n"
+          "           principal.jurisdiction: {not: cn}}\n\n"}});
+    d->policy.file = *dir_ + "/policy.yaml";
+    std::ofstream(d->policy.file) << policy;
+    auto nodes =
+        PrepareLocalDeployment(*d, *dir_ + "/nodes", 0, FreeLoopbackPort);
+    if (!nodes.ok()) return nodes.status().ToString();
+    for (LocalNode& n : *nodes) {
+      if (n.dc != "ie-dub-1") continue;
+      NodeOptions o;
+      o.threads = 2;
+      auto node = Node::Start(n.deployment, o);
+      if (!node.ok()) return node.status().ToString();
+      node_ = node->release();
+      eu_ = new std::string(n.endpoint);
+      verifier_ = new std::string(n.verifier_key);
+    }
+    if (eu_ == nullptr) return "no ie-dub-1 node";
+    HttpClient client;
+    for (int i = 0; i < 3; ++i) {
+      auto r =
+          client.Send("PUT", absl::StrCat(*eu_, "/v1/subjects/eu-", i),
+                      {"Authorization: Bearer " + ExampleApiKey("accounts-eu"),
+                       "X-Clover-Purpose: account_management"},
+                      Record("IE", i));
+      if (!r.ok()) return r.status().ToString();
+      if (r->status != 201) return absl::StrCat("seeding: ", r->body);
+    }
+    return "";
+  }
+
+  static void TearDownTestSuite() {
+    if (node_ != nullptr) {
+      node_->Shutdown();
+      delete node_;
+    }
+    // Only the directory mkdtemp made for this test.
+    if (dir_ != nullptr) std::filesystem::remove_all(*dir_);
+  }
+
+  ClientResponse Call(absl::string_view principal, absl::string_view method,
+                      const std::string& path, absl::string_view purpose = {},
+                      absl::string_view body = {}) {
+    std::vector<std::string> headers = {"Authorization: Bearer " +
+                                        ExampleApiKey(principal)};
+    if (!purpose.empty())
+      headers.push_back(absl::StrCat("X-Clover-Purpose: ", purpose));
+    if (!body.empty()) headers.push_back("Content-Type: application/json");
+    auto r = client_.Send(method, *eu_ + path, headers, body);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : ClientResponse{};
+  }
+
+  static rapidjson::Document Json(const std::string& body) {
+    rapidjson::Document doc;
+    doc.Parse(body.c_str());
+    return doc;
+  }
+
+  static std::string ErrorCode(const ClientResponse& r) {
+    auto doc = Json(r.body);
+    if (!doc.IsObject() || !doc.HasMember("error")) return "<no error body>";
+    return doc["error"]["code"].GetString();
+  }
+
+  // Files a request by us-legal-1; returns its id ("" on failure).
+  std::string File(absl::string_view subject, absl::string_view fields,
+                   absl::string_view duration = {}) {
+    std::string body = absl::StrCat(
+        "{\"justification\":\"LEGAL_REQUEST\",\"detail\":\"CASE-7\","
+        "\"subjects\":[\"",
+        subject, "\"],\"fields\":[", fields, "]",
+        duration.empty() ? ""
+                         : absl::StrCat(",\"duration\":\"", duration, "\""),
+        "}");
+    auto r = Call("us-legal-1", "POST", "/v1/approvals", {}, body);
+    EXPECT_EQ(r.status, 201) << r.body;
+    auto doc = Json(r.body);
+    if (r.status != 201 || !doc.IsObject()) return "";
+    return doc["approval"]["id"].GetString();
+  }
+
+  // The entries appended to the log from index `from` on.
+  std::vector<std::string> EntriesFrom(uint64_t from) {
+    auto v = log::ParseVerifierKey(*verifier_);
+    EXPECT_TRUE(v.ok());
+    std::vector<std::unique_ptr<log::NoteVerifier>> vs;
+    vs.push_back(*std::move(v));
+    auto c =
+        log::LogClient::Create(log::HttpFetcher(*eu_ + "/log"), std::move(vs));
+    EXPECT_TRUE(c.ok());
+    auto cp = (*c)->FetchCheckpoint();
+    EXPECT_TRUE(cp.ok()) << cp.status();
+    std::vector<std::string> out;
+    if (!cp.ok()) return out;
+    for (uint64_t i = from; i < cp->checkpoint.size; ++i) {
+      auto e = (*c)->FetchEntry(cp->checkpoint, i);
+      EXPECT_TRUE(e.ok()) << e.status();
+      if (e.ok()) out.push_back(*e);
+    }
+    return out;
+  }
+
+  uint64_t LogSize() {
+    auto r = client_.Send("GET", *eu_ + "/readyz", {});
+    EXPECT_TRUE(r.ok());
+    if (!r.ok()) return 0;
+    return Json(r->body)["log_size"].GetUint64();
+  }
+
+  static std::string* setup_error_;
+  static std::string* dir_;
+  static Node* node_;
+  static std::string* eu_;
+  static std::string* verifier_;
+  HttpClient client_;
+};
+
+std::string* ApprovalsE2eTest::setup_error_ = nullptr;
+std::string* ApprovalsE2eTest::dir_ = nullptr;
+Node* ApprovalsE2eTest::node_ = nullptr;
+std::string* ApprovalsE2eTest::eu_ = nullptr;
+std::string* ApprovalsE2eTest::verifier_ = nullptr;
+
+TEST_F(ApprovalsE2eTest, GrantNeverRevealsRestrictedEuFieldsOutsideTheEu) {
+  const std::string id = File("eu-0", "\"email\",\"name\"");
+  ASSERT_FALSE(id.empty());
+  auto approved = Call("auditor", "POST", "/v1/approvals/" + id + "/approve",
+                       {}, "{\"reason\":\"court order\"}");
+  ASSERT_EQ(approved.status, 200) << approved.body;
+  auto read = Call("us-legal-1", "GET", "/v1/subjects/eu-0?fields=email,name",
+                   "legal_request");
+  ASSERT_EQ(read.status, 200) << read.body;
+  auto doc = Json(read.body);
+  // The unrestricted field is granted raw; the restricted one never leaves.
+  EXPECT_STREQ(doc["fields"]["name"]["value"].GetString(), "Person Number0");
+  EXPECT_STREQ(doc["fields"]["email"]["effect"].GetString(), "deny");
+  EXPECT_FALSE(doc["fields"]["email"].HasMember("value"));
+  EXPECT_THAT(read.body, Not(HasSubstr("@mail.example")));
+}
+
+TEST_F(ApprovalsE2eTest, PolicyMaxDurationAndApproverRoleAreHonoured) {
+  // 8h asked under `max_duration: 1h`: refused, naming the limit.
+  auto eight = Call(
+      "us-legal-1", "POST", "/v1/approvals", {},
+      "{\"justification\":\"LEGAL_REQUEST\",\"detail\":\"CASE-8\",\"subjects\":"
+      "[\"eu-1\"],\"fields\":[\"name\"],\"duration\":\"8h\"}");
+  EXPECT_EQ(eight.status, 400) << eight.body;
+  EXPECT_THAT(eight.body, HasSubstr("at most 1h"));
+  EXPECT_THAT(eight.body, HasSubstr("legal-requests-need-approval"));
+
+  // No duration: the rule's hour; a longer approval is refused, the grant
+  // lasts the hour.
+  const std::string id = File("eu-1", "\"name\"");
+  ASSERT_FALSE(id.empty());
+  auto longer = Call("auditor", "POST", "/v1/approvals/" + id + "/approve", {},
+                     "{\"duration\":\"8h\"}");
+  EXPECT_EQ(longer.status, 400) << longer.body;
+  EXPECT_THAT(longer.body, HasSubstr("at most 1h"));
+  auto approved =
+      Call("auditor", "POST", "/v1/approvals/" + id + "/approve", {}, "{}");
+  ASSERT_EQ(approved.status, 200) << approved.body;
+  auto a = Json(approved.body)["approval"].GetObject();
+  auto decided = audit::ParseRfc3339(a["decided"].GetString());
+  auto expires = audit::ParseRfc3339(a["grant_expires"].GetString());
+  ASSERT_TRUE(decided.ok() && expires.ok());
+  EXPECT_LE(*expires - *decided, absl::Hours(1));
+  EXPECT_GT(*expires - *decided, absl::Minutes(59));
+
+  // Content needs the `dpo` role: the auditor (roles auditor, approver) may
+  // not decide it, nor the administrator.
+  const std::string content = File("eu-1", "\"uploaded_videos\"", "20m");
+  ASSERT_FALSE(content.empty());
+  for (absl::string_view who : {"auditor", "admin"}) {
+    auto refused =
+        Call(who, "POST", "/v1/approvals/" + content + "/approve", {}, "{}");
+    EXPECT_EQ(refused.status, 403) << who << " " << refused.body;
+    EXPECT_THAT(refused.body, HasSubstr("'dpo'"));
+  }
+  auto read = Call("us-legal-1", "GET",
+                   "/v1/subjects/eu-1?fields=uploaded_videos", "legal_request");
+  EXPECT_EQ(read.status, 403) << read.body;
+}
+
+TEST_F(ApprovalsE2eTest, RevokeEndsTheGrantAtOnceAndIsLogged) {
+  const std::string id = File("eu-2", "\"name\"");
+  ASSERT_FALSE(id.empty());
+  ASSERT_EQ(
+      Call("auditor", "POST", "/v1/approvals/" + id + "/approve", {}, "{}")
+          .status,
+      200);
+  ASSERT_EQ(Call("us-legal-1", "GET", "/v1/subjects/eu-2?fields=name",
+                 "legal_request")
+                .status,
+            200);
+  // Deny after approve stays a conflict; the requester cannot revoke.
+  EXPECT_EQ(
+      Call("auditor", "POST", "/v1/approvals/" + id + "/deny", {}, "{}").status,
+      409);
+  EXPECT_EQ(
+      Call("us-legal-1", "POST", "/v1/approvals/" + id + "/revoke", {}, "{}")
+          .status,
+      403);
+  EXPECT_EQ(Call("auditor", "POST", "/v1/approvals/" + id + "/revoke", {},
+                 "{\"duration\":\"1h\"}")
+                .status,
+            400);
+  auto revoked = Call("auditor", "POST", "/v1/approvals/" + id + "/revoke", {},
+                      "{\"reason\":\"order withdrawn\"}");
+  ASSERT_EQ(revoked.status, 200) << revoked.body;
+  auto doc = Json(revoked.body);
+  EXPECT_STREQ(doc["approval"]["state"].GetString(), "revoked");
+  const uint64_t index = doc["log_index"].GetUint64();
+  auto entries = EntriesFrom(index);
+  ASSERT_FALSE(entries.empty());
+  EXPECT_THAT(entries[0], HasSubstr("\"state\":\"revoked\""));
+  EXPECT_THAT(entries[0], HasSubstr(id));
+  // Effective at once.
+  auto read = Call("us-legal-1", "GET", "/v1/subjects/eu-2?fields=name",
+                   "legal_request");
+  EXPECT_EQ(read.status, 403) << read.body;
+  EXPECT_EQ(Call("auditor", "POST", "/v1/approvals/" + id + "/revoke", {}, "{}")
+                .status,
+            409);
+  auto list = Call("auditor", "GET", "/v1/approvals?state=revoked");
+  ASSERT_EQ(list.status, 200) << list.body;
+  EXPECT_THAT(list.body, HasSubstr(id));
+}
+
+TEST_F(ApprovalsE2eTest, RequestsAreBoundedInSizeAndNumber) {
+  std::string big =
+      "{\"justification\":\"LEGAL_REQUEST\",\"detail\":\"CASE-9\","
+      "\"fields\":[\"name\"],\"subjects\":[";
+  while (big.size() < 20000) big += "\"subject-0000000\",";
+  big += "\"eu-0\"]}";
+  auto too_big = Call("cn-engineer-1", "POST", "/v1/approvals", {}, big);
+  EXPECT_EQ(too_big.status, 413) << too_big.body;
+  EXPECT_EQ(ErrorCode(too_big), "payload_too_large");
+  auto dup = Call(
+      "cn-engineer-1", "POST", "/v1/approvals", {},
+      "{\"justification\":\"SERVICE_OPERATION\",\"detail\":\"T\",\"subjects\":"
+      "[\"eu-0\"],\"fields\":[\"name\",\"name\"]}");
+  EXPECT_EQ(dup.status, 400) << dup.body;
+
+  const std::string body =
+      "{\"justification\":\"SERVICE_OPERATION\",\"detail\":\"T\",\"subjects\":"
+      "[\"eu-0\"],\"fields\":[\"name\"]}";
+  for (int i = 0; i < 20; ++i) {
+    auto r = Call("cn-engineer-1", "POST", "/v1/approvals", {}, body);
+    ASSERT_EQ(r.status, 201) << i << " " << r.body;
+  }
+  auto refused = Call("cn-engineer-1", "POST", "/v1/approvals", {}, body);
+  EXPECT_EQ(refused.status, 409) << refused.body;
+  EXPECT_EQ(ErrorCode(refused), "too_many_open_requests");
+}
+
+TEST_F(ApprovalsE2eTest, ExportNeedingApprovalIsRefusedAndLogged) {
+  auto r = Call("us-legal-1", "POST", "/v1/exports", {},
+                "{\"destination\":\"us\",\"purpose\":\"legal_request\","
+                "\"fields\":[\"name\"],\"subjects\":[\"eu-0\",\"eu-1\"]}");
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_EQ(ErrorCode(r), "approval_required");
+  EXPECT_THAT(r.body, HasSubstr("name"));
+  auto doc = Json(r.body);
+  ASSERT_TRUE(doc.IsObject() && doc["error"].HasMember("log_index")) << r.body;
+  auto entries = EntriesFrom(doc["error"]["log_index"].GetUint64());
+  ASSERT_FALSE(entries.empty());
+  EXPECT_THAT(entries[0], HasSubstr("\"action\":\"export\""));
+  EXPECT_THAT(entries[0], HasSubstr("\"effect\":\"approval\""));
+  EXPECT_THAT(r.body, Not(HasSubstr("Person Number")));
+}
+
+TEST_F(ApprovalsE2eTest, AdminLookupsAreLoggedBeforeTheAnswer) {
+  const std::string id = File("eu-0", "\"name\"", "30m");
+  ASSERT_FALSE(id.empty());
+  uint64_t before = LogSize();
+  ASSERT_EQ(Call("auditor", "GET", "/v1/approvals?state=pending").status, 200);
+  ASSERT_EQ(Call("admin", "GET", "/v1/approvals/" + id).status, 200);
+  auto entries = EntriesFrom(before);
+  std::string all;
+  for (const auto& e : entries) all += e + "\n";
+  EXPECT_THAT(all, HasSubstr("\"action\":\"list_approvals\""));
+  EXPECT_THAT(all,
+              HasSubstr("\"action\":\"get_approval\",\"approval\":\"" + id));
+  EXPECT_THAT(all, HasSubstr("\"type\":\"lookup\""));
+  EXPECT_THAT(all, HasSubstr("\"id\":\"admin\""));
+  EXPECT_THAT(all, Not(HasSubstr("eu-0")));  // no subject ids in the log
+}
+
+}  // namespace
+}  // namespace clover::gateway
