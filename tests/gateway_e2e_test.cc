@@ -233,7 +233,8 @@ TEST_F(GatewayE2eTest, ForbiddenWhenNothingMayBeReturnedAndStillLogged) {
 }
 
 TEST_F(GatewayE2eTest, MisdirectedWriteGets421AndStoresNothing) {
-  auto r = Call("accounts-eu", "PUT", *eu_ + "/v1/subjects/us-99",
+  // By a principal the home region lets write the subject (others: 403).
+  auto r = Call("accounts-us", "PUT", *eu_ + "/v1/subjects/us-99",
                 "account_management", Record("US", 99));
   ASSERT_EQ(r.status, 421) << r.body;
   EXPECT_EQ(r.Header("location"), *us_);
@@ -585,7 +586,7 @@ TEST_F(GatewayE2eTest, PrincipalsWithoutWriteRightsCannotCreateSubjects) {
             201);
 }
 
-TEST_F(GatewayE2eTest, MisdirectedWriteAuthenticatesFirst) {
+TEST_F(GatewayE2eTest, MisdirectedWriteIsAuthenticatedAndAuthorisedFirst) {
   // Without (or with bad) credentials a misdirected write is 401, not 421:
   // nothing about residency is told to an unauthenticated caller.
   auto none = Call("", "PUT", *eu_ + "/v1/subjects/us-98", "account_management",
@@ -599,6 +600,23 @@ TEST_F(GatewayE2eTest, MisdirectedWriteAuthenticatesFirst) {
   ASSERT_TRUE(bad.ok());
   EXPECT_EQ(bad->status, 401) << bad->body;
   EXPECT_THAT(bad->body, Not(HasSubstr("home_region")));
+  // Nor is an authenticated principal the home region would refuse sent
+  // there: it is refused here, and the refusal is logged.
+  for (const auto& [who, purpose] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"cn-engineer-1", "service_operation"},
+           {"accounts-eu", "account_management"}}) {
+    auto r = Call(who, "PUT", *eu_ + "/v1/subjects/us-98", purpose,
+                  Record("US", 98));
+    EXPECT_EQ(r.status, 403) << who << ": " << r.body;
+    EXPECT_TRUE(r.Header("location").empty());
+    EXPECT_THAT(r.body, Not(HasSubstr(*us_)));
+    EXPECT_TRUE(Json(r.body)["error"].HasMember("log_index")) << r.body;
+  }
+  EXPECT_EQ(Call("accounts-us", "PUT", *eu_ + "/v1/subjects/us-98",
+                 "account_management", Record("US", 98))
+                .status,
+            421);
 }
 
 TEST_F(GatewayE2eTest, ExistenceChecksAreLogged) {

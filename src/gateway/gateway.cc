@@ -570,6 +570,19 @@ class Gateway::Impl {
             });
   }
 
+  // The jurisdiction a region's data centres sit in: the destination of a
+  // write stored there (this node's is storage_jurisdiction_).
+  std::string StorageJurisdictionOf(absl::string_view region) const {
+    if (const Region* r = d_.deployment->FindRegion(region);
+        r != nullptr && !r->dcs.empty()) {
+      if (const Jurisdiction* j =
+              d_.deployment->JurisdictionOfCountry(r->dcs.front().country)) {
+        return j->id;
+      }
+    }
+    return std::string(region);
+  }
+
   void PutSubject(HttpRequest& req, Responder respond) {
     // Authentication first: who is not authenticated learns nothing, not
     // even where a subject would be stored.
@@ -580,21 +593,46 @@ class Gateway::Impl {
     const std::string& subject = req.path_params["id"];
     auto record = vault::ParseRecordJson(d_.deployment->schema, Std(req.body));
     if (!record.ok()) return respond(ErrorResponse(record.status()));
-    // Residency before the policy: the home region decides the write, and a
-    // misdirected write touches nothing here.
     auto jurisdiction =
         d_.vault->residency().JurisdictionOfCountry(record->country);
     if (!jurisdiction.ok())
       return respond(ErrorResponse(jurisdiction.status()));
-    if (absl::Status here =
-            d_.vault->residency().CheckStoredHere(*jurisdiction);
-        !here.ok()) {
-      if (vault::GetResidencyRedirect(here).has_value()) {
-        misdirected_->Increment();
-        return respond(ErrorResponse(here));
+    absl::Status here = d_.vault->residency().CheckStoredHere(*jurisdiction);
+    std::optional<vault::ResidencyRedirect> redirect;
+    if (!here.ok()) {
+      redirect = vault::GetResidencyRedirect(here);
+      if (!redirect.has_value()) {
+        return respond(
+            HttpResponse::Error(422, "no_home_region", here.message()));
       }
-      return respond(
-          HttpResponse::Error(422, "no_home_region", here.message()));
+    }
+    // A write replaces the whole record (fields it leaves out are dropped),
+    // so it is decided over every field of the schema, whatever the body
+    // holds: the policy must allow this principal to write all of them. It is
+    // decided where it would be stored: here, or for a misdirected write in
+    // its home region. So a principal that may not write this subject is
+    // refused (and logged) wherever it asks, and is never sent on to the home
+    // region, which would refuse it too.
+    const std::string destination =
+        redirect.has_value() ? StorageJurisdictionOf(redirect->region)
+                             : storage_jurisdiction_;
+    auto all = ResolveFields(d_.deployment->schema, {});
+    if (!all.ok()) return respond(ErrorResponse(all.status()));
+    const Principal& p = **principal;
+    Decision dec = Decide(p, *purpose, "write", *jurisdiction, destination,
+                          *std::move(all));
+    std::string pseudonym = Pseudonym(subject);
+    if (!dec.AllAllowed()) {
+      return RefuseLogged(
+          DecisionJson(p, *purpose, "write", destination, pseudonym,
+                       *jurisdiction, dec, 0, 0),
+          "the policy does not allow this principal to write this subject",
+          std::move(respond));
+    }
+    // A misdirected write touches nothing here.
+    if (redirect.has_value()) {
+      misdirected_->Increment();
+      return respond(ErrorResponse(here));
     }
     // What the vault would refuse for this subject is refused before a
     // decision is logged: a logged write is one decided to happen.
@@ -610,22 +648,6 @@ class Gateway::Impl {
           "the subject was erased; its id cannot be reused")));
     } else if (home.status().code() != absl::StatusCode::kNotFound) {
       return respond(ErrorResponse(home.status()));
-    }
-    // A write replaces the whole record (fields it leaves out are dropped),
-    // so it is decided over every field of the schema, whatever the body
-    // holds: the policy must allow this principal to write all of them.
-    auto all = ResolveFields(d_.deployment->schema, {});
-    if (!all.ok()) return respond(ErrorResponse(all.status()));
-    const Principal& p = **principal;
-    Decision dec = Decide(p, *purpose, "write", *jurisdiction,
-                          storage_jurisdiction_, *std::move(all));
-    std::string pseudonym = Pseudonym(subject);
-    if (!dec.AllAllowed()) {
-      return RefuseLogged(
-          DecisionJson(p, *purpose, "write", storage_jurisdiction_, pseudonym,
-                       *jurisdiction, dec, 0, 0),
-          "the policy does not allow this principal to write this subject",
-          std::move(respond));
     }
     LogThenEffect(
         DecisionJson(p, *purpose, "write", storage_jurisdiction_, pseudonym,
