@@ -214,7 +214,6 @@ TEST_F(GatewayCrashTest, AcknowledgedDecisionsAndWritesSurviveSigkill) {
             << kRounds << " SIGKILLs\n";
 }
 
-
 // --- Log before effect (issue 17, finding 3) ---
 //
 // Many PUTs (creates and replacements) and DELETEs are in flight when the
@@ -305,20 +304,21 @@ TEST_F(GatewayCrashTest, EveryStoredRevisionAndErasureHasItsLogEntry) {
           const std::string base = node_.endpoint + "/v1/subjects/";
           if (eraser) {
             const std::string id = absl::StrCat("e-", round, "-", t, "-", n);
-            auto put = c.Send(
-                "PUT", base + id,
-                {kAccountsKey, "X-Clover-Purpose: account_management"},
-                Record(n));
+            auto put =
+                c.Send("PUT", base + id,
+                       {kAccountsKey, "X-Clover-Purpose: account_management"},
+                       Record(n));
             if (!put.ok()) break;
-            auto del = c.Send("DELETE", base + id,
-                              {kSupportKey, "X-Clover-Purpose: customer_support"});
+            auto del =
+                c.Send("DELETE", base + id,
+                       {kSupportKey, "X-Clover-Purpose: customer_support"});
             if (!del.ok()) break;
             if (del->status == 200) ++acked;
             continue;
           }
-          const std::string id =
-              n % 4 == 0 ? absl::StrCat("w-", round, "-", t, "-", n)
-                         : absl::StrCat("seed-", r() % kSeeds);
+          const std::string id = n % 4 == 0
+                                     ? absl::StrCat("w-", round, "-", t, "-", n)
+                                     : absl::StrCat("seed-", r() % kSeeds);
           auto put =
               c.Send("PUT", base + id,
                      {kAccountsKey, "X-Clover-Purpose: account_management"},
@@ -342,15 +342,16 @@ TEST_F(GatewayCrashTest, EveryStoredRevisionAndErasureHasItsLogEntry) {
     };
     std::map<std::string, Stored> stored;
     {
-      auto storage = vault::OpenRocksDbStorage(
-          NodeVaultDir(*node_.deployment.node));
+      auto storage =
+          vault::OpenRocksDbStorage(NodeVaultDir(*node_.deployment.node));
       ASSERT_TRUE(storage.ok()) << storage.status();
       absl::Status scan = (*storage)->Scan(
           vault::Table::kSubjects,
           [&](std::string_view id, std::string_view value) {
             auto row = vault::SubjectRow::Decode(value);
             EXPECT_TRUE(row.ok()) << row.status();
-            if (row.ok()) stored[std::string(id)] = {row->revision, row->live()};
+            if (row.ok())
+              stored[std::string(id)] = {row->revision, row->live()};
             return true;
           });
       ASSERT_TRUE(scan.ok()) << scan;

@@ -509,7 +509,6 @@ TEST_F(GatewayE2eTest, PublicEndpoints) {
   EXPECT_EQ(bad->status / 100, 4);
 }
 
-
 // --- Write authorisation, logged look-ups (issue 17, findings 2, 3, 10) ---
 // Subjects eu-20..eu-24 are used only here.
 
@@ -528,8 +527,8 @@ uint64_t LogSize(HttpClient& c, const std::string& endpoint) {
 TEST_F(GatewayE2eTest, WritesNeedThePolicyForEveryFieldWhateverTheBodyHolds) {
   const std::string url = *eu_ + "/v1/subjects/eu-20";
   auto rewrite = [&] {
-    auto r = Call("accounts-eu", "PUT", url, "account_management",
-                  Record("IE", 20));
+    auto r =
+        Call("accounts-eu", "PUT", url, "account_management", Record("IE", 20));
     EXPECT_EQ(r.status, 200) << r.body;
     return Json(r.body)["revision"].GetUint64();
   };
@@ -629,11 +628,11 @@ TEST_F(GatewayE2eTest, ExistenceChecksAreLogged) {
     std::string method, subject, action, outcome;
     int status;
   };
-  for (const Probe& probe : std::vector<Probe>{
-           {"GET", "nobody-21", "read", "not_found", 404},
-           {"GET", "eu-21", "read", "gone", 410},
-           {"DELETE", "nobody-21", "erase", "not_found", 404},
-           {"DELETE", "eu-21", "erase", "gone", 410}}) {
+  for (const Probe& probe :
+       std::vector<Probe>{{"GET", "nobody-21", "read", "not_found", 404},
+                          {"GET", "eu-21", "read", "gone", 410},
+                          {"DELETE", "nobody-21", "erase", "not_found", 404},
+                          {"DELETE", "eu-21", "erase", "gone", 410}}) {
     const uint64_t before = LogSize(client_, *eu_);
     auto r = Call("eu-support-1", probe.method,
                   *eu_ + "/v1/subjects/" + probe.subject, "customer_support");
@@ -645,8 +644,8 @@ TEST_F(GatewayE2eTest, ExistenceChecksAreLogged) {
     ASSERT_TRUE(doc["error"].HasMember("log_index")) << r.body;
     auto cp = client->FetchCheckpoint();
     ASSERT_TRUE(cp.ok()) << cp.status();
-    auto entry =
-        client->FetchEntry(cp->checkpoint, doc["error"]["log_index"].GetUint64());
+    auto entry = client->FetchEntry(cp->checkpoint,
+                                    doc["error"]["log_index"].GetUint64());
     ASSERT_TRUE(entry.ok()) << entry.status();
     EXPECT_THAT(*entry, HasSubstr("\"action\":\"" + probe.action + "\""));
     EXPECT_THAT(*entry, HasSubstr("\"outcome\":\"" + probe.outcome + "\""));

@@ -217,9 +217,9 @@ TEST(DecisionRecordTest, OutcomeEntriesAreCanonicalAndReplayAsMatches) {
     ASSERT_TRUE(canonical.ok()) << canonical.status() << "\n" << json;
     EXPECT_EQ(*canonical, json);
     EXPECT_EQ(json.find("\"outcome\""),
-              outcome.empty() ? std::string::npos
-                              : json.find(absl::StrCat("\"outcome\":\"",
-                                                       outcome, "\"")))
+              outcome.empty()
+                  ? std::string::npos
+                  : json.find(absl::StrCat("\"outcome\":\"", outcome, "\"")))
         << json;
     audit::LogEntry parsed;
     ASSERT_TRUE(audit::ParseLogEntry(json, &parsed).ok()) << json;

@@ -494,9 +494,9 @@ class Gateway::Impl {
   // answers the mapped error and the entry stands as the decision made.
   void LogThenEffect(LogEntry entry, Responder respond,
                      std::function<HttpResponse(uint64_t index)> effect) {
-    auto pool = boost::asio::prefer(
-        blocking_.get_executor(),
-        boost::asio::execution::outstanding_work.tracked);
+    auto pool =
+        boost::asio::prefer(blocking_.get_executor(),
+                            boost::asio::execution::outstanding_work.tracked);
     absl::Time start = absl::Now();
     d_.log->Append(
         std::move(entry.json),
@@ -638,10 +638,9 @@ class Gateway::Impl {
     // decision is logged: a logged write is one decided to happen.
     if (auto home = d_.vault->HomeJurisdiction(Std(subject)); home.ok()) {
       if (*home != *jurisdiction) {
-        return respond(ErrorResponse(absl::FailedPreconditionError(
-            absl::StrCat("the subject has home jurisdiction ", *home,
-                         "; country ", record->country, " (", *jurisdiction,
-                         ") would change it"))));
+        return respond(ErrorResponse(absl::FailedPreconditionError(absl::StrCat(
+            "the subject has home jurisdiction ", *home, "; country ",
+            record->country, " (", *jurisdiction, ") would change it"))));
       }
     } else if (vault::IsErased(home.status())) {
       return respond(ErrorResponse(absl::FailedPreconditionError(
@@ -757,8 +756,8 @@ class Gateway::Impl {
     const Principal& p = **principal;
     auto jurisdiction = d_.vault->HomeJurisdiction(Std(subject));
     if (!jurisdiction.ok()) {
-      return RespondAbsent(p, *purpose, "erase", storage_jurisdiction_,
-                           subject, jurisdiction.status(), std::move(respond));
+      return RespondAbsent(p, *purpose, "erase", storage_jurisdiction_, subject,
+                           jurisdiction.status(), std::move(respond));
     }
     // Erasure destroys every field: it is decided over all of them.
     auto all = ResolveFields(d_.deployment->schema, {});
@@ -779,9 +778,8 @@ class Gateway::Impl {
         std::move(respond), [this, subject](uint64_t index) -> HttpResponse {
           if (absl::Status s = d_.vault->Erase(Std(subject)); !s.ok())
             return ErrorResponse(s);
-          std::string body =
-              absl::StrCat("{\"erased\":true,\"log_index\":", index,
-                           ",\"subject\":");
+          std::string body = absl::StrCat(
+              "{\"erased\":true,\"log_index\":", index, ",\"subject\":");
           AppendJsonString(subject, &body);
           body.push_back('}');
           return HttpResponse::Json(200, std::move(body));
