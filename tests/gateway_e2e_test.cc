@@ -233,7 +233,8 @@ TEST_F(GatewayE2eTest, ForbiddenWhenNothingMayBeReturnedAndStillLogged) {
 }
 
 TEST_F(GatewayE2eTest, MisdirectedWriteGets421AndStoresNothing) {
-  auto r = Call("accounts-eu", "PUT", *eu_ + "/v1/subjects/us-99",
+  // By a principal the home region lets write the subject (others: 403).
+  auto r = Call("accounts-us", "PUT", *eu_ + "/v1/subjects/us-99",
                 "account_management", Record("US", 99));
   ASSERT_EQ(r.status, 421) << r.body;
   EXPECT_EQ(r.Header("location"), *us_);
@@ -506,6 +507,194 @@ TEST_F(GatewayE2eTest, PublicEndpoints) {
   auto bad = c.Send("GET", *eu_ + "/log/tile/0/x0/zz", {});
   ASSERT_TRUE(bad.ok());
   EXPECT_EQ(bad->status / 100, 4);
+}
+
+// --- Write authorisation, logged look-ups (issue 17, findings 2, 3, 10) ---
+// Subjects eu-20..eu-24 are used only here.
+
+// The size of the EU node's log, as /readyz reports it (every answered
+// request's entry is durable, and so counted, before its answer).
+uint64_t LogSize(HttpClient& c, const std::string& endpoint) {
+  auto r = c.Send("GET", endpoint + "/readyz", {});
+  if (!r.ok() || r->status != 200) return 0;
+  rapidjson::Document doc;
+  doc.Parse(r->body.c_str());
+  return doc.IsObject() && doc.HasMember("log_size")
+             ? doc["log_size"].GetUint64()
+             : 0;
+}
+
+TEST_F(GatewayE2eTest, WritesNeedThePolicyForEveryFieldWhateverTheBodyHolds) {
+  const std::string url = *eu_ + "/v1/subjects/eu-20";
+  auto rewrite = [&] {
+    auto r =
+        Call("accounts-eu", "PUT", url, "account_management", Record("IE", 20));
+    EXPECT_EQ(r.status, 200) << r.body;
+    return Json(r.body)["revision"].GetUint64();
+  };
+  const uint64_t before = rewrite();
+  const std::string empty = R"({"country":"DE","fields":{}})";
+  const std::string partial =
+      R"({"country":"DE","fields":{"watch_history":["x"]}})";
+  // Neither an empty record nor a partial one by a principal without write
+  // rights, whichever purpose it names.
+  for (const auto& [who, purpose] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"cn-engineer-1", "service_operation"},
+           {"cn-engineer-1", "account_management"},
+           {"us-recommender", "recommendation"},
+           {"us-recommender", "account_management"},
+           {"eu-analytics", "analytics"}}) {
+    for (const std::string& body : {empty, partial}) {
+      auto r = Call(who, "PUT", url, purpose, body);
+      EXPECT_EQ(r.status, 403) << who << " " << body << ": " << r.body;
+      EXPECT_EQ(ErrorCode(r), "forbidden");
+      EXPECT_TRUE(Json(r.body)["error"].HasMember("log_index")) << r.body;
+    }
+  }
+  // Nothing was stored: the record is intact and the next authorised write
+  // is the very next revision.
+  auto read = Call("eu-support-1", "GET", url + "?fields=email,name",
+                   "customer_support");
+  ASSERT_EQ(read.status, 200) << read.body;
+  EXPECT_STREQ(Json(read.body)["fields"]["email"]["value"].GetString(),
+               "person20@mail.example");
+  EXPECT_EQ(rewrite(), before + 1);
+}
+
+TEST_F(GatewayE2eTest, PrincipalsWithoutWriteRightsCannotCreateSubjects) {
+  for (const auto& [who, purpose] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"cn-engineer-1", "service_operation"},
+           {"us-recommender", "recommendation"}}) {
+    const std::string url = *eu_ + "/v1/subjects/eu-new-by-" + who;
+    auto r = Call(who, "PUT", url, purpose, R"({"country":"DE","fields":{}})");
+    EXPECT_EQ(r.status, 403) << who << ": " << r.body;
+    auto full = Call(who, "PUT", url, purpose, Record("DE", 77));
+    EXPECT_EQ(full.status, 403) << who << ": " << full.body;
+    EXPECT_EQ(Call("eu-support-1", "GET", url, "customer_support").status, 404)
+        << who << " created a subject";
+  }
+  // The US recommender cannot create a US subject on its own region either.
+  auto us = Call("us-recommender", "PUT", *us_ + "/v1/subjects/us-new-rec",
+                 "recommendation", R"({"country":"US","fields":{}})");
+  EXPECT_EQ(us.status, 403) << us.body;
+  EXPECT_EQ(Call("accounts-us", "PUT", *us_ + "/v1/subjects/us-new-rec",
+                 "account_management", Record("US", 5))
+                .status,
+            201);
+}
+
+TEST_F(GatewayE2eTest, MisdirectedWriteIsAuthenticatedAndAuthorisedFirst) {
+  // Without (or with bad) credentials a misdirected write is 401, not 421:
+  // nothing about residency is told to an unauthenticated caller.
+  auto none = Call("", "PUT", *eu_ + "/v1/subjects/us-98", "account_management",
+                   Record("US", 98));
+  EXPECT_EQ(none.status, 401) << none.body;
+  EXPECT_TRUE(none.Header("location").empty());
+  auto bad = client_.Send("PUT", *eu_ + "/v1/subjects/us-98",
+                          {"Authorization: Bearer clv_wrong",
+                           "X-Clover-Purpose: account_management"},
+                          Record("US", 98));
+  ASSERT_TRUE(bad.ok());
+  EXPECT_EQ(bad->status, 401) << bad->body;
+  EXPECT_THAT(bad->body, Not(HasSubstr("home_region")));
+  // Nor is an authenticated principal the home region would refuse sent
+  // there: it is refused here, and the refusal is logged.
+  for (const auto& [who, purpose] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"cn-engineer-1", "service_operation"},
+           {"accounts-eu", "account_management"}}) {
+    auto r = Call(who, "PUT", *eu_ + "/v1/subjects/us-98", purpose,
+                  Record("US", 98));
+    EXPECT_EQ(r.status, 403) << who << ": " << r.body;
+    EXPECT_TRUE(r.Header("location").empty());
+    EXPECT_THAT(r.body, Not(HasSubstr(*us_)));
+    EXPECT_TRUE(Json(r.body)["error"].HasMember("log_index")) << r.body;
+  }
+  EXPECT_EQ(Call("accounts-us", "PUT", *eu_ + "/v1/subjects/us-98",
+                 "account_management", Record("US", 98))
+                .status,
+            421);
+}
+
+TEST_F(GatewayE2eTest, ExistenceChecksAreLogged) {
+  ASSERT_EQ(Call("eu-support-1", "DELETE", *eu_ + "/v1/subjects/eu-21",
+                 "customer_support")
+                .status,
+            200);
+  auto client = EuLogClient();
+  struct Probe {
+    std::string method, subject, action, outcome;
+    int status;
+  };
+  for (const Probe& probe :
+       std::vector<Probe>{{"GET", "nobody-21", "read", "not_found", 404},
+                          {"GET", "eu-21", "read", "gone", 410},
+                          {"DELETE", "nobody-21", "erase", "not_found", 404},
+                          {"DELETE", "eu-21", "erase", "gone", 410}}) {
+    const uint64_t before = LogSize(client_, *eu_);
+    auto r = Call("eu-support-1", probe.method,
+                  *eu_ + "/v1/subjects/" + probe.subject, "customer_support");
+    ASSERT_EQ(r.status, probe.status) << probe.method << " " << r.body;
+    EXPECT_EQ(ErrorCode(r), probe.outcome == "gone" ? "gone" : "not_found");
+    EXPECT_EQ(LogSize(client_, *eu_), before + 1)
+        << probe.method << " " << probe.subject;
+    auto doc = Json(r.body);
+    ASSERT_TRUE(doc["error"].HasMember("log_index")) << r.body;
+    auto cp = client->FetchCheckpoint();
+    ASSERT_TRUE(cp.ok()) << cp.status();
+    auto entry = client->FetchEntry(cp->checkpoint,
+                                    doc["error"]["log_index"].GetUint64());
+    ASSERT_TRUE(entry.ok()) << entry.status();
+    EXPECT_THAT(*entry, HasSubstr("\"action\":\"" + probe.action + "\""));
+    EXPECT_THAT(*entry, HasSubstr("\"outcome\":\"" + probe.outcome + "\""));
+    EXPECT_THAT(*entry, HasSubstr("\"id\":\"eu-support-1\""));
+    EXPECT_THAT(*entry, HasSubstr("\"records\":0"));
+    EXPECT_THAT(*entry, HasSubstr("\"subject\":\""));
+    EXPECT_THAT(*entry, Not(HasSubstr(probe.subject + "\"")));
+  }
+  // A malformed id is a client error, answered without an entry.
+  const uint64_t before = LogSize(client_, *eu_);
+  EXPECT_EQ(Call("eu-support-1", "GET", *eu_ + "/v1/subjects/.bad",
+                 "customer_support")
+                .status,
+            400);
+  EXPECT_EQ(LogSize(client_, *eu_), before);
+}
+
+TEST_F(GatewayE2eTest, AccessReportLookUpsAreLogged) {
+  auto client = EuLogClient();
+  uint64_t before = LogSize(client_, *eu_);
+  auto r =
+      Call("auditor", "GET", *eu_ + "/v1/subjects/eu-22/access-report", "");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(LogSize(client_, *eu_), before + 1);
+  auto doc = Json(r.body);
+  ASSERT_TRUE(doc.HasMember("log_index")) << r.body;
+  const uint64_t index = doc["log_index"].GetUint64();
+  EXPECT_GE(index, doc["tree_size"].GetUint64());
+  auto cp = client->FetchCheckpoint();
+  ASSERT_TRUE(cp.ok()) << cp.status();
+  auto entry = client->FetchEntry(cp->checkpoint, index);
+  ASSERT_TRUE(entry.ok()) << entry.status();
+  EXPECT_THAT(*entry, HasSubstr("\"action\":\"access_report\""));
+  EXPECT_THAT(*entry, HasSubstr("\"id\":\"auditor\""));
+  EXPECT_THAT(*entry, HasSubstr(absl::StrCat(
+                          "\"subject\":\"",
+                          doc["subject_pseudonym"].GetString(), "\"")));
+  // The next report lists the look-up itself.
+  auto again =
+      Call("admin", "GET", *eu_ + "/v1/subjects/eu-22/access-report", "");
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_THAT(again.body, HasSubstr("\"action\":\"access_report\""));
+  // A refused look-up is logged too.
+  before = LogSize(client_, *eu_);
+  auto refused = Call("eu-support-1", "GET",
+                      *eu_ + "/v1/subjects/eu-22/access-report", "");
+  EXPECT_EQ(refused.status, 403) << refused.body;
+  EXPECT_TRUE(Json(refused.body)["error"].HasMember("log_index"));
+  EXPECT_EQ(LogSize(client_, *eu_), before + 1);
 }
 
 }  // namespace

@@ -99,6 +99,7 @@ void AppendDecisionJson(const DecisionRecord& r, std::string* out) {
     out->append(r.field_groups_json.data(), r.field_groups_json.size());
   }
   o.Str("node", r.node);
+  if (!r.outcome.empty()) o.Str("outcome", r.outcome);
   o.Str("policy", r.policy);
   o.Key("principal");
   {

@@ -39,6 +39,10 @@ struct DecisionRecord {
   absl::string_view field_groups_json;
   int64_t records = 0;  // records returned
   int64_t bytes = 0;    // response bytes of transformed data
+  // Why a request decided no fields: "not_found" (no such subject), "gone"
+  // (erased) or "forbidden" (refused before any field was decided). Empty:
+  // the member is omitted.
+  absl::string_view outcome;
 };
 
 // Appends the canonical JSON of `record` to `out`. Thread-safe (pure).

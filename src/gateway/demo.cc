@@ -426,11 +426,11 @@ absl::StatusOr<DemoSummary> RunDemo(
   }
 
   if (say) *say << "\nPlaying traffic\n";
-  // A US subject's write sent to an EU node: 421 with the US endpoint, nothing
-  // stored.
+  // A US subject's write by the US accounts service sent to an EU node: 421
+  // with the US endpoint, nothing stored.
   {
     auto r =
-        t.Call("misdirected write", "accounts-eu", "PUT",
+        t.Call("misdirected write", "accounts-us", "PUT",
                url(eu_region->dcs[0].endpoint, "/v1/subjects/us-misdirected-1"),
                "account_management", synth.RecordJson("US", 9999));
     t.Note(absl::StrCat("misdirected write of a US subject to ",

@@ -13,7 +13,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "audit/field_groups.h"
+#include "boost/asio/execution/outstanding_work.hpp"
 #include "boost/asio/post.hpp"
+#include "boost/asio/prefer.hpp"
 #include "boost/asio/thread_pool.hpp"
 #include "core/canonical_json.h"
 #include "crypto/subject_pseudonym.h"
@@ -526,7 +528,109 @@ class Gateway::Impl {
 
   // --- subjects ---
 
+  // Appends `entry`; once it is durable, runs `effect` (a vault write or
+  // erasure) with the entry's index on the blocking pool, and responds with
+  // what it returns. So an effect becomes visible only after its decision is
+  // durable: a crash in between leaves a logged decision without its effect,
+  // never an effect without its decision. The log's thread only hands the
+  // effect over (it must not wait for the vault's fsync). The executor tracks
+  // outstanding work from the append until the effect has run, so Drain waits
+  // for effects still behind the log. If the vault then refuses, `effect`
+  // answers the mapped error and the entry stands as the decision made.
+  void LogThenEffect(LogEntry entry, Responder respond,
+                     std::function<HttpResponse(uint64_t index)> effect) {
+    auto pool =
+        boost::asio::prefer(blocking_.get_executor(),
+                            boost::asio::execution::outstanding_work.tracked);
+    absl::Time start = absl::Now();
+    d_.log->Append(
+        std::move(entry.json),
+        [this, start, pool, subject = std::move(entry.subject),
+         respond = std::move(respond),
+         effect = std::move(effect)](absl::StatusOr<uint64_t> index) mutable {
+          append_latency_->Observe(absl::ToDoubleSeconds(absl::Now() - start));
+          if (!index.ok()) {
+            respond(HttpResponse::Error(
+                503, "log_unavailable",
+                "the decision could not be logged; nothing was changed"));
+            return;
+          }
+          if (subject.has_value()) {
+            d_.access_index->Note(*index, std::move(*subject));
+          }
+          boost::asio::post(pool, [i = *index, respond = std::move(respond),
+                                   effect = std::move(effect)]() mutable {
+            respond(effect(i));
+          });
+        });
+  }
+
+  // The entry of a request that decided no field: a look-up of a subject
+  // that is not stored here ("not_found", "gone"), an access report, or a
+  // refusal before any field was decided ("forbidden"). It names the
+  // principal, action and subject pseudonym; with no fields the auditor's
+  // replay has nothing to re-derive.
+  LogEntry LookupJson(const Principal& p, absl::string_view purpose,
+                      absl::string_view action, absl::string_view destination,
+                      absl::string_view subject_pseudonym,
+                      absl::string_view outcome, int64_t records = 0,
+                      int64_t bytes = 0) {
+    DecisionRecord r;
+    r.time = d_.clock->Now();
+    r.node = node_.id;
+    r.region = node_.region;
+    r.principal = &p;
+    r.purpose = purpose;
+    r.action = action;
+    r.destination = destination;
+    r.subject = subject_pseudonym;
+    r.policy = d_.policy->sha256();
+    r.records = records;
+    r.bytes = bytes;
+    r.outcome = outcome;
+    LogEntry entry;
+    AppendDecisionJson(r, &entry.json);
+    entry.subject = std::string(subject_pseudonym);
+    return entry;
+  }
+
+  // Answers a look-up whose subject the vault does not have: 404 for an
+  // unknown subject, 410 for an erased one, each after its entry is durable
+  // (an existence check is an access too). Other errors (a malformed id,
+  // storage) are answered without an entry.
+  void RespondAbsent(const Principal& p, absl::string_view purpose,
+                     absl::string_view action, absl::string_view destination,
+                     const std::string& subject, const absl::Status& status,
+                     Responder respond) {
+    const bool gone = vault::IsErased(status);
+    if (!gone && status.code() != absl::StatusCode::kNotFound) {
+      return respond(ErrorResponse(status));
+    }
+    std::string message(status.message());
+    LogThen(LookupJson(p, purpose, action, destination, Pseudonym(subject),
+                       gone ? "gone" : "not_found"),
+            std::move(respond), [gone, message](uint64_t index) {
+              return ErrorWith(gone ? 410 : 404, gone ? "gone" : "not_found",
+                               message, absl::StrCat("\"log_index\":", index));
+            });
+  }
+
+  // The jurisdiction a region's data centres sit in: the destination of a
+  // write stored there (this node's is storage_jurisdiction_).
+  std::string StorageJurisdictionOf(absl::string_view region) const {
+    if (const Region* r = d_.deployment->FindRegion(region);
+        r != nullptr && !r->dcs.empty()) {
+      if (const Jurisdiction* j =
+              d_.deployment->JurisdictionOfCountry(r->dcs.front().country)) {
+        return j->id;
+      }
+    }
+    return std::string(region);
+  }
+
   void PutSubject(HttpRequest& req, Responder respond) {
+    // Authentication first: who is not authenticated learns nothing, not
+    // even where a subject would be stored.
     auto principal = Authenticate(req);
     if (!principal.ok()) return respond(ErrorResponse(principal.status()));
     auto purpose = PurposeOf(req);
@@ -534,51 +638,78 @@ class Gateway::Impl {
     const std::string& subject = req.path_params["id"];
     auto record = vault::ParseRecordJson(d_.deployment->schema, Std(req.body));
     if (!record.ok()) return respond(ErrorResponse(record.status()));
-    // Residency first: a misdirected write touches nothing here.
     auto jurisdiction =
         d_.vault->residency().JurisdictionOfCountry(record->country);
     if (!jurisdiction.ok())
       return respond(ErrorResponse(jurisdiction.status()));
-    if (absl::Status here =
-            d_.vault->residency().CheckStoredHere(*jurisdiction);
-        !here.ok()) {
-      if (vault::GetResidencyRedirect(here).has_value()) {
-        misdirected_->Increment();
-        return respond(ErrorResponse(here));
+    absl::Status here = d_.vault->residency().CheckStoredHere(*jurisdiction);
+    std::optional<vault::ResidencyRedirect> redirect;
+    if (!here.ok()) {
+      redirect = vault::GetResidencyRedirect(here);
+      if (!redirect.has_value()) {
+        return respond(
+            HttpResponse::Error(422, "no_home_region", here.message()));
       }
-      return respond(
-          HttpResponse::Error(422, "no_home_region", here.message()));
     }
-    std::vector<const FieldSpec*> fields;
-    for (const auto& v : record->fields)
-      fields.push_back(d_.deployment->schema.Find(v.name));
+    // A write replaces the whole record (fields it leaves out are dropped),
+    // so it is decided over every field of the schema, whatever the body
+    // holds: the policy must allow this principal to write all of them. It is
+    // decided where it would be stored: here, or for a misdirected write in
+    // its home region. So a principal that may not write this subject is
+    // refused (and logged) wherever it asks, and is never sent on to the home
+    // region, which would refuse it too.
+    const std::string destination =
+        redirect.has_value() ? StorageJurisdictionOf(redirect->region)
+                             : storage_jurisdiction_;
+    auto all = ResolveFields(d_.deployment->schema, {});
+    if (!all.ok()) return respond(ErrorResponse(all.status()));
     const Principal& p = **principal;
-    Decision dec = Decide(p, *purpose, "write", *jurisdiction,
-                          storage_jurisdiction_, fields);
+    Decision dec = Decide(p, *purpose, "write", *jurisdiction, destination,
+                          *std::move(all));
     std::string pseudonym = Pseudonym(subject);
     if (!dec.AllAllowed()) {
       return RefuseLogged(
-          DecisionJson(p, *purpose, "write", storage_jurisdiction_, pseudonym,
+          DecisionJson(p, *purpose, "write", destination, pseudonym,
                        *jurisdiction, dec, 0, 0),
-          "the policy does not allow this principal to write these fields",
+          "the policy does not allow this principal to write this subject",
           std::move(respond));
     }
-    auto put = d_.vault->Put(Std(subject), *record);
-    if (!put.ok()) return respond(ErrorResponse(put.status()));
-    std::string prefix = absl::StrCat(
-        "{\"created\":", put->created ? "true" : "false", ",\"log_index\":");
-    std::string suffix =
-        absl::StrCat(",\"region\":\"", node_.region,
-                     "\",\"revision\":", put->revision, ",\"subject\":");
-    AppendJsonString(subject, &suffix);
-    suffix.push_back('}');
-    int status = put->created ? 201 : 200;
-    LogThen(DecisionJson(p, *purpose, "write", storage_jurisdiction_, pseudonym,
-                         *jurisdiction, dec, 1,
-                         static_cast<int64_t>(req.body.size())),
-            std::move(respond), [status, prefix, suffix](uint64_t index) {
-              return WithIndex(status, prefix, index, suffix);
-            });
+    // A misdirected write touches nothing here.
+    if (redirect.has_value()) {
+      misdirected_->Increment();
+      return respond(ErrorResponse(here));
+    }
+    // What the vault would refuse for this subject is refused before a
+    // decision is logged: a logged write is one decided to happen.
+    if (auto home = d_.vault->HomeJurisdiction(Std(subject)); home.ok()) {
+      if (*home != *jurisdiction) {
+        return respond(ErrorResponse(absl::FailedPreconditionError(absl::StrCat(
+            "the subject has home jurisdiction ", *home, "; country ",
+            record->country, " (", *jurisdiction, ") would change it"))));
+      }
+    } else if (vault::IsErased(home.status())) {
+      return respond(ErrorResponse(absl::FailedPreconditionError(
+          "the subject was erased; its id cannot be reused")));
+    } else if (home.status().code() != absl::StatusCode::kNotFound) {
+      return respond(ErrorResponse(home.status()));
+    }
+    LogThenEffect(
+        DecisionJson(p, *purpose, "write", storage_jurisdiction_, pseudonym,
+                     *jurisdiction, dec, 1,
+                     static_cast<int64_t>(req.body.size())),
+        std::move(respond),
+        [this, subject,
+         record = *std::move(record)](uint64_t index) -> HttpResponse {
+          auto put = d_.vault->Put(Std(subject), record);
+          if (!put.ok()) return ErrorResponse(put.status());
+          std::string body = absl::StrCat(
+              "{\"created\":", put->created ? "true" : "false",
+              ",\"log_index\":", index, ",\"region\":\"", node_.region,
+              "\",\"revision\":", put->revision, ",\"subject\":");
+          AppendJsonString(subject, &body);
+          body.push_back('}');
+          return HttpResponse::Json(put->created ? 201 : 200, std::move(body));
+        });
   }
 
   void GetSubject(HttpRequest& req, Responder respond) {
@@ -590,12 +721,14 @@ class Gateway::Impl {
     auto fields = ResolveFields(d_.deployment->schema,
                                 SplitList(req.QueryParam("fields")));
     if (!fields.ok()) return respond(ErrorResponse(fields.status()));
-    auto jurisdiction = d_.vault->HomeJurisdiction(Std(subject));
-    if (!jurisdiction.ok())
-      return respond(ErrorResponse(jurisdiction.status()));
     const Principal& p = **principal;
     // An interactive read is a transfer to where the reader works.
     const std::string& destination = p.jurisdiction;
+    auto jurisdiction = d_.vault->HomeJurisdiction(Std(subject));
+    if (!jurisdiction.ok()) {
+      return RespondAbsent(p, *purpose, "read", destination, subject,
+                           jurisdiction.status(), std::move(respond));
+    }
     Decision dec =
         Decide(p, *purpose, "read", *jurisdiction, destination, *fields);
     ApplyGrants(p, subject, dec);
@@ -665,13 +798,17 @@ class Gateway::Impl {
     auto purpose = PurposeOf(req);
     if (!purpose.ok()) return respond(ErrorResponse(purpose.status()));
     const std::string& subject = req.path_params["id"];
-    auto jurisdiction = d_.vault->HomeJurisdiction(Std(subject));
-    if (!jurisdiction.ok())
-      return respond(ErrorResponse(jurisdiction.status()));
     const Principal& p = **principal;
+    auto jurisdiction = d_.vault->HomeJurisdiction(Std(subject));
+    if (!jurisdiction.ok()) {
+      return RespondAbsent(p, *purpose, "erase", storage_jurisdiction_, subject,
+                           jurisdiction.status(), std::move(respond));
+    }
+    // Erasure destroys every field: it is decided over all of them.
     auto all = ResolveFields(d_.deployment->schema, {});
+    if (!all.ok()) return respond(ErrorResponse(all.status()));
     Decision dec = Decide(p, *purpose, "erase", *jurisdiction,
-                          storage_jurisdiction_, *all);
+                          storage_jurisdiction_, *std::move(all));
     std::string pseudonym = Pseudonym(subject);
     if (!dec.AllAllowed()) {
       return RefuseLogged(
@@ -680,18 +817,18 @@ class Gateway::Impl {
           "the policy does not allow this principal to erase subjects",
           std::move(respond));
     }
-    if (absl::Status s = d_.vault->Erase(Std(subject)); !s.ok()) {
-      return respond(ErrorResponse(s));
-    }
-    std::string suffix = ",\"subject\":";
-    AppendJsonString(subject, &suffix);
-    suffix.push_back('}');
-    LogThen(DecisionJson(p, *purpose, "erase", storage_jurisdiction_, pseudonym,
-                         *jurisdiction, dec, 1, 0),
-            std::move(respond), [suffix](uint64_t index) {
-              return WithIndex(200, "{\"erased\":true,\"log_index\":", index,
-                               suffix);
-            });
+    LogThenEffect(
+        DecisionJson(p, *purpose, "erase", storage_jurisdiction_, pseudonym,
+                     *jurisdiction, dec, 1, 0),
+        std::move(respond), [this, subject](uint64_t index) -> HttpResponse {
+          if (absl::Status s = d_.vault->Erase(Std(subject)); !s.ok())
+            return ErrorResponse(s);
+          std::string body = absl::StrCat(
+              "{\"erased\":true,\"log_index\":", index, ",\"subject\":");
+          AppendJsonString(subject, &body);
+          body.push_back('}');
+          return HttpResponse::Json(200, std::move(body));
+        });
   }
 
   // --- exports ---
@@ -1041,17 +1178,23 @@ class Gateway::Impl {
 
   // --- access report ---
 
+  // An access report reveals who saw a subject's data and when: the look-up
+  // is logged (action "access_report", purpose "audit", the subject's
+  // pseudonym) and the report returned only once that entry is durable; a
+  // refused look-up is logged as well.
   void AccessReport(HttpRequest& req, Responder respond) {
     auto principal = Authenticate(req);
     if (!principal.ok()) return respond(ErrorResponse(principal.status()));
     const Principal& p = **principal;
-    if (p.kind != PrincipalKind::kAuditor && p.kind != PrincipalKind::kAdmin) {
-      return respond(HttpResponse::Error(
-          403, "forbidden",
-          "access reports are for the auditor and administrators"));
-    }
     const std::string& subject = req.path_params["id"];
     std::string pseudonym = Pseudonym(subject);
+    if (p.kind != PrincipalKind::kAuditor && p.kind != PrincipalKind::kAdmin) {
+      return RefuseLogged(LookupJson(p, "audit", "access_report",
+                                     p.jurisdiction, pseudonym, "forbidden"),
+                          "access reports are for the auditor and "
+                          "administrators",
+                          std::move(respond));
+    }
     auto entries = d_.access_index->EntriesOf(pseudonym);
     if (!entries.ok()) return respond(ErrorResponse(entries.status()));
     std::string checkpoint = d_.log->SignedCheckpoint();
@@ -1060,6 +1203,7 @@ class Gateway::Impl {
     AppendJsonString(checkpoint, &out);
     out.append(",\"entries\":[");
     bool first = true;
+    int64_t reported = 0;
     for (uint64_t index : *entries) {
       if (index >= size) continue;
       auto entry = d_.log->ReadEntry(index);
@@ -1068,6 +1212,7 @@ class Gateway::Impl {
       if (!proof.ok()) return respond(ErrorResponse(proof.status()));
       if (!first) out.push_back(',');
       first = false;
+      ++reported;
       absl::StrAppend(&out, "{\"entry\":", *entry, ",\"inclusion_proof\":[");
       for (size_t k = 0; k < proof->size(); ++k) {
         if (k > 0) out.push_back(',');
@@ -1079,11 +1224,20 @@ class Gateway::Impl {
       }
       absl::StrAppend(&out, "],\"index\":", index, "}");
     }
-    absl::StrAppend(&out, "],\"subject\":");
-    AppendJsonString(subject, &out);
-    absl::StrAppend(&out, ",\"subject_pseudonym\":\"", pseudonym,
+    // The look-up's own entry comes after the checkpoint the report proves
+    // against; its index is in "log_index".
+    absl::StrAppend(&out, "],\"log_index\":");
+    std::string suffix = ",\"subject\":";
+    AppendJsonString(subject, &suffix);
+    absl::StrAppend(&suffix, ",\"subject_pseudonym\":\"", pseudonym,
                     "\",\"tree_size\":", size, "}");
-    respond(HttpResponse::Json(200, std::move(out)));
+    const int64_t bytes = static_cast<int64_t>(out.size() + suffix.size());
+    LogThen(LookupJson(p, "audit", "access_report", p.jurisdiction, pseudonym,
+                       "", reported, bytes),
+            std::move(respond),
+            [out = std::move(out), suffix = std::move(suffix)](uint64_t index) {
+              return WithIndex(200, out, index, suffix);
+            });
   }
 
   // --- approvals ---

@@ -2,9 +2,12 @@
 //   authenticate -> resolve destination -> decide (policy) -> transform (vault)
 //   -> append the decision to the log and wait until it is durable -> respond
 //   with its index.
-// No personal data leaves before its decision is durable. Handlers never block
-// an I/O thread on the log: the response is sent from the log's completion
-// callback.
+// No personal data leaves before its decision is durable. Writes and erasures
+// change the vault only after their decision is durable (authenticate ->
+// validate -> residency -> decide -> log -> vault -> respond), so no stored
+// revision or erasure lacks its entry. Handlers never block an I/O thread on
+// the log: the response is sent from the log's completion callback (or, for
+// writes, from the blocking pool it hands the vault work to).
 //
 // Thread-safety: all handlers may run concurrently. The gateway does not own
 // its dependencies; they must outlive it.
@@ -58,7 +61,8 @@ class Gateway {
   void ExpireApprovals();
 
   // Waits until the handlers that run off the I/O threads (writes, exports,
-  // aggregates) have finished and handed their decisions to the log. Call
+  // aggregates) have finished and handed their decisions to the log, and until
+  // the vault writes and erasures waiting for their entries have run. Call
   // after the HTTP server has stopped taking requests, before the log is
   // closed, so that every append a handler makes reaches a live log.
   void Drain();
