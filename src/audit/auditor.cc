@@ -339,6 +339,7 @@ int64_t Auditor::ScrapeTraffic(const std::string& url) const {
 }
 
 absl::StatusOr<uint64_t> Auditor::PollOnce() {
+  absl::MutexLock round(&poll_mu_);
   uint64_t total = 0;
   for (size_t i = 0; i < followers_.size(); ++i) {
     LogFollower& f = *followers_[i];

@@ -72,8 +72,10 @@ class Auditor {
 
   // One polling round over every log; returns the new entries processed. Fetch
   // errors are logged and counted, not returned, so one unreachable log does
-  // not stop the others.
-  absl::StatusOr<uint64_t> PollOnce();
+  // not stop the others. Rounds are serialised: a caller's round (the demo's,
+  // a test's) waits for the poll thread's, since two followers advancing one
+  // log at once would each add the same entries to its tree.
+  absl::StatusOr<uint64_t> PollOnce() ABSL_LOCKS_EXCLUDED(poll_mu_);
 
   // Starts only the delivery workers (tests that drive PollOnce themselves).
   [[nodiscard]] absl::Status StartDelivery();
@@ -121,6 +123,8 @@ class Auditor {
   std::vector<std::unique_ptr<LogFollower>> followers_;
   std::vector<std::unique_ptr<OutboxWorker>> workers_;
 
+  // Held for a whole polling round; taken before mu_.
+  absl::Mutex poll_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;
   FlowStats flows_ ABSL_GUARDED_BY(mu_);
   Detectors detectors_ ABSL_GUARDED_BY(mu_);
