@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "audit/json_util.h"
 #include "core/countries.h"
+#include "core/json_parse.h"
 #include "core/status_macros.h"
 #include "crypto/random.h"
 #include "rapidjson/document.h"
@@ -185,6 +186,7 @@ absl::StatusOr<ApprovalRequestSpec> ParseApprovalCreateBody(
     absl::string_view caller_country) {
   rapidjson::Document d;
   CLOVER_RETURN_IF_ERROR(ParseJsonObject(body, d, "approval request"));
+  CLOVER_RETURN_IF_ERROR(RejectDuplicateKeys(d));
   static constexpr std::array<absl::string_view, 6> kKnown = {
       "justification", "detail", "subjects", "fields", "duration", "principal"};
   for (const auto& m : d.GetObject()) {
@@ -225,6 +227,7 @@ absl::StatusOr<ApprovalDecisionBody> ParseApprovalDecisionBody(
   if (body.find_first_not_of(" \t\r\n") == absl::string_view::npos) return out;
   rapidjson::Document d;
   CLOVER_RETURN_IF_ERROR(ParseJsonObject(body, d, "approval decision"));
+  CLOVER_RETURN_IF_ERROR(RejectDuplicateKeys(d));
   for (const auto& m : d.GetObject()) {
     absl::string_view name(m.name.GetString(), m.name.GetStringLength());
     if (name != "reason" && name != "duration") {
