@@ -26,7 +26,7 @@ absl::Status HttpError(int status, absl::string_view code,
 
 std::optional<server::HttpResponse> HttpErrorResponse(
     const absl::Status& status) {
-  std::optional<absl::Cord> payload = status.GetPayload(kHttpErrorPayload);
+  auto payload = status.GetPayload(kHttpErrorPayload);
   if (!payload.has_value()) return std::nullopt;
   std::string text(*payload);
   size_t space = text.find(' ');
