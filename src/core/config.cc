@@ -315,8 +315,7 @@ class Loader {
     CLOVER_RETURN_IF_ERROR(
         CheckKeys(src, entries, "",
                   {"node", "jurisdictions", "regions", "schema", "principals",
-                   "storage", "log", "keys", "policy", "privacy",
-                   "purposes"}));
+                   "storage", "log", "keys", "policy", "privacy", "purposes"}));
     d_.source_file = name;
     for (absl::string_view required :
          {"jurisdictions", "regions", "schema", "principals"}) {
@@ -1048,8 +1047,7 @@ const Principal* Deployment::FindPrincipal(absl::string_view id) const {
 }
 
 bool Deployment::IsDeclaredPurpose(absl::string_view purpose) const {
-  return std::find(purposes.begin(), purposes.end(), purpose) !=
-         purposes.end();
+  return std::find(purposes.begin(), purposes.end(), purpose) != purposes.end();
 }
 
 absl::StatusOr<Deployment> ParseDeployment(absl::string_view yaml,

@@ -179,11 +179,11 @@ struct Deployment {
 
 // Loads and validates a deployment configuration. Sections `jurisdictions`,
 // `regions`, `schema`, `principals`, `storage`, `log`, `keys`, `policy`,
-// `privacy` and `purposes` may be given inline or as the path of another YAML file (relative
-// to the including file). Relative paths inside the config resolve against the
-// file that names them. Errors: NotFound if a file cannot be read;
-// InvalidArgument with "file:line:column: field 'a.b': message" for anything
-// invalid.
+// `privacy` and `purposes` may be given inline or as the path of another YAML
+// file (relative to the including file). Relative paths inside the config
+// resolve against the file that names them. Errors: NotFound if a file cannot
+// be read; InvalidArgument with "file:line:column: field 'a.b': message" for
+// anything invalid.
 [[nodiscard]] absl::StatusOr<Deployment> LoadDeployment(
     const std::string& path);
 

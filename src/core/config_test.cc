@@ -276,8 +276,7 @@ TEST(ConfigTest, MinCohort) {
   auto d = ParseDeployment(kValid, "x");
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->privacy.min_cohort, 10);
-  d = ParseDeployment(absl::StrCat(kValid, "privacy: {min_cohort: 25}\n"),
-                      "x");
+  d = ParseDeployment(absl::StrCat(kValid, "privacy: {min_cohort: 25}\n"), "x");
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->privacy.min_cohort, 25);
   // A cohort of one is no cohort.
@@ -304,8 +303,8 @@ TEST(ConfigTest, DeclaredPurposes) {
   ExpectError("purposes: [customer_support, service_operation]",
               "purposes: [customer_support, customer_support]",
               {"purposes[1]", "listed twice"});
-  ExpectError("purposes: [customer_support, service_operation]",
-              "purposes: []", {"purposes", "non-empty list"});
+  ExpectError("purposes: [customer_support, service_operation]", "purposes: []",
+              {"purposes", "non-empty list"});
   ExpectError("purposes: [customer_support, service_operation]",
               "purposes: {a: b}", {"purposes", "non-empty list"});
   // A deployment-wide file (no node) may leave them out.

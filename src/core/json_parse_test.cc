@@ -46,8 +46,8 @@ TEST(JsonParseTest, DeepNestingIsNotAStackOverflow) {
 
 TEST(JsonParseTest, RejectDuplicateKeysAtAnyDepth) {
   rapidjson::Document doc;
-  ASSERT_TRUE(ParseJson(R"({"a":1,"b":{"a":2},"c":[{"a":1,"b":2}]})", &doc)
-                  .ok());
+  ASSERT_TRUE(
+      ParseJson(R"({"a":1,"b":{"a":2},"c":[{"a":1,"b":2}]})", &doc).ok());
   EXPECT_TRUE(RejectDuplicateKeys(doc).ok());
   struct Case {
     const char* text;
@@ -67,8 +67,8 @@ TEST(JsonParseTest, RejectDuplicateKeysAtAnyDepth) {
     EXPECT_EQ(s.message(), c.message) << c.text;
   }
   // Any depth, without recursion.
-  const std::string deep = std::string(100000, '[') + R"({"a":1,"a":2})" +
-                           std::string(100000, ']');
+  const std::string deep =
+      std::string(100000, '[') + R"({"a":1,"a":2})" + std::string(100000, ']');
   ASSERT_TRUE(ParseJson(deep, &doc).ok());
   EXPECT_FALSE(RejectDuplicateKeys(doc).ok());
 }

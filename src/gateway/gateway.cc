@@ -1051,9 +1051,9 @@ class Gateway::Impl {
     if (included < k) {
       // Logged (the budget is spent): a refusal must not be a free probe of
       // who is stored here.
-      std::string msg = absl::StrCat(
-          "an aggregate must cover at least ", k,
-          " subjects with this field; this one covers fewer");
+      std::string msg =
+          absl::StrCat("an aggregate must cover at least ", k,
+                       " subjects with this field; this one covers fewer");
       return LogThen(DecisionJson(p, *purpose, "aggregate", destination, "",
                                   subject_jurisdiction, logged, 0, 0, included),
                      std::move(respond), [msg](uint64_t index) {

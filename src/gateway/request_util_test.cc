@@ -73,18 +73,18 @@ TEST(RequestUtilTest, FieldListsKeepEmptyItems) {
     auto r = ResolveFields(s, SplitList(csv));
     EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << csv;
   }
-  EXPECT_EQ(std::string(ResolveFields(s, {std::string("email\0", 6)})
-                            .status()
-                            .message()),
-            "unknown field");
+  EXPECT_EQ(
+      std::string(
+          ResolveFields(s, {std::string("email\0", 6)}).status().message()),
+      "unknown field");
 }
 
 TEST(RequestUtilTest, JsonBodiesRefuseDuplicateKeys) {
   rapidjson::Document doc;
-  EXPECT_EQ(std::string(
-                ParseJsonObject(R"({"purpose":"a","purpose":"b"})", &doc)
-                    .message()),
-            "duplicate key 'purpose'");
+  EXPECT_EQ(
+      std::string(
+          ParseJsonObject(R"({"purpose":"a","purpose":"b"})", &doc).message()),
+      "duplicate key 'purpose'");
   EXPECT_FALSE(ParseJsonObject(R"({"l":[{"k":1,"k":2}]})", &doc).ok());
   EXPECT_TRUE(ParseJsonObject(R"({"a":{"k":1},"b":{"k":2}})", &doc).ok());
 }

@@ -128,10 +128,10 @@ absl::StatusOr<double> StateStore::SpendEpsilon(absl::string_view requester,
     return FromRocks(s);
   }
   if (spent + epsilon > daily_budget + 1e-9) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "privacy budget of '", requester, "' for purpose '", purpose,
-        "' is spent for today (", spent, " of ", daily_budget,
-        " used, query needs ", epsilon, ")"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("privacy budget of '", requester, "' for purpose '",
+                     purpose, "' is spent for today (", spent, " of ",
+                     daily_budget, " used, query needs ", epsilon, ")"));
   }
   spent += epsilon;
   value.assign(reinterpret_cast<const char*>(&spent), sizeof spent);

@@ -1,8 +1,8 @@
 // The gateway's own durable state beside the vault and the log: the
-// differential-privacy budget ledger (per requester and purpose) and the index from subject pseudonym to
-// the log entries that concern it. Backed by one RocksDB database; every write
-// is synchronous (WAL fsync) so that an acknowledged spend or index entry
-// survives kill -9.
+// differential-privacy budget ledger (per requester and purpose) and the index
+// from subject pseudonym to the log entries that concern it. Backed by one
+// RocksDB database; every write is synchronous (WAL fsync) so that an
+// acknowledged spend or index entry survives kill -9.
 #ifndef CLOVER_GATEWAY_STATE_STORE_H_
 #define CLOVER_GATEWAY_STATE_STORE_H_
 
@@ -38,9 +38,11 @@ class StateStore {
   // destination. Returns the budget left afterwards. ResourceExhausted (and
   // nothing spent) when the spend would exceed `daily_budget`. Thread-safe;
   // durable before it returns.
-  [[nodiscard]] absl::StatusOr<double> SpendEpsilon(
-      absl::string_view requester, absl::string_view purpose, double epsilon,
-      double daily_budget, absl::Time now);
+  [[nodiscard]] absl::StatusOr<double> SpendEpsilon(absl::string_view requester,
+                                                    absl::string_view purpose,
+                                                    double epsilon,
+                                                    double daily_budget,
+                                                    absl::Time now);
 
   // Records that log entry `index` concerns the subject with pseudonym
   // `subject`, and that every entry below `indexed_up_to` has been indexed.

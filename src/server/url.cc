@@ -80,8 +80,7 @@ absl::Status ParseRequestTarget(absl::string_view target, std::string& path,
       auto name = PercentDecode(pair.substr(0, eq), /*plus_is_space=*/true);
       if (!name.ok()) return name.status();
       if (eq != absl::string_view::npos) {
-        auto value =
-            PercentDecode(pair.substr(eq + 1), /*plus_is_space=*/true);
+        auto value = PercentDecode(pair.substr(eq + 1), /*plus_is_space=*/true);
         if (!value.ok()) return value.status();
       }
       if (std::find(names.begin(), names.end(), *name) != names.end()) {

@@ -196,8 +196,8 @@ constexpr char kFieldMismatchPayload[] = "clover.dev/field-mismatch";
 }  // namespace
 
 absl::Status FieldMismatchError() {
-  absl::Status s = absl::InvalidArgumentError(
-      "the token was issued for another field");
+  absl::Status s =
+      absl::InvalidArgumentError("the token was issued for another field");
   s.SetPayload(kFieldMismatchPayload, absl::Cord("1"));
   return s;
 }

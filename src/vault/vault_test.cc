@@ -287,14 +287,17 @@ TEST_F(VaultTest, SivTokensRoundTripOnlyThroughTheVault) {
   EXPECT_EQ(back->subject, "ann");
   EXPECT_EQ(back->value, "Ann O'Neill");
   // Not under another destination or purpose, not when altered.
-  EXPECT_FALSE(vault_->Detokenize(*token, "name", "cn", "analytics", ctx_).ok());
-  EXPECT_FALSE(vault_->Detokenize(*token, "name", "us", "recommendation", ctx_).ok());
+  EXPECT_FALSE(
+      vault_->Detokenize(*token, "name", "cn", "analytics", ctx_).ok());
+  EXPECT_FALSE(
+      vault_->Detokenize(*token, "name", "us", "recommendation", ctx_).ok());
   // Change a character inside the synthetic IV (the last character of unpadded
   // base64 may only carry ignored bits).
   std::string altered = *token;
   char& c = altered[4 + 25];
   c = c == 'A' ? 'B' : 'A';
-  EXPECT_FALSE(vault_->Detokenize(altered, "name", "us", "analytics", ctx_).ok());
+  EXPECT_FALSE(
+      vault_->Detokenize(altered, "name", "us", "analytics", ctx_).ok());
   EXPECT_EQ(vault_->Detokenize("stk_garbage", "name", "us", "analytics", ctx_)
                 .status()
                 .code(),
@@ -304,7 +307,8 @@ TEST_F(VaultTest, SivTokensRoundTripOnlyThroughTheVault) {
       Vault::Open(deployment_, {"eu"}, *OpenRocksDbStorage(dir_.path() + "-b"),
                   FileKeyEncryptionKey::FromKey(TestKey(5)), TestKey(10));
   ASSERT_TRUE(root2.ok());
-  EXPECT_FALSE((*root2)->Detokenize(*token, "name", "us", "analytics", ctx_).ok());
+  EXPECT_FALSE(
+      (*root2)->Detokenize(*token, "name", "us", "analytics", ctx_).ok());
   root2->reset();
   std::filesystem::remove_all(dir_.path() + "-b");
 }
@@ -326,8 +330,7 @@ TEST_F(VaultTest, SivTokensAreBoundToTheirField) {
       vault_->Detokenize(*token, "uploaded_videos", "us", "analytics", ctx_);
   ASSERT_FALSE(as_videos.ok());
   EXPECT_TRUE(IsFieldMismatch(as_videos.status())) << as_videos.status();
-  EXPECT_THAT(std::string(as_videos.status().message()),
-              Not(HasSubstr("Ann")));
+  EXPECT_THAT(std::string(as_videos.status().message()), Not(HasSubstr("Ann")));
   auto as_notes = vault_->Detokenize(*token, "notes", "us", "analytics", ctx_);
   EXPECT_TRUE(IsFieldMismatch(as_notes.status())) << as_notes.status();
   // Another subject's key does not make a mismatch out of a bad token.
@@ -386,7 +389,9 @@ TEST_F(VaultTest, ErasureShredsKeysAndBreaksTokens) {
   EXPECT_TRUE(IsErased(vault_->HomeJurisdiction("ann").status()));
   EXPECT_TRUE(
       IsErased(vault_->SubjectKeys("ann", "us", "analytics", ctx_).status()));
-  EXPECT_EQ(vault_->Detokenize(*token, "name", "us", "analytics", ctx_).status().code(),
+  EXPECT_EQ(vault_->Detokenize(*token, "name", "us", "analytics", ctx_)
+                .status()
+                .code(),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(vault_->Put("ann", Ann()).status().code(),
             absl::StatusCode::kFailedPrecondition);
@@ -406,7 +411,9 @@ TEST_F(VaultTest, ErasureShredsKeysAndBreaksTokens) {
   EXPECT_EQ(tombstone->jurisdiction, "eu");
   EXPECT_EQ(snap["token_index"].size(), 1u);  // bea's handle only
   EXPECT_TRUE(IsErased(vault_->Get("ann", {}, ctx_).status()));
-  EXPECT_EQ(vault_->Detokenize(*token, "name", "us", "analytics", ctx_).status().code(),
+  EXPECT_EQ(vault_->Detokenize(*token, "name", "us", "analytics", ctx_)
+                .status()
+                .code(),
             absl::StatusCode::kNotFound);
 }
 
