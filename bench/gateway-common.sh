@@ -60,6 +60,7 @@ jurisdictions: $root/examples/jurisdictions.yaml
 regions: $root/examples/regions.yaml
 schema: $root/examples/schema.yaml
 principals: $root/examples/principals.yaml
+purposes: $root/examples/purposes.yaml
 storage: {driver: rocksdb}
 log: {origin: $origin, key_file: $tmp/note.key, max_batch_entries: 4096, max_batch_wait_ms: ${BATCH_WAIT_MS:-0}}
 keys: {kek_file: $tmp/kek, pseudonym_key_file: $tmp/pseudonym.key}

@@ -20,6 +20,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }();
   (void)clover::gateway::ResolveFields(*schema,
                                        clover::gateway::SplitList(text));
+  // The same bytes as a Content-Type header of a request with a body.
+  clover::server::HttpRequest req;
+  req.body = "{}";
+  req.headers["content-type"] = std::string(text);
+  (void)clover::gateway::CheckJsonContentType(req);
   rapidjson::Document doc;
   if (clover::gateway::ParseJsonObject(text, &doc).ok()) {
     (void)clover::gateway::StringMember(doc, "destination", true);

@@ -5,6 +5,12 @@ if(TARGET clover_gateway)
   gtest_discover_tests(gateway_e2e_test DISCOVERY_TIMEOUT 60
     PROPERTIES TIMEOUT 300 LABELS "e2e" RUN_SERIAL TRUE
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  # Aggregates, detokenize, purposes and request-shape refusals (issue 17).
+  add_executable(gateway_reads_test ${CMAKE_CURRENT_SOURCE_DIR}/gateway_reads_test.cc)
+  target_link_libraries(gateway_reads_test PRIVATE clover_options clover_gateway GTest::gtest GTest::gmock GTest::gtest_main)
+  gtest_discover_tests(gateway_reads_test DISCOVERY_TIMEOUT 60
+    PROPERTIES TIMEOUT 300 LABELS "e2e" RUN_SERIAL TRUE
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 endif()
 
 # Crash test: SIGKILL of a real `clover serve` under load.

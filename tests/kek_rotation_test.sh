@@ -26,6 +26,7 @@ jurisdictions: $root/examples/jurisdictions.yaml
 regions: $root/examples/regions.yaml
 schema: $root/examples/schema.yaml
 principals: $root/examples/principals.yaml
+purposes: $root/examples/purposes.yaml
 storage: {driver: rocksdb}
 log: {origin: log.eu.clover.example/rotation, key_file: $tmp/note.key}
 policy: {file: $root/examples/policy.yaml}

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "audit/json_util.h"
 #include "core/countries.h"
+#include "core/json_parse.h"
 #include "core/status_macros.h"
 #include "crypto/random.h"
 #include "rapidjson/document.h"
@@ -71,23 +72,6 @@ absl::Status ParseDurationField(const rapidjson::Value& obj, const char* name,
 
 bool Contains(const std::vector<std::string>& v, absl::string_view s) {
   return std::find(v.begin(), v.end(), s) != v.end();
-}
-
-// Member names must be unique: a second "fields" must not override the first
-// one a reviewer saw.
-absl::Status CheckUniqueKeys(const rapidjson::Value& obj) {
-  for (auto i = obj.MemberBegin(); i != obj.MemberEnd(); ++i) {
-    for (auto j = obj.MemberBegin(); j != i; ++j) {
-      if (i->name == j->name) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("field '",
-                         absl::string_view(i->name.GetString(),
-                                           i->name.GetStringLength()),
-                         "': duplicate key"));
-      }
-    }
-  }
-  return absl::OkStatus();
 }
 
 bool HasDuplicates(std::vector<std::string> v) {
@@ -216,7 +200,7 @@ absl::StatusOr<ApprovalRequestSpec> ParseApprovalCreateBody(
   }
   rapidjson::Document d;
   CLOVER_RETURN_IF_ERROR(ParseJsonObject(body, d, "approval request"));
-  CLOVER_RETURN_IF_ERROR(CheckUniqueKeys(d));
+  CLOVER_RETURN_IF_ERROR(RejectDuplicateKeys(d));
   static constexpr std::array<absl::string_view, 6> kKnown = {
       "justification", "detail", "subjects", "fields", "duration", "principal"};
   for (const auto& m : d.GetObject()) {
@@ -262,7 +246,7 @@ absl::StatusOr<ApprovalDecisionBody> ParseApprovalDecisionBody(
   }
   rapidjson::Document d;
   CLOVER_RETURN_IF_ERROR(ParseJsonObject(body, d, "approval decision"));
-  CLOVER_RETURN_IF_ERROR(CheckUniqueKeys(d));
+  CLOVER_RETURN_IF_ERROR(RejectDuplicateKeys(d));
   for (const auto& m : d.GetObject()) {
     absl::string_view name(m.name.GetString(), m.name.GetStringLength());
     if (name != "reason" && name != "duration") {

@@ -315,7 +315,7 @@ class Loader {
     CLOVER_RETURN_IF_ERROR(
         CheckKeys(src, entries, "",
                   {"node", "jurisdictions", "regions", "schema", "principals",
-                   "storage", "log", "keys", "policy", "privacy"}));
+                   "storage", "log", "keys", "policy", "privacy", "purposes"}));
     d_.source_file = name;
     for (absl::string_view required :
          {"jurisdictions", "regions", "schema", "principals"}) {
@@ -341,6 +341,8 @@ class Loader {
         WithSection(src, entries, "policy", &Loader::Policy));
     CLOVER_RETURN_IF_ERROR(
         WithSection(src, entries, "privacy", &Loader::Privacy));
+    CLOVER_RETURN_IF_ERROR(
+        WithSection(src, entries, "purposes", &Loader::Purposes));
     if (d_.node.has_value()) {
       if (Find(entries, "log") == nullptr) {
         return ErrorAt(src, root, "log",
@@ -349,6 +351,12 @@ class Loader {
       if (Find(entries, "keys") == nullptr) {
         return ErrorAt(src, root, "keys",
                        "a node configuration needs a keys section");
+      }
+      // A node refuses every purpose not declared: without the list it could
+      // serve none.
+      if (Find(entries, "purposes") == nullptr) {
+        return ErrorAt(src, root, "purposes",
+                       "a node configuration needs a purposes list");
       }
     }
     return std::move(d_);
@@ -864,7 +872,7 @@ class Loader {
   absl::Status Privacy(const Source& src, const YAML::Node& node) {
     CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, node, "privacy"));
     CLOVER_RETURN_IF_ERROR(
-        CheckKeys(src, f, "privacy", {"daily_epsilon_budget"}));
+        CheckKeys(src, f, "privacy", {"daily_epsilon_budget", "min_cohort"}));
     if (const Entry* e = Find(f, "daily_epsilon_budget")) {
       double v = 0;
       if (!e->value.IsScalar() || !absl::SimpleAtod(e->value.Scalar(), &v) ||
@@ -873,6 +881,47 @@ class Loader {
                        "expected a positive number");
       }
       d_.privacy.daily_epsilon_budget = v;
+    }
+    if (const Entry* e = Find(f, "min_cohort")) {
+      int v = 0;
+      // One or two subjects would let an aggregate single a person out.
+      if (!e->value.IsScalar() || !absl::SimpleAtoi(e->value.Scalar(), &v) ||
+          v < 2 || v > 1000000) {
+        return ErrorAt(src, e->value, "privacy.min_cohort",
+                       "expected an integer from 2 to 1000000");
+      }
+      d_.privacy.min_cohort = v;
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Purposes(const Source& src, const YAML::Node& node) {
+    if (!node.IsSequence() || node.size() == 0) {
+      return ErrorAt(src, node, "purposes",
+                     "expected a non-empty list of purposes");
+    }
+    absl::flat_hash_set<std::string> seen;
+    for (size_t i = 0; i < node.size(); ++i) {
+      std::string path = absl::StrCat("purposes[", i, "]");
+      CLOVER_ASSIGN_OR_RETURN(std::string p, ScalarOf(src, node[i], path));
+      // The gateway's purpose syntax (X-Clover-Purpose): no '.'.
+      bool valid = p.size() <= 64;
+      for (char c : p) {
+        valid = valid && (absl::ascii_islower(c) || absl::ascii_isdigit(c) ||
+                          c == '_' || c == '-');
+      }
+      if (!valid) {
+        return ErrorAt(src, node[i], path,
+                       absl::StrCat("'", p,
+                                    "' is not a valid purpose (lower-case "
+                                    "letters, digits, '-', '_'; at most 64 "
+                                    "characters)"));
+      }
+      if (!seen.insert(p).second) {
+        return ErrorAt(src, node[i], path,
+                       absl::StrCat("purpose '", p, "' is listed twice"));
+      }
+      d_.purposes.push_back(std::move(p));
     }
     return absl::OkStatus();
   }
@@ -995,6 +1044,10 @@ const Principal* Deployment::FindPrincipal(absl::string_view id) const {
     if (p.id == id) return &p;
   }
   return nullptr;
+}
+
+bool Deployment::IsDeclaredPurpose(absl::string_view purpose) const {
+  return std::find(purposes.begin(), purposes.end(), purpose) != purposes.end();
 }
 
 absl::StatusOr<Deployment> ParseDeployment(absl::string_view yaml,

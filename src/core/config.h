@@ -142,9 +142,13 @@ struct PolicyConfig {
 };
 
 struct PrivacyConfig {
-  // Differential-privacy budget per (destination, purpose) per UTC day, spent
-  // by aggregates.
+  // Differential-privacy budget per UTC day of each (requester, purpose),
+  // spent by aggregates; the requester is the principal's org (its id when it
+  // has none). Kept by each node.
   double daily_epsilon_budget = 10.0;
+  // The least number of subjects an aggregate may count, and the least noisy
+  // count a bucket must have to be listed.
+  int min_cohort = 10;
 };
 
 struct Deployment {
@@ -160,6 +164,9 @@ struct Deployment {
   KeysConfig keys;
   PolicyConfig policy;
   PrivacyConfig privacy;
+  // The purposes requests may name (X-Clover-Purpose, an export's "purpose"):
+  // any other is refused. Required in a node configuration.
+  std::vector<std::string> purposes;
 
   // Lookups; each returns nullptr when nothing matches.
   const Jurisdiction* FindJurisdiction(absl::string_view id) const;
@@ -167,15 +174,16 @@ struct Deployment {
   const Region* FindRegion(absl::string_view id) const;
   const Region* HomeRegionOfJurisdiction(absl::string_view jurisdiction) const;
   const Principal* FindPrincipal(absl::string_view id) const;
+  bool IsDeclaredPurpose(absl::string_view purpose) const;
 };
 
 // Loads and validates a deployment configuration. Sections `jurisdictions`,
-// `regions`, `schema`, `principals`, `storage`, `log`, `keys`, `policy` and
-// `privacy` may be given inline or as the path of another YAML file (relative
-// to the including file). Relative paths inside the config resolve against the
-// file that names them. Errors: NotFound if a file cannot be read;
-// InvalidArgument with "file:line:column: field 'a.b': message" for anything
-// invalid.
+// `regions`, `schema`, `principals`, `storage`, `log`, `keys`, `policy`,
+// `privacy` and `purposes` may be given inline or as the path of another YAML
+// file (relative to the including file). Relative paths inside the config
+// resolve against the file that names them. Errors: NotFound if a file cannot
+// be read; InvalidArgument with "file:line:column: field 'a.b': message" for
+// anything invalid.
 [[nodiscard]] absl::StatusOr<Deployment> LoadDeployment(
     const std::string& path);
 

@@ -55,6 +55,7 @@ principals:
     country: CN
     credentials:
       cert_subject: "CN=cn-engineer-1"
+purposes: [customer_support, service_operation]
 storage: {driver: rocksdb}
 log:
   origin: log.eu.example/ie-dub-1
@@ -269,6 +270,51 @@ TEST(ConfigTest, PrivacyBudget) {
   EXPECT_EQ(d->privacy.daily_epsilon_budget, 2.5);
   ExpectError("policy:\n", "privacy: {daily_epsilon_budget: -1}\npolicy:\n",
               {"privacy.daily_epsilon_budget", "positive"});
+}
+
+TEST(ConfigTest, MinCohort) {
+  auto d = ParseDeployment(kValid, "x");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->privacy.min_cohort, 10);
+  d = ParseDeployment(absl::StrCat(kValid, "privacy: {min_cohort: 25}\n"), "x");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->privacy.min_cohort, 25);
+  // A cohort of one is no cohort.
+  ExpectError("policy:\n", "privacy: {min_cohort: 1}\npolicy:\n",
+              {"privacy.min_cohort", "from 2"});
+  ExpectError("policy:\n", "privacy: {min_cohort: many}\npolicy:\n",
+              {"privacy.min_cohort"});
+}
+
+TEST(ConfigTest, DeclaredPurposes) {
+  auto d = ParseDeployment(kValid, "x");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->purposes, (std::vector<std::string>{"customer_support",
+                                                   "service_operation"}));
+  EXPECT_TRUE(d->IsDeclaredPurpose("customer_support"));
+  EXPECT_FALSE(d->IsDeclaredPurpose("marketing"));
+  EXPECT_FALSE(d->IsDeclaredPurpose(""));
+  // One line, file:line, for each mistake.
+  ExpectError("purposes: [customer_support, service_operation]\n", "",
+              {"conf/node.yaml:1:1", "purposes", "needs a purposes list"});
+  ExpectError("purposes: [customer_support, service_operation]",
+              "purposes: [customer_support, Customer.Support]",
+              {"conf/node.yaml:", "purposes[1]", "not a valid purpose"});
+  ExpectError("purposes: [customer_support, service_operation]",
+              "purposes: [customer_support, customer_support]",
+              {"purposes[1]", "listed twice"});
+  ExpectError("purposes: [customer_support, service_operation]", "purposes: []",
+              {"purposes", "non-empty list"});
+  ExpectError("purposes: [customer_support, service_operation]",
+              "purposes: {a: b}", {"purposes", "non-empty list"});
+  // A deployment-wide file (no node) may leave them out.
+  std::string no_node = kValid;
+  no_node = no_node.substr(no_node.find("jurisdictions:"));
+  no_node = absl::StrReplaceAll(
+      no_node, {{"purposes: [customer_support, service_operation]\n", ""}});
+  auto wide = ParseDeployment(no_node, "x");
+  ASSERT_TRUE(wide.ok()) << wide.status();
+  EXPECT_TRUE(wide->purposes.empty());
 }
 
 TEST(ConfigTest, RetiredKekFiles) {

@@ -21,6 +21,14 @@ namespace clover {
 [[nodiscard]] absl::Status ParseJson(absl::string_view text,
                                      rapidjson::Document* doc);
 
+// OK when no object inside `value` (at any depth) has a member name twice.
+// RapidJSON keeps both members and lookups find the first, so two readers of
+// one body could act on different values; request bodies are refused instead.
+// Errors: InvalidArgument "duplicate key 'name'" (the name is quoted only when
+// it is short and printable ASCII, else "duplicate key"). Walks with an
+// explicit stack (any depth).
+[[nodiscard]] absl::Status RejectDuplicateKeys(const rapidjson::Value& value);
+
 // True when every string and member name inside `value` is strict UTF-8.
 // Walks with an explicit stack (any depth).
 [[nodiscard]] bool JsonStringsAreUtf8(const rapidjson::Value& value);

@@ -44,5 +44,34 @@ TEST(JsonParseTest, DeepNestingIsNotAStackOverflow) {
   EXPECT_TRUE(JsonStringsAreUtf8(doc));
 }
 
+TEST(JsonParseTest, RejectDuplicateKeysAtAnyDepth) {
+  rapidjson::Document doc;
+  ASSERT_TRUE(
+      ParseJson(R"({"a":1,"b":{"a":2},"c":[{"a":1,"b":2}]})", &doc).ok());
+  EXPECT_TRUE(RejectDuplicateKeys(doc).ok());
+  struct Case {
+    const char* text;
+    const char* message;
+  };
+  for (const Case& c : {
+           Case{R"({"purpose":"a","purpose":"b"})", "duplicate key 'purpose'"},
+           Case{R"({"x":{"k":1,"k":1}})", "duplicate key 'k'"},
+           Case{R"([[{"z":1,"y":2,"z":3}]])", "duplicate key 'z'"},
+           // Names that are not short printable ASCII are not echoed.
+           Case{R"({"<\"x":1,"<\"x":2})", "duplicate key"},
+           Case{R"({"":1,"":2})", "duplicate key"},
+       }) {
+    ASSERT_TRUE(ParseJson(c.text, &doc).ok()) << c.text;
+    absl::Status s = RejectDuplicateKeys(doc);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.text;
+    EXPECT_EQ(s.message(), c.message) << c.text;
+  }
+  // Any depth, without recursion.
+  const std::string deep =
+      std::string(100000, '[') + R"({"a":1,"a":2})" + std::string(100000, ']');
+  ASSERT_TRUE(ParseJson(deep, &doc).ok());
+  EXPECT_FALSE(RejectDuplicateKeys(doc).ok());
+}
+
 }  // namespace
 }  // namespace clover

@@ -46,6 +46,7 @@ constexpr size_t kMaxAggregateSubjects = 100000;
 // Maps vault/policy errors to HTTP: erased subjects are 410, everything else by
 // code.
 HttpResponse ErrorResponse(const absl::Status& status) {
+  if (auto own = HttpErrorResponse(status)) return *std::move(own);
   if (vault::IsErased(status))
     return HttpResponse::Error(410, "gone", status.message());
   if (auto redirect = vault::GetResidencyRedirect(status)) {
@@ -188,6 +189,8 @@ class Gateway::Impl {
   void AddRoutes(server::Router& router) {
     auto bind = [this](void (Impl::*fn)(HttpRequest&, Responder)) {
       return [this, fn](HttpRequest& req, Responder respond) {
+        if (auto refused = CheckJsonContentType(req))
+          return respond(*std::move(refused));
         (this->*fn)(req, std::move(respond));
       };
     };
@@ -195,6 +198,8 @@ class Gateway::Impl {
     // subjects run on the blocking pool, with a copy of their request.
     auto bind_blocking = [this](void (Impl::*fn)(HttpRequest&, Responder)) {
       return [this, fn](HttpRequest& req, Responder respond) {
+        if (auto refused = CheckJsonContentType(req))
+          return respond(*std::move(refused));
         boost::asio::post(
             blocking_, [this, fn, req, respond = std::move(respond)]() mutable {
               (this->*fn)(req, std::move(respond));
@@ -256,6 +261,18 @@ class Gateway::Impl {
 
   absl::StatusOr<const Principal*> Authenticate(const HttpRequest& req) {
     return d_.auth->Authenticate(req);
+  }
+
+  // The request's purpose (X-Clover-Purpose), which must be one the
+  // deployment declares; hides gateway::PurposeOf in the handlers.
+  absl::StatusOr<std::string> PurposeOf(const HttpRequest& req) const {
+    absl::StatusOr<std::string> purpose = gateway::PurposeOf(req);
+    if (!purpose.ok()) return purpose.status();
+    if (absl::Status s = CheckDeclaredPurpose(*d_.deployment, *purpose);
+        !s.ok()) {
+      return s;
+    }
+    return purpose;
   }
 
   // The subject's pseudonym in decision entries: a keyed HMAC, about 2% of an
@@ -857,6 +874,10 @@ class Gateway::Impl {
       return respond(HttpResponse::Error(400, "invalid_argument",
                                          "'purpose' is not valid"));
     }
+    if (absl::Status s = CheckDeclaredPurpose(*d_.deployment, *purpose);
+        !s.ok()) {
+      return respond(ErrorResponse(s));
+    }
     if (field_names->empty()) {
       return respond(
           HttpResponse::Error(400, "invalid_argument", "'fields' is empty"));
@@ -1017,10 +1038,36 @@ class Gateway::Impl {
         issued_destination->empty() ? p.jurisdiction : *issued_destination;
     std::string token_purpose =
         issued_purpose->empty() ? *purpose : *issued_purpose;
+    // Only pairs tokens can have been issued for: anything else would only
+    // derive (and cache) keys for names the caller invents.
+    if (d_.deployment->FindJurisdiction(token_destination) == nullptr) {
+      return respond(HttpResponse::Error(
+          400, "invalid_argument",
+          "'issued_destination' is not a jurisdiction of the deployment"));
+    }
+    if (!IsIdentifier(token_purpose)) {
+      return respond(HttpResponse::Error(400, "invalid_argument",
+                                         "'issued_purpose' is not valid"));
+    }
+    if (absl::Status s = CheckDeclaredPurpose(*d_.deployment, token_purpose);
+        !s.ok()) {
+      return respond(ErrorResponse(s));
+    }
     vault::AccessContext ctx{p.id, *purpose};
-    auto found = d_.vault->Detokenize(Std(*token), Std(token_destination),
-                                      Std(token_purpose), ctx);
-    if (!found.ok()) return respond(ErrorResponse(found.status()));
+    // The token opens only as the field it was issued for (its associated
+    // data), so the field logged below is the field revealed.
+    auto found =
+        d_.vault->Detokenize(Std(*token), Std(field.name),
+                             Std(token_destination), Std(token_purpose), ctx);
+    if (!found.ok()) {
+      if (vault::IsFieldMismatch(found.status())) {
+        return respond(HttpResponse::Error(
+            400, "field_mismatch",
+            absl::StrCat("the token was not issued for field '", field.name,
+                         "'; nothing was revealed")));
+      }
+      return respond(ErrorResponse(found.status()));
+    }
     auto jurisdiction = d_.vault->HomeJurisdiction(Std(found->subject));
     if (!jurisdiction.ok())
       return respond(ErrorResponse(jurisdiction.status()));
@@ -1052,6 +1099,14 @@ class Gateway::Impl {
   }
 
   // --- aggregates ---
+
+  // Who an aggregate's privacy budget belongs to: the principal's org (so
+  // that an org's services and staff share one budget), else the principal.
+  // Never anything the request chooses.
+  static std::string BudgetHolder(const Principal& p) {
+    return p.org.empty() ? absl::StrCat("principal:", p.id)
+                         : absl::StrCat("org:", p.org);
+  }
 
   void Aggregate(HttpRequest& req, Responder respond) {
     auto principal = Authenticate(req);
@@ -1086,7 +1141,8 @@ class Gateway::Impl {
           HttpResponse::Error(400, "invalid_argument",
                               "aggregates over list fields are not supported"));
     }
-    // Every subject stored here, unless the request names some.
+    // Every subject stored here, unless the request names some. Each counts
+    // once: naming one person k times is not a cohort of k.
     std::vector<std::string> ids = *subjects;
     if (ids.empty()) {
       absl::Status scan = d_.vault->ListSubjects(
@@ -1094,13 +1150,11 @@ class Gateway::Impl {
           [&ids](std::string_view id) { ids.emplace_back(id); });
       if (!scan.ok()) return respond(ErrorResponse(scan));
     }
-    vault::AccessContext ctx{p.id, *purpose};
-    auto keys = d_.vault->TokenKeysFor(Std(destination), Std(*purpose));
-    if (!keys.ok()) return respond(ErrorResponse(keys.status()));
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    // Decide per home jurisdiction; keep the subjects the policy lets in.
     std::map<std::string, Decision> by_jurisdiction;
-    std::map<std::string, double> counts;
-    double epsilon = 0;
-    int64_t included = 0;
+    std::vector<const std::string*> permitted;
     for (const std::string& subject : ids) {
       auto jurisdiction = d_.vault->HomeJurisdiction(Std(subject));
       if (!jurisdiction.ok()) continue;
@@ -1112,23 +1166,9 @@ class Gateway::Impl {
                                  destination, *fields))
                  .first;
       }
-      const policy::FieldDecision& fd = it->second.out[0];
-      if (fd.effect > policy::Effect::kAggregate)
+      if (it->second.out[0].effect > policy::Effect::kAggregate)
         continue;  // approval or deny: excluded
-      if (fd.effect == policy::Effect::kAggregate && fd.deciding_rule >= 0) {
-        epsilon = std::max(epsilon,
-                           d_.policy->rule(fd.deciding_rule).aggregate.epsilon);
-      }
-      auto record = d_.vault->Get(Std(subject), {field.name}, ctx);
-      if (!record.ok()) continue;
-      const vault::FieldValue* raw = record->Find(Std(field.name));
-      if (raw == nullptr) continue;
-      // Buckets are generalised values so that no bucket names one person.
-      auto bucket = d_.vault->pseudonymizer().TransformField(
-          field, *raw, vault::TransformMode::kGeneralize, **keys, nullptr);
-      if (!bucket.ok()) continue;
-      counts[bucket->value] += 1;
-      ++included;
+      permitted.push_back(&subject);
     }
     Decision logged;
     std::string subject_jurisdiction;
@@ -1139,26 +1179,83 @@ class Gateway::Impl {
       if (by_jurisdiction.size() == 1)
         subject_jurisdiction = by_jurisdiction.begin()->first;
     }
-    if (included == 0 && !logged.out.empty() &&
-        logged.out[0].effect > policy::Effect::kAggregate) {
+    // The price is the decision's, known before any subject is looked at: the
+    // largest epsilon of the aggregate rules that decided, whether or not a
+    // subject then matches.
+    bool any_permitted = false;
+    double epsilon = 0;
+    auto price = [&](const Decision& dec) {
+      const policy::FieldDecision& fd = dec.out[0];
+      if (fd.effect > policy::Effect::kAggregate) return;
+      any_permitted = true;
+      if (fd.effect == policy::Effect::kAggregate && fd.deciding_rule >= 0) {
+        epsilon = std::max(epsilon,
+                           d_.policy->rule(fd.deciding_rule).aggregate.epsilon);
+      }
+    };
+    if (by_jurisdiction.empty()) price(logged);
+    for (const auto& [j, dec] : by_jurisdiction) price(dec);
+    if (!any_permitted) {
       return RefuseLogged(
           DecisionJson(p, *purpose, "aggregate", destination, "",
                        subject_jurisdiction, logged, 0, 0),
           "the policy does not allow aggregates of this field here",
           std::move(respond));
     }
+    // Buckets must each stand for many people: only fields whose values are
+    // generalised (a birth date to its year, an address to its /24, a country
+    // to its jurisdiction) can be grouped. A token per value (device_id) would
+    // be one bucket per person.
+    if (field.method != PseudonymMethod::kGeneralize) {
+      return respond(HttpResponse::Error(
+          400, "field_not_generalized",
+          absl::StrCat("aggregates group by generalised values only; field '",
+                       field.name, "' uses ", ToString(field.method),
+                       ", not generalize")));
+    }
     if (epsilon <= 0) epsilon = 1.0;
     auto left = d_.state->SpendEpsilon(
-        destination, *purpose, epsilon,
+        BudgetHolder(p), *purpose, epsilon,
         d_.deployment->privacy.daily_epsilon_budget, d_.clock->Now());
     if (!left.ok()) return respond(ErrorResponse(left.status()));
+    vault::AccessContext ctx{p.id, *purpose};
+    auto keys = d_.vault->TokenKeysFor(Std(destination), Std(*purpose));
+    if (!keys.ok()) return respond(ErrorResponse(keys.status()));
+    std::map<std::string, double> counts;
+    int64_t included = 0;
+    for (const std::string* subject : permitted) {
+      auto record = d_.vault->Get(Std(*subject), {field.name}, ctx);
+      if (!record.ok()) continue;
+      const vault::FieldValue* raw = record->Find(Std(field.name));
+      if (raw == nullptr) continue;
+      auto bucket = d_.vault->pseudonymizer().TransformField(
+          field, *raw, vault::TransformMode::kGeneralize, **keys, nullptr);
+      if (!bucket.ok()) continue;
+      counts[bucket->value] += 1;
+      ++included;
+    }
+    const int k = d_.deployment->privacy.min_cohort;
+    if (included < k) {
+      // Logged (the budget is spent): a refusal must not be a free probe of
+      // who is stored here.
+      std::string msg =
+          absl::StrCat("an aggregate must cover at least ", k,
+                       " subjects with this field; this one covers fewer");
+      return LogThen(DecisionJson(p, *purpose, "aggregate", destination, "",
+                                  subject_jurisdiction, logged, 0, 0, included),
+                     std::move(respond), [msg](uint64_t index) {
+                       return ErrorWith(403, "cohort_too_small", msg,
+                                        absl::StrCat("\"log_index\":", index));
+                     });
+    }
+    // Noise first, then suppression: a bucket is listed only when its noisy
+    // count reaches k, so small groups (and empty ones) never show.
     std::string buckets = "{";
-    bool first = true;
+    int64_t listed = 0;
     for (const auto& [value, count] : counts) {
-      double noisy =
-          std::max(0.0, std::round(count + LaplaceNoise(1.0 / epsilon)));
-      if (!first) buckets.push_back(',');
-      first = false;
+      double noisy = std::round(count + LaplaceNoise(1.0 / epsilon));
+      if (noisy < k) continue;
+      if (listed++ > 0) buckets.push_back(',');
       AppendJsonString(value, &buckets);
       absl::StrAppend(&buckets, ":", static_cast<int64_t>(noisy));
     }
@@ -1167,12 +1264,12 @@ class Gateway::Impl {
         "{\"budget_left\":", *left, ",\"buckets\":", buckets,
         ",\"destination\":\"", destination, "\",\"epsilon\":", epsilon,
         ",\"field\":\"", field.name, "\",\"log_index\":");
+    std::string suffix = absl::StrCat(",\"min_cohort\":", k, "}");
     LogThen(DecisionJson(p, *purpose, "aggregate", destination, "",
-                         subject_jurisdiction, logged,
-                         static_cast<int64_t>(counts.size()),
+                         subject_jurisdiction, logged, listed,
                          static_cast<int64_t>(buckets.size()), included),
-            std::move(respond), [prefix](uint64_t index) {
-              return WithIndex(200, prefix, index, "}");
+            std::move(respond), [prefix, suffix](uint64_t index) {
+              return WithIndex(200, prefix, index, suffix);
             });
   }
 

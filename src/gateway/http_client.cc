@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace clover::gateway {
@@ -68,7 +69,14 @@ absl::StatusOr<ClientResponse> HttpClient::Send(
                      static_cast<curl_off_t>(body.size()));
   }
   curl_slist* list = nullptr;
-  for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
+  bool has_type = false;
+  for (const auto& h : headers) {
+    list = curl_slist_append(list, h.c_str());
+    has_type = has_type || absl::StartsWithIgnoreCase(h, "content-type:");
+  }
+  // Clover's bodies are JSON; curl would otherwise label them as a form.
+  if (!has_type && (!body.empty() || method == "POST" || method == "PUT"))
+    list = curl_slist_append(list, "Content-Type: application/json");
   list = curl_slist_append(list, "Expect:");  // no 100-continue round trip
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
   CURLcode rc = curl_easy_perform(c);

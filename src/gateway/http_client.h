@@ -31,7 +31,9 @@ class HttpClient {
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
-  // Sends one request. `headers` are "Name: value" lines. Errors: Unavailable
+  // Sends one request. `headers` are "Name: value" lines; a request with a
+  // body (or any POST or PUT) is labelled Content-Type: application/json
+  // unless they name a Content-Type. Errors: Unavailable
   // when the server cannot be reached or the transfer fails (any HTTP status is
   // a success here).
   [[nodiscard]] absl::StatusOr<ClientResponse> Send(

@@ -124,6 +124,8 @@ std::string NodeConfigYaml(const LocalNode& n,
   }
   absl::StrAppend(&out, "privacy:\n  daily_epsilon_budget: ",
                   d.privacy.daily_epsilon_budget, "\n");
+  absl::StrAppend(&out, "  min_cohort: ", d.privacy.min_cohort, "\n");
+  absl::StrAppend(&out, "purposes: [", absl::StrJoin(d.purposes, ", "), "]\n");
   return out;
 }
 

@@ -2,6 +2,9 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "core/canonical_json.h"
@@ -10,6 +13,54 @@
 #include "rapidjson/error/en.h"
 
 namespace clover::gateway {
+namespace {
+constexpr char kHttpErrorPayload[] = "clover.dev/http-error";
+}  // namespace
+
+absl::Status HttpError(int status, absl::string_view code,
+                       absl::string_view message) {
+  absl::Status s = absl::InvalidArgumentError(message);
+  s.SetPayload(kHttpErrorPayload, absl::Cord(absl::StrCat(status, " ", code)));
+  return s;
+}
+
+std::optional<server::HttpResponse> HttpErrorResponse(
+    const absl::Status& status) {
+  auto payload = status.GetPayload(kHttpErrorPayload);
+  if (!payload.has_value()) return std::nullopt;
+  std::string text(*payload);
+  size_t space = text.find(' ');
+  int http = 0;
+  if (space == std::string::npos ||
+      !absl::SimpleAtoi(absl::string_view(text).substr(0, space), &http)) {
+    return std::nullopt;
+  }
+  return server::HttpResponse::Error(http, text.substr(space + 1),
+                                     status.message());
+}
+
+absl::Status CheckDeclaredPurpose(const Deployment& deployment,
+                                  absl::string_view purpose) {
+  if (deployment.IsDeclaredPurpose(purpose)) return absl::OkStatus();
+  // Only identifiers are quoted back.
+  return HttpError(
+      400, "unknown_purpose",
+      IsIdentifier(purpose)
+          ? absl::StrCat("purpose '", purpose,
+                         "' is not one this deployment declares")
+          : std::string("the purpose is not one this deployment declares"));
+}
+
+std::optional<server::HttpResponse> CheckJsonContentType(
+    const server::HttpRequest& request) {
+  if (request.body.empty()) return std::nullopt;
+  absl::string_view type = request.Header("content-type");
+  type = absl::StripAsciiWhitespace(type.substr(0, type.find(';')));
+  if (absl::EqualsIgnoreCase(type, "application/json")) return std::nullopt;
+  return server::HttpResponse::Error(
+      415, "unsupported_media_type",
+      "a request body must be JSON, sent with Content-Type: application/json");
+}
 
 bool IsIdentifier(absl::string_view s) {
   if (s.empty() || s.size() > 64) return false;
@@ -37,8 +88,8 @@ absl::StatusOr<std::string> PurposeOf(const server::HttpRequest& request) {
 
 std::vector<std::string> SplitList(absl::string_view csv) {
   std::vector<std::string> out;
-  for (absl::string_view part :
-       absl::StrSplit(csv, ',', absl::SkipWhitespace())) {
+  if (csv.empty()) return out;
+  for (absl::string_view part : absl::StrSplit(csv, ',')) {
     out.emplace_back(absl::StripAsciiWhitespace(part));
   }
   return out;
@@ -57,6 +108,9 @@ absl::StatusOr<std::vector<const FieldSpec*>> ResolveFields(
   }
   absl::flat_hash_set<absl::string_view> seen;
   for (const auto& n : names) {
+    if (n.empty()) {
+      return absl::InvalidArgumentError("empty field name in the field list");
+    }
     const FieldSpec* f = schema.Find(n);
     if (f == nullptr) {
       // Field names come from the client: quote them only when they look like
@@ -78,7 +132,7 @@ absl::Status ParseJsonObject(absl::string_view body, rapidjson::Document* doc) {
   CLOVER_RETURN_IF_ERROR(ParseJson(body, doc));
   if (!doc->IsObject())
     return absl::InvalidArgumentError("request body must be a JSON object");
-  return absl::OkStatus();
+  return RejectDuplicateKeys(*doc);
 }
 
 absl::StatusOr<std::string> StringMember(const rapidjson::Value& obj,

@@ -3,6 +3,7 @@
 #ifndef CLOVER_GATEWAY_REQUEST_UTIL_H_
 #define CLOVER_GATEWAY_REQUEST_UTIL_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,18 +21,47 @@ namespace clover::gateway {
 [[nodiscard]] absl::StatusOr<std::string> PurposeOf(
     const server::HttpRequest& request);
 
+// OK when `purpose` is one the deployment declares (its `purposes` list);
+// else an HttpError 400 "unknown_purpose". Every purpose a request names is
+// checked, so that nothing keyed by purpose (token keys, budgets, metrics)
+// grows with what clients invent.
+[[nodiscard]] absl::Status CheckDeclaredPurpose(const Deployment& deployment,
+                                                absl::string_view purpose);
+
+// A client error with its own HTTP status and error code, carried as a status
+// payload so that it passes through StatusOr-returning helpers unchanged. Its
+// absl code is InvalidArgument.
+[[nodiscard]] absl::Status HttpError(int status, absl::string_view code,
+                                     absl::string_view message);
+// The response for a status made by HttpError; nullopt for any other status.
+[[nodiscard]] std::optional<server::HttpResponse> HttpErrorResponse(
+    const absl::Status& status);
+
+// A request that carries a body must declare it JSON: Content-Type
+// application/json, parameters (charset=utf-8) allowed, case-insensitive.
+// nullopt when acceptable (or there is no body), else a 415
+// "unsupported_media_type" response. Refusing other types keeps a browser's
+// form post (text/plain, x-www-form-urlencoded: no CORS preflight) from
+// reaching a JSON endpoint with the user's ambient credentials.
+[[nodiscard]] std::optional<server::HttpResponse> CheckJsonContentType(
+    const server::HttpRequest& request);
+
 // True for a jurisdiction id, purpose or similar identifier.
 [[nodiscard]] bool IsIdentifier(absl::string_view s);
 
-// Resolves a comma-separated list (or, when `names` is empty, every schema
+// Resolves a list of field names (or, when `names` is empty, every schema
 // field) to the schema's field specs, in the order given. InvalidArgument
-// naming an unknown or repeated field.
+// naming an unknown or repeated field, or for an empty name.
 [[nodiscard]] absl::StatusOr<std::vector<const FieldSpec*>> ResolveFields(
     const Schema& schema, const std::vector<std::string>& names);
+// Splits a comma-separated list, trimming blanks around items. Empty items are
+// kept (as "", which ResolveFields refuses) so that "email," or "," never
+// silently mean something else; only an empty `csv` gives an empty list.
 [[nodiscard]] std::vector<std::string> SplitList(absl::string_view csv);
 
 // Parses a JSON object body. InvalidArgument naming the byte offset of a syntax
-// error, or "request body must be a JSON object".
+// error, "request body must be a JSON object", or "duplicate key 'k'" for a
+// member name given twice in any object of the body.
 [[nodiscard]] absl::Status ParseJsonObject(absl::string_view body,
                                            rapidjson::Document* doc);
 

@@ -105,7 +105,7 @@ StateStore::~StateStore() {
   db_->Close();
 }
 
-absl::StatusOr<double> StateStore::SpendEpsilon(absl::string_view destination,
+absl::StatusOr<double> StateStore::SpendEpsilon(absl::string_view requester,
                                                 absl::string_view purpose,
                                                 double epsilon,
                                                 double daily_budget,
@@ -113,9 +113,11 @@ absl::StatusOr<double> StateStore::SpendEpsilon(absl::string_view destination,
   if (!(epsilon > 0) || !std::isfinite(epsilon)) {
     return absl::InvalidArgumentError("epsilon must be a positive number");
   }
+  // "by/" keeps these keys apart from the earlier per-destination ones (which
+  // are left to age out: they are only read for their own day).
   std::string key =
-      absl::StrCat(absl::FormatTime("%Y-%m-%d", now, absl::UTCTimeZone()), "/",
-                   destination, "/", purpose);
+      absl::StrCat(absl::FormatTime("%Y-%m-%d", now, absl::UTCTimeZone()),
+                   "/by/", requester, "/", purpose);
   absl::MutexLock lock(&budget_mu_);
   std::string value;
   double spent = 0;
@@ -126,10 +128,10 @@ absl::StatusOr<double> StateStore::SpendEpsilon(absl::string_view destination,
     return FromRocks(s);
   }
   if (spent + epsilon > daily_budget + 1e-9) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "privacy budget for destination '", destination, "' and purpose '",
-        purpose, "' is spent for today (", spent, " of ", daily_budget,
-        " used, query needs ", epsilon, ")"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("privacy budget of '", requester, "' for purpose '",
+                     purpose, "' is spent for today (", spent, " of ",
+                     daily_budget, " used, query needs ", epsilon, ")"));
   }
   spent += epsilon;
   value.assign(reinterpret_cast<const char*>(&spent), sizeof spent);

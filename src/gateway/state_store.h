@@ -1,8 +1,8 @@
 // The gateway's own durable state beside the vault and the log: the
-// differential-privacy budget ledger and the index from subject pseudonym to
-// the log entries that concern it. Backed by one RocksDB database; every write
-// is synchronous (WAL fsync) so that an acknowledged spend or index entry
-// survives kill -9.
+// differential-privacy budget ledger (per requester and purpose) and the index
+// from subject pseudonym to the log entries that concern it. Backed by one
+// RocksDB database; every write is synchronous (WAL fsync) so that an
+// acknowledged spend or index entry survives kill -9.
 #ifndef CLOVER_GATEWAY_STATE_STORE_H_
 #define CLOVER_GATEWAY_STATE_STORE_H_
 
@@ -32,13 +32,17 @@ class StateStore {
       const std::string& dir);
   ~StateStore();
 
-  // Spends `epsilon` from the budget of (destination, purpose) for the UTC day
-  // of `now`. Returns the budget left afterwards. ResourceExhausted (and
+  // Spends `epsilon` from the budget of (requester, purpose) for the UTC day
+  // of `now`. The requester is who asks (the gateway passes the principal's
+  // org, or its id), never anything the request itself chooses, such as a
+  // destination. Returns the budget left afterwards. ResourceExhausted (and
   // nothing spent) when the spend would exceed `daily_budget`. Thread-safe;
   // durable before it returns.
-  [[nodiscard]] absl::StatusOr<double> SpendEpsilon(
-      absl::string_view destination, absl::string_view purpose, double epsilon,
-      double daily_budget, absl::Time now);
+  [[nodiscard]] absl::StatusOr<double> SpendEpsilon(absl::string_view requester,
+                                                    absl::string_view purpose,
+                                                    double epsilon,
+                                                    double daily_budget,
+                                                    absl::Time now);
 
   // Records that log entry `index` concerns the subject with pseudonym
   // `subject`, and that every entry below `indexed_up_to` has been indexed.

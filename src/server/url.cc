@@ -1,6 +1,8 @@
 #include "server/url.h"
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -62,6 +64,35 @@ absl::Status ParseRequestTarget(absl::string_view target, std::string& path,
   absl::string_view raw_path = target.substr(0, q);
   absl::string_view raw_query =
       q == absl::string_view::npos ? absl::string_view() : target.substr(q + 1);
+  // Every query parameter must decode, and none may be given twice: a lookup
+  // that skipped a malformed value ("fields=email%00") or took the first of
+  // two would let a handler act on something other than what was sent.
+  {
+    std::vector<std::string> names;
+    absl::string_view rest = raw_query;
+    while (!rest.empty()) {
+      size_t amp = rest.find('&');
+      absl::string_view pair = rest.substr(0, amp);
+      rest = amp == absl::string_view::npos ? absl::string_view()
+                                            : rest.substr(amp + 1);
+      if (pair.empty()) continue;
+      size_t eq = pair.find('=');
+      auto name = PercentDecode(pair.substr(0, eq), /*plus_is_space=*/true);
+      if (!name.ok()) return name.status();
+      if (eq != absl::string_view::npos) {
+        auto value = PercentDecode(pair.substr(eq + 1), /*plus_is_space=*/true);
+        if (!value.ok()) return value.status();
+      }
+      if (std::find(names.begin(), names.end(), *name) != names.end()) {
+        return absl::InvalidArgumentError("query parameter given twice");
+      }
+      // Few parameters are legitimate; a list of thousands is not looked at.
+      if (names.size() >= 64) {
+        return absl::InvalidArgumentError("too many query parameters");
+      }
+      names.push_back(*std::move(name));
+    }
+  }
   query.assign(raw_query.data(), raw_query.size());
 
   // Segments are checked on the raw form: "%2F" would let a decoded path differ

@@ -20,9 +20,11 @@ namespace clover::server {
 
 // Splits an origin-form request target ("/a/b?x=1") into its percent-decoded
 // path and its raw query (without '?'; a fragment is not allowed in a request
-// target). InvalidArgument if the target is not origin-form, has bad escapes,
-// control characters, an encoded '/', or "." / ".." segments (so that no
-// handler can be tricked into path traversal).
+// target). InvalidArgument if the target is not origin-form, has bad escapes
+// (in the path or in any query parameter's name or value, NUL included),
+// control characters, an encoded '/', "." / ".." segments (so that no
+// handler can be tricked into path traversal), a query parameter given twice
+// or more than 64 query parameters.
 [[nodiscard]] absl::Status ParseRequestTarget(absl::string_view target,
                                               std::string& path,
                                               std::string& query);

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace clover::server {
@@ -36,9 +37,21 @@ TEST(ParseRequestTargetTest, RejectsDangerousTargets) {
   std::string path, query;
   for (const char* bad :
        {"", "v1/x", "http://host/x", "/a/../b", "/a/./b", "/..", "/a/%2e%2E/b",
-        "/a%2Fb", "/a b", "/a\tb", "/a#frag", "/a%zz", "/a%00"}) {
+        "/a%2Fb", "/a b", "/a\tb", "/a#frag", "/a%zz", "/a%00",
+        // A query parameter that does not decode, or is given twice, is not
+        // skipped or half-read by a handler: the request is refused.
+        "/x?fields=email%00", "/x?fields=%0", "/x?a=1&fields=%zz", "/x?%00=1",
+        "/x?fields=a&fields=b", "/x?f=1&g=2&f=3"}) {
     EXPECT_FALSE(ParseRequestTarget(bad, path, query).ok()) << bad;
   }
+}
+
+TEST(ParseRequestTargetTest, BoundsTheQuery) {
+  std::string path, query;
+  EXPECT_TRUE(ParseRequestTarget("/x?a=1&b&&c=%20+", path, query).ok());
+  std::string many = "/x?";
+  for (int i = 0; i < 65; ++i) absl::StrAppend(&many, "p", i, "=1&");
+  EXPECT_FALSE(ParseRequestTarget(many, path, query).ok());
 }
 
 TEST(FindQueryParamTest, FindsDecodedValues) {

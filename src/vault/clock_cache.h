@@ -91,6 +91,16 @@ class ClockCache {
     s.free.push_back(i);
   }
 
+  // Entries held now (a snapshot; other threads may change it at once).
+  size_t Size() const {
+    size_t n = 0;
+    for (const Shard& s : shards_) {
+      absl::ReaderMutexLock lock(&s.mu);
+      n += s.index.size();
+    }
+    return n;
+  }
+
   void Clear() {
     for (Shard& s : shards_) {
       absl::MutexLock lock(&s.mu);
@@ -165,7 +175,7 @@ class ClockCache {
     std::atomic<bool> referenced{false};  // set by readers under a shared lock
   };
   struct Shard {
-    absl::Mutex mu;
+    mutable absl::Mutex mu;
     std::deque<Slot> slots ABSL_GUARDED_BY(mu);  // grows to per_shard_
     absl::flat_hash_map<IndexKey, uint32_t, IndexHash, IndexEq> index
         ABSL_GUARDED_BY(mu);

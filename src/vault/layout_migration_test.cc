@@ -132,9 +132,9 @@ TEST(LayoutMigrationTest, MovesEverySubjectWithoutDecryptingAndIsIdempotent) {
   EXPECT_EQ(put->revision, 5u);
   auto keys = (*vault)->SubjectKeys("ann", "us", "analytics", ctx);
   ASSERT_TRUE(keys.ok()) << keys.status();
-  auto token = (*keys)->SivToken("Ann O'Neill");
+  auto token = (*keys)->SivToken("name", "Ann O'Neill");
   ASSERT_TRUE(token.ok());
-  auto back = (*vault)->Detokenize(*token, "us", "analytics", ctx);
+  auto back = (*vault)->Detokenize(*token, "name", "us", "analytics", ctx);
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->subject, "ann");
 }

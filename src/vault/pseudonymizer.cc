@@ -124,7 +124,7 @@ absl::StatusOr<std::string> Pseudonymizer::Pseudonymize(
         return absl::FailedPreconditionError(absl::StrCat(
             "field '", field.name, "': siv tokens need the subject's keys"));
       }
-      return subject->SivToken(raw);
+      return subject->SivToken(field.name, raw);
     case PseudonymMethod::kFf1:
       return Ff1(field, raw, keys, /*encrypt=*/true);
     case PseudonymMethod::kGeneralize:

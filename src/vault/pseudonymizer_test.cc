@@ -192,10 +192,10 @@ TEST_F(PseudonymizerTest, SivTokensNeedTheSubjectKeys) {
   EXPECT_NE(t1, t2);
   auto parts = ParseSivToken(t1);
   ASSERT_TRUE(parts.ok());
-  EXPECT_EQ(*(*s1)->OpenSiv(parts->sealed), "Ann");
+  EXPECT_EQ(*(*s1)->OpenSiv("name", parts->sealed), "Ann");
   // Another data key (e.g. after crypto-shredding and re-creation) cannot open
   // it.
-  EXPECT_EQ((*s2)->OpenSiv(parts->sealed).status().code(),
+  EXPECT_EQ((*s2)->OpenSiv("name", parts->sealed).status().code(),
             absl::StatusCode::kDataLoss);
   EXPECT_EQ(*keys->HandleOfLocator(parts->locator), handle);
   EXPECT_FALSE(ParseSivToken("tok_abc").ok());

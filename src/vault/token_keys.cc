@@ -3,6 +3,7 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "crypto/constant_time.h"
@@ -165,12 +166,12 @@ SubjectTokenKeys::SubjectTokenKeys(const TokenHandle& locator,
       }) {}
 
 absl::StatusOr<std::string> SubjectTokenKeys::SivToken(
-    std::string_view value) const {
+    std::string_view field, std::string_view value) const {
   auto siv = siv_.Acquire();
   if (!siv.ok()) return siv.status();
   std::string raw(reinterpret_cast<const char*>(locator_.data()),
                   locator_.size());
-  absl::Status s = (*siv)->Seal({}, value, &raw);
+  absl::Status s = (*siv)->Seal({field}, value, &raw);
   if (!s.ok()) return s;
   std::string out;
   out.reserve(kSivTokenPrefix.size() + (raw.size() * 4 + 2) / 3);
@@ -181,13 +182,29 @@ absl::StatusOr<std::string> SubjectTokenKeys::SivToken(
 }
 
 absl::StatusOr<std::string> SubjectTokenKeys::OpenSiv(
-    std::string_view sealed) const {
+    std::string_view field, std::string_view sealed) const {
   auto siv = siv_.Acquire();
   if (!siv.ok()) return siv.status();
   std::string out;
-  absl::Status s = (*siv)->Open({}, sealed, &out);
+  absl::Status s = (*siv)->Open({field}, sealed, &out);
   if (!s.ok()) return s;
   return out;
+}
+
+namespace {
+constexpr char kFieldMismatchPayload[] = "clover.dev/field-mismatch";
+}  // namespace
+
+absl::Status FieldMismatchError() {
+  absl::Status s =
+      absl::InvalidArgumentError("the token was issued for another field");
+  s.SetPayload(kFieldMismatchPayload, absl::Cord("1"));
+  return s;
+}
+
+bool IsFieldMismatch(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kInvalidArgument &&
+         status.GetPayload(kFieldMismatchPayload).has_value();
 }
 
 absl::StatusOr<SivTokenParts> ParseSivToken(std::string_view token) {
@@ -208,7 +225,8 @@ absl::StatusOr<SivTokenParts> ParseSivToken(std::string_view token) {
   return parts;
 }
 
-TokenKeyRing::TokenKeyRing(const crypto::SecretKey& root) : root_(root) {}
+TokenKeyRing::TokenKeyRing(const crypto::SecretKey& root, size_t capacity)
+    : root_(root), keys_(capacity) {}
 TokenKeyRing::~TokenKeyRing() {
   crypto::SecureWipe(root_.data(), root_.size());
 }
@@ -220,18 +238,17 @@ absl::StatusOr<std::shared_ptr<const TokenKeys>> TokenKeyRing::Get(
         "token keys need a destination and a purpose");
   }
   std::string id = crypto::HkdfInfo({destination, purpose});
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = keys_.find(id);
-    if (it != keys_.end()) return it->second;
+  if (std::optional<std::shared_ptr<const TokenKeys>> hit = keys_.Get(id)) {
+    return *std::move(hit);
   }
   absl::StatusOr<std::unique_ptr<TokenKeys>> keys =
       TokenKeys::Derive(root_, destination, purpose);
   if (!keys.ok()) return keys.status();
   std::shared_ptr<const TokenKeys> shared = std::move(*keys);
-  absl::MutexLock lock(&mu_);
-  auto [it, inserted] = keys_.emplace(id, shared);
-  return it->second;
+  // Two threads deriving the same pair at once derive equal keys: either may
+  // stay cached.
+  keys_.Put(id, shared);
+  return shared;
 }
 
 }  // namespace clover::vault

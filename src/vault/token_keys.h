@@ -7,11 +7,15 @@
 // Token formats:
 //   hmac  "tok_" + base64url(HMAC-SHA-256(K_hmac(d,p), value)[0:16]) (one-way)
 //   siv   "stk_" + base64url(AES-256(K_loc(d,p), handle) ||
-//                            AES-256-SIV(K_siv(data key, d, p), value))
+//                            AES-256-SIV(K_siv(data key, d, p), value,
+//                                        ad = field name))
 //                            (reversible)
 // where `handle` is a random 128-bit per-subject value that the vault's token
 // index maps back to the subject; erasure deletes that mapping and the data
-// key.
+// key. The field name is the SIV's associated data, so a token opens only as
+// the field it was issued for: a `name` token presented as another field does
+// not verify. (Tokens made before the field was bound, without associated
+// data, verify as no field and cannot be reversed.)
 #ifndef CLOVER_VAULT_TOKEN_KEYS_H_
 #define CLOVER_VAULT_TOKEN_KEYS_H_
 
@@ -30,6 +34,7 @@
 #include "crypto/hmac.h"
 #include "crypto/secret_key_file.h"
 #include "crypto/siv.h"
+#include "vault/clock_cache.h"
 #include "vault/object_pool.h"
 
 namespace clover::vault {
@@ -89,13 +94,14 @@ class TokenKeys {
 // One subject's siv keys for one (destination, purpose). Thread-safe.
 class SubjectTokenKeys {
  public:
+  // The token of `value` of field `field` (bound to it as associated data).
   // Errors: Internal on an OpenSSL failure.
   [[nodiscard]] absl::StatusOr<std::string> SivToken(
-      std::string_view value) const;
-  // Decrypts the SIV part of a token. Errors: DataLoss if it does not
-  // authenticate.
+      std::string_view field, std::string_view value) const;
+  // Decrypts the SIV part of a token issued for `field`. Errors: DataLoss if
+  // it does not authenticate (another key, another field, or altered).
   [[nodiscard]] absl::StatusOr<std::string> OpenSiv(
-      std::string_view sealed) const;
+      std::string_view field, std::string_view sealed) const;
 
  private:
   friend class TokenKeys;
@@ -103,6 +109,12 @@ class SubjectTokenKeys {
   TokenHandle locator_;
   mutable ObjectPool<crypto::AesSiv> siv_;
 };
+
+// InvalidArgument with a marker payload: a siv token presented as a field
+// other than the one it was issued for (the gateway answers 400
+// field_mismatch and reveals nothing).
+[[nodiscard]] absl::Status FieldMismatchError();
+[[nodiscard]] bool IsFieldMismatch(const absl::Status& status);
 
 // A parsed siv token.
 struct SivTokenParts {
@@ -113,10 +125,14 @@ struct SivTokenParts {
 [[nodiscard]] absl::StatusOr<SivTokenParts> ParseSivToken(
     std::string_view token);
 
-// Caches TokenKeys per (destination, purpose). Thread-safe.
+// Caches TokenKeys per (destination, purpose), at most `capacity` of them
+// (least recently used go first; an evicted pair is derived again on its next
+// use, with the same keys). Thread-safe.
 class TokenKeyRing {
  public:
-  explicit TokenKeyRing(const crypto::SecretKey& root);
+  static constexpr size_t kDefaultCapacity = 1024;
+  explicit TokenKeyRing(const crypto::SecretKey& root,
+                        size_t capacity = kDefaultCapacity);
   ~TokenKeyRing();
   TokenKeyRing(const TokenKeyRing&) = delete;
   TokenKeyRing& operator=(const TokenKeyRing&) = delete;
@@ -126,11 +142,12 @@ class TokenKeyRing {
   [[nodiscard]] absl::StatusOr<std::shared_ptr<const TokenKeys>> Get(
       std::string_view destination, std::string_view purpose);
 
+  // Pairs cached now (at most the capacity).
+  size_t CachedCount() const { return keys_.Size(); }
+
  private:
   crypto::SecretKey root_;
-  absl::Mutex mu_;
-  absl::flat_hash_map<std::string, std::shared_ptr<const TokenKeys>> keys_
-      ABSL_GUARDED_BY(mu_);
+  ClockCache<std::shared_ptr<const TokenKeys>> keys_;
 };
 
 }  // namespace clover::vault

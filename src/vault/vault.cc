@@ -372,8 +372,9 @@ absl::StatusOr<std::shared_ptr<const SubjectTokenKeys>> Vault::SubjectKeys(
 }
 
 absl::StatusOr<Vault::Detokenized> Vault::Detokenize(
-    std::string_view token, std::string_view destination,
-    std::string_view purpose, const AccessContext& context) {
+    std::string_view token, std::string_view field,
+    std::string_view destination, std::string_view purpose,
+    const AccessContext& context) {
   CLOVER_ASSIGN_OR_RETURN(SivTokenParts parts, ParseSivToken(token));
   CLOVER_ASSIGN_OR_RETURN(std::shared_ptr<const TokenKeys> keys,
                           token_keys_.Get(destination, purpose));
@@ -390,8 +391,17 @@ absl::StatusOr<Vault::Detokenized> Vault::Detokenize(
   }
   CLOVER_ASSIGN_OR_RETURN(std::shared_ptr<const SubjectTokenKeys> subject_keys,
                           SubjectKeys(subject, destination, purpose, context));
-  absl::StatusOr<std::string> value = subject_keys->OpenSiv(parts.sealed);
+  absl::StatusOr<std::string> value =
+      subject_keys->OpenSiv(field, parts.sealed);
   if (!value.ok()) {
+    // Tell a token of another field apart from a bad one, so the caller
+    // learns why; its value is dropped here.
+    for (const FieldSpec& other : schema().fields) {
+      if (other.method != PseudonymMethod::kSiv || other.name == field)
+        continue;
+      if (subject_keys->OpenSiv(other.name, parts.sealed).ok())
+        return FieldMismatchError();
+    }
     return absl::InvalidArgumentError(
         "token does not verify under this destination and purpose");
   }

@@ -131,14 +131,17 @@ class Vault {
     std::string subject;
     std::string value;
   };
-  // Reverses a siv token issued for (destination, purpose). Only this vault
-  // can: it needs the token index, the subject's data key and the pseudonym
-  // root. Errors: InvalidArgument for a malformed token or one that does not
-  // verify under these keys; NotFound if it resolves to no live subject
-  // (unknown, or erased); PermissionDenied if the KEK refuses.
+  // Reverses a siv token of field `field` issued for (destination, purpose).
+  // Only this vault can: it needs the token index, the subject's data key and
+  // the pseudonym root. Errors: InvalidArgument for a malformed token or one
+  // that does not verify under these keys; FieldMismatchError (an
+  // InvalidArgument) when it verifies as another siv field of the schema
+  // (nothing of its value is returned); NotFound if it resolves to no live
+  // subject (unknown, or erased); PermissionDenied if the KEK refuses.
   [[nodiscard]] absl::StatusOr<Detokenized> Detokenize(
-      std::string_view token, std::string_view destination,
-      std::string_view purpose, const AccessContext& context);
+      std::string_view token, std::string_view field,
+      std::string_view destination, std::string_view purpose,
+      const AccessContext& context);
 
   struct RewrapReport {
     uint64_t rewrapped = 0;  // live subjects whose key moved to the current KEK

@@ -5,6 +5,7 @@
 #include <map>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "vault/erased.h"
@@ -18,6 +19,7 @@ namespace clover::vault {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 using testing::TempDir;
 using testing::TestDeployment;
@@ -280,20 +282,23 @@ TEST_F(VaultTest, SivTokensRoundTripOnlyThroughTheVault) {
                         *name, "Ann O'Neill", TransformMode::kPseudonymize,
                         **keys, bea_keys->get()));
 
-  auto back = vault_->Detokenize(*token, "us", "analytics", ctx_);
+  auto back = vault_->Detokenize(*token, "name", "us", "analytics", ctx_);
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->subject, "ann");
   EXPECT_EQ(back->value, "Ann O'Neill");
   // Not under another destination or purpose, not when altered.
-  EXPECT_FALSE(vault_->Detokenize(*token, "cn", "analytics", ctx_).ok());
-  EXPECT_FALSE(vault_->Detokenize(*token, "us", "recommendation", ctx_).ok());
+  EXPECT_FALSE(
+      vault_->Detokenize(*token, "name", "cn", "analytics", ctx_).ok());
+  EXPECT_FALSE(
+      vault_->Detokenize(*token, "name", "us", "recommendation", ctx_).ok());
   // Change a character inside the synthetic IV (the last character of unpadded
   // base64 may only carry ignored bits).
   std::string altered = *token;
   char& c = altered[4 + 25];
   c = c == 'A' ? 'B' : 'A';
-  EXPECT_FALSE(vault_->Detokenize(altered, "us", "analytics", ctx_).ok());
-  EXPECT_EQ(vault_->Detokenize("stk_garbage", "us", "analytics", ctx_)
+  EXPECT_FALSE(
+      vault_->Detokenize(altered, "name", "us", "analytics", ctx_).ok());
+  EXPECT_EQ(vault_->Detokenize("stk_garbage", "name", "us", "analytics", ctx_)
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);
@@ -302,9 +307,66 @@ TEST_F(VaultTest, SivTokensRoundTripOnlyThroughTheVault) {
       Vault::Open(deployment_, {"eu"}, *OpenRocksDbStorage(dir_.path() + "-b"),
                   FileKeyEncryptionKey::FromKey(TestKey(5)), TestKey(10));
   ASSERT_TRUE(root2.ok());
-  EXPECT_FALSE((*root2)->Detokenize(*token, "us", "analytics", ctx_).ok());
+  EXPECT_FALSE(
+      (*root2)->Detokenize(*token, "name", "us", "analytics", ctx_).ok());
   root2->reset();
   std::filesystem::remove_all(dir_.path() + "-b");
+}
+
+// A siv token opens only as the field it was issued for: a name token
+// presented as uploaded_videos (also siv) is a field mismatch that reveals
+// nothing, and a token sealed without a field (the format before fields were
+// bound) no longer opens at all.
+TEST_F(VaultTest, SivTokensAreBoundToTheirField) {
+  ASSERT_TRUE(vault_->Put("ann", Ann()).ok());
+  auto ann_keys = vault_->SubjectKeys("ann", "us", "analytics", ctx_);
+  ASSERT_TRUE(ann_keys.ok());
+  auto token = (*ann_keys)->SivToken("name", "Ann O'Neill");
+  ASSERT_TRUE(token.ok());
+  auto as_name = vault_->Detokenize(*token, "name", "us", "analytics", ctx_);
+  ASSERT_TRUE(as_name.ok()) << as_name.status();
+  EXPECT_EQ(as_name->value, "Ann O'Neill");
+  auto as_videos =
+      vault_->Detokenize(*token, "uploaded_videos", "us", "analytics", ctx_);
+  ASSERT_FALSE(as_videos.ok());
+  EXPECT_TRUE(IsFieldMismatch(as_videos.status())) << as_videos.status();
+  EXPECT_THAT(std::string(as_videos.status().message()), Not(HasSubstr("Ann")));
+  auto as_notes = vault_->Detokenize(*token, "notes", "us", "analytics", ctx_);
+  EXPECT_TRUE(IsFieldMismatch(as_notes.status())) << as_notes.status();
+  // Another subject's key does not make a mismatch out of a bad token.
+  std::string altered = *token;
+  char& c = altered[4 + 25];
+  c = c == 'A' ? 'B' : 'A';
+  auto bad = vault_->Detokenize(altered, "name", "us", "analytics", ctx_);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(IsFieldMismatch(bad.status()));
+  // The field is authenticated, not merely labelled: OpenSiv under another
+  // field fails.
+  auto parts = ParseSivToken(*token);
+  ASSERT_TRUE(parts.ok());
+  EXPECT_FALSE((*ann_keys)->OpenSiv("uploaded_videos", parts->sealed).ok());
+  EXPECT_EQ(*(*ann_keys)->OpenSiv("name", parts->sealed), "Ann O'Neill");
+}
+
+// The key ring keeps at most its capacity of (destination, purpose) pairs,
+// however many distinct pairs are asked for, and an evicted pair derives the
+// same keys again.
+TEST(TokenKeyRingTest, CacheIsBounded) {
+  TokenKeyRing ring(TestKey(7), /*capacity=*/64);
+  auto first = ring.Get("us", "purpose-0");
+  ASSERT_TRUE(first.ok());
+  auto before = (*first)->HmacToken("value");
+  for (int i = 0; i < 2000; ++i) {
+    ASSERT_TRUE(ring.Get("us", absl::StrCat("purpose-", i)).ok());
+    EXPECT_LE(ring.CachedCount(), 64u);
+  }
+  auto again = ring.Get("us", "purpose-0");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*(*again)->HmacToken("value"), *before);
+  TokenKeyRing default_ring(TestKey(7));
+  for (int i = 0; i < 3000; ++i)
+    ASSERT_TRUE(default_ring.Get("eu", absl::StrCat("p", i)).ok());
+  EXPECT_LE(default_ring.CachedCount(), TokenKeyRing::kDefaultCapacity);
 }
 
 TEST_F(VaultTest, ErasureShredsKeysAndBreaksTokens) {
@@ -315,9 +377,9 @@ TEST_F(VaultTest, ErasureShredsKeysAndBreaksTokens) {
   auto keys = vault_->TokenKeysFor("us", "analytics");
   auto ann_keys = vault_->SubjectKeys("ann", "us", "analytics", ctx_);
   ASSERT_TRUE(keys.ok() && ann_keys.ok());
-  auto token = (*ann_keys)->SivToken("Ann O'Neill");
+  auto token = (*ann_keys)->SivToken("name", "Ann O'Neill");
   ASSERT_TRUE(token.ok());
-  ASSERT_TRUE(vault_->Detokenize(*token, "us", "analytics", ctx_).ok());
+  ASSERT_TRUE(vault_->Detokenize(*token, "name", "us", "analytics", ctx_).ok());
 
   ASSERT_TRUE(vault_->Erase("ann").ok());
   EXPECT_TRUE(vault_->Erase("ann").ok());  // idempotent
@@ -327,7 +389,9 @@ TEST_F(VaultTest, ErasureShredsKeysAndBreaksTokens) {
   EXPECT_TRUE(IsErased(vault_->HomeJurisdiction("ann").status()));
   EXPECT_TRUE(
       IsErased(vault_->SubjectKeys("ann", "us", "analytics", ctx_).status()));
-  EXPECT_EQ(vault_->Detokenize(*token, "us", "analytics", ctx_).status().code(),
+  EXPECT_EQ(vault_->Detokenize(*token, "name", "us", "analytics", ctx_)
+                .status()
+                .code(),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(vault_->Put("ann", Ann()).status().code(),
             absl::StatusCode::kFailedPrecondition);
@@ -347,7 +411,9 @@ TEST_F(VaultTest, ErasureShredsKeysAndBreaksTokens) {
   EXPECT_EQ(tombstone->jurisdiction, "eu");
   EXPECT_EQ(snap["token_index"].size(), 1u);  // bea's handle only
   EXPECT_TRUE(IsErased(vault_->Get("ann", {}, ctx_).status()));
-  EXPECT_EQ(vault_->Detokenize(*token, "us", "analytics", ctx_).status().code(),
+  EXPECT_EQ(vault_->Detokenize(*token, "name", "us", "analytics", ctx_)
+                .status()
+                .code(),
             absl::StatusCode::kNotFound);
 }
 
@@ -557,7 +623,7 @@ TEST(VaultKekRotationTest, WritesAndRewrapMoveKeysToTheCurrentKek) {
     ASSERT_TRUE(v->Erase("cat").ok());
     auto keys = v->SubjectKeys("ann", "us", "analytics", ctx);
     ASSERT_TRUE(keys.ok());
-    auto t = (*keys)->SivToken("ann");
+    auto t = (*keys)->SivToken("name", "ann");
     ASSERT_TRUE(t.ok());
     token = *t;
   }
@@ -611,7 +677,7 @@ TEST(VaultKekRotationTest, WritesAndRewrapMoveKeysToTheCurrentKek) {
     for (const char* s : {"ann", "bob", "dan"})
       EXPECT_TRUE(v->Get(s, {}, ctx).ok()) << s;
     EXPECT_TRUE(IsErased(v->Get("cat", {}, ctx).status()));
-    auto back = v->Detokenize(token, "us", "analytics", ctx);
+    auto back = v->Detokenize(token, "name", "us", "analytics", ctx);
     ASSERT_TRUE(back.ok()) << back.status();
     EXPECT_EQ(back->subject, "ann");
     EXPECT_EQ(back->value, "ann");
