@@ -227,7 +227,8 @@ int Main(int argc, char** argv) {
   const size_t incidents = (*auditor)->incidents().List(std::nullopt).size();
   auditor->reset();
   if (absl::Status st = RemoveOwnedDir(dir); !st.ok())
-    std::fprintf(stderr, "bench_audit: %s\n", std::string(st.message()).c_str());
+    std::fprintf(stderr, "bench_audit: %s\n",
+                 std::string(st.message()).c_str());
   if (!processed.ok() || *processed != n) {
     std::fprintf(stderr, "bench_audit: processed %s of %zu\n",
                  processed.ok() ? std::to_string(*processed).c_str() : "error",

@@ -32,7 +32,8 @@ std::string& Dir() {
   static std::string dir = [] {
     auto made = clover::CreateOwnedTempDir("fuzz-witness");
     if (!made.ok()) {
-      std::fprintf(stderr, "%s\n", std::string(made.status().message()).c_str());
+      std::fprintf(stderr, "%s\n",
+                   std::string(made.status().message()).c_str());
       std::abort();
     }
     return *made;

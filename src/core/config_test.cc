@@ -213,7 +213,8 @@ TEST(ConfigTest, RejectsMalformedKeyHash) {
 }
 
 TEST(ConfigTest, JwtMaxLifetime) {
-  constexpr absl::string_view kCert = "      cert_subject: \"CN=cn-engineer-1\"";
+  constexpr absl::string_view kCert =
+      "      cert_subject: \"CN=cn-engineer-1\"";
   auto with_jwt = [&](absl::string_view extra) {
     return absl::StrReplaceAll(
         kValid, {{kCert, absl::StrCat("      jwt:\n        issuer: idp\n"

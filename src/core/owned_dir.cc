@@ -180,9 +180,10 @@ absl::Status ClearAt(int dirfd, const std::string& path, const Mount& mount,
     }
     Mount sub_mount{st.st_dev, MountId(dirfd, name.c_str())};
     if (!SameMount(mount, sub_mount)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "refusing to delete '", child, "': another file system is mounted "
-          "there; unmount it first"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("refusing to delete '", child,
+                       "': another file system is mounted "
+                       "there; unmount it first"));
     }
     // O_NOFOLLOW: if the entry was swapped for a link since fstatat, the open
     // fails instead of entering the link's target.
@@ -271,8 +272,7 @@ absl::Status CreateOwnedDir(const std::string& path,
   return absl::OkStatus();
 }
 
-absl::Status ResetOwnedDir(const std::string& path,
-                           absl::string_view creator) {
+absl::Status ResetOwnedDir(const std::string& path, absl::string_view creator) {
   CLOVER_ASSIGN_OR_RETURN(int raw, OpenOwned(path, creator));
   Fd fd(raw);
   struct stat st;
@@ -322,7 +322,8 @@ absl::StatusOr<std::string> CreateOwnedTempDir(absl::string_view tag,
   }
   std::string templ =
       (parent / absl::StrCat("clover-", tag, "-XXXXXX")).string();
-  if (mkdtemp(templ.data()) == nullptr) return Io("cannot create", templ, errno);
+  if (mkdtemp(templ.data()) == nullptr)
+    return Io("cannot create", templ, errno);
   CLOVER_RETURN_IF_ERROR(CreateOwnedDir(templ, absl::StrCat("temp:", tag)));
   return templ;
 }

@@ -83,9 +83,9 @@ TEST_F(OwnedDirTest, ForeignDirectoryIsRefusedAndItsFilesSurvive) {
   fs::create_directories(dir + "/sub");
   WriteFile(dir + "/precious.txt", "keep me");
   WriteFile(dir + "/sub/also.txt", "keep me too");
-  for (absl::Status s : {ResetOwnedDir(dir, "unit test"),
-                         CreateOwnedDir(dir, "unit test"),
-                         RemoveOwnedDir(dir)}) {
+  for (absl::Status s :
+       {ResetOwnedDir(dir, "unit test"), CreateOwnedDir(dir, "unit test"),
+        RemoveOwnedDir(dir)}) {
     EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
     EXPECT_THAT(std::string(s.message()), HasSubstr(dir));
     EXPECT_THAT(std::string(s.message()), HasSubstr(kOwnedDirMarker));
@@ -100,10 +100,10 @@ TEST_F(OwnedDirTest, RootAndSystemDirectoriesAreRefused) {
   fs::create_directory_symlink("/", to_root);
   for (const std::string& path : std::vector<std::string>{
            "/", "//", "/.", "/usr/..", "/etc", "/usr", "/usr/lib", "/var/lib",
-        "/tmp", "/tmp/", to_root, to_root + "/etc"}) {
-    for (absl::Status s : {ResetOwnedDir(path, "unit test"),
-                           CreateOwnedDir(path, "unit test"),
-                           RemoveOwnedDir(path)}) {
+           "/tmp", "/tmp/", to_root, to_root + "/etc"}) {
+    for (absl::Status s :
+         {ResetOwnedDir(path, "unit test"), CreateOwnedDir(path, "unit test"),
+          RemoveOwnedDir(path)}) {
       EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition)
           << path << ": " << s;
       EXPECT_THAT(std::string(s.message()), HasSubstr("refusing"));

@@ -145,10 +145,10 @@ absl::StatusOr<std::unique_ptr<PostgresTestServer>> PostgresTestServer::Start(
   const char* tmp = std::getenv("TMPDIR");
   CLOVER_ASSIGN_OR_RETURN(
       const std::string templ,
-      CreateOwnedTempDir("pg", tmp != nullptr && *tmp != '\0' &&
-                                       std::strlen(tmp) < 60
-                                   ? tmp
-                                   : "/tmp"));
+      CreateOwnedTempDir("pg",
+                         tmp != nullptr && *tmp != '\0' && std::strlen(tmp) < 60
+                             ? tmp
+                             : "/tmp"));
   server->dir_ = templ;
   if (who.switch_user && chown(templ.c_str(), who.uid, who.gid) != 0) {
     return absl::FailedPreconditionError(
@@ -185,11 +185,15 @@ absl::Status PostgresTestServer::StartWatchdog() {
   // directory only while it carries Clover's marker (core/owned_dir.h), never
   // crossing into another file system (rm never follows links).
   const std::vector<std::string> argv = {
-      "/bin/sh", "-c",
+      "/bin/sh",
+      "-c",
       "read _; \"$0\" -D \"$1/data\" -m immediate -w stop >/dev/null 2>&1;"
       " [ \"$(head -n 1 \"$1/$2\" 2>/dev/null)\" = \"$3\" ] &&"
       " rm -rf --one-file-system \"$1\"",
-      bin_dir_ + "/pg_ctl", dir_, kOwnedDirMarker, kOwnedDirMagic};
+      bin_dir_ + "/pg_ctl",
+      dir_,
+      kOwnedDirMarker,
+      kOwnedDirMagic};
   std::vector<char*> args;
   for (const std::string& a : argv)
     args.push_back(const_cast<char*>(a.c_str()));

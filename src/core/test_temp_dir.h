@@ -24,7 +24,8 @@ class TempDir {
     auto made =
         CreateOwnedTempDir(tag, base != nullptr ? std::string(base) : "");
     if (!made.ok()) {
-      std::fprintf(stderr, "%s\n", std::string(made.status().message()).c_str());
+      std::fprintf(stderr, "%s\n",
+                   std::string(made.status().message()).c_str());
       std::abort();
     }
     path_ = *made;

@@ -221,7 +221,8 @@ TEST(JwtTest, Es256HighSTwinOfAValidSignatureIsRefused) {
   BIGNUM* n = P256Order();
   BIGNUM* half = BN_dup(n);
   ASSERT_EQ(BN_rshift1(half, n), 1);
-  for (int i = 0; i < 16; ++i) {  // about half of raw ECDSA signatures are high-S
+  for (int i = 0; i < 16;
+       ++i) {  // about half of raw ECDSA signatures are high-S
     auto token = signer->Sign(Payload(300 + i));
     ASSERT_TRUE(token.ok());
     auto jwt = ParseJwt(*token);
@@ -248,11 +249,10 @@ TEST(JwtTest, Es256HighSTwinOfAValidSignatureIsRefused) {
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
     ASSERT_EQ(EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, pkey),
               1);
-    EXPECT_EQ(EVP_DigestVerify(
-                  ctx, der, static_cast<size_t>(der_len),
-                  reinterpret_cast<const unsigned char*>(
-                      jwt->signing_input.data()),
-                  jwt->signing_input.size()),
+    EXPECT_EQ(EVP_DigestVerify(ctx, der, static_cast<size_t>(der_len),
+                               reinterpret_cast<const unsigned char*>(
+                                   jwt->signing_input.data()),
+                               jwt->signing_input.size()),
               1);
     EVP_MD_CTX_free(ctx);
     EVP_PKEY_free(pkey);
@@ -295,7 +295,8 @@ TEST(JwtTest, Es256SignatureMustBeRawRAndSInRange) {
       WithSignature(token, zero, s), WithSignature(token, r, zero),
       WithSignature(token, n, s), WithSignature(token, r, n),
       WithSignature(token, r, half_plus_one)};
-  if (BN_num_bytes(r_plus_n) <= 32) bad.push_back(WithSignature(token, r_plus_n, s));
+  if (BN_num_bytes(r_plus_n) <= 32)
+    bad.push_back(WithSignature(token, r_plus_n, s));
   // Not 64 bytes: the DER form, one byte short, one byte long.
   ECDSA_SIG* ecdsa = ECDSA_SIG_new();
   ASSERT_EQ(ECDSA_SIG_set0(ecdsa, BN_dup(r), BN_dup(s)), 1);
@@ -303,8 +304,8 @@ TEST(JwtTest, Es256SignatureMustBeRawRAndSInRange) {
   int der_len = i2d_ECDSA_SIG(ecdsa, &der);
   ECDSA_SIG_free(ecdsa);
   const std::string head = token.substr(0, token.rfind('.') + 1);
-  bad.push_back(head + Base64UrlEncode(std::string(
-                           reinterpret_cast<char*>(der), der_len)));
+  bad.push_back(head + Base64UrlEncode(
+                           std::string(reinterpret_cast<char*>(der), der_len)));
   OPENSSL_free(der);
   bad.push_back(head + Base64UrlEncode(jwt.signature.substr(0, 63)));
   bad.push_back(head + Base64UrlEncode(jwt.signature + "x"));
@@ -314,8 +315,8 @@ TEST(JwtTest, Es256SignatureMustBeRawRAndSInRange) {
     EXPECT_EQ(VerifyJwt(*parsed, *key, expect).code(),
               absl::StatusCode::kUnauthenticated);
   }
-  EXPECT_TRUE(VerifyJwt(*ParseJwt(WithSignature(token, r, s)), *key, expect)
-                  .ok());
+  EXPECT_TRUE(
+      VerifyJwt(*ParseJwt(WithSignature(token, r, s)), *key, expect).ok());
   for (BIGNUM* b : {r, s, n, zero, r_plus_n, half_plus_one}) BN_free(b);
 }
 

@@ -474,11 +474,10 @@ TEST_F(VaultTest, RefusesBadInputBeforeStorage) {
   EXPECT_THAT(std::string(r.status().message()), HasSubstr("shoe_size"));
   EXPECT_EQ(Scan(vault_->storage()), before);
   TempDir m_dir("vault-m");
-  EXPECT_FALSE(Vault::Open(deployment_, {"mars"},
-                           *OpenRocksDbStorage(m_dir.path()),
-                           FileKeyEncryptionKey::FromKey(TestKey(5)),
-                           TestKey(9))
-                   .ok());
+  EXPECT_FALSE(
+      Vault::Open(deployment_, {"mars"}, *OpenRocksDbStorage(m_dir.path()),
+                  FileKeyEncryptionKey::FromKey(TestKey(5)), TestKey(9))
+          .ok());
 }
 
 // A vault over the RocksDB store in `dir` with `kek`, region "eu".
