@@ -8,7 +8,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <random>
@@ -20,6 +19,7 @@
 #include "audit/decision_builder.h"
 #include "audit/log_entry.h"
 #include "audit/replayer.h"
+#include "core/owned_dir.h"
 #include "crypto/ed25519.h"
 #include "crypto/sha256.h"
 #include "log/checkpoint.h"
@@ -88,10 +88,13 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "usage: bench_audit [entries]\n");
     return 2;
   }
-  const std::string dir = (std::filesystem::temp_directory_path() /
-                           absl::StrCat("clover-bench-audit-", getpid()))
-                              .string();
-  std::filesystem::create_directories(dir);
+  auto made = CreateOwnedTempDir("bench-audit");
+  if (!made.ok()) {
+    std::fprintf(stderr, "bench_audit: %s\n",
+                 std::string(made.status().message()).c_str());
+    return 1;
+  }
+  const std::string dir = *made;
 
   // The example deployment's policy, signed by a fresh auditor key.
   const std::string policy_src =
@@ -223,7 +226,9 @@ int Main(int argc, char** argv) {
   const double e2e_rate = n / e2e_secs;
   const size_t incidents = (*auditor)->incidents().List(std::nullopt).size();
   auditor->reset();
-  std::filesystem::remove_all(dir);
+  if (absl::Status st = RemoveOwnedDir(dir); !st.ok())
+    std::fprintf(stderr, "bench_audit: %s\n",
+                 std::string(st.message()).c_str());
   if (!processed.ok() || *processed != n) {
     std::fprintf(stderr, "bench_audit: processed %s of %zu\n",
                  processed.ok() ? std::to_string(*processed).c_str() : "error",

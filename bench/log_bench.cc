@@ -25,7 +25,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <random>
 #include <string>
@@ -34,6 +33,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "core/owned_dir.h"
 #include "log/forwarding_storage.h"
 #include "log/rocksdb_storage.h"
 #include "log/sequencer.h"
@@ -80,6 +80,24 @@ int64_t ProcessWriteBytes() {
     if (key == "write_bytes:") return value;
   }
   return -1;
+}
+
+// A part's own directory under the run's, marked as Clover's
+// (core/owned_dir.h) so that it can be deleted when the part is done.
+std::string PartDir(const std::string& base, const char* name) {
+  const std::string dir = base + "/" + name;
+  if (absl::Status s = ResetOwnedDir(dir, "bench_log"); !s.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+    std::exit(1);
+  }
+  return dir;
+}
+
+void RemoveDir(const std::string& dir) {
+  if (absl::Status s = RemoveOwnedDir(dir); !s.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+    std::exit(1);
+  }
 }
 
 std::unique_ptr<LogStorage> OpenStorage(const std::string& dir) {
@@ -161,7 +179,7 @@ double Flood(Sequencer& seq, uint64_t n, int threads, Make make) {
 
 // 6. `n` entries of ~1.4 KB from `threads` closed-loop appenders.
 void LargeEntries(const std::string& base, uint64_t n, int threads) {
-  const std::string dir = base + "/large";
+  const std::string dir = PartDir(base, "large");
   auto counting = std::make_unique<CountingStorage>(OpenStorage(dir));
   CountingStorage* counter = counting.get();
   auto seq = Open(std::move(counting), 16384);
@@ -226,7 +244,7 @@ void LargeEntries(const std::string& base, uint64_t n, int threads) {
   } else {
     std::printf("block-layer bytes not available\n");
   }
-  std::filesystem::remove_all(dir);
+  RemoveDir(dir);
 }
 
 void Run(const std::string& base, uint64_t n_entries, uint64_t n_big,
@@ -241,7 +259,7 @@ void Run(const std::string& base, uint64_t n_entries, uint64_t n_big,
   if (n_entries == 0) return;
 
   // 2. Durable appends of ~200-byte entries.
-  const std::string dir1 = base + "/throughput";
+  const std::string dir1 = PartDir(base, "throughput");
   double append_rate;
   {
     auto seq = Open(dir1, 16384);
@@ -269,8 +287,7 @@ void Run(const std::string& base, uint64_t n_entries, uint64_t n_big,
   // flushes and compactions the full-speed run above leaves behind is not the
   // steady state at this rate (this run's own flushes are).
   {
-    const std::string dir3 = base + "/latency";
-    std::filesystem::remove_all(dir3);
+    const std::string dir3 = PartDir(base, "latency");
     auto seq = Open(dir3, 16384);
     constexpr uint64_t kRate = 100'000;
     constexpr double kSeconds = 5.0;
@@ -319,14 +336,14 @@ void Run(const std::string& base, uint64_t n_entries, uint64_t n_big,
         "ms\n",
         offered, pct(0.5), pct(0.99), latency_ns.back() / 1e6);
     seq.reset();
-    std::filesystem::remove_all(dir3);
+    RemoveDir(dir3);
   }
-  std::filesystem::remove_all(dir1);
+  RemoveDir(dir1);
 
   if (n_big == 0) return;
   // 4. A 10M-entry tree (small entries keep the disk footprint down), proofs,
   // restart.
-  const std::string dir2 = base + "/big";
+  const std::string dir2 = PartDir(base, "big");
   {
     auto seq = Open(dir2, 65536);
     const double secs =
@@ -398,7 +415,7 @@ void Run(const std::string& base, uint64_t n_entries, uint64_t n_big,
               static_cast<unsigned long long>(n_big + extra),
               Seconds(t0, Clock::now()) * 1e3);
   reopened->reset();
-  std::filesystem::remove_all(dir2);
+  RemoveDir(dir2);
 }
 
 }  // namespace
@@ -427,12 +444,13 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--threads") == 0)
       threads = std::max(1, std::atoi(argv[i + 1]));
   }
-  std::string base = dir + "/clover-bench-log-XXXXXX";
-  if (mkdtemp(base.data()) == nullptr) {
-    std::perror("mkdtemp");
+  auto made = clover::CreateOwnedTempDir("bench-log", dir);
+  if (!made.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(made.status().message()).c_str());
     return 1;
   }
+  const std::string base = *made;
   clover::log::Run(base, entries, big, large, threads);
-  std::filesystem::remove_all(base);
+  clover::log::RemoveDir(base);
   return 0;
 }

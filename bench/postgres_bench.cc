@@ -12,12 +12,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/owned_dir.h"
 #include "core/postgres_test_server.h"
 #include "log/postgres_storage.h"
 #include "log/rocksdb_storage.h"
@@ -154,10 +154,15 @@ VaultRates BenchVault(std::unique_ptr<vault::StorageDriver> storage,
   return rates;
 }
 
+// A fresh directory marked as Clover's (core/owned_dir.h): the only kind the
+// bench deletes.
 std::string TempDir(const char* tag) {
-  std::string t = absl::StrCat("/tmp/clover-bench-", tag, "-XXXXXX");
-  if (mkdtemp(t.data()) == nullptr) std::exit(1);
-  return t;
+  auto made = CreateOwnedTempDir(absl::StrCat("bench-", tag), "/tmp");
+  if (!made.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(made.status().message()).c_str());
+    std::exit(1);
+  }
+  return *made;
 }
 
 int Main(int argc, char** argv) {
@@ -247,8 +252,8 @@ int Main(int argc, char** argv) {
       subjects, gets, rocks_sync.puts, rocks_sync.gets, rocks_nosync.puts,
       rocks_nosync.gets, pg.puts, pg.gets, pg.puts / rocks_sync.puts,
       pg.gets / rocks_sync.gets);
-  std::error_code ec;
-  std::filesystem::remove_all(rdir, ec);
+  if (absl::Status s = RemoveOwnedDir(rdir); !s.ok())
+    std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
   return 0;
 }
 

@@ -4,6 +4,10 @@
 // can be cheaper).
 //
 //   bench_vault [--subjects N] [--seconds S] [--dir DIR]
+//
+// DIR (default /tmp/clover-bench-vault) is the bench's own: created with an
+// ownership marker, or emptied if a run made it before; any other non-empty
+// directory is refused (core/owned_dir.h). The store lives in DIR/store.
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
@@ -14,7 +18,6 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <random>
 #include <string>
 #include <vector>
@@ -23,6 +26,7 @@
 #include "absl/synchronization/mutex.h"
 #include "core/big_endian.h"
 #include "core/config.h"
+#include "core/owned_dir.h"
 #include "crypto/ff1.h"
 #include "vault/key_encryption_key.h"
 #include "vault/pseudonymizer.h"
@@ -163,6 +167,16 @@ int Main(int argc, char** argv) {
       return usage("unknown flag");
     }
   }
+  if (absl::Status s = ResetOwnedDir(dir, "bench_vault"); !s.ok()) {
+    std::fprintf(stderr, "bench_vault: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+  // Empties the store: the next open starts from nothing.
+  const auto reset_store = [&dir] {
+    if (absl::Status s = ResetOwnedDir(dir, "bench_vault"); !s.ok())
+      Die(s, "reset the store");
+  };
+  const std::string store = dir + "/store";
   crypto::SecretKey root;
   root.fill(0x42);
 
@@ -259,13 +273,13 @@ int Main(int argc, char** argv) {
       "vault: RocksDB block cache %zu MiB, WAL %s, without fsync\n",
       rocks.block_cache_bytes >> 20,
       mapped_wal ? "appended through a mapping" : "written by write(2)");
-  std::filesystem::remove_all(dir);
+  reset_store();
   std::vector<std::string> ids(subjects);  // the put loops' inputs, untimed
   for (size_t i = 0; i < subjects; ++i) ids[i] = SubjectId(i);
   size_t row_bytes = 0;
   double put_rate = 0;
   {
-    auto storage = OpenRocksDbStorage(dir, rocks);
+    auto storage = OpenRocksDbStorage(store, rocks);
     if (!storage.ok()) Die(storage.status(), "open rocksdb");
     VaultOptions options;
     options.region = "eu";
@@ -347,7 +361,7 @@ int Main(int argc, char** argv) {
   {
     // The same store reopened with the key cache off: every get unwraps through
     // the KEK.
-    auto storage = OpenRocksDbStorage(dir);
+    auto storage = OpenRocksDbStorage(store);
     if (!storage.ok()) Die(storage.status(), "open rocksdb");
     VaultOptions options;
     options.region = "eu";
@@ -376,8 +390,8 @@ int Main(int argc, char** argv) {
   // subject row of the vault's size and a token row), with no vault logic: the
   // part of a put that is the vault's own code is what separates the two.
   {
-    std::filesystem::remove_all(dir);
-    auto storage = OpenRocksDbStorage(dir, rocks);
+    reset_store();
+    auto storage = OpenRocksDbStorage(store, rocks);
     if (!storage.ok()) Die(storage.status(), "open rocksdb");
     std::mt19937_64 rng(3);
     std::string row(row_bytes, '\0');
@@ -412,7 +426,7 @@ int Main(int argc, char** argv) {
         "storage floor (a put's rows, no vault code)", floor, floor / ceiling,
         row_bytes, put_rate / floor);
   }
-  std::filesystem::remove_all(dir);
+  if (absl::Status s = RemoveOwnedDir(dir); !s.ok()) Die(s, "remove the store");
   return 0;
 }
 

@@ -1,16 +1,15 @@
 // The tlog-witness add-checkpoint request body: any bytes must yield a 2xx/4xx
 // answer, never a crash. The witness knows one log; its key is fixed so the
 // corpus can hold correctly signed checkpoints.
-#include <unistd.h>
-
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <memory>
 #include <string>
 
 #include "audit/kv_store.h"
 #include "audit/witness.h"
+#include "core/owned_dir.h"
 #include "crypto/ed25519.h"
 #include "log/note.h"
 
@@ -27,20 +26,25 @@ std::string FixedKey(const char* name, uint8_t type, uint8_t fill) {
   return clover::log::FormatSignerKey(name, type, *key);
 }
 
+// The witness's store, in a directory made for it and marked as Clover's
+// (core/owned_dir.h), so that only that directory is deleted at exit.
 std::string& Dir() {
-  static std::string dir = (std::filesystem::temp_directory_path() /
-                            ("clover-fuzz-witness-" + std::to_string(getpid())))
-                               .string();
+  static std::string dir = [] {
+    auto made = clover::CreateOwnedTempDir("fuzz-witness");
+    if (!made.ok()) {
+      std::fprintf(stderr, "%s\n",
+                   std::string(made.status().message()).c_str());
+      std::abort();
+    }
+    return *made;
+  }();
   return dir;
 }
 
 State* Init() {
   auto* s = new State;
   const std::string& dir = Dir();
-  std::atexit([] {
-    std::error_code ec;
-    std::filesystem::remove_all(Dir(), ec);
-  });
+  std::atexit([] { (void)clover::RemoveOwnedDir(Dir()); });
   s->kv = *clover::audit::KvStore::Open(dir);
   const std::string log_key =
       FixedKey("fuzz.log/a", clover::log::kNoteTypeEd25519, 1);

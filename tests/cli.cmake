@@ -15,3 +15,9 @@ add_test(NAME demo
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/demo_test.sh $<TARGET_FILE:clover>
   WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(demo PROPERTIES LABELS "e2e" TIMEOUT 300 RUN_SERIAL TRUE)
+
+# `clover demo --data-dir` refuses directories Clover did not create, /, $HOME (exit 2, one line).
+add_test(NAME cli_owned_dirs
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli_owned_dirs_test.sh $<TARGET_FILE:clover>
+  WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(cli_owned_dirs PROPERTIES LABELS "e2e" TIMEOUT 300)

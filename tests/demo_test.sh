@@ -9,6 +9,9 @@ trap 'rm -f "$out"' EXIT
 port=$((20000 + RANDOM % 12000))  # below the ephemeral range (32768-), which clients hold
 timeout 300 "$clover" demo --config examples/deployment.yaml --duration 0 --json \
   --base-port "$port" >"$out" 2>/dev/null || { echo "FAIL: clover demo exited $?"; exit 1; }
+# Its data directory carries the marker that lets the next run empty it (src/core/owned_dir.h).
+[ "$(head -n 1 demo-data/.clover-owned 2>/dev/null)" = "clover-owned-directory v1" ] ||
+  { echo "FAIL: demo-data has no .clover-owned marker"; exit 1; }
 python3 - "$out" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))

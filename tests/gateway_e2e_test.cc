@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "core/owned_dir.h"
 #include "gateway/http_client.h"
 #include "gateway/local_deployment.h"
 #include "gateway/node.h"
@@ -46,10 +47,9 @@ class GatewayE2eTest : public ::testing::Test {
   void SetUp() override { ASSERT_TRUE(setup_error_->empty()) << *setup_error_; }
 
   static std::string StartNodes() {
-    dir_ = new std::string((std::filesystem::temp_directory_path() /
-                            absl::StrCat("clover_gateway_e2e_", getpid()))
-                               .string());
-    std::filesystem::remove_all(*dir_);
+    auto made = CreateOwnedTempDir("gateway-e2e");
+    if (!made.ok()) return made.status().ToString();
+    dir_ = new std::string(*made);
     auto d = LoadDeployment(
         absl::StrCat(CLOVER_SOURCE_DIR, "/examples/deployment.yaml"));
     if (!d.ok()) return d.status().ToString();
@@ -98,7 +98,9 @@ class GatewayE2eTest : public ::testing::Test {
       for (auto& n : *running_) n->Shutdown();
       delete running_;
     }
-    if (dir_ != nullptr) std::filesystem::remove_all(*dir_);
+    if (dir_ != nullptr) {
+      EXPECT_TRUE(RemoveOwnedDir(*dir_).ok()) << *dir_;
+    }
   }
 
   ClientResponse Call(absl::string_view principal, absl::string_view method,

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "core/test_temp_dir.h"
 #include "gateway/http_client.h"
 #include "gateway/local_deployment.h"
 #include "gateway/node.h"
@@ -24,15 +25,13 @@ constexpr char kSupport[] =
 
 TEST(GatewayPostgresTest, RegionSharesOneVaultAndSurvivesRestart) {
   CLOVER_REQUIRE_POSTGRES();
-  auto dir = std::filesystem::temp_directory_path() /
-             absl::StrCat("clover_gw_pg_", getpid());
-  std::filesystem::remove_all(dir);
+  test::TempDir dir("gw-pg");
   auto d = LoadDeployment(
       absl::StrCat(CLOVER_SOURCE_DIR, "/examples/deployment.yaml"));
   ASSERT_TRUE(d.ok()) << d.status();
   d->storage.driver = StorageDriver::kPostgres;
   d->storage.postgres_dsn = pgtest::Dsn();
-  auto nodes = PrepareLocalDeployment(*d, dir.string(), 0, FreeLoopbackPort);
+  auto nodes = PrepareLocalDeployment(*d, dir.path(), 0, FreeLoopbackPort);
   ASSERT_TRUE(nodes.ok()) << nodes.status();
   const LocalNode* dublin = nullptr;
   const LocalNode* hamar = nullptr;
@@ -81,7 +80,6 @@ TEST(GatewayPostgresTest, RegionSharesOneVaultAndSurvivesRestart) {
   EXPECT_NE(checkpoint(dublin->endpoint), before);
   (*again)->Shutdown();
   (*b)->Shutdown();
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

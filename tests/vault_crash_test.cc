@@ -26,6 +26,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "core/owned_dir.h"
 #include "crypto/secret_key_file.h"
 #include "vault/key_encryption_key.h"
 #include "vault/vault.h"
@@ -99,9 +100,12 @@ int Writer(const std::string& dir, const std::string& prefix) {
 }
 
 int Parent(int rounds, uint64_t seed) {
-  char templ[] = "/tmp/clover-vault-crash-XXXXXX";
-  if (mkdtemp(templ) == nullptr) return 1;
-  const std::string dir = templ;
+  auto made = CreateOwnedTempDir("vault-crash", "/tmp");
+  if (!made.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(made.status().message()).c_str());
+    return 1;
+  }
+  const std::string dir = *made;
   for (const char* name : {"/kek.key", "/pseudonym.key"}) {
     auto key = crypto::GenerateSecretKey();
     if (!key.ok() || !crypto::WriteSecretKeyFile(dir + name, *key).ok()) {
@@ -205,7 +209,10 @@ int Parent(int rounds, uint64_t seed) {
         "verified\n",
         round, round_acks, acked.size());
   }
-  std::filesystem::remove_all(dir);
+  if (absl::Status s = RemoveOwnedDir(dir); !s.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+    ++failures;
+  }
   std::printf("%zu passed, %d failed\n",
               total_checked - static_cast<size_t>(failures), failures);
   return failures == 0 && !acked.empty() ? 0 : 1;

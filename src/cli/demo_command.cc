@@ -19,7 +19,8 @@ void RegisterDemoCommand(CLI::App& app) {
   demo->add_option("--config", options->config, "Deployment configuration")
       ->capture_default_str();
   demo->add_option("--data-dir", options->data_dir,
-                   "Where nodes keep their data (wiped)")
+                   "Where nodes keep their data (emptied if an earlier demo "
+                   "created it; any other non-empty directory is refused)")
       ->capture_default_str();
   demo->add_option("--base-port", options->base_port,
                    "Listen on consecutive ports from here instead of the "

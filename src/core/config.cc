@@ -686,8 +686,9 @@ class Loader {
     if (const Entry* jwt = Find(f, "jwt")) {
       std::string jpath = Join(path, "jwt");
       CLOVER_ASSIGN_OR_RETURN(auto jf, MapEntries(src, jwt->value, jpath));
-      CLOVER_RETURN_IF_ERROR(
-          CheckKeys(src, jf, jpath, {"issuer", "audience", "public_key_file"}));
+      CLOVER_RETURN_IF_ERROR(CheckKeys(
+          src, jf, jpath,
+          {"issuer", "audience", "public_key_file", "max_lifetime_seconds"}));
       JwtCredential j;
       CLOVER_ASSIGN_OR_RETURN(
           j.issuer, StringField(src, jwt->value, jf, jpath, "issuer", true));
@@ -697,6 +698,10 @@ class Loader {
           std::string key,
           StringField(src, jwt->value, jf, jpath, "public_key_file", true));
       j.public_key_file = ResolvePath(src, key);
+      CLOVER_ASSIGN_OR_RETURN(int64_t lifetime,
+                              IntField(src, jf, jpath, "max_lifetime_seconds",
+                                       24 * 3600, 60, 30 * 24 * 3600));
+      j.max_lifetime = absl::Seconds(lifetime);
       out->jwt = std::move(j);
     }
     if (out->api_key_sha256.empty() && out->cert_subject.empty() &&

@@ -75,6 +75,9 @@ struct JwtCredential {
   std::string issuer;
   std::string audience;
   std::string public_key_file;  // PEM, Ed25519 or P-256; absolute path
+  // `max_lifetime_seconds` (60 s to 30 days, default 24 h): tokens whose exp
+  // lies further ahead, or whose exp - iat is longer, are refused.
+  absl::Duration max_lifetime = absl::Hours(24);
 };
 
 struct Credentials {

@@ -213,6 +213,35 @@ TEST(ConfigTest, RejectsMalformedKeyHash) {
       {"api_key_sha256", "64 lower-case hex"});
 }
 
+TEST(ConfigTest, JwtMaxLifetime) {
+  constexpr absl::string_view kCert =
+      "      cert_subject: \"CN=cn-engineer-1\"";
+  auto with_jwt = [&](absl::string_view extra) {
+    return absl::StrReplaceAll(
+        kValid, {{kCert, absl::StrCat("      jwt:\n        issuer: idp\n"
+                                      "        audience: clover\n"
+                                      "        public_key_file: k.pem\n",
+                                      extra)}});
+  };
+  auto d = ParseDeployment(with_jwt(""), "conf/node.yaml");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->FindPrincipal("cn-engineer-1")->credentials.jwt->max_lifetime,
+            absl::Hours(24));
+  d = ParseDeployment(with_jwt("        max_lifetime_seconds: 900\n"),
+                      "conf/node.yaml");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->FindPrincipal("cn-engineer-1")->credentials.jwt->max_lifetime,
+            absl::Minutes(15));
+  for (absl::string_view bad : {"0", "2592001", "1h"}) {
+    d = ParseDeployment(
+        with_jwt(absl::StrCat("        max_lifetime_seconds: ", bad, "\n")),
+        "conf/node.yaml");
+    ASSERT_FALSE(d.ok()) << bad;
+    EXPECT_THAT(std::string(d.status().message()),
+                HasSubstr("credentials.jwt.max_lifetime_seconds"));
+  }
+}
+
 TEST(ConfigTest, RejectsPrincipalWithoutCredentials) {
   ExpectError(
       "    credentials:\n      cert_subject: \"CN=cn-engineer-1\"", "",
@@ -378,7 +407,8 @@ TEST_F(ConfigFileTest, IncludedSectionsAndErrorsInThem) {
   EXPECT_THAT(std::string(d.status().message()),
               HasSubstr("unknown category 'psychic'"));
 
-  std::filesystem::remove(dir_ / "shared/schema.yaml");
+  std::filesystem::rename(dir_ / "shared/schema.yaml",
+                          dir_ / "shared/schema.yaml.moved");
   d = LoadDeployment((dir_ / "node.yaml").string());
   ASSERT_FALSE(d.ok());
   EXPECT_THAT(std::string(d.status().message()),

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -18,6 +19,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/owned_dir.h"
 #include "core/status_macros.h"
 
 namespace clover {
@@ -141,13 +143,12 @@ absl::StatusOr<std::unique_ptr<PostgresTestServer>> PostgresTestServer::Start(
   server->bin_dir_ = bin_dir;
   // The socket path must stay under 107 bytes: prefer a short base.
   const char* tmp = std::getenv("TMPDIR");
-  std::string templ = absl::StrCat(
-      tmp != nullptr && *tmp != '\0' && std::strlen(tmp) < 60 ? tmp : "/tmp",
-      "/clover-pg-XXXXXX");
-  if (mkdtemp(templ.data()) == nullptr) {
-    return absl::InternalError(
-        absl::StrCat("mkdtemp ", templ, ": ", std::strerror(errno)));
-  }
+  CLOVER_ASSIGN_OR_RETURN(
+      const std::string templ,
+      CreateOwnedTempDir("pg",
+                         tmp != nullptr && *tmp != '\0' && std::strlen(tmp) < 60
+                             ? tmp
+                             : "/tmp"));
   server->dir_ = templ;
   if (who.switch_user && chown(templ.c_str(), who.uid, who.gid) != 0) {
     return absl::FailedPreconditionError(
@@ -180,12 +181,19 @@ absl::Status PostgresTestServer::StartWatchdog() {
     return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
   }
   // Blocks until every copy of the write end is closed: by the destructor,
-  // or by the kernel when this process dies, however it dies.
+  // or by the kernel when this process dies, however it dies. Deletes the
+  // directory only while it carries Clover's marker (core/owned_dir.h), never
+  // crossing into another file system (rm never follows links).
   const std::vector<std::string> argv = {
-      "/bin/sh", "-c",
+      "/bin/sh",
+      "-c",
       "read _; \"$0\" -D \"$1/data\" -m immediate -w stop >/dev/null 2>&1;"
-      " rm -rf \"$1\"",
-      bin_dir_ + "/pg_ctl", dir_};
+      " [ \"$(head -n 1 \"$1/$2\" 2>/dev/null)\" = \"$3\" ] &&"
+      " rm -rf --one-file-system \"$1\"",
+      bin_dir_ + "/pg_ctl",
+      dir_,
+      kOwnedDirMarker,
+      kOwnedDirMagic};
   std::vector<char*> args;
   for (const std::string& a : argv)
     args.push_back(const_cast<char*>(a.c_str()));
@@ -266,8 +274,11 @@ PostgresTestServer::~PostgresTestServer() {
     }
   }
   if (!dir_.empty()) {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);  // in case the watchdog could not
+    // In case the watchdog could not; as root the files are the postgres
+    // user's but the marker is ours.
+    if (absl::Status s = RemoveOwnedDir(dir_); !s.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+    }
   }
 }
 

@@ -3,40 +3,37 @@
 #ifndef CLOVER_CORE_TEST_TEMP_DIR_H_
 #define CLOVER_CORE_TEST_TEMP_DIR_H_
 
-#include <stdlib.h>
-
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <filesystem>
 #include <string>
-#include <system_error>
+
+#include "core/owned_dir.h"
 
 namespace clover::test {
 
 // Creates a fresh, empty directory under $TEST_TMPDIR (or the system's temp
-// directory) named `clover-<tag>-XXXXXX`; removes it and everything in it on
-// destruction. Aborts the test binary if the directory cannot be made: no
-// test can run without it.
+// directory) named `clover-<tag>-XXXXXX`, marked as Clover's
+// (core/owned_dir.h); removes it and everything in it on destruction, by the
+// same rules as every other deletion (never through a link, never a directory
+// without its marker). Aborts the test binary if the directory cannot be
+// made: no test can run without it.
 class TempDir {
  public:
   explicit TempDir(const std::string& tag = "test") {
     const char* base = std::getenv("TEST_TMPDIR");
-    std::string templ = ((base != nullptr && *base != '\0')
-                             ? std::filesystem::path(base)
-                             : std::filesystem::temp_directory_path()) /
-                        ("clover-" + tag + "-XXXXXX");
-    if (mkdtemp(templ.data()) == nullptr) {
-      std::fprintf(stderr, "mkdtemp %s: %s\n", templ.c_str(),
-                   std::strerror(errno));
+    auto made =
+        CreateOwnedTempDir(tag, base != nullptr ? std::string(base) : "");
+    if (!made.ok()) {
+      std::fprintf(stderr, "%s\n",
+                   std::string(made.status().message()).c_str());
       std::abort();
     }
-    path_ = templ;
+    path_ = *made;
   }
   ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
+    if (absl::Status s = RemoveOwnedDir(path_); !s.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+    }
   }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;

@@ -169,6 +169,7 @@ absl::StatusOr<const Principal*> Authenticator::AuthenticateJwt(
   const JwtCredential& cred = *it->second.principal->credentials.jwt;
   JwtExpectations expect{cred.issuer, cred.audience, options_.clock->Now(),
                          options_.jwt_leeway};
+  expect.max_lifetime = cred.max_lifetime;
   if (absl::Status s = VerifyJwt(*jwt, *it->second.key, expect); !s.ok())
     return s;
   return it->second.principal;

@@ -12,6 +12,8 @@
 #include "audit/log_entry.h"
 #include "core/canonical_json.h"
 #include "core/config.h"
+#include "core/owned_dir.h"
+#include "core/protected_paths.h"
 #include "crypto/ed25519.h"
 #include "crypto/random.h"
 #include "crypto/secret_key_file.h"
@@ -310,16 +312,15 @@ absl::StatusOr<DemoSummary> RunDemo(
     const DemoOptions& options,
     const std::function<void(const DemoSummary&)>& on_summary) {
   std::ostream* say = options.progress;
+  // Refuse a protected data directory before anything else can go wrong.
+  if (absl::Status s = CheckNotProtected(options.data_dir); !s.ok()) return s;
   auto loaded = LoadDeployment(options.config);
   if (!loaded.ok()) return loaded.status();
   Deployment base = *std::move(loaded);
   fs::path data = fs::absolute(options.data_dir);
-  std::error_code ec;
-  fs::remove_all(data, ec);
-  fs::create_directories(data, ec);
-  if (ec)
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot create ", data.string()));
+  // Only a directory the demo created (or an empty one) is emptied for reuse.
+  if (absl::Status s = ResetOwnedDir(data.string(), "clover demo"); !s.ok())
+    return s;
 
   auto prepared =
       PrepareLocalDeployment(base, data.string(), options.base_port);

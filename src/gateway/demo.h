@@ -19,7 +19,9 @@ namespace clover::gateway {
 
 struct DemoOptions {
   std::string config = "examples/deployment.yaml";
-  std::string data_dir = "demo-data";  // wiped and recreated
+  // Created with an ownership marker, or emptied if the demo created it before
+  // (core/owned_dir.h); any other non-empty directory is refused.
+  std::string data_dir = "demo-data";
   int base_port = 0;  // > 0: node ports base_port, base_port+1, ...; else the
                       // config's endpoints
   int subjects_per_dc = 40;
@@ -69,7 +71,9 @@ struct DemoSummary {
 
 // Runs the demo to its summary, then calls `on_summary` (if set) while the
 // nodes are still serving (it may block to keep them up), then shuts them down.
-// Errors: configuration, key or port problems, with the step named.
+// Errors: configuration, key or port problems, with the step named;
+// FailedPrecondition naming the data directory if it is protected or not the
+// demo's to empty (core/owned_dir.h).
 [[nodiscard]] absl::StatusOr<DemoSummary> RunDemo(
     const DemoOptions& options,
     const std::function<void(const DemoSummary&)>& on_summary);

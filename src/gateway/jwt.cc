@@ -6,6 +6,7 @@
 #include <openssl/pem.h>
 
 #include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -28,6 +29,16 @@ namespace {
 
 constexpr size_t kMaxTokenBytes = 8 * 1024;
 constexpr size_t kCoordinateBytes = 32;  // P-256
+
+// P-256's group order n (FIPS 186-4 D.1.2.3) and floor(n/2), big-endian.
+constexpr unsigned char kP256Order[kCoordinateBytes] = {
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17,
+    0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51};
+constexpr unsigned char kP256HalfOrder[kCoordinateBytes] = {
+    0x7f, 0xff, 0xff, 0xff, 0x80, 0x00, 0x00, 0x00, 0x7f, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xde, 0x73, 0x7d, 0x56, 0xd3, 0x8b,
+    0xcf, 0x42, 0x79, 0xdc, 0xe5, 0x61, 0x7e, 0x31, 0x92, 0xa8};
 
 constexpr char kAlphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -75,11 +86,31 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return ss.str();
 }
 
-// JOSE r||s (64 bytes) -> DER ECDSA-Sig-Value.
+bool IsZero(const unsigned char* p) {
+  for (size_t i = 0; i < kCoordinateBytes; ++i) {
+    if (p[i] != 0) return false;
+  }
+  return true;
+}
+
+// JOSE r||s (64 bytes) -> DER ECDSA-Sig-Value. Only the one canonical form of
+// a signature is accepted: r in [1, n-1] and s in [1, n/2]. (r, n-s) verifies
+// as well as (r, s), so without the low-S rule anyone could mint a second,
+// different token string from any token they see.
 absl::StatusOr<std::string> JoseToDer(absl::string_view sig) {
   if (sig.size() != 2 * kCoordinateBytes) {
     return absl::UnauthenticatedError(
         "invalid JWT: ES256 signature must be 64 bytes");
+  }
+  const auto* r_bytes = reinterpret_cast<const unsigned char*>(sig.data());
+  const unsigned char* s_bytes = r_bytes + kCoordinateBytes;
+  if (IsZero(r_bytes) ||
+      std::memcmp(r_bytes, kP256Order, kCoordinateBytes) >= 0 ||
+      IsZero(s_bytes) ||
+      std::memcmp(s_bytes, kP256HalfOrder, kCoordinateBytes) > 0) {
+    return absl::UnauthenticatedError(
+        "invalid JWT: ES256 signature not in canonical form (r in [1,n-1], "
+        "low s)");
   }
   ECDSA_SIG* ecdsa = ECDSA_SIG_new();
   if (ecdsa == nullptr) return absl::InternalError("out of memory");
@@ -101,20 +132,30 @@ absl::StatusOr<std::string> JoseToDer(absl::string_view sig) {
   return out;
 }
 
-// DER ECDSA-Sig-Value -> JOSE r||s.
+// DER ECDSA-Sig-Value -> JOSE r||s, with s replaced by n-s if it is in the
+// upper half: the canonical form JoseToDer accepts.
 absl::StatusOr<std::string> DerToJose(absl::string_view der) {
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
   ECDSA_SIG* ecdsa = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size()));
   if (ecdsa == nullptr)
     return absl::InternalError("cannot decode ECDSA signature");
+  BIGNUM* n = BN_bin2bn(kP256Order, kCoordinateBytes, nullptr);
+  BIGNUM* half = BN_bin2bn(kP256HalfOrder, kCoordinateBytes, nullptr);
+  BIGNUM* s = BN_dup(ECDSA_SIG_get0_s(ecdsa));
+  bool ok = n != nullptr && half != nullptr && s != nullptr &&
+            (BN_cmp(s, half) <= 0 || BN_sub(s, n, s) == 1);
   std::string out(2 * kCoordinateBytes, '\0');
   auto* o = reinterpret_cast<unsigned char*>(out.data());
-  bool ok = BN_bn2binpad(ECDSA_SIG_get0_r(ecdsa), o, kCoordinateBytes) ==
-                kCoordinateBytes &&
-            BN_bn2binpad(ECDSA_SIG_get0_s(ecdsa), o + kCoordinateBytes,
-                         kCoordinateBytes) == kCoordinateBytes;
+  ok = ok &&
+       BN_bn2binpad(ECDSA_SIG_get0_r(ecdsa), o, kCoordinateBytes) ==
+           kCoordinateBytes &&
+       BN_bn2binpad(s, o + kCoordinateBytes, kCoordinateBytes) ==
+           kCoordinateBytes;
+  BN_free(n);
+  BN_free(half);
+  BN_free(s);
   ECDSA_SIG_free(ecdsa);
-  if (!ok) return absl::InternalError("ECDSA signature component too large");
+  if (!ok) return absl::InternalError("cannot encode ECDSA signature");
   return out;
 }
 
@@ -372,6 +413,20 @@ absl::Status VerifyJwt(const ParsedJwt& jwt, const JwtPublicKey& key,
     return absl::UnauthenticatedError("invalid JWT: no 'exp' claim");
   if (expect.now > *c.exp + expect.leeway) {
     return absl::UnauthenticatedError("invalid JWT: token expired");
+  }
+  // A stolen token is good until it expires: bound how long that can be.
+  if (*c.exp > expect.now + expect.max_lifetime + expect.leeway) {
+    return absl::UnauthenticatedError(
+        "invalid JWT: 'exp' is further ahead than the maximum token lifetime");
+  }
+  if (c.iat.has_value()) {
+    if (*c.iat > expect.now + expect.leeway) {
+      return absl::UnauthenticatedError("invalid JWT: issued in the future");
+    }
+    if (*c.exp - *c.iat > expect.max_lifetime) {
+      return absl::UnauthenticatedError(
+          "invalid JWT: lifetime ('exp' - 'iat') above the maximum");
+    }
   }
   if (c.nbf.has_value() && expect.now + expect.leeway < *c.nbf) {
     return absl::UnauthenticatedError("invalid JWT: token not yet valid");

@@ -67,8 +67,8 @@ class JwtPublicKey {
   ~JwtPublicKey();
 
   JwtAlgorithm algorithm() const { return alg_; }
-  // Unauthenticated if `signature` (raw Ed25519 or JOSE r||s form) does not
-  // verify.
+  // Unauthenticated if `signature` (raw Ed25519, or JOSE r||s: exactly 64
+  // bytes, r in [1, n-1], s in [1, n/2]) does not verify.
   [[nodiscard]] absl::Status Verify(absl::string_view signing_input,
                                     absl::string_view signature) const;
 
@@ -85,13 +85,20 @@ struct JwtExpectations {
   std::string audience;  // must be one of "aud"
   absl::Time now;
   absl::Duration leeway =
-      absl::Seconds(60);  // clock skew tolerated on exp and nbf
+      absl::Seconds(60);  // clock skew tolerated on exp, nbf and iat
+  // The longest a token may be valid: "exp" at most this far after now (plus
+  // leeway) and, with "iat", "exp" - "iat" at most this.
+  absl::Duration max_lifetime = absl::Hours(24);
 };
 
 // Verifies `jwt` against `key` and `expect`. Unauthenticated, with a message
 // that never echoes the token, when: the header's alg is not the key's
-// algorithm, the signature does not verify, exp is missing or passed (beyond
-// leeway), nbf is in the future (beyond leeway), or iss/aud do not match.
+// algorithm, the signature does not verify or (ES256) is not in its canonical
+// form (r in [1, n-1], s in [1, n/2]: a high-S twin of a valid signature is
+// refused), exp is missing or passed (beyond leeway), exp is more than
+// max_lifetime (plus leeway) ahead, iat is in the future (beyond leeway),
+// exp - iat exceeds max_lifetime, nbf is in the future (beyond leeway), or
+// iss/aud do not match.
 [[nodiscard]] absl::Status VerifyJwt(const ParsedJwt& jwt,
                                      const JwtPublicKey& key,
                                      const JwtExpectations& expect);
@@ -111,8 +118,8 @@ class JwtSigner {
   // {"alg":..,"typ":"JWT"}.
   [[nodiscard]] absl::StatusOr<std::string> Sign(
       absl::string_view payload_json) const;
-  // The signature over arbitrary bytes in JOSE form (for building unusual
-  // tokens in tests).
+  // The signature over arbitrary bytes in JOSE form, ES256 with low S (for
+  // building unusual tokens in tests).
   [[nodiscard]] absl::StatusOr<std::string> SignBytes(
       absl::string_view data) const;
 

@@ -15,6 +15,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "core/owned_dir.h"
 #include "gtest/gtest.h"
 
 namespace clover::rocksdb_wal {
@@ -61,11 +62,15 @@ std::filesystem::path OnlyLog(const std::string& dir) {
 class MappedWalTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char templ[] = "/tmp/clover-mapped-wal-XXXXXX";
-    ASSERT_NE(mkdtemp(templ), nullptr);
-    dir_ = templ;
+    auto made = CreateOwnedTempDir("mapped-wal", "/tmp");
+    ASSERT_TRUE(made.ok()) << made.status();
+    dir_ = *made;
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void TearDown() override {
+    if (!dir_.empty()) {
+      EXPECT_TRUE(RemoveOwnedDir(dir_).ok()) << dir_;
+    }
+  }
 
   std::string dir_;
 };
@@ -145,14 +150,16 @@ TEST(MappedWalKillTest, KilledWriterLosesNoAcknowledgedWrite) {
   if (inherited != nullptr) {
     dir = inherited;
   } else {
-    char templ[] = "/tmp/clover-mapped-wal-kill-XXXXXX";
-    ASSERT_NE(mkdtemp(templ), nullptr);
-    dir = templ;
-    setenv(kDirVariable, templ, 1);
+    auto made = CreateOwnedTempDir("mapped-wal-kill", "/tmp");
+    ASSERT_TRUE(made.ok()) << made.status();
+    dir = *made;
+    setenv(kDirVariable, dir.c_str(), 1);
   }
   EXPECT_EXIT(WriteThenDieByKill(dir), ::testing::KilledBySignal(SIGKILL), "");
   unsetenv(kDirVariable);
-  absl::Cleanup remove_dir = [&dir] { std::filesystem::remove_all(dir); };
+  absl::Cleanup remove_dir = [&dir] {
+    EXPECT_TRUE(RemoveOwnedDir(dir).ok()) << dir;
+  };
 
   // The killed writer's log still ends in its mapped region's zeros.
   const std::filesystem::path log = OnlyLog(dir);

@@ -237,7 +237,8 @@ TEST_F(VaultTest, ResidencyRefusalLeavesTheStoreUnchanged) {
             absl::StatusCode::kNotFound);
 
   // The US node accepts the same write.
-  auto storage = OpenRocksDbStorage(dir_.path() + "-us");
+  TempDir us_dir("vault-us");
+  auto storage = OpenRocksDbStorage(us_dir.path());
   ASSERT_TRUE(storage.ok());
   VaultOptions us_options;
   us_options.region = "us";
@@ -252,7 +253,6 @@ TEST_F(VaultTest, ResidencyRefusalLeavesTheStoreUnchanged) {
               Parse(R"({"country":"US","fields":{"email":"b@mail.example"}})"))
           .ok());
   us_vault->reset();
-  std::filesystem::remove_all(dir_.path() + "-us");
 }
 
 TEST_F(VaultTest, SivTokensRoundTripOnlyThroughTheVault) {
@@ -303,14 +303,14 @@ TEST_F(VaultTest, SivTokensRoundTripOnlyThroughTheVault) {
                 .code(),
             absl::StatusCode::kInvalidArgument);
   // A vault with the same storage but another pseudonym root cannot reverse it.
+  TempDir b_dir("vault-b");
   auto root2 =
-      Vault::Open(deployment_, {"eu"}, *OpenRocksDbStorage(dir_.path() + "-b"),
+      Vault::Open(deployment_, {"eu"}, *OpenRocksDbStorage(b_dir.path()),
                   FileKeyEncryptionKey::FromKey(TestKey(5)), TestKey(10));
   ASSERT_TRUE(root2.ok());
   EXPECT_FALSE(
       (*root2)->Detokenize(*token, "name", "us", "analytics", ctx_).ok());
   root2->reset();
-  std::filesystem::remove_all(dir_.path() + "-b");
 }
 
 // A siv token opens only as the field it was issued for: a name token
@@ -539,12 +539,11 @@ TEST_F(VaultTest, RefusesBadInputBeforeStorage) {
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(r.status().message()), HasSubstr("shoe_size"));
   EXPECT_EQ(Scan(vault_->storage()), before);
-  EXPECT_FALSE(Vault::Open(deployment_, {"mars"},
-                           *OpenRocksDbStorage(dir_.path() + "-m"),
-                           FileKeyEncryptionKey::FromKey(TestKey(5)),
-                           TestKey(9))
-                   .ok());
-  std::filesystem::remove_all(dir_.path() + "-m");
+  TempDir m_dir("vault-m");
+  EXPECT_FALSE(
+      Vault::Open(deployment_, {"mars"}, *OpenRocksDbStorage(m_dir.path()),
+                  FileKeyEncryptionKey::FromKey(TestKey(5)), TestKey(9))
+          .ok());
 }
 
 // A vault over the RocksDB store in `dir` with `kek`, region "eu".
