@@ -106,7 +106,8 @@ struct RawExchange {
 struct CallOptions {
   std::string purpose;  // X-Clover-Purpose; empty: none
   std::string body;
-  std::string content_type = "application/json";  // empty: none
+  // Sent with a non-empty body; empty: none.
+  std::string content_type = "application/json";
   std::vector<std::string> headers;               // extra "Name: value"
   // Scan the response for raw restricted values even if the principal is in
   // the EU (exports to a non-EU destination).
