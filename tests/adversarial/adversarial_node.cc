@@ -453,8 +453,8 @@ void AdversarialTest::ExpectClean() {
     return absl::StrJoin(head, "\n  ");
   };
   EXPECT_TRUE(leaks_.empty())
-      << leaks_.size() << " responses carried a raw restricted value to a "
-      << "non-EU principal or destination, e.g.\n  " << first(leaks_);
+      << leaks_.size() << " raw restricted values reached a non-EU principal "
+      << "or destination, e.g.\n  " << first(leaks_);
   EXPECT_TRUE(server_errors_.empty())
       << server_errors_.size() << " requests got a 5xx or no response, e.g.\n  "
       << first(server_errors_);
