@@ -38,8 +38,8 @@ std::vector<std::string> Markers(const Subject& s) {
   m.push_back(absl::AsciiStrToLower(s.ip));
   // A country code is too short to find bare; as a JSON string it is unique
   // (jurisdiction ids and tokens are never two upper-case letters).
-  m.push_back(absl::StrCat("\"", absl::AsciiStrToLower(s.payment_country),
-                           "\""));
+  m.push_back(
+      absl::StrCat("\"", absl::AsciiStrToLower(s.payment_country), "\""));
   return m;
 }
 
@@ -131,8 +131,8 @@ RawExchange RawSend(int port, absl::string_view bytes, absl::Duration quiet,
   }
   size_t sent = 0;
   while (sent < bytes.size()) {
-    ssize_t n = send(fd, bytes.data() + sent, bytes.size() - sent,
-                     MSG_NOSIGNAL);
+    ssize_t n =
+        send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
     if (n <= 0) break;  // the server may close early (e.g. on a 400)
     sent += static_cast<size_t>(n);
   }
@@ -141,8 +141,7 @@ RawExchange RawSend(int port, absl::string_view bytes, absl::Duration quiet,
   while (true) {
     RawExchange parsed;
     ParseResponses(in, head, &parsed);
-    absl::Duration wait =
-        parsed.responses.empty() ? first_wait : quiet;
+    absl::Duration wait = parsed.responses.empty() ? first_wait : quiet;
     absl::Duration left = wait - (absl::Now() - last);
     if (left <= absl::ZeroDuration()) break;
     pollfd p{fd, POLLIN, 0};
@@ -295,8 +294,8 @@ void AdversarialTest::Seed() {
           R"("device_id":"dev-%d","watch_history":["w1","w%d"],)"
           R"("follows":["f%d"],"uploaded_videos":["vid-%d.mp4"],)"
           R"("payment_country":"%s"}})",
-          s.country, s.email, s.phone, s.name, 1 + i % 9, i % 10, s.ip, i, i,
-          i, i, s.payment_country);
+          s.country, s.email, s.phone, s.name, 1 + i % 9, i % 10, s.ip, i, i, i,
+          i, s.payment_country);
       Response r = Call(absl::StrCat("seed ", s.id), "PUT",
                         absl::StrCat("/v1/subjects/", s.id), "accounts-eu",
                         {.purpose = "account_management", .body = s.json});
@@ -326,10 +325,10 @@ Response AdversarialTest::Call(absl::string_view what, absl::string_view method,
   thread_local gateway::HttpClient client(absl::Seconds(30));
   std::vector<std::string> headers;
   if (!principal.empty()) {
-    headers.push_back(o.api_key_header
-                          ? absl::StrCat("X-Api-Key: ",
-                                         gateway::ExampleApiKey(principal))
-                          : AuthHeader(principal));
+    headers.push_back(
+        o.api_key_header
+            ? absl::StrCat("X-Api-Key: ", gateway::ExampleApiKey(principal))
+            : AuthHeader(principal));
   }
   if (!o.purpose.empty())
     headers.push_back(absl::StrCat("X-Clover-Purpose: ", o.purpose));
@@ -338,19 +337,19 @@ Response AdversarialTest::Call(absl::string_view what, absl::string_view method,
                         ? std::string("Content-Type:")
                         : absl::StrCat("Content-Type: ", o.content_type));
   for (const auto& h : o.headers) headers.push_back(h);
-  auto r = client.Send(method, absl::StrCat(node_.endpoint, path), headers,
-                       o.body);
+  auto r =
+      client.Send(method, absl::StrCat(node_.endpoint, path), headers, o.body);
   Response out;
   if (r.ok()) {
     out.status = r->status;
     out.body = std::move(r->body);
     out.headers = std::move(r->headers);
   }
-  std::string desc = absl::StrCat(what, " [", method, " ", path, " as ",
-                                  principal.empty() ? "nobody" : principal,
-                                  o.purpose.empty() ? "" : " for ", o.purpose,
-                                  o.body.empty() ? "" : " body ",
-                                  Excerpt(o.body, 160), "]");
+  std::string desc =
+      absl::StrCat(what, " [", method, " ", path, " as ",
+                   principal.empty() ? "nobody" : principal,
+                   o.purpose.empty() ? "" : " for ", o.purpose,
+                   o.body.empty() ? "" : " body ", Excerpt(o.body, 160), "]");
   if (!r.ok()) {
     std::lock_guard<std::mutex> lock(mu_);
     server_errors_.push_back(
@@ -365,9 +364,9 @@ Response AdversarialTest::CallRaw(absl::string_view what,
                                   absl::string_view principal,
                                   absl::string_view request_bytes, bool scan) {
   RawExchange ex = RawSend(port_, request_bytes);
-  std::string desc = absl::StrCat(what, " [raw as ",
-                                  principal.empty() ? "nobody" : principal,
-                                  ": ", Excerpt(request_bytes, 200), "]");
+  std::string desc =
+      absl::StrCat(what, " [raw as ", principal.empty() ? "nobody" : principal,
+                   ": ", Excerpt(request_bytes, 200), "]");
   if (ex.responses.empty()) {
     std::lock_guard<std::mutex> lock(mu_);
     server_errors_.push_back(absl::StrCat(desc, ": no response"));
@@ -432,8 +431,8 @@ void AdversarialTest::Check(absl::string_view what, absl::string_view principal,
   std::lock_guard<std::mutex> lock(mu_);
   ++checked_;
   for (const auto& f : found) {
-    leaks_.push_back(absl::StrCat(what, " -> ", r.status, ": ", f, " in ",
-                                  Excerpt(r.body)));
+    leaks_.push_back(
+        absl::StrCat(what, " -> ", r.status, ": ", f, " in ", Excerpt(r.body)));
   }
   if (r.status >= 500 || r.status == 0) {
     server_errors_.push_back(

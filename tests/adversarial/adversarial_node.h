@@ -37,8 +37,8 @@ namespace clover::adversarial {
 // The example deployment's purposes (examples/policy.yaml), an undeclared one,
 // and its jurisdictions (examples/jurisdictions.yaml).
 inline const std::vector<std::string> kPurposes = {
-    "customer_support", "service_operation", "recommendation",
-    "legal_request",    "trust_safety",      "analytics",
+    "customer_support",  "service_operation", "recommendation",
+    "legal_request",     "trust_safety",      "analytics",
     "security_incident", "account_management"};
 inline constexpr char kUndeclaredPurpose[] = "zz_made_up_1";
 inline const std::vector<std::string> kDestinations = {"eu", "us", "uk", "cn",
@@ -86,10 +86,10 @@ struct RawExchange {
 // server closes or `quiet` passes with nothing new (after at least one
 // response or `first_wait` without one). Responses to a request starting
 // "HEAD " are read without a body.
-[[nodiscard]] RawExchange RawSend(int port, absl::string_view bytes,
-                                  absl::Duration quiet = absl::Milliseconds(
-                                      800),
-                                  absl::Duration first_wait = absl::Seconds(5));
+[[nodiscard]] RawExchange RawSend(
+    int port, absl::string_view bytes,
+    absl::Duration quiet = absl::Milliseconds(800),
+    absl::Duration first_wait = absl::Seconds(5));
 
 // `body` as a chunked transfer coding with chunks of `chunk` bytes (hex sizes
 // in upper case when `upper_hex`).
@@ -108,7 +108,7 @@ struct CallOptions {
   std::string body;
   // Sent with a non-empty body; empty: none.
   std::string content_type = "application/json";
-  std::vector<std::string> headers;               // extra "Name: value"
+  std::vector<std::string> headers;  // extra "Name: value"
   // Scan the response for raw restricted values even if the principal is in
   // the EU (exports to a non-EU destination).
   bool scan = false;

@@ -20,8 +20,8 @@ namespace {
 
 using ::testing::AnyOf;
 using ::testing::Eq;
-using ::testing::Not;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // The raw value a reader sees for `field` in a GET /v1/subjects answer, or
 // empty.
@@ -67,14 +67,15 @@ class AttackTest : public AdversarialTest {
   }
 };
 
-// --- HTTP framing -------------------------------------------------------------
+// --- HTTP framing
+// -------------------------------------------------------------
 
 TEST_F(AttackTest, SmugglingAttemptsGetOne400AndTheConnectionCloses) {
   // The hidden request would read a subject raw with EU support's key.
-  const std::string hidden = absl::StrCat(
-      "GET /v1/subjects/adv-ie-0 HTTP/1.1\r\nHost: 127.0.0.1\r\n",
-      AuthHeader("eu-support-1"),
-      "\r\nX-Clover-Purpose: customer_support\r\n\r\n");
+  const std::string hidden =
+      absl::StrCat("GET /v1/subjects/adv-ie-0 HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+                   AuthHeader("eu-support-1"),
+                   "\r\nX-Clover-Purpose: customer_support\r\n\r\n");
   const std::string head =
       "POST /v1/exports HTTP/1.1\r\nHost: 127.0.0.1\r\n"
       "Content-Type: application/json\r\n";
@@ -153,15 +154,14 @@ TEST_F(AttackTest, SmugglingAttemptsGetOne400AndTheConnectionCloses) {
 TEST_F(AttackTest, PipelinedRequestsAreAnsweredInOrder) {
   const std::string body = "{\"field\":\"birthdate\"}";
   RawExchange ex = RawSend(
-      port_,
-      absl::StrCat(
-          "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
-          "POST /v1/aggregates HTTP/1.1\r\nHost: 127.0.0.1\r\n",
-          AuthHeader("cn-engineer-1"),
-          "\r\nX-Clover-Purpose: analytics\r\nContent-Type: "
-          "application/json\r\nContent-Length: ",
-          body.size(), "\r\n\r\n", body,
-          "GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
+      port_, absl::StrCat("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+                          "POST /v1/aggregates HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+                          AuthHeader("cn-engineer-1"),
+                          "\r\nX-Clover-Purpose: analytics\r\nContent-Type: "
+                          "application/json\r\nContent-Length: ",
+                          body.size(), "\r\n\r\n", body,
+                          "GET /readyz HTTP/1.1\r\nHost: "
+                          "127.0.0.1\r\nConnection: close\r\n\r\n"));
   for (const Response& r : ex.responses) Check("pipelined", "", r, true);
   ASSERT_EQ(ex.responses.size(), 3u) << "pipelined requests lost or merged";
   EXPECT_EQ(ex.responses[0].status, 200);
@@ -172,18 +172,18 @@ TEST_F(AttackTest, PipelinedRequestsAreAnsweredInOrder) {
   EXPECT_TRUE(ex.closed);
 }
 
-// --- writes -------------------------------------------------------------------
+// --- writes
+// -------------------------------------------------------------------
 
 TEST_F(AttackTest, WritesByPrincipalsWithoutAWriteRuleAreRefused) {
   const Subject& victim = subject("adv-ie-1");
   for (const char* p : {"cn-engineer-1", "us-recommender"}) {
-    for (const char* u :
-         {"service_operation", "account_management", "customer_support",
-          "recommendation"}) {
+    for (const char* u : {"service_operation", "account_management",
+                          "customer_support", "recommendation"}) {
       std::string what = absl::StrCat(p, " for ", u);
-      Response put = Call("replace with an empty record", "PUT",
-                          "/v1/subjects/adv-ie-1", p,
-                          {.purpose = u, .body = R"({"country":"DE","fields":{}})"});
+      Response put =
+          Call("replace with an empty record", "PUT", "/v1/subjects/adv-ie-1",
+               p, {.purpose = u, .body = R"({"country":"DE","fields":{}})"});
       EXPECT_EQ(put.status, 403)
           << what << ": PUT /v1/subjects/adv-ie-1 {} answered " << put.status
           << " " << put.body;
@@ -194,9 +194,9 @@ TEST_F(AttackTest, WritesByPrincipalsWithoutAWriteRuleAreRefused) {
           << what << ": the refused write changed the record: " << after.body;
 
       std::string fresh = absl::StrCat("adv-new-", p, "-", u);
-      Response create = Call("create", "PUT", "/v1/subjects/" + fresh, p,
-                             {.purpose = u,
-                              .body = R"({"country":"DE","fields":{}})"});
+      Response create =
+          Call("create", "PUT", "/v1/subjects/" + fresh, p,
+               {.purpose = u, .body = R"({"country":"DE","fields":{}})"});
       EXPECT_EQ(create.status, 403)
           << what << ": PUT /v1/subjects/" << fresh << " answered "
           << create.status << " " << create.body;
@@ -206,9 +206,10 @@ TEST_F(AttackTest, WritesByPrincipalsWithoutAWriteRuleAreRefused) {
           << what << ": a refused create left subject " << fresh << ": "
           << missing.body;
 
-      Response erase = Call("erase", "DELETE", "/v1/subjects/adv-ie-2", p,
-                            {.purpose = u});
-      EXPECT_EQ(erase.status, 403) << what << ": DELETE answered " << erase.body;
+      Response erase =
+          Call("erase", "DELETE", "/v1/subjects/adv-ie-2", p, {.purpose = u});
+      EXPECT_EQ(erase.status, 403)
+          << what << ": DELETE answered " << erase.body;
     }
   }
   Response still = Call("read erased?", "GET", "/v1/subjects/adv-ie-2",
@@ -216,27 +217,28 @@ TEST_F(AttackTest, WritesByPrincipalsWithoutAWriteRuleAreRefused) {
   EXPECT_EQ(still.status, 200) << still.body;
 }
 
-// --- aggregates ---------------------------------------------------------------
+// --- aggregates
+// ---------------------------------------------------------------
 
 TEST_F(AttackTest, AggregateOverOneSubjectIsRefused) {
-  Response r = Call("one-subject cohort", "POST", "/v1/aggregates",
-                    "eu-analytics",
-                    {.purpose = "analytics",
-                     .body = R"({"field":"birthdate","subjects":["adv-ie-0"]})"});
+  Response r =
+      Call("one-subject cohort", "POST", "/v1/aggregates", "eu-analytics",
+           {.purpose = "analytics",
+            .body = R"({"field":"birthdate","subjects":["adv-ie-0"]})"});
   EXPECT_GE(r.status, 400) << "a one-person cohort answered: " << r.body;
   EXPECT_LT(r.status, 500);
-  Response two = Call("two-subject cohort", "POST", "/v1/aggregates",
-                      "eu-analytics",
-                      {.purpose = "analytics",
-                       .body = R"({"field":"birthdate","destination":"eu",)"
-                               R"("subjects":["adv-ie-0","adv-ie-1"]})"});
+  Response two =
+      Call("two-subject cohort", "POST", "/v1/aggregates", "eu-analytics",
+           {.purpose = "analytics",
+            .body = R"({"field":"birthdate","destination":"eu",)"
+                    R"("subjects":["adv-ie-0","adv-ie-1"]})"});
   EXPECT_GE(two.status, 400) << "a two-person cohort answered: " << two.body;
 }
 
 TEST_F(AttackTest, AggregateByAnIdentifyingFieldIsRefused) {
-  Response r = Call("device_id buckets", "POST", "/v1/aggregates",
-                    "eu-analytics",
-                    {.purpose = "analytics", .body = R"({"field":"device_id"})"});
+  Response r =
+      Call("device_id buckets", "POST", "/v1/aggregates", "eu-analytics",
+           {.purpose = "analytics", .body = R"({"field":"device_id"})"});
   EXPECT_GE(r.status, 400)
       << "device_id (one value per person) was aggregated: " << r.body;
   EXPECT_LT(r.status, 500);
@@ -254,23 +256,25 @@ TEST_F(AttackTest, AggregateBudgetIsNotResetByTheCallersDestination) {
   }
   ASSERT_EQ(last.status, 429) << "the daily budget never ran out";
   for (const char* d : {"us", "cn", "uk", "br"}) {
-    Response r = Call("fresh destination", "POST", "/v1/aggregates",
-                      "eu-analytics",
-                      {.purpose = "analytics",
-                       .body = absl::StrCat(R"({"field":"birthdate",)",
-                                            R"("destination":")", d, "\"}")});
+    Response r =
+        Call("fresh destination", "POST", "/v1/aggregates", "eu-analytics",
+             {.purpose = "analytics",
+              .body = absl::StrCat(R"({"field":"birthdate",)",
+                                   R"("destination":")", d, "\"}")});
     EXPECT_THAT(r.status, AnyOf(Eq(429), Eq(400)))
         << "after the budget ran out (" << calls << " calls to eu), "
         << "destination " << d << " answered " << r.status << ": " << r.body;
   }
 }
 
-// --- detokenize ---------------------------------------------------------------
+// --- detokenize
+// ---------------------------------------------------------------
 
 TEST_F(AttackTest, DetokenizeIsBoundToTheTokensField) {
   const Subject& s = subject("adv-ie-0");
-  Response read = Call("token source", "GET", "/v1/subjects/adv-ie-0?fields=name",
-                       "eu-tns-1", {.purpose = "trust_safety"});
+  Response read =
+      Call("token source", "GET", "/v1/subjects/adv-ie-0?fields=name",
+           "eu-tns-1", {.purpose = "trust_safety"});
   std::string token = FieldValue(read, "name");
   ASSERT_TRUE(absl::StartsWith(token, "stk_")) << read.body;
   auto body = [&](const char* field) {
@@ -278,21 +282,21 @@ TEST_F(AttackTest, DetokenizeIsBoundToTheTokensField) {
                         "\",\"issued_destination\":\"eu\","
                         "\"issued_purpose\":\"trust_safety\"}");
   };
-  Response ok = Call("detokenize name", "POST", "/v1/detokenize",
-                     "eu-support-1",
-                     {.purpose = "customer_support", .body = body("name")});
+  Response ok =
+      Call("detokenize name", "POST", "/v1/detokenize", "eu-support-1",
+           {.purpose = "customer_support", .body = body("name")});
   ASSERT_EQ(ok.status, 200) << ok.body;
   EXPECT_EQ(StringMember(ok, "value"), s.name);
-  Response wrong = Call("detokenize as another field", "POST",
-                        "/v1/detokenize", "eu-support-1",
-                        {.purpose = "customer_support",
-                         .body = body("uploaded_videos")});
+  Response wrong = Call(
+      "detokenize as another field", "POST", "/v1/detokenize", "eu-support-1",
+      {.purpose = "customer_support", .body = body("uploaded_videos")});
   EXPECT_EQ(wrong.status, 400)
       << "a name token reversed as uploaded_videos answered " << wrong.status
       << ": " << wrong.body;
 }
 
-// --- input validation ----------------------------------------------------------
+// --- input validation
+// ----------------------------------------------------------
 
 TEST_F(AttackTest, UndeclaredPurposesAreRefused) {
   const std::string u = kUndeclaredPurpose;
@@ -327,19 +331,19 @@ TEST_F(AttackTest, UndeclaredPurposesAreRefused) {
 TEST_F(AttackTest, NulInTheFieldListIsRefused) {
   for (const char* q : {"?fields=email%00", "?fields=email%00phone",
                         "?fields=%00", "?fields=name,email%00"}) {
-    Response r = Call("NUL in fields", "GET",
-                      absl::StrCat("/v1/subjects/adv-ie-0", q), "eu-support-1",
-                      {.purpose = "customer_support"});
-    EXPECT_EQ(r.status, 400) << "GET /v1/subjects/adv-ie-0" << q
-                             << " answered " << r.status << ": " << r.body;
+    Response r =
+        Call("NUL in fields", "GET", absl::StrCat("/v1/subjects/adv-ie-0", q),
+             "eu-support-1", {.purpose = "customer_support"});
+    EXPECT_EQ(r.status, 400) << "GET /v1/subjects/adv-ie-0" << q << " answered "
+                             << r.status << ": " << r.body;
   }
 }
 
 TEST_F(AttackTest, DuplicateJsonKeysAreRefused) {
-  Response filed = Call(
-      "file approval", "POST", "/v1/approvals", "us-legal-1",
-      {.body = R"({"justification":"LEGAL_REQUEST","detail":"CASE-DUP",)"
-               R"("subjects":["adv-ie-0"],"fields":["email"]})"});
+  Response filed =
+      Call("file approval", "POST", "/v1/approvals", "us-legal-1",
+           {.body = R"({"justification":"LEGAL_REQUEST","detail":"CASE-DUP",)"
+                    R"("subjects":["adv-ie-0"],"fields":["email"]})"});
   ASSERT_EQ(filed.status, 201) << filed.body;
   std::string id = StringMember(filed, "approval", "id");
   ASSERT_FALSE(id.empty()) << filed.body;
@@ -376,9 +380,9 @@ TEST_F(AttackTest, DuplicateJsonKeysAreRefused) {
   for (const Req& q : reqs) {
     Response r = Call(q.what, q.method, q.path, q.principal,
                       {.purpose = q.purpose, .body = q.body});
-    EXPECT_EQ(r.status, 400) << q.what << " with a duplicate key: " << q.method
-                             << " " << q.path << " " << q.body << " answered "
-                             << r.status << ": " << r.body;
+    EXPECT_EQ(r.status, 400)
+        << q.what << " with a duplicate key: " << q.method << " " << q.path
+        << " " << q.body << " answered " << r.status << ": " << r.body;
   }
 }
 
@@ -409,25 +413,26 @@ TEST_F(AttackTest, JsonBodiesNeedAJsonContentType) {
   for (const char* type :
        {"text/plain", "application/x-www-form-urlencoded", "text/json"}) {
     for (const Req& q : reqs) {
-      Response r = Call(q.what, q.method, q.path, q.principal,
-                        {.purpose = q.purpose, .body = q.body,
-                         .content_type = type});
+      Response r =
+          Call(q.what, q.method, q.path, q.principal,
+               {.purpose = q.purpose, .body = q.body, .content_type = type});
       EXPECT_EQ(r.status, 415) << q.what << " (" << q.method << " " << q.path
-                               << ") with Content-Type " << type
-                               << " answered " << r.status << ": " << r.body;
+                               << ") with Content-Type " << type << " answered "
+                               << r.status << ": " << r.body;
     }
   }
   Response none = Call("read", "GET", "/v1/subjects/adv-ct-1", "eu-support-1",
                        {.purpose = "customer_support"});
   EXPECT_EQ(none.status, 404) << "a refused write stored adv-ct-1";
-  Response ok = Call("export with charset", "POST", "/v1/exports",
-                     "eu-support-1",
-                     {.body = reqs[0].body,
-                      .content_type = "application/json; charset=utf-8"});
+  Response ok =
+      Call("export with charset", "POST", "/v1/exports", "eu-support-1",
+           {.body = reqs[0].body,
+            .content_type = "application/json; charset=utf-8"});
   EXPECT_NE(ok.status, 415) << "application/json; charset=utf-8 was refused";
 }
 
-// --- unbounded growth ------------------------------------------------------------
+// --- unbounded growth
+// ------------------------------------------------------------
 
 TEST_F(AttackTest, UnknownMethodsAreRefusedAndMetricsStayBounded) {
   Response before = Call("metrics", "GET", "/metrics", "");
@@ -463,17 +468,18 @@ TEST_F(AttackTest, UnknownMethodsAreRefusedAndMetricsStayBounded) {
       << "client-chosen method names became metric labels";
 }
 
-// --- approvals ----------------------------------------------------------------
+// --- approvals
+// ----------------------------------------------------------------
 
 TEST_F(AttackTest, ApprovalRequestsPerPrincipalAreBounded) {
   int filed = 0;
   Response last;
   for (; filed < 400; ++filed) {
-    last = Call("file approval", "POST", "/v1/approvals", "us-legal-1",
-                {.body = absl::StrCat(
-                     R"({"justification":"LEGAL_REQUEST","detail":"CASE-)",
-                     filed,
-                     R"(","subjects":["adv-ie-0"],"fields":["email"]})")});
+    last =
+        Call("file approval", "POST", "/v1/approvals", "us-legal-1",
+             {.body = absl::StrCat(
+                  R"({"justification":"LEGAL_REQUEST","detail":"CASE-)", filed,
+                  R"(","subjects":["adv-ie-0"],"fields":["email"]})")});
     if (last.status != 201) break;
   }
   EXPECT_THAT(last.status, AnyOf(Eq(429), Eq(409), Eq(403), Eq(400)))
@@ -494,16 +500,15 @@ TEST_F(AttackTest, OversizedApprovalRequestsAreRefused) {
       R"({"justification":"LEGAL_REQUEST","detail":"CASE-BIG","subjects":[)",
       subjects, R"(],"fields":["email"]})");
   ASSERT_GT(big_subjects.size(), 250u * 1000);
-  std::string big_detail = absl::StrCat(
-      R"({"justification":"LEGAL_REQUEST","detail":")",
-      std::string(260 * 1024, 'd'),
-      R"(","subjects":["adv-ie-0"],"fields":["email"]})");
-  for (const auto& [what, body] :
-       {std::pair<const char*, const std::string&>{"260 KB of subject ids",
-                                                   big_subjects},
-        {"260 KB detail", big_detail}}) {
-    Response r = Call(what, "POST", "/v1/approvals", "us-legal-1",
-                      {.body = body});
+  std::string big_detail =
+      absl::StrCat(R"({"justification":"LEGAL_REQUEST","detail":")",
+                   std::string(260 * 1024, 'd'),
+                   R"(","subjects":["adv-ie-0"],"fields":["email"]})");
+  for (const auto& [what, body] : {std::pair<const char*, const std::string&>{
+                                       "260 KB of subject ids", big_subjects},
+                                   {"260 KB detail", big_detail}}) {
+    Response r =
+        Call(what, "POST", "/v1/approvals", "us-legal-1", {.body = body});
     EXPECT_THAT(r.status, AnyOf(Eq(400), Eq(413)))
         << "an approval request with " << what << " answered " << r.status
         << ": " << r.body.substr(0, 300);
@@ -511,51 +516,62 @@ TEST_F(AttackTest, OversizedApprovalRequestsAreRefused) {
 }
 
 TEST_F(AttackTest, ApprovedGrantNeverRevealsRestrictedEuDataAbroad) {
-  Response filed = Call(
-      "file approval", "POST", "/v1/approvals", "us-legal-1",
-      {.body = R"({"justification":"LEGAL_REQUEST","detail":"CASE-GRANT",)"
-               R"("subjects":["adv-ie-0"],"fields":["email","phone",)"
-               R"("ip_address","payment_country"],"duration":"1h"})"});
+  Response filed =
+      Call("file approval", "POST", "/v1/approvals", "us-legal-1",
+           {.body = R"({"justification":"LEGAL_REQUEST","detail":"CASE-GRANT",)"
+                    R"("subjects":["adv-ie-0"],"fields":["email","phone",)"
+                    R"("ip_address","payment_country"],"duration":"1h"})"});
   ASSERT_LT(filed.status, 500);
   std::string id = StringMember(filed, "approval", "id");
   if (!id.empty()) {
     Call("approve", "POST", absl::StrCat("/v1/approvals/", id, "/approve"),
          "auditor", {.body = R"({"reason":"court order"})"});
   }
-  for (const char* q : {"", "?fields=email", "?fields=email,phone,ip_address"}) {
+  for (const char* q :
+       {"", "?fields=email", "?fields=email,phone,ip_address"}) {
     Response r = Call("read with a grant", "GET",
                       absl::StrCat("/v1/subjects/adv-ie-0", q), "us-legal-1",
                       {.purpose = "legal_request"});
     EXPECT_EQ(FieldValue(r, "email"), "")
-        << "us-legal-1 read adv-ie-0" << q << " with an approved grant: "
-        << r.body;
+        << "us-legal-1 read adv-ie-0" << q
+        << " with an approved grant: " << r.body;
   }
   Call("export with a grant", "POST", "/v1/exports", "us-legal-1",
        {.body = R"({"destination":"us","purpose":"legal_request","fields":)"
                 R"(["email","phone"],"subjects":["adv-ie-0"]})"});
 }
 
-// --- authentication ---------------------------------------------------------------
+// --- authentication
+// ---------------------------------------------------------------
 
 TEST_F(AttackTest, AuthenticationComesBeforeResidency) {
   const std::string body =
       R"({"country":"US","fields":{"email":"nobody@adv.example"}})";
-  Response anon = Call("unauthenticated misdirected write", "PUT",
-                       "/v1/subjects/adv-us-1", "",
-                       {.purpose = "account_management", .body = body});
+  Response anon =
+      Call("unauthenticated misdirected write", "PUT", "/v1/subjects/adv-us-1",
+           "", {.purpose = "account_management", .body = body});
   EXPECT_EQ(anon.status, 401)
       << "an unauthenticated write of a US subject to an EU node answered "
       << anon.status << ": " << anon.body;
-  Response bad = Call("bad key misdirected write", "PUT",
-                      "/v1/subjects/adv-us-1", "",
-                      {.purpose = "account_management",
-                       .body = body,
-                       .headers = {"Authorization: Bearer clv_not_a_key"}});
-  EXPECT_EQ(bad.status, 401) << bad.body;
+  for (const char* credentials :
+       {"Authorization: Bearer clv_not_a_key", "Authorization: Bearer",
+        "Authorization: Basic YWRtaW46YWRtaW4=",
+        "Authorization: Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJhZG1pbiJ9.",
+        "X-Api-Key: clv_not_a_key", "X-Api-Key:"}) {
+    for (const char* purpose : {"account_management", ""}) {
+      Response bad = Call(
+          "bad credentials, misdirected write", "PUT", "/v1/subjects/adv-us-1",
+          "", {.purpose = purpose, .body = body, .headers = {credentials}});
+      EXPECT_EQ(bad.status, 401)
+          << "a misdirected write with '" << credentials << "' (purpose '"
+          << purpose << "') answered " << bad.status << ": " << bad.body;
+    }
+  }
   EXPECT_EQ(anon.Header("location"), "") << "the endpoint map leaked";
 }
 
-// --- logging of look-ups -------------------------------------------------------------
+// --- logging of look-ups
+// -------------------------------------------------------------
 
 TEST_F(AttackTest, ExistenceChecksAndAdminLookupsAreLogged) {
   ASSERT_EQ(Call("erase", "DELETE", "/v1/subjects/adv-ie-5", "eu-support-1",
@@ -580,7 +596,8 @@ TEST_F(AttackTest, ExistenceChecksAndAdminLookupsAreLogged) {
   };
   for (const Probe& p : probes) {
     uint64_t before = LogSize();
-    Response r = Call(p.what, "GET", p.path, p.principal, {.purpose = p.purpose});
+    Response r =
+        Call(p.what, "GET", p.path, p.principal, {.purpose = p.purpose});
     EXPECT_EQ(r.status, p.status) << p.what << ": " << r.body.substr(0, 200);
     // The entry may be appended just after the answer: give it a moment.
     uint64_t after = LogSize();
@@ -588,13 +605,13 @@ TEST_F(AttackTest, ExistenceChecksAndAdminLookupsAreLogged) {
       absl::SleepFor(absl::Milliseconds(50));
       after = LogSize();
     }
-    EXPECT_GT(after, before)
-        << p.what << " (GET " << p.path << " by " << p.principal
-        << ") left no log entry";
+    EXPECT_GT(after, before) << p.what << " (GET " << p.path << " by "
+                             << p.principal << ") left no log entry";
   }
 }
 
-// --- errors ----------------------------------------------------------------------
+// --- errors
+// ----------------------------------------------------------------------
 
 TEST_F(AttackTest, ErrorsAreJsonAndNameNoInternals) {
   struct Req {
@@ -643,8 +660,8 @@ TEST_F(AttackTest, ErrorsAreJsonAndNameNoInternals) {
        "{}"},
       {"bad approval state", "GET", "/v1/approvals?state=open", "auditor", "",
        ""},
-      {"bad credentials", "GET", "/v1/subjects/adv-ie-0", "", "customer_support",
-       ""},
+      {"bad credentials", "GET", "/v1/subjects/adv-ie-0", "",
+       "customer_support", ""},
       {"big body", "POST", "/v1/exports", "eu-support-1", "",
        std::string((1 << 20) + 10, ' ')},
   };
@@ -654,9 +671,11 @@ TEST_F(AttackTest, ErrorsAreJsonAndNameNoInternals) {
     EXPECT_GE(r.status, 400) << q.what << ": " << r.body.substr(0, 200);
     EXPECT_LT(r.status, 500) << q.what << ": " << r.body.substr(0, 200);
   }
-  for (const auto& [what, bytes] : std::vector<std::pair<const char*, std::string>>{
+  for (const auto& [what, bytes] :
+       std::vector<std::pair<const char*, std::string>>{
            {"bad Content-Length",
-            "POST /v1/exports HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"},
+            "POST /v1/exports HTTP/1.1\r\nHost: x\r\nContent-Length: "
+            "abc\r\n\r\n"},
            {"garbage request line", "\x01\x02 / HTTP/1.1\r\nHost: x\r\n\r\n"},
            {"HTTP/2.0", "GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n"},
            {"huge header",

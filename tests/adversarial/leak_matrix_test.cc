@@ -24,8 +24,9 @@ std::string JsonList(const std::vector<std::string>& v) {
 }
 
 const std::vector<std::string> kAllFields = {
-    "email",     "phone",         "name",    "birthdate",       "ip_address",
-    "device_id", "watch_history", "follows", "uploaded_videos", "payment_country"};
+    "email",           "phone",          "name",          "birthdate",
+    "ip_address",      "device_id",      "watch_history", "follows",
+    "uploaded_videos", "payment_country"};
 
 std::vector<std::string> PurposesAndUndeclared() {
   std::vector<std::string> v = kPurposes;
@@ -48,8 +49,9 @@ class LeakMatrixTest : public AdversarialTest {
                          absl::string_view principal, absl::string_view purpose,
                          absl::string_view extra = {}) const {
     return absl::StrCat(method, " ", target, " HTTP/1.1\r\nHost: 127.0.0.1\r\n",
-                        AuthHeader(principal), "\r\nX-Clover-Purpose: ",
-                        purpose, "\r\n", extra, "Connection: close\r\n\r\n");
+                        AuthHeader(principal),
+                        "\r\nX-Clover-Purpose: ", purpose, "\r\n", extra,
+                        "Connection: close\r\n\r\n");
   }
   std::string ChunkedPost(absl::string_view target, absl::string_view principal,
                           absl::string_view purpose, absl::string_view body,
@@ -113,8 +115,8 @@ TEST_F(LeakMatrixTest, ReadsNeverRevealRawRestrictedValues) {
   RunParallel(std::move(jobs));
   // Path and request-target tricks curl would normalise: raw bytes.
   for (const std::string& p : kNonEuPrincipals) {
-    for (const std::string& u : {std::string("service_operation"),
-                                 std::string("customer_support")}) {
+    for (const std::string& u :
+         {std::string("service_operation"), std::string("customer_support")}) {
       for (const std::string& target :
            {std::string("/v1/subjects/../subjects/adv-ie-0"),
             std::string("/v1/subjects/./adv-ie-0"),
@@ -274,8 +276,8 @@ TEST_F(LeakMatrixTest, DetokenizeNeverRevealsRawRestrictedValues) {
           for (absl::string_view field :
                {"name", "uploaded_videos", "email", "phone"}) {
             for (absl::string_view d : {"", "eu", "cn", "us"}) {
-              for (absl::string_view ip : {"", "trust_safety",
-                                            "service_operation"}) {
+              for (absl::string_view ip :
+                   {"", "trust_safety", "service_operation"}) {
                 std::string body = absl::StrCat("{\"field\":\"", field,
                                                 "\",\"token\":\"", token, "\"");
                 if (!d.empty())
@@ -303,8 +305,9 @@ TEST_F(LeakMatrixTest, DetokenizeNeverRevealsRawRestrictedValues) {
 
 TEST_F(LeakMatrixTest, ApprovalsAndAccessReportsNeverRevealRawValues) {
   const std::vector<std::string> kJustifications = {
-      "CUSTOMER_INITIATED_SUPPORT", "LEGAL_REQUEST",       "SECURITY_INCIDENT",
-      "SERVICE_OPERATION",          "FRAUD_INVESTIGATION", "THIRD_PARTY_DATA_REQUEST"};
+      "CUSTOMER_INITIATED_SUPPORT", "LEGAL_REQUEST",
+      "SECURITY_INCIDENT",          "SERVICE_OPERATION",
+      "FRAUD_INVESTIGATION",        "THIRD_PARTY_DATA_REQUEST"};
   std::regex id_re("\"id\":\"([^\"]+)\"");
   std::vector<std::pair<std::string, std::string>> filed;  // principal, id
   for (const std::string& p : kNonEuPrincipals) {
@@ -325,7 +328,7 @@ TEST_F(LeakMatrixTest, ApprovalsAndAccessReportsNeverRevealRawValues) {
   for (const std::string& p : kNonEuPrincipals) {
     Call("list approvals", "GET", "/v1/approvals", p);
     for (absl::string_view s : {"pending", "approved", "denied", "expired",
-                                 "APPROVED", "approved&state=pending"}) {
+                                "APPROVED", "approved&state=pending"}) {
       Call("list approvals", "GET", absl::StrCat("/v1/approvals?state=", s), p);
     }
     for (const auto& [owner, id] : filed) {
