@@ -6,6 +6,14 @@
 // residency, logged existence checks, and error bodies. Each test also gets
 // the suite's global checks (no raw restricted value to a non-EU principal, no
 // 5xx, well-formed errors without internals) from AdversarialTest::TearDown.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <iostream>
 #include <set>
 
 #include "absl/strings/match.h"
@@ -67,8 +75,7 @@ class AttackTest : public AdversarialTest {
   }
 };
 
-// --- HTTP framing
-// -------------------------------------------------------------
+// --- HTTP framing ---
 
 TEST_F(AttackTest, SmugglingAttemptsGetOne400AndTheConnectionCloses) {
   // The hidden request would read a subject raw with EU support's key.
@@ -172,8 +179,59 @@ TEST_F(AttackTest, PipelinedRequestsAreAnsweredInOrder) {
   EXPECT_TRUE(ex.closed);
 }
 
-// --- writes
-// -------------------------------------------------------------------
+TEST_F(AttackTest, IdleConnectionsPerNodeAreCapped) {
+  // 2,000 connections that never send a byte: a node holding them all would
+  // hold them until its idle timeout, and more until it runs out of files.
+  constexpr int kConnections = 2000;
+  std::vector<pollfd> fds;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port_));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (int i = 0; i < kConnections; ++i) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    ASSERT_GE(fd, 0) << "socket " << i;
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 &&
+        errno != EINPROGRESS) {
+      close(fd);  // refused outright: capped too
+      continue;
+    }
+    fds.push_back({fd, POLLIN | POLLRDHUP, 0});
+  }
+  int refused = kConnections - static_cast<int>(fds.size());
+  int closed = 0;
+  absl::Time deadline = absl::Now() + absl::Seconds(3);
+  while (absl::Now() < deadline && refused + closed < kConnections) {
+    if (poll(fds.data(), fds.size(), 100) <= 0) continue;
+    for (pollfd& p : fds) {
+      if (p.fd < 0 || p.revents == 0) continue;
+      char c;
+      ssize_t n = recv(p.fd, &c, 1, MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+        ++closed;
+        close(p.fd);
+        p.fd = -1;
+      }
+    }
+  }
+  for (pollfd& p : fds) {
+    if (p.fd >= 0) close(p.fd);
+  }
+  std::cerr << kConnections << " idle connections: " << refused << " refused, "
+            << closed << " closed by the node\n";
+  EXPECT_GT(refused + closed, 0) << "the node held all " << kConnections
+                                 << " idle connections open: no connection cap";
+  // Once they are gone the node serves again.
+  Response r;
+  for (int i = 0; i < 50; ++i) {
+    r = Call("after the flood", "GET", "/healthz", "");
+    if (r.status == 200) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(r.status, 200) << "the node did not recover from the flood";
+}
+
+// --- writes ---
 
 TEST_F(AttackTest, WritesByPrincipalsWithoutAWriteRuleAreRefused) {
   const Subject& victim = subject("adv-ie-1");
@@ -217,8 +275,7 @@ TEST_F(AttackTest, WritesByPrincipalsWithoutAWriteRuleAreRefused) {
   EXPECT_EQ(still.status, 200) << still.body;
 }
 
-// --- aggregates
-// ---------------------------------------------------------------
+// --- aggregates ---
 
 TEST_F(AttackTest, AggregateOverOneSubjectIsRefused) {
   Response r =
@@ -267,8 +324,7 @@ TEST_F(AttackTest, AggregateBudgetIsNotResetByTheCallersDestination) {
   }
 }
 
-// --- detokenize
-// ---------------------------------------------------------------
+// --- detokenize ---
 
 TEST_F(AttackTest, DetokenizeIsBoundToTheTokensField) {
   const Subject& s = subject("adv-ie-0");
@@ -295,8 +351,7 @@ TEST_F(AttackTest, DetokenizeIsBoundToTheTokensField) {
       << ": " << wrong.body;
 }
 
-// --- input validation
-// ----------------------------------------------------------
+// --- input validation ---
 
 TEST_F(AttackTest, UndeclaredPurposesAreRefused) {
   const std::string u = kUndeclaredPurpose;
@@ -431,8 +486,7 @@ TEST_F(AttackTest, JsonBodiesNeedAJsonContentType) {
   EXPECT_NE(ok.status, 415) << "application/json; charset=utf-8 was refused";
 }
 
-// --- unbounded growth
-// ------------------------------------------------------------
+// --- unbounded growth ---
 
 TEST_F(AttackTest, UnknownMethodsAreRefusedAndMetricsStayBounded) {
   Response before = Call("metrics", "GET", "/metrics", "");
@@ -468,8 +522,7 @@ TEST_F(AttackTest, UnknownMethodsAreRefusedAndMetricsStayBounded) {
       << "client-chosen method names became metric labels";
 }
 
-// --- approvals
-// ----------------------------------------------------------------
+// --- approvals ---
 
 TEST_F(AttackTest, ApprovalRequestsPerPrincipalAreBounded) {
   int filed = 0;
@@ -541,8 +594,7 @@ TEST_F(AttackTest, ApprovedGrantNeverRevealsRestrictedEuDataAbroad) {
                 R"(["email","phone"],"subjects":["adv-ie-0"]})"});
 }
 
-// --- authentication
-// ---------------------------------------------------------------
+// --- authentication ---
 
 TEST_F(AttackTest, AuthenticationComesBeforeResidency) {
   const std::string body =
@@ -570,8 +622,7 @@ TEST_F(AttackTest, AuthenticationComesBeforeResidency) {
   EXPECT_EQ(anon.Header("location"), "") << "the endpoint map leaked";
 }
 
-// --- logging of look-ups
-// -------------------------------------------------------------
+// --- logging of look-ups ---
 
 TEST_F(AttackTest, ExistenceChecksAndAdminLookupsAreLogged) {
   ASSERT_EQ(Call("erase", "DELETE", "/v1/subjects/adv-ie-5", "eu-support-1",
@@ -610,8 +661,7 @@ TEST_F(AttackTest, ExistenceChecksAndAdminLookupsAreLogged) {
   }
 }
 
-// --- errors
-// ----------------------------------------------------------------------
+// --- errors ---
 
 TEST_F(AttackTest, ErrorsAreJsonAndNameNoInternals) {
   struct Req {
