@@ -594,6 +594,59 @@ TEST_F(AttackTest, ApprovedGrantNeverRevealsRestrictedEuDataAbroad) {
                 R"(["email","phone"],"subjects":["adv-ie-0"]})"});
 }
 
+TEST_F(AttackTest, RevokedGrantStopsAtOnce) {
+  Response filed = Call(
+      "file approval", "POST", "/v1/approvals", "us-legal-1",
+      {.body =
+           R"({"justification":"LEGAL_REQUEST","detail":"CASE-REVOKE",)"
+           R"("subjects":["adv-ie-0"],"fields":["name"],"duration":"1h"})"});
+  ASSERT_EQ(filed.status, 201) << filed.body;
+  std::string id = StringMember(filed, "approval", "id");
+  Response approved =
+      Call("approve", "POST", absl::StrCat("/v1/approvals/", id, "/approve"),
+           "auditor", {.body = R"({"reason":"court order"})"});
+  ASSERT_EQ(approved.status, 200) << approved.body;
+  Response before =
+      Call("read with the grant", "GET", "/v1/subjects/adv-ie-0?fields=name",
+           "us-legal-1", {.purpose = "legal_request"});
+  ASSERT_EQ(FieldValue(before, "name"), subject("adv-ie-0").name)
+      << "the grant did not apply: " << before.body;
+  Response revoked =
+      Call("revoke", "POST", absl::StrCat("/v1/approvals/", id, "/revoke"),
+           "auditor", {.body = R"({"reason":"withdrawn"})"});
+  EXPECT_EQ(revoked.status, 200)
+      << "an approved grant could not be revoked: " << revoked.body;
+  Response after =
+      Call("read after revoking", "GET", "/v1/subjects/adv-ie-0?fields=name",
+           "us-legal-1", {.purpose = "legal_request"});
+  EXPECT_EQ(FieldValue(after, "name"), "")
+      << "the grant still applied after its revocation: " << after.body;
+}
+
+TEST_F(AttackTest, ExportsUnderAGrantAreAppliedOrRefusedClearly) {
+  Response filed = Call(
+      "file approval", "POST", "/v1/approvals", "us-legal-1",
+      {.body =
+           R"({"justification":"LEGAL_REQUEST","detail":"CASE-EXPORT",)"
+           R"("subjects":["adv-ie-0"],"fields":["name"],"duration":"1h"})"});
+  ASSERT_EQ(filed.status, 201) << filed.body;
+  std::string id = StringMember(filed, "approval", "id");
+  ASSERT_EQ(
+      Call("approve", "POST", absl::StrCat("/v1/approvals/", id, "/approve"),
+           "auditor", {.body = R"({"reason":"court order"})"})
+          .status,
+      200);
+  Response r = Call("export under a grant", "POST", "/v1/exports", "us-legal-1",
+                    {.body = R"({"destination":"us","purpose":"legal_request",)"
+                             R"("fields":["name"],"subjects":["adv-ie-0"]})"});
+  bool refused = r.status == 403;
+  bool applied = r.status == 200 && r.Header("x-clover-records") == "1";
+  EXPECT_TRUE(refused || applied)
+      << "an export of a granted field was neither refused nor applied: "
+      << r.status << " records=" << r.Header("x-clover-records") << " "
+      << r.body;
+}
+
 // --- authentication ---
 
 TEST_F(AttackTest, AuthenticationComesBeforeResidency) {
