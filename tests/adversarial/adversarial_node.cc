@@ -415,7 +415,17 @@ void AdversarialTest::Check(absl::string_view what, absl::string_view principal,
     }
   }
   std::string bad_error;
-  if (r.status >= 400 && !head) {
+  for (absl::string_view p :
+       {"eu-support-1", "eu-support-2", "cn-engineer-1", "us-recommender",
+        "eu-tns-1", "us-legal-1", "eu-analytics", "auditor", "admin",
+        "accounts-eu", "accounts-us"}) {
+    std::string key = gateway::ExampleApiKey(p);
+    if (!key.empty() &&
+        (absl::StrContains(r.body, key) || absl::StrContains(r.raw, key))) {
+      bad_error = absl::StrCat("the response echoes the API key of ", p);
+    }
+  }
+  if (r.status >= 400 && !head && bad_error.empty()) {
     rapidjson::Document doc;
     doc.Parse(r.body.c_str(), r.body.size());
     if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("error") ||

@@ -784,6 +784,10 @@ TEST_F(AttackTest, ErrorsAreJsonAndNameNoInternals) {
            {"huge header",
             absl::StrCat("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ",
                          std::string(20000, 'b'), "\r\n\r\n")},
+           {"TRACE with credentials",
+            absl::StrCat("TRACE /v1/subjects/adv-ie-0 HTTP/1.1\r\nHost: x\r\n",
+                         AuthHeader("eu-support-1"),
+                         "\r\nConnection: close\r\n\r\n")},
            {"bad chunk size",
             "POST /v1/exports HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
             "chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"},

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "adversarial/adversarial_node.h"
+#include "log/tile.h"
 
 namespace clover::adversarial {
 namespace {
@@ -373,6 +374,77 @@ TEST_F(LeakMatrixTest, ApprovalsAndAccessReportsNeverRevealRawValues) {
     }
   }
   RunParallel(std::move(jobs));
+}
+
+TEST_F(LeakMatrixTest, PublicLogAndAccessReportsHoldNoRawValues) {
+  // Decisions of every kind: raw reads by EU support, writes, refusals,
+  // exports, detokenisation, aggregates and approvals.
+  for (const Subject& s : subjects_) {
+    Call("raw read", "GET", "/v1/subjects/" + s.id, "eu-support-1",
+         {.purpose = "customer_support"});
+    Call("pseudonymised read", "GET", "/v1/subjects/" + s.id, "cn-engineer-1",
+         {.purpose = "service_operation"});
+  }
+  const Subject& rewritten = subject("adv-de-0");
+  Call("rewrite", "PUT", "/v1/subjects/" + rewritten.id, "accounts-eu",
+       {.purpose = "account_management", .body = rewritten.json});
+  Call("export", "POST", "/v1/exports", "eu-support-1",
+       {.body = absl::StrCat(
+            R"({"destination":"eu","purpose":)",
+            R"("customer_support","fields":)", JsonList(kAllFields),
+            ",\"subjects\":", JsonList(AllSubjectIds()), "}")});
+  Call("aggregate", "POST", "/v1/aggregates", "eu-analytics",
+       {.purpose = "analytics", .body = R"({"field":"birthdate"})"});
+  Call("approval", "POST", "/v1/approvals", "us-legal-1",
+       {.body = R"({"justification":"LEGAL_REQUEST","detail":"CASE-LOG",)"
+                R"("subjects":["adv-ie-0"],"fields":["email"]})"});
+  Response tns = Call("token", "GET", "/v1/subjects/adv-ie-1?fields=name",
+                      "eu-tns-1", {.purpose = "trust_safety"});
+  std::smatch m;
+  std::regex stk("stk_[A-Za-z0-9_=-]+");
+  if (std::regex_search(tns.body, m, stk)) {
+    Call("detokenize", "POST", "/v1/detokenize", "eu-support-1",
+         {.purpose = "customer_support",
+          .body = absl::StrCat(R"({"field":"name","token":")", m.str(),
+                               R"(","issued_destination":"eu",)",
+                               R"("issued_purpose":"trust_safety"})")});
+  }
+  // The log is public: every entry, read as anyone would.
+  const uint64_t size = LogSize();
+  ASSERT_GT(size, subjects_.size());
+  Call("checkpoint", "GET", "/log/checkpoint", "", {.scan = true});
+  std::string entries;  // what was read, to know the scan saw entries
+  for (uint64_t t = 0; t < log::FullTileCount(size, 0); ++t) {
+    Response r =
+        Call("entries tile", "GET",
+             absl::StrCat("/log/",
+                          log::FormatTilePath({.entries = true, .index = t})),
+             "", {.scan = true});
+    EXPECT_EQ(r.status, 200) << "tile " << t;
+    entries += r.body;
+  }
+  if (int w = log::PartialTileWidth(size, 0); w > 0) {
+    Response r = Call(
+        "partial entries tile", "GET",
+        absl::StrCat("/log/",
+                     log::FormatTilePath({.entries = true,
+                                          .index = log::FullTileCount(size, 0),
+                                          .width = w})),
+        "", {.scan = true});
+    EXPECT_EQ(r.status, 200) << r.body;
+    entries += r.body;
+  }
+  EXPECT_NE(entries.find("\"principal\""), std::string::npos)
+      << "the entry bundles read hold no decision entries";
+  EXPECT_NE(entries.find("accounts-eu"), std::string::npos);
+  // Access reports quote the log: no raw values either, even for the auditor.
+  for (const Subject& s : subjects_) {
+    for (const char* p : {"auditor", "admin"}) {
+      Call("access report", "GET",
+           absl::StrCat("/v1/subjects/", s.id, "/access-report"), p,
+           {.scan = true});
+    }
+  }
 }
 
 }  // namespace
