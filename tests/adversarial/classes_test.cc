@@ -29,7 +29,6 @@ namespace {
 using ::testing::AnyOf;
 using ::testing::Eq;
 using ::testing::HasSubstr;
-using ::testing::Not;
 
 // The raw value a reader sees for `field` in a GET /v1/subjects answer, or
 // empty.
@@ -518,7 +517,8 @@ TEST_F(AttackTest, UnknownMethodsAreRefusedAndMetricsStayBounded) {
   EXPECT_LT(after.body.size(), 1u << 20)
       << "/metrics grew from " << before.body.size() << " to "
       << after.body.size() << " bytes after 300 unknown methods";
-  EXPECT_THAT(after.body, Not(HasSubstr("ADVMETHOD")))
+  // (Not printed whole: it may be megabytes.)
+  EXPECT_EQ(after.body.find("ADVMETHOD"), std::string::npos)
       << "client-chosen method names became metric labels";
 }
 
