@@ -9,7 +9,7 @@ if(TARGET clover_gateway AND TARGET clover)
     ${CMAKE_CURRENT_LIST_DIR}/adversarial/classes_test.cc)
   target_include_directories(adversarial_test PRIVATE ${CMAKE_CURRENT_LIST_DIR})
   target_link_libraries(adversarial_test PRIVATE clover_options clover_gateway
-    GTest::gtest GTest::gtest_main)
+    GTest::gtest GTest::gmock GTest::gtest_main)
   target_compile_definitions(adversarial_test PRIVATE
     CLOVER_BINARY="$<TARGET_FILE:clover>")
   # Tests name only the CallOptions members they set.

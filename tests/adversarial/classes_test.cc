@@ -1,8 +1,9 @@
 // The adversarial suite's attack classes (issue 17): HTTP framing and
-// smuggling, unauthorised writes, aggregates (cohort, grouping, budget),
-// detokenisation bound to the token's field, input validation (purposes,
-// field lists, duplicate JSON keys, content types), unknown methods and the
-// metrics they could grow, approval bounds and grants, authentication before
+// smuggling, pipelining, a flood of idle connections, unauthorised writes,
+// aggregates (cohort, grouping, budget), detokenisation bound to the token's
+// field, input validation (purposes, field lists, duplicate JSON keys, content
+// types), unknown methods and the metrics they could grow, approval bounds,
+// grants, revocation and exports under a grant, authentication before
 // residency, logged existence checks, and error bodies. Each test also gets
 // the suite's global checks (no raw restricted value to a non-EU principal, no
 // 5xx, well-formed errors without internals) from AdversarialTest::TearDown.
