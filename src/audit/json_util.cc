@@ -79,6 +79,11 @@ absl::Status ParseJsonObject(absl::string_view json, rapidjson::Document& doc,
   if (!doc.IsObject())
     return absl::InvalidArgumentError(
         absl::StrCat(what, ": not a JSON object"));
+  // A second value for one name must not override what a reviewer saw.
+  if (absl::Status unique = RejectDuplicateKeys(doc); !unique.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": ", unique.message()));
+  }
   return absl::OkStatus();
 }
 

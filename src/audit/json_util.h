@@ -30,8 +30,8 @@ std::string Rfc3339(absl::Time t);
 // Errors: InvalidArgument quoting at most 40 characters of the input.
 [[nodiscard]] absl::StatusOr<absl::Time> ParseRfc3339(absl::string_view text);
 
-// Parses `json` into `doc`, requiring an object. Errors: InvalidArgument naming
-// the offset.
+// Parses `json` into `doc`, requiring an object whose names are unique at every
+// depth. Errors: InvalidArgument naming the offset or the duplicate key.
 [[nodiscard]] absl::Status ParseJsonObject(absl::string_view json,
                                            rapidjson::Document& doc,
                                            absl::string_view what);
