@@ -1,5 +1,5 @@
-// The only translation unit that includes Boost.Beast/Asio: keep it that way,
-// they are heavy.
+// The only translation unit that includes Boost.Asio (Beast's parser alone is
+// in server/http_request_parser.h): keep it that way, it is heavy.
 #include "server/http_server.h"
 
 #include <openssl/bio.h>
@@ -40,6 +40,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "server/http_request_parser.h"
 #include "server/url.h"
 
 namespace clover::server {
@@ -268,7 +269,13 @@ class Connection final : public ConnectionBase {
     if (buffer_.size() > 0)
       return ReadRequest();  // a pipelined request is already here
     state_ = State::kIdle;
-    Lowest().expires_after(ToChrono(options().idle_timeout));
+    // A new connection must start its first request as promptly as a request
+    // must arrive: connections opened only to sit idle would hold slots of
+    // max_connections.
+    Lowest().expires_after(ToChrono(
+        request_seq_ == 0
+            ? std::min(options().read_timeout, options().idle_timeout)
+            : options().idle_timeout));
     stream_.async_read_some(buffer_.prepare(kReadChunk),
                             [self = Self()](const error_code& ec, size_t n) {
                               self->buffer_.commit(n);
@@ -280,23 +287,14 @@ class Connection final : public ConnectionBase {
 
   void ReadRequest() {
     state_ = State::kReading;
-    parser_.emplace();
-    parser_->header_limit(static_cast<uint32_t>(std::min<size_t>(
-        options().max_header_bytes, std::numeric_limits<uint32_t>::max())));
-    parser_->body_limit(options().max_body_bytes);
+    parser_.emplace(options().max_header_bytes, options().max_body_bytes);
     // Usually the whole request is already in the buffer: parse it here rather
     // than through an asynchronous read that would complete at once, saving a
     // trip through the event loop.
-    parser_->eager(true);
-    while (buffer_.size() > 0 && !parser_->is_done()) {
-      error_code ec;
-      size_t used = parser_->put(buffer_.data(), ec);
-      buffer_.consume(used);
-      if (ec == http::error::need_more) break;
-      if (ec) return OnReadError(ec);
-      if (used == 0) break;
-    }
-    if (parser_->is_done()) return OnRequest();
+    error_code ec;
+    internal::ParseStep step = internal::ParseBuffered(*parser_, buffer_, ec);
+    if (step == internal::ParseStep::kError) return OnReadError(ec);
+    if (step == internal::ParseStep::kDone) return OnRequest();
     // One deadline for the whole request, from its first byte: trickling bytes
     // buys nothing.
     Lowest().expires_after(ToChrono(options().read_timeout));
@@ -349,9 +347,13 @@ class Connection final : public ConnectionBase {
             http::make_error_code(http::error::end_of_stream).category() &&
         ec != http::error::end_of_stream &&
         ec != http::error::partial_message && ec != http::error::need_more) {
+      absl::string_view why = parser_.has_value()
+                                  ? parser_->framing_error()
+                                  : absl::string_view();
       return SendErrorAndClose(
           400, "bad_request",
-          absl::StrCat("malformed HTTP request: ", ec.message()));
+          absl::StrCat("malformed HTTP request: ",
+                       why.empty() ? absl::string_view(ec.message()) : why));
     }
     // EOF, reset, timeout (the stream is already closed), or cancelled while
     // stopping.
@@ -394,6 +396,12 @@ class Connection final : public ConnectionBase {
           400, "bad_request",
           absl::StrCat("bad request target: ", target_status.message())));
     }
+    // RFC 9110 §9.1: a method the server does not know is 501, answered here
+    // so that no client-chosen method name travels further (metrics, logs).
+    if (HttpMetrics::MethodLabel(req.method) == "other") {
+      return Write(HttpResponse::Error(501, "not_implemented",
+                                       "request method not implemented"));
+    }
     // One allocation per request: the Responder's captured shared_ptr.
     // Keep-alive: once this request is answered the connection reads the
     // next, so the Responder is bound to this request's number.
@@ -429,11 +437,12 @@ class Connection final : public ConnectionBase {
     if (metrics == nullptr) return;
     // Keep-alive clients tend to repeat the same request: remember the last
     // child.
+    absl::string_view method = HttpMetrics::MethodLabel(request_.method);
     if (!metric_child_.has_value() || metric_status_ != status ||
-        metric_method_ != request_.method || metric_route_ != request_.route) {
-      metric_child_ = metrics->Get(request_.method, request_.route, status);
+        metric_method_ != method || metric_route_ != request_.route) {
+      metric_child_ = metrics->Get(method, request_.route, status);
       metric_status_ = status;
-      metric_method_ = request_.method;
+      metric_method_ = method;
       metric_route_ = request_.route;
     }
     std::chrono::duration<double> elapsed =
@@ -531,7 +540,7 @@ class Connection final : public ConnectionBase {
 
   Stream stream_;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<internal::RequestParser> parser_;
   State state_ = State::kIdle;
   bool keep_alive_ = true;
   bool is_head_ = false;
@@ -543,7 +552,7 @@ class Connection final : public ConnectionBase {
   std::chrono::steady_clock::time_point started_;
   std::optional<HttpMetrics::Child> metric_child_;
   int metric_status_ = 0;
-  std::string metric_method_;
+  absl::string_view metric_method_;  // a HttpMetrics::MethodLabel, static
   std::string metric_route_;
 };
 
@@ -724,6 +733,22 @@ class HttpServer::Impl {
             });
             return;
           }
+          size_t open = 0;
+          {
+            absl::MutexLock lock(&shared_->mu);
+            open = shared_->connections.size();
+          }
+          // Only this loop adds connections, so the count cannot grow
+          // between the check and the emplace below.
+          if (open >= shared_->options.max_connections) {
+            error_code ignored;
+            socket.close(ignored);
+            if (HttpMetrics* metrics = shared_->options.metrics) {
+              metrics->connections_refused().Increment();
+            }
+            Accept();
+            return;
+          }
           std::shared_ptr<ConnectionBase> conn;
           if (shared_->tls.has_value()) {
             conn = std::make_shared<TlsConnection>(
@@ -765,6 +790,9 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     return absl::InvalidArgumentError("threads must be >= 0");
   if (options.max_header_bytes == 0) {
     return absl::InvalidArgumentError("max_header_bytes must be > 0");
+  }
+  if (options.max_connections == 0) {
+    return absl::InvalidArgumentError("max_connections must be > 0");
   }
   if (options.read_timeout <= absl::ZeroDuration() ||
       options.idle_timeout <= absl::ZeroDuration() ||
