@@ -85,6 +85,14 @@ ParseStep ParseBuffered(RequestParser& parser, boost::beast::flat_buffer& buffer
                         boost::beast::error_code& ec) {
   ec = {};
   while (buffer.size() > 0 && !parser.is_done()) {
+    // Beast 1.74 asserts (debug builds) when a last chunk it has seen whole is
+    // put again with fewer than 5 bytes (boostorg/beast#2861). It consumes
+    // none of "0" CRLF [trailers] CRLF before the end, so a chunked body can
+    // only complete with at least 5 bytes buffered: waiting for them loses
+    // nothing.
+    if (parser.is_header_done() && parser.chunked() && buffer.size() < 5) {
+      return ParseStep::kNeedMore;
+    }
     size_t used = parser.put(buffer.data(), ec);
     buffer.consume(used);
     if (ec == http::error::need_more) {

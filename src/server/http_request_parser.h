@@ -59,10 +59,19 @@ enum class ParseStep {
 
 // Feeds what `buffer` holds to `parser`, consuming the bytes parsed. Stops at
 // the end of one request, so pipelined requests wait in the buffer for their
-// own parser.
+// own parser. The caller reads more into `buffer` on kNeedMore, as long as it
+// holds fewer than MaxBufferedBytes().
 [[nodiscard]] ParseStep ParseBuffered(RequestParser& parser,
                                       boost::beast::flat_buffer& buffer,
                                       boost::beast::error_code& ec);
+
+// The most bytes a connection may hold unparsed. The parser consumes body
+// bytes as they come, so what stays buffered is a header in progress (bounded
+// by max_header_bytes), a chunk-size line, a trailer section or pipelined
+// requests; Beast bounds neither chunk extensions nor trailers, this does.
+inline size_t MaxBufferedBytes(size_t max_header_bytes) {
+  return max_header_bytes + 16 * 1024;
+}
 
 }  // namespace clover::server::internal
 

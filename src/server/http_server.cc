@@ -288,9 +288,9 @@ class Connection final : public ConnectionBase {
   void ReadRequest() {
     state_ = State::kReading;
     parser_.emplace(options().max_header_bytes, options().max_body_bytes);
+    continue_sent_ = false;
     // Usually the whole request is already in the buffer: parse it here rather
-    // than through an asynchronous read that would complete at once, saving a
-    // trip through the event loop.
+    // than after another read.
     error_code ec;
     internal::ParseStep step = internal::ParseBuffered(*parser_, buffer_, ec);
     if (step == internal::ParseStep::kError) return OnReadError(ec);
@@ -298,36 +298,47 @@ class Connection final : public ConnectionBase {
     // One deadline for the whole request, from its first byte: trickling bytes
     // buys nothing.
     Lowest().expires_after(ToChrono(options().read_timeout));
-    if (parser_->is_header_done()) return OnHeader(error_code());
-    http::async_read_header(
-        stream_, buffer_, *parser_,
-        [self = Self()](const error_code& ec, size_t) { self->OnHeader(ec); });
+    AwaitMore();
   }
 
-  void OnHeader(const error_code& ec) {
-    if (ec) return OnReadError(ec);
-    if (parser_->is_done()) return OnRequest();
-    auto expect = parser_->get()[http::field::expect];
-    if (beast::iequals(expect, "100-continue")) {
+  // The request is incomplete: answer `Expect: 100-continue` once its header is
+  // in, then read more. Every byte goes through internal::ParseBuffered (also
+  // what the framing fuzzer runs), never through Beast's own read loop.
+  void AwaitMore() {
+    if (!continue_sent_ && parser_->is_header_done() &&
+        beast::iequals(parser_->get()[http::field::expect], "100-continue")) {
+      continue_sent_ = true;
       static constexpr absl::string_view kContinue =
           "HTTP/1.1 100 Continue\r\n\r\n";
       asio::async_write(stream_,
                         asio::buffer(kContinue.data(), kContinue.size()),
                         [self = Self()](const error_code& ec, size_t) {
                           if (ec) return self->Close();
-                          self->ReadBody();
+                          self->ReadMore();
                         });
       return;
     }
-    ReadBody();
+    ReadMore();
   }
 
-  void ReadBody() {
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = Self()](const error_code& ec, size_t) {
-                       if (ec) return self->OnReadError(ec);
-                       self->OnRequest();
-                     });
+  void ReadMore() {
+    const size_t limit =
+        internal::MaxBufferedBytes(options().max_header_bytes);
+    if (buffer_.size() >= limit) return OnReadError(http::error::buffer_overflow);
+    const size_t n = std::min(kReadChunk, limit - buffer_.size());
+    stream_.async_read_some(buffer_.prepare(n), [self = Self()](
+                                                    const error_code& ec,
+                                                    size_t got) {
+      self->buffer_.commit(got);
+      if (ec) return self->OnReadError(ec);
+      error_code parse_ec;
+      internal::ParseStep step =
+          internal::ParseBuffered(*self->parser_, self->buffer_, parse_ec);
+      if (step == internal::ParseStep::kError)
+        return self->OnReadError(parse_ec);
+      if (step == internal::ParseStep::kDone) return self->OnRequest();
+      self->AwaitMore();
+    });
   }
 
   void OnReadError(const error_code& ec) {
@@ -336,6 +347,12 @@ class Connection final : public ConnectionBase {
           431, "header_too_large",
           absl::StrCat("request header block exceeds ",
                        options().max_header_bytes, " bytes"));
+    }
+    if (ec == http::error::buffer_overflow) {
+      return SendErrorAndClose(
+          400, "bad_request",
+          "malformed HTTP request: chunk-size line or trailer section too "
+          "long");
     }
     if (ec == http::error::body_limit) {
       return SendErrorAndClose(
@@ -543,6 +560,7 @@ class Connection final : public ConnectionBase {
   std::optional<internal::RequestParser> parser_;
   State state_ = State::kIdle;
   bool keep_alive_ = true;
+  bool continue_sent_ = false;  // "100 Continue" sent for this request
   bool is_head_ = false;
   std::string remote_address_;
   std::string client_cert_subject_;

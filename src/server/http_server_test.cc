@@ -520,6 +520,52 @@ TEST_F(HttpServerTest, UnambiguousFramingStillServes) {
   EXPECT_THAT(out, ::testing::Not(HasSubstr("from-trailer")));
 }
 
+// Beast bounds neither chunk extensions nor trailer sections: without a bound
+// of its own the server buffered them until the read deadline.
+TEST_F(HttpServerTest, EndlessChunkLineOrTrailerIs400) {
+  HttpServerOptions options = SmallOptions();
+  options.read_timeout = absl::Seconds(10);
+  StartServer(options, EchoHandler);
+  const std::string head =
+      "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (const std::string& start : {head + "1;ext=", head + "0\r\nX-T: "}) {
+    RawSocket sock(server_->port());
+    ASSERT_TRUE(sock.connected());
+    ASSERT_TRUE(sock.Send(start));
+    absl::Time begin = absl::Now();
+    std::string filler(4096, 'a');
+    for (int i = 0; i < 64 && sock.Send(filler); ++i) {
+    }
+    bool closed = false;
+    std::string out = sock.ReadAll(absl::Seconds(5), &closed);
+    EXPECT_TRUE(absl::StartsWith(out, "HTTP/1.1 400 Bad Request")) << out;
+    EXPECT_THAT(out, HasSubstr("too long"));
+    EXPECT_TRUE(closed);
+    EXPECT_LT(absl::Now() - begin, absl::Seconds(5));
+  }
+}
+
+// A chunked body whose last chunk arrives a byte at a time (Beast 1.74 asserts
+// on that in debug builds unless the caller waits, boostorg/beast#2861).
+TEST_F(HttpServerTest, LastChunkInPieces) {
+  StartServer(SmallOptions(), EchoHandler);
+  RawSocket sock(server_->port());
+  ASSERT_TRUE(sock.connected());
+  const std::string request =
+      "POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "2\r\nab\r\n0\r\n\r\n";
+  size_t last = request.find("0\r\n\r\n");
+  ASSERT_TRUE(sock.Send(request.substr(0, last + 3)));
+  absl::SleepFor(absl::Milliseconds(20));
+  for (size_t i = last + 3; i < request.size(); ++i) {
+    ASSERT_TRUE(sock.Send(request.substr(i, 1)));
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  std::string out = sock.ReadResponses(1, absl::Seconds(5));
+  EXPECT_THAT(out, HasSubstr("HTTP/1.1 200 OK"));
+  EXPECT_THAT(out, HasSubstr("body=ab "));
+}
+
 // Issue 17: 2,000 idle connections were all held. Beyond max_connections a
 // connection is closed at once; once some close, new ones are served again.
 TEST_F(HttpServerTest, ConnectionsBeyondTheLimitAreClosed) {
