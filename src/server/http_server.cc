@@ -61,6 +61,7 @@ using TcpStream =
     beast::basic_stream<tcp, Executor, beast::unlimited_rate_policy>;
 
 constexpr size_t kReadChunk = 8 * 1024;
+constexpr size_t kBodyReadChunk = 64 * 1024;
 // After an error response the connection is half-closed and unread input
 // drained for this long (at most kMaxLingerBytes), so that the client reads the
 // response instead of a TCP reset.
@@ -325,7 +326,11 @@ class Connection final : public ConnectionBase {
     const size_t limit =
         internal::MaxBufferedBytes(options().max_header_bytes);
     if (buffer_.size() >= limit) return OnReadError(http::error::buffer_overflow);
-    const size_t n = std::min(kReadChunk, limit - buffer_.size());
+    // The parser consumes body bytes as they come, so a body is read in larger
+    // pieces; a header in progress stays within the bound.
+    const size_t n = parser_->is_header_done()
+                         ? kBodyReadChunk
+                         : std::min(kReadChunk, limit - buffer_.size());
     stream_.async_read_some(buffer_.prepare(n), [self = Self()](
                                                     const error_code& ec,
                                                     size_t got) {
