@@ -418,12 +418,6 @@ class Connection final : public ConnectionBase {
           400, "bad_request",
           absl::StrCat("bad request target: ", target_status.message())));
     }
-    // RFC 9110 §9.1: a method the server does not know is 501, answered here
-    // so that no client-chosen method name travels further (metrics, logs).
-    if (HttpMetrics::MethodLabel(req.method) == "other") {
-      return Write(HttpResponse::Error(501, "not_implemented",
-                                       "request method not implemented"));
-    }
     // One allocation per request: the Responder's captured shared_ptr.
     // Keep-alive: once this request is answered the connection reads the
     // next, so the Responder is bound to this request's number.

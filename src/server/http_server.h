@@ -26,8 +26,9 @@
 // chunked` (HTTP/1.1), never both; anything else (`chunked, identity`,
 // `xchunked`, repeated or conflicting fields, obs-fold) is 400 and the
 // connection is closed before another byte is read as a request, so a body can
-// never be taken for a second request. A method outside GET, HEAD, POST, PUT,
-// DELETE, PATCH, OPTIONS, TRACE and CONNECT is 501.
+// never be taken for a second request. Any method token reaches the handler;
+// the metrics label it by HttpMetrics::MethodLabel, so client-chosen method
+// names do not become label values.
 //
 // Connections: at most `max_connections` are open at once; a connection
 // accepted beyond that is closed at once. A new connection must start its
