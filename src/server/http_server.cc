@@ -6,6 +6,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <pthread.h>
+#include <sys/resource.h>
 
 #include <array>
 #include <atomic>
@@ -42,6 +43,7 @@
 #include "absl/time/time.h"
 #include "server/http_request_parser.h"
 #include "server/url.h"
+#include "spdlog/spdlog.h"
 
 namespace clover::server {
 namespace {
@@ -135,6 +137,40 @@ std::string PeerSubject(SSL* ssl) {
   }
   X509_free(cert);
   return subject;
+}
+
+// Descriptors kept for everything but connections: stores, logs, listeners.
+constexpr rlim_t kReservedDescriptors = 256;
+
+// Each connection holds a descriptor. Raises the soft RLIMIT_NOFILE (towards
+// the hard one) so that `max_connections` of them fit beside the stores';
+// where the hard limit forbids that, lowers the cap instead, so that a flood
+// of connections can never take the descriptors the stores need.
+size_t FitDescriptorLimit(size_t max_connections) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
+    return max_connections;
+  const rlim_t want = static_cast<rlim_t>(max_connections) + kReservedDescriptors;
+  if (limit.rlim_cur < want) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max == RLIM_INFINITY
+                          ? want
+                          : std::min<rlim_t>(want, limit.rlim_max);
+    if (raised.rlim_cur > limit.rlim_cur &&
+        setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+      limit = raised;
+    }
+  }
+  if (limit.rlim_cur >= want) return max_connections;
+  const size_t fit = limit.rlim_cur > 2 * kReservedDescriptors
+                         ? static_cast<size_t>(limit.rlim_cur - kReservedDescriptors)
+                         : static_cast<size_t>(limit.rlim_cur / 2);
+  spdlog::warn(
+      "HTTP max_connections {} lowered to {}: the descriptor limit is {} "
+      "(raise it with ulimit -n or LimitNOFILE=)",
+      max_connections, std::max<size_t>(fit, 1),
+      static_cast<uint64_t>(limit.rlim_cur));
+  return std::max<size_t>(fit, 1);
 }
 
 class ConnectionBase;
@@ -811,6 +847,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   if (options.max_connections == 0) {
     return absl::InvalidArgumentError("max_connections must be > 0");
   }
+  options.max_connections = FitDescriptorLimit(options.max_connections);
   if (options.read_timeout <= absl::ZeroDuration() ||
       options.idle_timeout <= absl::ZeroDuration() ||
       options.write_timeout <= absl::ZeroDuration() ||

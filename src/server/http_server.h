@@ -67,7 +67,9 @@ struct HttpServerOptions {
   size_t max_header_bytes = 16 * 1024;
   size_t max_body_bytes = 1 << 20;
   // Concurrent connections (idle, reading, handled or lingering after an error
-  // response); must be > 0.
+  // response); must be > 0. Start() raises the process's soft RLIMIT_NOFILE
+  // to fit them plus 256 descriptors for everything else, or, where the hard
+  // limit forbids, lowers this cap to fit (logged as a warning).
   size_t max_connections = 1024;
   absl::Duration read_timeout = absl::Seconds(10);
   absl::Duration idle_timeout = absl::Seconds(60);

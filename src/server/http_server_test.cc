@@ -4,6 +4,7 @@
 #include <curl/curl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -616,6 +617,29 @@ TEST_F(HttpServerTest, ConnectionsBeyondTheLimitAreClosed) {
     EXPECT_THAT(sock->ReadResponses(1, absl::Seconds(5)),
                 HasSubstr("HTTP/1.1 200 OK"));
   }  server_.reset();  // before the metrics it records into
+}
+
+// Connections must not take the descriptors the stores need: Start() makes
+// room for max_connections beside a reserve, raising the soft limit.
+TEST(HttpServerStartTest, DescriptorLimitFitsMaxConnections) {
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  if (saved.rlim_max != RLIM_INFINITY && saved.rlim_max < 2000) {
+    GTEST_SKIP() << "hard descriptor limit " << saved.rlim_max;
+  }
+  rlimit low = saved;
+  low.rlim_cur = 300;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  HttpServerOptions o;
+  o.threads = 1;
+  o.max_connections = 1500;
+  auto server = HttpServer::Start(o, EchoHandler);
+  ASSERT_TRUE(server.ok()) << server.status();
+  rlimit now{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &now), 0);
+  EXPECT_GE(now.rlim_cur, rlim_t{1500 + 256});
+  (*server)->Stop();
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
 }
 
 // A connection that never sends a request may not hold its slot for the whole
