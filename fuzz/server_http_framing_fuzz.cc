@@ -40,8 +40,8 @@ using clover::server::internal::RequestParser;
 constexpr size_t kHeaderLimit = 2048;
 constexpr size_t kBodyLimit = 4096;
 
-#define CHECK(cond) \
-  do {              \
+#define CHECK(cond)                \
+  do {                             \
     if (!(cond)) __builtin_trap(); \
   } while (0)
 
@@ -54,7 +54,8 @@ struct Reference {
 absl::string_view TrimOws(absl::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
     s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -122,8 +123,10 @@ std::optional<Reference> Strict(absl::string_view in) {
     while (pos + digits < in.size() &&
            absl::ascii_isxdigit(static_cast<unsigned char>(in[pos + digits]))) {
       if (size > (uint64_t{1} << 40)) return std::nullopt;
-      char c = absl::ascii_tolower(static_cast<unsigned char>(in[pos + digits]));
-      size = size * 16 + static_cast<uint64_t>(c <= '9' ? c - '0' : c - 'a' + 10);
+      char c =
+          absl::ascii_tolower(static_cast<unsigned char>(in[pos + digits]));
+      size =
+          size * 16 + static_cast<uint64_t>(c <= '9' ? c - '0' : c - 'a' + 10);
       ++digits;
     }
     if (digits == 0) return std::nullopt;
@@ -153,8 +156,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view input(reinterpret_cast<const char*>(data) + 1,
                                 size - 1);
   boost::beast::flat_buffer buffer;
-  size_t fed = 0;      // input bytes appended to `buffer`
-  size_t offset = 0;   // input bytes consumed by parsers
+  size_t fed = 0;     // input bytes appended to `buffer`
+  size_t offset = 0;  // input bytes consumed by parsers
   auto feed = [&] {
     size_t n = std::min(piece, input.size() - fed);
     auto dst = buffer.prepare(n);
@@ -173,8 +176,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       step = ParseBuffered(parser, buffer, ec);
       offset += before - buffer.size();
       if (step != ParseStep::kNeedMore || fed == input.size()) break;
-      if (buffer.size() >= clover::server::internal::MaxBufferedBytes(
-                               kHeaderLimit)) {
+      if (buffer.size() >=
+          clover::server::internal::MaxBufferedBytes(kHeaderLimit)) {
         return 0;  // the server answers 400 and closes
       }
       feed();
@@ -182,14 +185,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     CHECK(offset == fed - buffer.size());
     if (step == ParseStep::kError) {
       // The server answers 400/413/431 and closes: nothing more is parsed.
-      CHECK(ec.category() == http::make_error_code(http::error::need_more).category());
+      CHECK(ec.category() ==
+            http::make_error_code(http::error::need_more).category());
       CHECK(ec != http::error::need_more && ec != http::error::end_of_stream &&
             ec != http::error::partial_message);
       return 0;
     }
     if (step == ParseStep::kNeedMore) return 0;  // the input ended mid-request
     std::optional<Reference> ref = Strict(input.substr(start));
-    CHECK(ref.has_value());               // accepted framing is unambiguous
+    CHECK(ref.has_value());                // accepted framing is unambiguous
     CHECK(ref->length == offset - start);  // and ends where RFC 9112 says
     const auto& msg = parser.get();
     CHECK(msg.body() == ref->body);

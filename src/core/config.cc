@@ -723,9 +723,9 @@ class Loader {
 
   absl::Status Node(const Source& src, const YAML::Node& node) {
     CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, node, "node"));
-    CLOVER_RETURN_IF_ERROR(CheckKeys(
-        src, f, "node",
-        {"id", "region", "dc", "listen", "data_dir", "tls", "max_connections"}));
+    CLOVER_RETURN_IF_ERROR(CheckKeys(src, f, "node",
+                                     {"id", "region", "dc", "listen",
+                                      "data_dir", "tls", "max_connections"}));
     NodeConfig n;
     CLOVER_ASSIGN_OR_RETURN(n.id,
                             StringField(src, node, f, "node", "id", true));

@@ -168,7 +168,8 @@ TEST(ConfigTest, NodeMaxConnections) {
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->node->max_connections, 1024);
   std::string text = absl::StrReplaceAll(
-      kValid, {{"127.0.0.1:8441\n", "127.0.0.1:8441\n  max_connections: 50\n"}});
+      kValid,
+      {{"127.0.0.1:8441\n", "127.0.0.1:8441\n  max_connections: 50\n"}});
   d = ParseDeployment(text, "conf/node.yaml");
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->node->max_connections, 50);

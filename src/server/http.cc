@@ -9,8 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "core/canonical_json.h"
-#include "spdlog/spdlog.h"
 #include "server/url.h"
+#include "spdlog/spdlog.h"
 
 namespace clover::server {
 
@@ -142,10 +142,9 @@ HttpResponse HttpResponse::FromStatus(const absl::Status& status) {
       break;
   }
   if (!generic.empty()) {
-    spdlog::error("HTTP {} ({}): {}", http,
-                  absl::StatusCodeToString(status.code()),
-                  std::string_view(status.message().data(),
-                                   status.message().size()));
+    spdlog::error(
+        "HTTP {} ({}): {}", http, absl::StatusCodeToString(status.code()),
+        std::string_view(status.message().data(), status.message().size()));
     return Error(http, code, generic);
   }
   return Error(http, code, status.message());

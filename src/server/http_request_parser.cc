@@ -81,7 +81,8 @@ void RequestParser::on_field_impl(http::field name,
   get().insert(name, name_string, value);
 }
 
-ParseStep ParseBuffered(RequestParser& parser, boost::beast::flat_buffer& buffer,
+ParseStep ParseBuffered(RequestParser& parser,
+                        boost::beast::flat_buffer& buffer,
                         boost::beast::error_code& ec) {
   ec = {};
   while (buffer.size() > 0 && !parser.is_done()) {

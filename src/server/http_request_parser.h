@@ -31,8 +31,8 @@
 
 namespace clover::server::internal {
 
-class RequestParser final
-    : public boost::beast::http::request_parser<boost::beast::http::string_body> {
+class RequestParser final : public boost::beast::http::request_parser<
+                                boost::beast::http::string_body> {
  public:
   RequestParser(size_t max_header_bytes, size_t max_body_bytes);
 

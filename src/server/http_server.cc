@@ -150,7 +150,8 @@ size_t FitDescriptorLimit(size_t max_connections) {
   rlimit limit{};
   if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
     return max_connections;
-  const rlim_t want = static_cast<rlim_t>(max_connections) + kReservedDescriptors;
+  const rlim_t want =
+      static_cast<rlim_t>(max_connections) + kReservedDescriptors;
   if (limit.rlim_cur < want) {
     rlimit raised = limit;
     raised.rlim_cur = limit.rlim_max == RLIM_INFINITY
@@ -162,9 +163,10 @@ size_t FitDescriptorLimit(size_t max_connections) {
     }
   }
   if (limit.rlim_cur >= want) return max_connections;
-  const size_t fit = limit.rlim_cur > 2 * kReservedDescriptors
-                         ? static_cast<size_t>(limit.rlim_cur - kReservedDescriptors)
-                         : static_cast<size_t>(limit.rlim_cur / 2);
+  const size_t fit =
+      limit.rlim_cur > 2 * kReservedDescriptors
+          ? static_cast<size_t>(limit.rlim_cur - kReservedDescriptors)
+          : static_cast<size_t>(limit.rlim_cur / 2);
   spdlog::warn(
       "HTTP max_connections {} lowered to {}: the descriptor limit is {} "
       "(raise it with ulimit -n or LimitNOFILE=)",
@@ -309,10 +311,10 @@ class Connection final : public ConnectionBase {
     // A new connection must start its first request as promptly as a request
     // must arrive: connections opened only to sit idle would hold slots of
     // max_connections.
-    Lowest().expires_after(ToChrono(
-        request_seq_ == 0
-            ? std::min(options().read_timeout, options().idle_timeout)
-            : options().idle_timeout));
+    Lowest().expires_after(
+        ToChrono(request_seq_ == 0
+                     ? std::min(options().read_timeout, options().idle_timeout)
+                     : options().idle_timeout));
     stream_.async_read_some(buffer_.prepare(kReadChunk),
                             [self = Self()](const error_code& ec, size_t n) {
                               self->buffer_.commit(n);
@@ -359,27 +361,26 @@ class Connection final : public ConnectionBase {
   }
 
   void ReadMore() {
-    const size_t limit =
-        internal::MaxBufferedBytes(options().max_header_bytes);
-    if (buffer_.size() >= limit) return OnReadError(http::error::buffer_overflow);
+    const size_t limit = internal::MaxBufferedBytes(options().max_header_bytes);
+    if (buffer_.size() >= limit)
+      return OnReadError(http::error::buffer_overflow);
     // The parser consumes body bytes as they come, so a body is read in larger
     // pieces; a header in progress stays within the bound.
     const size_t n = parser_->is_header_done()
                          ? kBodyReadChunk
                          : std::min(kReadChunk, limit - buffer_.size());
-    stream_.async_read_some(buffer_.prepare(n), [self = Self()](
-                                                    const error_code& ec,
-                                                    size_t got) {
-      self->buffer_.commit(got);
-      if (ec) return self->OnReadError(ec);
-      error_code parse_ec;
-      internal::ParseStep step =
-          internal::ParseBuffered(*self->parser_, self->buffer_, parse_ec);
-      if (step == internal::ParseStep::kError)
-        return self->OnReadError(parse_ec);
-      if (step == internal::ParseStep::kDone) return self->OnRequest();
-      self->AwaitMore();
-    });
+    stream_.async_read_some(
+        buffer_.prepare(n), [self = Self()](const error_code& ec, size_t got) {
+          self->buffer_.commit(got);
+          if (ec) return self->OnReadError(ec);
+          error_code parse_ec;
+          internal::ParseStep step =
+              internal::ParseBuffered(*self->parser_, self->buffer_, parse_ec);
+          if (step == internal::ParseStep::kError)
+            return self->OnReadError(parse_ec);
+          if (step == internal::ParseStep::kDone) return self->OnRequest();
+          self->AwaitMore();
+        });
   }
 
   void OnReadError(const error_code& ec) {
@@ -405,9 +406,8 @@ class Connection final : public ConnectionBase {
             http::make_error_code(http::error::end_of_stream).category() &&
         ec != http::error::end_of_stream &&
         ec != http::error::partial_message && ec != http::error::need_more) {
-      absl::string_view why = parser_.has_value()
-                                  ? parser_->framing_error()
-                                  : absl::string_view();
+      absl::string_view why =
+          parser_.has_value() ? parser_->framing_error() : absl::string_view();
       return SendErrorAndClose(
           400, "bad_request",
           absl::StrCat("malformed HTTP request: ",

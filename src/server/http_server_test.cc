@@ -436,9 +436,8 @@ TEST_F(HttpServerTest, AmbiguousFramingIs400AndCloses) {
        post + "Transfer-Encoding: chunked, identity\r\n\r\n" + smuggled},
       {"TE xchunked", post + "Transfer-Encoding: xchunked\r\n\r\n" + smuggled},
       {"TE identity", post + "Transfer-Encoding: identity\r\n\r\n" + smuggled},
-      {"TE gzip, chunked",
-       post + "Transfer-Encoding: gzip, chunked\r\n\r\n" +
-           chunked_then_smuggled},
+      {"TE gzip, chunked", post + "Transfer-Encoding: gzip, chunked\r\n\r\n" +
+                               chunked_then_smuggled},
       {"TE chunked;q=1",
        post + "Transfer-Encoding: chunked;q=1\r\n\r\n" + smuggled},
       {"TE empty", post + "Transfer-Encoding:\r\n\r\n" + smuggled},
@@ -468,11 +467,13 @@ TEST_F(HttpServerTest, AmbiguousFramingIs400AndCloses) {
        post + "Content-Length: 5, 5\r\n\r\nhello" + smuggled},
       {"conflicting Content-Length",
        post + "Content-Length: 0\r\nContent-Length: 5\r\n\r\nhello" + smuggled},
-      {"Content-Length +5", post + "Content-Length: +5\r\n\r\nhello" + smuggled},
+      {"Content-Length +5",
+       post + "Content-Length: +5\r\n\r\nhello" + smuggled},
       {"Content-Length 0x5",
        post + "Content-Length: 0x5\r\n\r\nhello" + smuggled},
       {"Content-Length -1", post + "Content-Length: -1\r\n\r\n" + smuggled},
-      {"Content-Length 5 5", post + "Content-Length: 5 5\r\n\r\nhello" + smuggled},
+      {"Content-Length 5 5",
+       post + "Content-Length: 5 5\r\n\r\nhello" + smuggled},
       {"obs-fold of an ordinary field",
        post + "X-Test: a\r\n b\r\nContent-Length: 0\r\n\r\n" + smuggled},
       {"obs-fold of Transfer-Encoding",
@@ -616,7 +617,8 @@ TEST_F(HttpServerTest, ConnectionsBeyondTheLimitAreClosed) {
     ASSERT_TRUE(sock->Send("GET /again HTTP/1.1\r\nHost: x\r\n\r\n"));
     EXPECT_THAT(sock->ReadResponses(1, absl::Seconds(5)),
                 HasSubstr("HTTP/1.1 200 OK"));
-  }  server_.reset();  // before the metrics it records into
+  }
+  server_.reset();  // before the metrics it records into
 }
 
 // Connections must not take the descriptors the stores need: Start() makes
@@ -793,7 +795,8 @@ TEST_F(HttpServerTest, RouterAndMetrics) {
   EXPECT_THAT(
       m.body,
       HasSubstr("clover_http_request_duration_seconds_count{method=\"GET\","
-                "route=\"/v1/subjects/{id}\",status=\"200\"} 3\n"));  server_.reset();  // before the metrics it records into
+                "route=\"/v1/subjects/{id}\",status=\"200\"} 3\n"));
+  server_.reset();  // before the metrics it records into
 }
 
 // Issue 17: 3,000 requests with long method names took /metrics from 113 KB
@@ -817,8 +820,8 @@ TEST_F(HttpServerTest, UnknownMethodsShareOneMetricsLabel) {
   for (int i = 0; i < 300; ++i) {
     CurlOptions opt;
     opt.method = absl::StrCat("M", std::string(200, 'X'), i);
-    CurlResult r = client.Fetch(
-        base_ + (i % 2 == 0 ? "/v1/subjects/u1" : "/nope"), opt);
+    CurlResult r =
+        client.Fetch(base_ + (i % 2 == 0 ? "/v1/subjects/u1" : "/nope"), opt);
     ASSERT_EQ(r.code, CURLE_OK);
     ASSERT_EQ(r.status, i % 2 == 0 ? 405 : 404) << i;
     EXPECT_THAT(r.body, ::testing::Not(HasSubstr("XXXX")));

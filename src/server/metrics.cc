@@ -375,8 +375,8 @@ absl::StatusOr<std::unique_ptr<HttpMetrics>> HttpMetrics::Create(
 
 absl::string_view HttpMetrics::MethodLabel(absl::string_view method) {
   static constexpr absl::string_view kKnown[] = {
-      "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE",
-      "CONNECT"};
+      "GET",   "HEAD",    "POST",  "PUT",    "DELETE",
+      "PATCH", "OPTIONS", "TRACE", "CONNECT"};
   if (method.empty()) return "";
   for (absl::string_view known : kKnown) {
     if (method == known) return known;
