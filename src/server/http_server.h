@@ -26,7 +26,9 @@
 // chunked` (HTTP/1.1), never both; anything else (`chunked, identity`,
 // `xchunked`, repeated or conflicting fields, obs-fold) is 400 and the
 // connection is closed before another byte is read as a request, so a body can
-// never be taken for a second request. Any method token reaches the handler;
+// never be taken for a second request. Trailer fields are dropped; a chunk-size
+// line or trailer section that does not fit internal::MaxBufferedBytes is 400
+// and close. Any method token reaches the handler;
 // the metrics label it by HttpMetrics::MethodLabel, so client-chosen method
 // names do not become label values.
 //
