@@ -7,3 +7,9 @@ clover_fuzzer(fuzz_jwt
 clover_fuzzer(fuzz_http_target
   SRCS ${CMAKE_CURRENT_LIST_DIR}/server_http_target_fuzz.cc ${PROJECT_SOURCE_DIR}/src/server/url.cc
   DEPS absl::status absl::statusor absl::strings)
+# HTTP/1.1 request framing (transfer codings, Content-Length, pipelining) as the server parses
+# it; header-only Boost.Beast, so no Asio.
+clover_fuzzer(fuzz_http_framing
+  SRCS ${CMAKE_CURRENT_LIST_DIR}/server_http_framing_fuzz.cc
+       ${PROJECT_SOURCE_DIR}/src/server/http_request_parser.cc
+  DEPS Boost::system absl::strings)

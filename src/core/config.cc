@@ -736,8 +736,9 @@ class Loader {
 
   absl::Status Node(const Source& src, const YAML::Node& node) {
     CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, node, "node"));
-    CLOVER_RETURN_IF_ERROR(CheckKeys(
-        src, f, "node", {"id", "region", "dc", "listen", "data_dir", "tls"}));
+    CLOVER_RETURN_IF_ERROR(CheckKeys(src, f, "node",
+                                     {"id", "region", "dc", "listen",
+                                      "data_dir", "tls", "max_connections"}));
     NodeConfig n;
     CLOVER_ASSIGN_OR_RETURN(n.id,
                             StringField(src, node, f, "node", "id", true));
@@ -779,6 +780,10 @@ class Loader {
     CLOVER_ASSIGN_OR_RETURN(
         std::string dir, StringField(src, node, f, "node", "data_dir", true));
     n.data_dir = ResolvePath(src, dir);
+    CLOVER_ASSIGN_OR_RETURN(
+        int64_t max_connections,
+        IntField(src, f, "node", "max_connections", 1024, 1, 1 << 20));
+    n.max_connections = static_cast<int>(max_connections);
     if (const Entry* tls = Find(f, "tls")) {
       CLOVER_ASSIGN_OR_RETURN(auto tf, MapEntries(src, tls->value, "node.tls"));
       CLOVER_RETURN_IF_ERROR(CheckKeys(

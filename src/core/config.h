@@ -113,6 +113,9 @@ struct NodeConfig {
   int listen_port = 0;
   std::string data_dir;  // absolute
   std::optional<TlsConfig> tls;
+  // Concurrent HTTP connections; beyond it new ones are closed at once
+  // (`node.max_connections`, 1..1048576).
+  int max_connections = 1024;
 };
 
 struct StorageConfig {

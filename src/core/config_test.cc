@@ -164,6 +164,20 @@ TEST(ConfigTest, RejectsBadListen) {
   ExpectError("127.0.0.1:8441\n", "localhost:99999\n", {"node.listen"});
 }
 
+TEST(ConfigTest, NodeMaxConnections) {
+  auto d = ParseDeployment(kValid, "conf/node.yaml");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->node->max_connections, 1024);
+  std::string text = absl::StrReplaceAll(
+      kValid,
+      {{"127.0.0.1:8441\n", "127.0.0.1:8441\n  max_connections: 50\n"}});
+  d = ParseDeployment(text, "conf/node.yaml");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->node->max_connections, 50);
+  ExpectError("127.0.0.1:8441\n", "127.0.0.1:8441\n  max_connections: 0\n",
+              {"node.max_connections"});
+}
+
 TEST(ConfigTest, RejectsUnknownCategory) {
   ExpectError(
       "category: network", "category: telepathy",

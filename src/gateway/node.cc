@@ -231,6 +231,7 @@ absl::Status Listen(Node::Parts& p) {
   o.port =
       p.options.port_override >= 0 ? p.options.port_override : n.listen_port;
   o.threads = p.options.threads;
+  o.max_connections = static_cast<size_t>(n.max_connections);
   o.metrics = p.http_metrics.get();
   if (n.tls.has_value()) {
     server::TlsServerOptions t;

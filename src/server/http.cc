@@ -1,6 +1,7 @@
 #include "server/http.h"
 
 #include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/strings/cord.h"
@@ -9,6 +10,7 @@
 #include "absl/strings/string_view.h"
 #include "core/canonical_json.h"
 #include "server/url.h"
+#include "spdlog/spdlog.h"
 
 namespace clover::server {
 
@@ -113,7 +115,38 @@ HttpResponse HttpResponse::FromStatus(const absl::Status& status) {
       if (code == "internal") code = "error";
     }
   }
-  if (code == "internal") return Error(500, code, "internal error");
+  // Codes that report the node's own failure (storage, network, bugs) keep
+  // their message in the server log only: it may name a socket path, a host or
+  // a file. The client learns the class of failure, no detail.
+  absl::string_view generic;
+  switch (status.code()) {
+    case absl::StatusCode::kUnavailable:
+      generic = "service unavailable";
+      break;
+    case absl::StatusCode::kDeadlineExceeded:
+      generic = "deadline exceeded";
+      break;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kUnauthenticated:
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kAborted:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kResourceExhausted:
+    case absl::StatusCode::kUnimplemented:
+      break;
+    default:  // Internal, Unknown, DataLoss, Cancelled, ...
+      generic = "internal error";
+      break;
+  }
+  if (!generic.empty()) {
+    spdlog::error(
+        "HTTP {} ({}): {}", http, absl::StatusCodeToString(status.code()),
+        std::string_view(status.message().data(), status.message().size()));
+    return Error(http, code, generic);
+  }
   return Error(http, code, status.message());
 }
 

@@ -57,11 +57,15 @@ struct HttpResponse {
   // Maps an absl::Status to an error response (InvalidArgument/OutOfRange 400,
   // Unauthenticated 401, PermissionDenied 403, NotFound 404,
   // AlreadyExists/Aborted/ FailedPrecondition 409, ResourceExhausted 429,
-  // Unimplemented 501, Unavailable 503, DeadlineExceeded 504, others 500 with
-  // the fixed message "internal error" so that no internal detail leaks). A
+  // Unimplemented 501, Unavailable 503, DeadlineExceeded 504, others 500). A
   // status carrying the payload kHttpStatusPayload (decimal text, 400..599)
   // uses that HTTP status instead, e.g. 410 for an erased subject or 421 for a
-  // misdirected write.
+  // misdirected write. The message of a client error (the 4xx codes and
+  // Unimplemented) goes to the client; for Unavailable, DeadlineExceeded,
+  // Internal, Unknown, DataLoss and the rest the body says only "service
+  // unavailable", "deadline exceeded" or "internal error" and the status is
+  // logged (spdlog, error level): such messages may name sockets, hosts or
+  // files.
   static HttpResponse FromStatus(const absl::Status& status);
   static HttpResponse Json(int status, std::string body);
 };

@@ -1,11 +1,12 @@
-// The only translation unit that includes Boost.Beast/Asio: keep it that way,
-// they are heavy.
+// The only translation unit that includes Boost.Asio (Beast's parser alone is
+// in server/http_request_parser.h): keep it that way, it is heavy.
 #include "server/http_server.h"
 
 #include <openssl/bio.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <pthread.h>
+#include <sys/resource.h>
 
 #include <array>
 #include <atomic>
@@ -40,7 +41,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "server/http_request_parser.h"
 #include "server/url.h"
+#include "spdlog/spdlog.h"
 
 namespace clover::server {
 namespace {
@@ -60,6 +63,7 @@ using TcpStream =
     beast::basic_stream<tcp, Executor, beast::unlimited_rate_policy>;
 
 constexpr size_t kReadChunk = 8 * 1024;
+constexpr size_t kBodyReadChunk = 64 * 1024;
 // After an error response the connection is half-closed and unread input
 // drained for this long (at most kMaxLingerBytes), so that the client reads the
 // response instead of a TCP reset.
@@ -133,6 +137,42 @@ std::string PeerSubject(SSL* ssl) {
   }
   X509_free(cert);
   return subject;
+}
+
+// Descriptors kept for everything but connections: stores, logs, listeners.
+constexpr rlim_t kReservedDescriptors = 256;
+
+// Each connection holds a descriptor. Raises the soft RLIMIT_NOFILE (towards
+// the hard one) so that `max_connections` of them fit beside the stores';
+// where the hard limit forbids that, lowers the cap instead, so that a flood
+// of connections can never take the descriptors the stores need.
+size_t FitDescriptorLimit(size_t max_connections) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
+    return max_connections;
+  const rlim_t want =
+      static_cast<rlim_t>(max_connections) + kReservedDescriptors;
+  if (limit.rlim_cur < want) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max == RLIM_INFINITY
+                          ? want
+                          : std::min<rlim_t>(want, limit.rlim_max);
+    if (raised.rlim_cur > limit.rlim_cur &&
+        setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+      limit = raised;
+    }
+  }
+  if (limit.rlim_cur >= want) return max_connections;
+  const size_t fit =
+      limit.rlim_cur > 2 * kReservedDescriptors
+          ? static_cast<size_t>(limit.rlim_cur - kReservedDescriptors)
+          : static_cast<size_t>(limit.rlim_cur / 2);
+  spdlog::warn(
+      "HTTP max_connections {} lowered to {}: the descriptor limit is {} "
+      "(raise it with ulimit -n or LimitNOFILE=)",
+      max_connections, std::max<size_t>(fit, 1),
+      static_cast<uint64_t>(limit.rlim_cur));
+  return std::max<size_t>(fit, 1);
 }
 
 class ConnectionBase;
@@ -268,7 +308,13 @@ class Connection final : public ConnectionBase {
     if (buffer_.size() > 0)
       return ReadRequest();  // a pipelined request is already here
     state_ = State::kIdle;
-    Lowest().expires_after(ToChrono(options().idle_timeout));
+    // A new connection must start its first request as promptly as a request
+    // must arrive: connections opened only to sit idle would hold slots of
+    // max_connections.
+    Lowest().expires_after(
+        ToChrono(request_seq_ == 0
+                     ? std::min(options().read_timeout, options().idle_timeout)
+                     : options().idle_timeout));
     stream_.async_read_some(buffer_.prepare(kReadChunk),
                             [self = Self()](const error_code& ec, size_t n) {
                               self->buffer_.commit(n);
@@ -280,56 +326,61 @@ class Connection final : public ConnectionBase {
 
   void ReadRequest() {
     state_ = State::kReading;
-    parser_.emplace();
-    parser_->header_limit(static_cast<uint32_t>(std::min<size_t>(
-        options().max_header_bytes, std::numeric_limits<uint32_t>::max())));
-    parser_->body_limit(options().max_body_bytes);
+    parser_.emplace(options().max_header_bytes, options().max_body_bytes);
+    continue_sent_ = false;
     // Usually the whole request is already in the buffer: parse it here rather
-    // than through an asynchronous read that would complete at once, saving a
-    // trip through the event loop.
-    parser_->eager(true);
-    while (buffer_.size() > 0 && !parser_->is_done()) {
-      error_code ec;
-      size_t used = parser_->put(buffer_.data(), ec);
-      buffer_.consume(used);
-      if (ec == http::error::need_more) break;
-      if (ec) return OnReadError(ec);
-      if (used == 0) break;
-    }
-    if (parser_->is_done()) return OnRequest();
+    // than after another read.
+    error_code ec;
+    internal::ParseStep step = internal::ParseBuffered(*parser_, buffer_, ec);
+    if (step == internal::ParseStep::kError) return OnReadError(ec);
+    if (step == internal::ParseStep::kDone) return OnRequest();
     // One deadline for the whole request, from its first byte: trickling bytes
     // buys nothing.
     Lowest().expires_after(ToChrono(options().read_timeout));
-    if (parser_->is_header_done()) return OnHeader(error_code());
-    http::async_read_header(
-        stream_, buffer_, *parser_,
-        [self = Self()](const error_code& ec, size_t) { self->OnHeader(ec); });
+    AwaitMore();
   }
 
-  void OnHeader(const error_code& ec) {
-    if (ec) return OnReadError(ec);
-    if (parser_->is_done()) return OnRequest();
-    auto expect = parser_->get()[http::field::expect];
-    if (beast::iequals(expect, "100-continue")) {
+  // The request is incomplete: answer `Expect: 100-continue` once its header is
+  // in, then read more. Every byte goes through internal::ParseBuffered (also
+  // what the framing fuzzer runs), never through Beast's own read loop.
+  void AwaitMore() {
+    if (!continue_sent_ && parser_->is_header_done() &&
+        beast::iequals(parser_->get()[http::field::expect], "100-continue")) {
+      continue_sent_ = true;
       static constexpr absl::string_view kContinue =
           "HTTP/1.1 100 Continue\r\n\r\n";
       asio::async_write(stream_,
                         asio::buffer(kContinue.data(), kContinue.size()),
                         [self = Self()](const error_code& ec, size_t) {
                           if (ec) return self->Close();
-                          self->ReadBody();
+                          self->ReadMore();
                         });
       return;
     }
-    ReadBody();
+    ReadMore();
   }
 
-  void ReadBody() {
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = Self()](const error_code& ec, size_t) {
-                       if (ec) return self->OnReadError(ec);
-                       self->OnRequest();
-                     });
+  void ReadMore() {
+    const size_t limit = internal::MaxBufferedBytes(options().max_header_bytes);
+    if (buffer_.size() >= limit)
+      return OnReadError(http::error::buffer_overflow);
+    // The parser consumes body bytes as they come, so a body is read in larger
+    // pieces; a header in progress stays within the bound.
+    const size_t n = parser_->is_header_done()
+                         ? kBodyReadChunk
+                         : std::min(kReadChunk, limit - buffer_.size());
+    stream_.async_read_some(
+        buffer_.prepare(n), [self = Self()](const error_code& ec, size_t got) {
+          self->buffer_.commit(got);
+          if (ec) return self->OnReadError(ec);
+          error_code parse_ec;
+          internal::ParseStep step =
+              internal::ParseBuffered(*self->parser_, self->buffer_, parse_ec);
+          if (step == internal::ParseStep::kError)
+            return self->OnReadError(parse_ec);
+          if (step == internal::ParseStep::kDone) return self->OnRequest();
+          self->AwaitMore();
+        });
   }
 
   void OnReadError(const error_code& ec) {
@@ -338,6 +389,12 @@ class Connection final : public ConnectionBase {
           431, "header_too_large",
           absl::StrCat("request header block exceeds ",
                        options().max_header_bytes, " bytes"));
+    }
+    if (ec == http::error::buffer_overflow) {
+      return SendErrorAndClose(
+          400, "bad_request",
+          "malformed HTTP request: chunk-size line or trailer section too "
+          "long");
     }
     if (ec == http::error::body_limit) {
       return SendErrorAndClose(
@@ -349,9 +406,12 @@ class Connection final : public ConnectionBase {
             http::make_error_code(http::error::end_of_stream).category() &&
         ec != http::error::end_of_stream &&
         ec != http::error::partial_message && ec != http::error::need_more) {
+      absl::string_view why =
+          parser_.has_value() ? parser_->framing_error() : absl::string_view();
       return SendErrorAndClose(
           400, "bad_request",
-          absl::StrCat("malformed HTTP request: ", ec.message()));
+          absl::StrCat("malformed HTTP request: ",
+                       why.empty() ? absl::string_view(ec.message()) : why));
     }
     // EOF, reset, timeout (the stream is already closed), or cancelled while
     // stopping.
@@ -429,11 +489,12 @@ class Connection final : public ConnectionBase {
     if (metrics == nullptr) return;
     // Keep-alive clients tend to repeat the same request: remember the last
     // child.
+    absl::string_view method = HttpMetrics::MethodLabel(request_.method);
     if (!metric_child_.has_value() || metric_status_ != status ||
-        metric_method_ != request_.method || metric_route_ != request_.route) {
-      metric_child_ = metrics->Get(request_.method, request_.route, status);
+        metric_method_ != method || metric_route_ != request_.route) {
+      metric_child_ = metrics->Get(method, request_.route, status);
       metric_status_ = status;
-      metric_method_ = request_.method;
+      metric_method_ = method;
       metric_route_ = request_.route;
     }
     std::chrono::duration<double> elapsed =
@@ -531,9 +592,10 @@ class Connection final : public ConnectionBase {
 
   Stream stream_;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<internal::RequestParser> parser_;
   State state_ = State::kIdle;
   bool keep_alive_ = true;
+  bool continue_sent_ = false;  // "100 Continue" sent for this request
   bool is_head_ = false;
   std::string remote_address_;
   std::string client_cert_subject_;
@@ -543,7 +605,7 @@ class Connection final : public ConnectionBase {
   std::chrono::steady_clock::time_point started_;
   std::optional<HttpMetrics::Child> metric_child_;
   int metric_status_ = 0;
-  std::string metric_method_;
+  absl::string_view metric_method_;  // a HttpMetrics::MethodLabel, static
   std::string metric_route_;
 };
 
@@ -724,6 +786,22 @@ class HttpServer::Impl {
             });
             return;
           }
+          size_t open = 0;
+          {
+            absl::MutexLock lock(&shared_->mu);
+            open = shared_->connections.size();
+          }
+          // Only this loop adds connections, so the count cannot grow
+          // between the check and the emplace below.
+          if (open >= shared_->options.max_connections) {
+            error_code ignored;
+            socket.close(ignored);
+            if (HttpMetrics* metrics = shared_->options.metrics) {
+              metrics->connections_refused().Increment();
+            }
+            Accept();
+            return;
+          }
           std::shared_ptr<ConnectionBase> conn;
           if (shared_->tls.has_value()) {
             conn = std::make_shared<TlsConnection>(
@@ -766,6 +844,10 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   if (options.max_header_bytes == 0) {
     return absl::InvalidArgumentError("max_header_bytes must be > 0");
   }
+  if (options.max_connections == 0) {
+    return absl::InvalidArgumentError("max_connections must be > 0");
+  }
+  options.max_connections = FitDescriptorLimit(options.max_connections);
   if (options.read_timeout <= absl::ZeroDuration() ||
       options.idle_timeout <= absl::ZeroDuration() ||
       options.write_timeout <= absl::ZeroDuration() ||

@@ -20,6 +20,21 @@
 // Every response carries Content-Length (no chunked responses) and is
 // `Connection: close` when the client asked for it, on errors that leave the
 // stream unusable, and while stopping.
+//
+// Framing (RFC 9112; server/http_request_parser.h): a body is framed by exactly
+// one Content-Length of decimal digits or by exactly one `Transfer-Encoding:
+// chunked` (HTTP/1.1), never both; anything else (`chunked, identity`,
+// `xchunked`, repeated or conflicting fields, obs-fold) is 400 and the
+// connection is closed before another byte is read as a request, so a body can
+// never be taken for a second request. Trailer fields are dropped; a chunk-size
+// line or trailer section that does not fit internal::MaxBufferedBytes is 400
+// and close. Any method token reaches the handler;
+// the metrics label it by HttpMetrics::MethodLabel, so client-chosen method
+// names do not become label values.
+//
+// Connections: at most `max_connections` are open at once; a connection
+// accepted beyond that is closed at once. A new connection must start its
+// first request within min(read_timeout, idle_timeout).
 #ifndef CLOVER_SERVER_HTTP_SERVER_H_
 #define CLOVER_SERVER_HTTP_SERVER_H_
 
@@ -53,6 +68,11 @@ struct HttpServerOptions {
   int threads = 0;  // 0 = one per core
   size_t max_header_bytes = 16 * 1024;
   size_t max_body_bytes = 1 << 20;
+  // Concurrent connections (idle, reading, handled or lingering after an error
+  // response); must be > 0. Start() raises the process's soft RLIMIT_NOFILE
+  // to fit them plus 256 descriptors for everything else, or, where the hard
+  // limit forbids, lowers this cap to fit (logged as a warning).
+  size_t max_connections = 1024;
   absl::Duration read_timeout = absl::Seconds(10);
   absl::Duration idle_timeout = absl::Seconds(60);
   absl::Duration write_timeout = absl::Seconds(30);

@@ -46,6 +46,56 @@ TEST(HttpResponseTest, InternalErrorsHideDetail) {
   EXPECT_EQ(r.body.find("hunter2"), std::string::npos);
 }
 
+// Issue 17: a 503 body carried the database socket path. Failures of the node
+// itself answer with a fixed message; client errors keep theirs.
+TEST(HttpResponseTest, ServerFailuresCarryNoInternals) {
+  const std::string detail =
+      "connection to server on socket \"/var/run/postgresql/.s.PGSQL.5432\" "
+      "failed";
+  struct Case {
+    absl::Status status;
+    int http;
+    std::string body;
+  };
+  const Case cases[] = {
+      {absl::UnavailableError(detail), 503,
+       R"({"error":{"code":"unavailable","message":"service unavailable"}})"},
+      {absl::DeadlineExceededError(detail), 504,
+       R"({"error":{"code":"deadline_exceeded","message":"deadline exceeded"}})"},
+      {absl::InternalError(detail), 500,
+       R"({"error":{"code":"internal","message":"internal error"}})"},
+      {absl::UnknownError(detail), 500,
+       R"({"error":{"code":"internal","message":"internal error"}})"},
+      {absl::DataLossError(detail), 500,
+       R"({"error":{"code":"internal","message":"internal error"}})"},
+      {absl::CancelledError(detail), 500,
+       R"({"error":{"code":"internal","message":"internal error"}})"},
+      // An HTTP status override does not let the detail through either.
+      {WithHttpStatus(absl::UnavailableError(detail), 502), 502,
+       R"({"error":{"code":"unavailable","message":"service unavailable"}})"},
+      {WithHttpStatus(absl::InternalError(detail), 410), 410,
+       R"({"error":{"code":"error","message":"internal error"}})"},
+  };
+  for (const Case& c : cases) {
+    HttpResponse r = HttpResponse::FromStatus(c.status);
+    EXPECT_EQ(r.status, c.http) << c.status;
+    EXPECT_EQ(r.body, c.body) << c.status;
+    EXPECT_EQ(r.body.find("postgresql"), std::string::npos) << c.status;
+  }
+  // Client errors keep their message: it tells the client what to fix.
+  for (const absl::Status& s :
+       {absl::InvalidArgumentError("field 'x' missing"),
+        absl::NotFoundError("field 'x' missing"),
+        absl::PermissionDeniedError("field 'x' missing"),
+        absl::FailedPreconditionError("field 'x' missing"),
+        absl::ResourceExhaustedError("field 'x' missing"),
+        absl::UnimplementedError("field 'x' missing")}) {
+    EXPECT_NE(HttpResponse::FromStatus(s).body.find("field 'x' missing"),
+              std::string::npos)
+        << s;
+  }
+}
+
 TEST(HttpResponseTest, PayloadOverridesStatus) {
   absl::Status gone =
       WithHttpStatus(absl::NotFoundError("subject erased"), 410);

@@ -363,7 +363,25 @@ absl::StatusOr<std::unique_ptr<HttpMetrics>> HttpMetrics::Create(
                             "being queued, by method, route and status.",
                             labels);
   if (!duration.ok()) return duration.status();
-  return std::unique_ptr<HttpMetrics>(new HttpMetrics(*requests, *duration));
+  auto refused = registry.AddCounter(
+      "clover_http_connections_refused_total",
+      "Connections closed at once because the server was at its connection "
+      "limit.",
+      {});
+  if (!refused.ok()) return refused.status();
+  return std::unique_ptr<HttpMetrics>(
+      new HttpMetrics(*requests, *duration, &(*refused)->WithLabels({})));
+}
+
+absl::string_view HttpMetrics::MethodLabel(absl::string_view method) {
+  static constexpr absl::string_view kKnown[] = {
+      "GET",   "HEAD",    "POST",  "PUT",    "DELETE",
+      "PATCH", "OPTIONS", "TRACE", "CONNECT"};
+  if (method.empty()) return "";
+  for (absl::string_view known : kKnown) {
+    if (method == known) return known;
+  }
+  return "other";
 }
 
 HttpMetrics::Child HttpMetrics::Get(absl::string_view method,
@@ -376,6 +394,7 @@ HttpMetrics::Child HttpMetrics::Get(absl::string_view method,
   digits[n++] = static_cast<char>('0' + s % 10);
   absl::string_view status_text(digits, n);
   if (route.empty()) route = "none";
+  method = MethodLabel(method);
   return Child{&requests_->WithLabels({method, route, status_text}),
                &duration_->WithLabels({method, route, status_text})};
 }

@@ -167,6 +167,10 @@ class MetricsRegistry {
 // The HTTP metrics the server records for every response:
 //   clover_http_requests_total{method,route,status}          counter
 //   clover_http_request_duration_seconds{method,route,status} histogram
+//   clover_http_connections_refused_total                     counter
+// No label takes a client-chosen string: `method` is one of the standard
+// methods, "other" or "" (no request line), `route` a pattern the server
+// registered or "none", `status` three digits the server chose.
 class HttpMetrics {
  public:
   // Registers both families in `registry` (which must outlive this object).
@@ -177,14 +181,28 @@ class HttpMetrics {
     Counter* requests;
     Histogram* duration;
   };
-  // `route` empty is recorded as "none" (the request never reached a route).
+  // `route` empty is recorded as "none" (the request never reached a route);
+  // `method` is recorded as MethodLabel(method).
   Child Get(absl::string_view method, absl::string_view route, int status);
 
+  // The `method` label of a request method: the method itself for GET, HEAD,
+  // POST, PUT, DELETE, PATCH, OPTIONS, TRACE and CONNECT (case-sensitive, RFC
+  // 9110 §9.1), "" for none, "other" for anything else. Static storage.
+  static absl::string_view MethodLabel(absl::string_view method);
+
+  // Connections closed at once because the server was at its connection
+  // limit.
+  Counter& connections_refused() { return *connections_refused_; }
+
  private:
-  HttpMetrics(CounterFamily* requests, HistogramFamily* duration)
-      : requests_(requests), duration_(duration) {}
+  HttpMetrics(CounterFamily* requests, HistogramFamily* duration,
+              Counter* connections_refused)
+      : requests_(requests),
+        duration_(duration),
+        connections_refused_(connections_refused) {}
   CounterFamily* requests_;
   HistogramFamily* duration_;
+  Counter* connections_refused_;
 };
 
 }  // namespace clover::server

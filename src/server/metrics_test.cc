@@ -4,6 +4,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -128,6 +129,30 @@ TEST(HttpMetricsTest, LabelsByMethodRouteStatus) {
       text,
       HasSubstr("clover_http_request_duration_seconds_count{method=\"GET\","
                 "route=\"/v1/subjects/{id}\",status=\"200\"} 1\n"));
+}
+
+// Issue 17: every method name a client sent became a label value.
+TEST(HttpMetricsTest, MethodLabelIsBounded) {
+  MetricsRegistry registry;
+  auto m = HttpMetrics::Create(registry);
+  ASSERT_TRUE(m.ok());
+  for (int i = 0; i < 1000; ++i) {
+    (*m)->Get(absl::StrCat("X", i), "", 405).requests->Increment();
+  }
+  (*m)->Get("get", "", 405).requests->Increment();
+  (*m)->Get("PROPFIND", "", 405).requests->Increment();
+  std::string text = registry.Render();
+  EXPECT_THAT(text,
+              HasSubstr("clover_http_requests_total{method=\"other\",route="
+                        "\"none\",status=\"405\"} 1002\n"));
+  EXPECT_EQ(text.find("X999"), std::string::npos);
+  EXPECT_EQ(text.find("PROPFIND"), std::string::npos);
+  EXPECT_LT(text.size(), 8 * 1024u);
+  for (absl::string_view known : {"GET", "HEAD", "POST", "PUT", "DELETE",
+                                  "PATCH", "OPTIONS", "TRACE", "CONNECT"}) {
+    EXPECT_EQ(HttpMetrics::MethodLabel(known), known);
+  }
+  EXPECT_EQ(HttpMetrics::MethodLabel(""), "");
 }
 
 }  // namespace

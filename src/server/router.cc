@@ -194,10 +194,9 @@ Handler Router::AsHandler() const {
     }
     std::sort(allowed.begin(), allowed.end());
     request.route = path_match->pattern;
-    HttpResponse response =
-        HttpResponse::Error(405, "method_not_allowed",
-                            absl::StrCat("method ", request.method,
-                                         " not allowed on this resource"));
+    // The method is not echoed: it may be any token the client chose.
+    HttpResponse response = HttpResponse::Error(
+        405, "method_not_allowed", "method not allowed on this resource");
     response.headers.emplace_back("Allow", absl::StrJoin(allowed, ", "));
     respond(std::move(response));
   };

@@ -6,9 +6,10 @@
 // which beats "*", so
 // "/v1/approvals/pending" can sit beside "/v1/approvals/{id}".
 //
-// Unknown path -> 404 JSON; known path with another method -> 405 JSON with an
-// Allow header. The matched pattern is stored in HttpRequest::route for the
-// metrics.
+// Unknown path -> 404 JSON; known path with another method (an unknown one
+// included: the node answers client input with 4xx, never 5xx, so not RFC
+// 9110's suggested 501) -> 405 JSON with an Allow header. The matched pattern
+// is stored in HttpRequest::route for the metrics.
 //
 // Thread-safety: build the router on one thread; the handler returned by
 // AsHandler() is immutable and may be called concurrently.
