@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "audit/json_util.h"
+#include "core/test_temp_dir.h"
 #include "gateway/http_client.h"
 #include "gateway/local_deployment.h"
 #include "gateway/node.h"
@@ -44,11 +45,8 @@ class ApprovalsE2eTest : public ::testing::Test {
   void SetUp() override { ASSERT_TRUE(setup_error_->empty()) << *setup_error_; }
 
   static std::string StartNode() {
-    std::string tmpl =
-        (std::filesystem::temp_directory_path() / "clover_approvals_e2e_XXXXXX")
-            .string();
-    if (mkdtemp(tmpl.data()) == nullptr) return "mkdtemp failed";
-    dir_ = new std::string(tmpl);
+    tmp_ = new test::TempDir("approvals-e2e");
+    dir_ = new std::string(tmp_->path());
     auto d = LoadDeployment(
         absl::StrCat(CLOVER_SOURCE_DIR, "/examples/deployment.yaml"));
     if (!d.ok()) return d.status().ToString();
@@ -101,8 +99,7 @@ class ApprovalsE2eTest : public ::testing::Test {
       node_->Shutdown();
       delete node_;
     }
-    // Only the directory mkdtemp made for this test.
-    if (dir_ != nullptr) std::filesystem::remove_all(*dir_);
+    delete tmp_;  // removes the directory it made, marker and all
   }
 
   ClientResponse Call(absl::string_view principal, absl::string_view method,
@@ -176,6 +173,7 @@ class ApprovalsE2eTest : public ::testing::Test {
   }
 
   static std::string* setup_error_;
+  static test::TempDir* tmp_;
   static std::string* dir_;
   static Node* node_;
   static std::string* eu_;
@@ -184,6 +182,7 @@ class ApprovalsE2eTest : public ::testing::Test {
 };
 
 std::string* ApprovalsE2eTest::setup_error_ = nullptr;
+test::TempDir* ApprovalsE2eTest::tmp_ = nullptr;
 std::string* ApprovalsE2eTest::dir_ = nullptr;
 Node* ApprovalsE2eTest::node_ = nullptr;
 std::string* ApprovalsE2eTest::eu_ = nullptr;

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "core/test_temp_dir.h"
 #include "gateway/http_client.h"
 #include "gateway/local_deployment.h"
 #include "gateway/node.h"
@@ -41,10 +42,8 @@ class GatewayReadsTest : public ::testing::Test {
   void SetUp() override { ASSERT_TRUE(setup_error_->empty()) << *setup_error_; }
 
   static std::string StartNode() {
-    dir_ = new std::string((std::filesystem::temp_directory_path() /
-                            absl::StrCat("clover_gateway_reads_", getpid()))
-                               .string());
-    std::filesystem::remove_all(*dir_);
+    tmp_ = new test::TempDir("gateway-reads");
+    dir_ = new std::string(tmp_->path());
     auto d = LoadDeployment(
         absl::StrCat(CLOVER_SOURCE_DIR, "/examples/deployment.yaml"));
     if (!d.ok()) return d.status().ToString();
@@ -83,7 +82,7 @@ class GatewayReadsTest : public ::testing::Test {
       for (auto& n : *running_) n->Shutdown();
       delete running_;
     }
-    if (dir_ != nullptr) std::filesystem::remove_all(*dir_);
+    delete tmp_;  // removes the directory it made, marker and all
   }
 
   ClientResponse Call(absl::string_view principal, absl::string_view method,
@@ -130,6 +129,7 @@ class GatewayReadsTest : public ::testing::Test {
   }
 
   static std::string* setup_error_;
+  static test::TempDir* tmp_;
   static std::string* dir_;
   static std::vector<LocalNode>* nodes_;
   static std::vector<std::unique_ptr<Node>>* running_;
@@ -138,6 +138,7 @@ class GatewayReadsTest : public ::testing::Test {
 };
 
 std::string* GatewayReadsTest::setup_error_ = nullptr;
+test::TempDir* GatewayReadsTest::tmp_ = nullptr;
 std::string* GatewayReadsTest::dir_ = nullptr;
 std::vector<LocalNode>* GatewayReadsTest::nodes_ = nullptr;
 std::vector<std::unique_ptr<Node>>* GatewayReadsTest::running_ = nullptr;
