@@ -472,14 +472,13 @@ class Gateway::Impl {
     return memo.emplace(std::move(key), std::move(json)).first->second;
   }
 
-  LogEntry DecisionJson(const Principal& p, absl::string_view purpose,
-                        absl::string_view action, absl::string_view destination,
-                        absl::string_view subject_pseudonym,
-                        absl::string_view subject_jurisdiction,
-                        const Decision& dec, int64_t records, int64_t bytes,
-                        int64_t subjects = -1) {
+  // What every entry of this node names: when, where, who, why, what, to
+  // where, about whom, and under which policy.
+  DecisionRecord RecordOf(const Principal& p, absl::string_view purpose,
+                          absl::string_view action,
+                          absl::string_view destination,
+                          absl::string_view subject_pseudonym) const {
     DecisionRecord r;
-    r.field_groups_json = FieldGroupsJson(dec);
     r.time = d_.clock->Now();
     r.node = node_.id;
     r.region = node_.region;
@@ -488,9 +487,21 @@ class Gateway::Impl {
     r.action = action;
     r.destination = destination;
     r.subject = subject_pseudonym;
+    r.policy = d_.policy->sha256();
+    return r;
+  }
+
+  LogEntry DecisionJson(const Principal& p, absl::string_view purpose,
+                        absl::string_view action, absl::string_view destination,
+                        absl::string_view subject_pseudonym,
+                        absl::string_view subject_jurisdiction,
+                        const Decision& dec, int64_t records, int64_t bytes,
+                        int64_t subjects = -1) {
+    DecisionRecord r =
+        RecordOf(p, purpose, action, destination, subject_pseudonym);
+    r.field_groups_json = FieldGroupsJson(dec);
     r.subject_jurisdiction = subject_jurisdiction;
     r.subjects = subjects;
-    r.policy = d_.policy->sha256();
     r.approval = dec.approval_id;
     r.records = records;
     r.bytes = bytes;
@@ -592,16 +603,8 @@ class Gateway::Impl {
                       absl::string_view subject_pseudonym,
                       absl::string_view outcome, int64_t records = 0,
                       int64_t bytes = 0) {
-    DecisionRecord r;
-    r.time = d_.clock->Now();
-    r.node = node_.id;
-    r.region = node_.region;
-    r.principal = &p;
-    r.purpose = purpose;
-    r.action = action;
-    r.destination = destination;
-    r.subject = subject_pseudonym;
-    r.policy = d_.policy->sha256();
+    DecisionRecord r =
+        RecordOf(p, purpose, action, destination, subject_pseudonym);
     r.records = records;
     r.bytes = bytes;
     r.outcome = outcome;
