@@ -15,6 +15,7 @@
 #include "absl/strings/str_replace.h"
 #include "audit/json_util.h"
 #include "core/test_temp_dir.h"
+#include "gateway_test_client.h"
 #include "gateway/http_client.h"
 #include "gateway/local_deployment.h"
 #include "gateway/node.h"
@@ -105,26 +106,15 @@ class ApprovalsE2eTest : public ::testing::Test {
   ClientResponse Call(absl::string_view principal, absl::string_view method,
                       const std::string& path, absl::string_view purpose = {},
                       absl::string_view body = {}) {
-    std::vector<std::string> headers = {"Authorization: Bearer " +
-                                        ExampleApiKey(principal)};
-    if (!purpose.empty())
-      headers.push_back(absl::StrCat("X-Clover-Purpose: ", purpose));
-    if (!body.empty()) headers.push_back("Content-Type: application/json");
-    auto r = client_.Send(method, *eu_ + path, headers, body);
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? *r : ClientResponse{};
+    return e2e::CallAs(client_, principal, method, *eu_ + path, purpose,
+                           body);
   }
 
   static rapidjson::Document Json(const std::string& body) {
-    rapidjson::Document doc;
-    doc.Parse(body.c_str());
-    return doc;
+    return e2e::ParseBody(body);
   }
-
   static std::string ErrorCode(const ClientResponse& r) {
-    auto doc = Json(r.body);
-    if (!doc.IsObject() || !doc.HasMember("error")) return "<no error body>";
-    return doc["error"]["code"].GetString();
+    return e2e::ErrorCodeOf(r);
   }
 
   // Files a request by us-legal-1; returns its id ("" on failure).

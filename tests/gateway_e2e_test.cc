@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "core/owned_dir.h"
 #include "gateway/http_client.h"
+#include "gateway_test_client.h"
 #include "gateway/local_deployment.h"
 #include "gateway/node.h"
 #include "gmock/gmock.h"
@@ -106,27 +107,14 @@ class GatewayE2eTest : public ::testing::Test {
   ClientResponse Call(absl::string_view principal, absl::string_view method,
                       const std::string& url, absl::string_view purpose,
                       absl::string_view body = {}) {
-    std::vector<std::string> headers;
-    if (!principal.empty()) {
-      headers.push_back("Authorization: Bearer " + ExampleApiKey(principal));
-    }
-    if (!purpose.empty())
-      headers.push_back(absl::StrCat("X-Clover-Purpose: ", purpose));
-    auto r = client_.Send(method, url, headers, body);
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? *r : ClientResponse{};
+    return e2e::CallAs(client_, principal, method, url, purpose, body);
   }
 
   static rapidjson::Document Json(const std::string& body) {
-    rapidjson::Document doc;
-    doc.Parse(body.c_str());
-    return doc;
+    return e2e::ParseBody(body);
   }
-
   static std::string ErrorCode(const ClientResponse& r) {
-    auto doc = Json(r.body);
-    if (!doc.IsObject() || !doc.HasMember("error")) return "<no error body>";
-    return doc["error"]["code"].GetString();
+    return e2e::ErrorCodeOf(r);
   }
 
   std::unique_ptr<log::LogClient> EuLogClient() {
