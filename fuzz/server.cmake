@@ -3,7 +3,8 @@
 clover_fuzzer(fuzz_jwt
   SRCS ${CMAKE_CURRENT_LIST_DIR}/server_jwt_fuzz.cc ${PROJECT_SOURCE_DIR}/src/gateway/jwt.cc
        ${PROJECT_SOURCE_DIR}/src/core/json_parse.cc ${PROJECT_SOURCE_DIR}/src/core/utf8.cc
-  DEPS OpenSSL::Crypto absl::status absl::statusor absl::strings absl::time)
+  DEPS OpenSSL::Crypto absl::status absl::statusor absl::strings absl::time
+       absl::flat_hash_set)
 clover_fuzzer(fuzz_http_target
   SRCS ${CMAKE_CURRENT_LIST_DIR}/server_http_target_fuzz.cc ${PROJECT_SOURCE_DIR}/src/server/url.cc
   DEPS absl::status absl::statusor absl::strings)
