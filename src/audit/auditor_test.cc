@@ -648,5 +648,30 @@ incidents:
             absl::StatusCode::kNotFound);
 }
 
+// History re-verification through the auditor (default budget: one bundle
+// per poll): a complete bundle rewritten after it was verified raises
+// tampered_history within 2 * (bundles in the tree) polls.
+TEST_F(AuditorTest, RewrittenVerifiedBundleRaisesTamperedHistory) {
+  ASSERT_EQ(config_.history_bundles_per_poll, 1);
+  for (int i = 0; i < 300; ++i) {
+    Log(Read("eu-support-1", "support", absl::StrCat("s", i % 10)));
+  }
+  ASSERT_TRUE(auditor_->PollOnce().ok());
+  ASSERT_TRUE(Incidents("tampered_history").empty());
+  log_.TamperBundle(100, *DecisionEntryJson(Read("eu-support-2", "support",
+                                                  "s1")));
+  for (int poll = 0; poll < 4 && Incidents("tampered_history").empty();
+       ++poll) {
+    ASSERT_TRUE(auditor_->PollOnce().ok());
+  }
+  auto inc = Incidents("tampered_history");
+  ASSERT_EQ(inc.size(), 1u);
+  EXPECT_EQ(inc[0].severity, Severity::kCritical);
+  ASSERT_FALSE(inc[0].evidence.empty());
+  EXPECT_EQ(inc[0].evidence[0].index, 100u);
+  EXPECT_THAT(auditor_->metrics().Render(),
+              HasSubstr("clover_audit_history_bundles_checked_total"));
+}
+
 }  // namespace
 }  // namespace clover::audit
