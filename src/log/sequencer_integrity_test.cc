@@ -202,5 +202,30 @@ TEST_F(IntegrityTest, FlippedSstByteIsRefusedAndLogged) {
   ExpectRefused("/log/tile/entries/002", "tile/entries/002");
 }
 
+// The partial bundle is served from memory after open: it is checked once,
+// at open, and a node whose stored partial bundle no longer matches the tree
+// does not start (the error is logged and returned).
+TEST_F(IntegrityTest, RewrittenPartialBundleStopsTheOpen) {
+  std::string fragment;
+  {
+    auto storage = OpenRocksDbStorage(dir_.path());
+    ASSERT_TRUE(storage.ok());
+    auto f = (*storage)->ReadBundleFragment(FragmentId{5, 0});
+    ASSERT_TRUE(f.ok()) << f.status();
+    fragment = *f;
+  }
+  const size_t p = fragment.find("p-") + 2;
+  fragment[p] = fragment[p] == 'z' ? 'y' : 'z';
+  LogWriteBatch b;
+  b.fragments.emplace_back(FragmentId{5, 0}, fragment);
+  WriteStored(b);
+  LogCapture capture;
+  auto seq = Sequencer::Open(*OpenRocksDbStorage(dir_.path()), Signer());
+  EXPECT_EQ(seq.status().code(), absl::StatusCode::kDataLoss) << seq.status();
+  spdlog::default_logger()->flush();
+  EXPECT_TRUE(absl::StrContains(capture.text(), "tile/entries/005.p/20"))
+      << capture.text();
+}
+
 }  // namespace
 }  // namespace clover::log
