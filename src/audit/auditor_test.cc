@@ -600,6 +600,26 @@ incidents:
   EXPECT_EQ(c->api_credentials[1].role, ApiRole::kRead);
   EXPECT_EQ(absl::BytesToHexString(c->api_credentials[1].sha256), kReadHash);
   EXPECT_FALSE(c->insecure_no_auth);
+  EXPECT_EQ(c->history_bundles_per_poll, 1);  // history_check's default
+  for (const auto& [value, want] : std::vector<std::pair<std::string, int>>{
+           {"{bundles_per_poll: 0}", 0},
+           {"{bundles_per_poll: 16}", 16},
+           {"{bundles_per_poll: -1}", -1},
+           {"{bundles_per_poll: 2000}", -1},
+           {"{bundles: 1}", -1}}) {
+    std::string changed = yaml;
+    changed.insert(changed.find("  admin_token_file"),
+                   absl::StrCat("  history_check: ", value, "\n"));
+    WriteFile(dir.Sub("history.yaml"), changed);
+    auto h = LoadAuditorConfig(dir.Sub("history.yaml"));
+    if (want >= 0) {
+      ASSERT_TRUE(h.ok()) << value << ": " << h.status();
+      EXPECT_EQ(h->history_bundles_per_poll, want);
+    } else {
+      EXPECT_THAT(h.status().message(), HasSubstr("auditor.history_check"))
+          << value;
+    }
+  }
   // Credential errors name their field.
   for (const auto& [from, to, message] :
        std::vector<std::tuple<std::string, std::string, std::string>>{
