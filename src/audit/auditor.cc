@@ -373,7 +373,7 @@ absl::StatusOr<uint64_t> Auditor::PollOnce() {
     }
     m_tree_size_->WithLabels({absl::string_view(f.origin())})
         .Set(static_cast<double>(f.size()));
-    CheckHistory(f);
+    if (r.ok()) CheckHistory(f);
     const std::string& traffic_url = config_.logs[i].traffic_metrics_url;
     const int64_t traffic =
         traffic_url.empty() ? -1 : ScrapeTraffic(traffic_url);
@@ -407,15 +407,17 @@ absl::StatusOr<uint64_t> Auditor::PollOnce() {
 
 void Auditor::CheckHistory(LogFollower& f) {
   if (config_.history_bundles_per_poll <= 0) return;
-  LogFollower::HistoryCheck h = f.CheckHistory(config_.history_bundles_per_poll);
+  LogFollower::HistoryCheck h =
+      f.CheckHistory(config_.history_bundles_per_poll);
   const absl::string_view origin = f.origin();
   m_history_checked_->WithLabels({origin}).Increment(h.bundles_checked);
   if (h.unavailable > 0) {
     // A node refuses (500) what it finds corrupted, and logs it; the auditor
     // cannot tell that from an outage, so it warns and counts.
     m_history_unavailable_->WithLabels({origin}).Increment(h.unavailable);
-    spdlog::warn("log '{}': history check: {} verified resource(s) not served: {}",
-                 f.origin(), h.unavailable, h.last_error);
+    spdlog::warn(
+        "log '{}': history check: {} verified resource(s) not served: {}",
+        f.origin(), h.unavailable, h.last_error);
   }
   for (Finding& fd : h.findings) Raise(&f, PendingFinding{std::move(fd), {}});
 }

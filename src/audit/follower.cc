@@ -384,7 +384,10 @@ LogFollower::HistoryCheck LogFollower::CheckHistory(int bundles) {
       b = rng_() % count;
     }
     ++out.bundles_checked;
-    if (!CheckBundle(b, out)) break;  // one finding per call is enough
+    const uint64_t unavailable = out.unavailable;
+    // One finding per call is enough; and a log that does not answer is not
+    // asked again in this call (each fetch may wait for its timeout).
+    if (!CheckBundle(b, out) || out.unavailable > unavailable) break;
   }
   return out;
 }
@@ -466,10 +469,7 @@ bool LogFollower::CheckBundle(uint64_t b, HistoryCheck& out) {
         std::min<uint64_t>(log::kTileWidth, hashes - tile * log::kTileWidth));
     const std::string tpath = log::FormatTilePath(tp);
     absl::StatusOr<std::string> t = fetch_(tpath);
-    if (!t.ok()) {
-      unavailable(t.status());
-      continue;
-    }
+    if (!t.ok()) return unavailable(t.status());
     if (t->size() != static_cast<size_t>(tp.width) * log::kHashSize) {
       Evidence e;
       e.note = absl::StrCat(tpath, " is ", t->size(), " bytes, not ",

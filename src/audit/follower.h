@@ -92,7 +92,7 @@ class LogFollower {
   // `tampered_history` finding (both hashes as evidence); a resource the log
   // does not serve (refused, unreachable) is counted in `unavailable` only: a
   // node refuses what it found corrupted (and logs it), and a refusal cannot
-  // be told from an outage.
+  // be told from an outage. The call stops at the first such resource.
   struct HistoryCheck {
     uint64_t bundles_checked = 0;
     uint64_t unavailable = 0;  // resources the log did not serve

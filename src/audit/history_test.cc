@@ -33,10 +33,8 @@ class HistoryTest : public ::testing::Test {
                                log_.Fetcher(), kv_.get(), nullptr);
     ASSERT_TRUE(f.ok()) << f.status();
     follower_ = *std::move(f);
-    auto r = follower_->Poll(
-        [](uint64_t, const std::vector<std::string>&, KvBatch&) {
-          return absl::OkStatus();
-        });
+    auto r = follower_->Poll([](uint64_t, const std::vector<std::string>&,
+                                KvBatch&) { return absl::OkStatus(); });
     ASSERT_TRUE(r.ok()) << r.status();
     ASSERT_TRUE(r->findings.empty());
     ASSERT_EQ(follower_->size(), 1000u);
@@ -93,7 +91,8 @@ TEST_F(HistoryTest, RewrittenCompleteBundleIsTamperedHistoryWithinBudget) {
   EXPECT_EQ(e.index, 300u);
   // Both versions: the leaf hash verified and the one now served.
   EXPECT_THAT(e.note, HasSubstr(Hex(log::LeafHash(original))));
-  EXPECT_THAT(e.note, HasSubstr(Hex(log::LeafHash("{\"principal\":\"p999\"}"))));
+  EXPECT_THAT(e.note,
+              HasSubstr(Hex(log::LeafHash("{\"principal\":\"p999\"}"))));
   // Proven against the verified checkpoint; no entry bytes in the incident.
   EXPECT_FALSE(e.proof.empty());
   EXPECT_EQ(e.checkpoints.size(), 1u);
@@ -120,10 +119,11 @@ TEST_F(HistoryTest, RefusedBundleIsCountedNotAnIncident) {
   for (int call = 0; call < 4; ++call) {
     LogFollower::HistoryCheck h = follower_->CheckHistory(2);
     EXPECT_TRUE(h.findings.empty());
+    EXPECT_EQ(h.bundles_checked, 1u);  // stops at the first refusal
     unavailable += h.unavailable;
     EXPECT_THAT(h.last_error, HasSubstr("HTTP 500"));
   }
-  EXPECT_EQ(unavailable, 8u);
+  EXPECT_EQ(unavailable, 4u);
 }
 
 }  // namespace

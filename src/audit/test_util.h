@@ -8,8 +8,8 @@
 #include <map>
 #include <memory>
 #include <set>
-#include <utility>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -43,7 +43,8 @@ inline TestKey MakeKey(const std::string& name,
   return k;
 }
 
-// An in-memory tiled log serving checkpoint, entry bundles and hash tiles the way C2SP tlog-tiles lays them out, with hooks to misbehave.
+// An in-memory tiled log serving checkpoint, entry bundles and hash tiles the
+// way C2SP tlog-tiles lays them out, with hooks to misbehave.
 class FakeLog {
  public:
   FakeLog(std::string origin, TestKey key)

@@ -541,7 +541,8 @@ absl::StatusOr<std::shared_ptr<const TileTree>> Sequencer::FullTile(
   const std::string path = FormatTilePath(TilePath{false, level, index});
   auto bytes = storage_->ReadTile(level, index);
   if (absl::IsNotFound(bytes.status())) {
-    return absl::DataLossError(absl::StrCat("stored tile ", path, " is missing"));
+    return absl::DataLossError(
+        absl::StrCat("stored tile ", path, " is missing"));
   }
   if (!bytes.ok()) return bytes.status();
   if (bytes->size() != kTileWidth * kHashSize) {

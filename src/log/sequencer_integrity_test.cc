@@ -4,8 +4,8 @@
 // and its bytes are never served.
 #include <atomic>
 #include <filesystem>
-#include <future>
 #include <fstream>
+#include <future>
 #include <iterator>
 #include <memory>
 #include <sstream>
@@ -64,7 +64,8 @@ class IntegrityTest : public ::testing::Test {
     auto seq = Sequencer::Open(*OpenRocksDbStorage(dir_.path()), Signer());
     ASSERT_TRUE(seq.ok()) << seq.status();
     std::vector<std::future<absl::StatusOr<uint64_t>>> appended;
-    for (uint64_t i = 0; i < kSize; ++i) appended.push_back((*seq)->Append(Entry(i)));
+    for (uint64_t i = 0; i < kSize; ++i)
+      appended.push_back((*seq)->Append(Entry(i)));
     for (auto& f : appended) ASSERT_TRUE(f.get().ok());
     auto bundle = (*seq)->ReadEntryBundle(0, kTileWidth);
     ASSERT_TRUE(bundle.ok());
@@ -110,7 +111,8 @@ class IntegrityTest : public ::testing::Test {
     EXPECT_TRUE(absl::StrContains(text, "[error]")) << text;
     EXPECT_TRUE(absl::StrContains(text, kOrigin)) << text;
     EXPECT_TRUE(absl::StrContains(text, logged)) << text;
-    EXPECT_FALSE(absl::StrContains(text, "principal")) << "entry contents logged";
+    EXPECT_FALSE(absl::StrContains(text, "principal"))
+        << "entry contents logged";
     EXPECT_EQ(refused_.load(), before + 1) << path;
   }
 
@@ -126,9 +128,9 @@ TEST_F(IntegrityTest, UntouchedStoreIsServed) {
   LogHttpHandler h(*seq_, "/log");
   EXPECT_EQ(h.Handle("GET", "/log/tile/entries/000", "").body, bundle_);
   EXPECT_EQ(h.Handle("GET", "/log/tile/0/000", "").body, tile_);
-  EXPECT_EQ(h.Handle("GET", "/v1/log/proof/inclusion", "index=3&size=300")
-                .status,
-            200);
+  EXPECT_EQ(
+      h.Handle("GET", "/v1/log/proof/inclusion", "index=3&size=300").status,
+      200);
   EXPECT_EQ(refused_.load(), 0u);
 }
 
@@ -169,8 +171,7 @@ TEST_F(IntegrityTest, RewrittenCompleteHashTileIsRefusedAndLogged) {
   // Nothing that depends on the tile is served either, from the cache or not.
   ExpectRefused("/log/tile/0/000.p/12", "tile/0/000 does not match");
   ExpectRefused("/log/tile/entries/000", "tile/0/000 does not match");
-  ExpectRefused("/v1/log/proof/inclusion?index=9&size=300",
-                "inclusion proof");
+  ExpectRefused("/v1/log/proof/inclusion?index=9&size=300", "inclusion proof");
 }
 
 // A flipped byte in an SST file: RocksDB's block checksum fails. Today this
