@@ -292,7 +292,7 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
         a, "auditor",
         {"name", "listen", "data_dir", "witness_key_file", "journal_key_file",
          "journal_origin", "admin_token_sha256", "admin_token_file",
-         "api_tokens", "insecure_no_auth", "poll_interval"}));
+         "api_tokens", "insecure_no_auth", "poll_interval", "history_check"}));
     CLOVER_RETURN_IF_ERROR(r.Str(a, "name", "auditor.name", true, &c.name));
     std::string listen;
     CLOVER_RETURN_IF_ERROR(r.Str(a, "listen", "auditor.listen", true, &listen));
@@ -318,6 +318,19 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
     CLOVER_RETURN_IF_ERROR(r.ApiCredentials(a, &c));
     CLOVER_RETURN_IF_ERROR(r.Duration(
         a, "poll_interval", "auditor.poll_interval", &c.poll_interval));
+    if (const YAML::Node h = a["history_check"]) {
+      CLOVER_RETURN_IF_ERROR(
+          r.Keys(h, "auditor.history_check", {"bundles_per_poll"}));
+      if (const YAML::Node n = h["bundles_per_poll"]) {
+        uint64_t v = 0;
+        if (!n.IsScalar() || !absl::SimpleAtoi(n.as<std::string>(), &v) ||
+            v > 1024) {
+          return r.Error(n, "auditor.history_check.bundles_per_poll",
+                         "must be an integer from 0 (off) to 1024");
+        }
+        c.history_bundles_per_poll = static_cast<int>(v);
+      }
+    }
 
     const YAML::Node logs = root["logs"];
     if (!logs || !logs.IsSequence() || logs.size() == 0) {

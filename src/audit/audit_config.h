@@ -69,6 +69,10 @@ struct AuditorConfig {
   std::vector<ApiCredential> api_credentials;
   bool insecure_no_auth = false;
   absl::Duration poll_interval = absl::Seconds(1);
+  // History re-verification (auditor.history_check.bundles_per_poll): entry
+  // bundles of each log, with their hash tiles, re-fetched and compared with
+  // what was verified on every poll (see LogFollower::CheckHistory). 0: off.
+  int history_bundles_per_poll = 1;
   std::vector<AuditorLogConfig> logs;
   std::vector<std::string> policy_bundles;  // absolute
   std::vector<std::string> policy_keys;     // note verifier key strings

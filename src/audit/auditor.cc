@@ -173,6 +173,17 @@ absl::Status Auditor::Init(
       m_tree_size_,
       metrics_.AddGauge("clover_audit_tree_size",
                         "Size of the latest verified tree", {"origin"}));
+  CLOVER_ASSIGN_OR_RETURN(
+      m_history_checked_,
+      metrics_.AddCounter("clover_audit_history_bundles_checked_total",
+                          "Verified entry bundles re-fetched and compared",
+                          {"origin"}));
+  CLOVER_ASSIGN_OR_RETURN(
+      m_history_unavailable_,
+      metrics_.AddCounter("clover_audit_history_unavailable_total",
+                          "Verified bundles or tiles the log did not serve "
+                          "when re-fetched (refused or unreachable)",
+                          {"origin"}));
   CLOVER_ASSIGN_OR_RETURN(http_metrics_, server::HttpMetrics::Create(metrics_));
   for (const auto& f : followers_) {
     m_tree_size_->WithLabels({absl::string_view(f->origin())})
@@ -362,6 +373,7 @@ absl::StatusOr<uint64_t> Auditor::PollOnce() {
     }
     m_tree_size_->WithLabels({absl::string_view(f.origin())})
         .Set(static_cast<double>(f.size()));
+    if (r.ok()) CheckHistory(f);
     const std::string& traffic_url = config_.logs[i].traffic_metrics_url;
     const int64_t traffic =
         traffic_url.empty() ? -1 : ScrapeTraffic(traffic_url);
@@ -391,6 +403,23 @@ absl::StatusOr<uint64_t> Auditor::PollOnce() {
     }
   }
   return total;
+}
+
+void Auditor::CheckHistory(LogFollower& f) {
+  if (config_.history_bundles_per_poll <= 0) return;
+  LogFollower::HistoryCheck h =
+      f.CheckHistory(config_.history_bundles_per_poll);
+  const absl::string_view origin = f.origin();
+  m_history_checked_->WithLabels({origin}).Increment(h.bundles_checked);
+  if (h.unavailable > 0) {
+    // A node refuses (500) what it finds corrupted, and logs it; the auditor
+    // cannot tell that from an outage, so it warns and counts.
+    m_history_unavailable_->WithLabels({origin}).Increment(h.unavailable);
+    spdlog::warn(
+        "log '{}': history check: {} verified resource(s) not served: {}",
+        f.origin(), h.unavailable, h.last_error);
+  }
+  for (Finding& fd : h.findings) Raise(&f, PendingFinding{std::move(fd), {}});
 }
 
 std::string Auditor::FlowsJson(absl::Time from, absl::Time to) const {

@@ -104,6 +104,9 @@ class Auditor {
                               std::vector<PendingFinding>* pending)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Raise(const LogFollower* f, PendingFinding p);
+  // Re-verifies part of the history of `f` (config: history_check), raising
+  // tampered_history findings. Called from PollOnce after each poll.
+  void CheckHistory(LogFollower& f);
   // nullopt when the request's bearer credential holds `need` (then `who` is
   // its name), else the 401/403 response to send.
   std::optional<server::HttpResponse> Authorize(const server::HttpRequest& req,
@@ -152,6 +155,8 @@ class Auditor {
   server::CounterFamily* m_flow_decisions_ = nullptr;
   server::CounterFamily* m_flow_bytes_ = nullptr;
   server::GaugeFamily* m_tree_size_ = nullptr;
+  server::CounterFamily* m_history_checked_ = nullptr;
+  server::CounterFamily* m_history_unavailable_ = nullptr;
   std::unique_ptr<server::HttpMetrics> http_metrics_;
 
   server::Handler handler_;

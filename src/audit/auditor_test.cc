@@ -600,6 +600,26 @@ incidents:
   EXPECT_EQ(c->api_credentials[1].role, ApiRole::kRead);
   EXPECT_EQ(absl::BytesToHexString(c->api_credentials[1].sha256), kReadHash);
   EXPECT_FALSE(c->insecure_no_auth);
+  EXPECT_EQ(c->history_bundles_per_poll, 1);  // history_check's default
+  for (const auto& [value, want] : std::vector<std::pair<std::string, int>>{
+           {"{bundles_per_poll: 0}", 0},
+           {"{bundles_per_poll: 16}", 16},
+           {"{bundles_per_poll: -1}", -1},
+           {"{bundles_per_poll: 2000}", -1},
+           {"{bundles: 1}", -1}}) {
+    std::string changed = yaml;
+    changed.insert(changed.find("  admin_token_file"),
+                   absl::StrCat("  history_check: ", value, "\n"));
+    WriteFile(dir.Sub("history.yaml"), changed);
+    auto h = LoadAuditorConfig(dir.Sub("history.yaml"));
+    if (want >= 0) {
+      ASSERT_TRUE(h.ok()) << value << ": " << h.status();
+      EXPECT_EQ(h->history_bundles_per_poll, want);
+    } else {
+      EXPECT_THAT(h.status().message(), HasSubstr("auditor.history_check"))
+          << value;
+    }
+  }
   // Credential errors name their field.
   for (const auto& [from, to, message] :
        std::vector<std::tuple<std::string, std::string, std::string>>{
@@ -646,6 +666,31 @@ incidents:
               HasSubstr("field 'logz': unknown key"));
   EXPECT_EQ(LoadAuditorConfig(dir.Sub("missing.yaml")).status().code(),
             absl::StatusCode::kNotFound);
+}
+
+// History re-verification through the auditor (default budget: one bundle
+// per poll): a complete bundle rewritten after it was verified raises
+// tampered_history within 2 * (bundles in the tree) polls.
+TEST_F(AuditorTest, RewrittenVerifiedBundleRaisesTamperedHistory) {
+  ASSERT_EQ(config_.history_bundles_per_poll, 1);
+  for (int i = 0; i < 300; ++i) {
+    Log(Read("eu-support-1", "support", absl::StrCat("s", i % 10)));
+  }
+  ASSERT_TRUE(auditor_->PollOnce().ok());
+  ASSERT_TRUE(Incidents("tampered_history").empty());
+  log_.TamperBundle(100, *DecisionEntryJson(Read("eu-support-2", "support",
+                                                  "s1")));
+  for (int poll = 0; poll < 4 && Incidents("tampered_history").empty();
+       ++poll) {
+    ASSERT_TRUE(auditor_->PollOnce().ok());
+  }
+  auto inc = Incidents("tampered_history");
+  ASSERT_EQ(inc.size(), 1u);
+  EXPECT_EQ(inc[0].severity, Severity::kCritical);
+  ASSERT_FALSE(inc[0].evidence.empty());
+  EXPECT_EQ(inc[0].evidence[0].index, 100u);
+  EXPECT_THAT(auditor_->metrics().Render(),
+              HasSubstr("clover_audit_history_bundles_checked_total"));
 }
 
 }  // namespace

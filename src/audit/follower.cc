@@ -366,6 +366,139 @@ absl::StatusOr<LogFollower::PollResult> LogFollower::Ingest(
   return result;
 }
 
+LogFollower::HistoryCheck LogFollower::CheckHistory(int bundles) {
+  HistoryCheck out;
+  const uint64_t size = checkpoint_.size;
+  const uint64_t count = (size + log::kTileWidth - 1) / log::kTileWidth;
+  if (count == 0 || bundles <= 0) return out;
+  if (!sweep_started_) {
+    sweep_next_ = rng_() % count;  // each auditor start sweeps from elsewhere
+    sweep_started_ = true;
+  }
+  for (int k = 0; k < bundles; ++k) {
+    uint64_t b;
+    if (history_picks_++ % 2 == 0) {
+      b = sweep_next_ % count;
+      sweep_next_ = b + 1;
+    } else {
+      b = rng_() % count;
+    }
+    ++out.bundles_checked;
+    const uint64_t unavailable = out.unavailable;
+    // One finding per call is enough; and a log that does not answer is not
+    // asked again in this call (each fetch may wait for its timeout).
+    if (!CheckBundle(b, out) || out.unavailable > unavailable) break;
+  }
+  return out;
+}
+
+bool LogFollower::CheckBundle(uint64_t b, HistoryCheck& out) {
+  const uint64_t size = checkpoint_.size;
+  const uint64_t base = b * log::kTileWidth;
+  const uint64_t width = std::min<uint64_t>(log::kTileWidth, size - base);
+  auto tampered = [&](std::string key, std::string summary, Evidence e) {
+    Finding f = MakeFinding(kDetectorTamperedHistory, std::move(key),
+                            std::move(summary));
+    e.origin = log_.origin;
+    e.checkpoints = {note_};
+    if (e.index) {
+      absl::StatusOr<std::string> proof = ProofFor(*e.index);
+      if (proof.ok()) e.proof = *proof;
+    }
+    f.evidence.push_back(std::move(e));
+    out.findings.push_back(std::move(f));
+    return false;
+  };
+  auto hex = [](const log::Hash& h) {
+    return absl::BytesToHexString(
+        absl::string_view(reinterpret_cast<const char*>(h.data()), h.size()));
+  };
+  auto unavailable = [&](const absl::Status& st) {
+    ++out.unavailable;
+    out.last_error = st.ToString();
+    return true;
+  };
+
+  const std::string path = ResourcePath(true, b, size);
+  absl::StatusOr<std::string> bundle = fetch_(path);
+  if (!bundle.ok()) return unavailable(bundle.status());
+  std::vector<absl::string_view> items;
+  absl::StatusOr<std::vector<absl::string_view>> parsed =
+      log::ParseEntryBundle(*bundle);
+  if (parsed.ok()) items = *std::move(parsed);
+  if (!parsed.ok() || items.size() != width) {
+    Evidence e;
+    e.index = base;
+    e.entry_sha256 = HexSha256(*bundle);
+    e.note = absl::StrCat(path, " no longer holds the ", width,
+                          " verified entries (SHA-256 of the served bundle "
+                          "in entry_sha256)");
+    return tampered(absl::StrCat("bundle@", b),
+                    absl::StrCat("log '", log_.origin, "' now serves ", path,
+                                 " malformed or of the wrong length"),
+                    std::move(e));
+  }
+  log::MerkleHasher hasher;
+  for (uint64_t i = 0; i < items.size(); ++i) {
+    const uint64_t index = base + i;
+    const log::Hash served = hasher.Leaf(items[i]);
+    if (served == tree_.leaf(index)) continue;
+    // Both versions by their leaf hashes; the entry bytes stay out of the
+    // incident (a rewritten entry is the operator's text, not the log's).
+    Evidence e;
+    e.index = index;
+    e.entry_sha256 = HexSha256(items[i]);
+    e.note = absl::StrCat("entry ", index, " of ", path,
+                          ": verified leaf hash ", hex(tree_.leaf(index)),
+                          ", now served ", hex(served),
+                          " (the proof is of the verified one)");
+    return tampered(absl::StrCat("entry@", index),
+                    absl::StrCat("log '", log_.origin, "' now serves entry ",
+                                 index, " differently than verified"),
+                    std::move(e));
+  }
+  // The hash tiles above the bundle, level 0 up to the top of the tree.
+  for (int level = 0; level < 8; ++level) {
+    const uint64_t hashes = log::HashesAtLevel(size, level);
+    const uint64_t tile = b >> (log::kTileHeight * level);
+    if (tile * log::kTileWidth >= hashes) break;
+    log::TilePath tp;
+    tp.level = level;
+    tp.index = tile;
+    tp.width = static_cast<int>(
+        std::min<uint64_t>(log::kTileWidth, hashes - tile * log::kTileWidth));
+    const std::string tpath = log::FormatTilePath(tp);
+    absl::StatusOr<std::string> t = fetch_(tpath);
+    if (!t.ok()) return unavailable(t.status());
+    if (t->size() != static_cast<size_t>(tp.width) * log::kHashSize) {
+      Evidence e;
+      e.note = absl::StrCat(tpath, " is ", t->size(), " bytes, not ",
+                            tp.width * log::kHashSize);
+      return tampered(absl::StrCat("tile@", level, "/", tile),
+                      absl::StrCat("log '", log_.origin, "' now serves ", tpath,
+                                   " of the wrong length"),
+                      std::move(e));
+    }
+    for (int j = 0; j < tp.width; ++j) {
+      const uint64_t pos = tile * log::kTileWidth + j;
+      const log::Hash* want = tree_.Subtree(log::kTileHeight * level, pos);
+      log::Hash got;
+      std::memcpy(got.data(), t->data() + j * log::kHashSize, got.size());
+      if (want != nullptr && *want == got) continue;
+      Evidence e;
+      if (level == 0) e.index = pos;
+      e.note = absl::StrCat("hash ", j, " of ", tpath, ": verified ",
+                            want ? hex(*want) : "(none)", ", now served ",
+                            hex(got));
+      return tampered(absl::StrCat("tile@", level, "/", tile),
+                      absl::StrCat("log '", log_.origin, "' now serves ", tpath,
+                                   " differently than verified"),
+                      std::move(e));
+    }
+  }
+  return true;
+}
+
 absl::StatusOr<std::string> LogFollower::ProofFor(uint64_t index) const {
   if (index >= checkpoint_.size) {
     return absl::OutOfRangeError(

@@ -14,6 +14,8 @@
 //   another root for
 //                    a verified size (fork), or entries that match the log's
 //                    own hash tiles but not the history the auditor holds;
+//   tampered_history (CheckHistory) a bundle or hash tile of the verified
+//                    tree that the log now serves differently;
 //   tampered_bundle  entry bundles that do not hash to the signed root (or to
 //   the log's own
 //                    level-0 hash tiles), or that changed entries already
@@ -26,6 +28,7 @@
 
 #include <functional>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -80,6 +83,24 @@ class LogFollower {
   [[nodiscard]] absl::StatusOr<PollResult> Ingest(absl::string_view note,
                                                   const EntryFn& on_entry);
 
+  // History re-verification: re-fetches up to `bundles` entry bundles of the
+  // verified tree (alternately the next one of a sweep that starts at a random
+  // bundle and wraps, and a uniformly random one), with the hash tiles above
+  // each (level 0 up to the top), and compares them with the leaf and subtree
+  // hashes this follower verified. Every bundle is re-checked within
+  // 2 * ceil(bundles in the tree / bundles) calls. A difference is a
+  // `tampered_history` finding (both hashes as evidence); a resource the log
+  // does not serve (refused, unreachable) is counted in `unavailable` only: a
+  // node refuses what it found corrupted (and logs it), and a refusal cannot
+  // be told from an outage. The call stops at the first such resource.
+  struct HistoryCheck {
+    uint64_t bundles_checked = 0;
+    uint64_t unavailable = 0;  // resources the log did not serve
+    std::string last_error;    // of the last unavailable one
+    std::vector<Finding> findings;
+  };
+  [[nodiscard]] HistoryCheck CheckHistory(int bundles);
+
   const std::string& origin() const { return log_.origin; }
   uint64_t size() const { return tree_.size(); }
   // The latest verified checkpoint note (with the witness cosignature when
@@ -107,6 +128,9 @@ class LogFollower {
                             const std::string& note, bool* ok);
   Finding MakeFinding(absl::string_view detector, std::string key,
                       std::string summary) const;
+  // Re-checks bundle `b` of the verified tree and its hash tiles; false if a
+  // finding was added.
+  bool CheckBundle(uint64_t b, HistoryCheck& out);
 
   FollowedLog log_;
   FetchFn fetch_;
@@ -117,6 +141,11 @@ class LogFollower {
   HashTree tree_;
   log::Checkpoint checkpoint_;
   std::string note_;
+  // History re-verification state (in memory: a restart starts a new sweep).
+  std::mt19937_64 rng_{std::random_device{}()};
+  uint64_t sweep_next_ = 0;
+  bool sweep_started_ = false;
+  uint64_t history_picks_ = 0;
 };
 
 }  // namespace clover::audit

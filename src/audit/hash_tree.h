@@ -27,6 +27,17 @@ class HashTree {
     return levels_[0][i];
   }
 
+  // The hash of the complete subtree of height `height` at `index` (the
+  // leaves index * 2^height up to (index + 1) * 2^height), or nullptr if the
+  // tree does not hold it.
+  [[nodiscard]] const log::Hash* Subtree(int height, uint64_t index) const {
+    if (height < 0 || static_cast<size_t>(height) >= levels_.size() ||
+        index >= levels_[height].size()) {
+      return nullptr;
+    }
+    return &levels_[height][index];
+  }
+
   // MTH of the first `size` leaves. Errors: InvalidArgument if size >
   // this->size().
   [[nodiscard]] absl::StatusOr<log::Hash> Root(uint64_t size) const;

@@ -35,6 +35,8 @@ inline constexpr absl::string_view kDetectorDecisionMismatch =
     "decision_mismatch";
 inline constexpr absl::string_view kDetectorUnsignedPolicy = "unsigned_policy";
 inline constexpr absl::string_view kDetectorTamperedBundle = "tampered_bundle";
+inline constexpr absl::string_view kDetectorTamperedHistory =
+    "tampered_history";
 inline constexpr absl::string_view kDetectorMalformedEntry = "malformed_entry";
 
 // One piece of evidence. For a log entry: its index and a C2SP tlog-proof

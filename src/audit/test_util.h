@@ -7,7 +7,9 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -41,8 +43,8 @@ inline TestKey MakeKey(const std::string& name,
   return k;
 }
 
-// An in-memory tiled log serving checkpoint, entry bundles and level-0 hash
-// tiles the way C2SP tlog-tiles lays them out, with hooks to misbehave.
+// An in-memory tiled log serving checkpoint, entry bundles and hash tiles the
+// way C2SP tlog-tiles lays them out, with hooks to misbehave.
 class FakeLog {
  public:
   FakeLog(std::string origin, TestKey key)
@@ -64,6 +66,14 @@ class FakeLog {
     tampered_[index] = replacement;
   }
 
+  // Answers fetches of entry bundle `bundle` (any width) with an error, as a
+  // node that found it corrupted answers 500.
+  void RefuseBundle(uint64_t bundle) { refused_.insert(bundle); }
+  // Serves `hash` (32 bytes) as hash `pos` of hash-tile level `level`.
+  void TamperTileHash(int level, uint64_t pos, std::string hash) {
+    tampered_tiles_[{level, pos}] = std::move(hash);
+  }
+
   std::string SignedCheckpoint(uint64_t size) const {
     std::vector<log::Hash> leaves;
     for (uint64_t i = 0; i < size; ++i)
@@ -80,9 +90,14 @@ class FakeLog {
   absl::StatusOr<std::string> Fetch(absl::string_view path) const {
     if (path == "checkpoint") return SignedCheckpoint(published_);
     absl::StatusOr<log::TilePath> p = log::ParseTilePath(path);
-    if (!p.ok() || p->level != 0) return absl::NotFoundError(std::string(path));
+    if (!p.ok()) return absl::NotFoundError(std::string(path));
+    if (p->entries && refused_.count(p->index)) {
+      return absl::UnavailableError("HTTP 500");
+    }
+    // Leaves under one hash of this tile's level.
+    const uint64_t span = uint64_t{1} << (log::kTileHeight * p->level);
     const uint64_t base = p->index * log::kTileWidth;
-    if (base + p->width > published_)
+    if ((base + p->width) * span > published_)
       return absl::NotFoundError(std::string(path));
     std::string out;
     for (uint64_t i = base; i < base + p->width; ++i) {
@@ -90,8 +105,14 @@ class FakeLog {
         auto t = tampered_.find(i);
         (void)log::AppendToBundle(
             out, t != tampered_.end() ? t->second : entries_[i]);
+      } else if (auto t = tampered_tiles_.find({p->level, i});
+                 t != tampered_tiles_.end()) {
+        out.append(t->second);
       } else {
-        log::Hash h = log::LeafHash(entries_[i]);
+        std::vector<log::Hash> leaves;
+        for (uint64_t j = i * span; j < (i + 1) * span; ++j)
+          leaves.push_back(log::LeafHash(entries_[j]));
+        log::Hash h = log::RootFromLeafHashes(leaves);
         out.append(reinterpret_cast<const char*>(h.data()), h.size());
       }
     }
@@ -114,6 +135,8 @@ class FakeLog {
   std::vector<std::string> entries_;
   uint64_t published_ = 0;
   std::map<uint64_t, std::string> tampered_;
+  std::set<uint64_t> refused_;
+  std::map<std::pair<int, uint64_t>, std::string> tampered_tiles_;
   mutable std::atomic<uint64_t> fetches_{0};
 };
 

@@ -134,6 +134,15 @@ absl::Status OpenLog(Node::Parts& p) {
         write->Observe(absl::ToDoubleSeconds(r.write_time));
         integrate->Observe(absl::ToDoubleSeconds(r.integrate_time));
       };
+  auto refused = p.metrics->AddCounter(
+      "clover_log_reads_refused_total",
+      "Tiles, entry bundles or proofs the log refused to serve because "
+      "storage failed or no longer matches the tree (each is logged)",
+      {});
+  if (!refused.ok()) return refused.status();
+  o.on_read_refused = [refused = &(*refused)->WithLabels({})] {
+    refused->Increment();
+  };
   auto seq = log::Sequencer::Open(*std::move(storage), *std::move(signer), o);
   if (!seq.ok()) return seq.status();
   p.log = *std::move(seq);

@@ -64,6 +64,10 @@ struct SequencerOptions {
   // Called on the writer thread after each batch's write, before the batch's
   // appends complete. Must be cheap and must not call into the sequencer.
   std::function<void(const BatchReport&)> on_batch_written;
+  // Called (on the reading thread) whenever a tile, entry bundle or proof is
+  // refused because storage failed or what it returned no longer matches the
+  // tree (the refusal is also logged as an error). For metrics; must be cheap.
+  std::function<void()> on_read_refused;
 };
 
 // Cumulative counters, e.g. for metrics.
@@ -179,8 +183,23 @@ class Sequencer final : public LogReader {
                                                    int width);
 
   std::shared_ptr<const Snapshot> snapshot() const;
+  // A full tile from the cache, or read from storage and verified against the
+  // tree of `snap` before it is cached: its root must equal the hash at its
+  // position in the parent tile (itself verified the same way, up to the
+  // right edge, which the stored checkpoint verified at open).
   absl::StatusOr<std::shared_ptr<const TileTree>> FullTile(
-      int level, uint64_t index) const;
+      const Snapshot& snap, int level, uint64_t index) const;
+  // The hash at `pos` of tile level `level` (a full tile or the edge).
+  absl::StatusOr<Hash> TileHash(const Snapshot& snap, int level,
+                                uint64_t pos) const;
+  // A full entry bundle read from storage, verified against the tree's leaf
+  // hashes. Errors: DataLoss if missing, malformed or not matching.
+  absl::StatusOr<std::string> StoredBundle(const Snapshot& snap,
+                                           uint64_t index) const;
+  // Logs a refused read of `resource` as an error and reports it; returns
+  // `st` unchanged (NotFound and InvalidArgument are the client's and pass
+  // through silently).
+  absl::Status Refused(absl::string_view resource, absl::Status st) const;
   absl::StatusOr<Hash> ReadNode(const Snapshot& snap, int height,
                                 uint64_t index) const;
 
