@@ -37,13 +37,11 @@ class AggregateEndpoints : public EndpointFamily {
   }
 
   void Aggregate(HttpRequest& req, Responder respond) {
-    auto caller = pipe_.Open(req, respond, Pipeline::Purpose::kHeader);
+    rapidjson::Document body;
+    auto caller = pipe_.Open(req, respond, Pipeline::Purpose::kHeader, &body);
     if (!caller) return;
     const Principal& p = caller->principal;
     const std::string& purpose = caller->purpose;
-    rapidjson::Document body;
-    if (absl::Status s = ParseJsonObject(req.body, &body); !s.ok())
-      return respond(ErrorResponse(s));
     auto field_name = StringMember(body, "field", true);
     auto destination_member = StringMember(body, "destination", false);
     auto subjects =

@@ -59,12 +59,10 @@ class ExportEndpoints : public EndpointFamily {
   }
 
   void Export(HttpRequest& req, Responder respond) {
-    auto caller = pipe_.Open(req, respond, Pipeline::Purpose::kNone);
+    rapidjson::Document body;
+    auto caller = pipe_.Open(req, respond, Pipeline::Purpose::kNone, &body);
     if (!caller) return;
     const Principal& p = caller->principal;
-    rapidjson::Document body;
-    if (absl::Status s = ParseJsonObject(req.body, &body); !s.ok())
-      return respond(ErrorResponse(s));
     auto destination = StringMember(body, "destination", true);
     auto purpose = StringMember(body, "purpose", true);
     auto field_names = StringArrayMember(body, "fields", true, 1000);

@@ -152,26 +152,32 @@ server::Handler Pipeline::Blocking(Endpoint fn) {
 }
 
 std::optional<Caller> Pipeline::Open(const HttpRequest& req, Responder& respond,
-                                     Purpose purpose) {
+                                     Purpose purpose,
+                                     rapidjson::Document* json_body) {
   absl::StatusOr<const Principal*> principal = d_.auth->Authenticate(req);
   if (!principal.ok()) {
     respond(ErrorResponse(principal.status()));
     return std::nullopt;
   }
-  if (purpose == Purpose::kNone) return Caller{**principal, ""};
-  // The purpose must be one the deployment declares.
-  absl::StatusOr<std::string> declared = PurposeOf(req);
-  if (declared.ok()) {
-    if (absl::Status s = CheckDeclaredPurpose(*d_.deployment, *declared);
-        !s.ok()) {
-      declared = s;
+  std::string declared;
+  if (purpose == Purpose::kHeader) {
+    // The purpose must be one the deployment declares.
+    absl::StatusOr<std::string> header = PurposeOf(req);
+    absl::Status s = header.status();
+    if (s.ok()) s = CheckDeclaredPurpose(*d_.deployment, *header);
+    if (!s.ok()) {
+      respond(ErrorResponse(s));
+      return std::nullopt;
+    }
+    declared = *std::move(header);
+  }
+  if (json_body != nullptr) {
+    if (absl::Status s = ParseJsonObject(req.body, json_body); !s.ok()) {
+      respond(ErrorResponse(s));
+      return std::nullopt;
     }
   }
-  if (!declared.ok()) {
-    respond(ErrorResponse(declared.status()));
-    return std::nullopt;
-  }
-  return Caller{**principal, *std::move(declared)};
+  return Caller{**principal, std::move(declared)};
 }
 
 // The subject's pseudonym in decision entries: a keyed HMAC, about 2% of an

@@ -23,6 +23,7 @@
 #include "gateway/decision_record.h"
 #include "gateway/gateway.h"
 #include "policy/effect.h"
+#include "rapidjson/document.h"
 #include "server/http.h"
 
 namespace clover::gateway {
@@ -108,13 +109,15 @@ class Pipeline {
   server::Handler Inline(Endpoint fn);
   server::Handler Blocking(Endpoint fn);
 
-  // The shared handler prologue: authenticates the caller and, with
-  // `purpose_header`, reads the declared purpose (X-Clover-Purpose). On
-  // failure responds with the error and returns nullopt. Authentication comes
-  // first: who is not authenticated learns nothing else.
+  // The shared handler prologue: authenticates the caller; with
+  // Purpose::kHeader reads the declared purpose (X-Clover-Purpose); with
+  // `json_body` parses the body into it as one JSON object. On failure
+  // responds with the error and returns nullopt. Authentication comes first:
+  // who is not authenticated learns nothing else.
   enum class Purpose { kNone, kHeader };
   std::optional<Caller> Open(const server::HttpRequest& req,
-                             server::Responder& respond, Purpose purpose);
+                             server::Responder& respond, Purpose purpose,
+                             rapidjson::Document* json_body = nullptr);
 
   // The subject's pseudonym in decision entries (crypto/subject_pseudonym.h).
   std::string Pseudonym(absl::string_view subject) const;

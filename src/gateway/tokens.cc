@@ -27,13 +27,11 @@ class TokenEndpoints : public EndpointFamily {
   using EndpointFamily::EndpointFamily;
 
   void Detokenize(HttpRequest& req, Responder respond) {
-    auto caller = pipe_.Open(req, respond, Pipeline::Purpose::kHeader);
+    rapidjson::Document body;
+    auto caller = pipe_.Open(req, respond, Pipeline::Purpose::kHeader, &body);
     if (!caller) return;
     const Principal& p = caller->principal;
     const std::string& purpose = caller->purpose;
-    rapidjson::Document body;
-    if (absl::Status s = ParseJsonObject(req.body, &body); !s.ok())
-      return respond(ErrorResponse(s));
     auto token = StringMember(body, "token", true);
     auto field_name = StringMember(body, "field", true);
     // The (destination, purpose) the token was issued for; by default the
