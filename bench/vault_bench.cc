@@ -136,11 +136,10 @@ int Main(int argc, char** argv) {
   size_t subjects = 1'000'000;
   double seconds = 1.0;
   std::string dir = "/tmp/clover-bench-vault";
-  bool mapped_wal = RocksDbOptions{}.mapped_wal;
   const auto usage = [](const char* problem) {
     std::fprintf(stderr,
                  "bench_vault: %s\nusage: bench_vault [--subjects N] "
-                 "[--seconds S] [--dir DIR] [--wal mapped|write]\n",
+                 "[--seconds S] [--dir DIR]\n",
                  problem);
     return 2;
   };
@@ -158,11 +157,6 @@ int Main(int argc, char** argv) {
       }
     } else if (flag == "--dir") {
       dir = value;
-    } else if (flag == "--wal") {
-      if (value != "mapped" && value != "write") {
-        return usage("--wal: not mapped or write");
-      }
-      mapped_wal = value == "mapped";
     } else {
       return usage("unknown flag");
     }
@@ -268,11 +262,8 @@ int Main(int argc, char** argv) {
   // Vault: 1,000,000 subjects in RocksDB.
   RocksDbOptions rocks;
   rocks.block_cache_bytes = size_t{1} << 30;
-  rocks.mapped_wal = mapped_wal;
-  std::printf(
-      "vault: RocksDB block cache %zu MiB, WAL %s, without fsync\n",
-      rocks.block_cache_bytes >> 20,
-      mapped_wal ? "appended through a mapping" : "written by write(2)");
+  std::printf("vault: RocksDB block cache %zu MiB, without fsync\n",
+              rocks.block_cache_bytes >> 20);
   reset_store();
   std::vector<std::string> ids(subjects);  // the put loops' inputs, untimed
   for (size_t i = 0; i < subjects; ++i) ids[i] = SubjectId(i);

@@ -28,7 +28,7 @@ if(TARGET clover_gateway)
   add_executable(gateway_postgres_test ${CMAKE_CURRENT_SOURCE_DIR}/gateway_postgres_test.cc)
   target_include_directories(gateway_postgres_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
   target_link_libraries(gateway_postgres_test PRIVATE clover_options clover_gateway
-    PostgreSQL::PostgreSQL GTest::gtest GTest::gtest_main)
+    clover_test_support PostgreSQL::PostgreSQL GTest::gtest GTest::gtest_main)
   add_test(NAME gateway_postgres_test COMMAND gateway_postgres_test WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(gateway_postgres_test PROPERTIES LABELS "e2e" TIMEOUT 300)
 endif()

@@ -5,6 +5,7 @@ foreach(part log vault)
   add_executable(postgres_${part}_test
     ${CMAKE_CURRENT_LIST_DIR}/postgres_${part}_test.cc)
   target_link_libraries(postgres_${part}_test PRIVATE clover_options clover_${part}
+    clover_test_support
     PostgreSQL::PostgreSQL GTest::gtest GTest::gmock GTest::gtest_main)
   add_test(NAME postgres_${part}_test COMMAND postgres_${part}_test
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
@@ -17,6 +18,7 @@ add_executable(postgres_crash_helper ${CMAKE_CURRENT_LIST_DIR}/postgres_crash_he
 target_link_libraries(postgres_crash_helper PRIVATE clover_options clover_log)
 add_executable(postgres_crash_test ${CMAKE_CURRENT_LIST_DIR}/postgres_crash_test.cc)
 target_link_libraries(postgres_crash_test PRIVATE clover_options clover_log
+  clover_test_support
   PostgreSQL::PostgreSQL GTest::gtest GTest::gtest_main)
 add_dependencies(postgres_crash_test postgres_crash_helper)
 target_compile_definitions(postgres_crash_test PRIVATE

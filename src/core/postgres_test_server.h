@@ -1,3 +1,4 @@
+// Test support (library clover_test_support, never linked into the product).
 // A throwaway PostgreSQL 15 server for tests and benchmarks: initdb into a
 // fresh temporary directory, start it listening only on a unix socket inside
 // that directory (no TCP port, so parallel tests never collide), create a

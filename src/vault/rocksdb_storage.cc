@@ -13,7 +13,6 @@
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 #include "rocksdb_memtable/hash_memtable.h"
-#include "rocksdb_wal/mapped_wal.h"
 
 namespace clover::vault {
 
@@ -166,9 +165,6 @@ absl::StatusOr<std::unique_ptr<StorageDriver>> OpenRocksDbStorage(
   db_options.max_background_jobs = 2;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db_options.keep_log_file_num = 2;
-  if (options.mapped_wal && !options.sync) {
-    db_options.env = rocksdb_wal::MappedWalEnv();
-  }
   // The hashed memtables take one writer at a time (RocksDB refuses them
   // otherwise); writers of a group are applied by its leader.
   db_options.allow_concurrent_memtable_write = false;

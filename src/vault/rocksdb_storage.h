@@ -17,14 +17,6 @@ struct RocksDbOptions {
   // survives a process crash (the WAL is in the OS page cache) but not a power
   // loss.
   bool sync = false;
-  // Append the write-ahead log through a shared mapping rather than one
-  // write(2) per put (rocksdb_wal/mapped_wal.h): the same durability for less
-  // CPU. Only when `sync` is off: a synced write's fdatasync cleans the log's
-  // last page, and the next append must fault it writable again, which costs
-  // more than the write(2) saved (gateway writes with synced vault writes:
-  // 11,342-11,830/s mapped against 13,892-14,881/s). Turn it off on file
-  // systems without shared writable mappings.
-  bool mapped_wal = true;
   size_t block_cache_bytes = size_t{256} << 20;
   size_t write_buffer_bytes = size_t{64} << 20;
 };

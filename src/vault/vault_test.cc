@@ -712,27 +712,6 @@ TEST(RocksDbVaultStorageTest, CompareAndPutReplacesOnlyTheExpectedValue) {
   EXPECT_FALSE(*s.Get(Table::kTokens, "ann", &v));  // other tables untouched
 }
 
-// The mapped log (rocksdb_wal/mapped_wal.h) grows by regions of 64 KiB; a log
-// written by write(2) holds only what was written.
-TEST(RocksDbVaultStorageTest, LogIsMappedOnlyForUnsyncedWrites) {
-  for (const bool sync : {false, true}) {
-    TempDir dir;
-    RocksDbOptions options;
-    options.sync = sync;
-    auto storage = OpenRocksDbStorage(dir.path(), options);
-    ASSERT_TRUE(storage.ok());
-    WriteBatch batch;
-    batch.Put(Table::kSubjects, "ann", std::string(300, 'r'));
-    ASSERT_TRUE((*storage)->Write(batch).ok());
-    uintmax_t log_bytes = 0;
-    for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
-      if (entry.path().extension() == ".log") log_bytes += entry.file_size();
-    }
-    EXPECT_EQ(log_bytes >= 65536, !sync)
-        << "sync " << sync << ": " << log_bytes;
-  }
-}
-
 // Storage shared with "another node" that writes the subject's row between
 // RewrapKeys' read and its conditional write, as a node of another DC may.
 class RacingStorage : public StorageDriver {

@@ -1,0 +1,302 @@
+// The approvals desk: /v1/approvals (file, list, look up, approve, deny,
+// revoke). Every transition is logged before it is stored.
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core/canonical_json.h"
+#include "gateway/endpoints.h"
+#include "gateway/pipeline.h"
+#include "gateway/request_util.h"
+#include "policy/approval_limits.h"
+
+namespace clover::gateway {
+namespace {
+
+using server::HttpRequest;
+using server::HttpResponse;
+using server::Responder;
+
+class ApprovalEndpoints : public EndpointFamily {
+ public:
+  using EndpointFamily::EndpointFamily;
+
+  void CreateApproval(HttpRequest& req, Responder respond) {
+    auto caller = pipe_.Open(req, respond, Pipeline::Purpose::kNone);
+    if (!caller) return;
+    const Principal& p = caller->principal;
+    // Every request is kept, listed and logged: its size is bounded first.
+    if (req.body.size() > audit::kMaxApprovalBodyBytes) {
+      return respond(HttpResponse::Error(
+          413, "payload_too_large",
+          absl::StrCat("an approval request body is at most ",
+                       audit::kMaxApprovalBodyBytes, " bytes")));
+    }
+    auto spec = audit::ParseApprovalCreateBody(req.body, p.id, p.country);
+    if (!spec.ok()) return respond(ErrorResponse(spec.status()));
+    if (spec->principal != p.id && p.kind != PrincipalKind::kAdmin) {
+      return respond(HttpResponse::Error(
+          403, "forbidden", "only an administrator may file for someone else"));
+    }
+    if (const Principal* target =
+            d_.deployment->FindPrincipal(spec->principal)) {
+      spec->requester_country = target->country;
+    } else {
+      return respond(HttpResponse::Error(400, "invalid_argument",
+                                         "'principal' is unknown"));
+    }
+    for (const auto& f : spec->fields) {
+      if (d_.deployment->schema.Find(f) == nullptr) {
+        return respond(HttpResponse::Error(
+            400, "invalid_argument",
+            IsIdentifier(f) ? absl::StrCat("unknown field '", f, "'")
+                            : std::string("unknown field")));
+      }
+    }
+    auto t = d_.approvals->PrepareCreate(*spec, GrantLimitsOf(*spec));
+    if (!t.ok()) {
+      if (t.status().code() == absl::StatusCode::kResourceExhausted) {
+        return respond(HttpResponse::Error(409, "too_many_open_requests",
+                                           t.status().message()));
+      }
+      return respond(ErrorResponse(t.status()));
+    }
+    LogCommitRespond(*std::move(t), 201, respond);
+  }
+
+  // What the policy sets for `spec` (policy/approval_limits.h): the approval
+  // rules that may decide the fields it covers for its principal and each of
+  // its subjects' jurisdictions (unknown subjects: any jurisdiction).
+  audit::GrantLimits GrantLimitsOf(const audit::ApprovalRequestSpec& spec) {
+    audit::GrantLimits out;
+    const Principal* target = d_.deployment->FindPrincipal(spec.principal);
+    if (target == nullptr) return out;
+    std::vector<policy::FieldRef> refs;
+    for (const std::string& name : spec.fields) {
+      if (const FieldSpec* f = d_.deployment->schema.Find(name))
+        refs.push_back({f->name, f->category, f->restricted});
+    }
+    std::set<std::string> jurisdictions;
+    for (const std::string& subject : spec.subjects) {
+      auto j = d_.vault->HomeJurisdiction(Std(subject));
+      jurisdictions.insert(j.ok() ? std::string(*j) : std::string());
+    }
+    const std::string kind(ToString(target->kind));
+    policy::ApprovalLimits limits;
+    for (const std::string& j : jurisdictions) {
+      policy::Request r;
+      r.principal_id = target->id;
+      r.principal_kind = kind;
+      r.principal_org = target->org;
+      r.principal_roles = target->roles;
+      r.principal_country = target->country;
+      r.principal_jurisdiction = target->jurisdiction;
+      r.subject_jurisdiction = j;
+      policy::AddApprovalLimits(d_.policy->bundle(), r, refs, limits);
+    }
+    out.approver_roles = std::move(limits.approver_roles);
+    out.max_duration = limits.max_duration;
+    if (!limits.max_duration_rule.empty()) {
+      out.max_duration_source = absl::StrCat("max_duration of policy rule '",
+                                             limits.max_duration_rule, "'");
+    }
+    return out;
+  }
+
+  // Log before effect: the transition's record is durable in the log before
+  // the store applies it; a record that cannot be logged is dropped and
+  // nothing changes. Runs on the blocking pool (it waits for the log).
+  void LogCommitRespond(audit::ApprovalTransition t, int status,
+                        Responder& respond) {
+    absl::StatusOr<uint64_t> index = d_.log->Append(t.record).get();
+    if (!index.ok()) {
+      d_.approvals->Abort(t);
+      return respond(HttpResponse::Error(
+          503, "log_unavailable",
+          "the approval could not be logged; nothing was changed"));
+    }
+    if (absl::Status s = d_.approvals->Commit(t); !s.ok()) {
+      // The logged record stands as decided but not applied.
+      return respond(
+          ErrorWith(503, "approval_not_applied",
+                    "the approval was logged but could not be stored; retry",
+                    absl::StrCat("\"log_index\":", *index)));
+    }
+    respond(HttpResponse::Json(
+        status,
+        absl::StrCat("{\"approval\":", audit::ApprovalToJson(t.approval),
+                     ",\"log_index\":", *index, "}")));
+  }
+
+  static audit::Approver ApproverOf(const Principal& p) {
+    return audit::Approver{p.id, std::string(ToString(p.kind)), p.roles};
+  }
+
+  // An administrative look-up at the approvals desk, logged before the answer
+  // (it carries no personal data: ids, a count, the filter). Keys in RFC 8785
+  // order; `approval` and `state` empty and `count` < 0 are left out.
+  void LogLookupThen(const Principal& p, absl::string_view action,
+                     absl::string_view approval, int64_t count,
+                     absl::string_view state, Responder respond,
+                     std::function<HttpResponse(uint64_t)> then) {
+    std::string json = "{\"action\":";
+    AppendJsonString(action, &json);
+    if (!approval.empty()) {
+      json.append(",\"approval\":");
+      AppendJsonString(approval, &json);
+    }
+    if (count >= 0) absl::StrAppend(&json, ",\"count\":", count);
+    json.append(",\"node\":");
+    AppendJsonString(node_.id, &json);
+    json.append(",\"principal\":{\"id\":");
+    AppendJsonString(p.id, &json);
+    json.append(",\"kind\":");
+    AppendJsonString(ToString(p.kind), &json);
+    json.append("}");
+    if (!state.empty()) {
+      json.append(",\"state\":");
+      AppendJsonString(state, &json);
+    }
+    json.append(",\"time\":");
+    AppendJsonString(FormatRfc3339Millis(d_.clock->Now()), &json);
+    json.append(",\"type\":\"lookup\",\"v\":1}");
+    pipe_.LogThen({std::move(json), std::nullopt}, std::move(respond),
+                  std::move(then));
+  }
+
+  void ListApprovals(HttpRequest& req, Responder respond) {
+    auto caller = pipe_.Open(req, respond, Pipeline::Purpose::kNone);
+    if (!caller) return;
+    const Principal& p = caller->principal;
+    std::optional<audit::ApprovalState> state;
+    if (req.HasQueryParam("state")) {
+      std::string s = req.QueryParam("state");
+      state = audit::ParseApprovalState(s);
+      if (!state.has_value()) {
+        return respond(HttpResponse::Error(
+            400, "invalid_argument",
+            "'state' must be pending, approved, denied, expired or revoked"));
+      }
+    }
+    std::vector<audit::Approval> list = d_.approvals->List(state);
+    bool sees_all =
+        p.kind == PrincipalKind::kAuditor || p.kind == PrincipalKind::kAdmin;
+    if (!sees_all) {
+      std::erase_if(list, [&p](const audit::Approval& a) {
+        return a.request.principal != p.id && a.request.requested_by != p.id;
+      });
+      return respond(HttpResponse::Json(200, audit::ApprovalListToJson(list)));
+    }
+    auto body = std::make_shared<std::string>(audit::ApprovalListToJson(list));
+    LogLookupThen(
+        p, "list_approvals", "", static_cast<int64_t>(list.size()),
+        state.has_value() ? audit::ToString(*state) : "", std::move(respond),
+        [body](uint64_t) { return HttpResponse::Json(200, std::move(*body)); });
+  }
+
+  void GetApproval(HttpRequest& req, Responder respond) {
+    auto caller = pipe_.Open(req, respond, Pipeline::Purpose::kNone);
+    if (!caller) return;
+    const Principal& p = caller->principal;
+    auto a = d_.approvals->Get(req.path_params["id"]);
+    if (!a.ok()) return respond(ErrorResponse(a.status()));
+    bool sees_all =
+        p.kind == PrincipalKind::kAuditor || p.kind == PrincipalKind::kAdmin;
+    if (!sees_all && a->request.principal != p.id &&
+        a->request.requested_by != p.id) {
+      return respond(HttpResponse::Error(404, "not_found", "no such approval"));
+    }
+    if (!sees_all) {
+      return respond(HttpResponse::Json(200, audit::ApprovalToJson(*a)));
+    }
+    auto body = std::make_shared<std::string>(audit::ApprovalToJson(*a));
+    LogLookupThen(
+        p, "get_approval", a->id, -1, "", std::move(respond),
+        [body](uint64_t) { return HttpResponse::Json(200, std::move(*body)); });
+  }
+
+  void ApproveApproval(HttpRequest& req, Responder respond) {
+    DecideApproval(req, respond, audit::ApprovalState::kApproved);
+  }
+
+  void DenyApproval(HttpRequest& req, Responder respond) {
+    DecideApproval(req, respond, audit::ApprovalState::kDenied);
+  }
+
+  void RevokeApproval(HttpRequest& req, Responder respond) {
+    DecideApproval(req, respond, audit::ApprovalState::kRevoked);
+  }
+
+  void DecideApproval(HttpRequest& req, Responder& respond,
+                      audit::ApprovalState to) {
+    auto caller = pipe_.Open(req, respond, Pipeline::Purpose::kNone);
+    if (!caller) return;
+    const Principal& p = caller->principal;
+    auto body = audit::ParseApprovalDecisionBody(req.body);
+    if (!body.ok()) return respond(ErrorResponse(body.status()));
+    const std::string& id = req.path_params["id"];
+    if (to != audit::ApprovalState::kApproved &&
+        body->duration != absl::ZeroDuration()) {
+      return respond(HttpResponse::Error(
+          400, "invalid_argument",
+          "field 'duration': only an approval takes a duration"));
+    }
+    auto current = d_.approvals->Get(id);
+    if (!current.ok()) return respond(ErrorResponse(current.status()));
+    // The policy's approver_role and max_duration, as of this decision.
+    const audit::GrantLimits limits = GrantLimitsOf(current->request);
+    const audit::Approver approver = ApproverOf(p);
+    absl::StatusOr<audit::ApprovalTransition> t;
+    switch (to) {
+      case audit::ApprovalState::kApproved:
+        t = d_.approvals->PrepareApprove(id, approver, body->reason,
+                                         body->duration, limits);
+        break;
+      case audit::ApprovalState::kRevoked:
+        t = d_.approvals->PrepareRevoke(id, approver, body->reason, limits);
+        break;
+      default:
+        t = d_.approvals->PrepareDeny(id, approver, body->reason, limits);
+        break;
+    }
+    if (!t.ok()) return respond(ErrorResponse(t.status()));
+    LogCommitRespond(*std::move(t), 200, respond);
+  }
+};
+
+}  // namespace
+
+void AddApprovalRoutes(Pipeline& pipe, server::Router& router) {
+  auto e = std::make_shared<ApprovalEndpoints>(pipe);
+  using E = ApprovalEndpoints;
+  router.Handle("POST", "/v1/approvals",
+                pipe.Blocking(Bind(e, &E::CreateApproval)));
+  router.Handle("GET", "/v1/approvals",
+                pipe.Inline(Bind(e, &E::ListApprovals)));
+  router.Handle("GET", "/v1/approvals/{id}",
+                pipe.Inline(Bind(e, &E::GetApproval)));
+  router.Handle("POST", "/v1/approvals/{id}/approve",
+                pipe.Blocking(Bind(e, &E::ApproveApproval)));
+  router.Handle("POST", "/v1/approvals/{id}/deny",
+                pipe.Blocking(Bind(e, &E::DenyApproval)));
+  router.Handle("POST", "/v1/approvals/{id}/revoke",
+                pipe.Blocking(Bind(e, &E::RevokeApproval)));
+}
+
+// Expiry is in force by time alone (a grant past its end is never found);
+// the transitions are logged, then stored.
+void ExpireApprovals(Pipeline& pipe) {
+  for (audit::ApprovalTransition& t :
+       pipe.deps().approvals->PrepareExpireDue()) {
+    absl::StatusOr<uint64_t> index = pipe.deps().log->Append(t.record).get();
+    if (!index.ok() || !pipe.deps().approvals->Commit(t).ok())
+      pipe.deps().approvals->Abort(t);
+  }
+}
+
+}  // namespace clover::gateway

@@ -1,0 +1,32 @@
+// Internal to the gateway: the endpoint families of docs/api.md, one file
+// each, all going through gateway/pipeline.h. Each registers its routes on
+// `router`; the routes keep what they need alive, and `pipe` must outlive
+// them.
+#ifndef CLOVER_GATEWAY_ENDPOINTS_H_
+#define CLOVER_GATEWAY_ENDPOINTS_H_
+
+#include "gateway/pipeline.h"
+#include "server/router.h"
+
+namespace clover::gateway {
+
+// PUT, GET, DELETE /v1/subjects/{id} (subjects.cc).
+void AddSubjectRoutes(Pipeline& pipe, server::Router& router);
+// GET /v1/subjects/{id}/access-report (reports.cc).
+void AddReportRoutes(Pipeline& pipe, server::Router& router);
+// POST /v1/exports (exports.cc).
+void AddExportRoutes(Pipeline& pipe, server::Router& router);
+// POST /v1/detokenize (tokens.cc).
+void AddTokenRoutes(Pipeline& pipe, server::Router& router);
+// POST /v1/aggregates (aggregates.cc).
+void AddAggregateRoutes(Pipeline& pipe, server::Router& router);
+// /v1/approvals and its transitions (approval_routes.cc).
+void AddApprovalRoutes(Pipeline& pipe, server::Router& router);
+
+// Expiry is in force by time alone (a grant past its end is never found);
+// the transitions are logged, then stored (approval_routes.cc).
+void ExpireApprovals(Pipeline& pipe);
+
+}  // namespace clover::gateway
+
+#endif  // CLOVER_GATEWAY_ENDPOINTS_H_

@@ -1,0 +1,258 @@
+// PUT, GET and DELETE /v1/subjects/{id}: writes, reads and erasures of one
+// subject (docs/api.md).
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core/canonical_json.h"
+#include "gateway/endpoints.h"
+#include "gateway/pipeline.h"
+#include "gateway/request_util.h"
+#include "vault/erased.h"
+#include "vault/record_parser.h"
+#include "vault/residency.h"
+
+namespace clover::gateway {
+namespace {
+
+using server::HttpRequest;
+using server::HttpResponse;
+using server::Responder;
+
+class SubjectEndpoints : public EndpointFamily {
+ public:
+  using EndpointFamily::EndpointFamily;
+
+  // The jurisdiction a region's data centres sit in: the destination of a
+  // write stored there (this node's is pipe_.storage_jurisdiction()).
+  std::string StorageJurisdictionOf(absl::string_view region) const {
+    if (const Region* r = d_.deployment->FindRegion(region);
+        r != nullptr && !r->dcs.empty()) {
+      if (const Jurisdiction* j =
+              d_.deployment->JurisdictionOfCountry(r->dcs.front().country)) {
+        return j->id;
+      }
+    }
+    return std::string(region);
+  }
+
+  void PutSubject(HttpRequest& req, Responder respond) {
+    // Authentication first: who is not authenticated learns nothing, not
+    // even where a subject would be stored.
+    auto caller = pipe_.Open(req, respond, Pipeline::Purpose::kHeader);
+    if (!caller) return;
+    const Principal& p = caller->principal;
+    const std::string& purpose = caller->purpose;
+    const std::string& subject = req.path_params["id"];
+    auto record = vault::ParseRecordJson(d_.deployment->schema, Std(req.body));
+    if (!record.ok()) return respond(ErrorResponse(record.status()));
+    auto jurisdiction =
+        d_.vault->residency().JurisdictionOfCountry(record->country);
+    if (!jurisdiction.ok())
+      return respond(ErrorResponse(jurisdiction.status()));
+    absl::Status here = d_.vault->residency().CheckStoredHere(*jurisdiction);
+    std::optional<vault::ResidencyRedirect> redirect;
+    if (!here.ok()) {
+      redirect = vault::GetResidencyRedirect(here);
+      if (!redirect.has_value()) {
+        return respond(
+            HttpResponse::Error(422, "no_home_region", here.message()));
+      }
+    }
+    // A write replaces the whole record (fields it leaves out are dropped),
+    // so it is decided over every field of the schema, whatever the body
+    // holds: the policy must allow this principal to write all of them. It is
+    // decided where it would be stored: here, or for a misdirected write in
+    // its home region. So a principal that may not write this subject is
+    // refused (and logged) wherever it asks, and is never sent on to the home
+    // region, which would refuse it too.
+    const std::string destination =
+        redirect.has_value() ? StorageJurisdictionOf(redirect->region)
+                             : pipe_.storage_jurisdiction();
+    auto all = ResolveFields(d_.deployment->schema, {});
+    if (!all.ok()) return respond(ErrorResponse(all.status()));
+    Decision dec = pipe_.Decide(p, purpose, "write", *jurisdiction, destination,
+                                *std::move(all));
+    std::string pseudonym = pipe_.Pseudonym(subject);
+    if (!dec.AllAllowed()) {
+      return pipe_.RefuseLogged(
+          pipe_.DecisionJson(p, purpose, "write", destination, pseudonym,
+                             *jurisdiction, dec, 0, 0),
+          "the policy does not allow this principal to write this subject",
+          std::move(respond));
+    }
+    // A misdirected write touches nothing here.
+    if (redirect.has_value()) {
+      pipe_.misdirected().Increment();
+      return respond(ErrorResponse(here));
+    }
+    // What the vault would refuse for this subject is refused before a
+    // decision is logged: a logged write is one decided to happen.
+    if (auto home = d_.vault->HomeJurisdiction(Std(subject)); home.ok()) {
+      if (*home != *jurisdiction) {
+        return respond(ErrorResponse(absl::FailedPreconditionError(absl::StrCat(
+            "the subject has home jurisdiction ", *home, "; country ",
+            record->country, " (", *jurisdiction, ") would change it"))));
+      }
+    } else if (vault::IsErased(home.status())) {
+      return respond(ErrorResponse(absl::FailedPreconditionError(
+          "the subject was erased; its id cannot be reused")));
+    } else if (home.status().code() != absl::StatusCode::kNotFound) {
+      return respond(ErrorResponse(home.status()));
+    }
+    pipe_.LogThenEffect(
+        pipe_.DecisionJson(p, purpose, "write", pipe_.storage_jurisdiction(),
+                           pseudonym, *jurisdiction, dec, 1,
+                           static_cast<int64_t>(req.body.size())),
+        std::move(respond),
+        [this, subject,
+         record = *std::move(record)](uint64_t index) -> HttpResponse {
+          auto put = d_.vault->Put(Std(subject), record);
+          if (!put.ok()) return ErrorResponse(put.status());
+          std::string body = absl::StrCat(
+              "{\"created\":", put->created ? "true" : "false",
+              ",\"log_index\":", index, ",\"region\":\"", node_.region,
+              "\",\"revision\":", put->revision, ",\"subject\":");
+          AppendJsonString(subject, &body);
+          body.push_back('}');
+          return HttpResponse::Json(put->created ? 201 : 200, std::move(body));
+        });
+  }
+
+  void GetSubject(HttpRequest& req, Responder respond) {
+    auto caller = pipe_.Open(req, respond, Pipeline::Purpose::kHeader);
+    if (!caller) return;
+    const Principal& p = caller->principal;
+    const std::string& purpose = caller->purpose;
+    const std::string& subject = req.path_params["id"];
+    auto fields = ResolveFields(d_.deployment->schema,
+                                SplitList(req.QueryParam("fields")));
+    if (!fields.ok()) return respond(ErrorResponse(fields.status()));
+    // An interactive read is a transfer to where the reader works.
+    const std::string& destination = p.jurisdiction;
+    auto jurisdiction = d_.vault->HomeJurisdiction(Std(subject));
+    if (!jurisdiction.ok()) {
+      return pipe_.RespondAbsent(p, purpose, "read", destination, subject,
+                                 jurisdiction.status(), std::move(respond));
+    }
+    Decision dec =
+        pipe_.Decide(p, purpose, "read", *jurisdiction, destination, *fields);
+    pipe_.ApplyGrants(p, subject, dec);
+    std::string pseudonym = pipe_.Pseudonym(subject);
+    if (!dec.AnyReturned()) {
+      return pipe_.RefuseLogged(
+          pipe_.DecisionJson(p, purpose, "read", destination, pseudonym,
+                             *jurisdiction, dec, 0, 0),
+          "the policy returns none of the requested fields to this principal",
+          std::move(respond));
+    }
+    std::vector<std::string> wanted;
+    for (size_t i = 0; i < dec.fields.size(); ++i) {
+      if (dec.Returned(i)) wanted.push_back(dec.fields[i]->name);
+    }
+    vault::AccessContext ctx{p.id, purpose};
+    auto record = d_.vault->Get(Std(subject), wanted, ctx);
+    if (!record.ok()) return respond(ErrorResponse(record.status()));
+    auto keys = d_.vault->TokenKeysFor(Std(destination), Std(purpose));
+    if (!keys.ok()) return respond(ErrorResponse(keys.status()));
+    std::shared_ptr<const vault::SubjectTokenKeys> subject_keys;
+
+    std::string values;  // the "fields" object
+    values.reserve(1024);
+    values.push_back('{');
+    for (size_t i = 0; i < dec.fields.size(); ++i) {
+      const FieldSpec& f = *dec.fields[i];
+      if (i > 0) values.push_back(',');
+      AppendJsonString(f.name, &values);
+      values.append(":{\"effect\":");
+      AppendJsonString(policy::ToString(dec.out[i].effect), &values);
+      if (dec.out[i].effect == policy::Effect::kApproval) {
+        values.append(dec.granted[i] ? ",\"granted\":true"
+                                     : ",\"granted\":false");
+      }
+      const vault::FieldValue* raw =
+          dec.Returned(i) ? record->Find(Std(f.name)) : nullptr;
+      if (raw != nullptr) {
+        auto out = pipe_.Transform(f, *raw, dec.out[i].effect, **keys, subject,
+                                   destination, purpose, ctx, subject_keys);
+        if (!out.ok()) return respond(ErrorResponse(out.status()));
+        values.append(",\"value\":");
+        AppendFieldValue(*out, &values);
+      }
+      values.push_back('}');
+    }
+    values.push_back('}');
+    std::string prefix =
+        absl::StrCat("{\"destination\":\"", destination,
+                     "\",\"fields\":", values, ",\"log_index\":");
+    std::string suffix =
+        absl::StrCat(",\"policy\":\"", d_.policy->sha256(), "\",\"purpose\":\"",
+                     purpose, "\",\"subject\":");
+    AppendJsonString(subject, &suffix);
+    suffix.push_back('}');
+    pipe_.LogThenAnswer(pipe_.DecisionJson(p, purpose, "read", destination,
+                                           pseudonym, *jurisdiction, dec, 1,
+                                           static_cast<int64_t>(values.size())),
+                        std::move(respond), std::move(prefix),
+                        std::move(suffix));
+  }
+
+  void DeleteSubject(HttpRequest& req, Responder respond) {
+    auto caller = pipe_.Open(req, respond, Pipeline::Purpose::kHeader);
+    if (!caller) return;
+    const Principal& p = caller->principal;
+    const std::string& purpose = caller->purpose;
+    const std::string& subject = req.path_params["id"];
+    auto jurisdiction = d_.vault->HomeJurisdiction(Std(subject));
+    if (!jurisdiction.ok()) {
+      return pipe_.RespondAbsent(p, purpose, "erase",
+                                 pipe_.storage_jurisdiction(), subject,
+                                 jurisdiction.status(), std::move(respond));
+    }
+    // Erasure destroys every field: it is decided over all of them.
+    auto all = ResolveFields(d_.deployment->schema, {});
+    if (!all.ok()) return respond(ErrorResponse(all.status()));
+    Decision dec = pipe_.Decide(p, purpose, "erase", *jurisdiction,
+                                pipe_.storage_jurisdiction(), *std::move(all));
+    std::string pseudonym = pipe_.Pseudonym(subject);
+    if (!dec.AllAllowed()) {
+      return pipe_.RefuseLogged(
+          pipe_.DecisionJson(p, purpose, "erase", pipe_.storage_jurisdiction(),
+                             pseudonym, *jurisdiction, dec, 0, 0),
+          "the policy does not allow this principal to erase subjects",
+          std::move(respond));
+    }
+    pipe_.LogThenEffect(
+        pipe_.DecisionJson(p, purpose, "erase", pipe_.storage_jurisdiction(),
+                           pseudonym, *jurisdiction, dec, 1, 0),
+        std::move(respond), [this, subject](uint64_t index) -> HttpResponse {
+          if (absl::Status s = d_.vault->Erase(Std(subject)); !s.ok())
+            return ErrorResponse(s);
+          std::string body = absl::StrCat(
+              "{\"erased\":true,\"log_index\":", index, ",\"subject\":");
+          AppendJsonString(subject, &body);
+          body.push_back('}');
+          return HttpResponse::Json(200, std::move(body));
+        });
+  }
+};
+
+}  // namespace
+
+void AddSubjectRoutes(Pipeline& pipe, server::Router& router) {
+  auto e = std::make_shared<SubjectEndpoints>(pipe);
+  using E = SubjectEndpoints;
+  router.Handle("PUT", "/v1/subjects/{id}",
+                pipe.Blocking(Bind(e, &E::PutSubject)));
+  router.Handle("GET", "/v1/subjects/{id}",
+                pipe.Inline(Bind(e, &E::GetSubject)));
+  router.Handle("DELETE", "/v1/subjects/{id}",
+                pipe.Blocking(Bind(e, &E::DeleteSubject)));
+}
+
+}  // namespace clover::gateway
