@@ -64,6 +64,10 @@ struct SequencerOptions {
   // Called on the writer thread after each batch's write, before the batch's
   // appends complete. Must be cheap and must not call into the sequencer.
   std::function<void(const BatchReport&)> on_batch_written;
+  // Called on the writer thread once a batch's checkpoint is published
+  // (SignedCheckpoint returns it). Must be cheap and must not call into the
+  // sequencer.
+  std::function<void()> on_published;
 };
 
 // Cumulative counters, e.g. for metrics.
