@@ -10,3 +10,9 @@ if(TARGET clover_gateway AND TARGET clover)
     PROPERTIES TIMEOUT 300 LABELS "e2e" RUN_SERIAL TRUE
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 endif()
+
+# `clover witness` as a process: cosigns, survives kill -9 with its state, refuses bad config.
+add_test(NAME witness_cli
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/witness_cli_test.sh $<TARGET_FILE:clover>
+  WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(witness_cli PROPERTIES LABELS "e2e" TIMEOUT 60)
