@@ -98,8 +98,7 @@ class WitnessE2eTest : public ::testing::Test {
     c.data_dir = absl::StrCat(dir_, "/", name);
     c.key_file = absl::StrCat(dir_, "/", name, ".key");
     EXPECT_TRUE(crypto::WritePrivateFile(c.key_file, k.signer + "\n").ok());
-    c.logs.push_back(
-        {node_.deployment.log.origin, "", {node_.verifier_key}});
+    c.logs.push_back({node_.deployment.log.origin, "", {node_.verifier_key}});
     auto w = audit::WitnessServer::Create(c);
     EXPECT_TRUE(w.ok()) << w.status();
     EXPECT_TRUE((*w)->Start().ok());
@@ -172,13 +171,12 @@ TEST_F(WitnessE2eTest, CheckpointsAreCosignedAndVerifyChecksTheQuorum) {
   // clover log verify --witness: every given witness by default.
   auto ok = Clover(Verify(absl::StrCat("--witness ", w1, " --witness ", w2)));
   EXPECT_EQ(ok.first, 0) << ok.second;
-  auto short_of = Clover(
-      Verify(absl::StrCat("--witness ", w1, " --witness ", stranger)));
+  auto short_of =
+      Clover(Verify(absl::StrCat("--witness ", w1, " --witness ", stranger)));
   EXPECT_EQ(short_of.first, 1);
   EXPECT_THAT(short_of.second,
               HasSubstr("valid cosignatures from 1 of the 2 witnesses"));
-  EXPECT_EQ(std::count(short_of.second.begin(), short_of.second.end(), '\n'),
-            1)
+  EXPECT_EQ(std::count(short_of.second.begin(), short_of.second.end(), '\n'), 1)
       << short_of.second;
   auto quorum_one = Clover(Verify(absl::StrCat(
       "--witness ", w1, " --witness ", stranger, " --witness-quorum 1")));
@@ -192,8 +190,8 @@ TEST_F(WitnessE2eTest, CheckpointsAreCosignedAndVerifyChecksTheQuorum) {
 
   // A witness that goes away only loses its own cosignature; appends go on.
   witnesses_[1]->Stop();
-  ASSERT_EQ(Call("accounts-eu", "PUT", "/v1/subjects/w-9",
-                 "account_management", Record(9))
+  ASSERT_EQ(Call("accounts-eu", "PUT", "/v1/subjects/w-9", "account_management",
+                 Record(9))
                 .status,
             201);
   ASSERT_TRUE(running_->WaitWitnessed(absl::Seconds(20)));
@@ -256,18 +254,19 @@ TEST_F(WitnessE2eTest, OverBudgetAggregatesNeverRaiseLogStalled) {
                   c.witness_key_file,
                   MakeKey("auditor.test", log::kNoteTypeCosignature).signer)
                   .ok());
-  ASSERT_TRUE(crypto::WritePrivateFile(
-                  c.journal_key_file,
-                  MakeKey("auditor.test/incidents", log::kNoteTypeEd25519)
-                      .signer)
-                  .ok());
+  ASSERT_TRUE(
+      crypto::WritePrivateFile(
+          c.journal_key_file,
+          MakeKey("auditor.test/incidents", log::kNoteTypeEd25519).signer)
+          .ok());
   c.journal_origin = "auditor.test/incidents";
   c.insecure_no_auth = true;
   c.policy_bundles = {policy};
   c.policy_keys = {policy_key.verifier};
   c.log_stalled_after = absl::Minutes(1);
   audit::AuditorLogConfig l;
-  l.log = {node_.deployment.log.origin, node_.endpoint + "/log",
+  l.log = {node_.deployment.log.origin,
+           node_.endpoint + "/log",
            {node_.verifier_key}};
   l.traffic_metrics_url = node_.endpoint + "/metrics";
   c.logs.push_back(l);

@@ -313,10 +313,9 @@ absl::StatusOr<WitnessConfig> LoadWitnessConfig(const std::string& path) {
       FollowedLog fl;
       CLOVER_RETURN_IF_ERROR(
           r.Str(l, "origin", f + ".origin", true, &fl.origin));
-      CLOVER_RETURN_IF_ERROR(r.KeyStrings(l, "verifier_keys",
-                                          "verifier_key_files",
-                                          f + ".verifier_keys",
-                                          &fl.verifier_keys));
+      CLOVER_RETURN_IF_ERROR(
+          r.KeyStrings(l, "verifier_keys", "verifier_key_files",
+                       f + ".verifier_keys", &fl.verifier_keys));
       if (fl.verifier_keys.empty())
         return r.Error(l, f + ".verifier_keys", "missing");
       for (const std::string& k : fl.verifier_keys) {

@@ -96,8 +96,8 @@ struct WitnessConfig {
   std::string source_file;
   std::string listen_host = "127.0.0.1";
   int listen_port = 0;
-  std::string data_dir;  // absolute
-  std::string key_file;  // note signer key, type 0x04
+  std::string data_dir;           // absolute
+  std::string key_file;           // note signer key, type 0x04
   std::vector<FollowedLog> logs;  // origin and verifier keys (url unused)
 };
 

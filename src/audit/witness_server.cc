@@ -49,8 +49,8 @@ absl::StatusOr<std::unique_ptr<WitnessServer>> WitnessServer::Create(
   std::error_code ec;
   std::filesystem::create_directories(c.data_dir, ec);
   if (ec) {
-    return absl::InternalError(absl::StrCat(
-        "cannot create data_dir '", c.data_dir, "': ", ec.message()));
+    return absl::InternalError(absl::StrCat("cannot create data_dir '",
+                                            c.data_dir, "': ", ec.message()));
   }
   CLOVER_ASSIGN_OR_RETURN(s->kv_, KvStore::Open(c.data_dir + "/store"));
   CLOVER_ASSIGN_OR_RETURN(std::string key, ReadKeyFile(c.key_file, true));
@@ -77,24 +77,23 @@ absl::StatusOr<std::unique_ptr<WitnessServer>> WitnessServer::Create(
   absl::StatusOr<std::unique_ptr<Witness>> w =
       Witness::Open(kv, key, std::move(logs), on_finding, clock);
   if (!w.ok()) {
-    return absl::Status(w.status().code(), absl::StrCat(c.key_file, ": ",
-                                                        w.status().message()));
+    return absl::Status(w.status().code(),
+                        absl::StrCat(c.key_file, ": ", w.status().message()));
   }
   s->witness_ = *std::move(w);
 
   server::Router router;
   router.Handle("POST", "/add-checkpoint", AddCheckpointHandler(*s->witness_));
-  router.Handle("GET", "/v1/checkpoints",
-                [p = s.get(), origins](server::HttpRequest&,
-                                       server::Responder respond) {
-                  respond(server::HttpResponse::Json(
-                      200, WitnessedCheckpointsJson(*p->witness_, origins)));
-                });
-  router.Handle("GET", "/healthz",
-                [](server::HttpRequest&, server::Responder respond) {
-                  respond(server::HttpResponse::Json(200,
-                                                     "{\"status\":\"ok\"}"));
-                });
+  router.Handle(
+      "GET", "/v1/checkpoints",
+      [p = s.get(), origins](server::HttpRequest&, server::Responder respond) {
+        respond(server::HttpResponse::Json(
+            200, WitnessedCheckpointsJson(*p->witness_, origins)));
+      });
+  router.Handle(
+      "GET", "/healthz", [](server::HttpRequest&, server::Responder respond) {
+        respond(server::HttpResponse::Json(200, "{\"status\":\"ok\"}"));
+      });
   if (!router.status().ok()) return router.status();
   s->handler_ = router.AsHandler();
   return s;

@@ -54,8 +54,8 @@ class WitnessServerTest : public ::testing::Test {
 // `clover witness` keeps what it cosigned (synced before it answers): after a
 // restart it still refuses to go back and names its size.
 TEST_F(WitnessServerTest, StateSurvivesARestart) {
-  auto r = Call("POST", "/add-checkpoint",
-                "old 0\n\n" + log_.SignedCheckpoint(10));
+  auto r =
+      Call("POST", "/add-checkpoint", "old 0\n\n" + log_.SignedCheckpoint(10));
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_THAT(r.body, HasSubstr("\xE2\x80\x94 witness.test "));
   Reopen();

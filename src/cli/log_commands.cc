@@ -210,8 +210,8 @@ int Verify(const VerifyFlags& f) {
     witnesses.push_back(*std::move(v));
   }
   if (f.witness_quorum > 0 && witnesses.empty()) {
-    return ReportError(absl::InvalidArgumentError(
-        "--witness-quorum needs --witness keys"));
+    return ReportError(
+        absl::InvalidArgumentError("--witness-quorum needs --witness keys"));
   }
   log::Fetcher fetch;
   if (absl::StartsWith(f.url, "http://") ||

@@ -810,10 +810,9 @@ class Loader {
 
   absl::Status Log(const Source& src, const YAML::Node& node) {
     CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, node, "log"));
-    CLOVER_RETURN_IF_ERROR(CheckKeys(
-        src, f, "log",
-        {"origin", "key_file", "max_batch_entries", "max_batch_wait_ms",
-         "witnesses"}));
+    CLOVER_RETURN_IF_ERROR(CheckKeys(src, f, "log",
+                                     {"origin", "key_file", "max_batch_entries",
+                                      "max_batch_wait_ms", "witnesses"}));
     CLOVER_ASSIGN_OR_RETURN(d_.log.origin,
                             StringField(src, node, f, "log", "origin", true));
     for (char c : d_.log.origin) {

@@ -363,8 +363,8 @@ absl::StatusOr<DemoSummary> RunDemo(
   // The auditor signs the policy; every node refuses to run anything else.
   DemoSummary::AuditorApi auditor_api;
   audit::WitnessConfig witness_config;
-  auto auditor_config = PrepareAuditor(base, data, *prepared, &auditor_api,
-                                       &witness_config);
+  auto auditor_config =
+      PrepareAuditor(base, data, *prepared, &auditor_api, &witness_config);
   if (!auditor_config.ok()) {
     return absl::Status(
         auditor_config.status().code(),
@@ -387,7 +387,8 @@ absl::StatusOr<DemoSummary> RunDemo(
   }
   if (absl::Status st = (*witness)->Start(); !st.ok()) return st;
   const std::vector<std::string> witness_keys = {
-      (*auditor)->witness().verifier_key(), (*witness)->witness().verifier_key()};
+      (*auditor)->witness().verifier_key(),
+      (*witness)->witness().verifier_key()};
   for (LocalNode& n : *prepared) {
     n.deployment.log.witnesses = {
         {absl::StrCat("http://127.0.0.1:", (*auditor)->port()),

@@ -18,12 +18,12 @@
 #include "gateway/auth.h"
 #include "gateway/gateway.h"
 #include "gateway/state_store.h"
+#include "log/http_handlers.h"
 #include "log/note.h"
 #include "log/postgres_storage.h"
 #include "log/rocksdb_storage.h"
 #include "log/sequencer.h"
 #include "log/witness_client.h"
-#include "log/http_handlers.h"
 #include "policy/loader.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
@@ -135,9 +135,9 @@ absl::Status OpenLog(Node::Parts& p) {
   // What the auditor's stall detector compares with the log's growth: only
   // entries made durable count, so a request refused without an entry (an
   // over-budget aggregate, a malformed request) never looks like a stall.
-  auto appended = p.metrics->AddCounter(
-      "clover_log_appends_total", "Entries made durable in this node's log",
-      {});
+  auto appended =
+      p.metrics->AddCounter("clover_log_appends_total",
+                            "Entries made durable in this node's log", {});
   if (!appended.ok()) return appended.status();
   o.on_batch_written =
       [entries = &(*entries)->WithLabels({}), write = &(*write)->WithLabels({}),

@@ -199,8 +199,7 @@ void CheckpointWitnessing::Round() {
     w.retry_at = now + w.backoff;
     w.backoff = std::min(w.backoff * 2, options_.max_backoff);
   }
-  absl::StatusOr<std::string> published =
-      AddNoteSignatures(note, cosignatures);
+  absl::StatusOr<std::string> published = AddNoteSignatures(note, cosignatures);
   absl::MutexLock lock(&mu_);
   published_ = published.ok() ? *std::move(published) : note;
   published_size_ = cp->size;
@@ -224,10 +223,9 @@ absl::StatusOr<std::vector<NoteSignature>> CheckpointWitnessing::Push(
     if (old_size > 0 && old_size < size) {
       CLOVER_ASSIGN_OR_RETURN(proof, log_.ConsistencyProof(old_size, size));
     }
-    CLOVER_ASSIGN_OR_RETURN(
-        PostResponse r,
-        options_.post(url, "text/plain; charset=utf-8",
-                      Body(old_size, proof, note)));
+    CLOVER_ASSIGN_OR_RETURN(PostResponse r,
+                            options_.post(url, "text/plain; charset=utf-8",
+                                          Body(old_size, proof, note)));
     if (r.status == 200) {
       w.size_known = true;
       w.size = size;
@@ -253,9 +251,9 @@ absl::StatusOr<std::vector<NoteSignature>> CheckpointWitnessing::Push(
           "view of this log, or a witness in error",
           w.endpoint.url, size);
     }
-    return absl::UnavailableError(
-        absl::StrCat("HTTP ", r.status, ": ",
-                     absl::StripTrailingAsciiWhitespace(r.body.substr(0, 200))));
+    return absl::UnavailableError(absl::StrCat(
+        "HTTP ", r.status, ": ",
+        absl::StripTrailingAsciiWhitespace(r.body.substr(0, 200))));
   }
   return absl::UnavailableError("its size kept changing");
 }

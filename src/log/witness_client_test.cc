@@ -32,8 +32,7 @@ class FakeWitness {
         verifier_key_(FormatVerifierKey(name, kNoteTypeCosignature,
                                         Key(seed).public_key())) {}
 
-  absl::StatusOr<PostResponse> Post(const std::string& url,
-                                    const std::string&,
+  absl::StatusOr<PostResponse> Post(const std::string& url, const std::string&,
                                     const std::string& body) {
     ++calls_;
     if (down_) return absl::UnavailableError(url + ": down");
@@ -75,8 +74,7 @@ class FakeWitness {
   }
   // Answers with a cosignature under its name by another key.
   void Forge() {
-    forger_ =
-        *NewNoteSigner(signer_->name(), kNoteTypeCosignature, Key('f'));
+    forger_ = *NewNoteSigner(signer_->name(), kNoteTypeCosignature, Key('f'));
   }
   std::atomic<bool> down_{false};
   std::atomic<int> calls_{0};
@@ -109,7 +107,8 @@ class WitnessingTest : public ::testing::Test {
       std::vector<FakeWitness*> ws, absl::Duration backoff = absl::Hours(1)) {
     WitnessingOptions o;
     for (size_t i = 0; i < ws.size(); ++i)
-      o.witnesses.push_back({absl::StrCat("http://w", i), ws[i]->verifier_key()});
+      o.witnesses.push_back(
+          {absl::StrCat("http://w", i), ws[i]->verifier_key()});
     o.min_backoff = backoff;
     o.max_backoff = backoff;
     std::vector<Poster> posters;
@@ -188,7 +187,8 @@ TEST_F(WitnessingTest, AFailingWitnessIsSkippedUntilItsBackoffExpires) {
 }
 
 TEST(WitnessQuorumTest, RefusesLogKeysAndBadQuorums) {
-  auto log_key = NewNoteVerifier("log", kNoteTypeEd25519, Key('k').public_key());
+  auto log_key =
+      NewNoteVerifier("log", kNoteTypeEd25519, Key('k').public_key());
   auto w = NewNoteVerifier("w", kNoteTypeCosignature, Key('a').public_key());
   const NoteVerifier* log_only[] = {log_key->get()};
   EXPECT_EQ(CheckWitnessQuorum("x", log_only, 1).status().code(),
@@ -199,9 +199,8 @@ TEST(WitnessQuorumTest, RefusesLogKeysAndBadQuorums) {
   EXPECT_EQ(CheckWitnessQuorum("x", twice, 0).status().code(),
             absl::StatusCode::kInvalidArgument);
   WitnessingOptions o;
-  o.witnesses.push_back(
-      {"http://w", FormatVerifierKey("log", kNoteTypeEd25519,
-                                     Key('k').public_key())});
+  o.witnesses.push_back({"http://w", FormatVerifierKey("log", kNoteTypeEd25519,
+                                                       Key('k').public_key())});
   testing::TempDir dir;
   auto seq = Sequencer::Open(*OpenRocksDbStorage(dir.path()),
                              *NewNoteSigner("log", kNoteTypeEd25519, Key('k')));
