@@ -206,6 +206,39 @@ void CheckpointWitnessing::Round() {
   published_any_ = true;
 }
 
+WitnessAnswer ReadWitnessAnswer(const PostResponse& answer,
+                                absl::string_view note,
+                                const NoteVerifier& witness) {
+  WitnessAnswer out;
+  if (answer.status == 200) {
+    // Only lines that verify with this witness's key are kept.
+    const NoteVerifier* vs[] = {&witness};
+    absl::StatusOr<OpenedNote> opened =
+        OpenNote(absl::StrCat(note, answer.body), vs);
+    if (opened.ok() && !opened->verified.empty()) {
+      out.kind = WitnessAnswer::Kind::kCosigned;
+      out.cosignatures = std::move(opened->verified);
+      return out;
+    }
+    out.detail = "answered without a valid cosignature by its key";
+    return out;
+  }
+  if (answer.status == 409) {
+    out.kind = ParseSizeAnswer(answer, &out.size)
+                   ? WitnessAnswer::Kind::kSize
+                   : WitnessAnswer::Kind::kRootConflict;
+    return out;
+  }
+  // The witness's words go to our log: printable ASCII only, bounded.
+  std::string body;
+  for (char c : answer.body.substr(0, 200))
+    body.push_back(c >= 0x20 && c < 0x7f ? c : ' ');
+  out.detail = absl::StrCat("HTTP ", answer.status, ": ",
+                            absl::StripTrailingAsciiWhitespace(body));
+  if (out.detail.size() > 200) out.detail.resize(200);
+  return out;
+}
+
 absl::StatusOr<std::vector<NoteSignature>> CheckpointWitnessing::Push(
     Witness& w, const std::string& note, uint64_t size) {
   const std::string url = absl::StrCat(
@@ -226,34 +259,26 @@ absl::StatusOr<std::vector<NoteSignature>> CheckpointWitnessing::Push(
     CLOVER_ASSIGN_OR_RETURN(PostResponse r,
                             options_.post(url, "text/plain; charset=utf-8",
                                           Body(old_size, proof, note)));
-    if (r.status == 200) {
-      w.size_known = true;
-      w.size = size;
-      // Only lines that verify with this witness's key are kept.
-      const NoteVerifier* vs[] = {w.verifier.get()};
-      absl::StatusOr<OpenedNote> opened = OpenNote(note + r.body, vs);
-      if (!opened.ok()) {
-        return absl::UnauthenticatedError(
-            "answered without a valid cosignature by its key");
-      }
-      return std::move(opened->verified);
+    WitnessAnswer a = ReadWitnessAnswer(r, note, *w.verifier);
+    switch (a.kind) {
+      case WitnessAnswer::Kind::kCosigned:
+        w.size_known = true;
+        w.size = size;
+        return std::move(a.cosignatures);
+      case WitnessAnswer::Kind::kSize:
+        w.size_known = true;
+        w.size = a.size;
+        old_size = a.size;
+        continue;
+      case WitnessAnswer::Kind::kRootConflict:
+        spdlog::error(
+            "witness {} holds another tree of size {} than this log's: a "
+            "split view of this log, or a witness in error",
+            w.endpoint.url, size);
+        return absl::AbortedError("it holds another root at this size");
+      case WitnessAnswer::Kind::kRefused:
+        return absl::UnavailableError(a.detail);
     }
-    uint64_t theirs = 0;
-    if (r.status == 409 && ParseSizeAnswer(r, &theirs)) {
-      w.size_known = true;
-      w.size = theirs;
-      old_size = theirs;
-      continue;
-    }
-    if (r.status == 409) {
-      spdlog::error(
-          "witness {} holds another tree of size {} than this log's: a split "
-          "view of this log, or a witness in error",
-          w.endpoint.url, size);
-    }
-    return absl::UnavailableError(absl::StrCat(
-        "HTTP ", r.status, ": ",
-        absl::StripTrailingAsciiWhitespace(r.body.substr(0, 200))));
   }
   return absl::UnavailableError("its size kept changing");
 }

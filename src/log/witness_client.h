@@ -44,6 +44,23 @@ namespace clover::log {
     absl::string_view note, std::span<const NoteVerifier* const> witnesses,
     size_t quorum);
 
+// What a witness's answer to add-checkpoint means for `note`.
+struct WitnessAnswer {
+  enum class Kind {
+    kCosigned,      // 200 with at least one cosignature valid for `witness`
+    kSize,          // 409 text/x.tlog.size: the witness holds `size`
+    kRootConflict,  // 409 otherwise: another root at the checkpoint's size
+    kRefused,       // anything else, a 200 without a valid cosignature included
+  };
+  Kind kind = Kind::kRefused;
+  std::vector<NoteSignature> cosignatures;  // kCosigned: verified ones only
+  uint64_t size = 0;                        // kSize
+  std::string detail;  // kRefused: printable ASCII, at most 200 characters
+};
+[[nodiscard]] WitnessAnswer ReadWitnessAnswer(const PostResponse& answer,
+                                              absl::string_view note,
+                                              const NoteVerifier& witness);
+
 struct WitnessEndpoint {
   std::string url;           // submission prefix: POST <url>/add-checkpoint
   std::string verifier_key;  // note verifier key of its cosignatures (0x04)

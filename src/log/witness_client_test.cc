@@ -211,3 +211,37 @@ TEST(WitnessQuorumTest, RefusesLogKeysAndBadQuorums) {
 
 }  // namespace
 }  // namespace clover::log
+
+namespace clover::log {
+namespace {
+
+TEST(WitnessAnswerTest, ReadsSizesConflictsAndRefusals) {
+  auto w = NewNoteVerifier("w", kNoteTypeCosignature, Key('a').public_key());
+  auto signer = NewNoteSigner("log", kNoteTypeEd25519, Key('k'));
+  const NoteSigner* ss[] = {signer->get()};
+  const std::string note =
+      *SignNote(FormatCheckpoint({"log", 3, {}, {}}), ss);
+  WitnessAnswer a =
+      ReadWitnessAnswer({409, "text/x.tlog.size", "12\n"}, note, **w);
+  EXPECT_EQ(a.kind, WitnessAnswer::Kind::kSize);
+  EXPECT_EQ(a.size, 12u);
+  EXPECT_EQ(ReadWitnessAnswer({409, "text/x.tlog.size", "012x\n"}, note, **w)
+                .kind,
+            WitnessAnswer::Kind::kRootConflict);
+  EXPECT_EQ(ReadWitnessAnswer({409, "text/plain", "root differs\n"}, note, **w)
+                .kind,
+            WitnessAnswer::Kind::kRootConflict);
+  a = ReadWitnessAnswer({200, "text/plain", "\xE2\x80\x94 w AAAA\n"}, note,
+                        **w);
+  EXPECT_EQ(a.kind, WitnessAnswer::Kind::kRefused);
+  a = ReadWitnessAnswer(
+      {500, "text/plain", "bad\n\x1b[31mforged log line" + std::string(500, 'x')},
+      note, **w);
+  EXPECT_EQ(a.kind, WitnessAnswer::Kind::kRefused);
+  EXPECT_LE(a.detail.size(), 200u);
+  EXPECT_EQ(a.detail.find('\n'), std::string::npos);
+  EXPECT_EQ(a.detail.find('\x1b'), std::string::npos);
+}
+
+}  // namespace
+}  // namespace clover::log
