@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `clover demo` end to end, as `make demo` runs it (here on a random base port, exiting after the
 # summary): every node's checkpoint verified by the client library, decisions of every effect,
-# no restricted field raw to CN-based staff, the auditor's replay and its incidents.
+# no restricted field raw to CN-based staff, the auditor's replay and its incidents, every
+# checkpoint cosigned by two witnesses.
 set -uo pipefail
 clover="$1"
 out="$(mktemp)"
@@ -30,6 +31,10 @@ need(d["auditor_entries"] == sum(n["log_size"] for n in d["nodes"]), "auditor re
 detectors = {i["detector"] for i in d["incidents"]}
 need({"canary_touched", "bulk_access"} <= detectors, "canary and bulk-access incidents")
 need(len(d.get("auditor_api", {}).get("admin_token", "")) >= 32, "the auditor API's admin token")
+# Two witnesses (the auditor's, a stand-alone one) cosign every node's served checkpoint.
+need(all(sorted(n.get("cosigned_by", [])) == ["auditor.clover.example", "witness.clover.example"]
+         for n in d["nodes"]), "every checkpoint cosigned by both witnesses")
+need(not ({"split_view", "log_stalled"} & detectors), "no false split_view or log_stalled")
 if problems:
     print("FAIL: demo summary lacks: " + "; ".join(problems)); sys.exit(1)
 print("demo: %d nodes verified, %d log entries replayed, %d incidents" %

@@ -266,6 +266,77 @@ absl::StatusOr<std::string> LogPseudonym(const crypto::SecretKey& root,
   return crypto::SubjectPseudonym(key, subject);
 }
 
+absl::StatusOr<WitnessConfig> LoadWitnessConfig(const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot read witness config '", path, "'"));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ":", e.mark.line + 1, ":", e.mark.column + 1, ": ", e.msg));
+  }
+  const std::string abs =
+      std::filesystem::absolute(path).lexically_normal().string();
+  Reader r(abs);
+  WitnessConfig c;
+  c.source_file = abs;
+  try {
+    CLOVER_RETURN_IF_ERROR(r.Keys(root, "", {"witness", "logs"}));
+    const YAML::Node w = root["witness"];
+    if (!w) return r.Error(root, "witness", "missing");
+    CLOVER_RETURN_IF_ERROR(
+        r.Keys(w, "witness", {"listen", "data_dir", "key_file"}));
+    std::string listen;
+    CLOVER_RETURN_IF_ERROR(r.Str(w, "listen", "witness.listen", true, &listen));
+    size_t colon = listen.rfind(':');
+    if (colon == std::string::npos || colon == 0 ||
+        !absl::SimpleAtoi(listen.substr(colon + 1), &c.listen_port) ||
+        c.listen_port < 0 || c.listen_port > 65535) {
+      return r.Error(w["listen"], "witness.listen", "must be HOST:PORT");
+    }
+    c.listen_host = listen.substr(0, colon);
+    CLOVER_RETURN_IF_ERROR(
+        r.Path(w, "data_dir", "witness.data_dir", true, &c.data_dir));
+    CLOVER_RETURN_IF_ERROR(
+        r.Path(w, "key_file", "witness.key_file", true, &c.key_file));
+    const YAML::Node logs = root["logs"];
+    if (!logs || !logs.IsSequence() || logs.size() == 0) {
+      return r.Error(logs ? logs : root, "logs", "must list at least one log");
+    }
+    for (size_t i = 0; i < logs.size(); ++i) {
+      const YAML::Node l = logs[i];
+      const std::string f = absl::StrCat("logs[", i, "]");
+      CLOVER_RETURN_IF_ERROR(
+          r.Keys(l, f, {"origin", "verifier_keys", "verifier_key_files"}));
+      FollowedLog fl;
+      CLOVER_RETURN_IF_ERROR(
+          r.Str(l, "origin", f + ".origin", true, &fl.origin));
+      CLOVER_RETURN_IF_ERROR(
+          r.KeyStrings(l, "verifier_keys", "verifier_key_files",
+                       f + ".verifier_keys", &fl.verifier_keys));
+      if (fl.verifier_keys.empty())
+        return r.Error(l, f + ".verifier_keys", "missing");
+      for (const std::string& k : fl.verifier_keys) {
+        absl::StatusOr<std::unique_ptr<log::NoteVerifier>> v =
+            log::ParseVerifierKey(k);
+        if (!v.ok())
+          return r.Error(l, f + ".verifier_keys", v.status().message());
+      }
+      for (const FollowedLog& other : c.logs) {
+        if (other.origin == fl.origin)
+          return r.Error(l, f + ".origin", "listed twice");
+      }
+      c.logs.push_back(std::move(fl));
+    }
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        abs, ":", e.mark.line + 1, ":", e.mark.column + 1, ": ", e.msg));
+  }
+  return c;
+}
+
 absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
   YAML::Node root;
   try {

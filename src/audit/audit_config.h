@@ -79,7 +79,9 @@ struct AuditorConfig {
   std::vector<CanarySet> canaries;
   DetectorOptions detectors;
   absl::Duration log_stalled_after = absl::Minutes(5);
-  std::string traffic_metric = "clover_gateway_decisions_total";
+  // A counter of the node's durable appends: it grows only with entries, so
+  // refusals that log nothing never count towards log_stalled.
+  std::string traffic_metric = "clover_log_appends_total";
   std::string incidents_jsonl;  // optional, absolute
   std::string webhook_url;      // optional
   std::string webhook_secret_file;
@@ -89,6 +91,22 @@ struct AuditorConfig {
 // directory, and key files are read (never echoed). Errors: NotFound for
 // unreadable files; InvalidArgument "file:line:col: field 'a.b': message".
 [[nodiscard]] absl::StatusOr<AuditorConfig> LoadAuditorConfig(
+    const std::string& path);
+
+// A stand-alone witness (`clover witness --config FILE`, see
+// examples/witness.yaml): where it listens and keeps its state, its
+// cosignature key and the logs (origin, verifier keys) it witnesses.
+struct WitnessConfig {
+  std::string source_file;
+  std::string listen_host = "127.0.0.1";
+  int listen_port = 0;
+  std::string data_dir;           // absolute
+  std::string key_file;           // note signer key, type 0x04
+  std::vector<FollowedLog> logs;  // origin and verifier keys (url unused)
+};
+
+// As LoadAuditorConfig, for a witness configuration.
+[[nodiscard]] absl::StatusOr<WitnessConfig> LoadWitnessConfig(
     const std::string& path);
 
 // The canary pseudonym as the gateway logs it: base64url (no padding) of

@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "audit/json_util.h"
+#include "audit/witness_server.h"
 #include "core/status_macros.h"
 #include "crypto/constant_time.h"
 #include "crypto/sha256.h"
@@ -502,15 +503,7 @@ void Auditor::BuildRouter() {
                           r.body = metrics_.Render();
                           respond(std::move(r));
                         }));
-  router.Handle("POST", "/add-checkpoint",
-                [this](server::HttpRequest& req, server::Responder respond) {
-                  Witness::Response w = witness_->HandleAddCheckpoint(req.body);
-                  server::HttpResponse r;
-                  r.status = w.status;
-                  r.content_type = w.content_type;
-                  r.body = std::move(w.body);
-                  respond(std::move(r));
-                });
+  router.Handle("POST", "/add-checkpoint", AddCheckpointHandler(*witness_));
   router.Handle(
       "GET", "/v1/flows",
       guarded(ApiRole::kRead, [this](server::HttpRequest& req,
@@ -655,6 +648,12 @@ absl::Status Auditor::StartDelivery() {
 }
 
 absl::Status Auditor::Start() {
+  if (!server_) CLOVER_RETURN_IF_ERROR(Serve());
+  poller_ = std::thread([this] { PollLoop(); });
+  return absl::OkStatus();
+}
+
+absl::Status Auditor::Serve() {
   CLOVER_RETURN_IF_ERROR(StartDelivery());
   server::HttpServerOptions opts;
   opts.host = config_.listen_host;
@@ -662,7 +661,6 @@ absl::Status Auditor::Start() {
   opts.threads = 2;
   opts.metrics = http_metrics_.get();
   CLOVER_ASSIGN_OR_RETURN(server_, server::HttpServer::Start(opts, handler_));
-  poller_ = std::thread([this] { PollLoop(); });
   return absl::OkStatus();
 }
 

@@ -66,6 +66,10 @@ class Auditor {
   // Starts the HTTP server, the delivery workers and the polling thread.
   // Errors: Unavailable if the address cannot be bound.
   [[nodiscard]] absl::Status Start();
+  // Only the HTTP server and the delivery workers, not polling: the witness
+  // endpoint is up before the logs it follows are (the demo starts it before
+  // the nodes that push to it). Start later adds the polling thread.
+  [[nodiscard]] absl::Status Serve();
   // Stops polling, serving and delivering. Idempotent.
   void Stop();
   int port() const;

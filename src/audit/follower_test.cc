@@ -225,8 +225,9 @@ TEST_F(FollowerTest, WitnessAddCheckpoint) {
   r = witness_->HandleAddCheckpoint(body);
   EXPECT_EQ(r.status, 200) << r.body;
 
-  // A forked checkpoint with a "proof" that cannot verify -> 422 and a
-  // split-view finding.
+  // A forked checkpoint with a "proof" that cannot verify -> 422. The proof
+  // is the requester's, not the log's: no finding (issue 18: anyone who can
+  // reach the endpoint could otherwise raise critical incidents).
   FakeLog fork(log_.origin(), log_.key());
   for (int i = 0; i < 300; ++i) fork.Append(absl::StrCat("x", i));
   std::string fork_body = "old 200\n";
@@ -239,8 +240,27 @@ TEST_F(FollowerTest, WitnessAddCheckpoint) {
   fork_body += "\n" + fork.SignedCheckpoint(300);
   r = witness_->HandleAddCheckpoint(fork_body);
   EXPECT_EQ(r.status, 422);
+  EXPECT_TRUE(witness_findings_.empty());
+  // Nor does a garbage proof for the honest checkpoint.
+  std::string garbage = "old 200\n";
+  for (int i = 0; i < 3; ++i)
+    garbage += absl::Base64Escape(std::string(32, static_cast<char>(i))) + "\n";
+  r = witness_->HandleAddCheckpoint(garbage + "\n" +
+                                    log_.SignedCheckpoint(300));
+  EXPECT_EQ(r.status, 422);
+  EXPECT_TRUE(witness_findings_.empty());
+  EXPECT_EQ(witness_->LatestFor(log_.origin())->checkpoint.size, 200u);
+
+  // Two checkpoints signed by the log, one size, two roots: evidence.
+  FakeLog fork200(log_.origin(), log_.key());
+  for (int i = 0; i < 200; ++i) fork200.Append(absl::StrCat("y", i));
+  r = witness_->HandleAddCheckpoint("old 200\n\n" +
+                                    fork200.SignedCheckpoint(200));
+  EXPECT_EQ(r.status, 409);
   ASSERT_EQ(witness_findings_.size(), 1u);
   EXPECT_EQ(witness_findings_[0].detector, kDetectorSplitView);
+  EXPECT_EQ(witness_findings_[0].severity, Severity::kCritical);
+  EXPECT_EQ(witness_findings_[0].evidence[0].checkpoints.size(), 2u);
 
   // Unknown origin, bad signature, malformed.
   FakeLog other("other.test/log");

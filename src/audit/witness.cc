@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 #include "log/merkle.h"
+#include "spdlog/spdlog.h"
 
 namespace clover::audit {
 namespace {
@@ -126,10 +127,19 @@ absl::StatusOr<std::string> Witness::CommitLocked(const std::string& origin,
   CLOVER_ASSIGN_OR_RETURN(std::string sig, cosigner_->Sign(parsed.text));
   log::NoteSignature ns{cosigner_->name(), cosigner_->key_id(), std::move(sig)};
   *sig_line = ns.Line();
-  CLOVER_ASSIGN_OR_RETURN(
-      std::string cosigned,
-      log::AddNoteSignatures(note,
-                             std::span<const log::NoteSignature>(&ns, 1)));
+  // Kept: the log's signatures (verified by the caller) and ours. Other lines
+  // (earlier cosignatures, lines a requester made up) are dropped, so the
+  // stored note stays within the signature limit and reopens after a restart.
+  std::string cosigned = parsed.text + "\n";
+  for (const log::NoteSignature& s : parsed.signatures) {
+    for (const auto& v : st.verifiers) {
+      if (s.name == v->name() && s.key_id == v->key_id()) {
+        cosigned += s.Line();
+        break;
+      }
+    }
+  }
+  cosigned += ns.Line();
   CLOVER_RETURN_IF_ERROR(
       kv_->Put(absl::StrCat(kStatePrefix, origin), cosigned));
   st.latest = Latest{cp, cosigned};
@@ -209,11 +219,14 @@ Witness::Response Witness::HandleAddCheckpoint(absl::string_view body) {
     absl::Status c = log::VerifyConsistency(
         old_size, cp->size, st.latest->checkpoint.root, cp->root, proof);
     if (!c.ok()) {
-      Report(origin_str, absl::StrCat("inconsistent@", old_size, "-", cp->size),
-             absl::StrCat("log '", origin, "' signed a tree of size ", cp->size,
-                          " that does not extend the cosigned tree of size ",
-                          old_size),
-             {st.latest->note, std::string(note)});
+      // The proof is the requester's, not signed by the log: anyone who can
+      // reach this endpoint can send a wrong one, so it is the request's
+      // fault (tlog-witness: 422), never evidence against the log. Only two
+      // signed checkpoints are (same size, another root: above).
+      spdlog::info(
+          "witness: refused a checkpoint of '{}' (size {}): its consistency "
+          "proof from {} does not verify",
+          origin_str, cp->size, old_size);
       return Reply(422, "consistency proof does not verify");
     }
   }

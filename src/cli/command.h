@@ -42,6 +42,7 @@ void RegisterServeCommand(CLI::App& app);
 void RegisterAuditCommands(CLI::App& app);
 void RegisterMigrateCommand(CLI::App& app);
 void RegisterBenchCommands(CLI::App& app);
+void RegisterWitnessCommand(CLI::App& app);
 
 }  // namespace clover::cli
 

@@ -24,6 +24,7 @@
 #include "log/rocksdb_storage.h"
 #include "log/sequencer.h"
 #include "log/tile.h"
+#include "log/witness_client.h"
 #include "server/http_server.h"
 
 namespace clover::cli {
@@ -190,11 +191,28 @@ int Serve(const ServeFlags& f) {
 struct VerifyFlags {
   std::string url, key, state, origin;
   bool entries = false;
+  std::vector<std::string> witnesses;  // verifier keys (or files holding one)
+  size_t witness_quorum = 0;           // 0: all of them
 };
 
 int Verify(const VerifyFlags& f) {
   auto verifier = LoadVerifierKey(f.key);
   if (!verifier.ok()) return ReportError(verifier.status());
+  std::vector<std::unique_ptr<log::NoteVerifier>> witnesses;
+  std::vector<const log::NoteVerifier*> witness_ptrs;
+  for (const std::string& w : f.witnesses) {
+    auto v = LoadVerifierKey(w);
+    if (!v.ok()) {
+      return ReportError(absl::InvalidArgumentError(
+          absl::StrCat("--witness: ", v.status().message())));
+    }
+    witness_ptrs.push_back(v->get());
+    witnesses.push_back(*std::move(v));
+  }
+  if (f.witness_quorum > 0 && witnesses.empty()) {
+    return ReportError(
+        absl::InvalidArgumentError("--witness-quorum needs --witness keys"));
+  }
   log::Fetcher fetch;
   if (absl::StartsWith(f.url, "http://") ||
       absl::StartsWith(f.url, "https://")) {
@@ -211,9 +229,19 @@ int Verify(const VerifyFlags& f) {
   if (!client.ok()) return ReportError(client.status());
   auto cp = log::UpdateTrustedCheckpoint(**client, f.state);
   if (!cp.ok()) return ReportError(cp.status());
+  size_t cosigned = 0;
+  if (!witnesses.empty()) {
+    auto n = log::CheckWitnessQuorum(
+        cp->note, witness_ptrs,
+        f.witness_quorum > 0 ? f.witness_quorum : witness_ptrs.size());
+    if (!n.ok()) return ReportError(n.status());
+    cosigned = *n;
+  }
   std::cout << "verified checkpoint: origin " << cp->checkpoint.origin
             << ", size " << cp->checkpoint.size << ", root "
             << B64(cp->checkpoint.root) << "\n";
+  if (!witnesses.empty())
+    std::cout << "cosigned by " << cosigned << " of the given witnesses\n";
   if (!f.state.empty())
     std::cout << "checked against and saved to " << f.state << "\n";
   if (f.entries) {
@@ -328,6 +356,11 @@ void RegisterLogCommands(CLI::App& app) {
                      "Expected origin (default: the key name)");
   verify->add_flag("--entries", vf->entries,
                    "Re-hash every entry bundle against the tree");
+  verify->add_option("--witness", vf->witnesses,
+                     "Witness cosignature verifier key (or a file holding "
+                     "it); repeatable");
+  verify->add_option("--witness-quorum", vf->witness_quorum,
+                     "Valid cosignatures required (default: every --witness)");
   SetAction(verify, [vf] { return Verify(*vf); });
 
   auto* proof = logc->add_subcommand("proof", "Print a proof as JSON");

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   clover::cli::RegisterDemoCommand(app);
   clover::cli::RegisterServeCommand(app);
   clover::cli::RegisterAuditCommands(app);
+  clover::cli::RegisterWitnessCommand(app);
   clover::cli::RegisterLogCommands(app);
   clover::cli::RegisterPolicyCommands(app);
   clover::cli::RegisterKeysCommands(app);

@@ -10,6 +10,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -809,9 +810,9 @@ class Loader {
 
   absl::Status Log(const Source& src, const YAML::Node& node) {
     CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, node, "log"));
-    CLOVER_RETURN_IF_ERROR(CheckKeys(
-        src, f, "log",
-        {"origin", "key_file", "max_batch_entries", "max_batch_wait_ms"}));
+    CLOVER_RETURN_IF_ERROR(CheckKeys(src, f, "log",
+                                     {"origin", "key_file", "max_batch_entries",
+                                      "max_batch_wait_ms", "witnesses"}));
     CLOVER_ASSIGN_OR_RETURN(d_.log.origin,
                             StringField(src, node, f, "log", "origin", true));
     for (char c : d_.log.origin) {
@@ -831,6 +832,29 @@ class Loader {
         IntField(src, f, "log", "max_batch_wait_ms", 0, 0, 10000));
     d_.log.max_batch_entries = static_cast<int>(max_entries);
     d_.log.max_batch_wait = absl::Milliseconds(wait_ms);
+    if (const Entry* w = Find(f, "witnesses")) {
+      if (!w->value.IsSequence())
+        return ErrorAt(src, w->value, "log.witnesses", "expected a list");
+      for (size_t i = 0; i < w->value.size(); ++i) {
+        const YAML::Node& wn = w->value[i];
+        const std::string path = absl::StrCat("log.witnesses[", i, "]");
+        CLOVER_ASSIGN_OR_RETURN(auto wf, MapEntries(src, wn, path));
+        CLOVER_RETURN_IF_ERROR(
+            CheckKeys(src, wf, path, {"url", "verifier_key"}));
+        LogWitnessConfig c;
+        CLOVER_ASSIGN_OR_RETURN(c.url,
+                                StringField(src, wn, wf, path, "url", true));
+        if (!absl::StartsWith(c.url, "http://") &&
+            !absl::StartsWith(c.url, "https://")) {
+          return ErrorAt(src, Find(wf, "url")->value, Join(path, "url"),
+                         "must be an http:// or https:// URL");
+        }
+        CLOVER_ASSIGN_OR_RETURN(
+            c.verifier_key,
+            StringField(src, wn, wf, path, "verifier_key", true));
+        d_.log.witnesses.push_back(std::move(c));
+      }
+    }
     return absl::OkStatus();
   }
 

@@ -123,12 +123,20 @@ struct StorageConfig {
   std::string postgres_dsn;  // only for kPostgres
 };
 
+// A C2SP tlog-witness the node sends each new checkpoint to
+// (log/witness_client.h).
+struct LogWitnessConfig {
+  std::string url;           // submission prefix (POST <url>/add-checkpoint)
+  std::string verifier_key;  // its cosignature verifier key (type 0x04)
+};
+
 struct LogConfig {
   std::string origin;    // checkpoint origin line, e.g. "clover.example/eu"
   std::string key_file;  // note signing key (PRIVATE+KEY+...), absolute
   int max_batch_entries = 4096;
   // 0: a batch is whatever queued while the previous one was written.
   absl::Duration max_batch_wait = absl::ZeroDuration();
+  std::vector<LogWitnessConfig> witnesses;  // log.witnesses
 };
 
 struct KeysConfig {

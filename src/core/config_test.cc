@@ -178,6 +178,28 @@ TEST(ConfigTest, NodeMaxConnections) {
               {"node.max_connections"});
 }
 
+TEST(ConfigTest, LogWitnesses) {
+  std::string text = absl::StrReplaceAll(
+      kValid, {{"  max_batch_wait_ms: 5\n",
+                "  max_batch_wait_ms: 5\n  witnesses:\n"
+                "    - {url: http://w.example:8470, verifier_key: w+1+AQ}\n"}});
+  auto d = ParseDeployment(text, "conf/node.yaml");
+  ASSERT_TRUE(d.ok()) << d.status();
+  ASSERT_EQ(d->log.witnesses.size(), 1u);
+  EXPECT_EQ(d->log.witnesses[0].url, "http://w.example:8470");
+  EXPECT_EQ(d->log.witnesses[0].verifier_key, "w+1+AQ");
+  ExpectError("  max_batch_wait_ms: 5\n",
+              "  max_batch_wait_ms: 5\n  witnesses:\n"
+              "    - {url: ftp://w, verifier_key: k}\n",
+              {"log.witnesses[0].url", "http://"});
+  ExpectError("  max_batch_wait_ms: 5\n",
+              "  max_batch_wait_ms: 5\n  witnesses:\n    - {url: http://w}\n",
+              {"log.witnesses[0].verifier_key"});
+  ExpectError("  max_batch_wait_ms: 5\n",
+              "  max_batch_wait_ms: 5\n  witnesses: http://w\n",
+              {"log.witnesses", "expected a list"});
+}
+
 TEST(ConfigTest, RejectsUnknownCategory) {
   ExpectError(
       "category: network", "category: telepathy",

@@ -10,6 +10,7 @@
 #include "audit/audit_config.h"
 #include "audit/auditor.h"
 #include "audit/log_entry.h"
+#include "audit/witness_server.h"
 #include "core/canonical_json.h"
 #include "core/config.h"
 #include "core/owned_dir.h"
@@ -25,6 +26,7 @@
 #include "log/fetch.h"
 #include "log/note.h"
 #include "log/tile.h"
+#include "log/witness_client.h"
 #include "policy/bundle.h"
 #include "policy/signature.h"
 #include "rapidjson/document.h"
@@ -137,7 +139,8 @@ class Traffic {
 };
 
 // Fetches and verifies one node's log, and tallies its decisions.
-void Summarise(RunningNode& n, DemoSummary& s) {
+void Summarise(RunningNode& n, const std::vector<std::string>& witness_keys,
+               DemoSummary& s) {
   DemoNodeSummary out;
   out.dc = n.dc;
   out.region = n.region;
@@ -152,6 +155,14 @@ void Summarise(RunningNode& n, DemoSummary& s) {
   auto cp = (*client)->FetchCheckpoint();
   if (!cp.ok()) return s.nodes.push_back(out);
   out.log_size = cp->checkpoint.size;
+  // Which witnesses cosigned the checkpoint the node serves.
+  for (const std::string& k : witness_keys) {
+    auto w = log::ParseVerifierKey(k);
+    if (!w.ok()) continue;
+    const log::NoteVerifier* one[] = {w->get()};
+    if (log::CheckWitnessQuorum(cp->note, one, 1).ok())
+      out.cosigned_by.push_back((*w)->name());
+  }
   out.root_hash = absl::Base64Escape(absl::string_view(
       reinterpret_cast<const char*>(cp->checkpoint.root.data()), 32));
   auto checked = (*client)->VerifyAllEntries(cp->checkpoint);
@@ -200,7 +211,7 @@ void Summarise(RunningNode& n, DemoSummary& s) {
 // and the auditor's configuration following every node's log.
 absl::StatusOr<audit::AuditorConfig> PrepareAuditor(
     const Deployment& base, const fs::path& data, std::vector<LocalNode>& nodes,
-    DemoSummary::AuditorApi* api) {
+    DemoSummary::AuditorApi* api, audit::WitnessConfig* witness) {
   fs::path keys = data / "keys";
   fs::path policy_dir = data / "policy";
   fs::create_directories(policy_dir);
@@ -224,6 +235,21 @@ absl::StatusOr<audit::AuditorConfig> PrepareAuditor(
       !st.ok()) {
     return st;
   }
+  // A second, stand-alone witness (`clover witness`, here in-process): the
+  // nodes' checkpoints need both cosignatures, so neither party alone can
+  // vouch for a log.
+  auto second_key = crypto::Ed25519PrivateKey::Generate();
+  if (!second_key.ok()) return second_key.status();
+  witness->key_file = (keys / "witness.key").string();
+  if (absl::Status st = crypto::WritePrivateFile(
+          witness->key_file,
+          log::FormatSignerKey("witness.clover.example", 0x04, *second_key) +
+              "\n");
+      !st.ok()) {
+    return st;
+  }
+  witness->source_file = "clover demo";
+  witness->data_dir = (data / "witness").string();
   if (absl::Status st = crypto::WritePrivateFile(
           journal_file, log::FormatSignerKey("auditor.clover.example/incidents",
                                              0x01, *journal_key) +
@@ -265,6 +291,7 @@ absl::StatusOr<audit::AuditorConfig> PrepareAuditor(
     l.log.url = n.endpoint + "/log";
     l.log.verifier_keys = {n.verifier_key};
     l.traffic_metrics_url = n.endpoint + "/metrics";
+    witness->logs.push_back(l.log);
     c.logs.push_back(std::move(l));
   }
   c.policy_bundles = {policy_file};
@@ -335,11 +362,39 @@ absl::StatusOr<DemoSummary> RunDemo(
   base.node.reset();
   // The auditor signs the policy; every node refuses to run anything else.
   DemoSummary::AuditorApi auditor_api;
-  auto auditor_config = PrepareAuditor(base, data, *prepared, &auditor_api);
+  audit::WitnessConfig witness_config;
+  auto auditor_config =
+      PrepareAuditor(base, data, *prepared, &auditor_api, &witness_config);
   if (!auditor_config.ok()) {
     return absl::Status(
         auditor_config.status().code(),
         absl::StrCat("prepare auditor: ", auditor_config.status().message()));
+  }
+  // The two witnesses listen before the nodes start pushing to them; the
+  // auditor polls only once the nodes are up.
+  auto auditor = audit::Auditor::Create(*std::move(auditor_config));
+  if (!auditor.ok()) {
+    return absl::Status(
+        auditor.status().code(),
+        absl::StrCat("start auditor: ", auditor.status().message()));
+  }
+  if (absl::Status st = (*auditor)->Serve(); !st.ok()) return st;
+  auto witness = audit::WitnessServer::Create(witness_config);
+  if (!witness.ok()) {
+    return absl::Status(
+        witness.status().code(),
+        absl::StrCat("start witness: ", witness.status().message()));
+  }
+  if (absl::Status st = (*witness)->Start(); !st.ok()) return st;
+  const std::vector<std::string> witness_keys = {
+      (*auditor)->witness().verifier_key(),
+      (*witness)->witness().verifier_key()};
+  for (LocalNode& n : *prepared) {
+    n.deployment.log.witnesses = {
+        {absl::StrCat("http://127.0.0.1:", (*auditor)->port()),
+         witness_keys[0]},
+        {absl::StrCat("http://127.0.0.1:", (*witness)->port()),
+         witness_keys[1]}};
   }
   if (say)
     *say << "Starting " << prepared->size() << " gateway nodes (data in "
@@ -361,16 +416,13 @@ absl::StatusOr<DemoSummary> RunDemo(
            << "\n";
   }
 
-  auto auditor = audit::Auditor::Create(*std::move(auditor_config));
-  if (!auditor.ok()) {
-    return absl::Status(
-        auditor.status().code(),
-        absl::StrCat("start auditor: ", auditor.status().message()));
-  }
   if (absl::Status st = (*auditor)->Start(); !st.ok()) return st;
-  if (say)
+  if (say) {
     *say << "  auditor (witness, replay, detectors) on http://127.0.0.1:"
-         << (*auditor)->port() << "\n";
+         << (*auditor)->port() << "\n"
+         << "  stand-alone witness on http://127.0.0.1:" << (*witness)->port()
+         << "\n";
+  }
 
   DemoSummary s;
   s.auditor_api = std::move(auditor_api);
@@ -590,7 +642,11 @@ absl::StatusOr<DemoSummary> RunDemo(
          url(eu[0].endpoint, "/v1/subjects/" + eu[0].id), "");
 
   if (say) *say << "\nVerifying every node's log with the client library\n";
-  for (RunningNode& n : nodes) Summarise(n, s);
+  for (RunningNode& n : nodes) {
+    // The served checkpoint is the newest both witnesses were asked about.
+    (void)n.node->WaitWitnessed(absl::Seconds(10));
+    Summarise(n, witness_keys, s);
+  }
   // Let the auditor catch up with every log, then collect what it found.
   for (int round = 0; round < 3; ++round) {
     auto polled = (*auditor)->PollOnce();
@@ -610,6 +666,7 @@ absl::StatusOr<DemoSummary> RunDemo(
   if (on_summary) on_summary(s);
   (*auditor)->Stop();
   for (RunningNode& n : nodes) n.node->Shutdown();
+  (*witness)->Stop();
   return s;
 }
 
@@ -622,6 +679,10 @@ std::string DemoSummary::ToText() const {
                           "  %-9s region %-3s %-24s size %6d  root %s  %s\n",
                           n.dc, n.region, n.endpoint, n.log_size, n.root_hash,
                           n.checkpoint_verified ? "VERIFIED" : "NOT VERIFIED");
+    absl::StrAppend(&out, "            cosigned by: ",
+                    n.cosigned_by.empty() ? "(no witness)"
+                                          : absl::StrJoin(n.cosigned_by, ", "),
+                    "\n");
   }
   absl::StrAppend(&out, "\nField decisions by effect and destination:\n");
   for (const auto& [effect, by_dest] : decisions) {
@@ -665,7 +726,13 @@ std::string DemoSummary::ToJson() const {
         &out, "{\"dc\":\"", n.dc, "\",\"region\":\"", n.region,
         "\",\"endpoint\":\"", n.endpoint, "\",\"log_size\":", n.log_size,
         ",\"root_hash\":\"", n.root_hash,
-        "\",\"verified\":", n.checkpoint_verified ? "true" : "false", "}");
+        "\",\"verified\":", n.checkpoint_verified ? "true" : "false",
+        ",\"cosigned_by\":[");
+    for (size_t k = 0; k < n.cosigned_by.size(); ++k) {
+      if (k > 0) out.push_back(',');
+      AppendJsonString(n.cosigned_by[k], &out);
+    }
+    out.append("]}");
   }
   absl::StrAppend(&out, "],\"decisions\":{");
   bool first = true;

@@ -36,6 +36,9 @@ struct DemoNodeSummary {
   std::string root_hash;  // base64
   bool checkpoint_verified =
       false;  // signature, and every entry re-hashed to the root
+  // Witnesses (key names) whose cosignature on the served checkpoint
+  // verifies: the auditor's and the stand-alone one.
+  std::vector<std::string> cosigned_by;
 };
 
 struct DemoSummary {

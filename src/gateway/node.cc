@@ -18,10 +18,12 @@
 #include "gateway/auth.h"
 #include "gateway/gateway.h"
 #include "gateway/state_store.h"
+#include "log/http_handlers.h"
 #include "log/note.h"
 #include "log/postgres_storage.h"
 #include "log/rocksdb_storage.h"
 #include "log/sequencer.h"
+#include "log/witness_client.h"
 #include "policy/loader.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
@@ -41,6 +43,11 @@ struct Node::Parts {
   const Clock* clock = nullptr;
   std::unique_ptr<server::MetricsRegistry> metrics;  // the log reports to it
   std::unique_ptr<log::Sequencer> log;
+  // With log.witnesses: pushes each checkpoint to them and serves it with
+  // their cosignatures; `witnessing_bell` is what the sequencer rings.
+  std::unique_ptr<log::CheckpointWitnessing> witnessing;
+  std::atomic<log::CheckpointWitnessing*> witnessing_bell{nullptr};
+  std::unique_ptr<log::LogHttpHandler> witnessed_log;
   std::shared_ptr<const policy::CompiledPolicy> policy;
   std::unique_ptr<vault::Vault> vault;
   crypto::SecretKey log_subject_key{};
@@ -125,11 +132,20 @@ absl::Status OpenLog(Node::Parts& p) {
   auto failed = p.metrics->AddCounter("clover_log_batch_failures_total",
                                       "Log batches that were not written", {});
   if (!failed.ok()) return failed.status();
+  // What the auditor's stall detector compares with the log's growth: only
+  // entries made durable count, so a request refused without an entry (an
+  // over-budget aggregate, a malformed request) never looks like a stall.
+  auto appended =
+      p.metrics->AddCounter("clover_log_appends_total",
+                            "Entries made durable in this node's log", {});
+  if (!appended.ok()) return appended.status();
   o.on_batch_written =
       [entries = &(*entries)->WithLabels({}), write = &(*write)->WithLabels({}),
        integrate = &(*integrate)->WithLabels({}),
-       failed = &(*failed)->WithLabels({})](const log::BatchReport& r) {
+       failed = &(*failed)->WithLabels({}),
+       appended = &(*appended)->WithLabels({})](const log::BatchReport& r) {
         if (!r.ok) return failed->Increment();
+        appended->Increment(r.entries);
         entries->Observe(static_cast<double>(r.entries));
         write->Observe(absl::ToDoubleSeconds(r.write_time));
         integrate->Observe(absl::ToDoubleSeconds(r.integrate_time));
@@ -143,9 +159,32 @@ absl::Status OpenLog(Node::Parts& p) {
   o.on_read_refused = [refused = &(*refused)->WithLabels({})] {
     refused->Increment();
   };
+  o.on_published = [&p] {
+    if (log::CheckpointWitnessing* w = p.witnessing_bell.load()) w->Notify();
+  };
   auto seq = log::Sequencer::Open(*std::move(storage), *std::move(signer), o);
   if (!seq.ok()) return seq.status();
   p.log = *std::move(seq);
+  return absl::OkStatus();
+}
+
+// Off the append path: a thread sends each new checkpoint to the configured
+// witnesses; /log/checkpoint serves it with their cosignatures.
+absl::Status StartWitnessing(Node::Parts& p) {
+  if (p.deployment.log.witnesses.empty()) return absl::OkStatus();
+  log::WitnessingOptions o;
+  for (const LogWitnessConfig& w : p.deployment.log.witnesses)
+    o.witnesses.push_back({w.url, w.verifier_key});
+  auto w = log::CheckpointWitnessing::Start(*p.log, std::move(o));
+  if (!w.ok()) {
+    return absl::Status(w.status().code(),
+                        absl::StrCat("log.witnesses: ", w.status().message()));
+  }
+  p.witnessing = *std::move(w);
+  p.witnessed_log =
+      std::make_unique<log::LogHttpHandler>(*p.witnessing, "/log");
+  p.witnessing_bell.store(p.witnessing.get());
+  p.witnessing->Notify();
   return absl::OkStatus();
 }
 
@@ -233,6 +272,10 @@ absl::Status BuildGateway(Node::Parts& p) {
 absl::Status Listen(Node::Parts& p) {
   server::Router router;
   p.gateway->AddRoutes(router);
+  if (p.witnessed_log != nullptr) {
+    // A literal path beats the gateway's "/log/*".
+    router.Handle("GET", "/log/checkpoint", p.witnessed_log->AsHandler());
+  }
   if (!router.status().ok()) return router.status();
   server::HttpServerOptions o;
   const NodeConfig& n = *p.deployment.node;
@@ -284,6 +327,7 @@ constexpr Step kSteps[] = {
     {"create data directory", CreateDataDir},
     {"create metrics", CreateMetrics},
     {"open log", OpenLog},
+    {"start witnessing", StartWitnessing},
     {"load policy", LoadPolicy},
     {"open vault", OpenVault},
     {"open approvals", OpenApprovals},
@@ -330,6 +374,11 @@ int Node::port() const { return parts_->server->port(); }
 
 void Node::Tick() { parts_->gateway->ExpireApprovals(); }
 
+bool Node::WaitWitnessed(absl::Duration timeout) {
+  if (parts_->witnessing == nullptr) return true;
+  return parts_->witnessing->WaitPublished(parts_->log->Size(), timeout);
+}
+
 void Node::Shutdown() {
   if (parts_ == nullptr || parts_->shut_down) return;
   parts_->shut_down = true;
@@ -344,6 +393,8 @@ void Node::Shutdown() {
   parts_->server->Stop();
   parts_->gateway->Drain();
   parts_->access_index->Stop();
+  parts_->witnessing_bell.store(nullptr);
+  parts_->witnessing.reset();
   parts_->log.reset();
   parts_->gateway.reset();
   parts_->server.reset();

@@ -58,6 +58,11 @@ class Node {
   // Periodic housekeeping (approval expiry); call about once a second.
   void Tick();
 
+  // With log.witnesses: waits until the served checkpoint covers every entry
+  // appended so far (for the demo and tests). True at once without
+  // witnesses; false on timeout.
+  bool WaitWitnessed(absl::Duration timeout);
+
   // Graceful: stop accepting, drain in-flight requests, flush the log, close
   // storage.
   void Shutdown();

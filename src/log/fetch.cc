@@ -14,6 +14,7 @@ namespace clover::log {
 namespace {
 
 constexpr size_t kMaxBody = 64 << 20;
+constexpr size_t kMaxPostAnswer = 64 << 10;
 
 struct Body {
   std::string data;
@@ -80,6 +81,49 @@ Fetcher HttpFetcher(std::string base_url, absl::Duration timeout) {
       return absl::UnavailableError(absl::StrCat(url, ": HTTP status ", code));
     }
     return std::move(body.data);
+  };
+}
+
+Poster HttpPoster(absl::Duration timeout) {
+  InitCurlOnce();
+  return [timeout](const std::string& url, const std::string& content_type,
+                   const std::string& request) -> absl::StatusOr<PostResponse> {
+    std::unique_ptr<CURL, CurlFree> curl(curl_easy_init());
+    if (curl == nullptr) return absl::InternalError("curl_easy_init failed");
+    Body body;
+    const std::string type = absl::StrCat("Content-Type: ", content_type);
+    curl_slist* headers = curl_slist_append(nullptr, type.c_str());
+    curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl.get(), CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT_MS,
+                     static_cast<long>(absl::ToInt64Milliseconds(timeout)));
+    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, request.data());
+    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(request.size()));
+    curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, &WriteBody);
+    curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(curl.get(), CURLOPT_USERAGENT,
+                     "clover-log-client/" CLOVER_VERSION);
+    const CURLcode rc = curl_easy_perform(curl.get());
+    curl_slist_free_all(headers);
+    if (body.too_large || body.data.size() > kMaxPostAnswer)
+      return absl::ResourceExhaustedError(
+          absl::StrCat(url, ": answer too large"));
+    if (rc != CURLE_OK) {
+      return absl::UnavailableError(
+          absl::StrCat(url, ": ", curl_easy_strerror(rc)));
+    }
+    PostResponse out;
+    long code = 0;
+    curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &code);
+    out.status = static_cast<int>(code);
+    char* ct = nullptr;
+    curl_easy_getinfo(curl.get(), CURLINFO_CONTENT_TYPE, &ct);
+    if (ct != nullptr) out.content_type = ct;
+    out.body = std::move(body.data);
+    return out;
   };
 }
 

@@ -25,6 +25,20 @@ using Fetcher =
 // redirects), refusing bodies over 64 MiB.
 [[nodiscard]] Fetcher HttpFetcher(std::string base_url,
                                   absl::Duration timeout = absl::Seconds(30));
+// The answer to an HTTP POST (any status).
+struct PostResponse {
+  int status = 0;
+  std::string content_type;
+  std::string body;
+};
+// POSTs `body` (Content-Type `content_type`) to `url` with libcurl (http:// or
+// https://, no redirects), refusing answers over 64 KiB. Errors: Unavailable
+// when the server cannot be reached or the transfer fails.
+using Poster = std::function<absl::StatusOr<PostResponse>(
+    const std::string& url, const std::string& content_type,
+    const std::string& body)>;
+[[nodiscard]] Poster HttpPoster(absl::Duration timeout = absl::Seconds(10));
+
 // Reads `dir` + "/" + path (a mirror of the log's static resources). Paths
 // containing ".." are refused.
 [[nodiscard]] Fetcher FileFetcher(std::string dir);

@@ -101,6 +101,7 @@ class Ed25519Verifier final : public NoteVerifier {
         key_id_(NoteKeyId(name_, type_, key_.bytes())) {}
   const std::string& name() const override { return name_; }
   uint32_t key_id() const override { return key_id_; }
+  uint8_t type() const override { return type_; }
   bool Verify(absl::string_view text,
               absl::string_view signature) const override {
     if (type_ == kNoteTypeEd25519) return key_.Verify(text, signature);

@@ -44,6 +44,8 @@ class NoteVerifier {
   virtual ~NoteVerifier() = default;
   [[nodiscard]] virtual const std::string& name() const = 0;
   [[nodiscard]] virtual uint32_t key_id() const = 0;
+  // The key type (kNoteTypeEd25519 or kNoteTypeCosignature).
+  [[nodiscard]] virtual uint8_t type() const { return kNoteTypeEd25519; }
   // True iff `signature` (without key id) is valid for `text`.
   [[nodiscard]] virtual bool Verify(absl::string_view text,
                                     absl::string_view signature) const = 0;

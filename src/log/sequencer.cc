@@ -377,6 +377,7 @@ void Sequencer::WriteLoop() {
         writing_ = false;
       }
       Commit(*p);
+      if (options_.on_published) options_.on_published();
     } else {
       // Run rolls back to the published snapshot once the writer is free:
       // only after this batch's callbacks have had their error.

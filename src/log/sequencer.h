@@ -68,6 +68,10 @@ struct SequencerOptions {
   // refused because storage failed or what it returned no longer matches the
   // tree (the refusal is also logged as an error). For metrics; must be cheap.
   std::function<void()> on_read_refused;
+  // Called on the writer thread once a batch's checkpoint is published
+  // (SignedCheckpoint returns it). Must be cheap and must not call into the
+  // sequencer.
+  std::function<void()> on_published;
 };
 
 // Cumulative counters, e.g. for metrics.
