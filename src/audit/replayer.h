@@ -17,7 +17,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "audit/log_entry.h"
+#include "audit/principal_directory.h"
 #include "policy/compiled_policy.h"
 
 namespace clover::audit {
@@ -48,9 +50,18 @@ class Replayer {
     Verdict verdict = Verdict::kMatch;
     std::string
         detail;  // for a mismatch: the first differing field and both decisions
+    // Indices into e.fields of the fields the policy leaves to an approval
+    // and the entry says were granted (checked against the approval ledger).
+    std::vector<size_t> granted;
+    // The shortest max_duration of the rules deciding those fields: a grant
+    // older than that no longer applies (as the gateway checks at use).
+    absl::Duration max_grant = absl::InfiniteDuration();
   };
-  // Re-derives `e`. Allocation-light: one Decide call per entry.
-  [[nodiscard]] Result Replay(const DecisionEntry& e) const;
+  // Re-derives `e`. The principal's attributes come from `who` (the auditor's
+  // directory entry for e.principal_id) when given, else from the entry.
+  // Allocation-light: one Decide call per entry.
+  [[nodiscard]] Result Replay(const DecisionEntry& e,
+                              const DirectoryPrincipal* who = nullptr) const;
 
   const std::vector<SignedPolicy>& policies() const { return policies_; }
 

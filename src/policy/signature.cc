@@ -6,11 +6,94 @@
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 #include "log/note.h"
+#include "policy/bundle.h"
 
 namespace clover::policy {
 namespace {
 constexpr absl::string_view kNoteHeader = "clover-policy/v1";
+constexpr absl::string_view kPrincipalsHeader = "clover-principals/v1";
+
+absl::StatusOr<std::string> SignText(const std::string& text,
+                                     absl::string_view signer_key) {
+  absl::StatusOr<std::unique_ptr<log::NoteSigner>> signer =
+      log::ParseSignerKey(std::string(signer_key));
+  if (!signer.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not a note signing key (PRIVATE+KEY+name+id+data): ",
+                     signer.status().message()));
+  }
+  const log::NoteSigner* signers[] = {signer->get()};
+  return log::SignNote(text, signers);
+}
+
+// Opens `note` with one of `verifier_keys` and checks it says `want`; `what`
+// names the signed thing in errors.
+absl::Status VerifyText(absl::string_view want, absl::string_view note,
+                        std::span<const std::string> verifier_keys,
+                        absl::string_view what, absl::string_view sha256_hex) {
+  if (verifier_keys.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "policy.auditor_keys is empty: no key may sign the ", what));
+  }
+  std::vector<std::unique_ptr<log::NoteVerifier>> owned;
+  std::vector<const log::NoteVerifier*> verifiers;
+  for (size_t i = 0; i < verifier_keys.size(); ++i) {
+    absl::StatusOr<std::unique_ptr<log::NoteVerifier>> v =
+        log::ParseVerifierKey(verifier_keys[i]);
+    if (!v.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("policy.auditor_keys[", i, "]: ", v.status().message()));
+    }
+    verifiers.push_back(v->get());
+    owned.push_back(*std::move(v));
+  }
+  absl::StatusOr<log::OpenedNote> opened =
+      log::OpenNote(std::string(note), verifiers);
+  if (!opened.ok()) {
+    return absl::UnauthenticatedError(
+        absl::StrCat(what, " signature: ", opened.status().message()));
+  }
+  if (opened->text != want) {
+    return absl::UnauthenticatedError(
+        absl::StrCat(what, " signature is for another file (this one's sha256 is ",
+                     sha256_hex, ")"));
+  }
+  return absl::OkStatus();
+}
 }  // namespace
+
+std::string PrincipalsNoteText(absl::string_view sha256_hex) {
+  return absl::StrCat(kPrincipalsHeader, "\n", sha256_hex, "\n");
+}
+
+absl::StatusOr<std::string> SignPrincipals(absl::string_view sha256_hex,
+                                           absl::string_view signer_key) {
+  return SignText(PrincipalsNoteText(sha256_hex), signer_key);
+}
+
+absl::Status VerifyPrincipalsSignature(
+    absl::string_view sha256_hex, absl::string_view note,
+    std::span<const std::string> verifier_keys) {
+  return VerifyText(PrincipalsNoteText(sha256_hex), note, verifier_keys,
+                    "principal directory", sha256_hex);
+}
+
+absl::StatusOr<std::string> ReadSignedPrincipals(
+    const std::string& path, std::span<const std::string> verifier_keys) {
+  absl::StatusOr<std::string> text = ReadFileToString(path);
+  if (!text.ok()) return text.status();
+  const std::string sig_path = SignaturePath(path);
+  absl::StatusOr<std::string> note = ReadFileToString(sig_path);
+  if (!note.ok()) {
+    return absl::NotFoundError(absl::StrCat(
+        sig_path, ": the principal directory's signature cannot be read (sign "
+                  "it with `clover policy sign --principals`)"));
+  }
+  absl::Status v =
+      VerifyPrincipalsSignature(Sha256Hex(*text), *note, verifier_keys);
+  if (!v.ok()) return absl::Status(v.code(), absl::StrCat(sig_path, ": ", v.message()));
+  return text;
+}
 
 std::string PolicyNoteText(absl::string_view sha256_hex) {
   return absl::StrCat(kNoteHeader, "\n", sha256_hex, "\n");
