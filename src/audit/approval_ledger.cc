@@ -85,8 +85,8 @@ absl::StatusOr<std::unique_ptr<ApprovalLedger>> ApprovalLedger::Open(
         LedgerApproval a;
         absl::Status s = Deserialize(v, &a);
         if (!s.ok()) {
-          bad = absl::DataLossError(absl::StrCat(
-              "approval ledger record is corrupt: ", s.message()));
+          bad = absl::DataLossError(
+              absl::StrCat("approval ledger record is corrupt: ", s.message()));
           return false;
         }
         l->approvals_[std::string(k)] = std::move(a);
@@ -140,8 +140,8 @@ absl::Status ApprovalLedger::Observe(absl::string_view origin,
     if (a.approved != absl::InfinitePast() && a.inconsistent.empty())
       a.inconsistent = "it was approved twice";
     if (a.ended != absl::InfiniteFuture() && a.inconsistent.empty())
-      a.inconsistent = absl::StrCat("it was approved after being ",
-                                    a.ended_state);
+      a.inconsistent =
+          absl::StrCat("it was approved after being ", a.ended_state);
     a.approved = time;
     a.expires = expires;
     a.approved_by = by;
@@ -161,8 +161,7 @@ absl::Status ApprovalLedger::Observe(absl::string_view origin,
 
 std::string ApprovalLedger::Check(absl::string_view origin,
                                   const DecisionEntry& e,
-                                  std::span<const size_t> granted,
-                                  absl::Duration max_grant,
+                                  std::span<const GrantedField> fields,
                                   const PrincipalDirectory* directory) const {
   auto it = approvals_.find(Key(origin, e.approval));
   if (it == approvals_.end()) {
@@ -195,13 +194,8 @@ std::string ApprovalLedger::Check(absl::string_view origin,
                         ", before the decision (", Rfc3339(e.time), ")");
   }
   if (e.time >= a.ended) {
-    return absl::StrCat(name, " was ", a.ended_state, " at ",
-                        Rfc3339(a.ended), ", before the decision (",
-                        Rfc3339(e.time), ")");
-  }
-  if (e.time - a.approved >= max_grant) {
-    return absl::StrCat(name, " is older than the deciding rule's ",
-                        absl::FormatDuration(max_grant), " limit");
+    return absl::StrCat(name, " was ", a.ended_state, " at ", Rfc3339(a.ended),
+                        ", before the decision (", Rfc3339(e.time), ")");
   }
   // Grants apply to reads of one subject (the gateway's ApplyGrants).
   if (e.subject.empty()) {
@@ -210,13 +204,20 @@ std::string ApprovalLedger::Check(absl::string_view origin,
   if (a.subjects_listed && !Contains(a.subjects, e.subject)) {
     return absl::StrCat(name, " does not cover subject ", e.subject);
   }
-  for (size_t i : granted) {
-    if (!Contains(a.fields, e.fields[i].name)) {
-      return absl::StrCat(name, " does not cover field '", e.fields[i].name,
-                          "'");
+  std::string names, too_old;
+  for (const GrantedField& g : fields) {
+    const std::string& field = e.fields[g.index].name;
+    if (Contains(a.fields, field)) {
+      if (e.time - a.approved < g.max_grant) return "";
+      too_old = absl::StrCat(
+          name, " is older than the ", absl::FormatDuration(g.max_grant),
+          " its deciding rule allows for field '", field, "'");
     }
+    absl::StrAppend(&names, names.empty() ? "'" : ", '", field, "'");
   }
-  return "";
+  if (!too_old.empty()) return too_old;
+  return absl::StrCat(name, " covers none of the fields left to an approval (",
+                      names, ")");
 }
 
 }  // namespace clover::audit

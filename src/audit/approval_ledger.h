@@ -5,8 +5,8 @@
 // `forged_approval` unless its approval id was logged, on the same log,
 // approved by another principal the directory knows, not denied, revoked or
 // expired before the entry's time, for that principal, that subject
-// (pseudonym), every granted field, and the entry's time lies within the
-// grant and within the deciding rule's max_duration.
+// (pseudonym), a field the policy leaves to an approval, and the entry's time
+// lies within the grant and within the deciding rule's max_duration.
 //
 // A transition record says nothing the log does not; an operator holding the
 // node's key can log a matching pair of transitions. What this closes is a
@@ -30,6 +30,7 @@
 #include "audit/kv_store.h"
 #include "audit/log_entry.h"
 #include "audit/principal_directory.h"
+#include "audit/replayer.h"
 
 namespace clover::audit {
 
@@ -62,13 +63,14 @@ class ApprovalLedger {
                                      absl::string_view json, KvBatch& batch);
 
   // Empty when decision `e` of log `origin` may use the approval it names for
-  // the fields at `granted` (indices into e.fields, Replayer::Result), the
-  // grant being limited to `max_grant` from its approval; else why not.
-  // `directory` (may be null) vouches for the approver.
+  // `fields` (the fields the policy leaves to an approval,
+  // Replayer::Result::approval_fields); else why not. The entry does not say
+  // which of those the grant opened (the gateway logs them all as
+  // `approval`), so the grant must cover at least one of them within that
+  // field's max_duration. `directory` (may be null) vouches for the approver.
   [[nodiscard]] std::string Check(absl::string_view origin,
                                   const DecisionEntry& e,
-                                  std::span<const size_t> granted,
-                                  absl::Duration max_grant,
+                                  std::span<const GrantedField> fields,
                                   const PrincipalDirectory* directory) const;
 
   size_t size() const { return approvals_.size(); }

@@ -305,8 +305,8 @@ absl::Status Auditor::ProcessEntries(LogFollower& f, uint64_t first,
       }
     }
     Replayer::Result r = replayer_->Replay(e, who);
-    if (!e.approval.empty() && !r.granted.empty()) {
-      std::string why = ledger_->Check(f.origin(), e, r.granted, r.max_grant,
+    if (!r.approval_fields.empty()) {
+      std::string why = ledger_->Check(f.origin(), e, r.approval_fields,
                                        directory_.get());
       if (!why.empty()) critical(kDetectorForgedApproval, std::move(why));
     }

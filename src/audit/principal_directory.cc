@@ -23,8 +23,8 @@ absl::StatusOr<std::unique_ptr<PrincipalDirectory>> PrincipalDirectory::Load(
   // changed in between, so that what is used is what was signed.
   absl::StatusOr<std::string> again = policy::ReadFileToString(principals_path);
   if (!again.ok() || *again != verified) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        principals_path, ": changed while it was being loaded"));
+    return absl::UnauthenticatedError(
+        absl::StrCat(principals_path, ": changed while it was being loaded"));
   }
   return FromPrincipals(principals);
 }

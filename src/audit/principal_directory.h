@@ -38,10 +38,9 @@ class PrincipalDirectory {
   // jurisdictions of `jurisdictions_path`. Errors: NotFound (missing file or
   // signature), InvalidArgument (syntax, malformed key), Unauthenticated (bad
   // signature), each naming the file.
-  [[nodiscard]] static absl::StatusOr<std::unique_ptr<PrincipalDirectory>>
-  Load(const std::string& principals_path,
-       const std::string& jurisdictions_path,
-       const std::vector<std::string>& auditor_keys);
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<PrincipalDirectory>> Load(
+      const std::string& principals_path, const std::string& jurisdictions_path,
+      const std::vector<std::string>& auditor_keys);
   // From principals already verified (tests, the demo).
   static std::unique_ptr<PrincipalDirectory> FromPrincipals(
       const std::vector<Principal>& principals);

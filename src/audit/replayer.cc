@@ -68,10 +68,10 @@ Replayer::Result Replayer::Replay(const DecisionEntry& e,
                                   const DirectoryPrincipal* who) const {
   auto it = by_hash_.find(e.policy);
   if (it == by_hash_.end()) {
-    return Failed(Verdict::kUnsignedPolicy,
-                  absl::StrCat("decision made under policy ",
-                               e.policy.substr(0, 16),
-                               "..., which the auditor did not sign"));
+    return Failed(
+        Verdict::kUnsignedPolicy,
+        absl::StrCat("decision made under policy ", e.policy.substr(0, 16),
+                     "..., which the auditor did not sign"));
   }
   const policy::CompiledPolicy& p = *it->second;
   if (e.fields.size() > kMaxFields) {
@@ -135,20 +135,20 @@ Replayer::Result Replayer::Replay(const DecisionEntry& e,
         }
       }
     }
-    if (ok && granted) {
-      result.granted.push_back(i);
-      if (d.deciding_rule != policy::kDefaultDeny) {
-        result.max_grant = std::min(
-            result.max_grant, p.rule(d.deciding_rule).approval.max_duration);
-      }
+    if (ok && d.effect == policy::Effect::kApproval && !e.approval.empty()) {
+      result.approval_fields.push_back(
+          {i, d.deciding_rule == policy::kDefaultDeny
+                  ? absl::InfiniteDuration()
+                  : p.rule(d.deciding_rule).approval.max_duration});
     }
     if (!ok) {
-      return Failed(Verdict::kMismatch,
-              absl::StrCat(
-                  "field '", f.name, "': logged ", policy::ToString(f.effect),
-                  " by '", f.decided_by, "' [", absl::StrJoin(f.rules, ","),
-                  "], policy decides ", policy::ToString(d.effect), " by '",
-                  want_rule.empty() ? "default-deny" : want_rule, "'"));
+      return Failed(
+          Verdict::kMismatch,
+          absl::StrCat("field '", f.name, "': logged ",
+                       policy::ToString(f.effect), " by '", f.decided_by, "' [",
+                       absl::StrJoin(f.rules, ","), "], policy decides ",
+                       policy::ToString(d.effect), " by '",
+                       want_rule.empty() ? "default-deny" : want_rule, "'"));
     }
   }
   return result;

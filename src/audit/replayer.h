@@ -32,6 +32,12 @@ struct SignedPolicy {
   std::shared_ptr<const policy::CompiledPolicy> policy;
 };
 
+// A field an approval may have opened (Replayer::Result).
+struct GrantedField {
+  size_t index = 0;  // into DecisionEntry::fields
+  absl::Duration max_grant = absl::InfiniteDuration();
+};
+
 class Replayer {
  public:
   // Loads each bundle in `bundle_paths`, requiring `path.sig` to be a valid
@@ -50,12 +56,11 @@ class Replayer {
     Verdict verdict = Verdict::kMatch;
     std::string
         detail;  // for a mismatch: the first differing field and both decisions
-    // Indices into e.fields of the fields the policy leaves to an approval
-    // and the entry says were granted (checked against the approval ledger).
-    std::vector<size_t> granted;
-    // The shortest max_duration of the rules deciding those fields: a grant
-    // older than that no longer applies (as the gateway checks at use).
-    absl::Duration max_grant = absl::InfiniteDuration();
+    // For an entry naming an approval: the fields the policy leaves to an
+    // approval (logged as `approval`, as the gateway writes a granted field,
+    // or as the access granted), each with its deciding rule's max_duration
+    // (a grant older than that no longer applies). Empty otherwise.
+    std::vector<GrantedField> approval_fields;
   };
   // Re-derives `e`. The principal's attributes come from `who` (the auditor's
   // directory entry for e.principal_id) when given, else from the entry.

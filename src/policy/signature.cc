@@ -26,14 +26,20 @@ absl::StatusOr<std::string> SignText(const std::string& text,
   return log::SignNote(text, signers);
 }
 
-// Opens `note` with one of `verifier_keys` and checks it says `want`; `what`
-// names the signed thing in errors.
+// How errors name a signed thing.
+struct SignedThing {
+  absl::string_view name;   // "policy": "<name> signature: ..."
+  absl::string_view whole;  // "policy bundle": "no key may sign the <whole>"
+  absl::string_view noun;   // "bundle": "is for another <noun>"
+};
+
+// Opens `note` with one of `verifier_keys` and checks it says `want`.
 absl::Status VerifyText(absl::string_view want, absl::string_view note,
                         std::span<const std::string> verifier_keys,
-                        absl::string_view what, absl::string_view sha256_hex) {
+                        const SignedThing& what, absl::string_view sha256_hex) {
   if (verifier_keys.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "policy.auditor_keys is empty: no key may sign the ", what));
+        "policy.auditor_keys is empty: no key may sign the ", what.whole));
   }
   std::vector<std::unique_ptr<log::NoteVerifier>> owned;
   std::vector<const log::NoteVerifier*> verifiers;
@@ -51,12 +57,12 @@ absl::Status VerifyText(absl::string_view want, absl::string_view note,
       log::OpenNote(std::string(note), verifiers);
   if (!opened.ok()) {
     return absl::UnauthenticatedError(
-        absl::StrCat(what, " signature: ", opened.status().message()));
+        absl::StrCat(what.name, " signature: ", opened.status().message()));
   }
   if (opened->text != want) {
     return absl::UnauthenticatedError(
-        absl::StrCat(what, " signature is for another file (this one's sha256 is ",
-                     sha256_hex, ")"));
+        absl::StrCat(what.name, " signature is for another ", what.noun,
+                     " (the ", what.noun, "'s sha256 is ", sha256_hex, ")"));
   }
   return absl::OkStatus();
 }
@@ -75,7 +81,8 @@ absl::Status VerifyPrincipalsSignature(
     absl::string_view sha256_hex, absl::string_view note,
     std::span<const std::string> verifier_keys) {
   return VerifyText(PrincipalsNoteText(sha256_hex), note, verifier_keys,
-                    "principal directory", sha256_hex);
+                    {"principal directory", "principal directory", "directory"},
+                    sha256_hex);
 }
 
 absl::StatusOr<std::string> ReadSignedPrincipals(
@@ -86,12 +93,14 @@ absl::StatusOr<std::string> ReadSignedPrincipals(
   absl::StatusOr<std::string> note = ReadFileToString(sig_path);
   if (!note.ok()) {
     return absl::NotFoundError(absl::StrCat(
-        sig_path, ": the principal directory's signature cannot be read (sign "
-                  "it with `clover policy sign --principals`)"));
+        sig_path,
+        ": the principal directory's signature cannot be read (sign "
+        "it with `clover policy sign --principals`)"));
   }
   absl::Status v =
       VerifyPrincipalsSignature(Sha256Hex(*text), *note, verifier_keys);
-  if (!v.ok()) return absl::Status(v.code(), absl::StrCat(sig_path, ": ", v.message()));
+  if (!v.ok())
+    return absl::Status(v.code(), absl::StrCat(sig_path, ": ", v.message()));
   return text;
 }
 
@@ -105,48 +114,14 @@ std::string SignaturePath(absl::string_view bundle_path) {
 
 absl::StatusOr<std::string> SignPolicy(absl::string_view sha256_hex,
                                        absl::string_view signer_key) {
-  absl::StatusOr<std::unique_ptr<log::NoteSigner>> signer =
-      log::ParseSignerKey(std::string(signer_key));
-  if (!signer.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("not a note signing key (PRIVATE+KEY+name+id+data): ",
-                     signer.status().message()));
-  }
-  const log::NoteSigner* signers[] = {signer->get()};
-  return log::SignNote(PolicyNoteText(sha256_hex), signers);
+  return SignText(PolicyNoteText(sha256_hex), signer_key);
 }
 
 absl::Status VerifyPolicySignature(absl::string_view sha256_hex,
                                    absl::string_view note,
                                    std::span<const std::string> verifier_keys) {
-  if (verifier_keys.empty()) {
-    return absl::InvalidArgumentError(
-        "policy.auditor_keys is empty: no key may sign the policy bundle");
-  }
-  std::vector<std::unique_ptr<log::NoteVerifier>> owned;
-  std::vector<const log::NoteVerifier*> verifiers;
-  for (size_t i = 0; i < verifier_keys.size(); ++i) {
-    absl::StatusOr<std::unique_ptr<log::NoteVerifier>> v =
-        log::ParseVerifierKey(verifier_keys[i]);
-    if (!v.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("policy.auditor_keys[", i, "]: ", v.status().message()));
-    }
-    verifiers.push_back(v->get());
-    owned.push_back(*std::move(v));
-  }
-  absl::StatusOr<log::OpenedNote> opened =
-      log::OpenNote(std::string(note), verifiers);
-  if (!opened.ok()) {
-    return absl::UnauthenticatedError(
-        absl::StrCat("policy signature: ", opened.status().message()));
-  }
-  if (opened->text != PolicyNoteText(sha256_hex)) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        "policy signature is for another bundle (the bundle's sha256 is ",
-        sha256_hex, ")"));
-  }
-  return absl::OkStatus();
+  return VerifyText(PolicyNoteText(sha256_hex), note, verifier_keys,
+                    {"policy", "policy bundle", "bundle"}, sha256_hex);
 }
 
 }  // namespace clover::policy
