@@ -342,13 +342,25 @@ TEST_F(AuditorTest, CanaryTouchAndRestrictedTransfer) {
 
 TEST_F(AuditorTest, MalformedEntryIsAFinding) {
   log_.Append("{\"v\":1,\"type\":\"decision\",\"time\":\"yesterday\"}");
+  // A well-formed approval transition is not one.
   log_.Append(
       "{\"v\":1,\"type\":\"approval\",\"id\":\"apr-1\",\"state\":"
-      "\"approved\"}");
+      "\"approved\",\"principal\":\"us-legal-1\",\"fields\":[\"email\"],"
+      "\"subjects\":[\"p-s1\"],\"by\":\"auditor\","
+      "\"time\":\"2026-11-28T23:50:00.000Z\","
+      "\"expires\":\"2026-11-29T07:50:00.000Z\"}");
   ASSERT_TRUE(auditor_->PollOnce().ok());
   auto inc = Incidents(kDetectorMalformedEntry);
   ASSERT_EQ(inc.size(), 1u);
   EXPECT_THAT(inc[0].summary, HasSubstr("field 'time'"));
+  // One missing what every transition states is.
+  log_.Append(
+      "{\"v\":1,\"type\":\"approval\",\"id\":\"apr-2\",\"state\":"
+      "\"approved\"}");
+  ASSERT_TRUE(auditor_->PollOnce().ok());
+  inc = Incidents(kDetectorMalformedEntry);
+  ASSERT_EQ(inc.size(), 1u);
+  EXPECT_THAT(inc[0].summary, HasSubstr("not a valid approval transition"));
 }
 
 TEST_F(AuditorTest, SplitViewThroughTheAuditor) {
