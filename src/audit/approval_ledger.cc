@@ -78,7 +78,7 @@ std::string ApprovalLedger::Key(absl::string_view origin,
 
 absl::StatusOr<std::unique_ptr<ApprovalLedger>> ApprovalLedger::Open(
     const KvStore& kv) {
-  auto l = std::unique_ptr<ApprovalLedger>(new ApprovalLedger());
+  auto l = std::make_unique<ApprovalLedger>();
   absl::Status bad = absl::OkStatus();
   CLOVER_RETURN_IF_ERROR(
       kv.Scan(kPrefix, [&](absl::string_view k, absl::string_view v) {

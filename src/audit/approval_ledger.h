@@ -50,6 +50,8 @@ struct LedgerApproval {
 
 class ApprovalLedger {
  public:
+  // An empty ledger (tests, fuzzing); Open loads a stored one.
+  ApprovalLedger() = default;
   // Loads what earlier runs recorded in `kv` (keys "ledger/<origin>\n<id>").
   // Errors: Internal on I/O failure.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<ApprovalLedger>> Open(
