@@ -173,6 +173,32 @@ TEST_F(SourcesOfTruthE2eTest, ForgedEntriesAppendedWithTheNodesKeyAreCaught) {
                    "X-Clover-Purpose: customer_support"},
                   "");
   ASSERT_TRUE(get.ok() && get->status == 200) << (get.ok() ? get->body : "");
+  // A legal read under a grant the auditor approved: the gateway's own
+  // approval records and granted read must pass the ledger.
+  const std::vector<std::string> as_legal = {
+      "Authorization: Bearer " + ExampleApiKey("us-legal-1"),
+      "X-Clover-Purpose: legal_request", "Content-Type: application/json"};
+  auto created = client.Send(
+      "POST", endpoint + "/v1/approvals", as_legal,
+      R"({"justification":"LEGAL_REQUEST","detail":"Court order 7",)"
+      R"("subjects":["eu-1"],"fields":["name"],"duration":"1h"})");
+  ASSERT_TRUE(created.ok() && created->status == 201)
+      << (created.ok() ? created->body : "");
+  const size_t at = created->body.find("\"id\":\"apr-");
+  ASSERT_NE(at, std::string::npos) << created->body;
+  const std::string id = created->body.substr(at + 6, 28);
+  auto approved =
+      client.Send("POST", endpoint + "/v1/approvals/" + id + "/approve",
+                  {"Authorization: Bearer " + ExampleApiKey("auditor"),
+                   "Content-Type: application/json"},
+                  R"({"reason":"checked"})");
+  ASSERT_TRUE(approved.ok() && approved->status == 200)
+      << (approved.ok() ? approved->body : "");
+  auto granted = client.Send("GET", endpoint + "/v1/subjects/eu-1?fields=name",
+                             as_legal, "");
+  ASSERT_TRUE(granted.ok() && granted->status == 200)
+      << (granted.ok() ? granted->body : "");
+  ASSERT_THAT(granted->body, HasSubstr("A B"));  // revealed under the grant
   (*node)->Shutdown();
   node->reset();
 
@@ -223,7 +249,7 @@ TEST_F(SourcesOfTruthE2eTest, ForgedEntriesAppendedWithTheNodesKeyAreCaught) {
   ASSERT_TRUE(auditor.ok()) << auditor.status();
   auto polled = (*auditor)->PollOnce();
   ASSERT_TRUE(polled.ok()) << polled.status();
-  ASSERT_GE(*polled, 5u);  // write, read, three forged
+  ASSERT_EQ(*polled, 8u);  // write, read, 2 approvals, read, three forged
 
   std::map<std::string, std::string> by_detector;
   for (const audit::Incident& i : (*auditor)->incidents().List(std::nullopt))
@@ -236,7 +262,8 @@ TEST_F(SourcesOfTruthE2eTest, ForgedEntriesAppendedWithTheNodesKeyAreCaught) {
   // Replayed from the directory, the fake CN engineer's raw read is a
   // mismatch against the policy.
   EXPECT_THAT(by_detector["decision_mismatch"], HasSubstr("logged allow"));
-  // Nothing else: the node's own entries raise nothing.
+  // Nothing else: the node's own entries, the granted read among them,
+  // raise nothing.
   EXPECT_EQ(by_detector.size(), 4u);
   for (const auto& [d, s] : by_detector) EXPECT_THAT(s, HasSubstr("entry "));
   (*node)->Shutdown();
