@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "audit/auditor.h"
@@ -252,8 +253,16 @@ TEST_F(SourcesOfTruthE2eTest, ForgedEntriesAppendedWithTheNodesKeyAreCaught) {
   ASSERT_EQ(*polled, 8u);  // write, read, 2 approvals, read, three forged
 
   std::map<std::string, std::string> by_detector;
-  for (const audit::Incident& i : (*auditor)->incidents().List(std::nullopt))
+  std::map<std::string, std::set<uint64_t>> indices;
+  for (const audit::Incident& i : (*auditor)->incidents().List(std::nullopt)) {
     by_detector[i.detector] = i.summary;
+    for (const audit::Evidence& e : i.evidence)
+      if (e.index) indices[i.detector].insert(*e.index);
+  }
+  // Entries 0-4 are the node's (4: the granted read); 5-7 the forged ones.
+  EXPECT_EQ(indices["forged_approval"], std::set<uint64_t>{5});
+  EXPECT_EQ(indices["attribute_mismatch"], std::set<uint64_t>{6});
+  EXPECT_EQ(indices["unknown_principal"], std::set<uint64_t>{7});
   EXPECT_THAT(by_detector["forged_approval"],
               HasSubstr("was never logged on this log"));
   EXPECT_THAT(by_detector["attribute_mismatch"],
