@@ -159,10 +159,10 @@ absl::Status ApprovalLedger::Observe(absl::string_view origin,
   return absl::OkStatus();
 }
 
-std::string ApprovalLedger::Check(absl::string_view origin,
-                                  const DecisionEntry& e,
-                                  std::span<const GrantedField> fields,
-                                  const PrincipalDirectory* directory) const {
+std::string ApprovalLedger::Check(
+    absl::string_view origin, const DecisionEntry& e,
+    std::span<const GrantedField> fields, const PrincipalDirectory* directory,
+    std::span<const std::string> approvers) const {
   auto it = approvals_.find(Key(origin, e.approval));
   if (it == approvals_.end()) {
     return absl::StrCat("approval '", e.approval,
@@ -184,6 +184,11 @@ std::string ApprovalLedger::Check(absl::string_view origin,
   if (directory != nullptr && directory->Find(a.approved_by) == nullptr) {
     return absl::StrCat(name, " was approved by '", a.approved_by,
                         "', whom the principal directory does not know");
+  }
+  if (!approvers.empty() && std::find(approvers.begin(), approvers.end(),
+                                      a.approved_by) == approvers.end()) {
+    return absl::StrCat(name, " was approved by '", a.approved_by,
+                        "', not by the auditor's approvals desk");
   }
   if (e.time < a.approved) {
     return absl::StrCat(name, " was approved at ", Rfc3339(a.approved),

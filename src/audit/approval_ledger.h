@@ -69,11 +69,13 @@ class ApprovalLedger {
   // Replayer::Result::approval_fields); else why not. The entry does not say
   // which of those the grant opened (the gateway logs them all as
   // `approval`), so the grant must cover at least one of them within that
-  // field's max_duration. `directory` (may be null) vouches for the approver.
-  [[nodiscard]] std::string Check(absl::string_view origin,
-                                  const DecisionEntry& e,
-                                  std::span<const GrantedField> fields,
-                                  const PrincipalDirectory* directory) const;
+  // field's max_duration. `directory` (may be null) vouches for the approver;
+  // when `approvers` is not empty, the approver must be one of them (the
+  // auditor's own desk: it issues every approval).
+  [[nodiscard]] std::string Check(
+      absl::string_view origin, const DecisionEntry& e,
+      std::span<const GrantedField> fields, const PrincipalDirectory* directory,
+      std::span<const std::string> approvers = {}) const;
 
   size_t size() const { return approvals_.size(); }
 

@@ -285,8 +285,8 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
   try {
     CLOVER_RETURN_IF_ERROR(r.Keys(
         root, "",
-        {"auditor", "logs", "policies", "principals", "canaries", "detectors",
-         "incidents"}));
+        {"auditor", "logs", "policies", "principals", "approvals", "canaries",
+         "detectors", "incidents"}));
     const YAML::Node a = root["auditor"];
     if (!a) return r.Error(root, "auditor", "missing");
     CLOVER_RETURN_IF_ERROR(r.Keys(
@@ -379,6 +379,11 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
       CLOVER_RETURN_IF_ERROR(r.Path(pr, "jurisdictions",
                                     "principals.jurisdictions", true,
                                     &c.jurisdictions_file));
+    }
+    if (const YAML::Node ap = root["approvals"]) {
+      CLOVER_RETURN_IF_ERROR(r.Keys(ap, "approvals", {"approvers"}));
+      CLOVER_RETURN_IF_ERROR(
+          r.StrList(ap, "approvers", "approvals.approvers", &c.approvers));
     }
 
     if (const YAML::Node cn = root["canaries"]) {

@@ -78,6 +78,10 @@ struct AuditorConfig {
   // replay takes principals' attributes from the entries (a warning).
   std::string principals_file;
   std::string jurisdictions_file;
+  // The principals that approve on the auditor's behalf (`approvals.
+  // approvers`): a grant approved by anyone else is `forged_approval`. Empty:
+  // any principal the directory knows, other than the grantee.
+  std::vector<std::string> approvers;
   std::vector<CanarySet> canaries;
   DetectorOptions detectors;
   absl::Duration log_stalled_after = absl::Minutes(5);

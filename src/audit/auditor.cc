@@ -307,7 +307,7 @@ absl::Status Auditor::ProcessEntries(LogFollower& f, uint64_t first,
     Replayer::Result r = replayer_->Replay(e, who);
     if (!r.approval_fields.empty()) {
       std::string why = ledger_->Check(f.origin(), e, r.approval_fields,
-                                       directory_.get());
+                                       directory_.get(), config_.approvers);
       if (!why.empty()) critical(kDetectorForgedApproval, std::move(why));
     }
     if (r.verdict != Replayer::Verdict::kMatch) {

@@ -599,6 +599,8 @@ incidents:
 principals:
   file: principals.yaml
   jurisdictions: jurisdictions.yaml
+approvals:
+  approvers: [auditor]
 )");
   WriteFile(dir.Sub("audit.yaml"), yaml);
   WriteFile(dir.Sub("admin.token"), "admin-token-0123456789abcdef\n", true);
@@ -639,6 +641,7 @@ principals:
   EXPECT_EQ(c->data_dir, dir.Sub("data"));
   EXPECT_EQ(c->principals_file, dir.Sub("principals.yaml"));
   EXPECT_EQ(c->jurisdictions_file, dir.Sub("jurisdictions.yaml"));
+  EXPECT_EQ(c->approvers, std::vector<std::string>{"auditor"});
   EXPECT_EQ(c->detectors.bulk_subjects, 7u);
   EXPECT_EQ(c->detectors.bulk_window, absl::Minutes(5));
   EXPECT_EQ(c->log_stalled_after, absl::Minutes(2));

@@ -189,7 +189,7 @@ class SourcesOfTruthTest : public ::testing::Test {
     spec.fields = std::move(fields);
     spec.duration = absl::Hours(2);
     spec.requester_country = "US";
-  spec.detail = "TICKET-43";
+    spec.detail = "TICKET-43";
     spec.detail = "TICKET-42";
     auto created = approvals_->Create(spec);
     EXPECT_TRUE(created.ok()) << created.status();
@@ -335,6 +335,26 @@ TEST_F(SourcesOfTruthTest, ApprovalNotCoveringTheUseIsForged) {
   ASSERT_EQ(inc.size(), 1u);
   EXPECT_EQ(Indices(inc[0]).count(before), 0u);
   EXPECT_EQ(Indices(inc[0]).count(before + 2), 1u);
+}
+
+TEST_F(SourcesOfTruthTest, OnlyTheAuditorsDeskApproves) {
+  config_.approvers = {"desk-1"};  // not the principal `auditor`
+  Reopen();
+  const std::string id = Grant();
+  clock_.Advance(absl::Minutes(1));
+  Log(LegalRead(id));
+  ASSERT_TRUE(auditor_->PollOnce().ok());
+  auto inc = Incidents(kDetectorForgedApproval);
+  ASSERT_EQ(inc.size(), 1u);
+  EXPECT_THAT(inc[0].summary,
+              HasSubstr("approved by 'auditor', not by the auditor's "
+                        "approvals desk"));
+  // With the desk named right, the same grant is the auditor's.
+  config_.approvers = {"auditor"};
+  Reopen();
+  Log(LegalRead(id));
+  ASSERT_TRUE(auditor_->PollOnce().ok());
+  EXPECT_EQ(Incidents(kDetectorForgedApproval)[0].occurrences, 1u);
 }
 
 TEST_F(SourcesOfTruthTest, ApprovalLedgerSurvivesARestart) {

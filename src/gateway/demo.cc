@@ -309,6 +309,8 @@ absl::StatusOr<audit::AuditorConfig> PrepareAuditor(
   c.policy_keys = {*verifier};
   c.principals_file = principals_file;
   c.jurisdictions_file = jurisdictions_file;
+  // The auditor's desk approves as the principal `auditor` (below).
+  c.approvers = {"auditor"};
   // The canary the auditor planted in the EU region, recognised by its log
   // pseudonym.
   audit::CanarySet canaries;
