@@ -283,10 +283,10 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
   AuditorConfig c;
   c.source_file = abs;
   try {
-    CLOVER_RETURN_IF_ERROR(r.Keys(
-        root, "",
-        {"auditor", "logs", "policies", "principals", "approvals", "canaries",
-         "detectors", "incidents"}));
+    CLOVER_RETURN_IF_ERROR(
+        r.Keys(root, "",
+               {"auditor", "logs", "policies", "principals", "approvals",
+                "canaries", "detectors", "incidents"}));
     const YAML::Node a = root["auditor"];
     if (!a) return r.Error(root, "auditor", "missing");
     CLOVER_RETURN_IF_ERROR(r.Keys(
@@ -374,8 +374,8 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
     if (const YAML::Node pr = root["principals"]) {
       CLOVER_RETURN_IF_ERROR(
           r.Keys(pr, "principals", {"file", "jurisdictions"}));
-      CLOVER_RETURN_IF_ERROR(r.Path(pr, "file", "principals.file", true,
-                                    &c.principals_file));
+      CLOVER_RETURN_IF_ERROR(
+          r.Path(pr, "file", "principals.file", true, &c.principals_file));
       CLOVER_RETURN_IF_ERROR(r.Path(pr, "jurisdictions",
                                     "principals.jurisdictions", true,
                                     &c.jurisdictions_file));

@@ -117,11 +117,10 @@ absl::Status Auditor::Init(
   CLOVER_ASSIGN_OR_RETURN(
       replayer_, Replayer::Load(config_.policy_bundles, config_.policy_keys));
   if (!config_.principals_file.empty()) {
-    CLOVER_ASSIGN_OR_RETURN(
-        directory_,
-        PrincipalDirectory::Load(config_.principals_file,
-                                 config_.jurisdictions_file,
-                                 config_.policy_keys));
+    CLOVER_ASSIGN_OR_RETURN(directory_,
+                            PrincipalDirectory::Load(config_.principals_file,
+                                                     config_.jurisdictions_file,
+                                                     config_.policy_keys));
   } else {
     spdlog::warn(
         "no principal directory configured (principals.file): replay takes "

@@ -394,7 +394,6 @@ class Loader {
   }
 
  private:
-
   absl::Status WithSection(const Source& src, const std::vector<Entry>& entries,
                            absl::string_view key, SectionFn fn) {
     const Entry* e = Find(entries, key);
@@ -888,10 +887,10 @@ class Loader {
 
   absl::Status Policy(const Source& src, const YAML::Node& node) {
     CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, node, "policy"));
-    CLOVER_RETURN_IF_ERROR(CheckKeys(
-        src, f, "policy",
-        {"file", "require_signed_policy", "require_signed_principals",
-         "auditor_keys"}));
+    CLOVER_RETURN_IF_ERROR(
+        CheckKeys(src, f, "policy",
+                  {"file", "require_signed_policy", "require_signed_principals",
+                   "auditor_keys"}));
     CLOVER_ASSIGN_OR_RETURN(std::string file,
                             StringField(src, node, f, "policy", "file", true));
     d_.policy.file = ResolvePath(src, file);
@@ -913,9 +912,9 @@ class Loader {
         BoolField(src, f, "policy", "require_signed_principals", false));
     if (d_.policy.require_signed_principals) {
       if (d_.policy.auditor_keys.empty()) {
-        return ErrorAt(
-            src, node, "policy.auditor_keys",
-            "require_signed_principals needs at least one auditor verifier key");
+        return ErrorAt(src, node, "policy.auditor_keys",
+                       "require_signed_principals needs at least one auditor "
+                       "verifier key");
       }
       // Only a file can carry a detached signature.
       if (d_.principals_file.empty()) {

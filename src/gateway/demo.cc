@@ -269,8 +269,7 @@ absl::StatusOr<audit::AuditorConfig> PrepareAuditor(
     return st;
   // The jurisdictions the directory's countries map to, as the auditor's own
   // copy.
-  std::string jurisdictions_file =
-      (policy_dir / "jurisdictions.yaml").string();
+  std::string jurisdictions_file = (policy_dir / "jurisdictions.yaml").string();
   {
     std::string yaml;
     for (const Jurisdiction& j : base.jurisdictions) {
