@@ -28,6 +28,9 @@ origin=log.eu.clover.example/keepup
 "$clover" keys generate --type cosignature --name auditor.bench --out "$tmp/witness.key" >/dev/null
 cp "$root/examples/policy.yaml" "$tmp/policy.yaml"
 "$clover" policy sign "$tmp/policy.yaml" --key "$tmp/auditor.key" >/dev/null
+# The auditor replays from its signed principal directory (attribute checks on every entry).
+cp "$root/examples/principals.yaml" "$tmp/principals.yaml"
+"$clover" policy sign --principals "$tmp/principals.yaml" --key "$tmp/auditor.key" >/dev/null
 # The auditor's API (and its /metrics) needs a bearer token: a fresh one, stored hashed.
 token=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 token_sha256=$(printf %s "$token" | sha256sum | cut -d' ' -f1)
@@ -47,6 +50,9 @@ logs:
 policies:
   bundles: [$tmp/policy.yaml]
   auditor_key_files: [$tmp/auditor.pub]
+principals:
+  file: $tmp/principals.yaml
+  jurisdictions: $root/examples/jurisdictions.yaml
 canaries:
   - pseudonym_key_file: $tmp/pseudonym.key
     subjects: [canary-1]

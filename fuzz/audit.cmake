@@ -7,6 +7,8 @@ if(TARGET clover_audit)
     DEPS clover_audit)
   clover_fuzzer(fuzz_audit_log_entry SRCS ${CMAKE_CURRENT_SOURCE_DIR}/audit_log_entry_fuzzer.cc
     DEPS clover_audit)
+  clover_fuzzer(fuzz_audit_approval_ledger
+    SRCS ${CMAKE_CURRENT_SOURCE_DIR}/audit_approval_ledger_fuzzer.cc DEPS clover_audit)
   clover_fuzzer(fuzz_audit_webhook_signature
     SRCS ${CMAKE_CURRENT_SOURCE_DIR}/audit_webhook_signature_fuzzer.cc DEPS clover_audit)
 endif()

@@ -60,6 +60,21 @@ else
   expect "edited bundle refused" 2 "signature is for another bundle" -- \
     "$CLOVER" policy check "$TMP/policy.yaml" --config "$TMP/deployment.yaml"
 fi
+# The principal directory: signed with --principals, a node's deployment can require it.
+if [[ -n "$VKEY" ]]; then
+  expect "sign principals" 0 "signed principal directory .* -> .*principals.yaml.sig" -- \
+    "$CLOVER" policy sign "$TMP/principals.yaml" --principals --key "$TMP/auditor.key" \
+    --config examples/deployment.yaml
+  grep -q '^clover-principals/v1$' "$TMP/principals.yaml.sig" ||
+    { echo "FAIL principals signature has no clover-principals/v1 header"; fail=1; }
+  sed -i "s|  require_signed_policy: true|  require_signed_policy: true\n  require_signed_principals: true|" "$TMP/deployment.yaml"
+  expect "config with signed principals" 0 "Principals" -- \
+    "$CLOVER" config check "$TMP/deployment.yaml"
+  printf -- '- id: broken\n  kind: robot\n' > "$TMP/bad-principals.yaml"
+  expect "sign refuses a broken directory" 2 "unknown kind 'robot'" -- \
+    "$CLOVER" policy sign "$TMP/bad-principals.yaml" --principals --key "$TMP/auditor.key" \
+    --config examples/deployment.yaml
+fi
 expect "sign refuses a broken bundle" 2 "is violated" -- \
   "$CLOVER" policy sign "$TMP/bad.yaml" --key "$TMP/auditor.key" --config examples/deployment.yaml
 

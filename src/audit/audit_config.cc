@@ -354,9 +354,10 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
   AuditorConfig c;
   c.source_file = abs;
   try {
-    CLOVER_RETURN_IF_ERROR(r.Keys(
-        root, "",
-        {"auditor", "logs", "policies", "canaries", "detectors", "incidents"}));
+    CLOVER_RETURN_IF_ERROR(
+        r.Keys(root, "",
+               {"auditor", "logs", "policies", "principals", "approvals",
+                "canaries", "detectors", "incidents"}));
     const YAML::Node a = root["auditor"];
     if (!a) return r.Error(root, "auditor", "missing");
     CLOVER_RETURN_IF_ERROR(r.Keys(
@@ -453,6 +454,21 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
                                         &c.policy_keys));
     if (c.policy_keys.empty())
       return r.Error(p, "policies.auditor_keys", "missing");
+
+    if (const YAML::Node pr = root["principals"]) {
+      CLOVER_RETURN_IF_ERROR(
+          r.Keys(pr, "principals", {"file", "jurisdictions"}));
+      CLOVER_RETURN_IF_ERROR(
+          r.Path(pr, "file", "principals.file", true, &c.principals_file));
+      CLOVER_RETURN_IF_ERROR(r.Path(pr, "jurisdictions",
+                                    "principals.jurisdictions", true,
+                                    &c.jurisdictions_file));
+    }
+    if (const YAML::Node ap = root["approvals"]) {
+      CLOVER_RETURN_IF_ERROR(r.Keys(ap, "approvals", {"approvers"}));
+      CLOVER_RETURN_IF_ERROR(
+          r.StrList(ap, "approvers", "approvals.approvers", &c.approvers));
+    }
 
     if (const YAML::Node cn = root["canaries"]) {
       if (!cn.IsSequence()) return r.Error(cn, "canaries", "must be a list");

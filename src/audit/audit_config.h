@@ -76,6 +76,16 @@ struct AuditorConfig {
   std::vector<AuditorLogConfig> logs;
   std::vector<std::string> policy_bundles;  // absolute
   std::vector<std::string> policy_keys;     // note verifier key strings
+  // The principal directory the auditor signed (`principals.file`, with
+  // FILE.sig by one of policy_keys) and the jurisdictions its countries map
+  // to (`principals.jurisdictions`), absolute. Empty: no directory, and
+  // replay takes principals' attributes from the entries (a warning).
+  std::string principals_file;
+  std::string jurisdictions_file;
+  // The principals that approve on the auditor's behalf (`approvals.
+  // approvers`): a grant approved by anyone else is `forged_approval`. Empty:
+  // any principal the directory knows, other than the grantee.
+  std::vector<std::string> approvers;
   std::vector<CanarySet> canaries;
   DetectorOptions detectors;
   absl::Duration log_stalled_after = absl::Minutes(5);

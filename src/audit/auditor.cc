@@ -117,6 +117,16 @@ absl::Status Auditor::Init(
 
   CLOVER_ASSIGN_OR_RETURN(
       replayer_, Replayer::Load(config_.policy_bundles, config_.policy_keys));
+  if (!config_.principals_file.empty()) {
+    CLOVER_ASSIGN_OR_RETURN(directory_,
+                            PrincipalDirectory::Load(config_.principals_file,
+                                                     config_.jurisdictions_file,
+                                                     config_.policy_keys));
+  } else {
+    spdlog::warn(
+        "no principal directory configured (principals.file): replay takes "
+        "the principals' attributes from the entries themselves");
+  }
 
   for (const AuditorLogConfig& l : config_.logs) {
     FetchFn fetch = fetch_for ? fetch_for(l.log.url) : HttpFetcher(l.log.url);
@@ -128,6 +138,7 @@ absl::Status Auditor::Init(
   {
     absl::MutexLock lock(&mu_);
     CLOVER_RETURN_IF_ERROR(flows_.Load(*kv_));
+    CLOVER_ASSIGN_OR_RETURN(ledger_, ApprovalLedger::Open(*kv_));
     CLOVER_RETURN_IF_ERROR(
         kv_->Scan("policyuse/", [&](absl::string_view k, absl::string_view v) {
           std::vector<absl::string_view> p = absl::StrSplit(v, ' ');
@@ -256,9 +267,60 @@ absl::Status Auditor::ProcessEntries(LogFollower& f, uint64_t first,
       found.push_back(std::move(fd));
       continue;
     }
+    if (scratch_.type == EntryType::kApproval) {
+      if (absl::Status o = ledger_->Observe(f.origin(), raw, batch); !o.ok()) {
+        Finding fd;
+        fd.detector = std::string(kDetectorMalformedEntry);
+        fd.severity = Severity::kHigh;
+        fd.key = absl::StrCat(kDetectorMalformedEntry, "/", f.origin());
+        fd.summary =
+            absl::StrCat("log '", f.origin(), "' entry ", index,
+                         " is not a valid approval transition: ", o.message());
+        fd.time = clock_.Now();
+        fd.origin = f.origin();
+        fd.indices.push_back(index);
+        found.push_back(std::move(fd));
+      }
+      continue;
+    }
     if (scratch_.type != EntryType::kDecision) continue;
     const DecisionEntry& e = scratch_.decision;
-    Replayer::Result r = replayer_->Replay(e);
+    // A critical finding about entry `index` of this log, one incident per
+    // (detector, node, principal).
+    auto critical = [&](absl::string_view detector, std::string summary) {
+      Finding fd;
+      fd.detector = std::string(detector);
+      fd.severity = Severity::kCritical;
+      fd.key = absl::StrCat(detector, "/", f.origin(), "/", e.node, "/",
+                            e.principal_id);
+      fd.summary = absl::StrCat("node '", e.node, "' (log '", f.origin(),
+                                "'), entry ", index, ": ", summary);
+      fd.time = e.time;
+      fd.origin = f.origin();
+      fd.indices.push_back(index);
+      found.push_back(std::move(fd));
+    };
+    // The principal is who the directory says, whatever the entry states.
+    const DirectoryPrincipal* who = nullptr;
+    if (directory_ != nullptr) {
+      who = directory_->Find(e.principal_id);
+      if (who == nullptr) {
+        critical(kDetectorUnknownPrincipal,
+                 absl::StrCat("principal '", e.principal_id,
+                              "' is not in the auditor's principal directory"));
+      } else if (std::string diff = AttributeDifference(*who, e);
+                 !diff.empty()) {
+        critical(kDetectorAttributeMismatch,
+                 absl::StrCat("principal '", e.principal_id,
+                              "' is logged with ", diff));
+      }
+    }
+    Replayer::Result r = replayer_->Replay(e, who);
+    if (!r.approval_fields.empty()) {
+      std::string why = ledger_->Check(f.origin(), e, r.approval_fields,
+                                       directory_.get(), config_.approvers);
+      if (!why.empty()) critical(kDetectorForgedApproval, std::move(why));
+    }
     if (r.verdict != Replayer::Verdict::kMatch) {
       const bool unsig = r.verdict == Replayer::Verdict::kUnsignedPolicy;
       (unsig ? unsigned_policy : mismatch) += 1;

@@ -35,6 +35,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "audit/approval_ledger.h"
 #include "audit/audit_config.h"
 #include "audit/detectors.h"
 #include "audit/flows.h"
@@ -43,6 +44,7 @@
 #include "audit/kv_store.h"
 #include "audit/log_entry.h"
 #include "audit/outbox.h"
+#include "audit/principal_directory.h"
 #include "audit/replayer.h"
 #include "audit/witness.h"
 #include "core/clock.h"
@@ -93,6 +95,8 @@ class Auditor {
   std::string FlowsJson(absl::Time from, absl::Time to) const;
   server::MetricsRegistry& metrics() { return metrics_; }
   const Replayer& replayer() const { return *replayer_; }
+  // The signed principal directory; nullptr when none is configured.
+  const PrincipalDirectory* directory() const { return directory_.get(); }
 
  private:
   struct PendingFinding {
@@ -127,6 +131,7 @@ class Auditor {
   std::unique_ptr<IncidentStore> incidents_;
   std::unique_ptr<Witness> witness_;
   std::unique_ptr<Replayer> replayer_;
+  std::unique_ptr<PrincipalDirectory> directory_;
   std::vector<std::unique_ptr<LogFollower>> followers_;
   std::vector<std::unique_ptr<OutboxWorker>> workers_;
 
@@ -137,6 +142,7 @@ class Auditor {
   Detectors detectors_ ABSL_GUARDED_BY(mu_);
   std::vector<StallDetector> stalls_ ABSL_GUARDED_BY(mu_);
   LogEntry scratch_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<ApprovalLedger> ledger_ ABSL_GUARDED_BY(mu_);
   // Per policy hash: first and last decision time (Unix ms) and count, for
   // reports.
   struct PolicyUse {

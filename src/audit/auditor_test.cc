@@ -342,13 +342,25 @@ TEST_F(AuditorTest, CanaryTouchAndRestrictedTransfer) {
 
 TEST_F(AuditorTest, MalformedEntryIsAFinding) {
   log_.Append("{\"v\":1,\"type\":\"decision\",\"time\":\"yesterday\"}");
+  // A well-formed approval transition is not one.
   log_.Append(
       "{\"v\":1,\"type\":\"approval\",\"id\":\"apr-1\",\"state\":"
-      "\"approved\"}");
+      "\"approved\",\"principal\":\"us-legal-1\",\"fields\":[\"email\"],"
+      "\"subjects\":[\"p-s1\"],\"by\":\"auditor\","
+      "\"time\":\"2026-11-28T23:50:00.000Z\","
+      "\"expires\":\"2026-11-29T07:50:00.000Z\"}");
   ASSERT_TRUE(auditor_->PollOnce().ok());
   auto inc = Incidents(kDetectorMalformedEntry);
   ASSERT_EQ(inc.size(), 1u);
   EXPECT_THAT(inc[0].summary, HasSubstr("field 'time'"));
+  // One missing what every transition states is.
+  log_.Append(
+      "{\"v\":1,\"type\":\"approval\",\"id\":\"apr-2\",\"state\":"
+      "\"approved\"}");
+  ASSERT_TRUE(auditor_->PollOnce().ok());
+  inc = Incidents(kDetectorMalformedEntry);
+  ASSERT_EQ(inc.size(), 1u);
+  EXPECT_THAT(inc[0].summary, HasSubstr("not a valid approval transition"));
 }
 
 TEST_F(AuditorTest, SplitViewThroughTheAuditor) {
@@ -584,6 +596,11 @@ detectors:
   log_stalled_after: 2m
 incidents:
   jsonl_file: incidents.jsonl
+principals:
+  file: principals.yaml
+  jurisdictions: jurisdictions.yaml
+approvals:
+  approvers: [auditor]
 )");
   WriteFile(dir.Sub("audit.yaml"), yaml);
   WriteFile(dir.Sub("admin.token"), "admin-token-0123456789abcdef\n", true);
@@ -642,6 +659,9 @@ incidents:
         << to;
   }
   EXPECT_EQ(c->data_dir, dir.Sub("data"));
+  EXPECT_EQ(c->principals_file, dir.Sub("principals.yaml"));
+  EXPECT_EQ(c->jurisdictions_file, dir.Sub("jurisdictions.yaml"));
+  EXPECT_EQ(c->approvers, std::vector<std::string>{"auditor"});
   EXPECT_EQ(c->detectors.bulk_subjects, 7u);
   EXPECT_EQ(c->detectors.bulk_window, absl::Minutes(5));
   EXPECT_EQ(c->log_stalled_after, absl::Minutes(2));

@@ -38,6 +38,14 @@ inline constexpr absl::string_view kDetectorTamperedBundle = "tampered_bundle";
 inline constexpr absl::string_view kDetectorTamperedHistory =
     "tampered_history";
 inline constexpr absl::string_view kDetectorMalformedEntry = "malformed_entry";
+// An entry states other principal attributes than the auditor's directory.
+inline constexpr absl::string_view kDetectorAttributeMismatch =
+    "attribute_mismatch";
+// An entry names a principal the auditor's directory does not know.
+inline constexpr absl::string_view kDetectorUnknownPrincipal =
+    "unknown_principal";
+// An entry uses an approval the log's approval transitions do not back.
+inline constexpr absl::string_view kDetectorForgedApproval = "forged_approval";
 
 // One piece of evidence. For a log entry: its index and a C2SP tlog-proof
 // (inclusion proof against a checkpoint signed by the log and cosigned by this

@@ -13,6 +13,13 @@ namespace {
 
 constexpr size_t kMaxFields = 256;
 
+Replayer::Result Failed(Replayer::Verdict v, std::string detail) {
+  Replayer::Result r;
+  r.verdict = v;
+  r.detail = std::move(detail);
+  return r;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Replayer>> Replayer::Load(
@@ -57,29 +64,37 @@ std::unique_ptr<Replayer> Replayer::FromPolicies(
   return r;
 }
 
-Replayer::Result Replayer::Replay(const DecisionEntry& e) const {
+Replayer::Result Replayer::Replay(const DecisionEntry& e,
+                                  const DirectoryPrincipal* who) const {
   auto it = by_hash_.find(e.policy);
   if (it == by_hash_.end()) {
-    return {Verdict::kUnsignedPolicy,
-            absl::StrCat("decision made under policy ", e.policy.substr(0, 16),
-                         "..., which the auditor did not sign")};
+    return Failed(
+        Verdict::kUnsignedPolicy,
+        absl::StrCat("decision made under policy ", e.policy.substr(0, 16),
+                     "..., which the auditor did not sign"));
   }
   const policy::CompiledPolicy& p = *it->second;
   if (e.fields.size() > kMaxFields) {
-    return {Verdict::kMismatch,
-            absl::StrCat("decision lists ", e.fields.size(), " fields")};
+    return Failed(Verdict::kMismatch,
+                  absl::StrCat("decision lists ", e.fields.size(), " fields"));
   }
   policy::Request req;
   req.principal_id = e.principal_id;
-  req.principal_kind = e.principal_kind;
-  req.principal_org = e.principal_org;
-  req.principal_roles = e.principal_roles;
-  req.principal_country = e.principal_country;
-  req.principal_jurisdiction = e.principal_jurisdiction;
+  // Never the attributes an entry states when the auditor knows better.
+  req.principal_kind = who ? who->kind : e.principal_kind;
+  req.principal_org = who ? who->org : e.principal_org;
+  req.principal_roles = who ? who->roles : e.principal_roles;
+  req.principal_country = who ? who->country : e.principal_country;
+  req.principal_jurisdiction =
+      who ? who->jurisdiction : e.principal_jurisdiction;
   req.purpose = e.purpose;
   req.action = e.action;
   req.subject_jurisdiction = e.subject_jurisdiction;
-  req.destination = e.destination;
+  // An interactive read goes to where the reader works (the gateway sets it
+  // so): the directory says where that is.
+  req.destination = who != nullptr && IsInteractive(e.action)
+                        ? absl::string_view(who->jurisdiction)
+                        : absl::string_view(e.destination);
   req.approval_justification = e.justification;
   std::array<policy::FieldRef, kMaxFields> refs;
   std::array<policy::FieldDecision, kMaxFields> out;
@@ -90,6 +105,7 @@ Replayer::Result Replayer::Replay(const DecisionEntry& e) const {
   }
   p.Decide(req, std::span<const policy::FieldRef>(refs.data(), n),
            std::span<policy::FieldDecision>(out.data(), n));
+  Result result;
   for (size_t i = 0; i < n; ++i) {
     const FieldEntry& f = e.fields[i];
     const policy::FieldDecision& d = out[i];
@@ -119,16 +135,23 @@ Replayer::Result Replayer::Replay(const DecisionEntry& e) const {
         }
       }
     }
+    if (ok && d.effect == policy::Effect::kApproval && !e.approval.empty()) {
+      result.approval_fields.push_back(
+          {i, d.deciding_rule == policy::kDefaultDeny
+                  ? absl::InfiniteDuration()
+                  : p.rule(d.deciding_rule).approval.max_duration});
+    }
     if (!ok) {
-      return {Verdict::kMismatch,
-              absl::StrCat(
-                  "field '", f.name, "': logged ", policy::ToString(f.effect),
-                  " by '", f.decided_by, "' [", absl::StrJoin(f.rules, ","),
-                  "], policy decides ", policy::ToString(d.effect), " by '",
-                  want_rule.empty() ? "default-deny" : want_rule, "'")};
+      return Failed(
+          Verdict::kMismatch,
+          absl::StrCat("field '", f.name, "': logged ",
+                       policy::ToString(f.effect), " by '", f.decided_by, "' [",
+                       absl::StrJoin(f.rules, ","), "], policy decides ",
+                       policy::ToString(d.effect), " by '",
+                       want_rule.empty() ? "default-deny" : want_rule, "'"));
     }
   }
-  return {Verdict::kMatch, ""};
+  return result;
 }
 
 }  // namespace clover::audit

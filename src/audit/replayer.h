@@ -17,7 +17,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "audit/log_entry.h"
+#include "audit/principal_directory.h"
 #include "policy/compiled_policy.h"
 
 namespace clover::audit {
@@ -28,6 +30,12 @@ struct SignedPolicy {
   std::string description;
   int version = 0;
   std::shared_ptr<const policy::CompiledPolicy> policy;
+};
+
+// A field an approval may have opened (Replayer::Result).
+struct GrantedField {
+  size_t index = 0;  // into DecisionEntry::fields
+  absl::Duration max_grant = absl::InfiniteDuration();
 };
 
 class Replayer {
@@ -48,9 +56,17 @@ class Replayer {
     Verdict verdict = Verdict::kMatch;
     std::string
         detail;  // for a mismatch: the first differing field and both decisions
+    // For an entry naming an approval: the fields the policy leaves to an
+    // approval (logged as `approval`, as the gateway writes a granted field,
+    // or as the access granted), each with its deciding rule's max_duration
+    // (a grant older than that no longer applies). Empty otherwise.
+    std::vector<GrantedField> approval_fields;
   };
-  // Re-derives `e`. Allocation-light: one Decide call per entry.
-  [[nodiscard]] Result Replay(const DecisionEntry& e) const;
+  // Re-derives `e`. The principal's attributes come from `who` (the auditor's
+  // directory entry for e.principal_id) when given, else from the entry.
+  // Allocation-light: one Decide call per entry.
+  [[nodiscard]] Result Replay(const DecisionEntry& e,
+                              const DirectoryPrincipal* who = nullptr) const;
 
   const std::vector<SignedPolicy>& policies() const { return policies_; }
 

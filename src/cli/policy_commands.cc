@@ -229,6 +229,41 @@ absl::Status WriteFileAtomically(const std::string& path,
   return absl::OkStatus();
 }
 
+// Signs a principal directory: the auditor's source of truth for principals'
+// attributes (policy/signature.h). With a deployment, the file is first loaded
+// with that deployment's jurisdictions, so that a broken directory is not
+// signed.
+int SignPrincipals(const std::string& file, const std::string& key_file,
+                   std::string out, const std::string& config) {
+  absl::StatusOr<std::string> text = policy::ReadFileToString(file);
+  if (!text.ok()) return ReportError(text.status());
+  absl::StatusOr<std::optional<Deployment>> deployment =
+      MaybeLoadDeployment(config);
+  if (!deployment.ok()) return ReportError(deployment.status());
+  if (deployment->has_value()) {
+    // The directory must parse against the deployment's jurisdictions.
+    absl::StatusOr<std::vector<Principal>> loaded =
+        LoadPrincipalDirectory(file, (*deployment)->jurisdictions);
+    if (!loaded.ok()) return ReportError(loaded.status());
+  }
+  absl::StatusOr<std::string> key = policy::ReadFileToString(key_file);
+  if (!key.ok()) return ReportError(key.status());
+  const std::string sha = policy::Sha256Hex(*text);
+  absl::StatusOr<std::string> note =
+      policy::SignPrincipals(sha, absl::StripAsciiWhitespace(*key));
+  if (!note.ok()) {
+    return ReportError(absl::InvalidArgumentError(
+        absl::StrCat(key_file, ": ", note.status().message())));
+  }
+  if (out.empty()) out = policy::SignaturePath(file);
+  if (absl::Status written = WriteFileAtomically(out, *note); !written.ok()) {
+    return ReportError(written);
+  }
+  std::cout << "signed principal directory " << file << " (sha256 " << sha
+            << ") -> " << out << "\n";
+  return kExitOk;
+}
+
 int Sign(const std::string& file, const std::string& key_file, std::string out,
          const std::string& config) {
   absl::StatusOr<Bundle> bundle = policy::LoadBundle(file);
@@ -312,19 +347,28 @@ void RegisterPolicyCommands(CLI::App& app) {
   }
   {
     auto* cmd = group->add_subcommand(
-        "sign", "Sign a bundle with the auditor's note key");
+        "sign",
+        "Sign a bundle (or, with --principals, the principal directory) with "
+        "the auditor's note key");
     auto file = std::make_shared<std::string>();
     auto key = std::make_shared<std::string>();
     auto out = std::make_shared<std::string>();
     auto config = std::make_shared<std::string>();
+    auto principals = std::make_shared<bool>(false);
     cmd->add_option("file", *file, "Policy bundle (YAML)")->required();
+    cmd->add_flag("--principals", *principals,
+                  "FILE is the principal directory (principals.yaml), not a "
+                  "bundle");
     cmd->add_option("--key", *key,
                     "Auditor note signing key file (PRIVATE+KEY+...)")
         ->required();
     cmd->add_option("--out", *out, "Signature file (default: FILE.sig)");
     cmd->add_option("--config", *config,
                     "Deployment to prove the invariants over first");
-    SetAction(cmd, [=] { return Sign(*file, *key, *out, *config); });
+    SetAction(cmd, [=] {
+      return *principals ? SignPrincipals(*file, *key, *out, *config)
+                         : Sign(*file, *key, *out, *config);
+    });
   }
 }
 

@@ -331,6 +331,8 @@ class Loader {
         WithSection(src, entries, "regions", &Loader::Regions));
     CLOVER_RETURN_IF_ERROR(
         WithSection(src, entries, "schema", &Loader::SchemaSection));
+    if (const Entry* pe = Find(entries, "principals"); pe->value.IsScalar())
+      d_.principals_file = ResolvePath(src, pe->value.Scalar());
     CLOVER_RETURN_IF_ERROR(
         WithSection(src, entries, "principals", &Loader::Principals));
     CLOVER_RETURN_IF_ERROR(
@@ -366,6 +368,33 @@ class Loader {
  private:
   using SectionFn = absl::Status (Loader::*)(const Source&, const YAML::Node&);
 
+  // Parses the YAML file `path` as a section with `fn`.
+  absl::Status LoadFileSection(const std::string& path, SectionFn fn) {
+    CLOVER_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+    Source src{path, fs::path(path).parent_path()};
+    if (src.dir.empty()) src.dir = ".";
+    CLOVER_ASSIGN_OR_RETURN(YAML::Node root, ParseYaml(text, src));
+    if (root.IsNull()) return ErrorAt(src, root, "", "file is empty");
+    return (this->*fn)(src, root);
+  }
+
+ public:
+  absl::StatusOr<std::vector<Principal>> LoadDirectory(
+      const std::string& principals_path,
+      const std::vector<Jurisdiction>* jurisdictions,
+      const std::string& jurisdictions_path) {
+    if (jurisdictions != nullptr) {
+      d_.jurisdictions = *jurisdictions;
+    } else {
+      CLOVER_RETURN_IF_ERROR(
+          LoadFileSection(jurisdictions_path, &Loader::Jurisdictions));
+    }
+    CLOVER_RETURN_IF_ERROR(
+        LoadFileSection(principals_path, &Loader::Principals));
+    return std::move(d_.principals);
+  }
+
+ private:
   absl::Status WithSection(const Source& src, const std::vector<Entry>& entries,
                            absl::string_view key, SectionFn fn) {
     const Entry* e = Find(entries, key);
@@ -882,8 +911,10 @@ class Loader {
 
   absl::Status Policy(const Source& src, const YAML::Node& node) {
     CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, node, "policy"));
-    CLOVER_RETURN_IF_ERROR(CheckKeys(
-        src, f, "policy", {"file", "require_signed_policy", "auditor_keys"}));
+    CLOVER_RETURN_IF_ERROR(
+        CheckKeys(src, f, "policy",
+                  {"file", "require_signed_policy", "require_signed_principals",
+                   "auditor_keys"}));
     CLOVER_ASSIGN_OR_RETURN(std::string file,
                             StringField(src, node, f, "policy", "file", true));
     d_.policy.file = ResolvePath(src, file);
@@ -899,6 +930,22 @@ class Loader {
       return ErrorAt(
           src, node, "policy.auditor_keys",
           "require_signed_policy needs at least one auditor verifier key");
+    }
+    CLOVER_ASSIGN_OR_RETURN(
+        d_.policy.require_signed_principals,
+        BoolField(src, f, "policy", "require_signed_principals", false));
+    if (d_.policy.require_signed_principals) {
+      if (d_.policy.auditor_keys.empty()) {
+        return ErrorAt(src, node, "policy.auditor_keys",
+                       "require_signed_principals needs at least one auditor "
+                       "verifier key");
+      }
+      // Only a file can carry a detached signature.
+      if (d_.principals_file.empty()) {
+        return ErrorAt(src, node, "policy.require_signed_principals",
+                       "the principals section must name a file (signed with "
+                       "`clover policy sign --principals`), not be inline");
+      }
     }
     return absl::OkStatus();
   }
@@ -1082,6 +1129,17 @@ const Principal* Deployment::FindPrincipal(absl::string_view id) const {
 
 bool Deployment::IsDeclaredPurpose(absl::string_view purpose) const {
   return std::find(purposes.begin(), purposes.end(), purpose) != purposes.end();
+}
+
+absl::StatusOr<std::vector<Principal>> LoadPrincipalDirectory(
+    const std::string& principals_path, const std::string& jurisdictions_path) {
+  return Loader().LoadDirectory(principals_path, nullptr, jurisdictions_path);
+}
+
+absl::StatusOr<std::vector<Principal>> LoadPrincipalDirectory(
+    const std::string& principals_path,
+    const std::vector<Jurisdiction>& jurisdictions) {
+  return Loader().LoadDirectory(principals_path, &jurisdictions, "");
 }
 
 absl::StatusOr<Deployment> ParseDeployment(absl::string_view yaml,

@@ -151,6 +151,10 @@ struct KeysConfig {
 struct PolicyConfig {
   std::string file;  // policy bundle, absolute
   bool require_signed_policy = false;
+  // When set, the principals section must be a file with a detached signature
+  // FILE.sig by one of `auditor_keys` (policy/signature.h); a node refuses to
+  // start without one (policy/loader.h).
+  bool require_signed_principals = false;
   std::vector<std::string>
       auditor_keys;  // note verifier keys allowed to sign bundles
 };
@@ -173,6 +177,9 @@ struct Deployment {
   std::vector<Region> regions;
   Schema schema;
   std::vector<Principal> principals;
+  // The file the principals were loaded from (absolute); empty when they are
+  // given inline.
+  std::string principals_file;
   StorageConfig storage;
   LogConfig log;
   KeysConfig keys;
@@ -200,6 +207,17 @@ struct Deployment {
 // anything invalid.
 [[nodiscard]] absl::StatusOr<Deployment> LoadDeployment(
     const std::string& path);
+
+// The principal directory alone, as the auditor loads it: the principals file
+// (a YAML list, as the deployment's `principals` section) with each principal's
+// jurisdiction derived from the jurisdictions file (a map, as the
+// `jurisdictions` section). Errors as for LoadDeployment.
+[[nodiscard]] absl::StatusOr<std::vector<Principal>> LoadPrincipalDirectory(
+    const std::string& principals_path, const std::string& jurisdictions_path);
+// The same with jurisdictions already loaded (e.g. a deployment's).
+[[nodiscard]] absl::StatusOr<std::vector<Principal>> LoadPrincipalDirectory(
+    const std::string& principals_path,
+    const std::vector<Jurisdiction>& jurisdictions);
 
 // Same, from YAML text; `name` is used in error messages and to resolve
 // relative paths.

@@ -405,6 +405,17 @@ TEST(ConfigTest, SignedPolicyNeedsAuditorKeys) {
               {"policy.auditor_keys"});
 }
 
+TEST(ConfigTest, SignedPrincipalsNeedAFileAndAuditorKeys) {
+  ExpectError("  file: policy.yaml",
+              "  file: policy.yaml\n  require_signed_principals: true",
+              {"policy.auditor_keys"});
+  // Inline principals cannot carry a detached signature.
+  ExpectError("  file: policy.yaml",
+              "  file: policy.yaml\n  require_signed_principals: true\n"
+              "  auditor_keys: [\"k+00000000+AAAA\"]",
+              {"policy.require_signed_principals", "must name a file"});
+}
+
 class ConfigFileTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -454,6 +465,22 @@ TEST_F(ConfigFileTest, IncludedSectionsAndErrorsInThem) {
 TEST_F(ConfigFileTest, MissingFileIsNotFound) {
   auto d = LoadDeployment((dir_ / "absent.yaml").string());
   EXPECT_EQ(d.status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(ConfigExamplesTest, PrincipalDirectoryLoadsAlone) {
+  auto d = LoadDeployment("examples/deployment.yaml");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_THAT(d->principals_file,
+              ::testing::EndsWith("examples/principals.yaml"));
+  auto alone = LoadPrincipalDirectory("examples/principals.yaml",
+                                      "examples/jurisdictions.yaml");
+  ASSERT_TRUE(alone.ok()) << alone.status();
+  ASSERT_EQ(alone->size(), d->principals.size());
+  for (size_t i = 0; i < alone->size(); ++i) {
+    EXPECT_EQ((*alone)[i].id, d->principals[i].id);
+    EXPECT_EQ((*alone)[i].jurisdiction, d->principals[i].jurisdiction);
+    EXPECT_EQ((*alone)[i].roles, d->principals[i].roles);
+  }
 }
 
 TEST(ConfigExamplesTest, EveryExampleConfigLoads) {

@@ -271,10 +271,47 @@ absl::StatusOr<audit::AuditorConfig> PrepareAuditor(
   if (absl::Status st = crypto::WritePrivateFile(policy_file + ".sig", *sig);
       !st.ok())
     return st;
+  // The principal directory the auditor vouches for, signed the same way:
+  // nodes decide with it, and the auditor replays from it.
+  std::string principals_file = (policy_dir / "principals.yaml").string();
+  if (base.principals_file.empty()) {
+    return absl::InvalidArgumentError(
+        "the demo deployment must name its principals as a file");
+  }
+  fs::copy_file(base.principals_file, principals_file,
+                fs::copy_options::overwrite_existing, ec);
+  if (ec) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot copy ", base.principals_file));
+  }
+  auto principals_text = policy::ReadFileToString(principals_file);
+  if (!principals_text.ok()) return principals_text.status();
+  auto principals_sig =
+      policy::SignPrincipals(policy::Sha256Hex(*principals_text), signer);
+  if (!principals_sig.ok()) return principals_sig.status();
+  if (absl::Status st = crypto::WritePrivateFile(
+          policy::SignaturePath(principals_file), *principals_sig);
+      !st.ok())
+    return st;
+  // The jurisdictions the directory's countries map to, as the auditor's own
+  // copy.
+  std::string jurisdictions_file = (policy_dir / "jurisdictions.yaml").string();
+  {
+    std::string yaml;
+    for (const Jurisdiction& j : base.jurisdictions) {
+      absl::StrAppend(&yaml, j.id, ":\n  countries: [\"",
+                      absl::StrJoin(j.countries, "\", \""), "\"]\n");
+    }
+    if (absl::Status st = crypto::WritePrivateFile(jurisdictions_file, yaml);
+        !st.ok())
+      return st;
+  }
   for (LocalNode& n : nodes) {
     n.deployment.policy.file = policy_file;
     n.deployment.policy.require_signed_policy = true;
     n.deployment.policy.auditor_keys = {*verifier};
+    n.deployment.principals_file = principals_file;
+    n.deployment.policy.require_signed_principals = true;
   }
   audit::AuditorConfig c;
   c.source_file = "clover demo";
@@ -296,6 +333,10 @@ absl::StatusOr<audit::AuditorConfig> PrepareAuditor(
   }
   c.policy_bundles = {policy_file};
   c.policy_keys = {*verifier};
+  c.principals_file = principals_file;
+  c.jurisdictions_file = jurisdictions_file;
+  // The auditor's desk approves as the principal `auditor` (below).
+  c.approvers = {"auditor"};
   // The canary the auditor planted in the EU region, recognised by its log
   // pseudonym.
   audit::CanarySet canaries;

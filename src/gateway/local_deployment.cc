@@ -95,6 +95,12 @@ std::string NodeConfigYaml(const LocalNode& n,
                   "\n  listen: ", d.node->listen_host, ":", d.node->listen_port,
                   "\n  data_dir: ", d.node->data_dir, "\n");
   for (const char* section : {"jurisdictions", "schema", "principals"}) {
+    // A signed principal directory is named as the file its signature covers.
+    if (absl::string_view(section) == "principals" &&
+        !d.principals_file.empty()) {
+      absl::StrAppend(&out, section, ": ", d.principals_file, "\n");
+      continue;
+    }
     absl::StrAppend(&out, section, ": ", examples_dir, "/", section, ".yaml\n");
   }
   absl::StrAppend(&out, "regions:\n");
@@ -117,6 +123,8 @@ std::string NodeConfigYaml(const LocalNode& n,
   absl::StrAppend(&out, "policy:\n  file: ", d.policy.file,
                   "\n  require_signed_policy: ",
                   d.policy.require_signed_policy ? "true" : "false", "\n");
+  if (d.policy.require_signed_principals)
+    absl::StrAppend(&out, "  require_signed_principals: true\n");
   if (!d.policy.auditor_keys.empty()) {
     absl::StrAppend(&out, "  auditor_keys:\n");
     for (const auto& k : d.policy.auditor_keys)

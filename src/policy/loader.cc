@@ -31,8 +31,29 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> LoadPolicyFile(
   return CompiledPolicy::Compile(bundle);
 }
 
+absl::Status CheckPrincipalsSignature(const Deployment& deployment) {
+  if (!deployment.policy.require_signed_principals) return absl::OkStatus();
+  if (deployment.principals_file.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        deployment.source_file,
+        ": policy.require_signed_principals is true but the principals are "
+        "not a file"));
+  }
+  absl::Status s = ReadSignedPrincipals(deployment.principals_file,
+                                        deployment.policy.auditor_keys)
+                       .status();
+  // A directory signed by no auditor key is bad input to the node (exit 2),
+  // like a missing signature.
+  if (absl::IsUnauthenticated(s))
+    return absl::FailedPreconditionError(s.message());
+  return s;
+}
+
 absl::StatusOr<std::shared_ptr<const CompiledPolicy>> LoadPolicy(
     const Deployment& deployment) {
+  // The principals' attributes are inputs to every decision: a node decides
+  // only with the directory the auditor signed, when the deployment says so.
+  CLOVER_RETURN_IF_ERROR(CheckPrincipalsSignature(deployment));
   if (deployment.policy.file.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat(deployment.source_file,

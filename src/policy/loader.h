@@ -12,7 +12,17 @@
 
 namespace clover::policy {
 
-// Loads `deployment.policy.file`. When
+// Checks the principal directory's signature when
+// `deployment.policy.require_signed_principals` is set: the file
+// `deployment.principals_file`.sig must hold a valid signed note
+// (policy/signature.h, PrincipalsNoteText) over the file's hash by one of
+// `deployment.policy.auditor_keys`. Errors as ReadSignedPrincipals, except a
+// bad signature, which is FailedPrecondition.
+[[nodiscard]] absl::Status CheckPrincipalsSignature(
+    const Deployment& deployment);
+
+// Checks the principal directory (CheckPrincipalsSignature), then loads
+// `deployment.policy.file`. When
 // `deployment.policy.require_signed_policy` is set, the file FILE.sig must hold
 // a valid signed note (policy/signature.h) over the bundle's hash by one of
 // `deployment.policy.auditor_keys`. Every invariant must hold over the

@@ -37,6 +37,28 @@ std::string SignaturePath(absl::string_view bundle_path);
     absl::string_view sha256_hex, absl::string_view note,
     std::span<const std::string> verifier_keys);
 
+// The principal directory (the deployment's principals file) is signed the
+// same way, under its own header so that neither signature can stand for the
+// other:
+//   clover-principals/v1
+//   <lower-case hex sha256 of the principals file>
+// stored beside the file as FILE.sig.
+std::string PrincipalsNoteText(absl::string_view sha256_hex);
+[[nodiscard]] absl::StatusOr<std::string> SignPrincipals(
+    absl::string_view sha256_hex, absl::string_view signer_key);
+// As VerifyPolicySignature, for PrincipalsNoteText(sha256_hex).
+[[nodiscard]] absl::Status VerifyPrincipalsSignature(
+    absl::string_view sha256_hex, absl::string_view note,
+    std::span<const std::string> verifier_keys);
+
+// Reads `path` and checks its detached signature `path`.sig by one of
+// `verifier_keys`; returns the file's contents (the bytes that were verified).
+// Errors: NotFound (file or signature unreadable), InvalidArgument (malformed
+// key), Unauthenticated (bad signature or another file's), each naming the
+// file.
+[[nodiscard]] absl::StatusOr<std::string> ReadSignedPrincipals(
+    const std::string& path, std::span<const std::string> verifier_keys);
+
 }  // namespace clover::policy
 
 #endif  // CLOVER_POLICY_SIGNATURE_H_

@@ -1,0 +1,228 @@
+#include "audit/approval_ledger.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "audit/json_util.h"
+#include "core/status_macros.h"
+#include "rapidjson/document.h"
+
+namespace clover::audit {
+namespace {
+
+constexpr absl::string_view kPrefix = "ledger/";
+
+bool Contains(const std::vector<std::string>& v, absl::string_view s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+// Optional RFC 3339 member; absent leaves `out` untouched.
+absl::Status GetTime(const rapidjson::Value& d, const char* name,
+                     absl::Time* out) {
+  std::string text;
+  CLOVER_RETURN_IF_ERROR(GetString(d, name, false, &text));
+  if (text.empty()) return absl::OkStatus();
+  absl::StatusOr<absl::Time> t = ParseRfc3339(text);
+  if (!t.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("field '", name, "': ", t.status().message()));
+  }
+  *out = *t;
+  return absl::OkStatus();
+}
+
+std::string Serialize(const LedgerApproval& a) {
+  rapidjson::Document d(rapidjson::kObjectType);
+  auto& al = d.GetAllocator();
+  d.AddMember("principal", JsonString(a.principal, d), al);
+  d.AddMember("fields", JsonStringArray(a.fields, d), al);
+  if (a.subjects_listed)
+    d.AddMember("subjects", JsonStringArray(a.subjects, d), al);
+  if (!a.approved_by.empty())
+    d.AddMember("approved_by", JsonString(a.approved_by, d), al);
+  if (a.approved != absl::InfinitePast()) {
+    d.AddMember("approved", JsonString(Rfc3339(a.approved), d), al);
+    d.AddMember("expires", JsonString(Rfc3339(a.expires), d), al);
+  }
+  if (a.ended != absl::InfiniteFuture()) {
+    d.AddMember("ended", JsonString(Rfc3339(a.ended), d), al);
+    d.AddMember("ended_state", JsonString(a.ended_state, d), al);
+  }
+  if (!a.inconsistent.empty())
+    d.AddMember("inconsistent", JsonString(a.inconsistent, d), al);
+  return ToCanonical(d).value_or("{}");
+}
+
+absl::Status Deserialize(absl::string_view json, LedgerApproval* a) {
+  rapidjson::Document d;
+  CLOVER_RETURN_IF_ERROR(ParseJsonObject(json, d, "ledger record"));
+  CLOVER_RETURN_IF_ERROR(GetString(d, "principal", true, &a->principal));
+  CLOVER_RETURN_IF_ERROR(GetStringArray(d, "fields", true, &a->fields));
+  a->subjects_listed = d.HasMember("subjects");
+  CLOVER_RETURN_IF_ERROR(GetStringArray(d, "subjects", false, &a->subjects));
+  CLOVER_RETURN_IF_ERROR(GetString(d, "approved_by", false, &a->approved_by));
+  CLOVER_RETURN_IF_ERROR(GetTime(d, "approved", &a->approved));
+  CLOVER_RETURN_IF_ERROR(GetTime(d, "expires", &a->expires));
+  CLOVER_RETURN_IF_ERROR(GetTime(d, "ended", &a->ended));
+  CLOVER_RETURN_IF_ERROR(GetString(d, "ended_state", false, &a->ended_state));
+  return GetString(d, "inconsistent", false, &a->inconsistent);
+}
+
+}  // namespace
+
+std::string ApprovalLedger::Key(absl::string_view origin,
+                                absl::string_view id) {
+  // A checkpoint origin is one line: '\n' cannot occur in it.
+  return absl::StrCat(kPrefix, origin, "\n", id);
+}
+
+absl::StatusOr<std::unique_ptr<ApprovalLedger>> ApprovalLedger::Open(
+    const KvStore& kv) {
+  auto l = std::make_unique<ApprovalLedger>();
+  absl::Status bad = absl::OkStatus();
+  CLOVER_RETURN_IF_ERROR(
+      kv.Scan(kPrefix, [&](absl::string_view k, absl::string_view v) {
+        LedgerApproval a;
+        absl::Status s = Deserialize(v, &a);
+        if (!s.ok()) {
+          bad = absl::DataLossError(
+              absl::StrCat("approval ledger record is corrupt: ", s.message()));
+          return false;
+        }
+        l->approvals_[std::string(k)] = std::move(a);
+        return true;
+      }));
+  CLOVER_RETURN_IF_ERROR(bad);
+  return l;
+}
+
+absl::Status ApprovalLedger::Observe(absl::string_view origin,
+                                     absl::string_view json, KvBatch& batch) {
+  rapidjson::Document d;
+  CLOVER_RETURN_IF_ERROR(ParseJsonObject(json, d, "approval entry"));
+  std::string id, state, principal, by, time_text;
+  CLOVER_RETURN_IF_ERROR(GetString(d, "id", true, &id));
+  CLOVER_RETURN_IF_ERROR(GetString(d, "state", true, &state));
+  CLOVER_RETURN_IF_ERROR(GetString(d, "principal", true, &principal));
+  CLOVER_RETURN_IF_ERROR(GetString(d, "by", false, &by));
+  std::vector<std::string> fields, subjects;
+  CLOVER_RETURN_IF_ERROR(GetStringArray(d, "fields", true, &fields));
+  const bool listed = d.HasMember("subjects");
+  CLOVER_RETURN_IF_ERROR(GetStringArray(d, "subjects", false, &subjects));
+  absl::Time time = absl::InfinitePast(), expires = absl::InfinitePast();
+  CLOVER_RETURN_IF_ERROR(GetTime(d, "time", &time));
+  CLOVER_RETURN_IF_ERROR(GetTime(d, "expires", &expires));
+  if (id.empty()) return absl::InvalidArgumentError("field 'id': empty");
+  if (time == absl::InfinitePast())
+    return absl::InvalidArgumentError("field 'time': missing");
+
+  const std::string key = Key(origin, id);
+  auto [it, fresh] = approvals_.try_emplace(key);
+  LedgerApproval& a = it->second;
+  // Every transition restates the request; a later one that says otherwise
+  // contradicts the log's own history, and the approval is never trusted.
+  if (fresh) {
+    a.principal = principal;
+    a.fields = fields;
+    a.subjects = subjects;
+    a.subjects_listed = listed;
+  } else if (a.inconsistent.empty() &&
+             (a.principal != principal || a.fields != fields ||
+              a.subjects_listed != listed || a.subjects != subjects)) {
+    a.inconsistent = absl::StrCat("its '", state,
+                                  "' transition names another principal, "
+                                  "subjects or fields than the earlier ones");
+  }
+  if (state == "pending") {
+    if (!fresh && a.inconsistent.empty())
+      a.inconsistent = "it was created twice";
+  } else if (state == "approved") {
+    if (a.approved != absl::InfinitePast() && a.inconsistent.empty())
+      a.inconsistent = "it was approved twice";
+    if (a.ended != absl::InfiniteFuture() && a.inconsistent.empty())
+      a.inconsistent =
+          absl::StrCat("it was approved after being ", a.ended_state);
+    a.approved = time;
+    a.expires = expires;
+    a.approved_by = by;
+  } else if (state == "denied" || state == "revoked" || state == "expired") {
+    // The earliest end counts.
+    if (time < a.ended) {
+      a.ended = time;
+      a.ended_state = state;
+    }
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("field 'state': unknown approval state '", state, "'"));
+  }
+  batch.Put(key, Serialize(a));
+  return absl::OkStatus();
+}
+
+std::string ApprovalLedger::Check(
+    absl::string_view origin, const DecisionEntry& e,
+    std::span<const GrantedField> fields, const PrincipalDirectory* directory,
+    std::span<const std::string> approvers) const {
+  auto it = approvals_.find(Key(origin, e.approval));
+  if (it == approvals_.end()) {
+    return absl::StrCat("approval '", e.approval,
+                        "' was never logged on this log");
+  }
+  const LedgerApproval& a = it->second;
+  const std::string name = absl::StrCat("approval '", e.approval, "'");
+  if (!a.inconsistent.empty())
+    return absl::StrCat(name, " is inconsistent in the log: ", a.inconsistent);
+  if (a.approved == absl::InfinitePast())
+    return absl::StrCat(name, " was never approved");
+  if (a.principal != e.principal_id) {
+    return absl::StrCat(name, " is for '", a.principal, "', not '",
+                        e.principal_id, "'");
+  }
+  if (a.approved_by.empty() || a.approved_by == a.principal) {
+    return absl::StrCat(name, " was approved by its own principal or nobody");
+  }
+  if (directory != nullptr && directory->Find(a.approved_by) == nullptr) {
+    return absl::StrCat(name, " was approved by '", a.approved_by,
+                        "', whom the principal directory does not know");
+  }
+  if (!approvers.empty() && std::find(approvers.begin(), approvers.end(),
+                                      a.approved_by) == approvers.end()) {
+    return absl::StrCat(name, " was approved by '", a.approved_by,
+                        "', not by the auditor's approvals desk");
+  }
+  if (e.time < a.approved) {
+    return absl::StrCat(name, " was approved at ", Rfc3339(a.approved),
+                        ", after the decision (", Rfc3339(e.time), ")");
+  }
+  if (e.time >= a.expires) {
+    return absl::StrCat(name, "'s grant expired at ", Rfc3339(a.expires),
+                        ", before the decision (", Rfc3339(e.time), ")");
+  }
+  if (e.time >= a.ended) {
+    return absl::StrCat(name, " was ", a.ended_state, " at ", Rfc3339(a.ended),
+                        ", before the decision (", Rfc3339(e.time), ")");
+  }
+  // Grants apply to reads of one subject (the gateway's ApplyGrants).
+  if (e.subject.empty()) {
+    return absl::StrCat(name, " is named by a decision without one subject");
+  }
+  if (a.subjects_listed && !Contains(a.subjects, e.subject)) {
+    return absl::StrCat(name, " does not cover subject ", e.subject);
+  }
+  std::string names, too_old;
+  for (const GrantedField& g : fields) {
+    const std::string& field = e.fields[g.index].name;
+    if (Contains(a.fields, field)) {
+      if (e.time - a.approved < g.max_grant) return "";
+      too_old = absl::StrCat(
+          name, " is older than the ", absl::FormatDuration(g.max_grant),
+          " its deciding rule allows for field '", field, "'");
+    }
+    absl::StrAppend(&names, names.empty() ? "'" : ", '", field, "'");
+  }
+  if (!too_old.empty()) return too_old;
+  return absl::StrCat(name, " covers none of the fields left to an approval (",
+                      names, ")");
+}
+
+}  // namespace clover::audit
