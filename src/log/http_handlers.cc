@@ -18,19 +18,12 @@ constexpr absl::string_view kInclusionPath = "/v1/log/proof/inclusion";
 constexpr absl::string_view kConsistencyPath = "/v1/log/proof/consistency";
 constexpr char kImmutable[] = "public, max-age=31536000, immutable";
 
+// Errors are mapped as everywhere (server::HttpResponse::FromStatus: internal
+// details stay in the server's log), and never cached.
 server::HttpResponse FromStatus(const absl::Status& st) {
-  switch (st.code()) {
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kOutOfRange:
-      return LogErrorResponse(400, "invalid_argument", st.message());
-    case absl::StatusCode::kNotFound:
-      return LogErrorResponse(404, "not_found", st.message());
-    case absl::StatusCode::kUnavailable:
-      return LogErrorResponse(503, "unavailable", "log storage unavailable");
-    default:
-      // Internal details (paths, storage errors) stay in the server's own logs.
-      return LogErrorResponse(500, "internal", "internal error");
-  }
+  server::HttpResponse r = server::HttpResponse::FromStatus(st);
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return r;
 }
 
 // Canonical decimal uint64 query parameter.
@@ -87,16 +80,8 @@ server::HttpResponse JsonOk(std::string body) {
 
 server::HttpResponse LogErrorResponse(int status, absl::string_view code,
                                       absl::string_view message) {
-  server::HttpResponse r;
-  r.status = status;
-  r.content_type = "application/json";
+  server::HttpResponse r = server::HttpResponse::Error(status, code, message);
   r.headers.emplace_back("Cache-Control", "no-store");
-  std::string body = "{\"error\":{\"code\":";
-  AppendJsonString(code, &body);
-  body += ",\"message\":";
-  AppendJsonString(message, &body);
-  body += "}}";
-  r.body = std::move(body);
   return r;
 }
 
