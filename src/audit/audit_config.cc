@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "core/status_macros.h"
+#include "core/yaml_error.h"
 #include "crypto/secret_key_file.h"
 #include "crypto/sha256.h"
 #include "crypto/subject_pseudonym.h"
@@ -28,10 +29,7 @@ class Reader {
 
   absl::Status Error(const YAML::Node& n, absl::string_view field,
                      absl::string_view msg) const {
-    const YAML::Mark m = n.Mark();
-    return absl::InvalidArgumentError(absl::StrCat(file_, ":", m.line + 1, ":",
-                                                   m.column + 1, ": field '",
-                                                   field, "': ", msg));
+    return YamlError(file_, n, field, msg);
   }
 
   absl::Status Keys(const YAML::Node& n, absl::string_view field,
@@ -274,8 +272,7 @@ absl::StatusOr<WitnessConfig> LoadWitnessConfig(const std::string& path) {
     return absl::NotFoundError(
         absl::StrCat("cannot read witness config '", path, "'"));
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ":", e.mark.line + 1, ":", e.mark.column + 1, ": ", e.msg));
+    return YamlSyntaxError(path, e);
   }
   const std::string abs =
       std::filesystem::absolute(path).lexically_normal().string();
@@ -331,8 +328,7 @@ absl::StatusOr<WitnessConfig> LoadWitnessConfig(const std::string& path) {
       c.logs.push_back(std::move(fl));
     }
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        abs, ":", e.mark.line + 1, ":", e.mark.column + 1, ": ", e.msg));
+    return YamlSyntaxError(abs, e);
   }
   return c;
 }
@@ -345,8 +341,7 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
     return absl::NotFoundError(
         absl::StrCat("cannot read auditor config '", path, "'"));
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ":", e.mark.line + 1, ":", e.mark.column + 1, ": ", e.msg));
+    return YamlSyntaxError(path, e);
   }
   const std::string abs =
       std::filesystem::absolute(path).lexically_normal().string();
@@ -577,8 +572,7 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
       }
     }
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        abs, ":", e.mark.line + 1, ":", e.mark.column + 1, ": ", e.msg));
+    return YamlSyntaxError(abs, e);
   }
   return c;
 }

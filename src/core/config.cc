@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "core/countries.h"
 #include "core/status_macros.h"
+#include "core/yaml_error.h"
 #include "yaml-cpp/yaml.h"
 
 namespace clover {
@@ -31,18 +32,12 @@ struct Source {
 
 absl::Status ErrorAt(const Source& src, const YAML::Mark& mark,
                      absl::string_view field, absl::string_view message) {
-  std::string where = src.file;
-  if (!mark.is_null())
-    absl::StrAppend(&where, ":", mark.line + 1, ":", mark.column + 1);
-  if (field.empty())
-    return absl::InvalidArgumentError(absl::StrCat(where, ": ", message));
-  return absl::InvalidArgumentError(
-      absl::StrCat(where, ": field '", field, "': ", message));
+  return YamlError(src.file, mark, field, message);
 }
 
 absl::Status ErrorAt(const Source& src, const YAML::Node& node,
                      absl::string_view field, absl::string_view message) {
-  return ErrorAt(src, node.Mark(), field, message);
+  return YamlError(src.file, node.Mark(), field, message);
 }
 
 std::string Join(absl::string_view parent, absl::string_view child) {

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
+#include "core/yaml_error.h"
 #include "policy/attribute.h"
 
 namespace clover::policy {
@@ -16,12 +17,7 @@ class SpecParser {
 
   absl::Status Error(const YAML::Node& node, absl::string_view field,
                      absl::string_view message) const {
-    const YAML::Mark mark = node.Mark();
-    std::string where = filename_;
-    if (!mark.is_null())
-      absl::StrAppend(&where, ":", mark.line + 1, ":", mark.column + 1);
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, ": field '", field, "': ", message));
+    return YamlError(filename_, node, field, message);
   }
 
   absl::StatusOr<std::string> Str(const YAML::Node& node,
@@ -256,11 +252,7 @@ absl::StatusOr<RequestSpec> ParseRequestText(absl::string_view text,
   try {
     node = YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
-    std::string where = filename;
-    if (!e.mark.is_null())
-      absl::StrAppend(&where, ":", e.mark.line + 1, ":", e.mark.column + 1);
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, ": invalid JSON/YAML: ", e.msg));
+    return YamlSyntaxError(filename, e, "invalid JSON/YAML: ");
   }
   return ParseRequestSpec(node, filename, deployment, /*fields_required=*/true);
 }

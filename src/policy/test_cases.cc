@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/status_macros.h"
+#include "core/yaml_error.h"
 #include "policy/reference_evaluator.h"
 #include "yaml-cpp/yaml.h"
 
@@ -13,14 +14,7 @@ namespace {
 
 absl::Status ErrorAt(const std::string& filename, const YAML::Node& node,
                      absl::string_view field, absl::string_view message) {
-  std::string where = filename;
-  const YAML::Mark mark = node.Mark();
-  if (!mark.is_null())
-    absl::StrAppend(&where, ":", mark.line + 1, ":", mark.column + 1);
-  if (field.empty())
-    return absl::InvalidArgumentError(absl::StrCat(where, ": ", message));
-  return absl::InvalidArgumentError(
-      absl::StrCat(where, ": field '", field, "': ", message));
+  return YamlError(filename, node, field, message);
 }
 
 absl::StatusOr<YAML::Node> Load(absl::string_view text,
@@ -28,11 +22,7 @@ absl::StatusOr<YAML::Node> Load(absl::string_view text,
   try {
     return YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
-    std::string where = filename;
-    if (!e.mark.is_null())
-      absl::StrAppend(&where, ":", e.mark.line + 1, ":", e.mark.column + 1);
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, ": invalid YAML: ", e.msg));
+    return YamlSyntaxError(filename, e, "invalid YAML: ");
   }
 }
 
