@@ -9,18 +9,17 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "log/fetch.h"
 
 namespace clover::audit {
 
 // Returns the bytes of `path` relative to the log prefix ("checkpoint",
 // "tile/entries/x001/002.p/7"). Errors: NotFound for a missing resource,
 // Unavailable for transport failures and other HTTP errors.
-using FetchFn =
-    std::function<absl::StatusOr<std::string>(absl::string_view path)>;
+using FetchFn = log::Fetcher;
 
-// A libcurl fetcher for `base_url` (e.g. "http://127.0.0.1:8441/log");
-// responses larger than `max_bytes` are refused. Each call is independent, so
-// the function is thread-safe.
+// log::HttpFetcher for `base_url` (e.g. "http://127.0.0.1:8441/log") with the
+// auditor's bounds: responses larger than `max_bytes` are refused. Thread-safe.
 FetchFn HttpFetcher(std::string base_url,
                     absl::Duration timeout = absl::Seconds(10),
                     size_t max_bytes = 8 << 20);

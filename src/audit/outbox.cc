@@ -1,6 +1,5 @@
 #include "audit/outbox.h"
 
-#include <curl/curl.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -20,10 +19,6 @@
 
 namespace clover::audit {
 namespace {
-
-size_t DiscardBody(char*, size_t size, size_t nmemb, void*) {
-  return size * nmemb;
-}
 
 std::string CursorKey(absl::string_view name) {
   return absl::StrCat("cursor/", name);
@@ -86,52 +81,31 @@ WebhookSink::WebhookSink(std::string url, std::string secret,
     : url_(std::move(url)),
       secret_(std::move(secret)),
       timeout_(timeout),
-      clock_(clock) {
-  curl_global_init(CURL_GLOBAL_DEFAULT);
-  curl_ = curl_easy_init();
-}
+      clock_(clock) {}
 
-WebhookSink::~WebhookSink() {
-  if (curl_ != nullptr) curl_easy_cleanup(static_cast<CURL*>(curl_));
-}
+WebhookSink::~WebhookSink() = default;
 
 absl::Status WebhookSink::Deliver(uint64_t seq, absl::string_view event) {
-  CURL* c = static_cast<CURL*>(curl_);
-  if (c == nullptr) return absl::InternalError("libcurl initialisation failed");
-  curl_easy_reset(c);
   const int64_t now = absl::ToUnixSeconds(clock_.Now());
-  const std::string stamp = absl::StrCat("X-Clover-Timestamp: ", now);
-  const std::string sig = absl::StrCat("X-Clover-Signature: ",
-                                       WebhookSignature(secret_, now, event));
-  const std::string delivery = absl::StrCat("X-Clover-Delivery: ", seq);
-  curl_slist* headers = nullptr;
-  headers = curl_slist_append(headers, "Content-Type: application/json");
-  headers = curl_slist_append(headers, stamp.c_str());
-  headers = curl_slist_append(headers, sig.c_str());
-  headers = curl_slist_append(headers, delivery.c_str());
-  headers = curl_slist_append(headers, "Expect:");
-  curl_easy_setopt(c, CURLOPT_URL, url_.c_str());
-  curl_easy_setopt(c, CURLOPT_POST, 1L);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, event.data());
-  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-                   static_cast<curl_off_t>(event.size()));
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
-                   static_cast<long>(absl::ToInt64Milliseconds(timeout_)));
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, DiscardBody);
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  CURLcode rc = curl_easy_perform(c);
-  long status = 0;
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-  curl_slist_free_all(headers);
-  if (rc != CURLE_OK) {
+  net::HttpCall call;
+  call.method = "POST";
+  call.url = url_;
+  call.headers = {"Content-Type: application/json",
+                  absl::StrCat("X-Clover-Timestamp: ", now),
+                  absl::StrCat("X-Clover-Signature: ",
+                               WebhookSignature(secret_, now, event)),
+                  absl::StrCat("X-Clover-Delivery: ", seq)};
+  call.body = event;
+  call.timeout = timeout_;
+  call.max_answer_bytes = size_t{1} << 20;  // the receiver's answer is unused
+  absl::StatusOr<net::HttpAnswer> answer = client_.Send(call);
+  if (!answer.ok()) {
     return absl::UnavailableError(
-        absl::StrCat("webhook POST failed: ", curl_easy_strerror(rc)));
+        absl::StrCat("webhook POST failed: ", answer.status().message()));
   }
-  if (status < 200 || status > 299) {
+  if (answer->status < 200 || answer->status > 299) {
     return absl::UnavailableError(
-        absl::StrCat("webhook answered HTTP ", status));
+        absl::StrCat("webhook answered HTTP ", answer->status));
   }
   return absl::OkStatus();
 }

@@ -22,6 +22,7 @@
 #include "absl/time/time.h"
 #include "audit/incident_store.h"
 #include "core/clock.h"
+#include "net/http_client.h"
 
 namespace clover::audit {
 
@@ -64,7 +65,7 @@ class WebhookSink final : public EventSink {
   const std::string secret_;
   const absl::Duration timeout_;
   const Clock& clock_;
-  void* curl_ = nullptr;  // CURL*, reused for keep-alive
+  net::HttpClient client_;  // reused: keeps the connection alive
 };
 
 // "v1=<hex>": HMAC-SHA-256 under `secret` of the decimal `timestamp`, ".",

@@ -21,17 +21,18 @@ class LogHttpHandler;
 using Fetcher =
     std::function<absl::StatusOr<std::string>(absl::string_view path)>;
 
-// GETs `base_url` + "/" + path with libcurl (http:// or https://, no
-// redirects), refusing bodies over 64 MiB.
+// GETs `base_url` + "/" + path (http:// or https://, no redirects; gzip
+// accepted), refusing bodies over `max_bytes` (ResourceExhausted).
 [[nodiscard]] Fetcher HttpFetcher(std::string base_url,
-                                  absl::Duration timeout = absl::Seconds(30));
+                                  absl::Duration timeout = absl::Seconds(30),
+                                  size_t max_bytes = size_t{64} << 20);
 // The answer to an HTTP POST (any status).
 struct PostResponse {
   int status = 0;
   std::string content_type;
   std::string body;
 };
-// POSTs `body` (Content-Type `content_type`) to `url` with libcurl (http:// or
+// POSTs `body` (Content-Type `content_type`) to `url` (http:// or
 // https://, no redirects), refusing answers over 64 KiB. Errors: Unavailable
 // when the server cannot be reached or the transfer fails.
 using Poster = std::function<absl::StatusOr<PostResponse>(
