@@ -1,11 +1,11 @@
 // `clover demo`: run the example deployment for real and summarise it
-// (gateway/demo.h).
+// (demo/demo.h).
 #include <signal.h>
 
 #include <iostream>
 
 #include "cli/command.h"
-#include "gateway/demo.h"
+#include "demo/demo.h"
 #include "gateway/node.h"
 
 namespace clover::cli {
@@ -13,7 +13,7 @@ namespace clover::cli {
 void RegisterDemoCommand(CLI::App& app) {
   auto* demo = app.add_subcommand(
       "demo", "Run the example EU + US deployment and summarise it");
-  auto options = std::make_shared<gateway::DemoOptions>();
+  auto options = std::make_shared<demo::DemoOptions>();
   auto duration = std::make_shared<double>(-1);
   auto json = std::make_shared<bool>(false);
   demo->add_option("--config", options->config, "Deployment configuration")
@@ -37,7 +37,7 @@ void RegisterDemoCommand(CLI::App& app) {
     if (!*json) options->progress = &std::cout;
     const bool as_json = *json;
     const double seconds = *duration;
-    auto summary = gateway::RunDemo(*options, [&](const gateway::DemoSummary&
+    auto summary = demo::RunDemo(*options, [&](const demo::DemoSummary&
                                                       s) {
       std::cout << (as_json ? s.ToJson() + "\n" : s.ToText()) << std::flush;
       if (seconds == 0) return;

@@ -3,8 +3,8 @@
 // server on loopback), seeds synthetic subjects, plays realistic traffic from
 // every example principal over HTTP, then verifies every node's log with the
 // client library and summarises what happened.
-#ifndef CLOVER_GATEWAY_DEMO_H_
-#define CLOVER_GATEWAY_DEMO_H_
+#ifndef CLOVER_DEMO_DEMO_H_
+#define CLOVER_DEMO_DEMO_H_
 
 #include <functional>
 #include <map>
@@ -15,7 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
-namespace clover::gateway {
+namespace clover::demo {
 
 struct DemoOptions {
   std::string config = "examples/deployment.yaml";
@@ -81,6 +81,6 @@ struct DemoSummary {
     const DemoOptions& options,
     const std::function<void(const DemoSummary&)>& on_summary);
 
-}  // namespace clover::gateway
+}  // namespace clover::demo
 
-#endif  // CLOVER_GATEWAY_DEMO_H_
+#endif  // CLOVER_DEMO_DEMO_H_

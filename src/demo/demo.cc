@@ -1,4 +1,4 @@
-#include "gateway/demo.h"
+#include "demo/demo.h"
 
 #include <filesystem>
 #include <random>
@@ -31,8 +31,16 @@
 #include "policy/signature.h"
 #include "rapidjson/document.h"
 
-namespace clover::gateway {
+namespace clover::demo {
 namespace {
+
+using gateway::ClientResponse;
+using gateway::ExampleApiKey;
+using gateway::HttpClient;
+using gateway::LocalNode;
+using gateway::Node;
+using gateway::NodeOptions;
+using gateway::PrepareLocalDeployment;
 
 namespace fs = std::filesystem;
 
@@ -836,4 +844,4 @@ std::string DemoSummary::ToJson() const {
   return canonical.ok() ? *canonical : out;
 }
 
-}  // namespace clover::gateway
+}  // namespace clover::demo
