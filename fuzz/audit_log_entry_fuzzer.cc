@@ -3,13 +3,13 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "audit/log_entry.h"
+#include "entry/log_entry.h"
 #include "audit/tlog_proof.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   absl::string_view text(reinterpret_cast<const char*>(data), size);
-  clover::audit::LogEntry entry;
-  (void)clover::audit::ParseLogEntry(text, &entry);
+  clover::entry::LogEntry entry;
+  (void)clover::entry::ParseLogEntry(text, &entry);
   auto proof = clover::audit::ParseTlogProof(text);
   if (proof.ok()) {
     auto again =

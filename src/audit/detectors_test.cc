@@ -2,15 +2,21 @@
 
 #include "absl/strings/str_cat.h"
 #include "audit/decision_builder.h"
+#include "entry/decision_record.h"
 #include "audit/flows.h"
 #include "audit/json_util.h"
-#include "audit/log_entry.h"
+#include "entry/log_entry.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace clover::audit {
 namespace {
 
+using ::clover::entry::DecisionEntry;
+using ::clover::entry::EntryType;
+using ::clover::entry::FieldEntry;
+using ::clover::entry::LogEntry;
+using ::clover::entry::ParseLogEntry;
 using ::testing::HasSubstr;
 
 DecisionEntry Entry(absl::Time t, const std::string& principal,
@@ -212,10 +218,9 @@ TEST(DetectorsTest, RestrictedTransferCountsEveryRawReveal) {
   granted.destination = "us";
   granted.approval = "apr-7";
   // As the gateway logs it: through the entry JSON and the parser.
-  absl::StatusOr<std::string> json = DecisionEntryJson(granted);
-  ASSERT_TRUE(json.ok()) << json.status();
+  const std::string json = entry::DecisionJson(granted);
   LogEntry parsed;
-  ASSERT_TRUE(ParseLogEntry(*json, &parsed).ok());
+  ASSERT_TRUE(ParseLogEntry(json, &parsed).ok());
   d.Observe("log", 1, parsed.decision, &out);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].detector, kDetectorRestrictedTransfer);

@@ -6,7 +6,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
-#include "audit/field_groups.h"
+#include "entry/field_groups.h"
 #include "boost/asio/execution/outstanding_work.hpp"
 #include "boost/asio/post.hpp"
 #include "boost/asio/prefer.hpp"
@@ -313,7 +313,7 @@ absl::string_view Pipeline::FieldGroupsJson(const Decision& dec) {
     for (absl::string_view id : dec.rule_ids[i]) AppendRaw(id.data(), &key);
   }
   if (auto it = memo.find(key); it != memo.end()) return it->second;
-  std::vector<audit::FieldOutcome> outcomes;
+  std::vector<entry::FieldOutcome> outcomes;
   outcomes.reserve(dec.fields.size());
   for (size_t i = 0; i < dec.fields.size(); ++i) {
     const FieldSpec& f = *dec.fields[i];
@@ -326,7 +326,7 @@ absl::string_view Pipeline::FieldGroupsJson(const Decision& dec) {
          dec.rule_ids[i]});
   }
   std::string json;
-  audit::AppendFieldGroupsJson(outcomes, &json);
+  entry::AppendFieldGroupsJson(outcomes, &json);
   // Bounded: principals x purposes x field lists is small in practice,
   // and a full memo simply starts over.
   if (memo.size() >= 4096) memo.clear();
@@ -335,11 +335,11 @@ absl::string_view Pipeline::FieldGroupsJson(const Decision& dec) {
 
 // What every entry of this node names: when, where, who, why, what, to
 // where, about whom, and under which policy.
-DecisionRecord Pipeline::RecordOf(const Principal& p, absl::string_view purpose,
+entry::DecisionRecord Pipeline::RecordOf(const Principal& p, absl::string_view purpose,
                                   absl::string_view action,
                                   absl::string_view destination,
                                   absl::string_view subject_pseudonym) const {
-  DecisionRecord r;
+  entry::DecisionRecord r;
   r.time = d_.clock->Now();
   r.node = node_.id;
   r.region = node_.region;
@@ -352,14 +352,14 @@ DecisionRecord Pipeline::RecordOf(const Principal& p, absl::string_view purpose,
   return r;
 }
 
-LogEntry Pipeline::DecisionJson(const Principal& p, absl::string_view purpose,
+entry::LogEntry Pipeline::DecisionJson(const Principal& p, absl::string_view purpose,
                                 absl::string_view action,
                                 absl::string_view destination,
                                 absl::string_view subject_pseudonym,
                                 absl::string_view subject_jurisdiction,
                                 const Decision& dec, int64_t records,
                                 int64_t bytes, int64_t subjects) {
-  DecisionRecord r =
+  entry::DecisionRecord r =
       RecordOf(p, purpose, action, destination, subject_pseudonym);
   r.field_groups_json = FieldGroupsJson(dec);
   r.subject_jurisdiction = subject_jurisdiction;
@@ -367,18 +367,18 @@ LogEntry Pipeline::DecisionJson(const Principal& p, absl::string_view purpose,
   r.approval = dec.approval_id;
   r.records = records;
   r.bytes = bytes;
-  LogEntry entry;
+  entry::LogEntry entry;
   // A decision with ten fields is about 0.8 KB: one allocation, not a
   // doubling series.
   entry.json.reserve(1024);
-  AppendDecisionJson(r, &entry.json);
+  entry::AppendDecisionJson(r, &entry.json);
   entry.subject = std::string(subject_pseudonym);
   return entry;
 }
 
 // Appends `entry`; once durable, calls `then` with its index (on the log's
 // thread: `then` must only build and send a response).
-void Pipeline::LogThen(LogEntry entry, Responder respond,
+void Pipeline::LogThen(entry::LogEntry entry, Responder respond,
                        std::function<HttpResponse(uint64_t index)> then) {
   absl::Time start = absl::Now();
   d_.log->Append(
@@ -406,7 +406,7 @@ HttpResponse Pipeline::WithIndex(int status, const std::string& prefix,
   return HttpResponse::Json(status, absl::StrCat(prefix, index, suffix));
 }
 
-void Pipeline::LogThenAnswer(LogEntry entry, Responder respond,
+void Pipeline::LogThenAnswer(entry::LogEntry entry, Responder respond,
                              std::string prefix, std::string suffix) {
   LogThen(
       std::move(entry), std::move(respond),
@@ -416,7 +416,7 @@ void Pipeline::LogThenAnswer(LogEntry entry, Responder respond,
 }
 
 // Logs a refusal and answers 403 with the log index.
-void Pipeline::RefuseLogged(LogEntry entry, absl::string_view message,
+void Pipeline::RefuseLogged(entry::LogEntry entry, absl::string_view message,
                             Responder respond) {
   std::string msg(message);
   LogThen(std::move(entry), std::move(respond), [msg](uint64_t index) {
@@ -435,7 +435,7 @@ void Pipeline::RefuseLogged(LogEntry entry, absl::string_view message,
 // for effects still behind the log. If the vault then refuses, `effect`
 // answers the mapped error and the entry stands as the decision made.
 void Pipeline::LogThenEffect(
-    LogEntry entry, Responder respond,
+    entry::LogEntry entry, Responder respond,
     std::function<HttpResponse(uint64_t index)> effect) {
   auto pool =
       boost::asio::prefer(blocking_.get_executor(),
@@ -463,19 +463,19 @@ void Pipeline::LogThenEffect(
       });
 }
 
-LogEntry Pipeline::LookupJson(const Principal& p, absl::string_view purpose,
+entry::LogEntry Pipeline::LookupJson(const Principal& p, absl::string_view purpose,
                               absl::string_view action,
                               absl::string_view destination,
                               absl::string_view subject_pseudonym,
                               absl::string_view outcome, int64_t records,
                               int64_t bytes) {
-  DecisionRecord r =
+  entry::DecisionRecord r =
       RecordOf(p, purpose, action, destination, subject_pseudonym);
   r.records = records;
   r.bytes = bytes;
   r.outcome = outcome;
-  LogEntry entry;
-  AppendDecisionJson(r, &entry.json);
+  entry::LogEntry entry;
+  entry::AppendDecisionJson(r, &entry.json);
   entry.subject = std::string(subject_pseudonym);
   return entry;
 }
