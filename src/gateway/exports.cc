@@ -192,7 +192,7 @@ class ExportEndpoints : public EndpointFamily {
       }
     }
     int64_t bytes = static_cast<int64_t>(ndjson.size());
-    entry::LogEntry entry = pipe_.DecisionJson(
+    LogEntry entry = pipe_.DecisionJson(
         p, *purpose, "export", *destination, "", subject_jurisdiction, merged,
         records, bytes, static_cast<int64_t>(subjects->size()));
     pipe_.LogThen(

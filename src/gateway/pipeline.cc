@@ -352,7 +352,7 @@ entry::DecisionRecord Pipeline::RecordOf(const Principal& p, absl::string_view p
   return r;
 }
 
-entry::LogEntry Pipeline::DecisionJson(const Principal& p, absl::string_view purpose,
+LogEntry Pipeline::DecisionJson(const Principal& p, absl::string_view purpose,
                                 absl::string_view action,
                                 absl::string_view destination,
                                 absl::string_view subject_pseudonym,
@@ -367,7 +367,7 @@ entry::LogEntry Pipeline::DecisionJson(const Principal& p, absl::string_view pur
   r.approval = dec.approval_id;
   r.records = records;
   r.bytes = bytes;
-  entry::LogEntry entry;
+  LogEntry entry;
   // A decision with ten fields is about 0.8 KB: one allocation, not a
   // doubling series.
   entry.json.reserve(1024);
@@ -378,7 +378,7 @@ entry::LogEntry Pipeline::DecisionJson(const Principal& p, absl::string_view pur
 
 // Appends `entry`; once durable, calls `then` with its index (on the log's
 // thread: `then` must only build and send a response).
-void Pipeline::LogThen(entry::LogEntry entry, Responder respond,
+void Pipeline::LogThen(LogEntry entry, Responder respond,
                        std::function<HttpResponse(uint64_t index)> then) {
   absl::Time start = absl::Now();
   d_.log->Append(
@@ -406,7 +406,7 @@ HttpResponse Pipeline::WithIndex(int status, const std::string& prefix,
   return HttpResponse::Json(status, absl::StrCat(prefix, index, suffix));
 }
 
-void Pipeline::LogThenAnswer(entry::LogEntry entry, Responder respond,
+void Pipeline::LogThenAnswer(LogEntry entry, Responder respond,
                              std::string prefix, std::string suffix) {
   LogThen(
       std::move(entry), std::move(respond),
@@ -416,7 +416,7 @@ void Pipeline::LogThenAnswer(entry::LogEntry entry, Responder respond,
 }
 
 // Logs a refusal and answers 403 with the log index.
-void Pipeline::RefuseLogged(entry::LogEntry entry, absl::string_view message,
+void Pipeline::RefuseLogged(LogEntry entry, absl::string_view message,
                             Responder respond) {
   std::string msg(message);
   LogThen(std::move(entry), std::move(respond), [msg](uint64_t index) {
@@ -435,7 +435,7 @@ void Pipeline::RefuseLogged(entry::LogEntry entry, absl::string_view message,
 // for effects still behind the log. If the vault then refuses, `effect`
 // answers the mapped error and the entry stands as the decision made.
 void Pipeline::LogThenEffect(
-    entry::LogEntry entry, Responder respond,
+    LogEntry entry, Responder respond,
     std::function<HttpResponse(uint64_t index)> effect) {
   auto pool =
       boost::asio::prefer(blocking_.get_executor(),
@@ -463,7 +463,7 @@ void Pipeline::LogThenEffect(
       });
 }
 
-entry::LogEntry Pipeline::LookupJson(const Principal& p, absl::string_view purpose,
+LogEntry Pipeline::LookupJson(const Principal& p, absl::string_view purpose,
                               absl::string_view action,
                               absl::string_view destination,
                               absl::string_view subject_pseudonym,
@@ -474,7 +474,7 @@ entry::LogEntry Pipeline::LookupJson(const Principal& p, absl::string_view purpo
   r.records = records;
   r.bytes = bytes;
   r.outcome = outcome;
-  entry::LogEntry entry;
+  LogEntry entry;
   entry::AppendDecisionJson(r, &entry.json);
   entry.subject = std::string(subject_pseudonym);
   return entry;

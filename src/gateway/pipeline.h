@@ -70,7 +70,7 @@ struct Decision {
 
 // An entry to append, with what it names when the gateway knows it (the
 // access index then need not read it back from the log).
-struct entry::LogEntry {
+struct LogEntry {
   std::string json;
   std::optional<std::string> subject;  // pseudonym, "" for none; unset:
                                        // the index reads the entry
@@ -145,7 +145,7 @@ class Pipeline {
                    Decision& dec);
 
   // The entry of a decision over fields.
-  entry::LogEntry DecisionJson(const Principal& p, absl::string_view purpose,
+  LogEntry DecisionJson(const Principal& p, absl::string_view purpose,
                         absl::string_view action, absl::string_view destination,
                         absl::string_view subject_pseudonym,
                         absl::string_view subject_jurisdiction,
@@ -157,7 +157,7 @@ class Pipeline {
   // refusal before any field was decided ("forbidden"). It names the
   // principal, action and subject pseudonym; with no fields the auditor's
   // replay has nothing to re-derive.
-  entry::LogEntry LookupJson(const Principal& p, absl::string_view purpose,
+  LogEntry LookupJson(const Principal& p, absl::string_view purpose,
                       absl::string_view action, absl::string_view destination,
                       absl::string_view subject_pseudonym,
                       absl::string_view outcome, int64_t records = 0,
@@ -166,18 +166,18 @@ class Pipeline {
   // Appends `entry`; once durable, calls `then` with its index (on the log's
   // thread: `then` must only build and send a response). 503 if it cannot be
   // logged.
-  void LogThen(entry::LogEntry entry, server::Responder respond,
+  void LogThen(LogEntry entry, server::Responder respond,
                std::function<server::HttpResponse(uint64_t index)> then);
 
   // Appends `entry`; once it is durable, runs `effect` (a vault write or
   // erasure) with the entry's index on the blocking pool, and responds with
   // what it returns (see pipeline.cc).
   void LogThenEffect(
-      entry::LogEntry entry, server::Responder respond,
+      LogEntry entry, server::Responder respond,
       std::function<server::HttpResponse(uint64_t index)> effect);
 
   // Logs a refusal and answers 403 with the log index.
-  void RefuseLogged(entry::LogEntry entry, absl::string_view message,
+  void RefuseLogged(LogEntry entry, absl::string_view message,
                     server::Responder respond);
 
   // Answers a look-up whose subject the vault does not have: 404 for an
@@ -191,7 +191,7 @@ class Pipeline {
 
   // Appends `entry`; once durable, answers 200 with the JSON `prefix`, the
   // entry's index and `suffix`.
-  void LogThenAnswer(entry::LogEntry entry, server::Responder respond,
+  void LogThenAnswer(LogEntry entry, server::Responder respond,
                      std::string prefix, std::string suffix);
 
  private:
