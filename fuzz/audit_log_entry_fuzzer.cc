@@ -3,8 +3,8 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "entry/log_entry.h"
 #include "audit/tlog_proof.h"
+#include "entry/log_entry.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   absl::string_view text(reinterpret_cast<const char*>(data), size);

@@ -12,10 +12,10 @@
 #include "absl/strings/str_cat.h"
 #include "audit/auditor.h"
 #include "audit/decision_builder.h"
-#include "entry/decision_record.h"
 #include "audit/fetcher.h"
 #include "core/test_temp_dir.h"
 #include "crypto/ed25519.h"
+#include "entry/decision_record.h"
 #include "gateway/http_client.h"
 #include "gateway/local_deployment.h"
 #include "gateway/node.h"
@@ -217,8 +217,7 @@ TEST_F(SourcesOfTruthE2eTest, ForgedEntriesAppendedWithTheNodesKeyAreCaught) {
            "clover-platform-engineering", "customer_support");
   entry::DecisionEntry nobody = Read(p, "nobody-42", "support", "IE", "eu",
                                      "clover-eu-support", "customer_support");
-  AppendWithNodeKey({entry::DecisionJson(legal),
-                     entry::DecisionJson(fake),
+  AppendWithNodeKey({entry::DecisionJson(legal), entry::DecisionJson(fake),
                      entry::DecisionJson(nobody)});
   node = StartNode();
   ASSERT_TRUE(node.ok()) << node.status();

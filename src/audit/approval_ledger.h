@@ -28,9 +28,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "audit/kv_store.h"
-#include "entry/log_entry.h"
 #include "audit/principal_directory.h"
 #include "audit/replayer.h"
+#include "entry/log_entry.h"
 
 namespace clover::audit {
 

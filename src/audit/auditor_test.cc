@@ -9,7 +9,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "audit/decision_builder.h"
-#include "entry/decision_record.h"
 #include "audit/json_util.h"
 #include "audit/report.h"
 #include "audit/test_util.h"
@@ -17,6 +16,7 @@
 #include "core/canonical_json.h"
 #include "crypto/secret_key_file.h"
 #include "crypto/subject_pseudonym.h"
+#include "entry/decision_record.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "policy/bundle.h"
@@ -701,8 +701,8 @@ TEST_F(AuditorTest, RewrittenVerifiedBundleRaisesTamperedHistory) {
   }
   ASSERT_TRUE(auditor_->PollOnce().ok());
   ASSERT_TRUE(Incidents("tampered_history").empty());
-  log_.TamperBundle(100, entry::DecisionJson(Read("eu-support-2", "support",
-                                                  "s1")));
+  log_.TamperBundle(100,
+                    entry::DecisionJson(Read("eu-support-2", "support", "s1")));
   for (int poll = 0; poll < 4 && Incidents("tampered_history").empty();
        ++poll) {
     ASSERT_TRUE(auditor_->PollOnce().ok());

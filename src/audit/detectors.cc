@@ -13,7 +13,8 @@ Detectors::Detectors(DetectorOptions options) : options_(std::move(options)) {
                           options_.canary_planters.end());
 }
 
-bool Detectors::RevealedRaw(const entry::DecisionEntry& e, const entry::FieldEntry& fe) {
+bool Detectors::RevealedRaw(const entry::DecisionEntry& e,
+                            const entry::FieldEntry& fe) {
   if (e.action == "write" || e.action == "erase") return false;
   if (fe.effect == policy::Effect::kAllow) return true;
   return fe.effect == policy::Effect::kApproval && !e.approval.empty();
@@ -42,7 +43,8 @@ uint64_t Detectors::Slide(BulkState& b, absl::Duration window,
 }
 
 void Detectors::Observe(absl::string_view origin, uint64_t index,
-                        const entry::DecisionEntry& e, std::vector<Finding>* out) {
+                        const entry::DecisionEntry& e,
+                        std::vector<Finding>* out) {
   auto finding = [&](absl::string_view detector, Severity sev, std::string key,
                      std::string summary) -> Finding& {
     Finding& f = out->emplace_back();

@@ -64,12 +64,13 @@ class Detectors {
   // Whether `e` revealed field `fe` raw to its destination: effect allow, or
   // effect approval in an entry that names the grant it used (the entry does
   // not say which approval-effect fields the grant covered, so all count).
-  static bool RevealedRaw(const entry::DecisionEntry& e, const entry::FieldEntry& fe);
+  static bool RevealedRaw(const entry::DecisionEntry& e,
+                          const entry::FieldEntry& fe);
 
   // Feeds one decision at log `index` of log `origin`; appends findings to
   // `out`.
-  void Observe(absl::string_view origin, uint64_t index, const entry::DecisionEntry& e,
-               std::vector<Finding>* out);
+  void Observe(absl::string_view origin, uint64_t index,
+               const entry::DecisionEntry& e, std::vector<Finding>* out);
 
  private:
   struct BulkState {

@@ -2,9 +2,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "audit/decision_builder.h"
-#include "entry/decision_record.h"
 #include "audit/flows.h"
 #include "audit/json_util.h"
+#include "entry/decision_record.h"
 #include "entry/log_entry.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

@@ -11,7 +11,6 @@
 #include "gtest/gtest.h"
 #include "policy/loader.h"
 
-
 namespace clover::audit {
 namespace {
 

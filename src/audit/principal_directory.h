@@ -17,8 +17,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "entry/log_entry.h"
 #include "core/config.h"
+#include "entry/log_entry.h"
 
 namespace clover::audit {
 

@@ -18,8 +18,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "entry/log_entry.h"
 #include "audit/principal_directory.h"
+#include "entry/log_entry.h"
 #include "policy/compiled_policy.h"
 
 namespace clover::audit {

@@ -110,10 +110,9 @@ void AppendDecision(const DecisionRecord& r, const PrincipalView& p,
 
 void AppendDecisionJson(const DecisionRecord& r, std::string* out) {
   const Principal& p = *r.principal;
-  AppendDecision(r,
-                 {p.id, ToString(p.kind), p.org, p.roles, p.country,
-                  p.jurisdiction},
-                 out);
+  AppendDecision(
+      r, {p.id, ToString(p.kind), p.org, p.roles, p.country, p.jurisdiction},
+      out);
 }
 
 void AppendDecisionJson(const DecisionEntry& e, std::string* out) {
@@ -144,11 +143,11 @@ void AppendDecisionJson(const DecisionEntry& e, std::string* out) {
   r.field_groups_json = groups;
   r.records = static_cast<int64_t>(e.records);
   r.bytes = static_cast<int64_t>(e.bytes);
-  AppendDecision(r,
-                 {e.principal_id, e.principal_kind, e.principal_org,
-                  e.principal_roles, e.principal_country,
-                  e.principal_jurisdiction},
-                 out);
+  AppendDecision(
+      r,
+      {e.principal_id, e.principal_kind, e.principal_org, e.principal_roles,
+       e.principal_country, e.principal_jurisdiction},
+      out);
 }
 
 std::string DecisionJson(const DecisionEntry& entry) {

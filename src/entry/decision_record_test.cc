@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/canonical_json.h"
 #include "entry/field_groups.h"
 #include "entry/log_entry.h"
-#include "core/canonical_json.h"
 #include "gtest/gtest.h"
 
 namespace clover::entry {
@@ -129,9 +129,9 @@ TEST(DecisionRecordTest, AuditorReadsBackEveryField) {
     const std::vector<FieldEntry>& back = parsed.decision.fields;
     ASSERT_EQ(back.size(), fields.size()) << json;
     for (const FieldOutcome& f : fields) {
-      auto it = std::find_if(
-          back.begin(), back.end(),
-          [&](const FieldEntry& b) { return b.name == f.name; });
+      auto it =
+          std::find_if(back.begin(), back.end(),
+                       [&](const FieldEntry& b) { return b.name == f.name; });
       ASSERT_NE(it, back.end()) << f.name << " in " << json;
       EXPECT_EQ(it->category, f.category);
       EXPECT_EQ(it->restricted, f.restricted);

@@ -34,9 +34,17 @@ DecisionEntry FullRead() {
   e.approval = "apr-7";
   e.justification = "court_order";
   e.fields = {
-      {"email", "contact", true, policy::Effect::kApproval, {"legal-grant"},
+      {"email",
+       "contact",
+       true,
+       policy::Effect::kApproval,
+       {"legal-grant"},
        "legal-grant"},
-      {"name", "identity", false, policy::Effect::kApproval, {"legal-grant"},
+      {"name",
+       "identity",
+       false,
+       policy::Effect::kApproval,
+       {"legal-grant"},
        "legal-grant"},
       {"bio", "content", false, policy::Effect::kDeny, {}, ""},
   };
@@ -217,10 +225,10 @@ TEST(EntryReadersTest, SaxAndDomAgreeOnSubjects) {
   }
   // An approval names its subjects in an array; nested "subject" members
   // are not the entry's.
-  ASSERT_TRUE(SubjectsOf(
-      R"({"type":"approval","id":"a1","subjects":["s1","s2"],)"
-      R"("x":{"subject":"no"}})",
-      subjects));
+  ASSERT_TRUE(
+      SubjectsOf(R"({"type":"approval","id":"a1","subjects":["s1","s2"],)"
+                 R"("x":{"subject":"no"}})",
+                 subjects));
   EXPECT_EQ(subjects, (std::vector<std::string>{"s1", "s2"}));
   // Not JSON: nothing, and both readers refuse it.
   const std::string broken = R"({"subject":"s1",)";

@@ -71,7 +71,8 @@ absl::Status AccessIndex::CatchUp() {
       }
       uint64_t offset = i - bundle * log::kTileWidth;
       // An entry that is not JSON names no subject.
-      if (offset < entries.size() && entry::SubjectsOf(entries[offset], found)) {
+      if (offset < entries.size() &&
+          entry::SubjectsOf(entries[offset], found)) {
         for (std::string& s : found) accesses.emplace_back(std::move(s), i);
       }
     }

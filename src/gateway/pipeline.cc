@@ -6,12 +6,12 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
-#include "entry/field_groups.h"
 #include "boost/asio/execution/outstanding_work.hpp"
 #include "boost/asio/post.hpp"
 #include "boost/asio/prefer.hpp"
 #include "core/canonical_json.h"
 #include "crypto/subject_pseudonym.h"
+#include "entry/field_groups.h"
 #include "gateway/request_util.h"
 #include "vault/erased.h"
 #include "vault/residency.h"
@@ -335,10 +335,9 @@ absl::string_view Pipeline::FieldGroupsJson(const Decision& dec) {
 
 // What every entry of this node names: when, where, who, why, what, to
 // where, about whom, and under which policy.
-entry::DecisionRecord Pipeline::RecordOf(const Principal& p, absl::string_view purpose,
-                                  absl::string_view action,
-                                  absl::string_view destination,
-                                  absl::string_view subject_pseudonym) const {
+entry::DecisionRecord Pipeline::RecordOf(
+    const Principal& p, absl::string_view purpose, absl::string_view action,
+    absl::string_view destination, absl::string_view subject_pseudonym) const {
   entry::DecisionRecord r;
   r.time = d_.clock->Now();
   r.node = node_.id;

@@ -200,9 +200,9 @@ class Pipeline {
                                         const std::string& suffix);
   absl::string_view FieldGroupsJson(const Decision& dec);
   entry::DecisionRecord RecordOf(const Principal& p, absl::string_view purpose,
-                          absl::string_view action,
-                          absl::string_view destination,
-                          absl::string_view subject_pseudonym) const;
+                                 absl::string_view action,
+                                 absl::string_view destination,
+                                 absl::string_view subject_pseudonym) const;
 
   const GatewayDeps& d_;
   const NodeConfig& node_;
