@@ -17,11 +17,12 @@
 #include "absl/time/clock.h"
 #include "audit/auditor.h"
 #include "audit/decision_builder.h"
-#include "audit/log_entry.h"
 #include "audit/replayer.h"
 #include "core/owned_dir.h"
 #include "crypto/ed25519.h"
 #include "crypto/sha256.h"
+#include "entry/decision_record.h"
+#include "entry/log_entry.h"
 #include "log/checkpoint.h"
 #include "log/merkle.h"
 #include "log/note.h"
@@ -141,7 +142,7 @@ int Main(int argc, char** argv) {
   size_t bytes = 0;
   for (size_t i = 0; i < n; ++i) {
     const Who& w = who[rng() % 5];
-    DecisionEntry e;
+    entry::DecisionEntry e;
     e.time = t0 + absl::Milliseconds(static_cast<int64_t>(i) * 10);
     e.node = "ie-dub-1-a";
     e.region = "eu";
@@ -163,7 +164,7 @@ int Main(int argc, char** argv) {
     e.records = 1;
     e.bytes = 200;
     DecideWith(*compiled, &e);
-    entries.push_back(*DecisionEntryJson(e));
+    entries.push_back(entry::DecisionJson(e));
     bytes += entries.back().size();
   }
 
@@ -179,14 +180,14 @@ int Main(int argc, char** argv) {
 
   // Stages: parse only, then parse + replay.
   auto replayer = Replayer::FromPolicies({compiled});
-  LogEntry le;
+  entry::LogEntry le;
   s = absl::Now();
-  for (const std::string& e : entries) (void)ParseLogEntry(e, &le);
+  for (const std::string& e : entries) (void)entry::ParseLogEntry(e, &le);
   const double parse_rate = n / absl::ToDoubleSeconds(absl::Now() - s);
   s = absl::Now();
   size_t mismatches = 0;
   for (const std::string& e : entries) {
-    if (!ParseLogEntry(e, &le).ok()) ++mismatches;
+    if (!entry::ParseLogEntry(e, &le).ok()) ++mismatches;
     if (replayer->Replay(le.decision).verdict != Replayer::Verdict::kMatch)
       ++mismatches;
   }

@@ -13,7 +13,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   clover::audit::ApprovalLedger l;
   clover::audit::KvBatch batch;
   const bool observed = l.Observe("fuzz/log", text, batch).ok();
-  clover::audit::DecisionEntry e;
+  clover::entry::DecisionEntry e;
   e.principal_id = "p";
   e.subject = "s";
   e.approval = "apr-1";

@@ -1,15 +1,20 @@
-// Log entries as the auditor reads them from a log it does not trust, and
-// tlog-proof texts.
+// Log entries as the auditor (DOM) and the access index (SAX) read them from a
+// log they do not trust, and tlog-proof texts.
 #include <cstdint>
 #include <cstdlib>
+#include <string>
+#include <vector>
 
-#include "audit/log_entry.h"
 #include "audit/tlog_proof.h"
+#include "entry/entry_subjects.h"
+#include "entry/log_entry.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   absl::string_view text(reinterpret_cast<const char*>(data), size);
-  clover::audit::LogEntry entry;
-  (void)clover::audit::ParseLogEntry(text, &entry);
+  clover::entry::LogEntry entry;
+  (void)clover::entry::ParseLogEntry(text, &entry);
+  std::vector<std::string> subjects;
+  (void)clover::entry::SubjectsOf(text, subjects);
   auto proof = clover::audit::ParseTlogProof(text);
   if (proof.ok()) {
     auto again =

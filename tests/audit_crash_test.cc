@@ -25,6 +25,7 @@
 #include "audit/outbox.h"
 #include "audit/test_util.h"
 #include "crypto/constant_time.h"
+#include "entry/decision_record.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "policy/bundle.h"
@@ -236,7 +237,7 @@ TEST(AuditCrashTest, WebhookDeliverySurvivesSigkill) {
                 "    secret_file: hook.secret\n"));
 
   auto touch = [&](int i) {
-    DecisionEntry e;
+    entry::DecisionEntry e;
     e.time = absl::Now();
     e.node = "ie-dub-1-a";
     e.principal_id = absl::StrCat("support-", i);
@@ -250,7 +251,7 @@ TEST(AuditCrashTest, WebhookDeliverySurvivesSigkill) {
     e.subject_jurisdiction = "eu";
     e.fields = {{"email", "contact", true, {}, {}, {}}};
     DecideWith(*compiled, &e);
-    log.Append(*DecisionEntryJson(e));
+    log.Append(entry::DecisionJson(e));
   };
   for (int i = 0; i < kCanaries / 2; ++i) touch(i);
 
@@ -407,7 +408,7 @@ TEST(AuditApiProcessTest, ResolveNeedsTheAdminToken) {
   // With the token's hash configured.
   WriteFile(dir.Sub("audit.yaml"),
             config(absl::StrCat("  admin_token_sha256: ", hash, "\n")));
-  DecisionEntry e;
+  entry::DecisionEntry e;
   e.time = absl::Now();
   e.node = "ie-dub-1-a";
   e.principal_id = "support-1";
@@ -421,7 +422,7 @@ TEST(AuditApiProcessTest, ResolveNeedsTheAdminToken) {
   e.subject_jurisdiction = "eu";
   e.fields = {{"email", "contact", true, {}, {}, {}}};
   DecideWith(*compiled, &e);
-  log.Append(*DecisionEntryJson(e));
+  log.Append(entry::DecisionJson(e));
   const std::string out = dir.Sub("daemon.log");
   pid = StartDaemon(dir.Sub("audit.yaml"), out);
   ASSERT_GT(pid, 0);

@@ -15,6 +15,7 @@
 #include "audit/fetcher.h"
 #include "core/test_temp_dir.h"
 #include "crypto/ed25519.h"
+#include "entry/decision_record.h"
 #include "gateway/http_client.h"
 #include "gateway/local_deployment.h"
 #include "gateway/node.h"
@@ -98,13 +99,13 @@ class SourcesOfTruthE2eTest : public ::testing::Test {
 
   // A read of the example policy as a forger states it, decided from its own
   // claims.
-  audit::DecisionEntry Read(const policy::CompiledPolicy& p,
+  entry::DecisionEntry Read(const policy::CompiledPolicy& p,
                             const std::string& id, const std::string& role,
                             const std::string& country,
                             const std::string& jurisdiction,
                             const std::string& org,
                             const std::string& purpose) {
-    audit::DecisionEntry e;
+    entry::DecisionEntry e;
     e.time = absl::Now();
     e.node = node_.deployment.node->id;
     e.region = "eu";
@@ -208,17 +209,16 @@ TEST_F(SourcesOfTruthE2eTest, ForgedEntriesAppendedWithTheNodesKeyAreCaught) {
       policy::CompiledPolicy::Compile(*policy::LoadBundle(policy_file_));
   ASSERT_TRUE(compiled.ok()) << compiled.status();
   const policy::CompiledPolicy& p = **compiled;
-  audit::DecisionEntry legal = Read(p, "us-legal-1", "legal", "US", "us",
+  entry::DecisionEntry legal = Read(p, "us-legal-1", "legal", "US", "us",
                                     "clover-legal", "legal_request");
   legal.approval = "apr-000000000000000000000000";
-  audit::DecisionEntry fake =
+  entry::DecisionEntry fake =
       Read(p, "cn-engineer-1", "support", "IE", "eu",
            "clover-platform-engineering", "customer_support");
-  audit::DecisionEntry nobody = Read(p, "nobody-42", "support", "IE", "eu",
+  entry::DecisionEntry nobody = Read(p, "nobody-42", "support", "IE", "eu",
                                      "clover-eu-support", "customer_support");
-  AppendWithNodeKey({*audit::DecisionEntryJson(legal),
-                     *audit::DecisionEntryJson(fake),
-                     *audit::DecisionEntryJson(nobody)});
+  AppendWithNodeKey({entry::DecisionJson(legal), entry::DecisionJson(fake),
+                     entry::DecisionJson(nobody)});
   node = StartNode();
   ASSERT_TRUE(node.ok()) << node.status();
 

@@ -160,7 +160,7 @@ absl::Status ApprovalLedger::Observe(absl::string_view origin,
 }
 
 std::string ApprovalLedger::Check(
-    absl::string_view origin, const DecisionEntry& e,
+    absl::string_view origin, const entry::DecisionEntry& e,
     std::span<const GrantedField> fields, const PrincipalDirectory* directory,
     std::span<const std::string> approvers) const {
   auto it = approvals_.find(Key(origin, e.approval));

@@ -28,9 +28,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "audit/kv_store.h"
-#include "audit/log_entry.h"
 #include "audit/principal_directory.h"
 #include "audit/replayer.h"
+#include "entry/log_entry.h"
 
 namespace clover::audit {
 
@@ -73,7 +73,7 @@ class ApprovalLedger {
   // when `approvers` is not empty, the approver must be one of them (the
   // auditor's own desk: it issues every approval).
   [[nodiscard]] std::string Check(
-      absl::string_view origin, const DecisionEntry& e,
+      absl::string_view origin, const entry::DecisionEntry& e,
       std::span<const GrantedField> fields, const PrincipalDirectory* directory,
       std::span<const std::string> approvers = {}) const;
 

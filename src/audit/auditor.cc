@@ -253,7 +253,7 @@ absl::Status Auditor::ProcessEntries(LogFollower& f, uint64_t first,
     const uint64_t index = first + i;
     const std::string& raw = entries[i];
     ring[index % kRing] = {index, raw};
-    absl::Status s = ParseLogEntry(raw, &scratch_);
+    absl::Status s = entry::ParseLogEntry(raw, &scratch_);
     if (!s.ok()) {
       Finding fd;
       fd.detector = std::string(kDetectorMalformedEntry);
@@ -267,7 +267,7 @@ absl::Status Auditor::ProcessEntries(LogFollower& f, uint64_t first,
       found.push_back(std::move(fd));
       continue;
     }
-    if (scratch_.type == EntryType::kApproval) {
+    if (scratch_.type == entry::EntryType::kApproval) {
       if (absl::Status o = ledger_->Observe(f.origin(), raw, batch); !o.ok()) {
         Finding fd;
         fd.detector = std::string(kDetectorMalformedEntry);
@@ -283,8 +283,8 @@ absl::Status Auditor::ProcessEntries(LogFollower& f, uint64_t first,
       }
       continue;
     }
-    if (scratch_.type != EntryType::kDecision) continue;
-    const DecisionEntry& e = scratch_.decision;
+    if (scratch_.type != entry::EntryType::kDecision) continue;
+    const entry::DecisionEntry& e = scratch_.decision;
     // A critical finding about entry `index` of this log, one incident per
     // (detector, node, principal).
     auto critical = [&](absl::string_view detector, std::string summary) {

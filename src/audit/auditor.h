@@ -42,12 +42,12 @@
 #include "audit/follower.h"
 #include "audit/incident_store.h"
 #include "audit/kv_store.h"
-#include "audit/log_entry.h"
 #include "audit/outbox.h"
 #include "audit/principal_directory.h"
 #include "audit/replayer.h"
 #include "audit/witness.h"
 #include "core/clock.h"
+#include "entry/log_entry.h"
 #include "server/http.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
@@ -141,7 +141,7 @@ class Auditor {
   FlowStats flows_ ABSL_GUARDED_BY(mu_);
   Detectors detectors_ ABSL_GUARDED_BY(mu_);
   std::vector<StallDetector> stalls_ ABSL_GUARDED_BY(mu_);
-  LogEntry scratch_ ABSL_GUARDED_BY(mu_);
+  entry::LogEntry scratch_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<ApprovalLedger> ledger_ ABSL_GUARDED_BY(mu_);
   // Per policy hash: first and last decision time (Unix ms) and count, for
   // reports.

@@ -16,6 +16,7 @@
 #include "core/canonical_json.h"
 #include "crypto/secret_key_file.h"
 #include "crypto/subject_pseudonym.h"
+#include "entry/decision_record.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "policy/bundle.h"
@@ -25,6 +26,8 @@
 namespace clover::audit {
 namespace {
 
+using ::clover::entry::DecisionEntry;
+using ::clover::entry::FieldEntry;
 using testing::FakeLog;
 using ::testing::HasSubstr;
 
@@ -130,7 +133,7 @@ class AuditorTest : public ::testing::Test {
     DecideWith(*policy_, &e);
     return e;
   }
-  void Log(const DecisionEntry& e) { log_.Append(*DecisionEntryJson(e)); }
+  void Log(const DecisionEntry& e) { log_.Append(entry::DecisionJson(e)); }
 
   static constexpr char kAdminToken[] = "admin-token-0123456789abcdef";
   static constexpr char kReadToken[] = "read-token-0123456789abcdef";
@@ -243,7 +246,7 @@ TEST_F(AuditorTest, DecisionOtherThanThePolicyIsMismatch) {
 // `e` as a gateway wrote it before version 2: one "fields" object per field.
 std::string VersionOneJson(const DecisionEntry& e) {
   rapidjson::Document d;
-  const std::string v2 = *DecisionEntryJson(e);
+  const std::string v2 = entry::DecisionJson(e);
   d.Parse(v2.data(), v2.size());
   auto& al = d.GetAllocator();
   d.RemoveMember("field_groups");
@@ -698,8 +701,8 @@ TEST_F(AuditorTest, RewrittenVerifiedBundleRaisesTamperedHistory) {
   }
   ASSERT_TRUE(auditor_->PollOnce().ok());
   ASSERT_TRUE(Incidents("tampered_history").empty());
-  log_.TamperBundle(100, *DecisionEntryJson(Read("eu-support-2", "support",
-                                                  "s1")));
+  log_.TamperBundle(100,
+                    entry::DecisionJson(Read("eu-support-2", "support", "s1")));
   for (int poll = 0; poll < 4 && Incidents("tampered_history").empty();
        ++poll) {
     ASSERT_TRUE(auditor_->PollOnce().ok());

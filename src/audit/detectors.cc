@@ -13,14 +13,15 @@ Detectors::Detectors(DetectorOptions options) : options_(std::move(options)) {
                           options_.canary_planters.end());
 }
 
-bool Detectors::RevealedRaw(const DecisionEntry& e, const FieldEntry& fe) {
+bool Detectors::RevealedRaw(const entry::DecisionEntry& e,
+                            const entry::FieldEntry& fe) {
   if (e.action == "write" || e.action == "erase") return false;
   if (fe.effect == policy::Effect::kAllow) return true;
   return fe.effect == policy::Effect::kApproval && !e.approval.empty();
 }
 
 uint64_t Detectors::Slide(BulkState& b, absl::Duration window,
-                          const DecisionEntry& e, uint64_t index) {
+                          const entry::DecisionEntry& e, uint64_t index) {
   const absl::Time horizon = e.time - window;
   while (!b.window.empty() && std::get<0>(b.window.front()) < horizon) {
     auto& [t, subj, n, idx] = b.window.front();
@@ -42,7 +43,8 @@ uint64_t Detectors::Slide(BulkState& b, absl::Duration window,
 }
 
 void Detectors::Observe(absl::string_view origin, uint64_t index,
-                        const DecisionEntry& e, std::vector<Finding>* out) {
+                        const entry::DecisionEntry& e,
+                        std::vector<Finding>* out) {
   auto finding = [&](absl::string_view detector, Severity sev, std::string key,
                      std::string summary) -> Finding& {
     Finding& f = out->emplace_back();
@@ -69,7 +71,7 @@ void Detectors::Observe(absl::string_view origin, uint64_t index,
 
   if (options_.restricted_transfer && !e.subject_jurisdiction.empty() &&
       e.destination != e.subject_jurisdiction) {
-    for (const FieldEntry& fe : e.fields) {
+    for (const entry::FieldEntry& fe : e.fields) {
       if (fe.restricted && RevealedRaw(e, fe)) {
         Finding& f = finding(
             kDetectorRestrictedTransfer, Severity::kHigh,
@@ -134,7 +136,7 @@ void Detectors::Observe(absl::string_view origin, uint64_t index,
 
   // Denial bursts.
   bool denied = false;
-  for (const FieldEntry& fe : e.fields)
+  for (const entry::FieldEntry& fe : e.fields)
     denied |= fe.effect == policy::Effect::kDeny;
   if (denied) {
     DenialState& d = denials_[e.principal_id];

@@ -16,7 +16,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "audit/incident.h"
-#include "audit/log_entry.h"
+#include "entry/log_entry.h"
 
 namespace clover::audit {
 
@@ -64,12 +64,13 @@ class Detectors {
   // Whether `e` revealed field `fe` raw to its destination: effect allow, or
   // effect approval in an entry that names the grant it used (the entry does
   // not say which approval-effect fields the grant covered, so all count).
-  static bool RevealedRaw(const DecisionEntry& e, const FieldEntry& fe);
+  static bool RevealedRaw(const entry::DecisionEntry& e,
+                          const entry::FieldEntry& fe);
 
   // Feeds one decision at log `index` of log `origin`; appends findings to
   // `out`.
-  void Observe(absl::string_view origin, uint64_t index, const DecisionEntry& e,
-               std::vector<Finding>* out);
+  void Observe(absl::string_view origin, uint64_t index,
+               const entry::DecisionEntry& e, std::vector<Finding>* out);
 
  private:
   struct BulkState {
@@ -82,7 +83,7 @@ class Detectors {
   // Distinct subjects per principal in a sliding window; returns the count
   // after adding this entry.
   static uint64_t Slide(BulkState& b, absl::Duration window,
-                        const DecisionEntry& e, uint64_t index);
+                        const entry::DecisionEntry& e, uint64_t index);
   struct DenialState {
     std::deque<std::pair<absl::Time, uint64_t>> window;
   };

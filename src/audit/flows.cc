@@ -36,7 +36,7 @@ void AppendStr(std::string* out, absl::string_view name, absl::string_view v) {
 
 int64_t UnixHour(absl::Time t) { return absl::ToUnixSeconds(t) / 3600; }
 
-void FlowStats::Add(const DecisionEntry& e) {
+void FlowStats::Add(const entry::DecisionEntry& e) {
   const int64_t hour = UnixHour(e.time);
   const uint64_t records = std::max<uint64_t>(e.records, 1);
   const auto add_flow = [&](const std::string& category, policy::Effect effect,
@@ -62,7 +62,7 @@ void FlowStats::Add(const DecisionEntry& e) {
     uint64_t fields;
   };
   absl::InlinedVector<Count, kGrouped> counts;
-  for (const FieldEntry& f : e.fields) {
+  for (const entry::FieldEntry& f : e.fields) {
     auto it = std::find_if(counts.begin(), counts.end(), [&](const Count& c) {
       return c.effect == f.effect && *c.category == f.category;
     });

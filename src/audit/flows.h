@@ -16,7 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "audit/kv_store.h"
-#include "audit/log_entry.h"
+#include "entry/log_entry.h"
 #include "server/metrics.h"
 
 namespace clover::audit {
@@ -53,7 +53,7 @@ struct TransferTotals {
 
 class FlowStats {
  public:
-  void Add(const DecisionEntry& e);
+  void Add(const entry::DecisionEntry& e);
 
   // Restores the totals persisted by Flush. Errors: Internal, DataLoss.
   [[nodiscard]] absl::Status Load(const KvStore& kv);

@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "entry/rfc3339.h"
 #include "rapidjson/document.h"
 
 namespace clover::audit {
@@ -26,9 +27,12 @@ inline std::string_view SV(absl::string_view s) {
 
 // RFC 3339 UTC with milliseconds: "2026-11-28T23:50:00.123Z".
 std::string Rfc3339(absl::Time t);
-// Accepts RFC 3339 with an offset or "Z" and optional fractional seconds.
-// Errors: InvalidArgument quoting at most 40 characters of the input.
-[[nodiscard]] absl::StatusOr<absl::Time> ParseRfc3339(absl::string_view text);
+// Accepts RFC 3339 with an offset or "Z" and optional fractional seconds
+// (entry/rfc3339.h: the parser of entries' times, shared with every reader).
+[[nodiscard]] inline absl::StatusOr<absl::Time> ParseRfc3339(
+    absl::string_view text) {
+  return entry::ParseRfc3339(text);
+}
 
 // Parses `json` into `doc`, requiring an object whose names are unique at every
 // depth. Errors: InvalidArgument naming the offset or the duplicate key.

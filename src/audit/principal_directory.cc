@@ -49,7 +49,7 @@ bool IsInteractive(absl::string_view action) {
 }
 
 std::string AttributeDifference(const DirectoryPrincipal& p,
-                                const DecisionEntry& e) {
+                                const entry::DecisionEntry& e) {
   std::string out;
   auto differ = [&out](absl::string_view name, absl::string_view stated,
                        absl::string_view known) {

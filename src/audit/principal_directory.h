@@ -17,8 +17,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "audit/log_entry.h"
 #include "core/config.h"
+#include "entry/log_entry.h"
 
 namespace clover::audit {
 
@@ -64,7 +64,7 @@ bool IsInteractive(absl::string_view action);
 // else which attributes differ, with both values. For an interactive action
 // the destination must be the directory's jurisdiction too.
 [[nodiscard]] std::string AttributeDifference(const DirectoryPrincipal& p,
-                                              const DecisionEntry& e);
+                                              const entry::DecisionEntry& e);
 
 }  // namespace clover::audit
 

@@ -64,7 +64,7 @@ std::unique_ptr<Replayer> Replayer::FromPolicies(
   return r;
 }
 
-Replayer::Result Replayer::Replay(const DecisionEntry& e,
+Replayer::Result Replayer::Replay(const entry::DecisionEntry& e,
                                   const DirectoryPrincipal* who) const {
   auto it = by_hash_.find(e.policy);
   if (it == by_hash_.end()) {
@@ -107,7 +107,7 @@ Replayer::Result Replayer::Replay(const DecisionEntry& e,
            std::span<policy::FieldDecision>(out.data(), n));
   Result result;
   for (size_t i = 0; i < n; ++i) {
-    const FieldEntry& f = e.fields[i];
+    const entry::FieldEntry& f = e.fields[i];
     const policy::FieldDecision& d = out[i];
     // A live grant turns `approval` into the access it grants; the grant is
     // named in the entry and its transitions are in the log.

@@ -18,8 +18,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "audit/log_entry.h"
 #include "audit/principal_directory.h"
+#include "entry/log_entry.h"
 #include "policy/compiled_policy.h"
 
 namespace clover::audit {
@@ -34,7 +34,7 @@ struct SignedPolicy {
 
 // A field an approval may have opened (Replayer::Result).
 struct GrantedField {
-  size_t index = 0;  // into DecisionEntry::fields
+  size_t index = 0;  // into entry::DecisionEntry::fields
   absl::Duration max_grant = absl::InfiniteDuration();
 };
 
@@ -65,7 +65,7 @@ class Replayer {
   // Re-derives `e`. The principal's attributes come from `who` (the auditor's
   // directory entry for e.principal_id) when given, else from the entry.
   // Allocation-light: one Decide call per entry.
-  [[nodiscard]] Result Replay(const DecisionEntry& e,
+  [[nodiscard]] Result Replay(const entry::DecisionEntry& e,
                               const DirectoryPrincipal* who = nullptr) const;
 
   const std::vector<SignedPolicy>& policies() const { return policies_; }

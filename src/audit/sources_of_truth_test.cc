@@ -11,6 +11,7 @@
 #include "audit/decision_builder.h"
 #include "audit/test_util.h"
 #include "audit/tlog_proof.h"
+#include "entry/decision_record.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "policy/bundle.h"
@@ -19,6 +20,8 @@
 namespace clover::audit {
 namespace {
 
+using ::clover::entry::DecisionEntry;
+using ::clover::entry::FieldEntry;
 using testing::FakeLog;
 using ::testing::HasSubstr;
 
@@ -176,7 +179,7 @@ class SourcesOfTruthTest : public ::testing::Test {
     e.approval = approval;
     return e;
   }
-  void Log(const DecisionEntry& e) { log_.Append(*DecisionEntryJson(e)); }
+  void Log(const DecisionEntry& e) { log_.Append(entry::DecisionJson(e)); }
 
   // Files and approves a request of us-legal-1 for `fields` of subject s1;
   // both transitions go to the log. Returns the approval id.

@@ -9,7 +9,6 @@
 #include "absl/strings/str_join.h"
 #include "audit/audit_config.h"
 #include "audit/auditor.h"
-#include "audit/log_entry.h"
 #include "audit/witness_server.h"
 #include "core/canonical_json.h"
 #include "core/config.h"
@@ -19,6 +18,7 @@
 #include "crypto/random.h"
 #include "crypto/secret_key_file.h"
 #include "crypto/subject_pseudonym.h"
+#include "entry/log_entry.h"
 #include "gateway/http_client.h"
 #include "gateway/local_deployment.h"
 #include "gateway/node.h"
@@ -186,28 +186,28 @@ void Summarise(RunningNode& n, const std::vector<std::string>& witness_keys,
     if (!bundle.ok()) break;
     auto entries = log::ParseEntryBundle(*bundle);
     if (!entries.ok()) break;
-    audit::LogEntry parsed;
+    entry::LogEntry parsed;
     for (absl::string_view e : *entries) {
-      if (!audit::ParseLogEntry(e, &parsed).ok()) continue;
+      if (!entry::ParseLogEntry(e, &parsed).ok()) continue;
       switch (parsed.type) {
-        case audit::EntryType::kDecision: {
-          const audit::DecisionEntry& d = parsed.decision;
+        case entry::EntryType::kDecision: {
+          const entry::DecisionEntry& d = parsed.decision;
           s.actions[d.action]++;
-          for (const audit::FieldEntry& f : d.fields)
+          for (const entry::FieldEntry& f : d.fields)
             s.decisions[std::string(policy::ToString(f.effect))]
                        [d.destination]++;
           break;
         }
-        case audit::EntryType::kApproval:
+        case entry::EntryType::kApproval:
           s.actions["approval"]++;
           break;
-        case audit::EntryType::kErasure:
+        case entry::EntryType::kErasure:
           s.actions["erasure"]++;
           break;
-        case audit::EntryType::kWrite:
+        case entry::EntryType::kWrite:
           s.actions["write"]++;
           break;
-        case audit::EntryType::kOther:
+        case entry::EntryType::kOther:
           break;
       }
     }

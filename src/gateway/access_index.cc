@@ -4,87 +4,10 @@
 
 #include <algorithm>
 
+#include "entry/entry_subjects.h"
 #include "log/tile.h"
-#include "rapidjson/memorystream.h"
-#include "rapidjson/reader.h"
 
 namespace clover::gateway {
-namespace {
-
-// Collects the top-level "subject" string and the strings of a top-level
-// "subjects" array of a decision entry, reading it as a stream of SAX events:
-// no document is built for the ~1.4 KB of every entry the index tails.
-class SubjectsHandler
-    : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, SubjectsHandler> {
- public:
-  SubjectsHandler(uint64_t index,
-                  std::vector<std::pair<std::string, uint64_t>>& out)
-      : index_(index), out_(out) {}
-
-  bool Default() { return true; }
-  bool Key(const char* s, rapidjson::SizeType n, bool) {
-    if (depth_ == 1) {
-      const absl::string_view key(s, n);
-      wanted_ = key == "subject"    ? Wanted::kSubject
-                : key == "subjects" ? Wanted::kSubjects
-                                    : Wanted::kNone;
-    }
-    return true;
-  }
-  bool String(const char* s, rapidjson::SizeType n, bool) {
-    if ((depth_ == 1 && wanted_ == Wanted::kSubject) ||
-        (depth_ == 2 && in_subjects_)) {
-      found_.emplace_back(std::string(s, n), index_);
-    }
-    return true;
-  }
-  bool StartObject() { return Enter(false); }
-  bool EndObject(rapidjson::SizeType) { return Leave(); }
-  bool StartArray() {
-    return Enter(depth_ == 1 && wanted_ == Wanted::kSubjects);
-  }
-  bool EndArray(rapidjson::SizeType) { return Leave(); }
-
-  // Hands over what was found; only for an entry that parsed completely.
-  void Commit() {
-    for (auto& f : found_) out_.push_back(std::move(f));
-  }
-
- private:
-  enum class Wanted { kNone, kSubject, kSubjects };
-  bool Enter(bool subjects_array) {
-    ++depth_;
-    if (depth_ == 2) in_subjects_ = subjects_array;
-    return true;
-  }
-  bool Leave() {
-    if (depth_ == 2) in_subjects_ = false;
-    if (depth_ == 1) wanted_ = Wanted::kNone;
-    --depth_;
-    return true;
-  }
-
-  const uint64_t index_;
-  std::vector<std::pair<std::string, uint64_t>>& out_;
-  std::vector<std::pair<std::string, uint64_t>> found_;
-  int depth_ = 0;
-  Wanted wanted_ = Wanted::kNone;
-  bool in_subjects_ = false;
-};
-
-void SubjectsOf(absl::string_view entry, uint64_t index,
-                std::vector<std::pair<std::string, uint64_t>>& out) {
-  SubjectsHandler handler(index, out);
-  rapidjson::Reader reader;
-  rapidjson::MemoryStream stream(entry.data(), entry.size());
-  // Iterative: an entry is the gateway's own canonical JSON, but the index
-  // must not trust its nesting depth either.
-  if (reader.Parse<rapidjson::kParseIterativeFlag>(stream, handler).IsError())
-    return;
-  handler.Commit();
-}
-
-}  // namespace
 
 AccessIndex::~AccessIndex() { Stop(); }
 
@@ -123,6 +46,7 @@ absl::Status AccessIndex::CatchUp() {
   uint64_t next = *from;
   std::vector<std::pair<std::string, uint64_t>> accesses;
   std::vector<std::optional<std::string>> noted;
+  std::vector<std::string> found;  // one entry's subjects
   int bundles_pending = 0;
   while (next < size) {
     uint64_t bundle = next / log::kTileWidth;
@@ -146,7 +70,11 @@ absl::Status AccessIndex::CatchUp() {
         continue;
       }
       uint64_t offset = i - bundle * log::kTileWidth;
-      if (offset < entries.size()) SubjectsOf(entries[offset], i, accesses);
+      // An entry that is not JSON names no subject.
+      if (offset < entries.size() &&
+          entry::SubjectsOf(entries[offset], found)) {
+        for (std::string& s : found) accesses.emplace_back(std::move(s), i);
+      }
     }
     next = bundle_end;
     // One write per 64 bundles (or at the end): bounded memory on a long

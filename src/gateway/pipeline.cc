@@ -6,12 +6,12 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
-#include "audit/field_groups.h"
 #include "boost/asio/execution/outstanding_work.hpp"
 #include "boost/asio/post.hpp"
 #include "boost/asio/prefer.hpp"
 #include "core/canonical_json.h"
 #include "crypto/subject_pseudonym.h"
+#include "entry/field_groups.h"
 #include "gateway/request_util.h"
 #include "vault/erased.h"
 #include "vault/residency.h"
@@ -313,7 +313,7 @@ absl::string_view Pipeline::FieldGroupsJson(const Decision& dec) {
     for (absl::string_view id : dec.rule_ids[i]) AppendRaw(id.data(), &key);
   }
   if (auto it = memo.find(key); it != memo.end()) return it->second;
-  std::vector<audit::FieldOutcome> outcomes;
+  std::vector<entry::FieldOutcome> outcomes;
   outcomes.reserve(dec.fields.size());
   for (size_t i = 0; i < dec.fields.size(); ++i) {
     const FieldSpec& f = *dec.fields[i];
@@ -326,7 +326,7 @@ absl::string_view Pipeline::FieldGroupsJson(const Decision& dec) {
          dec.rule_ids[i]});
   }
   std::string json;
-  audit::AppendFieldGroupsJson(outcomes, &json);
+  entry::AppendFieldGroupsJson(outcomes, &json);
   // Bounded: principals x purposes x field lists is small in practice,
   // and a full memo simply starts over.
   if (memo.size() >= 4096) memo.clear();
@@ -335,11 +335,10 @@ absl::string_view Pipeline::FieldGroupsJson(const Decision& dec) {
 
 // What every entry of this node names: when, where, who, why, what, to
 // where, about whom, and under which policy.
-DecisionRecord Pipeline::RecordOf(const Principal& p, absl::string_view purpose,
-                                  absl::string_view action,
-                                  absl::string_view destination,
-                                  absl::string_view subject_pseudonym) const {
-  DecisionRecord r;
+entry::DecisionRecord Pipeline::RecordOf(
+    const Principal& p, absl::string_view purpose, absl::string_view action,
+    absl::string_view destination, absl::string_view subject_pseudonym) const {
+  entry::DecisionRecord r;
   r.time = d_.clock->Now();
   r.node = node_.id;
   r.region = node_.region;
@@ -359,7 +358,7 @@ LogEntry Pipeline::DecisionJson(const Principal& p, absl::string_view purpose,
                                 absl::string_view subject_jurisdiction,
                                 const Decision& dec, int64_t records,
                                 int64_t bytes, int64_t subjects) {
-  DecisionRecord r =
+  entry::DecisionRecord r =
       RecordOf(p, purpose, action, destination, subject_pseudonym);
   r.field_groups_json = FieldGroupsJson(dec);
   r.subject_jurisdiction = subject_jurisdiction;
@@ -371,7 +370,7 @@ LogEntry Pipeline::DecisionJson(const Principal& p, absl::string_view purpose,
   // A decision with ten fields is about 0.8 KB: one allocation, not a
   // doubling series.
   entry.json.reserve(1024);
-  AppendDecisionJson(r, &entry.json);
+  entry::AppendDecisionJson(r, &entry.json);
   entry.subject = std::string(subject_pseudonym);
   return entry;
 }
@@ -469,13 +468,13 @@ LogEntry Pipeline::LookupJson(const Principal& p, absl::string_view purpose,
                               absl::string_view subject_pseudonym,
                               absl::string_view outcome, int64_t records,
                               int64_t bytes) {
-  DecisionRecord r =
+  entry::DecisionRecord r =
       RecordOf(p, purpose, action, destination, subject_pseudonym);
   r.records = records;
   r.bytes = bytes;
   r.outcome = outcome;
   LogEntry entry;
-  AppendDecisionJson(r, &entry.json);
+  entry::AppendDecisionJson(r, &entry.json);
   entry.subject = std::string(subject_pseudonym);
   return entry;
 }

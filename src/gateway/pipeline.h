@@ -20,7 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "boost/asio/thread_pool.hpp"
-#include "gateway/decision_record.h"
+#include "entry/decision_record.h"
 #include "gateway/gateway.h"
 #include "policy/effect.h"
 #include "rapidjson/document.h"
@@ -199,10 +199,10 @@ class Pipeline {
                                         uint64_t index,
                                         const std::string& suffix);
   absl::string_view FieldGroupsJson(const Decision& dec);
-  DecisionRecord RecordOf(const Principal& p, absl::string_view purpose,
-                          absl::string_view action,
-                          absl::string_view destination,
-                          absl::string_view subject_pseudonym) const;
+  entry::DecisionRecord RecordOf(const Principal& p, absl::string_view purpose,
+                                 absl::string_view action,
+                                 absl::string_view destination,
+                                 absl::string_view subject_pseudonym) const;
 
   const GatewayDeps& d_;
   const NodeConfig& node_;

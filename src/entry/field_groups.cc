@@ -1,11 +1,11 @@
-#include "audit/field_groups.h"
+#include "entry/field_groups.h"
 
 #include <algorithm>
 #include <vector>
 
 #include "core/canonical_json.h"
 
-namespace clover::audit {
+namespace clover::entry {
 namespace {
 
 void AppendStringArray(std::span<const absl::string_view> items,
@@ -85,4 +85,4 @@ void AppendFieldGroupsJson(std::span<const FieldOutcome> fields,
   out->push_back(']');
 }
 
-}  // namespace clover::audit
+}  // namespace clover::entry

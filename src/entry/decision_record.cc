@@ -1,11 +1,14 @@
-#include "gateway/decision_record.h"
+#include "entry/decision_record.h"
 
 #include <cstring>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "core/canonical_json.h"
+#include "entry/field_groups.h"
+#include "policy/effect.h"
 
-namespace clover::gateway {
+namespace clover::entry {
 namespace {
 
 // Member writer that relies on the caller emitting keys in sorted (UTF-16)
@@ -54,39 +57,18 @@ class Obj {
   bool first_ = true;
 };
 
-}  // namespace
+// The principal's members, from a configured Principal or a parsed entry.
+struct PrincipalView {
+  absl::string_view id;
+  absl::string_view kind;
+  absl::string_view org;
+  const std::vector<std::string>& roles;
+  absl::string_view country;
+  absl::string_view jurisdiction;
+};
 
-std::string FormatRfc3339Millis(absl::Time t) {
-  // absl::FormatTime costs about a microsecond; every decision is stamped,
-  // and consecutive stamps share their second. So the "YYYY-MM-DDTHH:MM:SS"
-  // part is formatted once per second per thread.
-  const int64_t millis = absl::ToUnixMillis(t);  // rounds toward -inf
-  int64_t second = millis / 1000;
-  int64_t milli = millis % 1000;
-  if (milli < 0) {
-    milli += 1000;
-    second -= 1;
-  }
-  thread_local int64_t cached_second = 0;
-  thread_local std::string cached_prefix;
-  if (cached_prefix.empty() || cached_second != second) {
-    cached_prefix =
-        absl::FormatTime("%Y-%m-%dT%H:%M:%S", absl::FromUnixSeconds(second),
-                         absl::UTCTimeZone());
-    cached_second = second;
-  }
-  std::string out;
-  out.reserve(cached_prefix.size() + 5);
-  out.append(cached_prefix);
-  out.push_back('.');
-  out.push_back(static_cast<char>('0' + milli / 100));
-  out.push_back(static_cast<char>('0' + milli / 10 % 10));
-  out.push_back(static_cast<char>('0' + milli % 10));
-  out.push_back('Z');
-  return out;
-}
-
-void AppendDecisionJson(const DecisionRecord& r, std::string* out) {
+void AppendDecision(const DecisionRecord& r, const PrincipalView& p,
+                    std::string* out) {
   Obj o(out);
   o.Str("action", r.action);
   if (!r.approval.empty()) o.Str("approval", r.approval);
@@ -98,17 +80,17 @@ void AppendDecisionJson(const DecisionRecord& r, std::string* out) {
   } else {
     out->append(r.field_groups_json.data(), r.field_groups_json.size());
   }
+  if (!r.justification.empty()) o.Str("justification", r.justification);
   o.Str("node", r.node);
   if (!r.outcome.empty()) o.Str("outcome", r.outcome);
   o.Str("policy", r.policy);
   o.Key("principal");
   {
-    const Principal& p = *r.principal;
     Obj po(out);
     po.Str("country", p.country);
     po.Str("id", p.id);
     po.Str("jurisdiction", p.jurisdiction);
-    po.Str("kind", ToString(p.kind));
+    po.Str("kind", p.kind);
     po.Str("org", p.org);
     po.StrArray("roles", p.roles);
   }
@@ -124,4 +106,54 @@ void AppendDecisionJson(const DecisionRecord& r, std::string* out) {
   o.Int("v", 2);
 }
 
-}  // namespace clover::gateway
+}  // namespace
+
+void AppendDecisionJson(const DecisionRecord& r, std::string* out) {
+  const Principal& p = *r.principal;
+  AppendDecision(
+      r, {p.id, ToString(p.kind), p.org, p.roles, p.country, p.jurisdiction},
+      out);
+}
+
+void AppendDecisionJson(const DecisionEntry& e, std::string* out) {
+  std::vector<std::vector<absl::string_view>> rules(e.fields.size());
+  std::vector<FieldOutcome> outcomes;
+  outcomes.reserve(e.fields.size());
+  for (size_t i = 0; i < e.fields.size(); ++i) {
+    const FieldEntry& f = e.fields[i];
+    rules[i].assign(f.rules.begin(), f.rules.end());
+    outcomes.push_back({f.name, f.category, f.restricted,
+                        policy::ToString(f.effect), f.decided_by, rules[i]});
+  }
+  std::string groups;
+  AppendFieldGroupsJson(outcomes, &groups);
+  DecisionRecord r;
+  r.time = e.time;
+  r.node = e.node;
+  r.region = e.region;
+  r.purpose = e.purpose;
+  r.action = e.action;
+  r.destination = e.destination;
+  r.subject = e.subject;
+  r.subject_jurisdiction = e.subject_jurisdiction;
+  if (e.subject.empty()) r.subjects = static_cast<int64_t>(e.subject_count);
+  r.policy = e.policy;
+  r.approval = e.approval;
+  r.justification = e.justification;
+  r.field_groups_json = groups;
+  r.records = static_cast<int64_t>(e.records);
+  r.bytes = static_cast<int64_t>(e.bytes);
+  AppendDecision(
+      r,
+      {e.principal_id, e.principal_kind, e.principal_org, e.principal_roles,
+       e.principal_country, e.principal_jurisdiction},
+      out);
+}
+
+std::string DecisionJson(const DecisionEntry& entry) {
+  std::string out;
+  AppendDecisionJson(entry, &out);
+  return out;
+}
+
+}  // namespace clover::entry

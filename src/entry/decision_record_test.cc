@@ -1,4 +1,4 @@
-#include "gateway/decision_record.h"
+#include "entry/decision_record.h"
 
 #include <algorithm>
 #include <random>
@@ -6,12 +6,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "audit/field_groups.h"
-#include "audit/log_entry.h"
 #include "core/canonical_json.h"
+#include "entry/field_groups.h"
+#include "entry/log_entry.h"
 #include "gtest/gtest.h"
 
-namespace clover::gateway {
+namespace clover::entry {
 namespace {
 
 TEST(DecisionRecordTest, IsCanonicalJson) {
@@ -23,7 +23,7 @@ TEST(DecisionRecordTest, IsCanonicalJson) {
   p.country = "CN";
   p.jurisdiction = "cn";
   absl::string_view rules[] = {"cn-staff-pseudonymize", "cn-no-restricted"};
-  audit::FieldOutcome fields[] = {
+  FieldOutcome fields[] = {
       {"email", "contact", true, "deny", "cn-no-restricted", rules},
       {"name",
        "identity",
@@ -45,7 +45,7 @@ TEST(DecisionRecordTest, IsCanonicalJson) {
   r.subject_jurisdiction = "eu";
   r.policy = "ab12";
   std::string groups_json;
-  audit::AppendFieldGroupsJson(fields, &groups_json);
+  AppendFieldGroupsJson(fields, &groups_json);
   r.field_groups_json = groups_json;
   r.records = 1;
   r.bytes = 77;
@@ -94,11 +94,11 @@ TEST(DecisionRecordTest, AuditorReadsBackEveryField) {
   p.id = "eu-support-1";
   p.kind = PrincipalKind::kEmployee;
   p.jurisdiction = "eu";
-  audit::LogEntry parsed;  // reused, as the auditor reuses its scratch entry
+  LogEntry parsed;  // reused, as the auditor reuses its scratch entry
   for (int round = 0; round < 200; ++round) {
     const size_t n = rng() % 12;
     std::vector<std::string> names;
-    std::vector<audit::FieldOutcome> fields;
+    std::vector<FieldOutcome> fields;
     for (size_t i = 0; i < n; ++i) names.push_back(absl::StrCat("f", i));
     for (size_t i = 0; i < n; ++i) {
       const size_t rules = rng() % 3;
@@ -110,7 +110,7 @@ TEST(DecisionRecordTest, AuditorReadsBackEveryField) {
                         {rule_pool.data(), rules}});
     }
     std::string groups;
-    audit::AppendFieldGroupsJson(fields, &groups);
+    AppendFieldGroupsJson(fields, &groups);
     DecisionRecord r;
     r.time = absl::FromUnixSeconds(1'795'910'400);
     r.principal = &p;
@@ -125,13 +125,13 @@ TEST(DecisionRecordTest, AuditorReadsBackEveryField) {
     auto canonical = CanonicalizeJson(json);
     ASSERT_TRUE(canonical.ok()) << canonical.status() << "\n" << json;
     ASSERT_EQ(*canonical, json);
-    ASSERT_TRUE(audit::ParseLogEntry(json, &parsed).ok()) << json;
-    const std::vector<audit::FieldEntry>& back = parsed.decision.fields;
+    ASSERT_TRUE(ParseLogEntry(json, &parsed).ok()) << json;
+    const std::vector<FieldEntry>& back = parsed.decision.fields;
     ASSERT_EQ(back.size(), fields.size()) << json;
-    for (const audit::FieldOutcome& f : fields) {
-      auto it = std::find_if(
-          back.begin(), back.end(),
-          [&](const audit::FieldEntry& b) { return b.name == f.name; });
+    for (const FieldOutcome& f : fields) {
+      auto it =
+          std::find_if(back.begin(), back.end(),
+                       [&](const FieldEntry& b) { return b.name == f.name; });
       ASSERT_NE(it, back.end()) << f.name << " in " << json;
       EXPECT_EQ(it->category, f.category);
       EXPECT_EQ(it->restricted, f.restricted);
@@ -144,9 +144,9 @@ TEST(DecisionRecordTest, AuditorReadsBackEveryField) {
 }
 
 }  // namespace
-}  // namespace clover::gateway
+}  // namespace clover::entry
 
-namespace clover::gateway {
+namespace clover::entry {
 namespace {
 
 // The per-second cache must give exactly what absl::FormatTime gives, across
@@ -178,59 +178,4 @@ TEST(DecisionRecordTest, TimestampsMatchFormatTime) {
 }
 
 }  // namespace
-}  // namespace clover::gateway
-
-#include "audit/replayer.h"
-#include "policy/loader.h"
-
-namespace clover::gateway {
-namespace {
-
-// A look-up that decided no field (an unknown or erased subject, an access
-// report) is logged with its outcome; the auditor reads it as a decision
-// with no fields, and its replay against the example policy is a match, not
-// a false mismatch.
-TEST(DecisionRecordTest, OutcomeEntriesAreCanonicalAndReplayAsMatches) {
-  auto deployment = LoadDeployment(
-      absl::StrCat(CLOVER_SOURCE_DIR, "/examples/deployment.yaml"));
-  ASSERT_TRUE(deployment.ok()) << deployment.status();
-  auto policy = policy::LoadPolicy(*deployment);
-  ASSERT_TRUE(policy.ok()) << policy.status();
-  auto replayer = audit::Replayer::FromPolicies({*policy});
-  const Principal* p = deployment->FindPrincipal("cn-engineer-1");
-  ASSERT_NE(p, nullptr);
-  for (absl::string_view outcome : {"not_found", "gone", "forbidden", ""}) {
-    DecisionRecord r;
-    r.time = absl::FromUnixSeconds(1'795'910'400);
-    r.node = "ie-dub-1";
-    r.region = "eu";
-    r.principal = p;
-    r.purpose = "service_operation";
-    r.action = outcome.empty() ? "access_report" : "read";
-    r.destination = "cn";
-    r.subject = "c3ViamVjdA";
-    r.policy = (*policy)->sha256();
-    r.outcome = outcome;
-    std::string json;
-    AppendDecisionJson(r, &json);
-    auto canonical = CanonicalizeJson(json);
-    ASSERT_TRUE(canonical.ok()) << canonical.status() << "\n" << json;
-    EXPECT_EQ(*canonical, json);
-    EXPECT_EQ(json.find("\"outcome\""),
-              outcome.empty()
-                  ? std::string::npos
-                  : json.find(absl::StrCat("\"outcome\":\"", outcome, "\"")))
-        << json;
-    audit::LogEntry parsed;
-    ASSERT_TRUE(audit::ParseLogEntry(json, &parsed).ok()) << json;
-    ASSERT_EQ(parsed.type, audit::EntryType::kDecision);
-    EXPECT_TRUE(parsed.decision.fields.empty());
-    EXPECT_EQ(parsed.decision.subject, "c3ViamVjdA");
-    EXPECT_EQ(replayer->Replay(parsed.decision).verdict,
-              audit::Replayer::Verdict::kMatch)
-        << replayer->Replay(parsed.decision).detail;
-  }
-}
-
-}  // namespace
-}  // namespace clover::gateway
+}  // namespace clover::entry

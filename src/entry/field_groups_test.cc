@@ -1,11 +1,11 @@
-#include "audit/field_groups.h"
+#include "entry/field_groups.h"
 
 #include <string>
 
 #include "core/canonical_json.h"
 #include "gtest/gtest.h"
 
-namespace clover::audit {
+namespace clover::entry {
 namespace {
 
 // Fields decided alike share one group; categories are sorted as canonical
@@ -42,4 +42,4 @@ TEST(FieldGroupsTest, Empty) {
 }
 
 }  // namespace
-}  // namespace clover::audit
+}  // namespace clover::entry

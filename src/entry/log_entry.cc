@@ -1,4 +1,4 @@
-#include "audit/log_entry.h"
+#include "entry/log_entry.h"
 
 #include <algorithm>
 #include <string>
@@ -7,11 +7,11 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "audit/json_util.h"
 #include "core/status_macros.h"
+#include "entry/rfc3339.h"
 #include "rapidjson/document.h"
 
-namespace clover::audit {
+namespace clover::entry {
 namespace {
 
 absl::Status Field(absl::string_view name, absl::string_view msg) {
@@ -283,4 +283,4 @@ absl::Status ParseLogEntry(absl::string_view json, LogEntry* out) {
   return absl::OkStatus();
 }
 
-}  // namespace clover::audit
+}  // namespace clover::entry

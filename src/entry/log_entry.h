@@ -11,8 +11,8 @@
 //    "records":N,"bytes":N}
 // with "v":2. Version 1 entries (older logs) carry instead
 //    "fields":[{"name","category","restricted","effect","rules":[...],"decided_by"?}].
-#ifndef CLOVER_AUDIT_LOG_ENTRY_H_
-#define CLOVER_AUDIT_LOG_ENTRY_H_
+#ifndef CLOVER_ENTRY_LOG_ENTRY_H_
+#define CLOVER_ENTRY_LOG_ENTRY_H_
 
 #include <cstdint>
 #include <string>
@@ -23,7 +23,7 @@
 #include "absl/time/time.h"
 #include "policy/effect.h"
 
-namespace clover::audit {
+namespace clover::entry {
 
 enum class EntryType { kDecision, kApproval, kErasure, kWrite, kOther };
 
@@ -79,6 +79,6 @@ struct LogEntry {
 // errors are a finding.
 [[nodiscard]] absl::Status ParseLogEntry(absl::string_view json, LogEntry* out);
 
-}  // namespace clover::audit
+}  // namespace clover::entry
 
-#endif  // CLOVER_AUDIT_LOG_ENTRY_H_
+#endif  // CLOVER_ENTRY_LOG_ENTRY_H_

@@ -1,17 +1,16 @@
 // The "field_groups" member of a version 2 decision entry (log_entry.h): the
 // fields of a decision grouped by how they were decided, so that a decision
 // on ten fields states its effect and rules once rather than ten times. The
-// gateway writes it for every decision it logs; the auditor's entry builder
-// writes it for tests and benchmarks.
-#ifndef CLOVER_AUDIT_FIELD_GROUPS_H_
-#define CLOVER_AUDIT_FIELD_GROUPS_H_
+// decision writer (decision_record.h) puts it in every decision entry.
+#ifndef CLOVER_ENTRY_FIELD_GROUPS_H_
+#define CLOVER_ENTRY_FIELD_GROUPS_H_
 
 #include <span>
 #include <string>
 
 #include "absl/strings/string_view.h"
 
-namespace clover::audit {
+namespace clover::entry {
 
 // How one field of a decision was decided. The views must outlive the call.
 struct FieldOutcome {
@@ -34,6 +33,6 @@ struct FieldOutcome {
 void AppendFieldGroupsJson(std::span<const FieldOutcome> fields,
                            std::string* out);
 
-}  // namespace clover::audit
+}  // namespace clover::entry
 
-#endif  // CLOVER_AUDIT_FIELD_GROUPS_H_
+#endif  // CLOVER_ENTRY_FIELD_GROUPS_H_
