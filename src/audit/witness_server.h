@@ -18,7 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "audit/audit_config.h"
-#include "audit/kv_store.h"
+#include "kv/kv_store.h"
 #include "audit/witness.h"
 #include "core/clock.h"
 #include "server/http.h"
@@ -53,7 +53,7 @@ class WitnessServer {
   explicit WitnessServer(WitnessConfig config) : config_(std::move(config)) {}
 
   const WitnessConfig config_;
-  std::unique_ptr<KvStore> kv_;
+  std::unique_ptr<kv::KvStore> kv_;
   std::unique_ptr<Witness> witness_;
   server::Handler handler_;
   std::unique_ptr<server::HttpServer> server_;

@@ -1,11 +1,12 @@
-#include "audit/approvals.h"
+#include "approvals/approvals.h"
 
-#include "audit/test_util.h"
+#include "core/clock.h"
+#include "core/test_temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
 
-namespace clover::audit {
+namespace clover::approvals {
 namespace {
 
 using ::testing::HasSubstr;
@@ -13,7 +14,7 @@ using ::testing::HasSubstr;
 class ApprovalsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto kv = KvStore::Open(dir_.Sub("db"));
+    auto kv = kv::KvStore::Open(dir_.Sub("db"));
     ASSERT_TRUE(kv.ok()) << kv.status();
     kv_ = *std::move(kv);
     ApprovalOptions opts;
@@ -38,9 +39,9 @@ class ApprovalsTest : public ::testing::Test {
   }
 
   const Approver auditor_{"auditor-1", "auditor", {}};
-  testing::TempDir dir_;
+  test::TempDir dir_;
   FakeClock clock_{absl::FromUnixSeconds(1800000000)};
-  std::unique_ptr<KvStore> kv_;
+  std::unique_ptr<kv::KvStore> kv_;
   std::unique_ptr<ApprovalStore> store_;
 };
 
@@ -409,4 +410,4 @@ TEST(ApprovalJsonTest, ParsesDecisionBody) {
 }
 
 }  // namespace
-}  // namespace clover::audit
+}  // namespace clover::approvals
