@@ -7,10 +7,10 @@
 #include <memory>
 #include <string>
 
-#include "kv/kv_store.h"
 #include "audit/witness.h"
 #include "core/owned_dir.h"
 #include "crypto/ed25519.h"
+#include "kv/kv_store.h"
 #include "log/note.h"
 
 namespace {

@@ -5,8 +5,8 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "core/json_fields.h"
 #include "core/countries.h"
+#include "core/json_fields.h"
 #include "core/json_parse.h"
 #include "core/status_macros.h"
 #include "crypto/random.h"

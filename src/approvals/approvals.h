@@ -42,8 +42,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "kv/kv_store.h"
 #include "core/clock.h"
+#include "kv/kv_store.h"
 
 namespace clover::approvals {
 
@@ -165,7 +165,8 @@ class ApprovalStore {
   // Loads every approval from `kv` (which must outlive the store). Errors:
   // Internal on I/O failure, DataLoss for a corrupt stored record.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<ApprovalStore>> Open(
-      kv::KvStore* kv, ApprovalOptions options, const Clock& clock = SystemClock());
+      kv::KvStore* kv, ApprovalOptions options,
+      const Clock& clock = SystemClock());
 
   // Checks a new request. Errors: InvalidArgument naming the field (empty
   // principal, no subjects/fields, too many, duplicates, detail too long,

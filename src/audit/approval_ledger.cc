@@ -98,7 +98,8 @@ absl::StatusOr<std::unique_ptr<ApprovalLedger>> ApprovalLedger::Open(
 }
 
 absl::Status ApprovalLedger::Observe(absl::string_view origin,
-                                     absl::string_view json, kv::KvBatch& batch) {
+                                     absl::string_view json,
+                                     kv::KvBatch& batch) {
   CLOVER_ASSIGN_OR_RETURN(approvals::TransitionRecord r,
                           approvals::ParseTransitionRecord(json));
   const std::string& state = r.state;

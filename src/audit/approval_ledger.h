@@ -27,10 +27,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "kv/kv_store.h"
 #include "audit/log_entry.h"
 #include "audit/principal_directory.h"
 #include "audit/replayer.h"
+#include "kv/kv_store.h"
 
 namespace clover::audit {
 
@@ -62,7 +62,8 @@ class ApprovalLedger {
   // Errors: InvalidArgument for a record that is not a valid transition (a
   // malformed-entry finding).
   [[nodiscard]] absl::Status Observe(absl::string_view origin,
-                                     absl::string_view json, kv::KvBatch& batch);
+                                     absl::string_view json,
+                                     kv::KvBatch& batch);
 
   // Empty when decision `e` of log `origin` may use the approval it names for
   // `fields` (the fields the policy leaves to an approval,

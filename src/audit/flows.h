@@ -15,8 +15,8 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "kv/kv_store.h"
 #include "audit/log_entry.h"
+#include "kv/kv_store.h"
 #include "server/metrics.h"
 
 namespace clover::audit {

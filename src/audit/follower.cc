@@ -323,7 +323,8 @@ absl::StatusOr<LogFollower::PollResult> LogFollower::Ingest(
       v.append(reinterpret_cast<const char*>(tree_.leaf(i).data()),
                log::kHashSize);
     }
-    batch.Put(absl::StrCat(LeavesPrefix(log_.origin), kv::EncodeKeyU64(tile)), v);
+    batch.Put(absl::StrCat(LeavesPrefix(log_.origin), kv::EncodeKeyU64(tile)),
+              v);
   }
   batch.Put(StateKey(log_.origin), cosigned);
   // History of verified checkpoints, for reports.

@@ -37,9 +37,9 @@
 #include "audit/fetcher.h"
 #include "audit/hash_tree.h"
 #include "audit/incident.h"
-#include "kv/kv_store.h"
 #include "audit/witness.h"
 #include "core/clock.h"
+#include "kv/kv_store.h"
 #include "log/checkpoint.h"
 #include "log/note.h"
 
@@ -65,7 +65,8 @@ class LogFollower {
   // first + i); may add writes to `batch`, which is committed with the
   // follower's new state. An error aborts the poll (nothing committed).
   using EntryFn = std::function<absl::Status(
-      uint64_t first, const std::vector<std::string>& entries, kv::KvBatch& batch)>;
+      uint64_t first, const std::vector<std::string>& entries,
+      kv::KvBatch& batch)>;
 
   struct PollResult {
     uint64_t new_entries = 0;

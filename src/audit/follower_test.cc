@@ -97,8 +97,8 @@ TEST_F(FollowerTest, StateSurvivesRestart) {
   auto f = Open(log_);
   EXPECT_EQ(f->size(), 300u);
   log_.Append("{\"n\":300}");
-  auto r =
-      f->Poll([](uint64_t first, const std::vector<std::string>& e, kv::KvBatch&) {
+  auto r = f->Poll(
+      [](uint64_t first, const std::vector<std::string>& e, kv::KvBatch&) {
         EXPECT_EQ(first, 300u);
         EXPECT_EQ(e.size(), 1u);
         return absl::OkStatus();

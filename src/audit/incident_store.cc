@@ -53,7 +53,8 @@ absl::StatusOr<std::unique_ptr<IncidentStore>> IncidentStore::Open(
   CLOVER_RETURN_IF_ERROR(kv->Scan(kEventPrefix, [&](absl::string_view k,
                                                     absl::string_view v) {
     uint64_t seq;
-    if (!kv::DecodeKeyU64(k.substr(kEventPrefix.size()), &seq) || seq != expect) {
+    if (!kv::DecodeKeyU64(k.substr(kEventPrefix.size()), &seq) ||
+        seq != expect) {
       bad = absl::DataLossError("incident journal has a gap or a bad key");
       return false;
     }
@@ -73,7 +74,8 @@ absl::Status IncidentStore::Commit(const Incident& incident,
   std::string ev;
   if (!event.empty()) {
     ev = EventJson(event, journal_.size(), clock_.Now(), incident);
-    batch.Put(absl::StrCat(kEventPrefix, kv::EncodeKeyU64(journal_.size())), ev);
+    batch.Put(absl::StrCat(kEventPrefix, kv::EncodeKeyU64(journal_.size())),
+              ev);
   }
   CLOVER_RETURN_IF_ERROR(kv_->Write(batch));
   incidents_[incident.id] = incident;

@@ -32,8 +32,8 @@
 #include "absl/synchronization/mutex.h"
 #include "audit/hash_tree.h"
 #include "audit/incident.h"
-#include "kv/kv_store.h"
 #include "core/clock.h"
+#include "kv/kv_store.h"
 #include "log/note.h"
 
 namespace clover::audit {
@@ -93,7 +93,8 @@ class IncidentStore {
   kv::KvStore* kv() const { return kv_; }
 
  private:
-  IncidentStore(kv::KvStore* kv, IncidentStoreOptions options, const Clock& clock)
+  IncidentStore(kv::KvStore* kv, IncidentStoreOptions options,
+                const Clock& clock)
       : kv_(kv), options_(std::move(options)), clock_(clock) {}
   absl::StatusOr<Incident> Transition(absl::string_view id,
                                       absl::string_view by, IncidentStatus to);

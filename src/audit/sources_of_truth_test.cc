@@ -126,7 +126,8 @@ class SourcesOfTruthTest : public ::testing::Test {
     approvals_kv_ = *std::move(kv);
     approvals::ApprovalOptions o;
     o.pseudonymize = [](absl::string_view s) { return absl::StrCat("p-", s); };
-    approvals_ = *approvals::ApprovalStore::Open(approvals_kv_.get(), o, clock_);
+    approvals_ =
+        *approvals::ApprovalStore::Open(approvals_kv_.get(), o, clock_);
     Reopen();
   }
 
@@ -195,7 +196,8 @@ class SourcesOfTruthTest : public ::testing::Test {
     EXPECT_TRUE(created.ok()) << created.status();
     log_.Append(created->record);
     auto approved = approvals_->Approve(
-        created->approval.id, approvals::Approver{"auditor", "auditor", {"approver"}},
+        created->approval.id,
+        approvals::Approver{"auditor", "auditor", {"approver"}},
         "court order checked");
     EXPECT_TRUE(approved.ok()) << approved.status();
     log_.Append(approved->record);
@@ -325,7 +327,8 @@ TEST_F(SourcesOfTruthTest, ApprovalNotCoveringTheUseIsForged) {
   const uint64_t before = log_.entries().size();
   Log(LegalRead(id));
   auto revoked = approvals_->Revoke(
-      id, approvals::Approver{"auditor", "auditor", {"approver"}}, "order withdrawn");
+      id, approvals::Approver{"auditor", "auditor", {"approver"}},
+      "order withdrawn");
   ASSERT_TRUE(revoked.ok()) << revoked.status();
   log_.Append(revoked->record);
   clock_.Advance(absl::Seconds(1));

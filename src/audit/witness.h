@@ -27,8 +27,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "audit/incident.h"
-#include "kv/kv_store.h"
 #include "core/clock.h"
+#include "kv/kv_store.h"
 #include "log/checkpoint.h"
 #include "log/note.h"
 

@@ -18,9 +18,9 @@
 
 #include "absl/status/statusor.h"
 #include "audit/audit_config.h"
-#include "kv/kv_store.h"
 #include "audit/witness.h"
 #include "core/clock.h"
+#include "kv/kv_store.h"
 #include "server/http.h"
 #include "server/http_server.h"
 

@@ -72,7 +72,8 @@ class ApprovalEndpoints : public EndpointFamily {
   // What the policy sets for `spec` (policy/approval_limits.h): the approval
   // rules that may decide the fields it covers for its principal and each of
   // its subjects' jurisdictions (unknown subjects: any jurisdiction).
-  approvals::GrantLimits GrantLimitsOf(const approvals::ApprovalRequestSpec& spec) {
+  approvals::GrantLimits GrantLimitsOf(
+      const approvals::ApprovalRequestSpec& spec) {
     approvals::GrantLimits out;
     const Principal* target = d_.deployment->FindPrincipal(spec.principal);
     if (target == nullptr) return out;
@@ -190,13 +191,16 @@ class ApprovalEndpoints : public EndpointFamily {
       std::erase_if(list, [&p](const approvals::Approval& a) {
         return a.request.principal != p.id && a.request.requested_by != p.id;
       });
-      return respond(HttpResponse::Json(200, approvals::ApprovalListToJson(list)));
+      return respond(
+          HttpResponse::Json(200, approvals::ApprovalListToJson(list)));
     }
-    auto body = std::make_shared<std::string>(approvals::ApprovalListToJson(list));
-    LogLookupThen(
-        p, "list_approvals", "", static_cast<int64_t>(list.size()),
-        state.has_value() ? approvals::ToString(*state) : "", std::move(respond),
-        [body](uint64_t) { return HttpResponse::Json(200, std::move(*body)); });
+    auto body =
+        std::make_shared<std::string>(approvals::ApprovalListToJson(list));
+    LogLookupThen(p, "list_approvals", "", static_cast<int64_t>(list.size()),
+                  state.has_value() ? approvals::ToString(*state) : "",
+                  std::move(respond), [body](uint64_t) {
+                    return HttpResponse::Json(200, std::move(*body));
+                  });
   }
 
   void GetApproval(HttpRequest& req, Responder respond) {

@@ -10,7 +10,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "approvals/approvals.h"
-#include "kv/kv_store.h"
 #include "crypto/constant_time.h"
 #include "crypto/secret_key_file.h"
 #include "crypto/subject_pseudonym.h"
@@ -18,6 +17,7 @@
 #include "gateway/auth.h"
 #include "gateway/gateway.h"
 #include "gateway/state_store.h"
+#include "kv/kv_store.h"
 #include "log/http_handlers.h"
 #include "log/note.h"
 #include "log/postgres_storage.h"
@@ -217,7 +217,8 @@ absl::Status OpenApprovals(Node::Parts& p) {
   o.pseudonymize = [key](absl::string_view subject) {
     return crypto::SubjectPseudonym(key, subject);
   };
-  auto store = approvals::ApprovalStore::Open(p.approvals_kv.get(), o, *p.clock);
+  auto store =
+      approvals::ApprovalStore::Open(p.approvals_kv.get(), o, *p.clock);
   if (!store.ok()) return store.status();
   p.approvals = *std::move(store);
   return absl::OkStatus();
