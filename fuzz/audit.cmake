@@ -1,9 +1,10 @@
-# Parsers of the auditor: the tlog-witness add-checkpoint body, approval request bodies, log
-# entries (with tlog-proof texts), and webhook signature headers as receivers verify them.
+# Parsers of the auditor: the tlog-witness add-checkpoint body, log entries (with tlog-proof
+# texts), approval transitions as its ledger reads them, and webhook signature headers as
+# receivers verify them; and the approval request bodies a node parses (approvals/).
+clover_fuzzer(fuzz_audit_approval_request SRCS ${CMAKE_CURRENT_SOURCE_DIR}/audit_approval_request_fuzzer.cc
+  DEPS clover_approvals)
 if(TARGET clover_audit)
   clover_fuzzer(fuzz_audit_add_checkpoint SRCS ${CMAKE_CURRENT_SOURCE_DIR}/audit_add_checkpoint_fuzzer.cc
-    DEPS clover_audit)
-  clover_fuzzer(fuzz_audit_approval_request SRCS ${CMAKE_CURRENT_SOURCE_DIR}/audit_approval_request_fuzzer.cc
     DEPS clover_audit)
   clover_fuzzer(fuzz_audit_log_entry SRCS ${CMAKE_CURRENT_SOURCE_DIR}/audit_log_entry_fuzzer.cc
     DEPS clover_audit)

@@ -7,16 +7,16 @@
 #include <memory>
 #include <string>
 
-#include "audit/kv_store.h"
 #include "audit/witness.h"
 #include "core/owned_dir.h"
 #include "crypto/ed25519.h"
+#include "kv/kv_store.h"
 #include "log/note.h"
 
 namespace {
 
 struct State {
-  std::unique_ptr<clover::audit::KvStore> kv;
+  std::unique_ptr<clover::kv::KvStore> kv;
   std::unique_ptr<clover::audit::Witness> witness;
 };
 
@@ -45,7 +45,7 @@ State* Init() {
   auto* s = new State;
   const std::string& dir = Dir();
   std::atexit([] { (void)clover::RemoveOwnedDir(Dir()); });
-  s->kv = *clover::audit::KvStore::Open(dir);
+  s->kv = *clover::kv::KvStore::Open(dir);
   const std::string log_key =
       FixedKey("fuzz.log/a", clover::log::kNoteTypeEd25519, 1);
   s->witness = *clover::audit::Witness::Open(

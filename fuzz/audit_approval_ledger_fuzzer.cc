@@ -11,7 +11,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   absl::string_view text(reinterpret_cast<const char*>(data), size);
   clover::audit::ApprovalLedger l;
-  clover::audit::KvBatch batch;
+  clover::kv::KvBatch batch;
   const bool observed = l.Observe("fuzz/log", text, batch).ok();
   clover::entry::DecisionEntry e;
   e.principal_id = "p";

@@ -36,7 +36,7 @@ endif()
 # The approvals desk end to end (grants, limits, revoke, bounds, logging).
 if(TARGET clover_gateway)
   add_executable(approvals_e2e_test ${CMAKE_CURRENT_SOURCE_DIR}/approvals_e2e_test.cc)
-  target_link_libraries(approvals_e2e_test PRIVATE clover_options clover_gateway GTest::gtest GTest::gmock GTest::gtest_main)
+  target_link_libraries(approvals_e2e_test PRIVATE clover_options clover_gateway clover_audit GTest::gtest GTest::gmock GTest::gtest_main)
   gtest_discover_tests(approvals_e2e_test DISCOVERY_TIMEOUT 60
     PROPERTIES TIMEOUT 300 LABELS "e2e" RUN_SERIAL TRUE
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
@@ -46,7 +46,7 @@ endif()
 # startup, and entries forged with the node's key through `clover log append`.
 if(TARGET clover_gateway AND TARGET clover)
   add_executable(sources_of_truth_e2e_test ${CMAKE_CURRENT_SOURCE_DIR}/sources_of_truth_e2e_test.cc)
-  target_link_libraries(sources_of_truth_e2e_test PRIVATE clover_options clover_gateway GTest::gtest GTest::gmock GTest::gtest_main)
+  target_link_libraries(sources_of_truth_e2e_test PRIVATE clover_options clover_gateway clover_audit GTest::gtest GTest::gmock GTest::gtest_main)
   target_compile_definitions(sources_of_truth_e2e_test PRIVATE CLOVER_BINARY="$<TARGET_FILE:clover>")
   add_dependencies(sources_of_truth_e2e_test clover)
   gtest_discover_tests(sources_of_truth_e2e_test DISCOVERY_TIMEOUT 60

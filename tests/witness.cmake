@@ -3,7 +3,7 @@
 if(TARGET clover_gateway AND TARGET clover)
   add_executable(witness_e2e_test ${CMAKE_CURRENT_SOURCE_DIR}/witness_e2e_test.cc)
   target_include_directories(witness_e2e_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
-  target_link_libraries(witness_e2e_test PRIVATE clover_options clover_gateway GTest::gtest GTest::gmock GTest::gtest_main)
+  target_link_libraries(witness_e2e_test PRIVATE clover_options clover_gateway clover_audit GTest::gtest GTest::gmock GTest::gtest_main)
   target_compile_definitions(witness_e2e_test PRIVATE CLOVER_BINARY="$<TARGET_FILE:clover>")
   add_dependencies(witness_e2e_test clover)
   gtest_discover_tests(witness_e2e_test DISCOVERY_TIMEOUT 60

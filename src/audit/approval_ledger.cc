@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "approvals/approvals.h"
 #include "audit/json_util.h"
 #include "core/status_macros.h"
 #include "rapidjson/document.h"
@@ -77,7 +78,7 @@ std::string ApprovalLedger::Key(absl::string_view origin,
 }
 
 absl::StatusOr<std::unique_ptr<ApprovalLedger>> ApprovalLedger::Open(
-    const KvStore& kv) {
+    const kv::KvStore& kv) {
   auto l = std::make_unique<ApprovalLedger>();
   absl::Status bad = absl::OkStatus();
   CLOVER_RETURN_IF_ERROR(
@@ -97,38 +98,26 @@ absl::StatusOr<std::unique_ptr<ApprovalLedger>> ApprovalLedger::Open(
 }
 
 absl::Status ApprovalLedger::Observe(absl::string_view origin,
-                                     absl::string_view json, KvBatch& batch) {
-  rapidjson::Document d;
-  CLOVER_RETURN_IF_ERROR(ParseJsonObject(json, d, "approval entry"));
-  std::string id, state, principal, by, time_text;
-  CLOVER_RETURN_IF_ERROR(GetString(d, "id", true, &id));
-  CLOVER_RETURN_IF_ERROR(GetString(d, "state", true, &state));
-  CLOVER_RETURN_IF_ERROR(GetString(d, "principal", true, &principal));
-  CLOVER_RETURN_IF_ERROR(GetString(d, "by", false, &by));
-  std::vector<std::string> fields, subjects;
-  CLOVER_RETURN_IF_ERROR(GetStringArray(d, "fields", true, &fields));
-  const bool listed = d.HasMember("subjects");
-  CLOVER_RETURN_IF_ERROR(GetStringArray(d, "subjects", false, &subjects));
-  absl::Time time = absl::InfinitePast(), expires = absl::InfinitePast();
-  CLOVER_RETURN_IF_ERROR(GetTime(d, "time", &time));
-  CLOVER_RETURN_IF_ERROR(GetTime(d, "expires", &expires));
-  if (id.empty()) return absl::InvalidArgumentError("field 'id': empty");
-  if (time == absl::InfinitePast())
-    return absl::InvalidArgumentError("field 'time': missing");
-
-  const std::string key = Key(origin, id);
+                                     absl::string_view json,
+                                     kv::KvBatch& batch) {
+  CLOVER_ASSIGN_OR_RETURN(approvals::TransitionRecord r,
+                          approvals::ParseTransitionRecord(json));
+  const std::string& state = r.state;
+  const bool listed = r.subjects_listed;
+  const absl::Time time = r.time;
+  const std::string key = Key(origin, r.id);
   auto [it, fresh] = approvals_.try_emplace(key);
   LedgerApproval& a = it->second;
   // Every transition restates the request; a later one that says otherwise
   // contradicts the log's own history, and the approval is never trusted.
   if (fresh) {
-    a.principal = principal;
-    a.fields = fields;
-    a.subjects = subjects;
+    a.principal = r.principal;
+    a.fields = r.fields;
+    a.subjects = r.subjects;
     a.subjects_listed = listed;
   } else if (a.inconsistent.empty() &&
-             (a.principal != principal || a.fields != fields ||
-              a.subjects_listed != listed || a.subjects != subjects)) {
+             (a.principal != r.principal || a.fields != r.fields ||
+              a.subjects_listed != listed || a.subjects != r.subjects)) {
     a.inconsistent = absl::StrCat("its '", state,
                                   "' transition names another principal, "
                                   "subjects or fields than the earlier ones");
@@ -143,8 +132,8 @@ absl::Status ApprovalLedger::Observe(absl::string_view origin,
       a.inconsistent =
           absl::StrCat("it was approved after being ", a.ended_state);
     a.approved = time;
-    a.expires = expires;
-    a.approved_by = by;
+    a.expires = r.expires;
+    a.approved_by = r.by;
   } else if (state == "denied" || state == "revoked" || state == "expired") {
     // The earliest end counts.
     if (time < a.ended) {

@@ -27,10 +27,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "audit/kv_store.h"
 #include "audit/principal_directory.h"
 #include "audit/replayer.h"
 #include "entry/log_entry.h"
+#include "kv/kv_store.h"
 
 namespace clover::audit {
 
@@ -55,14 +55,15 @@ class ApprovalLedger {
   // Loads what earlier runs recorded in `kv` (keys "ledger/<origin>\n<id>").
   // Errors: Internal on I/O failure.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<ApprovalLedger>> Open(
-      const KvStore& kv);
+      const kv::KvStore& kv);
 
   // Records an approval transition entry `json` verified in log `origin`,
   // staging the new state in `batch` (committed with the follower's progress).
   // Errors: InvalidArgument for a record that is not a valid transition (a
   // malformed-entry finding).
   [[nodiscard]] absl::Status Observe(absl::string_view origin,
-                                     absl::string_view json, KvBatch& batch);
+                                     absl::string_view json,
+                                     kv::KvBatch& batch);
 
   // Empty when decision `e` of log `origin` may use the approval it names for
   // `fields` (the fields the policy leaves to an approval,

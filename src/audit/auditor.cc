@@ -79,7 +79,7 @@ absl::Status Auditor::Init(
     return absl::InternalError(absl::StrCat(
         "cannot create data_dir '", config_.data_dir, "': ", ec.message()));
   }
-  CLOVER_ASSIGN_OR_RETURN(kv_, KvStore::Open(config_.data_dir + "/store"));
+  CLOVER_ASSIGN_OR_RETURN(kv_, kv::KvStore::Open(config_.data_dir + "/store"));
 
   CLOVER_ASSIGN_OR_RETURN(std::string jkey,
                           ReadKeyFile(config_.journal_key_file, true));
@@ -243,7 +243,7 @@ void Auditor::Raise(const LogFollower* f, PendingFinding p) {
 
 absl::Status Auditor::ProcessEntries(LogFollower& f, uint64_t first,
                                      const std::vector<std::string>& entries,
-                                     KvBatch& batch, size_t log_no,
+                                     kv::KvBatch& batch, size_t log_no,
                                      std::vector<PendingFinding>* pending) {
   std::vector<Finding> found;
   absl::flat_hash_set<std::string> touched_policies;
@@ -420,7 +420,7 @@ absl::StatusOr<uint64_t> Auditor::PollOnce() {
     std::vector<PendingFinding> pending;
     absl::StatusOr<LogFollower::PollResult> r =
         f.Poll([&](uint64_t first, const std::vector<std::string>& entries,
-                   KvBatch& batch) {
+                   kv::KvBatch& batch) {
           absl::MutexLock lock(&mu_);
           return ProcessEntries(f, first, entries, batch, i, &pending);
         });

@@ -41,13 +41,13 @@
 #include "audit/flows.h"
 #include "audit/follower.h"
 #include "audit/incident_store.h"
-#include "audit/kv_store.h"
 #include "audit/outbox.h"
 #include "audit/principal_directory.h"
 #include "audit/replayer.h"
 #include "audit/witness.h"
 #include "core/clock.h"
 #include "entry/log_entry.h"
+#include "kv/kv_store.h"
 #include "server/http.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
@@ -108,7 +108,7 @@ class Auditor {
   absl::Status Init(std::function<FetchFn(const std::string& url)> fetch_for);
   absl::Status ProcessEntries(LogFollower& f, uint64_t first,
                               const std::vector<std::string>& entries,
-                              KvBatch& batch, size_t log_no,
+                              kv::KvBatch& batch, size_t log_no,
                               std::vector<PendingFinding>* pending)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Raise(const LogFollower* f, PendingFinding p);
@@ -126,7 +126,7 @@ class Auditor {
 
   const AuditorConfig config_;
   const Clock& clock_;
-  std::unique_ptr<KvStore> kv_;
+  std::unique_ptr<kv::KvStore> kv_;
   std::unique_ptr<log::NoteSigner> journal_signer_;
   std::unique_ptr<IncidentStore> incidents_;
   std::unique_ptr<Witness> witness_;

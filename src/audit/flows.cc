@@ -16,12 +16,12 @@ namespace {
 constexpr char kSep[] = "\x1f";
 
 std::string FlowDbKey(const FlowKey& k) {
-  return absl::StrCat("flow/", EncodeKeyU64(static_cast<uint64_t>(k.hour)),
+  return absl::StrCat("flow/", kv::EncodeKeyU64(static_cast<uint64_t>(k.hour)),
                       k.destination, kSep, k.category, kSep, k.purpose, kSep,
                       policy::ToString(k.effect));
 }
 std::string XferDbKey(const TransferKey& k) {
-  return absl::StrCat("xfer/", EncodeKeyU64(static_cast<uint64_t>(k.hour)),
+  return absl::StrCat("xfer/", kv::EncodeKeyU64(static_cast<uint64_t>(k.hour)),
                       k.destination, kSep, k.purpose, kSep, k.action);
 }
 
@@ -85,7 +85,7 @@ void FlowStats::Add(const entry::DecisionEntry& e) {
   dirty_xfers_[tk] = transfers_[tk];
 }
 
-absl::Status FlowStats::Load(const KvStore& kv) {
+absl::Status FlowStats::Load(const kv::KvStore& kv) {
   absl::Status bad;
   absl::Status s =
       kv.Scan("flow/", [&](absl::string_view key, absl::string_view value) {
@@ -95,7 +95,7 @@ absl::Status FlowStats::Load(const KvStore& kv) {
         std::vector<std::string> nums = absl::StrSplit(value, ' ');
         FlowTotals t;
         std::optional<policy::Effect> effect;
-        if (!DecodeKeyU64(key.substr(0, 8), &hour) || parts.size() != 4 ||
+        if (!kv::DecodeKeyU64(key.substr(0, 8), &hour) || parts.size() != 4 ||
             nums.size() != 2 || !absl::SimpleAtoi(nums[0], &t.decisions) ||
             !absl::SimpleAtoi(nums[1], &t.values) ||
             !(effect = policy::ParseEffect(parts[3]))) {
@@ -114,7 +114,7 @@ absl::Status FlowStats::Load(const KvStore& kv) {
     std::vector<std::string> parts = absl::StrSplit(key.substr(8), kSep);
     std::vector<std::string> nums = absl::StrSplit(value, ' ');
     TransferTotals t;
-    if (!DecodeKeyU64(key.substr(0, 8), &hour) || parts.size() != 3 ||
+    if (!kv::DecodeKeyU64(key.substr(0, 8), &hour) || parts.size() != 3 ||
         nums.size() != 3 || !absl::SimpleAtoi(nums[0], &t.requests) ||
         !absl::SimpleAtoi(nums[1], &t.records) ||
         !absl::SimpleAtoi(nums[2], &t.bytes)) {
@@ -129,7 +129,7 @@ absl::Status FlowStats::Load(const KvStore& kv) {
   return bad;
 }
 
-void FlowStats::Flush(KvBatch& batch) {
+void FlowStats::Flush(kv::KvBatch& batch) {
   for (const auto& [k, t] : dirty_flows_) {
     batch.Put(FlowDbKey(k), absl::StrCat(t.decisions, " ", t.values));
   }

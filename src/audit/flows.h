@@ -15,8 +15,8 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "audit/kv_store.h"
 #include "entry/log_entry.h"
+#include "kv/kv_store.h"
 #include "server/metrics.h"
 
 namespace clover::audit {
@@ -56,10 +56,10 @@ class FlowStats {
   void Add(const entry::DecisionEntry& e);
 
   // Restores the totals persisted by Flush. Errors: Internal, DataLoss.
-  [[nodiscard]] absl::Status Load(const KvStore& kv);
+  [[nodiscard]] absl::Status Load(const kv::KvStore& kv);
   // Adds the rows changed since the last Flush to `batch` (keys "flow/..." and
   // "xfer/...").
-  void Flush(KvBatch& batch);
+  void Flush(kv::KvBatch& batch);
   // Increments Prometheus counters by what was added since the last
   // PublishMetrics:
   //   clover_audit_flow_field_decisions_total{destination,category,purpose,effect}

@@ -40,7 +40,7 @@ std::string ResourcePath(bool entries, uint64_t tile, uint64_t tree_size) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LogFollower>> LogFollower::Open(
-    FollowedLog log, FetchFn fetch, KvStore* kv, Witness* witness,
+    FollowedLog log, FetchFn fetch, kv::KvStore* kv, Witness* witness,
     const Clock& clock) {
   std::unique_ptr<LogFollower> f(
       new LogFollower(std::move(log), std::move(fetch), kv, witness, clock));
@@ -307,7 +307,7 @@ absl::StatusOr<LogFollower::PollResult> LogFollower::Ingest(
       // check it against our history once we reach it (below, on a later poll).
     }
   }
-  KvBatch batch;
+  kv::KvBatch batch;
   if (absl::Status s = on_entry(m, entries, batch); !s.ok()) {
     tree_.Truncate(m);
     return s;
@@ -323,11 +323,12 @@ absl::StatusOr<LogFollower::PollResult> LogFollower::Ingest(
       v.append(reinterpret_cast<const char*>(tree_.leaf(i).data()),
                log::kHashSize);
     }
-    batch.Put(absl::StrCat(LeavesPrefix(log_.origin), EncodeKeyU64(tile)), v);
+    batch.Put(absl::StrCat(LeavesPrefix(log_.origin), kv::EncodeKeyU64(tile)),
+              v);
   }
   batch.Put(StateKey(log_.origin), cosigned);
   // History of verified checkpoints, for reports.
-  batch.Put(absl::StrCat("ckpt/", log_.origin, "/", EncodeKeyU64(cp.size)),
+  batch.Put(absl::StrCat("ckpt/", log_.origin, "/", kv::EncodeKeyU64(cp.size)),
             cosigned);
   absl::Status s = kv_->Write(batch);
   if (!s.ok()) {

@@ -37,9 +37,9 @@
 #include "audit/fetcher.h"
 #include "audit/hash_tree.h"
 #include "audit/incident.h"
-#include "audit/kv_store.h"
 #include "audit/witness.h"
 #include "core/clock.h"
+#include "kv/kv_store.h"
 #include "log/checkpoint.h"
 #include "log/note.h"
 
@@ -58,14 +58,15 @@ class LogFollower {
   // null) must outlive the follower. Errors: InvalidArgument for bad keys;
   // DataLoss for inconsistent stored state.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<LogFollower>> Open(
-      FollowedLog log, FetchFn fetch, KvStore* kv, Witness* witness,
+      FollowedLog log, FetchFn fetch, kv::KvStore* kv, Witness* witness,
       const Clock& clock = SystemClock());
 
   // Called once per poll with the new, verified entries (entries[i] is at index
   // first + i); may add writes to `batch`, which is committed with the
   // follower's new state. An error aborts the poll (nothing committed).
   using EntryFn = std::function<absl::Status(
-      uint64_t first, const std::vector<std::string>& entries, KvBatch& batch)>;
+      uint64_t first, const std::vector<std::string>& entries,
+      kv::KvBatch& batch)>;
 
   struct PollResult {
     uint64_t new_entries = 0;
@@ -115,7 +116,7 @@ class LogFollower {
   [[nodiscard]] absl::StatusOr<std::string> ProofFor(uint64_t index) const;
 
  private:
-  LogFollower(FollowedLog log, FetchFn fetch, KvStore* kv, Witness* witness,
+  LogFollower(FollowedLog log, FetchFn fetch, kv::KvStore* kv, Witness* witness,
               const Clock& clock)
       : log_(std::move(log)),
         fetch_(std::move(fetch)),
@@ -134,7 +135,7 @@ class LogFollower {
 
   FollowedLog log_;
   FetchFn fetch_;
-  KvStore* kv_;
+  kv::KvStore* kv_;
   Witness* witness_;
   const Clock& clock_;
   std::vector<std::unique_ptr<log::NoteVerifier>> verifiers_;

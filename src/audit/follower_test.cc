@@ -15,7 +15,7 @@ using ::testing::HasSubstr;
 class FollowerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    kv_ = *KvStore::Open(dir_.Sub("db"));
+    kv_ = *kv::KvStore::Open(dir_.Sub("db"));
     witness_key_ = testing::MakeKey("witness.test", log::kNoteTypeCosignature);
     OpenWitness();
     for (int i = 0; i < 300; ++i) log_.Append(absl::StrCat("{\"n\":", i, "}"));
@@ -37,7 +37,7 @@ class FollowerTest : public ::testing::Test {
   }
   LogFollower::EntryFn Collect() {
     return [this](uint64_t first, const std::vector<std::string>& entries,
-                  KvBatch&) {
+                  kv::KvBatch&) {
       EXPECT_EQ(first, seen_.size());
       for (const auto& e : entries) seen_.push_back(e);
       return absl::OkStatus();
@@ -45,7 +45,7 @@ class FollowerTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
-  std::unique_ptr<KvStore> kv_;
+  std::unique_ptr<kv::KvStore> kv_;
   testing::TestKey witness_key_;
   std::unique_ptr<Witness> witness_;
   std::vector<Finding> witness_findings_;
@@ -97,8 +97,8 @@ TEST_F(FollowerTest, StateSurvivesRestart) {
   auto f = Open(log_);
   EXPECT_EQ(f->size(), 300u);
   log_.Append("{\"n\":300}");
-  auto r =
-      f->Poll([](uint64_t first, const std::vector<std::string>& e, KvBatch&) {
+  auto r = f->Poll(
+      [](uint64_t first, const std::vector<std::string>& e, kv::KvBatch&) {
         EXPECT_EQ(first, 300u);
         EXPECT_EQ(e.size(), 1u);
         return absl::OkStatus();

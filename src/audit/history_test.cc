@@ -25,7 +25,7 @@ class HistoryTest : public ::testing::Test {
  protected:
   // 1,000 entries: bundles 0-2 complete, bundle 3 partial (232 entries).
   void SetUp() override {
-    kv_ = *KvStore::Open(dir_.Sub("db"));
+    kv_ = *kv::KvStore::Open(dir_.Sub("db"));
     for (int i = 0; i < 1000; ++i) {
       log_.Append(absl::StrCat("{\"principal\":\"p", i, "\"}"));
     }
@@ -34,7 +34,7 @@ class HistoryTest : public ::testing::Test {
     ASSERT_TRUE(f.ok()) << f.status();
     follower_ = *std::move(f);
     auto r = follower_->Poll([](uint64_t, const std::vector<std::string>&,
-                                KvBatch&) { return absl::OkStatus(); });
+                                kv::KvBatch&) { return absl::OkStatus(); });
     ASSERT_TRUE(r.ok()) << r.status();
     ASSERT_TRUE(r->findings.empty());
     ASSERT_EQ(follower_->size(), 1000u);
@@ -56,7 +56,7 @@ class HistoryTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
-  std::unique_ptr<KvStore> kv_;
+  std::unique_ptr<kv::KvStore> kv_;
   FakeLog log_{"log.test/eu"};
   std::unique_ptr<LogFollower> follower_;
 };

@@ -30,7 +30,7 @@ std::string EventJson(absl::string_view event, uint64_t seq, absl::Time now,
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<IncidentStore>> IncidentStore::Open(
-    KvStore* kv, IncidentStoreOptions options, const Clock& clock) {
+    kv::KvStore* kv, IncidentStoreOptions options, const Clock& clock) {
   std::unique_ptr<IncidentStore> s(
       new IncidentStore(kv, std::move(options), clock));
   absl::MutexLock lock(&s->mu_);
@@ -53,7 +53,8 @@ absl::StatusOr<std::unique_ptr<IncidentStore>> IncidentStore::Open(
   CLOVER_RETURN_IF_ERROR(kv->Scan(kEventPrefix, [&](absl::string_view k,
                                                     absl::string_view v) {
     uint64_t seq;
-    if (!DecodeKeyU64(k.substr(kEventPrefix.size()), &seq) || seq != expect) {
+    if (!kv::DecodeKeyU64(k.substr(kEventPrefix.size()), &seq) ||
+        seq != expect) {
       bad = absl::DataLossError("incident journal has a gap or a bad key");
       return false;
     }
@@ -67,13 +68,14 @@ absl::StatusOr<std::unique_ptr<IncidentStore>> IncidentStore::Open(
 
 absl::Status IncidentStore::Commit(const Incident& incident,
                                    absl::string_view event, bool drop_key) {
-  KvBatch batch;
+  kv::KvBatch batch;
   batch.Put(absl::StrCat(kIncidentPrefix, incident.id),
             IncidentToJson(incident));
   std::string ev;
   if (!event.empty()) {
     ev = EventJson(event, journal_.size(), clock_.Now(), incident);
-    batch.Put(absl::StrCat(kEventPrefix, EncodeKeyU64(journal_.size())), ev);
+    batch.Put(absl::StrCat(kEventPrefix, kv::EncodeKeyU64(journal_.size())),
+              ev);
   }
   CLOVER_RETURN_IF_ERROR(kv_->Write(batch));
   incidents_[incident.id] = incident;
@@ -204,11 +206,11 @@ absl::StatusOr<std::vector<std::pair<uint64_t, std::string>>>
 IncidentStore::ReadEvents(uint64_t from, size_t limit) const {
   std::vector<std::pair<uint64_t, std::string>> out;
   absl::Status bad;
-  const std::string start = absl::StrCat(kEventPrefix, EncodeKeyU64(from));
+  const std::string start = absl::StrCat(kEventPrefix, kv::EncodeKeyU64(from));
   CLOVER_RETURN_IF_ERROR(kv_->Scan(
       kEventPrefix, start, [&](absl::string_view k, absl::string_view v) {
         uint64_t seq;
-        if (!DecodeKeyU64(k.substr(kEventPrefix.size()), &seq)) {
+        if (!kv::DecodeKeyU64(k.substr(kEventPrefix.size()), &seq)) {
           bad = absl::DataLossError("bad incident journal key");
           return false;
         }

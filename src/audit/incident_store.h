@@ -32,8 +32,8 @@
 #include "absl/synchronization/mutex.h"
 #include "audit/hash_tree.h"
 #include "audit/incident.h"
-#include "audit/kv_store.h"
 #include "core/clock.h"
+#include "kv/kv_store.h"
 #include "log/note.h"
 
 namespace clover::audit {
@@ -51,7 +51,7 @@ class IncidentStore {
   // Loads incidents and rebuilds the journal tree. `kv` and the signer must
   // outlive the store. Errors: Internal, DataLoss.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<IncidentStore>> Open(
-      KvStore* kv, IncidentStoreOptions options,
+      kv::KvStore* kv, IncidentStoreOptions options,
       const Clock& clock = SystemClock());
 
   struct Update {
@@ -90,10 +90,11 @@ class IncidentStore {
   // A tlog-proof of event `seq` against the current signed checkpoint.
   [[nodiscard]] absl::StatusOr<std::string> EventProof(uint64_t seq) const;
 
-  KvStore* kv() const { return kv_; }
+  kv::KvStore* kv() const { return kv_; }
 
  private:
-  IncidentStore(KvStore* kv, IncidentStoreOptions options, const Clock& clock)
+  IncidentStore(kv::KvStore* kv, IncidentStoreOptions options,
+                const Clock& clock)
       : kv_(kv), options_(std::move(options)), clock_(clock) {}
   absl::StatusOr<Incident> Transition(absl::string_view id,
                                       absl::string_view by, IncidentStatus to);
@@ -104,7 +105,7 @@ class IncidentStore {
   absl::StatusOr<std::string> SignLocked() const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
-  KvStore* const kv_;
+  kv::KvStore* const kv_;
   const IncidentStoreOptions options_;
   const Clock& clock_;
   mutable absl::Mutex mu_;

@@ -29,7 +29,7 @@ Finding MakeFinding(const std::string& key, Severity sev = Severity::kHigh) {
 class IncidentStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    kv_ = *KvStore::Open(dir_.Sub("db"));
+    kv_ = *kv::KvStore::Open(dir_.Sub("db"));
     key_ = testing::MakeKey("auditor.test/incidents");
     signer_ = *log::ParseSignerKey(key_.signer);
     Reopen();
@@ -46,7 +46,7 @@ class IncidentStoreTest : public ::testing::Test {
 
   testing::TempDir dir_;
   FakeClock clock_{absl::FromUnixSeconds(1795000100)};
-  std::unique_ptr<KvStore> kv_;
+  std::unique_ptr<kv::KvStore> kv_;
   testing::TestKey key_;
   std::unique_ptr<log::NoteSigner> signer_;
   std::unique_ptr<IncidentStore> store_;

@@ -12,9 +12,9 @@
 #include "audit/flows.h"
 #include "audit/incident.h"
 #include "audit/json_util.h"
-#include "audit/kv_store.h"
 #include "core/canonical_json.h"
 #include "core/status_macros.h"
+#include "kv/kv_store.h"
 #include "log/checkpoint.h"
 #include "log/note.h"
 #include "policy/bundle.h"
@@ -138,8 +138,8 @@ absl::StatusOr<ReportFiles> WriteAuditReport(const AuditorConfig& config,
         absl::StrCat("no auditor store at '", store,
                      "' (run `clover audit --config` first)"));
   }
-  CLOVER_ASSIGN_OR_RETURN(std::unique_ptr<KvStore> kv,
-                          KvStore::Open(store, true));
+  CLOVER_ASSIGN_OR_RETURN(std::unique_ptr<kv::KvStore> kv,
+                          kv::KvStore::Open(store, true));
   FlowStats flows;
   CLOVER_RETURN_IF_ERROR(flows.Load(*kv));
 

@@ -6,7 +6,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
-#include "audit/approvals.h"
+#include "approvals/approvals.h"
 #include "audit/auditor.h"
 #include "audit/decision_builder.h"
 #include "audit/test_util.h"
@@ -124,12 +124,13 @@ class SourcesOfTruthTest : public ::testing::Test {
 
     // The node's approvals desk, writing the transition records the gateway
     // logs (subjects under their log pseudonym: here "p-" + id).
-    auto kv = KvStore::Open(dir_.Sub("approvals"));
+    auto kv = kv::KvStore::Open(dir_.Sub("approvals"));
     ASSERT_TRUE(kv.ok()) << kv.status();
     approvals_kv_ = *std::move(kv);
-    ApprovalOptions o;
+    approvals::ApprovalOptions o;
     o.pseudonymize = [](absl::string_view s) { return absl::StrCat("p-", s); };
-    approvals_ = *ApprovalStore::Open(approvals_kv_.get(), o, clock_);
+    approvals_ =
+        *approvals::ApprovalStore::Open(approvals_kv_.get(), o, clock_);
     Reopen();
   }
 
@@ -184,10 +185,10 @@ class SourcesOfTruthTest : public ::testing::Test {
   // Files and approves a request of us-legal-1 for `fields` of subject s1;
   // both transitions go to the log. Returns the approval id.
   std::string Grant(std::vector<std::string> fields = {"email"}) {
-    ApprovalRequestSpec spec;
+    approvals::ApprovalRequestSpec spec;
     spec.principal = "us-legal-1";
     spec.requested_by = "us-legal-1";
-    spec.justification = Justification::kLegalRequest;
+    spec.justification = approvals::Justification::kLegalRequest;
     spec.subjects = {"s1"};
     spec.fields = std::move(fields);
     spec.duration = absl::Hours(2);
@@ -198,7 +199,8 @@ class SourcesOfTruthTest : public ::testing::Test {
     EXPECT_TRUE(created.ok()) << created.status();
     log_.Append(created->record);
     auto approved = approvals_->Approve(
-        created->approval.id, Approver{"auditor", "auditor", {"approver"}},
+        created->approval.id,
+        approvals::Approver{"auditor", "auditor", {"approver"}},
         "court order checked");
     EXPECT_TRUE(approved.ok()) << approved.status();
     log_.Append(approved->record);
@@ -252,8 +254,8 @@ class SourcesOfTruthTest : public ::testing::Test {
   std::shared_ptr<const policy::CompiledPolicy> policy_;
   FakeLog log_{"log.test/ie-dub-1"};
   AuditorConfig config_;
-  std::unique_ptr<KvStore> approvals_kv_;
-  std::unique_ptr<ApprovalStore> approvals_;
+  std::unique_ptr<kv::KvStore> approvals_kv_;
+  std::unique_ptr<approvals::ApprovalStore> approvals_;
   std::unique_ptr<Auditor> auditor_;
 };
 
@@ -292,10 +294,10 @@ TEST_F(SourcesOfTruthTest, ApprovalNotCoveringTheUseIsForged) {
   const std::string id = Grant({"email"});
   clock_.Advance(absl::Minutes(1));
   // Not yet approved: a request that was only filed.
-  ApprovalRequestSpec spec;
+  approvals::ApprovalRequestSpec spec;
   spec.principal = "us-legal-1";
   spec.requested_by = "us-legal-1";
-  spec.justification = Justification::kLegalRequest;
+  spec.justification = approvals::Justification::kLegalRequest;
   spec.subjects = {"s1"};
   spec.fields = {"email"};
   spec.duration = absl::Hours(1);
@@ -328,7 +330,8 @@ TEST_F(SourcesOfTruthTest, ApprovalNotCoveringTheUseIsForged) {
   const uint64_t before = log_.entries().size();
   Log(LegalRead(id));
   auto revoked = approvals_->Revoke(
-      id, Approver{"auditor", "auditor", {"approver"}}, "order withdrawn");
+      id, approvals::Approver{"auditor", "auditor", {"approver"}},
+      "order withdrawn");
   ASSERT_TRUE(revoked.ok()) << revoked.status();
   log_.Append(revoked->record);
   clock_.Advance(absl::Seconds(1));

@@ -26,8 +26,9 @@ Witness::Response Reply(int status, std::string body) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Witness>> Witness::Open(
-    KvStore* kv, absl::string_view cosigner_key, std::vector<WitnessedLog> logs,
-    std::function<void(Finding)> on_finding, const Clock& clock) {
+    kv::KvStore* kv, absl::string_view cosigner_key,
+    std::vector<WitnessedLog> logs, std::function<void(Finding)> on_finding,
+    const Clock& clock) {
   absl::StatusOr<std::unique_ptr<log::NoteSigner>> signer =
       log::ParseSignerKey(cosigner_key, clock);
   if (!signer.ok()) {

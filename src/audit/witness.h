@@ -27,8 +27,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "audit/incident.h"
-#include "audit/kv_store.h"
 #include "core/clock.h"
+#include "kv/kv_store.h"
 #include "log/checkpoint.h"
 #include "log/note.h"
 
@@ -46,7 +46,7 @@ class Witness {
   // key (never echoed), a malformed verifier key (naming the origin) or a
   // duplicate origin; Internal/DataLoss loading state.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<Witness>> Open(
-      KvStore* kv, absl::string_view cosigner_key,
+      kv::KvStore* kv, absl::string_view cosigner_key,
       std::vector<WitnessedLog> logs,
       std::function<void(Finding)> on_finding = nullptr,
       const Clock& clock = SystemClock());
@@ -92,7 +92,7 @@ class Witness {
     std::vector<std::unique_ptr<log::NoteVerifier>> verifiers;
     std::optional<Latest> latest;
   };
-  Witness(KvStore* kv, std::unique_ptr<log::NoteSigner> cosigner,
+  Witness(kv::KvStore* kv, std::unique_ptr<log::NoteSigner> cosigner,
           std::function<void(Finding)> on_finding, const Clock& clock)
       : kv_(kv),
         cosigner_(std::move(cosigner)),
@@ -107,7 +107,7 @@ class Witness {
   void Report(const std::string& origin, std::string key, std::string summary,
               std::vector<std::string> notes);
 
-  KvStore* const kv_;
+  kv::KvStore* const kv_;
   std::unique_ptr<log::NoteSigner> cosigner_;
   std::string verifier_key_;
   std::function<void(Finding)> on_finding_;

@@ -52,7 +52,7 @@ absl::StatusOr<std::unique_ptr<WitnessServer>> WitnessServer::Create(
     return absl::InternalError(absl::StrCat("cannot create data_dir '",
                                             c.data_dir, "': ", ec.message()));
   }
-  CLOVER_ASSIGN_OR_RETURN(s->kv_, KvStore::Open(c.data_dir + "/store"));
+  CLOVER_ASSIGN_OR_RETURN(s->kv_, kv::KvStore::Open(c.data_dir + "/store"));
   CLOVER_ASSIGN_OR_RETURN(std::string key, ReadKeyFile(c.key_file, true));
   std::vector<WitnessedLog> logs;
   std::vector<std::string> origins;
@@ -60,7 +60,7 @@ absl::StatusOr<std::unique_ptr<WitnessServer>> WitnessServer::Create(
     logs.push_back({l.origin, l.verifier_keys});
     origins.push_back(l.origin);
   }
-  KvStore* kv = s->kv_.get();
+  kv::KvStore* kv = s->kv_.get();
   // Evidence is kept (synced) before it is logged, so a restart loses none.
   auto on_finding = [kv](Finding f) {
     std::string notes;

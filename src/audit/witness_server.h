@@ -18,9 +18,9 @@
 
 #include "absl/status/statusor.h"
 #include "audit/audit_config.h"
-#include "audit/kv_store.h"
 #include "audit/witness.h"
 #include "core/clock.h"
+#include "kv/kv_store.h"
 #include "server/http.h"
 #include "server/http_server.h"
 
@@ -53,7 +53,7 @@ class WitnessServer {
   explicit WitnessServer(WitnessConfig config) : config_(std::move(config)) {}
 
   const WitnessConfig config_;
-  std::unique_ptr<KvStore> kv_;
+  std::unique_ptr<kv::KvStore> kv_;
   std::unique_ptr<Witness> witness_;
   server::Handler handler_;
   std::unique_ptr<server::HttpServer> server_;

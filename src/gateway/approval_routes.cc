@@ -31,13 +31,13 @@ class ApprovalEndpoints : public EndpointFamily {
     if (!caller) return;
     const Principal& p = caller->principal;
     // Every request is kept, listed and logged: its size is bounded first.
-    if (req.body.size() > audit::kMaxApprovalBodyBytes) {
+    if (req.body.size() > approvals::kMaxApprovalBodyBytes) {
       return respond(HttpResponse::Error(
           413, "payload_too_large",
           absl::StrCat("an approval request body is at most ",
-                       audit::kMaxApprovalBodyBytes, " bytes")));
+                       approvals::kMaxApprovalBodyBytes, " bytes")));
     }
-    auto spec = audit::ParseApprovalCreateBody(req.body, p.id, p.country);
+    auto spec = approvals::ParseApprovalCreateBody(req.body, p.id, p.country);
     if (!spec.ok()) return respond(ErrorResponse(spec.status()));
     if (spec->principal != p.id && p.kind != PrincipalKind::kAdmin) {
       return respond(HttpResponse::Error(
@@ -72,8 +72,9 @@ class ApprovalEndpoints : public EndpointFamily {
   // What the policy sets for `spec` (policy/approval_limits.h): the approval
   // rules that may decide the fields it covers for its principal and each of
   // its subjects' jurisdictions (unknown subjects: any jurisdiction).
-  audit::GrantLimits GrantLimitsOf(const audit::ApprovalRequestSpec& spec) {
-    audit::GrantLimits out;
+  approvals::GrantLimits GrantLimitsOf(
+      const approvals::ApprovalRequestSpec& spec) {
+    approvals::GrantLimits out;
     const Principal* target = d_.deployment->FindPrincipal(spec.principal);
     if (target == nullptr) return out;
     std::vector<policy::FieldRef> refs;
@@ -111,7 +112,7 @@ class ApprovalEndpoints : public EndpointFamily {
   // Log before effect: the transition's record is durable in the log before
   // the store applies it; a record that cannot be logged is dropped and
   // nothing changes. Runs on the blocking pool (it waits for the log).
-  void LogCommitRespond(audit::ApprovalTransition t, int status,
+  void LogCommitRespond(approvals::ApprovalTransition t, int status,
                         Responder& respond) {
     absl::StatusOr<uint64_t> index = d_.log->Append(t.record).get();
     if (!index.ok()) {
@@ -129,12 +130,12 @@ class ApprovalEndpoints : public EndpointFamily {
     }
     respond(HttpResponse::Json(
         status,
-        absl::StrCat("{\"approval\":", audit::ApprovalToJson(t.approval),
+        absl::StrCat("{\"approval\":", approvals::ApprovalToJson(t.approval),
                      ",\"log_index\":", *index, "}")));
   }
 
-  static audit::Approver ApproverOf(const Principal& p) {
-    return audit::Approver{p.id, std::string(ToString(p.kind)), p.roles};
+  static approvals::Approver ApproverOf(const Principal& p) {
+    return approvals::Approver{p.id, std::string(ToString(p.kind)), p.roles};
   }
 
   // An administrative look-up at the approvals desk, logged before the answer
@@ -173,30 +174,33 @@ class ApprovalEndpoints : public EndpointFamily {
     auto caller = pipe_.Open(req, respond, Pipeline::Purpose::kNone);
     if (!caller) return;
     const Principal& p = caller->principal;
-    std::optional<audit::ApprovalState> state;
+    std::optional<approvals::ApprovalState> state;
     if (req.HasQueryParam("state")) {
       std::string s = req.QueryParam("state");
-      state = audit::ParseApprovalState(s);
+      state = approvals::ParseApprovalState(s);
       if (!state.has_value()) {
         return respond(HttpResponse::Error(
             400, "invalid_argument",
             "'state' must be pending, approved, denied, expired or revoked"));
       }
     }
-    std::vector<audit::Approval> list = d_.approvals->List(state);
+    std::vector<approvals::Approval> list = d_.approvals->List(state);
     bool sees_all =
         p.kind == PrincipalKind::kAuditor || p.kind == PrincipalKind::kAdmin;
     if (!sees_all) {
-      std::erase_if(list, [&p](const audit::Approval& a) {
+      std::erase_if(list, [&p](const approvals::Approval& a) {
         return a.request.principal != p.id && a.request.requested_by != p.id;
       });
-      return respond(HttpResponse::Json(200, audit::ApprovalListToJson(list)));
+      return respond(
+          HttpResponse::Json(200, approvals::ApprovalListToJson(list)));
     }
-    auto body = std::make_shared<std::string>(audit::ApprovalListToJson(list));
-    LogLookupThen(
-        p, "list_approvals", "", static_cast<int64_t>(list.size()),
-        state.has_value() ? audit::ToString(*state) : "", std::move(respond),
-        [body](uint64_t) { return HttpResponse::Json(200, std::move(*body)); });
+    auto body =
+        std::make_shared<std::string>(approvals::ApprovalListToJson(list));
+    LogLookupThen(p, "list_approvals", "", static_cast<int64_t>(list.size()),
+                  state.has_value() ? approvals::ToString(*state) : "",
+                  std::move(respond), [body](uint64_t) {
+                    return HttpResponse::Json(200, std::move(*body));
+                  });
   }
 
   void GetApproval(HttpRequest& req, Responder respond) {
@@ -212,35 +216,35 @@ class ApprovalEndpoints : public EndpointFamily {
       return respond(HttpResponse::Error(404, "not_found", "no such approval"));
     }
     if (!sees_all) {
-      return respond(HttpResponse::Json(200, audit::ApprovalToJson(*a)));
+      return respond(HttpResponse::Json(200, approvals::ApprovalToJson(*a)));
     }
-    auto body = std::make_shared<std::string>(audit::ApprovalToJson(*a));
+    auto body = std::make_shared<std::string>(approvals::ApprovalToJson(*a));
     LogLookupThen(
         p, "get_approval", a->id, -1, "", std::move(respond),
         [body](uint64_t) { return HttpResponse::Json(200, std::move(*body)); });
   }
 
   void ApproveApproval(HttpRequest& req, Responder respond) {
-    DecideApproval(req, respond, audit::ApprovalState::kApproved);
+    DecideApproval(req, respond, approvals::ApprovalState::kApproved);
   }
 
   void DenyApproval(HttpRequest& req, Responder respond) {
-    DecideApproval(req, respond, audit::ApprovalState::kDenied);
+    DecideApproval(req, respond, approvals::ApprovalState::kDenied);
   }
 
   void RevokeApproval(HttpRequest& req, Responder respond) {
-    DecideApproval(req, respond, audit::ApprovalState::kRevoked);
+    DecideApproval(req, respond, approvals::ApprovalState::kRevoked);
   }
 
   void DecideApproval(HttpRequest& req, Responder& respond,
-                      audit::ApprovalState to) {
+                      approvals::ApprovalState to) {
     auto caller = pipe_.Open(req, respond, Pipeline::Purpose::kNone);
     if (!caller) return;
     const Principal& p = caller->principal;
-    auto body = audit::ParseApprovalDecisionBody(req.body);
+    auto body = approvals::ParseApprovalDecisionBody(req.body);
     if (!body.ok()) return respond(ErrorResponse(body.status()));
     const std::string& id = req.path_params["id"];
-    if (to != audit::ApprovalState::kApproved &&
+    if (to != approvals::ApprovalState::kApproved &&
         body->duration != absl::ZeroDuration()) {
       return respond(HttpResponse::Error(
           400, "invalid_argument",
@@ -249,15 +253,15 @@ class ApprovalEndpoints : public EndpointFamily {
     auto current = d_.approvals->Get(id);
     if (!current.ok()) return respond(ErrorResponse(current.status()));
     // The policy's approver_role and max_duration, as of this decision.
-    const audit::GrantLimits limits = GrantLimitsOf(current->request);
-    const audit::Approver approver = ApproverOf(p);
-    absl::StatusOr<audit::ApprovalTransition> t;
+    const approvals::GrantLimits limits = GrantLimitsOf(current->request);
+    const approvals::Approver approver = ApproverOf(p);
+    absl::StatusOr<approvals::ApprovalTransition> t;
     switch (to) {
-      case audit::ApprovalState::kApproved:
+      case approvals::ApprovalState::kApproved:
         t = d_.approvals->PrepareApprove(id, approver, body->reason,
                                          body->duration, limits);
         break;
-      case audit::ApprovalState::kRevoked:
+      case approvals::ApprovalState::kRevoked:
         t = d_.approvals->PrepareRevoke(id, approver, body->reason, limits);
         break;
       default:
@@ -291,7 +295,7 @@ void AddApprovalRoutes(Pipeline& pipe, server::Router& router) {
 // Expiry is in force by time alone (a grant past its end is never found);
 // the transitions are logged, then stored.
 void ExpireApprovals(Pipeline& pipe) {
-  for (audit::ApprovalTransition& t :
+  for (approvals::ApprovalTransition& t :
        pipe.deps().approvals->PrepareExpireDue()) {
     absl::StatusOr<uint64_t> index = pipe.deps().log->Append(t.record).get();
     if (!index.ok() || !pipe.deps().approvals->Commit(t).ok())

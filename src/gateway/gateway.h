@@ -17,7 +17,7 @@
 #include <memory>
 #include <string>
 
-#include "audit/approvals.h"
+#include "approvals/approvals.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "crypto/secret_key_file.h"
@@ -39,7 +39,7 @@ struct GatewayDeps {
   std::shared_ptr<const policy::CompiledPolicy> policy;
   log::Sequencer* log = nullptr;
   vault::Vault* vault = nullptr;
-  audit::ApprovalStore* approvals = nullptr;
+  approvals::ApprovalStore* approvals = nullptr;
   StateStore* state = nullptr;
   AccessIndex* access_index = nullptr;
   server::MetricsRegistry* metrics = nullptr;

@@ -9,8 +9,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "audit/approvals.h"
-#include "audit/kv_store.h"
+#include "approvals/approvals.h"
 #include "crypto/constant_time.h"
 #include "crypto/secret_key_file.h"
 #include "crypto/subject_pseudonym.h"
@@ -18,6 +17,7 @@
 #include "gateway/auth.h"
 #include "gateway/gateway.h"
 #include "gateway/state_store.h"
+#include "kv/kv_store.h"
 #include "log/http_handlers.h"
 #include "log/note.h"
 #include "log/postgres_storage.h"
@@ -51,8 +51,8 @@ struct Node::Parts {
   std::shared_ptr<const policy::CompiledPolicy> policy;
   std::unique_ptr<vault::Vault> vault;
   crypto::SecretKey log_subject_key{};
-  std::unique_ptr<audit::KvStore> approvals_kv;
-  std::unique_ptr<audit::ApprovalStore> approvals;
+  std::unique_ptr<kv::KvStore> approvals_kv;
+  std::unique_ptr<approvals::ApprovalStore> approvals;
   std::unique_ptr<StateStore> state;
   std::unique_ptr<AccessIndex> access_index;
   std::unique_ptr<Authenticator> auth;
@@ -209,15 +209,16 @@ absl::Status OpenVault(Node::Parts& p) {
 }
 
 absl::Status OpenApprovals(Node::Parts& p) {
-  auto kv = audit::KvStore::Open(Dir(p, "approvals"));
+  auto kv = kv::KvStore::Open(Dir(p, "approvals"));
   if (!kv.ok()) return kv.status();
   p.approvals_kv = *std::move(kv);
-  audit::ApprovalOptions o;
+  approvals::ApprovalOptions o;
   crypto::SecretKey key = p.log_subject_key;
   o.pseudonymize = [key](absl::string_view subject) {
     return crypto::SubjectPseudonym(key, subject);
   };
-  auto store = audit::ApprovalStore::Open(p.approvals_kv.get(), o, *p.clock);
+  auto store =
+      approvals::ApprovalStore::Open(p.approvals_kv.get(), o, *p.clock);
   if (!store.ok()) return store.status();
   p.approvals = *std::move(store);
   return absl::OkStatus();

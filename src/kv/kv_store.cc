@@ -1,11 +1,11 @@
-#include "audit/kv_store.h"
+#include "kv/kv_store.h"
 
 #include "absl/strings/str_cat.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
 #include "rocksdb/write_batch.h"
 
-namespace clover::audit {
+namespace clover::kv {
 namespace {
 
 rocksdb::Slice S(absl::string_view s) {
@@ -110,4 +110,4 @@ bool DecodeKeyU64(absl::string_view s, uint64_t* v) {
   return true;
 }
 
-}  // namespace clover::audit
+}  // namespace clover::kv

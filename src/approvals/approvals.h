@@ -1,5 +1,8 @@
-// Just-in-time access approvals (the Customer Lockbox / Access Approval model),
-// as a library the gateway embeds.
+// Just-in-time access approvals (the Customer Lockbox / Access Approval model):
+// part of a node's (regional) state, kept by the gateway and reached by every
+// approver, the auditor included, over HTTP (/v1/approvals). Below both the
+// gateway and the auditor: the auditor's approval ledger reads the transition
+// records (TransitionRecord) this module writes to the log.
 //
 // A request names the principal that wants access, a justification code from a
 // fixed set, a free-text detail (ticket), the subjects and fields, the
@@ -9,11 +12,8 @@
 // requested duration, capped by `max_grant` (8 hours by default) and by the
 // policy's limits for the request (GrantLimits). An approved grant can be
 // revoked, which ends it at once. Nobody may decide their own request. Every
-// transition returns a canonical JSON record (RFC 8785) that the gateway
-// appends to its log:
-//   {"v":1,"type":"approval","id":"apr-...","state":"approved","principal":"...",
-//    "justification":"LEGAL_REQUEST","by":"auditor-1","time":"...","expires":"...",
-//    "fields":[...],"subjects":[<pseudonyms>] or "subject_count":N}
+// transition returns a canonical JSON record (RFC 8785, TransitionRecord
+// below) that the gateway appends to its log.
 //
 // Transitions are two-phase so that the log comes first: Prepare* checks a
 // transition and returns its record without applying it (the approval is held:
@@ -24,11 +24,12 @@
 // revocation hides the grant from FindLiveGrant at once. The one-shot methods
 // (Create, Approve, ...) prepare and commit in one step.
 //
-// Storage is a KvStore (RocksDB); Commit is durable before it returns.
+// Storage is a KvStore (kv/kv_store.h); Commit is durable before it returns.
 // Thread-safety: all methods may be called concurrently.
-#ifndef CLOVER_AUDIT_APPROVALS_H_
-#define CLOVER_AUDIT_APPROVALS_H_
+#ifndef CLOVER_APPROVALS_APPROVALS_H_
+#define CLOVER_APPROVALS_APPROVALS_H_
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -41,10 +42,10 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "audit/kv_store.h"
 #include "core/clock.h"
+#include "kv/kv_store.h"
 
-namespace clover::audit {
+namespace clover::approvals {
 
 enum class Justification {
   kCustomerInitiatedSupport,
@@ -98,6 +99,37 @@ struct GrantLimits {
   std::string max_duration_source;  // names the limit in errors, e.g. a rule
 };
 
+// One transition as the log carries it (ApprovalTransition::record): the
+// request restated, the new state, who moved it and when. Canonical JSON:
+//   {"v":1,"type":"approval","id":..,"state":..,"principal":..,
+//    "justification":..,"fields":[..],"subjects":[<pseudonyms>] or
+//    "subject_count":N,"requester_country":..,"by":..,"time":..,"expires":..}
+// "by" is absent for an expiry, "expires" for a denial, revocation or expiry.
+struct TransitionRecord {
+  std::string id;
+  std::string state;  // ToString(ApprovalState); readers judge unknown ones
+  std::string principal;
+  std::string justification;
+  std::vector<std::string> fields;
+  std::vector<std::string> subjects;  // pseudonyms, when subjects_listed
+  bool subjects_listed = false;       // false: only subject_count is logged
+  uint64_t subject_count = 0;
+  std::string requester_country;
+  std::string by;
+  absl::Time time = absl::InfinitePast();
+  absl::Time expires = absl::InfinitePast();  // InfinitePast: not written
+};
+[[nodiscard]] absl::StatusOr<std::string> TransitionRecordToJson(
+    const TransitionRecord& r);
+// Reads what a reader of the log checks: id, state, principal, by, fields,
+// subjects, time, expires (the other members are not read). Errors:
+// InvalidArgument "approval entry: ..." for what is not a JSON object with
+// unique names, "field 'name': ..." for a required member missing (id,
+// state, principal, fields, time), a member of the wrong type, an empty id or
+// a time that is not RFC 3339.
+[[nodiscard]] absl::StatusOr<TransitionRecord> ParseTransitionRecord(
+    absl::string_view json);
+
 // The largest POST /v1/approvals body accepted; larger is refused before
 // parsing.
 inline constexpr size_t kMaxApprovalBodyBytes = 16 * 1024;
@@ -133,7 +165,8 @@ class ApprovalStore {
   // Loads every approval from `kv` (which must outlive the store). Errors:
   // Internal on I/O failure, DataLoss for a corrupt stored record.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<ApprovalStore>> Open(
-      KvStore* kv, ApprovalOptions options, const Clock& clock = SystemClock());
+      kv::KvStore* kv, ApprovalOptions options,
+      const Clock& clock = SystemClock());
 
   // Checks a new request. Errors: InvalidArgument naming the field (empty
   // principal, no subjects/fields, too many, duplicates, detail too long,
@@ -208,7 +241,7 @@ class ApprovalStore {
   [[nodiscard]] absl::StatusOr<std::vector<ApprovalTransition>> ExpireDue();
 
  private:
-  ApprovalStore(KvStore* kv, ApprovalOptions options, const Clock& clock)
+  ApprovalStore(kv::KvStore* kv, ApprovalOptions options, const Clock& clock)
       : kv_(kv), options_(std::move(options)), clock_(clock) {}
   absl::StatusOr<ApprovalTransition> Decide(absl::string_view id,
                                             const Approver& approver,
@@ -226,7 +259,7 @@ class ApprovalStore {
   absl::StatusOr<ApprovalTransition> OneShot(
       absl::StatusOr<ApprovalTransition> t);
 
-  KvStore* kv_;
+  kv::KvStore* kv_;
   const ApprovalOptions options_;
   const Clock& clock_;
   mutable absl::Mutex mu_;
@@ -263,6 +296,6 @@ struct ApprovalDecisionBody {
 [[nodiscard]] absl::StatusOr<ApprovalDecisionBody> ParseApprovalDecisionBody(
     absl::string_view body);
 
-}  // namespace clover::audit
+}  // namespace clover::approvals
 
-#endif  // CLOVER_AUDIT_APPROVALS_H_
+#endif  // CLOVER_APPROVALS_APPROVALS_H_

@@ -1,9 +1,12 @@
-// The auditor's durable key-value store: a thin RocksDB wrapper with atomic
-// batches and prefix scans. Incidents, the webhook outbox, follower state, flow
-// totals, the incident log and approvals all live in one store so that related
-// updates commit in one batch.
-#ifndef CLOVER_AUDIT_KV_STORE_H_
-#define CLOVER_AUDIT_KV_STORE_H_
+// A durable key-value store: a thin RocksDB wrapper with atomic batches and
+// prefix scans. Its own module because two siblings use it: the auditor keeps
+// incidents, the webhook outbox, follower state, flow totals, the incident log
+// and its approval ledger in one store (related updates commit in one batch),
+// and a node keeps its approvals (approvals/approvals.h) in another. Below
+// both, it depends on neither; it is not part of approvals/ because most of
+// its users have nothing to do with approvals.
+#ifndef CLOVER_KV_KV_STORE_H_
+#define CLOVER_KV_KV_STORE_H_
 
 #include <functional>
 #include <memory>
@@ -19,7 +22,7 @@ namespace rocksdb {
 class DB;
 }
 
-namespace clover::audit {
+namespace clover::kv {
 
 // A set of puts and deletes applied atomically by KvStore::Write.
 class KvBatch {
@@ -91,6 +94,6 @@ std::string EncodeKeyU64(uint64_t v);
 // Inverse; false if `s` is not 8 bytes.
 bool DecodeKeyU64(absl::string_view s, uint64_t* v);
 
-}  // namespace clover::audit
+}  // namespace clover::kv
 
-#endif  // CLOVER_AUDIT_KV_STORE_H_
+#endif  // CLOVER_KV_KV_STORE_H_

@@ -1,11 +1,12 @@
-#include "audit/approvals.h"
+#include "approvals/approvals.h"
 
-#include "audit/test_util.h"
+#include "core/clock.h"
+#include "core/test_temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
 
-namespace clover::audit {
+namespace clover::approvals {
 namespace {
 
 using ::testing::HasSubstr;
@@ -13,7 +14,7 @@ using ::testing::HasSubstr;
 class ApprovalsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto kv = KvStore::Open(dir_.Sub("db"));
+    auto kv = kv::KvStore::Open(dir_.Sub("db"));
     ASSERT_TRUE(kv.ok()) << kv.status();
     kv_ = *std::move(kv);
     ApprovalOptions opts;
@@ -38,11 +39,73 @@ class ApprovalsTest : public ::testing::Test {
   }
 
   const Approver auditor_{"auditor-1", "auditor", {}};
-  testing::TempDir dir_;
+  test::TempDir dir_;
   FakeClock clock_{absl::FromUnixSeconds(1800000000)};
-  std::unique_ptr<KvStore> kv_;
+  std::unique_ptr<kv::KvStore> kv_;
   std::unique_ptr<ApprovalStore> store_;
 };
+
+// The record the store writes is what the auditor's ledger reads: one writer,
+// one reader, and every member the reader checks survives the round trip.
+TEST_F(ApprovalsTest, TransitionRecordRoundTrip) {
+  auto created = store_->Create(Spec());
+  ASSERT_TRUE(created.ok()) << created.status();
+  clock_.Advance(absl::Minutes(5));
+  auto approved = store_->Approve(created->approval.id, auditor_, "ok");
+  ASSERT_TRUE(approved.ok()) << approved.status();
+  auto r = ParseTransitionRecord(approved->record);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->id, created->approval.id);
+  EXPECT_EQ(r->state, "approved");
+  EXPECT_EQ(r->principal, "cn-engineer-1");
+  EXPECT_EQ(r->by, "auditor-1");
+  EXPECT_EQ(r->fields, std::vector<std::string>{"email"});
+  EXPECT_TRUE(r->subjects_listed);
+  EXPECT_EQ(r->subjects, (std::vector<std::string>{"tok-u1", "tok-u2"}));
+  EXPECT_EQ(r->time, approved->approval.decided);
+  EXPECT_EQ(r->expires, approved->approval.grant_expires);
+  r->justification =
+      std::string(ToString(Justification::kCustomerInitiatedSupport));
+  r->requester_country = "CN";
+  r->subject_count = 2;
+  auto again = TransitionRecordToJson(*r);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(*again, approved->record);
+
+  // Without a pseudonymizer only the count is logged, and a reader sees no
+  // subject list.
+  TransitionRecord counted = *r;
+  counted.subjects_listed = false;
+  auto json = TransitionRecordToJson(counted);
+  ASSERT_TRUE(json.ok());
+  EXPECT_THAT(*json, HasSubstr("\"subject_count\":2"));
+  auto read = ParseTransitionRecord(*json);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_FALSE(read->subjects_listed);
+}
+
+TEST(TransitionRecordTest, RefusesWhatIsNotATransition) {
+  EXPECT_THAT(ParseTransitionRecord("[]").status().message(),
+              HasSubstr("approval entry"));
+  EXPECT_THAT(ParseTransitionRecord(
+                  R"({"id":"","state":"approved","principal":"p","fields":[],)"
+                  R"("time":"2026-01-01T00:00:00Z"})")
+                  .status()
+                  .message(),
+              HasSubstr("field 'id'"));
+  EXPECT_THAT(
+      ParseTransitionRecord(
+          R"({"id":"a","state":"approved","principal":"p","fields":[]})")
+          .status()
+          .message(),
+      HasSubstr("field 'time': missing"));
+  EXPECT_THAT(ParseTransitionRecord(
+                  R"({"id":"a","state":"approved","principal":"p","fields":[],)"
+                  R"("time":"yesterday"})")
+                  .status()
+                  .message(),
+              HasSubstr("field 'time': not an RFC 3339 time"));
+}
 
 TEST_F(ApprovalsTest, CreateApproveGrantAndRecords) {
   auto created = store_->Create(Spec());
@@ -409,4 +472,4 @@ TEST(ApprovalJsonTest, ParsesDecisionBody) {
 }
 
 }  // namespace
-}  // namespace clover::audit
+}  // namespace clover::approvals

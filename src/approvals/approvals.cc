@@ -1,18 +1,18 @@
-#include "audit/approvals.h"
+#include "approvals/approvals.h"
 
 #include <algorithm>
 #include <array>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "audit/json_util.h"
 #include "core/countries.h"
+#include "core/json_fields.h"
 #include "core/json_parse.h"
 #include "core/status_macros.h"
 #include "crypto/random.h"
 #include "rapidjson/document.h"
 
-namespace clover::audit {
+namespace clover::approvals {
 namespace {
 
 constexpr absl::string_view kPrefix = "approval/";
@@ -40,6 +40,23 @@ constexpr std::array<std::pair<ApprovalState, absl::string_view>, 5> kStates = {
         {ApprovalState::kRevoked, "revoked"},
     }};
 
+// RFC 3339 UTC with milliseconds, as every log entry writes times.
+std::string Rfc3339(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
+}
+
+// RFC 3339 with "Z" or an offset and optional fractional seconds.
+absl::StatusOr<absl::Time> ParseRfc3339(absl::string_view text) {
+  absl::Time t;
+  std::string err;
+  if (!absl::ParseTime(absl::RFC3339_full, text, &t, &err)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not an RFC 3339 time: '", text.substr(0, 40),
+                     text.size() > 40 ? "...'" : "'"));
+  }
+  return t;
+}
+
 std::string TimeOrEmpty(absl::Time t) {
   return t == absl::InfinitePast() ? "" : Rfc3339(t);
 }
@@ -52,7 +69,12 @@ absl::Status ParseTimeField(const rapidjson::Value& obj, const char* name,
     *out = absl::InfinitePast();
     return absl::OkStatus();
   }
-  CLOVER_ASSIGN_OR_RETURN(*out, ParseRfc3339(s));
+  absl::StatusOr<absl::Time> t = ParseRfc3339(s);
+  if (!t.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("field '", name, "': ", t.status().message()));
+  }
+  *out = *t;
   return absl::OkStatus();
 }
 
@@ -262,8 +284,50 @@ absl::StatusOr<ApprovalDecisionBody> ParseApprovalDecisionBody(
   return out;
 }
 
+absl::StatusOr<std::string> TransitionRecordToJson(const TransitionRecord& r) {
+  rapidjson::Document d(rapidjson::kObjectType);
+  auto& al = d.GetAllocator();
+  d.AddMember("v", 1, al);
+  d.AddMember("type", "approval", al);
+  d.AddMember("id", JsonString(r.id, d), al);
+  d.AddMember("state", JsonString(r.state, d), al);
+  d.AddMember("principal", JsonString(r.principal, d), al);
+  d.AddMember("justification", JsonString(r.justification, d), al);
+  d.AddMember("fields", JsonStringArray(r.fields, d), al);
+  if (r.subjects_listed) {
+    d.AddMember("subjects", JsonStringArray(r.subjects, d), al);
+  } else {
+    d.AddMember("subject_count", r.subject_count, al);
+  }
+  d.AddMember("requester_country", JsonString(r.requester_country, d), al);
+  if (!r.by.empty()) d.AddMember("by", JsonString(r.by, d), al);
+  d.AddMember("time", JsonString(Rfc3339(r.time), d), al);
+  if (r.expires != absl::InfinitePast())
+    d.AddMember("expires", JsonString(Rfc3339(r.expires), d), al);
+  return ToCanonical(d);
+}
+
+absl::StatusOr<TransitionRecord> ParseTransitionRecord(absl::string_view json) {
+  rapidjson::Document d;
+  CLOVER_RETURN_IF_ERROR(ParseJsonObject(json, d, "approval entry"));
+  TransitionRecord r;
+  CLOVER_RETURN_IF_ERROR(GetString(d, "id", true, &r.id));
+  CLOVER_RETURN_IF_ERROR(GetString(d, "state", true, &r.state));
+  CLOVER_RETURN_IF_ERROR(GetString(d, "principal", true, &r.principal));
+  CLOVER_RETURN_IF_ERROR(GetString(d, "by", false, &r.by));
+  CLOVER_RETURN_IF_ERROR(GetStringArray(d, "fields", true, &r.fields));
+  r.subjects_listed = d.HasMember("subjects");
+  CLOVER_RETURN_IF_ERROR(GetStringArray(d, "subjects", false, &r.subjects));
+  CLOVER_RETURN_IF_ERROR(ParseTimeField(d, "time", &r.time));
+  CLOVER_RETURN_IF_ERROR(ParseTimeField(d, "expires", &r.expires));
+  if (r.id.empty()) return absl::InvalidArgumentError("field 'id': empty");
+  if (r.time == absl::InfinitePast())
+    return absl::InvalidArgumentError("field 'time': missing");
+  return r;
+}
+
 absl::StatusOr<std::unique_ptr<ApprovalStore>> ApprovalStore::Open(
-    KvStore* kv, ApprovalOptions options, const Clock& clock) {
+    kv::KvStore* kv, ApprovalOptions options, const Clock& clock) {
   if (options.request_ttl <= absl::ZeroDuration() ||
       options.max_grant <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
@@ -328,49 +392,41 @@ absl::Status ApprovalStore::CheckApprover(const Approver& approver,
 
 absl::StatusOr<ApprovalTransition> ApprovalStore::Hold(const Approval& a,
                                                        absl::string_view by) {
-  rapidjson::Document d(rapidjson::kObjectType);
-  auto& al = d.GetAllocator();
-  d.AddMember("v", 1, al);
-  d.AddMember("type", "approval", al);
-  d.AddMember("id", JsonString(a.id, d), al);
-  d.AddMember("state", JsonString(ToString(a.state), d), al);
-  d.AddMember("principal", JsonString(a.request.principal, d), al);
-  d.AddMember("justification", JsonString(ToString(a.request.justification), d),
-              al);
-  d.AddMember("fields", JsonStringArray(a.request.fields, d), al);
+  TransitionRecord r;
+  r.id = a.id;
+  r.state = std::string(ToString(a.state));
+  r.principal = a.request.principal;
+  r.justification = std::string(ToString(a.request.justification));
+  r.fields = a.request.fields;
+  r.subject_count = a.request.subjects.size();
   if (options_.pseudonymize) {
-    std::vector<std::string> tokens;
-    tokens.reserve(a.request.subjects.size());
+    r.subjects_listed = true;
+    r.subjects.reserve(a.request.subjects.size());
     for (const std::string& s : a.request.subjects)
-      tokens.push_back(options_.pseudonymize(s));
-    d.AddMember("subjects", JsonStringArray(tokens, d), al);
-  } else {
-    d.AddMember("subject_count",
-                static_cast<uint64_t>(a.request.subjects.size()), al);
+      r.subjects.push_back(options_.pseudonymize(s));
   }
-  d.AddMember("requester_country", JsonString(a.request.requester_country, d),
-              al);
-  if (!by.empty()) d.AddMember("by", JsonString(by, d), al);
+  r.requester_country = a.request.requester_country;
+  r.by = std::string(by);
   switch (a.state) {
     case ApprovalState::kPending:
-      d.AddMember("time", JsonString(Rfc3339(a.created), d), al);
-      d.AddMember("expires", JsonString(Rfc3339(a.request_expires), d), al);
+      r.time = a.created;
+      r.expires = a.request_expires;
       break;
     case ApprovalState::kApproved:
-      d.AddMember("time", JsonString(Rfc3339(a.decided), d), al);
-      d.AddMember("expires", JsonString(Rfc3339(a.grant_expires), d), al);
+      r.time = a.decided;
+      r.expires = a.grant_expires;
       break;
     case ApprovalState::kDenied:
-      d.AddMember("time", JsonString(Rfc3339(a.decided), d), al);
+      r.time = a.decided;
       break;
     case ApprovalState::kExpired:
-      d.AddMember("time", JsonString(Rfc3339(clock_.Now()), d), al);
+      r.time = clock_.Now();
       break;
     case ApprovalState::kRevoked:
-      d.AddMember("time", JsonString(Rfc3339(a.revoked), d), al);
+      r.time = a.revoked;
       break;
   }
-  CLOVER_ASSIGN_OR_RETURN(std::string record, ToCanonical(d));
+  CLOVER_ASSIGN_OR_RETURN(std::string record, TransitionRecordToJson(r));
   held_[a.id] = a;
   return ApprovalTransition{a, std::move(record)};
 }
@@ -684,4 +740,4 @@ absl::StatusOr<std::vector<ApprovalTransition>> ApprovalStore::ExpireDue() {
   return out;
 }
 
-}  // namespace clover::audit
+}  // namespace clover::approvals
