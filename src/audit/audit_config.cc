@@ -265,15 +265,7 @@ absl::StatusOr<std::string> LogPseudonym(const crypto::SecretKey& root,
 }
 
 absl::StatusOr<WitnessConfig> LoadWitnessConfig(const std::string& path) {
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    return absl::NotFoundError(
-        absl::StrCat("cannot read witness config '", path, "'"));
-  } catch (const YAML::Exception& e) {
-    return YamlSyntaxError(path, e);
-  }
+  CLOVER_ASSIGN_OR_RETURN(YAML::Node root, LoadYamlFile(path, "witness config"));
   const std::string abs =
       std::filesystem::absolute(path).lexically_normal().string();
   Reader r(abs);
@@ -334,15 +326,7 @@ absl::StatusOr<WitnessConfig> LoadWitnessConfig(const std::string& path) {
 }
 
 absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    return absl::NotFoundError(
-        absl::StrCat("cannot read auditor config '", path, "'"));
-  } catch (const YAML::Exception& e) {
-    return YamlSyntaxError(path, e);
-  }
+  CLOVER_ASSIGN_OR_RETURN(YAML::Node root, LoadYamlFile(path, "auditor config"));
   const std::string abs =
       std::filesystem::absolute(path).lexically_normal().string();
   Reader r(abs);

@@ -37,4 +37,16 @@ absl::Status YamlSyntaxError(absl::string_view file, const YAML::Exception& e,
       absl::StrCat(Where(file, e.mark), ": ", what, e.msg));
 }
 
+absl::StatusOr<YAML::Node> LoadYamlFile(const std::string& path,
+                                        absl::string_view what) {
+  try {
+    return YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot read ", what, " '", path, "'"));
+  } catch (const YAML::Exception& e) {
+    return YamlSyntaxError(path, e);
+  }
+}
+
 }  // namespace clover

@@ -4,7 +4,10 @@
 #ifndef CLOVER_CORE_YAML_ERROR_H_
 #define CLOVER_CORE_YAML_ERROR_H_
 
+#include <string>
+
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "yaml-cpp/yaml.h"
 
@@ -27,6 +30,11 @@ namespace clover {
 [[nodiscard]] absl::Status YamlSyntaxError(absl::string_view file,
                                            const YAML::Exception& e,
                                            absl::string_view what = {});
+
+// Reads and parses the YAML file `path`. Errors: NotFound "cannot read
+// <what> 'path'"; InvalidArgument "path:line:col: yaml-cpp's message".
+[[nodiscard]] absl::StatusOr<YAML::Node> LoadYamlFile(const std::string& path,
+                                                      absl::string_view what);
 
 }  // namespace clover
 
