@@ -794,11 +794,13 @@ class HttpServer::Impl {
           // Only this loop adds connections, so the count cannot grow
           // between the check and the emplace below.
           if (open >= shared_->options.max_connections) {
-            error_code ignored;
-            socket.close(ignored);
+            // Counted before the close, so whoever sees the close sees it
+            // counted.
             if (HttpMetrics* metrics = shared_->options.metrics) {
               metrics->connections_refused().Increment();
             }
+            error_code ignored;
+            socket.close(ignored);
             Accept();
             return;
           }
