@@ -382,9 +382,9 @@ absl::Status ApprovalStore::CheckApprover(const Approver& approver,
   // The policy names the roles: they are required as written.
   for (const std::string& role : limits.approver_roles) {
     if (!Contains(approver.roles, role)) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "principal '", approver.id, "' lacks the '", role,
-          "' role the policy requires to decide this request"));
+      return absl::PermissionDeniedError(
+          absl::StrCat("principal '", approver.id, "' lacks the '", role,
+                       "' role the policy requires to decide this request"));
     }
   }
   return absl::OkStatus();
@@ -620,9 +620,8 @@ absl::StatusOr<ApprovalTransition> ApprovalStore::Decide(
   const ApprovalState from =
       revoke ? ApprovalState::kApproved : ApprovalState::kPending;
   if (state != from) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("approval '", id, "' is ", ToString(state), ", not ",
-                     ToString(from)));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "approval '", id, "' is ", ToString(state), ", not ", ToString(from)));
   }
   Approval a = current;
   a.state = to;
@@ -644,8 +643,8 @@ absl::StatusOr<ApprovalTransition> ApprovalStore::Decide(
               ? std::string()
               : absl::StrCat(" (", limits.max_duration_source, ")")));
     }
-    absl::Duration d = std::min(
-        {a.request.duration, options_.max_grant, limits.max_duration});
+    absl::Duration d =
+        std::min({a.request.duration, options_.max_grant, limits.max_duration});
     if (duration > absl::ZeroDuration()) d = std::min(d, duration);
     a.grant_expires = now + d;
   }

@@ -243,12 +243,9 @@ class ApprovalStore {
  private:
   ApprovalStore(kv::KvStore* kv, ApprovalOptions options, const Clock& clock)
       : kv_(kv), options_(std::move(options)), clock_(clock) {}
-  absl::StatusOr<ApprovalTransition> Decide(absl::string_view id,
-                                            const Approver& approver,
-                                            absl::string_view reason,
-                                            ApprovalState to,
-                                            absl::Duration duration,
-                                            const GrantLimits& limits);
+  absl::StatusOr<ApprovalTransition> Decide(
+      absl::string_view id, const Approver& approver, absl::string_view reason,
+      ApprovalState to, absl::Duration duration, const GrantLimits& limits);
   // Builds the log record of `a` and holds it. Requires no hold on a.id.
   absl::StatusOr<ApprovalTransition> Hold(const Approval& a,
                                           absl::string_view by)

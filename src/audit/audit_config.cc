@@ -265,7 +265,8 @@ absl::StatusOr<std::string> LogPseudonym(const crypto::SecretKey& root,
 }
 
 absl::StatusOr<WitnessConfig> LoadWitnessConfig(const std::string& path) {
-  CLOVER_ASSIGN_OR_RETURN(YAML::Node root, LoadYamlFile(path, "witness config"));
+  CLOVER_ASSIGN_OR_RETURN(YAML::Node root,
+                          LoadYamlFile(path, "witness config"));
   const std::string abs =
       std::filesystem::absolute(path).lexically_normal().string();
   Reader r(abs);
@@ -326,7 +327,8 @@ absl::StatusOr<WitnessConfig> LoadWitnessConfig(const std::string& path) {
 }
 
 absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
-  CLOVER_ASSIGN_OR_RETURN(YAML::Node root, LoadYamlFile(path, "auditor config"));
+  CLOVER_ASSIGN_OR_RETURN(YAML::Node root,
+                          LoadYamlFile(path, "auditor config"));
   const std::string abs =
       std::filesystem::absolute(path).lexically_normal().string();
   Reader r(abs);

@@ -449,10 +449,10 @@ bool LogFollower::CheckBundle(uint64_t b, HistoryCheck& out) {
     Evidence e;
     e.index = index;
     e.entry_sha256 = HexSha256(items[i]);
-    e.note = absl::StrCat("entry ", index, " of ", path,
-                          ": verified leaf hash ", hex(tree_.leaf(index)),
-                          ", now served ", hex(served),
-                          " (the proof is of the verified one)");
+    e.note =
+        absl::StrCat("entry ", index, " of ", path, ": verified leaf hash ",
+                     hex(tree_.leaf(index)), ", now served ", hex(served),
+                     " (the proof is of the verified one)");
     return tampered(absl::StrCat("entry@", index),
                     absl::StrCat("log '", log_.origin, "' now serves entry ",
                                  index, " differently than verified"),
@@ -488,9 +488,9 @@ bool LogFollower::CheckBundle(uint64_t b, HistoryCheck& out) {
       if (want != nullptr && *want == got) continue;
       Evidence e;
       if (level == 0) e.index = pos;
-      e.note = absl::StrCat("hash ", j, " of ", tpath, ": verified ",
-                            want ? hex(*want) : "(none)", ", now served ",
-                            hex(got));
+      e.note =
+          absl::StrCat("hash ", j, " of ", tpath, ": verified ",
+                       want ? hex(*want) : "(none)", ", now served ", hex(got));
       return tampered(absl::StrCat("tile@", level, "/", tile),
                       absl::StrCat("log '", log_.origin, "' now serves ", tpath,
                                    " differently than verified"),

@@ -50,18 +50,18 @@ absl::StatusOr<std::unique_ptr<IncidentStore>> IncidentStore::Open(
       }));
   CLOVER_RETURN_IF_ERROR(bad);
   uint64_t expect = 0;
-  CLOVER_RETURN_IF_ERROR(kv->Scan(kEventPrefix, [&](absl::string_view k,
-                                                    absl::string_view v) {
-    uint64_t seq;
-    if (!kv::DecodeKeyU64(k.substr(kEventPrefix.size()), &seq) ||
-        seq != expect) {
-      bad = absl::DataLossError("incident journal has a gap or a bad key");
-      return false;
-    }
-    ++expect;
-    s->journal_.Append(log::LeafHash(v));
-    return true;
-  }));
+  CLOVER_RETURN_IF_ERROR(
+      kv->Scan(kEventPrefix, [&](absl::string_view k, absl::string_view v) {
+        uint64_t seq;
+        if (!kv::DecodeKeyU64(k.substr(kEventPrefix.size()), &seq) ||
+            seq != expect) {
+          bad = absl::DataLossError("incident journal has a gap or a bad key");
+          return false;
+        }
+        ++expect;
+        s->journal_.Append(log::LeafHash(v));
+        return true;
+      }));
   CLOVER_RETURN_IF_ERROR(bad);
   return s;
 }
