@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "core/config.h"
+#include "config/deployment.h"
 #include "policy/analyzer.h"
 #include "policy/bundle.h"
 #include "policy/compiled_policy.h"

@@ -25,7 +25,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/synchronization/mutex.h"
 #include "core/big_endian.h"
-#include "core/config.h"
+#include "config/deployment.h"
 #include "core/owned_dir.h"
 #include "crypto/ff1.h"
 #include "vault/key_encryption_key.h"

@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/config.h"
+#include "config/deployment.h"
 #include "crypto/ff1.h"
 #include "vault/pseudonymizer.h"
 #include "vault/token_keys.h"

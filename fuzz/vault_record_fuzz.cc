@@ -10,7 +10,7 @@
 #include <optional>
 #include <string_view>
 
-#include "core/config.h"
+#include "config/deployment.h"
 #include "vault/layout_migration.h"
 #include "vault/record.h"
 #include "vault/record_parser.h"

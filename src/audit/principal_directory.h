@@ -17,7 +17,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "core/config.h"
+#include "config/deployment.h"
 #include "entry/log_entry.h"
 
 namespace clover::audit {

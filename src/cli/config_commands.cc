@@ -2,7 +2,7 @@
 #include <iostream>
 
 #include "cli/command.h"
-#include "core/config.h"
+#include "config/deployment.h"
 
 namespace clover::cli {
 

@@ -12,7 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "cli/command.h"
-#include "core/config.h"
+#include "config/deployment.h"
 #include "crypto/ed25519.h"
 #include "crypto/secret_key_file.h"
 #include "gateway/node.h"

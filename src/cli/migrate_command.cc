@@ -11,7 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "cli/command.h"
-#include "core/config.h"
+#include "config/deployment.h"
 #include "gateway/node.h"
 #include "vault/layout_migration.h"
 

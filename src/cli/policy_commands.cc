@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/command.h"
-#include "core/config.h"
+#include "config/deployment.h"
 #include "policy/analyzer.h"
 #include "policy/bundle.h"
 #include "policy/compiled_policy.h"

@@ -11,7 +11,7 @@
 #include "audit/auditor.h"
 #include "audit/witness_server.h"
 #include "core/canonical_json.h"
-#include "core/config.h"
+#include "config/deployment.h"
 #include "core/owned_dir.h"
 #include "core/protected_paths.h"
 #include "crypto/ed25519.h"

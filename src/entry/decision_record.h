@@ -15,7 +15,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "core/config.h"
+#include "config/deployment.h"
 #include "entry/log_entry.h"
 #include "entry/rfc3339.h"
 

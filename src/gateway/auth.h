@@ -34,7 +34,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "core/clock.h"
-#include "core/config.h"
+#include "config/deployment.h"
 #include "gateway/jwt.h"
 #include "server/http.h"
 

@@ -19,7 +19,7 @@
 
 #include "approvals/approvals.h"
 #include "core/clock.h"
-#include "core/config.h"
+#include "config/deployment.h"
 #include "crypto/secret_key_file.h"
 #include "gateway/access_index.h"
 #include "gateway/auth.h"

@@ -13,7 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "core/clock.h"
-#include "core/config.h"
+#include "config/deployment.h"
 #include "vault/vault.h"
 
 namespace clover::gateway {

@@ -9,7 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "core/config.h"
+#include "config/deployment.h"
 #include "rapidjson/document.h"
 #include "server/http.h"
 

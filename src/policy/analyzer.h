@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "core/config.h"
+#include "config/deployment.h"
 #include "policy/bundle.h"
 #include "policy/request_data.h"
 

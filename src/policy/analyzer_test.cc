@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "core/config.h"
+#include "config/deployment.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "policy/reference_evaluator.h"

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "core/config.h"
+#include "config/deployment.h"
 #include "policy/compiled_policy.h"
 
 namespace clover::policy {

@@ -19,7 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "core/config.h"
+#include "config/deployment.h"
 #include "policy/request_data.h"
 #include "yaml-cpp/yaml.h"
 

@@ -18,7 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "core/config.h"
+#include "config/deployment.h"
 #include "policy/bundle.h"
 #include "policy/compiled_policy.h"
 #include "policy/request_spec.h"

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "core/config.h"
+#include "config/deployment.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

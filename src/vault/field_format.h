@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
-#include "core/config.h"
+#include "config/deployment.h"
 
 namespace clover::vault {
 

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "core/config.h"
+#include "config/deployment.h"
 #include "vault/key_encryption_key.h"
 
 namespace clover::vault {

@@ -10,7 +10,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "core/config.h"
+#include "config/deployment.h"
 #include "vault/record.h"
 #include "vault/token_keys.h"
 

@@ -8,7 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "core/config.h"
+#include "config/deployment.h"
 #include "vault/record.h"
 
 namespace clover::vault {

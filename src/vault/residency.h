@@ -11,7 +11,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "core/config.h"
+#include "config/deployment.h"
 
 namespace clover::vault {
 

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "core/big_endian.h"
-#include "core/config.h"
+#include "config/deployment.h"
 #include "core/test_temp_dir.h"
 #include "crypto/aead.h"
 #include "crypto/secret_key_file.h"

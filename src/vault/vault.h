@@ -21,7 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "core/config.h"
+#include "config/deployment.h"
 #include "crypto/secret_key_file.h"
 #include "vault/clock_cache.h"
 #include "vault/key_encryption_key.h"

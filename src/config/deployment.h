@@ -2,8 +2,8 @@
 // regions, the record schema, the principals, and where storage, log and keys
 // live. Loaded from YAML; every error names `file:line:column` and the field at
 // fault.
-#ifndef CLOVER_CORE_CONFIG_H_
-#define CLOVER_CORE_CONFIG_H_
+#ifndef CLOVER_CONFIG_DEPLOYMENT_H_
+#define CLOVER_CONFIG_DEPLOYMENT_H_
 
 #include <optional>
 #include <string>
@@ -230,4 +230,4 @@ std::string DescribeTopology(const Deployment& deployment);
 
 }  // namespace clover
 
-#endif  // CLOVER_CORE_CONFIG_H_
+#endif  // CLOVER_CONFIG_DEPLOYMENT_H_

@@ -1,4 +1,4 @@
-#include "core/config.h"
+#include "config/deployment.h"
 
 #include <algorithm>
 #include <filesystem>
