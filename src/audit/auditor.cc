@@ -301,7 +301,7 @@ absl::Status Auditor::ProcessEntries(LogFollower& f, uint64_t first,
       found.push_back(std::move(fd));
     };
     // The principal is who the directory says, whatever the entry states.
-    const DirectoryPrincipal* who = nullptr;
+    const Principal* who = nullptr;
     if (directory_ != nullptr) {
       who = directory_->Find(e.principal_id);
       if (who == nullptr) {

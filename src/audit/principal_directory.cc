@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/status_macros.h"
+#include "entry/decide.h"
 #include "policy/bundle.h"
 #include "policy/signature.h"
 
@@ -32,23 +33,11 @@ absl::StatusOr<std::unique_ptr<PrincipalDirectory>> PrincipalDirectory::Load(
 std::unique_ptr<PrincipalDirectory> PrincipalDirectory::FromPrincipals(
     const std::vector<Principal>& principals) {
   auto d = std::make_unique<PrincipalDirectory>();
-  for (const Principal& p : principals) {
-    DirectoryPrincipal dp;
-    dp.kind = std::string(ToString(p.kind));
-    dp.org = p.org;
-    dp.roles = p.roles;
-    dp.country = p.country;
-    dp.jurisdiction = p.jurisdiction;
-    d->by_id_[p.id] = std::move(dp);
-  }
+  for (const Principal& p : principals) d->by_id_[p.id] = p;
   return d;
 }
 
-bool IsInteractive(absl::string_view action) {
-  return action == "read" || action == "detokenize";
-}
-
-std::string AttributeDifference(const DirectoryPrincipal& p,
+std::string AttributeDifference(const Principal& p,
                                 const entry::DecisionEntry& e) {
   std::string out;
   auto differ = [&out](absl::string_view name, absl::string_view stated,
@@ -57,11 +46,11 @@ std::string AttributeDifference(const DirectoryPrincipal& p,
     absl::StrAppend(&out, out.empty() ? "" : ", ", name, " '", stated,
                     "' (directory: '", known, "')");
   };
-  differ("kind", e.principal_kind, p.kind);
+  differ("kind", e.principal_kind, ToString(p.kind));
   differ("org", e.principal_org, p.org);
   differ("country", e.principal_country, p.country);
   differ("jurisdiction", e.principal_jurisdiction, p.jurisdiction);
-  if (IsInteractive(e.action))
+  if (entry::IsInteractive(e.action))
     differ("destination", e.destination, p.jurisdiction);
   // Fast path without copies: the gateway writes the roles in the directory's
   // order.

@@ -22,15 +22,6 @@
 
 namespace clover::audit {
 
-// A principal's attributes as decisions use them.
-struct DirectoryPrincipal {
-  std::string kind;  // "service", "employee", "auditor", "admin"
-  std::string org;
-  std::vector<std::string> roles;
-  std::string country;
-  std::string jurisdiction;
-};
-
 class PrincipalDirectory {
  public:
   // Reads `principals_path`, requires `principals_path`.sig to be a valid
@@ -46,24 +37,21 @@ class PrincipalDirectory {
       const std::vector<Principal>& principals);
 
   // nullptr when the directory does not know `id`.
-  const DirectoryPrincipal* Find(absl::string_view id) const {
+  const Principal* Find(absl::string_view id) const {
     auto it = by_id_.find(id);
     return it == by_id_.end() ? nullptr : &it->second;
   }
   size_t size() const { return by_id_.size(); }
 
  private:
-  absl::flat_hash_map<std::string, DirectoryPrincipal> by_id_;
+  absl::flat_hash_map<std::string, Principal> by_id_;
 };
-
-// Whether `action` is an interactive one, whose destination is the
-// principal's own jurisdiction (a read by staff in CN is a transfer to CN).
-bool IsInteractive(absl::string_view action);
 
 // Empty when `e` states exactly `p`'s attributes (roles compared as sets),
 // else which attributes differ, with both values. For an interactive action
-// the destination must be the directory's jurisdiction too.
-[[nodiscard]] std::string AttributeDifference(const DirectoryPrincipal& p,
+// (entry::IsInteractive) the destination must be the directory's
+// jurisdiction too.
+[[nodiscard]] std::string AttributeDifference(const Principal& p,
                                               const entry::DecisionEntry& e);
 
 }  // namespace clover::audit

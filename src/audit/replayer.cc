@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/status_macros.h"
+#include "entry/decide.h"
 #include "policy/bundle.h"
 #include "policy/signature.h"
 
@@ -65,7 +66,7 @@ std::unique_ptr<Replayer> Replayer::FromPolicies(
 }
 
 Replayer::Result Replayer::Replay(const entry::DecisionEntry& e,
-                                  const DirectoryPrincipal* who) const {
+                                  const Principal* who) const {
   auto it = by_hash_.find(e.policy);
   if (it == by_hash_.end()) {
     return Failed(
@@ -78,62 +79,27 @@ Replayer::Result Replayer::Replay(const entry::DecisionEntry& e,
     return Failed(Verdict::kMismatch,
                   absl::StrCat("decision lists ", e.fields.size(), " fields"));
   }
-  policy::Request req;
-  req.principal_id = e.principal_id;
-  // Never the attributes an entry states when the auditor knows better.
-  req.principal_kind = who ? who->kind : e.principal_kind;
-  req.principal_org = who ? who->org : e.principal_org;
-  req.principal_roles = who ? who->roles : e.principal_roles;
-  req.principal_country = who ? who->country : e.principal_country;
-  req.principal_jurisdiction =
-      who ? who->jurisdiction : e.principal_jurisdiction;
-  req.purpose = e.purpose;
-  req.action = e.action;
-  req.subject_jurisdiction = e.subject_jurisdiction;
-  // An interactive read goes to where the reader works (the gateway sets it
-  // so): the directory says where that is.
-  req.destination = who != nullptr && IsInteractive(e.action)
-                        ? absl::string_view(who->jurisdiction)
-                        : absl::string_view(e.destination);
-  req.approval_justification = e.justification;
-  std::array<policy::FieldRef, kMaxFields> refs;
-  std::array<policy::FieldDecision, kMaxFields> out;
+  thread_local entry::Verdicts verdicts;
+  entry::DecideEntry(p, who, e, &verdicts);
   const size_t n = e.fields.size();
-  for (size_t i = 0; i < n; ++i) {
-    refs[i] = policy::FieldRef{e.fields[i].name, e.fields[i].category,
-                               e.fields[i].restricted};
-  }
-  p.Decide(req, std::span<const policy::FieldRef>(refs.data(), n),
-           std::span<policy::FieldDecision>(out.data(), n));
   Result result;
   for (size_t i = 0; i < n; ++i) {
     const entry::FieldEntry& f = e.fields[i];
-    const policy::FieldDecision& d = out[i];
+    const policy::FieldDecision& d = verdicts.decisions[i];
+    const std::vector<absl::string_view>& matched = verdicts.matched[i];
     // A live grant turns `approval` into the access it grants; the grant is
     // named in the entry and its transitions are in the log.
     const bool granted = d.effect == policy::Effect::kApproval &&
                          !e.approval.empty() &&
                          f.effect < policy::Effect::kApproval;
-    absl::string_view want_rule = d.deciding_rule == policy::kDefaultDeny
-                                      ? absl::string_view()
-                                      : p.rule(d.deciding_rule).id;
+    const absl::string_view want_rule = entry::DecidingRuleId(p, d);
     bool ok = (f.effect == d.effect || granted) && f.decided_by == want_rule;
-    if (ok) {
-      // The logged matching rules must be the re-derived ones
-      // (order-insensitive).
-      std::vector<int> all;
-      if (!d.matched_complete()) all = p.MatchedRules(req, refs[i]);
-      const size_t count = d.matched_complete() ? d.matched_count : all.size();
-      if (f.rules.size() != count) {
-        ok = false;
-      } else {
-        for (size_t k = 0; k < count && ok; ++k) {
-          const int idx =
-              d.matched_complete() ? static_cast<int>(d.matched[k]) : all[k];
-          ok = std::find(f.rules.begin(), f.rules.end(), p.rule(idx).id) !=
-               f.rules.end();
-        }
-      }
+    // The logged matching rules must be the re-derived ones
+    // (order-insensitive).
+    if (ok && f.rules.size() != matched.size()) ok = false;
+    for (size_t k = 0; k < matched.size() && ok; ++k) {
+      ok = std::find(f.rules.begin(), f.rules.end(), matched[k]) !=
+           f.rules.end();
     }
     if (ok && d.effect == policy::Effect::kApproval && !e.approval.empty()) {
       result.approval_fields.push_back(

@@ -66,7 +66,7 @@ class Replayer {
   // directory entry for e.principal_id) when given, else from the entry.
   // Allocation-light: one Decide call per entry.
   [[nodiscard]] Result Replay(const entry::DecisionEntry& e,
-                              const DirectoryPrincipal* who = nullptr) const;
+                              const Principal* who = nullptr) const;
 
   const std::vector<SignedPolicy>& policies() const { return policies_; }
 

@@ -91,7 +91,7 @@ class AggregateEndpoints : public EndpointFamily {
                                        destination, *fields))
                  .first;
       }
-      if (it->second.out[0].effect > policy::Effect::kAggregate)
+      if (it->second.verdicts.decisions[0].effect > policy::Effect::kAggregate)
         continue;  // approval or deny: excluded
       permitted.push_back(&subject);
     }
@@ -110,7 +110,7 @@ class AggregateEndpoints : public EndpointFamily {
     bool any_permitted = false;
     double epsilon = 0;
     auto price = [&](const Decision& dec) {
-      const policy::FieldDecision& fd = dec.out[0];
+      const policy::FieldDecision& fd = dec.verdicts.decisions[0];
       if (fd.effect > policy::Effect::kAggregate) return;
       any_permitted = true;
       if (fd.effect == policy::Effect::kAggregate && fd.deciding_rule >= 0) {

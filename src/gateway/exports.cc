@@ -31,8 +31,8 @@ class ExportEndpoints : public EndpointFamily {
   // The fields `dec` leaves to an approval, comma-separated ("" if none).
   static std::string ApprovalFieldNames(const Decision& dec) {
     std::string names;
-    for (size_t i = 0; i < dec.out.size(); ++i) {
-      if (dec.out[i].effect != policy::Effect::kApproval) continue;
+    for (size_t i = 0; i < dec.verdicts.decisions.size(); ++i) {
+      if (dec.verdicts.decisions[i].effect != policy::Effect::kApproval) continue;
       absl::StrAppend(&names, names.empty() ? "" : ",", dec.fields[i]->name);
     }
     return names;
@@ -152,7 +152,7 @@ class ExportEndpoints : public EndpointFamily {
         const vault::FieldValue* raw =
             dec.Returned(i) ? record->Find(Std(f.name)) : nullptr;
         if (raw == nullptr) continue;
-        auto out = pipe_.Transform(f, *raw, dec.out[i].effect, **keys, subject,
+        auto out = pipe_.Transform(f, *raw, dec.verdicts.decisions[i].effect, **keys, subject,
                                    *destination, *purpose, ctx, subject_keys);
         if (!out.ok()) return respond(ErrorResponse(out.status()));
         if (!first) line.push_back(',');
@@ -183,10 +183,10 @@ class ExportEndpoints : public EndpointFamily {
       // may have left), with the union of matching rules.
       merged = by_jurisdiction.begin()->second;
       for (const auto& [j, dec] : by_jurisdiction) {
-        for (size_t i = 0; i < dec.out.size(); ++i) {
-          if (dec.out[i].effect < merged.out[i].effect) {
-            merged.out[i] = dec.out[i];
-            merged.rule_ids[i] = dec.rule_ids[i];
+        for (size_t i = 0; i < dec.verdicts.decisions.size(); ++i) {
+          if (dec.verdicts.decisions[i].effect < merged.verdicts.decisions[i].effect) {
+            merged.verdicts.decisions[i] = dec.verdicts.decisions[i];
+            merged.verdicts.matched[i] = dec.verdicts.matched[i];
           }
         }
       }

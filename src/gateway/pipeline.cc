@@ -207,43 +207,22 @@ Decision Pipeline::Decide(const Principal& p, absl::string_view purpose,
                           absl::string_view justification) {
   Decision dec;
   dec.fields = std::move(fields);
-  policy::Request r;
-  r.principal_id = p.id;
-  r.principal_kind = ToString(p.kind);
-  r.principal_org = p.org;
-  r.principal_roles = p.roles;
-  r.principal_country = p.country;
-  r.principal_jurisdiction = p.jurisdiction;
-  r.purpose = purpose;
-  r.action = action;
-  r.subject_jurisdiction = subject_jurisdiction;
-  r.destination = destination;
-  r.approval_justification = justification;
   std::vector<policy::FieldRef> refs;
   refs.reserve(dec.fields.size());
   for (const FieldSpec* f : dec.fields) {
     refs.push_back({f->name, f->category, f->restricted});
   }
-  dec.out.resize(refs.size());
-  d_.policy->Decide(r, refs, dec.out);
-  dec.rule_ids.resize(refs.size());
+  entry::DecideFields(
+      *d_.policy,
+      entry::RequestOf(p, {purpose, action, subject_jurisdiction, destination,
+                           justification}),
+      refs, &dec.verdicts);
   dec.granted.assign(refs.size(), false);
   // Counted per effect, not per field: a labelled counter is a locked
   // lookup, and a decision's fields mostly share one or two effects.
   std::array<uint64_t, policy::kEffectCount> per_effect{};
-  for (size_t i = 0; i < refs.size(); ++i) {
-    const policy::FieldDecision& fd = dec.out[i];
-    if (fd.matched_complete()) {
-      for (uint32_t k = 0; k < fd.matched_count; ++k) {
-        dec.rule_ids[i].push_back(d_.policy->rule(fd.matched[k]).id);
-      }
-    } else {
-      for (int k : d_.policy->MatchedRules(r, refs[i])) {
-        dec.rule_ids[i].push_back(d_.policy->rule(k).id);
-      }
-    }
+  for (const policy::FieldDecision& fd : dec.verdicts.decisions)
     ++per_effect[static_cast<size_t>(fd.effect)];
-  }
   for (size_t e = 0; e < per_effect.size(); ++e) {
     if (per_effect[e] == 0) continue;
     decisions_
@@ -275,13 +254,13 @@ absl::StatusOr<vault::FieldValue> Pipeline::Transform(
 void Pipeline::ApplyGrants(const Principal& p, absl::string_view subject,
                            Decision& dec) {
   absl::Time now = d_.clock->Now();
-  for (size_t i = 0; i < dec.out.size(); ++i) {
-    if (dec.out[i].effect != policy::Effect::kApproval) continue;
+  for (size_t i = 0; i < dec.verdicts.decisions.size(); ++i) {
+    if (dec.verdicts.decisions[i].effect != policy::Effect::kApproval) continue;
     auto grant =
         d_.approvals->FindLiveGrant(p.id, subject, dec.fields[i]->name, now);
     // The deciding rule's max_duration holds at use too (the policy may
     // have been tightened since the grant).
-    const int rule = dec.out[i].deciding_rule;
+    const int rule = dec.verdicts.decisions[i].deciding_rule;
     if (grant.has_value() && rule >= 0 &&
         now - grant->decided >= d_.policy->rule(rule).approval.max_duration) {
       continue;
@@ -307,23 +286,24 @@ absl::string_view Pipeline::FieldGroupsJson(const Decision& dec) {
   AppendRaw(generation_, &key);
   for (size_t i = 0; i < dec.fields.size(); ++i) {
     AppendRaw(dec.fields[i], &key);
-    AppendRaw(dec.out[i].effect, &key);
-    AppendRaw(dec.out[i].deciding_rule, &key);
-    AppendRaw(dec.rule_ids[i].size(), &key);
-    for (absl::string_view id : dec.rule_ids[i]) AppendRaw(id.data(), &key);
+    AppendRaw(dec.verdicts.decisions[i].effect, &key);
+    AppendRaw(dec.verdicts.decisions[i].deciding_rule, &key);
+    AppendRaw(dec.verdicts.matched[i].size(), &key);
+    for (absl::string_view id : dec.verdicts.matched[i])
+      AppendRaw(id.data(), &key);
   }
   if (auto it = memo.find(key); it != memo.end()) return it->second;
   std::vector<entry::FieldOutcome> outcomes;
   outcomes.reserve(dec.fields.size());
   for (size_t i = 0; i < dec.fields.size(); ++i) {
     const FieldSpec& f = *dec.fields[i];
-    const policy::FieldDecision& fd = dec.out[i];
+    const policy::FieldDecision& fd = dec.verdicts.decisions[i];
     outcomes.push_back(
         {f.name, f.category, f.restricted, policy::ToString(fd.effect),
          fd.deciding_rule >= 0
              ? absl::string_view(d_.policy->rule(fd.deciding_rule).id)
              : absl::string_view(),
-         dec.rule_ids[i]});
+         dec.verdicts.matched[i]});
   }
   std::string json;
   entry::AppendFieldGroupsJson(outcomes, &json);

@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "boost/asio/thread_pool.hpp"
+#include "entry/decide.h"
 #include "entry/decision_record.h"
 #include "gateway/gateway.h"
 #include "policy/effect.h"
@@ -43,25 +44,24 @@ void AppendFieldValue(const vault::FieldValue& v, std::string* out);
 // needs.
 struct Decision {
   std::vector<const FieldSpec*> fields;
-  std::vector<policy::FieldDecision> out;
-  std::vector<std::vector<absl::string_view>> rule_ids;
+  entry::Verdicts verdicts;   // index for index with `fields`
   std::vector<bool> granted;  // approval effect with a live grant
   std::string approval_id;
 
   bool Returned(size_t i) const {
-    policy::Effect e = out[i].effect;
+    policy::Effect e = verdicts.decisions[i].effect;
     return e == policy::Effect::kAllow || e == policy::Effect::kGeneralize ||
            e == policy::Effect::kPseudonymize ||
            (e == policy::Effect::kApproval && granted[i]);
   }
   bool AllAllowed() const {
-    for (const auto& d : out) {
+    for (const auto& d : verdicts.decisions) {
       if (d.effect != policy::Effect::kAllow) return false;
     }
     return true;
   }
   bool AnyReturned() const {
-    for (size_t i = 0; i < out.size(); ++i) {
+    for (size_t i = 0; i < verdicts.decisions.size(); ++i) {
       if (Returned(i)) return true;
     }
     return false;

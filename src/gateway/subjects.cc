@@ -170,15 +170,15 @@ class SubjectEndpoints : public EndpointFamily {
       if (i > 0) values.push_back(',');
       AppendJsonString(f.name, &values);
       values.append(":{\"effect\":");
-      AppendJsonString(policy::ToString(dec.out[i].effect), &values);
-      if (dec.out[i].effect == policy::Effect::kApproval) {
+      AppendJsonString(policy::ToString(dec.verdicts.decisions[i].effect), &values);
+      if (dec.verdicts.decisions[i].effect == policy::Effect::kApproval) {
         values.append(dec.granted[i] ? ",\"granted\":true"
                                      : ",\"granted\":false");
       }
       const vault::FieldValue* raw =
           dec.Returned(i) ? record->Find(Std(f.name)) : nullptr;
       if (raw != nullptr) {
-        auto out = pipe_.Transform(f, *raw, dec.out[i].effect, **keys, subject,
+        auto out = pipe_.Transform(f, *raw, dec.verdicts.decisions[i].effect, **keys, subject,
                                    destination, purpose, ctx, subject_keys);
         if (!out.ok()) return respond(ErrorResponse(out.status()));
         values.append(",\"value\":");

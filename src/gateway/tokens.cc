@@ -95,7 +95,7 @@ class TokenEndpoints : public EndpointFamily {
     pipe_.ApplyGrants(p, found->subject, dec);
     std::string pseudonym = pipe_.Pseudonym(found->subject);
     bool allowed =
-        dec.out[0].effect == policy::Effect::kAllow || dec.granted[0];
+        dec.verdicts.decisions[0].effect == policy::Effect::kAllow || dec.granted[0];
     if (!allowed) {
       return pipe_.RefuseLogged(
           pipe_.DecisionJson(p, purpose, "detokenize", p.jurisdiction,
