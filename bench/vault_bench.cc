@@ -24,8 +24,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/synchronization/mutex.h"
-#include "core/big_endian.h"
 #include "config/deployment.h"
+#include "core/big_endian.h"
 #include "core/owned_dir.h"
 #include "crypto/ff1.h"
 #include "vault/key_encryption_key.h"
@@ -404,7 +404,7 @@ int Main(int argc, char** argv) {
       WriteBatch batch;
       batch.Put(
           Table::kTokens,
-          std::string_view(reinterpret_cast<const char*>(handle), kHandleSize),
+          absl::string_view(reinterpret_cast<const char*>(handle), kHandleSize),
           id);
       batch.Put(Table::kSubjects, id, row);
       absl::Status w = (*storage)->Write(batch);

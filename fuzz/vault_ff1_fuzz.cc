@@ -8,8 +8,8 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
-#include <string_view>
 
+#include "absl/strings/string_view.h"
 #include "config/deployment.h"
 #include "crypto/ff1.h"
 #include "vault/pseudonymizer.h"
@@ -17,7 +17,7 @@
 
 namespace {
 
-constexpr std::string_view kAlphabet = "0123456789abcdefghijklmnopqrstuvwxyz";
+constexpr absl::string_view kAlphabet = "0123456789abcdefghijklmnopqrstuvwxyz";
 
 struct Fixture {
   std::unique_ptr<clover::crypto::Ff1> ff1[37];
@@ -66,9 +66,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   data += 2;
   size -= 2;
   if (tweak_len > size) return 0;
-  std::string_view tweak(reinterpret_cast<const char*>(data), tweak_len);
-  std::string_view rest(reinterpret_cast<const char*>(data + tweak_len),
-                        size - tweak_len);
+  absl::string_view tweak(reinterpret_cast<const char*>(data), tweak_len);
+  absl::string_view rest(reinterpret_cast<const char*>(data + tweak_len),
+                         size - tweak_len);
 
   // Numerals taken modulo the radix: must round-trip whenever the length is
   // acceptable.
@@ -83,7 +83,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (ct.ok()) {
     if (ct->size() != text.size()) std::abort();
     for (char c : *ct) {
-      if (kAlphabet.substr(0, radix).find(c) == std::string_view::npos)
+      if (kAlphabet.substr(0, radix).find(c) == absl::string_view::npos)
         std::abort();
     }
     auto pt = ff1.Decrypt(*ct, tweak);

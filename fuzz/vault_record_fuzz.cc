@@ -8,8 +8,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <optional>
-#include <string_view>
 
+#include "absl/strings/string_view.h"
 #include "config/deployment.h"
 #include "vault/layout_migration.h"
 #include "vault/record.h"
@@ -50,7 +50,7 @@ const clover::Schema& FuzzSchema() {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  std::string_view input(reinterpret_cast<const char*>(data), size);
+  absl::string_view input(reinterpret_cast<const char*>(data), size);
   auto record = clover::vault::ParseRecordJson(FuzzSchema(), input);
   if (record.ok()) {
     if (!clover::vault::ValidateRecord(FuzzSchema(), *record).ok())
@@ -75,10 +75,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (input.size() >= 2) {
     const size_t meta_size = static_cast<uint8_t>(input[0]);
     const size_t key_size = static_cast<uint8_t>(input[1]);
-    std::string_view rest = input.substr(2);
-    std::string_view meta = rest.substr(0, std::min(meta_size, rest.size()));
+    absl::string_view rest = input.substr(2);
+    absl::string_view meta = rest.substr(0, std::min(meta_size, rest.size()));
     rest.remove_prefix(meta.size());
-    std::string_view key = rest.substr(0, std::min(key_size, rest.size()));
+    absl::string_view key = rest.substr(0, std::min(key_size, rest.size()));
     rest.remove_prefix(key.size());
     auto v1 = clover::vault::SubjectRowFromV1(
         "subject", meta, key.empty() ? std::nullopt : std::optional(key),

@@ -259,7 +259,7 @@ EffectEntries ReadEffectEntries(const std::string& endpoint,
       rapidjson::Document doc;
       doc.Parse(e.data(), e.size());
       if (!doc.IsObject() || !doc.HasMember("type") ||
-          std::string_view(doc["type"].GetString()) != "decision" ||
+          absl::string_view(doc["type"].GetString()) != "decision" ||
           !doc.HasMember("subject") || !doc.HasMember("records") ||
           doc["records"].GetInt64() != 1) {
         continue;
@@ -347,7 +347,7 @@ TEST_F(GatewayCrashTest, EveryStoredRevisionAndErasureHasItsLogEntry) {
       ASSERT_TRUE(storage.ok()) << storage.status();
       absl::Status scan = (*storage)->Scan(
           vault::Table::kSubjects,
-          [&](std::string_view id, std::string_view value) {
+          [&](absl::string_view id, absl::string_view value) {
             auto row = vault::SubjectRow::Decode(value);
             EXPECT_TRUE(row.ok()) << row.status();
             if (row.ok())

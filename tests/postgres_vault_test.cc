@@ -4,11 +4,11 @@
 // Vault opened over it: put / get / erase round trip and reopen.
 #include <map>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "gtest/gtest.h"
 #include "postgres_test_util.h"
 #include "vault/erased.h"
@@ -38,7 +38,7 @@ std::map<std::string, std::string> Dump(StorageDriver& s, Table t) {
   std::map<std::string, std::string> out;
   std::string prev;
   bool first = true;
-  EXPECT_TRUE(s.Scan(t, [&](std::string_view k, std::string_view v) {
+  EXPECT_TRUE(s.Scan(t, [&](absl::string_view k, absl::string_view v) {
                  EXPECT_TRUE(first || std::string(k) > prev)
                      << "scan out of key order";
                  first = false;
@@ -49,7 +49,7 @@ std::map<std::string, std::string> Dump(StorageDriver& s, Table t) {
   return out;
 }
 
-std::string Get(StorageDriver& s, Table t, std::string_view key) {
+std::string Get(StorageDriver& s, Table t, absl::string_view key) {
   std::string v;
   auto found = s.Get(t, key, &v);
   EXPECT_TRUE(found.ok()) << found.status();
@@ -169,13 +169,14 @@ TEST(PostgresVaultStorageTest, ScanIsInBytewiseKeyOrderAcrossPages) {
   EXPECT_EQ(Dump(*s, Table::kSubjects).size(), 1u);
   // Early stop.
   int seen = 0;
-  ASSERT_TRUE(s->Scan(Table::kTokens, [&](std::string_view, std::string_view) {
-                 return ++seen < 4;
-               }).ok());
+  ASSERT_TRUE(
+      s->Scan(Table::kTokens, [&](absl::string_view, absl::string_view) {
+         return ++seen < 4;
+       }).ok());
   EXPECT_EQ(seen, 4);
   // The callback may use the driver (its connection is back in the pool).
   ASSERT_TRUE(
-      s->Scan(Table::kTokens, [&](std::string_view k, std::string_view) {
+      s->Scan(Table::kTokens, [&](absl::string_view k, absl::string_view) {
          EXPECT_EQ(Get(*s, Table::kTokens, k), "v" + std::string(k));
          return true;
        }).ok());
@@ -251,13 +252,14 @@ TEST(PostgresVaultStorageTest, MigratesASchemaOfTheFirstLayout) {
   ann.country = "IE";
   ann.fields = {{"email", false, "ann@mail.example", {}}};
   const testing::V1Subject v1 = testing::MakeV1Live(*kek, "ann", ann, 2, 0x11);
-  auto hex = [](std::string_view bytes) {
+  auto hex = [](absl::string_view bytes) {
     return absl::StrCat(
         "decode('",
         absl::BytesToHexString(absl::string_view(bytes.data(), bytes.size())),
         "', 'hex')");
   };
-  auto insert = [&](const char* table, std::string_view k, std::string_view v) {
+  auto insert = [&](const char* table, absl::string_view k,
+                    absl::string_view v) {
     return absl::StrCat("INSERT INTO \"clover_vault_v1\".", table, " VALUES (",
                         hex(k), ", ", hex(v), ");");
   };
@@ -410,9 +412,9 @@ TEST(PostgresVaultStorageTest, VaultPutGetEraseOverPostgres) {
   // Nothing personal is stored in clear.
   ASSERT_TRUE(vault->storage()
                   .Scan(Table::kSubjects,
-                        [](std::string_view, std::string_view v) {
+                        [](absl::string_view, absl::string_view v) {
                           EXPECT_EQ(v.find("ann@mail.example"),
-                                    std::string_view::npos);
+                                    absl::string_view::npos);
                           return true;
                         })
                   .ok());

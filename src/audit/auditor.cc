@@ -515,8 +515,8 @@ std::optional<server::HttpResponse> Auditor::Authorize(
     return unauthenticated(true);
   absl::string_view token = absl::StripLeadingAsciiWhitespace(auth.substr(7));
   const crypto::Sha256Digest presented = crypto::Sha256(token);
-  const std::string_view digest(reinterpret_cast<const char*>(presented.data()),
-                                presented.size());
+  const absl::string_view digest(
+      reinterpret_cast<const char*>(presented.data()), presented.size());
   // Every credential is compared, so the time taken does not say which one
   // (or whether any) matched.
   const ApiCredential* match = nullptr;

@@ -4,7 +4,6 @@
 #define CLOVER_AUDIT_JSON_UTIL_H_
 
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -18,12 +17,12 @@
 namespace clover::audit {
 
 // Debian's Abseil has its own string_view type; these bridge it and
-// std::string_view.
-inline absl::string_view AV(std::string_view s) {
+// absl::string_view.
+inline absl::string_view AV(absl::string_view s) {
   return absl::string_view(s.data(), s.size());
 }
-inline std::string_view SV(absl::string_view s) {
-  return std::string_view(s.data(), s.size());
+inline absl::string_view SV(absl::string_view s) {
+  return absl::string_view(s.data(), s.size());
 }
 
 // RFC 3339 UTC with milliseconds: "2026-11-28T23:50:00.123Z".

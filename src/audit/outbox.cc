@@ -59,7 +59,7 @@ absl::Status VerifyWebhookSignature(absl::string_view secret,
   bool ok = false;
   for (absl::string_view sig : absl::StrSplit(signature_header, ',')) {
     sig = absl::StripAsciiWhitespace(sig);
-    ok |= crypto::ConstantTimeEquals(std::string_view(sig.data(), sig.size()),
+    ok |= crypto::ConstantTimeEquals(absl::string_view(sig.data(), sig.size()),
                                      want);
   }
   if (!ok) return absl::UnauthenticatedError("X-Clover-Signature mismatch");

@@ -20,7 +20,6 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -66,15 +65,15 @@ struct ResultDeleter {
 using Result = std::unique_ptr<PGresult, ResultDeleter>;
 
 // The bytes of a binary-format result cell.
-inline std::string_view Cell(const PGresult* r, int row, int col) {
-  return std::string_view(PQgetvalue(r, row, col),
-                          static_cast<size_t>(PQgetlength(r, row, col)));
+inline absl::string_view Cell(const PGresult* r, int row, int col) {
+  return absl::string_view(PQgetvalue(r, row, col),
+                           static_cast<size_t>(PQgetlength(r, row, col)));
 }
 
 // One execution of a prepared statement; every parameter in binary format.
 struct Statement {
   std::string name;
-  std::vector<std::string_view> params;
+  std::vector<absl::string_view> params;
 };
 
 // Maps a failed result (or a broken connection) to an absl::Status: SQLSTATE
@@ -104,7 +103,7 @@ inline absl::Status ErrorStatus(PGconn* conn, const PGresult* res,
                    state != nullptr ? absl::StrCat(" (SQLSTATE ", state, ")")
                                     : std::string());
   if (PQstatus(conn) != CONNECTION_OK) return absl::UnavailableError(text);
-  const std::string_view s = state != nullptr ? state : "";
+  const absl::string_view s = state != nullptr ? state : "";
   if (s.rfind("08", 0) == 0 || s.rfind("53", 0) == 0 || s.rfind("57", 0) == 0)
     return absl::UnavailableError(text);
   if (s.rfind("40", 0) == 0) return absl::AbortedError(text);
@@ -214,7 +213,7 @@ class Connection {
   class Args {
    public:
     explicit Args(const Statement& s) {
-      for (std::string_view p : s.params) {
+      for (absl::string_view p : s.params) {
         values_.push_back(p.data());
         lengths_.push_back(static_cast<int>(p.size()));
         formats_.push_back(1);

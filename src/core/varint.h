@@ -7,7 +7,8 @@
 
 #include <cstdint>
 #include <string>
-#include <string_view>
+
+#include "absl/strings/string_view.h"
 
 namespace clover {
 
@@ -22,7 +23,7 @@ inline void AppendVarint64(uint64_t v, std::string* out) {
 
 // Reads one varint from the front of `in` and removes it. False if `in` ends
 // inside it or it does not fit 64 bits (`in` is then partly consumed).
-[[nodiscard]] inline bool ReadVarint64(std::string_view* in, uint64_t* v) {
+[[nodiscard]] inline bool ReadVarint64(absl::string_view* in, uint64_t* v) {
   *v = 0;
   for (int shift = 0; shift < 64 && !in->empty(); shift += 7) {
     const auto byte = static_cast<uint8_t>(in->front());

@@ -1,8 +1,8 @@
 #include "core/varint.h"
 
 #include <string>
-#include <string_view>
 
+#include "absl/strings/string_view.h"
 #include "gtest/gtest.h"
 
 namespace clover {
@@ -22,7 +22,7 @@ TEST(VarintTest, RoundTripsBoundaries) {
   std::string bytes;
   for (uint64_t v : values) AppendVarint64(v, &bytes);
   EXPECT_EQ(bytes.size(), 1u + 1 + 1 + 2 + 2 + 3 + 5 + 6 + 10 + 10);
-  std::string_view in = bytes;
+  absl::string_view in = bytes;
   for (uint64_t want : values) {
     uint64_t got = 0;
     ASSERT_TRUE(ReadVarint64(&in, &got)) << want;
@@ -33,15 +33,16 @@ TEST(VarintTest, RoundTripsBoundaries) {
 
 TEST(VarintTest, RefusesTruncatedAndOversized) {
   uint64_t v = 0;
-  std::string_view truncated("\x80\x80", 2);
+  absl::string_view truncated("\x80\x80", 2);
   EXPECT_FALSE(ReadVarint64(&truncated, &v));
-  std::string_view empty;
+  absl::string_view empty;
   EXPECT_FALSE(ReadVarint64(&empty, &v));
   // Ten bytes whose last carries more than the 64th bit.
-  std::string_view oversized("\xff\xff\xff\xff\xff\xff\xff\xff\xff\x02", 10);
+  absl::string_view oversized("\xff\xff\xff\xff\xff\xff\xff\xff\xff\x02", 10);
   EXPECT_FALSE(ReadVarint64(&oversized, &v));
   // Eleven bytes.
-  std::string_view long_one("\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x00", 11);
+  absl::string_view long_one("\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x00",
+                             11);
   EXPECT_FALSE(ReadVarint64(&long_one, &v));
 }
 

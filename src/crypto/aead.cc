@@ -14,7 +14,7 @@ using internal::CipherCtxPtr;
 using internal::OpenSslError;
 using internal::U8;
 
-absl::Status CheckKey(std::string_view key) {
+absl::Status CheckKey(absl::string_view key) {
   if (key.size() != kAeadKeySize) {
     return absl::InvalidArgumentError("AES-256-GCM key must be 32 bytes");
   }
@@ -23,7 +23,7 @@ absl::Status CheckKey(std::string_view key) {
 
 // `key` may be null: then the context keeps the key it was initialised with.
 absl::Status SealWith(EVP_CIPHER_CTX* ctx, const unsigned char* key,
-                      std::string_view plaintext, std::string_view aad,
+                      absl::string_view plaintext, absl::string_view aad,
                       std::string* out) {
   if (plaintext.size() > static_cast<size_t>(INT_MAX) - 64 ||
       aad.size() > static_cast<size_t>(INT_MAX)) {
@@ -60,7 +60,7 @@ absl::Status SealWith(EVP_CIPHER_CTX* ctx, const unsigned char* key,
 }
 
 absl::Status OpenWith(EVP_CIPHER_CTX* ctx, const unsigned char* key,
-                      std::string_view sealed, std::string_view aad,
+                      absl::string_view sealed, absl::string_view aad,
                       std::string* out) {
   if (sealed.size() < kAeadOverhead ||
       sealed.size() > static_cast<size_t>(INT_MAX) ||
@@ -128,7 +128,7 @@ Aes256Gcm::Aes256Gcm(std::unique_ptr<State> state) : state_(std::move(state)) {}
 Aes256Gcm::~Aes256Gcm() = default;
 
 absl::StatusOr<std::unique_ptr<Aes256Gcm>> Aes256Gcm::Create(
-    std::string_view key) {
+    absl::string_view key) {
   absl::Status s = CheckKey(key);
   if (!s.ok()) return s;
   auto state = std::make_unique<State>();
@@ -145,18 +145,18 @@ absl::StatusOr<std::unique_ptr<Aes256Gcm>> Aes256Gcm::Create(
   return std::unique_ptr<Aes256Gcm>(new Aes256Gcm(std::move(state)));
 }
 
-absl::Status Aes256Gcm::Seal(std::string_view plaintext, std::string_view aad,
+absl::Status Aes256Gcm::Seal(absl::string_view plaintext, absl::string_view aad,
                              std::string* out) {
   return SealWith(state_->enc.get(), nullptr, plaintext, aad, out);
 }
 
-absl::Status Aes256Gcm::Open(std::string_view sealed, std::string_view aad,
+absl::Status Aes256Gcm::Open(absl::string_view sealed, absl::string_view aad,
                              std::string* out) {
   return OpenWith(state_->dec.get(), nullptr, sealed, aad, out);
 }
 
-absl::Status AeadSeal(std::string_view key, std::string_view plaintext,
-                      std::string_view aad, std::string* out) {
+absl::Status AeadSeal(absl::string_view key, absl::string_view plaintext,
+                      absl::string_view aad, std::string* out) {
   absl::Status s = CheckKey(key);
   if (!s.ok()) return s;
   EVP_CIPHER_CTX* ctx = ThreadContext(true);
@@ -164,8 +164,8 @@ absl::Status AeadSeal(std::string_view key, std::string_view plaintext,
   return SealWith(ctx, U8(key), plaintext, aad, out);
 }
 
-absl::Status AeadOpen(std::string_view key, std::string_view sealed,
-                      std::string_view aad, std::string* out) {
+absl::Status AeadOpen(absl::string_view key, absl::string_view sealed,
+                      absl::string_view aad, std::string* out) {
   absl::Status s = CheckKey(key);
   if (!s.ok()) return s;
   EVP_CIPHER_CTX* ctx = ThreadContext(false);

@@ -6,10 +6,10 @@
 #include <cstddef>
 #include <memory>
 #include <string>
-#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace clover::crypto {
 
@@ -27,20 +27,20 @@ class Aes256Gcm {
   // Errors: InvalidArgument if `key` is not 32 bytes; Internal on an OpenSSL
   // failure.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<Aes256Gcm>> Create(
-      std::string_view key);
+      absl::string_view key);
   ~Aes256Gcm();
   Aes256Gcm(const Aes256Gcm&) = delete;
   Aes256Gcm& operator=(const Aes256Gcm&) = delete;
 
   // Appends nonce || ciphertext || tag of `plaintext` bound to `aad` to `out`.
   // Errors: Internal (CSPRNG or OpenSSL failure).
-  [[nodiscard]] absl::Status Seal(std::string_view plaintext,
-                                  std::string_view aad, std::string* out);
+  [[nodiscard]] absl::Status Seal(absl::string_view plaintext,
+                                  absl::string_view aad, std::string* out);
   // Replaces `*out` with the plaintext. Errors: DataLoss if `sealed` is too
   // short, was altered, or `aad` differs ("authentication failed": no detail
   // that helps forgery).
-  [[nodiscard]] absl::Status Open(std::string_view sealed, std::string_view aad,
-                                  std::string* out);
+  [[nodiscard]] absl::Status Open(absl::string_view sealed,
+                                  absl::string_view aad, std::string* out);
 
  private:
   struct State;
@@ -50,12 +50,12 @@ class Aes256Gcm {
 
 // One-shot forms keyed per call through a per-thread context (one key schedule
 // per call, no allocation). Thread-safe. Same formats and errors as the class.
-[[nodiscard]] absl::Status AeadSeal(std::string_view key,
-                                    std::string_view plaintext,
-                                    std::string_view aad, std::string* out);
-[[nodiscard]] absl::Status AeadOpen(std::string_view key,
-                                    std::string_view sealed,
-                                    std::string_view aad, std::string* out);
+[[nodiscard]] absl::Status AeadSeal(absl::string_view key,
+                                    absl::string_view plaintext,
+                                    absl::string_view aad, std::string* out);
+[[nodiscard]] absl::Status AeadOpen(absl::string_view key,
+                                    absl::string_view sealed,
+                                    absl::string_view aad, std::string* out);
 
 }  // namespace clover::crypto
 

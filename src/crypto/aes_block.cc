@@ -19,7 +19,7 @@ AesBlockCipher::AesBlockCipher(std::unique_ptr<State> state)
 AesBlockCipher::~AesBlockCipher() = default;
 
 absl::StatusOr<std::unique_ptr<AesBlockCipher>> AesBlockCipher::Create(
-    std::string_view key) {
+    absl::string_view key) {
   if (key.size() != 16 && key.size() != 24 && key.size() != 32) {
     return absl::InvalidArgumentError("AES key must be 16, 24 or 32 bytes");
   }

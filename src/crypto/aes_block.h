@@ -6,10 +6,10 @@
 
 #include <cstdint>
 #include <memory>
-#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace clover::crypto {
 
@@ -21,7 +21,7 @@ class AesBlockCipher {
   // Errors: InvalidArgument unless `key` is 16, 24 or 32 bytes; Internal on
   // OpenSSL failure.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<AesBlockCipher>> Create(
-      std::string_view key);
+      absl::string_view key);
   ~AesBlockCipher();
   AesBlockCipher(const AesBlockCipher&) = delete;
   AesBlockCipher& operator=(const AesBlockCipher&) = delete;

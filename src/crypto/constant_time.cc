@@ -4,7 +4,7 @@
 
 namespace clover::crypto {
 
-bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
   // The length of a MAC or token is public; only the contents must not leak.
   if (a.size() != b.size()) return false;
   if (a.empty()) return true;

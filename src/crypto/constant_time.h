@@ -4,14 +4,15 @@
 #define CLOVER_CRYPTO_CONSTANT_TIME_H_
 
 #include <cstddef>
-#include <string_view>
+
+#include "absl/strings/string_view.h"
 
 namespace clover::crypto {
 
 // True if `a` and `b` are equal. The time taken depends only on the lengths,
 // never on the contents, so it is safe for MACs, tokens and key hashes.
 // Thread-safe.
-[[nodiscard]] bool ConstantTimeEquals(std::string_view a, std::string_view b);
+[[nodiscard]] bool ConstantTimeEquals(absl::string_view a, absl::string_view b);
 
 // Overwrites `len` bytes at `p` with zeros in a way the compiler cannot elide.
 void SecureWipe(void* p, size_t len);

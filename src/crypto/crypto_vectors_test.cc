@@ -74,8 +74,8 @@ TEST(HmacSha256Test, Rfc4231Vectors) {
     EXPECT_EQ(ToHex(*once).substr(0, 2 * c.truncate), c.mac);
     auto clone = (*h)->Clone();
     ASSERT_TRUE(clone.ok());
-    auto split = (*clone)->Compute(std::string_view(c.data).substr(0, 3),
-                                   std::string_view(c.data).substr(3));
+    auto split = (*clone)->Compute(absl::string_view(c.data).substr(0, 3),
+                                   absl::string_view(c.data).substr(3));
     ASSERT_TRUE(split.ok());
     EXPECT_EQ(ToHex(*split).substr(0, 2 * c.truncate), c.mac);
   }
@@ -311,8 +311,8 @@ TEST(Ff1Test, NistSamples) {
 
 TEST(Ff1Test, RoundTripsOnTheNativeAndBignumPaths) {
   std::mt19937 rng(11);
-  for (std::string_view alphabet :
-       {std::string_view("01"), kFf1Digits, kFf1Alnum}) {
+  for (absl::string_view alphabet :
+       {absl::string_view("01"), kFf1Digits, kFf1Alnum}) {
     auto ff1 = Ff1::Create(std::string(32, '\x42'), alphabet);
     ASSERT_TRUE(ff1.ok());
     auto clone = (*ff1)->Clone();
@@ -326,7 +326,7 @@ TEST(Ff1Test, RoundTripsOnTheNativeAndBignumPaths) {
       auto ct = (*ff1)->Encrypt(pt, tweak);
       ASSERT_TRUE(ct.ok()) << ct.status();
       EXPECT_EQ(ct->size(), len);
-      for (char c : *ct) EXPECT_NE(alphabet.find(c), std::string_view::npos);
+      for (char c : *ct) EXPECT_NE(alphabet.find(c), absl::string_view::npos);
       auto ct2 = (*clone)->Encrypt(pt, tweak);
       ASSERT_TRUE(ct2.ok());
       EXPECT_EQ(*ct, *ct2);

@@ -74,8 +74,8 @@ Ff1::~Ff1() = default;
 size_t Ff1::radix() const { return state_->radix; }
 size_t Ff1::min_length() const { return state_->min_length; }
 
-absl::StatusOr<std::unique_ptr<Ff1>> Ff1::Create(std::string_view key,
-                                                 std::string_view alphabet) {
+absl::StatusOr<std::unique_ptr<Ff1>> Ff1::Create(absl::string_view key,
+                                                 absl::string_view alphabet) {
   if (alphabet.size() < 2 || alphabet.size() > 36) {
     return absl::InvalidArgumentError(
         "FF1 alphabet must have 2 to 36 characters");
@@ -112,27 +112,27 @@ absl::StatusOr<std::unique_ptr<Ff1>> Ff1::Clone() const {
 }
 
 absl::Status Ff1::EncryptNumerals(const uint8_t* in, size_t n,
-                                  std::string_view tweak, uint8_t* out) {
+                                  absl::string_view tweak, uint8_t* out) {
   return Crypt(true, in, n, tweak, out);
 }
 
 absl::Status Ff1::DecryptNumerals(const uint8_t* in, size_t n,
-                                  std::string_view tweak, uint8_t* out) {
+                                  absl::string_view tweak, uint8_t* out) {
   return Crypt(false, in, n, tweak, out);
 }
 
-absl::StatusOr<std::string> Ff1::Encrypt(std::string_view text,
-                                         std::string_view tweak) {
+absl::StatusOr<std::string> Ff1::Encrypt(absl::string_view text,
+                                         absl::string_view tweak) {
   return CryptText(true, text, tweak);
 }
 
-absl::StatusOr<std::string> Ff1::Decrypt(std::string_view text,
-                                         std::string_view tweak) {
+absl::StatusOr<std::string> Ff1::Decrypt(absl::string_view text,
+                                         absl::string_view tweak) {
   return CryptText(false, text, tweak);
 }
 
-absl::StatusOr<std::string> Ff1::CryptText(bool encrypt, std::string_view text,
-                                           std::string_view tweak) {
+absl::StatusOr<std::string> Ff1::CryptText(bool encrypt, absl::string_view text,
+                                           absl::string_view tweak) {
   if (text.size() > kMaxLength) {
     return absl::InvalidArgumentError(
         absl::StrCat("FF1 input longer than ", kMaxLength, " characters"));
@@ -156,7 +156,7 @@ absl::StatusOr<std::string> Ff1::CryptText(bool encrypt, std::string_view text,
 }
 
 absl::Status Ff1::Crypt(bool encrypt, const uint8_t* in, size_t n,
-                        std::string_view tweak, uint8_t* out) {
+                        absl::string_view tweak, uint8_t* out) {
   State& st = *state_;
   const uint32_t radix = st.radix;
   if (n < st.min_length || n > kMaxLength) {

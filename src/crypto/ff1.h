@@ -13,15 +13,15 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace clover::crypto {
 
-inline constexpr std::string_view kFf1Digits = "0123456789";
-inline constexpr std::string_view kFf1Alnum =
+inline constexpr absl::string_view kFf1Digits = "0123456789";
+inline constexpr absl::string_view kFf1Alnum =
     "0123456789abcdefghijklmnopqrstuvwxyz";
 
 // Not thread-safe: one per thread, or Clone() per worker.
@@ -36,7 +36,7 @@ class Ff1 {
   // is numeral i. Errors: InvalidArgument for a bad key length or alphabet;
   // Internal on OpenSSL failure.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<Ff1>> Create(
-      std::string_view key, std::string_view alphabet);
+      absl::string_view key, absl::string_view alphabet);
   ~Ff1();
   Ff1(const Ff1&) = delete;
   Ff1& operator=(const Ff1&) = delete;
@@ -50,17 +50,17 @@ class Ff1 {
   // [min_length(), kMaxLength], the tweak is longer than kMaxTweak, or a
   // character is not in the alphabet (the message gives its position, never the
   // input); Internal on an OpenSSL failure.
-  [[nodiscard]] absl::StatusOr<std::string> Encrypt(std::string_view text,
-                                                    std::string_view tweak);
-  [[nodiscard]] absl::StatusOr<std::string> Decrypt(std::string_view text,
-                                                    std::string_view tweak);
+  [[nodiscard]] absl::StatusOr<std::string> Encrypt(absl::string_view text,
+                                                    absl::string_view tweak);
+  [[nodiscard]] absl::StatusOr<std::string> Decrypt(absl::string_view text,
+                                                    absl::string_view tweak);
 
   // The same on numeral arrays (each value < radix); `out` may alias `in`.
   [[nodiscard]] absl::Status EncryptNumerals(const uint8_t* in, size_t n,
-                                             std::string_view tweak,
+                                             absl::string_view tweak,
                                              uint8_t* out);
   [[nodiscard]] absl::Status DecryptNumerals(const uint8_t* in, size_t n,
-                                             std::string_view tweak,
+                                             absl::string_view tweak,
                                              uint8_t* out);
 
   [[nodiscard]] absl::StatusOr<std::unique_ptr<Ff1>> Clone() const;
@@ -69,9 +69,9 @@ class Ff1 {
   struct State;
   explicit Ff1(std::unique_ptr<State> state);
   absl::Status Crypt(bool encrypt, const uint8_t* in, size_t n,
-                     std::string_view tweak, uint8_t* out);
-  absl::StatusOr<std::string> CryptText(bool encrypt, std::string_view text,
-                                        std::string_view tweak);
+                     absl::string_view tweak, uint8_t* out);
+  absl::StatusOr<std::string> CryptText(bool encrypt, absl::string_view text,
+                                        absl::string_view tweak);
   std::unique_ptr<State> state_;
 };
 

@@ -26,9 +26,9 @@ EVP_KDF* HkdfKdf() {
 
 }  // namespace
 
-absl::StatusOr<std::string> HkdfSha256(std::string_view ikm,
-                                       std::string_view salt,
-                                       std::string_view info, size_t length) {
+absl::StatusOr<std::string> HkdfSha256(absl::string_view ikm,
+                                       absl::string_view salt,
+                                       absl::string_view info, size_t length) {
   if (length == 0 || length > 255 * 32) {
     return absl::InvalidArgumentError(
         "HKDF output length must be in [1, 8160]");
@@ -59,15 +59,15 @@ absl::StatusOr<std::string> HkdfSha256(std::string_view ikm,
   return out;
 }
 
-std::string HkdfInfo(std::initializer_list<std::string_view> parts) {
+std::string HkdfInfo(std::initializer_list<absl::string_view> parts) {
   std::string out;
-  for (std::string_view p : parts) {
+  for (absl::string_view p : parts) {
     uint32_t len = static_cast<uint32_t>(p.size());
     out.push_back(static_cast<char>(len >> 24));
     out.push_back(static_cast<char>(len >> 16));
     out.push_back(static_cast<char>(len >> 8));
     out.push_back(static_cast<char>(len));
-    out.append(p);
+    out.append(p.data(), p.size());
   }
   return out;
 }

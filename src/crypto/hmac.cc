@@ -21,7 +21,7 @@ HmacSha256::HmacSha256(std::unique_ptr<State> state)
 HmacSha256::~HmacSha256() = default;
 
 absl::StatusOr<std::unique_ptr<HmacSha256>> HmacSha256::Create(
-    std::string_view key) {
+    absl::string_view key) {
   if (key.empty())
     return absl::InvalidArgumentError("HMAC key must not be empty");
   MacCtxPtr ctx(EVP_MAC_CTX_new(internal::HmacMac()));
@@ -38,12 +38,12 @@ absl::StatusOr<std::unique_ptr<HmacSha256>> HmacSha256::Create(
   return std::unique_ptr<HmacSha256>(new HmacSha256(std::move(state)));
 }
 
-absl::StatusOr<HmacSha256Tag> HmacSha256::Compute(std::string_view data) {
-  return Compute(data, std::string_view());
+absl::StatusOr<HmacSha256Tag> HmacSha256::Compute(absl::string_view data) {
+  return Compute(data, absl::string_view());
 }
 
-absl::StatusOr<HmacSha256Tag> HmacSha256::Compute(std::string_view a,
-                                                  std::string_view b) {
+absl::StatusOr<HmacSha256Tag> HmacSha256::Compute(absl::string_view a,
+                                                  absl::string_view b) {
   EVP_MAC_CTX* ctx = state_->ctx.get();
   // A null key re-initialises from the stored pad states: no key schedule.
   if (EVP_MAC_init(ctx, nullptr, 0, nullptr) != 1)
@@ -69,8 +69,8 @@ absl::StatusOr<std::unique_ptr<HmacSha256>> HmacSha256::Clone() const {
   return std::unique_ptr<HmacSha256>(new HmacSha256(std::move(state)));
 }
 
-absl::StatusOr<HmacSha256Tag> HmacSha256Once(std::string_view key,
-                                             std::string_view data) {
+absl::StatusOr<HmacSha256Tag> HmacSha256Once(absl::string_view key,
+                                             absl::string_view data) {
   HmacSha256Tag tag;
   size_t len = 0;
   if (EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, key.data(),

@@ -5,9 +5,9 @@
 #include <array>
 #include <cstdint>
 #include <memory>
-#include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace clover::crypto {
 
@@ -21,16 +21,16 @@ class HmacSha256 {
  public:
   // Errors: InvalidArgument for an empty key; Internal on an OpenSSL failure.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<HmacSha256>> Create(
-      std::string_view key);
+      absl::string_view key);
   ~HmacSha256();
   HmacSha256(const HmacSha256&) = delete;
   HmacSha256& operator=(const HmacSha256&) = delete;
 
   // HMAC of `data`. Errors: Internal on an OpenSSL failure.
-  [[nodiscard]] absl::StatusOr<HmacSha256Tag> Compute(std::string_view data);
+  [[nodiscard]] absl::StatusOr<HmacSha256Tag> Compute(absl::string_view data);
   // HMAC of the concatenation of `a` and `b` (no separator is added).
-  [[nodiscard]] absl::StatusOr<HmacSha256Tag> Compute(std::string_view a,
-                                                      std::string_view b);
+  [[nodiscard]] absl::StatusOr<HmacSha256Tag> Compute(absl::string_view a,
+                                                      absl::string_view b);
 
   // An independent instance with the same key.
   [[nodiscard]] absl::StatusOr<std::unique_ptr<HmacSha256>> Clone() const;
@@ -43,7 +43,7 @@ class HmacSha256 {
 
 // One-shot HMAC-SHA-256 (key schedule per call). Thread-safe.
 [[nodiscard]] absl::StatusOr<HmacSha256Tag> HmacSha256Once(
-    std::string_view key, std::string_view data);
+    absl::string_view key, absl::string_view data);
 
 }  // namespace clover::crypto
 

@@ -24,7 +24,7 @@ EVP_MAC* FetchMac(const char* name) {
 
 }  // namespace
 
-absl::Status OpenSslError(std::string_view what) {
+absl::Status OpenSslError(absl::string_view what) {
   unsigned long code = ERR_get_error();
   std::string reason;
   if (code != 0) {

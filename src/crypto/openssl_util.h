@@ -6,15 +6,15 @@
 #include <openssl/evp.h>
 
 #include <memory>
-#include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace clover::crypto::internal {
 
 // Internal error naming `what` plus OpenSSL's queued reason (never key
 // material); clears the OpenSSL error queue so later calls start clean.
-absl::Status OpenSslError(std::string_view what);
+absl::Status OpenSslError(absl::string_view what);
 
 struct CipherCtxDeleter {
   void operator()(EVP_CIPHER_CTX* ctx) const { EVP_CIPHER_CTX_free(ctx); }
@@ -35,7 +35,7 @@ const EVP_CIPHER* Aes256Gcm();
 EVP_MAC* HmacMac();
 EVP_MAC* CmacMac();
 
-inline const unsigned char* U8(std::string_view s) {
+inline const unsigned char* U8(absl::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
 }
 

@@ -50,7 +50,7 @@ AesSiv::~AesSiv() {
   if (state_ != nullptr) SecureWipe(state_->d0, sizeof(state_->d0));
 }
 
-absl::StatusOr<std::unique_ptr<AesSiv>> AesSiv::Create(std::string_view key) {
+absl::StatusOr<std::unique_ptr<AesSiv>> AesSiv::Create(absl::string_view key) {
   if (key.size() != 32 && key.size() != 48 && key.size() != 64) {
     return absl::InvalidArgumentError("AES-SIV key must be 32, 48 or 64 bytes");
   }
@@ -94,14 +94,14 @@ absl::StatusOr<std::unique_ptr<AesSiv>> AesSiv::Clone() const {
   return std::unique_ptr<AesSiv>(new AesSiv(std::move(state)));
 }
 
-absl::Status AesSiv::S2V(std::initializer_list<std::string_view> ad,
-                         std::string_view plaintext, unsigned char v[16]) {
+absl::Status AesSiv::S2V(std::initializer_list<absl::string_view> ad,
+                         absl::string_view plaintext, unsigned char v[16]) {
   EVP_MAC_CTX* cmac = state_->cmac.get();
   unsigned char d[16];
   std::memcpy(d, state_->d0, 16);
   unsigned char mac[16];
   size_t len = 0;
-  for (std::string_view s : ad) {
+  for (absl::string_view s : ad) {
     // A null key re-initialises CMAC with its stored key schedule.
     if (EVP_MAC_init(cmac, nullptr, 0, nullptr) != 1 ||
         (!s.empty() && EVP_MAC_update(cmac, U8(s), s.size()) != 1) ||
@@ -134,7 +134,7 @@ absl::Status AesSiv::S2V(std::initializer_list<std::string_view> ad,
   return absl::OkStatus();
 }
 
-absl::Status AesSiv::Ctr(const unsigned char v[16], std::string_view in,
+absl::Status AesSiv::Ctr(const unsigned char v[16], absl::string_view in,
                          unsigned char* out) {
   if (in.empty()) return absl::OkStatus();
   unsigned char q[16];
@@ -151,8 +151,8 @@ absl::Status AesSiv::Ctr(const unsigned char v[16], std::string_view in,
   return absl::OkStatus();
 }
 
-absl::Status AesSiv::Seal(std::initializer_list<std::string_view> ad,
-                          std::string_view plaintext, std::string* out) {
+absl::Status AesSiv::Seal(std::initializer_list<absl::string_view> ad,
+                          absl::string_view plaintext, std::string* out) {
   if (ad.size() > 126)
     return absl::InvalidArgumentError("AES-SIV: too many AD strings");
   if (plaintext.size() > static_cast<size_t>(INT_MAX) - 32) {
@@ -166,8 +166,8 @@ absl::Status AesSiv::Seal(std::initializer_list<std::string_view> ad,
   return Ctr(p, plaintext, p + 16);
 }
 
-absl::Status AesSiv::Open(std::initializer_list<std::string_view> ad,
-                          std::string_view sealed, std::string* out) {
+absl::Status AesSiv::Open(std::initializer_list<absl::string_view> ad,
+                          absl::string_view sealed, std::string* out) {
   if (ad.size() > 126 || sealed.size() < 16 ||
       sealed.size() > static_cast<size_t>(INT_MAX) - 32) {
     return absl::DataLossError("authentication failed");
@@ -180,7 +180,7 @@ absl::Status AesSiv::Open(std::initializer_list<std::string_view> ad,
   unsigned char check[16];
   s = S2V(ad, *out, check);
   if (!s.ok()) return s;
-  if (!ConstantTimeEquals(std::string_view(reinterpret_cast<char*>(check), 16),
+  if (!ConstantTimeEquals(absl::string_view(reinterpret_cast<char*>(check), 16),
                           sealed.substr(0, 16))) {
     SecureWipe(out->data(), out->size());
     out->clear();

@@ -17,10 +17,10 @@
 #include <initializer_list>
 #include <memory>
 #include <string>
-#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace clover::crypto {
 
@@ -33,7 +33,7 @@ class AesSiv {
   // (AES-256-SIV). Errors: InvalidArgument for another length; Internal on an
   // OpenSSL failure.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<AesSiv>> Create(
-      std::string_view key);
+      absl::string_view key);
   ~AesSiv();
   AesSiv(const AesSiv&) = delete;
   AesSiv& operator=(const AesSiv&) = delete;
@@ -41,22 +41,23 @@ class AesSiv {
   // Appends V || C to `out`. `ad` are the associated-data strings in order (at
   // most 126). Errors: InvalidArgument for too many AD strings; Internal on an
   // OpenSSL failure.
-  [[nodiscard]] absl::Status Seal(std::initializer_list<std::string_view> ad,
-                                  std::string_view plaintext, std::string* out);
+  [[nodiscard]] absl::Status Seal(std::initializer_list<absl::string_view> ad,
+                                  absl::string_view plaintext,
+                                  std::string* out);
   // Replaces `*out` with the plaintext. Errors: DataLoss ("authentication
   // failed") if the input is shorter than 16 bytes, was altered, or the
   // associated data differ.
-  [[nodiscard]] absl::Status Open(std::initializer_list<std::string_view> ad,
-                                  std::string_view sealed, std::string* out);
+  [[nodiscard]] absl::Status Open(std::initializer_list<absl::string_view> ad,
+                                  absl::string_view sealed, std::string* out);
 
   [[nodiscard]] absl::StatusOr<std::unique_ptr<AesSiv>> Clone() const;
 
  private:
   struct State;
   explicit AesSiv(std::unique_ptr<State> state);
-  absl::Status S2V(std::initializer_list<std::string_view> ad,
-                   std::string_view plaintext, unsigned char v[16]);
-  absl::Status Ctr(const unsigned char v[16], std::string_view in,
+  absl::Status S2V(std::initializer_list<absl::string_view> ad,
+                   absl::string_view plaintext, unsigned char v[16]);
+  absl::Status Ctr(const unsigned char v[16], absl::string_view in,
                    unsigned char* out);
   std::unique_ptr<State> state_;
 };

@@ -12,8 +12,8 @@ namespace clover::crypto {
 
 absl::StatusOr<SecretKey> DeriveLogSubjectKey(const SecretKey& pseudonym_root) {
   auto okm = HkdfSha256(
-      std::string_view(reinterpret_cast<const char*>(pseudonym_root.data()),
-                       pseudonym_root.size()),
+      absl::string_view(reinterpret_cast<const char*>(pseudonym_root.data()),
+                        pseudonym_root.size()),
       "", "clover/log-subject/v1", kSecretKeySize);
   if (!okm.ok()) return okm.status();
   SecretKey key;
@@ -23,9 +23,9 @@ absl::StatusOr<SecretKey> DeriveLogSubjectKey(const SecretKey& pseudonym_root) {
 
 namespace {
 
-std::string_view View(const SecretKey& key) {
-  return std::string_view(reinterpret_cast<const char*>(key.data()),
-                          key.size());
+absl::string_view View(const SecretKey& key) {
+  return absl::string_view(reinterpret_cast<const char*>(key.data()),
+                           key.size());
 }
 
 // This thread's keyed HMAC for the last key it was asked about: the gateway
@@ -47,7 +47,7 @@ std::string SubjectPseudonym(const SecretKey& key, absl::string_view subject) {
     cached.mac = mac.ok() ? *std::move(mac) : nullptr;
     if (cached.mac != nullptr) cached.key = key;
   }
-  const std::string_view data(subject.data(), subject.size());
+  const absl::string_view data(subject.data(), subject.size());
   absl::StatusOr<HmacSha256Tag> tag = cached.mac != nullptr
                                           ? cached.mac->Compute(data)
                                           : HmacSha256Once(View(key), data);

@@ -35,7 +35,7 @@ TEST(SubjectPseudonymTest, MatchesOneShotHmacAcrossKeysAndThreads) {
   k2[0] = 2;
   auto expect = [](const SecretKey& k, const std::string& subject) {
     auto tag = HmacSha256Once(
-        std::string_view(reinterpret_cast<const char*>(k.data()), k.size()),
+        absl::string_view(reinterpret_cast<const char*>(k.data()), k.size()),
         subject);
     EXPECT_TRUE(tag.ok());
     return absl::WebSafeBase64Escape(

@@ -72,7 +72,7 @@ class AggregateEndpoints : public EndpointFamily {
     if (ids.empty()) {
       absl::Status scan = d_.vault->ListSubjects(
           kMaxAggregateSubjects,
-          [&ids](std::string_view id) { ids.emplace_back(id); });
+          [&ids](absl::string_view id) { ids.emplace_back(id); });
       if (!scan.ok()) return respond(ErrorResponse(scan));
     }
     std::sort(ids.begin(), ids.end());
@@ -81,7 +81,7 @@ class AggregateEndpoints : public EndpointFamily {
     std::map<std::string, Decision> by_jurisdiction;
     std::vector<const std::string*> permitted;
     for (const std::string& subject : ids) {
-      auto jurisdiction = d_.vault->HomeJurisdiction(Std(subject));
+      auto jurisdiction = d_.vault->HomeJurisdiction(subject);
       if (!jurisdiction.ok()) continue;
       auto it = by_jurisdiction.find(*jurisdiction);
       if (it == by_jurisdiction.end()) {
@@ -144,14 +144,14 @@ class AggregateEndpoints : public EndpointFamily {
         d_.deployment->privacy.daily_epsilon_budget, d_.clock->Now());
     if (!left.ok()) return respond(ErrorResponse(left.status()));
     vault::AccessContext ctx{p.id, purpose};
-    auto keys = d_.vault->TokenKeysFor(Std(destination), Std(purpose));
+    auto keys = d_.vault->TokenKeysFor(destination, purpose);
     if (!keys.ok()) return respond(ErrorResponse(keys.status()));
     std::map<std::string, double> counts;
     int64_t included = 0;
     for (const std::string* subject : permitted) {
-      auto record = d_.vault->Get(Std(*subject), {field.name}, ctx);
+      auto record = d_.vault->Get(*subject, {field.name}, ctx);
       if (!record.ok()) continue;
-      const vault::FieldValue* raw = record->Find(Std(field.name));
+      const vault::FieldValue* raw = record->Find(field.name);
       if (raw == nullptr) continue;
       auto bucket = d_.vault->pseudonymizer().TransformField(
           field, *raw, vault::TransformMode::kGeneralize, **keys, nullptr);

@@ -84,7 +84,7 @@ class ApprovalEndpoints : public EndpointFamily {
     }
     std::set<std::string> jurisdictions;
     for (const std::string& subject : spec.subjects) {
-      auto j = d_.vault->HomeJurisdiction(Std(subject));
+      auto j = d_.vault->HomeJurisdiction(subject);
       jurisdictions.insert(j.ok() ? std::string(*j) : std::string());
     }
     const std::string kind(ToString(target->kind));

@@ -32,7 +32,8 @@ class ExportEndpoints : public EndpointFamily {
   static std::string ApprovalFieldNames(const Decision& dec) {
     std::string names;
     for (size_t i = 0; i < dec.verdicts.decisions.size(); ++i) {
-      if (dec.verdicts.decisions[i].effect != policy::Effect::kApproval) continue;
+      if (dec.verdicts.decisions[i].effect != policy::Effect::kApproval)
+        continue;
       absl::StrAppend(&names, names.empty() ? "" : ",", dec.fields[i]->name);
     }
     return names;
@@ -91,7 +92,7 @@ class ExportEndpoints : public EndpointFamily {
     }
     auto fields = ResolveFields(d_.deployment->schema, *field_names);
     if (!fields.ok()) return respond(ErrorResponse(fields.status()));
-    auto keys = d_.vault->TokenKeysFor(Std(*destination), Std(*purpose));
+    auto keys = d_.vault->TokenKeysFor(*destination, *purpose);
     if (!keys.ok()) return respond(ErrorResponse(keys.status()));
     vault::AccessContext ctx{p.id, *purpose};
 
@@ -101,7 +102,7 @@ class ExportEndpoints : public EndpointFamily {
     std::string ndjson;
     int64_t records = 0, skipped = 0;
     for (const std::string& subject : *subjects) {
-      auto jurisdiction = d_.vault->HomeJurisdiction(Std(subject));
+      auto jurisdiction = d_.vault->HomeJurisdiction(subject);
       if (!jurisdiction.ok()) {
         if (jurisdiction.status().code() ==
             absl::StatusCode::kInvalidArgument) {
@@ -132,7 +133,7 @@ class ExportEndpoints : public EndpointFamily {
       for (size_t i = 0; i < dec.fields.size(); ++i) {
         if (dec.Returned(i)) wanted.push_back(dec.fields[i]->name);
       }
-      auto record = d_.vault->Get(Std(subject), wanted, ctx);
+      auto record = d_.vault->Get(subject, wanted, ctx);
       if (!record.ok()) {
         if (vault::IsErased(record.status()) ||
             record.status().code() == absl::StatusCode::kNotFound) {
@@ -142,7 +143,7 @@ class ExportEndpoints : public EndpointFamily {
         return respond(ErrorResponse(record.status()));
       }
       std::shared_ptr<const vault::SubjectTokenKeys> subject_keys;
-      auto subject_token = (*keys)->HmacToken(Std(subject));
+      auto subject_token = (*keys)->HmacToken(subject);
       if (!subject_token.ok())
         return respond(ErrorResponse(subject_token.status()));
       std::string line = "{\"fields\":{";
@@ -150,10 +151,11 @@ class ExportEndpoints : public EndpointFamily {
       for (size_t i = 0; i < dec.fields.size(); ++i) {
         const FieldSpec& f = *dec.fields[i];
         const vault::FieldValue* raw =
-            dec.Returned(i) ? record->Find(Std(f.name)) : nullptr;
+            dec.Returned(i) ? record->Find(f.name) : nullptr;
         if (raw == nullptr) continue;
-        auto out = pipe_.Transform(f, *raw, dec.verdicts.decisions[i].effect, **keys, subject,
-                                   *destination, *purpose, ctx, subject_keys);
+        auto out =
+            pipe_.Transform(f, *raw, dec.verdicts.decisions[i].effect, **keys,
+                            subject, *destination, *purpose, ctx, subject_keys);
         if (!out.ok()) return respond(ErrorResponse(out.status()));
         if (!first) line.push_back(',');
         first = false;
@@ -184,7 +186,8 @@ class ExportEndpoints : public EndpointFamily {
       merged = by_jurisdiction.begin()->second;
       for (const auto& [j, dec] : by_jurisdiction) {
         for (size_t i = 0; i < dec.verdicts.decisions.size(); ++i) {
-          if (dec.verdicts.decisions[i].effect < merged.verdicts.decisions[i].effect) {
+          if (dec.verdicts.decisions[i].effect <
+              merged.verdicts.decisions[i].effect) {
             merged.verdicts.decisions[i] = dec.verdicts.decisions[i];
             merged.verdicts.matched[i] = dec.verdicts.matched[i];
           }

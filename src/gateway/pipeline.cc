@@ -242,8 +242,7 @@ absl::StatusOr<vault::FieldValue> Pipeline::Transform(
   vault::TransformMode mode = ModeOf(effect);
   if (mode != vault::TransformMode::kRaw && f.method == PseudonymMethod::kSiv &&
       subject_keys == nullptr) {
-    auto sk = d_.vault->SubjectKeys(Std(subject), Std(destination),
-                                    Std(purpose), ctx);
+    auto sk = d_.vault->SubjectKeys(subject, destination, purpose, ctx);
     if (!sk.ok()) return sk.status();
     subject_keys = *sk;
   }

@@ -13,7 +13,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -28,10 +27,6 @@
 #include "server/http.h"
 
 namespace clover::gateway {
-
-inline std::string_view Std(absl::string_view s) {
-  return std::string_view(s.data(), s.size());
-}
 
 // Maps vault/policy errors to HTTP: erased subjects are 410, a subject of
 // another region 421 with its home, everything else by code.

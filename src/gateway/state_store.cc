@@ -6,10 +6,10 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <string_view>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "core/big_endian.h"
 #include "core/varint.h"
 #include "rocksdb/db.h"
@@ -219,7 +219,7 @@ absl::StatusOr<std::vector<uint64_t>> StateStore::AccessesOf(
     if (it->key().size() != prefix.size() + 8) continue;
     uint64_t index = ReadBigEndian64(it->key().data() + prefix.size());
     out.push_back(index);
-    std::string_view deltas(it->value().data(), it->value().size());
+    absl::string_view deltas(it->value().data(), it->value().size());
     while (!deltas.empty()) {
       uint64_t delta = 0;
       if (!ReadVarint64(&deltas, &delta) || delta == 0 ||

@@ -49,7 +49,7 @@ class SubjectEndpoints : public EndpointFamily {
     const Principal& p = caller->principal;
     const std::string& purpose = caller->purpose;
     const std::string& subject = req.path_params["id"];
-    auto record = vault::ParseRecordJson(d_.deployment->schema, Std(req.body));
+    auto record = vault::ParseRecordJson(d_.deployment->schema, req.body);
     if (!record.ok()) return respond(ErrorResponse(record.status()));
     auto jurisdiction =
         d_.vault->residency().JurisdictionOfCountry(record->country);
@@ -93,7 +93,7 @@ class SubjectEndpoints : public EndpointFamily {
     }
     // What the vault would refuse for this subject is refused before a
     // decision is logged: a logged write is one decided to happen.
-    if (auto home = d_.vault->HomeJurisdiction(Std(subject)); home.ok()) {
+    if (auto home = d_.vault->HomeJurisdiction(subject); home.ok()) {
       if (*home != *jurisdiction) {
         return respond(ErrorResponse(absl::FailedPreconditionError(absl::StrCat(
             "the subject has home jurisdiction ", *home, "; country ",
@@ -112,7 +112,7 @@ class SubjectEndpoints : public EndpointFamily {
         std::move(respond),
         [this, subject,
          record = *std::move(record)](uint64_t index) -> HttpResponse {
-          auto put = d_.vault->Put(Std(subject), record);
+          auto put = d_.vault->Put(subject, record);
           if (!put.ok()) return ErrorResponse(put.status());
           std::string body = absl::StrCat(
               "{\"created\":", put->created ? "true" : "false",
@@ -135,7 +135,7 @@ class SubjectEndpoints : public EndpointFamily {
     if (!fields.ok()) return respond(ErrorResponse(fields.status()));
     // An interactive read is a transfer to where the reader works.
     const std::string& destination = p.jurisdiction;
-    auto jurisdiction = d_.vault->HomeJurisdiction(Std(subject));
+    auto jurisdiction = d_.vault->HomeJurisdiction(subject);
     if (!jurisdiction.ok()) {
       return pipe_.RespondAbsent(p, purpose, "read", destination, subject,
                                  jurisdiction.status(), std::move(respond));
@@ -156,9 +156,9 @@ class SubjectEndpoints : public EndpointFamily {
       if (dec.Returned(i)) wanted.push_back(dec.fields[i]->name);
     }
     vault::AccessContext ctx{p.id, purpose};
-    auto record = d_.vault->Get(Std(subject), wanted, ctx);
+    auto record = d_.vault->Get(subject, wanted, ctx);
     if (!record.ok()) return respond(ErrorResponse(record.status()));
-    auto keys = d_.vault->TokenKeysFor(Std(destination), Std(purpose));
+    auto keys = d_.vault->TokenKeysFor(destination, purpose);
     if (!keys.ok()) return respond(ErrorResponse(keys.status()));
     std::shared_ptr<const vault::SubjectTokenKeys> subject_keys;
 
@@ -170,16 +170,18 @@ class SubjectEndpoints : public EndpointFamily {
       if (i > 0) values.push_back(',');
       AppendJsonString(f.name, &values);
       values.append(":{\"effect\":");
-      AppendJsonString(policy::ToString(dec.verdicts.decisions[i].effect), &values);
+      AppendJsonString(policy::ToString(dec.verdicts.decisions[i].effect),
+                       &values);
       if (dec.verdicts.decisions[i].effect == policy::Effect::kApproval) {
         values.append(dec.granted[i] ? ",\"granted\":true"
                                      : ",\"granted\":false");
       }
       const vault::FieldValue* raw =
-          dec.Returned(i) ? record->Find(Std(f.name)) : nullptr;
+          dec.Returned(i) ? record->Find(f.name) : nullptr;
       if (raw != nullptr) {
-        auto out = pipe_.Transform(f, *raw, dec.verdicts.decisions[i].effect, **keys, subject,
-                                   destination, purpose, ctx, subject_keys);
+        auto out =
+            pipe_.Transform(f, *raw, dec.verdicts.decisions[i].effect, **keys,
+                            subject, destination, purpose, ctx, subject_keys);
         if (!out.ok()) return respond(ErrorResponse(out.status()));
         values.append(",\"value\":");
         AppendFieldValue(*out, &values);
@@ -208,7 +210,7 @@ class SubjectEndpoints : public EndpointFamily {
     const Principal& p = caller->principal;
     const std::string& purpose = caller->purpose;
     const std::string& subject = req.path_params["id"];
-    auto jurisdiction = d_.vault->HomeJurisdiction(Std(subject));
+    auto jurisdiction = d_.vault->HomeJurisdiction(subject);
     if (!jurisdiction.ok()) {
       return pipe_.RespondAbsent(p, purpose, "erase",
                                  pipe_.storage_jurisdiction(), subject,
@@ -231,7 +233,7 @@ class SubjectEndpoints : public EndpointFamily {
         pipe_.DecisionJson(p, purpose, "erase", pipe_.storage_jurisdiction(),
                            pseudonym, *jurisdiction, dec, 1, 0),
         std::move(respond), [this, subject](uint64_t index) -> HttpResponse {
-          if (absl::Status s = d_.vault->Erase(Std(subject)); !s.ok())
+          if (absl::Status s = d_.vault->Erase(subject); !s.ok())
             return ErrorResponse(s);
           std::string body = absl::StrCat(
               "{\"erased\":true,\"log_index\":", index, ",\"subject\":");

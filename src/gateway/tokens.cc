@@ -75,9 +75,8 @@ class TokenEndpoints : public EndpointFamily {
     vault::AccessContext ctx{p.id, purpose};
     // The token opens only as the field it was issued for (its associated
     // data), so the field logged below is the field revealed.
-    auto found =
-        d_.vault->Detokenize(Std(*token), Std(field.name),
-                             Std(token_destination), Std(token_purpose), ctx);
+    auto found = d_.vault->Detokenize(*token, field.name, token_destination,
+                                      token_purpose, ctx);
     if (!found.ok()) {
       if (vault::IsFieldMismatch(found.status())) {
         return respond(HttpResponse::Error(
@@ -87,15 +86,15 @@ class TokenEndpoints : public EndpointFamily {
       }
       return respond(ErrorResponse(found.status()));
     }
-    auto jurisdiction = d_.vault->HomeJurisdiction(Std(found->subject));
+    auto jurisdiction = d_.vault->HomeJurisdiction(found->subject);
     if (!jurisdiction.ok())
       return respond(ErrorResponse(jurisdiction.status()));
     Decision dec = pipe_.Decide(p, purpose, "detokenize", *jurisdiction,
                                 p.jurisdiction, *fields);
     pipe_.ApplyGrants(p, found->subject, dec);
     std::string pseudonym = pipe_.Pseudonym(found->subject);
-    bool allowed =
-        dec.verdicts.decisions[0].effect == policy::Effect::kAllow || dec.granted[0];
+    bool allowed = dec.verdicts.decisions[0].effect == policy::Effect::kAllow ||
+                   dec.granted[0];
     if (!allowed) {
       return pipe_.RefuseLogged(
           pipe_.DecisionJson(p, purpose, "detokenize", p.jurisdiction,

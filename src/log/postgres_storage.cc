@@ -165,7 +165,7 @@ class PostgresLogStorage final : public LogStorage {
           if (rows == 0) return absl::NotFoundError("entry bundle: not found");
           std::string bundle;
           for (int row = 0; row < rows; ++row) {
-            bundle.append(pg::Cell(r.get(), row, 0));
+            absl::StrAppend(&bundle, pg::Cell(r.get(), row, 0));
           }
           return bundle;
         },

@@ -12,11 +12,11 @@
 #include <memory>
 #include <mutex>
 #include <new>
-#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "absl/hash/hash.h"
+#include "absl/strings/string_view.h"
 #include "core/big_endian.h"
 
 static_assert(ROCKSDB_MAJOR == 7 && ROCKSDB_MINOR == 8,
@@ -47,15 +47,15 @@ Slice InternalKeyOf(const char* entry) {
   return rocksdb::GetLengthPrefixedSlice(entry);
 }
 
-std::string_view UserKeyOf(const Slice& internal_key) {
-  return std::string_view(internal_key.data(), internal_key.size() - 8);
+absl::string_view UserKeyOf(const Slice& internal_key) {
+  return absl::string_view(internal_key.data(), internal_key.size() - 8);
 }
 
 // The first 8 bytes of a user key, zero-padded, as a big-endian number: when
 // two keys' prefixes differ, they order the keys as the bytewise comparator
 // does (a shorter key pads with zeros, which sort first, as the shorter key
 // itself does).
-uint64_t PrefixOf(std::string_view user_key) {
+uint64_t PrefixOf(absl::string_view user_key) {
   char bytes[8] = {};
   std::memcpy(bytes, user_key.data(), std::min<size_t>(8, user_key.size()));
   return ReadBigEndian64(bytes);
@@ -166,7 +166,7 @@ class HashMemTable final : public rocksdb::MemTableRep {
   void Insert(rocksdb::KeyHandle handle) override {
     Node* node = static_cast<Node*>(handle);
     const Slice key = InternalKeyOf(node->entry());
-    const std::string_view user_key = UserKeyOf(key);
+    const absl::string_view user_key = UserKeyOf(key);
     node->prefix = PrefixOf(user_key);
     std::atomic<Node*>* link = &BucketOf(user_key);
     Node* next = link->load(std::memory_order_relaxed);
@@ -226,8 +226,8 @@ class HashMemTable final : public rocksdb::MemTableRep {
   }
 
  private:
-  std::atomic<Node*>& BucketOf(std::string_view user_key) const {
-    return buckets_[absl::Hash<std::string_view>{}(user_key)&mask_];
+  std::atomic<Node*>& BucketOf(absl::string_view user_key) const {
+    return buckets_[absl::Hash<absl::string_view>{}(user_key)&mask_];
   }
 
   // The bucket's first entry not before `key`.

@@ -144,6 +144,7 @@ HttpResponse HttpResponse::FromStatus(const absl::Status& status) {
   if (!generic.empty()) {
     spdlog::error(
         "HTTP {} ({}): {}", http, absl::StatusCodeToString(status.code()),
+        // fmt formats std::string_view, not Debian's absl::string_view.
         std::string_view(status.message().data(), status.message().size()));
     return Error(http, code, generic);
   }

@@ -15,13 +15,13 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 
 namespace clover::vault {
@@ -34,7 +34,7 @@ class ClockCache {
       : per_shard_(capacity == 0 ? 0 : (capacity + kShards - 1) / kShards) {}
 
   // The value cached under `key`, if any; marks it recently used.
-  std::optional<V> Get(std::string_view key) {
+  std::optional<V> Get(absl::string_view key) {
     Shard& s = ShardOf(key);
     absl::ReaderMutexLock lock(&s.mu);
     auto it = s.index.find(key);
@@ -49,7 +49,7 @@ class ClockCache {
 
   // Inserts or replaces; when the shard is full, evicts the first entry the
   // clock hand finds not used since its last pass.
-  void Put(std::string_view key, V value) {
+  void Put(absl::string_view key, V value) {
     if (per_shard_ == 0) return;
     Shard& s = ShardOf(key);
     absl::MutexLock lock(&s.mu);
@@ -80,7 +80,7 @@ class ClockCache {
     it->second = i;
   }
 
-  void Erase(std::string_view key) {
+  void Erase(absl::string_view key) {
     Shard& s = ShardOf(key);
     absl::MutexLock lock(&s.mu);
     auto it = s.index.find(key);
@@ -118,11 +118,11 @@ class ClockCache {
   // rather than a separate heap block.
   class SlotKey {
    public:
-    std::string_view view() const {
-      return heap_ != nullptr ? std::string_view(heap_.get(), size_)
-                              : std::string_view(inline_, size_);
+    absl::string_view view() const {
+      return heap_ != nullptr ? absl::string_view(heap_.get(), size_)
+                              : absl::string_view(inline_, size_);
     }
-    void assign(std::string_view key) {
+    void assign(absl::string_view key) {
       size_ = key.size();
       if (key.size() <= sizeof inline_) {
         heap_.reset();
@@ -146,24 +146,24 @@ class ClockCache {
   // equal copy changes neither its hash nor its equality, hence `mutable`.
   class IndexKey {
    public:
-    explicit IndexKey(std::string_view key) : key_(key) {}
-    std::string_view view() const { return key_; }
-    void Repoint(std::string_view equal_copy) const { key_ = equal_copy; }
+    explicit IndexKey(absl::string_view key) : key_(key) {}
+    absl::string_view view() const { return key_; }
+    void Repoint(absl::string_view equal_copy) const { key_ = equal_copy; }
 
    private:
-    mutable std::string_view key_;
+    mutable absl::string_view key_;
   };
   struct IndexHash {
     using is_transparent = void;
-    size_t operator()(std::string_view key) const {
-      return absl::Hash<std::string_view>{}(key);
+    size_t operator()(absl::string_view key) const {
+      return absl::Hash<absl::string_view>{}(key);
     }
     size_t operator()(const IndexKey& key) const { return (*this)(key.view()); }
   };
   struct IndexEq {
     using is_transparent = void;
-    static std::string_view View(std::string_view key) { return key; }
-    static std::string_view View(const IndexKey& key) { return key.view(); }
+    static absl::string_view View(absl::string_view key) { return key; }
+    static absl::string_view View(const IndexKey& key) { return key.view(); }
     template <typename A, typename B>
     bool operator()(const A& a, const B& b) const {
       return View(a) == View(b);
@@ -220,10 +220,10 @@ class ClockCache {
   // the low 7 bits (its control bytes), and if the shard took some of those,
   // every key of a shard would share them and most probes would compare keys
   // that merely share a tag.
-  Shard& ShardOf(std::string_view key) {
+  Shard& ShardOf(absl::string_view key) {
     static_assert((kShards & (kShards - 1)) == 0 && kShards <= 64);
     constexpr int kShardBits = __builtin_ctzll(kShards);
-    const uint64_t hash = absl::Hash<std::string_view>{}(key);
+    const uint64_t hash = absl::Hash<absl::string_view>{}(key);
     return shards_[hash >> (64 - kShardBits)];
   }
 

@@ -10,7 +10,7 @@ namespace {
 constexpr char kErasedPayload[] = "clover.dev/erased";
 }  // namespace
 
-absl::Status ErasedError(std::string_view subject_id) {
+absl::Status ErasedError(absl::string_view subject_id) {
   absl::Status s = absl::NotFoundError(
       absl::StrCat("subject ", std::string(subject_id), " was erased"));
   s.SetPayload(kErasedPayload, absl::Cord("1"));

@@ -17,7 +17,7 @@ bool IsAlpha(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-absl::Status Bad(std::string_view field, std::string_view what) {
+absl::Status Bad(absl::string_view field, absl::string_view what) {
   return absl::InvalidArgumentError(
       absl::StrCat("field '", std::string(field), "': ", std::string(what)));
 }
@@ -50,11 +50,11 @@ bool IsAtext(char c) {
   }
 }
 
-bool ValidEmail(std::string_view v) {
+bool ValidEmail(absl::string_view v) {
   if (v.size() > 254) return false;
   size_t at = v.rfind('@');
-  if (at == std::string_view::npos || at == 0 || at > 64) return false;
-  std::string_view local = v.substr(0, at), domain = v.substr(at + 1);
+  if (at == absl::string_view::npos || at == 0 || at > 64) return false;
+  absl::string_view local = v.substr(0, at), domain = v.substr(at + 1);
   if (local.front() == '.' || local.back() == '.') return false;
   for (size_t i = 0; i < local.size(); ++i) {
     if (local[i] == '.') {
@@ -65,11 +65,11 @@ bool ValidEmail(std::string_view v) {
   }
   if (domain.empty() || domain.size() > 253) return false;
   size_t labels = 0, start = 0;
-  std::string_view last;
+  absl::string_view last;
   while (start <= domain.size()) {
     size_t dot = domain.find('.', start);
-    if (dot == std::string_view::npos) dot = domain.size();
-    std::string_view label = domain.substr(start, dot - start);
+    if (dot == absl::string_view::npos) dot = domain.size();
+    absl::string_view label = domain.substr(start, dot - start);
     if (label.empty() || label.size() > 63 || label.front() == '-' ||
         label.back() == '-') {
       return false;
@@ -88,7 +88,7 @@ bool ValidEmail(std::string_view v) {
   return true;
 }
 
-bool ValidE164(std::string_view v) {
+bool ValidE164(absl::string_view v) {
   if (v.size() < 8 || v.size() > 16 || v[0] != '+' || v[1] == '0') return false;
   for (size_t i = 1; i < v.size(); ++i) {
     if (!IsDigit(v[i])) return false;
@@ -96,7 +96,7 @@ bool ValidE164(std::string_view v) {
   return true;
 }
 
-bool ValidIp(std::string_view v) {
+bool ValidIp(absl::string_view v) {
   if (v.empty() || v.size() > 45) return false;
   std::string s(v);
   unsigned char buf[16];
@@ -104,7 +104,7 @@ bool ValidIp(std::string_view v) {
          inet_pton(AF_INET6, s.c_str(), buf) == 1;
 }
 
-bool ValidDate(std::string_view v) {
+bool ValidDate(absl::string_view v) {
   if (v.size() != 10 || v[4] != '-' || v[7] != '-') return false;
   for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {
     if (!IsDigit(v[i])) return false;
@@ -121,8 +121,8 @@ bool ValidDate(std::string_view v) {
   return d <= max;
 }
 
-bool ValidInteger(std::string_view v) {
-  std::string_view digits = v;
+bool ValidInteger(absl::string_view v) {
+  absl::string_view digits = v;
   bool negative = false;
   if (!digits.empty() && digits[0] == '-') {
     negative = true;
@@ -141,8 +141,8 @@ bool ValidInteger(std::string_view v) {
 
 }  // namespace
 
-absl::Status ValidateFieldValue(std::string_view field, FieldFormat format,
-                                std::string_view value) {
+absl::Status ValidateFieldValue(absl::string_view field, FieldFormat format,
+                                absl::string_view value) {
   switch (format) {
     case FieldFormat::kText:
     case FieldFormat::kTextList:

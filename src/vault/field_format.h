@@ -4,9 +4,9 @@
 #define CLOVER_VAULT_FIELD_FORMAT_H_
 
 #include <cstddef>
-#include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "config/deployment.h"
 
 namespace clover::vault {
@@ -25,9 +25,9 @@ inline constexpr size_t kMaxDigits = 64;
 //   ASCII digits text_list each item as text
 // Errors: InvalidArgument "field 'NAME': <what is wrong>" — the value itself is
 // never echoed, since it is personal data.
-[[nodiscard]] absl::Status ValidateFieldValue(std::string_view field_name,
+[[nodiscard]] absl::Status ValidateFieldValue(absl::string_view field_name,
                                               FieldFormat format,
-                                              std::string_view value);
+                                              absl::string_view value);
 
 }  // namespace clover::vault
 

@@ -10,7 +10,7 @@
 
 namespace clover::vault {
 
-absl::StatusOr<std::string> GeneralizeIp(std::string_view ip) {
+absl::StatusOr<std::string> GeneralizeIp(absl::string_view ip) {
   std::string s(ip.substr(0, 64));
   unsigned char buf[16];
   if (inet_pton(AF_INET, s.c_str(), buf) == 1) {
@@ -27,7 +27,7 @@ absl::StatusOr<std::string> GeneralizeIp(std::string_view ip) {
   return absl::InvalidArgumentError("not an IP address");
 }
 
-absl::StatusOr<std::string> GeneralizeDate(std::string_view date) {
+absl::StatusOr<std::string> GeneralizeDate(absl::string_view date) {
   if (date.size() != 10 || date[4] != '-')
     return absl::InvalidArgumentError("not a date");
   for (int i = 0; i < 4; ++i) {
@@ -37,7 +37,7 @@ absl::StatusOr<std::string> GeneralizeDate(std::string_view date) {
   return std::string(date.substr(0, 4));
 }
 
-absl::StatusOr<std::string> GeneralizeInteger(std::string_view integer) {
+absl::StatusOr<std::string> GeneralizeInteger(absl::string_view integer) {
   int64_t v = 0;
   if (!absl::SimpleAtoi(absl::string_view(integer.data(), integer.size()),
                         &v)) {
@@ -49,9 +49,9 @@ absl::StatusOr<std::string> GeneralizeInteger(std::string_view integer) {
   return absl::StrCat(lo, "-", lo + 9);
 }
 
-absl::StatusOr<std::string> GeneralizeEmail(std::string_view email) {
+absl::StatusOr<std::string> GeneralizeEmail(absl::string_view email) {
   size_t at = email.rfind('@');
-  if (at == std::string_view::npos || at + 1 >= email.size()) {
+  if (at == absl::string_view::npos || at + 1 >= email.size()) {
     return absl::InvalidArgumentError("not an email address");
   }
   std::string domain(email.substr(at + 1));

@@ -16,11 +16,11 @@ absl::StatusOr<std::unique_ptr<KekRing>> KekRing::Create(
     std::vector<std::unique_ptr<KeyEncryptionKey>> retired) {
   if (current == nullptr)
     return absl::InvalidArgumentError("a KEK ring needs a current KEK");
-  std::vector<std::string_view> ids = {current->id()};
+  std::vector<absl::string_view> ids = {current->id()};
   for (const auto& kek : retired) {
     if (kek == nullptr)
       return absl::InvalidArgumentError("a retired KEK is missing");
-    for (std::string_view seen : ids) {
+    for (absl::string_view seen : ids) {
       if (seen == kek->id()) {
         return absl::InvalidArgumentError(
             absl::StrCat("KEK ", std::string(kek->id()),
@@ -33,15 +33,15 @@ absl::StatusOr<std::unique_ptr<KekRing>> KekRing::Create(
       new KekRing(std::move(current), std::move(retired)));
 }
 
-absl::StatusOr<std::string> KekRing::Wrap(std::string_view data_key,
-                                          std::string_view context) {
+absl::StatusOr<std::string> KekRing::Wrap(absl::string_view data_key,
+                                          absl::string_view context) {
   return current_->Wrap(data_key, context);
 }
 
 absl::StatusOr<crypto::SecretKey> KekRing::Unwrap(
-    std::string_view wrapped, std::string_view context,
+    absl::string_view wrapped, absl::string_view context,
     const UnwrapJustification& justification) {
-  const std::string_view id = WrappedKeyKekId(wrapped);
+  const absl::string_view id = WrappedKeyKekId(wrapped);
   // Key ids are public fingerprints, so comparing them need not be
   // constant-time.
   if (id == current_->id())

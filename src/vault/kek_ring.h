@@ -12,10 +12,10 @@
 
 #include <memory>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "config/deployment.h"
 #include "vault/key_encryption_key.h"
 
@@ -31,14 +31,14 @@ class KekRing : public KeyEncryptionKey {
       std::vector<std::unique_ptr<KeyEncryptionKey>> retired);
 
   // The current KEK's id.
-  std::string_view id() const override { return current_->id(); }
+  absl::string_view id() const override { return current_->id(); }
   // Wraps with the current KEK.
-  absl::StatusOr<std::string> Wrap(std::string_view data_key,
-                                   std::string_view context) override;
+  absl::StatusOr<std::string> Wrap(absl::string_view data_key,
+                                   absl::string_view context) override;
   // Unwraps with the KEK named in `wrapped`. Errors: those of that KEK;
   // DataLoss if no KEK of the ring has that id (the message names the ids).
   absl::StatusOr<crypto::SecretKey> Unwrap(
-      std::string_view wrapped, std::string_view context,
+      absl::string_view wrapped, absl::string_view context,
       const UnwrapJustification& justification) override;
 
  private:

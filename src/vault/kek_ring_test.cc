@@ -18,13 +18,14 @@ class RefusingKek : public KeyEncryptionKey {
  public:
   explicit RefusingKek(uint8_t fill)
       : inner_(FileKeyEncryptionKey::FromKey(TestKey(fill))) {}
-  std::string_view id() const override { return inner_->id(); }
-  absl::StatusOr<std::string> Wrap(std::string_view key,
-                                   std::string_view ctx) override {
+  absl::string_view id() const override { return inner_->id(); }
+  absl::StatusOr<std::string> Wrap(absl::string_view key,
+                                   absl::string_view ctx) override {
     return inner_->Wrap(key, ctx);
   }
   absl::StatusOr<crypto::SecretKey> Unwrap(
-      std::string_view, std::string_view, const UnwrapJustification&) override {
+      absl::string_view, absl::string_view,
+      const UnwrapJustification&) override {
     return absl::PermissionDeniedError("key manager refused");
   }
 

@@ -11,17 +11,17 @@
 namespace clover::vault {
 namespace {
 
-constexpr std::string_view kWrapLabel = "clover/dek/v1";
+constexpr absl::string_view kWrapLabel = "clover/dek/v1";
 
-std::string Aad(std::string_view context) {
+std::string Aad(absl::string_view context) {
   std::string aad(kWrapLabel);
-  aad.append(context);
+  aad.append(context.data(), context.size());
   return aad;
 }
 
 }  // namespace
 
-std::string_view WrappedKeyKekId(std::string_view wrapped) {
+absl::string_view WrappedKeyKekId(absl::string_view wrapped) {
   if (wrapped.empty()) return {};
   size_t len = static_cast<uint8_t>(wrapped[0]);
   if (wrapped.size() < 1 + len) return {};
@@ -30,7 +30,7 @@ std::string_view WrappedKeyKekId(std::string_view wrapped) {
 
 FileKeyEncryptionKey::FileKeyEncryptionKey(const crypto::SecretKey& key)
     : key_(std::make_shared<crypto::SecretKey>(key)), contexts_([k = key_] {
-        return crypto::Aes256Gcm::Create(std::string_view(
+        return crypto::Aes256Gcm::Create(absl::string_view(
             reinterpret_cast<const char*>(k->data()), k->size()));
       }) {
   // The id is a fingerprint under a distinct label, so it reveals nothing
@@ -62,7 +62,7 @@ std::unique_ptr<FileKeyEncryptionKey> FileKeyEncryptionKey::FromKey(
 }
 
 absl::StatusOr<std::string> FileKeyEncryptionKey::Wrap(
-    std::string_view data_key, std::string_view context) {
+    absl::string_view data_key, absl::string_view context) {
   if (data_key.size() != crypto::kSecretKeySize) {
     return absl::InvalidArgumentError("data key must be 32 bytes");
   }
@@ -77,7 +77,7 @@ absl::StatusOr<std::string> FileKeyEncryptionKey::Wrap(
 }
 
 absl::StatusOr<crypto::SecretKey> FileKeyEncryptionKey::Unwrap(
-    std::string_view wrapped, std::string_view context,
+    absl::string_view wrapped, absl::string_view context,
     const UnwrapJustification& why) {
   if (why.actor.empty() || why.purpose.empty()) {
     return absl::InvalidArgumentError(

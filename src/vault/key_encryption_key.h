@@ -11,10 +11,10 @@
 
 #include <memory>
 #include <string>
-#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "crypto/aead.h"
 #include "crypto/secret_key_file.h"
 #include "vault/object_pool.h"
@@ -36,7 +36,7 @@ class KeyEncryptionKey {
 
   // A stable, non-secret identifier of the key (at most 255 bytes), stored
   // with every wrapped key.
-  virtual std::string_view id() const = 0;
+  virtual absl::string_view id() const = 0;
 
   // Wraps a 32-byte data key, bound to `context` (the subject id): a wrapped
   // key moved to another subject does not unwrap. The result starts with
@@ -44,7 +44,7 @@ class KeyEncryptionKey {
   // finds the KEK of each stored key. Errors: InvalidArgument for a wrong key
   // size; Internal / Unavailable from the key manager.
   [[nodiscard]] virtual absl::StatusOr<std::string> Wrap(
-      std::string_view data_key, std::string_view context) = 0;
+      absl::string_view data_key, absl::string_view context) = 0;
 
   // Unwraps a key produced by Wrap with the same `context`. Errors:
   // PermissionDenied if the key manager refuses the justification; DataLoss if
@@ -52,7 +52,7 @@ class KeyEncryptionKey {
   // (message names the KEK ids, never key bytes); InvalidArgument if the
   // justification is incomplete; Unavailable if unreachable.
   [[nodiscard]] virtual absl::StatusOr<crypto::SecretKey> Unwrap(
-      std::string_view wrapped, std::string_view context,
+      absl::string_view wrapped, absl::string_view context,
       const UnwrapJustification& justification) = 0;
 };
 
@@ -70,11 +70,11 @@ class FileKeyEncryptionKey : public KeyEncryptionKey {
       const crypto::SecretKey& key);
   ~FileKeyEncryptionKey() override;
 
-  std::string_view id() const override { return id_; }
-  absl::StatusOr<std::string> Wrap(std::string_view data_key,
-                                   std::string_view context) override;
+  absl::string_view id() const override { return id_; }
+  absl::StatusOr<std::string> Wrap(absl::string_view data_key,
+                                   absl::string_view context) override;
   absl::StatusOr<crypto::SecretKey> Unwrap(
-      std::string_view wrapped, std::string_view context,
+      absl::string_view wrapped, absl::string_view context,
       const UnwrapJustification& justification) override;
 
  private:
@@ -88,7 +88,7 @@ class FileKeyEncryptionKey : public KeyEncryptionKey {
 
 // The id a KEK stored in `wrapped` (for diagnostics and KEK rotation), or
 // empty; a view into `wrapped`.
-std::string_view WrappedKeyKekId(std::string_view wrapped);
+absl::string_view WrappedKeyKekId(absl::string_view wrapped);
 
 }  // namespace clover::vault
 

@@ -21,7 +21,7 @@ namespace {
 constexpr uint8_t kV1Format = 1;
 constexpr char kRowsWrittenMarker[] = "clover.migration.v2.rows_written";
 
-absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
   std::string msg =
       absl::StrCat("vault migration: ", std::string(what), ": ", s.ToString());
   if (s.IsIOError() && s.ToString().find("lock") != std::string::npos)
@@ -29,7 +29,7 @@ absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   return absl::InternalError(msg);
 }
 
-absl::Status Malformed(std::string_view subject, std::string_view what) {
+absl::Status Malformed(absl::string_view subject, absl::string_view what) {
   return absl::DataLossError(absl::StrCat("vault migration: subject ",
                                           std::string(subject), ": ",
                                           std::string(what)));
@@ -61,7 +61,7 @@ class Store {
   }
 
   rocksdb::DB& db() { return *db_; }
-  rocksdb::ColumnFamilyHandle* Family(std::string_view name) {
+  rocksdb::ColumnFamilyHandle* Family(absl::string_view name) {
     for (size_t i = 0; i < names_.size(); ++i)
       if (names_[i] == name) return handles_[i];
     return nullptr;
@@ -73,8 +73,8 @@ class Store {
   std::vector<std::string> names_;
 };
 
-absl::StatusOr<bool> Read(Store& store, std::string_view family,
-                          std::string_view key, std::string* value) {
+absl::StatusOr<bool> Read(Store& store, absl::string_view family,
+                          absl::string_view key, std::string* value) {
   rocksdb::ColumnFamilyHandle* h = store.Family(family);
   if (h == nullptr) return false;
   rocksdb::Status s = store.db().Get(
@@ -104,9 +104,9 @@ absl::StatusOr<MigrationReport> WriteRows(Store& store) {
     auto have_record = Read(store, "records", subject, &record);
     if (!have_record.ok()) return have_record.status();
     auto row = SubjectRowFromV1(
-        subject, std::string_view(it->value().data(), it->value().size()),
-        *have_key ? std::optional<std::string_view>(key_entry) : std::nullopt,
-        *have_record ? std::optional<std::string_view>(record) : std::nullopt);
+        subject, absl::string_view(it->value().data(), it->value().size()),
+        *have_key ? std::optional<absl::string_view>(key_entry) : std::nullopt,
+        *have_record ? std::optional<absl::string_view>(record) : std::nullopt);
     if (!row.ok()) return row.status();
     row->live() ? ++report.live : ++report.erased;
     rocksdb::Status s = batch.Put(subjects, subject, row->Encode());
@@ -129,9 +129,9 @@ absl::StatusOr<MigrationReport> WriteRows(Store& store) {
 }  // namespace
 
 absl::StatusOr<SubjectRow> SubjectRowFromV1(
-    std::string_view subject, std::string_view meta,
-    std::optional<std::string_view> key_entry,
-    std::optional<std::string_view> record) {
+    absl::string_view subject, absl::string_view meta,
+    std::optional<absl::string_view> key_entry,
+    std::optional<absl::string_view> record) {
   // meta: 01 || state || revision (u64) || micros (i64) || len || jurisdiction.
   if (meta.size() < 19 || static_cast<uint8_t>(meta[0]) != kV1Format ||
       meta.size() != size_t{19} + static_cast<uint8_t>(meta[18])) {
@@ -146,7 +146,7 @@ absl::StatusOr<SubjectRow> SubjectRowFromV1(
   row.state = static_cast<SubjectRow::State>(state);
   row.revision = ReadBigEndian64(meta.data() + 2);
   row.micros = static_cast<int64_t>(ReadBigEndian64(meta.data() + 10));
-  row.jurisdiction.assign(meta.substr(19));
+  row.jurisdiction = std::string(meta.substr(19));
   if (!row.live()) return row;
   // wrapped_keys: 01 || handle (16) || KEK output.
   if (!key_entry.has_value() || key_entry->size() <= 1 + kHandleSize ||
@@ -155,7 +155,7 @@ absl::StatusOr<SubjectRow> SubjectRowFromV1(
                      "live but its wrapped key is missing or malformed");
   }
   std::memcpy(row.handle.data(), key_entry->data() + 1, kHandleSize);
-  row.wrapped_key.assign(key_entry->substr(1 + kHandleSize));
+  row.wrapped_key = std::string(key_entry->substr(1 + kHandleSize));
   // records: 01 || revision (u64) || sealed record.
   if (!record.has_value() || record->size() <= 9 ||
       static_cast<uint8_t>((*record)[0]) != kV1Format) {
@@ -163,7 +163,7 @@ absl::StatusOr<SubjectRow> SubjectRowFromV1(
   }
   // The record's own revision is the one its AAD binds.
   row.revision = ReadBigEndian64(record->data() + 1);
-  row.sealed_record.assign(record->substr(9));
+  row.sealed_record = std::string(record->substr(9));
   return row;
 }
 
@@ -210,13 +210,13 @@ absl::StatusOr<MigrationReport> MigrateVaultStoreToV2(const std::string& dir) {
         rocksdb::ReadOptions(), store.Family(TableName(Table::kSubjects))));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       auto state = SubjectRow::PeekState(
-          std::string_view(it->value().data(), it->value().size()));
+          absl::string_view(it->value().data(), it->value().size()));
       if (!state.ok()) return state.status();
       *state == SubjectRow::State::kLive ? ++report.live : ++report.erased;
     }
     if (!it->status().ok()) return FromRocks(it->status(), "scan subjects");
   }
-  for (std::string_view table : kV1OnlyTables) {
+  for (absl::string_view table : kV1OnlyTables) {
     rocksdb::ColumnFamilyHandle* h = store.Family(table);
     if (h == nullptr) continue;
     rocksdb::Status s = store.db().DropColumnFamily(h);

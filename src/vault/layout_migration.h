@@ -14,9 +14,9 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "vault/subject_row.h"
 
 namespace clover::vault {
@@ -45,9 +45,9 @@ struct MigrationReport {
 // `record` absent where the v1 tables had none). Errors: DataLoss naming the
 // subject if a value is malformed or a live subject lacks one.
 [[nodiscard]] absl::StatusOr<SubjectRow> SubjectRowFromV1(
-    std::string_view subject, std::string_view meta,
-    std::optional<std::string_view> key_entry,
-    std::optional<std::string_view> record);
+    absl::string_view subject, absl::string_view meta,
+    std::optional<absl::string_view> key_entry,
+    std::optional<absl::string_view> record);
 
 }  // namespace clover::vault
 

@@ -15,8 +15,8 @@
 namespace clover::vault {
 namespace {
 
-std::optional<std::string_view> OptionalCell(const PGresult* r, int row,
-                                             int col) {
+std::optional<absl::string_view> OptionalCell(const PGresult* r, int row,
+                                              int col) {
   if (PQgetisnull(r, row, col)) return std::nullopt;
   return pg::Cell(r, row, col);
 }
@@ -28,7 +28,7 @@ absl::StatusOr<MigrationReport> MigratePostgresVaultToV2(
   CLOVER_RETURN_IF_ERROR(CheckPostgresVaultRegion(region));
   const std::string schema =
       pg::QuoteIdent(absl::StrCat("clover_vault_", region));
-  auto in_schema = [&](std::string_view table) {
+  auto in_schema = [&](absl::string_view table) {
     return absl::StrCat(
         schema, ".",
         pg::QuoteIdent(absl::string_view(table.data(), table.size())));
@@ -43,7 +43,7 @@ absl::StatusOr<MigrationReport> MigratePostgresVaultToV2(
       pg::Result exists,
       c->Query({"clover_migrate_exists", {meta_table}}, "look for v1 tables"));
   MigrationReport report;
-  if (pg::Cell(exists.get(), 0, 0) != std::string_view("\x01", 1)) {
+  if (pg::Cell(exists.get(), 0, 0) != absl::string_view("\x01", 1)) {
     report.already_current = true;
     return report;
   }
@@ -83,7 +83,7 @@ absl::StatusOr<MigrationReport> MigratePostgresVaultToV2(
   if (!rows.ok()) return rollback(rows.status());
   const PGresult* r = rows->get();
   for (int i = 0; i < PQntuples(r); ++i) {
-    const std::string_view subject = pg::Cell(r, i, 0);
+    const absl::string_view subject = pg::Cell(r, i, 0);
     auto row = SubjectRowFromV1(subject, pg::Cell(r, i, 1),
                                 OptionalCell(r, i, 2), OptionalCell(r, i, 3));
     if (!row.ok()) return rollback(row.status());

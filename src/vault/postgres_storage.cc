@@ -32,7 +32,7 @@ absl::Status CheckPostgresVaultRegion(const std::string& region) {
 
 namespace {
 
-// TableName() is a std::string_view, which Debian's Abseil does not take.
+// TableName() is a absl::string_view, which Debian's Abseil does not take.
 std::string Name(Table table) { return std::string(TableName(table)); }
 
 std::string Qualified(const std::string& schema, Table table) {
@@ -107,14 +107,14 @@ class PostgresStorage final : public StorageDriver {
                 return InitConnection(c, schema);
               }) {}
 
-  absl::StatusOr<bool> Get(Table table, std::string_view key,
+  absl::StatusOr<bool> Get(Table table, absl::string_view key,
                            std::string* value) override {
     const pg::Statement stmt{StatementName("get", table), {key}};
     return pool_.Run([&](pg::Connection& c) -> absl::StatusOr<bool> {
       CLOVER_ASSIGN_OR_RETURN(
           pg::Result r, c.Query(stmt, absl::StrCat("get from ", Name(table))));
       if (PQntuples(r.get()) == 0) return false;
-      value->assign(pg::Cell(r.get(), 0, 0));
+      *value = std::string(pg::Cell(r.get(), 0, 0));
       return true;
     });
   }
@@ -137,9 +137,9 @@ class PostgresStorage final : public StorageDriver {
     });
   }
 
-  absl::StatusOr<bool> CompareAndPut(Table table, std::string_view key,
-                                     std::string_view expected,
-                                     std::string_view desired) override {
+  absl::StatusOr<bool> CompareAndPut(Table table, absl::string_view key,
+                                     absl::string_view expected,
+                                     absl::string_view desired) override {
     const pg::Statement stmt{StatementName("cas", table),
                              {key, expected, desired}};
     // A retry after a lost reply finds the row already changed and answers
@@ -148,13 +148,13 @@ class PostgresStorage final : public StorageDriver {
       CLOVER_ASSIGN_OR_RETURN(
           pg::Result r,
           c.Query(stmt, absl::StrCat("conditional update of ", Name(table))));
-      return std::string_view(PQcmdTuples(r.get())) == "1";
+      return absl::string_view(PQcmdTuples(r.get())) == "1";
     });
   }
 
   absl::Status Scan(Table table,
-                    const std::function<bool(std::string_view,
-                                             std::string_view)>& fn) override {
+                    const std::function<bool(absl::string_view,
+                                             absl::string_view)>& fn) override {
     const std::string limit = pg::Int8Param(page_rows_);
     const std::string what = absl::StrCat("scan ", Name(table));
     std::string last_key;
@@ -175,7 +175,7 @@ class PostgresStorage final : public StorageDriver {
         }
       }
       if (rows < page_rows_) return absl::OkStatus();
-      last_key.assign(pg::Cell(page.get(), rows - 1, 0));
+      last_key = std::string(pg::Cell(page.get(), rows - 1, 0));
     }
   }
 

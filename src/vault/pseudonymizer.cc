@@ -14,13 +14,13 @@ constexpr int kMaxCycleWalk = 1000;
 constexpr size_t kFf1MinDigits = 6;
 
 struct DigitsShape {
-  std::string_view prefix;  // "+" for E.164, "-" for negative integers
-  std::string_view body;
+  absl::string_view prefix;  // "+" for E.164, "-" for negative integers
+  absl::string_view body;
   bool nonzero_first = false;
 };
 
 absl::StatusOr<DigitsShape> ShapeOf(const FieldSpec& field,
-                                    std::string_view raw) {
+                                    absl::string_view raw) {
   DigitsShape shape;
   switch (field.format) {
     case FieldFormat::kDigits:
@@ -72,7 +72,7 @@ Pseudonymizer::Pseudonymizer(const Deployment& deployment) {
 }
 
 absl::StatusOr<std::string> Pseudonymizer::Transform(
-    const FieldSpec& field, std::string_view raw, TransformMode mode,
+    const FieldSpec& field, absl::string_view raw, TransformMode mode,
     const TokenKeys& keys, const SubjectTokenKeys* subject) const {
   switch (mode) {
     case TransformMode::kRaw:
@@ -114,7 +114,7 @@ absl::StatusOr<FieldValue> Pseudonymizer::TransformField(
 }
 
 absl::StatusOr<std::string> Pseudonymizer::Pseudonymize(
-    const FieldSpec& field, std::string_view raw, const TokenKeys& keys,
+    const FieldSpec& field, absl::string_view raw, const TokenKeys& keys,
     const SubjectTokenKeys* subject) const {
   switch (field.method) {
     case PseudonymMethod::kHmac:
@@ -136,7 +136,7 @@ absl::StatusOr<std::string> Pseudonymizer::Pseudonymize(
 }
 
 absl::StatusOr<std::string> Pseudonymizer::Generalize(
-    const FieldSpec& field, std::string_view raw, const TokenKeys& keys,
+    const FieldSpec& field, absl::string_view raw, const TokenKeys& keys,
     const SubjectTokenKeys* subject) const {
   switch (field.format) {
     case FieldFormat::kIp:
@@ -168,7 +168,7 @@ absl::StatusOr<std::string> Pseudonymizer::Generalize(
 }
 
 absl::StatusOr<std::string> Pseudonymizer::Ff1(const FieldSpec& field,
-                                               std::string_view raw,
+                                               absl::string_view raw,
                                                const TokenKeys& keys,
                                                bool encrypt) const {
   // The permutation (with cycle walking) is only defined on well-formed values:
@@ -214,7 +214,7 @@ absl::StatusOr<std::string> Pseudonymizer::Ff1(const FieldSpec& field,
 }
 
 absl::StatusOr<std::string> Pseudonymizer::ReverseFf1(
-    const FieldSpec& field, std::string_view token,
+    const FieldSpec& field, absl::string_view token,
     const TokenKeys& keys) const {
   if (field.method != PseudonymMethod::kFf1) {
     return absl::FailedPreconditionError(

@@ -6,10 +6,10 @@
 #define CLOVER_VAULT_PSEUDONYMIZER_H_
 
 #include <string>
-#include <string_view>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "config/deployment.h"
 #include "vault/record.h"
 #include "vault/token_keys.h"
@@ -18,7 +18,7 @@ namespace clover::vault {
 
 enum class TransformMode { kRaw, kPseudonymize, kGeneralize, kRedact };
 
-inline constexpr std::string_view kRedacted = "[redacted]";
+inline constexpr absl::string_view kRedacted = "[redacted]";
 
 // Immutable after construction; thread-safe.
 class Pseudonymizer {
@@ -45,7 +45,7 @@ class Pseudonymizer {
   // text) or a siv token is asked for without `subject`; InvalidArgument if
   // `raw` does not match the format; Internal from OpenSSL.
   [[nodiscard]] absl::StatusOr<std::string> Transform(
-      const FieldSpec& field, std::string_view raw, TransformMode mode,
+      const FieldSpec& field, absl::string_view raw, TransformMode mode,
       const TokenKeys& keys, const SubjectTokenKeys* subject) const;
 
   // The same over a whole field value: text_list items are transformed one by
@@ -59,17 +59,17 @@ class Pseudonymizer {
   // integer of six or more digits). Errors: FailedPrecondition if the field is
   // not ff1 or too short to be reversible; InvalidArgument for malformed input.
   [[nodiscard]] absl::StatusOr<std::string> ReverseFf1(
-      const FieldSpec& field, std::string_view token,
+      const FieldSpec& field, absl::string_view token,
       const TokenKeys& keys) const;
 
  private:
   absl::StatusOr<std::string> Pseudonymize(
-      const FieldSpec& field, std::string_view raw, const TokenKeys& keys,
+      const FieldSpec& field, absl::string_view raw, const TokenKeys& keys,
       const SubjectTokenKeys* subject) const;
-  absl::StatusOr<std::string> Ff1(const FieldSpec& field, std::string_view raw,
+  absl::StatusOr<std::string> Ff1(const FieldSpec& field, absl::string_view raw,
                                   const TokenKeys& keys, bool encrypt) const;
   absl::StatusOr<std::string> Generalize(const FieldSpec& field,
-                                         std::string_view raw,
+                                         absl::string_view raw,
                                          const TokenKeys& keys,
                                          const SubjectTokenKeys* subject) const;
 

@@ -32,7 +32,7 @@ class PseudonymizerTest : public ::testing::Test {
     }
     std::abort();
   }
-  std::string T(const char* field, std::string_view raw, TransformMode mode,
+  std::string T(const char* field, absl::string_view raw, TransformMode mode,
                 const TokenKeys& keys,
                 const SubjectTokenKeys* subject = nullptr) {
     auto out = pseudo_.Transform(F(field), raw, mode, keys, subject);

@@ -7,14 +7,14 @@
 namespace clover::vault {
 namespace {
 
-void PutString(std::string_view s, std::string* out) {
+void PutString(absl::string_view s, std::string* out) {
   AppendVarint64(s.size(), out);
-  out->append(s);
+  out->append(s.data(), s.size());
 }
 
 class Reader {
  public:
-  explicit Reader(std::string_view in) : in_(in) {}
+  explicit Reader(absl::string_view in) : in_(in) {}
   bool Varint(uint64_t* v) { return ReadVarint64(&in_, v); }
   bool String(std::string* s) {
     uint64_t len = 0;
@@ -33,14 +33,14 @@ class Reader {
   size_t remaining() const { return in_.size(); }
 
  private:
-  std::string_view in_;
+  absl::string_view in_;
 };
 
 constexpr uint8_t kRecordEncodingVersion = 1;
 
 }  // namespace
 
-const FieldValue* Record::Find(std::string_view name) const {
+const FieldValue* Record::Find(absl::string_view name) const {
   for (const FieldValue& f : fields) {
     if (f.name == name) return &f;
   }
@@ -65,7 +65,7 @@ std::string EncodeRecord(const Record& record) {
   return out;
 }
 
-absl::StatusOr<Record> DecodeRecord(std::string_view bytes) {
+absl::StatusOr<Record> DecodeRecord(absl::string_view bytes) {
   const absl::Status bad = absl::DataLossError("record encoding is malformed");
   Reader r(bytes);
   uint8_t version = 0;

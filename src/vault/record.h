@@ -4,10 +4,10 @@
 #define CLOVER_VAULT_RECORD_H_
 
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace clover::vault {
 
@@ -26,7 +26,7 @@ struct Record {
   std::vector<FieldValue> fields;
 
   // nullptr if the record has no such field.
-  const FieldValue* Find(std::string_view name) const;
+  const FieldValue* Find(absl::string_view name) const;
   bool operator==(const Record&) const = default;
 };
 
@@ -34,7 +34,7 @@ struct Record {
 [[nodiscard]] std::string EncodeRecord(const Record& record);
 // Errors: DataLoss if `bytes` is not a well-formed encoding (truncated,
 // trailing bytes, absurd lengths).
-[[nodiscard]] absl::StatusOr<Record> DecodeRecord(std::string_view bytes);
+[[nodiscard]] absl::StatusOr<Record> DecodeRecord(absl::string_view bytes);
 
 }  // namespace clover::vault
 

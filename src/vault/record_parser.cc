@@ -13,13 +13,13 @@
 namespace clover::vault {
 namespace {
 
-absl::Status FieldError(std::string_view name, std::string_view what) {
+absl::Status FieldError(absl::string_view name, absl::string_view what) {
   return absl::InvalidArgumentError(
       absl::StrCat("field '", std::string(name), "': ", std::string(what)));
 }
 
 // A field name from untrusted input, made safe to quote in an error message.
-std::string Printable(std::string_view name) {
+std::string Printable(absl::string_view name) {
   std::string out;
   for (char c : name.substr(0, 64)) {
     auto u = static_cast<unsigned char>(c);
@@ -31,7 +31,7 @@ std::string Printable(std::string_view name) {
 
 }  // namespace
 
-const FieldSpec* FindField(const Schema& schema, std::string_view name) {
+const FieldSpec* FindField(const Schema& schema, absl::string_view name) {
   for (const FieldSpec& f : schema.fields) {
     if (f.name == name) return &f;
   }
@@ -76,7 +76,7 @@ absl::Status ValidateRecord(const Schema& schema, const Record& record) {
 }
 
 absl::StatusOr<Record> ParseRecordJson(const Schema& schema,
-                                       std::string_view body) {
+                                       absl::string_view body) {
   if (body.size() > kMaxRecordBodyBytes) {
     return absl::InvalidArgumentError(absl::StrCat(
         "record body larger than ", kMaxRecordBodyBytes, " bytes"));
@@ -97,8 +97,8 @@ absl::StatusOr<Record> ParseRecordJson(const Schema& schema,
   const auto top = doc.MemberBegin();
   for (rapidjson::SizeType t = 0; t < doc.MemberCount(); ++t) {
     auto& member = top[t];
-    std::string_view key(member.name.GetString(),
-                         member.name.GetStringLength());
+    absl::string_view key(member.name.GetString(),
+                          member.name.GetStringLength());
     if (key == "country") {
       if (have_country)
         return absl::InvalidArgumentError("country: given more than once");
@@ -121,8 +121,8 @@ absl::StatusOr<Record> ParseRecordJson(const Schema& schema,
       const auto first = member.value.MemberBegin();
       for (rapidjson::SizeType fi = 0; fi < member.value.MemberCount(); ++fi) {
         auto& field = first[fi];
-        std::string_view name(field.name.GetString(),
-                              field.name.GetStringLength());
+        absl::string_view name(field.name.GetString(),
+                               field.name.GetStringLength());
         const FieldSpec* spec = FindField(schema, name);
         if (spec == nullptr)
           return FieldError(Printable(name), "not in the schema");

@@ -4,10 +4,10 @@
 #define CLOVER_VAULT_RECORD_PARSER_H_
 
 #include <cstddef>
-#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "config/deployment.h"
 #include "vault/record.h"
 
@@ -25,14 +25,14 @@ inline constexpr size_t kMaxRecordBodyBytes = 1 << 20;
 // 'NAME': ..." / "country: ..." for content errors. Values are never echoed.
 // Thread-safe.
 [[nodiscard]] absl::StatusOr<Record> ParseRecordJson(const Schema& schema,
-                                                     std::string_view body);
+                                                     absl::string_view body);
 
 // Applies the same schema rules to a record built in code.
 [[nodiscard]] absl::Status ValidateRecord(const Schema& schema,
                                           const Record& record);
 
 // The schema field called `name`, or nullptr.
-const FieldSpec* FindField(const Schema& schema, std::string_view name);
+const FieldSpec* FindField(const Schema& schema, absl::string_view name);
 
 }  // namespace clover::vault
 

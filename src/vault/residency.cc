@@ -31,7 +31,7 @@ std::optional<ResidencyRedirect> GetResidencyRedirect(
 }
 
 absl::StatusOr<ResidencyMap> ResidencyMap::Create(
-    const Deployment& deployment, std::string_view local_region) {
+    const Deployment& deployment, absl::string_view local_region) {
   ResidencyMap map;
   map.local_region_ = std::string(local_region);
   bool found = false;
@@ -56,7 +56,7 @@ absl::StatusOr<ResidencyMap> ResidencyMap::Create(
 }
 
 absl::StatusOr<std::string> ResidencyMap::JurisdictionOfCountry(
-    std::string_view country) const {
+    absl::string_view country) const {
   auto it = country_to_jurisdiction_.find(std::string(country));
   if (it == country_to_jurisdiction_.end()) {
     return absl::InvalidArgumentError(
@@ -67,7 +67,7 @@ absl::StatusOr<std::string> ResidencyMap::JurisdictionOfCountry(
 }
 
 absl::Status ResidencyMap::CheckStoredHere(
-    std::string_view jurisdiction) const {
+    absl::string_view jurisdiction) const {
   auto it = home_of_jurisdiction_.find(std::string(jurisdiction));
   if (it == home_of_jurisdiction_.end()) {
     return absl::FailedPreconditionError(

@@ -6,11 +6,11 @@
 
 #include <optional>
 #include <string>
-#include <string_view>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "config/deployment.h"
 
 namespace clover::vault {
@@ -36,21 +36,21 @@ class ResidencyMap {
  public:
   // Errors: InvalidArgument if `local_region` is not a region of `deployment`.
   [[nodiscard]] static absl::StatusOr<ResidencyMap> Create(
-      const Deployment& deployment, std::string_view local_region);
+      const Deployment& deployment, absl::string_view local_region);
 
   const std::string& local_region() const { return local_region_; }
 
   // The jurisdiction `country` belongs to. Errors: InvalidArgument if none
   // does.
   [[nodiscard]] absl::StatusOr<std::string> JurisdictionOfCountry(
-      std::string_view country) const;
+      absl::string_view country) const;
 
   // OK if subjects of `jurisdiction` are stored in the local region. Otherwise
   // FailedPrecondition: a MisdirectedError if another region stores them, or a
   // plain error
   // ("jurisdiction cn has no home region") if no region does.
   [[nodiscard]] absl::Status CheckStoredHere(
-      std::string_view jurisdiction) const;
+      absl::string_view jurisdiction) const;
 
  private:
   ResidencyMap() = default;

@@ -16,7 +16,7 @@
 
 namespace clover::vault {
 
-std::string_view TableName(Table table) {
+absl::string_view TableName(Table table) {
   switch (table) {
     case Table::kSubjects:
       return "subjects";
@@ -28,7 +28,7 @@ std::string_view TableName(Table table) {
 
 namespace {
 
-absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
   std::string msg =
       absl::StrCat("rocksdb ", std::string(what), ": ", s.ToString());
   if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
@@ -40,7 +40,7 @@ absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   return absl::InternalError(msg);
 }
 
-rocksdb::Slice ToSlice(std::string_view s) {
+rocksdb::Slice ToSlice(absl::string_view s) {
   return rocksdb::Slice(s.data(), s.size());
 }
 
@@ -58,7 +58,7 @@ class RocksDbStorage : public StorageDriver {
     db_->Close().PermitUncheckedError();
   }
 
-  absl::StatusOr<bool> Get(Table table, std::string_view key,
+  absl::StatusOr<bool> Get(Table table, absl::string_view key,
                            std::string* value) override {
     rocksdb::PinnableSlice slice;
     rocksdb::Status s =
@@ -85,9 +85,9 @@ class RocksDbStorage : public StorageDriver {
 
   // One process holds the database (RocksDB's lock), and the caller
   // serialises writes to `key` within it, so read-compare-write is atomic.
-  absl::StatusOr<bool> CompareAndPut(Table table, std::string_view key,
-                                     std::string_view expected,
-                                     std::string_view desired) override {
+  absl::StatusOr<bool> CompareAndPut(Table table, absl::string_view key,
+                                     absl::string_view expected,
+                                     absl::string_view desired) override {
     std::string current;
     CLOVER_ASSIGN_OR_RETURN(bool found, Get(table, key, &current));
     if (!found || current != expected) return false;
@@ -98,13 +98,13 @@ class RocksDbStorage : public StorageDriver {
   }
 
   absl::Status Scan(Table table,
-                    const std::function<bool(std::string_view,
-                                             std::string_view)>& fn) override {
+                    const std::function<bool(absl::string_view,
+                                             absl::string_view)>& fn) override {
     std::unique_ptr<rocksdb::Iterator> it(
         db_->NewIterator(read_options_, cf(table)));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      if (!fn(std::string_view(it->key().data(), it->key().size()),
-              std::string_view(it->value().data(), it->value().size()))) {
+      if (!fn(absl::string_view(it->key().data(), it->key().size()),
+              absl::string_view(it->value().data(), it->value().size()))) {
         break;
       }
     }

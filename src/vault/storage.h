@@ -8,11 +8,11 @@
 
 #include <functional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace clover::vault {
 
@@ -26,9 +26,9 @@ enum class Table {
 inline constexpr Table kAllTables[] = {Table::kSubjects, Table::kTokens};
 // Tables only the first (v1) layout had: their presence marks a store to
 // migrate (vault/layout_migration.h).
-inline constexpr std::string_view kV1OnlyTables[] = {"records", "wrapped_keys",
-                                                     "meta"};
-std::string_view TableName(Table table);
+inline constexpr absl::string_view kV1OnlyTables[] = {"records", "wrapped_keys",
+                                                      "meta"};
+absl::string_view TableName(Table table);
 
 // A set of puts and deletes applied atomically by StorageDriver::Write.
 class WriteBatch {
@@ -39,10 +39,10 @@ class WriteBatch {
     std::string key;
     std::string value;
   };
-  void Put(Table table, std::string_view key, std::string_view value) {
+  void Put(Table table, absl::string_view key, absl::string_view value) {
     ops_.push_back({table, false, std::string(key), std::string(value)});
   }
-  void Delete(Table table, std::string_view key) {
+  void Delete(Table table, absl::string_view key) {
     ops_.push_back({table, true, std::string(key), {}});
   }
   const std::vector<Op>& ops() const { return ops_; }
@@ -60,7 +60,7 @@ class StorageDriver {
   // Reads `key` into `*value`. Returns false if absent. Errors:
   // Unavailable/Internal on I/O.
   [[nodiscard]] virtual absl::StatusOr<bool> Get(Table table,
-                                                 std::string_view key,
+                                                 absl::string_view key,
                                                  std::string* value) = 0;
   // Applies `batch` atomically. Once it returns OK the batch survives a crash
   // of the process (and of the machine if the driver syncs; see the driver's
@@ -74,13 +74,13 @@ class StorageDriver {
   // nodes and must not overwrite their writes, such as KEK re-wrapping.
   // Errors: as Write.
   [[nodiscard]] virtual absl::StatusOr<bool> CompareAndPut(
-      Table table, std::string_view key, std::string_view expected,
-      std::string_view desired) = 0;
+      Table table, absl::string_view key, absl::string_view expected,
+      absl::string_view desired) = 0;
   // Calls `fn` for every entry of `table` in key order until it returns false.
   // For audits, tests and maintenance, not for request paths.
   [[nodiscard]] virtual absl::Status Scan(
       Table table,
-      const std::function<bool(std::string_view, std::string_view)>& fn) = 0;
+      const std::function<bool(absl::string_view, absl::string_view)>& fn) = 0;
   // Physically removes deleted entries of `table` from durable storage
   // (compaction or VACUUM), so crypto-shredded wrapped keys do not linger in
   // old files.

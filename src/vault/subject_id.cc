@@ -6,7 +6,7 @@
 
 namespace clover::vault {
 
-absl::Status ValidateSubjectId(std::string_view id) {
+absl::Status ValidateSubjectId(absl::string_view id) {
   if (id.empty())
     return absl::InvalidArgumentError("subject id: must not be empty");
   if (id.size() > kMaxSubjectIdLength) {

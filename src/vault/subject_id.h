@@ -4,9 +4,9 @@
 #define CLOVER_VAULT_SUBJECT_ID_H_
 
 #include <cstddef>
-#include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace clover::vault {
 
@@ -16,7 +16,7 @@ inline constexpr size_t kMaxSubjectIdLength = 128;
 // '.'. The charset keeps ids safe in URLs, log lines and storage keys. Errors:
 // InvalidArgument that names the position of the first bad character (the id
 // itself is not echoed).
-[[nodiscard]] absl::Status ValidateSubjectId(std::string_view id);
+[[nodiscard]] absl::Status ValidateSubjectId(absl::string_view id);
 
 }  // namespace clover::vault
 

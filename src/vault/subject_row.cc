@@ -36,7 +36,7 @@ std::string SubjectRow::Encode() const {
   return out;
 }
 
-absl::StatusOr<SubjectRow::State> SubjectRow::PeekState(std::string_view in) {
+absl::StatusOr<SubjectRow::State> SubjectRow::PeekState(absl::string_view in) {
   if (in.size() < kFixedSize || static_cast<uint8_t>(in[0]) != kFormat) {
     return Malformed();
   }
@@ -48,7 +48,7 @@ absl::StatusOr<SubjectRow::State> SubjectRow::PeekState(std::string_view in) {
   return static_cast<State>(state);
 }
 
-absl::StatusOr<SubjectRow> SubjectRow::Decode(std::string_view in) {
+absl::StatusOr<SubjectRow> SubjectRow::Decode(absl::string_view in) {
   absl::StatusOr<State> state = PeekState(in);
   if (!state.ok()) return state.status();
   SubjectRow row;
@@ -58,7 +58,7 @@ absl::StatusOr<SubjectRow> SubjectRow::Decode(std::string_view in) {
   const size_t jurisdiction_size = static_cast<uint8_t>(in[18]);
   in.remove_prefix(kFixedSize);
   if (in.size() < jurisdiction_size) return Malformed();
-  row.jurisdiction.assign(in.substr(0, jurisdiction_size));
+  row.jurisdiction.assign(in.data(), jurisdiction_size);
   in.remove_prefix(jurisdiction_size);
   if (!row.live()) {
     if (!in.empty()) return Malformed();
@@ -71,10 +71,10 @@ absl::StatusOr<SubjectRow> SubjectRow::Decode(std::string_view in) {
       static_cast<uint8_t>(in[kHandleSize + 1]);
   in.remove_prefix(kHandleSize + 2);
   if (in.size() < wrapped_size || wrapped_size == 0) return Malformed();
-  row.wrapped_key.assign(in.substr(0, wrapped_size));
+  row.wrapped_key.assign(in.data(), wrapped_size);
   in.remove_prefix(wrapped_size);
   if (in.empty()) return Malformed();
-  row.sealed_record.assign(in);
+  row.sealed_record.assign(in.data(), in.size());
   return row;
 }
 

@@ -12,9 +12,9 @@
 
 #include <cstdint>
 #include <string>
-#include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "vault/token_keys.h"
 
 namespace clover::vault {
@@ -39,11 +39,11 @@ struct SubjectRow {
   [[nodiscard]] std::string Encode() const;
   // Errors: DataLoss if `in` is not a row this version wrote (truncated,
   // unknown format or state, trailing bytes on a tombstone).
-  [[nodiscard]] static absl::StatusOr<SubjectRow> Decode(std::string_view in);
+  [[nodiscard]] static absl::StatusOr<SubjectRow> Decode(absl::string_view in);
   // The state of an encoded row without decoding the rest (for scans that
   // only tell live subjects from tombstones). Errors: DataLoss as Decode for
   // an unknown format or state.
-  [[nodiscard]] static absl::StatusOr<State> PeekState(std::string_view in);
+  [[nodiscard]] static absl::StatusOr<State> PeekState(absl::string_view in);
 };
 
 }  // namespace clover::vault

@@ -21,8 +21,8 @@ struct SecretBytes {
   std::string bytes;
 };
 
-std::string_view KeyView(const crypto::SecretKey& k) {
-  return std::string_view(reinterpret_cast<const char*>(k.data()), k.size());
+absl::string_view KeyView(const crypto::SecretKey& k) {
+  return absl::string_view(reinterpret_cast<const char*>(k.data()), k.size());
 }
 
 // Appends unpadded base64url of `len` bytes; hot path of hmac tokens (no
@@ -68,14 +68,14 @@ TokenKeys::TokenKeys(std::string destination, std::string purpose,
       }) {}
 
 absl::StatusOr<std::unique_ptr<TokenKeys>> TokenKeys::Derive(
-    const crypto::SecretKey& root, std::string_view destination,
-    std::string_view purpose) {
+    const crypto::SecretKey& root, absl::string_view destination,
+    absl::string_view purpose) {
   absl::StatusOr<std::string> okm = crypto::HkdfSha256(
       KeyView(root), "clover/token-keys/v1",
       crypto::HkdfInfo({"clover/token-keys/v1", destination, purpose}), 96);
   if (!okm.ok()) return okm.status();
   SecretBytes material(std::move(*okm));
-  std::string_view m = material.bytes;
+  absl::string_view m = material.bytes;
   auto keys = std::unique_ptr<TokenKeys>(
       new TokenKeys(std::string(destination), std::string(purpose),
                     std::string(m.substr(0, 32)), std::string(m.substr(32, 32)),
@@ -90,20 +90,21 @@ absl::StatusOr<std::unique_ptr<TokenKeys>> TokenKeys::Derive(
   return keys;
 }
 
-absl::StatusOr<std::string> TokenKeys::HmacToken(std::string_view value) const {
+absl::StatusOr<std::string> TokenKeys::HmacToken(
+    absl::string_view value) const {
   auto mac = hmac_.Acquire();
   if (!mac.ok()) return mac.status();
   absl::StatusOr<crypto::HmacSha256Tag> tag = (*mac)->Compute(value);
   if (!tag.ok()) return tag.status();
   std::string out;
   out.reserve(kHmacTokenPrefix.size() + 22);
-  out.append(kHmacTokenPrefix);
+  out.append(kHmacTokenPrefix.data(), kHmacTokenPrefix.size());
   AppendBase64Url(tag->data(), kHmacTokenBytes, &out);
   return out;
 }
 
 absl::StatusOr<crypto::HmacSha256Tag> TokenKeys::Prf(
-    std::string_view label, std::string_view value) const {
+    absl::string_view label, absl::string_view value) const {
   auto mac = hmac_.Acquire();
   if (!mac.ok()) return mac.status();
   // A label followed by NUL cannot collide with a plain HmacToken input of a
@@ -114,8 +115,8 @@ absl::StatusOr<crypto::HmacSha256Tag> TokenKeys::Prf(
   return (*mac)->Compute(prefix, value);
 }
 
-absl::StatusOr<std::string> TokenKeys::Ff1Digits(std::string_view digits,
-                                                 std::string_view tweak,
+absl::StatusOr<std::string> TokenKeys::Ff1Digits(absl::string_view digits,
+                                                 absl::string_view tweak,
                                                  bool encrypt) const {
   auto ff1 = ff1_.Acquire();
   if (!ff1.ok()) return ff1.status();
@@ -166,7 +167,7 @@ SubjectTokenKeys::SubjectTokenKeys(const TokenHandle& locator,
       }) {}
 
 absl::StatusOr<std::string> SubjectTokenKeys::SivToken(
-    std::string_view field, std::string_view value) const {
+    absl::string_view field, absl::string_view value) const {
   auto siv = siv_.Acquire();
   if (!siv.ok()) return siv.status();
   std::string raw(reinterpret_cast<const char*>(locator_.data()),
@@ -175,14 +176,14 @@ absl::StatusOr<std::string> SubjectTokenKeys::SivToken(
   if (!s.ok()) return s;
   std::string out;
   out.reserve(kSivTokenPrefix.size() + (raw.size() * 4 + 2) / 3);
-  out.append(kSivTokenPrefix);
+  out.append(kSivTokenPrefix.data(), kSivTokenPrefix.size());
   AppendBase64Url(reinterpret_cast<const uint8_t*>(raw.data()), raw.size(),
                   &out);
   return out;
 }
 
 absl::StatusOr<std::string> SubjectTokenKeys::OpenSiv(
-    std::string_view field, std::string_view sealed) const {
+    absl::string_view field, absl::string_view sealed) const {
   auto siv = siv_.Acquire();
   if (!siv.ok()) return siv.status();
   std::string out;
@@ -207,13 +208,13 @@ bool IsFieldMismatch(const absl::Status& status) {
          status.GetPayload(kFieldMismatchPayload).has_value();
 }
 
-absl::StatusOr<SivTokenParts> ParseSivToken(std::string_view token) {
+absl::StatusOr<SivTokenParts> ParseSivToken(absl::string_view token) {
   if (token.size() > 16384 ||
       token.substr(0, kSivTokenPrefix.size()) != kSivTokenPrefix) {
     return absl::InvalidArgumentError("not a siv token (expected prefix stk_)");
   }
   std::string raw;
-  std::string_view b64 = token.substr(kSivTokenPrefix.size());
+  absl::string_view b64 = token.substr(kSivTokenPrefix.size());
   if (!absl::WebSafeBase64Unescape(absl::string_view(b64.data(), b64.size()),
                                    &raw) ||
       raw.size() < kHandleSize + crypto::kSivTagSize) {
@@ -232,7 +233,7 @@ TokenKeyRing::~TokenKeyRing() {
 }
 
 absl::StatusOr<std::shared_ptr<const TokenKeys>> TokenKeyRing::Get(
-    std::string_view destination, std::string_view purpose) {
+    absl::string_view destination, absl::string_view purpose) {
   if (destination.empty() || purpose.empty()) {
     return absl::InvalidArgumentError(
         "token keys need a destination and a purpose");

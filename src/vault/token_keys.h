@@ -23,11 +23,11 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <string_view>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "crypto/aes_block.h"
 #include "crypto/ff1.h"
@@ -41,8 +41,8 @@ namespace clover::vault {
 
 inline constexpr size_t kHandleSize = 16;
 using TokenHandle = std::array<uint8_t, kHandleSize>;
-inline constexpr std::string_view kHmacTokenPrefix = "tok_";
-inline constexpr std::string_view kSivTokenPrefix = "stk_";
+inline constexpr absl::string_view kHmacTokenPrefix = "tok_";
+inline constexpr absl::string_view kSivTokenPrefix = "stk_";
 
 class SubjectTokenKeys;
 
@@ -52,8 +52,8 @@ class TokenKeys {
  public:
   // Errors: Internal on an OpenSSL failure.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<TokenKeys>> Derive(
-      const crypto::SecretKey& root, std::string_view destination,
-      std::string_view purpose);
+      const crypto::SecretKey& root, absl::string_view destination,
+      absl::string_view purpose);
 
   const std::string& destination() const { return destination_; }
   const std::string& purpose() const { return purpose_; }
@@ -61,14 +61,14 @@ class TokenKeys {
   // "tok_" + 22 base64url characters. Deterministic per (root, destination,
   // purpose, value).
   [[nodiscard]] absl::StatusOr<std::string> HmacToken(
-      std::string_view value) const;
+      absl::string_view value) const;
   // Raw keyed PRF output, for format-preserving fallbacks.
   [[nodiscard]] absl::StatusOr<crypto::HmacSha256Tag> Prf(
-      std::string_view label, std::string_view value) const;
+      absl::string_view label, absl::string_view value) const;
 
   // FF1 over decimal digits with `tweak`. Errors: those of crypto::Ff1.
-  [[nodiscard]] absl::StatusOr<std::string> Ff1Digits(std::string_view digits,
-                                                      std::string_view tweak,
+  [[nodiscard]] absl::StatusOr<std::string> Ff1Digits(absl::string_view digits,
+                                                      absl::string_view tweak,
                                                       bool encrypt) const;
 
   // Encrypts / decrypts a subject's handle into / from the 16-byte token
@@ -97,11 +97,11 @@ class SubjectTokenKeys {
   // The token of `value` of field `field` (bound to it as associated data).
   // Errors: Internal on an OpenSSL failure.
   [[nodiscard]] absl::StatusOr<std::string> SivToken(
-      std::string_view field, std::string_view value) const;
+      absl::string_view field, absl::string_view value) const;
   // Decrypts the SIV part of a token issued for `field`. Errors: DataLoss if
   // it does not authenticate (another key, another field, or altered).
   [[nodiscard]] absl::StatusOr<std::string> OpenSiv(
-      std::string_view field, std::string_view sealed) const;
+      absl::string_view field, absl::string_view sealed) const;
 
  private:
   friend class TokenKeys;
@@ -123,7 +123,7 @@ struct SivTokenParts {
 };
 // Errors: InvalidArgument if `token` is not a well-formed siv token.
 [[nodiscard]] absl::StatusOr<SivTokenParts> ParseSivToken(
-    std::string_view token);
+    absl::string_view token);
 
 // Caches TokenKeys per (destination, purpose), at most `capacity` of them
 // (least recently used go first; an evicted pair is derived again on its next
@@ -140,7 +140,7 @@ class TokenKeyRing {
   // Errors: InvalidArgument for an empty destination or purpose; Internal from
   // OpenSSL.
   [[nodiscard]] absl::StatusOr<std::shared_ptr<const TokenKeys>> Get(
-      std::string_view destination, std::string_view purpose);
+      absl::string_view destination, absl::string_view purpose);
 
   // Pairs cached now (at most the capacity).
   size_t CachedCount() const { return keys_.Size(); }

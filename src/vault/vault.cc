@@ -21,22 +21,22 @@
 namespace clover::vault {
 namespace {
 
-constexpr std::string_view kRecordLabel = "clover/record/v1";
+constexpr absl::string_view kRecordLabel = "clover/record/v1";
 
-std::string RecordAad(std::string_view subject, uint64_t revision) {
+std::string RecordAad(absl::string_view subject, uint64_t revision) {
   std::string aad(kRecordLabel);
   aad.push_back(static_cast<char>(subject.size()));
-  aad.append(subject);
+  aad.append(subject.data(), subject.size());
   AppendBigEndian64(revision, &aad);
   return aad;
 }
 
-std::string_view KeyView(const crypto::SecretKey& k) {
-  return std::string_view(reinterpret_cast<const char*>(k.data()), k.size());
+absl::string_view KeyView(const crypto::SecretKey& k) {
+  return absl::string_view(reinterpret_cast<const char*>(k.data()), k.size());
 }
 
-std::string_view HandleView(const TokenHandle& h) {
-  return std::string_view(reinterpret_cast<const char*>(h.data()), h.size());
+absl::string_view HandleView(const TokenHandle& h) {
+  return absl::string_view(reinterpret_cast<const char*>(h.data()), h.size());
 }
 
 // A new subject's token handle: its creation time (µs, big-endian) then 64
@@ -50,7 +50,7 @@ absl::Status NewTokenHandle(int64_t micros, TokenHandle* handle) {
   return crypto::RandomBytes(handle->data() + 8, handle->size() - 8);
 }
 
-absl::Status SubjectNotFound(std::string_view subject) {
+absl::Status SubjectNotFound(absl::string_view subject) {
   return absl::NotFoundError(
       absl::StrCat("subject ", std::string(subject), " not found"));
 }
@@ -124,12 +124,12 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::OpenEmbedded(
   return vault;
 }
 
-absl::Mutex& Vault::StripeOf(std::string_view subject) {
-  return stripes_[absl::Hash<std::string_view>{}(subject) % kStripes];
+absl::Mutex& Vault::StripeOf(absl::string_view subject) {
+  return stripes_[absl::Hash<absl::string_view>{}(subject) % kStripes];
 }
 
 absl::StatusOr<std::optional<SubjectRow>> Vault::ReadRow(
-    std::string_view subject) {
+    absl::string_view subject) {
   std::string bytes;
   CLOVER_ASSIGN_OR_RETURN(bool found,
                           storage_->Get(Table::kSubjects, subject, &bytes));
@@ -137,7 +137,7 @@ absl::StatusOr<std::optional<SubjectRow>> Vault::ReadRow(
   return SubjectRow::Decode(bytes);
 }
 
-absl::StatusOr<Vault::PutResult> Vault::Put(std::string_view subject,
+absl::StatusOr<Vault::PutResult> Vault::Put(absl::string_view subject,
                                             const Record& record) {
   // Everything that can refuse the write without storage comes first: a refused
   // write must leave the store untouched, byte for byte.
@@ -225,7 +225,7 @@ absl::StatusOr<Vault::PutResult> Vault::Put(std::string_view subject,
 }
 
 std::shared_ptr<Vault::SubjectEntry> Vault::FreshCachedEntry(
-    std::string_view subject) {
+    absl::string_view subject) {
   std::optional<std::shared_ptr<SubjectEntry>> cached = cache_.Get(subject);
   if (!cached.has_value() ||
       absl::Now() - (*cached)->loaded >= options_.subject_cache_ttl) {
@@ -235,7 +235,7 @@ std::shared_ptr<Vault::SubjectEntry> Vault::FreshCachedEntry(
 }
 
 absl::StatusOr<std::shared_ptr<Vault::SubjectEntry>> Vault::LoadEntry(
-    std::string_view subject, const AccessContext& context) {
+    absl::string_view subject, const AccessContext& context) {
   if (std::shared_ptr<SubjectEntry> hit = FreshCachedEntry(subject)) return hit;
   // Misses take the subject's stripe so that a concurrent Put or Erase cannot
   // be overtaken by a stale row read before it, nor an erased key re-cached.
@@ -257,7 +257,7 @@ absl::StatusOr<std::shared_ptr<Vault::SubjectEntry>> Vault::LoadEntry(
   return entry;
 }
 
-absl::StatusOr<Record> Vault::Get(std::string_view subject,
+absl::StatusOr<Record> Vault::Get(absl::string_view subject,
                                   const std::vector<std::string>& fields,
                                   const AccessContext& context) {
   CLOVER_RETURN_IF_ERROR(ValidateSubjectId(subject));
@@ -294,7 +294,7 @@ absl::StatusOr<Record> Vault::Get(std::string_view subject,
   return selected;
 }
 
-absl::StatusOr<std::string> Vault::HomeJurisdiction(std::string_view subject) {
+absl::StatusOr<std::string> Vault::HomeJurisdiction(absl::string_view subject) {
   CLOVER_RETURN_IF_ERROR(ValidateSubjectId(subject));
   if (std::shared_ptr<SubjectEntry> hit = FreshCachedEntry(subject)) {
     return hit->jurisdiction;
@@ -306,11 +306,11 @@ absl::StatusOr<std::string> Vault::HomeJurisdiction(std::string_view subject) {
 }
 
 absl::Status Vault::ListSubjects(
-    size_t limit, const std::function<void(std::string_view)>& fn) {
+    size_t limit, const std::function<void(absl::string_view)>& fn) {
   size_t listed = 0;
   absl::Status bad_row;
   CLOVER_RETURN_IF_ERROR(storage_->Scan(
-      Table::kSubjects, [&](std::string_view key, std::string_view value) {
+      Table::kSubjects, [&](absl::string_view key, absl::string_view value) {
         if (listed >= limit) return false;
         absl::StatusOr<SubjectRow::State> state = SubjectRow::PeekState(value);
         if (!state.ok()) {
@@ -326,7 +326,7 @@ absl::Status Vault::ListSubjects(
   return bad_row;
 }
 
-absl::Status Vault::Erase(std::string_view subject) {
+absl::Status Vault::Erase(absl::string_view subject) {
   CLOVER_RETURN_IF_ERROR(ValidateSubjectId(subject));
   absl::MutexLock lock(&StripeOf(subject));
   CLOVER_ASSIGN_OR_RETURN(std::optional<SubjectRow> row, ReadRow(subject));
@@ -346,13 +346,13 @@ absl::Status Vault::Erase(std::string_view subject) {
 }
 
 absl::StatusOr<std::shared_ptr<const TokenKeys>> Vault::TokenKeysFor(
-    std::string_view destination, std::string_view purpose) {
+    absl::string_view destination, absl::string_view purpose) {
   return token_keys_.Get(destination, purpose);
 }
 
 absl::StatusOr<std::shared_ptr<const SubjectTokenKeys>> Vault::SubjectKeys(
-    std::string_view subject, std::string_view destination,
-    std::string_view purpose, const AccessContext& context) {
+    absl::string_view subject, absl::string_view destination,
+    absl::string_view purpose, const AccessContext& context) {
   CLOVER_RETURN_IF_ERROR(ValidateSubjectId(subject));
   CLOVER_ASSIGN_OR_RETURN(std::shared_ptr<const TokenKeys> keys,
                           token_keys_.Get(destination, purpose));
@@ -372,8 +372,8 @@ absl::StatusOr<std::shared_ptr<const SubjectTokenKeys>> Vault::SubjectKeys(
 }
 
 absl::StatusOr<Vault::Detokenized> Vault::Detokenize(
-    std::string_view token, std::string_view field,
-    std::string_view destination, std::string_view purpose,
+    absl::string_view token, absl::string_view field,
+    absl::string_view destination, absl::string_view purpose,
     const AccessContext& context) {
   CLOVER_ASSIGN_OR_RETURN(SivTokenParts parts, ParseSivToken(token));
   CLOVER_ASSIGN_OR_RETURN(std::shared_ptr<const TokenKeys> keys,
@@ -416,7 +416,7 @@ absl::StatusOr<Vault::RewrapReport> Vault::RewrapKeys(
   std::vector<std::string> stale;
   absl::Status bad_row;
   CLOVER_RETURN_IF_ERROR(storage_->Scan(
-      Table::kSubjects, [&](std::string_view key, std::string_view value) {
+      Table::kSubjects, [&](absl::string_view key, absl::string_view value) {
         absl::StatusOr<SubjectRow> row = SubjectRow::Decode(value);
         if (!row.ok()) {
           bad_row = absl::DataLossError(absl::StrCat(

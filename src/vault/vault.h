@@ -14,11 +14,11 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "config/deployment.h"
@@ -90,7 +90,7 @@ class Vault {
   // different home jurisdiction ("never changes silently") or was erased (ids
   // are not reused). InvalidArgument for bad ids/records; Internal/Unavailable
   // on storage errors.
-  [[nodiscard]] absl::StatusOr<PutResult> Put(std::string_view subject,
+  [[nodiscard]] absl::StatusOr<PutResult> Put(absl::string_view subject,
                                               const Record& record);
 
   // The decrypted record of `subject`, restricted to `fields` (all fields if
@@ -99,33 +99,33 @@ class Vault {
   // such subject; IsErased(status) if it was erased; PermissionDenied if the
   // KEK refuses; DataLoss if stored data fail authentication.
   [[nodiscard]] absl::StatusOr<Record> Get(
-      std::string_view subject, const std::vector<std::string>& fields,
+      absl::string_view subject, const std::vector<std::string>& fields,
       const AccessContext& context);
 
   // The stored home jurisdiction (no decryption, no KEK). Errors: as Get.
   [[nodiscard]] absl::StatusOr<std::string> HomeJurisdiction(
-      std::string_view subject);
+      absl::string_view subject);
 
   // Crypto-shredding: replaces the subject's row (wrapped data key, sealed
   // record) by a tombstone and deletes its token-index entry. Idempotent on an
   // erased subject. Old siv tokens of the subject no longer resolve. Errors:
   // NotFound if the subject never existed.
-  [[nodiscard]] absl::Status Erase(std::string_view subject);
+  [[nodiscard]] absl::Status Erase(absl::string_view subject);
 
   // Calls `fn` with the id of every live subject in storage, in key order,
   // stopping after `limit`. For aggregates and maintenance: it scans the
   // whole table. Errors: those of the storage driver; DataLoss for a malformed
   // row.
   [[nodiscard]] absl::Status ListSubjects(
-      size_t limit, const std::function<void(std::string_view)>& fn);
+      size_t limit, const std::function<void(absl::string_view)>& fn);
   // Token keys for one (destination, purpose), cached.
   [[nodiscard]] absl::StatusOr<std::shared_ptr<const TokenKeys>> TokenKeysFor(
-      std::string_view destination, std::string_view purpose);
+      absl::string_view destination, absl::string_view purpose);
   // The subject's siv keys for one (destination, purpose), cached with its data
   // key. Errors: as Get.
   [[nodiscard]] absl::StatusOr<std::shared_ptr<const SubjectTokenKeys>>
-  SubjectKeys(std::string_view subject, std::string_view destination,
-              std::string_view purpose, const AccessContext& context);
+  SubjectKeys(absl::string_view subject, absl::string_view destination,
+              absl::string_view purpose, const AccessContext& context);
 
   struct Detokenized {
     std::string subject;
@@ -139,8 +139,8 @@ class Vault {
   // (nothing of its value is returned); NotFound if it resolves to no live
   // subject (unknown, or erased); PermissionDenied if the KEK refuses.
   [[nodiscard]] absl::StatusOr<Detokenized> Detokenize(
-      std::string_view token, std::string_view field,
-      std::string_view destination, std::string_view purpose,
+      absl::string_view token, absl::string_view field,
+      absl::string_view destination, absl::string_view purpose,
       const AccessContext& context);
 
   struct RewrapReport {
@@ -174,7 +174,7 @@ class Vault {
   const Pseudonymizer& pseudonymizer() const { return pseudonymizer_; }
   const ResidencyMap& residency() const { return residency_; }
   // The current KEK's id (public: a fingerprint, not key material).
-  std::string_view kek_id() const { return kek_->id(); }
+  absl::string_view kek_id() const { return kek_->id(); }
   StorageDriver& storage() { return *storage_; }
 
  private:
@@ -184,15 +184,15 @@ class Vault {
         std::unique_ptr<KeyEncryptionKey> kek,
         const crypto::SecretKey& pseudonym_root);
 
-  absl::Mutex& StripeOf(std::string_view subject);
+  absl::Mutex& StripeOf(absl::string_view subject);
   // The subject's row, or nullopt if it never existed.
-  absl::StatusOr<std::optional<SubjectRow>> ReadRow(std::string_view subject);
+  absl::StatusOr<std::optional<SubjectRow>> ReadRow(absl::string_view subject);
   // The cached entry of `subject` if it is younger than the TTL, else null.
-  std::shared_ptr<SubjectEntry> FreshCachedEntry(std::string_view subject);
+  std::shared_ptr<SubjectEntry> FreshCachedEntry(absl::string_view subject);
   // The live subject's entry (cache, else storage and a KEK unwrap). Errors:
   // NotFound, erased, PermissionDenied (KEK), DataLoss, storage errors.
   absl::StatusOr<std::shared_ptr<SubjectEntry>> LoadEntry(
-      std::string_view subject, const AccessContext& context);
+      absl::string_view subject, const AccessContext& context);
 
   const Schema schema_;
   const VaultOptions options_;

@@ -31,13 +31,13 @@ class SwitchableKek : public KeyEncryptionKey {
   explicit SwitchableKek(std::shared_ptr<std::atomic<bool>> refuse)
       : inner_(FileKeyEncryptionKey::FromKey(TestKey(5))),
         refuse_(std::move(refuse)) {}
-  std::string_view id() const override { return inner_->id(); }
-  absl::StatusOr<std::string> Wrap(std::string_view key,
-                                   std::string_view ctx) override {
+  absl::string_view id() const override { return inner_->id(); }
+  absl::StatusOr<std::string> Wrap(absl::string_view key,
+                                   absl::string_view ctx) override {
     return inner_->Wrap(key, ctx);
   }
   absl::StatusOr<crypto::SecretKey> Unwrap(
-      std::string_view wrapped, std::string_view ctx,
+      absl::string_view wrapped, absl::string_view ctx,
       const UnwrapJustification& why) override {
     unwraps.fetch_add(1);
     last_purpose = why.purpose;
@@ -61,7 +61,7 @@ Snapshot Scan(StorageDriver& storage) {
     auto& m = snap[std::string(TableName(t))];
     EXPECT_TRUE(storage
                     .Scan(t,
-                          [&](std::string_view k, std::string_view v) {
+                          [&](absl::string_view k, absl::string_view v) {
                             m.emplace(std::string(k), std::string(v));
                             return true;
                           })
@@ -718,14 +718,14 @@ class RacingStorage : public StorageDriver {
  public:
   explicit RacingStorage(std::unique_ptr<StorageDriver> inner)
       : inner_(std::move(inner)) {}
-  absl::StatusOr<bool> Get(Table t, std::string_view k,
+  absl::StatusOr<bool> Get(Table t, absl::string_view k,
                            std::string* v) override {
     return inner_->Get(t, k, v);
   }
   absl::Status Write(const WriteBatch& b) override { return inner_->Write(b); }
-  absl::StatusOr<bool> CompareAndPut(Table t, std::string_view k,
-                                     std::string_view expected,
-                                     std::string_view desired) override {
+  absl::StatusOr<bool> CompareAndPut(Table t, absl::string_view k,
+                                     absl::string_view expected,
+                                     absl::string_view desired) override {
     if (races_left > 0) {
       --races_left;
       // The other node's write: a new revision, its key still under the old
@@ -741,8 +741,8 @@ class RacingStorage : public StorageDriver {
     return inner_->CompareAndPut(t, k, expected, desired);
   }
   absl::Status Scan(Table t,
-                    const std::function<bool(std::string_view,
-                                             std::string_view)>& fn) override {
+                    const std::function<bool(absl::string_view,
+                                             absl::string_view)>& fn) override {
     return inner_->Scan(t, fn);
   }
   absl::Status Purge(Table t) override { return inner_->Purge(t); }
