@@ -13,12 +13,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "audit/json_util.h"
+#include "core/json_fields.h"
+#include "core/rfc3339.h"
 #include "core/test_temp_dir.h"
-#include "gateway_test_client.h"
 #include "gateway/http_client.h"
 #include "gateway/local_deployment.h"
 #include "gateway/node.h"
+#include "gateway_test_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "log/client.h"
@@ -106,8 +107,7 @@ class ApprovalsE2eTest : public ::testing::Test {
   ClientResponse Call(absl::string_view principal, absl::string_view method,
                       const std::string& path, absl::string_view purpose = {},
                       absl::string_view body = {}) {
-    return e2e::CallAs(client_, principal, method, *eu_ + path, purpose,
-                           body);
+    return e2e::CallAs(client_, principal, method, *eu_ + path, purpose, body);
   }
 
   static rapidjson::Document Json(const std::string& body) {
@@ -217,8 +217,8 @@ TEST_F(ApprovalsE2eTest, PolicyMaxDurationAndApproverRoleAreHonoured) {
       Call("auditor", "POST", "/v1/approvals/" + id + "/approve", {}, "{}");
   ASSERT_EQ(approved.status, 200) << approved.body;
   auto a = Json(approved.body)["approval"].GetObject();
-  auto decided = audit::ParseRfc3339(a["decided"].GetString());
-  auto expires = audit::ParseRfc3339(a["grant_expires"].GetString());
+  auto decided = ParseRfc3339(a["decided"].GetString());
+  auto expires = ParseRfc3339(a["grant_expires"].GetString());
   ASSERT_TRUE(decided.ok() && expires.ok());
   EXPECT_LE(*expires - *decided, absl::Hours(1));
   EXPECT_GT(*expires - *decided, absl::Minutes(59));

@@ -8,6 +8,7 @@
 #include "core/countries.h"
 #include "core/json_fields.h"
 #include "core/json_parse.h"
+#include "core/rfc3339.h"
 #include "core/status_macros.h"
 #include "crypto/random.h"
 #include "rapidjson/document.h"
@@ -40,25 +41,8 @@ constexpr std::array<std::pair<ApprovalState, absl::string_view>, 5> kStates = {
         {ApprovalState::kRevoked, "revoked"},
     }};
 
-// RFC 3339 UTC with milliseconds, as every log entry writes times.
-std::string Rfc3339(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
-}
-
-// RFC 3339 with "Z" or an offset and optional fractional seconds.
-absl::StatusOr<absl::Time> ParseRfc3339(absl::string_view text) {
-  absl::Time t;
-  std::string err;
-  if (!absl::ParseTime(absl::RFC3339_full, text, &t, &err)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("not an RFC 3339 time: '", text.substr(0, 40),
-                     text.size() > 40 ? "...'" : "'"));
-  }
-  return t;
-}
-
 std::string TimeOrEmpty(absl::Time t) {
-  return t == absl::InfinitePast() ? "" : Rfc3339(t);
+  return t == absl::InfinitePast() ? "" : FormatRfc3339Millis(t);
 }
 
 absl::Status ParseTimeField(const rapidjson::Value& obj, const char* name,
@@ -147,8 +131,9 @@ std::string ApprovalToJson(const Approval& a) {
               JsonString(absl::FormatDuration(a.request.duration), d), al);
   d.AddMember("requester_country", JsonString(a.request.requester_country, d),
               al);
-  d.AddMember("created", JsonString(Rfc3339(a.created), d), al);
-  d.AddMember("request_expires", JsonString(Rfc3339(a.request_expires), d), al);
+  d.AddMember("created", JsonString(FormatRfc3339Millis(a.created), d), al);
+  d.AddMember("request_expires",
+              JsonString(FormatRfc3339Millis(a.request_expires), d), al);
   d.AddMember("decided_by", JsonString(a.decided_by, d), al);
   d.AddMember("decided", JsonString(TimeOrEmpty(a.decided), d), al);
   d.AddMember("reason", JsonString(a.reason, d), al);
@@ -301,9 +286,9 @@ absl::StatusOr<std::string> TransitionRecordToJson(const TransitionRecord& r) {
   }
   d.AddMember("requester_country", JsonString(r.requester_country, d), al);
   if (!r.by.empty()) d.AddMember("by", JsonString(r.by, d), al);
-  d.AddMember("time", JsonString(Rfc3339(r.time), d), al);
+  d.AddMember("time", JsonString(FormatRfc3339Millis(r.time), d), al);
   if (r.expires != absl::InfinitePast())
-    d.AddMember("expires", JsonString(Rfc3339(r.expires), d), al);
+    d.AddMember("expires", JsonString(FormatRfc3339Millis(r.expires), d), al);
   return ToCanonical(d);
 }
 

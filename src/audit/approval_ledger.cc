@@ -4,7 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "approvals/approvals.h"
-#include "audit/json_util.h"
+#include "core/json_fields.h"
+#include "core/rfc3339.h"
 #include "core/status_macros.h"
 #include "rapidjson/document.h"
 
@@ -42,11 +43,11 @@ std::string Serialize(const LedgerApproval& a) {
   if (!a.approved_by.empty())
     d.AddMember("approved_by", JsonString(a.approved_by, d), al);
   if (a.approved != absl::InfinitePast()) {
-    d.AddMember("approved", JsonString(Rfc3339(a.approved), d), al);
-    d.AddMember("expires", JsonString(Rfc3339(a.expires), d), al);
+    d.AddMember("approved", JsonString(FormatRfc3339Millis(a.approved), d), al);
+    d.AddMember("expires", JsonString(FormatRfc3339Millis(a.expires), d), al);
   }
   if (a.ended != absl::InfiniteFuture()) {
-    d.AddMember("ended", JsonString(Rfc3339(a.ended), d), al);
+    d.AddMember("ended", JsonString(FormatRfc3339Millis(a.ended), d), al);
     d.AddMember("ended_state", JsonString(a.ended_state, d), al);
   }
   if (!a.inconsistent.empty())
@@ -180,16 +181,19 @@ std::string ApprovalLedger::Check(
                         "', not by the auditor's approvals desk");
   }
   if (e.time < a.approved) {
-    return absl::StrCat(name, " was approved at ", Rfc3339(a.approved),
-                        ", after the decision (", Rfc3339(e.time), ")");
+    return absl::StrCat(
+        name, " was approved at ", FormatRfc3339Millis(a.approved),
+        ", after the decision (", FormatRfc3339Millis(e.time), ")");
   }
   if (e.time >= a.expires) {
-    return absl::StrCat(name, "'s grant expired at ", Rfc3339(a.expires),
-                        ", before the decision (", Rfc3339(e.time), ")");
+    return absl::StrCat(
+        name, "'s grant expired at ", FormatRfc3339Millis(a.expires),
+        ", before the decision (", FormatRfc3339Millis(e.time), ")");
   }
   if (e.time >= a.ended) {
-    return absl::StrCat(name, " was ", a.ended_state, " at ", Rfc3339(a.ended),
-                        ", before the decision (", Rfc3339(e.time), ")");
+    return absl::StrCat(name, " was ", a.ended_state, " at ",
+                        FormatRfc3339Millis(a.ended), ", before the decision (",
+                        FormatRfc3339Millis(e.time), ")");
   }
   // Grants apply to reads of one subject (the gateway's ApplyGrants).
   if (e.subject.empty()) {

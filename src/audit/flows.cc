@@ -7,8 +7,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "audit/json_util.h"
 #include "core/canonical_json.h"
+#include "core/json_fields.h"
+#include "core/rfc3339.h"
 
 namespace clover::audit {
 namespace {
@@ -164,8 +165,8 @@ std::string FlowStats::ToJson(absl::Time from, absl::Time to) const {
   const int64_t h0 = UnixHour(from);
   const int64_t h1 = UnixHour(to - absl::Nanoseconds(1));
   std::string out = "{";
-  AppendStr(&out, "from", Rfc3339(from));
-  AppendStr(&out, "to", Rfc3339(to));
+  AppendStr(&out, "from", FormatRfc3339Millis(from));
+  AppendStr(&out, "to", FormatRfc3339Millis(to));
   out += "\"flows\":[";
   bool first = true;
   for (auto it =
@@ -175,7 +176,8 @@ std::string FlowStats::ToJson(absl::Time from, absl::Time to) const {
     first = false;
     const FlowKey& k = it->first;
     out += '{';
-    AppendStr(&out, "hour", Rfc3339(absl::FromUnixSeconds(k.hour * 3600)));
+    AppendStr(&out, "hour",
+              FormatRfc3339Millis(absl::FromUnixSeconds(k.hour * 3600)));
     AppendStr(&out, "destination", k.destination);
     AppendStr(&out, "category", k.category);
     AppendStr(&out, "purpose", k.purpose);
@@ -191,7 +193,8 @@ std::string FlowStats::ToJson(absl::Time from, absl::Time to) const {
     first = false;
     const TransferKey& k = it->first;
     out += '{';
-    AppendStr(&out, "hour", Rfc3339(absl::FromUnixSeconds(k.hour * 3600)));
+    AppendStr(&out, "hour",
+              FormatRfc3339Millis(absl::FromUnixSeconds(k.hour * 3600)));
     AppendStr(&out, "destination", k.destination);
     AppendStr(&out, "purpose", k.purpose);
     AppendStr(&out, "action", k.action);

@@ -3,7 +3,8 @@
 #include <array>
 
 #include "absl/strings/str_cat.h"
-#include "audit/json_util.h"
+#include "core/json_fields.h"
+#include "core/rfc3339.h"
 #include "core/status_macros.h"
 #include "rapidjson/document.h"
 
@@ -84,8 +85,9 @@ std::string IncidentToJson(const Incident& i) {
   rapidjson::Value ev(rapidjson::kArrayType);
   for (const Evidence& e : i.evidence) ev.PushBack(EvidenceToValue(e, d), al);
   d.AddMember("evidence", ev, al);
-  d.AddMember("first_seen", JsonString(Rfc3339(i.first_seen), d), al);
-  d.AddMember("last_seen", JsonString(Rfc3339(i.last_seen), d), al);
+  d.AddMember("first_seen", JsonString(FormatRfc3339Millis(i.first_seen), d),
+              al);
+  d.AddMember("last_seen", JsonString(FormatRfc3339Millis(i.last_seen), d), al);
   d.AddMember("occurrences", i.occurrences, al);
   d.AddMember("status", JsonString(ToString(i.status), d), al);
   if (!i.acknowledged_by.empty()) {
@@ -94,7 +96,7 @@ std::string IncidentToJson(const Incident& i) {
   if (!i.resolved_by.empty())
     d.AddMember("resolved_by", JsonString(i.resolved_by, d), al);
   d.AddMember("notification_deadline",
-              JsonString(Rfc3339(i.notification_deadline), d), al);
+              JsonString(FormatRfc3339Millis(i.notification_deadline), d), al);
   return ToCanonical(d).value_or("{}");
 }
 

@@ -4,8 +4,9 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "audit/json_util.h"
 #include "audit/tlog_proof.h"
+#include "core/json_fields.h"
+#include "core/rfc3339.h"
 #include "core/status_macros.h"
 #include "crypto/random.h"
 #include "log/checkpoint.h"
@@ -21,10 +22,10 @@ std::string EventJson(absl::string_view event, uint64_t seq, absl::Time now,
                       const Incident& incident) {
   // The incident is already canonical JSON; splice it in so the event stays
   // canonical (members sorted: event, incident, seq, time, type, v).
-  return absl::StrCat("{\"event\":\"", event,
-                      "\",\"incident\":", IncidentToJson(incident),
-                      ",\"seq\":", seq, ",\"time\":\"", Rfc3339(now),
-                      "\",\"type\":\"incident\",\"v\":1}");
+  return absl::StrCat(
+      "{\"event\":\"", event, "\",\"incident\":", IncidentToJson(incident),
+      ",\"seq\":", seq, ",\"time\":\"", FormatRfc3339Millis(now),
+      "\",\"type\":\"incident\",\"v\":1}");
 }
 
 }  // namespace

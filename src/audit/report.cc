@@ -11,8 +11,9 @@
 #include "absl/strings/str_split.h"
 #include "audit/flows.h"
 #include "audit/incident.h"
-#include "audit/json_util.h"
 #include "core/canonical_json.h"
+#include "core/json_fields.h"
+#include "core/rfc3339.h"
 #include "core/status_macros.h"
 #include "kv/kv_store.h"
 #include "log/checkpoint.h"
@@ -217,8 +218,9 @@ absl::StatusOr<ReportFiles> WriteAuditReport(const AuditorConfig& config,
   std::string json = "{";
   absl::StrAppend(&json, "\"auditor\":");
   AppendJsonString(config.name, &json);
-  absl::StrAppend(&json, ",\"from\":\"", Rfc3339(from), "\",\"to\":\"",
-                  Rfc3339(to), "\",\"generated\":\"", Rfc3339(absl::Now()),
+  absl::StrAppend(&json, ",\"from\":\"", FormatRfc3339Millis(from),
+                  "\",\"to\":\"", FormatRfc3339Millis(to),
+                  "\",\"generated\":\"", FormatRfc3339Millis(absl::Now()),
                   "\",\"flows\":", flows.ToJson(from, to), ",\"incidents\":[");
   for (size_t i = 0; i < incidents.size(); ++i) {
     if (i) json += ',';
@@ -233,7 +235,7 @@ absl::StatusOr<ReportFiles> WriteAuditReport(const AuditorConfig& config,
                     ",\"cosigned\":\"",
                     checkpoints[i].cosigned == absl::InfinitePast()
                         ? ""
-                        : Rfc3339(checkpoints[i].cosigned),
+                        : FormatRfc3339Millis(checkpoints[i].cosigned),
                     "\",\"note\":");
     AppendJsonString(checkpoints[i].note, &json);
     json += '}';
@@ -242,11 +244,11 @@ absl::StatusOr<ReportFiles> WriteAuditReport(const AuditorConfig& config,
   for (size_t i = 0; i < uses.size(); ++i) {
     if (i) json += ',';
     auto it = signed_paths.find(uses[i].sha256);
-    absl::StrAppend(
-        &json, "{\"sha256\":\"", uses[i].sha256,
-        "\",\"signed\":", it != signed_paths.end() ? "true" : "false",
-        ",\"first_seen\":\"", Rfc3339(uses[i].first), "\",\"last_seen\":\"",
-        Rfc3339(uses[i].last), "\",\"decisions\":", uses[i].decisions, "}");
+    absl::StrAppend(&json, "{\"sha256\":\"", uses[i].sha256, "\",\"signed\":",
+                    it != signed_paths.end() ? "true" : "false",
+                    ",\"first_seen\":\"", FormatRfc3339Millis(uses[i].first),
+                    "\",\"last_seen\":\"", FormatRfc3339Millis(uses[i].last),
+                    "\",\"decisions\":", uses[i].decisions, "}");
   }
   json += "]}";
   CLOVER_ASSIGN_OR_RETURN(std::string canonical, CanonicalizeJson(json));
@@ -265,7 +267,8 @@ absl::StatusOr<ReportFiles> WriteAuditReport(const AuditorConfig& config,
       "space:pre-wrap;"
       "font-size:11px;background:#f5f5f5;padding:6px}</style></head><body>",
       "<h1>Clover audit report</h1><p>Auditor <b>", Html(config.name),
-      "</b>, period ", Rfc3339(from), " to ", Rfc3339(to), ".</p>");
+      "</b>, period ", FormatRfc3339Millis(from), " to ",
+      FormatRfc3339Millis(to), ".</p>");
   absl::StrAppend(&html, "<h2>Data flows</h2>", FlowChartSvg(flows, from, to),
                   "<table><tr><th>destination</th><th>purpose</th><th>action</"
                   "th><th>requests"
@@ -293,12 +296,14 @@ absl::StatusOr<ReportFiles> WriteAuditReport(const AuditorConfig& config,
       "seen"
       "</th><th>GDPR deadline</th><th>summary and evidence</th></tr>");
   for (const Incident& i : incidents) {
-    absl::StrAppend(
-        &html, "<tr><td>", Html(i.id), "</td><td>", Html(i.detector),
-        "</td><td class=\"", ToString(i.severity), "\">", ToString(i.severity),
-        "</td><td>", ToString(i.status), "</td><td>", Rfc3339(i.first_seen),
-        "<br>", Rfc3339(i.last_seen), " (", i.occurrences, "x)</td><td>",
-        Rfc3339(i.notification_deadline), "</td><td>", Html(i.summary));
+    absl::StrAppend(&html, "<tr><td>", Html(i.id), "</td><td>",
+                    Html(i.detector), "</td><td class=\"", ToString(i.severity),
+                    "\">", ToString(i.severity), "</td><td>",
+                    ToString(i.status), "</td><td>",
+                    FormatRfc3339Millis(i.first_seen), "<br>",
+                    FormatRfc3339Millis(i.last_seen), " (", i.occurrences,
+                    "x)</td><td>", FormatRfc3339Millis(i.notification_deadline),
+                    "</td><td>", Html(i.summary));
     for (const Evidence& e : i.evidence) {
       absl::StrAppend(&html, "<details><summary>", Html(e.origin));
       if (e.index) absl::StrAppend(&html, " entry ", *e.index);
@@ -321,7 +326,8 @@ absl::StatusOr<ReportFiles> WriteAuditReport(const AuditorConfig& config,
   for (const CheckpointRow& c : checkpoints) {
     absl::StrAppend(
         &html, "<tr><td>", Html(c.origin), "</td><td>", c.size, "</td><td>",
-        c.cosigned == absl::InfinitePast() ? "-" : Rfc3339(c.cosigned),
+        c.cosigned == absl::InfinitePast() ? "-"
+                                           : FormatRfc3339Millis(c.cosigned),
         "</td><td><details><summary>note</summary><pre>", Html(c.note),
         "</pre></details></td></tr>");
   }
@@ -336,8 +342,9 @@ absl::StatusOr<ReportFiles> WriteAuditReport(const AuditorConfig& config,
     absl::StrAppend(&html, "<tr><td><code>", Html(u.sha256), "</code></td><td>",
                     it != signed_paths.end() ? Html(it->second)
                                              : "<b class=\"critical\">NO</b>",
-                    "</td><td>", u.decisions, "</td><td>", Rfc3339(u.first),
-                    "<br>", Rfc3339(u.last), "</td></tr>");
+                    "</td><td>", u.decisions, "</td><td>",
+                    FormatRfc3339Millis(u.first), "<br>",
+                    FormatRfc3339Millis(u.last), "</td></tr>");
   }
   html += "</table></body></html>\n";
 

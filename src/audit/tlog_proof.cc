@@ -7,7 +7,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "audit/json_util.h"
+#include "core/json_fields.h"
+#include "core/rfc3339.h"
 #include "core/status_macros.h"
 #include "log/checkpoint.h"
 

@@ -4,7 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "audit/json_util.h"
+#include "core/json_fields.h"
+#include "core/rfc3339.h"
 #include "core/status_macros.h"
 #include "rapidjson/document.h"
 #include "server/router.h"

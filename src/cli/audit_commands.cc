@@ -10,9 +10,10 @@
 #include "absl/time/clock.h"
 #include "audit/audit_config.h"
 #include "audit/auditor.h"
-#include "audit/json_util.h"
 #include "audit/report.h"
 #include "cli/command.h"
+#include "core/json_fields.h"
+#include "core/rfc3339.h"
 #include "core/status_macros.h"
 
 namespace clover::cli {
@@ -78,7 +79,7 @@ int RunReport(const AuditFlags& flags) {
             "--from", &flags.from, &from},
         {"--to", &flags.to, &to}}) {
     if (text->empty()) continue;
-    absl::StatusOr<absl::Time> t = audit::ParseRfc3339(*text);
+    absl::StatusOr<absl::Time> t = ParseRfc3339(*text);
     if (!t.ok()) {
       return ReportError(absl::InvalidArgumentError(
           absl::StrCat(name, ": ", t.status().message())));

@@ -2,8 +2,10 @@
 
 #include <string>
 
+#include "core/json_fields.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "rapidjson/document.h"
 
 namespace clover {
 namespace {
@@ -71,6 +73,19 @@ TEST(JsonParseTest, RejectDuplicateKeysAtAnyDepth) {
       std::string(100000, '[') + R"({"a":1,"a":2})" + std::string(100000, ']');
   ASSERT_TRUE(ParseJson(deep, &doc).ok());
   EXPECT_FALSE(RejectDuplicateKeys(doc).ok());
+}
+
+TEST(JsonFieldsTest, ObjectsWithDuplicateKeysAreRefusedAtAnyDepth) {
+  rapidjson::Document d;
+  EXPECT_TRUE(ParseJsonObject(R"({"by":"a","note":{"x":1}})", d, "body").ok());
+  for (const char* body :
+       {R"({"by":"a","by":"b"})", R"({"note":{"x":1,"x":2}})",
+        R"({"list":[{"k":1,"k":1}]})"}) {
+    absl::Status s = ParseJsonObject(body, d, "body");
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << body;
+    EXPECT_NE(s.message().find("duplicate key"), absl::string_view::npos)
+        << s.message();
+  }
 }
 
 }  // namespace

@@ -16,8 +16,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "config/deployment.h"
+#include "core/rfc3339.h"
 #include "entry/log_entry.h"
-#include "entry/rfc3339.h"
 
 namespace clover::entry {
 

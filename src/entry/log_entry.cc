@@ -7,8 +7,8 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "core/rfc3339.h"
 #include "core/status_macros.h"
-#include "entry/rfc3339.h"
 #include "rapidjson/document.h"
 
 namespace clover::entry {

@@ -164,7 +164,7 @@ class ApprovalEndpoints : public EndpointFamily {
       AppendJsonString(state, &json);
     }
     json.append(",\"time\":");
-    AppendJsonString(entry::FormatRfc3339Millis(d_.clock->Now()), &json);
+    AppendJsonString(FormatRfc3339Millis(d_.clock->Now()), &json);
     json.append(",\"type\":\"lookup\",\"v\":1}");
     pipe_.LogThen({std::move(json), std::nullopt}, std::move(respond),
                   std::move(then));

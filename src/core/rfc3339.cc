@@ -1,13 +1,16 @@
-#include "entry/rfc3339.h"
+#include "core/rfc3339.h"
 
 #include <cstdint>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 
-namespace clover::entry {
+namespace clover {
 
 std::string FormatRfc3339Millis(absl::Time t) {
+  if (t == absl::InfiniteFuture() || t == absl::InfinitePast()) {
+    return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
+  }
   // absl::FormatTime costs about a microsecond; every decision is stamped,
   // and consecutive stamps share their second. So the "YYYY-MM-DDTHH:MM:SS"
   // part is formatted once per second per thread.
@@ -95,4 +98,4 @@ absl::StatusOr<absl::Time> ParseRfc3339(absl::string_view text) {
   return t;
 }
 
-}  // namespace clover::entry
+}  // namespace clover

@@ -1,7 +1,7 @@
 // The times of log entries: RFC 3339 UTC with milliseconds, as the gateway
 // writes them and every reader of entries parses them.
-#ifndef CLOVER_ENTRY_RFC3339_H_
-#define CLOVER_ENTRY_RFC3339_H_
+#ifndef CLOVER_CORE_RFC3339_H_
+#define CLOVER_CORE_RFC3339_H_
 
 #include <string>
 
@@ -9,7 +9,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
-namespace clover::entry {
+namespace clover {
 
 // RFC 3339 UTC with milliseconds, e.g. "2026-11-28T23:50:00.123Z".
 // Thread-safe (a per-thread cache of the formatted second).
@@ -19,6 +19,6 @@ std::string FormatRfc3339Millis(absl::Time t);
 // Errors: InvalidArgument quoting at most 40 characters of the input.
 [[nodiscard]] absl::StatusOr<absl::Time> ParseRfc3339(absl::string_view text);
 
-}  // namespace clover::entry
+}  // namespace clover
 
-#endif  // CLOVER_ENTRY_RFC3339_H_
+#endif  // CLOVER_CORE_RFC3339_H_
