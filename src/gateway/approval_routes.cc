@@ -2,8 +2,8 @@
 // revoke). Every transition is logged before it is stored.
 #include <algorithm>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -243,8 +243,8 @@ class ApprovalEndpoints : public EndpointFamily {
   // created record's hash and grantee, by the caller, decided about now. A
   // refusal to answer, or nullopt with `attested` filled in.
   std::optional<HttpResponse> CheckAttestation(
-      const approvals::Approval& a, const Principal& p,
-      const std::string& note, approvals::AttestedGrant* attested) {
+      const approvals::Approval& a, const Principal& p, const std::string& note,
+      approvals::AttestedGrant* attested) {
     const approvals::AttestationVerifier* keys = d_.attestations;
     if (keys == nullptr || keys->empty()) {
       if (note.empty()) return std::nullopt;
@@ -262,8 +262,7 @@ class ApprovalEndpoints : public EndpointFamily {
     auto bad = [](absl::string_view why) {
       return HttpResponse::Error(
           422, "bad_attestation",
-          absl::StrCat("the attestation does not approve this request: ",
-                       why));
+          absl::StrCat("the attestation does not approve this request: ", why));
     };
     absl::StatusOr<approvals::Attestation> att = keys->Open(note);
     if (!att.ok()) return bad(att.status().message());
