@@ -641,9 +641,9 @@ absl::StatusOr<DemoSummary> RunDemo(
     // hash of its logged creation, its grantee) with the auditor's key.
     auto looked_up = t.Call("auditor approval lookup", "auditor", "GET",
                             url(subj.endpoint, "/v1/approvals/" + id), "");
-    auto attestation = approvals::AttestApproval(
-        looked_up.body, "auditor", absl::Hours(2), approval_signer,
-        absl::Now());
+    auto attestation =
+        approvals::AttestApproval(looked_up.body, "auditor", absl::Hours(2),
+                                  approval_signer, absl::Now());
     std::string approve_body =
         "{\"reason\":\"valid court order, scope limited to two fields\"";
     if (attestation.ok()) {
@@ -663,8 +663,8 @@ absl::StatusOr<DemoSummary> RunDemo(
                         before.status, ", approval ", id, " filed (HTTP ",
                         created.status, "), self-approval HTTP ", self.status,
                         ", auditor approval (attested with its key) HTTP ",
-                        approved.status,
-                        ", read after approval HTTP ", after.status));
+                        approved.status, ", read after approval HTTP ",
+                        after.status));
   }
   // Analytics: differentially-private aggregates only.
   for (int i = 0; i < 3; ++i) {
