@@ -79,9 +79,10 @@ struct Attestation {
 
 // Builds and signs the attestation of an approval as GET /v1/approvals/{id}
 // returns it (its `id`, `request_sha256` and `principal`), approved by `by`
-// at `now` for `duration`. Errors: InvalidArgument for JSON that lacks those
-// members, a pending approval's state other than "pending", a duration that
-// is not positive, or a bad key.
+// at `now` for `duration` (the POST answer's {"approval":{...}} is accepted
+// too). Errors: InvalidArgument for JSON that lacks those members, an
+// approval whose `state` is present and not "pending", a duration that is not
+// positive, or a bad key.
 [[nodiscard]] absl::StatusOr<std::string> AttestApproval(
     absl::string_view approval_json, absl::string_view by,
     absl::Duration duration, absl::string_view signer_key, absl::Time now);
