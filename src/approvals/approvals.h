@@ -13,7 +13,9 @@
 // policy's limits for the request (GrantLimits). An approved grant can be
 // revoked, which ends it at once. Nobody may decide their own request. Every
 // transition returns a canonical JSON record (RFC 8785, TransitionRecord
-// below) that the gateway appends to its log.
+// below) that the gateway appends to its log. A request keeps the SHA-256 of
+// its created record, which an approver's signed attestation names
+// (approvals/attestation.h); an approval may carry one (AttestedGrant).
 //
 // Transitions are two-phase so that the log comes first: Prepare* checks a
 // transition and returns its record without applying it (the approval is held:
