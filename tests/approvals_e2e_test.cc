@@ -13,9 +13,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "approvals/approvals.h"
+#include "approvals/attestation.h"
+#include "core/canonical_json.h"
 #include "core/json_fields.h"
 #include "core/rfc3339.h"
 #include "core/test_temp_dir.h"
+#include "crypto/ed25519.h"
 #include "gateway/http_client.h"
 #include "gateway/local_deployment.h"
 #include "gateway/node.h"
@@ -341,6 +345,243 @@ TEST_F(ApprovalsE2eTest, AdminLookupsAreLoggedBeforeTheAnswer) {
   EXPECT_THAT(all, HasSubstr("\"type\":\"lookup\""));
   EXPECT_THAT(all, HasSubstr("\"id\":\"admin\""));
   EXPECT_THAT(all, Not(HasSubstr("eu-0")));  // no subject ids in the log
+}
+
+// A node with approvals.attestation_keys (issue 18): an approval needs the
+// approver's signed attestation of exactly that request; the approved
+// record in the log carries it.
+class AttestedApprovalsE2eTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { setup_error_ = new std::string(StartNode()); }
+  void SetUp() override { ASSERT_TRUE(setup_error_->empty()) << *setup_error_; }
+
+  static std::string StartNode() {
+    tmp_ = new test::TempDir("attested-approvals-e2e");
+    auto d = LoadDeployment(
+        absl::StrCat(CLOVER_SOURCE_DIR, "/examples/deployment.yaml"));
+    if (!d.ok()) return d.status().ToString();
+    auto key = crypto::Ed25519PrivateKey::Generate();
+    auto other = crypto::Ed25519PrivateKey::Generate();
+    if (!key.ok() || !other.ok()) return "no keys";
+    signer_ = new std::string(
+        log::FormatSignerKey("auditor.e2e", log::kNoteTypeEd25519, *key));
+    operator_signer_ = new std::string(
+        log::FormatSignerKey("operator.e2e", log::kNoteTypeEd25519, *other));
+    d->approvals.attestation_keys = {*log::VerifierKeyFromSignerKey(*signer_)};
+    auto nodes = PrepareLocalDeployment(*d, tmp_->path() + "/nodes", 0,
+                                        FreeLoopbackPort);
+    if (!nodes.ok()) return nodes.status().ToString();
+    for (LocalNode& n : *nodes) {
+      if (n.dc != "ie-dub-1") continue;
+      NodeOptions o;
+      o.threads = 2;
+      auto node = Node::Start(n.deployment, o);
+      if (!node.ok()) return node.status().ToString();
+      node_ = node->release();
+      eu_ = new std::string(n.endpoint);
+      verifier_ = new std::string(n.verifier_key);
+    }
+    if (eu_ == nullptr) return "no ie-dub-1 node";
+    HttpClient client;
+    auto r =
+        client.Send("PUT", *eu_ + "/v1/subjects/eu-0",
+                    {"Authorization: Bearer " + ExampleApiKey("accounts-eu"),
+                     "X-Clover-Purpose: account_management"},
+                    Record("IE", 0));
+    if (!r.ok()) return r.status().ToString();
+    if (r->status != 201) return absl::StrCat("seeding: ", r->body);
+    return "";
+  }
+
+  static void TearDownTestSuite() {
+    if (node_ != nullptr) {
+      node_->Shutdown();
+      delete node_;
+    }
+    delete tmp_;
+  }
+
+  ClientResponse Call(absl::string_view principal, absl::string_view method,
+                      const std::string& path, absl::string_view purpose = {},
+                      absl::string_view body = {}) {
+    return e2e::CallAs(client_, principal, method, *eu_ + path, purpose, body);
+  }
+
+  // Files a request by us-legal-1 for eu-0's name; returns the POST answer.
+  ClientResponse File() {
+    return Call("us-legal-1", "POST", "/v1/approvals", {},
+                "{\"justification\":\"LEGAL_REQUEST\",\"detail\":\"CASE-7\","
+                "\"subjects\":[\"eu-0\"],\"fields\":[\"name\"]}");
+  }
+
+  // The approval as the auditor's desk looks it up.
+  std::string Get(const std::string& id) {
+    auto r = Call("auditor", "GET", "/v1/approvals/" + id);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.body;
+  }
+
+  static std::string Body(const std::string& note) {
+    std::string body = "{\"reason\":\"court order\",\"attestation\":";
+    AppendJsonString(note, &body);
+    return body + "}";
+  }
+
+  std::string Entry(uint64_t index) {
+    auto v = log::ParseVerifierKey(*verifier_);
+    EXPECT_TRUE(v.ok());
+    std::vector<std::unique_ptr<log::NoteVerifier>> vs;
+    vs.push_back(*std::move(v));
+    auto c =
+        log::LogClient::Create(log::HttpFetcher(*eu_ + "/log"), std::move(vs));
+    EXPECT_TRUE(c.ok());
+    auto cp = (*c)->FetchCheckpoint();
+    EXPECT_TRUE(cp.ok()) << cp.status();
+    if (!cp.ok()) return "";
+    auto e = (*c)->FetchEntry(cp->checkpoint, index);
+    EXPECT_TRUE(e.ok()) << e.status();
+    return e.ok() ? *e : "";
+  }
+
+  static std::string* setup_error_;
+  static test::TempDir* tmp_;
+  static Node* node_;
+  static std::string* eu_;
+  static std::string* verifier_;
+  static std::string* signer_;
+  static std::string* operator_signer_;
+  HttpClient client_;
+};
+
+std::string* AttestedApprovalsE2eTest::setup_error_ = nullptr;
+test::TempDir* AttestedApprovalsE2eTest::tmp_ = nullptr;
+Node* AttestedApprovalsE2eTest::node_ = nullptr;
+std::string* AttestedApprovalsE2eTest::eu_ = nullptr;
+std::string* AttestedApprovalsE2eTest::verifier_ = nullptr;
+std::string* AttestedApprovalsE2eTest::signer_ = nullptr;
+std::string* AttestedApprovalsE2eTest::operator_signer_ = nullptr;
+
+TEST_F(AttestedApprovalsE2eTest, ApprovalNeedsTheApproversAttestation) {
+  auto created = File();
+  ASSERT_EQ(created.status, 201) << created.body;
+  auto doc = e2e::ParseBody(created.body);
+  const std::string id = doc["approval"]["id"].GetString();
+  // GET names the SHA-256 of the created record exactly as logged.
+  const std::string got = Get(id);
+  const std::string created_entry = Entry(doc["log_index"].GetUint64());
+  ASSERT_THAT(created_entry, HasSubstr("\"state\":\"pending\""));
+  EXPECT_STREQ(e2e::ParseBody(got)["request_sha256"].GetString(),
+               approvals::RequestSha256(created_entry).c_str());
+
+  // Without an attestation: refused, nothing approved.
+  auto bare = Call("auditor", "POST", "/v1/approvals/" + id + "/approve", {},
+                   "{\"reason\":\"court order\"}");
+  EXPECT_EQ(bare.status, 403) << bare.body;
+  EXPECT_EQ(e2e::ErrorCodeOf(bare), "attestation_required");
+  // Garbage, a non-listed key, another approver, a stale time: refused.
+  const absl::Time now = absl::Now();
+  struct Bad {
+    std::string note, why;
+  };
+  const std::vector<Bad> bad = {
+      {"not a note", "note"},
+      {*approvals::AttestApproval(got, "auditor", absl::Hours(1),
+                                  *operator_signer_, now),
+       "no signature from a known key"},
+      {*approvals::AttestApproval(got, "admin", absl::Hours(1), *signer_, now),
+       "'by'"},
+      {*approvals::AttestApproval(got, "auditor", absl::Hours(2), *signer_,
+                                  now - absl::Hours(1)),
+       "from this node's clock"},
+  };
+  for (const Bad& b : bad) {
+    auto r = Call("auditor", "POST", "/v1/approvals/" + id + "/approve", {},
+                  Body(b.note));
+    EXPECT_EQ(r.status, 422) << r.body;
+    EXPECT_EQ(e2e::ErrorCodeOf(r), "bad_attestation") << r.body;
+    EXPECT_THAT(r.body, HasSubstr(b.why));
+  }
+  auto still = e2e::ParseBody(Get(id));
+  EXPECT_STREQ(still["state"].GetString(), "pending");
+  EXPECT_EQ(Call("us-legal-1", "GET", "/v1/subjects/eu-0?fields=name",
+                 "legal_request")
+                .status,
+            403);
+
+  // Attested for 10 minutes: approved, the grant works and ends by then; the
+  // approved record in the log carries the note.
+  auto note = approvals::AttestApproval(got, "auditor", absl::Minutes(10),
+                                        *signer_, absl::Now());
+  ASSERT_TRUE(note.ok()) << note.status();
+  auto approved = Call("auditor", "POST", "/v1/approvals/" + id + "/approve",
+                       {}, Body(*note));
+  ASSERT_EQ(approved.status, 200) << approved.body;
+  auto a = e2e::ParseBody(approved.body);
+  auto decided = ParseRfc3339(a["approval"]["decided"].GetString());
+  auto expires = ParseRfc3339(a["approval"]["grant_expires"].GetString());
+  ASSERT_TRUE(decided.ok() && expires.ok());
+  EXPECT_LE(*expires - *decided, absl::Minutes(10));
+  const std::string approved_entry = Entry(a["log_index"].GetUint64());
+  auto record = approvals::ParseTransitionRecord(approved_entry);
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ(record->state, "approved");
+  EXPECT_EQ(record->attestation, *note);
+  auto read = Call("us-legal-1", "GET", "/v1/subjects/eu-0?fields=name",
+                   "legal_request");
+  ASSERT_EQ(read.status, 200) << read.body;
+  EXPECT_THAT(read.body, HasSubstr("Person Number0"));
+  // A denial needs no attestation, and takes none.
+  auto other = File();
+  ASSERT_EQ(other.status, 201);
+  const std::string other_id =
+      e2e::ParseBody(other.body)["approval"]["id"].GetString();
+  EXPECT_EQ(Call("auditor", "POST", "/v1/approvals/" + other_id + "/deny", {},
+                 Body(*note))
+                .status,
+            400);
+  EXPECT_EQ(
+      Call("auditor", "POST", "/v1/approvals/" + other_id + "/deny", {}, "{}")
+          .status,
+      200);
+}
+
+TEST_F(AttestedApprovalsE2eTest, AnAttestationApprovesNoOtherRequest) {
+  auto first = File();
+  auto second = File();
+  ASSERT_EQ(first.status, 201);
+  ASSERT_EQ(second.status, 201);
+  const std::string a =
+      e2e::ParseBody(first.body)["approval"]["id"].GetString();
+  const std::string b =
+      e2e::ParseBody(second.body)["approval"]["id"].GetString();
+  auto note = approvals::AttestApproval(Get(a), "auditor", absl::Hours(1),
+                                        *signer_, absl::Now());
+  ASSERT_TRUE(note.ok()) << note.status();
+  // Replayed for another approval of the same principal, subject and field.
+  auto replayed = Call("auditor", "POST", "/v1/approvals/" + b + "/approve", {},
+                       Body(*note));
+  EXPECT_EQ(replayed.status, 422) << replayed.body;
+  EXPECT_EQ(e2e::ErrorCodeOf(replayed), "bad_attestation");
+  EXPECT_THAT(replayed.body, HasSubstr("'id'"));
+  // An attestation naming b but a's request hash (b's id written over a's).
+  std::string swapped = Get(a);
+  swapped.replace(swapped.find(a), a.size(), b);
+  auto forged = approvals::AttestApproval(swapped, "auditor", absl::Hours(1),
+                                          *signer_, absl::Now());
+  ASSERT_TRUE(forged.ok());
+  auto r = Call("auditor", "POST", "/v1/approvals/" + b + "/approve", {},
+                Body(*forged));
+  EXPECT_EQ(r.status, 422) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("'request'"));
+  // Used once where it belongs; once approved, it cannot approve again.
+  ASSERT_EQ(Call("auditor", "POST", "/v1/approvals/" + a + "/approve", {},
+                 Body(*note))
+                .status,
+            200);
+  EXPECT_EQ(Call("auditor", "POST", "/v1/approvals/" + a + "/approve", {},
+                 Body(*note))
+                .status,
+            409);
 }
 
 }  // namespace

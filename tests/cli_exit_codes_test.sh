@@ -44,6 +44,20 @@ mkdir -p "$tmp/rewrap/nodes" && cp examples/*.yaml "$tmp/rewrap/"
 sed "s|data_dir: .*|data_dir: $tmp/no-data|" examples/nodes/ie-dub-1.yaml >"$tmp/rewrap/nodes/n.yaml"
 expect 2 "no vault store at" -- "$clover" keys rewrap --config "$tmp/rewrap/nodes/n.yaml"
 [ ! -e "$tmp/no-data" ] || { echo "FAIL: keys rewrap created a store"; failures=$((failures + 1)); }
+# `clover approval attest`: the approver's signed attestation of an approval as GET returns it.
+"$clover" keys generate --type note --name desk.test --out "$tmp/desk.key" >/dev/null
+printf '{"id":"apr-1","state":"pending","principal":"us-legal-1","request_sha256":"%s"}' \
+  "$(printf x | sha256sum | cut -c1-64)" >"$tmp/approval.json"
+expect 0 "" -- "$clover" approval attest --approval "$tmp/approval.json" --by auditor \
+  --key "$tmp/desk.key" --duration 2h
+{ head -n 1 "$tmp/out" | grep -qx "clover-approval/v1" && grep -q "^by auditor$" "$tmp/out" &&
+  grep -q "^— desk.test " "$tmp/out"; } ||
+  { echo "FAIL: approval attest printed:"; cat "$tmp/out"; failures=$((failures + 1)); }
+printf '{"id":"apr-1","principal":"us-legal-1"}' >"$tmp/old-approval.json"
+expect 2 "request_sha256" -- "$clover" approval attest --approval "$tmp/old-approval.json" \
+  --by a --key "$tmp/desk.key"
+expect 2 "duration: not a positive" -- "$clover" approval attest --approval "$tmp/approval.json" --by a \
+  --key "$tmp/desk.key" --duration -1h
 expect 2 "" -- "$clover" config check
 expect 2 "cannot read file" -- "$clover" config check "$tmp/absent.yaml"
 

@@ -35,6 +35,12 @@ need(len(d.get("auditor_api", {}).get("admin_token", "")) >= 32, "the auditor AP
 need(all(sorted(n.get("cosigned_by", [])) == ["auditor.clover.example", "witness.clover.example"]
          for n in d["nodes"]), "every checkpoint cosigned by both witnesses")
 need(not ({"split_view", "log_stalled"} & detectors), "no false split_view or log_stalled")
+# The auditor's desk approves the legal request with its own attestation: the node takes it, the
+# grant works, and the auditor's ledger finds the approval its own.
+need(any("auditor approval (attested with its key) HTTP 200" in n and
+         "read after approval HTTP 200" in n for n in d["notes"]),
+     "an attested approval the node accepted and a read under it")
+need("forged_approval" not in detectors, "no false forged_approval")
 if problems:
     print("FAIL: demo summary lacks: " + "; ".join(problems)); sys.exit(1)
 print("demo: %d nodes verified, %d log entries replayed, %d incidents" %

@@ -2,7 +2,10 @@
 // principal directory refuses an unsigned or wrongly signed one at startup;
 // entries forged with the node's own key through `clover log append` (as a
 // malicious operator holding it could) are each caught by an auditor following
-// the node's log over HTTP, while the node's own traffic raises nothing.
+// the node's log over HTTP, while the node's own traffic raises nothing. The
+// forgeries include whole approvals (a `created` and an `approved` transition
+// and a read using them): without the auditor's attestation of exactly that
+// request, even a genuine attestation of another one, they are forged.
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -10,9 +13,12 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "approvals/approvals.h"
+#include "approvals/attestation.h"
 #include "audit/auditor.h"
 #include "audit/decision_builder.h"
 #include "audit/fetcher.h"
+#include "core/canonical_json.h"
 #include "core/test_temp_dir.h"
 #include "crypto/ed25519.h"
 #include "entry/decision_record.h"
@@ -66,6 +72,8 @@ class SourcesOfTruthE2eTest : public ::testing::Test {
     nd.policy.auditor_keys = {verifier_};
     nd.principals_file = principals_file_;
     nd.policy.require_signed_principals = true;
+    // Approvals need the auditor's attestation.
+    nd.approvals.attestation_keys = {verifier_};
   }
 
   void SignDirectory(const std::string& signer) {
@@ -189,11 +197,22 @@ TEST_F(SourcesOfTruthE2eTest, ForgedEntriesAppendedWithTheNodesKeyAreCaught) {
   const size_t at = created->body.find("\"id\":\"apr-");
   ASSERT_NE(at, std::string::npos) << created->body;
   const std::string id = created->body.substr(at + 6, 28);
+  // The auditor's desk looks the request up (a logged lookup) and attests it.
+  const std::vector<std::string> as_auditor = {
+      "Authorization: Bearer " + ExampleApiKey("auditor"),
+      "Content-Type: application/json"};
+  auto looked_up =
+      client.Send("GET", endpoint + "/v1/approvals/" + id, as_auditor, "");
+  ASSERT_TRUE(looked_up.ok() && looked_up->status == 200);
+  auto note = approvals::AttestApproval(looked_up->body, "auditor",
+                                        absl::Hours(1), signer_, absl::Now());
+  ASSERT_TRUE(note.ok()) << note.status();
+  std::string approve_body = R"({"reason":"checked","attestation":)";
+  AppendJsonString(*note, &approve_body);
+  approve_body += "}";
   auto approved =
       client.Send("POST", endpoint + "/v1/approvals/" + id + "/approve",
-                  {"Authorization: Bearer " + ExampleApiKey("auditor"),
-                   "Content-Type: application/json"},
-                  R"({"reason":"checked"})");
+                  as_auditor, approve_body);
   ASSERT_TRUE(approved.ok() && approved->status == 200)
       << (approved.ok() ? approved->body : "");
   auto granted = client.Send("GET", endpoint + "/v1/subjects/eu-1?fields=name",
@@ -217,8 +236,44 @@ TEST_F(SourcesOfTruthE2eTest, ForgedEntriesAppendedWithTheNodesKeyAreCaught) {
            "clover-platform-engineering", "customer_support");
   entry::DecisionEntry nobody = Read(p, "nobody-42", "support", "IE", "eu",
                                      "clover-eu-support", "customer_support");
-  AppendWithNodeKey({entry::DecisionJson(legal), entry::DecisionJson(fake),
-                     entry::DecisionJson(nobody)});
+  // Whole approvals forged with the node's key: a request and its approval
+  // by the auditor's desk, consistent in every member the log carries, then
+  // a legal read using it. One approval carries no attestation; the other a
+  // genuine attestation by the auditor, replayed from the honest approval.
+  auto forged_pair = [&](const std::string& fid, const std::string& note) {
+    approvals::TransitionRecord r;
+    r.id = fid;
+    r.state = "pending";
+    r.principal = "us-legal-1";
+    r.justification = "LEGAL_REQUEST";
+    r.fields = {"email", "name"};
+    r.subject_count = 1;
+    r.requester_country = "US";
+    r.by = "us-legal-1";
+    r.time = absl::Now() - absl::Minutes(2);
+    r.expires = r.time + absl::Hours(96);
+    std::vector<std::string> out = {*approvals::TransitionRecordToJson(r)};
+    r.state = "approved";
+    r.by = "auditor";
+    r.time += absl::Minutes(1);
+    r.expires = r.time + absl::Hours(1);
+    r.attestation = note;
+    out.push_back(*approvals::TransitionRecordToJson(r));
+    entry::DecisionEntry use = Read(p, "us-legal-1", "legal", "US", "us",
+                                    "clover-legal", "legal_request");
+    use.approval = fid;
+    out.push_back(entry::DecisionJson(use));
+    return out;
+  };
+  std::vector<std::string> forged = {entry::DecisionJson(legal),
+                                     entry::DecisionJson(fake),
+                                     entry::DecisionJson(nobody)};
+  for (const std::string& e : forged_pair("apr-aaaaaaaaaaaaaaaaaaaaaaaa", ""))
+    forged.push_back(e);
+  for (const std::string& e :
+       forged_pair("apr-bbbbbbbbbbbbbbbbbbbbbbbb", *note))
+    forged.push_back(e);
+  AppendWithNodeKey(forged);
   node = StartNode();
   ASSERT_TRUE(node.ok()) << node.status();
 
@@ -246,11 +301,13 @@ TEST_F(SourcesOfTruthE2eTest, ForgedEntriesAppendedWithTheNodesKeyAreCaught) {
   c.policy_keys = {verifier_};
   c.principals_file = principals_file_;
   c.jurisdictions_file = jurisdictions_file_;
+  c.attestation_keys = {verifier_};
   auto auditor = audit::Auditor::Create(c);
   ASSERT_TRUE(auditor.ok()) << auditor.status();
   auto polled = (*auditor)->PollOnce();
   ASSERT_TRUE(polled.ok()) << polled.status();
-  ASSERT_EQ(*polled, 8u);  // write, read, 2 approvals, read, three forged
+  // write, read, created, lookup, approved, read; nine forged
+  ASSERT_EQ(*polled, 15u);
 
   std::map<std::string, std::string> by_detector;
   std::map<std::string, std::set<uint64_t>> indices;
@@ -259,12 +316,15 @@ TEST_F(SourcesOfTruthE2eTest, ForgedEntriesAppendedWithTheNodesKeyAreCaught) {
     for (const audit::Evidence& e : i.evidence)
       if (e.index) indices[i.detector].insert(*e.index);
   }
-  // Entries 0-4 are the node's (4: the granted read); 5-7 the forged ones.
-  EXPECT_EQ(indices["forged_approval"], std::set<uint64_t>{5});
-  EXPECT_EQ(indices["attribute_mismatch"], std::set<uint64_t>{6});
-  EXPECT_EQ(indices["unknown_principal"], std::set<uint64_t>{7});
+  // Entries 0-5 are the node's (5: the granted read); 6-14 the forged ones:
+  // 6-8 three reads, 9-11 and 12-14 a forged approval and a read using it.
+  EXPECT_EQ(indices["forged_approval"], (std::set<uint64_t>{6, 11, 14}));
+  EXPECT_EQ(indices["attribute_mismatch"], std::set<uint64_t>{7});
+  EXPECT_EQ(indices["unknown_principal"], std::set<uint64_t>{8});
+  // The last use named is the replayed attestation's: it is for another id.
   EXPECT_THAT(by_detector["forged_approval"],
-              HasSubstr("was never logged on this log"));
+              HasSubstr("apr-bbbbbbbbbbbbbbbbbbbbbbbb' is not attested"));
+  EXPECT_THAT(by_detector["forged_approval"], HasSubstr("'id'"));
   EXPECT_THAT(by_detector["attribute_mismatch"],
               HasSubstr("country 'IE' (directory: 'CN')"));
   EXPECT_THAT(by_detector["unknown_principal"], HasSubstr("'nobody-42'"));

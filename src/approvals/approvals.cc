@@ -5,6 +5,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "approvals/attestation.h"
 #include "core/countries.h"
 #include "core/json_fields.h"
 #include "core/json_parse.h"
@@ -138,6 +139,10 @@ std::string ApprovalToJson(const Approval& a) {
   d.AddMember("decided", JsonString(TimeOrEmpty(a.decided), d), al);
   d.AddMember("reason", JsonString(a.reason, d), al);
   d.AddMember("grant_expires", JsonString(TimeOrEmpty(a.grant_expires), d), al);
+  if (!a.request_sha256.empty())
+    d.AddMember("request_sha256", JsonString(a.request_sha256, d), al);
+  if (!a.attestation.empty())
+    d.AddMember("attestation", JsonString(a.attestation, d), al);
   if (a.state == ApprovalState::kRevoked) {
     d.AddMember("revoked_by", JsonString(a.revoked_by, d), al);
     d.AddMember("revoked", JsonString(TimeOrEmpty(a.revoked), d), al);
@@ -184,6 +189,9 @@ absl::StatusOr<Approval> ApprovalFromJson(absl::string_view json) {
   CLOVER_RETURN_IF_ERROR(ParseTimeField(d, "revoked", &a.revoked));
   CLOVER_RETURN_IF_ERROR(
       GetString(d, "revoke_reason", false, &a.revoke_reason));
+  CLOVER_RETURN_IF_ERROR(
+      GetString(d, "request_sha256", false, &a.request_sha256));
+  CLOVER_RETURN_IF_ERROR(GetString(d, "attestation", false, &a.attestation));
   return a;
 }
 
@@ -256,13 +264,18 @@ absl::StatusOr<ApprovalDecisionBody> ParseApprovalDecisionBody(
   CLOVER_RETURN_IF_ERROR(RejectDuplicateKeys(d));
   for (const auto& m : d.GetObject()) {
     absl::string_view name(m.name.GetString(), m.name.GetStringLength());
-    if (name != "reason" && name != "duration") {
+    if (name != "reason" && name != "duration" && name != "attestation") {
       return absl::InvalidArgumentError(
           absl::StrCat("field '", name, "': unknown field"));
     }
   }
   CLOVER_RETURN_IF_ERROR(GetString(d, "reason", false, &out.reason));
   CLOVER_RETURN_IF_ERROR(ParseDurationField(d, "duration", &out.duration));
+  CLOVER_RETURN_IF_ERROR(GetString(d, "attestation", false, &out.attestation));
+  if (out.attestation.size() > kMaxAttestationBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "field 'attestation': longer than ", kMaxAttestationBytes, " bytes"));
+  }
   if (out.reason.size() > kMaxDetail) {
     return absl::InvalidArgumentError("field 'reason': longer than 1000 bytes");
   }
@@ -289,6 +302,8 @@ absl::StatusOr<std::string> TransitionRecordToJson(const TransitionRecord& r) {
   d.AddMember("time", JsonString(FormatRfc3339Millis(r.time), d), al);
   if (r.expires != absl::InfinitePast())
     d.AddMember("expires", JsonString(FormatRfc3339Millis(r.expires), d), al);
+  if (!r.attestation.empty())
+    d.AddMember("attestation", JsonString(r.attestation, d), al);
   return ToCanonical(d);
 }
 
@@ -305,6 +320,7 @@ absl::StatusOr<TransitionRecord> ParseTransitionRecord(absl::string_view json) {
   CLOVER_RETURN_IF_ERROR(GetStringArray(d, "subjects", false, &r.subjects));
   CLOVER_RETURN_IF_ERROR(ParseTimeField(d, "time", &r.time));
   CLOVER_RETURN_IF_ERROR(ParseTimeField(d, "expires", &r.expires));
+  CLOVER_RETURN_IF_ERROR(GetString(d, "attestation", false, &r.attestation));
   if (r.id.empty()) return absl::InvalidArgumentError("field 'id': empty");
   if (r.time == absl::InfinitePast())
     return absl::InvalidArgumentError("field 'time': missing");
@@ -335,6 +351,17 @@ absl::StatusOr<std::unique_ptr<ApprovalStore>> ApprovalStore::Open(
         return true;
       }));
   CLOVER_RETURN_IF_ERROR(parse_error);
+  // Stored before approvals kept their request hash: the created record is a
+  // function of the stored approval, so it is rebuilt exactly.
+  for (auto& [id, a] : store->approvals_) {
+    if (!a.request_sha256.empty()) continue;
+    Approval created = a;
+    created.state = ApprovalState::kPending;
+    CLOVER_ASSIGN_OR_RETURN(
+        std::string record,
+        store->RecordOf(created, created.request.requested_by));
+    a.request_sha256 = RequestSha256(record);
+  }
   return store;
 }
 
@@ -375,8 +402,8 @@ absl::Status ApprovalStore::CheckApprover(const Approver& approver,
   return absl::OkStatus();
 }
 
-absl::StatusOr<ApprovalTransition> ApprovalStore::Hold(const Approval& a,
-                                                       absl::string_view by) {
+absl::StatusOr<std::string> ApprovalStore::RecordOf(
+    const Approval& a, absl::string_view by) const {
   TransitionRecord r;
   r.id = a.id;
   r.state = std::string(ToString(a.state));
@@ -400,6 +427,7 @@ absl::StatusOr<ApprovalTransition> ApprovalStore::Hold(const Approval& a,
     case ApprovalState::kApproved:
       r.time = a.decided;
       r.expires = a.grant_expires;
+      r.attestation = a.attestation;
       break;
     case ApprovalState::kDenied:
       r.time = a.decided;
@@ -411,9 +439,17 @@ absl::StatusOr<ApprovalTransition> ApprovalStore::Hold(const Approval& a,
       r.time = a.revoked;
       break;
   }
-  CLOVER_ASSIGN_OR_RETURN(std::string record, TransitionRecordToJson(r));
-  held_[a.id] = a;
-  return ApprovalTransition{a, std::move(record)};
+  return TransitionRecordToJson(r);
+}
+
+absl::StatusOr<ApprovalTransition> ApprovalStore::Hold(const Approval& a,
+                                                       absl::string_view by) {
+  CLOVER_ASSIGN_OR_RETURN(std::string record, RecordOf(a, by));
+  Approval held = a;
+  if (held.state == ApprovalState::kPending && held.request_sha256.empty())
+    held.request_sha256 = RequestSha256(record);
+  held_[held.id] = held;
+  return ApprovalTransition{std::move(held), std::move(record)};
 }
 
 absl::Status ApprovalStore::Commit(const ApprovalTransition& t) {
@@ -538,9 +574,10 @@ absl::StatusOr<ApprovalTransition> ApprovalStore::PrepareCreate(
 
 absl::StatusOr<ApprovalTransition> ApprovalStore::PrepareApprove(
     absl::string_view id, const Approver& approver, absl::string_view reason,
-    absl::Duration duration, const GrantLimits& limits) {
+    absl::Duration duration, const GrantLimits& limits,
+    const AttestedGrant& attested) {
   return Decide(id, approver, reason, ApprovalState::kApproved, duration,
-                limits);
+                limits, attested);
 }
 
 absl::StatusOr<ApprovalTransition> ApprovalStore::PrepareDeny(
@@ -564,8 +601,10 @@ absl::StatusOr<ApprovalTransition> ApprovalStore::Create(
 
 absl::StatusOr<ApprovalTransition> ApprovalStore::Approve(
     absl::string_view id, const Approver& approver, absl::string_view reason,
-    absl::Duration duration, const GrantLimits& limits) {
-  return OneShot(PrepareApprove(id, approver, reason, duration, limits));
+    absl::Duration duration, const GrantLimits& limits,
+    const AttestedGrant& attested) {
+  return OneShot(
+      PrepareApprove(id, approver, reason, duration, limits, attested));
 }
 
 absl::StatusOr<ApprovalTransition> ApprovalStore::Deny(
@@ -582,7 +621,8 @@ absl::StatusOr<ApprovalTransition> ApprovalStore::Revoke(
 
 absl::StatusOr<ApprovalTransition> ApprovalStore::Decide(
     absl::string_view id, const Approver& approver, absl::string_view reason,
-    ApprovalState to, absl::Duration duration, const GrantLimits& limits) {
+    ApprovalState to, absl::Duration duration, const GrantLimits& limits,
+    const AttestedGrant& attested) {
   const bool revoke = to == ApprovalState::kRevoked;
   absl::MutexLock lock(&mu_);
   auto it = approvals_.find(id);
@@ -631,7 +671,12 @@ absl::StatusOr<ApprovalTransition> ApprovalStore::Decide(
     absl::Duration d =
         std::min({a.request.duration, options_.max_grant, limits.max_duration});
     if (duration > absl::ZeroDuration()) d = std::min(d, duration);
-    a.grant_expires = now + d;
+    a.grant_expires = std::min(now + d, attested.not_after);
+    if (a.grant_expires <= now) {
+      return absl::InvalidArgumentError(
+          "field 'attestation': the attested grant has already ended");
+    }
+    a.attestation = attested.note;
   }
   return Hold(a, approver.id);
 }

@@ -13,7 +13,9 @@
 // policy's limits for the request (GrantLimits). An approved grant can be
 // revoked, which ends it at once. Nobody may decide their own request. Every
 // transition returns a canonical JSON record (RFC 8785, TransitionRecord
-// below) that the gateway appends to its log.
+// below) that the gateway appends to its log. A request keeps the SHA-256 of
+// its created record, which an approver's signed attestation names
+// (approvals/attestation.h); an approval may carry one (AttestedGrant).
 //
 // Transitions are two-phase so that the log comes first: Prepare* checks a
 // transition and returns its record without applying it (the approval is held:
@@ -88,6 +90,20 @@ struct Approval {
   std::string revoked_by;      // revoked grants only
   absl::Time revoked;          // InfinitePast unless revoked
   std::string revoke_reason;
+  // Lower-case hex SHA-256 of the request's logged `created` transition
+  // record (the exact bytes): what an approver's attestation names
+  // (approvals/attestation.h).
+  std::string request_sha256;
+  // The approver's signed attestation (a signed note), when it gave one.
+  std::string attestation;
+};
+
+// An approval attested by its approver (approvals/attestation.h), already
+// verified by the caller: the signed note, logged with the approved
+// transition, and the latest time the grant may last to.
+struct AttestedGrant {
+  std::string note;
+  absl::Time not_after = absl::InfiniteFuture();
 };
 
 // What the policy allows for one request (policy/approval_limits.h): the
@@ -103,8 +119,10 @@ struct GrantLimits {
 // request restated, the new state, who moved it and when. Canonical JSON:
 //   {"v":1,"type":"approval","id":..,"state":..,"principal":..,
 //    "justification":..,"fields":[..],"subjects":[<pseudonyms>] or
-//    "subject_count":N,"requester_country":..,"by":..,"time":..,"expires":..}
-// "by" is absent for an expiry, "expires" for a denial, revocation or expiry.
+//    "subject_count":N,"requester_country":..,"by":..,"time":..,"expires":..,
+//    "attestation":..}
+// "by" is absent for an expiry, "expires" for a denial, revocation or expiry,
+// "attestation" (the approver's signed note) unless an approval carries one.
 struct TransitionRecord {
   std::string id;
   std::string state;  // ToString(ApprovalState); readers judge unknown ones
@@ -118,11 +136,12 @@ struct TransitionRecord {
   std::string by;
   absl::Time time = absl::InfinitePast();
   absl::Time expires = absl::InfinitePast();  // InfinitePast: not written
+  std::string attestation;                    // empty: not written
 };
 [[nodiscard]] absl::StatusOr<std::string> TransitionRecordToJson(
     const TransitionRecord& r);
 // Reads what a reader of the log checks: id, state, principal, by, fields,
-// subjects, time, expires (the other members are not read). Errors:
+// subjects, time, expires, attestation (the other members are not read). Errors:
 // InvalidArgument "approval entry: ..." for what is not a JSON object with
 // unique names, "field 'name': ..." for a required member missing (id,
 // state, principal, fields, time), a member of the wrong type, an empty id or
@@ -162,8 +181,10 @@ struct ApprovalOptions {
 
 class ApprovalStore {
  public:
-  // Loads every approval from `kv` (which must outlive the store). Errors:
-  // Internal on I/O failure, DataLoss for a corrupt stored record.
+  // Loads every approval from `kv` (which must outlive the store); one stored
+  // before approvals kept their request hash gets it recomputed from its
+  // created record. Errors: Internal on I/O failure, DataLoss for a corrupt
+  // stored record.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<ApprovalStore>> Open(
       kv::KvStore* kv, ApprovalOptions options,
       const Clock& clock = SystemClock());
@@ -179,14 +200,17 @@ class ApprovalStore {
 
   // Checks approving a pending request; the grant will last min(requested
   // duration, `duration` if non-zero, max_grant, limits.max_duration) from the
-  // commit. Errors: NotFound; PermissionDenied if `approver` lacks a required
-  // role or is the request's principal or requester; InvalidArgument if
-  // `duration` exceeds limits.max_duration (naming the limit);
-  // FailedPrecondition if the request is not pending (including one that has
-  // just expired) or is held.
+  // commit, and not past `attested.not_after`; the approved record carries
+  // `attested.note`. Errors: NotFound; PermissionDenied if `approver` lacks a
+  // required role or is the request's principal or requester;
+  // InvalidArgument if `duration` exceeds limits.max_duration (naming the
+  // limit) or the attested grant has already ended; FailedPrecondition if
+  // the request is not pending (including one that has just expired) or is
+  // held.
   [[nodiscard]] absl::StatusOr<ApprovalTransition> PrepareApprove(
       absl::string_view id, const Approver& approver, absl::string_view reason,
-      absl::Duration duration = {}, const GrantLimits& limits = {});
+      absl::Duration duration = {}, const GrantLimits& limits = {},
+      const AttestedGrant& attested = {});
   // Checks denying a pending request. Errors as for PrepareApprove.
   [[nodiscard]] absl::StatusOr<ApprovalTransition> PrepareDeny(
       absl::string_view id, const Approver& approver, absl::string_view reason,
@@ -214,7 +238,8 @@ class ApprovalStore {
       ApprovalRequestSpec spec, const GrantLimits& limits = {});
   [[nodiscard]] absl::StatusOr<ApprovalTransition> Approve(
       absl::string_view id, const Approver& approver, absl::string_view reason,
-      absl::Duration duration = {}, const GrantLimits& limits = {});
+      absl::Duration duration = {}, const GrantLimits& limits = {},
+      const AttestedGrant& attested = {});
   [[nodiscard]] absl::StatusOr<ApprovalTransition> Deny(
       absl::string_view id, const Approver& approver, absl::string_view reason,
       const GrantLimits& limits = {});
@@ -245,8 +270,13 @@ class ApprovalStore {
       : kv_(kv), options_(std::move(options)), clock_(clock) {}
   absl::StatusOr<ApprovalTransition> Decide(
       absl::string_view id, const Approver& approver, absl::string_view reason,
-      ApprovalState to, absl::Duration duration, const GrantLimits& limits);
-  // Builds the log record of `a` and holds it. Requires no hold on a.id.
+      ApprovalState to, absl::Duration duration, const GrantLimits& limits,
+      const AttestedGrant& attested = {});
+  // The log record of `a` in its state, moved by `by`.
+  absl::StatusOr<std::string> RecordOf(const Approval& a,
+                                       absl::string_view by) const;
+  // Builds the log record of `a` and holds it (a new request gets its
+  // request_sha256). Requires no hold on a.id.
   absl::StatusOr<ApprovalTransition> Hold(const Approval& a,
                                           absl::string_view by)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -284,11 +314,13 @@ class ApprovalStore {
     absl::string_view caller_country);
 
 // The body of POST /v1/approvals/{id}/approve|deny|revoke:
-// {"reason":"...","duration":"2h"}, both optional; an empty body is allowed.
-// Errors: InvalidArgument naming the field.
+// {"reason":"...","duration":"2h","attestation":"<signed note>"}, all
+// optional; an empty body is allowed. Errors: InvalidArgument naming the
+// field.
 struct ApprovalDecisionBody {
   std::string reason;
   absl::Duration duration;  // zero when absent
+  std::string attestation;  // the approver's signed note, unverified
 };
 [[nodiscard]] absl::StatusOr<ApprovalDecisionBody> ParseApprovalDecisionBody(
     absl::string_view body);

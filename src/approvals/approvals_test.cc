@@ -1,5 +1,7 @@
 #include "approvals/approvals.h"
 
+#include "absl/strings/str_cat.h"
+#include "approvals/attestation.h"
 #include "core/clock.h"
 #include "core/test_temp_dir.h"
 #include "gmock/gmock.h"
@@ -218,6 +220,81 @@ TEST_F(ApprovalsTest, SurvivesReopen) {
   EXPECT_EQ(a->reason, "fine");
   EXPECT_EQ(a->request.subjects, Spec().subjects);
   EXPECT_EQ(a->request.duration, absl::Hours(2));
+}
+
+// A request keeps the SHA-256 of its created record (what an attestation
+// names), through storage and in its JSON; an approval stored before it did
+// gets it rebuilt, identical, when the store is opened.
+TEST_F(ApprovalsTest, KeepsTheCreatedRecordsHash) {
+  auto created = store_->Create(Spec());
+  ASSERT_TRUE(created.ok());
+  const std::string want = RequestSha256(created->record);
+  EXPECT_EQ(created->approval.request_sha256, want);
+  EXPECT_THAT(ApprovalToJson(created->approval),
+              HasSubstr("\"request_sha256\":\"" + want + "\""));
+  ASSERT_TRUE(store_->Approve(created->approval.id, auditor_, "ok").ok());
+  EXPECT_EQ(store_->Get(created->approval.id)->request_sha256, want);
+  // As an older node stored it: no hash.
+  Approval old = *store_->Get(created->approval.id);
+  old.request_sha256.clear();
+  ASSERT_TRUE(kv_->Put("approval/" + old.id, ApprovalToJson(old)).ok());
+  store_.reset();
+  ApprovalOptions opts;
+  opts.pseudonymize = [](absl::string_view s) {
+    return "tok-" + std::string(s);
+  };
+  auto reopened = ApprovalStore::Open(kv_.get(), opts, clock_);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ((*reopened)->Get(old.id)->request_sha256, want);
+}
+
+// An attested approval logs the approver's note and ends no later than the
+// attestation says; one whose attested end has passed is refused.
+TEST_F(ApprovalsTest, AttestedGrantIsLoggedAndCapped) {
+  auto created = store_->Create(Spec());  // asks for 2h
+  ASSERT_TRUE(created.ok());
+  const absl::Time now = clock_.Now();
+  AttestedGrant attested{"clover-approval/v1\n...note...",
+                         now - absl::Seconds(1)};
+  auto late =
+      store_->Approve(created->approval.id, auditor_, "ok", {}, {}, attested);
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(late.status().message(), HasSubstr("already ended"));
+  attested.not_after = now + absl::Minutes(30);
+  auto approved =
+      store_->Approve(created->approval.id, auditor_, "ok", {}, {}, attested);
+  ASSERT_TRUE(approved.ok()) << approved.status();
+  EXPECT_EQ(approved->approval.grant_expires, now + absl::Minutes(30));
+  EXPECT_EQ(approved->approval.attestation, attested.note);
+  auto r = ParseTransitionRecord(approved->record);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->attestation, attested.note);
+  EXPECT_EQ(r->expires, now + absl::Minutes(30));
+  // A later attested end does not lengthen the grant past the request.
+  auto second = store_->Create(Spec());
+  ASSERT_TRUE(second.ok());
+  attested.not_after = now + absl::Hours(10);
+  approved =
+      store_->Approve(second->approval.id, auditor_, "ok", {}, {}, attested);
+  ASSERT_TRUE(approved.ok());
+  EXPECT_EQ(approved->approval.grant_expires, now + absl::Hours(2));
+  // Unattested records carry no member at all.
+  EXPECT_THAT(created->record, ::testing::Not(HasSubstr("attestation")));
+}
+
+TEST_F(ApprovalsTest, DecisionBodyTakesAnAttestation) {
+  auto b = ParseApprovalDecisionBody(
+      R"({"reason":"ok","attestation":"clover-approval/v1\n"})");
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->attestation, "clover-approval/v1\n");
+  EXPECT_FALSE(ParseApprovalDecisionBody(R"({"attestation":7})").ok());
+  EXPECT_THAT(
+      ParseApprovalDecisionBody(
+          absl::StrCat(R"({"attestation":")",
+                       std::string(kMaxAttestationBytes + 1, 'a'), R"("})"))
+          .status()
+          .message(),
+      HasSubstr("field 'attestation'"));
 }
 
 TEST_F(ApprovalsTest, ValidatesRequests) {

@@ -52,6 +52,10 @@ std::string Serialize(const LedgerApproval& a) {
   }
   if (!a.inconsistent.empty())
     d.AddMember("inconsistent", JsonString(a.inconsistent, d), al);
+  if (!a.request_sha256.empty())
+    d.AddMember("request_sha256", JsonString(a.request_sha256, d), al);
+  if (!a.attestation.empty())
+    d.AddMember("attestation", JsonString(a.attestation, d), al);
   return ToCanonical(d).value_or("{}");
 }
 
@@ -67,6 +71,9 @@ absl::Status Deserialize(absl::string_view json, LedgerApproval* a) {
   CLOVER_RETURN_IF_ERROR(GetTime(d, "expires", &a->expires));
   CLOVER_RETURN_IF_ERROR(GetTime(d, "ended", &a->ended));
   CLOVER_RETURN_IF_ERROR(GetString(d, "ended_state", false, &a->ended_state));
+  CLOVER_RETURN_IF_ERROR(
+      GetString(d, "request_sha256", false, &a->request_sha256));
+  CLOVER_RETURN_IF_ERROR(GetString(d, "attestation", false, &a->attestation));
   return GetString(d, "inconsistent", false, &a->inconsistent);
 }
 
@@ -78,9 +85,41 @@ std::string ApprovalLedger::Key(absl::string_view origin,
   return absl::StrCat(kPrefix, origin, "\n", id);
 }
 
+void ApprovalLedger::Attest(absl::string_view id, LedgerApproval& a) const {
+  a.unattested.clear();
+  a.attested_from = absl::InfinitePast();
+  a.attested_until = absl::InfiniteFuture();
+  if (attestations_.empty() || a.approved == absl::InfinitePast()) return;
+  if (a.attestation.empty()) {
+    a.unattested = "its approval carries no attestation";
+    return;
+  }
+  absl::StatusOr<approvals::Attestation> att =
+      attestations_.Open(a.attestation);
+  if (!att.ok()) {
+    a.unattested = std::string(att.status().message());
+    return;
+  }
+  if (a.request_sha256.empty()) {
+    a.unattested = "its creation was not observed in this log";
+    return;
+  }
+  // The attested time is the approver's clock: the node's may differ by up
+  // to the skew it accepts.
+  if (absl::Status s = approvals::CheckAttestationFor(
+          *att, id, a.request_sha256, a.principal, a.approved_by,
+          absl::InfinitePast());
+      !s.ok()) {
+    a.unattested = std::string(s.message());
+    return;
+  }
+  a.attested_from = att->approved - approvals::kMaxAttestationSkew;
+  a.attested_until = att->expires;
+}
+
 absl::StatusOr<std::unique_ptr<ApprovalLedger>> ApprovalLedger::Open(
-    const kv::KvStore& kv) {
-  auto l = std::make_unique<ApprovalLedger>();
+    const kv::KvStore& kv, approvals::AttestationVerifier attestations) {
+  auto l = std::make_unique<ApprovalLedger>(std::move(attestations));
   absl::Status bad = absl::OkStatus();
   CLOVER_RETURN_IF_ERROR(
       kv.Scan(kPrefix, [&](absl::string_view k, absl::string_view v) {
@@ -91,6 +130,8 @@ absl::StatusOr<std::unique_ptr<ApprovalLedger>> ApprovalLedger::Open(
               absl::StrCat("approval ledger record is corrupt: ", s.message()));
           return false;
         }
+        const absl::string_view id = k.substr(k.find('\n') + 1);
+        l->Attest(id, a);
         l->approvals_[std::string(k)] = std::move(a);
         return true;
       }));
@@ -126,6 +167,8 @@ absl::Status ApprovalLedger::Observe(absl::string_view origin,
   if (state == "pending") {
     if (!fresh && a.inconsistent.empty())
       a.inconsistent = "it was created twice";
+    // What an attestation of this request names: the bytes as logged.
+    if (fresh) a.request_sha256 = approvals::RequestSha256(json);
   } else if (state == "approved") {
     if (a.approved != absl::InfinitePast() && a.inconsistent.empty())
       a.inconsistent = "it was approved twice";
@@ -135,6 +178,8 @@ absl::Status ApprovalLedger::Observe(absl::string_view origin,
     a.approved = time;
     a.expires = r.expires;
     a.approved_by = r.by;
+    a.attestation = r.attestation;
+    Attest(r.id, a);
   } else if (state == "denied" || state == "revoked" || state == "expired") {
     // The earliest end counts.
     if (time < a.ended) {
@@ -180,15 +225,21 @@ std::string ApprovalLedger::Check(
     return absl::StrCat(name, " was approved by '", a.approved_by,
                         "', not by the auditor's approvals desk");
   }
-  if (e.time < a.approved) {
+  if (!a.unattested.empty()) {
     return absl::StrCat(
-        name, " was approved at ", FormatRfc3339Millis(a.approved),
+        name, " is not attested by an approver's key: ", a.unattested);
+  }
+  if (e.time < a.approved || e.time < a.attested_from) {
+    return absl::StrCat(
+        name, " was approved at ",
+        FormatRfc3339Millis(std::max(a.approved, a.attested_from)),
         ", after the decision (", FormatRfc3339Millis(e.time), ")");
   }
-  if (e.time >= a.expires) {
-    return absl::StrCat(
-        name, "'s grant expired at ", FormatRfc3339Millis(a.expires),
-        ", before the decision (", FormatRfc3339Millis(e.time), ")");
+  const absl::Time until = std::min(a.expires, a.attested_until);
+  if (e.time >= until) {
+    return absl::StrCat(name, "'s grant expired at ",
+                        FormatRfc3339Millis(until), ", before the decision (",
+                        FormatRfc3339Millis(e.time), ")");
   }
   if (e.time >= a.ended) {
     return absl::StrCat(name, " was ", a.ended_state, " at ",

@@ -8,11 +8,16 @@
 // (pseudonym), a field the policy leaves to an approval, and the entry's time
 // lies within the grant and within the deciding rule's max_duration.
 //
-// A transition record says nothing the log does not; an operator holding the
-// node's key can log a matching pair of transitions. What this closes is a
-// decision naming an approval that no logged transition backs, or one the log
-// shows was not for it. (Approvals the auditor signs itself are the later
-// step, when approvals leave audit/ for the region's state.)
+// A transition record says nothing the log does not: an operator holding the
+// node's key can log a matching pair of transitions. With attestation keys
+// (the auditor's `approvals.attestation_keys`), an `approved` transition
+// counts only if it carries an attestation (approvals/attestation.h) signed
+// by one of them that names its approval id, the SHA-256 of the exact
+// `created` entry this ledger observed for that id in the same log, its
+// principal and its approver (`by`); the grant's window is then also bounded
+// by the attested one ([approved - kMaxAttestationSkew, expires)). Forging a
+// grant then takes the approver's private key, not the node's. Without
+// attestation keys only the log's own consistency is checked.
 //
 // Not thread-safe: owned by the auditor's pipeline (under its mutex).
 #ifndef CLOVER_AUDIT_APPROVAL_LEDGER_H_
@@ -27,6 +32,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "approvals/attestation.h"
 #include "audit/principal_directory.h"
 #include "audit/replayer.h"
 #include "entry/log_entry.h"
@@ -46,16 +52,27 @@ struct LedgerApproval {
   absl::Time ended = absl::InfiniteFuture();  // denied, revoked or expired at
   std::string ended_state;
   std::string inconsistent;  // why the log's transitions contradict each other
+  // SHA-256 (hex) of the `created` entry's exact bytes, as observed.
+  std::string request_sha256;
+  std::string attestation;  // the approved transition's, as logged
+  // Not stored: judged with the ledger's keys on every load and observation.
+  std::string unattested;  // why the approval is not attested (keys set)
+  absl::Time attested_from = absl::InfinitePast();
+  absl::Time attested_until = absl::InfiniteFuture();
 };
 
 class ApprovalLedger {
  public:
-  // An empty ledger (tests, fuzzing); Open loads a stored one.
+  // An empty ledger (tests, fuzzing); Open loads a stored one. With
+  // `attestations` not empty, approvals need an attestation by its keys.
   ApprovalLedger() = default;
-  // Loads what earlier runs recorded in `kv` (keys "ledger/<origin>\n<id>").
-  // Errors: Internal on I/O failure.
+  explicit ApprovalLedger(approvals::AttestationVerifier attestations)
+      : attestations_(std::move(attestations)) {}
+  // Loads what earlier runs recorded in `kv` (keys "ledger/<origin>\n<id>";
+  // records of earlier versions, without the newer members, load too).
+  // Errors: Internal on I/O failure, DataLoss for a corrupt record.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<ApprovalLedger>> Open(
-      const kv::KvStore& kv);
+      const kv::KvStore& kv, approvals::AttestationVerifier attestations = {});
 
   // Records an approval transition entry `json` verified in log `origin`,
   // staging the new state in `batch` (committed with the follower's progress).
@@ -82,6 +99,10 @@ class ApprovalLedger {
 
  private:
   static std::string Key(absl::string_view origin, absl::string_view id);
+  // Judges `a`'s attestation with attestations_ (sets unattested and the
+  // attested window).
+  void Attest(absl::string_view id, LedgerApproval& a) const;
+  approvals::AttestationVerifier attestations_;
   absl::flat_hash_map<std::string, LedgerApproval> approvals_;  // by Key
 };
 

@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "approvals/attestation.h"
 #include "core/status_macros.h"
 #include "core/yaml_error.h"
 #include "crypto/secret_key_file.h"
@@ -445,10 +446,27 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
                                     "principals.jurisdictions", true,
                                     &c.jurisdictions_file));
     }
+    // The auditor attests the approvals it issues with the key it signs
+    // policies with, unless the config names other keys (or none: []).
+    c.attestation_keys = c.policy_keys;
     if (const YAML::Node ap = root["approvals"]) {
-      CLOVER_RETURN_IF_ERROR(r.Keys(ap, "approvals", {"approvers"}));
+      CLOVER_RETURN_IF_ERROR(
+          r.Keys(ap, "approvals",
+                 {"approvers", "attestation_keys", "attestation_key_files"}));
       CLOVER_RETURN_IF_ERROR(
           r.StrList(ap, "approvers", "approvals.approvers", &c.approvers));
+      if (ap["attestation_keys"] || ap["attestation_key_files"]) {
+        c.attestation_keys.clear();
+        CLOVER_RETURN_IF_ERROR(
+            r.KeyStrings(ap, "attestation_keys", "attestation_key_files",
+                         "approvals.attestation_keys", &c.attestation_keys));
+        absl::StatusOr<approvals::AttestationVerifier> v =
+            approvals::AttestationVerifier::Create(c.attestation_keys);
+        if (!v.ok()) {
+          return r.Error(ap, "approvals.attestation_keys",
+                         v.status().message());
+        }
+      }
     }
 
     if (const YAML::Node cn = root["canaries"]) {

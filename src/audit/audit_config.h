@@ -86,6 +86,12 @@ struct AuditorConfig {
   // approvers`): a grant approved by anyone else is `forged_approval`. Empty:
   // any principal the directory knows, other than the grantee.
   std::vector<std::string> approvers;
+  // Note verifier keys (type 0x01) an approval's attestation must be signed
+  // by for the ledger to count it (`approvals.attestation_keys` /
+  // `attestation_key_files`; approvals/attestation.h). In a config file they
+  // default to policies.auditor_keys (the auditor attests every approval it
+  // issues); an explicit empty list turns the check off. Empty here: off.
+  std::vector<std::string> attestation_keys;
   std::vector<CanarySet> canaries;
   DetectorOptions detectors;
   absl::Duration log_stalled_after = absl::Minutes(5);

@@ -129,6 +129,18 @@ absl::Status Auditor::Init(
         "the principals' attributes from the entries themselves");
   }
 
+  absl::StatusOr<approvals::AttestationVerifier> attestations =
+      approvals::AttestationVerifier::Create(config_.attestation_keys);
+  if (!attestations.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "approvals.attestation_keys: ", attestations.status().message()));
+  }
+  if (attestations->empty()) {
+    spdlog::warn(
+        "no approval attestation keys (approvals.attestation_keys): a logged "
+        "approval counts without its approver's signature");
+  }
+
   for (const AuditorLogConfig& l : config_.logs) {
     FetchFn fetch = fetch_for ? fetch_for(l.log.url) : HttpFetcher(l.log.url);
     CLOVER_ASSIGN_OR_RETURN(
@@ -139,7 +151,8 @@ absl::Status Auditor::Init(
   {
     absl::MutexLock lock(&mu_);
     CLOVER_RETURN_IF_ERROR(flows_.Load(*kv_));
-    CLOVER_ASSIGN_OR_RETURN(ledger_, ApprovalLedger::Open(*kv_));
+    CLOVER_ASSIGN_OR_RETURN(
+        ledger_, ApprovalLedger::Open(*kv_, *std::move(attestations)));
     CLOVER_RETURN_IF_ERROR(
         kv_->Scan("policyuse/", [&](absl::string_view k, absl::string_view v) {
           std::vector<absl::string_view> p = absl::StrSplit(v, ' ');

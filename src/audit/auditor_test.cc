@@ -666,6 +666,35 @@ approvals:
   EXPECT_EQ(c->principals_file, dir.Sub("principals.yaml"));
   EXPECT_EQ(c->jurisdictions_file, dir.Sub("jurisdictions.yaml"));
   EXPECT_EQ(c->approvers, std::vector<std::string>{"auditor"});
+  // Attestations are checked by default, with the policy-signing key.
+  EXPECT_EQ(c->attestation_keys, std::vector<std::string>{pkey.verifier});
+  {
+    auto other = testing::MakeKey("desk.test");
+    auto witness = testing::MakeKey("w.test", log::kNoteTypeCosignature);
+    for (const auto& [to, want] :
+         std::vector<std::pair<std::string, std::vector<std::string>>>{
+             {"approvers: [auditor]\n  attestation_keys: []", {}},
+             {absl::StrCat("approvers: [auditor]\n  attestation_keys: [\"",
+                           other.verifier, "\"]"),
+              {other.verifier}},
+             {absl::StrCat("approvers: [auditor]\n  attestation_keys: [\"",
+                           witness.verifier, "\"]"),
+              {"error"}},
+             {"approvers: [auditor]\n  attestation_keys: [junk]", {"error"}}}) {
+      std::string changed = yaml;
+      changed.replace(changed.find("approvers: [auditor]"), 20, to);
+      WriteFile(dir.Sub("attest.yaml"), changed);
+      auto a = LoadAuditorConfig(dir.Sub("attest.yaml"));
+      if (want == std::vector<std::string>{"error"}) {
+        EXPECT_THAT(a.status().message(),
+                    HasSubstr("approvals.attestation_keys"))
+            << to;
+      } else {
+        ASSERT_TRUE(a.ok()) << a.status();
+        EXPECT_EQ(a->attestation_keys, want) << to;
+      }
+    }
+  }
   EXPECT_EQ(c->detectors.bulk_subjects, 7u);
   EXPECT_EQ(c->detectors.bulk_window, absl::Minutes(5));
   EXPECT_EQ(c->log_stalled_after, absl::Minutes(2));

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "approvals/approvals.h"
+#include "approvals/attestation.h"
 #include "audit/auditor.h"
 #include "audit/decision_builder.h"
 #include "audit/test_util.h"
@@ -207,6 +208,47 @@ class SourcesOfTruthTest : public ::testing::Test {
     return created->approval.id;
   }
 
+  // Files a request of us-legal-1 for email of s1 and logs its approval by
+  // `auditor` carrying an attestation `edit` may change (signed with `signer`,
+  // the auditor's key by default) before it is signed, as a forger with the
+  // node's key but not the auditor's could log it. Returns the approval id.
+  std::string AttestedGrant(
+      const std::function<void(approvals::Attestation&)>& edit = {},
+      std::string signer = {}) {
+    approvals::ApprovalRequestSpec spec;
+    spec.principal = "us-legal-1";
+    spec.requested_by = "us-legal-1";
+    spec.justification = approvals::Justification::kLegalRequest;
+    spec.subjects = {"s1"};
+    spec.fields = {"email"};
+    spec.duration = absl::Hours(2);
+    spec.requester_country = "US";
+    spec.detail = "TICKET-44";
+    auto created = approvals_->Create(spec);
+    EXPECT_TRUE(created.ok()) << created.status();
+    log_.Append(created->record);
+    approvals::Attestation a;
+    a.id = created->approval.id;
+    a.request_sha256 = approvals::RequestSha256(created->record);
+    a.principal = "us-legal-1";
+    a.by = "auditor";
+    a.approved = clock_.Now();
+    a.expires = a.approved + absl::Hours(2);
+    if (edit) edit(a);
+    auto note =
+        approvals::SignAttestation(a, signer.empty() ? key_.signer : signer);
+    EXPECT_TRUE(note.ok()) << note.status();
+    // The store takes the note as given: logging is what a forger controls.
+    auto approved = approvals_->Approve(
+        created->approval.id,
+        approvals::Approver{"auditor", "auditor", {"approver"}}, "checked", {},
+        {},
+        approvals::AttestedGrant{note.value_or(""), absl::InfiniteFuture()});
+    EXPECT_TRUE(approved.ok()) << approved.status();
+    log_.Append(approved->record);
+    return created->approval.id;
+  }
+
   std::vector<Incident> Incidents(absl::string_view detector) {
     std::vector<Incident> out;
     for (const Incident& i : auditor_->incidents().List(std::nullopt)) {
@@ -371,6 +413,102 @@ TEST_F(SourcesOfTruthTest, ApprovalLedgerSurvivesARestart) {
   Log(LegalRead(id));
   ASSERT_TRUE(auditor_->PollOnce().ok());
   EXPECT_TRUE(auditor_->incidents().List(std::nullopt).empty());
+}
+
+// With attestation keys, a logged approval counts only with the auditor's
+// attestation of exactly that request: the attested grant passes (also
+// after a restart), and every pair of transitions a forger holding only the
+// node's key can log is forged_approval on use.
+TEST_F(SourcesOfTruthTest, ApprovalsMustBeAttestedByTheAuditor) {
+  config_.attestation_keys = {key_.verifier};
+  Reopen();
+  const std::string good = AttestedGrant();
+  clock_.Advance(absl::Minutes(1));
+  Log(LegalRead(good));
+  ASSERT_TRUE(auditor_->PollOnce().ok());
+  EXPECT_TRUE(auditor_->incidents().List(std::nullopt).empty())
+      << Incidents(kDetectorForgedApproval)[0].summary;
+  Reopen();  // the ledger's stored attestation is judged again
+  Log(LegalRead(good));
+  ASSERT_TRUE(auditor_->PollOnce().ok());
+  EXPECT_TRUE(auditor_->incidents().List(std::nullopt).empty());
+
+  const testing::TestKey other = testing::MakeKey("operator.test");
+  struct Forgery {
+    std::string name;
+    std::function<std::string()> grant;
+    std::string why;
+  };
+  const std::vector<Forgery> forgeries = {
+      {"no attestation", [&] { return Grant(); }, "carries no attestation"},
+      {"another id",
+       [&] {
+         return AttestedGrant([](approvals::Attestation& a) {
+           a.id = "apr-0123456789abcdef01234567";
+         });
+       },
+       "'id'"},
+      {"another request",
+       [&] {
+         return AttestedGrant([](approvals::Attestation& a) {
+           a.request_sha256 = approvals::RequestSha256("another request");
+         });
+       },
+       "'request'"},
+      {"another principal",
+       [&] {
+         return AttestedGrant(
+             [](approvals::Attestation& a) { a.principal = "eu-support-1"; });
+       },
+       "'principal'"},
+      {"another approver",
+       [&] {
+         return AttestedGrant(
+             [](approvals::Attestation& a) { a.by = "desk-2"; });
+       },
+       "'by'"},
+      {"a key not the auditor's",
+       [&] { return AttestedGrant({}, other.signer); },
+       "no signature from a known key"},
+  };
+  for (const Forgery& f : forgeries) {
+    const std::string id = f.grant();
+    clock_.Advance(absl::Minutes(1));
+    const uint64_t use = log_.entries().size();
+    Log(LegalRead(id));
+    ASSERT_TRUE(auditor_->PollOnce().ok());
+    auto inc = Incidents(kDetectorForgedApproval);
+    ASSERT_EQ(inc.size(), 1u) << f.name;
+    EXPECT_EQ(Indices(inc[0]).count(use), 1u) << f.name;
+    bool named = false;
+    for (const Evidence& e : inc[0].evidence)
+      named |= e.index && *e.index == use;
+    EXPECT_TRUE(named) << f.name;
+    EXPECT_EQ(inc[0].severity, Severity::kCritical);
+    EXPECT_THAT(inc[0].summary, HasSubstr(f.why)) << f.name;
+  }
+  EXPECT_EQ(Incidents(kDetectorForgedApproval)[0].occurrences,
+            forgeries.size());
+}
+
+// The grant's window is the attested one: a longer grant logged by the node
+// does not extend it.
+TEST_F(SourcesOfTruthTest, AttestedWindowBoundsTheGrant) {
+  config_.attestation_keys = {key_.verifier};
+  Reopen();
+  const std::string id = AttestedGrant([](approvals::Attestation& a) {
+    a.expires = a.approved + absl::Minutes(30);  // the store logs 2 h
+  });
+  clock_.Advance(absl::Minutes(29));
+  Log(LegalRead(id));
+  const uint64_t late = log_.entries().size();
+  clock_.Advance(absl::Minutes(2));
+  Log(LegalRead(id));
+  ASSERT_TRUE(auditor_->PollOnce().ok());
+  auto inc = Incidents(kDetectorForgedApproval);
+  ASSERT_EQ(inc.size(), 1u);
+  EXPECT_EQ(Indices(inc[0]), std::set<uint64_t>{late});
+  EXPECT_THAT(inc[0].summary, HasSubstr("grant expired"));
 }
 
 TEST_F(SourcesOfTruthTest, FakeAttributesAreMismatchAndReplayUsesTheDirectory) {

@@ -43,6 +43,7 @@ void RegisterAuditCommands(CLI::App& app);
 void RegisterMigrateCommand(CLI::App& app);
 void RegisterBenchCommands(CLI::App& app);
 void RegisterWitnessCommand(CLI::App& app);
+void RegisterApprovalCommands(CLI::App& app);
 
 }  // namespace clover::cli
 

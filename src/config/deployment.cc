@@ -311,7 +311,8 @@ class Loader {
     CLOVER_RETURN_IF_ERROR(
         CheckKeys(src, entries, "",
                   {"node", "jurisdictions", "regions", "schema", "principals",
-                   "storage", "log", "keys", "policy", "privacy", "purposes"}));
+                   "storage", "log", "keys", "policy", "privacy", "purposes",
+                   "approvals"}));
     d_.source_file = name;
     for (absl::string_view required :
          {"jurisdictions", "regions", "schema", "principals"}) {
@@ -341,6 +342,8 @@ class Loader {
         WithSection(src, entries, "privacy", &Loader::Privacy));
     CLOVER_RETURN_IF_ERROR(
         WithSection(src, entries, "purposes", &Loader::Purposes));
+    CLOVER_RETURN_IF_ERROR(
+        WithSection(src, entries, "approvals", &Loader::Approvals));
     if (d_.node.has_value()) {
       if (Find(entries, "log") == nullptr) {
         return ErrorAt(src, root, "log",
@@ -967,6 +970,20 @@ class Loader {
                        "expected an integer from 2 to 1000000");
       }
       d_.privacy.min_cohort = v;
+    }
+    return absl::OkStatus();
+  }
+
+  // The keys are parsed where they are used (gateway/node.cc): core/ reads
+  // no key formats.
+  absl::Status Approvals(const Source& src, const YAML::Node& node) {
+    CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, node, "approvals"));
+    CLOVER_RETURN_IF_ERROR(
+        CheckKeys(src, f, "approvals", {"attestation_keys"}));
+    if (const Entry* keys = Find(f, "attestation_keys")) {
+      CLOVER_ASSIGN_OR_RETURN(
+          d_.approvals.attestation_keys,
+          StringList(src, keys->value, "approvals.attestation_keys"));
     }
     return absl::OkStatus();
   }

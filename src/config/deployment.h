@@ -159,6 +159,13 @@ struct PolicyConfig {
       auditor_keys;  // note verifier keys allowed to sign bundles
 };
 
+// The approvals a node grants (`approvals` section).
+struct ApprovalsConfig {
+  // Note verifier keys (type 0x01): when any, an approval needs an
+  // attestation signed by one of them (approvals/attestation.h).
+  std::vector<std::string> attestation_keys;
+};
+
 struct PrivacyConfig {
   // Differential-privacy budget per UTC day of each (requester, purpose),
   // spent by aggregates; the requester is the principal's org (its id when it
@@ -185,6 +192,7 @@ struct Deployment {
   KeysConfig keys;
   PolicyConfig policy;
   PrivacyConfig privacy;
+  ApprovalsConfig approvals;
   // The purposes requests may name (X-Clover-Purpose, an export's "purpose"):
   // any other is refused. Required in a node configuration.
   std::vector<std::string> purposes;

@@ -200,6 +200,20 @@ TEST(ConfigTest, LogWitnesses) {
               {"log.witnesses", "expected a list"});
 }
 
+TEST(ConfigTest, ApprovalAttestationKeys) {
+  auto d = ParseDeployment(kValid, "conf/node.yaml");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_TRUE(d->approvals.attestation_keys.empty());
+  std::string text = absl::StrReplaceAll(
+      kValid,
+      {{"policy:\n", "approvals:\n  attestation_keys: [a+1+AQ]\npolicy:\n"}});
+  d = ParseDeployment(text, "conf/node.yaml");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->approvals.attestation_keys, std::vector<std::string>{"a+1+AQ"});
+  ExpectError("policy:\n", "approvals:\n  attestation_key: [a]\npolicy:\n",
+              {"approvals.attestation_key"});
+}
+
 TEST(ConfigTest, RejectsUnknownCategory) {
   ExpectError(
       "category: network", "category: telepathy",

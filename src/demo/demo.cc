@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "approvals/attestation.h"
 #include "audit/audit_config.h"
 #include "audit/auditor.h"
 #include "audit/witness_server.h"
@@ -216,10 +217,12 @@ void Summarise(RunningNode& n, const std::vector<std::string>& witness_keys,
 }
 
 // Keys of the auditor, a signed copy of the policy that every node must use,
-// and the auditor's configuration following every node's log.
+// and the auditor's configuration following every node's log. `signer` gets
+// the auditor's note signing key, which also attests its approvals.
 absl::StatusOr<audit::AuditorConfig> PrepareAuditor(
     const Deployment& base, const fs::path& data, std::vector<LocalNode>& nodes,
-    DemoSummary::AuditorApi* api, audit::WitnessConfig* witness) {
+    DemoSummary::AuditorApi* api, audit::WitnessConfig* witness,
+    std::string* approval_signer) {
   fs::path keys = data / "keys";
   fs::path policy_dir = data / "policy";
   fs::create_directories(policy_dir);
@@ -234,6 +237,7 @@ absl::StatusOr<audit::AuditorConfig> PrepareAuditor(
       log::FormatSignerKey("auditor.clover.example", 0x01, *note_key);
   auto verifier = log::VerifierKeyFromSignerKey(signer);
   if (!verifier.ok()) return verifier.status();
+  *approval_signer = signer;
   std::string witness_file = (keys / "auditor.witness.key").string();
   std::string journal_file = (keys / "auditor.journal.key").string();
   if (absl::Status st = crypto::WritePrivateFile(
@@ -320,6 +324,8 @@ absl::StatusOr<audit::AuditorConfig> PrepareAuditor(
     n.deployment.policy.auditor_keys = {*verifier};
     n.deployment.principals_file = principals_file;
     n.deployment.policy.require_signed_principals = true;
+    // Every approval carries the auditor's attestation.
+    n.deployment.approvals.attestation_keys = {*verifier};
   }
   audit::AuditorConfig c;
   c.source_file = "clover demo";
@@ -343,8 +349,11 @@ absl::StatusOr<audit::AuditorConfig> PrepareAuditor(
   c.policy_keys = {*verifier};
   c.principals_file = principals_file;
   c.jurisdictions_file = jurisdictions_file;
-  // The auditor's desk approves as the principal `auditor` (below).
+  // The auditor's desk approves as the principal `auditor` (below), and
+  // attests each approval with its key: a logged approval without that
+  // attestation is forged.
   c.approvers = {"auditor"};
+  c.attestation_keys = {*verifier};
   // The canary the auditor planted in the EU region, recognised by its log
   // pseudonym.
   audit::CanarySet canaries;
@@ -412,8 +421,9 @@ absl::StatusOr<DemoSummary> RunDemo(
   // The auditor signs the policy; every node refuses to run anything else.
   DemoSummary::AuditorApi auditor_api;
   audit::WitnessConfig witness_config;
-  auto auditor_config =
-      PrepareAuditor(base, data, *prepared, &auditor_api, &witness_config);
+  std::string approval_signer;
+  auto auditor_config = PrepareAuditor(base, data, *prepared, &auditor_api,
+                                       &witness_config, &approval_signer);
   if (!auditor_config.ok()) {
     return absl::Status(
         auditor_config.status().code(),
@@ -627,10 +637,24 @@ absl::StatusOr<DemoSummary> RunDemo(
     auto self = t.Call("self approval attempt", "us-legal-1", "POST",
                        url(subj.endpoint, "/v1/approvals/" + id + "/approve"),
                        "", "{}");
-    auto approved = t.Call(
-        "auditor approval", "auditor", "POST",
-        url(subj.endpoint, "/v1/approvals/" + id + "/approve"), "",
-        "{\"reason\":\"valid court order, scope limited to two fields\"}");
+    // The auditor's desk looks the request up and attests exactly it (the
+    // hash of its logged creation, its grantee) with the auditor's key.
+    auto looked_up = t.Call("auditor approval lookup", "auditor", "GET",
+                            url(subj.endpoint, "/v1/approvals/" + id), "");
+    auto attestation =
+        approvals::AttestApproval(looked_up.body, "auditor", absl::Hours(2),
+                                  approval_signer, absl::Now());
+    std::string approve_body =
+        "{\"reason\":\"valid court order, scope limited to two fields\"";
+    if (attestation.ok()) {
+      approve_body.append(",\"attestation\":");
+      AppendJsonString(*attestation, &approve_body);
+    }
+    approve_body.push_back('}');
+    auto approved =
+        t.Call("auditor approval", "auditor", "POST",
+               url(subj.endpoint, "/v1/approvals/" + id + "/approve"), "",
+               approve_body);
     auto after = t.Call("legal read after approval", "us-legal-1", "GET",
                         url(subj.endpoint, "/v1/subjects/" + subj.id +
                                                "?fields=name,birthdate"),
@@ -638,8 +662,9 @@ absl::StatusOr<DemoSummary> RunDemo(
     t.Note(absl::StrCat("legal request: read before approval HTTP ",
                         before.status, ", approval ", id, " filed (HTTP ",
                         created.status, "), self-approval HTTP ", self.status,
-                        ", auditor approval HTTP ", approved.status,
-                        ", read after approval HTTP ", after.status));
+                        ", auditor approval (attested with its key) HTTP ",
+                        approved.status, ", read after approval HTTP ",
+                        after.status));
   }
   // Analytics: differentially-private aggregates only.
   for (int i = 0; i < 3; ++i) {

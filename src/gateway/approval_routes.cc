@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "approvals/attestation.h"
 #include "core/canonical_json.h"
 #include "gateway/endpoints.h"
 #include "gateway/pipeline.h"
@@ -236,6 +238,46 @@ class ApprovalEndpoints : public EndpointFamily {
     DecideApproval(req, respond, approvals::ApprovalState::kRevoked);
   }
 
+  // With approvals.attestation_keys, an approval needs the approver's
+  // attestation of exactly this request (approvals/attestation.h): its id,
+  // created record's hash and grantee, by the caller, decided about now. A
+  // refusal to answer, or nullopt with `attested` filled in.
+  std::optional<HttpResponse> CheckAttestation(
+      const approvals::Approval& a, const Principal& p, const std::string& note,
+      approvals::AttestedGrant* attested) {
+    const approvals::AttestationVerifier* keys = d_.attestations;
+    if (keys == nullptr || keys->empty()) {
+      if (note.empty()) return std::nullopt;
+      return HttpResponse::Error(
+          400, "invalid_argument",
+          "field 'attestation': this node verifies no attestations "
+          "(approvals.attestation_keys is not set)");
+    }
+    if (note.empty()) {
+      return HttpResponse::Error(
+          403, "attestation_required",
+          "this node approves only with the approver's signed attestation "
+          "(field 'attestation'; see `clover approval attest`)");
+    }
+    auto bad = [](absl::string_view why) {
+      return HttpResponse::Error(
+          422, "bad_attestation",
+          absl::StrCat("the attestation does not approve this request: ", why));
+    };
+    absl::StatusOr<approvals::Attestation> att = keys->Open(note);
+    if (!att.ok()) return bad(att.status().message());
+    const absl::Time now = d_.clock->Now();
+    if (absl::Status s = approvals::CheckAttestationFor(
+            *att, a.id, a.request_sha256, a.request.principal, p.id, now);
+        !s.ok()) {
+      return bad(s.message());
+    }
+    if (att->expires <= now) return bad("its grant has already ended");
+    attested->note = note;
+    attested->not_after = att->expires;
+    return std::nullopt;
+  }
+
   void DecideApproval(HttpRequest& req, Responder& respond,
                       approvals::ApprovalState to) {
     auto caller = pipe_.Open(req, respond, Pipeline::Purpose::kNone);
@@ -250,6 +292,12 @@ class ApprovalEndpoints : public EndpointFamily {
           400, "invalid_argument",
           "field 'duration': only an approval takes a duration"));
     }
+    if (to != approvals::ApprovalState::kApproved &&
+        !body->attestation.empty()) {
+      return respond(HttpResponse::Error(
+          400, "invalid_argument",
+          "field 'attestation': only an approval takes an attestation"));
+    }
     auto current = d_.approvals->Get(id);
     if (!current.ok()) return respond(ErrorResponse(current.status()));
     // The policy's approver_role and max_duration, as of this decision.
@@ -257,10 +305,16 @@ class ApprovalEndpoints : public EndpointFamily {
     const approvals::Approver approver = ApproverOf(p);
     absl::StatusOr<approvals::ApprovalTransition> t;
     switch (to) {
-      case approvals::ApprovalState::kApproved:
+      case approvals::ApprovalState::kApproved: {
+        approvals::AttestedGrant attested;
+        if (std::optional<HttpResponse> refused =
+                CheckAttestation(*current, p, body->attestation, &attested)) {
+          return respond(*std::move(refused));
+        }
         t = d_.approvals->PrepareApprove(id, approver, body->reason,
-                                         body->duration, limits);
+                                         body->duration, limits, attested);
         break;
+      }
       case approvals::ApprovalState::kRevoked:
         t = d_.approvals->PrepareRevoke(id, approver, body->reason, limits);
         break;

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "approvals/approvals.h"
+#include "approvals/attestation.h"
 #include "core/clock.h"
 #include "config/deployment.h"
 #include "crypto/secret_key_file.h"
@@ -40,6 +41,8 @@ struct GatewayDeps {
   log::Sequencer* log = nullptr;
   vault::Vault* vault = nullptr;
   approvals::ApprovalStore* approvals = nullptr;
+  // approvals.attestation_keys: null or empty, approvals need no attestation.
+  const approvals::AttestationVerifier* attestations = nullptr;
   StateStore* state = nullptr;
   AccessIndex* access_index = nullptr;
   server::MetricsRegistry* metrics = nullptr;

@@ -53,6 +53,7 @@ struct Node::Parts {
   crypto::SecretKey log_subject_key{};
   std::unique_ptr<kv::KvStore> approvals_kv;
   std::unique_ptr<approvals::ApprovalStore> approvals;
+  std::unique_ptr<approvals::AttestationVerifier> attestations;
   std::unique_ptr<StateStore> state;
   std::unique_ptr<AccessIndex> access_index;
   std::unique_ptr<Authenticator> auth;
@@ -221,6 +222,14 @@ absl::Status OpenApprovals(Node::Parts& p) {
       approvals::ApprovalStore::Open(p.approvals_kv.get(), o, *p.clock);
   if (!store.ok()) return store.status();
   p.approvals = *std::move(store);
+  auto attestations = approvals::AttestationVerifier::Create(
+      p.deployment.approvals.attestation_keys);
+  if (!attestations.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "approvals.attestation_keys: ", attestations.status().message()));
+  }
+  p.attestations = std::make_unique<approvals::AttestationVerifier>(
+      *std::move(attestations));
   return absl::OkStatus();
 }
 
@@ -260,6 +269,7 @@ absl::Status BuildGateway(Node::Parts& p) {
   d.log = p.log.get();
   d.vault = p.vault.get();
   d.approvals = p.approvals.get();
+  d.attestations = p.attestations.get();
   d.state = p.state.get();
   d.access_index = p.access_index.get();
   d.metrics = p.metrics.get();
