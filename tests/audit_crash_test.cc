@@ -25,6 +25,7 @@
 #include "audit/outbox.h"
 #include "audit/test_util.h"
 #include "crypto/constant_time.h"
+#include "crypto/sha256.h"
 #include "entry/decision_record.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -50,6 +51,34 @@ void WriteFile(const std::string& path, const std::string& text,
                bool secret = false) {
   std::ofstream(path) << text;
   if (secret) chmod(path.c_str(), 0600);
+}
+
+// The auditor's signed principal directory (principals.yaml, its .sig and
+// jurisdictions.yaml in `dir`): support-0 .. support-<count-1>, employees in
+// IE with the entries' attributes. Returns the config section naming it.
+std::string WriteSignedDirectory(const testing::TempDir& dir, int count,
+                                 const std::string& signer) {
+  std::string yaml;
+  for (int i = 0; i < count; ++i) {
+    const crypto::Sha256Digest h = crypto::Sha256(absl::StrCat("api-key-", i));
+    absl::StrAppend(&yaml, "- id: support-", i,
+                    "\n  kind: employee\n  org: support\n  roles: [support]\n"
+                    "  country: IE\n  credentials:\n    api_key_sha256: ",
+                    absl::BytesToHexString(absl::string_view(
+                        reinterpret_cast<const char*>(h.data()), h.size())),
+                    "\n");
+  }
+  WriteFile(dir.Sub("principals.yaml"), yaml);
+  const crypto::Sha256Digest h = crypto::Sha256(yaml);
+  WriteFile(dir.Sub("principals.yaml.sig"),
+            *policy::SignPrincipals(
+                absl::BytesToHexString(absl::string_view(
+                    reinterpret_cast<const char*>(h.data()), h.size())),
+                signer));
+  WriteFile(dir.Sub("jurisdictions.yaml"),
+            "eu:\n  name: EU\n  countries: [IE]\n");
+  return "principals:\n  file: principals.yaml\n"
+         "  jurisdictions: jurisdictions.yaml\n";
 }
 
 // The log, served over HTTP as /log/checkpoint and /log/tile/...
@@ -228,8 +257,9 @@ TEST(AuditCrashTest, WebhookDeliverySurvivesSigkill) {
                 (*log_server)->port(), "/log\n    verifier_keys: [\"",
                 log.log().key().verifier, "\"]\n",
                 "policies:\n  bundles: [policy.yaml]\n  auditor_keys: [\"",
-                pkey.verifier, "\"]\n", "canaries:\n  - pseudonyms: [",
-                canaries, "]\n",
+                pkey.verifier, "\"]\n",
+                WriteSignedDirectory(dir, kCanaries, pkey.signer),
+                "canaries:\n  - pseudonyms: [", canaries, "]\n",
                 "incidents:\n  jsonl_file: incidents.jsonl\n  webhook:\n"
                 "    url: http://127.0.0.1:",
                 (*hook_server)->port(),
@@ -242,6 +272,8 @@ TEST(AuditCrashTest, WebhookDeliverySurvivesSigkill) {
     e.node = "ie-dub-1-a";
     e.principal_id = absl::StrCat("support-", i);
     e.principal_kind = "employee";
+    e.principal_org = "support";
+    e.principal_country = "IE";
     e.principal_roles = {"support"};
     e.principal_jurisdiction = "eu";
     e.purpose = "customer_support";
@@ -380,6 +412,7 @@ TEST(AuditApiProcessTest, ResolveNeedsTheAdminToken) {
             testing::MakeKey("auditor.api.test/j").signer, true);
   const std::string hash = absl::BytesToHexString(
       CredentialForToken("", ApiRole::kAdmin, kAdminToken)->sha256);
+  const std::string directory = WriteSignedDirectory(dir, 2, pkey.signer);
   auto config = [&](const std::string& credential) {
     return absl::StrCat(
         "auditor:\n  name: auditor.api.test\n  listen: 127.0.0.1:0\n"
@@ -389,7 +422,8 @@ TEST(AuditApiProcessTest, ResolveNeedsTheAdminToken) {
         "\n    url: http://127.0.0.1:", (*log_server)->port(),
         "/log\n    verifier_keys: [\"", log.log().key().verifier, "\"]\n",
         "policies:\n  bundles: [policy.yaml]\n  auditor_keys: [\"",
-        pkey.verifier, "\"]\n", "canaries:\n  - pseudonyms: [canary-1]\n");
+        pkey.verifier, "\"]\n", directory,
+        "canaries:\n  - pseudonyms: [canary-1]\n");
   };
 
   // No credential configured: exit 2 with one line naming the field.
@@ -413,6 +447,8 @@ TEST(AuditApiProcessTest, ResolveNeedsTheAdminToken) {
   e.node = "ie-dub-1-a";
   e.principal_id = "support-1";
   e.principal_kind = "employee";
+  e.principal_org = "support";
+  e.principal_country = "IE";
   e.principal_roles = {"support"};
   e.principal_jurisdiction = "eu";
   e.purpose = "customer_support";

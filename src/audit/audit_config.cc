@@ -90,6 +90,19 @@ class Reader {
     return absl::OkStatus();
   }
 
+  // A detector's `{<count_key>: N, window: D}` section under `detectors`.
+  absl::Status CountWindow(const YAML::Node& detectors, const char* name,
+                           const char* count_key, uint64_t* count,
+                           absl::Duration* window) const {
+    const YAML::Node n = detectors[name];
+    if (!n) return absl::OkStatus();
+    const std::string field = absl::StrCat("detectors.", name);
+    CLOVER_RETURN_IF_ERROR(Keys(n, field, {count_key, "window"}));
+    CLOVER_RETURN_IF_ERROR(
+        Uint(n, count_key, absl::StrCat(field, ".", count_key), count));
+    return Duration(n, "window", field + ".window", window);
+  }
+
   absl::Status StrList(const YAML::Node& parent, const char* key,
                        absl::string_view field,
                        std::vector<std::string>* out) const {
@@ -437,15 +450,20 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
     if (c.policy_keys.empty())
       return r.Error(p, "policies.auditor_keys", "missing");
 
-    if (const YAML::Node pr = root["principals"]) {
-      CLOVER_RETURN_IF_ERROR(
-          r.Keys(pr, "principals", {"file", "jurisdictions"}));
-      CLOVER_RETURN_IF_ERROR(
-          r.Path(pr, "file", "principals.file", true, &c.principals_file));
-      CLOVER_RETURN_IF_ERROR(r.Path(pr, "jurisdictions",
-                                    "principals.jurisdictions", true,
-                                    &c.jurisdictions_file));
+    // Replay decides from the auditor's own signed directory, never from
+    // the attributes an entry states: there is no auditor without one.
+    const YAML::Node pr = root["principals"];
+    if (!pr) {
+      return r.Error(root, "principals",
+                     "missing: the auditor needs its signed principal "
+                     "directory ({file, jurisdictions})");
     }
+    CLOVER_RETURN_IF_ERROR(r.Keys(pr, "principals", {"file", "jurisdictions"}));
+    CLOVER_RETURN_IF_ERROR(
+        r.Path(pr, "file", "principals.file", true, &c.principals_file));
+    CLOVER_RETURN_IF_ERROR(r.Path(pr, "jurisdictions",
+                                  "principals.jurisdictions", true,
+                                  &c.jurisdictions_file));
     // The auditor attests the approvals it issues with the key it signs
     // policies with, unless the config names other keys (or none: []).
     c.attestation_keys = c.policy_keys;
@@ -514,36 +532,15 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
           d, "detectors",
           {"bulk_access", "bulk_erasure", "denial_burst", "restricted_transfer",
            "log_stalled_after", "traffic_metric"}));
-      if (const YAML::Node b = d["bulk_access"]) {
-        CLOVER_RETURN_IF_ERROR(
-            r.Keys(b, "detectors.bulk_access", {"subjects", "window"}));
-        CLOVER_RETURN_IF_ERROR(r.Uint(b, "subjects",
-                                      "detectors.bulk_access.subjects",
-                                      &c.detectors.bulk_subjects));
-        CLOVER_RETURN_IF_ERROR(r.Duration(b, "window",
-                                          "detectors.bulk_access.window",
-                                          &c.detectors.bulk_window));
-      }
-      if (const YAML::Node b = d["bulk_erasure"]) {
-        CLOVER_RETURN_IF_ERROR(
-            r.Keys(b, "detectors.bulk_erasure", {"subjects", "window"}));
-        CLOVER_RETURN_IF_ERROR(r.Uint(b, "subjects",
-                                      "detectors.bulk_erasure.subjects",
-                                      &c.detectors.bulk_erase_subjects));
-        CLOVER_RETURN_IF_ERROR(r.Duration(b, "window",
-                                          "detectors.bulk_erasure.window",
-                                          &c.detectors.bulk_erase_window));
-      }
-      if (const YAML::Node b = d["denial_burst"]) {
-        CLOVER_RETURN_IF_ERROR(
-            r.Keys(b, "detectors.denial_burst", {"count", "window"}));
-        CLOVER_RETURN_IF_ERROR(r.Uint(b, "count",
-                                      "detectors.denial_burst.count",
-                                      &c.detectors.denial_burst));
-        CLOVER_RETURN_IF_ERROR(r.Duration(b, "window",
-                                          "detectors.denial_burst.window",
-                                          &c.detectors.denial_window));
-      }
+      CLOVER_RETURN_IF_ERROR(r.CountWindow(d, "bulk_access", "subjects",
+                                           &c.detectors.bulk_subjects,
+                                           &c.detectors.bulk_window));
+      CLOVER_RETURN_IF_ERROR(r.CountWindow(d, "bulk_erasure", "subjects",
+                                           &c.detectors.bulk_erase_subjects,
+                                           &c.detectors.bulk_erase_window));
+      CLOVER_RETURN_IF_ERROR(r.CountWindow(d, "denial_burst", "count",
+                                           &c.detectors.denial_burst,
+                                           &c.detectors.denial_window));
       if (const YAML::Node b = d["restricted_transfer"]) {
         if (!b.IsScalar() ||
             (b.as<std::string>() != "true" && b.as<std::string>() != "false")) {

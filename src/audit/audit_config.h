@@ -78,8 +78,10 @@ struct AuditorConfig {
   std::vector<std::string> policy_keys;     // note verifier key strings
   // The principal directory the auditor signed (`principals.file`, with
   // FILE.sig by one of policy_keys) and the jurisdictions its countries map
-  // to (`principals.jurisdictions`), absolute. Empty: no directory, and
-  // replay takes principals' attributes from the entries (a warning).
+  // to (`principals.jurisdictions`), absolute. Required in a config file;
+  // only an embedder's config (tests of other detectors) may leave it empty,
+  // and replay then takes principals' attributes from the entries (a
+  // warning).
   std::string principals_file;
   std::string jurisdictions_file;
   // The principals that approve on the auditor's behalf (`approvals.

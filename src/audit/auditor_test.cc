@@ -662,6 +662,46 @@ approvals:
                 HasSubstr(message))
         << to;
   }
+  // Without its own signed directory the auditor would replay what entries
+  // claim about their principals: refused.
+  {
+    std::string changed = yaml;
+    const std::string section =
+        "principals:\n  file: principals.yaml\n  jurisdictions: "
+        "jurisdictions.yaml\n";
+    ASSERT_NE(changed.find(section), std::string::npos);
+    changed.erase(changed.find(section), section.size());
+    WriteFile(dir.Sub("nodir.yaml"), changed);
+    auto refused = LoadAuditorConfig(dir.Sub("nodir.yaml"));
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(refused.status().message(), HasSubstr("field 'principals'"));
+  }
+  // Each detector's {count, window} section is read alike.
+  {
+    std::string changed = yaml;
+    changed.replace(changed.find("bulk_access: {subjects: 7, window: 5m}"), 38,
+                    "bulk_access: {subjects: 7, window: 5m}\n"
+                    "  bulk_erasure: {subjects: 3, window: 1h}\n"
+                    "  denial_burst: {count: 9, window: 30s}");
+    WriteFile(dir.Sub("det.yaml"), changed);
+    auto d = LoadAuditorConfig(dir.Sub("det.yaml"));
+    ASSERT_TRUE(d.ok()) << d.status();
+    EXPECT_EQ(d->detectors.bulk_erase_subjects, 3u);
+    EXPECT_EQ(d->detectors.bulk_erase_window, absl::Hours(1));
+    EXPECT_EQ(d->detectors.denial_burst, 9u);
+    EXPECT_EQ(d->detectors.denial_window, absl::Seconds(30));
+    for (const std::string bad : {"denial_burst: {count: 0, window: 30s}",
+                                  "denial_burst: {subjects: 9, window: 30s}",
+                                  "denial_burst: {count: 9, window: soon}"}) {
+      std::string wrong = changed;
+      wrong.replace(wrong.find("denial_burst: {count: 9, window: 30s}"), 37,
+                    bad);
+      WriteFile(dir.Sub("det.yaml"), wrong);
+      EXPECT_THAT(LoadAuditorConfig(dir.Sub("det.yaml")).status().message(),
+                  HasSubstr("detectors.denial_burst"))
+          << bad;
+    }
+  }
   EXPECT_EQ(c->data_dir, dir.Sub("data"));
   EXPECT_EQ(c->principals_file, dir.Sub("principals.yaml"));
   EXPECT_EQ(c->jurisdictions_file, dir.Sub("jurisdictions.yaml"));
