@@ -152,15 +152,7 @@ absl::StatusOr<Attestation> ParseAttestationText(absl::string_view text) {
 absl::StatusOr<std::string> SignAttestation(const Attestation& a,
                                             absl::string_view signer_key) {
   CLOVER_ASSIGN_OR_RETURN(std::string text, AttestationText(a));
-  absl::StatusOr<std::unique_ptr<log::NoteSigner>> signer =
-      log::ParseSignerKey(signer_key);
-  if (!signer.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("not a note signing key (PRIVATE+KEY+name+id+data): ",
-                     signer.status().message()));
-  }
-  const log::NoteSigner* signers[] = {signer->get()};
-  return log::SignNote(text, signers);
+  return log::SignNoteWithKey(text, signer_key);
 }
 
 absl::StatusOr<std::string> AttestApproval(absl::string_view approval_json,

@@ -346,6 +346,19 @@ absl::StatusOr<ParsedNote> ParseNote(absl::string_view note) {
   return out;
 }
 
+absl::StatusOr<std::string> SignNoteWithKey(absl::string_view text,
+                                            absl::string_view signer_key) {
+  absl::StatusOr<std::unique_ptr<NoteSigner>> signer =
+      ParseSignerKey(std::string(signer_key));
+  if (!signer.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not a note signing key (PRIVATE+KEY+name+id+data): ",
+                     signer.status().message()));
+  }
+  const NoteSigner* signers[] = {signer->get()};
+  return SignNote(text, signers);
+}
+
 absl::StatusOr<std::string> SignNote(
     absl::string_view text, std::span<const NoteSigner* const> signers) {
   if (signers.empty()) return absl::InvalidArgumentError("note: no signers");

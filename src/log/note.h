@@ -104,6 +104,11 @@ struct ParsedNote {
 // signer. Errors: InvalidArgument for bad text or no signers; signer errors.
 [[nodiscard]] absl::StatusOr<std::string> SignNote(
     absl::string_view text, std::span<const NoteSigner* const> signers);
+// Signs `text` with one signer key string (PRIVATE+KEY+name+id+data).
+// Errors: InvalidArgument "not a note signing key ..." (the key itself is
+// never quoted), or SignNote's.
+[[nodiscard]] absl::StatusOr<std::string> SignNoteWithKey(
+    absl::string_view text, absl::string_view signer_key);
 
 struct OpenedNote {
   std::string text;

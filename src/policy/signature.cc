@@ -13,19 +13,6 @@ namespace {
 constexpr absl::string_view kNoteHeader = "clover-policy/v1";
 constexpr absl::string_view kPrincipalsHeader = "clover-principals/v1";
 
-absl::StatusOr<std::string> SignText(const std::string& text,
-                                     absl::string_view signer_key) {
-  absl::StatusOr<std::unique_ptr<log::NoteSigner>> signer =
-      log::ParseSignerKey(std::string(signer_key));
-  if (!signer.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("not a note signing key (PRIVATE+KEY+name+id+data): ",
-                     signer.status().message()));
-  }
-  const log::NoteSigner* signers[] = {signer->get()};
-  return log::SignNote(text, signers);
-}
-
 // How errors name a signed thing.
 struct SignedThing {
   absl::string_view name;   // "policy": "<name> signature: ..."
@@ -74,7 +61,7 @@ std::string PrincipalsNoteText(absl::string_view sha256_hex) {
 
 absl::StatusOr<std::string> SignPrincipals(absl::string_view sha256_hex,
                                            absl::string_view signer_key) {
-  return SignText(PrincipalsNoteText(sha256_hex), signer_key);
+  return log::SignNoteWithKey(PrincipalsNoteText(sha256_hex), signer_key);
 }
 
 absl::Status VerifyPrincipalsSignature(
@@ -114,7 +101,7 @@ std::string SignaturePath(absl::string_view bundle_path) {
 
 absl::StatusOr<std::string> SignPolicy(absl::string_view sha256_hex,
                                        absl::string_view signer_key) {
-  return SignText(PolicyNoteText(sha256_hex), signer_key);
+  return log::SignNoteWithKey(PolicyNoteText(sha256_hex), signer_key);
 }
 
 absl::Status VerifyPolicySignature(absl::string_view sha256_hex,
