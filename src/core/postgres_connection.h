@@ -78,9 +78,10 @@ struct Statement {
 };
 
 // Maps a failed result (or a broken connection) to an absl::Status: SQLSTATE
-// class 08 (connection), 53 (resources), 57 (operator intervention) ->
-// Unavailable; 40 (serialization, deadlock) -> Aborted; 25006 (read-only
-// transaction, e.g. a standby) -> FailedPrecondition; anything else ->
+// class 08 (connection), 53 (resources), 57 (operator intervention, e.g. a
+// server shutting down) and 25006 (read-only transaction: the server is, or
+// has just become, a standby) -> Unavailable, so that callers go and find the
+// current leader; 40 (serialization, deadlock) -> Aborted; anything else ->
 // Internal.
 inline absl::Status ErrorStatus(PGconn* conn, const PGresult* res,
                                 absl::string_view what) {
@@ -107,8 +108,8 @@ inline absl::Status ErrorStatus(PGconn* conn, const PGresult* res,
   const std::string_view s = state != nullptr ? state : "";
   if (s.rfind("08", 0) == 0 || s.rfind("53", 0) == 0 || s.rfind("57", 0) == 0)
     return absl::UnavailableError(text);
+  if (s == "25006") return absl::UnavailableError(text);
   if (s.rfind("40", 0) == 0) return absl::AbortedError(text);
-  if (s == "25006") return absl::FailedPreconditionError(text);
   return absl::InternalError(text);
 }
 
@@ -143,10 +144,11 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // False once the connection is lost or was left mid-transaction or
-  // mid-pipeline by an error; such a connection is discarded.
+  // False once the connection is lost, was left mid-transaction or
+  // mid-pipeline by an error, or found itself on a server that no longer
+  // takes writes; such a connection is discarded.
   [[nodiscard]] bool healthy() const {
-    return PQstatus(conn_) == CONNECTION_OK &&
+    return !stale_ && PQstatus(conn_) == CONNECTION_OK &&
            PQpipelineStatus(conn_) == PQ_PIPELINE_OFF &&
            PQtransactionStatus(conn_) == PQTRANS_IDLE;
   }
@@ -157,10 +159,14 @@ class Connection {
     Result r(PQexec(conn_, sql.c_str()));
     const ExecStatusType st = PQresultStatus(r.get());
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-      return ErrorStatus(conn_, r.get(), what);
+      return Failed(r.get(), what);
     }
     return absl::OkStatus();
   }
+
+  // True when the last Transaction failed with its COMMIT in flight: it may
+  // have committed.
+  [[nodiscard]] bool commit_in_doubt() const { return commit_in_doubt_; }
 
   // Prepares `sql` as statement `name` with the given parameter types.
   [[nodiscard]] absl::Status Prepare(const std::string& name,
@@ -169,7 +175,7 @@ class Connection {
     Result r(PQprepare(conn_, name.c_str(), sql.c_str(),
                        static_cast<int>(types.size()), types.data()));
     if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
-      return ErrorStatus(conn_, r.get(), absl::StrCat("prepare ", name));
+      return Failed(r.get(), absl::StrCat("prepare ", name));
     }
     return absl::OkStatus();
   }
@@ -183,7 +189,7 @@ class Connection {
                             /*resultFormat=*/1));
     const ExecStatusType st = PQresultStatus(r.get());
     if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-      return ErrorStatus(conn_, r.get(), what);
+      return Failed(r.get(), what);
     }
     return r;
   }
@@ -191,10 +197,12 @@ class Connection {
   // Runs `statements` as ONE transaction (BEGIN ... COMMIT), pipelined so the
   // whole batch costs one round trip. All or nothing: on any error the
   // transaction is rolled back. If the connection breaks while COMMIT is in
-  // flight, the outcome is unknown to this call; the error then says so and is
-  // Unavailable (callers that can tell, like the log, check what was stored).
+  // flight, the outcome is unknown to this call; the error then says so, is
+  // Unavailable, and commit_in_doubt() is true until the next Transaction
+  // (callers check what was stored, on a fresh connection).
   [[nodiscard]] absl::Status Transaction(
       const std::vector<Statement>& statements, absl::string_view what) {
+    commit_in_doubt_ = false;
     if (PQenterPipelineMode(conn_) != 1) {
       return ErrorStatus(conn_, nullptr, what);
     }
@@ -209,6 +217,14 @@ class Connection {
 
  private:
   explicit Connection(PGconn* conn) : conn_(conn) {}
+
+  // ErrorStatus, remembering that an Unavailable connection is not to be
+  // reused (a read-only refusal leaves the connection itself OK).
+  absl::Status Failed(const PGresult* res, absl::string_view what) {
+    absl::Status s = ErrorStatus(conn_, res, what);
+    if (absl::IsUnavailable(s)) stale_ = true;
+    return s;
+  }
 
   // libpq's parallel arrays for one statement.
   class Args {
@@ -252,7 +268,7 @@ class Connection {
         }
         const ExecStatusType st = PQresultStatus(r.get());
         if (st == PGRES_FATAL_ERROR && first_error.ok()) {
-          first_error = ErrorStatus(conn_, r.get(), what);
+          first_error = Failed(r.get(), what);
         }
         // Each query's results end with a null result.
         while (Result extra{PQgetResult(conn_)}) {
@@ -263,6 +279,7 @@ class Connection {
     auto lost = [&]() -> absl::Status {
       absl::Status s = ErrorStatus(conn_, nullptr, what);
       if (commit_sent) {
+        commit_in_doubt_ = true;
         return absl::UnavailableError(
             absl::StrCat(s.message(), " (commit outcome unknown)"));
       }
@@ -297,6 +314,8 @@ class Connection {
   }
 
   PGconn* conn_;
+  bool stale_ = false;
+  bool commit_in_doubt_ = false;
 };
 
 // A bounded pool of connections to one DSN, each initialised (statements
@@ -331,12 +350,17 @@ class Pool {
   };
 
   // Runs `fn(Connection&)` (returning absl::Status or absl::StatusOr<T>) on a
-  // leased connection. If it fails with Unavailable, typically a pooled
-  // connection the server closed since its last use, runs it once more at once
-  // on a fresh connection, and then keeps retrying with backoff (20 ms doubling
-  // to 500 ms) while `retry_for` has not passed since the first attempt, to
-  // ride out a server restart or failover. `fn` must be idempotent (reads,
-  // upserts, deletes).
+  // leased connection. If it fails with Unavailable (a pooled connection the
+  // server closed since its last use, a server that died, or one that is a
+  // standby now), every idle connection is dropped (they lead to the same
+  // server) and `fn` runs once more at once on a fresh connection; then it
+  // keeps retrying with backoff (20 ms doubling to 500 ms) while `retry_for`
+  // has not passed since the first attempt, to ride out a server restart or
+  // a failover: with a multi-host DSN and target_session_attrs=read-write,
+  // each fresh connection goes to whichever member is the leader by then.
+  // After `retry_for` the last Unavailable is returned. `fn` must be
+  // idempotent (reads, upserts, deletes): an attempt whose COMMIT was in
+  // flight when the connection broke may have committed.
   template <typename Fn>
   auto Run(Fn&& fn, absl::Duration retry_for = absl::ZeroDuration())
       -> std::invoke_result_t<Fn&, Connection&> {
@@ -344,14 +368,26 @@ class Pool {
     const absl::Time deadline = absl::Now() + retry_for;
     absl::Duration backoff = absl::Milliseconds(20);
     for (int attempt = 0;; ++attempt) {
-      absl::StatusOr<Lease> lease = Acquire();
-      R result = lease.ok() ? fn(**lease) : R(lease.status());
+      R result = [&]() -> R {
+        absl::StatusOr<Lease> lease = Acquire();
+        return lease.ok() ? fn(**lease) : R(lease.status());
+      }();
       if (!absl::IsUnavailable(StatusOf(result))) return result;
+      DropIdle();
       if (attempt == 0) continue;
       if (absl::Now() + backoff > deadline) return result;
       absl::SleepFor(backoff);
       backoff = std::min(backoff * 2, absl::Milliseconds(500));
     }
+  }
+
+  // Closes every idle connection (e.g. after one of them found its server
+  // gone). Leased ones are judged when they come back.
+  void DropIdle() {
+    std::vector<std::unique_ptr<Connection>> dropped;
+    absl::MutexLock lock(&mu_);
+    open_ -= idle_.size();
+    dropped.swap(idle_);
   }
 
   // Waits while all connections are leased. Errors: those of Connection::Open
