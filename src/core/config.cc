@@ -752,9 +752,9 @@ class Loader {
       CLOVER_ASSIGN_OR_RETURN(
           d_.storage.postgres_dsn,
           StringField(src, node, f, "storage", "postgres_dsn", true));
-      CLOVER_ASSIGN_OR_RETURN(int64_t retry,
-                              IntField(src, f, "storage",
-                                       "postgres_retry_seconds", 10, 0, 300));
+      CLOVER_ASSIGN_OR_RETURN(
+          int64_t retry,
+          IntField(src, f, "storage", "postgres_retry_seconds", 10, 0, 300));
       d_.storage.postgres_retry = absl::Seconds(retry);
     } else {
       return ErrorAt(src, Find(f, "driver")->value, "storage.driver",

@@ -111,13 +111,16 @@ class PostgresStorage final : public StorageDriver {
   absl::StatusOr<bool> Get(Table table, std::string_view key,
                            std::string* value) override {
     const pg::Statement stmt{StatementName("get", table), {key}};
-    return pool_.Run([&](pg::Connection& c) -> absl::StatusOr<bool> {
-      CLOVER_ASSIGN_OR_RETURN(
-          pg::Result r, c.Query(stmt, absl::StrCat("get from ", Name(table))));
-      if (PQntuples(r.get()) == 0) return false;
-      value->assign(pg::Cell(r.get(), 0, 0));
-      return true;
-    }, retry_);
+    return pool_.Run(
+        [&](pg::Connection& c) -> absl::StatusOr<bool> {
+          CLOVER_ASSIGN_OR_RETURN(
+              pg::Result r,
+              c.Query(stmt, absl::StrCat("get from ", Name(table))));
+          if (PQntuples(r.get()) == 0) return false;
+          value->assign(pg::Cell(r.get(), 0, 0));
+          return true;
+        },
+        retry_);
   }
 
   absl::Status Write(const WriteBatch& batch) override {
@@ -160,12 +163,14 @@ class PostgresStorage final : public StorageDriver {
                              {key, expected, desired}};
     // A retry after a lost reply finds the row already changed and answers
     // false; the caller re-reads and sees its own write.
-    return pool_.Run([&](pg::Connection& c) -> absl::StatusOr<bool> {
-      CLOVER_ASSIGN_OR_RETURN(
-          pg::Result r,
-          c.Query(stmt, absl::StrCat("conditional update of ", Name(table))));
-      return std::string_view(PQcmdTuples(r.get())) == "1";
-    }, retry_);
+    return pool_.Run(
+        [&](pg::Connection& c) -> absl::StatusOr<bool> {
+          CLOVER_ASSIGN_OR_RETURN(
+              pg::Result r, c.Query(stmt, absl::StrCat("conditional update of ",
+                                                       Name(table))));
+          return std::string_view(PQcmdTuples(r.get())) == "1";
+        },
+        retry_);
   }
 
   absl::Status Scan(Table table,
