@@ -14,6 +14,7 @@
 #define CLOVER_CORE_POSTGRES_CONNECTION_H_
 
 #include <libpq-fe.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -164,6 +165,16 @@ class Connection {
     return absl::OkStatus();
   }
 
+  // For an idle connection: whether the server has sent something unasked,
+  // which on an idle session is its goodbye (an error before closing it, or
+  // the close itself: a terminated backend, a server shutting down or gone).
+  // Checked before reuse, so that such a connection is dropped before a
+  // transaction is sent on it and its failure taken for a commit in doubt.
+  [[nodiscard]] bool ServerSpokeWhileIdle() const {
+    pollfd p{PQsocket(conn_), POLLIN, 0};
+    return p.fd < 0 || poll(&p, 1, 0) != 0;
+  }
+
   // True when the last Transaction failed with its COMMIT in flight: it may
   // have committed.
   [[nodiscard]] bool commit_in_doubt() const { return commit_in_doubt_; }
@@ -256,6 +267,11 @@ class Connection {
     absl::Status first_error;
     size_t sent = 0, read = 0;
     bool commit_sent = false;
+    // Results come in order: BEGIN, the statements, COMMIT. An error on one
+    // before COMMIT (e.g. the FATAL of a session terminated before or during
+    // the batch) means the server never ran the COMMIT: not in doubt.
+    const size_t commit_at = statements.size() + 1;
+    bool failed_before_commit = false;
     auto send_text = [&](const char* sql) {
       return PQsendQueryParams(conn_, sql, 0, nullptr, nullptr, nullptr,
                                nullptr, 1) == 1;
@@ -267,6 +283,12 @@ class Connection {
           return ErrorStatus(conn_, nullptr, what);
         }
         const ExecStatusType st = PQresultStatus(r.get());
+        // Only an error the server sent (it has a SQLSTATE): libpq reports a
+        // lost connection as an error of the first pending query.
+        if (st == PGRES_FATAL_ERROR && read < commit_at &&
+            PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) != nullptr) {
+          failed_before_commit = true;
+        }
         if (st == PGRES_FATAL_ERROR && first_error.ok()) {
           first_error = Failed(r.get(), what);
         }
@@ -278,7 +300,7 @@ class Connection {
     };
     auto lost = [&]() -> absl::Status {
       absl::Status s = ErrorStatus(conn_, nullptr, what);
-      if (commit_sent) {
+      if (commit_sent && !failed_before_commit) {
         commit_in_doubt_ = true;
         return absl::UnavailableError(
             absl::StrCat(s.message(), " (commit outcome unknown)"));
@@ -396,10 +418,11 @@ class Pool {
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(this, &Pool::CanLease));
-      if (!idle_.empty()) {
+      while (!idle_.empty()) {
         std::unique_ptr<Connection> c = std::move(idle_.back());
         idle_.pop_back();
-        return Lease(this, std::move(c));
+        if (!c->ServerSpokeWhileIdle()) return Lease(this, std::move(c));
+        --open_;  // closed by its destructor; a fresh one below if needed
       }
       ++open_;  // reserve the slot before connecting outside the lock
     }
