@@ -1,12 +1,12 @@
 // Failover end to end (issue 19, item 1): a real `clover serve` node of
 // ie-dub-1 on the replicated region (3 etcd, 3 Patroni-managed PostgreSQL,
 // strict synchronous mode) with the multi-host DSN. Clients write subjects
-// without pause; the leader's PostgreSQL and Patroni are SIGKILLed. While no
-// leader is reachable the node answers 503 with Retry-After (never another
-// 5xx) and /readyz is 503 with a reason; it resumes on the new leader within a
-// bound; afterwards every acknowledged write reads back with its acknowledged
-// content, and the node's signed log verifies with every acknowledged
-// decision at the index its response named.
+// without pause and read them back; the leader's PostgreSQL and Patroni are
+// SIGKILLed. While no leader is reachable the node answers 503 with
+// Retry-After (never another 5xx) and /readyz is 503 with a reason; it
+// resumes on the new leader within a bound; afterwards every acknowledged
+// write reads back with its acknowledged content, and the node's signed log
+// verifies with every acknowledged decision at the index its response named.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -68,6 +68,8 @@ struct Observed {
   absl::Time first_ack_after_kill = absl::InfiniteFuture();
   int readyz_not_ready = 0;  // 503 with a reason
   int readyz_ready_after = 0;
+  int reads_ok = 0;           // reads of acknowledged subjects: 200
+  int reads_unavailable = 0;  // 503 with Retry-After
 };
 
 class RegionFailoverTest : public ::testing::Test {
@@ -218,6 +220,42 @@ TEST_F(RegionFailoverTest, AcknowledgedWritesSurviveLeaderLoss) {
       }
     });
   }
+  // A reader of acknowledged subjects: 200 with the acknowledged content, or
+  // a proper 503, nothing else.
+  threads.emplace_back([&] {
+    HttpClient c(absl::Seconds(60));
+    for (size_t n = 0; !stop.load(); ++n) {
+      std::string subject;
+      {
+        absl::MutexLock lock(&seen.mu);
+        if (!seen.acked.empty()) {
+          subject = seen.acked[n % seen.acked.size()].subject;
+        }
+      }
+      if (subject.empty()) {
+        absl::SleepFor(absl::Milliseconds(20));
+        continue;
+      }
+      auto r = c.Send(
+          "GET", node_.endpoint + "/v1/subjects/" + subject + "?fields=email",
+          {kSupportKey, "X-Clover-Purpose: customer_support"});
+      absl::MutexLock lock(&seen.mu);
+      if (!r.ok()) {
+        seen.bad.push_back(
+            absl::StrCat("read ", subject, ": ", r.status().message()));
+      } else if (r->status == 200) {
+        ++seen.reads_ok;
+        if (r->body.find(Email(subject)) == std::string::npos) {
+          seen.bad.push_back(absl::StrCat("read ", subject, ": ", r->body));
+        }
+      } else if (r->status == 503 && !r->Header("retry-after").empty()) {
+        ++seen.reads_unavailable;
+      } else {
+        seen.bad.push_back(
+            absl::StrCat("read ", subject, ": ", r->status, " ", r->body));
+      }
+    }
+  });
   threads.emplace_back([&] {
     HttpClient c(absl::Seconds(30));
     while (!stop.load()) {
@@ -292,12 +330,12 @@ TEST_F(RegionFailoverTest, AcknowledgedWritesSurviveLeaderLoss) {
         "leader %s SIGKILLed, %s took over; statuses:%s; acknowledged %zu "
         "(%zu before the kill); first 503 after %.1f s; first acknowledged "
         "write after the 503s: %.1f s after the kill; readyz 503 seen %d "
-        "times\n",
+        "times; reads 200x%d 503x%d\n",
         leader->c_str(), new_leader->c_str(), statuses.c_str(),
         seen.acked.size(), acked_at_kill,
         absl::ToDoubleSeconds(seen.first_unavailable - kill_time),
         absl::ToDoubleSeconds(seen.first_ack_after_kill - kill_time),
-        seen.readyz_not_ready);
+        seen.readyz_not_ready, seen.reads_ok, seen.reads_unavailable);
     for (const std::string& b : seen.bad) ADD_FAILURE() << b;
     EXPECT_GT(seen.unavailable_with_retry, 0)
         << "no 503 with Retry-After during the failover";
@@ -308,6 +346,7 @@ TEST_F(RegionFailoverTest, AcknowledgedWritesSurviveLeaderLoss) {
         << "no write acknowledged after the failover";
     EXPECT_LT(seen.first_ack_after_kill - kill_time, kBound);
     EXPECT_EQ(seen.statuses.count(500), 0u);
+    EXPECT_GT(seen.reads_ok, 0);
   }
 
   // Every acknowledged write reads back with its acknowledged content...
