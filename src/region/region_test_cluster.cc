@@ -16,6 +16,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -288,6 +289,20 @@ std::string Describe(const std::vector<RegionMemberStatus>& members) {
 RegionTestCluster::RegionTestCluster() = default;
 
 absl::StatusOr<std::unique_ptr<RegionTestCluster>> RegionTestCluster::Start(
+    const RegionTestClusterOptions& options) {
+  // A port FreePorts found free can be taken by another test before the
+  // server binds it; then the whole cluster starts again on fresh ports.
+  for (int attempt = 1;; ++attempt) {
+    absl::StatusOr<std::unique_ptr<RegionTestCluster>> c = StartOnce(options);
+    if (c.ok() || attempt == 3 ||
+        absl::AsciiStrToLower(c.status().message())
+                .find("address already in use") == std::string::npos) {
+      return c;
+    }
+  }
+}
+
+absl::StatusOr<std::unique_ptr<RegionTestCluster>> RegionTestCluster::StartOnce(
     const RegionTestClusterOptions& options) {
   const absl::Time started = absl::Now();
   std::string bin_dir = options.postgres_bin_dir;
@@ -567,15 +582,22 @@ absl::Status RegionTestCluster::WaitHealthy(absl::Duration timeout) {
     size_t live = 0;
     for (const auto& m : members_) {
       if (m->patroni_pid > 0) ++live;
-      // A member that died on its own will not come up: say why now.
-      if (m->patroni_pid > 0) {
-        int status = 0;
-        if (waitpid(m->patroni_pid, &status, WNOHANG) == m->patroni_pid) {
-          m->patroni_pid = -1;
-          return absl::InternalError(absl::StrCat(
-              "patroni of ", m->dc,
-              " exited: ", test_process::Tail(m->dir + "/patroni.log")));
-        }
+      // A server that died on its own (say, a port taken between FreePorts
+      // and its bind) will not come up: say why now.
+      int status = 0;
+      if (m->patroni_pid > 0 &&
+          waitpid(m->patroni_pid, &status, WNOHANG) == m->patroni_pid) {
+        m->patroni_pid = -1;
+        return absl::InternalError(absl::StrCat(
+            "patroni of ", m->dc,
+            " exited: ", test_process::Tail(m->dir + "/patroni.log")));
+      }
+      if (m->etcd_pid > 0 &&
+          waitpid(m->etcd_pid, &status, WNOHANG) == m->etcd_pid) {
+        m->etcd_pid = -1;
+        return absl::InternalError(absl::StrCat(
+            "etcd of ", m->dc,
+            " exited: ", test_process::Tail(m->dir + "/etcd.log")));
       }
     }
     absl::StatusOr<std::vector<RegionMemberStatus>> members = Members();

@@ -135,6 +135,8 @@ class RegionTestCluster {
 
  private:
   RegionTestCluster();
+  static absl::StatusOr<std::unique_ptr<RegionTestCluster>> StartOnce(
+      const RegionTestClusterOptions& options);
   absl::Status StartWatchdog();
   absl::Status StartEtcd(Member& m);
   absl::Status StartPatroni(Member& m);
