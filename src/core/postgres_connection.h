@@ -229,8 +229,9 @@ class Connection {
  private:
   explicit Connection(PGconn* conn) : conn_(conn) {}
 
-  // ErrorStatus, remembering that an Unavailable connection is not to be
-  // reused (a read-only refusal leaves the connection itself OK).
+  // ErrorStatus, marking the connection not to be reused after an
+  // Unavailable: its server is gone, or is a standby now (a 25006 refusal
+  // leaves the connection open, but useless for writes).
   absl::Status Failed(const PGresult* res, absl::string_view what) {
     absl::Status s = ErrorStatus(conn_, res, what);
     if (absl::IsUnavailable(s)) stale_ = true;
