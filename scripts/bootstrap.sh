@@ -10,7 +10,7 @@ PACKAGES=(
   libssl-dev libabsl-dev librocksdb-dev libboost-dev libboost-system-dev
   libyaml-cpp-dev rapidjson-dev libspdlog-dev libcli11-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev libgoogle-perftools-dev
-  libpq-dev postgresql postgresql-contrib
+  libpq-dev postgresql postgresql-contrib patroni etcd-server
   curl wrk openssl
 )
 

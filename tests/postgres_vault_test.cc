@@ -2,11 +2,22 @@
 // StorageDriver contract as the RocksDB driver honours it (point reads, atomic
 // batches, key-ordered paged scans, purge, namespacing, reconnection), and a
 // Vault opened over it: put / get / erase round trip and reopen.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "gtest/gtest.h"
@@ -228,6 +239,205 @@ TEST(PostgresVaultStorageTest, ReconnectsAfterTheServerDropsSessions) {
   ASSERT_TRUE(s->Write(c).ok());
   ASSERT_TRUE(Sql(kill).ok());
   EXPECT_EQ(Dump(*s, Table::kSubjects).size(), 2u);
+}
+
+// A TCP proxy on 127.0.0.1 in front of the test server's unix socket. Armed,
+// it passes the next COMMIT on, waits until the server has answered the whole
+// pipeline (ReadyForQuery), and closes the client's connection instead of
+// passing the answer back: a commit that happened but whose acknowledgement
+// was lost, as when a leader dies between its commit and its reply.
+class LosingProxy {
+ public:
+  explicit LosingProxy(std::string socket_path)
+      : socket_path_(std::move(socket_path)) {
+    listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) ==
+            0 &&
+        listen(listen_fd_, 16) == 0 &&
+        getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) ==
+            0) {
+      port_ = ntohs(addr.sin_port);
+    }
+    acceptor_ = std::thread([this] { Accept(); });
+  }
+  ~LosingProxy() {
+    stop_ = true;
+    shutdown(listen_fd_, SHUT_RDWR);
+    close(listen_fd_);
+    acceptor_.join();
+    for (std::thread& t : pumps_) t.join();
+  }
+  std::string Dsn() const {
+    return absl::StrCat("host=127.0.0.1 port=", port_,
+                        " user=postgres dbname=clover_test");
+  }
+  void Arm() { armed_ = true; }
+  int lost_replies() const { return lost_; }
+
+ private:
+  void Accept() {
+    while (!stop_) {
+      const int client = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (client < 0) return;
+      const int server = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_un sun{};
+      sun.sun_family = AF_UNIX;
+      std::snprintf(sun.sun_path, sizeof sun.sun_path, "%s",
+                    socket_path_.c_str());
+      if (connect(server, reinterpret_cast<sockaddr*>(&sun), sizeof sun) != 0) {
+        close(client);
+        close(server);
+        continue;
+      }
+      pumps_.emplace_back([this, client, server] { Pump(client, server); });
+    }
+  }
+  void Pump(int client, int server) {
+    bool swallowing = false;
+    std::string answer;
+    char buf[65536];
+    while (!stop_) {
+      pollfd fds[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
+      if (poll(fds, 2, 100) <= 0) continue;
+      if (fds[0].revents != 0) {
+        const ssize_t n = read(client, buf, sizeof buf);
+        if (n <= 0) break;
+        const absl::string_view bytes(buf, static_cast<size_t>(n));
+        if (armed_ && bytes.find("COMMIT") != absl::string_view::npos) {
+          armed_ = false;
+          swallowing = true;
+        }
+        if (write(server, buf, n) != n) break;
+      }
+      if (fds[1].revents != 0) {
+        const ssize_t n = read(server, buf, sizeof buf);
+        if (n <= 0) break;
+        if (swallowing) {
+          answer.append(buf, static_cast<size_t>(n));
+          // ReadyForQuery after the Sync: the transaction has ended.
+          if (answer.find(std::string("Z\0\0\0\x05", 5)) != std::string::npos) {
+            ++lost_;
+            break;
+          }
+          continue;
+        }
+        if (write(client, buf, n) != n) break;
+      }
+    }
+    close(client);
+    close(server);
+  }
+
+  const std::string socket_path_;
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> armed_{false};
+  std::atomic<int> lost_{0};
+  std::thread acceptor_;
+  std::vector<std::thread> pumps_;
+};
+
+// Counts row writes (inserts and updates) to the subjects table of `region`.
+absl::Status CountWrites(const std::string& region) {
+  const std::string schema = absl::StrCat("\"clover_vault_", region, "\"");
+  return Sql(absl::StrCat(
+      "CREATE TABLE IF NOT EXISTS public.writes_", region,
+      " (n int); INSERT INTO public.writes_", region,
+      " VALUES (0);"
+      "CREATE OR REPLACE FUNCTION public.count_",
+      region,
+      "() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN UPDATE public.writes_",
+      region,
+      " SET n = n + 1; RETURN NULL; END $f$;CREATE TRIGGER counted AFTER "
+      "INSERT OR UPDATE ON ",
+      schema, ".subjects FOR EACH ROW EXECUTE FUNCTION public.count_", region,
+      "()"));
+}
+
+int Writes(const std::string& region) {
+  auto c = pg::Connection::Open(Dsn());
+  EXPECT_TRUE(c.ok());
+  if (!c.ok()) return -1;
+  EXPECT_TRUE(
+      (*c)->Prepare("n",
+                    absl::StrCat("SELECT n::text FROM public.writes_", region),
+                    {})
+          .ok());
+  auto r = (*c)->Query({"n", {}}, "count");
+  EXPECT_TRUE(r.ok());
+  if (!r.ok()) return -1;
+  int n = -1;
+  EXPECT_TRUE(absl::SimpleAtoi(std::string(pg::Cell(r->get(), 0, 0)), &n));
+  return n;
+}
+
+// Issue 19: a batch whose COMMIT went through but whose acknowledgement was
+// lost (the leader died in between) is reported written, and is not applied a
+// second time: the driver reads it back instead of sending it again.
+TEST(PostgresVaultStorageTest, CommitWithLostAcknowledgementIsNotResent) {
+  CLOVER_REQUIRE_POSTGRES();
+  const std::string socket =
+      absl::StrCat(pgtest::Server().value()->dir(), "/.s.PGSQL.5432");
+  LosingProxy proxy(socket);
+  PostgresOptions o;
+  o.retry = absl::Seconds(5);
+  auto s = OpenPostgresVaultStorage(proxy.Dsn(), "indoubt_ok", o);
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_TRUE(CountWrites("indoubt_ok").ok());
+  proxy.Arm();
+  WriteBatch b;
+  b.Put(Table::kSubjects, "alice", "sealed-row-1");
+  b.Put(Table::kTokens, "handle-1", "alice");
+  EXPECT_TRUE((*s)->Write(b).ok());
+  EXPECT_EQ(proxy.lost_replies(), 1);
+  EXPECT_EQ(Get(**s, Table::kSubjects, "alice"), "sealed-row-1");
+  EXPECT_EQ(Writes("indoubt_ok"), 1) << "the batch was applied again";
+}
+
+// A batch whose COMMIT was in flight when its session died, and which did not
+// commit, is reported failed (Unavailable: the node answers 503) and is not
+// sent again: had another node replaced the row meanwhile, re-sending would
+// undo that node's acknowledged write.
+TEST(PostgresVaultStorageTest, CommitInDoubtThatDidNotHappenFails) {
+  CLOVER_REQUIRE_POSTGRES();
+  auto s = Open("indoubt_no");
+  ASSERT_NE(s, nullptr);
+  // COMMIT runs this deferred trigger: it waits, and is killed meanwhile.
+  ASSERT_TRUE(Sql("CREATE OR REPLACE FUNCTION public.slow_commit() RETURNS "
+                  "trigger LANGUAGE plpgsql AS $f$ BEGIN PERFORM pg_sleep(30); "
+                  "RETURN NULL; END $f$;"
+                  "CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON "
+                  "\"clover_vault_indoubt_no\".subjects DEFERRABLE INITIALLY "
+                  "DEFERRED FOR EACH ROW EXECUTE FUNCTION public.slow_commit()")
+                  .ok());
+  std::thread killer([] {
+    for (int i = 0; i < 500; ++i) {
+      auto c = pg::Connection::Open(Dsn());
+      if (c.ok() && (*c)->Prepare("k",
+                                  "SELECT pg_terminate_backend(pid)::text FROM "
+                                  "pg_stat_activity WHERE wait_event = "
+                                  "'PgSleep'",
+                                  {})
+                        .ok()) {
+        auto r = (*c)->Query({"k", {}}, "kill");
+        if (r.ok() && PQntuples(r->get()) > 0) return;
+      }
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  });
+  WriteBatch b;
+  b.Put(Table::kSubjects, "bob", "sealed-row-1");
+  const absl::Status written = s->Write(b);
+  killer.join();
+  EXPECT_TRUE(absl::IsUnavailable(written)) << written;
+  ASSERT_TRUE(
+      Sql("DROP TRIGGER slow ON \"clover_vault_indoubt_no\".subjects").ok());
+  EXPECT_EQ(Get(*s, Table::kSubjects, "bob"), "<absent>");
 }
 
 TEST(PostgresVaultStorageTest, RefusesASchemaOfTheFirstLayoutByName) {

@@ -743,7 +743,8 @@ class Loader {
   absl::Status Storage(const Source& src, const YAML::Node& node) {
     CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, node, "storage"));
     CLOVER_RETURN_IF_ERROR(
-        CheckKeys(src, f, "storage", {"driver", "postgres_dsn"}));
+        CheckKeys(src, f, "storage",
+                  {"driver", "postgres_dsn", "postgres_retry_seconds"}));
     CLOVER_ASSIGN_OR_RETURN(
         std::string driver,
         StringField(src, node, f, "storage", "driver", false, "rocksdb"));
@@ -754,6 +755,10 @@ class Loader {
       CLOVER_ASSIGN_OR_RETURN(
           d_.storage.postgres_dsn,
           StringField(src, node, f, "storage", "postgres_dsn", true));
+      CLOVER_ASSIGN_OR_RETURN(
+          int64_t retry,
+          IntField(src, f, "storage", "postgres_retry_seconds", 10, 0, 300));
+      d_.storage.postgres_retry = absl::Seconds(retry);
     } else {
       return ErrorAt(src, Find(f, "driver")->value, "storage.driver",
                      absl::StrCat("unknown driver '", driver,

@@ -121,6 +121,10 @@ struct NodeConfig {
 struct StorageConfig {
   StorageDriver driver = StorageDriver::kRocksDb;
   std::string postgres_dsn;  // only for kPostgres
+  // kPostgres: how long a storage call keeps reconnecting while the database
+  // is unreachable (a restart, a Patroni failover) before the request fails
+  // with 503 (`storage.postgres_retry_seconds`, 0..300).
+  absl::Duration postgres_retry = absl::Seconds(10);
 };
 
 // A C2SP tlog-witness the node sends each new checkpoint to

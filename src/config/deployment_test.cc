@@ -318,6 +318,28 @@ TEST(ConfigTest, PostgresNeedsDsn) {
               {"storage.postgres_dsn", "missing"});
 }
 
+// Issue 19: how long PostgreSQL calls ride out a failover before a 503.
+TEST(ConfigTest, PostgresRetrySeconds) {
+  const std::string from = "storage: {driver: rocksdb}";
+  const std::string pg =
+      "storage:\n  driver: postgres\n  postgres_dsn: 'host=a,b port=1,2 "
+      "target_session_attrs=read-write'";
+  auto dflt = ParseDeployment(absl::StrReplaceAll(kValid, {{from, pg}}),
+                              "conf/node.yaml");
+  ASSERT_TRUE(dflt.ok()) << dflt.status();
+  EXPECT_EQ(dflt->storage.postgres_retry, absl::Seconds(10));
+  EXPECT_EQ(dflt->storage.postgres_dsn,
+            "host=a,b port=1,2 target_session_attrs=read-write");
+  auto set = ParseDeployment(
+      absl::StrReplaceAll(kValid,
+                          {{from, pg + "\n  postgres_retry_seconds: 30"}}),
+      "conf/node.yaml");
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->storage.postgres_retry, absl::Seconds(30));
+  ExpectError(from, pg + "\n  postgres_retry_seconds: 301",
+              {"storage.postgres_retry_seconds", "between 0 and 300"});
+}
+
 TEST(ConfigTest, RejectsMissingSection) {
   ExpectError("schema:\n  fields:", "schemata:\n  fields:", {"unknown key"});
 }

@@ -14,6 +14,7 @@
 #define CLOVER_CORE_POSTGRES_CONNECTION_H_
 
 #include <libpq-fe.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -77,9 +78,10 @@ struct Statement {
 };
 
 // Maps a failed result (or a broken connection) to an absl::Status: SQLSTATE
-// class 08 (connection), 53 (resources), 57 (operator intervention) ->
-// Unavailable; 40 (serialization, deadlock) -> Aborted; 25006 (read-only
-// transaction, e.g. a standby) -> FailedPrecondition; anything else ->
+// class 08 (connection), 53 (resources), 57 (operator intervention, e.g. a
+// server shutting down) and 25006 (read-only transaction: the server is, or
+// has just become, a standby) -> Unavailable, so that callers go and find the
+// current leader; 40 (serialization, deadlock) -> Aborted; anything else ->
 // Internal.
 inline absl::Status ErrorStatus(PGconn* conn, const PGresult* res,
                                 absl::string_view what) {
@@ -106,8 +108,8 @@ inline absl::Status ErrorStatus(PGconn* conn, const PGresult* res,
   const absl::string_view s = state != nullptr ? state : "";
   if (s.rfind("08", 0) == 0 || s.rfind("53", 0) == 0 || s.rfind("57", 0) == 0)
     return absl::UnavailableError(text);
+  if (s == "25006") return absl::UnavailableError(text);
   if (s.rfind("40", 0) == 0) return absl::AbortedError(text);
-  if (s == "25006") return absl::FailedPreconditionError(text);
   return absl::InternalError(text);
 }
 
@@ -142,10 +144,11 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // False once the connection is lost or was left mid-transaction or
-  // mid-pipeline by an error; such a connection is discarded.
+  // False once the connection is lost, was left mid-transaction or
+  // mid-pipeline by an error, or found itself on a server that no longer
+  // takes writes; such a connection is discarded.
   [[nodiscard]] bool healthy() const {
-    return PQstatus(conn_) == CONNECTION_OK &&
+    return !stale_ && PQstatus(conn_) == CONNECTION_OK &&
            PQpipelineStatus(conn_) == PQ_PIPELINE_OFF &&
            PQtransactionStatus(conn_) == PQTRANS_IDLE;
   }
@@ -156,10 +159,24 @@ class Connection {
     Result r(PQexec(conn_, sql.c_str()));
     const ExecStatusType st = PQresultStatus(r.get());
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-      return ErrorStatus(conn_, r.get(), what);
+      return Failed(r.get(), what);
     }
     return absl::OkStatus();
   }
+
+  // For an idle connection: whether the server has sent something unasked,
+  // which on an idle session is its goodbye (an error before closing it, or
+  // the close itself: a terminated backend, a server shutting down or gone).
+  // Checked before reuse, so that such a connection is dropped before a
+  // transaction is sent on it and its failure taken for a commit in doubt.
+  [[nodiscard]] bool ServerSpokeWhileIdle() const {
+    pollfd p{PQsocket(conn_), POLLIN, 0};
+    return p.fd < 0 || poll(&p, 1, 0) != 0;
+  }
+
+  // True when the last Transaction failed with its COMMIT in flight: it may
+  // have committed.
+  [[nodiscard]] bool commit_in_doubt() const { return commit_in_doubt_; }
 
   // Prepares `sql` as statement `name` with the given parameter types.
   [[nodiscard]] absl::Status Prepare(const std::string& name,
@@ -168,7 +185,7 @@ class Connection {
     Result r(PQprepare(conn_, name.c_str(), sql.c_str(),
                        static_cast<int>(types.size()), types.data()));
     if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
-      return ErrorStatus(conn_, r.get(), absl::StrCat("prepare ", name));
+      return Failed(r.get(), absl::StrCat("prepare ", name));
     }
     return absl::OkStatus();
   }
@@ -182,7 +199,7 @@ class Connection {
                             /*resultFormat=*/1));
     const ExecStatusType st = PQresultStatus(r.get());
     if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-      return ErrorStatus(conn_, r.get(), what);
+      return Failed(r.get(), what);
     }
     return r;
   }
@@ -190,10 +207,12 @@ class Connection {
   // Runs `statements` as ONE transaction (BEGIN ... COMMIT), pipelined so the
   // whole batch costs one round trip. All or nothing: on any error the
   // transaction is rolled back. If the connection breaks while COMMIT is in
-  // flight, the outcome is unknown to this call; the error then says so and is
-  // Unavailable (callers that can tell, like the log, check what was stored).
+  // flight, the outcome is unknown to this call; the error then says so, is
+  // Unavailable, and commit_in_doubt() is true until the next Transaction
+  // (callers check what was stored, on a fresh connection).
   [[nodiscard]] absl::Status Transaction(
       const std::vector<Statement>& statements, absl::string_view what) {
+    commit_in_doubt_ = false;
     if (PQenterPipelineMode(conn_) != 1) {
       return ErrorStatus(conn_, nullptr, what);
     }
@@ -208,6 +227,15 @@ class Connection {
 
  private:
   explicit Connection(PGconn* conn) : conn_(conn) {}
+
+  // ErrorStatus, marking the connection not to be reused after an
+  // Unavailable: its server is gone, or is a standby now (a 25006 refusal
+  // leaves the connection open, but useless for writes).
+  absl::Status Failed(const PGresult* res, absl::string_view what) {
+    absl::Status s = ErrorStatus(conn_, res, what);
+    if (absl::IsUnavailable(s)) stale_ = true;
+    return s;
+  }
 
   // libpq's parallel arrays for one statement.
   class Args {
@@ -239,6 +267,11 @@ class Connection {
     absl::Status first_error;
     size_t sent = 0, read = 0;
     bool commit_sent = false;
+    // Results come in order: BEGIN, the statements, COMMIT. An error on one
+    // before COMMIT (e.g. the FATAL of a session terminated before or during
+    // the batch) means the server never ran the COMMIT: not in doubt.
+    const size_t commit_at = statements.size() + 1;
+    bool failed_before_commit = false;
     auto send_text = [&](const char* sql) {
       return PQsendQueryParams(conn_, sql, 0, nullptr, nullptr, nullptr,
                                nullptr, 1) == 1;
@@ -250,8 +283,14 @@ class Connection {
           return ErrorStatus(conn_, nullptr, what);
         }
         const ExecStatusType st = PQresultStatus(r.get());
+        // Only an error the server sent (it has a SQLSTATE): libpq reports a
+        // lost connection as an error of the first pending query.
+        if (st == PGRES_FATAL_ERROR && read < commit_at &&
+            PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) != nullptr) {
+          failed_before_commit = true;
+        }
         if (st == PGRES_FATAL_ERROR && first_error.ok()) {
-          first_error = ErrorStatus(conn_, r.get(), what);
+          first_error = Failed(r.get(), what);
         }
         // Each query's results end with a null result.
         while (Result extra{PQgetResult(conn_)}) {
@@ -261,7 +300,8 @@ class Connection {
     };
     auto lost = [&]() -> absl::Status {
       absl::Status s = ErrorStatus(conn_, nullptr, what);
-      if (commit_sent) {
+      if (commit_sent && !failed_before_commit) {
+        commit_in_doubt_ = true;
         return absl::UnavailableError(
             absl::StrCat(s.message(), " (commit outcome unknown)"));
       }
@@ -296,6 +336,8 @@ class Connection {
   }
 
   PGconn* conn_;
+  bool stale_ = false;
+  bool commit_in_doubt_ = false;
 };
 
 // A bounded pool of connections to one DSN, each initialised (statements
@@ -330,12 +372,17 @@ class Pool {
   };
 
   // Runs `fn(Connection&)` (returning absl::Status or absl::StatusOr<T>) on a
-  // leased connection. If it fails with Unavailable, typically a pooled
-  // connection the server closed since its last use, runs it once more at once
-  // on a fresh connection, and then keeps retrying with backoff (20 ms doubling
-  // to 500 ms) while `retry_for` has not passed since the first attempt, to
-  // ride out a server restart or failover. `fn` must be idempotent (reads,
-  // upserts, deletes).
+  // leased connection. If it fails with Unavailable (a pooled connection the
+  // server closed since its last use, a server that died, or one that is a
+  // standby now), every idle connection is dropped (they lead to the same
+  // server) and `fn` runs once more at once on a fresh connection; then it
+  // keeps retrying with backoff (20 ms doubling to 500 ms) while `retry_for`
+  // has not passed since the first attempt, to ride out a server restart or
+  // a failover: with a multi-host DSN and target_session_attrs=read-write,
+  // each fresh connection goes to whichever member is the leader by then.
+  // After `retry_for` the last Unavailable is returned. `fn` must be
+  // idempotent (reads, upserts, deletes): an attempt whose COMMIT was in
+  // flight when the connection broke may have committed.
   template <typename Fn>
   auto Run(Fn&& fn, absl::Duration retry_for = absl::ZeroDuration())
       -> std::invoke_result_t<Fn&, Connection&> {
@@ -343,14 +390,26 @@ class Pool {
     const absl::Time deadline = absl::Now() + retry_for;
     absl::Duration backoff = absl::Milliseconds(20);
     for (int attempt = 0;; ++attempt) {
-      absl::StatusOr<Lease> lease = Acquire();
-      R result = lease.ok() ? fn(**lease) : R(lease.status());
+      R result = [&]() -> R {
+        absl::StatusOr<Lease> lease = Acquire();
+        return lease.ok() ? fn(**lease) : R(lease.status());
+      }();
       if (!absl::IsUnavailable(StatusOf(result))) return result;
+      DropIdle();
       if (attempt == 0) continue;
       if (absl::Now() + backoff > deadline) return result;
       absl::SleepFor(backoff);
       backoff = std::min(backoff * 2, absl::Milliseconds(500));
     }
+  }
+
+  // Closes every idle connection (e.g. after one of them found its server
+  // gone). Leased ones are judged when they come back.
+  void DropIdle() {
+    std::vector<std::unique_ptr<Connection>> dropped;
+    absl::MutexLock lock(&mu_);
+    open_ -= idle_.size();
+    dropped.swap(idle_);
   }
 
   // Waits while all connections are leased. Errors: those of Connection::Open
@@ -359,10 +418,11 @@ class Pool {
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(this, &Pool::CanLease));
-      if (!idle_.empty()) {
+      while (!idle_.empty()) {
         std::unique_ptr<Connection> c = std::move(idle_.back());
         idle_.pop_back();
-        return Lease(this, std::move(c));
+        if (!c->ServerSpokeWhileIdle()) return Lease(this, std::move(c));
+        --open_;  // closed by its destructor; a fresh one below if needed
       }
       ++open_;  // reserve the slot before connecting outside the lock
     }

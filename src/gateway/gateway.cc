@@ -4,10 +4,13 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "boost/asio/post.hpp"
 #include "boost/asio/thread_pool.hpp"
 #include "gateway/endpoints.h"
 #include "gateway/pipeline.h"
 #include "log/http_handlers.h"
+#include "spdlog/spdlog.h"
+#include "vault/vault.h"
 
 namespace clover::gateway {
 
@@ -46,11 +49,31 @@ class Gateway::Impl {
     router.Handle("GET", "/healthz", [](HttpRequest&, Responder respond) {
       respond(HttpResponse::Json(200, "{\"status\":\"ok\"}"));
     });
+    // Ready only while the vault's storage answers: on PostgreSQL a probe
+    // (one round trip, no retry) off the I/O threads, so a node whose
+    // database has no reachable leader is taken out of rotation (503 with a
+    // reason) and put back once the database answers again.
     router.Handle("GET", "/readyz", [this](HttpRequest&, Responder respond) {
-      respond(HttpResponse::Json(
-          200,
-          absl::StrCat("{\"status\":\"ready\",\"node\":\"", pipeline_.node().id,
-                       "\",\"log_size\":", d_.log->Size(), "}")));
+      boost::asio::post(blocking_, [this, respond = std::move(respond)] {
+        if (absl::Status s = d_.vault->storage().Ping(); !s.ok()) {
+          spdlog::warn("readyz: storage not ready: {}",
+                       std::string(s.message()));
+          HttpResponse r = HttpResponse::Json(
+              503, absl::StrCat("{\"status\":\"not_ready\",\"node\":\"",
+                                pipeline_.node().id,
+                                "\",\"reason\":\"storage_unavailable\","
+                                "\"message\":\"the database is unreachable "
+                                "or has no leader\"}"));
+          r.headers.emplace_back("Retry-After",
+                                 absl::StrCat(server::kRetryAfterSeconds));
+          respond(std::move(r));
+          return;
+        }
+        respond(HttpResponse::Json(
+            200, absl::StrCat("{\"status\":\"ready\",\"node\":\"",
+                              pipeline_.node().id,
+                              "\",\"log_size\":", d_.log->Size(), "}")));
+      });
     });
     router.Handle("GET", "/metrics", [this](HttpRequest&, Responder respond) {
       pipeline_.log_size().Set(static_cast<double>(d_.log->Size()));

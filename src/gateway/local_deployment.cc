@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "crypto/ed25519.h"
 #include "crypto/secret_key_file.h"
 #include "log/note.h"
@@ -112,7 +113,15 @@ std::string NodeConfigYaml(const LocalNode& n,
                       "\", endpoint: \"", dc.endpoint, "\"}\n");
     }
   }
-  absl::StrAppend(&out, "storage:\n  driver: rocksdb\n");
+  if (d.storage.driver == StorageDriver::kPostgres) {
+    // Single-quoted YAML: a conninfo string has spaces and '='.
+    absl::StrAppend(&out, "storage:\n  driver: postgres\n  postgres_dsn: '",
+                    absl::StrReplaceAll(d.storage.postgres_dsn, {{"'", "''"}}),
+                    "'\n  postgres_retry_seconds: ",
+                    absl::ToInt64Seconds(d.storage.postgres_retry), "\n");
+  } else {
+    absl::StrAppend(&out, "storage:\n  driver: rocksdb\n");
+  }
   absl::StrAppend(&out, "log:\n  origin: ", d.log.origin,
                   "\n  key_file: ", d.log.key_file,
                   "\n  max_batch_entries: ", d.log.max_batch_entries,

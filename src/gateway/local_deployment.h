@@ -34,9 +34,9 @@ struct LocalNode {
     const std::function<int()>& pick_port = nullptr);
 
 // A node configuration file for `clover serve` equivalent to `node.deployment`:
-// regions, node, log, keys, policy and privacy inline; jurisdictions, schema
-// and principals included from `examples_dir` (which must hold the files the
-// deployment was loaded from).
+// regions, node, storage, log, keys, policy and privacy inline; jurisdictions,
+// schema and principals included from `examples_dir` (which must hold the files
+// the deployment was loaded from).
 [[nodiscard]] std::string NodeConfigYaml(const LocalNode& node,
                                          const std::string& examples_dir);
 

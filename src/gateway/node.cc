@@ -106,10 +106,16 @@ absl::Status OpenLog(Node::Parts& p) {
   }
   // The log of each node is its own (one sequencer per log); on PostgreSQL it
   // lives in a schema named after the node's data centre.
+  // On PostgreSQL a batch write rides out a failover for as long as the
+  // vault's calls do (storage.postgres_retry_seconds).
+  log::PostgresLogStorageOptions pg;
+  pg.read_retry = p.deployment.storage.postgres_retry;
+  pg.write_retry = p.deployment.storage.postgres_retry;
   absl::StatusOr<std::unique_ptr<log::LogStorage>> storage =
       p.deployment.storage.driver == StorageDriver::kPostgres
           ? log::OpenPostgresLogStorage(p.deployment.storage.postgres_dsn,
-                                        PostgresNameOf(p.deployment.node->dc))
+                                        PostgresNameOf(p.deployment.node->dc),
+                                        pg)
           : log::OpenRocksDbStorage(Dir(p, "log"));
   if (!storage.ok()) return storage.status();
   log::SequencerOptions o;
@@ -467,8 +473,11 @@ absl::StatusOr<std::unique_ptr<vault::Vault>> OpenNodeVault(
   o.subject_cache_ttl = absl::Seconds(2);
   auto root = crypto::ReadSecretKeyFile(deployment.keys.pseudonym_key_file);
   if (!root.ok()) return root.status();
+  vault::PostgresOptions pg;
+  pg.retry = deployment.storage.postgres_retry;
   auto storage = vault::OpenPostgresVaultStorage(
-      deployment.storage.postgres_dsn, PostgresNameOf(deployment.node->region));
+      deployment.storage.postgres_dsn, PostgresNameOf(deployment.node->region),
+      pg);
   if (!storage.ok()) return storage.status();
   auto kek = vault::OpenConfiguredKek(deployment.keys);
   if (!kek.ok()) return kek.status();

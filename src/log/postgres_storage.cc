@@ -136,6 +136,7 @@ class PostgresLogStorage final : public LogStorage {
                      const PostgresLogStorageOptions& options)
       : read_only_(options.read_only),
         read_retry_(options.read_retry),
+        write_retry_(options.write_retry),
         pool_(dsn, options.max_connections,
               [schema = std::move(schema),
                read_only = options.read_only](pg::Connection& c) {
@@ -251,10 +252,13 @@ class PostgresLogStorage final : public LogStorage {
 
  private:
   absl::Status WriteOnce(const std::vector<pg::Statement>& stmts) {
-    // Retried once on a fresh connection: the upserts are idempotent.
-    return pool_.Run([&](pg::Connection& c) {
-      return c.Transaction(stmts, "log batch write");
-    });
+    // Retried on a fresh connection: the upserts are idempotent, and this
+    // log's sequencer is the schema's only writer.
+    return pool_.Run(
+        [&](pg::Connection& c) {
+          return c.Transaction(stmts, "log batch write");
+        },
+        write_retry_);
   }
 
   absl::StatusOr<std::string> Get(const pg::Statement& stmt,
@@ -273,6 +277,7 @@ class PostgresLogStorage final : public LogStorage {
 
   const bool read_only_;
   const absl::Duration read_retry_;
+  const absl::Duration write_retry_;
   pg::Pool pool_;
 };
 

@@ -35,9 +35,15 @@ struct PostgresLogStorageOptions {
   bool read_only = false;
   // Reads that fail because the server is unreachable are retried with
   // backoff for this long (a restart or failover), then fail with
-  // Unavailable. Writes are retried once, at once: the sequencer fails the
-  // batch and rolls back, so a write must not stall it.
+  // Unavailable.
   absl::Duration read_retry = absl::Seconds(10);
+  // Writes likewise (0: retried once, at once). While a batch is retried the
+  // sequencer's next batches wait; once it fails, the sequencer fails its
+  // appends and rolls back. Re-sending a batch whose COMMIT was in flight is
+  // safe: a log has one writer (its sequencer) and a batch is upserts and
+  // deletes of fixed bytes. If it still fails, the stored checkpoint is read
+  // back: a batch that committed after all is reported written.
+  absl::Duration write_retry = absl::ZeroDuration();
 };
 
 // Opens (creating its schema and tables if needed, unless read-only) the log

@@ -45,6 +45,10 @@ HttpResponse HttpResponse::Error(int status, absl::string_view code,
   response.body += ",\"message\":";
   AppendJsonString(message, &response.body);
   response.body += "}}";
+  if (status == 503) {
+    response.headers.emplace_back("Retry-After",
+                                  absl::StrCat(kRetryAfterSeconds));
+  }
   return response;
 }
 

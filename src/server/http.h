@@ -45,13 +45,19 @@ struct HttpRequest {
   bool HasQueryParam(absl::string_view name) const;
 };
 
+// What a 503 asks clients to wait before retrying, in seconds: short beside
+// a failover (tens of seconds), so a client is back soon after it.
+inline constexpr int kRetryAfterSeconds = 2;
+
 struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
 
-  // {"error":{"code":"...","message":"..."}} with the given HTTP status.
+  // {"error":{"code":"...","message":"..."}} with the given HTTP status. A
+  // 503 (the node's storage or log cannot take the request now, e.g. during a
+  // database failover) carries `Retry-After: kRetryAfterSeconds`.
   static HttpResponse Error(int status, absl::string_view code,
                             absl::string_view message);
   // Maps an absl::Status to an error response (InvalidArgument/OutOfRange 400,

@@ -123,5 +123,26 @@ TEST(HttpRequestTest, HeaderAndQueryAccessors) {
   EXPECT_FALSE(req.HasQueryParam("other"));
 }
 
+// Issue 19: a client that meets a 503 (a database failover) is told when to
+// come back; other errors say nothing of the kind.
+TEST(HttpResponseTest, UnavailableCarriesRetryAfter) {
+  auto retry_after = [](const HttpResponse& r) {
+    for (const auto& [name, value] : r.headers) {
+      if (name == "Retry-After") return value;
+    }
+    return std::string();
+  };
+  const HttpResponse r =
+      HttpResponse::FromStatus(absl::UnavailableError("no leader"));
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(retry_after(r), std::to_string(kRetryAfterSeconds));
+  EXPECT_NE(r.body.find("\"code\":\"unavailable\""), std::string::npos);
+  EXPECT_EQ(retry_after(HttpResponse::Error(503, "log_unavailable", "x")),
+            std::to_string(kRetryAfterSeconds));
+  EXPECT_EQ(retry_after(HttpResponse::FromStatus(absl::InternalError("x"))),
+            "");
+  EXPECT_EQ(retry_after(HttpResponse::Error(409, "conflict", "x")), "");
+}
+
 }  // namespace
 }  // namespace clover::server

@@ -102,6 +102,7 @@ class PostgresStorage final : public StorageDriver {
                   const PostgresOptions& options)
       : schema_(std::move(schema)),
         page_rows_(options.scan_page_rows),
+        retry_(options.retry),
         pool_(dsn, options.max_connections,
               [schema = schema_](pg::Connection& c) {
                 return InitConnection(c, schema);
@@ -110,13 +111,16 @@ class PostgresStorage final : public StorageDriver {
   absl::StatusOr<bool> Get(Table table, absl::string_view key,
                            std::string* value) override {
     const pg::Statement stmt{StatementName("get", table), {key}};
-    return pool_.Run([&](pg::Connection& c) -> absl::StatusOr<bool> {
-      CLOVER_ASSIGN_OR_RETURN(
-          pg::Result r, c.Query(stmt, absl::StrCat("get from ", Name(table))));
-      if (PQntuples(r.get()) == 0) return false;
-      *value = std::string(pg::Cell(r.get(), 0, 0));
-      return true;
-    });
+    return pool_.Run(
+        [&](pg::Connection& c) -> absl::StatusOr<bool> {
+          CLOVER_ASSIGN_OR_RETURN(
+              pg::Result r,
+              c.Query(stmt, absl::StrCat("get from ", Name(table))));
+          if (PQntuples(r.get()) == 0) return false;
+          *value = std::string(pg::Cell(r.get(), 0, 0));
+          return true;
+        },
+        retry_);
   }
 
   absl::Status Write(const WriteBatch& batch) override {
@@ -130,11 +134,26 @@ class PostgresStorage final : public StorageDriver {
         stmts.push_back({StatementName("put", op.table), {op.key, op.value}});
       }
     }
-    // Retried once on a fresh connection: puts and deletes are idempotent, and
-    // the vault serialises writes to one subject.
-    return pool_.Run([&](pg::Connection& c) {
-      return c.Transaction(stmts, "vault batch write");
-    });
+    // Retried on a fresh connection, across a failover, as long as it surely
+    // did not commit. Once a COMMIT was in flight when the connection broke,
+    // it is never sent again: the next attempt reads the batch's keys back
+    // instead (see the header).
+    bool in_doubt = false;
+    absl::Status status = pool_.Run(
+        [&](pg::Connection& c) -> absl::Status {
+          if (in_doubt) return Applied(c, batch);
+          absl::Status s = c.Transaction(stmts, "vault batch write");
+          if (absl::IsUnavailable(s) && c.commit_in_doubt()) in_doubt = true;
+          return s;
+        },
+        retry_);
+    if (in_doubt && absl::IsAborted(status)) {
+      return absl::UnavailableError(
+          "postgres vault batch write: the connection broke while the batch "
+          "was committing and the batch is not in the database; it was not "
+          "applied (or another writer has replaced it since)");
+    }
+    return status;
   }
 
   absl::StatusOr<bool> CompareAndPut(Table table, absl::string_view key,
@@ -144,12 +163,14 @@ class PostgresStorage final : public StorageDriver {
                              {key, expected, desired}};
     // A retry after a lost reply finds the row already changed and answers
     // false; the caller re-reads and sees its own write.
-    return pool_.Run([&](pg::Connection& c) -> absl::StatusOr<bool> {
-      CLOVER_ASSIGN_OR_RETURN(
-          pg::Result r,
-          c.Query(stmt, absl::StrCat("conditional update of ", Name(table))));
-      return absl::string_view(PQcmdTuples(r.get())) == "1";
-    });
+    return pool_.Run(
+        [&](pg::Connection& c) -> absl::StatusOr<bool> {
+          CLOVER_ASSIGN_OR_RETURN(
+              pg::Result r, c.Query(stmt, absl::StrCat("conditional update of ",
+                                                       Name(table))));
+          return absl::string_view(PQcmdTuples(r.get())) == "1";
+        },
+        retry_);
   }
 
   absl::Status Scan(Table table,
@@ -167,7 +188,8 @@ class PostgresStorage final : public StorageDriver {
       // use this driver.
       CLOVER_ASSIGN_OR_RETURN(
           pg::Result page,
-          pool_.Run([&](pg::Connection& c) { return c.Query(stmt, what); }));
+          pool_.Run([&](pg::Connection& c) { return c.Query(stmt, what); },
+                    retry_));
       const int rows = PQntuples(page.get());
       for (int i = 0; i < rows; ++i) {
         if (!fn(pg::Cell(page.get(), i, 0), pg::Cell(page.get(), i, 1))) {
@@ -184,14 +206,42 @@ class PostgresStorage final : public StorageDriver {
     // rows' space reusable and leaves their bytes on disk.
     const std::string sql =
         absl::StrCat("VACUUM (FULL) ", Qualified(schema_, table));
-    return pool_.Run([&](pg::Connection& c) {
-      return c.Exec(sql, absl::StrCat("vacuum ", Name(table)));
+    return pool_.Run(
+        [&](pg::Connection& c) {
+          return c.Exec(sql, absl::StrCat("vacuum ", Name(table)));
+        },
+        retry_);
+  }
+
+  // Whether every put of `batch` holds its value and every deleted key is
+  // absent. OK if so; Aborted if not; Unavailable if it cannot tell now.
+  absl::Status Applied(pg::Connection& c, const WriteBatch& batch) {
+    for (const WriteBatch::Op& op : batch.ops()) {
+      const pg::Statement stmt{StatementName("get", op.table), {op.key}};
+      CLOVER_ASSIGN_OR_RETURN(
+          pg::Result r, c.Query(stmt, "read back an in-doubt vault write"));
+      const bool present = PQntuples(r.get()) > 0;
+      const bool as_written =
+          op.is_delete ? !present
+                       : present && pg::Cell(r.get(), 0, 0) == op.value;
+      if (!as_written) return absl::AbortedError("vault batch not applied");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Ping() override {
+    // No retry: a probe reports the state now. One immediate second try on a
+    // fresh connection (Run's rule) still tells a stale pooled connection
+    // from a database that is gone.
+    return pool_.Run([](pg::Connection& c) {
+      return c.Exec("SELECT 1", "readiness probe");
     });
   }
 
  private:
   const std::string schema_;
   const int page_rows_;
+  const absl::Duration retry_;
   pg::Pool pool_;
 };
 
@@ -201,10 +251,11 @@ absl::StatusOr<std::unique_ptr<StorageDriver>> OpenPostgresVaultStorage(
     const std::string& dsn, const std::string& region,
     const PostgresOptions& options) {
   CLOVER_RETURN_IF_ERROR(CheckPostgresVaultRegion(region));
-  if (options.scan_page_rows < 1 || options.max_connections < 1) {
+  if (options.scan_page_rows < 1 || options.max_connections < 1 ||
+      options.retry < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
         "postgres vault options: scan_page_rows and max_connections must be "
-        "at least 1");
+        "at least 1, retry not negative");
   }
   const std::string schema = absl::StrCat("clover_vault_", region);
   {

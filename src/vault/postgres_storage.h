@@ -10,6 +10,25 @@
 // (crypto-shredded wrapped keys) are gone from the table's files, not just
 // marked free; old WAL segments keep them until the server recycles them.
 //
+// Failover: with a multi-host DSN and target_session_attrs=read-write (a
+// Patroni-managed region, docs/operations.md) every call that finds the
+// server gone, or finds it a standby, reconnects to whichever member is the
+// leader then, retrying with backoff for PostgresOptions::retry; after that
+// it fails with Unavailable (the gateway answers 503 with Retry-After).
+//
+// A write is never applied twice, and never reported done unless it is in
+// the database. A Write that failed before its COMMIT was sent did nothing
+// and is sent again. A Write whose COMMIT was in flight when the leader died
+// has an unknown outcome (with synchronous replication it may be on the new
+// leader): it is NOT sent again; once a leader answers, its keys are read
+// back. If every put holds its bytes (a subject row's bytes are unique: a
+// fresh nonce seals each record) and every deleted key is absent, it
+// committed and Write returns OK; otherwise it returns Unavailable and the
+// write did not happen (or another node has replaced it since; re-sending
+// it would have undone that node's write). CompareAndPut is retried as is:
+// after a lost reply the retry finds the row changed and answers false, and
+// the caller re-reads.
+//
 // Thread-safety: thread-safe; calls lease connections from a small pool and a
 // lost connection is replaced on the next call.
 #ifndef CLOVER_VAULT_POSTGRES_STORAGE_H_
@@ -20,6 +39,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "vault/storage.h"
 
 namespace clover::vault {
@@ -29,6 +49,9 @@ struct PostgresOptions {
   // Entries fetched per round trip by Scan (keyset pagination: Scan holds no
   // transaction or lock between pages).
   int scan_page_rows = 1000;
+  // How long a call keeps retrying while the server is unreachable (a
+  // restart, a failover) before it fails with Unavailable.
+  absl::Duration retry = absl::Seconds(10);
 };
 
 // InvalidArgument unless `region` is 1-48 characters of [A-Za-z0-9_.-] (the

@@ -85,6 +85,10 @@ class StorageDriver {
   // (compaction or VACUUM), so crypto-shredded wrapped keys do not linger in
   // old files.
   [[nodiscard]] virtual absl::Status Purge(Table table) = 0;
+  // Whether the store can serve requests now, for readiness probes: cheap
+  // (one round trip at most) and without retries. Embedded stores are always
+  // ready. Errors: Unavailable with the reason.
+  [[nodiscard]] virtual absl::Status Ping() { return absl::OkStatus(); }
 };
 
 }  // namespace clover::vault

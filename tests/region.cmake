@@ -1,0 +1,25 @@
+# The replicated region (issue 19) on loopback: 3 etcd + 3 Patroni-managed
+# PostgreSQL members started by each test binary (region/region_test_cluster.h).
+# Label "region": `ctest -L region`. Each binary starts its own cluster, so the
+# two never share ports or directories.
+if(TARGET clover_region_test_support)
+  add_executable(region_cluster_test ${CMAKE_CURRENT_LIST_DIR}/region_cluster_test.cc)
+  target_link_libraries(region_cluster_test PRIVATE clover_options
+    clover_region_test_support PostgreSQL::PostgreSQL GTest::gtest GTest::gtest_main)
+  add_test(NAME region_cluster_test COMMAND region_cluster_test
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(region_cluster_test PROPERTIES LABELS "region" TIMEOUT 300)
+endif()
+
+# Failover end to end: a real `clover serve` on the region's multi-host DSN
+# while the leader's PostgreSQL and Patroni are SIGKILLed.
+if(TARGET clover_region_test_support AND TARGET clover_gateway AND TARGET clover)
+  add_executable(region_failover_test ${CMAKE_CURRENT_LIST_DIR}/region_failover_test.cc)
+  target_link_libraries(region_failover_test PRIVATE clover_options clover_gateway
+    clover_region_test_support GTest::gtest GTest::gtest_main)
+  target_compile_definitions(region_failover_test PRIVATE CLOVER_BINARY="$<TARGET_FILE:clover>")
+  add_dependencies(region_failover_test clover)
+  add_test(NAME region_failover_test COMMAND region_failover_test
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(region_failover_test PROPERTIES LABELS "region" TIMEOUT 300)
+endif()
