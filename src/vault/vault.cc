@@ -638,9 +638,9 @@ absl::StatusOr<std::string> Vault::WrapDataKey(absl::string_view data_key,
 }
 
 std::shared_ptr<void> Vault::BeginErasure() {
+  // Never waits: the gateway calls this on the pool that runs the effects
+  // the cut waits for.
   absl::MutexLock lock(&gate_mu_);
-  gate_mu_.Await(absl::Condition(
-      +[](bool* pending) { return !*pending; }, &cut_pending_));
   ++erasures_in_flight_;
   return std::shared_ptr<void>(nullptr, [this](void*) {
     absl::MutexLock lock(&gate_mu_);
@@ -679,9 +679,10 @@ absl::StatusOr<Vault::PurgeReport> Vault::Purge(const PurgeHooks& hooks) {
   } else {
     // The cut. No logged erasure may be between its log entry and its
     // tombstone, and no write or erasure may straddle the switch of epochs:
-    // stop new erasures, wait for those in flight, hold every stripe.
+    // wait for a moment with no erasure in flight and hold the gate (an
+    // erasure that begins later is logged after the tag is taken), then
+    // every stripe.
     absl::MutexLock gate(&gate_mu_);
-    cut_pending_ = true;
     gate_mu_.Await(absl::Condition(
         +[](int* n) { return *n == 0; }, &erasures_in_flight_));
     absl::Status made;
@@ -708,7 +709,6 @@ absl::StatusOr<Vault::PurgeReport> Vault::Purge(const PurgeHooks& hooks) {
         current_epoch_ = next;
       }
     }
-    cut_pending_ = false;
     CLOVER_RETURN_IF_ERROR(made);
   }
   const int64_t cut = next->row().created_micros;

@@ -220,9 +220,11 @@ class Vault {
   [[nodiscard]] absl::StatusOr<EpochState> Epochs();
 
   // An erasure in flight, from before the gateway logs it until the vault
-  // has erased it: a purge's cut waits for none to be in flight, and new
-  // ones wait for the cut, so a logged erasure is either before the cut (its
-  // tombstone is older than the new epoch) or after it. Release by dropping
+  // has erased it: a purge's cut happens at a moment when none is in flight,
+  // so a logged erasure is either wholly
+  // before the cut (logged before PurgeHooks::tag_at_cut ran, tombstone older
+  // than the new epoch) or wholly after it. Waits only while a cut itself
+  // runs (milliseconds), never for a purge. Release by dropping
   // the returned pointer (from any thread).
   [[nodiscard]] std::shared_ptr<void> BeginErasure();
   // Forgets every cached data key and siv key.
@@ -287,7 +289,6 @@ class Vault {
   absl::Mutex purge_mu_;  // one purge at a time
   absl::Mutex gate_mu_;
   int erasures_in_flight_ ABSL_GUARDED_BY(gate_mu_) = 0;
-  bool cut_pending_ ABSL_GUARDED_BY(gate_mu_) = false;
 };
 
 }  // namespace clover::vault
