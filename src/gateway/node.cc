@@ -580,6 +580,8 @@ absl::StatusOr<std::unique_ptr<vault::Vault>> OpenNodeVault(
   // shares, so another DC's write or erasure must show here soon: cached
   // subjects are re-read after a few seconds.
   o.subject_cache_ttl = absl::Seconds(2);
+  // Another DC's purge switches the region's epoch: pick it up within 2 s.
+  o.epoch_refresh = absl::Seconds(2);
   auto root = crypto::ReadSecretKeyFile(deployment.keys.pseudonym_key_file);
   if (!root.ok()) return root.status();
   auto storage = vault::OpenPostgresVaultStorage(

@@ -1,6 +1,7 @@
 // Erasure epochs on the embedded RocksDB store: an erased subject's record is
 // recoverable from the store's files with the KEK until the purge, and from
 // nothing after it, while live subjects still read.
+#include <atomic>
 #include <set>
 #include <string>
 #include <thread>
@@ -241,6 +242,72 @@ TEST_F(ErasureEpochTest, APurgeBesideWritesAndErasuresLosesNothing) {
   vault_->DropKeyCache();
   for (int i = 50; i < 200; ++i) {
     EXPECT_TRUE(vault_->Get(ids[i], {}, ctx_).ok()) << ids[i];
+  }
+}
+
+// Forwards to a driver another vault owns: two vaults on one store, as the
+// nodes of a region on one PostgreSQL database.
+class SharedStorage : public StorageDriver {
+ public:
+  explicit SharedStorage(StorageDriver* s) : s_(s) {}
+  absl::StatusOr<bool> Get(Table t, absl::string_view k,
+                           std::string* v) override {
+    return s_->Get(t, k, v);
+  }
+  absl::Status Write(const WriteBatch& b) override { return s_->Write(b); }
+  absl::StatusOr<bool> CompareAndPut(Table t, absl::string_view k,
+                                     absl::string_view e,
+                                     absl::string_view d) override {
+    return s_->CompareAndPut(t, k, e, d);
+  }
+  absl::Status Scan(Table t,
+                    const std::function<bool(absl::string_view,
+                                             absl::string_view)>& fn) override {
+    return s_->Scan(t, fn);
+  }
+  absl::Status Purge(Table t) override { return s_->Purge(t); }
+
+ private:
+  StorageDriver* s_;
+};
+
+TEST_F(ErasureEpochTest, APurgeByOneNodeLosesNoKeyAnotherNodeSeals) {
+  RocksDbOptions r;
+  auto storage = OpenRocksDbStorage(dir_.path(), r);
+  ASSERT_TRUE(storage.ok());
+  VaultOptions o;
+  o.region = "eu";
+  o.epoch_refresh = absl::Milliseconds(50);
+  o.subject_cache_entries = 0;
+  auto a = Vault::Open(deployment_, o, *std::move(storage),
+                       FileKeyEncryptionKey::FromKey(TestKey(kKekFill)),
+                       TestKey(9));
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto b = Vault::Open(deployment_, o,
+                       std::make_unique<SharedStorage>(&(*a)->storage()),
+                       FileKeyEncryptionKey::FromKey(TestKey(kKekFill)),
+                       TestKey(9));
+  ASSERT_TRUE(b.ok()) << b.status();
+  std::atomic<bool> stop{false};
+  std::atomic<int> written{0};
+  std::thread writer([&] {
+    for (int i = 0; !stop.load(); ++i) {
+      const std::string id = absl::StrCat("a-", i);
+      ASSERT_TRUE((*a)->Put(id, RecordOf(id)).ok());
+      written.store(i + 1);
+    }
+  });
+  for (int round = 0; round < 2; ++round) {
+    auto report = (*b)->Purge();
+    ASSERT_TRUE(report.ok()) << report.status();
+  }
+  stop.store(true);
+  writer.join();
+  ASSERT_GT(written.load(), 0);
+  for (int i = 0; i < written.load(); ++i) {
+    const std::string id = absl::StrCat("a-", i);
+    auto got = (*b)->Get(id, {}, ctx_);
+    ASSERT_TRUE(got.ok()) << id << ": " << got.status();
   }
 }
 

@@ -539,6 +539,17 @@ absl::StatusOr<Vault::RewrapReport> Vault::RewrapKeys(
 }
 
 std::shared_ptr<EpochKey> Vault::CurrentEpoch() {
+  if (options_.epoch_refresh > absl::ZeroDuration()) {
+    bool stale;
+    {
+      absl::ReaderMutexLock lock(&epochs_mu_);
+      stale = absl::Now() - epochs_loaded_ >= options_.epoch_refresh;
+    }
+    // On a storage error the epoch held is used: a purge elsewhere waits for
+    // the refresh interval, and a key sealed under an epoch it then destroys
+    // is found by its second pass.
+    if (stale) ReloadEpochs(false).IgnoreError();
+  }
   absl::ReaderMutexLock lock(&epochs_mu_);
   return current_epoch_;
 }
@@ -558,9 +569,9 @@ absl::StatusOr<std::shared_ptr<EpochKey>> Vault::EpochById(
     // Another node sharing the store may have made it.
     if (pass == 0) CLOVER_RETURN_IF_ERROR(ReloadEpochs(false));
   }
-  return absl::DataLossError(absl::StrCat(
-      "wrapped data key is sealed under epoch ", std::string(id),
-      ", which no longer exists (a purge destroyed it)"));
+  return absl::DataLossError(
+      absl::StrCat("wrapped data key is sealed under epoch ", std::string(id),
+                   ", which no longer exists (a purge destroyed it)"));
 }
 
 absl::Status Vault::ReloadEpochs(bool create_if_none) {
@@ -613,6 +624,7 @@ absl::Status Vault::ReloadEpochs(bool create_if_none) {
   absl::MutexLock lock(&epochs_mu_);
   epochs_ = loaded;
   current_epoch_ = loaded.back();
+  epochs_loaded_ = absl::Now();
   return absl::OkStatus();
 }
 
@@ -726,70 +738,80 @@ absl::StatusOr<Vault::PurgeReport> Vault::Purge(const PurgeHooks& hooks) {
   report.tag = next->row().tag;
   for (const auto& e : old) report.destroyed_epochs.emplace_back(e->id());
 
-  // Candidates from a scan; each is re-read under its stripe.
-  std::vector<std::string> stale;
-  absl::Status bad_row;
-  CLOVER_RETURN_IF_ERROR(storage_->Scan(
-      Table::kSubjects, [&](absl::string_view key, absl::string_view value) {
-        absl::StatusOr<SubjectRow> row = SubjectRow::Decode(value);
-        if (!row.ok()) {
-          bad_row = absl::DataLossError(absl::StrCat(
-              "subject ", std::string(key), ": ", row.status().message()));
-          return false;
-        }
-        if (!row->live()) {
-          if (row->micros >= since && row->micros < cut) {
-            report.erased.emplace_back(key);
+  // Other processes sharing the store switch to the new epoch within
+  // epoch_refresh; a key one of them sealed under an old epoch before that
+  // is found by the second pass.
+  if (options_.epoch_refresh > absl::ZeroDuration()) {
+    absl::SleepFor(2 * options_.epoch_refresh);
+  }
+  for (int pass = 0; pass < 2; ++pass) {
+    report.erased.clear();
+    // Candidates from a scan; each is re-read under its stripe.
+    std::vector<std::string> stale;
+    absl::Status bad_row;
+    CLOVER_RETURN_IF_ERROR(storage_->Scan(
+        Table::kSubjects, [&](absl::string_view key, absl::string_view value) {
+          absl::StatusOr<SubjectRow> row = SubjectRow::Decode(value);
+          if (!row.ok()) {
+            bad_row = absl::DataLossError(absl::StrCat(
+                "subject ", std::string(key), ": ", row.status().message()));
+            return false;
           }
-        } else if (WrappedKeyKekId(row->wrapped_key) != next->id()) {
-          stale.emplace_back(key);
+          if (!row->live()) {
+            if (row->micros >= since && row->micros < cut) {
+              report.erased.emplace_back(key);
+            }
+          } else if (WrappedKeyKekId(row->wrapped_key) != next->id()) {
+            stale.emplace_back(key);
+          }
+          return true;
+        }));
+    CLOVER_RETURN_IF_ERROR(bad_row);
+    std::sort(report.erased.begin(), report.erased.end());
+    for (const std::string& subject : stale) {
+      absl::MutexLock lock(&StripeOf(subject));
+      for (int attempt = 0;; ++attempt) {
+        std::string bytes;
+        CLOVER_ASSIGN_OR_RETURN(
+            bool found, storage_->Get(Table::kSubjects, subject, &bytes));
+        if (!found) break;
+        absl::StatusOr<SubjectRow> row = SubjectRow::Decode(bytes);
+        if (!row.ok()) {
+          return absl::DataLossError(
+              absl::StrCat("subject ", subject, ": ", row.status().message()));
         }
-        return true;
-      }));
-  CLOVER_RETURN_IF_ERROR(bad_row);
-  std::sort(report.erased.begin(), report.erased.end());
-  for (const std::string& subject : stale) {
-    absl::MutexLock lock(&StripeOf(subject));
-    for (int attempt = 0;; ++attempt) {
-      std::string bytes;
-      CLOVER_ASSIGN_OR_RETURN(bool found,
-                              storage_->Get(Table::kSubjects, subject, &bytes));
-      if (!found) break;
-      absl::StatusOr<SubjectRow> row = SubjectRow::Decode(bytes);
-      if (!row.ok()) {
-        return absl::DataLossError(
-            absl::StrCat("subject ", subject, ": ", row.status().message()));
-      }
-      // Erased meanwhile (after the cut: the next purge counts it), or
-      // already moved by a write.
-      if (!row->live() || WrappedKeyKekId(row->wrapped_key) == next->id()) {
-        break;
-      }
-      if (attempt == 8) {
-        return absl::AbortedError(absl::StrCat(
-            "subject ", subject, ": its row kept changing while purging"));
-      }
-      absl::StatusOr<std::string> inner =
-          InnerWrapped(row->wrapped_key, subject);
-      if (!inner.ok()) {
-        return absl::Status(inner.status().code(),
-                            absl::StrCat("subject ", subject, ": ",
-                                         inner.status().message()));
-      }
-      CLOVER_ASSIGN_OR_RETURN(row->wrapped_key, next->Seal(*inner, subject));
-      CLOVER_ASSIGN_OR_RETURN(bool swapped,
-                              storage_->CompareAndPut(Table::kSubjects, subject,
-                                                      bytes, row->Encode()));
-      if (swapped) {
-        ++report.rewrapped;
-        break;
+        // Erased meanwhile (after the cut: the next purge counts it), or
+        // already moved by a write.
+        if (!row->live() || WrappedKeyKekId(row->wrapped_key) == next->id()) {
+          break;
+        }
+        if (attempt == 8) {
+          return absl::AbortedError(absl::StrCat(
+              "subject ", subject, ": its row kept changing while purging"));
+        }
+        absl::StatusOr<std::string> inner =
+            InnerWrapped(row->wrapped_key, subject);
+        if (!inner.ok()) {
+          return absl::Status(inner.status().code(),
+                              absl::StrCat("subject ", subject, ": ",
+                                           inner.status().message()));
+        }
+        CLOVER_ASSIGN_OR_RETURN(row->wrapped_key, next->Seal(*inner, subject));
+        CLOVER_ASSIGN_OR_RETURN(
+            bool swapped, storage_->CompareAndPut(Table::kSubjects, subject,
+                                                  bytes, row->Encode()));
+        if (swapped) {
+          ++report.rewrapped;
+          break;
+        }
       }
     }
   }
-  CLOVER_RETURN_IF_ERROR(ListSubjects(
-      std::numeric_limits<size_t>::max(),
-      [&report](absl::string_view) { ++report.live; }));
-  if (hooks.before_destroy) CLOVER_RETURN_IF_ERROR(hooks.before_destroy(report));
+  CLOVER_RETURN_IF_ERROR(
+      ListSubjects(std::numeric_limits<size_t>::max(),
+                   [&report](absl::string_view) { ++report.live; }));
+  if (hooks.before_destroy)
+    CLOVER_RETURN_IF_ERROR(hooks.before_destroy(report));
   if (!old.empty()) {
     WriteBatch batch;
     for (const auto& e : old) batch.Delete(Table::kEpochs, e->id());

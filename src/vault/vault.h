@@ -50,6 +50,12 @@ struct VaultOptions {
   // storage and unwraps through the KEK.
   size_t subject_cache_entries = 100'000;
   absl::Duration subject_cache_ttl = absl::Minutes(5);
+  // Where several processes share the store (PostgreSQL): how often a vault
+  // re-reads the stored epochs before sealing a key, so that another node's
+  // purge, which waits twice this long after its cut before re-sealing, finds
+  // no key sealed under the epoch it destroys. Zero: one process owns the
+  // store (embedded RocksDB), never re-read.
+  absl::Duration epoch_refresh = absl::ZeroDuration();
 };
 
 // Who reads and why; passed to the KEK on every unwrap.
@@ -285,6 +291,7 @@ class Vault {
 
   absl::Mutex epochs_mu_;
   std::shared_ptr<EpochKey> current_epoch_ ABSL_GUARDED_BY(epochs_mu_);
+  absl::Time epochs_loaded_ ABSL_GUARDED_BY(epochs_mu_);
   std::vector<std::shared_ptr<EpochKey>> epochs_ ABSL_GUARDED_BY(epochs_mu_);
   absl::Mutex purge_mu_;  // one purge at a time
   absl::Mutex gate_mu_;
