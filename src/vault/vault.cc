@@ -177,24 +177,24 @@ absl::StatusOr<Vault::PutResult> Vault::Put(absl::string_view subject,
           existing->jurisdiction, "; country ", record.country, " (",
           jurisdiction, ") would change it"));
     }
+    // The KEK output under the epoch layer: opened once, for the unwrap and
+    // for the check of its KEK.
+    CLOVER_ASSIGN_OR_RETURN(std::string inner,
+                            InnerWrapped(existing->wrapped_key, subject));
     cached = FreshCachedEntry(subject);
     if (cached != nullptr && cached->handle == existing->handle) {
       data_key = cached->data_key;
     } else {
       UnwrapJustification why{"vault", "write", std::string(subject)};
-      CLOVER_ASSIGN_OR_RETURN(
-          data_key, UnwrapDataKey(existing->wrapped_key, subject, why));
+      CLOVER_ASSIGN_OR_RETURN(data_key, kek_->Unwrap(inner, subject, why));
     }
     row = *std::move(existing);
     row.revision += 1;
     // A key under an older epoch or a retired KEK moves to the current ones
     // with the write.
-    bool stale = WrappedKeyKekId(row.wrapped_key) != CurrentEpoch()->id();
-    if (!stale) {
-      CLOVER_ASSIGN_OR_RETURN(std::string inner,
-                              InnerWrapped(row.wrapped_key, subject));
-      stale = WrappedKeyKekId(inner) != kek_->id();
-    }
+    const bool stale =
+        WrappedKeyKekId(row.wrapped_key) != CurrentEpoch()->id() ||
+        WrappedKeyKekId(inner) != kek_->id();
     if (stale) {
       CLOVER_ASSIGN_OR_RETURN(row.wrapped_key,
                               WrapDataKey(KeyView(data_key), subject));
