@@ -264,6 +264,7 @@ absl::Status Auditor::ProcessEntries(LogFollower& f, uint64_t first,
   absl::flat_hash_set<std::string> touched_policies;
   auto& ring = recent_[log_no];
   uint64_t match = 0, mismatch = 0, unsigned_policy = 0;
+  erasure_check_.Begin(f.origin(), first);
   for (size_t i = 0; i < entries.size(); ++i) {
     const uint64_t index = first + i;
     const std::string& raw = entries[i];

@@ -9,6 +9,13 @@ namespace clover::audit {
 ErasureCheck::ErasureCheck(ErasureCheckOptions options)
     : options_(std::move(options)) {}
 
+void ErasureCheck::Begin(absl::string_view origin, uint64_t first_index) {
+  PerLog& log = logs_[origin];
+  if (log.started) return;
+  log.started = true;
+  log.armed = first_index == 0;
+}
+
 void ErasureCheck::ObserveDecision(absl::string_view origin, uint64_t index,
                                    const entry::DecisionEntry& e) {
   // A refused erasure, or one of a subject already gone, logs records 0: it
@@ -30,6 +37,10 @@ void ErasureCheck::ObserveAttestation(absl::string_view origin, uint64_t index,
       indices.push_back(log.pending.front().index);
     }
     log.pending.pop_front();
+  }
+  if (!log.armed) {
+    log.armed = true;
+    return;
   }
   std::vector<std::string> unique = covered;
   std::sort(unique.begin(), unique.end());

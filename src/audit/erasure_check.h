@@ -47,6 +47,12 @@ class ErasureCheck {
  public:
   explicit ErasureCheck(ErasureCheckOptions options);
 
+  // Called before the entries of `origin` from `first_index` on are fed. The
+  // first call in a process decides whether the check saw the log from its
+  // start: if not (an auditor resuming), erasures logged before were not seen,
+  // so the first attestation is taken as the new starting point rather than
+  // compared.
+  void Begin(absl::string_view origin, uint64_t first_index);
   // Feeds a decision entry at `index` of log `origin` (only allowed erasures
   // count).
   void ObserveDecision(absl::string_view origin, uint64_t index,
@@ -73,6 +79,8 @@ class ErasureCheck {
   struct PerLog {
     std::deque<Pending> pending;  // in log order
     absl::flat_hash_set<std::string> attested_epochs;
+    bool started = false;
+    bool armed = true;  // every erasure since the last attestation was seen
   };
   ErasureCheckOptions options_;
   absl::flat_hash_map<std::string, PerLog> logs_;

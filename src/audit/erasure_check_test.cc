@@ -114,5 +114,23 @@ TEST(ErasureCheckTest, AnErasureWithoutAttestationPastTheWindowIsRaisedOnce) {
   EXPECT_EQ(out.size(), 1u);
 }
 
+TEST(ErasureCheckTest, AResumedAuditorTakesItsFirstAttestationAsTheStart) {
+  ErasureCheck check({});
+  std::vector<Finding> out;
+  check.Begin("log", 100);  // resumed: erasures before 100 were not seen
+  check.Begin("log", 120);
+  check.ObserveDecision("log", 101, LoggedErase("p-a", kT0));
+  // Covers p-0 (logged before the auditor resumed) and p-a.
+  check.ObserveAttestation("log", 110,
+                           Attestation({"p-0", "p-a"}, 110, "epoch:e1"), &out);
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(check.pending("log"), 0u);
+  // From then on it compares.
+  check.ObserveDecision("log", 111, LoggedErase("p-b", kT0));
+  check.ObserveAttestation("log", 112, Attestation({}, 112, "epoch:e2"), &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].detector, kDetectorErasureMismatch);
+}
+
 }  // namespace
 }  // namespace clover::audit
