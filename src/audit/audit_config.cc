@@ -517,12 +517,10 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
       if (const YAML::Node b = d["erasure_purge"]) {
         CLOVER_RETURN_IF_ERROR(
             r.Keys(b, "detectors.erasure_purge", {"window", "slack"}));
-        CLOVER_RETURN_IF_ERROR(r.Duration(b, "window",
-                                          "detectors.erasure_purge.window",
-                                          &c.erasure.window));
-        CLOVER_RETURN_IF_ERROR(r.Duration(b, "slack",
-                                          "detectors.erasure_purge.slack",
-                                          &c.erasure.slack));
+        CLOVER_RETURN_IF_ERROR(r.Duration(
+            b, "window", "detectors.erasure_purge.window", &c.erasure.window));
+        CLOVER_RETURN_IF_ERROR(r.Duration(
+            b, "slack", "detectors.erasure_purge.slack", &c.erasure.slack));
       }
       if (const YAML::Node b = d["bulk_access"]) {
         CLOVER_RETURN_IF_ERROR(

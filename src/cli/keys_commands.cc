@@ -109,10 +109,9 @@ int Purge(const std::string& config) {
   }
   auto report = gateway::RunVaultPurge(*std::move(deployment));
   if (!report.ok()) return ReportStoreError(report.status());
-  std::cout << "purged: " << report->erased.size()
-            << " erasures made final, " << report->rewrapped
-            << " live keys re-sealed under " << report->new_epoch
-            << ", destroyed "
+  std::cout << "purged: " << report->erased.size() << " erasures made final, "
+            << report->rewrapped << " live keys re-sealed under "
+            << report->new_epoch << ", destroyed "
             << (report->destroyed_epochs.empty()
                     ? std::string("no epoch")
                     : absl::StrJoin(report->destroyed_epochs, ", "))
@@ -134,8 +133,7 @@ void RegisterVaultCommands(CLI::App& app) {
       "keys.purge_interval_s). Stop the node first if its store is "
       "embedded.");
   auto config = std::make_shared<std::string>();
-  purge->add_option("--config", *config, "Node configuration file")
-      ->required();
+  purge->add_option("--config", *config, "Node configuration file")->required();
   SetAction(purge, [config] { return Purge(*config); });
 }
 

@@ -426,11 +426,10 @@ TEST(ConfigTest, PurgeIntervalDefaultsToADayAndIsBounded) {
   EXPECT_EQ(hourly->keys.purge_interval, absl::Hours(1));
   for (const char* bad : {"0", "86401", "soon"}) {
     auto d2 = ParseDeployment(
-        absl::StrReplaceAll(kValid,
-                            {{"  kek_file: keys/kek\n",
-                              absl::StrCat("  kek_file: keys/kek\n"
-                                           "  purge_interval_s: ",
-                                           bad, "\n")}}),
+        absl::StrReplaceAll(kValid, {{"  kek_file: keys/kek\n",
+                                      absl::StrCat("  kek_file: keys/kek\n"
+                                                   "  purge_interval_s: ",
+                                                   bad, "\n")}}),
         "/srv/node.yaml");
     EXPECT_FALSE(d2.ok()) << bad;
     if (!d2.ok()) {

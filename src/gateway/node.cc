@@ -511,7 +511,8 @@ absl::StatusOr<vault::Vault::PurgeReport> PurgeAndAttest(
     // Durable in the log before the old epoch is destroyed; a crash in
     // between makes the restarted node finish the purge and attest it again
     // (the auditor counts one attestation per new epoch).
-    absl::StatusOr<uint64_t> index = log.Append(entry::ErasurePurgeJson(a)).get();
+    absl::StatusOr<uint64_t> index =
+        log.Append(entry::ErasurePurgeJson(a)).get();
     return index.status();
   };
   absl::StatusOr<vault::Vault::PurgeReport> r = vault.Purge(hooks);
@@ -541,8 +542,8 @@ absl::StatusOr<vault::Vault::PurgeReport> RunVaultPurge(Deployment deployment) {
   for (auto step : {CreateDataDir, CreateMetrics, OpenLog, OpenVault}) {
     CLOVER_RETURN_IF_ERROR(step(p));
   }
-  auto report = PurgeAndAttest(*p.vault, *p.log, *p.deployment.node,
-                               p.log_subject_key);
+  auto report =
+      PurgeAndAttest(*p.vault, *p.log, *p.deployment.node, p.log_subject_key);
   p.log.reset();  // flushes
   return report;
 }

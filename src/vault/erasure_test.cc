@@ -279,14 +279,13 @@ TEST_F(ErasureEpochTest, APurgeByOneNodeLosesNoKeyAnotherNodeSeals) {
   o.region = "eu";
   o.epoch_refresh = absl::Milliseconds(50);
   o.subject_cache_entries = 0;
-  auto a = Vault::Open(deployment_, o, *std::move(storage),
-                       FileKeyEncryptionKey::FromKey(TestKey(kKekFill)),
-                       TestKey(9));
+  auto a =
+      Vault::Open(deployment_, o, *std::move(storage),
+                  FileKeyEncryptionKey::FromKey(TestKey(kKekFill)), TestKey(9));
   ASSERT_TRUE(a.ok()) << a.status();
-  auto b = Vault::Open(deployment_, o,
-                       std::make_unique<SharedStorage>(&(*a)->storage()),
-                       FileKeyEncryptionKey::FromKey(TestKey(kKekFill)),
-                       TestKey(9));
+  auto b = Vault::Open(
+      deployment_, o, std::make_unique<SharedStorage>(&(*a)->storage()),
+      FileKeyEncryptionKey::FromKey(TestKey(kKekFill)), TestKey(9));
   ASSERT_TRUE(b.ok()) << b.status();
   std::atomic<bool> stop{false};
   std::atomic<int> written{0};

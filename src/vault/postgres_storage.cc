@@ -206,9 +206,6 @@ class PostgresStorage final : public StorageDriver {
     (void)s;
   }
 
- public:
-
- private:
   const std::string schema_;
   const int page_rows_;
   pg::Pool pool_;

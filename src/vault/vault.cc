@@ -445,8 +445,8 @@ absl::StatusOr<Vault::RewrapReport> Vault::RewrapKeys(
         bool swapped, storage_->CompareAndPut(Table::kEpochs, e->id(), bytes,
                                               rewrapped.Encode()));
     if (!swapped) {
-      return absl::AbortedError(absl::StrCat(
-          "epoch ", std::string(e->id()), " changed while re-wrapping"));
+      return absl::AbortedError(absl::StrCat("epoch ", std::string(e->id()),
+                                             " changed while re-wrapping"));
     }
   }
   // The scan only finds candidates: each is re-read under its stripe, since
@@ -467,10 +467,9 @@ absl::StatusOr<Vault::RewrapReport> Vault::RewrapKeys(
         }
         absl::StatusOr<std::string> inner = InnerWrapped(row->wrapped_key, key);
         if (!inner.ok()) {
-          bad_row = absl::Status(
-              inner.status().code(),
-              absl::StrCat("subject ", std::string(key), ": ",
-                           inner.status().message()));
+          bad_row = absl::Status(inner.status().code(),
+                                 absl::StrCat("subject ", std::string(key),
+                                              ": ", inner.status().message()));
           return false;
         }
         if (WrappedKeyKekId(*inner) == kek_->id()) {

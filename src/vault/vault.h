@@ -180,8 +180,8 @@ class Vault {
     std::vector<std::string> erased;
     std::vector<std::string> destroyed_epochs;  // ids, oldest first
     std::string new_epoch;
-    absl::Time cut;       // the new epoch's creation: erasures before it
-    uint64_t tag = 0;     // PurgeHooks::tag_at_cut's value at the cut
+    absl::Time cut;        // the new epoch's creation: erasures before it
+    uint64_t tag = 0;      // PurgeHooks::tag_at_cut's value at the cut
     bool resumed = false;  // finished a purge an earlier process began
   };
   struct PurgeHooks {
@@ -206,8 +206,7 @@ class Vault {
   // Errors: storage and KEK errors; Aborted if a row keeps changing; those of
   // the hooks. An interrupted purge loses nothing: every key is readable
   // under the old or the new epoch until the old one is deleted.
-  [[nodiscard]] absl::StatusOr<PurgeReport> Purge(
-      const PurgeHooks& hooks = {});
+  [[nodiscard]] absl::StatusOr<PurgeReport> Purge(const PurgeHooks& hooks = {});
   // Purge without hooks (tests and maintenance).
   [[nodiscard]] absl::Status PurgeErased();
 
@@ -217,8 +216,8 @@ class Vault {
       absl::string_view subject);
 
   struct EpochState {
-    std::string current;        // the epoch new keys are sealed under
-    absl::Time current_created;  // when it was made (the last purge's cut)
+    std::string current;           // the epoch new keys are sealed under
+    absl::Time current_created;    // when it was made (the last purge's cut)
     bool current_initial = false;  // made at open, no purge since
     size_t stored = 0;  // epochs in storage; more than one: purge unfinished
   };
