@@ -7,12 +7,24 @@
 
 #include "audit/tlog_proof.h"
 #include "entry/entry_subjects.h"
+#include "entry/erasure_attestation.h"
 #include "entry/log_entry.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   absl::string_view text(reinterpret_cast<const char*>(data), size);
   clover::entry::LogEntry entry;
   (void)clover::entry::ParseLogEntry(text, &entry);
+  // An erasure attestation that parses writes back to an entry that parses
+  // to the same thing.
+  auto attestation = clover::entry::ParseErasurePurge(text);
+  if (attestation.ok()) {
+    auto again = clover::entry::ParseErasurePurge(
+        clover::entry::ErasurePurgeJson(*attestation));
+    if (!again.ok() || again->erased_root != attestation->erased_root ||
+        again->destroyed_epochs != attestation->destroyed_epochs ||
+        again->cut_log_size != attestation->cut_log_size)
+      std::abort();
+  }
   std::vector<std::string> subjects;
   (void)clover::entry::SubjectsOf(text, subjects);
   auto proof = clover::audit::ParseTlogProof(text);

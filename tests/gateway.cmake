@@ -53,3 +53,15 @@ if(TARGET clover_gateway AND TARGET clover)
     PROPERTIES TIMEOUT 300 LABELS "e2e" RUN_SERIAL TRUE
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 endif()
+
+# Final erasure on a real node: disk attack before/after `clover vault purge`,
+# the attestation checked as the auditor does, a purge killed with SIGKILL.
+if(TARGET clover_gateway AND TARGET clover)
+  add_executable(erasure_purge_test ${CMAKE_CURRENT_SOURCE_DIR}/erasure_purge_test.cc)
+  target_link_libraries(erasure_purge_test PRIVATE clover_options clover_gateway clover_audit GTest::gtest GTest::gtest_main)
+  target_compile_definitions(erasure_purge_test PRIVATE CLOVER_BINARY="$<TARGET_FILE:clover>")
+  add_dependencies(erasure_purge_test clover)
+  gtest_discover_tests(erasure_purge_test DISCOVERY_TIMEOUT 60
+    PROPERTIES TIMEOUT 300 LABELS "crash" RUN_SERIAL TRUE
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+endif()

@@ -66,10 +66,11 @@ curl -sf -X DELETE "${reader[@]}" "http://127.0.0.1:$port/v1/subjects/r-5" >/dev
 [ $? = 1 ] && grep -q "still running" "$tmp/err" || fail "rewrap beside a running node: $(cat "$tmp/err")"
 stop
 
-# Rotation with KEK 1 forgotten: the node's keys cannot all be unwrapped, and rewrap says which.
+# Rotation with KEK 1 forgotten: the vault's erasure-epoch key (which every data key is
+# sealed under) cannot be unwrapped, and rewrap says which key and KEK.
 config "  kek_file: $tmp/kek2"
 "$clover" keys rewrap --config "$tmp/node.yaml" >"$tmp/out" 2>"$tmp/err"
-[ $? = 1 ] && grep -q "subject r-[0-9]: wrapped data key belongs to KEK file:" "$tmp/err" || fail "rewrap without KEK 1: $(cat "$tmp/err")"
+[ $? = 1 ] && grep -q "epoch key epoch:[0-9a-f]*: wrapped data key belongs to KEK file:" "$tmp/err" || fail "rewrap without KEK 1: $(cat "$tmp/err")"
 
 config "  kek_file: $tmp/kek2
   retired_kek_files: [$tmp/kek1]"

@@ -26,3 +26,12 @@ target_compile_definitions(postgres_crash_test PRIVATE
 add_test(NAME postgres_crash_test COMMAND postgres_crash_test
   WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(postgres_crash_test PROPERTIES LABELS "crash" TIMEOUT 300)
+
+# Final erasure on PostgreSQL: the data directory (heap files and pg_wal)
+# attacked with the KEK before and after a purge.
+add_executable(postgres_erasure_test ${CMAKE_CURRENT_LIST_DIR}/postgres_erasure_test.cc)
+target_link_libraries(postgres_erasure_test PRIVATE clover_options clover_vault
+  clover_test_support PostgreSQL::PostgreSQL GTest::gtest GTest::gtest_main)
+add_test(NAME postgres_erasure_test COMMAND postgres_erasure_test
+  WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(postgres_erasure_test PROPERTIES LABELS "e2e" TIMEOUT 300)

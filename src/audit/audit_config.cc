@@ -531,7 +531,7 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
       CLOVER_RETURN_IF_ERROR(r.Keys(
           d, "detectors",
           {"bulk_access", "bulk_erasure", "denial_burst", "restricted_transfer",
-           "log_stalled_after", "traffic_metric"}));
+           "log_stalled_after", "traffic_metric", "erasure_purge"}));
       CLOVER_RETURN_IF_ERROR(r.CountWindow(d, "bulk_access", "subjects",
                                            &c.detectors.bulk_subjects,
                                            &c.detectors.bulk_window));
@@ -541,6 +541,14 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
       CLOVER_RETURN_IF_ERROR(r.CountWindow(d, "denial_burst", "count",
                                            &c.detectors.denial_burst,
                                            &c.detectors.denial_window));
+      if (const YAML::Node b = d["erasure_purge"]) {
+        CLOVER_RETURN_IF_ERROR(
+            r.Keys(b, "detectors.erasure_purge", {"window", "slack"}));
+        CLOVER_RETURN_IF_ERROR(r.Duration(
+            b, "window", "detectors.erasure_purge.window", &c.erasure.window));
+        CLOVER_RETURN_IF_ERROR(r.Duration(
+            b, "slack", "detectors.erasure_purge.slack", &c.erasure.slack));
+      }
       if (const YAML::Node b = d["restricted_transfer"]) {
         if (!b.IsScalar() ||
             (b.as<std::string>() != "true" && b.as<std::string>() != "false")) {

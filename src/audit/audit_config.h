@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "audit/detectors.h"
+#include "audit/erasure_check.h"
 #include "audit/follower.h"
 #include "crypto/secret_key_file.h"
 
@@ -96,6 +97,8 @@ struct AuditorConfig {
   std::vector<std::string> attestation_keys;
   std::vector<CanarySet> canaries;
   DetectorOptions detectors;
+  // detectors.erasure_purge: {window, slack} (audit/erasure_check.h).
+  ErasureCheckOptions erasure;
   absl::Duration log_stalled_after = absl::Minutes(5);
   // A counter of the node's durable appends: it grows only with entries, so
   // refusals that log nothing never count towards log_stalled.

@@ -39,7 +39,8 @@ server::HttpResponse JsonOk(std::string body) {
 Auditor::Auditor(AuditorConfig config, const Clock& clock)
     : config_(std::move(config)),
       clock_(clock),
-      detectors_(config_.detectors) {}
+      detectors_(config_.detectors),
+      erasure_check_(config_.erasure) {}
 
 Auditor::~Auditor() { Stop(); }
 
@@ -263,6 +264,7 @@ absl::Status Auditor::ProcessEntries(LogFollower& f, uint64_t first,
   absl::flat_hash_set<std::string> touched_policies;
   auto& ring = recent_[log_no];
   uint64_t match = 0, mismatch = 0, unsigned_policy = 0;
+  erasure_check_.Begin(f.origin(), first);
   for (size_t i = 0; i < entries.size(); ++i) {
     const uint64_t index = first + i;
     const std::string& raw = entries[i];
@@ -290,6 +292,24 @@ absl::Status Auditor::ProcessEntries(LogFollower& f, uint64_t first,
         fd.summary =
             absl::StrCat("log '", f.origin(), "' entry ", index,
                          " is not a valid approval transition: ", o.message());
+        fd.time = clock_.Now();
+        fd.origin = f.origin();
+        fd.indices.push_back(index);
+        found.push_back(std::move(fd));
+      }
+      continue;
+    }
+    if (scratch_.type == entry::EntryType::kErasurePurge) {
+      absl::StatusOr<entry::ErasurePurge> a = entry::ParseErasurePurge(raw);
+      if (a.ok()) {
+        erasure_check_.ObserveAttestation(f.origin(), index, *a, &found);
+      } else {
+        Finding fd;
+        fd.detector = std::string(kDetectorMalformedEntry);
+        fd.severity = Severity::kHigh;
+        fd.key = absl::StrCat(kDetectorMalformedEntry, "/", f.origin());
+        fd.summary = absl::StrCat("log '", f.origin(), "' entry ", index, ": ",
+                                  a.status().message());
         fd.time = clock_.Now();
         fd.origin = f.origin();
         fd.indices.push_back(index);
@@ -355,6 +375,7 @@ absl::Status Auditor::ProcessEntries(LogFollower& f, uint64_t first,
     }
     flows_.Add(e);
     detectors_.Observe(f.origin(), index, e, &found);
+    erasure_check_.ObserveDecision(f.origin(), index, e);
     PolicyUse& use = policy_use_[e.policy];
     const int64_t ms = absl::ToUnixMillis(e.time);
     if (use.count == 0 || ms < use.first_ms) use.first_ms = ms;
@@ -362,6 +383,7 @@ absl::Status Auditor::ProcessEntries(LogFollower& f, uint64_t first,
     ++use.count;
     touched_policies.insert(e.policy);
   }
+  erasure_check_.CheckOverdue(f.origin(), clock_.Now(), &found);
   flows_.Flush(batch);
   for (const std::string& h : touched_policies) {
     const PolicyUse& u = policy_use_[h];
@@ -460,6 +482,13 @@ absl::StatusOr<uint64_t> Auditor::PollOnce() {
       stalled = stalls_[i].Observe(clock_.Now(), f.size(), traffic);
       flows_.PublishMetrics(*m_flow_decisions_, *m_flow_bytes_);
     }
+    // Overdue erasures also when the log has stopped growing.
+    std::vector<Finding> overdue;
+    {
+      absl::MutexLock lock(&mu_);
+      erasure_check_.CheckOverdue(f.origin(), clock_.Now(), &overdue);
+    }
+    for (Finding& fd : overdue) Raise(&f, PendingFinding{std::move(fd), {}});
     if (stalled) {
       Finding fd;
       fd.detector = std::string(kDetectorLogStalled);

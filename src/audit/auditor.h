@@ -38,6 +38,7 @@
 #include "audit/approval_ledger.h"
 #include "audit/audit_config.h"
 #include "audit/detectors.h"
+#include "audit/erasure_check.h"
 #include "audit/flows.h"
 #include "audit/follower.h"
 #include "audit/incident_store.h"
@@ -140,6 +141,7 @@ class Auditor {
   mutable absl::Mutex mu_;
   FlowStats flows_ ABSL_GUARDED_BY(mu_);
   Detectors detectors_ ABSL_GUARDED_BY(mu_);
+  ErasureCheck erasure_check_ ABSL_GUARDED_BY(mu_);
   std::vector<StallDetector> stalls_ ABSL_GUARDED_BY(mu_);
   entry::LogEntry scratch_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<ApprovalLedger> ledger_ ABSL_GUARDED_BY(mu_);

@@ -37,6 +37,8 @@ void RegisterConfigCommands(CLI::App& app);
 void RegisterDemoCommand(CLI::App& app);
 void RegisterLogCommands(CLI::App& app);
 void RegisterKeysCommands(CLI::App& app);
+// `clover vault purge` (keys_commands.cc).
+void RegisterVaultCommands(CLI::App& app);
 void RegisterPolicyCommands(CLI::App& app);
 void RegisterServeCommand(CLI::App& app);
 void RegisterAuditCommands(CLI::App& app);

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "cli/command.h"
 #include "config/deployment.h"
 #include "crypto/ed25519.h"
@@ -95,7 +96,46 @@ int Rewrap(const std::string& config) {
   return kExitOk;
 }
 
+int Purge(const std::string& config) {
+  auto deployment = LoadDeployment(config);
+  if (!deployment.ok()) return ReportError(deployment.status());
+  if (deployment->node.has_value() &&
+      deployment->storage.driver == StorageDriver::kRocksDb) {
+    const std::string store = gateway::NodeVaultDir(*deployment->node);
+    if (!std::filesystem::exists(std::filesystem::path(store) / "CURRENT")) {
+      return ReportError(absl::NotFoundError(
+          absl::StrCat(config, ": no vault store at ", store)));
+    }
+  }
+  auto report = gateway::RunVaultPurge(*std::move(deployment));
+  if (!report.ok()) return ReportStoreError(report.status());
+  std::cout << "purged: " << report->erased.size() << " erasures made final, "
+            << report->rewrapped << " live keys re-sealed under "
+            << report->new_epoch << ", destroyed "
+            << (report->destroyed_epochs.empty()
+                    ? std::string("no epoch")
+                    : absl::StrJoin(report->destroyed_epochs, ", "))
+            << (report->resumed ? " (finished an interrupted purge)" : "")
+            << "; attestation appended to the node's log\n";
+  return kExitOk;
+}
+
 }  // namespace
+
+void RegisterVaultCommands(CLI::App& app) {
+  auto* vault = app.add_subcommand("vault", "Vault maintenance");
+  vault->require_subcommand(1);
+  auto* purge = vault->add_subcommand(
+      "purge",
+      "Make erasures final now: re-seal every live data key under a new "
+      "erasure epoch, destroy the old epoch key and append the erasure "
+      "attestation to the node's log (the node does this itself every "
+      "keys.purge_interval_s). Stop the node first if its store is "
+      "embedded.");
+  auto config = std::make_shared<std::string>();
+  purge->add_option("--config", *config, "Node configuration file")->required();
+  SetAction(purge, [config] { return Purge(*config); });
+}
 
 void RegisterKeysCommands(CLI::App& app) {
   auto* keys = app.add_subcommand("keys", "Key management");

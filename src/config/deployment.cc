@@ -894,7 +894,8 @@ class Loader {
     CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, node, "keys"));
     CLOVER_RETURN_IF_ERROR(
         CheckKeys(src, f, "keys",
-                  {"kek_file", "pseudonym_key_file", "retired_kek_files"}));
+                  {"kek_file", "pseudonym_key_file", "retired_kek_files",
+                   "purge_interval_s"}));
     CLOVER_ASSIGN_OR_RETURN(
         std::string kek, StringField(src, node, f, "keys", "kek_file", true));
     CLOVER_ASSIGN_OR_RETURN(
@@ -909,6 +910,10 @@ class Loader {
       for (const std::string& file : files)
         d_.keys.retired_kek_files.push_back(ResolvePath(src, file));
     }
+    CLOVER_ASSIGN_OR_RETURN(
+        int64_t purge_s,
+        IntField(src, f, "keys", "purge_interval_s", 86400, 1, 86400));
+    d_.keys.purge_interval = absl::Seconds(purge_s);
     return absl::OkStatus();
   }
 

@@ -150,6 +150,10 @@ struct KeysConfig {
   // Earlier KEKs, still needed to unwrap data keys wrapped before a rotation
   // (absolute; see vault/kek_ring.h).
   std::vector<std::string> retired_kek_files;
+  // Erasure window (`purge_interval_s`, 1 s to 24 h): the node purges the
+  // vault's erasure epochs this long after the last purge, so an erased
+  // subject's key is unrecoverable from the store within it (docs/vault.md).
+  absl::Duration purge_interval = absl::Hours(24);
 };
 
 struct PolicyConfig {

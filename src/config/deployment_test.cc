@@ -435,6 +435,33 @@ TEST(ConfigTest, RetiredKekFiles) {
               {"keys.retired_kek_files", "expected a list of strings"});
 }
 
+TEST(ConfigTest, PurgeIntervalDefaultsToADayAndIsBounded) {
+  auto d = ParseDeployment(kValid, "/srv/node.yaml");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->keys.purge_interval, absl::Hours(24));
+  auto hourly = ParseDeployment(
+      absl::StrReplaceAll(kValid, {{"  kek_file: keys/kek\n",
+                                    "  kek_file: keys/kek\n"
+                                    "  purge_interval_s: 3600\n"}}),
+      "/srv/node.yaml");
+  ASSERT_TRUE(hourly.ok()) << hourly.status();
+  EXPECT_EQ(hourly->keys.purge_interval, absl::Hours(1));
+  for (const char* bad : {"0", "86401", "soon"}) {
+    auto d2 = ParseDeployment(
+        absl::StrReplaceAll(kValid, {{"  kek_file: keys/kek\n",
+                                      absl::StrCat("  kek_file: keys/kek\n"
+                                                   "  purge_interval_s: ",
+                                                   bad, "\n")}}),
+        "/srv/node.yaml");
+    EXPECT_FALSE(d2.ok()) << bad;
+    if (!d2.ok()) {
+      EXPECT_NE(d2.status().message().find("purge_interval_s"),
+                absl::string_view::npos)
+          << d2.status();
+    }
+  }
+}
+
 TEST(ConfigTest, SignedPolicyNeedsAuditorKeys) {
   ExpectError("  file: policy.yaml",
               "  file: policy.yaml\n  require_signed_policy: true",

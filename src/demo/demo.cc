@@ -208,6 +208,9 @@ void Summarise(RunningNode& n, const std::vector<std::string>& witness_keys,
         case entry::EntryType::kWrite:
           s.actions["write"]++;
           break;
+        case entry::EntryType::kErasurePurge:
+          s.actions["erasure_purge"]++;
+          break;
         case entry::EntryType::kOther:
           break;
       }

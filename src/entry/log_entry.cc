@@ -272,6 +272,8 @@ absl::Status ParseLogEntry(absl::string_view json, LogEntry* out) {
     out->type = EntryType::kErasure;
   } else if (type == "write") {
     out->type = EntryType::kWrite;
+  } else if (type == "erasure_purge") {
+    out->type = EntryType::kErasurePurge;
   } else {
     out->type = EntryType::kOther;
   }

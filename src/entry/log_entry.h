@@ -25,7 +25,14 @@
 
 namespace clover::entry {
 
-enum class EntryType { kDecision, kApproval, kErasure, kWrite, kOther };
+enum class EntryType {
+  kDecision,
+  kApproval,
+  kErasure,
+  kWrite,
+  kErasurePurge,  // entry/erasure_attestation.h
+  kOther
+};
 
 struct FieldEntry {
   std::string name;

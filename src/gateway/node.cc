@@ -10,9 +10,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "approvals/approvals.h"
+#include "core/status_macros.h"
 #include "crypto/constant_time.h"
 #include "crypto/secret_key_file.h"
 #include "crypto/subject_pseudonym.h"
+#include "entry/erasure_attestation.h"
 #include "gateway/access_index.h"
 #include "gateway/auth.h"
 #include "gateway/gateway.h"
@@ -63,8 +65,17 @@ struct Node::Parts {
   // KEK rotation: re-wraps keys of retired KEKs while the node serves.
   std::atomic<bool> stop_rewrap{false};
   std::thread rewrap;
+  // Erasure epochs: purges the vault every keys.purge_interval.
+  absl::Mutex purge_mu;
+  bool stop_purge ABSL_GUARDED_BY(purge_mu) = false;
+  std::thread purger;
   bool shut_down = false;
 };
+
+// Purges the vault and appends the erasure attestation (defined below).
+absl::StatusOr<vault::Vault::PurgeReport> PurgeAndAttest(
+    vault::Vault& vault, log::Sequencer& log, const NodeConfig& node,
+    const crypto::SecretKey& log_subject_key);
 
 namespace {
 
@@ -335,6 +346,42 @@ absl::Status StartKeyRewrap(Node::Parts& p) {
   return absl::OkStatus();
 }
 
+// The node's purge thread: purges when the current epoch is older than
+// keys.purge_interval, or at once if a purge was interrupted (two epochs
+// stored); a failed purge is retried after a minute.
+absl::Status StartPurging(Node::Parts& p) {
+  p.purger = std::thread([&p] {
+    absl::Duration retry = absl::ZeroDuration();
+    while (true) {
+      absl::Time due = absl::Now() + retry;
+      if (retry == absl::ZeroDuration()) {
+        absl::StatusOr<vault::Vault::EpochState> state = p.vault->Epochs();
+        if (!state.ok()) {
+          spdlog::error("erasure purge: {}",
+                        std::string(state.status().message()));
+          retry = absl::Minutes(1);
+          continue;
+        }
+        due = state->stored > 1
+                  ? absl::Now()
+                  : state->current_created + p.deployment.keys.purge_interval;
+      }
+      {
+        absl::MutexLock lock(&p.purge_mu);
+        p.purge_mu.AwaitWithDeadline(
+            absl::Condition(
+                +[](bool* stop) { return *stop; }, &p.stop_purge),
+            due);
+        if (p.stop_purge) return;
+      }
+      absl::StatusOr<vault::Vault::PurgeReport> r = PurgeAndAttest(
+          *p.vault, *p.log, *p.deployment.node, p.log_subject_key);
+      retry = r.ok() ? absl::ZeroDuration() : absl::Minutes(1);
+    }
+  });
+  return absl::OkStatus();
+}
+
 struct Step {
   const char* name;
   absl::Status (*run)(Node::Parts&);
@@ -353,6 +400,7 @@ constexpr Step kSteps[] = {
     {"build gateway", BuildGateway},
     {"listen", Listen},
     {"start key re-wrapping", StartKeyRewrap},
+    {"start erasure purges", StartPurging},
 };
 
 }  // namespace
@@ -407,6 +455,11 @@ void Node::Shutdown() {
   // their responses.
   parts_->stop_rewrap.store(true);
   if (parts_->rewrap.joinable()) parts_->rewrap.join();
+  {
+    absl::MutexLock lock(&parts_->purge_mu);
+    parts_->stop_purge = true;
+  }
+  if (parts_->purger.joinable()) parts_->purger.join();
   parts_->server->Stop();
   parts_->gateway->Drain();
   parts_->access_index->Stop();
@@ -436,6 +489,69 @@ int WaitForTerminationSignal(const std::function<void()>& tick) {
     if (sig == SIGINT || sig == SIGTERM) return sig;
     if (tick) tick();
   }
+}
+
+absl::StatusOr<vault::Vault::PurgeReport> PurgeAndAttest(
+    vault::Vault& vault, log::Sequencer& log, const NodeConfig& node,
+    const crypto::SecretKey& log_subject_key) {
+  vault::Vault::PurgeHooks hooks;
+  hooks.tag_at_cut = [&log] { return log.Size(); };
+  hooks.before_destroy =
+      [&](const vault::Vault::PurgeReport& r) -> absl::Status {
+    entry::ErasurePurge a;
+    a.time = absl::Now();
+    a.node = node.id;
+    a.region = node.region;
+    a.cut_log_size = r.tag;
+    std::vector<std::string> pseudonyms;
+    pseudonyms.reserve(r.erased.size());
+    for (const std::string& s : r.erased) {
+      pseudonyms.push_back(crypto::SubjectPseudonym(log_subject_key, s));
+    }
+    a.erased = pseudonyms.size();
+    a.erased_root = entry::ErasedSubjectsRoot(std::move(pseudonyms));
+    a.rewrapped = r.rewrapped;
+    a.live = r.live;
+    a.destroyed_epochs = r.destroyed_epochs;
+    a.new_epoch = r.new_epoch;
+    // Durable in the log before the old epoch is destroyed; a crash in
+    // between makes the restarted node finish the purge and attest it again
+    // (the auditor counts one attestation per new epoch).
+    absl::StatusOr<uint64_t> index =
+        log.Append(entry::ErasurePurgeJson(a)).get();
+    return index.status();
+  };
+  absl::StatusOr<vault::Vault::PurgeReport> r = vault.Purge(hooks);
+  if (r.ok()) {
+    spdlog::info(
+        "erasure purge: {} live keys re-sealed under {}, {} erasures made "
+        "final, destroyed {}{}",
+        r->rewrapped, r->new_epoch, r->erased.size(),
+        r->destroyed_epochs.empty() ? std::string("none")
+                                    : r->destroyed_epochs.front(),
+        r->resumed ? " (finished an interrupted purge)" : "");
+  } else {
+    spdlog::error("erasure purge: {}", std::string(r.status().message()));
+  }
+  return r;
+}
+
+absl::StatusOr<vault::Vault::PurgeReport> RunVaultPurge(Deployment deployment) {
+  if (!deployment.node.has_value()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(deployment.source_file,
+                     ": not a node configuration (no 'node' section)"));
+  }
+  Node::Parts p;
+  p.deployment = std::move(deployment);
+  p.clock = &SystemClock();
+  for (auto step : {CreateDataDir, CreateMetrics, OpenLog, OpenVault}) {
+    CLOVER_RETURN_IF_ERROR(step(p));
+  }
+  auto report =
+      PurgeAndAttest(*p.vault, *p.log, *p.deployment.node, p.log_subject_key);
+  p.log.reset();  // flushes
+  return report;
 }
 
 std::string PostgresNameOf(absl::string_view id) {
@@ -471,6 +587,8 @@ absl::StatusOr<std::unique_ptr<vault::Vault>> OpenNodeVault(
   // shares, so another DC's write or erasure must show here soon: cached
   // subjects are re-read after a few seconds.
   o.subject_cache_ttl = absl::Seconds(2);
+  // Another DC's purge switches the region's epoch: pick it up within 2 s.
+  o.epoch_refresh = absl::Seconds(2);
   auto root = crypto::ReadSecretKeyFile(deployment.keys.pseudonym_key_file);
   if (!root.ok()) return root.status();
   vault::PostgresOptions pg;

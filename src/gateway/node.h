@@ -35,6 +35,15 @@ std::string NodeVaultDir(const NodeConfig& node);
 [[nodiscard]] absl::StatusOr<std::unique_ptr<vault::Vault>> OpenNodeVault(
     const Deployment& deployment);
 
+// `clover vault purge`: with the node stopped (its embedded stores are
+// locked while it runs), purges the vault's erasure epochs
+// (vault::Vault::Purge) and appends the erasure attestation to the node's log
+// (entry/erasure_attestation.h), as the running node does every
+// keys.purge_interval. Errors: InvalidArgument without a node section; those
+// of the log, the vault and the purge.
+[[nodiscard]] absl::StatusOr<vault::Vault::PurgeReport> RunVaultPurge(
+    Deployment deployment);
+
 struct NodeOptions {
   const Clock* clock = nullptr;  // nullptr: the system clock
   int threads = 0;               // HTTP I/O threads; 0 = one per core

@@ -229,10 +229,15 @@ class SubjectEndpoints : public EndpointFamily {
           "the policy does not allow this principal to erase subjects",
           std::move(respond));
     }
+    // From the log append to the vault's erasure, a purge's cut waits for
+    // this erasure: its attestation covers it or leaves it to the next one
+    // by log position (vault.h, BeginErasure).
+    std::shared_ptr<void> in_flight = d_.vault->BeginErasure();
     pipe_.LogThenEffect(
         pipe_.DecisionJson(p, purpose, "erase", pipe_.storage_jurisdiction(),
                            pseudonym, *jurisdiction, dec, 1, 0),
-        std::move(respond), [this, subject](uint64_t index) -> HttpResponse {
+        std::move(respond),
+        [this, subject, in_flight](uint64_t index) -> HttpResponse {
           if (absl::Status s = d_.vault->Erase(subject); !s.ok())
             return ErrorResponse(s);
           std::string body = absl::StrCat(

@@ -206,11 +206,13 @@ class PostgresStorage final : public StorageDriver {
     // rows' space reusable and leaves their bytes on disk.
     const std::string sql =
         absl::StrCat("VACUUM (FULL) ", Qualified(schema_, table));
-    return pool_.Run(
+    CLOVER_RETURN_IF_ERROR(pool_.Run(
         [&](pg::Connection& c) {
           return c.Exec(sql, absl::StrCat("vacuum ", Name(table)));
         },
-        retry_);
+        retry_));
+    if (table == Table::kEpochs) RetireWal();
+    return absl::OkStatus();
   }
 
   // Whether every put of `batch` holds its value and every deleted key is
@@ -239,6 +241,20 @@ class PostgresStorage final : public StorageDriver {
   }
 
  private:
+  // After an epoch key's row is deleted, its bytes remain in the WAL
+  // segment that logged it. Closing that segment and checkpointing lets the
+  // server remove it (with wal_recycle = off it is unlinked rather than kept
+  // for reuse; docs/vault.md). Best effort: it needs superuser or
+  // pg_checkpoint rights, and a refusal leaves the WAL to the server's own
+  // checkpoints.
+  void RetireWal() {
+    absl::Status s = pool_.Run([](pg::Connection& c) {
+      CLOVER_RETURN_IF_ERROR(c.Exec("SELECT pg_switch_wal()", "switch wal"));
+      return c.Exec("CHECKPOINT", "checkpoint");
+    });
+    (void)s;
+  }
+
   const std::string schema_;
   const int page_rows_;
   const absl::Duration retry_;

@@ -8,7 +8,9 @@
 // Write is ONE transaction (pipelined: one round trip) committed with
 // synchronous_commit=on. Purge is VACUUM FULL of the table: deleted rows
 // (crypto-shredded wrapped keys) are gone from the table's files, not just
-// marked free; old WAL segments keep them until the server recycles them.
+// marked free; old WAL segments keep them until the server recycles them. For
+// the `epochs` table Purge then switches the WAL segment and checkpoints (best
+// effort; needs the rights docs/operations.md names).
 //
 // Failover: with a multi-host DSN and target_session_attrs=read-write (a
 // Patroni-managed region, docs/operations.md) every call that finds the

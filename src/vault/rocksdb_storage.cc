@@ -22,6 +22,8 @@ absl::string_view TableName(Table table) {
       return "subjects";
     case Table::kTokens:
       return "token_index";
+    case Table::kEpochs:
+      return "epochs";
   }
   return "unknown";
 }
@@ -113,8 +115,12 @@ class RocksDbStorage : public StorageDriver {
   }
 
   absl::Status Purge(Table table) override {
+    // Every table is flushed, not only `table`: a write-ahead log file is
+    // deleted only once no memtable holds data it logged, and the WAL file
+    // that logged a deleted entry (e.g. an old epoch key) must go too.
     rocksdb::FlushOptions flush;
-    rocksdb::Status s = db_->Flush(flush, cf(table));
+    std::vector<rocksdb::ColumnFamilyHandle*> all(cfs_.begin(), cfs_.end());
+    rocksdb::Status s = db_->Flush(flush, all);
     if (!s.ok()) return FromRocks(s, "flush");
     rocksdb::CompactRangeOptions compact;
     compact.bottommost_level_compaction =
@@ -204,9 +210,11 @@ absl::StatusOr<std::unique_ptr<StorageDriver>> OpenRocksDbStorage(
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
   for (Table t : kAllTables) {
-    descriptors.emplace_back(std::string(TableName(t)), t == Table::kTokens
-                                                            ? token_options
-                                                            : subject_options);
+    // The epochs table holds a row or two: the default (skiplist) memtable.
+    descriptors.emplace_back(std::string(TableName(t)),
+                             t == Table::kTokens   ? token_options
+                             : t == Table::kEpochs ? cf_options
+                                                   : subject_options);
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;

@@ -22,8 +22,11 @@ enum class Table {
               // erased
   kTokens,    // token handle -> subject id (resolves siv tokens; deleted on
               // erasure)
+  kEpochs,    // epoch id -> EpochRow (vault/epoch_keys.h): the KEK-wrapped
+              // erasure-epoch keys; a purge deletes the old one
 };
-inline constexpr Table kAllTables[] = {Table::kSubjects, Table::kTokens};
+inline constexpr Table kAllTables[] = {Table::kSubjects, Table::kTokens,
+                                       Table::kEpochs};
 // Tables only the first (v1) layout had: their presence marks a store to
 // migrate (vault/layout_migration.h).
 inline constexpr absl::string_view kV1OnlyTables[] = {"records", "wrapped_keys",
@@ -83,7 +86,9 @@ class StorageDriver {
       const std::function<bool(absl::string_view, absl::string_view)>& fn) = 0;
   // Physically removes deleted entries of `table` from durable storage
   // (compaction or VACUUM), so crypto-shredded wrapped keys do not linger in
-  // old files.
+  // old files. RocksDB also flushes every table first, so that no write-ahead
+  // log file that held a deleted entry is kept (docs/vault.md says what
+  // remains, e.g. PostgreSQL's WAL segments).
   [[nodiscard]] virtual absl::Status Purge(Table table) = 0;
   // Whether the store can serve requests now, for readiness probes: cheap
   // (one round trip at most) and without retries. Embedded stores are always

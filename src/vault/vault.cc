@@ -1,6 +1,8 @@
 #include "vault/vault.h"
 
+#include <algorithm>
 #include <cstring>
+#include <limits>
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
@@ -98,9 +100,14 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(
   }
   CLOVER_ASSIGN_OR_RETURN(ResidencyMap residency,
                           ResidencyMap::Create(deployment, options.region));
-  return std::unique_ptr<Vault>(
+  auto vault = std::unique_ptr<Vault>(
       new Vault(deployment, options, std::move(residency), std::move(storage),
                 std::move(kek), pseudonym_root));
+  // A store without epochs (new, or written before them) gets its initial
+  // epoch now: new keys are sealed under it at once, older ones at the first
+  // purge.
+  CLOVER_RETURN_IF_ERROR(vault->ReloadEpochs(/*create_if_none=*/true));
+  return vault;
 }
 
 absl::StatusOr<std::unique_ptr<Vault>> Vault::OpenEmbedded(
@@ -170,20 +177,27 @@ absl::StatusOr<Vault::PutResult> Vault::Put(absl::string_view subject,
           existing->jurisdiction, "; country ", record.country, " (",
           jurisdiction, ") would change it"));
     }
+    // The KEK output under the epoch layer: opened once, for the unwrap and
+    // for the check of its KEK.
+    CLOVER_ASSIGN_OR_RETURN(std::string inner,
+                            InnerWrapped(existing->wrapped_key, subject));
     cached = FreshCachedEntry(subject);
     if (cached != nullptr && cached->handle == existing->handle) {
       data_key = cached->data_key;
     } else {
       UnwrapJustification why{"vault", "write", std::string(subject)};
-      CLOVER_ASSIGN_OR_RETURN(
-          data_key, kek_->Unwrap(existing->wrapped_key, subject, why));
+      CLOVER_ASSIGN_OR_RETURN(data_key, kek_->Unwrap(inner, subject, why));
     }
     row = *std::move(existing);
     row.revision += 1;
-    // A key wrapped by a retired KEK moves to the current one with the write.
-    if (WrappedKeyKekId(row.wrapped_key) != kek_->id()) {
+    // A key under an older epoch or a retired KEK moves to the current ones
+    // with the write.
+    const bool stale =
+        WrappedKeyKekId(row.wrapped_key) != CurrentEpoch()->id() ||
+        WrappedKeyKekId(inner) != kek_->id();
+    if (stale) {
       CLOVER_ASSIGN_OR_RETURN(row.wrapped_key,
-                              kek_->Wrap(KeyView(data_key), subject));
+                              WrapDataKey(KeyView(data_key), subject));
     }
   } else {
     CLOVER_RETURN_IF_ERROR(
@@ -191,7 +205,7 @@ absl::StatusOr<Vault::PutResult> Vault::Put(absl::string_view subject,
     row.micros = absl::ToUnixMicros(absl::Now());
     CLOVER_RETURN_IF_ERROR(NewTokenHandle(row.micros, &row.handle));
     CLOVER_ASSIGN_OR_RETURN(row.wrapped_key,
-                            kek_->Wrap(KeyView(data_key), subject));
+                            WrapDataKey(KeyView(data_key), subject));
     row.state = SubjectRow::State::kLive;
     row.revision = 1;
     row.jurisdiction = jurisdiction;
@@ -247,7 +261,7 @@ absl::StatusOr<std::shared_ptr<Vault::SubjectEntry>> Vault::LoadEntry(
   auto entry = std::make_shared<SubjectEntry>();
   UnwrapJustification why{context.actor, context.purpose, std::string(subject)};
   CLOVER_ASSIGN_OR_RETURN(entry->data_key,
-                          kek_->Unwrap(row->wrapped_key, subject, why));
+                          UnwrapDataKey(row->wrapped_key, subject, why));
   entry->handle = row->handle;
   entry->revision = row->revision;
   entry->jurisdiction = std::move(row->jurisdiction);
@@ -411,6 +425,30 @@ absl::StatusOr<Vault::Detokenized> Vault::Detokenize(
 absl::StatusOr<Vault::RewrapReport> Vault::RewrapKeys(
     const std::function<bool()>& keep_going) {
   RewrapReport report;
+  // Epoch keys first: a store whose epoch keys a retired KEK wrapped would
+  // not open once that KEK is gone.
+  CLOVER_RETURN_IF_ERROR(ReloadEpochs(false));
+  std::vector<std::shared_ptr<EpochKey>> epochs;
+  {
+    absl::ReaderMutexLock lock(&epochs_mu_);
+    epochs = epochs_;
+  }
+  for (const auto& e : epochs) {
+    std::string bytes;
+    CLOVER_ASSIGN_OR_RETURN(bool found,
+                            storage_->Get(Table::kEpochs, e->id(), &bytes));
+    if (!found) continue;  // destroyed by a purge meanwhile
+    CLOVER_ASSIGN_OR_RETURN(EpochRow stored, EpochRow::Decode(e->id(), bytes));
+    if (WrappedKeyKekId(stored.wrapped_key) == kek_->id()) continue;
+    CLOVER_ASSIGN_OR_RETURN(EpochRow rewrapped, e->RewrappedRow(*kek_));
+    CLOVER_ASSIGN_OR_RETURN(
+        bool swapped, storage_->CompareAndPut(Table::kEpochs, e->id(), bytes,
+                                              rewrapped.Encode()));
+    if (!swapped) {
+      return absl::AbortedError(absl::StrCat("epoch ", std::string(e->id()),
+                                             " changed while re-wrapping"));
+    }
+  }
   // The scan only finds candidates: each is re-read under its stripe, since
   // a write or an erasure may have come in between.
   std::vector<std::string> stale;
@@ -425,7 +463,16 @@ absl::StatusOr<Vault::RewrapReport> Vault::RewrapKeys(
         }
         if (!row->live()) {
           ++report.erased;
-        } else if (WrappedKeyKekId(row->wrapped_key) == kek_->id()) {
+          return true;
+        }
+        absl::StatusOr<std::string> inner = InnerWrapped(row->wrapped_key, key);
+        if (!inner.ok()) {
+          bad_row = absl::Status(inner.status().code(),
+                                 absl::StrCat("subject ", std::string(key),
+                                              ": ", inner.status().message()));
+          return false;
+        }
+        if (WrappedKeyKekId(*inner) == kek_->id()) {
           ++report.current;
         } else {
           stale.emplace_back(key);
@@ -456,7 +503,9 @@ absl::StatusOr<Vault::RewrapReport> Vault::RewrapKeys(
         ++report.erased;
         break;
       }
-      if (WrappedKeyKekId(row.wrapped_key) == kek_->id()) {
+      CLOVER_ASSIGN_OR_RETURN(std::string inner,
+                              InnerWrapped(row.wrapped_key, subject));
+      if (WrappedKeyKekId(inner) == kek_->id()) {
         ++report.current;
         break;
       }
@@ -466,13 +515,13 @@ absl::StatusOr<Vault::RewrapReport> Vault::RewrapKeys(
       }
       UnwrapJustification why{"vault", "kek-rotation", subject};
       absl::StatusOr<crypto::SecretKey> key =
-          kek_->Unwrap(row.wrapped_key, subject, why);
+          UnwrapDataKey(row.wrapped_key, subject, why);
       if (!key.ok()) {
         return absl::Status(
             key.status().code(),
             absl::StrCat("subject ", subject, ": ", key.status().message()));
       }
-      absl::StatusOr<std::string> wrapped = kek_->Wrap(KeyView(*key), subject);
+      absl::StatusOr<std::string> wrapped = WrapDataKey(KeyView(*key), subject);
       crypto::SecureWipe(key->data(), key->size());
       if (!wrapped.ok()) return wrapped.status();
       row.wrapped_key = *std::move(wrapped);
@@ -488,10 +537,311 @@ absl::StatusOr<Vault::RewrapReport> Vault::RewrapKeys(
   return report;
 }
 
-absl::Status Vault::PurgeErased() {
-  for (Table t : kAllTables) CLOVER_RETURN_IF_ERROR(storage_->Purge(t));
+std::shared_ptr<EpochKey> Vault::CurrentEpoch() {
+  if (options_.epoch_refresh > absl::ZeroDuration()) {
+    bool stale;
+    {
+      absl::ReaderMutexLock lock(&epochs_mu_);
+      stale = absl::Now() - epochs_loaded_ >= options_.epoch_refresh;
+    }
+    // On a storage error the epoch held is used: a purge elsewhere waits for
+    // the refresh interval, and a key sealed under an epoch it then destroys
+    // is found by its second pass.
+    if (stale) ReloadEpochs(false).IgnoreError();
+  }
+  absl::ReaderMutexLock lock(&epochs_mu_);
+  return current_epoch_;
+}
+
+absl::StatusOr<std::shared_ptr<EpochKey>> Vault::EpochById(
+    absl::string_view id) {
+  for (int pass = 0; pass < 2; ++pass) {
+    {
+      absl::ReaderMutexLock lock(&epochs_mu_);
+      if (current_epoch_ != nullptr && current_epoch_->id() == id) {
+        return current_epoch_;
+      }
+      for (const auto& e : epochs_) {
+        if (e->id() == id) return e;
+      }
+    }
+    // Another node sharing the store may have made it.
+    if (pass == 0) CLOVER_RETURN_IF_ERROR(ReloadEpochs(false));
+  }
+  return absl::DataLossError(
+      absl::StrCat("wrapped data key is sealed under epoch ", std::string(id),
+                   ", which no longer exists (a purge destroyed it)"));
+}
+
+absl::Status Vault::ReloadEpochs(bool create_if_none) {
+  std::vector<EpochRow> rows;
+  absl::Status bad;
+  CLOVER_RETURN_IF_ERROR(storage_->Scan(
+      Table::kEpochs, [&](absl::string_view key, absl::string_view value) {
+        absl::StatusOr<EpochRow> row = EpochRow::Decode(key, value);
+        if (!row.ok()) {
+          bad = row.status();
+          return false;
+        }
+        rows.push_back(*std::move(row));
+        return true;
+      }));
+  CLOVER_RETURN_IF_ERROR(bad);
+  std::vector<std::shared_ptr<EpochKey>> loaded;
+  {
+    absl::ReaderMutexLock lock(&epochs_mu_);
+    for (const EpochRow& row : rows) {
+      for (const auto& e : epochs_) {
+        if (e->id() == row.id) loaded.push_back(e);
+      }
+    }
+  }
+  for (const EpochRow& row : rows) {
+    bool held = false;
+    for (const auto& e : loaded) held = held || e->id() == row.id;
+    if (held) continue;
+    CLOVER_ASSIGN_OR_RETURN(std::shared_ptr<EpochKey> e,
+                            EpochKey::Load(*kek_, row));
+    loaded.push_back(std::move(e));
+  }
+  if (loaded.empty()) {
+    if (!create_if_none) {
+      return absl::DataLossError("the vault store holds no epoch key");
+    }
+    CLOVER_ASSIGN_OR_RETURN(
+        std::shared_ptr<EpochKey> e,
+        EpochKey::Create(*kek_, absl::ToUnixMicros(absl::Now()),
+                         /*initial=*/true, 0));
+    WriteBatch batch;
+    batch.Put(Table::kEpochs, e->id(), e->row().Encode());
+    CLOVER_RETURN_IF_ERROR(storage_->Write(batch));
+    loaded.push_back(std::move(e));
+  }
+  std::sort(loaded.begin(), loaded.end(), [](const auto& a, const auto& b) {
+    return a->row().created_micros < b->row().created_micros;
+  });
+  absl::MutexLock lock(&epochs_mu_);
+  epochs_ = loaded;
+  current_epoch_ = loaded.back();
+  epochs_loaded_ = absl::Now();
   return absl::OkStatus();
 }
+
+absl::StatusOr<std::string> Vault::InnerWrapped(absl::string_view wrapped,
+                                                absl::string_view subject) {
+  if (!IsEpochSealed(wrapped)) return std::string(wrapped);
+  CLOVER_ASSIGN_OR_RETURN(std::shared_ptr<EpochKey> epoch,
+                          EpochById(WrappedKeyKekId(wrapped)));
+  return epoch->Open(wrapped, subject);
+}
+
+absl::StatusOr<crypto::SecretKey> Vault::UnwrapDataKey(
+    absl::string_view wrapped, absl::string_view subject,
+    const UnwrapJustification& why) {
+  CLOVER_ASSIGN_OR_RETURN(std::string inner, InnerWrapped(wrapped, subject));
+  return kek_->Unwrap(inner, subject, why);
+}
+
+absl::StatusOr<std::string> Vault::WrapDataKey(absl::string_view data_key,
+                                               absl::string_view subject) {
+  CLOVER_ASSIGN_OR_RETURN(std::string inner, kek_->Wrap(data_key, subject));
+  return CurrentEpoch()->Seal(inner, subject);
+}
+
+std::shared_ptr<void> Vault::BeginErasure() {
+  // Never waits: the gateway calls this on the pool that runs the effects
+  // the cut waits for.
+  absl::MutexLock lock(&gate_mu_);
+  ++erasures_in_flight_;
+  return std::shared_ptr<void>(nullptr, [this](void*) {
+    absl::MutexLock lock(&gate_mu_);
+    --erasures_in_flight_;
+  });
+}
+
+absl::StatusOr<Vault::EpochState> Vault::Epochs() {
+  CLOVER_RETURN_IF_ERROR(ReloadEpochs(false));
+  absl::ReaderMutexLock lock(&epochs_mu_);
+  EpochState state;
+  state.current = std::string(current_epoch_->id());
+  state.current_created =
+      absl::FromUnixMicros(current_epoch_->row().created_micros);
+  state.current_initial = current_epoch_->row().initial;
+  state.stored = epochs_.size();
+  return state;
+}
+
+absl::StatusOr<Vault::PurgeReport> Vault::Purge(const PurgeHooks& hooks) {
+  absl::MutexLock purge_lock(&purge_mu_);
+  CLOVER_RETURN_IF_ERROR(ReloadEpochs(true));
+  PurgeReport report;
+  std::shared_ptr<EpochKey> next;
+  std::vector<std::shared_ptr<EpochKey>> old;
+  {
+    absl::ReaderMutexLock lock(&epochs_mu_);
+    old = epochs_;
+  }
+  if (old.size() >= 2) {
+    // An earlier purge stopped before destroying the old epochs: its cut and
+    // tag stand, so its attestation covers the same erasures.
+    next = old.back();
+    old.pop_back();
+    report.resumed = true;
+  } else {
+    // The cut. No logged erasure may be between its log entry and its
+    // tombstone, and no write or erasure may straddle the switch of epochs:
+    // wait for a moment with no erasure in flight and hold the gate (an
+    // erasure that begins later is logged after the tag is taken), then
+    // every stripe.
+    absl::MutexLock gate(&gate_mu_);
+    gate_mu_.Await(absl::Condition(
+        +[](int* n) { return *n == 0; }, &erasures_in_flight_));
+    absl::Status made;
+    {
+      for (absl::Mutex& m : stripes_) m.Lock();
+      absl::Cleanup unlock = [this] {
+        for (auto it = stripes_.rbegin(); it != stripes_.rend(); ++it) {
+          it->Unlock();
+        }
+      };
+      const uint64_t tag = hooks.tag_at_cut ? hooks.tag_at_cut() : 0;
+      absl::StatusOr<std::shared_ptr<EpochKey>> e = EpochKey::Create(
+          *kek_, absl::ToUnixMicros(absl::Now()), /*initial=*/false, tag);
+      made = e.status();
+      if (made.ok()) {
+        WriteBatch batch;
+        batch.Put(Table::kEpochs, (*e)->id(), (*e)->row().Encode());
+        made = storage_->Write(batch);
+      }
+      if (made.ok()) {
+        next = *std::move(e);
+        absl::MutexLock lock(&epochs_mu_);
+        epochs_.push_back(next);
+        current_epoch_ = next;
+      }
+    }
+    CLOVER_RETURN_IF_ERROR(made);
+  }
+  const int64_t cut = next->row().created_micros;
+  int64_t since = std::numeric_limits<int64_t>::min();
+  bool legacy_store = false;
+  for (const auto& e : old) {
+    if (e->row().initial) {
+      legacy_store = true;
+    } else {
+      since = std::max(since, e->row().created_micros);
+    }
+  }
+  report.new_epoch = std::string(next->id());
+  report.cut = absl::FromUnixMicros(cut);
+  report.tag = next->row().tag;
+  for (const auto& e : old) report.destroyed_epochs.emplace_back(e->id());
+
+  // Other processes sharing the store switch to the new epoch within
+  // epoch_refresh; a key one of them sealed under an old epoch before that
+  // is found by the second pass.
+  if (options_.epoch_refresh > absl::ZeroDuration()) {
+    absl::SleepFor(2 * options_.epoch_refresh);
+  }
+  for (int pass = 0; pass < 2; ++pass) {
+    report.erased.clear();
+    // Candidates from a scan; each is re-read under its stripe.
+    std::vector<std::string> stale;
+    absl::Status bad_row;
+    CLOVER_RETURN_IF_ERROR(storage_->Scan(
+        Table::kSubjects, [&](absl::string_view key, absl::string_view value) {
+          absl::StatusOr<SubjectRow> row = SubjectRow::Decode(value);
+          if (!row.ok()) {
+            bad_row = absl::DataLossError(absl::StrCat(
+                "subject ", std::string(key), ": ", row.status().message()));
+            return false;
+          }
+          if (!row->live()) {
+            if (row->micros >= since && row->micros < cut) {
+              report.erased.emplace_back(key);
+            }
+          } else if (WrappedKeyKekId(row->wrapped_key) != next->id()) {
+            stale.emplace_back(key);
+          }
+          return true;
+        }));
+    CLOVER_RETURN_IF_ERROR(bad_row);
+    std::sort(report.erased.begin(), report.erased.end());
+    for (const std::string& subject : stale) {
+      absl::MutexLock lock(&StripeOf(subject));
+      for (int attempt = 0;; ++attempt) {
+        std::string bytes;
+        CLOVER_ASSIGN_OR_RETURN(
+            bool found, storage_->Get(Table::kSubjects, subject, &bytes));
+        if (!found) break;
+        absl::StatusOr<SubjectRow> row = SubjectRow::Decode(bytes);
+        if (!row.ok()) {
+          return absl::DataLossError(
+              absl::StrCat("subject ", subject, ": ", row.status().message()));
+        }
+        // Erased meanwhile (after the cut: the next purge counts it), or
+        // already moved by a write.
+        if (!row->live() || WrappedKeyKekId(row->wrapped_key) == next->id()) {
+          break;
+        }
+        if (attempt == 8) {
+          return absl::AbortedError(absl::StrCat(
+              "subject ", subject, ": its row kept changing while purging"));
+        }
+        absl::StatusOr<std::string> inner =
+            InnerWrapped(row->wrapped_key, subject);
+        if (!inner.ok()) {
+          return absl::Status(inner.status().code(),
+                              absl::StrCat("subject ", subject, ": ",
+                                           inner.status().message()));
+        }
+        CLOVER_ASSIGN_OR_RETURN(row->wrapped_key, next->Seal(*inner, subject));
+        CLOVER_ASSIGN_OR_RETURN(
+            bool swapped, storage_->CompareAndPut(Table::kSubjects, subject,
+                                                  bytes, row->Encode()));
+        if (swapped) {
+          ++report.rewrapped;
+          break;
+        }
+      }
+    }
+  }
+  CLOVER_RETURN_IF_ERROR(
+      ListSubjects(std::numeric_limits<size_t>::max(),
+                   [&report](absl::string_view) { ++report.live; }));
+  if (hooks.before_destroy)
+    CLOVER_RETURN_IF_ERROR(hooks.before_destroy(report));
+  if (!old.empty()) {
+    WriteBatch batch;
+    for (const auto& e : old) batch.Delete(Table::kEpochs, e->id());
+    CLOVER_RETURN_IF_ERROR(storage_->Write(batch));
+    absl::MutexLock lock(&epochs_mu_);
+    epochs_.erase(std::remove_if(epochs_.begin(), epochs_.end(),
+                                 [&next](const auto& e) { return e != next; }),
+                  epochs_.end());
+  }
+  old.clear();  // the last references: the keys are wiped
+  CLOVER_RETURN_IF_ERROR(storage_->Purge(Table::kEpochs));
+  // Keys stored before epochs (wrapped by the KEK alone) are only gone once
+  // the files that held them are: purge the other tables too, once.
+  if (legacy_store) {
+    CLOVER_RETURN_IF_ERROR(storage_->Purge(Table::kSubjects));
+    CLOVER_RETURN_IF_ERROR(storage_->Purge(Table::kTokens));
+  }
+  return report;
+}
+
+absl::StatusOr<std::string> Vault::WrappingKekId(absl::string_view subject) {
+  CLOVER_RETURN_IF_ERROR(ValidateSubjectId(subject));
+  CLOVER_ASSIGN_OR_RETURN(std::optional<SubjectRow> row, ReadRow(subject));
+  if (!row.has_value()) return SubjectNotFound(subject);
+  if (!row->live()) return ErasedError(subject);
+  CLOVER_ASSIGN_OR_RETURN(std::string inner,
+                          InnerWrapped(row->wrapped_key, subject));
+  return std::string(WrappedKeyKekId(inner));
+}
+
+absl::Status Vault::PurgeErased() { return Purge().status(); }
 
 void Vault::DropKeyCache() { cache_.Clear(); }
 

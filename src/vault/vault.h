@@ -24,6 +24,7 @@
 #include "config/deployment.h"
 #include "crypto/secret_key_file.h"
 #include "vault/clock_cache.h"
+#include "vault/epoch_keys.h"
 #include "vault/key_encryption_key.h"
 #include "vault/pseudonymizer.h"
 #include "vault/record.h"
@@ -49,6 +50,12 @@ struct VaultOptions {
   // storage and unwraps through the KEK.
   size_t subject_cache_entries = 100'000;
   absl::Duration subject_cache_ttl = absl::Minutes(5);
+  // Where several processes share the store (PostgreSQL): how often a vault
+  // re-reads the stored epochs before sealing a key, so that another node's
+  // purge, which waits twice this long after its cut before re-sealing, finds
+  // no key sealed under the epoch it destroys. Zero: one process owns the
+  // store (embedded RocksDB), never re-read.
+  absl::Duration epoch_refresh = absl::ZeroDuration();
 };
 
 // Who reads and why; passed to the KEK on every unwrap.
@@ -160,13 +167,71 @@ class Vault {
   // driver; the KEK's (e.g. DataLoss for a key wrapped by a KEK the ring does
   // not hold, PermissionDenied) with the subject named; Aborted if a row
   // keeps changing. Keys re-wrapped before an error stay re-wrapped.
+  // (The epoch keys' rows are re-wrapped under the current KEK first.)
   [[nodiscard]] absl::StatusOr<RewrapReport> RewrapKeys(
       const std::function<bool()>& keep_going = nullptr);
 
-  // Physically drops deleted entries (wrapped keys, records, token index) from
-  // storage files, so erased subjects' wrapped keys do not survive in old SST
-  // files or WALs.
+  struct PurgeReport {
+    uint64_t rewrapped = 0;  // live keys moved to the new epoch
+    uint64_t live = 0;       // live subjects (all under the new epoch now)
+    // Subjects erased since the previous purge (tombstones with an erasure
+    // time in [previous cut, this cut)), sorted; a store's first purge
+    // counts every erasure before its cut.
+    std::vector<std::string> erased;
+    std::vector<std::string> destroyed_epochs;  // ids, oldest first
+    std::string new_epoch;
+    absl::Time cut;        // the new epoch's creation: erasures before it
+    uint64_t tag = 0;      // PurgeHooks::tag_at_cut's value at the cut
+    bool resumed = false;  // finished a purge an earlier process began
+  };
+  struct PurgeHooks {
+    // Called once at the cut, while no erasure is in flight (see
+    // BeginErasure); its value is stored with the new epoch (the node stores
+    // its log size, so that the attestation says which logged erasures it
+    // covers, even when a restart finishes the purge).
+    std::function<uint64_t()> tag_at_cut;
+    // Called after every live key is under the new epoch and before the old
+    // epochs are destroyed (the node appends its attestation here); an error
+    // stops the purge, which the next one finishes.
+    std::function<absl::Status(const PurgeReport&)> before_destroy;
+  };
+  // Makes erasures final (docs/vault.md, "Erasure epochs"): creates a new
+  // epoch key, re-seals every live subject's wrapped key under it with
+  // conditional writes (records untouched), then deletes the older epochs'
+  // rows and purges the epochs table from storage files (RocksDB: flush and
+  // compaction, so the WAL and SST files that held them are deleted;
+  // PostgreSQL: VACUUM FULL). If the store holds two or more epochs (a purge
+  // was interrupted) it finishes that purge instead of starting a new one.
+  // Serialised with other purges; safe beside reads, writes and erasures.
+  // Errors: storage and KEK errors; Aborted if a row keeps changing; those of
+  // the hooks. An interrupted purge loses nothing: every key is readable
+  // under the old or the new epoch until the old one is deleted.
+  [[nodiscard]] absl::StatusOr<PurgeReport> Purge(const PurgeHooks& hooks = {});
+  // Purge without hooks (tests and maintenance).
   [[nodiscard]] absl::Status PurgeErased();
+
+  // The id of the KEK under the epoch layer of a live subject's stored key
+  // (for rotation tools and tests). Errors: as Get.
+  [[nodiscard]] absl::StatusOr<std::string> WrappingKekId(
+      absl::string_view subject);
+
+  struct EpochState {
+    std::string current;           // the epoch new keys are sealed under
+    absl::Time current_created;    // when it was made (the last purge's cut)
+    bool current_initial = false;  // made at open, no purge since
+    size_t stored = 0;  // epochs in storage; more than one: purge unfinished
+  };
+  // The epochs as stored now. Errors: storage and KEK errors.
+  [[nodiscard]] absl::StatusOr<EpochState> Epochs();
+
+  // An erasure in flight, from before the gateway logs it until the vault
+  // has erased it: a purge's cut happens at a moment when none is in flight,
+  // so a logged erasure is either wholly
+  // before the cut (logged before PurgeHooks::tag_at_cut ran, tombstone older
+  // than the new epoch) or wholly after it. Waits only while a cut itself
+  // runs (milliseconds), never for a purge. Release by dropping
+  // the returned pointer (from any thread).
+  [[nodiscard]] std::shared_ptr<void> BeginErasure();
   // Forgets every cached data key and siv key.
   void DropKeyCache();
 
@@ -194,6 +259,24 @@ class Vault {
   absl::StatusOr<std::shared_ptr<SubjectEntry>> LoadEntry(
       absl::string_view subject, const AccessContext& context);
 
+  // Epochs: the current one, and any epoch by id (reloading the stored
+  // epochs once for an id not held, e.g. made by another node).
+  std::shared_ptr<EpochKey> CurrentEpoch();
+  absl::StatusOr<std::shared_ptr<EpochKey>> EpochById(absl::string_view id);
+  // Reads the stored epochs, unwrapping those not held; with
+  // `create_if_none`, creates the initial epoch of a store that has none.
+  absl::Status ReloadEpochs(bool create_if_none);
+  // The KEK output inside a stored wrapped key (itself for a key stored
+  // before epochs).
+  absl::StatusOr<std::string> InnerWrapped(absl::string_view wrapped,
+                                           absl::string_view subject);
+  absl::StatusOr<crypto::SecretKey> UnwrapDataKey(
+      absl::string_view wrapped, absl::string_view subject,
+      const UnwrapJustification& why);
+  // KEK wrap, then the current epoch's seal.
+  absl::StatusOr<std::string> WrapDataKey(absl::string_view data_key,
+                                          absl::string_view subject);
+
   const Schema schema_;
   const VaultOptions options_;
   const ResidencyMap residency_;
@@ -204,6 +287,14 @@ class Vault {
   ClockCache<std::shared_ptr<SubjectEntry>> cache_;
   static constexpr size_t kStripes = 256;
   std::array<absl::Mutex, kStripes> stripes_;
+
+  absl::Mutex epochs_mu_;
+  std::shared_ptr<EpochKey> current_epoch_ ABSL_GUARDED_BY(epochs_mu_);
+  absl::Time epochs_loaded_ ABSL_GUARDED_BY(epochs_mu_);
+  std::vector<std::shared_ptr<EpochKey>> epochs_ ABSL_GUARDED_BY(epochs_mu_);
+  absl::Mutex purge_mu_;  // one purge at a time
+  absl::Mutex gate_mu_;
+  int erasures_in_flight_ ABSL_GUARDED_BY(gate_mu_) = 0;
 };
 
 }  // namespace clover::vault

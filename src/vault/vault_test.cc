@@ -627,10 +627,14 @@ TEST(VaultKekRotationTest, WritesAndRewrapMoveKeysToTheCurrentKek) {
     token = *t;
   }
   {
-    // K2 alone cannot read keys K1 wrapped, and says which KEK is missing.
-    auto v = open(FileKeyEncryptionKey::FromKey(TestKey(2)));
-    ASSERT_NE(v, nullptr);
-    auto r = v->Get("ann", {}, ctx);
+    // K2 alone cannot read the epoch key K1 wrapped (so no data key), and
+    // says which KEK is missing.
+    auto storage = OpenRocksDbStorage(dir.path());
+    ASSERT_TRUE(storage.ok());
+    VaultOptions options;
+    options.region = "eu";
+    auto r = Vault::Open(deployment, options, std::move(*storage),
+                         FileKeyEncryptionKey::FromKey(TestKey(2)), TestKey(9));
     EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss);
     EXPECT_THAT(std::string(r.status().message()), HasSubstr(k1));
   }
@@ -642,13 +646,13 @@ TEST(VaultKekRotationTest, WritesAndRewrapMoveKeysToTheCurrentKek) {
     ASSERT_TRUE(ann.ok()) << ann.status();
     ASSERT_NE(ann->Find("name"), nullptr);
     EXPECT_EQ(ann->Find("name")->value, "ann");
-    EXPECT_EQ(WrappedKeyKekId(row_of(*v, "ann").wrapped_key), k1);
+    EXPECT_EQ(*v->WrappingKekId("ann"), k1);
     // A write re-wraps: bob's key is under K2 from now on.
     ASSERT_TRUE(v->Put("bob", record("bobby")).ok());
-    EXPECT_EQ(WrappedKeyKekId(row_of(*v, "bob").wrapped_key), k2);
+    EXPECT_EQ(*v->WrappingKekId("bob"), k2);
     // A new subject is wrapped by K2 directly.
     ASSERT_TRUE(v->Put("dan", record("dan")).ok());
-    EXPECT_EQ(WrappedKeyKekId(row_of(*v, "dan").wrapped_key), k2);
+    EXPECT_EQ(*v->WrappingKekId("dan"), k2);
 
     const SubjectRow before = row_of(*v, "ann");
     auto report = v->RewrapKeys();
@@ -657,7 +661,7 @@ TEST(VaultKekRotationTest, WritesAndRewrapMoveKeysToTheCurrentKek) {
     EXPECT_EQ(report->current, 2u);    // bob, dan
     EXPECT_EQ(report->erased, 1u);     // cat
     const SubjectRow after = row_of(*v, "ann");
-    EXPECT_EQ(WrappedKeyKekId(after.wrapped_key), k2);
+    EXPECT_EQ(*v->WrappingKekId("ann"), k2);
     // Only the wrapping changed: same revision, same sealed record, so the
     // record is not re-encrypted and stays bound to its revision.
     EXPECT_EQ(after.revision, before.revision);
@@ -683,14 +687,18 @@ TEST(VaultKekRotationTest, WritesAndRewrapMoveKeysToTheCurrentKek) {
   }
 }
 
-TEST(VaultKekRotationTest, RewrapStopsAtAKeyNoKekOfTheRingHolds) {
+TEST(VaultKekRotationTest, AStoreWhoseEpochKeyNoKekOfTheRingHoldsDoesNotOpen) {
   TempDir dir;
   PutUnder(dir.path(), 1, {"ann"});
-  auto v = OpenVaultAt(dir.path(), RotatedKek(2, 3));
-  ASSERT_NE(v, nullptr);
-  auto report = v->RewrapKeys();
-  EXPECT_EQ(report.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(std::string(report.status().message()), HasSubstr("ann"));
+  // The epoch key is KEK 1's: the vault does not even open, and says why.
+  auto storage = OpenRocksDbStorage(dir.path());
+  ASSERT_TRUE(storage.ok());
+  VaultOptions options;
+  options.region = "eu";
+  auto v = Vault::Open(TestDeployment(), options, std::move(*storage),
+                       RotatedKek(2, 3), TestKey(9));
+  EXPECT_EQ(v.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(v.status().message()), HasSubstr("epoch key"));
 }
 
 TEST(RocksDbVaultStorageTest, CompareAndPutReplacesOnlyTheExpectedValue) {
@@ -790,7 +798,7 @@ TEST(VaultKekRotationTest, RewrapNeverOverwritesAConcurrentWrite) {
   // Both concurrent writes survive; the key moved to KEK 2 on top of them.
   EXPECT_EQ(row->revision, 3u);
   EXPECT_EQ(row->sealed_record, "other node's record");
-  EXPECT_EQ(WrappedKeyKekId(row->wrapped_key), (*v)->kek_id());
+  EXPECT_EQ(*(*v)->WrappingKekId("ann"), (*v)->kek_id());
 }
 
 TEST(VaultKekRotationTest, RewrapStopsWhenAskedTo) {
