@@ -44,7 +44,8 @@ class PostgresKvStore final : public KvStore {
  public:
   PostgresKvStore(const std::string& dsn, std::string table,
                   const PostgresKvOptions& options)
-      : table_(std::move(table)),
+      : dsn_(dsn),
+        table_(std::move(table)),
         options_(options),
         pool_(dsn, options.max_connections,
               [t = table_](pg::Connection& c) { return InitConnection(c, t); }) {
@@ -58,9 +59,17 @@ class PostgresKvStore final : public KvStore {
         pg::QuoteIdent(table_),
         " (k bytea PRIMARY KEY, v bytea NOT NULL);"
         "COMMIT;");
-    return pool_.Run(
-        [&](pg::Connection& c) { return c.Exec(ddl, "create table"); },
-        options_.retry);
+    // On a connection of its own: the pool's connections prepare statements
+    // on the table when they open.
+    const absl::Time deadline = absl::Now() + options_.retry;
+    while (true) {
+      absl::StatusOr<std::unique_ptr<pg::Connection>> c =
+          pg::Connection::Open(dsn_);
+      absl::Status s =
+          c.ok() ? (*c)->Exec(ddl, "create table") : c.status();
+      if (!absl::IsUnavailable(s) || absl::Now() >= deadline) return s;
+      absl::SleepFor(absl::Milliseconds(200));
+    }
   }
 
   absl::StatusOr<std::string> Get(absl::string_view key) const override {
@@ -161,6 +170,7 @@ class PostgresKvStore final : public KvStore {
     return c.Exec("COMMIT", "kv commit");
   }
 
+  const std::string dsn_;
   const std::string table_;
   const PostgresKvOptions options_;
   mutable pg::Pool pool_;
