@@ -89,7 +89,6 @@ TEST(GatewayPostgresTest, RegionSharesOneVaultAndSurvivesRestart) {
   (*b)->Shutdown();
 }
 
-
 TEST(GatewayPostgresTest, ApprovalsAndPrivacyBudgetAreTheRegions) {
   CLOVER_REQUIRE_POSTGRES();
   test::TempDir dir("gw-pg-regional");
@@ -167,9 +166,9 @@ TEST(GatewayPostgresTest, ApprovalsAndPrivacyBudgetAreTheRegions) {
     std::atomic<int> ok{0}, conflict{0};
     auto decide = [&](const std::string& base, const char* verb) {
       HttpClient own;
-      auto r = e2e::CallAs(own, "auditor", "POST",
-                           base + "/v1/approvals/" + other + "/" + verb, {},
-                           "{}");
+      auto r =
+          e2e::CallAs(own, "auditor", "POST",
+                      base + "/v1/approvals/" + other + "/" + verb, {}, "{}");
       if (r.status == 200) ++ok;
       if (r.status == 409) ++conflict;
     };
@@ -200,8 +199,9 @@ TEST(GatewayPostgresTest, ApprovalsAndPrivacyBudgetAreTheRegions) {
                            (t % 2 == 0 ? dublin : hamar) + "/v1/aggregates",
                            "analytics", R"({"field":"birthdate"})");
       // 200, or 403 cohort_too_small: ε is spent either way.
-      if (r.status == 200 || (r.status == 403 && r.body.find(
-                                  "cohort_too_small") != std::string::npos)) {
+      if (r.status == 200 ||
+          (r.status == 403 &&
+           r.body.find("cohort_too_small") != std::string::npos)) {
         ++spent;
       } else if (r.status != 429) {
         ADD_FAILURE() << r.status << " " << r.body;

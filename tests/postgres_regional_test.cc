@@ -52,11 +52,29 @@ TEST(PostgresKvStoreTest, BatchesScansAndConditionalWrites) {
   EXPECT_EQ(keys, (std::vector<std::string>{std::string("a/\0\xff", 4), "a/1",
                                             "a/2", "a/3", "a/4", "a/5"}));
   keys.clear();
-  ASSERT_TRUE(kv->Scan("a/", "a/3", [&](absl::string_view k, absl::string_view) {
-                  keys.emplace_back(k);
-                  return keys.size() < 2;
-                }).ok());
+  ASSERT_TRUE(
+      kv->Scan("a/", "a/3", [&](absl::string_view k, absl::string_view) {
+          keys.emplace_back(k);
+          return keys.size() < 2;
+        }).ok());
   EXPECT_EQ(keys, (std::vector<std::string>{"a/3", "a/4"}));
+  // Prefixes without a successor: everything, and all-0xff keys.
+  kv::KvBatch ff;
+  ff.Put("\xff\xff", "1");
+  ff.Put("\xff\xff\x01", "2");
+  ASSERT_TRUE(kv->Write(ff).ok());
+  size_t all = 0;
+  ASSERT_TRUE(kv->Scan("", [&](absl::string_view, absl::string_view) {
+                  ++all;
+                  return true;
+                }).ok());
+  EXPECT_EQ(all, 10u);
+  keys.clear();
+  ASSERT_TRUE(kv->Scan("\xff\xff", [&](absl::string_view k, absl::string_view) {
+                  keys.emplace_back(k);
+                  return true;
+                }).ok());
+  EXPECT_EQ(keys.size(), 2u);
 
   // WriteIf: absent, then expected value; a failed condition writes nothing.
   kv::KvBatch c;
@@ -98,8 +116,10 @@ TEST(PostgresKvStoreTest, ConditionalWritesAreAtomicAcrossStores) {
         kv::KvBatch batch;
         batch.Put("n", std::to_string(n + 1));
         absl::Status s = kv.WriteIf("n", expected, batch);
-        if (s.ok()) ++i;
-        else ASSERT_TRUE(absl::IsFailedPrecondition(s)) << s;
+        if (s.ok())
+          ++i;
+        else
+          ASSERT_TRUE(absl::IsFailedPrecondition(s)) << s;
       }
     });
   }
@@ -140,7 +160,9 @@ class SharedApprovalsTest : public ::testing::Test {
     ASSERT_NE(kv_b_, nullptr);
     approvals::ApprovalOptions o;
     o.shared = true;
-    o.pseudonymize = [](absl::string_view s) { return "tok-" + std::string(s); };
+    o.pseudonymize = [](absl::string_view s) {
+      return "tok-" + std::string(s);
+    };
     auto a = approvals::ApprovalStore::Open(kv_a_.get(), o, clock_);
     ASSERT_TRUE(a.ok()) << a.status();
     a_ = *std::move(a);
@@ -167,7 +189,8 @@ class SharedApprovalsTest : public ::testing::Test {
   std::unique_ptr<approvals::ApprovalStore> a_, b_;
 };
 
-TEST_F(SharedApprovalsTest, GrantAtOneNodeWorksAtTheOtherAndRevokeEndsItAtOnce) {
+TEST_F(SharedApprovalsTest,
+       GrantAtOneNodeWorksAtTheOtherAndRevokeEndsItAtOnce) {
   auto created = a_->Create(Spec());
   ASSERT_TRUE(created.ok()) << created.status();
   const std::string id = created->approval.id;
@@ -192,8 +215,8 @@ TEST_F(SharedApprovalsTest, GrantAtOneNodeWorksAtTheOtherAndRevokeEndsItAtOnce) 
   EXPECT_FALSE(b_->FindLiveGrant("cn-engineer-1", "u1", "email", now));
   EXPECT_EQ(b_->Get(id)->state, approvals::ApprovalState::kRevoked);
   // And B cannot revoke (or approve) it again.
-  EXPECT_TRUE(absl::IsFailedPrecondition(
-      b_->Revoke(id, auditor_, "again").status()));
+  EXPECT_TRUE(
+      absl::IsFailedPrecondition(b_->Revoke(id, auditor_, "again").status()));
 }
 
 TEST_F(SharedApprovalsTest, AHeldDecisionAtOneNodeBlocksTheOther) {
@@ -203,12 +226,12 @@ TEST_F(SharedApprovalsTest, AHeldDecisionAtOneNodeBlocksTheOther) {
   auto held = a_->PrepareApprove(id, auditor_, "ok");
   ASSERT_TRUE(held.ok()) << held.status();
   // B cannot decide while A's approval is being logged...
-  EXPECT_TRUE(absl::IsFailedPrecondition(
-      b_->Deny(id, approver_, "no").status()));
+  EXPECT_TRUE(
+      absl::IsFailedPrecondition(b_->Deny(id, approver_, "no").status()));
   // ...nor, once A committed, decide it the other way.
   ASSERT_TRUE(a_->Commit(*held).ok());
-  EXPECT_TRUE(absl::IsFailedPrecondition(
-      b_->Deny(id, approver_, "no").status()));
+  EXPECT_TRUE(
+      absl::IsFailedPrecondition(b_->Deny(id, approver_, "no").status()));
   EXPECT_EQ(b_->Get(id)->state, approvals::ApprovalState::kApproved);
   // An aborted decision releases the claim region-wide.
   auto created2 = a_->Create(Spec());
@@ -323,7 +346,8 @@ TEST(SharedBudgetTest, TwoNodesNeverOverspend) {
         if (left.ok()) {
           ++spent;
         } else {
-          EXPECT_TRUE(absl::IsResourceExhausted(left.status())) << left.status();
+          EXPECT_TRUE(absl::IsResourceExhausted(left.status()))
+              << left.status();
           ++refused;
         }
       }

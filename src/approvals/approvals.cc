@@ -409,8 +409,8 @@ absl::Status ApprovalStore::RefreshLocked(absl::string_view id) {
   if (!value.ok()) return value.status();
   absl::StatusOr<Approval> a = ApprovalFromJson(*value);
   if (!a.ok()) {
-    return absl::DataLossError(absl::StrCat("stored approval '", id,
-                                            "': ", a.status().message()));
+    return absl::DataLossError(
+        absl::StrCat("stored approval '", id, "': ", a.status().message()));
   }
   CLOVER_RETURN_IF_ERROR(BackfillRequestSha(*a));
   approvals_[std::string(id)] = *std::move(a);
@@ -421,9 +421,8 @@ absl::StatusOr<std::string> ApprovalStore::Claim(absl::string_view id) {
   CLOVER_ASSIGN_OR_RETURN(std::string rnd, crypto::RandomString(16));
   const absl::Time now = clock_.Now();
   const std::string key = HoldKey(id);
-  std::string hold =
-      absl::StrCat(absl::BytesToHexString(rnd), " ",
-                   absl::ToUnixMillis(now + options_.hold_ttl));
+  std::string hold = absl::StrCat(absl::BytesToHexString(rnd), " ",
+                                  absl::ToUnixMillis(now + options_.hold_ttl));
   kv::KvBatch batch;
   batch.Put(key, hold);
   absl::Status s = kv_->WriteIf(key, std::nullopt, batch);
@@ -797,9 +796,8 @@ absl::StatusOr<ApprovalTransition> ApprovalStore::Decide(
       return fresh;
     }
   }
-  absl::StatusOr<ApprovalTransition> t = DecideHeld(a, approver, reason, to,
-                                                    duration, limits, attested,
-                                                    now);
+  absl::StatusOr<ApprovalTransition> t =
+      DecideHeld(a, approver, reason, to, duration, limits, attested, now);
   if (!claim.empty()) {
     if (t.ok()) {
       claims_[std::string(id)] = claim;
@@ -850,8 +848,7 @@ absl::StatusOr<ApprovalTransition> ApprovalStore::DecideHeld(
 absl::StatusOr<Approval> ApprovalStore::Get(absl::string_view id) const {
   absl::MutexLock lock(&mu_);
   if (options_.shared) {
-    CLOVER_RETURN_IF_ERROR(
-        const_cast<ApprovalStore*>(this)->RefreshLocked(id));
+    CLOVER_RETURN_IF_ERROR(const_cast<ApprovalStore*>(this)->RefreshLocked(id));
   }
   auto it = approvals_.find(id);
   if (it == approvals_.end()) {
@@ -888,7 +885,8 @@ std::vector<Approval> ApprovalStore::List(
 std::optional<Approval> ApprovalStore::FindLiveGrant(
     absl::string_view principal, absl::string_view subject,
     absl::string_view field, absl::Time now) const {
-  if (options_.shared) return FindSharedLiveGrant(principal, subject, field, now);
+  if (options_.shared)
+    return FindSharedLiveGrant(principal, subject, field, now);
   absl::MutexLock lock(&mu_);
   const Approval* best = nullptr;
   for (const auto& [id, a] : approvals_) {

@@ -18,9 +18,9 @@
 #include "gateway/gateway.h"
 #include "gateway/state_store.h"
 #include "kv/kv_store.h"
+#include "kv/postgres_kv_store.h"
 #include "log/http_handlers.h"
 #include "log/note.h"
-#include "kv/postgres_kv_store.h"
 #include "log/postgres_storage.h"
 #include "log/rocksdb_storage.h"
 #include "log/sequencer.h"
@@ -222,11 +222,10 @@ absl::Status OpenApprovals(Node::Parts& p) {
   const bool regional = p.deployment.storage.driver == StorageDriver::kPostgres;
   kv::PostgresKvOptions pg;
   pg.retry = p.deployment.storage.postgres_retry;
-  auto kv = regional
-                ? kv::OpenPostgresKvStore(
-                      p.deployment.storage.postgres_dsn,
-                      RegionalStateTable(p.deployment.node->region), pg)
-                : kv::KvStore::Open(Dir(p, "approvals"));
+  auto kv = regional ? kv::OpenPostgresKvStore(
+                           p.deployment.storage.postgres_dsn,
+                           RegionalStateTable(p.deployment.node->region), pg)
+                     : kv::KvStore::Open(Dir(p, "approvals"));
   if (!kv.ok()) return kv.status();
   p.approvals_kv = *std::move(kv);
   approvals::ApprovalOptions o;
@@ -252,10 +251,9 @@ absl::Status OpenApprovals(Node::Parts& p) {
 
 absl::Status OpenState(Node::Parts& p) {
   auto state = StateStore::Open(
-      Dir(p, "state"),
-      p.deployment.storage.driver == StorageDriver::kPostgres
-          ? p.approvals_kv.get()
-          : nullptr);
+      Dir(p, "state"), p.deployment.storage.driver == StorageDriver::kPostgres
+                           ? p.approvals_kv.get()
+                           : nullptr);
   if (!state.ok()) return state.status();
   p.state = *std::move(state);
   p.access_index = std::make_unique<AccessIndex>(*p.log, *p.state);

@@ -266,21 +266,22 @@ absl::StatusOr<double> StateStore::SpendSharedEpsilon(
       expected = *value;
     }
     if (spent + epsilon > daily_budget + 1e-9) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "privacy budget of '", requester, "' for purpose '", purpose,
-          "' is spent for today (", spent, " of ", daily_budget,
-          " used, query needs ", epsilon, ")"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("privacy budget of '", requester, "' for purpose '",
+                       purpose, "' is spent for today (", spent, " of ",
+                       daily_budget, " used, query needs ", epsilon, ")"));
     }
     spent += epsilon;
     kv::KvBatch batch;
-    batch.Put(stored_key,
-              absl::string_view(reinterpret_cast<const char*>(&spent),
-                                sizeof spent));
+    batch.Put(
+        stored_key,
+        absl::string_view(reinterpret_cast<const char*>(&spent), sizeof spent));
     absl::Status w = shared_budget_->WriteIf(stored_key, expected, batch);
     if (w.ok()) return daily_budget - spent;
     if (!absl::IsFailedPrecondition(w)) return w;
   }
-  return absl::AbortedError("privacy budget: too many concurrent spends; retry");
+  return absl::AbortedError(
+      "privacy budget: too many concurrent spends; retry");
 }
 
 double LaplaceNoise(double scale) {

@@ -60,8 +60,7 @@ class RocksKvStore final : public KvStore {
           fn) const override {
     std::unique_ptr<rocksdb::Iterator> it(
         db_->NewIterator(rocksdb::ReadOptions()));
-    for (it->Seek(S(start.empty() ? prefix : start)); it->Valid();
-         it->Next()) {
+    for (it->Seek(S(start.empty() ? prefix : start)); it->Valid(); it->Next()) {
       absl::string_view k(it->key().data(), it->key().size());
       if (k.substr(0, prefix.size()) != prefix) break;
       if (!fn(k, absl::string_view(it->value().data(), it->value().size())))

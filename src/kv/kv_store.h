@@ -1,12 +1,13 @@
 // A durable key-value store with atomic batches, prefix scans and one
 // conditional write. Two implementations: the embedded RocksDB store (Open,
 // below) and a table in the region's PostgreSQL database
-// (kv/postgres_kv_store.h), which several nodes share. Its own module because two siblings use it: the auditor keeps
-// incidents, the webhook outbox, follower state, flow totals, the incident log
-// and its approval ledger in one store (related updates commit in one batch),
-// and a node keeps its approvals (approvals/approvals.h) in another. Below
-// both, it depends on neither; it is not part of approvals/ because most of
-// its users have nothing to do with approvals.
+// (kv/postgres_kv_store.h), which several nodes share. Its own module because
+// two siblings use it: the auditor keeps incidents, the webhook outbox,
+// follower state, flow totals, the incident log and its approval ledger in one
+// store (related updates commit in one batch), and a node keeps its approvals
+// (approvals/approvals.h) in another. Below both, it depends on neither; it is
+// not part of approvals/ because most of its users have nothing to do with
+// approvals.
 #ifndef CLOVER_KV_KV_STORE_H_
 #define CLOVER_KV_KV_STORE_H_
 

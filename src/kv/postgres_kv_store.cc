@@ -26,17 +26,25 @@ absl::Status InitConnection(pg::Connection& c, const std::string& table) {
   CLOVER_RETURN_IF_ERROR(c.Prepare(
       "del", absl::StrCat("DELETE FROM ", q, " WHERE k=$1"), {kByteaOid}));
   // The lock is keyed by the table and the key, and ends with the transaction.
-  CLOVER_RETURN_IF_ERROR(c.Prepare(
-      "lock",
-      absl::StrCat("SELECT pg_advisory_xact_lock(hashtext('", table,
-                   "'), hashtext(encode($1, 'hex')))"),
-      {kByteaOid}));
-  CLOVER_RETURN_IF_ERROR(c.Prepare(
-      "scan",
-      absl::StrCat("SELECT k, v FROM ", q,
-                   " WHERE k >= $1 AND substr(k, 1, length($2)) = $2 "
-                   "ORDER BY k LIMIT $3"),
-      {kByteaOid, kByteaOid, kInt8Oid}));
+  CLOVER_RETURN_IF_ERROR(
+      c.Prepare("lock",
+                absl::StrCat("SELECT pg_advisory_xact_lock(hashtext('", table,
+                             "'), hashtext(encode($1, 'hex')))"),
+                {kByteaOid}));
+  // A prefix is the key range [from, the prefix's successor): an index range
+  // scan that stops at the prefix's end. "scan_all" for a prefix without a
+  // successor (empty, or all 0xff bytes).
+  CLOVER_RETURN_IF_ERROR(
+      c.Prepare("scan",
+                absl::StrCat("SELECT k, v FROM ", q,
+                             " WHERE k >= $1 AND k < $2 ORDER BY k LIMIT $3"),
+                {kByteaOid, kByteaOid, kInt8Oid}));
+  CLOVER_RETURN_IF_ERROR(
+      c.Prepare("scan_all",
+                absl::StrCat("SELECT k, v FROM ", q,
+                             " WHERE k >= $1 AND substr(k, 1, length($2)) = $2 "
+                             "ORDER BY k LIMIT $3"),
+                {kByteaOid, kByteaOid, kInt8Oid}));
   return absl::OkStatus();
 }
 
@@ -47,9 +55,9 @@ class PostgresKvStore final : public KvStore {
       : dsn_(dsn),
         table_(std::move(table)),
         options_(options),
-        pool_(dsn, options.max_connections,
-              [t = table_](pg::Connection& c) { return InitConnection(c, t); }) {
-  }
+        pool_(dsn, options.max_connections, [t = table_](pg::Connection& c) {
+          return InitConnection(c, t);
+        }) {}
 
   absl::Status CreateTable() {
     const std::string ddl = absl::StrCat(
@@ -65,8 +73,7 @@ class PostgresKvStore final : public KvStore {
     while (true) {
       absl::StatusOr<std::unique_ptr<pg::Connection>> c =
           pg::Connection::Open(dsn_);
-      absl::Status s =
-          c.ok() ? (*c)->Exec(ddl, "create table") : c.status();
+      absl::Status s = c.ok() ? (*c)->Exec(ddl, "create table") : c.status();
       if (!absl::IsUnavailable(s) || absl::Now() >= deadline) return s;
       absl::SleepFor(absl::Milliseconds(200));
     }
@@ -114,8 +121,16 @@ class PostgresKvStore final : public KvStore {
           fn) const override {
     const std::string limit = pg::Int8Param(options_.scan_page_rows);
     std::string from(start.empty() ? prefix : start);
+    // The smallest key above every key that starts with `prefix`.
+    std::string end(prefix);
+    while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xff) {
+      end.pop_back();
+    }
+    if (!end.empty()) end.back() = static_cast<char>(end.back() + 1);
     while (true) {
-      const pg::Statement stmt{"scan", {from, prefix, limit}};
+      const pg::Statement stmt =
+          end.empty() ? pg::Statement{"scan_all", {from, prefix, limit}}
+                      : pg::Statement{"scan", {from, end, limit}};
       // The connection goes back to the pool before `fn` runs, so `fn` may use
       // this store.
       CLOVER_ASSIGN_OR_RETURN(
@@ -191,8 +206,9 @@ absl::StatusOr<std::unique_ptr<KvStore>> OpenPostgresKvStore(
     const std::string& dsn, const std::string& table,
     const PostgresKvOptions& options) {
   if (!ValidTable(table)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "postgres kv table '", table, "': must be 1-63 characters of [a-z0-9_]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("postgres kv table '", table,
+                     "': must be 1-63 characters of [a-z0-9_]"));
   }
   auto store = std::make_unique<PostgresKvStore>(dsn, table, options);
   CLOVER_RETURN_IF_ERROR(store->CreateTable());
