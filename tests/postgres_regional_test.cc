@@ -242,6 +242,23 @@ TEST_F(SharedApprovalsTest, AHeldDecisionAtOneNodeBlocksTheOther) {
   EXPECT_TRUE(b_->Deny(created2->approval.id, approver_, "no").ok());
 }
 
+// A node that claimed a request and died before storing its decision blocks
+// it only until the hold lapses; its late commit is then refused, not applied.
+TEST_F(SharedApprovalsTest, ALapsedHoldIsTakenOverAndTheLateCommitRefused) {
+  auto created = a_->Create(Spec());
+  ASSERT_TRUE(created.ok());
+  const std::string id = created->approval.id;
+  auto stalled = a_->PrepareApprove(id, auditor_, "ok");
+  ASSERT_TRUE(stalled.ok());
+  EXPECT_TRUE(
+      absl::IsFailedPrecondition(b_->Deny(id, approver_, "no").status()));
+  clock_.Advance(absl::Seconds(31));  // hold_ttl is 30 s
+  ASSERT_TRUE(b_->Deny(id, approver_, "no").ok());
+  EXPECT_TRUE(absl::IsAborted(a_->Commit(*stalled)));
+  EXPECT_EQ(a_->Get(id)->state, approvals::ApprovalState::kDenied);
+  EXPECT_FALSE(a_->FindLiveGrant("cn-engineer-1", "u1", "email", clock_.Now()));
+}
+
 // Approvers at both nodes approve and deny the same requests at once:
 // exactly one decision wins each request, and both nodes agree on it.
 TEST_F(SharedApprovalsTest, ConcurrentApproveAndDenyExactlyOneWins) {
