@@ -35,3 +35,16 @@ target_link_libraries(postgres_erasure_test PRIVATE clover_options clover_vault
 add_test(NAME postgres_erasure_test COMMAND postgres_erasure_test
   WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(postgres_erasure_test PROPERTIES LABELS "e2e" TIMEOUT 300)
+
+# Regional state on the region's database: the PostgreSQL KvStore, approvals
+# shared by two nodes, one privacy budget spent through two nodes.
+if(TARGET clover_gateway)
+  add_executable(postgres_regional_test
+    ${CMAKE_CURRENT_LIST_DIR}/postgres_regional_test.cc)
+  target_link_libraries(postgres_regional_test PRIVATE clover_options
+    clover_gateway clover_approvals clover_kv clover_test_support
+    PostgreSQL::PostgreSQL GTest::gtest GTest::gtest_main)
+  add_test(NAME postgres_regional_test COMMAND postgres_regional_test
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(postgres_regional_test PROPERTIES LABELS "e2e" TIMEOUT 300)
+endif()

@@ -4,6 +4,7 @@
 #include <array>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "approvals/attestation.h"
 #include "core/countries.h"
@@ -18,6 +19,9 @@ namespace clover::approvals {
 namespace {
 
 constexpr absl::string_view kPrefix = "approval/";
+// Shared mode only (see the header).
+constexpr absl::string_view kHoldPrefix = "approval-hold/";
+constexpr absl::string_view kGrantPrefix = "grant/";
 constexpr size_t kMaxDetail = 1000;
 constexpr size_t kMaxSubjects = 1000;
 constexpr size_t kMaxFields = 100;
@@ -79,6 +83,26 @@ absl::Status ParseDurationField(const rapidjson::Value& obj, const char* name,
 
 bool Contains(const std::vector<std::string>& v, absl::string_view s) {
   return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+std::string HoldKey(absl::string_view id) {
+  return absl::StrCat(kHoldPrefix, id);
+}
+
+std::string GrantPrefix(absl::string_view principal) {
+  return absl::StrCat(kGrantPrefix, absl::BytesToHexString(principal), "/");
+}
+
+// A hold's value is "<random hex> <deadline, Unix milliseconds>"; one that
+// does not parse has lapsed.
+bool HoldLapsed(absl::string_view hold, absl::Time now) {
+  const size_t space = hold.find(' ');
+  int64_t ms = 0;
+  if (space == absl::string_view::npos ||
+      !absl::SimpleAtoi(hold.substr(space + 1), &ms)) {
+    return true;
+  }
+  return now >= absl::FromUnixMillis(ms);
 }
 
 bool HasDuplicates(std::vector<std::string> v) {
@@ -336,10 +360,28 @@ absl::StatusOr<std::unique_ptr<ApprovalStore>> ApprovalStore::Open(
   }
   std::unique_ptr<ApprovalStore> store(
       new ApprovalStore(kv, std::move(options), clock));
-  absl::Status parse_error;
   absl::MutexLock lock(&store->mu_);
+  CLOVER_RETURN_IF_ERROR(store->ReloadLocked());
+  return store;
+}
+
+absl::Status ApprovalStore::BackfillRequestSha(Approval& a) const {
+  if (!a.request_sha256.empty()) return absl::OkStatus();
+  // Stored before approvals kept their request hash: the created record is a
+  // function of the stored approval, so it is rebuilt exactly.
+  Approval created = a;
+  created.state = ApprovalState::kPending;
+  CLOVER_ASSIGN_OR_RETURN(std::string record,
+                          RecordOf(created, created.request.requested_by));
+  a.request_sha256 = RequestSha256(record);
+  return absl::OkStatus();
+}
+
+absl::Status ApprovalStore::ReloadLocked() {
+  absl::flat_hash_map<std::string, Approval> loaded;
+  absl::Status parse_error;
   CLOVER_RETURN_IF_ERROR(
-      kv->Scan(kPrefix, [&](absl::string_view key, absl::string_view value) {
+      kv_->Scan(kPrefix, [&](absl::string_view key, absl::string_view value) {
         absl::StatusOr<Approval> a = ApprovalFromJson(value);
         if (!a.ok()) {
           parse_error = absl::DataLossError(
@@ -347,22 +389,68 @@ absl::StatusOr<std::unique_ptr<ApprovalStore>> ApprovalStore::Open(
                            "': ", a.status().message()));
           return false;
         }
-        store->approvals_[a->id] = *std::move(a);
+        loaded[a->id] = *std::move(a);
         return true;
       }));
   CLOVER_RETURN_IF_ERROR(parse_error);
-  // Stored before approvals kept their request hash: the created record is a
-  // function of the stored approval, so it is rebuilt exactly.
-  for (auto& [id, a] : store->approvals_) {
-    if (!a.request_sha256.empty()) continue;
-    Approval created = a;
-    created.state = ApprovalState::kPending;
-    CLOVER_ASSIGN_OR_RETURN(
-        std::string record,
-        store->RecordOf(created, created.request.requested_by));
-    a.request_sha256 = RequestSha256(record);
+  for (auto& [id, a] : loaded) {
+    CLOVER_RETURN_IF_ERROR(BackfillRequestSha(a));
   }
-  return store;
+  approvals_ = std::move(loaded);
+  return absl::OkStatus();
+}
+
+absl::Status ApprovalStore::RefreshLocked(absl::string_view id) {
+  absl::StatusOr<std::string> value = kv_->Get(absl::StrCat(kPrefix, id));
+  if (absl::IsNotFound(value.status())) {
+    approvals_.erase(id);
+    return absl::NotFoundError(absl::StrCat("approval '", id, "' not found"));
+  }
+  if (!value.ok()) return value.status();
+  absl::StatusOr<Approval> a = ApprovalFromJson(*value);
+  if (!a.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("stored approval '", id, "': ", a.status().message()));
+  }
+  CLOVER_RETURN_IF_ERROR(BackfillRequestSha(*a));
+  approvals_[std::string(id)] = *std::move(a);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ApprovalStore::Claim(absl::string_view id) {
+  CLOVER_ASSIGN_OR_RETURN(std::string rnd, crypto::RandomString(16));
+  const absl::Time now = clock_.Now();
+  const std::string key = HoldKey(id);
+  std::string hold = absl::StrCat(absl::BytesToHexString(rnd), " ",
+                                  absl::ToUnixMillis(now + options_.hold_ttl));
+  kv::KvBatch batch;
+  batch.Put(key, hold);
+  absl::Status s = kv_->WriteIf(key, std::nullopt, batch);
+  if (absl::IsFailedPrecondition(s)) {
+    // Held elsewhere: taken over only once lapsed (its node died between
+    // prepare and commit).
+    absl::StatusOr<std::string> current = kv_->Get(key);
+    if (current.ok() && HoldLapsed(*current, now)) {
+      s = kv_->WriteIf(key, *current, batch);
+    } else if (!current.ok() && !absl::IsNotFound(current.status())) {
+      return current.status();
+    }
+  }
+  if (absl::IsFailedPrecondition(s)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "approval '", id, "' is being decided at another node; retry"));
+  }
+  CLOVER_RETURN_IF_ERROR(s);
+  return hold;
+}
+
+void ApprovalStore::ReleaseClaim(absl::string_view id,
+                                 const std::string& claim) {
+  const std::string key = HoldKey(id);
+  kv::KvBatch batch;
+  batch.Delete(key);
+  // Best effort: a hold left behind lapses after hold_ttl.
+  (void)kv_->WriteIf(key, claim, batch);
 }
 
 ApprovalState ApprovalStore::EffectiveState(const Approval& a,
@@ -461,8 +549,42 @@ absl::Status ApprovalStore::Commit(const ApprovalTransition& t) {
   }
   Approval a = std::move(it->second);
   held_.erase(it);
-  absl::Status stored =
-      kv_->Put(absl::StrCat(kPrefix, a.id), ApprovalToJson(a));
+  std::optional<std::string> claim;
+  if (auto c = claims_.find(a.id); c != claims_.end()) {
+    claim = std::move(c->second);
+    claims_.erase(c);
+  }
+  const std::string json = ApprovalToJson(a);
+  kv::KvBatch batch;
+  batch.Put(absl::StrCat(kPrefix, a.id), json);
+  if (options_.shared) {
+    const std::string grant = GrantPrefix(a.request.principal) + a.id;
+    if (a.state == ApprovalState::kApproved) {
+      batch.Put(grant, json);
+    } else if (a.state != ApprovalState::kPending) {
+      batch.Delete(grant);
+    }
+  }
+  absl::Status stored;
+  if (claim.has_value()) {
+    batch.Delete(HoldKey(a.id));
+    stored = kv_->WriteIf(HoldKey(a.id), *claim, batch);
+    if (absl::IsFailedPrecondition(stored)) {
+      // Our hold is gone: either this very write committed while the
+      // connection broke (and a retry found its own hold deleted), or the
+      // hold lapsed and another node took the approval over.
+      absl::StatusOr<std::string> now_stored =
+          kv_->Get(absl::StrCat(kPrefix, a.id));
+      stored = now_stored.ok() && *now_stored == json
+                   ? absl::OkStatus()
+                   : absl::AbortedError(absl::StrCat(
+                         "approval '", a.id,
+                         "': its hold lapsed and another node took it over; "
+                         "this transition was not applied"));
+    }
+  } else {
+    stored = kv_->Write(batch);
+  }
   // A logged end of access (deny, revoke, expiry) holds in memory even when it
   // could not be stored: fail closed. A logged grant or request that could not
   // be stored is not applied.
@@ -478,6 +600,10 @@ absl::Status ApprovalStore::Commit(const ApprovalTransition& t) {
 void ApprovalStore::Abort(const ApprovalTransition& t) {
   absl::MutexLock lock(&mu_);
   held_.erase(t.approval.id);
+  if (auto c = claims_.find(t.approval.id); c != claims_.end()) {
+    ReleaseClaim(t.approval.id, c->second);
+    claims_.erase(c);
+  }
 }
 
 absl::StatusOr<ApprovalTransition> ApprovalStore::OneShot(
@@ -549,6 +675,8 @@ absl::StatusOr<ApprovalTransition> ApprovalStore::PrepareCreate(
   a.grant_expires = absl::InfinitePast();
   a.revoked = absl::InfinitePast();
   absl::MutexLock lock(&mu_);
+  // Shared: requests filed at other nodes count too.
+  if (options_.shared) CLOVER_RETURN_IF_ERROR(ReloadLocked());
   // Open requests per filer are bounded: each is kept, listed and logged.
   size_t open = 0;
   for (const auto& [id, other] : approvals_) {
@@ -625,6 +753,7 @@ absl::StatusOr<ApprovalTransition> ApprovalStore::Decide(
     const AttestedGrant& attested) {
   const bool revoke = to == ApprovalState::kRevoked;
   absl::MutexLock lock(&mu_);
+  if (options_.shared) CLOVER_RETURN_IF_ERROR(RefreshLocked(id));
   auto it = approvals_.find(id);
   if (it == approvals_.end()) {
     return absl::NotFoundError(absl::StrCat("approval '", id, "' not found"));
@@ -649,6 +778,41 @@ absl::StatusOr<ApprovalTransition> ApprovalStore::Decide(
         "approval '", id, "' is ", ToString(state), ", not ", ToString(from)));
   }
   Approval a = current;
+  std::string claim;
+  if (options_.shared) {
+    CLOVER_ASSIGN_OR_RETURN(claim, Claim(id));
+    // Decided at another node between the read above and the claim?
+    absl::Status fresh = RefreshLocked(id);
+    if (fresh.ok()) {
+      const Approval& stored = approvals_.find(id)->second;
+      if (stored.state != a.state) {
+        fresh = absl::FailedPreconditionError(absl::StrCat(
+            "approval '", id, "' is ", ToString(EffectiveState(stored, now)),
+            ", not ", ToString(from)));
+      }
+    }
+    if (!fresh.ok()) {
+      ReleaseClaim(id, claim);
+      return fresh;
+    }
+  }
+  absl::StatusOr<ApprovalTransition> t =
+      DecideHeld(a, approver, reason, to, duration, limits, attested, now);
+  if (!claim.empty()) {
+    if (t.ok()) {
+      claims_[std::string(id)] = claim;
+    } else {
+      ReleaseClaim(id, claim);
+    }
+  }
+  return t;
+}
+
+absl::StatusOr<ApprovalTransition> ApprovalStore::DecideHeld(
+    Approval a, const Approver& approver, absl::string_view reason,
+    ApprovalState to, absl::Duration duration, const GrantLimits& limits,
+    const AttestedGrant& attested, absl::Time now) {
+  const bool revoke = to == ApprovalState::kRevoked;
   a.state = to;
   if (revoke) {
     a.revoked_by = approver.id;
@@ -683,6 +847,9 @@ absl::StatusOr<ApprovalTransition> ApprovalStore::Decide(
 
 absl::StatusOr<Approval> ApprovalStore::Get(absl::string_view id) const {
   absl::MutexLock lock(&mu_);
+  if (options_.shared) {
+    CLOVER_RETURN_IF_ERROR(const_cast<ApprovalStore*>(this)->RefreshLocked(id));
+  }
   auto it = approvals_.find(id);
   if (it == approvals_.end()) {
     return absl::NotFoundError(absl::StrCat("approval '", id, "' not found"));
@@ -698,6 +865,10 @@ std::vector<Approval> ApprovalStore::List(
   const absl::Time now = clock_.Now();
   {
     absl::MutexLock lock(&mu_);
+    // On a read failure the cache is listed (the call cannot fail).
+    if (options_.shared) {
+      (void)const_cast<ApprovalStore*>(this)->ReloadLocked();
+    }
     for (const auto& [id, a] : approvals_) {
       ApprovalState s = EffectiveState(a, now);
       if (state && s != *state) continue;
@@ -714,6 +885,8 @@ std::vector<Approval> ApprovalStore::List(
 std::optional<Approval> ApprovalStore::FindLiveGrant(
     absl::string_view principal, absl::string_view subject,
     absl::string_view field, absl::Time now) const {
+  if (options_.shared)
+    return FindSharedLiveGrant(principal, subject, field, now);
   absl::MutexLock lock(&mu_);
   const Approval* best = nullptr;
   for (const auto& [id, a] : approvals_) {
@@ -734,10 +907,44 @@ std::optional<Approval> ApprovalStore::FindLiveGrant(
   return *best;
 }
 
+std::optional<Approval> ApprovalStore::FindSharedLiveGrant(
+    absl::string_view principal, absl::string_view subject,
+    absl::string_view field, absl::Time now) const {
+  std::vector<Approval> live;
+  absl::Status s = kv_->Scan(
+      GrantPrefix(principal), [&](absl::string_view, absl::string_view value) {
+        absl::StatusOr<Approval> a = ApprovalFromJson(value);
+        if (a.ok() && a->state == ApprovalState::kApproved &&
+            a->request.principal == principal && now >= a->decided &&
+            now < a->grant_expires && Contains(a->request.subjects, subject) &&
+            Contains(a->request.fields, field)) {
+          live.push_back(*std::move(a));
+        }
+        return true;
+      });
+  // Fail closed: no grant is found when the store cannot be read.
+  if (!s.ok()) return std::nullopt;
+  std::sort(live.begin(), live.end(), [](const Approval& x, const Approval& y) {
+    return x.grant_expires > y.grant_expires;
+  });
+  for (Approval& a : live) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (held_.contains(a.id)) continue;  // held here: being ended
+    }
+    // Held at another node: a revocation or expiry is under way there.
+    absl::StatusOr<std::string> hold = kv_->Get(HoldKey(a.id));
+    if (!absl::IsNotFound(hold.status())) continue;
+    return std::move(a);
+  }
+  return std::nullopt;
+}
+
 std::vector<ApprovalTransition> ApprovalStore::PrepareExpireDue() {
   std::vector<ApprovalTransition> out;
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_.Now();
+  if (options_.shared && !ReloadLocked().ok()) return out;
   std::vector<std::string> due;
   for (const auto& [id, a] : approvals_) {
     if (a.state != ApprovalState::kExpired && !held_.contains(id) &&
@@ -747,10 +954,28 @@ std::vector<ApprovalTransition> ApprovalStore::PrepareExpireDue() {
   }
   std::sort(due.begin(), due.end());
   for (const std::string& id : due) {
+    std::string claim;
+    if (options_.shared) {
+      // Another node may be expiring (or deciding) it: one of them logs it.
+      absl::StatusOr<std::string> c = Claim(id);
+      if (!c.ok()) continue;
+      claim = *std::move(c);
+      if (!RefreshLocked(id).ok() ||
+          approvals_[id].state == ApprovalState::kExpired ||
+          EffectiveState(approvals_[id], now) != ApprovalState::kExpired) {
+        ReleaseClaim(id, claim);
+        continue;
+      }
+    }
     Approval a = approvals_[id];
     a.state = ApprovalState::kExpired;
     absl::StatusOr<ApprovalTransition> t = Hold(a, "");
-    if (t.ok()) out.push_back(*std::move(t));
+    if (t.ok()) {
+      if (!claim.empty()) claims_[id] = claim;
+      out.push_back(*std::move(t));
+    } else if (!claim.empty()) {
+      ReleaseClaim(id, claim);
+    }
   }
   return out;
 }

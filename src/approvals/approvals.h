@@ -28,6 +28,28 @@
 //
 // Storage is a KvStore (kv/kv_store.h); Commit is durable before it returns.
 // Thread-safety: all methods may be called concurrently.
+//
+// Shared (ApprovalOptions::shared, for a KvStore that every node of a region
+// uses, kv/postgres_kv_store.h): the store is the truth, the in-memory map
+// only a cache. Chosen over caching with invalidation because nothing tells a
+// node that another one changed an approval, and a grant revoked elsewhere
+// must stop working here at once:
+// - Get, List, PrepareCreate (its open-request count) and PrepareExpireDue
+//   read the store first.
+// - FindLiveGrant reads the principal's live grants from the store on every
+//   call (an index "grant/<hex principal>/<id>" that each approval, revocation
+//   and expiry updates in the batch that stores the approval) and skips a
+//   grant another node holds (a revocation or expiry in progress there).
+// - A transition on an existing approval first claims it region-wide: a hold
+//   key inserted with KvStore::WriteIf (only if absent), then re-reads the
+//   approval and re-checks its state; Commit stores the new state only if the
+//   hold is still its own (WriteIf on the hold key), in one transaction that
+//   also drops the hold. So two approvers deciding the same request at two
+//   nodes: exactly one wins, the other gets FailedPrecondition before
+//   anything is logged. A hold lapses after hold_ttl (its node died between
+//   prepare and commit) and may then be taken over; a grant whose revocation
+//   was so abandoned stays hidden (fail closed) until it expires or is
+//   revoked again.
 #ifndef CLOVER_APPROVALS_APPROVALS_H_
 #define CLOVER_APPROVALS_APPROVALS_H_
 
@@ -177,6 +199,12 @@ struct ApprovalOptions {
   // Maps a subject id to the pseudonym logged for it. When unset, transition
   // records carry only the number of subjects, never raw ids.
   std::function<std::string(absl::string_view subject)> pseudonymize;
+  // The KvStore is shared by several nodes (see the class comment): read
+  // through to it, claim transitions region-wide.
+  bool shared = false;
+  // With `shared`: how long a claim holds before another node may take it
+  // over. Longer than a log append can take.
+  absl::Duration hold_ttl = absl::Seconds(30);
 };
 
 class ApprovalStore {
@@ -272,6 +300,17 @@ class ApprovalStore {
       absl::string_view id, const Approver& approver, absl::string_view reason,
       ApprovalState to, absl::Duration duration, const GrantLimits& limits,
       const AttestedGrant& attested = {});
+  // Decide's second half: `a` is the current approval, checked and (shared)
+  // claimed; builds and holds the transition to `to`.
+  absl::StatusOr<ApprovalTransition> DecideHeld(
+      Approval a, const Approver& approver, absl::string_view reason,
+      ApprovalState to, absl::Duration duration, const GrantLimits& limits,
+      const AttestedGrant& attested, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::optional<Approval> FindSharedLiveGrant(absl::string_view principal,
+                                              absl::string_view subject,
+                                              absl::string_view field,
+                                              absl::Time now) const;
   // The log record of `a` in its state, moved by `by`.
   absl::StatusOr<std::string> RecordOf(const Approval& a,
                                        absl::string_view by) const;
@@ -285,6 +324,18 @@ class ApprovalStore {
                              const GrantLimits& limits, bool revoke) const;
   absl::StatusOr<ApprovalTransition> OneShot(
       absl::StatusOr<ApprovalTransition> t);
+  // Gives a stored approval from before request hashes its request_sha256.
+  absl::Status BackfillRequestSha(Approval& a) const;
+  // Replaces the cache with every stored approval. Errors: Internal or
+  // Unavailable on I/O failure, DataLoss for a corrupt record.
+  absl::Status ReloadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Re-reads approval `id` into the cache. Errors: NotFound; as ReloadLocked.
+  absl::Status RefreshLocked(absl::string_view id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Shared mode: claims `id` region-wide; returns the hold's value. Errors:
+  // FailedPrecondition if another node holds it; I/O errors.
+  absl::StatusOr<std::string> Claim(absl::string_view id);
+  void ReleaseClaim(absl::string_view id, const std::string& claim);
 
   kv::KvStore* kv_;
   const ApprovalOptions options_;
@@ -293,6 +344,8 @@ class ApprovalStore {
   absl::flat_hash_map<std::string, Approval> approvals_ ABSL_GUARDED_BY(mu_);
   // Prepared, not yet committed transitions: id -> the new state.
   absl::flat_hash_map<std::string, Approval> held_ ABSL_GUARDED_BY(mu_);
+  // Shared mode: the region-wide hold of each held transition that has one.
+  absl::flat_hash_map<std::string, std::string> claims_ ABSL_GUARDED_BY(mu_);
 };
 
 // Serialised form used in storage and in API responses (all fields, RFC 3339

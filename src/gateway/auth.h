@@ -1,5 +1,5 @@
 // Authentication of requests against the deployment's principals
-// (core/config.h).
+// (config/deployment.h).
 //
 // Credentials, in order of precedence:
 //   1. `Authorization: Bearer <token>`: a JWT if the token has the compact form

@@ -20,6 +20,7 @@
 #include "gateway/gateway.h"
 #include "gateway/state_store.h"
 #include "kv/kv_store.h"
+#include "kv/postgres_kv_store.h"
 #include "log/http_handlers.h"
 #include "log/note.h"
 #include "log/postgres_storage.h"
@@ -227,10 +228,19 @@ absl::Status OpenVault(Node::Parts& p) {
 }
 
 absl::Status OpenApprovals(Node::Parts& p) {
-  auto kv = kv::KvStore::Open(Dir(p, "approvals"));
+  // With the region's database, approvals (and privacy budgets, OpenState)
+  // are the region's: every node of the region reads and writes one table.
+  const bool regional = p.deployment.storage.driver == StorageDriver::kPostgres;
+  kv::PostgresKvOptions pg;
+  pg.retry = p.deployment.storage.postgres_retry;
+  auto kv = regional ? kv::OpenPostgresKvStore(
+                           p.deployment.storage.postgres_dsn,
+                           RegionalStateTable(p.deployment.node->region), pg)
+                     : kv::KvStore::Open(Dir(p, "approvals"));
   if (!kv.ok()) return kv.status();
   p.approvals_kv = *std::move(kv);
   approvals::ApprovalOptions o;
+  o.shared = regional;
   crypto::SecretKey key = p.log_subject_key;
   o.pseudonymize = [key](absl::string_view subject) {
     return crypto::SubjectPseudonym(key, subject);
@@ -251,7 +261,10 @@ absl::Status OpenApprovals(Node::Parts& p) {
 }
 
 absl::Status OpenState(Node::Parts& p) {
-  auto state = StateStore::Open(Dir(p, "state"));
+  auto state = StateStore::Open(
+      Dir(p, "state"), p.deployment.storage.driver == StorageDriver::kPostgres
+                           ? p.approvals_kv.get()
+                           : nullptr);
   if (!state.ok()) return state.status();
   p.state = *std::move(state);
   p.access_index = std::make_unique<AccessIndex>(*p.log, *p.state);
@@ -558,6 +571,14 @@ std::string PostgresNameOf(absl::string_view id) {
   std::string out(id);
   for (char& c : out) {
     if (c == '-' || c == '.') c = '_';
+  }
+  return out;
+}
+
+std::string RegionalStateTable(absl::string_view region) {
+  std::string out = absl::StrCat("clover_state_", PostgresNameOf(region));
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
   return out;
 }

@@ -22,6 +22,11 @@ namespace clover::gateway {
 // names: "ie-dub-1" -> "ie_dub_1".
 std::string PostgresNameOf(absl::string_view id);
 
+// The table of a region's shared state with `storage.driver: postgres`
+// (approvals and privacy budgets, kv/postgres_kv_store.h):
+// "clover_state_<region>", lower case.
+std::string RegionalStateTable(absl::string_view region);
+
 // Where a node keeps its embedded vault store: <data_dir>/vault.
 std::string NodeVaultDir(const NodeConfig& node);
 

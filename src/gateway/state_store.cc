@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -75,7 +76,7 @@ class SubjectPrefix : public rocksdb::SliceTransform {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(
-    const std::string& dir) {
+    const std::string& dir, kv::KvStore* shared_budget) {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.create_missing_column_families = true;
@@ -96,6 +97,7 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(
   auto s = rocksdb::DB::Open(options, dir, families, &store->handles_, &db);
   if (!s.ok()) return FromRocks(s);
   store->db_.reset(db);
+  store->shared_budget_ = shared_budget;
   return store;
 }
 
@@ -119,6 +121,9 @@ absl::StatusOr<double> StateStore::SpendEpsilon(absl::string_view requester,
       absl::StrCat(absl::FormatTime("%Y-%m-%d", now, absl::UTCTimeZone()),
                    "/by/", requester, "/", purpose);
   absl::MutexLock lock(&budget_mu_);
+  if (shared_budget_ != nullptr) {
+    return SpendSharedEpsilon(key, requester, purpose, epsilon, daily_budget);
+  }
   std::string value;
   double spent = 0;
   auto s = db_->Get(rocksdb::ReadOptions(), handles_[kBudget], key, &value);
@@ -237,6 +242,46 @@ absl::StatusOr<std::vector<uint64_t>> StateStore::AccessesOf(
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
+}
+
+absl::StatusOr<double> StateStore::SpendSharedEpsilon(
+    const std::string& key, absl::string_view requester,
+    absl::string_view purpose, double epsilon, double daily_budget) {
+  const std::string stored_key = absl::StrCat("budget/", key);
+  // Each round loses only to a spend that another node committed meanwhile;
+  // budget_mu_ keeps this node's own spends out of the race.
+  constexpr int kMaxRounds = 64;
+  for (int round = 0; round < kMaxRounds; ++round) {
+    absl::StatusOr<std::string> value = shared_budget_->Get(stored_key);
+    if (!value.ok() && !absl::IsNotFound(value.status())) {
+      return value.status();
+    }
+    std::optional<std::string> expected;
+    double spent = 0;
+    if (value.ok()) {
+      if (value->size() != sizeof(double)) {
+        return absl::DataLossError("stored privacy budget entry is malformed");
+      }
+      std::memcpy(&spent, value->data(), sizeof spent);
+      expected = *value;
+    }
+    if (spent + epsilon > daily_budget + 1e-9) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("privacy budget of '", requester, "' for purpose '",
+                       purpose, "' is spent for today (", spent, " of ",
+                       daily_budget, " used, query needs ", epsilon, ")"));
+    }
+    spent += epsilon;
+    kv::KvBatch batch;
+    batch.Put(
+        stored_key,
+        absl::string_view(reinterpret_cast<const char*>(&spent), sizeof spent));
+    absl::Status w = shared_budget_->WriteIf(stored_key, expected, batch);
+    if (w.ok()) return daily_budget - spent;
+    if (!absl::IsFailedPrecondition(w)) return w;
+  }
+  return absl::AbortedError(
+      "privacy budget: too many concurrent spends; retry");
 }
 
 double LaplaceNoise(double scale) {

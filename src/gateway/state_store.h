@@ -3,6 +3,13 @@
 // from subject pseudonym to the log entries that concern it. Backed by one
 // RocksDB database; every write is synchronous (WAL fsync) so that an
 // acknowledged spend or index entry survives kill -9.
+//
+// With a shared budget store (a KvStore every node of the region uses,
+// kv/postgres_kv_store.h), the budget ledger lives there instead, so the nodes
+// of a region spend one budget: each spend is a compare-and-set of the day's
+// total (KvStore::WriteIf), retried while other nodes spend concurrently, so
+// the total never exceeds the budget however many nodes spend at once. The
+// access index stays per node (its entries point into this node's log).
 #ifndef CLOVER_GATEWAY_STATE_STORE_H_
 #define CLOVER_GATEWAY_STATE_STORE_H_
 
@@ -16,6 +23,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "kv/kv_store.h"
 
 namespace rocksdb {
 class DB;
@@ -28,8 +36,10 @@ class StateStore {
  public:
   // Opens (creating if needed) the store in `dir`. Errors: Internal with the
   // RocksDB message.
+  // With `shared_budget` (which must outlive the store), privacy budgets are
+  // kept there under keys "budget/...".
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<StateStore>> Open(
-      const std::string& dir);
+      const std::string& dir, kv::KvStore* shared_budget = nullptr);
   ~StateStore();
 
   // Spends `epsilon` from the budget of (requester, purpose) for the UTC day
@@ -37,7 +47,10 @@ class StateStore {
   // org, or its id), never anything the request itself chooses, such as a
   // destination. Returns the budget left afterwards. ResourceExhausted (and
   // nothing spent) when the spend would exceed `daily_budget`. Thread-safe;
-  // durable before it returns.
+  // durable before it returns. With a shared budget store: Unavailable when
+  // it cannot be reached, Aborted if concurrent spends kept winning the race
+  // (nothing spent either way, except after a commit in doubt, which may
+  // count a spend that was refused: never more than the budget is given).
   [[nodiscard]] absl::StatusOr<double> SpendEpsilon(absl::string_view requester,
                                                     absl::string_view purpose,
                                                     double epsilon,
@@ -68,6 +81,12 @@ class StateStore {
 
  private:
   StateStore() = default;
+  absl::StatusOr<double> SpendSharedEpsilon(const std::string& key,
+                                            absl::string_view requester,
+                                            absl::string_view purpose,
+                                            double epsilon,
+                                            double daily_budget);
+  kv::KvStore* shared_budget_ = nullptr;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*>
       handles_;            // owned by db_; closed in ~StateStore

@@ -1,6 +1,7 @@
 #include "kv/kv_store.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
 #include "rocksdb/write_batch.h"
@@ -19,12 +20,78 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
   return absl::InternalError(absl::StrCat(what, ": ", s.ToString()));
 }
 
+// The embedded store: one RocksDB database. WriteIf holds a mutex that every
+// write takes, so the check and the write are one step within the process
+// (the database's lock keeps other processes out).
+class RocksKvStore final : public KvStore {
+ public:
+  RocksKvStore(std::unique_ptr<rocksdb::DB> db, bool read_only)
+      : db_(std::move(db)), read_only_(read_only) {}
+
+  absl::StatusOr<std::string> Get(absl::string_view key) const override {
+    std::string value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), S(key), &value);
+    if (!s.ok()) return FromRocks(s, "auditor store read");
+    return value;
+  }
+
+  absl::Status Write(const KvBatch& batch) override {
+    absl::MutexLock lock(&write_mu_);
+    return WriteLocked(batch);
+  }
+
+  absl::Status WriteIf(absl::string_view key,
+                       const std::optional<std::string>& expected,
+                       const KvBatch& batch) override {
+    absl::MutexLock lock(&write_mu_);
+    absl::StatusOr<std::string> current = Get(key);
+    if (!current.ok() && !absl::IsNotFound(current.status()))
+      return current.status();
+    const bool met = expected.has_value()
+                         ? current.ok() && *current == *expected
+                         : absl::IsNotFound(current.status());
+    if (!met) return absl::FailedPreconditionError(kConditionNotMet);
+    return WriteLocked(batch);
+  }
+
+  absl::Status Scan(
+      absl::string_view prefix, absl::string_view start,
+      const std::function<bool(absl::string_view key, absl::string_view value)>&
+          fn) const override {
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek(S(start.empty() ? prefix : start)); it->Valid(); it->Next()) {
+      absl::string_view k(it->key().data(), it->key().size());
+      if (k.substr(0, prefix.size()) != prefix) break;
+      if (!fn(k, absl::string_view(it->value().data(), it->value().size())))
+        break;
+    }
+    return FromRocks(it->status(), "auditor store scan");
+  }
+
+ private:
+  absl::Status WriteLocked(const KvBatch& batch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    if (read_only_)
+      return absl::FailedPreconditionError("auditor store is open read-only");
+    if (batch.empty()) return absl::OkStatus();
+    rocksdb::WriteBatch wb;
+    for (const KvBatch::Op& op : batch.ops()) {
+      rocksdb::Status s =
+          op.del ? wb.Delete(S(op.key)) : wb.Put(S(op.key), S(op.value));
+      if (!s.ok()) return FromRocks(s, "auditor store batch");
+    }
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    return FromRocks(db_->Write(wo, &wb), "auditor store write");
+  }
+
+  std::unique_ptr<rocksdb::DB> db_;
+  const bool read_only_;
+  absl::Mutex write_mu_;
+};
+
 }  // namespace
-
-KvStore::KvStore(std::unique_ptr<rocksdb::DB> db, bool read_only)
-    : db_(std::move(db)), read_only_(read_only) {}
-
-KvStore::~KvStore() = default;
 
 absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const std::string& path,
                                                        bool read_only) {
@@ -41,14 +108,7 @@ absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const std::string& path,
         absl::StrCat("cannot open auditor store '", path, "': ", s.ToString()));
   }
   return std::unique_ptr<KvStore>(
-      new KvStore(std::unique_ptr<rocksdb::DB>(raw), read_only));
-}
-
-absl::StatusOr<std::string> KvStore::Get(absl::string_view key) const {
-  std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), S(key), &value);
-  if (!s.ok()) return FromRocks(s, "auditor store read");
-  return value;
+      new RocksKvStore(std::unique_ptr<rocksdb::DB>(raw), read_only));
 }
 
 absl::Status KvStore::Put(absl::string_view key, absl::string_view value) {
@@ -61,36 +121,6 @@ absl::Status KvStore::Delete(absl::string_view key) {
   KvBatch batch;
   batch.Delete(key);
   return Write(batch);
-}
-
-absl::Status KvStore::Write(const KvBatch& batch) {
-  if (read_only_)
-    return absl::FailedPreconditionError("auditor store is open read-only");
-  if (batch.empty()) return absl::OkStatus();
-  rocksdb::WriteBatch wb;
-  for (const KvBatch::Op& op : batch.ops()) {
-    rocksdb::Status s =
-        op.del ? wb.Delete(S(op.key)) : wb.Put(S(op.key), S(op.value));
-    if (!s.ok()) return FromRocks(s, "auditor store batch");
-  }
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  return FromRocks(db_->Write(wo, &wb), "auditor store write");
-}
-
-absl::Status KvStore::Scan(
-    absl::string_view prefix, absl::string_view start,
-    const std::function<bool(absl::string_view key, absl::string_view value)>&
-        fn) const {
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(rocksdb::ReadOptions()));
-  for (it->Seek(S(start.empty() ? prefix : start)); it->Valid(); it->Next()) {
-    absl::string_view key(it->key().data(), it->key().size());
-    if (key.substr(0, prefix.size()) != prefix) break;
-    if (!fn(key, absl::string_view(it->value().data(), it->value().size())))
-      break;
-  }
-  return FromRocks(it->status(), "auditor store scan");
 }
 
 std::string EncodeKeyU64(uint64_t v) {
