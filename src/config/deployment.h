@@ -53,7 +53,7 @@ struct DataCenter {
   // port) or "HOST:PORT" ("[v6]:PORT"); a unix socket directory is a HOST.
   // Every host of storage.postgres_dsn must be one of these of a DC of the
   // node's region (the residency rule, docs/operations.md).
-  std::vector<std::string> db_hosts;
+  std::vector<std::string> db_hosts = {};  // "= {}": brace inits may omit it
 };
 
 struct Region {
