@@ -85,6 +85,15 @@ broken clear-api-key '0,/api_key_sha256: .*/s//api_key: clv_secret_value/' princ
 broken duplicate-principal 's/- id: eu-support-2/- id: eu-support-1/' principals.yaml \
   "duplicate principal 'eu-support-1'"
 broken region-no-dcs '/us-tx-1: {country/d' regions.yaml "field 'regions.us.dcs': a region needs"
+# Residency (issue 19): DCs in the region's jurisdictions, the DSN's hosts declared by its DCs.
+broken dc-in-us 's/no-ham-1: {country: NO,/no-ham-1: {country: US,/' regions.yaml \
+  "regions.yaml:9:[0-9]+: field 'regions.eu.dcs.no-ham-1.country': country US is in none of the region's jurisdictions"
+broken dc-in-sg 's/ie-dub-2: {country: IE,/ie-dub-2: {country: SG,/' regions.yaml \
+  "field 'regions.eu.dcs.ie-dub-2.country': country SG is in none"
+broken dsn-host-undeclared \
+  "s|^  driver: rocksdb|  driver: postgres\\n  postgres_dsn: 'host=pg.us-east.example dbname=clover'|" \
+  nodes/ie-dub-1.yaml \
+  "ie-dub-1.yaml:[0-9]+:[0-9]+: field 'storage.postgres_dsn': host pg.us-east.example port 5432 is not a declared db_hosts entry"
 broken bad-yaml 's/^eu:/eu: [/' regions.yaml "regions.yaml:[0-9]+:[0-9]+: invalid YAML"
 if grep -rq clv_secret_value "$tmp/err"; then echo "FAIL: secret echoed"; failures=$((failures + 1)); fi
 

@@ -23,3 +23,17 @@ if(TARGET clover_region_test_support AND TARGET clover_gateway AND TARGET clover
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(region_failover_test PROPERTIES LABELS "region" TIMEOUT 300)
 endif()
+
+# Residency of replicas at run time: the topology check against the real
+# cluster, and a real `clover serve` turning not-ready on a member outside
+# the declared region.
+if(TARGET clover_region_test_support AND TARGET clover_region AND TARGET clover_gateway AND TARGET clover)
+  add_executable(region_residency_test ${CMAKE_CURRENT_LIST_DIR}/region_residency_test.cc)
+  target_link_libraries(region_residency_test PRIVATE clover_options clover_gateway
+    clover_region clover_region_test_support GTest::gtest GTest::gmock GTest::gtest_main)
+  target_compile_definitions(region_residency_test PRIVATE CLOVER_BINARY="$<TARGET_FILE:clover>")
+  add_dependencies(region_residency_test clover)
+  add_test(NAME region_residency_test COMMAND region_residency_test
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(region_residency_test PROPERTIES LABELS "region" TIMEOUT 300)
+endif()

@@ -127,6 +127,14 @@ TEST_F(RegionFailoverTest, AcknowledgedWritesSurviveLeaderLoss) {
   d->storage.driver = StorageDriver::kPostgres;
   d->storage.postgres_dsn = cluster->dsn();
   d->storage.postgres_retry = absl::Seconds(kRetrySeconds);
+  // Residency (config/deployment.h): each DC declares its member.
+  for (Region& r : d->regions) {
+    for (DataCenter& dc : r.dcs) {
+      if (std::string h = cluster->DbHost(dc.id); !h.empty()) {
+        dc.db_hosts = {h};
+      }
+    }
+  }
   auto nodes = PrepareLocalDeployment(*d, dir_.path(), 0, FreeLoopbackPort);
   ASSERT_TRUE(nodes.ok()) << nodes.status();
   for (auto& n : *nodes) {

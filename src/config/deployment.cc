@@ -14,6 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "core/countries.h"
 #include "core/status_macros.h"
 #include "core/yaml_error.h"
@@ -334,6 +335,7 @@ class Loader {
     CLOVER_RETURN_IF_ERROR(
         WithSection(src, entries, "storage", &Loader::Storage));
     CLOVER_RETURN_IF_ERROR(WithSection(src, entries, "node", &Loader::Node));
+    CLOVER_RETURN_IF_ERROR(CheckDsnResidency());
     CLOVER_RETURN_IF_ERROR(WithSection(src, entries, "log", &Loader::Log));
     CLOVER_RETURN_IF_ERROR(WithSection(src, entries, "keys", &Loader::Keys));
     CLOVER_RETURN_IF_ERROR(
@@ -508,7 +510,7 @@ class Loader {
         }
         CLOVER_ASSIGN_OR_RETURN(auto dcf, MapEntries(src, dce.value, dcpath));
         CLOVER_RETURN_IF_ERROR(
-            CheckKeys(src, dcf, dcpath, {"country", "endpoint"}));
+            CheckKeys(src, dcf, dcpath, {"country", "endpoint", "db_hosts"}));
         DataCenter dc;
         dc.id = dce.key;
         CLOVER_ASSIGN_OR_RETURN(
@@ -525,6 +527,36 @@ class Loader {
           return ErrorAt(src, Find(dcf, "endpoint")->value,
                          Join(dcpath, "endpoint"),
                          "endpoint must be an http:// or https:// URL");
+        }
+        // Residency: a DC stores the region's subjects, so it must stand in
+        // a country one of the region's jurisdictions includes.
+        bool allowed = false;
+        for (const auto& jid : r.jurisdictions) {
+          const Jurisdiction* j = d_.FindJurisdiction(jid);
+          allowed = allowed || std::find(j->countries.begin(),
+                                         j->countries.end(),
+                                         dc.country) != j->countries.end();
+        }
+        if (!allowed) {
+          return ErrorAt(
+              src, Find(dcf, "country")->value, Join(dcpath, "country"),
+              absl::StrCat("country ", dc.country,
+                           " is in none of the region's jurisdictions (",
+                           absl::StrJoin(r.jurisdictions, ", "),
+                           "): its data would leave them"));
+        }
+        if (const Entry* dbh = Find(dcf, "db_hosts")) {
+          std::string hpath = Join(dcpath, "db_hosts");
+          CLOVER_ASSIGN_OR_RETURN(dc.db_hosts,
+                                  StringList(src, dbh->value, hpath));
+          for (const auto& h : dc.db_hosts) {
+            if (h.empty() || absl::StrContains(h, ' ') ||
+                absl::StrContains(h, ',')) {
+              return ErrorAt(src, dbh->value, hpath,
+                             absl::StrCat("'", h,
+                                          "' is not HOST or HOST:PORT"));
+            }
+          }
         }
         r.dcs.push_back(std::move(dc));
       }
@@ -744,7 +776,8 @@ class Loader {
     CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, node, "storage"));
     CLOVER_RETURN_IF_ERROR(
         CheckKeys(src, f, "storage",
-                  {"driver", "postgres_dsn", "postgres_retry_seconds"}));
+                  {"driver", "postgres_dsn", "postgres_retry_seconds",
+                   "patroni_urls"}));
     CLOVER_ASSIGN_OR_RETURN(
         std::string driver,
         StringField(src, node, f, "storage", "driver", false, "rocksdb"));
@@ -759,10 +792,60 @@ class Loader {
           int64_t retry,
           IntField(src, f, "storage", "postgres_retry_seconds", 10, 0, 300));
       d_.storage.postgres_retry = absl::Seconds(retry);
+      dsn_source_ = src;
+      dsn_node_ = Find(f, "postgres_dsn")->value;
+      if (const Entry* pu = Find(f, "patroni_urls")) {
+        CLOVER_ASSIGN_OR_RETURN(
+            d_.storage.patroni_urls,
+            StringList(src, pu->value, "storage.patroni_urls"));
+        for (const auto& u : d_.storage.patroni_urls) {
+          if (!u.starts_with("http://") && !u.starts_with("https://")) {
+            return ErrorAt(src, pu->value, "storage.patroni_urls",
+                           "each must be an http:// or https:// URL");
+          }
+        }
+      }
     } else {
       return ErrorAt(src, Find(f, "driver")->value, "storage.driver",
                      absl::StrCat("unknown driver '", driver,
                                   "' (known: rocksdb, postgres)"));
+    }
+    return absl::OkStatus();
+  }
+
+  // Residency of storage: every host the DSN names must be a declared
+  // database host of a DC of the node's region (of any region in a
+  // deployment-wide file), or the region's data could be written elsewhere.
+  absl::Status CheckDsnResidency() {
+    if (d_.storage.driver != StorageDriver::kPostgres) return absl::OkStatus();
+    const std::string field = "storage.postgres_dsn";
+    absl::StatusOr<std::vector<DsnHost>> hosts =
+        ParseDsnHosts(d_.storage.postgres_dsn);
+    if (!hosts.ok()) {
+      return ErrorAt(dsn_source_, dsn_node_, field, hosts.status().message());
+    }
+    std::vector<const Region*> regions;
+    if (d_.node.has_value()) {
+      regions.push_back(d_.FindRegion(d_.node->region));
+    } else {
+      for (const Region& r : d_.regions) regions.push_back(&r);
+    }
+    for (const DsnHost& h : *hosts) {
+      bool declared = false;
+      for (const Region* r : regions) {
+        for (const DataCenter& dc : r->dcs) {
+          declared = declared || DbHostMatches(dc.db_hosts, h);
+        }
+      }
+      if (!declared) {
+        return ErrorAt(
+            dsn_source_, dsn_node_, field,
+            absl::StrCat("host ", h.host, " port ", h.port,
+                         " is not a declared db_hosts entry of a data centre "
+                         "of region ",
+                         d_.node.has_value() ? d_.node->region : "(any)",
+                         ": the region's data must stay in its DCs"));
+      }
     }
     return absl::OkStatus();
   }
@@ -1030,6 +1113,9 @@ class Loader {
   }
 
   Deployment d_;
+  // Where storage.postgres_dsn was given, for CheckDsnResidency's error.
+  Source dsn_source_;
+  YAML::Node dsn_node_;
 };
 
 }  // namespace
@@ -1172,6 +1258,153 @@ absl::StatusOr<Deployment> ParseDeployment(absl::string_view yaml,
 absl::StatusOr<Deployment> LoadDeployment(const std::string& path) {
   CLOVER_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
   return ParseDeployment(text, path);
+}
+
+namespace {
+
+// Splits a libpq keyword/value string into its pairs ('quoted values' with
+// \-escapes, as libpq reads them).
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> DsnPairs(
+    absl::string_view dsn) {
+  std::vector<std::pair<std::string, std::string>> out;
+  size_t i = 0;
+  auto skip_space = [&] {
+    while (i < dsn.size() && absl::ascii_isspace(dsn[i])) ++i;
+  };
+  while (true) {
+    skip_space();
+    if (i >= dsn.size()) break;
+    size_t k = i;
+    while (i < dsn.size() && dsn[i] != '=' && !absl::ascii_isspace(dsn[i])) ++i;
+    std::string key(dsn.substr(k, i - k));
+    skip_space();
+    if (i >= dsn.size() || dsn[i] != '=') {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot read the DSN: '", key, "' has no '='"));
+    }
+    ++i;
+    skip_space();
+    std::string value;
+    if (i < dsn.size() && dsn[i] == '\'') {
+      ++i;
+      while (i < dsn.size() && dsn[i] != '\'') {
+        if (dsn[i] == '\\' && i + 1 < dsn.size()) ++i;
+        value.push_back(dsn[i++]);
+      }
+      if (i >= dsn.size()) {
+        return absl::InvalidArgumentError(
+            "cannot read the DSN: unterminated quoted value");
+      }
+      ++i;
+    } else {
+      while (i < dsn.size() && !absl::ascii_isspace(dsn[i])) {
+        if (dsn[i] == '\\' && i + 1 < dsn.size()) ++i;
+        value.push_back(dsn[i++]);
+      }
+    }
+    out.emplace_back(std::move(key), std::move(value));
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<DsnHost>> ParseDsnHosts(absl::string_view dsn) {
+  std::vector<std::string> hosts, ports;
+  if (absl::StartsWith(dsn, "postgresql://") || absl::StartsWith(dsn, "postgres://")) {
+    absl::string_view rest = dsn.substr(dsn.find("://") + 3);
+    size_t end = rest.find_first_of("/?");
+    absl::string_view authority = rest.substr(0, end);
+    if (size_t at = authority.rfind('@'); at != absl::string_view::npos) {
+      authority = authority.substr(at + 1);
+    }
+    if (end != absl::string_view::npos &&
+        absl::StrContains(rest.substr(end), "host")) {
+      // host=/hostaddr= in the query would override the authority.
+      return absl::InvalidArgumentError(
+          "a URI DSN must name its hosts in the authority, not the query");
+    }
+    for (absl::string_view part : absl::StrSplit(authority, ',')) {
+      if (part.empty()) continue;
+      std::string host(part), port;
+      size_t colon = part.rfind(':');
+      if (!part.empty() && part.front() == '[') {
+        size_t close = part.find(']');
+        if (close == absl::string_view::npos) {
+          return absl::InvalidArgumentError("cannot read the DSN's hosts");
+        }
+        host = std::string(part.substr(1, close - 1));
+        if (close + 1 < part.size() && part[close + 1] == ':') {
+          port = std::string(part.substr(close + 2));
+        }
+      } else if (colon != absl::string_view::npos) {
+        host = std::string(part.substr(0, colon));
+        port = std::string(part.substr(colon + 1));
+      }
+      hosts.push_back(host);
+      ports.push_back(port.empty() ? "5432" : port);
+    }
+  } else {
+    CLOVER_ASSIGN_OR_RETURN(auto pairs, DsnPairs(dsn));
+    for (const auto& [k, v] : pairs) {
+      if (k == "host" || k == "hostaddr") {
+        // libpq connects to hostaddr when both are given; either names where
+        // the data goes, so both must be declared.
+        for (absl::string_view h : absl::StrSplit(v, ',')) {
+          hosts.push_back(std::string(h));
+        }
+      } else if (k == "port") {
+        ports = absl::StrSplit(v, ',');
+      } else if (k == "service") {
+        return absl::InvalidArgumentError(
+            "a service= DSN hides its hosts in a service file: name them");
+      }
+    }
+    // One port for all hosts, or one per host (libpq's rule); the hosts of
+    // hostaddr= pair with the same ports.
+    std::vector<std::string> expanded;
+    for (size_t i = 0; i < hosts.size(); ++i) {
+      std::string port = ports.size() == 1 ? ports[0]
+                         : ports.empty()   ? ""
+                                           : ports[i % ports.size()];
+      expanded.push_back(port.empty() ? "5432" : port);
+    }
+    ports = std::move(expanded);
+  }
+  std::vector<DsnHost> out;
+  for (size_t i = 0; i < hosts.size(); ++i) {
+    if (hosts[i].empty()) {
+      return absl::InvalidArgumentError(
+          "the DSN has an empty host: libpq would pick a default one");
+    }
+    out.push_back({hosts[i], ports[i]});
+  }
+  if (out.empty()) {
+    return absl::InvalidArgumentError(
+        "the DSN names no host: libpq would pick a default one; name them");
+  }
+  return out;
+}
+
+bool DbHostMatches(const std::vector<std::string>& db_hosts,
+                   const DsnHost& h) {
+  for (const std::string& e : db_hosts) {
+    std::string host = e, port;
+    if (!e.empty() && e.front() == '[') {
+      size_t close = e.find(']');
+      if (close == std::string::npos) continue;
+      host = e.substr(1, close - 1);
+      if (close + 1 < e.size() && e[close + 1] == ':') {
+        port = e.substr(close + 2);
+      }
+    } else if (!e.empty() && e.front() != '/' &&
+               std::count(e.begin(), e.end(), ':') == 1) {
+      host = e.substr(0, e.find(':'));
+      port = e.substr(e.find(':') + 1);
+    }
+    if (host == h.host && (port.empty() || port == h.port)) return true;
+  }
+  return false;
 }
 
 std::string DescribeTopology(const Deployment& d) {

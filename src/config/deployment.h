@@ -49,6 +49,11 @@ struct DataCenter {
   std::string country;  // where it physically is
   std::string
       endpoint;  // base URL of its gateway node, e.g. "http://127.0.0.1:8441"
+  // `db_hosts`: where this DC's PostgreSQL member listens, each "HOST" (any
+  // port) or "HOST:PORT" ("[v6]:PORT"); a unix socket directory is a HOST.
+  // Every host of storage.postgres_dsn must be one of these of a DC of the
+  // node's region (the residency rule, docs/operations.md).
+  std::vector<std::string> db_hosts = {};  // "= {}": brace inits may omit it
 };
 
 struct Region {
@@ -125,7 +130,26 @@ struct StorageConfig {
   // is unreachable (a restart, a Patroni failover) before the request fails
   // with 503 (`storage.postgres_retry_seconds`, 0..300).
   absl::Duration postgres_retry = absl::Seconds(10);
+  // `storage.patroni_urls`: Patroni REST APIs of the region's members
+  // (http://host:port), read by the runtime topology check
+  // (region/topology.h). Empty: no runtime check.
+  std::vector<std::string> patroni_urls;
 };
+
+// One host of a libpq connection string, as libpq would try it.
+struct DsnHost {
+  std::string host;  // name, address or unix socket directory
+  std::string port;  // "5432" when the DSN names none
+};
+
+// The hosts a libpq DSN names, in keyword/value ("host=a,b port=1,2") or URI
+// ("postgresql://a:1,b:2/db") form. Errors: InvalidArgument when the DSN
+// names no host (libpq would fall back to a default) or cannot be read.
+[[nodiscard]] absl::StatusOr<std::vector<DsnHost>> ParseDsnHosts(
+    absl::string_view dsn);
+
+// Whether `h` is one of the declared db_hosts entries (see DataCenter).
+bool DbHostMatches(const std::vector<std::string>& db_hosts, const DsnHost& h);
 
 // A C2SP tlog-witness the node sends each new checkpoint to
 // (log/witness_client.h).

@@ -55,6 +55,21 @@ class Gateway::Impl {
     // reason) and put back once the database answers again.
     router.Handle("GET", "/readyz", [this](HttpRequest&, Responder respond) {
       boost::asio::post(blocking_, [this, respond = std::move(respond)] {
+        // A replica outside the region (region/topology.h): the node stops
+        // taking traffic whose data would be replicated there. The details
+        // (member names, addresses) go to the node's log, not to this
+        // unauthenticated answer.
+        if (d_.topology_violations && !d_.topology_violations().empty()) {
+          HttpResponse r = HttpResponse::Json(
+              503, absl::StrCat("{\"status\":\"not_ready\",\"node\":\"",
+                                pipeline_.node().id,
+                                "\",\"reason\":\"topology_violation\","
+                                "\"message\":\"a member or replica of the "
+                                "region's database is not a declared data "
+                                "centre of the region\"}"));
+          respond(std::move(r));
+          return;
+        }
         if (absl::Status s = d_.vault->storage().Ping(); !s.ok()) {
           spdlog::warn("readyz: storage not ready: {}",
                        std::string(s.message()));

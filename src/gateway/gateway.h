@@ -14,6 +14,7 @@
 #ifndef CLOVER_GATEWAY_GATEWAY_H_
 #define CLOVER_GATEWAY_GATEWAY_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -47,6 +48,10 @@ struct GatewayDeps {
   AccessIndex* access_index = nullptr;
   server::MetricsRegistry* metrics = nullptr;
   crypto::SecretKey log_subject_key{};  // crypto/subject_pseudonym.h
+  // The residency violations of the region's replicas found by the last
+  // topology check ("" when none; region/topology.h). Null: no check runs.
+  // While non-empty, /readyz answers 503 with reason topology_violation.
+  std::function<std::string()> topology_violations;
 };
 
 class Gateway {

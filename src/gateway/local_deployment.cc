@@ -110,7 +110,12 @@ std::string NodeConfigYaml(const LocalNode& n,
                     absl::StrJoin(r.jurisdictions, ", "), "]\n    dcs:\n");
     for (const DataCenter& dc : r.dcs) {
       absl::StrAppend(&out, "      ", dc.id, ": {country: \"", dc.country,
-                      "\", endpoint: \"", dc.endpoint, "\"}\n");
+                      "\", endpoint: \"", dc.endpoint, "\"");
+      if (!dc.db_hosts.empty()) {
+        absl::StrAppend(&out, ", db_hosts: [\"",
+                        absl::StrJoin(dc.db_hosts, "\", \""), "\"]");
+      }
+      absl::StrAppend(&out, "}\n");
     }
   }
   if (d.storage.driver == StorageDriver::kPostgres) {
@@ -119,6 +124,11 @@ std::string NodeConfigYaml(const LocalNode& n,
                     absl::StrReplaceAll(d.storage.postgres_dsn, {{"'", "''"}}),
                     "'\n  postgres_retry_seconds: ",
                     absl::ToInt64Seconds(d.storage.postgres_retry), "\n");
+    if (!d.storage.patroni_urls.empty()) {
+      absl::StrAppend(&out, "  patroni_urls: [\"",
+                      absl::StrJoin(d.storage.patroni_urls, "\", \""),
+                      "\"]\n");
+    }
   } else {
     absl::StrAppend(&out, "storage:\n  driver: rocksdb\n");
   }

@@ -29,6 +29,7 @@
 #include "log/witness_client.h"
 #include "policy/loader.h"
 #include "server/http_server.h"
+#include "region/topology.h"
 #include "server/metrics.h"
 #include "server/router.h"
 #include "spdlog/spdlog.h"
@@ -45,6 +46,9 @@ struct Node::Parts {
   NodeOptions options;
   const Clock* clock = nullptr;
   std::unique_ptr<server::MetricsRegistry> metrics;  // the log reports to it
+  // With storage.patroni_urls: the runtime residency check of the region's
+  // replicas (region/topology.h); the gateway's /readyz reads its verdict.
+  std::unique_ptr<region::TopologyMonitor> topology;
   std::unique_ptr<log::Sequencer> log;
   // With log.witnesses: pushes each checkpoint to them and serves it with
   // their cosignatures; `witnessing_bell` is what the sequencer rings.
@@ -287,6 +291,28 @@ absl::Status CreateMetrics(Node::Parts& p) {
   return absl::OkStatus();
 }
 
+absl::Status StartTopologyCheck(Node::Parts& p) {
+  const StorageConfig& st = p.deployment.storage;
+  if (st.driver != StorageDriver::kPostgres || st.patroni_urls.empty()) {
+    return absl::OkStatus();
+  }
+  const Region* region = p.deployment.FindRegion(p.deployment.node->region);
+  auto violations = p.metrics->AddCounter(
+      "clover_topology_violations",
+      "Members or replicas of the region's database found outside the "
+      "region's declared data centres, summed over topology checks",
+      {});
+  if (!violations.ok()) return violations.status();
+  server::Counter* counter = &(*violations)->WithLabels({});
+  p.topology = std::make_unique<region::TopologyMonitor>(
+      *region,
+      [urls = st.patroni_urls, dsn = st.postgres_dsn] {
+        return region::ObserveTopology(urls, dsn, absl::Seconds(5));
+      },
+      absl::Seconds(10), [counter](uint64_t n) { counter->Increment(n); });
+  return absl::OkStatus();
+}
+
 absl::Status BuildGateway(Node::Parts& p) {
   auto http = server::HttpMetrics::Create(*p.metrics);
   if (!http.ok()) return http.status();
@@ -304,6 +330,9 @@ absl::Status BuildGateway(Node::Parts& p) {
   d.access_index = p.access_index.get();
   d.metrics = p.metrics.get();
   d.log_subject_key = p.log_subject_key;
+  if (p.topology != nullptr) {
+    d.topology_violations = [t = p.topology.get()] { return t->Violations(); };
+  }
   auto gw = Gateway::Create(std::move(d));
   if (!gw.ok()) return gw.status();
   p.gateway = *std::move(gw);
@@ -410,6 +439,7 @@ constexpr Step kSteps[] = {
     {"open approvals", OpenApprovals},
     {"open state", OpenState},
     {"create authenticator", CreateAuthenticator},
+    {"start topology check", StartTopologyCheck},
     {"build gateway", BuildGateway},
     {"listen", Listen},
     {"start key re-wrapping", StartKeyRewrap},

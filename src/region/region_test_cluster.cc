@@ -533,6 +533,20 @@ absl::StatusOr<std::vector<RegionMemberStatus>> RegionTestCluster::Members() {
       absl::StrCat("no Patroni REST API answers: ", last_error));
 }
 
+std::string RegionTestCluster::DbHost(const std::string& dc) const {
+  for (const auto& m : members_) {
+    if (m->dc == dc) return absl::StrCat("127.0.0.1:", m->pg_port);
+  }
+  return "";
+}
+
+std::string RegionTestCluster::PatroniUrl(const std::string& dc) const {
+  for (const auto& m : members_) {
+    if (m->dc == dc) return absl::StrCat("http://127.0.0.1:", m->rest_port);
+  }
+  return "";
+}
+
 absl::StatusOr<std::string> RegionTestCluster::Leader() {
   CLOVER_ASSIGN_OR_RETURN(std::vector<RegionMemberStatus> members, Members());
   for (const RegionMemberStatus& m : members) {

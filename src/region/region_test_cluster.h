@@ -101,6 +101,10 @@ class RegionTestCluster {
   // a replica). Empty for an unknown DC.
   std::string MemberDsn(const std::string& dc) const;
   const std::vector<std::string>& dcs() const { return options_.dcs; }
+  // The DC's PostgreSQL address as a db_hosts entry ("127.0.0.1:PORT") and
+  // its Patroni REST API ("http://127.0.0.1:PORT"). Empty for an unknown DC.
+  std::string DbHost(const std::string& dc) const;
+  std::string PatroniUrl(const std::string& dc) const;
   const std::string& dir() const { return dir_; }
   // How long Start took, from nothing to a healthy cluster with its database.
   absl::Duration startup_time() const { return startup_time_; }
