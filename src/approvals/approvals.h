@@ -163,9 +163,9 @@ struct TransitionRecord {
 [[nodiscard]] absl::StatusOr<std::string> TransitionRecordToJson(
     const TransitionRecord& r);
 // Reads what a reader of the log checks: id, state, principal, by, fields,
-// subjects, time, expires, attestation (the other members are not read). Errors:
-// InvalidArgument "approval entry: ..." for what is not a JSON object with
-// unique names, "field 'name': ..." for a required member missing (id,
+// subjects, time, expires, attestation (the other members are not read).
+// Errors: InvalidArgument "approval entry: ..." for what is not a JSON object
+// with unique names, "field 'name': ..." for a required member missing (id,
 // state, principal, fields, time), a member of the wrong type, an empty id or
 // a time that is not RFC 3339.
 [[nodiscard]] absl::StatusOr<TransitionRecord> ParseTransitionRecord(

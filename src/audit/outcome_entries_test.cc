@@ -4,8 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "audit/replayer.h"
-#include "core/canonical_json.h"
 #include "config/deployment.h"
+#include "core/canonical_json.h"
 #include "entry/decision_record.h"
 #include "entry/log_entry.h"
 #include "gtest/gtest.h"

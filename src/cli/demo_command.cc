@@ -37,8 +37,7 @@ void RegisterDemoCommand(CLI::App& app) {
     if (!*json) options->progress = &std::cout;
     const bool as_json = *json;
     const double seconds = *duration;
-    auto summary = demo::RunDemo(*options, [&](const demo::DemoSummary&
-                                                      s) {
+    auto summary = demo::RunDemo(*options, [&](const demo::DemoSummary& s) {
       std::cout << (as_json ? s.ToJson() + "\n" : s.ToText()) << std::flush;
       if (seconds == 0) return;
       if (!as_json) {

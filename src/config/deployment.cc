@@ -309,11 +309,10 @@ class Loader {
     CLOVER_ASSIGN_OR_RETURN(YAML::Node root, ParseYaml(text, src));
     if (root.IsNull()) return ErrorAt(src, root, "", "configuration is empty");
     CLOVER_ASSIGN_OR_RETURN(auto entries, MapEntries(src, root, ""));
-    CLOVER_RETURN_IF_ERROR(
-        CheckKeys(src, entries, "",
-                  {"node", "jurisdictions", "regions", "schema", "principals",
-                   "storage", "log", "keys", "policy", "privacy", "purposes",
-                   "approvals"}));
+    CLOVER_RETURN_IF_ERROR(CheckKeys(
+        src, entries, "",
+        {"node", "jurisdictions", "regions", "schema", "principals", "storage",
+         "log", "keys", "policy", "privacy", "purposes", "approvals"}));
     d_.source_file = name;
     for (absl::string_view required :
          {"jurisdictions", "regions", "schema", "principals"}) {
@@ -533,9 +532,9 @@ class Loader {
         bool allowed = false;
         for (const auto& jid : r.jurisdictions) {
           const Jurisdiction* j = d_.FindJurisdiction(jid);
-          allowed = allowed || std::find(j->countries.begin(),
-                                         j->countries.end(),
-                                         dc.country) != j->countries.end();
+          allowed =
+              allowed || std::find(j->countries.begin(), j->countries.end(),
+                                   dc.country) != j->countries.end();
         }
         if (!allowed) {
           return ErrorAt(
@@ -552,9 +551,9 @@ class Loader {
           for (const auto& h : dc.db_hosts) {
             if (h.empty() || absl::StrContains(h, ' ') ||
                 absl::StrContains(h, ',')) {
-              return ErrorAt(src, dbh->value, hpath,
-                             absl::StrCat("'", h,
-                                          "' is not HOST or HOST:PORT"));
+              return ErrorAt(
+                  src, dbh->value, hpath,
+                  absl::StrCat("'", h, "' is not HOST or HOST:PORT"));
             }
           }
         }
@@ -774,10 +773,9 @@ class Loader {
 
   absl::Status Storage(const Source& src, const YAML::Node& node) {
     CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, node, "storage"));
-    CLOVER_RETURN_IF_ERROR(
-        CheckKeys(src, f, "storage",
-                  {"driver", "postgres_dsn", "postgres_retry_seconds",
-                   "patroni_urls"}));
+    CLOVER_RETURN_IF_ERROR(CheckKeys(
+        src, f, "storage",
+        {"driver", "postgres_dsn", "postgres_retry_seconds", "patroni_urls"}));
     CLOVER_ASSIGN_OR_RETURN(
         std::string driver,
         StringField(src, node, f, "storage", "driver", false, "rocksdb"));
@@ -1311,7 +1309,8 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> DsnPairs(
 
 absl::StatusOr<std::vector<DsnHost>> ParseDsnHosts(absl::string_view dsn) {
   std::vector<std::string> hosts, ports;
-  if (absl::StartsWith(dsn, "postgresql://") || absl::StartsWith(dsn, "postgres://")) {
+  if (absl::StartsWith(dsn, "postgresql://") ||
+      absl::StartsWith(dsn, "postgres://")) {
     absl::string_view rest = dsn.substr(dsn.find("://") + 3);
     size_t end = rest.find_first_of("/?");
     absl::string_view authority = rest.substr(0, end);
@@ -1386,8 +1385,7 @@ absl::StatusOr<std::vector<DsnHost>> ParseDsnHosts(absl::string_view dsn) {
   return out;
 }
 
-bool DbHostMatches(const std::vector<std::string>& db_hosts,
-                   const DsnHost& h) {
+bool DbHostMatches(const std::vector<std::string>& db_hosts, const DsnHost& h) {
   for (const std::string& e : db_hosts) {
     std::string host = e, port;
     if (!e.empty() && e.front() == '[') {

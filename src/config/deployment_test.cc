@@ -327,17 +327,17 @@ TEST(ConfigTest, PostgresRetrySeconds) {
   const std::string dc = "endpoint: \"http://127.0.0.1:8441\"}";
   const std::string dc_hosts =
       "endpoint: \"http://127.0.0.1:8441\", db_hosts: [a:1, b]}";
-  auto dflt = ParseDeployment(
-      absl::StrReplaceAll(kValid, {{from, pg}, {dc, dc_hosts}}),
-      "conf/node.yaml");
+  auto dflt =
+      ParseDeployment(absl::StrReplaceAll(kValid, {{from, pg}, {dc, dc_hosts}}),
+                      "conf/node.yaml");
   ASSERT_TRUE(dflt.ok()) << dflt.status();
   EXPECT_EQ(dflt->storage.postgres_retry, absl::Seconds(10));
   EXPECT_EQ(dflt->storage.postgres_dsn,
             "host=a,b port=1,2 target_session_attrs=read-write");
   auto set = ParseDeployment(
-      absl::StrReplaceAll(kValid,
-                          {{from, pg + "\n  postgres_retry_seconds: 30"},
-                           {dc, dc_hosts}}),
+      absl::StrReplaceAll(
+          kValid,
+          {{from, pg + "\n  postgres_retry_seconds: 30"}, {dc, dc_hosts}}),
       "conf/node.yaml");
   ASSERT_TRUE(set.ok()) << set.status();
   EXPECT_EQ(set->storage.postgres_retry, absl::Seconds(30));
@@ -366,12 +366,15 @@ TEST(ConfigTest, PostgresDsnHostsMustBeDeclaredInTheRegion) {
     return absl::StrReplaceAll(
         kValid,
         {{from, "storage:\n  driver: postgres\n  postgres_dsn: '" + dsn + "'"},
-         {ie, "endpoint: \"http://127.0.0.1:8441\", db_hosts: "
-              "[\"10.0.1.5:5432\", pg-ie.example]}"},
-         {no, "endpoint: \"http://127.0.0.1:8443\", db_hosts: "
-              "[\"[fd00::7]:6432\", /run/pg]}"},
-         {us, "endpoint: \"http://127.0.0.1:8451\", db_hosts: "
-              "[pg-us.example]}"}});
+         {ie,
+          "endpoint: \"http://127.0.0.1:8441\", db_hosts: "
+          "[\"10.0.1.5:5432\", pg-ie.example]}"},
+         {no,
+          "endpoint: \"http://127.0.0.1:8443\", db_hosts: "
+          "[\"[fd00::7]:6432\", /run/pg]}"},
+         {us,
+          "endpoint: \"http://127.0.0.1:8451\", db_hosts: "
+          "[pg-us.example]}"}});
   };
   for (const char* ok :
        {"host=10.0.1.5,pg-ie.example,fd00::7 port=5432,7000,6432 dbname=c",
@@ -382,11 +385,11 @@ TEST(ConfigTest, PostgresDsnHostsMustBeDeclaredInTheRegion) {
     EXPECT_TRUE(d.ok()) << ok << ": " << d.status();
   }
   for (const char* bad :
-       {"host=10.0.1.5,pg-us.example port=5432 dbname=c",   // another region
-        "host=10.0.1.5 port=5433 dbname=c",                 // another port
-        "host=10.0.1.6 dbname=c",                           // undeclared
-        "host=pg-ie.example hostaddr=192.0.2.1 dbname=c",   // hostaddr wins
-        "dbname=c",                                         // libpq default
+       {"host=10.0.1.5,pg-us.example port=5432 dbname=c",  // another region
+        "host=10.0.1.5 port=5433 dbname=c",                // another port
+        "host=10.0.1.6 dbname=c",                          // undeclared
+        "host=pg-ie.example hostaddr=192.0.2.1 dbname=c",  // hostaddr wins
+        "dbname=c",                                        // libpq default
         "service=prod", "postgresql://pg-us.example/c",
         "postgresql://10.0.1.5/c?host=pg-us.example"}) {
     auto d = ParseDeployment(with(bad), "conf/node.yaml");
@@ -400,7 +403,8 @@ TEST(ConfigTest, PostgresDsnHostsMustBeDeclaredInTheRegion) {
     EXPECT_THAT(std::string(d.status().message()),
                 testing::Not(testing::HasSubstr("pw")));
   }
-  auto d = ParseDeployment(with("host=pg-us.example dbname=c"), "conf/node.yaml");
+  auto d =
+      ParseDeployment(with("host=pg-us.example dbname=c"), "conf/node.yaml");
   ASSERT_FALSE(d.ok());
   EXPECT_THAT(std::string(d.status().message()),
               testing::HasSubstr("host pg-us.example port 5432 is not a "
@@ -416,18 +420,18 @@ TEST(ConfigTest, PatroniUrls) {
   const std::string dc = "endpoint: \"http://127.0.0.1:8441\"}";
   const std::string dc_hosts =
       "endpoint: \"http://127.0.0.1:8441\", db_hosts: [a]}";
-  auto d = ParseDeployment(
-      absl::StrReplaceAll(kValid, {{from, pg}, {dc, dc_hosts}}),
-      "conf/node.yaml");
+  auto d =
+      ParseDeployment(absl::StrReplaceAll(kValid, {{from, pg}, {dc, dc_hosts}}),
+                      "conf/node.yaml");
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->storage.patroni_urls,
             (std::vector<std::string>{"http://a:8008", "https://b:8008"}));
   EXPECT_EQ(d->FindRegion("eu")->dcs[0].db_hosts,
             std::vector<std::string>{"a"});
   auto bad = ParseDeployment(
-      absl::StrReplaceAll(kValid, {{from, absl::StrReplaceAll(
-                                              pg, {{"https://b", "ftp://b"}})},
-                                   {dc, dc_hosts}}),
+      absl::StrReplaceAll(
+          kValid, {{from, absl::StrReplaceAll(pg, {{"https://b", "ftp://b"}})},
+                   {dc, dc_hosts}}),
       "conf/node.yaml");
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(std::string(bad.status().message()),
