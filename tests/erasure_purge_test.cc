@@ -28,6 +28,7 @@
 #include "log/client.h"
 #include "log/fetch.h"
 #include "log/note.h"
+#include "serve_process.h"
 #include "vault/disk_attack_test_util.h"
 #include "vault/record_parser.h"
 #include "vault/vault.h"
@@ -74,21 +75,9 @@ class ErasurePurgeTest : public ::testing::Test {
   void TearDown() override { StopServer(SIGKILL); }
 
   void StartServer() {
-    pid_ = fork();
-    if (pid_ == 0) {
-      int devnull = open("/dev/null", O_WRONLY);
-      dup2(devnull, 2);
-      execl(CLOVER_BINARY, CLOVER_BINARY, "serve", "--config", config_.c_str(),
-            "--threads", "2", static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    HttpClient c(absl::Seconds(2));
-    for (int i = 0; i < 200; ++i) {
-      auto r = c.Send("GET", node_.endpoint + "/readyz", {});
-      if (r.ok() && r->status == 200) return;
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    FAIL() << "clover serve did not become ready";
+    pid_ = test::ForkCloverServe(config_);
+    if (!test::WaitUntilReady(node_.endpoint, absl::Seconds(10)))
+      FAIL() << "clover serve did not become ready";
   }
   void StopServer(int sig) {
     if (pid_ <= 0) return;

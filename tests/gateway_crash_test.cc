@@ -30,6 +30,7 @@
 #include "log/note.h"
 #include "log/tile.h"
 #include "rapidjson/document.h"
+#include "serve_process.h"
 #include "vault/rocksdb_storage.h"
 #include "vault/subject_row.h"
 
@@ -81,21 +82,9 @@ class GatewayCrashTest : public ::testing::Test {
   }
 
   void StartServer() {
-    pid_ = fork();
-    if (pid_ == 0) {
-      int devnull = open("/dev/null", O_WRONLY);
-      dup2(devnull, 2);
-      execl(CLOVER_BINARY, CLOVER_BINARY, "serve", "--config", config_.c_str(),
-            "--threads", "2", static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    HttpClient c(absl::Seconds(2));
-    for (int i = 0; i < 200; ++i) {
-      auto r = c.Send("GET", node_.endpoint + "/readyz", {});
-      if (r.ok() && r->status == 200) return;
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    FAIL() << "clover serve did not become ready";
+    pid_ = test::ForkCloverServe(config_);
+    if (!test::WaitUntilReady(node_.endpoint, absl::Seconds(10)))
+      FAIL() << "clover serve did not become ready";
   }
 
   std::unique_ptr<log::LogClient> LogClient() {

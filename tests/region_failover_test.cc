@@ -35,6 +35,7 @@
 #include "log/note.h"
 #include "rapidjson/document.h"
 #include "region/region_test_cluster.h"
+#include "serve_process.h"
 
 namespace clover::gateway {
 namespace {
@@ -83,25 +84,10 @@ class RegionFailoverTest : public ::testing::Test {
 
   // Starts `clover serve` with the node configuration; waits for /readyz.
   void StartNode() {
-    const std::string log = dir_.Sub("node.log");
-    pid_ = fork();
-    if (pid_ == 0) {
-      const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-      if (fd >= 0) {
-        dup2(fd, 1);
-        dup2(fd, 2);
-      }
-      execl(CLOVER_BINARY, CLOVER_BINARY, "serve", "--config", config_.c_str(),
-            "--threads", "2", static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    HttpClient c(absl::Seconds(5));
-    for (int i = 0; i < 300; ++i) {
-      auto r = c.Send("GET", node_.endpoint + "/readyz", {});
-      if (r.ok() && r->status == 200) return;
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    FAIL() << "clover serve did not become ready";
+    pid_ = test::ForkCloverServe(config_, dir_.Sub("node.log"));
+    if (!test::WaitUntilReady(node_.endpoint, absl::Seconds(15),
+                              absl::Seconds(5)))
+      FAIL() << "clover serve did not become ready";
   }
 
   test::TempDir dir_{"region-failover"};

@@ -26,6 +26,7 @@
 #include "gtest/gtest.h"
 #include "region/region_test_cluster.h"
 #include "region/topology.h"
+#include "serve_process.h"
 
 namespace clover::gateway {
 namespace {
@@ -75,7 +76,8 @@ TEST_F(RegionTopologyTest, MemberOutsideTheDeclaredRegionIsReported) {
   for (DataCenter& dc : eu->dcs) dc.db_hosts = {cluster->DbHost(dc.id)};
 
   // Declared as it runs: nothing to report.
-  auto observed = region::ObserveTopology(urls, cluster->dsn(), absl::Seconds(5));
+  auto observed =
+      region::ObserveTopology(urls, cluster->dsn(), absl::Seconds(5));
   ASSERT_TRUE(observed.ok()) << observed.status();
   EXPECT_EQ(observed->members.size(), 3u);
   EXPECT_EQ(observed->replicas.size(), 2u);
@@ -123,17 +125,7 @@ TEST_F(RegionTopologyTest, MemberOutsideTheDeclaredRegionIsReported) {
   std::ofstream(config) << NodeConfigYaml(
       node, absl::StrCat(CLOVER_SOURCE_DIR, "/examples"));
   const std::string log = dir_.Sub("node.log");
-  pid_ = fork();
-  if (pid_ == 0) {
-    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-    }
-    execl(CLOVER_BINARY, CLOVER_BINARY, "serve", "--config", config.c_str(),
-          "--threads", "2", static_cast<char*>(nullptr));
-    _exit(127);
-  }
+  pid_ = test::ForkCloverServe(config, log);
   HttpClient c(absl::Seconds(5));
   std::string last;
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
@@ -154,8 +146,8 @@ TEST_F(RegionTopologyTest, MemberOutsideTheDeclaredRegionIsReported) {
                          << ReadAll(log);
   // The answer names no member or address; the log does.
   EXPECT_THAT(last, ::testing::Not(HasSubstr(outside)));
-  EXPECT_THAT(ReadAll(log), HasSubstr("topology violation in region eu: member " +
-                                      outside));
+  EXPECT_THAT(ReadAll(log),
+              HasSubstr("topology violation in region eu: member " + outside));
   auto metrics = c.Send("GET", node.endpoint + "/metrics", {});
   ASSERT_TRUE(metrics.ok());
   EXPECT_THAT(metrics->body, HasSubstr("clover_topology_violations"));

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "core/big_endian.h"
+#include "core/status_macros.h"
 #include "core/varint.h"
 #include "rocksdb/db.h"
 #include "rocksdb/memtablerep.h"
@@ -73,6 +74,17 @@ class SubjectPrefix : public rocksdb::SliceTransform {
   }
 };
 
+// ResourceExhausted (naming what is spent) when `epsilon` more would take
+// `spent` past the day's budget; the local and the regional spend alike.
+absl::Status CheckBudget(absl::string_view requester, absl::string_view purpose,
+                         double spent, double epsilon, double daily_budget) {
+  if (spent + epsilon <= daily_budget + 1e-9) return absl::OkStatus();
+  return absl::ResourceExhaustedError(
+      absl::StrCat("privacy budget of '", requester, "' for purpose '", purpose,
+                   "' is spent for today (", spent, " of ", daily_budget,
+                   " used, query needs ", epsilon, ")"));
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(
@@ -132,12 +144,8 @@ absl::StatusOr<double> StateStore::SpendEpsilon(absl::string_view requester,
   } else if (!s.IsNotFound()) {
     return FromRocks(s);
   }
-  if (spent + epsilon > daily_budget + 1e-9) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("privacy budget of '", requester, "' for purpose '",
-                     purpose, "' is spent for today (", spent, " of ",
-                     daily_budget, " used, query needs ", epsilon, ")"));
-  }
+  CLOVER_RETURN_IF_ERROR(
+      CheckBudget(requester, purpose, spent, epsilon, daily_budget));
   spent += epsilon;
   value.assign(reinterpret_cast<const char*>(&spent), sizeof spent);
   auto w = db_->Put(SyncWrite(), handles_[kBudget], key, value);
@@ -265,12 +273,8 @@ absl::StatusOr<double> StateStore::SpendSharedEpsilon(
       std::memcpy(&spent, value->data(), sizeof spent);
       expected = *value;
     }
-    if (spent + epsilon > daily_budget + 1e-9) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("privacy budget of '", requester, "' for purpose '",
-                       purpose, "' is spent for today (", spent, " of ",
-                       daily_budget, " used, query needs ", epsilon, ")"));
-    }
+    CLOVER_RETURN_IF_ERROR(
+        CheckBudget(requester, purpose, spent, epsilon, daily_budget));
     spent += epsilon;
     kv::KvBatch batch;
     batch.Put(
