@@ -57,6 +57,25 @@ absl::Status SubjectNotFound(absl::string_view subject) {
       absl::StrCat("subject ", std::string(subject), " not found"));
 }
 
+// Calls `fn` with every subject row of `storage`, decoded, until it returns
+// an error. Errors: the scan's; DataLoss naming an undecodable row; `fn`'s.
+absl::Status ScanSubjectRows(
+    StorageDriver& storage,
+    const std::function<absl::Status(absl::string_view key,
+                                     const SubjectRow& row)>& fn) {
+  absl::Status stopped;
+  CLOVER_RETURN_IF_ERROR(storage.Scan(
+      Table::kSubjects, [&](absl::string_view key, absl::string_view value) {
+        absl::StatusOr<SubjectRow> row = SubjectRow::Decode(value);
+        stopped = row.ok() ? fn(key, *row)
+                           : absl::DataLossError(
+                                 absl::StrCat("subject ", std::string(key),
+                                              ": ", row.status().message()));
+        return stopped.ok();
+      }));
+  return stopped;
+}
+
 }  // namespace
 
 // A live subject as the read path needs it: the unwrapped data key, the
@@ -452,34 +471,26 @@ absl::StatusOr<Vault::RewrapReport> Vault::RewrapKeys(
   // The scan only finds candidates: each is re-read under its stripe, since
   // a write or an erasure may have come in between.
   std::vector<std::string> stale;
-  absl::Status bad_row;
-  CLOVER_RETURN_IF_ERROR(storage_->Scan(
-      Table::kSubjects, [&](absl::string_view key, absl::string_view value) {
-        absl::StatusOr<SubjectRow> row = SubjectRow::Decode(value);
-        if (!row.ok()) {
-          bad_row = absl::DataLossError(absl::StrCat(
-              "subject ", std::string(key), ": ", row.status().message()));
-          return false;
-        }
-        if (!row->live()) {
+  CLOVER_RETURN_IF_ERROR(ScanSubjectRows(
+      *storage_,
+      [&](absl::string_view key, const SubjectRow& row) -> absl::Status {
+        if (!row.live()) {
           ++report.erased;
-          return true;
+          return absl::OkStatus();
         }
-        absl::StatusOr<std::string> inner = InnerWrapped(row->wrapped_key, key);
+        absl::StatusOr<std::string> inner = InnerWrapped(row.wrapped_key, key);
         if (!inner.ok()) {
-          bad_row = absl::Status(inner.status().code(),
-                                 absl::StrCat("subject ", std::string(key),
-                                              ": ", inner.status().message()));
-          return false;
+          return absl::Status(inner.status().code(),
+                              absl::StrCat("subject ", std::string(key), ": ",
+                                           inner.status().message()));
         }
         if (WrappedKeyKekId(*inner) == kek_->id()) {
           ++report.current;
         } else {
           stale.emplace_back(key);
         }
-        return true;
+        return absl::OkStatus();
       }));
-  CLOVER_RETURN_IF_ERROR(bad_row);
   for (const std::string& subject : stale) {
     if (keep_going && !keep_going()) {
       return absl::CancelledError(absl::StrCat("KEK re-wrapping stopped after ",
@@ -747,25 +758,17 @@ absl::StatusOr<Vault::PurgeReport> Vault::Purge(const PurgeHooks& hooks) {
     report.erased.clear();
     // Candidates from a scan; each is re-read under its stripe.
     std::vector<std::string> stale;
-    absl::Status bad_row;
-    CLOVER_RETURN_IF_ERROR(storage_->Scan(
-        Table::kSubjects, [&](absl::string_view key, absl::string_view value) {
-          absl::StatusOr<SubjectRow> row = SubjectRow::Decode(value);
-          if (!row.ok()) {
-            bad_row = absl::DataLossError(absl::StrCat(
-                "subject ", std::string(key), ": ", row.status().message()));
-            return false;
-          }
-          if (!row->live()) {
-            if (row->micros >= since && row->micros < cut) {
+    CLOVER_RETURN_IF_ERROR(ScanSubjectRows(
+        *storage_, [&](absl::string_view key, const SubjectRow& row) {
+          if (!row.live()) {
+            if (row.micros >= since && row.micros < cut) {
               report.erased.emplace_back(key);
             }
-          } else if (WrappedKeyKekId(row->wrapped_key) != next->id()) {
+          } else if (WrappedKeyKekId(row.wrapped_key) != next->id()) {
             stale.emplace_back(key);
           }
-          return true;
+          return absl::OkStatus();
         }));
-    CLOVER_RETURN_IF_ERROR(bad_row);
     std::sort(report.erased.begin(), report.erased.end());
     for (const std::string& subject : stale) {
       absl::MutexLock lock(&StripeOf(subject));
