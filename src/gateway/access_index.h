@@ -19,7 +19,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "gateway/state_store.h"
+#include "gateway/access_index_store.h"
 #include "log/log_reader.h"
 
 namespace clover::gateway {
@@ -27,7 +27,7 @@ namespace clover::gateway {
 class AccessIndex {
  public:
   // `log` and `store` must outlive the index.
-  AccessIndex(const log::LogReader& log, StateStore& store)
+  AccessIndex(const log::LogReader& log, AccessIndexStore& store)
       : log_(log), store_(store) {}
   ~AccessIndex();
 
@@ -50,7 +50,7 @@ class AccessIndex {
 
  private:
   const log::LogReader& log_;
-  StateStore& store_;
+  AccessIndexStore& store_;
   // Moves the notes for [from, to) into `out` (one slot per index, empty where
   // none); true if every index in the range had one.
   bool TakeNoted(uint64_t from, uint64_t to,

@@ -23,6 +23,11 @@ void AddAggregateRoutes(Pipeline& pipe, server::Router& router);
 // /v1/approvals and its transitions (approval_routes.cc).
 void AddApprovalRoutes(Pipeline& pipe, server::Router& router);
 
+// GET /logs/<dc>/...: the region's other logs, read-only
+// (peer_log_routes.cc). `logs` must outlive the routes.
+class PeerLogs;
+void AddPeerLogRoutes(Pipeline& pipe, PeerLogs& logs, server::Router& router);
+
 // Expiry is in force by time alone (a grant past its end is never found);
 // the transitions are logged, then stored (approval_routes.cc).
 void ExpireApprovals(Pipeline& pipe);

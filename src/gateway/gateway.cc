@@ -46,6 +46,9 @@ class Gateway::Impl {
     router.Handle("GET", "/log/*", log_handler);
     router.Handle("GET", "/v1/log/proof/inclusion", log_handler);
     router.Handle("GET", "/v1/log/proof/consistency", log_handler);
+    if (d_.peer_logs != nullptr) {
+      AddPeerLogRoutes(pipeline_, *d_.peer_logs, router);
+    }
     router.Handle("GET", "/healthz", [](HttpRequest&, Responder respond) {
       respond(HttpResponse::Json(200, "{\"status\":\"ok\"}"));
     });

@@ -25,6 +25,8 @@
 #include "crypto/secret_key_file.h"
 #include "gateway/access_index.h"
 #include "gateway/auth.h"
+#include "gateway/peer_logs.h"
+#include "gateway/regional_access_index.h"
 #include "gateway/state_store.h"
 #include "log/sequencer.h"
 #include "policy/compiled_policy.h"
@@ -46,6 +48,10 @@ struct GatewayDeps {
   const approvals::AttestationVerifier* attestations = nullptr;
   StateStore* state = nullptr;
   AccessIndex* access_index = nullptr;
+  // storage.driver postgres: the region's access index (every node's
+  // decisions) and the other DCs' logs, read-only. Null: one node's index.
+  RegionalAccessIndexStore* regional_index = nullptr;
+  PeerLogs* peer_logs = nullptr;
   server::MetricsRegistry* metrics = nullptr;
   crypto::SecretKey log_subject_key{};  // crypto/subject_pseudonym.h
   // The residency violations of the region's replicas found by the last

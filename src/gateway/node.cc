@@ -62,6 +62,10 @@ struct Node::Parts {
   std::unique_ptr<approvals::ApprovalStore> approvals;
   std::unique_ptr<approvals::AttestationVerifier> attestations;
   std::unique_ptr<StateStore> state;
+  // storage.driver postgres: the region's access index and the other DCs'
+  // logs (gateway/regional_access_index.h, gateway/peer_logs.h).
+  std::unique_ptr<RegionalAccessIndexStore> regional_index;
+  std::unique_ptr<PeerLogs> peer_logs;
   std::unique_ptr<AccessIndex> access_index;
   std::unique_ptr<Authenticator> auth;
   std::unique_ptr<server::HttpMetrics> http_metrics;
@@ -271,7 +275,24 @@ absl::Status OpenState(Node::Parts& p) {
                            : nullptr);
   if (!state.ok()) return state.status();
   p.state = *std::move(state);
-  p.access_index = std::make_unique<AccessIndex>(*p.log, *p.state);
+  AccessIndexStore* index_store = p.state.get();
+  if (p.deployment.storage.driver == StorageDriver::kPostgres) {
+    const NodeConfig& n = *p.deployment.node;
+    p.regional_index = std::make_unique<RegionalAccessIndexStore>(
+        *p.approvals_kv, n.region, n.dc);
+    index_store = p.regional_index.get();
+    std::vector<std::string> peers;
+    if (const Region* r = p.deployment.FindRegion(n.region)) {
+      for (const DataCenter& dc : r->dcs) {
+        if (dc.id != n.dc) peers.push_back(dc.id);
+      }
+    }
+    PeerLogsOptions o;
+    o.read_retry = p.deployment.storage.postgres_retry;
+    p.peer_logs = std::make_unique<PeerLogs>(p.deployment.storage.postgres_dsn,
+                                             std::move(peers), o);
+  }
+  p.access_index = std::make_unique<AccessIndex>(*p.log, *index_store);
   if (absl::Status s = p.access_index->CatchUp(); !s.ok()) return s;
   p.access_index->Start(absl::Milliseconds(200));
   return absl::OkStatus();
@@ -328,6 +349,8 @@ absl::Status BuildGateway(Node::Parts& p) {
   d.attestations = p.attestations.get();
   d.state = p.state.get();
   d.access_index = p.access_index.get();
+  d.regional_index = p.regional_index.get();
+  d.peer_logs = p.peer_logs.get();
   d.metrics = p.metrics.get();
   d.log_subject_key = p.log_subject_key;
   if (p.topology != nullptr) {

@@ -10,9 +10,14 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "core/canonical_json.h"
+#include "core/status_macros.h"
+#include "entry/entry_subjects.h"
 #include "gateway/endpoints.h"
 #include "gateway/pipeline.h"
+#include "gateway/peer_logs.h"
+#include "gateway/regional_access_index.h"
 #include "gateway/request_util.h"
+#include "log/tile.h"
 
 namespace clover::gateway {
 namespace {
@@ -43,21 +48,77 @@ class ReportEndpoints : public EndpointFamily {
           "administrators",
           std::move(respond));
     }
-    auto entries = d_.access_index->EntriesOf(pseudonym);
+    // With the region's database the index holds every node's decisions;
+    // they are proved against their own node's log, read from its schema.
+    std::map<std::string, std::vector<uint64_t>> regional;
+    std::map<std::string, absl::StatusOr<uint64_t>> markers;
+    absl::StatusOr<std::vector<uint64_t>> entries;
+    if (d_.regional_index != nullptr) {
+      // Each node's marker before the entries: what a node indexes after its
+      // marker was read is found again by reading its log's tail.
+      if (d_.peer_logs != nullptr) {
+        for (const std::string& dc : d_.peer_logs->dcs()) {
+          markers.emplace(dc, d_.regional_index->IndexedUpToOf(dc));
+        }
+      }
+      absl::Status caught_up = d_.access_index->CatchUp();
+      if (!caught_up.ok()) return respond(ErrorResponse(caught_up));
+      auto all = d_.regional_index->AllAccessesOf(pseudonym);
+      if (!all.ok()) return respond(ErrorResponse(all.status()));
+      regional = *std::move(all);
+      entries = std::move(regional[d_.regional_index->dc()]);
+    } else {
+      entries = d_.access_index->EntriesOf(pseudonym);
+    }
     if (!entries.ok()) return respond(ErrorResponse(entries.status()));
     std::string checkpoint = d_.log->SignedCheckpoint();
     uint64_t size = d_.log->Size();
     std::string out = "{\"checkpoint\":";
     AppendJsonString(checkpoint, &out);
     out.append(",\"entries\":[");
-    bool first = true;
     int64_t reported = 0;
-    for (uint64_t index : *entries) {
+    const std::string own_dc = d_.peer_logs != nullptr ? pipe_.node().dc : "";
+    if (absl::Status s =
+            AppendEntries(*d_.log, *entries, size, own_dc, out, reported);
+        !s.ok()) {
+      return respond(ErrorResponse(s));
+    }
+    out.push_back(']');
+    if (d_.peer_logs != nullptr) {
+      absl::StrAppend(&out, ",\"dc\":");
+      AppendJsonString(pipe_.node().dc, &out);
+      absl::StrAppend(&out, ",\"origin\":");
+      AppendJsonString(d_.log->origin(), &out);
+      AppendRegionLogs(pseudonym, markers, regional, out, reported);
+    }
+    // The look-up's own entry comes after the checkpoint the report proves
+    // against; its index is in "log_index".
+    absl::StrAppend(&out, ",\"log_index\":");
+    std::string suffix = ",\"subject\":";
+    AppendJsonString(subject, &suffix);
+    absl::StrAppend(&suffix, ",\"subject_pseudonym\":\"", pseudonym,
+                    "\",\"tree_size\":", size, "}");
+    const int64_t bytes = static_cast<int64_t>(out.size() + suffix.size());
+    pipe_.LogThenAnswer(
+        pipe_.LookupJson(p, "audit", "access_report", p.jurisdiction, pseudonym,
+                         "", reported, bytes),
+        std::move(respond), std::move(out), std::move(suffix));
+  }
+
+ private:
+  // Appends `indices` (below `size`) of `log` with their inclusion proofs
+  // against the tree of `size`, comma-separated; with `dc`, each names it.
+  static absl::Status AppendEntries(const log::LogReader& log,
+                                    const std::vector<uint64_t>& indices,
+                                    uint64_t size, absl::string_view dc,
+                                    std::string& out, int64_t& reported) {
+    bool first = true;
+    for (uint64_t index : indices) {
       if (index >= size) continue;
-      auto entry = d_.log->ReadEntry(index);
-      if (!entry.ok()) return respond(ErrorResponse(entry.status()));
-      auto proof = d_.log->InclusionProof(index, size);
-      if (!proof.ok()) return respond(ErrorResponse(proof.status()));
+      auto entry = log.ReadEntry(index);
+      if (!entry.ok()) return entry.status();
+      auto proof = log.InclusionProof(index, size);
+      if (!proof.ok()) return proof.status();
       if (!first) out.push_back(',');
       first = false;
       ++reported;
@@ -70,20 +131,114 @@ class ReportEndpoints : public EndpointFamily {
             reinterpret_cast<const char*>(h.data()), h.size())));
         out.push_back('"');
       }
-      absl::StrAppend(&out, "],\"index\":", index, "}");
+      absl::StrAppend(&out, "],\"index\":", index);
+      if (!dc.empty()) {
+        out.append(",\"dc\":");
+        AppendJsonString(dc, &out);
+      }
+      out.push_back('}');
     }
-    // The look-up's own entry comes after the checkpoint the report proves
-    // against; its index is in "log_index".
-    absl::StrAppend(&out, "],\"log_index\":");
-    std::string suffix = ",\"subject\":";
-    AppendJsonString(subject, &suffix);
-    absl::StrAppend(&suffix, ",\"subject_pseudonym\":\"", pseudonym,
-                    "\",\"tree_size\":", size, "}");
-    const int64_t bytes = static_cast<int64_t>(out.size() + suffix.size());
-    pipe_.LogThenAnswer(
-        pipe_.LookupJson(p, "audit", "access_report", p.jurisdiction, pseudonym,
-                         "", reported, bytes),
-        std::move(respond), std::move(out), std::move(suffix));
+    return absl::OkStatus();
+  }
+
+  // The other nodes' decisions on the subject, per node: "region_logs" (each
+  // with that node's signed checkpoint and the proofs against it) and
+  // "unavailable_logs" (nodes whose log could not be read now). Entries a
+  // node logged but has not indexed yet (at most its last few hundred
+  // milliseconds; all of them if it died before indexing them) are found by
+  // reading its log's tail, read-only, up to kMaxTailScan entries.
+  void AppendRegionLogs(
+      const std::string& pseudonym,
+      const std::map<std::string, absl::StatusOr<uint64_t>>& markers,
+      std::map<std::string, std::vector<uint64_t>>& regional, std::string& out,
+      int64_t& reported) {
+    std::string unavailable;
+    out.append(",\"region_logs\":[");
+    bool first = true;
+    for (const std::string& dc : d_.peer_logs->dcs()) {
+      auto marker = markers.find(dc);
+      absl::Status s =
+          marker == markers.end()
+              ? absl::InternalError("no index marker read")
+              : AppendRegionLog(dc, pseudonym, marker->second, regional[dc],
+                                out, first, reported);
+      if (s.ok() || absl::IsNotFound(s)) continue;  // NotFound: no log yet
+      if (!unavailable.empty()) unavailable.push_back(',');
+      unavailable.append("{\"dc\":");
+      AppendJsonString(dc, &unavailable);
+      unavailable.append(",\"error\":");
+      AppendJsonString(s.message(), &unavailable);
+      unavailable.push_back('}');
+    }
+    absl::StrAppend(&out, "],\"unavailable_logs\":[", unavailable, "]");
+  }
+
+  static constexpr uint64_t kMaxTailScan = 1 << 16;
+
+  absl::Status AppendRegionLog(const std::string& dc,
+                               const std::string& pseudonym,
+                               const absl::StatusOr<uint64_t>& marker,
+                               std::vector<uint64_t>& indices, std::string& out,
+                               bool& first, int64_t& reported) {
+    if (!marker.ok()) return marker.status();
+    auto snap = d_.peer_logs->Snapshot(dc);
+    if (!snap.ok()) return snap.status();
+    const log::Sequencer& log = **snap;
+    const uint64_t size = log.Size();
+    const uint64_t tail_end = std::min(size, *marker + kMaxTailScan);
+    auto tail = ScanTail(log, pseudonym, *marker, tail_end);
+    if (!tail.ok()) return tail.status();
+    indices.insert(indices.end(), tail->begin(), tail->end());
+    std::sort(indices.begin(), indices.end());
+    indices.erase(std::unique(indices.begin(), indices.end()), indices.end());
+    std::string group = "{\"dc\":";
+    AppendJsonString(dc, &group);
+    group.append(",\"origin\":");
+    AppendJsonString(log.origin(), &group);
+    group.append(",\"checkpoint\":");
+    AppendJsonString(log.SignedCheckpoint(), &group);
+    absl::StrAppend(&group, ",\"tree_size\":", size, ",\"complete\":",
+                    tail_end == size ? "true" : "false", ",\"entries\":[");
+    int64_t n = 0;
+    CLOVER_RETURN_IF_ERROR(AppendEntries(log, indices, size, dc, group, n));
+    group.append("]}");
+    if (!first) out.push_back(',');
+    first = false;
+    out.append(group);
+    reported += n;
+    return absl::OkStatus();
+  }
+
+  // Indices in [from, to) of `log` whose entry names `pseudonym`.
+  static absl::StatusOr<std::vector<uint64_t>> ScanTail(
+      const log::LogReader& log, const std::string& pseudonym, uint64_t from,
+      uint64_t to) {
+    std::vector<uint64_t> out;
+    std::vector<std::string> found;
+    for (uint64_t next = from; next < to;) {
+      const uint64_t bundle = next / log::kTileWidth;
+      const uint64_t bundle_start = bundle * log::kTileWidth;
+      const uint64_t end = std::min(bundle_start + log::kTileWidth, to);
+      auto data = log.ReadEntryBundle(bundle, static_cast<int>(end - bundle_start));
+      if (!data.ok()) return data.status();
+      auto entries = log::ParseEntryBundle(*data);
+      if (!entries.ok()) return entries.status();
+      for (uint64_t i = next; i < end; ++i) {
+        const uint64_t offset = i - bundle_start;
+        if (offset >= entries->size() ||
+            !entry::SubjectsOf((*entries)[offset], found)) {
+          continue;
+        }
+        for (const std::string& s : found) {
+          if (s == pseudonym) {
+            out.push_back(i);
+            break;
+          }
+        }
+      }
+      next = end;
+    }
+    return out;
   }
 };
 
@@ -92,8 +247,12 @@ class ReportEndpoints : public EndpointFamily {
 void AddReportRoutes(Pipeline& pipe, server::Router& router) {
   auto e = std::make_shared<ReportEndpoints>(pipe);
   using E = ReportEndpoints;
+  // A regional report reads the region's database (the index, the other
+  // nodes' logs): off the I/O threads.
   router.Handle("GET", "/v1/subjects/{id}/access-report",
-                pipe.Inline(Bind(e, &E::AccessReport)));
+                pipe.deps().peer_logs != nullptr
+                    ? pipe.Blocking(Bind(e, &E::AccessReport))
+                    : pipe.Inline(Bind(e, &E::AccessReport)));
 }
 
 }  // namespace clover::gateway

@@ -8,8 +8,9 @@
 // kv/postgres_kv_store.h), the budget ledger lives there instead, so the nodes
 // of a region spend one budget: each spend is a compare-and-set of the day's
 // total (KvStore::WriteIf), retried while other nodes spend concurrently, so
-// the total never exceeds the budget however many nodes spend at once. The
-// access index stays per node (its entries point into this node's log).
+// the total never exceeds the budget however many nodes spend at once. With
+// the region's database the access index moves there too
+// (gateway/regional_access_index.h); this store's index is then unused.
 #ifndef CLOVER_GATEWAY_STATE_STORE_H_
 #define CLOVER_GATEWAY_STATE_STORE_H_
 
@@ -23,6 +24,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "gateway/access_index_store.h"
 #include "kv/kv_store.h"
 
 namespace rocksdb {
@@ -32,7 +34,7 @@ class ColumnFamilyHandle;
 
 namespace clover::gateway {
 
-class StateStore {
+class StateStore : public AccessIndexStore {
  public:
   // Opens (creating if needed) the store in `dir`. Errors: Internal with the
   // RocksDB message.
@@ -40,7 +42,7 @@ class StateStore {
   // kept there under keys "budget/...".
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<StateStore>> Open(
       const std::string& dir, kv::KvStore* shared_budget = nullptr);
-  ~StateStore();
+  ~StateStore() override;
 
   // Spends `epsilon` from the budget of (requester, purpose) for the UTC day
   // of `now`. The requester is who asks (the gateway passes the principal's
@@ -70,14 +72,14 @@ class StateStore {
   // index; the others as ascending deltas in its value).
   [[nodiscard]] absl::Status IndexBatch(
       const std::vector<std::pair<std::string, uint64_t>>& accesses,
-      uint64_t indexed_up_to);
-  [[nodiscard]] absl::StatusOr<uint64_t> IndexedUpTo() const;
+      uint64_t indexed_up_to) override;
+  [[nodiscard]] absl::StatusOr<uint64_t> IndexedUpTo() const override;
 
   // Log indices of every entry recorded for `subject`, ascending, each once.
   // Errors: DataLoss for a malformed stored entry, Internal for I/O.
   // Thread-safe.
   [[nodiscard]] absl::StatusOr<std::vector<uint64_t>> AccessesOf(
-      absl::string_view subject) const;
+      absl::string_view subject) const override;
 
  private:
   StateStore() = default;
