@@ -65,3 +65,16 @@ if(TARGET clover_gateway AND TARGET clover)
     PROPERTIES TIMEOUT 300 LABELS "crash" RUN_SERIAL TRUE
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 endif()
+
+# The region's access index and logs on PostgreSQL: two real `clover serve`
+# nodes sharing one database, one of them SIGKILLed (issue 19, item 2).
+if(TARGET clover_gateway AND TARGET clover)
+  add_executable(regional_access_test ${CMAKE_CURRENT_SOURCE_DIR}/regional_access_test.cc)
+  target_include_directories(regional_access_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+  target_link_libraries(regional_access_test PRIVATE clover_options clover_gateway
+    clover_test_support PostgreSQL::PostgreSQL GTest::gtest GTest::gtest_main)
+  target_compile_definitions(regional_access_test PRIVATE CLOVER_BINARY="$<TARGET_FILE:clover>")
+  add_dependencies(regional_access_test clover)
+  add_test(NAME regional_access_test COMMAND regional_access_test WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(regional_access_test PROPERTIES LABELS "e2e" TIMEOUT 300)
+endif()

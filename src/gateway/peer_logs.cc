@@ -90,15 +90,19 @@ bool PeerLogs::Knows(absl::string_view dc) const {
 }
 
 absl::StatusOr<std::shared_ptr<const log::Sequencer>> PeerLogs::Snapshot(
-    absl::string_view dc) {
+    absl::string_view dc, absl::Duration max_age) {
   auto it = peers_.find(dc);
   if (it == peers_.end()) {
     return absl::NotFoundError("no such data centre in this region");
   }
   Peer& p = *it->second;
+  const absl::Time asked = absl::Now();
   auto fresh = [&]() -> std::shared_ptr<const log::Sequencer> {
     absl::MutexLock lock(&p.mu);
-    if (p.current != nullptr && absl::Now() - p.read_at < options_.max_age) {
+    // Read after `asked` (by another caller meanwhile) is fresh enough for
+    // anyone.
+    if (p.current != nullptr &&
+        (p.read_at >= asked || asked - p.read_at < max_age)) {
       return p.current;
     }
     return nullptr;
@@ -119,6 +123,7 @@ absl::StatusOr<std::shared_ptr<const log::Sequencer>> PeerLogs::Snapshot(
       error = st.status();
     }
   }
+  const absl::Time read_started = absl::Now();
   if (p.storage != nullptr) {
     log::SequencerOptions o;
     o.tile_cache_tiles = 256;
@@ -128,7 +133,7 @@ absl::StatusOr<std::shared_ptr<const log::Sequencer>> PeerLogs::Snapshot(
       std::shared_ptr<const log::Sequencer> s = *std::move(seq);
       absl::MutexLock lock(&p.mu);
       p.current = s;
-      p.read_at = absl::Now();
+      p.read_at = read_started;
       return s;
     }
     error = seq.status();

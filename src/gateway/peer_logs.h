@@ -51,7 +51,13 @@ class PeerLogs {
   // the database cannot be reached; DataLoss if the stored log is
   // inconsistent.
   [[nodiscard]] absl::StatusOr<std::shared_ptr<const log::Sequencer>> Snapshot(
-      absl::string_view dc);
+      absl::string_view dc) {
+    return Snapshot(dc, options_.max_age);
+  }
+  // At most `max_age` old (zero: re-read now, as an access report does, so
+  // that it lists every decision the peer's node had acknowledged).
+  [[nodiscard]] absl::StatusOr<std::shared_ptr<const log::Sequencer>> Snapshot(
+      absl::string_view dc, absl::Duration max_age);
 
  private:
   struct Peer;

@@ -181,7 +181,7 @@ class ReportEndpoints : public EndpointFamily {
                                std::vector<uint64_t>& indices, std::string& out,
                                bool& first, int64_t& reported) {
     if (!marker.ok()) return marker.status();
-    auto snap = d_.peer_logs->Snapshot(dc);
+    auto snap = d_.peer_logs->Snapshot(dc, absl::ZeroDuration());
     if (!snap.ok()) return snap.status();
     const log::Sequencer& log = **snap;
     const uint64_t size = log.Size();
