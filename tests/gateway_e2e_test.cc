@@ -443,6 +443,9 @@ TEST_F(GatewayE2eTest, AccessReportListsDecisionsWithProofs) {
   ASSERT_EQ(r.status, 200) << r.body;
   auto doc = Json(r.body);
   ASSERT_GE(doc["entries"].Size(), 2u);  // the write and the read
+  // One embedded node: the report of earlier versions, nothing regional.
+  EXPECT_FALSE(doc.HasMember("region_logs"));
+  EXPECT_FALSE(doc["entries"][0].HasMember("dc"));
   auto client = EuLogClient();
   auto cp = client->OpenCheckpointNote(doc["checkpoint"].GetString());
   ASSERT_TRUE(cp.ok()) << cp.status();

@@ -1,4 +1,5 @@
 #include "gateway/access_index.h"
+#include "gateway/state_store.h"
 
 #include <filesystem>
 #include <string>
