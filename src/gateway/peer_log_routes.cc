@@ -16,10 +16,13 @@ namespace clover::gateway {
 
 void AddPeerLogRoutes(Pipeline& pipe, PeerLogs& logs,
                       server::Router& router) {
-  // Off the I/O threads: a stale snapshot is re-read from the database.
+  // On the I/O threads, as the node's own /log (whose full tiles are read
+  // from the database too): this public route must not take the blocking
+  // pool that writes wait for. A view is re-read at most about once a
+  // second, by one reader; the others meanwhile serve the one they have.
   router.Handle(
       "GET", "/logs/*",
-      pipe.Blocking([&logs](server::HttpRequest& req,
+      pipe.Inline([&logs](server::HttpRequest& req,
                             server::Responder respond) {
         absl::string_view rest = req.path;
         rest.remove_prefix(sizeof("/logs/") - 1);

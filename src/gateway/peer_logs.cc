@@ -108,7 +108,19 @@ absl::StatusOr<std::shared_ptr<const log::Sequencer>> PeerLogs::Snapshot(
     return nullptr;
   };
   if (auto s = fresh()) return s;
-  absl::MutexLock refresh(&p.refresh_mu);
+  if (!p.refresh_mu.TryLock()) {
+    // Another reader is re-reading it: a view a little older will do, unless
+    // the caller asked for one read now (or there is none yet).
+    if (max_age > absl::ZeroDuration()) {
+      absl::MutexLock lock(&p.mu);
+      if (p.current != nullptr) return p.current;
+    }
+    p.refresh_mu.Lock();
+  }
+  struct Unlock {
+    absl::Mutex& mu;
+    ~Unlock() ABSL_UNLOCK_FUNCTION() { mu.Unlock(); }
+  } unlock{p.refresh_mu};
   if (auto s = fresh()) return s;  // another reader just re-read it
   absl::Status error;
   if (p.storage == nullptr) {
