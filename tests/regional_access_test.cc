@@ -10,10 +10,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -88,10 +91,9 @@ absl::StatusOr<std::vector<uint64_t>> VerifyPart(
       proof.push_back(hash);
     }
     const uint64_t index = e["index"].GetUint64();
-    if (absl::Status s =
-            log::VerifyInclusion(index, cp->checkpoint.size,
-                                 log::LeafHash(*bytes), proof,
-                                 cp->checkpoint.root);
+    if (absl::Status s = log::VerifyInclusion(index, cp->checkpoint.size,
+                                              log::LeafHash(*bytes), proof,
+                                              cp->checkpoint.root);
         !s.ok()) {
       return s;
     }
@@ -105,15 +107,15 @@ absl::StatusOr<std::map<std::string, std::vector<uint64_t>>> VerifyReport(
     const Keys& keys, const rapidjson::Document& doc) {
   std::map<std::string, std::vector<uint64_t>> out;
   const std::string pseudonym = doc["subject_pseudonym"].GetString();
-  auto own = VerifyPart(keys, doc["dc"].GetString(),
-                        doc["checkpoint"].GetString(), doc["entries"],
-                        pseudonym);
+  auto own =
+      VerifyPart(keys, doc["dc"].GetString(), doc["checkpoint"].GetString(),
+                 doc["entries"], pseudonym);
   if (!own.ok()) return own.status();
   out[doc["dc"].GetString()] = *own;
   for (const auto& part : doc["region_logs"].GetArray()) {
-    auto other = VerifyPart(keys, part["dc"].GetString(),
-                            part["checkpoint"].GetString(), part["entries"],
-                            pseudonym);
+    auto other =
+        VerifyPart(keys, part["dc"].GetString(), part["checkpoint"].GetString(),
+                   part["entries"], pseudonym);
     if (!other.ok()) return other.status();
     out[part["dc"].GetString()] = *other;
   }
@@ -154,8 +156,8 @@ class RegionalAccessTest : public ::testing::Test {
       endpoint_[n.dc] = n.endpoint;
       keys_[n.dc] = n.verifier_key;
       const std::string config = dir_.Sub(n.dc + ".yaml");
-      std::ofstream(config) << NodeConfigYaml(
-          n, absl::StrCat(CLOVER_SOURCE_DIR, "/examples"));
+      std::ofstream(config)
+          << NodeConfigYaml(n, absl::StrCat(CLOVER_SOURCE_DIR, "/examples"));
       pids_[n.dc] = test::ForkCloverServe(config, dir_.Sub(n.dc + ".log"));
     }
     for (const char* dc : {kDublin, kHamar}) {
@@ -176,11 +178,11 @@ class RegionalAccessTest : public ::testing::Test {
                        purpose, body);
   }
   void Read(const std::string& dc, const std::string& subject) {
-    EXPECT_EQ(Call(dc, "eu-support-1", "GET",
-                   "/v1/subjects/" + subject + "?fields=email",
-                   "customer_support")
-                  .status,
-              200);
+    EXPECT_EQ(
+        Call(dc, "eu-support-1", "GET",
+             "/v1/subjects/" + subject + "?fields=email", "customer_support")
+            .status,
+        200);
   }
   rapidjson::Document Report(const std::string& dc,
                              const std::string& subject) {
@@ -293,6 +295,40 @@ TEST_F(RegionalAccessTest, ReportsEveryNodesDecisionsWithTheirProofs) {
     EXPECT_FALSE(VerifyReport(keys_, bad).ok());
   }
 
+  // Figures: 1,000 more reads of the subject through Hamar (4 clients),
+  // then the report through Dublin (proofs for every entry of both nodes).
+  {
+    const absl::Time start = absl::Now();
+    std::vector<std::thread> readers;
+    std::atomic<int> ok{0};
+    for (int t = 0; t < 4; ++t) {
+      readers.emplace_back([&] {
+        HttpClient own(absl::Seconds(30));
+        for (int i = 0; i < 250; ++i) {
+          auto r =
+              e2e::CallAs(own, "eu-support-1", "GET",
+                          endpoint_[kHamar] + "/v1/subjects/ra-1?fields=email",
+                          "customer_support");
+          if (r.status == 200) ++ok;
+        }
+      });
+    }
+    for (auto& t : readers) t.join();
+    const absl::Duration reads = absl::Now() - start;
+    EXPECT_EQ(ok, 1000);
+    const absl::Time asked = absl::Now();
+    rapidjson::Document big = Report(kDublin, "ra-1");
+    const absl::Duration report = absl::Now() - asked;
+    auto v = VerifyReport(keys_, big);
+    ASSERT_TRUE(v.ok()) << v.status();
+    EXPECT_GE((*v)[kHamar].size(), 1002u);
+    std::printf(
+        "[figures] 1000 reads through no-ham-1 (4 clients): %.0f reads/s; "
+        "report through ie-dub-1 listing %zu + %zu entries: %.0f ms\n",
+        1000 / absl::ToDoubleSeconds(reads), (*v)[kDublin].size(),
+        (*v)[kHamar].size(), absl::ToDoubleMilliseconds(report));
+  }
+
   // Hamar serves Dublin's log read-only, the C2SP layout of /log.
   auto dublin_via_hamar =
       ClientFor(keys_[kDublin], endpoint_[kHamar] + "/logs/" + kDublin);
@@ -337,10 +373,10 @@ TEST_F(RegionalAccessTest, ReportsEveryNodesDecisionsWithTheirProofs) {
     absl::SleepFor(absl::Milliseconds(100));
   } while (absl::Now() < deadline);
   ASSERT_GT(cp_after->checkpoint.size, cp_before->checkpoint.size);
-  ASSERT_TRUE(dublin_via_hamar
-                  ->VerifyConsistency(cp_before->checkpoint,
-                                      cp_after->checkpoint)
-                  .ok());
+  ASSERT_TRUE(
+      dublin_via_hamar
+          ->VerifyConsistency(cp_before->checkpoint, cp_after->checkpoint)
+          .ok());
   rapidjson::Document after = Report(kHamar, "ra-1");
   auto verified = VerifyReport(keys_, after);
   ASSERT_TRUE(verified.ok()) << verified.status();

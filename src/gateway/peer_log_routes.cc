@@ -14,16 +14,14 @@
 
 namespace clover::gateway {
 
-void AddPeerLogRoutes(Pipeline& pipe, PeerLogs& logs,
-                      server::Router& router) {
+void AddPeerLogRoutes(Pipeline& pipe, PeerLogs& logs, server::Router& router) {
   // On the I/O threads, as the node's own /log (whose full tiles are read
   // from the database too): this public route must not take the blocking
   // pool that writes wait for. A view is re-read at most about once a
   // second, by one reader; the others meanwhile serve the one they have.
   router.Handle(
       "GET", "/logs/*",
-      pipe.Inline([&logs](server::HttpRequest& req,
-                            server::Responder respond) {
+      pipe.Inline([&logs](server::HttpRequest& req, server::Responder respond) {
         absl::string_view rest = req.path;
         rest.remove_prefix(sizeof("/logs/") - 1);
         const size_t slash = rest.find('/');
@@ -36,8 +34,8 @@ void AddPeerLogRoutes(Pipeline& pipe, PeerLogs& logs,
         }
         auto snap = logs.Snapshot(dc);
         if (absl::IsNotFound(snap.status())) {
-          return respond(log::LogErrorResponse(404, "not_found",
-                                               snap.status().message()));
+          return respond(
+              log::LogErrorResponse(404, "not_found", snap.status().message()));
         }
         if (!snap.ok()) {
           server::HttpResponse r = log::LogErrorResponse(

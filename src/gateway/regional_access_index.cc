@@ -115,8 +115,8 @@ RegionalAccessIndexStore::AllAccessesOf(absl::string_view subject) const {
   const std::string prefix = SubjectPrefix(region_, subject);
   std::map<std::string, std::vector<uint64_t>> out;
   bool malformed = false;
-  absl::Status s = kv_.Scan(
-      prefix, [&](absl::string_view key, absl::string_view value) {
+  absl::Status s =
+      kv_.Scan(prefix, [&](absl::string_view key, absl::string_view value) {
         absl::string_view rest = key.substr(prefix.size());
         // dc NUL index(8)
         if (rest.size() < 10 || rest[rest.size() - 9] != '\0') {

@@ -33,8 +33,11 @@ TEST_F(RegionalAccessIndexTest, EachNodeIndexesUnderItsDcAndEveryNodeReadsAll) {
   RegionalAccessIndexStore hamar(*kv_, "eu", "no-ham-1");
   RegionalAccessIndexStore other_region(*kv_, "us", "ie-dub-1");
   ASSERT_TRUE(dublin
-                  .IndexBatch(Accesses{{"alice", 3}, {"bob", 4}, {"alice", 7},
-                                       {"alice", 9}, {"alicex", 10}},
+                  .IndexBatch(Accesses{{"alice", 3},
+                                       {"bob", 4},
+                                       {"alice", 7},
+                                       {"alice", 9},
+                                       {"alicex", 10}},
                               11)
                   .ok());
   ASSERT_TRUE(hamar.IndexBatch(Accesses{{"alice", 0}, {"alice", 2}}, 5).ok());

@@ -197,8 +197,9 @@ class ReportEndpoints : public EndpointFamily {
     AppendJsonString(log.origin(), &group);
     group.append(",\"checkpoint\":");
     AppendJsonString(log.SignedCheckpoint(), &group);
-    absl::StrAppend(&group, ",\"tree_size\":", size, ",\"complete\":",
-                    tail_end == size ? "true" : "false", ",\"entries\":[");
+    absl::StrAppend(&group, ",\"tree_size\":", size,
+                    ",\"complete\":", tail_end == size ? "true" : "false",
+                    ",\"entries\":[");
     int64_t n = 0;
     CLOVER_RETURN_IF_ERROR(AppendEntries(log, indices, size, dc, group, n));
     group.append("]}");
@@ -219,7 +220,8 @@ class ReportEndpoints : public EndpointFamily {
       const uint64_t bundle = next / log::kTileWidth;
       const uint64_t bundle_start = bundle * log::kTileWidth;
       const uint64_t end = std::min(bundle_start + log::kTileWidth, to);
-      auto data = log.ReadEntryBundle(bundle, static_cast<int>(end - bundle_start));
+      auto data =
+          log.ReadEntryBundle(bundle, static_cast<int>(end - bundle_start));
       if (!data.ok()) return data.status();
       auto entries = log::ParseEntryBundle(*data);
       if (!entries.ok()) return entries.status();
