@@ -71,7 +71,7 @@ endif()
 if(TARGET clover_gateway AND TARGET clover)
   add_executable(regional_access_test ${CMAKE_CURRENT_SOURCE_DIR}/regional_access_test.cc)
   target_include_directories(regional_access_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
-  target_link_libraries(regional_access_test PRIVATE clover_options clover_gateway
+  target_link_libraries(regional_access_test PRIVATE clover_options clover_gateway clover_audit
     clover_test_support PostgreSQL::PostgreSQL GTest::gtest GTest::gtest_main)
   target_compile_definitions(regional_access_test PRIVATE CLOVER_BINARY="$<TARGET_FILE:clover>")
   add_dependencies(regional_access_test clover)

@@ -4,7 +4,8 @@
 // decisions, each proved against its own node's signed checkpoint; a node
 // serves the other's log read-only at /logs/<dc>/...; after the other node is
 // SIGKILLed it still serves that log and still reports its decisions, also
-// those the dead node never indexed. A report misattributing a decision, or
+// those the dead node never indexed, and an auditor that followed it at the
+// dead node keeps following it there. A report misattributing a decision, or
 // with a tampered proof, entry or checkpoint, fails verification.
 #include <signal.h>
 #include <sys/wait.h>
@@ -21,12 +22,15 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "audit/fetcher.h"
+#include "audit/follower.h"
 #include "core/canonical_json.h"
 #include "core/test_temp_dir.h"
 #include "gateway/http_client.h"
 #include "gateway/local_deployment.h"
 #include "gateway_test_client.h"
 #include "gtest/gtest.h"
+#include "kv/kv_store.h"
 #include "log/client.h"
 #include "log/fetch.h"
 #include "log/merkle.h"
@@ -342,6 +346,27 @@ TEST_F(RegionalAccessTest, ReportsEveryNodesDecisionsWithTheirProofs) {
   EXPECT_EQ(Call(kHamar, "", "GET", "/logs/ie-dub-1").status, 404);
   EXPECT_EQ(Call(kHamar, "", "GET", "/logs/ie-dub-1/tile/0/x").status, 400);
 
+  // An auditor follows Dublin's log at Dublin itself...
+  const std::string dublin_origin = dublin_part["origin"].GetString();
+  auto audit_kv = kv::KvStore::Open(dir_.Sub("auditor"));
+  ASSERT_TRUE(audit_kv.ok()) << audit_kv.status();
+  auto follow = [&](const std::string& url) {
+    return audit::LogFollower::Open(
+        audit::FollowedLog{dublin_origin, url, {keys_[kDublin]}},
+        audit::HttpFetcher(url), audit_kv->get(), nullptr);
+  };
+  auto no_op = [](uint64_t, const std::vector<std::string>&, kv::KvBatch&) {
+    return absl::OkStatus();
+  };
+  {
+    auto follower = follow(endpoint_[kDublin] + "/log");
+    ASSERT_TRUE(follower.ok()) << follower.status();
+    auto polled = (*follower)->Poll(no_op);
+    ASSERT_TRUE(polled.ok()) << polled.status();
+    EXPECT_TRUE(polled->findings.empty());
+    EXPECT_GT(polled->new_entries, 0u);
+  }
+
   // A decision through Dublin just before Dublin is lost.
   Read(kDublin, "ra-1");
   const pid_t dublin = pids_[kDublin];
@@ -377,6 +402,22 @@ TEST_F(RegionalAccessTest, ReportsEveryNodesDecisionsWithTheirProofs) {
       dublin_via_hamar
           ->VerifyConsistency(cp_before->checkpoint, cp_after->checkpoint)
           .ok());
+  // ...and, Dublin lost, keeps following it through Hamar from where it
+  // was: the entries since, verified against Dublin's key, no finding.
+  {
+    auto follower = follow(endpoint_[kHamar] + "/logs/" + kDublin);
+    ASSERT_TRUE(follower.ok()) << follower.status();
+    auto polled = (*follower)->Poll(no_op);
+    ASSERT_TRUE(polled.ok()) << polled.status();
+    EXPECT_TRUE(polled->findings.empty());
+    EXPECT_TRUE(polled->grew);
+    EXPECT_GT(polled->new_entries, 0u);
+    auto history = (*follower)->CheckHistory(1000);
+    EXPECT_TRUE(history.findings.empty());
+    EXPECT_EQ(history.unavailable, 0u) << history.last_error;
+    EXPECT_GT(history.bundles_checked, 0u);
+  }
+
   rapidjson::Document after = Report(kHamar, "ra-1");
   auto verified = VerifyReport(keys_, after);
   ASSERT_TRUE(verified.ok()) << verified.status();
