@@ -18,6 +18,7 @@
 #include "gateway/access_index.h"
 #include "gateway/auth.h"
 #include "gateway/gateway.h"
+#include "gateway/regional_access.h"
 #include "gateway/state_store.h"
 #include "kv/kv_store.h"
 #include "kv/postgres_kv_store.h"
@@ -63,9 +64,8 @@ struct Node::Parts {
   std::unique_ptr<approvals::AttestationVerifier> attestations;
   std::unique_ptr<StateStore> state;
   // storage.driver postgres: the region's access index and the other DCs'
-  // logs (gateway/regional_access_index.h, gateway/peer_logs.h).
-  std::unique_ptr<RegionalAccessIndexStore> regional_index;
-  std::unique_ptr<PeerLogs> peer_logs;
+  // logs (gateway/regional_access.h).
+  RegionalAccess regional;
   std::unique_ptr<AccessIndex> access_index;
   std::unique_ptr<Authenticator> auth;
   std::unique_ptr<server::HttpMetrics> http_metrics;
@@ -277,20 +277,10 @@ absl::Status OpenState(Node::Parts& p) {
   p.state = *std::move(state);
   AccessIndexStore* index_store = p.state.get();
   if (p.deployment.storage.driver == StorageDriver::kPostgres) {
-    const NodeConfig& n = *p.deployment.node;
-    p.regional_index = std::make_unique<RegionalAccessIndexStore>(
-        *p.approvals_kv, n.region, n.dc);
-    index_store = p.regional_index.get();
-    std::vector<std::string> peers;
-    if (const Region* r = p.deployment.FindRegion(n.region)) {
-      for (const DataCenter& dc : r->dcs) {
-        if (dc.id != n.dc) peers.push_back(dc.id);
-      }
-    }
-    PeerLogsOptions o;
-    o.read_retry = p.deployment.storage.postgres_retry;
-    p.peer_logs = std::make_unique<PeerLogs>(p.deployment.storage.postgres_dsn,
-                                             std::move(peers), o);
+    auto regional = OpenRegionalAccess(p.deployment);
+    if (!regional.ok()) return regional.status();
+    p.regional = *std::move(regional);
+    index_store = p.regional.index.get();
   }
   p.access_index = std::make_unique<AccessIndex>(*p.log, *index_store);
   if (absl::Status s = p.access_index->CatchUp(); !s.ok()) return s;
@@ -349,8 +339,8 @@ absl::Status BuildGateway(Node::Parts& p) {
   d.attestations = p.attestations.get();
   d.state = p.state.get();
   d.access_index = p.access_index.get();
-  d.regional_index = p.regional_index.get();
-  d.peer_logs = p.peer_logs.get();
+  d.regional_index = p.regional.index.get();
+  d.peer_logs = p.regional.peer_logs.get();
   d.metrics = p.metrics.get();
   d.log_subject_key = p.log_subject_key;
   if (p.topology != nullptr) {
