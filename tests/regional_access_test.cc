@@ -427,6 +427,26 @@ TEST_F(RegionalAccessTest, ReportsEveryNodesDecisionsWithTheirProofs) {
     auto entry = dublin_via_hamar->FetchEntry(cp_after->checkpoint, index);
     ASSERT_TRUE(entry.ok()) << entry.status();
   }
+
+  // An operator with database access replaces the dead node's checkpoint:
+  // the report says Dublin's log is unavailable instead of presenting it,
+  // still lists Hamar's decisions, and is no 5xx.
+  {
+    auto c = pg::Connection::Open(pgtest::Dsn() + " dbname=regional_access");
+    ASSERT_TRUE(c.ok()) << c.status();
+    ASSERT_TRUE((*c)->Exec("UPDATE clover_log_ie_dub_1.state SET data = "
+                           "convert_to('forged', 'UTF8') WHERE name = "
+                           "'checkpoint'",
+                           "forge dublin's checkpoint")
+                    .ok());
+  }
+  rapidjson::Document forged = Report(kHamar, "ra-1");
+  ASSERT_TRUE(forged.IsObject());
+  EXPECT_EQ(forged["region_logs"].Size(), 0u);
+  ASSERT_EQ(forged["unavailable_logs"].Size(), 1u);
+  EXPECT_EQ(std::string(forged["unavailable_logs"][0]["dc"].GetString()),
+            kDublin);
+  EXPECT_GE(forged["entries"].Size(), 1002u);
 }
 
 }  // namespace

@@ -151,9 +151,11 @@ absl::StatusOr<std::shared_ptr<const log::Sequencer>> PeerLogs::Snapshot(
     error = seq.status();
   }
   // Serve the last good snapshot while the database cannot be read (it is
-  // still a signed checkpoint with its tree).
+  // still a signed checkpoint with its tree), unless the caller asked for
+  // the log as it is now.
   absl::MutexLock lock(&p.mu);
-  if (p.current != nullptr && !absl::IsNotFound(error)) {
+  if (p.current != nullptr && max_age > absl::ZeroDuration() &&
+      !absl::IsNotFound(error)) {
     spdlog::warn("log of {}: re-reading failed, serving the last snapshot: {}",
                  p.dc, std::string(error.message()));
     return p.current;

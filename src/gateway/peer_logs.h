@@ -55,7 +55,8 @@ class PeerLogs {
     return Snapshot(dc, options_.max_age);
   }
   // At most `max_age` old (zero: re-read now, as an access report does, so
-  // that it lists every decision the peer's node had acknowledged).
+  // that it lists every decision the peer's node had acknowledged; then an
+  // error, never an older view, when it cannot be re-read).
   [[nodiscard]] absl::StatusOr<std::shared_ptr<const log::Sequencer>> Snapshot(
       absl::string_view dc, absl::Duration max_age);
 
