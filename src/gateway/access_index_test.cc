@@ -1,13 +1,16 @@
 #include "gateway/access_index.h"
-#include "gateway/state_store.h"
 
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "core/test_temp_dir.h"
+#include "gateway/regional_access_index.h"
+#include "gateway/state_store.h"
 #include "gtest/gtest.h"
+#include "kv/kv_store.h"
 #include "log/tile.h"
 
 namespace clover::gateway {
@@ -127,6 +130,37 @@ TEST_F(AccessIndexTest, ARestartedIndexResumesFromTheLog) {
   EXPECT_EQ(*restarted.EntriesOf("bea"), (std::vector<uint64_t>{1}));
   EXPECT_EQ(*restarted.EntriesOf("ann"), (std::vector<uint64_t>{0}));
   EXPECT_EQ(log_.bundle_reads, 1);
+}
+
+// Two nodes of a region, each indexing its own log into the region's store:
+// each resumes from its own marker after a restart, and a report's read of
+// the store finds both nodes' entries, each under its own DC.
+TEST_F(AccessIndexTest, RegionalIndexesAreEachNodesOwnAndResume) {
+  auto kv = kv::KvStore::Open(tmp_.Sub("region"));
+  ASSERT_TRUE(kv.ok()) << kv.status();
+  RegionalAccessIndexStore dublin_store(**kv, "eu", "ie-dub-1");
+  RegionalAccessIndexStore hamar_store(**kv, "eu", "no-ham-1");
+  FakeLog hamar_log;
+  {
+    AccessIndex dublin(log_, dublin_store);
+    AccessIndex hamar(hamar_log, hamar_store);
+    log_.Add(Decision("ann"));
+    dublin.Note(0, "ann");
+    hamar_log.Add(Decision("bea"));
+    hamar_log.Add(Decision("ann"));
+    ASSERT_TRUE(dublin.CatchUp().ok());
+    ASSERT_TRUE(hamar.CatchUp().ok());
+    log_.Add(Decision("ann"));  // not indexed before the restart
+  }
+  EXPECT_EQ(*dublin_store.IndexedUpTo(), 1u);
+  EXPECT_EQ(*hamar_store.IndexedUpTo(), 2u);
+  AccessIndex restarted(log_, dublin_store);
+  EXPECT_EQ(*restarted.EntriesOf("ann"), (std::vector<uint64_t>{0, 1}));
+  EXPECT_EQ(*dublin_store.IndexedUpTo(), 2u);
+  auto all = hamar_store.AllAccessesOf("ann");
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(*all, (std::map<std::string, std::vector<uint64_t>>{
+                      {"ie-dub-1", {0, 1}}, {"no-ham-1", {1}}}));
 }
 
 }  // namespace
