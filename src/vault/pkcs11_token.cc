@@ -393,8 +393,12 @@ absl::Status Pkcs11Token::GcmDecrypt(ObjectHandle key, absl::string_view nonce,
       session.get(),
       reinterpret_cast<CK_BYTE_PTR>(const_cast<char*>(ciphertext.data())),
       ciphertext.size(), reinterpret_cast<CK_BYTE_PTR>(out->data() + at), &n));
-  if (rv == CKR_ENCRYPTED_DATA_INVALID || rv == CKR_ENCRYPTED_DATA_LEN_RANGE) {
-    // A failed tag check ends the operation; the session stays usable.
+  // A failed tag check is CKR_ENCRYPTED_DATA_INVALID per PKCS#11 v3.0;
+  // SoftHSM2 (2.6) says CKR_GENERAL_ERROR, which C_Decrypt of a valid
+  // session and key has no other cause for. It ends the operation; the
+  // session stays usable.
+  if (rv == CKR_ENCRYPTED_DATA_INVALID || rv == CKR_ENCRYPTED_DATA_LEN_RANGE ||
+      rv == CKR_GENERAL_ERROR) {
     session.Note(CKR_OK);
     crypto::SecureWipe(out->data() + at, out->size() - at);
     out->resize(at);
