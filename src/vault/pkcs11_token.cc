@@ -23,14 +23,8 @@ namespace clover::vault {
 
 struct Pkcs11Token::Module {
   std::string path;
-  void* handle = nullptr;
   CK_FUNCTION_LIST_PTR f = nullptr;
-  bool initialized_here = false;
-  ~Module() {
-    // The library stays mapped: some modules keep process-wide state that a
-    // second dlopen would not reset, and C_Finalize already released it.
-    if (initialized_here) f->C_Finalize(nullptr);
-  }
+  ~Module();
 };
 
 namespace {
@@ -69,44 +63,61 @@ absl::Status TokenError(absl::string_view what, CK_RV rv) {
       absl::StrCat("PKCS#11 ", what, " failed: ", RvName(rv)));
 }
 
-// One Module per module path in the process: C_Initialize may run only once.
+// Every module loaded in the process, by path. C_Initialize may run only once
+// per process: the first user of a module initialises it and the last one
+// finalises it, both under modules_mu, so a new user never meets a module
+// being finalised. The libraries stay mapped: some keep process-wide state
+// that a second dlopen would not reset, and C_Finalize already released it.
+struct Loaded {
+  void* handle = nullptr;
+  CK_FUNCTION_LIST_PTR f = nullptr;
+  int users = 0;
+  bool initialized_here = false;
+};
 absl::Mutex modules_mu(absl::kConstInit);
-std::map<std::string, std::weak_ptr<Pkcs11Token::Module>>& Modules() {
-  static auto* modules =
-      new std::map<std::string, std::weak_ptr<Pkcs11Token::Module>>();
+std::map<std::string, Loaded>& Registry() ABSL_EXCLUSIVE_LOCKS_REQUIRED(modules_mu) {
+  static auto* modules = new std::map<std::string, Loaded>();
   return *modules;
 }
 
 absl::StatusOr<std::shared_ptr<Pkcs11Token::Module>> LoadModule(
     const std::string& path) {
   absl::MutexLock lock(&modules_mu);
-  if (auto held = Modules()[path].lock()) return held;
-  auto m = std::make_shared<Pkcs11Token::Module>();
-  m->path = path;
-  m->handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (m->handle == nullptr) {
-    const char* why = dlerror();
-    return absl::InvalidArgumentError(
-        absl::StrCat("PKCS#11 module ", path,
-                     " does not load: ", why == nullptr ? "" : why));
+  Loaded& m = Registry()[path];
+  if (m.handle == nullptr) {
+    void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (handle == nullptr) {
+      const char* why = dlerror();
+      return absl::InvalidArgumentError(
+          absl::StrCat("PKCS#11 module ", path,
+                       " does not load: ", why == nullptr ? "" : why));
+    }
+    auto get = reinterpret_cast<CK_C_GetFunctionList>(
+        dlsym(handle, "C_GetFunctionList"));
+    CK_FUNCTION_LIST_PTR f = nullptr;
+    if (get == nullptr || get(&f) != CKR_OK || f == nullptr) {
+      dlclose(handle);
+      return absl::InvalidArgumentError(absl::StrCat(
+          "PKCS#11 module ", path, " has no usable C_GetFunctionList"));
+    }
+    m.handle = handle;
+    m.f = f;
   }
-  auto get = reinterpret_cast<CK_C_GetFunctionList>(
-      dlsym(m->handle, "C_GetFunctionList"));
-  if (get == nullptr || get(&m->f) != CKR_OK || m->f == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "PKCS#11 module ", path, " has no usable C_GetFunctionList"));
+  if (m.users == 0) {
+    CK_C_INITIALIZE_ARGS args;
+    std::memset(&args, 0, sizeof(args));
+    args.flags = CKF_OS_LOCKING_OK;
+    const CK_RV rv = m.f->C_Initialize(&args);
+    if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+      return TokenError(absl::StrCat("C_Initialize of ", path), rv);
+    }
+    m.initialized_here = rv == CKR_OK;
   }
-  CK_C_INITIALIZE_ARGS args;
-  std::memset(&args, 0, sizeof(args));
-  args.flags = CKF_OS_LOCKING_OK;
-  CK_RV rv = m->f->C_Initialize(&args);
-  if (rv == CKR_OK) {
-    m->initialized_here = true;
-  } else if (rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
-    return TokenError(absl::StrCat("C_Initialize of ", path), rv);
-  }
-  Modules()[path] = m;
-  return m;
+  ++m.users;
+  auto out = std::make_shared<Pkcs11Token::Module>();
+  out->path = path;
+  out->f = m.f;
+  return out;
 }
 
 std::string Trimmed(const CK_UTF8CHAR* padded, size_t n) {
@@ -138,6 +149,15 @@ class SessionLease {
 };
 
 }  // namespace
+
+Pkcs11Token::Module::~Module() {
+  absl::MutexLock lock(&modules_mu);
+  Loaded& m = Registry()[path];
+  if (--m.users == 0 && m.initialized_here) {
+    m.f->C_Finalize(nullptr);
+    m.initialized_here = false;
+  }
+}
 
 Pkcs11Token::Pkcs11Token(std::shared_ptr<Module> module, std::string token,
                          unsigned long slot)
