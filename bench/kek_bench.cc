@@ -179,8 +179,8 @@ void BM_VaultGet(benchmark::State& state) {
   auto storage = OpenRocksDbStorage(dir, RocksDbOptions{});
   VaultOptions o;
   o.region = "eu";
-  auto vault =
-      Vault::Open(d, o, *std::move(storage), std::move(kek), testing::TestKey(9));
+  auto vault = Vault::Open(d, o, *std::move(storage), std::move(kek),
+                           testing::TestKey(9));
   if (!vault.ok()) {
     state.SkipWithError(std::string(vault.status().message()).c_str());
     return;

@@ -86,18 +86,18 @@ class HsmNodeTest : public ::testing::Test {
 
   // The node's config with keys.kek.pkcs11 instead of keys.kek_file.
   void WriteConfig(const std::string& pin_file) {
-    const std::string yaml = NodeConfigYaml(
-        node_, absl::StrCat(CLOVER_SOURCE_DIR, "/examples"));
+    const std::string yaml =
+        NodeConfigYaml(node_, absl::StrCat(CLOVER_SOURCE_DIR, "/examples"));
     const std::string file_kek =
         absl::StrCat("  kek_file: ", node_.deployment.keys.kek_file, "\n");
     ASSERT_TRUE(absl::StrContains(yaml, file_kek));
     std::ofstream(config_) << absl::StrReplaceAll(
-        yaml, {{file_kek, absl::StrCat("  kek:\n    pkcs11:\n      module: ",
-                                       hsm_.module, "\n      token: ",
-                                       hsm_.token,
-                                       "\n      label: eu-kek-1\n"
-                                       "      pin_file: ",
-                                       pin_file, "\n")}});
+        yaml, {{file_kek,
+                absl::StrCat("  kek:\n    pkcs11:\n      module: ", hsm_.module,
+                             "\n      token: ", hsm_.token,
+                             "\n      label: eu-kek-1\n"
+                             "      pin_file: ",
+                             pin_file, "\n")}});
   }
 
   void StartServer() {
@@ -113,8 +113,8 @@ class HsmNodeTest : public ::testing::Test {
   }
 
   std::vector<std::string> EpochLabels() {
-    auto token = vault::Pkcs11Token::Open(hsm_.module, hsm_.token,
-                                          hsm_.pin_file);
+    auto token =
+        vault::Pkcs11Token::Open(hsm_.module, hsm_.token, hsm_.pin_file);
     EXPECT_TRUE(token.ok()) << token.status();
     if (!token.ok()) return {};
     auto labels = (*token)->KeyLabels("epoch:");
@@ -190,9 +190,11 @@ TEST_F(HsmNodeTest, ANodeOnTheTokenKekServesAndItsPurgeDestroysTheEpochKey) {
   ASSERT_EQ(before.size(), 1u);
   ASSERT_EQ(RunClover({"keys", "pkcs11-status", "--config", config_}, &out), 0)
       << out;
-  EXPECT_TRUE(absl::StrContains(out, before[0] + "  epoch key  sensitive  not extractable"))
+  EXPECT_TRUE(absl::StrContains(
+      out, before[0] + "  epoch key  sensitive  not extractable"))
       << out;
-  EXPECT_TRUE(absl::StrContains(out, "eu-kek-1  current KEK  sensitive  not extractable"))
+  EXPECT_TRUE(absl::StrContains(
+      out, "eu-kek-1  current KEK  sensitive  not extractable"))
       << out;
   ASSERT_EQ(RunClover({"vault", "purge", "--config", config_}, &out), 0) << out;
   const std::vector<std::string> after = EpochLabels();

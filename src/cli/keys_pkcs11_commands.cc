@@ -30,9 +30,9 @@ absl::StatusOr<std::shared_ptr<vault::Pkcs11Token>> OpenToken(
   *out = *deployment->keys.pkcs11_kek;
   auto token = vault::Pkcs11Token::Open(out->module, out->token, out->pin_file);
   if (!token.ok()) {
-    return absl::Status(token.status().code(),
-                        absl::StrCat("keys.kek.pkcs11: ",
-                                     token.status().message()));
+    return absl::Status(
+        token.status().code(),
+        absl::StrCat("keys.kek.pkcs11: ", token.status().message()));
   }
   return token;
 }
@@ -73,7 +73,8 @@ int Status(const std::string& config) {
     for (const std::string& r : c.retired_labels) {
       if (label == r) role = "retired KEK";
     }
-    if (absl::StartsWith(label, vault::kEpochKeyLabelPrefix)) role = "epoch key";
+    if (absl::StartsWith(label, vault::kEpochKeyLabelPrefix))
+      role = "epoch key";
     auto handle = (*token)->FindKey(label);
     if (!handle.ok()) return ReportError(handle.status());
     auto custody = (*token)->Custody(*handle);

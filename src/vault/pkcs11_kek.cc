@@ -103,9 +103,9 @@ Pkcs11KeyEncryptionKey::Open(std::shared_ptr<Pkcs11Token> token,
   if (token == nullptr) return absl::InvalidArgumentError("no PKCS#11 token");
   if (label.empty() || label.size() > 200 ||
       absl::StartsWith(label, kEpochKeyLabelPrefix)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "PKCS#11 KEK label '", label,
-        "' must be 1 to 200 bytes and not start with 'epoch:'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("PKCS#11 KEK label '", label,
+                     "' must be 1 to 200 bytes and not start with 'epoch:'"));
   }
   absl::StatusOr<Pkcs11Token::ObjectHandle> key = token->FindKey(label);
   if (!key.ok()) return key.status();
@@ -117,8 +117,8 @@ Pkcs11KeyEncryptionKey::Open(std::shared_ptr<Pkcs11Token> token,
   absl::Status s =
       token->GcmEncrypt(*key, zero_nonce, kFingerprintAad, "", &tag);
   if (!s.ok()) {
-    return absl::Status(s.code(), absl::StrCat("PKCS#11 KEK '", label,
-                                               "': ", s.message()));
+    return absl::Status(
+        s.code(), absl::StrCat("PKCS#11 KEK '", label, "': ", s.message()));
   }
   std::string id = absl::StrCat("pkcs11:", label, ":",
                                 absl::BytesToHexString(tag.substr(0, 8)));
@@ -158,19 +158,18 @@ absl::StatusOr<crypto::SecretKey> Pkcs11KeyEncryptionKey::Unwrap(
   if (stored_id.empty())
     return absl::DataLossError("wrapped data key is malformed");
   if (stored_id != id_) {
-    return absl::DataLossError(
-        absl::StrCat("wrapped data key belongs to KEK ",
-                     std::string(stored_id), ", not ", id_));
+    return absl::DataLossError(absl::StrCat("wrapped data key belongs to KEK ",
+                                            std::string(stored_id), ", not ",
+                                            id_));
   }
   absl::string_view body = wrapped.substr(1 + stored_id.size());
   if (body.size() != crypto::kAeadOverhead + crypto::kSecretKeySize) {
     return absl::DataLossError("wrapped data key has the wrong size");
   }
   std::string plain;
-  absl::Status s =
-      token_->GcmDecrypt(key_, body.substr(0, crypto::kAeadNonceSize),
-                         Aad(context), body.substr(crypto::kAeadNonceSize),
-                         &plain);
+  absl::Status s = token_->GcmDecrypt(
+      key_, body.substr(0, crypto::kAeadNonceSize), Aad(context),
+      body.substr(crypto::kAeadNonceSize), &plain);
   if (absl::IsDataLoss(s)) {
     return absl::DataLossError("wrapped data key failed authentication");
   }

@@ -3,6 +3,8 @@
 // the keys (not extractable), the PIN kept out of errors, a vault on the token
 // KEK, erasure made final by destroying the epoch key in the token (attacked
 // with the disk and the token both), and KEK rotation inside the token.
+#include "vault/pkcs11_kek.h"
+
 #include <atomic>
 #include <set>
 #include <string>
@@ -15,7 +17,6 @@
 #include "vault/disk_attack_test_util.h"
 #include "vault/epoch_keys.h"
 #include "vault/kek_ring.h"
-#include "vault/pkcs11_kek.h"
 #include "vault/pkcs11_token.h"
 #include "vault/record_parser.h"
 #include "vault/softhsm_test_util.h"
@@ -122,10 +123,12 @@ TEST_F(Pkcs11KekTest, WrapsAndUnwrapsInTheToken) {
   EXPECT_EQ(*key, dek);
   // Bound to its subject, authenticated, and named by its KEK.
   auto wrong_subject = kek->Unwrap(*wrapped, "subject-b", why);
-  EXPECT_TRUE(absl::IsDataLoss(wrong_subject.status())) << wrong_subject.status();
+  EXPECT_TRUE(absl::IsDataLoss(wrong_subject.status()))
+      << wrong_subject.status();
   std::string tampered = *wrapped;
   tampered.back() ^= 1;
-  EXPECT_TRUE(absl::IsDataLoss(kek->Unwrap(tampered, "subject-a", why).status()));
+  EXPECT_TRUE(
+      absl::IsDataLoss(kek->Unwrap(tampered, "subject-a", why).status()));
   auto file_kek = FileKeyEncryptionKey::FromKey(TestKey(1));
   auto other = file_kek->Wrap(View(dek), "subject-a");
   ASSERT_TRUE(other.ok());
@@ -192,8 +195,8 @@ TEST_F(Pkcs11KekTest, AWrongPinFailsClearlyAndNeverShowsThePin) {
   keys = Keys("no-such-key");
   auto missing = OpenConfiguredKek(keys);
   EXPECT_TRUE(absl::IsNotFound(missing.status())) << missing.status();
-  EXPECT_TRUE(absl::StrContains(missing.status().message(),
-                                "keys.kek.pkcs11.label"));
+  EXPECT_TRUE(
+      absl::StrContains(missing.status().message(), "keys.kek.pkcs11.label"));
   keys.pkcs11_kek->module = "/nonexistent/libpkcs11.so";
   EXPECT_TRUE(absl::IsInvalidArgument(OpenConfiguredKek(keys).status()));
 }
@@ -203,8 +206,8 @@ TEST_F(Pkcs11KekTest, ConcurrentUnwrapsShareTheSessionPool) {
   ASSERT_NE(kek, nullptr);
   std::vector<std::string> wrapped;
   for (int i = 0; i < 32; ++i) {
-    auto w = kek->Wrap(View(TestKey(static_cast<uint8_t>(i))),
-                       absl::StrCat("s", i));
+    auto w =
+        kek->Wrap(View(TestKey(static_cast<uint8_t>(i))), absl::StrCat("s", i));
     ASSERT_TRUE(w.ok());
     wrapped.push_back(*w);
   }
@@ -305,8 +308,8 @@ TEST_F(Pkcs11KekTest, APurgeDestroysTheEpochKeyInTheTokenAndErasureIsFinal) {
   EXPECT_EQ(*epochs, std::vector<std::string>{report->new_epoch});
   EXPECT_TRUE(absl::IsNotFound(token_->FindKey(old_epoch).status()));
 
-  auto after =
-      AttackDiskAndToken(ReadAllFiles(store_.path()), **attacker_kek, ids, &seen);
+  auto after = AttackDiskAndToken(ReadAllFiles(store_.path()), **attacker_kek,
+                                  ids, &seen);
   EXPECT_GT(seen, 0u);
   for (const std::string& id : ids) {
     EXPECT_EQ(after.contains(id), !erased.contains(id)) << id;

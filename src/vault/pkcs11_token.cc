@@ -31,30 +31,54 @@ namespace {
 
 std::string RvName(CK_RV rv) {
   switch (rv) {
-    case CKR_OK: return "CKR_OK";
-    case CKR_GENERAL_ERROR: return "CKR_GENERAL_ERROR";
-    case CKR_ARGUMENTS_BAD: return "CKR_ARGUMENTS_BAD";
-    case CKR_ATTRIBUTE_SENSITIVE: return "CKR_ATTRIBUTE_SENSITIVE";
-    case CKR_ATTRIBUTE_TYPE_INVALID: return "CKR_ATTRIBUTE_TYPE_INVALID";
-    case CKR_DEVICE_ERROR: return "CKR_DEVICE_ERROR";
-    case CKR_DEVICE_REMOVED: return "CKR_DEVICE_REMOVED";
-    case CKR_ENCRYPTED_DATA_INVALID: return "CKR_ENCRYPTED_DATA_INVALID";
-    case CKR_ENCRYPTED_DATA_LEN_RANGE: return "CKR_ENCRYPTED_DATA_LEN_RANGE";
-    case CKR_KEY_HANDLE_INVALID: return "CKR_KEY_HANDLE_INVALID";
-    case CKR_MECHANISM_INVALID: return "CKR_MECHANISM_INVALID";
-    case CKR_MECHANISM_PARAM_INVALID: return "CKR_MECHANISM_PARAM_INVALID";
-    case CKR_OBJECT_HANDLE_INVALID: return "CKR_OBJECT_HANDLE_INVALID";
-    case CKR_PIN_INCORRECT: return "CKR_PIN_INCORRECT";
-    case CKR_PIN_INVALID: return "CKR_PIN_INVALID";
-    case CKR_PIN_LEN_RANGE: return "CKR_PIN_LEN_RANGE";
-    case CKR_PIN_LOCKED: return "CKR_PIN_LOCKED";
-    case CKR_SESSION_CLOSED: return "CKR_SESSION_CLOSED";
-    case CKR_SESSION_HANDLE_INVALID: return "CKR_SESSION_HANDLE_INVALID";
-    case CKR_TOKEN_NOT_PRESENT: return "CKR_TOKEN_NOT_PRESENT";
-    case CKR_USER_NOT_LOGGED_IN: return "CKR_USER_NOT_LOGGED_IN";
-    case CKR_USER_PIN_NOT_INITIALIZED: return "CKR_USER_PIN_NOT_INITIALIZED";
-    case CKR_CRYPTOKI_NOT_INITIALIZED: return "CKR_CRYPTOKI_NOT_INITIALIZED";
-    default: return absl::StrCat("CKR 0x", absl::Hex(rv));
+    case CKR_OK:
+      return "CKR_OK";
+    case CKR_GENERAL_ERROR:
+      return "CKR_GENERAL_ERROR";
+    case CKR_ARGUMENTS_BAD:
+      return "CKR_ARGUMENTS_BAD";
+    case CKR_ATTRIBUTE_SENSITIVE:
+      return "CKR_ATTRIBUTE_SENSITIVE";
+    case CKR_ATTRIBUTE_TYPE_INVALID:
+      return "CKR_ATTRIBUTE_TYPE_INVALID";
+    case CKR_DEVICE_ERROR:
+      return "CKR_DEVICE_ERROR";
+    case CKR_DEVICE_REMOVED:
+      return "CKR_DEVICE_REMOVED";
+    case CKR_ENCRYPTED_DATA_INVALID:
+      return "CKR_ENCRYPTED_DATA_INVALID";
+    case CKR_ENCRYPTED_DATA_LEN_RANGE:
+      return "CKR_ENCRYPTED_DATA_LEN_RANGE";
+    case CKR_KEY_HANDLE_INVALID:
+      return "CKR_KEY_HANDLE_INVALID";
+    case CKR_MECHANISM_INVALID:
+      return "CKR_MECHANISM_INVALID";
+    case CKR_MECHANISM_PARAM_INVALID:
+      return "CKR_MECHANISM_PARAM_INVALID";
+    case CKR_OBJECT_HANDLE_INVALID:
+      return "CKR_OBJECT_HANDLE_INVALID";
+    case CKR_PIN_INCORRECT:
+      return "CKR_PIN_INCORRECT";
+    case CKR_PIN_INVALID:
+      return "CKR_PIN_INVALID";
+    case CKR_PIN_LEN_RANGE:
+      return "CKR_PIN_LEN_RANGE";
+    case CKR_PIN_LOCKED:
+      return "CKR_PIN_LOCKED";
+    case CKR_SESSION_CLOSED:
+      return "CKR_SESSION_CLOSED";
+    case CKR_SESSION_HANDLE_INVALID:
+      return "CKR_SESSION_HANDLE_INVALID";
+    case CKR_TOKEN_NOT_PRESENT:
+      return "CKR_TOKEN_NOT_PRESENT";
+    case CKR_USER_NOT_LOGGED_IN:
+      return "CKR_USER_NOT_LOGGED_IN";
+    case CKR_USER_PIN_NOT_INITIALIZED:
+      return "CKR_USER_PIN_NOT_INITIALIZED";
+    case CKR_CRYPTOKI_NOT_INITIALIZED:
+      return "CKR_CRYPTOKI_NOT_INITIALIZED";
+    default:
+      return absl::StrCat("CKR 0x", absl::Hex(rv));
   }
 }
 
@@ -75,7 +99,8 @@ struct Loaded {
   bool initialized_here = false;
 };
 absl::Mutex modules_mu(absl::kConstInit);
-std::map<std::string, Loaded>& Registry() ABSL_EXCLUSIVE_LOCKS_REQUIRED(modules_mu) {
+std::map<std::string, Loaded>& Registry()
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(modules_mu) {
   static auto* modules = new std::map<std::string, Loaded>();
   return *modules;
 }
@@ -233,9 +258,9 @@ absl::StatusOr<std::shared_ptr<Pkcs11Token>> Pkcs11Token::Open(
   if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_INVALID ||
       rv == CKR_PIN_LEN_RANGE || rv == CKR_PIN_LOCKED ||
       rv == CKR_PIN_EXPIRED || rv == CKR_USER_PIN_NOT_INITIALIZED) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "PKCS#11 token '", token, "' refused the user PIN in ", pin_file, " (",
-        RvName(rv), ")"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("PKCS#11 token '", token, "' refused the user PIN in ",
+                     pin_file, " (", RvName(rv), ")"));
   }
   if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
     return TokenError(absl::StrCat("C_Login on token '", token, "'"), rv);
@@ -272,10 +297,10 @@ void Pkcs11Token::Release(unsigned long session, unsigned long rv) {
   module_->f->C_CloseSession(session);
 }
 
-#define CLOVER_PKCS11_SESSION(lease)                                    \
-  absl::StatusOr<unsigned long> lease##_s = AcquireSession();           \
-  if (!lease##_s.ok()) return lease##_s.status();                       \
-  SessionLease lease(                                                   \
+#define CLOVER_PKCS11_SESSION(lease)                          \
+  absl::StatusOr<unsigned long> lease##_s = AcquireSession(); \
+  if (!lease##_s.ok()) return lease##_s.status();             \
+  SessionLease lease(                                         \
       [this](CK_SESSION_HANDLE s, CK_RV rv) { Release(s, rv); }, *lease##_s)
 
 absl::StatusOr<Pkcs11Token::ObjectHandle> Pkcs11Token::FindKey(
@@ -311,10 +336,9 @@ absl::StatusOr<Pkcs11Token::ObjectHandle> Pkcs11Token::GenerateKey(
     absl::string_view label) {
   absl::StatusOr<ObjectHandle> existing = FindKey(label);
   if (existing.ok()) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("PKCS#11 token '", token_,
-                     "' already has a key labelled '", std::string(label),
-                     "'"));
+    return absl::AlreadyExistsError(absl::StrCat(
+        "PKCS#11 token '", token_, "' already has a key labelled '",
+        std::string(label), "'"));
   }
   if (!absl::IsNotFound(existing.status())) return existing.status();
   CLOVER_PKCS11_SESSION(session);
@@ -433,8 +457,7 @@ absl::Status Pkcs11Token::GcmDecrypt(ObjectHandle key, absl::string_view nonce,
   return absl::OkStatus();
 }
 
-absl::StatusOr<Pkcs11Token::KeyCustody> Pkcs11Token::Custody(
-    ObjectHandle key) {
+absl::StatusOr<Pkcs11Token::KeyCustody> Pkcs11Token::Custody(ObjectHandle key) {
   CLOVER_PKCS11_SESSION(session);
   CK_BBOOL token = CK_FALSE, sensitive = CK_FALSE, extractable = CK_TRUE;
   CK_ATTRIBUTE attrs[] = {

@@ -76,9 +76,9 @@ class Pkcs11Token {
   // What the token says of a key (tests and `clover keys`): its custody
   // attributes, and whether C_GetAttributeValue(CKA_VALUE) returned bytes.
   struct KeyCustody {
-    bool token = false;        // CKA_TOKEN: persistent
-    bool sensitive = false;    // CKA_SENSITIVE
-    bool extractable = true;   // CKA_EXTRACTABLE
+    bool token = false;       // CKA_TOKEN: persistent
+    bool sensitive = false;   // CKA_SENSITIVE
+    bool extractable = true;  // CKA_EXTRACTABLE
     bool value_readable = true;
   };
   [[nodiscard]] absl::StatusOr<KeyCustody> Custody(ObjectHandle key);

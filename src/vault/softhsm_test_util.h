@@ -42,7 +42,8 @@ inline std::string SoftHsmModule() {
 }
 
 inline std::string SoftHsmUtil() {
-  for (const char* p : {"/usr/bin/softhsm2-util", "/usr/local/bin/softhsm2-util"}) {
+  for (const char* p :
+       {"/usr/bin/softhsm2-util", "/usr/local/bin/softhsm2-util"}) {
     if (std::filesystem::exists(p)) return p;
   }
   return "";
@@ -51,16 +52,18 @@ inline std::string SoftHsmUtil() {
 // Why SoftHSM2 cannot be used here (for GTEST_SKIP), or empty.
 inline std::string SoftHsmMissing() {
   if (SoftHsmModule().empty())
-    return "softhsm2 is not installed (no libsofthsm2.so; scripts/bootstrap.sh installs it)";
+    return "softhsm2 is not installed (no libsofthsm2.so; scripts/bootstrap.sh "
+           "installs it)";
   if (SoftHsmUtil().empty())
-    return "softhsm2 is not installed (no softhsm2-util; scripts/bootstrap.sh installs it)";
+    return "softhsm2 is not installed (no softhsm2-util; scripts/bootstrap.sh "
+           "installs it)";
   return "";
 }
 
 // A fresh token labelled `token` under `dir`; nullopt if softhsm2-util
 // failed (the test then fails: SoftHsmMissing() was checked first).
-inline std::optional<SoftHsm> MakeSoftHsm(const std::string& dir,
-                                          const std::string& token = "clover-test") {
+inline std::optional<SoftHsm> MakeSoftHsm(
+    const std::string& dir, const std::string& token = "clover-test") {
   namespace fs = std::filesystem;
   SoftHsm h;
   h.module = SoftHsmModule();
@@ -72,10 +75,9 @@ inline std::optional<SoftHsm> MakeSoftHsm(const std::string& dir,
                         << "\nobjectstore.backend = file\nlog.level = ERROR\n"
                         << "slots.removable = false\n";
   setenv("SOFTHSM2_CONF", h.conf.c_str(), 1);
-  const std::string cmd =
-      absl::StrCat(SoftHsmUtil(), " --init-token --free --label '", token,
-                   "' --so-pin ", kSoftHsmSoPin, " --pin ", kSoftHsmUserPin,
-                   " >/dev/null 2>&1");
+  const std::string cmd = absl::StrCat(
+      SoftHsmUtil(), " --init-token --free --label '", token, "' --so-pin ",
+      kSoftHsmSoPin, " --pin ", kSoftHsmUserPin, " >/dev/null 2>&1");
   if (std::system(cmd.c_str()) != 0) return std::nullopt;
   h.pin_file = (fs::path(dir) / "softhsm-user.pin").string();
   std::ofstream(h.pin_file) << kSoftHsmUserPin << "\n";
