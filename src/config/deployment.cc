@@ -975,8 +975,8 @@ class Loader {
     CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, node, "keys"));
     CLOVER_RETURN_IF_ERROR(
         CheckKeys(src, f, "keys",
-                  {"kek_file", "kek", "pseudonym_key_file",
-                   "retired_kek_files", "purge_interval_s"}));
+                  {"kek_file", "kek", "pseudonym_key_file", "retired_kek_files",
+                   "purge_interval_s"}));
     const Entry* hsm = Find(f, "kek");
     if (hsm != nullptr && Find(f, "kek_file") != nullptr) {
       return ErrorAt(src, hsm->key_node, "keys.kek",
@@ -987,8 +987,7 @@ class Loader {
       CLOVER_RETURN_IF_ERROR(Pkcs11Kek(src, hsm->value));
     } else {
       CLOVER_ASSIGN_OR_RETURN(
-          std::string kek,
-          StringField(src, node, f, "keys", "kek_file", true));
+          std::string kek, StringField(src, node, f, "keys", "kek_file", true));
       d_.keys.kek_file = ResolvePath(src, kek);
     }
     CLOVER_ASSIGN_OR_RETURN(
@@ -1018,9 +1017,9 @@ class Loader {
       return ErrorAt(src, node, "keys.kek.pkcs11", "missing required field");
     const std::string path = "keys.kek.pkcs11";
     CLOVER_ASSIGN_OR_RETURN(auto pf, MapEntries(src, p->value, path));
-    CLOVER_RETURN_IF_ERROR(CheckKeys(
-        src, pf, path,
-        {"module", "token", "label", "pin_file", "retired_labels"}));
+    CLOVER_RETURN_IF_ERROR(
+        CheckKeys(src, pf, path,
+                  {"module", "token", "label", "pin_file", "retired_labels"}));
     Pkcs11KekConfig c;
     CLOVER_ASSIGN_OR_RETURN(
         c.module, StringField(src, p->value, pf, path, "module", true));
@@ -1034,7 +1033,8 @@ class Loader {
                      "a PKCS#11 token label has at most 32 bytes");
     }
     CLOVER_ASSIGN_OR_RETURN(
-        std::string pin, StringField(src, p->value, pf, path, "pin_file", true));
+        std::string pin,
+        StringField(src, p->value, pf, path, "pin_file", true));
     c.pin_file = ResolvePath(src, pin);
     CLOVER_ASSIGN_OR_RETURN(
         c.label, StringField(src, p->value, pf, path, "label", true));

@@ -682,10 +682,10 @@ TEST(ConfigTest, Pkcs11Kek) {
   // A bare module name is left to dlopen; no PIN in the config itself.
   d = ParseDeployment(
       absl::StrReplaceAll(
-          kValid, {{"  kek_file: keys/kek\n",
-                    absl::StrReplaceAll(
-                        hsm, {{"/usr/lib/softhsm/libsofthsm2.so",
-                               "libsofthsm2.so"}})}}),
+          kValid,
+          {{"  kek_file: keys/kek\n",
+            absl::StrReplaceAll(hsm, {{"/usr/lib/softhsm/libsofthsm2.so",
+                                       "libsofthsm2.so"}})}}),
       "conf/node.yaml");
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->keys.pkcs11_kek->module, "libsofthsm2.so");
@@ -698,21 +698,24 @@ TEST(ConfigTest, Pkcs11Kek) {
   ExpectError(kek_line, kek_line + hsm,
               {absl::StrCat("conf/node.yaml:", line + 1, ":3"), "keys.kek",
                "not both"});
-  ExpectError(kek_line, absl::StrReplaceAll(hsm, {{"      pin_file: keys/hsm.pin\n", ""}}),
-              {absl::StrCat("conf/node.yaml:", line + 2, ":"),
-               "keys.kek.pkcs11.pin_file", "missing"});
+  ExpectError(
+      kek_line,
+      absl::StrReplaceAll(hsm, {{"      pin_file: keys/hsm.pin\n", ""}}),
+      {absl::StrCat("conf/node.yaml:", line + 2, ":"),
+       "keys.kek.pkcs11.pin_file", "missing"});
   ExpectError(kek_line, absl::StrReplaceAll(hsm, {{"pin_file", "pin"}}),
               {absl::StrCat("conf/node.yaml:", line + 5, ":7"),
                "keys.kek.pkcs11.pin", "unknown key"});
   ExpectError(kek_line, absl::StrReplaceAll(hsm, {{"kek-2", "epoch:x"}}),
               {absl::StrCat("conf/node.yaml:", line + 4, ":14"),
                "not a usable key label"});
-  ExpectError(kek_line, absl::StrReplaceAll(hsm, {{"[kek-1]", "[kek-2]"}}),
-              {absl::StrCat("conf/node.yaml:", line + 6, ":24"),
-               "given twice"});
+  ExpectError(
+      kek_line, absl::StrReplaceAll(hsm, {{"[kek-1]", "[kek-2]"}}),
+      {absl::StrCat("conf/node.yaml:", line + 6, ":24"), "given twice"});
   ExpectError(kek_line, "  kek: {hsm: x}\n",
               {absl::StrCat("conf/node.yaml:", line, ":9"), "keys.kek.hsm"});
-  ExpectError(kek_line, absl::StrReplaceAll(hsm, {{"clover-eu", std::string(33, 't')}}),
+  ExpectError(kek_line,
+              absl::StrReplaceAll(hsm, {{"clover-eu", std::string(33, 't')}}),
               {"keys.kek.pkcs11.token", "at most 32"});
 }
 

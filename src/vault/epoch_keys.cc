@@ -87,8 +87,8 @@ absl::Status EpochKey::Destroy() {
   if (held_ == nullptr) return absl::OkStatus();
   absl::Status s = held_->Destroy();
   if (!s.ok()) {
-    return absl::Status(s.code(), absl::StrCat("epoch key ", row_.id,
-                                               ": ", s.message()));
+    return absl::Status(s.code(),
+                        absl::StrCat("epoch key ", row_.id, ": ", s.message()));
   }
   return s;
 }
@@ -113,9 +113,9 @@ absl::StatusOr<std::shared_ptr<EpochKey>> EpochKey::Create(
     absl::StatusOr<std::unique_ptr<HeldKey>> held =
         custodian->CreateHeldKey(row.id);
     if (!held.ok()) {
-      return absl::Status(held.status().code(),
-                          absl::StrCat("epoch key ", row.id, ": ",
-                                       held.status().message()));
+      return absl::Status(
+          held.status().code(),
+          absl::StrCat("epoch key ", row.id, ": ", held.status().message()));
     }
     return std::shared_ptr<EpochKey>(
         new EpochKey(std::move(row), *std::move(held)));
@@ -164,13 +164,13 @@ absl::StatusOr<std::shared_ptr<EpochKey>> EpochKey::Load(KeyEncryptionKey& kek,
         custodian->FindHeldKey(row.id);
     if (absl::IsNotFound(held.status())) {
       return absl::DataLossError(absl::StrCat(
-          "epoch key ", row.id, " no longer exists in the token: ",
-          held.status().message()));
+          "epoch key ", row.id,
+          " no longer exists in the token: ", held.status().message()));
     }
     if (!held.ok()) {
-      return absl::Status(held.status().code(),
-                          absl::StrCat("epoch key ", row.id, ": ",
-                                       held.status().message()));
+      return absl::Status(
+          held.status().code(),
+          absl::StrCat("epoch key ", row.id, ": ", held.status().message()));
     }
     return std::shared_ptr<EpochKey>(new EpochKey(row, *std::move(held)));
   }
@@ -228,8 +228,8 @@ absl::StatusOr<std::string> EpochKey::Open(absl::string_view sealed,
   }
   std::string inner;
   if (held_ != nullptr) {
-    absl::Status s = held_->Open(sealed.substr(1 + id.size()), Aad(subject),
-                                 &inner);
+    absl::Status s =
+        held_->Open(sealed.substr(1 + id.size()), Aad(subject), &inner);
     if (absl::IsDataLoss(s)) {
       return absl::DataLossError("wrapped data key failed authentication");
     }
