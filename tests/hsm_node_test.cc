@@ -6,6 +6,7 @@
 // clear message that does not contain the PIN.
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -228,6 +229,7 @@ TEST_F(HsmNodeTest, AWrongPinStopsTheNodeWithAClearMessage) {
   const std::string wrong_pin = "5150-wrong-pin";
   const std::string pin_file = (dir_ / "wrong.pin").string();
   std::ofstream(pin_file) << wrong_pin << "\n";
+  chmod(pin_file.c_str(), 0600);
   WriteConfig(pin_file);
   const std::string log_file = (dir_ / "serve.log").string();
   const pid_t pid = test::ForkCloverServe(config_, log_file);

@@ -5,6 +5,8 @@
 // with the disk and the token both), and KEK rotation inside the token.
 #include "vault/pkcs11_kek.h"
 
+#include <sys/stat.h>
+
 #include <atomic>
 #include <set>
 #include <string>
@@ -172,7 +174,15 @@ TEST_F(Pkcs11KekTest, KeysInTheTokenAreNotExtractable) {
 TEST_F(Pkcs11KekTest, AWrongPinFailsClearlyAndNeverShowsThePin) {
   const std::string wrong_pin = "7731-not-the-pin";
   const std::string pin_file = (std::filesystem::path(dir_.path()) / "bad.pin");
-  std::ofstream(pin_file) << wrong_pin << "\n";
+  {
+    std::ofstream(pin_file) << wrong_pin << "\n";
+    // A PIN file others can read is refused before it is read.
+    chmod(pin_file.c_str(), 0644);
+    auto open = Pkcs11Token::Open(hsm_.module, hsm_.token, pin_file);
+    EXPECT_TRUE(absl::IsFailedPrecondition(open.status())) << open.status();
+    EXPECT_TRUE(absl::StrContains(open.status().message(), "chmod 600"));
+    chmod(pin_file.c_str(), 0600);
+  }
   token_.reset();  // a fresh login, not the one this process already holds
   auto t = Pkcs11Token::Open(hsm_.module, hsm_.token, pin_file);
   ASSERT_FALSE(t.ok());

@@ -1,6 +1,7 @@
 #include "vault/pkcs11_token.h"
 
 #include <dlfcn.h>
+#include <sys/stat.h>
 
 #include <cstring>
 #include <fstream>
@@ -226,6 +227,16 @@ absl::StatusOr<std::shared_ptr<Pkcs11Token>> Pkcs11Token::Open(
     return absl::NotFoundError(absl::StrCat(
         "PKCS#11 module ", module, " has no initialised token labelled '",
         token, "' (tokens: [", absl::StrJoin(seen, ", "), "])"));
+  }
+  struct stat st;
+  if (stat(pin_file.c_str(), &st) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot read PIN file ", pin_file));
+  }
+  if ((st.st_mode & 077) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("PIN file ", pin_file,
+                     " must not be accessible by group or others (chmod 600)"));
   }
   std::string pin;
   {
