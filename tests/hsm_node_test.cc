@@ -86,7 +86,9 @@ class HsmNodeTest : public ::testing::Test {
   void TearDown() override { StopServer(); }
 
   // The node's config with keys.kek.pkcs11 instead of keys.kek_file.
-  void WriteConfig(const std::string& pin_file) {
+  void WriteConfig(const std::string& pin_file,
+                   const std::string& label = "eu-kek-1",
+                   const std::string& retired = "") {
     const std::string yaml =
         NodeConfigYaml(node_, absl::StrCat(CLOVER_SOURCE_DIR, "/examples"));
     const std::string file_kek =
@@ -95,10 +97,10 @@ class HsmNodeTest : public ::testing::Test {
     std::ofstream(config_) << absl::StrReplaceAll(
         yaml, {{file_kek,
                 absl::StrCat("  kek:\n    pkcs11:\n      module: ", hsm_.module,
-                             "\n      token: ", hsm_.token,
-                             "\n      label: eu-kek-1\n"
-                             "      pin_file: ",
-                             pin_file, "\n")}});
+                             "\n      token: ", hsm_.token, "\n      label: ",
+                             label, "\n      pin_file: ", pin_file,
+                             retired.empty() ? "" : "\n      retired_labels: [",
+                             retired, retired.empty() ? "" : "]", "\n")}});
   }
 
   void StartServer() {
@@ -220,6 +222,47 @@ TEST_F(HsmNodeTest, ANodeOnTheTokenKekServesAndItsPurgeDestroysTheEpochKey) {
     EXPECT_EQ(a->erased, 2u);
   }
   EXPECT_TRUE(found);
+}
+
+TEST_F(HsmNodeTest, KekRotationInsideTheTokenKeepsEveryRecordReadable) {
+  std::string out;
+  ASSERT_EQ(RunClover({"keys", "pkcs11-create", "--config", config_}, &out), 0)
+      << out;
+  StartServer();
+  HttpClient c;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    const std::string id = absl::StrCat("rot-", i);
+    ids.push_back(id);
+    auto r = c.Send("PUT", absl::StrCat(node_.endpoint, "/v1/subjects/", id),
+                    {kAccountsKey, "X-Clover-Purpose: account_management"},
+                    Record(id));
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->status, 201) << r->body;
+  }
+  StopServer();
+  // The next key, made in the token; the old label retired.
+  ASSERT_EQ(RunClover({"keys", "pkcs11-create", "--config", config_, "--label",
+                       "eu-kek-2"},
+                      &out),
+            0)
+      << out;
+  WriteConfig(hsm_.pin_file, "eu-kek-2", "eu-kek-1");
+  ASSERT_EQ(RunClover({"keys", "rewrap", "--config", config_}, &out), 0) << out;
+  EXPECT_TRUE(absl::StrContains(out,
+                                "re-wrapped 5 data keys under KEK "
+                                "pkcs11:eu-kek-2:"))
+      << out;
+  // Without the old key every record still reads.
+  WriteConfig(hsm_.pin_file, "eu-kek-2");
+  StartServer();
+  for (const std::string& id : ids) {
+    auto r = c.Send("GET", absl::StrCat(node_.endpoint, "/v1/subjects/", id),
+                    {kSupportKey, "X-Clover-Purpose: customer_support"});
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->status, 200) << id << r->body;
+    EXPECT_TRUE(absl::StrContains(r->body, "Person " + id)) << r->body;
+  }
 }
 
 TEST_F(HsmNodeTest, AWrongPinStopsTheNodeWithAClearMessage) {
