@@ -2,8 +2,10 @@
 // a token directory of the test's own): the key is made with `clover keys
 // pkcs11-create`, the node serves writes and reads, `clover vault purge`
 // destroys the old erasure epoch key in the token and the node's erasure
-// attestation names it; a wrong PIN stops the node from starting, with a
-// clear message that does not contain the PIN.
+// attestation names it; a rotation inside the token (a node started with a
+// retired label re-wraps while it serves) keeps every record readable; a
+// wrong PIN stops the node from starting, with a clear message that does not
+// contain the PIN.
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -248,11 +250,30 @@ TEST_F(HsmNodeTest, KekRotationInsideTheTokenKeepsEveryRecordReadable) {
             0)
       << out;
   WriteConfig(hsm_.pin_file, "eu-kek-2", "eu-kek-1");
+  // Online: a node started with a retired label re-wraps in the background
+  // while it serves.
+  const std::string log_file = (dir_ / "rotation.log").string();
+  pid_ = test::ForkCloverServe(config_, log_file);
+  ASSERT_TRUE(test::WaitUntilReady(node_.endpoint, absl::Seconds(10)));
+  std::string log;
+  for (int i = 0; i < 200; ++i) {
+    std::ifstream in(log_file);
+    log.assign(std::istreambuf_iterator<char>(in),
+               std::istreambuf_iterator<char>());
+    if (absl::StrContains(log, "KEK rotation:")) break;
+    usleep(50'000);
+  }
+  EXPECT_TRUE(absl::StrContains(
+      log, "KEK rotation: re-wrapped 5 data keys under pkcs11:eu-kek-2:"))
+      << log;
+  StopServer();
+  // Offline, it finds nothing left to do.
   ASSERT_EQ(RunClover({"keys", "rewrap", "--config", config_}, &out), 0) << out;
   EXPECT_TRUE(absl::StrContains(out,
-                                "re-wrapped 5 data keys under KEK "
+                                "re-wrapped 0 data keys under KEK "
                                 "pkcs11:eu-kek-2:"))
       << out;
+  EXPECT_TRUE(absl::StrContains(out, "5 were already under it")) << out;
   // Without the old key every record still reads.
   WriteConfig(hsm_.pin_file, "eu-kek-2");
   StartServer();
