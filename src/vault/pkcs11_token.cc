@@ -42,6 +42,8 @@ std::string RvName(CK_RV rv) {
       return "CKR_ATTRIBUTE_SENSITIVE";
     case CKR_ATTRIBUTE_TYPE_INVALID:
       return "CKR_ATTRIBUTE_TYPE_INVALID";
+    case CKR_OPERATION_ACTIVE:
+      return "CKR_OPERATION_ACTIVE";
     case CKR_DEVICE_ERROR:
       return "CKR_DEVICE_ERROR";
     case CKR_DEVICE_REMOVED:
@@ -299,6 +301,11 @@ void Pkcs11Token::Release(unsigned long session, unsigned long rv) {
   if (rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED ||
       rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT) {
     return;  // dead: never reused
+  }
+  if (rv == CKR_OPERATION_ACTIVE || rv == CKR_DEVICE_ERROR) {
+    // An operation a failure left open would refuse the next one.
+    module_->f->C_CloseSession(session);
+    return;
   }
   absl::MutexLock lock(&mu_);
   if (idle_.size() < 64) {
