@@ -828,8 +828,8 @@ absl::StatusOr<Vault::PurgeReport> Vault::Purge(const PurgeHooks& hooks) {
                          [&next](const auto& e) { return e != next; }),
           epochs_.end());
     }
-    // Held in a token: destroyed there (its row is gone already, so a
-    // failure leaves an unused key, never a store that cannot open).
+    // Held in a token: destroyed there, after its row, so that a failure
+    // (reported; docs/vault.md) never leaves a store that cannot open.
     for (const auto& e : old) CLOVER_RETURN_IF_ERROR(e->Destroy());
   }
   old.clear();  // the last references: the keys are wiped
