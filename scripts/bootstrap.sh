@@ -12,6 +12,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libgoogle-perftools-dev
   libpq-dev postgresql postgresql-contrib patroni etcd-server
   curl wrk openssl
+  softhsm2 libp11-kit-dev opensc
 )
 
 missing=()

@@ -37,6 +37,8 @@ void RegisterConfigCommands(CLI::App& app);
 void RegisterDemoCommand(CLI::App& app);
 void RegisterLogCommands(CLI::App& app);
 void RegisterKeysCommands(CLI::App& app);
+// `clover keys pkcs11-*` on the `keys` group (keys_pkcs11_commands.cc).
+void RegisterKeysPkcs11Commands(CLI::App* keys);
 // `clover vault purge` (keys_commands.cc).
 void RegisterVaultCommands(CLI::App& app);
 void RegisterPolicyCommands(CLI::App& app);

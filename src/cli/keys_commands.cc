@@ -166,6 +166,7 @@ void RegisterKeysCommands(CLI::App& app) {
   rewrap->add_option("--config", *config, "Node configuration file")
       ->required();
   SetAction(rewrap, [config] { return Rewrap(*config); });
+  RegisterKeysPkcs11Commands(keys);
 }
 
 }  // namespace clover::cli

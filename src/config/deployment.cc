@@ -975,14 +975,24 @@ class Loader {
     CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, node, "keys"));
     CLOVER_RETURN_IF_ERROR(
         CheckKeys(src, f, "keys",
-                  {"kek_file", "pseudonym_key_file", "retired_kek_files",
+                  {"kek_file", "kek", "pseudonym_key_file", "retired_kek_files",
                    "purge_interval_s"}));
-    CLOVER_ASSIGN_OR_RETURN(
-        std::string kek, StringField(src, node, f, "keys", "kek_file", true));
+    const Entry* hsm = Find(f, "kek");
+    if (hsm != nullptr && Find(f, "kek_file") != nullptr) {
+      return ErrorAt(src, hsm->key_node, "keys.kek",
+                     "give either keys.kek_file or keys.kek, not both (a "
+                     "file KEK being retired goes in keys.retired_kek_files)");
+    }
+    if (hsm != nullptr) {
+      CLOVER_RETURN_IF_ERROR(Pkcs11Kek(src, hsm->value));
+    } else {
+      CLOVER_ASSIGN_OR_RETURN(
+          std::string kek, StringField(src, node, f, "keys", "kek_file", true));
+      d_.keys.kek_file = ResolvePath(src, kek);
+    }
     CLOVER_ASSIGN_OR_RETURN(
         std::string pk,
         StringField(src, node, f, "keys", "pseudonym_key_file", true));
-    d_.keys.kek_file = ResolvePath(src, kek);
     d_.keys.pseudonym_key_file = ResolvePath(src, pk);
     if (const Entry* retired = Find(f, "retired_kek_files")) {
       CLOVER_ASSIGN_OR_RETURN(
@@ -995,6 +1005,69 @@ class Loader {
         int64_t purge_s,
         IntField(src, f, "keys", "purge_interval_s", 86400, 1, 86400));
     d_.keys.purge_interval = absl::Seconds(purge_s);
+    return absl::OkStatus();
+  }
+
+  // keys.kek: {pkcs11: {module, token, label, pin_file, retired_labels}}.
+  absl::Status Pkcs11Kek(const Source& src, const YAML::Node& node) {
+    CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, node, "keys.kek"));
+    CLOVER_RETURN_IF_ERROR(CheckKeys(src, f, "keys.kek", {"pkcs11"}));
+    const Entry* p = Find(f, "pkcs11");
+    if (p == nullptr)
+      return ErrorAt(src, node, "keys.kek.pkcs11", "missing required field");
+    const std::string path = "keys.kek.pkcs11";
+    CLOVER_ASSIGN_OR_RETURN(auto pf, MapEntries(src, p->value, path));
+    CLOVER_RETURN_IF_ERROR(
+        CheckKeys(src, pf, path,
+                  {"module", "token", "label", "pin_file", "retired_labels"}));
+    Pkcs11KekConfig c;
+    CLOVER_ASSIGN_OR_RETURN(
+        c.module, StringField(src, p->value, pf, path, "module", true));
+    // A bare library name is left to dlopen's search path.
+    if (c.module.find('/') != std::string::npos)
+      c.module = ResolvePath(src, c.module);
+    CLOVER_ASSIGN_OR_RETURN(
+        c.token, StringField(src, p->value, pf, path, "token", true));
+    if (c.token.size() > 32) {
+      return ErrorAt(src, Find(pf, "token")->value, Join(path, "token"),
+                     "a PKCS#11 token label has at most 32 bytes");
+    }
+    CLOVER_ASSIGN_OR_RETURN(
+        std::string pin,
+        StringField(src, p->value, pf, path, "pin_file", true));
+    c.pin_file = ResolvePath(src, pin);
+    CLOVER_ASSIGN_OR_RETURN(
+        c.label, StringField(src, p->value, pf, path, "label", true));
+    std::vector<std::pair<std::string, YAML::Node>> labels = {
+        {c.label, Find(pf, "label")->value}};
+    if (const Entry* r = Find(pf, "retired_labels")) {
+      CLOVER_ASSIGN_OR_RETURN(
+          c.retired_labels,
+          StringList(src, r->value, Join(path, "retired_labels")));
+      for (size_t k = 0; k < c.retired_labels.size(); ++k) {
+        labels.emplace_back(c.retired_labels[k],
+                            r->value.IsSequence() ? r->value[k] : r->value);
+      }
+    }
+    for (size_t i = 0; i < labels.size(); ++i) {
+      const std::string& l = labels[i].first;
+      bool printable = !l.empty() && l.size() <= 200;
+      for (char ch : l) printable = printable && ch > 0x20 && ch < 0x7f;
+      if (!printable || absl::StartsWith(l, "epoch:")) {
+        return ErrorAt(src, labels[i].second, Join(path, "label"),
+                       absl::StrCat("'", l,
+                                    "' is not a usable key label (1 to 200 "
+                                    "printable ASCII characters without "
+                                    "spaces, not starting with 'epoch:')"));
+      }
+      for (size_t j = 0; j < i; ++j) {
+        if (labels[j].first == l) {
+          return ErrorAt(src, labels[i].second, Join(path, "retired_labels"),
+                         absl::StrCat("label '", l, "' is given twice"));
+        }
+      }
+    }
+    d_.keys.pkcs11_kek = std::move(c);
     return absl::OkStatus();
   }
 

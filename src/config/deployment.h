@@ -167,13 +167,28 @@ struct LogConfig {
   std::vector<LogWitnessConfig> witnesses;  // log.witnesses
 };
 
+// `keys.kek.pkcs11`: the region KEK held in a PKCS#11 token
+// (vault/pkcs11_kek.h).
+struct Pkcs11KekConfig {
+  std::string module;    // the PKCS#11 library: absolute path or bare name
+  std::string token;     // the token's label
+  std::string label;     // the current KEK's object label
+  std::string pin_file;  // the user PIN, absolute
+  // Earlier KEKs of the same token, kept to unwrap keys wrapped before a
+  // rotation (like retired_kek_files).
+  std::vector<std::string> retired_labels;
+};
+
 struct KeysConfig {
-  std::string kek_file;            // region key-encryption key, absolute
+  std::string kek_file;            // region key-encryption key, absolute;
+                                   // empty when `pkcs11_kek` is set
   std::string pseudonym_key_file;  // root of per-(destination, purpose) token
                                    // keys, absolute
   // Earlier KEKs, still needed to unwrap data keys wrapped before a rotation
   // (absolute; see vault/kek_ring.h).
   std::vector<std::string> retired_kek_files;
+  // `keys.kek.pkcs11`, instead of kek_file.
+  std::optional<Pkcs11KekConfig> pkcs11_kek;
   // Erasure window (`purge_interval_s`, 1 s to 24 h): the node purges the
   // vault's erasure epochs this long after the last purge, so an erased
   // subject's key is unrecoverable from the store within it (docs/vault.md).

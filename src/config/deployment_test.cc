@@ -1,5 +1,6 @@
 #include "config/deployment.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -654,6 +655,68 @@ TEST(ConfigExamplesTest, EveryExampleConfigLoads) {
     EXPECT_GE(d->principals.size(), 6u);
     EXPECT_EQ(d->HomeRegionOfJurisdiction("eu")->dcs.size(), 3u);
   }
+}
+
+// keys.kek.pkcs11: the KEK in a PKCS#11 token instead of keys.kek_file.
+TEST(ConfigTest, Pkcs11Kek) {
+  const std::string hsm =
+      "  kek:\n"
+      "    pkcs11:\n"
+      "      module: /usr/lib/softhsm/libsofthsm2.so\n"
+      "      token: clover-eu\n"
+      "      label: kek-2\n"
+      "      pin_file: keys/hsm.pin\n"
+      "      retired_labels: [kek-1]\n";
+  auto d = ParseDeployment(
+      absl::StrReplaceAll(kValid, {{"  kek_file: keys/kek\n", hsm}}),
+      "conf/node.yaml");
+  ASSERT_TRUE(d.ok()) << d.status();
+  ASSERT_TRUE(d->keys.pkcs11_kek.has_value());
+  EXPECT_TRUE(d->keys.kek_file.empty());
+  EXPECT_EQ(d->keys.pkcs11_kek->module, "/usr/lib/softhsm/libsofthsm2.so");
+  EXPECT_EQ(d->keys.pkcs11_kek->token, "clover-eu");
+  EXPECT_EQ(d->keys.pkcs11_kek->label, "kek-2");
+  EXPECT_EQ(d->keys.pkcs11_kek->pin_file, "conf/keys/hsm.pin");
+  EXPECT_EQ(d->keys.pkcs11_kek->retired_labels,
+            std::vector<std::string>{"kek-1"});
+  // A bare module name is left to dlopen; no PIN in the config itself.
+  d = ParseDeployment(
+      absl::StrReplaceAll(
+          kValid,
+          {{"  kek_file: keys/kek\n",
+            absl::StrReplaceAll(hsm, {{"/usr/lib/softhsm/libsofthsm2.so",
+                                       "libsofthsm2.so"}})}}),
+      "conf/node.yaml");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->keys.pkcs11_kek->module, "libsofthsm2.so");
+  EXPECT_FALSE(d->keys.kek_file.empty() && !d->keys.pkcs11_kek.has_value());
+
+  // Each mistake: one line naming file:line:col and the key.
+  const std::string kek_line = "  kek_file: keys/kek\n";
+  const size_t line =
+      std::count(kValid, kValid + std::string(kValid).find(kek_line), '\n') + 1;
+  ExpectError(kek_line, kek_line + hsm,
+              {absl::StrCat("conf/node.yaml:", line + 1, ":3"), "keys.kek",
+               "not both"});
+  ExpectError(
+      kek_line,
+      absl::StrReplaceAll(hsm, {{"      pin_file: keys/hsm.pin\n", ""}}),
+      {absl::StrCat("conf/node.yaml:", line + 2, ":"),
+       "keys.kek.pkcs11.pin_file", "missing"});
+  ExpectError(kek_line, absl::StrReplaceAll(hsm, {{"pin_file", "pin"}}),
+              {absl::StrCat("conf/node.yaml:", line + 5, ":7"),
+               "keys.kek.pkcs11.pin", "unknown key"});
+  ExpectError(kek_line, absl::StrReplaceAll(hsm, {{"kek-2", "epoch:x"}}),
+              {absl::StrCat("conf/node.yaml:", line + 4, ":14"),
+               "not a usable key label"});
+  ExpectError(
+      kek_line, absl::StrReplaceAll(hsm, {{"[kek-1]", "[kek-2]"}}),
+      {absl::StrCat("conf/node.yaml:", line + 6, ":24"), "given twice"});
+  ExpectError(kek_line, "  kek: {hsm: x}\n",
+              {absl::StrCat("conf/node.yaml:", line, ":9"), "keys.kek.hsm"});
+  ExpectError(kek_line,
+              absl::StrReplaceAll(hsm, {{"clover-eu", std::string(33, 't')}}),
+              {"keys.kek.pkcs11.token", "at most 32"});
 }
 
 }  // namespace

@@ -385,7 +385,11 @@ absl::Status Listen(Node::Parts& p) {
 // current KEK in the background (conditional writes, so beside its own and
 // other nodes' traffic), and says when the retired keys are no longer needed.
 absl::Status StartKeyRewrap(Node::Parts& p) {
-  if (p.deployment.keys.retired_kek_files.empty()) return absl::OkStatus();
+  if (p.deployment.keys.retired_kek_files.empty() &&
+      (!p.deployment.keys.pkcs11_kek.has_value() ||
+       p.deployment.keys.pkcs11_kek->retired_labels.empty())) {
+    return absl::OkStatus();
+  }
   p.rewrap = std::thread([&p] {
     absl::StatusOr<vault::Vault::RewrapReport> report =
         p.vault->RewrapKeys([&p] { return !p.stop_rewrap.load(); });

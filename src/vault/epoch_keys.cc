@@ -72,10 +72,54 @@ EpochKey::EpochKey(EpochRow row, const crypto::SecretKey& key)
             reinterpret_cast<const char*>(k->data()), k->size()));
       }) {}
 
+EpochKey::EpochKey(EpochRow row, std::unique_ptr<HeldKey> held)
+    : row_(std::move(row)),
+      held_(std::move(held)),
+      key_(std::make_shared<crypto::SecretKey>()),
+      contexts_([] {
+        return absl::StatusOr<std::unique_ptr<crypto::Aes256Gcm>>(
+            absl::InternalError("a held epoch key has no local context"));
+      }) {}
+
 EpochKey::~EpochKey() { crypto::SecureWipe(key_->data(), key_->size()); }
+
+absl::Status EpochKey::Destroy() {
+  if (held_ == nullptr) return absl::OkStatus();
+  absl::Status s = held_->Destroy();
+  if (!s.ok()) {
+    return absl::Status(s.code(),
+                        absl::StrCat("epoch key ", row_.id, ": ", s.message()));
+  }
+  return s;
+}
 
 absl::StatusOr<std::shared_ptr<EpochKey>> EpochKey::Create(
     KeyEncryptionKey& kek, int64_t created_micros, bool initial, uint64_t tag) {
+  if (EpochKeyCustodian* custodian = kek.epoch_custodian()) {
+    uint8_t id_bytes[8];
+    if (absl::Status s = crypto::RandomBytes(id_bytes, sizeof(id_bytes));
+        !s.ok()) {
+      return s;
+    }
+    EpochRow row;
+    row.id = absl::StrCat(
+        kEpochIdPrefix,
+        absl::BytesToHexString(absl::string_view(
+            reinterpret_cast<const char*>(id_bytes), sizeof(id_bytes))));
+    row.created_micros = created_micros;
+    row.initial = initial;
+    row.tag = tag;
+    row.wrapped_key = std::string(kHeldEpochMarker);
+    absl::StatusOr<std::unique_ptr<HeldKey>> held =
+        custodian->CreateHeldKey(row.id);
+    if (!held.ok()) {
+      return absl::Status(
+          held.status().code(),
+          absl::StrCat("epoch key ", row.id, ": ", held.status().message()));
+    }
+    return std::shared_ptr<EpochKey>(
+        new EpochKey(std::move(row), *std::move(held)));
+  }
   crypto::SecretKey key;
   if (absl::Status s = crypto::RandomBytes(key.data(), key.size()); !s.ok()) {
     return s;
@@ -108,6 +152,28 @@ absl::StatusOr<std::shared_ptr<EpochKey>> EpochKey::Create(
 
 absl::StatusOr<std::shared_ptr<EpochKey>> EpochKey::Load(KeyEncryptionKey& kek,
                                                          const EpochRow& row) {
+  if (row.wrapped_key == kHeldEpochMarker) {
+    EpochKeyCustodian* custodian = kek.epoch_custodian();
+    if (custodian == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "epoch key ", row.id,
+          " is held in a PKCS#11 token, and the configured KEK has none "
+          "(keys.kek.pkcs11)"));
+    }
+    absl::StatusOr<std::unique_ptr<HeldKey>> held =
+        custodian->FindHeldKey(row.id);
+    if (absl::IsNotFound(held.status())) {
+      return absl::DataLossError(absl::StrCat(
+          "epoch key ", row.id,
+          " no longer exists in the token: ", held.status().message()));
+    }
+    if (!held.ok()) {
+      return absl::Status(
+          held.status().code(),
+          absl::StrCat("epoch key ", row.id, ": ", held.status().message()));
+    }
+    return std::shared_ptr<EpochKey>(new EpochKey(row, *std::move(held)));
+  }
   UnwrapJustification why{"vault", "epoch-key", row.id};
   absl::StatusOr<crypto::SecretKey> key =
       kek.Unwrap(row.wrapped_key, row.id, why);
@@ -123,6 +189,7 @@ absl::StatusOr<std::shared_ptr<EpochKey>> EpochKey::Load(KeyEncryptionKey& kek,
 
 absl::StatusOr<EpochRow> EpochKey::RewrappedRow(KeyEncryptionKey& kek) const {
   EpochRow row = row_;
+  if (held_ != nullptr) return row;
   absl::StatusOr<std::string> wrapped =
       kek.Wrap(absl::string_view(reinterpret_cast<const char*>(key_->data()),
                                  key_->size()),
@@ -138,6 +205,12 @@ absl::StatusOr<std::string> EpochKey::Seal(absl::string_view inner,
   out.reserve(1 + row_.id.size() + inner.size() + crypto::kAeadOverhead);
   out.push_back(static_cast<char>(row_.id.size()));
   out.append(row_.id);
+  if (held_ != nullptr) {
+    if (absl::Status s = held_->Seal(inner, Aad(subject), &out); !s.ok()) {
+      return s;
+    }
+    return out;
+  }
   auto gcm = contexts_.Acquire();
   if (!gcm.ok()) return gcm.status();
   if (absl::Status s = (*gcm)->Seal(inner, Aad(subject), &out); !s.ok()) {
@@ -154,6 +227,15 @@ absl::StatusOr<std::string> EpochKey::Open(absl::string_view sealed,
         "wrapped data key belongs to ", std::string(id), ", not ", row_.id));
   }
   std::string inner;
+  if (held_ != nullptr) {
+    absl::Status s =
+        held_->Open(sealed.substr(1 + id.size()), Aad(subject), &inner);
+    if (absl::IsDataLoss(s)) {
+      return absl::DataLossError("wrapped data key failed authentication");
+    }
+    if (!s.ok()) return s;
+    return inner;
+  }
   auto gcm = contexts_.Acquire();
   if (!gcm.ok()) return gcm.status();
   if (!(*gcm)->Open(sealed.substr(1 + id.size()), Aad(subject), &inner).ok()) {

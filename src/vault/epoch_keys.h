@@ -21,6 +21,12 @@
 // purge) || tag (u64 BE, the caller's mark at the purge's cut; the node stores
 // its log size there) || u16 BE len || KEK output (context = epoch id).
 //
+// Held epochs: when the KEK has an epoch custodian (a PKCS#11 token,
+// KeyEncryptionKey::epoch_custodian), the epoch key is made in the token as a
+// non-extractable key named by the epoch id, sealing and opening run there,
+// and the row's KEK output is the marker kHeldEpochMarker instead of a wrapped
+// key. Destroy() destroys such a key in the token (a purge calls it).
+//
 // Thread-safety: EpochKey is immutable and thread-safe.
 #ifndef CLOVER_VAULT_EPOCH_KEYS_H_
 #define CLOVER_VAULT_EPOCH_KEYS_H_
@@ -39,6 +45,9 @@
 namespace clover::vault {
 
 inline constexpr absl::string_view kEpochIdPrefix = "epoch:";
+
+// The `wrapped_key` of a held epoch's row: u8 length || "held".
+inline constexpr absl::string_view kHeldEpochMarker = "\x04held";
 
 // Whether `wrapped` (a stored wrapped key) is sealed under an epoch key.
 bool IsEpochSealed(absl::string_view wrapped);
@@ -59,21 +68,31 @@ struct EpochRow {
 
 class EpochKey {
  public:
-  // A new random epoch key, its row wrapped by `kek`. Errors: the KEK's.
+  // A new random epoch key, its row wrapped by `kek`; made in the key
+  // manager instead if `kek` has an epoch custodian. Errors: the KEK's or
+  // the custodian's.
   [[nodiscard]] static absl::StatusOr<std::shared_ptr<EpochKey>> Create(
       KeyEncryptionKey& kek, int64_t created_micros, bool initial,
       uint64_t tag);
   // The epoch key of a stored row, unwrapped through `kek` (justified as
-  // ("vault", "epoch-key", id)). Errors: the KEK's; DataLoss.
+  // ("vault", "epoch-key", id)), or found in the KEK's custodian for a held
+  // epoch. Errors: the KEK's; DataLoss (also: a held key that no longer
+  // exists); FailedPrecondition for a held epoch and a KEK without a
+  // custodian.
   [[nodiscard]] static absl::StatusOr<std::shared_ptr<EpochKey>> Load(
       KeyEncryptionKey& kek, const EpochRow& row);
   ~EpochKey();
 
   const EpochRow& row() const { return row_; }
   absl::string_view id() const { return row_.id; }
+  // Whether the key is held in a key manager (see above).
+  bool held() const { return held_ != nullptr; }
+  // Destroys a held key in its key manager (an in-memory key is wiped when
+  // the last reference goes). Errors: the key manager's.
+  [[nodiscard]] absl::Status Destroy();
 
-  // This epoch's row with its key wrapped again by `kek` (KEK rotation).
-  // Errors: the KEK's.
+  // This epoch's row with its key wrapped again by `kek` (KEK rotation);
+  // the row itself for a held epoch. Errors: the KEK's.
   [[nodiscard]] absl::StatusOr<EpochRow> RewrappedRow(
       KeyEncryptionKey& kek) const;
 
@@ -87,7 +106,9 @@ class EpochKey {
 
  private:
   EpochKey(EpochRow row, const crypto::SecretKey& key);
+  EpochKey(EpochRow row, std::unique_ptr<HeldKey> held);
   EpochRow row_;
+  std::unique_ptr<HeldKey> held_;
   std::shared_ptr<crypto::SecretKey> key_;
   ObjectPool<crypto::Aes256Gcm> contexts_;
 };

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "vault/pkcs11_kek.h"
 
 namespace clover::vault {
 
@@ -58,14 +59,49 @@ absl::StatusOr<crypto::SecretKey> KekRing::Unwrap(
       " nor a retired one [", absl::StrJoin(retired_ids, ", "), "]"));
 }
 
+EpochKeyCustodian* KekRing::epoch_custodian() {
+  if (EpochKeyCustodian* c = current_->epoch_custodian()) return c;
+  for (const auto& kek : retired_) {
+    if (EpochKeyCustodian* c = kek->epoch_custodian()) return c;
+  }
+  return nullptr;
+}
+
+namespace {
+
+absl::Status InConfig(absl::string_view key, const absl::Status& s) {
+  return absl::Status(s.code(), absl::StrCat(key, ": ", s.message()));
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<KeyEncryptionKey>> OpenConfiguredKek(
     const KeysConfig& keys) {
-  absl::StatusOr<std::unique_ptr<FileKeyEncryptionKey>> current =
-      FileKeyEncryptionKey::Open(keys.kek_file);
-  if (!current.ok()) return current.status();
-  if (keys.retired_kek_files.empty())
-    return std::unique_ptr<KeyEncryptionKey>(*std::move(current));
+  std::unique_ptr<KeyEncryptionKey> current;
   std::vector<std::unique_ptr<KeyEncryptionKey>> retired;
+  if (keys.pkcs11_kek.has_value()) {
+    const Pkcs11KekConfig& c = *keys.pkcs11_kek;
+    absl::StatusOr<std::shared_ptr<Pkcs11Token>> token =
+        Pkcs11Token::Open(c.module, c.token, c.pin_file);
+    if (!token.ok()) return InConfig("keys.kek.pkcs11", token.status());
+    absl::StatusOr<std::unique_ptr<Pkcs11KeyEncryptionKey>> kek =
+        Pkcs11KeyEncryptionKey::Open(*token, c.label);
+    if (!kek.ok()) return InConfig("keys.kek.pkcs11.label", kek.status());
+    current = *std::move(kek);
+    for (const std::string& label : c.retired_labels) {
+      kek = Pkcs11KeyEncryptionKey::Open(*token, label);
+      if (!kek.ok()) {
+        return InConfig("keys.kek.pkcs11.retired_labels", kek.status());
+      }
+      retired.push_back(*std::move(kek));
+    }
+  } else {
+    absl::StatusOr<std::unique_ptr<FileKeyEncryptionKey>> file =
+        FileKeyEncryptionKey::Open(keys.kek_file);
+    if (!file.ok()) return file.status();
+    current = *std::move(file);
+  }
+  if (keys.retired_kek_files.empty() && retired.empty()) return current;
   for (const std::string& path : keys.retired_kek_files) {
     absl::StatusOr<std::unique_ptr<FileKeyEncryptionKey>> kek =
         FileKeyEncryptionKey::Open(path);
@@ -73,7 +109,7 @@ absl::StatusOr<std::unique_ptr<KeyEncryptionKey>> OpenConfiguredKek(
     retired.push_back(*std::move(kek));
   }
   absl::StatusOr<std::unique_ptr<KekRing>> ring =
-      KekRing::Create(*std::move(current), std::move(retired));
+      KekRing::Create(std::move(current), std::move(retired));
   if (!ring.ok()) return ring.status();
   return std::unique_ptr<KeyEncryptionKey>(*std::move(ring));
 }

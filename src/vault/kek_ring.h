@@ -40,6 +40,9 @@ class KekRing : public KeyEncryptionKey {
   absl::StatusOr<crypto::SecretKey> Unwrap(
       absl::string_view wrapped, absl::string_view context,
       const UnwrapJustification& justification) override;
+  // The current KEK's custodian, else the first retired KEK's: epochs held
+  // in a token stay usable while moving off it.
+  EpochKeyCustodian* epoch_custodian() override;
 
  private:
   KekRing(std::unique_ptr<KeyEncryptionKey> current,
@@ -49,9 +52,12 @@ class KekRing : public KeyEncryptionKey {
   std::vector<std::unique_ptr<KeyEncryptionKey>> retired_;
 };
 
-// The KEK of a deployment's `keys` section: the file KEK of `kek_file`, in a
-// ring with those of `retired_kek_files` if there are any. Errors: those of
-// the key files and of KekRing::Create.
+// The KEK of a deployment's `keys` section: the file KEK of `kek_file`, or the
+// token KEK of `pkcs11_kek` (vault/pkcs11_kek.h), in a ring with the retired
+// ones (`retired_kek_files`, `pkcs11_kek.retired_labels`) if there are any.
+// Errors: those of the key files, of Pkcs11Token::Open and
+// Pkcs11KeyEncryptionKey::Open (each message names the config key), and of
+// KekRing::Create.
 [[nodiscard]] absl::StatusOr<std::unique_ptr<KeyEncryptionKey>>
 OpenConfiguredKek(const KeysConfig& keys);
 

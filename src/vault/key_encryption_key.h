@@ -29,6 +29,41 @@ struct UnwrapJustification {
   std::string subject;  // the subject whose key is unwrapped
 };
 
+// An AES-256-GCM key held in a key manager (a PKCS#11 token): sealing and
+// opening run there and the key never leaves it. Thread-safe.
+class HeldKey {
+ public:
+  virtual ~HeldKey() = default;
+  // Appends nonce (12) || ciphertext || tag (16) of `plaintext` bound to `aad`
+  // (crypto::Aes256Gcm's format). Errors: Unavailable from the key manager.
+  [[nodiscard]] virtual absl::Status Seal(absl::string_view plaintext,
+                                          absl::string_view aad,
+                                          std::string* out) = 0;
+  // Appends the plaintext of a Seal output. Errors: DataLoss if it fails
+  // authentication; Unavailable.
+  [[nodiscard]] virtual absl::Status Open(absl::string_view sealed,
+                                          absl::string_view aad,
+                                          std::string* out) = 0;
+  // Destroys the key in the key manager; Seal and Open fail afterwards.
+  // Errors: Unavailable.
+  [[nodiscard]] virtual absl::Status Destroy() = 0;
+};
+
+// A key manager that keeps the vault's erasure epoch keys itself
+// (vault/epoch_keys.h), so that a purge destroys them there. Thread-safe.
+class EpochKeyCustodian {
+ public:
+  virtual ~EpochKeyCustodian() = default;
+  // Creates a new non-extractable key named `name`. Errors: AlreadyExists;
+  // Unavailable.
+  [[nodiscard]] virtual absl::StatusOr<std::unique_ptr<HeldKey>> CreateHeldKey(
+      absl::string_view name) = 0;
+  // The key named `name`. Errors: NotFound if there is none (destroyed);
+  // Unavailable.
+  [[nodiscard]] virtual absl::StatusOr<std::unique_ptr<HeldKey>> FindHeldKey(
+      absl::string_view name) = 0;
+};
+
 // Implementations are thread-safe.
 class KeyEncryptionKey {
  public:
@@ -54,6 +89,11 @@ class KeyEncryptionKey {
   [[nodiscard]] virtual absl::StatusOr<crypto::SecretKey> Unwrap(
       absl::string_view wrapped, absl::string_view context,
       const UnwrapJustification& justification) = 0;
+
+  // Where the vault keeps its epoch keys: null (the default) for KEK-wrapped
+  // rows in the vault's own storage; a key manager's custodian to hold them
+  // there (a PKCS#11 KEK does). A KEK that decorates another forwards it.
+  virtual EpochKeyCustodian* epoch_custodian() { return nullptr; }
 };
 
 // The embedded default: a 32-byte AES-256-GCM key read from a CLOVER-SECRET-V1

@@ -132,10 +132,11 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(
 absl::StatusOr<std::unique_ptr<Vault>> Vault::OpenEmbedded(
     const Deployment& deployment, const VaultOptions& options,
     const std::string& dir, const RocksDbOptions& rocksdb_options) {
-  if (deployment.keys.kek_file.empty() ||
+  if ((deployment.keys.kek_file.empty() &&
+       !deployment.keys.pkcs11_kek.has_value()) ||
       deployment.keys.pseudonym_key_file.empty()) {
     return absl::InvalidArgumentError(
-        "keys.kek_file and keys.pseudonym_key_file must be set");
+        "keys.kek_file (or keys.kek) and keys.pseudonym_key_file must be set");
   }
   CLOVER_ASSIGN_OR_RETURN(std::unique_ptr<KeyEncryptionKey> kek,
                           OpenConfiguredKek(deployment.keys));
@@ -458,7 +459,9 @@ absl::StatusOr<Vault::RewrapReport> Vault::RewrapKeys(
                             storage_->Get(Table::kEpochs, e->id(), &bytes));
     if (!found) continue;  // destroyed by a purge meanwhile
     CLOVER_ASSIGN_OR_RETURN(EpochRow stored, EpochRow::Decode(e->id(), bytes));
-    if (WrappedKeyKekId(stored.wrapped_key) == kek_->id()) continue;
+    if (e->held() || WrappedKeyKekId(stored.wrapped_key) == kek_->id()) {
+      continue;  // a held epoch key is in the token, not KEK-wrapped
+    }
     CLOVER_ASSIGN_OR_RETURN(EpochRow rewrapped, e->RewrappedRow(*kek_));
     CLOVER_ASSIGN_OR_RETURN(
         bool swapped, storage_->CompareAndPut(Table::kEpochs, e->id(), bytes,
@@ -818,10 +821,16 @@ absl::StatusOr<Vault::PurgeReport> Vault::Purge(const PurgeHooks& hooks) {
     WriteBatch batch;
     for (const auto& e : old) batch.Delete(Table::kEpochs, e->id());
     CLOVER_RETURN_IF_ERROR(storage_->Write(batch));
-    absl::MutexLock lock(&epochs_mu_);
-    epochs_.erase(std::remove_if(epochs_.begin(), epochs_.end(),
-                                 [&next](const auto& e) { return e != next; }),
-                  epochs_.end());
+    {
+      absl::MutexLock lock(&epochs_mu_);
+      epochs_.erase(
+          std::remove_if(epochs_.begin(), epochs_.end(),
+                         [&next](const auto& e) { return e != next; }),
+          epochs_.end());
+    }
+    // Held in a token: destroyed there, after its row, so that a failure
+    // (reported; docs/vault.md) never leaves a store that cannot open.
+    for (const auto& e : old) CLOVER_RETURN_IF_ERROR(e->Destroy());
   }
   old.clear();  // the last references: the keys are wiped
   CLOVER_RETURN_IF_ERROR(storage_->Purge(Table::kEpochs));
