@@ -361,7 +361,30 @@ absl::StatusOr<RegionState> RegionUp(const RegionUpOptions& options) {
         absl::StrCat("the configuration has no region '", options.region,
                      "' with at least two DCs to replicate"));
   }
+  // As root the members run as the postgres user, who must be able to
+  // reach D/cluster: every directory above D searchable by others.
+  if (geteuid() == 0) {
+    for (fs::path p = fs::path(dir).parent_path(); !p.empty();
+         p = p.parent_path()) {
+      struct stat st;
+      if (stat(p.c_str(), &st) == 0 && (st.st_mode & S_IXOTH) == 0) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "the postgres user cannot reach '", dir, "': '", p.string(),
+            "' is not searchable by others (chmod o+x, or choose another "
+            "directory)"));
+      }
+      if (p == p.root_path()) break;
+    }
+  }
   CLOVER_RETURN_IF_ERROR(ResetOwnedDir(dir, "clover region up"));
+  // As root the members run as the postgres user, who must reach
+  // D/cluster (theirs) but nothing else here: search, no listing. The nodes'
+  // keys stay in D/nodes, 0700.
+  if (chmod(dir.c_str(), 0711) != 0 ||
+      (mkdir((dir + "/nodes").c_str(), 0700) != 0 && errno != EEXIST)) {
+    return absl::InternalError(
+        absl::StrCat("cannot prepare ", dir, ": ", std::strerror(errno)));
+  }
 
   std::string binary = options.clover_binary;
   if (binary.empty()) binary = fs::read_symlink("/proc/self/exe", ec).string();
@@ -579,8 +602,11 @@ absl::StatusOr<std::string> RegionLeader(const RegionState& s) {
   net::HttpClient http;
   std::string last = "no member recorded";
   for (const RegionMemberState& m : s.members) {
+    // HttpCall holds views: the URL must outlive the call.
+    const std::string url =
+        absl::StrCat("http://127.0.0.1:", m.rest_port, "/cluster");
     net::HttpCall call;
-    call.url = absl::StrCat("http://127.0.0.1:", m.rest_port, "/cluster");
+    call.url = url;
     call.timeout = absl::Seconds(2);
     absl::StatusOr<net::HttpAnswer> a = http.Send(call);
     if (!a.ok() || a->status != 200) {
