@@ -14,7 +14,7 @@ tmp="$(mktemp -d)"
 chmod 711 "$tmp"  # as root the PostgreSQL members run as postgres and must reach it
 trap '[ -d "$tmp/r" ] && "$clover" region down --remove --data-dir "$tmp/r" >/dev/null 2>&1
   rm -rf "$tmp"' EXIT
-echo "== region failover, $drills drills (Patroni ttl 20 s, loop_wait 2 s, retry_timeout 5 s)"
+echo "== region failover, $drills drills (Patroni ttl 20 s, loop_wait 1 s, retry_timeout 5 s)"
 : >"$tmp/times"
 for i in $(seq "$drills"); do
   "$clover" demo-ha --config "$root/examples/deployment.yaml" --data-dir "$tmp/r" --json \

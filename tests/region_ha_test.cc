@@ -104,14 +104,14 @@ class RegionHaTest : public ::testing::Test {
     // As root the members run as the postgres user: it must reach D.
     chmod(tmp_->path().c_str(), 0711);
     dir_ = new std::string(tmp_->Sub("r"));
-    CliRun up = Clover(absl::StrCat("region up --config ", CLOVER_SOURCE_DIR,
-                                 "/examples/deployment.yaml --data-dir ",
-                                 *dir_, " --json"),
-                    tmp_->path());
+    CliRun up = Clover(
+        absl::StrCat("region up --config ", CLOVER_SOURCE_DIR,
+                     "/examples/deployment.yaml --data-dir ", *dir_, " --json"),
+        tmp_->path());
     setup_error_ = new std::string;
     if (up.code != 0) {
-      *setup_error_ = absl::StrCat("region up failed (", up.code, "): ",
-                                   up.err);
+      *setup_error_ =
+          absl::StrCat("region up failed (", up.code, "): ", up.err);
       skip_ = up.err.find("is not installed") != std::string::npos ||
               up.err.find("no 'postgres' system user") != std::string::npos;
       return;
@@ -172,10 +172,10 @@ TEST_F(RegionHaTest, UpRecordsItsProcessesUnderTheMarker) {
   EXPECT_EQ(patronis, 3);
   EXPECT_EQ(etcds, 3);
   // A second `up` on a running region is refused, and changes nothing.
-  CliRun again = Clover(absl::StrCat("region up --config ", CLOVER_SOURCE_DIR,
-                                  "/examples/deployment.yaml --data-dir ",
-                                  *dir_),
-                     tmp_->path());
+  CliRun again =
+      Clover(absl::StrCat("region up --config ", CLOVER_SOURCE_DIR,
+                          "/examples/deployment.yaml --data-dir ", *dir_),
+             tmp_->path());
   EXPECT_EQ(again.code, 2) << again.err;
   EXPECT_NE(again.err.find("still runs"), std::string::npos) << again.err;
   // Bad arguments: one line, exit 2.
@@ -197,8 +197,8 @@ TEST_F(RegionHaTest, GrantApprovedThroughOneDcWorksThroughAnother) {
   ASSERT_TRUE(put->status == 200 || put->status == 201) << put->body;
   const std::vector<std::string> legal = {Auth("us-legal-1"),
                                           "X-Clover-Purpose: legal_request"};
-  auto before = client_.Send("GET", eu_[2] + "/v1/subjects/grant-1?fields=name",
-                             legal);
+  auto before =
+      client_.Send("GET", eu_[2] + "/v1/subjects/grant-1?fields=name", legal);
   ASSERT_TRUE(before.ok());
   EXPECT_EQ(before->body.find("Grant Person"), std::string::npos)
       << before->body;
@@ -215,12 +215,11 @@ TEST_F(RegionHaTest, GrantApprovedThroughOneDcWorksThroughAnother) {
                    {Auth("auditor")}, R"({"reason":"court order"})");
   ASSERT_TRUE(approved.ok());
   ASSERT_EQ(approved->status, 200) << approved->body;
-  auto after = client_.Send("GET", eu_[0] + "/v1/subjects/grant-1?fields=name",
-                            legal);
+  auto after =
+      client_.Send("GET", eu_[0] + "/v1/subjects/grant-1?fields=name", legal);
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->status, 200) << after->body;
-  EXPECT_NE(after->body.find("Grant Person"), std::string::npos)
-      << after->body;
+  EXPECT_NE(after->body.find("Grant Person"), std::string::npos) << after->body;
 }
 
 // One ε budget for the region: each DC's aggregate spends from the same
@@ -276,7 +275,7 @@ TEST_F(RegionHaTest, DownRefusesADirectoryWithoutTheMarker) {
 // DC lost, >= 1,000 acknowledged writes, none lost.
 TEST_F(RegionHaTest, DrillLosesNoAcknowledgedWrite) {
   CliRun drill = Clover("region drill --json --writes 1000 --data-dir " + *dir_,
-                     tmp_->path());
+                        tmp_->path());
   std::printf("%s", drill.out.c_str());
   ASSERT_EQ(drill.code, 0) << drill.err << drill.out;
   rapidjson::Document doc;

@@ -44,8 +44,9 @@ void RegisterRegionCommands(CLI::App& app) {
   auto up_options = std::make_shared<region::RegionUpOptions>();
   auto up_json = std::make_shared<bool>(false);
   auto* up = region->add_subcommand(
-      "up", "Start the region (3 etcd, 3 Patroni PostgreSQL, 3 gateways) "
-            "plus the other regions' embedded nodes; returns once ready");
+      "up",
+      "Start the region (3 etcd, 3 Patroni PostgreSQL, 3 gateways) "
+      "plus the other regions' embedded nodes; returns once ready");
   up->add_option("--config", up_options->config, "Deployment configuration")
       ->capture_default_str();
   up->add_option("--data-dir", up_options->data_dir,

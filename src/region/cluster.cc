@@ -382,11 +382,10 @@ absl::StatusOr<std::unique_ptr<RegionCluster>> RegionCluster::StartOnce(
     // Unix socket paths must stay under 107 bytes: prefer a short base.
     const char* tmp = std::getenv("TMPDIR");
     CLOVER_ASSIGN_OR_RETURN(
-        c->dir_,
-        CreateOwnedTempDir("region", tmp != nullptr && *tmp != '\0' &&
-                                             std::strlen(tmp) < 50
-                                         ? tmp
-                                         : "/tmp"));
+        c->dir_, CreateOwnedTempDir("region", tmp != nullptr && *tmp != '\0' &&
+                                                      std::strlen(tmp) < 50
+                                                  ? tmp
+                                                  : "/tmp"));
   }
   if (who.switch_user && chown(c->dir_.c_str(), who.uid, who.gid) != 0) {
     return absl::FailedPreconditionError(

@@ -78,8 +78,8 @@ struct RegionClusterOptions {
 // One member's processes and addresses (for a state file: see region_up.h).
 struct RegionMemberProcesses {
   std::string dc;
-  std::string dir;       // the member's directory (its data in dir/data)
-  pid_t etcd_pid = -1;   // -1: not running
+  std::string dir;      // the member's directory (its data in dir/data)
+  pid_t etcd_pid = -1;  // -1: not running
   pid_t patroni_pid = -1;
   int etcd_client_port = 0;
   int etcd_peer_port = 0;

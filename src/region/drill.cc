@@ -63,23 +63,20 @@ bool DrillReport::Passed() const {
 
 std::string DrillReport::ToText() const {
   std::string out = "\n=== Clover HA drill summary ===\n\n";
-  absl::StrAppend(&out, "Region ", region, " on ", dcs.size(),
-                  " DCs (", absl::StrJoin(dcs, ", "),
+  absl::StrAppend(&out, "Region ", region, " on ", dcs.size(), " DCs (",
+                  absl::StrJoin(dcs, ", "),
                   "): PostgreSQL 15 under Patroni, strict synchronous "
                   "replication, one etcd member and one gateway node per DC\n");
   absl::StrAppendFormat(
-      &out,
-      "Traffic: %d cross-DC reads of fresh writes, %d matched (%.1f s)\n",
+      &out, "Traffic: %d cross-DC reads of fresh writes, %d matched (%.1f s)\n",
       cross_dc_reads, cross_dc_reads_ok, traffic_seconds);
-  absl::StrAppend(&out, "Grant filed at ",
-                  approval_dcs.size() > 0 ? approval_dcs[0] : "?",
-                  ", approved at ",
-                  approval_dcs.size() > 1 ? approval_dcs[1] : "?",
-                  ", used at ", approval_dcs.size() > 2 ? approval_dcs[2] : "?",
-                  ": HTTP ", approval_read_status,
-                  approval_works_across_dcs ? " (works across DCs)"
-                                            : " (DID NOT WORK)",
-                  "\n");
+  absl::StrAppend(
+      &out, "Grant filed at ", approval_dcs.size() > 0 ? approval_dcs[0] : "?",
+      ", approved at ", approval_dcs.size() > 1 ? approval_dcs[1] : "?",
+      ", used at ", approval_dcs.size() > 2 ? approval_dcs[2] : "?", ": HTTP ",
+      approval_read_status,
+      approval_works_across_dcs ? " (works across DCs)" : " (DID NOT WORK)",
+      "\n");
   std::vector<std::string> budgets;
   for (double b : budget_left) budgets.push_back(absl::StrFormat("%.2f", b));
   absl::StrAppend(&out, "Epsilon budget left after an aggregate at each DC: ",
@@ -101,8 +98,9 @@ std::string DrillReport::ToText() const {
   for (const std::string& e : unexpected_examples) {
     absl::StrAppend(&out, "  unexpected: ", e, "\n");
   }
-  absl::StrAppend(&out, "Every acknowledged write read back through a "
-                        "surviving DC: lost ",
+  absl::StrAppend(&out,
+                  "Every acknowledged write read back through a "
+                  "surviving DC: lost ",
                   lost, "\n");
   for (const std::string& e : lost_examples) {
     absl::StrAppend(&out, "  lost: ", e, "\n");
@@ -146,7 +144,8 @@ absl::StatusOr<DrillReport> RunDrill(const RegionState& state,
     if (n.storage != "postgres") continue;
     bool running = false;
     for (const RegionProcess& p : state.processes) {
-      running = running || (p.kind == "gateway" && p.dc == n.dc && StillOurs(p));
+      running =
+          running || (p.kind == "gateway" && p.dc == n.dc && StillOurs(p));
     }
     if (running) nodes.push_back(&n);
   }
@@ -173,15 +172,14 @@ absl::StatusOr<DrillReport> RunDrill(const RegionState& state,
   // third.
   {
     gateway::HttpClient c(absl::Seconds(30));
-    const std::string subject = absl::StrCat(
-        "ha-grant-", absl::ToUnixMillis(absl::Now()));
+    const std::string subject =
+        absl::StrCat("ha-grant-", absl::ToUnixMillis(absl::Now()));
     report.approval_dcs = {report.dcs[0], report.dcs[1], report.dcs[2]};
-    auto put = c.Send("PUT", endpoint(report.dcs[0]) + "/v1/subjects/" + subject,
-                      {accounts, "X-Clover-Purpose: account_management"},
-                      Record(subject, 0));
+    auto put = c.Send(
+        "PUT", endpoint(report.dcs[0]) + "/v1/subjects/" + subject,
+        {accounts, "X-Clover-Purpose: account_management"}, Record(subject, 0));
     auto filed = c.Send(
-        "POST", endpoint(report.dcs[0]) + "/v1/approvals",
-        {Auth("us-legal-1")},
+        "POST", endpoint(report.dcs[0]) + "/v1/approvals", {Auth("us-legal-1")},
         absl::StrCat(R"({"justification":"LEGAL_REQUEST","detail":"HA drill",)"
                      R"("subjects":[")",
                      subject, R"("],"fields":["name"],"duration":"1h"})"));
@@ -197,10 +195,12 @@ absl::StatusOr<DrillReport> RunDrill(const RegionState& state,
     if (!id.empty()) {
       auto approved = c.Send(
           "POST", endpoint(report.dcs[1]) + "/v1/approvals/" + id + "/approve",
-          {Auth("auditor")}, R"({"reason":"HA drill: approved at another DC"})");
-      auto read = c.Send("GET", endpoint(report.dcs[2]) + "/v1/subjects/" +
-                                    subject + "?fields=name",
-                         {Auth("us-legal-1"), "X-Clover-Purpose: legal_request"});
+          {Auth("auditor")},
+          R"({"reason":"HA drill: approved at another DC"})");
+      auto read = c.Send(
+          "GET",
+          endpoint(report.dcs[2]) + "/v1/subjects/" + subject + "?fields=name",
+          {Auth("us-legal-1"), "X-Clover-Purpose: legal_request"});
       if (read.ok()) report.approval_read_status = read->status;
       report.approval_works_across_dcs =
           approved.ok() && approved->status == 200 && read.ok() &&
@@ -216,8 +216,8 @@ absl::StatusOr<DrillReport> RunDrill(const RegionState& state,
 
   absl::Mutex mu;
   std::vector<Acked> acked;
-  std::vector<std::string> alive = report.dcs;  // guarded by mu
-  std::string killed;                           // guarded by mu
+  std::vector<std::string> alive = report.dcs;    // guarded by mu
+  std::string killed;                             // guarded by mu
   absl::Time kill_time = absl::InfiniteFuture();  // guarded by mu
   absl::Time first_ack_after = absl::InfiniteFuture();
   int64_t after_loss = 0;
@@ -252,16 +252,15 @@ absl::StatusOr<DrillReport> RunDrill(const RegionState& state,
         }
         if (Is2xx(r->status)) {
           acked.push_back({subject, dc});
-          if (!killed.empty()) {
+          if (sent >= kill_time) {
             ++after_loss;
-            if (sent >= kill_time) {
-              first_ack_after = std::min(first_ack_after, absl::Now());
-            }
-          } else if (dc != reader_dc) {
+            first_ack_after = std::min(first_ack_after, absl::Now());
+          } else if (killed.empty() && dc != reader_dc) {
             // Read back at once through another DC.
             mu.Unlock();
-            auto back = c.Send("GET", endpoint(reader_dc) + "/v1/subjects/" +
-                                          subject + "?fields=email",
+            auto back = c.Send("GET",
+                               endpoint(reader_dc) + "/v1/subjects/" + subject +
+                                   "?fields=email",
                                {support, "X-Clover-Purpose: customer_support"});
             mu.Lock();
             if (back.ok() && !ProperUnavailable(*back)) {
@@ -303,7 +302,8 @@ absl::StatusOr<DrillReport> RunDrill(const RegionState& state,
   if (count() < before) {
     finish();
     return absl::DeadlineExceededError(
-        absl::StrCat("only ", count(), " writes acknowledged in 120 s before "
+        absl::StrCat("only ", count(),
+                     " writes acknowledged in 120 s before "
                      "the loss"));
   }
   Say(options.progress, absl::StrCat(count(), " writes acknowledged through ",
@@ -351,7 +351,6 @@ absl::StatusOr<DrillReport> RunDrill(const RegionState& state,
     absl::MutexLock lock(&mu);
     alive.erase(std::remove(alive.begin(), alive.end(), victim), alive.end());
     killed = victim;
-    kill_time = absl::Now();
   }
   report.killed_dc = victim;
   if (alive.empty()) {
@@ -364,6 +363,13 @@ absl::StatusOr<DrillReport> RunDrill(const RegionState& state,
   if (absl::Status k = KillDc(state, victim); !k.ok()) {
     finish();
     return k;
+  }
+  {
+    // The kill is complete once the postmaster is gone: a write sent before
+    // could still commit on the old leader, so the failover time counts from
+    // here, and only writes sent from here on.
+    absl::MutexLock lock(&mu);
+    kill_time = absl::Now();
   }
   for (;;) {
     {
@@ -381,7 +387,8 @@ absl::StatusOr<DrillReport> RunDrill(const RegionState& state,
   report.acknowledged_writes = static_cast<int64_t>(acked.size());
   report.acknowledged_after_loss = after_loss;
   if (first_ack_after != absl::InfiniteFuture()) {
-    report.failover_seconds = absl::ToDoubleSeconds(first_ack_after - kill_time);
+    report.failover_seconds =
+        absl::ToDoubleSeconds(first_ack_after - kill_time);
   }
   if (absl::StatusOr<std::string> l = RegionLeader(state); l.ok()) {
     report.new_leader = *l;
@@ -397,9 +404,9 @@ absl::StatusOr<DrillReport> RunDrill(const RegionState& state,
     size_t i = 0;
     for (const Acked& a : acked) {
       const std::string& dc = alive[i++ % alive.size()];
-      auto r = c.Send("GET", endpoint(dc) + "/v1/subjects/" + a.subject +
-                                 "?fields=email",
-                      {support, "X-Clover-Purpose: customer_support"});
+      auto r = c.Send(
+          "GET", endpoint(dc) + "/v1/subjects/" + a.subject + "?fields=email",
+          {support, "X-Clover-Purpose: customer_support"});
       if (r.ok() && r->status == 200 &&
           r->body.find(Email(a.subject)) != std::string::npos) {
         continue;
@@ -418,8 +425,8 @@ absl::StatusOr<DrillReport> RunDrill(const RegionState& state,
     return absl::DeadlineExceededError(absl::StrCat(
         "the surviving DCs took ", report.acknowledged_after_loss,
         " writes within ", absl::FormatDuration(options.failover_bound),
-        " of the loss (wanted ", options.writes_after_loss, "): ",
-        report.ToJson()));
+        " of the loss (wanted ", options.writes_after_loss,
+        "): ", report.ToJson()));
   }
   return report;
 }

@@ -255,8 +255,8 @@ std::string RegionState::ToJson() const {
 std::string RegionState::ToText() const {
   std::string out;
   for (const RegionNodeState& n : nodes) {
-    absl::StrAppend(&out, "node ", n.dc, " (region ", n.region, ", ",
-                    n.storage, ") ", n.endpoint, "\n");
+    absl::StrAppend(&out, "node ", n.dc, " (region ", n.region, ", ", n.storage,
+                    ") ", n.endpoint, "\n");
   }
   for (const RegionMemberState& m : members) {
     absl::StrAppend(&out, "member ", m.dc, " postgres 127.0.0.1:", m.pg_port,
@@ -275,9 +275,8 @@ absl::StatusOr<RegionState> LoadRegionState(const std::string& data_dir) {
   }
   const std::string path = data_dir + "/" + kRegionStateFile;
   if (access(path.c_str(), F_OK) != 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("no region recorded in '", data_dir, "' (no ",
-                     kRegionStateFile, ")"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "no region recorded in '", data_dir, "' (no ", kRegionStateFile, ")"));
   }
   rapidjson::Document doc;
   if (absl::Status s = ParseJson(ReadFile(path), &doc);
@@ -335,8 +334,8 @@ absl::StatusOr<RegionState> RegionUp(const RegionUpOptions& options) {
     return absl::InvalidArgumentError("--data-dir is required");
   }
   std::error_code ec;
-  const std::string dir = fs::absolute(options.data_dir, ec).lexically_normal()
-                              .string();
+  const std::string dir =
+      fs::absolute(options.data_dir, ec).lexically_normal().string();
   const std::string examples =
       fs::absolute(options.config, ec).parent_path().string();
   // A region still recorded here is stopped by `down` first, never
@@ -390,8 +389,8 @@ absl::StatusOr<RegionState> RegionUp(const RegionUpOptions& options) {
   if (binary.empty()) binary = fs::read_symlink("/proc/self/exe", ec).string();
 
   Say(options.progress,
-      absl::StrCat("Starting the ", options.region, " region's storage: ",
-                   replicated->dcs.size(),
+      absl::StrCat("Starting the ", options.region,
+                   " region's storage: ", replicated->dcs.size(),
                    " etcd + Patroni-managed PostgreSQL members"));
   RegionClusterOptions co;
   co.dcs.clear();
@@ -490,8 +489,8 @@ absl::StatusOr<RegionState> RegionUp(const RegionUpOptions& options) {
                          gateways.end());
   // Recorded before the wait: a failure from here on is cleaned up below,
   // and a crash of this process leaves what `down` needs.
-  if (absl::Status s = WriteFileAtomically(dir + "/" + kRegionStateFile,
-                                           state.ToJson());
+  if (absl::Status s =
+          WriteFileAtomically(dir + "/" + kRegionStateFile, state.ToJson());
       !s.ok()) {
     return fail(s);
   }
@@ -549,8 +548,8 @@ absl::Status RegionDown(const std::string& data_dir, bool remove,
     }
     stopped += static_cast<int>(pids.size());
     if (!pids.empty()) {
-      Say(progress, absl::StrCat("stopped ", pids.size(), " ", kind,
-                                 " process(es)"));
+      Say(progress,
+          absl::StrCat("stopped ", pids.size(), " ", kind, " process(es)"));
     }
   }
   // A PostgreSQL whose Patroni was gone already (killed by a drill): only
@@ -574,8 +573,8 @@ absl::Status RegionDown(const std::string& data_dir, bool remove,
   s.processes.clear();
   CLOVER_RETURN_IF_ERROR(
       WriteFileAtomically(dir + "/" + kRegionStateFile, s.ToJson()));
-  Say(progress, absl::StrCat("region in ", dir, " stopped (", stopped,
-                             " processes)"));
+  Say(progress,
+      absl::StrCat("region in ", dir, " stopped (", stopped, " processes)"));
   if (remove) {
     CLOVER_RETURN_IF_ERROR(RemoveOwnedDir(dir));
     Say(progress, absl::StrCat("removed ", dir));
@@ -592,9 +591,9 @@ absl::StatusOr<std::string> RegionStatus(const std::string& data_dir) {
   }
   if (s.processes.empty()) absl::StrAppend(&out, "nothing running\n");
   absl::StatusOr<std::string> leader = RegionLeader(s);
-  absl::StrAppend(&out, "leader: ",
-                  leader.ok() ? *leader : std::string(leader.status().message()),
-                  "\n");
+  absl::StrAppend(
+      &out, "leader: ",
+      leader.ok() ? *leader : std::string(leader.status().message()), "\n");
   return out;
 }
 

@@ -47,8 +47,11 @@ struct RegionUpOptions {
   // members); every other region's DCs run embedded nodes.
   std::string region = "eu";
   // Patroni's timing (loop_wait + 2 * retry_timeout <= ttl; ttl >= 20).
+  // loop_wait 1: a new leader and its synchronous standby are settled one
+  // or two loops after the dead leader's key expires (docs/operations.md,
+  // "Tuning the failover").
   int ttl_seconds = 20;
-  int loop_wait_seconds = 2;
+  int loop_wait_seconds = 1;
   int retry_timeout_seconds = 5;
   // How long a gateway's storage call keeps reconnecting before a 503.
   int postgres_retry_seconds = 5;
