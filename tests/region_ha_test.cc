@@ -27,6 +27,7 @@
 #include "gateway/local_deployment.h"
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
+#include "region/region_up.h"
 
 namespace clover {
 namespace {
@@ -93,6 +94,7 @@ pid_t Foreign(const char* names = nullptr) {
 
 // SIGKILLs the foreign process's whole session and reaps it.
 void KillForeign(pid_t pid) {
+  if (pid <= 1) return;
   kill(-pid, SIGKILL);
   waitpid(pid, nullptr, 0);
 }
@@ -335,6 +337,48 @@ TEST_F(RegionHaTest, DownStopsOnlyWhatUpStarted) {
   CliRun status = Clover("region status --data-dir " + *dir_, tmp_->path());
   EXPECT_NE(status.out.find("nothing running"), std::string::npos)
       << status.out;
+}
+
+// A part that fails during `up` (here every gateway node exits at once):
+// the error names it, and everything started so far is stopped — the
+// cluster's processes, the directory's cluster — and nothing else (this
+// test process, for one, lives on).
+TEST(RegionUpTest, APartThatFailsStopsEverythingStarted) {
+  test::TempDir tmp("region-up-fail");
+  chmod(tmp.path().c_str(), 0711);
+  region::RegionUpOptions o;
+  o.config = absl::StrCat(CLOVER_SOURCE_DIR, "/examples/deployment.yaml");
+  o.data_dir = tmp.Sub("r");
+  o.clover_binary = "/bin/false";
+  o.timeout = absl::Seconds(60);
+  auto state = region::RegionUp(o);
+  ASSERT_FALSE(state.ok());
+  if (absl::IsFailedPrecondition(state.status())) {
+    GTEST_SKIP() << state.status().message();
+  }
+  EXPECT_TRUE(absl::IsInternal(state.status())) << state.status();
+  EXPECT_NE(state.status().message().find("gateway node"), std::string::npos)
+      << state.status();
+  EXPECT_FALSE(std::filesystem::exists(o.data_dir + "/cluster"));
+  EXPECT_FALSE(std::filesystem::exists(o.data_dir + "/region.json"));
+  // No process names the directory any more (bounded: the watchdog finishes
+  // after the destructor returned).
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  std::string left;
+  do {
+    left.clear();
+    for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+      std::ifstream in(e.path() / "cmdline");
+      std::string cmd((std::istreambuf_iterator<char>(in)),
+                      std::istreambuf_iterator<char>());
+      if (cmd.find(o.data_dir + "/") != std::string::npos) {
+        left = e.path().filename().string();
+      }
+    }
+    if (left.empty()) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  } while (absl::Now() < deadline);
+  EXPECT_TRUE(left.empty()) << "process " << left << " still runs";
 }
 
 }  // namespace

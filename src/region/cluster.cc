@@ -305,6 +305,10 @@ pid_t FindPostmaster(const std::string& data_dir) {
 }
 
 absl::Status KillPostmaster(pid_t postmaster, uid_t uid) {
+  if (postmaster <= 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not a postmaster pid: ", postmaster));
+  }
   ProcStat st;
   const bool known = ReadProcStat(postmaster, &st);
   kill(postmaster, SIGKILL);

@@ -178,7 +178,9 @@ void Say(std::ostream* out, const std::string& line) {
 // SIGKILLs the gateways in `started` (our children) and reaps them.
 void KillGateways(const std::vector<RegionProcess>& started) {
   for (const RegionProcess& p : started) {
-    if (p.kind != "gateway") continue;
+    // A pid of -1 (a gateway already reaped) must never reach kill(): it
+    // would signal every process we may signal.
+    if (p.kind != "gateway" || p.pid <= 1) continue;
     kill(p.pid, SIGKILL);
     int status = 0;
     while (waitpid(p.pid, &status, 0) < 0 && errno == EINTR) {
@@ -353,7 +355,9 @@ absl::StatusOr<RegionState> RegionUp(const RegionUpOptions& options) {
       }
     }
   }
-  CLOVER_ASSIGN_OR_RETURN(Deployment d, LoadDeployment(options.config));
+  // Absolute: the node configurations name the example files by path.
+  const std::string config = fs::absolute(options.config, ec).string();
+  CLOVER_ASSIGN_OR_RETURN(Deployment d, LoadDeployment(config));
   const Region* replicated = d.FindRegion(options.region);
   if (replicated == nullptr || replicated->dcs.size() < 2) {
     return absl::InvalidArgumentError(
