@@ -457,8 +457,10 @@ absl::StatusOr<RegionState> RegionUp(const RegionUpOptions& options) {
   std::vector<RegionProcess> gateways;
   auto fail = [&](absl::Status s) {
     KillGateways(gateways);
-    // The cluster's destructor stops the members and removes D/cluster.
+    // The cluster's destructor stops the members; its watchdog (the
+    // postgres user, as root) empties D/cluster but cannot remove it from D.
     cluster.reset();
+    rmdir((dir + "/cluster").c_str());
     unlink((dir + "/" + kRegionStateFile).c_str());
     return s;
   };
