@@ -2,7 +2,7 @@
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all bootstrap build demo test bench fmt asan fuzz fuzz-run clean
+.PHONY: all bootstrap build demo demo-ha test bench fmt asan fuzz fuzz-run clean
 
 all: build
 
@@ -17,6 +17,12 @@ build: bootstrap build/release/build.ninja
 
 demo: build
 	build/release/src/cli/clover demo --config examples/deployment.yaml $(DEMO_ARGS)
+
+# The replicated region for real (3 etcd, 3 Patroni PostgreSQL, 3 gateways + the
+# US node), traffic, the loss of the leader's whole DC, every write verified.
+# DEMO_HA_ARGS=--json for the JSON summary.
+demo-ha: build
+	build/release/src/cli/clover demo-ha --config examples/deployment.yaml $(DEMO_HA_ARGS)
 
 test: build
 	cd build/release && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)

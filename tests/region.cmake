@@ -37,3 +37,18 @@ if(TARGET clover_region_test_support AND TARGET clover_region AND TARGET clover_
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(region_residency_test PROPERTIES LABELS "region" TIMEOUT 300)
 endif()
+
+# The region as an operator runs it: the real `clover region up`, grants and
+# the ε budget across DCs, `clover region drill` (>= 1,000 acknowledged writes,
+# none lost, through the loss of the leader's whole DC) and `clover region
+# down` stopping only what `up` started. Label "ha" (and "region").
+if(TARGET clover_gateway AND TARGET clover_region_up AND TARGET clover)
+  add_executable(region_ha_test ${CMAKE_CURRENT_LIST_DIR}/region_ha_test.cc)
+  target_link_libraries(region_ha_test PRIVATE clover_options clover_gateway
+    clover_region_up clover_core GTest::gtest GTest::gtest_main)
+  target_compile_definitions(region_ha_test PRIVATE CLOVER_BINARY="$<TARGET_FILE:clover>")
+  add_dependencies(region_ha_test clover)
+  add_test(NAME region_ha_test COMMAND region_ha_test
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(region_ha_test PROPERTIES LABELS "ha;region" TIMEOUT 300)
+endif()

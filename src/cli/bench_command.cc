@@ -46,6 +46,10 @@ constexpr Benchmark kBenchmarks[] = {
      "wrk: audited writes alone, and reads beside writes"},
     {"keepup", "audit-keepup.sh", true,
      "auditor verify+replay rate vs the gateway's peak, one run"},
+    {"region", "region-throughput.sh", true,
+     "wrk: audited reads/writes, replicated region vs embedded node"},
+    {"failover", "region-failover.sh", true,
+     "region failover time (kill to first ack) over 5 drills"},
 };
 
 // BUILD is three levels above BUILD/src/cli/clover.

@@ -48,6 +48,9 @@ void RegisterMigrateCommand(CLI::App& app);
 void RegisterBenchCommands(CLI::App& app);
 void RegisterWitnessCommand(CLI::App& app);
 void RegisterApprovalCommands(CLI::App& app);
+// `clover region up|down|status|drill`, `clover demo-ha`
+// (region_commands.cc).
+void RegisterRegionCommands(CLI::App& app);
 
 }  // namespace clover::cli
 

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   clover::cli::RegisterApprovalCommands(app);
   clover::cli::RegisterMigrateCommand(app);
   clover::cli::RegisterBenchCommands(app);
+  clover::cli::RegisterRegionCommands(app);
   auto* version = app.add_subcommand("version", "Print the version");
   clover::cli::SetAction(version, [] {
     std::cout << "clover " << CLOVER_VERSION << "\n";

@@ -1,6 +1,6 @@
-// Test support (library clover_test_support, never linked into the product).
-// Runs the server programs that tests start themselves (PostgreSQL, Patroni,
-// etcd) as the right user: ourselves, or, when the test runs as root, the
+// Library clover_process: runs the server programs that tests and `clover
+// region up` (region/cluster.h) start themselves (PostgreSQL, Patroni, etcd)
+// as the right user: ourselves, or, when the test runs as root, the
 // `postgres` system user (initdb and postgres refuse to run as root).
 //
 // Thread-safety: the functions are thread-safe; between fork and exec the

@@ -460,7 +460,12 @@ absl::StatusOr<DemoSummary> RunDemo(
   }
   if (say)
     *say << "Starting " << prepared->size() << " gateway nodes (data in "
-         << data.string() << ")\n";
+         << data.string() << ")"
+         << (base.storage.driver == StorageDriver::kPostgres
+                 ? ""
+                 : "; embedded storage, one store per node, no replication "
+                   "between DCs")
+         << "\n";
   std::vector<RunningNode> nodes;
   for (LocalNode& n : *prepared) {
     NodeOptions o;
@@ -531,9 +536,16 @@ absl::StatusOr<DemoSummary> RunDemo(
       s.subjects_written++;
     }
   }
-  t.Note(absl::StrCat("seeded ", eu.size(), " EU subjects over ",
-                      eu_region->dcs.size(), " EU DCs and ", us.size(),
-                      " US subjects"));
+  // With the embedded default each node keeps its own store: the EU DCs do
+  // not share their subjects, so say so rather than claim a region.
+  const bool embedded = base.storage.driver != StorageDriver::kPostgres;
+  t.Note(absl::StrCat(
+      "seeded ", eu.size(), " EU subjects, ", per_dc, " through each of ",
+      eu_region->dcs.size(), " EU DCs",
+      embedded ? " (embedded storage: each DC keeps only the subjects written "
+                 "through it; the replicated region is `make demo-ha`)"
+               : " (one regional store)",
+      ", and ", us.size(), " US subjects"));
   if (eu.size() < 10 || us.empty()) {
     return absl::InternalError(absl::StrCat(
         "seeding failed: ", eu.size(), " EU and ", us.size(),

@@ -2,7 +2,9 @@
 // node per data centre of every region (each with its own log, vault and HTTP
 // server on loopback), seeds synthetic subjects, plays realistic traffic from
 // every example principal over HTTP, then verifies every node's log with the
-// client library and summarises what happened.
+// client library and summarises what happened. With the embedded default each
+// node has its own store (the summary says so); the replicated region is
+// `clover demo-ha` (region/drill.h).
 #ifndef CLOVER_DEMO_DEMO_H_
 #define CLOVER_DEMO_DEMO_H_
 

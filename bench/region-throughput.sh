@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Audited reads and writes per second against the replicated region vs one embedded node, in
+# one run, with the same load generator (wrk, the scripts of bench/gateway-writes.sh):
+#   1. one embedded node (storage.driver rocksdb), seeded with 1000 subjects: GET (each read
+#      decided and logged) and PUT /v1/subjects/{id} (decided, stored, logged durably);
+#   2. `clover region up` (3 etcd, 3 Patroni-managed PostgreSQL in strict synchronous mode, a
+#      gateway node per EU DC on the multi-host DSN), seeded the same way: the same reads and
+#      writes through one gateway node, then through all three at once (wrk per node, summed).
+# The embedded node is measured again after the region (same process, still seeded) and the
+# ratios use the mean of its two runs. Prints each rate and region / embedded. Usage: bench/region-throughput.sh [BUILD_DIR] [SECONDS]
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+build="${1:-$root/build/release}"
+secs="${2:-8}"
+# shellcheck source=bench/gateway-common.sh
+. "$root/bench/gateway-common.sh"
+gateway_bench_env "$build"
+trap 'kill ${pid:-} 2>/dev/null || true; wait 2>/dev/null || true
+  [ -d "$tmp/r" ] && "$clover" region down --remove --data-dir "$tmp/r" >/dev/null 2>&1
+  rm -rf "$tmp"' EXIT
+chmod 711 "$tmp"  # as root the PostgreSQL members run as postgres and must reach $tmp/r
+
+put_lua() {  # put_lua FILE: PUTs of 1000 subjects with four fields
+  cat >"$1" <<LUA
+wrk.headers["Authorization"] = "Bearer clv_example_accounts_eu_f82f9af9e84945f8"
+wrk.headers["X-Clover-Purpose"] = "account_management"
+wrk.headers["Content-Type"] = "application/json"
+local reqs = {}
+init = function(args)
+  for i = 1, 1000 do
+    local body = string.format('{"country":"IE","fields":{"email":"p%d@mail.example",' ..
+      '"name":"Person %d","birthdate":"1990-01-02","device_id":"dev-%d"}}', i, i, i)
+    reqs[i] = wrk.format("PUT", "/v1/subjects/s-" .. ((i * 7919) % 1000), nil, body)
+  end
+end
+local n = 0
+request = function()
+  n = n % 1000 + 1
+  return reqs[n]
+end
+$wrk_done_lua
+LUA
+}
+
+run() {  # run NAME SCRIPT URL
+  wrk -t2 -c64 -d"${secs}s" --latency -s "$2" "$3" >"$tmp/$1.txt"
+  wrk_report "$1 (c=64)" "$tmp/$1.txt"
+}
+
+# Three wrk at once, one per URL (c=22 each); prints the summed rate.
+run3() {  # run3 NAME SCRIPT URL1 URL2 URL3
+  local name="$1" script="$2" i=0 u pids=()
+  shift 2
+  for u in "$@"; do
+    wrk -t1 -c22 -d"${secs}s" --latency -s "$script" "$u" >"$tmp/$name-$i.txt" &
+    pids+=($!)
+    i=$((i + 1))
+  done
+  wait "${pids[@]}"  # not the embedded node, also a child
+  local sum=0 errs=0 r e
+  for j in 0 1 2; do
+    r=$(wrk_rps "$tmp/$name-$j.txt"); e=$(awk '/non-2xx/ {print $2}' "$tmp/$name-$j.txt")
+    sum=$(awk -v a="$sum" -v b="$r" 'BEGIN {printf "%.2f", a + b}'); errs=$((errs + ${e:-0}))
+  done
+  printf '%-34s %10s req/s   (3 nodes, c=22 each)  non-2xx %s\n' "$name" "$sum" "$errs"
+  echo "$sum" >"$tmp/$name.sum"
+}
+
+echo "== region throughput, ${secs}s per run, wrk on the same 2-core machine"
+echo "-- one embedded node (rocksdb)"
+gateway_start log.eu.clover.example/bench "$root/examples/policy.yaml"
+gateway_seed 1000
+put_lua "$tmp/put.lua"
+embedded="http://127.0.0.1:$port"
+run embedded-reads "$tmp/read.lua" "$embedded"
+run embedded-writes "$tmp/put.lua" "$embedded"
+# The embedded node stays up (idle) and is measured again after the region: on a shared
+# machine the load of other work moves between the phases, and the ratios use the mean.
+
+echo "-- the replicated region: clover region up (3 etcd, 3 Patroni PostgreSQL, 3 EU gateways)"
+"$clover" region up --config "$root/examples/deployment.yaml" --data-dir "$tmp/r" --json \
+  >"$tmp/state.json" 2>"$tmp/up.log" || { tail -5 "$tmp/up.log" >&2; exit 1; }
+mapfile -t eu < <(python3 -c '
+import json, sys
+for n in json.load(open(sys.argv[1]))["nodes"]:
+    if n["storage"] == "postgres": print(n["endpoint"])' "$tmp/state.json")
+port="${eu[0]##*:}"
+gateway_seed 1000
+run region-reads "$tmp/read.lua" "${eu[0]}"
+run region-writes "$tmp/put.lua" "${eu[0]}"
+run3 region-reads-3-nodes "$tmp/read.lua" "${eu[@]}"
+run3 region-writes-3-nodes "$tmp/put.lua" "${eu[@]}"
+
+echo "-- the embedded node again"
+port="${embedded##*:}"
+run embedded-reads-again "$tmp/read.lua" "$embedded"
+run embedded-writes-again "$tmp/put.lua" "$embedded"
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+mean() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (a + b) / 2}'; }
+er=$(mean "$(wrk_rps "$tmp/embedded-reads.txt")" "$(wrk_rps "$tmp/embedded-reads-again.txt")")
+ew=$(mean "$(wrk_rps "$tmp/embedded-writes.txt")" "$(wrk_rps "$tmp/embedded-writes-again.txt")")
+echo "embedded (mean of both runs): reads $er req/s, writes $ew req/s"
+echo "region / embedded, reads:  one node $(ratio "$(wrk_rps "$tmp/region-reads.txt")" "$er")," \
+  "three nodes $(ratio "$(cat "$tmp/region-reads-3-nodes.sum")" "$er")   (target >= 0.50)"
+echo "region / embedded, writes: one node $(ratio "$(wrk_rps "$tmp/region-writes.txt")" "$ew")," \
+  "three nodes $(ratio "$(cat "$tmp/region-writes-3-nodes.sum")" "$ew")   (target >= 0.25)"
