@@ -258,6 +258,10 @@ class Vault {
   // NotFound, erased, PermissionDenied (KEK), DataLoss, storage errors.
   absl::StatusOr<std::shared_ptr<SubjectEntry>> LoadEntry(
       absl::string_view subject, const AccessContext& context);
+  // LoadEntry on a shared store: the row is read on every call, the cached
+  // data key reused only for the same handle and wrapped key.
+  absl::StatusOr<std::shared_ptr<SubjectEntry>> LoadSharedEntry(
+      absl::string_view subject, const AccessContext& context);
 
   // Epochs: the current one, and any epoch by id (reloading the stored
   // epochs once for an id not held, e.g. made by another node).
@@ -285,6 +289,8 @@ class Vault {
   std::unique_ptr<KeyEncryptionKey> kek_;
   TokenKeyRing token_keys_;
   ClockCache<std::shared_ptr<SubjectEntry>> cache_;
+  // StorageDriver::shared(): reads revalidate, writes are conditional.
+  const bool shared_;
   static constexpr size_t kStripes = 256;
   std::array<absl::Mutex, kStripes> stripes_;
 
