@@ -5,6 +5,8 @@
 // creates of one subject end in one subject with one data key, concurrent
 // updates are never lost.
 #include <atomic>
+#include <functional>
+#include <optional>
 #include <map>
 #include <memory>
 #include <set>
@@ -53,6 +55,45 @@ class CountingKek : public KeyEncryptionKey {
   std::atomic<int>* unwraps_;
 };
 
+// Forwards to a driver, counting subject-row reads.
+class CountingStorage : public StorageDriver {
+ public:
+  CountingStorage(std::unique_ptr<StorageDriver> inner, std::atomic<int>* reads)
+      : inner_(std::move(inner)), reads_(reads) {}
+  absl::StatusOr<bool> Get(Table t, absl::string_view k,
+                           std::string* v) override {
+    if (t == Table::kSubjects) ++*reads_;
+    return inner_->Get(t, k, v);
+  }
+  absl::Status Write(const WriteBatch& b) override { return inner_->Write(b); }
+  absl::StatusOr<bool> WriteIf(Table t, absl::string_view k,
+                               std::optional<absl::string_view> e,
+                               const WriteBatch& b) override {
+    return inner_->WriteIf(t, k, e, b);
+  }
+  absl::StatusOr<bool> WriteIfPrefixed(Table t, absl::string_view k,
+                                       absl::string_view p,
+                                       const WriteBatch& b) override {
+    return inner_->WriteIfPrefixed(t, k, p, b);
+  }
+  bool shared() const override { return inner_->shared(); }
+  absl::StatusOr<bool> CompareAndPut(Table t, absl::string_view k,
+                                     absl::string_view e,
+                                     absl::string_view d) override {
+    return inner_->CompareAndPut(t, k, e, d);
+  }
+  absl::Status Scan(Table t,
+                    const std::function<bool(absl::string_view,
+                                             absl::string_view)>& fn) override {
+    return inner_->Scan(t, fn);
+  }
+  absl::Status Purge(Table t) override { return inner_->Purge(t); }
+
+ private:
+  std::unique_ptr<StorageDriver> inner_;
+  std::atomic<int>* reads_;
+};
+
 // A region of two nodes' vaults in a fresh schema (one per test).
 class TwoNodes : public ::testing::Test {
  protected:
@@ -71,15 +112,17 @@ class TwoNodes : public ::testing::Test {
   }
 
   std::unique_ptr<Vault> OpenNode(std::atomic<int>* unwraps) {
-    auto storage = OpenPostgresVaultStorage(Dsn(), region_);
-    EXPECT_TRUE(storage.ok()) << storage.status();
-    if (!storage.ok()) return nullptr;
-    EXPECT_TRUE((*storage)->shared());
+    auto opened = OpenPostgresVaultStorage(Dsn(), region_);
+    EXPECT_TRUE(opened.ok()) << opened.status();
+    if (!opened.ok()) return nullptr;
+    EXPECT_TRUE((*opened)->shared());
+    std::unique_ptr<StorageDriver> storage =
+        std::make_unique<CountingStorage>(*std::move(opened), &row_reads_);
     VaultOptions options;
     options.region = "eu";
     // The default TTL (minutes): nothing here may depend on it expiring.
     auto v = Vault::Open(
-        deployment_, options, *std::move(storage),
+        deployment_, options, std::move(storage),
         std::make_unique<CountingKek>(
             FileKeyEncryptionKey::FromKey(testing::TestKey(5)), unwraps),
         testing::TestKey(9));
@@ -119,6 +162,7 @@ class TwoNodes : public ::testing::Test {
   const AccessContext ctx_{"eu-support-1", "customer_support"};
   std::string region_;
   std::atomic<int> unwraps_a_{0}, unwraps_b_{0};
+  std::atomic<int> row_reads_{0};
   std::unique_ptr<Vault> a_, b_;
 };
 
@@ -155,6 +199,34 @@ TEST_F(TwoNodes, WriteThroughOneIsReadAtOnceThroughTheOther) {
   ASSERT_EQ(NameOf(*a_, "bob"), "Bob19");
   ASSERT_TRUE(b_->Put("bob", Rec("Robert")).ok());
   EXPECT_EQ(NameOf(*a_, "bob"), "Robert");
+}
+
+TEST_F(TwoNodes, OneRequestReadsTheRowOnce) {
+  ASSERT_TRUE(a_->Put("fay", Rec("Fay")).ok());
+  ASSERT_EQ(NameOf(*b_, "fay"), "Fay");
+  {
+    // One request at B: jurisdiction, record, siv keys from one row read.
+    Vault::ReadScope request(*b_, "fay");
+    const int before = row_reads_.load();
+    ASSERT_TRUE(b_->HomeJurisdiction("fay").ok());
+    ASSERT_EQ(NameOf(*b_, "fay"), "Fay");
+    ASSERT_TRUE(b_->SubjectKeys("fay", "eu", "customer_support", ctx_).ok());
+    EXPECT_EQ(row_reads_.load() - before, 1);
+    // Other subjects are read as usual.
+    EXPECT_TRUE(absl::IsNotFound(b_->HomeJurisdiction("nobody").status()));
+    EXPECT_EQ(row_reads_.load() - before, 2);
+  }
+  ASSERT_TRUE(a_->Erase("fay").ok());
+  // The next request at B (a new scope) sees the erasure.
+  Vault::ReadScope next(*b_, "fay");
+  EXPECT_TRUE(IsErased(b_->HomeJurisdiction("fay").status()));
+  EXPECT_TRUE(IsErased(b_->Get("fay", {}, ctx_).status()));
+  // A write in the scope ends its reuse: the next read asks storage.
+  ASSERT_TRUE(a_->Put("gus", Rec("Gus")).ok());
+  Vault::ReadScope nested(*a_, "gus");  // a second scope on the thread: no-op
+  ASSERT_TRUE(b_->Put("fay", Rec("Zombie")).status().code() ==
+              absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(IsErased(b_->Get("fay", {}, ctx_).status()));
 }
 
 TEST_F(TwoNodes, RacingWritesNeverResurrectAnErasedSubject) {

@@ -163,6 +163,50 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::OpenEmbedded(
   return vault;
 }
 
+namespace {
+// The ReadScope open on this thread (vault null: none).
+struct ScopedRead {
+  const Vault* vault = nullptr;
+  std::string subject;
+  bool fetched = false;
+  std::optional<SubjectRow> row;  // as fetched; nullopt: absent
+};
+thread_local ScopedRead t_scoped_read;
+}  // namespace
+
+Vault::ReadScope::ReadScope(Vault& vault, absl::string_view subject) {
+  if (!vault.shared_ || t_scoped_read.vault != nullptr) return;
+  t_scoped_read.vault = &vault;
+  t_scoped_read.subject.assign(subject.data(), subject.size());
+  active_ = true;
+}
+
+Vault::ReadScope::~ReadScope() {
+  if (!active_) return;
+  t_scoped_read.vault = nullptr;
+  t_scoped_read.fetched = false;
+  t_scoped_read.row.reset();  // the sealed record leaves with the request
+}
+
+absl::StatusOr<std::optional<SubjectRow>> Vault::ReadRowInScope(
+    absl::string_view subject) {
+  ScopedRead& scope = t_scoped_read;
+  if (scope.vault != this || scope.subject != subject) return ReadRow(subject);
+  if (!scope.fetched) {
+    CLOVER_ASSIGN_OR_RETURN(scope.row, ReadRow(subject));
+    scope.fetched = true;
+  }
+  return scope.row;
+}
+
+void Vault::ForgetScopedRow(absl::string_view subject) {
+  ScopedRead& scope = t_scoped_read;
+  if (scope.vault == this && scope.subject == subject) {
+    scope.fetched = false;
+    scope.row.reset();
+  }
+}
+
 absl::Mutex& Vault::StripeOf(absl::string_view subject) {
   return stripes_[absl::Hash<absl::string_view>{}(subject) % kStripes];
 }
@@ -186,6 +230,7 @@ absl::StatusOr<Vault::PutResult> Vault::Put(absl::string_view subject,
                           residency_.JurisdictionOfCountry(record.country));
   CLOVER_RETURN_IF_ERROR(residency_.CheckStoredHere(jurisdiction));
 
+  ForgetScopedRow(subject);
   absl::MutexLock lock(&StripeOf(subject));
   crypto::SecretKey data_key;
   absl::Cleanup wipe_key = [&data_key] {
@@ -333,9 +378,11 @@ absl::StatusOr<std::shared_ptr<Vault::SubjectEntry>> Vault::LoadEntry(
 
 absl::StatusOr<std::shared_ptr<Vault::SubjectEntry>> Vault::LoadSharedEntry(
     absl::string_view subject, const AccessContext& context) {
-  // Other nodes write and erase this store: every read fetches the row, so
-  // that what an acknowledged write or erasure left is what is served.
-  CLOVER_ASSIGN_OR_RETURN(std::optional<SubjectRow> row, ReadRow(subject));
+  // Other nodes write and erase this store: every read fetches the row (once
+  // per ReadScope), so that what an acknowledged write or erasure left is
+  // what is served.
+  CLOVER_ASSIGN_OR_RETURN(std::optional<SubjectRow> row,
+                          ReadRowInScope(subject));
   if (!row.has_value() || !row->live()) {
     cache_.Erase(subject);
     return row.has_value() ? ErasedError(subject) : SubjectNotFound(subject);
@@ -435,7 +482,8 @@ absl::StatusOr<std::string> Vault::HomeJurisdiction(absl::string_view subject) {
           shared_ ? nullptr : FreshCachedEntry(subject)) {
     return hit->jurisdiction;
   }
-  CLOVER_ASSIGN_OR_RETURN(std::optional<SubjectRow> row, ReadRow(subject));
+  CLOVER_ASSIGN_OR_RETURN(std::optional<SubjectRow> row,
+                          ReadRowInScope(subject));
   if (!row.has_value()) return SubjectNotFound(subject);
   if (!row->live()) return ErasedError(subject);
   return std::move(row->jurisdiction);
@@ -464,6 +512,7 @@ absl::Status Vault::ListSubjects(
 
 absl::Status Vault::Erase(absl::string_view subject) {
   CLOVER_RETURN_IF_ERROR(ValidateSubjectId(subject));
+  ForgetScopedRow(subject);
   absl::MutexLock lock(&StripeOf(subject));
   // Where other nodes write the store, conditional on the row being live
   // (not on its bytes): writes racing the erasure cannot starve it, and the

@@ -235,6 +235,27 @@ class Vault {
   // Forgets every cached data key and siv key.
   void DropKeyCache();
 
+  // One request's reads of one subject. Where the store is shared (every
+  // read fetches the subject's row, see VaultOptions), while a scope lives
+  // the row is fetched once, by the first read that needs it, and this
+  // thread's later reads of `subject` through this vault (HomeJurisdiction,
+  // Get, SubjectKeys, Detokenize's keys) answer from that row: the request
+  // sees the subject as it was at that moment, which is after the request
+  // began, so an erasure or write acknowledged before it is always seen. A
+  // Put or Erase of the subject on this thread ends the reuse. One scope per
+  // thread at a time (a nested one does nothing); no effect on an embedded
+  // store. Construct and destroy on the same thread (a local variable).
+  class ReadScope {
+   public:
+    ReadScope(Vault& vault, absl::string_view subject);
+    ~ReadScope();
+    ReadScope(const ReadScope&) = delete;
+    ReadScope& operator=(const ReadScope&) = delete;
+
+   private:
+    bool active_ = false;
+  };
+
   const Schema& schema() const { return schema_; }
   const Pseudonymizer& pseudonymizer() const { return pseudonymizer_; }
   const ResidencyMap& residency() const { return residency_; }
@@ -252,6 +273,12 @@ class Vault {
   absl::Mutex& StripeOf(absl::string_view subject);
   // The subject's row, or nullopt if it never existed.
   absl::StatusOr<std::optional<SubjectRow>> ReadRow(absl::string_view subject);
+  // ReadRow, answered from this thread's ReadScope of `subject` if any (its
+  // first call fetches). For reads only.
+  absl::StatusOr<std::optional<SubjectRow>> ReadRowInScope(
+      absl::string_view subject);
+  // Ends this thread's ReadScope reuse of `subject` (after a write to it).
+  void ForgetScopedRow(absl::string_view subject);
   // The cached entry of `subject` if it is younger than the TTL, else null.
   std::shared_ptr<SubjectEntry> FreshCachedEntry(absl::string_view subject);
   // The live subject's entry (cache, else storage and a KEK unwrap). Errors:
