@@ -173,10 +173,10 @@ TEST_F(GatewayRegionTest, ConcurrentCreatesThroughTwoDcsMakeOneSubject) {
     auto at_b = Read(b_, s);
     ASSERT_EQ(at_a.status, 200);
     ASSERT_EQ(at_b.status, 200);
-    EXPECT_EQ(std::string(ParseBody(at_a.body)["fields"]["name"]["value"]
-                              .GetString()),
-              std::string(ParseBody(at_b.body)["fields"]["name"]["value"]
-                              .GetString()));
+    EXPECT_EQ(std::string(
+                  ParseBody(at_a.body)["fields"]["name"]["value"].GetString()),
+              std::string(
+                  ParseBody(at_b.body)["fields"]["name"]["value"].GetString()));
   }
 }
 

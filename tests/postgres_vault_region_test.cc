@@ -6,9 +6,9 @@
 // updates are never lost.
 #include <atomic>
 #include <functional>
-#include <optional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -101,10 +101,9 @@ class TwoNodes : public ::testing::Test {
     CLOVER_REQUIRE_POSTGRES();
     region_ = absl::StrCat(
         "rv_", ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    ASSERT_TRUE(
-        Sql(absl::StrCat("DROP SCHEMA IF EXISTS \"clover_vault_", region_,
-                         "\" CASCADE"))
-            .ok());
+    ASSERT_TRUE(Sql(absl::StrCat("DROP SCHEMA IF EXISTS \"clover_vault_",
+                                 region_, "\" CASCADE"))
+                    .ok());
     a_ = OpenNode(&unwraps_a_);
     b_ = OpenNode(&unwraps_b_);
     ASSERT_NE(a_, nullptr);
@@ -343,7 +342,8 @@ TEST_F(TwoNodes, ConcurrentUpdatesAreNeverLost) {
   // Revisions 2.. are dense: every acknowledged write is in the history, and
   // the last one is what both nodes serve.
   EXPECT_EQ(by_revision.begin()->first, 2u);
-  EXPECT_EQ(by_revision.rbegin()->first, static_cast<uint64_t>(acknowledged + 1));
+  EXPECT_EQ(by_revision.rbegin()->first,
+            static_cast<uint64_t>(acknowledged + 1));
   EXPECT_EQ(NameOf(*a_, "eve"), by_revision.rbegin()->second);
   EXPECT_EQ(NameOf(*b_, "eve"), by_revision.rbegin()->second);
 }

@@ -117,8 +117,8 @@ absl::Status* RegionHaTest::start_error_ = nullptr;
 
 TEST_F(RegionHaTest, ErasureAndWritesThroughOneDcAreSeenAtOnceThroughAnother) {
   Deployment d = RegionDeployment();
-  auto nodes =
-      gateway::PrepareLocalDeployment(d, dir_.path(), 0, gateway::FreeLoopbackPort);
+  auto nodes = gateway::PrepareLocalDeployment(d, dir_.path(), 0,
+                                               gateway::FreeLoopbackPort);
   ASSERT_TRUE(nodes.ok()) << nodes.status();
   std::vector<std::unique_ptr<gateway::Node>> running;
   std::string a, b;
@@ -132,10 +132,9 @@ TEST_F(RegionHaTest, ErasureAndWritesThroughOneDcAreSeenAtOnceThroughAnother) {
   gateway::HttpClient c;
   auto put = [&](const std::string& at, const std::string& s,
                  const std::string& name) {
-    return CallAs(c, "accounts-eu", "PUT", at + "/v1/subjects/" + s,
-                  "account_management",
-                  absl::StrCat(R"({"country":"IE","fields":{"name":")", name,
-                               "\"}}"));
+    return CallAs(
+        c, "accounts-eu", "PUT", at + "/v1/subjects/" + s, "account_management",
+        absl::StrCat(R"({"country":"IE","fields":{"name":")", name, "\"}}"));
   };
   auto read = [&](const std::string& at, const std::string& s) {
     return CallAs(c, "eu-support-1", "GET",
@@ -216,7 +215,8 @@ TEST_F(RegionHaTest, RacingWritesNeverResurrectAndCreatesSerialize) {
   }
 }
 
-TEST_F(RegionHaTest, AuditorRaisesTopologyViolationForAStandbyOutsideTheRegion) {
+TEST_F(RegionHaTest,
+       AuditorRaisesTopologyViolationForAStandbyOutsideTheRegion) {
   audit::RegionTopologyConfig eu;
   eu.region.id = "eu";
   for (const std::string& dc : cluster_->dcs()) {
@@ -254,11 +254,11 @@ TEST_F(RegionHaTest, AuditorRaisesTopologyViolationForAStandbyOutsideTheRegion) 
                   c.witness_key_file,
                   log::FormatSignerKey("auditor.ha", 0x04, *wkey) + "\n")
                   .ok());
-  ASSERT_TRUE(crypto::WritePrivateFile(
-                  c.journal_key_file,
-                  log::FormatSignerKey("auditor.ha/incidents", 0x01, *jkey) +
-                      "\n")
-                  .ok());
+  ASSERT_TRUE(
+      crypto::WritePrivateFile(
+          c.journal_key_file,
+          log::FormatSignerKey("auditor.ha/incidents", 0x01, *jkey) + "\n")
+          .ok());
   c.topology = {eu};
   auto auditor = audit::Auditor::Create(c);
   ASSERT_TRUE(auditor.ok()) << auditor.status();
@@ -274,8 +274,7 @@ TEST_F(RegionHaTest, AuditorRaisesTopologyViolationForAStandbyOutsideTheRegion) 
     EXPECT_TRUE(absl::StrContains(i.summary, outside)) << i.summary;
     // Evidence names the member, never the DSN's credentials or options.
     for (const audit::Evidence& e : i.evidence) {
-      EXPECT_FALSE(absl::StrContains(e.note, "target_session_attrs"))
-          << e.note;
+      EXPECT_FALSE(absl::StrContains(e.note, "target_session_attrs")) << e.note;
     }
     keys.insert(i.key);
   }

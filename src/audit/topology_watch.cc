@@ -54,24 +54,24 @@ absl::StatusOr<region::ObservedTopology> ObserveRegion(
     break;
   }
   if (!answered) {
-    return absl::UnavailableError(absl::StrCat(
-        "region ", config.region.id,
-        ": no Patroni REST API answers (last: ", last_error, ")"));
+    return absl::UnavailableError(
+        absl::StrCat("region ", config.region.id,
+                     ": no Patroni REST API answers (last: ", last_error, ")"));
   }
   if (config.dsn.empty()) return t;
   // The DSN names a read-write session (target_session_attrs=read-write):
   // the leader, whose pg_stat_replication lists who streams from it.
   CLOVER_ASSIGN_OR_RETURN(std::unique_ptr<pg::Connection> c,
                           pg::Connection::Open(config.dsn));
-  CLOVER_RETURN_IF_ERROR(c->Prepare(
-      "clover_audit_topology",
-      "SELECT coalesce(application_name, ''), "
-      "coalesce(host(client_addr), ''), coalesce(sync_state, '') "
-      "FROM pg_stat_replication ORDER BY application_name",
-      {}));
-  CLOVER_ASSIGN_OR_RETURN(
-      pg::Result r, c->Query(pg::Statement{"clover_audit_topology", {}},
-                             "read pg_stat_replication"));
+  CLOVER_RETURN_IF_ERROR(
+      c->Prepare("clover_audit_topology",
+                 "SELECT coalesce(application_name, ''), "
+                 "coalesce(host(client_addr), ''), coalesce(sync_state, '') "
+                 "FROM pg_stat_replication ORDER BY application_name",
+                 {}));
+  CLOVER_ASSIGN_OR_RETURN(pg::Result r,
+                          c->Query(pg::Statement{"clover_audit_topology", {}},
+                                   "read pg_stat_replication"));
   for (int row = 0; row < PQntuples(r.get()); ++row) {
     auto col = [&](int i) {
       return std::string(PQgetvalue(r.get(), row, i),
@@ -85,11 +85,14 @@ absl::StatusOr<region::ObservedTopology> ObserveRegion(
 TopologyWatch::TopologyWatch(std::vector<RegionTopologyConfig> regions,
                              absl::Duration timeout, Observer observe)
     : regions_(std::move(regions)),
-      observe_(observe ? std::move(observe)
-                       : [timeout](const RegionTopologyConfig& c) {
-                           return ObserveRegion(c, timeout);
-                         }),
-      current_(regions_.size()) {}
+      observe_(std::move(observe)),
+      current_(regions_.size()) {
+  if (!observe_) {
+    observe_ = [timeout](const RegionTopologyConfig& c) {
+      return ObserveRegion(c, timeout);
+    };
+  }
+}
 
 std::vector<Finding> TopologyWatch::Check(absl::Time now) {
   std::vector<Finding> out;
@@ -119,10 +122,10 @@ std::vector<Finding> TopologyWatch::Check(absl::Time now) {
       fd.summary = absl::StrCat("region ", rc.region.id, ": ", v.ToString());
       fd.time = now;
       Evidence e;
-      e.note = absl::StrCat(
-          v.who, " (", declared_dc ? "a declared DC" : "not a declared DC",
-          " of region ", rc.region.id, "; declared: ", declared, "): ",
-          v.reason);
+      e.note = absl::StrCat(v.who, " (",
+                            declared_dc ? "a declared DC" : "not a declared DC",
+                            " of region ", rc.region.id,
+                            "; declared: ", declared, "): ", v.reason);
       fd.evidence.push_back(std::move(e));
       out.push_back(std::move(fd));
     }

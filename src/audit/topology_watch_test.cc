@@ -92,7 +92,8 @@ RegionTopologyConfig Eu(const std::string& patroni_url) {
   return c;
 }
 
-std::vector<std::tuple<std::string, std::string, int, std::string>> WithUsEast() {
+std::vector<std::tuple<std::string, std::string, int, std::string>>
+WithUsEast() {
   auto m = kDeclared;
   m.emplace_back("us-east-1", "172.16.9.9", 5432, "replica");
   return m;
@@ -156,7 +157,8 @@ TEST(TopologyWatchTest, NoApiAnsweringIsNoFindingAndNamesNoSecret) {
   TopologyWatch watch({c}, absl::Seconds(1));
   EXPECT_THAT(watch.Check(absl::Now()), IsEmpty());
   EXPECT_EQ(watch.checks(), 0u);
-  absl::StatusOr<region::ObservedTopology> t = ObserveRegion(c, absl::Seconds(1));
+  absl::StatusOr<region::ObservedTopology> t =
+      ObserveRegion(c, absl::Seconds(1));
   ASSERT_FALSE(t.ok());
   EXPECT_TRUE(absl::IsUnavailable(t.status())) << t.status();
   EXPECT_THAT(std::string(t.status().message()), Not(HasSubstr("hunter2")));
@@ -179,8 +181,7 @@ absl::StatusOr<AuditorConfig> LoadWithTopology(testing::TempDir& dir,
                                                const std::string& topology) {
   auto log_key = testing::MakeKey("log.test/a");
   auto pkey = testing::MakeKey("auditor.test");
-  WriteFile(dir.Sub("audit.yaml"),
-            absl::StrCat(R"(auditor:
+  WriteFile(dir.Sub("audit.yaml"), absl::StrCat(R"(auditor:
   name: auditor.test
   listen: 127.0.0.1:0
   data_dir: data
@@ -191,16 +192,16 @@ logs:
   - origin: log.test/a
     url: http://127.0.0.1:1/log
     verifier_keys: [")",
-                         log_key.verifier, R"("]
+                                                log_key.verifier, R"("]
 policies:
   bundles: [policy.yaml]
   auditor_keys: [")",
-                         pkey.verifier, R"("]
+                                                pkey.verifier, R"("]
 principals:
   file: principals.yaml
   jurisdictions: jurisdictions.yaml
 topology:)",
-                         topology));
+                                                topology));
   return LoadAuditorConfig(dir.Sub("audit.yaml"));
 }
 

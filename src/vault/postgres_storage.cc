@@ -70,12 +70,12 @@ absl::Status InitConnection(pg::Connection& c, const std::string& schema) {
     // whole pipelined transaction back. A concurrent writer of the row holds
     // its lock until it commits; READ COMMITTED then re-checks the condition
     // against the row it committed.
-    CLOVER_RETURN_IF_ERROR(c.Prepare(
-        StatementName("put_if", t),
-        absl::StrCat("WITH u AS (UPDATE ", q,
-                     " SET v=$3 WHERE k=$1 AND v=$2 RETURNING 1) "
-                     "SELECT 1/count(*) FROM u"),
-        {kByteaOid, kByteaOid, kByteaOid}));
+    CLOVER_RETURN_IF_ERROR(
+        c.Prepare(StatementName("put_if", t),
+                  absl::StrCat("WITH u AS (UPDATE ", q,
+                               " SET v=$3 WHERE k=$1 AND v=$2 RETURNING 1) "
+                               "SELECT 1/count(*) FROM u"),
+                  {kByteaOid, kByteaOid, kByteaOid}));
     CLOVER_RETURN_IF_ERROR(c.Prepare(
         StatementName("put_if_prefixed", t),
         absl::StrCat("WITH u AS (UPDATE ", q,
@@ -219,8 +219,7 @@ class PostgresStorage final : public StorageDriver {
     }
     bool conditioned = false;
     for (const WriteBatch::Op& op : batch.ops()) {
-      if (!conditioned && !op.is_delete && op.table == table &&
-          op.key == key) {
+      if (!conditioned && !op.is_delete && op.table == table && op.key == key) {
         conditioned = true;
       } else if (op.is_delete) {
         stmts.push_back({StatementName("del", op.table), {op.key}});

@@ -96,8 +96,8 @@ class StorageDriver {
       std::optional<absl::string_view> expected, const WriteBatch& batch) {
     bool puts_key = false;
     for (const WriteBatch::Op& op : batch.ops()) {
-      puts_key = puts_key || (!op.is_delete && op.table == table &&
-                              op.key == key);
+      puts_key =
+          puts_key || (!op.is_delete && op.table == table && op.key == key);
     }
     if (!puts_key) {
       return absl::InvalidArgumentError("conditional batch must put its key");

@@ -537,9 +537,9 @@ absl::Status Vault::Erase(absl::string_view subject) {
       CLOVER_RETURN_IF_ERROR(storage_->Write(batch));
       break;
     }
-    CLOVER_ASSIGN_OR_RETURN(
-        bool written, storage_->WriteIfPrefixed(Table::kSubjects, subject,
-                                                SubjectRow::LivePrefix(), batch));
+    CLOVER_ASSIGN_OR_RETURN(bool written, storage_->WriteIfPrefixed(
+                                              Table::kSubjects, subject,
+                                              SubjectRow::LivePrefix(), batch));
     if (written) break;
     if (attempt + 1 == kMaxWriteAttempts) return WriteConflict(subject);
   }
