@@ -4,7 +4,11 @@
 //
 // Thread-safety: all methods are thread-safe. Writes to one subject are
 // serialised by a striped lock; reads take no lock on the hot path (cached data
-// key).
+// key). Where other processes write the same store (StorageDriver::shared():
+// the nodes of a region on PostgreSQL), a subject's writes are also
+// conditional on its row in the store (WriteIf / WriteIfPrefixed), so writes
+// from different nodes serialise too: Put retries on top of a row that
+// changed (Aborted after 16 lost races), and never writes over a tombstone.
 #ifndef CLOVER_VAULT_VAULT_H_
 #define CLOVER_VAULT_VAULT_H_
 
@@ -43,11 +47,14 @@ struct VaultOptions {
   // one AES-GCM open and no storage lookup. Filled by reads (a write replaces
   // a cached subject's entry but caches no other), under the subject's write
   // stripe; erasure evicts. A cached key is used without asking
-  // the KEK again, so a KEK refusal or revocation — or, where several nodes
-  // share the region's storage, another node's write or erasure — takes effect
-  // here only after the entry is evicted or `subject_cache_ttl` has passed (or
-  // at once with DropKeyCache). 0 disables the cache: every read goes to
-  // storage and unwraps through the KEK.
+  // the KEK again, so a KEK refusal or revocation takes effect here only
+  // after the entry is evicted or `subject_cache_ttl` has passed (or at once
+  // with DropKeyCache). Where several nodes share the region's storage
+  // (StorageDriver::shared()), every read still fetches the subject's row
+  // (once per ReadScope) and serves that: the cache then only saves the KEK
+  // unwrap, reused while the row's handle and wrapped key are unchanged, so
+  // another node's write or erasure shows at once. 0 disables the cache:
+  // every read goes to storage and unwraps through the KEK.
   size_t subject_cache_entries = 100'000;
   absl::Duration subject_cache_ttl = absl::Minutes(5);
   // Where several processes share the store (PostgreSQL): how often a vault
