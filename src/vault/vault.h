@@ -102,8 +102,11 @@ class Vault {
   // endpoint), one whose jurisdiction has no home region gets
   // FailedPrecondition. Then: FailedPrecondition if the subject exists with a
   // different home jurisdiction ("never changes silently") or was erased (ids
-  // are not reused). InvalidArgument for bad ids/records; Internal/Unavailable
-  // on storage errors.
+  // are not reused) — on a shared store, also when another node's erasure
+  // lands between this write's read and its commit. Aborted if, on a shared
+  // store, other nodes' writes kept changing the row (nothing written).
+  // InvalidArgument for bad ids/records; Internal/Unavailable on storage
+  // errors.
   [[nodiscard]] absl::StatusOr<PutResult> Put(absl::string_view subject,
                                               const Record& record);
 
