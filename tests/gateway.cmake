@@ -33,6 +33,18 @@ if(TARGET clover_gateway)
   set_tests_properties(gateway_postgres_test PROPERTIES LABELS "e2e" TIMEOUT 300)
 endif()
 
+# Two DCs of one region over one database: erasures and writes seen at once,
+# concurrent creates, a canary touched through another DC (an auditor
+# following both logs).
+if(TARGET clover_gateway AND TARGET clover_audit)
+  add_executable(gateway_region_test ${CMAKE_CURRENT_SOURCE_DIR}/gateway_region_test.cc)
+  target_include_directories(gateway_region_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+  target_link_libraries(gateway_region_test PRIVATE clover_options clover_gateway
+    clover_audit clover_test_support PostgreSQL::PostgreSQL GTest::gtest GTest::gtest_main)
+  add_test(NAME gateway_region_test COMMAND gateway_region_test WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(gateway_region_test PROPERTIES LABELS "e2e" TIMEOUT 300)
+endif()
+
 # The approvals desk end to end (grants, limits, revoke, bounds, logging).
 if(TARGET clover_gateway)
   add_executable(approvals_e2e_test ${CMAKE_CURRENT_SOURCE_DIR}/approvals_e2e_test.cc)

@@ -12,6 +12,17 @@ foreach(part log vault)
   set_tests_properties(postgres_${part}_test PROPERTIES LABELS "e2e" TIMEOUT 300)
 endforeach()
 
+# Two vaults over one database, as two nodes of a region: reads see the other
+# node's writes and erasures at once; writes to one row serialise.
+add_executable(postgres_vault_region_test
+  ${CMAKE_CURRENT_LIST_DIR}/postgres_vault_region_test.cc)
+target_link_libraries(postgres_vault_region_test PRIVATE clover_options
+  clover_vault clover_test_support
+  PostgreSQL::PostgreSQL GTest::gtest GTest::gtest_main)
+add_test(NAME postgres_vault_region_test COMMAND postgres_vault_region_test
+  WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(postgres_vault_region_test PROPERTIES LABELS "e2e" TIMEOUT 300)
+
 # Crash test: a helper appending to a PostgreSQL-backed log is SIGKILLed, and
 # the server itself is crashed under it in every other round.
 add_executable(postgres_crash_helper ${CMAKE_CURRENT_LIST_DIR}/postgres_crash_helper.cc)

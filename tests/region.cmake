@@ -52,3 +52,16 @@ if(TARGET clover_gateway AND TARGET clover_region_up AND TARGET clover)
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(region_ha_test PROPERTIES LABELS "ha;region" TIMEOUT 300)
 endif()
+
+# The region's vault and the auditor's topology check against the real
+# cluster: erasures and writes seen at once through another DC, racing writes
+# never resurrect an erased subject, the auditor's topology_violation.
+if(TARGET clover_region_test_support AND TARGET clover_gateway AND TARGET clover_audit)
+  add_executable(region_vault_ha_test ${CMAKE_CURRENT_LIST_DIR}/region_vault_ha_test.cc)
+  target_include_directories(region_vault_ha_test PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+  target_link_libraries(region_vault_ha_test PRIVATE clover_options clover_gateway
+    clover_audit clover_vault clover_region_test_support GTest::gtest GTest::gtest_main)
+  add_test(NAME region_vault_ha_test COMMAND region_vault_ha_test
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(region_vault_ha_test PROPERTIES LABELS "region;ha" TIMEOUT 300)
+endif()

@@ -8,6 +8,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -113,6 +114,76 @@ class Reader {
       if (!item.IsScalar())
         return Error(item, field, "must be a list of strings");
       out->push_back(item.as<std::string>());
+    }
+    return absl::OkStatus();
+  }
+
+  // `topology: {interval, regions: [{region, patroni_urls, dsn_file, dcs}]}`
+  // (audit/topology_watch.h).
+  absl::Status Topology(const YAML::Node& t, AuditorConfig* c) const {
+    CLOVER_RETURN_IF_ERROR(Keys(t, "topology", {"interval", "regions"}));
+    CLOVER_RETURN_IF_ERROR(
+        Duration(t, "interval", "topology.interval", &c->topology_interval));
+    const YAML::Node regions = t["regions"];
+    if (!regions || !regions.IsSequence() || regions.size() == 0) {
+      return Error(regions ? regions : t, "topology.regions",
+                   "must list at least one region");
+    }
+    for (size_t i = 0; i < regions.size(); ++i) {
+      const YAML::Node g = regions[i];
+      const std::string f = absl::StrCat("topology.regions[", i, "]");
+      CLOVER_RETURN_IF_ERROR(
+          Keys(g, f, {"region", "patroni_urls", "dsn_file", "dcs"}));
+      RegionTopologyConfig rc;
+      CLOVER_RETURN_IF_ERROR(
+          Str(g, "region", f + ".region", true, &rc.region.id));
+      for (const RegionTopologyConfig& other : c->topology) {
+        if (other.region.id == rc.region.id)
+          return Error(g["region"], f + ".region", "listed twice");
+      }
+      CLOVER_RETURN_IF_ERROR(
+          StrList(g, "patroni_urls", f + ".patroni_urls", &rc.patroni_urls));
+      if (rc.patroni_urls.empty()) {
+        return Error(g["patroni_urls"] ? g["patroni_urls"] : g,
+                     f + ".patroni_urls",
+                     "must list at least one Patroni REST API URL");
+      }
+      for (const std::string& u : rc.patroni_urls) {
+        if (!absl::StartsWith(u, "http://") &&
+            !absl::StartsWith(u, "https://")) {
+          return Error(g["patroni_urls"], f + ".patroni_urls",
+                       "each must be an http:// or https:// URL");
+        }
+      }
+      std::string dsn_file;
+      CLOVER_RETURN_IF_ERROR(
+          Path(g, "dsn_file", f + ".dsn_file", false, &dsn_file));
+      if (!dsn_file.empty()) {
+        // A DSN may hold a password: a secret file, never echoed.
+        absl::StatusOr<std::string> dsn = ReadKeyFile(dsn_file, true);
+        if (!dsn.ok())
+          return Error(g["dsn_file"], f + ".dsn_file", dsn.status().message());
+        rc.dsn = *std::move(dsn);
+      }
+      const YAML::Node dcs = g["dcs"];
+      if (!dcs || !dcs.IsSequence() || dcs.size() == 0) {
+        return Error(dcs ? dcs : g, f + ".dcs",
+                     "must list the region's data centres");
+      }
+      for (size_t k = 0; k < dcs.size(); ++k) {
+        const std::string fd = absl::StrCat(f, ".dcs[", k, "]");
+        CLOVER_RETURN_IF_ERROR(Keys(dcs[k], fd, {"id", "db_hosts"}));
+        DataCenter dc;
+        CLOVER_RETURN_IF_ERROR(Str(dcs[k], "id", fd + ".id", true, &dc.id));
+        for (const DataCenter& other : rc.region.dcs) {
+          if (other.id == dc.id)
+            return Error(dcs[k]["id"], fd + ".id", "listed twice");
+        }
+        CLOVER_RETURN_IF_ERROR(
+            StrList(dcs[k], "db_hosts", fd + ".db_hosts", &dc.db_hosts));
+        rc.region.dcs.push_back(std::move(dc));
+      }
+      c->topology.push_back(std::move(rc));
     }
     return absl::OkStatus();
   }
@@ -352,7 +423,7 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
     CLOVER_RETURN_IF_ERROR(
         r.Keys(root, "",
                {"auditor", "logs", "policies", "principals", "approvals",
-                "canaries", "detectors", "incidents"}));
+                "canaries", "detectors", "incidents", "topology"}));
     const YAML::Node a = root["auditor"];
     if (!a) return r.Error(root, "auditor", "missing");
     CLOVER_RETURN_IF_ERROR(r.Keys(
@@ -563,6 +634,10 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
       CLOVER_RETURN_IF_ERROR(r.Str(d, "traffic_metric",
                                    "detectors.traffic_metric", false,
                                    &c.traffic_metric));
+    }
+
+    if (const YAML::Node t = root["topology"]) {
+      CLOVER_RETURN_IF_ERROR(r.Topology(t, &c));
     }
 
     if (const YAML::Node in = root["incidents"]) {

@@ -17,6 +17,7 @@
 #include "audit/detectors.h"
 #include "audit/erasure_check.h"
 #include "audit/follower.h"
+#include "audit/topology_watch.h"
 #include "crypto/secret_key_file.h"
 
 namespace clover::audit {
@@ -103,6 +104,10 @@ struct AuditorConfig {
   // A counter of the node's durable appends: it grows only with entries, so
   // refusals that log nothing never count towards log_stalled.
   std::string traffic_metric = "clover_log_appends_total";
+  // `topology:`: the replicated regions whose replicas' residency the
+  // auditor checks every `topology_interval` (audit/topology_watch.h).
+  std::vector<RegionTopologyConfig> topology;
+  absl::Duration topology_interval = absl::Seconds(30);
   std::string incidents_jsonl;  // optional, absolute
   std::string webhook_url;      // optional
   std::string webhook_secret_file;

@@ -142,6 +142,9 @@ absl::Status Auditor::Init(
         "approval counts without its approver's signature");
   }
 
+  if (!config_.topology.empty()) {
+    topology_ = std::make_unique<TopologyWatch>(config_.topology);
+  }
   for (const AuditorLogConfig& l : config_.logs) {
     FetchFn fetch = fetch_for ? fetch_for(l.log.url) : HttpFetcher(l.log.url);
     CLOVER_ASSIGN_OR_RETURN(
@@ -769,8 +772,20 @@ absl::Status Auditor::Serve() {
   return absl::OkStatus();
 }
 
+void Auditor::CheckTopologyOnce() {
+  absl::MutexLock round(&poll_mu_);
+  if (topology_ == nullptr) return;
+  for (Finding& fd : topology_->Check(clock_.Now())) {
+    Raise(nullptr, PendingFinding{std::move(fd), {}});
+  }
+}
+
 void Auditor::PollLoop() {
   while (!stop_.HasBeenNotified()) {
+    if (topology_ != nullptr && clock_.Now() >= topology_due_) {
+      topology_due_ = clock_.Now() + config_.topology_interval;
+      CheckTopologyOnce();
+    }
     absl::StatusOr<uint64_t> n = PollOnce();
     if (n.ok() && *n > 0) continue;  // catching up: poll again at once
     stop_.WaitForNotificationWithTimeout(config_.poll_interval);

@@ -45,6 +45,7 @@
 #include "audit/outbox.h"
 #include "audit/principal_directory.h"
 #include "audit/replayer.h"
+#include "audit/topology_watch.h"
 #include "audit/witness.h"
 #include "core/clock.h"
 #include "entry/log_entry.h"
@@ -83,6 +84,13 @@ class Auditor {
   // a test's) waits for the poll thread's, since two followers advancing one
   // log at once would each add the same entries to its tree.
   absl::StatusOr<uint64_t> PollOnce() ABSL_LOCKS_EXCLUDED(poll_mu_);
+
+  // Checks the configured regions' topology once (config.topology) and raises
+  // a topology_violation for each violation episode that began since the
+  // last check (audit/topology_watch.h). The polling thread calls it every
+  // config.topology_interval; a no-op without `topology:`. Serialised with
+  // polling rounds.
+  void CheckTopologyOnce() ABSL_LOCKS_EXCLUDED(poll_mu_);
 
   // Starts only the delivery workers (tests that drive PollOnce themselves).
   [[nodiscard]] absl::Status StartDelivery();
@@ -135,6 +143,9 @@ class Auditor {
   std::unique_ptr<PrincipalDirectory> directory_;
   std::vector<std::unique_ptr<LogFollower>> followers_;
   std::vector<std::unique_ptr<OutboxWorker>> workers_;
+  // Null without `topology:`; used under poll_mu_.
+  std::unique_ptr<TopologyWatch> topology_;
+  absl::Time topology_due_ = absl::InfinitePast();
 
   // Held for a whole polling round; taken before mu_.
   absl::Mutex poll_mu_ ABSL_ACQUIRED_BEFORE(mu_);

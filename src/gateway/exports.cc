@@ -102,6 +102,8 @@ class ExportEndpoints : public EndpointFamily {
     std::string ndjson;
     int64_t records = 0, skipped = 0;
     for (const std::string& subject : *subjects) {
+      // One read of the subject's row per subject on a shared store.
+      vault::Vault::ReadScope one_read(*d_.vault, subject);
       auto jurisdiction = d_.vault->HomeJurisdiction(subject);
       if (!jurisdiction.ok()) {
         if (jurisdiction.status().code() ==

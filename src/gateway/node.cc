@@ -652,9 +652,9 @@ absl::StatusOr<std::unique_ptr<vault::Vault>> OpenNodeVault(
                                       NodeVaultDir(*deployment.node), r);
   }
   // The region's records live in one database that every DC of the region
-  // shares, so another DC's write or erasure must show here soon: cached
-  // subjects are re-read after a few seconds.
-  o.subject_cache_ttl = absl::Seconds(2);
+  // shares: the vault sees it (StorageDriver::shared()) and reads every
+  // subject's row on every read, so another DC's write or erasure shows at
+  // once; only the unwrapped data key stays cached.
   // Another DC's purge switches the region's epoch: pick it up within 2 s.
   o.epoch_refresh = absl::Seconds(2);
   auto root = crypto::ReadSecretKeyFile(deployment.keys.pseudonym_key_file);

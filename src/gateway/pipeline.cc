@@ -38,6 +38,11 @@ HttpResponse ErrorResponse(const absl::Status& status) {
     r.headers.emplace_back("Location", redirect->endpoint);
     return r;
   }
+  // Lost a race with concurrent writers (e.g. another DC's write to the same
+  // subject row): nothing was written; the client may retry.
+  if (status.code() == absl::StatusCode::kAborted) {
+    return HttpResponse::Error(409, "conflict", status.message());
+  }
   if (status.code() == absl::StatusCode::kUnauthenticated) {
     HttpResponse r = HttpResponse::FromStatus(status);
     r.headers.emplace_back("WWW-Authenticate", "Bearer");

@@ -130,6 +130,9 @@ class SubjectEndpoints : public EndpointFamily {
     const Principal& p = caller->principal;
     const std::string& purpose = caller->purpose;
     const std::string& subject = req.path_params["id"];
+    // On a region's shared store the subject's row is read once for this
+    // request (jurisdiction, record and siv keys), not once per vault call.
+    vault::Vault::ReadScope one_read(*d_.vault, subject);
     auto fields = ResolveFields(d_.deployment->schema,
                                 SplitList(req.QueryParam("fields")));
     if (!fields.ok()) return respond(ErrorResponse(fields.status()));

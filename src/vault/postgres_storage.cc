@@ -1,5 +1,6 @@
 #include "vault/postgres_storage.h"
 
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -64,6 +65,29 @@ absl::Status InitConnection(pg::Connection& c, const std::string& schema) {
         c.Prepare(StatementName("cas", t),
                   absl::StrCat("UPDATE ", q, " SET v=$3 WHERE k=$1 AND v=$2"),
                   {kByteaOid, kByteaOid, kByteaOid}));
+    // The conditional puts of WriteIf: a row that does not match fails the
+    // statement with division_by_zero (SQLSTATE 22012), which rolls the
+    // whole pipelined transaction back. A concurrent writer of the row holds
+    // its lock until it commits; READ COMMITTED then re-checks the condition
+    // against the row it committed.
+    CLOVER_RETURN_IF_ERROR(
+        c.Prepare(StatementName("put_if", t),
+                  absl::StrCat("WITH u AS (UPDATE ", q,
+                               " SET v=$3 WHERE k=$1 AND v=$2 RETURNING 1) "
+                               "SELECT 1/count(*) FROM u"),
+                  {kByteaOid, kByteaOid, kByteaOid}));
+    CLOVER_RETURN_IF_ERROR(c.Prepare(
+        StatementName("put_if_prefixed", t),
+        absl::StrCat("WITH u AS (UPDATE ", q,
+                     " SET v=$3 WHERE k=$1 AND substr(v, 1, length($2))=$2 "
+                     "RETURNING 1) SELECT 1/count(*) FROM u"),
+        {kByteaOid, kByteaOid, kByteaOid}));
+    CLOVER_RETURN_IF_ERROR(c.Prepare(
+        StatementName("insert_if_absent", t),
+        absl::StrCat("WITH i AS (INSERT INTO ", q,
+                     "(k, v) VALUES ($1, $2) ON CONFLICT (k) DO NOTHING "
+                     "RETURNING 1) SELECT 1/count(*) FROM i"),
+        {kByteaOid, kByteaOid}));
     CLOVER_RETURN_IF_ERROR(
         c.Prepare(StatementName("del", t),
                   absl::StrCat("DELETE FROM ", q, " WHERE k=$1"), {kByteaOid}));
@@ -155,6 +179,82 @@ class PostgresStorage final : public StorageDriver {
     }
     return status;
   }
+
+  absl::StatusOr<bool> WriteIf(Table table, absl::string_view key,
+                               std::optional<absl::string_view> expected,
+                               const WriteBatch& batch) override {
+    return Conditional(table, key,
+                       expected.has_value() ? "put_if" : "insert_if_absent",
+                       expected, batch);
+  }
+
+  absl::StatusOr<bool> WriteIfPrefixed(Table table, absl::string_view key,
+                                       absl::string_view prefix,
+                                       const WriteBatch& batch) override {
+    return Conditional(table, key, "put_if_prefixed", prefix, batch);
+  }
+
+  // `batch` in one transaction whose first statement is the put of `key`
+  // made conditional by statement `op` (with `param` between key and value
+  // if set); false if the condition did not hold.
+  absl::StatusOr<bool> Conditional(Table table, absl::string_view key,
+                                   absl::string_view op_name,
+                                   std::optional<absl::string_view> param,
+                                   const WriteBatch& batch) {
+    // The conditional put goes first, so that the row's lock is the first
+    // one the transaction takes (no lock-order deadlock between writers).
+    std::vector<pg::Statement> stmts;
+    stmts.reserve(batch.ops().size());
+    for (const WriteBatch::Op& op : batch.ops()) {
+      if (stmts.empty() && !op.is_delete && op.table == table &&
+          op.key == key) {
+        pg::Statement s{StatementName(op_name, table), {op.key}};
+        if (param.has_value()) s.params.push_back(*param);
+        s.params.push_back(op.value);
+        stmts.push_back(std::move(s));
+      }
+    }
+    if (stmts.empty()) {
+      return absl::InvalidArgumentError("conditional batch must put its key");
+    }
+    bool conditioned = false;
+    for (const WriteBatch::Op& op : batch.ops()) {
+      if (!conditioned && !op.is_delete && op.table == table && op.key == key) {
+        conditioned = true;
+      } else if (op.is_delete) {
+        stmts.push_back({StatementName("del", op.table), {op.key}});
+      } else {
+        stmts.push_back({StatementName("put", op.table), {op.key, op.value}});
+      }
+    }
+    // In doubt as Write: never sent twice; its keys are read back.
+    bool in_doubt = false;
+    absl::StatusOr<bool> done = pool_.Run(
+        [&](pg::Connection& c) -> absl::StatusOr<bool> {
+          if (in_doubt) {
+            CLOVER_RETURN_IF_ERROR(Applied(c, batch));
+            return true;
+          }
+          absl::Status s = c.Transaction(stmts, "vault conditional write");
+          if (absl::IsUnavailable(s) && c.commit_in_doubt()) in_doubt = true;
+          if (absl::IsInternal(s) &&
+              s.message().find("(SQLSTATE 22012)") != absl::string_view::npos) {
+            return false;  // the row is not as expected: nothing written
+          }
+          if (!s.ok()) return s;
+          return true;
+        },
+        retry_);
+    if (in_doubt && absl::IsAborted(done.status())) {
+      return absl::UnavailableError(
+          "postgres vault conditional write: the connection broke while it "
+          "was committing and it is not in the database; it was not applied "
+          "(or another writer has replaced it since)");
+    }
+    return done;
+  }
+
+  bool shared() const override { return true; }
 
   absl::StatusOr<bool> CompareAndPut(Table table, absl::string_view key,
                                      absl::string_view expected,

@@ -7,6 +7,7 @@
 #define CLOVER_VAULT_STORAGE_H_
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -79,6 +80,58 @@ class StorageDriver {
   [[nodiscard]] virtual absl::StatusOr<bool> CompareAndPut(
       Table table, absl::string_view key, absl::string_view expected,
       absl::string_view desired) = 0;
+  // A conditional batch: applies `batch`, which must put `key` in `table`,
+  // atomically and only if the value of `key` is still exactly `*expected`
+  // (absent if `expected` is nullopt) when it commits; returns whether it
+  // did. Where several processes share the store (shared()), this is the
+  // compare-and-set that serialises their writes to one subject row (the
+  // driver checks and writes in one transaction, e.g. PostgreSQL: a
+  // conditional UPDATE or INSERT ... ON CONFLICT DO NOTHING in the batch's
+  // transaction). This default reads, compares and writes: atomic only
+  // within one process whose callers serialise writes to `key` (the vault's
+  // stripes). Errors: InvalidArgument if `batch` does not put `key`; as
+  // Write.
+  [[nodiscard]] virtual absl::StatusOr<bool> WriteIf(
+      Table table, absl::string_view key,
+      std::optional<absl::string_view> expected, const WriteBatch& batch) {
+    bool puts_key = false;
+    for (const WriteBatch::Op& op : batch.ops()) {
+      puts_key =
+          puts_key || (!op.is_delete && op.table == table && op.key == key);
+    }
+    if (!puts_key) {
+      return absl::InvalidArgumentError("conditional batch must put its key");
+    }
+    std::string current;
+    absl::StatusOr<bool> found = Get(table, key, &current);
+    if (!found.ok()) return found.status();
+    if (*found != expected.has_value() || (*found && current != *expected)) {
+      return false;
+    }
+    absl::Status written = Write(batch);
+    if (!written.ok()) return written;
+    return true;
+  }
+  // As WriteIf, conditional on the value of `key` being present and starting
+  // with `prefix` (e.g. a subject row's "live" header: an erasure applies to
+  // whatever live row it finds, so that writers cannot starve it).
+  [[nodiscard]] virtual absl::StatusOr<bool> WriteIfPrefixed(
+      Table table, absl::string_view key, absl::string_view prefix,
+      const WriteBatch& batch) {
+    std::string current;
+    absl::StatusOr<bool> found = Get(table, key, &current);
+    if (!found.ok()) return found.status();
+    if (!*found ||
+        absl::string_view(current).substr(0, prefix.size()) != prefix) {
+      return false;
+    }
+    return WriteIf(table, key, current, batch);
+  }
+  // Whether other processes (the other nodes of a region) write this store
+  // concurrently: then a process's cache can be stale at any moment, and its
+  // writes must be conditional (WriteIf). False for embedded stores, which
+  // one process holds.
+  [[nodiscard]] virtual bool shared() const { return false; }
   // Calls `fn` for every entry of `table` in key order until it returns false.
   // For audits, tests and maintenance, not for request paths.
   [[nodiscard]] virtual absl::Status Scan(

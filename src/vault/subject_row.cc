@@ -36,6 +36,11 @@ std::string SubjectRow::Encode() const {
   return out;
 }
 
+std::string SubjectRow::LivePrefix() {
+  return std::string{static_cast<char>(kFormat),
+                     static_cast<char>(State::kLive)};
+}
+
 absl::StatusOr<SubjectRow::State> SubjectRow::PeekState(absl::string_view in) {
   if (in.size() < kFixedSize || static_cast<uint8_t>(in[0]) != kFormat) {
     return Malformed();

@@ -40,6 +40,9 @@ struct SubjectRow {
   // Errors: DataLoss if `in` is not a row this version wrote (truncated,
   // unknown format or state, trailing bytes on a tombstone).
   [[nodiscard]] static absl::StatusOr<SubjectRow> Decode(absl::string_view in);
+  // The first bytes of every encoded live row (format and state), for writes
+  // conditional on a row being live (StorageDriver::WriteIfPrefixed).
+  [[nodiscard]] static std::string LivePrefix();
   // The state of an encoded row without decoding the rest (for scans that
   // only tell live subjects from tombstones). Errors: DataLoss as Decode for
   // an unknown format or state.

@@ -52,6 +52,17 @@ absl::Status NewTokenHandle(int64_t micros, TokenHandle* handle) {
   return crypto::RandomBytes(handle->data() + 8, handle->size() - 8);
 }
 
+// Conditional writes of one row before a writer gives up (each failed one
+// means another node's write to the row succeeded meanwhile).
+constexpr int kMaxWriteAttempts = 16;
+
+absl::Status WriteConflict(absl::string_view subject) {
+  return absl::AbortedError(
+      absl::StrCat("subject ", std::string(subject),
+                   ": its row kept changing under concurrent writes from "
+                   "other nodes; retry"));
+}
+
 absl::Status SubjectNotFound(absl::string_view subject) {
   return absl::NotFoundError(
       absl::StrCat("subject ", std::string(subject), " not found"));
@@ -84,6 +95,7 @@ absl::Status ScanSubjectRows(
 struct Vault::SubjectEntry {
   crypto::SecretKey data_key;
   TokenHandle handle;
+  std::string wrapped_key;  // as stored when data_key was unwrapped
   uint64_t revision = 0;
   std::string jurisdiction;
   std::string sealed_record;
@@ -105,7 +117,8 @@ Vault::Vault(const Deployment& deployment, const VaultOptions& options,
       storage_(std::move(storage)),
       kek_(std::move(kek)),
       token_keys_(pseudonym_root),
-      cache_(options.subject_cache_entries) {}
+      cache_(options.subject_cache_entries),
+      shared_(storage_->shared()) {}
 
 Vault::~Vault() = default;
 
@@ -151,6 +164,50 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::OpenEmbedded(
   return vault;
 }
 
+namespace {
+// The ReadScope open on this thread (vault null: none).
+struct ScopedRead {
+  const Vault* vault = nullptr;
+  std::string subject;
+  bool fetched = false;
+  std::optional<SubjectRow> row;  // as fetched; nullopt: absent
+};
+thread_local ScopedRead t_scoped_read;
+}  // namespace
+
+Vault::ReadScope::ReadScope(Vault& vault, absl::string_view subject) {
+  if (!vault.shared_ || t_scoped_read.vault != nullptr) return;
+  t_scoped_read.vault = &vault;
+  t_scoped_read.subject.assign(subject.data(), subject.size());
+  active_ = true;
+}
+
+Vault::ReadScope::~ReadScope() {
+  if (!active_) return;
+  t_scoped_read.vault = nullptr;
+  t_scoped_read.fetched = false;
+  t_scoped_read.row.reset();  // the sealed record leaves with the request
+}
+
+absl::StatusOr<std::optional<SubjectRow>> Vault::ReadRowInScope(
+    absl::string_view subject) {
+  ScopedRead& scope = t_scoped_read;
+  if (scope.vault != this || scope.subject != subject) return ReadRow(subject);
+  if (!scope.fetched) {
+    CLOVER_ASSIGN_OR_RETURN(scope.row, ReadRow(subject));
+    scope.fetched = true;
+  }
+  return scope.row;
+}
+
+void Vault::ForgetScopedRow(absl::string_view subject) {
+  ScopedRead& scope = t_scoped_read;
+  if (scope.vault == this && scope.subject == subject) {
+    scope.fetched = false;
+    scope.row.reset();
+  }
+}
+
 absl::Mutex& Vault::StripeOf(absl::string_view subject) {
   return stripes_[absl::Hash<absl::string_view>{}(subject) % kStripes];
 }
@@ -174,72 +231,98 @@ absl::StatusOr<Vault::PutResult> Vault::Put(absl::string_view subject,
                           residency_.JurisdictionOfCountry(record.country));
   CLOVER_RETURN_IF_ERROR(residency_.CheckStoredHere(jurisdiction));
 
+  ForgetScopedRow(subject);
   absl::MutexLock lock(&StripeOf(subject));
-  // Storage, not the cache, decides whether the subject exists: another node
-  // sharing this region's storage may have written or erased it.
-  CLOVER_ASSIGN_OR_RETURN(std::optional<SubjectRow> existing, ReadRow(subject));
   crypto::SecretKey data_key;
   absl::Cleanup wipe_key = [&data_key] {
     crypto::SecureWipe(data_key.data(), data_key.size());
   };
   std::shared_ptr<SubjectEntry> cached;  // the subject's fresh cache entry
   SubjectRow row;
-  WriteBatch batch;
-  if (existing.has_value()) {
-    if (!existing->live()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("subject ", std::string(subject),
-                       " was erased; its id cannot be reused"));
+  std::optional<SubjectRow> existing;
+  // Where other nodes write the same store the write is conditional on the
+  // row read (WriteIf); a row that changed meanwhile is read again and the
+  // write made anew on top of it (or refused, if it was erased).
+  for (int attempt = 0;; ++attempt) {
+    // Storage, not the cache, decides whether the subject exists: another node
+    // sharing this region's storage may have written or erased it.
+    std::string stored;
+    CLOVER_ASSIGN_OR_RETURN(bool found,
+                            storage_->Get(Table::kSubjects, subject, &stored));
+    existing.reset();
+    if (found) {
+      CLOVER_ASSIGN_OR_RETURN(existing, SubjectRow::Decode(stored));
     }
-    if (existing->jurisdiction != jurisdiction) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "subject ", std::string(subject), " has home jurisdiction ",
-          existing->jurisdiction, "; country ", record.country, " (",
-          jurisdiction, ") would change it"));
-    }
-    // The KEK output under the epoch layer: opened once, for the unwrap and
-    // for the check of its KEK.
-    CLOVER_ASSIGN_OR_RETURN(std::string inner,
-                            InnerWrapped(existing->wrapped_key, subject));
-    cached = FreshCachedEntry(subject);
-    if (cached != nullptr && cached->handle == existing->handle) {
-      data_key = cached->data_key;
+    row = SubjectRow();
+    cached.reset();
+    WriteBatch batch;
+    if (existing.has_value()) {
+      if (!existing->live()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("subject ", std::string(subject),
+                         " was erased; its id cannot be reused"));
+      }
+      if (existing->jurisdiction != jurisdiction) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "subject ", std::string(subject), " has home jurisdiction ",
+            existing->jurisdiction, "; country ", record.country, " (",
+            jurisdiction, ") would change it"));
+      }
+      // The KEK output under the epoch layer: opened once, for the unwrap and
+      // for the check of its KEK.
+      CLOVER_ASSIGN_OR_RETURN(std::string inner,
+                              InnerWrapped(existing->wrapped_key, subject));
+      cached = FreshCachedEntry(subject);
+      if (cached != nullptr && cached->handle == existing->handle) {
+        data_key = cached->data_key;
+      } else {
+        UnwrapJustification why{"vault", "write", std::string(subject)};
+        CLOVER_ASSIGN_OR_RETURN(data_key, kek_->Unwrap(inner, subject, why));
+      }
+      row = *existing;
+      row.revision += 1;
+      // A key under an older epoch or a retired KEK moves to the current ones
+      // with the write.
+      const bool stale =
+          WrappedKeyKekId(row.wrapped_key) != CurrentEpoch()->id() ||
+          WrappedKeyKekId(inner) != kek_->id();
+      if (stale) {
+        CLOVER_ASSIGN_OR_RETURN(row.wrapped_key,
+                                WrapDataKey(KeyView(data_key), subject));
+      }
     } else {
-      UnwrapJustification why{"vault", "write", std::string(subject)};
-      CLOVER_ASSIGN_OR_RETURN(data_key, kek_->Unwrap(inner, subject, why));
-    }
-    row = *std::move(existing);
-    row.revision += 1;
-    // A key under an older epoch or a retired KEK moves to the current ones
-    // with the write.
-    const bool stale =
-        WrappedKeyKekId(row.wrapped_key) != CurrentEpoch()->id() ||
-        WrappedKeyKekId(inner) != kek_->id();
-    if (stale) {
+      CLOVER_RETURN_IF_ERROR(
+          crypto::RandomBytes(data_key.data(), data_key.size()));
+      row.micros = absl::ToUnixMicros(absl::Now());
+      CLOVER_RETURN_IF_ERROR(NewTokenHandle(row.micros, &row.handle));
       CLOVER_ASSIGN_OR_RETURN(row.wrapped_key,
                               WrapDataKey(KeyView(data_key), subject));
+      row.state = SubjectRow::State::kLive;
+      row.revision = 1;
+      row.jurisdiction = jurisdiction;
+      batch.Put(Table::kTokens, HandleView(row.handle), subject);
     }
-  } else {
-    CLOVER_RETURN_IF_ERROR(
-        crypto::RandomBytes(data_key.data(), data_key.size()));
-    row.micros = absl::ToUnixMicros(absl::Now());
-    CLOVER_RETURN_IF_ERROR(NewTokenHandle(row.micros, &row.handle));
-    CLOVER_ASSIGN_OR_RETURN(row.wrapped_key,
-                            WrapDataKey(KeyView(data_key), subject));
-    row.state = SubjectRow::State::kLive;
-    row.revision = 1;
-    row.jurisdiction = jurisdiction;
-    batch.Put(Table::kTokens, HandleView(row.handle), subject);
+    std::string plain = EncodeRecord(record);
+    row.sealed_record.clear();
+    absl::Status sealed =
+        crypto::AeadSeal(KeyView(data_key), plain,
+                         RecordAad(subject, row.revision), &row.sealed_record);
+    crypto::SecureWipe(plain.data(), plain.size());
+    CLOVER_RETURN_IF_ERROR(sealed);
+    batch.Put(Table::kSubjects, subject, row.Encode());
+    if (!shared_) {
+      CLOVER_RETURN_IF_ERROR(storage_->Write(batch));
+      break;
+    }
+    CLOVER_ASSIGN_OR_RETURN(
+        bool written,
+        storage_->WriteIf(
+            Table::kSubjects, subject,
+            found ? std::optional<absl::string_view>(stored) : std::nullopt,
+            batch));
+    if (written) break;
+    if (attempt + 1 == kMaxWriteAttempts) return WriteConflict(subject);
   }
-  std::string plain = EncodeRecord(record);
-  row.sealed_record.clear();
-  absl::Status sealed =
-      crypto::AeadSeal(KeyView(data_key), plain,
-                       RecordAad(subject, row.revision), &row.sealed_record);
-  crypto::SecureWipe(plain.data(), plain.size());
-  CLOVER_RETURN_IF_ERROR(sealed);
-  batch.Put(Table::kSubjects, subject, row.Encode());
-  CLOVER_RETURN_IF_ERROR(storage_->Write(batch));
   // The cache holds subjects that were read. A write keeps a cached subject
   // current but adds none: creating or updating many subjects (an import)
   // does not push the subjects being read out of the cache, and the data keys
@@ -249,6 +332,7 @@ absl::StatusOr<Vault::PutResult> Vault::Put(absl::string_view subject,
     auto entry = std::make_shared<SubjectEntry>();
     entry->data_key = data_key;
     entry->handle = row.handle;
+    entry->wrapped_key = row.wrapped_key;
     entry->revision = row.revision;
     entry->jurisdiction = row.jurisdiction;
     entry->sealed_record = std::move(row.sealed_record);
@@ -270,6 +354,7 @@ std::shared_ptr<Vault::SubjectEntry> Vault::FreshCachedEntry(
 
 absl::StatusOr<std::shared_ptr<Vault::SubjectEntry>> Vault::LoadEntry(
     absl::string_view subject, const AccessContext& context) {
+  if (shared_) return LoadSharedEntry(subject, context);
   if (std::shared_ptr<SubjectEntry> hit = FreshCachedEntry(subject)) return hit;
   // Misses take the subject's stripe so that a concurrent Put or Erase cannot
   // be overtaken by a stale row read before it, nor an erased key re-cached.
@@ -283,10 +368,72 @@ absl::StatusOr<std::shared_ptr<Vault::SubjectEntry>> Vault::LoadEntry(
   CLOVER_ASSIGN_OR_RETURN(entry->data_key,
                           UnwrapDataKey(row->wrapped_key, subject, why));
   entry->handle = row->handle;
+  entry->wrapped_key = std::move(row->wrapped_key);
   entry->revision = row->revision;
   entry->jurisdiction = std::move(row->jurisdiction);
   entry->sealed_record = std::move(row->sealed_record);
   entry->loaded = absl::Now();
+  cache_.Put(subject, entry);
+  return entry;
+}
+
+absl::StatusOr<std::shared_ptr<Vault::SubjectEntry>> Vault::LoadSharedEntry(
+    absl::string_view subject, const AccessContext& context) {
+  // Other nodes write and erase this store: every read fetches the row (once
+  // per ReadScope), so that what an acknowledged write or erasure left is
+  // what is served.
+  CLOVER_ASSIGN_OR_RETURN(std::optional<SubjectRow> row,
+                          ReadRowInScope(subject));
+  if (!row.has_value() || !row->live()) {
+    cache_.Erase(subject);
+    return row.has_value() ? ErasedError(subject) : SubjectNotFound(subject);
+  }
+  std::shared_ptr<SubjectEntry> cached = FreshCachedEntry(subject);
+  // The cached data key serves only the incarnation and wrapped key it was
+  // unwrapped from; any other row goes to the KEK.
+  if (cached == nullptr || cached->handle != row->handle ||
+      cached->wrapped_key != row->wrapped_key) {
+    // Under the stripe, as LoadEntry: a local erasure cannot slip between
+    // this row and the cache insert.
+    absl::MutexLock lock(&StripeOf(subject));
+    CLOVER_ASSIGN_OR_RETURN(row, ReadRow(subject));
+    if (!row.has_value() || !row->live()) {
+      cache_.Erase(subject);
+      return row.has_value() ? ErasedError(subject) : SubjectNotFound(subject);
+    }
+    auto entry = std::make_shared<SubjectEntry>();
+    UnwrapJustification why{context.actor, context.purpose,
+                            std::string(subject)};
+    CLOVER_ASSIGN_OR_RETURN(entry->data_key,
+                            UnwrapDataKey(row->wrapped_key, subject, why));
+    entry->handle = row->handle;
+    entry->wrapped_key = std::move(row->wrapped_key);
+    entry->revision = row->revision;
+    entry->jurisdiction = std::move(row->jurisdiction);
+    entry->sealed_record = std::move(row->sealed_record);
+    entry->loaded = absl::Now();
+    cache_.Put(subject, entry);
+    return entry;
+  }
+  if (cached->revision == row->revision &&
+      cached->sealed_record == row->sealed_record) {
+    return cached;
+  }
+  // Another record under the same key (a write, here or elsewhere): a new
+  // entry, keeping the unwrap's time (the TTL bounds how long a key goes
+  // without asking the KEK) and the siv keys (derived from key and handle).
+  auto entry = std::make_shared<SubjectEntry>();
+  entry->data_key = cached->data_key;
+  entry->handle = cached->handle;
+  entry->wrapped_key = cached->wrapped_key;
+  entry->revision = row->revision;
+  entry->jurisdiction = std::move(row->jurisdiction);
+  entry->sealed_record = std::move(row->sealed_record);
+  entry->loaded = cached->loaded;
+  {
+    absl::MutexLock lock(&cached->mu);
+    entry->siv_keys = cached->siv_keys;
+  }
   cache_.Put(subject, entry);
   return entry;
 }
@@ -330,10 +477,14 @@ absl::StatusOr<Record> Vault::Get(absl::string_view subject,
 
 absl::StatusOr<std::string> Vault::HomeJurisdiction(absl::string_view subject) {
   CLOVER_RETURN_IF_ERROR(ValidateSubjectId(subject));
-  if (std::shared_ptr<SubjectEntry> hit = FreshCachedEntry(subject)) {
+  // A shared store's row may have been erased by another node since it was
+  // cached: asked of storage.
+  if (std::shared_ptr<SubjectEntry> hit =
+          shared_ ? nullptr : FreshCachedEntry(subject)) {
     return hit->jurisdiction;
   }
-  CLOVER_ASSIGN_OR_RETURN(std::optional<SubjectRow> row, ReadRow(subject));
+  CLOVER_ASSIGN_OR_RETURN(std::optional<SubjectRow> row,
+                          ReadRowInScope(subject));
   if (!row.has_value()) return SubjectNotFound(subject);
   if (!row->live()) return ErasedError(subject);
   return std::move(row->jurisdiction);
@@ -362,19 +513,37 @@ absl::Status Vault::ListSubjects(
 
 absl::Status Vault::Erase(absl::string_view subject) {
   CLOVER_RETURN_IF_ERROR(ValidateSubjectId(subject));
+  ForgetScopedRow(subject);
   absl::MutexLock lock(&StripeOf(subject));
-  CLOVER_ASSIGN_OR_RETURN(std::optional<SubjectRow> row, ReadRow(subject));
-  if (!row.has_value()) return SubjectNotFound(subject);
-  if (!row->live()) return absl::OkStatus();
-  WriteBatch batch;
-  batch.Delete(Table::kTokens, HandleView(row->handle));
-  SubjectRow tombstone;
-  tombstone.state = SubjectRow::State::kErased;
-  tombstone.revision = row->revision;
-  tombstone.micros = absl::ToUnixMicros(absl::Now());
-  tombstone.jurisdiction = std::move(row->jurisdiction);
-  batch.Put(Table::kSubjects, subject, tombstone.Encode());
-  CLOVER_RETURN_IF_ERROR(storage_->Write(batch));
+  // Where other nodes write the store, conditional on the row being live
+  // (not on its bytes): writes racing the erasure cannot starve it, and the
+  // one that lands first is erased with the rest (a subject's handle, all the
+  // tombstone needs of it besides its jurisdiction, never changes).
+  for (int attempt = 0;; ++attempt) {
+    std::string stored;
+    CLOVER_ASSIGN_OR_RETURN(bool found,
+                            storage_->Get(Table::kSubjects, subject, &stored));
+    if (!found) return SubjectNotFound(subject);
+    CLOVER_ASSIGN_OR_RETURN(SubjectRow row, SubjectRow::Decode(stored));
+    if (!row.live()) break;
+    WriteBatch batch;
+    batch.Delete(Table::kTokens, HandleView(row.handle));
+    SubjectRow tombstone;
+    tombstone.state = SubjectRow::State::kErased;
+    tombstone.revision = row.revision;
+    tombstone.micros = absl::ToUnixMicros(absl::Now());
+    tombstone.jurisdiction = std::move(row.jurisdiction);
+    batch.Put(Table::kSubjects, subject, tombstone.Encode());
+    if (!shared_) {
+      CLOVER_RETURN_IF_ERROR(storage_->Write(batch));
+      break;
+    }
+    CLOVER_ASSIGN_OR_RETURN(bool written, storage_->WriteIfPrefixed(
+                                              Table::kSubjects, subject,
+                                              SubjectRow::LivePrefix(), batch));
+    if (written) break;
+    if (attempt + 1 == kMaxWriteAttempts) return WriteConflict(subject);
+  }
   cache_.Erase(subject);
   return absl::OkStatus();
 }

@@ -4,7 +4,11 @@
 //
 // Thread-safety: all methods are thread-safe. Writes to one subject are
 // serialised by a striped lock; reads take no lock on the hot path (cached data
-// key).
+// key). Where other processes write the same store (StorageDriver::shared():
+// the nodes of a region on PostgreSQL), a subject's writes are also
+// conditional on its row in the store (WriteIf / WriteIfPrefixed), so writes
+// from different nodes serialise too: Put retries on top of a row that
+// changed (Aborted after 16 lost races), and never writes over a tombstone.
 #ifndef CLOVER_VAULT_VAULT_H_
 #define CLOVER_VAULT_VAULT_H_
 
@@ -43,11 +47,14 @@ struct VaultOptions {
   // one AES-GCM open and no storage lookup. Filled by reads (a write replaces
   // a cached subject's entry but caches no other), under the subject's write
   // stripe; erasure evicts. A cached key is used without asking
-  // the KEK again, so a KEK refusal or revocation — or, where several nodes
-  // share the region's storage, another node's write or erasure — takes effect
-  // here only after the entry is evicted or `subject_cache_ttl` has passed (or
-  // at once with DropKeyCache). 0 disables the cache: every read goes to
-  // storage and unwraps through the KEK.
+  // the KEK again, so a KEK refusal or revocation takes effect here only
+  // after the entry is evicted or `subject_cache_ttl` has passed (or at once
+  // with DropKeyCache). Where several nodes share the region's storage
+  // (StorageDriver::shared()), every read still fetches the subject's row
+  // (once per ReadScope) and serves that: the cache then only saves the KEK
+  // unwrap, reused while the row's handle and wrapped key are unchanged, so
+  // another node's write or erasure shows at once. 0 disables the cache:
+  // every read goes to storage and unwraps through the KEK.
   size_t subject_cache_entries = 100'000;
   absl::Duration subject_cache_ttl = absl::Minutes(5);
   // Where several processes share the store (PostgreSQL): how often a vault
@@ -95,8 +102,11 @@ class Vault {
   // endpoint), one whose jurisdiction has no home region gets
   // FailedPrecondition. Then: FailedPrecondition if the subject exists with a
   // different home jurisdiction ("never changes silently") or was erased (ids
-  // are not reused). InvalidArgument for bad ids/records; Internal/Unavailable
-  // on storage errors.
+  // are not reused) — on a shared store, also when another node's erasure
+  // lands between this write's read and its commit. Aborted if, on a shared
+  // store, other nodes' writes kept changing the row (nothing written).
+  // InvalidArgument for bad ids/records; Internal/Unavailable on storage
+  // errors.
   [[nodiscard]] absl::StatusOr<PutResult> Put(absl::string_view subject,
                                               const Record& record);
 
@@ -235,6 +245,27 @@ class Vault {
   // Forgets every cached data key and siv key.
   void DropKeyCache();
 
+  // One request's reads of one subject. Where the store is shared (every
+  // read fetches the subject's row, see VaultOptions), while a scope lives
+  // the row is fetched once, by the first read that needs it, and this
+  // thread's later reads of `subject` through this vault (HomeJurisdiction,
+  // Get, SubjectKeys, Detokenize's keys) answer from that row: the request
+  // sees the subject as it was at that moment, which is after the request
+  // began, so an erasure or write acknowledged before it is always seen. A
+  // Put or Erase of the subject on this thread ends the reuse. One scope per
+  // thread at a time (a nested one does nothing); no effect on an embedded
+  // store. Construct and destroy on the same thread (a local variable).
+  class ReadScope {
+   public:
+    ReadScope(Vault& vault, absl::string_view subject);
+    ~ReadScope();
+    ReadScope(const ReadScope&) = delete;
+    ReadScope& operator=(const ReadScope&) = delete;
+
+   private:
+    bool active_ = false;
+  };
+
   const Schema& schema() const { return schema_; }
   const Pseudonymizer& pseudonymizer() const { return pseudonymizer_; }
   const ResidencyMap& residency() const { return residency_; }
@@ -252,11 +283,21 @@ class Vault {
   absl::Mutex& StripeOf(absl::string_view subject);
   // The subject's row, or nullopt if it never existed.
   absl::StatusOr<std::optional<SubjectRow>> ReadRow(absl::string_view subject);
+  // ReadRow, answered from this thread's ReadScope of `subject` if any (its
+  // first call fetches). For reads only.
+  absl::StatusOr<std::optional<SubjectRow>> ReadRowInScope(
+      absl::string_view subject);
+  // Ends this thread's ReadScope reuse of `subject` (after a write to it).
+  void ForgetScopedRow(absl::string_view subject);
   // The cached entry of `subject` if it is younger than the TTL, else null.
   std::shared_ptr<SubjectEntry> FreshCachedEntry(absl::string_view subject);
   // The live subject's entry (cache, else storage and a KEK unwrap). Errors:
   // NotFound, erased, PermissionDenied (KEK), DataLoss, storage errors.
   absl::StatusOr<std::shared_ptr<SubjectEntry>> LoadEntry(
+      absl::string_view subject, const AccessContext& context);
+  // LoadEntry on a shared store: the row is read on every call, the cached
+  // data key reused only for the same handle and wrapped key.
+  absl::StatusOr<std::shared_ptr<SubjectEntry>> LoadSharedEntry(
       absl::string_view subject, const AccessContext& context);
 
   // Epochs: the current one, and any epoch by id (reloading the stored
@@ -285,6 +326,8 @@ class Vault {
   std::unique_ptr<KeyEncryptionKey> kek_;
   TokenKeyRing token_keys_;
   ClockCache<std::shared_ptr<SubjectEntry>> cache_;
+  // StorageDriver::shared(): reads revalidate, writes are conditional.
+  const bool shared_;
   static constexpr size_t kStripes = 256;
   std::array<absl::Mutex, kStripes> stripes_;
 
