@@ -117,6 +117,9 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(
   if (storage == nullptr || kek == nullptr) {
     return absl::InvalidArgumentError("vault needs a storage driver and a KEK");
   }
+  if (options.kek_layer) {
+    CLOVER_ASSIGN_OR_RETURN(kek, options.kek_layer(std::move(kek)));
+  }
   CLOVER_ASSIGN_OR_RETURN(ResidencyMap residency,
                           ResidencyMap::Create(deployment, options.region));
   auto vault = std::unique_ptr<Vault>(
@@ -278,7 +281,8 @@ absl::StatusOr<std::shared_ptr<Vault::SubjectEntry>> Vault::LoadEntry(
   if (!row.has_value()) return SubjectNotFound(subject);
   if (!row->live()) return ErasedError(subject);
   auto entry = std::make_shared<SubjectEntry>();
-  UnwrapJustification why{context.actor, context.purpose, std::string(subject)};
+  UnwrapJustification why{context.actor, context.purpose, std::string(subject),
+                          context.code, context.decision_index};
   CLOVER_ASSIGN_OR_RETURN(entry->data_key,
                           UnwrapDataKey(row->wrapped_key, subject, why));
   entry->handle = row->handle;
