@@ -37,6 +37,9 @@ void RegisterConfigCommands(CLI::App& app);
 void RegisterDemoCommand(CLI::App& app);
 void RegisterLogCommands(CLI::App& app);
 void RegisterKeysCommands(CLI::App& app);
+// `clover keys serve|cutoff|restore` (release_commands.cc); after
+// RegisterKeysCommands.
+void RegisterReleaseCommands(CLI::App& app);
 // `clover vault purge` (keys_commands.cc).
 void RegisterVaultCommands(CLI::App& app);
 void RegisterPolicyCommands(CLI::App& app);

@@ -17,6 +17,7 @@
 #include "entry/erasure_attestation.h"
 #include "gateway/access_index.h"
 #include "gateway/auth.h"
+#include "gateway/key_release.h"
 #include "gateway/gateway.h"
 #include "gateway/state_store.h"
 #include "kv/kv_store.h"
@@ -628,11 +629,15 @@ absl::StatusOr<std::unique_ptr<vault::Vault>> OpenNodeVault(
   // Hot subjects (data key and sealed record) stay in memory: reads then cost
   // one AES-GCM open instead of a storage lookup and a KEK unwrap.
   o.subject_cache_entries = 100'000;
+  auto slot = std::make_shared<std::atomic<vault::Vault*>>(nullptr);
   if (deployment.storage.driver != StorageDriver::kPostgres) {
+    CLOVER_RETURN_IF_ERROR(ConfigureKeyRelease(deployment, o, slot));
     vault::RocksDbOptions r;
     r.sync = true;
-    return vault::Vault::OpenEmbedded(deployment, o,
-                                      NodeVaultDir(*deployment.node), r);
+    auto v = vault::Vault::OpenEmbedded(deployment, o,
+                                        NodeVaultDir(*deployment.node), r);
+    if (v.ok()) slot->store(v->get());
+    return v;
   }
   // The region's records live in one database that every DC of the region
   // shares, so another DC's write or erasure must show here soon: cached
@@ -640,6 +645,7 @@ absl::StatusOr<std::unique_ptr<vault::Vault>> OpenNodeVault(
   o.subject_cache_ttl = absl::Seconds(2);
   // Another DC's purge switches the region's epoch: pick it up within 2 s.
   o.epoch_refresh = absl::Seconds(2);
+  CLOVER_RETURN_IF_ERROR(ConfigureKeyRelease(deployment, o, slot));
   auto root = crypto::ReadSecretKeyFile(deployment.keys.pseudonym_key_file);
   if (!root.ok()) return root.status();
   vault::PostgresOptions pg;
@@ -653,6 +659,7 @@ absl::StatusOr<std::unique_ptr<vault::Vault>> OpenNodeVault(
   auto v = vault::Vault::Open(deployment, o, *std::move(storage),
                               *std::move(kek), *root);
   crypto::SecureWipe(root->data(), root->size());
+  if (v.ok()) slot->store(v->get());
   return v;
 }
 
