@@ -1,5 +1,6 @@
 #include "release/release_service.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -442,10 +443,17 @@ void ReleaseService::Release(server::HttpRequest& req,
     absl::StrAppend(&entry, ",\"decision_index\":", *j.decision_index);
   }
   entry.append(",\"key_id\":");
-  const size_t n = static_cast<uint8_t>(r.wrapped[0]);
-  AppendJsonString(
-      r.wrapped.size() > n ? absl::string_view(r.wrapped).substr(1, n) : "",
-      &entry);
+  // The id a (possibly refused, so unverified) key claims: printable ASCII
+  // as sent, anything else in hex, so every entry stays valid UTF-8.
+  const size_t n = r.wrapped.empty() ? 0 : static_cast<uint8_t>(r.wrapped[0]);
+  const absl::string_view claimed =
+      r.wrapped.size() > n ? absl::string_view(r.wrapped).substr(1, n) : "";
+  const bool printable =
+      std::all_of(claimed.begin(), claimed.end(),
+                  [](char c) { return c >= 0x21 && c <= 0x7e; });
+  AppendJsonString(printable ? std::string(claimed)
+                             : absl::StrCat("hex:", absl::BytesToHexString(claimed)),
+                   &entry);
   entry.append(",\"node\":");
   AppendJsonString(node, &entry);
   entry.append(",\"outcome\":");

@@ -352,6 +352,21 @@ TEST_F(KeyReleaseServiceTest, AJustificationThePolicyRefusesIsDeniedAndLogged) {
     EXPECT_THAT(entries.back(), HasSubstr(why.purpose));
   }
   EXPECT_TRUE(v->Get("s-5", {}, ctx_).ok());
+  // A refused request whose key claims a binary id: logged, and the entry
+  // stays valid (UTF-8) JSON.
+  net::HttpAnswer a = Post(
+      "/v1/release",
+      absl::StrCat(R"({"region":"eu","wrapped":")",
+                   absl::Base64Escape("\x03\xff\xfe\xfdrest"),
+                   R"(","justification":{"principal":"p","purpose":"marketing",)"
+                   R"("code":"read","subject":""}})"));
+  EXPECT_EQ(a.status, 403) << a.body;
+  EXPECT_THAT(a.body, HasSubstr("justification_refused"));
+  EXPECT_THAT(a.body, HasSubstr("log_index"));
+  std::vector<std::string> entries = VerifiedLogEntries();
+  rapidjson::Document d;
+  ASSERT_TRUE(ParseJson(entries.back(), &d).ok()) << entries.back();
+  EXPECT_STREQ(d["key_id"].GetString(), "hex:fffefd");
 }
 
 TEST_F(KeyReleaseServiceTest, NodesWithoutAValidCredentialAreRefused) {

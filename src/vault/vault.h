@@ -61,7 +61,7 @@ struct VaultOptions {
   // release/released_kek.h). Its errors fail Open.
   std::function<absl::StatusOr<std::unique_ptr<KeyEncryptionKey>>(
       std::unique_ptr<KeyEncryptionKey>)>
-      kek_layer;
+      kek_layer = nullptr;
 };
 
 // Who reads and why; passed to the KEK on every unwrap.
