@@ -138,8 +138,7 @@ int Main(int argc, char** argv) {
         Die(absl::InternalError(id), "put");
     }
   }
-  const vault::AccessContext ctx{"eu-support-1", "customer_support", "read",
-                                 1};
+  const vault::AccessContext ctx{"eu-support-1", "customer_support", "read", 1};
   std::mt19937_64 rng(7);
   auto run_warm = [&](vault::Vault& v) {
     for (const std::string& id : ids) {  // fill the cache
@@ -191,20 +190,23 @@ int Main(int argc, char** argv) {
     cold_file = run_cold(*file);
     cold_rel = run_cold(*rel);
   }
-  std::printf("bench_release: %zu subjects, single thread; warm: reads per thread CPU second, cold: wall clock\n",
-              subjects);
+  std::printf(
+      "bench_release: %zu subjects, single thread; warm: reads per thread CPU "
+      "second, cold: wall clock\n",
+      subjects);
   std::printf("%-46s %12.0f reads/s\n", "warm get, file KEK (key cached)",
               warm_file);
-  std::printf("%-46s %12.0f reads/s\n", "warm get, external release (key cached)",
-              warm_rel);
+  std::printf("%-46s %12.0f reads/s\n",
+              "warm get, external release (key cached)", warm_rel);
   std::printf("warm ratio release/file = %.3f (target >= 0.80)\n",
               warm_rel / warm_file);
   std::printf("%-46s %12.1f us/read\n", "cold get, file KEK (unwrap each)",
               cold_file);
   std::printf("%-46s %12.1f us/read\n",
               "cold get, external release (release each)", cold_rel);
-  std::printf("cost of one release = %.1f us (mTLS request + synced log entry)\n",
-              cold_rel - cold_file);
+  std::printf(
+      "cost of one release = %.1f us (mTLS request + synced log entry)\n",
+      cold_rel - cold_file);
   std::printf("release log size %llu\n",
               static_cast<unsigned long long>((*service)->log().Size()));
   return 0;

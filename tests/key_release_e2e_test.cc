@@ -7,9 +7,9 @@
 // read's justification; kill -9 of the service fails reads closed (503
 // key_release_unavailable) within the cache TTL and the request timeout,
 // without the node crashing or hanging.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -58,7 +58,8 @@ pid_t Spawn(const std::vector<std::string>& args, const std::string& log) {
     }
     std::vector<char*> argv;
     argv.push_back(const_cast<char*>(CLOVER_BINARY));
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    for (const std::string& a : args)
+      argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     execv(CLOVER_BINARY, argv.data());
     _exit(127);
@@ -95,13 +96,12 @@ class KeyReleaseE2eTest : public ::testing::Test {
     const size_t at = yaml.find("\n  pseudonym_key_file: ");
     ASSERT_NE(at, std::string::npos);
     const size_t eol = yaml.find('\n', at + 1);
-    yaml.insert(eol + 1,
-                absl::StrCat("  release:\n    url: https://127.0.0.1:",
-                             service_port_, "\n    ca_file: ", kms_,
-                             "/ca.crt\n    cert_file: ", kms_,
-                             "/node.crt\n    key_file: ", kms_,
-                             "/node.key\n    cache_ttl_s: 1\n"
-                             "    timeout_ms: 500\n"));
+    yaml.insert(eol + 1, absl::StrCat("  release:\n    url: https://127.0.0.1:",
+                                      service_port_, "\n    ca_file: ", kms_,
+                                      "/ca.crt\n    cert_file: ", kms_,
+                                      "/node.crt\n    key_file: ", kms_,
+                                      "/node.key\n    cache_ttl_s: 1\n"
+                                      "    timeout_ms: 500\n"));
     config_ = dir_ + "/ie-dub-1.yaml";
     std::ofstream(config_) << yaml;
     node_log_ = dir_ + "/node.log";
@@ -136,10 +136,10 @@ class KeyReleaseE2eTest : public ::testing::Test {
 
   absl::StatusOr<ClientResponse> Get(const std::string& id) {
     HttpClient c(absl::Seconds(10));
-    return c.Send("GET",
-                  absl::StrCat(node_.endpoint, "/v1/subjects/", id,
-                               "?fields=email"),
-                  {kSupportKey, "X-Clover-Purpose: customer_support"});
+    return c.Send(
+        "GET",
+        absl::StrCat(node_.endpoint, "/v1/subjects/", id, "?fields=email"),
+        {kSupportKey, "X-Clover-Purpose: customer_support"});
   }
 
   // Reads `id` until the answer's status is `status` (at most `within`).
@@ -159,9 +159,12 @@ class KeyReleaseE2eTest : public ::testing::Test {
   }
 
   std::vector<std::string> AdminArgs(const char* what) {
-    return {"keys",   what,      "--config", kms_ + "/service.yaml",
-            "--region", "eu",    "--cert",   kms_ + "/admin.crt",
-            "--key",  kms_ + "/admin.key", "--ca-file", kms_ + "/ca.crt"};
+    return {"keys",      what,
+            "--config",  kms_ + "/service.yaml",
+            "--region",  "eu",
+            "--cert",    kms_ + "/admin.crt",
+            "--key",     kms_ + "/admin.key",
+            "--ca-file", kms_ + "/ca.crt"};
   }
 
   // The release log, verified with the log client.
@@ -215,11 +218,11 @@ class KeyReleaseE2eTest : public ::testing::Test {
 TEST_F(KeyReleaseE2eTest, CutOffFailsClosedRestoreResumesKillFailsClosed) {
   HttpClient c;
   for (const char* id : {"kr-1", "kr-2"}) {
-    auto put = c.Send(
-        "PUT", absl::StrCat(node_.endpoint, "/v1/subjects/", id),
-        {kAccountsKey, "X-Clover-Purpose: account_management"},
-        absl::StrCat("{\"country\":\"IE\",\"fields\":{\"email\":\"", id,
-                     "@mail.example\",\"name\":\"Person\"}}"));
+    auto put =
+        c.Send("PUT", absl::StrCat(node_.endpoint, "/v1/subjects/", id),
+               {kAccountsKey, "X-Clover-Purpose: account_management"},
+               absl::StrCat("{\"country\":\"IE\",\"fields\":{\"email\":\"", id,
+                            "@mail.example\",\"name\":\"Person\"}}"));
     ASSERT_TRUE(put.ok());
     ASSERT_EQ(put->status, 201) << put->body;
   }

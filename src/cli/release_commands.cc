@@ -68,9 +68,9 @@ int Admin(const AdminFlags& f, bool cut) {
           "the service is not running (no " + config->data_dir + "/ports)"));
     }
   }
-  const std::string url =
-      absl::StrCat("https://", config->listen_host, ":", port,
-                   "/v1/admin/regions/", f.region, cut ? "/cutoff" : "/restore");
+  const std::string url = absl::StrCat("https://", config->listen_host, ":",
+                                       port, "/v1/admin/regions/", f.region,
+                                       cut ? "/cutoff" : "/restore");
   net::HttpCall call;
   call.method = "POST";
   call.url = url;

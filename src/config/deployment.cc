@@ -1004,12 +1004,13 @@ class Loader {
   absl::Status KeyRelease(const Source& src, const YAML::Node& node) {
     const char* path = "keys.release";
     CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, node, path));
-    CLOVER_RETURN_IF_ERROR(CheckKeys(
-        src, f, path,
-        {"url", "ca_file", "cert_file", "key_file", "public_key",
-         "cache_ttl_s", "cache_entries", "timeout_ms"}));
+    CLOVER_RETURN_IF_ERROR(
+        CheckKeys(src, f, path,
+                  {"url", "ca_file", "cert_file", "key_file", "public_key",
+                   "cache_ttl_s", "cache_entries", "timeout_ms"}));
     KeyReleaseConfig r;
-    CLOVER_ASSIGN_OR_RETURN(r.url, StringField(src, node, f, path, "url", true));
+    CLOVER_ASSIGN_OR_RETURN(r.url,
+                            StringField(src, node, f, path, "url", true));
     if (!absl::StartsWith(r.url, "https://")) {
       return ErrorAt(src, Find(f, "url")->value, "keys.release.url",
                      "must be an https:// URL");
@@ -1031,7 +1032,8 @@ class Loader {
         r.cache_entries,
         IntField(src, f, path, "cache_entries", 100'000, 0, 10'000'000));
     CLOVER_ASSIGN_OR_RETURN(
-        int64_t timeout_ms, IntField(src, f, path, "timeout_ms", 2000, 50, 60'000));
+        int64_t timeout_ms,
+        IntField(src, f, path, "timeout_ms", 2000, 50, 60'000));
     r.timeout = absl::Milliseconds(timeout_ms);
     d_.keys.release = std::move(r);
     return absl::OkStatus();

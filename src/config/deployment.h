@@ -171,10 +171,10 @@ struct LogConfig {
 // release"): the partner's key-release service must release every data key
 // the vault does not hold in its cache.
 struct KeyReleaseConfig {
-  std::string url;        // https://host:port of the service
-  std::string ca_file;    // CAs of the service's certificate, absolute
-  std::string cert_file;  // this node's client certificate (mTLS), absolute
-  std::string key_file;   // its private key, absolute
+  std::string url;         // https://host:port of the service
+  std::string ca_file;     // CAs of the service's certificate, absolute
+  std::string cert_file;   // this node's client certificate (mTLS), absolute
+  std::string key_file;    // its private key, absolute
   std::string public_key;  // base64 of the region's release key; "" : asked
   // Released keys stay in the vault's subject cache at most this long and at
   // most this many: a cut-off takes effect within cache_ttl at the latest.

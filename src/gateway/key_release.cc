@@ -76,10 +76,10 @@ absl::Status ConfigureKeyRelease(const Deployment& deployment,
   options.subject_cache_ttl = std::min(options.subject_cache_ttl, c.cache_ttl);
   options.subject_cache_entries = std::min(
       options.subject_cache_entries, static_cast<size_t>(c.cache_entries));
-  options.kek_layer = [r = std::move(r)](
-                          std::unique_ptr<vault::KeyEncryptionKey> kek) {
-    return release::NewReleasedKek(std::move(kek), r);
-  };
+  options.kek_layer =
+      [r = std::move(r)](std::unique_ptr<vault::KeyEncryptionKey> kek) {
+        return release::NewReleasedKek(std::move(kek), r);
+      };
   return absl::OkStatus();
 }
 

@@ -50,21 +50,23 @@ absl::StatusOr<std::string> SharedKey(EVP_PKEY* own, EVP_PKEY* peer,
   }
   std::string shared(32, '\0');
   size_t len = shared.size();
-  if (EVP_PKEY_derive(ctx.get(), reinterpret_cast<unsigned char*>(shared.data()),
+  if (EVP_PKEY_derive(ctx.get(),
+                      reinterpret_cast<unsigned char*>(shared.data()),
                       &len) != 1 ||
       len != 32) {
     return OpenSslFailure("X25519 derive");
   }
-  auto key = crypto::HkdfSha256(
-      shared, absl::StrCat(ephemeral_public, release_public), kLabel,
-      crypto::kAeadKeySize);
+  auto key =
+      crypto::HkdfSha256(shared, absl::StrCat(ephemeral_public, release_public),
+                         kLabel, crypto::kAeadKeySize);
   std::fill(shared.begin(), shared.end(), '\0');
   return key;
 }
 
 Pkey RawPublic(absl::string_view raw) {
-  return Pkey(EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr,
-                                          reinterpret_cast<const unsigned char*>(raw.data()), raw.size()));
+  return Pkey(EVP_PKEY_new_raw_public_key(
+      EVP_PKEY_X25519, nullptr,
+      reinterpret_cast<const unsigned char*>(raw.data()), raw.size()));
 }
 
 }  // namespace
@@ -82,10 +84,9 @@ std::string ReleaseId(absl::string_view public_key, absl::string_view kek_id) {
   h.Update(public_key);
   h.Update(kek_id);
   crypto::Sha256Digest d = h.Finish();
-  return absl::StrCat(
-      kReleaseIdPrefix,
-      absl::BytesToHexString(absl::string_view(
-          reinterpret_cast<const char*>(d.data()), 8)));
+  return absl::StrCat(kReleaseIdPrefix,
+                      absl::BytesToHexString(absl::string_view(
+                          reinterpret_cast<const char*>(d.data()), 8)));
 }
 
 absl::StatusOr<std::string> SealToRelease(absl::string_view public_key,
@@ -127,8 +128,8 @@ absl::StatusOr<std::unique_ptr<ReleaseKey>> ReleaseKey::FromSecret(
     const crypto::SecretKey& secret) {
   std::unique_ptr<ReleaseKey> k(new ReleaseKey());
   k->secret_ = secret;
-  Pkey own(EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr,
-                                        secret.data(), secret.size()));
+  Pkey own(EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, secret.data(),
+                                        secret.size()));
   if (own == nullptr) return OpenSslFailure("X25519 private key");
   CLOVER_ASSIGN_OR_RETURN(k->public_key_, PublicOf(own.get()));
   return k;
@@ -155,13 +156,11 @@ absl::StatusOr<std::string> ReleaseKey::Open(absl::string_view sealed) const {
   if (own == nullptr || peer == nullptr) {
     return absl::DataLossError("release-sealed key: bad ephemeral key");
   }
-  CLOVER_ASSIGN_OR_RETURN(
-      std::string key,
-      SharedKey(own.get(), peer.get(), eph_public, public_key_));
+  CLOVER_ASSIGN_OR_RETURN(std::string key, SharedKey(own.get(), peer.get(),
+                                                     eph_public, public_key_));
   std::string inner;
-  absl::Status st =
-      crypto::AeadOpen(key, rest.substr(kReleasePublicKeySize),
-                       absl::StrCat(kLabel, id), &inner);
+  absl::Status st = crypto::AeadOpen(key, rest.substr(kReleasePublicKeySize),
+                                     absl::StrCat(kLabel, id), &inner);
   std::fill(key.begin(), key.end(), '\0');
   if (!st.ok()) {
     return absl::DataLossError(

@@ -38,7 +38,8 @@ absl::StatusOr<std::string> Str(const std::string& file, const YAML::Node& m,
     if (required) return YamlError(file, m, field + name, "is required");
     return std::string();
   }
-  if (!v.IsScalar()) return YamlError(file, v, field + name, "must be a string");
+  if (!v.IsScalar())
+    return YamlError(file, v, field + name, "must be a string");
   return v.as<std::string>();
 }
 
@@ -89,7 +90,8 @@ server::HttpResponse JsonError(int status, absl::string_view code,
   body.append(",\"message\":");
   AppendJsonString(message, &body);
   body.push_back('}');
-  if (log_index.has_value()) absl::StrAppend(&body, ",\"log_index\":", *log_index);
+  if (log_index.has_value())
+    absl::StrAppend(&body, ",\"log_index\":", *log_index);
   body.push_back('}');
   return server::HttpResponse::Json(status, std::move(body));
 }
@@ -182,17 +184,17 @@ absl::StatusOr<std::unique_ptr<ReleaseService>> ReleaseService::Create(
   std::error_code ec;
   fs::create_directories(c.data_dir, ec);
   if (ec) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot create data_dir '", c.data_dir, "': ", ec.message()));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot create data_dir '", c.data_dir, "': ", ec.message()));
   }
   fs::permissions(c.data_dir, fs::perms::owner_all, fs::perm_options::replace,
                   ec);
   for (const auto& [id, p] : c.regions) {
     auto secret = crypto::ReadSecretKeyFile(p.key_file);
     if (!secret.ok()) {
-      return absl::Status(secret.status().code(),
-                          absl::StrCat("region ", id, ": ",
-                                       secret.status().message()));
+      return absl::Status(
+          secret.status().code(),
+          absl::StrCat("region ", id, ": ", secret.status().message()));
     }
     CLOVER_ASSIGN_OR_RETURN(auto key, ReleaseKey::FromSecret(*secret));
     s->keys_.emplace(id, std::move(key));
@@ -212,7 +214,8 @@ absl::StatusOr<std::unique_ptr<ReleaseService>> ReleaseService::Create(
     return absl::InvalidArgumentError(
         absl::StrCat(c.log_key_file, ": ", signer.status().message()));
   }
-  CLOVER_ASSIGN_OR_RETURN(s->verifier_key_, log::VerifierKeyFromSignerKey(skey));
+  CLOVER_ASSIGN_OR_RETURN(s->verifier_key_,
+                          log::VerifierKeyFromSignerKey(skey));
   std::fill(skey.begin(), skey.end(), '\0');
   CLOVER_ASSIGN_OR_RETURN(auto storage,
                           log::OpenRocksDbStorage(c.data_dir + "/log"));
@@ -256,7 +259,8 @@ absl::StatusOr<std::unique_ptr<ReleaseService>> ReleaseService::Create(
   server::Handler routes = router.AsHandler();
   const log::LogHttpHandler* lh = s->log_http_.get();
   s->handler_ = [routes, lh](server::HttpRequest& req, server::Responder r) {
-    if (lh->Owns(req.path)) return r(lh->Handle(req.method, req.path, req.query));
+    if (lh->Owns(req.path))
+      return r(lh->Handle(req.method, req.path, req.query));
     routes(req, std::move(r));
   };
   s->public_handler_ = [lh](server::HttpRequest& req, server::Responder r) {
@@ -365,10 +369,10 @@ void ReleaseService::RegionStatus(server::HttpRequest& req,
   if (it == config_.regions.end()) {
     return respond(JsonError(404, "unknown_region", "no such region"));
   }
-  std::string body = absl::StrCat(
-      "{\"cut_off\":", IsCutOff(region) ? "true" : "false",
-      ",\"public_key\":\"", absl::Base64Escape(PublicKey(region)),
-      "\",\"region\":");
+  std::string body =
+      absl::StrCat("{\"cut_off\":", IsCutOff(region) ? "true" : "false",
+                   ",\"public_key\":\"", absl::Base64Escape(PublicKey(region)),
+                   "\",\"region\":");
   AppendJsonString(region, &body);
   body.push_back('}');
   respond(server::HttpResponse::Json(200, std::move(body)));
@@ -388,8 +392,8 @@ void ReleaseService::Admin(server::HttpRequest& req, server::Responder respond,
     return respond(JsonError(404, "unknown_region", "no such region"));
   }
   if (!s.ok()) return respond(server::HttpResponse::FromStatus(s));
-  std::string body = absl::StrCat("{\"cut_off\":", cut ? "true" : "false",
-                                  ",\"region\":");
+  std::string body =
+      absl::StrCat("{\"cut_off\":", cut ? "true" : "false", ",\"region\":");
   AppendJsonString(region, &body);
   body.push_back('}');
   respond(server::HttpResponse::Json(200, std::move(body)));
@@ -451,8 +455,9 @@ void ReleaseService::Release(server::HttpRequest& req,
   const bool printable =
       std::all_of(claimed.begin(), claimed.end(),
                   [](char c) { return c >= 0x21 && c <= 0x7e; });
-  AppendJsonString(printable ? std::string(claimed)
-                             : absl::StrCat("hex:", absl::BytesToHexString(claimed)),
+  AppendJsonString(printable
+                       ? std::string(claimed)
+                       : absl::StrCat("hex:", absl::BytesToHexString(claimed)),
                    &entry);
   entry.append(",\"node\":");
   AppendJsonString(node, &entry);
@@ -475,25 +480,24 @@ void ReleaseService::Release(server::HttpRequest& req,
   entry.append(",\"type\":\"release\"}");
   // Answered only once the entry is durable: no key leaves unlogged, and no
   // refusal is claimed that the log does not show.
-  log_->Append(std::move(entry),
-               [respond, refusal, message, inner = std::move(inner)](
-                   absl::StatusOr<uint64_t> index) mutable {
-                 if (!index.ok()) {
-                   spdlog::error("key release: log append failed: {}",
-                                 index.status().ToString());
-                   return respond(JsonError(503, "log_unavailable",
-                                            "the release log cannot take "
-                                            "the entry; nothing released"));
-                 }
-                 if (!refusal.empty()) {
-                   return respond(JsonError(403, refusal, message, *index));
-                 }
-                 std::string body = absl::StrCat(
-                     "{\"key\":\"", absl::Base64Escape(inner),
-                     "\",\"log_index\":", *index, "}");
-                 std::fill(inner.begin(), inner.end(), '\0');
-                 respond(server::HttpResponse::Json(200, std::move(body)));
-               });
+  log_->Append(std::move(entry), [respond, refusal, message,
+                                  inner = std::move(inner)](
+                                     absl::StatusOr<uint64_t> index) mutable {
+    if (!index.ok()) {
+      spdlog::error("key release: log append failed: {}",
+                    index.status().ToString());
+      return respond(JsonError(503, "log_unavailable",
+                               "the release log cannot take "
+                               "the entry; nothing released"));
+    }
+    if (!refusal.empty()) {
+      return respond(JsonError(403, refusal, message, *index));
+    }
+    std::string body = absl::StrCat("{\"key\":\"", absl::Base64Escape(inner),
+                                    "\",\"log_index\":", *index, "}");
+    std::fill(inner.begin(), inner.end(), '\0');
+    respond(server::HttpResponse::Json(200, std::move(body)));
+  });
 }
 
 }  // namespace clover::release

@@ -75,15 +75,20 @@ TEST(ReleaseProtocolTest, RoundTripsAndRefusesMalformedRequests) {
   EXPECT_EQ(back->wrapped, r.wrapped);
   EXPECT_EQ(back->justification.decision_index, 42u);
   EXPECT_EQ(back->justification.principal, "eu-support-1");
-  for (const char* bad : {
-           "", "{", "[]", "null", R"({"region":"eu"})",
-           R"({"region":"eu","wrapped":"!!","justification":{}})",
-           R"({"region":"eu","wrapped":"AA==","justification":[]})",
-           R"({"region":"eu","wrapped":"AA==","justification":{"principal":"a","purpose":"b","code":"c","subject":"s","decision_index":-1}})",
-           R"({"region":"eu","wrapped":"AA==","justification":{"principal":"","purpose":"b","code":"c","subject":"s"}})",
-           R"({"region":"eu","region":"us","wrapped":"AA==","justification":{"principal":"a","purpose":"b","code":"c","subject":"s"}})",
-           R"({"region":"eu","wrapped":"AA==","extra":1,"justification":{"principal":"a","purpose":"b","code":"c","subject":"s"}})",
-       }) {
+  for (
+      const char* bad : {
+          "",
+          "{",
+          "[]",
+          "null",
+          R"({"region":"eu"})",
+          R"({"region":"eu","wrapped":"!!","justification":{}})",
+          R"({"region":"eu","wrapped":"AA==","justification":[]})",
+          R"({"region":"eu","wrapped":"AA==","justification":{"principal":"a","purpose":"b","code":"c","subject":"s","decision_index":-1}})",
+          R"({"region":"eu","wrapped":"AA==","justification":{"principal":"","purpose":"b","code":"c","subject":"s"}})",
+          R"({"region":"eu","region":"us","wrapped":"AA==","justification":{"principal":"a","purpose":"b","code":"c","subject":"s"}})",
+          R"({"region":"eu","wrapped":"AA==","extra":1,"justification":{"principal":"a","purpose":"b","code":"c","subject":"s"}})",
+      }) {
     EXPECT_EQ(ParseReleaseRequest(bad).status().code(),
               absl::StatusCode::kInvalidArgument)
         << bad;
@@ -139,9 +144,9 @@ class KeyReleaseServiceTest : public ::testing::Test {
   }
 
   // A vault whose KEK is under the release layer of `client`.
-  std::unique_ptr<vault::Vault> OpenVault(
-      ReleaseClientOptions client, absl::Duration ttl = absl::Minutes(5),
-      std::string dir = "") {
+  std::unique_ptr<vault::Vault> OpenVault(ReleaseClientOptions client,
+                                          absl::Duration ttl = absl::Minutes(5),
+                                          std::string dir = "") {
     if (dir.empty()) {
       vault_dirs_.push_back(std::make_unique<test::TempDir>("release-vault"));
       dir = vault_dirs_.back()->path();
@@ -155,9 +160,9 @@ class KeyReleaseServiceTest : public ::testing::Test {
     o.kek_layer = [client](std::unique_ptr<vault::KeyEncryptionKey> kek) {
       return NewReleasedKek(std::move(kek), client);
     };
-    auto v = vault::Vault::Open(
-        deployment_, o, *std::move(storage),
-        vault::FileKeyEncryptionKey::FromKey(Fill(5)), Fill(9));
+    auto v = vault::Vault::Open(deployment_, o, *std::move(storage),
+                                vault::FileKeyEncryptionKey::FromKey(Fill(5)),
+                                Fill(9));
     return v.ok() ? *std::move(v) : nullptr;
   }
 
@@ -194,8 +199,8 @@ class KeyReleaseServiceTest : public ::testing::Test {
     EXPECT_TRUE(v.ok());
     if (!v.ok()) return {};
     verifiers.push_back(*std::move(v));
-    auto client = log::LogClient::Create(fetch, std::move(verifiers),
-                                         testing::kOrigin);
+    auto client =
+        log::LogClient::Create(fetch, std::move(verifiers), testing::kOrigin);
     EXPECT_TRUE(client.ok());
     if (!client.ok()) return {};
     auto cp = (*client)->FetchCheckpoint();
@@ -270,8 +275,10 @@ TEST_F(KeyReleaseServiceTest, ReadsNeedAReleaseAndEachIsLoggedWithItsWhy) {
 }
 
 TEST_F(KeyReleaseServiceTest, StoredKeysDoNotOpenWithTheKekAlone) {
-  const std::string dir = vault_dirs_.emplace_back(
-      std::make_unique<test::TempDir>("release-store"))->path();
+  const std::string dir =
+      vault_dirs_
+          .emplace_back(std::make_unique<test::TempDir>("release-store"))
+          ->path();
   {
     auto v = OpenVault(Client(), absl::Minutes(5), dir);
     ASSERT_NE(v, nullptr);
@@ -354,12 +361,13 @@ TEST_F(KeyReleaseServiceTest, AJustificationThePolicyRefusesIsDeniedAndLogged) {
   EXPECT_TRUE(v->Get("s-5", {}, ctx_).ok());
   // A refused request whose key claims a binary id: logged, and the entry
   // stays valid (UTF-8) JSON.
-  net::HttpAnswer a = Post(
-      "/v1/release",
-      absl::StrCat(R"({"region":"eu","wrapped":")",
-                   absl::Base64Escape("\x03\xff\xfe\xfdrest"),
-                   R"(","justification":{"principal":"p","purpose":"marketing",)"
-                   R"("code":"read","subject":""}})"));
+  net::HttpAnswer a =
+      Post("/v1/release",
+           absl::StrCat(
+               R"({"region":"eu","wrapped":")",
+               absl::Base64Escape("\x03\xff\xfe\xfdrest"),
+               R"(","justification":{"principal":"p","purpose":"marketing",)"
+               R"("code":"read","subject":""}})"));
   EXPECT_EQ(a.status, 403) << a.body;
   EXPECT_THAT(a.body, HasSubstr("justification_refused"));
   EXPECT_THAT(a.body, HasSubstr("log_index"));
@@ -376,14 +384,13 @@ TEST_F(KeyReleaseServiceTest, NodesWithoutAValidCredentialAreRefused) {
   // Signed by the partner's CA but not a node of the region: refused, logged.
   ReleaseClientOptions intruder = Client("intruder");
   intruder.public_key = service_->PublicKey("eu");
-  auto kek = NewReleasedKek(vault::FileKeyEncryptionKey::FromKey(Fill(5)),
-                            intruder);
+  auto kek =
+      NewReleasedKek(vault::FileKeyEncryptionKey::FromKey(Fill(5)), intruder);
   ASSERT_TRUE(kek.ok());
   auto wrapped = (*kek)->Wrap(std::string(32, 'k'), "x");
   ASSERT_TRUE(wrapped.ok());
-  auto refused = (*kek)->Unwrap(*wrapped, "x", {"eu-support-1",
-                                                "customer_support", "s",
-                                                "read", 1});
+  auto refused = (*kek)->Unwrap(
+      *wrapped, "x", {"eu-support-1", "customer_support", "s", "read", 1});
   EXPECT_EQ(KeyReleaseCode(refused.status()), std::string(kKeyReleaseRefused));
   EXPECT_THAT(refused.status().message(), HasSubstr("node_not_allowed"));
   // A certificate the partner's CA did not sign, and none at all: the TLS
@@ -397,8 +404,8 @@ TEST_F(KeyReleaseServiceTest, NodesWithoutAValidCredentialAreRefused) {
     auto r = (*k)->Unwrap(*wrapped, "x",
                           {"eu-support-1", "customer_support", "s", "read", 1});
     ASSERT_FALSE(r.ok()) << who;
-    EXPECT_EQ(KeyReleaseCode(r.status()),
-              std::string(kKeyReleaseUnavailable)) << who;
+    EXPECT_EQ(KeyReleaseCode(r.status()), std::string(kKeyReleaseUnavailable))
+        << who;
   }
   // Only admins cut regions off.
   net::HttpAnswer a = Post("/v1/admin/regions/eu/cutoff", "", "node");

@@ -25,8 +25,7 @@ class ReleasedKek : public vault::KeyEncryptionKey {
 
   absl::StatusOr<std::string> Wrap(absl::string_view data_key,
                                    absl::string_view context) override {
-    CLOVER_ASSIGN_OR_RETURN(std::string inner,
-                            inner_->Wrap(data_key, context));
+    CLOVER_ASSIGN_OR_RETURN(std::string inner, inner_->Wrap(data_key, context));
     auto sealed = SealToRelease(options_.public_key, id_, inner);
     std::fill(inner.begin(), inner.end(), '\0');
     return sealed;
@@ -86,10 +85,9 @@ class ReleasedKek : public vault::KeyEncryptionKey {
     if (answer->status == 200 && json && d.HasMember("key") &&
         d["key"].IsString()) {
       std::string inner;
-      if (absl::Base64Unescape(
-              absl::string_view(d["key"].GetString(),
-                                d["key"].GetStringLength()),
-              &inner)) {
+      if (absl::Base64Unescape(absl::string_view(d["key"].GetString(),
+                                                 d["key"].GetStringLength()),
+                               &inner)) {
         return inner;
       }
     }
@@ -100,8 +98,8 @@ class ReleasedKek : public vault::KeyEncryptionKey {
     }
     std::string where;
     if (json && d.HasMember("log_index") && d["log_index"].IsUint64()) {
-      where = absl::StrCat(" (release log index ", d["log_index"].GetUint64(),
-                           ")");
+      where =
+          absl::StrCat(" (release log index ", d["log_index"].GetUint64(), ")");
     }
     if (answer->status == 403) {
       return KeyReleaseError(
@@ -109,10 +107,9 @@ class ReleasedKek : public vault::KeyEncryptionKey {
           absl::StrCat("the key-release partner refused the data key: ", code,
                        where));
     }
-    return KeyReleaseError(
-        kKeyReleaseUnavailable,
-        absl::StrCat("the key-release service answered ", answer->status,
-                     " (", code, ")"));
+    return KeyReleaseError(kKeyReleaseUnavailable,
+                           absl::StrCat("the key-release service answered ",
+                                        answer->status, " (", code, ")"));
   }
 
   std::unique_ptr<vault::KeyEncryptionKey> inner_;

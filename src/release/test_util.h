@@ -37,14 +37,15 @@ inline absl::Status WriteServiceFiles(const std::string& dir, int port = 0) {
       "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key "
       "-CAcreateserial -days 1 -extfile server.ext -out server.crt;");
   for (const char* who : {"node", "intruder", "admin"}) {
-    const std::string cn = std::string(who) == "node"       ? "eu-node-1"
-                           : std::string(who) == "admin"    ? "partner-admin"
-                                                            : "intruder";
-    absl::StrAppend(
-        &script, "openssl req", ec, "-keyout ", who, ".key -out ", who,
-        ".csr -subj '/CN=", cn, "';",
-        "openssl x509 -req -in ", who, ".csr -CA ca.crt -CAkey ca.key "
-        "-CAcreateserial -days 1 -extfile client.ext -out ", who, ".crt;");
+    const std::string cn = std::string(who) == "node"    ? "eu-node-1"
+                           : std::string(who) == "admin" ? "partner-admin"
+                                                         : "intruder";
+    absl::StrAppend(&script, "openssl req", ec, "-keyout ", who, ".key -out ",
+                    who, ".csr -subj '/CN=", cn, "';", "openssl x509 -req -in ",
+                    who,
+                    ".csr -CA ca.crt -CAkey ca.key "
+                    "-CAcreateserial -days 1 -extfile client.ext -out ",
+                    who, ".crt;");
   }
   // A self-signed client certificate: not from the partner's CA.
   absl::StrAppend(&script, "openssl req -x509", ec,
