@@ -1007,7 +1007,8 @@ class Loader {
     CLOVER_RETURN_IF_ERROR(
         CheckKeys(src, f, path,
                   {"url", "ca_file", "cert_file", "key_file", "public_key",
-                   "cache_ttl_s", "cache_entries", "timeout_ms"}));
+                   "cache_ttl_s", "cache_entries", "timeout_ms",
+                   "status_poll_ms"}));
     KeyReleaseConfig r;
     CLOVER_ASSIGN_OR_RETURN(r.url,
                             StringField(src, node, f, path, "url", true));
@@ -1035,6 +1036,10 @@ class Loader {
         int64_t timeout_ms,
         IntField(src, f, path, "timeout_ms", 2000, 50, 60'000));
     r.timeout = absl::Milliseconds(timeout_ms);
+    CLOVER_ASSIGN_OR_RETURN(
+        int64_t poll_ms,
+        IntField(src, f, path, "status_poll_ms", 5000, 0, 3'600'000));
+    r.status_poll = absl::Milliseconds(poll_ms);
     d_.keys.release = std::move(r);
     return absl::OkStatus();
   }

@@ -181,6 +181,9 @@ struct KeyReleaseConfig {
   absl::Duration cache_ttl = absl::Seconds(60);
   int64_t cache_entries = 100'000;
   absl::Duration timeout = absl::Seconds(2);  // per release request
+  // How often the node asks the service whether the region is cut off (and
+  // then flushes its key cache); 0: never, only refusals flush.
+  absl::Duration status_poll = absl::Seconds(5);
 };
 
 struct KeysConfig {

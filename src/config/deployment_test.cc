@@ -553,6 +553,7 @@ TEST(ConfigTest, KeyReleaseIsOptionalAndChecked) {
   EXPECT_EQ(d->keys.release->cache_ttl, absl::Seconds(30));
   EXPECT_EQ(d->keys.release->cache_entries, 500);
   EXPECT_EQ(d->keys.release->timeout, absl::Seconds(2));
+  EXPECT_EQ(d->keys.release->status_poll, absl::Seconds(5));
   ExpectError("  pseudonym_key_file: keys/pseudonym\n",
               "  pseudonym_key_file: keys/pseudonym\n  release: {url: "
               "\"http://kms\", ca_file: a, cert_file: b, key_file: c}\n",

@@ -57,6 +57,7 @@ absl::Status ConfigureKeyRelease(const Deployment& deployment,
         "keys.release.public_key: expected base64");
   }
   r.timeout = c.timeout;
+  r.status_poll = c.status_poll;
   // The service sees the subject as the decision log names it.
   auto root = crypto::ReadSecretKeyFile(deployment.keys.pseudonym_key_file);
   if (!root.ok()) return root.status();

@@ -341,6 +341,35 @@ TEST_F(KeyReleaseServiceTest, CutOffFailsClosedWithinTheCacheTtlAndRestores) {
   EXPECT_TRUE(v->Get("s-4", {}, ctx_).ok());
 }
 
+TEST_F(KeyReleaseServiceTest, TheStatusPollFlushesHotKeysOnACutOff) {
+  // As the node wires it: a refusal (here, the poll's) flushes the cache.
+  auto slot = std::make_shared<std::atomic<vault::Vault*>>(nullptr);
+  ReleaseClientOptions o = Client();
+  o.status_poll = absl::Milliseconds(50);
+  o.on_failure = [slot](const absl::Status& s) {
+    if (KeyReleaseCode(s) == kKeyReleaseRefused) {
+      if (vault::Vault* v = slot->load()) v->DropKeyCache();
+    }
+  };
+  auto v = OpenVault(o, absl::Minutes(5));  // a TTL far beyond the test
+  ASSERT_NE(v, nullptr);
+  slot->store(v.get());
+  ASSERT_TRUE(v->Put("s-7", RecordOf("s-7")).ok());
+  ASSERT_TRUE(v->Get("s-7", {}, ctx_).ok());  // cached now
+  ASSERT_TRUE(service_->SetCutOff("eu", true, "test").ok());
+  const absl::Time cut = absl::Now();
+  absl::StatusOr<vault::Record> r = v->Get("s-7", {}, ctx_);
+  while (r.ok() && absl::Now() - cut < absl::Seconds(10)) {
+    absl::SleepFor(absl::Milliseconds(10));
+    r = v->Get("s-7", {}, ctx_);
+  }
+  ASSERT_FALSE(r.ok()) << "a hot key kept serving after the cut-off";
+  EXPECT_LT(absl::Now() - cut, absl::Seconds(3));
+  EXPECT_EQ(KeyReleaseCode(r.status()), std::string(kKeyReleaseRefused));
+  ASSERT_TRUE(service_->SetCutOff("eu", false, "test").ok());
+  EXPECT_TRUE(v->Get("s-7", {}, ctx_).ok());
+}
+
 TEST_F(KeyReleaseServiceTest, AJustificationThePolicyRefusesIsDeniedAndLogged) {
   auto v = OpenVault(Client(), absl::ZeroDuration());
   ASSERT_NE(v, nullptr);

@@ -1,8 +1,11 @@
 #include "release/released_kek.h"
 
+#include <thread>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "core/json_parse.h"
 #include "core/status_macros.h"
 #include "net/http_client.h"
@@ -13,13 +16,60 @@
 namespace clover::release {
 namespace {
 
+struct RegionState {
+  std::string public_key;
+  bool cut_off = false;
+};
+
+// GET /v1/regions/{region}, over the verified mutual TLS.
+absl::StatusOr<RegionState> FetchRegionState(const ReleaseClientOptions& o) {
+  net::HttpCall call;
+  const std::string url = absl::StrCat(o.url, "/v1/regions/", o.region);
+  call.url = url;
+  call.timeout = o.timeout;
+  call.max_answer_bytes = 64 * 1024;
+  call.ca_file = o.ca_file;
+  call.client_cert_file = o.cert_file;
+  call.client_key_file = o.key_file;
+  auto answer = net::ThreadHttpClient().Send(call);
+  if (!answer.ok()) {
+    return KeyReleaseError(
+        kKeyReleaseUnavailable,
+        absl::StrCat("the key-release service cannot be reached: ",
+                     answer.status().message()));
+  }
+  rapidjson::Document d;
+  RegionState state;
+  if (answer->status != 200 || !ParseJson(answer->body, &d).ok() ||
+      !d.IsObject() || !d.HasMember("public_key") ||
+      !d["public_key"].IsString() || !d.HasMember("cut_off") ||
+      !d["cut_off"].IsBool() ||
+      !absl::Base64Unescape(d["public_key"].GetString(), &state.public_key)) {
+    return KeyReleaseError(
+        kKeyReleaseUnavailable,
+        absl::StrCat("the key-release service gave no public key for region ",
+                     o.region, " (HTTP ", answer->status, ")"));
+  }
+  state.cut_off = d["cut_off"].GetBool();
+  return state;
+}
+
+
 class ReleasedKek : public vault::KeyEncryptionKey {
  public:
   ReleasedKek(std::unique_ptr<vault::KeyEncryptionKey> inner,
               ReleaseClientOptions options)
       : inner_(std::move(inner)),
         options_(std::move(options)),
-        id_(ReleaseId(options_.public_key, inner_->id())) {}
+        id_(ReleaseId(options_.public_key, inner_->id())) {
+    if (options_.status_poll > absl::ZeroDuration() && options_.on_failure) {
+      poller_ = std::thread([this] { Poll(); });
+    }
+  }
+  ~ReleasedKek() override {
+    stop_.Notify();
+    if (poller_.joinable()) poller_.join();
+  }
 
   absl::string_view id() const override { return id_; }
 
@@ -60,6 +110,20 @@ class ReleasedKek : public vault::KeyEncryptionKey {
   }
 
  private:
+  // Asks the service for the region's state every status_poll: a cut-off
+  // reaches the node (on_failure, which flushes its key cache) even while
+  // every read hits the cache and no release is asked for.
+  void Poll() {
+    while (!stop_.WaitForNotificationWithTimeout(options_.status_poll)) {
+      auto state = FetchRegionState(options_);
+      if (state.ok() && state->cut_off) {
+        options_.on_failure(KeyReleaseError(
+            kKeyReleaseRefused,
+            "the key-release partner has cut this region off (status poll)"));
+      }
+    }
+  }
+
   absl::StatusOr<std::string> Ask(const ReleaseRequest& req) {
     const std::string body = EncodeReleaseRequest(req);
     const std::string url = absl::StrCat(options_.url, "/v1/release");
@@ -115,37 +179,9 @@ class ReleasedKek : public vault::KeyEncryptionKey {
   std::unique_ptr<vault::KeyEncryptionKey> inner_;
   const ReleaseClientOptions options_;
   const std::string id_;
+  absl::Notification stop_;
+  std::thread poller_;
 };
-
-absl::StatusOr<std::string> FetchPublicKey(const ReleaseClientOptions& o) {
-  net::HttpCall call;
-  const std::string url = absl::StrCat(o.url, "/v1/regions/", o.region);
-  call.url = url;
-  call.timeout = o.timeout;
-  call.max_answer_bytes = 64 * 1024;
-  call.ca_file = o.ca_file;
-  call.client_cert_file = o.cert_file;
-  call.client_key_file = o.key_file;
-  auto answer = net::ThreadHttpClient().Send(call);
-  if (!answer.ok()) {
-    return KeyReleaseError(
-        kKeyReleaseUnavailable,
-        absl::StrCat("the key-release service cannot be reached: ",
-                     answer.status().message()));
-  }
-  rapidjson::Document d;
-  std::string key;
-  if (answer->status != 200 || !ParseJson(answer->body, &d).ok() ||
-      !d.IsObject() || !d.HasMember("public_key") ||
-      !d["public_key"].IsString() ||
-      !absl::Base64Unescape(d["public_key"].GetString(), &key)) {
-    return KeyReleaseError(
-        kKeyReleaseUnavailable,
-        absl::StrCat("the key-release service gave no public key for region ",
-                     o.region, " (HTTP ", answer->status, ")"));
-  }
-  return key;
-}
 
 }  // namespace
 
@@ -157,7 +193,8 @@ absl::StatusOr<std::unique_ptr<vault::KeyEncryptionKey>> NewReleasedKek(
         "key release needs a KEK, the service url and the region");
   }
   if (options.public_key.empty()) {
-    CLOVER_ASSIGN_OR_RETURN(options.public_key, FetchPublicKey(options));
+    CLOVER_ASSIGN_OR_RETURN(RegionState state, FetchRegionState(options));
+    options.public_key = std::move(state.public_key);
   }
   if (options.public_key.size() != kReleasePublicKeySize) {
     return absl::InvalidArgumentError("release public key must be 32 bytes");

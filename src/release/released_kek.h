@@ -19,7 +19,8 @@
 // not allowed) or kKeyReleaseUnavailable (Unavailable: unreachable, timed
 // out, or any other answer). Both fail closed: no key, nothing decrypted.
 //
-// Thread-safety: thread-safe (one HTTP connection per calling thread).
+// Thread-safety: thread-safe (one HTTP connection per calling thread; the
+// status poll runs on a thread of its own, joined on destruction).
 #ifndef CLOVER_RELEASE_RELEASED_KEK_H_
 #define CLOVER_RELEASE_RELEASED_KEK_H_
 
@@ -45,6 +46,11 @@ struct ReleaseClientOptions {
   // service at creation (GET /v1/regions/{region}, over the verified TLS).
   std::string public_key;
   absl::Duration timeout = absl::Seconds(2);  // per release request
+  // If positive (and on_failure is set): a thread asks the service for the
+  // region's state this often and, while it is cut off, calls on_failure
+  // with a refusal — so a cut-off reaches a node whose reads all hit its
+  // cache within this interval, not only at the next miss or the TTL.
+  absl::Duration status_poll = absl::ZeroDuration();
   // The subject's pseudonym as the node's decision log names it (the service
   // never learns subject ids). Null: "" is sent.
   std::function<std::string(absl::string_view subject)> subject_label;

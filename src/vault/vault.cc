@@ -107,7 +107,9 @@ Vault::Vault(const Deployment& deployment, const VaultOptions& options,
       token_keys_(pseudonym_root),
       cache_(options.subject_cache_entries) {}
 
-Vault::~Vault() = default;
+// The KEK goes first, while the rest is intact: a KEK layer's thread (the
+// key-release status poll) may call DropKeyCache until it is joined.
+Vault::~Vault() { kek_.reset(); }
 
 absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(
     const Deployment& deployment, const VaultOptions& options,
