@@ -32,6 +32,9 @@ constexpr Benchmark kBenchmarks[] = {
      "10-field decision vs 1,000 rules, 10,000-rule load, proofs"},
     {"vault", "bench_vault", false,
      "hmac/siv/ff1 tokens, puts and gets at 1M subjects"},
+    {"release", "bench_release", false,
+     "vault reads with external key release vs the file KEK, cost of a "
+     "release"},
     {"audit", "bench_audit", false, "auditor pipeline entries/s"},
     {"server", "bench_server", false,
      "per-request server work: counters, routing, target parsing"},
@@ -42,6 +45,8 @@ constexpr Benchmark kBenchmarks[] = {
      "PostgreSQL log and vault drivers (starts a server)"},
     {"gateway", "gateway-wrk.sh", true,
      "wrk: audited reads vs /healthz, latency at 70% of peak"},
+    {"gateway-release", "gateway-release.sh", true,
+     "wrk: audited reads with external key release vs the file KEK"},
     {"writes", "gateway-writes.sh", true,
      "wrk: audited writes alone, and reads beside writes"},
     {"keepup", "audit-keepup.sh", true,

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   clover::cli::RegisterLogCommands(app);
   clover::cli::RegisterPolicyCommands(app);
   clover::cli::RegisterKeysCommands(app);
+  clover::cli::RegisterReleaseCommands(app);
   clover::cli::RegisterVaultCommands(app);
   clover::cli::RegisterApprovalCommands(app);
   clover::cli::RegisterMigrateCommand(app);

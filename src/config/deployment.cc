@@ -976,7 +976,7 @@ class Loader {
     CLOVER_RETURN_IF_ERROR(
         CheckKeys(src, f, "keys",
                   {"kek_file", "kek", "pseudonym_key_file", "retired_kek_files",
-                   "purge_interval_s"}));
+                   "purge_interval_s", "release"}));
     const Entry* hsm = Find(f, "kek");
     if (hsm != nullptr && Find(f, "kek_file") != nullptr) {
       return ErrorAt(src, hsm->key_node, "keys.kek",
@@ -1005,6 +1005,52 @@ class Loader {
         int64_t purge_s,
         IntField(src, f, "keys", "purge_interval_s", 86400, 1, 86400));
     d_.keys.purge_interval = absl::Seconds(purge_s);
+    if (const Entry* release = Find(f, "release")) {
+      CLOVER_RETURN_IF_ERROR(KeyRelease(src, release->value));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status KeyRelease(const Source& src, const YAML::Node& node) {
+    const char* path = "keys.release";
+    CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, node, path));
+    CLOVER_RETURN_IF_ERROR(
+        CheckKeys(src, f, path,
+                  {"url", "ca_file", "cert_file", "key_file", "public_key",
+                   "cache_ttl_s", "cache_entries", "timeout_ms",
+                   "status_poll_ms"}));
+    KeyReleaseConfig r;
+    CLOVER_ASSIGN_OR_RETURN(r.url,
+                            StringField(src, node, f, path, "url", true));
+    if (!absl::StartsWith(r.url, "https://")) {
+      return ErrorAt(src, Find(f, "url")->value, "keys.release.url",
+                     "must be an https:// URL");
+    }
+    while (absl::EndsWith(r.url, "/")) r.url.pop_back();
+    for (auto [key, out] : {std::pair{"ca_file", &r.ca_file},
+                            std::pair{"cert_file", &r.cert_file},
+                            std::pair{"key_file", &r.key_file}}) {
+      CLOVER_ASSIGN_OR_RETURN(std::string v,
+                              StringField(src, node, f, path, key, true));
+      *out = ResolvePath(src, v);
+    }
+    CLOVER_ASSIGN_OR_RETURN(
+        r.public_key, StringField(src, node, f, path, "public_key", false));
+    CLOVER_ASSIGN_OR_RETURN(int64_t ttl,
+                            IntField(src, f, path, "cache_ttl_s", 60, 0, 3600));
+    r.cache_ttl = absl::Seconds(ttl);
+    CLOVER_ASSIGN_OR_RETURN(
+        r.cache_entries,
+        IntField(src, f, path, "cache_entries", 100'000, 0, 10'000'000));
+    CLOVER_ASSIGN_OR_RETURN(
+        int64_t timeout_ms,
+        IntField(src, f, path, "timeout_ms", 2000, 50, 60'000));
+    r.timeout = absl::Milliseconds(timeout_ms);
+    CLOVER_ASSIGN_OR_RETURN(
+        int64_t poll_ms,
+        IntField(src, f, path, "status_poll_ms", 5000, 0, 3'600'000));
+    r.status_poll = absl::Milliseconds(poll_ms);
+    d_.keys.release = std::move(r);
     return absl::OkStatus();
   }
 

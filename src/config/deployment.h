@@ -179,6 +179,25 @@ struct Pkcs11KekConfig {
   std::vector<std::string> retired_labels;
 };
 
+// External key release (`keys.release`, docs/vault.md "External key
+// release"): the partner's key-release service must release every data key
+// the vault does not hold in its cache.
+struct KeyReleaseConfig {
+  std::string url;         // https://host:port of the service
+  std::string ca_file;     // CAs of the service's certificate, absolute
+  std::string cert_file;   // this node's client certificate (mTLS), absolute
+  std::string key_file;    // its private key, absolute
+  std::string public_key;  // base64 of the region's release key; "" : asked
+  // Released keys stay in the vault's subject cache at most this long and at
+  // most this many: a cut-off takes effect within cache_ttl at the latest.
+  absl::Duration cache_ttl = absl::Seconds(60);
+  int64_t cache_entries = 100'000;
+  absl::Duration timeout = absl::Seconds(2);  // per release request
+  // How often the node asks the service whether the region is cut off (and
+  // then flushes its key cache); 0: never, only refusals flush.
+  absl::Duration status_poll = absl::Seconds(5);
+};
+
 struct KeysConfig {
   std::string kek_file;            // region key-encryption key, absolute;
                                    // empty when `pkcs11_kek` is set
@@ -193,6 +212,7 @@ struct KeysConfig {
   // vault's erasure epochs this long after the last purge, so an erased
   // subject's key is unrecoverable from the store within it (docs/vault.md).
   absl::Duration purge_interval = absl::Hours(24);
+  std::optional<KeyReleaseConfig> release;
 };
 
 struct PolicyConfig {

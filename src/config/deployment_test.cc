@@ -534,6 +534,47 @@ TEST(ConfigTest, RetiredKekFiles) {
               {"keys.retired_kek_files", "expected a list of strings"});
 }
 
+TEST(ConfigTest, KeyReleaseIsOptionalAndChecked) {
+  auto none = ParseDeployment(kValid, "/srv/node.yaml");
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->keys.release.has_value());
+  const std::string release =
+      "  pseudonym_key_file: keys/pseudonym\n  release:\n"
+      "    url: https://kms.example:8443/\n    ca_file: ca.crt\n"
+      "    cert_file: node.crt\n    key_file: node.key\n"
+      "    cache_ttl_s: 30\n    cache_entries: 500\n";
+  auto d = ParseDeployment(
+      absl::StrReplaceAll(kValid,
+                          {{"  pseudonym_key_file: keys/pseudonym\n", release}}),
+      "/srv/node.yaml");
+  ASSERT_TRUE(d.ok()) << d.status();
+  ASSERT_TRUE(d->keys.release.has_value());
+  EXPECT_EQ(d->keys.release->url, "https://kms.example:8443");
+  EXPECT_EQ(d->keys.release->ca_file, "/srv/ca.crt");
+  EXPECT_EQ(d->keys.release->cache_ttl, absl::Seconds(30));
+  EXPECT_EQ(d->keys.release->cache_entries, 500);
+  EXPECT_EQ(d->keys.release->timeout, absl::Seconds(2));
+  EXPECT_EQ(d->keys.release->status_poll, absl::Seconds(5));
+  ExpectError("  pseudonym_key_file: keys/pseudonym\n",
+              "  pseudonym_key_file: keys/pseudonym\n  release: {url: "
+              "\"http://kms\", ca_file: a, cert_file: b, key_file: c}\n",
+              {"keys.release.url", "https://"});
+  ExpectError("  pseudonym_key_file: keys/pseudonym\n",
+              "  pseudonym_key_file: keys/pseudonym\n  release: {url: "
+              "\"https://kms\", ca_file: a, cert_file: b, key_file: c, "
+              "cache_ttl_s: 7200}\n",
+              {"keys.release.cache_ttl_s"});
+  ExpectError("  pseudonym_key_file: keys/pseudonym\n",
+              "  pseudonym_key_file: keys/pseudonym\n  release: {url: "
+              "\"https://kms\", ca_file: a, cert_file: b}\n",
+              {"keys.release.key_file"});
+  ExpectError("  pseudonym_key_file: keys/pseudonym\n",
+              "  pseudonym_key_file: keys/pseudonym\n  release: {url: "
+              "\"https://kms\", ca_file: a, cert_file: b, key_file: c, "
+              "ttl: 1}\n",
+              {"keys.release.ttl"});
+}
+
 TEST(ConfigTest, PurgeIntervalDefaultsToADayAndIsBounded) {
   auto d = ParseDeployment(kValid, "/srv/node.yaml");
   ASSERT_TRUE(d.ok()) << d.status();

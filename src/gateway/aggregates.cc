@@ -143,7 +143,9 @@ class AggregateEndpoints : public EndpointFamily {
         BudgetHolder(p), purpose, epsilon,
         d_.deployment->privacy.daily_epsilon_budget, d_.clock->Now());
     if (!left.ok()) return respond(ErrorResponse(left.status()));
-    vault::AccessContext ctx{p.id, purpose};
+    // The release layer's justification: why, and the log's size at the
+    // decision (its entry is appended at or after that index).
+    vault::AccessContext ctx{p.id, purpose, "aggregate", d_.log->Size()};
     auto keys = d_.vault->TokenKeysFor(destination, purpose);
     if (!keys.ok()) return respond(ErrorResponse(keys.status()));
     std::map<std::string, double> counts;

@@ -94,7 +94,9 @@ class ExportEndpoints : public EndpointFamily {
     if (!fields.ok()) return respond(ErrorResponse(fields.status()));
     auto keys = d_.vault->TokenKeysFor(*destination, *purpose);
     if (!keys.ok()) return respond(ErrorResponse(keys.status()));
-    vault::AccessContext ctx{p.id, *purpose};
+    // The release layer's justification: why, and the log's size at the
+    // decision (its entry is appended at or after that index).
+    vault::AccessContext ctx{p.id, *purpose, "export", d_.log->Size()};
 
     // Decisions depend on the subject's jurisdiction: decide once per
     // jurisdiction.

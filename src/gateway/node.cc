@@ -18,6 +18,7 @@
 #include "gateway/access_index.h"
 #include "gateway/auth.h"
 #include "gateway/gateway.h"
+#include "gateway/key_release.h"
 #include "gateway/regional_access.h"
 #include "gateway/state_store.h"
 #include "kv/kv_store.h"
@@ -645,11 +646,15 @@ absl::StatusOr<std::unique_ptr<vault::Vault>> OpenNodeVault(
   // Hot subjects (data key and sealed record) stay in memory: reads then cost
   // one AES-GCM open instead of a storage lookup and a KEK unwrap.
   o.subject_cache_entries = 100'000;
+  auto slot = std::make_shared<std::atomic<vault::Vault*>>(nullptr);
   if (deployment.storage.driver != StorageDriver::kPostgres) {
+    CLOVER_RETURN_IF_ERROR(ConfigureKeyRelease(deployment, o, slot));
     vault::RocksDbOptions r;
     r.sync = true;
-    return vault::Vault::OpenEmbedded(deployment, o,
-                                      NodeVaultDir(*deployment.node), r);
+    auto v = vault::Vault::OpenEmbedded(deployment, o,
+                                        NodeVaultDir(*deployment.node), r);
+    if (v.ok()) slot->store(v->get());
+    return v;
   }
   // The region's records live in one database that every DC of the region
   // shares: the vault sees it (StorageDriver::shared()) and reads every
@@ -657,6 +662,7 @@ absl::StatusOr<std::unique_ptr<vault::Vault>> OpenNodeVault(
   // once; only the unwrapped data key stays cached.
   // Another DC's purge switches the region's epoch: pick it up within 2 s.
   o.epoch_refresh = absl::Seconds(2);
+  CLOVER_RETURN_IF_ERROR(ConfigureKeyRelease(deployment, o, slot));
   auto root = crypto::ReadSecretKeyFile(deployment.keys.pseudonym_key_file);
   if (!root.ok()) return root.status();
   vault::PostgresOptions pg;
@@ -670,6 +676,7 @@ absl::StatusOr<std::unique_ptr<vault::Vault>> OpenNodeVault(
   auto v = vault::Vault::Open(deployment, o, *std::move(storage),
                               *std::move(kek), *root);
   crypto::SecureWipe(root->data(), root->size());
+  if (v.ok()) slot->store(v->get());
   return v;
 }
 

@@ -13,6 +13,7 @@
 #include "crypto/subject_pseudonym.h"
 #include "entry/field_groups.h"
 #include "gateway/request_util.h"
+#include "release/release_protocol.h"
 #include "vault/erased.h"
 #include "vault/residency.h"
 
@@ -37,6 +38,16 @@ HttpResponse ErrorResponse(const absl::Status& status) {
     HttpResponse r = ErrorWith(421, "misdirected", status.message(), extra);
     r.headers.emplace_back("Location", redirect->endpoint);
     return r;
+  }
+  if (auto code = release::KeyReleaseCode(status)) {
+    // Fail closed: no data key, nothing decrypted; the client may retry.
+    // An unreachable service's message may name its host: not passed on.
+    return HttpResponse::Error(
+        503, *code,
+        *code == release::kKeyReleaseRefused
+            ? status.message()
+            : "the key-release service cannot be reached; the data key is "
+              "not released");
   }
   // Lost a race with concurrent writers (e.g. another DC's write to the same
   // subject row): nothing was written; the client may retry.

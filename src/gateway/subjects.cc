@@ -158,7 +158,9 @@ class SubjectEndpoints : public EndpointFamily {
     for (size_t i = 0; i < dec.fields.size(); ++i) {
       if (dec.Returned(i)) wanted.push_back(dec.fields[i]->name);
     }
-    vault::AccessContext ctx{p.id, purpose};
+    // The release layer's justification: why, and the log's size at the
+    // decision (its entry is appended at or after that index).
+    vault::AccessContext ctx{p.id, purpose, "read", d_.log->Size()};
     auto record = d_.vault->Get(subject, wanted, ctx);
     if (!record.ok()) return respond(ErrorResponse(record.status()));
     auto keys = d_.vault->TokenKeysFor(destination, purpose);

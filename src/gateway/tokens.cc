@@ -72,7 +72,9 @@ class TokenEndpoints : public EndpointFamily {
         !s.ok()) {
       return respond(ErrorResponse(s));
     }
-    vault::AccessContext ctx{p.id, purpose};
+    // The release layer's justification: why, and the log's size at the
+    // decision (its entry is appended at or after that index).
+    vault::AccessContext ctx{p.id, purpose, "detokenize", d_.log->Size()};
     // The token opens only as the field it was issued for (its associated
     // data), so the field logged below is the field revealed.
     auto found = d_.vault->Detokenize(*token, field.name, token_destination,

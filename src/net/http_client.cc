@@ -95,6 +95,12 @@ absl::StatusOr<HttpAnswer> HttpClient::Send(const HttpCall& call) {
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &answer.headers);
   if (call.accept_compressed) curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
   if (call.method == "HEAD") curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+  if (!call.ca_file.empty())
+    curl_easy_setopt(c, CURLOPT_CAINFO, call.ca_file.c_str());
+  if (!call.client_cert_file.empty())
+    curl_easy_setopt(c, CURLOPT_SSLCERT, call.client_cert_file.c_str());
+  if (!call.client_key_file.empty())
+    curl_easy_setopt(c, CURLOPT_SSLKEY, call.client_key_file.c_str());
   if (!call.body.empty() || call.method == "POST" || call.method == "PUT") {
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, call.body.data());
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,

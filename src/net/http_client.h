@@ -24,6 +24,11 @@ struct HttpCall {
   absl::Duration timeout = absl::Seconds(30);
   size_t max_answer_bytes = size_t{64} << 20;
   bool accept_compressed = false;  // Accept-Encoding: gzip, decoded here
+  // HTTPS: CAs (PEM) to verify the server with instead of the system's, and
+  // a client certificate and key (PEM) for mutual TLS. Empty: not set.
+  std::string ca_file;
+  std::string client_cert_file;
+  std::string client_key_file;
 };
 
 // The answer: any HTTP status is an answer, not an error.

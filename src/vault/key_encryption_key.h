@@ -9,7 +9,9 @@
 #ifndef CLOVER_VAULT_KEY_ENCRYPTION_KEY_H_
 #define CLOVER_VAULT_KEY_ENCRYPTION_KEY_H_
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -27,6 +29,11 @@ struct UnwrapJustification {
       actor;  // principal id, or "vault" for the vault's own maintenance
   std::string purpose;  // e.g. "customer_support", "detokenize", "write"
   std::string subject;  // the subject whose key is unwrapped
+  // Why, as a short code ("read", "export"; empty: the vault's own
+  // maintenance), and the index of the node's log entry of the decision
+  // that caused the access, when the caller knows it.
+  std::string code = {};
+  std::optional<uint64_t> decision_index = std::nullopt;
 };
 
 // An AES-256-GCM key held in a key manager (a PKCS#11 token): sealing and

@@ -120,7 +120,9 @@ Vault::Vault(const Deployment& deployment, const VaultOptions& options,
       cache_(options.subject_cache_entries),
       shared_(storage_->shared()) {}
 
-Vault::~Vault() = default;
+// The KEK goes first, while the rest is intact: a KEK layer's thread (the
+// key-release status poll) may call DropKeyCache until it is joined.
+Vault::~Vault() { kek_.reset(); }
 
 absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(
     const Deployment& deployment, const VaultOptions& options,
@@ -129,6 +131,9 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(
     const crypto::SecretKey& pseudonym_root) {
   if (storage == nullptr || kek == nullptr) {
     return absl::InvalidArgumentError("vault needs a storage driver and a KEK");
+  }
+  if (options.kek_layer) {
+    CLOVER_ASSIGN_OR_RETURN(kek, options.kek_layer(std::move(kek)));
   }
   CLOVER_ASSIGN_OR_RETURN(ResidencyMap residency,
                           ResidencyMap::Create(deployment, options.region));
@@ -364,7 +369,8 @@ absl::StatusOr<std::shared_ptr<Vault::SubjectEntry>> Vault::LoadEntry(
   if (!row.has_value()) return SubjectNotFound(subject);
   if (!row->live()) return ErasedError(subject);
   auto entry = std::make_shared<SubjectEntry>();
-  UnwrapJustification why{context.actor, context.purpose, std::string(subject)};
+  UnwrapJustification why{context.actor, context.purpose, std::string(subject),
+                          context.code, context.decision_index};
   CLOVER_ASSIGN_OR_RETURN(entry->data_key,
                           UnwrapDataKey(row->wrapped_key, subject, why));
   entry->handle = row->handle;

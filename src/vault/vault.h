@@ -63,12 +63,22 @@ struct VaultOptions {
   // no key sealed under the epoch it destroys. Zero: one process owns the
   // store (embedded RocksDB), never re-read.
   absl::Duration epoch_refresh = absl::ZeroDuration();
+  // If set, Open hands it the KEK and uses what it returns instead: a layer
+  // every wrap and unwrap goes through (e.g. external key release,
+  // release/released_kek.h). Its errors fail Open.
+  std::function<absl::StatusOr<std::unique_ptr<KeyEncryptionKey>>(
+      std::unique_ptr<KeyEncryptionKey>)>
+      kek_layer = nullptr;
 };
 
 // Who reads and why; passed to the KEK on every unwrap.
 struct AccessContext {
   std::string actor;    // principal id
   std::string purpose;  // declared purpose of the request
+  // Carried to the KEK with each unwrap (UnwrapJustification): why the
+  // access happens (e.g. "read") and where the decision is in the node's log.
+  std::string code = {};
+  std::optional<uint64_t> decision_index = std::nullopt;
 };
 
 class Vault {
