@@ -5,9 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "core/postgres_connection.h"
 #include "core/status_macros.h"
-#include "net/http_client.h"
 #include "spdlog/spdlog.h"
 
 namespace clover::audit {
@@ -30,54 +28,12 @@ bool Declared(const Region& region, absl::string_view name) {
 
 absl::StatusOr<region::ObservedTopology> ObserveRegion(
     const RegionTopologyConfig& config, absl::Duration timeout) {
-  region::ObservedTopology t;
-  net::HttpClient http;
-  std::string last_error = "no Patroni URL configured";
-  bool answered = false;
-  for (const std::string& base : config.patroni_urls) {
-    const std::string url = absl::StrCat(base, "/cluster");
-    net::HttpCall call;
-    call.url = url;
-    call.timeout = timeout;
-    call.max_answer_bytes = size_t{1} << 20;
-    absl::StatusOr<net::HttpAnswer> a = http.Send(call);
-    if (!a.ok()) {
-      last_error = std::string(a.status().message());  // names no credentials
-      continue;
-    }
-    if (a->status != 200) {
-      last_error = absl::StrCat("GET /cluster answered ", a->status);
-      continue;
-    }
-    CLOVER_ASSIGN_OR_RETURN(t.members, region::ParsePatroniCluster(a->body));
-    answered = true;
-    break;
-  }
-  if (!answered) {
-    return absl::UnavailableError(
-        absl::StrCat("region ", config.region.id,
-                     ": no Patroni REST API answers (last: ", last_error, ")"));
-  }
-  if (config.dsn.empty()) return t;
-  // The DSN names a read-write session (target_session_attrs=read-write):
-  // the leader, whose pg_stat_replication lists who streams from it.
-  CLOVER_ASSIGN_OR_RETURN(std::unique_ptr<pg::Connection> c,
-                          pg::Connection::Open(config.dsn));
-  CLOVER_RETURN_IF_ERROR(
-      c->Prepare("clover_audit_topology",
-                 "SELECT coalesce(application_name, ''), "
-                 "coalesce(host(client_addr), ''), coalesce(sync_state, '') "
-                 "FROM pg_stat_replication ORDER BY application_name",
-                 {}));
-  CLOVER_ASSIGN_OR_RETURN(pg::Result r,
-                          c->Query(pg::Statement{"clover_audit_topology", {}},
-                                   "read pg_stat_replication"));
-  for (int row = 0; row < PQntuples(r.get()); ++row) {
-    auto col = [&](int i) {
-      return std::string(PQgetvalue(r.get(), row, i),
-                         PQgetlength(r.get(), row, i));
-    };
-    t.replicas.push_back({col(0), col(1), col(2)});
+  absl::StatusOr<region::ObservedTopology> t =
+      region::ObserveTopology(config.patroni_urls, config.dsn, timeout);
+  if (!t.ok()) {
+    return absl::Status(t.status().code(),
+                        absl::StrCat("region ", config.region.id, ": ",
+                                     t.status().message()));
   }
   return t;
 }

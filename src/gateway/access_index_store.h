@@ -18,6 +18,21 @@
 
 namespace clover::gateway {
 
+// One stored row of the index: a subject's first access in a batch, the
+// further ones as ascending varint deltas (AppendVarint64) in `deltas`.
+struct AccessRow {
+  absl::string_view subject;  // points into the accesses grouped
+  uint64_t first = 0;
+  std::string deltas;
+};
+
+// Groups one batch's accesses into rows, so that a subject read many times
+// between two catch-ups (a popular one, an insider's bulk read) costs one row,
+// not one per read. An index out of order within its subject (not a repeat of
+// its row's ends) gets a row of its own (no deltas); readers de-duplicate.
+[[nodiscard]] std::vector<AccessRow> GroupAccesses(
+    const std::vector<std::pair<std::string, uint64_t>>& accesses);
+
 // Thread-safe. The index is derived from the log: a write may be lost in a
 // crash (the next catch-up rebuilds it), and readers de-duplicate.
 class AccessIndexStore {

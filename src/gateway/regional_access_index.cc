@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "core/varint.h"
 
@@ -65,34 +64,9 @@ absl::Status Malformed() {
 absl::Status RegionalAccessIndexStore::IndexBatch(
     const std::vector<std::pair<std::string, uint64_t>>& accesses,
     uint64_t indexed_up_to) {
-  // As in the embedded store: a subject's accesses in one batch share a key
-  // (the first index; the others as ascending deltas), so a popular subject
-  // costs one row per batch, not one per read.
-  struct Group {
-    absl::string_view subject;
-    uint64_t first = 0;
-    uint64_t last = 0;
-    std::string deltas;
-  };
-  std::vector<Group> groups;
-  absl::flat_hash_map<absl::string_view, size_t> group_of;
   kv::KvBatch batch;
-  for (const auto& [subject, index] : accesses) {
-    auto [it, added] = group_of.try_emplace(subject, groups.size());
-    if (added) {
-      groups.push_back({subject, index, index, {}});
-      continue;
-    }
-    Group& g = groups[it->second];
-    if (index > g.last) {
-      AppendVarint64(index - g.last, &g.deltas);
-      g.last = index;
-    } else if (index != g.last && index != g.first) {
-      batch.Put(EntryKey(region_, subject, dc_, index), "");
-    }
-  }
-  for (const Group& g : groups) {
-    batch.Put(EntryKey(region_, g.subject, dc_, g.first), g.deltas);
+  for (const AccessRow& row : GroupAccesses(accesses)) {
+    batch.Put(EntryKey(region_, row.subject, dc_, row.first), row.deltas);
   }
   batch.Put(MarkerKey(region_, dc_), kv::EncodeKeyU64(indexed_up_to));
   return kv_.Write(batch);

@@ -8,7 +8,6 @@
 #include <cstring>
 #include <optional>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "core/big_endian.h"
@@ -162,37 +161,10 @@ absl::Status StateStore::IndexAccess(absl::string_view subject,
 absl::Status StateStore::IndexBatch(
     const std::vector<std::pair<std::string, uint64_t>>& accesses,
     uint64_t indexed_up_to) {
-  // A subject's accesses in one batch share a key: the first index in the
-  // key, the rest as ascending deltas in the value. A subject read many times
-  // between two catch-ups (a popular one, an insider's bulk read) then costs
-  // one memtable insert, not one per read.
-  struct Group {
-    absl::string_view subject;
-    uint64_t first = 0;
-    uint64_t last = 0;
-    std::string deltas;
-  };
-  std::vector<Group> groups;
-  absl::flat_hash_map<absl::string_view, size_t> group_of;
   rocksdb::WriteBatch batch;
-  for (const auto& [subject, index] : accesses) {
-    auto [it, added] = group_of.try_emplace(subject, groups.size());
-    if (added) {
-      groups.push_back({subject, index, index, {}});
-      continue;
-    }
-    Group& g = groups[it->second];
-    if (index > g.last) {
-      AppendVarint64(index - g.last, &g.deltas);
-      g.last = index;
-    } else if (index != g.last && index != g.first) {
-      // Out of order (not a repeat of the group's ends): a key of its own;
-      // readers de-duplicate.
-      batch.Put(handles_[kAccess], AccessKey(subject, index), "");
-    }
-  }
-  for (const Group& g : groups) {
-    batch.Put(handles_[kAccess], AccessKey(g.subject, g.first), g.deltas);
+  for (const AccessRow& row : GroupAccesses(accesses)) {
+    batch.Put(handles_[kAccess], AccessKey(row.subject, row.first),
+              row.deltas);
   }
   batch.Put(handles_[kDefault], kIndexedUpToKey, BigEndian(indexed_up_to));
   // Not synced (see the header): an fdatasync per batch here would queue on

@@ -132,6 +132,24 @@ absl::StatusOr<std::vector<ObservedMember>> ParsePatroniCluster(
   return out;
 }
 
+namespace {
+
+// "http://user:secret@host:8008" -> "http://host:8008": a Patroni URL may
+// carry credentials, which no error message repeats.
+std::string WithoutUserinfo(absl::string_view url) {
+  const size_t scheme = url.find("://");
+  const size_t from = scheme == absl::string_view::npos ? 0 : scheme + 3;
+  const size_t at = url.find('@', from);
+  const size_t slash = url.find('/', from);
+  if (at == absl::string_view::npos ||
+      (slash != absl::string_view::npos && at > slash)) {
+    return std::string(url);
+  }
+  return absl::StrCat(url.substr(0, from), url.substr(at + 1));
+}
+
+}  // namespace
+
 absl::StatusOr<ObservedTopology> ObserveTopology(
     const std::vector<std::string>& patroni_urls, const std::string& dsn,
     absl::Duration timeout) {
@@ -147,11 +165,13 @@ absl::StatusOr<ObservedTopology> ObserveTopology(
     call.max_answer_bytes = size_t{1} << 20;
     absl::StatusOr<net::HttpAnswer> a = http.Send(call);
     if (!a.ok()) {
-      last_error = absl::StrCat(base, ": ", a.status().message());
+      last_error =
+          absl::StrCat(WithoutUserinfo(base), ": ", a.status().message());
       continue;
     }
     if (a->status != 200) {
-      last_error = absl::StrCat(base, ": answered ", a->status);
+      last_error =
+          absl::StrCat(WithoutUserinfo(base), ": answered ", a->status);
       continue;
     }
     CLOVER_ASSIGN_OR_RETURN(t.members, ParsePatroniCluster(a->body));
@@ -162,16 +182,17 @@ absl::StatusOr<ObservedTopology> ObserveTopology(
     return absl::UnavailableError(
         absl::StrCat("no Patroni REST API answers: ", last_error));
   }
+  if (dsn.empty()) return t;
   // A read-write session (the region's DSN asks for one): the leader, whose
   // pg_stat_replication lists the replicas streaming from it.
   CLOVER_ASSIGN_OR_RETURN(std::unique_ptr<pg::Connection> c,
                           pg::Connection::Open(dsn));
-  CLOVER_RETURN_IF_ERROR(c->Prepare(
-      "clover_topology",
-      "SELECT coalesce(application_name, ''), "
-      "coalesce(host(client_addr), ''), coalesce(sync_state, '') "
-      "FROM pg_stat_replication ORDER BY application_name",
-      {}));
+  CLOVER_RETURN_IF_ERROR(
+      c->Prepare("clover_topology",
+                 "SELECT coalesce(application_name, ''), "
+                 "coalesce(host(client_addr), ''), coalesce(sync_state, '') "
+                 "FROM pg_stat_replication ORDER BY application_name",
+                 {}));
   CLOVER_ASSIGN_OR_RETURN(pg::Result r,
                           c->Query(pg::Statement{"clover_topology", {}},
                                    "read pg_stat_replication"));

@@ -72,8 +72,10 @@ struct TopologyViolation {
 
 // Reads the topology: GET <url>/cluster of the first of `patroni_urls` that
 // answers 200, and pg_stat_replication through `dsn` (a read-write session,
-// so the leader's). Each call bounded by `timeout`. Errors: Unavailable when
-// no Patroni API answers or the database cannot be queried.
+// so the leader's; no replicas are read when `dsn` is empty). Each call
+// bounded by `timeout`. Errors: Unavailable when no Patroni API answers or the
+// database cannot be queried; messages name neither the DSN nor credentials
+// in a URL.
 [[nodiscard]] absl::StatusOr<ObservedTopology> ObserveTopology(
     const std::vector<std::string>& patroni_urls, const std::string& dsn,
     absl::Duration timeout);
