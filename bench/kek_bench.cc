@@ -165,19 +165,17 @@ void BM_DataKeyUnwrap(benchmark::State& state) {
 }
 BENCHMARK(BM_DataKeyUnwrap)->Arg(0)->Arg(1)->UseRealTime();
 
-// A read through the vault: warm (the key cache holds every subject's key)
-// or cold (the cache is dropped before each read, so each one unwraps).
-void BM_VaultGet(benchmark::State& state) {
-  const int which = static_cast<int>(state.range(0));
-  const bool warm = state.range(1) == 1;
+// A vault in `dir` on the KEK `which` names (MakeKek); null, with the
+// benchmark skipped, if it cannot be opened.
+std::unique_ptr<Vault> OpenBenchVault(int which, const Deployment& d,
+                                      const std::string& dir,
+                                      benchmark::State& state) {
   std::string error;
   auto kek = MakeKek(which, &error);
   if (kek == nullptr) {
     state.SkipWithError(error.c_str());
-    return;
+    return nullptr;
   }
-  const std::string dir = TempDirPath("bench-kek-vault");
-  Deployment d = testing::TestDeployment();
   auto storage = OpenRocksDbStorage(dir, RocksDbOptions{});
   VaultOptions o;
   o.region = "eu";
@@ -185,14 +183,26 @@ void BM_VaultGet(benchmark::State& state) {
                            testing::TestKey(9));
   if (!vault.ok()) {
     state.SkipWithError(std::string(vault.status().message()).c_str());
-    return;
+    return nullptr;
   }
+  return *std::move(vault);
+}
+
+// A read through the vault: warm (the key cache holds every subject's key)
+// or cold (the cache is dropped before each read, so each one unwraps).
+void BM_VaultGet(benchmark::State& state) {
+  const int which = static_cast<int>(state.range(0));
+  const bool warm = state.range(1) == 1;
+  const std::string dir = TempDirPath("bench-kek-vault");
+  Deployment d = testing::TestDeployment();
+  auto vault = OpenBenchVault(which, d, dir, state);
+  if (vault == nullptr) return;
   constexpr int kSubjects = 256;
   for (int i = 0; i < kSubjects; ++i) {
     auto r = ParseRecordJson(
         d.schema, absl::StrCat(R"({"country":"IE","fields":{"name":"N )", i,
                                R"(","email":"s)", i, R"(@mail.example"}})"));
-    if (!(*vault)->Put(absl::StrCat("s", i), *r).ok()) {
+    if (!vault->Put(absl::StrCat("s", i), *r).ok()) {
       state.SkipWithError("put failed");
       return;
     }
@@ -200,8 +210,8 @@ void BM_VaultGet(benchmark::State& state) {
   const AccessContext ctx{"eu-support-1", "customer_support"};
   int i = 0;
   for (auto _ : state) {
-    if (!warm) (*vault)->DropKeyCache();
-    auto got = (*vault)->Get(absl::StrCat("s", i++ % kSubjects), {}, ctx);
+    if (!warm) vault->DropKeyCache();
+    auto got = vault->Get(absl::StrCat("s", i++ % kSubjects), {}, ctx);
     if (!got.ok()) {
       state.SkipWithError(std::string(got.status().message()).c_str());
       break;
@@ -210,7 +220,7 @@ void BM_VaultGet(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
   state.SetLabel(absl::StrCat(Name(which), warm ? " warm" : " cold"));
-  vault->reset();
+  vault.reset();
   std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_VaultGet)
@@ -224,29 +234,16 @@ BENCHMARK(BM_VaultGet)
 // (epoch), two token operations with pkcs11.
 void BM_VaultPut(benchmark::State& state) {
   const int which = static_cast<int>(state.range(0));
-  std::string error;
-  auto kek = MakeKek(which, &error);
-  if (kek == nullptr) {
-    state.SkipWithError(error.c_str());
-    return;
-  }
   const std::string dir = TempDirPath("bench-kek-vault");
   Deployment d = testing::TestDeployment();
-  auto storage = OpenRocksDbStorage(dir, RocksDbOptions{});
-  VaultOptions o;
-  o.region = "eu";
-  auto vault = Vault::Open(d, o, *std::move(storage), std::move(kek),
-                           testing::TestKey(9));
-  if (!vault.ok()) {
-    state.SkipWithError(std::string(vault.status().message()).c_str());
-    return;
-  }
+  auto vault = OpenBenchVault(which, d, dir, state);
+  if (vault == nullptr) return;
   auto record = ParseRecordJson(
       d.schema,
       R"({"country":"IE","fields":{"name":"N","email":"s@x.example"}})");
   int i = 0;
   for (auto _ : state) {
-    auto put = (*vault)->Put(absl::StrCat("s", i++), *record);
+    auto put = vault->Put(absl::StrCat("s", i++), *record);
     if (!put.ok()) {
       state.SkipWithError(std::string(put.status().message()).c_str());
       break;
@@ -254,7 +251,7 @@ void BM_VaultPut(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
   state.SetLabel(Name(which));
-  vault->reset();
+  vault.reset();
   std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_VaultPut)->Arg(0)->Arg(1)->UseRealTime();

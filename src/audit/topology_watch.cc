@@ -31,9 +31,9 @@ absl::StatusOr<region::ObservedTopology> ObserveRegion(
   absl::StatusOr<region::ObservedTopology> t =
       region::ObserveTopology(config.patroni_urls, config.dsn, timeout);
   if (!t.ok()) {
-    return absl::Status(t.status().code(),
-                        absl::StrCat("region ", config.region.id, ": ",
-                                     t.status().message()));
+    return absl::Status(
+        t.status().code(),
+        absl::StrCat("region ", config.region.id, ": ", t.status().message()));
   }
   return t;
 }

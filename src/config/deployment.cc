@@ -1014,11 +1014,10 @@ class Loader {
   absl::Status KeyRelease(const Source& src, const YAML::Node& node) {
     const char* path = "keys.release";
     CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, node, path));
-    CLOVER_RETURN_IF_ERROR(
-        CheckKeys(src, f, path,
-                  {"url", "ca_file", "cert_file", "key_file", "public_key",
-                   "cache_ttl_s", "cache_entries", "timeout_ms",
-                   "status_poll_ms"}));
+    CLOVER_RETURN_IF_ERROR(CheckKeys(
+        src, f, path,
+        {"url", "ca_file", "cert_file", "key_file", "public_key", "cache_ttl_s",
+         "cache_entries", "timeout_ms", "status_poll_ms"}));
     KeyReleaseConfig r;
     CLOVER_ASSIGN_OR_RETURN(r.url,
                             StringField(src, node, f, path, "url", true));

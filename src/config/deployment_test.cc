@@ -544,8 +544,8 @@ TEST(ConfigTest, KeyReleaseIsOptionalAndChecked) {
       "    cert_file: node.crt\n    key_file: node.key\n"
       "    cache_ttl_s: 30\n    cache_entries: 500\n";
   auto d = ParseDeployment(
-      absl::StrReplaceAll(kValid,
-                          {{"  pseudonym_key_file: keys/pseudonym\n", release}}),
+      absl::StrReplaceAll(
+          kValid, {{"  pseudonym_key_file: keys/pseudonym\n", release}}),
       "/srv/node.yaml");
   ASSERT_TRUE(d.ok()) << d.status();
   ASSERT_TRUE(d->keys.release.has_value());

@@ -33,8 +33,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "core/clock.h"
 #include "config/deployment.h"
+#include "core/clock.h"
 #include "gateway/jwt.h"
 #include "server/http.h"
 

@@ -20,8 +20,8 @@
 
 #include "approvals/approvals.h"
 #include "approvals/attestation.h"
-#include "core/clock.h"
 #include "config/deployment.h"
+#include "core/clock.h"
 #include "crypto/secret_key_file.h"
 #include "gateway/access_index.h"
 #include "gateway/auth.h"

@@ -12,8 +12,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "core/clock.h"
 #include "config/deployment.h"
+#include "core/clock.h"
 #include "vault/vault.h"
 
 namespace clover::gateway {

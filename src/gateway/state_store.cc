@@ -163,8 +163,7 @@ absl::Status StateStore::IndexBatch(
     uint64_t indexed_up_to) {
   rocksdb::WriteBatch batch;
   for (const AccessRow& row : GroupAccesses(accesses)) {
-    batch.Put(handles_[kAccess], AccessKey(row.subject, row.first),
-              row.deltas);
+    batch.Put(handles_[kAccess], AccessKey(row.subject, row.first), row.deltas);
   }
   batch.Put(handles_[kDefault], kIndexedUpToKey, BigEndian(indexed_up_to));
   // Not synced (see the header): an fdatasync per batch here would queue on

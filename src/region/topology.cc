@@ -65,31 +65,31 @@ std::vector<TopologyViolation> CheckTopology(const Region& region,
     }
     if (!dc->db_hosts.empty() &&
         !DbHostMatches(dc->db_hosts, {m.host, absl::StrCat(m.port)})) {
-      out.push_back({who, absl::StrCat("runs at ", m.host, ":", m.port,
-                                       ", not a declared db_hosts entry of ",
-                                       dc->id)});
+      out.push_back(
+          {who, absl::StrCat("runs at ", m.host, ":", m.port,
+                             ", not a declared db_hosts entry of ", dc->id)});
     }
   }
   for (const ObservedReplica& r : observed.replicas) {
     const std::string who = absl::StrCat("replica ", r.application_name);
     const DataCenter* dc = FindDc(region, r.application_name);
     if (dc == nullptr) {
-      out.push_back({who, absl::StrCat("streams from the leader (",
-                                       r.sync_state, ", from ",
-                                       r.client_addr.empty() ? "a local socket"
-                                                             : r.client_addr,
-                                       ") but is not a data centre of region ",
-                                       region.id, " (", dcs, ")")});
+      out.push_back(
+          {who, absl::StrCat(
+                    "streams from the leader (", r.sync_state, ", from ",
+                    r.client_addr.empty() ? "a local socket" : r.client_addr,
+                    ") but is not a data centre of region ", region.id, " (",
+                    dcs, ")")});
       continue;
     }
     std::vector<std::string> addresses = DeclaredAddresses(*dc);
     if (!r.client_addr.empty() && !addresses.empty() &&
         std::find(addresses.begin(), addresses.end(), r.client_addr) ==
             addresses.end()) {
-      out.push_back({who, absl::StrCat("connects from ", r.client_addr,
-                                       ", not a declared address of ", dc->id,
-                                       " (", absl::StrJoin(addresses, ", "),
-                                       ")")});
+      out.push_back(
+          {who, absl::StrCat("connects from ", r.client_addr,
+                             ", not a declared address of ", dc->id, " (",
+                             absl::StrJoin(addresses, ", "), ")")});
     }
   }
   return out;
@@ -238,8 +238,8 @@ void TopologyMonitor::CheckOnce() {
     return;
   }
   std::vector<TopologyViolation> v = CheckTopology(region_, *t);
-  std::string text = absl::StrJoin(
-      v, "; ", [](std::string* s, const TopologyViolation& x) {
+  std::string text =
+      absl::StrJoin(v, "; ", [](std::string* s, const TopologyViolation& x) {
         s->append(x.ToString());
       });
   for (const TopologyViolation& x : v) {

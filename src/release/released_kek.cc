@@ -54,7 +54,6 @@ absl::StatusOr<RegionState> FetchRegionState(const ReleaseClientOptions& o) {
   return state;
 }
 
-
 class ReleasedKek : public vault::KeyEncryptionKey {
  public:
   ReleasedKek(std::unique_ptr<vault::KeyEncryptionKey> inner,

@@ -397,11 +397,11 @@ absl::Status Pkcs11Token::DestroyObject(ObjectHandle key) {
   return absl::OkStatus();
 }
 
-absl::Status Pkcs11Token::GcmEncrypt(ObjectHandle key, absl::string_view nonce,
-                                     absl::string_view aad,
-                                     absl::string_view plaintext,
-                                     std::string* out) {
-  CLOVER_PKCS11_SESSION(session);
+namespace {
+
+// AES-GCM with a 128-bit tag over `nonce` and `aad` (which must outlive the
+// operation: the token reads them through the pointers).
+CK_GCM_PARAMS GcmParams(absl::string_view nonce, absl::string_view aad) {
   CK_GCM_PARAMS params;
   std::memset(&params, 0, sizeof(params));
   params.pIv = reinterpret_cast<CK_BYTE_PTR>(const_cast<char*>(nonce.data()));
@@ -410,6 +410,17 @@ absl::Status Pkcs11Token::GcmEncrypt(ObjectHandle key, absl::string_view nonce,
   params.pAAD = reinterpret_cast<CK_BYTE_PTR>(const_cast<char*>(aad.data()));
   params.ulAADLen = aad.size();
   params.ulTagBits = 128;
+  return params;
+}
+
+}  // namespace
+
+absl::Status Pkcs11Token::GcmEncrypt(ObjectHandle key, absl::string_view nonce,
+                                     absl::string_view aad,
+                                     absl::string_view plaintext,
+                                     std::string* out) {
+  CLOVER_PKCS11_SESSION(session);
+  CK_GCM_PARAMS params = GcmParams(nonce, aad);
   CK_MECHANISM mech = {CKM_AES_GCM, &params, sizeof(params)};
   CK_FUNCTION_LIST_PTR f = module_->f;
   CK_RV rv = session.Note(f->C_EncryptInit(session.get(), &mech, key));
@@ -436,14 +447,7 @@ absl::Status Pkcs11Token::GcmDecrypt(ObjectHandle key, absl::string_view nonce,
   if (ciphertext.size() < 16)
     return absl::DataLossError("ciphertext is shorter than its tag");
   CLOVER_PKCS11_SESSION(session);
-  CK_GCM_PARAMS params;
-  std::memset(&params, 0, sizeof(params));
-  params.pIv = reinterpret_cast<CK_BYTE_PTR>(const_cast<char*>(nonce.data()));
-  params.ulIvLen = nonce.size();
-  params.ulIvBits = nonce.size() * 8;
-  params.pAAD = reinterpret_cast<CK_BYTE_PTR>(const_cast<char*>(aad.data()));
-  params.ulAADLen = aad.size();
-  params.ulTagBits = 128;
+  CK_GCM_PARAMS params = GcmParams(nonce, aad);
   CK_MECHANISM mech = {CKM_AES_GCM, &params, sizeof(params)};
   CK_FUNCTION_LIST_PTR f = module_->f;
   CK_RV rv = session.Note(f->C_DecryptInit(session.get(), &mech, key));

@@ -36,8 +36,9 @@ class Pkcs11Token {
   // in `pin_file` (trailing whitespace ignored). Errors: InvalidArgument if
   // the module does not load or is not PKCS#11; NotFound if no slot holds
   // that token (the message lists the labels it saw); FailedPrecondition if
-  // the PIN file is unreadable, empty or accessible by group or others; PermissionDenied if the token
-  // refuses the PIN (wrong or locked); Unavailable for other token errors.
+  // the PIN file is unreadable, empty or accessible by group or others;
+  // PermissionDenied if the token refuses the PIN (wrong or locked);
+  // Unavailable for other token errors.
   [[nodiscard]] static absl::StatusOr<std::shared_ptr<Pkcs11Token>> Open(
       const std::string& module, const std::string& token,
       const std::string& pin_file);
