@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <string>
@@ -135,8 +136,12 @@ class Connection {
       return ErrorStatus(c->conn_, nullptr, "connect");
     }
     // NOTICEs ("relation already exists, skipping") would go to stderr.
-    PQsetNoticeProcessor(
-        c->conn_, [](void*, const char*) {}, nullptr);
+    // WARNINGs are counted: a COMMIT whose wait for the synchronous standby
+    // was cancelled (statement_timeout, pg_cancel_backend, a client cancel)
+    // succeeds with only a WARNING ("the transaction has already committed
+    // locally, but might not have been replicated"), matched by severity
+    // because the message text is translated.
+    PQsetNoticeReceiver(c->conn_, &Connection::OnNotice, c.get());
     return c;
   }
 
@@ -174,9 +179,13 @@ class Connection {
     return p.fd < 0 || poll(&p, 1, 0) != 0;
   }
 
-  // True when the last Transaction failed with its COMMIT in flight: it may
-  // have committed.
+  // True when the last Transaction failed with its COMMIT in flight (it may
+  // have committed), or committed with a server WARNING (it has committed, at
+  // least on this server, but may not be on a synchronous standby).
   [[nodiscard]] bool commit_in_doubt() const { return commit_in_doubt_; }
+
+  // WARNING notices received on this connection so far.
+  [[nodiscard]] uint64_t warnings() const { return warnings_; }
 
   // Prepares `sql` as statement `name` with the given parameter types.
   [[nodiscard]] absl::Status Prepare(const std::string& name,
@@ -209,15 +218,27 @@ class Connection {
   // transaction is rolled back. If the connection breaks while COMMIT is in
   // flight, the outcome is unknown to this call; the error then says so, is
   // Unavailable, and commit_in_doubt() is true until the next Transaction
-  // (callers check what was stored, on a fresh connection).
+  // (callers check what was stored, on a fresh connection). A transaction
+  // that committed but drew a WARNING from the server is treated the same
+  // way (Unavailable, commit_in_doubt(); the connection stays usable): the
+  // server says so when the wait for the synchronous standby was cancelled,
+  // and an acknowledged write must be on a standby too (postgres_barrier.h).
   [[nodiscard]] absl::Status Transaction(
       const std::vector<Statement>& statements, absl::string_view what) {
     commit_in_doubt_ = false;
+    const uint64_t warnings_before = warnings_;
     if (PQenterPipelineMode(conn_) != 1) {
       return ErrorStatus(conn_, nullptr, what);
     }
     absl::Status status = RunPipeline(statements, what);
     PQexitPipelineMode(conn_);
+    if (status.ok() && warnings_ != warnings_before) {
+      commit_in_doubt_ = true;
+      return absl::UnavailableError(absl::StrCat(
+          "postgres ", what,
+          ": committed with a server warning (the wait for the synchronous "
+          "standby may have been cancelled); not known to be replicated"));
+    }
     if (!status.ok() && PQstatus(conn_) == CONNECTION_OK &&
         PQtransactionStatus(conn_) != PQTRANS_IDLE) {
       Result r(PQexec(conn_, "ROLLBACK"));
@@ -227,6 +248,14 @@ class Connection {
 
  private:
   explicit Connection(PGconn* conn) : conn_(conn) {}
+
+  static void OnNotice(void* self, const PGresult* r) {
+    const char* severity =
+        PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+    if (severity != nullptr && std::strcmp(severity, "WARNING") == 0) {
+      ++static_cast<Connection*>(self)->warnings_;
+    }
+  }
 
   // ErrorStatus, marking the connection not to be reused after an
   // Unavailable: its server is gone, or is a standby now (a 25006 refusal
@@ -338,6 +367,7 @@ class Connection {
   PGconn* conn_;
   bool stale_ = false;
   bool commit_in_doubt_ = false;
+  uint64_t warnings_ = 0;
 };
 
 // A bounded pool of connections to one DSN, each initialised (statements

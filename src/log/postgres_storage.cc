@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "core/postgres_barrier.h"
 #include "core/postgres_connection.h"
 #include "core/status_macros.h"
 
@@ -126,15 +127,16 @@ std::string SchemaDdl(const std::string& schema) {
       " data bytea NOT NULL, PRIMARY KEY (idx, off));"
       "CREATE TABLE IF NOT EXISTS ",
       s,
-      ".state (name text PRIMARY KEY, data bytea NOT NULL);"
-      "COMMIT;");
+      ".state (name text PRIMARY KEY, data bytea NOT NULL);",
+      pg::BarrierTableDdl(schema), "COMMIT;");
 }
 
 class PostgresLogStorage final : public LogStorage {
  public:
   PostgresLogStorage(const std::string& dsn, std::string schema,
                      const PostgresLogStorageOptions& options)
-      : read_only_(options.read_only),
+      : schema_(schema),
+        read_only_(options.read_only),
         read_retry_(options.read_retry),
         write_retry_(options.write_retry),
         pool_(dsn, options.max_connections,
@@ -234,31 +236,66 @@ class PostgresLogStorage final : public LogStorage {
     if (!batch.metadata.empty()) {
       stmts.push_back({"put_state", {kMetadataRow, batch.metadata}});
     }
-    absl::Status status = WriteOnce(stmts);
-    if (absl::IsUnavailable(status) && !batch.checkpoint.empty()) {
-      // The connection broke, possibly while COMMIT was in flight. Every
-      // checkpoint is unique (size, root, signature), so reading it back on
-      // a fresh connection tells whether this batch committed.
-      absl::StatusOr<std::string> stored = ReadCheckpoint();
-      if (stored.ok() && *stored == batch.checkpoint) return absl::OkStatus();
-      if (!stored.ok() && !absl::IsNotFound(stored.status())) {
+    // Retried on a fresh connection: the upserts are idempotent, and this
+    // log's sequencer is the schema's only writer. Once a COMMIT was in
+    // doubt (the connection broke while it was in flight, or it drew a
+    // warning), it may have committed on the primary only: every checkpoint
+    // is unique (size, root, signature), so an attempt first reads it back
+    // and, if it is there, acknowledges the batch only once a barrier has
+    // reached a synchronous standby (core/postgres_barrier.h); if it is not
+    // there, the batch is sent again (a re-sent batch that commits without
+    // doubt has waited for the standby itself).
+    bool in_doubt = false;
+    auto attempt = [&](pg::Connection& c, absl::Time deadline) {
+      if (in_doubt && !batch.checkpoint.empty()) {
+        absl::Status confirmed =
+            pg::ConfirmInDoubt(c, schema_, deadline, [&](pg::Connection& conn) {
+              return CheckpointIs(conn, batch.checkpoint);
+            });
+        if (!absl::IsAborted(confirmed)) return confirmed;
+      }
+      absl::Status s = c.Transaction(stmts, "log batch write");
+      if (c.commit_in_doubt()) in_doubt = true;
+      return s;
+    };
+    const absl::Time deadline = absl::Now() + write_retry_;
+    absl::Status status = pool_.Run(
+        [&](pg::Connection& c) { return attempt(c, deadline); }, write_retry_);
+    if (absl::IsUnavailable(status) && in_doubt && !batch.checkpoint.empty()) {
+      // Retries are spent (write_retry may be 0), but whether the batch
+      // committed can still be told, for read_retry, without sending it again.
+      const absl::Time check_deadline = absl::Now() + read_retry_;
+      absl::Status confirmed = pool_.Run(
+          [&](pg::Connection& c) {
+            return pg::ConfirmInDoubt(
+                c, schema_, check_deadline, [&](pg::Connection& conn) {
+                  return CheckpointIs(conn, batch.checkpoint);
+                });
+          },
+          read_retry_);
+      if (confirmed.ok()) return confirmed;
+      if (!absl::IsAborted(confirmed)) {
         return absl::UnavailableError(absl::StrCat(
-            status.message(), "; could not check whether the batch committed: ",
-            stored.status().message()));
+            status.message(),
+            "; could not confirm that the batch is on a synchronous standby: ",
+            confirmed.message()));
       }
     }
     return status;
   }
 
  private:
-  absl::Status WriteOnce(const std::vector<pg::Statement>& stmts) {
-    // Retried on a fresh connection: the upserts are idempotent, and this
-    // log's sequencer is the schema's only writer.
-    return pool_.Run(
-        [&](pg::Connection& c) {
-          return c.Transaction(stmts, "log batch write");
-        },
-        write_retry_);
+  // OK if the stored checkpoint is `checkpoint`, Aborted if not (or none),
+  // Unavailable if it cannot tell.
+  static absl::Status CheckpointIs(pg::Connection& c,
+                                   const std::string& checkpoint) {
+    CLOVER_ASSIGN_OR_RETURN(
+        pg::Result r, c.Query({"get_state", {kCheckpointRow}},
+                              "read back an in-doubt log batch"));
+    if (PQntuples(r.get()) == 0 || pg::Cell(r.get(), 0, 0) != checkpoint) {
+      return absl::AbortedError("log batch not committed");
+    }
+    return absl::OkStatus();
   }
 
   absl::StatusOr<std::string> Get(const pg::Statement& stmt,
@@ -275,6 +312,7 @@ class PostgresLogStorage final : public LogStorage {
         read_retry_);
   }
 
+  const std::string schema_;
   const bool read_only_;
   const absl::Duration read_retry_;
   const absl::Duration write_retry_;

@@ -8,6 +8,7 @@
 //   tiles(level smallint, idx bigint, data bytea)  primary key (level, idx)
 //   bundles(idx bigint, data bytea)                primary key (idx)
 //   state(name text, data bytea)                   'checkpoint', 'metadata'
+//   barrier(pid integer, n bigint)                 core/postgres_barrier.h
 // created idempotently at open, so several logs (one per DC, say) share one
 // database. Only the widest version of each tile or bundle is kept (upserts).
 //
@@ -41,8 +42,17 @@ struct PostgresLogStorageOptions {
   // sequencer's next batches wait; once it fails, the sequencer fails its
   // appends and rolls back. Re-sending a batch whose COMMIT was in flight is
   // safe: a log has one writer (its sequencer) and a batch is upserts and
-  // deletes of fixed bytes. If it still fails, the stored checkpoint is read
-  // back: a batch that committed after all is reported written.
+  // deletes of fixed bytes. But a COMMIT in doubt (the connection broke while
+  // it was in flight, or it succeeded with a server WARNING because its wait
+  // for the synchronous standby was cancelled) may have committed on the
+  // primary only: the next attempt reads the stored checkpoint back first,
+  // and a batch found committed is reported written only once a barrier
+  // commit after it has been confirmed by a synchronous standby
+  // (core/postgres_barrier.h); a batch not found is sent again. After the
+  // last retry the same check runs once more, for read_retry. A batch whose
+  // barrier is not confirmed in time fails with Unavailable, although it may
+  // be in the database (a failed append may or may not be in the log; an
+  // acknowledged one is on two servers).
   absl::Duration write_retry = absl::ZeroDuration();
 };
 

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "core/postgres_barrier.h"
 #include "core/postgres_connection.h"
 #include "core/status_macros.h"
 
@@ -116,7 +117,7 @@ std::string SchemaDdl(const std::string& schema) {
     absl::StrAppend(&ddl, "CREATE TABLE IF NOT EXISTS ", Qualified(schema, t),
                     " (k bytea PRIMARY KEY, v bytea NOT NULL);");
   }
-  absl::StrAppend(&ddl, "COMMIT;");
+  absl::StrAppend(&ddl, pg::BarrierTableDdl(schema), "COMMIT;");
   return ddl;
 }
 
@@ -159,13 +160,15 @@ class PostgresStorage final : public StorageDriver {
       }
     }
     // Retried on a fresh connection, across a failover, as long as it surely
-    // did not commit. Once a COMMIT was in flight when the connection broke,
-    // it is never sent again: the next attempt reads the batch's keys back
-    // instead (see the header).
+    // did not commit. Once a COMMIT was in flight when the connection broke
+    // (or drew a warning), it is never sent again: the next attempt reads
+    // the batch's keys back and then waits for a barrier to reach a
+    // synchronous standby instead (see the header).
+    const absl::Time deadline = absl::Now() + retry_;
     bool in_doubt = false;
     absl::Status status = pool_.Run(
         [&](pg::Connection& c) -> absl::Status {
-          if (in_doubt) return Applied(c, batch);
+          if (in_doubt) return Confirm(c, batch, deadline);
           absl::Status s = c.Transaction(stmts, "vault batch write");
           if (absl::IsUnavailable(s) && c.commit_in_doubt()) in_doubt = true;
           return s;
@@ -227,12 +230,14 @@ class PostgresStorage final : public StorageDriver {
         stmts.push_back({StatementName("put", op.table), {op.key, op.value}});
       }
     }
-    // In doubt as Write: never sent twice; its keys are read back.
+    // In doubt as Write: never sent twice; its keys are read back, then a
+    // barrier confirms it is on a synchronous standby.
+    const absl::Time deadline = absl::Now() + retry_;
     bool in_doubt = false;
     absl::StatusOr<bool> done = pool_.Run(
         [&](pg::Connection& c) -> absl::StatusOr<bool> {
           if (in_doubt) {
-            CLOVER_RETURN_IF_ERROR(Applied(c, batch));
+            CLOVER_RETURN_IF_ERROR(Confirm(c, batch, deadline));
             return true;
           }
           absl::Status s = c.Transaction(stmts, "vault conditional write");
@@ -329,6 +334,15 @@ class PostgresStorage final : public StorageDriver {
       if (!as_written) return absl::AbortedError("vault batch not applied");
     }
     return absl::OkStatus();
+  }
+
+  // OK once the in-doubt `batch` is known to be in the database and on a
+  // synchronous standby (core/postgres_barrier.h).
+  absl::Status Confirm(pg::Connection& c, const WriteBatch& batch,
+                       absl::Time deadline) {
+    return pg::ConfirmInDoubt(
+        c, schema_, deadline,
+        [&](pg::Connection& conn) { return Applied(conn, batch); });
   }
 
   absl::Status Ping() override {

@@ -3,7 +3,8 @@
 //
 // Layout: one schema per region, "clover_vault_<region>", holding one table
 // per vault Table, named as TableName() ("records", "wrapped_keys",
-// "token_index", "meta"), each (k bytea PRIMARY KEY, v bytea). bytea orders
+// "token_index", "meta"), each (k bytea PRIMARY KEY, v bytea), and the
+// durability barrier's table "barrier" (one row per server backend). bytea orders
 // bytewise, so Scan visits keys in the same order as the RocksDB driver.
 // Write is ONE transaction (pipelined: one round trip) committed with
 // synchronous_commit=on. Purge is VACUUM FULL of the table: deleted rows
@@ -19,15 +20,24 @@
 // it fails with Unavailable (the gateway answers 503 with Retry-After).
 //
 // A write is never applied twice, and never reported done unless it is in
-// the database. A Write that failed before its COMMIT was sent did nothing
-// and is sent again. A Write whose COMMIT was in flight when the leader died
-// has an unknown outcome (with synchronous replication it may be on the new
-// leader): it is NOT sent again; once a leader answers, its keys are read
-// back. If every put holds its bytes (a subject row's bytes are unique: a
-// fresh nonce seals each record) and every deleted key is absent, it
-// committed and Write returns OK; otherwise it returns Unavailable and the
-// write did not happen (or another node has replaced it since; re-sending
-// it would have undone that node's write). CompareAndPut is retried as is:
+// the database and, where the server has synchronous standbys (a Patroni
+// region in synchronous mode), on one of them too. A Write that failed
+// before its COMMIT was sent did nothing and is sent again. A Write whose
+// COMMIT was in flight when the connection broke, or whose COMMIT succeeded
+// with a server WARNING (the wait for the standby was cancelled), has an
+// unknown outcome: it may have committed on the primary only. It is NOT sent
+// again; once a leader answers, its keys are read back. If every put holds
+// its bytes (a subject row's bytes are unique: a fresh nonce seals each
+// record) and every deleted key is absent, it committed there; it is
+// reported OK only once a later barrier commit on the same server has been
+// confirmed by a synchronous standby (core/postgres_barrier.h), which proves
+// the write is on that standby as well. If the barrier is not confirmed
+// within PostgresOptions::retry (at least 1 s), Write fails with Unavailable
+// although the write may be in the database: never an acknowledgement of a
+// write that may be on one server only. If the keys do not hold the batch,
+// Write returns Unavailable and the write did not happen (or another node has
+// replaced it since; re-sending it would have undone that node's write).
+// WriteIf and WriteIfPrefixed likewise. CompareAndPut is retried as is:
 // after a lost reply the retry finds the row changed and answers false, and
 // the caller re-reads.
 //
