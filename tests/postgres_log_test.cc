@@ -208,6 +208,33 @@ TEST(PostgresLogStorageTest, ReconnectsAfterTheServerDropsSessions) {
   ExpectHolds(*s, Batch("2"));
 }
 
+// As the vault's: a batch whose COMMIT drew the warning "canceling wait for
+// synchronous replication" is on the primary only, and is not reported
+// written until a standby confirms; once one does, it is.
+TEST(PostgresLogStorageTest, CommitWhoseStandbyWaitWasCancelledIsNotAcked) {
+  CLOVER_REQUIRE_POSTGRES();
+  PostgresLogStorageOptions o;
+  o.write_retry = absl::Seconds(1);
+  o.read_retry = absl::Seconds(1);
+  auto s = OpenPostgresLogStorage(Dsn(), "syncwarn", o);
+  ASSERT_TRUE(s.ok()) << s.status();
+  pgtest::StandbyNeverConfirms stalled;
+  ASSERT_TRUE(stalled.Start().ok());
+  {
+    pgtest::SyncWaitCanceller canceller;
+    const absl::Time start = absl::Now();
+    const absl::Status w = (*s)->Write(Batch("1"));
+    EXPECT_TRUE(absl::IsUnavailable(w)) << w;
+    EXPECT_LT(absl::Now() - start, absl::Seconds(15)) << "not bounded";
+    EXPECT_GE(canceller.cancelled(), 1);
+  }
+  EXPECT_EQ(*(*s)->ReadCheckpoint(), "checkpoint-1") << "not in doubt";
+  ASSERT_TRUE(stalled.Stop().ok());
+  EXPECT_TRUE((*s)->Write(Batch("1")).ok());
+  ASSERT_TRUE((*s)->Write(Batch("2")).ok());
+  ExpectHolds(**s, Batch("2"));
+}
+
 std::unique_ptr<NoteSigner> Signer() {
   return *NewNoteSigner(
       "test.example/pglog", kNoteTypeEd25519,

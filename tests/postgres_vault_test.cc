@@ -440,6 +440,43 @@ TEST(PostgresVaultStorageTest, CommitInDoubtThatDidNotHappenFails) {
   EXPECT_EQ(Get(*s, Table::kSubjects, "bob"), "<absent>");
 }
 
+// A COMMIT whose wait for the synchronous standby is cancelled
+// (pg_cancel_backend, or a client's cancel) succeeds with only a WARNING: the
+// batch has committed on the primary but is on no standby. It must not be
+// acknowledged while no standby confirms (before the barrier it was: the
+// warning was swallowed), and the write is acknowledged once one does.
+TEST(PostgresVaultStorageTest, CommitWhoseStandbyWaitWasCancelledIsNotAcked) {
+  CLOVER_REQUIRE_POSTGRES();
+  PostgresOptions o;
+  o.retry = absl::Seconds(2);
+  auto s = OpenPostgresVaultStorage(Dsn(), "syncwarn", o);
+  ASSERT_TRUE(s.ok()) << s.status();
+  pgtest::StandbyNeverConfirms stalled;
+  ASSERT_TRUE(stalled.Start().ok());
+  WriteBatch b;
+  b.Put(Table::kSubjects, "carol", "sealed-row-1");
+  b.Put(Table::kTokens, "handle-carol", "carol");
+  WriteBatch c;
+  c.Put(Table::kSubjects, "dave", "sealed-row-1");
+  {
+    pgtest::SyncWaitCanceller canceller;
+    const absl::Time start = absl::Now();
+    const absl::Status w = (*s)->Write(b);
+    EXPECT_TRUE(absl::IsUnavailable(w)) << w;
+    // The same for a conditional write.
+    const absl::StatusOr<bool> cw =
+        (*s)->WriteIf(Table::kSubjects, "dave", std::nullopt, c);
+    EXPECT_TRUE(absl::IsUnavailable(cw.status())) << cw.status();
+    EXPECT_LT(absl::Now() - start, absl::Seconds(20)) << "not bounded";
+    EXPECT_GE(canceller.cancelled(), 2);
+  }
+  // Both did commit on the primary (they were in doubt, not refused).
+  EXPECT_EQ(Get(**s, Table::kSubjects, "carol"), "sealed-row-1");
+  EXPECT_EQ(Get(**s, Table::kSubjects, "dave"), "sealed-row-1");
+  ASSERT_TRUE(stalled.Stop().ok());
+  EXPECT_TRUE((*s)->Write(b).ok());
+}
+
 TEST(PostgresVaultStorageTest, RefusesASchemaOfTheFirstLayoutByName) {
   CLOVER_REQUIRE_POSTGRES();
   ASSERT_TRUE(Sql("CREATE SCHEMA IF NOT EXISTS \"clover_vault_old\";"

@@ -65,3 +65,16 @@ if(TARGET clover_region_test_support AND TARGET clover_gateway AND TARGET clover
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(region_vault_ha_test PROPERTIES LABELS "region;ha" TIMEOUT 300)
 endif()
+
+# Durability of in-doubt commits (issue 19, item 1): with both standbys'
+# WAL receivers stopped, a vault write and a log batch whose writing backends
+# are terminated while waiting for the standby are not acknowledged; after
+# the receivers resume they are, and the row is on a standby.
+if(TARGET clover_region_test_support AND TARGET clover_vault AND TARGET clover_log)
+  add_executable(region_durability_test ${CMAKE_CURRENT_LIST_DIR}/region_durability_test.cc)
+  target_link_libraries(region_durability_test PRIVATE clover_options clover_vault
+    clover_log clover_region_test_support PostgreSQL::PostgreSQL GTest::gtest GTest::gtest_main)
+  add_test(NAME region_durability_test COMMAND region_durability_test
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(region_durability_test PROPERTIES LABELS "ha;region" TIMEOUT 300)
+endif()

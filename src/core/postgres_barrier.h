@@ -52,38 +52,35 @@ inline std::string BarrierTableDdl(const std::string& schema) {
 // a synchronous standby (if the server has any configured) has confirmed
 // it: every commit `c`'s server made before this call is then on that
 // standby too. The wait is bounded by `deadline` (at least kMinBarrierWait
-// from now) through statement_timeout. Errors: Unavailable if the standby
-// did not confirm in time (the server cancels the wait and warns), the
-// connection broke, or the server is no longer the primary; others as
-// Connection::Exec.
+// from now): then the client cancels it (Connection::ExecWithin; the server
+// ends the wait with a WARNING, the barrier having committed locally).
+// Errors: Unavailable if the standby did not confirm in time, the connection
+// broke, or the server is no longer the primary; others as Connection::Exec.
 [[nodiscard]] inline absl::Status SyncBarrier(Connection& c,
                                               const std::string& schema,
                                               absl::Time deadline) {
-  const int64_t ms = absl::ToInt64Milliseconds(
-      std::max(deadline - absl::Now(), kMinBarrierWait));
+  const absl::Duration wait =
+      std::max(deadline - absl::Now(), kMinBarrierWait);
   const std::string table = absl::StrCat(QuoteIdent(schema), ".barrier");
   const uint64_t warnings_before = c.warnings();
-  // One round trip. SET LOCAL holds for the COMMIT too (statement_timeout
-  // applies to each statement of the string), whose wait for the standby it
-  // ends with a WARNING.
-  absl::Status s = c.Exec(
-      absl::StrCat("BEGIN; SET LOCAL synchronous_commit = on; "
-                   "SET LOCAL statement_timeout = ",
-                   ms, "; INSERT INTO ", table,
+  // One round trip.
+  absl::Status s = c.ExecWithin(
+      absl::StrCat("BEGIN; SET LOCAL synchronous_commit = on; INSERT INTO ",
+                   table,
                    " (pid, n) VALUES (pg_backend_pid(), 1) ON CONFLICT (pid) "
                    "DO UPDATE SET n = ",
                    table, ".n + 1; COMMIT"),
-      "durability barrier");
+      "durability barrier", wait);
   if (!s.ok()) {
     // Leave no aborted transaction open on a connection that goes back.
-    (void)c.Exec("ROLLBACK", "durability barrier rollback");
+    if (c.healthy() == false) (void)c.Exec("ROLLBACK", "barrier rollback");
     return s;
   }
   if (c.warnings() != warnings_before) {
     return absl::UnavailableError(absl::StrCat(
         "postgres durability barrier: no synchronous standby confirmed "
         "within ",
-        ms, " ms"));
+        absl::FormatDuration(wait)));
   }
   return absl::OkStatus();
 }

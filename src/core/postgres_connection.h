@@ -169,6 +169,58 @@ class Connection {
     return absl::OkStatus();
   }
 
+  // Runs `sql` (one or more statements, no parameters) like Exec, but waits
+  // for the server at most `timeout`: then it asks the server to cancel what
+  // is running (as pg_cancel_backend would) and waits up to 5 s more for its
+  // answer. A cancelled statement fails (SQLSTATE 57014: Unavailable); a
+  // COMMIT whose wait for a synchronous standby is cancelled succeeds with a
+  // WARNING (see warnings()). statement_timeout cannot bound that wait: the
+  // server stops its timer before it commits. Errors: as Exec; Unavailable
+  // (and the connection discarded) if the server does not answer the cancel.
+  [[nodiscard]] absl::Status ExecWithin(const std::string& sql,
+                                        absl::string_view what,
+                                        absl::Duration timeout) {
+    if (PQsendQuery(conn_, sql.c_str()) != 1) return Failed(nullptr, what);
+    absl::Time deadline = absl::Now() + timeout;
+    bool cancelled = false;
+    absl::Status status;
+    for (;;) {
+      // Wait until a whole result (or the end of the results) is there.
+      while (PQisBusy(conn_)) {
+        const absl::Duration left = deadline - absl::Now();
+        if (left <= absl::ZeroDuration()) {
+          if (cancelled) {
+            stale_ = true;
+            return absl::UnavailableError(absl::StrCat(
+                "postgres ", what, ": no answer from the server"));
+          }
+          if (PGcancel* cancel = PQgetCancel(conn_); cancel != nullptr) {
+            char error[256];
+            (void)PQcancel(cancel, error, sizeof error);
+            PQfreeCancel(cancel);
+          }
+          cancelled = true;
+          deadline = absl::Now() + absl::Seconds(5);
+          continue;
+        }
+        pollfd p{PQsocket(conn_), POLLIN, 0};
+        const int64_t ms = absl::ToInt64Milliseconds(
+            absl::Ceil(left, absl::Milliseconds(1)));
+        if (p.fd < 0 || poll(&p, 1, static_cast<int>(std::min<int64_t>(
+                                        ms, 60000))) < 0 ||
+            PQconsumeInput(conn_) != 1) {
+          return Failed(nullptr, what);
+        }
+      }
+      Result r(PQgetResult(conn_));
+      if (r == nullptr) return status;
+      const ExecStatusType st = PQresultStatus(r.get());
+      if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && status.ok()) {
+        status = Failed(r.get(), what);
+      }
+    }
+  }
+
   // For an idle connection: whether the server has sent something unasked,
   // which on an idle session is its goodbye (an error before closing it, or
   // the close itself: a terminated backend, a server shutting down or gone).
