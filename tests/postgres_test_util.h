@@ -73,9 +73,9 @@ class StandbyNeverConfirms {
   ~StandbyNeverConfirms() { (void)Stop(); }
 
   [[nodiscard]] absl::Status Start() {
-    if (absl::Status s = Sql(absl::StrCat("CREATE SCHEMA IF NOT EXISTS ",
-                                          kProbe, ";",
-                                          pg::BarrierTableDdl(kProbe)));
+    if (absl::Status s =
+            Sql(absl::StrCat("CREATE SCHEMA IF NOT EXISTS ", kProbe, ";",
+                             pg::BarrierTableDdl(kProbe)));
         !s.ok()) {
       return s;
     }

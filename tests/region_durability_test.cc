@@ -197,10 +197,11 @@ TEST(RegionDurabilityTest, InDoubtCommitIsNotAcknowledgedUntilOnAStandby) {
         << "log write still pending";
     const absl::Status v = vault_write.get();
     const absl::Status l = log_write.get();
-    std::printf("with both standbys stopped: vault %s, log %s after %.1f s; "
-                "%d waiting writers terminated\n",
-                v.ToString().c_str(), l.ToString().c_str(),
-                absl::ToDoubleSeconds(absl::Now() - start), killer.killed());
+    std::printf(
+        "with both standbys stopped: vault %s, log %s after %.1f s; "
+        "%d waiting writers terminated\n",
+        v.ToString().c_str(), l.ToString().c_str(),
+        absl::ToDoubleSeconds(absl::Now() - start), killer.killed());
     EXPECT_GE(killer.killed(), 2) << "the in-doubt path was not taken";
     EXPECT_TRUE(absl::IsUnavailable(v))
         << "vault write acknowledged while on one member only: " << v;
@@ -208,10 +209,10 @@ TEST(RegionDurabilityTest, InDoubtCommitIsNotAcknowledgedUntilOnAStandby) {
         << "log batch acknowledged while on one member only: " << l;
   }
   // They did commit on the leader: the in-doubt path, not a refused write.
-  auto on_leader = QueryOne(
-      cluster.MemberDsn(*leader),
-      "SELECT (v = 'sealed-row-of-erin'::bytea)::text FROM "
-      "\"clover_vault_durable\".subjects WHERE k = 'erin'::bytea");
+  auto on_leader =
+      QueryOne(cluster.MemberDsn(*leader),
+               "SELECT (v = 'sealed-row-of-erin'::bytea)::text FROM "
+               "\"clover_vault_durable\".subjects WHERE k = 'erin'::bytea");
   ASSERT_TRUE(on_leader.ok()) << on_leader.status();
   EXPECT_EQ(*on_leader, "true");
 
@@ -235,9 +236,10 @@ TEST(RegionDurabilityTest, InDoubtCommitIsNotAcknowledgedUntilOnAStandby) {
     if (seen_on.empty()) absl::SleepFor(absl::Milliseconds(50));
   }
   EXPECT_FALSE(seen_on.empty()) << "the acknowledged row is on no standby";
-  std::printf("acknowledged after resume; row on standby %s; test took %.1f s "
-              "after cluster start\n",
-              seen_on.c_str(), absl::ToDoubleSeconds(absl::Now() - test_start));
+  std::printf(
+      "acknowledged after resume; row on standby %s; test took %.1f s "
+      "after cluster start\n",
+      seen_on.c_str(), absl::ToDoubleSeconds(absl::Now() - test_start));
 }
 
 }  // namespace

@@ -59,8 +59,7 @@ inline std::string BarrierTableDdl(const std::string& schema) {
 [[nodiscard]] inline absl::Status SyncBarrier(Connection& c,
                                               const std::string& schema,
                                               absl::Time deadline) {
-  const absl::Duration wait =
-      std::max(deadline - absl::Now(), kMinBarrierWait);
+  const absl::Duration wait = std::max(deadline - absl::Now(), kMinBarrierWait);
   const std::string table = absl::StrCat(QuoteIdent(schema), ".barrier");
   const uint64_t warnings_before = c.warnings();
   // One round trip.

@@ -17,6 +17,7 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -191,8 +192,8 @@ class Connection {
         if (left <= absl::ZeroDuration()) {
           if (cancelled) {
             stale_ = true;
-            return absl::UnavailableError(absl::StrCat(
-                "postgres ", what, ": no answer from the server"));
+            return absl::UnavailableError(
+                absl::StrCat("postgres ", what, ": no answer from the server"));
           }
           if (PGcancel* cancel = PQgetCancel(conn_); cancel != nullptr) {
             char error[256];
@@ -204,13 +205,14 @@ class Connection {
           continue;
         }
         pollfd p{PQsocket(conn_), POLLIN, 0};
-        const int64_t ms = absl::ToInt64Milliseconds(
-            absl::Ceil(left, absl::Milliseconds(1)));
-        if (p.fd < 0 || poll(&p, 1, static_cast<int>(std::min<int64_t>(
-                                        ms, 60000))) < 0 ||
-            PQconsumeInput(conn_) != 1) {
+        const int64_t ms =
+            absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1)));
+        if (p.fd < 0) return Failed(nullptr, what);
+        if (poll(&p, 1, static_cast<int>(std::min<int64_t>(ms, 60000))) < 0 &&
+            errno != EINTR) {
           return Failed(nullptr, what);
         }
+        if (PQconsumeInput(conn_) != 1) return Failed(nullptr, what);
       }
       Result r(PQgetResult(conn_));
       if (r == nullptr) return status;
@@ -302,8 +304,7 @@ class Connection {
   explicit Connection(PGconn* conn) : conn_(conn) {}
 
   static void OnNotice(void* self, const PGresult* r) {
-    const char* severity =
-        PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char* severity = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
     if (severity != nullptr && std::strcmp(severity, "WARNING") == 0) {
       ++static_cast<Connection*>(self)->warnings_;
     }

@@ -126,8 +126,7 @@ std::string SchemaDdl(const std::string& schema) {
       ".fragments (idx bigint NOT NULL, off smallint NOT NULL,"
       " data bytea NOT NULL, PRIMARY KEY (idx, off));"
       "CREATE TABLE IF NOT EXISTS ",
-      s,
-      ".state (name text PRIMARY KEY, data bytea NOT NULL);",
+      s, ".state (name text PRIMARY KEY, data bytea NOT NULL);",
       pg::BarrierTableDdl(schema), "COMMIT;");
 }
 
@@ -289,9 +288,9 @@ class PostgresLogStorage final : public LogStorage {
   // Unavailable if it cannot tell.
   static absl::Status CheckpointIs(pg::Connection& c,
                                    const std::string& checkpoint) {
-    CLOVER_ASSIGN_OR_RETURN(
-        pg::Result r, c.Query({"get_state", {kCheckpointRow}},
-                              "read back an in-doubt log batch"));
+    CLOVER_ASSIGN_OR_RETURN(pg::Result r,
+                            c.Query({"get_state", {kCheckpointRow}},
+                                    "read back an in-doubt log batch"));
     if (PQntuples(r.get()) == 0 || pg::Cell(r.get(), 0, 0) != checkpoint) {
       return absl::AbortedError("log batch not committed");
     }

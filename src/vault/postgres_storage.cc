@@ -340,9 +340,9 @@ class PostgresStorage final : public StorageDriver {
   // synchronous standby (core/postgres_barrier.h).
   absl::Status Confirm(pg::Connection& c, const WriteBatch& batch,
                        absl::Time deadline) {
-    return pg::ConfirmInDoubt(
-        c, schema_, deadline,
-        [&](pg::Connection& conn) { return Applied(conn, batch); });
+    return pg::ConfirmInDoubt(c, schema_, deadline, [&](pg::Connection& conn) {
+      return Applied(conn, batch);
+    });
   }
 
   absl::Status Ping() override {

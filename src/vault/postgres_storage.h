@@ -4,8 +4,8 @@
 // Layout: one schema per region, "clover_vault_<region>", holding one table
 // per vault Table, named as TableName() ("records", "wrapped_keys",
 // "token_index", "meta"), each (k bytea PRIMARY KEY, v bytea), and the
-// durability barrier's table "barrier" (one row per server backend). bytea orders
-// bytewise, so Scan visits keys in the same order as the RocksDB driver.
+// durability barrier's table "barrier" (one row per server backend). bytea
+// orders bytewise, so Scan visits keys in the same order as the RocksDB driver.
 // Write is ONE transaction (pipelined: one round trip) committed with
 // synchronous_commit=on. Purge is VACUUM FULL of the table: deleted rows
 // (crypto-shredded wrapped keys) are gone from the table's files, not just
