@@ -362,4 +362,21 @@ absl::StatusOr<std::vector<PseudonymVersionInfo>> PseudonymRing::Versions() {
   return out;
 }
 
+absl::StatusOr<std::vector<Ff1Candidate>> ReverseFf1UnderRing(
+    const Pseudonymizer& pseudonymizer, PseudonymRing& ring,
+    const FieldSpec& field, absl::string_view token,
+    absl::string_view destination, absl::string_view purpose) {
+  std::vector<Ff1Candidate> out;
+  for (uint32_t version : ring.LiveVersions()) {
+    absl::StatusOr<std::shared_ptr<const TokenKeys>> keys =
+        ring.ForVersion(version, destination, purpose);
+    if (IsTokenExpired(keys.status())) continue;  // retired meanwhile
+    if (!keys.ok()) return keys.status();
+    CLOVER_ASSIGN_OR_RETURN(std::string value,
+                            pseudonymizer.ReverseFf1(field, token, **keys));
+    out.push_back({version, std::move(value)});
+  }
+  return out;
+}
+
 }  // namespace clover::vault

@@ -43,6 +43,7 @@
 #include "absl/time/time.h"
 #include "core/clock.h"
 #include "vault/key_encryption_key.h"
+#include "vault/pseudonymizer.h"
 #include "vault/storage.h"
 #include "vault/token_keys.h"
 
@@ -152,6 +153,25 @@ class PseudonymRing {
   uint32_t current_ ABSL_GUARDED_BY(mu_) = kFileRootVersion;
   absl::Time loaded_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
+
+// One reading of an ff1 token.
+struct Ff1Candidate {
+  uint32_t version = 0;
+  std::string value;
+};
+// Reverses an ff1 token of `field` issued for (destination, purpose) under
+// every live version (LiveVersions), newest first. Ambiguity rule: FF1 is an
+// unauthenticated permutation with no room for a version tag, so under every
+// live version the token reads as some well-formed value and nothing tells
+// which version made it; during an overlap there is one candidate per live
+// version, and the caller that knows when the token was issued takes the
+// version that was current then (PseudonymVersionInfo::created). Outside an
+// overlap there is exactly one. (The gateway reverses only siv tokens.)
+// Errors: those of Pseudonymizer::ReverseFf1.
+[[nodiscard]] absl::StatusOr<std::vector<Ff1Candidate>> ReverseFf1UnderRing(
+    const Pseudonymizer& pseudonymizer, PseudonymRing& ring,
+    const FieldSpec& field, absl::string_view token,
+    absl::string_view destination, absl::string_view purpose);
 
 }  // namespace clover::vault
 

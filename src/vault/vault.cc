@@ -1025,10 +1025,16 @@ absl::StatusOr<Vault::PurgeReport> Vault::Purge(const PurgeHooks& hooks) {
   }
   old.clear();  // the last references: the keys are wiped
   CLOVER_RETURN_IF_ERROR(storage_->Purge(Table::kEpochs));
+  // Retired pseudonym key versions lose their key material on the same
+  // cadence (vault/pseudonym_ring.h); their rows live in the token table.
+  CLOVER_ASSIGN_OR_RETURN(report.destroyed_pseudonym_versions,
+                          pseudonym_ring_->DestroyRetired());
   // Keys stored before epochs (wrapped by the KEK alone) are only gone once
   // the files that held them are: purge the other tables too, once.
   if (legacy_store) {
     CLOVER_RETURN_IF_ERROR(storage_->Purge(Table::kSubjects));
+  }
+  if (legacy_store || !report.destroyed_pseudonym_versions.empty()) {
     CLOVER_RETURN_IF_ERROR(storage_->Purge(Table::kTokens));
   }
   return report;

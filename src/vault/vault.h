@@ -212,6 +212,8 @@ class Vault {
     absl::Time cut;        // the new epoch's creation: erasures before it
     uint64_t tag = 0;      // PurgeHooks::tag_at_cut's value at the cut
     bool resumed = false;  // finished a purge an earlier process began
+    // Retired pseudonym key versions whose wrapped keys this purge deleted.
+    std::vector<uint32_t> destroyed_pseudonym_versions;
   };
   struct PurgeHooks {
     // Called once at the cut, while no erasure is in flight (see
