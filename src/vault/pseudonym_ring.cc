@@ -172,23 +172,25 @@ absl::Status PseudonymRing::ReloadLocked() {
   }
   rows_ = std::move(rows);
   current_ = current;
-  loaded_ = now;
+  loaded_micros_.store(absl::ToUnixMicros(now));
   return absl::OkStatus();
 }
 
 absl::Status PseudonymRing::MaybeRefresh() {
   if (refresh_ <= absl::ZeroDuration()) return absl::OkStatus();
-  uint32_t next;
-  {
-    absl::MutexLock lock(&mu_);
-    absl::Time now = clock_.Now();
-    if (now - loaded_ < refresh_) return absl::OkStatus();
-    loaded_ = now;  // one thread looks; the others use the view they have
-    next = current_ + 1;
+  const int64_t now = absl::ToUnixMicros(clock_.Now());
+  int64_t loaded = loaded_micros_.load();
+  if (now - loaded < absl::ToInt64Microseconds(refresh_)) {
+    return absl::OkStatus();
+  }
+  // One thread looks; the others go on with the view they have.
+  if (!loaded_micros_.compare_exchange_strong(loaded, now)) {
+    return absl::OkStatus();
   }
   std::string value;
-  CLOVER_ASSIGN_OR_RETURN(bool found,
-                          storage_.Get(Table::kTokens, RowKey(next), &value));
+  CLOVER_ASSIGN_OR_RETURN(
+      bool found,
+      storage_.Get(Table::kTokens, RowKey(keys_.current() + 1), &value));
   if (!found) return absl::OkStatus();
   absl::MutexLock lock(&mu_);
   return ReloadLocked();

@@ -31,6 +31,7 @@
 #ifndef CLOVER_VAULT_PSEUDONYM_RING_H_
 #define CLOVER_VAULT_PSEUDONYM_RING_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -151,7 +152,9 @@ class PseudonymRing {
   absl::Mutex mu_;
   std::vector<PseudonymRootRow> rows_ ABSL_GUARDED_BY(mu_);  // by version
   uint32_t current_ ABSL_GUARDED_BY(mu_) = kFileRootVersion;
-  absl::Time loaded_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // When the ring was last read (Unix µs): checked on every token request
+  // without the lock.
+  std::atomic<int64_t> loaded_micros_{0};
 };
 
 // One reading of an ff1 token.

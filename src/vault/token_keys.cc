@@ -347,13 +347,12 @@ absl::Status TokenKeyRing::SetCurrent(uint32_t version) {
     return absl::NotFoundError(absl::StrCat(
         "no pseudonym root key of version ", version, " is held"));
   }
-  current_ = version;
+  current_.store(version, std::memory_order_release);
   return absl::OkStatus();
 }
 
 uint32_t TokenKeyRing::current() const {
-  absl::MutexLock lock(&mu_);
-  return current_;
+  return current_.load(std::memory_order_acquire);
 }
 
 bool TokenKeyRing::Holds(uint32_t version) const {
@@ -365,7 +364,7 @@ void TokenKeyRing::Forget(uint32_t version) {
   {
     absl::MutexLock lock(&mu_);
     auto it = roots_.find(version);
-    if (it == roots_.end() || version == current_) return;
+    if (it == roots_.end() || version == current_.load()) return;
     crypto::SecureWipe(it->second.data(), it->second.size());
     roots_.erase(it);
   }

@@ -29,6 +29,7 @@
 #define CLOVER_VAULT_TOKEN_KEYS_H_
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -195,7 +196,8 @@ class TokenKeyRing {
  private:
   mutable absl::Mutex mu_;
   absl::flat_hash_map<uint32_t, crypto::SecretKey> roots_ ABSL_GUARDED_BY(mu_);
-  uint32_t current_ ABSL_GUARDED_BY(mu_) = kFileRootVersion;
+  // Read on every token request: lock-free.
+  std::atomic<uint32_t> current_{kFileRootVersion};
   ClockCache<std::shared_ptr<const TokenKeys>> keys_;
 };
 
