@@ -18,8 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   absl::string_view in(reinterpret_cast<const char*>(data), size);
   auto parts = clover::vault::ParseSivToken(absl::StrCat("stk_", in));
   if (parts.ok()) {
-    if (parts->version < 1 ||
-        parts->version > clover::vault::kMaxRootVersion) {
+    if (parts->version < 1 || parts->version > clover::vault::kMaxRootVersion) {
       std::abort();
     }
     if (parts->version != clover::vault::kFileRootVersion &&
@@ -30,8 +29,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   absl::string_view body;
   auto version = clover::vault::TokenRootVersion(in, &body);
   if (version.ok() && body.size() > in.size()) std::abort();
-  auto row = clover::vault::PseudonymRootRow::Decode(
-      "pseudonym-root/00000001", in);
+  auto row =
+      clover::vault::PseudonymRootRow::Decode("pseudonym-root/00000001", in);
   if (row.ok() && row->Encode() != in) std::abort();
   return 0;
 }

@@ -360,8 +360,8 @@ TEST_F(TwoNodes, PseudonymKeyRingIsSharedByTheRegion) {
     auto keys = v.TokenKeysFor("us", "analytics");
     auto subject = v.SubjectKeys("ann", "us", "analytics", ctx_);
     EXPECT_TRUE(keys.ok() && subject.ok());
-    auto t = v.pseudonymizer().Transform(
-        f, value, TransformMode::kPseudonymize, **keys, subject->get());
+    auto t = v.pseudonymizer().Transform(f, value, TransformMode::kPseudonymize,
+                                         **keys, subject->get());
     EXPECT_TRUE(t.ok()) << t.status();
     return t.ok() ? *t : std::string();
   };

@@ -143,8 +143,7 @@ TEST_F(PseudonymRotationE2eTest, OldTokensResolveInTheWindowThenExpire) {
 
   // The access report finds the decisions from before the rotation (the
   // write, the first read and detokenize) and after it, under one pseudonym.
-  auto report =
-      Call("auditor", "GET", "/v1/subjects/eu-5/access-report", "");
+  auto report = Call("auditor", "GET", "/v1/subjects/eu-5/access-report", "");
   ASSERT_EQ(report.status, 200) << report.body;
   auto doc = e2e::ParseBody(report.body);
   std::vector<std::string> actions;

@@ -64,8 +64,9 @@ int Rotate(const PseudonymFlags& f) {
     return ReportError(absl::InvalidArgumentError(
         "--overlap-s: at most 365 days (31536000 s)"));
   }
-  absl::Duration overlap = f.overlap_s >= 0 ? absl::Seconds(f.overlap_s)
-                                            : deployment->keys.pseudonym_overlap;
+  absl::Duration overlap = f.overlap_s >= 0
+                               ? absl::Seconds(f.overlap_s)
+                               : deployment->keys.pseudonym_overlap;
   auto vault = OpenVault(*deployment, f.config);
   if (!vault.ok()) return ReportStoreError(vault.status());
   auto version = (*vault)->pseudonym_ring().Rotate(overlap);
@@ -98,9 +99,10 @@ void RegisterPseudonymKeyCommands(CLI::App* keys) {
       "(token_expired). Stop the node first if its store is embedded.");
   rotate->add_option("--config", f->config, "Node configuration file")
       ->required();
-  rotate->add_option("--overlap-s", f->overlap_s,
-                     "Overlap window in seconds (0: refuse old tokens at "
-                     "once); default keys.pseudonym_overlap_s")
+  rotate
+      ->add_option("--overlap-s", f->overlap_s,
+                   "Overlap window in seconds (0: refuse old tokens at "
+                   "once); default keys.pseudonym_overlap_s")
       ->check(CLI::NonNegativeNumber);
   SetAction(rotate, [f] { return Rotate(*f); });
 

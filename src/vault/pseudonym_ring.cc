@@ -155,8 +155,8 @@ absl::Status PseudonymRing::ReloadLocked() {
     }
     if (keys_.Holds(row.version)) continue;
     if (row.wrapped_key.empty()) {
-      return absl::DataLossError(absl::StrCat(
-          "pseudonym root row ", row.Key(), " has no wrapped key"));
+      return absl::DataLossError(absl::StrCat("pseudonym root row ", row.Key(),
+                                              " has no wrapped key"));
     }
     UnwrapJustification why{"vault", "pseudonym-root", row.Key()};
     CLOVER_ASSIGN_OR_RETURN(

@@ -53,9 +53,9 @@ class PseudonymRotationTest : public ::testing::Test {
   }
 
   Record Ann() {
-    auto r = ParseRecordJson(
-        deployment_.schema,
-        R"({"country":"IE","fields":{"email":"ann@mail.example",
+    auto r =
+        ParseRecordJson(deployment_.schema,
+                        R"({"country":"IE","fields":{"email":"ann@mail.example",
         "phone":"+353861234567","name":"Ann O'Neill",
         "account_number":"12345678"}})");
     EXPECT_TRUE(r.ok()) << r.status();
@@ -84,10 +84,9 @@ class PseudonymRotationTest : public ::testing::Test {
     return t.ok() ? *t : "";
   }
 
-  absl::StatusOr<std::string> Reverse(const std::string& token,
-                                      const std::string& destination = "us",
-                                      const std::string& purpose =
-                                          "analytics") {
+  absl::StatusOr<std::string> Reverse(
+      const std::string& token, const std::string& destination = "us",
+      const std::string& purpose = "analytics") {
     auto d = vault_->Detokenize(token, "name", destination, purpose, ctx_);
     if (!d.ok()) return d.status();
     return d->value;
@@ -197,8 +196,8 @@ TEST_F(PseudonymRotationTest, MalformedAndUnknownVersionTagsAreRefused) {
   const std::string siv = Token("name", "Ann O'Neill");
   const std::string body = siv.substr(4);
   for (const std::string& bad :
-       {"stk_v1." + body, "stk_v01." + body, "stk_vx." + body,
-        "stk_v." + body, "stk_2." + body, "stk_v12345678." + body}) {
+       {"stk_v1." + body, "stk_v01." + body, "stk_vx." + body, "stk_v." + body,
+        "stk_2." + body, "stk_v12345678." + body}) {
     auto r = Reverse(bad);
     EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument)
         << bad << ": " << r.status();
@@ -226,7 +225,8 @@ TEST_F(PseudonymRotationTest, RestartKeepsTheRing) {
   EXPECT_EQ(*Reverse(new_siv), "Ann O'Neill");
 }
 
-TEST_F(PseudonymRotationTest, PurgeDestroysRetiredKeysAndTheirTokensStayExpired) {
+TEST_F(PseudonymRotationTest,
+       PurgeDestroysRetiredKeysAndTheirTokensStayExpired) {
   Rotate(absl::Hours(1));
   const std::string v2_siv = Token("name", "Ann O'Neill");
   EXPECT_EQ(Rotate(absl::Hours(1)), 3u);

@@ -92,11 +92,11 @@ absl::StatusOr<std::unique_ptr<TokenKeys>> TokenKeys::Derive(
   if (!okm.ok()) return okm.status();
   SecretBytes material(std::move(*okm));
   absl::string_view m = material.bytes;
-  auto keys = std::unique_ptr<TokenKeys>(new TokenKeys(
-      std::string(destination), std::string(purpose), version,
-      std::string(m.substr(0, 32)), std::string(m.substr(32, 32)),
-      std::string(m.substr(64, 32)),
-      v1 ? std::string() : std::string(m.substr(96, 32))));
+  auto keys = std::unique_ptr<TokenKeys>(
+      new TokenKeys(std::string(destination), std::string(purpose), version,
+                    std::string(m.substr(0, 32)), std::string(m.substr(32, 32)),
+                    std::string(m.substr(64, 32)),
+                    v1 ? std::string() : std::string(m.substr(96, 32))));
   // Fail now, not on first use, if OpenSSL cannot key these.
   auto h = keys->hmac_.Acquire();
   if (!h.ok()) return h.status();
@@ -344,8 +344,8 @@ void TokenKeyRing::AddRoot(uint32_t version, const crypto::SecretKey& root) {
 absl::Status TokenKeyRing::SetCurrent(uint32_t version) {
   absl::MutexLock lock(&mu_);
   if (!roots_.contains(version)) {
-    return absl::NotFoundError(absl::StrCat(
-        "no pseudonym root key of version ", version, " is held"));
+    return absl::NotFoundError(
+        absl::StrCat("no pseudonym root key of version ", version, " is held"));
   }
   current_.store(version, std::memory_order_release);
   return absl::OkStatus();

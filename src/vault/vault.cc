@@ -579,8 +579,8 @@ absl::StatusOr<std::shared_ptr<const SubjectTokenKeys>> Vault::SubjectKeysUnder(
     const AccessContext& context) {
   CLOVER_ASSIGN_OR_RETURN(std::shared_ptr<SubjectEntry> entry,
                           LoadEntry(subject, context));
-  std::string id = crypto::HkdfInfo({keys->destination(), keys->purpose(),
-                                     absl::StrCat(keys->version())});
+  std::string id = crypto::HkdfInfo(
+      {keys->destination(), keys->purpose(), absl::StrCat(keys->version())});
   {
     absl::MutexLock lock(&entry->mu);
     auto it = entry->siv_keys.find(id);
