@@ -63,6 +63,7 @@ config "  pseudonym_overlap_s: 999999999"
 "$clover" config check "$tmp/node.yaml" >/dev/null 2>&1 &&
   fail "an overlap over 365 days was accepted"
 config "  pseudonym_overlap_s: 3600"
+"$clover" config check "$tmp/node.yaml" >/dev/null 2>&1 || fail "a valid overlap was refused"
 start
 code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT "${writer[@]}" \
   --data '{"country":"IE","fields":{"name":"Ann Example"}}' "http://127.0.0.1:$port/v1/subjects/ann")
