@@ -206,9 +206,21 @@ absl::StatusOr<std::shared_ptr<const TokenKeys>> PseudonymRing::ForVersion(
     uint32_t version, absl::string_view destination,
     absl::string_view purpose) {
   CLOVER_RETURN_IF_ERROR(MaybeRefresh());
+  if (version > keys_.current()) {
+    // Another node may have just rotated. One point read tells; the whole
+    // ring is re-read only if there is a newer version, so a token naming
+    // an invented version costs what an unknown token does.
+    std::string value;
+    CLOVER_ASSIGN_OR_RETURN(
+        bool newer,
+        storage_.Get(Table::kTokens, RowKey(keys_.current() + 1), &value));
+    if (newer) {
+      absl::MutexLock lock(&mu_);
+      CLOVER_RETURN_IF_ERROR(ReloadLocked());
+    }
+  }
   {
     absl::MutexLock lock(&mu_);
-    if (version > current_) CLOVER_RETURN_IF_ERROR(ReloadLocked());
     const absl::Time now = clock_.Now();
     if (rows_.empty()) {
       if (version != kFileRootVersion) {
