@@ -10,6 +10,13 @@ add_test(NAME kek_rotation
   WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(kek_rotation PROPERTIES LABELS "e2e" TIMEOUT 120)
 
+# Pseudonym key rotation end to end: a real node, `clover keys rotate-pseudonym`,
+# the old token refused after its window (410 token_expired).
+add_test(NAME pseudonym_rotation_cli
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/pseudonym_rotation_cli_test.sh $<TARGET_FILE:clover>
+  WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(pseudonym_rotation_cli PROPERTIES LABELS "e2e" TIMEOUT 120)
+
 # `make demo`'s run to its summary (JSON), checked.
 add_test(NAME demo
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/demo_test.sh $<TARGET_FILE:clover>

@@ -11,6 +11,13 @@ if(TARGET clover_gateway)
   gtest_discover_tests(gateway_reads_test DISCOVERY_TIMEOUT 60
     PROPERTIES TIMEOUT 300 LABELS "e2e" RUN_SERIAL TRUE
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  # Pseudonym key rotation through a node: overlap window, token_expired,
+  # access report across the rotation, restart.
+  add_executable(pseudonym_rotation_e2e_test ${CMAKE_CURRENT_SOURCE_DIR}/pseudonym_rotation_e2e_test.cc)
+  target_link_libraries(pseudonym_rotation_e2e_test PRIVATE clover_options clover_gateway GTest::gtest GTest::gmock GTest::gtest_main)
+  gtest_discover_tests(pseudonym_rotation_e2e_test DISCOVERY_TIMEOUT 60
+    PROPERTIES TIMEOUT 300 LABELS "e2e" RUN_SERIAL TRUE
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 endif()
 
 # Crash test: SIGKILL of a real `clover serve` under load.

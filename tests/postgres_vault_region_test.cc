@@ -21,6 +21,7 @@
 #include "vault/erased.h"
 #include "vault/key_encryption_key.h"
 #include "vault/postgres_storage.h"
+#include "vault/pseudonym_ring.h"
 #include "vault/record_parser.h"
 #include "vault/subject_row.h"
 #include "vault/test_util.h"
@@ -346,6 +347,73 @@ TEST_F(TwoNodes, ConcurrentUpdatesAreNeverLost) {
             static_cast<uint64_t>(acknowledged + 1));
   EXPECT_EQ(NameOf(*a_, "eve"), by_revision.rbegin()->second);
   EXPECT_EQ(NameOf(*b_, "eve"), by_revision.rbegin()->second);
+}
+
+// The pseudonym key ring is the region's: what one node rotates, the other
+// resolves and issues under, and a version retired through one is refused by
+// the other within its refresh interval.
+TEST_F(TwoNodes, PseudonymKeyRingIsSharedByTheRegion) {
+  ASSERT_TRUE(a_->Put("ann", Rec("Ann")).ok());
+  const FieldSpec& name = *FindField(a_->schema(), "name");
+  const FieldSpec& email = *FindField(a_->schema(), "email");
+  auto token = [&](Vault& v, const FieldSpec& f, const std::string& value) {
+    auto keys = v.TokenKeysFor("us", "analytics");
+    auto subject = v.SubjectKeys("ann", "us", "analytics", ctx_);
+    EXPECT_TRUE(keys.ok() && subject.ok());
+    auto t = v.pseudonymizer().Transform(f, value, TransformMode::kPseudonymize,
+                                         **keys, subject->get());
+    EXPECT_TRUE(t.ok()) << t.status();
+    return t.ok() ? *t : std::string();
+  };
+  auto reverse = [&](Vault& v, const std::string& t) {
+    return v.Detokenize(t, "name", "us", "analytics", ctx_);
+  };
+  const std::string v1 = token(*a_, name, "Ann");
+  auto rotated = a_->pseudonym_ring().Rotate(absl::Hours(1));
+  ASSERT_TRUE(rotated.ok()) << rotated.status();
+  ASSERT_EQ(*rotated, 2u);
+  const std::string v2 = token(*a_, name, "Ann");
+  ASSERT_EQ(v2.rfind("stk_v2.", 0), 0u) << v2;
+  // B has not looked at the ring since it opened: the v2 token makes it
+  // re-read, and it resolves both versions and issues under v2 from then on.
+  auto on_b = reverse(*b_, v2);
+  ASSERT_TRUE(on_b.ok()) << on_b.status();
+  EXPECT_EQ(on_b->value, "Ann");
+  EXPECT_EQ(reverse(*b_, v1)->value, "Ann");
+  EXPECT_EQ(token(*b_, email, "x@mail.example"),
+            token(*a_, email, "x@mail.example"));
+  EXPECT_EQ(token(*b_, name, "Ann"), v2);
+  auto va = a_->pseudonym_ring().Versions();
+  auto vb = b_->pseudonym_ring().Versions();
+  ASSERT_TRUE(va.ok() && vb.ok());
+  ASSERT_EQ(va->size(), vb->size());
+  for (size_t i = 0; i < va->size(); ++i) {
+    EXPECT_EQ((*va)[i].version, (*vb)[i].version);
+    EXPECT_EQ((*va)[i].retire_at, (*vb)[i].retire_at);
+  }
+
+  // A third node that re-reads the ring every millisecond (production: 2 s).
+  auto opened = OpenPostgresVaultStorage(Dsn(), region_);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  VaultOptions options;
+  options.region = "eu";
+  options.epoch_refresh = absl::Milliseconds(1);
+  auto c = Vault::Open(deployment_, options, *std::move(opened),
+                       FileKeyEncryptionKey::FromKey(testing::TestKey(5)),
+                       testing::TestKey(9));
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE(reverse(**c, v2).ok());
+  // A rotates again with no overlap: v2 is retired at once, and C refuses
+  // its tokens as soon as it has re-read the ring (bounded wait).
+  ASSERT_EQ(*a_->pseudonym_ring().Rotate(absl::ZeroDuration()), 3u);
+  EXPECT_TRUE(IsTokenExpired(reverse(*a_, v2).status()));
+  absl::Status on_c;
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  do {
+    on_c = reverse(**c, v2).status();
+  } while (!IsTokenExpired(on_c) && absl::Now() < deadline);
+  EXPECT_TRUE(IsTokenExpired(on_c)) << on_c;
+  EXPECT_EQ(token(**c, name, "Ann").rfind("stk_v3.", 0), 0u);
 }
 
 }  // namespace

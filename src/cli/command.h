@@ -39,6 +39,9 @@ void RegisterLogCommands(CLI::App& app);
 void RegisterKeysCommands(CLI::App& app);
 // `clover keys pkcs11-*` on the `keys` group (keys_pkcs11_commands.cc).
 void RegisterKeysPkcs11Commands(CLI::App* keys);
+// `clover keys rotate-pseudonym`, `clover keys pseudonym-versions`
+// (pseudonym_commands.cc); called by RegisterKeysCommands.
+void RegisterPseudonymKeyCommands(CLI::App* keys);
 // `clover keys serve|cutoff|restore` (release_commands.cc); after
 // RegisterKeysCommands.
 void RegisterReleaseCommands(CLI::App& app);

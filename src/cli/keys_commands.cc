@@ -167,6 +167,7 @@ void RegisterKeysCommands(CLI::App& app) {
       ->required();
   SetAction(rewrap, [config] { return Rewrap(*config); });
   RegisterKeysPkcs11Commands(keys);
+  RegisterPseudonymKeyCommands(keys);
 }
 
 }  // namespace clover::cli

@@ -976,7 +976,7 @@ class Loader {
     CLOVER_RETURN_IF_ERROR(
         CheckKeys(src, f, "keys",
                   {"kek_file", "kek", "pseudonym_key_file", "retired_kek_files",
-                   "purge_interval_s", "release"}));
+                   "purge_interval_s", "pseudonym_overlap_s", "release"}));
     const Entry* hsm = Find(f, "kek");
     if (hsm != nullptr && Find(f, "kek_file") != nullptr) {
       return ErrorAt(src, hsm->key_node, "keys.kek",
@@ -1005,6 +1005,10 @@ class Loader {
         int64_t purge_s,
         IntField(src, f, "keys", "purge_interval_s", 86400, 1, 86400));
     d_.keys.purge_interval = absl::Seconds(purge_s);
+    CLOVER_ASSIGN_OR_RETURN(int64_t overlap_s,
+                            IntField(src, f, "keys", "pseudonym_overlap_s",
+                                     30 * 86400, 0, 365 * 86400));
+    d_.keys.pseudonym_overlap = absl::Seconds(overlap_s);
     if (const Entry* release = Find(f, "release")) {
       CLOVER_RETURN_IF_ERROR(KeyRelease(src, release->value));
     }

@@ -212,6 +212,10 @@ struct KeysConfig {
   // vault's erasure epochs this long after the last purge, so an erased
   // subject's key is unrecoverable from the store within it (docs/vault.md).
   absl::Duration purge_interval = absl::Hours(24);
+  // Pseudonym key rotation (`pseudonym_overlap_s`, 0 s to 365 days, default
+  // 30 days): how long tokens of a superseded pseudonym key version still
+  // resolve (vault/pseudonym_ring.h).
+  absl::Duration pseudonym_overlap = absl::Hours(24 * 30);
   std::optional<KeyReleaseConfig> release;
 };
 

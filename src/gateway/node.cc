@@ -224,7 +224,7 @@ absl::Status LoadPolicy(Node::Parts& p) {
 }
 
 absl::Status OpenVault(Node::Parts& p) {
-  auto v = OpenNodeVault(p.deployment);
+  auto v = OpenNodeVault(p.deployment, p.clock);
   if (!v.ok()) return v.status();
   p.vault = *std::move(v);
   auto root = crypto::ReadSecretKeyFile(p.deployment.keys.pseudonym_key_file);
@@ -636,13 +636,14 @@ std::string NodeVaultDir(const NodeConfig& node) {
 }
 
 absl::StatusOr<std::unique_ptr<vault::Vault>> OpenNodeVault(
-    const Deployment& deployment) {
+    const Deployment& deployment, const Clock* clock) {
   if (!deployment.node.has_value()) {
     return absl::InvalidArgumentError(
         "field 'node': required to find the node's vault store");
   }
   vault::VaultOptions o;
   o.region = deployment.node->region;
+  o.clock = clock;
   // Hot subjects (data key and sealed record) stay in memory: reads then cost
   // one AES-GCM open instead of a storage lookup and a KEK unwrap.
   o.subject_cache_entries = 100'000;

@@ -36,9 +36,10 @@ std::string NodeVaultDir(const NodeConfig& node);
 // Used by the node at startup and by maintenance commands such as
 // `clover keys rewrap`. Errors: InvalidArgument without a `node` section;
 // those of the key files and the storage driver (Unavailable if another
-// process holds the embedded store).
+// process holds the embedded store). `clock` (nullptr: the system clock)
+// retires superseded pseudonym key versions (vault/pseudonym_ring.h).
 [[nodiscard]] absl::StatusOr<std::unique_ptr<vault::Vault>> OpenNodeVault(
-    const Deployment& deployment);
+    const Deployment& deployment, const Clock* clock = nullptr);
 
 // `clover vault purge`: with the node stopped (its embedded stores are
 // locked while it runs), purges the vault's erasure epochs

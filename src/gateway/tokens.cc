@@ -14,6 +14,7 @@
 #include "gateway/request_util.h"
 #include "rapidjson/document.h"
 #include "vault/erased.h"
+#include "vault/pseudonym_ring.h"
 
 namespace clover::gateway {
 namespace {
@@ -85,6 +86,10 @@ class TokenEndpoints : public EndpointFamily {
             400, "field_mismatch",
             absl::StrCat("the token was not issued for field '", field.name,
                          "'; nothing was revealed")));
+      }
+      if (vault::IsTokenExpired(found.status())) {
+        return respond(HttpResponse::Error(410, "token_expired",
+                                           found.status().message()));
       }
       return respond(ErrorResponse(found.status()));
     }

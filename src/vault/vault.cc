@@ -144,6 +144,12 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(
   // epoch now: new keys are sealed under it at once, older ones at the first
   // purge.
   CLOVER_RETURN_IF_ERROR(vault->ReloadEpochs(/*create_if_none=*/true));
+  CLOVER_ASSIGN_OR_RETURN(
+      vault->pseudonym_ring_,
+      PseudonymRing::Open(
+          *vault->storage_, *vault->kek_, vault->token_keys_,
+          options.clock != nullptr ? *options.clock : SystemClock(),
+          options.epoch_refresh));
   return vault;
 }
 
@@ -556,7 +562,7 @@ absl::Status Vault::Erase(absl::string_view subject) {
 
 absl::StatusOr<std::shared_ptr<const TokenKeys>> Vault::TokenKeysFor(
     absl::string_view destination, absl::string_view purpose) {
-  return token_keys_.Get(destination, purpose);
+  return pseudonym_ring_->Current(destination, purpose);
 }
 
 absl::StatusOr<std::shared_ptr<const SubjectTokenKeys>> Vault::SubjectKeys(
@@ -564,10 +570,17 @@ absl::StatusOr<std::shared_ptr<const SubjectTokenKeys>> Vault::SubjectKeys(
     absl::string_view purpose, const AccessContext& context) {
   CLOVER_RETURN_IF_ERROR(ValidateSubjectId(subject));
   CLOVER_ASSIGN_OR_RETURN(std::shared_ptr<const TokenKeys> keys,
-                          token_keys_.Get(destination, purpose));
+                          pseudonym_ring_->Current(destination, purpose));
+  return SubjectKeysUnder(std::move(keys), subject, context);
+}
+
+absl::StatusOr<std::shared_ptr<const SubjectTokenKeys>> Vault::SubjectKeysUnder(
+    std::shared_ptr<const TokenKeys> keys, absl::string_view subject,
+    const AccessContext& context) {
   CLOVER_ASSIGN_OR_RETURN(std::shared_ptr<SubjectEntry> entry,
                           LoadEntry(subject, context));
-  std::string id = crypto::HkdfInfo({destination, purpose});
+  std::string id = crypto::HkdfInfo(
+      {keys->destination(), keys->purpose(), absl::StrCat(keys->version())});
   {
     absl::MutexLock lock(&entry->mu);
     auto it = entry->siv_keys.find(id);
@@ -585,8 +598,9 @@ absl::StatusOr<Vault::Detokenized> Vault::Detokenize(
     absl::string_view destination, absl::string_view purpose,
     const AccessContext& context) {
   CLOVER_ASSIGN_OR_RETURN(SivTokenParts parts, ParseSivToken(token));
-  CLOVER_ASSIGN_OR_RETURN(std::shared_ptr<const TokenKeys> keys,
-                          token_keys_.Get(destination, purpose));
+  CLOVER_ASSIGN_OR_RETURN(
+      std::shared_ptr<const TokenKeys> keys,
+      pseudonym_ring_->ForVersion(parts.version, destination, purpose));
   CLOVER_ASSIGN_OR_RETURN(TokenHandle handle,
                           keys->HandleOfLocator(parts.locator));
   std::string subject;
@@ -598,8 +612,9 @@ absl::StatusOr<Vault::Detokenized> Vault::Detokenize(
         "destination or "
         "purpose, or the subject was erased)");
   }
+  CLOVER_RETURN_IF_ERROR(ValidateSubjectId(subject));
   CLOVER_ASSIGN_OR_RETURN(std::shared_ptr<const SubjectTokenKeys> subject_keys,
-                          SubjectKeys(subject, destination, purpose, context));
+                          SubjectKeysUnder(std::move(keys), subject, context));
   absl::StatusOr<std::string> value =
       subject_keys->OpenSiv(field, parts.sealed);
   if (!value.ok()) {
@@ -646,6 +661,7 @@ absl::StatusOr<Vault::RewrapReport> Vault::RewrapKeys(
                                              " changed while re-wrapping"));
     }
   }
+  CLOVER_RETURN_IF_ERROR(pseudonym_ring_->Rewrap().status());
   // The scan only finds candidates: each is re-read under its stripe, since
   // a write or an erasure may have come in between.
   std::vector<std::string> stale;
@@ -1009,10 +1025,16 @@ absl::StatusOr<Vault::PurgeReport> Vault::Purge(const PurgeHooks& hooks) {
   }
   old.clear();  // the last references: the keys are wiped
   CLOVER_RETURN_IF_ERROR(storage_->Purge(Table::kEpochs));
+  // Retired pseudonym key versions lose their key material on the same
+  // cadence (vault/pseudonym_ring.h); their rows live in the token table.
+  CLOVER_ASSIGN_OR_RETURN(report.destroyed_pseudonym_versions,
+                          pseudonym_ring_->DestroyRetired());
   // Keys stored before epochs (wrapped by the KEK alone) are only gone once
   // the files that held them are: purge the other tables too, once.
   if (legacy_store) {
     CLOVER_RETURN_IF_ERROR(storage_->Purge(Table::kSubjects));
+  }
+  if (legacy_store || !report.destroyed_pseudonym_versions.empty()) {
     CLOVER_RETURN_IF_ERROR(storage_->Purge(Table::kTokens));
   }
   return report;

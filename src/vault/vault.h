@@ -26,10 +26,12 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "config/deployment.h"
+#include "core/clock.h"
 #include "crypto/secret_key_file.h"
 #include "vault/clock_cache.h"
 #include "vault/epoch_keys.h"
 #include "vault/key_encryption_key.h"
+#include "vault/pseudonym_ring.h"
 #include "vault/pseudonymizer.h"
 #include "vault/record.h"
 #include "vault/residency.h"
@@ -69,6 +71,9 @@ struct VaultOptions {
   std::function<absl::StatusOr<std::unique_ptr<KeyEncryptionKey>>(
       std::unique_ptr<KeyEncryptionKey>)>
       kek_layer = nullptr;
+  // Decides when a superseded pseudonym key version retires
+  // (vault/pseudonym_ring.h); nullptr: the system clock.
+  const Clock* clock = nullptr;
 };
 
 // Who reads and why; passed to the KEK on every unwrap.
@@ -145,7 +150,8 @@ class Vault {
   // row.
   [[nodiscard]] absl::Status ListSubjects(
       size_t limit, const std::function<void(absl::string_view)>& fn);
-  // Token keys for one (destination, purpose), cached.
+  // Token keys for one (destination, purpose) under the current pseudonym
+  // key version, cached.
   [[nodiscard]] absl::StatusOr<std::shared_ptr<const TokenKeys>> TokenKeysFor(
       absl::string_view destination, absl::string_view purpose);
   // The subject's siv keys for one (destination, purpose), cached with its data
@@ -164,7 +170,9 @@ class Vault {
   // that does not verify under these keys; FieldMismatchError (an
   // InvalidArgument) when it verifies as another siv field of the schema
   // (nothing of its value is returned); NotFound if it resolves to no live
-  // subject (unknown, or erased); PermissionDenied if the KEK refuses.
+  // subject (unknown, or erased); PermissionDenied if the KEK refuses;
+  // TokenExpiredError (vault/pseudonym_ring.h) if the token's pseudonym key
+  // version is retired.
   [[nodiscard]] absl::StatusOr<Detokenized> Detokenize(
       absl::string_view token, absl::string_view field,
       absl::string_view destination, absl::string_view purpose,
@@ -187,7 +195,8 @@ class Vault {
   // driver; the KEK's (e.g. DataLoss for a key wrapped by a KEK the ring does
   // not hold, PermissionDenied) with the subject named; Aborted if a row
   // keeps changing. Keys re-wrapped before an error stay re-wrapped.
-  // (The epoch keys' rows are re-wrapped under the current KEK first.)
+  // (The epoch keys' and pseudonym root keys' rows are re-wrapped under the
+  // current KEK first.)
   [[nodiscard]] absl::StatusOr<RewrapReport> RewrapKeys(
       const std::function<bool()>& keep_going = nullptr);
 
@@ -203,6 +212,8 @@ class Vault {
     absl::Time cut;        // the new epoch's creation: erasures before it
     uint64_t tag = 0;      // PurgeHooks::tag_at_cut's value at the cut
     bool resumed = false;  // finished a purge an earlier process began
+    // Retired pseudonym key versions whose wrapped keys this purge deleted.
+    std::vector<uint32_t> destroyed_pseudonym_versions;
   };
   struct PurgeHooks {
     // Called once at the cut, while no erasure is in flight (see
@@ -278,6 +289,8 @@ class Vault {
 
   const Schema& schema() const { return schema_; }
   const Pseudonymizer& pseudonymizer() const { return pseudonymizer_; }
+  // The versions of the pseudonym root key (rotation, retirement).
+  PseudonymRing& pseudonym_ring() { return *pseudonym_ring_; }
   const ResidencyMap& residency() const { return residency_; }
   // The current KEK's id (public: a fingerprint, not key material).
   absl::string_view kek_id() const { return kek_->id(); }
@@ -317,6 +330,10 @@ class Vault {
   // Reads the stored epochs, unwrapping those not held; with
   // `create_if_none`, creates the initial epoch of a store that has none.
   absl::Status ReloadEpochs(bool create_if_none);
+  // SubjectKeys under the given (destination, purpose, version) keys.
+  absl::StatusOr<std::shared_ptr<const SubjectTokenKeys>> SubjectKeysUnder(
+      std::shared_ptr<const TokenKeys> keys, absl::string_view subject,
+      const AccessContext& context);
   // The KEK output inside a stored wrapped key (itself for a key stored
   // before epochs).
   absl::StatusOr<std::string> InnerWrapped(absl::string_view wrapped,
@@ -335,6 +352,7 @@ class Vault {
   std::unique_ptr<StorageDriver> storage_;
   std::unique_ptr<KeyEncryptionKey> kek_;
   TokenKeyRing token_keys_;
+  std::unique_ptr<PseudonymRing> pseudonym_ring_;  // over token_keys_
   ClockCache<std::shared_ptr<SubjectEntry>> cache_;
   // StorageDriver::shared(): reads revalidate, writes are conditional.
   const bool shared_;
