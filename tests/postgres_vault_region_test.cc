@@ -228,6 +228,65 @@ TEST_F(TwoNodes, OneRequestReadsTheRowOnce) {
   EXPECT_TRUE(IsErased(b_->Get("fay", {}, ctx_).status()));
 }
 
+// A write checked first (the gateway's home-jurisdiction check, then its
+// logged decision, then the write) reads the subject's row once.
+TEST_F(TwoNodes, ACheckedWriteReadsTheRowOnce) {
+  // A new subject: the check finds it absent, the write creates it.
+  Vault::RowSnapshot fresh;
+  int before = row_reads_.load();
+  EXPECT_TRUE(absl::IsNotFound(b_->HomeJurisdiction("hal", &fresh).status()));
+  auto created = b_->Put("hal", Rec("Hal"), &fresh);
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_TRUE(created->created);
+  EXPECT_EQ(row_reads_.load() - before, 1);
+  // An existing one: updated from the row its check read.
+  Vault::RowSnapshot live;
+  before = row_reads_.load();
+  auto home = b_->HomeJurisdiction("hal", &live);
+  ASSERT_TRUE(home.ok()) << home.status();
+  EXPECT_EQ(*home, "eu");
+  auto updated = b_->Put("hal", Rec("Hal2"), &live);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->revision, 2u);
+  EXPECT_EQ(row_reads_.load() - before, 1);
+  EXPECT_EQ(NameOf(*a_, "hal"), "Hal2");
+}
+
+// The row a check read is only where the write starts: another node's write
+// or erasure since is never overwritten.
+TEST_F(TwoNodes, ACheckedWriteOnAStaleRowReadsAgain) {
+  ASSERT_TRUE(a_->Put("ida", Rec("Ida")).ok());
+  Vault::RowSnapshot stale;
+  ASSERT_TRUE(b_->HomeJurisdiction("ida", &stale).ok());
+  ASSERT_TRUE(a_->Put("ida", Rec("Ida-at-a")).ok());  // revision 2
+  const int before = row_reads_.load();
+  auto put = b_->Put("ida", Rec("Ida-at-b"), &stale);
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_EQ(put->revision, 3u);  // on top of A's write, not beside it
+  EXPECT_EQ(row_reads_.load() - before, 1);  // the conflict's re-read
+  EXPECT_EQ(NameOf(*a_, "ida"), "Ida-at-b");
+
+  // Created elsewhere after the check found it absent: one subject, updated.
+  Vault::RowSnapshot absent;
+  ASSERT_TRUE(absl::IsNotFound(b_->HomeJurisdiction("jo", &absent).status()));
+  ASSERT_TRUE(a_->Put("jo", Rec("Jo-at-a")).ok());
+  auto second = b_->Put("jo", Rec("Jo-at-b"), &absent);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_FALSE(second->created);
+  EXPECT_EQ(second->revision, 2u);
+  EXPECT_EQ(TokenEntries("jo"), 1);
+
+  // Erased elsewhere after the check: refused, and it stays erased.
+  Vault::RowSnapshot before_erasure;
+  ASSERT_TRUE(b_->HomeJurisdiction("ida", &before_erasure).ok());
+  ASSERT_TRUE(a_->Erase("ida").ok());
+  auto zombie = b_->Put("ida", Rec("Zombie"), &before_erasure);
+  EXPECT_EQ(zombie.status().code(), absl::StatusCode::kFailedPrecondition)
+      << zombie.status();
+  EXPECT_TRUE(IsErased(b_->Get("ida", {}, ctx_).status()));
+  EXPECT_TRUE(IsErased(a_->Get("ida", {}, ctx_).status()));
+}
+
 TEST_F(TwoNodes, RacingWritesNeverResurrectAnErasedSubject) {
   constexpr int kRounds = 60;
   int puts_after_erasure = 0;

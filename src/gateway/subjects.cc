@@ -92,8 +92,12 @@ class SubjectEndpoints : public EndpointFamily {
       return respond(ErrorResponse(here));
     }
     // What the vault would refuse for this subject is refused before a
-    // decision is logged: a logged write is one decided to happen.
-    if (auto home = d_.vault->HomeJurisdiction(subject); home.ok()) {
+    // decision is logged: a logged write is one decided to happen. On a
+    // shared store the row this reads is where the write starts from (one
+    // row read per write; the write is conditional on it).
+    auto snapshot = std::make_shared<vault::Vault::RowSnapshot>();
+    if (auto home = d_.vault->HomeJurisdiction(subject, snapshot.get());
+        home.ok()) {
       if (*home != *jurisdiction) {
         return respond(ErrorResponse(absl::FailedPreconditionError(absl::StrCat(
             "the subject has home jurisdiction ", *home, "; country ",
@@ -110,9 +114,9 @@ class SubjectEndpoints : public EndpointFamily {
                            pseudonym, *jurisdiction, dec, 1,
                            static_cast<int64_t>(req.body.size())),
         std::move(respond),
-        [this, subject,
+        [this, subject, snapshot,
          record = *std::move(record)](uint64_t index) -> HttpResponse {
-          auto put = d_.vault->Put(subject, record);
+          auto put = d_.vault->Put(subject, record, snapshot.get());
           if (!put.ok()) return ErrorResponse(put.status());
           std::string body = absl::StrCat(
               "{\"created\":", put->created ? "true" : "false",

@@ -228,6 +228,12 @@ absl::StatusOr<std::optional<SubjectRow>> Vault::ReadRow(
 
 absl::StatusOr<Vault::PutResult> Vault::Put(absl::string_view subject,
                                             const Record& record) {
+  return Put(subject, record, nullptr);
+}
+
+absl::StatusOr<Vault::PutResult> Vault::Put(absl::string_view subject,
+                                            const Record& record,
+                                            RowSnapshot* snapshot) {
   // Everything that can refuse the write without storage comes first: a refused
   // write must leave the store untouched, byte for byte.
   CLOVER_RETURN_IF_ERROR(ValidateSubjectId(subject));
@@ -248,12 +254,21 @@ absl::StatusOr<Vault::PutResult> Vault::Put(absl::string_view subject,
   // Where other nodes write the same store the write is conditional on the
   // row read (WriteIf); a row that changed meanwhile is read again and the
   // write made anew on top of it (or refused, if it was erased).
-  for (int attempt = 0;; ++attempt) {
+  // A snapshot only saves the first read: its attempt does not count.
+  const bool from_snapshot = shared_ && snapshot != nullptr && snapshot->taken_;
+  for (int attempt = from_snapshot ? -1 : 0;; ++attempt) {
     // Storage, not the cache, decides whether the subject exists: another node
     // sharing this region's storage may have written or erased it.
     std::string stored;
-    CLOVER_ASSIGN_OR_RETURN(bool found,
-                            storage_->Get(Table::kSubjects, subject, &stored));
+    bool found = false;
+    if (attempt < 0) {
+      found = snapshot->found_;
+      stored = std::move(snapshot->bytes_);
+      snapshot->taken_ = false;
+    } else {
+      CLOVER_ASSIGN_OR_RETURN(
+          found, storage_->Get(Table::kSubjects, subject, &stored));
+    }
     existing.reset();
     if (found) {
       CLOVER_ASSIGN_OR_RETURN(existing, SubjectRow::Decode(stored));
@@ -494,6 +509,28 @@ absl::StatusOr<std::string> Vault::HomeJurisdiction(absl::string_view subject) {
   if (!row.has_value()) return SubjectNotFound(subject);
   if (!row->live()) return ErasedError(subject);
   return std::move(row->jurisdiction);
+}
+
+absl::StatusOr<std::string> Vault::HomeJurisdiction(absl::string_view subject,
+                                                    RowSnapshot* snapshot) {
+  if (snapshot == nullptr || !shared_) return HomeJurisdiction(subject);
+  CLOVER_RETURN_IF_ERROR(ValidateSubjectId(subject));
+  snapshot->taken_ = false;
+  std::string bytes;
+  CLOVER_ASSIGN_OR_RETURN(bool found,
+                          storage_->Get(Table::kSubjects, subject, &bytes));
+  if (!found) {
+    snapshot->taken_ = true;
+    snapshot->found_ = false;
+    snapshot->bytes_.clear();
+    return SubjectNotFound(subject);
+  }
+  CLOVER_ASSIGN_OR_RETURN(SubjectRow row, SubjectRow::Decode(bytes));
+  if (!row.live()) return ErasedError(subject);
+  snapshot->taken_ = true;
+  snapshot->found_ = true;
+  snapshot->bytes_ = std::move(bytes);
+  return std::move(row.jurisdiction);
 }
 
 absl::Status Vault::ListSubjects(

@@ -120,6 +120,29 @@ class Vault {
   [[nodiscard]] absl::StatusOr<PutResult> Put(absl::string_view subject,
                                               const Record& record);
 
+  // A subject's row as a check before a write read it, kept by the caller
+  // until the write (the gateway checks the home jurisdiction, logs its
+  // decision, then writes): the write starts from it instead of reading the
+  // row again. Only filled on a shared store; opaque (the row is sealed).
+  class RowSnapshot {
+   private:
+    friend class Vault;
+    bool taken_ = false;
+    bool found_ = false;
+    std::string bytes_;
+  };
+  // HomeJurisdiction that also keeps the row it read in `*snapshot` (when the
+  // store is shared and the row is absent or live).
+  [[nodiscard]] absl::StatusOr<std::string> HomeJurisdiction(
+      absl::string_view subject, RowSnapshot* snapshot);
+  // Put starting from `*snapshot` (consumed) if HomeJurisdiction filled it:
+  // the write is conditional on the row being exactly as read, so a row
+  // changed since (another node's write or erasure) is read again and the
+  // write made on top of it, or refused, as Put. Same errors as Put.
+  [[nodiscard]] absl::StatusOr<PutResult> Put(absl::string_view subject,
+                                              const Record& record,
+                                              RowSnapshot* snapshot);
+
   // The decrypted record of `subject`, restricted to `fields` (all fields if
   // empty; fields the record does not have are left out). Errors:
   // InvalidArgument for a bad id or a field not in the schema; NotFound if no
