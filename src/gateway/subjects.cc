@@ -131,12 +131,29 @@ class SubjectEndpoints : public EndpointFamily {
   void GetSubject(HttpRequest& req, Responder respond) {
     auto caller = pipe_.Open(req, respond, Pipeline::Purpose::kHeader);
     if (!caller) return;
-    const Principal& p = caller->principal;
-    const std::string& purpose = caller->purpose;
     const std::string& subject = req.path_params["id"];
-    // On a region's shared store the subject's row is read once for this
-    // request (jurisdiction, record and siv keys), not once per vault call.
-    vault::Vault::ReadScope one_read(*d_.vault, subject);
+    if (!d_.vault->fetches_rows_async()) {
+      // On a region's shared store the subject's row is read once for this
+      // request (jurisdiction, record and siv keys), not once per vault call.
+      vault::Vault::ReadScope one_read(*d_.vault, subject);
+      return ReadSubject(req, *caller, std::move(respond));
+    }
+    // The row is fetched first, without holding an I/O thread while the
+    // database answers (concurrent reads share a round trip), and the
+    // request's reads answer from it: it was read after the request came.
+    pipe_.WithFetchedRow(
+        subject, [this, req, caller = *caller, respond = std::move(respond)](
+                     vault::Vault::FetchedRow row) mutable {
+          vault::Vault::ReadScope one_read(*d_.vault, req.path_params["id"],
+                                           std::move(row));
+          ReadSubject(req, caller, std::move(respond));
+        });
+  }
+
+  void ReadSubject(HttpRequest& req, const Caller& caller, Responder respond) {
+    const Principal& p = caller.principal;
+    const std::string& purpose = caller.purpose;
+    const std::string& subject = req.path_params["id"];
     auto fields = ResolveFields(d_.deployment->schema,
                                 SplitList(req.QueryParam("fields")));
     if (!fields.ok()) return respond(ErrorResponse(fields.status()));

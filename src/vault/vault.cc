@@ -187,6 +187,37 @@ Vault::ReadScope::ReadScope(Vault& vault, absl::string_view subject) {
   active_ = true;
 }
 
+Vault::ReadScope::ReadScope(Vault& vault, absl::string_view subject,
+                            FetchedRow fetched)
+    : ReadScope(vault, subject) {
+  if (!active_ || !fetched.bytes_.ok()) return;
+  if (!fetched.bytes_->has_value()) {
+    t_scoped_read.row.reset();
+    t_scoped_read.fetched = true;
+    return;
+  }
+  absl::StatusOr<SubjectRow> row = SubjectRow::Decode(**fetched.bytes_);
+  if (!row.ok()) return;  // the first read reports it
+  t_scoped_read.row = *std::move(row);
+  t_scoped_read.fetched = true;
+}
+
+bool Vault::fetches_rows_async() const {
+  return shared_ && storage_->reads_async();
+}
+
+void Vault::FetchRow(absl::string_view subject,
+                     std::function<void(FetchedRow)> done) {
+  storage_->GetAsync(
+      Table::kSubjects, std::string(subject),
+      [done = std::move(done)](
+          absl::StatusOr<std::optional<std::string>> bytes) {
+        FetchedRow row;
+        row.bytes_ = std::move(bytes);
+        done(std::move(row));
+      });
+}
+
 Vault::ReadScope::~ReadScope() {
   if (!active_) return;
   t_scoped_read.vault = nullptr;

@@ -288,9 +288,31 @@ class Vault {
   // Put or Erase of the subject on this thread ends the reuse. One scope per
   // thread at a time (a nested one does nothing); no effect on an embedded
   // store. Construct and destroy on the same thread (a local variable).
+  // A subject's row read ahead of a request's work by FetchRow (opaque: the
+  // row is sealed), for the request's ReadScope to start from.
+  class FetchedRow {
+   private:
+    friend class Vault;
+    absl::StatusOr<std::optional<std::string>> bytes_ =
+        absl::UnknownError("not fetched");
+  };
+  // Whether FetchRow returns before the row is read (a shared store whose
+  // driver reads asynchronously, batching concurrent reads): then a request
+  // can fetch its subject's row without holding a thread while it waits.
+  [[nodiscard]] bool fetches_rows_async() const;
+  // Reads `subject`'s row; `done` runs with it, on a storage thread if
+  // fetches_rows_async() (and must then hand the work on at once), else on
+  // this one. The row is read after this call began.
+  void FetchRow(absl::string_view subject,
+                std::function<void(FetchedRow)> done);
+
   class ReadScope {
    public:
     ReadScope(Vault& vault, absl::string_view subject);
+    // A scope whose row is the one `fetched` holds (FetchRow, called after
+    // the request began): its reads need no further round trip. A failed
+    // fetch leaves the row to the scope's first read, as above.
+    ReadScope(Vault& vault, absl::string_view subject, FetchedRow fetched);
     ~ReadScope();
     ReadScope(const ReadScope&) = delete;
     ReadScope& operator=(const ReadScope&) = delete;
