@@ -333,8 +333,8 @@ TEST_F(TwoNodes, AFetchedRowServesOneRequest) {
 TEST_F(TwoNodes, ConcurrentFetchesEachGetTheirOwnRow) {
   constexpr int kSubjects = 50;
   for (int i = 0; i < kSubjects; ++i) {
-    ASSERT_TRUE(a_->Put(absl::StrCat("lee-", i), Rec(absl::StrCat("Lee", i)))
-                    .ok());
+    ASSERT_TRUE(
+        a_->Put(absl::StrCat("lee-", i), Rec(absl::StrCat("Lee", i))).ok());
   }
   absl::Mutex mu;
   int answered = 0, wrong = 0;

@@ -408,9 +408,8 @@ void Pipeline::WithFetchedRow(
                           boost::asio::execution::outstanding_work.tracked);
   d_.vault->FetchRow(subject, [pool, fn = std::move(fn)](
                                   vault::Vault::FetchedRow row) mutable {
-    boost::asio::post(pool, [fn = std::move(fn), row = std::move(row)]() {
-      fn(row);
-    });
+    boost::asio::post(
+        pool, [fn = std::move(fn), row = std::move(row)]() { fn(row); });
   });
 }
 

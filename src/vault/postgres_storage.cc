@@ -62,10 +62,10 @@ absl::Status InitConnection(pg::Connection& c, const std::string& schema) {
         StatementName("get", t),
         absl::StrCat("SELECT v FROM ", q, " WHERE k=$1"), {kByteaOid}));
     // GetAsync's batches: many keys, one statement ($1 is a bytea[]).
-    CLOVER_RETURN_IF_ERROR(c.Prepare(
-        StatementName("get_many", t),
-        absl::StrCat("SELECT k, v FROM ", q, " WHERE k = ANY($1)"),
-        {kByteaArrayOid}));
+    CLOVER_RETURN_IF_ERROR(
+        c.Prepare(StatementName("get_many", t),
+                  absl::StrCat("SELECT k, v FROM ", q, " WHERE k = ANY($1)"),
+                  {kByteaArrayOid}));
     CLOVER_RETURN_IF_ERROR(c.Prepare(
         StatementName("put", t),
         absl::StrCat("INSERT INTO ", q,

@@ -118,8 +118,7 @@ TEST(ReadBatcher, ALookupErrorFailsItsReadsOnlyAndBatchesStayWithinLimits) {
   Outcomes out;
   for (int i = 0; i < 40; ++i) {
     const std::string k = absl::StrCat("s", i);
-    batcher.Read(i % 5 == 0 ? Table::kTokens : Table::kSubjects, k,
-                 out.For(k));
+    batcher.Read(i % 5 == 0 ? Table::kTokens : Table::kSubjects, k, out.For(k));
   }
   ASSERT_TRUE(out.WaitFor(40));
   EXPECT_LE(largest.load(), 4u);

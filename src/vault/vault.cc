@@ -208,14 +208,13 @@ bool Vault::fetches_rows_async() const {
 
 void Vault::FetchRow(absl::string_view subject,
                      std::function<void(FetchedRow)> done) {
-  storage_->GetAsync(
-      Table::kSubjects, std::string(subject),
-      [done = std::move(done)](
-          absl::StatusOr<std::optional<std::string>> bytes) {
-        FetchedRow row;
-        row.bytes_ = std::move(bytes);
-        done(std::move(row));
-      });
+  storage_->GetAsync(Table::kSubjects, std::string(subject),
+                     [done = std::move(done)](
+                         absl::StatusOr<std::optional<std::string>> bytes) {
+                       FetchedRow row;
+                       row.bytes_ = std::move(bytes);
+                       done(std::move(row));
+                     });
 }
 
 Vault::ReadScope::~ReadScope() {
