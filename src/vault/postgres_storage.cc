@@ -13,8 +13,8 @@
 namespace clover::vault {
 namespace {
 constexpr size_t kMaxRegionLength = 48;  // schema names stop at 63 bytes
-// GetAsync: batches of at most 128 keys, two in flight (each holds a pooled
-// connection while it runs).
+// GetAsync: batches of at most 128 keys, two in flight, each on its own
+// connection.
 constexpr size_t kReadBatchKeys = 128;
 constexpr int kReadBatchThreads = 2;
 constexpr Oid kByteaArrayOid = 1001;
@@ -160,7 +160,11 @@ class PostgresStorage final : public StorageDriver {
         pool_(dsn, options.max_connections,
               [schema = schema_](pg::Connection& c) {
                 return InitConnection(c, schema);
-              }) {}
+              }),
+        read_pool_(dsn, kReadBatchThreads,
+                   [schema = schema_](pg::Connection& c) {
+                     return InitConnection(c, schema);
+                   }) {}
 
   absl::StatusOr<bool> Get(Table table, absl::string_view key,
                            std::string* value) override {
@@ -188,7 +192,7 @@ class PostgresStorage final : public StorageDriver {
                        absl::flat_hash_map<std::string, std::string>* found) {
     const std::string array = ByteaArrayParam(keys);
     const pg::Statement stmt{StatementName("get_many", table), {array}};
-    return pool_.Run(
+    return read_pool_.Run(
         [&](pg::Connection& c) -> absl::Status {
           found->clear();
           CLOVER_ASSIGN_OR_RETURN(
@@ -415,7 +419,10 @@ class PostgresStorage final : public StorageDriver {
   const int page_rows_;
   const absl::Duration retry_;
   pg::Pool pool_;
-  // After pool_: destroyed (its threads joined) before the pool.
+  // GetAsync's own connections (one per batcher thread): batched reads never
+  // wait for a connection behind writes holding theirs through a commit.
+  pg::Pool read_pool_;
+  // After the pools: destroyed (its threads joined) before them.
   ReadBatcher batcher_{
       [this](Table table, const std::vector<std::string>& keys,
              absl::flat_hash_map<std::string, std::string>* found) {
