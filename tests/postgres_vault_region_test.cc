@@ -59,8 +59,11 @@ class CountingKek : public KeyEncryptionKey {
 // Forwards to a driver, counting subject-row reads.
 class CountingStorage : public StorageDriver {
  public:
-  CountingStorage(std::unique_ptr<StorageDriver> inner, std::atomic<int>* reads)
-      : inner_(std::move(inner)), reads_(reads) {}
+  CountingStorage(std::unique_ptr<StorageDriver> inner, std::atomic<int>* reads,
+                  std::atomic<int>* conditional_writes)
+      : inner_(std::move(inner)),
+        reads_(reads),
+        conditional_writes_(conditional_writes) {}
   absl::StatusOr<bool> Get(Table t, absl::string_view k,
                            std::string* v) override {
     if (t == Table::kSubjects) ++*reads_;
@@ -70,6 +73,7 @@ class CountingStorage : public StorageDriver {
   absl::StatusOr<bool> WriteIf(Table t, absl::string_view k,
                                std::optional<absl::string_view> e,
                                const WriteBatch& b) override {
+    ++*conditional_writes_;
     return inner_->WriteIf(t, k, e, b);
   }
   absl::StatusOr<bool> WriteIfPrefixed(Table t, absl::string_view k,
@@ -98,6 +102,7 @@ class CountingStorage : public StorageDriver {
  private:
   std::unique_ptr<StorageDriver> inner_;
   std::atomic<int>* reads_;
+  std::atomic<int>* conditional_writes_;
 };
 
 // A region of two nodes' vaults in a fresh schema (one per test).
@@ -121,8 +126,8 @@ class TwoNodes : public ::testing::Test {
     EXPECT_TRUE(opened.ok()) << opened.status();
     if (!opened.ok()) return nullptr;
     EXPECT_TRUE((*opened)->shared());
-    std::unique_ptr<StorageDriver> storage =
-        std::make_unique<CountingStorage>(*std::move(opened), &row_reads_);
+    std::unique_ptr<StorageDriver> storage = std::make_unique<CountingStorage>(
+        *std::move(opened), &row_reads_, &conditional_writes_);
     VaultOptions options;
     options.region = "eu";
     // The default TTL (minutes): nothing here may depend on it expiring.
@@ -168,6 +173,7 @@ class TwoNodes : public ::testing::Test {
   std::string region_;
   std::atomic<int> unwraps_a_{0}, unwraps_b_{0};
   std::atomic<int> row_reads_{0};
+  std::atomic<int> conditional_writes_{0};
   std::unique_ptr<Vault> a_, b_;
 };
 
@@ -256,6 +262,24 @@ TEST_F(TwoNodes, ACheckedWriteReadsTheRowOnce) {
   EXPECT_EQ(updated->revision, 2u);
   EXPECT_EQ(row_reads_.load() - before, 1);
   EXPECT_EQ(NameOf(*a_, "hal"), "Hal2");
+}
+
+// Two requests for one subject at one node check it at once: the second
+// write does not start from the row its check read (the first one's write
+// has replaced it) but reads it again, without a conflicting write.
+TEST_F(TwoNodes, ACheckedWriteAfterOwnWriteReadsAfresh) {
+  ASSERT_TRUE(b_->Put("max", Rec("Max")).ok());
+  Vault::RowSnapshot first, second;
+  ASSERT_TRUE(b_->HomeJurisdiction("max", &first).ok());
+  ASSERT_TRUE(b_->HomeJurisdiction("max", &second).ok());
+  const int reads = row_reads_.load(), writes = conditional_writes_.load();
+  ASSERT_TRUE(b_->Put("max", Rec("Max1"), &first).ok());
+  auto put = b_->Put("max", Rec("Max2"), &second);
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_EQ(put->revision, 3u);
+  EXPECT_EQ(row_reads_.load() - reads, 1);
+  EXPECT_EQ(conditional_writes_.load() - writes, 2);  // no failed attempt
+  EXPECT_EQ(NameOf(*a_, "max"), "Max2");
 }
 
 // The row a check read is only where the write starts: another node's write

@@ -243,8 +243,12 @@ void Vault::ForgetScopedRow(absl::string_view subject) {
   }
 }
 
+size_t Vault::StripeIndex(absl::string_view subject) {
+  return absl::Hash<absl::string_view>{}(subject) % kStripes;
+}
+
 absl::Mutex& Vault::StripeOf(absl::string_view subject) {
-  return stripes_[absl::Hash<absl::string_view>{}(subject) % kStripes];
+  return stripes_[StripeIndex(subject)];
 }
 
 absl::StatusOr<std::optional<SubjectRow>> Vault::ReadRow(
@@ -284,8 +288,13 @@ absl::StatusOr<Vault::PutResult> Vault::Put(absl::string_view subject,
   // Where other nodes write the same store the write is conditional on the
   // row read (WriteIf); a row that changed meanwhile is read again and the
   // write made anew on top of it (or refused, if it was erased).
-  // A snapshot only saves the first read: its attempt does not count.
-  const bool from_snapshot = shared_ && snapshot != nullptr && snapshot->taken_;
+  // A snapshot only saves the first read: its attempt does not count. One
+  // older than a write of this node to the subject (concurrent requests for
+  // one subject) is not used: it would only make the write conflict.
+  std::atomic<uint64_t>& stripe_writes = stripe_writes_[StripeIndex(subject)];
+  const bool from_snapshot = shared_ && snapshot != nullptr &&
+                             snapshot->taken_ &&
+                             snapshot->stripe_writes_ == stripe_writes.load();
   for (int attempt = from_snapshot ? -1 : 0;; ++attempt) {
     // Storage, not the cache, decides whether the subject exists: another node
     // sharing this region's storage may have written or erased it.
@@ -373,6 +382,7 @@ absl::StatusOr<Vault::PutResult> Vault::Put(absl::string_view subject,
     if (written) break;
     if (attempt + 1 == kMaxWriteAttempts) return WriteConflict(subject);
   }
+  stripe_writes.fetch_add(1);
   // The cache holds subjects that were read. A write keeps a cached subject
   // current but adds none: creating or updating many subjects (an import)
   // does not push the subjects being read out of the cache, and the data keys
@@ -546,6 +556,9 @@ absl::StatusOr<std::string> Vault::HomeJurisdiction(absl::string_view subject,
   if (snapshot == nullptr || !shared_) return HomeJurisdiction(subject);
   CLOVER_RETURN_IF_ERROR(ValidateSubjectId(subject));
   snapshot->taken_ = false;
+  // Before the read: a write of this node counted after it may have changed
+  // the row since.
+  snapshot->stripe_writes_ = stripe_writes_[StripeIndex(subject)].load();
   std::string bytes;
   CLOVER_ASSIGN_OR_RETURN(bool found,
                           storage_->Get(Table::kSubjects, subject, &bytes));

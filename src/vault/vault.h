@@ -13,6 +13,7 @@
 #define CLOVER_VAULT_VAULT_H_
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -130,6 +131,7 @@ class Vault {
     bool taken_ = false;
     bool found_ = false;
     std::string bytes_;
+    uint64_t stripe_writes_ = 0;  // this node's writes to the stripe before
   };
   // HomeJurisdiction that also keeps the row it read in `*snapshot` (when the
   // store is shared and the row is absent or live).
@@ -335,6 +337,7 @@ class Vault {
         std::unique_ptr<KeyEncryptionKey> kek,
         const crypto::SecretKey& pseudonym_root);
 
+  static size_t StripeIndex(absl::string_view subject);
   absl::Mutex& StripeOf(absl::string_view subject);
   // The subject's row, or nullopt if it never existed.
   absl::StatusOr<std::optional<SubjectRow>> ReadRow(absl::string_view subject);
@@ -385,6 +388,9 @@ class Vault {
   const bool shared_;
   static constexpr size_t kStripes = 256;
   std::array<absl::Mutex, kStripes> stripes_;
+  // Puts done per stripe (counted under its lock): a RowSnapshot older than
+  // one of them is not used (it would only make the write conflict).
+  std::array<std::atomic<uint64_t>, kStripes> stripe_writes_{};
 
   absl::Mutex epochs_mu_;
   std::shared_ptr<EpochKey> current_epoch_ ABSL_GUARDED_BY(epochs_mu_);
