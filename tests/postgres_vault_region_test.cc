@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "postgres_test_util.h"
 #include "vault/erased.h"
@@ -59,8 +60,11 @@ class CountingKek : public KeyEncryptionKey {
 // Forwards to a driver, counting subject-row reads.
 class CountingStorage : public StorageDriver {
  public:
-  CountingStorage(std::unique_ptr<StorageDriver> inner, std::atomic<int>* reads)
-      : inner_(std::move(inner)), reads_(reads) {}
+  CountingStorage(std::unique_ptr<StorageDriver> inner, std::atomic<int>* reads,
+                  std::atomic<int>* conditional_writes)
+      : inner_(std::move(inner)),
+        reads_(reads),
+        conditional_writes_(conditional_writes) {}
   absl::StatusOr<bool> Get(Table t, absl::string_view k,
                            std::string* v) override {
     if (t == Table::kSubjects) ++*reads_;
@@ -70,6 +74,7 @@ class CountingStorage : public StorageDriver {
   absl::StatusOr<bool> WriteIf(Table t, absl::string_view k,
                                std::optional<absl::string_view> e,
                                const WriteBatch& b) override {
+    ++*conditional_writes_;
     return inner_->WriteIf(t, k, e, b);
   }
   absl::StatusOr<bool> WriteIfPrefixed(Table t, absl::string_view k,
@@ -77,6 +82,11 @@ class CountingStorage : public StorageDriver {
                                        const WriteBatch& b) override {
     return inner_->WriteIfPrefixed(t, k, p, b);
   }
+  void GetAsync(Table t, std::string k, GetDone done) override {
+    if (t == Table::kSubjects) ++*reads_;
+    inner_->GetAsync(t, std::move(k), std::move(done));
+  }
+  bool reads_async() const override { return inner_->reads_async(); }
   bool shared() const override { return inner_->shared(); }
   absl::StatusOr<bool> CompareAndPut(Table t, absl::string_view k,
                                      absl::string_view e,
@@ -93,6 +103,7 @@ class CountingStorage : public StorageDriver {
  private:
   std::unique_ptr<StorageDriver> inner_;
   std::atomic<int>* reads_;
+  std::atomic<int>* conditional_writes_;
 };
 
 // A region of two nodes' vaults in a fresh schema (one per test).
@@ -116,8 +127,8 @@ class TwoNodes : public ::testing::Test {
     EXPECT_TRUE(opened.ok()) << opened.status();
     if (!opened.ok()) return nullptr;
     EXPECT_TRUE((*opened)->shared());
-    std::unique_ptr<StorageDriver> storage =
-        std::make_unique<CountingStorage>(*std::move(opened), &row_reads_);
+    std::unique_ptr<StorageDriver> storage = std::make_unique<CountingStorage>(
+        *std::move(opened), &row_reads_, &conditional_writes_);
     VaultOptions options;
     options.region = "eu";
     // The default TTL (minutes): nothing here may depend on it expiring.
@@ -163,6 +174,7 @@ class TwoNodes : public ::testing::Test {
   std::string region_;
   std::atomic<int> unwraps_a_{0}, unwraps_b_{0};
   std::atomic<int> row_reads_{0};
+  std::atomic<int> conditional_writes_{0};
   std::unique_ptr<Vault> a_, b_;
 };
 
@@ -227,6 +239,154 @@ TEST_F(TwoNodes, OneRequestReadsTheRowOnce) {
   ASSERT_TRUE(b_->Put("fay", Rec("Zombie")).status().code() ==
               absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(IsErased(b_->Get("fay", {}, ctx_).status()));
+}
+
+// A write checked first (the gateway's home-jurisdiction check, then its
+// logged decision, then the write) reads the subject's row once.
+TEST_F(TwoNodes, ACheckedWriteReadsTheRowOnce) {
+  // A new subject: the check finds it absent, the write creates it.
+  Vault::RowSnapshot fresh;
+  int before = row_reads_.load();
+  EXPECT_TRUE(absl::IsNotFound(b_->HomeJurisdiction("hal", &fresh).status()));
+  auto created = b_->Put("hal", Rec("Hal"), &fresh);
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_TRUE(created->created);
+  EXPECT_EQ(row_reads_.load() - before, 1);
+  // An existing one: updated from the row its check read.
+  Vault::RowSnapshot live;
+  before = row_reads_.load();
+  auto home = b_->HomeJurisdiction("hal", &live);
+  ASSERT_TRUE(home.ok()) << home.status();
+  EXPECT_EQ(*home, "eu");
+  auto updated = b_->Put("hal", Rec("Hal2"), &live);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->revision, 2u);
+  EXPECT_EQ(row_reads_.load() - before, 1);
+  EXPECT_EQ(NameOf(*a_, "hal"), "Hal2");
+}
+
+// Two requests for one subject at one node check it at once: the second
+// write does not start from the row its check read (the first one's write
+// has replaced it) but reads it again, without a conflicting write.
+TEST_F(TwoNodes, ACheckedWriteAfterOwnWriteReadsAfresh) {
+  ASSERT_TRUE(b_->Put("max", Rec("Max")).ok());
+  Vault::RowSnapshot first, second;
+  ASSERT_TRUE(b_->HomeJurisdiction("max", &first).ok());
+  ASSERT_TRUE(b_->HomeJurisdiction("max", &second).ok());
+  const int reads = row_reads_.load(), writes = conditional_writes_.load();
+  ASSERT_TRUE(b_->Put("max", Rec("Max1"), &first).ok());
+  auto put = b_->Put("max", Rec("Max2"), &second);
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_EQ(put->revision, 3u);
+  EXPECT_EQ(row_reads_.load() - reads, 1);
+  EXPECT_EQ(conditional_writes_.load() - writes, 2);  // no failed attempt
+  EXPECT_EQ(NameOf(*a_, "max"), "Max2");
+}
+
+// The row a check read is only where the write starts: another node's write
+// or erasure since is never overwritten.
+TEST_F(TwoNodes, ACheckedWriteOnAStaleRowReadsAgain) {
+  ASSERT_TRUE(a_->Put("ida", Rec("Ida")).ok());
+  Vault::RowSnapshot stale;
+  ASSERT_TRUE(b_->HomeJurisdiction("ida", &stale).ok());
+  ASSERT_TRUE(a_->Put("ida", Rec("Ida-at-a")).ok());  // revision 2
+  const int before = row_reads_.load();
+  auto put = b_->Put("ida", Rec("Ida-at-b"), &stale);
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_EQ(put->revision, 3u);  // on top of A's write, not beside it
+  EXPECT_EQ(row_reads_.load() - before, 1);  // the conflict's re-read
+  EXPECT_EQ(NameOf(*a_, "ida"), "Ida-at-b");
+
+  // Created elsewhere after the check found it absent: one subject, updated.
+  Vault::RowSnapshot absent;
+  ASSERT_TRUE(absl::IsNotFound(b_->HomeJurisdiction("jo", &absent).status()));
+  ASSERT_TRUE(a_->Put("jo", Rec("Jo-at-a")).ok());
+  auto second = b_->Put("jo", Rec("Jo-at-b"), &absent);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_FALSE(second->created);
+  EXPECT_EQ(second->revision, 2u);
+  EXPECT_EQ(TokenEntries("jo"), 1);
+
+  // Erased elsewhere after the check: refused, and it stays erased.
+  Vault::RowSnapshot before_erasure;
+  ASSERT_TRUE(b_->HomeJurisdiction("ida", &before_erasure).ok());
+  ASSERT_TRUE(a_->Erase("ida").ok());
+  auto zombie = b_->Put("ida", Rec("Zombie"), &before_erasure);
+  EXPECT_EQ(zombie.status().code(), absl::StatusCode::kFailedPrecondition)
+      << zombie.status();
+  EXPECT_TRUE(IsErased(b_->Get("ida", {}, ctx_).status()));
+  EXPECT_TRUE(IsErased(a_->Get("ida", {}, ctx_).status()));
+}
+
+// A read request whose row was fetched ahead (without a thread waiting, as
+// the gateway's GET does) answers every read from that one row, and a row
+// fetched after another node's erasure is acknowledged is the tombstone.
+TEST_F(TwoNodes, AFetchedRowServesOneRequest) {
+  ASSERT_TRUE(b_->fetches_rows_async());
+  auto fetch = [&](Vault& v, const std::string& s) {
+    absl::Notification done;
+    Vault::FetchedRow row;
+    v.FetchRow(s, [&](Vault::FetchedRow r) {
+      row = std::move(r);
+      done.Notify();
+    });
+    EXPECT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+    return row;
+  };
+  ASSERT_TRUE(a_->Put("kim", Rec("Kim")).ok());
+  ASSERT_EQ(NameOf(*b_, "kim"), "Kim");  // B has kim's data key cached
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(a_->Put("kim", Rec(absl::StrCat("Kim", i))).ok());
+    const int before = row_reads_.load();
+    Vault::ReadScope request(*b_, "kim", fetch(*b_, "kim"));
+    ASSERT_TRUE(b_->HomeJurisdiction("kim").ok());
+    EXPECT_EQ(NameOf(*b_, "kim"), absl::StrCat("Kim", i));
+    ASSERT_TRUE(b_->SubjectKeys("kim", "eu", "customer_support", ctx_).ok());
+    EXPECT_EQ(row_reads_.load() - before, 1);
+  }
+  {
+    Vault::ReadScope request(*b_, "nobody", fetch(*b_, "nobody"));
+    EXPECT_TRUE(absl::IsNotFound(b_->HomeJurisdiction("nobody").status()));
+  }
+  ASSERT_TRUE(a_->Erase("kim").ok());
+  Vault::ReadScope request(*b_, "kim", fetch(*b_, "kim"));
+  EXPECT_TRUE(IsErased(b_->HomeJurisdiction("kim").status()));
+  EXPECT_TRUE(IsErased(b_->Get("kim", {}, ctx_).status()));
+}
+
+// Many rows fetched at once come back right, each to its own caller.
+TEST_F(TwoNodes, ConcurrentFetchesEachGetTheirOwnRow) {
+  constexpr int kSubjects = 50;
+  for (int i = 0; i < kSubjects; ++i) {
+    ASSERT_TRUE(
+        a_->Put(absl::StrCat("lee-", i), Rec(absl::StrCat("Lee", i))).ok());
+  }
+  absl::Mutex mu;
+  int answered = 0, wrong = 0;
+  for (int round = 0; round < 4; ++round) {
+    for (int i = 0; i < kSubjects + 5; ++i) {
+      const std::string s = absl::StrCat("lee-", i);  // the last 5 absent
+      b_->FetchRow(s, [&, s, i](Vault::FetchedRow row) {
+        // Read on the fetching thread itself: the scope is all it needs.
+        Vault::ReadScope scope(*b_, s, std::move(row));
+        auto got = b_->Get(s, {"name"}, ctx_);
+        absl::MutexLock lock(&mu);
+        ++answered;
+        if (i < kSubjects) {
+          wrong += !got.ok() || got->fields.empty() ||
+                   got->fields[0].value != absl::StrCat("Lee", i);
+        } else {
+          wrong += !absl::IsNotFound(got.status());
+        }
+      });
+    }
+  }
+  absl::MutexLock lock(&mu);
+  ASSERT_TRUE(mu.AwaitWithTimeout(
+      absl::Condition(
+          +[](int* n) { return *n == 4 * (kSubjects + 5); }, &answered),
+      absl::Seconds(60)));
+  EXPECT_EQ(wrong, 0);
 }
 
 TEST_F(TwoNodes, RacingWritesNeverResurrectAnErasedSubject) {

@@ -400,6 +400,19 @@ HttpResponse Pipeline::WithIndex(int status, const std::string& prefix,
   return HttpResponse::Json(status, absl::StrCat(prefix, index, suffix));
 }
 
+void Pipeline::WithFetchedRow(
+    const std::string& subject,
+    std::function<void(vault::Vault::FetchedRow)> fn) {
+  auto pool =
+      boost::asio::prefer(blocking_.get_executor(),
+                          boost::asio::execution::outstanding_work.tracked);
+  d_.vault->FetchRow(subject, [pool, fn = std::move(fn)](
+                                  vault::Vault::FetchedRow row) mutable {
+    boost::asio::post(
+        pool, [fn = std::move(fn), row = std::move(row)]() { fn(row); });
+  });
+}
+
 void Pipeline::LogThenAnswer(LogEntry entry, Responder respond,
                              std::string prefix, std::string suffix) {
   LogThen(

@@ -25,6 +25,7 @@
 #include "policy/effect.h"
 #include "rapidjson/document.h"
 #include "server/http.h"
+#include "vault/vault.h"
 
 namespace clover::gateway {
 
@@ -183,6 +184,13 @@ class Pipeline {
                      absl::string_view action, absl::string_view destination,
                      const std::string& subject, const absl::Status& status,
                      server::Responder respond);
+
+  // Reads `subject`'s row without holding a thread while the database answers
+  // (Vault::FetchRow; concurrent requests' reads share round trips), then
+  // runs `fn` with it on the blocking pool, whose shutdown waits for it.
+  // Only where the vault fetches_rows_async().
+  void WithFetchedRow(const std::string& subject,
+                      std::function<void(vault::Vault::FetchedRow)> fn);
 
   // Appends `entry`; once durable, answers 200 with the JSON `prefix`, the
   // entry's index and `suffix`.

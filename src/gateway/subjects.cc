@@ -92,8 +92,12 @@ class SubjectEndpoints : public EndpointFamily {
       return respond(ErrorResponse(here));
     }
     // What the vault would refuse for this subject is refused before a
-    // decision is logged: a logged write is one decided to happen.
-    if (auto home = d_.vault->HomeJurisdiction(subject); home.ok()) {
+    // decision is logged: a logged write is one decided to happen. On a
+    // shared store the row this reads is where the write starts from (one
+    // row read per write; the write is conditional on it).
+    auto snapshot = std::make_shared<vault::Vault::RowSnapshot>();
+    if (auto home = d_.vault->HomeJurisdiction(subject, snapshot.get());
+        home.ok()) {
       if (*home != *jurisdiction) {
         return respond(ErrorResponse(absl::FailedPreconditionError(absl::StrCat(
             "the subject has home jurisdiction ", *home, "; country ",
@@ -110,9 +114,9 @@ class SubjectEndpoints : public EndpointFamily {
                            pseudonym, *jurisdiction, dec, 1,
                            static_cast<int64_t>(req.body.size())),
         std::move(respond),
-        [this, subject,
+        [this, subject, snapshot,
          record = *std::move(record)](uint64_t index) -> HttpResponse {
-          auto put = d_.vault->Put(subject, record);
+          auto put = d_.vault->Put(subject, record, snapshot.get());
           if (!put.ok()) return ErrorResponse(put.status());
           std::string body = absl::StrCat(
               "{\"created\":", put->created ? "true" : "false",
@@ -127,12 +131,29 @@ class SubjectEndpoints : public EndpointFamily {
   void GetSubject(HttpRequest& req, Responder respond) {
     auto caller = pipe_.Open(req, respond, Pipeline::Purpose::kHeader);
     if (!caller) return;
-    const Principal& p = caller->principal;
-    const std::string& purpose = caller->purpose;
     const std::string& subject = req.path_params["id"];
-    // On a region's shared store the subject's row is read once for this
-    // request (jurisdiction, record and siv keys), not once per vault call.
-    vault::Vault::ReadScope one_read(*d_.vault, subject);
+    if (!d_.vault->fetches_rows_async()) {
+      // On a region's shared store the subject's row is read once for this
+      // request (jurisdiction, record and siv keys), not once per vault call.
+      vault::Vault::ReadScope one_read(*d_.vault, subject);
+      return ReadSubject(req, *caller, std::move(respond));
+    }
+    // The row is fetched first, without holding an I/O thread while the
+    // database answers (concurrent reads share a round trip), and the
+    // request's reads answer from it: it was read after the request came.
+    pipe_.WithFetchedRow(
+        subject, [this, req, caller = *caller, respond = std::move(respond)](
+                     vault::Vault::FetchedRow row) mutable {
+          vault::Vault::ReadScope one_read(*d_.vault, req.path_params["id"],
+                                           std::move(row));
+          ReadSubject(req, caller, std::move(respond));
+        });
+  }
+
+  void ReadSubject(HttpRequest& req, const Caller& caller, Responder respond) {
+    const Principal& p = caller.principal;
+    const std::string& purpose = caller.purpose;
+    const std::string& subject = req.path_params["id"];
     auto fields = ResolveFields(d_.deployment->schema,
                                 SplitList(req.QueryParam("fields")));
     if (!fields.ok()) return respond(ErrorResponse(fields.status()));

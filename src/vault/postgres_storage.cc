@@ -9,10 +9,16 @@
 #include "core/postgres_barrier.h"
 #include "core/postgres_connection.h"
 #include "core/status_macros.h"
+#include "vault/read_batcher.h"
 
 namespace clover::vault {
 namespace {
 constexpr size_t kMaxRegionLength = 48;  // schema names stop at 63 bytes
+// GetAsync: batches of at most 128 keys, two in flight, each on its own
+// connection.
+constexpr size_t kReadBatchKeys = 128;
+constexpr int kReadBatchThreads = 2;
+constexpr Oid kByteaArrayOid = 1001;
 }  // namespace
 
 absl::Status CheckPostgresVaultRegion(const std::string& region) {
@@ -56,6 +62,11 @@ absl::Status InitConnection(pg::Connection& c, const std::string& schema) {
     CLOVER_RETURN_IF_ERROR(c.Prepare(
         StatementName("get", t),
         absl::StrCat("SELECT v FROM ", q, " WHERE k=$1"), {kByteaOid}));
+    // GetAsync's batches: many keys, one statement ($1 is a bytea[]).
+    CLOVER_RETURN_IF_ERROR(
+        c.Prepare(StatementName("get_many", t),
+                  absl::StrCat("SELECT k, v FROM ", q, " WHERE k = ANY($1)"),
+                  {kByteaArrayOid}));
     CLOVER_RETURN_IF_ERROR(c.Prepare(
         StatementName("put", t),
         absl::StrCat("INSERT INTO ", q,
@@ -105,6 +116,25 @@ absl::Status InitConnection(pg::Connection& c, const std::string& schema) {
   return absl::OkStatus();
 }
 
+// The binary form of a one-dimensional bytea[] without NULLs (PostgreSQL's
+// array_send): header, then each element's length and bytes.
+std::string ByteaArrayParam(const std::vector<std::string>& items) {
+  std::string out;
+  auto put32 = [&out](uint32_t v) {
+    for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>(v >> (8 * i)));
+  };
+  put32(1);  // dimensions
+  put32(0);  // no NULLs
+  put32(pg::kByteaOid);
+  put32(static_cast<uint32_t>(items.size()));
+  put32(1);  // lower bound
+  for (const std::string& item : items) {
+    put32(static_cast<uint32_t>(item.size()));
+    out.append(item);
+  }
+  return out;
+}
+
 std::string SchemaDdl(const std::string& schema) {
   // The advisory lock serialises concurrent first opens (CREATE ... IF NOT
   // EXISTS alone can still race on the catalog's unique indexes).
@@ -131,7 +161,11 @@ class PostgresStorage final : public StorageDriver {
         pool_(dsn, options.max_connections,
               [schema = schema_](pg::Connection& c) {
                 return InitConnection(c, schema);
-              }) {}
+              }),
+        read_pool_(dsn, kReadBatchThreads,
+                   [schema = schema_](pg::Connection& c) {
+                     return InitConnection(c, schema);
+                   }) {}
 
   absl::StatusOr<bool> Get(Table table, absl::string_view key,
                            std::string* value) override {
@@ -144,6 +178,32 @@ class PostgresStorage final : public StorageDriver {
           if (PQntuples(r.get()) == 0) return false;
           *value = std::string(pg::Cell(r.get(), 0, 0));
           return true;
+        },
+        retry_);
+  }
+
+  void GetAsync(Table table, std::string key, GetDone done) override {
+    batcher_.Read(table, std::move(key), std::move(done));
+  }
+
+  bool reads_async() const override { return true; }
+
+  // One statement for the keys of a GetAsync batch.
+  absl::Status GetMany(Table table, const std::vector<std::string>& keys,
+                       absl::flat_hash_map<std::string, std::string>* found) {
+    const std::string array = ByteaArrayParam(keys);
+    const pg::Statement stmt{StatementName("get_many", table), {array}};
+    return read_pool_.Run(
+        [&](pg::Connection& c) -> absl::Status {
+          found->clear();
+          CLOVER_ASSIGN_OR_RETURN(
+              pg::Result r,
+              c.Query(stmt, absl::StrCat("get many from ", Name(table))));
+          for (int i = 0; i < PQntuples(r.get()); ++i) {
+            found->insert_or_assign(std::string(pg::Cell(r.get(), i, 0)),
+                                    std::string(pg::Cell(r.get(), i, 1)));
+          }
+          return absl::OkStatus();
         },
         retry_);
   }
@@ -373,6 +433,16 @@ class PostgresStorage final : public StorageDriver {
   const int page_rows_;
   const absl::Duration retry_;
   pg::Pool pool_;
+  // GetAsync's own connections (one per batcher thread): batched reads never
+  // wait for a connection behind writes holding theirs through a commit.
+  pg::Pool read_pool_;
+  // After the pools: destroyed (its threads joined) before them.
+  ReadBatcher batcher_{
+      [this](Table table, const std::vector<std::string>& keys,
+             absl::flat_hash_map<std::string, std::string>* found) {
+        return GetMany(table, keys, found);
+      },
+      kReadBatchKeys, kReadBatchThreads};
 };
 
 }  // namespace

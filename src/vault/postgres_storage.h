@@ -41,6 +41,11 @@
 // after a lost reply the retry finds the row changed and answers false, and
 // the caller re-reads.
 //
+// GetAsync (reads_async()) hands the read to a ReadBatcher (vault/
+// read_batcher.h): two threads, each on its own connection, answer every read
+// waiting with ONE statement (`WHERE k = ANY($1)`, up to 128 keys), so
+// concurrent requests share a round trip and no request thread waits on it.
+//
 // Thread-safety: thread-safe; calls lease connections from a small pool and a
 // lost connection is replaced on the next call.
 #ifndef CLOVER_VAULT_POSTGRES_STORAGE_H_
@@ -57,6 +62,7 @@
 namespace clover::vault {
 
 struct PostgresOptions {
+  // The pool of Get, Write and the rest; GetAsync's two connections are extra.
   size_t max_connections = 8;
   // Entries fetched per round trip by Scan (keyset pagination: Scan holds no
   // transaction or lock between pages).

@@ -66,6 +66,23 @@ class StorageDriver {
   [[nodiscard]] virtual absl::StatusOr<bool> Get(Table table,
                                                  absl::string_view key,
                                                  std::string* value) = 0;
+  // A read's outcome for GetAsync: the value, nullopt if absent, or an error
+  // as Get's.
+  using GetDone =
+      std::function<void(absl::StatusOr<std::optional<std::string>>)>;
+  // Get without blocking the caller where the driver can (reads_async()):
+  // `done` runs later on a thread of the driver and must return quickly (hand
+  // the work on); concurrent reads may share one round trip. The read
+  // happens after this call, so it sees every write acknowledged before it.
+  // This default calls Get, then `done`, on the calling thread.
+  virtual void GetAsync(Table table, std::string key, GetDone done) {
+    std::string value;
+    absl::StatusOr<bool> found = Get(table, key, &value);
+    if (!found.ok()) return done(found.status());
+    done(*found ? std::optional<std::string>(std::move(value)) : std::nullopt);
+  }
+  // Whether GetAsync returns before the read is done.
+  [[nodiscard]] virtual bool reads_async() const { return false; }
   // Applies `batch` atomically. Once it returns OK the batch survives a crash
   // of the process (and of the machine if the driver syncs; see the driver's
   // options).

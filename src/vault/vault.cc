@@ -193,6 +193,36 @@ Vault::ReadScope::ReadScope(Vault& vault, absl::string_view subject) {
   active_ = true;
 }
 
+Vault::ReadScope::ReadScope(Vault& vault, absl::string_view subject,
+                            FetchedRow fetched)
+    : ReadScope(vault, subject) {
+  if (!active_ || !fetched.bytes_.ok()) return;
+  if (!fetched.bytes_->has_value()) {
+    t_scoped_read.row.reset();
+    t_scoped_read.fetched = true;
+    return;
+  }
+  absl::StatusOr<SubjectRow> row = SubjectRow::Decode(**fetched.bytes_);
+  if (!row.ok()) return;  // the first read reports it
+  t_scoped_read.row = *std::move(row);
+  t_scoped_read.fetched = true;
+}
+
+bool Vault::fetches_rows_async() const {
+  return shared_ && storage_->reads_async();
+}
+
+void Vault::FetchRow(absl::string_view subject,
+                     std::function<void(FetchedRow)> done) {
+  storage_->GetAsync(Table::kSubjects, std::string(subject),
+                     [done = std::move(done)](
+                         absl::StatusOr<std::optional<std::string>> bytes) {
+                       FetchedRow row;
+                       row.bytes_ = std::move(bytes);
+                       done(std::move(row));
+                     });
+}
+
 Vault::ReadScope::~ReadScope() {
   if (!active_) return;
   t_scoped_read.vault = nullptr;
@@ -219,8 +249,12 @@ void Vault::ForgetScopedRow(absl::string_view subject) {
   }
 }
 
+size_t Vault::StripeIndex(absl::string_view subject) {
+  return absl::Hash<absl::string_view>{}(subject) % kStripes;
+}
+
 absl::Mutex& Vault::StripeOf(absl::string_view subject) {
-  return stripes_[absl::Hash<absl::string_view>{}(subject) % kStripes];
+  return stripes_[StripeIndex(subject)];
 }
 
 absl::StatusOr<std::optional<SubjectRow>> Vault::ReadRow(
@@ -234,6 +268,12 @@ absl::StatusOr<std::optional<SubjectRow>> Vault::ReadRow(
 
 absl::StatusOr<Vault::PutResult> Vault::Put(absl::string_view subject,
                                             const Record& record) {
+  return Put(subject, record, nullptr);
+}
+
+absl::StatusOr<Vault::PutResult> Vault::Put(absl::string_view subject,
+                                            const Record& record,
+                                            RowSnapshot* snapshot) {
   // Everything that can refuse the write without storage comes first: a refused
   // write must leave the store untouched, byte for byte.
   CLOVER_RETURN_IF_ERROR(ValidateSubjectId(subject));
@@ -254,12 +294,26 @@ absl::StatusOr<Vault::PutResult> Vault::Put(absl::string_view subject,
   // Where other nodes write the same store the write is conditional on the
   // row read (WriteIf); a row that changed meanwhile is read again and the
   // write made anew on top of it (or refused, if it was erased).
-  for (int attempt = 0;; ++attempt) {
+  // A snapshot only saves the first read: its attempt does not count. One
+  // older than a write of this node to the subject (concurrent requests for
+  // one subject) is not used: it would only make the write conflict.
+  std::atomic<uint64_t>& stripe_writes = stripe_writes_[StripeIndex(subject)];
+  const bool from_snapshot = shared_ && snapshot != nullptr &&
+                             snapshot->taken_ &&
+                             snapshot->stripe_writes_ == stripe_writes.load();
+  for (int attempt = from_snapshot ? -1 : 0;; ++attempt) {
     // Storage, not the cache, decides whether the subject exists: another node
     // sharing this region's storage may have written or erased it.
     std::string stored;
-    CLOVER_ASSIGN_OR_RETURN(bool found,
-                            storage_->Get(Table::kSubjects, subject, &stored));
+    bool found = false;
+    if (attempt < 0) {
+      found = snapshot->found_;
+      stored = std::move(snapshot->bytes_);
+      snapshot->taken_ = false;
+    } else {
+      CLOVER_ASSIGN_OR_RETURN(
+          found, storage_->Get(Table::kSubjects, subject, &stored));
+    }
     existing.reset();
     if (found) {
       CLOVER_ASSIGN_OR_RETURN(existing, SubjectRow::Decode(stored));
@@ -334,6 +388,7 @@ absl::StatusOr<Vault::PutResult> Vault::Put(absl::string_view subject,
     if (written) break;
     if (attempt + 1 == kMaxWriteAttempts) return WriteConflict(subject);
   }
+  stripe_writes.fetch_add(1);
   // The cache holds subjects that were read. A write keeps a cached subject
   // current but adds none: creating or updating many subjects (an import)
   // does not push the subjects being read out of the cache, and the data keys
@@ -500,6 +555,31 @@ absl::StatusOr<std::string> Vault::HomeJurisdiction(absl::string_view subject) {
   if (!row.has_value()) return SubjectNotFound(subject);
   if (!row->live()) return ErasedError(subject);
   return std::move(row->jurisdiction);
+}
+
+absl::StatusOr<std::string> Vault::HomeJurisdiction(absl::string_view subject,
+                                                    RowSnapshot* snapshot) {
+  if (snapshot == nullptr || !shared_) return HomeJurisdiction(subject);
+  CLOVER_RETURN_IF_ERROR(ValidateSubjectId(subject));
+  snapshot->taken_ = false;
+  // Before the read: a write of this node counted after it may have changed
+  // the row since.
+  snapshot->stripe_writes_ = stripe_writes_[StripeIndex(subject)].load();
+  std::string bytes;
+  CLOVER_ASSIGN_OR_RETURN(bool found,
+                          storage_->Get(Table::kSubjects, subject, &bytes));
+  if (!found) {
+    snapshot->taken_ = true;
+    snapshot->found_ = false;
+    snapshot->bytes_.clear();
+    return SubjectNotFound(subject);
+  }
+  CLOVER_ASSIGN_OR_RETURN(SubjectRow row, SubjectRow::Decode(bytes));
+  if (!row.live()) return ErasedError(subject);
+  snapshot->taken_ = true;
+  snapshot->found_ = true;
+  snapshot->bytes_ = std::move(bytes);
+  return std::move(row.jurisdiction);
 }
 
 absl::Status Vault::ListSubjects(

@@ -13,6 +13,7 @@
 #define CLOVER_VAULT_VAULT_H_
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -124,6 +125,30 @@ class Vault {
   // errors.
   [[nodiscard]] absl::StatusOr<PutResult> Put(absl::string_view subject,
                                               const Record& record);
+
+  // A subject's row as a check before a write read it, kept by the caller
+  // until the write (the gateway checks the home jurisdiction, logs its
+  // decision, then writes): the write starts from it instead of reading the
+  // row again. Only filled on a shared store; opaque (the row is sealed).
+  class RowSnapshot {
+   private:
+    friend class Vault;
+    bool taken_ = false;
+    bool found_ = false;
+    std::string bytes_;
+    uint64_t stripe_writes_ = 0;  // this node's writes to the stripe before
+  };
+  // HomeJurisdiction that also keeps the row it read in `*snapshot` (when the
+  // store is shared and the row is absent or live).
+  [[nodiscard]] absl::StatusOr<std::string> HomeJurisdiction(
+      absl::string_view subject, RowSnapshot* snapshot);
+  // Put starting from `*snapshot` (consumed) if HomeJurisdiction filled it:
+  // the write is conditional on the row being exactly as read, so a row
+  // changed since (another node's write or erasure) is read again and the
+  // write made on top of it, or refused, as Put. Same errors as Put.
+  [[nodiscard]] absl::StatusOr<PutResult> Put(absl::string_view subject,
+                                              const Record& record,
+                                              RowSnapshot* snapshot);
 
   // The decrypted record of `subject`, restricted to `fields` (all fields if
   // empty; fields the record does not have are left out). Errors:
@@ -276,9 +301,31 @@ class Vault {
   // Put or Erase of the subject on this thread ends the reuse. One scope per
   // thread at a time (a nested one does nothing); no effect on an embedded
   // store. Construct and destroy on the same thread (a local variable).
+  // A subject's row read ahead of a request's work by FetchRow (opaque: the
+  // row is sealed), for the request's ReadScope to start from.
+  class FetchedRow {
+   private:
+    friend class Vault;
+    absl::StatusOr<std::optional<std::string>> bytes_ =
+        absl::UnknownError("not fetched");
+  };
+  // Whether FetchRow returns before the row is read (a shared store whose
+  // driver reads asynchronously, batching concurrent reads): then a request
+  // can fetch its subject's row without holding a thread while it waits.
+  [[nodiscard]] bool fetches_rows_async() const;
+  // Reads `subject`'s row; `done` runs with it, on a storage thread if
+  // fetches_rows_async() (and must then hand the work on at once), else on
+  // this one. The row is read after this call began.
+  void FetchRow(absl::string_view subject,
+                std::function<void(FetchedRow)> done);
+
   class ReadScope {
    public:
     ReadScope(Vault& vault, absl::string_view subject);
+    // A scope whose row is the one `fetched` holds (FetchRow, called after
+    // the request began): its reads need no further round trip. A failed
+    // fetch leaves the row to the scope's first read, as above.
+    ReadScope(Vault& vault, absl::string_view subject, FetchedRow fetched);
     ~ReadScope();
     ReadScope(const ReadScope&) = delete;
     ReadScope& operator=(const ReadScope&) = delete;
@@ -303,6 +350,7 @@ class Vault {
         std::unique_ptr<KeyEncryptionKey> kek,
         const crypto::SecretKey& pseudonym_root);
 
+  static size_t StripeIndex(absl::string_view subject);
   absl::Mutex& StripeOf(absl::string_view subject);
   // The subject's row, or nullopt if it never existed.
   absl::StatusOr<std::optional<SubjectRow>> ReadRow(absl::string_view subject);
@@ -358,6 +406,9 @@ class Vault {
   const bool shared_;
   static constexpr size_t kStripes = 256;
   std::array<absl::Mutex, kStripes> stripes_;
+  // Puts done per stripe (counted under its lock): a RowSnapshot older than
+  // one of them is not used (it would only make the write conflict).
+  std::array<std::atomic<uint64_t>, kStripes> stripe_writes_{};
 
   absl::Mutex epochs_mu_;
   std::shared_ptr<EpochKey> current_epoch_ ABSL_GUARDED_BY(epochs_mu_);
