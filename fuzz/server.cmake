@@ -14,3 +14,14 @@ clover_fuzzer(fuzz_http_framing
   SRCS ${CMAKE_CURRENT_LIST_DIR}/server_http_framing_fuzz.cc
        ${PROJECT_SOURCE_DIR}/src/server/http_request_parser.cc
   DEPS Boost::system absl::strings)
+# X-Request-Id and traceparent as the transport validates them, and the
+# logger's redaction and line format over arbitrary text.
+clover_fuzzer(fuzz_request_id
+  SRCS ${CMAKE_CURRENT_LIST_DIR}/server_request_id_fuzz.cc
+       ${PROJECT_SOURCE_DIR}/src/server/request_id.cc
+       ${PROJECT_SOURCE_DIR}/src/core/logger.cc
+       ${PROJECT_SOURCE_DIR}/src/core/rfc3339.cc
+       ${PROJECT_SOURCE_DIR}/src/core/canonical_json.cc
+       ${PROJECT_SOURCE_DIR}/src/core/utf8.cc
+  DEPS absl::status absl::statusor absl::strings absl::str_format absl::time
+       absl::synchronization spdlog::spdlog)

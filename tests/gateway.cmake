@@ -97,3 +97,17 @@ if(TARGET clover_gateway AND TARGET clover)
   add_test(NAME regional_access_test COMMAND regional_access_test WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(regional_access_test PROPERTIES LABELS "e2e" TIMEOUT 300)
 endif()
+
+# Operability of a real `clover serve` (issue 21): JSON-lines access log,
+# request and trace ids, no secrets in the log, a wrong KEK at start, /readyz
+# with the database stopped and restarted.
+if(TARGET clover_gateway AND TARGET clover)
+  add_executable(ops_e2e_test ${CMAKE_CURRENT_SOURCE_DIR}/ops_e2e_test.cc)
+  target_include_directories(ops_e2e_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+  target_link_libraries(ops_e2e_test PRIVATE clover_options clover_gateway
+    clover_test_support PostgreSQL::PostgreSQL GTest::gtest GTest::gtest_main)
+  target_compile_definitions(ops_e2e_test PRIVATE CLOVER_BINARY="$<TARGET_FILE:clover>")
+  add_dependencies(ops_e2e_test clover)
+  add_test(NAME ops_e2e_test COMMAND ops_e2e_test WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(ops_e2e_test PROPERTIES LABELS "e2e" TIMEOUT 300)
+endif()

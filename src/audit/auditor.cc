@@ -8,15 +8,19 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "audit/witness_server.h"
+#include "core/canonical_json.h"
 #include "core/json_fields.h"
+#include "core/logger.h"
 #include "core/rfc3339.h"
 #include "core/status_macros.h"
 #include "crypto/constant_time.h"
 #include "crypto/sha256.h"
 #include "rapidjson/document.h"
+#include "server/process_metrics.h"
 #include "server/router.h"
 #include "spdlog/spdlog.h"
 
@@ -170,6 +174,8 @@ absl::Status Auditor::Init(
         }));
     for (size_t i = 0; i < followers_.size(); ++i) {
       stalls_.emplace_back(config_.log_stalled_after);
+      polled_.push_back(false);
+      poll_failed_.push_back(false);
       recent_.emplace_back(kRing);
     }
   }
@@ -475,6 +481,11 @@ absl::StatusOr<uint64_t> Auditor::PollOnce() {
     }
     m_tree_size_->WithLabels({absl::string_view(f.origin())})
         .Set(static_cast<double>(f.size()));
+    {
+      absl::MutexLock lock(&mu_);
+      polled_[i] = true;
+      poll_failed_[i] = !r.ok();
+    }
     if (r.ok()) CheckHistory(f);
     const std::string& traffic_url = config_.logs[i].traffic_metrics_url;
     const int64_t traffic =
@@ -578,6 +589,48 @@ std::optional<server::HttpResponse> Auditor::Authorize(
   return std::nullopt;
 }
 
+server::HttpResponse Auditor::Readiness() const {
+  auto not_ready = [](absl::string_view reason, absl::string_view message) {
+    std::string body = "{\"status\":\"not_ready\",\"reason\":";
+    AppendJsonString(reason, &body);
+    body += ",\"message\":";
+    AppendJsonString(message, &body);
+    body += "}";
+    server::HttpResponse r = server::HttpResponse::Json(503, std::move(body));
+    r.headers.emplace_back("Retry-After",
+                           absl::StrCat(server::kRetryAfterSeconds));
+    return r;
+  };
+  // The store holds the cursors, incidents and journal: a probe read (a
+  // missing key is an answer too).
+  if (absl::StatusOr<std::string> probe = kv_->Get("readyz-probe");
+      !probe.ok() && probe.status().code() != absl::StatusCode::kNotFound) {
+    logging::Warn("readyz: the auditor's store does not answer",
+                  {{"cause", probe.status().ToString()}});
+    return not_ready("storage_unavailable",
+                     "the auditor's store does not answer");
+  }
+  std::vector<std::string> starting;
+  std::vector<std::string> failing;
+  {
+    absl::MutexLock lock(&mu_);
+    for (size_t i = 0; i < followers_.size() && i < polled_.size(); ++i) {
+      if (!polled_[i]) starting.push_back(followers_[i]->origin());
+      if (poll_failed_[i]) failing.push_back(followers_[i]->origin());
+    }
+  }
+  if (!failing.empty()) {
+    return not_ready("log_unreachable",
+                     absl::StrCat("the last poll failed for log(s) ",
+                                  absl::StrJoin(failing, ", ")));
+  }
+  if (!starting.empty()) {
+    return not_ready("starting", absl::StrCat("not yet polled: log(s) ",
+                                              absl::StrJoin(starting, ", ")));
+  }
+  return JsonOk("{\"status\":\"ready\"}");
+}
+
 void Auditor::BuildRouter() {
   server::Router router;
   // Wraps a handler so that it runs only for a credential with `need`; the
@@ -595,6 +648,7 @@ void Auditor::BuildRouter() {
         respond(*std::move(refused));
         return;
       }
+      req.NotePrincipal(who);
       h(req, std::move(respond), who);
     };
   };
@@ -602,13 +656,18 @@ void Auditor::BuildRouter() {
                 [](server::HttpRequest&, server::Responder respond) {
                   respond(JsonOk("{\"status\":\"ok\"}"));
                 });
+  router.Handle("GET", "/readyz",
+                [this](server::HttpRequest&, server::Responder respond) {
+                  respond(Readiness());
+                });
   router.Handle("GET", "/metrics",
                 guarded(ApiRole::kRead,
                         [this](server::HttpRequest&, server::Responder respond,
                                const std::string&) {
                           server::HttpResponse r;
                           r.content_type = "text/plain; version=0.0.4";
-                          r.body = metrics_.Render();
+                          r.body = metrics_.Render() +
+                                   server::RenderProcessMetrics();
                           respond(std::move(r));
                         }));
   router.Handle("POST", "/add-checkpoint", AddCheckpointHandler(*witness_));

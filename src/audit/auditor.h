@@ -12,7 +12,12 @@
 //                                         checkpoint per log
 //   GET  /v1/journal/checkpoint           signed checkpoint of the journal
 //   GET  /v1/journal/proof?seq=           tlog-proof of one journal event
-//   GET  /healthz; GET /metrics                                        [read]
+//   GET  /healthz                         alive
+//   GET  /readyz                          200 once every followed log was
+//                                         polled and its last poll worked
+//                                         and the store answers; else 503
+//                                         {"status":"not_ready","reason":…}
+//   GET  /metrics                                                      [read]
 // [read]/[admin]: needs an Authorization: Bearer credential of that role
 // (audit_config.h), else 401 (WWW-Authenticate) or 403; the rest is public
 // verification material (signed checkpoints and hash proofs).
@@ -130,6 +135,8 @@ class Auditor {
                                                 ApiRole need,
                                                 std::string* who) const;
   void BuildRouter();
+  // The /readyz answer.
+  server::HttpResponse Readiness() const;
   void PollLoop();
   int64_t ScrapeTraffic(const std::string& url) const;
 
@@ -154,6 +161,10 @@ class Auditor {
   Detectors detectors_ ABSL_GUARDED_BY(mu_);
   ErasureCheck erasure_check_ ABSL_GUARDED_BY(mu_);
   std::vector<StallDetector> stalls_ ABSL_GUARDED_BY(mu_);
+  // Per followed log, for /readyz: polled at least once, and whether the
+  // last poll failed.
+  std::vector<bool> polled_ ABSL_GUARDED_BY(mu_);
+  std::vector<bool> poll_failed_ ABSL_GUARDED_BY(mu_);
   entry::LogEntry scratch_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<ApprovalLedger> ledger_ ABSL_GUARDED_BY(mu_);
   // Per policy hash: first and last decision time (Unix ms) and count, for

@@ -1,6 +1,8 @@
 #include "audit/auditor.h"
 
+#include <atomic>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <tuple>
 #include <vector>
@@ -784,6 +786,48 @@ TEST_F(AuditorTest, RewrittenVerifiedBundleRaisesTamperedHistory) {
   EXPECT_EQ(inc[0].evidence[0].index, 100u);
   EXPECT_THAT(auditor_->metrics().Render(),
               HasSubstr("clover_audit_history_bundles_checked_total"));
+}
+
+// /healthz always; /readyz 503 until every log was polled, 503 while the last
+// poll of a log failed, 200 again once it works; both unauthenticated (a
+// probe has no credential). /metrics has the process metrics.
+TEST_F(AuditorTest, ReadyzFollowsThePollsOfItsLogs) {
+  auto down = std::make_shared<std::atomic<bool>>(false);
+  auditor_.reset();
+  auto a = Auditor::Create(
+      config_, clock_, [this, down](const std::string&) -> FetchFn {
+        FetchFn inner = log_.Fetcher();
+        return [inner,
+                down](absl::string_view path) -> absl::StatusOr<std::string> {
+          if (down->load()) return absl::UnavailableError("connection refused");
+          return inner(path);
+        };
+      });
+  ASSERT_TRUE(a.ok()) << a.status();
+  auditor_ = *std::move(a);
+  EXPECT_EQ(Call("GET", "/healthz", "", "", "").status, 200);
+  server::HttpResponse r = Call("GET", "/readyz", "", "", "");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_THAT(r.body, HasSubstr("\"reason\":\"starting\""));
+  Log(Read("eu-support-1", "support", "s1"));
+  ASSERT_TRUE(auditor_->PollOnce().ok());
+  r = Call("GET", "/readyz", "", "", "");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, "{\"status\":\"ready\"}");
+  down->store(true);
+  (void)auditor_->PollOnce();
+  r = Call("GET", "/readyz", "", "", "");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_THAT(r.body, HasSubstr("\"reason\":\"log_unreachable\""));
+  EXPECT_THAT(r.body, HasSubstr(log_.origin()));
+  down->store(false);
+  ASSERT_TRUE(auditor_->PollOnce().ok());
+  EXPECT_EQ(Call("GET", "/readyz", "", "", "").status, 200);
+
+  r = Call("GET", "/metrics", "", "", kReadToken);
+  ASSERT_EQ(r.status, 200);
+  EXPECT_THAT(r.body, HasSubstr("\nprocess_resident_memory_bytes "));
+  EXPECT_THAT(r.body, HasSubstr("\nclover_build_info{version=\""));
 }
 
 }  // namespace

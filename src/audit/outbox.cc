@@ -12,10 +12,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "core/logger.h"
 #include "core/status_macros.h"
 #include "crypto/constant_time.h"
 #include "crypto/hmac.h"
-#include "spdlog/spdlog.h"
 
 namespace clover::audit {
 namespace {
@@ -182,8 +182,9 @@ void OutboxWorker::Run() {
         store_->ReadEvents(cursor, 32);
     if (!events.ok() || events->empty()) {
       if (!events.ok())
-        spdlog::error("outbox {}: {}", sink_->name(),
-                      events.status().ToString());
+        logging::Error(
+            "outbox: cannot read events",
+            {{"sink", sink_->name()}, {"cause", events.status().ToString()}});
       stop_.WaitForNotificationWithTimeout(backoff);
       continue;
     }
@@ -192,9 +193,11 @@ void OutboxWorker::Run() {
       absl::Status s = sink_->Deliver(seq, event);
       if (!s.ok()) {
         failures_.fetch_add(1);
-        spdlog::warn("outbox {}: event {} not delivered, retrying in {}: {}",
-                     sink_->name(), seq, absl::FormatDuration(backoff),
-                     std::string(s.message()));
+        logging::Warn("outbox: event not delivered, retrying",
+                      {{"sink", sink_->name()},
+                       {"event_seq", seq},
+                       {"retry_in", absl::FormatDuration(backoff)},
+                       {"cause", s.ToString()}});
         stop_.WaitForNotificationWithTimeout(backoff);
         backoff = std::min(backoff * 2, options_.max_backoff);
         break;
@@ -203,8 +206,8 @@ void OutboxWorker::Run() {
       absl::Status c =
           store_->kv()->Put(CursorKey(sink_->name()), absl::StrCat(seq + 1));
       if (!c.ok()) {
-        spdlog::error("outbox {}: cannot persist cursor: {}", sink_->name(),
-                      c.ToString());
+        logging::Error("outbox: cannot persist its cursor",
+                       {{"sink", sink_->name()}, {"cause", c.ToString()}});
         stop_.WaitForNotificationWithTimeout(backoff);
         break;
       }

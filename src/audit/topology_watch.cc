@@ -5,8 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/logger.h"
 #include "core/status_macros.h"
-#include "spdlog/spdlog.h"
 
 namespace clover::audit {
 namespace {
@@ -56,8 +56,9 @@ std::vector<Finding> TopologyWatch::Check(absl::Time now) {
     const RegionTopologyConfig& rc = regions_[i];
     absl::StatusOr<region::ObservedTopology> t = observe_(rc);
     if (!t.ok()) {
-      spdlog::warn("topology check of region {}: cannot read the topology: {}",
-                   rc.region.id, std::string(t.status().message()));
+      logging::Warn(
+          "topology check: cannot read the topology",
+          {{"region", rc.region.id}, {"cause", t.status().ToString()}});
       continue;
     }
     ++checks_;
@@ -87,8 +88,8 @@ std::vector<Finding> TopologyWatch::Check(absl::Time now) {
     }
     for (const std::string& who : current_[i]) {
       if (!now_violating.contains(who)) {
-        spdlog::info("topology of region {}: {} is back within the region",
-                     rc.region.id, who);
+        logging::Info("topology back within the region",
+                      {{"region", rc.region.id}, {"member", who}});
       }
     }
     current_[i] = std::move(now_violating);

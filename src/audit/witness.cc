@@ -5,9 +5,9 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "core/logger.h"
 #include "core/status_macros.h"
 #include "log/merkle.h"
-#include "spdlog/spdlog.h"
 
 namespace clover::audit {
 namespace {
@@ -224,10 +224,10 @@ Witness::Response Witness::HandleAddCheckpoint(absl::string_view body) {
       // reach this endpoint can send a wrong one, so it is the request's
       // fault (tlog-witness: 422), never evidence against the log. Only two
       // signed checkpoints are (same size, another root: above).
-      spdlog::info(
-          "witness: refused a checkpoint of '{}' (size {}): its consistency "
-          "proof from {} does not verify",
-          origin_str, cp->size, old_size);
+      logging::Info(
+          "witness: refused a checkpoint: its consistency proof does not "
+          "verify",
+          {{"origin", origin_str}, {"size", cp->size}, {"from", old_size}});
       return Reply(422, "consistency proof does not verify");
     }
   }

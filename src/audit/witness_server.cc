@@ -5,11 +5,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/json_fields.h"
+#include "core/logger.h"
 #include "core/rfc3339.h"
 #include "core/status_macros.h"
 #include "rapidjson/document.h"
 #include "server/router.h"
-#include "spdlog/spdlog.h"
 
 namespace clover::audit {
 
@@ -69,11 +69,11 @@ absl::StatusOr<std::unique_ptr<WitnessServer>> WitnessServer::Create(
       notes += absl::StrJoin(e.checkpoints, "\n");
     if (absl::Status st = kv->Put(absl::StrCat("evidence/", f.key), notes);
         !st.ok()) {
-      spdlog::error("witness: cannot store evidence {}: {}", f.key,
-                    st.ToString());
+      logging::Error("witness: cannot store evidence",
+                     {{"finding", f.key}, {"cause", st.ToString()}});
     }
-    spdlog::error("witness: {} ({}); the signed checkpoints:\n{}", f.summary,
-                  f.key, notes);
+    logging::Error(absl::StrCat("witness: ", f.summary),
+                   {{"finding", f.key}, {"checkpoints", notes}});
   };
   absl::StatusOr<std::unique_ptr<Witness>> w =
       Witness::Open(kv, key, std::move(logs), on_finding, clock);

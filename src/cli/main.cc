@@ -4,16 +4,19 @@
 
 #include "absl/synchronization/mutex.h"
 #include "cli/command.h"
-#include "spdlog/sinks/stdout_color_sinks.h"
-#include "spdlog/spdlog.h"
+#include "core/logger.h"
 
 int main(int argc, char** argv) {
   // Debian's Abseil checks lock order on every Mutex operation; that is for
   // debugging, and it costs the gateway's hot path dearly.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  // Diagnostics go to stderr; stdout carries only command output (e.g. `demo
+  // Diagnostics go to stderr as JSON lines (core/logger.h; CLOVER_LOG_LEVEL,
+  // CLOVER_LOG_FORMAT); stdout carries only command output (e.g. `demo
   // --json`).
-  spdlog::set_default_logger(spdlog::stderr_color_mt("clover"));
+  if (absl::Status s = clover::logging::ConfigureFromEnvironment(); !s.ok()) {
+    std::cerr << "clover: " << s.message() << "\n";
+    return clover::cli::kExitBadInput;
+  }
   CLI::App app{
       "Clover: a data-sovereignty gateway with a verifiable transparency log",
       "clover"};

@@ -1,8 +1,7 @@
 // `clover serve --config FILE`: one gateway node, until SIGTERM or SIGINT.
-#include <iostream>
-
 #include "cli/command.h"
 #include "config/deployment.h"
+#include "core/logger.h"
 #include "gateway/node.h"
 
 namespace clover::cli {
@@ -24,10 +23,9 @@ void RegisterServeCommand(CLI::App& app) {
     std::string id = deployment->node.has_value() ? deployment->node->id : "";
     auto node = gateway::Node::Start(*std::move(deployment), options);
     if (!node.ok()) return ReportError(node.status());
-    std::cerr << "clover: node " << id << " serving on port " << (*node)->port()
-              << "\n";
+    logging::Info("node serving", {{"node", id}, {"port", (*node)->port()}});
     gateway::WaitForTerminationSignal([&] { (*node)->Tick(); });
-    std::cerr << "clover: node " << id << " shutting down\n";
+    logging::Info("node shutting down", {{"node", id}});
     (*node)->Shutdown();
     return kExitOk;
   });

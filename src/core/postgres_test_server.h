@@ -52,6 +52,10 @@ class PostgresTestServer {
   // the next start replays the WAL), then starts it again on the same socket.
   // Open connections break. Errors: Internal if a step fails.
   [[nodiscard]] absl::Status CrashAndRestart();
+  // The two halves of CrashAndRestart, for a test that needs the database
+  // down for a while (a node's /readyz while it is).
+  [[nodiscard]] absl::Status Stop() { return StopServer(); }
+  [[nodiscard]] absl::Status Restart() { return StartServer(); }
 
   // libpq conninfo of the test database: "host=<socket dir> port=5432
   // user=postgres dbname=<database>".

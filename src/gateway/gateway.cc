@@ -4,12 +4,16 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "boost/asio/post.hpp"
 #include "boost/asio/thread_pool.hpp"
+#include "core/canonical_json.h"
+#include "core/logger.h"
 #include "gateway/endpoints.h"
+#include "gateway/health.h"
 #include "gateway/pipeline.h"
 #include "log/http_handlers.h"
-#include "spdlog/spdlog.h"
+#include "server/process_metrics.h"
 #include "vault/vault.h"
 
 namespace clover::gateway {
@@ -52,57 +56,78 @@ class Gateway::Impl {
     router.Handle("GET", "/healthz", [](HttpRequest&, Responder respond) {
       respond(HttpResponse::Json(200, "{\"status\":\"ok\"}"));
     });
-    // Ready only while the vault's storage answers: on PostgreSQL a probe
-    // (one round trip, no retry) off the I/O threads, so a node whose
-    // database has no reachable leader is taken out of rotation (503 with a
-    // reason) and put back once the database answers again.
+    // Ready only while storage, key path, log and topology are healthy
+    // (gateway/health.h). The probes (one database round trip, one KEK
+    // wrap) run off the I/O threads, so a node whose database has no
+    // reachable leader is taken out of rotation (503 with a reason) and put
+    // back once it answers again.
     router.Handle("GET", "/readyz", [this](HttpRequest&, Responder respond) {
       boost::asio::post(blocking_, [this, respond = std::move(respond)] {
-        // A replica outside the region (region/topology.h): the node stops
-        // taking traffic whose data would be replicated there. The details
-        // (member names, addresses) go to the node's log, not to this
-        // unauthenticated answer.
-        if (d_.topology_violations && !d_.topology_violations().empty()) {
-          HttpResponse r = HttpResponse::Json(
-              503, absl::StrCat("{\"status\":\"not_ready\",\"node\":\"",
-                                pipeline_.node().id,
-                                "\",\"reason\":\"topology_violation\","
-                                "\"message\":\"a member or replica of the "
-                                "region's database is not a declared data "
-                                "centre of the region\"}"));
-          respond(std::move(r));
-          return;
-        }
-        if (absl::Status s = d_.vault->storage().Ping(); !s.ok()) {
-          spdlog::warn("readyz: storage not ready: {}",
-                       std::string(s.message()));
-          HttpResponse r = HttpResponse::Json(
-              503, absl::StrCat("{\"status\":\"not_ready\",\"node\":\"",
-                                pipeline_.node().id,
-                                "\",\"reason\":\"storage_unavailable\","
-                                "\"message\":\"the database is unreachable "
-                                "or has no leader\"}"));
-          r.headers.emplace_back("Retry-After",
-                                 absl::StrCat(server::kRetryAfterSeconds));
-          respond(std::move(r));
-          return;
-        }
-        respond(HttpResponse::Json(
-            200, absl::StrCat("{\"status\":\"ready\",\"node\":\"",
-                              pipeline_.node().id,
-                              "\",\"log_size\":", d_.log->Size(), "}")));
+        respond(Readiness());
       });
     });
     router.Handle("GET", "/metrics", [this](HttpRequest&, Responder respond) {
       pipeline_.log_size().Set(static_cast<double>(d_.log->Size()));
       HttpResponse r;
       r.content_type = "text/plain; version=0.0.4";
-      r.body = d_.metrics->Render();
+      r.body = d_.metrics->Render() + server::RenderProcessMetrics();
       respond(std::move(r));
     });
   }
 
   void ExpireApprovals() { gateway::ExpireApprovals(pipeline_); }
+
+  HttpResponse Readiness() {
+    std::optional<HealthProblem> problem;
+    // A replica outside the region (region/topology.h): the node stops
+    // taking traffic whose data would be replicated there. The details
+    // (member names, addresses) go to the node's log, not to this
+    // unauthenticated answer.
+    if (d_.topology_violations && !d_.topology_violations().empty()) {
+      problem = HealthProblem{
+          "topology_violation",
+          "a member or replica of the region's database is not a declared "
+          "data centre of the region"};
+    }
+    if (!problem.has_value()) {
+      if (absl::Status s = d_.vault->storage().Ping(); !s.ok()) {
+        logging::Warn(
+            "readyz: storage not ready",
+            {{"reason", "storage_unavailable"}, {"cause", s.ToString()}});
+        problem = HealthProblem{"storage_unavailable",
+                                "the database is unreachable or has no leader"};
+      }
+    }
+    if (!problem.has_value()) {
+      if (absl::Status s = d_.vault->ProbeKek(); !s.ok()) {
+        logging::Warn("readyz: the KEK cannot wrap a key",
+                      {{"reason", "key_unavailable"}, {"cause", s.ToString()}});
+        problem = HealthProblem{"key_unavailable",
+                                "the key-encryption key cannot be used (key "
+                                "manager or token unavailable)"};
+      }
+    }
+    const absl::Time now = absl::Now();
+    if (!problem.has_value()) problem = KeyReleaseHealth().Current(now);
+    if (!problem.has_value()) problem = pipeline_.log_health().Current(now);
+    if (problem.has_value()) {
+      std::string body = "{\"status\":\"not_ready\",\"node\":";
+      AppendJsonString(pipeline_.node().id, &body);
+      body += ",\"reason\":";
+      AppendJsonString(problem->reason, &body);
+      body += ",\"message\":";
+      AppendJsonString(problem->message, &body);
+      body += "}";
+      HttpResponse r = HttpResponse::Json(503, std::move(body));
+      r.headers.emplace_back("Retry-After",
+                             absl::StrCat(server::kRetryAfterSeconds));
+      return r;
+    }
+    std::string body = "{\"status\":\"ready\",\"node\":";
+    AppendJsonString(pipeline_.node().id, &body);
+    absl::StrAppend(&body, ",\"log_size\":", d_.log->Size(), "}");
+    return HttpResponse::Json(200, std::move(body));
+  }
 
  private:
   GatewayDeps d_;

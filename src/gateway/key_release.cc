@@ -8,6 +8,7 @@
 #include "crypto/constant_time.h"
 #include "crypto/secret_key_file.h"
 #include "crypto/subject_pseudonym.h"
+#include "gateway/health.h"
 #include "release/release_protocol.h"
 #include "release/released_kek.h"
 #include "spdlog/spdlog.h"
@@ -70,6 +71,10 @@ absl::Status ConfigureKeyRelease(const Deployment& deployment,
   auto reporter = std::make_shared<FailureReporter>();
   r.on_failure = [slot, reporter](const absl::Status& s) {
     reporter->Report(s);
+    KeyReleaseHealth().Failed(
+        {"key_unavailable",
+         "the key-release service refused or did not answer a release"},
+        s);
     if (release::KeyReleaseCode(s) == release::kKeyReleaseRefused) {
       if (vault::Vault* v = slot->load()) v->DropKeyCache();
     }

@@ -3,10 +3,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "core/logger.h"
 #include "gateway/node.h"
 #include "log/postgres_storage.h"
 #include "log/storage.h"
-#include "spdlog/spdlog.h"
 
 namespace clover::gateway {
 namespace {
@@ -156,8 +156,8 @@ absl::StatusOr<std::shared_ptr<const log::Sequencer>> PeerLogs::Snapshot(
   absl::MutexLock lock(&p.mu);
   if (p.current != nullptr && max_age > absl::ZeroDuration() &&
       !absl::IsNotFound(error)) {
-    spdlog::warn("log of {}: re-reading failed, serving the last snapshot: {}",
-                 p.dc, std::string(error.message()));
+    logging::Warn("peer log: re-reading failed, serving the last snapshot",
+                  {{"dc", p.dc}, {"cause", error.ToString()}});
     return p.current;
   }
   if (absl::IsNotFound(error)) {

@@ -175,6 +175,7 @@ std::optional<Caller> Pipeline::Open(const HttpRequest& req, Responder& respond,
     respond(ErrorResponse(principal.status()));
     return std::nullopt;
   }
+  req.NotePrincipal((*principal)->id);
   std::string declared;
   if (purpose == Purpose::kHeader) {
     // The purpose must be one the deployment declares.
@@ -384,6 +385,7 @@ void Pipeline::LogThen(LogEntry entry, Responder respond,
         if (index.ok() && subject.has_value()) {
           d_.access_index->Note(*index, std::move(*subject));
         }
+        RecordAppend(index.status());
         if (!index.ok()) {
           // Nothing is returned without a durable decision.
           respond(HttpResponse::Error(
@@ -391,8 +393,19 @@ void Pipeline::LogThen(LogEntry entry, Responder respond,
               "the decision could not be logged; no data was returned"));
           return;
         }
-        respond(then(*index));
+        HttpResponse response = then(*index);
+        response.log_index = static_cast<int64_t>(*index);
+        respond(std::move(response));
       });
+}
+
+void Pipeline::RecordAppend(const absl::Status& status) {
+  if (status.ok()) return log_health_.Succeeded();
+  // An oversized entry is this request's problem, not the log's.
+  if (status.code() == absl::StatusCode::kInvalidArgument) return;
+  log_health_.Failed({"log_unavailable",
+                      "the decision log cannot append (its storage failed)"},
+                     status);
 }
 
 HttpResponse Pipeline::WithIndex(int status, const std::string& prefix,
@@ -454,6 +467,7 @@ void Pipeline::LogThenEffect(
        respond = std::move(respond),
        effect = std::move(effect)](absl::StatusOr<uint64_t> index) mutable {
         append_latency_->Observe(absl::ToDoubleSeconds(absl::Now() - start));
+        RecordAppend(index.status());
         if (!index.ok()) {
           respond(HttpResponse::Error(
               503, "log_unavailable",
@@ -465,7 +479,9 @@ void Pipeline::LogThenEffect(
         }
         boost::asio::post(pool, [i = *index, respond = std::move(respond),
                                  effect = std::move(effect)]() mutable {
-          respond(effect(i));
+          HttpResponse response = effect(i);
+          response.log_index = static_cast<int64_t>(i);
+          respond(std::move(response));
         });
       });
 }

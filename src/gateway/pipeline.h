@@ -22,6 +22,7 @@
 #include "entry/decide.h"
 #include "entry/decision_record.h"
 #include "gateway/gateway.h"
+#include "gateway/health.h"
 #include "policy/effect.h"
 #include "rapidjson/document.h"
 #include "server/http.h"
@@ -96,6 +97,8 @@ class Pipeline {
   }
   server::Counter& misdirected() const { return *misdirected_; }
   server::Gauge& log_size() const { return *log_size_; }
+  // Appends that failed recently (gateway/health.h), for /readyz.
+  const FailureWindow& log_health() const { return log_health_; }
 
   // Route wrappers: the body limits (a JSON content type where there is a
   // body) before anything else, then `fn` on the I/O thread (Inline) or, with
@@ -202,6 +205,7 @@ class Pipeline {
                                         uint64_t index,
                                         const std::string& suffix);
   absl::string_view FieldGroupsJson(const Decision& dec);
+  void RecordAppend(const absl::Status& status);
   entry::DecisionRecord RecordOf(const Principal& p, absl::string_view purpose,
                                  absl::string_view action,
                                  absl::string_view destination,
@@ -216,6 +220,7 @@ class Pipeline {
   server::Histogram* append_latency_ = nullptr;
   server::Gauge* log_size_ = nullptr;
   server::Counter* misdirected_ = nullptr;
+  FailureWindow log_health_;
 };
 
 // What every endpoint family's handlers reach the rest through.

@@ -9,11 +9,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/json_parse.h"
+#include "core/logger.h"
 #include "core/postgres_connection.h"
 #include "core/status_macros.h"
 #include "net/http_client.h"
 #include "rapidjson/document.h"
-#include "spdlog/spdlog.h"
 
 namespace clover::region {
 namespace {
@@ -233,8 +233,8 @@ std::string TopologyMonitor::Violations() const {
 void TopologyMonitor::CheckOnce() {
   absl::StatusOr<ObservedTopology> t = observe_();
   if (!t.ok()) {
-    spdlog::warn("topology check: cannot read the topology: {}",
-                 std::string(t.status().message()));
+    logging::Warn("topology check: cannot read the topology",
+                  {{"region", region_.id}, {"cause", t.status().ToString()}});
     return;
   }
   std::vector<TopologyViolation> v = CheckTopology(region_, *t);
@@ -243,14 +243,16 @@ void TopologyMonitor::CheckOnce() {
         s->append(x.ToString());
       });
   for (const TopologyViolation& x : v) {
-    spdlog::error("topology violation in region {}: {}", region_.id,
-                  x.ToString());
+    logging::Error(absl::StrCat("topology violation in region ", region_.id,
+                                ": ", x.ToString()),
+                   {{"region", region_.id}});
   }
   if (!v.empty() && on_violations_) on_violations_(v.size());
   {
     absl::MutexLock lock(&mu_);
     if (v.empty() && !violations_.empty()) {
-      spdlog::info("topology of region {} is back within its DCs", region_.id);
+      logging::Info("topology back within the region's DCs",
+                    {{"region", region_.id}});
     }
     violations_ = std::move(text);
   }

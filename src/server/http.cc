@@ -10,7 +10,6 @@
 #include "absl/strings/string_view.h"
 #include "core/canonical_json.h"
 #include "server/url.h"
-#include "spdlog/spdlog.h"
 
 namespace clover::server {
 
@@ -31,6 +30,10 @@ std::string HttpRequest::QueryParam(absl::string_view name) const {
   return value;
 }
 
+void HttpRequest::NotePrincipal(absl::string_view id) const {
+  if (note != nullptr) note->principal = std::string(id);
+}
+
 bool HttpRequest::HasQueryParam(absl::string_view name) const {
   return FindQueryParam(query, name, nullptr);
 }
@@ -45,6 +48,7 @@ HttpResponse HttpResponse::Error(int status, absl::string_view code,
   response.body += ",\"message\":";
   AppendJsonString(message, &response.body);
   response.body += "}}";
+  response.cause = absl::StrCat(code, ": ", message);
   if (status == 503) {
     response.headers.emplace_back("Retry-After",
                                   absl::StrCat(kRetryAfterSeconds));
@@ -146,11 +150,10 @@ HttpResponse HttpResponse::FromStatus(const absl::Status& status) {
       break;
   }
   if (!generic.empty()) {
-    spdlog::error(
-        "HTTP {} ({}): {}", http, absl::StatusCodeToString(status.code()),
-        // fmt formats std::string_view, not Debian's absl::string_view.
-        std::string_view(status.message().data(), status.message().size()));
-    return Error(http, code, generic);
+    HttpResponse response = Error(http, code, generic);
+    response.cause =
+        status.ToString(absl::StatusToStringMode::kWithNoExtraData);
+    return response;
   }
   return Error(http, code, status.message());
 }

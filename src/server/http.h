@@ -4,7 +4,9 @@
 #ifndef CLOVER_SERVER_HTTP_H_
 #define CLOVER_SERVER_HTTP_H_
 
+#include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,6 +25,13 @@ inline constexpr absl::string_view kHttpStatusPayload =
 // Returns `status` with kHttpStatusPayload set to `http_status`.
 absl::Status WithHttpStatus(absl::Status status, int http_status);
 
+// What a handler tells the transport's access log about a request it
+// answers (server/http_server.h). Copies of an HttpRequest share one note; a
+// handler sets it before responding.
+struct RequestNote {
+  std::string principal;  // the authenticated principal's id
+};
+
 struct HttpRequest {
   std::string method;  // "GET"
   std::string path;    // decoded path without query, e.g. "/v1/subjects/u1"
@@ -37,6 +46,17 @@ struct HttpRequest {
   // The matched route pattern ("/v1/subjects/{id}"), set by the router and used
   // as the `route` label of the HTTP metrics; empty when no router matched.
   std::string route;
+  // Set by the transport for every request (server/request_id.h): the
+  // client's X-Request-Id if valid, else a generated one; the W3C trace id
+  // (the client's traceparent's, else generated) and this server's span id.
+  std::string request_id;
+  std::string trace_id;
+  std::string span_id;
+  // Null outside the transport (e.g. a handler called by a test).
+  std::shared_ptr<RequestNote> note;
+
+  // Records the authenticated principal for the access log.
+  void NotePrincipal(absl::string_view id) const;
 
   // Header value or empty.
   absl::string_view Header(absl::string_view lower_name) const;
@@ -54,6 +74,11 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // For the access log only, never sent: the log index of the request's
+  // decision entry (-1: none), and for an error the cause ("code: message",
+  // for a server error the full status FromStatus keeps from the client).
+  int64_t log_index = -1;
+  std::string cause;
 
   // {"error":{"code":"...","message":"..."}} with the given HTTP status. A
   // 503 (the node's storage or log cannot take the request now, e.g. during a
@@ -69,9 +94,9 @@ struct HttpResponse {
   // misdirected write. The message of a client error (the 4xx codes and
   // Unimplemented) goes to the client; for Unavailable, DeadlineExceeded,
   // Internal, Unknown, DataLoss and the rest the body says only "service
-  // unavailable", "deadline exceeded" or "internal error" and the status is
-  // logged (spdlog, error level): such messages may name sockets, hosts or
-  // files.
+  // unavailable", "deadline exceeded" or "internal error" and the status goes
+  // to `cause`, which the access log writes at error level: such messages may
+  // name sockets, hosts or files.
   static HttpResponse FromStatus(const absl::Status& status);
   static HttpResponse Json(int status, std::string body);
 };

@@ -41,9 +41,10 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "core/logger.h"
 #include "server/http_request_parser.h"
+#include "server/request_id.h"
 #include "server/url.h"
-#include "spdlog/spdlog.h"
 
 namespace clover::server {
 namespace {
@@ -167,11 +168,12 @@ size_t FitDescriptorLimit(size_t max_connections) {
       limit.rlim_cur > 2 * kReservedDescriptors
           ? static_cast<size_t>(limit.rlim_cur - kReservedDescriptors)
           : static_cast<size_t>(limit.rlim_cur / 2);
-  spdlog::warn(
-      "HTTP max_connections {} lowered to {}: the descriptor limit is {} "
-      "(raise it with ulimit -n or LimitNOFILE=)",
-      max_connections, std::max<size_t>(fit, 1),
-      static_cast<uint64_t>(limit.rlim_cur));
+  logging::Warn(
+      "HTTP max_connections lowered: the descriptor limit is too low (raise "
+      "it with ulimit -n or LimitNOFILE=)",
+      {{"max_connections", max_connections},
+       {"lowered_to", std::max<size_t>(fit, 1)},
+       {"nofile", static_cast<uint64_t>(limit.rlim_cur)}});
   return std::max<size_t>(fit, 1);
 }
 
@@ -444,6 +446,7 @@ class Connection final : public ConnectionBase {
       }
     }
     req.body = std::move(msg.body());
+    Identify(req);
     auto target = msg.target();
     absl::Status target_status = ParseRequestTarget(
         absl::string_view(target.data(), target.size()), req.path, req.query);
@@ -463,6 +466,26 @@ class Connection final : public ConnectionBase {
     });
   }
 
+  // Request id and trace context (server/request_id.h): the client's when
+  // well-formed, else new; a new span id for this server's part.
+  void Identify(HttpRequest& req) {
+    absl::string_view id = req.Header("x-request-id");
+    req.request_id = ValidRequestId(id) ? std::string(id) : NewRequestId();
+    std::optional<TraceParent> parent =
+        ParseTraceParent(req.Header("traceparent"));
+    if (parent.has_value()) {
+      req.trace_id = std::move(parent->trace_id);
+      parent_span_id_ = std::move(parent->parent_id);
+      trace_flags_ = std::move(parent->flags);
+    } else {
+      req.trace_id = NewTraceId();
+      parent_span_id_.clear();
+      trace_flags_ = "00";
+    }
+    req.span_id = NewSpanId();
+    req.note = std::make_shared<RequestNote>();
+  }
+
   void Write(HttpResponse response) {
     if (state_ != State::kHandling)
       return;  // a second answer, or the connection is gone
@@ -470,6 +493,11 @@ class Connection final : public ConnectionBase {
     bool close =
         !keep_alive_ || shared_->stopping.load(std::memory_order_relaxed);
     Record(response.status);
+    AccessLog(response);
+    response.headers.emplace_back("X-Request-Id", request_.request_id);
+    response.headers.emplace_back(
+        "traceparent",
+        FormatTraceParent(request_.trace_id, request_.span_id, trace_flags_));
     FormatHead(response, close);
     body_ = std::move(response.body);
     std::array<asio::const_buffer, 2> buffers = {
@@ -501,6 +529,50 @@ class Connection final : public ConnectionBase {
         std::chrono::steady_clock::now() - started_;
     metric_child_->requests->Increment();
     metric_child_->duration->Observe(elapsed.count());
+  }
+
+  // One line per response: the route template, never the raw path (which
+  // may hold subject ids), and no header values but the validated ids. A
+  // server error or a refused credential is logged with its cause.
+  void AccessLog(const HttpResponse& response) {
+    if (!options().access_log) return;
+    const int status = response.status;
+    logging::Level level = logging::Level::kInfo;
+    if (status >= 500) {
+      level = logging::Level::kError;
+    } else if (status == 401) {
+      level = logging::Level::kWarn;
+    }
+    if (!logging::Enabled(level)) return;
+    std::chrono::duration<double, std::milli> elapsed =
+        std::chrono::steady_clock::now() - started_;
+    logging::Fields fields;
+    fields.reserve(14);
+    fields.emplace_back("log", "access");
+    fields.emplace_back("method", HttpMetrics::MethodLabel(request_.method));
+    fields.emplace_back("route", request_.route.empty()
+                                     ? absl::string_view("unmatched")
+                                     : absl::string_view(request_.route));
+    fields.emplace_back("status", status);
+    fields.emplace_back("latency_ms", elapsed.count());
+    fields.emplace_back("request_id", request_.request_id);
+    fields.emplace_back("trace_id", request_.trace_id);
+    fields.emplace_back("span_id", request_.span_id);
+    if (!parent_span_id_.empty()) {
+      fields.emplace_back("parent_span_id", parent_span_id_);
+    }
+    if (request_.note != nullptr && !request_.note->principal.empty()) {
+      fields.emplace_back("principal", request_.note->principal);
+    }
+    if (response.log_index >= 0) {
+      fields.emplace_back("log_index", response.log_index);
+    }
+    fields.emplace_back("remote", remote_address_);
+    if (status >= 400 && !response.cause.empty()) {
+      fields.emplace_back("cause", response.cause);
+    }
+    if (status == 401) fields.emplace_back("event", "authentication_failed");
+    logging::Log(level, "request", fields);
   }
 
   void FormatHead(const HttpResponse& response, bool close) {
@@ -550,6 +622,12 @@ class Connection final : public ConnectionBase {
       request_.method.assign(method.data(), method.size());
     }
     request_.route.clear();
+    request_.request_id = NewRequestId();
+    request_.trace_id = NewTraceId();
+    request_.span_id = NewSpanId();
+    request_.note.reset();
+    parent_span_id_.clear();
+    trace_flags_ = "00";
     started_ = std::chrono::steady_clock::now();
     state_ = State::kHandling;
     Write(HttpResponse::Error(status, code, message));
@@ -607,6 +685,8 @@ class Connection final : public ConnectionBase {
   int metric_status_ = 0;
   absl::string_view metric_method_;  // a HttpMetrics::MethodLabel, static
   std::string metric_route_;
+  std::string parent_span_id_;  // of the request being answered, if given
+  std::string trace_flags_ = "00";
 };
 
 using PlainConnection = Connection<TcpStream>;

@@ -32,6 +32,12 @@
 // the metrics label it by HttpMetrics::MethodLabel, so client-chosen method
 // names do not become label values.
 //
+// Identifiers: every response carries `X-Request-Id` (the client's when it
+// is 1-128 characters of [A-Za-z0-9._:-], else a new one) and a W3C
+// `traceparent` with the trace id of the client's valid traceparent (else a
+// new one) and this server's span id (server/request_id.h); handlers see
+// them in HttpRequest::request_id, trace_id and span_id.
+//
 // Connections: at most `max_connections` are open at once; a connection
 // accepted beyond that is closed at once. A new connection must start its
 // first request within min(read_timeout, idle_timeout).
@@ -84,6 +90,14 @@ struct HttpServerOptions {
   // method, route (HttpRequest::route as set by the router) and status, with
   // its latency.
   HttpMetrics* metrics = nullptr;
+  // One line per response to the process's log (core/logger.h; message
+  // "request", field log=access): method, route template, status,
+  // latency_ms, request_id, trace_id, span_id, parent_span_id (when the
+  // client sent a traceparent), principal (when the handler noted one),
+  // log_index (when the response carries a decision's), remote, and for an
+  // error its cause. Info level; 401 warn (event=authentication_failed);
+  // 5xx error.
+  bool access_log = true;
 };
 
 class HttpServer {

@@ -7,6 +7,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/hash/hash.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/big_endian.h"
 #include "core/status_macros.h"
@@ -143,7 +144,20 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(
   // A store without epochs (new, or written before them) gets its initial
   // epoch now: new keys are sealed under it at once, older ones at the first
   // purge.
-  CLOVER_RETURN_IF_ERROR(vault->ReloadEpochs(/*create_if_none=*/true));
+  // Loading the epoch keys unwraps them with the KEK: this is where a wrong
+  // KEK shows, so it stops the start with one clear line rather than failing
+  // every read later.
+  if (absl::Status s = vault->ReloadEpochs(/*create_if_none=*/true); !s.ok()) {
+    if (absl::IsDataLoss(s) &&
+        absl::StrContains(s.message(), "belongs to KEK")) {
+      return absl::DataLossError(absl::StrCat(
+          "wrong KEK: the configured KEK ", vault->kek_id(),
+          " does not unwrap the keys stored in the vault (", s.message(),
+          "); configure the vault's KEK (keys.kek_file or keys.kek, with "
+          "keys.retired_kek_files during a rotation)"));
+    }
+    return s;
+  }
   CLOVER_ASSIGN_OR_RETURN(
       vault->pseudonym_ring_,
       PseudonymRing::Open(
@@ -925,6 +939,15 @@ absl::StatusOr<crypto::SecretKey> Vault::UnwrapDataKey(
     const UnwrapJustification& why) {
   CLOVER_ASSIGN_OR_RETURN(std::string inner, InnerWrapped(wrapped, subject));
   return kek_->Unwrap(inner, subject, why);
+}
+
+absl::Status Vault::ProbeKek() {
+  const crypto::SecretKey probe{};  // all zero: nothing is protected by it
+  return kek_
+      ->Wrap(absl::string_view(reinterpret_cast<const char*>(probe.data()),
+                               probe.size()),
+             "readyz-probe")
+      .status();
 }
 
 absl::StatusOr<std::string> Vault::WrapDataKey(absl::string_view data_key,

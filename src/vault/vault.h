@@ -341,6 +341,10 @@ class Vault {
   const ResidencyMap& residency() const { return residency_; }
   // The current KEK's id (public: a fingerprint, not key material).
   absl::string_view kek_id() const { return kek_->id(); }
+  // Wraps a throwaway key with the KEK (a token operation for a PKCS#11 KEK;
+  // local for a release layer, which reaches its service only to unwrap):
+  // whether the key path can work now, for /readyz. The KEK's error if not.
+  [[nodiscard]] absl::Status ProbeKek();
   StorageDriver& storage() { return *storage_; }
 
  private:
