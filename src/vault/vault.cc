@@ -16,6 +16,7 @@
 #include "crypto/random.h"
 #include "vault/erased.h"
 #include "vault/kek_ring.h"
+#include "vault/key_not_cached.h"
 #include "vault/record_parser.h"
 #include "vault/subject_id.h"
 #include "vault/subject_row.h"
@@ -368,6 +369,7 @@ absl::StatusOr<std::shared_ptr<Vault::SubjectEntry>> Vault::LoadEntry(
   CLOVER_ASSIGN_OR_RETURN(std::optional<SubjectRow> row, ReadRow(subject));
   if (!row.has_value()) return SubjectNotFound(subject);
   if (!row->live()) return ErasedError(subject);
+  if (context.cached_only) return KeyNotCachedError();
   auto entry = std::make_shared<SubjectEntry>();
   UnwrapJustification why{context.actor, context.purpose, std::string(subject),
                           context.code, context.decision_index};
@@ -407,9 +409,11 @@ absl::StatusOr<std::shared_ptr<Vault::SubjectEntry>> Vault::LoadSharedEntry(
       cache_.Erase(subject);
       return row.has_value() ? ErasedError(subject) : SubjectNotFound(subject);
     }
+    if (context.cached_only) return KeyNotCachedError();
     auto entry = std::make_shared<SubjectEntry>();
     UnwrapJustification why{context.actor, context.purpose,
-                            std::string(subject)};
+                            std::string(subject), context.code,
+                            context.decision_index};
     CLOVER_ASSIGN_OR_RETURN(entry->data_key,
                             UnwrapDataKey(row->wrapped_key, subject, why));
     entry->handle = row->handle;
