@@ -35,8 +35,8 @@ struct Justification {
   std::string code;
   std::optional<uint64_t> decision_index;
   std::string subject;  // pseudonym
-  std::string node;     // the node's id ("" when not sent)
-  std::string log;      // the decision log's origin ("" when not sent)
+  std::string node = {};  // the node's id ("" when not sent)
+  std::string log = {};   // the decision log's origin ("" when not sent)
 };
 
 struct ReleaseRequest {
