@@ -196,8 +196,9 @@ class KeyReleaseE2eTest : public ::testing::Test {
     std::filesystem::create_directories(adir);
     auto secret = [](const std::string& path, const std::string& text) {
       std::ofstream(path) << text;
-      std::filesystem::permissions(path, std::filesystem::perms::owner_read |
-                                             std::filesystem::perms::owner_write);
+      std::filesystem::permissions(path,
+                                   std::filesystem::perms::owner_read |
+                                       std::filesystem::perms::owner_write);
     };
     secret(adir + "/witness.key",
            audit::testing::MakeKey("auditor.e2e/witness",
@@ -222,7 +223,8 @@ class KeyReleaseE2eTest : public ::testing::Test {
     c.witness_key_file = adir + "/witness.key";
     c.journal_key_file = adir + "/journal.key";
     c.insecure_no_auth = true;
-    c.logs.push_back({{node_.deployment.log.origin, node_.endpoint + "/log",
+    c.logs.push_back({{node_.deployment.log.origin,
+                       node_.endpoint + "/log",
                        {node_.verifier_key}},
                       ""});
     audit::ReleaseLogConfig r;
@@ -271,10 +273,9 @@ class KeyReleaseE2eTest : public ::testing::Test {
         std::string(48, 'k'));
     EXPECT_TRUE(sealed.ok()) << sealed.status();
     if (!sealed.ok()) return -1;
-    const std::string body =
-        absl::StrCat("{\"justification\":", justification,
-                     ",\"region\":\"eu\",\"wrapped\":\"",
-                     absl::Base64Escape(*sealed), "\"}");
+    const std::string body = absl::StrCat("{\"justification\":", justification,
+                                          ",\"region\":\"eu\",\"wrapped\":\"",
+                                          absl::Base64Escape(*sealed), "\"}");
     net::HttpCall call = status_call;
     const std::string url = base + "/v1/release";
     call.url = url;
@@ -416,11 +417,11 @@ TEST_F(KeyReleaseE2eTest, AuditorMatchesReleasesToDecisionsAndCatchesOperator) {
   HttpClient c;
   constexpr int kSubjects = 6;
   for (int i = 0; i < kSubjects; ++i) {
-    auto put = c.Send(
-        "PUT", absl::StrCat(node_.endpoint, "/v1/subjects/ka-", i),
-        {kAccountsKey, "X-Clover-Purpose: account_management"},
-        absl::StrCat("{\"country\":\"IE\",\"fields\":{\"email\":\"ka-", i,
-                     "@mail.example\",\"name\":\"Person\"}}"));
+    auto put =
+        c.Send("PUT", absl::StrCat(node_.endpoint, "/v1/subjects/ka-", i),
+               {kAccountsKey, "X-Clover-Purpose: account_management"},
+               absl::StrCat("{\"country\":\"IE\",\"fields\":{\"email\":\"ka-",
+                            i, "@mail.example\",\"name\":\"Person\"}}"));
     ASSERT_TRUE(put.ok());
     ASSERT_EQ(put->status, 201) << put->body;
   }
@@ -484,14 +485,14 @@ TEST_F(KeyReleaseE2eTest, AuditorMatchesReleasesToDecisionsAndCatchesOperator) {
   auto justification = [&](const std::string& principal, uint64_t index,
                            const std::string& subject) {
     return absl::StrCat(
-        "{\"code\":\"read\",\"decision_index\":", index, ",\"log\":\"",
-        origin, "\",\"node\":\"", node, "\",\"principal\":\"", principal,
-        "\",\"purpose\":\"customer_support\",\"subject\":\"", subject,
-        "\"}");
+        "{\"code\":\"read\",\"decision_index\":", index, ",\"log\":\"", origin,
+        "\",\"node\":\"", node, "\",\"principal\":\"", principal,
+        "\",\"purpose\":\"customer_support\",\"subject\":\"", subject, "\"}");
   };
   // The service releases all three: its policy sees a well-formed request.
   // The operator knows the node's log-pseudonym key.
-  auto root = crypto::ReadSecretKeyFile(node_.deployment.keys.pseudonym_key_file);
+  auto root =
+      crypto::ReadSecretKeyFile(node_.deployment.keys.pseudonym_key_file);
   ASSERT_TRUE(root.ok()) << root.status();
   auto log_key = crypto::DeriveLogSubjectKey(*root);
   ASSERT_TRUE(log_key.ok());
@@ -500,8 +501,8 @@ TEST_F(KeyReleaseE2eTest, AuditorMatchesReleasesToDecisionsAndCatchesOperator) {
             200);
   EXPECT_EQ(OperatorRelease(justification("accounts-eu", deny_index, ka0)),
             200);
-  EXPECT_EQ(OperatorRelease(justification("eu-support-1", read_index,
-                                          "another-subject")),
+  EXPECT_EQ(OperatorRelease(
+                justification("eu-support-1", read_index, "another-subject")),
             200);
   // The decision that never appears is judged once pending_timeout passed.
   const absl::Time deadline = absl::Now() + absl::Seconds(15);
