@@ -42,8 +42,8 @@ class ReleasePkcs11Test : public ::testing::Test {
     auto hsm = vault::testing::MakeSoftHsm(hsm_dir_.path());
     ASSERT_TRUE(hsm.has_value()) << "softhsm2-util --init-token failed";
     hsm_ = *hsm;
-    auto token = vault::Pkcs11Token::Open(hsm_.module, hsm_.token,
-                                          hsm_.pin_file);
+    auto token =
+        vault::Pkcs11Token::Open(hsm_.module, hsm_.token, hsm_.pin_file);
     ASSERT_TRUE(token.ok()) << token.status();
     ASSERT_TRUE((*token)->GenerateKey("kek-1").ok());
   }
@@ -135,8 +135,7 @@ TEST_F(ReleasePkcs11Test, ReadsNeedTheTokenAndThePartnerAndSurviveAPurge) {
   // Erase and purge: the old epoch key is destroyed in the token, the live
   // keys are re-wrapped through the release layer and still read.
   ASSERT_TRUE(vault_->Erase("h-3").ok());
-  auto token = vault::Pkcs11Token::Open(hsm_.module, hsm_.token,
-                                        hsm_.pin_file);
+  auto token = vault::Pkcs11Token::Open(hsm_.module, hsm_.token, hsm_.pin_file);
   ASSERT_TRUE(token.ok());
   auto epochs = (*token)->KeyLabels("epoch:");
   ASSERT_TRUE(epochs.ok());
