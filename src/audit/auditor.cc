@@ -191,8 +191,10 @@ absl::Status Auditor::Init(
       } else if (!absl::IsNotFound(v.status())) {
         return v.status();
       }
-      release_counts_.push_back(counts);
+      release_work_.push_back(counts);
     }
+    absl::MutexLock counts_lock(&release_mu_);
+    release_counts_ = release_work_;
   }
   CLOVER_ASSIGN_OR_RETURN(
       m_entries_,
@@ -539,7 +541,7 @@ absl::StatusOr<uint64_t> Auditor::PollOnce() {
 }
 
 ReleaseCounts Auditor::release_counts(const std::string& origin) const {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&release_mu_);
   for (size_t j = 0; j < release_followers_.size(); ++j) {
     if (release_followers_[j]->origin() == origin) return release_counts_[j];
   }
@@ -572,7 +574,7 @@ bool Auditor::JudgeOne(size_t j, uint64_t index, const std::string& raw,
   const LogFollower& rf = *release_followers_[j];
   const ReleaseLogConfig& cfg = config_.releases[j];
   absl::StatusOr<ReleaseEntry> r = ParseReleaseEntry(raw);
-  ReleaseCounts& counts = release_counts_[j];
+  ReleaseCounts& counts = release_work_[j];
   auto raise = [&](absl::string_view detector, std::string key,
                    std::string summary, absl::Time when) {
     PendingFinding p;
@@ -656,11 +658,11 @@ void Auditor::JudgeReleases(size_t j, uint64_t first,
   const absl::Time now = clock_.Now();
   for (size_t i = 0; i < entries.size(); ++i) {
     if (JudgeOne(j, first + i, entries[i], now, pending)) continue;
-    ++release_counts_[j].pending;
+    ++release_work_[j].pending;
     batch.Put(PendingKey(origin, first + i),
               absl::StrCat(absl::ToUnixMillis(now), " ", entries[i]));
   }
-  batch.Put(ReleaseCountsKey(origin), EncodeReleaseCounts(release_counts_[j]));
+  batch.Put(ReleaseCountsKey(origin), EncodeReleaseCounts(release_work_[j]));
 }
 
 void Auditor::RetryPendingReleases(size_t j) {
@@ -675,7 +677,6 @@ void Auditor::RetryPendingReleases(size_t j) {
   std::vector<PendingFinding> pending;
   kv::KvBatch batch;
   {
-    absl::MutexLock lock(&mu_);
     for (const auto& [key, value] : waiting) {
       uint64_t index = 0;
       int64_t ms = 0;
@@ -692,10 +693,10 @@ void Auditor::RetryPendingReleases(size_t j) {
         continue;
       }
       batch.Delete(key);
-      if (release_counts_[j].pending > 0) --release_counts_[j].pending;
+      if (release_work_[j].pending > 0) --release_work_[j].pending;
     }
     batch.Put(ReleaseCountsKey(rf.origin()),
-              EncodeReleaseCounts(release_counts_[j]));
+              EncodeReleaseCounts(release_work_[j]));
   }
   if (absl::Status w = kv_->Write(batch); !w.ok()) {
     spdlog::error("release log '{}': cannot record judgements: {}", rf.origin(),
@@ -709,16 +710,18 @@ void Auditor::PollReleases() {
   for (size_t j = 0; j < release_followers_.size(); ++j) {
     LogFollower& rf = *release_followers_[j];
     std::vector<PendingFinding> pending;
+    // Counted again by the next poll if this one commits nothing.
+    const ReleaseCounts before = release_work_[j];
     absl::StatusOr<LogFollower::PollResult> r =
         rf.Poll([&](uint64_t first, const std::vector<std::string>& entries,
                     kv::KvBatch& batch) {
-          absl::MutexLock lock(&mu_);
           JudgeReleases(j, first, entries, batch, &pending);
           return absl::OkStatus();
         });
     m_tree_size_->WithLabels({absl::string_view(rf.origin())})
         .Set(static_cast<double>(rf.size()));
     if (!r.ok()) {
+      release_work_[j] = before;
       m_poll_errors_->WithLabels({absl::string_view(rf.origin())}).Increment();
       spdlog::warn("release log '{}': poll failed: {}", rf.origin(),
                    r.status().ToString());
@@ -754,6 +757,8 @@ void Auditor::PollReleases() {
     }
     RetryPendingReleases(j);
   }
+  absl::MutexLock lock(&release_mu_);
+  release_counts_ = release_work_;
 }
 
 void Auditor::CheckHistory(LogFollower& f) {

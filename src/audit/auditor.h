@@ -165,7 +165,12 @@ class Auditor {
   std::unique_ptr<PrincipalDirectory> directory_;
   std::vector<std::unique_ptr<LogFollower>> followers_;
   std::vector<std::unique_ptr<LogFollower>> release_followers_;
-  std::vector<ReleaseCounts> release_counts_ ABSL_GUARDED_BY(mu_);
+  // Judging releases fetches decisions from the nodes' logs: it runs on the
+  // polling thread (under poll_mu_) on its own counts, published after each
+  // round for readers.
+  std::vector<ReleaseCounts> release_work_;
+  mutable absl::Mutex release_mu_;
+  std::vector<ReleaseCounts> release_counts_ ABSL_GUARDED_BY(release_mu_);
   std::vector<std::unique_ptr<OutboxWorker>> workers_;
   // Null without `topology:`; used under poll_mu_.
   std::unique_ptr<TopologyWatch> topology_;

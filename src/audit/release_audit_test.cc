@@ -9,6 +9,8 @@
 #include <fstream>
 #include <optional>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -422,6 +424,64 @@ TEST_F(ReleaseAuditTest, ReportCountsReleases) {
                               "\"released\":2,\"restores\":0,"
                               "\"unjustified\":1}]"));
   EXPECT_THAT(json, HasSubstr("release_unjustified"));
+}
+
+TEST(ReleaseConfigTest, ReleasesSectionIsReadAndCheckedLikeLogs) {
+  testing::TempDir dir;
+  auto log_key = testing::MakeKey("log.test/a");
+  auto release_key = testing::MakeKey("partner.test/releases");
+  const std::string base = absl::StrCat(R"(auditor:
+  name: auditor.test
+  listen: 127.0.0.1:0
+  data_dir: data
+  witness_key_file: w.key
+  journal_key_file: j.key
+  insecure_no_auth: true
+logs:
+  - origin: log.test/a
+    url: http://127.0.0.1:1/log
+    verifier_keys: [")",
+                                        log_key.verifier, R"("]
+policies:
+  bundles: [policy.yaml]
+  auditor_keys: [")",
+                                        log_key.verifier, R"("]
+principals:
+  file: principals.yaml
+  jurisdictions: jurisdictions.yaml
+)");
+  const std::string releases = absl::StrCat(R"(releases:
+  - origin: partner.test/releases
+    url: https://127.0.0.1:2/log
+    verifier_keys: [")",
+                                            release_key.verifier, R"("]
+    ca_file: ca.crt
+    max_delay: 90s
+    pending_timeout: 3m
+)");
+  WriteFile(dir.Sub("a.yaml"), base + releases);
+  auto c = LoadAuditorConfig(dir.Sub("a.yaml"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->releases.size(), 1u);
+  EXPECT_EQ(c->releases[0].log.origin, "partner.test/releases");
+  EXPECT_EQ(c->releases[0].log.url, "https://127.0.0.1:2/log");
+  EXPECT_EQ(c->releases[0].ca_file, dir.Sub("ca.crt"));
+  EXPECT_EQ(c->releases[0].max_delay, absl::Seconds(90));
+  EXPECT_EQ(c->releases[0].pending_timeout, absl::Minutes(3));
+  for (const auto& [from, to, message] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"max_delay: 90s", "max_delay: soon", "releases[0].max_delay"},
+           {"ca_file: ca.crt", "cafile: ca.crt", "releases[0].cafile"},
+           {"origin: partner.test/releases", "origin: log.test/a",
+            "is also a decision log"},
+           {release_key.verifier, "not-a-key", "releases[0].verifier_keys"}}) {
+    std::string changed = base + releases;
+    changed.replace(changed.find(from), from.size(), to);
+    WriteFile(dir.Sub("b.yaml"), changed);
+    EXPECT_THAT(LoadAuditorConfig(dir.Sub("b.yaml")).status().message(),
+                HasSubstr(message))
+        << to;
+  }
 }
 
 TEST(ReleaseEntryTest, ParsesWhatTheServiceWritesAndRefusesTheRest) {
