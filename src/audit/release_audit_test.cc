@@ -375,8 +375,15 @@ TEST(JudgeReleaseTest, MatchesEveryPartOfTheDecision) {
   c.decision_index = 0;
   EXPECT_EQ(JudgeRelease(c, lookup, absl::Minutes(1)).verdict, V::kJustified);
   c.principal = "q";
-  for (int i = 0; i < 70; ++i) log.push_back(log[0]);
-  EXPECT_THAT(why(c), HasSubstr("no entry 0..63"));
+  for (uint64_t i = 0; i < kForwardScan; ++i) log.push_back(log[0]);
+  EXPECT_THAT(why(c),
+              HasSubstr(absl::StrCat("no entry 0..", kForwardScan - 1)));
+  // An export's entry is written after its reads: up to max_delay later.
+  c = r;
+  c.code = "export";
+  c.decision_index = 1;
+  c.time = e.time - absl::Seconds(30);
+  EXPECT_EQ(JudgeRelease(c, lookup, absl::Minutes(1)).verdict, V::kJustified);
   c = r;
   c.code = "maintenance";
   c.principal = "eu-support-1";

@@ -10,7 +10,8 @@
 //     (the release's code), on that subject (its log pseudonym);
 //   - the release is no later than `max_delay` (the nodes' release cache
 //     window) after the decision, and not before it by more than the clock
-//     skew.
+//     skew (a read) or `max_delay` (the other codes, whose entry is written
+//     after their reads).
 // Reads name their decision entry exactly; exports, aggregates and
 // detokenizations name the log's size when they decided (their entry is
 // appended at or after it), so for those codes the first matching decision
@@ -53,7 +54,7 @@ struct ReleaseLogConfig {
 [[nodiscard]] FetchFn ReleaseLogFetcher(const ReleaseLogConfig& config);
 
 // Entries scanned forward from the index a non-read release names.
-inline constexpr uint64_t kForwardScan = 64;
+inline constexpr uint64_t kForwardScan = 1024;
 // How far a release may precede its decision (clock skew between them).
 inline constexpr absl::Duration kReleaseSkew = absl::Seconds(5);
 
