@@ -32,8 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (release.ok()) {
     (void)clover::audit::JudgeRelease(
         *release,
-        [text](const std::string&,
-               uint64_t) -> absl::StatusOr<std::string> {
+        [text](const std::string&, uint64_t) -> absl::StatusOr<std::string> {
           return std::string(text);
         },
         absl::Minutes(1));
