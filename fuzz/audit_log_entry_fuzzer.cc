@@ -1,10 +1,12 @@
 // Log entries as the auditor (DOM) and the access index (SAX) read them from a
-// log they do not trust, and tlog-proof texts.
+// log they do not trust, key-release log entries and the judgement of a
+// release against a decision entry, and tlog-proof texts.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "audit/release_check.h"
 #include "audit/tlog_proof.h"
 #include "entry/entry_subjects.h"
 #include "entry/erasure_attestation.h"
@@ -24,6 +26,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         again->destroyed_epochs != attestation->destroyed_epochs ||
         again->cut_log_size != attestation->cut_log_size)
       std::abort();
+  }
+  // A release entry judged against the same text as its decision.
+  auto release = clover::audit::ParseReleaseEntry(text);
+  if (release.ok()) {
+    (void)clover::audit::JudgeRelease(
+        *release,
+        [text](const std::string&, uint64_t) -> absl::StatusOr<std::string> {
+          return std::string(text);
+        },
+        absl::Minutes(1));
   }
   std::vector<std::string> subjects;
   (void)clover::entry::SubjectsOf(text, subjects);

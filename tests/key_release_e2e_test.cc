@@ -14,12 +14,19 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "audit/auditor.h"
+#include "audit/test_util.h"
 #include "core/test_temp_dir.h"
+#include "crypto/secret_key_file.h"
+#include "crypto/subject_pseudonym.h"
 #include "gateway/http_client.h"
 #include "gateway/local_deployment.h"
 #include "gmock/gmock.h"
@@ -27,6 +34,10 @@
 #include "log/client.h"
 #include "log/note.h"
 #include "net/http_client.h"
+#include "policy/bundle.h"
+#include "policy/signature.h"
+#include "rapidjson/document.h"
+#include "release/release_key.h"
 #include "release/test_util.h"
 #include "serve_process.h"
 
@@ -167,6 +178,115 @@ class KeyReleaseE2eTest : public ::testing::Test {
             "--ca-file", kms_ + "/ca.crt"};
   }
 
+  // The service's log verifier key, as it prints it at start.
+  std::string ReleaseVerifierKey() {
+    const std::string line = ReadFile(dir_ + "/kms.log");
+    const std::string marker = "log verifier key ";
+    const size_t at = line.find(marker);
+    EXPECT_NE(at, std::string::npos);
+    if (at == std::string::npos) return "";
+    return line.substr(at + marker.size(),
+                       line.find('\n', at) - at - marker.size());
+  }
+
+  // An auditor following the node's decision log and the service's release
+  // log, as the partner (or the DPO) runs it.
+  std::unique_ptr<audit::Auditor> StartAuditor() {
+    const std::string adir = dir_ + "/auditor";
+    std::filesystem::create_directories(adir);
+    auto secret = [](const std::string& path, const std::string& text) {
+      std::ofstream(path) << text;
+      std::filesystem::permissions(path,
+                                   std::filesystem::perms::owner_read |
+                                       std::filesystem::perms::owner_write);
+    };
+    secret(adir + "/witness.key",
+           audit::testing::MakeKey("auditor.e2e/witness",
+                                   log::kNoteTypeCosignature)
+               .signer);
+    secret(adir + "/journal.key",
+           audit::testing::MakeKey("auditor.e2e/incidents").signer);
+    // The auditor signs the policy it checks replays against.
+    const audit::testing::TestKey policy_key =
+        audit::testing::MakeKey("auditor.e2e");
+    const std::string policy_path = adir + "/policy.yaml";
+    const std::string text = ReadFile(node_.deployment.policy.file);
+    std::ofstream(policy_path) << text;
+    auto bundle = policy::ParseBundle(text, policy_path);
+    EXPECT_TRUE(bundle.ok()) << bundle.status();
+    if (!bundle.ok()) return nullptr;
+    std::ofstream(policy::SignaturePath(policy_path))
+        << *policy::SignPolicy(bundle->sha256, policy_key.signer);
+    audit::AuditorConfig c;
+    c.name = "auditor.e2e";
+    c.data_dir = adir + "/data";
+    c.witness_key_file = adir + "/witness.key";
+    c.journal_key_file = adir + "/journal.key";
+    c.insecure_no_auth = true;
+    c.logs.push_back({{node_.deployment.log.origin,
+                       node_.endpoint + "/log",
+                       {node_.verifier_key}},
+                      ""});
+    audit::ReleaseLogConfig r;
+    r.log = {release::testing::kOrigin,
+             absl::StrCat("https://127.0.0.1:", public_port_, "/log"),
+             {ReleaseVerifierKey()}};
+    r.ca_file = kms_ + "/ca.crt";
+    r.max_delay = absl::Seconds(30);
+    r.pending_timeout = absl::Seconds(2);
+    c.releases.push_back(r);
+    c.policy_bundles = {policy_path};
+    c.policy_keys = {policy_key.verifier};
+    auto a = audit::Auditor::Create(c);
+    EXPECT_TRUE(a.ok()) << a.status();
+    return a.ok() ? *std::move(a) : nullptr;
+  }
+
+  std::vector<audit::Incident> Unjustified(audit::Auditor& a) {
+    std::vector<audit::Incident> out;
+    for (audit::Incident& i : a.incidents().List(std::nullopt)) {
+      if (i.detector == audit::kDetectorReleaseUnjustified) out.push_back(i);
+    }
+    return out;
+  }
+
+  // What an operator holding the node's certificate can ask of the service
+  // directly: a release of a key it sealed itself to the region's public
+  // key, with a justification of its choosing. Returns the HTTP status.
+  int OperatorRelease(const std::string& justification) {
+    net::HttpCall status_call;
+    const std::string base = absl::StrCat("https://127.0.0.1:", service_port_);
+    const std::string region_url = base + "/v1/regions/eu";
+    status_call.url = region_url;
+    status_call.ca_file = kms_ + "/ca.crt";
+    status_call.client_cert_file = kms_ + "/node.crt";
+    status_call.client_key_file = kms_ + "/node.key";
+    auto region = net::HttpClient().Send(status_call);
+    EXPECT_TRUE(region.ok() && region->status == 200);
+    if (!region.ok()) return -1;
+    rapidjson::Document d;
+    d.Parse(region->body.c_str());
+    std::string public_key;
+    EXPECT_TRUE(absl::Base64Unescape(d["public_key"].GetString(), &public_key));
+    auto sealed = release::SealToRelease(
+        public_key, release::ReleaseId(public_key, "operator-kek"),
+        std::string(48, 'k'));
+    EXPECT_TRUE(sealed.ok()) << sealed.status();
+    if (!sealed.ok()) return -1;
+    const std::string body = absl::StrCat("{\"justification\":", justification,
+                                          ",\"region\":\"eu\",\"wrapped\":\"",
+                                          absl::Base64Escape(*sealed), "\"}");
+    net::HttpCall call = status_call;
+    const std::string url = base + "/v1/release";
+    call.url = url;
+    call.method = "POST";
+    call.body = body;
+    call.headers = {"Content-Type: application/json"};
+    auto answer = net::HttpClient().Send(call);
+    EXPECT_TRUE(answer.ok()) << answer.status();
+    return answer.ok() ? answer->status : -1;
+  }
+
   // The release log, verified with the log client.
   std::vector<std::string> ReleaseLog() {
     const std::string base =
@@ -296,6 +416,126 @@ TEST_F(KeyReleaseE2eTest, CutOffFailsClosedRestoreResumesKillFailsClosed) {
   EXPECT_EQ(resumed.status, 200) << resumed.body;
   // Ready again once the last failure is 5 s old.
   EXPECT_TRUE(test::WaitUntilReady(node_.endpoint, absl::Seconds(10)));
+}
+
+// Reads name the exact index of their decision entry, and an auditor that
+// follows both logs finds every release the node asked for justified; what an
+// operator asks of the service itself with the node's certificate — a key
+// for a decision that does not exist, for a decision that denied, for another
+// subject — the service releases (its policy cannot tell), and the auditor
+// raises release_unjustified for each.
+TEST_F(KeyReleaseE2eTest, AuditorMatchesReleasesToDecisionsAndCatchesOperator) {
+  HttpClient c;
+  constexpr int kSubjects = 6;
+  for (int i = 0; i < kSubjects; ++i) {
+    auto put =
+        c.Send("PUT", absl::StrCat(node_.endpoint, "/v1/subjects/ka-", i),
+               {kAccountsKey, "X-Clover-Purpose: account_management"},
+               absl::StrCat("{\"country\":\"IE\",\"fields\":{\"email\":\"ka-",
+                            i, "@mail.example\",\"name\":\"Person\"}}"));
+    ASSERT_TRUE(put.ok());
+    ASSERT_EQ(put->status, 201) << put->body;
+  }
+  // Concurrent cold reads: each release names its own read's entry, though
+  // the log grows between a decision and its entry.
+  std::vector<std::string> bodies(kSubjects);
+  {
+    std::vector<std::thread> readers;
+    for (int i = 0; i < kSubjects; ++i) {
+      readers.emplace_back([&, i] {
+        auto r = Get(absl::StrCat("ka-", i));
+        if (r.ok() && r->status == 200) bodies[i] = r->body;
+      });
+    }
+    for (std::thread& t : readers) t.join();
+  }
+  std::set<uint64_t> read_indices;
+  for (const std::string& b : bodies) {
+    rapidjson::Document d;
+    d.Parse(b.c_str());
+    ASSERT_TRUE(d.IsObject() && d.HasMember("log_index")) << b;
+    read_indices.insert(d["log_index"].GetUint64());
+  }
+  std::set<uint64_t> released_for;
+  for (const std::string& e : ReleaseLog()) {
+    rapidjson::Document d;
+    d.Parse(e.c_str());
+    ASSERT_TRUE(d.IsObject()) << e;
+    if (std::string(d["code"].GetString()) != "read") continue;
+    EXPECT_EQ(std::string(d["decision_log"].GetString()),
+              node_.deployment.log.origin);
+    EXPECT_EQ(std::string(d["decision_node"].GetString()),
+              node_.deployment.node->id);
+    released_for.insert(d["decision_index"].GetUint64());
+  }
+  EXPECT_EQ(released_for, read_indices);
+
+  std::unique_ptr<audit::Auditor> auditor = StartAuditor();
+  ASSERT_NE(auditor, nullptr);
+  ASSERT_TRUE(auditor->PollOnce().ok());
+  EXPECT_TRUE(Unjustified(*auditor).empty());
+  audit::ReleaseCounts counts =
+      auditor->release_counts(release::testing::kOrigin);
+  EXPECT_EQ(counts.justified, kSubjects);
+  EXPECT_EQ(counts.unjustified, 0);
+
+  // A decision that denied (the accounts service may not read for support).
+  auto denied = c.Send(
+      "GET", absl::StrCat(node_.endpoint, "/v1/subjects/ka-0?fields=email"),
+      {kAccountsKey, "X-Clover-Purpose: customer_support"});
+  ASSERT_TRUE(denied.ok());
+  ASSERT_EQ(denied->status, 403) << denied->body;
+  rapidjson::Document dd;
+  dd.Parse(denied->body.c_str());
+  ASSERT_TRUE(dd.HasMember("error") && dd["error"].HasMember("log_index"))
+      << denied->body;
+  const uint64_t deny_index = dd["error"]["log_index"].GetUint64();
+  const uint64_t read_index = *read_indices.begin();
+  const std::string origin = node_.deployment.log.origin;
+  const std::string node = node_.deployment.node->id;
+  auto justification = [&](const std::string& principal, uint64_t index,
+                           const std::string& subject) {
+    return absl::StrCat(
+        "{\"code\":\"read\",\"decision_index\":", index, ",\"log\":\"", origin,
+        "\",\"node\":\"", node, "\",\"principal\":\"", principal,
+        "\",\"purpose\":\"customer_support\",\"subject\":\"", subject, "\"}");
+  };
+  // The service releases all three: its policy sees a well-formed request.
+  // The operator knows the node's log-pseudonym key.
+  auto root =
+      crypto::ReadSecretKeyFile(node_.deployment.keys.pseudonym_key_file);
+  ASSERT_TRUE(root.ok()) << root.status();
+  auto log_key = crypto::DeriveLogSubjectKey(*root);
+  ASSERT_TRUE(log_key.ok());
+  const std::string ka0 = crypto::SubjectPseudonym(*log_key, "ka-0");
+  EXPECT_EQ(OperatorRelease(justification("eu-support-2", 1'000'000, ka0)),
+            200);
+  EXPECT_EQ(OperatorRelease(justification("accounts-eu", deny_index, ka0)),
+            200);
+  EXPECT_EQ(OperatorRelease(
+                justification("eu-support-1", read_index, "another-subject")),
+            200);
+  // The decision that never appears is judged once pending_timeout passed.
+  const absl::Time deadline = absl::Now() + absl::Seconds(15);
+  std::vector<audit::Incident> got;
+  while (absl::Now() < deadline) {
+    ASSERT_TRUE(auditor->PollOnce().ok());
+    got = Unjustified(*auditor);
+    if (auditor->release_counts(release::testing::kOrigin).unjustified >= 3)
+      break;
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  counts = auditor->release_counts(release::testing::kOrigin);
+  EXPECT_EQ(counts.unjustified, 3);
+  EXPECT_EQ(counts.justified, kSubjects);
+  std::string summaries;
+  for (const audit::Incident& i : got) {
+    EXPECT_EQ(i.severity, audit::Severity::kCritical);
+    summaries += i.summary + "\n";
+  }
+  EXPECT_THAT(summaries, HasSubstr("not verified within"));
+  EXPECT_THAT(summaries, HasSubstr("did not allow any data to be returned"));
+  EXPECT_THAT(summaries, HasSubstr("is about another subject"));
 }
 
 }  // namespace

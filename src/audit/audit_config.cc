@@ -423,7 +423,7 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
     CLOVER_RETURN_IF_ERROR(
         r.Keys(root, "",
                {"auditor", "logs", "policies", "principals", "approvals",
-                "canaries", "detectors", "incidents", "topology"}));
+                "canaries", "detectors", "incidents", "topology", "releases"}));
     const YAML::Node a = root["auditor"];
     if (!a) return r.Error(root, "auditor", "missing");
     CLOVER_RETURN_IF_ERROR(r.Keys(
@@ -504,6 +504,49 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
           return r.Error(l, f + ".origin", "listed twice");
       }
       c.logs.push_back(std::move(lc));
+    }
+
+    if (const YAML::Node rl = root["releases"]) {
+      if (!rl.IsSequence()) return r.Error(rl, "releases", "must be a list");
+      for (size_t i = 0; i < rl.size(); ++i) {
+        const YAML::Node l = rl[i];
+        const std::string f = absl::StrCat("releases[", i, "]");
+        CLOVER_RETURN_IF_ERROR(
+            r.Keys(l, f,
+                   {"origin", "url", "verifier_keys", "verifier_key_files",
+                    "ca_file", "max_delay", "pending_timeout"}));
+        ReleaseLogConfig rc;
+        CLOVER_RETURN_IF_ERROR(
+            r.Str(l, "origin", f + ".origin", true, &rc.log.origin));
+        CLOVER_RETURN_IF_ERROR(r.Str(l, "url", f + ".url", true, &rc.log.url));
+        CLOVER_RETURN_IF_ERROR(
+            r.KeyStrings(l, "verifier_keys", "verifier_key_files",
+                         f + ".verifier_keys", &rc.log.verifier_keys));
+        if (rc.log.verifier_keys.empty())
+          return r.Error(l, f + ".verifier_keys", "missing");
+        for (const std::string& k : rc.log.verifier_keys) {
+          if (absl::StatusOr<std::unique_ptr<log::NoteVerifier>> v =
+                  log::ParseVerifierKey(k);
+              !v.ok()) {
+            return r.Error(l, f + ".verifier_keys", v.status().message());
+          }
+        }
+        CLOVER_RETURN_IF_ERROR(
+            r.Path(l, "ca_file", f + ".ca_file", false, &rc.ca_file));
+        CLOVER_RETURN_IF_ERROR(
+            r.Duration(l, "max_delay", f + ".max_delay", &rc.max_delay));
+        CLOVER_RETURN_IF_ERROR(r.Duration(
+            l, "pending_timeout", f + ".pending_timeout", &rc.pending_timeout));
+        for (const AuditorLogConfig& other : c.logs) {
+          if (other.log.origin == rc.log.origin)
+            return r.Error(l, f + ".origin", "is also a decision log");
+        }
+        for (const ReleaseLogConfig& other : c.releases) {
+          if (other.log.origin == rc.log.origin)
+            return r.Error(l, f + ".origin", "listed twice");
+        }
+        c.releases.push_back(std::move(rc));
+      }
     }
 
     const YAML::Node p = root["policies"];

@@ -17,6 +17,7 @@
 #include "audit/detectors.h"
 #include "audit/erasure_check.h"
 #include "audit/follower.h"
+#include "audit/release_check.h"
 #include "audit/topology_watch.h"
 #include "crypto/secret_key_file.h"
 
@@ -76,6 +77,9 @@ struct AuditorConfig {
   // what was verified on every poll (see LogFollower::CheckHistory). 0: off.
   int history_bundles_per_poll = 1;
   std::vector<AuditorLogConfig> logs;
+  // `releases:`: the partners' key-release logs whose releases the auditor
+  // checks against the decisions of `logs` (audit/release_check.h).
+  std::vector<ReleaseLogConfig> releases;
   std::vector<std::string> policy_bundles;  // absolute
   std::vector<std::string> policy_keys;     // note verifier key strings
   // The principal directory the auditor signed (`principals.file`, with

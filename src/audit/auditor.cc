@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -108,6 +109,9 @@ absl::Status Auditor::Init(
   for (const AuditorLogConfig& l : config_.logs) {
     wl.push_back(WitnessedLog{l.log.origin, l.log.verifier_keys});
   }
+  for (const ReleaseLogConfig& l : config_.releases) {
+    wl.push_back(WitnessedLog{l.log.origin, l.log.verifier_keys});
+  }
   absl::StatusOr<std::unique_ptr<Witness>> w = Witness::Open(
       kv_.get(), wkey, std::move(wl),
       [this](Finding f) {
@@ -156,6 +160,13 @@ absl::Status Auditor::Init(
                                   witness_.get(), clock_));
     followers_.push_back(std::move(f));
   }
+  for (const ReleaseLogConfig& l : config_.releases) {
+    FetchFn fetch = fetch_for ? fetch_for(l.log.url) : ReleaseLogFetcher(l);
+    CLOVER_ASSIGN_OR_RETURN(
+        auto f, LogFollower::Open(l.log, std::move(fetch), kv_.get(),
+                                  witness_.get(), clock_));
+    release_followers_.push_back(std::move(f));
+  }
   {
     absl::MutexLock lock(&mu_);
     CLOVER_RETURN_IF_ERROR(flows_.Load(*kv_));
@@ -178,6 +189,18 @@ absl::Status Auditor::Init(
       poll_failed_.push_back(false);
       recent_.emplace_back(kRing);
     }
+    for (const ReleaseLogConfig& l : config_.releases) {
+      absl::StatusOr<std::string> v = kv_->Get(ReleaseCountsKey(l.log.origin));
+      ReleaseCounts counts;
+      if (v.ok()) {
+        CLOVER_ASSIGN_OR_RETURN(counts, DecodeReleaseCounts(*v));
+      } else if (!absl::IsNotFound(v.status())) {
+        return v.status();
+      }
+      release_work_.push_back(counts);
+    }
+    absl::MutexLock counts_lock(&release_mu_);
+    release_counts_ = release_work_;
   }
   CLOVER_ASSIGN_OR_RETURN(
       m_entries_,
@@ -221,9 +244,11 @@ absl::Status Auditor::Init(
                           "when re-fetched (refused or unreachable)",
                           {"origin"}));
   CLOVER_ASSIGN_OR_RETURN(http_metrics_, server::HttpMetrics::Create(metrics_));
-  for (const auto& f : followers_) {
-    m_tree_size_->WithLabels({absl::string_view(f->origin())})
-        .Set(static_cast<double>(f->size()));
+  for (const auto* list : {&followers_, &release_followers_}) {
+    for (const auto& f : *list) {
+      m_tree_size_->WithLabels({absl::string_view(f->origin())})
+          .Set(static_cast<double>(f->size()));
+    }
   }
   BuildRouter();
   return absl::OkStatus();
@@ -522,7 +547,229 @@ absl::StatusOr<uint64_t> Auditor::PollOnce() {
       Raise(&f, PendingFinding{std::move(fd), {}});
     }
   }
+  PollReleases();
   return total;
+}
+
+ReleaseCounts Auditor::release_counts(const std::string& origin) const {
+  absl::MutexLock lock(&release_mu_);
+  for (size_t j = 0; j < release_followers_.size(); ++j) {
+    if (release_followers_[j]->origin() == origin) return release_counts_[j];
+  }
+  return {};
+}
+
+absl::StatusOr<std::string> Auditor::VerifiedDecision(const std::string& origin,
+                                                      uint64_t index) {
+  for (const auto& f : followers_) {
+    if (f->origin() == origin) return f->VerifiedEntry(index);
+  }
+  return absl::NotFoundError(absl::StrCat("log '", origin, "' not followed"));
+}
+
+namespace {
+
+std::string PendingPrefix(absl::string_view origin) {
+  return absl::StrCat("release/pending/", origin, "/");
+}
+
+std::string PendingKey(absl::string_view origin, uint64_t index) {
+  return absl::StrCat(PendingPrefix(origin), absl::StrFormat("%020d", index));
+}
+
+}  // namespace
+
+bool Auditor::JudgeOne(size_t j, uint64_t index, const std::string& raw,
+                       absl::Time first_seen,
+                       std::vector<PendingFinding>* pending) {
+  const LogFollower& rf = *release_followers_[j];
+  const ReleaseLogConfig& cfg = config_.releases[j];
+  absl::StatusOr<ReleaseEntry> r = ParseReleaseEntry(raw);
+  ReleaseCounts& counts = release_work_[j];
+  auto raise = [&](absl::string_view detector, std::string key,
+                   std::string summary, absl::Time when) {
+    PendingFinding p;
+    p.finding.detector = std::string(detector);
+    p.finding.severity = Severity::kCritical;
+    p.finding.key = absl::StrCat(detector, "/", rf.origin(), "/", key);
+    p.finding.summary = std::move(summary);
+    p.finding.time = when;
+    p.finding.origin = rf.origin();
+    p.finding.indices.push_back(index);
+    p.entries[index] = raw;
+    pending->push_back(std::move(p));
+  };
+  if (!r.ok()) {
+    raise(kDetectorMalformedEntry, "entry",
+          absl::StrCat("release log '", rf.origin(), "' entry ", index,
+                       " is not a release entry: ", r.status().message()),
+          clock_.Now());
+    return true;
+  }
+  if (r->type == "cutoff") ++counts.cutoffs;
+  if (r->type == "restore") ++counts.restores;
+  if (r->type != "release") return true;
+  if (r->outcome != "released") {
+    ++counts.refused;
+    return true;
+  }
+  ReleaseJudgement v = JudgeRelease(
+      *r,
+      [this](const std::string& origin, uint64_t i) {
+        return VerifiedDecision(origin, i);
+      },
+      cfg.max_delay);
+  using Verdict = ReleaseJudgement::Verdict;
+  if (v.verdict == Verdict::kPending) {
+    if (clock_.Now() - first_seen < cfg.pending_timeout) return false;
+    v.verdict = Verdict::kUnjustified;
+    v.why = absl::StrCat("its decision was not verified within ",
+                         absl::FormatDuration(cfg.pending_timeout), " (", v.why,
+                         ")");
+  }
+  ++counts.released;
+  if (v.verdict == Verdict::kJustified) {
+    ++counts.justified;
+    return true;
+  }
+  if (v.verdict == Verdict::kNotChecked) {
+    ++counts.maintenance;
+    return true;
+  }
+  ++counts.unjustified;
+  const std::string who = r->decision_node.empty() ? r->node : r->decision_node;
+  raise(kDetectorReleaseUnjustified, absl::StrCat(who, "/", r->principal),
+        absl::StrCat("release log '", rf.origin(), "' entry ", index,
+                     ": key released to node '", who, "' for principal '",
+                     r->principal, "', purpose '", r->purpose, "', code '",
+                     r->code, "' is not justified: ", v.why),
+        r->time);
+  if (v.decision_index.has_value()) {
+    Evidence e;
+    e.origin = r->decision_log;
+    e.index = v.decision_index;
+    e.entry = v.decision_entry;
+    e.entry_sha256 = HexSha256(v.decision_entry);
+    for (const auto& f : followers_) {
+      if (f->origin() != r->decision_log) continue;
+      absl::StatusOr<std::string> proof = f->ProofFor(*v.decision_index);
+      if (proof.ok()) e.proof = *std::move(proof);
+    }
+    e.note = "the decision the release names";
+    pending->back().finding.evidence.push_back(std::move(e));
+  }
+  return true;
+}
+
+void Auditor::JudgeReleases(size_t j, uint64_t first,
+                            const std::vector<std::string>& entries,
+                            kv::KvBatch& batch,
+                            std::vector<PendingFinding>* pending) {
+  const std::string& origin = release_followers_[j]->origin();
+  const absl::Time now = clock_.Now();
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (JudgeOne(j, first + i, entries[i], now, pending)) continue;
+    ++release_work_[j].pending;
+    batch.Put(PendingKey(origin, first + i),
+              absl::StrCat(absl::ToUnixMillis(now), " ", entries[i]));
+  }
+  batch.Put(ReleaseCountsKey(origin), EncodeReleaseCounts(release_work_[j]));
+}
+
+void Auditor::RetryPendingReleases(size_t j) {
+  const LogFollower& rf = *release_followers_[j];
+  std::vector<std::pair<std::string, std::string>> waiting;
+  absl::Status s = kv_->Scan(PendingPrefix(rf.origin()),
+                             [&](absl::string_view k, absl::string_view v) {
+                               waiting.emplace_back(k, v);
+                               return true;
+                             });
+  if (!s.ok() || waiting.empty()) return;
+  std::vector<PendingFinding> pending;
+  kv::KvBatch batch;
+  {
+    for (const auto& [key, value] : waiting) {
+      uint64_t index = 0;
+      int64_t ms = 0;
+      const size_t sp = value.find(' ');
+      if (!absl::SimpleAtoi(absl::string_view(key).substr(key.rfind('/') + 1),
+                            &index) ||
+          sp == std::string::npos ||
+          !absl::SimpleAtoi(absl::string_view(value).substr(0, sp), &ms)) {
+        batch.Delete(key);
+        continue;
+      }
+      if (!JudgeOne(j, index, value.substr(sp + 1), absl::FromUnixMillis(ms),
+                    &pending)) {
+        continue;
+      }
+      batch.Delete(key);
+      if (release_work_[j].pending > 0) --release_work_[j].pending;
+    }
+    batch.Put(ReleaseCountsKey(rf.origin()),
+              EncodeReleaseCounts(release_work_[j]));
+  }
+  if (absl::Status w = kv_->Write(batch); !w.ok()) {
+    spdlog::error("release log '{}': cannot record judgements: {}", rf.origin(),
+                  w.ToString());
+    return;
+  }
+  for (PendingFinding& p : pending) Raise(&rf, std::move(p));
+}
+
+void Auditor::PollReleases() {
+  for (size_t j = 0; j < release_followers_.size(); ++j) {
+    LogFollower& rf = *release_followers_[j];
+    std::vector<PendingFinding> pending;
+    // Counted again by the next poll if this one commits nothing.
+    const ReleaseCounts before = release_work_[j];
+    absl::StatusOr<LogFollower::PollResult> r =
+        rf.Poll([&](uint64_t first, const std::vector<std::string>& entries,
+                    kv::KvBatch& batch) {
+          JudgeReleases(j, first, entries, batch, &pending);
+          return absl::OkStatus();
+        });
+    m_tree_size_->WithLabels({absl::string_view(rf.origin())})
+        .Set(static_cast<double>(rf.size()));
+    if (!r.ok()) {
+      release_work_[j] = before;
+      m_poll_errors_->WithLabels({absl::string_view(rf.origin())}).Increment();
+      spdlog::warn("release log '{}': poll failed: {}", rf.origin(),
+                   r.status().ToString());
+      // Unreachable is an outage; a checkpoint that the log serves but that
+      // does not verify is the log's misbehaviour (or a forgery on the way).
+      const absl::StatusCode code = r.status().code();
+      if (code != absl::StatusCode::kUnavailable &&
+          code != absl::StatusCode::kNotFound &&
+          code != absl::StatusCode::kDeadlineExceeded &&
+          code != absl::StatusCode::kResourceExhausted) {
+        Finding fd;
+        fd.detector = std::string(kDetectorReleaseLogUnverified);
+        fd.severity = Severity::kCritical;
+        fd.key = absl::StrCat(kDetectorReleaseLogUnverified, "/", rf.origin());
+        fd.summary = absl::StrCat(
+            "release log '", rf.origin(),
+            "' serves a checkpoint or entries that do not verify: ",
+            r.status().message());
+        fd.time = clock_.Now();
+        fd.origin = rf.origin();
+        Evidence e;
+        e.origin = rf.origin();
+        e.checkpoints = {rf.checkpoint_note()};
+        e.note = "the latest verified checkpoint of the release log";
+        fd.evidence.push_back(std::move(e));
+        Raise(&rf, PendingFinding{std::move(fd), {}});
+      }
+    } else {
+      for (Finding& fd : r->findings)
+        Raise(&rf, PendingFinding{std::move(fd), {}});
+      for (PendingFinding& p : pending) Raise(&rf, std::move(p));
+      CheckHistory(rf);
+    }
+    RetryPendingReleases(j);
+  }
+  absl::MutexLock lock(&release_mu_);
+  release_counts_ = release_work_;
 }
 
 void Auditor::CheckHistory(LogFollower& f) {

@@ -49,6 +49,7 @@
 #include "audit/incident_store.h"
 #include "audit/outbox.h"
 #include "audit/principal_directory.h"
+#include "audit/release_check.h"
 #include "audit/replayer.h"
 #include "audit/topology_watch.h"
 #include "audit/witness.h"
@@ -106,6 +107,12 @@ class Auditor {
   const std::vector<std::unique_ptr<LogFollower>>& followers() const {
     return followers_;
   }
+  // The key-release logs' followers (config.releases, in order).
+  const std::vector<std::unique_ptr<LogFollower>>& release_followers() const {
+    return release_followers_;
+  }
+  // What the auditor counted of release log `origin` so far.
+  ReleaseCounts release_counts(const std::string& origin) const;
   std::string FlowsJson(absl::Time from, absl::Time to) const;
   server::MetricsRegistry& metrics() { return metrics_; }
   const Replayer& replayer() const { return *replayer_; }
@@ -134,6 +141,21 @@ class Auditor {
   std::optional<server::HttpResponse> Authorize(const server::HttpRequest& req,
                                                 ApiRole need,
                                                 std::string* who) const;
+  // Polls the key-release logs (after the decision logs, so that a release's
+  // decision is verified first when both grew) and judges their releases.
+  void PollReleases() ABSL_EXCLUSIVE_LOCKS_REQUIRED(poll_mu_);
+  // Judges `entries` of release log `j` (from `first`); releases whose
+  // decision is not verified yet are kept in `batch` as pending.
+  void JudgeReleases(size_t j, uint64_t first,
+                     const std::vector<std::string>& entries,
+                     kv::KvBatch& batch, std::vector<PendingFinding>* pending);
+  // Judges release log `j`'s pending releases again.
+  void RetryPendingReleases(size_t j);
+  // Judges one release; false if it stays pending.
+  bool JudgeOne(size_t j, uint64_t index, const std::string& raw,
+                absl::Time first_seen, std::vector<PendingFinding>* pending);
+  absl::StatusOr<std::string> VerifiedDecision(const std::string& origin,
+                                               uint64_t index);
   void BuildRouter();
   // The /readyz answer.
   server::HttpResponse Readiness() const;
@@ -149,6 +171,13 @@ class Auditor {
   std::unique_ptr<Replayer> replayer_;
   std::unique_ptr<PrincipalDirectory> directory_;
   std::vector<std::unique_ptr<LogFollower>> followers_;
+  std::vector<std::unique_ptr<LogFollower>> release_followers_;
+  // Judging releases fetches decisions from the nodes' logs: it runs on the
+  // polling thread (under poll_mu_) on its own counts, published after each
+  // round for readers.
+  std::vector<ReleaseCounts> release_work_;
+  mutable absl::Mutex release_mu_;
+  std::vector<ReleaseCounts> release_counts_ ABSL_GUARDED_BY(release_mu_);
   std::vector<std::unique_ptr<OutboxWorker>> workers_;
   // Null without `topology:`; used under poll_mu_.
   std::unique_ptr<TopologyWatch> topology_;

@@ -500,6 +500,41 @@ bool LogFollower::CheckBundle(uint64_t b, HistoryCheck& out) {
   return true;
 }
 
+absl::StatusOr<std::string> LogFollower::VerifiedEntry(uint64_t index) {
+  const uint64_t size = checkpoint_.size;
+  if (index >= size) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "entry ", index, " is not in the verified tree of size ", size));
+  }
+  const uint64_t tile = index / log::kTileWidth;
+  const uint64_t base = tile * log::kTileWidth;
+  const uint64_t width = std::min<uint64_t>(log::kTileWidth, size - base);
+  // A partial bundle cached at a smaller size does not hold `index`.
+  if (cached_tile_ != tile || index - base >= cached_width_) {
+    CLOVER_ASSIGN_OR_RETURN(std::string bundle,
+                            fetch_(ResourcePath(true, tile, size)));
+    CLOVER_ASSIGN_OR_RETURN(std::vector<absl::string_view> items,
+                            log::ParseEntryBundle(bundle));
+    if (items.size() != width) {
+      return absl::DataLossError(
+          absl::StrCat("log '", log_.origin, "': bundle ", tile, " holds ",
+                       items.size(), " entries, not the ", width, " verified"));
+    }
+    cached_entries_.clear();
+    for (absl::string_view it : items) cached_entries_.emplace_back(it);
+    cached_tile_ = tile;
+    cached_width_ = width;
+  }
+  const std::string& e = cached_entries_[index - base];
+  if (log::MerkleHasher().Leaf(e) != tree_.leaf(index)) {
+    cached_tile_ = UINT64_MAX;
+    return absl::DataLossError(absl::StrCat("log '", log_.origin,
+                                            "' serves entry ", index,
+                                            " other than verified"));
+  }
+  return e;
+}
+
 absl::StatusOr<std::string> LogFollower::ProofFor(uint64_t index) const {
   if (index >= checkpoint_.size) {
     return absl::OutOfRangeError(

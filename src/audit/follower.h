@@ -26,6 +26,7 @@
 #ifndef CLOVER_AUDIT_FOLLOWER_H_
 #define CLOVER_AUDIT_FOLLOWER_H_
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <random>
@@ -115,6 +116,12 @@ class LogFollower {
   // Errors: OutOfRange if index >= size().
   [[nodiscard]] absl::StatusOr<std::string> ProofFor(uint64_t index) const;
 
+  // Entry `index` of the verified tree, fetched from the log (the last bundle
+  // fetched is kept) and checked against the leaf hash this follower
+  // verified. Errors: OutOfRange if index >= size(); the fetch's errors;
+  // DataLoss if the log now serves other bytes there.
+  [[nodiscard]] absl::StatusOr<std::string> VerifiedEntry(uint64_t index);
+
  private:
   LogFollower(FollowedLog log, FetchFn fetch, kv::KvStore* kv, Witness* witness,
               const Clock& clock)
@@ -147,6 +154,10 @@ class LogFollower {
   uint64_t sweep_next_ = 0;
   bool sweep_started_ = false;
   uint64_t history_picks_ = 0;
+  // VerifiedEntry's last bundle: its tile, width and entries.
+  uint64_t cached_tile_ = UINT64_MAX;
+  uint64_t cached_width_ = 0;
+  std::vector<std::string> cached_entries_;
 };
 
 }  // namespace clover::audit

@@ -44,6 +44,14 @@ inline constexpr absl::string_view kDetectorAttributeMismatch =
 // An entry names a principal the auditor's directory does not know.
 inline constexpr absl::string_view kDetectorUnknownPrincipal =
     "unknown_principal";
+// A key release the partner's log records that no decision justifies
+// (audit/release_check.h).
+inline constexpr absl::string_view kDetectorReleaseUnjustified =
+    "release_unjustified";
+// A key-release log whose checkpoint does not verify (bad signature or
+// malformed); its inconsistencies are split_view / tampered_* findings.
+inline constexpr absl::string_view kDetectorReleaseLogUnverified =
+    "release_log_unverified";
 // An entry uses an approval the log's approval transitions do not back.
 inline constexpr absl::string_view kDetectorForgedApproval = "forged_approval";
 

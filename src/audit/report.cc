@@ -207,6 +207,18 @@ absl::StatusOr<ReportFiles> WriteAuditReport(const AuditorConfig& config,
         }
         return true;
       }));
+  // Key releases: what the auditor counted of each release log (totals
+  // since it began following it, not per period).
+  std::vector<std::pair<std::string, ReleaseCounts>> releases;
+  for (const ReleaseLogConfig& l : config.releases) {
+    ReleaseCounts c;
+    if (absl::StatusOr<std::string> v = kv->Get(ReleaseCountsKey(l.log.origin));
+        v.ok()) {
+      if (absl::StatusOr<ReleaseCounts> d = DecodeReleaseCounts(*v); d.ok())
+        c = *d;
+    }
+    releases.emplace_back(l.log.origin, c);
+  }
   std::map<std::string, std::string> signed_paths;  // sha -> path
   for (const std::string& p : config.policy_bundles) {
     if (auto text = policy::ReadFileToString(p); text.ok()) {
@@ -249,6 +261,18 @@ absl::StatusOr<ReportFiles> WriteAuditReport(const AuditorConfig& config,
                     ",\"first_seen\":\"", FormatRfc3339Millis(uses[i].first),
                     "\",\"last_seen\":\"", FormatRfc3339Millis(uses[i].last),
                     "\",\"decisions\":", uses[i].decisions, "}");
+  }
+  json += "],\"releases\":[";
+  for (size_t i = 0; i < releases.size(); ++i) {
+    const ReleaseCounts& c = releases[i].second;
+    if (i) json += ',';
+    json += "{\"origin\":";
+    AppendJsonString(releases[i].first, &json);
+    absl::StrAppend(
+        &json, ",\"released\":", c.released, ",\"justified\":", c.justified,
+        ",\"unjustified\":", c.unjustified, ",\"maintenance\":", c.maintenance,
+        ",\"refused\":", c.refused, ",\"cutoffs\":", c.cutoffs,
+        ",\"restores\":", c.restores, ",\"pending\":", c.pending, "}");
   }
   json += "]}";
   CLOVER_ASSIGN_OR_RETURN(std::string canonical, CanonicalizeJson(json));
@@ -345,6 +369,22 @@ absl::StatusOr<ReportFiles> WriteAuditReport(const AuditorConfig& config,
                     "</td><td>", u.decisions, "</td><td>",
                     FormatRfc3339Millis(u.first), "<br>",
                     FormatRfc3339Millis(u.last), "</td></tr>");
+  }
+  if (!releases.empty()) {
+    html +=
+        "</table><h2>Key releases checked against decisions (since the "
+        "auditor began following each release log)</h2><table><tr><th>release "
+        "log</th><th>released</th><th>justified</th><th>unjustified</th>"
+        "<th>maintenance</th><th>refused</th><th>cut-offs / restores</th>"
+        "<th>awaiting their decision</th></tr>";
+    for (const auto& [origin, c] : releases) {
+      absl::StrAppend(&html, "<tr><td>", Html(origin), "</td><td>", c.released,
+                      "</td><td>", c.justified, "</td><td",
+                      c.unjustified ? " class=\"critical\"" : "", ">",
+                      c.unjustified, "</td><td>", c.maintenance, "</td><td>",
+                      c.refused, "</td><td>", c.cutoffs, " / ", c.restores,
+                      "</td><td>", c.pending, "</td></tr>");
+    }
   }
   html += "</table></body></html>\n";
 

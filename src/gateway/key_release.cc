@@ -49,6 +49,8 @@ absl::Status ConfigureKeyRelease(const Deployment& deployment,
   release::ReleaseClientOptions r;
   r.url = c.url;
   r.region = deployment.node.has_value() ? deployment.node->region : "";
+  r.node = deployment.node.has_value() ? deployment.node->id : "";
+  r.decision_log = deployment.log.origin;
   r.ca_file = c.ca_file;
   r.cert_file = c.cert_file;
   r.key_file = c.key_file;

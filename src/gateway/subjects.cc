@@ -14,6 +14,7 @@
 #include "gateway/pipeline.h"
 #include "gateway/request_util.h"
 #include "vault/erased.h"
+#include "vault/key_not_cached.h"
 #include "vault/record_parser.h"
 #include "vault/residency.h"
 
@@ -179,13 +180,62 @@ class SubjectEndpoints : public EndpointFamily {
     for (size_t i = 0; i < dec.fields.size(); ++i) {
       if (dec.Returned(i)) wanted.push_back(dec.fields[i]->name);
     }
-    // The release layer's justification: why, and the log's size at the
-    // decision (its entry is appended at or after that index).
-    vault::AccessContext ctx{p.id, purpose, "read", d_.log->Size()};
+    // Under external key release, a data key the cache does not hold is
+    // released for this read's decision entry by its exact index: the read
+    // first tries the cache alone; on a miss the decision is logged first
+    // and the read runs once it is durable, naming the entry (its "bytes"
+    // then is 0: the entry is written before the values exist). A cached
+    // key needs no release, so the read keeps today's order.
+    vault::AccessContext ctx{p.id, purpose, "read"};
+    ctx.cached_only = d_.deployment->keys.release.has_value();
+    absl::StatusOr<std::string> values =
+        ReadValues(subject, wanted, destination, purpose, dec, ctx);
+    if (!values.ok() && vault::IsKeyNotCached(values.status())) {
+      pipe_.LogThenEffect(
+          pipe_.DecisionJson(p, purpose, "read", destination, pseudonym,
+                             *jurisdiction, dec, 1, 0),
+          std::move(respond),
+          [this, subject, wanted = std::move(wanted), destination,
+           purpose = std::string(purpose), actor = p.id,
+           dec](uint64_t index) -> HttpResponse {
+            vault::Vault::ReadScope scope(*d_.vault, subject);
+            vault::AccessContext exact{actor, purpose, "read", index};
+            absl::StatusOr<std::string> v =
+                ReadValues(subject, wanted, destination, purpose, dec, exact);
+            if (!v.ok()) return ErrorResponse(v.status());
+            return HttpResponse::Json(
+                200, ReadBody(subject, destination, purpose, *v, index));
+          });
+      return;
+    }
+    if (!values.ok()) return respond(ErrorResponse(values.status()));
+    std::string prefix =
+        absl::StrCat("{\"destination\":\"", destination,
+                     "\",\"fields\":", *values, ",\"log_index\":");
+    std::string suffix =
+        absl::StrCat(",\"policy\":\"", d_.policy->sha256(), "\",\"purpose\":\"",
+                     purpose, "\",\"subject\":");
+    AppendJsonString(subject, &suffix);
+    suffix.push_back('}');
+    pipe_.LogThenAnswer(
+        pipe_.DecisionJson(p, purpose, "read", destination, pseudonym,
+                           *jurisdiction, dec, 1,
+                           static_cast<int64_t>(values->size())),
+        std::move(respond), std::move(prefix), std::move(suffix));
+  }
+
+  // The read's "fields" object: each decided field's effect and, where the
+  // decision returns it, its value transformed as the effect dictates.
+  absl::StatusOr<std::string> ReadValues(const std::string& subject,
+                                         const std::vector<std::string>& wanted,
+                                         const std::string& destination,
+                                         const std::string& purpose,
+                                         const Decision& dec,
+                                         const vault::AccessContext& ctx) {
     auto record = d_.vault->Get(subject, wanted, ctx);
-    if (!record.ok()) return respond(ErrorResponse(record.status()));
+    if (!record.ok()) return record.status();
     auto keys = d_.vault->TokenKeysFor(destination, purpose);
-    if (!keys.ok()) return respond(ErrorResponse(keys.status()));
+    if (!keys.ok()) return keys.status();
     std::shared_ptr<const vault::SubjectTokenKeys> subject_keys;
 
     std::string values;  // the "fields" object
@@ -208,26 +258,27 @@ class SubjectEndpoints : public EndpointFamily {
         auto out =
             pipe_.Transform(f, *raw, dec.verdicts.decisions[i].effect, **keys,
                             subject, destination, purpose, ctx, subject_keys);
-        if (!out.ok()) return respond(ErrorResponse(out.status()));
+        if (!out.ok()) return out.status();
         values.append(",\"value\":");
         AppendFieldValue(*out, &values);
       }
       values.push_back('}');
     }
     values.push_back('}');
-    std::string prefix =
-        absl::StrCat("{\"destination\":\"", destination,
-                     "\",\"fields\":", values, ",\"log_index\":");
-    std::string suffix =
-        absl::StrCat(",\"policy\":\"", d_.policy->sha256(), "\",\"purpose\":\"",
-                     purpose, "\",\"subject\":");
-    AppendJsonString(subject, &suffix);
-    suffix.push_back('}');
-    pipe_.LogThenAnswer(pipe_.DecisionJson(p, purpose, "read", destination,
-                                           pseudonym, *jurisdiction, dec, 1,
-                                           static_cast<int64_t>(values.size())),
-                        std::move(respond), std::move(prefix),
-                        std::move(suffix));
+    return values;
+  }
+
+  std::string ReadBody(const std::string& subject,
+                       const std::string& destination,
+                       const std::string& purpose, const std::string& values,
+                       uint64_t index) {
+    std::string body = absl::StrCat(
+        "{\"destination\":\"", destination, "\",\"fields\":", values,
+        ",\"log_index\":", index, ",\"policy\":\"", d_.policy->sha256(),
+        "\",\"purpose\":\"", purpose, "\",\"subject\":");
+    AppendJsonString(subject, &body);
+    body.push_back('}');
+    return body;
   }
 
   void DeleteSubject(HttpRequest& req, Responder respond) {

@@ -1,5 +1,7 @@
 #include "release/release_protocol.h"
 
+#include <utility>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "core/canonical_json.h"
@@ -67,7 +69,7 @@ absl::StatusOr<ReleaseRequest> ParseReleaseRequest(absl::string_view body) {
   for (const auto& m : jv.GetObject()) {
     absl::string_view k(m.name.GetString(), m.name.GetStringLength());
     if (k != "principal" && k != "purpose" && k != "code" &&
-        k != "decision_index" && k != "subject") {
+        k != "decision_index" && k != "subject" && k != "node" && k != "log") {
       return absl::InvalidArgumentError("unknown field in justification");
     }
   }
@@ -79,6 +81,11 @@ absl::StatusOr<ReleaseRequest> ParseReleaseRequest(absl::string_view body) {
   if (absl::Status s = Field(jv, "code", false, &out.code); !s.ok()) return s;
   if (absl::Status s = Field(jv, "subject", true, &out.subject); !s.ok())
     return s;
+  for (auto [name, field] :
+       {std::pair{"node", &out.node}, std::pair{"log", &out.log}}) {
+    if (!jv.HasMember(name)) continue;
+    if (absl::Status s = Field(jv, name, false, field); !s.ok()) return s;
+  }
   if (auto di = jv.FindMember("decision_index"); di != jv.MemberEnd()) {
     if (!di->value.IsUint64()) {
       return absl::InvalidArgumentError(
@@ -95,6 +102,14 @@ std::string EncodeReleaseRequest(const ReleaseRequest& r) {
   AppendJsonString(j.code, &out);
   if (j.decision_index.has_value()) {
     absl::StrAppend(&out, ",\"decision_index\":", *j.decision_index);
+  }
+  if (!j.log.empty()) {
+    out.append(",\"log\":");
+    AppendJsonString(j.log, &out);
+  }
+  if (!j.node.empty()) {
+    out.append(",\"node\":");
+    AppendJsonString(j.node, &out);
   }
   out.append(",\"principal\":");
   AppendJsonString(j.principal, &out);

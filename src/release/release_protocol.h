@@ -5,9 +5,13 @@
 // POST /v1/release, body (JSON object, at most kMaxRequestBytes):
 //   {"region": "eu", "wrapped": base64(release-sealed key),
 //    "justification": {"principal": "...", "purpose": "...", "code": "...",
-//                      "decision_index": N (optional), "subject": "..."}}
+//                      "decision_index": N (optional), "subject": "...",
+//                      "node": "...", "log": "..." (both optional)}}
 // `subject` is the subject's pseudonym as the node's decision log names it,
-// never its id. Every string is 1..256 bytes of UTF-8 (subject may be empty).
+// never its id; `node` the asking node's id and `log` the origin of the
+// decision log `decision_index` points into (what the auditor matches the
+// release against, docs/audit.md). Every string is 1..256 bytes of UTF-8
+// (subject may be empty).
 //
 // Thread-safety: pure functions.
 #ifndef CLOVER_RELEASE_RELEASE_PROTOCOL_H_
@@ -31,6 +35,8 @@ struct Justification {
   std::string code;
   std::optional<uint64_t> decision_index;
   std::string subject;  // pseudonym
+  std::string node = {};  // the node's id ("" when not sent)
+  std::string log = {};   // the decision log's origin ("" when not sent)
 };
 
 struct ReleaseRequest {

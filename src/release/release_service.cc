@@ -446,6 +446,14 @@ void ReleaseService::Release(server::HttpRequest& req,
   if (j.decision_index.has_value()) {
     absl::StrAppend(&entry, ",\"decision_index\":", *j.decision_index);
   }
+  if (!j.log.empty()) {
+    entry.append(",\"decision_log\":");
+    AppendJsonString(j.log, &entry);
+  }
+  if (!j.node.empty()) {
+    entry.append(",\"decision_node\":");
+    AppendJsonString(j.node, &entry);
+  }
   entry.append(",\"key_id\":");
   // The id a (possibly refused, so unverified) key claims: printable ASCII
   // as sent, anything else in hex, so every entry stays valid UTF-8.

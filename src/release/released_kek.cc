@@ -97,6 +97,8 @@ class ReleasedKek : public vault::KeyEncryptionKey {
     req.justification.purpose = why.purpose;
     req.justification.code = why.code.empty() ? "maintenance" : why.code;
     req.justification.decision_index = why.decision_index;
+    req.justification.node = options_.node;
+    req.justification.log = options_.decision_log;
     if (options_.subject_label && !absl::StartsWith(context, "epoch:")) {
       req.justification.subject = options_.subject_label(context);
     } else {

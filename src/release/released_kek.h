@@ -39,6 +39,10 @@ namespace clover::release {
 struct ReleaseClientOptions {
   std::string url;  // the service, e.g. https://127.0.0.1:8443 (no path)
   std::string region;
+  // Sent with every request: this node's id and its decision log's origin,
+  // which the decision index refers to (empty: not sent).
+  std::string node;
+  std::string decision_log;
   std::string ca_file;    // CAs that verify the service's certificate
   std::string cert_file;  // the node's client certificate (mTLS)
   std::string key_file;   // its private key

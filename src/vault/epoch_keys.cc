@@ -84,12 +84,13 @@ EpochKey::EpochKey(EpochRow row, std::unique_ptr<HeldKey> held)
 EpochKey::~EpochKey() { crypto::SecureWipe(key_->data(), key_->size()); }
 
 absl::Status EpochKey::Destroy() {
-  if (held_ == nullptr) return absl::OkStatus();
+  if (held_ == nullptr || destroyed_.load()) return absl::OkStatus();
   absl::Status s = held_->Destroy();
   if (!s.ok()) {
     return absl::Status(s.code(),
                         absl::StrCat("epoch key ", row_.id, ": ", s.message()));
   }
+  destroyed_.store(true);
   return s;
 }
 

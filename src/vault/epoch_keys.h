@@ -31,6 +31,7 @@
 #ifndef CLOVER_VAULT_EPOCH_KEYS_H_
 #define CLOVER_VAULT_EPOCH_KEYS_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -88,7 +89,9 @@ class EpochKey {
   // Whether the key is held in a key manager (see above).
   bool held() const { return held_ != nullptr; }
   // Destroys a held key in its key manager (an in-memory key is wiped when
-  // the last reference goes). Errors: the key manager's.
+  // the last reference goes). Once it succeeded, later calls do nothing (a
+  // resumed purge calls it again for every old epoch). Errors: the key
+  // manager's.
   [[nodiscard]] absl::Status Destroy();
 
   // This epoch's row with its key wrapped again by `kek` (KEK rotation);
@@ -109,6 +112,7 @@ class EpochKey {
   EpochKey(EpochRow row, std::unique_ptr<HeldKey> held);
   EpochRow row_;
   std::unique_ptr<HeldKey> held_;
+  std::atomic<bool> destroyed_{false};
   std::shared_ptr<crypto::SecretKey> key_;
   ObjectPool<crypto::Aes256Gcm> contexts_;
 };

@@ -17,6 +17,7 @@
 #include "crypto/random.h"
 #include "vault/erased.h"
 #include "vault/kek_ring.h"
+#include "vault/key_not_cached.h"
 #include "vault/record_parser.h"
 #include "vault/subject_id.h"
 #include "vault/subject_row.h"
@@ -443,6 +444,7 @@ absl::StatusOr<std::shared_ptr<Vault::SubjectEntry>> Vault::LoadEntry(
   CLOVER_ASSIGN_OR_RETURN(std::optional<SubjectRow> row, ReadRow(subject));
   if (!row.has_value()) return SubjectNotFound(subject);
   if (!row->live()) return ErasedError(subject);
+  if (context.cached_only) return KeyNotCachedError();
   auto entry = std::make_shared<SubjectEntry>();
   UnwrapJustification why{context.actor, context.purpose, std::string(subject),
                           context.code, context.decision_index};
@@ -482,9 +484,11 @@ absl::StatusOr<std::shared_ptr<Vault::SubjectEntry>> Vault::LoadSharedEntry(
       cache_.Erase(subject);
       return row.has_value() ? ErasedError(subject) : SubjectNotFound(subject);
     }
+    if (context.cached_only) return KeyNotCachedError();
     auto entry = std::make_shared<SubjectEntry>();
     UnwrapJustification why{context.actor, context.purpose,
-                            std::string(subject)};
+                            std::string(subject), context.code,
+                            context.decision_index};
     CLOVER_ASSIGN_OR_RETURN(entry->data_key,
                             UnwrapDataKey(row->wrapped_key, subject, why));
     entry->handle = row->handle;
@@ -895,14 +899,27 @@ absl::Status Vault::ReloadEpochs(bool create_if_none) {
       }
     }
   }
+  int64_t newest = std::numeric_limits<int64_t>::min();
+  for (const EpochRow& row : rows)
+    newest = std::max(newest, row.created_micros);
+  WriteBatch gone;
   for (const EpochRow& row : rows) {
     bool held = false;
     for (const auto& e : loaded) held = held || e->id() == row.id;
     if (held) continue;
-    CLOVER_ASSIGN_OR_RETURN(std::shared_ptr<EpochKey> e,
-                            EpochKey::Load(*kek_, row));
-    loaded.push_back(std::move(e));
+    absl::StatusOr<std::shared_ptr<EpochKey>> e = EpochKey::Load(*kek_, row);
+    // An old epoch whose key a purge destroyed in the token before it could
+    // delete the row: nothing is sealed under it any more (the purge had
+    // re-wrapped every live key), so the row goes too.
+    if (absl::IsDataLoss(e.status()) && row.wrapped_key == kHeldEpochMarker &&
+        row.created_micros < newest) {
+      gone.Delete(Table::kEpochs, row.id);
+      continue;
+    }
+    if (!e.ok()) return e.status();
+    loaded.push_back(*std::move(e));
   }
+  if (!gone.empty()) CLOVER_RETURN_IF_ERROR(storage_->Write(gone));
   if (loaded.empty()) {
     if (!create_if_none) {
       return absl::DataLossError("the vault store holds no epoch key");
@@ -1112,6 +1129,13 @@ absl::StatusOr<Vault::PurgeReport> Vault::Purge(const PurgeHooks& hooks) {
   if (hooks.before_destroy)
     CLOVER_RETURN_IF_ERROR(hooks.before_destroy(report));
   if (!old.empty()) {
+    // Held in a token: destroyed there before its row goes. A destroy that
+    // fails leaves the old epoch's row (a marker, no key) in the store: the
+    // destroy stays pending there, and the next purge — the node's at once
+    // on its next start or a minute later (two epochs stored) — resumes and
+    // retries it. A row whose key is already gone is dropped on load
+    // (ReloadEpochs), so a crash between the two never blocks opening.
+    for (const auto& e : old) CLOVER_RETURN_IF_ERROR(e->Destroy());
     WriteBatch batch;
     for (const auto& e : old) batch.Delete(Table::kEpochs, e->id());
     CLOVER_RETURN_IF_ERROR(storage_->Write(batch));
@@ -1122,9 +1146,6 @@ absl::StatusOr<Vault::PurgeReport> Vault::Purge(const PurgeHooks& hooks) {
                          [&next](const auto& e) { return e != next; }),
           epochs_.end());
     }
-    // Held in a token: destroyed there, after its row, so that a failure
-    // (reported; docs/vault.md) never leaves a store that cannot open.
-    for (const auto& e : old) CLOVER_RETURN_IF_ERROR(e->Destroy());
   }
   old.clear();  // the last references: the keys are wiped
   CLOVER_RETURN_IF_ERROR(storage_->Purge(Table::kEpochs));

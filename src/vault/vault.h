@@ -85,6 +85,9 @@ struct AccessContext {
   // access happens (e.g. "read") and where the decision is in the node's log.
   std::string code = {};
   std::optional<uint64_t> decision_index = std::nullopt;
+  // Serve only from the subject cache: a miss fails with KeyNotCachedError
+  // (vault/key_not_cached.h) instead of unwrapping through the KEK.
+  bool cached_only = false;
 };
 
 class Vault {
