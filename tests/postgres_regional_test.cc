@@ -3,6 +3,7 @@
 // each with its own connection pool, as two nodes have), and one privacy
 // budget spent concurrently through two nodes' StateStores.
 #include <atomic>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -125,6 +126,71 @@ TEST(PostgresKvStoreTest, ConditionalWritesAreAtomicAcrossStores) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(*a->Get("n"), std::to_string(kThreads * kEach));
+}
+
+// A COMMIT whose wait for the synchronous standby is cancelled succeeds with
+// only a WARNING: committed on the primary, on no standby. Neither a
+// conditional nor a plain write may be acknowledged while no standby
+// confirms (before the barrier both were), and a write in doubt that the
+// store confirms once a standby is back is applied once: running the
+// conditional write again would find its own write, answer "condition not
+// met", and the budget's caller would re-read and spend a second time.
+TEST(PostgresKvStoreTest,
+     WriteWhoseStandbyWaitWasCancelledIsNotAckedNorDoubled) {
+  CLOVER_REQUIRE_POSTGRES();
+  kv::PostgresKvOptions o;
+  o.retry = absl::Seconds(2);
+  auto short_retry = kv::OpenPostgresKvStore(pgtest::Dsn(), "kv_syncwarn", o);
+  ASSERT_TRUE(short_retry.ok()) << short_retry.status();
+  kv::KvStore& kv = **short_retry;
+  pgtest::StandbyNeverConfirms stalled;
+  ASSERT_TRUE(stalled.Start().ok());
+  kv::KvBatch first, plain;
+  first.Put("lock", "one");
+  plain.Put("other", "x");
+  {
+    pgtest::SyncWaitCanceller canceller;
+    const absl::Time start = absl::Now();
+    const absl::Status w = kv.WriteIf("lock", std::nullopt, first);
+    EXPECT_TRUE(absl::IsUnavailable(w)) << w;
+    const absl::Status p = kv.Write(plain);
+    EXPECT_TRUE(absl::IsUnavailable(p)) << p;
+    EXPECT_LT(absl::Now() - start, absl::Seconds(20)) << "not bounded";
+    EXPECT_GE(canceller.cancelled(), 2);
+  }
+  // Both did commit on the primary (they were in doubt, not refused).
+  EXPECT_EQ(kv.Get("lock").value_or("<absent>"), "one");
+  EXPECT_EQ(kv.Get("other").value_or("<absent>"), "x");
+
+  // A budget spend whose commit is in doubt until the standby is back.
+  test::TempDir dir("budget-syncwarn");
+  o.retry = absl::Seconds(30);
+  auto long_retry = kv::OpenPostgresKvStore(pgtest::Dsn(), "kv_syncwarn", o);
+  ASSERT_TRUE(long_retry.ok()) << long_retry.status();
+  auto node = gateway::StateStore::Open(dir.Sub("n"), long_retry->get());
+  ASSERT_TRUE(node.ok()) << node.status();
+  const absl::Time now = absl::FromUnixSeconds(1800000000);
+  absl::StatusOr<double> left = absl::UnknownError("not run");
+  {
+    auto canceller = std::make_unique<pgtest::SyncWaitCanceller>();
+    std::thread spender([&] {
+      left = (*node)->SpendEpsilon("org-1", "analytics", 1.0, 10.0, now);
+    });
+    const absl::Time give_up = absl::Now() + absl::Seconds(20);
+    while (canceller->cancelled() == 0 && absl::Now() < give_up) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    EXPECT_GE(canceller->cancelled(), 1);
+    canceller.reset();
+    EXPECT_TRUE(stalled.Stop().ok());
+    spender.join();
+  }
+  ASSERT_TRUE(left.ok()) << left.status();
+  EXPECT_EQ(*left, 9.0);
+  // Spent once: the next spend leaves 8.
+  auto next = (*node)->SpendEpsilon("org-1", "analytics", 1.0, 10.0, now);
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(*next, 8.0);
 }
 
 // The embedded store keeps the same WriteIf contract.

@@ -47,7 +47,16 @@ inline std::string BarrierTableDdl(const std::string& schema) {
                       ".barrier (pid integer PRIMARY KEY, n bigint NOT NULL);");
 }
 
-// Commits an upsert into `schema`'s barrier table on `c` with
+// The same for a driver without a schema of its own (the kv store): a
+// barrier table named `table` (unquoted, [a-z0-9_]) in the DSN's default
+// schema. The functions below taking a `table` use it.
+inline std::string BarrierTableDdlNamed(const std::string& table) {
+  return absl::StrCat("CREATE TABLE IF NOT EXISTS ", QuoteIdent(table),
+                      " (pid integer PRIMARY KEY, n bigint NOT NULL);");
+}
+
+// Commits an upsert into barrier table `table` (quoted, qualified if need
+// be; SyncBarrier: `schema`'s) on `c` with
 // synchronous_commit=on (whatever the session's setting) and returns OK once
 // a synchronous standby (if the server has any configured) has confirmed
 // it: every commit `c`'s server made before this call is then on that
@@ -56,11 +65,10 @@ inline std::string BarrierTableDdl(const std::string& schema) {
 // ends the wait with a WARNING, the barrier having committed locally).
 // Errors: Unavailable if the standby did not confirm in time, the connection
 // broke, or the server is no longer the primary; others as Connection::Exec.
-[[nodiscard]] inline absl::Status SyncBarrier(Connection& c,
-                                              const std::string& schema,
-                                              absl::Time deadline) {
+[[nodiscard]] inline absl::Status SyncBarrierOnTable(Connection& c,
+                                                     const std::string& table,
+                                                     absl::Time deadline) {
   const absl::Duration wait = std::max(deadline - absl::Now(), kMinBarrierWait);
-  const std::string table = absl::StrCat(QuoteIdent(schema), ".barrier");
   const uint64_t warnings_before = c.warnings();
   // One round trip.
   absl::Status s = c.ExecWithin(
@@ -83,6 +91,12 @@ inline std::string BarrierTableDdl(const std::string& schema) {
   }
   return absl::OkStatus();
 }
+[[nodiscard]] inline absl::Status SyncBarrier(Connection& c,
+                                              const std::string& schema,
+                                              absl::Time deadline) {
+  return SyncBarrierOnTable(c, absl::StrCat(QuoteIdent(schema), ".barrier"),
+                            deadline);
+}
 
 // For a write whose commit is in doubt (Connection::commit_in_doubt()):
 // `stored(c)` checks on `c` whether the write is in the database (OK if so,
@@ -95,6 +109,13 @@ inline std::string BarrierTableDdl(const std::string& schema) {
     absl::FunctionRef<absl::Status(Connection&)> stored) {
   CLOVER_RETURN_IF_ERROR(stored(c));
   return SyncBarrier(c, schema, deadline);
+}
+// The same with the barrier table named `table` (BarrierTableDdlNamed).
+[[nodiscard]] inline absl::Status ConfirmInDoubtNamed(
+    Connection& c, const std::string& table, absl::Time deadline,
+    absl::FunctionRef<absl::Status(Connection&)> stored) {
+  CLOVER_RETURN_IF_ERROR(stored(c));
+  return SyncBarrierOnTable(c, QuoteIdent(table), deadline);
 }
 
 }  // namespace clover::pg

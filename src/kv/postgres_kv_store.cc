@@ -4,11 +4,16 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/postgres_barrier.h"
 #include "core/postgres_connection.h"
 #include "core/status_macros.h"
 
 namespace clover::kv {
 namespace {
+
+// The durability barrier's table (core/postgres_barrier.h), one for every kv
+// table of the database.
+constexpr char kBarrierTable[] = "clover_kv_barrier";
 
 absl::Status InitConnection(pg::Connection& c, const std::string& table) {
   CLOVER_RETURN_IF_ERROR(
@@ -64,9 +69,8 @@ class PostgresKvStore final : public KvStore {
         "BEGIN;"
         "SELECT pg_advisory_xact_lock(hashtext('clover_postgres_schema'));"
         "CREATE TABLE IF NOT EXISTS ",
-        pg::QuoteIdent(table_),
-        " (k bytea PRIMARY KEY, v bytea NOT NULL);"
-        "COMMIT;");
+        pg::QuoteIdent(table_), " (k bytea PRIMARY KEY, v bytea NOT NULL);",
+        pg::BarrierTableDdlNamed(kBarrierTable), "COMMIT;");
     // On a connection of its own: the pool's connections prepare statements
     // on the table when they open.
     const absl::Time deadline = absl::Now() + options_.retry;
@@ -94,8 +98,23 @@ class PostgresKvStore final : public KvStore {
   absl::Status Write(const KvBatch& batch) override {
     if (batch.empty()) return absl::OkStatus();
     const std::vector<pg::Statement> stmts = Statements(batch);
+    // A COMMIT in doubt (the connection broke, or a server WARNING: the wait
+    // for the synchronous standby was cancelled) is acknowledged once the
+    // batch is read back and a barrier is on a synchronous standby; if it is
+    // not there, the batch (idempotent puts and deletes) runs again.
+    const absl::Time deadline = absl::Now() + options_.retry;
+    bool in_doubt = false;
     return pool_.Run(
-        [&](pg::Connection& c) { return c.Transaction(stmts, "kv write"); },
+        [&](pg::Connection& c) -> absl::Status {
+          if (in_doubt) {
+            absl::Status s = Confirm(c, batch, deadline);
+            if (!absl::IsAborted(s)) return s;
+            in_doubt = false;
+          }
+          absl::Status s = c.Transaction(stmts, "kv write");
+          if (absl::IsUnavailable(s) && c.commit_in_doubt()) in_doubt = true;
+          return s;
+        },
         options_.retry);
   }
 
@@ -103,9 +122,23 @@ class PostgresKvStore final : public KvStore {
                        const std::optional<std::string>& expected,
                        const KvBatch& batch) override {
     const std::vector<pg::Statement> stmts = Statements(batch);
-    return pool_.Run(
+    // A COMMIT in doubt is never answered by running the conditional write
+    // again (it would find its own write and say "condition not met"): the
+    // batch is read back; if it is there, a barrier proves it is on a
+    // synchronous standby and the write is acknowledged; if not, it surely
+    // did not commit (on the server that now takes writes) and runs again.
+    const absl::Time deadline = absl::Now() + options_.retry;
+    bool in_doubt = false, rerun = false;
+    absl::Status status = pool_.Run(
         [&](pg::Connection& c) -> absl::Status {
-          absl::Status s = ConditionalTransaction(c, key, expected, stmts);
+          if (in_doubt) {
+            absl::Status s = Confirm(c, batch, deadline);
+            if (!absl::IsAborted(s)) return s;
+            in_doubt = false;
+            rerun = true;
+          }
+          absl::Status s =
+              ConditionalTransaction(c, key, expected, stmts, in_doubt);
           if (!s.ok() && c.healthy() == false) {
             // Leave no transaction open on a connection that goes back.
             (void)c.Exec("ROLLBACK", "kv rollback");
@@ -113,6 +146,13 @@ class PostgresKvStore final : public KvStore {
           return s;
         },
         options_.retry);
+    // The batch was not found after a COMMIT in doubt, and the rerun found
+    // the key changed: either the write was lost and another writer came
+    // first, or it committed and another writer changed the key since. The
+    // outcome is unknown, and "condition not met" would let a caller spend
+    // twice (re-read, write again).
+    if (rerun && absl::IsFailedPrecondition(status)) status = NotApplied();
+    return status;
   }
 
   absl::Status Scan(
@@ -150,6 +190,34 @@ class PostgresKvStore final : public KvStore {
   }
 
  private:
+  static absl::Status NotApplied() {
+    return absl::UnavailableError(
+        "postgres kv conditional write: the connection broke or the standby "
+        "wait was cancelled while it was committing, and it is not in the "
+        "database; its outcome is unknown (not applied, or another writer "
+        "has replaced it since)");
+  }
+
+  // OK if every op of `batch` is as written (Aborted if not), then once a
+  // barrier is on a synchronous standby (core/postgres_barrier.h).
+  static absl::Status Confirm(pg::Connection& c, const KvBatch& batch,
+                              absl::Time deadline) {
+    return pg::ConfirmInDoubtNamed(
+        c, kBarrierTable, deadline, [&](pg::Connection& conn) -> absl::Status {
+          for (const KvBatch::Op& op : batch.ops()) {
+            CLOVER_ASSIGN_OR_RETURN(
+                pg::Result r,
+                conn.Query(pg::Statement{"get", {op.key}}, "kv read-back"));
+            const bool present = PQntuples(r.get()) > 0;
+            const bool as_written =
+                op.del ? !present
+                       : present && pg::Cell(r.get(), 0, 0) == op.value;
+            if (!as_written) return absl::AbortedError("kv batch not applied");
+          }
+          return absl::OkStatus();
+        });
+  }
+
   static std::vector<pg::Statement> Statements(const KvBatch& batch) {
     std::vector<pg::Statement> stmts;
     stmts.reserve(batch.size());
@@ -161,11 +229,13 @@ class PostgresKvStore final : public KvStore {
   }
 
   // BEGIN; lock the key; read it; if it is as expected, run the batch;
-  // COMMIT. Not pipelined: the batch depends on what the read returns.
+  // COMMIT. Not pipelined: the batch depends on what the read returns. Sets
+  // `in_doubt` (and fails with Unavailable) when the COMMIT may have
+  // committed: the connection broke during it, or it drew a WARNING.
   static absl::Status ConditionalTransaction(
       pg::Connection& c, absl::string_view key,
       const std::optional<std::string>& expected,
-      const std::vector<pg::Statement>& stmts) {
+      const std::vector<pg::Statement>& stmts, bool& in_doubt) {
     CLOVER_RETURN_IF_ERROR(c.Exec("BEGIN", "kv conditional write"));
     CLOVER_RETURN_IF_ERROR(
         c.Query(pg::Statement{"lock", {key}}, "kv lock").status());
@@ -182,7 +252,21 @@ class PostgresKvStore final : public KvStore {
     for (const pg::Statement& s : stmts) {
       CLOVER_RETURN_IF_ERROR(c.Query(s, "kv conditional write").status());
     }
-    return c.Exec("COMMIT", "kv commit");
+    const uint64_t warnings_before = c.warnings();
+    absl::Status s = c.Exec("COMMIT", "kv commit");
+    if (absl::IsUnavailable(s)) {
+      in_doubt = true;
+      return absl::UnavailableError(
+          absl::StrCat(s.message(), " (commit outcome unknown)"));
+    }
+    if (s.ok() && c.warnings() != warnings_before) {
+      in_doubt = true;
+      return absl::UnavailableError(
+          "postgres kv commit: committed with a server warning (the wait for "
+          "the synchronous standby may have been cancelled); not known to be "
+          "replicated");
+    }
+    return s;
   }
 
   const std::string dsn_;

@@ -3,14 +3,19 @@
 // budgets when `storage.driver: postgres`.
 //
 // The table is created if missing: `<table>(k bytea PRIMARY KEY, v bytea NOT
-// NULL)` in the DSN's default schema. Write is one transaction (all or
-// nothing), retried on a fresh connection across a failover
-// (core/postgres_connection.h) like the vault's writes: its puts and deletes
-// are idempotent, so a retry after a COMMIT in doubt is harmless. WriteIf
-// serialises on a transaction-scoped advisory lock derived from the key, then
-// reads the key and applies the batch in the same transaction; a retry after a
-// COMMIT in doubt finds the condition no longer met (FailedPrecondition), and
-// the caller re-reads to learn whether its write is there. Scan pages through
+// NULL)` in the DSN's default schema, with the durability barrier's table
+// `clover_kv_barrier` (core/postgres_barrier.h). Write is one transaction
+// (all or nothing), retried on a fresh connection across a failover
+// (core/postgres_connection.h) like the vault's writes. WriteIf serialises on
+// a transaction-scoped advisory lock derived from the key, then reads the key
+// and applies the batch in the same transaction. A COMMIT in doubt (the
+// connection broke during it, or it drew a WARNING: the wait for the
+// synchronous standby was cancelled) is never acknowledged as such: the batch
+// is read back, and OK only once it is there and a barrier is on a
+// synchronous standby; a batch surely not there runs again (WriteIf: its
+// condition is checked again; if no longer met, Unavailable, not
+// FailedPrecondition: the outcome is unknown). So an OK write is on a
+// synchronous standby and applied once. Scan pages through
 // the prefix in key order; each page is a fresh statement, so a scan is not
 // one snapshot.
 #ifndef CLOVER_KV_POSTGRES_KV_STORE_H_
