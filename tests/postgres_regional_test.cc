@@ -193,6 +193,30 @@ TEST(PostgresKvStoreTest,
   EXPECT_EQ(*next, 8.0);
 }
 
+// Issue 19: a conditional write whose COMMIT went through but whose
+// acknowledgement was lost (the leader died in between) is reported written
+// and applied once: the store reads it back instead of running it again,
+// which would find the key changed by itself ("condition not met", a spent
+// budget reported failed, or spent again by a caller that re-reads).
+TEST(PostgresKvStoreTest, ConditionalWriteWithLostAcknowledgementIsOk) {
+  CLOVER_REQUIRE_POSTGRES();
+  pgtest::LosingProxy proxy(
+      absl::StrCat(pgtest::Server().value()->dir(), "/.s.PGSQL.5432"));
+  kv::PostgresKvOptions o;
+  o.retry = absl::Seconds(5);
+  auto kv = kv::OpenPostgresKvStore(proxy.Dsn(), "kv_lostack", o);
+  ASSERT_TRUE(kv.ok()) << kv.status();
+  kv::KvBatch init, spend;
+  init.Put("budget", "10");
+  spend.Put("budget", "9");
+  ASSERT_TRUE((*kv)->Write(init).ok());
+  proxy.Arm();
+  const absl::Status s = (*kv)->WriteIf("budget", "10", spend);
+  EXPECT_TRUE(s.ok()) << s;
+  EXPECT_EQ(proxy.lost_replies(), 1);
+  EXPECT_EQ((*kv)->Get("budget").value_or("<absent>"), "9");
+}
+
 // The embedded store keeps the same WriteIf contract.
 TEST(RocksKvStoreTest, WriteIf) {
   test::TempDir dir("kv-rocks");

@@ -4,13 +4,23 @@
 #ifndef CLOVER_TESTS_POSTGRES_TEST_UTIL_H_
 #define CLOVER_TESTS_POSTGRES_TEST_UTIL_H_
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "core/postgres_barrier.h"
 #include "core/postgres_connection.h"
@@ -154,6 +164,108 @@ class SyncWaitCanceller {
   std::atomic<bool> stop_{false};
   std::atomic<int> cancelled_{0};
   std::thread thread_;
+};
+
+// A TCP proxy on 127.0.0.1 in front of the test server's unix socket. Armed,
+// it passes the next COMMIT on, waits until the server has answered the whole
+// pipeline (ReadyForQuery), and closes the client's connection instead of
+// passing the answer back: a commit that happened but whose acknowledgement
+// was lost, as when a leader dies between its commit and its reply.
+// (Shared by the vault and kv store tests.)
+class LosingProxy {
+ public:
+  explicit LosingProxy(std::string socket_path)
+      : socket_path_(std::move(socket_path)) {
+    listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) ==
+            0 &&
+        listen(listen_fd_, 16) == 0 &&
+        getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) ==
+            0) {
+      port_ = ntohs(addr.sin_port);
+    }
+    acceptor_ = std::thread([this] { Accept(); });
+  }
+  ~LosingProxy() {
+    stop_ = true;
+    shutdown(listen_fd_, SHUT_RDWR);
+    close(listen_fd_);
+    acceptor_.join();
+    for (std::thread& t : pumps_) t.join();
+  }
+  std::string Dsn() const {
+    return absl::StrCat("host=127.0.0.1 port=", port_,
+                        " user=postgres dbname=clover_test");
+  }
+  void Arm() { armed_ = true; }
+  int lost_replies() const { return lost_; }
+
+ private:
+  void Accept() {
+    while (!stop_) {
+      const int client = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (client < 0) return;
+      const int server = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_un sun{};
+      sun.sun_family = AF_UNIX;
+      std::snprintf(sun.sun_path, sizeof sun.sun_path, "%s",
+                    socket_path_.c_str());
+      if (connect(server, reinterpret_cast<sockaddr*>(&sun), sizeof sun) != 0) {
+        close(client);
+        close(server);
+        continue;
+      }
+      pumps_.emplace_back([this, client, server] { Pump(client, server); });
+    }
+  }
+  void Pump(int client, int server) {
+    bool swallowing = false;
+    std::string answer;
+    char buf[65536];
+    while (!stop_) {
+      pollfd fds[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
+      if (poll(fds, 2, 100) <= 0) continue;
+      if (fds[0].revents != 0) {
+        const ssize_t n = read(client, buf, sizeof buf);
+        if (n <= 0) break;
+        const absl::string_view bytes(buf, static_cast<size_t>(n));
+        if (armed_ && bytes.find("COMMIT") != absl::string_view::npos) {
+          armed_ = false;
+          swallowing = true;
+        }
+        if (write(server, buf, n) != n) break;
+      }
+      if (fds[1].revents != 0) {
+        const ssize_t n = read(server, buf, sizeof buf);
+        if (n <= 0) break;
+        if (swallowing) {
+          answer.append(buf, static_cast<size_t>(n));
+          // ReadyForQuery after the Sync: the transaction has ended.
+          if (answer.find(std::string("Z\0\0\0\x05", 5)) != std::string::npos) {
+            ++lost_;
+            break;
+          }
+          continue;
+        }
+        if (write(client, buf, n) != n) break;
+      }
+    }
+    close(client);
+    close(server);
+  }
+
+  const std::string socket_path_;
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> armed_{false};
+  std::atomic<int> lost_{0};
+  std::thread acceptor_;
+  std::vector<std::thread> pumps_;
 };
 
 }  // namespace clover::pgtest
