@@ -300,6 +300,24 @@ class Reader {
 
   const std::string& file() const { return file_; }
 
+  // A followed log's origin, url and verifier keys (each key must parse).
+  absl::Status Log(const YAML::Node& l, const std::string& f,
+                   FollowedLog* out) const {
+    CLOVER_RETURN_IF_ERROR(Str(l, "origin", f + ".origin", true, &out->origin));
+    CLOVER_RETURN_IF_ERROR(Str(l, "url", f + ".url", true, &out->url));
+    CLOVER_RETURN_IF_ERROR(KeyStrings(l, "verifier_keys", "verifier_key_files",
+                                      f + ".verifier_keys",
+                                      &out->verifier_keys));
+    if (out->verifier_keys.empty())
+      return Error(l, f + ".verifier_keys", "missing");
+    for (const std::string& k : out->verifier_keys) {
+      absl::StatusOr<std::unique_ptr<log::NoteVerifier>> v =
+          log::ParseVerifierKey(k);
+      if (!v.ok()) return Error(l, f + ".verifier_keys", v.status().message());
+    }
+    return absl::OkStatus();
+  }
+
  private:
   std::string file_;
   std::string dir_;
@@ -482,20 +500,7 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
                  {"origin", "url", "verifier_keys", "verifier_key_files",
                   "traffic_metrics_url"}));
       AuditorLogConfig lc;
-      CLOVER_RETURN_IF_ERROR(
-          r.Str(l, "origin", f + ".origin", true, &lc.log.origin));
-      CLOVER_RETURN_IF_ERROR(r.Str(l, "url", f + ".url", true, &lc.log.url));
-      CLOVER_RETURN_IF_ERROR(
-          r.KeyStrings(l, "verifier_keys", "verifier_key_files",
-                       f + ".verifier_keys", &lc.log.verifier_keys));
-      if (lc.log.verifier_keys.empty())
-        return r.Error(l, f + ".verifier_keys", "missing");
-      for (const std::string& k : lc.log.verifier_keys) {
-        absl::StatusOr<std::unique_ptr<log::NoteVerifier>> v =
-            log::ParseVerifierKey(k);
-        if (!v.ok())
-          return r.Error(l, f + ".verifier_keys", v.status().message());
-      }
+      CLOVER_RETURN_IF_ERROR(r.Log(l, f, &lc.log));
       CLOVER_RETURN_IF_ERROR(r.Str(l, "traffic_metrics_url",
                                    f + ".traffic_metrics_url", false,
                                    &lc.traffic_metrics_url));
@@ -516,21 +521,7 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
                    {"origin", "url", "verifier_keys", "verifier_key_files",
                     "ca_file", "max_delay", "pending_timeout"}));
         ReleaseLogConfig rc;
-        CLOVER_RETURN_IF_ERROR(
-            r.Str(l, "origin", f + ".origin", true, &rc.log.origin));
-        CLOVER_RETURN_IF_ERROR(r.Str(l, "url", f + ".url", true, &rc.log.url));
-        CLOVER_RETURN_IF_ERROR(
-            r.KeyStrings(l, "verifier_keys", "verifier_key_files",
-                         f + ".verifier_keys", &rc.log.verifier_keys));
-        if (rc.log.verifier_keys.empty())
-          return r.Error(l, f + ".verifier_keys", "missing");
-        for (const std::string& k : rc.log.verifier_keys) {
-          if (absl::StatusOr<std::unique_ptr<log::NoteVerifier>> v =
-                  log::ParseVerifierKey(k);
-              !v.ok()) {
-            return r.Error(l, f + ".verifier_keys", v.status().message());
-          }
-        }
+        CLOVER_RETURN_IF_ERROR(r.Log(l, f, &rc.log));
         CLOVER_RETURN_IF_ERROR(
             r.Path(l, "ca_file", f + ".ca_file", false, &rc.ca_file));
         CLOVER_RETURN_IF_ERROR(
