@@ -265,6 +265,8 @@ TEST_F(OpsTest, WrongKekFailsAtStartWithOneLine) {
   Stop(SIGTERM);
   // Another KEK in the configured file.
   const std::string kek_file = node_.deployment.keys.kek_file;
+  // Only the KEK this test generated under its own directory is replaced.
+  ASSERT_TRUE(absl::StartsWith(kek_file, dir_.path() + "/")) << kek_file;
   std::filesystem::remove(kek_file);
   auto other = crypto::GenerateSecretKey();
   ASSERT_TRUE(other.ok());

@@ -908,15 +908,14 @@ void Auditor::BuildRouter() {
                   respond(Readiness());
                 });
   router.Handle("GET", "/metrics",
-                guarded(ApiRole::kRead,
-                        [this](server::HttpRequest&, server::Responder respond,
-                               const std::string&) {
-                          server::HttpResponse r;
-                          r.content_type = "text/plain; version=0.0.4";
-                          r.body = metrics_.Render() +
-                                   server::RenderProcessMetrics();
-                          respond(std::move(r));
-                        }));
+                guarded(ApiRole::kRead, [this](server::HttpRequest&,
+                                               server::Responder respond,
+                                               const std::string&) {
+                  server::HttpResponse r;
+                  r.content_type = "text/plain; version=0.0.4";
+                  r.body = metrics_.Render() + server::RenderProcessMetrics();
+                  respond(std::move(r));
+                }));
   router.Handle("POST", "/add-checkpoint", AddCheckpointHandler(*witness_));
   router.Handle(
       "GET", "/v1/flows",

@@ -34,7 +34,7 @@ struct Justification {
   std::string purpose;
   std::string code;
   std::optional<uint64_t> decision_index;
-  std::string subject;  // pseudonym
+  std::string subject;    // pseudonym
   std::string node = {};  // the node's id ("" when not sent)
   std::string log = {};   // the decision log's origin ("" when not sent)
 };
