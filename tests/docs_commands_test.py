@@ -8,8 +8,8 @@ the `clover` binary first on PATH. Its blocks run in file order, each as its own
 the file; processes a block leaves in the background are stopped when the file is done.
 
   ```sh / ```bash / ```shell   the block is a script; it must exit 0 (or its declared exit).
-  ```console                    `$ ` lines are commands (a trailing `\\` continues on the
-                                next line), the lines after a command its expected output
+  ```console                    `$ ` lines are commands (continued by `> ` lines and after
+                                a trailing `\\`), the lines after a command its expected output
                                 (stdout and stderr), compared line by line; `…` (or `...`)
                                 matches any text, a line of only `…` any number of lines.
   <!-- docs-test: ... -->       annotations on the lines right before a block:
@@ -150,7 +150,8 @@ def console_script(text):
         ln = lines[k]
         if ln.startswith("$ "):
             cmd = ln[2:]
-            while cmd.endswith("\\") and k + 1 < len(lines):
+            # Continuation lines: after a trailing `\`, and every `> ` line (the shell's PS2).
+            while k + 1 < len(lines) and (cmd.endswith("\\") or lines[k + 1].startswith("> ")):
                 k += 1
                 nxt = lines[k]
                 cmd += "\n" + (nxt[2:] if nxt.startswith("> ") else nxt)
