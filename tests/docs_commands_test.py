@@ -49,7 +49,7 @@ RUN_LANGS = {"sh", "bash", "shell", "console"}
 COMMAND_START = re.compile(
     r"^(\$ |clover |curl |make |cmake |ctest |build/|\./|sudo |export |softhsm2-util |"
     r"printf |echo |cd |bench_|python3 )")
-FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})\s*([^\s`]*)\s*$")
+FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})\s*([^\s`{]*)[^`]*$")
 ANNOTATION = re.compile(r"^\s*<!--\s*docs-test:\s*(.*?)\s*-->\s*$")
 DEFAULT_TIMEOUT = 60.0
 
@@ -402,6 +402,12 @@ SELF_TEST_CASES = [
     ("setup and port", "<!-- docs-test: port=8080 -->\n<!-- docs-test: setup\nexport P=8080\n-->\n"
      "```sh\ntest \"$P\" -ne $((8000 + 80))\n"
      "test \"$(sed -n 's/.*://p' examples/nodes/port.txt)\" = \"$P\"\n```\n", 0, "2 blocks run"),
+    ("continuation and info string", "```console title=\"x\"\n$ printf '%s\\n' one \\\n  two\none\ntwo\n"
+     "$ echo 'a\n> b'\na\nb\n```\n", 0, "1 blocks run, 0 skipped, 0 failed"),
+    ("continuation output differs", "```console\n$ echo 'a\n> b'\na\nc\n```\n", 1,
+     "output differs"),
+    ("annotation without a block", "<!-- docs-test: exit=1 -->\nsome text\n", 1,
+     "annotation not followed by a block"),
     ("background stopped", "```sh\nsleep 300 &\necho $! > \"$CLOVER_SOURCE_DIR/../bg.pid\"\n```\n", 0,
      "1 blocks run"),
 ]
