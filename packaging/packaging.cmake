@@ -16,7 +16,7 @@ if(HELP2MAN_PROGRAM)
     OUTPUT ${CLOVER_PACKAGING_OUT}/clover.1.gz
     COMMAND ${CLOVER_PACKAGING_DIR}/man_commands.sh $<TARGET_FILE:clover>
             ${CLOVER_PACKAGING_OUT}/commands.h2m
-    COMMAND ${HELP2MAN_PROGRAM} --no-info --section=1 --source=Clover
+    COMMAND ${HELP2MAN_PROGRAM} --no-info --section=1
             --include=${CLOVER_PACKAGING_DIR}/clover.h2m
             --include=${CLOVER_PACKAGING_OUT}/commands.h2m
             --output=${CLOVER_PACKAGING_OUT}/clover.1 $<TARGET_FILE:clover>
