@@ -52,10 +52,27 @@ install(FILES ${CLOVER_PACKAGING_DIR}/default/clover DESTINATION /etc/default)
 
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/examples/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples
         FILES_MATCHING PATTERN "*.yaml" PATTERN "*.md")
-install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/CHANGELOG.md
-              ${PROJECT_SOURCE_DIR}/SECURITY.md ${PROJECT_SOURCE_DIR}/LICENSE
+install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/SECURITY.md ${PROJECT_SOURCE_DIR}/LICENSE
               ${CLOVER_PACKAGING_DIR}/debian/copyright
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
+# Debian's names: the upstream changelog as changelog.gz (CHANGELOG.md) and this packaging's
+# own changelog.Debian.gz; the lintian overrides for what the maintainer scripts do on purpose.
+string(TIMESTAMP CLOVER_PACKAGE_DATE "%a, %d %b %Y %H:%M:%S +0000" UTC)
+file(WRITE ${CLOVER_PACKAGING_OUT}/changelog.Debian
+     "clover (${PROJECT_VERSION}-1) unstable; urgency=medium\n\n"
+     "  * Clover ${PROJECT_VERSION}: see changelog.gz (CHANGELOG.md).\n\n"
+     " -- ${CLOVER_PACKAGE_MAINTAINER}  ${CLOVER_PACKAGE_DATE}\n")
+add_custom_command(
+  OUTPUT ${CLOVER_PACKAGING_OUT}/changelog.gz ${CLOVER_PACKAGING_OUT}/changelog.Debian.gz
+  COMMAND sh -c "gzip -9n <'${PROJECT_SOURCE_DIR}/CHANGELOG.md' >changelog.gz && gzip -9nf changelog.Debian -c >changelog.Debian.gz"
+  DEPENDS ${PROJECT_SOURCE_DIR}/CHANGELOG.md ${CLOVER_PACKAGING_OUT}/changelog.Debian
+  WORKING_DIRECTORY ${CLOVER_PACKAGING_OUT}
+  VERBATIM)
+add_custom_target(clover_changelogs ALL
+  DEPENDS ${CLOVER_PACKAGING_OUT}/changelog.gz ${CLOVER_PACKAGING_OUT}/changelog.Debian.gz)
+install(FILES ${CLOVER_PACKAGING_OUT}/changelog.gz ${CLOVER_PACKAGING_OUT}/changelog.Debian.gz
+        DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(FILES ${CLOVER_PACKAGING_DIR}/lintian/clover DESTINATION ${CMAKE_INSTALL_DATADIR}/lintian/overrides)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}
         FILES_MATCHING PATTERN "*.md" PATTERN "*.yaml")
 
@@ -70,10 +87,11 @@ set(CPACK_PACKAGE_CONTACT "${CLOVER_PACKAGE_MAINTAINER}")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
     "data-sovereignty gateway with a verifiable transparency log")
 set(CPACK_PACKAGE_DESCRIPTION
-    "Clover keeps each jurisdiction's personal data inside that jurisdiction, puts a gateway in
-front of every access and transfer, and appends every decision to a signed Merkle-tree
-transparency log that an independent auditor verifies. This package holds the clover binary
-(gateway node, auditor, witness and tools), systemd units and an example deployment.")
+    "Clover keeps each jurisdiction's personal data inside that jurisdiction,
+puts a gateway in front of every access and transfer, and appends every
+decision to a signed Merkle-tree transparency log that an independent auditor
+verifies. This package holds the clover binary (gateway node, auditor, witness
+and tools), systemd units and an example deployment.")
 set(CPACK_RESOURCE_FILE_LICENSE ${PROJECT_SOURCE_DIR}/LICENSE)
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_INSTALL_PREFIX /usr)  # the prefix CPACK_SET_DESTDIR installs under

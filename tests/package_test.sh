@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make package`'s Debian package, checked as a distribution would: cpack on the built tree
 # (needs `clover` and `clover_man` built), then
-#  - control fields (name, version from the project, dpkg-shlibdeps' Depends, adduser),
+#  - lintian; control fields (name, version from the project, dpkg-shlibdeps' Depends,
+#    adduser),
 #    conffiles naming every /etc file, and the contents (binary, units, man page, examples,
 #    LICENSE, docs);
 #  - the extracted binary's --version, and `config check` / `policy check|test` on the shipped
@@ -52,6 +53,12 @@ diff -u "$tmp/etc" "$tmp/conffiles" >/dev/null || {
   fail "conffiles differ from the /etc files shipped"; diff -u "$tmp/etc" "$tmp/conffiles"; }
 grep -qx /etc/default/clover "$tmp/conffiles" || fail "/etc/default/clover is not a conffile"
 
+# Debian's own checks (bootstrap installs lintian): no error or warning but the one about
+# closing an ITP bug, which only an upload to Debian has.
+timeout 120 lintian --tag-display-limit 0 --suppress-tags initial-upload-closes-no-bugs "$deb" \
+  >"$tmp/lintian" 2>&1
+if grep -qE '^[EW]: ' "$tmp/lintian"; then fail "lintian"; grep -E '^[EW]: ' "$tmp/lintian"; fi
+
 # --- contents ----------------------------------------------------------------------------------
 dpkg-deb -c "$deb" >"$tmp/contents"
 has() { grep -qE " \./$1\$" "$tmp/contents" || fail "package lacks /$1"; }
@@ -62,7 +69,7 @@ for unit in clover-node@.service clover-audit.service clover-witness.service; do
   has "usr/lib/systemd/system/$unit"
 done
 has usr/share/man/man1/clover.1.gz
-for f in LICENSE copyright README.md CHANGELOG.md SECURITY.md operations.md security.md \
+for f in LICENSE copyright README.md changelog.gz changelog.Debian.gz SECURITY.md operations.md security.md \
   examples/README.md examples/deployment.yaml examples/nodes/ie-dub-1.yaml examples/audit.yaml \
   examples/witness.yaml examples/policy.yaml; do
   has "usr/share/doc/clover/$f"
