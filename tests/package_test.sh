@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # `make package`'s Debian package, checked as a distribution would: cpack on the built tree
-# (needs `clover` and `clover_man` built), then
+# (needs the `all` targets clover, clover_man and clover_changelogs built), then
 #  - lintian; control fields (name, version from the project, dpkg-shlibdeps' Depends,
-#    adduser),
-#    conffiles naming every /etc file, and the contents (binary, units, man page, examples,
-#    LICENSE, docs);
+#    adduser), conffiles naming every /etc file, and the contents (binary, units, man page,
+#    examples, LICENSE, docs);
 #  - the extracted binary's --version, and `config check` / `policy check|test` on the shipped
 #    examples (relative paths resolve inside the package: nothing the examples need is missing);
 #  - `systemd-analyze verify` on every unit, with no warning allowed, against the extracted
