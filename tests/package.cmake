@@ -4,4 +4,4 @@
 add_test(NAME package
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/package_test.sh ${PROJECT_BINARY_DIR} ${PROJECT_VERSION}
   WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
-set_tests_properties(package PROPERTIES LABELS "package" TIMEOUT 300 SKIP_RETURN_CODE 77)
+set_tests_properties(package PROPERTIES LABELS "package" TIMEOUT 600 SKIP_RETURN_CODE 77)

@@ -13,7 +13,9 @@
 #    scripts with DPKG_ROOT): the clover account and /etc/clover, /var/lib/clover (root:clover
 #    0750) on install; remove keeps configs and data; purge removes only the directories
 #    postinst made and only when empty; an operator's own /etc/clover and a symlinked
-#    /var/lib/clover are left untouched; this machine's accounts never change.
+#    /var/lib/clover are left untouched; this machine's accounts never change;
+#  - dpkg -i and -P on this system itself, inside a private mount namespace whose /etc, /usr
+#    and /var are throwaway overlays (adduser, getent, man-db), when the kernel allows it.
 # Usage: package_test.sh BUILD_DIR VERSION
 set -uo pipefail
 build="$1"
@@ -54,7 +56,7 @@ grep -qx /etc/default/clover "$tmp/conffiles" || fail "/etc/default/clover is no
 
 # Debian's own checks (bootstrap installs lintian): no error or warning but the one about
 # closing an ITP bug, which only an upload to Debian has.
-timeout 120 lintian --tag-display-limit 0 --suppress-tags initial-upload-closes-no-bugs "$deb" \
+timeout 300 lintian --tag-display-limit 0 --suppress-tags initial-upload-closes-no-bugs "$deb" \
   >"$tmp/lintian" 2>&1
 if grep -qE '^[EW]: ' "$tmp/lintian"; then fail "lintian"; grep -E '^[EW]: ' "$tmp/lintian"; fi
 
@@ -216,6 +218,55 @@ dpkg_in "$r2" -P clover
 [ -d "$r2/etc/clover" ] || fail "purge removed the operator's empty /etc/clover"
 [ ! -e "$r2/etc/clover/nodes" ] || fail "purge kept the /etc/clover/nodes it created"
 [ -L "$r2/var/lib/clover" ] && [ -d "$tmp/elsewhere" ] || fail "purge removed the symlinked state dir"
+
+# The same package installed on this system for real (dpkg -i: adduser, getent, the man-db
+# trigger, Depends satisfied), inside a private mount namespace whose /etc, /usr and /var are
+# overlays on throwaway directories: nothing reaches this system, and it is checked after.
+host_install() {
+  must() { "$@" || { echo "host install: failed: $*"; exit 1; }; }
+  for d in etc usr var; do
+    mkdir -p "$tmp/ov/$d/upper" "$tmp/ov/$d/work"
+    must mount -t overlay overlay \
+      -o "lowerdir=/$d,upperdir=$tmp/ov/$d/upper,workdir=$tmp/ov/$d/work" "/$d"
+    must test "$(findmnt -n -o FSTYPE "/$d")" = overlay
+  done
+  # man-db's trigger re-indexes every page without this flag (minutes); man -w needs no index.
+  rm -f /var/lib/man-db/auto-update
+  DEBIAN_FRONTEND=noninteractive must dpkg -i "$deb" >"$tmp/host.out" 2>&1
+  must test "$(getent passwd clover | cut -d: -f7)" = /usr/sbin/nologin
+  must test "$(getent passwd clover | cut -d: -f3)" -lt 1000
+  gid="$(getent group clover | cut -d: -f3)"
+  for d in /etc/clover /etc/clover/nodes /etc/clover/keys /var/lib/clover; do
+    must test "$(stat -c '%u:%g %a' "$d")" = "0:$gid 750"
+    must test -f "$d/.clover-package"
+  done
+  must test "$(/usr/bin/clover --version)" = "clover $version"
+  must test "$(man -w clover)" = /usr/share/man/man1/clover.1.gz
+  mkdir /var/lib/clover/n1 && echo data >/var/lib/clover/n1/store
+  must dpkg -P clover >>"$tmp/host.out" 2>&1
+  for f in /usr/bin/clover /etc/clover /etc/default/clover; do must test ! -e "$f"; done
+  # Kept with its marker: a purge once the data is gone removes it.
+  must test "$(cat /var/lib/clover/n1/store)" = data
+  must test -f /var/lib/clover/.clover-package
+  must getent passwd clover
+}
+host_state() {
+  ls -ld /usr/bin/clover /etc/clover /var/lib/clover /etc/default/clover 2>&1
+  getent passwd clover; cat /etc/passwd /etc/group | sha256sum
+}
+host_before="$(host_state)"
+if unshare -m --propagation private true 2>/dev/null &&
+  unshare -m --propagation private sh -c "mkdir -p '$tmp/ovt/u' '$tmp/ovt/w' && mount -t overlay \
+    overlay -o lowerdir=/etc,upperdir='$tmp/ovt/u',workdir='$tmp/ovt/w' /etc" 2>/dev/null; then
+  export -f host_install
+  export tmp deb version
+  if ! unshare -m --propagation private bash -c host_install; then
+    fail "dpkg -i / -P on this system (in an overlay)"; cat "$tmp/host.out"
+  fi
+  [ "$(host_state)" = "$host_before" ] || fail "the overlay install reached this system"
+else
+  echo "dpkg -i on this system not run: no private mount namespace with overlayfs here"
+fi
 
 if [ "$failures" -ne 0 ]; then
   echo "$failures failure(s)"; exit 1
