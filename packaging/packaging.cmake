@@ -47,8 +47,16 @@ foreach(unit ${CLOVER_UNITS})
   install(FILES ${CLOVER_PACKAGING_OUT}/systemd/${unit} DESTINATION lib/systemd/system)
 endforeach()
 
-# /etc files are conffiles (CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA below).
-install(FILES ${CLOVER_PACKAGING_DIR}/default/clover DESTINATION /etc/default)
+# /etc/default/clover, a conffile (CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA below): under /etc for
+# the prefix /usr (the package), under PREFIX/etc for any other (`cmake --install --prefix`).
+install(CODE "
+  if(CMAKE_INSTALL_PREFIX STREQUAL \"/usr\")
+    set(clover_etc /etc)
+  else()
+    set(clover_etc \"\${CMAKE_INSTALL_PREFIX}/etc\")
+  endif()
+  file(INSTALL \"${CLOVER_PACKAGING_DIR}/default/clover\" DESTINATION \"\${clover_etc}/default\")
+")
 
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/examples/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples
         FILES_MATCHING PATTERN "*.yaml" PATTERN "*.md")
@@ -95,7 +103,7 @@ and tools), systemd units and an example deployment.")
 set(CPACK_RESOURCE_FILE_LICENSE ${PROJECT_SOURCE_DIR}/LICENSE)
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_INSTALL_PREFIX /usr)  # the prefix CPACK_SET_DESTDIR installs under
-# Absolute destinations (/etc/default) and install-time prefixes (the units) need DESTDIR.
+# /etc/default and the units' ExecStart follow the install-time prefix: install with DESTDIR.
 set(CPACK_SET_DESTDIR ON)
 set(CPACK_STRIP_FILES ON)
 set(CPACK_PACKAGE_DIRECTORY ${PROJECT_BINARY_DIR}/package)

@@ -131,6 +131,14 @@ for unit in typo.service value.service binary.service man.service node@x.service
   if verify_unit "$tmp/broken/$unit"; then fail "a broken unit passed verify: $unit"; fi
 done
 
+# --- cmake --install elsewhere: everything under the prefix, the units name its binary -------
+cmake --install "$build" --prefix "$tmp/inst" >"$tmp/install.log" 2>&1 || { fail "cmake --install"; cat "$tmp/install.log"; }
+grep -qx "ExecStart=$tmp/inst/bin/clover witness --config /etc/clover/witness.yaml" \
+  "$tmp/inst/lib/systemd/system/clover-witness.service" || fail "--prefix: the unit's ExecStart"
+[ -f "$tmp/inst/etc/default/clover" ] || fail "--prefix: no PREFIX/etc/default/clover"
+grep -vE "^-- (Installing|Up-to-date): $tmp/inst/|^-- Install configuration" "$tmp/install.log" &&
+  fail "--prefix: installed outside the prefix"
+
 # --- maintainer scripts in a throwaway root ----------------------------------------------------
 if [ "$(id -u)" -ne 0 ]; then
   echo "maintainer scripts not run: dpkg --root needs root"
