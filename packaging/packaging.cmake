@@ -31,21 +31,23 @@ else()
 endif()
 
 # systemd units, written at install time so that ExecStart names the binary where this install
-# puts it (CPack: /usr/bin/clover; `cmake --install --prefix P`: P/bin/clover).
+# puts it (CPack: /usr/bin/clover; `cmake --install --prefix P`: P/bin/clover), each install
+# into its own directory (a concurrent install elsewhere writes other units).
 set(CLOVER_UNITS clover-node@.service clover-audit.service clover-witness.service)
 install(CODE "
   set(CLOVER_UNIT_BINDIR \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}\")
   set(CLOVER_UNIT_DOCDIR \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_DOCDIR}\")
   file(READ \"${CLOVER_PACKAGING_DIR}/systemd/hardening.conf\" CLOVER_UNIT_HARDENING)
   string(STRIP \"\${CLOVER_UNIT_HARDENING}\" CLOVER_UNIT_HARDENING)
+  string(MD5 clover_units_id \"\$ENV{DESTDIR}|\${CMAKE_INSTALL_PREFIX}\")
+  set(clover_units_dir \"${CLOVER_PACKAGING_OUT}/systemd/\${clover_units_id}\")
   foreach(unit ${CLOVER_UNITS})
     configure_file(\"${CLOVER_PACKAGING_DIR}/systemd/\${unit}.in\"
-                   \"${CLOVER_PACKAGING_OUT}/systemd/\${unit}\" @ONLY)
+                   \"\${clover_units_dir}/\${unit}\" @ONLY)
+    file(INSTALL \"\${clover_units_dir}/\${unit}\"
+         DESTINATION \"\${CMAKE_INSTALL_PREFIX}/lib/systemd/system\")
   endforeach()
 ")
-foreach(unit ${CLOVER_UNITS})
-  install(FILES ${CLOVER_PACKAGING_OUT}/systemd/${unit} DESTINATION lib/systemd/system)
-endforeach()
 
 # /etc/default/clover, a conffile (CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA below): under /etc for
 # the prefix /usr (the package), under PREFIX/etc for any other (`cmake --install --prefix`).
