@@ -27,6 +27,11 @@ demo-ha: build
 test: build
 	cd build/release && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
+# The Debian package (CPack): build/release/package/clover_<version>-1_<arch>.deb.
+.PHONY: package
+package: build
+	cmake --build --preset release --target package
+
 bench: build
 	scripts/run-benchmarks.sh build/release
 

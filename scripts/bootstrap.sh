@@ -13,6 +13,7 @@ PACKAGES=(
   libpq-dev postgresql postgresql-contrib patroni etcd-server
   curl wrk openssl
   softhsm2 libp11-kit-dev opensc
+  help2man systemd lintian
 )
 
 missing=()

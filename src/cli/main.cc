@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
       "Clover: a data-sovereignty gateway with a verifiable transparency log",
       "clover"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", CLOVER_VERSION);
+  // "clover X.Y.Z", the GNU form that help2man (the man page) reads.
+  app.set_version_flag("--version", "clover " CLOVER_VERSION);
   clover::cli::RegisterConfigCommands(app);
   clover::cli::RegisterDemoCommand(app);
   clover::cli::RegisterServeCommand(app);
