@@ -13,7 +13,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "core/logger.h"
 #include "release/release_service.h"
+#include "spdlog/spdlog.h"
 #include "release/released_kek.h"
 #include "release/test_util.h"
 #include "vault/key_encryption_key.h"
@@ -75,6 +77,11 @@ std::string Message(const absl::Status& s) { return std::string(s.message()); }
 bool RunKeyCustodyBench(const KeyBenchOptions& o) {
   namespace fs = std::filesystem;
   const size_t n = o.subjects;
+  // The release service logs every request at info: only warnings here.
+  logging::Options quiet;
+  quiet.level = logging::Level::kWarn;
+  logging::Configure(quiet);
+  spdlog::set_level(spdlog::level::warn);
   const Deployment d = testing::TestDeployment();
   std::error_code ec;
   fs::create_directories(o.dir, ec);
