@@ -4,12 +4,13 @@
 # (`clover keys serve`, mutual TLS on loopback, its own durable log) with the released keys
 # cached (warm: cache_ttl_s 3600) and not cached (cold: cache_entries 0, every read and update
 # needs a release). Four nodes, each seeded with the same 1,000 subjects and warmed by one wrk
-# pass, then measured in two alternated rounds (drift on the shared machine hits all alike):
+# pass, then measured in ROUNDS (default 3) rounds of alternating order (drift on the shared
+# machine hits all alike):
 # reads (c=256) and updates of existing subjects (c=64), req/s and the gateway's CPU per request,
 # reported as ratios to the file-KEK node. Then the cold-cache cost per release: the mean
 # latency of single-connection reads (wrk -c1) of the cold release node minus the file-KEK
 # node's, in µs (a mutual-TLS request, a synced log entry at the service, the unwrap).
-# Usage: bench/gateway-release.sh [BUILD_DIR] [SECONDS]
+# Usage: [ROUNDS=N] bench/gateway-release.sh [BUILD_DIR] [SECONDS]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-$root/build/release}"
@@ -134,9 +135,9 @@ kinds=(file hsm release-warm release-cold)
 # The warm-up pass: fills each node's caches (with release-warm: 1,000 releases).
 for k in "${kinds[@]}"; do run warmup "$k" "$tmp/read.lua" 256 2>/dev/null; done
 : >"$tmp/rates"
-for round in 1 2; do
+for round in $(seq "${ROUNDS:-3}"); do
   order=("${kinds[@]}")
-  [ "$round" = 2 ] && order=(release-cold release-warm hsm file)
+  [ $((round % 2)) = 0 ] && order=(release-cold release-warm hsm file)
   for k in "${order[@]}"; do run reads "$k" "$tmp/read.lua" 256; done
   for k in "${order[@]}"; do run updates "$k" "$tmp/put.lua" 64; done
 done
@@ -150,16 +151,16 @@ for k in file release-cold file release-cold; do
 done
 releases=$(curl -s --cacert "$kms/ca.crt" --cert "$kms/node.crt" --key "$kms/node.key" \
   "https://127.0.0.1:$kms_port/log/checkpoint" | sed -n 2p)
-echo "== ratios to the file-KEK node (sum of the two rounds), key custody in one run"
-awk -v releases="$releases" '
+echo "== ratios to the file-KEK node (mean of the rounds), key custody in one run"
+awk -v releases="$releases" -v rounds="${ROUNDS:-3}" '
   FNR == NR { rate[$1, $2] += $3; next }
   { lat[$1] += $2 / 2 }
   END {
     n = split("file hsm release-warm release-cold", k, " ")
     printf "%-14s %12s %8s %12s %8s\n", "node", "reads/s", "ratio", "updates/s", "ratio"
     for (i = 1; i <= n; i++)
-      printf "%-14s %12.0f %8.2f %12.0f %8.2f\n", k[i], rate[k[i], "reads"] / 2,
-        rate[k[i], "reads"] / rate["file", "reads"], rate[k[i], "updates"] / 2,
+      printf "%-14s %12.0f %8.2f %12.0f %8.2f\n", k[i], rate[k[i], "reads"] / rounds,
+        rate[k[i], "reads"] / rate["file", "reads"], rate[k[i], "updates"] / rounds,
         rate[k[i], "updates"] / rate["file", "updates"]
     printf "audited reads: release (warm) / file KEK = %.2f (target >= 0.80); SoftHSM / file KEK = %.2f\n",
       rate["release-warm", "reads"] / rate["file", "reads"], rate["hsm", "reads"] / rate["file", "reads"]
