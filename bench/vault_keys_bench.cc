@@ -15,9 +15,9 @@
 #include "absl/time/clock.h"
 #include "core/logger.h"
 #include "release/release_service.h"
-#include "spdlog/spdlog.h"
 #include "release/released_kek.h"
 #include "release/test_util.h"
+#include "spdlog/spdlog.h"
 #include "vault/key_encryption_key.h"
 #include "vault/pkcs11_kek.h"
 #include "vault/pkcs11_token.h"
@@ -40,7 +40,9 @@ double ThreadCpuSeconds() {
          static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
-double WallSeconds() { return absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch()); }
+double WallSeconds() {
+  return absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch());
+}
 
 crypto::SecretKey Fill(uint8_t b) {
   crypto::SecretKey k;
@@ -202,32 +204,31 @@ bool RunKeyCustodyBench(const KeyBenchOptions& o) {
   // Runs `op` on every kind that runs, round after round, alternating the
   // order so that drift on a shared machine hits all kinds alike; each kind
   // gets `budget` seconds of `clock` per round.
-  const auto interleave = [&](Figure fig, double budget,
-                              const std::function<double()>& clock,
-                              const std::function<absl::Status(Kind&, size_t)>&
-                                  op) {
-    for (int round = 0; round < kRounds && failure.empty(); ++round) {
-      for (size_t j = 0; j < kinds.size() && failure.empty(); ++j) {
-        Kind& kind = kinds[round % 2 == 0 ? j : kinds.size() - 1 - j];
-        if (!kind.skipped.empty()) continue;
-        size_t done = 0;
-        const double start = clock();
-        double elapsed = 0;
-        do {
-          for (int i = 0; i < 16; ++i) {
-            if (absl::Status s = op(kind, done++); !s.ok()) {
-              failure = absl::StrCat(kind.name, " ", kFigureNames[fig], ": ",
-                                     Message(s));
-              return;
-            }
+  const auto interleave =
+      [&](Figure fig, double budget, const std::function<double()>& clock,
+          const std::function<absl::Status(Kind&, size_t)>& op) {
+        for (int round = 0; round < kRounds && failure.empty(); ++round) {
+          for (size_t j = 0; j < kinds.size() && failure.empty(); ++j) {
+            Kind& kind = kinds[round % 2 == 0 ? j : kinds.size() - 1 - j];
+            if (!kind.skipped.empty()) continue;
+            size_t done = 0;
+            const double start = clock();
+            double elapsed = 0;
+            do {
+              for (int i = 0; i < 16; ++i) {
+                if (absl::Status s = op(kind, done++); !s.ok()) {
+                  failure = absl::StrCat(kind.name, " ", kFigureNames[fig],
+                                         ": ", Message(s));
+                  return;
+                }
+              }
+              elapsed = clock() - start;
+            } while (elapsed < budget);
+            kind.tally[fig].ops += static_cast<double>(done);
+            kind.tally[fig].seconds += elapsed;
           }
-          elapsed = clock() - start;
-        } while (elapsed < budget);
-        kind.tally[fig].ops += static_cast<double>(done);
-        kind.tally[fig].seconds += elapsed;
-      }
-    }
-  };
+        }
+      };
   std::mt19937_64 rng(11);
   const auto random_id = [&]() -> const std::string& {
     return ids[rng() % ids.size()];

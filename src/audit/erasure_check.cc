@@ -146,17 +146,18 @@ absl::Status ErasureCheck::Restore(absl::string_view origin,
   PerLog log;
   log.started = true;
   const auto bad = [&](absl::string_view line) {
-    return absl::DataLossError(absl::StrCat("erasure-check state of log '",
-                                            origin, "': bad line '", line,
-                                            "'"));
+    return absl::DataLossError(absl::StrCat(
+        "erasure-check state of log '", origin, "': bad line '", line, "'"));
   };
   bool header = false;
-  for (absl::string_view line : absl::StrSplit(state, '\n', absl::SkipEmpty())) {
+  for (absl::string_view line :
+       absl::StrSplit(state, '\n', absl::SkipEmpty())) {
     std::vector<absl::string_view> f = absl::StrSplit(line, ' ');
     if (!header) {
       if (line != "erasure-check 1") return bad(line);
       header = true;
-    } else if (f.size() == 2 && f[0] == "armed" && (f[1] == "0" || f[1] == "1")) {
+    } else if (f.size() == 2 && f[0] == "armed" &&
+               (f[1] == "0" || f[1] == "1")) {
       log.armed = f[1] == "1";
     } else if (f.size() == 2 && f[0] == "epoch") {
       log.attested_epochs.insert(std::string(f[1]));

@@ -73,8 +73,8 @@ class ErasureRestartTest : public ::testing::Test {
 
   void Reopen() {
     auditor_.reset();
-    auto a = Auditor::Create(config_, clock_,
-                             [this](const std::string&) { return log_.Fetcher(); });
+    auto a = Auditor::Create(
+        config_, clock_, [this](const std::string&) { return log_.Fetcher(); });
     ASSERT_TRUE(a.ok()) << a.status();
     auditor_ = *std::move(a);
   }

@@ -26,10 +26,10 @@
 #include "entry/decision_record.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "rapidjson/document.h"
 #include "policy/bundle.h"
 #include "policy/compiled_policy.h"
 #include "policy/signature.h"
+#include "rapidjson/document.h"
 
 namespace clover::audit {
 namespace {
@@ -445,7 +445,8 @@ TEST_F(ReleaseAuditTest, CheckpointListingIncludesTheReleaseLog) {
   req.method = "GET";
   req.path = "/v1/checkpoints";
   server::HttpResponse r;
-  auditor_->handler()(req, [&](server::HttpResponse out) { r = std::move(out); });
+  auditor_->handler()(req,
+                      [&](server::HttpResponse out) { r = std::move(out); });
   ASSERT_EQ(r.status, 200) << r.body;
   rapidjson::Document doc;
   doc.Parse(r.body.c_str());
