@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Audited reads of one gateway node with external key release against the same node with the
-# file KEK, in one run (issue 20: with a warm cache, >= 80% of the file-KEK rate). A
-# key-release service (`clover keys serve`, mutual TLS on loopback, its own durable log) runs
-# beside the node. Each node is seeded with the same 1,000 subjects, warmed by one wrk pass
-# (with release: 1,000 releases, each logged by the service), then measured: req/s and the
-# gateway's CPU per request (steadier on a shared machine). Also prints the cold cost: the
-# warm-up pass's rate with release (every first read waits for a release).
-# Usage: bench/gateway-release.sh [BUILD_DIR] [SECONDS]
+# Audited reads and writes of one gateway node per key custody, in one run (issue 20): the file
+# KEK (the baseline), the KEK in a SoftHSM2 token (PKCS#11), and external key release
+# (`clover keys serve`, mutual TLS on loopback, its own durable log) with the released keys
+# cached (warm: cache_ttl_s 3600) and not cached (cold: cache_entries 0, every read and update
+# needs a release). Four nodes, each seeded with the same 1,000 subjects and warmed by one wrk
+# pass, then measured in ROUNDS (default 3) rounds of alternating order (drift on the shared
+# machine hits all alike):
+# reads (c=256) and updates of existing subjects (c=64), req/s and the gateway's CPU per request,
+# reported as ratios to the file-KEK node. Then the cold-cache cost per release: the mean
+# latency of single-connection reads (wrk -c1) of the cold release node minus the file-KEK
+# node's, in µs (a mutual-TLS request, a synced log entry at the service, the unwrap).
+# Usage: [ROUNDS=N] bench/gateway-release.sh [BUILD_DIR] [SECONDS]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-$root/build/release}"
@@ -14,11 +18,18 @@ secs="${2:-10}"
 # shellcheck source=bench/gateway-common.sh
 . "$root/bench/gateway-common.sh"
 gateway_bench_env "$build"
-trap 'kill ${pid:-} ${kms_pid:-} 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
+pids=()
+trap 'kill ${pids[*]:-} ${kms_pid:-} 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
+softhsm_lib=""
+for f in /usr/lib/softhsm/libsofthsm2.so /usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so; do
+  [ -e "$f" ] && softhsm_lib=$f && break
+done
+[ -n "$softhsm_lib" ] && command -v softhsm2-util >/dev/null ||
+  { echo "softhsm2 is missing: run scripts/bootstrap.sh" >&2; exit 1; }
 
 # The partner's service: a throwaway CA, its certificate, the node's client certificate.
 kms="$tmp/kms"; mkdir -p "$kms"
-kms_port=$((port + 1))
+kms_port=$((port + 10))
 (
   cd "$kms"
   ec="-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
@@ -43,47 +54,116 @@ regions:
   eu:
     key_file: eu.release.key
     nodes: [CN=bench-a]
-    purposes: [customer_support, write, epoch-key, kek-rotation]
-    codes: [read, maintenance]
+    purposes: [customer_support, account_management, write, epoch-key, kek-rotation]
+    codes: [read, write, maintenance]
 YAML
 "$clover" keys serve --config "$kms/service.yaml" >"$tmp/kms.log" 2>&1 &
 kms_pid=$!
 for _ in $(seq 100); do [ -s "$kms/data/ports" ] && break; sleep 0.1; done
 
-run() {  # run NAME PORT PID: prints the run's line, then its req/s alone
-  local name="$1" p="$2" t0 t1
-  pid="$3"; t0=$(cpu_ticks)
-  wrk -t2 -c256 -d"${secs}s" --latency -s "$tmp/read.lua" "http://127.0.0.1:$p" >"$tmp/$name.txt"
-  t1=$(cpu_ticks)
-  wrk_report "$name" "$tmp/$name.txt" $((t1 - t0))
-  wrk_rps "$tmp/$name.txt"
-}
+# A throwaway SoftHSM2 token (as the HSM tests make one); the node's KEK is made in it.
+export SOFTHSM2_CONF="$tmp/softhsm2.conf"
+mkdir -p "$tmp/softhsm-tokens"
+printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' \
+  "$tmp/softhsm-tokens" >"$SOFTHSM2_CONF"
+softhsm2-util --init-token --free --label clover-bench --so-pin 4242-so --pin 4242-user >/dev/null
+install -m 0600 /dev/null "$tmp/hsm.pin" && echo 4242-user >"$tmp/hsm.pin"
 
-echo "== audited reads, file KEK vs external key release, ${secs}s per run, same 2-core machine"
+echo "== audited reads and updates by key custody, ${secs}s per run, same 2-core machine"
 gateway_start log.eu.clover.example/bench "$root/examples/policy.yaml"
-file_pid=$pid; file_port=$port
+pids+=("$pid")
+declare -A node_pid node_port
+node_pid[file]=$pid; node_port[file]=$port
+base_port=$port
 gateway_seed 1000
-# A second node, the same but for keys.release (released keys cached for the whole run), its
-# own port and data.
-rel_port=$((port + 2))
-release="release: {url: \"https://127.0.0.1:$kms_port\", ca_file: $kms/ca.crt, cert_file: $kms/node.crt, key_file: $kms/node.key, cache_ttl_s: 3600}"
-sed -e "s|^keys: {\(.*\)}$|keys: {\1, $release}|" -e "s|127.0.0.1:$port|127.0.0.1:$rel_port|" \
-  -e "s|data_dir: $tmp/data|data_dir: $tmp/data-release|" "$tmp/node.yaml" >"$tmp/node-release.yaml"
-"$clover" serve --config "$tmp/node-release.yaml" ${SERVE_ARGS:-} 2>"$tmp/serve-release.log" &
-rel_pid=$!
-trap 'kill ${file_pid:-} ${rel_pid:-} ${kms_pid:-} 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$rel_port/readyz" >/dev/null && break; sleep 0.1; done
-port=$rel_port gateway_seed 1000
-port=$file_port
-run file-kek-warmup "$file_port" "$file_pid" >/dev/null
-cold=$(run release-first-reads "$rel_port" "$rel_pid" | tee /dev/stderr | tail -1)
-# Alternated, so that drift on the shared machine hits both alike.
-f1=$(run file-kek "$file_port" "$file_pid" | tee /dev/stderr | tail -1)
-w1=$(run release-warm "$rel_port" "$rel_pid" | tee /dev/stderr | tail -1)
-w2=$(run release-warm "$rel_port" "$rel_pid" | tee /dev/stderr | tail -1)
-f2=$(run file-kek "$file_port" "$file_pid" | tee /dev/stderr | tail -1)
+
+# start_variant NAME OFFSET KEYS: a node like the file-KEK one but for its keys: line, its own
+# port and data directory; seeded with the same subjects.
+start_variant() {
+  local name="$1" p=$((base_port + $2)) keys="$3"
+  sed -e "s|^keys: .*$|keys: $keys|" -e "s|127.0.0.1:$base_port|127.0.0.1:$p|" \
+    -e "s|data_dir: $tmp/data|data_dir: $tmp/data-$name|" "$tmp/node.yaml" >"$tmp/node-$name.yaml"
+  if [ "$name" = hsm ]; then
+    "$clover" keys pkcs11-create --config "$tmp/node-hsm.yaml" >/dev/null
+  fi
+  "$clover" serve --config "$tmp/node-$name.yaml" ${SERVE_ARGS:-} 2>"$tmp/serve-$name.log" &
+  node_pid[$name]=$!; node_port[$name]=$p; pids+=("$!")
+  for _ in $(seq 150); do curl -sf "http://127.0.0.1:$p/readyz" >/dev/null && break; sleep 0.1; done
+  curl -sf "http://127.0.0.1:$p/readyz" >/dev/null ||
+    { echo "node $name did not become ready:" >&2; tail -5 "$tmp/serve-$name.log" >&2; exit 1; }
+  port=$p gateway_seed 1000
+}
+pseudo="pseudonym_key_file: $tmp/pseudonym.key"
+rel="url: \"https://127.0.0.1:$kms_port\", ca_file: $kms/ca.crt, cert_file: $kms/node.crt, key_file: $kms/node.key"
+start_variant hsm 2 "{kek: {pkcs11: {module: $softhsm_lib, token: clover-bench, label: bench-kek, pin_file: $tmp/hsm.pin}}, $pseudo}"
+start_variant release-warm 4 "{kek_file: $tmp/kek, $pseudo, release: {$rel, cache_ttl_s: 3600}}"
+start_variant release-cold 6 "{kek_file: $tmp/kek, $pseudo, release: {$rel, cache_entries: 0}}"
+port=$base_port
+
+cat >"$tmp/put.lua" <<LUA
+wrk.headers["Authorization"] = "Bearer clv_example_accounts_eu_f82f9af9e84945f8"
+wrk.headers["X-Clover-Purpose"] = "account_management"
+wrk.headers["Content-Type"] = "application/json"
+local reqs = {}
+init = function(args)
+  for i = 1, 1000 do
+    local body = string.format('{"country":"IE","fields":{"email":"p%d@mail.example",' ..
+      '"name":"Person %d","birthdate":"1990-01-02","device_id":"dev-%d"}}', i, i, i)
+    reqs[i] = wrk.format("PUT", "/v1/subjects/s-" .. ((i * 7919) % 1000), nil, body)
+  end
+end
+local n = 0
+request = function()
+  n = n % 1000 + 1
+  return reqs[n]
+end
+$wrk_done_lua
+LUA
+
+# run NAME KIND SCRIPT CONNS: one wrk run against node KIND; prints its line to stderr and
+# appends "KIND OP req/s" to $tmp/rates.
+run() {
+  local name="$1" kind="$2" t0 t1
+  pid=${node_pid[$kind]}; t0=$(cpu_ticks)
+  wrk -t2 -c"$4" -d"${secs}s" --latency -s "$3" "http://127.0.0.1:${node_port[$kind]}" \
+    >"$tmp/$name-$kind.txt"
+  t1=$(cpu_ticks)
+  wrk_report "$name $kind" "$tmp/$name-$kind.txt" $((t1 - t0)) >&2
+  echo "$kind $name $(wrk_rps "$tmp/$name-$kind.txt")" >>"$tmp/rates"
+}
+kinds=(file hsm release-warm release-cold)
+# The warm-up pass: fills each node's caches (with release-warm: 1,000 releases).
+for k in "${kinds[@]}"; do run warmup "$k" "$tmp/read.lua" 256 2>/dev/null; done
+: >"$tmp/rates"
+for round in $(seq "${ROUNDS:-3}"); do
+  order=("${kinds[@]}")
+  [ $((round % 2)) = 0 ] && order=(release-cold release-warm hsm file)
+  for k in "${order[@]}"; do run reads "$k" "$tmp/read.lua" 256; done
+  for k in "${order[@]}"; do run updates "$k" "$tmp/put.lua" 64; done
+done
+# Cold-cache cost per release: single-connection reads, file-KEK node and cold release node
+# alternated; wrk's mean latency in µs.
+mean_us() { awk '$1=="Latency" {v=$2; u=v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
+  f = (u=="us") ? 1 : (u=="ms") ? 1000 : (u=="s") ? 1e6 : 0; print v * f}' "$1"; }
+for k in file release-cold file release-cold; do
+  wrk -t1 -c1 -d"${secs}s" -s "$tmp/read.lua" "http://127.0.0.1:${node_port[$k]}" >"$tmp/c1.txt"
+  echo "$k $(mean_us "$tmp/c1.txt")" >>"$tmp/latency"
+done
 releases=$(curl -s --cacert "$kms/ca.crt" --cert "$kms/node.crt" --key "$kms/node.key" \
   "https://127.0.0.1:$kms_port/log/checkpoint" | sed -n 2p)
-awk -v f="$f1" -v g="$f2" -v w="$w1" -v x="$w2" -v c="$cold" -v n="$releases" 'BEGIN {
-  printf "audited reads: release (warm) / file KEK = %.2f (target >= 0.80); pass with the 1,000 first releases: %.0f req/s; release log size %s\n",
-    (w + x) / (f + g), c, n }'
+echo "== ratios to the file-KEK node (mean of the rounds), key custody in one run"
+awk -v releases="$releases" -v rounds="${ROUNDS:-3}" '
+  FNR == NR { rate[$1, $2] += $3; next }
+  { lat[$1] += $2 / 2 }
+  END {
+    n = split("file hsm release-warm release-cold", k, " ")
+    printf "%-14s %12s %8s %12s %8s\n", "node", "reads/s", "ratio", "updates/s", "ratio"
+    for (i = 1; i <= n; i++)
+      printf "%-14s %12.0f %8.2f %12.0f %8.2f\n", k[i], rate[k[i], "reads"] / rounds,
+        rate[k[i], "reads"] / rate["file", "reads"], rate[k[i], "updates"] / rounds,
+        rate[k[i], "updates"] / rate["file", "updates"]
+    printf "audited reads: release (warm) / file KEK = %.2f (target >= 0.80); SoftHSM / file KEK = %.2f\n",
+      rate["release-warm", "reads"] / rate["file", "reads"], rate["hsm", "reads"] / rate["file", "reads"]
+    printf "cold-cache cost per release = %.0f us (mean single-connection read: release-cold %.0f us, file KEK %.0f us); release log size %s\n",
+      lat["release-cold"] - lat["file"], lat["release-cold"], lat["file"], releases
+  }' "$tmp/rates" "$tmp/latency"

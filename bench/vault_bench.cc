@@ -3,7 +3,12 @@
 // HMAC-SHA-256 of 32 bytes measured in the same run (the ceiling: nothing keyed
 // can be cheaper).
 //
-//   bench_vault [--subjects N] [--seconds S] [--dir DIR]
+//   bench_vault [--subjects N] [--seconds S] [--dir DIR] [--key-subjects K]
+//
+// Then the key-custody section (bench/vault_keys_bench.h): reads and writes
+// with the file KEK, a SoftHSM2 token and external key release (cache warm
+// and cold), min(N, K) subjects each (K default 10,000), as ratios to the
+// file KEK measured in the same run.
 //
 // DIR (default /tmp/clover-bench-vault) is the bench's own: created with an
 // ownership marker, or emptied if a run made it before; any other non-empty
@@ -24,6 +29,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/synchronization/mutex.h"
+#include "bench/vault_keys_bench.h"
 #include "config/deployment.h"
 #include "core/big_endian.h"
 #include "core/owned_dir.h"
@@ -134,12 +140,13 @@ int Main(int argc, char** argv) {
   // same way.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   size_t subjects = 1'000'000;
+  size_t key_subjects = 10'000;
   double seconds = 1.0;
   std::string dir = "/tmp/clover-bench-vault";
   const auto usage = [](const char* problem) {
     std::fprintf(stderr,
                  "bench_vault: %s\nusage: bench_vault [--subjects N] "
-                 "[--seconds S] [--dir DIR]\n",
+                 "[--seconds S] [--dir DIR] [--key-subjects K]\n",
                  problem);
     return 2;
   };
@@ -157,6 +164,10 @@ int Main(int argc, char** argv) {
       }
     } else if (flag == "--dir") {
       dir = value;
+    } else if (flag == "--key-subjects") {
+      if (!absl::SimpleAtoi(value, &key_subjects) || key_subjects == 0) {
+        return usage("--key-subjects: not a positive integer");
+      }
     } else {
       return usage("unknown flag");
     }
@@ -417,8 +428,15 @@ int Main(int argc, char** argv) {
         "storage floor (a put's rows, no vault code)", floor, floor / ceiling,
         row_bytes, put_rate / floor);
   }
+  // Key custody, in its own part of the bench's directory.
+  reset_store();
+  KeyBenchOptions key_options;
+  key_options.subjects = std::min(subjects, key_subjects);
+  key_options.seconds = seconds;
+  key_options.dir = dir + "/keys";
+  const bool keys_ok = RunKeyCustodyBench(key_options);
   if (absl::Status s = RemoveOwnedDir(dir); !s.ok()) Die(s, "remove the store");
-  return 0;
+  return keys_ok ? 0 : 1;
 }
 
 }  // namespace

@@ -183,6 +183,16 @@ absl::Status Auditor::Init(
           }
           return true;
         }));
+    // The erasures the check had seen when the auditor stopped (stored with
+    // each batch of entries it fed, ProcessEntries).
+    for (const auto& f : followers_) {
+      absl::StatusOr<std::string> st = kv_->Get(ErasureCheckKey(f->origin()));
+      if (st.ok()) {
+        CLOVER_RETURN_IF_ERROR(erasure_check_.Restore(f->origin(), *st));
+      } else if (!absl::IsNotFound(st.status())) {
+        return st.status();
+      }
+    }
     for (size_t i = 0; i < followers_.size(); ++i) {
       stalls_.emplace_back(config_.log_stalled_after);
       polled_.push_back(false);
@@ -418,6 +428,7 @@ absl::Status Auditor::ProcessEntries(LogFollower& f, uint64_t first,
     touched_policies.insert(e.policy);
   }
   erasure_check_.CheckOverdue(f.origin(), clock_.Now(), &found);
+  batch.Put(ErasureCheckKey(f.origin()), erasure_check_.Encode(f.origin()));
   flows_.Flush(batch);
   for (const std::string& h : touched_policies) {
     const PolicyUse& u = policy_use_[h];
@@ -526,6 +537,17 @@ absl::StatusOr<uint64_t> Auditor::PollOnce() {
     {
       absl::MutexLock lock(&mu_);
       erasure_check_.CheckOverdue(f.origin(), clock_.Now(), &overdue);
+      // Remember what was reported, so a restart does not report it again
+      // (after a failed poll the state may be ahead of the stored position:
+      // the next successful batch stores it).
+      if (!overdue.empty() && r.ok()) {
+        if (absl::Status s = kv_->Put(ErasureCheckKey(f.origin()),
+                                      erasure_check_.Encode(f.origin()));
+            !s.ok()) {
+          spdlog::warn("log '{}': storing the erasure check failed: {}",
+                       f.origin(), s.ToString());
+        }
+      }
     }
     for (Finding& fd : overdue) Raise(&f, PendingFinding{std::move(fd), {}});
     if (stalled) {
@@ -991,13 +1013,19 @@ void Auditor::BuildRouter() {
       [this](server::HttpRequest&, server::Responder respond) {
         rapidjson::Document d(rapidjson::kObjectType);
         rapidjson::Value logs(rapidjson::kArrayType);
-        for (const auto& f : followers_) {
-          rapidjson::Value v(rapidjson::kObjectType);
-          v.AddMember("origin", JsonString(f->origin(), d), d.GetAllocator());
-          v.AddMember("size", f->checkpoint().size, d.GetAllocator());
-          v.AddMember("checkpoint", JsonString(f->checkpoint_note(), d),
-                      d.GetAllocator());
-          logs.PushBack(v, d.GetAllocator());
+        // The decision logs, then the key-release logs, so that a verifier
+        // finds both (its "kind" tells them apart).
+        for (const auto* list : {&followers_, &release_followers_}) {
+          const char* kind = list == &followers_ ? "decision" : "release";
+          for (const auto& f : *list) {
+            rapidjson::Value v(rapidjson::kObjectType);
+            v.AddMember("origin", JsonString(f->origin(), d), d.GetAllocator());
+            v.AddMember("kind", rapidjson::StringRef(kind), d.GetAllocator());
+            v.AddMember("size", f->checkpoint().size, d.GetAllocator());
+            v.AddMember("checkpoint", JsonString(f->checkpoint_note(), d),
+                        d.GetAllocator());
+            logs.PushBack(v, d.GetAllocator());
+          }
         }
         d.AddMember("logs", logs, d.GetAllocator());
         d.AddMember("witness_key", JsonString(witness_->verifier_key(), d),

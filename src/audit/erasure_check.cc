@@ -1,10 +1,18 @@
 #include "audit/erasure_check.h"
 
+#include <algorithm>
 #include <utility>
+#include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace clover::audit {
+
+std::string ErasureCheckKey(absl::string_view origin) {
+  return absl::StrCat("erasurecheck/", origin);
+}
 
 ErasureCheck::ErasureCheck(ErasureCheckOptions options)
     : options_(std::move(options)) {}
@@ -97,6 +105,80 @@ void ErasureCheck::CheckOverdue(absl::string_view origin, absl::Time now,
 size_t ErasureCheck::pending(absl::string_view origin) const {
   auto it = logs_.find(origin);
   return it == logs_.end() ? 0 : it->second.pending.size();
+}
+
+// Lines: "erasure-check 1", "armed 0|1", "epoch <id>" per attested epoch
+// (sorted), "pending <index> <unix µs> <reported 0|1> <pseudonym>" in log
+// order. Epoch ids and pseudonyms come from the log's JSON and hold no space
+// or newline as the node writes them; one that does is not stored (an epoch:
+// counted once per process as before) or ends the state (a pseudonym: the
+// check re-arms at the next attestation, as for a resuming auditor).
+std::string ErasureCheck::Encode(absl::string_view origin) const {
+  auto it = logs_.find(origin);
+  if (it == logs_.end()) return "";
+  const PerLog& log = it->second;
+  const auto plain = [](absl::string_view s) {
+    return !s.empty() && s.find_first_of(" \n") == absl::string_view::npos;
+  };
+  bool armed = log.armed;
+  std::string out = "erasure-check 1\n";
+  std::vector<std::string> epochs(log.attested_epochs.begin(),
+                                  log.attested_epochs.end());
+  std::sort(epochs.begin(), epochs.end());
+  std::string body;
+  for (const std::string& e : epochs) {
+    if (plain(e)) absl::StrAppend(&body, "epoch ", e, "\n");
+  }
+  for (const Pending& p : log.pending) {
+    if (!plain(p.pseudonym)) {
+      armed = false;
+      break;
+    }
+    absl::StrAppend(&body, "pending ", p.index, " ", absl::ToUnixMicros(p.time),
+                    " ", p.reported ? 1 : 0, " ", p.pseudonym, "\n");
+  }
+  absl::StrAppend(&out, "armed ", armed ? 1 : 0, "\n", body);
+  return out;
+}
+
+absl::Status ErasureCheck::Restore(absl::string_view origin,
+                                   absl::string_view state) {
+  PerLog log;
+  log.started = true;
+  const auto bad = [&](absl::string_view line) {
+    return absl::DataLossError(absl::StrCat(
+        "erasure-check state of log '", origin, "': bad line '", line, "'"));
+  };
+  bool header = false;
+  for (absl::string_view line :
+       absl::StrSplit(state, '\n', absl::SkipEmpty())) {
+    std::vector<absl::string_view> f = absl::StrSplit(line, ' ');
+    if (!header) {
+      if (line != "erasure-check 1") return bad(line);
+      header = true;
+    } else if (f.size() == 2 && f[0] == "armed" &&
+               (f[1] == "0" || f[1] == "1")) {
+      log.armed = f[1] == "1";
+    } else if (f.size() == 2 && f[0] == "epoch") {
+      log.attested_epochs.insert(std::string(f[1]));
+    } else if (f.size() == 5 && f[0] == "pending") {
+      Pending p;
+      int64_t micros;
+      if (!absl::SimpleAtoi(f[1], &p.index) ||
+          !absl::SimpleAtoi(f[2], &micros) || (f[3] != "0" && f[3] != "1")) {
+        return bad(line);
+      }
+      p.time = absl::FromUnixMicros(micros);
+      p.reported = f[3] == "1";
+      p.pseudonym = std::string(f[4]);
+      log.pending.push_back(std::move(p));
+    } else {
+      return bad(line);
+    }
+  }
+  if (!header) return bad("");
+  logs_[origin] = std::move(log);
+  return absl::OkStatus();
 }
 
 }  // namespace clover::audit

@@ -22,6 +22,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "audit/incident.h"
@@ -42,6 +43,9 @@ struct ErasureCheckOptions {
   absl::Duration slack = absl::Hours(1);
   size_t max_indices = 8;  // evidence indices per finding
 };
+
+// The auditor's store key of log `origin`'s erasure-check state.
+[[nodiscard]] std::string ErasureCheckKey(absl::string_view origin);
 
 class ErasureCheck {
  public:
@@ -68,6 +72,17 @@ class ErasureCheck {
 
   // Erasures of `origin` awaiting an attestation.
   size_t pending(absl::string_view origin) const;
+
+  // The check's state for `origin` (erasures awaiting an attestation, the
+  // epochs already attested, whether it saw every erasure since the last
+  // attestation), for the auditor to store in the same batch as the log
+  // position it reflects, so that a restarted auditor does not forget an
+  // erasure it saw. Text, one item per line.
+  [[nodiscard]] std::string Encode(absl::string_view origin) const;
+  // Restores what Encode gave, before the first Begin for `origin` (which
+  // then keeps it). Errors: DataLoss for a malformed state.
+  [[nodiscard]] absl::Status Restore(absl::string_view origin,
+                                     absl::string_view state);
 
  private:
   struct Pending {

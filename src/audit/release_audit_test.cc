@@ -7,6 +7,7 @@
 // release_log_unverified.
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -28,6 +29,7 @@
 #include "policy/bundle.h"
 #include "policy/compiled_policy.h"
 #include "policy/signature.h"
+#include "rapidjson/document.h"
 
 namespace clover::audit {
 namespace {
@@ -431,6 +433,37 @@ TEST_F(ReleaseAuditTest, ReportCountsReleases) {
                               "\"released\":2,\"restores\":0,"
                               "\"unjustified\":1}]"));
   EXPECT_THAT(json, HasSubstr("release_unjustified"));
+}
+
+// A verifier finds the key-release logs where it finds the decision logs: the
+// public checkpoint listing names both, each with its verified checkpoint.
+TEST_F(ReleaseAuditTest, CheckpointListingIncludesTheReleaseLog) {
+  const uint64_t d = LogRead("ps-ann", "support");
+  release_log_.Append(ReleaseJson(ReadRelease(d, "ps-ann")));
+  Poll();
+  server::HttpRequest req;
+  req.method = "GET";
+  req.path = "/v1/checkpoints";
+  server::HttpResponse r;
+  auditor_->handler()(req,
+                      [&](server::HttpResponse out) { r = std::move(out); });
+  ASSERT_EQ(r.status, 200) << r.body;
+  rapidjson::Document doc;
+  doc.Parse(r.body.c_str());
+  ASSERT_TRUE(doc.IsObject() && doc.HasMember("logs")) << r.body;
+  std::map<std::string, std::tuple<std::string, uint64_t, std::string>> logs;
+  for (const auto& l : doc["logs"].GetArray()) {
+    logs[l["origin"].GetString()] = {l["kind"].GetString(),
+                                     l["size"].GetUint64(),
+                                     l["checkpoint"].GetString()};
+  }
+  ASSERT_EQ(logs.size(), 2u) << r.body;
+  const auto& [kind, size, note] = logs.at(release_log_.origin());
+  EXPECT_EQ(kind, "release");
+  EXPECT_EQ(size, 1u);
+  EXPECT_TRUE(absl::StartsWith(note, release_log_.origin() + "\n1\n")) << note;
+  EXPECT_EQ(std::get<0>(logs.at(node_log_.origin())), "decision");
+  EXPECT_EQ(std::get<1>(logs.at(node_log_.origin())), 1u);
 }
 
 TEST(ReleaseConfigTest, ReleasesSectionIsReadAndCheckedLikeLogs) {

@@ -31,7 +31,8 @@ constexpr Benchmark kBenchmarks[] = {
     {"policy", "bench_policy", false,
      "10-field decision vs 1,000 rules, 10,000-rule load, proofs"},
     {"vault", "bench_vault", false,
-     "hmac/siv/ff1 tokens, puts and gets at 1M subjects"},
+     "hmac/siv/ff1 tokens, puts and gets at 1M subjects; key custody: "
+     "file KEK vs SoftHSM vs external release"},
     {"release", "bench_release", false,
      "vault reads with external key release vs the file KEK, cost of a "
      "release"},
@@ -46,7 +47,8 @@ constexpr Benchmark kBenchmarks[] = {
     {"gateway", "gateway-wrk.sh", true,
      "wrk: audited reads vs /healthz, latency at 70% of peak"},
     {"gateway-release", "gateway-release.sh", true,
-     "wrk: audited reads with external key release vs the file KEK"},
+     "wrk: audited reads and updates, file KEK vs SoftHSM vs external "
+     "release (warm, cold), cost per release"},
     {"writes", "gateway-writes.sh", true,
      "wrk: audited writes alone, and reads beside writes"},
     {"keepup", "audit-keepup.sh", true,
