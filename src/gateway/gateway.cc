@@ -134,10 +134,11 @@ class Gateway::Impl {
   // Writes (vault, approvals, privacy budget) wait for an fsync, and exports
   // and aggregates work through many subjects. They run here, not on the I/O
   // threads, so that they never stall the reads sharing an I/O thread, and so
-  // that enough writes are in flight at once for RocksDB to commit them in
-  // groups, one fsync for many.
-  static constexpr int kBlockingThreads = 16;
-  boost::asio::thread_pool blocking_{kBlockingThreads};
+  // that enough writes are in flight at once for RocksDB (or PostgreSQL) to
+  // commit them in groups, one fsync for many (gateway.h).
+  boost::asio::thread_pool blocking_{d_.vault->fetches_rows_async()
+                                         ? kSharedStoreBlockingThreads
+                                         : kEmbeddedBlockingThreads};
   Pipeline pipeline_;
   std::unique_ptr<log::LogHttpHandler> log_handler_;
 };

@@ -14,6 +14,7 @@
 #ifndef CLOVER_GATEWAY_GATEWAY_H_
 #define CLOVER_GATEWAY_GATEWAY_H_
 
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
@@ -35,6 +36,19 @@
 #include "vault/vault.h"
 
 namespace clover::gateway {
+
+// The threads that run blocking handlers (writes, exports, aggregates): 16 on
+// an embedded store, where RocksDB commits that many writes in groups, and 32
+// on a region's shared store (Vault::fetches_rows_async()), where a write holds
+// its thread (and a vault connection: the node opens one per thread) for a row
+// read and a commit that waits for the synchronous standby, so threads / time
+// held caps the node's writes. Measured need (probe region of
+// bench/region-throughput.sh, wrk c=64 PUTs, gateway restarted with each count,
+// interleaved, busy box): 16 threads 1,556-1,826 writes/s (mean 1,734), 32
+// threads 1,853-2,408 (mean 2,119, +22 %), reads unchanged; 48 no better
+// than 32. bench/region-throughput.sh pairs: region writes +22-31 %.
+inline constexpr size_t kEmbeddedBlockingThreads = 16;
+inline constexpr size_t kSharedStoreBlockingThreads = 32;
 
 struct GatewayDeps {
   const Deployment* deployment = nullptr;  // with its node section

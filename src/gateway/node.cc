@@ -668,13 +668,13 @@ absl::StatusOr<std::unique_ptr<vault::Vault>> OpenNodeVault(
   if (!root.ok()) return root.status();
   vault::PostgresOptions pg;
   pg.retry = deployment.storage.postgres_retry;
-  // One connection per blocking thread (gateway.cc's 16): a vault write holds
+  // One connection per blocking thread (gateway.h): a vault write holds
   // its connection until the synchronous standby has the commit (~2-4 ms on
   // the 2-core box), so the default 8 capped a node at 8 writes in flight, and
   // PUTs at about 8 / 4 ms = 2,000/s (measured 1,500-1,900/s under wrk c=64,
   // bench/region-throughput.sh). More in flight lets PostgreSQL flush and
   // replicate them in groups.
-  pg.max_connections = 16;
+  pg.max_connections = kSharedStoreBlockingThreads;
   auto storage = vault::OpenPostgresVaultStorage(
       deployment.storage.postgres_dsn, PostgresNameOf(deployment.node->region),
       pg);

@@ -217,7 +217,7 @@ std::string PatroniYaml(const RegionClusterOptions& o,
       "        hot_standby: 'on'\n"
       "        max_wal_senders: 10\n"
       "        max_replication_slots: 10\n"
-      // A gateway node holds up to ~31 connections (vault 16, log 4, state
+      // A gateway node holds up to ~47 connections (vault 32, log 4, state
       // 4, access index 2, peer logs, topology): three nodes and Patroni's
       // must fit under load.
       "        max_connections: 200\n"
