@@ -403,17 +403,30 @@ function App() {
   const [session, setSess] = useState<Session | null>(null);
   const [checked, setChecked] = useState(false);
   useEffect(() => {
+    // A login link (`clover demo` prints one) carries the credential in the
+    // fragment, which never reaches a server: use it once and drop it from
+    // the address bar and history.
+    const m = /^#\/login\?token=([^&]+)$/.exec(location.hash);
+    if (m) {
+      history.replaceState(null, "", location.pathname + "#/login");
+      api<Session>("/ui/api/login", { method: "POST", body: { token: decodeURIComponent(m[1]) } }).then(
+        (s) => { setSession(s); setSess(s); setChecked(true); go("/overview"); },
+        () => { setChecked(true); go("/login"); },
+      );
+      return;
+    }
+    if (checked) return;
     api<Session>("/ui/api/session").then(
       (s) => { setSession(s); setSess(s); setChecked(true); },
       () => { setChecked(true); },
     );
-  }, []);
+  }, [route]);
   const login = (s: Session) => { setSession(s); setSess(s); };
   const logout = async () => {
     try { await api("/ui/api/logout", { method: "POST" }); } catch { /* already gone */ }
     setSession(null); setSess(null); go("/login");
   };
-  const parts = route.split("/").filter(Boolean);
+  const parts = route.split("?")[0].split("/").filter(Boolean);
   let page;
   if (parts[0] === "public") page = <PublicPage />;
   else if (!checked) page = <p>Loading…</p>;

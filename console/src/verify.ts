@@ -115,9 +115,10 @@ export interface VerifierKey {
 
 // "<name>+<hex key hash>+<base64(type || public key)>" (C2SP signed-note).
 export async function parseVerifierKey(vkey: string): Promise<VerifierKey> {
-  const parts = vkey.trim().split("+");
-  if (parts.length !== 3) throw new Error("verifier key: expected name+hash+key");
-  const [name, hashHex, keyB64] = parts;
+  // The name holds no "+", but the base64 key may.
+  const m = /^([^+\s]+)\+([0-9a-fA-F]{8})\+(\S+)$/.exec(vkey.trim());
+  if (!m) throw new Error("verifier key: expected name+hash+key");
+  const [, name, hashHex, keyB64] = m;
   const raw = b64decode(keyB64);
   if (raw.length !== 33) throw new Error("verifier key: expected a 32-byte key");
   const keyHash = (await sha256(concat(enc.encode(name + "\n"), raw))).slice(0, 4);
