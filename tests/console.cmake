@@ -13,3 +13,9 @@ add_test(NAME console_browser
           --data-dir ${CMAKE_BINARY_DIR}/console-demo-data
   WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(console_browser PROPERTIES LABELS "e2e" TIMEOUT 300)
+# The browser-side verification (console/src/verify.ts) against RFC 6962 trees
+# and Ed25519-signed notes built independently in the test.
+add_test(NAME console_verify_unit
+  COMMAND node --test test/unit/
+  WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}/console)
+set_tests_properties(console_verify_unit PROPERTIES LABELS "console" TIMEOUT 120)
