@@ -70,6 +70,10 @@ export interface Incident {
   status: "open" | "acknowledged" | "resolved";
   acknowledged_by?: string;
   resolved_by?: string;
+  acknowledged_at?: string;
+  resolved_at?: string;
+  acknowledge_note?: string;
+  resolve_note?: string;
   notification_deadline: string;
 }
 

@@ -210,11 +210,13 @@ function IncidentDetail({ id, session }: { id: string; session: Session | null }
   const now = useNow();
   const [data, err, reload] = useLoad(() => api<{ incidents: Incident[] }>("/v1/incidents"), [id]);
   const [actErr, setActErr] = useState("");
+  const [note, setNote] = useState("");
   const inc = data?.incidents.find((i) => i.id === id);
   const act = async (what: "ack" | "resolve") => {
     try {
-      await api(`/v1/incidents/${encodeURIComponent(id)}/${what}`, { method: "POST", body: {} });
+      await api(`/v1/incidents/${encodeURIComponent(id)}/${what}`, { method: "POST", body: note ? { note } : {} });
       setActErr("");
+      setNote("");
       reload();
     } catch (e) {
       setActErr((e as Error).message);
@@ -230,11 +232,17 @@ function IncidentDetail({ id, session }: { id: string; session: Session | null }
         <dt>Detector</dt><dd>{inc.detector}</dd>
         <dt>Summary</dt><dd>{inc.summary}</dd>
         <dt>Status</dt><dd id="incident-status">{inc.status}</dd>
-        {inc.acknowledged_by && <><dt>Acknowledged by</dt><dd>{inc.acknowledged_by}</dd></>}
-        {inc.resolved_by && <><dt>Resolved by</dt><dd>{inc.resolved_by}</dd></>}
+        {inc.acknowledged_by && <><dt>Acknowledged</dt><dd id="incident-ack">by {inc.acknowledged_by}{inc.acknowledged_at ? ` at ${inc.acknowledged_at}` : ""}{inc.acknowledge_note ? `: “${inc.acknowledge_note}”` : ""}</dd></>}
+        {inc.resolved_by && <><dt>Resolved</dt><dd id="incident-resolved">by {inc.resolved_by}{inc.resolved_at ? ` at ${inc.resolved_at}` : ""}{inc.resolve_note ? `: “${inc.resolve_note}”` : ""}</dd></>}
         <dt>First / last seen</dt><dd>{inc.first_seen} / {inc.last_seen} ({inc.occurrences} occurrences)</dd>
         <dt>Notify the authority by</dt><dd>{inc.notification_deadline} ({countdown(inc.notification_deadline, now)})</dd>
       </dl>
+      {admin && inc.status !== "resolved" && (
+        <div class="field">
+          <label for="incident-note">Note (recorded in the incident and the auditor's journal; no personal data)</label>
+          <textarea id="incident-note" rows={2} maxLength={2000} value={note} onInput={(e) => setNote((e.target as HTMLTextAreaElement).value)} />
+        </div>
+      )}
       {admin && inc.status === "open" && <button onClick={() => act("ack")}>Acknowledge</button>}
       {admin && inc.status !== "resolved" && <button onClick={() => act("resolve")}>Resolve</button>}
       <ErrorLine msg={actErr} />

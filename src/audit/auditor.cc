@@ -980,20 +980,31 @@ void Auditor::BuildRouter() {
                                                 server::Responder respond,
                                                 const std::string& who) {
       // The acting identity is the credential's: a "by" in the body is
-      // accepted for older clients but never recorded.
+      // accepted for older clients but never recorded. An optional "note"
+      // (at most kMaxIncidentNoteBytes) is recorded with the transition.
+      std::string note;
       if (!req.body.empty()) {
         rapidjson::Document d;
         std::string ignored;
         absl::Status s = ParseJsonObject(req.body, d, "request body");
         if (s.ok()) s = GetString(d, "by", false, &ignored);
+        if (s.ok()) s = GetString(d, "note", false, &note);
+        if (s.ok() && note.size() > kMaxIncidentNoteBytes) {
+          s = absl::InvalidArgumentError(absl::StrCat(
+              "field 'note': at most ", kMaxIncidentNoteBytes, " bytes"));
+        }
         if (!s.ok()) {
           respond(server::HttpResponse::FromStatus(s));
           return;
         }
       }
       const std::string id = req.path_params["id"];
-      absl::StatusOr<Incident> i =
-          ack ? incidents_->Acknowledge(id, who) : incidents_->Resolve(id, who);
+      absl::StatusOr<Incident> i = ack ? incidents_->Acknowledge(id, who, note)
+                                       : incidents_->Resolve(id, who, note);
+      if (i.ok()) {
+        logging::Info(ack ? "incident acknowledged" : "incident resolved",
+                      {{"incident", id}, {"principal", who}});
+      }
       respond(i.ok() ? JsonOk(IncidentToJson(*i))
                      : server::HttpResponse::FromStatus(i.status()));
     });

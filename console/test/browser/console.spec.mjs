@@ -146,8 +146,11 @@ try {
   const target = summary.incidents.find((i) => i.detector === "bulk_access") ?? summary.incidents[0];
   await page.goto(`${base}/ui/#/incidents/${target.id}`);
   await page.locator("#incident-status").waitFor();
+  await page.fill("#incident-note", "looking into it");
   await page.getByRole("button", { name: "Acknowledge" }).click();
   await page.locator("#incident-status", { hasText: "acknowledged" }).waitFor();
+  await page.locator("#incident-ack", { hasText: "looking into it" }).waitFor();
+  await page.fill("#incident-note", "export was an approved migration");
   await page.getByRole("button", { name: "Resolve" }).click();
   await page.locator("#incident-status", { hasText: "resolved" }).waitFor();
   await shot("incident-detail");
@@ -156,6 +159,8 @@ try {
   const resolved = (await api.json()).incidents.find((i) => i.id === target.id);
   check(resolved && resolved.acknowledged_by === "admin" && resolved.resolved_by === "admin",
     `incident ${target.id} acknowledged and resolved by admin (API)`);
+  check(resolved && resolved.acknowledge_note === "looking into it" && resolved.resolve_note === "export was an approved migration" &&
+    Date.parse(resolved.resolved_at) >= Date.parse(resolved.acknowledged_at), "the notes and times are recorded");
 
   // Flows chart.
   await page.goto(`${base}/ui/#/flows`);
