@@ -7,7 +7,9 @@
 //                                         default: last 24 h)          [read]
 //   GET  /v1/incidents?status=            incidents, newest first      [read]
 //   POST /v1/incidents/{id}/ack|resolve   status changes, recorded as done
-//                                         by the credential's name    [admin]
+//                                         by the credential's name, with
+//                                         the time and an optional
+//                                         {"note":…}                  [admin]
 //   GET  /v1/checkpoints                  latest verified (cosigned)
 //                                         checkpoint per log
 //   GET  /v1/journal/checkpoint           signed checkpoint of the journal
