@@ -14,7 +14,23 @@ PACKAGES=(
   curl wrk openssl
   softhsm2 libp11-kit-dev opensc
   help2man systemd lintian
+  chromium
 )
+# The web console (console/) builds with Node.js and npm: Debian's unless the
+# machine already has them.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  PACKAGES+=(nodejs npm)
+fi
+
+# Its npm dependencies, exactly as console/package-lock.json pins them.
+console_deps() {
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/console"
+  if [ ! -f "$dir/node_modules/.package-lock.json" ]; then
+    echo "bootstrap: npm ci in console/" >&2
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  fi
+}
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -24,6 +40,7 @@ for pkg in "${PACKAGES[@]}"; do
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
+  console_deps
   exit 0
 fi
 
@@ -41,3 +58,4 @@ for pkg in "${missing[@]}"; do
     exit 1
   fi
 done
+console_deps

@@ -816,6 +816,15 @@ std::string Auditor::FlowsJson(absl::Time from, absl::Time to) const {
   return flows_.ToJson(from, to);
 }
 
+std::vector<Auditor::LogPollState> Auditor::PollStates() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<LogPollState> out(followers_.size());
+  for (size_t i = 0; i < out.size() && i < polled_.size(); ++i) {
+    out[i] = {polled_[i], poll_failed_[i]};
+  }
+  return out;
+}
+
 std::optional<server::HttpResponse> Auditor::Authorize(
     const server::HttpRequest& req, ApiRole need, std::string* who) const {
   if (config_.insecure_no_auth) {
@@ -835,6 +844,11 @@ std::optional<server::HttpResponse> Auditor::Authorize(
   };
   absl::string_view auth =
       absl::StripAsciiWhitespace(req.Header("authorization"));
+  // The web console's session cookie stands for the credential it logged in
+  // with (CSRF token checked on changes; audit/console.h).
+  if (auth.empty() && !RequestCookie(req, kConsoleSessionCookie).empty()) {
+    return AuthorizeConsoleSession(*console_sessions_, req, need, who);
+  }
   if (auth.empty()) return unauthenticated(false);
   // The scheme is case-insensitive (RFC 9110 11.1).
   if (auth.size() < 7 || !absl::EqualsIgnoreCase(auth.substr(0, 7), "bearer "))
@@ -988,20 +1002,31 @@ void Auditor::BuildRouter() {
                                                 server::Responder respond,
                                                 const std::string& who) {
       // The acting identity is the credential's: a "by" in the body is
-      // accepted for older clients but never recorded.
+      // accepted for older clients but never recorded. An optional "note"
+      // (at most kMaxIncidentNoteBytes) is recorded with the transition.
+      std::string note;
       if (!req.body.empty()) {
         rapidjson::Document d;
         std::string ignored;
         absl::Status s = ParseJsonObject(req.body, d, "request body");
         if (s.ok()) s = GetString(d, "by", false, &ignored);
+        if (s.ok()) s = GetString(d, "note", false, &note);
+        if (s.ok() && note.size() > kMaxIncidentNoteBytes) {
+          s = absl::InvalidArgumentError(absl::StrCat(
+              "field 'note': at most ", kMaxIncidentNoteBytes, " bytes"));
+        }
         if (!s.ok()) {
           respond(server::HttpResponse::FromStatus(s));
           return;
         }
       }
       const std::string id = req.path_params["id"];
-      absl::StatusOr<Incident> i =
-          ack ? incidents_->Acknowledge(id, who) : incidents_->Resolve(id, who);
+      absl::StatusOr<Incident> i = ack ? incidents_->Acknowledge(id, who, note)
+                                       : incidents_->Resolve(id, who, note);
+      if (i.ok()) {
+        logging::Info(ack ? "incident acknowledged" : "incident resolved",
+                      {{"incident", id}, {"principal", who}});
+      }
       respond(i.ok() ? JsonOk(IncidentToJson(*i))
                      : server::HttpResponse::FromStatus(i.status()));
     });
@@ -1063,6 +1088,22 @@ void Auditor::BuildRouter() {
                   r.body = *std::move(p);
                   respond(std::move(r));
                 });
+  console_sessions_ =
+      std::make_unique<ConsoleSessions>(clock_, ConsoleOptions{});
+  RegisterConsoleRoutes(
+      router, *this, *console_sessions_,
+      [this](absl::string_view token)
+          -> std::optional<std::pair<std::string, ApiRole>> {
+        const crypto::Sha256Digest d = crypto::Sha256(token);
+        const absl::string_view digest(reinterpret_cast<const char*>(d.data()),
+                                       d.size());
+        const ApiCredential* match = nullptr;
+        for (const ApiCredential& c : config_.api_credentials) {
+          if (crypto::ConstantTimeEquals(digest, c.sha256)) match = &c;
+        }
+        if (match == nullptr) return std::nullopt;
+        return std::make_pair(match->name, match->role);
+      });
   handler_ = router.AsHandler();
 }
 

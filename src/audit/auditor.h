@@ -7,7 +7,9 @@
 //                                         default: last 24 h)          [read]
 //   GET  /v1/incidents?status=            incidents, newest first      [read]
 //   POST /v1/incidents/{id}/ack|resolve   status changes, recorded as done
-//                                         by the credential's name    [admin]
+//                                         by the credential's name, with
+//                                         the time and an optional
+//                                         {"note":…}                  [admin]
 //   GET  /v1/checkpoints                  latest verified (cosigned)
 //                                         checkpoint per log
 //   GET  /v1/journal/checkpoint           signed checkpoint of the journal
@@ -18,6 +20,9 @@
 //                                         and the store answers; else 503
 //                                         {"status":"not_ready","reason":…}
 //   GET  /metrics                                                      [read]
+//   /ui/...                               the web console (audit/console.h);
+//                                         its session cookie stands for a
+//                                         bearer credential on /v1 routes
 // [read]/[admin]: needs an Authorization: Bearer credential of that role
 // (audit_config.h), else 401 (WWW-Authenticate) or 403; the rest is public
 // verification material (signed checkpoints and hash proofs).
@@ -42,6 +47,7 @@
 #include "absl/synchronization/notification.h"
 #include "audit/approval_ledger.h"
 #include "audit/audit_config.h"
+#include "audit/console.h"
 #include "audit/detectors.h"
 #include "audit/erasure_check.h"
 #include "audit/flows.h"
@@ -116,6 +122,12 @@ class Auditor {
   std::string FlowsJson(absl::Time from, absl::Time to) const;
   server::MetricsRegistry& metrics() { return metrics_; }
   const Replayer& replayer() const { return *replayer_; }
+  // Per followed log (config order): polled at least once, last poll failed.
+  struct LogPollState {
+    bool polled = false;
+    bool failing = false;
+  };
+  std::vector<LogPollState> PollStates() const;
   // The signed principal directory; nullptr when none is configured.
   const PrincipalDirectory* directory() const { return directory_.get(); }
 
@@ -222,6 +234,7 @@ class Auditor {
   server::CounterFamily* m_history_unavailable_ = nullptr;
   std::unique_ptr<server::HttpMetrics> http_metrics_;
 
+  std::unique_ptr<ConsoleSessions> console_sessions_;
   server::Handler handler_;
   std::unique_ptr<server::HttpServer> server_;
   absl::Notification stop_;

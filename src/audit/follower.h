@@ -104,6 +104,10 @@ class LogFollower {
   [[nodiscard]] HistoryCheck CheckHistory(int bundles);
 
   const std::string& origin() const { return log_.origin; }
+  // The log's configured note verifier keys (shown by the web console).
+  const std::vector<std::string>& verifier_keys() const {
+    return log_.verifier_keys;
+  }
   uint64_t size() const { return tree_.size(); }
   // The latest verified checkpoint note (with the witness cosignature when
   // there is one).

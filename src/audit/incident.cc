@@ -95,6 +95,19 @@ std::string IncidentToJson(const Incident& i) {
   }
   if (!i.resolved_by.empty())
     d.AddMember("resolved_by", JsonString(i.resolved_by, d), al);
+  if (i.acknowledged_at != absl::InfinitePast()) {
+    d.AddMember("acknowledged_at",
+                JsonString(FormatRfc3339Millis(i.acknowledged_at), d), al);
+  }
+  if (i.resolved_at != absl::InfinitePast()) {
+    d.AddMember("resolved_at",
+                JsonString(FormatRfc3339Millis(i.resolved_at), d), al);
+  }
+  if (!i.acknowledge_note.empty()) {
+    d.AddMember("acknowledge_note", JsonString(i.acknowledge_note, d), al);
+  }
+  if (!i.resolve_note.empty())
+    d.AddMember("resolve_note", JsonString(i.resolve_note, d), al);
   d.AddMember("notification_deadline",
               JsonString(FormatRfc3339Millis(i.notification_deadline), d), al);
   return ToCanonical(d).value_or("{}");
@@ -148,6 +161,14 @@ absl::StatusOr<Incident> IncidentFromJson(absl::string_view json) {
   CLOVER_RETURN_IF_ERROR(
       GetString(d, "acknowledged_by", false, &i.acknowledged_by));
   CLOVER_RETURN_IF_ERROR(GetString(d, "resolved_by", false, &i.resolved_by));
+  for (auto [name, out] : {std::pair<const char*, absl::Time*>{
+                               "acknowledged_at", &i.acknowledged_at},
+                           {"resolved_at", &i.resolved_at}}) {
+    if (d.HasMember(name)) CLOVER_RETURN_IF_ERROR(TimeMember(d, name, out));
+  }
+  CLOVER_RETURN_IF_ERROR(
+      GetString(d, "acknowledge_note", false, &i.acknowledge_note));
+  CLOVER_RETURN_IF_ERROR(GetString(d, "resolve_note", false, &i.resolve_note));
   CLOVER_RETURN_IF_ERROR(
       TimeMember(d, "notification_deadline", &i.notification_deadline));
   return i;

@@ -96,12 +96,21 @@ struct Incident {
   IncidentStatus status = IncidentStatus::kOpen;
   std::string acknowledged_by;
   std::string resolved_by;
+  // When the transitions happened (InfinitePast: not yet, or recorded before
+  // they were kept) and the note given with each (optional; it goes into the
+  // journal and the deliveries too, so it must hold no personal data).
+  absl::Time acknowledged_at = absl::InfinitePast();
+  absl::Time resolved_at = absl::InfinitePast();
+  std::string acknowledge_note;
+  std::string resolve_note;
   // GDPR Art. 33: notify the supervisory authority within 72 hours of becoming
   // aware.
   absl::Time notification_deadline;
 };
 
 inline constexpr size_t kMaxEvidence = 16;
+// The longest note accepted with an acknowledgement or resolution.
+inline constexpr size_t kMaxIncidentNoteBytes = 2000;
 
 // JSON forms (RFC 3339 times).
 [[nodiscard]] std::string IncidentToJson(const Incident& i);

@@ -138,7 +138,8 @@ absl::StatusOr<IncidentStore::Update> IncidentStore::Report(
 
 absl::StatusOr<Incident> IncidentStore::Transition(absl::string_view id,
                                                    absl::string_view by,
-                                                   IncidentStatus to) {
+                                                   IncidentStatus to,
+                                                   absl::string_view note) {
   absl::MutexLock lock(&mu_);
   auto it = incidents_.find(id);
   if (it == incidents_.end()) {
@@ -154,8 +155,12 @@ absl::StatusOr<Incident> IncidentStore::Transition(absl::string_view id,
   inc.status = to;
   if (to == IncidentStatus::kAcknowledged) {
     inc.acknowledged_by = std::string(by);
+    inc.acknowledged_at = clock_.Now();
+    inc.acknowledge_note = std::string(note);
   } else {
     inc.resolved_by = std::string(by);
+    inc.resolved_at = clock_.Now();
+    inc.resolve_note = std::string(note);
   }
   CLOVER_RETURN_IF_ERROR(Commit(
       inc, to == IncidentStatus::kAcknowledged ? "acknowledged" : "resolved",
@@ -164,13 +169,15 @@ absl::StatusOr<Incident> IncidentStore::Transition(absl::string_view id,
 }
 
 absl::StatusOr<Incident> IncidentStore::Acknowledge(absl::string_view id,
-                                                    absl::string_view by) {
-  return Transition(id, by, IncidentStatus::kAcknowledged);
+                                                    absl::string_view by,
+                                                    absl::string_view note) {
+  return Transition(id, by, IncidentStatus::kAcknowledged, note);
 }
 
 absl::StatusOr<Incident> IncidentStore::Resolve(absl::string_view id,
-                                                absl::string_view by) {
-  return Transition(id, by, IncidentStatus::kResolved);
+                                                absl::string_view by,
+                                                absl::string_view note) {
+  return Transition(id, by, IncidentStatus::kResolved, note);
 }
 
 absl::StatusOr<Incident> IncidentStore::Get(absl::string_view id) const {

@@ -64,12 +64,14 @@ class IncidentStore {
   [[nodiscard]] absl::StatusOr<Update> Report(const Finding& finding,
                                               std::vector<Evidence> evidence);
 
-  // Errors: NotFound; FailedPrecondition if already resolved (or already
-  // acknowledged for Acknowledge).
-  [[nodiscard]] absl::StatusOr<Incident> Acknowledge(absl::string_view id,
-                                                     absl::string_view by);
+  // Records who (`by`), when (the clock's now) and the optional `note` in the
+  // incident and its journal event. Errors: NotFound; FailedPrecondition if
+  // already resolved (or already acknowledged for Acknowledge).
+  [[nodiscard]] absl::StatusOr<Incident> Acknowledge(
+      absl::string_view id, absl::string_view by, absl::string_view note = "");
   [[nodiscard]] absl::StatusOr<Incident> Resolve(absl::string_view id,
-                                                 absl::string_view by);
+                                                 absl::string_view by,
+                                                 absl::string_view note = "");
 
   [[nodiscard]] absl::StatusOr<Incident> Get(absl::string_view id) const;
   // Newest first.
@@ -97,7 +99,8 @@ class IncidentStore {
                 const Clock& clock)
       : kv_(kv), options_(std::move(options)), clock_(clock) {}
   absl::StatusOr<Incident> Transition(absl::string_view id,
-                                      absl::string_view by, IncidentStatus to);
+                                      absl::string_view by, IncidentStatus to,
+                                      absl::string_view note);
   // Writes `incident` and (when `event` is non-empty) a journal event,
   // atomically.
   absl::Status Commit(const Incident& incident, absl::string_view event,

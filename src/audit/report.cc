@@ -67,6 +67,8 @@ struct PolicyUse {
 constexpr const char* kEffectColors[] = {"#2e7d32", "#9e9d24", "#1565c0",
                                          "#6a1b9a", "#ef6c00", "#c62828"};
 
+}  // namespace
+
 std::string FlowChartSvg(const FlowStats& flows, absl::Time from,
                          absl::Time to) {
   // Field decisions per destination, stacked by effect.
@@ -85,11 +87,17 @@ std::string FlowChartSvg(const FlowStats& flows, absl::Time from,
   const int bar_w = 60, gap = 30, height = 220, top = 20;
   const int width =
       std::max<int>(420, 60 + static_cast<int>(bars.size()) * (bar_w + gap));
+  // The legend wraps into rows of items wide enough for the longest effect
+  // name ("pseudonymize", about 90 px at 12 px), so every effect is labelled
+  // whatever the number of bars.
+  const int item_w = 125, row_h = 18;
+  const int per_row = std::max(1, (width - 10) / item_w);
+  const int rows = (policy::kEffectCount + per_row - 1) / per_row;
   std::string svg = absl::StrFormat(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
       "role=\"img\" "
       "aria-label=\"field decisions by destination and effect\">",
-      width, height + 70);
+      width, top + height + 35 + rows * row_h + 6);
   int x = 50;
   for (const auto& [dest, v] : bars) {
     double y = top + height;
@@ -117,16 +125,15 @@ std::string FlowChartSvg(const FlowStats& flows, absl::Time from,
         &svg,
         "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/>"
         "<text x=\"%d\" y=\"%d\" font-size=\"12\">%s</text>",
-        10 + e * 95, top + height + 35, kEffectColors[e], 26 + e * 95,
-        top + height + 46,
+        10 + (e % per_row) * item_w, top + height + 35 + (e / per_row) * row_h,
+        kEffectColors[e], 26 + (e % per_row) * item_w,
+        top + height + 46 + (e / per_row) * row_h,
         std::string(policy::ToString(static_cast<policy::Effect>(e))));
   }
   absl::StrAppendFormat(
       &svg, "<text x=\"5\" y=\"14\" font-size=\"12\">max %d</text></svg>", max);
   return svg;
 }
-
-}  // namespace
 
 absl::StatusOr<ReportFiles> WriteAuditReport(const AuditorConfig& config,
                                              absl::Time from, absl::Time to,

@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "audit/audit_config.h"
+#include "audit/flows.h"
 
 namespace clover::audit {
 
@@ -18,6 +19,12 @@ struct ReportFiles {
   std::string html;  // DIR/audit-report.html
   std::string json;  // DIR/audit-report.json
 };
+
+// The report's chart: field decisions in [from, to) per destination, stacked
+// by effect, as a standalone SVG whose legend labels every effect inside the
+// drawing.
+[[nodiscard]] std::string FlowChartSvg(const FlowStats& flows, absl::Time from,
+                                       absl::Time to);
 
 // Errors: InvalidArgument if to <= from; Internal for store or file errors
 // (naming the path); the store must exist (NotFound otherwise).

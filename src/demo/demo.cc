@@ -803,6 +803,12 @@ std::string DemoSummary::ToText() const {
                   " (Authorization: Bearer <token>)\n  admin token ",
                   auditor_api.admin_token, "\n  saved in ",
                   auditor_api.admin_token_file, " (mode 0600)\n");
+  // The token rides in the URL's fragment, which the browser never sends:
+  // the console reads it, logs in and removes it from the address bar.
+  absl::StrAppend(
+      &out, "\nWeb console: ", auditor_api.url,
+      "/ui/ (sign in with the admin token)\n  login link: ", auditor_api.url,
+      "/ui/#/login?token=", auditor_api.admin_token, "\n");
   return out;
 }
 
@@ -874,6 +880,12 @@ std::string DemoSummary::ToJson() const {
   AppendJsonString(auditor_api.admin_token_file, &out);
   out.append(",\"url\":");
   AppendJsonString(auditor_api.url, &out);
+  out.append(",\"console_url\":");
+  AppendJsonString(auditor_api.url + "/ui/", &out);
+  out.append(",\"console_login_url\":");
+  AppendJsonString(absl::StrCat(auditor_api.url,
+                                "/ui/#/login?token=", auditor_api.admin_token),
+                   &out);
   absl::StrAppend(&out, "},\"notes\":[");
   for (size_t i = 0; i < notes.size(); ++i) {
     if (i > 0) out.push_back(',');
