@@ -97,5 +97,10 @@ broken dsn-host-undeclared \
 broken bad-yaml 's/^eu:/eu: [/' regions.yaml "regions.yaml:[0-9]+:[0-9]+: invalid YAML"
 if grep -rq clv_secret_value "$tmp/err"; then echo "FAIL: secret echoed"; failures=$((failures + 1)); fi
 
+# `log append --dir` creates the directory with its missing parents, as its help says.
+printf 'one\n' | "$clover" log append --dir "$tmp/fresh/data/log" --key "$tmp/desk.key" \
+  --origin desk.test >"$tmp/out" 2>"$tmp/err" && [ "$(cat "$tmp/out")" = 1 ] || {
+  echo "FAIL: log append into a missing data/ directory"; cat "$tmp/err"; failures=$((failures + 1)); }
+
 if [ "$failures" -ne 0 ]; then echo "$failures failure(s)"; exit 1; fi
 echo "all CLI checks passed"

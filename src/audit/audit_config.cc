@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "approvals/attestation.h"
+#include "core/config_keys.h"
 #include "core/status_macros.h"
 #include "core/yaml_error.h"
 #include "crypto/secret_key_file.h"
@@ -22,6 +23,110 @@
 
 namespace clover::audit {
 namespace {
+
+// Every map the loaders read and the keys they accept (AuditorConfigKeys(),
+// WitnessConfigKeys()): a new key goes here, never in an ad-hoc list.
+constexpr absl::string_view kTopologyKeysNames[] = {"interval", "regions"};
+constexpr KeySet kTopologyKeys{"topology", kTopologyKeysNames};
+constexpr absl::string_view kTopologyRegionKeysNames[] = {
+    "region", "patroni_urls", "dsn_file", "dcs"};
+constexpr KeySet kTopologyRegionKeys{"topology.regions[]",
+                                     kTopologyRegionKeysNames};
+constexpr absl::string_view kTopologyDcKeysNames[] = {"id", "db_hosts"};
+constexpr KeySet kTopologyDcKeys{"topology.regions[].dcs[]",
+                                 kTopologyDcKeysNames};
+constexpr absl::string_view kApiTokenKeysNames[] = {"name", "role", "sha256",
+                                                    "token_file"};
+constexpr KeySet kApiTokenKeys{"auditor.api_tokens[]", kApiTokenKeysNames};
+constexpr absl::string_view kWitnessRootKeysNames[] = {"witness", "logs"};
+constexpr KeySet kWitnessRootKeys{"", kWitnessRootKeysNames};
+constexpr absl::string_view kWitnessKeysNames[] = {"listen", "data_dir",
+                                                   "key_file"};
+constexpr KeySet kWitnessKeys{"witness", kWitnessKeysNames};
+constexpr absl::string_view kWitnessLogKeysNames[] = {"origin", "verifier_keys",
+                                                      "verifier_key_files"};
+constexpr KeySet kWitnessLogKeys{"logs[]", kWitnessLogKeysNames};
+constexpr absl::string_view kRootKeysNames[] = {
+    "auditor",  "logs",      "policies",  "principals", "approvals",
+    "canaries", "detectors", "incidents", "topology",   "releases"};
+constexpr KeySet kRootKeys{"", kRootKeysNames};
+constexpr absl::string_view kAuditorKeysNames[] = {"name",
+                                                   "listen",
+                                                   "data_dir",
+                                                   "witness_key_file",
+                                                   "journal_key_file",
+                                                   "journal_origin",
+                                                   "admin_token_sha256",
+                                                   "admin_token_file",
+                                                   "api_tokens",
+                                                   "insecure_no_auth",
+                                                   "poll_interval",
+                                                   "history_check"};
+constexpr KeySet kAuditorKeys{"auditor", kAuditorKeysNames};
+constexpr absl::string_view kHistoryCheckKeysNames[] = {"bundles_per_poll"};
+constexpr KeySet kHistoryCheckKeys{"auditor.history_check",
+                                   kHistoryCheckKeysNames};
+constexpr absl::string_view kLogKeysNames[] = {"origin", "url", "verifier_keys",
+                                               "verifier_key_files",
+                                               "traffic_metrics_url"};
+constexpr KeySet kLogKeys{"logs[]", kLogKeysNames};
+constexpr absl::string_view kReleaseKeysNames[] = {
+    "origin",  "url",       "verifier_keys",  "verifier_key_files",
+    "ca_file", "max_delay", "pending_timeout"};
+constexpr KeySet kReleaseKeys{"releases[]", kReleaseKeysNames};
+constexpr absl::string_view kPoliciesKeysNames[] = {"bundles", "auditor_keys",
+                                                    "auditor_key_files"};
+constexpr KeySet kPoliciesKeys{"policies", kPoliciesKeysNames};
+constexpr absl::string_view kPrincipalsKeysNames[] = {"file", "jurisdictions"};
+constexpr KeySet kPrincipalsKeys{"principals", kPrincipalsKeysNames};
+constexpr absl::string_view kApprovalsKeysNames[] = {
+    "approvers", "attestation_keys", "attestation_key_files"};
+constexpr KeySet kApprovalsKeys{"approvals", kApprovalsKeysNames};
+constexpr absl::string_view kCanaryKeysNames[] = {
+    "pseudonym_key_file", "subjects", "pseudonyms", "planted_by"};
+constexpr KeySet kCanaryKeys{"canaries[]", kCanaryKeysNames};
+constexpr absl::string_view kDetectorsKeysNames[] = {
+    "bulk_access",         "bulk_erasure",      "denial_burst",
+    "restricted_transfer", "log_stalled_after", "traffic_metric",
+    "erasure_purge"};
+constexpr KeySet kDetectorsKeys{"detectors", kDetectorsKeysNames};
+constexpr absl::string_view kErasurePurgeKeysNames[] = {"window", "slack"};
+constexpr KeySet kErasurePurgeKeys{"detectors.erasure_purge",
+                                   kErasurePurgeKeysNames};
+constexpr absl::string_view kIncidentsKeysNames[] = {"jsonl_file", "webhook"};
+constexpr KeySet kIncidentsKeys{"incidents", kIncidentsKeysNames};
+constexpr absl::string_view kWebhookKeysNames[] = {"url", "secret_file"};
+constexpr KeySet kWebhookKeys{"incidents.webhook", kWebhookKeysNames};
+constexpr absl::string_view kBulkAccessKeysNames[] = {"subjects", "window"};
+constexpr KeySet kBulkAccessKeys{"detectors.bulk_access", kBulkAccessKeysNames};
+constexpr absl::string_view kBulkErasureKeysNames[] = {"subjects", "window"};
+constexpr KeySet kBulkErasureKeys{"detectors.bulk_erasure",
+                                  kBulkErasureKeysNames};
+constexpr absl::string_view kDenialBurstKeysNames[] = {"count", "window"};
+constexpr KeySet kDenialBurstKeys{"detectors.denial_burst",
+                                  kDenialBurstKeysNames};
+constexpr const KeySet* kAuditorKeySets[] = {&kRootKeys,
+                                             &kAuditorKeys,
+                                             &kApiTokenKeys,
+                                             &kHistoryCheckKeys,
+                                             &kLogKeys,
+                                             &kReleaseKeys,
+                                             &kPoliciesKeys,
+                                             &kPrincipalsKeys,
+                                             &kApprovalsKeys,
+                                             &kCanaryKeys,
+                                             &kDetectorsKeys,
+                                             &kBulkAccessKeys,
+                                             &kBulkErasureKeys,
+                                             &kDenialBurstKeys,
+                                             &kErasurePurgeKeys,
+                                             &kTopologyKeys,
+                                             &kTopologyRegionKeys,
+                                             &kTopologyDcKeys,
+                                             &kIncidentsKeys,
+                                             &kWebhookKeys};
+constexpr const KeySet* kWitnessKeySets[] = {&kWitnessRootKeys, &kWitnessKeys,
+                                             &kWitnessLogKeys};
 
 class Reader {
  public:
@@ -35,13 +140,11 @@ class Reader {
   }
 
   absl::Status Keys(const YAML::Node& n, absl::string_view field,
-                    std::initializer_list<absl::string_view> allowed) const {
+                    const KeySet& allowed) const {
     if (!n.IsMap()) return Error(n, field, "must be a mapping");
     for (const auto& kv : n) {
       const std::string k = kv.first.as<std::string>();
-      bool ok = false;
-      for (absl::string_view a : allowed) ok |= (a == k);
-      if (!ok) {
+      if (!allowed.Allows(k)) {
         return Error(kv.first, field.empty() ? k : absl::StrCat(field, ".", k),
                      "unknown key");
       }
@@ -91,16 +194,18 @@ class Reader {
     return absl::OkStatus();
   }
 
-  // A detector's `{<count_key>: N, window: D}` section under `detectors`.
+  // A detector's `{<count_key>: N, window: D}` section under `detectors`;
+  // `keys` is {count_key, "window"}.
   absl::Status CountWindow(const YAML::Node& detectors, const char* name,
-                           const char* count_key, uint64_t* count,
+                           const KeySet& keys, uint64_t* count,
                            absl::Duration* window) const {
     const YAML::Node n = detectors[name];
     if (!n) return absl::OkStatus();
     const std::string field = absl::StrCat("detectors.", name);
-    CLOVER_RETURN_IF_ERROR(Keys(n, field, {count_key, "window"}));
+    const std::string count_key(keys.keys[0]);
+    CLOVER_RETURN_IF_ERROR(Keys(n, field, keys));
     CLOVER_RETURN_IF_ERROR(
-        Uint(n, count_key, absl::StrCat(field, ".", count_key), count));
+        Uint(n, count_key.c_str(), absl::StrCat(field, ".", count_key), count));
     return Duration(n, "window", field + ".window", window);
   }
 
@@ -121,7 +226,7 @@ class Reader {
   // `topology: {interval, regions: [{region, patroni_urls, dsn_file, dcs}]}`
   // (audit/topology_watch.h).
   absl::Status Topology(const YAML::Node& t, AuditorConfig* c) const {
-    CLOVER_RETURN_IF_ERROR(Keys(t, "topology", {"interval", "regions"}));
+    CLOVER_RETURN_IF_ERROR(Keys(t, "topology", kTopologyKeys));
     CLOVER_RETURN_IF_ERROR(
         Duration(t, "interval", "topology.interval", &c->topology_interval));
     const YAML::Node regions = t["regions"];
@@ -132,8 +237,7 @@ class Reader {
     for (size_t i = 0; i < regions.size(); ++i) {
       const YAML::Node g = regions[i];
       const std::string f = absl::StrCat("topology.regions[", i, "]");
-      CLOVER_RETURN_IF_ERROR(
-          Keys(g, f, {"region", "patroni_urls", "dsn_file", "dcs"}));
+      CLOVER_RETURN_IF_ERROR(Keys(g, f, kTopologyRegionKeys));
       RegionTopologyConfig rc;
       CLOVER_RETURN_IF_ERROR(
           Str(g, "region", f + ".region", true, &rc.region.id));
@@ -172,7 +276,7 @@ class Reader {
       }
       for (size_t k = 0; k < dcs.size(); ++k) {
         const std::string fd = absl::StrCat(f, ".dcs[", k, "]");
-        CLOVER_RETURN_IF_ERROR(Keys(dcs[k], fd, {"id", "db_hosts"}));
+        CLOVER_RETURN_IF_ERROR(Keys(dcs[k], fd, kTopologyDcKeys));
         DataCenter dc;
         CLOVER_RETURN_IF_ERROR(Str(dcs[k], "id", fd + ".id", true, &dc.id));
         for (const DataCenter& other : rc.region.dcs) {
@@ -253,9 +357,8 @@ class Reader {
       for (size_t i = 0; i < list.size(); ++i) {
         const YAML::Node t = list[i];
         const std::string f = absl::StrCat("auditor.api_tokens[", i, "].");
-        CLOVER_RETURN_IF_ERROR(Keys(t,
-                                    absl::StrCat("auditor.api_tokens[", i, "]"),
-                                    {"name", "role", "sha256", "token_file"}));
+        CLOVER_RETURN_IF_ERROR(Keys(
+            t, absl::StrCat("auditor.api_tokens[", i, "]"), kApiTokenKeys));
         ApiCredential cred;
         CLOVER_RETURN_IF_ERROR(Str(t, "name", f + "name", true, &cred.name));
         std::string role;
@@ -376,11 +479,10 @@ absl::StatusOr<WitnessConfig> LoadWitnessConfig(const std::string& path) {
   WitnessConfig c;
   c.source_file = abs;
   try {
-    CLOVER_RETURN_IF_ERROR(r.Keys(root, "", {"witness", "logs"}));
+    CLOVER_RETURN_IF_ERROR(r.Keys(root, "", kWitnessRootKeys));
     const YAML::Node w = root["witness"];
     if (!w) return r.Error(root, "witness", "missing");
-    CLOVER_RETURN_IF_ERROR(
-        r.Keys(w, "witness", {"listen", "data_dir", "key_file"}));
+    CLOVER_RETURN_IF_ERROR(r.Keys(w, "witness", kWitnessKeys));
     std::string listen;
     CLOVER_RETURN_IF_ERROR(r.Str(w, "listen", "witness.listen", true, &listen));
     size_t colon = listen.rfind(':');
@@ -401,8 +503,7 @@ absl::StatusOr<WitnessConfig> LoadWitnessConfig(const std::string& path) {
     for (size_t i = 0; i < logs.size(); ++i) {
       const YAML::Node l = logs[i];
       const std::string f = absl::StrCat("logs[", i, "]");
-      CLOVER_RETURN_IF_ERROR(
-          r.Keys(l, f, {"origin", "verifier_keys", "verifier_key_files"}));
+      CLOVER_RETURN_IF_ERROR(r.Keys(l, f, kWitnessLogKeys));
       FollowedLog fl;
       CLOVER_RETURN_IF_ERROR(
           r.Str(l, "origin", f + ".origin", true, &fl.origin));
@@ -429,6 +530,14 @@ absl::StatusOr<WitnessConfig> LoadWitnessConfig(const std::string& path) {
   return c;
 }
 
+std::vector<std::string> AuditorConfigKeys() {
+  return ExpandKeySets(kAuditorKeySets);
+}
+
+std::vector<std::string> WitnessConfigKeys() {
+  return ExpandKeySets(kWitnessKeySets);
+}
+
 absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
   CLOVER_ASSIGN_OR_RETURN(YAML::Node root,
                           LoadYamlFile(path, "auditor config"));
@@ -438,17 +547,10 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
   AuditorConfig c;
   c.source_file = abs;
   try {
-    CLOVER_RETURN_IF_ERROR(
-        r.Keys(root, "",
-               {"auditor", "logs", "policies", "principals", "approvals",
-                "canaries", "detectors", "incidents", "topology", "releases"}));
+    CLOVER_RETURN_IF_ERROR(r.Keys(root, "", kRootKeys));
     const YAML::Node a = root["auditor"];
     if (!a) return r.Error(root, "auditor", "missing");
-    CLOVER_RETURN_IF_ERROR(r.Keys(
-        a, "auditor",
-        {"name", "listen", "data_dir", "witness_key_file", "journal_key_file",
-         "journal_origin", "admin_token_sha256", "admin_token_file",
-         "api_tokens", "insecure_no_auth", "poll_interval", "history_check"}));
+    CLOVER_RETURN_IF_ERROR(r.Keys(a, "auditor", kAuditorKeys));
     CLOVER_RETURN_IF_ERROR(r.Str(a, "name", "auditor.name", true, &c.name));
     std::string listen;
     CLOVER_RETURN_IF_ERROR(r.Str(a, "listen", "auditor.listen", true, &listen));
@@ -476,7 +578,7 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
         a, "poll_interval", "auditor.poll_interval", &c.poll_interval));
     if (const YAML::Node h = a["history_check"]) {
       CLOVER_RETURN_IF_ERROR(
-          r.Keys(h, "auditor.history_check", {"bundles_per_poll"}));
+          r.Keys(h, "auditor.history_check", kHistoryCheckKeys));
       if (const YAML::Node n = h["bundles_per_poll"]) {
         uint64_t v = 0;
         if (!n.IsScalar() || !absl::SimpleAtoi(n.as<std::string>(), &v) ||
@@ -495,10 +597,7 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
     for (size_t i = 0; i < logs.size(); ++i) {
       const YAML::Node l = logs[i];
       const std::string f = absl::StrCat("logs[", i, "]");
-      CLOVER_RETURN_IF_ERROR(
-          r.Keys(l, f,
-                 {"origin", "url", "verifier_keys", "verifier_key_files",
-                  "traffic_metrics_url"}));
+      CLOVER_RETURN_IF_ERROR(r.Keys(l, f, kLogKeys));
       AuditorLogConfig lc;
       CLOVER_RETURN_IF_ERROR(r.Log(l, f, &lc.log));
       CLOVER_RETURN_IF_ERROR(r.Str(l, "traffic_metrics_url",
@@ -516,10 +615,7 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
       for (size_t i = 0; i < rl.size(); ++i) {
         const YAML::Node l = rl[i];
         const std::string f = absl::StrCat("releases[", i, "]");
-        CLOVER_RETURN_IF_ERROR(
-            r.Keys(l, f,
-                   {"origin", "url", "verifier_keys", "verifier_key_files",
-                    "ca_file", "max_delay", "pending_timeout"}));
+        CLOVER_RETURN_IF_ERROR(r.Keys(l, f, kReleaseKeys));
         ReleaseLogConfig rc;
         CLOVER_RETURN_IF_ERROR(r.Log(l, f, &rc.log));
         CLOVER_RETURN_IF_ERROR(
@@ -542,8 +638,7 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
 
     const YAML::Node p = root["policies"];
     if (!p) return r.Error(root, "policies", "missing");
-    CLOVER_RETURN_IF_ERROR(r.Keys(
-        p, "policies", {"bundles", "auditor_keys", "auditor_key_files"}));
+    CLOVER_RETURN_IF_ERROR(r.Keys(p, "policies", kPoliciesKeys));
     CLOVER_RETURN_IF_ERROR(
         r.StrList(p, "bundles", "policies.bundles", &c.policy_bundles));
     for (std::string& b : c.policy_bundles) b = r.Resolve(b);
@@ -563,7 +658,7 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
                      "missing: the auditor needs its signed principal "
                      "directory ({file, jurisdictions})");
     }
-    CLOVER_RETURN_IF_ERROR(r.Keys(pr, "principals", {"file", "jurisdictions"}));
+    CLOVER_RETURN_IF_ERROR(r.Keys(pr, "principals", kPrincipalsKeys));
     CLOVER_RETURN_IF_ERROR(
         r.Path(pr, "file", "principals.file", true, &c.principals_file));
     CLOVER_RETURN_IF_ERROR(r.Path(pr, "jurisdictions",
@@ -573,9 +668,7 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
     // policies with, unless the config names other keys (or none: []).
     c.attestation_keys = c.policy_keys;
     if (const YAML::Node ap = root["approvals"]) {
-      CLOVER_RETURN_IF_ERROR(
-          r.Keys(ap, "approvals",
-                 {"approvers", "attestation_keys", "attestation_key_files"}));
+      CLOVER_RETURN_IF_ERROR(r.Keys(ap, "approvals", kApprovalsKeys));
       CLOVER_RETURN_IF_ERROR(
           r.StrList(ap, "approvers", "approvals.approvers", &c.approvers));
       if (ap["attestation_keys"] || ap["attestation_key_files"]) {
@@ -596,9 +689,7 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
       if (!cn.IsSequence()) return r.Error(cn, "canaries", "must be a list");
       for (size_t i = 0; i < cn.size(); ++i) {
         const std::string f = absl::StrCat("canaries[", i, "]");
-        CLOVER_RETURN_IF_ERROR(r.Keys(
-            cn[i], f,
-            {"pseudonym_key_file", "subjects", "pseudonyms", "planted_by"}));
+        CLOVER_RETURN_IF_ERROR(r.Keys(cn[i], f, kCanaryKeys));
         CanarySet cs;
         CLOVER_RETURN_IF_ERROR(r.Path(cn[i], "pseudonym_key_file",
                                       f + ".pseudonym_key_file", false,
@@ -633,22 +724,19 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
     }
 
     if (const YAML::Node d = root["detectors"]) {
-      CLOVER_RETURN_IF_ERROR(r.Keys(
-          d, "detectors",
-          {"bulk_access", "bulk_erasure", "denial_burst", "restricted_transfer",
-           "log_stalled_after", "traffic_metric", "erasure_purge"}));
-      CLOVER_RETURN_IF_ERROR(r.CountWindow(d, "bulk_access", "subjects",
+      CLOVER_RETURN_IF_ERROR(r.Keys(d, "detectors", kDetectorsKeys));
+      CLOVER_RETURN_IF_ERROR(r.CountWindow(d, "bulk_access", kBulkAccessKeys,
                                            &c.detectors.bulk_subjects,
                                            &c.detectors.bulk_window));
-      CLOVER_RETURN_IF_ERROR(r.CountWindow(d, "bulk_erasure", "subjects",
+      CLOVER_RETURN_IF_ERROR(r.CountWindow(d, "bulk_erasure", kBulkErasureKeys,
                                            &c.detectors.bulk_erase_subjects,
                                            &c.detectors.bulk_erase_window));
-      CLOVER_RETURN_IF_ERROR(r.CountWindow(d, "denial_burst", "count",
+      CLOVER_RETURN_IF_ERROR(r.CountWindow(d, "denial_burst", kDenialBurstKeys,
                                            &c.detectors.denial_burst,
                                            &c.detectors.denial_window));
       if (const YAML::Node b = d["erasure_purge"]) {
         CLOVER_RETURN_IF_ERROR(
-            r.Keys(b, "detectors.erasure_purge", {"window", "slack"}));
+            r.Keys(b, "detectors.erasure_purge", kErasurePurgeKeys));
         CLOVER_RETURN_IF_ERROR(r.Duration(
             b, "window", "detectors.erasure_purge.window", &c.erasure.window));
         CLOVER_RETURN_IF_ERROR(r.Duration(
@@ -675,13 +763,11 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
     }
 
     if (const YAML::Node in = root["incidents"]) {
-      CLOVER_RETURN_IF_ERROR(
-          r.Keys(in, "incidents", {"jsonl_file", "webhook"}));
+      CLOVER_RETURN_IF_ERROR(r.Keys(in, "incidents", kIncidentsKeys));
       CLOVER_RETURN_IF_ERROR(r.Path(in, "jsonl_file", "incidents.jsonl_file",
                                     false, &c.incidents_jsonl));
       if (const YAML::Node w = in["webhook"]) {
-        CLOVER_RETURN_IF_ERROR(
-            r.Keys(w, "incidents.webhook", {"url", "secret_file"}));
+        CLOVER_RETURN_IF_ERROR(r.Keys(w, "incidents.webhook", kWebhookKeys));
         CLOVER_RETURN_IF_ERROR(
             r.Str(w, "url", "incidents.webhook.url", true, &c.webhook_url));
         CLOVER_RETURN_IF_ERROR(r.Path(w, "secret_file",

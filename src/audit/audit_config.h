@@ -123,6 +123,12 @@ struct AuditorConfig {
 [[nodiscard]] absl::StatusOr<AuditorConfig> LoadAuditorConfig(
     const std::string& path);
 
+// Every key an auditor (witness) configuration may hold, as dotted paths
+// ("auditor.listen", "logs[].origin"; "[]" a list item): the loader refuses
+// any other.
+std::vector<std::string> AuditorConfigKeys();
+std::vector<std::string> WitnessConfigKeys();
+
 // A stand-alone witness (`clover witness --config FILE`, see
 // examples/witness.yaml): where it listens and keeps its state, its
 // cosignature key and the logs (origin, verifier keys) it witnesses.

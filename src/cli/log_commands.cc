@@ -115,6 +115,13 @@ struct AppendFlags {
 int Append(const AppendFlags& f) {
   auto signer = ReadSignerKeyFile(f.key);
   if (!signer.ok()) return ReportError(signer.status());
+  // "Created if missing", parents included: RocksDB makes only the last one.
+  std::error_code ec;
+  std::filesystem::create_directories(f.dir, ec);
+  if (ec) {
+    return ReportError(absl::FailedPreconditionError(absl::StrCat(
+        "cannot create log directory '", f.dir, "': ", ec.message())));
+  }
   auto seq = OpenLog(f.dir, *std::move(signer), f.origin);
   if (!seq.ok()) return ReportError(seq.status());
   // Appends are pipelined; the first failure is reported after everything

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "core/config_keys.h"
 #include "core/countries.h"
 #include "core/status_macros.h"
 #include "core/yaml_error.h"
@@ -100,14 +101,91 @@ absl::StatusOr<std::vector<Entry>> MapEntries(const Source& src,
   return out;
 }
 
+// Every map the loader reads and the keys it accepts (DeploymentConfigKeys()
+// lists them for docs/configuration.md): a new key goes here, never in an
+// ad-hoc list.
+constexpr absl::string_view kRootKeysNames[] = {
+    "node", "jurisdictions", "regions", "schema",  "principals", "storage",
+    "log",  "keys",          "policy",  "privacy", "purposes",   "approvals"};
+constexpr KeySet kRootKeys{"", kRootKeysNames};
+constexpr absl::string_view kJurisdictionKeysNames[] = {"name", "countries"};
+constexpr KeySet kJurisdictionKeys{"jurisdictions.*", kJurisdictionKeysNames};
+constexpr absl::string_view kRegionKeysNames[] = {"jurisdictions", "dcs"};
+constexpr KeySet kRegionKeys{"regions.*", kRegionKeysNames};
+constexpr absl::string_view kDcKeysNames[] = {"country", "endpoint",
+                                              "db_hosts"};
+constexpr KeySet kDcKeys{"regions.*.dcs.*", kDcKeysNames};
+constexpr absl::string_view kSchemaKeysNames[] = {"fields"};
+constexpr KeySet kSchemaKeys{"schema", kSchemaKeysNames};
+constexpr absl::string_view kFieldKeysNames[] = {"category", "restricted",
+                                                 "format", "method"};
+constexpr KeySet kFieldKeys{"schema.fields.*", kFieldKeysNames};
+constexpr absl::string_view kPrincipalKeysNames[] = {
+    "id", "kind", "org", "roles", "country", "credentials"};
+constexpr KeySet kPrincipalKeys{"principals[]", kPrincipalKeysNames};
+constexpr absl::string_view kCredentialKeysNames[] = {"api_key_sha256",
+                                                      "cert_subject", "jwt"};
+constexpr KeySet kCredentialKeys{"principals[].credentials",
+                                 kCredentialKeysNames};
+constexpr absl::string_view kJwtKeysNames[] = {
+    "issuer", "audience", "public_key_file", "max_lifetime_seconds"};
+constexpr KeySet kJwtKeys{"principals[].credentials.jwt", kJwtKeysNames};
+constexpr absl::string_view kStorageKeysNames[] = {
+    "driver", "postgres_dsn", "postgres_retry_seconds", "patroni_urls"};
+constexpr KeySet kStorageKeys{"storage", kStorageKeysNames};
+constexpr absl::string_view kNodeKeysNames[] = {
+    "id", "region", "dc", "listen", "data_dir", "tls", "max_connections"};
+constexpr KeySet kNodeKeys{"node", kNodeKeysNames};
+constexpr absl::string_view kTlsKeysNames[] = {"cert_file", "key_file",
+                                               "client_ca_file"};
+constexpr KeySet kTlsKeys{"node.tls", kTlsKeysNames};
+constexpr absl::string_view kLogKeysNames[] = {
+    "origin", "key_file", "max_batch_entries", "max_batch_wait_ms",
+    "witnesses"};
+constexpr KeySet kLogKeys{"log", kLogKeysNames};
+constexpr absl::string_view kWitnessKeysNames[] = {"url", "verifier_key"};
+constexpr KeySet kWitnessKeys{"log.witnesses[]", kWitnessKeysNames};
+constexpr absl::string_view kKeysKeysNames[] = {"kek_file",
+                                                "kek",
+                                                "pseudonym_key_file",
+                                                "retired_kek_files",
+                                                "purge_interval_s",
+                                                "pseudonym_overlap_s",
+                                                "release"};
+constexpr KeySet kKeysKeys{"keys", kKeysKeysNames};
+constexpr absl::string_view kReleaseKeysNames[] = {
+    "url",         "ca_file",       "cert_file",  "key_file",      "public_key",
+    "cache_ttl_s", "cache_entries", "timeout_ms", "status_poll_ms"};
+constexpr KeySet kReleaseKeys{"keys.release", kReleaseKeysNames};
+constexpr absl::string_view kKekKeysNames[] = {"pkcs11"};
+constexpr KeySet kKekKeys{"keys.kek", kKekKeysNames};
+constexpr absl::string_view kPkcs11KeysNames[] = {"module", "token", "label",
+                                                  "pin_file", "retired_labels"};
+constexpr KeySet kPkcs11Keys{"keys.kek.pkcs11", kPkcs11KeysNames};
+constexpr absl::string_view kPolicyKeysNames[] = {
+    "file", "require_signed_policy", "require_signed_principals",
+    "auditor_keys"};
+constexpr KeySet kPolicyKeys{"policy", kPolicyKeysNames};
+constexpr absl::string_view kPrivacyKeysNames[] = {"daily_epsilon_budget",
+                                                   "min_cohort"};
+constexpr KeySet kPrivacyKeys{"privacy", kPrivacyKeysNames};
+constexpr absl::string_view kApprovalsKeysNames[] = {"attestation_keys"};
+constexpr KeySet kApprovalsKeys{"approvals", kApprovalsKeysNames};
+constexpr const KeySet* kAllKeySets[] = {
+    &kRootKeys,     &kJurisdictionKeys, &kRegionKeys,    &kDcKeys,
+    &kSchemaKeys,   &kFieldKeys,        &kPrincipalKeys, &kCredentialKeys,
+    &kJwtKeys,      &kStorageKeys,      &kNodeKeys,      &kTlsKeys,
+    &kLogKeys,      &kWitnessKeys,      &kKeysKeys,      &kReleaseKeys,
+    &kKekKeys,      &kPkcs11Keys,       &kPolicyKeys,    &kPrivacyKeys,
+    &kApprovalsKeys};
+
 absl::Status CheckKeys(const Source& src, const std::vector<Entry>& entries,
-                       absl::string_view path,
-                       std::initializer_list<absl::string_view> allowed) {
+                       absl::string_view path, const KeySet& allowed) {
   for (const auto& e : entries) {
-    if (std::find(allowed.begin(), allowed.end(), e.key) == allowed.end()) {
+    if (!allowed.Allows(e.key)) {
       return ErrorAt(src, e.key_node, Join(path, e.key),
                      absl::StrCat("unknown key (allowed: ",
-                                  absl::StrJoin(allowed, ", "), ")"));
+                                  absl::StrJoin(allowed.keys, ", "), ")"));
     }
   }
   return absl::OkStatus();
@@ -309,10 +387,7 @@ class Loader {
     CLOVER_ASSIGN_OR_RETURN(YAML::Node root, ParseYaml(text, src));
     if (root.IsNull()) return ErrorAt(src, root, "", "configuration is empty");
     CLOVER_ASSIGN_OR_RETURN(auto entries, MapEntries(src, root, ""));
-    CLOVER_RETURN_IF_ERROR(CheckKeys(
-        src, entries, "",
-        {"node", "jurisdictions", "regions", "schema", "principals", "storage",
-         "log", "keys", "policy", "privacy", "purposes", "approvals"}));
+    CLOVER_RETURN_IF_ERROR(CheckKeys(src, entries, "", kRootKeys));
     d_.source_file = name;
     for (absl::string_view required :
          {"jurisdictions", "regions", "schema", "principals"}) {
@@ -414,8 +489,7 @@ class Loader {
       std::string path = Join("jurisdictions", e.key);
       CLOVER_RETURN_IF_ERROR(CheckIdentifier(src, e.key_node, path, e.key));
       CLOVER_ASSIGN_OR_RETURN(auto fields, MapEntries(src, e.value, path));
-      CLOVER_RETURN_IF_ERROR(
-          CheckKeys(src, fields, path, {"name", "countries"}));
+      CLOVER_RETURN_IF_ERROR(CheckKeys(src, fields, path, kJurisdictionKeys));
       Jurisdiction j;
       j.id = e.key;
       CLOVER_ASSIGN_OR_RETURN(j.name, StringField(src, e.value, fields, path,
@@ -460,8 +534,7 @@ class Loader {
       std::string path = Join("regions", e.key);
       CLOVER_RETURN_IF_ERROR(CheckIdentifier(src, e.key_node, path, e.key));
       CLOVER_ASSIGN_OR_RETURN(auto fields, MapEntries(src, e.value, path));
-      CLOVER_RETURN_IF_ERROR(
-          CheckKeys(src, fields, path, {"jurisdictions", "dcs"}));
+      CLOVER_RETURN_IF_ERROR(CheckKeys(src, fields, path, kRegionKeys));
       Region r;
       r.id = e.key;
       const Entry* js = Find(fields, "jurisdictions");
@@ -508,8 +581,7 @@ class Loader {
                          "data centre id used twice");
         }
         CLOVER_ASSIGN_OR_RETURN(auto dcf, MapEntries(src, dce.value, dcpath));
-        CLOVER_RETURN_IF_ERROR(
-            CheckKeys(src, dcf, dcpath, {"country", "endpoint", "db_hosts"}));
+        CLOVER_RETURN_IF_ERROR(CheckKeys(src, dcf, dcpath, kDcKeys));
         DataCenter dc;
         dc.id = dce.key;
         CLOVER_ASSIGN_OR_RETURN(
@@ -566,7 +638,7 @@ class Loader {
 
   absl::Status SchemaSection(const Source& src, const YAML::Node& node) {
     CLOVER_ASSIGN_OR_RETURN(auto entries, MapEntries(src, node, "schema"));
-    CLOVER_RETURN_IF_ERROR(CheckKeys(src, entries, "schema", {"fields"}));
+    CLOVER_RETURN_IF_ERROR(CheckKeys(src, entries, "schema", kSchemaKeys));
     const Entry* fields = Find(entries, "fields");
     if (fields == nullptr)
       return ErrorAt(src, node, "schema.fields", "missing required field");
@@ -582,8 +654,7 @@ class Loader {
             "field names use lower-case letters, digits, '-' and '_'");
       }
       CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, e.value, path));
-      CLOVER_RETURN_IF_ERROR(CheckKeys(
-          src, f, path, {"category", "restricted", "format", "method"}));
+      CLOVER_RETURN_IF_ERROR(CheckKeys(src, f, path, kFieldKeys));
       FieldSpec spec;
       spec.name = e.key;
       CLOVER_ASSIGN_OR_RETURN(
@@ -645,9 +716,7 @@ class Loader {
       CLOVER_RETURN_IF_ERROR(
           CheckIdentifier(src, Find(f, "id")->value, Join(path, "id"), p.id));
       path = absl::StrCat("principals[", p.id, "]");
-      CLOVER_RETURN_IF_ERROR(
-          CheckKeys(src, f, path,
-                    {"id", "kind", "org", "roles", "country", "credentials"}));
+      CLOVER_RETURN_IF_ERROR(CheckKeys(src, f, path, kPrincipalKeys));
       if (!ids.insert(p.id).second) {
         return ErrorAt(src, Find(f, "id")->value, Join(path, "id"),
                        absl::StrCat("duplicate principal '", p.id, "'"));
@@ -720,8 +789,7 @@ class Loader {
           "API key given in clear text; store its SHA-256 as api_key_sha256 "
           "(`printf %s KEY | sha256sum`)");
     }
-    CLOVER_RETURN_IF_ERROR(
-        CheckKeys(src, f, path, {"api_key_sha256", "cert_subject", "jwt"}));
+    CLOVER_RETURN_IF_ERROR(CheckKeys(src, f, path, kCredentialKeys));
     if (const Entry* h = Find(f, "api_key_sha256")) {
       CLOVER_ASSIGN_OR_RETURN(
           out->api_key_sha256,
@@ -745,9 +813,7 @@ class Loader {
     if (const Entry* jwt = Find(f, "jwt")) {
       std::string jpath = Join(path, "jwt");
       CLOVER_ASSIGN_OR_RETURN(auto jf, MapEntries(src, jwt->value, jpath));
-      CLOVER_RETURN_IF_ERROR(CheckKeys(
-          src, jf, jpath,
-          {"issuer", "audience", "public_key_file", "max_lifetime_seconds"}));
+      CLOVER_RETURN_IF_ERROR(CheckKeys(src, jf, jpath, kJwtKeys));
       JwtCredential j;
       CLOVER_ASSIGN_OR_RETURN(
           j.issuer, StringField(src, jwt->value, jf, jpath, "issuer", true));
@@ -773,9 +839,7 @@ class Loader {
 
   absl::Status Storage(const Source& src, const YAML::Node& node) {
     CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, node, "storage"));
-    CLOVER_RETURN_IF_ERROR(CheckKeys(
-        src, f, "storage",
-        {"driver", "postgres_dsn", "postgres_retry_seconds", "patroni_urls"}));
+    CLOVER_RETURN_IF_ERROR(CheckKeys(src, f, "storage", kStorageKeys));
     CLOVER_ASSIGN_OR_RETURN(
         std::string driver,
         StringField(src, node, f, "storage", "driver", false, "rocksdb"));
@@ -850,9 +914,7 @@ class Loader {
 
   absl::Status Node(const Source& src, const YAML::Node& node) {
     CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, node, "node"));
-    CLOVER_RETURN_IF_ERROR(CheckKeys(src, f, "node",
-                                     {"id", "region", "dc", "listen",
-                                      "data_dir", "tls", "max_connections"}));
+    CLOVER_RETURN_IF_ERROR(CheckKeys(src, f, "node", kNodeKeys));
     NodeConfig n;
     CLOVER_ASSIGN_OR_RETURN(n.id,
                             StringField(src, node, f, "node", "id", true));
@@ -900,8 +962,7 @@ class Loader {
     n.max_connections = static_cast<int>(max_connections);
     if (const Entry* tls = Find(f, "tls")) {
       CLOVER_ASSIGN_OR_RETURN(auto tf, MapEntries(src, tls->value, "node.tls"));
-      CLOVER_RETURN_IF_ERROR(CheckKeys(
-          src, tf, "node.tls", {"cert_file", "key_file", "client_ca_file"}));
+      CLOVER_RETURN_IF_ERROR(CheckKeys(src, tf, "node.tls", kTlsKeys));
       TlsConfig t;
       CLOVER_ASSIGN_OR_RETURN(
           std::string cert,
@@ -923,9 +984,7 @@ class Loader {
 
   absl::Status Log(const Source& src, const YAML::Node& node) {
     CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, node, "log"));
-    CLOVER_RETURN_IF_ERROR(CheckKeys(src, f, "log",
-                                     {"origin", "key_file", "max_batch_entries",
-                                      "max_batch_wait_ms", "witnesses"}));
+    CLOVER_RETURN_IF_ERROR(CheckKeys(src, f, "log", kLogKeys));
     CLOVER_ASSIGN_OR_RETURN(d_.log.origin,
                             StringField(src, node, f, "log", "origin", true));
     for (char c : d_.log.origin) {
@@ -952,8 +1011,7 @@ class Loader {
         const YAML::Node& wn = w->value[i];
         const std::string path = absl::StrCat("log.witnesses[", i, "]");
         CLOVER_ASSIGN_OR_RETURN(auto wf, MapEntries(src, wn, path));
-        CLOVER_RETURN_IF_ERROR(
-            CheckKeys(src, wf, path, {"url", "verifier_key"}));
+        CLOVER_RETURN_IF_ERROR(CheckKeys(src, wf, path, kWitnessKeys));
         LogWitnessConfig c;
         CLOVER_ASSIGN_OR_RETURN(c.url,
                                 StringField(src, wn, wf, path, "url", true));
@@ -973,10 +1031,7 @@ class Loader {
 
   absl::Status Keys(const Source& src, const YAML::Node& node) {
     CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, node, "keys"));
-    CLOVER_RETURN_IF_ERROR(
-        CheckKeys(src, f, "keys",
-                  {"kek_file", "kek", "pseudonym_key_file", "retired_kek_files",
-                   "purge_interval_s", "pseudonym_overlap_s", "release"}));
+    CLOVER_RETURN_IF_ERROR(CheckKeys(src, f, "keys", kKeysKeys));
     const Entry* hsm = Find(f, "kek");
     if (hsm != nullptr && Find(f, "kek_file") != nullptr) {
       return ErrorAt(src, hsm->key_node, "keys.kek",
@@ -1018,10 +1073,7 @@ class Loader {
   absl::Status KeyRelease(const Source& src, const YAML::Node& node) {
     const char* path = "keys.release";
     CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, node, path));
-    CLOVER_RETURN_IF_ERROR(CheckKeys(
-        src, f, path,
-        {"url", "ca_file", "cert_file", "key_file", "public_key", "cache_ttl_s",
-         "cache_entries", "timeout_ms", "status_poll_ms"}));
+    CLOVER_RETURN_IF_ERROR(CheckKeys(src, f, path, kReleaseKeys));
     KeyReleaseConfig r;
     CLOVER_ASSIGN_OR_RETURN(r.url,
                             StringField(src, node, f, path, "url", true));
@@ -1060,15 +1112,13 @@ class Loader {
   // keys.kek: {pkcs11: {module, token, label, pin_file, retired_labels}}.
   absl::Status Pkcs11Kek(const Source& src, const YAML::Node& node) {
     CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, node, "keys.kek"));
-    CLOVER_RETURN_IF_ERROR(CheckKeys(src, f, "keys.kek", {"pkcs11"}));
+    CLOVER_RETURN_IF_ERROR(CheckKeys(src, f, "keys.kek", kKekKeys));
     const Entry* p = Find(f, "pkcs11");
     if (p == nullptr)
       return ErrorAt(src, node, "keys.kek.pkcs11", "missing required field");
     const std::string path = "keys.kek.pkcs11";
     CLOVER_ASSIGN_OR_RETURN(auto pf, MapEntries(src, p->value, path));
-    CLOVER_RETURN_IF_ERROR(
-        CheckKeys(src, pf, path,
-                  {"module", "token", "label", "pin_file", "retired_labels"}));
+    CLOVER_RETURN_IF_ERROR(CheckKeys(src, pf, path, kPkcs11Keys));
     Pkcs11KekConfig c;
     CLOVER_ASSIGN_OR_RETURN(
         c.module, StringField(src, p->value, pf, path, "module", true));
@@ -1122,10 +1172,7 @@ class Loader {
 
   absl::Status Policy(const Source& src, const YAML::Node& node) {
     CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, node, "policy"));
-    CLOVER_RETURN_IF_ERROR(
-        CheckKeys(src, f, "policy",
-                  {"file", "require_signed_policy", "require_signed_principals",
-                   "auditor_keys"}));
+    CLOVER_RETURN_IF_ERROR(CheckKeys(src, f, "policy", kPolicyKeys));
     CLOVER_ASSIGN_OR_RETURN(std::string file,
                             StringField(src, node, f, "policy", "file", true));
     d_.policy.file = ResolvePath(src, file);
@@ -1163,8 +1210,7 @@ class Loader {
 
   absl::Status Privacy(const Source& src, const YAML::Node& node) {
     CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, node, "privacy"));
-    CLOVER_RETURN_IF_ERROR(
-        CheckKeys(src, f, "privacy", {"daily_epsilon_budget", "min_cohort"}));
+    CLOVER_RETURN_IF_ERROR(CheckKeys(src, f, "privacy", kPrivacyKeys));
     if (const Entry* e = Find(f, "daily_epsilon_budget")) {
       double v = 0;
       if (!e->value.IsScalar() || !absl::SimpleAtod(e->value.Scalar(), &v) ||
@@ -1191,8 +1237,7 @@ class Loader {
   // no key formats.
   absl::Status Approvals(const Source& src, const YAML::Node& node) {
     CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, node, "approvals"));
-    CLOVER_RETURN_IF_ERROR(
-        CheckKeys(src, f, "approvals", {"attestation_keys"}));
+    CLOVER_RETURN_IF_ERROR(CheckKeys(src, f, "approvals", kApprovalsKeys));
     if (const Entry* keys = Find(f, "attestation_keys")) {
       CLOVER_ASSIGN_OR_RETURN(
           d_.approvals.attestation_keys,
@@ -1373,6 +1418,10 @@ absl::StatusOr<std::vector<Principal>> LoadPrincipalDirectory(
 absl::StatusOr<Deployment> ParseDeployment(absl::string_view yaml,
                                            const std::string& name) {
   return Loader().Load(yaml, name);
+}
+
+std::vector<std::string> DeploymentConfigKeys() {
+  return ExpandKeySets(kAllKeySets);
 }
 
 absl::StatusOr<Deployment> LoadDeployment(const std::string& path) {

@@ -303,6 +303,12 @@ struct Deployment {
 [[nodiscard]] absl::StatusOr<Deployment> ParseDeployment(
     absl::string_view yaml, const std::string& name);
 
+// Every key a deployment or node configuration may hold, as dotted paths
+// ("node.tls.cert_file"; "[]" a list item, "*" an id-keyed map entry, e.g.
+// "regions.*.dcs.*.endpoint"): the loader refuses any other. A section given
+// as a file holds the keys below its section name.
+std::vector<std::string> DeploymentConfigKeys();
+
 // A one-screen human summary of the topology: regions, DCs, which countries are
 // stored where.
 std::string DescribeTopology(const Deployment& deployment);

@@ -240,6 +240,12 @@ absl::StatusOr<audit::AuditorConfig> PrepareAuditor(
       log::FormatSignerKey("auditor.clover.example", 0x01, *note_key);
   auto verifier = log::VerifierKeyFromSignerKey(signer);
   if (!verifier.ok()) return verifier.status();
+  // examples/audit.yaml verifies the signed bundle and directory with it.
+  if (absl::Status st = crypto::WritePrivateFile(
+          (keys / "auditor.note.pub").string(), *verifier + "\n");
+      !st.ok()) {
+    return st;
+  }
   *approval_signer = signer;
   std::string witness_file = (keys / "auditor.witness.key").string();
   std::string journal_file = (keys / "auditor.journal.key").string();

@@ -65,6 +65,12 @@ absl::StatusOr<std::vector<LocalNode>> PrepareLocalDeployment(
         return s;
       auto vkey = log::VerifierKeyFromSignerKey(skey);
       if (!vkey.ok()) return vkey.status();
+      // Beside it the verifier key, for the auditor's and the witness's
+      // example configs (examples/audit.yaml, examples/witness.yaml).
+      if (absl::Status s = crypto::WritePrivateFile(
+              (keys / absl::StrCat(dc.id, ".note.pub")).string(), *vkey + "\n");
+          !s.ok())
+        return s;
       n.verifier_key = *vkey;
       n.deployment = base;
       NodeConfig node;

@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/config_keys.h"
 #include "core/countries.h"
 #include "core/status_macros.h"
 #include "crypto/sha256.h"
@@ -17,6 +18,30 @@
 
 namespace clover::policy {
 namespace {
+
+// Every map the parser reads and the keys it accepts (BundleKeys()): a new key
+// goes here, never in an ad-hoc list.
+constexpr absl::string_view kNotKeysNames[] = {"not"};
+constexpr KeySet kNotKeys{"rules[].when.*", kNotKeysNames};
+constexpr absl::string_view kApprovalParamKeysNames[] = {"approver_role",
+                                                         "max_duration"};
+constexpr KeySet kApprovalParamKeys{"rules[].params", kApprovalParamKeysNames};
+constexpr absl::string_view kAggregateParamKeysNames[] = {"epsilon"};
+constexpr KeySet kAggregateParamKeys{"rules[].params",
+                                     kAggregateParamKeysNames};
+constexpr absl::string_view kRuleKeysNames[] = {"id", "description", "effect",
+                                                "params", "when"};
+constexpr KeySet kRuleKeys{"rules[]", kRuleKeysNames};
+constexpr absl::string_view kInvariantKeysNames[] = {"id", "description",
+                                                     "never", "always", "when"};
+constexpr KeySet kInvariantKeys{"invariants[]", kInvariantKeysNames};
+constexpr absl::string_view kRootKeysNames[] = {"version", "description",
+                                                "rules", "invariants"};
+constexpr KeySet kRootKeys{"", kRootKeysNames};
+constexpr KeySet kInvariantNotKeys{"invariants[].when.*", kNotKeysNames};
+constexpr const KeySet* kBundleKeySets[] = {
+    &kNotKeys,       &kApprovalParamKeys, &kAggregateParamKeys, &kRuleKeys,
+    &kInvariantKeys, &kRootKeys,          &kInvariantNotKeys};
 
 // Carries the file name and builds "file:line:col: field 'path': message"
 // errors.
@@ -58,9 +83,8 @@ class Parser {
 
   // Checks that `node` is a map whose keys are all in `allowed` and appear
   // once.
-  absl::Status CheckKeys(
-      const YNode& node, absl::string_view field,
-      std::initializer_list<absl::string_view> allowed) const {
+  absl::Status CheckKeys(const YNode& node, absl::string_view field,
+                         const KeySet& allowed) const {
     if (!node.IsMap()) return Error(node, field, "expected a map");
     const auto& entries = node.entries();
     for (size_t i = 0; i < entries.size(); ++i) {
@@ -72,9 +96,9 @@ class Parser {
       auto path = [&] {
         return field.empty() ? key : absl::StrCat(field, ".", key);
       };
-      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      if (!allowed.Allows(key)) {
         std::string list;
-        for (absl::string_view a : allowed)
+        for (absl::string_view a : allowed.keys)
           absl::StrAppend(&list, list.empty() ? "" : ", ", a);
         return Error(k, path(),
                      absl::StrCat("unknown key (expected one of: ", list, ")"));
@@ -165,7 +189,7 @@ class Parser {
     const YNode* list = &value;
     std::string list_field = field;
     if (value.IsMap()) {
-      CLOVER_RETURN_IF_ERROR(CheckKeys(value, field, {"not"}));
+      CLOVER_RETURN_IF_ERROR(CheckKeys(value, field, kNotKeys));
       if (!value["not"])
         return Error(value, field, "expected {not: value-or-list}");
       c.negated = true;
@@ -241,8 +265,7 @@ class Parser {
                            Rule& rule) const {
     if (!node) return absl::OkStatus();
     if (rule.effect == Effect::kApproval) {
-      CLOVER_RETURN_IF_ERROR(
-          CheckKeys(node, field, {"approver_role", "max_duration"}));
+      CLOVER_RETURN_IF_ERROR(CheckKeys(node, field, kApprovalParamKeys));
       if (node["approver_role"]) {
         CLOVER_ASSIGN_OR_RETURN(
             rule.approval.approver_role,
@@ -265,7 +288,7 @@ class Parser {
       return absl::OkStatus();
     }
     if (rule.effect == Effect::kAggregate) {
-      CLOVER_RETURN_IF_ERROR(CheckKeys(node, field, {"epsilon"}));
+      CLOVER_RETURN_IF_ERROR(CheckKeys(node, field, kAggregateParamKeys));
       if (const YNode e = node["epsilon"]; e) {
         const std::string f = absl::StrCat(field, ".epsilon");
         CLOVER_ASSIGN_OR_RETURN(std::string s, NonEmptyScalar(e, f));
@@ -311,8 +334,7 @@ class Parser {
 
   absl::StatusOr<Rule> ParseRule(const YNode& node, absl::string_view field,
                                  absl::flat_hash_set<std::string>& ids) const {
-    CLOVER_RETURN_IF_ERROR(CheckKeys(
-        node, field, {"id", "description", "effect", "params", "when"}));
+    CLOVER_RETURN_IF_ERROR(CheckKeys(node, field, kRuleKeys));
     Rule rule;
     rule.pos = PosOf(node);
     CLOVER_ASSIGN_OR_RETURN(rule.id, ParseId(node, field, ids));
@@ -349,8 +371,7 @@ class Parser {
   absl::StatusOr<Invariant> ParseInvariant(
       const YNode& node, absl::string_view field,
       absl::flat_hash_set<std::string>& ids) const {
-    CLOVER_RETURN_IF_ERROR(CheckKeys(
-        node, field, {"id", "description", "never", "always", "when"}));
+    CLOVER_RETURN_IF_ERROR(CheckKeys(node, field, kInvariantKeys));
     Invariant inv;
     inv.pos = PosOf(node);
     CLOVER_ASSIGN_OR_RETURN(inv.id, ParseId(node, field, ids));
@@ -390,8 +411,7 @@ class Parser {
     if (!root.IsMap())
       return Error(root, "",
                    "a policy bundle is a map with 'version' and 'rules'");
-    CLOVER_RETURN_IF_ERROR(
-        CheckKeys(root, "", {"version", "description", "rules", "invariants"}));
+    CLOVER_RETURN_IF_ERROR(CheckKeys(root, "", kRootKeys));
     if (!root["version"])
       return Error(root, "version", "missing (use 'version: 1')");
     CLOVER_ASSIGN_OR_RETURN(std::string version,
@@ -478,5 +498,7 @@ absl::StatusOr<Bundle> LoadBundle(const std::string& path) {
   CLOVER_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path));
   return ParseBundle(text, path);
 }
+
+std::vector<std::string> BundleKeys() { return ExpandKeySets(kBundleKeySets); }
 
 }  // namespace clover::policy

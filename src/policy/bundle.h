@@ -93,6 +93,11 @@ struct Bundle {
   std::vector<Invariant> invariants;
 };
 
+// Every key a policy bundle may hold, as dotted paths ("rules[].effect";
+// "[]" a list item, "*" any condition attribute, see policy/attribute.h):
+// the parser refuses any other.
+std::vector<std::string> BundleKeys();
+
 // Parses a bundle from its text. Errors: InvalidArgument "file:line:col: field
 // 'x': message" for malformed YAML, unknown keys, attributes, effects, actions
 // or principal kinds, bad parameters, duplicate rule/invariant ids or

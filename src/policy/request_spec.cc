@@ -3,12 +3,30 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "core/config_keys.h"
 #include "core/status_macros.h"
 #include "core/yaml_error.h"
 #include "policy/attribute.h"
 
 namespace clover::policy {
 namespace {
+
+// Every map the parser reads and the keys it accepts (RequestSpecKeys()): a new
+// key goes here, never in an ad-hoc list.
+constexpr absl::string_view kPrincipalKeysNames[] = {
+    "id", "kind", "org", "roles", "country", "jurisdiction"};
+constexpr KeySet kPrincipalKeys{"principal", kPrincipalKeysNames};
+constexpr absl::string_view kFieldKeysNames[] = {"name", "category",
+                                                 "restricted"};
+constexpr KeySet kFieldKeys{"fields[]", kFieldKeysNames};
+constexpr absl::string_view kRootKeysNames[] = {
+    "principal",   "purpose",       "action", "subject",
+    "destination", "justification", "fields"};
+constexpr KeySet kRootKeys{"", kRootKeysNames};
+constexpr absl::string_view kSubjectKeysNames[] = {"jurisdiction", "country"};
+constexpr KeySet kSubjectKeys{"subject", kSubjectKeysNames};
+constexpr const KeySet* kRequestKeySets[] = {&kPrincipalKeys, &kFieldKeys,
+                                             &kRootKeys, &kSubjectKeys};
 
 class SpecParser {
  public:
@@ -26,13 +44,12 @@ class SpecParser {
     return node.Scalar();
   }
 
-  absl::Status CheckKeys(
-      const YAML::Node& node, absl::string_view field,
-      std::initializer_list<absl::string_view> allowed) const {
+  absl::Status CheckKeys(const YAML::Node& node, absl::string_view field,
+                         const KeySet& allowed) const {
     if (!node.IsMap()) return Error(node, field, "expected a map");
     for (const auto& kv : node) {
       const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
-      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      if (!allowed.Allows(key)) {
         return Error(kv.first,
                      field.empty() ? key : absl::StrCat(field, ".", key),
                      "unknown key");
@@ -74,9 +91,7 @@ class SpecParser {
       return Error(node, "principal",
                    absl::StrCat("no principal '", id, "' in the deployment"));
     }
-    CLOVER_RETURN_IF_ERROR(
-        CheckKeys(node, "principal",
-                  {"id", "kind", "org", "roles", "country", "jurisdiction"}));
+    CLOVER_RETURN_IF_ERROR(CheckKeys(node, "principal", kPrincipalKeys));
     auto get = [&](const char* key, std::string& out) -> absl::Status {
       if (!node[key]) return absl::OkStatus();
       CLOVER_ASSIGN_OR_RETURN(out,
@@ -120,8 +135,7 @@ class SpecParser {
       if (!f.ok()) return Error(node, field, f.status().message());
       return f;
     }
-    CLOVER_RETURN_IF_ERROR(
-        CheckKeys(node, field, {"name", "category", "restricted"}));
+    CLOVER_RETURN_IF_ERROR(CheckKeys(node, field, kFieldKeys));
     FieldData f;
     if (!node["name"]) return Error(node, field, "missing 'name'");
     CLOVER_ASSIGN_OR_RETURN(f.name,
@@ -144,10 +158,7 @@ class SpecParser {
 
   absl::StatusOr<RequestSpec> Parse(const YAML::Node& node,
                                     bool fields_required) const {
-    CLOVER_RETURN_IF_ERROR(
-        CheckKeys(node, "",
-                  {"principal", "purpose", "action", "subject", "destination",
-                   "justification", "fields"}));
+    CLOVER_RETURN_IF_ERROR(CheckKeys(node, "", kRootKeys));
     RequestSpec spec;
     RequestData& r = spec.request;
     CLOVER_RETURN_IF_ERROR(Principal(node["principal"], r));
@@ -161,8 +172,7 @@ class SpecParser {
                    absl::StrCat("unknown action '", r.action, "'"));
     }
     if (const YAML::Node subject = node["subject"]; subject) {
-      CLOVER_RETURN_IF_ERROR(
-          CheckKeys(subject, "subject", {"jurisdiction", "country"}));
+      CLOVER_RETURN_IF_ERROR(CheckKeys(subject, "subject", kSubjectKeys));
       if (subject["jurisdiction"]) {
         CLOVER_ASSIGN_OR_RETURN(
             r.subject_jurisdiction,
@@ -255,6 +265,10 @@ absl::StatusOr<RequestSpec> ParseRequestText(absl::string_view text,
     return YamlSyntaxError(filename, e, "invalid JSON/YAML: ");
   }
   return ParseRequestSpec(node, filename, deployment, /*fields_required=*/true);
+}
+
+std::vector<std::string> RequestSpecKeys() {
+  return ExpandKeySets(kRequestKeySets);
 }
 
 }  // namespace clover::policy

@@ -35,6 +35,10 @@ struct RequestSpec {
 // spelled out. When `fields_required` is false a missing `fields` key yields no
 // fields. Errors: InvalidArgument "file:line:col: field 'x': message". Never
 // throws.
+// Every key a request description may hold, as dotted paths
+// ("principal.country", "fields[].name"): the parser refuses any other.
+std::vector<std::string> RequestSpecKeys();
+
 [[nodiscard]] absl::StatusOr<RequestSpec> ParseRequestSpec(
     const YAML::Node& node, const std::string& filename,
     const Deployment* deployment, bool fields_required);

@@ -4,13 +4,23 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/config_keys.h"
 #include "core/status_macros.h"
 #include "core/yaml_error.h"
 #include "policy/reference_evaluator.h"
+#include "policy/request_spec.h"
 #include "yaml-cpp/yaml.h"
 
 namespace clover::policy {
 namespace {
+
+// The keys a cases file accepts (PolicyCaseKeys()); `request` holds a
+// request spec (RequestSpecKeys()) and `expect` maps field names to effects.
+constexpr absl::string_view kRootKeysNames[] = {"deployment", "cases"};
+constexpr KeySet kRootKeys{"", kRootKeysNames};
+constexpr absl::string_view kCaseKeysNames[] = {"name", "request", "expect"};
+constexpr KeySet kCaseKeys{"cases[]", kCaseKeysNames};
+constexpr const KeySet* kCaseKeySets[] = {&kRootKeys, &kCaseKeys};
 
 absl::Status ErrorAt(const std::string& filename, const YAML::Node& node,
                      absl::string_view field, absl::string_view message) {
@@ -33,7 +43,7 @@ absl::StatusOr<std::vector<PolicyCase>> ParseCasesNode(
     return ErrorAt(filename, root, "", "expected a map with 'cases'");
   for (const auto& kv : root) {
     const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
-    if (key != "deployment" && key != "cases") {
+    if (!kRootKeys.Allows(key)) {
       return ErrorAt(filename, kv.first, key,
                      "unknown key (expected deployment, cases)");
     }
@@ -50,7 +60,7 @@ absl::StatusOr<std::vector<PolicyCase>> ParseCasesNode(
     if (!c.IsMap()) return ErrorAt(filename, c, field, "expected a map");
     for (const auto& kv : c) {
       const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
-      if (key != "name" && key != "request" && key != "expect") {
+      if (!kCaseKeys.Allows(key)) {
         return ErrorAt(filename, kv.first, absl::StrCat(field, ".", key),
                        "unknown key (expected name, request, expect)");
       }
@@ -187,6 +197,13 @@ CaseReport RunCases(const CompiledPolicy& policy,
   absl::StrAppend(&report.output, report.passed, " passed, ", report.failed,
                   " failed\n");
   return report;
+}
+
+std::vector<std::string> PolicyCaseKeys() {
+  std::vector<std::string> keys = ExpandKeySets(kCaseKeySets);
+  for (const std::string& k : RequestSpecKeys())
+    keys.push_back(absl::StrCat("cases[].request.", k));
+  return keys;
 }
 
 }  // namespace clover::policy

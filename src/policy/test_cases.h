@@ -38,6 +38,10 @@ struct PolicyCase {
 [[nodiscard]] absl::StatusOr<std::string> CasesDeploymentPath(
     absl::string_view text, const std::string& filename);
 
+// Every key a cases file may hold, as dotted paths ("cases[].expect",
+// "cases[].request.principal.id"): the parser refuses any other.
+std::vector<std::string> PolicyCaseKeys();
+
 // Errors: InvalidArgument "file:line:col: field 'cases[3].expect.email':
 // message".
 [[nodiscard]] absl::StatusOr<std::vector<PolicyCase>> ParseCases(

@@ -10,6 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "core/canonical_json.h"
+#include "core/config_keys.h"
 #include "core/rfc3339.h"
 #include "core/status_macros.h"
 #include "core/yaml_error.h"
@@ -24,6 +25,37 @@ namespace clover::release {
 namespace {
 
 namespace fs = std::filesystem;
+
+// Every map of a key-release configuration and the keys it accepts
+// (ServiceConfigKeys()): any other is refused.
+constexpr absl::string_view kTopKeys[] = {
+    "listen", "public_listen", "tls", "data_dir", "log", "admins", "regions"};
+constexpr KeySet kTop{"", kTopKeys};
+constexpr absl::string_view kListenerKeys[] = {"host", "port"};
+constexpr KeySet kListen{"listen", kListenerKeys};
+constexpr KeySet kPublicListen{"public_listen", kListenerKeys};
+constexpr absl::string_view kTlsKeys[] = {"cert_file", "key_file",
+                                          "client_ca_file"};
+constexpr KeySet kTls{"tls", kTlsKeys};
+constexpr absl::string_view kLogKeys[] = {"origin", "key_file"};
+constexpr KeySet kLog{"log", kLogKeys};
+constexpr absl::string_view kRegionKeys[] = {"key_file", "nodes", "purposes",
+                                             "codes", "require_decision_index"};
+constexpr KeySet kRegion{"regions.*", kRegionKeys};
+constexpr const KeySet* kServiceKeySets[] = {&kTop, &kListen, &kPublicListen,
+                                             &kTls, &kLog,    &kRegion};
+
+// "file:line:col: field 'prefix.k': unknown field" for the first key of the
+// map `m` that `keys` does not allow.
+absl::Status CheckKeys(const std::string& file, const YAML::Node& m,
+                       const std::string& prefix, const KeySet& keys) {
+  for (const auto& kv : m) {
+    const std::string k = kv.first.as<std::string>();
+    if (!keys.Allows(k))
+      return YamlError(file, kv.first, prefix + k, "unknown field");
+  }
+  return absl::OkStatus();
+}
 
 std::string Resolve(const std::string& config_path, const std::string& p) {
   if (p.empty() || fs::path(p).is_absolute()) return p;
@@ -67,6 +99,7 @@ absl::Status Listener(const std::string& file, const YAML::Node& m,
   const YAML::Node v = m[name];
   if (!v) return absl::OkStatus();
   if (!v.IsMap()) return YamlError(file, v, name, "must be {host, port}");
+  CLOVER_RETURN_IF_ERROR(CheckKeys(file, v, std::string(name) + ".", kListen));
   CLOVER_ASSIGN_OR_RETURN(std::string h,
                           Str(file, v, "host", std::string(name) + ".", false));
   if (!h.empty()) *host = h;
@@ -104,12 +137,7 @@ absl::StatusOr<ServiceConfig> LoadServiceConfig(const std::string& path) {
   CLOVER_ASSIGN_OR_RETURN(YAML::Node root,
                           LoadYamlFile(path, "key-release configuration"));
   if (!root.IsMap()) return YamlError(path, root, "", "must be a mapping");
-  static const std::set<std::string> kTop = {
-      "listen", "public_listen", "tls", "data_dir", "log", "admins", "regions"};
-  for (const auto& kv : root) {
-    const std::string k = kv.first.as<std::string>();
-    if (!kTop.contains(k)) return YamlError(path, kv.first, k, "unknown field");
-  }
+  CLOVER_RETURN_IF_ERROR(CheckKeys(path, root, "", kTop));
   ServiceConfig c;
   CLOVER_RETURN_IF_ERROR(
       Listener(path, root, "listen", &c.listen_host, &c.listen_port));
@@ -121,6 +149,7 @@ absl::StatusOr<ServiceConfig> LoadServiceConfig(const std::string& path) {
     return YamlError(path, root, "tls",
                      "is required: {cert_file, key_file, client_ca_file}");
   }
+  CLOVER_RETURN_IF_ERROR(CheckKeys(path, tls, "tls.", kTls));
   CLOVER_ASSIGN_OR_RETURN(c.cert_file,
                           Str(path, tls, "cert_file", "tls.", true));
   CLOVER_ASSIGN_OR_RETURN(c.key_file, Str(path, tls, "key_file", "tls.", true));
@@ -135,6 +164,7 @@ absl::StatusOr<ServiceConfig> LoadServiceConfig(const std::string& path) {
   if (!log || !log.IsMap()) {
     return YamlError(path, root, "log", "is required: {origin, key_file}");
   }
+  CLOVER_RETURN_IF_ERROR(CheckKeys(path, log, "log.", kLog));
   CLOVER_ASSIGN_OR_RETURN(c.log_origin, Str(path, log, "origin", "log.", true));
   CLOVER_ASSIGN_OR_RETURN(c.log_key_file,
                           Str(path, log, "key_file", "log.", true));
@@ -149,13 +179,7 @@ absl::StatusOr<ServiceConfig> LoadServiceConfig(const std::string& path) {
     const std::string f = absl::StrCat("regions.", id, ".");
     const YAML::Node& r = kv.second;
     if (!r.IsMap()) return YamlError(path, r, f, "must be a mapping");
-    for (const auto& e : r) {
-      const std::string k = e.first.as<std::string>();
-      if (k != "key_file" && k != "nodes" && k != "purposes" && k != "codes" &&
-          k != "require_decision_index") {
-        return YamlError(path, e.first, f + k, "unknown field");
-      }
-    }
+    CLOVER_RETURN_IF_ERROR(CheckKeys(path, r, f, kRegion));
     RegionPolicy p;
     CLOVER_ASSIGN_OR_RETURN(p.key_file, Str(path, r, "key_file", f, true));
     p.key_file = Resolve(path, p.key_file);
@@ -175,6 +199,10 @@ absl::StatusOr<ServiceConfig> LoadServiceConfig(const std::string& path) {
     c.regions.emplace(id, std::move(p));
   }
   return c;
+}
+
+std::vector<std::string> ServiceConfigKeys() {
+  return ExpandKeySets(kServiceKeySets);
 }
 
 absl::StatusOr<std::unique_ptr<ReleaseService>> ReleaseService::Create(

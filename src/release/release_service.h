@@ -65,6 +65,10 @@ struct ServiceConfig {
 [[nodiscard]] absl::StatusOr<ServiceConfig> LoadServiceConfig(
     const std::string& path);
 
+// Every key a key-release configuration may hold, as dotted paths
+// ("tls.client_ca_file", "regions.*.nodes"): the loader refuses any other.
+std::vector<std::string> ServiceConfigKeys();
+
 class ReleaseService {
  public:
   // Opens the region keys, the log and the cut-off set. Errors: those of the
