@@ -87,15 +87,6 @@ absl::StatusOr<std::unique_ptr<log::Sequencer>> OpenLog(
   log::RocksDbStorageOptions so;
   so.read_only = signer == nullptr;
   so.create_if_missing = signer != nullptr;
-  if (so.create_if_missing) {
-    // RocksDB makes only the last path component; `--dir` is "created if
-    // missing" with its parents (`data/log` on a fresh checkout).
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    if (ec)
-      return absl::InvalidArgumentError(
-          absl::StrCat("create log directory ", dir, ": ", ec.message()));
-  }
   auto storage = log::OpenRocksDbStorage(dir, so);
   if (!storage.ok()) return storage.status();
   log::SequencerOptions opts;
