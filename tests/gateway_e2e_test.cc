@@ -218,7 +218,7 @@ TEST_F(GatewayE2eTest, ForbiddenWhenNothingMayBeReturnedAndStillLogged) {
       Call("cn-engineer-1", "GET",
            *eu_ + "/v1/subjects/eu-3?fields=email,phone", "service_operation");
   EXPECT_EQ(r.status, 403) << r.body;
-  EXPECT_EQ(ErrorCode(r), "forbidden");
+  EXPECT_EQ(ErrorCode(r), "permission_denied");
   EXPECT_TRUE(Json(r.body)["error"].HasMember("log_index"));
 }
 
@@ -541,7 +541,7 @@ TEST_F(GatewayE2eTest, WritesNeedThePolicyForEveryFieldWhateverTheBodyHolds) {
     for (const std::string& body : {empty, partial}) {
       auto r = Call(who, "PUT", url, purpose, body);
       EXPECT_EQ(r.status, 403) << who << " " << body << ": " << r.body;
-      EXPECT_EQ(ErrorCode(r), "forbidden");
+      EXPECT_EQ(ErrorCode(r), "permission_denied");
       EXPECT_TRUE(Json(r.body)["error"].HasMember("log_index")) << r.body;
     }
   }

@@ -830,7 +830,7 @@ std::optional<server::HttpResponse> Auditor::Authorize(
   if (match == nullptr) return unauthenticated(true);
   if (need == ApiRole::kAdmin && match->role != ApiRole::kAdmin) {
     return server::HttpResponse::Error(
-        403, "forbidden", "this credential may read but not change incidents");
+        403, "permission_denied", "this credential may read but not change incidents");
   }
   *who = match->name;
   return std::nullopt;
@@ -931,14 +931,14 @@ void Auditor::BuildRouter() {
           absl::StatusOr<absl::Time> t = ParseRfc3339(req.QueryParam(name));
           if (!t.ok()) {
             respond(server::HttpResponse::Error(
-                400, "bad_request",
+                400, "invalid_argument",
                 absl::StrCat("query '", name, "': ", t.status().message())));
             return;
           }
           *out = *t;
         }
         if (to <= from) {
-          respond(server::HttpResponse::Error(400, "bad_request",
+          respond(server::HttpResponse::Error(400, "invalid_argument",
                                               "'to' must be after 'from'"));
           return;
         }
@@ -954,7 +954,7 @@ void Auditor::BuildRouter() {
           st = ParseIncidentStatus(req.QueryParam("status"));
           if (!st) {
             respond(server::HttpResponse::Error(
-                400, "bad_request",
+                400, "invalid_argument",
                 "query 'status': must be open, acknowledged or resolved"));
             return;
           }
@@ -1022,7 +1022,7 @@ void Auditor::BuildRouter() {
                   uint64_t seq;
                   if (!absl::SimpleAtoi(req.QueryParam("seq"), &seq)) {
                     respond(server::HttpResponse::Error(
-                        400, "bad_request", "query 'seq': must be an integer"));
+                        400, "invalid_argument", "query 'seq': must be an integer"));
                     return;
                   }
                   absl::StatusOr<std::string> p = incidents_->EventProof(seq);

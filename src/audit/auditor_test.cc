@@ -473,7 +473,7 @@ TEST_F(AuditorTest, IncidentApiNeedsABearerCredential) {
   // A read-only credential reads but does not change incidents.
   r = Call("POST", resolve, "", nobody, kReadToken);
   EXPECT_EQ(r.status, 403);
-  EXPECT_THAT(r.body, HasSubstr("\"code\":\"forbidden\""));
+  EXPECT_THAT(r.body, HasSubstr("\"code\":\"permission_denied\""));
   EXPECT_TRUE(still_open());
   EXPECT_EQ(Call("GET", "/v1/incidents", "", "", kReadToken).status, 200);
   // Reads of incidents, flows and metrics need a credential too; signed

@@ -43,7 +43,7 @@ class ApprovalEndpoints : public EndpointFamily {
     if (!spec.ok()) return respond(ErrorResponse(spec.status()));
     if (spec->principal != p.id && p.kind != PrincipalKind::kAdmin) {
       return respond(HttpResponse::Error(
-          403, "forbidden", "only an administrator may file for someone else"));
+          403, "permission_denied", "only an administrator may file for someone else"));
     }
     if (const Principal* target =
             d_.deployment->FindPrincipal(spec->principal)) {

@@ -403,7 +403,7 @@ void ReleaseService::Release(server::HttpRequest& req,
                              server::Responder respond) {
   auto parsed = ParseReleaseRequest(req.body);
   if (!parsed.ok()) {
-    return respond(JsonError(400, "bad_request", parsed.status().message()));
+    return respond(JsonError(400, "invalid_argument", parsed.status().message()));
   }
   ReleaseRequest& r = *parsed;
   auto policy = config_.regions.find(r.region);
