@@ -21,6 +21,7 @@
 #include "crypto/constant_time.h"
 #include "crypto/sha256.h"
 #include "rapidjson/document.h"
+#include "server/page_token.h"
 #include "server/process_metrics.h"
 #include "server/router.h"
 #include "spdlog/spdlog.h"
@@ -794,6 +795,13 @@ std::string Auditor::FlowsJson(absl::Time from, absl::Time to) const {
   return flows_.ToJson(from, to);
 }
 
+absl::StatusOr<FlowStats::Page> Auditor::FlowsPage(
+    absl::Time from, absl::Time to, size_t limit,
+    const std::vector<std::string>& after) const {
+  absl::MutexLock lock(&mu_);
+  return flows_.ToJsonPage(from, to, limit, after);
+}
+
 std::optional<server::HttpResponse> Auditor::Authorize(
     const server::HttpRequest& req, ApiRole need, std::string* who) const {
   if (config_.insecure_no_auth) {
@@ -942,7 +950,51 @@ void Auditor::BuildRouter() {
                                               "'to' must be after 'from'"));
           return;
         }
-        respond(JsonOk(FlowsJson(from, to)));
+        absl::StatusOr<server::PageRequest> page =
+            server::ParsePageRequest(req, "flows", "");
+        // A later page keeps the window of the first (its default "last
+        // 24 h" would have moved); naming another window is an error.
+        std::vector<std::string> after;
+        if (page.ok() && page->after.has_value()) {
+          auto fields = server::SplitCursor(*page->after, 4);
+          std::optional<absl::Time> f, t;
+          int64_t ns = 0;
+          if (fields && absl::SimpleAtoi((*fields)[0], &ns)) {
+            f = absl::FromUnixNanos(ns);
+          }
+          if (fields && absl::SimpleAtoi((*fields)[1], &ns)) {
+            t = absl::FromUnixNanos(ns);
+          }
+          if (!f || !t) {
+            page = absl::InvalidArgumentError(
+                "query 'page_token': not a flows cursor");
+          } else if ((req.HasQueryParam("from") && from != *f) ||
+                     (req.HasQueryParam("to") && to != *t)) {
+            page = absl::InvalidArgumentError(
+                "query 'page_token': issued for another from/to window");
+          } else {
+            from = *f;
+            to = *t;
+            after = {(*fields)[2], (*fields)[3]};
+          }
+        }
+        absl::StatusOr<FlowStats::Page> flows =
+            page.ok() ? FlowsPage(from, to, page->limit, after)
+                      : absl::StatusOr<FlowStats::Page>(page.status());
+        if (!flows.ok()) {
+          respond(server::HttpResponse::FromStatus(flows.status()));
+          return;
+        }
+        if (!flows->next.empty()) {
+          server::AddNextPageToken(
+              flows->json,
+              server::PageTokens::ForProcess().Issue(
+                  "flows", "",
+                  server::JoinCursor({absl::StrCat(absl::ToUnixNanos(from)),
+                                      absl::StrCat(absl::ToUnixNanos(to)),
+                                      flows->next[0], flows->next[1]})));
+        }
+        respond(JsonOk(std::move(flows->json)));
       }));
   router.Handle(
       "GET", "/v1/incidents",
@@ -959,7 +1011,33 @@ void Auditor::BuildRouter() {
             return;
           }
         }
-        respond(JsonOk(IncidentListToJson(incidents_->List(st))));
+        const std::string filter =
+            st ? absl::StrCat("status=", req.QueryParam("status")) : "";
+        absl::StatusOr<server::PageRequest> page =
+            server::ParsePageRequest(req, "incidents", filter);
+        if (!page.ok()) {
+          respond(server::HttpResponse::FromStatus(page.status()));
+          return;
+        }
+        // Newest first: the cursor is (first seen, id), fixed per incident.
+        std::vector<Incident> all = incidents_->List(st);
+        server::PageSlice slice = server::SlicePage(
+            all,
+            [](const Incident& i) {
+              return absl::StrCat(
+                  server::DescendingKey(absl::ToUnixMicros(i.first_seen)),
+                  i.id);
+            },
+            *page);
+        std::vector<Incident> part(all.begin() + slice.begin,
+                                   all.begin() + slice.end);
+        std::string body = IncidentListToJson(part);
+        if (!slice.next_cursor.empty()) {
+          server::AddNextPageToken(
+              body, server::PageTokens::ForProcess().Issue(
+                        "incidents", filter, slice.next_cursor));
+        }
+        respond(JsonOk(std::move(body)));
       }));
   auto transition = [this, guarded](bool ack) {
     return guarded(ApiRole::kAdmin, [this, ack](server::HttpRequest& req,
@@ -988,10 +1066,24 @@ void Auditor::BuildRouter() {
   router.Handle("POST", "/v1/incidents/{id}/resolve", transition(false));
   router.Handle(
       "GET", "/v1/checkpoints",
-      [this](server::HttpRequest&, server::Responder respond) {
+      [this](server::HttpRequest& req, server::Responder respond) {
+        // The followed logs are fixed for the process's life (and so are
+        // its page tokens' key): a position is a stable cursor.
+        absl::StatusOr<server::PageRequest> page =
+            server::ParsePageRequest(req, "checkpoints", "");
+        if (!page.ok()) {
+          respond(server::HttpResponse::FromStatus(page.status()));
+          return;
+        }
+        std::vector<size_t> positions(followers_.size());
+        for (size_t i = 0; i < positions.size(); ++i) positions[i] = i;
+        server::PageSlice slice = server::SlicePage(
+            positions, [](size_t i) { return server::AscendingKey(i); },
+            *page);
         rapidjson::Document d(rapidjson::kObjectType);
         rapidjson::Value logs(rapidjson::kArrayType);
-        for (const auto& f : followers_) {
+        for (size_t i = slice.begin; i < slice.end; ++i) {
+          const auto& f = followers_[i];
           rapidjson::Value v(rapidjson::kObjectType);
           v.AddMember("origin", JsonString(f->origin(), d), d.GetAllocator());
           v.AddMember("size", f->checkpoint().size, d.GetAllocator());
@@ -1002,7 +1094,13 @@ void Auditor::BuildRouter() {
         d.AddMember("logs", logs, d.GetAllocator());
         d.AddMember("witness_key", JsonString(witness_->verifier_key(), d),
                     d.GetAllocator());
-        respond(JsonOk(ToCanonical(d).value_or("{}")));
+        std::string body = ToCanonical(d).value_or("{}");
+        if (!slice.next_cursor.empty()) {
+          server::AddNextPageToken(body,
+                                   server::PageTokens::ForProcess().Issue(
+                                       "checkpoints", "", slice.next_cursor));
+        }
+        respond(JsonOk(std::move(body)));
       });
   router.Handle("GET", "/v1/journal/checkpoint",
                 [this](server::HttpRequest&, server::Responder respond) {
@@ -1035,6 +1133,7 @@ void Auditor::BuildRouter() {
                   r.body = *std::move(p);
                   respond(std::move(r));
                 });
+  routes_ = router.Routes();
   handler_ = router.AsHandler();
 }
 
