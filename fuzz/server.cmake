@@ -35,4 +35,4 @@ clover_fuzzer(fuzz_page_token
        ${PROJECT_SOURCE_DIR}/src/core/canonical_json.cc
        ${PROJECT_SOURCE_DIR}/src/core/utf8.cc
   DEPS OpenSSL::Crypto absl::status absl::statusor absl::strings absl::time
-       absl::cord)
+       absl::cord absl::flat_hash_map)
