@@ -411,6 +411,8 @@ TEST_F(GatewayE2eTest, AggregatesSpendTheBudgetThen429) {
   auto spent = Call("eu-analytics", "POST", *eu_ + "/v1/aggregates",
                     "analytics", "{\"field\":\"birthdate\"}");
   EXPECT_EQ(spent.status, 429) << spent.body;
+  EXPECT_EQ(spent.Header("retry-after"),
+            absl::StrCat(server::kRetryAfterSeconds));
   // Restricted fields are not aggregatable by analytics at all.
   EXPECT_EQ(Call("eu-analytics", "POST", *eu_ + "/v1/aggregates", "analytics",
                  "{\"field\":\"email\"}")

@@ -822,6 +822,10 @@ TEST_F(AuditorTest, ReadyzFollowsThePollsOfItsLogs) {
   server::HttpResponse r = Call("GET", "/readyz", "", "", "");
   EXPECT_EQ(r.status, 503);
   EXPECT_THAT(r.body, HasSubstr("\"reason\":\"starting\""));
+  bool retry_after = false;
+  for (const auto& [name, value] : r.headers)
+    retry_after = retry_after || name == "Retry-After";
+  EXPECT_TRUE(retry_after);
   Log(Read("eu-support-1", "support", "s1"));
   ASSERT_TRUE(auditor_->PollOnce().ok());
   r = Call("GET", "/readyz", "", "", "");

@@ -93,7 +93,9 @@ server::HttpResponse JsonError(int status, absl::string_view code,
   if (log_index.has_value())
     absl::StrAppend(&body, ",\"log_index\":", *log_index);
   body.push_back('}');
-  return server::HttpResponse::Json(status, std::move(body));
+  server::HttpResponse r = server::HttpResponse::Json(status, std::move(body));
+  server::EnsureRetryAfter(r);  // a 503: the release log cannot take entries
+  return r;
 }
 
 std::string Now() { return FormatRfc3339Millis(absl::Now()); }
