@@ -21,9 +21,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (cursor.ok() && tokens.Issue("list", "filter", *cursor, now) != input) {
     // Tokens issued at another second differ only in their time; one that
     // opens must at least be a real token of this list.
-    if (!tokens.Open("list", "filter", tokens.Issue("list", "filter", *cursor,
-                                                    now),
-                     now)
+    if (!tokens
+             .Open("list", "filter",
+                   tokens.Issue("list", "filter", *cursor, now), now)
              .ok()) {
       std::abort();
     }

@@ -13,8 +13,8 @@
 #include "gateway/http_client.h"
 #include "gateway/local_deployment.h"
 #include "gtest/gtest.h"
-#include "rapidjson/document.h"
 #include "openapi_spec.h"
+#include "rapidjson/document.h"
 
 namespace clover::gateway::e2e {
 

@@ -25,8 +25,8 @@
 #include <functional>
 #include <memory>
 #include <set>
-#include <tuple>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -106,12 +106,12 @@ inline std::string Dump(const rapidjson::Value& v) {
 
 inline const std::set<std::string>& KnownKeywords() {
   static const auto* k = new std::set<std::string>{
-      "type", "const", "enum", "properties", "required",
-      "additionalProperties", "items", "minItems", "maxItems", "minimum",
-      "maximum", "minLength", "maxLength", "oneOf", "anyOf", "$ref",
+      "type", "const", "enum", "properties", "required", "additionalProperties",
+      "items", "minItems", "maxItems", "minimum", "maximum", "minLength",
+      "maxLength", "oneOf", "anyOf", "$ref",
       // annotations
-      "description", "format", "pattern", "contentEncoding", "default",
-      "title", "examples"};
+      "description", "format", "pattern", "contentEncoding", "default", "title",
+      "examples"};
   return *k;
 }
 
@@ -306,7 +306,8 @@ class ApiSpec {
             return st;
         } else if (s.HasMember("additionalProperties")) {
           const rapidjson::Value& ap = s["additionalProperties"];
-          if (ap.IsFalse()) return fail(absl::StrCat("unexpected '", name, "'"));
+          if (ap.IsFalse())
+            return fail(absl::StrCat("unexpected '", name, "'"));
           if (ap.IsObject()) {
             if (auto st = Validate(ap, m.value, at); !st.ok()) return st;
           }
@@ -347,8 +348,7 @@ class ApiSpec {
   // Follows "$ref" ("#/a/b") until a value without one.
   const rapidjson::Value& Resolve(const rapidjson::Value& v) const {
     const rapidjson::Value* cur = &v;
-    for (int depth = 0; depth < 16 && cur->IsObject() &&
-                        cur->HasMember("$ref");
+    for (int depth = 0; depth < 16 && cur->IsObject() && cur->HasMember("$ref");
          ++depth) {
       std::string ref = (*cur)["$ref"].GetString();
       const rapidjson::Value* target = &doc_;

@@ -37,8 +37,8 @@ class OpenApiTest : public ::testing::Test {
     auto d = LoadDeployment(
         absl::StrCat(CLOVER_SOURCE_DIR, "/examples/deployment.yaml"));
     if (!d.ok()) return d.status().ToString();
-    auto nodes =
-        PrepareLocalDeployment(*d, tmp_->path() + "/nodes", 0, FreeLoopbackPort);
+    auto nodes = PrepareLocalDeployment(*d, tmp_->path() + "/nodes", 0,
+                                        FreeLoopbackPort);
     if (!nodes.ok()) return nodes.status().ToString();
     for (LocalNode& n : *nodes) {
       if (n.dc != "ie-dub-1") continue;
@@ -72,8 +72,8 @@ class OpenApiTest : public ::testing::Test {
   template <typename Ids, typename Between>
   std::vector<std::string> Walk(absl::string_view principal,
                                 const std::string& path,
-                                const std::string& query, int limit,
-                                Ids ids_of, Between between) {
+                                const std::string& query, int limit, Ids ids_of,
+                                Between between) {
     std::vector<std::string> out;
     std::string token;
     for (int pages = 0; pages < 1000; ++pages) {
@@ -103,7 +103,8 @@ class OpenApiTest : public ::testing::Test {
 
 TEST_F(OpenApiTest, NodeRoutesAreThoseOfTheApiContract) {
   std::set<std::pair<std::string, std::string>> registered;
-  for (const auto& r : node_->Routes()) registered.insert({r.method, r.pattern});
+  for (const auto& r : node_->Routes())
+    registered.insert({r.method, r.pattern});
   ASSERT_FALSE(registered.empty());
   std::set<std::pair<std::string, std::string>> required, documented;
   for (const ApiSpec::Route& r : ApiSpec::Default().RoutesFor("node")) {
@@ -112,7 +113,8 @@ TEST_F(OpenApiTest, NodeRoutesAreThoseOfTheApiContract) {
   }
   for (const auto& r : registered) {
     EXPECT_TRUE(documented.contains(r))
-        << r.first << " " << r.second << " is served but not in docs/openapi.yaml";
+        << r.first << " " << r.second
+        << " is served but not in docs/openapi.yaml";
   }
   for (const auto& r : required) {
     EXPECT_TRUE(registered.contains(r))
@@ -134,8 +136,8 @@ TEST_F(OpenApiTest, TheValidatorRefusesResponsesThatBreakTheSpec) {
     };
   };
   auto none = headers({});
-  auto check = [&](absl::string_view method, absl::string_view path,
-                   int status, std::string body,
+  auto check = [&](absl::string_view method, absl::string_view path, int status,
+                   std::string body,
                    std::function<std::string(absl::string_view)> h,
                    absl::string_view type = "application/json") {
     return spec.CheckResponse(method, path, status, type, body, h);
@@ -143,8 +145,8 @@ TEST_F(OpenApiTest, TheValidatorRefusesResponsesThatBreakTheSpec) {
   const std::string ok_read =
       "{\"destination\":\"eu\",\"fields\":{\"email\":{\"effect\":\"deny\"}},"
       "\"log_index\":3,\"policy\":\"p\",\"purpose\":\"x\",\"subject\":\"u1\"}";
-  EXPECT_TRUE(check("GET", "/v1/subjects/u1?fields=email", 200, ok_read, none)
-                  .ok());
+  EXPECT_TRUE(
+      check("GET", "/v1/subjects/u1?fields=email", 200, ok_read, none).ok());
   EXPECT_TRUE(check("GET", "/healthz", 200, "{\"status\":\"ok\"}", none).ok());
   // A required member missing, a wrong type, a value outside an enum.
   EXPECT_FALSE(check("GET", "/v1/subjects/u1", 200,
@@ -156,7 +158,8 @@ TEST_F(OpenApiTest, TheValidatorRefusesResponsesThatBreakTheSpec) {
   EXPECT_FALSE(check("GET", "/v1/subjects/u1", 200,
                      absl::StrReplaceAll(ok_read, {{"deny", "maybe"}}), none)
                    .ok());
-  EXPECT_FALSE(check("GET", "/healthz", 200, "{\"status\":\"fine\"}", none).ok());
+  EXPECT_FALSE(
+      check("GET", "/healthz", 200, "{\"status\":\"fine\"}", none).ok());
   // A status the route does not document; a path the spec does not have.
   EXPECT_FALSE(check("GET", "/healthz", 500, "{}", none).ok());
   EXPECT_FALSE(check("GET", "/v2/anything", 200, "{}", none).ok());
@@ -200,19 +203,20 @@ TEST_F(OpenApiTest, TheValidatorRefusesResponsesThatBreakTheSpec) {
                   .ok());
   // A real answer of the node passes (CallAs checks it too).
   ClientResponse real = Call("", "GET", "/healthz");
-  EXPECT_TRUE(check("GET", "/healthz", real.status, real.body,
-                    [&real](absl::string_view n) { return real.Header(n); },
-                    real.content_type)
+  EXPECT_TRUE(check(
+                  "GET", "/healthz", real.status, real.body,
+                  [&real](absl::string_view n) { return real.Header(n); },
+                  real.content_type)
                   .ok());
   EXPECT_FALSE(real.Header("x-request-id").empty());
 }
 
 TEST_F(OpenApiTest, AccessReportPagesEachEntryOnceWhileReadsContinue) {
-  ASSERT_EQ(Call("accounts-eu", "PUT", "/v1/subjects/paged",
-                 "account_management",
-                 "{\"country\":\"IE\",\"fields\":{\"email\":\"p@mail.example\"}}")
-                .status,
-            201);
+  ASSERT_EQ(
+      Call("accounts-eu", "PUT", "/v1/subjects/paged", "account_management",
+           "{\"country\":\"IE\",\"fields\":{\"email\":\"p@mail.example\"}}")
+          .status,
+      201);
   for (int i = 0; i < 17; ++i) {
     ASSERT_EQ(Call("eu-support-1", "GET", "/v1/subjects/paged?fields=email",
                    "customer_support")
@@ -226,8 +230,8 @@ TEST_F(OpenApiTest, AccessReportPagesEachEntryOnceWhileReadsContinue) {
     return out;
   };
   // The whole report of before the walk (limit 1000: one page).
-  ClientResponse whole = Call("auditor", "GET",
-                              "/v1/subjects/paged/access-report?limit=1000");
+  ClientResponse whole =
+      Call("auditor", "GET", "/v1/subjects/paged/access-report?limit=1000");
   ASSERT_EQ(whole.status, 200) << whole.body;
   rapidjson::Document all = e2e::ParseBody(whole.body);
   EXPECT_FALSE(all.HasMember("next_page_token"));
@@ -237,8 +241,8 @@ TEST_F(OpenApiTest, AccessReportPagesEachEntryOnceWhileReadsContinue) {
   std::vector<std::string> walked =
       Walk("auditor", "/v1/subjects/paged/access-report", "", 4, indices, [&] {
         ++reads;
-        EXPECT_EQ(Call("eu-support-1", "GET",
-                       "/v1/subjects/paged?fields=email", "customer_support")
+        EXPECT_EQ(Call("eu-support-1", "GET", "/v1/subjects/paged?fields=email",
+                       "customer_support")
                       .status,
                   200);
       });
@@ -266,7 +270,8 @@ TEST_F(OpenApiTest, AccessReportPagesEachEntryOnceWhileReadsContinue) {
   for (const std::string& url : std::vector<std::string>{
            "/v1/subjects/paged/access-report?page_token=" + altered,
            "/v1/subjects/eu-0/access-report?page_token=" + token,
-           "/v1/subjects/paged/access-report?page_token=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+           "/v1/subjects/paged/"
+           "access-report?page_token=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
            "/v1/subjects/paged/access-report?limit=0",
            "/v1/subjects/paged/access-report?limit=x"}) {
     ClientResponse r = Call("auditor", "GET", url);
@@ -277,11 +282,11 @@ TEST_F(OpenApiTest, AccessReportPagesEachEntryOnceWhileReadsContinue) {
 
 TEST_F(OpenApiTest, ApprovalsPageEachOnceWhileRequestsAreFiled) {
   auto file = [this](int n) {
-    ClientResponse r = Call(
-        "us-legal-1", "POST", "/v1/approvals", {},
-        absl::StrCat("{\"justification\":\"LEGAL_REQUEST\",\"detail\":\"CASE-",
-                     n, "\",\"subjects\":[\"eu-", n,
-                     "\"],\"fields\":[\"email\"]}"));
+    ClientResponse r =
+        Call("us-legal-1", "POST", "/v1/approvals", {},
+             absl::StrCat(
+                 "{\"justification\":\"LEGAL_REQUEST\",\"detail\":\"CASE-", n,
+                 "\",\"subjects\":[\"eu-", n, "\"],\"fields\":[\"email\"]}"));
     EXPECT_EQ(r.status, 201) << r.body;
   };
   for (int i = 0; i < 11; ++i) file(i);
@@ -309,9 +314,9 @@ TEST_F(OpenApiTest, ApprovalsPageEachOnceWhileRequestsAreFiled) {
   rapidjson::Document d = e2e::ParseBody(own.body);
   ASSERT_TRUE(d.HasMember("next_page_token")) << own.body;
   const std::string token = d["next_page_token"].GetString();
-  EXPECT_EQ(Call("us-legal-1", "GET", "/v1/approvals?page_token=" + token)
-                .status,
-            200);
+  EXPECT_EQ(
+      Call("us-legal-1", "GET", "/v1/approvals?page_token=" + token).status,
+      200);
   EXPECT_EQ(Call("auditor", "GET", "/v1/approvals?page_token=" + token).status,
             400);
   EXPECT_EQ(Call("us-legal-1", "GET",

@@ -838,7 +838,8 @@ std::optional<server::HttpResponse> Auditor::Authorize(
   if (match == nullptr) return unauthenticated(true);
   if (need == ApiRole::kAdmin && match->role != ApiRole::kAdmin) {
     return server::HttpResponse::Error(
-        403, "permission_denied", "this credential may read but not change incidents");
+        403, "permission_denied",
+        "this credential may read but not change incidents");
   }
   *who = match->name;
   return std::nullopt;
@@ -1034,8 +1035,8 @@ void Auditor::BuildRouter() {
         std::string body = IncidentListToJson(part);
         if (!slice.next_cursor.empty()) {
           server::AddNextPageToken(
-              body, server::PageTokens::ForProcess().Issue(
-                        "incidents", filter, slice.next_cursor));
+              body, server::PageTokens::ForProcess().Issue("incidents", filter,
+                                                           slice.next_cursor));
         }
         respond(JsonOk(std::move(body)));
       }));
@@ -1078,8 +1079,7 @@ void Auditor::BuildRouter() {
         std::vector<size_t> positions(followers_.size());
         for (size_t i = 0; i < positions.size(); ++i) positions[i] = i;
         server::PageSlice slice = server::SlicePage(
-            positions, [](size_t i) { return server::AscendingKey(i); },
-            *page);
+            positions, [](size_t i) { return server::AscendingKey(i); }, *page);
         rapidjson::Document d(rapidjson::kObjectType);
         rapidjson::Value logs(rapidjson::kArrayType);
         for (size_t i = slice.begin; i < slice.end; ++i) {
@@ -1096,9 +1096,9 @@ void Auditor::BuildRouter() {
                     d.GetAllocator());
         std::string body = ToCanonical(d).value_or("{}");
         if (!slice.next_cursor.empty()) {
-          server::AddNextPageToken(body,
-                                   server::PageTokens::ForProcess().Issue(
-                                       "checkpoints", "", slice.next_cursor));
+          server::AddNextPageToken(
+              body, server::PageTokens::ForProcess().Issue("checkpoints", "",
+                                                           slice.next_cursor));
         }
         respond(JsonOk(std::move(body)));
       });
@@ -1120,7 +1120,8 @@ void Auditor::BuildRouter() {
                   uint64_t seq;
                   if (!absl::SimpleAtoi(req.QueryParam("seq"), &seq)) {
                     respond(server::HttpResponse::Error(
-                        400, "invalid_argument", "query 'seq': must be an integer"));
+                        400, "invalid_argument",
+                        "query 'seq': must be an integer"));
                     return;
                   }
                   absl::StatusOr<std::string> p = incidents_->EventProof(seq);

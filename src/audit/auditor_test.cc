@@ -160,14 +160,15 @@ class AuditorTest : public ::testing::Test {
     auditor_->handler()(req,
                         [&](server::HttpResponse r) { out = std::move(r); });
     // Every answer is one docs/openapi.yaml documents.
-    absl::Status spec = api_spec::CheckApiResponse(
-        method, path, out.status, out.content_type, out.body,
-        [&out](absl::string_view name) {
-          for (const auto& [k, v] : out.headers) {
-            if (absl::EqualsIgnoreCase(k, name)) return v;
-          }
-          return std::string();
-        });
+    absl::Status spec =
+        api_spec::CheckApiResponse(method, path, out.status, out.content_type,
+                                   out.body, [&out](absl::string_view name) {
+                                     for (const auto& [k, v] : out.headers) {
+                                       if (absl::EqualsIgnoreCase(k, name))
+                                         return v;
+                                     }
+                                     return std::string();
+                                   });
     EXPECT_TRUE(spec.ok()) << spec.message();
     return out;
   }
@@ -885,8 +886,8 @@ std::vector<std::string> WalkPages(Call call, const std::string& path,
   std::vector<std::string> out;
   std::string token;
   for (int pages = 0; pages < 1000; ++pages) {
-    std::string q = absl::StrCat(query, query.empty() ? "" : "&",
-                                 "limit=", limit);
+    std::string q =
+        absl::StrCat(query, query.empty() ? "" : "&", "limit=", limit);
     if (!token.empty()) absl::StrAppend(&q, "&page_token=", token);
     server::HttpResponse r = call("GET", path, q);
     EXPECT_EQ(r.status, 200) << r.body;
@@ -905,7 +906,9 @@ std::vector<std::string> WalkPages(Call call, const std::string& path,
 
 TEST_F(AuditorTest, IncidentsPageExactlyOnceWhileNewOnesArrive) {
   auto call = [this](const std::string& m, const std::string& p,
-                     const std::string& q) { return Call(m, p, q, "", kReadToken); };
+                     const std::string& q) {
+    return Call(m, p, q, "", kReadToken);
+  };
   std::set<std::string> before;
   for (int i = 0; i < 23; ++i) {
     Finding f;
@@ -953,10 +956,11 @@ TEST_F(AuditorTest, IncidentsPageExactlyOnceWhileNewOnesArrive) {
   std::string token = d["next_page_token"].GetString();
   std::string altered = token;
   altered[altered.size() / 2] = altered[altered.size() / 2] == 'A' ? 'B' : 'A';
-  for (const std::string& q : std::vector<std::string>{
-           "page_token=" + altered, "page_token=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-        "status=open&page_token=" + token, "limit=0", "limit=1001",
-        "page_token=%25%25"}) {
+  for (const std::string& q :
+       std::vector<std::string>{"page_token=" + altered,
+                                "page_token=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                                "status=open&page_token=" + token, "limit=0",
+                                "limit=1001", "page_token=%25%25"}) {
     auto r = call("GET", "/v1/incidents", q);
     EXPECT_EQ(r.status, 400) << q;
     EXPECT_THAT(r.body, HasSubstr("\"code\":\"invalid_argument\"")) << q;
@@ -967,7 +971,9 @@ TEST_F(AuditorTest, IncidentsPageExactlyOnceWhileNewOnesArrive) {
 
 TEST_F(AuditorTest, FlowsAndCheckpointsPage) {
   auto call = [this](const std::string& m, const std::string& p,
-                     const std::string& q) { return Call(m, p, q, "", kReadToken); };
+                     const std::string& q) {
+    return Call(m, p, q, "", kReadToken);
+  };
   const absl::Time start = clock_.Now();
   for (int h = 0; h < 9; ++h) {
     Log(Read("eu-support-1", "support", absl::StrCat("s", h)));
@@ -1001,9 +1007,9 @@ TEST_F(AuditorTest, FlowsAndCheckpointsPage) {
       });
   std::multiset<std::string> seen(keys.begin(), keys.end());
   for (const auto& f : all["flows"].GetArray()) {
-    const std::string k = absl::StrCat(f["hour"].GetString(), "/",
-                                       f["category"].GetString(), "/",
-                                       f["effect"].GetString());
+    const std::string k =
+        absl::StrCat(f["hour"].GetString(), "/", f["category"].GetString(), "/",
+                     f["effect"].GetString());
     EXPECT_EQ(seen.count(k), 1u) << k;
   }
   for (const std::string& k : seen) EXPECT_EQ(seen.count(k), 1u) << k;

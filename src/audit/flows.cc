@@ -249,7 +249,8 @@ absl::StatusOr<FlowStats::Page> FlowStats::ToJsonPage(
   auto bad = [] {
     return absl::InvalidArgumentError("query 'page_token': not a flows cursor");
   };
-  auto flow_it = flows_.lower_bound(FlowKey{h0, "", "", "", policy::Effect::kAllow});
+  auto flow_it =
+      flows_.lower_bound(FlowKey{h0, "", "", "", policy::Effect::kAllow});
   if (flows_after == "z") {
     flow_it = flows_.end();
   } else if (!flows_after.empty()) {

@@ -100,16 +100,15 @@ absl::StatusOr<std::unique_ptr<WitnessServer>> WitnessServer::Create(
         std::vector<size_t> positions(origins.size());
         for (size_t i = 0; i < positions.size(); ++i) positions[i] = i;
         server::PageSlice slice = server::SlicePage(
-            positions, [](size_t i) { return server::AscendingKey(i); },
-            *page);
+            positions, [](size_t i) { return server::AscendingKey(i); }, *page);
         std::string body = WitnessedCheckpointsJson(
             *p->witness_,
             std::vector<std::string>(origins.begin() + slice.begin,
                                      origins.begin() + slice.end));
         if (!slice.next_cursor.empty()) {
-          server::AddNextPageToken(body,
-                                   server::PageTokens::ForProcess().Issue(
-                                       "checkpoints", "", slice.next_cursor));
+          server::AddNextPageToken(
+              body, server::PageTokens::ForProcess().Issue("checkpoints", "",
+                                                           slice.next_cursor));
         }
         respond(server::HttpResponse::Json(200, std::move(body)));
       });

@@ -44,7 +44,8 @@ class ApprovalEndpoints : public EndpointFamily {
     if (!spec.ok()) return respond(ErrorResponse(spec.status()));
     if (spec->principal != p.id && p.kind != PrincipalKind::kAdmin) {
       return respond(HttpResponse::Error(
-          403, "permission_denied", "only an administrator may file for someone else"));
+          403, "permission_denied",
+          "only an administrator may file for someone else"));
     }
     if (const Principal* target =
             d_.deployment->FindPrincipal(spec->principal)) {
@@ -214,9 +215,9 @@ class ApprovalEndpoints : public EndpointFamily {
                                             list.begin() + slice.end);
     std::string json = approvals::ApprovalListToJson(list);
     if (!slice.next_cursor.empty()) {
-      server::AddNextPageToken(json, server::PageTokens::ForProcess().Issue(
-                                         "approvals", filter,
-                                         slice.next_cursor));
+      server::AddNextPageToken(
+          json, server::PageTokens::ForProcess().Issue("approvals", filter,
+                                                       slice.next_cursor));
     }
     if (!sees_all) return respond(HttpResponse::Json(200, std::move(json)));
     auto body = std::make_shared<std::string>(std::move(json));

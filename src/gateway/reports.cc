@@ -128,8 +128,8 @@ class ReportEndpoints : public EndpointFamily {
     // The token is the suffix's last member (the log index comes before it).
     std::string token;
     if (more) {
-      token = server::PageTokens::ForProcess().Issue(
-          "access_report", subject, server::JoinCursor(next));
+      token = server::PageTokens::ForProcess().Issue("access_report", subject,
+                                                     server::JoinCursor(next));
     }
     // The look-up's own entry comes after the checkpoint the report proves
     // against; its index is in "log_index".

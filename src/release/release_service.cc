@@ -405,7 +405,8 @@ void ReleaseService::Release(server::HttpRequest& req,
                              server::Responder respond) {
   auto parsed = ParseReleaseRequest(req.body);
   if (!parsed.ok()) {
-    return respond(JsonError(400, "invalid_argument", parsed.status().message()));
+    return respond(
+        JsonError(400, "invalid_argument", parsed.status().message()));
   }
   ReleaseRequest& r = *parsed;
   auto policy = config_.regions.find(r.region);

@@ -65,8 +65,8 @@ struct HttpRequest {
   bool HasQueryParam(absl::string_view name) const;
 };
 
-// What a 503 or 429 asks clients to wait before retrying, in seconds: short beside
-// a failover (tens of seconds), so a client is back soon after it.
+// What a 503 or 429 asks clients to wait before retrying, in seconds: short
+// beside a failover (tens of seconds), so a client is back soon after it.
 inline constexpr int kRetryAfterSeconds = 2;
 
 struct HttpResponse {

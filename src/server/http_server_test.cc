@@ -404,7 +404,8 @@ TEST_F(HttpServerTest, MalformedRequestsAre400) {
     bool closed = false;
     std::string out = sock.ReadAll(absl::Seconds(3), &closed);
     EXPECT_THAT(out, HasSubstr("HTTP/1.1 400 Bad Request")) << bad;
-    EXPECT_THAT(out, HasSubstr("{\"error\":{\"code\":\"invalid_argument\"")) << bad;
+    EXPECT_THAT(out, HasSubstr("{\"error\":{\"code\":\"invalid_argument\""))
+        << bad;
   }
 }
 

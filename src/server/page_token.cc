@@ -116,12 +116,9 @@ absl::StatusOr<std::string> PageTokens::Open(absl::string_view list,
   return std::string(payload.substr(kHeaderBytes));
 }
 
-absl::StatusOr<PageRequest> ParsePageRequest(const HttpRequest& req,
-                                             absl::string_view list,
-                                             absl::string_view filter,
-                                             size_t default_limit,
-                                             size_t max_limit,
-                                             const PageTokens& tokens) {
+absl::StatusOr<PageRequest> ParsePageRequest(
+    const HttpRequest& req, absl::string_view list, absl::string_view filter,
+    size_t default_limit, size_t max_limit, const PageTokens& tokens) {
   PageRequest page;
   page.limit = default_limit;
   if (req.HasQueryParam("limit")) {

@@ -55,8 +55,8 @@ class PageTokens {
   // kPageTokenLifetime before `now`. Errors: InvalidArgument (malformed,
   // forged, another list or filter, expired), never saying which.
   [[nodiscard]] absl::StatusOr<std::string> Open(
-      absl::string_view list, absl::string_view filter,
-      absl::string_view token, absl::Time now = absl::Now()) const;
+      absl::string_view list, absl::string_view filter, absl::string_view token,
+      absl::Time now = absl::Now()) const;
 
  private:
   std::string Tag(absl::string_view list, absl::string_view filter,
@@ -76,8 +76,7 @@ struct PageRequest {
 // InvalidArgument naming the parameter.
 [[nodiscard]] absl::StatusOr<PageRequest> ParsePageRequest(
     const HttpRequest& req, absl::string_view list, absl::string_view filter,
-    size_t default_limit = kDefaultPageLimit,
-    size_t max_limit = kMaxPageLimit,
+    size_t default_limit = kDefaultPageLimit, size_t max_limit = kMaxPageLimit,
     const PageTokens& tokens = PageTokens::ForProcess());
 
 // Cursor encodings that sort bytewise as their values do: AscendingKey(a) <

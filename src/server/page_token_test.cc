@@ -17,13 +17,15 @@ const absl::Time kNow = absl::FromUnixSeconds(1800000000);
 
 TEST(PageTokensTest, RoundTripsOnlyForTheSameListAndFilter) {
   PageTokens t(std::string(32, 'k'));
-  const std::string token = t.Issue("incidents", "status=open", "cur\0sor", kNow);
+  const std::string token =
+      t.Issue("incidents", "status=open", "cur\0sor", kNow);
   auto cursor = t.Open("incidents", "status=open", token, kNow);
   ASSERT_TRUE(cursor.ok()) << cursor.status();
   EXPECT_EQ(*cursor, std::string("cur\0sor"));
-  EXPECT_EQ(token.find_first_not_of(
-                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
-            std::string::npos);
+  EXPECT_EQ(
+      token.find_first_not_of(
+          "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+      std::string::npos);
   // Another list, other filters, another process's key: refused.
   EXPECT_FALSE(t.Open("approvals", "status=open", token, kNow).ok());
   EXPECT_FALSE(t.Open("incidents", "status=resolved", token, kNow).ok());
@@ -81,9 +83,9 @@ TEST(PageTokensTest, ParsesLimitAndToken) {
   ASSERT_TRUE(page.ok());
   EXPECT_EQ(page->limit, 50u);
   EXPECT_FALSE(page->after.has_value());
-  for (const char* bad : {"limit=0", "limit=51", "limit=-1", "limit=x",
-                          "limit=", "limit=+5", "limit=99999999999999999999",
-                          "page_token=abc"}) {
+  for (const char* bad :
+       {"limit=0", "limit=51", "limit=-1", "limit=x", "limit=", "limit=+5",
+        "limit=99999999999999999999", "page_token=abc"}) {
     auto r = parse(bad);
     EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad;
   }
