@@ -1026,7 +1026,7 @@ void Auditor::BuildRouter() {
             all,
             [](const Incident& i) {
               return absl::StrCat(
-                  server::DescendingKey(absl::ToUnixMicros(i.first_seen)),
+                  server::DescendingKey(absl::ToUnixNanos(i.first_seen)),
                   i.id);
             },
             *page);

@@ -208,7 +208,7 @@ class ApprovalEndpoints : public EndpointFamily {
         list,
         [](const approvals::Approval& a) {
           return absl::StrCat(
-              server::DescendingKey(absl::ToUnixMicros(a.created)), a.id);
+              server::DescendingKey(absl::ToUnixNanos(a.created)), a.id);
         },
         *page);
     list = std::vector<approvals::Approval>(list.begin() + slice.begin,
