@@ -25,3 +25,14 @@ clover_fuzzer(fuzz_request_id
        ${PROJECT_SOURCE_DIR}/src/core/utf8.cc
   DEPS absl::status absl::statusor absl::strings absl::str_format absl::time
        absl::synchronization spdlog::spdlog)
+# Page tokens of the list endpoints (tamper-evident cursors), limits and the
+# query string they come in.
+clover_fuzzer(fuzz_page_token
+  SRCS ${CMAKE_CURRENT_LIST_DIR}/server_page_token_fuzz.cc
+       ${PROJECT_SOURCE_DIR}/src/server/page_token.cc
+       ${PROJECT_SOURCE_DIR}/src/server/http.cc
+       ${PROJECT_SOURCE_DIR}/src/server/url.cc
+       ${PROJECT_SOURCE_DIR}/src/core/canonical_json.cc
+       ${PROJECT_SOURCE_DIR}/src/core/utf8.cc
+  DEPS OpenSSL::Crypto absl::status absl::statusor absl::strings absl::time
+       absl::cord absl::flat_hash_map)

@@ -218,7 +218,7 @@ TEST_F(GatewayE2eTest, ForbiddenWhenNothingMayBeReturnedAndStillLogged) {
       Call("cn-engineer-1", "GET",
            *eu_ + "/v1/subjects/eu-3?fields=email,phone", "service_operation");
   EXPECT_EQ(r.status, 403) << r.body;
-  EXPECT_EQ(ErrorCode(r), "forbidden");
+  EXPECT_EQ(ErrorCode(r), "permission_denied");
   EXPECT_TRUE(Json(r.body)["error"].HasMember("log_index"));
 }
 
@@ -411,6 +411,8 @@ TEST_F(GatewayE2eTest, AggregatesSpendTheBudgetThen429) {
   auto spent = Call("eu-analytics", "POST", *eu_ + "/v1/aggregates",
                     "analytics", "{\"field\":\"birthdate\"}");
   EXPECT_EQ(spent.status, 429) << spent.body;
+  EXPECT_EQ(spent.Header("retry-after"),
+            absl::StrCat(server::kRetryAfterSeconds));
   // Restricted fields are not aggregatable by analytics at all.
   EXPECT_EQ(Call("eu-analytics", "POST", *eu_ + "/v1/aggregates", "analytics",
                  "{\"field\":\"email\"}")
@@ -541,7 +543,7 @@ TEST_F(GatewayE2eTest, WritesNeedThePolicyForEveryFieldWhateverTheBodyHolds) {
     for (const std::string& body : {empty, partial}) {
       auto r = Call(who, "PUT", url, purpose, body);
       EXPECT_EQ(r.status, 403) << who << " " << body << ": " << r.body;
-      EXPECT_EQ(ErrorCode(r), "forbidden");
+      EXPECT_EQ(ErrorCode(r), "permission_denied");
       EXPECT_TRUE(Json(r.body)["error"].HasMember("log_index")) << r.body;
     }
   }

@@ -409,6 +409,8 @@ TEST_F(KeyReleaseE2eTest, CutOffFailsClosedRestoreResumesKillFailsClosed) {
   ASSERT_TRUE(ready.ok());
   EXPECT_EQ(ready->status, 503) << ready->body;
   EXPECT_THAT(ready->body, HasSubstr("\"reason\":\"key_unavailable\""));
+  EXPECT_FALSE(ready->Header("retry-after").empty());
+  EXPECT_FALSE(gone.Header("retry-after").empty());
 
   // The partner's service back: reads resume.
   StartService();

@@ -21,6 +21,7 @@
 #include "crypto/constant_time.h"
 #include "crypto/sha256.h"
 #include "rapidjson/document.h"
+#include "server/page_token.h"
 #include "server/process_metrics.h"
 #include "server/router.h"
 #include "spdlog/spdlog.h"
@@ -825,6 +826,13 @@ std::vector<Auditor::LogPollState> Auditor::PollStates() const {
   return out;
 }
 
+absl::StatusOr<FlowStats::Page> Auditor::FlowsPage(
+    absl::Time from, absl::Time to, size_t limit,
+    const std::vector<std::string>& after) const {
+  absl::MutexLock lock(&mu_);
+  return flows_.ToJsonPage(from, to, limit, after);
+}
+
 std::optional<server::HttpResponse> Auditor::Authorize(
     const server::HttpRequest& req, ApiRole need, std::string* who) const {
   if (config_.insecure_no_auth) {
@@ -866,7 +874,8 @@ std::optional<server::HttpResponse> Auditor::Authorize(
   if (match == nullptr) return unauthenticated(true);
   if (need == ApiRole::kAdmin && match->role != ApiRole::kAdmin) {
     return server::HttpResponse::Error(
-        403, "forbidden", "this credential may read but not change incidents");
+        403, "permission_denied",
+        "this credential may read but not change incidents");
   }
   *who = match->name;
   return std::nullopt;
@@ -967,18 +976,62 @@ void Auditor::BuildRouter() {
           absl::StatusOr<absl::Time> t = ParseRfc3339(req.QueryParam(name));
           if (!t.ok()) {
             respond(server::HttpResponse::Error(
-                400, "bad_request",
+                400, "invalid_argument",
                 absl::StrCat("query '", name, "': ", t.status().message())));
             return;
           }
           *out = *t;
         }
         if (to <= from) {
-          respond(server::HttpResponse::Error(400, "bad_request",
+          respond(server::HttpResponse::Error(400, "invalid_argument",
                                               "'to' must be after 'from'"));
           return;
         }
-        respond(JsonOk(FlowsJson(from, to)));
+        absl::StatusOr<server::PageRequest> page =
+            server::ParsePageRequest(req, "flows", "");
+        // A later page keeps the window of the first (its default "last
+        // 24 h" would have moved); naming another window is an error.
+        std::vector<std::string> after;
+        if (page.ok() && page->after.has_value()) {
+          auto fields = server::SplitCursor(*page->after, 4);
+          std::optional<absl::Time> f, t;
+          int64_t ns = 0;
+          if (fields && absl::SimpleAtoi((*fields)[0], &ns)) {
+            f = absl::FromUnixNanos(ns);
+          }
+          if (fields && absl::SimpleAtoi((*fields)[1], &ns)) {
+            t = absl::FromUnixNanos(ns);
+          }
+          if (!f || !t) {
+            page = absl::InvalidArgumentError(
+                "query 'page_token': not a flows cursor");
+          } else if ((req.HasQueryParam("from") && from != *f) ||
+                     (req.HasQueryParam("to") && to != *t)) {
+            page = absl::InvalidArgumentError(
+                "query 'page_token': issued for another from/to window");
+          } else {
+            from = *f;
+            to = *t;
+            after = {(*fields)[2], (*fields)[3]};
+          }
+        }
+        absl::StatusOr<FlowStats::Page> flows =
+            page.ok() ? FlowsPage(from, to, page->limit, after)
+                      : absl::StatusOr<FlowStats::Page>(page.status());
+        if (!flows.ok()) {
+          respond(server::HttpResponse::FromStatus(flows.status()));
+          return;
+        }
+        if (!flows->next.empty()) {
+          server::AddNextPageToken(
+              flows->json,
+              server::PageTokens::ForProcess().Issue(
+                  "flows", "",
+                  server::JoinCursor({absl::StrCat(absl::ToUnixNanos(from)),
+                                      absl::StrCat(absl::ToUnixNanos(to)),
+                                      flows->next[0], flows->next[1]})));
+        }
+        respond(JsonOk(std::move(flows->json)));
       }));
   router.Handle(
       "GET", "/v1/incidents",
@@ -990,12 +1043,38 @@ void Auditor::BuildRouter() {
           st = ParseIncidentStatus(req.QueryParam("status"));
           if (!st) {
             respond(server::HttpResponse::Error(
-                400, "bad_request",
+                400, "invalid_argument",
                 "query 'status': must be open, acknowledged or resolved"));
             return;
           }
         }
-        respond(JsonOk(IncidentListToJson(incidents_->List(st))));
+        const std::string filter =
+            st ? absl::StrCat("status=", req.QueryParam("status")) : "";
+        absl::StatusOr<server::PageRequest> page =
+            server::ParsePageRequest(req, "incidents", filter);
+        if (!page.ok()) {
+          respond(server::HttpResponse::FromStatus(page.status()));
+          return;
+        }
+        // Newest first: the cursor is (first seen, id), fixed per incident.
+        std::vector<Incident> all = incidents_->List(st);
+        server::PageSlice slice = server::SlicePage(
+            all,
+            [](const Incident& i) {
+              return absl::StrCat(
+                  server::DescendingKey(absl::ToUnixNanos(i.first_seen)),
+                  i.id);
+            },
+            *page);
+        std::vector<Incident> part(all.begin() + slice.begin,
+                                   all.begin() + slice.end);
+        std::string body = IncidentListToJson(part);
+        if (!slice.next_cursor.empty()) {
+          server::AddNextPageToken(
+              body, server::PageTokens::ForProcess().Issue("incidents", filter,
+                                                           slice.next_cursor));
+        }
+        respond(JsonOk(std::move(body)));
       }));
   auto transition = [this, guarded](bool ack) {
     return guarded(ApiRole::kAdmin, [this, ack](server::HttpRequest& req,
@@ -1035,27 +1114,49 @@ void Auditor::BuildRouter() {
   router.Handle("POST", "/v1/incidents/{id}/resolve", transition(false));
   router.Handle(
       "GET", "/v1/checkpoints",
-      [this](server::HttpRequest&, server::Responder respond) {
-        rapidjson::Document d(rapidjson::kObjectType);
-        rapidjson::Value logs(rapidjson::kArrayType);
+      [this](server::HttpRequest& req, server::Responder respond) {
+        // The followed logs are fixed for the process's life (and so are
+        // its page tokens' key): a position is a stable cursor.
+        absl::StatusOr<server::PageRequest> page =
+            server::ParsePageRequest(req, "checkpoints", "");
+        if (!page.ok()) {
+          respond(server::HttpResponse::FromStatus(page.status()));
+          return;
+        }
         // The decision logs, then the key-release logs, so that a verifier
         // finds both (its "kind" tells them apart).
-        for (const auto* list : {&followers_, &release_followers_}) {
-          const char* kind = list == &followers_ ? "decision" : "release";
-          for (const auto& f : *list) {
-            rapidjson::Value v(rapidjson::kObjectType);
-            v.AddMember("origin", JsonString(f->origin(), d), d.GetAllocator());
-            v.AddMember("kind", rapidjson::StringRef(kind), d.GetAllocator());
-            v.AddMember("size", f->checkpoint().size, d.GetAllocator());
-            v.AddMember("checkpoint", JsonString(f->checkpoint_note(), d),
-                        d.GetAllocator());
-            logs.PushBack(v, d.GetAllocator());
-          }
+        std::vector<std::pair<const LogFollower*, const char*>> listed;
+        for (const auto& f : followers_)
+          listed.emplace_back(f.get(), "decision");
+        for (const auto& f : release_followers_) {
+          listed.emplace_back(f.get(), "release");
+        }
+        std::vector<size_t> positions(listed.size());
+        for (size_t i = 0; i < positions.size(); ++i) positions[i] = i;
+        server::PageSlice slice = server::SlicePage(
+            positions, [](size_t i) { return server::AscendingKey(i); }, *page);
+        rapidjson::Document d(rapidjson::kObjectType);
+        rapidjson::Value logs(rapidjson::kArrayType);
+        for (size_t i = slice.begin; i < slice.end; ++i) {
+          const auto& [f, kind] = listed[i];
+          rapidjson::Value v(rapidjson::kObjectType);
+          v.AddMember("origin", JsonString(f->origin(), d), d.GetAllocator());
+          v.AddMember("kind", rapidjson::StringRef(kind), d.GetAllocator());
+          v.AddMember("size", f->checkpoint().size, d.GetAllocator());
+          v.AddMember("checkpoint", JsonString(f->checkpoint_note(), d),
+                      d.GetAllocator());
+          logs.PushBack(v, d.GetAllocator());
         }
         d.AddMember("logs", logs, d.GetAllocator());
         d.AddMember("witness_key", JsonString(witness_->verifier_key(), d),
                     d.GetAllocator());
-        respond(JsonOk(ToCanonical(d).value_or("{}")));
+        std::string body = ToCanonical(d).value_or("{}");
+        if (!slice.next_cursor.empty()) {
+          server::AddNextPageToken(
+              body, server::PageTokens::ForProcess().Issue("checkpoints", "",
+                                                           slice.next_cursor));
+        }
+        respond(JsonOk(std::move(body)));
       });
   router.Handle("GET", "/v1/journal/checkpoint",
                 [this](server::HttpRequest&, server::Responder respond) {
@@ -1070,24 +1171,25 @@ void Auditor::BuildRouter() {
                   r.body = *std::move(cp);
                   respond(std::move(r));
                 });
-  router.Handle("GET", "/v1/journal/proof",
-                [this](server::HttpRequest& req, server::Responder respond) {
-                  uint64_t seq;
-                  if (!absl::SimpleAtoi(req.QueryParam("seq"), &seq)) {
-                    respond(server::HttpResponse::Error(
-                        400, "bad_request", "query 'seq': must be an integer"));
-                    return;
-                  }
-                  absl::StatusOr<std::string> p = incidents_->EventProof(seq);
-                  if (!p.ok()) {
-                    respond(server::HttpResponse::FromStatus(p.status()));
-                    return;
-                  }
-                  server::HttpResponse r;
-                  r.content_type = "text/plain; charset=utf-8";
-                  r.body = *std::move(p);
-                  respond(std::move(r));
-                });
+  router.Handle(
+      "GET", "/v1/journal/proof",
+      [this](server::HttpRequest& req, server::Responder respond) {
+        uint64_t seq;
+        if (!absl::SimpleAtoi(req.QueryParam("seq"), &seq)) {
+          respond(server::HttpResponse::Error(
+              400, "invalid_argument", "query 'seq': must be an integer"));
+          return;
+        }
+        absl::StatusOr<std::string> p = incidents_->EventProof(seq);
+        if (!p.ok()) {
+          respond(server::HttpResponse::FromStatus(p.status()));
+          return;
+        }
+        server::HttpResponse r;
+        r.content_type = "text/plain; charset=utf-8";
+        r.body = *std::move(p);
+        respond(std::move(r));
+      });
   console_sessions_ =
       std::make_unique<ConsoleSessions>(clock_, ConsoleOptions{});
   RegisterConsoleRoutes(
@@ -1104,6 +1206,7 @@ void Auditor::BuildRouter() {
         if (match == nullptr) return std::nullopt;
         return std::make_pair(match->name, match->role);
       });
+  routes_ = router.Routes();
   handler_ = router.AsHandler();
 }
 

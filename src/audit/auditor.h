@@ -6,6 +6,7 @@
 //   GET  /v1/flows?from=&to=              flow totals (RFC 3339 bounds;
 //                                         default: last 24 h)          [read]
 //   GET  /v1/incidents?status=            incidents, newest first      [read]
+//   (the lists take ?limit= and ?page_token=: server/page_token.h)
 //   POST /v1/incidents/{id}/ack|resolve   status changes, recorded as done
 //                                         by the credential's name, with
 //                                         the time and an optional
@@ -65,6 +66,7 @@
 #include "server/http.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
+#include "server/router.h"
 
 namespace clover::audit {
 
@@ -108,6 +110,11 @@ class Auditor {
   [[nodiscard]] absl::Status StartDelivery();
 
   server::Handler handler() const { return handler_; }
+  // The routes handler() serves (method, pattern): the API contract test
+  // compares them with docs/openapi.yaml.
+  const std::vector<server::Router::RouteInfo>& routes() const {
+    return routes_;
+  }
   IncidentStore& incidents() { return *incidents_; }
   Witness& witness() { return *witness_; }
   const std::vector<std::unique_ptr<LogFollower>>& followers() const {
@@ -120,6 +127,10 @@ class Auditor {
   // What the auditor counted of release log `origin` so far.
   ReleaseCounts release_counts(const std::string& origin) const;
   std::string FlowsJson(absl::Time from, absl::Time to) const;
+  // One page of FlowsJson (FlowStats::ToJsonPage).
+  absl::StatusOr<FlowStats::Page> FlowsPage(
+      absl::Time from, absl::Time to, size_t limit,
+      const std::vector<std::string>& after) const;
   server::MetricsRegistry& metrics() { return metrics_; }
   const Replayer& replayer() const { return *replayer_; }
   // Per followed log (config order): polled at least once, last poll failed.
@@ -235,6 +246,7 @@ class Auditor {
   std::unique_ptr<server::HttpMetrics> http_metrics_;
 
   std::unique_ptr<ConsoleSessions> console_sessions_;
+  std::vector<server::Router::RouteInfo> routes_;
   server::Handler handler_;
   std::unique_ptr<server::HttpServer> server_;
   absl::Notification stop_;

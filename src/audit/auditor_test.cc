@@ -3,6 +3,7 @@
 #include <atomic>
 #include <fstream>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <tuple>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "audit/report.h"
 #include "audit/test_util.h"
 #include "audit/tlog_proof.h"
+#include "audit/witness_server.h"
 #include "core/canonical_json.h"
 #include "core/json_fields.h"
 #include "core/rfc3339.h"
@@ -25,6 +27,7 @@
 #include "policy/bundle.h"
 #include "policy/signature.h"
 #include "rapidjson/document.h"
+#include "tests/openapi_spec.h"
 
 namespace clover::audit {
 namespace {
@@ -156,6 +159,17 @@ class AuditorTest : public ::testing::Test {
     server::HttpResponse out;
     auditor_->handler()(req,
                         [&](server::HttpResponse r) { out = std::move(r); });
+    // Every answer is one docs/openapi.yaml documents.
+    absl::Status spec =
+        api_spec::CheckApiResponse(method, path, out.status, out.content_type,
+                                   out.body, [&out](absl::string_view name) {
+                                     for (const auto& [k, v] : out.headers) {
+                                       if (absl::EqualsIgnoreCase(k, name))
+                                         return v;
+                                     }
+                                     return std::string();
+                                   });
+    EXPECT_TRUE(spec.ok()) << spec.message();
     return out;
   }
 
@@ -473,7 +487,7 @@ TEST_F(AuditorTest, IncidentApiNeedsABearerCredential) {
   // A read-only credential reads but does not change incidents.
   r = Call("POST", resolve, "", nobody, kReadToken);
   EXPECT_EQ(r.status, 403);
-  EXPECT_THAT(r.body, HasSubstr("\"code\":\"forbidden\""));
+  EXPECT_THAT(r.body, HasSubstr("\"code\":\"permission_denied\""));
   EXPECT_TRUE(still_open());
   EXPECT_EQ(Call("GET", "/v1/incidents", "", "", kReadToken).status, 200);
   // Reads of incidents, flows and metrics need a credential too; signed
@@ -809,6 +823,10 @@ TEST_F(AuditorTest, ReadyzFollowsThePollsOfItsLogs) {
   server::HttpResponse r = Call("GET", "/readyz", "", "", "");
   EXPECT_EQ(r.status, 503);
   EXPECT_THAT(r.body, HasSubstr("\"reason\":\"starting\""));
+  bool retry_after = false;
+  for (const auto& [name, value] : r.headers)
+    retry_after = retry_after || name == "Retry-After";
+  EXPECT_TRUE(retry_after);
   Log(Read("eu-support-1", "support", "s1"));
   ASSERT_TRUE(auditor_->PollOnce().ok());
   r = Call("GET", "/readyz", "", "", "");
@@ -828,6 +846,188 @@ TEST_F(AuditorTest, ReadyzFollowsThePollsOfItsLogs) {
   ASSERT_EQ(r.status, 200);
   EXPECT_THAT(r.body, HasSubstr("\nprocess_resident_memory_bytes "));
   EXPECT_THAT(r.body, HasSubstr("\nclover_build_info{version=\""));
+}
+
+// The auditor and the witness serve exactly the routes docs/openapi.yaml
+// lists for them.
+TEST_F(AuditorTest, RoutesAreThoseOfTheApiContract) {
+  using Route = api_spec::ApiSpec::Route;
+  auto registered = [](const std::vector<server::Router::RouteInfo>& routes) {
+    std::set<std::pair<std::string, std::string>> out;
+    for (const auto& r : routes) out.insert({r.method, r.pattern});
+    return out;
+  };
+  auto documented = [](absl::string_view server) {
+    std::set<std::pair<std::string, std::string>> out;
+    for (const Route& r : api_spec::ApiSpec::Default().RoutesFor(server)) {
+      EXPECT_FALSE(r.conditional) << r.pattern;
+      out.insert({r.method, r.pattern});
+    }
+    return out;
+  };
+  EXPECT_EQ(registered(auditor_->routes()), documented("auditor"));
+  WitnessConfig w;
+  w.data_dir = dir_.Sub("witness-data");
+  w.key_file = dir_.Sub("witness.key");
+  w.logs.push_back({log_.origin(), "", {log_.key().verifier}});
+  auto witness = WitnessServer::Create(w, clock_);
+  ASSERT_TRUE(witness.ok()) << witness.status();
+  EXPECT_EQ(registered((*witness)->routes()), documented("witness"));
+  EXPECT_FALSE(registered(auditor_->routes()).empty());
+}
+
+// Walks a paged list to its end with `limit`, calling `between` after each
+// page; returns the ids (from `ids_of` each page's body) in order, and
+// fails on a page that is not 200.
+template <typename Call, typename Ids, typename Between>
+std::vector<std::string> WalkPages(Call call, const std::string& path,
+                                   const std::string& query, int limit,
+                                   Ids ids_of, Between between) {
+  std::vector<std::string> out;
+  std::string token;
+  for (int pages = 0; pages < 1000; ++pages) {
+    std::string q =
+        absl::StrCat(query, query.empty() ? "" : "&", "limit=", limit);
+    if (!token.empty()) absl::StrAppend(&q, "&page_token=", token);
+    server::HttpResponse r = call("GET", path, q);
+    EXPECT_EQ(r.status, 200) << r.body;
+    if (r.status != 200) break;
+    rapidjson::Document d;
+    d.Parse(r.body.c_str());
+    std::vector<std::string> ids = ids_of(d);
+    EXPECT_LE(ids.size(), static_cast<size_t>(limit));
+    out.insert(out.end(), ids.begin(), ids.end());
+    if (!d.HasMember("next_page_token")) break;
+    token = d["next_page_token"].GetString();
+    between();
+  }
+  return out;
+}
+
+TEST_F(AuditorTest, IncidentsPageExactlyOnceWhileNewOnesArrive) {
+  auto call = [this](const std::string& m, const std::string& p,
+                     const std::string& q) {
+    return Call(m, p, q, "", kReadToken);
+  };
+  std::set<std::string> before;
+  for (int i = 0; i < 23; ++i) {
+    Finding f;
+    f.detector = "test";
+    f.key = absl::StrCat("k", i);
+    f.summary = "s";
+    f.time = clock_.Now();
+    f.origin = log_.origin();
+    auto u = auditor_->incidents().Report(f, {});
+    ASSERT_TRUE(u.ok()) << u.status();
+    before.insert(u->incident.id);
+    if (i % 3 == 0) clock_.Advance(absl::Seconds(1));  // ties and not
+  }
+  int added = 0;
+  auto ids = WalkPages(
+      call, "/v1/incidents", "", 5,
+      [](const rapidjson::Document& d) {
+        std::vector<std::string> out;
+        for (const auto& i : d["incidents"].GetArray())
+          out.push_back(i["id"].GetString());
+        return out;
+      },
+      [&] {
+        Finding f;
+        f.detector = "test";
+        f.key = absl::StrCat("new", added++);
+        f.summary = "s";
+        f.time = clock_.Now();
+        f.origin = log_.origin();
+        ASSERT_TRUE(auditor_->incidents().Report(f, {}).ok());
+        clock_.Advance(absl::Seconds(1));
+      });
+  std::multiset<std::string> seen(ids.begin(), ids.end());
+  for (const std::string& id : before) EXPECT_EQ(seen.count(id), 1u) << id;
+  for (const std::string& id : seen) EXPECT_EQ(seen.count(id), 1u) << id;
+  EXPECT_GE(added, 4);
+  // Without paging parameters: the first 100 and no token (23 + added).
+  auto all = call("GET", "/v1/incidents", "");
+  EXPECT_THAT(all.body, Not(HasSubstr("next_page_token")));
+  // A forged, altered or foreign token is a 400 invalid_argument.
+  auto first = call("GET", "/v1/incidents", "limit=2");
+  rapidjson::Document d;
+  d.Parse(first.body.c_str());
+  ASSERT_TRUE(d.HasMember("next_page_token")) << first.body;
+  std::string token = d["next_page_token"].GetString();
+  std::string altered = token;
+  altered[altered.size() / 2] = altered[altered.size() / 2] == 'A' ? 'B' : 'A';
+  for (const std::string& q :
+       std::vector<std::string>{"page_token=" + altered,
+                                "page_token=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                                "status=open&page_token=" + token, "limit=0",
+                                "limit=1001", "page_token=%25%25"}) {
+    auto r = call("GET", "/v1/incidents", q);
+    EXPECT_EQ(r.status, 400) << q;
+    EXPECT_THAT(r.body, HasSubstr("\"code\":\"invalid_argument\"")) << q;
+  }
+  // The token of another list is refused too.
+  EXPECT_EQ(call("GET", "/v1/flows", "page_token=" + token).status, 400);
+}
+
+TEST_F(AuditorTest, FlowsAndCheckpointsPage) {
+  auto call = [this](const std::string& m, const std::string& p,
+                     const std::string& q) {
+    return Call(m, p, q, "", kReadToken);
+  };
+  const absl::Time start = clock_.Now();
+  for (int h = 0; h < 9; ++h) {
+    Log(Read("eu-support-1", "support", absl::StrCat("s", h)));
+    clock_.Advance(absl::Hours(1));
+  }
+  ASSERT_TRUE(auditor_->PollOnce().ok());
+  const std::string window =
+      absl::StrCat("from=", FormatRfc3339Millis(start - absl::Hours(1)),
+                   "&to=", FormatRfc3339Millis(start + absl::Hours(20)));
+  auto whole = call("GET", "/v1/flows", window);
+  ASSERT_EQ(whole.status, 200) << whole.body;
+  rapidjson::Document all;
+  all.Parse(whole.body.c_str());
+  const size_t rows = all["flows"].Size();
+  ASSERT_GE(rows, 9u);
+  int more = 0;
+  auto keys = WalkPages(
+      call, "/v1/flows", window, 4,
+      [](const rapidjson::Document& d) {
+        std::vector<std::string> out;
+        for (const auto& f : d["flows"].GetArray()) {
+          out.push_back(absl::StrCat(f["hour"].GetString(), "/",
+                                     f["category"].GetString(), "/",
+                                     f["effect"].GetString()));
+        }
+        return out;
+      },
+      [&] {
+        Log(Read("eu-support-1", "support", absl::StrCat("late", more++)));
+        ASSERT_TRUE(auditor_->PollOnce().ok());
+      });
+  std::multiset<std::string> seen(keys.begin(), keys.end());
+  for (const auto& f : all["flows"].GetArray()) {
+    const std::string k =
+        absl::StrCat(f["hour"].GetString(), "/", f["category"].GetString(), "/",
+                     f["effect"].GetString());
+    EXPECT_EQ(seen.count(k), 1u) << k;
+  }
+  for (const std::string& k : seen) EXPECT_EQ(seen.count(k), 1u) << k;
+  // A later page keeps the first page's window; naming another is refused.
+  auto first = call("GET", "/v1/flows", window + "&limit=1");
+  rapidjson::Document d;
+  d.Parse(first.body.c_str());
+  ASSERT_TRUE(d.HasMember("next_page_token"));
+  EXPECT_EQ(call("GET", "/v1/flows",
+                 absl::StrCat("from=", FormatRfc3339Millis(start),
+                              "&page_token=", d["next_page_token"].GetString()))
+                .status,
+            400);
+  // Checkpoints: one followed log, so one page.
+  auto cps = call("GET", "/v1/checkpoints", "limit=1");
+  ASSERT_EQ(cps.status, 200) << cps.body;
+  EXPECT_THAT(cps.body, Not(HasSubstr("next_page_token")));
+  EXPECT_EQ(call("GET", "/v1/checkpoints", "page_token=x").status, 400);
 }
 
 }  // namespace

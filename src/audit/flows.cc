@@ -1,6 +1,9 @@
 #include "audit/flows.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/container/inlined_vector.h"
@@ -10,6 +13,7 @@
 #include "core/canonical_json.h"
 #include "core/json_fields.h"
 #include "core/rfc3339.h"
+#include "server/page_token.h"
 
 namespace clover::audit {
 namespace {
@@ -162,48 +166,142 @@ void FlowStats::PublishMetrics(server::CounterFamily& decisions,
 }
 
 std::string FlowStats::ToJson(absl::Time from, absl::Time to) const {
+  return ToJsonPage(from, to, SIZE_MAX, {})->json;  // no cursor: cannot fail
+}
+
+namespace {
+
+// Page cursors of the two arrays: "" from the start, "a" + key after that
+// row, "z" when the array was listed to its end.
+std::string HourKey(int64_t hour) {
+  return server::AscendingKey(static_cast<uint64_t>(hour) ^
+                              (uint64_t{1} << 63));
+}
+std::optional<int64_t> HourOf(absl::string_view key) {
+  if (key.size() != 8) return std::nullopt;
+  uint64_t v = 0;
+  for (char c : key) v = (v << 8) | static_cast<uint8_t>(c);
+  return static_cast<int64_t>(v ^ (uint64_t{1} << 63));
+}
+std::string CursorOf(const FlowKey& k) {
+  return "a" + server::JoinCursor({HourKey(k.hour), k.destination, k.category,
+                                   k.purpose,
+                                   std::string(policy::ToString(k.effect))});
+}
+std::string CursorOf(const TransferKey& k) {
+  return "a" + server::JoinCursor(
+                   {HourKey(k.hour), k.destination, k.purpose, k.action});
+}
+std::optional<FlowKey> FlowKeyOf(absl::string_view c) {
+  auto f = server::SplitCursor(c, 5);
+  if (!f) return std::nullopt;
+  auto hour = HourOf((*f)[0]);
+  auto effect = policy::ParseEffect((*f)[4]);
+  if (!hour || !effect) return std::nullopt;
+  return FlowKey{*hour, (*f)[1], (*f)[2], (*f)[3], *effect};
+}
+std::optional<TransferKey> TransferKeyOf(absl::string_view c) {
+  auto f = server::SplitCursor(c, 4);
+  if (!f) return std::nullopt;
+  auto hour = HourOf((*f)[0]);
+  if (!hour) return std::nullopt;
+  return TransferKey{*hour, (*f)[1], (*f)[2], (*f)[3]};
+}
+
+// The later of two positions in `rows`.
+template <typename Map>
+typename Map::const_iterator Later(const Map& rows,
+                                   typename Map::const_iterator a,
+                                   typename Map::const_iterator b) {
+  if (a == rows.end() || b == rows.end()) return rows.end();
+  return a->first < b->first ? b : a;
+}
+
+// Appends to `out` up to `limit` rows of `rows` with hours in [h0, h1],
+// starting at `begin`; returns the cursor of what is left ("z": nothing).
+template <typename Map, typename Write>
+std::string AppendRows(const Map& rows, typename Map::const_iterator it,
+                       int64_t h1, size_t limit, std::string& out,
+                       Write write) {
+  bool first = true;
+  size_t n = 0;
+  typename Map::const_iterator last = rows.end();
+  for (; it != rows.end() && it->first.hour <= h1; ++it) {
+    if (n == limit) return CursorOf(last->first);
+    if (!first) out += ',';
+    first = false;
+    write(it->first, it->second);
+    last = it;
+    ++n;
+  }
+  return "z";
+}
+
+}  // namespace
+
+absl::StatusOr<FlowStats::Page> FlowStats::ToJsonPage(
+    absl::Time from, absl::Time to, size_t limit,
+    const std::vector<std::string>& after) const {
   const int64_t h0 = UnixHour(from);
   const int64_t h1 = UnixHour(to - absl::Nanoseconds(1));
-  std::string out = "{";
+  const std::string flows_after = after.size() == 2 ? after[0] : "";
+  const std::string xfers_after = after.size() == 2 ? after[1] : "";
+  auto bad = [] {
+    return absl::InvalidArgumentError("query 'page_token': not a flows cursor");
+  };
+  auto flow_it =
+      flows_.lower_bound(FlowKey{h0, "", "", "", policy::Effect::kAllow});
+  if (flows_after == "z") {
+    flow_it = flows_.end();
+  } else if (!flows_after.empty()) {
+    auto k = FlowKeyOf(absl::string_view(flows_after).substr(1));
+    if (flows_after[0] != 'a' || !k) return bad();
+    flow_it = Later(flows_, flow_it, flows_.upper_bound(*k));
+  }
+  auto xfer_it = transfers_.lower_bound(TransferKey{h0, "", "", ""});
+  if (xfers_after == "z") {
+    xfer_it = transfers_.end();
+  } else if (!xfers_after.empty()) {
+    auto k = TransferKeyOf(absl::string_view(xfers_after).substr(1));
+    if (xfers_after[0] != 'a' || !k) return bad();
+    xfer_it = Later(transfers_, xfer_it, transfers_.upper_bound(*k));
+  }
+  Page page;
+  std::string& out = page.json;
+  out = "{";
   AppendStr(&out, "from", FormatRfc3339Millis(from));
   AppendStr(&out, "to", FormatRfc3339Millis(to));
   out += "\"flows\":[";
-  bool first = true;
-  for (auto it =
-           flows_.lower_bound(FlowKey{h0, "", "", "", policy::Effect::kAllow});
-       it != flows_.end() && it->first.hour <= h1; ++it) {
-    if (!first) out += ',';
-    first = false;
-    const FlowKey& k = it->first;
-    out += '{';
-    AppendStr(&out, "hour",
-              FormatRfc3339Millis(absl::FromUnixSeconds(k.hour * 3600)));
-    AppendStr(&out, "destination", k.destination);
-    AppendStr(&out, "category", k.category);
-    AppendStr(&out, "purpose", k.purpose);
-    AppendStr(&out, "effect", policy::ToString(k.effect));
-    absl::StrAppend(&out, "\"decisions\":", it->second.decisions,
-                    ",\"values\":", it->second.values, "}");
-  }
+  page.next.push_back(AppendRows(
+      flows_, flow_it, h1, limit, out,
+      [&out](const FlowKey& k, const FlowTotals& t) {
+        out += '{';
+        AppendStr(&out, "hour",
+                  FormatRfc3339Millis(absl::FromUnixSeconds(k.hour * 3600)));
+        AppendStr(&out, "destination", k.destination);
+        AppendStr(&out, "category", k.category);
+        AppendStr(&out, "purpose", k.purpose);
+        AppendStr(&out, "effect", policy::ToString(k.effect));
+        absl::StrAppend(&out, "\"decisions\":", t.decisions,
+                        ",\"values\":", t.values, "}");
+      }));
   out += "],\"transfers\":[";
-  first = true;
-  for (auto it = transfers_.lower_bound(TransferKey{h0, "", "", ""});
-       it != transfers_.end() && it->first.hour <= h1; ++it) {
-    if (!first) out += ',';
-    first = false;
-    const TransferKey& k = it->first;
-    out += '{';
-    AppendStr(&out, "hour",
-              FormatRfc3339Millis(absl::FromUnixSeconds(k.hour * 3600)));
-    AppendStr(&out, "destination", k.destination);
-    AppendStr(&out, "purpose", k.purpose);
-    AppendStr(&out, "action", k.action);
-    absl::StrAppend(&out, "\"requests\":", it->second.requests,
-                    ",\"records\":", it->second.records,
-                    ",\"bytes\":", it->second.bytes, "}");
-  }
+  page.next.push_back(AppendRows(
+      transfers_, xfer_it, h1, limit, out,
+      [&out](const TransferKey& k, const TransferTotals& t) {
+        out += '{';
+        AppendStr(&out, "hour",
+                  FormatRfc3339Millis(absl::FromUnixSeconds(k.hour * 3600)));
+        AppendStr(&out, "destination", k.destination);
+        AppendStr(&out, "purpose", k.purpose);
+        AppendStr(&out, "action", k.action);
+        absl::StrAppend(&out, "\"requests\":", t.requests,
+                        ",\"records\":", t.records, ",\"bytes\":", t.bytes,
+                        "}");
+      }));
   out += "]}";
-  return out;
+  if (page.next[0] == "z" && page.next[1] == "z") page.next.clear();
+  return page;
 }
 
 }  // namespace clover::audit

@@ -12,8 +12,10 @@
 #include <map>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "entry/log_entry.h"
 #include "kv/kv_store.h"
@@ -71,6 +73,17 @@ class FlowStats {
   //  "category","purpose","effect","decisions","values"}],"transfers":[...]}
   // over the hours intersecting [from, to).
   [[nodiscard]] std::string ToJson(absl::Time from, absl::Time to) const;
+  // One page of ToJson: at most `limit` rows of each array, each resuming
+  // after the cursor in `after` ({flows, transfers} as a previous page's
+  // `next` gave them; empty: from the start). `next` is empty on the last
+  // page. Errors: InvalidArgument for a cursor that is not one of ours.
+  struct Page {
+    std::string json;
+    std::vector<std::string> next;
+  };
+  [[nodiscard]] absl::StatusOr<Page> ToJsonPage(
+      absl::Time from, absl::Time to, size_t limit,
+      const std::vector<std::string>& after) const;
 
   const std::map<FlowKey, FlowTotals>& flows() const { return flows_; }
   const std::map<TransferKey, TransferTotals>& transfers() const {

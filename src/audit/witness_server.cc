@@ -9,6 +9,7 @@
 #include "core/rfc3339.h"
 #include "core/status_macros.h"
 #include "rapidjson/document.h"
+#include "server/page_token.h"
 #include "server/router.h"
 
 namespace clover::audit {
@@ -87,15 +88,36 @@ absl::StatusOr<std::unique_ptr<WitnessServer>> WitnessServer::Create(
   router.Handle("POST", "/add-checkpoint", AddCheckpointHandler(*s->witness_));
   router.Handle(
       "GET", "/v1/checkpoints",
-      [p = s.get(), origins](server::HttpRequest&, server::Responder respond) {
-        respond(server::HttpResponse::Json(
-            200, WitnessedCheckpointsJson(*p->witness_, origins)));
+      [p = s.get(), origins](server::HttpRequest& req,
+                             server::Responder respond) {
+        // The configured logs are fixed for the process's life (and so is
+        // its page tokens' key): a position is a stable cursor.
+        absl::StatusOr<server::PageRequest> page =
+            server::ParsePageRequest(req, "checkpoints", "");
+        if (!page.ok()) {
+          return respond(server::HttpResponse::FromStatus(page.status()));
+        }
+        std::vector<size_t> positions(origins.size());
+        for (size_t i = 0; i < positions.size(); ++i) positions[i] = i;
+        server::PageSlice slice = server::SlicePage(
+            positions, [](size_t i) { return server::AscendingKey(i); }, *page);
+        std::string body = WitnessedCheckpointsJson(
+            *p->witness_,
+            std::vector<std::string>(origins.begin() + slice.begin,
+                                     origins.begin() + slice.end));
+        if (!slice.next_cursor.empty()) {
+          server::AddNextPageToken(
+              body, server::PageTokens::ForProcess().Issue("checkpoints", "",
+                                                           slice.next_cursor));
+        }
+        respond(server::HttpResponse::Json(200, std::move(body)));
       });
   router.Handle(
       "GET", "/healthz", [](server::HttpRequest&, server::Responder respond) {
         respond(server::HttpResponse::Json(200, "{\"status\":\"ok\"}"));
       });
   if (!router.status().ok()) return router.status();
+  s->routes_ = router.Routes();
   s->handler_ = router.AsHandler();
   return s;
 }

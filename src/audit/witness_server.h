@@ -15,6 +15,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "audit/audit_config.h"
@@ -23,6 +24,7 @@
 #include "kv/kv_store.h"
 #include "server/http.h"
 #include "server/http_server.h"
+#include "server/router.h"
 
 namespace clover::audit {
 
@@ -47,6 +49,10 @@ class WitnessServer {
   void Stop();
   int port() const;
   server::Handler handler() const { return handler_; }
+  // The routes handler() serves (the API contract test).
+  const std::vector<server::Router::RouteInfo>& routes() const {
+    return routes_;
+  }
   Witness& witness() { return *witness_; }
 
  private:
@@ -56,6 +62,7 @@ class WitnessServer {
   std::unique_ptr<kv::KvStore> kv_;
   std::unique_ptr<Witness> witness_;
   server::Handler handler_;
+  std::vector<server::Router::RouteInfo> routes_;
   std::unique_ptr<server::HttpServer> server_;
 };
 

@@ -16,6 +16,7 @@
 #include "gateway/pipeline.h"
 #include "gateway/request_util.h"
 #include "policy/approval_limits.h"
+#include "server/page_token.h"
 
 namespace clover::gateway {
 namespace {
@@ -43,7 +44,8 @@ class ApprovalEndpoints : public EndpointFamily {
     if (!spec.ok()) return respond(ErrorResponse(spec.status()));
     if (spec->principal != p.id && p.kind != PrincipalKind::kAdmin) {
       return respond(HttpResponse::Error(
-          403, "forbidden", "only an administrator may file for someone else"));
+          403, "permission_denied",
+          "only an administrator may file for someone else"));
     }
     if (const Principal* target =
             d_.deployment->FindPrincipal(spec->principal)) {
@@ -186,6 +188,13 @@ class ApprovalEndpoints : public EndpointFamily {
             "'state' must be pending, approved, denied, expired or revoked"));
       }
     }
+    // A token is bound to the filter and the caller (who may see only
+    // their own approvals).
+    const std::string filter = absl::StrCat(
+        "state=", state ? approvals::ToString(*state) : "", "&caller=", p.id);
+    absl::StatusOr<server::PageRequest> page =
+        server::ParsePageRequest(req, "approvals", filter);
+    if (!page.ok()) return respond(ErrorResponse(page.status()));
     std::vector<approvals::Approval> list = d_.approvals->List(state);
     bool sees_all =
         p.kind == PrincipalKind::kAuditor || p.kind == PrincipalKind::kAdmin;
@@ -193,11 +202,25 @@ class ApprovalEndpoints : public EndpointFamily {
       std::erase_if(list, [&p](const approvals::Approval& a) {
         return a.request.principal != p.id && a.request.requested_by != p.id;
       });
-      return respond(
-          HttpResponse::Json(200, approvals::ApprovalListToJson(list)));
     }
-    auto body =
-        std::make_shared<std::string>(approvals::ApprovalListToJson(list));
+    // Newest first: the cursor is (created, id), fixed per approval.
+    server::PageSlice slice = server::SlicePage(
+        list,
+        [](const approvals::Approval& a) {
+          return absl::StrCat(
+              server::DescendingKey(absl::ToUnixNanos(a.created)), a.id);
+        },
+        *page);
+    list = std::vector<approvals::Approval>(list.begin() + slice.begin,
+                                            list.begin() + slice.end);
+    std::string json = approvals::ApprovalListToJson(list);
+    if (!slice.next_cursor.empty()) {
+      server::AddNextPageToken(
+          json, server::PageTokens::ForProcess().Issue("approvals", filter,
+                                                       slice.next_cursor));
+    }
+    if (!sees_all) return respond(HttpResponse::Json(200, std::move(json)));
+    auto body = std::make_shared<std::string>(std::move(json));
     LogLookupThen(p, "list_approvals", "", static_cast<int64_t>(list.size()),
                   state.has_value() ? approvals::ToString(*state) : "",
                   std::move(respond), [body](uint64_t) {

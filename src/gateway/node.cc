@@ -72,6 +72,7 @@ struct Node::Parts {
   std::unique_ptr<server::HttpMetrics> http_metrics;
   std::unique_ptr<Gateway> gateway;
   std::unique_ptr<server::HttpServer> server;
+  std::vector<server::Router::RouteInfo> routes;  // what `server` serves
   // KEK rotation: re-wraps keys of retired KEKs while the node serves.
   std::atomic<bool> stop_rewrap{false};
   std::thread rewrap;
@@ -361,6 +362,7 @@ absl::Status Listen(Node::Parts& p) {
     router.Handle("GET", "/log/checkpoint", p.witnessed_log->AsHandler());
   }
   if (!router.status().ok()) return router.status();
+  p.routes = router.Routes();
   server::HttpServerOptions o;
   const NodeConfig& n = *p.deployment.node;
   o.host = n.listen_host;
@@ -497,6 +499,10 @@ Node::Node(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 Node::~Node() { Shutdown(); }
 
 int Node::port() const { return parts_->server->port(); }
+
+std::vector<server::Router::RouteInfo> Node::Routes() const {
+  return parts_->routes;
+}
 
 void Node::Tick() { parts_->gateway->ExpireApprovals(); }
 

@@ -9,11 +9,13 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "config/deployment.h"
 #include "core/clock.h"
+#include "server/router.h"
 #include "vault/vault.h"
 
 namespace clover::gateway {
@@ -67,6 +69,9 @@ class Node {
 
   // The bound HTTP port.
   int port() const;
+  // The routes the node serves (method, pattern): the API contract test
+  // compares them with docs/openapi.yaml.
+  std::vector<server::Router::RouteInfo> Routes() const;
   // The step names in the order they run (for logs and docs).
   static std::vector<std::string> StepNames();
 

@@ -440,7 +440,7 @@ void Pipeline::RefuseLogged(LogEntry entry, absl::string_view message,
                             Responder respond) {
   std::string msg(message);
   LogThen(std::move(entry), std::move(respond), [msg](uint64_t index) {
-    return ErrorWith(403, "forbidden", msg,
+    return ErrorWith(403, "permission_denied", msg,
                      absl::StrCat("\"log_index\":", index));
   });
 }

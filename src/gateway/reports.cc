@@ -18,6 +18,7 @@
 #include "gateway/regional_access_index.h"
 #include "gateway/request_util.h"
 #include "log/tile.h"
+#include "server/page_token.h"
 
 namespace clover::gateway {
 namespace {
@@ -48,6 +49,27 @@ class ReportEndpoints : public EndpointFamily {
           "administrators",
           std::move(respond));
     }
+    // Paged per log (the node's own and each other DC's): at most `limit`
+    // entries of each, resuming after the index the token names for it.
+    // Indices only grow, so entries logged during a walk never shift it.
+    auto page = server::ParsePageRequest(req, "access_report", subject);
+    if (!page.ok()) return respond(ErrorResponse(page.status()));
+    Cursors after;
+    if (page->after.has_value()) {
+      // (log, cursor) pairs; a region has a few DCs.
+      std::optional<std::vector<std::string>> all;
+      for (size_t n = 2; n <= 128 && !all; n += 2) {
+        all = server::SplitCursor(*page->after, n);
+      }
+      if (!all) {
+        return respond(ErrorResponse(absl::InvalidArgumentError(
+            "query 'page_token': not an access report cursor")));
+      }
+      for (size_t i = 0; i + 1 < all->size(); i += 2) {
+        after[(*all)[i]] = (*all)[i + 1];
+      }
+    }
+    Paging paging{page->limit, std::move(after), {}};
     // With the region's database the index holds every node's decisions;
     // they are proved against their own node's log, read from its schema.
     std::map<std::string, std::vector<uint64_t>> regional;
@@ -73,6 +95,7 @@ class ReportEndpoints : public EndpointFamily {
     if (!entries.ok()) return respond(ErrorResponse(entries.status()));
     std::string checkpoint = d_.log->SignedCheckpoint();
     uint64_t size = d_.log->Size();
+    *entries = PageOf(*std::move(entries), size, "", paging);
     std::string out = "{\"checkpoint\":";
     AppendJsonString(checkpoint, &out);
     out.append(",\"entries\":[");
@@ -89,7 +112,24 @@ class ReportEndpoints : public EndpointFamily {
       AppendJsonString(pipe_.node().dc, &out);
       absl::StrAppend(&out, ",\"origin\":");
       AppendJsonString(d_.log->origin(), &out);
-      AppendRegionLogs(pseudonym, markers, regional, out, reported);
+      AppendRegionLogs(pseudonym, markers, regional, paging, out, reported);
+    }
+    bool more = false;
+    // A log unreadable now keeps its cursor for the next page, without
+    // holding the walk open (the report lists it in unavailable_logs).
+    Cursors carried = paging.next;
+    carried.insert(paging.after.begin(), paging.after.end());
+    std::vector<std::string> next;
+    for (const auto& [log, state] : carried) {
+      more = more || (paging.next.contains(log) && state != "z");
+      next.push_back(log);
+      next.push_back(state);
+    }
+    // The token is the suffix's last member (the log index comes before it).
+    std::string token;
+    if (more) {
+      token = server::PageTokens::ForProcess().Issue("access_report", subject,
+                                                     server::JoinCursor(next));
     }
     // The look-up's own entry comes after the checkpoint the report proves
     // against; its index is in "log_index".
@@ -98,6 +138,7 @@ class ReportEndpoints : public EndpointFamily {
     AppendJsonString(subject, &suffix);
     absl::StrAppend(&suffix, ",\"subject_pseudonym\":\"", pseudonym,
                     "\",\"tree_size\":", size, "}");
+    server::AddNextPageToken(suffix, token);
     const int64_t bytes = static_cast<int64_t>(out.size() + suffix.size());
     pipe_.LogThenAnswer(
         pipe_.LookupJson(p, "audit", "access_report", p.jurisdiction, pseudonym,
@@ -106,6 +147,42 @@ class ReportEndpoints : public EndpointFamily {
   }
 
  private:
+  // Per log ("" the node's own, else a DC): the last index reported, as
+  // server::AscendingKey, or "z" once the log was reported to its end.
+  using Cursors = std::map<std::string, std::string>;
+  struct Paging {
+    size_t limit;
+    Cursors after;
+    Cursors next;
+  };
+
+  // This page's part of `indices` of log `log` (of `size` entries): sorted,
+  // after its cursor, at most paging.limit; records the log's next cursor.
+  static std::vector<uint64_t> PageOf(std::vector<uint64_t> indices,
+                                      uint64_t size, const std::string& log,
+                                      Paging& paging) {
+    std::sort(indices.begin(), indices.end());
+    indices.erase(std::unique(indices.begin(), indices.end()), indices.end());
+    std::erase_if(indices, [size](uint64_t i) { return i >= size; });
+    std::string from;
+    if (auto it = paging.after.find(log); it != paging.after.end()) {
+      from = it->second;
+    }
+    std::vector<uint64_t> out;
+    std::string& next = paging.next[log];
+    next = "z";
+    if (from == "z") return out;
+    for (uint64_t i : indices) {
+      if (!from.empty() && !(server::AscendingKey(i) > from)) continue;
+      if (out.size() == paging.limit) {
+        next = server::AscendingKey(out.back());
+        break;
+      }
+      out.push_back(i);
+    }
+    return out;
+  }
+
   // Appends `indices` (below `size`) of `log` with their inclusion proofs
   // against the tree of `size`, comma-separated; with `dc`, each names it.
   static absl::Status AppendEntries(const log::LogReader& log,
@@ -150,8 +227,8 @@ class ReportEndpoints : public EndpointFamily {
   void AppendRegionLogs(
       const std::string& pseudonym,
       const std::map<std::string, absl::StatusOr<uint64_t>>& markers,
-      std::map<std::string, std::vector<uint64_t>>& regional, std::string& out,
-      int64_t& reported) {
+      std::map<std::string, std::vector<uint64_t>>& regional, Paging& paging,
+      std::string& out, int64_t& reported) {
     std::string unavailable;
     out.append(",\"region_logs\":[");
     bool first = true;
@@ -161,7 +238,7 @@ class ReportEndpoints : public EndpointFamily {
           marker == markers.end()
               ? absl::InternalError("no index marker read")
               : AppendRegionLog(dc, pseudonym, marker->second, regional[dc],
-                                out, first, reported);
+                                paging, out, first, reported);
       if (s.ok() || absl::IsNotFound(s)) continue;  // NotFound: no log yet
       if (!unavailable.empty()) unavailable.push_back(',');
       unavailable.append("{\"dc\":");
@@ -178,8 +255,9 @@ class ReportEndpoints : public EndpointFamily {
   absl::Status AppendRegionLog(const std::string& dc,
                                const std::string& pseudonym,
                                const absl::StatusOr<uint64_t>& marker,
-                               std::vector<uint64_t>& indices, std::string& out,
-                               bool& first, int64_t& reported) {
+                               std::vector<uint64_t>& indices, Paging& paging,
+                               std::string& out, bool& first,
+                               int64_t& reported) {
     if (!marker.ok()) return marker.status();
     auto snap = d_.peer_logs->Snapshot(dc, absl::ZeroDuration());
     if (!snap.ok()) return snap.status();
@@ -189,8 +267,7 @@ class ReportEndpoints : public EndpointFamily {
     auto tail = ScanTail(log, pseudonym, *marker, tail_end);
     if (!tail.ok()) return tail.status();
     indices.insert(indices.end(), tail->begin(), tail->end());
-    std::sort(indices.begin(), indices.end());
-    indices.erase(std::unique(indices.begin(), indices.end()), indices.end());
+    indices = PageOf(std::move(indices), size, dc, paging);
     std::string group = "{\"dc\":";
     AppendJsonString(dc, &group);
     group.append(",\"origin\":");

@@ -126,7 +126,9 @@ server::HttpResponse JsonError(int status, absl::string_view code,
   if (log_index.has_value())
     absl::StrAppend(&body, ",\"log_index\":", *log_index);
   body.push_back('}');
-  return server::HttpResponse::Json(status, std::move(body));
+  server::HttpResponse r = server::HttpResponse::Json(status, std::move(body));
+  server::EnsureRetryAfter(r);  // a 503: the release log cannot take entries
+  return r;
 }
 
 std::string Now() { return FormatRfc3339Millis(absl::Now()); }
@@ -431,7 +433,8 @@ void ReleaseService::Release(server::HttpRequest& req,
                              server::Responder respond) {
   auto parsed = ParseReleaseRequest(req.body);
   if (!parsed.ok()) {
-    return respond(JsonError(400, "bad_request", parsed.status().message()));
+    return respond(
+        JsonError(400, "invalid_argument", parsed.status().message()));
   }
   ReleaseRequest& r = *parsed;
   auto policy = config_.regions.find(r.region);

@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/cord.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -49,11 +50,17 @@ HttpResponse HttpResponse::Error(int status, absl::string_view code,
   AppendJsonString(message, &response.body);
   response.body += "}}";
   response.cause = absl::StrCat(code, ": ", message);
-  if (status == 503) {
-    response.headers.emplace_back("Retry-After",
-                                  absl::StrCat(kRetryAfterSeconds));
-  }
+  EnsureRetryAfter(response);
   return response;
+}
+
+void EnsureRetryAfter(HttpResponse& response) {
+  if (response.status != 429 && response.status != 503) return;
+  for (const auto& [name, value] : response.headers) {
+    if (absl::EqualsIgnoreCase(name, "Retry-After")) return;
+  }
+  response.headers.emplace_back("Retry-After",
+                                absl::StrCat(kRetryAfterSeconds));
 }
 
 HttpResponse HttpResponse::Json(int status, std::string body) {

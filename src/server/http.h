@@ -65,8 +65,8 @@ struct HttpRequest {
   bool HasQueryParam(absl::string_view name) const;
 };
 
-// What a 503 asks clients to wait before retrying, in seconds: short beside
-// a failover (tens of seconds), so a client is back soon after it.
+// What a 503 or 429 asks clients to wait before retrying, in seconds: short
+// beside a failover (tens of seconds), so a client is back soon after it.
 inline constexpr int kRetryAfterSeconds = 2;
 
 struct HttpResponse {
@@ -82,7 +82,7 @@ struct HttpResponse {
 
   // {"error":{"code":"...","message":"..."}} with the given HTTP status. A
   // 503 (the node's storage or log cannot take the request now, e.g. during a
-  // database failover) carries `Retry-After: kRetryAfterSeconds`.
+  // database failover) or a 429 carries `Retry-After: kRetryAfterSeconds`.
   static HttpResponse Error(int status, absl::string_view code,
                             absl::string_view message);
   // Maps an absl::Status to an error response (InvalidArgument/OutOfRange 400,
@@ -100,6 +100,11 @@ struct HttpResponse {
   static HttpResponse FromStatus(const absl::Status& status);
   static HttpResponse Json(int status, std::string body);
 };
+
+// Adds `Retry-After: kRetryAfterSeconds` to a 429 or 503 that has none, so
+// that every listener tells clients when to retry whatever built the answer
+// (the transport calls it on every response).
+void EnsureRetryAfter(HttpResponse& response);
 
 // A handler answers asynchronously: it may call `respond` later from any
 // thread, exactly once.

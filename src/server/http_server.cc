@@ -394,13 +394,13 @@ class Connection final : public ConnectionBase {
     }
     if (ec == http::error::buffer_overflow) {
       return SendErrorAndClose(
-          400, "bad_request",
+          400, "invalid_argument",
           "malformed HTTP request: chunk-size line or trailer section too "
           "long");
     }
     if (ec == http::error::body_limit) {
       return SendErrorAndClose(
-          413, "body_too_large",
+          413, "payload_too_large",
           absl::StrCat("request body exceeds ", options().max_body_bytes,
                        " bytes"));
     }
@@ -411,7 +411,7 @@ class Connection final : public ConnectionBase {
       absl::string_view why =
           parser_.has_value() ? parser_->framing_error() : absl::string_view();
       return SendErrorAndClose(
-          400, "bad_request",
+          400, "invalid_argument",
           absl::StrCat("malformed HTTP request: ",
                        why.empty() ? absl::string_view(ec.message()) : why));
     }
@@ -454,7 +454,7 @@ class Connection final : public ConnectionBase {
       req.path.clear();
       req.query.clear();
       return Write(HttpResponse::Error(
-          400, "bad_request",
+          400, "invalid_argument",
           absl::StrCat("bad request target: ", target_status.message())));
     }
     // One allocation per request: the Responder's captured shared_ptr.
@@ -494,6 +494,7 @@ class Connection final : public ConnectionBase {
         !keep_alive_ || shared_->stopping.load(std::memory_order_relaxed);
     Record(response.status);
     AccessLog(response);
+    EnsureRetryAfter(response);
     response.headers.emplace_back("X-Request-Id", request_.request_id);
     response.headers.emplace_back(
         "traceparent",

@@ -346,7 +346,7 @@ TEST_F(HttpServerTest, OversizeBodyIs413) {
   CurlResult r = Fetch(base_ + "/x", opt);
   ASSERT_EQ(r.code, CURLE_OK) << curl_easy_strerror(r.code);
   EXPECT_EQ(r.status, 413);
-  EXPECT_THAT(r.body, HasSubstr("\"code\":\"body_too_large\""));
+  EXPECT_THAT(r.body, HasSubstr("\"code\":\"payload_too_large\""));
   // A body within the limit still works.
   opt.body = std::string(1000, 'b');
   EXPECT_EQ(Fetch(base_ + "/x", opt).status, 200);
@@ -372,7 +372,7 @@ TEST_F(HttpServerTest, ChunkedBodies) {
         chunk + "\r\n258\r\n" + chunk + "\r\n0\r\n\r\n"));
     std::string out = sock.ReadResponses(1, absl::Seconds(5));
     EXPECT_THAT(out, HasSubstr("HTTP/1.1 413"));
-    EXPECT_THAT(out, HasSubstr("body_too_large"));
+    EXPECT_THAT(out, HasSubstr("payload_too_large"));
   }
 }
 
@@ -404,7 +404,8 @@ TEST_F(HttpServerTest, MalformedRequestsAre400) {
     bool closed = false;
     std::string out = sock.ReadAll(absl::Seconds(3), &closed);
     EXPECT_THAT(out, HasSubstr("HTTP/1.1 400 Bad Request")) << bad;
-    EXPECT_THAT(out, HasSubstr("{\"error\":{\"code\":\"bad_request\"")) << bad;
+    EXPECT_THAT(out, HasSubstr("{\"error\":{\"code\":\"invalid_argument\""))
+        << bad;
   }
 }
 
@@ -868,6 +869,21 @@ TEST_F(HttpServerTest, HandlerHeadersCannotBreakFraming) {
   EXPECT_THAT(r.headers, ::testing::Not(HasSubstr("pwned")));
   EXPECT_THAT(r.headers, ::testing::Not(HasSubstr("999")));
   EXPECT_EQ(r.body, "x");
+}
+
+// Every listener (node, auditor, witness, key-release service) answers each
+// 429 and 503 with Retry-After, whatever built the response.
+TEST_F(HttpServerTest, EveryTooManyRequestsAndUnavailableCarriesRetryAfter) {
+  StartServer(SmallOptions(), [](HttpRequest& req, Responder respond) {
+    respond(HttpResponse::Json(req.path == "/busy" ? 429 : 503, "{}"));
+  });
+  for (const char* path : {"/busy", "/down"}) {
+    CurlResult r = Fetch(base_ + path);
+    ASSERT_EQ(r.code, CURLE_OK);
+    EXPECT_THAT(r.headers, HasSubstr(absl::StrCat(
+                               "Retry-After: ", kRetryAfterSeconds, "\r\n")))
+        << path;
+  }
 }
 
 TEST(HttpServerStartTest, RejectsBadOptions) {

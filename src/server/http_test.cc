@@ -142,6 +142,31 @@ TEST(HttpResponseTest, UnavailableCarriesRetryAfter) {
   EXPECT_EQ(retry_after(HttpResponse::FromStatus(absl::InternalError("x"))),
             "");
   EXPECT_EQ(retry_after(HttpResponse::Error(409, "conflict", "x")), "");
+  // 429 (a spent budget, a full queue) asks for a retry too.
+  const HttpResponse exhausted =
+      HttpResponse::FromStatus(absl::ResourceExhaustedError("budget spent"));
+  EXPECT_EQ(exhausted.status, 429);
+  EXPECT_EQ(retry_after(exhausted), std::to_string(kRetryAfterSeconds));
+}
+
+TEST(HttpResponseTest, EnsureRetryAfterCoversHandBuiltAnswersOnce) {
+  auto count = [](const HttpResponse& r) {
+    int n = 0;
+    for (const auto& [name, value] : r.headers) n += name == "Retry-After";
+    return n;
+  };
+  HttpResponse ready = HttpResponse::Json(503, "{\"status\":\"not_ready\"}");
+  EnsureRetryAfter(ready);
+  EXPECT_EQ(count(ready), 1);
+  EnsureRetryAfter(ready);
+  EXPECT_EQ(count(ready), 1);
+  HttpResponse own = HttpResponse::Json(429, "{}");
+  own.headers.emplace_back("retry-after", "30");
+  EnsureRetryAfter(own);
+  EXPECT_EQ(own.headers.size(), 1u);
+  HttpResponse ok = HttpResponse::Json(200, "{}");
+  EnsureRetryAfter(ok);
+  EXPECT_TRUE(ok.headers.empty());
 }
 
 }  // namespace

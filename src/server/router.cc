@@ -97,6 +97,13 @@ absl::Status Router::Add(absl::string_view method, absl::string_view pattern,
   return absl::OkStatus();
 }
 
+std::vector<Router::RouteInfo> Router::Routes() const {
+  std::vector<RouteInfo> out;
+  out.reserve(table_->routes.size());
+  for (const Route& r : table_->routes) out.push_back({r.method, r.pattern});
+  return out;
+}
+
 void Router::Handle(absl::string_view method, absl::string_view pattern,
                     Handler handler) {
   absl::Status s = Add(method, pattern, std::move(handler));

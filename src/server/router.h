@@ -46,6 +46,15 @@ class Router {
   // The first error recorded by Handle, or OK.
   const absl::Status& status() const { return status_; }
 
+  // One registered route: its method and pattern as given to Add.
+  struct RouteInfo {
+    std::string method;
+    std::string pattern;
+  };
+  // Every route added so far, most specific first (the API contract test,
+  // tests/openapi_test.cc, compares them with docs/openapi.yaml).
+  std::vector<RouteInfo> Routes() const;
+
   // A handler dispatching over the routes added so far (a snapshot: later
   // additions do not affect it).
   Handler AsHandler() const;
