@@ -77,18 +77,17 @@ struct Schema {
 };
 
 struct JwtCredential {
-  // Either `provider` + `subject` (keys from the provider's JWKS: issuer,
-  // audience and lifetime are the provider's) or issuer, audience and
-  // public_key_file.
-  std::string provider;  // an identity_providers[].id
-  std::string subject;   // the value of the provider's claim naming this
-                         // principal; defaults to the principal's id
   std::string issuer;
   std::string audience;
   std::string public_key_file;  // PEM, Ed25519, P-256 or RSA; absolute path
   // `max_lifetime_seconds` (60 s to 30 days, default 24 h): tokens whose exp
   // lies further ahead, or whose exp - iat is longer, are refused.
   absl::Duration max_lifetime = absl::Hours(24);
+  // Instead of the above: `provider` + `subject`, keys from the provider's
+  // JWKS (issuer, audience and lifetime are the provider's).
+  std::string provider{};  // an identity_providers[].id
+  std::string subject{};   // the value of the provider's claim naming this
+                           // principal; defaults to the principal's id
 };
 
 struct Credentials {

@@ -51,7 +51,7 @@ struct AuthOptions {
   absl::Duration jwt_leeway = absl::Seconds(60);
   // JWKS-backed token issuers; principals with credentials.jwt.provider must
   // name one of them.
-  std::vector<std::shared_ptr<JwksIdentityProvider>> identity_providers;
+  std::vector<std::shared_ptr<JwksIdentityProvider>> identity_providers{};
 };
 
 class Authenticator {
