@@ -143,7 +143,9 @@ class JwksE2eTest : public ::testing::Test {
     delete node_;
     if (server_ != nullptr) server_->Stop();
     delete server_;
-    if (dir_ != nullptr) EXPECT_TRUE(RemoveOwnedDir(*dir_).ok()) << *dir_;
+    if (dir_ != nullptr) {
+      EXPECT_TRUE(RemoveOwnedDir(*dir_).ok()) << *dir_;
+    }
   }
 
   static std::string Claims(const std::string& sub = "3f1c9a2e-uuid") {
