@@ -61,17 +61,18 @@ class JwksE2eTest : public ::testing::Test {
     // A CA and a server certificate for 127.0.0.1, and an unrelated CA.
     std::ofstream(*dir_ + "/server.ext")
         << "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n";
-    const std::string ec = " -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes ";
+    const std::string ec =
+        " -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes ";
     const std::string script = absl::StrCat(
         "set -e; cd ", *dir_, "; openssl req -x509", ec,
         "-keyout ca.key -out ca.crt -subj '/CN=IdP Test CA' -days 1;",
         "openssl req -x509", ec,
         "-keyout other.key -out other.crt -subj '/CN=Other CA' -days 1;",
-        "openssl req", ec, "-keyout server.key -out server.csr -subj '/CN=idp';",
+        "openssl req", ec,
+        "-keyout server.key -out server.csr -subj '/CN=idp';",
         "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key "
         "-CAcreateserial -days 1 -extfile server.ext -out server.crt");
-    if (std::system(("sh -c \"" + script + "\" >" + *dir_ +
-                     "/openssl.log 2>&1")
+    if (std::system(("sh -c \"" + script + "\" >" + *dir_ + "/openssl.log 2>&1")
                         .c_str()) != 0) {
       return "openssl failed";
     }
@@ -179,9 +180,8 @@ class JwksE2eTest : public ::testing::Test {
     const std::string header =
         absl::StrCat("{\"alg\":\"ES256\",\"kid\":\"unknown-", i, "-",
                      absl::ToUnixNanos(absl::Now()), "\"}");
-    return absl::StrCat(Base64UrlEncode(header), ".",
-                        Base64UrlEncode(Claims()), ".",
-                        Base64UrlEncode(std::string(64, '\x01')));
+    return absl::StrCat(Base64UrlEncode(header), ".", Base64UrlEncode(Claims()),
+                        ".", Base64UrlEncode(std::string(64, '\x01')));
   }
 
   HttpClient client_;
@@ -217,7 +217,8 @@ TEST_F(JwksE2eTest, RotationAndRemovalOverTls) {
   // Rotation: the provider adds key-b; the node fetches on the unknown kid
   // (at most once a second) and accepts it, no restart.
   idp_->Serve(Jwks({key_a_, key_b_}));
-  EXPECT_TRUE(Within(absl::Seconds(10), [&] { return StatusWith(token_b) != 401; }));
+  EXPECT_TRUE(
+      Within(absl::Seconds(10), [&] { return StatusWith(token_b) != 401; }));
   EXPECT_NE(StatusWith(token_a), 401);
   // Removal: key-a withdrawn; once the node has refreshed (here triggered by
   // a token with an unknown kid), key-a's tokens are refused.
@@ -244,7 +245,8 @@ TEST_F(JwksE2eTest, UnknownKidFloodIsBounded) {
 TEST_F(JwksE2eTest, GarbageKeepsTheLastGoodSet) {
   idp_->Serve(Jwks({key_a_, key_b_}));
   const std::string token_b = key_b_->Token(Claims());
-  ASSERT_TRUE(Within(absl::Seconds(10), [&] { return StatusWith(token_b) != 401; }));
+  ASSERT_TRUE(
+      Within(absl::Seconds(10), [&] { return StatusWith(token_b) != 401; }));
   idp_->Serve("<html>upstream timed out</html>");
   const int before = idp_->Fetches();
   int i = 0;

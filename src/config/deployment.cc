@@ -733,8 +733,7 @@ class Loader {
           {"id", "issuer", "audience", "jwks_url", "jwks_file", "ca_file",
            "allow_insecure_http", "claim", "refresh_seconds",
            "min_refresh_interval_seconds", "max_staleness_seconds",
-           "fetch_timeout_seconds", "leeway_seconds",
-           "max_lifetime_seconds"}));
+           "fetch_timeout_seconds", "leeway_seconds", "max_lifetime_seconds"}));
       IdentityProviderConfig c;
       CLOVER_ASSIGN_OR_RETURN(c.id, StringField(src, pn, f, path, "id", true));
       CLOVER_RETURN_IF_ERROR(
@@ -757,7 +756,8 @@ class Loader {
           std::string file, StringField(src, pn, f, path, "jwks_file", false));
       if (!file.empty()) c.jwks_file = ResolvePath(src, file);
       if (c.jwks_url.empty() == c.jwks_file.empty()) {
-        return ErrorAt(src, pn, path, "give exactly one of jwks_url, jwks_file");
+        return ErrorAt(src, pn, path,
+                       "give exactly one of jwks_url, jwks_file");
       }
       CLOVER_ASSIGN_OR_RETURN(
           c.allow_insecure_http,
@@ -774,8 +774,8 @@ class Loader {
                          "[::1] with allow_insecure_http, for tests)");
         }
       }
-      CLOVER_ASSIGN_OR_RETURN(
-          std::string ca, StringField(src, pn, f, path, "ca_file", false));
+      CLOVER_ASSIGN_OR_RETURN(std::string ca,
+                              StringField(src, pn, f, path, "ca_file", false));
       if (!ca.empty()) c.ca_file = ResolvePath(src, ca);
       CLOVER_ASSIGN_OR_RETURN(
           c.claim, StringField(src, pn, f, path, "claim", false, "sub"));
@@ -819,7 +819,8 @@ class Loader {
       const std::string path =
           absl::StrCat("principals[", p.id, "].credentials.jwt.provider");
       bool known = false;
-      for (const auto& c : d_.identity_providers) known = known || c.id == j.provider;
+      for (const auto& c : d_.identity_providers)
+        known = known || c.id == j.provider;
       if (!known) {
         return ErrorAt(src, root, path,
                        absl::StrCat("unknown identity provider '", j.provider,

@@ -119,8 +119,8 @@ struct IdentityProviderConfig {
   // node refuses the provider's tokens and /readyz says identity_unavailable.
   absl::Duration max_staleness = absl::Hours(24);  // 1 min .. 30 days
   absl::Duration fetch_timeout = absl::Seconds(5);
-  absl::Duration leeway = absl::Seconds(60);         // on exp, nbf, iat
-  absl::Duration max_lifetime = absl::Hours(24);     // exp - now, exp - iat
+  absl::Duration leeway = absl::Seconds(60);      // on exp, nbf, iat
+  absl::Duration max_lifetime = absl::Hours(24);  // exp - now, exp - iat
 };
 
 struct Principal {

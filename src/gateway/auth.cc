@@ -93,9 +93,8 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(
                             "not a configured identity provider");
       }
       if (!auth->by_provider_subject_
-               .emplace(absl::StrCat(cred.jwt->provider, "\n",
-                                     cred.jwt->subject),
-                        p)
+               .emplace(
+                   absl::StrCat(cred.jwt->provider, "\n", cred.jwt->subject), p)
                .second) {
         return BadPrincipal(*p, "credentials.jwt.subject",
                             "mapped to another principal too");
@@ -185,10 +184,10 @@ absl::StatusOr<const Principal*> Authenticator::AuthenticateJwt(
     auto found = by_provider_subject_.find(
         absl::StrCat(idp->config().id, "\n", *subject));
     if (found == by_provider_subject_.end()) {
-      return absl::UnauthenticatedError(absl::StrCat(
-          "invalid JWT: claim '", idp->config().claim,
-          "' is not mapped to a principal of identity provider '",
-          idp->config().id, "'"));
+      return absl::UnauthenticatedError(
+          absl::StrCat("invalid JWT: claim '", idp->config().claim,
+                       "' is not mapped to a principal of identity provider '",
+                       idp->config().id, "'"));
     }
     return found->second;
   }

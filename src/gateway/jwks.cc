@@ -65,7 +65,8 @@ absl::StatusOr<std::string> StringMember(const rapidjson::Value& obj,
                                          absl::string_view where) {
   const rapidjson::Value* v = Member(obj, name);
   if (v == nullptr) return absl::NotFoundError("");
-  if (!v->IsString()) return Bad(where, absl::StrCat("'", name, "' must be a string"));
+  if (!v->IsString())
+    return Bad(where, absl::StrCat("'", name, "' must be a string"));
   return std::string(View(*v));
 }
 
@@ -106,7 +107,8 @@ absl::StatusOr<Pkey> FromParams(const char* type, OSSL_PARAM_BLD* bld,
             EVP_PKEY_fromdata(ctx, &raw, EVP_PKEY_PUBLIC_KEY, params) == 1;
   Pkey key(raw);
   if (ok) {
-    EVP_PKEY_CTX* check = EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr);
+    EVP_PKEY_CTX* check =
+        EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr);
     ok = check != nullptr && EVP_PKEY_public_check(check) == 1;
     EVP_PKEY_CTX_free(check);
   }
@@ -250,8 +252,8 @@ absl::StatusOr<JwkSet> ParseJwks(absl::string_view json) {
       // An RSA key for RS384/PS256 is someone else's; an "alg" of another
       // family on a key of ours is a broken or hostile set.
       const bool same_family =
-          (*kty == "RSA" && (absl::StartsWith(*alg, "RS") ||
-                             absl::StartsWith(*alg, "PS"))) ||
+          (*kty == "RSA" &&
+           (absl::StartsWith(*alg, "RS") || absl::StartsWith(*alg, "PS"))) ||
           (*kty == "EC" && absl::StartsWith(*alg, "ES"));
       if (!same_family) {
         return Bad(where, absl::StrCat("'alg' ", Printable(*alg) ? *alg : "?",
@@ -268,8 +270,8 @@ absl::StatusOr<JwkSet> ParseJwks(absl::string_view json) {
     if (absl::IsNotFound(kid.status())) return Bad(where, "missing 'kid'");
     if (!kid.ok()) return kid.status();
     if (kid->empty() || kid->size() > kMaxKidBytes)
-      return Bad(where, absl::StrCat("'kid' must have 1 to ", kMaxKidBytes,
-                                     " bytes"));
+      return Bad(where,
+                 absl::StrCat("'kid' must have 1 to ", kMaxKidBytes, " bytes"));
     if (Printable(*kid)) where = absl::StrCat(where, " (kid '", *kid, "')");
 
     absl::StatusOr<Pkey> pkey = absl::InternalError("");

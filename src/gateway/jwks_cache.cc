@@ -85,10 +85,10 @@ absl::Status JwksCache::RefreshLocked() {
   if (!set.ok()) {
     // The cause names the URL (without query) or the document's fault,
     // never key material.
-    logging::Warn("identity provider: JWKS refresh failed, keeping the last "
-                  "good key set",
-                  {{"provider", options_.name},
-                   {"cause", set.status().ToString()}});
+    logging::Warn(
+        "identity provider: JWKS refresh failed, keeping the last "
+        "good key set",
+        {{"provider", options_.name}, {"cause", set.status().ToString()}});
     return set.status();
   }
   const size_t keys = set->by_kid.size();
@@ -97,9 +97,9 @@ absl::Status JwksCache::RefreshLocked() {
     set_ = std::make_shared<const JwkSet>(*std::move(set));
     last_success_ = start;
   }
-  logging::Debug("identity provider: JWKS refreshed",
-                 {{"provider", options_.name},
-                  {"keys", static_cast<int64_t>(keys)}});
+  logging::Debug(
+      "identity provider: JWKS refreshed",
+      {{"provider", options_.name}, {"keys", static_cast<int64_t>(keys)}});
   return absl::OkStatus();
 }
 
@@ -200,8 +200,8 @@ absl::StatusOr<std::string> JwksIdentityProvider::Verify(const ParsedJwt& jwt,
   // Another claim (e.g. "preferred_username", "email"): read from the
   // payload, which the signature has just been checked over.
   const size_t dot = jwt.signing_input.find('.');
-  auto payload = Base64UrlDecode(
-      absl::string_view(jwt.signing_input).substr(dot + 1));
+  auto payload =
+      Base64UrlDecode(absl::string_view(jwt.signing_input).substr(dot + 1));
   rapidjson::Document doc;
   if (dot == std::string::npos || !payload.ok() ||
       !ParseJson(*payload, &doc).ok() || !doc.IsObject()) {

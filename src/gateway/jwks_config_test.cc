@@ -86,12 +86,14 @@ TEST(IdentityProviderConfigTest, LoopbackHttpOnlyWhenAllowed) {
       "jwks_url: https://sso.clover.example/realms/staff/protocol/"
       "openid-connect/certs";
   auto d = Parse(absl::StrReplaceAll(
-      Example(), {{url, "jwks_url: http://127.0.0.1:8080/certs\n    "
-                        "allow_insecure_http: true"}}));
+      Example(), {{url,
+                   "jwks_url: http://127.0.0.1:8080/certs\n    "
+                   "allow_insecure_http: true"}}));
   EXPECT_TRUE(d.ok()) << d.status();
   auto far = Parse(absl::StrReplaceAll(
-      Example(), {{url, "jwks_url: http://10.0.0.1:8080/certs\n    "
-                        "allow_insecure_http: true"}}));
+      Example(), {{url,
+                   "jwks_url: http://10.0.0.1:8080/certs\n    "
+                   "allow_insecure_http: true"}}));
   EXPECT_FALSE(far.ok());
 }
 

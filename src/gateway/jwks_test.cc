@@ -61,10 +61,10 @@ TEST(ParseJwksTest, SkipsKeysForOthers) {
   std::string rs512 = absl::StrReplaceAll(
       K().rsa->jwk, {{"\"alg\":\"RS256\"", "\"alg\":\"RS512\""},
                      {"\"kid\":\"rsa-1\"", "\"kid\":\"rs512\""}});
-  std::string p384 =
-      absl::StrReplaceAll(K().ec->jwk, {{"P-256", "P-384"},
-                                        {"\"alg\":\"ES256\"", "\"alg\":\"ES384\""},
-                                        {"ec-1", "ec-384"}});
+  std::string p384 = absl::StrReplaceAll(
+      K().ec->jwk, {{"P-256", "P-384"},
+                    {"\"alg\":\"ES256\"", "\"alg\":\"ES384\""},
+                    {"ec-1", "ec-384"}});
   auto set = ParseJwks(absl::StrCat("{\"keys\":[", enc, ",", rs512, ",", p384,
                                     ",", K().ed->jwk, "]}"));
   ASSERT_TRUE(set.ok()) << set.status();
@@ -99,9 +99,9 @@ TEST(ParseJwksTest, RefusesMalformedDocuments) {
 TEST(ParseJwksTest, RefusesDuplicateKidsAndMembers) {
   std::string other_ed_same_kid =
       absl::StrReplaceAll(K().ed2->jwk, {{"ed-2", "ed-1"}});
-  ExpectRefused(absl::StrCat("{\"keys\":[", K().ed->jwk, ",",
-                             other_ed_same_kid, "]}"),
-                "duplicate 'kid'");
+  ExpectRefused(
+      absl::StrCat("{\"keys\":[", K().ed->jwk, ",", other_ed_same_kid, "]}"),
+      "duplicate 'kid'");
   std::string twice_x = absl::StrReplaceAll(
       K().ed->jwk, {{"\"kty\":\"OKP\"", "\"x\":\"AAAA\",\"kty\":\"OKP\""}});
   ExpectRefused(absl::StrCat("{\"keys\":[", twice_x, "]}"),
@@ -136,12 +136,14 @@ TEST(ParseJwksTest, RefusesMalformedKeys) {
                                     {{"\"e\":\"AQAB\"", "\"e\":\"AQAA\""}}),
                 "exponent");
   // An "alg" of another family on a key of ours.
-  ExpectRefused(absl::StrReplaceAll(Jwks({K().rsa.get()}),
-                                    {{"\"alg\":\"RS256\"", "\"alg\":\"ES256\""}}),
-                "does not fit");
-  ExpectRefused(absl::StrReplaceAll(Jwks({K().rsa.get()}),
-                                    {{"\"alg\":\"RS256\"", "\"alg\":\"HS256\""}}),
-                "does not fit");
+  ExpectRefused(
+      absl::StrReplaceAll(Jwks({K().rsa.get()}),
+                          {{"\"alg\":\"RS256\"", "\"alg\":\"ES256\""}}),
+      "does not fit");
+  ExpectRefused(
+      absl::StrReplaceAll(Jwks({K().rsa.get()}),
+                          {{"\"alg\":\"RS256\"", "\"alg\":\"HS256\""}}),
+      "does not fit");
 }
 
 TEST(ParseJwksTest, RefusesPrivateAndSecretKeyMaterial) {
@@ -149,15 +151,17 @@ TEST(ParseJwksTest, RefusesPrivateAndSecretKeyMaterial) {
                                     {{"\"kty\"", "\"d\":\"AAAA\",\"kty\""}}),
                 "private or secret key member 'd'");
   // A symmetric key: an HS256 secret must never be a verification key.
-  ExpectRefused("{\"keys\":[{\"kty\":\"oct\",\"kid\":\"h\",\"k\":\"c2VjcmV0\"}]}",
-                "member 'k'");
+  ExpectRefused(
+      "{\"keys\":[{\"kty\":\"oct\",\"kid\":\"h\",\"k\":\"c2VjcmV0\"}]}",
+      "member 'k'");
 }
 
 TEST(ParseJwksTest, ErrorsDoNotEchoKeyMaterial) {
   auto set = ParseJwks(absl::StrReplaceAll(
       Jwks({K().rsa.get()}), {{"\"e\":\"AQAB\"", "\"e\":\"AQAA\""}}));
   ASSERT_FALSE(set.ok());
-  const std::string n = K().rsa->jwk.substr(K().rsa->jwk.find("\"n\":\"") + 5, 40);
+  const std::string n =
+      K().rsa->jwk.substr(K().rsa->jwk.find("\"n\":\"") + 5, 40);
   EXPECT_THAT(std::string(set.status().message()),
               ::testing::Not(HasSubstr(n)));
 }
@@ -232,13 +236,14 @@ class JwksAuthTest : public ::testing::Test {
     auth_ = *std::move(auth);
   }
 
-  std::string Claims(const std::string& sub, absl::Duration exp_in = absl::Minutes(10),
+  std::string Claims(const std::string& sub,
+                     absl::Duration exp_in = absl::Minutes(10),
                      const std::string& extra = "") const {
     const int64_t now = absl::ToUnixSeconds(clock_.Now());
     return absl::StrCat("{\"iss\":\"", kIssuer, "\",\"aud\":[\"", kAudience,
-                        "\",\"account\"],\"sub\":\"", sub,
-                        "\",\"iat\":", now, ",\"exp\":",
-                        now + absl::ToInt64Seconds(exp_in), extra, "}");
+                        "\",\"account\"],\"sub\":\"", sub, "\",\"iat\":", now,
+                        ",\"exp\":", now + absl::ToInt64Seconds(exp_in), extra,
+                        "}");
   }
 
   absl::StatusOr<std::string> Who(const std::string& token) {
@@ -271,9 +276,9 @@ TEST_F(JwksAuthTest, AcceptsEachKeyTypeAndMapsTheClaimToAPrincipal) {
 TEST_F(JwksAuthTest, RefusesAlgNone) {
   fake_.Serve(Jwks({K().ed.get()}));
   ASSERT_TRUE(idp_->cache().Refresh().ok());
-  const std::string input = absl::StrCat(
-      Base64UrlEncode("{\"alg\":\"none\",\"kid\":\"ed-1\"}"), ".",
-      Base64UrlEncode(Claims("uuid-alice")));
+  const std::string input =
+      absl::StrCat(Base64UrlEncode("{\"alg\":\"none\",\"kid\":\"ed-1\"}"), ".",
+                   Base64UrlEncode(Claims("uuid-alice")));
   EXPECT_FALSE(Who(input + ".").ok());
   EXPECT_FALSE(Who(input + ".AAAA").ok());
   auto none = Who(K().ed->Token(Claims("uuid-alice"), "none"));
@@ -293,9 +298,9 @@ TEST_F(JwksAuthTest, RefusesHs256SignedWithThePublicKey) {
     HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
          reinterpret_cast<const unsigned char*>(input.data()), input.size(),
          mac, &len);
-    auto r = Who(absl::StrCat(input, ".",
-                              Base64UrlEncode(std::string(
-                                  reinterpret_cast<char*>(mac), len))));
+    auto r = Who(absl::StrCat(
+        input, ".",
+        Base64UrlEncode(std::string(reinterpret_cast<char*>(mac), len))));
     EXPECT_TRUE(absl::IsUnauthenticated(r.status()));
     EXPECT_THAT(r.status().message(), HasSubstr("algorithm not accepted"));
   }
@@ -308,9 +313,9 @@ TEST_F(JwksAuthTest, RefusesAnAlgThatDoesNotFitTheKidsKey) {
   // reverse; and a token claiming RS256 for an EdDSA kid.
   auto signer = K().ec.get();
   const std::string claims = Claims("uuid-alice");
-  std::string forged = absl::StrCat(
-      Base64UrlEncode("{\"alg\":\"ES256\",\"kid\":\"ed-1\"}"), ".",
-      Base64UrlEncode(claims));
+  std::string forged =
+      absl::StrCat(Base64UrlEncode("{\"alg\":\"ES256\",\"kid\":\"ed-1\"}"), ".",
+                   Base64UrlEncode(claims));
   forged += "." + Base64UrlEncode(*signer->signer->SignBytes(forged));
   auto r = Who(forged);
   EXPECT_TRUE(absl::IsUnauthenticated(r.status()));
@@ -326,23 +331,21 @@ TEST_F(JwksAuthTest, RefusesExpiredNotYetValidWrongIssuerAndAudience) {
   fake_.Serve(Jwks({K().ed.get()}));
   ASSERT_TRUE(idp_->cache().Refresh().ok());
   const int64_t now = absl::ToUnixSeconds(clock_.Now());
-  auto token = [&](const std::string& claims) {
-    return K().ed->Token(claims);
-  };
+  auto token = [&](const std::string& claims) { return K().ed->Token(claims); };
   EXPECT_TRUE(Who(token(Claims("uuid-alice"))).ok());
   // Expired beyond the 60 s leeway; within it still good.
-  EXPECT_THAT(
+  EXPECT_THAT(Who(token(absl::StrCat(
+                      "{\"iss\":\"", kIssuer, "\",\"aud\":\"", kAudience,
+                      "\",\"sub\":\"uuid-alice\",\"exp\":", now - 61, "}")))
+                  .status()
+                  .message(),
+              HasSubstr("expired"));
+  EXPECT_TRUE(
       Who(token(absl::StrCat("{\"iss\":\"", kIssuer, "\",\"aud\":\"", kAudience,
-                             "\",\"sub\":\"uuid-alice\",\"exp\":", now - 61,
-                             "}")))
-          .status()
-          .message(),
-      HasSubstr("expired"));
-  EXPECT_TRUE(Who(token(absl::StrCat("{\"iss\":\"", kIssuer, "\",\"aud\":\"",
-                                     kAudience, "\",\"sub\":\"uuid-alice\","
-                                     "\"exp\":",
-                                     now - 30, "}")))
-                  .ok());
+                             "\",\"sub\":\"uuid-alice\","
+                             "\"exp\":",
+                             now - 30, "}")))
+          .ok());
   EXPECT_THAT(Who(token(Claims("uuid-alice", absl::Minutes(10),
                                absl::StrCat(",\"nbf\":", now + 120))))
                   .status()
@@ -356,9 +359,9 @@ TEST_F(JwksAuthTest, RefusesExpiredNotYetValidWrongIssuerAndAudience) {
                   .message(),
               HasSubstr("audience"));
   // Another issuer is not this provider's: no principal has a key for it.
-  auto wrong_iss = Who(token(absl::StrCat(
-      "{\"iss\":\"https://evil.example\",\"aud\":\"", kAudience,
-      "\",\"sub\":\"uuid-alice\",\"exp\":", now + 60, "}")));
+  auto wrong_iss = Who(token(
+      absl::StrCat("{\"iss\":\"https://evil.example\",\"aud\":\"", kAudience,
+                   "\",\"sub\":\"uuid-alice\",\"exp\":", now + 60, "}")));
   EXPECT_TRUE(absl::IsUnauthenticated(wrong_iss.status()));
   // Longer-lived than max_lifetime (24 h).
   EXPECT_FALSE(Who(token(Claims("uuid-alice", absl::Hours(48)))).ok());
@@ -391,11 +394,11 @@ TEST_F(JwksAuthTest, UnknownKidFloodCostsOneFetchPerInterval) {
   const int64_t before = idp_->cache().fetch_count();
   clock_.Advance(absl::Seconds(31));
   for (int i = 0; i < 1000; ++i) {
-    std::string t = absl::StrCat(
-        Base64UrlEncode(absl::StrCat("{\"alg\":\"EdDSA\",\"kid\":\"random-", i,
-                                     "\"}")),
-        ".", Base64UrlEncode(Claims("uuid-alice")), ".",
-        Base64UrlEncode(std::string(64, 'x')));
+    std::string t =
+        absl::StrCat(Base64UrlEncode(absl::StrCat(
+                         "{\"alg\":\"EdDSA\",\"kid\":\"random-", i, "\"}")),
+                     ".", Base64UrlEncode(Claims("uuid-alice")), ".",
+                     Base64UrlEncode(std::string(64, 'x')));
     EXPECT_FALSE(Who(t).ok());
   }
   EXPECT_EQ(idp_->cache().fetch_count() - before, 1);
@@ -405,7 +408,8 @@ TEST_F(JwksAuthTest, UnknownKidFloodCostsOneFetchPerInterval) {
   }
   EXPECT_EQ(idp_->cache().fetch_count() - before, 2);
   // Known kids never fetch.
-  for (int i = 0; i < 100; ++i) EXPECT_TRUE(Who(K().ed->Token(Claims("bob"))).ok());
+  for (int i = 0; i < 100; ++i)
+    EXPECT_TRUE(Who(K().ed->Token(Claims("bob"))).ok());
   EXPECT_EQ(idp_->cache().fetch_count() - before, 2);
 }
 
@@ -413,14 +417,15 @@ TEST_F(JwksAuthTest, BadDocumentsKeepTheLastGoodSet) {
   fake_.Serve(Jwks({K().ed.get()}));
   ASSERT_TRUE(idp_->cache().Refresh().ok());
   const std::string token = K().ed->Token(Claims("uuid-alice"));
-  const std::string dup = absl::StrCat(
-      "{\"keys\":[", K().ed->jwk, ",",
-      absl::StrReplaceAll(K().ed2->jwk, {{"ed-2", "ed-1"}}), "]}");
+  const std::string dup =
+      absl::StrCat("{\"keys\":[", K().ed->jwk, ",",
+                   absl::StrReplaceAll(K().ed2->jwk, {{"ed-2", "ed-1"}}), "]}");
   for (const std::string& bad :
        {std::string("<html>502 Bad Gateway</html>"), std::string("{}"), dup,
         absl::StrCat("{\"keys\":[],\"x\":\"", std::string(kMaxJwksBytes, 'a'),
                      "\"}"),
-        absl::StrReplaceAll(Jwks({K().ed.get()}), {{"\"x\":", "\"x\":1,\"y\":"}})}) {
+        absl::StrReplaceAll(Jwks({K().ed.get()}),
+                            {{"\"x\":", "\"x\":1,\"y\":"}})}) {
     fake_.Serve(bad);
     absl::Status s = idp_->cache().Refresh();
     EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
@@ -455,8 +460,8 @@ TEST_F(JwksAuthTest, FailsClosedAfterMaxStalenessAndRecovers) {
 TEST_F(JwksAuthTest, NeverFetchedIsUnavailable) {
   fake_.Fail();
   EXPECT_TRUE(idp_->cache().Health().has_value());
-  EXPECT_TRUE(absl::IsUnavailable(
-      Who(K().ed->Token(Claims("uuid-alice"))).status()));
+  EXPECT_TRUE(
+      absl::IsUnavailable(Who(K().ed->Token(Claims("uuid-alice"))).status()));
 }
 
 TEST_F(JwksAuthTest, MapsAConfiguredClaim) {

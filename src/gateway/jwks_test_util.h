@@ -32,11 +32,11 @@ struct IdpKey {
   // "kid":kid,"typ":"JWT"}.
   std::string Token(const std::string& payload,
                     const std::string& alg_override = "") const {
-    std::string header = absl::StrCat(
-        "{\"alg\":\"", alg_override.empty() ? alg : alg_override,
-        "\",\"kid\":\"", kid, "\",\"typ\":\"JWT\"}");
-    std::string input = absl::StrCat(Base64UrlEncode(header), ".",
-                                     Base64UrlEncode(payload));
+    std::string header =
+        absl::StrCat("{\"alg\":\"", alg_override.empty() ? alg : alg_override,
+                     "\",\"kid\":\"", kid, "\",\"typ\":\"JWT\"}");
+    std::string input =
+        absl::StrCat(Base64UrlEncode(header), ".", Base64UrlEncode(payload));
     auto sig = signer->SignBytes(input);
     return absl::StrCat(input, ".", Base64UrlEncode(sig.ok() ? *sig : ""));
   }
@@ -60,8 +60,7 @@ inline std::unique_ptr<IdpKey> MakeIdpKey(const std::string& alg,
     pkey = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
     unsigned char raw[32];
     size_t len = sizeof(raw);
-    if (pkey == nullptr ||
-        EVP_PKEY_get_raw_public_key(pkey, raw, &len) != 1)
+    if (pkey == nullptr || EVP_PKEY_get_raw_public_key(pkey, raw, &len) != 1)
       return nullptr;
     members = absl::StrCat(
         "\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"",

@@ -85,8 +85,7 @@ absl::StatusOr<JwtAlgorithm> AlgorithmOf(EVP_PKEY* pkey) {
     }
     return JwtAlgorithm::kRS256;
   }
-  return absl::InvalidArgumentError(
-      "key is neither Ed25519, EC P-256 nor RSA");
+  return absl::InvalidArgumentError("key is neither Ed25519, EC P-256 nor RSA");
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
