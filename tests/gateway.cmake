@@ -111,3 +111,13 @@ if(TARGET clover_gateway AND TARGET clover)
   add_test(NAME ops_e2e_test COMMAND ops_e2e_test WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(ops_e2e_test PROPERTIES LABELS "e2e" TIMEOUT 300)
 endif()
+
+# Identity-provider tokens: a node with a JWKS URL served over TLS by the test
+# (issue 21 item 6).
+if(TARGET clover_gateway)
+  add_executable(jwks_e2e_test ${CMAKE_CURRENT_SOURCE_DIR}/jwks_e2e_test.cc)
+  target_link_libraries(jwks_e2e_test PRIVATE clover_options clover_gateway GTest::gtest GTest::gmock GTest::gtest_main)
+  gtest_discover_tests(jwks_e2e_test DISCOVERY_TIMEOUT 60
+    PROPERTIES TIMEOUT 300 LABELS "e2e" RUN_SERIAL TRUE
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+endif()

@@ -106,7 +106,8 @@ absl::StatusOr<std::vector<Entry>> MapEntries(const Source& src,
 // ad-hoc list.
 constexpr absl::string_view kRootKeysNames[] = {
     "node", "jurisdictions", "regions", "schema",  "principals", "storage",
-    "log",  "keys",          "policy",  "privacy", "purposes",   "approvals"};
+    "log",  "keys",          "policy",  "privacy", "purposes",   "approvals",
+    "identity_providers"};
 constexpr KeySet kRootKeys{"", kRootKeysNames};
 constexpr absl::string_view kJurisdictionKeysNames[] = {"name", "countries"};
 constexpr KeySet kJurisdictionKeys{"jurisdictions.*", kJurisdictionKeysNames};
@@ -130,6 +131,27 @@ constexpr KeySet kCredentialKeys{"principals[].credentials",
 constexpr absl::string_view kJwtKeysNames[] = {
     "issuer", "audience", "public_key_file", "max_lifetime_seconds"};
 constexpr KeySet kJwtKeys{"principals[].credentials.jwt", kJwtKeysNames};
+// A JWT credential naming an identity provider takes only these instead.
+constexpr absl::string_view kJwtProviderKeysNames[] = {"provider", "subject"};
+constexpr KeySet kJwtProviderKeys{"principals[].credentials.jwt",
+                                  kJwtProviderKeysNames};
+constexpr absl::string_view kIdentityProviderKeysNames[] = {
+    "id",
+    "issuer",
+    "audience",
+    "jwks_url",
+    "jwks_file",
+    "ca_file",
+    "allow_insecure_http",
+    "claim",
+    "refresh_seconds",
+    "min_refresh_interval_seconds",
+    "max_staleness_seconds",
+    "fetch_timeout_seconds",
+    "leeway_seconds",
+    "max_lifetime_seconds"};
+constexpr KeySet kIdentityProviderKeys{"identity_providers[]",
+                                       kIdentityProviderKeysNames};
 constexpr absl::string_view kStorageKeysNames[] = {
     "driver", "postgres_dsn", "postgres_retry_seconds", "patroni_urls"};
 constexpr KeySet kStorageKeys{"storage", kStorageKeysNames};
@@ -177,7 +199,7 @@ constexpr const KeySet* kAllKeySets[] = {
     &kJwtKeys,      &kStorageKeys,      &kNodeKeys,      &kTlsKeys,
     &kLogKeys,      &kWitnessKeys,      &kKeysKeys,      &kReleaseKeys,
     &kKekKeys,      &kPkcs11Keys,       &kPolicyKeys,    &kPrivacyKeys,
-    &kApprovalsKeys};
+    &kApprovalsKeys, &kJwtProviderKeys, &kIdentityProviderKeys};
 
 absl::Status CheckKeys(const Source& src, const std::vector<Entry>& entries,
                        absl::string_view path, const KeySet& allowed) {
@@ -402,10 +424,13 @@ class Loader {
         WithSection(src, entries, "regions", &Loader::Regions));
     CLOVER_RETURN_IF_ERROR(
         WithSection(src, entries, "schema", &Loader::SchemaSection));
+    CLOVER_RETURN_IF_ERROR(WithSection(src, entries, "identity_providers",
+                                       &Loader::IdentityProviders));
     if (const Entry* pe = Find(entries, "principals"); pe->value.IsScalar())
       d_.principals_file = ResolvePath(src, pe->value.Scalar());
     CLOVER_RETURN_IF_ERROR(
         WithSection(src, entries, "principals", &Loader::Principals));
+    CLOVER_RETURN_IF_ERROR(CheckProviderReferences(src, root));
     CLOVER_RETURN_IF_ERROR(
         WithSection(src, entries, "storage", &Loader::Storage));
     CLOVER_RETURN_IF_ERROR(WithSection(src, entries, "node", &Loader::Node));
@@ -762,6 +787,11 @@ class Loader {
       }
       CLOVER_RETURN_IF_ERROR(Credential(
           src, creds->value, Join(path, "credentials"), &p.credentials));
+      if (p.credentials.jwt.has_value() &&
+          !p.credentials.jwt->provider.empty() &&
+          p.credentials.jwt->subject.empty()) {
+        p.credentials.jwt->subject = p.id;
+      }
       if (!p.credentials.api_key_sha256.empty() &&
           !key_hashes.insert(p.credentials.api_key_sha256).second) {
         return ErrorAt(
@@ -775,6 +805,117 @@ class Loader {
             "the same certificate subject is configured for two principals");
       }
       d_.principals.push_back(std::move(p));
+    }
+    return absl::OkStatus();
+  }
+
+  // `identity_providers`: a list of JWKS-backed token issuers.
+  absl::Status IdentityProviders(const Source& src, const YAML::Node& node) {
+    if (!node.IsSequence())
+      return ErrorAt(src, node, "identity_providers", "expected a list");
+    absl::flat_hash_set<std::string> ids, issuers;
+    for (size_t i = 0; i < node.size(); ++i) {
+      const YAML::Node& pn = node[i];
+      std::string path = absl::StrCat("identity_providers[", i, "]");
+      CLOVER_ASSIGN_OR_RETURN(auto f, MapEntries(src, pn, path));
+      CLOVER_RETURN_IF_ERROR(CheckKeys(src, f, path, kIdentityProviderKeys));
+      IdentityProviderConfig c;
+      CLOVER_ASSIGN_OR_RETURN(c.id, StringField(src, pn, f, path, "id", true));
+      CLOVER_RETURN_IF_ERROR(
+          CheckIdentifier(src, Find(f, "id")->value, Join(path, "id"), c.id));
+      if (!ids.insert(c.id).second) {
+        return ErrorAt(src, Find(f, "id")->value, Join(path, "id"),
+                       "duplicate identity provider id");
+      }
+      CLOVER_ASSIGN_OR_RETURN(c.issuer,
+                              StringField(src, pn, f, path, "issuer", true));
+      if (!issuers.insert(c.issuer).second) {
+        return ErrorAt(src, Find(f, "issuer")->value, Join(path, "issuer"),
+                       "two identity providers with the same issuer");
+      }
+      CLOVER_ASSIGN_OR_RETURN(c.audience,
+                              StringField(src, pn, f, path, "audience", true));
+      CLOVER_ASSIGN_OR_RETURN(c.jwks_url,
+                              StringField(src, pn, f, path, "jwks_url", false));
+      CLOVER_ASSIGN_OR_RETURN(
+          std::string file, StringField(src, pn, f, path, "jwks_file", false));
+      if (!file.empty()) c.jwks_file = ResolvePath(src, file);
+      if (c.jwks_url.empty() == c.jwks_file.empty()) {
+        return ErrorAt(src, pn, path,
+                       "give exactly one of jwks_url, jwks_file");
+      }
+      CLOVER_ASSIGN_OR_RETURN(
+          c.allow_insecure_http,
+          BoolField(src, f, path, "allow_insecure_http", false));
+      if (!c.jwks_url.empty()) {
+        const bool https = absl::StartsWith(c.jwks_url, "https://");
+        const bool loopback_http =
+            absl::StartsWith(c.jwks_url, "http://127.0.0.1:") ||
+            absl::StartsWith(c.jwks_url, "http://[::1]:");
+        if (!https && !(c.allow_insecure_http && loopback_http)) {
+          return ErrorAt(src, Find(f, "jwks_url")->value,
+                         Join(path, "jwks_url"),
+                         "must be https:// (plain http only to 127.0.0.1 or "
+                         "[::1] with allow_insecure_http, for tests)");
+        }
+      }
+      CLOVER_ASSIGN_OR_RETURN(std::string ca,
+                              StringField(src, pn, f, path, "ca_file", false));
+      if (!ca.empty()) c.ca_file = ResolvePath(src, ca);
+      CLOVER_ASSIGN_OR_RETURN(
+          c.claim, StringField(src, pn, f, path, "claim", false, "sub"));
+      struct Span {
+        const char* key;
+        absl::Duration* out;
+        int64_t fallback, min, max;
+      };
+      for (const Span& d : std::initializer_list<Span>{
+               {"refresh_seconds", &c.refresh_interval, 300, 10, 86400},
+               {"min_refresh_interval_seconds", &c.min_refresh_interval, 30, 1,
+                3600},
+               {"max_staleness_seconds", &c.max_staleness, 86400, 60,
+                30 * 86400},
+               {"fetch_timeout_seconds", &c.fetch_timeout, 5, 1, 60},
+               {"leeway_seconds", &c.leeway, 60, 0, 300},
+               {"max_lifetime_seconds", &c.max_lifetime, 86400, 60,
+                30 * 86400}}) {
+        CLOVER_ASSIGN_OR_RETURN(
+            int64_t v, IntField(src, f, path, d.key, d.fallback, d.min, d.max));
+        *d.out = absl::Seconds(v);
+      }
+      if (c.max_staleness < c.refresh_interval) {
+        return ErrorAt(src, pn, Join(path, "max_staleness_seconds"),
+                       "must be at least refresh_seconds");
+      }
+      d_.identity_providers.push_back(std::move(c));
+    }
+    return absl::OkStatus();
+  }
+
+  // Every principal naming a provider names a declared one, and no two
+  // principals of one provider share a subject.
+  absl::Status CheckProviderReferences(const Source& src,
+                                       const YAML::Node& root) {
+    absl::flat_hash_set<std::string> seen;
+    for (const Principal& p : d_.principals) {
+      if (!p.credentials.jwt.has_value() || p.credentials.jwt->provider.empty())
+        continue;
+      const JwtCredential& j = *p.credentials.jwt;
+      const std::string path =
+          absl::StrCat("principals[", p.id, "].credentials.jwt.provider");
+      bool known = false;
+      for (const auto& c : d_.identity_providers)
+        known = known || c.id == j.provider;
+      if (!known) {
+        return ErrorAt(src, root, path,
+                       absl::StrCat("unknown identity provider '", j.provider,
+                                    "' (declare it in identity_providers)"));
+      }
+      if (!seen.insert(absl::StrCat(j.provider, "\n", j.subject)).second) {
+        return ErrorAt(src, root, path,
+                       absl::StrCat("two principals map subject '", j.subject,
+                                    "' of provider '", j.provider, "'"));
+      }
     }
     return absl::OkStatus();
   }
@@ -813,8 +954,20 @@ class Loader {
     if (const Entry* jwt = Find(f, "jwt")) {
       std::string jpath = Join(path, "jwt");
       CLOVER_ASSIGN_OR_RETURN(auto jf, MapEntries(src, jwt->value, jpath));
-      CLOVER_RETURN_IF_ERROR(CheckKeys(src, jf, jpath, kJwtKeys));
       JwtCredential j;
+      if (Find(jf, "provider") != nullptr) {
+        // Keys, issuer, audience and lifetime come from the provider.
+        CLOVER_RETURN_IF_ERROR(CheckKeys(src, jf, jpath, kJwtProviderKeys));
+        CLOVER_ASSIGN_OR_RETURN(
+            j.provider,
+            StringField(src, jwt->value, jf, jpath, "provider", true));
+        CLOVER_ASSIGN_OR_RETURN(
+            j.subject,
+            StringField(src, jwt->value, jf, jpath, "subject", false));
+        out->jwt = std::move(j);
+        return absl::OkStatus();
+      }
+      CLOVER_RETURN_IF_ERROR(CheckKeys(src, jf, jpath, kJwtKeys));
       CLOVER_ASSIGN_OR_RETURN(
           j.issuer, StringField(src, jwt->value, jf, jpath, "issuer", true));
       CLOVER_ASSIGN_OR_RETURN(j.audience, StringField(src, jwt->value, jf,

@@ -79,10 +79,15 @@ struct Schema {
 struct JwtCredential {
   std::string issuer;
   std::string audience;
-  std::string public_key_file;  // PEM, Ed25519 or P-256; absolute path
+  std::string public_key_file;  // PEM, Ed25519, P-256 or RSA; absolute path
   // `max_lifetime_seconds` (60 s to 30 days, default 24 h): tokens whose exp
   // lies further ahead, or whose exp - iat is longer, are refused.
   absl::Duration max_lifetime = absl::Hours(24);
+  // Instead of the above: `provider` + `subject`, keys from the provider's
+  // JWKS (issuer, audience and lifetime are the provider's).
+  std::string provider{};  // an identity_providers[].id
+  std::string subject{};   // the value of the provider's claim naming this
+                           // principal; defaults to the principal's id
 };
 
 struct Credentials {
@@ -91,6 +96,31 @@ struct Credentials {
   std::string
       cert_subject;  // mTLS client certificate subject, e.g. "CN=eu-support-1"
   std::optional<JwtCredential> jwt;
+};
+
+// `identity_providers[]`: an organisation's identity provider (OpenID
+// Connect style) whose JWKS supplies the JWT keys of the principals naming it
+// (gateway/jwks_cache.h, docs/security.md "Identity providers").
+struct IdentityProviderConfig {
+  std::string id;
+  std::string issuer;    // a token's "iss" must equal it
+  std::string audience;  // ... and its "aud" contain it
+  // Exactly one of: an https:// URL (or http:// to a loopback address when
+  // allow_insecure_http, for tests) or a local file, absolute.
+  std::string jwks_url;
+  std::string jwks_file;
+  std::string ca_file;  // CAs for jwks_url; empty: the system's
+  bool allow_insecure_http = false;
+  std::string claim = "sub";  // the claim whose value maps to a principal
+  absl::Duration refresh_interval = absl::Minutes(5);  // 10 s .. 1 day
+  // At most one refresh per this for tokens with an unknown kid (1 s .. 1 h).
+  absl::Duration min_refresh_interval = absl::Seconds(30);
+  // Keys older than this (since the last successful fetch) are not used: the
+  // node refuses the provider's tokens and /readyz says identity_unavailable.
+  absl::Duration max_staleness = absl::Hours(24);  // 1 min .. 30 days
+  absl::Duration fetch_timeout = absl::Seconds(5);
+  absl::Duration leeway = absl::Seconds(60);      // on exp, nbf, iat
+  absl::Duration max_lifetime = absl::Hours(24);  // exp - now, exp - iat
 };
 
 struct Principal {
@@ -255,6 +285,7 @@ struct Deployment {
   std::vector<Region> regions;
   Schema schema;
   std::vector<Principal> principals;
+  std::vector<IdentityProviderConfig> identity_providers;
   // The file the principals were loaded from (absolute); empty when they are
   // given inline.
   std::string principals_file;

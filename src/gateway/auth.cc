@@ -84,7 +84,22 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(
           *p, "credentials.cert_subject",
           "the same subject is configured for another principal");
     }
-    if (cred.jwt.has_value()) {
+    if (cred.jwt.has_value() && !cred.jwt->provider.empty()) {
+      bool known = false;
+      for (const auto& idp : options.identity_providers)
+        known = known || idp->config().id == cred.jwt->provider;
+      if (!known) {
+        return BadPrincipal(*p, "credentials.jwt.provider",
+                            "not a configured identity provider");
+      }
+      if (!auth->by_provider_subject_
+               .emplace(
+                   absl::StrCat(cred.jwt->provider, "\n", cred.jwt->subject), p)
+               .second) {
+        return BadPrincipal(*p, "credentials.jwt.subject",
+                            "mapped to another principal too");
+      }
+    } else if (cred.jwt.has_value()) {
       if (cred.jwt->issuer.empty())
         return BadPrincipal(*p, "credentials.jwt.issuer", "empty");
       if (cred.jwt->audience.empty()) {
@@ -161,6 +176,21 @@ absl::StatusOr<const Principal*> Authenticator::AuthenticateJwt(
     absl::string_view token) const {
   auto jwt = ParseJwt(token);
   if (!jwt.ok()) return absl::UnauthenticatedError(jwt.status().message());
+  for (const auto& idp : options_.identity_providers) {
+    if (jwt->claims.iss != idp->config().issuer) continue;
+    absl::StatusOr<std::string> subject =
+        idp->Verify(*jwt, options_.clock->Now());
+    if (!subject.ok()) return subject.status();
+    auto found = by_provider_subject_.find(
+        absl::StrCat(idp->config().id, "\n", *subject));
+    if (found == by_provider_subject_.end()) {
+      return absl::UnauthenticatedError(
+          absl::StrCat("invalid JWT: claim '", idp->config().claim,
+                       "' is not mapped to a principal of identity provider '",
+                       idp->config().id, "'"));
+    }
+    return found->second;
+  }
   auto it = by_jwt_subject_.find(jwt->claims.sub);
   if (jwt->claims.sub.empty() || it == by_jwt_subject_.end()) {
     return absl::UnauthenticatedError(
@@ -173,6 +203,18 @@ absl::StatusOr<const Principal*> Authenticator::AuthenticateJwt(
   if (absl::Status s = VerifyJwt(*jwt, *it->second.key, expect); !s.ok())
     return s;
   return it->second.principal;
+}
+
+}  // namespace clover::gateway
+
+namespace clover::gateway {
+
+std::optional<HealthProblem> Authenticator::IdentityHealth() const {
+  for (const auto& idp : options_.identity_providers) {
+    if (auto problem = idp->cache().Health(); problem.has_value())
+      return problem;
+  }
+  return std::nullopt;
 }
 
 }  // namespace clover::gateway

@@ -16,8 +16,11 @@
 // configured hashes, then compared with CRYPTO_memcmp, so lookup is O(1) and
 // the final comparison constant-time. JWTs: the `sub` claim names the
 // principal; the signature must verify with that principal's configured key
-// (EdDSA or ES256), and exp/nbf (with leeway), iss and aud must match its
-// configuration.
+// (EdDSA, ES256 or RS256), and exp/nbf (with leeway), iss and aud must match
+// its configuration. A JWT whose "iss" is an identity provider's
+// (AuthOptions::identity_providers) is verified with that provider's JWKS
+// instead (gateway/jwks_cache.h), and its configured claim names the
+// principal (credentials.jwt.provider + subject).
 //
 // Error messages never contain a presented secret. Thread-safe after
 // construction.
@@ -26,6 +29,7 @@
 
 #include <array>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +39,7 @@
 #include "absl/time/time.h"
 #include "config/deployment.h"
 #include "core/clock.h"
+#include "gateway/jwks_cache.h"
 #include "gateway/jwt.h"
 #include "server/http.h"
 
@@ -44,6 +49,9 @@ struct AuthOptions {
   const Clock* clock =
       nullptr;  // nullptr = SystemClock(); must outlive the authenticator
   absl::Duration jwt_leeway = absl::Seconds(60);
+  // JWKS-backed token issuers; principals with credentials.jwt.provider must
+  // name one of them.
+  std::vector<std::shared_ptr<JwksIdentityProvider>> identity_providers{};
 };
 
 class Authenticator {
@@ -71,6 +79,10 @@ class Authenticator {
   [[nodiscard]] absl::StatusOr<const Principal*> AuthenticateJwt(
       absl::string_view token) const;
 
+  // identity_unavailable when an identity provider's keys are stale
+  // (for /readyz).
+  std::optional<HealthProblem> IdentityHealth() const;
+
  private:
   struct JwtEntry {
     const Principal* principal;
@@ -85,6 +97,8 @@ class Authenticator {
   absl::flat_hash_map<std::string, const Principal*> by_subject_;
   absl::flat_hash_map<std::string, JwtEntry>
       by_jwt_subject_;  // principal id -> key
+  // provider id + '\n' + claim value -> principal.
+  absl::flat_hash_map<std::string, const Principal*> by_provider_subject_;
 };
 
 }  // namespace clover::gateway

@@ -110,6 +110,7 @@ class Gateway::Impl {
     const absl::Time now = absl::Now();
     if (!problem.has_value()) problem = KeyReleaseHealth().Current(now);
     if (!problem.has_value()) problem = pipeline_.log_health().Current(now);
+    if (!problem.has_value()) problem = d_.auth->IdentityHealth();
     if (problem.has_value()) {
       std::string body = "{\"status\":\"not_ready\",\"node\":";
       AppendJsonString(pipeline_.node().id, &body);

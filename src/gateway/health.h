@@ -13,6 +13,9 @@
 //                        region cut off)
 //   log_unavailable      the last append to the decision log failed, within
 //                        the hold time, with no success since
+//   identity_unavailable an identity provider's JWKS is older than its
+//                        max_staleness or was never fetched
+//                        (gateway/jwks_cache.h)
 // Ready: 200 {"status":"ready","node":…,"log_size":…}. The messages name no
 // host, file or member: the answer is unauthenticated; details go to the
 // node's log (core/logger.h).

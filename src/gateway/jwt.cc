@@ -75,7 +75,17 @@ absl::StatusOr<JwtAlgorithm> AlgorithmOf(EVP_PKEY* pkey) {
     return absl::InvalidArgumentError(
         "EC key is not on curve P-256 (needed for ES256)");
   }
-  return absl::InvalidArgumentError("key is neither Ed25519 nor EC P-256");
+  if (EVP_PKEY_is_a(pkey, "RSA")) {
+    // Below 2048 bits RSA is breakable in practice; above 8192 a key only
+    // costs verification time.
+    const int bits = EVP_PKEY_get_bits(pkey);
+    if (bits < 2048 || bits > 8192) {
+      return absl::InvalidArgumentError(
+          "RSA key must have 2048 to 8192 bits (for RS256)");
+    }
+    return JwtAlgorithm::kRS256;
+  }
+  return absl::InvalidArgumentError("key is neither Ed25519, EC P-256 nor RSA");
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
@@ -225,7 +235,15 @@ absl::Status StringClaim(const rapidjson::Value& payload, const char* name,
 }  // namespace
 
 absl::string_view ToString(JwtAlgorithm alg) {
-  return alg == JwtAlgorithm::kEdDSA ? "EdDSA" : "ES256";
+  switch (alg) {
+    case JwtAlgorithm::kEdDSA:
+      return "EdDSA";
+    case JwtAlgorithm::kES256:
+      return "ES256";
+    case JwtAlgorithm::kRS256:
+      return "RS256";
+  }
+  return "";
 }
 
 absl::StatusOr<std::string> Base64UrlDecode(absl::string_view in) {
@@ -381,6 +399,11 @@ absl::Status JwtPublicKey::Verify(absl::string_view signing_input,
     der = *std::move(converted);
     sig = der;
     md = EVP_sha256();
+  } else if (alg_ == JwtAlgorithm::kRS256) {
+    if (signature.size() != static_cast<size_t>(EVP_PKEY_get_size(key_->pkey)))
+      return absl::UnauthenticatedError(
+          "invalid JWT: RS256 signature length is not the key's size");
+    md = EVP_sha256();
   } else if (signature.size() != 64) {
     return absl::UnauthenticatedError(
         "invalid JWT: EdDSA signature must be 64 bytes");
@@ -463,7 +486,7 @@ absl::StatusOr<std::unique_ptr<JwtSigner>> JwtSigner::FromPem(
 absl::StatusOr<std::string> JwtSigner::SignBytes(absl::string_view data) const {
   MdCtx ctx(EVP_MD_CTX_new());
   if (ctx == nullptr) return absl::InternalError("out of memory");
-  const EVP_MD* md = alg_ == JwtAlgorithm::kES256 ? EVP_sha256() : nullptr;
+  const EVP_MD* md = alg_ == JwtAlgorithm::kEdDSA ? nullptr : EVP_sha256();
   if (EVP_DigestSignInit(ctx.get(), nullptr, md, nullptr, key_->pkey) != 1) {
     return absl::InternalError("cannot initialise signing");
   }

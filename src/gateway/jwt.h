@@ -1,5 +1,7 @@
 // JSON Web Tokens (RFC 7519) in compact JWS form (RFC 7515) signed with EdDSA
-// over Ed25519 (RFC 8037) or ES256 (ECDSA P-256 + SHA-256, RFC 7518 §3.4).
+// over Ed25519 (RFC 8037), ES256 (ECDSA P-256 + SHA-256, RFC 7518 §3.4) or
+// RS256 (RSASSA-PKCS1-v1_5 + SHA-256, RFC 7518 §3.3, keys of 2048 to 8192
+// bits: what most identity providers sign with).
 // Nothing else is accepted: no "none", no HMAC, no "crit" extensions, no
 // embedded keys.
 //
@@ -21,8 +23,8 @@
 
 namespace clover::gateway {
 
-enum class JwtAlgorithm { kEdDSA, kES256 };
-absl::string_view ToString(JwtAlgorithm alg);  // "EdDSA", "ES256"
+enum class JwtAlgorithm { kEdDSA, kES256, kRS256 };
+absl::string_view ToString(JwtAlgorithm alg);  // "EdDSA", "ES256", "RS256"
 
 // Strict base64url without padding (RFC 7515 §2): InvalidArgument for any other
 // character,
@@ -55,10 +57,11 @@ struct ParsedJwt {
 // of strings, exp/nbf/iat numbers).
 [[nodiscard]] absl::StatusOr<ParsedJwt> ParseJwt(absl::string_view token);
 
-// A public key accepted for JWT signatures: Ed25519 (EdDSA) or P-256 (ES256).
+// A public key accepted for JWT signatures: Ed25519 (EdDSA), P-256 (ES256) or
+// RSA of 2048 to 8192 bits (RS256).
 class JwtPublicKey {
  public:
-  // InvalidArgument if the PEM is not a public key of one of those two types.
+  // InvalidArgument if the PEM is not a public key of one of those types.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<JwtPublicKey>> FromPem(
       absl::string_view pem);
   // As FromPem; NotFound if the file cannot be read. Errors name the file.
@@ -107,8 +110,8 @@ struct JwtExpectations {
 // Thread-safe.
 class JwtSigner {
  public:
-  // From a PEM private key (PKCS#8 or traditional), Ed25519 or P-256;
-  // InvalidArgument else.
+  // From a PEM private key (PKCS#8 or traditional), Ed25519, P-256 or RSA
+  // (2048 to 8192 bits); InvalidArgument else.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<JwtSigner>> FromPem(
       absl::string_view pem);
   ~JwtSigner();

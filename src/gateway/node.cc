@@ -293,6 +293,15 @@ absl::Status OpenState(Node::Parts& p) {
 absl::Status CreateAuthenticator(Node::Parts& p) {
   AuthOptions o;
   o.clock = p.clock;
+  // A provider unreachable at start does not stop the node (API keys and
+  // certificates still work): its tokens are refused and /readyz says so
+  // until a fetch succeeds (gateway/jwks_cache.h).
+  for (const IdentityProviderConfig& c : p.deployment.identity_providers) {
+    auto idp = std::make_shared<JwksIdentityProvider>(c, p.clock);
+    (void)idp->cache().Refresh();  // a failure is logged there
+    idp->cache().Start();
+    o.identity_providers.push_back(std::move(idp));
+  }
   auto auth = Authenticator::Create(p.deployment.principals, o);
   if (!auth.ok()) return auth.status();
   p.auth = *std::move(auth);
