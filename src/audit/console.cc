@@ -183,7 +183,8 @@ std::optional<server::HttpResponse> AuthorizeConsoleSession(
   }
   if (need == ApiRole::kAdmin && s->role != ApiRole::kAdmin) {
     return server::HttpResponse::Error(
-        403, "forbidden", "this credential may read but not change incidents");
+        403, "permission_denied",
+        "this credential may read but not change incidents");
   }
   *who = s->who;
   return std::nullopt;
@@ -322,7 +323,7 @@ void RegisterConsoleRoutes(server::Router& router, Auditor& auditor,
         if (path.empty()) path = "index.html";
         if (absl::StrContains(path, "..") || absl::StrContains(path, '\\') ||
             absl::StrContains(path, '\0') || absl::StartsWith(path, "/")) {
-          respond(UiError(400, "bad_request", "not a console file name"));
+          respond(UiError(400, "invalid_argument", "not a console file name"));
           return;
         }
         const ConsoleAsset* a = FindAsset(path);
@@ -353,7 +354,7 @@ void RegisterConsoleRoutes(server::Router& router, Auditor& auditor,
         d.Parse(req.body.data(), req.body.size());
         if (d.HasParseError() || !d.IsObject() || !d.HasMember("token") ||
             !d["token"].IsString()) {
-          respond(UiError(400, "bad_request",
+          respond(UiError(400, "invalid_argument",
                           "log in with a JSON body {\"token\":\"...\"}"));
           return;
         }

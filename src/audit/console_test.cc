@@ -361,7 +361,7 @@ TEST_F(ConsoleTest, AReadCredentialsSessionCannotChangeIncidents) {
       "POST", absl::StrCat("/v1/incidents/", incident_, "/resolve"),
       absl::StrCat("Cookie: ", cookie, "\r\nX-CSRF-Token: ", csrf, "\r\n"));
   EXPECT_EQ(r.status, 403);
-  EXPECT_THAT(r.body, HasSubstr("forbidden"));
+  EXPECT_THAT(r.body, HasSubstr("permission_denied"));
 }
 
 TEST_F(ConsoleTest, AcknowledgeAndResolveRecordWhoWhenAndTheNote) {

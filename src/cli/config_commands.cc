@@ -6,6 +6,8 @@
 #include <iostream>
 #include <optional>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "audit/audit_config.h"
@@ -32,10 +34,11 @@ bool Has(const YAML::Node& root, const char* key) {
   return root.IsMap() && root[key];
 }
 
-// The deployment in `file`'s directory that includes `file` as a section:
-// {deployment path, section name}; empty when none does.
-std::pair<std::string, std::string> IncludingDeployment(
+// The deployments in `file`'s directory that include `file` as a section:
+// {deployment path, section name} each, in name order; empty when none does.
+std::vector<std::pair<std::string, std::string>> IncludingDeployments(
     const std::string& file) {
+  std::vector<std::pair<std::string, std::string>> out;
   std::error_code ec;
   const fs::path target = fs::weakly_canonical(file, ec);
   fs::path dir = fs::path(file).parent_path();
@@ -57,11 +60,13 @@ std::pair<std::string, std::string> IncludingDeployment(
     for (const char* s : kSections) {
       const YAML::Node v = root[s];
       if (!v || !v.IsScalar()) continue;
-      if (fs::weakly_canonical(dir / v.Scalar(), ec) == target)
-        return {c.string(), s};
+      if (fs::weakly_canonical(dir / v.Scalar(), ec) == target) {
+        out.emplace_back(c.string(), s);
+        break;
+      }
     }
   }
-  return {};
+  return out;
 }
 
 int CheckDeployment(const std::string& file, bool quiet) {
@@ -124,14 +129,16 @@ int Check(const std::string& file, bool quiet) {
   }
   // A section file is checked as part of the deployment that includes it:
   // regions and principals mean nothing without their jurisdictions.
-  auto [deployment, section] = IncludingDeployment(file);
-  if (!deployment.empty()) {
+  // Every deployment that includes it must accept it.
+  const auto including = IncludingDeployments(file);
+  for (const auto& [deployment, section] : including) {
     if (!quiet) {
       std::cout << file << ": the `" << section << "` section of " << deployment
                 << "\n";
     }
-    return CheckDeployment(deployment, quiet);
+    if (int rc = CheckDeployment(deployment, quiet); rc != kExitOk) return rc;
   }
+  if (!including.empty()) return kExitOk;
   return ReportError(absl::InvalidArgumentError(absl::StrCat(
       file,
       ": not a configuration Clover reads (a deployment or node, auditor, "
