@@ -15,6 +15,7 @@ PACKAGES=(
   softhsm2 libp11-kit-dev opensc
   help2man systemd lintian
   chromium
+  prometheus
 )
 # The web console (console/) builds with Node.js and npm: Debian's unless the
 # machine already has them.

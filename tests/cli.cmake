@@ -28,3 +28,10 @@ add_test(NAME cli_owned_dirs
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli_owned_dirs_test.sh $<TARGET_FILE:clover>
   WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(cli_owned_dirs PROPERTIES LABELS "e2e" TIMEOUT 300)
+
+# promtool (Debian's prometheus) accepts the /metrics page of every node and of
+# the auditor of a serving demo.
+add_test(NAME metrics_promtool
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/metrics_promtool_test.sh $<TARGET_FILE:clover>
+  WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(metrics_promtool PROPERTIES LABELS "e2e" TIMEOUT 300)
