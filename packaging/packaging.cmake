@@ -67,6 +67,10 @@ install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/SECURITY.md 
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
 # Debian's names: the upstream changelog as changelog.gz (CHANGELOG.md) and this packaging's
 # own changelog.Debian.gz; the lintian overrides for what the maintainer scripts do on purpose.
+# Set before its first use: the changelog's trailer names it (on a first
+# configure a later set() left the trailer without a maintainer).
+set(CLOVER_PACKAGE_MAINTAINER "Clover maintainers <maintainers@clover.example>"
+    CACHE STRING "Maintainer field of the Debian package")
 string(TIMESTAMP CLOVER_PACKAGE_DATE "%a, %d %b %Y %H:%M:%S +0000" UTC)
 file(WRITE ${CLOVER_PACKAGING_OUT}/changelog.Debian
      "clover (${PROJECT_VERSION}-1) unstable; urgency=medium\n\n"
@@ -88,8 +92,6 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR
 
 # The Debian package.
 file(WRITE ${CLOVER_PACKAGING_OUT}/debian/conffiles "/etc/default/clover\n")
-set(CLOVER_PACKAGE_MAINTAINER "Clover maintainers <maintainers@clover.example>"
-    CACHE STRING "Maintainer field of the Debian package")
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME clover)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
