@@ -1062,8 +1062,7 @@ void Auditor::BuildRouter() {
             all,
             [](const Incident& i) {
               return absl::StrCat(
-                  server::DescendingKey(absl::ToUnixNanos(i.first_seen)),
-                  i.id);
+                  server::DescendingKey(absl::ToUnixNanos(i.first_seen)), i.id);
             },
             *page);
         std::vector<Incident> part(all.begin() + slice.begin,

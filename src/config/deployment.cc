@@ -104,10 +104,19 @@ absl::StatusOr<std::vector<Entry>> MapEntries(const Source& src,
 // Every map the loader reads and the keys it accepts (DeploymentConfigKeys()
 // lists them for docs/configuration.md): a new key goes here, never in an
 // ad-hoc list.
-constexpr absl::string_view kRootKeysNames[] = {
-    "node", "jurisdictions", "regions", "schema",  "principals", "storage",
-    "log",  "keys",          "policy",  "privacy", "purposes",   "approvals",
-    "identity_providers"};
+constexpr absl::string_view kRootKeysNames[] = {"node",
+                                                "jurisdictions",
+                                                "regions",
+                                                "schema",
+                                                "principals",
+                                                "storage",
+                                                "log",
+                                                "keys",
+                                                "policy",
+                                                "privacy",
+                                                "purposes",
+                                                "approvals",
+                                                "identity_providers"};
 constexpr KeySet kRootKeys{"", kRootKeysNames};
 constexpr absl::string_view kJurisdictionKeysNames[] = {"name", "countries"};
 constexpr KeySet kJurisdictionKeys{"jurisdictions.*", kJurisdictionKeysNames};
@@ -193,13 +202,29 @@ constexpr absl::string_view kPrivacyKeysNames[] = {"daily_epsilon_budget",
 constexpr KeySet kPrivacyKeys{"privacy", kPrivacyKeysNames};
 constexpr absl::string_view kApprovalsKeysNames[] = {"attestation_keys"};
 constexpr KeySet kApprovalsKeys{"approvals", kApprovalsKeysNames};
-constexpr const KeySet* kAllKeySets[] = {
-    &kRootKeys,     &kJurisdictionKeys, &kRegionKeys,    &kDcKeys,
-    &kSchemaKeys,   &kFieldKeys,        &kPrincipalKeys, &kCredentialKeys,
-    &kJwtKeys,      &kStorageKeys,      &kNodeKeys,      &kTlsKeys,
-    &kLogKeys,      &kWitnessKeys,      &kKeysKeys,      &kReleaseKeys,
-    &kKekKeys,      &kPkcs11Keys,       &kPolicyKeys,    &kPrivacyKeys,
-    &kApprovalsKeys, &kJwtProviderKeys, &kIdentityProviderKeys};
+constexpr const KeySet* kAllKeySets[] = {&kRootKeys,
+                                         &kJurisdictionKeys,
+                                         &kRegionKeys,
+                                         &kDcKeys,
+                                         &kSchemaKeys,
+                                         &kFieldKeys,
+                                         &kPrincipalKeys,
+                                         &kCredentialKeys,
+                                         &kJwtKeys,
+                                         &kStorageKeys,
+                                         &kNodeKeys,
+                                         &kTlsKeys,
+                                         &kLogKeys,
+                                         &kWitnessKeys,
+                                         &kKeysKeys,
+                                         &kReleaseKeys,
+                                         &kKekKeys,
+                                         &kPkcs11Keys,
+                                         &kPolicyKeys,
+                                         &kPrivacyKeys,
+                                         &kApprovalsKeys,
+                                         &kJwtProviderKeys,
+                                         &kIdentityProviderKeys};
 
 absl::Status CheckKeys(const Source& src, const std::vector<Entry>& entries,
                        absl::string_view path, const KeySet& allowed) {

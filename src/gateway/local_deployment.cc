@@ -132,8 +132,7 @@ std::string NodeConfigYaml(const LocalNode& n,
                     absl::ToInt64Seconds(d.storage.postgres_retry), "\n");
     if (!d.storage.patroni_urls.empty()) {
       absl::StrAppend(&out, "  patroni_urls: [\"",
-                      absl::StrJoin(d.storage.patroni_urls, "\", \""),
-                      "\"]\n");
+                      absl::StrJoin(d.storage.patroni_urls, "\", \""), "\"]\n");
     }
   } else {
     absl::StrAppend(&out, "storage:\n  driver: rocksdb\n");
