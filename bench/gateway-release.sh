@@ -100,25 +100,7 @@ start_variant release-warm 4 "{kek_file: $tmp/kek, $pseudo, release: {$rel, cach
 start_variant release-cold 6 "{kek_file: $tmp/kek, $pseudo, release: {$rel, cache_entries: 0}}"
 port=$base_port
 
-cat >"$tmp/put.lua" <<LUA
-wrk.headers["Authorization"] = "Bearer clv_example_accounts_eu_f82f9af9e84945f8"
-wrk.headers["X-Clover-Purpose"] = "account_management"
-wrk.headers["Content-Type"] = "application/json"
-local reqs = {}
-init = function(args)
-  for i = 1, 1000 do
-    local body = string.format('{"country":"IE","fields":{"email":"p%d@mail.example",' ..
-      '"name":"Person %d","birthdate":"1990-01-02","device_id":"dev-%d"}}', i, i, i)
-    reqs[i] = wrk.format("PUT", "/v1/subjects/s-" .. ((i * 7919) % 1000), nil, body)
-  end
-end
-local n = 0
-request = function()
-  n = n % 1000 + 1
-  return reqs[n]
-end
-$wrk_done_lua
-LUA
+gateway_put_lua "$tmp/put.lua"
 
 # run NAME KIND SCRIPT CONNS: one wrk run against node KIND; prints its line to stderr and
 # appends "KIND OP req/s" to $tmp/rates.

@@ -20,28 +20,6 @@ trap 'kill ${pid:-} 2>/dev/null || true; wait 2>/dev/null || true
   rm -rf "$tmp"' EXIT
 chmod 711 "$tmp"  # as root the PostgreSQL members run as postgres and must reach $tmp/r
 
-put_lua() {  # put_lua FILE: PUTs of 1000 subjects with four fields
-  cat >"$1" <<LUA
-wrk.headers["Authorization"] = "Bearer clv_example_accounts_eu_f82f9af9e84945f8"
-wrk.headers["X-Clover-Purpose"] = "account_management"
-wrk.headers["Content-Type"] = "application/json"
-local reqs = {}
-init = function(args)
-  for i = 1, 1000 do
-    local body = string.format('{"country":"IE","fields":{"email":"p%d@mail.example",' ..
-      '"name":"Person %d","birthdate":"1990-01-02","device_id":"dev-%d"}}', i, i, i)
-    reqs[i] = wrk.format("PUT", "/v1/subjects/s-" .. ((i * 7919) % 1000), nil, body)
-  end
-end
-local n = 0
-request = function()
-  n = n % 1000 + 1
-  return reqs[n]
-end
-$wrk_done_lua
-LUA
-}
-
 run() {  # run NAME SCRIPT URL
   wrk -t2 -c64 -d"${secs}s" --latency -s "$2" "$3" >"$tmp/$1.txt"
   wrk_report "$1 (c=64)" "$tmp/$1.txt"
@@ -70,7 +48,7 @@ echo "== region throughput, ${secs}s per run, wrk on the same 2-core machine"
 echo "-- one embedded node (rocksdb)"
 gateway_start log.eu.clover.example/bench "$root/examples/policy.yaml"
 gateway_seed 1000
-put_lua "$tmp/put.lua"
+gateway_put_lua "$tmp/put.lua"
 embedded="http://127.0.0.1:$port"
 run embedded-reads "$tmp/read.lua" "$embedded"
 run embedded-writes "$tmp/put.lua" "$embedded"
