@@ -1,0 +1,44 @@
+// The public transparency page (no sign-in, no staff identities).
+import { api, type PublicSummary } from "./api";
+import { ErrorLine, SEVERITIES, useLoad } from "./common";
+
+export function PublicPage() {
+  const [data, err] = useLoad(() => api<PublicSummary>("/ui/api/public"), []);
+  const totals = new Map<string, { requests: number; records: number }>();
+  for (const a of data?.accesses ?? []) {
+    const k = `${a.day}|${a.destination}|${a.purpose}|${a.action}`;
+    const t = totals.get(k) ?? { requests: 0, records: 0 };
+    t.requests += a.requests;
+    t.records += a.records;
+    totals.set(k, t);
+  }
+  return (
+    <section>
+      <h1>Transparency report</h1>
+      <p>Published by the independent auditor from the logs it verifies. It names no person: counts only.</p>
+      <ErrorLine msg={err} />
+      <h2>Accesses and transfers per day, destination and purpose</h2>
+      <table id="public-accesses">
+        <thead><tr><th scope="col">Day</th><th scope="col">Destination</th><th scope="col">Purpose</th><th scope="col">Action</th><th scope="col">Requests</th><th scope="col">Records</th></tr></thead>
+        <tbody>
+          {Array.from(totals.entries()).map(([k, t]) => {
+            const [d, dest, p, a] = k.split("|");
+            return <tr key={k}><td>{d}</td><td>{dest}</td><td>{p}</td><td>{a}</td><td>{t.requests}</td><td>{t.records}</td></tr>;
+          })}
+        </tbody>
+      </table>
+      <h2>Incidents by severity</h2>
+      <table id="public-incidents">
+        <thead><tr><th scope="col">Severity</th><th scope="col">Open</th><th scope="col">Acknowledged</th><th scope="col">Resolved</th></tr></thead>
+        <tbody>
+          {SEVERITIES.map((s) => {
+            const c = data?.incidents[s] ?? {};
+            return <tr key={s}><td>{s}</td><td>{c.open ?? 0}</td><td>{c.acknowledged ?? 0}</td><td>{c.resolved ?? 0}</td></tr>;
+          })}
+        </tbody>
+      </table>
+      <h2>Verified checkpoints</h2>
+      {(data?.checkpoints ?? []).map((c) => <details key={c.origin}><summary>{c.origin}: {c.size} entries</summary><pre tabIndex={0}>{c.checkpoint}</pre></details>)}
+    </section>
+  );
+}
