@@ -274,6 +274,8 @@ absl::Status ParseLogEntry(absl::string_view json, LogEntry* out) {
     out->type = EntryType::kWrite;
   } else if (type == "erasure_purge") {
     out->type = EntryType::kErasurePurge;
+  } else if (type == "legacy_deletion") {
+    out->type = EntryType::kLegacyDeletion;
   } else {
     out->type = EntryType::kOther;
   }

@@ -30,7 +30,8 @@ enum class EntryType {
   kApproval,
   kErasure,
   kWrite,
-  kErasurePurge,  // entry/erasure_attestation.h
+  kErasurePurge,    // entry/erasure_attestation.h
+  kLegacyDeletion,  // entry/legacy_deletion.h
   kOther
 };
 
