@@ -101,7 +101,8 @@ std::string NodeError(const net::HttpAnswer& a) {
   d.Parse(a.body.data(), a.body.size());
   std::string msg;
   if (!d.HasParseError()) {
-    if (const rapidjson::Value* e = Member(d, "error")) msg = StrOf(*e, "message");
+    if (const rapidjson::Value* e = Member(d, "error"))
+      msg = StrOf(*e, "message");
   }
   return msg.empty() ? absl::StrCat("HTTP ", a.status)
                      : absl::StrCat("HTTP ", a.status, ": ", msg);
@@ -188,8 +189,7 @@ class Desk {
                                        absl::string_view method,
                                        absl::string_view path,
                                        absl::string_view body = {}) const {
-    const std::string url =
-        absl::StrCat(absl::StripSuffix(n.url, "/"), path);
+    const std::string url = absl::StrCat(absl::StripSuffix(n.url, "/"), path);
     net::HttpCall c;
     c.method = method;
     c.url = url;
@@ -238,8 +238,8 @@ void Dispatch(Desk& desk, Responder respond,
     (*shared)(work());
   });
   if (!queued) {
-    (*shared)(Err(503, "desk_busy",
-                  "the approvals desk is busy; retry in a moment"));
+    (*shared)(
+        Err(503, "desk_busy", "the approvals desk is busy; retry in a moment"));
   }
 }
 
@@ -363,8 +363,7 @@ HttpResponse Decide(const Desk& desk, const ApprovalDeskNode& node,
     const std::string state = StrOf(d, "state");
     if (state != "pending") {
       return Err(409, "not_pending",
-                 absl::StrCat("approval ", id, " is ", state,
-                              ", not pending"));
+                 absl::StrCat("approval ", id, " is ", state, ", not pending"));
     }
     absl::Duration requested;
     if (!absl::ParseDuration(StrOf(d, "duration"), &requested) ||
@@ -403,12 +402,11 @@ HttpResponse Decide(const Desk& desk, const ApprovalDeskNode& node,
   absl::StatusOr<net::HttpAnswer> a =
       desk.Call(node, "POST", absl::StrCat(path, "/", action), post);
   if (!a.ok()) return Err(502, "node_unavailable", a.status().message());
-  logging::Info("approvals desk",
-                {{"event", absl::StrCat("approval_", action)},
-                 {"principal", who},
-                 {"node", node.name},
-                 {"approval", id},
-                 {"status", absl::StrCat(a->status)}});
+  logging::Info("approvals desk", {{"event", absl::StrCat("approval_", action)},
+                                   {"principal", who},
+                                   {"node", node.name},
+                                   {"approval", id},
+                                   {"status", absl::StrCat(a->status)}});
   return PassOn(*a);
 }
 
@@ -557,28 +555,26 @@ void RegisterApprovalsDeskRoutes(server::Router& router,
     router.Handle(
         "POST", absl::StrCat("/ui/api/approvals/{node}/{id}/", act),
         [desk, authorize, action = std::string(act)](HttpRequest& req,
-                                                        Responder respond) {
+                                                     Responder respond) {
           std::string who;
           if (!authorize(req, respond, ApiRole::kAdmin, &who)) return;
           if (!req.body.empty() &&
               !absl::StartsWithIgnoreCase(req.Header("content-type"),
                                           "application/json")) {
-            return respond(Err(415, "unsupported_media_type",
-                               "send a JSON body"));
+            return respond(
+                Err(415, "unsupported_media_type", "send a JSON body"));
           }
           if (!desk->configured()) {
             return respond(Err(409, "desk_not_configured",
                                "the auditor has no approvals.desk identity"));
           }
-          const ApprovalDeskNode* node =
-              desk->Find(req.path_params["node"]);
+          const ApprovalDeskNode* node = desk->Find(req.path_params["node"]);
           if (node == nullptr) {
             return respond(Err(404, "not_found", "no such desk node"));
           }
           const std::string id = req.path_params["id"];
           if (!ValidApprovalId(id)) {
-            return respond(
-                Err(400, "invalid_argument", "not an approval id"));
+            return respond(Err(400, "invalid_argument", "not an approval id"));
           }
           absl::StatusOr<DecisionBody> body = ParseDecision(req.body, action);
           if (!body.ok()) {
