@@ -18,8 +18,8 @@
 #include "core/yaml_error.h"
 #include "crypto/secret_key_file.h"
 #include "crypto/sha256.h"
-#include "log/note.h"
 #include "crypto/subject_pseudonym.h"
+#include "log/note.h"
 #include "yaml-cpp/yaml.h"
 
 namespace clover::audit {

@@ -67,8 +67,8 @@ struct ApprovalDeskNode {
   std::string ca_file;  // PEM CAs for an https url; empty: the system's
 };
 struct ApprovalDeskConfig {
-  std::string principal;               // the approver's principal id
-  std::string attestation_signer_key;  // PRIVATE+KEY+... (note, type 0x01)
+  std::string principal;                // the approver's principal id
+  std::string attestation_signer_key;   // PRIVATE+KEY+... (note, type 0x01)
   std::vector<ApprovalDeskNode> nodes;  // empty: no desk
 };
 

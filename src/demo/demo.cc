@@ -699,14 +699,14 @@ absl::StatusOr<DemoSummary> RunDemo(
   // console (docs/console.md).
   {
     const DemoSubject& subj = eu[3];
-    auto pending = t.Call(
-        "pending approval request", "us-legal-1", "POST",
-        url(subj.endpoint, "/v1/approvals"), "",
-        absl::StrCat("{\"justification\":\"LEGAL_REQUEST\",\"detail\":"
-                     "\"Subpoena 2026-SUB-0412\",\"subjects\":[\"",
-                     subj.id,
-                     "\"],\"fields\":[\"name\",\"birthdate\"],"
-                     "\"duration\":\"4h\"}"));
+    auto pending =
+        t.Call("pending approval request", "us-legal-1", "POST",
+               url(subj.endpoint, "/v1/approvals"), "",
+               absl::StrCat("{\"justification\":\"LEGAL_REQUEST\",\"detail\":"
+                            "\"Subpoena 2026-SUB-0412\",\"subjects\":[\"",
+                            subj.id,
+                            "\"],\"fields\":[\"name\",\"birthdate\"],"
+                            "\"duration\":\"4h\"}"));
     t.Note(absl::StrCat("legal request on ", subj.id,
                         " left pending for the console's desk: HTTP ",
                         pending.status));
