@@ -484,3 +484,90 @@ TEST_F(ApprovalsDeskTest, WithoutADeskTheConsoleSaysSo) {
 
 }  // namespace
 }  // namespace clover::audit
+
+namespace clover::audit {
+namespace {
+
+// approvals.desk in a configuration file: read with its key files (0600), and
+// every mistake named by its field, never with a secret in the message.
+TEST(ApprovalsDeskConfigTest, LoadsTheDeskIdentityAndNamesItsErrors) {
+  testing::TempDir dir;
+  auto log_key = testing::MakeKey("log.test/a");
+  auto pkey = testing::MakeKey("auditor.test");
+  auto attester = testing::MakeKey("auditor.test/approvals");
+  const std::string yaml = absl::StrCat(R"(auditor:
+  name: auditor.test
+  listen: 127.0.0.1:0
+  data_dir: data
+  witness_key_file: w.key
+  journal_key_file: j.key
+  admin_token_file: admin.token
+logs:
+  - origin: log.test/a
+    url: http://127.0.0.1:1/log
+    verifier_keys: [")",
+                                        log_key.verifier, R"("]
+policies:
+  bundles: [policy.yaml]
+  auditor_keys: [")",
+                                        pkey.verifier, R"("]
+principals:
+  file: principals.yaml
+  jurisdictions: jurisdictions.yaml
+approvals:
+  approvers: [auditor]
+  desk:
+    principal: auditor
+    attestation_key_file: desk.key
+    nodes:
+      - {name: eu, url: "http://127.0.0.1:8443", api_key_file: eu.api.key}
+      - {name: us, url: "https://us.example:8443", api_key_file: us.api.key, ca_file: ca.pem}
+)");
+  WriteFile(dir.Sub("audit.yaml"), yaml);
+  WriteFile(dir.Sub("admin.token"), "admin-token-0123456789abcdef\n", true);
+  WriteFile(dir.Sub("desk.key"), attester.signer + "\n", true);
+  WriteFile(dir.Sub("eu.api.key"), "clv_eu_key_0123456789\n", true);
+  WriteFile(dir.Sub("us.api.key"), "clv_us_key_0123456789\n", true);
+  auto c = LoadAuditorConfig(dir.Sub("audit.yaml"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->desk.principal, "auditor");
+  EXPECT_EQ(c->desk.attestation_signer_key, attester.signer);
+  ASSERT_EQ(c->desk.nodes.size(), 2u);
+  EXPECT_EQ(c->desk.nodes[0].name, "eu");
+  EXPECT_EQ(c->desk.nodes[0].api_key, "clv_eu_key_0123456789");
+  EXPECT_EQ(c->desk.nodes[1].ca_file, dir.Sub("ca.pem"));
+  WriteFile(dir.Sub("world.key"), "clv_world_key_0123456789\n");
+  std::filesystem::permissions(
+      dir.Sub("world.key"),
+      std::filesystem::perms::owner_read | std::filesystem::perms::others_read);
+  WriteFile(dir.Sub("verifier.key"), attester.verifier + "\n", true);
+  for (const auto& [from, to, message] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"    principal: auditor\n", "", "approvals.desk.principal"},
+           {"desk.key", "verifier.key", "approvals.desk.attestation_key_file"},
+           {"desk.key", "missing.key", "approvals.desk.attestation_key_file"},
+           {"eu.api.key", "world.key", "approvals.desk.nodes[0].api_key_file"},
+           {"\"http://127.0.0.1:8443\"", "ftp://x",
+            "approvals.desk.nodes[0].url"},
+           {"name: us", "name: eu", "approvals.desk.nodes[1].name"},
+           {"ca_file: ca.pem", "token: x", "approvals.desk.nodes[1].token"},
+           {"    nodes:", "    mode: x\n    nodes:", "approvals.desk.mode"}}) {
+    std::string changed = yaml;
+    ASSERT_NE(changed.find(from), std::string::npos) << from;
+    changed.replace(changed.find(from), from.size(), to);
+    WriteFile(dir.Sub("bad.yaml"), changed);
+    auto bad = LoadAuditorConfig(dir.Sub("bad.yaml"));
+    EXPECT_EQ(bad.status().code() == absl::StatusCode::kInvalidArgument ||
+                  bad.status().code() == absl::StatusCode::kNotFound,
+              true)
+        << to << ": " << bad.status();
+    EXPECT_THAT(std::string(bad.status().message()), HasSubstr(message)) << to;
+    EXPECT_THAT(std::string(bad.status().message()),
+                Not(HasSubstr("clv_world_key")));
+    EXPECT_THAT(std::string(bad.status().message()),
+                Not(HasSubstr("PRIVATE+KEY")));
+  }
+}
+
+}  // namespace
+}  // namespace clover::audit

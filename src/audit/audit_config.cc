@@ -373,7 +373,7 @@ class Reader {
     if (!log::VerifierKeyFromSignerKey(*key).ok()) {
       return Error(dk["attestation_key_file"],
                    "approvals.desk.attestation_key_file",
-                   "not a note signing key (PRIVATE+KEY+...)");
+                   "not a note signing key (type 0x01)");
     }
     out->attestation_signer_key = *std::move(key);
     const YAML::Node list = dk["nodes"];
