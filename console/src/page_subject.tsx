@@ -30,6 +30,15 @@ function describe(entry: string): { time: string; action: string; who: string; p
       ? e.field_groups.map((g: { effect: string; fields: Record<string, string[]> }) =>
         `${g.effect}: ${Object.values(g.fields ?? {}).flat().join(", ")}`).join("; ")
       : "";
+    if (e.type === "approval") {
+      return {
+        time: e.time ?? "",
+        action: `approval ${e.state ?? ""} for ${e.principal ?? ""}${e.id ? ` (${e.id})` : ""}`,
+        who: e.by ?? "(by time)",
+        purpose: e.justification ?? "",
+        effects: Array.isArray(e.fields) ? e.fields.join(", ") : "",
+      };
+    }
     return {
       time: e.time ?? "",
       action: `${e.action ?? e.type ?? ""}${e.outcome ? ` (${e.outcome})` : ""}${e.approval ? `, grant ${e.approval}` : ""}`,
@@ -102,9 +111,14 @@ export function SubjectPage({ subject }: { subject: string }) {
       ) : null}
       {report && report.configured && (
         <>
-          <p>
-            Pseudonym: {[...new Set(report.lookups.map((l) => l.subject_pseudonym))].map((p) => <code key={p}>{p}</code>)}
-          </p>
+          <p>Keyed pseudonym in the logs (one key per region):</p>
+          <ul>
+            {[...new Set(report.lookups.map((l) => l.subject_pseudonym))].map((p) => (
+              <li key={p}>
+                <code>{p}</code>: {report.lookups.filter((l) => l.subject_pseudonym === p).map((l) => l.node).join(", ")}
+              </li>
+            ))}
+          </ul>
           <p id="subject-verified" role="status" class={results.length === report.entries.length && verified === report.entries.length ? "good" : "bad"}>
             {results.length < report.entries.length
               ? `Verifying ${report.entries.length} proofs…`
@@ -118,13 +132,13 @@ export function SubjectPage({ subject }: { subject: string }) {
                 const r = results[k];
                 return (
                   <tr key={`${e.origin}/${e.index}`}>
-                    <td>{d.time}</td>
+                    <td>{d.time.replace("T", " ")}</td>
                     <td>{e.origin} #{e.index}</td>
                     <td>{d.who}</td>
                     <td>{d.action}</td>
                     <td>{d.purpose}</td>
                     <td>{d.effects}</td>
-                    <td class={r ? (r.ok ? "good" : "bad") : ""}>
+                    <td class={r ? (r.ok ? "good nowrap" : "bad") : ""}>
                       {r ? (r.ok ? "✔ verified" : `✘ ${r.error ?? r.steps.filter((s) => !s.ok).map((s) => s.what).join("; ")}`) : "…"}
                     </td>
                   </tr>
