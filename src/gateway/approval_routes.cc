@@ -388,10 +388,12 @@ void AddApprovalRoutes(Pipeline& pipe, server::Router& router) {
   using E = ApprovalEndpoints;
   router.Handle("POST", "/v1/approvals",
                 pipe.Blocking(Bind(e, &E::CreateApproval)));
+  // Blocking: for the auditor and admins each pending approval's limit is
+  // worked out from its subjects' home jurisdictions (the vault).
   router.Handle("GET", "/v1/approvals",
-                pipe.Inline(Bind(e, &E::ListApprovals)));
+                pipe.Blocking(Bind(e, &E::ListApprovals)));
   router.Handle("GET", "/v1/approvals/{id}",
-                pipe.Inline(Bind(e, &E::GetApproval)));
+                pipe.Blocking(Bind(e, &E::GetApproval)));
   router.Handle("POST", "/v1/approvals/{id}/approve",
                 pipe.Blocking(Bind(e, &E::ApproveApproval)));
   router.Handle("POST", "/v1/approvals/{id}/deny",
