@@ -232,14 +232,18 @@ void Dispatch(Desk& desk, Responder respond,
   auto shared = std::make_shared<Responder>(std::move(respond));
   bool queued = desk.Submit([shared, work = std::move(work)](bool run) {
     if (!run) {
-      (*shared)(Err(503, "unavailable", "the auditor is shutting down"));
+      HttpResponse r = Err(503, "unavailable", "the auditor is shutting down");
+      r.headers.emplace_back("Retry-After", "1");
+      (*shared)(std::move(r));
       return;
     }
     (*shared)(work());
   });
   if (!queued) {
-    (*shared)(
-        Err(503, "desk_busy", "the approvals desk is busy; retry in a moment"));
+    HttpResponse r = Err(503, "unavailable",
+                         "the approvals desk is busy; retry in a moment");
+    r.headers.emplace_back("Retry-After", "1");
+    (*shared)(std::move(r));
   }
 }
 
@@ -303,7 +307,7 @@ HttpResponse PassOn(const net::HttpAnswer& a) {
   if (a.status >= 200 && a.status < 500) {
     return Json(a.status, a.body.empty() ? std::string("{}") : a.body);
   }
-  return Err(502, "node_error", NodeError(a));
+  return Err(502, "unavailable", NodeError(a));
 }
 
 struct DecisionBody {
@@ -353,16 +357,16 @@ HttpResponse Decide(const Desk& desk, const ApprovalDeskNode& node,
   std::string post = "{";
   if (action == "approve") {
     absl::StatusOr<net::HttpAnswer> got = desk.Call(node, "GET", path);
-    if (!got.ok()) return Err(502, "node_unavailable", got.status().message());
+    if (!got.ok()) return Err(502, "unavailable", got.status().message());
     if (got->status != 200) return PassOn(*got);
     rapidjson::Document d;
     d.Parse(got->body.data(), got->body.size());
     if (d.HasParseError() || !d.IsObject()) {
-      return Err(502, "node_error", "the node's approval is not JSON");
+      return Err(502, "unavailable", "the node's approval is not JSON");
     }
     const std::string state = StrOf(d, "state");
     if (state != "pending") {
-      return Err(409, "not_pending",
+      return Err(409, "conflict",
                  absl::StrCat("approval ", id, " is ", state, ", not pending"));
     }
     absl::Duration requested;
@@ -386,7 +390,7 @@ HttpResponse Decide(const Desk& desk, const ApprovalDeskNode& node,
         got->body, desk.cfg().principal, duration,
         desk.cfg().attestation_signer_key, absl::Now());
     if (!note.ok()) {
-      return Err(502, "node_error",
+      return Err(502, "unavailable",
                  absl::StrCat("cannot attest the node's approval: ",
                               note.status().message()));
     }
@@ -401,7 +405,7 @@ HttpResponse Decide(const Desk& desk, const ApprovalDeskNode& node,
   post.push_back('}');
   absl::StatusOr<net::HttpAnswer> a =
       desk.Call(node, "POST", absl::StrCat(path, "/", action), post);
-  if (!a.ok()) return Err(502, "node_unavailable", a.status().message());
+  if (!a.ok()) return Err(502, "unavailable", a.status().message());
   logging::Info("approvals desk", {{"event", absl::StrCat("approval_", action)},
                                    {"principal", who},
                                    {"node", node.name},
@@ -565,7 +569,7 @@ void RegisterApprovalsDeskRoutes(server::Router& router,
                 Err(415, "unsupported_media_type", "send a JSON body"));
           }
           if (!desk->configured()) {
-            return respond(Err(409, "desk_not_configured",
+            return respond(Err(409, "failed_precondition",
                                "the auditor has no approvals.desk identity"));
           }
           const ApprovalDeskNode* node = desk->Find(req.path_params["node"]);

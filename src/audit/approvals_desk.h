@@ -24,8 +24,9 @@
 //   asked; a duration beyond the node's `max_duration` for the request is
 //   refused here (400) before the node is called, and the node enforces it
 //   again. The node logs every transition before it applies it.
-// - Bad input is a 4xx JSON error; an unreachable node is 502
-//   `node_unavailable`; the node's own 4xx refusals are passed through. API
+// - Bad input is a 4xx JSON error; an unreachable node (or one answering
+//   5xx or nonsense) is 502 `unavailable`; a request no longer pending is 409
+//   `conflict`; the node's own 4xx refusals are passed through. API
 //   keys and the signing key never appear in answers or logs.
 // - Node calls run on the desk's own threads (at most kDeskQueue waiting,
 //   else 503), never on the auditor's HTTP threads.
@@ -46,7 +47,7 @@ inline constexpr int kDeskMaxPages = 20;
 
 // Adds the routes above to `router`. With no desk nodes configured, the GET
 // routes answer {"configured":false,...} and the changes 409
-// `desk_not_configured`. `sessions` must outlive the router's handler.
+// `failed_precondition`. `sessions` must outlive the router's handler.
 void RegisterApprovalsDeskRoutes(server::Router& router,
                                  const ApprovalDeskConfig& desk,
                                  ConsoleSessions& sessions);

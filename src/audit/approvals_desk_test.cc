@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -29,6 +30,7 @@
 #include "rapidjson/document.h"
 #include "server/http_server.h"
 #include "server/router.h"
+#include "tests/openapi_spec.h"
 
 namespace clover::audit {
 namespace {
@@ -58,18 +60,25 @@ void WriteFile(const std::string& path, const std::string& text,
                                            std::filesystem::perms::owner_write);
 }
 
-std::string PendingJson() {
+std::string ApprovalJson(absl::string_view id, absl::string_view state,
+                         absl::string_view created) {
   return absl::StrCat(
-      R"({"created":"2026-12-06T10:00:00.000Z","decided":"","decided_by":"",)"
+      R"({"created":")", created,
+      R"(","decided":"","decided_by":"",)"
       R"("detail":"Subpoena 1","duration":"4h","fields":["name"],)"
       R"("grant_expires":"","id":")",
-      kPendingId,
-      R"(","justification":"LEGAL_REQUEST","max_duration":"8h",)"
+      id, R"(","justification":"LEGAL_REQUEST",)",
+      state == "pending" ? R"("max_duration":"8h",)" : "",
       R"("principal":"us-legal-1","reason":"",)"
       R"("request_expires":"2026-12-10T10:00:00.000Z","request_sha256":")",
       kRequestSha,
       R"(","requested_by":"us-legal-1","requester_country":"US",)"
-      R"("state":"pending","subject_pseudonyms":["PSEUDO"],"subjects":["u1"]})");
+      R"("state":")",
+      state, R"(","subject_pseudonyms":["PSEUDO"],"subjects":["u1"]})");
+}
+
+std::string PendingJson() {
+  return ApprovalJson(kPendingId, "pending", "2026-12-06T10:00:00.000Z");
 }
 
 // A node's approval and report endpoints, recording the calls it gets.
@@ -82,10 +91,10 @@ class FakeNode {
         [this](server::HttpRequest& req, server::Responder respond) {
           Record(req);
           respond(server::HttpResponse::Json(
-              200, absl::StrCat("{\"approvals\":[", PendingJson(),
-                                R"(,{"created":"2026-12-05T10:00:00.000Z",)"
-                                R"("id":"apr-0000","state":"approved",)"
-                                R"("principal":"us-legal-1"}]})")));
+              200, absl::StrCat("{\"approvals\":[", PendingJson(), ",",
+                                ApprovalJson("apr-0000", "approved",
+                                             "2026-12-05T10:00:00.000Z"),
+                                "]}")));
         });
     router.Handle("GET", "/v1/approvals/{id}",
                   [this](server::HttpRequest& req, server::Responder respond) {
@@ -102,9 +111,15 @@ class FakeNode {
           [this, action](server::HttpRequest& req, server::Responder respond) {
             Record(req);
             respond(server::HttpResponse::Json(
-                200, absl::StrCat(R"({"approval":{"id":")",
-                                  req.path_params["id"], R"(","state":")",
-                                  action, R"("},"log_index":7})")));
+                200, absl::StrCat(
+                         R"({"approval":)",
+                         ApprovalJson(
+                             req.path_params["id"],
+                             absl::string_view(action) == "approve" ? "approved"
+                             : absl::string_view(action) == "deny"  ? "denied"
+                                                                    : "revoked",
+                             "2026-12-06T10:00:00.000Z"),
+                         R"(,"log_index":7})")));
           });
     }
     router.Handle("GET", "/v1/subjects/{id}/access-report",
@@ -205,7 +220,15 @@ class ApprovalsDeskTest : public ::testing::Test {
     call.timeout = absl::Seconds(20);
     absl::StatusOr<net::HttpAnswer> a = client_.Send(call);
     EXPECT_TRUE(a.ok()) << a.status();
-    return a.ok() ? *std::move(a) : net::HttpAnswer{};
+    if (!a.ok()) return net::HttpAnswer{};
+    // Every answer is one docs/openapi.yaml documents.
+    absl::Status spec = api_spec::CheckApiResponse(
+        method, target, a->status, a->content_type, a->body,
+        [&a](absl::string_view name) {
+          return a->Header(absl::AsciiStrToLower(name));
+        });
+    EXPECT_TRUE(spec.ok()) << spec.message();
+    return *std::move(a);
   }
 
   // Logs in with `token`: the headers a console session sends (cookie and,
@@ -479,7 +502,7 @@ TEST_F(ApprovalsDeskTest, WithoutADeskTheConsoleSaysSo) {
   net::HttpAnswer c =
       Send("POST", "/ui/api/approvals/ie-dub-1/apr-1/deny", admin, "{}");
   EXPECT_EQ(c.status, 409);
-  EXPECT_EQ(ErrorCode(c), "desk_not_configured");
+  EXPECT_EQ(ErrorCode(c), "failed_precondition");
 }
 
 }  // namespace
