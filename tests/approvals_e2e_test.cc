@@ -242,6 +242,50 @@ TEST_F(ApprovalsE2eTest, PolicyMaxDurationAndApproverRoleAreHonoured) {
   EXPECT_EQ(read.status, 403) << read.body;
 }
 
+// The auditor's desk (audit/approvals_desk.h) shows each pending request's
+// limit and its subjects as the log names them; the requester sees neither.
+TEST_F(ApprovalsE2eTest, TheAuditorSeesAPendingRequestsLimitAndPseudonyms) {
+  const uint64_t from = LogSize();
+  const std::string id = File("eu-2", "\"name\"", "30m");
+  ASSERT_FALSE(id.empty());
+  auto got = Call("auditor", "GET", "/v1/approvals/" + id);
+  ASSERT_EQ(got.status, 200) << got.body;
+  auto a = Json(got.body);
+  ASSERT_TRUE(a.IsObject() && a.HasMember("max_duration")) << got.body;
+  EXPECT_STREQ(a["max_duration"].GetString(), "1h");
+  ASSERT_TRUE(a.HasMember("subject_pseudonyms"));
+  ASSERT_EQ(a["subject_pseudonyms"].Size(), 1u);
+  const std::string pseudonym = a["subject_pseudonyms"][0].GetString();
+  // The same pseudonym as the request's logged creation.
+  bool logged = false;
+  for (const std::string& e : EntriesFrom(from)) {
+    auto d = Json(e);
+    if (d.IsObject() && d.HasMember("type") &&
+        std::string(d["type"].GetString()) == "approval" && d.HasMember("id") &&
+        id == d["id"].GetString() && d.HasMember("subjects")) {
+      ASSERT_EQ(d["subjects"].Size(), 1u);
+      EXPECT_EQ(pseudonym, d["subjects"][0].GetString());
+      logged = true;
+    }
+  }
+  EXPECT_TRUE(logged);
+  auto list = Call("auditor", "GET", "/v1/approvals?state=pending");
+  ASSERT_EQ(list.status, 200);
+  EXPECT_THAT(list.body, HasSubstr("\"max_duration\":\"1h\""));
+  // The requester sees their own request as before.
+  auto own = Call("us-legal-1", "GET", "/v1/approvals/" + id);
+  ASSERT_EQ(own.status, 200);
+  EXPECT_THAT(own.body, Not(HasSubstr("max_duration")));
+  EXPECT_THAT(own.body, Not(HasSubstr("subject_pseudonyms")));
+  // Once decided, no limit is shown.
+  ASSERT_EQ(Call("auditor", "POST", "/v1/approvals/" + id + "/deny", {},
+                 "{\"reason\":\"no\"}")
+                .status,
+            200);
+  EXPECT_THAT(Call("auditor", "GET", "/v1/approvals/" + id).body,
+              Not(HasSubstr("max_duration")));
+}
+
 TEST_F(ApprovalsE2eTest, RevokeEndsTheGrantAtOnceAndIsLogged) {
   const std::string id = File("eu-2", "\"name\"");
   ASSERT_FALSE(id.empty());

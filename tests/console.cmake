@@ -19,3 +19,12 @@ add_test(NAME console_verify_unit
   COMMAND node --test test/unit/
   WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}/console)
 set_tests_properties(console_verify_unit PROPERTIES LABELS "console" TIMEOUT 120)
+# The approvals desk and the subject access report (console/src/page_approvals.tsx,
+# page_subject.tsx; audit/approvals_desk.h) against a real `clover demo`.
+add_test(NAME console_approvals_browser
+  COMMAND node ${PROJECT_SOURCE_DIR}/console/test/browser/approvals.spec.mjs
+          --clover $<TARGET_FILE:clover>
+          --out ${CMAKE_BINARY_DIR}/console-screenshots
+          --data-dir ${CMAKE_BINARY_DIR}/console-approvals-demo-data
+  WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(console_approvals_browser PROPERTIES LABELS "e2e" TIMEOUT 300)

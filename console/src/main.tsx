@@ -1,15 +1,17 @@
 // The auditor's web console (issue 22; docs/console.md). Hash routes:
 // #/login, #/overview, #/incidents, #/incidents/<id>, #/flows, #/verify,
-// #/public (no login).
+// #/approvals, #/subject/<id>, #/public (no login).
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { api, setSession, type Session } from "./api";
 import { go, useRoute } from "./common";
 import { FlowsPage } from "./page_flows";
 import { IncidentDetail, IncidentsPage } from "./page_incidents";
+import { ApprovalsPage } from "./page_approvals";
 import { Login } from "./page_login";
 import { OverviewPage } from "./page_overview";
 import { PublicPage } from "./page_public";
+import { SubjectPage } from "./page_subject";
 import { VerifyPage } from "./page_verify";
 
 function App() {
@@ -48,6 +50,8 @@ function App() {
   else if (parts[0] === "incidents" && parts[1]) page = <IncidentDetail id={decodeURIComponent(parts[1])} session={session} />;
   else if (parts[0] === "incidents") page = <IncidentsPage />;
   else if (parts[0] === "flows") page = <FlowsPage />;
+  else if (parts[0] === "approvals") page = <ApprovalsPage session={session} />;
+  else if (parts[0] === "subject") page = <SubjectPage subject={decodeURIComponent(parts[1] ?? "")} />;
   else if (parts[0] === "verify") page = <VerifyPage incident={parts[1] ?? ""} item={Number(parts[2] ?? 0)} />;
   else page = <OverviewPage />;
   const link = (to: string, label: string) => (
@@ -59,7 +63,7 @@ function App() {
         <a class="skip" href="#main">Skip to content</a>
         <span class="brand">Clover auditor</span>
         <nav aria-label="Console">
-          {session && <>{link("overview", "Overview")}{link("incidents", "Incidents")}{link("flows", "Flows")}{link("verify", "Verify")}</>}
+          {session && <>{link("overview", "Overview")}{link("incidents", "Incidents")}{link("flows", "Flows")}{link("verify", "Verify")}{link("approvals", "Approvals")}{link("subject", "Subjects")}</>}
           {link("public", "Public page")}
           {session ? <button class="link" onClick={logout}>Sign out {session.who}</button> : link("login", "Sign in")}
         </nav>

@@ -1,6 +1,7 @@
 // Overview: every followed log, open incidents by severity, recent flows.
 import { api, type Flows, type Incident, type Overview } from "./api";
 import { ErrorLine, SEVERITIES, countdown, useLoad, useNow } from "./common";
+import { PendingApprovals } from "./page_approvals";
 
 function cosignatures(note: string): number {
   const i = note.indexOf("\n\n");
@@ -48,6 +49,7 @@ export function OverviewPage() {
           );
         })}
       </ul>
+      <PendingApprovals />
       <h2>Flows</h2>
       <p>Requests in the last hour: <strong>{lastHour}</strong>; in the last day: <strong>{lastDay}</strong>. <a href="#/flows">Chart</a></p>
     </section>

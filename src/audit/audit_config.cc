@@ -19,6 +19,7 @@
 #include "crypto/secret_key_file.h"
 #include "crypto/sha256.h"
 #include "crypto/subject_pseudonym.h"
+#include "log/note.h"
 #include "yaml-cpp/yaml.h"
 
 namespace clover::audit {
@@ -80,8 +81,14 @@ constexpr KeySet kPoliciesKeys{"policies", kPoliciesKeysNames};
 constexpr absl::string_view kPrincipalsKeysNames[] = {"file", "jurisdictions"};
 constexpr KeySet kPrincipalsKeys{"principals", kPrincipalsKeysNames};
 constexpr absl::string_view kApprovalsKeysNames[] = {
-    "approvers", "attestation_keys", "attestation_key_files"};
+    "approvers", "attestation_keys", "attestation_key_files", "desk"};
 constexpr KeySet kApprovalsKeys{"approvals", kApprovalsKeysNames};
+constexpr absl::string_view kDeskKeysNames[] = {
+    "principal", "attestation_key_file", "nodes"};
+constexpr KeySet kDeskKeys{"approvals.desk", kDeskKeysNames};
+constexpr absl::string_view kDeskNodeKeysNames[] = {"name", "url",
+                                                    "api_key_file", "ca_file"};
+constexpr KeySet kDeskNodeKeys{"approvals.desk.nodes[]", kDeskNodeKeysNames};
 constexpr absl::string_view kCanaryKeysNames[] = {
     "pseudonym_key_file", "subjects", "pseudonyms", "planted_by"};
 constexpr KeySet kCanaryKeys{"canaries[]", kCanaryKeysNames};
@@ -114,6 +121,8 @@ constexpr const KeySet* kAuditorKeySets[] = {&kRootKeys,
                                              &kPoliciesKeys,
                                              &kPrincipalsKeys,
                                              &kApprovalsKeys,
+                                             &kDeskKeys,
+                                             &kDeskNodeKeys,
                                              &kCanaryKeys,
                                              &kDetectorsKeys,
                                              &kBulkAccessKeys,
@@ -342,6 +351,61 @@ class Reader {
                      cred.status().message());
       }
       *out = *std::move(cred);
+    }
+    return absl::OkStatus();
+  }
+
+  // approvals.desk: the auditor's client identity at the approval endpoints.
+  absl::Status Desk(const YAML::Node& dk, ApprovalDeskConfig* out) const {
+    CLOVER_RETURN_IF_ERROR(Keys(dk, "approvals.desk", kDeskKeys));
+    CLOVER_RETURN_IF_ERROR(Str(dk, "principal", "approvals.desk.principal",
+                               true, &out->principal));
+    std::string key_file;
+    CLOVER_RETURN_IF_ERROR(Path(dk, "attestation_key_file",
+                                "approvals.desk.attestation_key_file", true,
+                                &key_file));
+    absl::StatusOr<std::string> key = ReadKeyFile(key_file, true);
+    if (!key.ok()) {
+      return Error(dk["attestation_key_file"],
+                   "approvals.desk.attestation_key_file",
+                   key.status().message());
+    }
+    if (!log::VerifierKeyFromSignerKey(*key).ok()) {
+      return Error(dk["attestation_key_file"],
+                   "approvals.desk.attestation_key_file",
+                   "not a note signing key (type 0x01)");
+    }
+    out->attestation_signer_key = *std::move(key);
+    const YAML::Node list = dk["nodes"];
+    if (!list || !list.IsSequence() || list.size() == 0) {
+      return Error(dk, "approvals.desk.nodes", "must list at least one node");
+    }
+    for (size_t i = 0; i < list.size(); ++i) {
+      const std::string f = absl::StrCat("approvals.desk.nodes[", i, "]");
+      CLOVER_RETURN_IF_ERROR(Keys(list[i], f, kDeskNodeKeys));
+      ApprovalDeskNode n;
+      CLOVER_RETURN_IF_ERROR(Str(list[i], "name", f + ".name", true, &n.name));
+      CLOVER_RETURN_IF_ERROR(Str(list[i], "url", f + ".url", true, &n.url));
+      if (!absl::StartsWith(n.url, "http://") &&
+          !absl::StartsWith(n.url, "https://")) {
+        return Error(list[i]["url"], f + ".url", "must be http(s)://host:port");
+      }
+      std::string api_key_file;
+      CLOVER_RETURN_IF_ERROR(Path(list[i], "api_key_file", f + ".api_key_file",
+                                  true, &api_key_file));
+      absl::StatusOr<std::string> api_key = ReadKeyFile(api_key_file, true);
+      if (!api_key.ok()) {
+        return Error(list[i]["api_key_file"], f + ".api_key_file",
+                     api_key.status().message());
+      }
+      n.api_key = *std::move(api_key);
+      CLOVER_RETURN_IF_ERROR(
+          Path(list[i], "ca_file", f + ".ca_file", false, &n.ca_file));
+      for (const ApprovalDeskNode& other : out->nodes) {
+        if (other.name == n.name)
+          return Error(list[i]["name"], f + ".name", "listed twice");
+      }
+      out->nodes.push_back(std::move(n));
     }
     return absl::OkStatus();
   }
@@ -682,6 +746,9 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
           return r.Error(ap, "approvals.attestation_keys",
                          v.status().message());
         }
+      }
+      if (const YAML::Node dk = ap["desk"]) {
+        CLOVER_RETURN_IF_ERROR(r.Desk(dk, &c.desk));
       }
     }
 

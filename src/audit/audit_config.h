@@ -56,6 +56,22 @@ inline constexpr size_t kMinApiTokenLength = 16;
 [[nodiscard]] absl::StatusOr<ApiCredential> CredentialForToken(
     std::string name, ApiRole role, absl::string_view token);
 
+// The auditor's client identity at the nodes' approval endpoints
+// (`approvals.desk`): the console's approvals desk and subject access report
+// (audit/approvals_desk.h) call each node as `principal` with its API key, and
+// attest each approval with `attestation_signer_key`. Secrets: never logged.
+struct ApprovalDeskNode {
+  std::string name;     // the region or node it stands for ("eu", "ie-dub-1")
+  std::string url;      // the node's base URL (http(s)://host:port)
+  std::string api_key;  // the principal's bearer API key at that node
+  std::string ca_file;  // PEM CAs for an https url; empty: the system's
+};
+struct ApprovalDeskConfig {
+  std::string principal;                // the approver's principal id
+  std::string attestation_signer_key;   // PRIVATE+KEY+... (note, type 0x01)
+  std::vector<ApprovalDeskNode> nodes;  // empty: no desk
+};
+
 struct AuditorConfig {
   std::string source_file;
   std::string name = "clover-auditor";
@@ -100,6 +116,8 @@ struct AuditorConfig {
   // default to policies.auditor_keys (the auditor attests every approval it
   // issues); an explicit empty list turns the check off. Empty here: off.
   std::vector<std::string> attestation_keys;
+  // `approvals.desk`: the console's approvals desk (optional).
+  ApprovalDeskConfig desk;
   std::vector<CanarySet> canaries;
   DetectorOptions detectors;
   // detectors.erasure_purge: {window, slack} (audit/erasure_check.h).

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "audit/approvals_desk.h"
 #include "audit/witness_server.h"
 #include "core/canonical_json.h"
 #include "core/json_fields.h"
@@ -1205,6 +1206,7 @@ void Auditor::BuildRouter() {
         if (match == nullptr) return std::nullopt;
         return std::make_pair(match->name, match->role);
       });
+  RegisterApprovalsDeskRoutes(router, config_.desk, *console_sessions_);
   routes_ = router.Routes();
   handler_ = router.AsHandler();
 }

@@ -366,6 +366,24 @@ absl::StatusOr<audit::AuditorConfig> PrepareAuditor(
   // attestation is forged.
   c.approvers = {"auditor"};
   c.attestation_keys = {*verifier};
+  // The console's approvals desk calls every node as `auditor` (embedded
+  // storage keeps each node's approvals apart) and attests with `signer`.
+  c.desk.principal = "auditor";
+  c.desk.attestation_signer_key = signer;
+  // Also on disk (0600), for examples/audit.yaml's approvals.desk.
+  for (const auto& [file, text] :
+       {std::pair<std::string, std::string>{"auditor.note.key", signer},
+        {"auditor.api.key", gateway::ExampleApiKey("auditor")}}) {
+    if (absl::Status st =
+            crypto::WritePrivateFile((keys / file).string(), text + "\n");
+        !st.ok()) {
+      return st;
+    }
+  }
+  for (const LocalNode& n : nodes) {
+    c.desk.nodes.push_back(
+        {n.dc, n.endpoint, gateway::ExampleApiKey("auditor"), ""});
+  }
   // The canary the auditor planted in the EU region, recognised by its log
   // pseudonym.
   audit::CanarySet canaries;
@@ -689,6 +707,22 @@ absl::StatusOr<DemoSummary> RunDemo(
                         ", auditor approval (attested with its key) HTTP ",
                         approved.status, ", read after approval HTTP ",
                         after.status));
+  }
+  // A second legal request, left pending for the approvals desk of the web
+  // console (docs/console.md).
+  {
+    const DemoSubject& subj = eu[3];
+    auto pending =
+        t.Call("pending approval request", "us-legal-1", "POST",
+               url(subj.endpoint, "/v1/approvals"), "",
+               absl::StrCat("{\"justification\":\"LEGAL_REQUEST\",\"detail\":"
+                            "\"Subpoena 2026-SUB-0412\",\"subjects\":[\"",
+                            subj.id,
+                            "\"],\"fields\":[\"name\",\"birthdate\"],"
+                            "\"duration\":\"4h\"}"));
+    t.Note(absl::StrCat("legal request on ", subj.id,
+                        " left pending for the console's desk: HTTP ",
+                        pending.status));
   }
   // Analytics: differentially-private aggregates only.
   for (int i = 0; i < 3; ++i) {

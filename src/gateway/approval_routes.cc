@@ -174,6 +174,29 @@ class ApprovalEndpoints : public EndpointFamily {
                   std::move(then));
   }
 
+  // An approval as the auditor's desk and administrators see it: with its
+  // subjects' log pseudonyms (as its logged transitions name them) and, while
+  // pending, the policy's max_duration for it now (absent: no limit).
+  std::string DeskJson(const approvals::Approval& a) {
+    std::string json = approvals::ApprovalToJson(a);
+    std::string extra;
+    if (a.state == approvals::ApprovalState::kPending) {
+      const approvals::GrantLimits limits = GrantLimitsOf(a.request);
+      if (limits.max_duration != absl::InfiniteDuration()) {
+        extra.append(",\"max_duration\":");
+        AppendJsonString(absl::FormatDuration(limits.max_duration), &extra);
+      }
+    }
+    extra.append(",\"subject_pseudonyms\":[");
+    for (size_t i = 0; i < a.request.subjects.size(); ++i) {
+      if (i > 0) extra.push_back(',');
+      AppendJsonString(pipe_.Pseudonym(a.request.subjects[i]), &extra);
+    }
+    extra.push_back(']');
+    json.insert(json.size() - 1, extra);
+    return json;
+  }
+
   void ListApprovals(HttpRequest& req, Responder respond) {
     auto caller = pipe_.Open(req, respond, Pipeline::Purpose::kNone);
     if (!caller) return;
@@ -214,6 +237,14 @@ class ApprovalEndpoints : public EndpointFamily {
     list = std::vector<approvals::Approval>(list.begin() + slice.begin,
                                             list.begin() + slice.end);
     std::string json = approvals::ApprovalListToJson(list);
+    if (sees_all) {
+      json = "{\"approvals\":[";
+      for (size_t i = 0; i < list.size(); ++i) {
+        if (i > 0) json.push_back(',');
+        json.append(DeskJson(list[i]));
+      }
+      json.append("]}");
+    }
     if (!slice.next_cursor.empty()) {
       server::AddNextPageToken(
           json, server::PageTokens::ForProcess().Issue("approvals", filter,
@@ -243,7 +274,7 @@ class ApprovalEndpoints : public EndpointFamily {
     if (!sees_all) {
       return respond(HttpResponse::Json(200, approvals::ApprovalToJson(*a)));
     }
-    auto body = std::make_shared<std::string>(approvals::ApprovalToJson(*a));
+    auto body = std::make_shared<std::string>(DeskJson(*a));
     LogLookupThen(
         p, "get_approval", a->id, -1, "", std::move(respond),
         [body](uint64_t) { return HttpResponse::Json(200, std::move(*body)); });
@@ -357,10 +388,12 @@ void AddApprovalRoutes(Pipeline& pipe, server::Router& router) {
   using E = ApprovalEndpoints;
   router.Handle("POST", "/v1/approvals",
                 pipe.Blocking(Bind(e, &E::CreateApproval)));
+  // Blocking: for the auditor and admins each pending approval's limit is
+  // worked out from its subjects' home jurisdictions (the vault).
   router.Handle("GET", "/v1/approvals",
-                pipe.Inline(Bind(e, &E::ListApprovals)));
+                pipe.Blocking(Bind(e, &E::ListApprovals)));
   router.Handle("GET", "/v1/approvals/{id}",
-                pipe.Inline(Bind(e, &E::GetApproval)));
+                pipe.Blocking(Bind(e, &E::GetApproval)));
   router.Handle("POST", "/v1/approvals/{id}/approve",
                 pipe.Blocking(Bind(e, &E::ApproveApproval)));
   router.Handle("POST", "/v1/approvals/{id}/deny",
