@@ -1,5 +1,5 @@
 // The auditor's web console (issue 22; docs/console.md). Hash routes:
-// #/login, #/overview, #/incidents, #/incidents/<id>, #/flows, #/verify,
+// #/login, #/overview, #/incidents, #/incidents/<id>, #/flows, #/policy, #/verify,
 // #/public (no login).
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
@@ -9,6 +9,7 @@ import { FlowsPage } from "./page_flows";
 import { IncidentDetail, IncidentsPage } from "./page_incidents";
 import { Login } from "./page_login";
 import { OverviewPage } from "./page_overview";
+import { PolicyPage } from "./page_policy";
 import { PublicPage } from "./page_public";
 import { VerifyPage } from "./page_verify";
 
@@ -48,6 +49,7 @@ function App() {
   else if (parts[0] === "incidents" && parts[1]) page = <IncidentDetail id={decodeURIComponent(parts[1])} session={session} />;
   else if (parts[0] === "incidents") page = <IncidentsPage />;
   else if (parts[0] === "flows") page = <FlowsPage />;
+  else if (parts[0] === "policy") page = <PolicyPage session={session} />;
   else if (parts[0] === "verify") page = <VerifyPage incident={parts[1] ?? ""} item={Number(parts[2] ?? 0)} />;
   else page = <OverviewPage />;
   const link = (to: string, label: string) => (
@@ -59,7 +61,7 @@ function App() {
         <a class="skip" href="#main">Skip to content</a>
         <span class="brand">Clover auditor</span>
         <nav aria-label="Console">
-          {session && <>{link("overview", "Overview")}{link("incidents", "Incidents")}{link("flows", "Flows")}{link("verify", "Verify")}</>}
+          {session && <>{link("overview", "Overview")}{link("incidents", "Incidents")}{link("flows", "Flows")}{link("policy", "Policy")}{link("verify", "Verify")}</>}
           {link("public", "Public page")}
           {session ? <button class="link" onClick={logout}>Sign out {session.who}</button> : link("login", "Sign in")}
         </nav>
