@@ -42,7 +42,7 @@ const short = (h: string) => h.slice(0, 12);
 
 function label(versions: Version[], sha: string): string {
   const v = versions.find((x) => x.sha256 === sha);
-  return v ? `v${v.version} ${short(sha)}` : `${short(sha)} (not signed)`;
+  return v ? `${short(sha)} (${v.description || v.file})` : `${short(sha)} (not signed)`;
 }
 
 function CounterexampleView({ c }: { c: Counterexample }) {
@@ -106,7 +106,7 @@ function DiffSection({ title, d }: { title: string; d: DiffList }) {
 function DiffView({ d, id }: { d: Diff; id: string }) {
   return (
     <div id={id}>
-      <p>From v{d.from.version} ({short(d.from.sha256)}) to v{d.to.version} ({short(d.to.sha256)}){d.from.description !== d.to.description ? `; description: “${d.from.description}” → “${d.to.description}”` : ""}</p>
+      <p>From {short(d.from.sha256)} to {short(d.to.sha256)}{d.from.description !== d.to.description ? `; description: “${d.from.description}” → “${d.to.description}”` : ""}</p>
       <DiffSection title="Rules" d={d.rules} />
       <DiffSection title="Invariants" d={d.invariants} />
     </div>
@@ -182,7 +182,7 @@ export function PolicyPage({ session }: { session: Session | null }) {
     <div class="field">
       <label for={id}>{text}</label>
       <select id={id} value={value} onChange={(e) => set((e.target as HTMLSelectElement).value)}>
-        {versions.map((x) => <option key={x.sha256} value={x.sha256}>v{x.version} {short(x.sha256)} — {x.description || x.file}</option>)}
+        {versions.map((x) => <option key={x.sha256} value={x.sha256}>{short(x.sha256)} — {x.description || x.file}</option>)}
       </select>
     </div>
   );
@@ -214,12 +214,12 @@ export function PolicyPage({ session }: { session: Session | null }) {
 
       <h2>Versions the auditor accepts</h2>
       <table id="policy-versions">
-        <thead><tr><th scope="col">Version</th><th scope="col">SHA-256</th><th scope="col">Description</th><th scope="col">Rules</th><th scope="col">Invariants</th><th scope="col">Files</th></tr></thead>
+        <thead><tr><th scope="col">SHA-256</th><th scope="col">File</th><th scope="col">Description</th><th scope="col">Rules</th><th scope="col">Invariants</th><th scope="col">Files</th></tr></thead>
         <tbody>
           {versions.map((x) => (
             <tr key={x.sha256}>
-              <td>v{x.version}</td>
               <td><code>{short(x.sha256)}</code></td>
+              <td>{x.file}</td>
               <td>{x.description}</td>
               <td>{x.analysis.rules}</td>
               <td class={x.analysis.ok ? "good" : "bad"}>{x.analysis.invariants.filter((i) => i.proven).length} of {x.analysis.invariants.length} proven</td>
@@ -265,7 +265,7 @@ export function PolicyPage({ session }: { session: Session | null }) {
         <ErrorLine msg={signErr} />
         {result && (
           <div class={`result ${refused ? "bad" : "good"}`}>
-            <p><strong>{result.status === "signed" ? "Signed" : refused ? "Refused: an invariant fails; nothing is signed" : "All invariants hold"}</strong> — v{result.bundle.version}, sha256 <code>{result.bundle.sha256}</code></p>
+            <p><strong>{result.status === "signed" ? "Signed" : refused ? "Refused: an invariant fails; nothing is signed" : "All invariants hold"}</strong> — sha256 <code>{result.bundle.sha256}</code></p>
             <Proofs a={result.analysis} id="sign-proofs" />
             {result.status === "signed" && (
               <>

@@ -728,9 +728,9 @@ void RegisterPolicyRoutes(server::Router& router, Auditor& auditor,
           respond(Err(404, "not_found", "the version's file is not readable"));
           return;
         }
-        const std::string name = absl::StrCat(
-            "policy-v", p->version, "-", h.substr(0, 12), ".yaml",
-            part == "signature" ? ".sig" : "");
+        const std::string name =
+            absl::StrCat("policy-", h.substr(0, 12), ".yaml",
+                         part == "signature" ? ".sig" : "");
         server::HttpResponse r;
         r.content_type = part == "bundle" ? "application/yaml"
                                           : "text/plain; charset=utf-8";
