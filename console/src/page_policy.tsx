@@ -187,7 +187,7 @@ export function PolicyPage({ session }: { session: Session | null }) {
     </div>
   );
   return (
-    <section>
+    <section class="policy">
       <h1>Policy</h1>
       <ErrorLine msg={err} />
       <h2>In force on each node</h2>

@@ -794,6 +794,8 @@ void RegisterPolicyRoutes(server::Router& router, Auditor& auditor,
           respond(std::move(r));
           return;
         }
+        // The diff against what most nodes use before this one is added.
+        std::optional<SignedPolicy> base = s->Find(s->InForce());
         absl::MutexLock lock(&s->sign_mu);
         absl::StatusOr<std::string> key =
             ReadKeyFile(s->options.signing_key_file, true);
@@ -834,6 +836,10 @@ void RegisterPolicyRoutes(server::Router& router, Auditor& auditor,
         Str(*note, &out);
         out += ",\"analysis\":";
         out += analysis;
+        if (base) {
+          out += ",\"diff\":";
+          out += PolicyDiffJson(base->policy->bundle(), *b);
+        }
         out += '}';
         respond(Ok(std::move(out)));
       });

@@ -100,7 +100,7 @@ try {
 
   // A bundle that breaks an invariant: refused with its counterexample.
   await page.fill("#bundle-yaml", breaking);
-  await page.getByRole("button", { name: "Sign" }).click();
+  await page.getByRole("button", { name: "Sign", exact: true }).click();
   await page.locator("#sign-result .result.bad").waitFor();
   const refused = await page.locator("#sign-result").innerText();
   check(/Refused/.test(refused) && /nothing-reaches-cn-unpseudonymised VIOLATED/.test(refused) &&
@@ -112,7 +112,7 @@ try {
 
   // YAML that does not parse: the line is named.
   await page.fill("#bundle-yaml", "version: 1\nrules:\n  - id: [oops\n");
-  await page.getByRole("button", { name: "Check" }).click();
+  await page.getByRole("button", { name: "Check", exact: true }).click();
   await page.locator("#sign-result .error").waitFor();
   check(/uploaded\.yaml:\d+/.test(await page.locator("#sign-result .error").innerText()), "check: bad YAML is refused naming its line");
 
@@ -125,7 +125,7 @@ try {
   fs.writeFileSync(v2File, v2Text);
   await page.setInputFiles("#bundle-file", v2File);
   await page.waitForFunction((n) => document.querySelector("#bundle-yaml")?.value.length === n, v2Text.length);
-  await page.getByRole("button", { name: "Sign" }).click();
+  await page.getByRole("button", { name: "Sign", exact: true }).click();
   await page.locator("#sign-result .result.good").waitFor();
   const signed = await page.locator("#sign-result").innerText();
   check(/Signed/.test(signed) && signed.includes(v2) && /no-exports-to-cn/.test(signed), "sign: a good bundle is signed (with its diff against v1)");
@@ -153,8 +153,12 @@ try {
 
   // Readable on a phone.
   await page.setViewportSize({ width: 390, height: 844 });
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
-  check(!overflow, "policy: no horizontal scrolling at 390 px");
+  const overflow = await page.evaluate(() => {
+    if (document.documentElement.scrollWidth <= window.innerWidth + 1) return "";
+    const wide = [...document.querySelectorAll("main *")].filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1);
+    return wide.slice(-3).map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className} ${Math.round(e.getBoundingClientRect().right)}px`).join(", ");
+  });
+  check(!overflow, `policy: no horizontal scrolling at 390 px${overflow ? ` (${overflow})` : ""}`);
   await page.setViewportSize({ width: 1280, height: 900 });
 
   // axe-core, in a context that may inject its script.
@@ -165,7 +169,7 @@ try {
   await axePage.goto(`${base}/ui/#/policy`);
   await axePage.locator("#policy-nodes tbody tr").first().waitFor();
   await axePage.fill("#bundle-yaml", breaking);
-  await axePage.getByRole("button", { name: "Check" }).click();
+  await axePage.getByRole("button", { name: "Check", exact: true }).click();
   await axePage.locator("#sign-result .result.bad").waitFor();
   await axePage.getByRole("button", { name: "Compare" }).click();
   await axePage.locator("#policy-diff").waitFor();
