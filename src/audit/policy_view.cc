@@ -572,21 +572,34 @@ std::string PolicyDiffJson(const policy::Bundle& from,
   VersionJson(from, &out);
   out += ",\"to\":";
   VersionJson(to, &out);
+  // Each rule's rank among the rules both versions have: file order decides
+  // between rules of one effect (the deciding rule), so a move is a change,
+  // while lines shifted by an insertion above are not.
+  auto ranks = [](const std::vector<policy::Rule>& rules,
+                  const std::vector<policy::Rule>& other) {
+    std::map<std::string, size_t> in_other, out;
+    for (const policy::Rule& r : other) in_other[r.id] = 0;
+    for (const policy::Rule& r : rules) {
+      if (in_other.contains(r.id)) out.emplace(r.id, out.size() + 1);
+    }
+    return out;
+  };
+  const std::map<std::string, size_t> rank_from = ranks(from.rules, to.rules),
+                                      rank_to = ranks(to.rules, from.rules);
   out += ",\"rules\":";
   DiffList(
       from.rules, to.rules, RuleEffectText,
-      [](const policy::Rule& a, const policy::Rule& b,
-         std::vector<Change>* changes) {
+      [&](const policy::Rule& a, const policy::Rule& b,
+          std::vector<Change>* changes) {
         if (RuleEffectText(a) != RuleEffectText(b))
           changes->push_back({"effect", RuleEffectText(a), RuleEffectText(b)});
         CompareWhen(a.when, b.when, changes);
         if (a.description != b.description)
           changes->push_back({"description", a.description, b.description});
-        // File order decides between rules of the same effect (the deciding
-        // rule), so a move is a change.
-        if (a.pos.line != b.pos.line) {
-          changes->push_back({"line", absl::StrCat(a.pos.line),
-                              absl::StrCat(b.pos.line)});
+        const size_t ra = rank_from.at(a.id), rb = rank_to.at(b.id);
+        if (ra != rb) {
+          changes->push_back({"order among common rules", absl::StrCat(ra),
+                              absl::StrCat(rb)});
         }
       },
       &out);

@@ -477,5 +477,43 @@ TEST(PolicyTimelineTest, RunsFollowTheHashEachNodeDecidesWith) {
   EXPECT_EQ(nodes[1].runs.back().first_index, 49u);
 }
 
+TEST(PolicyDiffTest, AnInsertionIsNoChangeOfTheRulesBelowButAMoveIs) {
+  const std::string a = R"(version: 1
+rules:
+  - {id: r1, effect: allow, when: {purpose: p1}}
+  - {id: r2, effect: allow, when: {purpose: p2}}
+  - {id: r3, effect: deny, when: {purpose: p3}}
+)";
+  const std::string inserted = R"(version: 1
+rules:
+  - {id: r0, effect: deny, when: {purpose: p0}}
+  - {id: r1, effect: allow, when: {purpose: p1}}
+  - {id: r2, effect: allow, when: {purpose: p2}}
+  - {id: r3, effect: deny, when: {purpose: p3}}
+)";
+  const std::string moved = R"(version: 1
+rules:
+  - {id: r2, effect: allow, when: {purpose: p2}}
+  - {id: r1, effect: allow, when: {purpose: p1}}
+  - {id: r3, effect: deny, when: {purpose: [p3, p4]}}
+)";
+  auto parse = [](const std::string& t) {
+    auto b = policy::ParseBundle(t, "t.yaml");
+    EXPECT_TRUE(b.ok()) << b.status();
+    return *b;
+  };
+  rapidjson::Document d = Parse(PolicyDiffJson(parse(a), parse(inserted)));
+  EXPECT_EQ(d["rules"]["added"].Size(), 1u);
+  EXPECT_EQ(d["rules"]["changed"].Size(), 0u);
+  EXPECT_EQ(d["rules"]["unchanged"].GetInt(), 3);
+  const std::string json = PolicyDiffJson(parse(a), parse(moved));
+  d = Parse(json);
+  ASSERT_EQ(d["rules"]["changed"].Size(), 3u) << json;
+  EXPECT_THAT(json, HasSubstr("\"what\":\"order among common rules\""));
+  EXPECT_THAT(json, HasSubstr("\"what\":\"when purpose\",\"from\":"
+                              "\"purpose in [p3]\",\"to\":\"purpose in "
+                              "[p3, p4]\""));
+}
+
 }  // namespace
 }  // namespace clover::audit

@@ -106,7 +106,8 @@ try {
   check(/Refused/.test(refused) && /nothing-reaches-cn-unpseudonymised VIOLATED/.test(refused) &&
     /Counterexample/.test(refused) && /sent to cn/.test(refused) && /leak-to-cn/.test(refused),
   "sign: a bundle breaking an invariant is refused with its counterexample");
-  await shot("policy-refused");
+  await shot("policy-refused-page");
+  await page.locator("#sign-result").screenshot({ path: path.join(out, "policy-refused.png") });
   let state = await (await page.request.get(`${base}/ui/api/policy`)).json();
   check(state.versions.length === 1, "sign: nothing was signed");
 
@@ -121,7 +122,7 @@ try {
   check(forged.status() === 403, "sign with the cookie but no CSRF token is 403");
 
   // A good bundle, from a file: signed, downloadable, accepted.
-  const v2File = path.join(out, "policy-v2.yaml");
+  const v2File = path.join(dataDir, "policy-v2.yaml");
   fs.writeFileSync(v2File, v2Text);
   await page.setInputFiles("#bundle-file", v2File);
   await page.waitForFunction((n) => document.querySelector("#bundle-yaml")?.value.length === n, v2Text.length);
@@ -148,8 +149,7 @@ try {
   const diff = await page.locator("#policy-diff").innerText();
   check(/Rules: 1 added, 0 removed, 0 changed/.test(diff) && /no-exports-to-cn\s+added\s+deny/.test(diff) &&
     /Invariants: 0 added, 0 removed, 0 changed, 5 unchanged/.test(diff), "diff: v1 -> v2 adds one deny rule");
-  await page.locator("#policy-diff").scrollIntoViewIfNeeded();
-  await shot("policy-diff");
+  await page.locator("#policy-diff").screenshot({ path: path.join(out, "policy-diff.png") });
 
   // Readable on a phone.
   await page.setViewportSize({ width: 390, height: 844 });
