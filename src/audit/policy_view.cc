@@ -31,11 +31,15 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr char kUploadName[] = "uploaded.yaml";
+// Bounds the work one upload may ask for: each rule (shadowing) and each
+// invariant is one search of at most max_states states.
+constexpr size_t kMaxUploadedRules = 1000;
+constexpr size_t kMaxUploadedInvariants = 100;
 
 std::string KvKey(absl::string_view origin, absl::string_view node) {
-  return absl::StrCat("policynode/",
-                      policy::Sha256Hex(absl::StrCat(origin, "\n", node))
-                          .substr(0, 32));
+  return absl::StrCat(
+      "policynode/",
+      policy::Sha256Hex(absl::StrCat(origin, "\n", node)).substr(0, 32));
 }
 
 void Str(absl::string_view s, std::string* out) { AppendJsonString(s, out); }
@@ -80,9 +84,9 @@ std::string RuleEffectText(const policy::Rule& r) {
 }
 
 std::string InvariantEffectText(const policy::Invariant& i) {
-  return absl::StrCat(i.kind == policy::Invariant::Kind::kNever ? "never "
-                                                                : "always ",
-                      i.effects.ToString());
+  return absl::StrCat(
+      i.kind == policy::Invariant::Kind::kNever ? "never " : "always ",
+      i.effects.ToString());
 }
 
 struct Change {
@@ -215,7 +219,8 @@ void CounterexampleJson(const policy::Counterexample& c,
   Str(c.field.name, out);
   *out += ",\"category\":";
   Str(c.field.category, out);
-  absl::StrAppend(out, ",\"restricted\":", c.field.restricted ? "true" : "false",
+  absl::StrAppend(out,
+                  ",\"restricted\":", c.field.restricted ? "true" : "false",
                   "},\"effect\":");
   Str(policy::ToString(c.effect), out);
   *out += ",\"deciding_rule\":";
@@ -253,8 +258,8 @@ std::string AnalysisJson(const policy::Bundle& b, uint64_t max_states,
   *ok = report.ok();
   std::string out =
       absl::StrCat("{\"ok\":", report.ok() ? "true" : "false",
-                   ",\"states\":", report.states_visited, ",\"rules\":",
-                   b.rules.size(), ",\"invariants\":[");
+                   ",\"states\":", report.states_visited,
+                   ",\"rules\":", b.rules.size(), ",\"invariants\":[");
   for (size_t i = 0; i < b.invariants.size(); ++i) {
     const policy::Invariant& inv = b.invariants[i];
     const policy::Finding* found = nullptr;
@@ -273,8 +278,8 @@ std::string AnalysisJson(const policy::Bundle& b, uint64_t max_states,
     Str(InvariantEffectText(inv), &out);
     out += ",\"when\":";
     Str(WhenText(inv.when), &out);
-    absl::StrAppend(&out, ",\"line\":", inv.pos.line, ",\"proven\":",
-                    found == nullptr ? "true" : "false");
+    absl::StrAppend(&out, ",\"line\":", inv.pos.line,
+                    ",\"proven\":", found == nullptr ? "true" : "false");
     if (found != nullptr) {
       out += ",\"message\":";
       Str(found->message, &out);
@@ -294,8 +299,8 @@ std::string AnalysisJson(const policy::Bundle& b, uint64_t max_states,
         &out);
     out += ",\"kind\":";
     Str(FindingKind(f.kind), &out);
-    absl::StrAppend(&out, ",\"line\":", f.pos.line, ",\"column\":",
-                    f.pos.column, ",\"message\":");
+    absl::StrAppend(&out, ",\"line\":", f.pos.line,
+                    ",\"column\":", f.pos.column, ",\"message\":");
     Str(f.message, &out);
     if (f.counterexample) {
       out += ",\"counterexample\":";
@@ -344,6 +349,14 @@ struct PolicyViewState {
   std::map<std::string, std::string> analyses ABSL_GUARDED_BY(mu);
   // Serialises signing, so two uploads of one bundle store it once.
   absl::Mutex sign_mu;
+  // One upload analysed at a time: the searches are CPU-bound, and a session
+  // must not be able to occupy every server thread with them.
+  absl::Mutex analyze_mu;
+
+  std::string AnalyzeUpload(const policy::Bundle& b, bool* ok) {
+    absl::MutexLock lock(&analyze_mu);
+    return AnalysisJson(b, options.max_states, ok);
+  }
 
   std::string Analysis(const policy::Bundle& b) {
     {
@@ -436,6 +449,14 @@ std::optional<policy::Bundle> UploadedBundle(const server::HttpRequest& req,
     return std::nullopt;
   }
   absl::StatusOr<policy::Bundle> b = policy::ParseBundle(*text, kUploadName);
+  if (b.ok() && (b->rules.size() > kMaxUploadedRules ||
+                 b->invariants.size() > kMaxUploadedInvariants)) {
+    respond(Err(
+        400, "invalid_argument",
+        absl::StrCat("a bundle has at most ", kMaxUploadedRules, " rules and ",
+                     kMaxUploadedInvariants, " invariants")));
+    return std::nullopt;
+  }
   if (!b.ok()) {
     // "uploaded.yaml:LINE:COL: ..." names the line; say it as members too.
     std::string body = "{\"error\":{\"code\":\"invalid_argument\",\"message\":";
@@ -443,7 +464,8 @@ std::optional<policy::Bundle> UploadedBundle(const server::HttpRequest& req,
     absl::string_view m = b.status().message();
     int line = 0, column = 0;
     if (absl::ConsumePrefix(&m, absl::StrCat(kUploadName, ":"))) {
-      std::vector<absl::string_view> p = absl::StrSplit(m, absl::MaxSplits(':', 2));
+      std::vector<absl::string_view> p =
+          absl::StrSplit(m, absl::MaxSplits(':', 2));
       if (p.size() == 3 && absl::SimpleAtoi(p[0], &line) &&
           absl::SimpleAtoi(p[1], &column)) {
         absl::StrAppend(&body, ",\"line\":", line, ",\"column\":", column);
@@ -598,26 +620,26 @@ std::string PolicyDiffJson(const policy::Bundle& from,
           changes->push_back({"description", a.description, b.description});
         const size_t ra = rank_from.at(a.id), rb = rank_to.at(b.id);
         if (ra != rb) {
-          changes->push_back({"order among common rules", absl::StrCat(ra),
-                              absl::StrCat(rb)});
+          changes->push_back(
+              {"order among common rules", absl::StrCat(ra), absl::StrCat(rb)});
         }
       },
       &out);
   out += ",\"invariants\":";
-  DiffList(from.invariants, to.invariants, InvariantEffectText,
-           [](const policy::Invariant& a, const policy::Invariant& b,
-              std::vector<Change>* changes) {
-             if (InvariantEffectText(a) != InvariantEffectText(b)) {
-               changes->push_back(
-                   {"effect", InvariantEffectText(a), InvariantEffectText(b)});
-             }
-             CompareWhen(a.when, b.when, changes);
-             if (a.description != b.description) {
-               changes->push_back(
-                   {"description", a.description, b.description});
-             }
-           },
-           &out);
+  DiffList(
+      from.invariants, to.invariants, InvariantEffectText,
+      [](const policy::Invariant& a, const policy::Invariant& b,
+         std::vector<Change>* changes) {
+        if (InvariantEffectText(a) != InvariantEffectText(b)) {
+          changes->push_back(
+              {"effect", InvariantEffectText(a), InvariantEffectText(b)});
+        }
+        CompareWhen(a.when, b.when, changes);
+        if (a.description != b.description) {
+          changes->push_back({"description", a.description, b.description});
+        }
+      },
+      &out);
   out += '}';
   return out;
 }
@@ -630,64 +652,59 @@ void RegisterPolicyRoutes(server::Router& router, Auditor& auditor,
   s->sessions = &sessions;
   s->options = std::move(options);
 
-  router.Handle("GET", "/ui/api/policy",
-                [s](server::HttpRequest& req, server::Responder respond) {
-                  if (!Authorized(*s, req, respond, ApiRole::kRead)) return;
-                  std::string out = "{\"versions\":[";
-                  bool first = true;
-                  for (const SignedPolicy& p : s->auditor->SignedPolicies()) {
-                    if (!first) out += ',';
-                    first = false;
-                    const policy::Bundle& b = p.policy->bundle();
-                    out += "{\"sha256\":";
-                    Str(p.sha256, &out);
-                    absl::StrAppend(&out, ",\"version\":", p.version,
-                                    ",\"description\":");
-                    Str(p.description, &out);
-                    out += ",\"file\":";
-                    Str(fs::path(p.path).filename().string(), &out);
-                    out += ",\"analysis\":";
-                    out += s->Analysis(b);
-                    out += '}';
-                  }
-                  out += "],\"nodes\":[";
-                  first = true;
-                  for (const PolicyTimeline::Node& n :
-                       s->auditor->PolicyNodes()) {
-                    if (n.runs.empty()) continue;
-                    if (!first) out += ',';
-                    first = false;
-                    out += "{\"origin\":";
-                    Str(n.origin, &out);
-                    out += ",\"node\":";
-                    Str(n.node, &out);
-                    out += ",\"runs\":[";
-                    for (size_t i = 0; i < n.runs.size(); ++i) {
-                      const PolicyTimeline::Run& r = n.runs[i];
-                      if (i > 0) out += ',';
-                      out += "{\"sha256\":";
-                      Str(r.sha256, &out);
-                      out += ",\"since\":";
-                      Str(Millis(r.first_ms), &out);
-                      out += ",\"last\":";
-                      Str(Millis(r.last_ms), &out);
-                      absl::StrAppend(&out, ",\"first_index\":", r.first_index,
-                                      ",\"last_index\":", r.last_index,
-                                      ",\"decisions\":", r.decisions,
-                                      ",\"signed\":",
-                                      s->Find(r.sha256) ? "true" : "false",
-                                      "}");
-                    }
-                    out += "]}";
-                  }
-                  absl::StrAppend(&out, "],\"can_sign\":",
-                                  s->options.signing_key_file.empty()
-                                      ? "false"
-                                      : "true",
-                                  ",\"max_bundle_bytes\":",
-                                  kMaxUploadedBundleBytes, "}");
-                  respond(Ok(std::move(out)));
-                });
+  router.Handle(
+      "GET", "/ui/api/policy",
+      [s](server::HttpRequest& req, server::Responder respond) {
+        if (!Authorized(*s, req, respond, ApiRole::kRead)) return;
+        std::string out = "{\"versions\":[";
+        bool first = true;
+        for (const SignedPolicy& p : s->auditor->SignedPolicies()) {
+          if (!first) out += ',';
+          first = false;
+          const policy::Bundle& b = p.policy->bundle();
+          out += "{\"sha256\":";
+          Str(p.sha256, &out);
+          absl::StrAppend(&out, ",\"version\":", p.version,
+                          ",\"description\":");
+          Str(p.description, &out);
+          out += ",\"file\":";
+          Str(fs::path(p.path).filename().string(), &out);
+          out += ",\"analysis\":";
+          out += s->Analysis(b);
+          out += '}';
+        }
+        out += "],\"nodes\":[";
+        first = true;
+        for (const PolicyTimeline::Node& n : s->auditor->PolicyNodes()) {
+          if (n.runs.empty()) continue;
+          if (!first) out += ',';
+          first = false;
+          out += "{\"origin\":";
+          Str(n.origin, &out);
+          out += ",\"node\":";
+          Str(n.node, &out);
+          out += ",\"runs\":[";
+          for (size_t i = 0; i < n.runs.size(); ++i) {
+            const PolicyTimeline::Run& r = n.runs[i];
+            if (i > 0) out += ',';
+            out += "{\"sha256\":";
+            Str(r.sha256, &out);
+            out += ",\"since\":";
+            Str(Millis(r.first_ms), &out);
+            out += ",\"last\":";
+            Str(Millis(r.last_ms), &out);
+            absl::StrAppend(&out, ",\"first_index\":", r.first_index,
+                            ",\"last_index\":", r.last_index,
+                            ",\"decisions\":", r.decisions, ",\"signed\":",
+                            s->Find(r.sha256) ? "true" : "false", "}");
+          }
+          out += "]}";
+        }
+        absl::StrAppend(&out, "],\"can_sign\":",
+                        s->options.signing_key_file.empty() ? "false" : "true",
+                        ",\"max_bundle_bytes\":", kMaxUploadedBundleBytes, "}");
+        respond(Ok(std::move(out)));
+      });
 
   router.Handle(
       "GET", "/ui/api/policy/diff",
@@ -745,28 +762,27 @@ void RegisterPolicyRoutes(server::Router& router, Auditor& auditor,
             absl::StrCat("policy-", h.substr(0, 12), ".yaml",
                          part == "signature" ? ".sig" : "");
         server::HttpResponse r;
-        r.content_type = part == "bundle" ? "application/yaml"
-                                          : "text/plain; charset=utf-8";
+        r.content_type =
+            part == "bundle" ? "application/yaml" : "text/plain; charset=utf-8";
         r.body = *std::move(bytes);
-        r.headers.emplace_back("Content-Disposition",
-                               absl::StrCat("attachment; filename=\"", name,
-                                            "\""));
+        r.headers.emplace_back(
+            "Content-Disposition",
+            absl::StrCat("attachment; filename=\"", name, "\""));
         AddHeaders(r);
         respond(std::move(r));
       });
 
-  router.Handle(
-      "POST", "/ui/api/policy/check",
-      [s](server::HttpRequest& req, server::Responder respond) {
-        if (!Authorized(*s, req, respond, ApiRole::kRead)) return;
-        std::string text;
-        std::optional<policy::Bundle> b = UploadedBundle(req, respond, &text);
-        if (!b) return;
-        bool ok = false;
-        const std::string analysis =
-            AnalysisJson(*b, s->options.max_states, &ok);
-        respond(Ok(CheckJson(*s, *b, analysis)));
-      });
+  router.Handle("POST", "/ui/api/policy/check",
+                [s](server::HttpRequest& req, server::Responder respond) {
+                  if (!Authorized(*s, req, respond, ApiRole::kRead)) return;
+                  std::string text;
+                  std::optional<policy::Bundle> b =
+                      UploadedBundle(req, respond, &text);
+                  if (!b) return;
+                  bool ok = false;
+                  const std::string analysis = s->AnalyzeUpload(*b, &ok);
+                  respond(Ok(CheckJson(*s, *b, analysis)));
+                });
 
   router.Handle(
       "POST", "/ui/api/policy/sign",
@@ -783,8 +799,7 @@ void RegisterPolicyRoutes(server::Router& router, Auditor& auditor,
         std::optional<policy::Bundle> b = UploadedBundle(req, respond, &text);
         if (!b) return;
         bool ok = false;
-        const std::string analysis =
-            AnalysisJson(*b, s->options.max_states, &ok);
+        const std::string analysis = s->AnalyzeUpload(*b, &ok);
         if (!ok) {
           // Refused: nothing is signed or stored; the findings (with their
           // counterexamples) say why.
@@ -799,8 +814,7 @@ void RegisterPolicyRoutes(server::Router& router, Auditor& auditor,
           body += analysis;
           body += '}';
           logging::Info("policy signing refused",
-                        {{"principal", who},
-                         {"sha256", b->sha256}});
+                        {{"principal", who}, {"sha256", b->sha256}});
           server::HttpResponse r =
               server::HttpResponse::Json(422, std::move(body));
           AddHeaders(r);
@@ -834,9 +848,9 @@ void RegisterPolicyRoutes(server::Router& router, Auditor& auditor,
         if (!st.ok()) {
           fs::remove(path, ec);
           fs::remove(policy::SignaturePath(path), ec);
-          logging::Error("signed policy not stored",
-                         {{"path", path},
-                          {"status", std::string(st.message())}});
+          logging::Error(
+              "signed policy not stored",
+              {{"path", path}, {"status", std::string(st.message())}});
           respond(Err(500, "internal", "the signed version was not stored"));
           return;
         }

@@ -25,7 +25,8 @@
 //   changes without the session's X-CSRF-Token (or a foreign Origin) 403
 //   `csrf_failed`, sign with a read credential 403 `permission_denied`.
 // - An uploaded bundle is at most kMaxUploadedBundleBytes (413
-//   `payload_too_large`); a body that is not {"bundle": string} is 400; a
+//   `payload_too_large`), 1000 rules and 100 invariants (400), and uploads
+//   are analysed one at a time; a body that is not {"bundle": string} is 400; a
 //   bundle that does not parse is 400 `invalid_argument` whose message names
 //   "uploaded.yaml:LINE:COL" (and `line`, `column` members).
 // - Checks are those of `clover policy check` without a deployment (the
@@ -80,8 +81,8 @@ class PolicyTimeline {
     uint64_t decisions = 0;
   };
   struct Node {
-    std::string origin;  // the log
-    std::string node;    // the entry's node
+    std::string origin;     // the log
+    std::string node;       // the entry's node
     std::vector<Run> runs;  // oldest first; at most kMaxRuns
   };
   static constexpr size_t kMaxRuns = 16;
@@ -109,8 +110,8 @@ std::string PolicyDiffJson(const policy::Bundle& from,
                            const policy::Bundle& to);
 
 struct PolicyViewOptions {
-  std::string signing_key_file;  // empty: signing is off
-  std::string store_dir;         // where signed versions are kept
+  std::string signing_key_file;     // empty: signing is off
+  std::string store_dir;            // where signed versions are kept
   uint64_t max_states = 2'000'000;  // search budget per proof
 };
 

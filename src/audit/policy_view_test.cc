@@ -110,11 +110,11 @@ class PolicyViewTest : public ::testing::Test {
     WriteFile(policy::SignaturePath(policy_path_),
               *policy::SignPolicy(bundle->sha256, key_.signer));
     policy_ = *policy::CompiledPolicy::Compile(*bundle);
-    WriteFile(dir_.Sub("witness.key"),
-              testing::MakeKey("policyview.test/witness",
-                               log::kNoteTypeCosignature)
-                  .signer,
-              true);
+    WriteFile(
+        dir_.Sub("witness.key"),
+        testing::MakeKey("policyview.test/witness", log::kNoteTypeCosignature)
+            .signer,
+        true);
     WriteFile(dir_.Sub("journal.key"),
               testing::MakeKey("policyview.test/incidents").signer, true);
     WriteFile(dir_.Sub("signing.key"), key_.signer + "\n", true);
@@ -217,8 +217,7 @@ class PolicyViewTest : public ::testing::Test {
   size_t StoredFiles() {
     std::error_code ec;
     size_t n = 0;
-    for (const auto& e :
-         fs::directory_iterator(SignedPolicyDir(config_), ec)) {
+    for (const auto& e : fs::directory_iterator(SignedPolicyDir(config_), ec)) {
       (void)e;
       ++n;
     }
@@ -238,16 +237,16 @@ class PolicyViewTest : public ::testing::Test {
 
 TEST_F(PolicyViewTest, NeedsASessionAndItsCsrfTokenAndAdminToSign) {
   const std::string good = JsonBody(kPolicyV2);
-  for (const char* path : {"/ui/api/policy", "/ui/api/policy/diff",
-                           "/ui/api/policy/file"}) {
+  for (const char* path :
+       {"/ui/api/policy", "/ui/api/policy/diff", "/ui/api/policy/file"}) {
     EXPECT_EQ(Call("GET", path).status, 401) << path;
   }
   EXPECT_EQ(Call("POST", "/ui/api/policy/check", "", good).status, 401);
   EXPECT_EQ(Call("POST", "/ui/api/policy/sign", "", good).status, 401);
   // A forged cookie.
-  EXPECT_EQ(Call("GET", "/ui/api/policy", "", "", "clover_session=forged")
-                .status,
-            401);
+  EXPECT_EQ(
+      Call("GET", "/ui/api/policy", "", "", "clover_session=forged").status,
+      401);
   std::string cookie, csrf;
   LoginAs(kAdminToken, &cookie, &csrf);
   EXPECT_EQ(Call("GET", "/ui/api/policy", "", "", cookie).status, 200);
@@ -261,15 +260,14 @@ TEST_F(PolicyViewTest, NeedsASessionAndItsCsrfTokenAndAdminToSign) {
   EXPECT_EQ(
       Call("POST", "/ui/api/policy/sign", "", good, cookie, other_csrf).status,
       403);
-  EXPECT_EQ(Call("POST", "/ui/api/policy/check", "", good, cookie).status,
-            403);
+  EXPECT_EQ(Call("POST", "/ui/api/policy/check", "", good, cookie).status, 403);
   // A read credential checks but does not sign.
   std::string read_cookie, read_csrf;
   LoginAs(kReadToken, &read_cookie, &read_csrf);
-  EXPECT_EQ(Call("POST", "/ui/api/policy/check", "", good, read_cookie,
-                 read_csrf)
-                .status,
-            200);
+  EXPECT_EQ(
+      Call("POST", "/ui/api/policy/check", "", good, read_cookie, read_csrf)
+          .status,
+      200);
   r = Call("POST", "/ui/api/policy/sign", "", good, read_cookie, read_csrf);
   EXPECT_EQ(r.status, 403);
   EXPECT_THAT(r.body, HasSubstr("permission_denied"));
@@ -301,7 +299,8 @@ TEST_F(PolicyViewTest, ShowsTheVersionInForceOnEachNodeAndItsProofs) {
   EXPECT_FALSE(d["can_sign"].IsFalse());
 }
 
-TEST_F(PolicyViewTest, ABundleBreakingAnInvariantIsRefusedWithItsCounterexample) {
+TEST_F(PolicyViewTest,
+       ABundleBreakingAnInvariantIsRefusedWithItsCounterexample) {
   std::string cookie, csrf;
   LoginAs(kAdminToken, &cookie, &csrf);
   server::HttpResponse r = Call("POST", "/ui/api/policy/sign", "",
@@ -348,8 +347,8 @@ TEST_F(PolicyViewTest, AGoodBundleIsSignedVerifiesAndIsAcceptedForReplay) {
            cookie);
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.body, kPolicyV2);
-  r = Call("GET", "/ui/api/policy/file", "sha256=" + v2 + "&part=signature",
-           "", cookie);
+  r = Call("GET", "/ui/api/policy/file", "sha256=" + v2 + "&part=signature", "",
+           cookie);
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.body, sig);
   const std::string node_file = dir_.Sub("node-policy.yaml");
@@ -426,8 +425,7 @@ TEST_F(PolicyViewTest, BadInputIsAClientError) {
   EXPECT_EQ(sign(JsonBody(big)).status, 413);
   EXPECT_EQ(StoredFiles(), 0u);
   // Queries.
-  EXPECT_EQ(Call("GET", "/ui/api/policy/diff", "from=abc&to=" + v1_, "",
-                 cookie)
+  EXPECT_EQ(Call("GET", "/ui/api/policy/diff", "from=abc&to=" + v1_, "", cookie)
                 .status,
             400);
   EXPECT_EQ(Call("GET", "/ui/api/policy/diff",
