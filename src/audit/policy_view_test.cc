@@ -423,6 +423,15 @@ TEST_F(PolicyViewTest, BadInputIsAClientError) {
   std::string big = "version: 1\nrules: []\n#";
   big.append(kMaxUploadedBundleBytes, 'x');
   EXPECT_EQ(sign(JsonBody(big)).status, 413);
+  // More invariants than one upload may ask the prover for.
+  std::string many = "version: 1\nrules: []\ninvariants:\n";
+  for (int i = 0; i < 101; ++i) {
+    absl::StrAppend(&many, "  - {id: i", i, ", never: raw, when: {purpose: p",
+                    i, "}}\n");
+  }
+  r = sign(JsonBody(many));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr("at most"));
   EXPECT_EQ(StoredFiles(), 0u);
   // Queries.
   EXPECT_EQ(Call("GET", "/ui/api/policy/diff", "from=abc&to=" + v1_, "", cookie)
