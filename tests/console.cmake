@@ -28,3 +28,12 @@ add_test(NAME console_approvals_browser
           --data-dir ${CMAKE_BINARY_DIR}/console-approvals-demo-data
   WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(console_approvals_browser PROPERTIES LABELS "e2e" TIMEOUT 300)
+# The Policy page (console/src/page_policy.tsx, src/audit/policy_view.h): versions
+# per node, invariant proofs, refusing and signing a bundle, the diff.
+add_test(NAME console_policy_browser
+  COMMAND node ${PROJECT_SOURCE_DIR}/console/test/browser/policy.spec.mjs
+          --clover $<TARGET_FILE:clover>
+          --out ${CMAKE_BINARY_DIR}/console-screenshots
+          --data-dir ${CMAKE_BINARY_DIR}/policy-demo-data
+  WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(console_policy_browser PROPERTIES LABELS "e2e" TIMEOUT 300)

@@ -13,6 +13,7 @@ export class ApiError extends Error {
     public status: number,
     public code: string,
     message: string,
+    public body: any = null,
   ) {
     super(message);
   }
@@ -42,7 +43,7 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
     data = null;
   }
   if (!r.ok) {
-    throw new ApiError(r.status, data?.error?.code ?? "error", data?.error?.message ?? r.statusText);
+    throw new ApiError(r.status, data?.error?.code ?? "error", data?.error?.message ?? r.statusText, data);
   }
   return data as T;
 }

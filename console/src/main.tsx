@@ -1,6 +1,6 @@
 // The auditor's web console (issue 22; docs/console.md). Hash routes:
-// #/login, #/overview, #/incidents, #/incidents/<id>, #/flows, #/verify,
-// #/approvals, #/subject/<id>, #/public (no login).
+// #/login, #/overview, #/incidents, #/incidents/<id>, #/flows, #/policy,
+// #/verify, #/approvals, #/subject/<id>, #/public (no login).
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { api, setSession, type Session } from "./api";
@@ -10,6 +10,7 @@ import { IncidentDetail, IncidentsPage } from "./page_incidents";
 import { ApprovalsPage } from "./page_approvals";
 import { Login } from "./page_login";
 import { OverviewPage } from "./page_overview";
+import { PolicyPage } from "./page_policy";
 import { PublicPage } from "./page_public";
 import { SubjectPage } from "./page_subject";
 import { VerifyPage } from "./page_verify";
@@ -52,6 +53,7 @@ function App() {
   else if (parts[0] === "flows") page = <FlowsPage />;
   else if (parts[0] === "approvals") page = <ApprovalsPage session={session} />;
   else if (parts[0] === "subject") page = <SubjectPage subject={decodeURIComponent(parts[1] ?? "")} />;
+  else if (parts[0] === "policy") page = <PolicyPage session={session} />;
   else if (parts[0] === "verify") page = <VerifyPage incident={parts[1] ?? ""} item={Number(parts[2] ?? 0)} />;
   else page = <OverviewPage />;
   const link = (to: string, label: string) => (
@@ -63,7 +65,7 @@ function App() {
         <a class="skip" href="#main">Skip to content</a>
         <span class="brand">Clover auditor</span>
         <nav aria-label="Console">
-          {session && <>{link("overview", "Overview")}{link("incidents", "Incidents")}{link("flows", "Flows")}{link("verify", "Verify")}{link("approvals", "Approvals")}{link("subject", "Subjects")}</>}
+          {session && <>{link("overview", "Overview")}{link("incidents", "Incidents")}{link("flows", "Flows")}{link("approvals", "Approvals")}{link("subject", "Subjects")}{link("policy", "Policy")}{link("verify", "Verify")}</>}
           {link("public", "Public page")}
           {session ? <button class="link" onClick={logout}>Sign out {session.who}</button> : link("login", "Sign in")}
         </nav>

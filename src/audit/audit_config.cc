@@ -75,8 +75,8 @@ constexpr absl::string_view kReleaseKeysNames[] = {
     "origin",  "url",       "verifier_keys",  "verifier_key_files",
     "ca_file", "max_delay", "pending_timeout"};
 constexpr KeySet kReleaseKeys{"releases[]", kReleaseKeysNames};
-constexpr absl::string_view kPoliciesKeysNames[] = {"bundles", "auditor_keys",
-                                                    "auditor_key_files"};
+constexpr absl::string_view kPoliciesKeysNames[] = {
+    "bundles", "auditor_keys", "auditor_key_files", "signing_key_file"};
 constexpr KeySet kPoliciesKeys{"policies", kPoliciesKeysNames};
 constexpr absl::string_view kPrincipalsKeysNames[] = {"file", "jurisdictions"};
 constexpr KeySet kPrincipalsKeys{"principals", kPrincipalsKeysNames};
@@ -713,6 +713,17 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
                                         &c.policy_keys));
     if (c.policy_keys.empty())
       return r.Error(p, "policies.auditor_keys", "missing");
+    CLOVER_RETURN_IF_ERROR(r.Path(p, "signing_key_file",
+                                  "policies.signing_key_file", false,
+                                  &c.policy_signing_key_file));
+    if (!c.policy_signing_key_file.empty()) {
+      absl::StatusOr<std::string> k =
+          ReadKeyFile(c.policy_signing_key_file, true);
+      if (!k.ok()) {
+        return r.Error(p["signing_key_file"], "policies.signing_key_file",
+                       k.status().message());
+      }
+    }
 
     // Replay decides from the auditor's own signed directory, never from
     // the attributes an entry states: there is no auditor without one.

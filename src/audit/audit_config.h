@@ -98,6 +98,10 @@ struct AuditorConfig {
   std::vector<ReleaseLogConfig> releases;
   std::vector<std::string> policy_bundles;  // absolute
   std::vector<std::string> policy_keys;     // note verifier key strings
+  // The auditor's policy-signing note key (`policies.signing_key_file`,
+  // PRIVATE+KEY+..., mode 0600): the console signs new versions with it
+  // (audit/policy_view.h). Empty: the console cannot sign.
+  std::string policy_signing_key_file;
   // The principal directory the auditor signed (`principals.file`, with
   // FILE.sig by one of policy_keys) and the jurisdictions its countries map
   // to (`principals.jurisdictions`), absolute. Required in a config file;

@@ -129,6 +129,19 @@ absl::Status Auditor::Init(
 
   CLOVER_ASSIGN_OR_RETURN(
       replayer_, Replayer::Load(config_.policy_bundles, config_.policy_keys));
+  // The versions signed in the console (audit/policy_view.h). One that no
+  // longer verifies (the keys were rotated) is skipped: decisions under it are
+  // then unsigned_policy, which is seen, not hidden.
+  for (const std::string& path : SignedPolicyFiles(config_)) {
+    absl::StatusOr<SignedPolicy> p =
+        Replayer::LoadOne(path, config_.policy_keys);
+    if (!p.ok()) {
+      spdlog::warn("signed policy {} skipped: {}", path,
+                   std::string(p.status().message()));
+      continue;
+    }
+    replayer_->Add(*std::move(p));
+  }
   if (!config_.principals_file.empty()) {
     CLOVER_ASSIGN_OR_RETURN(directory_,
                             PrincipalDirectory::Load(config_.principals_file,
@@ -174,6 +187,7 @@ absl::Status Auditor::Init(
     CLOVER_RETURN_IF_ERROR(flows_.Load(*kv_));
     CLOVER_ASSIGN_OR_RETURN(
         ledger_, ApprovalLedger::Open(*kv_, *std::move(attestations)));
+    CLOVER_RETURN_IF_ERROR(policy_timeline_.Load(*kv_));
     CLOVER_RETURN_IF_ERROR(
         kv_->Scan("policyuse/", [&](absl::string_view k, absl::string_view v) {
           std::vector<absl::string_view> p = absl::StrSplit(v, ' ');
@@ -428,10 +442,12 @@ absl::Status Auditor::ProcessEntries(LogFollower& f, uint64_t first,
     use.last_ms = std::max(use.last_ms, ms);
     ++use.count;
     touched_policies.insert(e.policy);
+    policy_timeline_.Observe(f.origin(), e.node, e.policy, e.time, index);
   }
   erasure_check_.CheckOverdue(f.origin(), clock_.Now(), &found);
   batch.Put(ErasureCheckKey(f.origin()), erasure_check_.Encode(f.origin()));
   flows_.Flush(batch);
+  policy_timeline_.Flush(batch);
   for (const std::string& h : touched_policies) {
     const PolicyUse& u = policy_use_[h];
     batch.Put(absl::StrCat("policyuse/", h),
@@ -1207,8 +1223,31 @@ void Auditor::BuildRouter() {
         return std::make_pair(match->name, match->role);
       });
   RegisterApprovalsDeskRoutes(router, config_.desk, *console_sessions_);
+  PolicyViewOptions policy_view;
+  policy_view.signing_key_file = config_.policy_signing_key_file;
+  policy_view.store_dir = SignedPolicyDir(config_);
+  RegisterPolicyRoutes(router, *this, *console_sessions_,
+                       std::move(policy_view));
   routes_ = router.Routes();
   handler_ = router.AsHandler();
+}
+
+std::vector<SignedPolicy> Auditor::SignedPolicies() const {
+  absl::MutexLock lock(&mu_);
+  return replayer_->policies();
+}
+
+std::vector<PolicyTimeline::Node> Auditor::PolicyNodes() const {
+  absl::MutexLock lock(&mu_);
+  return policy_timeline_.Nodes();
+}
+
+absl::Status Auditor::AddSignedPolicy(const std::string& path) {
+  CLOVER_ASSIGN_OR_RETURN(SignedPolicy p,
+                          Replayer::LoadOne(path, config_.policy_keys));
+  absl::MutexLock lock(&mu_);
+  replayer_->Add(std::move(p));
+  return absl::OkStatus();
 }
 
 absl::Status Auditor::StartDelivery() {

@@ -55,6 +55,7 @@
 #include "audit/follower.h"
 #include "audit/incident_store.h"
 #include "audit/outbox.h"
+#include "audit/policy_view.h"
 #include "audit/principal_directory.h"
 #include "audit/release_check.h"
 #include "audit/replayer.h"
@@ -139,6 +140,16 @@ class Auditor {
     bool failing = false;
   };
   std::vector<LogPollState> PollStates() const;
+  // The policy versions replay accepts (policies.bundles and those signed in
+  // the console), and which version each node's decisions named
+  // (audit/policy_view.h).
+  std::vector<SignedPolicy> SignedPolicies() const ABSL_LOCKS_EXCLUDED(mu_);
+  std::vector<PolicyTimeline::Node> PolicyNodes() const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Verifies bundle `path` (and path.sig by policies.auditor_keys) and adds it
+  // to the versions replay accepts. Errors: Replayer::LoadOne's.
+  [[nodiscard]] absl::Status AddSignedPolicy(const std::string& path)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // The signed principal directory; nullptr when none is configured.
   const PrincipalDirectory* directory() const { return directory_.get(); }
 
@@ -227,6 +238,7 @@ class Auditor {
     uint64_t count = 0;
   };
   absl::flat_hash_map<std::string, PolicyUse> policy_use_ ABSL_GUARDED_BY(mu_);
+  PolicyTimeline policy_timeline_ ABSL_GUARDED_BY(mu_);
   // Recent entries per log (index % kRing), so detector evidence spanning
   // several polls can still carry the entries themselves.
   static constexpr size_t kRing = 4096;

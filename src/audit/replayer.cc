@@ -28,28 +28,40 @@ absl::StatusOr<std::unique_ptr<Replayer>> Replayer::Load(
     const std::vector<std::string>& auditor_keys) {
   auto r = std::make_unique<Replayer>();
   for (const std::string& path : bundle_paths) {
-    CLOVER_ASSIGN_OR_RETURN(std::string text, policy::ReadFileToString(path));
-    CLOVER_ASSIGN_OR_RETURN(policy::Bundle bundle,
-                            policy::ParseBundle(text, path));
-    const std::string sig_path = policy::SignaturePath(path);
-    absl::StatusOr<std::string> sig = policy::ReadFileToString(sig_path);
-    if (!sig.ok()) {
-      return absl::NotFoundError(
-          absl::StrCat(path, ": no signature file '", sig_path,
-                       "' (sign it with `clover policy sign`)"));
-    }
-    absl::Status v =
-        policy::VerifyPolicySignature(bundle.sha256, *sig, auditor_keys);
-    if (!v.ok())
-      return absl::Status(v.code(), absl::StrCat(sig_path, ": ", v.message()));
-    CLOVER_ASSIGN_OR_RETURN(auto compiled,
-                            policy::CompiledPolicy::Compile(bundle));
-    r->policies_.push_back(SignedPolicy{path, bundle.sha256, bundle.description,
-                                        bundle.version, compiled});
+    CLOVER_ASSIGN_OR_RETURN(SignedPolicy p, LoadOne(path, auditor_keys));
+    r->policies_.push_back(std::move(p));
   }
   for (const SignedPolicy& p : r->policies_)
     r->by_hash_[p.sha256] = p.policy.get();
   return r;
+}
+
+absl::StatusOr<SignedPolicy> Replayer::LoadOne(
+    const std::string& path, const std::vector<std::string>& auditor_keys) {
+  CLOVER_ASSIGN_OR_RETURN(std::string text, policy::ReadFileToString(path));
+  CLOVER_ASSIGN_OR_RETURN(policy::Bundle bundle,
+                          policy::ParseBundle(text, path));
+  const std::string sig_path = policy::SignaturePath(path);
+  absl::StatusOr<std::string> sig = policy::ReadFileToString(sig_path);
+  if (!sig.ok()) {
+    return absl::NotFoundError(
+        absl::StrCat(path, ": no signature file '", sig_path,
+                     "' (sign it with `clover policy sign`)"));
+  }
+  absl::Status v =
+      policy::VerifyPolicySignature(bundle.sha256, *sig, auditor_keys);
+  if (!v.ok())
+    return absl::Status(v.code(), absl::StrCat(sig_path, ": ", v.message()));
+  CLOVER_ASSIGN_OR_RETURN(auto compiled,
+                          policy::CompiledPolicy::Compile(bundle));
+  return SignedPolicy{path, bundle.sha256, bundle.description, bundle.version,
+                      compiled};
+}
+
+void Replayer::Add(SignedPolicy p) {
+  if (by_hash_.contains(p.sha256)) return;
+  policies_.push_back(std::move(p));
+  by_hash_[policies_.back().sha256] = policies_.back().policy.get();
 }
 
 std::unique_ptr<Replayer> Replayer::FromPolicies(

@@ -5,7 +5,7 @@
 // `unsigned_policy`, and one whose effects or deciding rules differ from the
 // re-derivation is `decision_mismatch`.
 //
-// Thread-safe after construction (policies are immutable).
+// Thread-safe after construction until Add (policies are immutable).
 #ifndef CLOVER_AUDIT_REPLAYER_H_
 #define CLOVER_AUDIT_REPLAYER_H_
 
@@ -47,6 +47,12 @@ class Replayer {
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<Replayer>> Load(
       const std::vector<std::string>& bundle_paths,
       const std::vector<std::string>& auditor_keys);
+  // Loads and verifies one bundle as Load does.
+  [[nodiscard]] static absl::StatusOr<SignedPolicy> LoadOne(
+      const std::string& path, const std::vector<std::string>& auditor_keys);
+  // Adds a verified policy (a no-op when its hash is known). Not synchronised:
+  // the caller serialises it with Replay and policies() (the Auditor's mutex).
+  void Add(SignedPolicy p);
   // From already verified bundles (tests, benchmarks).
   static std::unique_ptr<Replayer> FromPolicies(
       std::vector<std::shared_ptr<const policy::CompiledPolicy>> policies);

@@ -359,6 +359,14 @@ absl::StatusOr<audit::AuditorConfig> PrepareAuditor(
   }
   c.policy_bundles = {policy_file};
   c.policy_keys = {*verifier};
+  // The console's Policy page signs new versions with the same key
+  // (audit/policy_view.h), kept 0600 beside the others.
+  c.policy_signing_key_file = (keys / "auditor.note.key").string();
+  if (absl::Status st =
+          crypto::WritePrivateFile(c.policy_signing_key_file, signer + "\n");
+      !st.ok()) {
+    return st;
+  }
   c.principals_file = principals_file;
   c.jurisdictions_file = jurisdictions_file;
   // The auditor's desk approves as the principal `auditor` (below), and
