@@ -48,6 +48,7 @@ function App() {
   else if (parts[0] === "incidents" && parts[1]) page = <IncidentDetail id={decodeURIComponent(parts[1])} session={session} />;
   else if (parts[0] === "incidents") page = <IncidentsPage />;
   else if (parts[0] === "flows") page = <FlowsPage />;
+  else if (parts[0] === "verify" && parts[1] === "entry") page = <VerifyPage incident="" item={0} entry={{ origin: decodeURIComponent(parts[2] ?? ""), index: Number(parts[3] ?? 0) }} />;
   else if (parts[0] === "verify") page = <VerifyPage incident={parts[1] ?? ""} item={Number(parts[2] ?? 0)} />;
   else page = <OverviewPage />;
   const link = (to: string, label: string) => (
