@@ -67,13 +67,13 @@ function FlowEntries({ bucket }: { bucket: Bucket }) {
           <tbody>
             {(data?.entries ?? []).map((e) => (
               <tr key={`${e.origin}/${e.index}`} class={e.destination === (e.region || HOME_REGION) ? "" : "transfer"}>
-                <td>{e.time}</td>
-                <td>{e.origin} #{e.index}</td>
+                <td class="nowrap">{e.time.slice(0, 10)} {e.time.slice(11, 19)}</td>
+                <td>{e.origin} <span class="nowrap">#{e.index}</span></td>
                 <td>{e.principal}</td>
                 <td>{e.action} · {e.purpose}</td>
                 <td>{e.destination}{e.destination === (e.region || HOME_REGION) ? "" : " (out of region)"}</td>
                 <td>{e.fields.map((f) => `${f.category}: ${f.effect}${f.fields > 1 ? ` ×${f.fields}` : ""}`).join(", ")}</td>
-                <td><a href={`#/verify/entry/${encodeURIComponent(e.origin)}/${e.index}`}>Verify</a></td>
+                <td class="nowrap"><a href={`#/verify/entry/${encodeURIComponent(e.origin)}/${e.index}`}>Verify</a></td>
               </tr>
             ))}
           </tbody>
@@ -106,7 +106,7 @@ export function FlowsPage() {
   const byHour = hours.map((h) => effects.map((e) => flows.filter((f) => f.hour === h && f.effect === e).reduce((a, f) => a + f.decisions, 0)));
   const outByHour = hours.map((h) => flows.filter((f) => f.hour === h && f.destination !== HOME_REGION).reduce((a, f) => a + f.decisions, 0));
   const max = Math.max(1, ...byHour.map((v) => v.reduce((a, b) => a + b, 0)));
-  const W = 640, H = 220, bw = hours.length ? Math.min(60, (W - 40) / hours.length) : 0;
+  const W = 640, H = 220, lx = Math.min(118, (W - 30) / effects.length), bw = hours.length ? Math.min(60, (W - 40) / hours.length) : 0;
   const byDest = new Map<string, { destination: string; purpose: string; m: Map<string, number> }>();
   for (const f of flows) {
     const k = `${f.destination} · ${f.purpose}`;
@@ -165,7 +165,7 @@ export function FlowsPage() {
           ];
         })}
         {effects.map((e, k) => (
-          <g key={e}><rect class={`eff-${e}`} x={30 + k * 100} y={H + 18} width={12} height={12} /><text x={46 + k * 100} y={H + 29}>{e}</text></g>
+          <g key={e}><rect class={`eff-${e}`} x={30 + k * lx} y={H + 18} width={12} height={12} /><text x={46 + k * lx} y={H + 29}>{e}</text></g>
         ))}
       </svg>
       <h2>By destination and purpose</h2>

@@ -54,8 +54,8 @@ export function OverviewPage() {
                 <td>{l.latest_seen_size}</td>
                 <td class="lag">{l.lag_entries === 0 ? <span class="good">up to date</span> :
                   <span class="bad">{l.lag_entries} entries, {duration(l.lag_seconds)} behind</span>}</td>
-                <td>{l.witness ? `cosigned ${l.witness.size}` : "no cosignature"}; {cosignatures(l.checkpoint)} signatures on the verified checkpoint</td>
-                <td>{l.failing ? <span class="bad">last poll failed</span> : l.polled ? <span class="good">verified</span> : "not yet polled"}</td>
+                <td>{l.witness ? `cosigned ${l.witness.size}` : "no cosignature"} · <span title="signatures on the verified checkpoint (the log's and the witnesses')">{cosignatures(l.checkpoint)} signatures</span></td>
+                <td class="nowrap">{l.failing ? <span class="bad">last poll failed</span> : l.polled ? <span class="good">verified</span> : "not yet polled"}</td>
               </tr>
             ))}
           </tbody>

@@ -201,38 +201,38 @@ absl::StatusOr<FlowEntryPage> ListFlowEntries(const kv::KvStore& kv,
     start = absl::StrCat(kFlowEntryPrefix, after, std::string(1, '\0'));
   }
   std::vector<std::string> rows;
-  std::string last_key;     // of the last row read
-  std::string last_match;   // of the last row kept
+  std::string last_key;    // of the last row read
+  std::string last_match;  // of the last row kept
   size_t scanned = 0;
   bool more = false;
-  absl::Status s = kv.Scan(
-      kFlowEntryPrefix, start,
-      [&](absl::string_view key, absl::string_view value) {
-        absl::string_view rest = key.substr(kFlowEntryPrefix.size());
-        uint64_t h = 0;
-        if (!kv::DecodeKeyU64(rest.substr(0, 8), &h) || h >= end_hour) {
-          return false;
-        }
-        if (scanned == kMaxFlowEntriesScanned) {
-          more = true;  // resume from last_key
-          return false;
-        }
-        ++scanned;
-        rapidjson::Document d;
-        d.Parse(value.data(), value.size());
-        if (d.HasParseError() || !d.IsObject() || !InBucket(d, q)) {
-          last_key = std::string(rest);
-          return true;
-        }
-        if (rows.size() == limit) {
-          more = true;  // resume after the last row kept
-          last_key = last_match;
-          return false;
-        }
-        rows.emplace_back(value.data(), value.size());
-        last_key = last_match = std::string(rest);
-        return true;
-      });
+  absl::Status s =
+      kv.Scan(kFlowEntryPrefix, start,
+              [&](absl::string_view key, absl::string_view value) {
+                absl::string_view rest = key.substr(kFlowEntryPrefix.size());
+                uint64_t h = 0;
+                if (!kv::DecodeKeyU64(rest.substr(0, 8), &h) || h >= end_hour) {
+                  return false;
+                }
+                if (scanned == kMaxFlowEntriesScanned) {
+                  more = true;  // resume from last_key
+                  return false;
+                }
+                ++scanned;
+                rapidjson::Document d;
+                d.Parse(value.data(), value.size());
+                if (d.HasParseError() || !d.IsObject() || !InBucket(d, q)) {
+                  last_key = std::string(rest);
+                  return true;
+                }
+                if (rows.size() == limit) {
+                  more = true;  // resume after the last row kept
+                  last_key = last_match;
+                  return false;
+                }
+                rows.emplace_back(value.data(), value.size());
+                last_key = last_match = std::string(rest);
+                return true;
+              });
   if (!s.ok()) return s;
   FlowEntryPage page;
   page.json = "{\"from\":";
@@ -290,11 +290,13 @@ std::string LogLagMembers(const LogFollower& f, const Witness& w) {
   std::string out = absl::StrCat(
       ",\"verified_at\":", time(lag.verified_at),
       ",\"latest_seen_size\":", seen, ",\"latest_seen_at\":", time(lag.seen_at),
-      ",\"lag_entries\":", seen > lag.verified_size ? seen - lag.verified_size : 0,
+      ",\"lag_entries\":",
+      seen > lag.verified_size ? seen - lag.verified_size : 0,
       ",\"lag_seconds\":",
       lag.behind_since == absl::InfinitePast() || seen <= lag.verified_size
           ? 0
-          : std::max<int64_t>(0, absl::ToInt64Seconds(lag.now - lag.behind_since)),
+          : std::max<int64_t>(0,
+                              absl::ToInt64Seconds(lag.now - lag.behind_since)),
       ",\"witness\":");
   if (!latest) {
     out += "null";

@@ -30,8 +30,8 @@ absl::StatusOr<std::pair<FlowEntryQuery, server::PageRequest>> ParseFlowQuery(
   FlowEntryQuery q;
   q.to = now;
   q.from = now - absl::Hours(24);
-  for (auto [name, out] : {std::pair<const char*, absl::Time*>{"from", &q.from},
-                           {"to", &q.to}}) {
+  for (auto [name, out] :
+       {std::pair<const char*, absl::Time*>{"from", &q.from}, {"to", &q.to}}) {
     if (!req.HasQueryParam(name)) continue;
     absl::StatusOr<absl::Time> t = ParseRfc3339(req.QueryParam(name));
     if (!t.ok()) {
@@ -100,10 +100,9 @@ absl::StatusOr<std::pair<std::string, std::string>> Auditor::EntryWithProof(
   for (const auto& f : followers_) {
     if (f->origin() != origin) continue;
     if (index >= f->size()) {
-      return absl::NotFoundError(
-          absl::StrCat("entry ", index, " of log '", origin,
-                       "' is not verified yet (verified size ", f->size(),
-                       ")"));
+      return absl::NotFoundError(absl::StrCat(
+          "entry ", index, " of log '", origin,
+          "' is not verified yet (verified size ", f->size(), ")"));
     }
     absl::StatusOr<std::string> entry = f->VerifiedEntry(index);
     if (!entry.ok()) return entry.status();
@@ -144,12 +143,12 @@ void Auditor::RegisterConsolePageRoutes(server::Router& router,
         }
         if (!p->next_cursor.empty()) {
           server::AddNextPageToken(
-              p->json, server::PageTokens::ForProcess().Issue(
-                           "flow_entries", q.Filter(),
-                           server::JoinCursor(
-                               {absl::StrCat(absl::ToUnixNanos(q.from)),
-                                absl::StrCat(absl::ToUnixNanos(q.to)),
-                                p->next_cursor})));
+              p->json,
+              server::PageTokens::ForProcess().Issue(
+                  "flow_entries", q.Filter(),
+                  server::JoinCursor({absl::StrCat(absl::ToUnixNanos(q.from)),
+                                      absl::StrCat(absl::ToUnixNanos(q.to)),
+                                      p->next_cursor})));
         }
         respond(Json(std::move(p->json)));
       }));

@@ -100,14 +100,15 @@ class ConsolePagesTest : public ::testing::Test {
     server::HttpResponse out;
     auditor_->handler()(req,
                         [&](server::HttpResponse r) { out = std::move(r); });
-    absl::Status spec = api_spec::CheckApiResponse(
-        "GET", path, out.status, out.content_type, out.body,
-        [&out](absl::string_view name) {
-          for (const auto& [k, v] : out.headers) {
-            if (absl::EqualsIgnoreCase(k, name)) return v;
-          }
-          return std::string();
-        });
+    absl::Status spec =
+        api_spec::CheckApiResponse("GET", path, out.status, out.content_type,
+                                   out.body, [&out](absl::string_view name) {
+                                     for (const auto& [k, v] : out.headers) {
+                                       if (absl::EqualsIgnoreCase(k, name))
+                                         return v;
+                                     }
+                                     return std::string();
+                                   });
     EXPECT_TRUE(spec.ok()) << path << "?" << query << ": " << spec.message();
     return out;
   }
@@ -133,8 +134,8 @@ class ConsolePagesTest : public ::testing::Test {
     std::vector<std::string> out;
     std::string token;
     for (int n = 1; n < 10000; ++n) {
-      std::string q = absl::StrCat(query, query.empty() ? "" : "&",
-                                   "limit=", limit);
+      std::string q =
+          absl::StrCat(query, query.empty() ? "" : "&", "limit=", limit);
       if (!token.empty()) absl::StrAppend(&q, "&page_token=", token);
       server::HttpResponse r = Get(path, q);
       EXPECT_EQ(r.status, 200) << r.body;
@@ -183,7 +184,8 @@ TEST_F(ConsolePagesTest, IncidentsAreFilteredAndPagedOnTheServer) {
     ASSERT_TRUE(u.ok()) << u.status();
     by_filter[absl::StrCat(kSeverityNames[i % 4], "/", kDetectorNames[i % 3])]
         .insert(u->incident.id);
-    if (clock_.Now() >= start + absl::Minutes(40)) recent.insert(u->incident.id);
+    if (clock_.Now() >= start + absl::Minutes(40))
+      recent.insert(u->incident.id);
     if (i % 60 == 59) clock_.Advance(absl::Minutes(1));
   }
   // One filter combination, walked to its end 37 at a time: exactly the
@@ -230,19 +232,20 @@ TEST_F(ConsolePagesTest, IncidentsAreFilteredAndPagedOnTheServer) {
   // Bad input is a 400 JSON error, never a 5xx.
   for (const std::string& q : std::vector<std::string>{
            "severity=urgent", "status=closed", "since=yesterday",
-        "until=2026-13-01T00:00:00Z",
-        absl::StrCat("since=", since, "&until=", since),
-        "detector=" + std::string(300, 'x'), "detector=", "limit=0",
-        "limit=1001", "page_token=not-a-token"}) {
+           "until=2026-13-01T00:00:00Z",
+           absl::StrCat("since=", since, "&until=", since),
+           "detector=" + std::string(300, 'x'), "detector=", "limit=0",
+           "limit=1001", "page_token=not-a-token"}) {
     ExpectRefused("/v1/incidents", q);
   }
   // A token is bound to its filters: the unfiltered token with a filter,
   // a filtered one without, an altered one and an expired one are refused.
   ExpectRefused("/v1/incidents",
                 absl::StrCat("severity=low&page_token=", token));
-  std::string filtered = Parse(Get("/v1/incidents", "severity=low&limit=2")
-                                   .body)["next_page_token"]
-                             .GetString();
+  std::string filtered =
+      Parse(
+          Get("/v1/incidents", "severity=low&limit=2").body)["next_page_token"]
+          .GetString();
   ExpectRefused("/v1/incidents", absl::StrCat("page_token=", filtered));
   std::string altered = token;
   altered[altered.size() / 2] = altered[altered.size() / 2] == 'A' ? 'B' : 'A';
@@ -290,14 +293,15 @@ TEST_F(ConsolePagesTest, FlowEntriesDrillDownToVerifiableEntries) {
   ASSERT_EQ(bucket["us/customer_support/deny"].size(), 187u);
   ASSERT_EQ(bucket["eu/customer_support/allow"].size(), 373u);
   const std::string window =
-      absl::StrCat("from=", FormatRfc3339Millis(start), "&to=",
-                   FormatRfc3339Millis(start + absl::Hours(13)));
+      absl::StrCat("from=", FormatRfc3339Millis(start),
+                   "&to=", FormatRfc3339Millis(start + absl::Hours(13)));
   // A table row's drill-down, paged 25 at a time: exactly its entries.
   int pages = 0;
-  std::vector<std::string> got = Walk(
-      "/v1/flows/entries",
-      absl::StrCat(window, "&destination=us&purpose=customer_support&effect=deny"),
-      25, "entries", EntryOf, &pages);
+  std::vector<std::string> got =
+      Walk("/v1/flows/entries",
+           absl::StrCat(window,
+                        "&destination=us&purpose=customer_support&effect=deny"),
+           25, "entries", EntryOf, &pages);
   EXPECT_EQ(std::set<std::string>(got.begin(), got.end()),
             bucket["us/customer_support/deny"]);
   EXPECT_EQ(got.size(), bucket["us/customer_support/deny"].size());
@@ -308,11 +312,11 @@ TEST_F(ConsolePagesTest, FlowEntriesDrillDownToVerifiableEntries) {
   EXPECT_EQ(std::set<std::string>(got.begin(), got.end()),
             bucket["eu/customer_support/allow"]);
   // A chart bar's drill-down: one hour, one effect.
-  server::HttpResponse hour = Get(
-      "/v1/flows/entries",
-      absl::StrCat("from=", FormatRfc3339Millis(start + absl::Hours(2)),
-                   "&to=", FormatRfc3339Millis(start + absl::Hours(3)),
-                   "&effect=allow&category=contact&limit=1000"));
+  server::HttpResponse hour =
+      Get("/v1/flows/entries",
+          absl::StrCat("from=", FormatRfc3339Millis(start + absl::Hours(2)),
+                       "&to=", FormatRfc3339Millis(start + absl::Hours(3)),
+                       "&effect=allow&category=contact&limit=1000"));
   rapidjson::Document d = Parse(hour.body);
   int allowed_in_hour = 0;
   for (uint64_t i = 120; i < 180; ++i) {
@@ -327,54 +331,54 @@ TEST_F(ConsolePagesTest, FlowEntriesDrillDownToVerifiableEntries) {
 
   // Each entry links to its exact bytes and a proof that verifies.
   const uint64_t index = e0["index"].GetUint64();
-  server::HttpResponse p = Get(
-      "/v1/flows/entry",
-      absl::StrCat("origin=", log_.origin(), "&index=", index));
+  server::HttpResponse p =
+      Get("/v1/flows/entry",
+          absl::StrCat("origin=", log_.origin(), "&index=", index));
   ASSERT_EQ(p.status, 200) << p.body;
   rapidjson::Document pd = Parse(p.body);
   EXPECT_EQ(pd["entry"].GetString(), raw[index]);
   auto verifier = log::ParseVerifierKey(log_.key().verifier);
   ASSERT_TRUE(verifier.ok());
   const log::NoteVerifier* vs[] = {verifier->get()};
-  EXPECT_TRUE(VerifyTlogProof(pd["proof"].GetString(), raw[index],
-                              log_.origin(), vs)
-                  .ok());
+  EXPECT_TRUE(
+      VerifyTlogProof(pd["proof"].GetString(), raw[index], log_.origin(), vs)
+          .ok());
   EXPECT_FALSE(VerifyTlogProof(pd["proof"].GetString(), raw[index + 1],
                                log_.origin(), vs)
                    .ok());
 
   // Bad input: 4xx JSON.
   for (const std::string& q : std::vector<std::string>{
-           "effect=maybe", "from=yesterday", "destination=",
-        "from=2026-12-02T00:00:00Z&to=2026-12-01T00:00:00Z",
-        "from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z",
-        "purpose=" + std::string(300, 'p'), "limit=0",
-        "page_token=forged"}) {
+           "effect=maybe", "from=yesterday",
+           "destination=", "from=2026-12-02T00:00:00Z&to=2026-12-01T00:00:00Z",
+           "from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z",
+           "purpose=" + std::string(300, 'p'), "limit=0",
+           "page_token=forged"}) {
     ExpectRefused("/v1/flows/entries", q);
   }
   std::string token =
-      Parse(Get("/v1/flows/entries", absl::StrCat(window, "&limit=3")).body)
-          ["next_page_token"]
-              .GetString();
+      Parse(Get("/v1/flows/entries", absl::StrCat(window, "&limit=3"))
+                .body)["next_page_token"]
+          .GetString();
   // Bound to its bucket and window.
   ExpectRefused("/v1/flows/entries",
                 absl::StrCat(window, "&effect=deny&page_token=", token));
-  ExpectRefused("/v1/flows/entries",
-                absl::StrCat("from=", FormatRfc3339Millis(start),
-                             "&page_token=", token, "&to=",
-                             FormatRfc3339Millis(start + absl::Hours(14))));
+  ExpectRefused(
+      "/v1/flows/entries",
+      absl::StrCat("from=", FormatRfc3339Millis(start), "&page_token=", token,
+                   "&to=", FormatRfc3339Millis(start + absl::Hours(14))));
   EXPECT_EQ(Get("/v1/flows/entries", absl::StrCat("page_token=", token)).status,
             200);
   const std::string expired = server::PageTokens::ForProcess().Issue(
       "flow_entries", FlowEntryQuery().Filter(),
-      server::JoinCursor({absl::StrCat(absl::ToUnixNanos(start)),
-                          absl::StrCat(absl::ToUnixNanos(start + absl::Hours(1))),
-                          "x"}),
+      server::JoinCursor(
+          {absl::StrCat(absl::ToUnixNanos(start)),
+           absl::StrCat(absl::ToUnixNanos(start + absl::Hours(1))), "x"}),
       absl::Now() - server::kPageTokenLifetime - absl::Minutes(1));
   ExpectRefused("/v1/flows/entries", absl::StrCat("page_token=", expired));
   for (const std::string& q : std::vector<std::string>{
-           "origin=log.test/ie-dub-1&index=x", "index=1", "origin=log.test/ie-dub-1",
-        "origin=log.test/ie-dub-1&index=-1"}) {
+           "origin=log.test/ie-dub-1&index=x", "index=1",
+           "origin=log.test/ie-dub-1", "origin=log.test/ie-dub-1&index=-1"}) {
     ExpectRefused("/v1/flows/entry", q);
   }
   ExpectRefused("/v1/flows/entry", "origin=log.test/other&index=1", 404);
@@ -426,7 +430,8 @@ TEST_F(ConsolePagesTest, OverviewShowsTheLagBehindTheLatestCheckpoint) {
   EXPECT_THAT(open, HasSubstr(absl::StrCat(
                         "\"high\":{\"count\":2,\"nearest_deadline\":\"",
                         FormatRfc3339Millis(absl::FromUnixSeconds(1000)))));
-  EXPECT_THAT(open, HasSubstr("\"low\":{\"count\":0,\"nearest_deadline\":null}"));
+  EXPECT_THAT(open,
+              HasSubstr("\"low\":{\"count\":0,\"nearest_deadline\":null}"));
 }
 
 }  // namespace
