@@ -56,7 +56,9 @@ function FlowEntries({ bucket }: { bucket: Bucket }) {
   if (bucket.purpose) q.set("purpose", bucket.purpose);
   if (bucket.effect) q.set("effect", bucket.effect);
   if (tokens[p]) q.set("page_token", tokens[p]);
-  const [data, err] = useLoad(() => api<{ entries: FlowEntry[]; next_page_token?: string }>(`/v1/flows/entries?${q}`), [q.toString()]);
+  const key = q.toString();
+  const [loaded, err] = useLoad(() => api<{ entries: FlowEntry[]; next_page_token?: string }>(`/v1/flows/entries?${key}`).then((d) => ({ key, d })), [key]);
+  const data = loaded?.key === key ? loaded.d : null;
   return (
     <section id="flow-entries" aria-labelledby="flow-entries-title">
       <h2 id="flow-entries-title" tabIndex={-1}>Entries: {bucket.label}</h2>
@@ -81,9 +83,9 @@ function FlowEntries({ bucket }: { bucket: Bucket }) {
       </div>
       {data && data.entries.length === 0 && !data.next_page_token && <p>No entries.</p>}
       <nav class="pager" aria-label="Entry pages">
-        <button disabled={p === 0} onClick={() => setTokens(tokens.slice(0, -1))}>Previous entries</button>
-        <span>Page {p + 1}</span>
-        <button disabled={!data?.next_page_token} onClick={() => data?.next_page_token && setTokens([...tokens, data.next_page_token])}>Next entries</button>
+        <button disabled={p === 0} onClick={() => setTokens((t) => (t.length > 1 ? t.slice(0, -1) : t))}>Previous entries</button>
+        <span aria-live="polite">{data ? `Page ${p + 1}` : `Page ${p + 1}: loading…`}</span>
+        <button disabled={!data?.next_page_token} onClick={() => { const next = data?.next_page_token; if (next) setTokens((t) => [...t, next]); }}>Next entries</button>
       </nav>
     </section>
   );

@@ -36,7 +36,10 @@ export function IncidentsPage() {
   const sinceTime = since ? Date.parse(since) : NaN;
   if (!Number.isNaN(sinceTime)) query.set("since", new Date(sinceTime).toISOString());
   if (tokens[p]) query.set("page_token", tokens[p]);
-  const [data, err] = useLoad(() => api<IncidentPage>(`/v1/incidents?${query}`), [query.toString()]);
+  const key = query.toString();
+  // A page is shown only with the filters and token it was asked with.
+  const [loaded, err] = useLoad(() => api<IncidentPage>(`/v1/incidents?${key}`).then((d) => ({ key, d })), [key]);
+  const data = loaded?.key === key ? loaded.d : null;
   const total = data?.total ?? data?.incidents.length ?? 0;
   const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
   const reset = () => setTokens([""]);
@@ -77,9 +80,9 @@ export function IncidentsPage() {
         </tbody>
       </table>
       <nav class="pager" aria-label="Pages">
-        <button disabled={p === 0} onClick={() => setTokens(tokens.slice(0, -1))}>Previous</button>
-        <span id="incident-pages">Page {p + 1} of {pages} ({total} incidents)</span>
-        <button disabled={!data?.next_page_token} onClick={() => data?.next_page_token && setTokens([...tokens, data.next_page_token])}>Next</button>
+        <button disabled={p === 0} onClick={() => setTokens((t) => (t.length > 1 ? t.slice(0, -1) : t))}>Previous</button>
+        <span id="incident-pages" aria-live="polite">{data ? `Page ${p + 1} of ${pages} (${total} incidents)` : `Page ${p + 1}: loading…`}</span>
+        <button disabled={!data?.next_page_token} onClick={() => { const next = data?.next_page_token; if (next) setTokens((t) => [...t, next]); }}>Next</button>
       </nav>
     </section>
   );
