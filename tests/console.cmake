@@ -37,3 +37,13 @@ add_test(NAME console_policy_browser
           --data-dir ${CMAKE_BINARY_DIR}/policy-demo-data
   WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(console_policy_browser PROPERTIES LABELS "e2e" TIMEOUT 300)
+# Server-side paging through thousands of incidents, the overview's lag and
+# the flows' drill-down to verifiable entries, in a real browser against a
+# real `clover demo --synthetic-incidents 2500`.
+add_test(NAME console_pages_browser
+  COMMAND node ${PROJECT_SOURCE_DIR}/console/test/browser/pages.spec.mjs
+          --clover $<TARGET_FILE:clover>
+          --out ${CMAKE_BINARY_DIR}/console-screenshots
+          --data-dir ${CMAKE_BINARY_DIR}/console-pages-demo-data
+  WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(console_pages_browser PROPERTIES LABELS "e2e" TIMEOUT 300)

@@ -85,11 +85,18 @@ export interface LogState {
   failing: boolean;
   checkpoint: string;
   verifier_keys: string[];
+  verified_at: string | null;
+  latest_seen_size: number;
+  latest_seen_at: string | null;
+  lag_entries: number;
+  lag_seconds: number;
+  witness: { size: number; checkpoint: string } | null;
 }
 
 export interface Overview {
   logs: LogState[];
   witness_key: string;
+  open_incidents: Record<string, { count: number; nearest_deadline: string | null }>;
 }
 
 export interface Flow {

@@ -54,6 +54,7 @@ function App() {
   else if (parts[0] === "approvals") page = <ApprovalsPage session={session} />;
   else if (parts[0] === "subject") page = <SubjectPage subject={decodeURIComponent(parts[1] ?? "")} />;
   else if (parts[0] === "policy") page = <PolicyPage session={session} />;
+  else if (parts[0] === "verify" && parts[1] === "entry") page = <VerifyPage incident="" item={0} entry={{ origin: decodeURIComponent(parts[2] ?? ""), index: Number(parts[3] ?? 0) }} />;
   else if (parts[0] === "verify") page = <VerifyPage incident={parts[1] ?? ""} item={Number(parts[2] ?? 0)} />;
   else page = <OverviewPage />;
   const link = (to: string, label: string) => (

@@ -1,26 +1,52 @@
 // Incidents: the filtered list and one incident's detail and actions.
 import { useState } from "preact/hooks";
 import { api, type Incident, type Session } from "./api";
-import { ErrorLine, PAGE_SIZE, SEVERITIES, countdown, go, useLoad, useNow } from "./common";
+import { ErrorLine, PAGE_SIZE, SEVERITIES, countdown, useLoad, useNow } from "./common";
 
+// Every detector the auditor has (audit/incident.h).
+const DETECTORS = [
+  "attribute_mismatch", "bulk_access", "bulk_erasure", "canary_touched", "decision_mismatch",
+  "denial_burst", "erasure_attestation_mismatch", "erasure_unpurged", "forged_approval", "log_stalled",
+  "malformed_entry", "release_log_unverified", "release_unjustified", "restricted_transfer",
+  "split_view", "tampered_bundle", "tampered_history", "topology_violation", "unknown_principal",
+  "unsigned_policy",
+  "synthetic", // clover demo --synthetic-incidents
+] as const;
+
+interface IncidentPage {
+  incidents: Incident[];
+  total?: number;
+  next_page_token?: string;
+}
+
+// The list is filtered and paged by the auditor (GET /v1/incidents): the
+// browser holds one page and the tokens of the pages before it.
 export function IncidentsPage() {
   const now = useNow();
   const [sev, setSev] = useState("");
   const [status, setStatus] = useState("");
   const [detector, setDetector] = useState("");
   const [since, setSince] = useState("");
-  const [page, setPage] = useState(0);
-  const [data, err] = useLoad(() => api<{ incidents: Incident[] }>(`/v1/incidents${status ? `?status=${status}` : ""}`), [status]);
-  const all = data?.incidents ?? [];
-  const detectors = Array.from(new Set(all.map((i) => i.detector))).sort();
-  const shown = all.filter((i) => (!sev || i.severity === sev) && (!detector || i.detector === detector) &&
-    (!since || Date.parse(i.last_seen) >= Date.parse(since)));
-  const pages = Math.max(1, Math.ceil(shown.length / PAGE_SIZE));
-  const p = Math.min(page, pages - 1);
+  const [tokens, setTokens] = useState<string[]>([""]);
+  const p = tokens.length - 1;
+  const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
+  if (sev) query.set("severity", sev);
+  if (status) query.set("status", status);
+  if (detector) query.set("detector", detector);
+  const sinceTime = since ? Date.parse(since) : NaN;
+  if (!Number.isNaN(sinceTime)) query.set("since", new Date(sinceTime).toISOString());
+  if (tokens[p]) query.set("page_token", tokens[p]);
+  const key = query.toString();
+  // A page is shown only with the filters and token it was asked with.
+  const [loaded, err] = useLoad(() => api<IncidentPage>(`/v1/incidents?${key}`).then((d) => ({ key, d })), [key]);
+  const data = loaded?.key === key ? loaded.d : null;
+  const total = data?.total ?? data?.incidents.length ?? 0;
+  const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
+  const reset = () => setTokens([""]);
   const select = (label: string, id: string, value: string, set: (v: string) => void, options: readonly string[]) => (
     <div class="field">
       <label for={id}>{label}</label>
-      <select id={id} value={value} onChange={(e) => { set((e.target as HTMLSelectElement).value); setPage(0); }}>
+      <select id={id} value={value} onChange={(e) => { set((e.target as HTMLSelectElement).value); reset(); }}>
         <option value="">any</option>
         {options.map((o) => <option key={o} value={o}>{o}</option>)}
       </select>
@@ -33,16 +59,16 @@ export function IncidentsPage() {
       <div class="filters">
         {select("Severity", "f-sev", sev, setSev, SEVERITIES)}
         {select("Status", "f-status", status, setStatus, ["open", "acknowledged", "resolved"])}
-        {select("Detector", "f-det", detector, setDetector, detectors)}
+        {select("Detector", "f-det", detector, setDetector, DETECTORS)}
         <div class="field">
           <label for="f-since">Seen since</label>
-          <input id="f-since" type="datetime-local" value={since} onInput={(e) => { setSince((e.target as HTMLInputElement).value); setPage(0); }} />
+          <input id="f-since" type="datetime-local" value={since} onInput={(e) => { setSince((e.target as HTMLInputElement).value); reset(); }} />
         </div>
       </div>
-      <table>
+      <table id="incident-list">
         <thead><tr><th scope="col">Severity</th><th scope="col">Detector</th><th scope="col">Summary</th><th scope="col">Status</th><th scope="col">GDPR 72 h</th></tr></thead>
         <tbody>
-          {shown.slice(p * PAGE_SIZE, (p + 1) * PAGE_SIZE).map((i) => (
+          {(data?.incidents ?? []).map((i) => (
             <tr key={i.id}>
               <td><span class={`badge sev-${i.severity}`}>{i.severity}</span></td>
               <td>{i.detector}</td>
@@ -54,9 +80,9 @@ export function IncidentsPage() {
         </tbody>
       </table>
       <nav class="pager" aria-label="Pages">
-        <button disabled={p === 0} onClick={() => setPage(p - 1)}>Previous</button>
-        <span>Page {p + 1} of {pages} ({shown.length} incidents)</span>
-        <button disabled={p >= pages - 1} onClick={() => setPage(p + 1)}>Next</button>
+        <button disabled={p === 0} onClick={() => setTokens((t) => (t.length > 1 ? t.slice(0, -1) : t))}>Previous</button>
+        <span id="incident-pages" aria-live="polite">{data ? `Page ${p + 1} of ${pages} (${total} incidents)` : `Page ${p + 1}: loading…`}</span>
+        <button disabled={!data?.next_page_token} onClick={() => { const next = data?.next_page_token; if (next) setTokens((t) => [...t, next]); }}>Next</button>
       </nav>
     </section>
   );
@@ -64,10 +90,9 @@ export function IncidentsPage() {
 
 export function IncidentDetail({ id, session }: { id: string; session: Session | null }) {
   const now = useNow();
-  const [data, err, reload] = useLoad(() => api<{ incidents: Incident[] }>("/v1/incidents"), [id]);
+  const [inc, err, reload] = useLoad(() => api<Incident>(`/v1/incidents/${encodeURIComponent(id)}`), [id]);
   const [actErr, setActErr] = useState("");
   const [note, setNote] = useState("");
-  const inc = data?.incidents.find((i) => i.id === id);
   const act = async (what: "ack" | "resolve") => {
     try {
       await api(`/v1/incidents/${encodeURIComponent(id)}/${what}`, { method: "POST", body: note ? { note } : {} });
@@ -78,7 +103,7 @@ export function IncidentDetail({ id, session }: { id: string; session: Session |
       setActErr((e as Error).message);
     }
   };
-  if (!inc) return <section><h1>Incident</h1><ErrorLine msg={err} />{data && <p>No incident {id}.</p>}</section>;
+  if (!inc) return <section><h1>Incident</h1><ErrorLine msg={err} />{err && <p>No incident {id}.</p>}</section>;
   const admin = session?.role === "admin";
   return (
     <section>

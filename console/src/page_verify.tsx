@@ -4,14 +4,24 @@ import { api, type Incident, type Overview } from "./api";
 import { ErrorLine, useLoad } from "./common";
 import { verifyEntryProof, type VerifyResult } from "./verify";
 
-export function VerifyPage({ incident, item }: { incident: string; item: number }) {
-  const [data, err] = useLoad(() => Promise.all([api<{ incidents: Incident[] }>("/v1/incidents"), api<Overview>("/ui/api/overview")]), []);
+interface EntryProof { origin: string; index: number; entry: string; proof: string; verifier_keys: string[] }
+
+// `entry`: a log entry named by origin and index (the Flows drill-down)
+// instead of an incident's evidence.
+export function VerifyPage({ incident, item, entry: ref }: { incident: string; item: number; entry?: { origin: string; index: number } }) {
+  const [data, err] = useLoad(() => Promise.all([
+    ref ? Promise.resolve({ incidents: [] as Incident[] }) : api<{ incidents: Incident[] }>("/v1/incidents?limit=1000"),
+    api<Overview>("/ui/api/overview"),
+    ref ? api<EntryProof>(`/v1/flows/entry?${new URLSearchParams({ origin: ref.origin, index: String(ref.index) })}`) : Promise.resolve(null),
+  ]), [ref?.origin, ref?.index]);
   const [entry, setEntry] = useState("");
   const [proof, setProof] = useState("");
   const [vkey, setVkey] = useState("");
   const [result, setResult] = useState<VerifyResult | null>(null);
   const [choice, setChoice] = useState(incident ? `${incident}/${item}` : "");
   const withProofs: { label: string; value: string; entry: string; proof: string; origin: string }[] = [];
+  const one = data?.[2];
+  if (one) withProofs.push({ label: `${one.origin} entry ${one.index}`, value: `entry/${one.index}`, entry: one.entry, proof: one.proof, origin: one.origin });
   for (const i of data?.[0].incidents ?? []) {
     i.evidence.forEach((e, k) => {
       if (e.proof && e.entry) withProofs.push({ label: `${i.detector}: ${e.origin} entry ${e.index}`, value: `${i.id}/${k}`, entry: e.entry, proof: e.proof, origin: e.origin });

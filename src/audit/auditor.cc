@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "audit/approvals_desk.h"
+#include "audit/console_pages.h"
 #include "audit/witness_server.h"
 #include "core/canonical_json.h"
 #include "core/json_fields.h"
@@ -434,6 +435,7 @@ absl::Status Auditor::ProcessEntries(LogFollower& f, uint64_t first,
       ++match;
     }
     flows_.Add(e);
+    IndexFlowEntry(f.origin(), index, e, batch);
     detectors_.Observe(f.origin(), index, e, &found);
     erasure_check_.ObserveDecision(f.origin(), index, e);
     PolicyUse& use = policy_use_[e.policy];
@@ -1055,18 +1057,12 @@ void Auditor::BuildRouter() {
       guarded(ApiRole::kRead, [this](server::HttpRequest& req,
                                      server::Responder respond,
                                      const std::string&) {
-        std::optional<IncidentStatus> st;
-        if (req.HasQueryParam("status")) {
-          st = ParseIncidentStatus(req.QueryParam("status"));
-          if (!st) {
-            respond(server::HttpResponse::Error(
-                400, "invalid_argument",
-                "query 'status': must be open, acknowledged or resolved"));
-            return;
-          }
+        absl::StatusOr<IncidentQuery> q = ParseIncidentQuery(req);
+        if (!q.ok()) {
+          respond(server::HttpResponse::FromStatus(q.status()));
+          return;
         }
-        const std::string filter =
-            st ? absl::StrCat("status=", req.QueryParam("status")) : "";
+        const std::string& filter = q->filter;
         absl::StatusOr<server::PageRequest> page =
             server::ParsePageRequest(req, "incidents", filter);
         if (!page.ok()) {
@@ -1074,7 +1070,8 @@ void Auditor::BuildRouter() {
           return;
         }
         // Newest first: the cursor is (first seen, id), fixed per incident.
-        std::vector<Incident> all = incidents_->List(st);
+        std::vector<Incident> all = incidents_->List(q->status);
+        std::erase_if(all, [&](const Incident& i) { return !q->Matches(i); });
         server::PageSlice slice = server::SlicePage(
             all,
             [](const Incident& i) {
@@ -1085,6 +1082,7 @@ void Auditor::BuildRouter() {
         std::vector<Incident> part(all.begin() + slice.begin,
                                    all.begin() + slice.end);
         std::string body = IncidentListToJson(part);
+        AddJsonMember(body, "total", absl::StrCat(all.size()));
         if (!slice.next_cursor.empty()) {
           server::AddNextPageToken(
               body, server::PageTokens::ForProcess().Issue("incidents", filter,
@@ -1126,6 +1124,7 @@ void Auditor::BuildRouter() {
                      : server::HttpResponse::FromStatus(i.status()));
     });
   };
+  RegisterConsolePageRoutes(router, guarded);
   router.Handle("POST", "/v1/incidents/{id}/ack", transition(true));
   router.Handle("POST", "/v1/incidents/{id}/resolve", transition(false));
   router.Handle(

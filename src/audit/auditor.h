@@ -39,6 +39,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -191,6 +192,19 @@ class Auditor {
   absl::StatusOr<std::string> VerifiedDecision(const std::string& origin,
                                                uint64_t index);
   void BuildRouter();
+  // The /v1 routes the web console's pages add (console_pages_routes.cc):
+  // GET /v1/incidents/{id}, /v1/flows/entries, /v1/flows/entry. `guarded`
+  // wraps a handler so that it runs only for a credential with the role.
+  using GuardedHandler = std::function<void(
+      server::HttpRequest&, server::Responder, const std::string& who)>;
+  using Guard = std::function<server::Handler(ApiRole, GuardedHandler)>;
+  void RegisterConsolePageRoutes(server::Router& router, const Guard& guarded);
+  // Entry `index` of followed decision log `origin` as verified, and its
+  // tlog-proof against the latest verified checkpoint. Serialised with
+  // polling rounds. Errors: NotFound (log not followed, index not verified);
+  // the fetch's errors.
+  absl::StatusOr<std::pair<std::string, std::string>> EntryWithProof(
+      absl::string_view origin, uint64_t index) ABSL_LOCKS_EXCLUDED(poll_mu_);
   // The /readyz answer.
   server::HttpResponse Readiness() const;
   void PollLoop();

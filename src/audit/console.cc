@@ -12,6 +12,7 @@
 #include "absl/strings/strip.h"
 #include "audit/auditor.h"
 #include "audit/console_assets.h"
+#include "audit/console_pages.h"
 #include "core/canonical_json.h"
 #include "core/json_fields.h"
 #include "core/logger.h"
@@ -443,6 +444,7 @@ void RegisterConsoleRoutes(server::Router& router, Auditor& auditor,
               i < states.size() && states[i].failing ? "true" : "false",
               ",\"checkpoint\":");
           AppendJsonString(f->checkpoint_note(), &out);
+          out += LogLagMembers(*f, auditor.witness());
           out += ",\"verifier_keys\":[";
           for (size_t k = 0; k < f->verifier_keys().size(); ++k) {
             if (k > 0) out += ',';
@@ -452,6 +454,7 @@ void RegisterConsoleRoutes(server::Router& router, Auditor& auditor,
         }
         out += "],\"witness_key\":";
         AppendJsonString(auditor.witness().verifier_key(), &out);
+        out += OpenIncidentsMember(auditor.incidents().List(std::nullopt));
         out += "}";
         respond(UiJson(std::move(out)));
       });

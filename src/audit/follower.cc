@@ -1,5 +1,6 @@
 #include "audit/follower.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/escaping.h"
@@ -96,6 +97,10 @@ absl::StatusOr<std::unique_ptr<LogFollower>> LogFollower::Open(
   }
   f->checkpoint_ = *std::move(cp);
   f->note_ = *std::move(state);
+  {
+    absl::MutexLock lock(&f->lag_mu_);
+    f->lag_.verified_size = f->lag_.seen_size = f->checkpoint_.size;
+  }
   return f;
 }
 
@@ -183,6 +188,7 @@ absl::StatusOr<LogFollower::PollResult> LogFollower::Ingest(
   auto vs = verifiers();
   CLOVER_ASSIGN_OR_RETURN(log::Checkpoint cp,
                           log::OpenCheckpoint(note, log_.origin, vs));
+  NoteSeen(cp.size);
   const uint64_t m = checkpoint_.size;
   if (cp.size < m) {
     Finding f =
@@ -211,6 +217,8 @@ absl::StatusOr<LogFollower::PollResult> LogFollower::Ingest(
       e.note = "two log-signed checkpoints with one size and different roots";
       f.evidence.push_back(std::move(e));
       result.findings.push_back(std::move(f));
+    } else {
+      NoteVerified(m);
     }
     return result;
   }
@@ -337,6 +345,7 @@ absl::StatusOr<LogFollower::PollResult> LogFollower::Ingest(
   }
   checkpoint_ = cp;
   note_ = std::move(cosigned);
+  NoteVerified(cp.size);
   result.new_entries = entries.size();
   result.grew = true;
 
@@ -365,6 +374,32 @@ absl::StatusOr<LogFollower::PollResult> LogFollower::Ingest(
     }
   }
   return result;
+}
+
+LogFollower::Lag LogFollower::lag() const {
+  absl::MutexLock lock(&lag_mu_);
+  Lag out = lag_;
+  out.now = clock_.Now();
+  return out;
+}
+
+void LogFollower::NoteSeen(uint64_t size) {
+  absl::MutexLock lock(&lag_mu_);
+  if (size > lag_.seen_size || lag_.seen_at == absl::InfinitePast()) {
+    lag_.seen_size = std::max(size, lag_.seen_size);
+    lag_.seen_at = clock_.Now();
+  }
+  if (size > lag_.verified_size && lag_.behind_since == absl::InfinitePast()) {
+    lag_.behind_since = clock_.Now();
+  }
+}
+
+void LogFollower::NoteVerified(uint64_t size) {
+  absl::MutexLock lock(&lag_mu_);
+  lag_.verified_size = size;
+  lag_.verified_at = clock_.Now();
+  lag_.seen_size = std::max(lag_.seen_size, size);
+  if (lag_.seen_size <= size) lag_.behind_since = absl::InfinitePast();
 }
 
 LogFollower::HistoryCheck LogFollower::CheckHistory(int bundles) {

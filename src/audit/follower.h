@@ -33,8 +33,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "audit/fetcher.h"
 #include "audit/hash_tree.h"
 #include "audit/incident.h"
@@ -116,6 +119,21 @@ class LogFollower {
   const HashTree& tree() const { return tree_; }
   std::vector<const log::NoteVerifier*> verifiers() const;
 
+  // How far the verified tree is behind the largest checkpoint this follower
+  // has seen with a valid log signature (since the process started). Any
+  // thread may call it (the web console's overview).
+  struct Lag {
+    uint64_t verified_size = 0;
+    absl::Time verified_at = absl::InfinitePast();  // last poll that verified
+    uint64_t seen_size = 0;
+    absl::Time seen_at = absl::InfinitePast();
+    // When a seen checkpoint first exceeded the verified size; InfinitePast
+    // while caught up.
+    absl::Time behind_since = absl::InfinitePast();
+    absl::Time now;  // the follower's clock when the snapshot was taken
+  };
+  [[nodiscard]] Lag lag() const;
+
   // A C2SP tlog-proof of entry `index` against the latest verified checkpoint.
   // Errors: OutOfRange if index >= size().
   [[nodiscard]] absl::StatusOr<std::string> ProofFor(uint64_t index) const;
@@ -158,6 +176,10 @@ class LogFollower {
   uint64_t sweep_next_ = 0;
   bool sweep_started_ = false;
   uint64_t history_picks_ = 0;
+  void NoteSeen(uint64_t size);
+  void NoteVerified(uint64_t size);
+  mutable absl::Mutex lag_mu_;
+  Lag lag_ ABSL_GUARDED_BY(lag_mu_);
   // VerifiedEntry's last bundle: its tile, width and entries.
   uint64_t cached_tile_ = UINT64_MAX;
   uint64_t cached_width_ = 0;

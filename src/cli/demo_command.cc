@@ -28,6 +28,10 @@ void RegisterDemoCommand(CLI::App& app) {
   demo->add_option("--subjects-per-dc", options->subjects_per_dc,
                    "Synthetic subjects per DC")
       ->capture_default_str();
+  demo->add_option("--synthetic-incidents", options->synthetic_incidents,
+                   "After the summary, also record this many synthetic "
+                   "incidents (detector 'synthetic'), to try the console's "
+                   "paging");
   demo->add_option("--duration", *duration,
                    "Seconds to keep serving after the summary (default: until "
                    "Ctrl-C; 0: exit)");

@@ -803,6 +803,18 @@ absl::StatusOr<DemoSummary> RunDemo(
     }
     s.incidents.push_back(std::move(out));
   }
+  for (int i = 0; i < options.synthetic_incidents; ++i) {
+    audit::Finding f;
+    f.detector = "synthetic";
+    f.severity = static_cast<audit::Severity>(i % 4);
+    f.key = absl::StrCat("synthetic/", i);
+    f.summary = absl::StrCat("synthetic incident ", i,
+                             " (clover demo --synthetic-incidents)");
+    f.time = absl::Now() - absl::Minutes(i % 10080);
+    if (auto r = (*auditor)->incidents().Report(f, {}); !r.ok()) {
+      return r.status();
+    }
+  }
   if (on_summary) on_summary(s);
   (*auditor)->Stop();
   for (RunningNode& n : nodes) n.node->Shutdown();

@@ -27,6 +27,10 @@ struct DemoOptions {
   int base_port = 0;  // > 0: node ports base_port, base_port+1, ...; else the
                       // config's endpoints
   int subjects_per_dc = 40;
+  // After the summary is taken, the auditor also records this many incidents
+  // of detector "synthetic" (spread over the last 7 days, every severity), to
+  // try the console's paging on a large list; they are not in the summary.
+  int synthetic_incidents = 0;
   std::ostream* progress = nullptr;  // narration, or nullptr
 };
 

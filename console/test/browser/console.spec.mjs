@@ -139,6 +139,8 @@ try {
   await axe("/incidents", "incidents", "main table tbody tr");
   await page.selectOption("#f-sev", "critical");
   const critical = summary.incidents.filter((i) => i.severity === "critical").length;
+  // The auditor filters (server-side): wait for its answer.
+  await page.waitForFunction((n) => document.querySelectorAll("main table tbody tr").length === n, critical, { timeout: 5000 }).catch(() => {});
   check((await page.locator("main table tbody tr").count()) === critical, `filter by severity: ${critical} critical`);
   await page.selectOption("#f-sev", "");
 
