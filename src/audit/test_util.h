@@ -69,6 +69,7 @@ class FakeLog {
   // Answers fetches of entry bundle `bundle` (any width) with an error, as a
   // node that found it corrupted answers 500.
   void RefuseBundle(uint64_t bundle) { refused_.insert(bundle); }
+  void AllowBundle(uint64_t bundle) { refused_.erase(bundle); }
   // Serves `hash` (32 bytes) as hash `pos` of hash-tile level `level`.
   void TamperTileHash(int level, uint64_t pos, std::string hash) {
     tampered_tiles_[{level, pos}] = std::move(hash);
