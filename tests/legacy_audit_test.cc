@@ -14,6 +14,7 @@
 #include "absl/strings/str_replace.h"
 #include "core/rfc3339.h"
 #include "audit/auditor.h"
+#include "audit/console.h"
 #include "audit/decision_builder.h"
 #include "audit/legacy_check.h"
 #include "audit/report.h"
@@ -230,6 +231,12 @@ TEST_F(LegacyAuditTest, HonestMigrationRaisesNothing) {
   EXPECT_EQ(s.unverified, 0u);
   EXPECT_EQ(s.unchecked, 0u);
   EXPECT_EQ(s.last_check, clock_.Now());
+  // The public transparency page counts them (no source named).
+  const std::string pub = PublicSummaryJson(*auditor_, clock_.Now(), 30);
+  EXPECT_THAT(pub, HasSubstr("\"legacy_deletions\":{\"batches\":2,"
+                             "\"records\":5,\"verified\":2,"
+                             "\"unverified\":0,\"unchecked\":0}"));
+  EXPECT_THAT(pub, ::testing::Not(HasSubstr(source_)));
   // A quarantined row (never attested) left at the source is no finding.
   clock_.Advance(config_.migration.interval);
   Poll();

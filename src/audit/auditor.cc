@@ -188,6 +188,7 @@ absl::Status Auditor::Init(
     // entries that delivered them, then as their checks completed).
     legacy_ = std::make_unique<LegacyCheck>(config_.migration);
     CLOVER_RETURN_IF_ERROR(legacy_->Load(*kv_));
+    PublishLegacy();
     // The erasures the check had seen when the auditor stopped (stored with
     // each batch of entries it fed, ProcessEntries).
     for (const auto& f : followers_) {
@@ -592,6 +593,7 @@ absl::StatusOr<uint64_t> Auditor::PollOnce() {
     std::vector<LegacyCheck::Found> legacy;
     legacy_->CheckSources(clock_.Now(), /*force=*/false, *kv_, &legacy);
     RaiseLegacy(std::move(legacy));
+    PublishLegacy();
   }
   PollReleases();
   return total;
@@ -612,11 +614,18 @@ void Auditor::CheckMigrationSourcesOnce() {
   std::vector<LegacyCheck::Found> legacy;
   legacy_->CheckSources(clock_.Now(), /*force=*/true, *kv_, &legacy);
   RaiseLegacy(std::move(legacy));
+  PublishLegacy();
+}
+
+void Auditor::PublishLegacy() {
+  std::vector<MigrationSummary> s = legacy_->Summaries();
+  absl::MutexLock lock(&legacy_mu_);
+  legacy_summaries_ = std::move(s);
 }
 
 std::vector<MigrationSummary> Auditor::MigrationSummaries() const {
-  absl::MutexLock round(&poll_mu_);
-  return legacy_->Summaries();
+  absl::MutexLock lock(&legacy_mu_);
+  return legacy_summaries_;
 }
 
 ReleaseCounts Auditor::release_counts(const std::string& origin) const {

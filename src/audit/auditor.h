@@ -113,9 +113,10 @@ class Auditor {
   // same when a source is due (config.migration.interval, or a new
   // attestation). Serialised with polling rounds.
   void CheckMigrationSourcesOnce() ABSL_LOCKS_EXCLUDED(poll_mu_);
-  // The migration section of the report, as the check holds it now.
+  // The migration section of the report, as of the last polling round or
+  // source check (never waits for one).
   std::vector<MigrationSummary> MigrationSummaries() const
-      ABSL_LOCKS_EXCLUDED(poll_mu_);
+      ABSL_LOCKS_EXCLUDED(legacy_mu_);
 
   // Starts only the delivery workers (tests that drive PollOnce themselves).
   [[nodiscard]] absl::Status StartDelivery();
@@ -170,6 +171,7 @@ class Auditor {
   // Raises what the legacy-deletion check found (evidence from the follower
   // of each finding's log).
   void RaiseLegacy(std::vector<LegacyCheck::Found> found);
+  void PublishLegacy() ABSL_LOCKS_EXCLUDED(legacy_mu_);
   // Re-verifies part of the history of `f` (config: history_check), raising
   // tampered_history findings. Called from PollOnce after each poll.
   void CheckHistory(LogFollower& f);
@@ -222,6 +224,9 @@ class Auditor {
   // The legacy-deletion check; used under poll_mu_ (fed by ProcessEntries,
   // which runs inside a polling round).
   std::unique_ptr<LegacyCheck> legacy_;
+  // Its summaries, published after each round for readers.
+  mutable absl::Mutex legacy_mu_;
+  std::vector<MigrationSummary> legacy_summaries_ ABSL_GUARDED_BY(legacy_mu_);
 
   // Held for a whole polling round; taken before mu_.
   mutable absl::Mutex poll_mu_ ABSL_ACQUIRED_BEFORE(mu_);
