@@ -12,13 +12,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "core/rfc3339.h"
 #include "audit/auditor.h"
 #include "audit/console.h"
 #include "audit/decision_builder.h"
 #include "audit/legacy_check.h"
 #include "audit/report.h"
 #include "audit/test_util.h"
+#include "core/rfc3339.h"
 #include "entry/decision_record.h"
 #include "entry/legacy_deletion.h"
 #include "gmock/gmock.h"
@@ -31,8 +31,8 @@
 namespace clover::audit {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::FakeLog;
+using ::testing::HasSubstr;
 
 constexpr char kPolicy[] = R"(version: 1
 description: legacy audit test policy
@@ -91,8 +91,7 @@ class LegacyAuditTest : public ::testing::Test {
     config_.policy_bundles = {policy_path};
     config_.policy_keys = {policy_key_.verifier};
     config_.migration.interval = absl::Minutes(10);
-    config_.migration.sources.push_back(
-        {source_, pgtest::Dsn(), table_, "id"});
+    config_.migration.sources.push_back({source_, pgtest::Dsn(), table_, "id"});
     Reopen();
   }
 
@@ -381,7 +380,8 @@ TEST_F(LegacyAuditTest, MalformedAttestationsAreIncidentsNotCrashes) {
       R"({"type":"legacy_deletion","v":1,"time":"x"})",
       absl::StrReplaceAll(good, {{"\"records\":1", "\"records\":2"}}),
       absl::StrReplaceAll(good, {{"\"records\":1", "\"records\":-1"}}),
-      absl::StrReplaceAll(good, {{"\"write_indexes\":[", "\"write_indexes\":[\"x\","}}),
+      absl::StrReplaceAll(
+          good, {{"\"write_indexes\":[", "\"write_indexes\":[\"x\","}}),
       absl::StrReplaceAll(good, {{entry::LegacyKeyHash(source_, "c1"), "zz"}}),
       absl::StrReplaceAll(good, {{"\"batch\":0", "\"batch\":1e400"}}),
   };

@@ -370,7 +370,8 @@ absl::Status Auditor::ProcessEntries(LogFollower& f, uint64_t first,
     if (scratch_.type == entry::EntryType::kLegacyDeletion) {
       std::vector<LegacyCheck::Found> legacy;
       legacy_->Observe(f.origin(), index, raw, clock_.Now(), batch, &legacy);
-      for (LegacyCheck::Found& l : legacy) found.push_back(std::move(l.finding));
+      for (LegacyCheck::Found& l : legacy)
+        found.push_back(std::move(l.finding));
       continue;
     }
     if (scratch_.type != entry::EntryType::kDecision) continue;
@@ -539,8 +540,8 @@ absl::StatusOr<uint64_t> Auditor::PollOnce() {
       // The writes of new deletion attestations, from the verified log.
       std::vector<LegacyCheck::Found> legacy;
       legacy_->VerifyWrites(
-          f.origin(), [&f](uint64_t idx) { return f.VerifiedEntry(idx); },
-          *kv_, &legacy);
+          f.origin(), [&f](uint64_t idx) { return f.VerifiedEntry(idx); }, *kv_,
+          &legacy);
       RaiseLegacy(std::move(legacy));
     }
     const std::string& traffic_url = config_.logs[i].traffic_metrics_url;

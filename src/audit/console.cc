@@ -315,8 +315,8 @@ std::string PublicSummaryJson(Auditor& auditor, absl::Time now, int days) {
   }
   absl::StrAppend(&out, ",\"legacy_deletions\":{\"batches\":", batches,
                   ",\"records\":", records, ",\"verified\":", verified,
-                  ",\"unverified\":", unverified,
-                  ",\"unchecked\":", unchecked, "}}");
+                  ",\"unverified\":", unverified, ",\"unchecked\":", unchecked,
+                  "}}");
   return out;
 }
 

@@ -113,8 +113,8 @@ absl::Status ReadPostgresSourceKeys(
   if (PQresultStatus(begin.get()) != PGRES_COMMAND_OK)
     return fail(begin.get(), "begin");
   const std::string sql =
-      absl::StrCat("SELECT ", QuoteQualified(source.key_column),
-                   "::text FROM ", QuoteQualified(source.table));
+      absl::StrCat("SELECT ", QuoteQualified(source.key_column), "::text FROM ",
+                   QuoteQualified(source.table));
   if (PQsendQuery(conn.get(), sql.c_str()) != 1) return fail(nullptr, "query");
   // Row by row: a legacy table may hold millions of rows.
   (void)PQsetSingleRowMode(conn.get());
@@ -123,8 +123,9 @@ absl::Status ReadPostgresSourceKeys(
     const ExecStatusType st = PQresultStatus(r.get());
     if (st == PGRES_SINGLE_TUPLE) {
       if (!PQgetisnull(r.get(), 0, 0)) {
-        each(absl::string_view(PQgetvalue(r.get(), 0, 0),
-                               static_cast<size_t>(PQgetlength(r.get(), 0, 0))));
+        each(
+            absl::string_view(PQgetvalue(r.get(), 0, 0),
+                              static_cast<size_t>(PQgetlength(r.get(), 0, 0))));
       }
     } else if (st != PGRES_TUPLES_OK && status.ok()) {
       status = fail(r.get(), "read");
@@ -139,7 +140,8 @@ LegacyCheck::LegacyCheck(LegacyCheckOptions options, SourceKeysFn read_keys)
       read_keys_(read_keys ? std::move(read_keys) : ReadPostgresSourceKeys) {}
 
 std::string LegacyCheck::Key(absl::string_view origin, uint64_t index) {
-  return absl::StrCat(kStatePrefix, origin, "/", absl::StrFormat("%020d", index));
+  return absl::StrCat(kStatePrefix, origin, "/",
+                      absl::StrFormat("%020d", index));
 }
 
 // Lines: "legacy-check 1", "origin <origin>", "index <n>", "seen <unix µs>",
@@ -147,17 +149,17 @@ std::string LegacyCheck::Key(absl::string_view origin, uint64_t index) {
 // "checked <unix µs>" (when checked), "why <text>" (when the writes failed),
 // and last "entry <the attestation as logged>" (to the end of the value).
 std::string LegacyCheck::Encode(const Attestation& t) {
-  std::string out = absl::StrCat(
-      "legacy-check 1\norigin ", OneLine(t.origin), "\nindex ", t.index,
-      "\nseen ", absl::ToUnixMicros(t.seen), "\nwrites ",
-      t.writes == Writes::kPending ? "pending"
-      : t.writes == Writes::kOk    ? "ok"
-                                   : "bad",
-      "\nsource ",
-      t.at_source == AtSource::kUnchecked ? "unchecked"
-      : t.at_source == AtSource::kGone    ? "gone"
-                                          : "present",
-      " ", t.present, "\n");
+  std::string out =
+      absl::StrCat("legacy-check 1\norigin ", OneLine(t.origin), "\nindex ",
+                   t.index, "\nseen ", absl::ToUnixMicros(t.seen), "\nwrites ",
+                   t.writes == Writes::kPending ? "pending"
+                   : t.writes == Writes::kOk    ? "ok"
+                                                : "bad",
+                   "\nsource ",
+                   t.at_source == AtSource::kUnchecked ? "unchecked"
+                   : t.at_source == AtSource::kGone    ? "gone"
+                                                       : "present",
+                   " ", t.present, "\n");
   if (t.checked != absl::InfinitePast())
     absl::StrAppend(&out, "checked ", absl::ToUnixMicros(t.checked), "\n");
   if (!t.why.empty()) absl::StrAppend(&out, "why ", OneLine(t.why), "\n");
@@ -168,8 +170,8 @@ std::string LegacyCheck::Encode(const Attestation& t) {
 absl::StatusOr<LegacyCheck::Attestation> LegacyCheck::Decode(
     absl::string_view key, absl::string_view value) {
   const auto bad = [&](absl::string_view line) {
-    return absl::DataLossError(absl::StrCat("legacy-check state '", key,
-                                            "': bad line '", line, "'"));
+    return absl::DataLossError(
+        absl::StrCat("legacy-check state '", key, "': bad line '", line, "'"));
   };
   Attestation t;
   const size_t entry = value.find("\nentry ");
@@ -256,11 +258,11 @@ LegacyCheck::Found LegacyCheck::Make(const Attestation& t,
   f.finding.severity = Severity::kHigh;
   f.finding.key = absl::StrCat(kDetectorDeletionUnverified, "/", t.origin, "/",
                                t.a.migration, "/", t.a.batch, "/", key_suffix);
-  f.finding.summary = absl::StrCat(
-      "node '", t.a.node, "' (log '", t.origin, "'), entry ", t.index,
-      ": the deletion attestation of migration '", t.a.migration, "' batch ",
-      t.a.batch, " (", t.a.records, " records from '", t.a.source,
-      "') is not verified: ", why);
+  f.finding.summary =
+      absl::StrCat("node '", t.a.node, "' (log '", t.origin, "'), entry ",
+                   t.index, ": the deletion attestation of migration '",
+                   t.a.migration, "' batch ", t.a.batch, " (", t.a.records,
+                   " records from '", t.a.source, "') is not verified: ", why);
   f.finding.time = when;
   f.finding.origin = t.origin;
   f.finding.indices.push_back(t.index);
@@ -369,8 +371,8 @@ void LegacyCheck::VerifyWrites(absl::string_view origin,
         why = absl::StrCat("entry ", i, " is a write for purpose '", d.purpose,
                            "', not '", kMigrationPurpose, "'");
       } else if (d.records == 0 || d.subject.empty()) {
-        why = absl::StrCat("entry ", i,
-                           " is a refused write (it wrote nothing)");
+        why =
+            absl::StrCat("entry ", i, " is a refused write (it wrote nothing)");
       }
       if (!why.empty()) {
         bad_index = i;
@@ -426,10 +428,9 @@ void LegacyCheck::CheckSources(absl::Time now, bool force, kv::KvStore& kv,
     }
     if (mine.empty()) continue;
     auto last = last_read_.find(src.source);
-    const bool due =
-        force || last == last_read_.end() ||
-        now - last->second >= options_.interval ||
-        (fresh && now - last->second >= recheck_new);
+    const bool due = force || last == last_read_.end() ||
+                     now - last->second >= options_.interval ||
+                     (fresh && now - last->second >= recheck_new);
     if (!due) continue;
     // Hash (raw bytes) -> the attestations naming it.
     absl::flat_hash_map<std::string, uint32_t> first;
@@ -460,8 +461,7 @@ void LegacyCheck::CheckSources(absl::Time now, bool force, kv::KvStore& kv,
     }
     last_read_[src.source] = now;
     kv::KvBatch batch;
-    batch.Put(SourceReadKey(src.source),
-              absl::StrCat(absl::ToUnixMicros(now)));
+    batch.Put(SourceReadKey(src.source), absl::StrCat(absl::ToUnixMicros(now)));
     for (uint32_t n = 0; n < mine.size(); ++n) {
       Attestation& t = *mine[n];
       const AtSource was = t.at_source;
@@ -469,14 +469,13 @@ void LegacyCheck::CheckSources(absl::Time now, bool force, kv::KvStore& kv,
       t.present = present[n];
       t.at_source = present[n] > 0 ? AtSource::kPresent : AtSource::kGone;
       if (t.at_source == AtSource::kPresent && was != AtSource::kPresent) {
-        out->push_back(Make(
-            t, "source",
-            absl::StrCat(present[n], " of its ", t.a.records,
-                         " attested rows are ",
-                         was == AtSource::kGone ? "back" : "still",
-                         " at the source (read ", FormatRfc3339Millis(now),
-                         ")"),
-            now));
+        out->push_back(
+            Make(t, "source",
+                 absl::StrCat(
+                     present[n], " of its ", t.a.records, " attested rows are ",
+                     was == AtSource::kGone ? "back" : "still",
+                     " at the source (read ", FormatRfc3339Millis(now), ")"),
+                 now));
       }
       if (was != t.at_source || was_present != t.present) {
         t.checked = now;
@@ -504,9 +503,9 @@ std::vector<MigrationSummary> LegacyCheck::Summarise(
     MigrationSummary& m = by[{t.a.migration, t.a.source}];
     m.migration = t.a.migration;
     m.source = t.a.source;
-    m.source_configured =
-        std::any_of(sources.begin(), sources.end(),
-                    [&](const MigrationSource& s) { return s.source == m.source; });
+    m.source_configured = std::any_of(
+        sources.begin(), sources.end(),
+        [&](const MigrationSource& s) { return s.source == m.source; });
     ++m.batches;
     m.records += t.a.records;
     if (t.writes == Writes::kBad || t.at_source == AtSource::kPresent) {
@@ -537,8 +536,7 @@ absl::StatusOr<std::vector<MigrationSummary>> LoadMigrationSummaries(
   absl::Status bad;
   absl::Status s =
       kv.Scan(kStatePrefix, [&](absl::string_view k, absl::string_view v) {
-        absl::StatusOr<LegacyCheck::Attestation> t =
-            LegacyCheck::Decode(k, v);
+        absl::StatusOr<LegacyCheck::Attestation> t = LegacyCheck::Decode(k, v);
         if (!t.ok()) {
           bad = t.status();
           return false;

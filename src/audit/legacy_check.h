@@ -90,10 +90,10 @@ struct MigrationSummary {
   std::string migration;
   std::string source;
   uint64_t batches = 0;
-  uint64_t records = 0;      // attested
-  uint64_t verified = 0;     // batches: writes match and rows gone
-  uint64_t unverified = 0;   // batches with a failed check
-  uint64_t unchecked = 0;    // batches not (yet) fully checked
+  uint64_t records = 0;     // attested
+  uint64_t verified = 0;    // batches: writes match and rows gone
+  uint64_t unverified = 0;  // batches with a failed check
+  uint64_t unchecked = 0;   // batches not (yet) fully checked
   bool source_configured = false;
   absl::Time last_check = absl::InfinitePast();  // of the source
 };

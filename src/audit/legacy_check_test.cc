@@ -94,8 +94,7 @@ TEST(LegacyCheckConfigTest, SectionIsReadAndCheckedWithoutEchoingTheDsn) {
            {"key_column: customer_id", "key_column: a.b", "key_column"},
            {"\"postgres:legacy-us", "\"ndjson:legacy-us", "source"},
            {"interval: 5m", "interval: soon", "migration.interval"},
-           {"key_column: customer_id", "key: customer_id",
-            "sources[0].key"}}) {
+           {"key_column: customer_id", "key: customer_id", "sources[0].key"}}) {
     std::string bad = good;
     bad.replace(bad.find(from), from.size(), to);
     auto refused = LoadWithMigration(dir, bad);
@@ -104,8 +103,8 @@ TEST(LegacyCheckConfigTest, SectionIsReadAndCheckedWithoutEchoingTheDsn) {
         << to;
   }
   // A source listed twice is refused.
-  auto twice = LoadWithMigration(
-      dir, good + good.substr(good.find("    - source")));
+  auto twice =
+      LoadWithMigration(dir, good + good.substr(good.find("    - source")));
   EXPECT_FALSE(twice.ok());
   // A DSN file others can read is refused; the error never quotes it.
   WriteFile(dir.Sub("legacy.dsn"), "host=x password=hunter2\n",

@@ -229,8 +229,9 @@ absl::StatusOr<ReportFiles> WriteAuditReport(const AuditorConfig& config,
   }
   // Legacy migrations: the deletion attestations checked so far (all, not
   // per period: a batch stays watched).
-  CLOVER_ASSIGN_OR_RETURN(std::vector<MigrationSummary> migrations,
-                          LoadMigrationSummaries(*kv, config.migration.sources));
+  CLOVER_ASSIGN_OR_RETURN(
+      std::vector<MigrationSummary> migrations,
+      LoadMigrationSummaries(*kv, config.migration.sources));
   std::map<std::string, std::string> signed_paths;  // sha -> path
   for (const std::string& p : config.policy_bundles) {
     if (auto text = policy::ReadFileToString(p); text.ok()) {
@@ -286,8 +287,8 @@ absl::StatusOr<ReportFiles> WriteAuditReport(const AuditorConfig& config,
         ",\"refused\":", c.refused, ",\"cutoffs\":", c.cutoffs,
         ",\"restores\":", c.restores, ",\"pending\":", c.pending, "}");
   }
-  absl::StrAppend(&json, "],\"migrations\":",
-                  MigrationSummariesJson(migrations), "}");
+  absl::StrAppend(&json,
+                  "],\"migrations\":", MigrationSummariesJson(migrations), "}");
   CLOVER_ASSIGN_OR_RETURN(std::string canonical, CanonicalizeJson(json));
 
   // HTML.
