@@ -1,15 +1,18 @@
 // Log entries as the auditor (DOM) and the access index (SAX) read them from a
 // log they do not trust, key-release log entries and the judgement of a
-// release against a decision entry, and tlog-proof texts.
+// release against a decision entry, legacy-migration deletion attestations
+// (as parsed and as the auditor's check takes them in), and tlog-proof texts.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "audit/legacy_check.h"
 #include "audit/release_check.h"
 #include "audit/tlog_proof.h"
 #include "entry/entry_subjects.h"
 #include "entry/erasure_attestation.h"
+#include "entry/legacy_deletion.h"
 #include "entry/log_entry.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -26,6 +29,27 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         again->destroyed_epochs != attestation->destroyed_epochs ||
         again->cut_log_size != attestation->cut_log_size)
       std::abort();
+  }
+  // A deletion attestation that parses writes back to one that parses to the
+  // same counts, hashes and indexes.
+  auto deletion = clover::entry::ParseLegacyDeletion(text);
+  if (deletion.ok()) {
+    auto again = clover::entry::ParseLegacyDeletion(
+        clover::entry::LegacyDeletionJson(*deletion));
+    if (!again.ok() || again->records != deletion->records ||
+        again->batch != deletion->batch ||
+        again->key_hashes.size() != deletion->key_hashes.size() ||
+        again->write_indexes != deletion->write_indexes)
+      std::abort();
+  }
+  // The auditor's check takes any entry in: kept, or a finding.
+  {
+    clover::audit::LegacyCheck check({});
+    clover::kv::KvBatch batch;
+    std::vector<clover::audit::LegacyCheck::Found> found;
+    check.Observe("log", 7, std::string(text), absl::UnixEpoch(), batch,
+                  &found);
+    if (found.size() + check.Summaries().size() != 1) std::abort();
   }
   // A release entry judged against the same text as its decision.
   auto release = clover::audit::ParseReleaseEntry(text);

@@ -123,4 +123,6 @@ export interface PublicSummary {
   field_decisions: { day: string; destination: string; purpose: string; effect: string; decisions: number }[];
   incidents: Record<string, Record<string, number>>;
   checkpoints: { origin: string; size: number; checkpoint: string }[];
+  // Legacy-migration deletions at the source, as the auditor verified them.
+  legacy_deletions?: { batches: number; records: number; verified: number; unverified: number; unchecked: number };
 }

@@ -37,6 +37,15 @@ export function PublicPage() {
           })}
         </tbody>
       </table>
+      {data?.legacy_deletions && data.legacy_deletions.batches > 0 && (
+        <>
+          <h2>Legacy data migrated home and deleted at its source</h2>
+          <table id="public-legacy-deletions">
+            <thead><tr><th scope="col">Batches</th><th scope="col">Records</th><th scope="col">Deletion verified</th><th scope="col">Not verified</th><th scope="col">Not checked yet</th></tr></thead>
+            <tbody><tr><td>{data.legacy_deletions.batches}</td><td>{data.legacy_deletions.records}</td><td>{data.legacy_deletions.verified}</td><td>{data.legacy_deletions.unverified}</td><td>{data.legacy_deletions.unchecked}</td></tr></tbody>
+          </table>
+        </>
+      )}
       <h2>Verified checkpoints</h2>
       {(data?.checkpoints ?? []).map((c) => <details key={c.origin}><summary>{c.origin}: {c.size} entries</summary><pre tabIndex={0}>{c.checkpoint}</pre></details>)}
     </section>

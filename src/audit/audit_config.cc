@@ -36,6 +36,12 @@ constexpr KeySet kTopologyRegionKeys{"topology.regions[]",
 constexpr absl::string_view kTopologyDcKeysNames[] = {"id", "db_hosts"};
 constexpr KeySet kTopologyDcKeys{"topology.regions[].dcs[]",
                                  kTopologyDcKeysNames};
+constexpr absl::string_view kMigrationKeysNames[] = {"interval", "sources"};
+constexpr KeySet kMigrationKeys{"migration", kMigrationKeysNames};
+constexpr absl::string_view kMigrationSourceKeysNames[] = {
+    "source", "dsn_file", "table", "key_column"};
+constexpr KeySet kMigrationSourceKeys{"migration.sources[]",
+                                      kMigrationSourceKeysNames};
 constexpr absl::string_view kApiTokenKeysNames[] = {"name", "role", "sha256",
                                                     "token_file"};
 constexpr KeySet kApiTokenKeys{"auditor.api_tokens[]", kApiTokenKeysNames};
@@ -49,7 +55,8 @@ constexpr absl::string_view kWitnessLogKeysNames[] = {"origin", "verifier_keys",
 constexpr KeySet kWitnessLogKeys{"logs[]", kWitnessLogKeysNames};
 constexpr absl::string_view kRootKeysNames[] = {
     "auditor",  "logs",      "policies",  "principals", "approvals",
-    "canaries", "detectors", "incidents", "topology",   "releases"};
+    "canaries", "detectors", "incidents", "topology",   "releases",
+    "migration"};
 constexpr KeySet kRootKeys{"", kRootKeysNames};
 constexpr absl::string_view kAuditorKeysNames[] = {"name",
                                                    "listen",
@@ -132,6 +139,8 @@ constexpr const KeySet* kAuditorKeySets[] = {&kRootKeys,
                                              &kTopologyKeys,
                                              &kTopologyRegionKeys,
                                              &kTopologyDcKeys,
+                                             &kMigrationKeys,
+                                             &kMigrationSourceKeys,
                                              &kIncidentsKeys,
                                              &kWebhookKeys};
 constexpr const KeySet* kWitnessKeySets[] = {&kWitnessRootKeys, &kWitnessKeys,
@@ -297,6 +306,56 @@ class Reader {
         rc.region.dcs.push_back(std::move(dc));
       }
       c->topology.push_back(std::move(rc));
+    }
+    return absl::OkStatus();
+  }
+
+  // `migration: {interval, sources: [{source, dsn_file, table, key_column}]}`
+  // (audit/legacy_check.h).
+  absl::Status Migration(const YAML::Node& m, AuditorConfig* c) const {
+    CLOVER_RETURN_IF_ERROR(Keys(m, "migration", kMigrationKeys));
+    CLOVER_RETURN_IF_ERROR(
+        Duration(m, "interval", "migration.interval", &c->migration.interval));
+    const YAML::Node sources = m["sources"];
+    if (!sources) return absl::OkStatus();
+    if (!sources.IsSequence())
+      return Error(sources, "migration.sources", "must be a list");
+    for (size_t i = 0; i < sources.size(); ++i) {
+      const YAML::Node s = sources[i];
+      const std::string f = absl::StrCat("migration.sources[", i, "]");
+      CLOVER_RETURN_IF_ERROR(Keys(s, f, kMigrationSourceKeys));
+      MigrationSource ms;
+      CLOVER_RETURN_IF_ERROR(Str(s, "source", f + ".source", true, &ms.source));
+      if (!absl::StartsWith(ms.source, "postgres:")) {
+        return Error(s["source"], f + ".source",
+                     "must name a PostgreSQL source (\"postgres:...\"); a file "
+                     "source cannot be read again");
+      }
+      for (const MigrationSource& other : c->migration.sources) {
+        if (other.source == ms.source)
+          return Error(s["source"], f + ".source", "listed twice");
+      }
+      std::string dsn_file;
+      CLOVER_RETURN_IF_ERROR(
+          Path(s, "dsn_file", f + ".dsn_file", true, &dsn_file));
+      // A DSN may hold a password: a secret file, never echoed.
+      absl::StatusOr<std::string> dsn = ReadKeyFile(dsn_file, true);
+      if (!dsn.ok())
+        return Error(s["dsn_file"], f + ".dsn_file", dsn.status().message());
+      ms.dsn = *std::move(dsn);
+      CLOVER_RETURN_IF_ERROR(Str(s, "table", f + ".table", true, &ms.table));
+      if (!IsPlainSqlIdentifier(ms.table, true)) {
+        return Error(s["table"], f + ".table",
+                     "must be an identifier (letters, digits, _), optionally "
+                     "schema-qualified");
+      }
+      CLOVER_RETURN_IF_ERROR(
+          Str(s, "key_column", f + ".key_column", true, &ms.key_column));
+      if (!IsPlainSqlIdentifier(ms.key_column, false)) {
+        return Error(s["key_column"], f + ".key_column",
+                     "must be an identifier (letters, digits, _)");
+      }
+      c->migration.sources.push_back(std::move(ms));
     }
     return absl::OkStatus();
   }
@@ -838,6 +897,9 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
 
     if (const YAML::Node t = root["topology"]) {
       CLOVER_RETURN_IF_ERROR(r.Topology(t, &c));
+    }
+    if (const YAML::Node m = root["migration"]) {
+      CLOVER_RETURN_IF_ERROR(r.Migration(m, &c));
     }
 
     if (const YAML::Node in = root["incidents"]) {

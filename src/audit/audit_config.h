@@ -17,6 +17,7 @@
 #include "audit/detectors.h"
 #include "audit/erasure_check.h"
 #include "audit/follower.h"
+#include "audit/legacy_check.h"
 #include "audit/release_check.h"
 #include "audit/topology_watch.h"
 #include "crypto/secret_key_file.h"
@@ -134,6 +135,9 @@ struct AuditorConfig {
   // auditor checks every `topology_interval` (audit/topology_watch.h).
   std::vector<RegionTopologyConfig> topology;
   absl::Duration topology_interval = absl::Seconds(30);
+  // `migration: {interval, sources}`: the legacy stores the auditor may read
+  // to verify deletion attestations (audit/legacy_check.h).
+  LegacyCheckOptions migration;
   std::string incidents_jsonl;  // optional, absolute
   std::string webhook_url;      // optional
   std::string webhook_secret_file;

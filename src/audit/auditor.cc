@@ -200,6 +200,11 @@ absl::Status Auditor::Init(
           }
           return true;
         }));
+    // The deletion attestations seen before (stored with the batch of
+    // entries that delivered them, then as their checks completed).
+    legacy_ = std::make_unique<LegacyCheck>(config_.migration);
+    CLOVER_RETURN_IF_ERROR(legacy_->Load(*kv_));
+    PublishLegacy();
     // The erasures the check had seen when the auditor stopped (stored with
     // each batch of entries it fed, ProcessEntries).
     for (const auto& f : followers_) {
@@ -378,6 +383,13 @@ absl::Status Auditor::ProcessEntries(LogFollower& f, uint64_t first,
       }
       continue;
     }
+    if (scratch_.type == entry::EntryType::kLegacyDeletion) {
+      std::vector<LegacyCheck::Found> legacy;
+      legacy_->Observe(f.origin(), index, raw, clock_.Now(), batch, &legacy);
+      for (LegacyCheck::Found& l : legacy)
+        found.push_back(std::move(l.finding));
+      continue;
+    }
     if (scratch_.type != entry::EntryType::kDecision) continue;
     const entry::DecisionEntry& e = scratch_.decision;
     // A critical finding about entry `index` of this log, one incident per
@@ -543,6 +555,14 @@ absl::StatusOr<uint64_t> Auditor::PollOnce() {
       poll_failed_[i] = !r.ok();
     }
     if (r.ok()) CheckHistory(f);
+    if (r.ok()) {
+      // The writes of new deletion attestations, from the verified log.
+      std::vector<LegacyCheck::Found> legacy;
+      legacy_->VerifyWrites(
+          f.origin(), [&f](uint64_t idx) { return f.VerifiedEntry(idx); }, *kv_,
+          &legacy);
+      RaiseLegacy(std::move(legacy));
+    }
     const std::string& traffic_url = config_.logs[i].traffic_metrics_url;
     const int64_t traffic =
         traffic_url.empty() ? -1 : ScrapeTraffic(traffic_url);
@@ -589,8 +609,43 @@ absl::StatusOr<uint64_t> Auditor::PollOnce() {
       Raise(&f, PendingFinding{std::move(fd), {}});
     }
   }
+  {
+    std::vector<LegacyCheck::Found> legacy;
+    legacy_->CheckSources(clock_.Now(), /*force=*/false, *kv_, &legacy);
+    RaiseLegacy(std::move(legacy));
+    PublishLegacy();
+  }
   PollReleases();
   return total;
+}
+
+void Auditor::RaiseLegacy(std::vector<LegacyCheck::Found> found) {
+  for (LegacyCheck::Found& l : found) {
+    const LogFollower* from = nullptr;
+    for (const auto& f : followers_) {
+      if (f->origin() == l.finding.origin) from = f.get();
+    }
+    Raise(from, PendingFinding{std::move(l.finding), std::move(l.entries)});
+  }
+}
+
+void Auditor::CheckMigrationSourcesOnce() {
+  absl::MutexLock round(&poll_mu_);
+  std::vector<LegacyCheck::Found> legacy;
+  legacy_->CheckSources(clock_.Now(), /*force=*/true, *kv_, &legacy);
+  RaiseLegacy(std::move(legacy));
+  PublishLegacy();
+}
+
+void Auditor::PublishLegacy() {
+  std::vector<MigrationSummary> s = legacy_->Summaries();
+  absl::MutexLock lock(&legacy_mu_);
+  legacy_summaries_ = std::move(s);
+}
+
+std::vector<MigrationSummary> Auditor::MigrationSummaries() const {
+  absl::MutexLock lock(&legacy_mu_);
+  return legacy_summaries_;
 }
 
 ReleaseCounts Auditor::release_counts(const std::string& origin) const {

@@ -55,6 +55,7 @@
 #include "audit/flows.h"
 #include "audit/follower.h"
 #include "audit/incident_store.h"
+#include "audit/legacy_check.h"
 #include "audit/outbox.h"
 #include "audit/policy_view.h"
 #include "audit/principal_directory.h"
@@ -107,6 +108,17 @@ class Auditor {
   // config.topology_interval; a no-op without `topology:`. Serialised with
   // polling rounds.
   void CheckTopologyOnce() ABSL_LOCKS_EXCLUDED(poll_mu_);
+
+  // Reads every configured migration source now and checks the deletion
+  // attestations naming it (audit/legacy_check.h), raising
+  // deletion_unverified for attested rows found there. Polling rounds do the
+  // same when a source is due (config.migration.interval, or a new
+  // attestation). Serialised with polling rounds.
+  void CheckMigrationSourcesOnce() ABSL_LOCKS_EXCLUDED(poll_mu_);
+  // The migration section of the report, as of the last polling round or
+  // source check (never waits for one).
+  std::vector<MigrationSummary> MigrationSummaries() const
+      ABSL_LOCKS_EXCLUDED(legacy_mu_);
 
   // Starts only the delivery workers (tests that drive PollOnce themselves).
   [[nodiscard]] absl::Status StartDelivery();
@@ -168,6 +180,10 @@ class Auditor {
                               std::vector<PendingFinding>* pending)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Raise(const LogFollower* f, PendingFinding p);
+  // Raises what the legacy-deletion check found (evidence from the follower
+  // of each finding's log).
+  void RaiseLegacy(std::vector<LegacyCheck::Found> found);
+  void PublishLegacy() ABSL_LOCKS_EXCLUDED(legacy_mu_);
   // Re-verifies part of the history of `f` (config: history_check), raising
   // tampered_history findings. Called from PollOnce after each poll.
   void CheckHistory(LogFollower& f);
@@ -230,9 +246,15 @@ class Auditor {
   // Null without `topology:`; used under poll_mu_.
   std::unique_ptr<TopologyWatch> topology_;
   absl::Time topology_due_ = absl::InfinitePast();
+  // The legacy-deletion check; used under poll_mu_ (fed by ProcessEntries,
+  // which runs inside a polling round).
+  std::unique_ptr<LegacyCheck> legacy_;
+  // Its summaries, published after each round for readers.
+  mutable absl::Mutex legacy_mu_;
+  std::vector<MigrationSummary> legacy_summaries_ ABSL_GUARDED_BY(legacy_mu_);
 
   // Held for a whole polling round; taken before mu_.
-  absl::Mutex poll_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  mutable absl::Mutex poll_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;
   FlowStats flows_ ABSL_GUARDED_BY(mu_);
   Detectors detectors_ ABSL_GUARDED_BY(mu_);

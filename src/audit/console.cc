@@ -303,7 +303,21 @@ std::string PublicSummaryJson(Auditor& auditor, absl::Time now, int days) {
     AppendJsonString(f->checkpoint_note(), &out);
     out += "}";
   }
-  out += "]}";
+  out += "]";
+  // Legacy-migration deletions verified: totals only (no source names).
+  uint64_t batches = 0, records = 0, verified = 0, unverified = 0,
+           unchecked = 0;
+  for (const MigrationSummary& m : auditor.MigrationSummaries()) {
+    batches += m.batches;
+    records += m.records;
+    verified += m.verified;
+    unverified += m.unverified;
+    unchecked += m.unchecked;
+  }
+  absl::StrAppend(&out, ",\"legacy_deletions\":{\"batches\":", batches,
+                  ",\"records\":", records, ",\"verified\":", verified,
+                  ",\"unverified\":", unverified, ",\"unchecked\":", unchecked,
+                  "}}");
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "audit/flows.h"
 #include "audit/incident.h"
+#include "audit/legacy_check.h"
 #include "core/canonical_json.h"
 #include "core/json_fields.h"
 #include "core/rfc3339.h"
@@ -226,6 +227,11 @@ absl::StatusOr<ReportFiles> WriteAuditReport(const AuditorConfig& config,
     }
     releases.emplace_back(l.log.origin, c);
   }
+  // Legacy migrations: the deletion attestations checked so far (all, not
+  // per period: a batch stays watched).
+  CLOVER_ASSIGN_OR_RETURN(
+      std::vector<MigrationSummary> migrations,
+      LoadMigrationSummaries(*kv, config.migration.sources));
   std::map<std::string, std::string> signed_paths;  // sha -> path
   for (const std::string& p : config.policy_bundles) {
     if (auto text = policy::ReadFileToString(p); text.ok()) {
@@ -281,7 +287,8 @@ absl::StatusOr<ReportFiles> WriteAuditReport(const AuditorConfig& config,
         ",\"refused\":", c.refused, ",\"cutoffs\":", c.cutoffs,
         ",\"restores\":", c.restores, ",\"pending\":", c.pending, "}");
   }
-  json += "]}";
+  absl::StrAppend(&json,
+                  "],\"migrations\":", MigrationSummariesJson(migrations), "}");
   CLOVER_ASSIGN_OR_RETURN(std::string canonical, CanonicalizeJson(json));
 
   // HTML.
@@ -391,6 +398,25 @@ absl::StatusOr<ReportFiles> WriteAuditReport(const AuditorConfig& config,
                       c.unjustified, "</td><td>", c.maintenance, "</td><td>",
                       c.refused, "</td><td>", c.cutoffs, " / ", c.restores,
                       "</td><td>", c.pending, "</td></tr>");
+    }
+  }
+  if (!migrations.empty()) {
+    html +=
+        "</table><h2>Legacy migrations: deletions at the source verified"
+        "</h2><table><tr><th>migration</th><th>source</th><th>batches</th>"
+        "<th>records attested</th><th>verified</th><th>unverified</th>"
+        "<th>not checked</th><th>source last read</th></tr>";
+    for (const MigrationSummary& m : migrations) {
+      absl::StrAppend(
+          &html, "<tr><td>", Html(m.migration), "</td><td>", Html(m.source),
+          m.source_configured ? "" : " (no read access: writes checked only)",
+          "</td><td>", m.batches, "</td><td>", m.records, "</td><td>",
+          m.verified, "</td><td", m.unverified ? " class=\"critical\"" : "",
+          ">", m.unverified, "</td><td>", m.unchecked, "</td><td>",
+          m.last_check == absl::InfinitePast()
+              ? "-"
+              : FormatRfc3339Millis(m.last_check),
+          "</td></tr>");
     }
   }
   html += "</table></body></html>\n";
