@@ -378,15 +378,13 @@ absl::StatusOr<audit::AuditorConfig> PrepareAuditor(
   // storage keeps each node's approvals apart) and attests with `signer`.
   c.desk.principal = "auditor";
   c.desk.attestation_signer_key = signer;
-  // Also on disk (0600), for examples/audit.yaml's approvals.desk.
-  for (const auto& [file, text] :
-       {std::pair<std::string, std::string>{"auditor.note.key", signer},
-        {"auditor.api.key", gateway::ExampleApiKey("auditor")}}) {
-    if (absl::Status st =
-            crypto::WritePrivateFile((keys / file).string(), text + "\n");
-        !st.ok()) {
-      return st;
-    }
+  // Also on disk (0600), for examples/audit.yaml's approvals.desk (the
+  // attestation key is auditor.note.key, written above).
+  if (absl::Status st = crypto::WritePrivateFile(
+          (keys / "auditor.api.key").string(),
+          gateway::ExampleApiKey("auditor") + "\n");
+      !st.ok()) {
+    return st;
   }
   for (const LocalNode& n : nodes) {
     c.desk.nodes.push_back(
