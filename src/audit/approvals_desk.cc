@@ -145,21 +145,31 @@ std::string TlogProof(uint64_t index, const rapidjson::Value& hashes,
   return out;
 }
 
+// The desk's queue, shared with its (detached) threads: a desk may be
+// destroyed on one of them (a task holds the last reference), so it never
+// joins them; they leave once `stop` is set.
+struct DeskPool {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stop = false;
+  std::deque<std::function<void(bool)>> queue;
+};
+
 class Desk {
  public:
-  explicit Desk(ApprovalDeskConfig cfg) : cfg_(std::move(cfg)) {
+  explicit Desk(ApprovalDeskConfig cfg)
+      : cfg_(std::move(cfg)), pool_(std::make_shared<DeskPool>()) {
     if (cfg_.nodes.empty()) return;
-    for (int i = 0; i < 2; ++i) workers_.emplace_back([this] { Work(); });
+    for (int i = 0; i < 2; ++i) std::thread([p = pool_] { Work(p); }).detach();
   }
   ~Desk() {
     std::deque<std::function<void(bool)>> left;
     {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-      left.swap(queue_);
+      std::lock_guard<std::mutex> lock(pool_->mu);
+      pool_->stop = true;
+      left.swap(pool_->queue);
     }
-    cv_.notify_all();
-    for (std::thread& t : workers_) t.join();
+    pool_->cv.notify_all();
     for (auto& task : left) task(false);
   }
 
@@ -177,11 +187,11 @@ class Desk {
   // False (and nothing runs) when kDeskQueue tasks already wait.
   bool Submit(std::function<void(bool)> task) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stop_ || queue_.size() >= kDeskQueue) return false;
-      queue_.push_back(std::move(task));
+      std::lock_guard<std::mutex> lock(pool_->mu);
+      if (pool_->stop || pool_->queue.size() >= kDeskQueue) return false;
+      pool_->queue.push_back(std::move(task));
     }
-    cv_.notify_one();
+    pool_->cv.notify_one();
     return true;
   }
 
@@ -204,26 +214,22 @@ class Desk {
   }
 
  private:
-  void Work() {
+  static void Work(const std::shared_ptr<DeskPool>& p) {
     for (;;) {
       std::function<void(bool)> task;
       {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
-        if (stop_) return;
-        task = std::move(queue_.front());
-        queue_.pop_front();
+        std::unique_lock<std::mutex> lock(p->mu);
+        p->cv.wait(lock, [&p] { return p->stop || !p->queue.empty(); });
+        if (p->stop) return;
+        task = std::move(p->queue.front());
+        p->queue.pop_front();
       }
       task(true);
     }
   }
 
   const ApprovalDeskConfig cfg_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::deque<std::function<void(bool)>> queue_;
-  std::vector<std::thread> workers_;
+  std::shared_ptr<DeskPool> pool_;
 };
 
 // Runs `work` on the desk; answers 503 when it is saturated or stopping.
@@ -549,9 +555,8 @@ void RegisterApprovalsDeskRoutes(server::Router& router,
                               "{\"configured\":false,\"approvals\":[],"
                               "\"unavailable\":[]}"));
         }
-        // Tasks hold no reference to the desk: it outlives them (its
-        // destructor drains its queue).
-        Dispatch(*desk, std::move(respond), [d = desk.get(), state] {
+        // A task holds the desk: it may outlive the auditor's router.
+        Dispatch(*desk, std::move(respond), [d = desk, state] {
           return Json(200, ListApprovals(*d, state));
         });
       });
@@ -586,8 +591,9 @@ void RegisterApprovalsDeskRoutes(server::Router& router,
                 Err(400, "invalid_argument", body.status().message()));
           }
           Dispatch(*desk, std::move(respond),
-                   [d = desk.get(), node, id, action, b = *std::move(body),
-                    who] { return Decide(*d, *node, id, action, b, who); });
+                   [d = desk, node, id, action, b = *std::move(body), who] {
+                     return Decide(*d, *node, id, action, b, who);
+                   });
         });
   }
   router.Handle(
@@ -606,7 +612,7 @@ void RegisterApprovalsDeskRoutes(server::Router& router,
                               "{\"configured\":false,\"entries\":[],"
                               "\"lookups\":[],\"unavailable\":[]}"));
         }
-        Dispatch(*desk, std::move(respond), [d = desk.get(), subject] {
+        Dispatch(*desk, std::move(respond), [d = desk, subject] {
           return Json(200, AccessReport(*d, subject));
         });
       });
