@@ -190,8 +190,9 @@ class Pipeline {
 
   // Reads `subject`'s row without holding a thread while the database answers
   // (Vault::FetchRow; concurrent requests' reads share round trips), then
-  // runs `fn` with it on the blocking pool, whose shutdown waits for it.
-  // Only where the vault fetches_rows_async().
+  // runs `fn` with it on the storage thread that read it (no further
+  // hand-off); the blocking pool's shutdown waits for it. `fn` must not wait
+  // for another FetchRow. Only where the vault fetches_rows_async().
   void WithFetchedRow(const std::string& subject,
                       std::function<void(vault::Vault::FetchedRow)> fn);
 

@@ -46,8 +46,9 @@ class ReadBatcher {
   ReadBatcher& operator=(const ReadBatcher&) = delete;
 
   // Queues a read of `key` in `table`; `done` runs on a batcher thread with
-  // the value (nullopt: absent) or the lookup's error. `done` must be quick
-  // (hand the work on) and must not call Read synchronously-waiting on it.
+  // the value (nullopt: absent) or the lookup's error. The batch's callbacks
+  // run one after another on that thread, which meanwhile looks nothing up
+  // (the other threads do); `done` must not wait for another Read.
   void Read(Table table, std::string key, StorageDriver::GetDone done);
 
  private:

@@ -157,5 +157,35 @@ TEST(ReadBatcher, DestructionAnswersTheReadsStillQueued) {
   EXPECT_EQ(out.Got().size(), 3u);
 }
 
+// A region GET runs its request's work in its read's callback, on the
+// batcher thread (gateway::Pipeline::WithFetchedRow), and a read that looks
+// up a grant waits there: the other thread must keep answering reads.
+TEST(ReadBatcher, ACallbackAtWorkDoesNotHoldUpTheOtherThreadsReads) {
+  absl::Notification a_started, b_answered;
+  std::atomic<bool> a_saw_b{false};
+  Outcomes out;
+  ReadBatcher batcher(
+      [](Table, const std::vector<std::string>& keys,
+         absl::flat_hash_map<std::string, std::string>* found) {
+        for (const std::string& k : keys) (*found)[k] = k;
+        return absl::OkStatus();
+      },
+      8, 2);
+  StorageDriver::GetDone a_done = out.For("a");
+  batcher.Read(Table::kSubjects, "a", [&, a_done](Outcome o) {
+    a_started.Notify();
+    a_saw_b = b_answered.WaitForNotificationWithTimeout(absl::Seconds(30));
+    a_done(std::move(o));
+  });
+  a_started.WaitForNotification();
+  StorageDriver::GetDone b_done = out.For("b");
+  batcher.Read(Table::kSubjects, "b", [&, b_done](Outcome o) {
+    b_done(std::move(o));
+    b_answered.Notify();
+  });
+  ASSERT_TRUE(out.WaitFor(2));
+  EXPECT_TRUE(a_saw_b);
+}
+
 }  // namespace
 }  // namespace clover::vault

@@ -71,8 +71,9 @@ class StorageDriver {
   using GetDone =
       std::function<void(absl::StatusOr<std::optional<std::string>>)>;
   // Get without blocking the caller where the driver can (reads_async()):
-  // `done` runs later on a thread of the driver and must return quickly (hand
-  // the work on); concurrent reads may share one round trip. The read
+  // `done` runs later on a thread of the driver (it may do a request's work,
+  // delaying that thread's next batch, but must not wait for another
+  // GetAsync); concurrent reads may share one round trip. The read
   // happens after this call, so it sees every write acknowledged before it.
   // This default calls Get, then `done`, on the calling thread.
   virtual void GetAsync(Table table, std::string key, GetDone done) {

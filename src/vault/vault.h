@@ -317,8 +317,9 @@ class Vault {
   // can fetch its subject's row without holding a thread while it waits.
   [[nodiscard]] bool fetches_rows_async() const;
   // Reads `subject`'s row; `done` runs with it, on a storage thread if
-  // fetches_rows_async() (and must then hand the work on at once), else on
-  // this one. The row is read after this call began.
+  // fetches_rows_async() (then it may do a request's work, which delays only
+  // that thread's next batch, but must not wait for another FetchRow), else
+  // on this one. The row is read after this call began.
   void FetchRow(absl::string_view subject,
                 std::function<void(FetchedRow)> done);
 
