@@ -298,7 +298,7 @@ class MigrationEndpoints : public EndpointFamily {
             p.roles.end() ||
         caller->purpose != kMigrationPurpose) {
       return respond(HttpResponse::Error(
-          403, "forbidden",
+          403, "permission_denied",
           "deletion attestations are appended for a principal with the role "
           "migration, purpose migration, only"));
     }
@@ -379,7 +379,7 @@ class MigrationEndpoints : public EndpointFamily {
           e.decision.purpose != kMigrationPurpose ||
           e.decision.subject != pseudonyms[i] || e.decision.records != 1) {
         return respond(HttpResponse::Error(
-            409, "write_not_logged",
+            409, "failed_precondition",
             absl::StrCat("write_indexes[", i,
                          "]: not this principal's migration write of the "
                          "subject named beside it in this node's log")));
