@@ -30,7 +30,7 @@ trap cleanup EXIT
 mkdir -p "$tmp/pg" "$tmp/sock"
 [ "$(id -u)" -ne 0 ] || chown postgres "$tmp/pg" "$tmp/sock"
 as_pg "$pgbin/initdb" -D "$tmp/pg" -A trust -U postgres >/dev/null
-as_pg "$pgbin/pg_ctl" -D "$tmp/pg" -l "$tmp/pg.log" -w \
+as_pg "$pgbin/pg_ctl" -D "$tmp/pg" -l "$tmp/sock/pg.log" -w \
   -o "-k $tmp/sock -c listen_addresses='' -c fsync=on -c shared_buffers=256MB" start >/dev/null
 dsn="host=$tmp/sock user=postgres dbname=postgres"
 echo "creating $rows legacy rows..."
@@ -93,7 +93,7 @@ table: legacy_users
 key: user_id
 subject_prefix: "legacy-"
 country: country
-batch_size: 1000
+batch_size: 500
 fields:
   email: {column: email, format: email}
   name: {column: full_name, format: text}

@@ -46,6 +46,9 @@ using server::Responder;
 // Records (or subjects) per request: a batch's body stays well under the
 // server's 1 MiB body limit at typical record sizes.
 constexpr size_t kMaxBatch = 1000;
+// Records per attestation: its entry carries one key hash (67 bytes) and one
+// write index per record, and an entry bundle frames entries in 64 KiB.
+constexpr size_t kMaxAttested = 500;
 constexpr absl::string_view kMigrationRole = "migration";
 constexpr absl::string_view kMigrationPurpose = "migration";
 
@@ -330,6 +333,10 @@ class MigrationEndpoints : public EndpointFamily {
     auto indexes = BatchArray(body, "write_indexes");
     if (!indexes.ok()) return respond(ErrorResponse(indexes.status()));
     const size_t n = (*subjects)->Size();
+    if (n > kMaxAttested) {
+      return bad(absl::StrCat("field 'subjects': at most ", kMaxAttested,
+                              " records per attestation"));
+    }
     if ((*keys)->Size() != n || (*indexes)->Size() != n) {
       return bad(
           "fields 'subjects', 'keys' and 'write_indexes': one item each per "

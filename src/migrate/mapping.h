@@ -16,7 +16,10 @@
 
 namespace clover::migrate {
 
-inline constexpr size_t kMaxBatchSize = 1000;
+// A batch's attestation carries one key hash and one write index per record
+// in one log entry, whose bundle framing caps it at 64 KiB: 500 records take
+// about 38 KB.
+inline constexpr size_t kMaxBatchSize = 500;
 
 struct FieldMapping {
   const FieldSpec* field = nullptr;  // in the schema the mapping was read for
@@ -41,7 +44,7 @@ struct LegacyMapping {
 // "file:line:col: field 'a.b': message": unknown keys, a missing key/country
 // column, a field the schema lacks, a format differing from the schema's, a
 // column name outside [A-Za-z_][A-Za-z0-9_]*, a table name outside that
-// (optionally schema-qualified), batch_size outside 1..1000.
+// (optionally schema-qualified), batch_size outside 1..500.
 [[nodiscard]] absl::StatusOr<LegacyMapping> ParseMapping(
     absl::string_view yaml, absl::string_view file, const Schema& schema);
 

@@ -72,7 +72,7 @@ TEST(MappingTest, ErrorsAreOneLineNamingFileLineAndField) {
       {"key: id\ncountry: c\ntable: \"a.b.c\"\nfields: {email: mail}\n",
        "field 'table'"},
       {"key: id\ncountry: c\nbatch_size: 0\nfields: {email: mail}\n",
-       "field 'batch_size': an integer from 1 to 1000"},
+       "field 'batch_size': an integer from 1 to 500"},
       {"key: id\ncountry: c\nfields:\n  name: {column: n, list_separator: x}\n",
        "for text_list fields only"},
       {"key: [\n", "m.yaml:"},

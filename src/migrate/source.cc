@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -349,6 +350,7 @@ class PostgresSource : public LegacySource {
   bool deletes() const override { return true; }
 
   uint64_t Count() override {
+    std::lock_guard<std::mutex> lock(write_mu_);
     PgResult r(PQexec(write_.get(),
                       absl::StrCat("SELECT count(*) FROM ", table_).c_str()));
     if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) return 0;
@@ -392,6 +394,7 @@ class PostgresSource : public LegacySource {
 
   absl::StatusOr<std::vector<Row>> Fetch(
       const std::vector<std::string>& keys) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
     const std::string arr = TextArray(keys);
     const char* params[] = {arr.c_str()};
     const std::string sql =
@@ -411,6 +414,7 @@ class PostgresSource : public LegacySource {
       const std::vector<std::string>& keys) override {
     // One statement is one transaction (autocommit): all of the batch's rows
     // go, or none.
+    std::lock_guard<std::mutex> lock(write_mu_);
     const std::string arr = TextArray(keys);
     const char* params[] = {arr.c_str()};
     const std::string sql =
@@ -442,7 +446,10 @@ class PostgresSource : public LegacySource {
   }
 
   const LegacyMapping& mapping_;
-  PgConn read_;
+  PgConn read_;  // the scan's, on the thread that scans
+  // Fetches and deletes from every worker: one libpq connection is not
+  // thread-safe, so they take turns (each is one short statement).
+  std::mutex write_mu_;
   PgConn write_;
   std::string table_;
   std::string key_type_;
