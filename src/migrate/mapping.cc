@@ -102,19 +102,21 @@ class Parser {
                        "required: a map from schema field to source column");
     }
     for (auto it = fields.begin(); it != fields.end(); ++it) {
-      const std::string name = it->first.Scalar();
+      // Copies: the iterator's pair is a temporary.
+      const YAML::Node key = it->first;
+      const YAML::Node spec = it->second;
+      const std::string name = key.Scalar();
       const std::string path = absl::StrCat("fields.", name);
       FieldMapping f;
       f.field = schema_.Find(name);
       if (f.field == nullptr) {
-        return YamlError(file_, it->first, path, "not a field of the schema");
+        return YamlError(file_, key, path, "not a field of the schema");
       }
       for (const FieldMapping& g : m.fields) {
         if (g.field == f.field) {
-          return YamlError(file_, it->first, path, "mapped twice");
+          return YamlError(file_, key, path, "mapped twice");
         }
       }
-      const YAML::Node& spec = it->second;
       if (spec.IsScalar()) {  // `email: email_addr` names the column only
         if (!Identifier(spec.Scalar())) {
           return YamlError(file_, spec, path,
@@ -165,9 +167,10 @@ class Parser {
   absl::Status Keys(const YAML::Node& map, const KeySet& set,
                     absl::string_view at) {
     for (auto it = map.begin(); it != map.end(); ++it) {
-      const std::string k = it->first.Scalar();
+      const YAML::Node key = it->first;
+      const std::string k = key.Scalar();
       if (!set.Allows(k)) {
-        return YamlError(file_, it->first,
+        return YamlError(file_, key,
                          at.empty() ? k : absl::StrCat(at, ".", k),
                          "unknown key");
       }
