@@ -55,8 +55,8 @@ us:
     us-tx-1: {country: US, endpoint: "http://127.0.0.1:$us_port"}
 YAML
 for r in eu us; do
-  "$clover" keys generate --type secret --out "$tmp/$r.kek" >/dev/null
-  "$clover" keys generate --type secret --out "$tmp/$r.pseudonym.key" >/dev/null
+  "$clover" keys generate --type secret --out "$tmp/$r.kek" >/dev/null 2>&1
+  "$clover" keys generate --type secret --out "$tmp/$r.pseudonym.key" >/dev/null 2>&1
 done
 start_node() {  # start_node REGION DC PORT
   "$clover" keys generate --type note --name "log.$1.clover.example/$2" --out "$tmp/$2.note.key" >/dev/null

@@ -503,5 +503,106 @@ TEST_F(MigrateLegacyTest, BadInputExitsTwoWithOneLine) {
   EXPECT_EQ(SourceIds().size(), 16u);
 }
 
+
+// The node's migration endpoints attacked directly: an attestation only for
+// the migration principal, only over its own migration writes of the named
+// subjects, once per (migration, batch); the read-back answers hashes only.
+TEST_F(MigrateLegacyTest, AttestationEndpointRefusesWhatItCannotVouchFor) {
+  const std::string eu = nodes_["eu"].endpoint;
+  auto headers = [](const std::string& principal, const std::string& purpose) {
+    return std::vector<std::string>{
+        "Authorization: Bearer " + gateway::ExampleApiKey(principal),
+        "X-Clover-Purpose: " + purpose};
+  };
+  const auto migration = headers("legacy-migration", "migration");
+  gateway::HttpClient c;
+  auto post = [&](const std::vector<std::string>& h, const std::string& path,
+                  const std::string& body) {
+    auto r = c.Send("POST", eu + path, h, body);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : gateway::ClientResponse{};
+  };
+  // Two records written by the migration principal, one by accounts-eu.
+  auto w = post(migration, "/v1/migrations/records",
+                R"({"records":[{"id":"m-1","country":"IE","fields":{"email":"a@b.example"}},)"
+                R"({"id":"m-2","country":"DE","fields":{"name":"B"}},)"
+                R"({"id":"m-3","country":"US","fields":{"name":"C"}}]})");
+  ASSERT_EQ(w.status, 200) << w.body;
+  rapidjson::Document wd = Json(w.body);
+  ASSERT_EQ(wd["results"][0]["status"].GetInt(), 201) << w.body;
+  ASSERT_EQ(wd["results"][1]["status"].GetInt(), 201) << w.body;
+  EXPECT_EQ(wd["results"][2]["status"].GetInt(), 421) << "a US record is not stored in the EU";
+  const uint64_t i1 = wd["results"][0]["log_index"].GetUint64();
+  const uint64_t i2 = wd["results"][1]["log_index"].GetUint64();
+  auto other = c.Send("PUT", eu + "/v1/subjects/m-4",
+                      headers("accounts-eu", "account_management"),
+                      R"({"country":"IE","fields":{"name":"D"}})");
+  ASSERT_TRUE(other.ok());
+  ASSERT_EQ(other->status, 201) << other->body;
+  const uint64_t i4 = Json(other->body)["log_index"].GetUint64();
+
+  auto attest = [&](const std::vector<std::string>& h, uint64_t batch,
+                    const std::string& subjects, const std::string& indexes) {
+    return post(h, "/v1/migrations/deletions",
+                absl::StrCat(R"({"migration":"adv","source":"postgres:h:5432/d/t","batch":)",
+                             batch, R"(,"subjects":)", subjects,
+                             R"(,"keys":["k1","k2"],"write_indexes":)", indexes, "}"));
+  };
+  const std::string subjects = R"(["m-1","m-2"])";
+  const std::string good = absl::StrCat("[", i1, ",", i2, "]");
+  // Another principal, or the migration principal with another purpose.
+  EXPECT_EQ(attest(headers("accounts-eu", "account_management"), 0, subjects, good).status, 403);
+  EXPECT_EQ(attest(headers("legacy-migration", "account_management"), 0, subjects, good).status,
+            403);
+  // Write indexes swapped between the subjects, someone else's write, an
+  // index past the log, one given twice.
+  EXPECT_EQ(attest(migration, 0, subjects, absl::StrCat("[", i2, ",", i1, "]")).status, 409);
+  EXPECT_EQ(attest(migration, 0, R"(["m-1","m-4"])", absl::StrCat("[", i1, ",", i4, "]")).status,
+            409);
+  EXPECT_EQ(attest(migration, 0, subjects, absl::StrCat("[", i1, ",", 1u << 30, "]")).status,
+            409);
+  EXPECT_EQ(attest(migration, 0, subjects, absl::StrCat("[", i1, ",", i1, "]")).status, 400);
+  EXPECT_EQ(attest(migration, 0, R"(["m-1"])", good).status, 400);
+  // The real one, then its repeat: the same entry, nothing appended.
+  auto first = attest(migration, 0, subjects, good);
+  ASSERT_EQ(first.status, 201) << first.body;
+  auto again = attest(migration, 0, subjects, good);
+  ASSERT_EQ(again.status, 200) << again.body;
+  const uint64_t index = Json(first.body)["log_index"].GetUint64();
+  EXPECT_EQ(Json(again.body)["log_index"].GetUint64(), index);
+  EXPECT_TRUE(Json(again.body)["repeated"].GetBool());
+  auto log = LogOf("eu");
+  auto cp = log->FetchCheckpoint();
+  ASSERT_TRUE(cp.ok());
+  auto text = log->FetchEntry(cp->checkpoint, index);
+  ASSERT_TRUE(text.ok());
+  auto a = entry::ParseLegacyDeletion(*text);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->records, 2u);
+  EXPECT_EQ(a->write_indexes, (std::vector<uint64_t>{std::min(i1, i2), std::max(i1, i2)}));
+  EXPECT_FALSE(absl::StrContains(*text, "\"k1\"")) << "a raw key in the log";
+  EXPECT_EQ(cp->checkpoint.size, index + 1) << "the repeat appended something";
+
+  // The read-back: the stored record's hash, no value; an unknown subject 404.
+  auto v = post(migration, "/v1/migrations/records/verify", R"({"subjects":["m-1","nobody"]})");
+  ASSERT_EQ(v.status, 200) << v.body;
+  EXPECT_FALSE(absl::StrContains(v.body, "a@b.example"));
+  rapidjson::Document vd = Json(v.body);
+  vault::Record r1;
+  r1.country = "IE";
+  r1.fields.push_back({"email", false, "a@b.example", {}});
+  EXPECT_EQ(std::string(vd["results"][0]["sha256"].GetString()), vault::CanonicalRecordHash(r1));
+  EXPECT_EQ(vd["results"][1]["status"].GetInt(), 404);
+  // Nobody else reads back through it: the policy refuses (and logs) it.
+  auto refused = post(headers("accounts-eu", "account_management"),
+                      "/v1/migrations/records/verify", R"({"subjects":["m-1"]})");
+  EXPECT_EQ(Json(refused.body)["results"][0]["status"].GetInt(), 403);
+  // Batches beyond the limits.
+  std::string many = "{\"subjects\":[";
+  for (int i = 0; i < 1001; ++i) absl::StrAppend(&many, i ? "," : "", "\"s\"");
+  many.append("]}");
+  EXPECT_EQ(post(migration, "/v1/migrations/records/verify", many).status, 400);
+}
+
 }  // namespace
 }  // namespace clover
