@@ -69,7 +69,6 @@ int MigrateLegacy(const LegacyFlags& f) {
   o.quarantine = f.quarantine;
   o.workers = f.workers;
   o.progress_seconds = f.progress_seconds;
-  o.quiet = f.json;
   if (!f.dry_run) {
     if (f.api_key_file.empty()) {
       return Fail(absl::InvalidArgumentError(
