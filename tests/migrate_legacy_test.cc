@@ -48,7 +48,7 @@ namespace {
 
 // Row i's country: EU (IE, DE, FR), US (also lower case), CN, none, unknown.
 const char* CountryOf(int64_t i) {
-  static const char* kCountries[] = {"IE", "DE", "US", "CN",
+  static const char* kCountries[] = {"IE",    "DE", "US", "CN",
                                      nullptr, "FR", "us", "ZZ"};
   return kCountries[i % 8];
 }
@@ -65,10 +65,10 @@ std::string RegionOf(int64_t i) {
 std::string ExpectedHash(int64_t i) {
   vault::Record r;
   r.country = absl::AsciiStrToUpper(CountryOf(i));
-  r.fields.push_back({"email", false, absl::StrCat("u", i, "@mail.example"), {}});
-  r.fields.push_back({"name", false, absl::StrCat("User ", i), {}});
   r.fields.push_back(
-      {"follows", true, "", {absl::StrCat("a", i % 5), "b"}});
+      {"email", false, absl::StrCat("u", i, "@mail.example"), {}});
+  r.fields.push_back({"name", false, absl::StrCat("User ", i), {}});
+  r.fields.push_back({"follows", true, "", {absl::StrCat("a", i % 5), "b"}});
   return vault::CanonicalRecordHash(r);
 }
 
@@ -118,7 +118,8 @@ class MigrateLegacyTest : public ::testing::Test {
           << region;
     }
     std::ofstream(dir_.Sub("mapping.yaml")) << kMapping;
-    std::ofstream(dir_.Sub("key")) << gateway::ExampleApiKey("legacy-migration");
+    std::ofstream(dir_.Sub("key"))
+        << gateway::ExampleApiKey("legacy-migration");
     ASSERT_FALSE(gateway::ExampleApiKey("legacy-migration").empty());
   }
 
@@ -137,7 +138,8 @@ class MigrateLegacyTest : public ::testing::Test {
         Sql(absl::StrCat(
                 "INSERT INTO legacy_users SELECT i, (ARRAY['IE','DE','US','CN',"
                 "NULL,'FR','us','ZZ'])[1 + i % 8], 'u' || i || '@mail.example',"
-                " 'User ' || i, 'a' || (i % 5) || ';b' FROM generate_series(1, ",
+                " 'User ' || i, 'a' || (i % 5) || ';b' FROM "
+                "generate_series(1, ",
                 n, ") i"))
             .ok());
   }
@@ -163,12 +165,12 @@ class MigrateLegacyTest : public ::testing::Test {
   }
 
   std::vector<std::string> Args(const std::vector<std::string>& extra) {
-    std::vector<std::string> a = {"migrate",      "legacy",
-                                  "--source",     dsn_,
-                                  "--mapping",    dir_.Sub("mapping.yaml"),
-                                  "--deployment", deployment_,
+    std::vector<std::string> a = {"migrate",        "legacy",
+                                  "--source",       dsn_,
+                                  "--mapping",      dir_.Sub("mapping.yaml"),
+                                  "--deployment",   deployment_,
                                   "--api-key-file", dir_.Sub("key"),
-                                  "--journal",    dir_.Sub("journal")};
+                                  "--journal",      dir_.Sub("journal")};
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }
@@ -183,7 +185,8 @@ class MigrateLegacyTest : public ::testing::Test {
       dup2(o, 1);
       dup2(e, 2);
       std::vector<char*> argv = {const_cast<char*>(CLOVER_BINARY)};
-      for (const std::string& s : args) argv.push_back(const_cast<char*>(s.c_str()));
+      for (const std::string& s : args)
+        argv.push_back(const_cast<char*>(s.c_str()));
       argv.push_back(nullptr);
       execv(CLOVER_BINARY, argv.data());
       _exit(127);
@@ -201,7 +204,9 @@ class MigrateLegacyTest : public ::testing::Test {
     return r;
   }
 
-  ToolRun Run(const std::vector<std::string>& args) { return Finish(Start(args)); }
+  ToolRun Run(const std::vector<std::string>& args) {
+    return Finish(Start(args));
+  }
 
   static std::string Read(const std::string& path) {
     std::ifstream in(path);
@@ -229,9 +234,9 @@ class MigrateLegacyTest : public ::testing::Test {
           absl::StrAppend(&body, k > at ? "," : "", "\"legacy-", ids[k], "\"");
         }
         body.append("]}");
-        auto r = c.Send("POST",
-                        nodes_[region].endpoint + "/v1/migrations/records/verify",
-                        headers, body);
+        auto r = c.Send(
+            "POST", nodes_[region].endpoint + "/v1/migrations/records/verify",
+            headers, body);
         ASSERT_TRUE(r.ok()) << r.status();
         ASSERT_EQ(r->status, 200) << r->body;
         rapidjson::Document d;
@@ -239,10 +244,12 @@ class MigrateLegacyTest : public ::testing::Test {
         ASSERT_TRUE(d.IsObject() && d["results"].IsArray());
         ASSERT_EQ(d["results"].Size(), end - at);
         for (size_t k = at; k < end; ++k) {
-          const auto& item = d["results"][static_cast<rapidjson::SizeType>(k - at)];
+          const auto& item =
+              d["results"][static_cast<rapidjson::SizeType>(k - at)];
           ASSERT_EQ(item["status"].GetInt(), 200)
               << "legacy-" << ids[k] << " not in region " << region;
-          ASSERT_EQ(std::string(item["sha256"].GetString()), ExpectedHash(ids[k]))
+          ASSERT_EQ(std::string(item["sha256"].GetString()),
+                    ExpectedHash(ids[k]))
               << "legacy-" << ids[k];
         }
       }
@@ -276,7 +283,8 @@ class MigrateLegacyTest : public ::testing::Test {
       const std::string phase = d["phase"].GetString();
       if (phase == "planned") {
         b.region = d["region"].GetString();
-        for (const auto& k : d["keys"].GetArray()) b.keys.push_back(k.GetString());
+        for (const auto& k : d["keys"].GetArray())
+          b.keys.push_back(k.GetString());
         for (const auto& s : d["subjects"].GetArray()) {
           b.subjects.push_back(s.GetString());
         }
@@ -311,8 +319,8 @@ class MigrateLegacyTest : public ::testing::Test {
     }
     for (const auto& [number, b] : batches) {
       ASSERT_GE(b.attestation, 0) << "batch " << number << " not attested";
-      auto text = logs[b.region]->FetchEntry(cps[b.region].checkpoint,
-                                             b.attestation);
+      auto text =
+          logs[b.region]->FetchEntry(cps[b.region].checkpoint, b.attestation);
       ASSERT_TRUE(text.ok()) << text.status();
       auto a = entry::ParseLegacyDeletion(*text);
       ASSERT_TRUE(a.ok()) << a.status() << " " << *text;
@@ -327,12 +335,13 @@ class MigrateLegacyTest : public ::testing::Test {
         EXPECT_TRUE(Migrated(std::stoll(k))) << k;
         EXPECT_EQ(RegionOf(std::stoll(k)), b.region) << k;
       }
-      EXPECT_EQ(std::set<std::string>(a->key_hashes.begin(), a->key_hashes.end()),
-                want);
+      EXPECT_EQ(
+          std::set<std::string>(a->key_hashes.begin(), a->key_hashes.end()),
+          want);
       attested.insert(a->key_hashes.begin(), a->key_hashes.end());
       // One of its write indexes: the migration principal's write.
-      auto w = logs[b.region]->FetchEntry(cps[b.region].checkpoint,
-                                          a->write_indexes[number % a->records]);
+      auto w = logs[b.region]->FetchEntry(
+          cps[b.region].checkpoint, a->write_indexes[number % a->records]);
       ASSERT_TRUE(w.ok());
       entry::LogEntry e;
       ASSERT_TRUE(entry::ParseLogEntry(*w, &e).ok());
@@ -342,7 +351,8 @@ class MigrateLegacyTest : public ::testing::Test {
     }
     std::multiset<std::string> want;
     for (int64_t i = 1; i <= n; ++i) {
-      if (Migrated(i)) want.insert(entry::LegacyKeyHash(source, absl::StrCat(i)));
+      if (Migrated(i))
+        want.insert(entry::LegacyKeyHash(source, absl::StrCat(i)));
     }
     EXPECT_EQ(attested.size(), want.size());
     EXPECT_TRUE(attested == want) << "attested keys differ from migrated rows";
@@ -462,7 +472,8 @@ TEST_F(MigrateLegacyTest, KilledAtRandomPointsResumesToTheSameEnd) {
   ExpectAllHome(kRows);
   ExpectAttested(kRows, source);
   uint64_t total = 0;
-  for (const auto& m : s["migrated_total"].GetObject()) total += m.value.GetUint64();
+  for (const auto& m : s["migrated_total"].GetObject())
+    total += m.value.GetUint64();
   EXPECT_EQ(total, static_cast<uint64_t>(5 * kRows / 8));
 }
 
@@ -503,7 +514,6 @@ TEST_F(MigrateLegacyTest, BadInputExitsTwoWithOneLine) {
   EXPECT_EQ(SourceIds().size(), 16u);
 }
 
-
 // The node's migration endpoints attacked directly: an attestation only for
 // the migration principal, only over its own migration writes of the named
 // subjects, once per (migration, batch); the read-back answers hashes only.
@@ -523,15 +533,17 @@ TEST_F(MigrateLegacyTest, AttestationEndpointRefusesWhatItCannotVouchFor) {
     return r.ok() ? *r : gateway::ClientResponse{};
   };
   // Two records written by the migration principal, one by accounts-eu.
-  auto w = post(migration, "/v1/migrations/records",
-                R"({"records":[{"id":"m-1","country":"IE","fields":{"email":"a@b.example"}},)"
-                R"({"id":"m-2","country":"DE","fields":{"name":"B"}},)"
-                R"({"id":"m-3","country":"US","fields":{"name":"C"}}]})");
+  auto w = post(
+      migration, "/v1/migrations/records",
+      R"({"records":[{"id":"m-1","country":"IE","fields":{"email":"a@b.example"}},)"
+      R"({"id":"m-2","country":"DE","fields":{"name":"B"}},)"
+      R"({"id":"m-3","country":"US","fields":{"name":"C"}}]})");
   ASSERT_EQ(w.status, 200) << w.body;
   rapidjson::Document wd = Json(w.body);
   ASSERT_EQ(wd["results"][0]["status"].GetInt(), 201) << w.body;
   ASSERT_EQ(wd["results"][1]["status"].GetInt(), 201) << w.body;
-  EXPECT_EQ(wd["results"][2]["status"].GetInt(), 421) << "a US record is not stored in the EU";
+  EXPECT_EQ(wd["results"][2]["status"].GetInt(), 421)
+      << "a US record is not stored in the EU";
   const uint64_t i1 = wd["results"][0]["log_index"].GetUint64();
   const uint64_t i2 = wd["results"][1]["log_index"].GetUint64();
   auto other = c.Send("PUT", eu + "/v1/subjects/m-4",
@@ -543,25 +555,40 @@ TEST_F(MigrateLegacyTest, AttestationEndpointRefusesWhatItCannotVouchFor) {
 
   auto attest = [&](const std::vector<std::string>& h, uint64_t batch,
                     const std::string& subjects, const std::string& indexes) {
-    return post(h, "/v1/migrations/deletions",
-                absl::StrCat(R"({"migration":"adv","source":"postgres:h:5432/d/t","batch":)",
-                             batch, R"(,"subjects":)", subjects,
-                             R"(,"keys":["k1","k2"],"write_indexes":)", indexes, "}"));
+    return post(
+        h, "/v1/migrations/deletions",
+        absl::StrCat(
+            R"({"migration":"adv","source":"postgres:h:5432/d/t","batch":)",
+            batch, R"(,"subjects":)", subjects,
+            R"(,"keys":["k1","k2"],"write_indexes":)", indexes, "}"));
   };
   const std::string subjects = R"(["m-1","m-2"])";
   const std::string good = absl::StrCat("[", i1, ",", i2, "]");
   // Another principal, or the migration principal with another purpose.
-  EXPECT_EQ(attest(headers("accounts-eu", "account_management"), 0, subjects, good).status, 403);
-  EXPECT_EQ(attest(headers("legacy-migration", "account_management"), 0, subjects, good).status,
+  EXPECT_EQ(
+      attest(headers("accounts-eu", "account_management"), 0, subjects, good)
+          .status,
+      403);
+  EXPECT_EQ(attest(headers("legacy-migration", "account_management"), 0,
+                   subjects, good)
+                .status,
             403);
   // Write indexes swapped between the subjects, someone else's write, an
   // index past the log, one given twice.
-  EXPECT_EQ(attest(migration, 0, subjects, absl::StrCat("[", i2, ",", i1, "]")).status, 409);
-  EXPECT_EQ(attest(migration, 0, R"(["m-1","m-4"])", absl::StrCat("[", i1, ",", i4, "]")).status,
+  EXPECT_EQ(attest(migration, 0, subjects, absl::StrCat("[", i2, ",", i1, "]"))
+                .status,
             409);
-  EXPECT_EQ(attest(migration, 0, subjects, absl::StrCat("[", i1, ",", 1u << 30, "]")).status,
+  EXPECT_EQ(attest(migration, 0, R"(["m-1","m-4"])",
+                   absl::StrCat("[", i1, ",", i4, "]"))
+                .status,
             409);
-  EXPECT_EQ(attest(migration, 0, subjects, absl::StrCat("[", i1, ",", i1, "]")).status, 400);
+  EXPECT_EQ(
+      attest(migration, 0, subjects, absl::StrCat("[", i1, ",", 1u << 30, "]"))
+          .status,
+      409);
+  EXPECT_EQ(attest(migration, 0, subjects, absl::StrCat("[", i1, ",", i1, "]"))
+                .status,
+            400);
   EXPECT_EQ(attest(migration, 0, R"(["m-1"])", good).status, 400);
   // The real one, then its repeat: the same entry, nothing appended.
   auto first = attest(migration, 0, subjects, good);
@@ -579,23 +606,27 @@ TEST_F(MigrateLegacyTest, AttestationEndpointRefusesWhatItCannotVouchFor) {
   auto a = entry::ParseLegacyDeletion(*text);
   ASSERT_TRUE(a.ok()) << a.status();
   EXPECT_EQ(a->records, 2u);
-  EXPECT_EQ(a->write_indexes, (std::vector<uint64_t>{std::min(i1, i2), std::max(i1, i2)}));
+  EXPECT_EQ(a->write_indexes,
+            (std::vector<uint64_t>{std::min(i1, i2), std::max(i1, i2)}));
   EXPECT_FALSE(absl::StrContains(*text, "\"k1\"")) << "a raw key in the log";
   EXPECT_EQ(cp->checkpoint.size, index + 1) << "the repeat appended something";
 
   // The read-back: the stored record's hash, no value; an unknown subject 404.
-  auto v = post(migration, "/v1/migrations/records/verify", R"({"subjects":["m-1","nobody"]})");
+  auto v = post(migration, "/v1/migrations/records/verify",
+                R"({"subjects":["m-1","nobody"]})");
   ASSERT_EQ(v.status, 200) << v.body;
   EXPECT_FALSE(absl::StrContains(v.body, "a@b.example"));
   rapidjson::Document vd = Json(v.body);
   vault::Record r1;
   r1.country = "IE";
   r1.fields.push_back({"email", false, "a@b.example", {}});
-  EXPECT_EQ(std::string(vd["results"][0]["sha256"].GetString()), vault::CanonicalRecordHash(r1));
+  EXPECT_EQ(std::string(vd["results"][0]["sha256"].GetString()),
+            vault::CanonicalRecordHash(r1));
   EXPECT_EQ(vd["results"][1]["status"].GetInt(), 404);
   // Nobody else reads back through it: the policy refuses (and logs) it.
-  auto refused = post(headers("accounts-eu", "account_management"),
-                      "/v1/migrations/records/verify", R"({"subjects":["m-1"]})");
+  auto refused =
+      post(headers("accounts-eu", "account_management"),
+           "/v1/migrations/records/verify", R"({"subjects":["m-1"]})");
   EXPECT_EQ(Json(refused.body)["results"][0]["status"].GetInt(), 403);
   // Batches beyond the limits.
   std::string many = "{\"subjects\":[";

@@ -128,9 +128,10 @@ void RegisterLegacyMigrateCommand(CLI::App* migrate) {
                      "A file holding the migration principal's API key");
   legacy->add_option("--workers", f->workers, "Batches in flight (1-64)")
       ->check(CLI::Range(1, 64));
-  legacy->add_option("--progress-seconds", f->progress_seconds,
-                     "Seconds between progress lines when stderr is not a "
-                     "terminal")
+  legacy
+      ->add_option("--progress-seconds", f->progress_seconds,
+                   "Seconds between progress lines when stderr is not a "
+                   "terminal")
       ->check(CLI::Range(0.1, 3600.0));
   SetAction(legacy, [f] { return MigrateLegacy(*f); });
 }

@@ -144,7 +144,8 @@ class MigrationEndpoints : public EndpointFamily {
             "field 'records[", i, "]': an object with a string \"id\""))));
       }
     }
-    auto answer = std::make_shared<BatchAnswer>(list.Size(), std::move(respond));
+    auto answer =
+        std::make_shared<BatchAnswer>(list.Size(), std::move(respond));
     for (rapidjson::SizeType i = 0; i < list.Size(); ++i) {
       rapidjson::Value& r = body["records"][i];
       std::string subject(r["id"].GetString(), r["id"].GetStringLength());
@@ -241,7 +242,8 @@ class MigrationEndpoints : public EndpointFamily {
             absl::StrCat("field 'subjects[", i, "]': a string"))));
       }
     }
-    auto answer = std::make_shared<BatchAnswer>(list.Size(), std::move(respond));
+    auto answer =
+        std::make_shared<BatchAnswer>(list.Size(), std::move(respond));
     for (rapidjson::SizeType i = 0; i < list.Size(); ++i) {
       VerifyOne(caller->principal, caller->purpose,
                 std::string(list[i].GetString(), list[i].GetStringLength()),
@@ -278,9 +280,10 @@ class MigrationEndpoints : public EndpointFamily {
           vault::AccessContext ctx{actor, purpose, "read", index};
           auto record = d_.vault->Get(subject, {}, ctx);
           if (!record.ok()) return ErrorResponse(record.status());
-          std::string body = absl::StrCat(
-              "{\"log_index\":", index, ",\"sha256\":\"",
-              vault::CanonicalRecordHash(*std::move(record)), "\",\"subject\":");
+          std::string body =
+              absl::StrCat("{\"log_index\":", index, ",\"sha256\":\"",
+                           vault::CanonicalRecordHash(*std::move(record)),
+                           "\",\"subject\":");
           AppendJsonString(subject, &body);
           body.push_back('}');
           return HttpResponse::Json(200, std::move(body));
@@ -356,11 +359,12 @@ class MigrationEndpoints : public EndpointFamily {
             ": subjects and keys are strings, write_indexes integers"));
       }
       std::string key(k.GetString(), k.GetStringLength());
-      if (!seen_keys.insert(key).second || !seen_indexes.insert(w.GetUint64()).second) {
+      if (!seen_keys.insert(key).second ||
+          !seen_indexes.insert(w.GetUint64()).second) {
         return bad(absl::StrCat("item ", i, ": a key or write index repeats"));
       }
-      pseudonyms.push_back(
-          pipe_.Pseudonym(absl::string_view(s.GetString(), s.GetStringLength())));
+      pseudonyms.push_back(pipe_.Pseudonym(
+          absl::string_view(s.GetString(), s.GetStringLength())));
       a.key_hashes.push_back(entry::LegacyKeyHash(*source, key));
       a.write_indexes.push_back(w.GetUint64());
     }
@@ -371,8 +375,8 @@ class MigrationEndpoints : public EndpointFamily {
     }
     if (auto it = attested_.find({*migration, batch}); it != attested_.end()) {
       return respond(HttpResponse::Json(
-          200, absl::StrCat("{\"log_index\":", it->second,
-                            ",\"repeated\":true}")));
+          200,
+          absl::StrCat("{\"log_index\":", it->second, ",\"repeated\":true}")));
     }
     // Each write index must be this caller's migration write of the subject
     // named beside it: an attestation cannot claim writes it did not make.
@@ -412,8 +416,8 @@ class MigrationEndpoints : public EndpointFamily {
           done.Notify();
         },
         [](uint64_t index) {
-          return HttpResponse::Json(
-              201, absl::StrCat("{\"log_index\":", index, ",\"repeated\":false}"));
+          return HttpResponse::Json(201, absl::StrCat("{\"log_index\":", index,
+                                                      ",\"repeated\":false}"));
         });
     done.WaitForNotification();
     if (answer.status == 201 && answer.log_index >= 0) {

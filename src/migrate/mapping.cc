@@ -15,8 +15,8 @@ namespace clover::migrate {
 namespace {
 
 constexpr absl::string_view kRootKeys[] = {
-    "migration", "table",      "key",   "subject", "subject_prefix",
-    "country",   "batch_size", "fields"};
+    "migration",      "table",   "key",        "subject",
+    "subject_prefix", "country", "batch_size", "fields"};
 constexpr absl::string_view kFieldKeys[] = {"column", "format",
                                             "list_separator"};
 constexpr KeySet kRoot{"", kRootKeys};
@@ -25,9 +25,8 @@ constexpr KeySet kField{"fields.*", kFieldKeys};
 bool Identifier(absl::string_view s) {
   if (s.empty() || s.size() > 63) return false;
   if (!(absl::ascii_isalpha(s[0]) || s[0] == '_')) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return absl::ascii_isalnum(c) || c == '_';
-  });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return absl::ascii_isalnum(c) || c == '_'; });
 }
 
 class Parser {
@@ -140,9 +139,9 @@ class Parser {
           return v.status();
         } else if (v->has_value()) {
           if ((*v)->empty() || f.field->format != FieldFormat::kTextList) {
-            return YamlError(file_, spec["list_separator"],
-                             path + ".list_separator",
-                             "a non-empty separator, for text_list fields only");
+            return YamlError(
+                file_, spec["list_separator"], path + ".list_separator",
+                "a non-empty separator, for text_list fields only");
           }
           f.list_separator = **v;
         }
@@ -170,8 +169,7 @@ class Parser {
       const YAML::Node key = it->first;
       const std::string k = key.Scalar();
       if (!set.Allows(k)) {
-        return YamlError(file_, key,
-                         at.empty() ? k : absl::StrCat(at, ".", k),
+        return YamlError(file_, key, at.empty() ? k : absl::StrCat(at, ".", k),
                          "unknown key");
       }
     }

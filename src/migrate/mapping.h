@@ -45,8 +45,9 @@ struct LegacyMapping {
 // column, a field the schema lacks, a format differing from the schema's, a
 // column name outside [A-Za-z_][A-Za-z0-9_]*, a table name outside that
 // (optionally schema-qualified), batch_size outside 1..500.
-[[nodiscard]] absl::StatusOr<LegacyMapping> ParseMapping(
-    absl::string_view yaml, absl::string_view file, const Schema& schema);
+[[nodiscard]] absl::StatusOr<LegacyMapping> ParseMapping(absl::string_view yaml,
+                                                         absl::string_view file,
+                                                         const Schema& schema);
 
 // The keys the mapping loader accepts (core/config_keys.h).
 [[nodiscard]] std::vector<std::string> MappingConfigKeys();

@@ -21,8 +21,8 @@ using ::testing::StartsWith;
 
 const Deployment& Examples() {
   static const Deployment* d = [] {
-    auto loaded = LoadDeployment(
-        std::string(CLOVER_SOURCE_DIR) + "/examples/deployment.yaml");
+    auto loaded = LoadDeployment(std::string(CLOVER_SOURCE_DIR) +
+                                 "/examples/deployment.yaml");
     EXPECT_TRUE(loaded.ok()) << loaded.status();
     return new Deployment(*std::move(loaded));
   }();
@@ -43,9 +43,9 @@ fields:
 TEST(MappingTest, ReadsColumnsOnceInOrder) {
   auto m = ParseMapping(kMapping, "m.yaml", Examples().schema);
   ASSERT_TRUE(m.ok()) << m.status();
-  EXPECT_EQ(m->columns, (std::vector<std::string>{"user_id", "country_code",
-                                                  "mail", "full_name",
-                                                  "follows"}));
+  EXPECT_EQ(m->columns,
+            (std::vector<std::string>{"user_id", "country_code", "mail",
+                                      "full_name", "follows"}));
   EXPECT_EQ(m->subject_column, 0u);
   EXPECT_EQ(m->batch_size, 2u);
   EXPECT_EQ(m->table, "legacy.users");
@@ -133,10 +133,12 @@ TEST(CsvTest, ScanChecksHeaderAndWidth) {
               HasSubstr("line 1: the header has no column 'follows'"));
   auto width = count("user_id,country_code,mail,full_name,follows\n1,IE\n");
   ASSERT_FALSE(width.ok());
-  EXPECT_THAT(std::string(width.status().message()), HasSubstr("line 2: 2 cells"));
+  EXPECT_THAT(std::string(width.status().message()),
+              HasSubstr("line 2: 2 cells"));
   auto no_key = count("user_id,country_code,mail,full_name,follows\n,IE,,,\n");
   ASSERT_FALSE(no_key.ok());
-  EXPECT_THAT(std::string(no_key.status().message()), HasSubstr("line 2: no value"));
+  EXPECT_THAT(std::string(no_key.status().message()),
+              HasSubstr("line 2: no value"));
 }
 
 TEST(NdjsonTest, ValuesNullsAndErrors) {

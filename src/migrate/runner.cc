@@ -64,8 +64,7 @@ Classified Classify(const Deployment& d, const LegacyMapping& m,
   Classified c;
   c.record.key = row.key();
   const std::optional<std::string>& country = row.values[1];
-  if (!country.has_value() ||
-      absl::StripAsciiWhitespace(*country).empty()) {
+  if (!country.has_value() || absl::StripAsciiWhitespace(*country).empty()) {
     c.quarantine = "missing_country";
     return c;
   }
@@ -129,8 +128,8 @@ Classified Classify(const Deployment& d, const LegacyMapping& m,
         return c;
       }
       for (const std::string& item : fv.items) {
-        if (absl::Status s = vault::ValidateFieldValue(
-                fv.name, FieldFormat::kText, item);
+        if (absl::Status s =
+                vault::ValidateFieldValue(fv.name, FieldFormat::kText, item);
             !s.ok()) {
           c.error = std::string(s.message());
           return c;
@@ -260,8 +259,8 @@ class Journal {
         }
       }
     }
-    j->fd_ = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                  0600);
+    j->fd_ =
+        open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (j->fd_ < 0) {
       return absl::InvalidArgumentError(
           absl::StrCat(path, ": cannot open the journal"));
@@ -272,16 +271,16 @@ class Journal {
       std::stringstream ss;
       ss << again.rdbuf();
       const std::string text = ss.str();
-      const size_t keep = text.rfind('\n') == std::string::npos
-                              ? 0
-                              : text.rfind('\n') + 1;
+      const size_t keep =
+          text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
       if (keep != text.size() && ftruncate(j->fd_, keep) != 0) {
         return absl::InternalError(absl::StrCat(path, ": cannot truncate"));
       }
       if (keep == 0) header = false;
     }
     if (!header) {
-      std::string line = "{\"journal\":\"clover-legacy-migration/v1\",\"migration\":";
+      std::string line =
+          "{\"journal\":\"clover-legacy-migration/v1\",\"migration\":";
       AppendJsonString(migration, &line);
       line.append(",\"source\":");
       AppendJsonString(source, &line);
@@ -334,7 +333,8 @@ class Journal {
         return absl::InvalidArgumentError("a planned batch without its keys");
       }
       b.region = d["region"].GetString();
-      for (const auto& k : d["keys"].GetArray()) b.keys.push_back(k.GetString());
+      for (const auto& k : d["keys"].GetArray())
+        b.keys.push_back(k.GetString());
       for (const auto& k : d["subjects"].GetArray()) {
         b.subjects.push_back(k.GetString());
       }
@@ -491,8 +491,7 @@ class Runner {
     s_.quarantine_file = o_.quarantine.empty()
                              ? absl::StrCat(s_.journal, ".quarantine.ndjson")
                              : o_.quarantine;
-    auto journal =
-        Journal::Open(s_.journal, s_.migration, s_.source, batches_);
+    auto journal = Journal::Open(s_.journal, s_.migration, s_.source, batches_);
     if (!journal.ok()) return journal.status();
     journal_ = *std::move(journal);
     quarantine_.open(s_.quarantine_file, std::ios::trunc);
@@ -533,7 +532,8 @@ class Runner {
       b.subjects.push_back(c.record.subject);
       b.records.push_back(std::move(c.record));
       if (b.keys.size() >= m_.batch_size) {
-        if (absl::Status s = Plan(std::move(b), next_batch++); !s.ok()) return s;
+        if (absl::Status s = Plan(std::move(b), next_batch++); !s.ok())
+          return s;
         b = Batch();
       }
       return absl::OkStatus();
@@ -637,7 +637,8 @@ class Runner {
       Batch* b = nullptr;
       {
         std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [&] { return !queue_.empty() || closed_ || !error_.ok(); });
+        cv_.wait(lock,
+                 [&] { return !queue_.empty() || closed_ || !error_.ok(); });
         if (!error_.ok() || queue_.empty()) return;
         b = queue_.front();
         queue_.pop_front();
@@ -686,9 +687,9 @@ class Runner {
     for (const Row& row : *rows) {
       Classified c = Classify(d_, m_, row);
       if (c.region != b.region) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "batch ", b.number, ", source row ", row.key(),
-            ": changed at the source since it was planned"));
+        return absl::FailedPreconditionError(
+            absl::StrCat("batch ", b.number, ", source row ", row.key(),
+                         ": changed at the source since it was planned"));
       }
       by_key[c.record.key] = std::move(c.record);
     }
@@ -731,9 +732,9 @@ class Runner {
       if (absl::Status s = journal_->Record(b); !s.ok()) return s;
     }
     if (b.phase == Phase::kWritten) {
-      auto d = node.Post("/v1/migrations/records/verify",
-                         absl::StrCat("{\"subjects\":", JsonStrings(b.subjects),
-                                      "}"));
+      auto d = node.Post(
+          "/v1/migrations/records/verify",
+          absl::StrCat("{\"subjects\":", JsonStrings(b.subjects), "}"));
       if (!d.ok()) return d.status();
       auto results = Results(*d, b.keys.size(), b.number, b.keys);
       if (!results.ok()) return results.status();
@@ -801,22 +802,23 @@ class Runner {
     const double secs = absl::ToDoubleSeconds(absl::Now() - started_);
     const double rate = secs > 0 ? done / secs : 0;
     std::string line = absl::StrFormat("%.0f records/s", rate);
-    for (const auto& [r, c] : s_.records) absl::StrAppend(&line, " ", r, "=", c);
+    for (const auto& [r, c] : s_.records)
+      absl::StrAppend(&line, " ", r, "=", c);
     absl::StrAppend(&line, " quarantined=", quarantined);
     if (total_ > 0 && rate > 0) {
       uint64_t alive = 0;
       for (const auto& [r, c] : s_.finished_total) alive += c;
-      const double left =
-          static_cast<double>(total_) - static_cast<double>(done) -
-          static_cast<double>(quarantined);
+      const double left = static_cast<double>(total_) -
+                          static_cast<double>(done) -
+                          static_cast<double>(quarantined);
       const double pct =
           100.0 * std::min(1.0, (static_cast<double>(done) + quarantined) /
                                     static_cast<double>(total_));
       const int filled = static_cast<int>(pct / 5);
-      line = absl::StrCat("[", std::string(filled, '#'),
-                          std::string(20 - filled, '.'), "] ",
-                          absl::StrFormat("%3.0f%% ", pct), line,
-                          absl::StrFormat(" ETA %.0fs", std::max(0.0, left) / rate));
+      line = absl::StrCat(
+          "[", std::string(filled, '#'), std::string(20 - filled, '.'), "] ",
+          absl::StrFormat("%3.0f%% ", pct), line,
+          absl::StrFormat(" ETA %.0fs", std::max(0.0, left) / rate));
       (void)alive;
     }
     return line;
@@ -891,8 +893,8 @@ std::string SummaryText(const RunSummary& s) {
   }
   uint64_t q = 0;
   for (const auto& [r, c] : s.quarantined) q += c;
-  absl::StrAppend(&out, "  no home region (quarantined, left at the source): ",
-                  q, "\n");
+  absl::StrAppend(
+      &out, "  no home region (quarantined, left at the source): ", q, "\n");
   for (const auto& [r, c] : s.quarantined) {
     absl::StrAppend(&out, "    ", r, ": ", c, "\n");
   }
@@ -964,12 +966,12 @@ std::string SummaryJson(const RunSummary& s) {
     AppendJsonString(s.first_errors[i].message, &out);
     out.push_back('}');
   }
-  absl::StrAppend(&out, "],\"batches\":", s.batches, ",\"deleted\":", s.deleted,
-                  ",\"attestations\":[", absl::StrJoin(s.attestations, ","),
-                  "],\"seconds\":", absl::StrFormat("%.3f", s.seconds),
-                  ",\"records_per_second\":",
-                  absl::StrFormat("%.1f", s.records_per_second),
-                  ",\"journal\":");
+  absl::StrAppend(
+      &out, "],\"batches\":", s.batches, ",\"deleted\":", s.deleted,
+      ",\"attestations\":[", absl::StrJoin(s.attestations, ","),
+      "],\"seconds\":", absl::StrFormat("%.3f", s.seconds),
+      ",\"records_per_second\":", absl::StrFormat("%.1f", s.records_per_second),
+      ",\"journal\":");
   AppendJsonString(s.journal, &out);
   out.append(",\"quarantine_file\":");
   AppendJsonString(s.quarantine_file, &out);

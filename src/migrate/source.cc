@@ -55,13 +55,13 @@ absl::StatusOr<bool> CsvCursor::Next(std::vector<std::string>& cells) {
           !(text_[pos_] == '\r' && pos_ + 1 < text_.size() &&
             text_[pos_ + 1] == '\n') &&
           !(text_[pos_] == '\r' && pos_ + 1 == text_.size())) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "line ", next_line_, ": text after a closing quote"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("line ", next_line_, ": text after a closing quote"));
       }
     } else {
       while (pos_ < text_.size() && text_[pos_] != ',' && text_[pos_] != '\n' &&
-             !(text_[pos_] == '\r' && (pos_ + 1 == text_.size() ||
-                                       text_[pos_ + 1] == '\n'))) {
+             !(text_[pos_] == '\r' &&
+               (pos_ + 1 == text_.size() || text_[pos_ + 1] == '\n'))) {
         if (text_[pos_] == '"') {
           return absl::InvalidArgumentError(absl::StrCat(
               "line ", next_line_, ": a quote inside an unquoted cell"));
@@ -96,8 +96,8 @@ absl::Status ScanCsv(absl::string_view text, const LegacyMapping& mapping,
   for (const std::string& column : mapping.columns) {
     auto it = std::find(cells.begin(), cells.end(), column);
     if (it == cells.end()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "line 1: the header has no column '", column, "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("line 1: the header has no column '", column, "'"));
     }
     index.push_back(static_cast<size_t>(it - cells.begin()));
   }
@@ -121,9 +121,9 @@ absl::Status ScanCsv(absl::string_view text, const LegacyMapping& mapping,
       }
     }
     if (!row.values[0].has_value()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "line ", csv.line(), ": no value in key column '",
-          mapping.columns[0], "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("line ", csv.line(), ": no value in key column '",
+                       mapping.columns[0], "'"));
     }
     if (absl::Status s = fn(std::move(row)); !s.ok()) return s;
   }
@@ -134,9 +134,9 @@ absl::StatusOr<Row> ParseNdjsonRow(absl::string_view line,
   rapidjson::Document d;
   d.Parse<rapidjson::kParseStopWhenDoneFlag>(line.data(), line.size());
   if (d.HasParseError()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "not JSON at byte ", d.GetErrorOffset(), ": ",
-        rapidjson::GetParseError_En(d.GetParseError())));
+    return absl::InvalidArgumentError(
+        absl::StrCat("not JSON at byte ", d.GetErrorOffset(), ": ",
+                     rapidjson::GetParseError_En(d.GetParseError())));
   }
   if (!d.IsObject()) return absl::InvalidArgumentError("not a JSON object");
   Row row;
@@ -187,8 +187,8 @@ namespace {
 
 std::string HexSha256(absl::string_view data) {
   const crypto::Sha256Digest d = crypto::Sha256(data);
-  return absl::BytesToHexString(absl::string_view(
-      reinterpret_cast<const char*>(d.data()), d.size()));
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(d.data()), d.size()));
 }
 
 // A dump read whole: its identity is the hash of its bytes, so the auditor
@@ -209,8 +209,8 @@ class FileSource : public LegacySource {
     return static_cast<uint64_t>(std::count(text_.begin(), text_.end(), '\n'));
   }
   absl::Status Scan(const std::function<absl::Status(Row)>& fn) override {
-    absl::Status s = csv_ ? ScanCsv(text_, mapping_, fn)
-                          : ScanNdjson(text_, mapping_, fn);
+    absl::Status s =
+        csv_ ? ScanCsv(text_, mapping_, fn) : ScanNdjson(text_, mapping_, fn);
     if (!s.ok() && s.code() == absl::StatusCode::kInvalidArgument &&
         absl::StartsWith(s.message(), "line ")) {
       return absl::InvalidArgumentError(
@@ -323,8 +323,8 @@ class PostgresSource : public LegacySource {
         2, nullptr, params, nullptr, nullptr, 0));
     if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "table '", mapping.table, "': ",
-          PgError(s->write_.get(), r.get(), "lookup").message()));
+          "table '", mapping.table,
+          "': ", PgError(s->write_.get(), r.get(), "lookup").message()));
     }
     std::map<std::string, std::string> types;
     for (int i = 0; i < PQntuples(r.get()); ++i) {
@@ -341,8 +341,8 @@ class PostgresSource : public LegacySource {
     for (const std::string& c : mapping.columns) {
       select.push_back(absl::StrCat(QuoteIdent(c), "::text"));
     }
-    s->select_ = absl::StrCat("SELECT ", absl::StrJoin(select, ", "),
-                              " FROM ", s->table_);
+    s->select_ = absl::StrCat("SELECT ", absl::StrJoin(select, ", "), " FROM ",
+                              s->table_);
     return s;
   }
 
@@ -366,8 +366,8 @@ class PostgresSource : public LegacySource {
       }
       return absl::OkStatus();
     };
-    if (absl::Status s = exec(
-            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    if (absl::Status s =
+            exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
         !s.ok()) {
       return s;
     }
@@ -406,7 +406,8 @@ class PostgresSource : public LegacySource {
       return PgError(write_.get(), r.get(), "fetch");
     }
     std::vector<Row> out;
-    for (int i = 0; i < PQntuples(r.get()); ++i) out.push_back(RowOf(r.get(), i));
+    for (int i = 0; i < PQntuples(r.get()); ++i)
+      out.push_back(RowOf(r.get(), i));
     return out;
   }
 
@@ -417,10 +418,9 @@ class PostgresSource : public LegacySource {
     std::lock_guard<std::mutex> lock(write_mu_);
     const std::string arr = TextArray(keys);
     const char* params[] = {arr.c_str()};
-    const std::string sql =
-        absl::StrCat("DELETE FROM ", table_, " WHERE ",
-                     QuoteIdent(mapping_.columns[0]), " = ANY($1::text[]::",
-                     key_type_, "[])");
+    const std::string sql = absl::StrCat(
+        "DELETE FROM ", table_, " WHERE ", QuoteIdent(mapping_.columns[0]),
+        " = ANY($1::text[]::", key_type_, "[])");
     PgResult r(PQexecParams(write_.get(), sql.c_str(), 1, nullptr, params,
                             nullptr, nullptr, 0));
     if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
@@ -438,8 +438,8 @@ class PostgresSource : public LegacySource {
       if (PQgetisnull(r, i, c)) {
         row.values.emplace_back();
       } else {
-        row.values.emplace_back(std::string(PQgetvalue(r, i, c),
-                                            PQgetlength(r, i, c)));
+        row.values.emplace_back(
+            std::string(PQgetvalue(r, i, c), PQgetlength(r, i, c)));
       }
     }
     return row;
