@@ -9,7 +9,7 @@ for bin in "$build"/bench/bench_*; do
   "$bin"
 done
 root="$(cd "$(dirname "$0")/.." && pwd)"
-for script in gateway-wrk.sh gateway-writes.sh audit-keepup.sh region-throughput.sh \
+for script in gateway-wrk.sh gateway-writes.sh audit-keepup.sh migrate.sh region-throughput.sh \
   region-failover.sh; do
   echo "== bench/$script"
   "$root/bench/$script" "$build"

@@ -3,7 +3,7 @@
 # check` on every kind of example file.
 clover_test(config_reference_test
   SRCS ${CMAKE_CURRENT_SOURCE_DIR}/config_reference_test.cc
-  DEPS clover_config clover_audit clover_policy clover_release
+  DEPS clover_config clover_audit clover_policy clover_release clover_migrate
   LABELS unit)
 target_compile_definitions(config_reference_test PRIVATE
   CLOVER_SOURCE_DIR="${PROJECT_SOURCE_DIR}")

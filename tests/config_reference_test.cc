@@ -20,6 +20,7 @@
 #include "core/test_temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "migrate/mapping.h"
 #include "policy/attribute.h"
 #include "policy/bundle.h"
 #include "policy/request_spec.h"
@@ -99,6 +100,7 @@ std::map<std::string, std::vector<std::string>> AcceptedKeys() {
       {"policy-bundle", policy::BundleKeys()},
       {"policy-cases", policy::PolicyCaseKeys()},
       {"policy-request", policy::RequestSpecKeys()},
+      {"legacy-mapping", migrate::MappingConfigKeys()},
   };
 }
 

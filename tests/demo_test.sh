@@ -27,6 +27,9 @@ for effect in ("allow", "deny", "pseudonymize"):
 need(d["decisions"].get("deny", {}).get("cn", 0) > 0, "denials for CN-based staff")
 need(d["raw_restricted_to_cn"] == 0, "no restricted field raw to CN")
 need(d["subjects_written"] > 0, "subjects written")
+lm = d.get("legacy_migration", {})
+need(sum(lm.get("migrated", {}).values()) == 299 and lm.get("quarantined") == 1,
+     "a legacy migration of 300 dump rows: 299 home, one quarantined")
 need(d["auditor_entries"] == sum(n["log_size"] for n in d["nodes"]), "auditor replayed every entry")
 detectors = {i["detector"] for i in d["incidents"]}
 need({"canary_touched", "bulk_access"} <= detectors, "canary and bulk-access incidents")

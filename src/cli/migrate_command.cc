@@ -64,6 +64,9 @@ int MigrateVault(const MigrateFlags& f) {
 
 }  // namespace
 
+// `clover migrate legacy` (legacy_migrate_command.cc).
+void RegisterLegacyMigrateCommand(CLI::App* migrate);
+
 void RegisterMigrateCommand(CLI::App& app) {
   auto* migrate = app.add_subcommand("migrate", "Storage migrations");
   migrate->require_subcommand(1);
@@ -76,6 +79,7 @@ void RegisterMigrateCommand(CLI::App& app) {
                     "A node config: migrate the store that node uses");
   vault->add_option("--dir", f->dir, "An embedded (RocksDB) vault directory");
   SetAction(vault, [f] { return MigrateVault(*f); });
+  RegisterLegacyMigrateCommand(migrate);
 }
 
 }  // namespace clover::cli

@@ -57,6 +57,10 @@ struct DemoSummary {
   int64_t raw_restricted_to_cn =
       0;  // must be 0: restricted fields returned raw to cn staff
   std::vector<std::string> notes;  // what the traffic showed, one line each
+  // The legacy migration of the demo's dump: records home per region (read
+  // back and verified) and rows quarantined (no home region).
+  std::map<std::string, int64_t> legacy_migrated;
+  int64_t legacy_quarantined = 0;
   // The auditor's view: incidents raised (detector, severity, summary).
   struct Incident {
     std::string id, detector, severity, summary;

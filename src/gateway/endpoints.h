@@ -22,6 +22,10 @@ void AddTokenRoutes(Pipeline& pipe, server::Router& router);
 void AddAggregateRoutes(Pipeline& pipe, server::Router& router);
 // /v1/approvals and its transitions (approval_routes.cc).
 void AddApprovalRoutes(Pipeline& pipe, server::Router& router);
+// POST /v1/migrations/records[/verify], /v1/migrations/deletions: the legacy
+// migration's batch writes, read-back and deletion attestations
+// (migrations.cc).
+void AddMigrationRoutes(Pipeline& pipe, server::Router& router);
 
 // GET /logs/<dc>/...: the region's other logs, read-only
 // (peer_log_routes.cc). `logs` must outlive the routes.

@@ -45,6 +45,7 @@ class Gateway::Impl {
     AddTokenRoutes(pipeline_, router);
     AddAggregateRoutes(pipeline_, router);
     AddApprovalRoutes(pipeline_, router);
+    AddMigrationRoutes(pipeline_, router);
     log_handler_ = std::make_unique<log::LogHttpHandler>(*d_.log, "/log");
     server::Handler log_handler = log_handler_->AsHandler();
     router.Handle("GET", "/log/*", log_handler);

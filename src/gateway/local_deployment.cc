@@ -190,6 +190,7 @@ std::string ExampleApiKey(absl::string_view principal) {
       {"admin", "clv_example_admin_8c6976e5b5410415"},
       {"accounts-eu", "clv_example_accounts_eu_f82f9af9e84945f8"},
       {"accounts-us", "clv_example_accounts_us_9188dc042c81e9d0"},
+      {"legacy-migration", "clv_example_legacy_migration_5e0c2a9d7b41f386"},
   };
   auto it = keys->find(std::string(principal));
   return it == keys->end() ? "" : it->second;
