@@ -211,6 +211,9 @@ void Summarise(RunningNode& n, const std::vector<std::string>& witness_keys,
         case entry::EntryType::kErasurePurge:
           s.actions["erasure_purge"]++;
           break;
+        case entry::EntryType::kPseudonymKey:
+          s.actions["pseudonym_key"]++;
+          break;
         case entry::EntryType::kOther:
           break;
       }

@@ -274,6 +274,8 @@ absl::Status ParseLogEntry(absl::string_view json, LogEntry* out) {
     out->type = EntryType::kWrite;
   } else if (type == "erasure_purge") {
     out->type = EntryType::kErasurePurge;
+  } else if (type == "pseudonym_key") {
+    out->type = EntryType::kPseudonymKey;
   } else {
     out->type = EntryType::kOther;
   }

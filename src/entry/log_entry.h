@@ -31,6 +31,7 @@ enum class EntryType {
   kErasure,
   kWrite,
   kErasurePurge,  // entry/erasure_attestation.h
+  kPseudonymKey,  // entry/pseudonym_key_entry.h
   kOther
 };
 

@@ -12,6 +12,7 @@
 #include "approvals/approvals.h"
 #include "core/status_macros.h"
 #include "gateway/regional_purge.h"
+#include "entry/pseudonym_key_entry.h"
 #include "crypto/constant_time.h"
 #include "crypto/secret_key_file.h"
 #include "crypto/subject_pseudonym.h"
@@ -688,6 +689,46 @@ absl::StatusOr<vault::Vault::PurgeReport> RunVaultPurge(Deployment deployment) {
   }
   p.log.reset();  // flushes
   return report;
+}
+
+absl::StatusOr<uint32_t> RotatePseudonymKey(Deployment deployment,
+                                            absl::Duration overlap,
+                                            const Clock* clock) {
+  if (!deployment.node.has_value()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(deployment.source_file,
+                     ": not a node configuration (no 'node' section)"));
+  }
+  Node::Parts p;
+  p.deployment = std::move(deployment);
+  p.clock = clock != nullptr ? clock : &SystemClock();
+  for (auto step : {CreateDataDir, CreateMetrics, OpenLog, OpenVault}) {
+    CLOVER_RETURN_IF_ERROR(step(p));
+  }
+  const NodeConfig& node = *p.deployment.node;
+  auto announce = [&](uint32_t next, uint32_t superseded,
+                      absl::Time retire_at) -> absl::Status {
+    entry::PseudonymKeyEvent rotate;
+    rotate.time = p.clock->Now();
+    rotate.node = node.id;
+    rotate.region = node.region;
+    rotate.event = "rotate";
+    rotate.key = entry::PseudonymKeyId(next);
+    rotate.supersedes = entry::PseudonymKeyId(superseded);
+    rotate.overlap_end = retire_at;
+    entry::PseudonymKeyEvent retire = rotate;
+    retire.event = "retire";
+    retire.key = rotate.supersedes;
+    retire.supersedes.clear();
+    auto first = p.log->Append(entry::PseudonymKeyJson(rotate));
+    auto second = p.log->Append(entry::PseudonymKeyJson(retire));
+    CLOVER_RETURN_IF_ERROR(first.get().status());
+    return second.get().status();
+  };
+  absl::StatusOr<uint32_t> version =
+      p.vault->pseudonym_ring().Rotate(overlap, announce);
+  p.log.reset();  // flushes
+  return version;
 }
 
 std::string PostgresNameOf(absl::string_view id) {
