@@ -140,8 +140,8 @@ TEST_F(PseudonymRotationE2eTest, OldTokensResolveInTheWindowThenExpire) {
   // `clover keys rotate-pseudonym` with the node stopped (embedded store).
   Stop();
   {
-    auto v = RotatePseudonymKey(node_config_->deployment, absl::Hours(1),
-                                &clock_);
+    auto v =
+        RotatePseudonymKey(node_config_->deployment, absl::Hours(1), &clock_);
     ASSERT_TRUE(v.ok()) << v.status();
     EXPECT_EQ(*v, 2u);
   }
@@ -161,9 +161,8 @@ TEST_F(PseudonymRotationE2eTest, OldTokensResolveInTheWindowThenExpire) {
     EXPECT_EQ(events[1].event, "retire");
     EXPECT_EQ(events[1].key, "v1");
     EXPECT_EQ(events[0].overlap_end, events[1].overlap_end);
-    EXPECT_EQ(events[1].overlap_end,
-              absl::FromUnixMillis(
-                  absl::ToUnixMillis(clock_.Now() + absl::Hours(1))));
+    EXPECT_EQ(events[1].overlap_end, absl::FromUnixMillis(absl::ToUnixMillis(
+                                         clock_.Now() + absl::Hours(1))));
   }
 
   const std::string new_token = NameToken();

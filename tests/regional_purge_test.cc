@@ -207,21 +207,20 @@ TEST_F(RegionalPurgeTest, EachNodeAttestsExactlyItsOwnErasures) {
   std::vector<std::string> ids;
   for (int k = 0; k < 8; ++k) {
     ids.push_back(absl::StrCat("rp-", k));
-    auto r = CallAs(c_, "accounts-eu", "PUT",
-                    At(k % 2).endpoint + "/v1/subjects/" + ids.back(),
-                    "account_management",
-                    absl::StrCat(R"({"country":"IE","fields":{"name":"Person )",
-                                 k, R"(","email":"rp)", k,
-                                 R"(@mail.example"}})"));
+    auto r = CallAs(
+        c_, "accounts-eu", "PUT",
+        At(k % 2).endpoint + "/v1/subjects/" + ids.back(), "account_management",
+        absl::StrCat(R"({"country":"IE","fields":{"name":"Person )", k,
+                     R"(","email":"rp)", k, R"(@mail.example"}})"));
     ASSERT_EQ(r.status, 201) << r.body;
   }
   // Through ie-dub-1: rp-1, rp-2; through no-ham-1: rp-5.
   const std::set<std::string> by_a = {"rp-1", "rp-2"}, by_b = {"rp-5"};
   for (int i : {0, 1}) {
     for (const std::string& id : i == 0 ? by_a : by_b) {
-      auto r = CallAs(c_, "eu-support-1", "DELETE",
-                      At(i).endpoint + "/v1/subjects/" + id,
-                      "customer_support");
+      auto r =
+          CallAs(c_, "eu-support-1", "DELETE",
+                 At(i).endpoint + "/v1/subjects/" + id, "customer_support");
       ASSERT_EQ(r.status, 200) << r.body;
     }
   }
@@ -246,9 +245,9 @@ TEST_F(RegionalPurgeTest, EachNodeAttestsExactlyItsOwnErasures) {
   absl::StatusOr<vault::Vault::PurgeReport> report =
       absl::UnknownError("not run");
   std::thread purge([&] { report = RunVaultPurge(a_.deployment); });
-  const std::string b_cut = absl::StrCat("erasure-purge/cut/",
-                                         absl::StrFormat("%020d", 1), "/",
-                                         b_.deployment.node->id);
+  const std::string b_cut =
+      absl::StrCat("erasure-purge/cut/", absl::StrFormat("%020d", 1), "/",
+                   b_.deployment.node->id);
   bool cut = false;
   for (int k = 0; k < 400 && !cut; ++k) {
     cut = (*kv)->Get(b_cut).ok();

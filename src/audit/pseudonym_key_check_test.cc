@@ -61,12 +61,12 @@ TEST(PseudonymKeyCheckTest, BrokenHistoriesAreFindings) {
   EXPECT_EQ(Check({Event("retire", 1, 0, end)}).size(), 1u);
   // A retirement later than the overlap its rotation announced.
   EXPECT_EQ(Check({Event("rotate", 2, 1, end),
-                 Event("retire", 1, 0, end + absl::Hours(1))})
+                   Event("retire", 1, 0, end + absl::Hours(1))})
                 .size(),
             1u);
   // Two rotations to v2 that disagree.
   EXPECT_EQ(Check({Event("rotate", 2, 1, end),
-                 Event("rotate", 2, 1, end + absl::Hours(1))})
+                   Event("rotate", 2, 1, end + absl::Hours(1))})
                 .size(),
             1u);
 }

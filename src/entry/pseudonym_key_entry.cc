@@ -92,8 +92,7 @@ absl::StatusOr<PseudonymKeyEvent> ParsePseudonymKey(absl::string_view json) {
     return Bad("event", "is not rotate or retire");
   }
   if (PseudonymKeyVersion(e.key) == 0) return Bad("key", "is not v<N>");
-  if ((e.event == "rotate") !=
-      (PseudonymKeyVersion(e.supersedes) != 0)) {
+  if ((e.event == "rotate") != (PseudonymKeyVersion(e.supersedes) != 0)) {
     return Bad("supersedes", "must name a version for a rotation only");
   }
   absl::StatusOr<absl::Time> t = ParseRfc3339(time);

@@ -11,17 +11,17 @@
 #include "absl/strings/str_cat.h"
 #include "approvals/approvals.h"
 #include "core/status_macros.h"
-#include "gateway/regional_purge.h"
-#include "entry/pseudonym_key_entry.h"
 #include "crypto/constant_time.h"
 #include "crypto/secret_key_file.h"
 #include "crypto/subject_pseudonym.h"
 #include "entry/erasure_attestation.h"
+#include "entry/pseudonym_key_entry.h"
 #include "gateway/access_index.h"
 #include "gateway/auth.h"
 #include "gateway/gateway.h"
 #include "gateway/key_release.h"
 #include "gateway/regional_access.h"
+#include "gateway/regional_purge.h"
 #include "gateway/state_store.h"
 #include "kv/kv_store.h"
 #include "kv/postgres_kv_store.h"
@@ -442,14 +442,13 @@ absl::Status StartRegionalPurging(Node::Parts& p) {
       }
       absl::StatusOr<vault::Vault::EpochState> state = p.vault->Epochs();
       if (state.ok() && absl::Now() >= next_try &&
-          (state->stored > 1 || absl::Now() >= state->current_created +
-                                                   p.deployment.keys
-                                                       .purge_interval)) {
+          (state->stored > 1 ||
+           absl::Now() >=
+               state->current_created + p.deployment.keys.purge_interval)) {
         absl::StatusOr<vault::Vault::PurgeReport> r =
             p.regional_purge->Run(stopping);
         if (!r.ok() && !absl::IsFailedPrecondition(r.status())) {
-          spdlog::error("erasure purge: {}",
-                        std::string(r.status().message()));
+          spdlog::error("erasure purge: {}", std::string(r.status().message()));
           next_try = absl::Now() + absl::Minutes(1);
         }
       }
@@ -684,8 +683,8 @@ absl::StatusOr<vault::Vault::PurgeReport> RunVaultPurge(Deployment deployment) {
     CLOVER_RETURN_IF_ERROR(purge.Join());
     report = purge.Run();
   } else {
-    report = PurgeAndAttest(*p.vault, *p.log, *p.deployment.node,
-                            p.log_subject_key);
+    report =
+        PurgeAndAttest(*p.vault, *p.log, *p.deployment.node, p.log_subject_key);
   }
   p.log.reset();  // flushes
   return report;

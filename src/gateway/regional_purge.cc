@@ -42,7 +42,8 @@ struct RegionalPurge::Round {
   std::string Encode() const {
     std::string out = absl::StrCat("erasure-purge-round 1\nstate ", state,
                                    "\ncoordinator ", coordinator, "\n");
-    if (!new_epoch.empty()) absl::StrAppend(&out, "new_epoch ", new_epoch, "\n");
+    if (!new_epoch.empty())
+      absl::StrAppend(&out, "new_epoch ", new_epoch, "\n");
     for (const std::string& d : destroyed) {
       absl::StrAppend(&out, "destroyed ", d, "\n");
     }
@@ -81,8 +82,8 @@ struct RegionalPurge::Round {
         ok = false;
       }
       if (!ok) {
-        return absl::DataLossError(absl::StrCat(
-            "erasure purge round ", seq, ": bad line '", line, "'"));
+        return absl::DataLossError(absl::StrCat("erasure purge round ", seq,
+                                                ": bad line '", line, "'"));
       }
       header = true;
     }
@@ -103,8 +104,8 @@ std::string CutPrefix(uint64_t seq) {
   return absl::StrFormat("%s%020d/", kCutPrefix, seq);
 }
 
-absl::StatusOr<std::optional<std::string>> GetOptional(
-    const kv::KvStore& kv, absl::string_view key) {
+absl::StatusOr<std::optional<std::string>> GetOptional(const kv::KvStore& kv,
+                                                       absl::string_view key) {
   absl::StatusOr<std::string> v = kv.Get(key);
   if (absl::IsNotFound(v.status())) return std::nullopt;
   if (!v.ok()) return v.status();
@@ -135,8 +136,8 @@ absl::Status ForEachEntry(
     const std::function<void(uint64_t, absl::string_view)>& fn) {
   const uint64_t size = log.Size();
   if (to > size) {
-    return absl::InternalError(absl::StrCat(
-        "erasure purge: the log holds ", size, " entries, not ", to));
+    return absl::InternalError(absl::StrCat("erasure purge: the log holds ",
+                                            size, " entries, not ", to));
   }
   for (uint64_t b = from / 256; b * 256 < to; ++b) {
     const int width = static_cast<int>(std::min<uint64_t>(256, size - b * 256));
@@ -200,8 +201,8 @@ absl::StatusOr<int> RegionalPurge::Tick() {
   }
   std::vector<Round> owed;
   bool blocked = false;
-  CLOVER_RETURN_IF_ERROR(ForEachRound(
-      kv_, done_seq + 1, [&](uint64_t seq, absl::string_view v) {
+  CLOVER_RETURN_IF_ERROR(
+      ForEachRound(kv_, done_seq + 1, [&](uint64_t seq, absl::string_view v) {
         CLOVER_ASSIGN_OR_RETURN(Round r, Round::Decode(seq, v));
         // A round not finished holds back the later ones.
         if (blocked || (r.state != "done" && r.state != "abandoned")) {
@@ -333,8 +334,7 @@ absl::StatusOr<vault::Vault::PurgeReport> RegionalPurge::Run(
       }));
   CLOVER_ASSIGN_OR_RETURN(vault::Vault::EpochState epochs, vault_.Epochs());
   std::optional<Round> round;
-  if (last.has_value() && last->state != "done" &&
-      last->state != "abandoned") {
+  if (last.has_value() && last->state != "done" && last->state != "abandoned") {
     if (last->state == "pending" && epochs.stored == 1 &&
         epochs.current == last->new_epoch) {
       // Destroyed, not yet marked: mark it, attest.
@@ -377,16 +377,16 @@ absl::StatusOr<vault::Vault::PurgeReport> RegionalPurge::Run(
     const absl::Time deadline = absl::Now() + options_.cut_wait;
     while (true) {
       round->cuts.clear();
-      CLOVER_RETURN_IF_ERROR(kv_.Scan(
-          CutPrefix(round->seq),
-          [&](absl::string_view key, absl::string_view value) {
-            uint64_t cut = 0;
-            if (absl::SimpleAtoi(value, &cut)) {
-              round->cuts[std::string(
-                  key.substr(CutPrefix(round->seq).size()))] = cut;
-            }
-            return true;
-          }));
+      CLOVER_RETURN_IF_ERROR(
+          kv_.Scan(CutPrefix(round->seq),
+                   [&](absl::string_view key, absl::string_view value) {
+                     uint64_t cut = 0;
+                     if (absl::SimpleAtoi(value, &cut)) {
+                       round->cuts[std::string(
+                           key.substr(CutPrefix(round->seq).size()))] = cut;
+                     }
+                     return true;
+                   }));
       const bool all = std::all_of(
           members.begin(), members.end(),
           [&](const std::string& m) { return round->cuts.contains(m); });
@@ -399,7 +399,8 @@ absl::StatusOr<vault::Vault::PurgeReport> RegionalPurge::Run(
         spdlog::warn(
             "erasure purge {}/{}: node {} gave no cut within {}; its "
             "erasures wait for the next purge",
-            node_.region, round->seq, m, absl::FormatDuration(options_.cut_wait));
+            node_.region, round->seq, m,
+            absl::FormatDuration(options_.cut_wait));
       }
     }
     round->state = "cut";

@@ -21,7 +21,8 @@
 //    to its own log an attestation (entry/erasure_attestation.h) with the
 //    round's id, covering exactly the allowed erasures its log holds before
 //    its cut and not covered by its previous attestation (read back from its
-//    log), then records the round as attested (`erasure-purge/attested/<node>`).
+//    log), then records the round as attested
+//    (`erasure-purge/attested/<node>`).
 //
 // Crash points: the coordinator dying before the new epoch leaves the round
 // "cutting"/"cut" with one epoch stored: the next purge abandons it. After the
