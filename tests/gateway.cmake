@@ -52,6 +52,17 @@ if(TARGET clover_gateway AND TARGET clover_audit)
   set_tests_properties(gateway_region_test PROPERTIES LABELS "e2e" TIMEOUT 300)
 endif()
 
+# An erasure purge of a region: two nodes over one database, each attesting
+# its own erasures; an auditor following both; a disk attack after.
+if(TARGET clover_gateway AND TARGET clover_audit)
+  add_executable(regional_purge_test ${CMAKE_CURRENT_SOURCE_DIR}/regional_purge_test.cc)
+  target_include_directories(regional_purge_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+  target_link_libraries(regional_purge_test PRIVATE clover_options clover_gateway
+    clover_audit clover_test_support PostgreSQL::PostgreSQL GTest::gtest GTest::gtest_main)
+  add_test(NAME regional_purge_test COMMAND regional_purge_test WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(regional_purge_test PROPERTIES LABELS "e2e" TIMEOUT 300)
+endif()
+
 # The approvals desk end to end (grants, limits, revoke, bounds, logging).
 if(TARGET clover_gateway)
   add_executable(approvals_e2e_test ${CMAKE_CURRENT_SOURCE_DIR}/approvals_e2e_test.cc)

@@ -3,7 +3,8 @@
 // window and is refused with 410 token_expired after it (an injected clock, no
 // sleeps); the new token differs; the subject's access report spans the
 // rotation (decisions logged under the same subject pseudonym before and
-// after); the ring survives the node's restart.
+// after); the ring survives the node's restart; the rotation and the old
+// version's retirement are in the node's log.
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -12,12 +13,16 @@
 #include "absl/strings/str_cat.h"
 #include "core/clock.h"
 #include "core/owned_dir.h"
+#include "entry/pseudonym_key_entry.h"
 #include "gateway/http_client.h"
 #include "gateway/local_deployment.h"
 #include "gateway/node.h"
 #include "gateway_test_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "log/client.h"
+#include "log/fetch.h"
+#include "log/note.h"
 #include "rapidjson/document.h"
 #include "vault/vault.h"
 
@@ -93,6 +98,25 @@ class PseudonymRotationE2eTest : public ::testing::Test {
     return doc["fields"]["name"]["value"].GetString();
   }
 
+  // Every entry of the node's log.
+  std::vector<std::string> LogEntries() {
+    auto v = log::ParseVerifierKey(node_config_->verifier_key);
+    EXPECT_TRUE(v.ok());
+    std::vector<std::unique_ptr<log::NoteVerifier>> vs;
+    vs.push_back(*std::move(v));
+    auto client = *log::LogClient::Create(
+        log::HttpFetcher(node_config_->endpoint + "/log"), std::move(vs));
+    auto cp = client->FetchCheckpoint();
+    EXPECT_TRUE(cp.ok()) << cp.status();
+    std::vector<std::string> out;
+    for (uint64_t k = 0; cp.ok() && k < cp->checkpoint.size; ++k) {
+      auto e = client->FetchEntry(cp->checkpoint, k);
+      EXPECT_TRUE(e.ok()) << e.status();
+      out.push_back(e.ok() ? *e : "");
+    }
+    return out;
+  }
+
   ClientResponse Detokenize(const std::string& token) {
     return Call("eu-support-1", "POST", "/v1/detokenize", "customer_support",
                 absl::StrCat("{\"field\":\"name\",\"token\":\"", token,
@@ -116,13 +140,30 @@ TEST_F(PseudonymRotationE2eTest, OldTokensResolveInTheWindowThenExpire) {
   // `clover keys rotate-pseudonym` with the node stopped (embedded store).
   Stop();
   {
-    auto vault = OpenNodeVault(node_config_->deployment, &clock_);
-    ASSERT_TRUE(vault.ok()) << vault.status();
-    auto v = (*vault)->pseudonym_ring().Rotate(absl::Hours(1));
+    auto v =
+        RotatePseudonymKey(node_config_->deployment, absl::Hours(1), &clock_);
     ASSERT_TRUE(v.ok()) << v.status();
     EXPECT_EQ(*v, 2u);
   }
   Start();
+  // The node's log announced the rotation and the retirement of v1 at the
+  // end of the overlap, as the ring records it.
+  {
+    std::vector<entry::PseudonymKeyEvent> events;
+    for (const std::string& e : LogEntries()) {
+      auto k = entry::ParsePseudonymKey(e);
+      if (k.ok()) events.push_back(*k);
+    }
+    ASSERT_EQ(events.size(), 2u);
+    EXPECT_EQ(events[0].event, "rotate");
+    EXPECT_EQ(events[0].key, "v2");
+    EXPECT_EQ(events[0].supersedes, "v1");
+    EXPECT_EQ(events[1].event, "retire");
+    EXPECT_EQ(events[1].key, "v1");
+    EXPECT_EQ(events[0].overlap_end, events[1].overlap_end);
+    EXPECT_EQ(events[1].overlap_end, absl::FromUnixMillis(absl::ToUnixMillis(
+                                         clock_.Now() + absl::Hours(1))));
+  }
 
   const std::string new_token = NameToken();
   EXPECT_THAT(new_token, StartsWith("stk_v2."));

@@ -365,6 +365,25 @@ absl::Status Auditor::ProcessEntries(LogFollower& f, uint64_t first,
       }
       continue;
     }
+    if (scratch_.type == entry::EntryType::kPseudonymKey) {
+      absl::StatusOr<entry::PseudonymKeyEvent> k =
+          entry::ParsePseudonymKey(raw);
+      if (k.ok()) {
+        pseudonym_key_check_.Observe(f.origin(), index, *k, &found);
+      } else {
+        Finding fd;
+        fd.detector = std::string(kDetectorMalformedEntry);
+        fd.severity = Severity::kHigh;
+        fd.key = absl::StrCat(kDetectorMalformedEntry, "/", f.origin());
+        fd.summary = absl::StrCat("log '", f.origin(), "' entry ", index, ": ",
+                                  k.status().message());
+        fd.time = clock_.Now();
+        fd.origin = f.origin();
+        fd.indices.push_back(index);
+        found.push_back(std::move(fd));
+      }
+      continue;
+    }
     if (scratch_.type == entry::EntryType::kErasurePurge) {
       absl::StatusOr<entry::ErasurePurge> a = entry::ParseErasurePurge(raw);
       if (a.ok()) {

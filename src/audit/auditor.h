@@ -52,6 +52,7 @@
 #include "audit/console.h"
 #include "audit/detectors.h"
 #include "audit/erasure_check.h"
+#include "audit/pseudonym_key_check.h"
 #include "audit/flows.h"
 #include "audit/follower.h"
 #include "audit/incident_store.h"
@@ -259,6 +260,7 @@ class Auditor {
   FlowStats flows_ ABSL_GUARDED_BY(mu_);
   Detectors detectors_ ABSL_GUARDED_BY(mu_);
   ErasureCheck erasure_check_ ABSL_GUARDED_BY(mu_);
+  PseudonymKeyCheck pseudonym_key_check_ ABSL_GUARDED_BY(mu_);
   std::vector<StallDetector> stalls_ ABSL_GUARDED_BY(mu_);
   // Per followed log, for /readyz: polled at least once, and whether the
   // last poll failed.

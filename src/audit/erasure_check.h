@@ -9,6 +9,8 @@
 // mismatch` (critical). An erasure still unattested `window + slack` after
 // its entry's time is `erasure_unpurged` (high). An attestation repeated for
 // the same new epoch (a purge finished after a restart) is not counted twice.
+// A region's purge (gateway/regional_purge.h) gives every node's log its own
+// attestation of that log's erasures, so the check stays per log.
 //
 // Time is the entries' own, and the auditor's clock for overdue erasures.
 // Not thread-safe: owned by the auditor's pipeline thread.

@@ -6,7 +6,9 @@
 // --config NODE.yaml` lists the versions and their states. The ring lives in
 // the vault's store (vault/pseudonym_ring.h): an embedded store needs its node
 // stopped (RocksDB's lock); with a PostgreSQL store the region's running nodes
-// pick the new version up within seconds.
+// pick the new version up within seconds. The rotation and the superseded
+// version's retirement are appended to the node's log first
+// (entry/pseudonym_key_entry.h), so that node must be stopped either way.
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -67,10 +69,15 @@ int Rotate(const PseudonymFlags& f) {
   absl::Duration overlap = f.overlap_s >= 0
                                ? absl::Seconds(f.overlap_s)
                                : deployment->keys.pseudonym_overlap;
+  {
+    auto vault = OpenVault(*deployment, f.config);  // refuses a missing store
+    if (!vault.ok()) return ReportStoreError(vault.status());
+  }
+  // Logged in the node's log before it takes effect.
+  auto version = gateway::RotatePseudonymKey(*deployment, overlap);
+  if (!version.ok()) return ReportStoreError(version.status());
   auto vault = OpenVault(*deployment, f.config);
   if (!vault.ok()) return ReportStoreError(vault.status());
-  auto version = (*vault)->pseudonym_ring().Rotate(overlap);
-  if (!version.ok()) return ReportError(version.status());
   std::cout << "pseudonym key version " << *version
             << " is current; tokens of the version it superseded resolve for "
             << absl::FormatDuration(overlap) << "\n";

@@ -218,6 +218,9 @@ void Summarise(RunningNode& n, const std::vector<std::string>& witness_keys,
         case entry::EntryType::kLegacyDeletion:
           s.actions["legacy_deletion"]++;
           break;
+        case entry::EntryType::kPseudonymKey:
+          s.actions["pseudonym_key"]++;
+          break;
         case entry::EntryType::kOther:
           break;
       }

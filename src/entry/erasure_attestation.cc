@@ -65,6 +65,10 @@ std::string ErasurePurgeJson(const ErasurePurge& a) {
   AppendJsonString(a.new_epoch, &out);
   out += ",\"node\":";
   AppendJsonString(a.node, &out);
+  if (!a.purge.empty()) {
+    out += ",\"purge\":";
+    AppendJsonString(a.purge, &out);
+  }
   out += ",\"region\":";
   AppendJsonString(a.region, &out);
   absl::StrAppend(&out, ",\"rewrapped\":", a.rewrapped, ",\"time\":");
@@ -103,6 +107,12 @@ absl::StatusOr<ErasurePurge> ParseErasurePurge(absl::string_view json) {
         std::pair{"erased", &a.erased}, std::pair{"rewrapped", &a.rewrapped},
         std::pair{"live", &a.live}}) {
     if (absl::Status s = U64(d, name, out); !s.ok()) return s;
+  }
+  if (auto p = d.FindMember("purge"); p != d.MemberEnd()) {
+    if (!p->value.IsString() || p->value.GetStringLength() == 0) {
+      return Bad("purge", "must be a non-empty string");
+    }
+    a.purge.assign(p->value.GetString(), p->value.GetStringLength());
   }
   auto it = d.FindMember("destroyed_epochs");
   if (it == d.MemberEnd() || !it->value.IsArray()) {

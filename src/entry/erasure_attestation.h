@@ -11,6 +11,16 @@
 // pseudonyms, sorted bytewise and without duplicates, each a leaf. Every
 // allowed erasure logged before index "cut_log_size" and not attested by an
 // earlier purge is covered, and none logged at or after it.
+//
+// In a region whose nodes share one PostgreSQL store, a purge is the
+// region's (gateway/regional_purge.h): one node coordinates it and every node
+// appends its own attestation to its own log, with "purge":"<region>/<n>"
+// (the region-wide purge's id; the member is absent for an embedded store's
+// purge) and the same "new_epoch" and "destroyed_epochs". Each node's
+// "erased"/"erased_root" then cover exactly the allowed erasures its own log
+// holds before its own "cut_log_size" (taken before the region's new epoch
+// was made) and after its previous attestation's; "rewrapped" and "live" are
+// the region's.
 #ifndef CLOVER_ENTRY_ERASURE_ATTESTATION_H_
 #define CLOVER_ENTRY_ERASURE_ATTESTATION_H_
 
@@ -37,6 +47,7 @@ struct ErasurePurge {
   uint64_t live = 0;
   std::vector<std::string> destroyed_epochs;
   std::string new_epoch;
+  std::string purge;  // region-wide purge id; empty for an embedded store
 };
 
 // Hex RFC 6962 root over `pseudonyms` (sorted and deduplicated here).

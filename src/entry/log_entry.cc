@@ -276,6 +276,8 @@ absl::Status ParseLogEntry(absl::string_view json, LogEntry* out) {
     out->type = EntryType::kErasurePurge;
   } else if (type == "legacy_deletion") {
     out->type = EntryType::kLegacyDeletion;
+  } else if (type == "pseudonym_key") {
+    out->type = EntryType::kPseudonymKey;
   } else {
     out->type = EntryType::kOther;
   }

@@ -32,6 +32,7 @@ enum class EntryType {
   kWrite,
   kErasurePurge,    // entry/erasure_attestation.h
   kLegacyDeletion,  // entry/legacy_deletion.h
+  kPseudonymKey,    // entry/pseudonym_key_entry.h
   kOther
 };
 

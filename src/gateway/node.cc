@@ -15,11 +15,13 @@
 #include "crypto/secret_key_file.h"
 #include "crypto/subject_pseudonym.h"
 #include "entry/erasure_attestation.h"
+#include "entry/pseudonym_key_entry.h"
 #include "gateway/access_index.h"
 #include "gateway/auth.h"
 #include "gateway/gateway.h"
 #include "gateway/key_release.h"
 #include "gateway/regional_access.h"
+#include "gateway/regional_purge.h"
 #include "gateway/state_store.h"
 #include "kv/kv_store.h"
 #include "kv/postgres_kv_store.h"
@@ -80,6 +82,8 @@ struct Node::Parts {
   absl::Mutex purge_mu;
   bool stop_purge ABSL_GUARDED_BY(purge_mu) = false;
   std::thread purger;
+  // storage.driver postgres: the purges are the region's.
+  std::unique_ptr<RegionalPurge> regional_purge;
   bool shut_down = false;
 };
 
@@ -420,7 +424,49 @@ absl::Status StartKeyRewrap(Node::Parts& p) {
 // The node's purge thread: purges when the current epoch is older than
 // keys.purge_interval, or at once if a purge was interrupted (two epochs
 // stored); a failed purge is retried after a minute.
+absl::Status StartRegionalPurging(Node::Parts& p) {
+  p.regional_purge = std::make_unique<RegionalPurge>(
+      *p.vault, *p.log, *p.approvals_kv, *p.deployment.node);
+  CLOVER_RETURN_IF_ERROR(p.regional_purge->Join());
+  p.purger = std::thread([&p] {
+    absl::Time next_try = absl::InfinitePast();
+    const auto stopping = [&p] {
+      absl::MutexLock lock(&p.purge_mu);
+      return p.stop_purge;
+    };
+    while (true) {
+      // Every second: this node's cut for a purge that wants it, and its
+      // attestations owed (at once on start, after a crash).
+      if (absl::StatusOr<int> t = p.regional_purge->Tick(); !t.ok()) {
+        spdlog::error("erasure purge: {}", std::string(t.status().message()));
+      }
+      absl::StatusOr<vault::Vault::EpochState> state = p.vault->Epochs();
+      if (state.ok() && absl::Now() >= next_try &&
+          (state->stored > 1 ||
+           absl::Now() >=
+               state->current_created + p.deployment.keys.purge_interval)) {
+        absl::StatusOr<vault::Vault::PurgeReport> r =
+            p.regional_purge->Run(stopping);
+        if (!r.ok() && !absl::IsFailedPrecondition(r.status())) {
+          spdlog::error("erasure purge: {}", std::string(r.status().message()));
+          next_try = absl::Now() + absl::Minutes(1);
+        }
+      }
+      absl::MutexLock lock(&p.purge_mu);
+      p.purge_mu.AwaitWithTimeout(
+          absl::Condition(
+              +[](bool* stop) { return *stop; }, &p.stop_purge),
+          absl::Seconds(1));
+      if (p.stop_purge) return;
+    }
+  });
+  return absl::OkStatus();
+}
+
 absl::Status StartPurging(Node::Parts& p) {
+  if (p.deployment.storage.driver == StorageDriver::kPostgres) {
+    return StartRegionalPurging(p);
+  }
   p.purger = std::thread([&p] {
     absl::Duration retry = absl::ZeroDuration();
     while (true) {
@@ -624,10 +670,64 @@ absl::StatusOr<vault::Vault::PurgeReport> RunVaultPurge(Deployment deployment) {
   for (auto step : {CreateDataDir, CreateMetrics, OpenLog, OpenVault}) {
     CLOVER_RETURN_IF_ERROR(step(p));
   }
-  auto report =
-      PurgeAndAttest(*p.vault, *p.log, *p.deployment.node, p.log_subject_key);
+  absl::StatusOr<vault::Vault::PurgeReport> report;
+  if (p.deployment.storage.driver == StorageDriver::kPostgres) {
+    // The region's purge, this node (stopped) coordinating it.
+    kv::PostgresKvOptions pg;
+    pg.retry = p.deployment.storage.postgres_retry;
+    auto kv = kv::OpenPostgresKvStore(
+        p.deployment.storage.postgres_dsn,
+        RegionalStateTable(p.deployment.node->region), pg);
+    if (!kv.ok()) return kv.status();
+    RegionalPurge purge(*p.vault, *p.log, **kv, *p.deployment.node);
+    CLOVER_RETURN_IF_ERROR(purge.Join());
+    report = purge.Run();
+  } else {
+    report =
+        PurgeAndAttest(*p.vault, *p.log, *p.deployment.node, p.log_subject_key);
+  }
   p.log.reset();  // flushes
   return report;
+}
+
+absl::StatusOr<uint32_t> RotatePseudonymKey(Deployment deployment,
+                                            absl::Duration overlap,
+                                            const Clock* clock) {
+  if (!deployment.node.has_value()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(deployment.source_file,
+                     ": not a node configuration (no 'node' section)"));
+  }
+  Node::Parts p;
+  p.deployment = std::move(deployment);
+  p.clock = clock != nullptr ? clock : &SystemClock();
+  for (auto step : {CreateDataDir, CreateMetrics, OpenLog, OpenVault}) {
+    CLOVER_RETURN_IF_ERROR(step(p));
+  }
+  const NodeConfig& node = *p.deployment.node;
+  auto announce = [&](uint32_t next, uint32_t superseded,
+                      absl::Time retire_at) -> absl::Status {
+    entry::PseudonymKeyEvent rotate;
+    rotate.time = p.clock->Now();
+    rotate.node = node.id;
+    rotate.region = node.region;
+    rotate.event = "rotate";
+    rotate.key = entry::PseudonymKeyId(next);
+    rotate.supersedes = entry::PseudonymKeyId(superseded);
+    rotate.overlap_end = retire_at;
+    entry::PseudonymKeyEvent retire = rotate;
+    retire.event = "retire";
+    retire.key = rotate.supersedes;
+    retire.supersedes.clear();
+    auto first = p.log->Append(entry::PseudonymKeyJson(rotate));
+    auto second = p.log->Append(entry::PseudonymKeyJson(retire));
+    CLOVER_RETURN_IF_ERROR(first.get().status());
+    return second.get().status();
+  };
+  absl::StatusOr<uint32_t> version =
+      p.vault->pseudonym_ring().Rotate(overlap, announce);
+  p.log.reset();  // flushes
+  return version;
 }
 
 std::string PostgresNameOf(absl::string_view id) {

@@ -49,6 +49,17 @@ std::string NodeVaultDir(const NodeConfig& node);
 // (entry/erasure_attestation.h), as the running node does every
 // keys.purge_interval. Errors: InvalidArgument without a node section; those
 // of the log, the vault and the purge.
+// `clover keys rotate-pseudonym`: with the node stopped (its log is
+// appended to), makes a new version of the region's pseudonym root key
+// current (vault::PseudonymRing::Rotate) after appending to the node's log,
+// durably, the rotation and the superseded version's retirement
+// (entry/pseudonym_key_entry.h). Returns the current version. Errors:
+// InvalidArgument without a node section; those of the log, the vault and
+// the ring (nothing rotated if the log refused the entries).
+[[nodiscard]] absl::StatusOr<uint32_t> RotatePseudonymKey(
+    Deployment deployment, absl::Duration overlap,
+    const Clock* clock = nullptr);
+
 [[nodiscard]] absl::StatusOr<vault::Vault::PurgeReport> RunVaultPurge(
     Deployment deployment);
 

@@ -256,7 +256,10 @@ std::vector<uint32_t> PseudonymRing::LiveVersions() {
   return out;
 }
 
-absl::StatusOr<uint32_t> PseudonymRing::Rotate(absl::Duration overlap) {
+absl::StatusOr<uint32_t> PseudonymRing::Rotate(
+    absl::Duration overlap,
+    const std::function<absl::Status(uint32_t, uint32_t, absl::Time)>&
+        announce) {
   if (overlap < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("the overlap window cannot be negative");
   }
@@ -280,8 +283,14 @@ absl::StatusOr<uint32_t> PseudonymRing::Rotate(absl::Duration overlap) {
     superseded = rows_.back();
   }
   // 0 means "no deadline" in a row.
+  // Whole milliseconds: the deadline as logged (RFC 3339 with millis).
   superseded.retire_at_micros =
-      std::max<int64_t>(1, absl::ToUnixMicros(now + overlap));
+      std::max<int64_t>(1, absl::ToUnixMillis(now + overlap) * 1000);
+  if (announce) {
+    CLOVER_RETURN_IF_ERROR(
+        announce(next, superseded.version,
+                 absl::FromUnixMicros(superseded.retire_at_micros)));
+  }
   PseudonymRootRow row;
   row.version = next;
   row.created_micros = absl::ToUnixMicros(now);

@@ -33,6 +33,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -116,7 +117,14 @@ class PseudonymRing {
   // once). Two nodes rotating at once: one wins, the other re-reads and
   // returns the winner's version. Errors: those of the storage and the KEK;
   // InvalidArgument for a negative overlap.
-  [[nodiscard]] absl::StatusOr<uint32_t> Rotate(absl::Duration overlap);
+  // `announce`, if set, is called with the new version, the superseded one
+  // and its retirement deadline (whole milliseconds) before anything is
+  // written (the node logs the rotation there); its error stops the rotation.
+  [[nodiscard]] absl::StatusOr<uint32_t> Rotate(
+      absl::Duration overlap,
+      const std::function<absl::Status(uint32_t next, uint32_t superseded,
+                                       absl::Time retire_at)>& announce =
+          nullptr);
   // Deletes the wrapped key of every retired version from its row (the row
   // stays); returns the versions it destroyed now. Errors: the storage's.
   [[nodiscard]] absl::StatusOr<std::vector<uint32_t>> DestroyRetired();

@@ -984,6 +984,13 @@ std::shared_ptr<void> Vault::BeginErasure() {
   });
 }
 
+uint64_t Vault::AtErasureCut(const std::function<uint64_t()>& fn) {
+  absl::MutexLock gate(&gate_mu_);
+  gate_mu_.Await(absl::Condition(
+      +[](int* n) { return *n == 0; }, &erasures_in_flight_));
+  return fn();
+}
+
 absl::StatusOr<Vault::EpochState> Vault::Epochs() {
   CLOVER_RETURN_IF_ERROR(ReloadEpochs(false));
   absl::ReaderMutexLock lock(&epochs_mu_);

@@ -291,6 +291,12 @@ class Vault {
   // runs (milliseconds), never for a purge. Release by dropping
   // the returned pointer (from any thread).
   [[nodiscard]] std::shared_ptr<void> BeginErasure();
+  // Runs `fn` at a moment when no erasure is in flight (holding off new ones
+  // while it runs, so keep it short) and returns its value: a node of a
+  // region takes its log size here as its cut for a region-wide purge
+  // (gateway/regional_purge.h), so that every erasure it logged before that
+  // size has its tombstone stored.
+  uint64_t AtErasureCut(const std::function<uint64_t()>& fn);
   // Forgets every cached data key and siv key.
   void DropKeyCache();
 
