@@ -1,7 +1,8 @@
 // Log entries as the auditor (DOM) and the access index (SAX) read them from a
 // log they do not trust, key-release log entries and the judgement of a
 // release against a decision entry, legacy-migration deletion attestations
-// (as parsed and as the auditor's check takes them in), and tlog-proof texts.
+// (as parsed and as the auditor's check takes them in), pseudonym-key
+// entries, and tlog-proof texts.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -14,6 +15,7 @@
 #include "entry/erasure_attestation.h"
 #include "entry/legacy_deletion.h"
 #include "entry/log_entry.h"
+#include "entry/pseudonym_key_entry.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   absl::string_view text(reinterpret_cast<const char*>(data), size);
@@ -40,6 +42,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         again->batch != deletion->batch ||
         again->key_hashes.size() != deletion->key_hashes.size() ||
         again->write_indexes != deletion->write_indexes)
+      std::abort();
+  }
+  // A pseudonym-key entry that parses writes back to one that parses to the
+  // same event.
+  auto key_event = clover::entry::ParsePseudonymKey(text);
+  if (key_event.ok()) {
+    auto again = clover::entry::ParsePseudonymKey(
+        clover::entry::PseudonymKeyJson(*key_event));
+    if (!again.ok() || again->event != key_event->event ||
+        again->key != key_event->key ||
+        again->supersedes != key_event->supersedes)
       std::abort();
   }
   // The auditor's check takes any entry in: kept, or a finding.
