@@ -12,6 +12,15 @@ namespace clover::gateway {
 
 // PUT, GET, DELETE /v1/subjects/{id} (subjects.cc).
 void AddSubjectRoutes(Pipeline& pipe, server::Router& router);
+// One write of `subject` with the record JSON `body`, by the authenticated
+// `p` for `purpose`, exactly as PUT /v1/subjects/{id} makes it: decided over
+// every field of the schema where it would be stored, refused and logged if
+// not allowed, 421 for another region, checked against the stored row, then
+// logged and stored; `respond` gets the PUT's answer (subjects.cc). The
+// legacy migration's batch writes take each record through it.
+void WriteSubject(Pipeline& pipe, const Principal& p,
+                  const std::string& purpose, const std::string& subject,
+                  const std::string& body, server::Responder respond);
 // GET /v1/subjects/{id}/access-report (reports.cc).
 void AddReportRoutes(Pipeline& pipe, server::Router& router);
 // POST /v1/exports (exports.cc).

@@ -116,17 +116,6 @@ class MigrationEndpoints : public EndpointFamily {
  public:
   using EndpointFamily::EndpointFamily;
 
-  std::string StorageJurisdictionOf(absl::string_view region) const {
-    if (const Region* r = d_.deployment->FindRegion(region);
-        r != nullptr && !r->dcs.empty()) {
-      if (const Jurisdiction* j =
-              d_.deployment->JurisdictionOfCountry(r->dcs.front().country)) {
-        return j->id;
-      }
-    }
-    return std::string(region);
-  }
-
   // POST /v1/migrations/records: each record as PUT /v1/subjects/{id} would
   // take it (decided over every field, logged, then stored), except that a
   // record of another region is refused (421) rather than forwarded.
@@ -150,79 +139,9 @@ class MigrationEndpoints : public EndpointFamily {
       rapidjson::Value& r = body["records"][i];
       std::string subject(r["id"].GetString(), r["id"].GetStringLength());
       r.RemoveMember("id");
-      WriteOne(caller->principal, caller->purpose, subject, Serialize(r),
-               answer->Slot(answer, i));
+      WriteSubject(pipe_, caller->principal, caller->purpose, subject,
+                   Serialize(r), answer->Slot(answer, i));
     }
-  }
-
-  void WriteOne(const Principal& p, const std::string& purpose,
-                const std::string& subject, const std::string& json,
-                Responder respond) {
-    auto record = vault::ParseRecordJson(d_.deployment->schema, json);
-    if (!record.ok()) return respond(ErrorResponse(record.status()));
-    auto jurisdiction =
-        d_.vault->residency().JurisdictionOfCountry(record->country);
-    if (!jurisdiction.ok())
-      return respond(ErrorResponse(jurisdiction.status()));
-    absl::Status here = d_.vault->residency().CheckStoredHere(*jurisdiction);
-    std::optional<vault::ResidencyRedirect> redirect;
-    if (!here.ok()) {
-      redirect = vault::GetResidencyRedirect(here);
-      if (!redirect.has_value()) {
-        return respond(
-            HttpResponse::Error(422, "no_home_region", here.message()));
-      }
-    }
-    const std::string destination =
-        redirect.has_value() ? StorageJurisdictionOf(redirect->region)
-                             : pipe_.storage_jurisdiction();
-    auto all = ResolveFields(d_.deployment->schema, {});
-    if (!all.ok()) return respond(ErrorResponse(all.status()));
-    Decision dec = pipe_.Decide(p, purpose, "write", *jurisdiction, destination,
-                                *std::move(all));
-    std::string pseudonym = pipe_.Pseudonym(subject);
-    if (!dec.AllAllowed()) {
-      return pipe_.RefuseLogged(
-          pipe_.DecisionJson(p, purpose, "write", destination, pseudonym,
-                             *jurisdiction, dec, 0, 0),
-          "the policy does not allow this principal to write this subject",
-          std::move(respond));
-    }
-    if (redirect.has_value()) {
-      pipe_.misdirected().Increment();
-      return respond(ErrorResponse(here));
-    }
-    auto snapshot = std::make_shared<vault::Vault::RowSnapshot>();
-    if (auto home = d_.vault->HomeJurisdiction(subject, snapshot.get());
-        home.ok()) {
-      if (*home != *jurisdiction) {
-        return respond(ErrorResponse(absl::FailedPreconditionError(absl::StrCat(
-            "the subject has home jurisdiction ", *home, "; country ",
-            record->country, " (", *jurisdiction, ") would change it"))));
-      }
-    } else if (vault::IsErased(home.status())) {
-      return respond(ErrorResponse(absl::FailedPreconditionError(
-          "the subject was erased; its id cannot be reused")));
-    } else if (home.status().code() != absl::StatusCode::kNotFound) {
-      return respond(ErrorResponse(home.status()));
-    }
-    pipe_.LogThenEffect(
-        pipe_.DecisionJson(p, purpose, "write", pipe_.storage_jurisdiction(),
-                           pseudonym, *jurisdiction, dec, 1,
-                           static_cast<int64_t>(json.size())),
-        std::move(respond),
-        [this, subject, snapshot,
-         record = *std::move(record)](uint64_t index) -> HttpResponse {
-          auto put = d_.vault->Put(subject, record, snapshot.get());
-          if (!put.ok()) return ErrorResponse(put.status());
-          std::string body = absl::StrCat(
-              "{\"created\":", put->created ? "true" : "false",
-              ",\"log_index\":", index, ",\"region\":\"", node_.region,
-              "\",\"revision\":", put->revision, ",\"subject\":");
-          AppendJsonString(subject, &body);
-          body.push_back('}');
-          return HttpResponse::Json(put->created ? 201 : 200, std::move(body));
-        });
   }
 
   // POST /v1/migrations/records/verify: a read of every field of each

@@ -25,108 +25,31 @@ using server::HttpRequest;
 using server::HttpResponse;
 using server::Responder;
 
+// The jurisdiction a region's data centres sit in: the destination of a
+// write stored there (this node's is Pipeline::storage_jurisdiction()).
+std::string StorageJurisdictionOf(const Deployment& deployment,
+                                  absl::string_view region) {
+  if (const Region* r = deployment.FindRegion(region);
+      r != nullptr && !r->dcs.empty()) {
+    if (const Jurisdiction* j =
+            deployment.JurisdictionOfCountry(r->dcs.front().country)) {
+      return j->id;
+    }
+  }
+  return std::string(region);
+}
+
 class SubjectEndpoints : public EndpointFamily {
  public:
   using EndpointFamily::EndpointFamily;
-
-  // The jurisdiction a region's data centres sit in: the destination of a
-  // write stored there (this node's is pipe_.storage_jurisdiction()).
-  std::string StorageJurisdictionOf(absl::string_view region) const {
-    if (const Region* r = d_.deployment->FindRegion(region);
-        r != nullptr && !r->dcs.empty()) {
-      if (const Jurisdiction* j =
-              d_.deployment->JurisdictionOfCountry(r->dcs.front().country)) {
-        return j->id;
-      }
-    }
-    return std::string(region);
-  }
 
   void PutSubject(HttpRequest& req, Responder respond) {
     // Authentication first: who is not authenticated learns nothing, not
     // even where a subject would be stored.
     auto caller = pipe_.Open(req, respond, Pipeline::Purpose::kHeader);
     if (!caller) return;
-    const Principal& p = caller->principal;
-    const std::string& purpose = caller->purpose;
-    const std::string& subject = req.path_params["id"];
-    auto record = vault::ParseRecordJson(d_.deployment->schema, req.body);
-    if (!record.ok()) return respond(ErrorResponse(record.status()));
-    auto jurisdiction =
-        d_.vault->residency().JurisdictionOfCountry(record->country);
-    if (!jurisdiction.ok())
-      return respond(ErrorResponse(jurisdiction.status()));
-    absl::Status here = d_.vault->residency().CheckStoredHere(*jurisdiction);
-    std::optional<vault::ResidencyRedirect> redirect;
-    if (!here.ok()) {
-      redirect = vault::GetResidencyRedirect(here);
-      if (!redirect.has_value()) {
-        return respond(
-            HttpResponse::Error(422, "no_home_region", here.message()));
-      }
-    }
-    // A write replaces the whole record (fields it leaves out are dropped),
-    // so it is decided over every field of the schema, whatever the body
-    // holds: the policy must allow this principal to write all of them. It is
-    // decided where it would be stored: here, or for a misdirected write in
-    // its home region. So a principal that may not write this subject is
-    // refused (and logged) wherever it asks, and is never sent on to the home
-    // region, which would refuse it too.
-    const std::string destination =
-        redirect.has_value() ? StorageJurisdictionOf(redirect->region)
-                             : pipe_.storage_jurisdiction();
-    auto all = ResolveFields(d_.deployment->schema, {});
-    if (!all.ok()) return respond(ErrorResponse(all.status()));
-    Decision dec = pipe_.Decide(p, purpose, "write", *jurisdiction, destination,
-                                *std::move(all));
-    std::string pseudonym = pipe_.Pseudonym(subject);
-    if (!dec.AllAllowed()) {
-      return pipe_.RefuseLogged(
-          pipe_.DecisionJson(p, purpose, "write", destination, pseudonym,
-                             *jurisdiction, dec, 0, 0),
-          "the policy does not allow this principal to write this subject",
-          std::move(respond));
-    }
-    // A misdirected write touches nothing here.
-    if (redirect.has_value()) {
-      pipe_.misdirected().Increment();
-      return respond(ErrorResponse(here));
-    }
-    // What the vault would refuse for this subject is refused before a
-    // decision is logged: a logged write is one decided to happen. On a
-    // shared store the row this reads is where the write starts from (one
-    // row read per write; the write is conditional on it).
-    auto snapshot = std::make_shared<vault::Vault::RowSnapshot>();
-    if (auto home = d_.vault->HomeJurisdiction(subject, snapshot.get());
-        home.ok()) {
-      if (*home != *jurisdiction) {
-        return respond(ErrorResponse(absl::FailedPreconditionError(absl::StrCat(
-            "the subject has home jurisdiction ", *home, "; country ",
-            record->country, " (", *jurisdiction, ") would change it"))));
-      }
-    } else if (vault::IsErased(home.status())) {
-      return respond(ErrorResponse(absl::FailedPreconditionError(
-          "the subject was erased; its id cannot be reused")));
-    } else if (home.status().code() != absl::StatusCode::kNotFound) {
-      return respond(ErrorResponse(home.status()));
-    }
-    pipe_.LogThenEffect(
-        pipe_.DecisionJson(p, purpose, "write", pipe_.storage_jurisdiction(),
-                           pseudonym, *jurisdiction, dec, 1,
-                           static_cast<int64_t>(req.body.size())),
-        std::move(respond),
-        [this, subject, snapshot,
-         record = *std::move(record)](uint64_t index) -> HttpResponse {
-          auto put = d_.vault->Put(subject, record, snapshot.get());
-          if (!put.ok()) return ErrorResponse(put.status());
-          std::string body = absl::StrCat(
-              "{\"created\":", put->created ? "true" : "false",
-              ",\"log_index\":", index, ",\"region\":\"", node_.region,
-              "\",\"revision\":", put->revision, ",\"subject\":");
-          AppendJsonString(subject, &body);
-          body.push_back('}');
-          return HttpResponse::Json(put->created ? 201 : 200, std::move(body));
-        });
+    WriteSubject(pipe_, caller->principal, caller->purpose,
+                 req.path_params["id"], req.body, std::move(respond));
   }
 
   void GetSubject(HttpRequest& req, Responder respond) {
@@ -327,6 +250,90 @@ class SubjectEndpoints : public EndpointFamily {
 };
 
 }  // namespace
+
+void WriteSubject(Pipeline& pipe, const Principal& p,
+                  const std::string& purpose, const std::string& subject,
+                  const std::string& body, Responder respond) {
+  const GatewayDeps& d = pipe.deps();
+  const NodeConfig& node = pipe.node();
+  auto record = vault::ParseRecordJson(d.deployment->schema, body);
+  if (!record.ok()) return respond(ErrorResponse(record.status()));
+  auto jurisdiction =
+      d.vault->residency().JurisdictionOfCountry(record->country);
+  if (!jurisdiction.ok()) return respond(ErrorResponse(jurisdiction.status()));
+  absl::Status here = d.vault->residency().CheckStoredHere(*jurisdiction);
+  std::optional<vault::ResidencyRedirect> redirect;
+  if (!here.ok()) {
+    redirect = vault::GetResidencyRedirect(here);
+    if (!redirect.has_value()) {
+      return respond(
+          HttpResponse::Error(422, "no_home_region", here.message()));
+    }
+  }
+  // A write replaces the whole record (fields it leaves out are dropped),
+  // so it is decided over every field of the schema, whatever the body
+  // holds: the policy must allow this principal to write all of them. It is
+  // decided where it would be stored: here, or for a misdirected write in
+  // its home region. So a principal that may not write this subject is
+  // refused (and logged) wherever it asks, and is never sent on to the home
+  // region, which would refuse it too.
+  const std::string destination =
+      redirect.has_value()
+          ? StorageJurisdictionOf(*d.deployment, redirect->region)
+          : pipe.storage_jurisdiction();
+  auto all = ResolveFields(d.deployment->schema, {});
+  if (!all.ok()) return respond(ErrorResponse(all.status()));
+  Decision dec = pipe.Decide(p, purpose, "write", *jurisdiction, destination,
+                             *std::move(all));
+  std::string pseudonym = pipe.Pseudonym(subject);
+  if (!dec.AllAllowed()) {
+    return pipe.RefuseLogged(
+        pipe.DecisionJson(p, purpose, "write", destination, pseudonym,
+                          *jurisdiction, dec, 0, 0),
+        "the policy does not allow this principal to write this subject",
+        std::move(respond));
+  }
+  // A misdirected write touches nothing here.
+  if (redirect.has_value()) {
+    pipe.misdirected().Increment();
+    return respond(ErrorResponse(here));
+  }
+  // What the vault would refuse for this subject is refused before a
+  // decision is logged: a logged write is one decided to happen. On a
+  // shared store the row this reads is where the write starts from (one
+  // row read per write; the write is conditional on it).
+  auto snapshot = std::make_shared<vault::Vault::RowSnapshot>();
+  if (auto home = d.vault->HomeJurisdiction(subject, snapshot.get());
+      home.ok()) {
+    if (*home != *jurisdiction) {
+      return respond(ErrorResponse(absl::FailedPreconditionError(absl::StrCat(
+          "the subject has home jurisdiction ", *home, "; country ",
+          record->country, " (", *jurisdiction, ") would change it"))));
+    }
+  } else if (vault::IsErased(home.status())) {
+    return respond(ErrorResponse(absl::FailedPreconditionError(
+        "the subject was erased; its id cannot be reused")));
+  } else if (home.status().code() != absl::StatusCode::kNotFound) {
+    return respond(ErrorResponse(home.status()));
+  }
+  pipe.LogThenEffect(
+      pipe.DecisionJson(p, purpose, "write", pipe.storage_jurisdiction(),
+                        pseudonym, *jurisdiction, dec, 1,
+                        static_cast<int64_t>(body.size())),
+      std::move(respond),
+      [&d, region = node.region, subject, snapshot,
+       record = *std::move(record)](uint64_t index) -> HttpResponse {
+        auto put = d.vault->Put(subject, record, snapshot.get());
+        if (!put.ok()) return ErrorResponse(put.status());
+        std::string body =
+            absl::StrCat("{\"created\":", put->created ? "true" : "false",
+                         ",\"log_index\":", index, ",\"region\":\"", region,
+                         "\",\"revision\":", put->revision, ",\"subject\":");
+        AppendJsonString(subject, &body);
+        body.push_back('}');
+        return HttpResponse::Json(put->created ? 201 : 200, std::move(body));
+      });
+}
 
 void AddSubjectRoutes(Pipeline& pipe, server::Router& router) {
   auto e = std::make_shared<SubjectEndpoints>(pipe);
