@@ -5,7 +5,7 @@
 if(TARGET clover_migrate AND TARGET clover)
   add_executable(migrate_legacy_test ${CMAKE_CURRENT_SOURCE_DIR}/migrate_legacy_test.cc)
   target_include_directories(migrate_legacy_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
-  target_link_libraries(migrate_legacy_test PRIVATE clover_options clover_gateway
+  target_link_libraries(migrate_legacy_test PRIVATE clover_options clover_gateway clover_audit
     clover_test_support PostgreSQL::PostgreSQL GTest::gtest GTest::gtest_main)
   target_compile_definitions(migrate_legacy_test PRIVATE
     CLOVER_BINARY="$<TARGET_FILE:clover>")

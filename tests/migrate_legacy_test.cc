@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <random>
@@ -28,6 +29,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "audit/auditor.h"
+#include "audit/legacy_check.h"
+#include "audit/test_util.h"
 #include "core/test_temp_dir.h"
 #include "entry/legacy_deletion.h"
 #include "entry/log_entry.h"
@@ -37,6 +41,8 @@
 #include "log/client.h"
 #include "log/fetch.h"
 #include "log/note.h"
+#include "policy/bundle.h"
+#include "policy/signature.h"
 #include "postgres_test_util.h"
 #include "rapidjson/document.h"
 #include "serve_process.h"
@@ -419,6 +425,106 @@ TEST_F(MigrateLegacyTest, EveryRowHomeVerifiedDeletedAndAttested) {
   EXPECT_TRUE(a["records"].ObjectEmpty());
   EXPECT_EQ(Read(dir_.Sub("journal")), journal);
   EXPECT_EQ(SourceIds(), ExpectedLeft(kRows));
+}
+
+// The whole path of issue 23 with both parties: the tool migrates, deletes
+// and has the nodes attest; an auditor following both nodes' logs with
+// read-only access to the source verifies every attestation, and raises
+// deletion_unverified once an attested row is put back at the source.
+TEST_F(MigrateLegacyTest,
+       TheAuditorVerifiesEveryAttestationAndSeesARowPutBack) {
+  constexpr int64_t kRows = 4000;
+  CreateRows(kRows);
+  ToolRun run = Run(Args({"--json"}));
+  ASSERT_EQ(run.exit, 0) << run.err;
+  rapidjson::Document s = Json(run.out);
+  const std::string source = s["source"].GetString();
+  ASSERT_GT(s["deleted"].GetUint64(), 0u);
+
+  const std::string adir = dir_.Sub("auditor");
+  std::filesystem::create_directories(adir);
+  auto secret = [](const std::string& path, const std::string& text) {
+    std::ofstream(path) << text;
+    std::filesystem::permissions(path, std::filesystem::perms::owner_read |
+                                           std::filesystem::perms::owner_write);
+  };
+  secret(adir + "/witness.key",
+         audit::testing::MakeKey("auditor.migrate/witness",
+                                 log::kNoteTypeCosignature)
+             .signer);
+  secret(adir + "/journal.key",
+         audit::testing::MakeKey("auditor.migrate/incidents").signer);
+  const audit::testing::TestKey policy_key =
+      audit::testing::MakeKey("auditor.migrate");
+  const gateway::LocalNode& eu = nodes_.at("eu");
+  const std::string policy_path = adir + "/policy.yaml";
+  const std::string text = Read(eu.deployment.policy.file);
+  std::ofstream(policy_path) << text;
+  auto bundle = policy::ParseBundle(text, policy_path);
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  std::ofstream(policy::SignaturePath(policy_path))
+      << *policy::SignPolicy(bundle->sha256, policy_key.signer);
+  audit::AuditorConfig c;
+  c.name = "auditor.migrate";
+  c.data_dir = adir + "/data";
+  c.witness_key_file = adir + "/witness.key";
+  c.journal_key_file = adir + "/journal.key";
+  c.insecure_no_auth = true;
+  for (const auto& [region, n] : nodes_) {
+    c.logs.push_back(
+        {{n.deployment.log.origin, n.endpoint + "/log", {n.verifier_key}}, ""});
+  }
+  c.policy_bundles = {policy_path};
+  c.policy_keys = {policy_key.verifier};
+  c.migration.sources.push_back({source, dsn_, "legacy_users", "user_id"});
+  auto auditor = audit::Auditor::Create(c);
+  ASSERT_TRUE(auditor.ok()) << auditor.status();
+
+  auto unverified = [&] {
+    size_t n = 0;
+    for (const audit::Incident& i :
+         (*auditor)->incidents().List(std::nullopt)) {
+      if (i.detector == audit::kDetectorDeletionUnverified) ++n;
+    }
+    return n;
+  };
+  auto summary = [&] {
+    audit::MigrationSummary total;
+    for (const audit::MigrationSummary& m : (*auditor)->MigrationSummaries()) {
+      EXPECT_EQ(m.source, source);
+      total.batches += m.batches;
+      total.records += m.records;
+      total.verified += m.verified;
+      total.unverified += m.unverified;
+    }
+    return total;
+  };
+  // Polls until every log is followed to its end (bounded).
+  for (int round = 0; round < 50; ++round) {
+    auto polled = (*auditor)->PollOnce();
+    ASSERT_TRUE(polled.ok()) << polled.status();
+    (*auditor)->CheckMigrationSourcesOnce();
+    if (summary().verified == summary().batches && summary().batches > 0) {
+      break;
+    }
+  }
+  const audit::MigrationSummary all = summary();
+  EXPECT_EQ(all.records, s["deleted"].GetUint64());
+  EXPECT_GT(all.batches, 1u);
+  EXPECT_EQ(all.verified, all.batches);
+  EXPECT_EQ(all.unverified, 0u);
+  EXPECT_EQ(unverified(), 0u);
+
+  // An attested row comes back at the source (a restore from a backup).
+  ASSERT_EQ(ExpectedLeft(kRows).count(1), 0u);  // row 1 was migrated
+  ASSERT_TRUE(Sql("INSERT INTO legacy_users VALUES (1, 'IE', "
+                  "'u1@mail.example', 'User 1', 'a1;b')")
+                  .ok());
+  for (int round = 0; round < 50 && unverified() == 0; ++round) {
+    (*auditor)->CheckMigrationSourcesOnce();
+  }
+  EXPECT_EQ(unverified(), 1u);
+  EXPECT_EQ(summary().unverified, 1u);
 }
 
 TEST_F(MigrateLegacyTest, KilledAtRandomPointsResumesToTheSameEnd) {
