@@ -9,61 +9,20 @@
 // rejected; an axe-core pass on each of these pages; no CSP violation.
 // Screenshots go to --out.
 //   node pages.spec.mjs --clover BIN --out DIR --data-dir DIR [--config FILE]
-import { spawn } from "node:child_process";
-import fs from "node:fs";
 import path from "node:path";
-import { createRequire } from "node:module";
-import { chromium } from "playwright-core";
+import { check, checkAxe, fail, finish, launchBrowser, log, options, startDemo } from "./harness.mjs";
 
-const require = createRequire(import.meta.url);
-const args = process.argv.slice(2);
-const arg = (n, d) => (args.indexOf(n) >= 0 ? args[args.indexOf(n) + 1] : d);
-const clover = arg("--clover");
-const out = path.resolve(arg("--out", "console-screenshots"));
-const dataDir = path.resolve(arg("--data-dir", "console-pages-demo-data"));
-const config = arg("--config", "examples/deployment.yaml");
-const browserPath = arg("--chromium", "/usr/bin/chromium");
+const o = options("console-pages-demo-data");
+const { out, dataDir } = o;
 const SYNTHETIC = 2500;
-if (!clover) throw new Error("--clover BIN is required");
-fs.mkdirSync(out, { recursive: true });
 
-const started = Date.now();
-const log = (m) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${m}`);
-let failures = 0;
-function check(ok, what) {
-  console.log(`${ok ? "ok  " : "FAIL"} ${what}`);
-  if (!ok) failures++;
-}
 
-const port = 20000 + Math.floor(Math.random() * 12000);
-const demo = spawn(clover, ["demo", "--config", config, "--data-dir", dataDir, "--base-port", String(port),
-  "--duration", "600", "--json", "--synthetic-incidents", String(SYNTHETIC)], { stdio: ["ignore", "pipe", "pipe"] });
-let stderrTail = "";
-demo.stderr.on("data", (d) => { stderrTail = (stderrTail + d).slice(-4000); });
-const summary = await new Promise((resolve, reject) => {
-  let buf = "";
-  const timer = setTimeout(() => reject(new Error("demo gave no summary within 240 s")), 240e3);
-  demo.stdout.on("data", (d) => {
-    buf += d;
-    const nl = buf.indexOf("\n");
-    if (nl >= 0) {
-      clearTimeout(timer);
-      try { resolve(JSON.parse(buf.slice(0, nl))); } catch (e) { reject(e); }
-    }
-  });
-  demo.on("exit", (code) => { clearTimeout(timer); reject(new Error(`demo exited ${code}: ${stderrTail}`)); });
-});
+const { demo, summary } = await startDemo(o, ["--synthetic-incidents", String(SYNTHETIC)]);
 log(`demo up: ${summary.incidents.length} incidents + ${SYNTHETIC} synthetic, auditor ${summary.auditor_api.url}`);
 const base = summary.auditor_api.url.replace(/\/$/, "");
 const total = SYNTHETIC + summary.incidents.length;
 
-const browser = await chromium.launch({
-  executablePath: browserPath,
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync"],
-});
-const axeSource = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+const browser = await launchBrowser(o);
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
@@ -83,11 +42,7 @@ try {
   const axeContext = await browser.newContext({ viewport: { width: 1280, height: 900 }, bypassCSP: true });
   const axePage = await axeContext.newPage();
   async function axeHere(name) {
-    await axePage.evaluate(axeSource);
-    const res = await axePage.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
-    const serious = res.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-    check(serious.length === 0, `axe: ${name}: no serious violation` +
-      (serious.length ? ` (${serious.map((v) => `${v.id}: ${v.nodes.map((n) => n.target).join(" ")}`).join("; ")})` : ""));
+    await checkAxe(axePage, name);
   }
   async function axe(route, name, ready) {
     await axePage.goto(`${base}/ui/#${route}`);
@@ -196,12 +151,6 @@ try {
 
   check(cspErrors.length === 0, `no CSP violation or page error${cspErrors.length ? `: ${cspErrors.join(" | ")}` : ""}`);
 } catch (e) {
-  failures++;
-  console.log(`FAIL ${e.stack ?? e}`);
-} finally {
-  await browser.close();
-  demo.kill("SIGTERM");
-  await new Promise((r) => { if (demo.exitCode !== null) r(); else demo.on("exit", r); setTimeout(r, 30e3); });
+  fail(e);
 }
-log(`${failures === 0 ? "PASS" : `FAIL (${failures})`}; screenshots in ${out}`);
-process.exit(failures === 0 ? 0 : 1);
+await finish(browser, demo, o);
