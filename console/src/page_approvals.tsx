@@ -130,7 +130,7 @@ export function ApprovalsPage({ session }: { session: Session }) {
       )}
       <h2>Pending requests</h2>
       {pending.length === 0 ? <p>None.</p> : (
-        <table id="pending-table">
+        <table id="pending-table" class="cards">
           <thead>
             <tr>
               <th scope="col">Requester</th><th scope="col">Subjects (pseudonym)</th><th scope="col">Fields</th>
@@ -141,21 +141,21 @@ export function ApprovalsPage({ session }: { session: Session }) {
           <tbody>
             {pending.map((a) => (
               <tr key={key(a)} data-approval={a.id}>
-                <td>
+                <td data-label="Requester">
                   {a.principal}
                   {a.requested_by && a.requested_by !== a.principal && <div class="small">filed by {a.requested_by}</div>}
                   <div class="small">{a.requester_country} · {a.node} · {a.id}</div>
                 </td>
-                <td>
+                <td data-label="Subjects (pseudonym)">
                   {a.subjects.map((s, k) => (
                     <div key={s}>{s}{a.subject_pseudonyms?.[k] && <div class="small mono">{a.subject_pseudonyms[k]}</div>}</div>
                   ))}
                 </td>
-                <td>{a.fields.join(", ")}</td>
-                <td><strong>{a.justification}</strong><div>{a.detail}</div></td>
-                <td>{shortDuration(a.duration)}</td>
-                <td>{a.max_duration ? shortDuration(a.max_duration) : "none"}</td>
-                <td>
+                <td data-label="Fields">{a.fields.join(", ")}</td>
+                <td data-label="Justification"><strong>{a.justification}</strong><div>{a.detail}</div></td>
+                <td data-label="Duration asked">{shortDuration(a.duration)}</td>
+                <td data-label="Policy limit">{a.max_duration ? shortDuration(a.max_duration) : "none"}</td>
+                <td data-label="Decision">
                   {admin ? (
                     <>
                       <input
@@ -180,17 +180,17 @@ export function ApprovalsPage({ session }: { session: Session }) {
       )}
       <h2>Live grants</h2>
       {live.length === 0 ? <p>None.</p> : (
-        <table id="live-table">
+        <table id="live-table" class="cards">
           <thead><tr><th scope="col">Grantee</th><th scope="col">Subjects</th><th scope="col">Fields</th><th scope="col">Until</th><th scope="col">Approved by</th><th scope="col">Revoke</th></tr></thead>
           <tbody>
             {live.map((a) => (
               <tr key={key(a)} data-approval={a.id}>
-                <td>{a.principal}<div class="small">{a.node} · {a.id}</div></td>
-                <td>{a.subjects.join(", ")}</td>
-                <td>{a.fields.join(", ")}</td>
-                <td>{a.grant_expires}</td>
-                <td>{a.decided_by}<div class="small">{a.reason}</div></td>
-                <td>
+                <td data-label="Grantee">{a.principal}<div class="small">{a.node} · {a.id}</div></td>
+                <td data-label="Subjects">{a.subjects.join(", ")}</td>
+                <td data-label="Fields">{a.fields.join(", ")}</td>
+                <td data-label="Until">{a.grant_expires}</td>
+                <td data-label="Approved by">{a.decided_by}<div class="small">{a.reason}</div></td>
+                <td data-label="Revoke">
                   {admin ? (
                     <>
                       {reasonInput(a, "Revocation")}
@@ -205,15 +205,15 @@ export function ApprovalsPage({ session }: { session: Session }) {
       )}
       <h2>History</h2>
       {history.length === 0 ? <p>None.</p> : (
-        <table id="history-table">
+        <table id="history-table" class="cards">
           <thead><tr><th scope="col">Request</th><th scope="col">State</th><th scope="col">Decided</th><th scope="col">Grant</th></tr></thead>
           <tbody>
             {history.map((a) => (
               <tr key={key(a)} data-approval={a.id}>
-                <td>{a.principal}: {a.justification} — {a.detail}<div class="small">{a.fields.join(", ")} · {a.subjects.join(", ")} · {a.node} · {a.id}</div></td>
-                <td>{a.state}</td>
-                <td>{a.decided_by ? `${a.decided_by} at ${a.decided}` : "—"}{a.reason && <div class="small">{a.reason}</div>}</td>
-                <td>
+                <td data-label="Request">{a.principal}: {a.justification} — {a.detail}<div class="small">{a.fields.join(", ")} · {a.subjects.join(", ")} · {a.node} · {a.id}</div></td>
+                <td data-label="State">{a.state}</td>
+                <td data-label="Decided">{a.decided_by ? `${a.decided_by} at ${a.decided}` : "—"}{a.reason && <div class="small">{a.reason}</div>}</td>
+                <td data-label="Grant">
                   {a.state === "approved" || a.state === "revoked" ? `until ${a.grant_expires}` : "—"}
                   {a.state === "revoked" && <div class="small">revoked by {a.revoked_by} at {a.revoked}: {a.revoke_reason}</div>}
                 </td>

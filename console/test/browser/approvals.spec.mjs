@@ -8,7 +8,7 @@
 // axe-core pass on both pages; no CSP violation. Screenshots go to --out.
 //   node approvals.spec.mjs --clover BIN --out DIR --data-dir DIR [--config FILE]
 import path from "node:path";
-import { check, checkAxe, fail, finish, launchBrowser, log, options, startDemo } from "./harness.mjs";
+import { check, checkAxe, checkPhoneWidth, fail, finish, launchBrowser, log, options, startDemo } from "./harness.mjs";
 
 const o = options("console-approvals-demo-data");
 const { out, dataDir } = o;
@@ -66,6 +66,7 @@ try {
   });
   check((await legalRead()).status() === 403, "before approval: the requester's read is refused (403)");
   await shot("approvals");
+  await checkPhoneWidth(page, "approvals desk", path.join(out, "approvals-phone.png"));
   await axe("/approvals", "approvals desk", "#pending-table tbody tr");
 
   // Beyond the policy's limit: refused, nothing changes.

@@ -8,7 +8,7 @@
 // every page go to --out.
 //   node console.spec.mjs --clover BIN --out DIR --data-dir DIR [--config FILE]
 import path from "node:path";
-import { check, checkAxe, fail, finish, launchBrowser, log, options, startDemo } from "./harness.mjs";
+import { check, checkAxe, checkPhoneWidth, fail, finish, launchBrowser, log, options, startDemo } from "./harness.mjs";
 
 const o = options("console-demo-data");
 const { out, dataDir } = o;
@@ -77,11 +77,7 @@ try {
   check(!axePage.url().includes(token), "login link: the token is removed from the address bar");
   await axe("/overview", "overview", "main table tbody tr");
   // Readable on a phone.
-  await page.setViewportSize({ width: 390, height: 844 });
-  await page.screenshot({ path: path.join(out, "overview-phone.png"), fullPage: true });
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
-  check(!overflow, "overview: no horizontal scrolling at 390 px");
-  await page.setViewportSize({ width: 1280, height: 900 });
+  await checkPhoneWidth(page, "overview", path.join(out, "overview-phone.png"));
 
   // The demo's incidents.
   await page.goto(`${base}/ui/#/incidents`);

@@ -96,3 +96,18 @@ export async function finish(browser, demo, o) {
   log(`${failures === 0 ? "PASS" : `FAIL (${failures})`}; screenshots in ${o.out}`);
   process.exit(failures === 0 ? 0 : 1);
 }
+
+// Checks that what `page` shows needs no horizontal scrolling on a phone
+// (390 px wide), naming the widest elements when it does; `shot` (a file
+// path) keeps a screenshot at that width.
+export async function checkPhoneWidth(page, name, shot) {
+  await page.setViewportSize({ width: 390, height: 844 });
+  if (shot) await page.screenshot({ path: shot, fullPage: true });
+  const overflow = await page.evaluate(() => {
+    if (document.documentElement.scrollWidth <= window.innerWidth + 1) return "";
+    const wide = [...document.querySelectorAll("main *")].filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1);
+    return wide.slice(-3).map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className} ${Math.round(e.getBoundingClientRect().right)}px`).join(", ") || "the page";
+  });
+  check(!overflow, `${name}: no horizontal scrolling at 390 px${overflow ? ` (${overflow})` : ""}`);
+  await page.setViewportSize({ width: 1280, height: 900 });
+}

@@ -11,7 +11,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { check, checkAxe, fail, finish, launchBrowser, log, options, startDemo } from "./harness.mjs";
+import { check, checkAxe, checkPhoneWidth, fail, finish, launchBrowser, log, options, startDemo } from "./harness.mjs";
 
 const o = options("policy-demo-data");
 const { out, dataDir } = o;
@@ -112,14 +112,7 @@ try {
   await page.locator("#policy-diff").screenshot({ path: path.join(out, "policy-diff.png") });
 
   // Readable on a phone.
-  await page.setViewportSize({ width: 390, height: 844 });
-  const overflow = await page.evaluate(() => {
-    if (document.documentElement.scrollWidth <= window.innerWidth + 1) return "";
-    const wide = [...document.querySelectorAll("main *")].filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1);
-    return wide.slice(-3).map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className} ${Math.round(e.getBoundingClientRect().right)}px`).join(", ");
-  });
-  check(!overflow, `policy: no horizontal scrolling at 390 px${overflow ? ` (${overflow})` : ""}`);
-  await page.setViewportSize({ width: 1280, height: 900 });
+  await checkPhoneWidth(page, "policy");
 
   // axe-core, in a context that may inject its script.
   const axeContext = await browser.newContext({ viewport: { width: 1280, height: 900 }, bypassCSP: true });
