@@ -331,37 +331,33 @@ absl::Status Auditor::ProcessEntries(LogFollower& f, uint64_t first,
   auto& ring = recent_[log_no];
   uint64_t match = 0, mismatch = 0, unsigned_policy = 0;
   erasure_check_.Begin(f.origin(), first);
+  // An entry this log should not hold: `what` follows "log '<origin>' entry
+  // <index>" in the finding's summary.
+  auto malformed = [&](uint64_t index, absl::string_view what) {
+    Finding fd;
+    fd.detector = std::string(kDetectorMalformedEntry);
+    fd.severity = Severity::kHigh;
+    fd.key = absl::StrCat(kDetectorMalformedEntry, "/", f.origin());
+    fd.summary = absl::StrCat("log '", f.origin(), "' entry ", index, what);
+    fd.time = clock_.Now();
+    fd.origin = f.origin();
+    fd.indices.push_back(index);
+    found.push_back(std::move(fd));
+  };
   for (size_t i = 0; i < entries.size(); ++i) {
     const uint64_t index = first + i;
     const std::string& raw = entries[i];
     ring[index % kRing] = {index, raw};
     absl::Status s = entry::ParseLogEntry(raw, &scratch_);
     if (!s.ok()) {
-      Finding fd;
-      fd.detector = std::string(kDetectorMalformedEntry);
-      fd.severity = Severity::kHigh;
-      fd.key = absl::StrCat(kDetectorMalformedEntry, "/", f.origin());
-      fd.summary = absl::StrCat("log '", f.origin(), "' entry ", index,
-                                " is not a valid Clover entry: ", s.message());
-      fd.time = clock_.Now();
-      fd.origin = f.origin();
-      fd.indices.push_back(index);
-      found.push_back(std::move(fd));
+      malformed(index,
+                absl::StrCat(" is not a valid Clover entry: ", s.message()));
       continue;
     }
     if (scratch_.type == entry::EntryType::kApproval) {
       if (absl::Status o = ledger_->Observe(f.origin(), raw, batch); !o.ok()) {
-        Finding fd;
-        fd.detector = std::string(kDetectorMalformedEntry);
-        fd.severity = Severity::kHigh;
-        fd.key = absl::StrCat(kDetectorMalformedEntry, "/", f.origin());
-        fd.summary =
-            absl::StrCat("log '", f.origin(), "' entry ", index,
-                         " is not a valid approval transition: ", o.message());
-        fd.time = clock_.Now();
-        fd.origin = f.origin();
-        fd.indices.push_back(index);
-        found.push_back(std::move(fd));
+        malformed(index, absl::StrCat(" is not a valid approval transition: ",
+                                      o.message()));
       }
       continue;
     }
@@ -371,16 +367,7 @@ absl::Status Auditor::ProcessEntries(LogFollower& f, uint64_t first,
       if (k.ok()) {
         pseudonym_key_check_.Observe(f.origin(), index, *k, &found);
       } else {
-        Finding fd;
-        fd.detector = std::string(kDetectorMalformedEntry);
-        fd.severity = Severity::kHigh;
-        fd.key = absl::StrCat(kDetectorMalformedEntry, "/", f.origin());
-        fd.summary = absl::StrCat("log '", f.origin(), "' entry ", index, ": ",
-                                  k.status().message());
-        fd.time = clock_.Now();
-        fd.origin = f.origin();
-        fd.indices.push_back(index);
-        found.push_back(std::move(fd));
+        malformed(index, absl::StrCat(": ", k.status().message()));
       }
       continue;
     }
@@ -389,16 +376,7 @@ absl::Status Auditor::ProcessEntries(LogFollower& f, uint64_t first,
       if (a.ok()) {
         erasure_check_.ObserveAttestation(f.origin(), index, *a, &found);
       } else {
-        Finding fd;
-        fd.detector = std::string(kDetectorMalformedEntry);
-        fd.severity = Severity::kHigh;
-        fd.key = absl::StrCat(kDetectorMalformedEntry, "/", f.origin());
-        fd.summary = absl::StrCat("log '", f.origin(), "' entry ", index, ": ",
-                                  a.status().message());
-        fd.time = clock_.Now();
-        fd.origin = f.origin();
-        fd.indices.push_back(index);
-        found.push_back(std::move(fd));
+        malformed(index, absl::StrCat(": ", a.status().message()));
       }
       continue;
     }
