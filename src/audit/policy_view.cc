@@ -839,15 +839,27 @@ void RegisterPolicyRoutes(server::Router& router, Auditor& auditor,
         fs::create_directories(s->options.store_dir, ec);
         const std::string path =
             absl::StrCat(s->options.store_dir, "/", b->sha256, ".yaml");
+        // A version stored before stays as it is (its files are not this
+        // request's to replace or remove).
+        if (fs::exists(path, ec) ||
+            fs::exists(policy::SignaturePath(path), ec)) {
+          respond(Err(409, "already_exists",
+                      absl::StrCat("version ", b->sha256,
+                                   " is already signed and stored")));
+          return;
+        }
         absl::Status st = crypto::WritePrivateFile(path, text);
+        const bool wrote_bundle = st.ok();
         if (st.ok())
           st = crypto::WritePrivateFile(policy::SignaturePath(path), *note);
+        const bool wrote_signature = wrote_bundle && st.ok();
         // Replay accepts the version from now on (it verifies what it reads
         // back, so a key that is not among policies.auditor_keys fails here).
         if (st.ok()) st = s->auditor->AddSignedPolicy(path);
         if (!st.ok()) {
-          fs::remove(path, ec);
-          fs::remove(policy::SignaturePath(path), ec);
+          // Only the files this request created.
+          if (wrote_bundle) fs::remove(path, ec);
+          if (wrote_signature) fs::remove(policy::SignaturePath(path), ec);
           logging::Error(
               "signed policy not stored",
               {{"path", path}, {"status", std::string(st.message())}});

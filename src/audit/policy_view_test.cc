@@ -351,6 +351,17 @@ TEST_F(PolicyViewTest, AGoodBundleIsSignedVerifiesAndIsAcceptedForReplay) {
            cookie);
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.body, sig);
+  // Signing the same version again is refused, and the stored version and
+  // its signature stay (the failed request removes nothing it did not make).
+  r = Call("POST", "/ui/api/policy/sign", "", JsonBody(kPolicyV2), cookie,
+           csrf);
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_EQ(std::string(Parse(r.body)["error"]["code"].GetString()),
+            "already_exists");
+  r = Call("GET", "/ui/api/policy/file", "sha256=" + v2 + "&part=signature", "",
+           cookie);
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, sig);
   const std::string node_file = dir_.Sub("node-policy.yaml");
   WriteFile(node_file, kPolicyV2);
   WriteFile(policy::SignaturePath(node_file), sig);
