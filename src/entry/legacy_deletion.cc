@@ -7,7 +7,9 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "core/canonical_json.h"
+#include "core/json_fields.h"
 #include "core/rfc3339.h"
+#include "core/status_macros.h"
 #include "crypto/sha256.h"
 #include "entry/erasure_attestation.h"
 #include "rapidjson/document.h"
@@ -18,25 +20,6 @@ namespace {
 absl::Status Bad(absl::string_view member, absl::string_view what) {
   return absl::InvalidArgumentError(
       absl::StrCat("legacy_deletion entry: member '", member, "' ", what));
-}
-
-absl::Status Str(const rapidjson::Value& d, const char* name,
-                 std::string* out) {
-  auto it = d.FindMember(name);
-  if (it == d.MemberEnd() || !it->value.IsString()) {
-    return Bad(name, "must be a string");
-  }
-  out->assign(it->value.GetString(), it->value.GetStringLength());
-  return absl::OkStatus();
-}
-
-absl::Status U64(const rapidjson::Value& d, const char* name, uint64_t* out) {
-  auto it = d.FindMember(name);
-  if (it == d.MemberEnd() || !it->value.IsUint64()) {
-    return Bad(name, "must be a non-negative integer");
-  }
-  *out = it->value.GetUint64();
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -101,36 +84,28 @@ absl::StatusOr<LegacyDeletion> ParseLegacyDeletion(absl::string_view json) {
   }
   LegacyDeletion a;
   std::string type, time;
-  if (absl::Status s = Str(d, "type", &type); !s.ok()) return s;
-  if (type != kLegacyDeletionType) return Bad("type", "is not legacy_deletion");
   uint64_t v = 0;
-  if (absl::Status s = U64(d, "v", &v); !s.ok()) return s;
+  CLOVER_RETURN_IF_ERROR(GetString(d, "type", true, &type));
+  if (type != kLegacyDeletionType) return Bad("type", "is not legacy_deletion");
+  CLOVER_RETURN_IF_ERROR(GetUint64(d, "v", true, &v));
   if (v != 1) return Bad("v", "is not 1");
   for (auto [name, out] :
        {std::pair{"node", &a.node}, std::pair{"region", &a.region},
         std::pair{"migration", &a.migration}, std::pair{"source", &a.source},
         std::pair{"subjects_root", &a.subjects_root},
         std::pair{"time", &time}}) {
-    if (absl::Status s = Str(d, name, out); !s.ok()) return s;
+    CLOVER_RETURN_IF_ERROR(GetString(d, name, true, out));
   }
   absl::StatusOr<absl::Time> t = ParseRfc3339(time);
   if (!t.ok()) return Bad("time", "is not an RFC 3339 time");
   a.time = *t;
-  for (auto [name, out] :
-       {std::pair{"batch", &a.batch}, std::pair{"records", &a.records}}) {
-    if (absl::Status s = U64(d, name, out); !s.ok()) return s;
-  }
-  auto hashes = d.FindMember("key_hashes");
-  if (hashes == d.MemberEnd() || !hashes->value.IsArray()) {
-    return Bad("key_hashes", "must be a list of strings");
-  }
-  for (const auto& h : hashes->value.GetArray()) {
-    if (!h.IsString()) return Bad("key_hashes", "must be a list of strings");
-    std::string hash(h.GetString(), h.GetStringLength());
-    if (!a.key_hashes.empty() && hash <= a.key_hashes.back()) {
+  CLOVER_RETURN_IF_ERROR(GetUint64(d, "batch", true, &a.batch));
+  CLOVER_RETURN_IF_ERROR(GetUint64(d, "records", true, &a.records));
+  CLOVER_RETURN_IF_ERROR(GetStringArray(d, "key_hashes", true, &a.key_hashes));
+  for (size_t i = 1; i < a.key_hashes.size(); ++i) {
+    if (a.key_hashes[i] <= a.key_hashes[i - 1]) {
       return Bad("key_hashes", "must be sorted and without duplicates");
     }
-    a.key_hashes.push_back(std::move(hash));
   }
   auto indexes = d.FindMember("write_indexes");
   if (indexes == d.MemberEnd() || !indexes->value.IsArray()) {
