@@ -54,9 +54,8 @@ constexpr absl::string_view kWitnessLogKeysNames[] = {"origin", "verifier_keys",
                                                       "verifier_key_files"};
 constexpr KeySet kWitnessLogKeys{"logs[]", kWitnessLogKeysNames};
 constexpr absl::string_view kRootKeysNames[] = {
-    "auditor",  "logs",      "policies",  "principals", "approvals",
-    "canaries", "detectors", "incidents", "topology",   "releases",
-    "migration"};
+    "auditor",   "logs",      "policies", "principals", "approvals", "canaries",
+    "detectors", "incidents", "topology", "releases",   "migration"};
 constexpr KeySet kRootKeys{"", kRootKeysNames};
 constexpr absl::string_view kAuditorKeysNames[] = {"name",
                                                    "listen",

@@ -387,9 +387,9 @@ absl::StatusOr<audit::AuditorConfig> PrepareAuditor(
   c.desk.attestation_signer_key = signer;
   // Also on disk (0600), for examples/audit.yaml's approvals.desk (the
   // attestation key is auditor.note.key, written above).
-  if (absl::Status st = crypto::WritePrivateFile(
-          (keys / "auditor.api.key").string(),
-          gateway::ExampleApiKey("auditor") + "\n");
+  if (absl::Status st =
+          crypto::WritePrivateFile((keys / "auditor.api.key").string(),
+                                   gateway::ExampleApiKey("auditor") + "\n");
       !st.ok()) {
     return st;
   }
@@ -797,8 +797,8 @@ absl::StatusOr<DemoSummary> RunDemo(
     const std::string dump = (data / "legacy-users.ndjson").string();
     {
       std::ofstream out(dump);
-      static const char* kLegacyCountries[] = {"IE", "US", "DE", "FR", "US",
-                                               "NO", "PL", "US"};
+      static const char* kLegacyCountries[] = {"IE", "US", "DE", "FR",
+                                               "US", "NO", "PL", "US"};
       for (int i = 0; i < 300; ++i) {
         out << "{\"user_id\":" << 5000 + i << ",\"country\":\""
             << (i == 137 ? "CN" : kLegacyCountries[i % 8])
