@@ -29,11 +29,39 @@ export interface DeskApproval {
   revoke_reason?: string;
 }
 
+// A desk node whose list or report goes on past what one look-up reads.
+export interface DeskMore {
+  node: string;
+  page_token: string;
+}
+
 export interface DeskList {
   configured: boolean;
   approver?: string;
   approvals: DeskApproval[];
   unavailable: { node: string; error: string }[];
+  more: DeskMore[];
+}
+
+// The query continuing `m` (audit/approvals_desk.h).
+export function moreQuery(m: DeskMore): string {
+  return `node=${encodeURIComponent(m.node)}&page_token=${encodeURIComponent(m.page_token)}`;
+}
+
+// Says which nodes have more than was read, with a button to read on: a list
+// or a report is never cut short without saying so.
+export function MoreNotice({ more, busy, onLoad }: { more: DeskMore[]; busy: boolean; onLoad: (m: DeskMore) => void }) {
+  if (!more.length) return null;
+  return (
+    <div id="desk-more" class="result" role="status">
+      {more.map((m) => (
+        <p key={m.node}>
+          {m.node} has more entries than one look-up reads.{" "}
+          <button type="button" disabled={busy} onClick={() => onLoad(m)}>Load more from {m.node}</button>
+        </p>
+      ))}
+    </div>
+  );
 }
 
 // "4h0m0s" -> "4h"; "1h30m0s" -> "1h30m".
@@ -63,7 +91,7 @@ export function PendingApprovals() {
         <p>The approvals desk is not configured (<code>approvals.desk</code>).</p>
       ) : (
         <p>
-          <span id="pending-approvals" class="big">{data ? data.approvals.length : "…"}</span> waiting for a decision.{" "}
+          <span id="pending-approvals" class="big">{data ? `${data.approvals.length}${data.more.length ? "+" : ""}` : "…"}</span> waiting for a decision.{" "}
           <a href="#/approvals">Approvals desk</a>
         </p>
       )}
@@ -73,13 +101,36 @@ export function PendingApprovals() {
 
 export function ApprovalsPage({ session }: { session: Session }) {
   const now = useNow();
-  const [data, err, reload] = useLoad(() => api<DeskList>("/ui/api/approvals"), []);
+  const [data, err, reloadFirst] = useLoad(() => api<DeskList>("/ui/api/approvals"), []);
+  // Pages read on from nodes named in `more`, until the next reload.
+  const [extra, setExtra] = useState<{ approvals: DeskApproval[]; more: DeskMore[] } | null>(null);
+  const [moreErr, setMoreErr] = useState("");
   const [durations, setDurations] = useState<Record<string, string>>({});
   const [reasons, setReasons] = useState<Record<string, string>>({});
   const [result, setResult] = useState<{ ok: boolean; text: string } | null>(null);
   const [busy, setBusy] = useState(false);
   const admin = session.role === "admin";
-  const all = data?.approvals ?? [];
+  const more = extra ? extra.more : data?.more ?? [];
+  const all = [...(data?.approvals ?? []), ...(extra?.approvals ?? [])];
+  const reload = () => {
+    setExtra(null);
+    reloadFirst();
+  };
+  const loadMore = async (m: DeskMore) => {
+    setBusy(true);
+    setMoreErr("");
+    try {
+      const r = await api<DeskList>(`/ui/api/approvals?${moreQuery(m)}`);
+      setExtra({
+        approvals: [...(extra?.approvals ?? []), ...r.approvals],
+        more: [...more.filter((x) => x.node !== m.node), ...r.more],
+      });
+    } catch (e) {
+      setMoreErr((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
   const pending = all.filter((a) => a.state === "pending");
   const live = all.filter((a) => a.state === "approved" && Date.parse(a.grant_expires) > now);
   const history = all.filter((a) => a.state !== "pending");
@@ -123,6 +174,8 @@ export function ApprovalsPage({ session }: { session: Session }) {
       <ErrorLine msg={err} />
       {data && !data.configured && <p>The approvals desk is not configured (<code>approvals.desk</code> in the auditor's configuration).</p>}
       {data && <Unavailable list={data.unavailable} />}
+      <MoreNotice more={more} busy={busy} onLoad={loadMore} />
+      <ErrorLine msg={moreErr} />
       {result && (
         <div id="desk-result" class={result.ok ? "result good" : "result bad"} role="status">
           {result.text}

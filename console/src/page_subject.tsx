@@ -4,6 +4,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, type Overview } from "./api";
 import { ErrorLine, go } from "./common";
+import { MoreNotice, moreQuery, type DeskMore } from "./page_approvals";
 import { verifyEntryProof, type VerifyResult } from "./verify";
 
 interface ReportEntry {
@@ -21,6 +22,17 @@ interface Report {
   lookups: { node: string; subject_pseudonym: string; log_index: number }[];
   entries: ReportEntry[];
   unavailable: { node: string; error: string }[];
+  more: DeskMore[];
+}
+
+// Checks each entry's proof against its log's key as the overview names it.
+async function verifyEntries(entries: ReportEntry[], ov: Overview): Promise<VerifyResult[]> {
+  const out: VerifyResult[] = [];
+  for (const e of entries) {
+    const key = ov.logs.find((l) => l.origin === e.origin)?.verifier_keys[0];
+    out.push(key ? await verifyEntryProof(e.entry, e.proof, key) : { ok: false, steps: [], error: `no verifier key for ${e.origin}` });
+  }
+  return out;
 }
 
 function describe(entry: string): { time: string; action: string; who: string; purpose: string; effects: string } {
@@ -57,6 +69,7 @@ export function SubjectPage({ subject }: { subject: string }) {
   const [results, setResults] = useState<(VerifyResult | null)[]>([]);
   const [err, setErr] = useState("");
   const [loading, setLoading] = useState(false);
+  const [overview, setOverview] = useState<Overview | null>(null);
   useEffect(() => {
     setInput(subject);
     if (!subject) return;
@@ -73,11 +86,8 @@ export function SubjectPage({ subject }: { subject: string }) {
         ]);
         if (!live) return;
         setReport(r);
-        const out: (VerifyResult | null)[] = [];
-        for (const e of r.entries) {
-          const key = ov.logs.find((l) => l.origin === e.origin)?.verifier_keys[0];
-          out.push(key ? await verifyEntryProof(e.entry, e.proof, key) : { ok: false, steps: [], error: `no verifier key for ${e.origin}` });
-        }
+        setOverview(ov);
+        const out = await verifyEntries(r.entries, ov);
         if (live) setResults(out);
       } catch (e) {
         if (live) setErr((e as Error).message);
@@ -88,6 +98,29 @@ export function SubjectPage({ subject }: { subject: string }) {
     return () => { live = false; };
   }, [subject]);
   const verified = results.filter((r) => r?.ok).length;
+  // Reads on from a node whose report goes on past one look-up; its entries
+  // are verified like the first ones before they are shown.
+  const loadMore = async (m: DeskMore) => {
+    if (!report || !overview) return;
+    setLoading(true);
+    setErr("");
+    try {
+      const r = await api<Report>(`/ui/api/access-report?subject=${encodeURIComponent(subject)}&${moreQuery(m)}`);
+      const checked = await verifyEntries(r.entries, overview);
+      setReport({
+        ...report,
+        lookups: [...report.lookups, ...r.lookups.filter((l) => !report.lookups.some((k) => k.node === l.node))],
+        entries: [...report.entries, ...r.entries],
+        unavailable: [...report.unavailable, ...r.unavailable],
+        more: [...report.more.filter((x) => x.node !== m.node), ...r.more],
+      });
+      setResults([...results, ...checked]);
+    } catch (e) {
+      setErr((e as Error).message);
+    } finally {
+      setLoading(false);
+    }
+  };
   return (
     <section>
       <h1>Subject access report</h1>
@@ -109,6 +142,7 @@ export function SubjectPage({ subject }: { subject: string }) {
       {report?.unavailable.length ? (
         <p class="error" role="alert">Not reached: {report.unavailable.map((u) => `${u.node} (${u.error})`).join("; ")}</p>
       ) : null}
+      {report && <MoreNotice more={report.more} busy={loading} onLoad={loadMore} />}
       {report && report.configured && (
         <>
           <p>Keyed pseudonym in the logs (one key per region):</p>

@@ -253,46 +253,92 @@ void Dispatch(Desk& desk, Responder respond,
   }
 }
 
-// Every desk node's approvals in `state` ("" all), newest first.
-std::string ListApprovals(const Desk& desk, const std::string& state) {
-  std::vector<std::pair<std::string, std::string>> rows;  // (created, json)
-  std::set<std::string> seen;
-  std::string unavailable;
-  for (const ApprovalDeskNode& n : desk.cfg().nodes) {
-    std::string token;
-    for (int page = 0; page < kDeskMaxPages; ++page) {
-      std::string path = "/v1/approvals?limit=100";
-      if (!state.empty()) absl::StrAppend(&path, "&state=", state);
-      if (!token.empty())
-        absl::StrAppend(&path, "&page_token=", PercentEncode(token));
-      absl::StatusOr<net::HttpAnswer> a = desk.Call(n, "GET", path);
+// The nodes a look-up reads and where it starts: every desk node from its
+// first page, or (a continuation) one node from a page token the desk handed
+// out in "more".
+struct LookUp {
+  std::vector<const ApprovalDeskNode*> nodes;
+  std::string page_token;
+};
+
+// Reads `path` (a node path, with or without a query) from each node
+// of `look`, at most `max_pages` pages of `page_size` each, handing every page
+// to `on_page`, which returns "" or why the page is not what was asked for.
+// A node that fails is added to `unavailable`; a node whose pages go on past
+// the limit is added to `more` with the token to continue from, so that a
+// list or a subject's report is never cut short without saying so.
+void ReadPages(
+    const Desk& desk, const LookUp& look, const std::string& path,
+    const std::function<std::string(const ApprovalDeskNode&,
+                                    const rapidjson::Document&)>& on_page,
+    std::string& unavailable, std::string& more) {
+  const ApprovalDeskConfig& cfg = desk.cfg();
+  for (const ApprovalDeskNode* n : look.nodes) {
+    std::string token = look.page_token;
+    for (int page = 0;; ++page) {
+      if (page == cfg.max_pages) {
+        if (!more.empty()) more.push_back(',');
+        more.append("{\"node\":");
+        AppendJsonString(n->name, &more);
+        more.append(",\"page_token\":");
+        AppendJsonString(token, &more);
+        more.push_back('}');
+        break;
+      }
+      std::string target =
+          absl::StrCat(path, absl::StrContains(path, '?') ? "&" : "?",
+                       "limit=", cfg.page_size);
+      if (!token.empty()) {
+        absl::StrAppend(&target, "&page_token=", PercentEncode(token));
+      }
+      absl::StatusOr<net::HttpAnswer> a = desk.Call(*n, "GET", target);
       if (!a.ok()) {
-        AppendUnavailable(n.name, a.status().message(), unavailable);
+        AppendUnavailable(n->name, a.status().message(), unavailable);
         break;
       }
       if (a->status != 200) {
-        AppendUnavailable(n.name, NodeError(*a), unavailable);
+        AppendUnavailable(n->name, NodeError(*a), unavailable);
         break;
       }
       rapidjson::Document d;
       d.Parse(a->body.data(), a->body.size());
-      const rapidjson::Value* list =
-          d.HasParseError() ? nullptr : Member(d, "approvals");
-      if (list == nullptr || !list->IsArray()) {
-        AppendUnavailable(n.name, "not an approval list", unavailable);
+      const std::string error = d.HasParseError() || !d.IsObject()
+                                    ? std::string("not a JSON object")
+                                    : on_page(*n, d);
+      if (!error.empty()) {
+        AppendUnavailable(n->name, error, unavailable);
         break;
-      }
-      for (const auto& ap : list->GetArray()) {
-        const std::string id = StrOf(ap, "id");
-        if (id.empty() || !seen.insert(id).second) continue;
-        absl::StatusOr<std::string> json = CanonicalJson(ap);
-        if (!json.ok()) continue;
-        rows.emplace_back(StrOf(ap, "created"), WithNode(n.name, *json));
       }
       token = StrOf(d, "next_page_token");
       if (token.empty()) break;
     }
   }
+}
+
+// The approvals of `look`'s nodes in `state` ("" all), newest first.
+std::string ListApprovals(const Desk& desk, const LookUp& look,
+                          const std::string& state) {
+  std::vector<std::pair<std::string, std::string>> rows;  // (created, json)
+  std::set<std::string> seen;
+  std::string unavailable, more;
+  std::string path = "/v1/approvals";
+  if (!state.empty()) absl::StrAppend(&path, "?state=", state);
+  ReadPages(
+      desk, look, path,
+      [&](const ApprovalDeskNode& n, const rapidjson::Document& d) {
+        const rapidjson::Value* list = Member(d, "approvals");
+        if (list == nullptr || !list->IsArray()) return "not an approval list";
+        for (const auto& ap : list->GetArray()) {
+          const std::string id = StrOf(ap, "id");
+          // The nodes of one region list the same (regional) approvals.
+          if (id.empty() || !seen.insert(id).second) continue;
+          absl::StatusOr<std::string> json = CanonicalJson(ap);
+          if (!json.ok()) continue;
+          rows.emplace_back(StrOf(ap, "created"), WithNode(n.name, *json));
+        }
+        return "";
+      },
+      unavailable, more);
   std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
     return a.first > b.first;
   });
@@ -303,7 +349,8 @@ std::string ListApprovals(const Desk& desk, const std::string& state) {
     if (i > 0) out.push_back(',');
     out.append(rows[i].second);
   }
-  absl::StrAppend(&out, "],\"unavailable\":[", unavailable, "]}");
+  absl::StrAppend(&out, "],\"unavailable\":[", unavailable, "],\"more\":[",
+                  more, "]}");
   return out;
 }
 
@@ -453,65 +500,76 @@ void AppendReportEntries(absl::string_view node, const rapidjson::Value* list,
   }
 }
 
-std::string AccessReport(const Desk& desk, const std::string& subject) {
-  std::string entries, unavailable, lookups;
+std::string AccessReport(const Desk& desk, const LookUp& look,
+                         const std::string& subject) {
+  std::string entries, unavailable, lookups, more;
   size_t count = 0;
-  for (const ApprovalDeskNode& n : desk.cfg().nodes) {
-    std::string token;
-    for (int page = 0; page < kDeskMaxPages; ++page) {
-      std::string path = absl::StrCat("/v1/subjects/", PercentEncode(subject),
-                                      "/access-report?limit=100");
-      if (!token.empty())
-        absl::StrAppend(&path, "&page_token=", PercentEncode(token));
-      absl::StatusOr<net::HttpAnswer> a = desk.Call(n, "GET", path);
-      if (!a.ok()) {
-        AppendUnavailable(n.name, a.status().message(), unavailable);
-        break;
-      }
-      if (a->status != 200) {
-        AppendUnavailable(n.name, NodeError(*a), unavailable);
-        break;
-      }
-      rapidjson::Document d;
-      d.Parse(a->body.data(), a->body.size());
-      if (d.HasParseError() || !d.IsObject()) {
-        AppendUnavailable(n.name, "not an access report", unavailable);
-        break;
-      }
-      if (!lookups.empty()) lookups.push_back(',');
-      lookups.append("{\"node\":");
-      AppendJsonString(n.name, &lookups);
-      lookups.append(",\"subject_pseudonym\":");
-      AppendJsonString(StrOf(d, "subject_pseudonym"), &lookups);
-      const rapidjson::Value* li = Member(d, "log_index");
-      absl::StrAppend(&lookups, ",\"log_index\":",
-                      li != nullptr && li->IsUint64() ? li->GetUint64() : 0,
-                      "}");
-      AppendReportEntries(n.name, Member(d, "entries"), StrOf(d, "checkpoint"),
-                          entries, count);
-      if (const rapidjson::Value* rl = Member(d, "region_logs");
-          rl != nullptr && rl->IsArray()) {
-        for (const auto& g : rl->GetArray()) {
-          AppendReportEntries(n.name, Member(g, "entries"),
-                              StrOf(g, "checkpoint"), entries, count);
+  ReadPages(
+      desk, look,
+      absl::StrCat("/v1/subjects/", PercentEncode(subject), "/access-report"),
+      [&](const ApprovalDeskNode& n, const rapidjson::Document& d) {
+        if (!lookups.empty()) lookups.push_back(',');
+        lookups.append("{\"node\":");
+        AppendJsonString(n.name, &lookups);
+        lookups.append(",\"subject_pseudonym\":");
+        AppendJsonString(StrOf(d, "subject_pseudonym"), &lookups);
+        const rapidjson::Value* li = Member(d, "log_index");
+        absl::StrAppend(&lookups, ",\"log_index\":",
+                        li != nullptr && li->IsUint64() ? li->GetUint64() : 0,
+                        "}");
+        AppendReportEntries(n.name, Member(d, "entries"),
+                            StrOf(d, "checkpoint"), entries, count);
+        if (const rapidjson::Value* rl = Member(d, "region_logs");
+            rl != nullptr && rl->IsArray()) {
+          for (const auto& g : rl->GetArray()) {
+            AppendReportEntries(n.name, Member(g, "entries"),
+                                StrOf(g, "checkpoint"), entries, count);
+          }
         }
-      }
-      if (const rapidjson::Value* ul = Member(d, "unavailable_logs");
-          ul != nullptr && ul->IsArray()) {
-        for (const auto& u : ul->GetArray()) {
-          AppendUnavailable(absl::StrCat(n.name, "/", StrOf(u, "dc")),
-                            StrOf(u, "error"), unavailable);
+        if (const rapidjson::Value* ul = Member(d, "unavailable_logs");
+            ul != nullptr && ul->IsArray()) {
+          for (const auto& u : ul->GetArray()) {
+            AppendUnavailable(absl::StrCat(n.name, "/", StrOf(u, "dc")),
+                              StrOf(u, "error"), unavailable);
+          }
         }
-      }
-      token = StrOf(d, "next_page_token");
-      if (token.empty()) break;
-    }
-  }
+        return std::string();
+      },
+      unavailable, more);
   std::string out = "{\"configured\":true,\"subject\":";
   AppendJsonString(subject, &out);
   absl::StrAppend(&out, ",\"lookups\":[", lookups, "],\"entries\":[", entries,
-                  "],\"unavailable\":[", unavailable, "]}");
+                  "],\"unavailable\":[", unavailable, "],\"more\":[", more,
+                  "]}");
   return out;
+}
+
+// The nodes a GET reads: all, or with ?node=N[&page_token=T] the continuation
+// of one node's pages. Errors: InvalidArgument naming the parameter.
+absl::StatusOr<LookUp> LookUpOf(const Desk& desk, const HttpRequest& req) {
+  LookUp look;
+  if (!req.HasQueryParam("node")) {
+    if (req.HasQueryParam("page_token")) {
+      return absl::InvalidArgumentError(
+          "query 'page_token' continues one node's pages: give 'node' too");
+    }
+    for (const ApprovalDeskNode& n : desk.cfg().nodes) look.nodes.push_back(&n);
+    return look;
+  }
+  const ApprovalDeskNode* node = desk.Find(req.QueryParam("node"));
+  if (node == nullptr) {
+    return absl::InvalidArgumentError("query 'node': no such desk node");
+  }
+  look.nodes.push_back(node);
+  look.page_token = req.QueryParam("page_token");
+  if (look.page_token.size() > 1024 ||
+      std::any_of(look.page_token.begin(), look.page_token.end(), [](char c) {
+        return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+      })) {
+    return absl::InvalidArgumentError(
+        "query 'page_token': at most 1024 bytes, no control characters");
+  }
+  return look;
 }
 
 constexpr absl::string_view kStates[] = {"pending", "approved", "denied",
@@ -553,12 +611,17 @@ void RegisterApprovalsDeskRoutes(server::Router& router,
         if (!desk->configured()) {
           return respond(Json(200,
                               "{\"configured\":false,\"approvals\":[],"
-                              "\"unavailable\":[]}"));
+                              "\"unavailable\":[],\"more\":[]}"));
+        }
+        absl::StatusOr<LookUp> look = LookUpOf(*desk, req);
+        if (!look.ok()) {
+          return respond(Err(400, "invalid_argument", look.status().message()));
         }
         // A task holds the desk: it may outlive the auditor's router.
-        Dispatch(*desk, std::move(respond), [d = desk, state] {
-          return Json(200, ListApprovals(*d, state));
-        });
+        Dispatch(*desk, std::move(respond),
+                 [d = desk, l = *std::move(look), state] {
+                   return Json(200, ListApprovals(*d, l, state));
+                 });
       });
   for (const char* act : {"approve", "deny", "revoke"}) {
     router.Handle(
@@ -610,11 +673,17 @@ void RegisterApprovalsDeskRoutes(server::Router& router,
         if (!desk->configured()) {
           return respond(Json(200,
                               "{\"configured\":false,\"entries\":[],"
-                              "\"lookups\":[],\"unavailable\":[]}"));
+                              "\"lookups\":[],\"unavailable\":[],"
+                              "\"more\":[]}"));
         }
-        Dispatch(*desk, std::move(respond), [d = desk, subject] {
-          return Json(200, AccessReport(*d, subject));
-        });
+        absl::StatusOr<LookUp> look = LookUpOf(*desk, req);
+        if (!look.ok()) {
+          return respond(Err(400, "invalid_argument", look.status().message()));
+        }
+        Dispatch(*desk, std::move(respond),
+                 [d = desk, l = *std::move(look), subject] {
+                   return Json(200, AccessReport(*d, l, subject));
+                 });
       });
 }
 

@@ -7,6 +7,10 @@
 //        pending, approved, denied, expired, revoked; none: all), newest
 //        first, each with "node"; nodes that did not answer in
 //        "unavailable"                                              [read]
+//        A look-up reads at most `max_pages` pages of `page_size` from each
+//        node (ApprovalDeskConfig); a node with more is named in "more" with
+//        a page token, and `?node=N&page_token=T` continues it (that node
+//        only). The same holds for the access report below.
 //   POST /ui/api/approvals/{node}/{id}/approve {"duration":"1h","reason":".."}
 //   POST /ui/api/approvals/{node}/{id}/deny    {"reason":".."}
 //   POST /ui/api/approvals/{node}/{id}/revoke  {"reason":".."}
@@ -42,8 +46,6 @@
 namespace clover::audit {
 
 inline constexpr size_t kDeskQueue = 64;
-// How many pages of a node's list or report the desk follows per look-up.
-inline constexpr int kDeskMaxPages = 20;
 
 // Adds the routes above to `router`. With no desk nodes configured, the GET
 // routes answer {"configured":false,...} and the changes 409

@@ -15,6 +15,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "approvals/attestation.h"
 #include "audit/auditor.h"
@@ -90,11 +91,20 @@ class FakeNode {
         "GET", "/v1/approvals",
         [this](server::HttpRequest& req, server::Responder respond) {
           Record(req);
+          // Pages of `limit`, the page token being the next one's offset.
+          size_t limit = 100, from = 0;
+          if (!absl::SimpleAtoi(req.QueryParam("limit"), &limit)) limit = 100;
+          if (!absl::SimpleAtoi(req.QueryParam("page_token"), &from)) from = 0;
+          std::string list;
+          for (size_t i = from; i < approvals.size() && i < from + limit; ++i) {
+            absl::StrAppend(&list, i > from ? "," : "", approvals[i]);
+          }
+          std::string next;
+          if (from + limit < approvals.size()) {
+            next = absl::StrCat(",\"next_page_token\":\"", from + limit, "\"");
+          }
           respond(server::HttpResponse::Json(
-              200, absl::StrCat("{\"approvals\":[", PendingJson(), ",",
-                                ApprovalJson("apr-0000", "approved",
-                                             "2026-12-05T10:00:00.000Z"),
-                                "]}")));
+              200, absl::StrCat("{\"approvals\":[", list, "]", next, "}")));
         });
     router.Handle("GET", "/v1/approvals/{id}",
                   [this](server::HttpRequest& req, server::Responder respond) {
@@ -150,6 +160,9 @@ class FakeNode {
   }
 
   std::string report = "{}";
+  std::vector<std::string> approvals = {
+      PendingJson(),
+      ApprovalJson("apr-0000", "approved", "2026-12-05T10:00:00.000Z")};
 
  private:
   void Record(const server::HttpRequest& req) {
@@ -198,6 +211,8 @@ class ApprovalsDeskTest : public ::testing::Test {
       c.desk.principal = "auditor";
       c.desk.attestation_signer_key = attester_.signer;
       c.desk.nodes.push_back({"ie-dub-1", node_.url(), kDeskApiKey, ""});
+      c.desk.page_size = desk_page_size_;
+      c.desk.max_pages = desk_max_pages_;
       for (ApprovalDeskNode& n : extra) c.desk.nodes.push_back(std::move(n));
     }
     auto a = Auditor::Create(
@@ -260,6 +275,8 @@ class ApprovalsDeskTest : public ::testing::Test {
     return d["error"]["code"].GetString();
   }
 
+  int desk_page_size_ = 100;
+  int desk_max_pages_ = 20;
   testing::TempDir dir_;
   FakeClock clock_{absl::Now()};
   testing::FakeLog log_{"log.test/ie-dub-1"};
@@ -488,6 +505,58 @@ TEST_F(ApprovalsDeskTest, AccessReportEntriesCarryProofsThatVerify) {
           .ok());
   EXPECT_EQ(std::string(d["lookups"][0]["subject_pseudonym"].GetString()),
             "PSEUDO");
+}
+
+// A node with more than one look-up reads is never cut short silently: the
+// answer names it in "more" with a token, and ?node=&page_token= continues.
+TEST_F(ApprovalsDeskTest, ALongListSaysWhereItGoesOnAndContinues) {
+  auditor_.reset();
+  desk_page_size_ = 2;
+  desk_max_pages_ = 2;
+  for (int i = 1; i <= 5; ++i) {
+    node_.approvals.push_back(ApprovalJson(absl::StrCat("apr-10", i), "denied",
+                                           "2026-12-01T10:00:00.000Z"));
+  }
+  Start(true);
+  std::vector<std::string> reader = Session(kReadToken, true);
+  net::HttpAnswer r = Send("GET", "/ui/api/approvals", reader);
+  ASSERT_EQ(r.status, 200) << r.body;
+  rapidjson::Document d;
+  d.Parse(r.body.c_str());
+  ASSERT_TRUE(d.IsObject());
+  EXPECT_EQ(d["approvals"].Size(), 4u);  // two pages of two
+  ASSERT_EQ(d["more"].Size(), 1u);
+  EXPECT_EQ(std::string(d["more"][0]["node"].GetString()), "ie-dub-1");
+  const std::string token = d["more"][0]["page_token"].GetString();
+  EXPECT_EQ(token, "4");
+  net::HttpAnswer c = Send(
+      "GET", absl::StrCat("/ui/api/approvals?node=ie-dub-1&page_token=", token),
+      reader);
+  ASSERT_EQ(c.status, 200) << c.body;
+  rapidjson::Document rest;
+  rest.Parse(c.body.c_str());
+  ASSERT_TRUE(rest.IsObject());
+  ASSERT_EQ(rest["approvals"].Size(), 3u);  // the last three: nothing lost
+  EXPECT_EQ(rest["more"].Size(), 0u);
+  EXPECT_EQ(node_.calls().back().target, "/v1/approvals?limit=2&page_token=6");
+
+  // The access report says the same of a node whose report goes on.
+  node_.report =
+      R"({"entries":[],"log_index":0,"next_page_token":"p2","subject":"u1",)"
+      R"("subject_pseudonym":"PSEUDO","tree_size":0})";
+  net::HttpAnswer a = Send("GET", "/ui/api/access-report?subject=u1", reader);
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_THAT(a.body,
+              HasSubstr(R"("more":[{"node":"ie-dub-1","page_token":"p2"}])"));
+
+  // A continuation names a configured node; a token alone is refused.
+  for (const char* bad :
+       {"/ui/api/approvals?node=nowhere", "/ui/api/approvals?page_token=4",
+        "/ui/api/access-report?subject=u1&node=nowhere"}) {
+    net::HttpAnswer b = Send("GET", bad, reader);
+    EXPECT_EQ(b.status, 400) << bad;
+    EXPECT_EQ(ErrorCode(b), "invalid_argument") << bad;
+  }
 }
 
 TEST_F(ApprovalsDeskTest, WithoutADeskTheConsoleSaysSo) {

@@ -71,6 +71,11 @@ struct ApprovalDeskConfig {
   std::string principal;                // the approver's principal id
   std::string attestation_signer_key;   // PRIVATE+KEY+... (note, type 0x01)
   std::vector<ApprovalDeskNode> nodes;  // empty: no desk
+  // How much of a node's list or report one look-up reads (`limit` per page,
+  // pages); what is left is named in the answer's "more" (not YAML keys:
+  // tests lower them to reach the limit).
+  int page_size = 100;
+  int max_pages = 20;
 };
 
 struct AuditorConfig {
