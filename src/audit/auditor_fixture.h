@@ -84,7 +84,7 @@ std::vector<ApiCredential> AdminAndReadCredentials();
     const AuditorConfig& config, const Clock& clock, const FakeLog& log);
 
 // An allowed-shaped read at `time`: eu-support-1 (employee of clover, role
-// support, IE, eu) reads `subject`'s email (contact, sensitive) on node
+// support, IE, eu) reads `subject`'s email (contact, restricted) on node
 // ie-dub-1-a for customer_support, destination eu, one record. Not decided:
 // tests change what they need, then call DecideWith.
 entry::DecisionEntry SupportRead(absl::Time time, const std::string& subject);
