@@ -16,11 +16,31 @@ namespace clover::audit::testing {
 
 void WriteFile(const std::string& path, const std::string& text,
                bool secret) {
+  namespace fs = std::filesystem;
   std::ofstream(path) << text;
-  if (secret) {
-    std::filesystem::permissions(path, std::filesystem::perms::owner_read |
-                                           std::filesystem::perms::owner_write);
-  }
+  fs::perms mode = fs::perms::owner_read | fs::perms::owner_write;
+  if (!secret) mode |= fs::perms::group_read | fs::perms::others_read;
+  fs::permissions(path, mode);
+}
+
+std::string ConfigYaml(absl::string_view auth, absl::string_view log_verifier,
+                       absl::string_view policy_verifier) {
+  return absl::StrCat(R"(auditor:
+  name: auditor.test
+  listen: 127.0.0.1:0
+  data_dir: data
+  witness_key_file: w.key
+  journal_key_file: j.key
+)",
+                      auth, R"(logs:
+  - origin: log.test/a
+    url: http://127.0.0.1:1/log
+    verifier_keys: [")",
+                      log_verifier, R"("]
+policies:
+  bundles: [policy.yaml]
+  auditor_keys: [")",
+                      policy_verifier, "\"]\n");
 }
 
 absl::StatusOr<SignedPolicy> WriteSignedPolicy(const TempDir& dir,
@@ -81,6 +101,15 @@ absl::StatusOr<std::unique_ptr<Auditor>> OpenAuditor(
     const AuditorConfig& config, const Clock& clock, const FakeLog& log) {
   return Auditor::Create(config, clock,
                          [&log](const std::string&) { return log.Fetcher(); });
+}
+
+void ReopenAuditor(const AuditorConfig& config, const Clock& clock,
+                   const FakeLog& log, std::unique_ptr<Auditor>* auditor) {
+  auditor->reset();
+  absl::StatusOr<std::unique_ptr<Auditor>> a =
+      OpenAuditor(config, clock, log);
+  ASSERT_TRUE(a.ok()) << a.status();
+  *auditor = *std::move(a);
 }
 
 entry::DecisionEntry SupportRead(absl::Time time, const std::string& subject) {

@@ -38,10 +38,25 @@ namespace clover::audit::testing {
 inline constexpr char kAdminToken[] = "admin-token-0123456789abcdef";
 inline constexpr char kReadToken[] = "read-token-0123456789abcdef";
 
-// Writes `text` to `path`; a `secret` file is made 0600 (the auditor refuses
-// key files others can read). Other files keep the umask's mode.
+// Writes `text` to `path` and sets its mode whatever the umask or the mode it
+// had: 0600 when `secret`, else 0644 (world-readable: what the auditor
+// refuses for a key or DSN file).
 void WriteFile(const std::string& path, const std::string& text,
                bool secret = false);
+
+// The start of an auditor config file: the `auditor:` section (name
+// auditor.test, listen 127.0.0.1:0, data_dir data, witness_key_file w.key,
+// journal_key_file j.key, then `auth`: the section's further lines, each
+// indented by two spaces and ending in a newline), one log (log.test/a at
+// http://127.0.0.1:1/log, `log_verifier`) and `policies:` (policy.yaml,
+// `policy_verifier`). The caller appends the sections it tests.
+std::string ConfigYaml(absl::string_view auth, absl::string_view log_verifier,
+                       absl::string_view policy_verifier);
+// The `principals:` section ConfigYaml's callers add (principals.yaml and
+// jurisdictions.yaml, not read by LoadAuditorConfig).
+inline constexpr char kPrincipalsYaml[] =
+    "principals:\n  file: principals.yaml\n"
+    "  jurisdictions: jurisdictions.yaml\n";
 
 // A policy bundle on disk, signed by the auditor's key, and compiled.
 struct SignedPolicy {
@@ -82,6 +97,12 @@ std::vector<ApiCredential> AdminAndReadCredentials();
 // auditor.
 [[nodiscard]] absl::StatusOr<std::unique_ptr<Auditor>> OpenAuditor(
     const AuditorConfig& config, const Clock& clock, const FakeLog& log);
+
+// Replaces `*auditor` with OpenAuditor(config, clock, log), closing the old
+// one first (they share the data directory); a fatal test failure when it
+// cannot be opened (then `*auditor` is null).
+void ReopenAuditor(const AuditorConfig& config, const Clock& clock,
+                   const FakeLog& log, std::unique_ptr<Auditor>* auditor);
 
 // An allowed-shaped read at `time`: eu-support-1 (employee of clover, role
 // support, IE, eu) reads `subject`'s email (contact, restricted) on node
