@@ -487,26 +487,10 @@ TEST(ApprovalsDeskConfigTest, LoadsTheDeskIdentityAndNamesItsErrors) {
   auto log_key = testing::MakeKey("log.test/a");
   auto pkey = testing::MakeKey("auditor.test");
   auto attester = testing::MakeKey("auditor.test/approvals");
-  const std::string yaml = absl::StrCat(R"(auditor:
-  name: auditor.test
-  listen: 127.0.0.1:0
-  data_dir: data
-  witness_key_file: w.key
-  journal_key_file: j.key
-  admin_token_file: admin.token
-logs:
-  - origin: log.test/a
-    url: http://127.0.0.1:1/log
-    verifier_keys: [")",
-                                        log_key.verifier, R"("]
-policies:
-  bundles: [policy.yaml]
-  auditor_keys: [")",
-                                        pkey.verifier, R"("]
-principals:
-  file: principals.yaml
-  jurisdictions: jurisdictions.yaml
-approvals:
+  const std::string yaml = absl::StrCat(
+      testing::ConfigYaml("  admin_token_file: admin.token\n",
+                          log_key.verifier, pkey.verifier),
+      testing::kPrincipalsYaml, R"(approvals:
   approvers: [auditor]
   desk:
     principal: auditor

@@ -83,10 +83,7 @@ class AuditorTest : public ::testing::Test {
   }
 
   void Reopen() {
-    auditor_.reset();
-    auto a = testing::OpenAuditor(config_, clock_, log_);
-    ASSERT_TRUE(a.ok()) << a.status();
-    auditor_ = *std::move(a);
+    testing::ReopenAuditor(config_, clock_, log_, &auditor_);
   }
 
   DecisionEntry Read(const std::string& principal, const std::string& role,
@@ -529,26 +526,14 @@ TEST(AuditConfigTest, LoadsAndReportsErrorsWithLocation) {
   crypto::SecretKey secret{};
   secret[0] = 1;
   ASSERT_TRUE(crypto::WriteSecretKeyFile(dir.Sub("pseudo.key"), secret).ok());
-  const std::string yaml = absl::StrCat(R"(auditor:
-  name: auditor.test
-  listen: 127.0.0.1:0
-  data_dir: data
-  witness_key_file: w.key
-  journal_key_file: j.key
-  admin_token_file: admin.token
-  api_tokens:
-    - {name: grafana, role: read, sha256: ")",
-                                        kReadHash, R"("}
-logs:
-  - origin: log.test/a
-    url: http://127.0.0.1:1/log
-    verifier_keys: [")",
-                                        log_key.verifier, R"("]
-policies:
-  bundles: [policy.yaml]
-  auditor_keys: [")",
-                                        pkey.verifier, R"("]
-canaries:
+  const std::string yaml = absl::StrCat(
+      testing::ConfigYaml(
+          absl::StrCat("  admin_token_file: admin.token\n"
+                       "  api_tokens:\n"
+                       "    - {name: grafana, role: read, sha256: \"",
+                       kReadHash, "\"}\n"),
+          log_key.verifier, pkey.verifier),
+      R"(canaries:
   - pseudonym_key_file: pseudo.key
     subjects: [canary-1]
     planted_by: [accounts-eu]

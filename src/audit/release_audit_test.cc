@@ -423,26 +423,10 @@ TEST(ReleaseConfigTest, ReleasesSectionIsReadAndCheckedLikeLogs) {
   testing::TempDir dir;
   auto log_key = testing::MakeKey("log.test/a");
   auto release_key = testing::MakeKey("partner.test/releases");
-  const std::string base = absl::StrCat(R"(auditor:
-  name: auditor.test
-  listen: 127.0.0.1:0
-  data_dir: data
-  witness_key_file: w.key
-  journal_key_file: j.key
-  insecure_no_auth: true
-logs:
-  - origin: log.test/a
-    url: http://127.0.0.1:1/log
-    verifier_keys: [")",
-                                        log_key.verifier, R"("]
-policies:
-  bundles: [policy.yaml]
-  auditor_keys: [")",
-                                        log_key.verifier, R"("]
-principals:
-  file: principals.yaml
-  jurisdictions: jurisdictions.yaml
-)");
+  const std::string base =
+      absl::StrCat(testing::ConfigYaml("  insecure_no_auth: true\n",
+                                       log_key.verifier, log_key.verifier),
+                   testing::kPrincipalsYaml);
   const std::string releases = absl::StrCat(R"(releases:
   - origin: partner.test/releases
     url: https://127.0.0.1:2/log
