@@ -66,10 +66,7 @@ class LegacyAuditTest : public ::testing::Test {
   }
 
   void Reopen() {
-    auditor_.reset();
-    auto a = testing::OpenAuditor(config_, clock_, log_);
-    ASSERT_TRUE(a.ok()) << a.status();
-    auditor_ = *std::move(a);
+    testing::ReopenAuditor(config_, clock_, log_, &auditor_);
   }
 
   void Sql(const std::string& sql) {

@@ -41,10 +41,7 @@ class ErasureRestartTest : public ::testing::Test {
   }
 
   void Reopen() {
-    auditor_.reset();
-    auto a = testing::OpenAuditor(config_, clock_, log_);
-    ASSERT_TRUE(a.ok()) << a.status();
-    auditor_ = *std::move(a);
+    testing::ReopenAuditor(config_, clock_, log_, &auditor_);
   }
 
   // An allowed erasure of `pseudonym`, logged now.

@@ -112,10 +112,7 @@ class PolicyViewTest : public ::testing::Test {
   }
 
   void StartAuditor() {
-    auditor_.reset();
-    auto a = testing::OpenAuditor(config_, clock_, log_);
-    ASSERT_TRUE(a.ok()) << a.status();
-    auditor_ = *std::move(a);
+    testing::ReopenAuditor(config_, clock_, log_, &auditor_);
   }
 
   void AppendDecision(const std::string& node,

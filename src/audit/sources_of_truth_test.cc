@@ -114,10 +114,7 @@ class SourcesOfTruthTest : public ::testing::Test {
   }
 
   void Reopen() {
-    auditor_.reset();
-    auto a = testing::OpenAuditor(config_, clock_, log_);
-    ASSERT_TRUE(a.ok()) << a.status();
-    auditor_ = *std::move(a);
+    testing::ReopenAuditor(config_, clock_, log_, &auditor_);
   }
 
   // A read of `subject` (a pseudonym) by `id`, stating `who`, decided by the
