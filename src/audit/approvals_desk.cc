@@ -253,6 +253,25 @@ void Dispatch(Desk& desk, Responder respond,
   }
 }
 
+// GETs `path` from node `n` and parses its body into `d`; false, with the
+// reason added to `unavailable`, when the node cannot be reached or answers
+// other than 200 (what a parse error means is the caller's).
+bool GetFromNode(const Desk& desk, const ApprovalDeskNode& n,
+                 const std::string& path, rapidjson::Document& d,
+                 std::string& unavailable) {
+  absl::StatusOr<net::HttpAnswer> a = desk.Call(n, "GET", path);
+  if (!a.ok()) {
+    AppendUnavailable(n.name, a.status().message(), unavailable);
+    return false;
+  }
+  if (a->status != 200) {
+    AppendUnavailable(n.name, NodeError(*a), unavailable);
+    return false;
+  }
+  d.Parse(a->body.data(), a->body.size());
+  return true;
+}
+
 // Every desk node's approvals in `state` ("" all), newest first.
 std::string ListApprovals(const Desk& desk, const std::string& state) {
   std::vector<std::pair<std::string, std::string>> rows;  // (created, json)
@@ -265,17 +284,8 @@ std::string ListApprovals(const Desk& desk, const std::string& state) {
       if (!state.empty()) absl::StrAppend(&path, "&state=", state);
       if (!token.empty())
         absl::StrAppend(&path, "&page_token=", PercentEncode(token));
-      absl::StatusOr<net::HttpAnswer> a = desk.Call(n, "GET", path);
-      if (!a.ok()) {
-        AppendUnavailable(n.name, a.status().message(), unavailable);
-        break;
-      }
-      if (a->status != 200) {
-        AppendUnavailable(n.name, NodeError(*a), unavailable);
-        break;
-      }
       rapidjson::Document d;
-      d.Parse(a->body.data(), a->body.size());
+      if (!GetFromNode(desk, n, path, d, unavailable)) break;
       const rapidjson::Value* list =
           d.HasParseError() ? nullptr : Member(d, "approvals");
       if (list == nullptr || !list->IsArray()) {
@@ -463,17 +473,8 @@ std::string AccessReport(const Desk& desk, const std::string& subject) {
                                       "/access-report?limit=100");
       if (!token.empty())
         absl::StrAppend(&path, "&page_token=", PercentEncode(token));
-      absl::StatusOr<net::HttpAnswer> a = desk.Call(n, "GET", path);
-      if (!a.ok()) {
-        AppendUnavailable(n.name, a.status().message(), unavailable);
-        break;
-      }
-      if (a->status != 200) {
-        AppendUnavailable(n.name, NodeError(*a), unavailable);
-        break;
-      }
       rapidjson::Document d;
-      d.Parse(a->body.data(), a->body.size());
+      if (!GetFromNode(desk, n, path, d, unavailable)) break;
       if (d.HasParseError() || !d.IsObject()) {
         AppendUnavailable(n.name, "not an access report", unavailable);
         break;
