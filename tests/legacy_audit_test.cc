@@ -65,9 +65,7 @@ class LegacyAuditTest : public ::testing::Test {
     Reopen();
   }
 
-  void Reopen() {
-    testing::ReopenAuditor(config_, clock_, log_, &auditor_);
-  }
+  void Reopen() { testing::ReopenAuditor(config_, clock_, log_, &auditor_); }
 
   void Sql(const std::string& sql) {
     ASSERT_TRUE(pgtest::Sql(sql).ok()) << sql;

@@ -33,9 +33,9 @@ namespace clover::audit {
 namespace {
 
 using ::testing::HasSubstr;
-using ::testing::Not;
 using testing::kAdminToken;
 using testing::kReadToken;
+using ::testing::Not;
 using testing::WriteFile;
 
 constexpr char kPolicy[] = R"(version: 1
@@ -487,10 +487,10 @@ TEST(ApprovalsDeskConfigTest, LoadsTheDeskIdentityAndNamesItsErrors) {
   auto log_key = testing::MakeKey("log.test/a");
   auto pkey = testing::MakeKey("auditor.test");
   auto attester = testing::MakeKey("auditor.test/approvals");
-  const std::string yaml = absl::StrCat(
-      testing::ConfigYaml("  admin_token_file: admin.token\n",
-                          log_key.verifier, pkey.verifier),
-      testing::kPrincipalsYaml, R"(approvals:
+  const std::string yaml =
+      absl::StrCat(testing::ConfigYaml("  admin_token_file: admin.token\n",
+                                       log_key.verifier, pkey.verifier),
+                   testing::kPrincipalsYaml, R"(approvals:
   approvers: [auditor]
   desk:
     principal: auditor

@@ -14,8 +14,7 @@
 
 namespace clover::audit::testing {
 
-void WriteFile(const std::string& path, const std::string& text,
-               bool secret) {
+void WriteFile(const std::string& path, const std::string& text, bool secret) {
   namespace fs = std::filesystem;
   std::ofstream(path) << text;
   fs::perms mode = fs::perms::owner_read | fs::perms::owner_write;
@@ -106,8 +105,7 @@ absl::StatusOr<std::unique_ptr<Auditor>> OpenAuditor(
 void ReopenAuditor(const AuditorConfig& config, const Clock& clock,
                    const FakeLog& log, std::unique_ptr<Auditor>* auditor) {
   auditor->reset();
-  absl::StatusOr<std::unique_ptr<Auditor>> a =
-      OpenAuditor(config, clock, log);
+  absl::StatusOr<std::unique_ptr<Auditor>> a = OpenAuditor(config, clock, log);
   ASSERT_TRUE(a.ok()) << a.status();
   *auditor = *std::move(a);
 }

@@ -60,9 +60,9 @@ inline constexpr char kPrincipalsYaml[] =
 
 // A policy bundle on disk, signed by the auditor's key, and compiled.
 struct SignedPolicy {
-  TestKey key;        // the key that signed it (its verifier goes in config)
-  std::string path;   // <dir>/policy.yaml; the signature beside it
-  std::string sha256; // the bundle's digest
+  TestKey key;         // the key that signed it (its verifier goes in config)
+  std::string path;    // <dir>/policy.yaml; the signature beside it
+  std::string sha256;  // the bundle's digest
   std::shared_ptr<const policy::CompiledPolicy> compiled;
 };
 
@@ -111,8 +111,7 @@ void ReopenAuditor(const AuditorConfig& config, const Clock& clock,
 entry::DecisionEntry SupportRead(absl::Time time, const std::string& subject);
 
 // The incidents `detector` raised, in the store's List order.
-std::vector<Incident> IncidentsOf(Auditor& auditor,
-                                  absl::string_view detector);
+std::vector<Incident> IncidentsOf(Auditor& auditor, absl::string_view detector);
 
 // `req` answered by the auditor's router (no socket); a non-fatal test
 // failure when the answer is not one docs/openapi.yaml documents.

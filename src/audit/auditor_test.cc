@@ -82,9 +82,7 @@ class AuditorTest : public ::testing::Test {
     Reopen();
   }
 
-  void Reopen() {
-    testing::ReopenAuditor(config_, clock_, log_, &auditor_);
-  }
+  void Reopen() { testing::ReopenAuditor(config_, clock_, log_, &auditor_); }
 
   DecisionEntry Read(const std::string& principal, const std::string& role,
                      const std::string& subject,

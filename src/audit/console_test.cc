@@ -30,9 +30,9 @@ namespace {
 
 using ::clover::entry::DecisionEntry;
 using ::testing::HasSubstr;
-using ::testing::Not;
 using testing::kAdminToken;
 using testing::kReadToken;
+using ::testing::Not;
 
 constexpr char kPolicy[] = R"(version: 1
 description: console test policy

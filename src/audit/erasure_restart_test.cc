@@ -40,9 +40,7 @@ class ErasureRestartTest : public ::testing::Test {
     Reopen();
   }
 
-  void Reopen() {
-    testing::ReopenAuditor(config_, clock_, log_, &auditor_);
-  }
+  void Reopen() { testing::ReopenAuditor(config_, clock_, log_, &auditor_); }
 
   // An allowed erasure of `pseudonym`, logged now.
   void LogErase(const std::string& pseudonym) {

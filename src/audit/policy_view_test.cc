@@ -28,9 +28,9 @@ namespace {
 namespace fs = std::filesystem;
 using ::clover::entry::DecisionEntry;
 using ::testing::HasSubstr;
-using ::testing::SizeIs;
 using testing::kAdminToken;
 using testing::kReadToken;
+using ::testing::SizeIs;
 using testing::WriteFile;
 
 constexpr char kPolicyV1[] = R"(version: 1

@@ -32,8 +32,8 @@ namespace clover::audit {
 namespace {
 
 using testing::FakeLog;
-using testing::WriteFile;
 using ::testing::HasSubstr;
+using testing::WriteFile;
 
 constexpr char kPolicy[] = R"(version: 1
 description: release audit test policy

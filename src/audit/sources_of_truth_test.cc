@@ -113,9 +113,7 @@ class SourcesOfTruthTest : public ::testing::Test {
     Reopen();
   }
 
-  void Reopen() {
-    testing::ReopenAuditor(config_, clock_, log_, &auditor_);
-  }
+  void Reopen() { testing::ReopenAuditor(config_, clock_, log_, &auditor_); }
 
   // A read of `subject` (a pseudonym) by `id`, stating `who`, decided by the
   // policy from what it states: what a forger with the node's key writes.
