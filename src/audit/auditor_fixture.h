@@ -11,11 +11,11 @@
 // themselves (an Auditor is, a FakeLog is not while it is appended to).
 //
 // Errors are returned as absl::Status for the caller to ASSERT on, so a
-// failure is reported at the test's line.
+// failure is reported at the test's line; ReopenAuditor and CallRouter, which
+// tests call in many places, record their gtest failure themselves.
 #ifndef CLOVER_AUDIT_AUDITOR_FIXTURE_H_
 #define CLOVER_AUDIT_AUDITOR_FIXTURE_H_
 
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -52,8 +52,8 @@ void WriteFile(const std::string& path, const std::string& text,
 // `policy_verifier`). The caller appends the sections it tests.
 std::string ConfigYaml(absl::string_view auth, absl::string_view log_verifier,
                        absl::string_view policy_verifier);
-// The `principals:` section ConfigYaml's callers add (principals.yaml and
-// jurisdictions.yaml, not read by LoadAuditorConfig).
+// The `principals:` section most of ConfigYaml's callers add
+// (principals.yaml and jurisdictions.yaml beside the config file).
 inline constexpr char kPrincipalsYaml[] =
     "principals:\n  file: principals.yaml\n"
     "  jurisdictions: jurisdictions.yaml\n";
