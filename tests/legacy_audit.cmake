@@ -4,6 +4,7 @@
 # processes.
 add_executable(legacy_audit_test ${CMAKE_CURRENT_LIST_DIR}/legacy_audit_test.cc)
 target_link_libraries(legacy_audit_test PRIVATE clover_options clover_audit
+  clover_audit_test_support
   clover_test_support PostgreSQL::PostgreSQL GTest::gtest GTest::gmock
   GTest::gtest_main)
 target_include_directories(legacy_audit_test PRIVATE ${PROJECT_SOURCE_DIR})

@@ -4,7 +4,6 @@
 // migration writes and `legacy_deletion` entries; the auditor follows it,
 // reads the source read-only and raises `deletion_unverified` for every way an
 // attestation can be wrong.
-#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -13,19 +12,17 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "audit/auditor.h"
+#include "audit/auditor_fixture.h"
 #include "audit/console.h"
 #include "audit/decision_builder.h"
 #include "audit/legacy_check.h"
 #include "audit/report.h"
-#include "audit/test_util.h"
 #include "core/rfc3339.h"
 #include "entry/decision_record.h"
 #include "entry/legacy_deletion.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "policy/bundle.h"
 #include "policy/compiled_policy.h"
-#include "policy/signature.h"
 #include "tests/postgres_test_util.h"
 
 namespace clover::audit {
@@ -46,15 +43,6 @@ rules:
 )";
 constexpr char kMigration[] = "run-2026-12";
 
-void WriteFile(const std::string& path, const std::string& text,
-               bool secret = false) {
-  std::ofstream(path) << text;
-  if (secret) {
-    std::filesystem::permissions(path, std::filesystem::perms::owner_read |
-                                           std::filesystem::perms::owner_write);
-  }
-}
-
 class LegacyAuditTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -66,42 +54,18 @@ class LegacyAuditTest : public ::testing::Test {
                                          " (id text PRIMARY KEY, country "
                                          "text)"))
                     .ok());
-    policy_key_ = testing::MakeKey("auditor.test");
-    const std::string policy_path = dir_.Sub("policy.yaml");
-    WriteFile(policy_path, kPolicy);
-    auto bundle = policy::ParseBundle(kPolicy, policy_path);
-    ASSERT_TRUE(bundle.ok()) << bundle.status();
-    WriteFile(policy::SignaturePath(policy_path),
-              *policy::SignPolicy(bundle->sha256, policy_key_.signer));
-    policy_ = *policy::CompiledPolicy::Compile(*bundle);
-    WriteFile(
-        dir_.Sub("witness.key"),
-        testing::MakeKey("auditor.test/witness", log::kNoteTypeCosignature)
-            .signer,
-        true);
-    WriteFile(dir_.Sub("journal.key"),
-              testing::MakeKey("auditor.test/incidents").signer, true);
-    config_.name = "auditor.test";
-    config_.data_dir = dir_.Sub("data");
-    config_.witness_key_file = dir_.Sub("witness.key");
-    config_.journal_key_file = dir_.Sub("journal.key");
+    auto files = testing::WriteAuditorFiles(dir_, "auditor.test", kPolicy);
+    ASSERT_TRUE(files.ok()) << files.status();
+    policy_ = files->policy.compiled;
+    config_ = files->config;
     config_.insecure_no_auth = true;
-    config_.logs.push_back(
-        {{log_.origin(), "mem://node", {log_.key().verifier}}, ""});
-    config_.policy_bundles = {policy_path};
-    config_.policy_keys = {policy_key_.verifier};
+    config_.logs.push_back(testing::FollowLog(log_, "mem://node"));
     config_.migration.interval = absl::Minutes(10);
     config_.migration.sources.push_back({source_, pgtest::Dsn(), table_, "id"});
     Reopen();
   }
 
-  void Reopen() {
-    auditor_.reset();
-    auto a = Auditor::Create(
-        config_, clock_, [this](const std::string&) { return log_.Fetcher(); });
-    ASSERT_TRUE(a.ok()) << a.status();
-    auditor_ = *std::move(a);
-  }
+  void Reopen() { testing::ReopenAuditor(config_, clock_, log_, &auditor_); }
 
   void Sql(const std::string& sql) {
     ASSERT_TRUE(pgtest::Sql(sql).ok()) << sql;
@@ -121,22 +85,13 @@ class LegacyAuditTest : public ::testing::Test {
   uint64_t LogWrite(const std::string& pseudonym,
                     const std::string& purpose = "migration",
                     const std::string& action = "write") {
-    entry::DecisionEntry e;
-    e.time = clock_.Now();
-    e.node = "ie-dub-1-a";
-    e.region = "eu";
+    entry::DecisionEntry e = testing::SupportRead(clock_.Now(), pseudonym);
     e.principal_id = purpose == "migration" ? "legacy-migrator" : "agent-1";
     e.principal_kind = "service";
-    e.principal_org = "clover";
     e.principal_roles = {purpose == "migration" ? "migrator" : "agent"};
-    e.principal_country = "IE";
-    e.principal_jurisdiction = "eu";
     e.purpose = purpose;
     e.action = action;
-    e.destination = "eu";
-    e.subject = pseudonym;
-    e.subject_jurisdiction = "eu";
-    e.fields = {{"email", "contact", false, {}, {}, {}}};
+    e.fields[0].restricted = false;
     DecideWith(*policy_, &e);
     EXPECT_EQ(e.fields[0].effect, policy::Effect::kAllow);
     e.records = 1;
@@ -205,7 +160,6 @@ class LegacyAuditTest : public ::testing::Test {
 
   testing::TempDir dir_;
   FakeClock clock_{absl::FromUnixSeconds(1795000000)};
-  testing::TestKey policy_key_;
   std::shared_ptr<const policy::CompiledPolicy> policy_;
   FakeLog log_{"clover.test/eu"};
   std::string table_;

@@ -6,7 +6,6 @@
 #include "audit/approvals_desk.h"
 
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -19,15 +18,13 @@
 #include "absl/strings/str_cat.h"
 #include "approvals/attestation.h"
 #include "audit/auditor.h"
-#include "audit/test_util.h"
+#include "audit/auditor_fixture.h"
 #include "audit/tlog_proof.h"
 #include "core/canonical_json.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "log/merkle.h"
 #include "net/http_client.h"
-#include "policy/bundle.h"
-#include "policy/signature.h"
 #include "rapidjson/document.h"
 #include "server/http_server.h"
 #include "server/router.h"
@@ -37,7 +34,10 @@ namespace clover::audit {
 namespace {
 
 using ::testing::HasSubstr;
+using testing::kAdminToken;
+using testing::kReadToken;
 using ::testing::Not;
+using testing::WriteFile;
 
 constexpr char kPolicy[] = R"(version: 1
 description: desk test policy
@@ -46,20 +46,10 @@ rules:
     effect: allow
     when: {principal.role: support, purpose: customer_support, destination: eu}
 )";
-constexpr char kAdminToken[] = "admin-token-0123456789abcdef";
-constexpr char kReadToken[] = "read-token-0123456789abcdef";
 constexpr char kDeskApiKey[] = "clv_desk_key_4f1c9a0b7e2d3c58";
 constexpr char kPendingId[] = "apr-0001";
 constexpr char kRequestSha[] =
     "5eabb025329accd7502e1f0b76469aba4b880d9950ead3bb25c32de4490e1dae";
-
-void WriteFile(const std::string& path, const std::string& text,
-               bool secret = false) {
-  std::ofstream(path) << text;
-  if (secret)
-    std::filesystem::permissions(path, std::filesystem::perms::owner_read |
-                                           std::filesystem::perms::owner_write);
-}
 
 std::string ApprovalJson(absl::string_view id, absl::string_view state,
                          absl::string_view created) {
@@ -182,31 +172,11 @@ class ApprovalsDeskTest : public ::testing::Test {
   void SetUp() override { Start(true); }
 
   void Start(bool with_desk, std::vector<ApprovalDeskNode> extra = {}) {
-    auto policy_key = testing::MakeKey("desk.test");
-    const std::string policy_path = dir_.Sub("policy.yaml");
-    WriteFile(policy_path, kPolicy);
-    auto bundle = policy::ParseBundle(kPolicy, policy_path);
-    ASSERT_TRUE(bundle.ok()) << bundle.status();
-    WriteFile(policy::SignaturePath(policy_path),
-              *policy::SignPolicy(bundle->sha256, policy_key.signer));
-    WriteFile(
-        dir_.Sub("witness.key"),
-        testing::MakeKey("desk.test/witness", log::kNoteTypeCosignature).signer,
-        true);
-    WriteFile(dir_.Sub("journal.key"),
-              testing::MakeKey("desk.test/incidents").signer, true);
-    AuditorConfig c;
-    c.name = "desk.test";
-    c.data_dir = dir_.Sub("data");
-    c.witness_key_file = dir_.Sub("witness.key");
-    c.journal_key_file = dir_.Sub("journal.key");
-    c.journal_origin = "desk.test/incidents";
-    c.logs.push_back({{log_.origin(), "mem://eu", {log_.key().verifier}}, ""});
-    c.policy_bundles = {policy_path};
-    c.policy_keys = {policy_key.verifier};
-    c.api_credentials = {
-        *CredentialForToken("dpo", ApiRole::kAdmin, kAdminToken),
-        *CredentialForToken("grafana", ApiRole::kRead, kReadToken)};
+    auto files = testing::WriteAuditorFiles(dir_, "desk.test", kPolicy);
+    ASSERT_TRUE(files.ok()) << files.status();
+    AuditorConfig c = files->config;
+    c.logs.push_back(testing::FollowLog(log_, "mem://eu"));
+    c.api_credentials = testing::AdminAndReadCredentials();
     if (with_desk) {
       c.desk.principal = "auditor";
       c.desk.attestation_signer_key = attester_.signer;
@@ -215,8 +185,7 @@ class ApprovalsDeskTest : public ::testing::Test {
       c.desk.max_pages = desk_max_pages_;
       for (ApprovalDeskNode& n : extra) c.desk.nodes.push_back(std::move(n));
     }
-    auto a = Auditor::Create(
-        c, clock_, [this](const std::string&) { return log_.Fetcher(); });
+    auto a = testing::OpenAuditor(c, clock_, log_);
     ASSERT_TRUE(a.ok()) << a.status();
     auditor_ = *std::move(a);
     ASSERT_TRUE(auditor_->Serve().ok());
@@ -587,26 +556,10 @@ TEST(ApprovalsDeskConfigTest, LoadsTheDeskIdentityAndNamesItsErrors) {
   auto log_key = testing::MakeKey("log.test/a");
   auto pkey = testing::MakeKey("auditor.test");
   auto attester = testing::MakeKey("auditor.test/approvals");
-  const std::string yaml = absl::StrCat(R"(auditor:
-  name: auditor.test
-  listen: 127.0.0.1:0
-  data_dir: data
-  witness_key_file: w.key
-  journal_key_file: j.key
-  admin_token_file: admin.token
-logs:
-  - origin: log.test/a
-    url: http://127.0.0.1:1/log
-    verifier_keys: [")",
-                                        log_key.verifier, R"("]
-policies:
-  bundles: [policy.yaml]
-  auditor_keys: [")",
-                                        pkey.verifier, R"("]
-principals:
-  file: principals.yaml
-  jurisdictions: jurisdictions.yaml
-approvals:
+  const std::string yaml =
+      absl::StrCat(testing::ConfigYaml("  admin_token_file: admin.token\n",
+                                       log_key.verifier, pkey.verifier),
+                   testing::kPrincipalsYaml, R"(approvals:
   approvers: [auditor]
   desk:
     principal: auditor

@@ -11,9 +11,9 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "audit/auditor_fixture.h"
 #include "audit/decision_builder.h"
 #include "audit/report.h"
-#include "audit/test_util.h"
 #include "audit/tlog_proof.h"
 #include "audit/witness_server.h"
 #include "core/canonical_json.h"
@@ -36,6 +36,9 @@ using ::clover::entry::DecisionEntry;
 using ::clover::entry::FieldEntry;
 using testing::FakeLog;
 using ::testing::HasSubstr;
+using testing::kAdminToken;
+using testing::kReadToken;
+using testing::WriteFile;
 
 constexpr char kPolicy[] = R"(version: 1
 description: auditor test policy
@@ -54,28 +57,14 @@ rules:
     when: {principal.role: admin}
 )";
 
-void WriteFile(const std::string& path, const std::string& text,
-               bool secret = false) {
-  std::ofstream(path) << text;
-  if (secret)
-    std::filesystem::permissions(path, std::filesystem::perms::owner_read |
-                                           std::filesystem::perms::owner_write);
-}
-
 class AuditorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    policy_key_ = testing::MakeKey("auditor.test");
-    witness_key_ =
-        testing::MakeKey("auditor.test/witness", log::kNoteTypeCosignature);
-    const std::string policy_path = dir_.Sub("policy.yaml");
-    WriteFile(policy_path, kPolicy);
-    auto bundle = policy::ParseBundle(kPolicy, policy_path);
-    ASSERT_TRUE(bundle.ok()) << bundle.status();
-    auto sig = policy::SignPolicy(bundle->sha256, policy_key_.signer);
-    ASSERT_TRUE(sig.ok()) << sig.status();
-    WriteFile(policy::SignaturePath(policy_path), *sig);
-    policy_ = *policy::CompiledPolicy::Compile(*bundle);
+    auto files = testing::WriteAuditorFiles(dir_, "auditor.test", kPolicy);
+    ASSERT_TRUE(files.ok()) << files.status();
+    witness_key_ = files->witness;
+    policy_ = files->policy.compiled;
+    config_ = files->config;
     // Another bundle the auditor never signed.
     auto other =
         policy::ParseBundle(std::string(kPolicy) +
@@ -85,64 +74,32 @@ class AuditorTest : public ::testing::Test {
     ASSERT_TRUE(other.ok()) << other.status();
     unsigned_policy_ = *policy::CompiledPolicy::Compile(*other);
 
-    WriteFile(dir_.Sub("witness.key"), witness_key_.signer, true);
-    WriteFile(dir_.Sub("journal.key"),
-              testing::MakeKey("auditor.test/incidents").signer, true);
-    config_.name = "auditor.test";
-    config_.data_dir = dir_.Sub("data");
-    config_.witness_key_file = dir_.Sub("witness.key");
-    config_.journal_key_file = dir_.Sub("journal.key");
-    config_.journal_origin = "auditor.test/incidents";
-    config_.logs.push_back(
-        {{log_.origin(), "mem://eu", {log_.key().verifier}}, ""});
-    config_.policy_bundles = {policy_path};
-    config_.policy_keys = {policy_key_.verifier};
+    config_.logs.push_back(testing::FollowLog(log_, "mem://eu"));
     config_.detectors.bulk_subjects = 20;
     config_.detectors.canary_pseudonyms = {"canary-token-1"};
     config_.incidents_jsonl = dir_.Sub("incidents.jsonl");
-    config_.api_credentials = {
-        *CredentialForToken("dpo", ApiRole::kAdmin, kAdminToken),
-        *CredentialForToken("grafana", ApiRole::kRead, kReadToken)};
+    config_.api_credentials = testing::AdminAndReadCredentials();
     Reopen();
   }
 
-  void Reopen() {
-    auditor_.reset();
-    auto a = Auditor::Create(
-        config_, clock_, [this](const std::string&) { return log_.Fetcher(); });
-    ASSERT_TRUE(a.ok()) << a.status();
-    auditor_ = *std::move(a);
-  }
+  void Reopen() { testing::ReopenAuditor(config_, clock_, log_, &auditor_); }
 
   DecisionEntry Read(const std::string& principal, const std::string& role,
                      const std::string& subject,
                      const std::string& destination = "eu") {
-    DecisionEntry e;
-    e.time = clock_.Now();
-    e.node = "ie-dub-1-a";
-    e.region = "eu";
+    DecisionEntry e = testing::SupportRead(clock_.Now(), subject);
     e.principal_id = principal;
-    e.principal_kind = "employee";
-    e.principal_org = "clover";
     e.principal_roles = {role};
     e.principal_country = destination == "eu" ? "IE" : "CN";
     e.principal_jurisdiction = destination;
     e.purpose = role == "engineer" ? "service_operation" : "customer_support";
-    e.action = "read";
     e.destination = destination;
-    e.subject = subject;
-    e.subject_jurisdiction = "eu";
-    e.fields = {{"email", "contact", true, {}, {}, {}},
-                {"country", "identity", false, {}, {}, {}}};
-    e.records = 1;
+    e.fields.push_back({"country", "identity", false, {}, {}, {}});
     e.bytes = 120;
     DecideWith(*policy_, &e);
     return e;
   }
   void Log(const DecisionEntry& e) { log_.Append(entry::DecisionJson(e)); }
-
-  static constexpr char kAdminToken[] = "admin-token-0123456789abcdef";
-  static constexpr char kReadToken[] = "read-token-0123456789abcdef";
 
   // One request through the auditor's router, with `token` as bearer (none
   // when empty).
@@ -156,29 +113,12 @@ class AuditorTest : public ::testing::Test {
     req.query = query;
     req.body = body;
     if (!token.empty()) req.headers["authorization"] = "Bearer " + token;
-    server::HttpResponse out;
-    auditor_->handler()(req,
-                        [&](server::HttpResponse r) { out = std::move(r); });
     // Every answer is one docs/openapi.yaml documents.
-    absl::Status spec =
-        api_spec::CheckApiResponse(method, path, out.status, out.content_type,
-                                   out.body, [&out](absl::string_view name) {
-                                     for (const auto& [k, v] : out.headers) {
-                                       if (absl::EqualsIgnoreCase(k, name))
-                                         return v;
-                                     }
-                                     return std::string();
-                                   });
-    EXPECT_TRUE(spec.ok()) << spec.message();
-    return out;
+    return testing::CallRouter(*auditor_, std::move(req));
   }
 
   std::vector<Incident> Incidents(absl::string_view detector) {
-    std::vector<Incident> out;
-    for (const Incident& i : auditor_->incidents().List(std::nullopt)) {
-      if (i.detector == detector) out.push_back(i);
-    }
-    return out;
+    return testing::IncidentsOf(*auditor_, detector);
   }
 
   // Every evidence item with an index must prove its entry against a log-signed
@@ -204,7 +144,6 @@ class AuditorTest : public ::testing::Test {
 
   testing::TempDir dir_;
   FakeClock clock_{absl::FromUnixSeconds(1795000000)};
-  testing::TestKey policy_key_;
   testing::TestKey witness_key_;
   std::shared_ptr<const policy::CompiledPolicy> policy_;
   std::shared_ptr<const policy::CompiledPolicy> unsigned_policy_;
@@ -516,16 +455,13 @@ TEST_F(AuditorTest, IncidentApiNeedsABearerCredential) {
 TEST_F(AuditorTest, RefusesToStartWithoutACredentialUnlessInsecure) {
   auditor_.reset();
   config_.api_credentials.clear();
-  auto a = Auditor::Create(
-      config_, clock_, [this](const std::string&) { return log_.Fetcher(); });
+  auto a = testing::OpenAuditor(config_, clock_, log_);
   ASSERT_EQ(a.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(a.status().message(), HasSubstr("auditor.admin_token_sha256"));
   EXPECT_THAT(a.status().message(), ::testing::Not(HasSubstr("\n")));
   // A credential must be a name and a 32-byte hash.
   config_.api_credentials = {{"x", ApiRole::kAdmin, "short"}};
-  EXPECT_FALSE(Auditor::Create(config_, clock_, [this](const std::string&) {
-                 return log_.Fetcher();
-               }).ok());
+  EXPECT_FALSE(testing::OpenAuditor(config_, clock_, log_).ok());
   EXPECT_FALSE(CredentialForToken("x", ApiRole::kAdmin, "too-short").ok());
   // The explicit opt-out serves everyone, recorded as unauthenticated.
   config_.api_credentials.clear();
@@ -588,26 +524,14 @@ TEST(AuditConfigTest, LoadsAndReportsErrorsWithLocation) {
   crypto::SecretKey secret{};
   secret[0] = 1;
   ASSERT_TRUE(crypto::WriteSecretKeyFile(dir.Sub("pseudo.key"), secret).ok());
-  const std::string yaml = absl::StrCat(R"(auditor:
-  name: auditor.test
-  listen: 127.0.0.1:0
-  data_dir: data
-  witness_key_file: w.key
-  journal_key_file: j.key
-  admin_token_file: admin.token
-  api_tokens:
-    - {name: grafana, role: read, sha256: ")",
-                                        kReadHash, R"("}
-logs:
-  - origin: log.test/a
-    url: http://127.0.0.1:1/log
-    verifier_keys: [")",
-                                        log_key.verifier, R"("]
-policies:
-  bundles: [policy.yaml]
-  auditor_keys: [")",
-                                        pkey.verifier, R"("]
-canaries:
+  const std::string yaml = absl::StrCat(
+      testing::ConfigYaml(
+          absl::StrCat("  admin_token_file: admin.token\n"
+                       "  api_tokens:\n"
+                       "    - {name: grafana, role: read, sha256: \"",
+                       kReadHash, "\"}\n"),
+          log_key.verifier, pkey.verifier),
+      R"(canaries:
   - pseudonym_key_file: pseudo.key
     subjects: [canary-1]
     planted_by: [accounts-eu]

@@ -15,8 +15,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "audit/auditor.h"
+#include "audit/auditor_fixture.h"
 #include "audit/decision_builder.h"
-#include "audit/test_util.h"
 #include "audit/tlog_proof.h"
 #include "entry/decision_record.h"
 #include "gmock/gmock.h"
@@ -42,14 +42,6 @@ rules:
 )";
 constexpr char kReadToken[] = "read-token-0123456789abcdef";
 
-void WriteFile(const std::string& path, const std::string& text,
-               bool secret = false) {
-  std::ofstream(path) << text;
-  if (secret)
-    std::filesystem::permissions(path, std::filesystem::perms::owner_read |
-                                           std::filesystem::perms::owner_write);
-}
-
 rapidjson::Document Parse(const std::string& body) {
   rapidjson::Document d;
   d.Parse(body.c_str());
@@ -59,34 +51,14 @@ rapidjson::Document Parse(const std::string& body) {
 class ConsolePagesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto policy_key = testing::MakeKey("pages.test");
-    const std::string policy_path = dir_.Sub("policy.yaml");
-    WriteFile(policy_path, kPolicy);
-    auto bundle = policy::ParseBundle(kPolicy, policy_path);
-    ASSERT_TRUE(bundle.ok()) << bundle.status();
-    WriteFile(policy::SignaturePath(policy_path),
-              *policy::SignPolicy(bundle->sha256, policy_key.signer));
-    policy_ = *policy::CompiledPolicy::Compile(*bundle);
-    WriteFile(dir_.Sub("witness.key"),
-              testing::MakeKey("pages.test/witness", log::kNoteTypeCosignature)
-                  .signer,
-              true);
-    WriteFile(dir_.Sub("journal.key"),
-              testing::MakeKey("pages.test/incidents").signer, true);
-    AuditorConfig config;
-    config.name = "pages.test";
-    config.data_dir = dir_.Sub("data");
-    config.witness_key_file = dir_.Sub("witness.key");
-    config.journal_key_file = dir_.Sub("journal.key");
-    config.journal_origin = "pages.test/incidents";
-    config.logs.push_back(
-        {{log_.origin(), "mem://eu", {log_.key().verifier}}, ""});
-    config.policy_bundles = {policy_path};
-    config.policy_keys = {policy_key.verifier};
+    auto files = testing::WriteAuditorFiles(dir_, "pages.test", kPolicy);
+    ASSERT_TRUE(files.ok()) << files.status();
+    policy_ = files->policy.compiled;
+    AuditorConfig config = files->config;
+    config.logs.push_back(testing::FollowLog(log_, "mem://eu"));
     config.api_credentials = {
         *CredentialForToken("grafana", ApiRole::kRead, kReadToken)};
-    auto a = Auditor::Create(
-        config, clock_, [this](const std::string&) { return log_.Fetcher(); });
+    auto a = testing::OpenAuditor(config, clock_, log_);
     ASSERT_TRUE(a.ok()) << a.status();
     auditor_ = *std::move(a);
   }

@@ -9,7 +9,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <memory>
 #include <string>
 
@@ -18,14 +17,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "audit/auditor.h"
+#include "audit/auditor_fixture.h"
 #include "audit/console_assets.h"
 #include "audit/decision_builder.h"
-#include "audit/test_util.h"
 #include "entry/decision_record.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "policy/bundle.h"
-#include "policy/signature.h"
 #include "rapidjson/document.h"
 
 namespace clover::audit {
@@ -33,6 +30,8 @@ namespace {
 
 using ::clover::entry::DecisionEntry;
 using ::testing::HasSubstr;
+using testing::kAdminToken;
+using testing::kReadToken;
 using ::testing::Not;
 
 constexpr char kPolicy[] = R"(version: 1
@@ -42,16 +41,6 @@ rules:
     effect: allow
     when: {principal.role: support, purpose: customer_support, destination: eu}
 )";
-constexpr char kAdminToken[] = "admin-token-0123456789abcdef";
-constexpr char kReadToken[] = "read-token-0123456789abcdef";
-
-void WriteFile(const std::string& path, const std::string& text,
-               bool secret = false) {
-  std::ofstream(path) << text;
-  if (secret)
-    std::filesystem::permissions(path, std::filesystem::perms::owner_read |
-                                           std::filesystem::perms::owner_write);
-}
 
 // One HTTP/1.1 exchange over loopback, sent byte for byte as given (so a
 // path is not normalised by a client library).
@@ -109,58 +98,20 @@ RawResponse Exchange(int port, const std::string& request) {
 class ConsoleTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto policy_key = testing::MakeKey("console.test");
-    const std::string policy_path = dir_.Sub("policy.yaml");
-    WriteFile(policy_path, kPolicy);
-    auto bundle = policy::ParseBundle(kPolicy, policy_path);
-    ASSERT_TRUE(bundle.ok()) << bundle.status();
-    WriteFile(policy::SignaturePath(policy_path),
-              *policy::SignPolicy(bundle->sha256, policy_key.signer));
-    policy_ = *policy::CompiledPolicy::Compile(*bundle);
-    WriteFile(
-        dir_.Sub("witness.key"),
-        testing::MakeKey("console.test/witness", log::kNoteTypeCosignature)
-            .signer,
-        true);
-    WriteFile(dir_.Sub("journal.key"),
-              testing::MakeKey("console.test/incidents").signer, true);
-    config_.name = "console.test";
-    config_.data_dir = dir_.Sub("data");
-    config_.witness_key_file = dir_.Sub("witness.key");
-    config_.journal_key_file = dir_.Sub("journal.key");
-    config_.journal_origin = "console.test/incidents";
-    config_.logs.push_back(
-        {{log_.origin(), "mem://eu", {log_.key().verifier}}, ""});
-    config_.policy_bundles = {policy_path};
-    config_.policy_keys = {policy_key.verifier};
+    auto files = testing::WriteAuditorFiles(dir_, "console.test", kPolicy);
+    ASSERT_TRUE(files.ok()) << files.status();
+    policy_ = files->policy.compiled;
+    config_ = files->config;
+    config_.logs.push_back(testing::FollowLog(log_, "mem://eu"));
     config_.detectors.canary_pseudonyms = {"canary-token-1"};
-    config_.api_credentials = {
-        *CredentialForToken("dpo", ApiRole::kAdmin, kAdminToken),
-        *CredentialForToken("grafana", ApiRole::kRead, kReadToken)};
-    auto a = Auditor::Create(
-        config_, clock_, [this](const std::string&) { return log_.Fetcher(); });
+    config_.api_credentials = testing::AdminAndReadCredentials();
+    auto a = testing::OpenAuditor(config_, clock_, log_);
     ASSERT_TRUE(a.ok()) << a.status();
     auditor_ = *std::move(a);
     ASSERT_TRUE(auditor_->Serve().ok());
     port_ = auditor_->port();
     // A canary touch: one open incident to act on.
-    DecisionEntry e;
-    e.time = clock_.Now();
-    e.node = "ie-dub-1-a";
-    e.region = "eu";
-    e.principal_id = "eu-support-1";
-    e.principal_kind = "employee";
-    e.principal_org = "clover";
-    e.principal_roles = {"support"};
-    e.principal_country = "IE";
-    e.principal_jurisdiction = "eu";
-    e.purpose = "customer_support";
-    e.action = "read";
-    e.destination = "eu";
-    e.subject = "canary-token-1";
-    e.subject_jurisdiction = "eu";
-    e.fields = {{"email", "contact", true, {}, {}, {}}};
-    e.records = 1;
+    DecisionEntry e = testing::SupportRead(clock_.Now(), "canary-token-1");
     DecideWith(*policy_, &e);
     log_.Append(entry::DecisionJson(e));
     ASSERT_TRUE(auditor_->PollOnce().ok());

@@ -2,22 +2,18 @@
 // not yet seen attested are kept in the auditor's store with the log position
 // they reflect, so a restarted auditor still reports one left unpurged and
 // still compares the next attestation with them.
-#include <filesystem>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "audit/auditor.h"
+#include "audit/auditor_fixture.h"
 #include "audit/decision_builder.h"
 #include "audit/erasure_check.h"
-#include "audit/test_util.h"
 #include "entry/decision_record.h"
 #include "entry/erasure_attestation.h"
 #include "gtest/gtest.h"
-#include "policy/bundle.h"
 #include "policy/compiled_policy.h"
-#include "policy/signature.h"
 
 namespace clover::audit {
 namespace {
@@ -32,71 +28,27 @@ rules:
     when: {principal.role: dpo, purpose: legal_request}
 )";
 
-void WriteFile(const std::string& path, const std::string& text,
-               bool secret = false) {
-  std::ofstream(path) << text;
-  if (secret) {
-    std::filesystem::permissions(path, std::filesystem::perms::owner_read |
-                                           std::filesystem::perms::owner_write);
-  }
-}
-
 class ErasureRestartTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    policy_key_ = testing::MakeKey("auditor.test");
-    const std::string policy_path = dir_.Sub("policy.yaml");
-    WriteFile(policy_path, kPolicy);
-    auto bundle = policy::ParseBundle(kPolicy, policy_path);
-    ASSERT_TRUE(bundle.ok()) << bundle.status();
-    WriteFile(policy::SignaturePath(policy_path),
-              *policy::SignPolicy(bundle->sha256, policy_key_.signer));
-    policy_ = *policy::CompiledPolicy::Compile(*bundle);
-    WriteFile(
-        dir_.Sub("witness.key"),
-        testing::MakeKey("auditor.test/witness", log::kNoteTypeCosignature)
-            .signer,
-        true);
-    WriteFile(dir_.Sub("journal.key"),
-              testing::MakeKey("auditor.test/incidents").signer, true);
-    config_.name = "auditor.test";
-    config_.data_dir = dir_.Sub("data");
-    config_.witness_key_file = dir_.Sub("witness.key");
-    config_.journal_key_file = dir_.Sub("journal.key");
+    auto files = testing::WriteAuditorFiles(dir_, "auditor.test", kPolicy);
+    ASSERT_TRUE(files.ok()) << files.status();
+    policy_ = files->policy.compiled;
+    config_ = files->config;
     config_.insecure_no_auth = true;
-    config_.logs.push_back(
-        {{log_.origin(), "mem://node", {log_.key().verifier}}, ""});
-    config_.policy_bundles = {policy_path};
-    config_.policy_keys = {policy_key_.verifier};
+    config_.logs.push_back(testing::FollowLog(log_, "mem://node"));
     Reopen();
   }
 
-  void Reopen() {
-    auditor_.reset();
-    auto a = Auditor::Create(
-        config_, clock_, [this](const std::string&) { return log_.Fetcher(); });
-    ASSERT_TRUE(a.ok()) << a.status();
-    auditor_ = *std::move(a);
-  }
+  void Reopen() { testing::ReopenAuditor(config_, clock_, log_, &auditor_); }
 
   // An allowed erasure of `pseudonym`, logged now.
   void LogErase(const std::string& pseudonym) {
-    entry::DecisionEntry e;
-    e.time = clock_.Now();
-    e.node = "ie-dub-1-a";
-    e.region = "eu";
+    entry::DecisionEntry e = testing::SupportRead(clock_.Now(), pseudonym);
     e.principal_id = "eu-dpo-1";
-    e.principal_kind = "employee";
-    e.principal_org = "clover";
     e.principal_roles = {"dpo"};
-    e.principal_country = "IE";
-    e.principal_jurisdiction = "eu";
     e.purpose = "legal_request";
     e.action = "erase";
-    e.destination = "eu";
-    e.subject = pseudonym;
-    e.subject_jurisdiction = "eu";
-    e.fields = {{"email", "contact", true, {}, {}, {}}};
     DecideWith(*policy_, &e);
     ASSERT_EQ(e.fields[0].effect, policy::Effect::kAllow);
     e.records = 1;
@@ -120,18 +72,13 @@ class ErasureRestartTest : public ::testing::Test {
   }
 
   size_t Count(absl::string_view detector) {
-    size_t n = 0;
-    for (const Incident& i : auditor_->incidents().List(std::nullopt)) {
-      if (i.detector == detector) ++n;
-    }
-    return n;
+    return testing::IncidentsOf(*auditor_, detector).size();
   }
 
   void Poll() { ASSERT_TRUE(auditor_->PollOnce().ok()); }
 
   testing::TempDir dir_;
   FakeClock clock_{absl::FromUnixSeconds(1795000000)};
-  testing::TestKey policy_key_;
   std::shared_ptr<const policy::CompiledPolicy> policy_;
   FakeLog log_{"clover.test/eu"};
   AuditorConfig config_;

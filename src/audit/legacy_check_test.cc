@@ -3,15 +3,13 @@
 // PostgreSQL reader and the auditor around it: tests/legacy_audit_test.cc).
 #include "audit/legacy_check.h"
 
-#include <filesystem>
-#include <fstream>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "audit/audit_config.h"
-#include "audit/test_util.h"
+#include "audit/auditor_fixture.h"
 #include "entry/legacy_deletion.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -23,45 +21,17 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::SizeIs;
-
-void WriteFile(const std::string& path, const std::string& text,
-               bool secret = false) {
-  std::ofstream(path) << text;
-  std::filesystem::permissions(
-      path, secret ? std::filesystem::perms::owner_read |
-                         std::filesystem::perms::owner_write
-                   : std::filesystem::perms::owner_read |
-                         std::filesystem::perms::owner_write |
-                         std::filesystem::perms::group_read |
-                         std::filesystem::perms::others_read);
-}
+using testing::WriteFile;
 
 // A config with the given `migration:` section (text after "migration:").
 absl::StatusOr<AuditorConfig> LoadWithMigration(testing::TempDir& dir,
                                                 const std::string& migration) {
   auto log_key = testing::MakeKey("log.test/a");
   auto pkey = testing::MakeKey("auditor.test");
-  WriteFile(dir.Sub("audit.yaml"), absl::StrCat(R"(auditor:
-  name: auditor.test
-  listen: 127.0.0.1:0
-  data_dir: data
-  witness_key_file: w.key
-  journal_key_file: j.key
-  insecure_no_auth: true
-logs:
-  - origin: log.test/a
-    url: http://127.0.0.1:1/log
-    verifier_keys: [")",
-                                                log_key.verifier, R"("]
-policies:
-  bundles: [policy.yaml]
-  auditor_keys: [")",
-                                                pkey.verifier, R"("]
-principals:
-  file: principals.yaml
-  jurisdictions: jurisdictions.yaml
-migration:)",
-                                                migration));
+  WriteFile(dir.Sub("audit.yaml"),
+            absl::StrCat(testing::ConfigYaml("  insecure_no_auth: true\n",
+                                             log_key.verifier, pkey.verifier),
+                         testing::kPrincipalsYaml, "migration:", migration));
   return LoadAuditorConfig(dir.Sub("audit.yaml"));
 }
 

@@ -12,8 +12,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "audit/auditor.h"
+#include "audit/auditor_fixture.h"
 #include "audit/decision_builder.h"
-#include "audit/test_util.h"
 #include "core/canonical_json.h"
 #include "entry/decision_record.h"
 #include "gmock/gmock.h"
@@ -21,7 +21,6 @@
 #include "policy/bundle.h"
 #include "policy/signature.h"
 #include "rapidjson/document.h"
-#include "tests/openapi_spec.h"
 
 namespace clover::audit {
 namespace {
@@ -29,7 +28,10 @@ namespace {
 namespace fs = std::filesystem;
 using ::clover::entry::DecisionEntry;
 using ::testing::HasSubstr;
+using testing::kAdminToken;
+using testing::kReadToken;
 using ::testing::SizeIs;
+using testing::WriteFile;
 
 constexpr char kPolicyV1[] = R"(version: 1
 description: policy view test v1
@@ -76,15 +78,6 @@ invariants:
     never: raw
     when: {destination: cn}
 )";
-constexpr char kAdminToken[] = "admin-token-0123456789abcdef";
-constexpr char kReadToken[] = "read-token-0123456789abcdef";
-
-void WriteFile(const std::string& path, const std::string& text,
-               bool secret = false) {
-  std::ofstream(path) << text;
-  if (secret)
-    fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
-}
 
 std::string JsonBody(const std::string& bundle) {
   std::string out = "{\"bundle\":";
@@ -101,36 +94,17 @@ rapidjson::Document Parse(const std::string& body) {
 class PolicyViewTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    key_ = testing::MakeKey("policyview.test");
-    policy_path_ = dir_.Sub("policy.yaml");
-    WriteFile(policy_path_, kPolicyV1);
-    auto bundle = policy::ParseBundle(kPolicyV1, policy_path_);
-    ASSERT_TRUE(bundle.ok()) << bundle.status();
-    v1_ = bundle->sha256;
-    WriteFile(policy::SignaturePath(policy_path_),
-              *policy::SignPolicy(bundle->sha256, key_.signer));
-    policy_ = *policy::CompiledPolicy::Compile(*bundle);
-    WriteFile(
-        dir_.Sub("witness.key"),
-        testing::MakeKey("policyview.test/witness", log::kNoteTypeCosignature)
-            .signer,
-        true);
-    WriteFile(dir_.Sub("journal.key"),
-              testing::MakeKey("policyview.test/incidents").signer, true);
+    auto files = testing::WriteAuditorFiles(dir_, "policyview.test", kPolicyV1);
+    ASSERT_TRUE(files.ok()) << files.status();
+    key_ = files->policy.key;
+    policy_path_ = files->policy.path;
+    v1_ = files->policy.sha256;
+    policy_ = files->policy.compiled;
+    config_ = files->config;
     WriteFile(dir_.Sub("signing.key"), key_.signer + "\n", true);
-    config_.name = "policyview.test";
-    config_.data_dir = dir_.Sub("data");
-    config_.witness_key_file = dir_.Sub("witness.key");
-    config_.journal_key_file = dir_.Sub("journal.key");
-    config_.journal_origin = "policyview.test/incidents";
-    config_.logs.push_back(
-        {{log_.origin(), "mem://eu", {log_.key().verifier}}, ""});
-    config_.policy_bundles = {policy_path_};
-    config_.policy_keys = {key_.verifier};
+    config_.logs.push_back(testing::FollowLog(log_, "mem://eu"));
     config_.policy_signing_key_file = dir_.Sub("signing.key");
-    config_.api_credentials = {
-        *CredentialForToken("dpo", ApiRole::kAdmin, kAdminToken),
-        *CredentialForToken("grafana", ApiRole::kRead, kReadToken)};
+    config_.api_credentials = testing::AdminAndReadCredentials();
     StartAuditor();
     AppendDecision("ie-dub-1-a", *policy_);
     AppendDecision("ie-dub-2-a", *policy_);
@@ -138,32 +112,14 @@ class PolicyViewTest : public ::testing::Test {
   }
 
   void StartAuditor() {
-    auditor_.reset();
-    auto a = Auditor::Create(
-        config_, clock_, [this](const std::string&) { return log_.Fetcher(); });
-    ASSERT_TRUE(a.ok()) << a.status();
-    auditor_ = *std::move(a);
+    testing::ReopenAuditor(config_, clock_, log_, &auditor_);
   }
 
   void AppendDecision(const std::string& node,
                       const policy::CompiledPolicy& p) {
-    DecisionEntry e;
-    e.time = clock_.Now();
+    DecisionEntry e = testing::SupportRead(clock_.Now(), "subject-1");
     e.node = node;
-    e.region = "eu";
-    e.principal_id = "eu-support-1";
-    e.principal_kind = "employee";
-    e.principal_org = "clover";
-    e.principal_roles = {"support"};
-    e.principal_country = "IE";
-    e.principal_jurisdiction = "eu";
-    e.purpose = "customer_support";
-    e.action = "read";
-    e.destination = "eu";
-    e.subject = "subject-1";
-    e.subject_jurisdiction = "eu";
-    e.fields = {{"email", "contact", false, {}, {}, {}}};
-    e.records = 1;
+    e.fields[0].restricted = false;
     DecideWith(p, &e);
     log_.Append(entry::DecisionJson(e));
   }
@@ -185,20 +141,7 @@ class PolicyViewTest : public ::testing::Test {
     if (!body.empty()) req.headers["content-type"] = type;
     if (!cookie.empty()) req.headers["cookie"] = cookie;
     if (!csrf.empty()) req.headers["x-csrf-token"] = csrf;
-    server::HttpResponse out;
-    auditor_->handler()(req,
-                        [&](server::HttpResponse r) { out = std::move(r); });
-    absl::Status spec =
-        api_spec::CheckApiResponse(method, path, out.status, out.content_type,
-                                   out.body, [&out](absl::string_view name) {
-                                     for (const auto& [k, v] : out.headers) {
-                                       if (absl::EqualsIgnoreCase(k, name))
-                                         return v;
-                                     }
-                                     return std::string();
-                                   });
-    EXPECT_TRUE(spec.ok()) << method << " " << path << ": " << spec.message();
-    return out;
+    return testing::CallRouter(*auditor_, std::move(req));
   }
 
   // A session of `token`: the cookie pair and its CSRF token.
@@ -207,10 +150,8 @@ class PolicyViewTest : public ::testing::Test {
     server::HttpResponse r = Call("POST", "/ui/api/login", "",
                                   absl::StrCat("{\"token\":\"", token, "\"}"));
     ASSERT_EQ(r.status, 200) << r.body;
-    for (const auto& [k, v] : r.headers) {
-      if (absl::EqualsIgnoreCase(k, "set-cookie"))
-        *cookie = v.substr(0, v.find(';'));
-    }
+    const std::string set = testing::HeaderOf(r, "set-cookie");
+    if (!set.empty()) *cookie = set.substr(0, set.find(';'));
     *csrf = Parse(r.body)["csrf_token"].GetString();
   }
 

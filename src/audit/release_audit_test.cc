@@ -5,7 +5,6 @@
 // a deny decision, another subject's decision, a stale one — each raising
 // release_unjustified; a release log whose checkpoint does not verify raises
 // release_log_unverified.
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -16,19 +15,17 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "audit/auditor.h"
+#include "audit/auditor_fixture.h"
 #include "audit/decision_builder.h"
 #include "audit/release_check.h"
 #include "audit/report.h"
-#include "audit/test_util.h"
 #include "audit/tlog_proof.h"
 #include "core/canonical_json.h"
 #include "core/rfc3339.h"
 #include "entry/decision_record.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "policy/bundle.h"
 #include "policy/compiled_policy.h"
-#include "policy/signature.h"
 #include "rapidjson/document.h"
 
 namespace clover::audit {
@@ -36,6 +33,7 @@ namespace {
 
 using testing::FakeLog;
 using ::testing::HasSubstr;
+using testing::WriteFile;
 
 constexpr char kPolicy[] = R"(version: 1
 description: release audit test policy
@@ -44,14 +42,6 @@ rules:
     effect: allow
     when: {principal.role: support, purpose: customer_support, destination: eu}
 )";
-
-void WriteFile(const std::string& path, const std::string& text,
-               bool secret = false) {
-  std::ofstream(path) << text;
-  if (secret)
-    std::filesystem::permissions(path, std::filesystem::perms::owner_read |
-                                           std::filesystem::perms::owner_write);
-}
 
 // A release entry as release/release_service.cc writes it.
 struct Release {
@@ -93,36 +83,18 @@ std::string ReleaseJson(const Release& r) {
 class ReleaseAuditTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    policy_key_ = testing::MakeKey("auditor.test");
-    const std::string policy_path = dir_.Sub("policy.yaml");
-    WriteFile(policy_path, kPolicy);
-    auto bundle = policy::ParseBundle(kPolicy, policy_path);
-    ASSERT_TRUE(bundle.ok()) << bundle.status();
-    WriteFile(policy::SignaturePath(policy_path),
-              *policy::SignPolicy(bundle->sha256, policy_key_.signer));
-    policy_ = *policy::CompiledPolicy::Compile(*bundle);
-    WriteFile(
-        dir_.Sub("witness.key"),
-        testing::MakeKey("auditor.test/witness", log::kNoteTypeCosignature)
-            .signer,
-        true);
-    WriteFile(dir_.Sub("journal.key"),
-              testing::MakeKey("auditor.test/incidents").signer, true);
-    config_.name = "auditor.test";
-    config_.data_dir = dir_.Sub("data");
-    config_.witness_key_file = dir_.Sub("witness.key");
-    config_.journal_key_file = dir_.Sub("journal.key");
+    auto files = testing::WriteAuditorFiles(dir_, "auditor.test", kPolicy);
+    ASSERT_TRUE(files.ok()) << files.status();
+    policy_ = files->policy.compiled;
+    config_ = files->config;
     config_.insecure_no_auth = true;
-    config_.logs.push_back(
-        {{node_log_.origin(), "mem://node", {node_log_.key().verifier}}, ""});
+    config_.logs.push_back(testing::FollowLog(node_log_, "mem://node"));
     ReleaseLogConfig rc;
     rc.log = {
         release_log_.origin(), "mem://release", {release_log_.key().verifier}};
     rc.max_delay = absl::Seconds(60);
     rc.pending_timeout = absl::Minutes(10);
     config_.releases.push_back(rc);
-    config_.policy_bundles = {policy_path};
-    config_.policy_keys = {policy_key_.verifier};
     auto a = Auditor::Create(config_, clock_, [this](const std::string& url) {
       if (url == "mem://node") return node_log_.Fetcher();
       if (forged_release_log_) return forged_release_log_->Fetcher();
@@ -135,22 +107,8 @@ class ReleaseAuditTest : public ::testing::Test {
   // A read decision of `principal` (role support: allowed; role engineer:
   // denied, nothing returned) on `subject`, appended to the node log.
   uint64_t LogRead(const std::string& subject, const std::string& role) {
-    entry::DecisionEntry e;
-    e.time = clock_.Now();
-    e.node = "ie-dub-1-a";
-    e.region = "eu";
-    e.principal_id = "eu-support-1";
-    e.principal_kind = "employee";
-    e.principal_org = "clover";
+    entry::DecisionEntry e = testing::SupportRead(clock_.Now(), subject);
     e.principal_roles = {role};
-    e.principal_country = "IE";
-    e.principal_jurisdiction = "eu";
-    e.purpose = "customer_support";
-    e.action = "read";
-    e.destination = "eu";
-    e.subject = subject;
-    e.subject_jurisdiction = "eu";
-    e.fields = {{"email", "contact", true, {}, {}, {}}};
     DecideWith(*policy_, &e);
     const bool denied = e.fields[0].effect == policy::Effect::kDeny;
     e.records = denied ? 0 : 1;
@@ -169,18 +127,13 @@ class ReleaseAuditTest : public ::testing::Test {
   }
 
   std::vector<Incident> Unjustified() {
-    std::vector<Incident> out;
-    for (Incident& i : auditor_->incidents().List(std::nullopt)) {
-      if (i.detector == kDetectorReleaseUnjustified) out.push_back(i);
-    }
-    return out;
+    return testing::IncidentsOf(*auditor_, kDetectorReleaseUnjustified);
   }
 
   void Poll() { ASSERT_TRUE(auditor_->PollOnce().ok()); }
 
   testing::TempDir dir_;
   FakeClock clock_{absl::FromUnixSeconds(1795000000)};
-  testing::TestKey policy_key_;
   std::shared_ptr<const policy::CompiledPolicy> policy_;
   FakeLog node_log_{"clover.test/eu"};
   FakeLog release_log_{"partner.test/releases"};
@@ -470,26 +423,10 @@ TEST(ReleaseConfigTest, ReleasesSectionIsReadAndCheckedLikeLogs) {
   testing::TempDir dir;
   auto log_key = testing::MakeKey("log.test/a");
   auto release_key = testing::MakeKey("partner.test/releases");
-  const std::string base = absl::StrCat(R"(auditor:
-  name: auditor.test
-  listen: 127.0.0.1:0
-  data_dir: data
-  witness_key_file: w.key
-  journal_key_file: j.key
-  insecure_no_auth: true
-logs:
-  - origin: log.test/a
-    url: http://127.0.0.1:1/log
-    verifier_keys: [")",
-                                        log_key.verifier, R"("]
-policies:
-  bundles: [policy.yaml]
-  auditor_keys: [")",
-                                        log_key.verifier, R"("]
-principals:
-  file: principals.yaml
-  jurisdictions: jurisdictions.yaml
-)");
+  const std::string base =
+      absl::StrCat(testing::ConfigYaml("  insecure_no_auth: true\n",
+                                       log_key.verifier, log_key.verifier),
+                   testing::kPrincipalsYaml);
   const std::string releases = absl::StrCat(R"(releases:
   - origin: partner.test/releases
     url: https://127.0.0.1:2/log

@@ -2,15 +2,15 @@
 // approvals its logs record. Entries forged with the node's own key (as a
 // malicious operator could, `clover log append`) that a replay of the entry's
 // own claims would pass.
-#include <fstream>
+#include <filesystem>
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "approvals/approvals.h"
 #include "approvals/attestation.h"
 #include "audit/auditor.h"
+#include "audit/auditor_fixture.h"
 #include "audit/decision_builder.h"
-#include "audit/test_util.h"
 #include "audit/tlog_proof.h"
 #include "entry/decision_record.h"
 #include "gmock/gmock.h"
@@ -25,6 +25,7 @@ using ::clover::entry::DecisionEntry;
 using ::clover::entry::FieldEntry;
 using testing::FakeLog;
 using ::testing::HasSubstr;
+using testing::WriteFile;
 
 constexpr char kPolicy[] = R"(version: 1
 description: sources of truth test policy
@@ -64,14 +65,6 @@ us: {countries: [US]}
 cn: {countries: [CN]}
 )";
 
-void WriteFile(const std::string& path, const std::string& text,
-               bool secret = false) {
-  std::ofstream(path) << text;
-  if (secret)
-    std::filesystem::permissions(path, std::filesystem::perms::owner_read |
-                                           std::filesystem::perms::owner_write);
-}
-
 // The attributes an entry states for its principal.
 struct Stated {
   std::string kind, org, role, country, jurisdiction;
@@ -89,14 +82,12 @@ Stated Truth(const std::string& id) {
 class SourcesOfTruthTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    key_ = testing::MakeKey("auditor.test");
-    const std::string policy_path = dir_.Sub("policy.yaml");
-    WriteFile(policy_path, kPolicy);
-    auto bundle = policy::ParseBundle(kPolicy, policy_path);
-    ASSERT_TRUE(bundle.ok()) << bundle.status();
-    WriteFile(policy::SignaturePath(policy_path),
-              *policy::SignPolicy(bundle->sha256, key_.signer));
-    policy_ = *policy::CompiledPolicy::Compile(*bundle);
+    auto files = testing::WriteAuditorFiles(dir_, "auditor.test", kPolicy);
+    ASSERT_TRUE(files.ok()) << files.status();
+    key_ = files->policy.key;
+    witness_key_ = files->witness;
+    policy_ = files->policy.compiled;
+    config_ = files->config;
 
     principals_path_ = dir_.Sub("principals.yaml");
     WriteFile(principals_path_, PrincipalsYaml());
@@ -105,21 +96,8 @@ class SourcesOfTruthTest : public ::testing::Test {
                                       key_.signer));
     WriteFile(dir_.Sub("jurisdictions.yaml"), kJurisdictions);
 
-    witness_key_ =
-        testing::MakeKey("auditor.test/witness", log::kNoteTypeCosignature);
-    WriteFile(dir_.Sub("witness.key"), witness_key_.signer, true);
-    WriteFile(dir_.Sub("journal.key"),
-              testing::MakeKey("auditor.test/incidents").signer, true);
-    config_.name = "auditor.test";
-    config_.data_dir = dir_.Sub("data");
-    config_.witness_key_file = dir_.Sub("witness.key");
-    config_.journal_key_file = dir_.Sub("journal.key");
-    config_.journal_origin = "auditor.test/incidents";
     config_.insecure_no_auth = true;
-    config_.logs.push_back(
-        {{log_.origin(), "mem://eu", {log_.key().verifier}}, ""});
-    config_.policy_bundles = {policy_path};
-    config_.policy_keys = {key_.verifier};
+    config_.logs.push_back(testing::FollowLog(log_, "mem://eu"));
     config_.principals_file = principals_path_;
     config_.jurisdictions_file = dir_.Sub("jurisdictions.yaml");
 
@@ -135,22 +113,13 @@ class SourcesOfTruthTest : public ::testing::Test {
     Reopen();
   }
 
-  void Reopen() {
-    auditor_.reset();
-    auto a = Auditor::Create(
-        config_, clock_, [this](const std::string&) { return log_.Fetcher(); });
-    ASSERT_TRUE(a.ok()) << a.status();
-    auditor_ = *std::move(a);
-  }
+  void Reopen() { testing::ReopenAuditor(config_, clock_, log_, &auditor_); }
 
   // A read of `subject` (a pseudonym) by `id`, stating `who`, decided by the
   // policy from what it states: what a forger with the node's key writes.
   DecisionEntry Read(const std::string& id, const Stated& who,
                      const std::string& purpose, const std::string& subject) {
-    DecisionEntry e;
-    e.time = clock_.Now();
-    e.node = "ie-dub-1-a";
-    e.region = "eu";
+    DecisionEntry e = testing::SupportRead(clock_.Now(), subject);
     e.principal_id = id;
     e.principal_kind = who.kind;
     e.principal_org = who.org;
@@ -158,13 +127,8 @@ class SourcesOfTruthTest : public ::testing::Test {
     e.principal_country = who.country;
     e.principal_jurisdiction = who.jurisdiction;
     e.purpose = purpose;
-    e.action = "read";
     e.destination = who.jurisdiction;
-    e.subject = subject;
-    e.subject_jurisdiction = "eu";
-    e.fields = {{"email", "contact", true, {}, {}, {}},
-                {"country", "identity", false, {}, {}, {}}};
-    e.records = 1;
+    e.fields.push_back({"country", "identity", false, {}, {}, {}});
     e.bytes = 120;
     DecideWith(*policy_, &e);
     return e;
@@ -555,8 +519,7 @@ TEST_F(SourcesOfTruthTest, DirectoryMustBeSignedByTheAuditor) {
   WriteFile(policy::SignaturePath(principals_path_),
             *policy::SignPrincipals(policy::Sha256Hex(PrincipalsYaml()),
                                     other.signer));
-  auto a = Auditor::Create(
-      config_, clock_, [this](const std::string&) { return log_.Fetcher(); });
+  auto a = testing::OpenAuditor(config_, clock_, log_);
   ASSERT_FALSE(a.ok());
   EXPECT_EQ(a.status().code(), absl::StatusCode::kUnauthenticated);
   EXPECT_THAT(a.status().message(), HasSubstr("principals.yaml.sig"));
@@ -564,8 +527,7 @@ TEST_F(SourcesOfTruthTest, DirectoryMustBeSignedByTheAuditor) {
   WriteFile(
       policy::SignaturePath(principals_path_),
       *policy::SignPolicy(policy::Sha256Hex(PrincipalsYaml()), key_.signer));
-  a = Auditor::Create(config_, clock_,
-                      [this](const std::string&) { return log_.Fetcher(); });
+  a = testing::OpenAuditor(config_, clock_, log_);
   ASSERT_FALSE(a.ok());
   EXPECT_EQ(a.status().code(), absl::StatusCode::kUnauthenticated);
   // Edited after signing.
@@ -574,14 +536,12 @@ TEST_F(SourcesOfTruthTest, DirectoryMustBeSignedByTheAuditor) {
                                     key_.signer));
   WriteFile(principals_path_, PrincipalsYaml() + Principal("mallory", "admin",
                                                            "admin", "IE", 'e'));
-  a = Auditor::Create(config_, clock_,
-                      [this](const std::string&) { return log_.Fetcher(); });
+  a = testing::OpenAuditor(config_, clock_, log_);
   ASSERT_FALSE(a.ok());
   EXPECT_THAT(a.status().message(), HasSubstr("for another directory"));
   // Unsigned.
   std::filesystem::remove(policy::SignaturePath(principals_path_));
-  a = Auditor::Create(config_, clock_,
-                      [this](const std::string&) { return log_.Fetcher(); });
+  a = testing::OpenAuditor(config_, clock_, log_);
   ASSERT_FALSE(a.ok());
   EXPECT_EQ(a.status().code(), absl::StatusCode::kNotFound);
 }

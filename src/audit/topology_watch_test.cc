@@ -2,8 +2,6 @@
 
 #include <sys/stat.h>
 
-#include <filesystem>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,7 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "audit/audit_config.h"
 #include "audit/auditor.h"
-#include "audit/test_util.h"
+#include "audit/auditor_fixture.h"
 #include "crypto/ed25519.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -28,6 +26,7 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 using ::testing::SizeIs;
+using testing::WriteFile;
 
 // A Patroni REST API answering GET /cluster with what the test sets.
 class FakePatroni {
@@ -164,44 +163,15 @@ TEST(TopologyWatchTest, NoApiAnsweringIsNoFindingAndNamesNoSecret) {
   EXPECT_THAT(std::string(t.status().message()), Not(HasSubstr("hunter2")));
 }
 
-void WriteFile(const std::string& path, const std::string& text,
-               bool secret = false) {
-  std::ofstream(path) << text;
-  std::filesystem::permissions(
-      path, secret ? std::filesystem::perms::owner_read |
-                         std::filesystem::perms::owner_write
-                   : std::filesystem::perms::owner_read |
-                         std::filesystem::perms::owner_write |
-                         std::filesystem::perms::group_read |
-                         std::filesystem::perms::others_read);
-}
-
 // A config with the given `topology:` section (text after "topology:").
 absl::StatusOr<AuditorConfig> LoadWithTopology(testing::TempDir& dir,
                                                const std::string& topology) {
   auto log_key = testing::MakeKey("log.test/a");
   auto pkey = testing::MakeKey("auditor.test");
-  WriteFile(dir.Sub("audit.yaml"), absl::StrCat(R"(auditor:
-  name: auditor.test
-  listen: 127.0.0.1:0
-  data_dir: data
-  witness_key_file: w.key
-  journal_key_file: j.key
-  insecure_no_auth: true
-logs:
-  - origin: log.test/a
-    url: http://127.0.0.1:1/log
-    verifier_keys: [")",
-                                                log_key.verifier, R"("]
-policies:
-  bundles: [policy.yaml]
-  auditor_keys: [")",
-                                                pkey.verifier, R"("]
-principals:
-  file: principals.yaml
-  jurisdictions: jurisdictions.yaml
-topology:)",
-                                                topology));
+  WriteFile(dir.Sub("audit.yaml"),
+            absl::StrCat(testing::ConfigYaml("  insecure_no_auth: true\n",
+                                             log_key.verifier, pkey.verifier),
+                         testing::kPrincipalsYaml, "topology:", topology));
   return LoadAuditorConfig(dir.Sub("audit.yaml"));
 }
 
