@@ -353,14 +353,12 @@ absl::StatusOr<FlowStats::Page> FlowStats::ToJsonPage(
                   FormatRfc3339Millis(absl::FromUnixSeconds(k.hour * 3600)));
         AppendStr(&out, "region", k.region);
         AppendStr(&out, "destination", k.destination);
-        out.pop_back();
-        out += RegionMembers(options_, k.region, k.destination);
-        out += ',';
         AppendStr(&out, "category", k.category);
         AppendStr(&out, "purpose", k.purpose);
         AppendStr(&out, "effect", policy::ToString(k.effect));
         absl::StrAppend(&out, "\"decisions\":", t.decisions,
-                        ",\"values\":", t.values, "}");
+                        ",\"values\":", t.values,
+                        RegionMembers(options_, k.region, k.destination), "}");
       }));
   out += "],\"transfers\":[";
   page.next.push_back(AppendRows(
@@ -371,14 +369,11 @@ absl::StatusOr<FlowStats::Page> FlowStats::ToJsonPage(
                   FormatRfc3339Millis(absl::FromUnixSeconds(k.hour * 3600)));
         AppendStr(&out, "region", k.region);
         AppendStr(&out, "destination", k.destination);
-        out.pop_back();
-        out += RegionMembers(options_, k.region, k.destination);
-        out += ',';
         AppendStr(&out, "purpose", k.purpose);
         AppendStr(&out, "action", k.action);
         absl::StrAppend(&out, "\"requests\":", t.requests,
                         ",\"records\":", t.records, ",\"bytes\":", t.bytes,
-                        "}");
+                        RegionMembers(options_, k.region, k.destination), "}");
       }));
   out += "]}";
   if (page.next[0] == "z" && page.next[1] == "z") page.next.clear();

@@ -126,10 +126,11 @@ class FlowStats {
                       server::CounterFamily& bytes);
 
   // {"from":..,"to":..,"flows":[{"hour":"2026-11-28T23:00:00.000Z","region",
-  //  "destination","destination_region","out_of_region","category","purpose",
-  //  "effect","decisions","values"}],"transfers":[{"hour","region",
-  //  "destination","destination_region","out_of_region","purpose","action",
-  //  "requests","records","bytes"}]} over the hours intersecting [from, to).
+  //  "destination","category","purpose","effect","decisions","values",
+  //  "destination_region","out_of_region"}],"transfers":[{"hour","region",
+  //  "destination","purpose","action","requests","records","bytes",
+  //  "destination_region","out_of_region"}]} over the hours intersecting
+  //  [from, to).
   [[nodiscard]] std::string ToJson(absl::Time from, absl::Time to) const;
   // One page of ToJson: at most `limit` rows of each array, each resuming
   // after the cursor in `after` ({flows, transfers} as a previous page's
