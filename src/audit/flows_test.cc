@@ -3,10 +3,13 @@
 // retention of the totals and of the flow entry index.
 #include "audit/flows.h"
 
+#include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "audit/audit_config.h"
 #include "audit/console_pages.h"
 #include "audit/test_util.h"
 #include "gmock/gmock.h"
@@ -340,6 +343,64 @@ TEST(FlowRegionTest, EntryIndexRowsSayTheirOriginRegion) {
   EXPECT_THAT(page->json, HasSubstr("log.test/us"));
   EXPECT_THAT(page->json, Not(HasSubstr("log.test/eu")));
   EXPECT_NE(q.Filter(), FlowEntryQuery{}.Filter());
+}
+
+// `flows:` and `logs[].region` of the auditor config: defaults, days or
+// durations, the region map, and what is refused.
+TEST(FlowConfigTest, LoadsRegionsAndRetention) {
+  testing::TempDir dir;
+  auto log_key = testing::MakeKey("log.test/a");
+  auto pkey = testing::MakeKey("auditor.test");
+  const std::string base = absl::StrCat(R"(auditor:
+  name: auditor.test
+  listen: 127.0.0.1:0
+  data_dir: data
+  witness_key_file: w.key
+  journal_key_file: j.key
+  insecure_no_auth: true
+logs:
+  - origin: log.test/a
+    url: http://127.0.0.1:1/log
+    region: us
+    verifier_keys: [")",
+                                        log_key.verifier, R"("]
+policies:
+  bundles: [policy.yaml]
+  auditor_keys: [")",
+                                        pkey.verifier, R"("]
+principals:
+  file: principals.yaml
+  jurisdictions: jurisdictions.yaml
+)");
+  auto load = [&](const std::string& flows) {
+    std::ofstream(dir.Sub("audit.yaml")) << base << flows;
+    return LoadAuditorConfig(dir.Sub("audit.yaml"));
+  };
+  auto c = load("");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->logs[0].region, "us");
+  EXPECT_EQ(c->flows.retention, absl::Hours(24 * 400));
+  EXPECT_EQ(c->flows.entry_retention, absl::Hours(24 * 90));
+  EXPECT_TRUE(c->flows.destination_regions.empty());
+  c = load(
+      "flows:\n  regions: {eu: [eu, uk, ch], us: [us]}\n"
+      "  retention: 30d\n  entry_retention: 36h\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->flows.retention, absl::Hours(24 * 30));
+  EXPECT_EQ(c->flows.entry_retention, absl::Hours(36));
+  EXPECT_EQ(DestinationRegion(c->flows, "uk"), "eu");
+  EXPECT_EQ(DestinationRegion(c->flows, "us"), "us");
+  EXPECT_EQ(DestinationRegion(c->flows, "cn"), "cn");
+  for (const std::string bad :
+       {"flows:\n  regions: {eu: [eu], us: [eu]}\n",
+        "flows:\n  regions: [eu]\n", "flows:\n  regions: {eu: eu}\n",
+        "flows:\n  retention: 0d\n", "flows:\n  retention: 10m\n",
+        "flows:\n  retention: forever\n", "flows:\n  keep: 1d\n"}) {
+    auto refused = load(bad);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument)
+        << bad;
+    EXPECT_THAT(refused.status().message(), HasSubstr("flows")) << bad;
+  }
 }
 
 }  // namespace
