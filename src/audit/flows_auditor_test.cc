@@ -5,11 +5,13 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "audit/auditor.h"
 #include "audit/decision_builder.h"
+#include "audit/report.h"
 #include "audit/test_util.h"
 #include "core/clock.h"
 #include "core/rfc3339.h"
@@ -174,6 +176,24 @@ TEST_F(FlowsAuditorTest, TheLogsConfiguredRegionIsTheOrigin) {
   d = Get("/v1/flows/entries",
           Window(t - absl::Hours(1), t + absl::Hours(1)) + "&region=eu");
   EXPECT_EQ(d["entries"].Size(), 0u);
+
+  // The static report's transfer table: origin region, destination, out of
+  // the region; its JSON carries the same rows as /v1/flows.
+  absl::StatusOr<ReportFiles> files = WriteAuditReport(
+      config_, t - absl::Hours(1), t + absl::Hours(1), dir_.Sub("report"));
+  ASSERT_TRUE(files.ok()) << files.status();
+  std::ifstream h(files->html), j(files->json);
+  std::stringstream hs, js;
+  hs << h.rdbuf();
+  js << j.rdbuf();
+  EXPECT_THAT(hs.str(), HasSubstr("<th>origin region</th><th>destination</th>"
+                                  "<th>out of the region</th>"));
+  EXPECT_THAT(hs.str(), HasSubstr("<tr><td>us</td><td>us</td><td>no</td>"));
+  EXPECT_THAT(hs.str(),
+              HasSubstr("<tr class=\"out\"><td>us</td><td>eu</td><td>yes</td>"));
+  EXPECT_THAT(js.str(), HasSubstr("\"out_of_region\":true,\"purpose\":"
+                                  "\"customer_support\",\"records\":1,"
+                                  "\"region\":\"us\""));
 }
 
 TEST_F(FlowsAuditorTest, RetentionPrunesOldRowsAFewPerRound) {
