@@ -37,7 +37,7 @@ constexpr absl::string_view kTopologyDcKeysNames[] = {"id", "db_hosts"};
 constexpr KeySet kTopologyDcKeys{"topology.regions[].dcs[]",
                                  kTopologyDcKeysNames};
 constexpr absl::string_view kFlowsKeysNames[] = {"regions", "retention",
-                                                "entry_retention"};
+                                                 "entry_retention"};
 constexpr KeySet kFlowsKeys{"flows", kFlowsKeysNames};
 constexpr absl::string_view kMigrationKeysNames[] = {"interval", "sources"};
 constexpr KeySet kMigrationKeys{"migration", kMigrationKeysNames};
@@ -58,8 +58,7 @@ constexpr absl::string_view kWitnessLogKeysNames[] = {"origin", "verifier_keys",
 constexpr KeySet kWitnessLogKeys{"logs[]", kWitnessLogKeysNames};
 constexpr absl::string_view kRootKeysNames[] = {
     "auditor",   "logs",      "policies", "principals", "approvals", "canaries",
-    "detectors", "incidents", "topology", "releases",   "migration",
-    "flows"};
+    "detectors", "incidents", "topology", "releases",   "migration", "flows"};
 constexpr KeySet kRootKeys{"", kRootKeysNames};
 constexpr absl::string_view kAuditorKeysNames[] = {"name",
                                                    "listen",
@@ -77,9 +76,12 @@ constexpr KeySet kAuditorKeys{"auditor", kAuditorKeysNames};
 constexpr absl::string_view kHistoryCheckKeysNames[] = {"bundles_per_poll"};
 constexpr KeySet kHistoryCheckKeys{"auditor.history_check",
                                    kHistoryCheckKeysNames};
-constexpr absl::string_view kLogKeysNames[] = {"origin", "url", "verifier_keys",
+constexpr absl::string_view kLogKeysNames[] = {"origin",
+                                               "url",
+                                               "verifier_keys",
                                                "verifier_key_files",
-                                               "traffic_metrics_url", "region"};
+                                               "traffic_metrics_url",
+                                               "region"};
 constexpr KeySet kLogKeys{"logs[]", kLogKeysNames};
 constexpr absl::string_view kReleaseKeysNames[] = {
     "origin",  "url",       "verifier_keys",  "verifier_key_files",
@@ -237,7 +239,8 @@ class Reader {
         const std::string region = kvp.first.as<std::string>();
         const std::string f = absl::StrCat("flows.regions.", region);
         if (region.empty() || region.find('\x1f') != std::string::npos) {
-          return Error(kvp.first, "flows.regions", "a region id: not empty, no control characters");
+          return Error(kvp.first, "flows.regions",
+                       "a region id: not empty, no control characters");
         }
         if (!kvp.second.IsSequence()) {
           return Error(kvp.second, f, "must be a list of jurisdictions");
@@ -253,8 +256,8 @@ class Reader {
         }
       }
     }
-    CLOVER_RETURN_IF_ERROR(Retention(fl, "retention", "flows.retention",
-                                     &c->flows.retention));
+    CLOVER_RETURN_IF_ERROR(
+        Retention(fl, "retention", "flows.retention", &c->flows.retention));
     CLOVER_RETURN_IF_ERROR(Retention(fl, "entry_retention",
                                      "flows.entry_retention",
                                      &c->flows.entry_retention));

@@ -898,9 +898,9 @@ void Auditor::PruneFlows() {
     absl::MutexLock lock(&mu_);
     totals = flows_.Prune(clock_.Now(), batch);
   }
-  absl::StatusOr<size_t> entries = PruneFlowEntries(
-      *kv_, clock_.Now() - config_.flows.entry_retention,
-      config_.flows.prune_rows_per_pass, batch);
+  absl::StatusOr<size_t> entries =
+      PruneFlowEntries(*kv_, clock_.Now() - config_.flows.entry_retention,
+                       config_.flows.prune_rows_per_pass, batch);
   if (!entries.ok()) {
     spdlog::warn("pruning the flow entry index failed: {}",
                  entries.status().ToString());

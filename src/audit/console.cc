@@ -221,7 +221,8 @@ std::string PublicSummaryJson(Auditor& auditor, absl::Time now, int days) {
     return o.HasMember(k) && o[k].IsInt64() ? o[k].GetInt64() : 0;
   };
   auto note_out = [&](const rapidjson::Value& o) {
-    const bool known = o.HasMember("out_of_region") && o["out_of_region"].IsBool();
+    const bool known =
+        o.HasMember("out_of_region") && o["out_of_region"].IsBool();
     out_of_region[{str(o, "region"), str(o, "destination")}] =
         !known ? "null" : (o["out_of_region"].GetBool() ? "true" : "false");
   };
@@ -229,9 +230,9 @@ std::string PublicSummaryJson(Auditor& auditor, absl::Time now, int days) {
       flows["transfers"].IsArray()) {
     for (const auto& t : flows["transfers"].GetArray()) {
       if (!t.IsObject() || !t.HasMember("hour")) continue;
-      auto& c = transfers[{day(t["hour"]), str(t, "region"),
-                           str(t, "destination"), str(t, "purpose"),
-                           str(t, "action")}];
+      auto& c =
+          transfers[{day(t["hour"]), str(t, "region"), str(t, "destination"),
+                     str(t, "purpose"), str(t, "action")}];
       c.first += num(t, "requests");
       c.second += num(t, "records");
       note_out(t);

@@ -198,8 +198,8 @@ absl::StatusOr<size_t> PruneFlowEntries(const kv::KvStore& kv,
   // Rows of hours that ended before the cutoff: hour < UnixHour(cutoff).
   const uint64_t keep_from = HourKey(cutoff);
   size_t n = 0;
-  absl::Status s = kv.Scan(
-      kFlowEntryPrefix, [&](absl::string_view key, absl::string_view) {
+  absl::Status s =
+      kv.Scan(kFlowEntryPrefix, [&](absl::string_view key, absl::string_view) {
         uint64_t h = 0;
         absl::string_view rest = key.substr(kFlowEntryPrefix.size());
         if (n == max_rows || !kv::DecodeKeyU64(rest.substr(0, 8), &h) ||

@@ -15,9 +15,9 @@
 // listed gains "destination_region" and "out_of_region" (flows.h's rule).
 // A query walks the hours of its window in key order and keeps the entries
 // of the bucket asked for (origin region, destination, purpose, category,
-// effect: each optional); the key of the last entry read is the cursor. One request reads
-// at most kMaxFlowEntriesScanned index rows, so a narrow filter over a large
-// window answers promptly with a short page and a cursor to go on.
+// effect: each optional); the key of the last entry read is the cursor. One
+// request reads at most kMaxFlowEntriesScanned index rows, so a narrow filter
+// over a large window answers promptly with a short page and a cursor to go on.
 #ifndef CLOVER_AUDIT_CONSOLE_PAGES_H_
 #define CLOVER_AUDIT_CONSOLE_PAGES_H_
 

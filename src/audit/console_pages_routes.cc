@@ -151,9 +151,8 @@ void Auditor::RegisterConsolePageRoutes(server::Router& router,
           return;
         }
         const auto& [q, page] = *parsed;
-        absl::StatusOr<FlowEntryPage> p =
-            ListFlowEntries(*kv_, q, page.limit, page.after.value_or(""),
-                            config_.flows);
+        absl::StatusOr<FlowEntryPage> p = ListFlowEntries(
+            *kv_, q, page.limit, page.after.value_or(""), config_.flows);
         if (!p.ok()) {
           respond(server::HttpResponse::FromStatus(p.status()));
           return;

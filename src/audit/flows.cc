@@ -143,8 +143,8 @@ absl::Status FlowStats::Load(const kv::KvStore& kv) {
         std::optional<policy::Effect> effect;
         std::string region;
         if (!kv::DecodeKeyU64(key.substr(0, 8), &hour) ||
-            !SplitRegion(parts, 4, &region) ||
-            nums.size() != 2 || !absl::SimpleAtoi(nums[0], &t.decisions) ||
+            !SplitRegion(parts, 4, &region) || nums.size() != 2 ||
+            !absl::SimpleAtoi(nums[0], &t.decisions) ||
             !absl::SimpleAtoi(nums[1], &t.values) ||
             !(effect = policy::ParseEffect(parts[3]))) {
           bad = absl::DataLossError("corrupt flow record in the auditor store");
@@ -164,8 +164,8 @@ absl::Status FlowStats::Load(const kv::KvStore& kv) {
     TransferTotals t;
     std::string region;
     if (!kv::DecodeKeyU64(key.substr(0, 8), &hour) ||
-        !SplitRegion(parts, 3, &region) ||
-        nums.size() != 3 || !absl::SimpleAtoi(nums[0], &t.requests) ||
+        !SplitRegion(parts, 3, &region) || nums.size() != 3 ||
+        !absl::SimpleAtoi(nums[0], &t.requests) ||
         !absl::SimpleAtoi(nums[1], &t.records) ||
         !absl::SimpleAtoi(nums[2], &t.bytes)) {
       bad = absl::DataLossError("corrupt transfer record in the auditor store");
@@ -196,9 +196,9 @@ size_t FlowStats::Prune(absl::Time now, kv::KvBatch& batch) {
   const int64_t keep_from = UnixHour(now - options_.retention);
   size_t removed = 0;
   size_t n = 0;
-  for (auto it = flows_.begin(); it != flows_.end() &&
-                                 it->first.hour < keep_from &&
-                                 n < options_.prune_rows_per_pass;
+  for (auto it = flows_.begin();
+       it != flows_.end() && it->first.hour < keep_from &&
+       n < options_.prune_rows_per_pass;
        ++n) {
     batch.Delete(FlowDbKey(it->first));
     dirty_flows_.erase(it->first);
@@ -206,9 +206,9 @@ size_t FlowStats::Prune(absl::Time now, kv::KvBatch& batch) {
   }
   removed += n;
   n = 0;
-  for (auto it = transfers_.begin(); it != transfers_.end() &&
-                                     it->first.hour < keep_from &&
-                                     n < options_.prune_rows_per_pass;
+  for (auto it = transfers_.begin();
+       it != transfers_.end() && it->first.hour < keep_from &&
+       n < options_.prune_rows_per_pass;
        ++n) {
     batch.Delete(XferDbKey(it->first));
     dirty_xfers_.erase(it->first);

@@ -78,9 +78,8 @@ class FlowsAuditorTest : public ::testing::Test {
     config_.flows.retention = absl::Hours(24 * 10);
     config_.flows.entry_retention = absl::Hours(24 * 2);
     config_.flows.prune_rows_per_pass = 3;
-    auto a = Auditor::Create(config_, clock_, [this](const std::string&) {
-      return log_.Fetcher();
-    });
+    auto a = Auditor::Create(
+        config_, clock_, [this](const std::string&) { return log_.Fetcher(); });
     ASSERT_TRUE(a.ok()) << a.status();
     auditor_ = *std::move(a);
   }
@@ -189,8 +188,9 @@ TEST_F(FlowsAuditorTest, TheLogsConfiguredRegionIsTheOrigin) {
   EXPECT_THAT(hs.str(), HasSubstr("<th>origin region</th><th>destination</th>"
                                   "<th>out of the region</th>"));
   EXPECT_THAT(hs.str(), HasSubstr("<tr><td>us</td><td>us</td><td>no</td>"));
-  EXPECT_THAT(hs.str(),
-              HasSubstr("<tr class=\"out\"><td>us</td><td>eu</td><td>yes</td>"));
+  EXPECT_THAT(
+      hs.str(),
+      HasSubstr("<tr class=\"out\"><td>us</td><td>eu</td><td>yes</td>"));
   EXPECT_THAT(js.str(), HasSubstr("\"out_of_region\":true,\"purpose\":"
                                   "\"customer_support\",\"records\":1,"
                                   "\"region\":\"us\""));
@@ -239,9 +239,8 @@ TEST_F(FlowsAuditorTest, RetentionPrunesOldRowsAFewPerRound) {
 
   // What was pruned is gone from the store: a restarted auditor agrees.
   auditor_.reset();
-  auto a = Auditor::Create(config_, clock_, [this](const std::string&) {
-    return log_.Fetcher();
-  });
+  auto a = Auditor::Create(
+      config_, clock_, [this](const std::string&) { return log_.Fetcher(); });
   ASSERT_TRUE(a.ok()) << a.status();
   auditor_ = *std::move(a);
   EXPECT_EQ(old_rows(), std::make_pair(0u, 0u));

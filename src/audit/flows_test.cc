@@ -159,8 +159,7 @@ TEST(FlowRegionTest, LoadsRowsOfTheOldFormat) {
   }
   FlowStats f;
   ASSERT_TRUE(f.Load(*kv).ok());
-  const std::string json =
-      f.ToJson(kT0 - absl::Hours(1), kT0 + absl::Hours(1));
+  const std::string json = f.ToJson(kT0 - absl::Hours(1), kT0 + absl::Hours(1));
   const rapidjson::Document d = Parse(json);
   EXPECT_EQ(OutOf(d, "transfers", "", "us"), "null");
   EXPECT_EQ(OutOf(d, "transfers", "us", "us"), "false");
@@ -183,11 +182,10 @@ TEST(FlowRegionTest, LoadsRowsOfTheOldFormat) {
 TEST(FlowRegionTest, MetricsCarryTheOriginRegion) {
   server::MetricsRegistry reg;
   auto* decisions = *reg.AddCounter(
-      "d_total", "d", {"region", "destination", "category", "purpose",
-                       "effect"});
-  auto* bytes =
-      *reg.AddCounter("b_total", "b", {"region", "destination", "purpose",
-                                       "action"});
+      "d_total", "d",
+      {"region", "destination", "category", "purpose", "effect"});
+  auto* bytes = *reg.AddCounter("b_total", "b",
+                                {"region", "destination", "purpose", "action"});
   FlowStats f;
   f.Add(Decision(kT0, "us", "us"));
   f.PublishMetrics(*decisions, *bytes);
@@ -230,8 +228,7 @@ TEST(FlowRetentionTest, PrunesOldTotalsIncrementally) {
   g.set_options(o);
   ASSERT_TRUE(g.Load(*kv).ok());
   ASSERT_EQ(g.transfers().size(), 6u);
-  const std::string recent_before =
-      g.ToJson(now - absl::Hours(24 * 10), now);
+  const std::string recent_before = g.ToJson(now - absl::Hours(24 * 10), now);
 
   // Two rows of each kind per pass: 3 old flows, 4 old transfers.
   kv::KvBatch p1;
@@ -267,8 +264,8 @@ TEST(FlowRetentionTest, PrunesTheEntryIndexIncrementally) {
   const absl::Time now = kT0 + absl::Hours(24 * 100);
   kv::KvBatch b;
   for (uint64_t i = 0; i < 5; ++i) {
-    IndexFlowEntry("log.test/a", i,
-                   Decision(kT0 + absl::Hours(i), "eu", "us"), "eu", b);
+    IndexFlowEntry("log.test/a", i, Decision(kT0 + absl::Hours(i), "eu", "us"),
+                   "eu", b);
   }
   for (uint64_t i = 5; i < 7; ++i) {
     IndexFlowEntry("log.test/a", i,
@@ -314,14 +311,13 @@ TEST(FlowRegionTest, EntryIndexRowsSayTheirOriginRegion) {
   IndexFlowEntry("log.test/eu", 0, Decision(kT0, "eu", "us"), "eu", b);
   ASSERT_TRUE(kv->Write(b).ok());
   // A row as the previous auditor wrote it: no origin_region.
-  ASSERT_TRUE(
-      kv->Put(absl::StrCat("flowent/",
-                           kv::EncodeKeyU64(
-                               static_cast<uint64_t>(UnixHour(kT0))),
-                           "log.test/old\x1f", kv::EncodeKeyU64(0)),
-              R"({"origin":"log.test/old","index":0,"time":"x",)"
-              R"("destination":"us","region":"eu","fields":[]})")
-          .ok());
+  ASSERT_TRUE(kv->Put(absl::StrCat("flowent/",
+                                   kv::EncodeKeyU64(
+                                       static_cast<uint64_t>(UnixHour(kT0))),
+                                   "log.test/old\x1f", kv::EncodeKeyU64(0)),
+                      R"({"origin":"log.test/old","index":0,"time":"x",)"
+                      R"("destination":"us","region":"eu","fields":[]})")
+                  .ok());
   FlowEntryQuery q;
   q.from = kT0 - absl::Hours(1);
   q.to = kT0 + absl::Hours(1);

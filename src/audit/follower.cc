@@ -594,10 +594,9 @@ absl::StatusOr<std::string> LogFollower::EntryFetch::Fetch() const {
   CLOVER_ASSIGN_OR_RETURN(std::vector<absl::string_view> items,
                           log::ParseEntryBundle(bundle));
   if (items.size() != width) {
-    return absl::DataLossError(
-        absl::StrCat("log '", origin, "': bundle ", base / log::kTileWidth,
-                     " holds ", items.size(), " entries, not the ", width,
-                     " verified"));
+    return absl::DataLossError(absl::StrCat(
+        "log '", origin, "': bundle ", base / log::kTileWidth, " holds ",
+        items.size(), " entries, not the ", width, " verified"));
   }
   const absl::string_view e = items[index - base];
   if (log::MerkleHasher().Leaf(e) != leaf) {

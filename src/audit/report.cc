@@ -329,13 +329,13 @@ absl::StatusOr<ReportFiles> WriteAuditReport(const AuditorConfig& config,
     const std::string& region = std::get<0>(k);
     const bool out =
         DestinationRegion(flows.options(), std::get<1>(k)) != region;
-    absl::StrAppend(&html, "<tr", out && !region.empty() ? " class=\"out\"" : "",
-                    "><td>", region.empty() ? "unknown" : Html(region),
-                    "</td><td>", Html(std::get<1>(k)), "</td><td>",
-                    region.empty() ? "unknown" : (out ? "yes" : "no"),
-                    "</td><td>", Html(std::get<2>(k)), "</td><td>",
-                    Html(std::get<3>(k)), "</td><td>", t.requests, "</td><td>", t.records,
-                    "</td><td>", t.bytes, "</td></tr>");
+    absl::StrAppend(
+        &html, "<tr", out && !region.empty() ? " class=\"out\"" : "", "><td>",
+        region.empty() ? "unknown" : Html(region), "</td><td>",
+        Html(std::get<1>(k)), "</td><td>",
+        region.empty() ? "unknown" : (out ? "yes" : "no"), "</td><td>",
+        Html(std::get<2>(k)), "</td><td>", Html(std::get<3>(k)), "</td><td>",
+        t.requests, "</td><td>", t.records, "</td><td>", t.bytes, "</td></tr>");
   }
   absl::StrAppend(
       &html, "</table><h2>Incidents (", incidents.size(),
