@@ -99,9 +99,15 @@ export interface Overview {
   open_incidents: Record<string, { count: number; nearest_deadline: string | null }>;
 }
 
+// Each flow and transfer says its origin region (the region of the node that
+// decided; "" for totals stored before flows carried one) and whether its
+// destination lies outside it (null: origin unknown).
 export interface Flow {
   hour: string;
+  region: string;
   destination: string;
+  destination_region: string;
+  out_of_region: boolean | null;
   category: string;
   purpose: string;
   effect: string;
@@ -113,14 +119,14 @@ export interface Flows {
   from: string;
   to: string;
   flows: Flow[];
-  transfers: { hour: string; destination: string; purpose: string; action: string; requests: number; records: number; bytes: number }[];
+  transfers: { hour: string; region: string; destination: string; destination_region: string; out_of_region: boolean | null; purpose: string; action: string; requests: number; records: number; bytes: number }[];
 }
 
 export interface PublicSummary {
   from: string;
   to: string;
-  accesses: { day: string; destination: string; purpose: string; action: string; requests: number; records: number }[];
-  field_decisions: { day: string; destination: string; purpose: string; effect: string; decisions: number }[];
+  accesses: { day: string; region: string; destination: string; out_of_region: boolean | null; purpose: string; action: string; requests: number; records: number }[];
+  field_decisions: { day: string; region: string; destination: string; out_of_region: boolean | null; purpose: string; effect: string; decisions: number }[];
   incidents: Record<string, Record<string, number>>;
   checkpoints: { origin: string; size: number; checkpoint: string }[];
   // Legacy-migration deletions at the source, as the auditor verified them.

@@ -6,8 +6,11 @@ import { api, type Flows } from "./api";
 import { ErrorLine, PAGE_SIZE, useLoad } from "./common";
 
 const EFFECT_ORDER = ["allow", "generalize", "pseudonymize", "aggregate", "approval", "deny"];
-// The console's home region: destinations elsewhere are transfers out of it.
-export const HOME_REGION = "eu";
+// The auditor says of every flow which region it came from and whether its
+// destination lies outside that region (docs/audit.md, "Flows"): the console
+// takes its word and assumes no home region of its own.
+export const regionLabel = (r: string) => r || "unknown";
+const outLabel = (out: boolean | null | undefined) => (out === true ? " (out of region)" : out == null ? " (origin unknown)" : "");
 
 // Every page of /v1/flows over [from, to).
 export async function loadFlows(from: Date, to: Date): Promise<Flows> {
@@ -34,6 +37,9 @@ export interface FlowEntry {
   purpose: string;
   destination: string;
   region?: string;
+  origin_region: string;
+  destination_region: string;
+  out_of_region: boolean | null;
   node?: string;
   fields: { category: string; effect: string; fields: number }[];
 }
@@ -42,6 +48,7 @@ interface Bucket {
   label: string;
   from: string;
   to: string;
+  region?: string;
   destination?: string;
   purpose?: string;
   effect?: string;
@@ -52,6 +59,7 @@ function FlowEntries({ bucket }: { bucket: Bucket }) {
   const [tokens, setTokens] = useState<string[]>([""]);
   const p = tokens.length - 1;
   const q = new URLSearchParams({ from: bucket.from, to: bucket.to, limit: String(PAGE_SIZE) });
+  if (bucket.region) q.set("region", bucket.region);
   if (bucket.destination) q.set("destination", bucket.destination);
   if (bucket.purpose) q.set("purpose", bucket.purpose);
   if (bucket.effect) q.set("effect", bucket.effect);
@@ -65,15 +73,15 @@ function FlowEntries({ bucket }: { bucket: Bucket }) {
       <ErrorLine msg={err} />
       <div class="scroll" tabIndex={0} role="region" aria-label="Entries">
         <table>
-          <thead><tr><th scope="col">Time</th><th scope="col">Log entry</th><th scope="col">Principal</th><th scope="col">Action · purpose</th><th scope="col">Destination</th><th scope="col">Fields</th><th scope="col">Proof</th></tr></thead>
+          <thead><tr><th scope="col">Time</th><th scope="col">Log entry</th><th scope="col">Principal</th><th scope="col">Action · purpose</th><th scope="col">Origin region → destination</th><th scope="col">Fields</th><th scope="col">Proof</th></tr></thead>
           <tbody>
             {(data?.entries ?? []).map((e) => (
-              <tr key={`${e.origin}/${e.index}`} class={e.destination === (e.region || HOME_REGION) ? "" : "transfer"}>
+              <tr key={`${e.origin}/${e.index}`} class={e.out_of_region ? "transfer" : ""} data-region={e.origin_region} data-destination={e.destination}>
                 <td class="nowrap">{e.time.slice(0, 10)} {e.time.slice(11, 19)}</td>
                 <td>{e.origin} <span class="nowrap">#{e.index}</span></td>
                 <td>{e.principal}</td>
                 <td>{e.action} · {e.purpose}</td>
-                <td>{e.destination}{e.destination === (e.region || HOME_REGION) ? "" : " (out of region)"}</td>
+                <td>{regionLabel(e.origin_region)} → {e.destination}{outLabel(e.out_of_region)}</td>
                 <td>{e.fields.map((f) => `${f.category}: ${f.effect}${f.fields > 1 ? ` ×${f.fields}` : ""}`).join(", ")}</td>
                 <td class="nowrap"><a href={`#/verify/entry/${encodeURIComponent(e.origin)}/${e.index}`}>Verify</a></td>
               </tr>
@@ -96,23 +104,25 @@ export function FlowsPage() {
   const [to] = useState(() => new Date(Math.ceil(Date.now() / 3600e3) * 3600e3));
   const from = new Date(to.getTime() - span * 3600e3);
   const [data, err] = useLoad(() => loadFlows(from, to), [span]);
+  const [region, setRegion] = useState<string | null>(null);  // null: all
   const [dest, setDest] = useState("");
   const [purpose, setPurpose] = useState("");
   const [bucket, setBucket] = useState<Bucket | null>(null);
   const all = data?.flows ?? [];
-  const flows = all.filter((f) => (!dest || f.destination === dest) && (!purpose || f.purpose === purpose));
+  const flows = all.filter((f) => (region === null || f.region === region) && (!dest || f.destination === dest) && (!purpose || f.purpose === purpose));
+  const regions = Array.from(new Set(all.map((f) => f.region))).sort();
   const dests = Array.from(new Set(all.map((f) => f.destination))).sort();
   const purposes = Array.from(new Set(all.map((f) => f.purpose))).sort();
   const effects = EFFECT_ORDER.filter((e) => e === "allow" || e === "pseudonymize" || e === "approval" || e === "deny" || all.some((f) => f.effect === e));
   const hours = Array.from(new Set(flows.map((f) => f.hour))).sort();
   const byHour = hours.map((h) => effects.map((e) => flows.filter((f) => f.hour === h && f.effect === e).reduce((a, f) => a + f.decisions, 0)));
-  const outByHour = hours.map((h) => flows.filter((f) => f.hour === h && f.destination !== HOME_REGION).reduce((a, f) => a + f.decisions, 0));
+  const outByHour = hours.map((h) => flows.filter((f) => f.hour === h && f.out_of_region === true).reduce((a, f) => a + f.decisions, 0));
   const max = Math.max(1, ...byHour.map((v) => v.reduce((a, b) => a + b, 0)));
   const W = 640, H = 220, lx = Math.min(118, (W - 30) / effects.length), bw = hours.length ? Math.min(60, (W - 40) / hours.length) : 0;
-  const byDest = new Map<string, { destination: string; purpose: string; m: Map<string, number> }>();
+  const byDest = new Map<string, { region: string; destination: string; purpose: string; out: boolean | null; m: Map<string, number> }>();
   for (const f of flows) {
-    const k = `${f.destination} · ${f.purpose}`;
-    const row = byDest.get(k) ?? { destination: f.destination, purpose: f.purpose, m: new Map<string, number>() };
+    const k = `${regionLabel(f.region)} → ${f.destination} · ${f.purpose}`;
+    const row = byDest.get(k) ?? { region: f.region, destination: f.destination, purpose: f.purpose, out: f.out_of_region, m: new Map<string, number>() };
     row.m.set(f.effect, (row.m.get(f.effect) ?? 0) + f.decisions);
     byDest.set(k, row);
   }
@@ -143,6 +153,13 @@ export function FlowsPage() {
             <option value="720">last 30 days</option>
           </select>
         </div>
+        <div class="field">
+          <label for="fl-region">Origin region</label>
+          <select id="fl-region" value={region === null ? "*" : `=${region}`} onChange={(e) => { const v = (e.target as HTMLSelectElement).value; setRegion(v === "*" ? null : v.slice(1)); setBucket(null); }}>
+            <option value="*">all</option>
+            {regions.map((r) => <option key={r} value={`=${r}`}>{regionLabel(r)}</option>)}
+          </select>
+        </div>
         {select("Destination", "fl-dest", dest, setDest, dests)}
         {select("Purpose", "fl-purpose", purpose, setPurpose, purposes)}
       </div>
@@ -158,7 +175,7 @@ export function FlowsPage() {
               if (n === 0) return null;
               return (
                 <rect key={`${i}-${e}`} class={`eff-${effects[e]} bar`} x={30 + i * bw} y={y} width={bw * 0.8} height={h}
-                  onClick={() => drill({ label: `${hours[i]}, ${effects[e]}${dest ? `, to ${dest}` : ""}${purpose ? `, for ${purpose}` : ""}`, from: hours[i], to: hourEnd, destination: dest || undefined, purpose: purpose || undefined, effect: effects[e] })}>
+                  onClick={() => drill({ label: `${hours[i]}, ${effects[e]}${region ? `, from ${region}` : ""}${dest ? `, to ${dest}` : ""}${purpose ? `, for ${purpose}` : ""}`, from: hours[i], to: hourEnd, region: region || undefined, destination: dest || undefined, purpose: purpose || undefined, effect: effects[e] })}>
                   <title>{`${hours[i]} ${effects[e]}: ${n}`}</title>
                 </rect>
               );
@@ -170,22 +187,22 @@ export function FlowsPage() {
           <g key={e}><rect class={`eff-${e}`} x={30 + k * lx} y={H + 18} width={12} height={12} /><text x={46 + k * lx} y={H + 29}>{e}</text></g>
         ))}
       </svg>
-      <h2>By destination and purpose</h2>
-      <p class="small">Rows in red go out of the region ({HOME_REGION}).</p>
-      <div class="scroll" tabIndex={0} role="region" aria-label="Flows by destination and purpose">
+      <h2>By origin region, destination and purpose</h2>
+      <p class="small">Rows in red go out of the region the decision was made in (the auditor's judgement: a destination's region is the one that stores that jurisdiction).</p>
+      <div class="scroll" tabIndex={0} role="region" aria-label="Flows by origin region, destination and purpose">
         <table id="flows-table">
-          <thead><tr><th scope="col">Destination · purpose</th>{effects.map((e) => <th scope="col" key={e}>{e}</th>)}</tr></thead>
+          <thead><tr><th scope="col">Origin region → destination · purpose</th>{effects.map((e) => <th scope="col" key={e}>{e}</th>)}</tr></thead>
           <tbody>
             {Array.from(byDest.entries()).map(([k, row]) => {
-              const out = row.destination !== HOME_REGION;
+              const out = row.out === true;
               return (
-                <tr key={k} class={out ? "transfer" : ""}>
-                  <td>{k}{out ? " (out of region)" : ""}</td>
+                <tr key={k} class={out ? "transfer" : ""} data-region={row.region} data-destination={row.destination}>
+                  <td>{k}{outLabel(row.out)}</td>
                   {effects.map((e) => {
                     const n = row.m.get(e) ?? 0;
                     return <td key={e}>{n === 0 ? 0 : (
-                      <button class="link cell" aria-label={`${n} ${e} decisions to ${row.destination} for ${row.purpose}: show the entries`}
-                        onClick={() => drill({ label: `${row.destination} · ${row.purpose}, ${e}`, ...window, destination: row.destination, purpose: row.purpose, effect: e })}>{n}</button>
+                      <button class="link cell" aria-label={`${n} ${e} decisions from ${regionLabel(row.region)} to ${row.destination} for ${row.purpose}: show the entries`}
+                        onClick={() => drill({ label: `${regionLabel(row.region)} → ${row.destination} · ${row.purpose}, ${e}`, ...window, region: row.region || undefined, destination: row.destination, purpose: row.purpose, effect: e })}>{n}</button>
                     )}</td>;
                   })}
                 </tr>

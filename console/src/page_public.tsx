@@ -4,10 +4,10 @@ import { ErrorLine, SEVERITIES, useLoad } from "./common";
 
 export function PublicPage() {
   const [data, err] = useLoad(() => api<PublicSummary>("/ui/api/public"), []);
-  const totals = new Map<string, { requests: number; records: number }>();
+  const totals = new Map<string, { requests: number; records: number; out: boolean | null }>();
   for (const a of data?.accesses ?? []) {
-    const k = `${a.day}|${a.destination}|${a.purpose}|${a.action}`;
-    const t = totals.get(k) ?? { requests: 0, records: 0 };
+    const k = `${a.day}|${a.region}|${a.destination}|${a.purpose}|${a.action}`;
+    const t = totals.get(k) ?? { requests: 0, records: 0, out: a.out_of_region };
     t.requests += a.requests;
     t.records += a.records;
     totals.set(k, t);
@@ -17,13 +17,13 @@ export function PublicPage() {
       <h1>Transparency report</h1>
       <p>Published by the independent auditor from the logs it verifies. It names no person: counts only.</p>
       <ErrorLine msg={err} />
-      <h2>Accesses and transfers per day, destination and purpose</h2>
+      <h2>Accesses and transfers per day, origin region, destination and purpose</h2>
       <table id="public-accesses">
-        <thead><tr><th scope="col">Day</th><th scope="col">Destination</th><th scope="col">Purpose</th><th scope="col">Action</th><th scope="col">Requests</th><th scope="col">Records</th></tr></thead>
+        <thead><tr><th scope="col">Day</th><th scope="col">Origin region</th><th scope="col">Destination</th><th scope="col">Out of the region</th><th scope="col">Purpose</th><th scope="col">Action</th><th scope="col">Requests</th><th scope="col">Records</th></tr></thead>
         <tbody>
           {Array.from(totals.entries()).map(([k, t]) => {
-            const [d, dest, p, a] = k.split("|");
-            return <tr key={k}><td>{d}</td><td>{dest}</td><td>{p}</td><td>{a}</td><td>{t.requests}</td><td>{t.records}</td></tr>;
+            const [d, region, dest, p, a] = k.split("|");
+            return <tr key={k} class={t.out === true ? "transfer" : ""}><td>{d}</td><td>{region || "unknown"}</td><td>{dest}</td><td>{t.out === true ? "yes" : t.out === false ? "no" : "unknown"}</td><td>{p}</td><td>{a}</td><td>{t.requests}</td><td>{t.records}</td></tr>;
           })}
         </tbody>
       </table>

@@ -36,6 +36,9 @@ constexpr KeySet kTopologyRegionKeys{"topology.regions[]",
 constexpr absl::string_view kTopologyDcKeysNames[] = {"id", "db_hosts"};
 constexpr KeySet kTopologyDcKeys{"topology.regions[].dcs[]",
                                  kTopologyDcKeysNames};
+constexpr absl::string_view kFlowsKeysNames[] = {"regions", "retention",
+                                                 "entry_retention"};
+constexpr KeySet kFlowsKeys{"flows", kFlowsKeysNames};
 constexpr absl::string_view kMigrationKeysNames[] = {"interval", "sources"};
 constexpr KeySet kMigrationKeys{"migration", kMigrationKeysNames};
 constexpr absl::string_view kMigrationSourceKeysNames[] = {
@@ -55,7 +58,7 @@ constexpr absl::string_view kWitnessLogKeysNames[] = {"origin", "verifier_keys",
 constexpr KeySet kWitnessLogKeys{"logs[]", kWitnessLogKeysNames};
 constexpr absl::string_view kRootKeysNames[] = {
     "auditor",   "logs",      "policies", "principals", "approvals", "canaries",
-    "detectors", "incidents", "topology", "releases",   "migration"};
+    "detectors", "incidents", "topology", "releases",   "migration", "flows"};
 constexpr KeySet kRootKeys{"", kRootKeysNames};
 constexpr absl::string_view kAuditorKeysNames[] = {"name",
                                                    "listen",
@@ -73,9 +76,12 @@ constexpr KeySet kAuditorKeys{"auditor", kAuditorKeysNames};
 constexpr absl::string_view kHistoryCheckKeysNames[] = {"bundles_per_poll"};
 constexpr KeySet kHistoryCheckKeys{"auditor.history_check",
                                    kHistoryCheckKeysNames};
-constexpr absl::string_view kLogKeysNames[] = {"origin", "url", "verifier_keys",
+constexpr absl::string_view kLogKeysNames[] = {"origin",
+                                               "url",
+                                               "verifier_keys",
                                                "verifier_key_files",
-                                               "traffic_metrics_url"};
+                                               "traffic_metrics_url",
+                                               "region"};
 constexpr KeySet kLogKeys{"logs[]", kLogKeysNames};
 constexpr absl::string_view kReleaseKeysNames[] = {
     "origin",  "url",       "verifier_keys",  "verifier_key_files",
@@ -141,7 +147,8 @@ constexpr const KeySet* kAuditorKeySets[] = {&kRootKeys,
                                              &kMigrationKeys,
                                              &kMigrationSourceKeys,
                                              &kIncidentsKeys,
-                                             &kWebhookKeys};
+                                             &kWebhookKeys,
+                                             &kFlowsKeys};
 constexpr const KeySet* kWitnessKeySets[] = {&kWitnessRootKeys, &kWitnessKeys,
                                              &kWitnessLogKeys};
 
@@ -197,6 +204,63 @@ class Reader {
         *out <= absl::ZeroDuration() || *out == absl::InfiniteDuration()) {
       return Error(n, field, "must be a positive duration such as \"10m\"");
     }
+    return absl::OkStatus();
+  }
+
+  // A retention: a duration ("9600h") or whole days ("400d").
+  absl::Status Retention(const YAML::Node& parent, const char* key,
+                         absl::string_view field, absl::Duration* out) const {
+    const YAML::Node n = parent[key];
+    if (!n) return absl::OkStatus();
+    int64_t days = 0;
+    if (n.IsScalar()) {
+      absl::string_view v = n.Scalar();
+      if (absl::ConsumeSuffix(&v, "d") && absl::SimpleAtoi(v, &days) &&
+          days > 0 && days <= 100 * 366) {
+        *out = absl::Hours(24 * days);
+        return absl::OkStatus();
+      }
+    }
+    CLOVER_RETURN_IF_ERROR(Duration(parent, key, field, out));
+    if (*out < absl::Hours(1)) return Error(n, field, "must be at least 1h");
+    return absl::OkStatus();
+  }
+
+  // `flows: {regions: {REGION: [JURISDICTION, ...]}, retention,
+  // entry_retention}`.
+  absl::Status Flows(const YAML::Node& fl, AuditorConfig* c) const {
+    CLOVER_RETURN_IF_ERROR(Keys(fl, "flows", kFlowsKeys));
+    if (const YAML::Node rg = fl["regions"]) {
+      if (!rg.IsMap()) {
+        return Error(rg, "flows.regions",
+                     "must map each region to its jurisdictions");
+      }
+      for (const auto& kvp : rg) {
+        const std::string region = kvp.first.as<std::string>();
+        const std::string f = absl::StrCat("flows.regions.", region);
+        if (region.empty() || region.find('\x1f') != std::string::npos) {
+          return Error(kvp.first, "flows.regions",
+                       "a region id: not empty, no control characters");
+        }
+        if (!kvp.second.IsSequence()) {
+          return Error(kvp.second, f, "must be a list of jurisdictions");
+        }
+        for (const YAML::Node& j : kvp.second) {
+          if (!j.IsScalar() || j.Scalar().empty()) {
+            return Error(j, f, "must be a list of jurisdictions");
+          }
+          if (!c->flows.destination_regions.emplace(j.Scalar(), region)
+                   .second) {
+            return Error(j, f, "jurisdiction listed under two regions");
+          }
+        }
+      }
+    }
+    CLOVER_RETURN_IF_ERROR(
+        Retention(fl, "retention", "flows.retention", &c->flows.retention));
+    CLOVER_RETURN_IF_ERROR(Retention(fl, "entry_retention",
+                                     "flows.entry_retention",
+                                     &c->flows.entry_retention));
     return absl::OkStatus();
   }
 
@@ -725,6 +789,8 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
       CLOVER_RETURN_IF_ERROR(r.Str(l, "traffic_metrics_url",
                                    f + ".traffic_metrics_url", false,
                                    &lc.traffic_metrics_url));
+      CLOVER_RETURN_IF_ERROR(
+          r.Str(l, "region", f + ".region", false, &lc.region));
       for (const AuditorLogConfig& other : c.logs) {
         if (other.log.origin == lc.log.origin)
           return r.Error(l, f + ".origin", "listed twice");
@@ -899,6 +965,9 @@ absl::StatusOr<AuditorConfig> LoadAuditorConfig(const std::string& path) {
     }
     if (const YAML::Node m = root["migration"]) {
       CLOVER_RETURN_IF_ERROR(r.Migration(m, &c));
+    }
+    if (const YAML::Node fl = root["flows"]) {
+      CLOVER_RETURN_IF_ERROR(r.Flows(fl, &c));
     }
 
     if (const YAML::Node in = root["incidents"]) {

@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "audit/detectors.h"
 #include "audit/erasure_check.h"
+#include "audit/flows.h"
 #include "audit/follower.h"
 #include "audit/legacy_check.h"
 #include "audit/release_check.h"
@@ -37,6 +38,9 @@ struct AuditorLogConfig {
   FollowedLog log;
   std::string traffic_metrics_url;  // optional: a gateway /metrics for the
                                     // stall detector
+  // The region of the node whose log this is (`logs[].region`): the origin
+  // region of its flows. Empty: the region its signed entries state.
+  std::string region = {};  // "= {}": brace inits may omit it
 };
 
 // Who may use the auditor's HTTP API. `kRead` reads incidents, flows and
@@ -143,6 +147,8 @@ struct AuditorConfig {
   // `migration: {interval, sources}`: the legacy stores the auditor may read
   // to verify deletion attestations (audit/legacy_check.h).
   LegacyCheckOptions migration;
+  // `flows: {regions, retention, entry_retention}` (audit/flows.h).
+  FlowOptions flows;
   std::string incidents_jsonl;  // optional, absolute
   std::string webhook_url;      // optional
   std::string webhook_secret_file;

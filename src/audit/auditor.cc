@@ -185,6 +185,7 @@ absl::Status Auditor::Init(
   }
   {
     absl::MutexLock lock(&mu_);
+    flows_.set_options(config_.flows);
     CLOVER_RETURN_IF_ERROR(flows_.Load(*kv_));
     CLOVER_ASSIGN_OR_RETURN(
         ledger_, ApprovalLedger::Open(*kv_, *std::move(attestations)));
@@ -253,13 +254,15 @@ absl::Status Auditor::Init(
       m_flow_decisions_,
       metrics_.AddCounter(
           "clover_audit_flow_field_decisions_total",
-          "Field decisions by destination, category, purpose and effect",
-          {"destination", "category", "purpose", "effect"}));
+          "Field decisions by origin region, destination, category, purpose "
+          "and effect",
+          {"region", "destination", "category", "purpose", "effect"}));
   CLOVER_ASSIGN_OR_RETURN(
       m_flow_bytes_,
       metrics_.AddCounter("clover_audit_flow_bytes_total",
-                          "Bytes released by destination, purpose, action",
-                          {"destination", "purpose", "action"}));
+                          "Bytes released by origin region, destination, "
+                          "purpose, action",
+                          {"region", "destination", "purpose", "action"}));
   CLOVER_ASSIGN_OR_RETURN(
       m_tree_size_,
       metrics_.AddGauge("clover_audit_tree_size",
@@ -443,8 +446,12 @@ absl::Status Auditor::ProcessEntries(LogFollower& f, uint64_t first,
     } else {
       ++match;
     }
-    flows_.Add(e);
-    IndexFlowEntry(f.origin(), index, e, batch);
+    // The configured region of the log's node wins over what it states.
+    const std::string& region = config_.logs[log_no].region.empty()
+                                    ? e.region
+                                    : config_.logs[log_no].region;
+    flows_.Add(e, region);
+    IndexFlowEntry(f.origin(), index, e, region, batch);
     detectors_.Observe(f.origin(), index, e, &found);
     erasure_check_.ObserveDecision(f.origin(), index, e);
     PolicyUse& use = policy_use_[e.policy];
@@ -613,6 +620,7 @@ absl::StatusOr<uint64_t> Auditor::PollOnce() {
     PublishLegacy();
   }
   PollReleases();
+  PruneFlows();
   return total;
 }
 
@@ -881,6 +889,31 @@ void Auditor::CheckHistory(LogFollower& f) {
         f.origin(), h.unavailable, h.last_error);
   }
   for (Finding& fd : h.findings) Raise(&f, PendingFinding{std::move(fd), {}});
+}
+
+void Auditor::PruneFlows() {
+  kv::KvBatch batch;
+  size_t totals = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    totals = flows_.Prune(clock_.Now(), batch);
+  }
+  absl::StatusOr<size_t> entries =
+      PruneFlowEntries(*kv_, clock_.Now() - config_.flows.entry_retention,
+                       config_.flows.prune_rows_per_pass, batch);
+  if (!entries.ok()) {
+    spdlog::warn("pruning the flow entry index failed: {}",
+                 entries.status().ToString());
+  }
+  if (batch.empty()) return;
+  // A failed delete leaves the rows for the next round (totals already
+  // dropped from memory are then dropped again after a restart's Load).
+  if (absl::Status s = kv_->Write(batch); !s.ok()) {
+    spdlog::warn("pruning flows failed: {}", s.ToString());
+    return;
+  }
+  spdlog::debug("pruned {} flow total(s) and {} flow entry index row(s)",
+                totals, entries.ok() ? *entries : 0);
 }
 
 std::string Auditor::FlowsJson(absl::Time from, absl::Time to) const {

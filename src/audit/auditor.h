@@ -181,6 +181,9 @@ class Auditor {
                               std::vector<PendingFinding>* pending)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Raise(const LogFollower* f, PendingFinding p);
+  // Deletes a bounded number of flow totals and flow entry index rows past
+  // their retention (config_.flows); once per polling round.
+  void PruneFlows() ABSL_EXCLUSIVE_LOCKS_REQUIRED(poll_mu_);
   // Raises what the legacy-deletion check found (evidence from the follower
   // of each finding's log).
   void RaiseLegacy(std::vector<LegacyCheck::Found> found);

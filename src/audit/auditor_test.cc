@@ -172,6 +172,12 @@ TEST_F(AuditorTest, HonestTrafficRaisesNothingAndCountsFlows) {
               HasSubstr("\"destination\":\"eu\",\"category\":\"contact\","
                         "\"purpose\":\"customer_support\",\"effect\":\"allow\","
                         "\"decisions\":10"));
+  // The EU node's reads by CN staff leave the region; its EU reads do not.
+  EXPECT_THAT(flows, HasSubstr("\"region\":\"eu\",\"destination\":\"cn\""));
+  EXPECT_THAT(flows, HasSubstr("\"bytes\":600,\"destination_region\":\"cn\","
+                               "\"out_of_region\":true}"));
+  EXPECT_THAT(flows, HasSubstr("\"bytes\":1200,\"destination_region\":\"eu\","
+                               "\"out_of_region\":false}"));
   EXPECT_THAT(
       auditor_->metrics().Render(),
       HasSubstr("clover_audit_decisions_replayed_total{verdict=\"match\"} 15"));

@@ -197,14 +197,18 @@ std::string PublicSummaryJson(Auditor& auditor, absl::Time now, int days) {
   rapidjson::Document flows;
   const std::string flows_json = auditor.FlowsJson(from, to);
   flows.Parse(flows_json.data(), flows_json.size());
-  // (day, destination, purpose, action) -> requests, records.
-  std::map<std::tuple<std::string, std::string, std::string, std::string>,
+  // (day, origin region, destination, purpose, action) -> requests, records.
+  std::map<std::tuple<std::string, std::string, std::string, std::string,
+                      std::string>,
            std::pair<int64_t, int64_t>>
       transfers;
-  // (day, destination, purpose, effect) -> field decisions.
-  std::map<std::tuple<std::string, std::string, std::string, std::string>,
+  // (day, origin region, destination, purpose, effect) -> field decisions.
+  std::map<std::tuple<std::string, std::string, std::string, std::string,
+                      std::string>,
            int64_t>
       decisions;
+  // (origin region, destination) -> out_of_region as JSON (true/false/null).
+  std::map<std::pair<std::string, std::string>, std::string> out_of_region;
   auto day = [](const rapidjson::Value& v) {
     std::string h = v.IsString() ? v.GetString() : "";
     return h.substr(0, 10);
@@ -216,24 +220,43 @@ std::string PublicSummaryJson(Auditor& auditor, absl::Time now, int days) {
   auto num = [](const rapidjson::Value& o, const char* k) -> int64_t {
     return o.HasMember(k) && o[k].IsInt64() ? o[k].GetInt64() : 0;
   };
+  auto note_out = [&](const rapidjson::Value& o) {
+    const bool known =
+        o.HasMember("out_of_region") && o["out_of_region"].IsBool();
+    out_of_region[{str(o, "region"), str(o, "destination")}] =
+        !known ? "null" : (o["out_of_region"].GetBool() ? "true" : "false");
+  };
   if (flows.IsObject() && flows.HasMember("transfers") &&
       flows["transfers"].IsArray()) {
     for (const auto& t : flows["transfers"].GetArray()) {
       if (!t.IsObject() || !t.HasMember("hour")) continue;
-      auto& c = transfers[{day(t["hour"]), str(t, "destination"),
-                           str(t, "purpose"), str(t, "action")}];
+      auto& c =
+          transfers[{day(t["hour"]), str(t, "region"), str(t, "destination"),
+                     str(t, "purpose"), str(t, "action")}];
       c.first += num(t, "requests");
       c.second += num(t, "records");
+      note_out(t);
     }
   }
   if (flows.IsObject() && flows.HasMember("flows") &&
       flows["flows"].IsArray()) {
     for (const auto& f : flows["flows"].GetArray()) {
       if (!f.IsObject() || !f.HasMember("hour")) continue;
-      decisions[{day(f["hour"]), str(f, "destination"), str(f, "purpose"),
-                 str(f, "effect")}] += num(f, "decisions");
+      decisions[{day(f["hour"]), str(f, "region"), str(f, "destination"),
+                 str(f, "purpose"), str(f, "effect")}] += num(f, "decisions");
+      note_out(f);
     }
   }
+  // `"region":..,"destination":..,"out_of_region":..` of a row.
+  auto where = [&](std::string& out, const std::string& region,
+                   const std::string& destination) {
+    out += ",\"region\":";
+    AppendJsonString(region, &out);
+    out += ",\"destination\":";
+    AppendJsonString(destination, &out);
+    out += ",\"out_of_region\":";
+    out += out_of_region[{region, destination}];
+  };
   std::string out = "{\"from\":";
   AppendJsonString(FormatRfc3339Millis(from), &out);
   out += ",\"to\":";
@@ -245,12 +268,11 @@ std::string PublicSummaryJson(Auditor& auditor, absl::Time now, int days) {
     first = false;
     out += "{\"day\":";
     AppendJsonString(std::get<0>(k), &out);
-    out += ",\"destination\":";
-    AppendJsonString(std::get<1>(k), &out);
+    where(out, std::get<1>(k), std::get<2>(k));
     out += ",\"purpose\":";
-    AppendJsonString(std::get<2>(k), &out);
-    out += ",\"action\":";
     AppendJsonString(std::get<3>(k), &out);
+    out += ",\"action\":";
+    AppendJsonString(std::get<4>(k), &out);
     absl::StrAppend(&out, ",\"requests\":", v.first, ",\"records\":", v.second,
                     "}");
   }
@@ -261,12 +283,11 @@ std::string PublicSummaryJson(Auditor& auditor, absl::Time now, int days) {
     first = false;
     out += "{\"day\":";
     AppendJsonString(std::get<0>(k), &out);
-    out += ",\"destination\":";
-    AppendJsonString(std::get<1>(k), &out);
+    where(out, std::get<1>(k), std::get<2>(k));
     out += ",\"purpose\":";
-    AppendJsonString(std::get<2>(k), &out);
-    out += ",\"effect\":";
     AppendJsonString(std::get<3>(k), &out);
+    out += ",\"effect\":";
+    AppendJsonString(std::get<4>(k), &out);
     absl::StrAppend(&out, ",\"decisions\":", v, "}");
   }
   // Counts only: no summary, evidence or staff identity leaves here.

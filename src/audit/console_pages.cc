@@ -46,7 +46,20 @@ absl::Status TimeParam(const server::HttpRequest& req, absl::string_view name,
 }
 
 // Whether a stored flow entry summary belongs to the query's bucket.
+// The origin region of a stored summary (rows indexed before origin_region
+// existed: the region the entry stated).
+std::string OriginRegionOf(const rapidjson::Document& d) {
+  for (const char* name : {"origin_region", "region"}) {
+    auto it = d.FindMember(name);
+    if (it != d.MemberEnd() && it->value.IsString()) {
+      return std::string(it->value.GetString(), it->value.GetStringLength());
+    }
+  }
+  return "";
+}
+
 bool InBucket(const rapidjson::Document& d, const FlowEntryQuery& q) {
+  if (!q.region.empty() && OriginRegionOf(d) != q.region) return false;
   auto str_is = [&d](const char* name, const std::string& want) {
     if (want.empty()) return true;
     auto it = d.FindMember(name);
@@ -134,7 +147,8 @@ void AddJsonMember(std::string& json_object, absl::string_view name,
 }
 
 void IndexFlowEntry(absl::string_view origin, uint64_t index,
-                    const entry::DecisionEntry& e, kv::KvBatch& batch) {
+                    const entry::DecisionEntry& e,
+                    absl::string_view origin_region, kv::KvBatch& batch) {
   std::string v = "{\"origin\":";
   AppendJsonString(origin, &v);
   absl::StrAppend(&v, ",\"index\":", index, ",\"time\":");
@@ -149,6 +163,8 @@ void IndexFlowEntry(absl::string_view origin, uint64_t index,
     absl::StrAppend(&v, ",\"", name, "\":");
     AppendJsonString(*value, &v);
   }
+  v += ",\"origin_region\":";
+  AppendJsonString(origin_region, &v);
   // Fields grouped by category and effect, in first-seen order.
   std::vector<std::pair<std::pair<std::string, policy::Effect>, uint64_t>> g;
   for (const entry::FieldEntry& f : e.fields) {
@@ -176,7 +192,35 @@ void IndexFlowEntry(absl::string_view origin, uint64_t index,
             v);
 }
 
+absl::StatusOr<size_t> PruneFlowEntries(const kv::KvStore& kv,
+                                        absl::Time cutoff, size_t max_rows,
+                                        kv::KvBatch& batch) {
+  // Rows of hours that ended before the cutoff: hour < UnixHour(cutoff).
+  const uint64_t keep_from = HourKey(cutoff);
+  size_t n = 0;
+  absl::Status s =
+      kv.Scan(kFlowEntryPrefix, [&](absl::string_view key, absl::string_view) {
+        uint64_t h = 0;
+        absl::string_view rest = key.substr(kFlowEntryPrefix.size());
+        if (n == max_rows || !kv::DecodeKeyU64(rest.substr(0, 8), &h) ||
+            h >= keep_from) {
+          return false;
+        }
+        batch.Delete(key);
+        ++n;
+        return true;
+      });
+  if (!s.ok()) return s;
+  return n;
+}
+
 std::string FlowEntryQuery::Filter() const {
+  if (!region.empty()) {
+    // A token of a query with a region is not one of the same query without.
+    return server::JoinCursor(
+        {region, destination, purpose, category,
+         effect ? std::string(policy::ToString(*effect)) : ""});
+  }
   return server::JoinCursor(
       {destination, purpose, category,
        effect ? std::string(policy::ToString(*effect)) : ""});
@@ -185,7 +229,8 @@ std::string FlowEntryQuery::Filter() const {
 absl::StatusOr<FlowEntryPage> ListFlowEntries(const kv::KvStore& kv,
                                               const FlowEntryQuery& q,
                                               size_t limit,
-                                              absl::string_view after) {
+                                              absl::string_view after,
+                                              const FlowOptions& options) {
   const uint64_t first_hour = HourKey(q.from);
   const uint64_t end_hour = HourKey(q.to - absl::Nanoseconds(1)) + 1;
   std::string start =
@@ -229,7 +274,24 @@ absl::StatusOr<FlowEntryPage> ListFlowEntries(const kv::KvStore& kv,
                   last_key = last_match;
                   return false;
                 }
-                rows.emplace_back(value.data(), value.size());
+                std::string row(value.data(), value.size());
+                std::string region = OriginRegionOf(d);
+                if (!d.HasMember("origin_region")) {
+                  std::string quoted;
+                  AppendJsonString(region, &quoted);
+                  AddJsonMember(row, "origin_region", quoted);
+                }
+                std::string dest;
+                auto di = d.FindMember("destination");
+                if (di != d.MemberEnd() && di->value.IsString()) {
+                  dest.assign(di->value.GetString(),
+                              di->value.GetStringLength());
+                }
+                // ",\"destination_region\":..,\"out_of_region\":.." before
+                // the closing brace.
+                row.insert(row.size() - 1,
+                           RegionMembers(options, region, dest));
+                rows.push_back(std::move(row));
                 last_key = last_match = std::string(rest);
                 return true;
               });

@@ -9,12 +9,15 @@
 // indexed once, as it is processed, under
 //   "flowent/" <hour, 8 bytes big-endian> <origin> 0x1f <index, 8 bytes>
 // with a compact JSON summary (origin, index, time, principal, action,
-// purpose, destination, and per field category and effect how many fields).
+// purpose, destination, region (as the entry states it), origin_region (the
+// flow's origin region, audit/flows.h; rows indexed before it existed take
+// `region`), and per field category and effect how many fields). Each row
+// listed gains "destination_region" and "out_of_region" (flows.h's rule).
 // A query walks the hours of its window in key order and keeps the entries
-// of the bucket asked for (destination, purpose, category, effect: each
-// optional); the key of the last entry read is the cursor. One request reads
-// at most kMaxFlowEntriesScanned index rows, so a narrow filter over a large
-// window answers promptly with a short page and a cursor to go on.
+// of the bucket asked for (origin region, destination, purpose, category,
+// effect: each optional); the key of the last entry read is the cursor. One
+// request reads at most kMaxFlowEntriesScanned index rows, so a narrow filter
+// over a large window answers promptly with a short page and a cursor to go on.
 #ifndef CLOVER_AUDIT_CONSOLE_PAGES_H_
 #define CLOVER_AUDIT_CONSOLE_PAGES_H_
 
@@ -27,6 +30,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "audit/flows.h"
 #include "audit/follower.h"
 #include "audit/incident.h"
 #include "audit/witness.h"
@@ -59,15 +63,25 @@ struct IncidentQuery {
 void AddJsonMember(std::string& json_object, absl::string_view name,
                    absl::string_view raw_value);
 
-// The index row of entry `index` of log `origin` (added to the batch that
-// commits the entry's processing).
+// The index row of entry `index` of log `origin`, made in `origin_region`
+// (added to the batch that commits the entry's processing).
 void IndexFlowEntry(absl::string_view origin, uint64_t index,
-                    const entry::DecisionEntry& e, kv::KvBatch& batch);
+                    const entry::DecisionEntry& e,
+                    absl::string_view origin_region, kv::KvBatch& batch);
+
+// Adds to `batch` the deletes of at most `max_rows` index rows of hours that
+// ended before `cutoff` (oldest first); returns how many. Bounded work: a
+// large backlog goes over several calls. Errors: the store's.
+[[nodiscard]] absl::StatusOr<size_t> PruneFlowEntries(const kv::KvStore& kv,
+                                                      absl::Time cutoff,
+                                                      size_t max_rows,
+                                                      kv::KvBatch& batch);
 
 struct FlowEntryQuery {
   absl::Time from;
   absl::Time to;
-  std::string destination;  // each: empty for any
+  std::string region;  // origin region; each: empty for any
+  std::string destination;
   std::string purpose;
   std::string category;
   std::optional<policy::Effect> effect;
@@ -84,7 +98,7 @@ struct FlowEntryPage {
 // the store's errors.
 [[nodiscard]] absl::StatusOr<FlowEntryPage> ListFlowEntries(
     const kv::KvStore& kv, const FlowEntryQuery& q, size_t limit,
-    absl::string_view after);
+    absl::string_view after, const FlowOptions& options = FlowOptions());
 
 // The overview's lag and witness members of one followed log, each preceded
 // by a comma: "verified_at", "latest_seen_size", "latest_seen_at",

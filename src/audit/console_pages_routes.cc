@@ -1,6 +1,7 @@
 // The /v1 routes the web console's pages add (audit/console_pages.h;
 // docs/api.md): one incident, the decision entries behind a flow, and one
 // entry with its inclusion proof.
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,7 +42,8 @@ absl::StatusOr<std::pair<FlowEntryQuery, server::PageRequest>> ParseFlowQuery(
     *out = *t;
   }
   for (auto [name, out] :
-       {std::pair<const char*, std::string*>{"destination", &q.destination},
+       {std::pair<const char*, std::string*>{"region", &q.region},
+        {"destination", &q.destination},
         {"purpose", &q.purpose},
         {"category", &q.category}}) {
     if (!req.HasQueryParam(name)) continue;
@@ -95,22 +97,36 @@ absl::StatusOr<std::pair<FlowEntryQuery, server::PageRequest>> ParseFlowQuery(
 
 absl::StatusOr<std::pair<std::string, std::string>> Auditor::EntryWithProof(
     absl::string_view origin, uint64_t index) {
-  // The followers are driven by one polling round at a time.
-  absl::MutexLock round(&poll_mu_);
-  for (const auto& f : followers_) {
-    if (f->origin() != origin) continue;
-    if (index >= f->size()) {
-      return absl::NotFoundError(absl::StrCat(
-          "entry ", index, " of log '", origin,
-          "' is not verified yet (verified size ", f->size(), ")"));
+  std::optional<LogFollower::EntryFetch> fetch;
+  std::string proof;
+  {
+    // The followers are driven by one polling round at a time: what the
+    // check needs is taken under the round's lock, the bundle is fetched
+    // after it (a slow log must not hold up polling, nor polling the page).
+    absl::MutexLock round(&poll_mu_);
+    for (const auto& f : followers_) {
+      if (f->origin() != origin) continue;
+      if (index >= f->size()) {
+        return absl::NotFoundError(absl::StrCat(
+            "entry ", index, " of log '", origin,
+            "' is not verified yet (verified size ", f->size(), ")"));
+      }
+      absl::StatusOr<LogFollower::EntryFetch> prepared =
+          f->PrepareEntryFetch(index);
+      if (!prepared.ok()) return prepared.status();
+      absl::StatusOr<std::string> p = f->ProofFor(index);
+      if (!p.ok()) return p.status();
+      fetch = *std::move(prepared);
+      proof = *std::move(p);
+      break;
     }
-    absl::StatusOr<std::string> entry = f->VerifiedEntry(index);
-    if (!entry.ok()) return entry.status();
-    absl::StatusOr<std::string> proof = f->ProofFor(index);
-    if (!proof.ok()) return proof.status();
-    return std::make_pair(*std::move(entry), *std::move(proof));
   }
-  return absl::NotFoundError("no such followed log");
+  if (!fetch) return absl::NotFoundError("no such followed log");
+  // Checked against the leaf hash verified for the same checkpoint the
+  // proof is against, so entry and proof agree whatever was polled since.
+  absl::StatusOr<std::string> entry = fetch->Fetch();
+  if (!entry.ok()) return entry.status();
+  return std::make_pair(*std::move(entry), std::move(proof));
 }
 
 void Auditor::RegisterConsolePageRoutes(server::Router& router,
@@ -135,8 +151,8 @@ void Auditor::RegisterConsolePageRoutes(server::Router& router,
           return;
         }
         const auto& [q, page] = *parsed;
-        absl::StatusOr<FlowEntryPage> p =
-            ListFlowEntries(*kv_, q, page.limit, page.after.value_or(""));
+        absl::StatusOr<FlowEntryPage> p = ListFlowEntries(
+            *kv_, q, page.limit, page.after.value_or(""), config_.flows);
         if (!p.ok()) {
           respond(server::HttpResponse::FromStatus(p.status()));
           return;

@@ -570,6 +570,42 @@ absl::StatusOr<std::string> LogFollower::VerifiedEntry(uint64_t index) {
   return e;
 }
 
+absl::StatusOr<LogFollower::EntryFetch> LogFollower::PrepareEntryFetch(
+    uint64_t index) const {
+  const uint64_t size = checkpoint_.size;
+  if (index >= size) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "entry ", index, " is not in the verified tree of size ", size));
+  }
+  EntryFetch f;
+  f.origin = log_.origin;
+  f.index = index;
+  const uint64_t tile = index / log::kTileWidth;
+  f.base = tile * log::kTileWidth;
+  f.width = std::min<uint64_t>(log::kTileWidth, size - f.base);
+  f.path = ResourcePath(true, tile, size);
+  f.leaf = tree_.leaf(index);
+  f.fetch = fetch_;
+  return f;
+}
+
+absl::StatusOr<std::string> LogFollower::EntryFetch::Fetch() const {
+  CLOVER_ASSIGN_OR_RETURN(std::string bundle, fetch(path));
+  CLOVER_ASSIGN_OR_RETURN(std::vector<absl::string_view> items,
+                          log::ParseEntryBundle(bundle));
+  if (items.size() != width) {
+    return absl::DataLossError(absl::StrCat(
+        "log '", origin, "': bundle ", base / log::kTileWidth, " holds ",
+        items.size(), " entries, not the ", width, " verified"));
+  }
+  const absl::string_view e = items[index - base];
+  if (log::MerkleHasher().Leaf(e) != leaf) {
+    return absl::DataLossError(absl::StrCat("log '", origin, "' serves entry ",
+                                            index, " other than verified"));
+  }
+  return std::string(e);
+}
+
 absl::StatusOr<std::string> LogFollower::ProofFor(uint64_t index) const {
   if (index >= checkpoint_.size) {
     return absl::OutOfRangeError(

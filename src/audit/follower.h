@@ -144,6 +144,24 @@ class LogFollower {
   // DataLoss if the log now serves other bytes there.
   [[nodiscard]] absl::StatusOr<std::string> VerifiedEntry(uint64_t index);
 
+  // VerifiedEntry in two steps, so that the fetch need not hold up polling:
+  // PrepareEntryFetch (polling thread, or under the lock that serialises
+  // polls) takes what the check needs, then Fetch() may run on any thread,
+  // without the lock (it uses a copy of the FetchFn, which must then be
+  // thread-safe, as HttpFetcher is). Errors as VerifiedEntry's.
+  struct EntryFetch {
+    std::string origin;
+    uint64_t index = 0;
+    uint64_t base = 0;   // first index of the bundle
+    uint64_t width = 0;  // entries the bundle holds at the verified size
+    std::string path;
+    log::Hash leaf;  // the verified leaf hash of `index`
+    FetchFn fetch;
+    [[nodiscard]] absl::StatusOr<std::string> Fetch() const;
+  };
+  [[nodiscard]] absl::StatusOr<EntryFetch> PrepareEntryFetch(
+      uint64_t index) const;
+
  private:
   LogFollower(FollowedLog log, FetchFn fetch, kv::KvStore* kv, Witness* witness,
               const Clock& clock)

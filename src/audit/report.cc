@@ -150,6 +150,7 @@ absl::StatusOr<ReportFiles> WriteAuditReport(const AuditorConfig& config,
   CLOVER_ASSIGN_OR_RETURN(std::unique_ptr<kv::KvStore> kv,
                           kv::KvStore::Open(store, true));
   FlowStats flows;
+  flows.set_options(config.flows);
   CLOVER_RETURN_IF_ERROR(flows.Load(*kv));
 
   std::vector<Incident> incidents;
@@ -301,6 +302,7 @@ absl::StatusOr<ReportFiles> WriteAuditReport(const AuditorConfig& config,
       "table{border-collapse:collapse;width:100%;margin:1em 0}td,th{border:1px "
       "solid #ccc;"
       "padding:4px 8px;text-align:left;vertical-align:top;font-size:13px}"
+      ".out td{color:#b71c1c}"
       ".critical{color:#b71c1c;font-weight:bold}.high{color:#e65100}pre{white-"
       "space:pre-wrap;"
       "font-size:11px;background:#f5f5f5;padding:6px}</style></head><body>",
@@ -308,24 +310,32 @@ absl::StatusOr<ReportFiles> WriteAuditReport(const AuditorConfig& config,
       "</b>, period ", FormatRfc3339Millis(from), " to ",
       FormatRfc3339Millis(to), ".</p>");
   absl::StrAppend(&html, "<h2>Data flows</h2>", FlowChartSvg(flows, from, to),
-                  "<table><tr><th>destination</th><th>purpose</th><th>action</"
+                  "<table><tr><th>origin region</th><th>destination</th>"
+                  "<th>out of the region</th><th>purpose</th><th>action</"
                   "th><th>requests"
                   "</th><th>records</th><th>bytes</th></tr>");
-  std::map<std::tuple<std::string, std::string, std::string>, TransferTotals>
+  std::map<std::tuple<std::string, std::string, std::string, std::string>,
+           TransferTotals>
       xfers;
   for (const auto& [k, t] : flows.transfers()) {
     if (k.hour < UnixHour(from) || k.hour > UnixHour(to - absl::Nanoseconds(1)))
       continue;
-    TransferTotals& x = xfers[{k.destination, k.purpose, k.action}];
+    TransferTotals& x = xfers[{k.region, k.destination, k.purpose, k.action}];
     x.requests += t.requests;
     x.records += t.records;
     x.bytes += t.bytes;
   }
   for (const auto& [k, t] : xfers) {
-    absl::StrAppend(&html, "<tr><td>", Html(std::get<0>(k)), "</td><td>",
-                    Html(std::get<1>(k)), "</td><td>", Html(std::get<2>(k)),
-                    "</td><td>", t.requests, "</td><td>", t.records,
-                    "</td><td>", t.bytes, "</td></tr>");
+    const std::string& region = std::get<0>(k);
+    const bool out =
+        DestinationRegion(flows.options(), std::get<1>(k)) != region;
+    absl::StrAppend(
+        &html, "<tr", out && !region.empty() ? " class=\"out\"" : "", "><td>",
+        region.empty() ? "unknown" : Html(region), "</td><td>",
+        Html(std::get<1>(k)), "</td><td>",
+        region.empty() ? "unknown" : (out ? "yes" : "no"), "</td><td>",
+        Html(std::get<2>(k)), "</td><td>", Html(std::get<3>(k)), "</td><td>",
+        t.requests, "</td><td>", t.records, "</td><td>", t.bytes, "</td></tr>");
   }
   absl::StrAppend(
       &html, "</table><h2>Incidents (", incidents.size(),

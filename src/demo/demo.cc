@@ -361,8 +361,16 @@ absl::StatusOr<audit::AuditorConfig> PrepareAuditor(
     l.log.url = n.endpoint + "/log";
     l.log.verifier_keys = {n.verifier_key};
     l.traffic_metrics_url = n.endpoint + "/metrics";
+    // The flows of this log come from the node's region (audit/flows.h).
+    if (n.deployment.node) l.region = n.deployment.node->region;
     witness->logs.push_back(l.log);
     c.logs.push_back(std::move(l));
+  }
+  // A destination is in the region that stores its jurisdiction.
+  for (const Region& r : base.regions) {
+    for (const std::string& j : r.jurisdictions) {
+      c.flows.destination_regions.emplace(j, r.id);
+    }
   }
   c.policy_bundles = {policy_file};
   c.policy_keys = {*verifier};

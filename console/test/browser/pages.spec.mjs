@@ -4,7 +4,10 @@
 // playwright-core, and checks: the overview shows every log's lag and witness
 // as the auditor reports them; the incident list is paged and filtered by the
 // auditor (the browser never holds more than a page) through page 2 of the
-// large list and of a filtered one; a flow drills down to its log entries
+// large list and of a filtered one; flows out of the region are those the
+// auditor judges so by their origin region (a US-origin flow to "us" is not,
+// an EU-origin one is) and the origin region filters; a flow drills down to
+// its log entries
 // (paged) and one of them verifies in the browser while a tampered copy is
 // rejected; an axe-core pass on each of these pages; no CSP violation.
 // Screenshots go to --out.
@@ -117,6 +120,22 @@ try {
   await page.locator("#flows-table button.cell").first().waitFor();
   const transferCell = page.locator("#flows-table tr.transfer button.cell");
   check((await page.locator("#flows-table tr.transfer").count()) > 0, "flows: transfers out of the region stand out");
+  // Out of the region is judged by each flow's origin region (the auditor's
+  // out_of_region), not by a home region: the US node's own traffic to "us"
+  // stays in its region, the EU nodes' exports to "us" leave theirs.
+  const rowsOf = async (region, destination) => page.locator(`#flows-table tr[data-region="${region}"][data-destination="${destination}"]`)
+    .evaluateAll((rs) => rs.map((r) => r.classList.contains("transfer")));
+  const usToUs = await rowsOf("us", "us");
+  const euToUs = await rowsOf("eu", "us");
+  check(usToUs.length > 0 && usToUs.every((t) => !t), `flows: US-origin flows to us are in the region (${JSON.stringify(usToUs)})`);
+  check(euToUs.length > 0 && euToUs.every((t) => t), `flows: EU-origin transfers to us are out of the region (${JSON.stringify(euToUs)})`);
+  // The origin region filter keeps only that region's rows.
+  await page.selectOption("#fl-region", "=us");
+  await page.waitForFunction(() => Array.from(document.querySelectorAll("#flows-table tbody tr")).every((r) => r.getAttribute("data-region") === "us"));
+  check((await page.locator("#flows-table tbody tr").count()) > 0, "flows: filtered by origin region us");
+  await shot("flows-region-us");
+  await page.selectOption("#fl-region", "*");
+  await page.locator('#flows-table tr[data-region="eu"]').first().waitFor();
   const cell = (await transferCell.count()) > 0 ? transferCell.first() : page.locator("#flows-table button.cell").first();
   const cellLabel = await cell.getAttribute("aria-label");
   const [, dest, purpose] = /to (\S+) for (\S+):/.exec(cellLabel) ?? [];
@@ -125,6 +144,10 @@ try {
   const entries = await page.locator("#flow-entries tbody tr").allInnerTexts();
   check(entries.length > 0 && entries.length <= 20, `flows: ${entries.length} entries behind "${cellLabel}"`);
   check(entries.every((r) => r.includes(dest) && r.includes(purpose)), `flows: every entry goes to ${dest} for ${purpose}`);
+  if ((await transferCell.count()) > 0) {
+    const classes = await page.locator("#flow-entries tbody tr").evaluateAll((rs) => rs.map((r) => r.classList.contains("transfer")));
+    check(classes.every((t) => t), "flows: the entries behind a transfer out of the region are marked out of it");
+  }
   await shot("flows-drilldown");
   if (await page.getByRole("button", { name: "Next entries" }).isEnabled()) {
     await page.getByRole("button", { name: "Next entries" }).click();
