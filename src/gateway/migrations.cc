@@ -164,7 +164,9 @@ class MigrationEndpoints : public EndpointFamily {
 
   // POST /v1/migrations/records: each record as PUT /v1/subjects/{id} would
   // take it (decided over every field, logged, then stored), except that a
-  // record of another region is refused (421) rather than forwarded.
+  // record of another region is refused (421) rather than forwarded, and
+  // that the records allowed are stored by one durable vault write once all
+  // their decisions are logged (gateway/endpoints.h WriteSubjects).
   void WriteRecords(HttpRequest& req, Responder respond) {
     rapidjson::Document body;
     auto caller = pipe_.Open(req, respond, Pipeline::Purpose::kHeader, &body);
@@ -181,13 +183,19 @@ class MigrationEndpoints : public EndpointFamily {
     }
     auto answer =
         std::make_shared<BatchAnswer>(list.Size(), std::move(respond));
+    std::vector<std::pair<std::string, std::string>> items;
+    std::vector<Responder> slots;
     for (rapidjson::SizeType i = 0; i < list.Size(); ++i) {
       rapidjson::Value& r = body["records"][i];
       std::string subject(r["id"].GetString(), r["id"].GetStringLength());
       r.RemoveMember("id");
-      WriteSubject(pipe_, caller->principal, caller->purpose, subject,
-                   Serialize(r), answer->Slot(answer, i));
+      items.emplace_back(std::move(subject), Serialize(r));
+      slots.push_back(answer->Slot(answer, i));
     }
+    // One vault write for the batch's allowed records (WriteSubjects), each
+    // still decided and logged on its own.
+    WriteSubjects(pipe_, caller->principal, caller->purpose, std::move(items),
+                  std::move(slots));
   }
 
   // POST /v1/migrations/records/verify: a read of every field of each
