@@ -2,8 +2,8 @@
 // subject (docs/api.md).
 #include <algorithm>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
