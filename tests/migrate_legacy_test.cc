@@ -755,12 +755,12 @@ TEST_F(MigrateLegacyTest, BatchWriteStoresTheAllowedRecordsAndRefusesTheRest) {
       "Authorization: Bearer " + gateway::ExampleApiKey("legacy-migration"),
       "X-Clover-Purpose: migration"};
   gateway::HttpClient c;
-  auto w = c.Send(
-      "POST", eu + "/v1/migrations/records", support,
-      R"({"records":[{"id":"p-1","country":"IE","fields":{"name":"A"}},)"
-      R"({"id":"p-2","country":"CH","fields":{"name":"B"}},)"
-      R"({"id":"p-3","country":"DE","fields":{"name":"C"}},)"
-      R"({"id":"p-4","country":"GB","fields":{"name":"D"}}]})");
+  auto w =
+      c.Send("POST", eu + "/v1/migrations/records", support,
+             R"({"records":[{"id":"p-1","country":"IE","fields":{"name":"A"}},)"
+             R"({"id":"p-2","country":"CH","fields":{"name":"B"}},)"
+             R"({"id":"p-3","country":"DE","fields":{"name":"C"}},)"
+             R"({"id":"p-4","country":"GB","fields":{"name":"D"}}]})");
   ASSERT_TRUE(w.ok()) << w.status();
   ASSERT_EQ(w->status, 200) << w->body;
   rapidjson::Document wd = Json(w->body);

@@ -519,8 +519,7 @@ void Pipeline::LogAllThenEffect(
   for (size_t i = 0; i < entries.size(); ++i) {
     d_.log->Append(
         std::move(entries[i].json),
-        [this, start, pool, state, i,
-         subject = std::move(entries[i].subject)](
+        [this, start, pool, state, i, subject = std::move(entries[i].subject)](
             absl::StatusOr<uint64_t> index) mutable {
           append_latency_->Observe(absl::ToDoubleSeconds(absl::Now() - start));
           RecordAppend(index.status());
@@ -529,9 +528,8 @@ void Pipeline::LogAllThenEffect(
           }
           state->indexes[i] = std::move(index);
           if (state->pending.fetch_sub(1) != 1) return;
-          boost::asio::post(pool, [state] {
-            state->effect(std::move(state->indexes));
-          });
+          boost::asio::post(
+              pool, [state] { state->effect(std::move(state->indexes)); });
         });
   }
 }

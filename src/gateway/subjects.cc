@@ -354,9 +354,9 @@ std::optional<PreparedWrite> PrepareWrite(Pipeline& pipe, const Principal& p,
 }
 
 // The answer to a stored write.
-HttpResponse WrittenResponse(const std::string& region,
-                             const std::string& subject, uint64_t index,
-                             const absl::StatusOr<vault::Vault::PutResult>& put) {
+HttpResponse WrittenResponse(
+    const std::string& region, const std::string& subject, uint64_t index,
+    const absl::StatusOr<vault::Vault::PutResult>& put) {
   if (!put.ok()) return ErrorResponse(put.status());
   std::string body =
       absl::StrCat("{\"created\":", put->created ? "true" : "false",
@@ -403,9 +403,8 @@ void WriteSubjects(Pipeline& pipe, const Principal& p,
   if (writes->empty()) return;
   const GatewayDeps& d = pipe.deps();
   pipe.LogAllThenEffect(
-      std::move(entries),
-      [&d, region = pipe.node().region, writes,
-       answer](std::vector<absl::StatusOr<uint64_t>> indexes) {
+      std::move(entries), [&d, region = pipe.node().region, writes, answer](
+                              std::vector<absl::StatusOr<uint64_t>> indexes) {
         // Only writes whose decision is durable are made.
         std::vector<vault::Vault::BatchItem> items;
         std::vector<size_t> logged;
