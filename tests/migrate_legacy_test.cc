@@ -741,5 +741,68 @@ TEST_F(MigrateLegacyTest, AttestationEndpointRefusesWhatItCannotVouchFor) {
   EXPECT_EQ(post(migration, "/v1/migrations/records/verify", many).status, 400);
 }
 
+// The batch write endpoint decides each record on its own: in one batch,
+// records the policy refuses are refused (403) and logged, each with an entry
+// of its own, and nothing of them is stored; the others are stored (one
+// durable vault write) and each logged as its own write.
+TEST_F(MigrateLegacyTest, BatchWriteStoresTheAllowedRecordsAndRefusesTheRest) {
+  const std::string eu = nodes_["eu"].endpoint;
+  // EU support may write EU subjects, not UK or Swiss ones.
+  const std::vector<std::string> support = {
+      "Authorization: Bearer " + gateway::ExampleApiKey("eu-support-1"),
+      "X-Clover-Purpose: customer_support"};
+  const std::vector<std::string> migration = {
+      "Authorization: Bearer " + gateway::ExampleApiKey("legacy-migration"),
+      "X-Clover-Purpose: migration"};
+  gateway::HttpClient c;
+  auto w =
+      c.Send("POST", eu + "/v1/migrations/records", support,
+             R"({"records":[{"id":"p-1","country":"IE","fields":{"name":"A"}},)"
+             R"({"id":"p-2","country":"CH","fields":{"name":"B"}},)"
+             R"({"id":"p-3","country":"DE","fields":{"name":"C"}},)"
+             R"({"id":"p-4","country":"GB","fields":{"name":"D"}}]})");
+  ASSERT_TRUE(w.ok()) << w.status();
+  ASSERT_EQ(w->status, 200) << w->body;
+  rapidjson::Document wd = Json(w->body);
+  ASSERT_EQ(wd["results"].Size(), 4u);
+  const int expected[] = {201, 403, 201, 403};
+  // A write answers its entry's index beside its status, a refusal inside
+  // its error.
+  std::vector<uint64_t> at;
+  for (int i = 0; i < 4; ++i) {
+    const rapidjson::Value& r = wd["results"][i];
+    EXPECT_EQ(r["status"].GetInt(), expected[i]) << w->body;
+    const rapidjson::Value& holder = expected[i] == 201 ? r : r["error"];
+    ASSERT_TRUE(holder.IsObject() && holder.HasMember("log_index") &&
+                holder["log_index"].IsUint64())
+        << w->body;
+    at.push_back(holder["log_index"].GetUint64());
+  }
+  const std::set<uint64_t> indexes(at.begin(), at.end());
+  EXPECT_EQ(indexes.size(), 4u) << "one log entry per record";
+  auto log = LogOf("eu");
+  auto cp = log->FetchCheckpoint();
+  ASSERT_TRUE(cp.ok());
+  for (int i = 0; i < 4; ++i) {
+    auto text = log->FetchEntry(cp->checkpoint, at[i]);
+    ASSERT_TRUE(text.ok()) << text.status();
+    entry::LogEntry e;
+    ASSERT_TRUE(entry::ParseLogEntry(*text, &e).ok()) << *text;
+    EXPECT_EQ(e.decision.action, "write");
+    EXPECT_EQ(e.decision.principal_id, "eu-support-1");
+    EXPECT_EQ(e.decision.records, expected[i] == 201 ? 1u : 0u) << *text;
+  }
+  // Read back: the allowed records are stored, the refused ones are not.
+  auto v = c.Send("POST", eu + "/v1/migrations/records/verify", migration,
+                  R"({"subjects":["p-1","p-2","p-3","p-4"]})");
+  ASSERT_TRUE(v.ok());
+  ASSERT_EQ(v->status, 200) << v->body;
+  rapidjson::Document vd = Json(v->body);
+  EXPECT_EQ(vd["results"][0]["status"].GetInt(), 200) << v->body;
+  EXPECT_EQ(vd["results"][1]["status"].GetInt(), 404) << v->body;
+  EXPECT_EQ(vd["results"][2]["status"].GetInt(), 200) << v->body;
+  EXPECT_EQ(vd["results"][3]["status"].GetInt(), 404) << v->body;
+}
+
 }  // namespace
 }  // namespace clover

@@ -1,6 +1,7 @@
 // Crash test for the vault (RocksDB driver). The parent starts this same binary
-// as a writer child that stores subjects from two threads and prints "ack <id>
-// <version>" after each acknowledged Put; the parent SIGKILLs it at a random
+// as a writer child that stores subjects from two threads of Puts and one of
+// PutBatch (8 subjects per batch) and prints "ack <id> <version>" after each
+// acknowledged write; the parent SIGKILLs it at a random
 // moment, reopens the vault and checks that every acknowledged write is
 // readable with the acknowledged content (or the write that immediately
 // followed it, which may have landed before the kill). Repeated for several
@@ -76,6 +77,42 @@ int Writer(const std::string& dir, const std::string& prefix) {
     return 1;
   }
   absl::Mutex out_mu;
+  // Thread 2 writes batches of 8 subjects (Vault::PutBatch, one storage
+  // write each) and acknowledges each subject once its batch returned: a
+  // batch acknowledged before the kill must be there whole.
+  auto work_batches = [&] {
+    for (int i = 0;; ++i) {
+      std::vector<std::string> ids;
+      for (int k = 0; k < 8; ++k) {
+        ids.push_back(prefix + "-b-" + std::to_string(i) + "-" +
+                      std::to_string(k));
+      }
+      for (int version = 1; version <= 2; ++version) {
+        std::vector<Record> records;
+        for (const std::string& id : ids) {
+          records.push_back(RecordFor(id, version));
+        }
+        std::vector<Vault::BatchItem> items;
+        for (size_t k = 0; k < ids.size(); ++k) {
+          items.push_back({ids[k], &records[k], nullptr});
+        }
+        absl::Status write_status;
+        auto results = (*vault)->PutBatch(items, &write_status);
+        for (size_t k = 0; k < results.size(); ++k) {
+          if (!write_status.ok() || !results[k].ok()) {
+            std::fprintf(stderr, "writer: batch put %s: %s\n", ids[k].c_str(),
+                         results[k].status().ToString().c_str());
+            std::_Exit(1);
+          }
+        }
+        absl::MutexLock lock(&out_mu);
+        for (const std::string& id : ids) {
+          std::printf("ack %s %d\n", id.c_str(), version);
+        }
+        std::fflush(stdout);
+      }
+    }
+  };
   auto work = [&](int thread) {
     for (int i = 0;; ++i) {
       std::string id =
@@ -93,9 +130,10 @@ int Writer(const std::string& dir, const std::string& prefix) {
       }
     }
   };
-  std::thread a(work, 0), b(work, 1);
+  std::thread a(work, 0), b(work, 1), c(work_batches);
   a.join();
   b.join();
+  c.join();
   return 0;
 }
 

@@ -5,6 +5,10 @@
 #ifndef CLOVER_GATEWAY_ENDPOINTS_H_
 #define CLOVER_GATEWAY_ENDPOINTS_H_
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "gateway/pipeline.h"
 #include "server/router.h"
 
@@ -21,6 +25,15 @@ void AddSubjectRoutes(Pipeline& pipe, server::Router& router);
 void WriteSubject(Pipeline& pipe, const Principal& p,
                   const std::string& purpose, const std::string& subject,
                   const std::string& body, server::Responder respond);
+// Several WriteSubject calls (items: subject, body) decided, refused and
+// logged exactly as WriteSubject each, one decision entry per record; the
+// vault writes of those allowed and logged are made durable together in one
+// storage write (Vault::PutBatch) once all their entries are durable.
+// `respond[i]` answers item i.
+void WriteSubjects(Pipeline& pipe, const Principal& p,
+                   const std::string& purpose,
+                   std::vector<std::pair<std::string, std::string>> items,
+                   std::vector<server::Responder> respond);
 // GET /v1/subjects/{id}/access-report (reports.cc).
 void AddReportRoutes(Pipeline& pipe, server::Router& router);
 // POST /v1/exports (exports.cc).

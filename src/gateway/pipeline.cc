@@ -2,6 +2,7 @@
 
 #include <array>
 #include <atomic>
+#include <memory>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -493,6 +494,44 @@ void Pipeline::LogThenEffect(
           respond(std::move(response));
         });
       });
+}
+
+void Pipeline::LogAllThenEffect(
+    std::vector<LogEntry> entries,
+    std::function<void(std::vector<absl::StatusOr<uint64_t>>)> effect) {
+  struct State {
+    std::vector<absl::StatusOr<uint64_t>> indexes;
+    std::atomic<size_t> pending;
+    std::function<void(std::vector<absl::StatusOr<uint64_t>>)> effect;
+  };
+  auto pool =
+      boost::asio::prefer(blocking_.get_executor(),
+                          boost::asio::execution::outstanding_work.tracked);
+  auto state = std::make_shared<State>();
+  state->indexes.resize(entries.size(), absl::UnknownError("not appended"));
+  state->pending = entries.size();
+  state->effect = std::move(effect);
+  if (entries.empty()) {
+    boost::asio::post(pool, [state] { state->effect({}); });
+    return;
+  }
+  const absl::Time start = absl::Now();
+  for (size_t i = 0; i < entries.size(); ++i) {
+    d_.log->Append(
+        std::move(entries[i].json),
+        [this, start, pool, state, i, subject = std::move(entries[i].subject)](
+            absl::StatusOr<uint64_t> index) mutable {
+          append_latency_->Observe(absl::ToDoubleSeconds(absl::Now() - start));
+          RecordAppend(index.status());
+          if (index.ok() && subject.has_value()) {
+            d_.access_index->Note(*index, std::move(*subject));
+          }
+          state->indexes[i] = std::move(index);
+          if (state->pending.fetch_sub(1) != 1) return;
+          boost::asio::post(
+              pool, [state] { state->effect(std::move(state->indexes)); });
+        });
+  }
 }
 
 LogEntry Pipeline::LookupJson(const Principal& p, absl::string_view purpose,

@@ -175,6 +175,16 @@ class Pipeline {
       LogEntry entry, server::Responder respond,
       std::function<server::HttpResponse(uint64_t index)> effect);
 
+  // LogThenEffect for several entries with one effect: appends each (appends
+  // arriving together share the sequencer's durable batch write); once every
+  // append is done, runs `effect` once on the blocking pool with each entry's
+  // index or its append's error, in order. For a batch of vault writes made
+  // durable together (Vault::PutBatch); each effect still follows its
+  // decision's durable entry.
+  void LogAllThenEffect(
+      std::vector<LogEntry> entries,
+      std::function<void(std::vector<absl::StatusOr<uint64_t>>)> effect);
+
   // Logs a refusal and answers 403 with the log index.
   void RefuseLogged(LogEntry entry, absl::string_view message,
                     server::Responder respond);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -251,23 +252,44 @@ class SubjectEndpoints : public EndpointFamily {
 
 }  // namespace
 
-void WriteSubject(Pipeline& pipe, const Principal& p,
-                  const std::string& purpose, const std::string& subject,
-                  const std::string& body, Responder respond) {
+namespace {
+
+// A write decided and allowed, not yet logged.
+struct PreparedWrite {
+  LogEntry decision;
+  std::string subject;
+  vault::Record record;
+  std::shared_ptr<vault::Vault::RowSnapshot> snapshot;
+};
+
+// Everything WriteSubject does before it logs: parse, residency, the
+// decision, the vault's own refusals. Returns the write to log and make, or
+// answers `respond` itself (an error, a logged refusal, a misdirected write)
+// and returns nullopt; `respond` is left untouched when a write is returned.
+std::optional<PreparedWrite> PrepareWrite(Pipeline& pipe, const Principal& p,
+                                          const std::string& purpose,
+                                          const std::string& subject,
+                                          const std::string& body,
+                                          Responder& respond) {
   const GatewayDeps& d = pipe.deps();
-  const NodeConfig& node = pipe.node();
   auto record = vault::ParseRecordJson(d.deployment->schema, body);
-  if (!record.ok()) return respond(ErrorResponse(record.status()));
+  if (!record.ok()) {
+    respond(ErrorResponse(record.status()));
+    return std::nullopt;
+  }
   auto jurisdiction =
       d.vault->residency().JurisdictionOfCountry(record->country);
-  if (!jurisdiction.ok()) return respond(ErrorResponse(jurisdiction.status()));
+  if (!jurisdiction.ok()) {
+    respond(ErrorResponse(jurisdiction.status()));
+    return std::nullopt;
+  }
   absl::Status here = d.vault->residency().CheckStoredHere(*jurisdiction);
   std::optional<vault::ResidencyRedirect> redirect;
   if (!here.ok()) {
     redirect = vault::GetResidencyRedirect(here);
     if (!redirect.has_value()) {
-      return respond(
-          HttpResponse::Error(422, "no_home_region", here.message()));
+      respond(HttpResponse::Error(422, "no_home_region", here.message()));
+      return std::nullopt;
     }
   }
   // A write replaces the whole record (fields it leaves out are dropped),
@@ -282,21 +304,26 @@ void WriteSubject(Pipeline& pipe, const Principal& p,
           ? StorageJurisdictionOf(*d.deployment, redirect->region)
           : pipe.storage_jurisdiction();
   auto all = ResolveFields(d.deployment->schema, {});
-  if (!all.ok()) return respond(ErrorResponse(all.status()));
+  if (!all.ok()) {
+    respond(ErrorResponse(all.status()));
+    return std::nullopt;
+  }
   Decision dec = pipe.Decide(p, purpose, "write", *jurisdiction, destination,
                              *std::move(all));
   std::string pseudonym = pipe.Pseudonym(subject);
   if (!dec.AllAllowed()) {
-    return pipe.RefuseLogged(
+    pipe.RefuseLogged(
         pipe.DecisionJson(p, purpose, "write", destination, pseudonym,
                           *jurisdiction, dec, 0, 0),
         "the policy does not allow this principal to write this subject",
         std::move(respond));
+    return std::nullopt;
   }
   // A misdirected write touches nothing here.
   if (redirect.has_value()) {
     pipe.misdirected().Increment();
-    return respond(ErrorResponse(here));
+    respond(ErrorResponse(here));
+    return std::nullopt;
   }
   // What the vault would refuse for this subject is refused before a
   // decision is logged: a logged write is one decided to happen. On a
@@ -306,32 +333,102 @@ void WriteSubject(Pipeline& pipe, const Principal& p,
   if (auto home = d.vault->HomeJurisdiction(subject, snapshot.get());
       home.ok()) {
     if (*home != *jurisdiction) {
-      return respond(ErrorResponse(absl::FailedPreconditionError(absl::StrCat(
+      respond(ErrorResponse(absl::FailedPreconditionError(absl::StrCat(
           "the subject has home jurisdiction ", *home, "; country ",
           record->country, " (", *jurisdiction, ") would change it"))));
+      return std::nullopt;
     }
   } else if (vault::IsErased(home.status())) {
-    return respond(ErrorResponse(absl::FailedPreconditionError(
+    respond(ErrorResponse(absl::FailedPreconditionError(
         "the subject was erased; its id cannot be reused")));
+    return std::nullopt;
   } else if (home.status().code() != absl::StatusCode::kNotFound) {
-    return respond(ErrorResponse(home.status()));
+    respond(ErrorResponse(home.status()));
+    return std::nullopt;
   }
-  pipe.LogThenEffect(
+  return PreparedWrite{
       pipe.DecisionJson(p, purpose, "write", pipe.storage_jurisdiction(),
                         pseudonym, *jurisdiction, dec, 1,
                         static_cast<int64_t>(body.size())),
-      std::move(respond),
-      [&d, region = node.region, subject, snapshot,
-       record = *std::move(record)](uint64_t index) -> HttpResponse {
-        auto put = d.vault->Put(subject, record, snapshot.get());
-        if (!put.ok()) return ErrorResponse(put.status());
-        std::string body =
-            absl::StrCat("{\"created\":", put->created ? "true" : "false",
-                         ",\"log_index\":", index, ",\"region\":\"", region,
-                         "\",\"revision\":", put->revision, ",\"subject\":");
-        AppendJsonString(subject, &body);
-        body.push_back('}');
-        return HttpResponse::Json(put->created ? 201 : 200, std::move(body));
+      subject, *std::move(record), std::move(snapshot)};
+}
+
+// The answer to a stored write.
+HttpResponse WrittenResponse(
+    const std::string& region, const std::string& subject, uint64_t index,
+    const absl::StatusOr<vault::Vault::PutResult>& put) {
+  if (!put.ok()) return ErrorResponse(put.status());
+  std::string body =
+      absl::StrCat("{\"created\":", put->created ? "true" : "false",
+                   ",\"log_index\":", index, ",\"region\":\"", region,
+                   "\",\"revision\":", put->revision, ",\"subject\":");
+  AppendJsonString(subject, &body);
+  body.push_back('}');
+  return HttpResponse::Json(put->created ? 201 : 200, std::move(body));
+}
+
+}  // namespace
+
+void WriteSubject(Pipeline& pipe, const Principal& p,
+                  const std::string& purpose, const std::string& subject,
+                  const std::string& body, Responder respond) {
+  std::optional<PreparedWrite> w =
+      PrepareWrite(pipe, p, purpose, subject, body, respond);
+  if (!w.has_value()) return;
+  const GatewayDeps& d = pipe.deps();
+  pipe.LogThenEffect(
+      std::move(w->decision), std::move(respond),
+      [&d, region = pipe.node().region, subject, snapshot = w->snapshot,
+       record = std::move(w->record)](uint64_t index) -> HttpResponse {
+        return WrittenResponse(region, subject, index,
+                               d.vault->Put(subject, record, snapshot.get()));
+      });
+}
+
+void WriteSubjects(Pipeline& pipe, const Principal& p,
+                   const std::string& purpose,
+                   std::vector<std::pair<std::string, std::string>> items,
+                   std::vector<Responder> respond) {
+  auto writes = std::make_shared<std::vector<PreparedWrite>>();
+  auto answer = std::make_shared<std::vector<Responder>>();
+  std::vector<LogEntry> entries;
+  for (size_t i = 0; i < items.size(); ++i) {
+    std::optional<PreparedWrite> w = PrepareWrite(
+        pipe, p, purpose, items[i].first, items[i].second, respond[i]);
+    if (!w.has_value()) continue;
+    entries.push_back(std::move(w->decision));
+    writes->push_back(*std::move(w));
+    answer->push_back(std::move(respond[i]));
+  }
+  if (writes->empty()) return;
+  const GatewayDeps& d = pipe.deps();
+  pipe.LogAllThenEffect(
+      std::move(entries), [&d, region = pipe.node().region, writes, answer](
+                              std::vector<absl::StatusOr<uint64_t>> indexes) {
+        // Only writes whose decision is durable are made.
+        std::vector<vault::Vault::BatchItem> items;
+        std::vector<size_t> logged;
+        for (size_t i = 0; i < writes->size(); ++i) {
+          if (!indexes[i].ok()) {
+            (*answer)[i](HttpResponse::Error(
+                503, "log_unavailable",
+                "the decision could not be logged; nothing was changed"));
+            continue;
+          }
+          PreparedWrite& w = (*writes)[i];
+          items.push_back({w.subject, &w.record, w.snapshot.get()});
+          logged.push_back(i);
+        }
+        absl::Status write_status;
+        std::vector<absl::StatusOr<vault::Vault::PutResult>> puts =
+            d.vault->PutBatch(items, &write_status);
+        for (size_t k = 0; k < logged.size(); ++k) {
+          const size_t i = logged[k];
+          HttpResponse r = WrittenResponse(region, (*writes)[i].subject,
+                                           *indexes[i], puts[k]);
+          r.log_index = static_cast<int64_t>(*indexes[i]);
+          (*answer)[i](std::move(r));
+        }
       });
 }
 

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -299,13 +300,7 @@ absl::StatusOr<Vault::PutResult> Vault::Put(absl::string_view subject,
 
   ForgetScopedRow(subject);
   absl::MutexLock lock(&StripeOf(subject));
-  crypto::SecretKey data_key;
-  absl::Cleanup wipe_key = [&data_key] {
-    crypto::SecureWipe(data_key.data(), data_key.size());
-  };
-  std::shared_ptr<SubjectEntry> cached;  // the subject's fresh cache entry
-  SubjectRow row;
-  std::optional<SubjectRow> existing;
+  PendingWrite w;
   // Where other nodes write the same store the write is conditional on the
   // row read (WriteIf); a row that changed meanwhile is read again and the
   // write made anew on top of it (or refused, if it was erased).
@@ -329,67 +324,9 @@ absl::StatusOr<Vault::PutResult> Vault::Put(absl::string_view subject,
       CLOVER_ASSIGN_OR_RETURN(
           found, storage_->Get(Table::kSubjects, subject, &stored));
     }
-    existing.reset();
-    if (found) {
-      CLOVER_ASSIGN_OR_RETURN(existing, SubjectRow::Decode(stored));
-    }
-    row = SubjectRow();
-    cached.reset();
     WriteBatch batch;
-    if (existing.has_value()) {
-      if (!existing->live()) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("subject ", std::string(subject),
-                         " was erased; its id cannot be reused"));
-      }
-      if (existing->jurisdiction != jurisdiction) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "subject ", std::string(subject), " has home jurisdiction ",
-            existing->jurisdiction, "; country ", record.country, " (",
-            jurisdiction, ") would change it"));
-      }
-      // The KEK output under the epoch layer: opened once, for the unwrap and
-      // for the check of its KEK.
-      CLOVER_ASSIGN_OR_RETURN(std::string inner,
-                              InnerWrapped(existing->wrapped_key, subject));
-      cached = FreshCachedEntry(subject);
-      if (cached != nullptr && cached->handle == existing->handle) {
-        data_key = cached->data_key;
-      } else {
-        UnwrapJustification why{"vault", "write", std::string(subject)};
-        CLOVER_ASSIGN_OR_RETURN(data_key, kek_->Unwrap(inner, subject, why));
-      }
-      row = *existing;
-      row.revision += 1;
-      // A key under an older epoch or a retired KEK moves to the current ones
-      // with the write.
-      const bool stale =
-          WrappedKeyKekId(row.wrapped_key) != CurrentEpoch()->id() ||
-          WrappedKeyKekId(inner) != kek_->id();
-      if (stale) {
-        CLOVER_ASSIGN_OR_RETURN(row.wrapped_key,
-                                WrapDataKey(KeyView(data_key), subject));
-      }
-    } else {
-      CLOVER_RETURN_IF_ERROR(
-          crypto::RandomBytes(data_key.data(), data_key.size()));
-      row.micros = absl::ToUnixMicros(absl::Now());
-      CLOVER_RETURN_IF_ERROR(NewTokenHandle(row.micros, &row.handle));
-      CLOVER_ASSIGN_OR_RETURN(row.wrapped_key,
-                              WrapDataKey(KeyView(data_key), subject));
-      row.state = SubjectRow::State::kLive;
-      row.revision = 1;
-      row.jurisdiction = jurisdiction;
-      batch.Put(Table::kTokens, HandleView(row.handle), subject);
-    }
-    std::string plain = EncodeRecord(record);
-    row.sealed_record.clear();
-    absl::Status sealed =
-        crypto::AeadSeal(KeyView(data_key), plain,
-                         RecordAad(subject, row.revision), &row.sealed_record);
-    crypto::SecureWipe(plain.data(), plain.size());
-    CLOVER_RETURN_IF_ERROR(sealed);
-    batch.Put(Table::kSubjects, subject, row.Encode());
+    CLOVER_RETURN_IF_ERROR(BuildWrite(subject, record, jurisdiction,
+                                      found ? &stored : nullptr, batch, w));
     if (!shared_) {
       CLOVER_RETURN_IF_ERROR(storage_->Write(batch));
       break;
@@ -403,24 +340,213 @@ absl::StatusOr<Vault::PutResult> Vault::Put(absl::string_view subject,
     if (written) break;
     if (attempt + 1 == kMaxWriteAttempts) return WriteConflict(subject);
   }
-  stripe_writes.fetch_add(1);
+  return FinishWrite(subject, jurisdiction, w);
+}
+
+Vault::PendingWrite::~PendingWrite() {
+  crypto::SecureWipe(data_key.data(), data_key.size());
+}
+
+absl::Status Vault::BuildWrite(absl::string_view subject, const Record& record,
+                               const std::string& jurisdiction,
+                               const std::string* stored, WriteBatch& batch,
+                               PendingWrite& w) {
+  crypto::SecretKey& data_key = w.data_key;
+  std::shared_ptr<SubjectEntry>& cached = w.cached;
+  SubjectRow& row = w.row;
+  std::optional<SubjectRow> existing;
+  row = SubjectRow();
+  cached.reset();
+  if (stored != nullptr) {
+    CLOVER_ASSIGN_OR_RETURN(existing, SubjectRow::Decode(*stored));
+  }
+  w.created = !existing.has_value();
+  if (existing.has_value()) {
+    if (!existing->live()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("subject ", std::string(subject),
+                       " was erased; its id cannot be reused"));
+    }
+    if (existing->jurisdiction != jurisdiction) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "subject ", std::string(subject), " has home jurisdiction ",
+          existing->jurisdiction, "; country ", record.country, " (",
+          jurisdiction, ") would change it"));
+    }
+    // The KEK output under the epoch layer: opened once, for the unwrap and
+    // for the check of its KEK.
+    CLOVER_ASSIGN_OR_RETURN(std::string inner,
+                            InnerWrapped(existing->wrapped_key, subject));
+    cached = FreshCachedEntry(subject);
+    if (cached != nullptr && cached->handle == existing->handle) {
+      data_key = cached->data_key;
+    } else {
+      UnwrapJustification why{"vault", "write", std::string(subject)};
+      CLOVER_ASSIGN_OR_RETURN(data_key, kek_->Unwrap(inner, subject, why));
+    }
+    row = *existing;
+    row.revision += 1;
+    // A key under an older epoch or a retired KEK moves to the current ones
+    // with the write.
+    const bool stale =
+        WrappedKeyKekId(row.wrapped_key) != CurrentEpoch()->id() ||
+        WrappedKeyKekId(inner) != kek_->id();
+    if (stale) {
+      CLOVER_ASSIGN_OR_RETURN(row.wrapped_key,
+                              WrapDataKey(KeyView(data_key), subject));
+    }
+  } else {
+    CLOVER_RETURN_IF_ERROR(
+        crypto::RandomBytes(data_key.data(), data_key.size()));
+    row.micros = absl::ToUnixMicros(absl::Now());
+    CLOVER_RETURN_IF_ERROR(NewTokenHandle(row.micros, &row.handle));
+    CLOVER_ASSIGN_OR_RETURN(row.wrapped_key,
+                            WrapDataKey(KeyView(data_key), subject));
+    row.state = SubjectRow::State::kLive;
+    row.revision = 1;
+    row.jurisdiction = jurisdiction;
+    batch.Put(Table::kTokens, HandleView(row.handle), subject);
+  }
+  std::string plain = EncodeRecord(record);
+  row.sealed_record.clear();
+  absl::Status sealed =
+      crypto::AeadSeal(KeyView(data_key), plain,
+                       RecordAad(subject, row.revision), &row.sealed_record);
+  crypto::SecureWipe(plain.data(), plain.size());
+  CLOVER_RETURN_IF_ERROR(sealed);
+  w.encoded = row.Encode();
+  batch.Put(Table::kSubjects, subject, w.encoded);
+  return absl::OkStatus();
+}
+
+Vault::PutResult Vault::FinishWrite(absl::string_view subject,
+                                    const std::string& jurisdiction,
+                                    PendingWrite& w) {
+  stripe_writes_[StripeIndex(subject)].fetch_add(1);
   // The cache holds subjects that were read. A write keeps a cached subject
   // current but adds none: creating or updating many subjects (an import)
   // does not push the subjects being read out of the cache, and the data keys
   // of subjects nobody reads are not kept unwrapped in memory. Their first
   // read goes through the KEK, with the reader's justification.
-  if (cached != nullptr) {
+  if (w.cached != nullptr) {
     auto entry = std::make_shared<SubjectEntry>();
-    entry->data_key = data_key;
-    entry->handle = row.handle;
-    entry->wrapped_key = row.wrapped_key;
-    entry->revision = row.revision;
-    entry->jurisdiction = row.jurisdiction;
-    entry->sealed_record = std::move(row.sealed_record);
+    entry->data_key = w.data_key;
+    entry->handle = w.row.handle;
+    entry->wrapped_key = w.row.wrapped_key;
+    entry->revision = w.row.revision;
+    entry->jurisdiction = w.row.jurisdiction;
+    entry->sealed_record = std::move(w.row.sealed_record);
     entry->loaded = absl::Now();
     cache_.Put(subject, std::move(entry));
   }
-  return PutResult{!existing.has_value(), row.revision, jurisdiction};
+  return PutResult{w.created, w.row.revision, jurisdiction};
+}
+
+std::vector<absl::StatusOr<Vault::PutResult>> Vault::PutBatch(
+    const std::vector<BatchItem>& items, absl::Status* write_status) {
+  std::vector<absl::StatusOr<PutResult>> out;
+  out.reserve(items.size());
+  std::vector<std::string> jurisdictions(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    const BatchItem& item = items[i];
+    absl::Status s = ValidateSubjectId(item.subject);
+    if (s.ok()) s = ValidateRecord(schema_, *item.record);
+    if (s.ok()) {
+      auto j = residency_.JurisdictionOfCountry(item.record->country);
+      s = j.status();
+      if (j.ok()) {
+        jurisdictions[i] = *std::move(j);
+        s = residency_.CheckStoredHere(jurisdictions[i]);
+      }
+    }
+    if (s.ok()) {
+      out.emplace_back(PutResult{});
+    } else {
+      out.emplace_back(std::move(s));
+    }
+  }
+  *write_status = absl::OkStatus();
+  if (shared_) {
+    // Other nodes write this store: each row is a conditional write of its
+    // own (Put), read and retried on its own.
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (out[i].ok()) {
+        out[i] = Put(items[i].subject, *items[i].record, items[i].snapshot);
+      }
+    }
+    return out;
+  }
+  // Every stripe of the batch, taken in index order (so two batches, or a
+  // batch and a single write, cannot deadlock), held until the one write is
+  // done: no other write or cache fill of these subjects comes between a row
+  // read here and the write made on top of it.
+  std::vector<size_t> stripes;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (!out[i].ok()) continue;
+    ForgetScopedRow(items[i].subject);
+    stripes.push_back(StripeIndex(items[i].subject));
+  }
+  std::sort(stripes.begin(), stripes.end());
+  stripes.erase(std::unique(stripes.begin(), stripes.end()), stripes.end());
+  for (size_t s : stripes) stripes_[s].Lock();
+  absl::Cleanup unlock = [&] {
+    for (auto it = stripes.rbegin(); it != stripes.rend(); ++it) {
+      stripes_[*it].Unlock();
+    }
+  };
+  WriteBatch batch;
+  std::vector<PendingWrite> pending(items.size());
+  // Rows written earlier in this batch: a subject named twice is written on
+  // top of its first write, as two Puts in a row would.
+  absl::flat_hash_map<std::string, std::string> written;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (!out[i].ok()) continue;
+    absl::string_view subject = items[i].subject;
+    std::string stored;
+    bool found = false;
+    if (auto it = written.find(subject); it != written.end()) {
+      stored = it->second;
+      found = true;
+    } else {
+      auto got = storage_->Get(Table::kSubjects, subject, &stored);
+      if (!got.ok()) {
+        out[i] = got.status();
+        continue;
+      }
+      found = *got;
+    }
+    // Built into a batch of its own first: a record refused here adds
+    // nothing to the others' write.
+    WriteBatch one;
+    absl::Status s = BuildWrite(subject, *items[i].record, jurisdictions[i],
+                                found ? &stored : nullptr, one, pending[i]);
+    if (!s.ok()) {
+      out[i] = std::move(s);
+      continue;
+    }
+    for (const WriteBatch::Op& op : one.ops()) {
+      if (op.is_delete) {
+        batch.Delete(op.table, op.key);
+      } else {
+        batch.Put(op.table, op.key, op.value);
+      }
+    }
+    written[std::string(subject)] = pending[i].encoded;
+  }
+  if (batch.ops().empty()) return out;
+  if (absl::Status s = storage_->Write(batch); !s.ok()) {
+    // Nothing of the batch is written.
+    *write_status = s;
+    for (auto& r : out) {
+      if (r.ok()) r = s;
+    }
+    return out;
+  }
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (!out[i].ok()) continue;
+    out[i] = FinishWrite(items[i].subject, jurisdictions[i], pending[i]);
+  }
+  return out;
 }
 
 std::shared_ptr<Vault::SubjectEntry> Vault::FreshCachedEntry(

@@ -255,6 +255,61 @@ TEST_F(VaultTest, ResidencyRefusalLeavesTheStoreUnchanged) {
   us_vault->reset();
 }
 
+// PutBatch: one storage write for the items allowed; an item refused (as Put
+// would refuse it) gets Put's error and adds nothing; a subject named twice
+// is written on top of its first write.
+TEST_F(VaultTest, PutBatchWritesTheAllowedItemsAndRefusesEachOtherAlone) {
+  ASSERT_TRUE(vault_->Put("gone", Ann()).ok());
+  ASSERT_TRUE(vault_->Erase("gone").ok());
+  ASSERT_TRUE(vault_->Put("ann", Ann()).ok());
+  Record dee =
+      Parse(R"({"country":"DE","fields":{"email":"dee@mail.example"}})");
+  Record dee2 = Parse(R"({"country":"DE","fields":{"name":"Dee"}})");
+  Record us = Parse(R"({"country":"US","fields":{"email":"b@mail.example"}})");
+  Record ch = Parse(R"({"country":"CH","fields":{}})");
+  std::vector<Vault::BatchItem> items = {{"dee", &dee},     {"gone", &dee},
+                                         {"bob", &us},      {"ann", &ch},
+                                         {"bad id!", &dee}, {"dee", &dee2}};
+  absl::Status write_status = absl::UnknownError("unset");
+  auto results = vault_->PutBatch(items, &write_status);
+  ASSERT_TRUE(write_status.ok()) << write_status;
+  ASSERT_EQ(results.size(), items.size());
+  ASSERT_TRUE(results[0].ok()) << results[0].status();
+  EXPECT_TRUE(results[0]->created);
+  EXPECT_EQ(results[0]->revision, 1u);
+  EXPECT_EQ(results[1].status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(results[1].status().message()),
+              HasSubstr("was erased"));
+  EXPECT_TRUE(GetResidencyRedirect(results[2].status()).has_value());
+  EXPECT_THAT(std::string(results[3].status().message()),
+              HasSubstr("home jurisdiction eu"));
+  EXPECT_EQ(results[4].status().code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(results[5].ok()) << results[5].status();
+  EXPECT_FALSE(results[5]->created);
+  EXPECT_EQ(results[5]->revision, 2u);
+
+  // Durable and as acknowledged after a reopen (cold cache).
+  Open();
+  auto got = vault_->Get("dee", {}, ctx_);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(*got, dee2);
+  auto ann = vault_->Get("ann", {}, ctx_);
+  ASSERT_TRUE(ann.ok());
+  EXPECT_EQ(*ann, Ann());
+  EXPECT_TRUE(IsErased(vault_->Get("gone", {}, ctx_).status()));
+  EXPECT_EQ(vault_->Get("bob", {}, ctx_).status().code(),
+            absl::StatusCode::kNotFound);
+
+  // A batch of refused items only leaves the store byte for byte as it was.
+  Snapshot before = Scan(vault_->storage());
+  std::vector<Vault::BatchItem> refused = {{"gone", &dee}, {"ann", &ch}};
+  results = vault_->PutBatch(refused, &write_status);
+  ASSERT_TRUE(write_status.ok());
+  EXPECT_FALSE(results[0].ok());
+  EXPECT_FALSE(results[1].ok());
+  EXPECT_EQ(Scan(vault_->storage()), before);
+}
+
 TEST_F(VaultTest, SivTokensRoundTripOnlyThroughTheVault) {
   ASSERT_TRUE(vault_->Put("ann", Ann()).ok());
   ASSERT_TRUE(
