@@ -19,7 +19,7 @@ function(clover_apply_test_opt)
       continue()
     endif()
     get_target_property(libs ${t} LINK_LIBRARIES)
-    if("GTest::gtest" IN_LIST libs OR "GTest::gmock" IN_LIST libs)
+    if(libs MATCHES "GTest::")
       # After the build type's flags on the command line, so this -O wins.
       target_compile_options(${t} PRIVATE $<$<CONFIG:Release,RelWithDebInfo>:-O1>)
     endif()
