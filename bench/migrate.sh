@@ -4,7 +4,7 @@
 # and US node (us-tx-1) with read-back verification, source deletion and one attestation per
 # batch; the rate is printed beside the plain PUT /v1/subjects/{id} rate of the same EU node
 # in the same run (wrk, c=64, before the migration). Target >= 10,000 records/s (issue 23);
-# measured 16,910 records/s beside 10,178 PUT/s on the loaded 2-core VM (docs/operations.md
+# measured 16,295 records/s beside 8,964 PUT/s on the 2-core VM at load 15 (docs/operations.md
 # "Legacy migration", Rate): each batch's records are decided and logged one by one, then
 # stored by one durable vault write (Vault::PutBatch), and each attestation reads the log's
 # entry bundles once.
