@@ -2,7 +2,6 @@
 // from the log's configured region, and retention prunes old totals and
 // index rows a bounded number per polling round while totals within the
 // retention stay as they were.
-#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -10,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "audit/auditor.h"
+#include "audit/auditor_fixture.h"
 #include "audit/decision_builder.h"
 #include "audit/report.h"
 #include "audit/test_util.h"
@@ -18,8 +18,6 @@
 #include "entry/decision_record.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "policy/bundle.h"
-#include "policy/signature.h"
 #include "rapidjson/document.h"
 
 namespace clover::audit {
@@ -35,51 +33,21 @@ rules:
     effect: allow
     when: {principal.role: support, purpose: customer_support}
 )";
-constexpr char kToken[] = "read-token-0123456789abcdef";
-
-void WriteFile(const std::string& path, const std::string& text,
-               bool secret = false) {
-  std::ofstream(path) << text;
-  if (secret)
-    std::filesystem::permissions(path, std::filesystem::perms::owner_read |
-                                           std::filesystem::perms::owner_write);
-}
-
 class FlowsAuditorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto policy_key = testing::MakeKey("flows.test");
-    const std::string policy_path = dir_.Sub("policy.yaml");
-    WriteFile(policy_path, kPolicy);
-    auto bundle = policy::ParseBundle(kPolicy, policy_path);
-    ASSERT_TRUE(bundle.ok()) << bundle.status();
-    WriteFile(policy::SignaturePath(policy_path),
-              *policy::SignPolicy(bundle->sha256, policy_key.signer));
-    policy_ = *policy::CompiledPolicy::Compile(*bundle);
-    WriteFile(dir_.Sub("witness.key"),
-              testing::MakeKey("flows.test/witness", log::kNoteTypeCosignature)
-                  .signer,
-              true);
-    WriteFile(dir_.Sub("journal.key"),
-              testing::MakeKey("flows.test/incidents").signer, true);
-    config_.name = "flows.test";
-    config_.data_dir = dir_.Sub("data");
-    config_.witness_key_file = dir_.Sub("witness.key");
-    config_.journal_key_file = dir_.Sub("journal.key");
-    config_.journal_origin = "flows.test/incidents";
-    AuditorLogConfig l;
-    l.log = {log_.origin(), "mem://us", {log_.key().verifier}};
+    auto files = testing::WriteAuditorFiles(dir_, "flows.test", kPolicy);
+    ASSERT_TRUE(files.ok()) << files.status();
+    policy_ = files->policy.compiled;
+    config_ = files->config;
+    AuditorLogConfig l = testing::FollowLog(log_, "mem://us");
     l.region = "us";  // the deployment says: this is the US node's log
     config_.logs.push_back(l);
-    config_.policy_bundles = {policy_path};
-    config_.policy_keys = {policy_key.verifier};
-    config_.api_credentials = {
-        *CredentialForToken("grafana", ApiRole::kRead, kToken)};
+    config_.api_credentials = testing::AdminAndReadCredentials();
     config_.flows.retention = absl::Hours(24 * 10);
     config_.flows.entry_retention = absl::Hours(24 * 2);
     config_.flows.prune_rows_per_pass = 3;
-    auto a = Auditor::Create(
-        config_, clock_, [this](const std::string&) { return log_.Fetcher(); });
+    auto a = testing::OpenAuditor(config_, clock_, log_);
     ASSERT_TRUE(a.ok()) << a.status();
     auditor_ = *std::move(a);
   }
@@ -115,7 +83,7 @@ class FlowsAuditorTest : public ::testing::Test {
     req.method = "GET";
     req.path = path;
     req.query = query;
-    req.headers["authorization"] = absl::StrCat("Bearer ", kToken);
+    req.headers["authorization"] = absl::StrCat("Bearer ", testing::kReadToken);
     server::HttpResponse out;
     auditor_->handler()(req,
                         [&](server::HttpResponse r) { out = std::move(r); });
@@ -238,11 +206,8 @@ TEST_F(FlowsAuditorTest, RetentionPrunesOldRowsAFewPerRound) {
             0u);
 
   // What was pruned is gone from the store: a restarted auditor agrees.
-  auditor_.reset();
-  auto a = Auditor::Create(
-      config_, clock_, [this](const std::string&) { return log_.Fetcher(); });
-  ASSERT_TRUE(a.ok()) << a.status();
-  auditor_ = *std::move(a);
+  testing::ReopenAuditor(config_, clock_, log_, &auditor_);
+  ASSERT_NE(auditor_, nullptr);
   EXPECT_EQ(old_rows(), std::make_pair(0u, 0u));
   EXPECT_EQ(
       auditor_->FlowsJson(now - absl::Hours(24 * 10), now + absl::Hours(1)),
