@@ -8,8 +8,9 @@
 # - sanitizer builds (asan preset, clang -O1): -O0. auditor_test.cc and
 #   vault_test.cc 38.7 -> 18.4 user CPU-s (-52%); ASan and UBSan still check
 #   every access and operation of the test code (-O0 removes none of them).
-# Test helper programs (crash helpers, daemons) are not GoogleTest programs and
-# keep their preset's level.
+# Libraries linking GoogleTest (test support) count as test code. Test helper
+# programs (crash helpers, daemons) are not GoogleTest programs and keep their
+# preset's level.
 include(${CMAKE_CURRENT_LIST_DIR}/targets.cmake)
 option(CLOVER_TEST_OPT "Compile GoogleTest programs below the libraries' optimisation" ON)
 
@@ -30,7 +31,9 @@ function(clover_apply_test_opt)
   clover_all_targets(targets)
   foreach(t ${targets})
     get_target_property(type ${t} TYPE)
-    if(NOT type STREQUAL "EXECUTABLE")
+    # Test support libraries (audit/auditor_fixture.h's) are test code too, and
+    # use the test programs' precompiled header, which must match their level.
+    if(NOT type MATCHES "^(STATIC_LIBRARY|EXECUTABLE)$")
       continue()
     endif()
     get_target_property(libs ${t} LINK_LIBRARIES)
