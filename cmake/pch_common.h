@@ -1,7 +1,7 @@
 // The precompiled header of every Clover library, test program and benchmark
-// (cmake/pch.cmake): the standard, Abseil and RapidJSON headers most translation
-// units include. Sources still include what they use; this only parses these
-// headers once per build instead of once per file.
+// (cmake/pch.cmake): the standard, Abseil and RapidJSON headers most
+// translation units include. Sources still include what they use; this only
+// parses these headers once per build instead of once per file.
 #pragma once
 
 #include <algorithm>

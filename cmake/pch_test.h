@@ -1,8 +1,7 @@
-// The precompiled header of the GoogleTest programs (cmake/pch.cmake): the common
-// one plus GoogleTest and GoogleMock, which 190 test files include.
+// The precompiled header of the GoogleTest programs (cmake/pch.cmake): the
+// common one plus GoogleTest and GoogleMock, which 190 test files include.
 #pragma once
-
-#include "pch_common.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "pch_common.h"

@@ -250,51 +250,49 @@ absl::StatusOr<FlowEntryPage> ListFlowEntries(const kv::KvStore& kv,
   std::string last_match;  // of the last row kept
   size_t scanned = 0;
   bool more = false;
-  absl::Status s =
-      kv.Scan(kFlowEntryPrefix, start,
-              [&](absl::string_view key, absl::string_view value) {
-                absl::string_view rest = key.substr(kFlowEntryPrefix.size());
-                uint64_t h = 0;
-                if (!kv::DecodeKeyU64(rest.substr(0, 8), &h) || h >= end_hour) {
-                  return false;
-                }
-                if (scanned == kMaxFlowEntriesScanned) {
-                  more = true;  // resume from last_key
-                  return false;
-                }
-                ++scanned;
-                rapidjson::Document d;
-                d.Parse(value.data(), value.size());
-                if (d.HasParseError() || !d.IsObject() || !InBucket(d, q)) {
-                  last_key = std::string(rest);
-                  return true;
-                }
-                if (rows.size() == limit) {
-                  more = true;  // resume after the last row kept
-                  last_key = last_match;
-                  return false;
-                }
-                std::string row(value.data(), value.size());
-                std::string region = OriginRegionOf(d);
-                if (!d.HasMember("origin_region")) {
-                  std::string quoted;
-                  AppendJsonString(region, &quoted);
-                  AddJsonMember(row, "origin_region", quoted);
-                }
-                std::string dest;
-                auto di = d.FindMember("destination");
-                if (di != d.MemberEnd() && di->value.IsString()) {
-                  dest.assign(di->value.GetString(),
-                              di->value.GetStringLength());
-                }
-                // ",\"destination_region\":..,\"out_of_region\":.." before
-                // the closing brace.
-                row.insert(row.size() - 1,
-                           RegionMembers(options, region, dest));
-                rows.push_back(std::move(row));
-                last_key = last_match = std::string(rest);
-                return true;
-              });
+  absl::Status s = kv.Scan(
+      kFlowEntryPrefix, start,
+      [&](absl::string_view key, absl::string_view value) {
+        absl::string_view rest = key.substr(kFlowEntryPrefix.size());
+        uint64_t h = 0;
+        if (!kv::DecodeKeyU64(rest.substr(0, 8), &h) || h >= end_hour) {
+          return false;
+        }
+        if (scanned == kMaxFlowEntriesScanned) {
+          more = true;  // resume from last_key
+          return false;
+        }
+        ++scanned;
+        rapidjson::Document d;
+        d.Parse(value.data(), value.size());
+        if (d.HasParseError() || !d.IsObject() || !InBucket(d, q)) {
+          last_key = std::string(rest);
+          return true;
+        }
+        if (rows.size() == limit) {
+          more = true;  // resume after the last row kept
+          last_key = last_match;
+          return false;
+        }
+        std::string row(value.data(), value.size());
+        std::string region = OriginRegionOf(d);
+        if (!d.HasMember("origin_region")) {
+          std::string quoted;
+          AppendJsonString(region, &quoted);
+          AddJsonMember(row, "origin_region", quoted);
+        }
+        std::string dest;
+        auto di = d.FindMember("destination");
+        if (di != d.MemberEnd() && di->value.IsString()) {
+          dest.assign(di->value.GetString(), di->value.GetStringLength());
+        }
+        // ",\"destination_region\":..,\"out_of_region\":.." before
+        // the closing brace.
+        row.insert(row.size() - 1, RegionMembers(options, region, dest));
+        rows.push_back(std::move(row));
+        last_key = last_match = std::string(rest);
+        return true;
+      });
   if (!s.ok()) return s;
   FlowEntryPage page;
   page.json = "{\"from\":";
