@@ -97,13 +97,22 @@ absl::Status WritePrivateFile(const std::string& path,
       if (errno == EINTR) continue;
       int err = errno;
       close(fd);
+      unlink(path.c_str());  // ours: created exclusively above
       return absl::InternalError(
           absl::StrCat(path, ": write: ", std::strerror(err)));
     }
     off += static_cast<size_t>(n);
   }
-  if (fsync(fd) != 0 || close(fd) != 0) {
-    return absl::InternalError(absl::StrCat(path, ": ", std::strerror(errno)));
+  if (fsync(fd) != 0) {
+    int err = errno;
+    close(fd);
+    unlink(path.c_str());
+    return absl::InternalError(absl::StrCat(path, ": ", std::strerror(err)));
+  }
+  if (close(fd) != 0) {
+    int err = errno;
+    unlink(path.c_str());
+    return absl::InternalError(absl::StrCat(path, ": ", std::strerror(err)));
   }
   return absl::OkStatus();
 }

@@ -39,7 +39,8 @@ using SecretKey = std::array<uint8_t, kSecretKeySize>;
                                               const SecretKey& key);
 
 // Shared by key-file writers: creates `path` exclusively with mode 0600, writes
-// `contents` and fsyncs. Errors: AlreadyExists, Internal.
+// `contents` and fsyncs. Errors: AlreadyExists, Internal (the file it created
+// is removed again: no partial file is left to block a retry).
 [[nodiscard]] absl::Status WritePrivateFile(const std::string& path,
                                             absl::string_view contents);
 

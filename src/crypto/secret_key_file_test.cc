@@ -1,7 +1,9 @@
 #include "crypto/secret_key_file.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -29,6 +31,28 @@ TEST(SecretKeyFileTest, RoundTripWithMode0600) {
   chmod(path.c_str(), 0644);
   EXPECT_EQ(ReadSecretKeyFile(path).status().code(),
             absl::StatusCode::kFailedPrecondition);
+}
+
+// A write that fails part-way leaves no partial file behind: the file was
+// created by this call, and a half-written one would make every retry
+// AlreadyExists. The failure is real: a file size limit (RLIMIT_FSIZE) below
+// the contents makes write() fail with EFBIG.
+TEST(SecretKeyFileTest, AFailedWriteRemovesTheFileItCreated) {
+  test::TempDir dir("secret-key-file");
+  const std::string path = dir.Sub("partial");
+  struct rlimit old_limit;
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit small = old_limit;
+  small.rlim_cur = 16;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  absl::Status s = WritePrivateFile(path, std::string(4096, 'k'));
+  setrlimit(RLIMIT_FSIZE, &old_limit);
+  std::signal(SIGXFSZ, old_handler);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal) << s;
+  EXPECT_FALSE(std::filesystem::exists(path));
+  // A retry is not blocked by what the failed call left.
+  EXPECT_TRUE(WritePrivateFile(path, "contents").ok());
 }
 
 TEST(SecretKeyFileTest, ParseErrors) {
